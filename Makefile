@@ -1,0 +1,13 @@
+# chatvault: the two commands of the README, and the benchmark.
+GO ?= go
+
+.PHONY: run test bench
+
+# Seal the sample day into ./archive on the embedded default (a local folder).
+run:
+	$(GO) run ./cmd/chatvault run --date 2026-11-22
+
+# Every test, with the race detector. Installs what the tests need.
+test:
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...

@@ -1,0 +1,250 @@
+package eventlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// DefaultMaxLineBytes is the longest line Scan delivers whole unless Dir.MaxLineBytes says
+// otherwise. Real events are a few KiB; the limit only exists so one broken line cannot
+// exhaust memory.
+const DefaultMaxLineBytes = 64 << 20
+
+// closedMarker is the file the producer writes when a partition is complete.
+const closedMarker = "_CLOSED"
+
+// ErrNoPartition is returned (wrapped) by Scan when the day's partition folder does not
+// exist: the producer has not delivered, which is not the same as a day without events.
+var ErrNoPartition = errors.New("partition does not exist")
+
+var _ archiver.Source = (*Dir)(nil)
+
+// Dir is an event log kept in a local folder. It is safe for concurrent use once its
+// fields are set; it holds no open files between calls.
+type Dir struct {
+	// MaxLineBytes is the longest line, without its line ending, that Scan delivers whole.
+	// Zero or negative means DefaultMaxLineBytes. It also bounds Scan's memory: one scan
+	// holds at most about MaxLineBytes plus a fixed 1.3 MiB of buffers.
+	MaxLineBytes int
+
+	root string
+	// bufSize is the line reader's buffer size; tests shrink it to reach the paths for
+	// lines longer than the buffer without writing megabytes.
+	bufSize int
+}
+
+// NewDir returns the event log rooted at the folder root.
+func NewDir(root string) (*Dir, error) {
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("eventlog: open root: %s is not a folder", root)
+	}
+	return &Dir{root: root, MaxLineBytes: DefaultMaxLineBytes, bufSize: defaultBufSize}, nil
+}
+
+// Stat describes day's partition. A missing partition folder is not an error (Exists is
+// false); a partition path that is not a folder, or an event file that cannot be resolved
+// inside root, is.
+func (d *Dir) Stat(ctx context.Context, day archiver.Day) (archiver.Partition, error) {
+	if err := ctx.Err(); err != nil {
+		return archiver.Partition{}, err
+	}
+	root, err := d.openRoot()
+	if err != nil {
+		return archiver.Partition{}, err
+	}
+	defer root.Close()
+	return d.partition(root, day)
+}
+
+// Days lists the days that have a partition folder, oldest first. Names that are not
+// days (YYYY-MM-DD) and files named like days are ignored; Stat reports the latter.
+func (d *Dir) Days(ctx context.Context) ([]archiver.Day, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	root, err := d.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	entries, err := readDir(root, ".")
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: list days: %w", err)
+	}
+	var days []archiver.Day
+	for _, e := range entries {
+		name := e.Name()
+		day, err := archiver.ParseDay(name)
+		if err != nil || day.String() != name {
+			continue
+		}
+		mode, err := resolveType(root, name, e.Type())
+		if err != nil {
+			return nil, fmt.Errorf("eventlog: list days: %w", err)
+		}
+		if mode.IsDir() {
+			days = append(days, day)
+		}
+	}
+	// Fixed-width names sort chronologically.
+	slices.SortFunc(days, func(a, b archiver.Day) int { return strings.Compare(a.String(), b.String()) })
+	return days, nil
+}
+
+// ReadFile reads the file name, relative to root, whole; it is meant for the directory
+// snapshot (directory.json).
+func (d *Dir) ReadFile(ctx context.Context, name string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	root, err := d.openRoot()
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	b, err := root.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: read %s: %w", name, err)
+	}
+	return b, nil
+}
+
+// Scan calls fn with every non-blank line of day's partition, files in name order and
+// lines in file order (see the package documentation for what a line is). An error from
+// fn stops the scan and is returned unchanged; so is ctx's error, checked every few
+// thousand lines. A missing partition is an error wrapping ErrNoPartition.
+func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	root, err := d.openRoot()
+	if err != nil {
+		return err
+	}
+	defer root.Close()
+	p, err := d.partition(root, day)
+	if err != nil {
+		return err
+	}
+	if !p.Exists {
+		return fmt.Errorf("eventlog: scan %s: %w", day, ErrNoPartition)
+	}
+	s := newScanner(d.maxLineBytes(), d.bufSize)
+	for _, name := range p.Files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := s.scanFile(ctx, root, name, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *Dir) maxLineBytes() int {
+	if d.MaxLineBytes <= 0 {
+		return DefaultMaxLineBytes
+	}
+	return d.MaxLineBytes
+}
+
+// openRoot opens root per call rather than once in NewDir so that Dir needs no Close and
+// keeps no descriptor open between nightly runs.
+func (d *Dir) openRoot() (*os.Root, error) {
+	root, err := os.OpenRoot(d.root)
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open root: %w", err)
+	}
+	return root, nil
+}
+
+func (d *Dir) partition(root *os.Root, day archiver.Day) (archiver.Partition, error) {
+	if day.IsZero() {
+		return archiver.Partition{}, errors.New("eventlog: stat partition: zero day")
+	}
+	name := day.String()
+	fi, err := root.Stat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A dangling symlink also reports ErrNotExist; it is a broken delivery, not a
+		// missing one, and must not pass for "producer has not delivered yet".
+		if _, lerr := root.Lstat(name); lerr == nil {
+			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: dangling symlink: %w", name, err)
+		}
+		return archiver.Partition{}, nil
+	}
+	if err != nil {
+		return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", name, err)
+	}
+	if !fi.IsDir() {
+		return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %s is not a folder",
+			name, filepath.Join(d.root, name))
+	}
+	entries, err := readDir(root, name)
+	if err != nil {
+		return archiver.Partition{}, fmt.Errorf("eventlog: list partition %s: %w", name, err)
+	}
+	p := archiver.Partition{Exists: true}
+	for _, e := range entries {
+		base := e.Name()
+		if base == closedMarker {
+			p.Closed = true
+			continue
+		}
+		if strings.HasPrefix(base, ".") || !isEventFile(base) {
+			continue
+		}
+		rel := name + "/" + base
+		mode, err := resolveType(root, rel, e.Type())
+		if err != nil {
+			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", name, err)
+		}
+		switch {
+		case mode.IsDir():
+			continue
+		case !mode.IsRegular():
+			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %s is not a regular file (%s)",
+				name, rel, mode)
+		}
+		p.Files = append(p.Files, rel)
+	}
+	slices.Sort(p.Files)
+	return p, nil
+}
+
+func isEventFile(name string) bool {
+	return strings.HasSuffix(name, ".jsonl") || strings.HasSuffix(name, ".jsonl.gz")
+}
+
+// resolveType follows a symlink through root, which is where an escape out of root is
+// refused, so Stat reports it before Scan would.
+func resolveType(root *os.Root, name string, mode fs.FileMode) (fs.FileMode, error) {
+	if mode&fs.ModeSymlink == 0 {
+		return mode, nil
+	}
+	fi, err := root.Stat(name)
+	if err != nil {
+		return 0, fmt.Errorf("resolve symlink %s: %w", name, err)
+	}
+	return fi.Mode().Type(), nil
+}
+
+func readDir(root *os.Root, name string) ([]fs.DirEntry, error) {
+	f, err := root.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return f.ReadDir(-1)
+}

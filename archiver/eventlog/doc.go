@@ -1,0 +1,39 @@
+// Package eventlog reads the platform's event log from a local folder: it is the
+// archiver.Source that chatvault seals days from.
+//
+// The layout is one folder per UTC day of server commit time:
+//
+//	<root>/directory.json             the directory snapshot (see Dir.ReadFile)
+//	<root>/2026-11-22/part-0001.jsonl  events, one JSON object a line
+//	<root>/2026-11-22/part-0002.jsonl.gz
+//	<root>/2026-11-22/_CLOSED          written by the producer when the day is complete
+//
+// A partition's event files are the names ending in ".jsonl" or ".jsonl.gz" (case
+// sensitive), read in byte-wise name order, so producers must zero-pad sequence numbers
+// (part-0010 sorts before part-9). Everything else in a partition is ignored: dotfiles
+// (producers' temporary files), other names, and subfolders. An event file that is neither
+// a regular file nor a symlink to one (a FIFO, a device) is an error rather than skipped,
+// because skipping it would lose events silently.
+//
+// Every access goes through os.Root, so nothing outside root is ever read: a symlink that
+// resolves outside root, or any absolute symlink, is refused with an error naming it.
+// Symlinks that stay inside root are followed.
+//
+// # Lines
+//
+// Scan streams; it never holds a whole file. A line ends with "\n"; one trailing "\r" is
+// stripped too, so CRLF files read like LF files, and a final line without a newline is
+// still a line. A UTF-8 byte-order mark at the start of a file (after gunzip) is dropped.
+// Lines that are empty or hold only JSON whitespace are not delivered, since they are not
+// records, but they are counted, so Line.Number always matches `sed -n Np` on the
+// (decompressed) file. A line longer than Dir.MaxLineBytes arrives with Err set (it
+// matches ErrLineTooLong under errors.Is) and the first MaxLineBytes bytes, so the
+// pipeline can quarantine its head; the rest of it is skipped without being buffered and
+// reading resumes at the next line.
+//
+// A ".jsonl.gz" file may hold several gzip members (multistream). A corrupt or truncated
+// gzip stream stops Scan with an error naming the file and the last complete line read.
+// gzip's checksum is only verified at the end of a member, so lines before a checksum
+// failure have already been delivered: a Scan error means the whole scan failed, and the
+// caller must not commit anything it derived from it.
+package eventlog

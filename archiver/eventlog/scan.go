@@ -1,0 +1,242 @@
+package eventlog
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/klauspost/compress/gzip"
+)
+
+const (
+	// defaultBufSize holds thousands of typical events, so almost every line is handed out
+	// straight from the buffer without copying.
+	defaultBufSize = 1 << 20
+	// gzipInBufSize buffers the compressed input; bufio.Reader is also the io.ByteReader
+	// flate wants, which saves it from wrapping the file in a small buffer of its own.
+	gzipInBufSize = 256 << 10
+	// cancelEvery is how many lines pass between checks of ctx: often enough to stop within
+	// milliseconds, rarely enough to cost nothing.
+	cancelEvery = 4096
+)
+
+var bom = []byte{0xEF, 0xBB, 0xBF}
+
+// ErrLineTooLong matches (errors.Is) the Line.Err of a line longer than Dir.MaxLineBytes.
+var ErrLineTooLong = errors.New("line too long")
+
+type lineTooLongError struct{ limit int }
+
+func (e *lineTooLongError) Error() string {
+	return "line exceeds " + formatSize(e.limit) + " limit"
+}
+
+func (e *lineTooLongError) Is(target error) bool { return target == ErrLineTooLong }
+
+// scanner holds the buffers of one Scan, reused from file to file so the per-line cost is
+// a slice header, not an allocation.
+type scanner struct {
+	max     int
+	lines   *bufio.Reader // decompressed bytes, split into lines
+	raw     *bufio.Reader // compressed bytes, created on the first .gz file
+	gz      *gzip.Reader
+	scratch []byte // assembles lines longer than lines' buffer, up to max+2 bytes
+	tooLong error
+	pending int // lines since ctx was last checked
+}
+
+func newScanner(maxLine, bufSize int) *scanner {
+	if bufSize <= 0 {
+		bufSize = defaultBufSize
+	}
+	return &scanner{
+		max:     maxLine,
+		lines:   bufio.NewReaderSize(nil, bufSize),
+		tooLong: &lineTooLongError{limit: maxLine},
+	}
+}
+
+func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, fn func(archiver.Line) error) error {
+	f, err := root.Open(name)
+	if err != nil {
+		return fmt.Errorf("eventlog: open %s: %w", name, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(name, ".gz") {
+		if s.raw == nil {
+			s.raw = bufio.NewReaderSize(f, gzipInBufSize)
+			s.gz = new(gzip.Reader)
+		} else {
+			s.raw.Reset(f)
+		}
+		if err := s.gz.Reset(s.raw); err != nil {
+			if err == io.EOF {
+				// An empty .gz file is a producer that died before writing, not an empty day.
+				err = io.ErrUnexpectedEOF
+			}
+			return readError(name, 0, err)
+		}
+		r = s.gz
+	}
+	s.lines.Reset(r)
+	return s.scanLines(ctx, name, fn)
+}
+
+func (s *scanner) scanLines(ctx context.Context, name string, fn func(archiver.Line) error) error {
+	br := s.lines
+	head, err := br.Peek(len(bom))
+	switch {
+	case bytes.Equal(head, bom):
+		_, _ = br.Discard(len(bom))
+	case err != nil && err != io.EOF:
+		return readError(name, 0, err)
+	}
+	var n int64
+	for {
+		line, err := br.ReadSlice('\n')
+		tooLong := false
+		if err == bufio.ErrBufferFull {
+			line, tooLong, err = s.assemble(line)
+		} else {
+			line = trimEOL(line)
+		}
+		if err != nil && err != io.EOF {
+			return readError(name, n, err)
+		}
+		if err == io.EOF && len(line) == 0 && !tooLong {
+			// Nothing after the last newline (or an empty file). A final line holding only
+			// "\r" also lands here; it is blank, so it would not be delivered anyway.
+			return nil
+		}
+		n++
+		if !tooLong && len(line) > s.max {
+			line, tooLong = line[:s.max], true
+		}
+		switch {
+		case tooLong:
+			if ferr := fn(archiver.Line{File: name, Number: n, Bytes: line, Err: s.tooLong}); ferr != nil {
+				return ferr
+			}
+		case !blank(line):
+			if ferr := fn(archiver.Line{File: name, Number: n, Bytes: line}); ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if s.pending++; s.pending >= cancelEvery {
+			s.pending = 0
+			if cerr := ctx.Err(); cerr != nil {
+				return cerr
+			}
+		}
+	}
+}
+
+// assemble finishes a line longer than the read buffer, of which first is the start. It
+// keeps at most max+2 bytes (room for a "\r\n" after a line of exactly max bytes) and
+// only counts the rest, so an enormous line costs time, not memory. It returns the line
+// without its ending, cut to max bytes when longer, with tooLong set.
+func (s *scanner) assemble(first []byte) (line []byte, tooLong bool, err error) {
+	s.scratch = s.scratch[:0]
+	s.keep(first)
+	total := len(first)
+	var tail [2]byte // the line's last two bytes, to measure its ending
+	tail = pushTail(tail, first)
+	for {
+		var chunk []byte
+		chunk, err = s.lines.ReadSlice('\n')
+		s.keep(chunk)
+		total += len(chunk)
+		tail = pushTail(tail, chunk)
+		if err != bufio.ErrBufferFull {
+			break
+		}
+	}
+	if err != nil && err != io.EOF {
+		return nil, false, err
+	}
+	size := total
+	if tail[1] == '\n' {
+		size--
+		if tail[0] == '\r' {
+			size--
+		}
+	} else if tail[1] == '\r' {
+		size--
+	}
+	if size > s.max {
+		return s.scratch[:s.max], true, err
+	}
+	return s.scratch[:size], false, err
+}
+
+// keep appends p to scratch up to max+2 bytes, growing scratch no further than that so
+// MaxLineBytes really is the bound on memory.
+func (s *scanner) keep(p []byte) {
+	limit := s.max + 2
+	room := limit - len(s.scratch)
+	if room <= 0 {
+		return
+	}
+	p = p[:min(len(p), room)]
+	if need := len(s.scratch) + len(p); need > cap(s.scratch) {
+		grown := make([]byte, len(s.scratch), min(max(2*cap(s.scratch), need), limit))
+		copy(grown, s.scratch)
+		s.scratch = grown
+	}
+	s.scratch = append(s.scratch, p...)
+}
+
+func pushTail(tail [2]byte, p []byte) [2]byte {
+	for _, c := range p[max(0, len(p)-2):] {
+		tail[0], tail[1] = tail[1], c
+	}
+	return tail
+}
+
+func trimEOL(b []byte) []byte {
+	if n := len(b); n > 0 && b[n-1] == '\n' {
+		b = b[:n-1]
+	}
+	if n := len(b); n > 0 && b[n-1] == '\r' {
+		b = b[:n-1]
+	}
+	return b
+}
+
+// blank reports whether b holds only JSON whitespace. Events start with '{', so this
+// looks at one byte for every real line.
+func blank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+func readError(name string, line int64, err error) error {
+	return fmt.Errorf("eventlog: read %s after line %d: %w", name, line, err)
+}
+
+func formatSize(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}

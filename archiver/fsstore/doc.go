@@ -1,0 +1,22 @@
+// Package fsstore is the local folder implementation of archiver.Store, chatvault's default
+// write-once storage.
+//
+// An object is a read-only regular file whose path below the root is its key. Objects are
+// written to a hidden temporary file in the destination folder, checked against the
+// caller's size and SHA-256, synced, and then hard-linked to their final name. A hard link,
+// unlike a rename, fails when the name exists, which is what makes Create create-only: two
+// writers racing for one key cannot replace each other, and a reader never sees a partial
+// object. The folders on the way are synced after the link so a committed object survives a
+// power loss.
+//
+// All access goes through an os.Root, so neither a key nor a symbolic link inside the
+// folder can reach a file outside it.
+//
+// A crash between writing and linking leaves a temporary file (named ".tmp-…") behind. List
+// never reports one, keys may not name one, and removing them while no chatvault process
+// writes to the folder is safe.
+//
+// Because an object is a file and a key's leading segments are folders, a key cannot also be
+// a folder of other keys: once "a/b" exists, "a/b/c" cannot be created, and the other way
+// round (S3 would accept both). The archiver's keys must therefore never collide this way.
+package fsstore

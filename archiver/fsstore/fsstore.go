@@ -1,0 +1,416 @@
+package fsstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+const (
+	// objectMode makes objects read-only on disk: a guard against other tools, on top of
+	// Create never opening an existing object for writing.
+	objectMode fs.FileMode = 0o444
+	tempMode   fs.FileMode = 0o600
+	dirMode    fs.FileMode = 0o755
+)
+
+var _ archiver.Store = (*Store)(nil)
+
+// Store is an archiver.Store in a local folder. It is safe for concurrent use, also by
+// several processes sharing the folder.
+type Store struct {
+	root *os.Root
+}
+
+// New opens the folder dir as a Store, creating it if it is missing. Close releases it.
+func New(dir string) (*Store, error) {
+	_, err := os.Stat(dir)
+	created := errors.Is(err, fs.ErrNotExist)
+	if err := os.MkdirAll(dir, dirMode); err != nil {
+		return nil, fmt.Errorf("fsstore: create root: %w", err)
+	}
+	if created {
+		// The root's own name must survive a crash as much as the objects in it.
+		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
+			return nil, fmt.Errorf("fsstore: create root: %w", err)
+		}
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fsstore: open root: %w", err)
+	}
+	return &Store{root: root}, nil
+}
+
+// Close releases the folder. The Store must not be used afterwards.
+func (s *Store) Close() error {
+	if err := s.root.Close(); err != nil {
+		return fmt.Errorf("fsstore: close root: %w", err)
+	}
+	return nil
+}
+
+// Dir returns the folder the Store was opened on.
+func (s *Store) Dir() string { return s.root.Name() }
+
+// Create implements archiver.Store.
+//
+// A body longer than size is an error too, not silently cut: the caller's size and
+// content disagree.
+func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+	if err := s.create(ctx, key, body, size, sum); err != nil {
+		return fmt.Errorf("fsstore: create %s: %w", key, err)
+	}
+	return nil
+}
+
+func (s *Store) create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+	if err := checkKey(key); err != nil {
+		return err
+	}
+	if size < 0 {
+		return fmt.Errorf("invalid size %d", size)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+
+	dir := path.Dir(key)
+
+	// A rerun usually finds its objects already there: compare first rather than write a
+	// copy only to throw it away. The link below still decides races.
+	switch err := s.compare(ctx, key, size, sum); {
+	case err == nil:
+		// The run that wrote it may have crashed before its folders were synced.
+		return s.syncDirs(dir)
+	case !errors.Is(err, archiver.ErrNotFound):
+		return err
+	}
+
+	if err := s.root.MkdirAll(filepath.FromSlash(dir), dirMode); err != nil {
+		return fmt.Errorf("create folder: %w", err)
+	}
+	tmp, err := s.writeTemp(ctx, dir, body, size, sum)
+	if err != nil {
+		return err
+	}
+	linkErr := s.root.Link(tmp, filepath.FromSlash(key))
+	if err := s.root.Remove(tmp); err != nil {
+		return errors.Join(linkErr, fmt.Errorf("remove temporary file: %w", err))
+	}
+	switch {
+	case errors.Is(linkErr, fs.ErrExist):
+		// Another writer won the race; it linked a complete, synced file, so comparing
+		// now is safe. It may not have synced the folders yet, so do it here too.
+		if err := s.compare(ctx, key, size, sum); err != nil {
+			return err
+		}
+	case linkErr != nil:
+		return fmt.Errorf("link object: %w", linkErr)
+	}
+	return s.syncDirs(dir)
+}
+
+// syncDirs makes the names below dir durable: it syncs every folder from dir up to the
+// root, since any of them may have just been created, by this Create or by a concurrent
+// one whose sync cannot be counted on. A Create that returns nil has a durable object.
+func (s *Store) syncDirs(dir string) error {
+	for d := dir; ; d = path.Dir(d) {
+		if err := syncRootDir(s.root, d); err != nil {
+			return err
+		}
+		if d == "." {
+			return nil
+		}
+	}
+}
+
+// writeTemp writes body to a new temporary file in dir, checks it against size and sum,
+// makes it read-only and syncs it. It returns the file's name, or removes it and fails.
+func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size int64, sum [sha256.Size]byte) (_ string, err error) {
+	f, tmp, err := s.createTemp(dir)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			if rerr := s.root.Remove(tmp); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
+			}
+		}
+	}()
+
+	// Read one byte more than announced so a long body is caught, not truncated.
+	limit := size
+	if limit < math.MaxInt64 {
+		limit++
+	}
+	h := sha256.New()
+	n, err := copyContext(ctx, io.MultiWriter(f, h), io.LimitReader(body, limit))
+	switch {
+	case err != nil:
+		return "", fmt.Errorf("write object: %w", err)
+	case n > size:
+		return "", fmt.Errorf("body is longer than size %d", size)
+	case n < size:
+		return "", fmt.Errorf("short body: got %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+	}
+	if got := [sha256.Size]byte(h.Sum(nil)); got != sum {
+		return "", fmt.Errorf("SHA-256 mismatch: body has %x, want %x", got, sum)
+	}
+	if err := f.Chmod(objectMode); err != nil {
+		return "", fmt.Errorf("make object read-only: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return "", fmt.Errorf("sync object: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("close object: %w", err)
+	}
+	return tmp, nil
+}
+
+// createTemp creates a new, empty temporary file in dir. The name is random so concurrent
+// writers of one key, in this process or another, each get their own.
+func (s *Store) createTemp(dir string) (*os.File, string, error) {
+	for range 10 {
+		name := filepath.Join(filepath.FromSlash(dir), tempPrefix+rand.Text())
+		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, tempMode)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, "", fmt.Errorf("create temporary file: %w", err)
+		}
+		return f, name, nil
+	}
+	return nil, "", errors.New("create temporary file: too many name collisions")
+}
+
+// compare checks the object at key against size and sum. It returns nil when they match,
+// an error wrapping archiver.ErrConflict when they do not, and one wrapping
+// archiver.ErrNotFound when there is no object.
+func (s *Store) compare(ctx context.Context, key string, size int64, sum [sha256.Size]byte) error {
+	f, err := s.open(key)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat existing object: %w", err)
+	}
+	if fi.Size() != size {
+		return fmt.Errorf("%w: stored object has %d bytes, new one %d", archiver.ErrConflict, fi.Size(), size)
+	}
+	h := sha256.New()
+	if _, err := copyContext(ctx, h, f); err != nil {
+		return fmt.Errorf("hash existing object: %w", err)
+	}
+	if got := [sha256.Size]byte(h.Sum(nil)); got != sum {
+		return fmt.Errorf("%w: stored object has SHA-256 %x, new one %x", archiver.ErrConflict, got, sum)
+	}
+	return nil
+}
+
+// Open implements archiver.Store. The reader is an *os.File.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := checkKey(key); err != nil {
+		return nil, fmt.Errorf("fsstore: open %s: %w", key, err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("fsstore: open %s: %w", key, err)
+	}
+	f, err := s.open(key)
+	if errors.Is(err, errFolder) {
+		return nil, fmt.Errorf("fsstore: open %s: %w: %w", key, archiver.ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("fsstore: open %s: %w", key, err)
+	}
+	return f, nil
+}
+
+// errFolder is what open returns for a key that is a folder of other keys. Open reports it
+// as not found, as S3 would; Create fails with it, because no object can be created there.
+var errFolder = errors.New("key is a folder of other objects")
+
+// open opens the object at key, which must be a regular file. A path through a file is no
+// object either: it is not found.
+func (s *Store) open(key string) (*os.File, error) {
+	f, err := s.root.Open(filepath.FromSlash(key))
+	if notExist(err) {
+		return nil, archiver.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("stat object: %w", err)
+	}
+	if fi.IsDir() {
+		f.Close()
+		return nil, errFolder
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("not a regular file: %s", fi.Mode())
+	}
+	return f, nil
+}
+
+// List implements archiver.Store. It reports only regular files, walks only the folder the
+// prefix ends in, and holds one folder's entries at a time per level, never the whole tree.
+// Symbolic links are neither reported nor followed.
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	dir := "."
+	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
+		dir = prefix[:i]
+	}
+	if dir != "." {
+		if err := checkPath(dir); err != nil {
+			return fmt.Errorf("fsstore: list %s: invalid prefix: %w", prefix, err)
+		}
+	}
+	if strings.ContainsAny(prefix, "\\\x00") {
+		return fmt.Errorf("fsstore: list %s: invalid prefix: contains a backslash or NUL", prefix)
+	}
+	return s.walk(ctx, dir, prefix, fn)
+}
+
+// walk calls fn for the objects below dir whose keys start with prefix, in byte order.
+//
+// Sorting a folder's entries by name is not enough (it is what filepath.WalkDir does): the
+// keys below folder "b" start with "b/", and '/' sorts after '-' and '.', so "b-c" and
+// "b.c" come before "b/x" although "b" sorts first. Sorting each folder's entries by their
+// name plus "/" for folders yields the keys in byte order, because no name holds a '/'.
+func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(key string) error) error {
+	d, err := s.root.Open(filepath.FromSlash(dir))
+	if notExist(err) {
+		return nil // nothing was ever stored below dir
+	}
+	if err != nil {
+		return fmt.Errorf("fsstore: list %s: open folder %s: %w", prefix, dir, err)
+	}
+	entries, err := d.ReadDir(-1)
+	d.Close()
+	if notExist(err) {
+		return nil // dir is an object, so no key has dir+"/" as a prefix
+	}
+	if err != nil {
+		return fmt.Errorf("fsstore: list %s: read folder %s: %w", prefix, dir, err)
+	}
+
+	type entry struct {
+		key   string // the object's key, or the folder's path plus "/"
+		isDir bool
+	}
+	keep := make([]entry, 0, len(entries))
+	for _, e := range entries {
+		key := e.Name()
+		if dir != "." {
+			key = dir + "/" + key
+		}
+		switch t := e.Type(); {
+		case t.IsDir():
+			key += "/"
+		case !t.IsRegular() || strings.HasPrefix(e.Name(), tempPrefix):
+			continue
+		}
+		if strings.HasPrefix(key, prefix) {
+			keep = append(keep, entry{key, e.IsDir()})
+		}
+	}
+	slices.SortFunc(keep, func(a, b entry) int { return strings.Compare(a.key, b.key) })
+
+	for _, e := range keep {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("fsstore: list %s: %w", prefix, err)
+		}
+		if e.isDir {
+			if err := s.walk(ctx, strings.TrimSuffix(e.key, "/"), prefix, fn); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := fn(e.key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// notExist reports whether err means there is nothing at a path, including when one of its
+// folders is a file.
+func notExist(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+func syncRootDir(root *os.Root, dir string) error {
+	d, err := root.Open(filepath.FromSlash(dir))
+	if err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync folder %s: %w", dir, err)
+	}
+	return nil
+}
+
+// copyContext is io.Copy that stops once ctx is done, so a cancelled run does not keep
+// writing or hashing a large object.
+func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
+	buf := make([]byte, 128<<10)
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		nr, rerr := src.Read(buf)
+		if nr > 0 {
+			nw, werr := dst.Write(buf[:nr])
+			n += int64(nw)
+			if werr != nil {
+				return n, werr
+			}
+			if nw != nr {
+				return n, io.ErrShortWrite
+			}
+		}
+		if rerr == io.EOF {
+			return n, nil
+		}
+		if rerr != nil {
+			return n, rerr
+		}
+	}
+}

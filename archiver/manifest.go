@@ -1,0 +1,203 @@
+package archiver
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+)
+
+// ManifestVersion is the manifest format's version.
+const ManifestVersion = 1
+
+// Manifest commits one revision of one organization's day. It is written last and
+// create-only: an org-day without a manifest was never sealed, whatever objects exist.
+//
+// Each organization's manifests form a hash chain (Seq, Previous), so that removing or
+// rewriting any earlier manifest breaks every later one.
+type Manifest struct {
+	Version  int    `json:"version"`
+	Org      string `json:"org"`
+	OrgName  string `json:"orgName"`
+	Date     string `json:"date"`
+	Revision int    `json:"revision"`
+	// Seq numbers the organization's committed manifests from 1, across days.
+	Seq int64 `json:"seq"`
+	// Previous is the hex SHA-256 of the organization's previous manifest (Seq-1) as
+	// stored; empty for Seq 1.
+	Previous string `json:"previous"`
+	// Window is the partition's day, as epoch-ms bounds, and the event times seen.
+	Window Window `json:"window"`
+	// Counts are this organization's.
+	Counts OrgCounts `json:"counts"`
+	// Input accounts for every record of the day's partition, for all organizations.
+	Input InputCounts `json:"input"`
+	// Data is the day's export (gzipped canonical JSONL).
+	Data DataObject `json:"data"`
+	// Quarantine is the day's quarantine object, if any record was quarantined.
+	Quarantine *ObjectRef `json:"quarantine,omitempty"`
+	// DirectorySHA256 is the hex SHA-256 of the directory snapshot used for routing.
+	DirectorySHA256 string `json:"directorySha256"`
+	// RetentionDays is the organization's retention at sealing time.
+	RetentionDays int `json:"retentionDays"`
+	// Generator names the program that sealed the day.
+	Generator string `json:"generator"`
+	// SealedAt is when the manifest was made (RFC 3339, UTC).
+	SealedAt string `json:"sealedAt"`
+	// Signature is set when a signing key is configured.
+	Signature *Signature `json:"signature,omitempty"`
+}
+
+// Window bounds a day's events.
+type Window struct {
+	// Start and End are the day's bounds in epoch ms, End exclusive.
+	Start int64 `json:"start"`
+	End   int64 `json:"end"`
+	// FirstEvent and LastEvent are the smallest and largest eventTimestamp exported (0
+	// when none was).
+	FirstEvent int64 `json:"firstEvent"`
+	LastEvent  int64 `json:"lastEvent"`
+}
+
+// OrgCounts are one organization's counts for a day.
+type OrgCounts struct {
+	Exported      int64            `json:"exported"`
+	ByEventType   map[string]int64 `json:"byEventType"`
+	ByContentType map[string]int64 `json:"byContentType"`
+	// Excluded counts the organization's events left out by rule, by reason.
+	Excluded map[string]int64 `json:"excluded"`
+	// Duplicates counts identical records collapsed into one.
+	Duplicates int64 `json:"duplicates"`
+}
+
+// InputCounts account for every line of a partition:
+// Read = Exported + sum(Excluded) + Duplicates + Quarantined.
+type InputCounts struct {
+	Read        int64            `json:"read"`
+	Exported    int64            `json:"exported"`
+	Excluded    map[string]int64 `json:"excluded"`
+	Duplicates  int64            `json:"duplicates"`
+	Quarantined int64            `json:"quarantined"`
+}
+
+// Balanced reports whether the counts account for every line read.
+func (c InputCounts) Balanced() bool {
+	sum := c.Exported + c.Duplicates + c.Quarantined
+	for _, n := range c.Excluded {
+		sum += n
+	}
+	return sum == c.Read
+}
+
+// DataObject describes a stored export.
+type DataObject struct {
+	Key string `json:"key"`
+	// Size and SHA256 are of the stored (gzipped) bytes.
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// JSONLSize and JSONLSHA256 are of the canonical JSONL inside.
+	JSONLSize   int64  `json:"jsonlSize"`
+	JSONLSHA256 string `json:"jsonlSha256"`
+	Records     int64  `json:"records"`
+}
+
+// ObjectRef points at a stored object.
+type ObjectRef struct {
+	Key     string `json:"key"`
+	Size    int64  `json:"size"`
+	SHA256  string `json:"sha256"`
+	Records int64  `json:"records"`
+}
+
+// Signature is an Ed25519 signature over the manifest encoded without its signature.
+type Signature struct {
+	Algorithm string `json:"algorithm"`
+	// PublicKey is the signer's key (base64), so a verifier can tell which key signed;
+	// trusting it is the verifier's decision.
+	PublicKey string `json:"publicKey"`
+	Value     string `json:"value"`
+}
+
+// encodeManifest returns the manifest's stored form: indented JSON and a newline.
+// encoding/json writes struct fields in declaration order and map keys sorted, so the
+// encoding is deterministic and a decoded manifest re-encodes to the same bytes.
+func encodeManifest(m *Manifest) ([]byte, error) {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode manifest: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// sign sets m.Signature with key over m's encoding without a signature.
+func sign(m *Manifest, key ed25519.PrivateKey) error {
+	m.Signature = nil
+	body, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	m.Signature = &Signature{
+		Algorithm: "ed25519",
+		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
+	}
+	return nil
+}
+
+// ErrBadSignature is returned (wrapped) when a manifest's signature does not verify.
+var ErrBadSignature = errors.New("manifest signature does not verify")
+
+// verifySignature checks m's signature. With trusted non-nil, the signing key must be
+// trusted; otherwise the embedded key is used (which proves integrity, not origin).
+func verifySignature(m *Manifest, trusted ed25519.PublicKey) error {
+	if m.Signature == nil {
+		if trusted != nil {
+			return fmt.Errorf("%w: manifest is not signed", ErrBadSignature)
+		}
+		return nil
+	}
+	if m.Signature.Algorithm != "ed25519" {
+		return fmt.Errorf("%w: unknown algorithm %q", ErrBadSignature, m.Signature.Algorithm)
+	}
+	pub, err := base64.StdEncoding.DecodeString(m.Signature.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: malformed public key", ErrBadSignature)
+	}
+	if trusted != nil && !bytes.Equal(pub, trusted) {
+		return fmt.Errorf("%w: signed by an untrusted key", ErrBadSignature)
+	}
+	sig, err := base64.StdEncoding.DecodeString(m.Signature.Value)
+	if err != nil {
+		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	unsigned := *m
+	unsigned.Signature = nil
+	body, err := encodeManifest(&unsigned)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, body, sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// decodeManifest parses a stored manifest.
+func decodeManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode manifest: %w", err)
+	}
+	if m.Version != ManifestVersion {
+		return nil, fmt.Errorf("decode manifest: unsupported version %d", m.Version)
+	}
+	return &m, nil
+}
+
+func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }

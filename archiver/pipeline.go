@@ -1,0 +1,470 @@
+package archiver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chatvault/chatvault/model"
+	"golang.org/x/sync/errgroup"
+)
+
+// Exclusion reasons, as counted in manifests and summaries. Content types excluded by
+// configuration count as ReasonContentType + the type, for example "content_type:wave".
+const (
+	ReasonContentType = "content_type:"
+	ReasonNotEntitled = "not_entitled"
+)
+
+// ErrNoPartition means the day's partition does not exist: the producer has not
+// delivered it. The day stays pending; this is an alert, not a quiet day.
+var ErrNoPartition = errors.New("partition does not exist")
+
+// ErrNotClosed means the day's partition is still open: no _CLOSED marker and the grace
+// period after the day's end has not passed.
+var ErrNotClosed = errors.New("partition not closed yet")
+
+// Options tune a Sealer. The zero value works: defaults are those of the configuration.
+type Options struct {
+	// ExcludeContentTypes are non-message content types excluded by rule; any other
+	// unknown content type is quarantined.
+	ExcludeContentTypes []string
+	// SortMemory bounds the memory of the external sort, in bytes (default 256 MiB).
+	SortMemory int64
+	// TempDir receives sort runs and staged exports (default os.TempDir()).
+	TempDir string
+	// Workers is the number of decoding and writing goroutines (default GOMAXPROCS).
+	Workers int
+	// Grace is how long after a day's end a partition without _CLOSED counts as closed.
+	Grace time.Duration
+	// SigningKey, when set, signs every manifest.
+	SigningKey ed25519.PrivateKey
+	// Generator is recorded in manifests (default "chatvault").
+	Generator string
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger receives progress and warnings (default slog.Default()).
+	Logger *slog.Logger
+	// Progress, when set, is updated as the run goes.
+	Progress *Progress
+}
+
+func (o *Options) defaults() {
+	if o.ExcludeContentTypes == nil {
+		o.ExcludeContentTypes = []string{"wave", "roomInvitation"}
+	}
+	if o.SortMemory <= 0 {
+		o.SortMemory = 256 << 20
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Generator == "" {
+		o.Generator = "chatvault"
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Progress == nil {
+		o.Progress = new(Progress)
+	}
+}
+
+// Progress is a run's progress, safe to read from another goroutine while it runs.
+type Progress struct {
+	Phase   atomic.Value // string: "reading", "writing", "done"
+	Read    atomic.Int64 // lines read
+	Routed  atomic.Int64 // records bound for an organization (known once reading is done)
+	Written atomic.Int64 // records merged and written
+}
+
+// Sealer seals days of a Source into a Store.
+type Sealer struct {
+	Source Source
+	Store  Store
+	Options
+}
+
+// DayResult is what sealing one day did.
+type DayResult struct {
+	Day             Day
+	Input           InputCounts
+	Orgs            []OrgResult
+	Quarantine      *ObjectRef
+	QuarantineByWhy map[string]int64
+	DirectorySHA256 string
+	SpilledBytes    int64
+	Runs            int
+	Duration        time.Duration
+}
+
+// Failed returns the organizations that could not be committed.
+func (r *DayResult) Failed() []OrgResult {
+	var out []OrgResult
+	for _, o := range r.Orgs {
+		if o.Err != nil {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// Outcome of one organization's day.
+const (
+	OutcomeCommitted = "committed" // a new revision was committed
+	OutcomeUnchanged = "unchanged" // the latest revision already holds these records
+	OutcomeFailed    = "failed"
+)
+
+// OrgResult is one organization's part of a DayResult.
+type OrgResult struct {
+	Org      string
+	Name     string
+	Outcome  string
+	Revision int
+	Seq      int64
+	Counts   OrgCounts
+	Data     DataObject
+	Err      error
+}
+
+// Seal seals day: it reads the partition, routes, sorts and writes every archiving
+// organization's export and manifest. With only non-empty, only that organization is
+// committed (the day is still read whole, so counts are the same as a full run).
+//
+// Seal returns an error when the day cannot be sealed at all (partition missing or open,
+// unreadable input, directory invalid). One organization's failure does not stop the
+// others: it is reported in its OrgResult and recorded in the store as a failed attempt.
+func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only string) (*DayResult, error) {
+	s.Options.defaults()
+	start := s.Now()
+	log := s.Logger.With("day", day.String())
+
+	part, err := s.Source.Stat(ctx, day)
+	if err != nil {
+		return nil, fmt.Errorf("stat partition %s: %w", day, err)
+	}
+	if !part.Exists {
+		return nil, fmt.Errorf("seal %s: %w", day, ErrNoPartition)
+	}
+	if !part.Closed && s.Now().Before(day.End().Add(s.Grace)) {
+		return nil, fmt.Errorf("seal %s: %w (no _CLOSED marker, grace ends %s)", day, ErrNotClosed,
+			day.End().Add(s.Grace).UTC().Format(time.RFC3339))
+	}
+	dir, err := model.ParseDirectory(directory)
+	if err != nil {
+		return nil, err
+	}
+	rt, err := newRouter(dir, day)
+	if err != nil {
+		return nil, err
+	}
+	if only != "" && !slices.ContainsFunc(rt.orgs, func(o model.Organization) bool { return o.ID == only }) {
+		return nil, fmt.Errorf("seal %s: organization %q is not archiving on that day", day, only)
+	}
+	res := &DayResult{Day: day, DirectorySHA256: hexSum(sha256Sum(directory))}
+
+	sorters, counts, err := s.read(ctx, day, part, rt)
+	defer func() {
+		for _, so := range sorters {
+			so.remove()
+		}
+	}()
+	if err != nil {
+		return nil, err
+	}
+	for _, so := range sorters {
+		res.SpilledBytes += so.spilled
+		res.Runs += len(so.runs)
+	}
+	res.Input = counts.input()
+	res.QuarantineByWhy = counts.quarantined
+	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
+
+	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log}
+	if err := w.run(ctx, sorters); err != nil {
+		return nil, err
+	}
+	res.Input = counts.input()
+	if !res.Input.Balanced() {
+		// Cannot happen unless the pipeline itself is wrong; refuse to pretend otherwise.
+		return res, fmt.Errorf("seal %s: accounting does not balance: %+v", day, res.Input)
+	}
+	res.Duration = s.Now().Sub(start)
+	s.Progress.Phase.Store("done")
+	return res, nil
+}
+
+// dayCounts accumulates a day's counts across workers; each worker has its own and they
+// are summed, so the hot path takes no locks.
+type dayCounts struct {
+	read        int64
+	exported    int64
+	duplicates  int64
+	excluded    map[string]int64
+	quarantined map[string]int64
+	// orgExcluded[org][reason]
+	orgExcluded map[int32]map[string]int64
+}
+
+func newDayCounts() *dayCounts {
+	return &dayCounts{
+		excluded:    map[string]int64{},
+		quarantined: map[string]int64{},
+		orgExcluded: map[int32]map[string]int64{},
+	}
+}
+
+func (c *dayCounts) add(o *dayCounts) {
+	c.read += o.read
+	c.exported += o.exported
+	c.duplicates += o.duplicates
+	for k, v := range o.excluded {
+		c.excluded[k] += v
+	}
+	for k, v := range o.quarantined {
+		c.quarantined[k] += v
+	}
+	for org, m := range o.orgExcluded {
+		if c.orgExcluded[org] == nil {
+			c.orgExcluded[org] = map[string]int64{}
+		}
+		for k, v := range m {
+			c.orgExcluded[org][k] += v
+		}
+	}
+}
+
+func (c *dayCounts) input() InputCounts {
+	in := InputCounts{Read: c.read, Exported: c.exported, Duplicates: c.duplicates, Excluded: map[string]int64{}}
+	for k, v := range c.excluded {
+		in.Excluded[k] = v
+	}
+	for _, v := range c.quarantined {
+		in.Quarantined += v
+	}
+	return in
+}
+
+// batch is a slice of lines handed from the reader to a worker.
+type batch struct {
+	arena []byte
+	lines []batchLine
+}
+
+type batchLine struct {
+	file   int32
+	number int64
+	off    int
+	n      int
+	err    error
+}
+
+const batchBytes = 256 << 10
+
+// read scans the partition and decodes, routes and sorts it with s.Workers workers.
+func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) ([]*sorter, *dayCounts, error) {
+	s.Progress.Phase.Store("reading")
+	fileIndex := make(map[string]int32, len(part.Files))
+	for i, f := range part.Files {
+		fileIndex[f] = int32(i)
+	}
+	excluded := make(map[string]bool, len(s.ExcludeContentTypes))
+	for _, t := range s.ExcludeContentTypes {
+		excluded[t] = true
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	work := make(chan *batch, s.Workers*2)
+	free := make(chan *batch, s.Workers*3)
+	for range s.Workers * 3 {
+		free <- &batch{arena: make([]byte, 0, batchBytes)}
+	}
+	g.Go(func() error {
+		defer close(work)
+		b := <-free
+		err := s.Source.Scan(gctx, day, func(l Line) error {
+			fi, ok := fileIndex[l.File]
+			if !ok {
+				// A file that appeared after Stat: refuse rather than read a moving target.
+				return fmt.Errorf("scan %s: file %s appeared during the run", day, l.File)
+			}
+			if len(b.arena)+len(l.Bytes) > batchBytes && len(b.lines) > 0 {
+				select {
+				case work <- b:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				b = <-free
+				b.arena, b.lines = b.arena[:0], b.lines[:0]
+			}
+			off := len(b.arena)
+			b.arena = append(b.arena, l.Bytes...)
+			b.lines = append(b.lines, batchLine{file: fi, number: l.Number, off: off, n: len(l.Bytes), err: l.Err})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(b.lines) > 0 {
+			select {
+			case work <- b:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+		}
+		return nil
+	})
+	sorters := make([]*sorter, s.Workers)
+	counts := make([]*dayCounts, s.Workers)
+	budget := int(s.SortMemory) / s.Workers
+	for i := range s.Workers {
+		sorters[i] = newSorter(budget, s.TempDir)
+		counts[i] = newDayCounts()
+		dw := decodeWorker{sorter: sorters[i], counts: counts[i], rt: rt, excluded: excluded, files: part.Files, progress: s.Progress}
+		g.Go(func() error {
+			for b := range work {
+				if err := dw.batch(b); err != nil {
+					return err
+				}
+				free <- b
+			}
+			return nil
+		})
+	}
+	err := g.Wait()
+	total := newDayCounts()
+	for _, c := range counts {
+		total.add(c)
+	}
+	return sorters, total, err
+}
+
+type decodeWorker struct {
+	sorter   *sorter
+	counts   *dayCounts
+	rt       *router
+	excluded map[string]bool
+	files    []string
+	progress *Progress
+	orgs     []int32
+	line     []byte
+}
+
+func (w *decodeWorker) batch(b *batch) error {
+	for i := range b.lines {
+		bl := &b.lines[i]
+		if err := w.one(bl, b.arena[bl.off:bl.off+bl.n]); err != nil {
+			return err
+		}
+	}
+	w.progress.Read.Add(int64(len(b.lines)))
+	return nil
+}
+
+func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
+	w.counts.read++
+	if bl.err != nil {
+		return w.quarantine(bl, raw, "unreadable_line", bl.err.Error())
+	}
+	ev, err := model.Decode(raw)
+	if err != nil {
+		var de *model.DecodeError
+		if !errors.As(err, &de) {
+			return w.quarantine(bl, raw, "invalid_value", err.Error())
+		}
+		if de.Field == "contentType" && errors.Is(err, model.ErrUnknownVariant) && w.excluded[ev.ContentType] {
+			reason := ReasonContentType + ev.ContentType
+			w.counts.excluded[reason]++
+			w.orgs = w.rt.route(w.orgs[:0], &ev)
+			for _, o := range w.orgs {
+				m := w.counts.orgExcluded[o]
+				if m == nil {
+					m = map[string]int64{}
+					w.counts.orgExcluded[o] = m
+				}
+				m[reason]++
+			}
+			return nil
+		}
+		return w.quarantine(bl, raw, de.Reason(), err.Error())
+	}
+	w.orgs = w.rt.route(w.orgs[:0], &ev)
+	if len(w.orgs) == 0 {
+		w.counts.excluded[ReasonNotEntitled]++
+		return nil
+	}
+	w.line = model.AppendJSON(w.line[:0], &ev)
+	r := record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: w.line}
+	for i, o := range w.orgs {
+		r.org, r.primary = o, i == 0
+		if err := w.sorter.add(&r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// quarantine keeps a bad line with why it was refused and where it came from. The
+// quarantine's sort key is (file, line), so the quarantine object is deterministic too.
+func (w *decodeWorker) quarantine(bl *batchLine, raw []byte, reason, detail string) error {
+	w.counts.quarantined[reason]++
+	q := quarantineLine(nil, reason, detail, w.files[bl.file], bl.number, raw)
+	return w.sorter.add(&record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q})
+}
+
+// quarantineLine encodes one quarantine record. The raw bytes are kept whole: as a JSON
+// string when they are valid UTF-8, otherwise base64, so nothing is lost either way.
+func quarantineLine(dst []byte, reason, detail, file string, number int64, raw []byte) []byte {
+	dst = append(dst, `{"reason":`...)
+	dst = strconv.AppendQuote(dst, reason)
+	dst = append(dst, `,"error":`...)
+	dst = appendJSONString(dst, detail)
+	dst = append(dst, `,"file":`...)
+	dst = appendJSONString(dst, file)
+	dst = append(dst, `,"line":`...)
+	dst = strconv.AppendInt(dst, number, 10)
+	if utf8.Valid(raw) {
+		dst = append(dst, `,"raw":`...)
+		dst = appendJSONString(dst, string(raw))
+	} else {
+		dst = append(dst, `,"rawBase64":"`...)
+		dst = base64.StdEncoding.AppendEncode(dst, raw)
+		dst = append(dst, '"')
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString encodes s with the model's canonical string escaping.
+func appendJSONString(dst []byte, s string) []byte {
+	e := model.Event{EventType: s}
+	b := model.AppendJSON(nil, &e)
+	// {"eventType":"…","chatId":… — take the string that follows the first colon.
+	const prefix = len(`{"eventType":`)
+	end := prefix + stringLen(b[prefix:])
+	return append(dst, b[prefix:end]...)
+}
+
+// stringLen returns the length of the JSON string at the start of b, quotes included.
+func stringLen(b []byte) int {
+	for i := 1; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return len(b)
+}

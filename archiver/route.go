@@ -1,0 +1,105 @@
+package archiver
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/chatvault/chatvault/model"
+)
+
+// router answers, for one day, which archiving organizations an event goes to.
+//
+// It is built once per run from the directory snapshot; lookups are map reads, so routing
+// costs the same for ten organizations as for ten thousand.
+type router struct {
+	// orgs are the organizations archiving on the day, sorted by id; an org's index in
+	// this slice is how the rest of the pipeline names it.
+	orgs      []model.Organization
+	userOrg   map[string]int32
+	botOrg    map[string]int32
+	chatOrgs  map[string][]int32
+	directory *model.Directory
+}
+
+// safeID is what an organization id must look like to become a store key segment.
+var safeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+
+// newRouter indexes dir for day. Organizations with archival off, or whose archivalStart
+// is after day, are not routed to: their events are excluded unless another organization
+// is entitled to them.
+func newRouter(dir *model.Directory, day Day) (*router, error) {
+	r := &router{
+		userOrg:   make(map[string]int32),
+		botOrg:    make(map[string]int32),
+		chatOrgs:  make(map[string][]int32),
+		directory: dir,
+	}
+	for _, o := range dir.Organizations {
+		if !o.Archival || (o.ArchivalStart != "" && o.ArchivalStart > day.String()) {
+			continue
+		}
+		if !safeID.MatchString(o.ID) {
+			return nil, fmt.Errorf("directory: organization id %q cannot name a store folder", o.ID)
+		}
+		r.orgs = append(r.orgs, o)
+	}
+	slices.SortFunc(r.orgs, func(a, b model.Organization) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	index := make(map[string]int32, len(r.orgs))
+	for i, o := range r.orgs {
+		index[o.ID] = int32(i)
+	}
+	for _, u := range dir.Users {
+		if i, ok := index[u.OrgID]; ok {
+			r.userOrg[u.ID] = i
+		}
+	}
+	for _, b := range dir.Bots {
+		if i, ok := index[b.OrgID]; ok {
+			r.botOrg[b.ID] = i
+		}
+	}
+	for _, c := range dir.Chats {
+		var set []int32
+		for _, m := range c.Members {
+			// Only users are members of an organization; a bot or an occupant in a chat
+			// does not bring the chat into its organization's archive.
+			if i, ok := r.userOrg[m]; ok && !slices.Contains(set, i) {
+				set = append(set, i)
+			}
+		}
+		if len(set) > 0 {
+			slices.Sort(set)
+			r.chatOrgs[c.ID] = set
+		}
+	}
+	return r, nil
+}
+
+// route appends to dst the indices of the organizations e goes to, sorted and unique.
+func (r *router) route(dst []int32, e *model.Event) []int32 {
+	dst = append(dst, r.chatOrgs[e.ChatID]...)
+	switch e.Sender.Type {
+	case model.ParticipantEmail:
+		if i, ok := r.userOrg[e.Sender.ID]; ok {
+			dst = append(dst, i)
+		}
+	case model.ParticipantBot:
+		if i, ok := r.botOrg[e.Sender.ID]; ok {
+			dst = append(dst, i)
+		}
+	}
+	if len(dst) > 1 {
+		slices.Sort(dst)
+		dst = slices.Compact(dst)
+	}
+	return dst
+}

@@ -1,0 +1,40 @@
+package archiver
+
+import "context"
+
+// Source is the platform's event log: one partition per UTC day of server commit time.
+type Source interface {
+	// Stat describes day's partition. A partition that does not exist is not an error:
+	// Exists is false (the producer has not delivered, which is not the same as a quiet day).
+	Stat(ctx context.Context, day Day) (Partition, error)
+
+	// Scan calls fn with every line of day's partition: files in name order, lines in file
+	// order, streaming. Line.Bytes is only valid during the call. Lines that cannot be read
+	// as lines (too long, undecodable) arrive with Err set and whatever raw bytes were
+	// recovered, so the pipeline can quarantine them. A failure that makes the rest of a file
+	// unreadable (corrupt gzip, I/O error) stops the scan with an error naming the file.
+	Scan(ctx context.Context, day Day, fn func(Line) error) error
+}
+
+// Partition is what Source.Stat knows about a day's partition.
+type Partition struct {
+	// Exists is true when the partition folder (or prefix) exists.
+	Exists bool
+	// Closed is true when the producer wrote the _CLOSED marker.
+	Closed bool
+	// Files are the partition's event files (*.jsonl, *.jsonl.gz), in name order.
+	Files []string
+}
+
+// Line is one line of a partition file.
+type Line struct {
+	// File is the file's name relative to the event log root, for example 2026-11-22/part-0.jsonl.gz.
+	File string
+	// Number is the 1-based line number within File.
+	Number int64
+	// Bytes is the line without its line ending ("\n" or "\r\n").
+	Bytes []byte
+	// Err is set when the line could not be read as a line (for example it exceeds the
+	// reader's limit); Bytes then holds what was read.
+	Err error
+}

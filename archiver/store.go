@@ -1,0 +1,39 @@
+package archiver
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"io"
+)
+
+// ErrNotFound is returned (wrapped) when an object does not exist.
+var ErrNotFound = errors.New("object not found")
+
+// ErrConflict is returned (wrapped) by Store.Create when the key already holds different
+// bytes. The existing object is left untouched: nothing is ever overwritten.
+var ErrConflict = errors.New("object exists with different content")
+
+// Store is write-once object storage: the local folder (fsstore) or S3 (s3).
+//
+// Keys are slash-separated, relative, and made only by this package (see keys.go);
+// implementations may still refuse keys that could escape their root.
+type Store interface {
+	// Create stores size bytes read from body under key, once. sum is the SHA-256 of those
+	// bytes, known to the caller; Create checks what it wrote against it and leaves nothing
+	// behind on a mismatch, a short body or any other failure.
+	//
+	// If key already exists with the same SHA-256, Create succeeds without writing: reruns
+	// are idempotent. If it exists with other bytes, Create returns an error wrapping
+	// ErrConflict and never replaces the object. Concurrent Creates of one key: exactly one
+	// writes; the others behave as above.
+	Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error
+
+	// Open returns the object's bytes; the caller closes the reader. A missing key gives an
+	// error wrapping ErrNotFound.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+
+	// List calls fn with every key that starts with prefix, in lexical (byte) order, until
+	// fn returns an error, which List returns. Objects still being written are not listed.
+	List(ctx context.Context, prefix string, fn func(key string) error) error
+}

@@ -1,0 +1,290 @@
+package archiver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// VerifyOptions narrow a verification.
+type VerifyOptions struct {
+	// Org limits verification to one organization; empty means every organization in
+	// the store.
+	Org string
+	// From and To (inclusive) limit which days' objects are re-hashed. Every manifest
+	// chain is always walked whole, since a chain is only as good as its every link.
+	From, To Day
+	// TrustedKey, when set, must have signed every manifest.
+	TrustedKey ed25519.PublicKey
+	// Progress, when set, is called after each manifest.
+	Progress func(manifests int)
+}
+
+// VerifyReport is what Verify checked and found.
+type VerifyReport struct {
+	Orgs      int
+	Manifests int
+	Objects   int
+	Bytes     int64
+	// Problems are integrity failures: any one means the archive cannot be trusted as is.
+	Problems []string
+	// Warnings are worth a look but do not break integrity (for example an export left
+	// by a run that crashed before its manifest).
+	Warnings []string
+}
+
+// OK reports whether no problem was found.
+func (r *VerifyReport) OK() bool { return len(r.Problems) == 0 }
+
+func (r *VerifyReport) problem(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// Verify walks every manifest chain and re-hashes every object the manifests name:
+// stored bytes, the JSONL inside, record counts and order, day indexes and quarantine
+// objects. It returns an error only when it cannot read the store; what it finds wrong is
+// in the report.
+func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, error) {
+	prefix := "orgs/"
+	if opt.Org != "" {
+		prefix += opt.Org + "/"
+	}
+	// Group keys by organization as they arrive in order, so memory holds one
+	// organization's keys at a time.
+	rep := &VerifyReport{}
+	var org string
+	var keys []string
+	flush := func() error {
+		if org == "" {
+			return nil
+		}
+		rep.Orgs++
+		err := l.verifyOrg(ctx, org, keys, opt, rep)
+		keys = keys[:0]
+		return err
+	}
+	err := l.Store.List(ctx, prefix, func(key string) error {
+		rest := strings.TrimPrefix(key, "orgs/")
+		o, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			rep.Warnings = append(rep.Warnings, "unexpected object "+key)
+			return nil
+		}
+		if o != org {
+			if err := flush(); err != nil {
+				return err
+			}
+			org = o
+		}
+		keys = append(keys, key)
+		return nil
+	})
+	if err != nil {
+		return rep, fmt.Errorf("verify: list %s: %w", prefix, err)
+	}
+	if err := flush(); err != nil {
+		return rep, err
+	}
+	return rep, nil
+}
+
+func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt VerifyOptions, rep *VerifyReport) error {
+	referenced := map[string]bool{}
+	var prev *StoredManifest
+	var expect int64 = 1
+	for _, key := range keys {
+		if !strings.HasPrefix(key, chainPrefix(org)) {
+			continue
+		}
+		seq, ok := parseSeq(org, key)
+		if !ok {
+			rep.problem("%s: not a chain entry", key)
+			continue
+		}
+		referenced[key] = true
+		m, err := l.readManifest(ctx, key)
+		if err != nil {
+			rep.problem("%s: %v", key, err)
+			prev = nil
+			expect = seq + 1
+			continue
+		}
+		rep.Manifests++
+		rep.Objects++
+		rep.Bytes += int64(len(m.Bytes))
+		switch {
+		case seq != expect:
+			rep.problem("%s: chain gap: expected seq %d", key, expect)
+		case m.Seq != seq:
+			rep.problem("%s: manifest says seq %d", key, m.Seq)
+		case m.Org != org:
+			rep.problem("%s: manifest of organization %q", key, m.Org)
+		case seq == 1 && m.Previous != "":
+			rep.problem("%s: first manifest names a previous one", key)
+		case prev != nil && m.Previous != hexSum(prev.SHA256):
+			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
+		}
+		if err := verifySignature(m.Manifest, opt.TrustedKey); err != nil {
+			rep.problem("%s: %v", key, err)
+		}
+		if !m.Input.Balanced() {
+			rep.problem("%s: input counts do not balance", key)
+		}
+		day, err := ParseDay(m.Date)
+		if err != nil {
+			rep.problem("%s: date: %v", key, err)
+		}
+		idx := revisionKey(org, day, m.Revision)
+		referenced[idx] = true
+		referenced[m.Data.Key] = true
+		if (opt.From.IsZero() || !day.Before(opt.From)) && (opt.To.IsZero() || !day.After(opt.To)) {
+			l.verifyObjects(ctx, org, day, m, idx, rep)
+		}
+		prev = m
+		expect = seq + 1
+		if opt.Progress != nil {
+			opt.Progress(rep.Manifests)
+		}
+	}
+	for _, key := range keys {
+		if referenced[key] {
+			continue
+		}
+		switch {
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/failed-"):
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/events-"):
+			rep.Warnings = append(rep.Warnings, key+": export not named by any manifest (a run stopped before its commit)")
+		default:
+			rep.problem("%s: not named by any manifest", key)
+		}
+	}
+	return ctx.Err()
+}
+
+func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *StoredManifest, idx string, rep *VerifyReport) {
+	if !strings.HasPrefix(m.Data.Key, dayPrefix(org, day)) {
+		rep.problem("%s: data key %s is outside the day's folder", m.Key, m.Data.Key)
+		return
+	}
+	if b, err := readAll(ctx, l.Store, idx); err != nil {
+		rep.problem("%s: day index %s: %v", m.Key, idx, err)
+	} else if !bytes.Equal(b, m.Bytes) {
+		rep.problem("%s: day index %s differs from the chain entry", m.Key, idx)
+	}
+	rep.Objects++
+	n, err := l.verifyData(ctx, m, rep)
+	if err != nil {
+		rep.problem("%s: %v", m.Data.Key, err)
+	}
+	rep.Bytes += n
+	if q := m.Quarantine; q != nil {
+		size, sum, err := l.hashObject(ctx, q.Key)
+		rep.Objects++
+		switch {
+		case err != nil:
+			rep.problem("%s: quarantine: %v", m.Key, err)
+		case size != q.Size || hexSum(sum) != q.SHA256:
+			rep.problem("%s: quarantine object %s does not match its manifest", m.Key, q.Key)
+		}
+	}
+}
+
+func (l Ledger) hashObject(ctx context.Context, key string) (int64, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	rc, err := l.Store.Open(ctx, key)
+	if err != nil {
+		return 0, sum, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return n, sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return n, sum, nil
+}
+
+// verifyData re-hashes the stored bytes and the JSONL inside, and checks the record count
+// and that records are in export order without duplicates.
+func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyReport) (int64, error) {
+	rc, err := l.Store.Open(ctx, m.Data.Key)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	stored := sha256.New()
+	counted := &countingReader{r: io.TeeReader(rc, stored)}
+	zr, err := gzip.NewReader(counted)
+	if err != nil {
+		return counted.n, fmt.Errorf("not gzip: %w", err)
+	}
+	jsonl := sha256.New()
+	br := bufio.NewReaderSize(io.TeeReader(zr, jsonl), 1<<20)
+	var records, size int64
+	var prevLine []byte
+	for {
+		line, err := br.ReadSlice('\n')
+		if err == bufio.ErrBufferFull {
+			// A long line: assemble it.
+			full := append([]byte(nil), line...)
+			for err == bufio.ErrBufferFull {
+				line, err = br.ReadSlice('\n')
+				full = append(full, line...)
+			}
+			line = full
+		}
+		if len(line) > 0 {
+			size += int64(len(line))
+			if line[len(line)-1] != '\n' {
+				return counted.n, fmt.Errorf("record %d has no newline", records+1)
+			}
+			records++
+			if prevLine != nil && bytes.Equal(prevLine, line) {
+				return counted.n, fmt.Errorf("record %d repeats the previous one", records)
+			}
+			prevLine = append(prevLine[:0], line...)
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return counted.n, fmt.Errorf("read: %w", err)
+		}
+	}
+	if _, err := io.Copy(io.Discard, counted); err != nil {
+		return counted.n, err
+	}
+	switch {
+	case counted.n != m.Data.Size:
+		return counted.n, fmt.Errorf("size %d, manifest says %d", counted.n, m.Data.Size)
+	case hex.EncodeToString(stored.Sum(nil)) != m.Data.SHA256:
+		return counted.n, fmt.Errorf("SHA-256 of stored bytes does not match the manifest")
+	case hex.EncodeToString(jsonl.Sum(nil)) != m.Data.JSONLSHA256:
+		return counted.n, fmt.Errorf("SHA-256 of the JSONL does not match the manifest")
+	case size != m.Data.JSONLSize:
+		return counted.n, fmt.Errorf("JSONL size %d, manifest says %d", size, m.Data.JSONLSize)
+	case records != m.Data.Records || records != m.Counts.Exported:
+		return counted.n, fmt.Errorf("%d records, manifest says %d", records, m.Data.Records)
+	}
+	return counted.n, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}

@@ -1,0 +1,447 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/model"
+	"github.com/klauspost/compress/gzip"
+)
+
+// gzipLevel trades size for speed. Level 1 keeps compression off the critical path of a
+// 2-core machine; the output is still deterministic for a given library version, and
+// reruns compare the JSONL, not the gzip bytes.
+const gzipLevel = gzip.BestSpeed
+
+// writer merges the sorted runs and turns each organization's records into a staged
+// export, then commits them, several organizations at once.
+type writer struct {
+	s      *Sealer
+	day    Day
+	rt     *router
+	only   string
+	res    *DayResult
+	counts *dayCounts
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	results map[int32]OrgResult
+}
+
+// orgJob receives one organization's records, in order, from the merge.
+type orgJob struct {
+	org   int32
+	lines chan []byte // batches of '\n'-terminated lines
+	free  chan []byte
+}
+
+const jobBatch = 256 << 10
+
+func (w *writer) run(ctx context.Context, sorters []*sorter) error {
+	s := w.s
+	s.Progress.Phase.Store("writing")
+	var routed int64
+	for _, so := range sorters {
+		routed += so.added
+	}
+	s.Progress.Routed.Store(routed)
+	m, closeRuns, err := mergeSorters(sorters, s.TempDir)
+	if err != nil {
+		return err
+	}
+	defer closeRuns()
+	w.results = make(map[int32]OrgResult)
+
+	// The quarantine sorts first (org -1); it is stored before any organization commits,
+	// because every manifest of the day refers to it.
+	var q *stagedObject
+	defer func() {
+		if q != nil {
+			q.remove()
+		}
+	}()
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, s.Workers)
+	var job *orgJob
+	var batchBuf []byte
+	var prev []byte
+	var prevOrg int32 = -2
+	var oc *OrgCounts
+	var seen = make(map[int32]bool)
+	orgCounts := make(map[int32]*OrgCounts)
+	window := make(map[int32]*Window)
+
+	startJob := func(org int32) {
+		sem <- struct{}{}
+		job = &orgJob{org: org, lines: make(chan []byte, 2), free: make(chan []byte, 3)}
+		for range 3 {
+			job.free <- make([]byte, 0, jobBatch)
+		}
+		batchBuf = <-job.free
+		wg.Add(1)
+		j, c, win := job, orgCounts[org], window[org]
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// c and win are updated by the merge until j.lines is closed, which
+			// commitOrg waits for before reading them.
+			w.commitOrg(ctx, j, c, win)
+		}()
+	}
+	endJob := func() {
+		if job == nil {
+			return
+		}
+		if len(batchBuf) > 0 {
+			job.lines <- batchBuf
+		}
+		close(job.lines)
+		job = nil
+	}
+
+	err = m.each(func(r *record) error {
+		if r.org == -1 {
+			if q == nil {
+				if q, err = newStagedObject(s.TempDir); err != nil {
+					return err
+				}
+			}
+			q.records++
+			return q.writeLine(r.line)
+		}
+		if r.org != prevOrg {
+			if q != nil && !q.committed {
+				if err := w.storeQuarantine(ctx, q); err != nil {
+					return err
+				}
+			}
+			endJob()
+			prevOrg, prev = r.org, prev[:0]
+			seen[r.org] = true
+			oc = newOrgCounts(w.counts.orgExcluded[r.org])
+			orgCounts[r.org] = oc
+			window[r.org] = &Window{Start: w.day.Start().UnixMilli(), End: w.day.End().UnixMilli(), FirstEvent: r.ts}
+			startJob(r.org)
+		}
+		s.Progress.Written.Add(1)
+		if bytes.Equal(prev, r.line) {
+			oc.Duplicates++
+			if r.primary {
+				w.counts.duplicates++
+			}
+			return nil
+		}
+		prev = append(prev[:0], r.line...)
+		oc.Exported++
+		oc.ByEventType[eventTypes[r.rank]]++
+		oc.ByContentType[contentTypeOf(r.line)]++
+		window[r.org].LastEvent = r.ts
+		if r.primary {
+			w.counts.exported++
+		}
+		if len(batchBuf)+len(r.line)+1 > jobBatch && len(batchBuf) > 0 {
+			job.lines <- batchBuf
+			batchBuf = (<-job.free)[:0]
+		}
+		batchBuf = append(batchBuf, r.line...)
+		batchBuf = append(batchBuf, '\n')
+		return nil
+	})
+	if err == nil && q != nil && !q.committed {
+		err = w.storeQuarantine(ctx, q)
+	}
+	endJob()
+	if err != nil {
+		wg.Wait()
+		return err
+	}
+	// Organizations without a record today still get an (empty) export and a manifest:
+	// "nothing happened" must differ from "never ran".
+	for i := range w.rt.orgs {
+		org := int32(i)
+		if seen[org] {
+			continue
+		}
+		orgCounts[org] = newOrgCounts(w.counts.orgExcluded[org])
+		window[org] = &Window{Start: w.day.Start().UnixMilli(), End: w.day.End().UnixMilli()}
+		startJob(org)
+		endJob()
+	}
+	wg.Wait()
+	for i := range w.rt.orgs {
+		if r, ok := w.results[int32(i)]; ok {
+			w.res.Orgs = append(w.res.Orgs, r)
+		}
+	}
+	return nil
+}
+
+var eventTypes = [...]string{model.EventSent, model.EventEdited, model.EventDeleted, "unknown"}
+
+// contentTypeOf reads the contentType of a canonical line, which always follows the
+// sender object; it is cheaper than carrying it through the sort.
+func contentTypeOf(line []byte) string {
+	const key = `,"contentType":"`
+	// The last top-level contentType key precedes "content" (or ends the line for a
+	// deleted event without content); the nested one inside content comes later, so
+	// search backwards from the content object.
+	i := bytes.LastIndex(line, []byte(`,"content":{`))
+	if i < 0 {
+		i = len(line)
+	}
+	j := bytes.LastIndex(line[:i], []byte(key))
+	if j < 0 {
+		return "unknown"
+	}
+	rest := line[j+len(key):]
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return "unknown"
+	}
+	switch string(rest[:end]) {
+	case model.ContentText:
+		return model.ContentText
+	case model.ContentEmoji:
+		return model.ContentEmoji
+	case model.ContentItem:
+		return model.ContentItem
+	case model.ContentTextSnippet:
+		return model.ContentTextSnippet
+	case model.ContentMembersChanged:
+		return model.ContentMembersChanged
+	}
+	return string(rest[:end])
+}
+
+func newOrgCounts(excluded map[string]int64) *OrgCounts {
+	c := &OrgCounts{ByEventType: map[string]int64{}, ByContentType: map[string]int64{}, Excluded: map[string]int64{}}
+	for k, v := range excluded {
+		c.Excluded[k] = v
+	}
+	return c
+}
+
+func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
+	if err := q.finish(); err != nil {
+		return err
+	}
+	key := quarantineKey(w.day, q.sum)
+	if err := q.store(ctx, w.s.Store, key); err != nil {
+		return fmt.Errorf("store quarantine: %w", err)
+	}
+	q.committed = true
+	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: hexSum(q.sum), Records: q.records}
+	w.log.Warn("records quarantined", "records", q.records, "key", key)
+	return nil
+}
+
+// commitOrg stages one organization's export from its job and commits it.
+func (w *writer) commitOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window) {
+	o := w.rt.orgs[j.org]
+	skip := w.only != "" && w.only != o.ID
+	var st *stagedObject
+	var err error
+	if !skip {
+		st, err = newStagedObject(w.s.TempDir)
+	}
+	for b := range j.lines {
+		if err == nil && !skip {
+			err = st.write(b)
+		}
+		j.free <- b
+	}
+	if skip {
+		return
+	}
+	res := OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts}
+	if st != nil {
+		defer st.remove()
+	}
+	if err == nil {
+		err = st.finish()
+	}
+	if err == nil {
+		err = w.commit(ctx, o, st, counts, win, &res)
+	}
+	if err != nil {
+		res.Err = err
+		res.Outcome = OutcomeFailed
+		w.recordFailure(ctx, o.ID, err)
+	}
+	w.mu.Lock()
+	w.results[j.org] = res
+	w.mu.Unlock()
+}
+
+// commit writes the data object and the manifest, unless the latest revision already
+// holds the same records.
+func (w *writer) commit(ctx context.Context, o model.Organization, st *stagedObject, counts *OrgCounts, win *Window, res *OrgResult) error {
+	store := w.s.Store
+	l := Ledger{Store: store}
+	head, err := l.Head(ctx, o.ID)
+	if err != nil {
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	if head != nil {
+		// A crash between the chain manifest and its day index leaves the index missing;
+		// restore it first so that the day's latest revision below is right.
+		hd, err := ParseDay(head.Date)
+		if err != nil {
+			return fmt.Errorf("chain head %s: %w", head.Key, err)
+		}
+		if err := store.Create(ctx, revisionKey(o.ID, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256); err != nil {
+			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
+		}
+	}
+	latest, err := l.Latest(ctx, o.ID, w.day)
+	if err != nil {
+		return fmt.Errorf("read latest revision: %w", err)
+	}
+	jsonlSum := hexSum(st.jsonlSum)
+	data := DataObject{
+		Key: dataKey(o.ID, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
+		JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: counts.Exported,
+	}
+	res.Data = data
+	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum {
+		res.Outcome, res.Revision, res.Seq = OutcomeUnchanged, latest.Revision, latest.Seq
+		res.Data = latest.Data
+		return nil
+	}
+	if err := st.store(ctx, store, data.Key); err != nil {
+		return fmt.Errorf("store export: %w", err)
+	}
+	m := &Manifest{
+		Version: ManifestVersion, Org: o.ID, OrgName: o.Name, Date: w.day.String(), Revision: 1, Seq: 1,
+		Window: *win, Counts: *counts, Input: w.counts.input(), Data: data, Quarantine: w.res.Quarantine,
+		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: o.RetentionDays,
+		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if latest != nil {
+		m.Revision = latest.Revision + 1
+	}
+	if head != nil {
+		m.Seq, m.Previous = head.Seq+1, hexSum(head.SHA256)
+	}
+	if w.s.SigningKey != nil {
+		if err := sign(m, w.s.SigningKey); err != nil {
+			return err
+		}
+	}
+	b, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	// The chain entry is the commit point; the day index is a copy for readers.
+	if err := store.Create(ctx, chainKey(o.ID, m.Seq), bytes.NewReader(b), int64(len(b)), sum); err != nil {
+		if errors.Is(err, ErrConflict) {
+			return fmt.Errorf("commit manifest %d: another writer committed it first: %w", m.Seq, err)
+		}
+		return fmt.Errorf("commit manifest: %w", err)
+	}
+	if err := store.Create(ctx, revisionKey(o.ID, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum); err != nil {
+		return fmt.Errorf("index manifest: %w", err)
+	}
+	res.Outcome, res.Revision, res.Seq = OutcomeCommitted, m.Revision, m.Seq
+	return nil
+}
+
+// recordFailure leaves a trace of a failed attempt for status and alerting. It is best
+// effort: the failure itself is already reported to the caller.
+func (w *writer) recordFailure(ctx context.Context, org string, cause error) {
+	now := w.s.Now().UTC()
+	msg := []byte(now.Format(time.RFC3339) + " " + cause.Error() + "\n")
+	key := failedPrefix(org, w.day) + strconv.FormatInt(now.UnixMilli(), 10) + ".json"
+	if err := w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg)); err != nil {
+		w.log.Error("record failed attempt", "org", org, "err", err)
+	}
+}
+
+// stagedObject is a gzipped JSONL object written to a temporary file, hashing both the
+// JSONL and the stored bytes, so that its key (named by its hash) and its checksum are
+// known before it is uploaded.
+type stagedObject struct {
+	f         *os.File
+	zw        *gzip.Writer
+	jsonl     hash.Hash
+	stored    hash.Hash
+	jsonlSize int64
+	size      int64
+	sum       [sha256.Size]byte
+	jsonlSum  [sha256.Size]byte
+	records   int64
+	committed bool
+}
+
+func newStagedObject(dir string) (*stagedObject, error) {
+	f, err := os.CreateTemp(dir, "chatvault-export-*")
+	if err != nil {
+		return nil, fmt.Errorf("stage export: %w", err)
+	}
+	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
+	zw, err := gzip.NewWriterLevel(io.MultiWriter(f, st.stored), gzipLevel)
+	if err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	// No name, no modification time: the same records give the same bytes.
+	zw.Header = gzip.Header{OS: 255}
+	st.zw = zw
+	return st, nil
+}
+
+func (st *stagedObject) write(b []byte) error {
+	st.jsonl.Write(b)
+	st.jsonlSize += int64(len(b))
+	if _, err := st.zw.Write(b); err != nil {
+		return fmt.Errorf("stage export: %w", err)
+	}
+	return nil
+}
+
+func (st *stagedObject) writeLine(b []byte) error {
+	if err := st.write(b); err != nil {
+		return err
+	}
+	return st.write([]byte{'\n'})
+}
+
+func (st *stagedObject) finish() error {
+	if err := st.zw.Close(); err != nil {
+		return fmt.Errorf("stage export: %w", err)
+	}
+	size, err := st.f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return fmt.Errorf("stage export: %w", err)
+	}
+	st.size = size
+	copy(st.sum[:], st.stored.Sum(nil))
+	copy(st.jsonlSum[:], st.jsonl.Sum(nil))
+	return nil
+}
+
+func (st *stagedObject) store(ctx context.Context, s Store, key string) error {
+	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	return s.Create(ctx, key, st.f, st.size, st.sum)
+}
+
+func (st *stagedObject) remove() {
+	st.f.Close()
+	os.Remove(st.f.Name())
+}
+
+func sha256Sum(b []byte) [sha256.Size]byte { return sha256.Sum256(b) }

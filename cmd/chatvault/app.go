@@ -1,0 +1,246 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/config"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// Exit codes, documented in the README.
+const (
+	exitOK          = 0
+	exitFailure     = 1 // nothing half-committed
+	exitUsage       = 2 // bad usage or configuration
+	exitQuarantined = 3 // sealed, but records were quarantined
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+// command is one subcommand: its flags are registered by flags, and run does the work.
+type command struct {
+	name    string
+	summary string
+	usage   string
+	flags   func(fs *pflag.FlagSet)
+	run     func(ctx context.Context, env *env, fs *pflag.FlagSet) int
+}
+
+var commands []*command
+
+func register(c *command) { commands = append(commands, c) }
+
+// env is what a command runs with: configuration, output streams and a logger.
+type env struct {
+	cfg    *config.Config
+	stdout io.Writer
+	stderr io.Writer
+	log    *slog.Logger
+	tty    bool // stderr is a terminal: draw progress bars instead of log lines
+}
+
+// usageError is bad usage: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
+// Main runs chatvault with args (without the program name) and returns the exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		printUsage(stdout)
+		if len(args) == 0 {
+			return exitUsage
+		}
+		return exitOK
+	}
+	if args[0] == "version" || args[0] == "--version" {
+		fmt.Fprintln(stdout, "chatvault", version)
+		return exitOK
+	}
+	var cmd *command
+	for _, c := range commands {
+		if c.name == args[0] {
+			cmd = c
+		}
+	}
+	if cmd == nil {
+		fmt.Fprintf(stderr, "chatvault: unknown command %q (see chatvault help)\n", args[0])
+		return exitUsage
+	}
+	fs := pflag.NewFlagSet("chatvault "+cmd.name, pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.SortFlags = false
+	config.BindFlags(fs)
+	if cmd.flags != nil {
+		cmd.flags(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: chatvault %s %s\n\n%s\n\nflags:\n%s", cmd.name, cmd.usage, cmd.summary, fs.FlagUsages())
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "chatvault %s: %v\n", cmd.name, err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "chatvault %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := config.Load("", fs)
+	if err != nil {
+		fmt.Fprintf(stderr, "chatvault %s: %v\n", cmd.name, err)
+		return exitUsage
+	}
+	e := &env{cfg: cfg, stdout: stdout, stderr: stderr}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		e.tty = true
+	}
+	e.log = newLogger(cfg, stderr, e.tty)
+	return cmd.run(ctx, e, fs)
+}
+
+func newLogger(cfg *config.Config, w io.Writer, tty bool) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
+	if cfg.Log.Format == "json" || (cfg.Log.Format == "auto" && !tty) {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func printUsage(w io.Writer) {
+	fmt.Fprintln(w, "chatvault seals each UTC day of a chat event log into a write-once compliance archive.")
+	fmt.Fprintln(w, "\nusage: chatvault <command> [flags]\n\ncommands:")
+	sorted := append([]*command(nil), commands...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
+	for _, c := range sorted {
+		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nRun chatvault <command> --help for its flags. Exit codes: 0 ok, 1 failure,")
+	fmt.Fprintln(w, "2 bad usage or configuration, 3 sealed but records were quarantined.")
+}
+
+// fail reports err and returns its exit code.
+func (e *env) fail(cmd string, err error) int {
+	fmt.Fprintf(e.stderr, "chatvault %s: %v\n", cmd, err)
+	var ue *usageError
+	if errors.As(err, &ue) || errors.Is(err, config.ErrInvalid) {
+		return exitUsage
+	}
+	return exitFailure
+}
+
+// openSource opens the configured event log.
+func (e *env) openSource() (*eventlog.Dir, error) {
+	if strings.HasPrefix(e.cfg.EventLog, "s3://") {
+		return nil, usagef("eventlog %s: S3 event logs are not supported by this build yet", e.cfg.EventLog)
+	}
+	return eventlog.NewDir(e.cfg.EventLog)
+}
+
+// openStore opens the configured store; the caller closes it.
+func (e *env) openStore() (archiver.Store, func() error, error) {
+	if strings.HasPrefix(e.cfg.Store, "s3://") {
+		return nil, nil, usagef("store %s: S3 stores are not supported by this build yet", e.cfg.Store)
+	}
+	s, err := fsstore.New(e.cfg.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Close, nil
+}
+
+// readDirectory reads the directory snapshot.
+func (e *env) readDirectory() ([]byte, error) {
+	if strings.HasPrefix(e.cfg.Directory, "s3://") {
+		return nil, usagef("directory %s: S3 is not supported by this build yet", e.cfg.Directory)
+	}
+	b, err := os.ReadFile(e.cfg.Directory)
+	if err != nil {
+		return nil, fmt.Errorf("read directory: %w", err)
+	}
+	return b, nil
+}
+
+// signingKey loads the Ed25519 key of signing.keyFile (PKCS #8 PEM, as written by
+// `openssl genpkey -algorithm ed25519`), or returns nil when none is configured.
+func (e *env) signingKey() (ed25519.PrivateKey, error) {
+	if e.cfg.Signing.KeyFile == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(e.cfg.Signing.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("signing.keyFile: %w", err)
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("signing.keyFile %s: no PEM block", e.cfg.Signing.KeyFile)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("signing.keyFile %s: %w", e.cfg.Signing.KeyFile, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("signing.keyFile %s: not an Ed25519 key", e.cfg.Signing.KeyFile)
+	}
+	return key, nil
+}
+
+// dayRange reads --date or --from/--to.
+func dayRange(fs *pflag.FlagSet, required bool) (from, to archiver.Day, err error) {
+	date, _ := fs.GetString("date")
+	f, _ := fs.GetString("from")
+	t, _ := fs.GetString("to")
+	switch {
+	case date != "" && (f != "" || t != ""):
+		return from, to, usagef("give --date or --from/--to, not both")
+	case date != "":
+		d, err := archiver.ParseDay(date)
+		if err != nil {
+			return from, to, usagef("--date: %v", err)
+		}
+		return d, d, nil
+	case f != "" || t != "":
+		if f == "" || t == "" {
+			return from, to, usagef("--from and --to go together")
+		}
+		if from, err = archiver.ParseDay(f); err != nil {
+			return from, to, usagef("--from: %v", err)
+		}
+		if to, err = archiver.ParseDay(t); err != nil {
+			return from, to, usagef("--to: %v", err)
+		}
+		if to.Before(from) {
+			return from, to, usagef("--to %s is before --from %s", to, from)
+		}
+		return from, to, nil
+	case required:
+		return from, to, usagef("give --date D or --from D --to D")
+	}
+	return from, to, nil
+}
+
+func rangeFlags(fs *pflag.FlagSet) {
+	fs.String("date", "", "one day, YYYY-MM-DD (UTC)")
+	fs.String("from", "", "first day of a range, YYYY-MM-DD")
+	fs.String("to", "", "last day of a range (inclusive)")
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/klauspost/compress/gzip"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "export",
+		summary: "write an organization's sealed day (latest revision) as JSONL",
+		usage:   "--org ID --date D [-o FILE]",
+		flags: func(fs *pflag.FlagSet) {
+			fs.String("org", "", "organization id (required)")
+			fs.String("date", "", "day, YYYY-MM-DD (required)")
+			fs.StringP("output", "o", "", "write to FILE instead of stdout (created, never replaced)")
+		},
+		run: runExport,
+	})
+}
+
+func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+	org, _ := fs.GetString("org")
+	date, _ := fs.GetString("date")
+	out, _ := fs.GetString("output")
+	if org == "" || date == "" {
+		return e.fail("export", usagef("--org and --date are required"))
+	}
+	day, err := archiver.ParseDay(date)
+	if err != nil {
+		return e.fail("export", usagef("--date: %v", err))
+	}
+	store, closeStore, err := e.openStore()
+	if err != nil {
+		return e.fail("export", err)
+	}
+	defer closeStore()
+	m, rc, err := archiver.Ledger{Store: store}.OpenExport(ctx, org, day)
+	if err != nil {
+		if errors.Is(err, archiver.ErrNotSealed) {
+			return e.fail("export", fmt.Errorf("%s has no sealed export for %s (see chatvault status)", org, day))
+		}
+		return e.fail("export", err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		return e.fail("export", fmt.Errorf("%s: %w", m.Data.Key, err))
+	}
+	w := e.stdout
+	if out != "" {
+		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			return e.fail("export", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	n, err := io.Copy(w, zr)
+	if err == nil && n != m.Data.JSONLSize {
+		err = fmt.Errorf("%s: %d bytes, manifest says %d", m.Data.Key, n, m.Data.JSONLSize)
+	}
+	if err != nil {
+		if out != "" {
+			os.Remove(out)
+		}
+		return e.fail("export", err)
+	}
+	e.log.Info("exported", "org", org, "day", day.String(), "revision", m.Revision, "records", m.Data.Records, "sha256", m.Data.JSONLSHA256)
+	return exitOK
+}

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"text/tabwriter"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/config"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "run",
+		summary: "seal one day (--date) or a range (--from/--to); idempotent",
+		usage:   "--date D [--org ID] | --from D --to D [--org ID]",
+		flags: func(fs *pflag.FlagSet) {
+			rangeFlags(fs)
+			fs.String("org", "", "commit only this organization")
+		},
+		run: runRun,
+	})
+}
+
+func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+	from, to, err := dayRange(fs, true)
+	if err != nil {
+		return e.fail("run", err)
+	}
+	org, _ := fs.GetString("org")
+	src, err := e.openSource()
+	if err != nil {
+		return e.fail("run", err)
+	}
+	store, closeStore, err := e.openStore()
+	if err != nil {
+		return e.fail("run", err)
+	}
+	defer closeStore()
+	key, err := e.signingKey()
+	if err != nil {
+		return e.fail("run", err)
+	}
+	directory, err := e.readDirectory()
+	if err != nil {
+		return e.fail("run", err)
+	}
+	code := exitOK
+	for day := from; !day.After(to); day = day.Next() {
+		progress := new(archiver.Progress)
+		sealer := &archiver.Sealer{Source: src, Store: store, Options: sealerOptions(e, key, progress)}
+		stop := startProgress(ctx, e, day, progress)
+		res, err := sealer.Seal(ctx, day, directory, org)
+		stop()
+		if err != nil {
+			fmt.Fprintf(e.stderr, "chatvault run: %s: %v\n", day, err)
+			if errors.Is(err, config.ErrInvalid) {
+				return exitUsage
+			}
+			code = exitFailure
+			continue
+		}
+		printSummary(e.stdout, res)
+		switch {
+		case len(res.Failed()) > 0:
+			code = exitFailure
+		case res.Input.Quarantined > 0 && code == exitOK:
+			code = exitQuarantined
+		}
+	}
+	return code
+}
+
+func sealerOptions(e *env, key []byte, p *archiver.Progress) archiver.Options {
+	return archiver.Options{
+		ExcludeContentTypes: e.cfg.Export.ExcludeContentTypes,
+		SortMemory:          e.cfg.Export.SortMemory,
+		TempDir:             e.cfg.Export.TempDir,
+		Workers:             e.cfg.Export.Workers,
+		Grace:               e.cfg.Schedule.Grace,
+		SigningKey:          key,
+		Generator:           "chatvault " + version,
+		Logger:              e.log,
+		Progress:            p,
+	}
+}
+
+// printSummary writes the run's summary: every line read is accounted for.
+func printSummary(w io.Writer, r *archiver.DayResult) {
+	in := r.Input
+	fmt.Fprintf(w, "sealed %s in %s: %d events read, %d exported, %d excluded, %d duplicates, %d quarantined\n",
+		r.Day, r.Duration.Round(time.Millisecond), in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined)
+	if rate := float64(in.Read) / r.Duration.Seconds(); r.Duration > 0 {
+		fmt.Fprintf(w, "  %.0f events/s, sort spilled %s in %d runs\n", rate, config.FormatSize(r.SpilledBytes), r.Runs)
+	}
+	for _, reason := range sortedKeys(in.Excluded) {
+		fmt.Fprintf(w, "  excluded %-28s %d\n", reason, in.Excluded[reason])
+	}
+	for _, reason := range sortedKeys(r.QuarantineByWhy) {
+		fmt.Fprintf(w, "  quarantined %-25s %d\n", reason, r.QuarantineByWhy[reason])
+	}
+	if r.Quarantine != nil {
+		fmt.Fprintf(w, "  quarantine object %s\n", r.Quarantine.Key)
+	}
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ORG\tNAME\tOUTCOME\tREV\tEXPORTED\tDUPLICATES\tEXCLUDED\tBYTES\t")
+	var bytes int64
+	for _, o := range r.Orgs {
+		outcome := o.Outcome
+		if o.Err != nil {
+			outcome = "FAILED: " + o.Err.Error()
+		}
+		bytes += o.Data.Size
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", o.Org, o.Name, outcome, o.Revision,
+			o.Counts.Exported, o.Counts.Duplicates, sum(o.Counts.Excluded), o.Data.Size)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "  %d organizations, %s stored\n", len(r.Orgs), config.FormatSize(bytes))
+}
+
+func sum(m map[string]int64) int64 {
+	var n int64
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,306 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/chatvault/chatvault/model"
+)
+
+// MinSortMemory is the smallest accepted export.sortMemory. It is far below anything useful
+// in production on purpose: tests and demos set a tiny budget to force the external sort
+// to spill to disk.
+const MinSortMemory = 64 << 10
+
+// Config is chatvault's configuration. Each field's comment gives its key; Default holds
+// the defaults and Load fills it from the file, the environment and flags.
+type Config struct {
+	// EventLog (eventlog) is the platform's event log: a folder or s3://bucket/prefix.
+	EventLog string
+	// Directory (directory) is the directory snapshot. Load sets it to
+	// <eventlog>/directory.json when empty.
+	Directory string
+	// Store (store) is the archive: a folder or s3://bucket/prefix.
+	Store string
+
+	S3       S3
+	Export   Export
+	Schedule Schedule
+	Signing  Signing
+	HTTP     HTTP
+	Auth     Auth
+	Log      Log
+}
+
+// S3 configures the S3 client used for every s3:// location.
+type S3 struct {
+	// Endpoint (s3.endpoint) overrides the AWS endpoint, for MinIO and other S3-compatible
+	// servers; empty means AWS.
+	Endpoint string
+	// Region (s3.region) is the bucket's region.
+	Region string
+	// PathStyle (s3.pathStyle) addresses buckets as endpoint/bucket instead of
+	// bucket.endpoint, which most S3-compatible servers need.
+	PathStyle bool
+}
+
+// Export configures how a day is sealed.
+type Export struct {
+	// ExcludeContentTypes (export.excludeContentTypes) are non-message content types that
+	// are excluded and counted rather than quarantined.
+	ExcludeContentTypes []string
+	// SortMemory (export.sortMemory) is the byte budget of the external sort's in-memory
+	// run; beyond it, runs spill to TempDir. It bounds memory whatever the size of a day.
+	SortMemory int64
+	// TempDir (export.tempDir) is where sort runs spill; empty means os.TempDir.
+	TempDir string
+	// Workers (export.workers) is the degree of parallelism; 0 means GOMAXPROCS. Output
+	// does not depend on it.
+	Workers int
+}
+
+// Schedule configures the in-process scheduler of `chatvault serve`.
+type Schedule struct {
+	// Cron (schedule.cron) is when the nightly run starts, in standard five-field cron
+	// syntax; a CRON_TZ= prefix sets its time zone, UTC by default (see CronSchedule).
+	Cron string
+	// Grace (schedule.grace) is how long after a day's end its partition counts as closed
+	// when the producer wrote no _CLOSED marker.
+	Grace time.Duration
+}
+
+// CronSchedule parses Cron. Without a CRON_TZ= (or TZ=) prefix the schedule runs in UTC,
+// not in the host's local zone as cron.ParseStandard alone would: days are UTC days, and
+// the nightly run should not move with the server's time zone.
+func (s Schedule) CronSchedule() (cron.Schedule, error) {
+	spec := s.Cron
+	if !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
+		spec = "CRON_TZ=UTC " + spec
+	}
+	return cron.ParseStandard(spec)
+}
+
+// Signing configures manifest signatures.
+type Signing struct {
+	// KeyFile (signing.keyFile) holds the Ed25519 private key; empty means manifests are
+	// not signed.
+	KeyFile string
+}
+
+// HTTP configures the API server of `chatvault serve`.
+type HTTP struct {
+	// Addr (http.addr) is the listen address, host:port.
+	Addr string
+}
+
+// Auth configures API tokens.
+type Auth struct {
+	// TokensFile (auth.tokensFile) holds the SHA-256 of every API token with its
+	// organization and scopes.
+	TokensFile string
+}
+
+// Log configures logging.
+type Log struct {
+	// Level (log.level) is one of debug, info, warn, error; Load lower-cases it.
+	Level string
+	// Format (log.format) is one of text, json, or auto: text on a terminal, JSON otherwise.
+	// Load lower-cases it.
+	Format string
+}
+
+// SlogLevel returns Level as a slog.Level; anything Validate refuses maps to info.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// Default returns the defaults. EventLog and Store default to the sample event log and a
+// folder beside it, as in the design brief, so that a fresh checkout seals the sample day
+// with no configuration at all.
+func Default() *Config {
+	return &Config{
+		EventLog: "./testdata/eventlog",
+		Store:    "./archive",
+		S3:       S3{Region: "us-east-1"},
+		Export: Export{
+			ExcludeContentTypes: []string{"wave", "roomInvitation"},
+			SortMemory:          256 << 20,
+		},
+		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour},
+		HTTP:     HTTP{Addr: ":8080"},
+		Log:      Log{Level: "info", Format: "auto"},
+	}
+}
+
+// ErrInvalid is wrapped by every error Load and Validate return: a missing or malformed
+// file, an unknown key, a value that does not parse or does not validate. The CLI maps it
+// to exit status 2.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Error is a configuration problem, usually about one key.
+type Error struct {
+	// Key is the key's path as documented, such as "export.sortMemory"; empty for problems
+	// with the file as a whole.
+	Key string
+	// Source is where the value came from: a flag ("--sort-memory"), an environment
+	// variable, or the file's path; empty for defaults and when unknown.
+	Source string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("config: ")
+	switch {
+	case e.Key != "" && e.Source != "":
+		fmt.Fprintf(&b, "%s (%s): ", e.Key, e.Source)
+	case e.Key != "":
+		b.WriteString(e.Key + ": ")
+	case e.Source != "":
+		b.WriteString(e.Source + ": ")
+	}
+	b.WriteString(e.Err.Error())
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Is makes every *Error match ErrInvalid.
+func (e *Error) Is(target error) bool { return target == ErrInvalid }
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"auto", "text", "json"}
+)
+
+// Validate reports every problem of c, joined, each an *Error naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	for _, e := range c.problems() {
+		errs = append(errs, e)
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) problems() []*Error {
+	var ps []*Error
+	add := func(key string, format string, args ...any) {
+		ps = append(ps, &Error{Key: key, Err: fmt.Errorf(format, args...)})
+	}
+	location := func(key, v string, required bool) {
+		if v == "" {
+			if required {
+				add(key, "required: a folder or s3://bucket/prefix")
+			}
+			return
+		}
+		if err := checkLocation(v); err != nil {
+			add(key, "%w", err)
+		}
+	}
+	location("eventlog", c.EventLog, true)
+	location("directory", c.Directory, false)
+	location("store", c.Store, true)
+
+	if c.S3.Endpoint != "" {
+		u, err := url.Parse(c.S3.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("s3.endpoint", "%q is not an http:// or https:// URL", c.S3.Endpoint)
+		}
+	}
+	if c.S3.Region == "" {
+		add("s3.region", "required")
+	}
+
+	for _, t := range c.Export.ExcludeContentTypes {
+		switch {
+		case t == "":
+			add("export.excludeContentTypes", "empty content type")
+		case model.IsMessageContentType(t):
+			// Excluding a message type would drop messages from every export while
+			// counting them as excluded by rule, which an operator could take for intended.
+			add("export.excludeContentTypes", "%q is a message type: excluding it would drop messages from every export", t)
+		}
+	}
+	if c.Export.SortMemory < MinSortMemory {
+		add("export.sortMemory", "%s is below the minimum of %s", FormatSize(c.Export.SortMemory), FormatSize(MinSortMemory))
+	}
+	if c.Export.Workers < 0 {
+		add("export.workers", "%d is negative (0 means GOMAXPROCS)", c.Export.Workers)
+	}
+
+	if _, err := c.Schedule.CronSchedule(); err != nil {
+		add("schedule.cron", "%q: %w", c.Schedule.Cron, err)
+	}
+	if c.Schedule.Grace < 0 {
+		add("schedule.grace", "%s is negative", c.Schedule.Grace)
+	}
+
+	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
+		add("http.addr", "%q is not host:port (such as :8080)", c.HTTP.Addr)
+	}
+
+	if !slices.Contains(logLevels, c.Log.Level) {
+		add("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		add("log.format", "%q is not one of %s", c.Log.Format, strings.Join(logFormats, ", "))
+	}
+	return ps
+}
+
+// checkLocation accepts a local path or s3://bucket[/prefix]. Any other URL is refused
+// rather than taken for a folder whose name happens to contain "://".
+func checkLocation(v string) error {
+	scheme, rest, ok := strings.Cut(v, "://")
+	switch {
+	case !ok:
+		if strings.HasPrefix(strings.ToLower(v), "s3:") {
+			return fmt.Errorf("%q: write s3://bucket/prefix", v)
+		}
+		return nil
+	case scheme != "s3":
+		return fmt.Errorf("%q: unsupported scheme %q (use a folder or s3://bucket/prefix)", v, scheme)
+	}
+	bucket, _, _ := strings.Cut(rest, "/")
+	if bucket == "" {
+		return fmt.Errorf("%q has no bucket (use s3://bucket/prefix)", v)
+	}
+	return nil
+}
+
+// resolve fills in what derives from other keys and normalizes case.
+func (c *Config) resolve() {
+	// An invalid eventlog is reported as such, not again as an invalid derived directory.
+	if c.Directory == "" && c.EventLog != "" && checkLocation(c.EventLog) == nil {
+		c.Directory = defaultDirectory(c.EventLog)
+	}
+	c.Log.Level = strings.ToLower(c.Log.Level)
+	c.Log.Format = strings.ToLower(c.Log.Format)
+}
+
+// defaultDirectory is <eventlog>/directory.json. An s3:// location is joined with "/" on
+// every OS; filepath would use "\" on Windows.
+func defaultDirectory(eventlog string) string {
+	if strings.HasPrefix(eventlog, "s3://") {
+		return strings.TrimRight(eventlog, "/") + "/directory.json"
+	}
+	return filepath.Join(eventlog, "directory.json")
+}

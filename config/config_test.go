@@ -1,0 +1,127 @@
+package config
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*Config)
+		key    string // "" means valid
+		want   string // substring of the message
+	}{
+		{"valid", func(*Config) {}, "", ""},
+		{"s3 locations", func(c *Config) { c.EventLog, c.Store, c.Directory = "s3://e/p", "s3://a", "s3://d/x.json" }, "", ""},
+		{"no eventlog", func(c *Config) { c.EventLog = "" }, "eventlog", "required"},
+		{"eventlog without bucket", func(c *Config) { c.EventLog = "s3://" }, "eventlog", "has no bucket"},
+		{"eventlog with another scheme", func(c *Config) { c.EventLog = "gs://bucket/p" }, "eventlog", `unsupported scheme "gs"`},
+		{"eventlog s3 without slashes", func(c *Config) { c.EventLog = "s3:bucket/p" }, "eventlog", "write s3://bucket/prefix"},
+		{"directory without bucket", func(c *Config) { c.Directory = "s3:///directory.json" }, "directory", "has no bucket"},
+		{"no store", func(c *Config) { c.Store = "" }, "store", "required"},
+		{"store without bucket", func(c *Config) { c.Store = "s3:///prefix" }, "store", "has no bucket"},
+		{"endpoint not a URL", func(c *Config) { c.S3.Endpoint = "localhost:9000" }, "s3.endpoint", "not an http:// or https:// URL"},
+		{"endpoint https", func(c *Config) { c.S3.Endpoint = "https://s3.example" }, "", ""},
+		{"no region", func(c *Config) { c.S3.Region = "" }, "s3.region", "required"},
+		{"exclude text", func(c *Config) { c.Export.ExcludeContentTypes = []string{"wave", "text"} }, "export.excludeContentTypes", `"text" is a message type`},
+		{"exclude emoji", func(c *Config) { c.Export.ExcludeContentTypes = []string{"emoji"} }, "export.excludeContentTypes", `"emoji" is a message type`},
+		{"exclude item", func(c *Config) { c.Export.ExcludeContentTypes = []string{"item"} }, "export.excludeContentTypes", `"item" is a message type`},
+		{"exclude textSnippet", func(c *Config) { c.Export.ExcludeContentTypes = []string{"textSnippet"} }, "export.excludeContentTypes", `"textSnippet" is a message type`},
+		{"exclude membersChanged", func(c *Config) { c.Export.ExcludeContentTypes = []string{"membersChanged"} }, "export.excludeContentTypes", `"membersChanged" is a message type`},
+		{"exclude empty name", func(c *Config) { c.Export.ExcludeContentTypes = []string{""} }, "export.excludeContentTypes", "empty content type"},
+		{"exclude nothing", func(c *Config) { c.Export.ExcludeContentTypes = nil }, "", ""},
+		{"sort memory at minimum", func(c *Config) { c.Export.SortMemory = MinSortMemory }, "", ""},
+		{"sort memory below minimum", func(c *Config) { c.Export.SortMemory = MinSortMemory - 1 }, "export.sortMemory", "65535B is below the minimum of 64KiB"},
+		{"sort memory zero", func(c *Config) { c.Export.SortMemory = 0 }, "export.sortMemory", "below the minimum"},
+		{"negative workers", func(c *Config) { c.Export.Workers = -1 }, "export.workers", "negative"},
+		{"bad cron", func(c *Config) { c.Schedule.Cron = "30 0 * *" }, "schedule.cron", `"30 0 * *"`},
+		{"six-field cron", func(c *Config) { c.Schedule.Cron = "0 30 0 * * *" }, "schedule.cron", "expected exactly 5 fields"},
+		{"empty cron", func(c *Config) { c.Schedule.Cron = "" }, "schedule.cron", `""`},
+		{"bad time zone", func(c *Config) { c.Schedule.Cron = "CRON_TZ=Mars/Olympus 30 0 * * *" }, "schedule.cron", "Mars/Olympus"},
+		{"cron with time zone", func(c *Config) { c.Schedule.Cron = "CRON_TZ=Europe/Paris 30 0 * * *" }, "", ""},
+		{"cron descriptor", func(c *Config) { c.Schedule.Cron = "@daily" }, "", ""},
+		{"negative grace", func(c *Config) { c.Schedule.Grace = -time.Second }, "schedule.grace", "negative"},
+		{"zero grace", func(c *Config) { c.Schedule.Grace = 0 }, "", ""},
+		{"addr without colon", func(c *Config) { c.HTTP.Addr = "8080" }, "http.addr", "not host:port"},
+		{"addr random port", func(c *Config) { c.HTTP.Addr = "127.0.0.1:0" }, "", ""},
+		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
+		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := withLocations("./events", "./archive")
+			tt.mutate(c)
+			err := c.Validate()
+			if tt.key == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var ce *Error
+			if !errors.As(err, &ce) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Validate() = %v, want an *Error wrapping ErrInvalid", err)
+			}
+			if ce.Key != tt.key {
+				t.Errorf("error is about %q, want %q", ce.Key, tt.key)
+			}
+			prefix := "config: " + tt.key + ": "
+			if msg := err.Error(); !strings.HasPrefix(msg, prefix) || !strings.Contains(msg, tt.want) {
+				t.Errorf("Validate() = %q, want %q…%q", msg, prefix, tt.want)
+			}
+		})
+	}
+}
+
+func TestCronScheduleDefaultsToUTC(t *testing.T) {
+	from := time.Date(2026, 3, 1, 12, 0, 0, 0, time.FixedZone("UTC+5", 5*3600))
+	tests := []struct {
+		cron string
+		want time.Time
+	}{
+		{"30 0 * * *", time.Date(2026, 3, 2, 0, 30, 0, 0, time.UTC)},
+		{"@daily", time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)},
+		{"CRON_TZ=Asia/Tokyo 30 0 * * *", time.Date(2026, 3, 1, 15, 30, 0, 0, time.UTC)},
+	}
+	for _, tt := range tests {
+		s, err := Schedule{Cron: tt.cron}.CronSchedule()
+		if err != nil {
+			t.Fatalf("CronSchedule(%q): %v", tt.cron, err)
+		}
+		if got := s.Next(from); !got.Equal(tt.want) {
+			t.Errorf("CronSchedule(%q).Next(%s) = %s, want %s", tt.cron, from, got.UTC(), tt.want)
+		}
+	}
+}
+
+func TestSlogLevel(t *testing.T) {
+	tests := map[string]slog.Level{
+		"debug": slog.LevelDebug, "info": slog.LevelInfo, "warn": slog.LevelWarn, "error": slog.LevelError,
+	}
+	for level, want := range tests {
+		if got := (Log{Level: level}).SlogLevel(); got != want {
+			t.Errorf("SlogLevel(%q) = %v, want %v", level, got, want)
+		}
+	}
+}
+
+func TestErrorFormat(t *testing.T) {
+	tests := []struct {
+		err  *Error
+		want string
+	}{
+		{&Error{Key: "export.sortMemory", Err: errors.New("bad")}, "config: export.sortMemory: bad"},
+		{&Error{Key: "store", Source: "--store", Err: errors.New("bad")}, "config: store (--store): bad"},
+		{&Error{Source: "c.yaml", Err: errors.New("bad")}, "config: c.yaml: bad"},
+		{&Error{Err: errors.New("bad")}, "config: bad"},
+	}
+	for _, tt := range tests {
+		if got := tt.err.Error(); got != tt.want {
+			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"unsafe"
 )
 
 // A record is the unit of the external sort: one canonical line bound for one
@@ -59,13 +60,13 @@ type entry struct {
 	lineLen int32
 }
 
-// entryOverhead is what one entry costs besides its bytes, for the memory budget.
-const entryOverhead = 48
-
 // sorter collects records in memory up to a budget, spilling sorted runs to temporary
 // files. Each pipeline worker owns one; the runs of all of them are merged at the end.
+//
+// The arena and the entry slice are allocated once at their full share of the budget,
+// rather than grown by append, whose doubling would overshoot the budget by up to 2x.
+// Untouched capacity costs address space, not resident memory.
 type sorter struct {
-	budget  int
 	tempDir string
 	arena   []byte
 	entries []entry
@@ -74,15 +75,23 @@ type sorter struct {
 	added   int64    // records added
 }
 
+// entryBytes is the size of an entry.
+const entryBytes = int(unsafe.Sizeof(entry{}))
+
 func newSorter(budget int, tempDir string) *sorter {
-	return &sorter{budget: budget, tempDir: tempDir}
+	// Canonical lines are hundreds of bytes and an entry is 32, so 1/16 of the budget
+	// for entries leaves the arena, not the entry slice, as what usually fills first.
+	entries := max(16, budget/16/entryBytes)
+	arena := max(1024, budget-entries*entryBytes)
+	return &sorter{tempDir: tempDir, arena: make([]byte, 0, arena), entries: make([]entry, 0, entries)}
 }
 
-func (s *sorter) size() int { return len(s.arena) + len(s.entries)*entryOverhead }
+func (s *sorter) size() int { return cap(s.arena) + cap(s.entries)*entryBytes }
 
-// add copies r into the sorter, spilling first if the budget would be exceeded.
+// add copies r into the sorter, spilling first if the budget would be exceeded. A record
+// larger than the whole arena still fits: the arena grows for it, once.
 func (s *sorter) add(r *record) error {
-	if len(s.entries) > 0 && s.size()+len(r.id)+len(r.line)+entryOverhead > s.budget {
+	if len(s.entries) > 0 && (len(s.entries) == cap(s.entries) || len(s.arena)+len(r.id)+len(r.line) > cap(s.arena)) {
 		if err := s.spill(); err != nil {
 			return err
 		}

@@ -1,0 +1,424 @@
+package archiver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/klauspost/compress/gzip"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/golden")
+
+const (
+	sampleLog = "../testdata/eventlog"
+	acme      = "0a1c2e3f-0000-4000-8000-00000000aaaa"
+	globex    = "0b1c2e3f-0000-4000-8000-00000000bbbb"
+)
+
+var sampleDay = mustDay("2026-11-22")
+
+func mustDay(s string) archiver.Day {
+	d, err := archiver.ParseDay(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+// fixedClock makes manifests reproducible.
+func fixedClock() time.Time { return time.Date(2026, 11, 23, 0, 30, 0, 0, time.UTC) }
+
+type fixture struct {
+	src       *eventlog.Dir
+	store     *fsstore.Store
+	storeDir  string
+	directory []byte
+}
+
+func newFixture(t *testing.T, logDir string) *fixture {
+	t.Helper()
+	src, err := eventlog.NewDir(logDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.ReadFile(filepath.Join(logDir, "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeDir := t.TempDir()
+	store, err := fsstore.New(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return &fixture{src: src, store: store, storeDir: storeDir, directory: dir}
+}
+
+func (f *fixture) seal(t *testing.T, day archiver.Day, opt archiver.Options) *archiver.DayResult {
+	t.Helper()
+	if opt.Now == nil {
+		opt.Now = fixedClock
+	}
+	if opt.Generator == "" {
+		opt.Generator = "chatvault test"
+	}
+	if opt.TempDir == "" {
+		opt.TempDir = t.TempDir()
+	}
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: opt}
+	res, err := s.Seal(context.Background(), day, f.directory, "")
+	if err != nil {
+		t.Fatalf("seal %s: %v", day, err)
+	}
+	for _, o := range res.Failed() {
+		t.Fatalf("org %s failed: %v", o.Org, o.Err)
+	}
+	return res
+}
+
+// export returns an organization's latest JSONL for day.
+func (f *fixture) export(t *testing.T, org string, day archiver.Day) ([]byte, *archiver.StoredManifest) {
+	t.Helper()
+	m, rc, err := archiver.Ledger{Store: f.store}.OpenExport(context.Background(), org, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	return gunzip(t, rc), m
+}
+
+func gunzip(t *testing.T, r io.Reader) []byte {
+	t.Helper()
+	zr, err := gzip.NewReader(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("..", "testdata", "golden", name)
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./archiver -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// TestSealSample seals the hand-written sample day and compares every export, manifest and
+// the quarantine with golden files. The sample exercises each inclusion rule, variant and
+// bad-input case; testdata/README.md lists them.
+func TestSealSample(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	res := f.seal(t, sampleDay, archiver.Options{})
+
+	want := archiver.InputCounts{Read: 29, Exported: 13, Duplicates: 2, Quarantined: 9, Excluded: map[string]int64{
+		"content_type:wave": 1, "content_type:roomInvitation": 1, archiver.ReasonNotEntitled: 3,
+	}}
+	if got := res.Input; got.Read != want.Read || got.Exported != want.Exported || got.Duplicates != want.Duplicates ||
+		got.Quarantined != want.Quarantined || !mapsEqual(got.Excluded, want.Excluded) {
+		t.Errorf("input counts = %+v, want %+v", got, want)
+	}
+	wantWhy := map[string]int64{"invalid_json": 1, "missing_field": 2, "not_integer": 1, "unknown_variant": 3, "wrong_type": 2}
+	if !mapsEqual(res.QuarantineByWhy, wantWhy) {
+		t.Errorf("quarantined by reason = %v, want %v", res.QuarantineByWhy, wantWhy)
+	}
+	var orgs []string
+	for _, o := range res.Orgs {
+		orgs = append(orgs, o.Name)
+		if o.Outcome != archiver.OutcomeCommitted || o.Revision != 1 || o.Seq != 1 {
+			t.Errorf("%s: outcome %s rev %d seq %d, want committed rev 1 seq 1", o.Name, o.Outcome, o.Revision, o.Seq)
+		}
+	}
+	// Initech has archival off; Umbrella's archival starts after the day.
+	if want := []string{"Acme", "Globex"}; !slices.Equal(orgs, want) {
+		t.Errorf("organizations = %v, want %v", orgs, want)
+	}
+	for _, org := range []struct{ id, name string }{{acme, "acme"}, {globex, "globex"}} {
+		data, m := f.export(t, org.id, sampleDay)
+		golden(t, org.name+".jsonl", data)
+		golden(t, org.name+".manifest.json", m.Bytes)
+	}
+	rc, err := f.store.Open(context.Background(), res.Quarantine.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	golden(t, "quarantine.jsonl", gunzip(t, rc))
+}
+
+func mapsEqual(a, b map[string]int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// storeFiles returns every object in the store with its SHA-256.
+func storeFiles(t *testing.T, dir string) map[string][sha256.Size]byte {
+	t.Helper()
+	out := map[string][sha256.Size]byte{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, path)
+		out[filepath.ToSlash(rel)] = sha256.Sum256(b)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestRerunIsNoOp(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	f.seal(t, sampleDay, archiver.Options{})
+	before := storeFiles(t, f.storeDir)
+	res := f.seal(t, sampleDay, archiver.Options{Workers: 1, SortMemory: 64 << 10})
+	for _, o := range res.Orgs {
+		if o.Outcome != archiver.OutcomeUnchanged || o.Revision != 1 {
+			t.Errorf("%s: rerun outcome %s rev %d, want unchanged rev 1", o.Name, o.Outcome, o.Revision)
+		}
+	}
+	after := storeFiles(t, f.storeDir)
+	if len(after) != len(before) {
+		t.Fatalf("rerun changed the store: %d objects before, %d after", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("rerun changed %s", k)
+		}
+	}
+}
+
+// TestNewRevision changes the directory so that Acme is entitled to one more chat: the
+// rerun commits revision 2 beside revision 1, chained to it, and leaves Globex unchanged.
+func TestNewRevision(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	f.seal(t, sampleDay, archiver.Options{})
+	first, m1 := f.export(t, acme, sampleDay)
+
+	var dir map[string]any
+	if err := json.Unmarshal(f.directory, &dir); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range dir["chats"].([]any) {
+		chat := c.(map[string]any)
+		if chat["id"] == "chat-initech-guest" {
+			chat["members"] = append(chat["members"].([]any), "u-grace")
+		}
+	}
+	f.directory, _ = json.Marshal(dir)
+	res := f.seal(t, sampleDay, archiver.Options{})
+	outcomes := map[string]archiver.OrgResult{}
+	for _, o := range res.Orgs {
+		outcomes[o.Name] = o
+	}
+	if o := outcomes["Acme"]; o.Outcome != archiver.OutcomeCommitted || o.Revision != 2 || o.Seq != 2 {
+		t.Fatalf("Acme: %s rev %d seq %d, want committed rev 2 seq 2", o.Outcome, o.Revision, o.Seq)
+	}
+	if o := outcomes["Globex"]; o.Outcome != archiver.OutcomeUnchanged {
+		t.Errorf("Globex: %s, want unchanged", o.Outcome)
+	}
+	second, m2 := f.export(t, acme, sampleDay)
+	if !bytes.Contains(second, []byte(`"messageId":"m-007"`)) || bytes.Contains(first, []byte(`"messageId":"m-007"`)) {
+		t.Errorf("revision 2 should add m-007 and revision 1 should not have it")
+	}
+	if m2.Previous != hexOf(m1.SHA256) || m2.Revision != 2 {
+		t.Errorf("revision 2: previous %s rev %d, want previous %s", m2.Previous, m2.Revision, hexOf(m1.SHA256))
+	}
+	// Revision 1 is still there, byte for byte.
+	rc, err := f.store.Open(context.Background(), m1.Data.Key)
+	if err != nil {
+		t.Fatalf("revision 1's export is gone: %v", err)
+	}
+	rc.Close()
+	rep, err := archiver.Ledger{Store: f.store}.Verify(context.Background(), archiver.VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
+	}
+}
+
+func hexOf(sum [sha256.Size]byte) string {
+	const digits = "0123456789abcdef"
+	var b strings.Builder
+	for _, c := range sum {
+		b.WriteByte(digits[c>>4])
+		b.WriteByte(digits[c&15])
+	}
+	return b.String()
+}
+
+// TestVerifyDetectsEveryBitFlip flips one bit in each stored object in turn: verify must
+// pass on the untouched store and fail for every flip.
+func TestVerifyDetectsEveryBitFlip(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	f.seal(t, sampleDay, archiver.Options{})
+	ledger := archiver.Ledger{Store: f.store}
+	verify := func() *archiver.VerifyReport {
+		rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if rep := verify(); !rep.OK() || rep.Manifests != 2 {
+		t.Fatalf("untouched store: problems %v, %d manifests", rep.Problems, rep.Manifests)
+	}
+	files := storeFiles(t, f.storeDir)
+	if len(files) != 7 {
+		t.Fatalf("store holds %d objects, want 7 (2 × export, manifest, day index; 1 quarantine)", len(files))
+	}
+	for key := range files {
+		for _, pos := range []string{"first", "middle", "last"} {
+			t.Run(key+"/"+pos, func(t *testing.T) {
+				path := filepath.Join(f.storeDir, filepath.FromSlash(key))
+				orig, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				i := map[string]int{"first": 0, "middle": len(orig) / 2, "last": len(orig) - 1}[pos]
+				flipped := slices.Clone(orig)
+				flipped[i] ^= 0x04
+				writeFile(t, path, flipped)
+				defer writeFile(t, path, orig)
+				if rep := verify(); rep.OK() {
+					t.Errorf("verify passed with byte %d of %s flipped", i, key)
+				}
+			})
+		}
+	}
+	if rep := verify(); !rep.OK() {
+		t.Fatalf("restored store: %v", rep.Problems)
+	}
+}
+
+func writeFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	os.Chmod(path, 0o644)
+	if err := os.WriteFile(path, b, 0o444); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSignedManifests(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, sampleLog)
+	f.seal(t, sampleDay, archiver.Options{SigningKey: priv})
+	ledger := archiver.Ledger{Store: f.store}
+	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: pub})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify with the signing key: %v %v", err, rep.Problems)
+	}
+	other, _, _ := ed25519.GenerateKey(nil)
+	rep, err = ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: other})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "untrusted key") {
+		t.Errorf("verify with another key: problems %v, want untrusted key", rep.Problems)
+	}
+}
+
+func TestSealRefusesUndeliveredDays(t *testing.T) {
+	logDir := t.TempDir()
+	if err := os.CopyFS(logDir, os.DirFS(sampleLog)); err != nil {
+		t.Fatal(err)
+	}
+	open := filepath.Join(logDir, "2026-11-23")
+	if err := os.MkdirAll(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, logDir)
+	tests := []struct {
+		day  string
+		now  time.Time
+		want error
+	}{
+		{"2026-11-21", fixedClock(), archiver.ErrNoPartition},
+		{"2026-11-23", time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC), archiver.ErrNotClosed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.day, func(t *testing.T) {
+			s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Now: func() time.Time { return tt.now }, Grace: time.Hour}}
+			_, err := s.Seal(context.Background(), mustDay(tt.day), f.directory, "")
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Seal = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	// Once the grace period has passed, an open partition counts as closed and an empty
+	// day is sealed: every archiving organization gets an empty export and a manifest.
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+		Now: func() time.Time { return time.Date(2026, 11, 24, 1, 0, 1, 0, time.UTC) }, Grace: time.Hour, TempDir: t.TempDir()}}
+	res, err := s.Seal(context.Background(), mustDay("2026-11-23"), f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Orgs) != 2 {
+		t.Fatalf("%d organizations sealed, want 2", len(res.Orgs))
+	}
+	for _, o := range res.Orgs {
+		data, m := f.export(t, o.Org, mustDay("2026-11-23"))
+		if len(data) != 0 || m.Data.Records != 0 || o.Outcome != archiver.OutcomeCommitted {
+			t.Errorf("%s: %d bytes, %d records, %s; want an empty committed export", o.Name, len(data), m.Data.Records, o.Outcome)
+		}
+	}
+	rows, err := archiver.Ledger{Store: f.store}.Status(context.Background(), acme, mustDay("2026-11-22"), mustDay("2026-11-24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var states []archiver.DayState
+	for _, r := range rows {
+		states = append(states, r.State)
+	}
+	if want := []archiver.DayState{archiver.StatePending, archiver.StateEmpty, archiver.StatePending}; !slices.Equal(states, want) {
+		t.Errorf("status = %v, want %v", states, want)
+	}
+}

@@ -422,3 +422,55 @@ func TestSealRefusesUndeliveredDays(t *testing.T) {
 		t.Errorf("status = %v, want %v", states, want)
 	}
 }
+
+// failingStore fails every Create of an export under one prefix.
+type failingStore struct {
+	archiver.Store
+	prefix string
+}
+
+func (s failingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+	if strings.HasPrefix(key, s.prefix) && strings.Contains(key, "/events-") {
+		return errors.New("injected: disk full")
+	}
+	return s.Store.Create(ctx, key, body, size, sum)
+}
+
+// TestOneOrganizationFailing shows that one organization's failure commits nothing for it,
+// does not stop the others, and leaves a failed attempt that status reports.
+func TestOneOrganizationFailing(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	s := &archiver.Sealer{Source: f.src, Store: failingStore{f.store, "orgs/" + globex + "/"},
+		Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := res.Failed()
+	if len(failed) != 1 || failed[0].Org != globex || !strings.Contains(failed[0].Err.Error(), "disk full") {
+		t.Fatalf("failed organizations = %+v, want Globex with the injected error", failed)
+	}
+	ledger := archiver.Ledger{Store: f.store}
+	rows, err := ledger.Status(context.Background(), globex, sampleDay, sampleDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows[0].State != archiver.StateFailed || !strings.Contains(rows[0].Error, "disk full") {
+		t.Errorf("Globex status = %s %q, want failed with the cause", rows[0].State, rows[0].Error)
+	}
+	if rows, _ := ledger.Status(context.Background(), acme, sampleDay, sampleDay); rows[0].State != archiver.StateSealed {
+		t.Errorf("Acme status = %s, want sealed", rows[0].State)
+	}
+	// The next run seals Globex; Acme is unchanged.
+	res = f.seal(t, sampleDay, archiver.Options{})
+	for _, o := range res.Orgs {
+		want := map[string]string{"Acme": archiver.OutcomeUnchanged, "Globex": archiver.OutcomeCommitted}[o.Name]
+		if o.Outcome != want {
+			t.Errorf("%s: %s, want %s", o.Name, o.Outcome, want)
+		}
+	}
+	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
+	}
+}

@@ -24,6 +24,9 @@ import (
 type record struct {
 	org  int32
 	rank uint8
+	// kind is the content type (an index into contentTypes), carried for the manifest's
+	// counts; it takes no part in the order.
+	kind uint8
 	// primary marks exactly one of the organizations a line is routed to, so that
 	// day-level counts (exported, duplicates) count each input record once.
 	primary bool
@@ -53,6 +56,7 @@ func compareRecords(a, b *record) int {
 type entry struct {
 	org     int32
 	rank    uint8
+	kind    uint8
 	primary bool
 	ts      int64
 	idOff   int
@@ -101,14 +105,14 @@ func (s *sorter) add(r *record) error {
 	s.arena = append(s.arena, r.id...)
 	s.arena = append(s.arena, r.line...)
 	s.entries = append(s.entries, entry{
-		org: r.org, rank: r.rank, primary: r.primary, ts: r.ts,
+		org: r.org, rank: r.rank, kind: r.kind, primary: r.primary, ts: r.ts,
 		idOff: off, idLen: int32(len(r.id)), lineLen: int32(len(r.line)),
 	})
 	return nil
 }
 
 func (s *sorter) view(e *entry, r *record) {
-	r.org, r.rank, r.primary, r.ts = e.org, e.rank, e.primary, e.ts
+	r.org, r.rank, r.kind, r.primary, r.ts = e.org, e.rank, e.kind, e.primary, e.ts
 	r.id = s.arena[e.idOff : e.idOff+int(e.idLen)]
 	r.line = s.arena[e.idOff+int(e.idLen) : e.idOff+int(e.idLen)+int(e.lineLen)]
 }
@@ -160,7 +164,7 @@ func (s *sorter) remove() {
 	s.runs = nil
 }
 
-// Run file format: per record, uvarint(org+1) byte(rank|primary<<7) varint(ts)
+// Run file format: per record, uvarint(org+1) byte(rank | kind<<2 | primary<<7) varint(ts)
 // uvarint(len id) id uvarint(len line) line. Runs are private temporary files read back
 // by the same process, so the format needs no versioning.
 type runWriter struct {
@@ -176,7 +180,7 @@ func newRunWriter(w io.Writer) *runWriter {
 func (w *runWriter) write(r *record) error {
 	h := w.hdr[:0]
 	h = binary.AppendUvarint(h, uint64(int64(r.org)+1))
-	flags := r.rank
+	flags := r.rank&3 | (r.kind&0x1f)<<2
 	if r.primary {
 		flags |= 0x80
 	}
@@ -250,7 +254,7 @@ func (rr *runReader) next() error {
 		return rr.corrupt(err)
 	}
 	rr.rec = record{
-		org: int32(int64(org) - 1), rank: flags & 0x7f, primary: flags&0x80 != 0, ts: ts,
+		org: int32(int64(org) - 1), rank: flags & 3, kind: flags >> 2 & 0x1f, primary: flags&0x80 != 0, ts: ts,
 		id: rr.buf[:idLen], line: rr.buf[idLen:],
 	}
 	return nil

@@ -12,12 +12,14 @@ func randomRecords(n int, seed uint64) []record {
 	rng := rand.New(rand.NewPCG(seed, seed))
 	out := make([]record, n)
 	for i := range out {
+		n := rng.IntN(1000)
 		out[i] = record{
 			org:  int32(rng.IntN(5)) - 1,
 			ts:   int64(rng.IntN(50)), // few distinct values, so later keys decide
 			id:   []byte(fmt.Sprintf("m-%d", rng.IntN(20))),
 			rank: uint8(rng.IntN(3)),
-			line: []byte(fmt.Sprintf(`{"n":%d}`, rng.IntN(1000))),
+			kind: uint8(n % 5), // a function of the line, as the content type is
+			line: []byte(fmt.Sprintf(`{"n":%d}`, n)),
 		}
 		out[i].primary = out[i].org%2 == 0
 	}
@@ -65,7 +67,7 @@ func TestExternalSort(t *testing.T) {
 			}
 			var got []string
 			err = m.each(func(r *record) error {
-				got = append(got, fmt.Sprintf("%d|%d|%s|%d|%v|%s", r.org, r.ts, r.id, r.rank, r.primary, r.line))
+				got = append(got, fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.ts, r.id, r.rank, r.kind, r.primary, r.line))
 				return nil
 			})
 			if err != nil {
@@ -77,7 +79,7 @@ func TestExternalSort(t *testing.T) {
 			slices.SortFunc(recs, func(a, b record) int { return compareRecords(&a, &b) })
 			want := make([]string, len(recs))
 			for i, r := range recs {
-				want[i] = fmt.Sprintf("%d|%d|%s|%d|%v|%s", r.org, r.ts, r.id, r.rank, r.primary, r.line)
+				want[i] = fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.ts, r.id, r.rank, r.kind, r.primary, r.line)
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("merged %d records out of order or altered (want %d)", len(got), len(want))

@@ -107,7 +107,10 @@ type DayResult struct {
 	DirectorySHA256 string
 	SpilledBytes    int64
 	Runs            int
-	Duration        time.Duration
+	// Duration is the whole run; ReadDuration the part spent reading, decoding and
+	// sorting runs, before the merge and the writes.
+	Duration     time.Duration
+	ReadDuration time.Duration
 }
 
 // Failed returns the organizations that could not be committed.
@@ -191,6 +194,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	}
 	res.Input = counts.input()
 	res.QuarantineByWhy = counts.quarantined
+	res.ReadDuration = s.Now().Sub(start)
 	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 
 	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log}
@@ -406,7 +410,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		return nil
 	}
 	w.line = model.AppendJSON(w.line[:0], &ev)
-	r := record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: w.line}
+	r := record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
 	for i, o := range w.orgs {
 		r.org, r.primary = o, i == 0
 		if err := w.sorter.add(&r); err != nil {

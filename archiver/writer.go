@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -144,7 +145,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		prev = append(prev[:0], r.line...)
 		oc.Exported++
 		oc.ByEventType[eventTypes[r.rank]]++
-		oc.ByContentType[contentTypeOf(r.line)]++
+		oc.ByContentType[contentTypes[r.kind]]++
 		window[r.org].LastEvent = r.ts
 		if r.primary {
 			w.counts.exported++
@@ -188,39 +189,16 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 
 var eventTypes = [...]string{model.EventSent, model.EventEdited, model.EventDeleted, "unknown"}
 
-// contentTypeOf reads the contentType of a canonical line, which always follows the
-// sender object; it is cheaper than carrying it through the sort.
-func contentTypeOf(line []byte) string {
-	const key = `,"contentType":"`
-	// The last top-level contentType key precedes "content" (or ends the line for a
-	// deleted event without content); the nested one inside content comes later, so
-	// search backwards from the content object.
-	i := bytes.LastIndex(line, []byte(`,"content":{`))
-	if i < 0 {
-		i = len(line)
+// contentTypes names record kinds; a kind is the index of its content type here.
+var contentTypes = [...]string{model.ContentText, model.ContentEmoji, model.ContentItem, model.ContentTextSnippet, model.ContentMembersChanged}
+
+func kindOf(contentType string) uint8 {
+	for i, t := range contentTypes {
+		if t == contentType {
+			return uint8(i)
+		}
 	}
-	j := bytes.LastIndex(line[:i], []byte(key))
-	if j < 0 {
-		return "unknown"
-	}
-	rest := line[j+len(key):]
-	end := bytes.IndexByte(rest, '"')
-	if end < 0 {
-		return "unknown"
-	}
-	switch string(rest[:end]) {
-	case model.ContentText:
-		return model.ContentText
-	case model.ContentEmoji:
-		return model.ContentEmoji
-	case model.ContentItem:
-		return model.ContentItem
-	case model.ContentTextSnippet:
-		return model.ContentTextSnippet
-	case model.ContentMembersChanged:
-		return model.ContentMembersChanged
-	}
-	return string(rest[:end])
+	panic("archiver: not a message content type: " + contentType)
 }
 
 func newOrgCounts(excluded map[string]int64) *OrgCounts {
@@ -373,6 +351,7 @@ func (w *writer) recordFailure(ctx context.Context, org string, cause error) {
 // known before it is uploaded.
 type stagedObject struct {
 	f         *os.File
+	buf       *bufio.Writer // gzip writes in small pieces; batch them into large writes
 	zw        *gzip.Writer
 	jsonl     hash.Hash
 	stored    hash.Hash
@@ -390,7 +369,8 @@ func newStagedObject(dir string) (*stagedObject, error) {
 		return nil, fmt.Errorf("stage export: %w", err)
 	}
 	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(f, st.stored), gzipLevel)
+	st.buf = bufio.NewWriterSize(io.MultiWriter(f, st.stored), 256<<10)
+	zw, err := gzip.NewWriterLevel(st.buf, gzipLevel)
 	if err != nil {
 		f.Close()
 		os.Remove(f.Name())
@@ -420,6 +400,9 @@ func (st *stagedObject) writeLine(b []byte) error {
 
 func (st *stagedObject) finish() error {
 	if err := st.zw.Close(); err != nil {
+		return fmt.Errorf("stage export: %w", err)
+	}
+	if err := st.buf.Flush(); err != nil {
 		return fmt.Errorf("stage export: %w", err)
 	}
 	size, err := st.f.Seek(0, io.SeekCurrent)

@@ -1,9 +1,14 @@
 package model
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"math/bits"
 	"strconv"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -20,14 +25,16 @@ var (
 	ErrInvalidValue   = errors.New("invalid value")
 )
 
-// MaxDepth bounds the nesting of attachment objects. Deeper input is refused rather than
-// risking the stack on hostile data.
+// MaxDepth bounds how deeply a line may nest objects and arrays, the record itself
+// counting as one level. Deeper input is refused rather than risking the stack on
+// hostile data.
 const MaxDepth = 64
 
 // DecodeError says what is wrong with a record and where.
 type DecodeError struct {
-	// Field is the dotted path of the offending field (content.attachments[2]), or empty
-	// for the record as a whole.
+	// Field is the path of the offending field (sender.id, content.attachments[2],
+	// content.added[0].email), or empty for the record as a whole. It is always empty
+	// for ErrSyntax: a line that is not JSON has no fields, and Detail gives the offset.
 	Field string
 	// Kind is one of the Err* sentinels.
 	Kind error
@@ -75,43 +82,98 @@ func (e *DecodeError) Reason() string {
 // participant type. Fields the export format does not define are skipped (after checking
 // they are valid JSON): the platform may add some, and they are not part of the record.
 //
+// A line that is not valid JSON is always reported as ErrSyntax, whatever else is wrong
+// with it (unless it is nested deeper than MaxDepth, which stops the reading). Otherwise
+// the first problem in reading order is reported, except that the content is judged
+// after the rest of the record: whether it matters depends on the record's contentType.
+//
 // When the only problem is that contentType is not one of the five message variants, the
 // returned error wraps ErrUnknownVariant with Field "contentType" and the returned Event
 // still holds the envelope (everything but Content), so that a caller can exclude waves
-// and room invitations by rule, per organization, instead of quarantining them.
+// and room invitations by rule, per organization, instead of quarantining them. After
+// any other error the returned Event is unspecified.
+//
+// The Event does not alias line. Its strings share one allocation about the size of the
+// line, so a caller that keeps a few of them for long should copy them (strings.Clone).
 func Decode(line []byte) (Event, error) {
 	d := decoder{buf: line}
+	// Every kept string (unescaped) and attachment (compacted) is no longer than its
+	// spelling in the line, so this is the only allocation for all of them; a huge line,
+	// mostly fields we skip, grows the arena as needed instead.
+	d.arena.Grow(min(len(line), 64<<10))
 	var e Event
 	err := d.event(&e)
+	if err != nil && err.(*DecodeError).Kind != ErrSyntax {
+		if serr := validate(line); serr != nil {
+			return e, serr
+		}
+	}
 	return e, err
 }
 
-type decoder struct {
-	buf []byte
-	pos int
-	// path and key locate the value being decoded, for errors. They are kept apart and
-	// joined only when an error is built, because joining them for every field would
-	// allocate on the hot path.
-	path string
-	key  []byte
-	// keyStart and keyEnd delimit the raw (still escaped) key object passed to its callback.
-	keyStart, keyEnd int
-}
-
-func (d *decoder) field() string {
-	if d.key == nil {
-		return d.path
+// validate reports the first syntax error of line, or nil if it is valid JSON or nested
+// too deep to tell.
+func validate(line []byte) error {
+	d := decoder{buf: line}
+	err := d.skip()
+	if err == nil {
+		err = d.end()
 	}
-	return join(d.path, string(d.key))
+	if err != nil && err.(*DecodeError).Kind == ErrSyntax {
+		return err
+	}
+	return nil
 }
 
-func (d *decoder) fail(kind error, detail string) error {
-	return &DecodeError{Field: d.field(), Kind: kind, Detail: detail}
+type decoder struct {
+	buf   []byte
+	pos   int
+	depth int // objects and arrays open at pos
+	// arena holds the bytes of every string the Event keeps: one allocation per line,
+	// sliced into strings (strings.Builder never changes bytes it has handed out).
+	arena strings.Builder
+	// rawKey is the key of the member at pos as it appears in the line, quotes excluded;
+	// keyEscaped says whether it needs unescaping.
+	rawKey     []byte
+	keyEscaped bool
 }
 
-func (d *decoder) failAt(field string, kind error, detail string) error {
-	return &DecodeError{Field: field, Kind: kind, Detail: detail}
+// Errors are built where they are found with a Field relative to the value being
+// decoded, and each enclosing level prefixes its own name on the way out (see in), so
+// that decoding pays nothing for paths until something is wrong.
+
+func (d *decoder) syntax(want string) error {
+	if d.pos >= len(d.buf) {
+		return &DecodeError{Kind: ErrSyntax, Detail: fmt.Sprintf("unexpected end of line at offset %d, want %s", d.pos, want)}
+	}
+	return &DecodeError{Kind: ErrSyntax, Detail: fmt.Sprintf("unexpected %q at offset %d, want %s", d.buf[d.pos], d.pos, want)}
 }
+
+func syntaxAt(off int, what string) error {
+	return &DecodeError{Kind: ErrSyntax, Detail: fmt.Sprintf("%s at offset %d", what, off)}
+}
+
+func failure(kind error, detail string) error {
+	return &DecodeError{Kind: kind, Detail: detail}
+}
+
+// in places err, which was found in the value of a field or array element named name,
+// inside that value's path. Syntax errors have no path.
+func in(name string, err error) error {
+	de := err.(*DecodeError)
+	switch {
+	case de.Kind == ErrSyntax:
+	case de.Field == "":
+		de.Field = name
+	case de.Field[0] == '[':
+		de.Field = name + de.Field
+	default:
+		de.Field = name + "." + de.Field
+	}
+	return err
+}
+
+func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
 
 func (d *decoder) ws() {
 	for d.pos < len(d.buf) {
@@ -124,14 +186,8 @@ func (d *decoder) ws() {
 	}
 }
 
-func (d *decoder) syntax(what string) error {
-	if d.pos >= len(d.buf) {
-		return d.fail(ErrSyntax, "unexpected end of line, want "+what)
-	}
-	return d.fail(ErrSyntax, fmt.Sprintf("unexpected %q at offset %d, want %s", d.buf[d.pos], d.pos, what))
-}
-
-// peek returns the next significant byte, or 0 at the end.
+// peek returns the next significant byte, or 0 at the end of the line (a NUL byte is
+// never valid there, so callers need not tell the two apart).
 func (d *decoder) peek() byte {
 	d.ws()
 	if d.pos >= len(d.buf) {
@@ -140,7 +196,15 @@ func (d *decoder) peek() byte {
 	return d.buf[d.pos]
 }
 
-// kindOf names the JSON type starting at the next byte, for wrong-type errors.
+// end checks that nothing but whitespace follows.
+func (d *decoder) end() error {
+	if d.ws(); d.pos < len(d.buf) {
+		return d.syntax("end of line after the record")
+	}
+	return nil
+}
+
+// kindOf names the JSON type starting with b, for wrong-type errors.
 func kindOf(b byte) string {
 	switch {
 	case b == '{':
@@ -153,86 +217,125 @@ func kindOf(b byte) string {
 		return "boolean"
 	case b == 'n':
 		return "null"
-	case b == '-' || (b >= '0' && b <= '9'):
-		return "number"
 	}
-	return "invalid JSON"
+	return "number"
 }
 
-// object iterates over the members of an object, calling fn with each key (unescaped;
-// valid only during the call) positioned at the value. fn must consume the value.
-func (d *decoder) object(fn func(key []byte) error) error {
-	if d.peek() != '{' {
-		return d.syntax("'{'")
+// wrongType reports that the value at pos is not what the field wants, once it is known
+// to be a valid JSON value at all (if not, that is the error).
+func (d *decoder) wrongType(want string) error {
+	found := kindOf(d.peek())
+	if err := d.skip(); err != nil {
+		return err
+	}
+	return failure(ErrWrongType, "want "+want+", found "+found)
+}
+
+// Objects and arrays are read with loops rather than callbacks:
+//
+//	if err := d.open('{'); err != nil { … }
+//	for n := 0; ; n++ {
+//		more, err := d.member(n)
+//		if err != nil || !more { … }
+//		switch string(d.key()) { … } // then consume the value
+//	}
+
+// open consumes the '{' or '[' at pos.
+func (d *decoder) open(c byte) error {
+	if d.peek() != c {
+		return d.syntax(strconv.QuoteRune(rune(c)))
 	}
 	d.pos++
-	if d.peek() == '}' {
-		d.pos++
-		return nil
+	if d.depth++; d.depth > MaxDepth {
+		return failure(ErrInvalidValue, fmt.Sprintf("nested deeper than %d levels", MaxDepth))
 	}
-	for {
-		if d.peek() != '"' {
-			return d.syntax("a field name")
-		}
-		d.keyStart = d.pos
-		key, err := d.rawBytes()
-		if err != nil {
-			return err
-		}
-		d.keyEnd = d.pos
-		if d.peek() != ':' {
-			return d.syntax("':'")
-		}
-		d.pos++
-		d.ws()
-		if err := fn(key); err != nil {
-			return err
-		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			return nil
-		default:
-			return d.syntax("',' or '}'")
-		}
-	}
+	return nil
 }
 
-// array iterates over the elements of an array; fn must consume each element.
-func (d *decoder) array(fn func(i int) error) error {
-	if d.peek() != '[' {
-		return d.syntax("'['")
+// member moves to the value of the next member of the open object, n members in, and
+// reports whether there is one; when there is not, it consumes the closing '}'.
+func (d *decoder) member(n int) (bool, error) {
+	c := d.peek()
+	switch {
+	case c == '}':
+		d.pos++
+		d.depth--
+		return false, nil
+	case n == 0:
+	case c == ',':
+		d.pos++
+		c = d.peek()
+	default:
+		return false, d.syntax("',' or '}'")
+	}
+	if c != '"' {
+		return false, d.syntax("a field name")
+	}
+	raw, escaped, err := d.scanString()
+	if err != nil {
+		return false, err
+	}
+	d.rawKey, d.keyEscaped = raw, escaped
+	if d.peek() != ':' {
+		return false, d.syntax("':'")
 	}
 	d.pos++
-	if d.peek() == ']' {
-		d.pos++
-		return nil
-	}
-	for i := 0; ; i++ {
-		d.ws()
-		if err := fn(i); err != nil {
-			return err
-		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			return nil
-		default:
-			return d.syntax("',' or ']'")
-		}
-	}
+	return true, nil
 }
 
-// str decodes a string value of the current field.
+// key returns the key of the member that member just moved to. It stays valid while
+// the value is decoded: it aliases the line, or is a copy when it had escapes.
+func (d *decoder) key() []byte {
+	if d.keyEscaped {
+		return appendUnescaped(nil, d.rawKey)
+	}
+	return d.rawKey
+}
+
+// element moves to the next element of the open array, n elements in, and reports
+// whether there is one; when there is not, it consumes the closing ']'.
+func (d *decoder) element(n int) (bool, error) {
+	switch c := d.peek(); {
+	case c == ']':
+		d.pos++
+		d.depth--
+		return false, nil
+	case n == 0:
+	case c == ',':
+		d.pos++
+	default:
+		return false, d.syntax("',' or ']'")
+	}
+	return true, nil
+}
+
+// str decodes a string value.
 func (d *decoder) str() (string, error) {
-	if b := d.peek(); b != '"' {
-		return "", d.fail(ErrWrongType, "want string, found "+kindOf(b))
+	if d.peek() != '"' {
+		return "", d.wrongType("string")
 	}
-	return d.rawString()
+	raw, escaped, err := d.scanString()
+	if err != nil {
+		return "", err
+	}
+	if len(raw) == 0 {
+		return "", nil
+	}
+	n := d.arena.Len()
+	if escaped {
+		for len(raw) > 0 {
+			i := bytes.IndexByte(raw, '\\')
+			if i < 0 {
+				break
+			}
+			d.arena.Write(raw[:i])
+			r, size := unescape(raw[i:])
+			d.arena.WriteRune(r)
+			raw = raw[i+size:]
+		}
+	}
+	d.arena.Write(raw)
+	return d.arena.String()[n:], nil
 }
 
 // isNull consumes a null literal if one is next.
@@ -240,127 +343,129 @@ func (d *decoder) isNull() (bool, error) {
 	if d.peek() != 'n' {
 		return false, nil
 	}
-	if len(d.buf)-d.pos < 4 || string(d.buf[d.pos:d.pos+4]) != "null" {
-		return false, d.syntax("null")
+	return true, d.literal("null")
+}
+
+func (d *decoder) literal(lit string) error {
+	if len(d.buf)-d.pos < len(lit) || string(d.buf[d.pos:d.pos+len(lit)]) != lit {
+		return d.syntax("a value")
 	}
-	d.pos += 4
-	return true, nil
+	d.pos += len(lit)
+	return nil
 }
 
-// rawString decodes the string starting at d.pos (which is '"').
-func (d *decoder) rawString() (string, error) {
-	b, err := d.rawBytes()
-	return string(b), err
-}
-
-// rawBytes decodes the string starting at d.pos (which is '"'). The result aliases the
-// input when the string has no escapes.
-func (d *decoder) rawBytes() ([]byte, error) {
-	d.pos++
-	start := d.pos
-	// Fast path: no escapes, ASCII or valid UTF-8.
-	ascii := true
-	for d.pos < len(d.buf) {
-		b := d.buf[d.pos]
-		switch {
-		case b == '"':
-			s := d.buf[start:d.pos]
-			d.pos++
-			if !ascii && !utf8.Valid(s) {
-				return nil, d.fail(ErrSyntax, "invalid UTF-8 in string")
+// scanString consumes the string at pos (which is '"'), checking it: escapes, UTF-8, no
+// control characters. It returns the bytes between the quotes as they appear in the
+// line, and whether they hold escapes (see appendUnescaped).
+func (d *decoder) scanString() (raw []byte, escaped bool, err error) {
+	buf := d.buf
+	start := d.pos + 1
+	var high uint64 // the OR of the bytes scanned a word at a time, for their top bits
+	for i := start; i < len(buf); {
+		// Most of a line is string bytes that need no attention: skip them 8 at a time,
+		// up to the first that does.
+		for i+8 <= len(buf) {
+			w := binary.LittleEndian.Uint64(buf[i:])
+			if m := special(w); m != 0 {
+				// Borrows only carry upwards, so the lowest mark is exact.
+				low := m & -m
+				high |= w & (low - 1)
+				i += bits.TrailingZeros64(low) / 8
+				break
 			}
-			return s, nil
-		case b == '\\':
-			return d.slowString(start)
-		case b < 0x20:
-			return nil, d.fail(ErrSyntax, "control character in string")
-		case b >= utf8.RuneSelf:
-			ascii = false
+			high |= w
+			i += 8
 		}
-		d.pos++
-	}
-	return nil, d.fail(ErrSyntax, "unterminated string")
-}
-
-func (d *decoder) slowString(start int) ([]byte, error) {
-	out := make([]byte, 0, d.pos-start+16)
-	out = append(out, d.buf[start:d.pos]...)
-	if !utf8.Valid(out) {
-		return nil, d.fail(ErrSyntax, "invalid UTF-8 in string")
-	}
-	for d.pos < len(d.buf) {
-		b := d.buf[d.pos]
-		switch {
-		case b == '"':
-			d.pos++
-			return out, nil
-		case b < 0x20:
-			return nil, d.fail(ErrSyntax, "control character in string")
-		case b == '\\':
-			if d.pos+1 >= len(d.buf) {
-				return nil, d.fail(ErrSyntax, "unterminated string")
+		if i >= len(buf) {
+			break
+		}
+		switch c := buf[i]; {
+		case c == '"':
+			raw = buf[start:i]
+			// Escapes are ASCII, so checking the raw bytes checks the text between them.
+			if high&(0x80*lsb) != 0 && !utf8.Valid(raw) {
+				return nil, false, syntaxAt(start+invalidUTF8(raw), "invalid UTF-8 in string")
 			}
-			c := d.buf[d.pos+1]
-			d.pos += 2
-			switch c {
-			case '"', '\\', '/':
-				out = append(out, c)
-			case 'b':
-				out = append(out, '\b')
-			case 'f':
-				out = append(out, '\f')
-			case 'n':
-				out = append(out, '\n')
-			case 'r':
-				out = append(out, '\r')
-			case 't':
-				out = append(out, '\t')
-			case 'u':
-				r, err := d.hex4()
-				if err != nil {
-					return nil, err
-				}
-				if utf16.IsSurrogate(r) {
-					// A high surrogate must be followed by an escaped low one; a lone
-					// surrogate has no UTF-8 form, so we refuse rather than replace it.
-					if r >= 0xDC00 || d.pos+1 >= len(d.buf) || d.buf[d.pos] != '\\' || d.buf[d.pos+1] != 'u' {
-						return nil, d.fail(ErrSyntax, "lone surrogate escape in string")
-					}
-					d.pos += 2
-					r2, err := d.hex4()
-					if err != nil {
-						return nil, err
-					}
-					r = utf16.DecodeRune(r, r2)
-					if r == utf8.RuneError {
-						return nil, d.fail(ErrSyntax, "lone surrogate escape in string")
-					}
-				}
-				out = utf8.AppendRune(out, r)
-			default:
-				return nil, d.fail(ErrSyntax, fmt.Sprintf("invalid escape \\%c in string", c))
+			d.pos = i + 1
+			return raw, escaped, nil
+		case c == '\\':
+			n, err := checkEscape(buf, i)
+			if err != nil {
+				return nil, false, err
 			}
-		case b < utf8.RuneSelf:
-			out = append(out, b)
-			d.pos++
+			escaped = true
+			i += n
+		case c < 0x20:
+			return nil, false, syntaxAt(i, "control character in string")
 		default:
-			r, size := utf8.DecodeRune(d.buf[d.pos:])
-			if r == utf8.RuneError && size <= 1 {
-				return nil, d.fail(ErrSyntax, "invalid UTF-8 in string")
-			}
-			out = append(out, d.buf[d.pos:d.pos+size]...)
-			d.pos += size
+			high |= uint64(c)
+			i++
 		}
 	}
-	return nil, d.fail(ErrSyntax, "unterminated string")
+	return nil, false, syntaxAt(len(buf), "unterminated string")
 }
 
-func (d *decoder) hex4() (rune, error) {
-	if d.pos+4 > len(d.buf) {
-		return 0, d.fail(ErrSyntax, "short \\u escape")
+const lsb = 0x0101010101010101 // 0x01 in each byte of a word
+
+// special marks the bytes of w that are a quote, a backslash or a control character (the
+// bytes a string's scan must stop at) by setting their top bit. It uses the classic bit
+// trick: (x - 0x01…) &^ x has a byte's top bit set where x has a zero byte, and
+// (x - n·0x01…) &^ x where x has a byte below n (n ≤ 0x80).
+func special(w uint64) uint64 {
+	q := w ^ ('"' * lsb)
+	b := w ^ ('\\' * lsb)
+	return ((w-0x20*lsb)&^w | (q-lsb)&^q | (b-lsb)&^b) & (0x80 * lsb)
+}
+
+// invalidUTF8 returns the offset of the first invalid UTF-8 sequence in b.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// checkEscape checks the escape sequence at buf[i] (a backslash) and returns its length.
+// A \u escape of a high surrogate must be followed by one of a low surrogate: a lone
+// surrogate has no UTF-8 form, so it is refused rather than replaced.
+func checkEscape(buf []byte, i int) (int, error) {
+	if i+1 >= len(buf) {
+		return 0, syntaxAt(len(buf), "unterminated string")
+	}
+	switch buf[i+1] {
+	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		return 2, nil
+	case 'u':
+	default:
+		return 0, syntaxAt(i, fmt.Sprintf("invalid escape \\%c in string", buf[i+1]))
+	}
+	r, ok := hex4(buf, i+2)
+	if !ok {
+		return 0, syntaxAt(i, "invalid \\u escape in string")
+	}
+	if !utf16.IsSurrogate(r) {
+		return 6, nil
+	}
+	if r >= 0xDC00 || i+7 >= len(buf) || buf[i+6] != '\\' || buf[i+7] != 'u' {
+		return 0, syntaxAt(i, "lone surrogate escape in string")
+	}
+	if r2, ok := hex4(buf, i+8); !ok || r2 < 0xDC00 || r2 > 0xDFFF {
+		return 0, syntaxAt(i, "lone surrogate escape in string")
+	}
+	return 12, nil
+}
+
+// hex4 decodes the four hex digits at buf[i].
+func hex4(buf []byte, i int) (rune, bool) {
+	if i+4 > len(buf) {
+		return 0, false
 	}
 	var r rune
-	for _, c := range d.buf[d.pos : d.pos+4] {
+	for _, c := range buf[i : i+4] {
 		r <<= 4
 		switch {
 		case c >= '0' && c <= '9':
@@ -370,177 +475,204 @@ func (d *decoder) hex4() (rune, error) {
 		case c >= 'A' && c <= 'F':
 			r |= rune(c - 'A' + 10)
 		default:
-			return 0, d.fail(ErrSyntax, "invalid \\u escape")
+			return 0, false
 		}
 	}
-	d.pos += 4
-	return r, nil
+	return r, true
+}
+
+// appendUnescaped appends the text of raw, string contents that scanString has checked.
+func appendUnescaped(dst, raw []byte) []byte {
+	for len(raw) > 0 {
+		i := bytes.IndexByte(raw, '\\')
+		if i < 0 {
+			break
+		}
+		dst = append(dst, raw[:i]...)
+		r, size := unescape(raw[i:])
+		dst = utf8.AppendRune(dst, r)
+		raw = raw[i+size:]
+	}
+	return append(dst, raw...)
+}
+
+// unescape decodes the escape sequence at the start of raw, which scanString has
+// checked, and returns its character and length.
+func unescape(raw []byte) (rune, int) {
+	switch c := raw[1]; c {
+	case 'b':
+		return '\b', 2
+	case 'f':
+		return '\f', 2
+	case 'n':
+		return '\n', 2
+	case 'r':
+		return '\r', 2
+	case 't':
+		return '\t', 2
+	case 'u':
+		r, _ := hex4(raw, 2)
+		if !utf16.IsSurrogate(r) {
+			return r, 6
+		}
+		r2, _ := hex4(raw, 8)
+		return utf16.DecodeRune(r, r2), 12
+	default: // '"', '\\', '/'
+		return rune(c), 2
+	}
 }
 
 // timestamp decodes a non-negative integer that fits in int64. Floats, exponents,
 // strings and anything beyond int64 are refused: a timestamp that had to be rounded is
 // not the timestamp the platform recorded.
 func (d *decoder) timestamp() (int64, error) {
-	b := d.peek()
-	if b != '-' && (b < '0' || b > '9') {
-		return 0, d.fail(ErrWrongType, "want integer, found "+kindOf(b))
+	if b := d.peek(); b != '-' && (b < '0' || b > '9') {
+		return 0, d.wrongType("integer")
 	}
 	start := d.pos
-	end := d.numberEnd()
+	end := numberEnd(d.buf, start)
 	if end < 0 {
 		return 0, d.syntax("a number")
 	}
 	lit := d.buf[start:end]
 	d.pos = end
-	for _, c := range lit {
-		if c == '.' || c == 'e' || c == 'E' {
-			return 0, d.fail(ErrNotInteger, fmt.Sprintf("%s has a fraction or exponent", lit))
+	digits, negative := lit, lit[0] == '-'
+	if negative {
+		digits = lit[1:]
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, failure(ErrNotInteger, fmt.Sprintf("%s has a fraction or exponent", lit))
 		}
 	}
-	if lit[0] == '-' {
-		return 0, d.fail(ErrInvalidValue, fmt.Sprintf("%s is negative", lit))
+	if negative {
+		return 0, failure(ErrInvalidValue, fmt.Sprintf("%s is negative", lit))
 	}
-	n, err := strconv.ParseInt(string(lit), 10, 64)
-	if err != nil {
-		return 0, d.fail(ErrNotInteger, fmt.Sprintf("%s does not fit in 64 bits", lit))
+	var n int64
+	for _, c := range digits {
+		if n > (math.MaxInt64-int64(c-'0'))/10 {
+			return 0, failure(ErrNotInteger, fmt.Sprintf("%s does not fit in 64 bits", lit))
+		}
+		n = n*10 + int64(c-'0')
 	}
 	return n, nil
 }
 
-// numberEnd validates the JSON number at d.pos and returns the offset after it, or -1.
-func (d *decoder) numberEnd() int {
-	i := d.pos
-	n := len(d.buf)
-	if i < n && d.buf[i] == '-' {
+// numberEnd returns the offset after the JSON number at buf[i], or -1 if there is none.
+func numberEnd(buf []byte, i int) int {
+	n := len(buf)
+	digits := func(i int) int {
+		for i < n && buf[i] >= '0' && buf[i] <= '9' {
+			i++
+		}
+		return i
+	}
+	if i < n && buf[i] == '-' {
 		i++
 	}
 	switch {
-	case i < n && d.buf[i] == '0':
+	case i < n && buf[i] == '0':
 		i++
-	case i < n && d.buf[i] >= '1' && d.buf[i] <= '9':
-		for i < n && d.buf[i] >= '0' && d.buf[i] <= '9' {
-			i++
-		}
+	case i < n && buf[i] >= '1' && buf[i] <= '9':
+		i = digits(i)
 	default:
 		return -1
 	}
-	if i < n && d.buf[i] == '.' {
-		i++
-		if i >= n || d.buf[i] < '0' || d.buf[i] > '9' {
+	if i < n && buf[i] == '.' {
+		if i++; i >= n || buf[i] < '0' || buf[i] > '9' {
 			return -1
 		}
-		for i < n && d.buf[i] >= '0' && d.buf[i] <= '9' {
-			i++
-		}
+		i = digits(i)
 	}
-	if i < n && (d.buf[i] == 'e' || d.buf[i] == 'E') {
-		i++
-		if i < n && (d.buf[i] == '+' || d.buf[i] == '-') {
+	if i < n && (buf[i] == 'e' || buf[i] == 'E') {
+		if i++; i < n && (buf[i] == '+' || buf[i] == '-') {
 			i++
 		}
-		if i >= n || d.buf[i] < '0' || d.buf[i] > '9' {
+		if i >= n || buf[i] < '0' || buf[i] > '9' {
 			return -1
 		}
-		for i < n && d.buf[i] >= '0' && d.buf[i] <= '9' {
-			i++
-		}
+		i = digits(i)
 	}
 	return i
 }
 
-// skip consumes any JSON value, checking that it is well formed.
-func (d *decoder) skip(depth int) error {
-	return d.compact(nil, depth)
-}
-
-// compact consumes any JSON value and, when out is non-nil, appends it to *out with
-// insignificant whitespace removed and everything else (string escapes, number
-// spellings, key order) exactly as it was.
-func (d *decoder) compact(out *[]byte, depth int) error {
-	if depth > MaxDepth {
-		return d.fail(ErrInvalidValue, fmt.Sprintf("nested deeper than %d levels", MaxDepth))
-	}
-	b := d.peek()
-	start := d.pos
-	switch {
-	case b == '{':
-		if out != nil {
-			*out = append(*out, '{')
+// skip consumes any JSON value, checking that it is well formed and nested at most
+// MaxDepth deep.
+func (d *decoder) skip() error {
+	switch c := d.peek(); {
+	case c == '{':
+		if err := d.open('{'); err != nil {
+			return err
 		}
-		first := true
-		err := d.object(func([]byte) error {
-			if out != nil {
-				if !first {
-					*out = append(*out, ',')
-				}
-				first = false
-				*out = append(*out, d.buf[d.keyStart:d.keyEnd]...)
-				*out = append(*out, ':')
+		for n := 0; ; n++ {
+			more, err := d.member(n)
+			if err != nil || !more {
+				return err
 			}
-			return d.compact(out, depth+1)
-		})
-		if err != nil {
-			return err
-		}
-		if out != nil {
-			*out = append(*out, '}')
-		}
-		return nil
-	case b == '[':
-		if out != nil {
-			*out = append(*out, '[')
-		}
-		err := d.array(func(i int) error {
-			if out != nil && i > 0 {
-				*out = append(*out, ',')
+			if err := d.skip(); err != nil {
+				return err
 			}
-			return d.compact(out, depth+1)
-		})
-		if err != nil {
+		}
+	case c == '[':
+		if err := d.open('['); err != nil {
 			return err
 		}
-		if out != nil {
-			*out = append(*out, ']')
+		for n := 0; ; n++ {
+			more, err := d.element(n)
+			if err != nil || !more {
+				return err
+			}
+			if err := d.skip(); err != nil {
+				return err
+			}
 		}
-		return nil
-	case b == '"':
-		if _, err := d.rawString(); err != nil {
-			return err
-		}
-	case b == 't' || b == 'f' || b == 'n':
-		lit := "null"
-		if b == 't' {
-			lit = "true"
-		} else if b == 'f' {
-			lit = "false"
-		}
-		if len(d.buf)-d.pos < len(lit) || string(d.buf[d.pos:d.pos+len(lit)]) != lit {
-			return d.syntax("a literal")
-		}
-		d.pos += len(lit)
-	case b == '-' || (b >= '0' && b <= '9'):
-		end := d.numberEnd()
+	case c == '"':
+		_, _, err := d.scanString()
+		return err
+	case c == 't':
+		return d.literal("true")
+	case c == 'f':
+		return d.literal("false")
+	case c == 'n':
+		return d.literal("null")
+	case c == '-' || (c >= '0' && c <= '9'):
+		end := numberEnd(d.buf, d.pos)
 		if end < 0 {
 			return d.syntax("a number")
 		}
 		d.pos = end
-	default:
-		return d.syntax("a value")
+		return nil
 	}
-	if out != nil {
-		*out = append(*out, d.buf[start:d.pos]...)
-	}
-	return nil
+	return d.syntax("a value")
 }
 
 // seen tracks which fields of an object were present, to refuse duplicates.
 type seen uint32
 
-func (d *decoder) mark(s *seen, bit uint32) error {
+func mark(s *seen, bit uint32) error {
 	if *s&seen(bit) != 0 {
-		return d.fail(ErrDuplicateField, "")
+		return failure(ErrDuplicateField, "")
 	}
 	*s |= seen(bit)
+	return nil
+}
+
+// field names a required field by its bit in a seen set.
+type field struct {
+	bit  uint32
+	name string
+}
+
+// missing returns the first of fields that required asks for and s lacks.
+func missing(s seen, required uint32, fields []field) error {
+	if uint32(s)&required == required {
+		return nil
+	}
+	for _, f := range fields {
+		if required&f.bit != 0 && s&seen(f.bit) == 0 {
+			return &DecodeError{Field: f.name, Kind: ErrMissingField}
+		}
+	}
 	return nil
 }
 
@@ -556,122 +688,143 @@ const (
 	fContent
 )
 
-func join(prefix, key string) string {
-	if prefix == "" {
-		return key
-	}
-	return prefix + "." + key
+var eventFields = []field{
+	{fEventType, "eventType"}, {fChatID, "chatId"}, {fTimestamp, "timestamp"},
+	{fEventTimestamp, "eventTimestamp"}, {fMessageID, "messageId"}, {fSender, "sender"},
+	{fContentType, "contentType"},
 }
 
 func (d *decoder) event(e *Event) error {
+	if d.peek() != '{' {
+		return d.wrongType("object")
+	}
+	if err := d.open('{'); err != nil {
+		return err
+	}
 	var s seen
-	contentStart, contentEnd := -1, -1
-	err := d.object(func(key []byte) error {
-		d.path, d.key = "", key
-		var err error
+	// contentErr is what is wrong with the content, judged once the rest is known.
+	var contentErr error
+	for n := 0; ; n++ {
+		more, err := d.member(n)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		key := d.key()
 		switch string(key) {
 		case "eventType":
-			if err = d.mark(&s, fEventType); err == nil {
+			if err = mark(&s, fEventType); err == nil {
 				e.EventType, err = d.str()
 			}
 		case "chatId":
-			if err = d.mark(&s, fChatID); err == nil {
+			if err = mark(&s, fChatID); err == nil {
 				e.ChatID, err = d.str()
 			}
 		case "threadTimestamp":
-			if err = d.mark(&s, fThreadTimestamp); err == nil {
+			if err = mark(&s, fThreadTimestamp); err == nil {
 				var null bool
 				if null, err = d.isNull(); err == nil && !null {
 					e.ThreadTimestamp, err = d.timestamp()
 				}
 			}
 		case "timestamp":
-			if err = d.mark(&s, fTimestamp); err == nil {
+			if err = mark(&s, fTimestamp); err == nil {
 				e.Timestamp, err = d.timestamp()
 			}
 		case "eventTimestamp":
-			if err = d.mark(&s, fEventTimestamp); err == nil {
+			if err = mark(&s, fEventTimestamp); err == nil {
 				e.EventTimestamp, err = d.timestamp()
 			}
 		case "messageId":
-			if err = d.mark(&s, fMessageID); err == nil {
+			if err = mark(&s, fMessageID); err == nil {
 				e.MessageID, err = d.str()
 			}
 		case "sender":
-			if err = d.mark(&s, fSender); err == nil {
-				err = d.participant(&e.Sender, "sender")
+			if err = mark(&s, fSender); err == nil {
+				err = d.participant(&e.Sender)
 			}
 		case "contentType":
-			if err = d.mark(&s, fContentType); err == nil {
+			if err = mark(&s, fContentType); err == nil {
 				e.ContentType, err = d.str()
 			}
 		case "content":
-			if err = d.mark(&s, fContent); err == nil {
-				// Decoded once contentType is known, which may come later in the line.
-				var null bool
-				if null, err = d.isNull(); err == nil && !null {
-					if b := d.peek(); b != '{' {
-						return d.fail(ErrWrongType, "want object, found "+kindOf(b))
-					}
-					contentStart = d.pos
-					err = d.skip(1)
-					contentEnd = d.pos
-				}
+			if err = mark(&s, fContent); err == nil {
+				e.HasContent, contentErr, err = d.eventContent(e, s&fContentType != 0)
 			}
 		default:
-			err = d.skip(1)
+			err = d.skip()
 		}
-		return err
-	})
-	if err != nil {
+		if err != nil {
+			return in(string(key), err)
+		}
+	}
+	if err := d.end(); err != nil {
 		return err
 	}
-	d.key = nil
-	if d.peek() != 0 {
-		return d.syntax("end of line after the record")
-	}
-	for _, r := range [...]struct {
-		bit  uint32
-		name string
-	}{
-		{fEventType, "eventType"}, {fChatID, "chatId"}, {fTimestamp, "timestamp"},
-		{fEventTimestamp, "eventTimestamp"}, {fMessageID, "messageId"}, {fSender, "sender"},
-		{fContentType, "contentType"},
-	} {
-		if s&seen(r.bit) == 0 {
-			return d.failAt(r.name, ErrMissingField, "")
-		}
+	if err := missing(s, fEventType|fChatID|fTimestamp|fEventTimestamp|fMessageID|fSender|fContentType, eventFields); err != nil {
+		return err
 	}
 	switch e.EventType {
 	case EventSent, EventEdited, EventDeleted:
 	default:
-		return d.failAt("eventType", ErrUnknownVariant, strconv.Quote(e.EventType))
+		return &DecodeError{Field: "eventType", Kind: ErrUnknownVariant, Detail: strconv.Quote(e.EventType)}
 	}
 	if e.ChatID == "" {
-		return d.failAt("chatId", ErrInvalidValue, "empty")
+		return &DecodeError{Field: "chatId", Kind: ErrInvalidValue, Detail: "empty"}
 	}
 	if e.MessageID == "" {
-		return d.failAt("messageId", ErrInvalidValue, "empty")
+		return &DecodeError{Field: "messageId", Kind: ErrInvalidValue, Detail: "empty"}
 	}
 	if !IsMessageContentType(e.ContentType) {
-		return d.failAt("contentType", ErrUnknownVariant, strconv.Quote(e.ContentType))
+		e.HasContent, e.Content = false, Content{}
+		return &DecodeError{Field: "contentType", Kind: ErrUnknownVariant, Detail: strconv.Quote(e.ContentType)}
 	}
-	if contentStart < 0 {
+	if !e.HasContent {
 		if e.EventType == EventDeleted {
 			return nil
 		}
-		return d.failAt("content", ErrMissingField, "")
+		return &DecodeError{Field: "content", Kind: ErrMissingField}
 	}
-	e.HasContent = true
-	sub := decoder{buf: d.buf[:contentEnd], pos: contentStart}
-	if err := sub.content(&e.Content, "content"); err != nil {
-		return err
+	if e.Content.Type != "" && e.Content.Type != e.ContentType {
+		return &DecodeError{Field: "content.contentType", Kind: ErrInvalidValue,
+			Detail: fmt.Sprintf("%q differs from the record's contentType %q", e.Content.Type, e.ContentType)}
 	}
-	if e.Content.Type != e.ContentType {
-		return d.failAt("content.contentType", ErrInvalidValue,
-			fmt.Sprintf("%q differs from the record's contentType %q", e.Content.Type, e.ContentType))
+	if contentErr != nil {
+		return in("content", contentErr)
 	}
 	return nil
+}
+
+// eventContent decodes the value of the record's content field into e.Content in one
+// pass. What is wrong with the content itself is returned as contentErr, to be judged
+// once the rest of the record is known (a wave's content need not be a message's);
+// only errors that stop the reading (invalid JSON, excessive nesting) are returned as
+// err. knownType says whether the record's contentType has been read already.
+func (d *decoder) eventContent(e *Event, knownType bool) (has bool, contentErr, err error) {
+	if null, err := d.isNull(); err != nil || null {
+		return false, nil, err
+	}
+	if d.peek() != '{' {
+		return false, nil, d.wrongType("object")
+	}
+	if knownType && !IsMessageContentType(e.ContentType) {
+		return true, nil, d.skip()
+	}
+	pos, depth := d.pos, d.depth
+	cerr := d.content(&e.Content)
+	if cerr == nil {
+		return true, nil, nil
+	}
+	// Errors leave depth as it was where they were found, so a depth beyond the limit
+	// means the content was nested too deep to read past.
+	if de := cerr.(*DecodeError); de.Kind == ErrSyntax || d.depth > MaxDepth {
+		return true, nil, cerr
+	}
+	// Read past the content, which the content decoder left midway.
+	d.pos, d.depth = pos, depth
+	return true, cerr, d.skip()
 }
 
 const (
@@ -684,51 +837,66 @@ const (
 	pBotCode
 )
 
-func (d *decoder) participant(p *Participant, path string) error {
-	if b := d.peek(); b != '{' {
-		return d.failAt(path, ErrWrongType, "want object, found "+kindOf(b))
+var participantFields = []field{
+	{pType, "participantType"}, {pID, "id"}, {pDisplayName, "displayName"}, {pEmail, "email"},
+	{pRoamID, "roamId"}, {pIntegrationID, "integrationId"}, {pBotCode, "botCode"},
+}
+
+func (d *decoder) participant(p *Participant) error {
+	if d.peek() != '{' {
+		return d.wrongType("object")
+	}
+	if err := d.open('{'); err != nil {
+		return err
 	}
 	var s seen
-	err := d.object(func(key []byte) error {
-		d.path, d.key = path, key
-		var err error
+	for n := 0; ; n++ {
+		more, err := d.member(n)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		key := d.key()
 		switch string(key) {
 		case "participantType":
-			if err = d.mark(&s, pType); err == nil {
+			if err = mark(&s, pType); err == nil {
 				p.Type, err = d.str()
 			}
 		case "id":
-			if err = d.mark(&s, pID); err == nil {
+			if err = mark(&s, pID); err == nil {
 				p.ID, err = d.str()
 			}
 		case "displayName":
-			if err = d.mark(&s, pDisplayName); err == nil {
+			if err = mark(&s, pDisplayName); err == nil {
 				p.DisplayName, err = d.str()
 			}
 		case "email":
-			if err = d.mark(&s, pEmail); err == nil {
+			if err = mark(&s, pEmail); err == nil {
 				p.Email, err = d.str()
 			}
 		case "roamId":
-			if err = d.mark(&s, pRoamID); err == nil {
+			if err = mark(&s, pRoamID); err == nil {
 				p.RoamID, err = d.str()
 			}
 		case "integrationId":
-			if err = d.mark(&s, pIntegrationID); err == nil {
+			if err = mark(&s, pIntegrationID); err == nil {
 				p.IntegrationID, err = d.str()
 			}
 		case "botCode":
-			if err = d.mark(&s, pBotCode); err == nil {
+			if err = mark(&s, pBotCode); err == nil {
 				p.BotCode, err = d.str()
 			}
 		default:
-			err = d.skip(2)
+			err = d.skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return in(string(key), err)
+		}
 	}
+	// Fields of other variants are dropped, like unknown fields, so that the decoded
+	// value encodes to exactly its variant.
 	required := uint32(pType | pID | pDisplayName)
 	switch p.Type {
 	case ParticipantEmail:
@@ -741,41 +909,50 @@ func (d *decoder) participant(p *Participant, path string) error {
 		p.Email, p.RoamID, p.IntegrationID, p.BotCode = "", "", "", ""
 	default:
 		if s&pType == 0 {
-			return d.failAt(join(path, "participantType"), ErrMissingField, "")
+			return &DecodeError{Field: "participantType", Kind: ErrMissingField}
 		}
-		return d.failAt(join(path, "participantType"), ErrUnknownVariant, strconv.Quote(p.Type))
+		return &DecodeError{Field: "participantType", Kind: ErrUnknownVariant, Detail: strconv.Quote(p.Type)}
 	}
-	for _, r := range [...]struct {
-		bit  uint32
-		name string
-	}{
-		{pID, "id"}, {pDisplayName, "displayName"}, {pEmail, "email"},
-		{pRoamID, "roamId"}, {pIntegrationID, "integrationId"}, {pBotCode, "botCode"},
-	} {
-		if required&r.bit != 0 && s&seen(r.bit) == 0 {
-			return d.failAt(join(path, r.name), ErrMissingField, "")
-		}
+	if err := missing(s, required, participantFields); err != nil {
+		return err
 	}
 	if p.ID == "" {
-		return d.failAt(join(path, "id"), ErrInvalidValue, "empty")
+		return &DecodeError{Field: "id", Kind: ErrInvalidValue, Detail: "empty"}
 	}
 	return nil
 }
 
-func (d *decoder) participants(path string) ([]Participant, error) {
-	if b := d.peek(); b != '[' {
-		return nil, d.failAt(path, ErrWrongType, "want array, found "+kindOf(b))
+func (d *decoder) participants() ([]Participant, error) {
+	if d.peek() != '[' {
+		return nil, d.wrongType("array")
 	}
-	ps := []Participant{}
-	err := d.array(func(i int) error {
-		var p Participant
-		if err := d.participant(&p, path+"["+strconv.Itoa(i)+"]"); err != nil {
-			return err
+	if err := d.open('['); err != nil {
+		return nil, err
+	}
+	var stack [4]Participant
+	ps := stack[:0]
+	for i := 0; ; i++ {
+		more, err := d.element(i)
+		if err != nil {
+			return nil, err
 		}
-		ps = append(ps, p)
-		return nil
-	})
-	return ps, err
+		if !more {
+			return exact(ps), nil
+		}
+		ps = append(ps, Participant{})
+		if err := d.participant(&ps[i]); err != nil {
+			return nil, in(index(i), err)
+		}
+	}
+}
+
+// exact returns a copy of s that is exactly as long (and not nil): the arrays are
+// collected in a buffer on the stack and copied once, in one allocation, when complete.
+func exact[T any](s []T) []T {
+	if len(s) == 0 {
+		return []T{}
+	}
+	return append(make([]T, 0, len(s)), s...)
 }
 
 const (
@@ -792,66 +969,80 @@ const (
 	cRemoved
 )
 
-func (d *decoder) content(c *Content, path string) error {
+var contentFields = []field{
+	{cType, "contentType"}, {cText, "text"}, {cMarkdownText, "markdownText"}, {cAttachments, "attachments"},
+	{cColons, "colons"}, {cItemURL, "itemUrl"}, {cItemType, "itemType"},
+	{cLanguage, "language"}, {cAdded, "added"}, {cRemoved, "removed"},
+}
+
+func (d *decoder) content(c *Content) error {
+	if err := d.open('{'); err != nil {
+		return err
+	}
 	var s seen
-	err := d.object(func(key []byte) error {
-		d.path, d.key = path, key
-		var err error
+	for n := 0; ; n++ {
+		more, err := d.member(n)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+		key := d.key()
 		switch string(key) {
 		case "contentType":
-			if err = d.mark(&s, cType); err == nil {
+			if err = mark(&s, cType); err == nil {
 				c.Type, err = d.str()
 			}
 		case "text":
-			if err = d.mark(&s, cText); err == nil {
+			if err = mark(&s, cText); err == nil {
 				c.Text, err = d.str()
 			}
 		case "markdownText":
-			if err = d.mark(&s, cMarkdownText); err == nil {
+			if err = mark(&s, cMarkdownText); err == nil {
 				c.MarkdownText, err = d.str()
 			}
 		case "attachments":
-			if err = d.mark(&s, cAttachments); err == nil {
-				c.Attachments, err = d.attachments(d.field())
+			if err = mark(&s, cAttachments); err == nil {
+				c.Attachments, err = d.attachments()
 			}
 		case "colons":
-			if err = d.mark(&s, cColons); err == nil {
+			if err = mark(&s, cColons); err == nil {
 				c.Colons, err = d.str()
 			}
 		case "fileUrl":
-			if err = d.mark(&s, cFileURL); err == nil {
+			if err = mark(&s, cFileURL); err == nil {
 				var null bool
 				if null, err = d.isNull(); err == nil && !null {
 					c.FileURL, err = d.str()
 				}
 			}
 		case "itemUrl":
-			if err = d.mark(&s, cItemURL); err == nil {
+			if err = mark(&s, cItemURL); err == nil {
 				c.ItemURL, err = d.str()
 			}
 		case "itemType":
-			if err = d.mark(&s, cItemType); err == nil {
+			if err = mark(&s, cItemType); err == nil {
 				c.ItemType, err = d.str()
 			}
 		case "language":
-			if err = d.mark(&s, cLanguage); err == nil {
+			if err = mark(&s, cLanguage); err == nil {
 				c.Language, err = d.str()
 			}
 		case "added":
-			if err = d.mark(&s, cAdded); err == nil {
-				c.Added, err = d.participants(d.field())
+			if err = mark(&s, cAdded); err == nil {
+				c.Added, err = d.participants()
 			}
 		case "removed":
-			if err = d.mark(&s, cRemoved); err == nil {
-				c.Removed, err = d.participants(d.field())
+			if err = mark(&s, cRemoved); err == nil {
+				c.Removed, err = d.participants()
 			}
 		default:
-			err = d.skip(2)
+			err = d.skip()
 		}
-		return err
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return in(string(key), err)
+		}
 	}
 	var required uint32
 	switch c.Type {
@@ -867,21 +1058,12 @@ func (d *decoder) content(c *Content, path string) error {
 		required = cAdded | cRemoved
 	default:
 		if s&cType == 0 {
-			return d.failAt(join(path, "contentType"), ErrMissingField, "")
+			return &DecodeError{Field: "contentType", Kind: ErrMissingField}
 		}
-		return d.failAt(join(path, "contentType"), ErrUnknownVariant, strconv.Quote(c.Type))
+		return &DecodeError{Field: "contentType", Kind: ErrUnknownVariant, Detail: strconv.Quote(c.Type)}
 	}
-	for _, r := range [...]struct {
-		bit  uint32
-		name string
-	}{
-		{cText, "text"}, {cMarkdownText, "markdownText"}, {cAttachments, "attachments"},
-		{cColons, "colons"}, {cItemURL, "itemUrl"}, {cItemType, "itemType"},
-		{cLanguage, "language"}, {cAdded, "added"}, {cRemoved, "removed"},
-	} {
-		if required&r.bit != 0 && s&seen(r.bit) == 0 {
-			return d.failAt(join(path, r.name), ErrMissingField, "")
-		}
+	if err := missing(s, required, contentFields); err != nil {
+		return err
 	}
 	// Fields of other variants are dropped, like unknown fields, so that the decoded
 	// value encodes to exactly its variant.
@@ -889,9 +1071,6 @@ func (d *decoder) content(c *Content, path string) error {
 	switch c.Type {
 	case ContentText:
 		keep.Text, keep.MarkdownText, keep.Attachments = c.Text, c.MarkdownText, c.Attachments
-		if keep.Attachments == nil {
-			keep.Attachments = []RawJSON{}
-		}
 	case ContentEmoji:
 		keep.Text, keep.Colons, keep.FileURL = c.Text, c.Colons, c.FileURL
 	case ContentItem:
@@ -905,23 +1084,53 @@ func (d *decoder) content(c *Content, path string) error {
 	return nil
 }
 
-func (d *decoder) attachments(path string) ([]RawJSON, error) {
-	if b := d.peek(); b != '[' {
-		return nil, d.fail(ErrWrongType, "want array, found "+kindOf(b))
+func (d *decoder) attachments() ([]RawJSON, error) {
+	if d.peek() != '[' {
+		return nil, d.wrongType("array")
 	}
-	out := []RawJSON{}
-	var buf []byte
-	err := d.array(func(i int) error {
-		d.path, d.key = path+"["+strconv.Itoa(i)+"]", nil
-		if b := d.peek(); b != '{' {
-			return d.fail(ErrWrongType, "want object, found "+kindOf(b))
+	if err := d.open('['); err != nil {
+		return nil, err
+	}
+	var stack [8]RawJSON
+	out := stack[:0]
+	for i := 0; ; i++ {
+		more, err := d.element(i)
+		if err != nil {
+			return nil, err
 		}
-		buf = buf[:0]
-		if err := d.compact(&buf, 3); err != nil {
-			return err
+		if !more {
+			return exact(out), nil
 		}
-		out = append(out, RawJSON(buf))
-		return nil
-	})
-	return out, err
+		if d.peek() != '{' {
+			return nil, in(index(i), d.wrongType("object"))
+		}
+		start := d.pos
+		if err := d.skip(); err != nil {
+			return nil, in(index(i), err)
+		}
+		out = append(out, RawJSON(d.keepCompact(d.buf[start:d.pos])))
+	}
+}
+
+// keepCompact copies raw, a JSON value that skip has checked, to the arena without its
+// insignificant whitespace: everything else (escapes, number spellings, key order) stays
+// exactly as it was.
+func (d *decoder) keepCompact(raw []byte) string {
+	n := d.arena.Len()
+	run := 0 // start of the bytes not yet copied
+	for i := 0; i < len(raw); i++ {
+		switch raw[i] {
+		case ' ', '\t', '\n', '\r':
+			d.arena.Write(raw[run:i])
+			run = i + 1
+		case '"':
+			for i++; raw[i] != '"'; i++ {
+				if raw[i] == '\\' {
+					i++
+				}
+			}
+		}
+	}
+	d.arena.Write(raw[run:])
+	return d.arena.String()[n:]
 }

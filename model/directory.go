@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"time"
 )
 
@@ -62,13 +63,15 @@ func ParseDirectory(data []byte) (*Directory, error) {
 	if err := dec.Decode(&d); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	if dec.More() {
+	// More would miss a stray '}' or ']'; only the end of the input will do.
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("directory: trailing data after the top-level object")
 	}
 	return &d, d.Validate()
 }
 
-// Validate checks the snapshot's internal references.
+// Validate checks the snapshot's internal references. Errors name the entry by its index
+// and, once it has one, its id.
 func (d *Directory) Validate() error {
 	orgs := make(map[string]bool, len(d.Organizations))
 	for i, o := range d.Organizations {
@@ -78,11 +81,11 @@ func (d *Directory) Validate() error {
 		case orgs[o.ID]:
 			return fmt.Errorf("directory: organizations[%d].id: duplicate %q", i, o.ID)
 		case o.RetentionDays < 0:
-			return fmt.Errorf("directory: organizations[%d].retentionDays: negative", i)
+			return fmt.Errorf("directory: organizations[%d] (%q).retentionDays: negative", i, o.ID)
 		}
 		if o.ArchivalStart != "" {
 			if _, err := time.Parse("2006-01-02", o.ArchivalStart); err != nil {
-				return fmt.Errorf("directory: organizations[%d].archivalStart: %q is not YYYY-MM-DD", i, o.ArchivalStart)
+				return fmt.Errorf("directory: organizations[%d] (%q).archivalStart: %q is not YYYY-MM-DD", i, o.ID, o.ArchivalStart)
 			}
 		}
 		orgs[o.ID] = true
@@ -95,7 +98,7 @@ func (d *Directory) Validate() error {
 		case ids[u.ID]:
 			return fmt.Errorf("directory: users[%d].id: duplicate %q", i, u.ID)
 		case !orgs[u.OrgID]:
-			return fmt.Errorf("directory: users[%d].orgId: unknown organization %q", i, u.OrgID)
+			return fmt.Errorf("directory: users[%d] (%q).orgId: unknown organization %q", i, u.ID, u.OrgID)
 		}
 		ids[u.ID] = true
 	}
@@ -106,7 +109,7 @@ func (d *Directory) Validate() error {
 		case ids[b.ID]:
 			return fmt.Errorf("directory: bots[%d].id: duplicate %q", i, b.ID)
 		case !orgs[b.OrgID]:
-			return fmt.Errorf("directory: bots[%d].orgId: unknown organization %q", i, b.OrgID)
+			return fmt.Errorf("directory: bots[%d] (%q).orgId: unknown organization %q", i, b.ID, b.OrgID)
 		}
 		ids[b.ID] = true
 	}

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -124,6 +125,73 @@ const hexDigits = "0123456789abcdef"
 // output is always valid JSON.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	open := len(dst)
+	var high uint64 // the OR of the bytes copied as they are, for their top bits
+	run := 0        // start of the bytes of s not yet copied
+	for i := 0; ; {
+		// Skip the bytes that need no escaping 8 at a time, up to the first that does
+		// (see special, which the decoder uses to stop at the same bytes).
+		for i+8 <= len(s) {
+			w := load64(s, i)
+			if m := special(w); m != 0 {
+				low := m & -m
+				high |= w & (low - 1)
+				i += bits.TrailingZeros64(low) / 8
+				break
+			}
+			high |= w
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' {
+			high |= uint64(c)
+			i++
+			continue
+		}
+		dst = append(dst, s[run:i]...)
+		dst = appendEscape(dst, c)
+		i++
+		run = i
+	}
+	if high&(0x80*lsb) != 0 && !utf8.ValidString(s) {
+		return appendInvalidUTF8(dst[:open], s)
+	}
+	dst = append(dst, s[run:]...)
+	return append(dst, '"')
+}
+
+// load64 reads 8 bytes of s at i, little-endian (the compiler makes it one load).
+func load64(s string, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// appendEscape writes the escape sequence of c, a quote, backslash or control character.
+func appendEscape(dst []byte, c byte) []byte {
+	switch c {
+	case '"', '\\':
+		return append(dst, '\\', c)
+	case '\n':
+		return append(dst, '\\', 'n')
+	case '\r':
+		return append(dst, '\\', 'r')
+	case '\t':
+		return append(dst, '\\', 't')
+	case '\b':
+		return append(dst, '\\', 'b')
+	case '\f':
+		return append(dst, '\\', 'f')
+	}
+	return append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+}
+
+// appendInvalidUTF8 finishes appendString for a string that is not valid UTF-8, rune by
+// rune, writing U+FFFD for each invalid byte.
+func appendInvalidUTF8(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		b := s[i]
@@ -144,25 +212,14 @@ func appendString(dst []byte, s string) []byte {
 			continue
 		}
 		dst = append(dst, s[start:i]...)
-		switch b {
-		case '"', '\\':
-			dst = append(dst, '\\', b)
-		case '\n':
-			dst = append(dst, '\\', 'n')
-		case '\r':
-			dst = append(dst, '\\', 'r')
-		case '\t':
-			dst = append(dst, '\\', 't')
-		case '\b':
-			dst = append(dst, '\\', 'b')
-		case '\f':
-			dst = append(dst, '\\', 'f')
-		default:
-			dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xf])
-		}
+		dst = appendEscape(dst, b)
 		i++
 		start = i
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
 }
+
+// AppendString appends s as a canonical JSON string, escaped as AppendJSON escapes
+// strings, for other records that want the same rules (the quarantine's, for one).
+func AppendString(dst []byte, s string) []byte { return appendString(dst, s) }

@@ -80,14 +80,17 @@ func (g *dirGen) orgs(k int) {
 	special := map[int]string{}
 	if k >= 3 {
 		// Roles that exercise archivalStart: one org starts after the day (gets nothing),
-		// one starts on the day itself, one has no lower bound.
-		perm := r.Perm(k - 1)
-		special[1+perm[0]] = "future"
-		if k >= 4 {
-			special[1+perm[1]] = "today"
+		// one starts on the day itself, one has no lower bound. Smaller orgs play them, so
+		// that the big ones, the likeliest to archive, carry most of the traffic.
+		lo := 1
+		if k-k/2 >= 3 {
+			lo = k / 2
 		}
-		if k >= 5 {
-			special[1+perm[2]] = "unbounded"
+		perm := r.Perm(k - lo)
+		for i, role := range []string{"future", "today", "unbounded"} {
+			if i < len(perm) && (i == 0 || k >= 4+i-1) {
+				special[lo+perm[i]] = role
+			}
 		}
 	}
 	retention := []int{2557, 2557, 2557, 3650, 1826, 365}
@@ -112,7 +115,7 @@ func (g *dirGen) orgs(k int) {
 			o.Archival, o.ArchivalStart = true, g.dayOffset(0)
 		case special[i] == "unbounded":
 			o.Archival = true
-		case i == 0 || r.Float64() < 0.7:
+		case i == 0 || r.Float64() < archivingShare(i, k):
 			o.Archival, o.ArchivalStart = true, g.dayOffset(-1-r.IntN(700))
 		default:
 			// Archival off; some had it on once and turned it off.
@@ -144,6 +147,15 @@ func (g *dirGen) orgs(k int) {
 			g.off = append(g.off, i)
 		}
 	}
+}
+
+// archivingShare is the chance that the i-th largest of k organizations archives: high
+// for the largest quarter, lower in the tail, about 70% overall.
+func archivingShare(i, k int) float64 {
+	if i < k/4 {
+		return 0.9
+	}
+	return 0.65
 }
 
 // users gives each organization two users plus a Zipf share (s = 1.1) of the rest: a few

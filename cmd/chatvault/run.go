@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"runtime/pprof"
 	"slices"
 
 	"text/tabwriter"
@@ -23,6 +25,7 @@ func init() {
 		flags: func(fs *pflag.FlagSet) {
 			rangeFlags(fs)
 			fs.String("org", "", "commit only this organization")
+			fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to FILE")
 		},
 		run: runRun,
 	})
@@ -34,6 +37,13 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("run", err)
 	}
 	org, _ := fs.GetString("org")
+	if path, _ := fs.GetString("cpuprofile"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return e.fail("run", err)
+		}
+		defer stop()
+	}
 	src, err := e.openSource()
 	if err != nil {
 		return e.fail("run", err)
@@ -97,7 +107,9 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	fmt.Fprintf(w, "sealed %s in %s: %d events read, %d exported, %d excluded, %d duplicates, %d quarantined\n",
 		r.Day, r.Duration.Round(time.Millisecond), in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined)
 	if rate := float64(in.Read) / r.Duration.Seconds(); r.Duration > 0 {
-		fmt.Fprintf(w, "  %.0f events/s, sort spilled %s in %d runs\n", rate, config.FormatSize(r.SpilledBytes), r.Runs)
+		fmt.Fprintf(w, "  %.0f events/s; read and sort %s, merge and write %s; sort spilled %s in %d runs\n", rate,
+			r.ReadDuration.Round(time.Millisecond), (r.Duration - r.ReadDuration).Round(time.Millisecond),
+			config.FormatSize(r.SpilledBytes), r.Runs)
 	}
 	for _, reason := range sortedKeys(in.Excluded) {
 		fmt.Fprintf(w, "  excluded %-28s %d\n", reason, in.Excluded[reason])
@@ -139,4 +151,19 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

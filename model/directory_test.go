@@ -1,0 +1,90 @@
+package model
+
+import (
+	"strings"
+	"testing"
+)
+
+const validDirectory = `{
+  "organizations": [
+    {"id": "o1", "name": "Acme", "archival": true, "archivalStart": "2026-01-01", "retentionDays": 2557, "plan": "enterprise"},
+    {"id": "o2", "name": "Globex", "archival": false}
+  ],
+  "users": [{"id": "u1", "orgId": "o1", "email": "ada@acme.example", "displayName": "Ada", "title": "CTO"}],
+  "bots": [{"id": "b1", "orgId": "o1", "roamId": "r1", "integrationId": "i1", "botCode": "release"}],
+  "chats": [{"id": "c1", "members": ["u1", "b1", "g-unknown"], "topic": "ignored"}],
+  "generatedAt": "2026-11-23T00:00:00Z"
+}`
+
+func TestParseDirectory(t *testing.T) {
+	d, err := ParseDirectory([]byte(validDirectory + "\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Organizations) != 2 || len(d.Users) != 1 || len(d.Bots) != 1 || len(d.Chats) != 1 {
+		t.Fatalf("ParseDirectory = %+v", d)
+	}
+	want := Organization{ID: "o1", Name: "Acme", Archival: true, ArchivalStart: "2026-01-01", RetentionDays: 2557}
+	if d.Organizations[0] != want {
+		t.Errorf("organization = %+v, want %+v", d.Organizations[0], want)
+	}
+	if u := d.Users[0]; u != (User{ID: "u1", OrgID: "o1", Email: "ada@acme.example", DisplayName: "Ada"}) {
+		t.Errorf("user = %+v", u)
+	}
+	if b := d.Bots[0]; b != (Bot{ID: "b1", OrgID: "o1", RoamID: "r1", IntegrationID: "i1", BotCode: "release"}) {
+		t.Errorf("bot = %+v", b)
+	}
+	if c := d.Chats[0]; c.ID != "c1" || strings.Join(c.Members, ",") != "u1,b1,g-unknown" {
+		t.Errorf("chat = %+v", c)
+	}
+
+	empty, err := ParseDirectory([]byte(`{}`))
+	if err != nil || len(empty.Organizations)+len(empty.Users)+len(empty.Bots)+len(empty.Chats) != 0 {
+		t.Errorf("ParseDirectory({}) = %+v, %v", empty, err)
+	}
+}
+
+func TestParseDirectoryErrors(t *testing.T) {
+	// edit replaces old with new in validDirectory, which must contain old exactly once.
+	edit := func(old, new string) string {
+		if strings.Count(validDirectory, old) != 1 {
+			panic("edit: " + old)
+		}
+		return strings.Replace(validDirectory, old, new, 1)
+	}
+	tests := []struct {
+		name, data, want string
+	}{
+		{"not JSON", `{"organizations":[`, "directory: "},
+		{"wrong type", edit(`"retentionDays": 2557`, `"retentionDays": "7 years"`), "organizations.retentionDays"},
+		{"trailing object", validDirectory + `{}`, "trailing data"},
+		{"trailing brace", validDirectory + `}`, "trailing data"},
+		{"trailing bracket", validDirectory + `]`, "trailing data"},
+		{"trailing garbage", validDirectory + ` x`, "trailing data"},
+		{"not an object", `[]`, "directory: "},
+		{"org without id", edit(`"id": "o2", `, ``), `organizations[1].id: missing`},
+		{"duplicate org", edit(`"id": "o2"`, `"id": "o1"`), `organizations[1].id: duplicate "o1"`},
+		{"negative retention", edit(`"retentionDays": 2557`, `"retentionDays": -1`), `organizations[0] ("o1").retentionDays: negative`},
+		{"bad archival start", edit(`"2026-01-01"`, `"01/01/2026"`), `organizations[0] ("o1").archivalStart: "01/01/2026" is not YYYY-MM-DD`},
+		{"impossible archival start", edit(`"2026-01-01"`, `"2026-02-30"`), `organizations[0] ("o1").archivalStart`},
+		{"user without id", edit(`"id": "u1", `, ``), `users[0].id: missing`},
+		{"user of unknown org", edit(`"orgId": "o1", "email"`, `"orgId": "o9", "email"`), `users[0] ("u1").orgId: unknown organization "o9"`},
+		{"user without org", edit(`"orgId": "o1", "email"`, `"email"`), `users[0] ("u1").orgId: unknown organization ""`},
+		{"bot without id", edit(`"id": "b1", `, ``), `bots[0].id: missing`},
+		{"bot with a user's id", edit(`"id": "b1"`, `"id": "u1"`), `bots[0].id: duplicate "u1"`},
+		{"bot of unknown org", edit(`"orgId": "o1", "roamId"`, `"orgId": "o3", "roamId"`), `bots[0] ("b1").orgId: unknown organization "o3"`},
+		{"chat without id", edit(`"id": "c1", `, ``), `chats[0].id: missing`},
+		{"duplicate chat", edit(`"chats": [{"id": "c1", "members": ["u1", "b1", "g-unknown"], "topic": "ignored"}]`, `"chats": [{"id": "c1"}, {"id": "c1"}]`), `chats[1].id: duplicate "c1"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseDirectory([]byte(tt.data))
+			if err == nil {
+				t.Fatalf("ParseDirectory succeeded, want an error containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "directory: ") {
+				t.Errorf("ParseDirectory error = %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}

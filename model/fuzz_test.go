@@ -1,0 +1,103 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+// FuzzDecode checks the decoder against its contract on arbitrary input:
+//   - it never panics, and every error is a *DecodeError of one of the kinds;
+//   - it accepts only valid JSON, and refuses valid JSON as ErrSyntax only for what
+//     encoding/json lets through (invalid UTF-8, lone surrogate escapes);
+//   - what it accepts encodes to valid JSON that decodes to an equal event and
+//     re-encodes to the same bytes.
+//
+// The seed corpus is the golden inputs and the error table; run it longer with
+// go test -run='^$' -fuzz=FuzzDecode ./model/
+func FuzzDecode(f *testing.F) {
+	inputs, _ := filepath.Glob("testdata/decode/*.jsonl")
+	for _, in := range inputs {
+		data, err := os.ReadFile(in)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range splitLines(data) {
+			f.Add(line)
+		}
+	}
+	for _, line := range fuzzSeeds() {
+		f.Add([]byte(line))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		e, err := Decode(line)
+		if err != nil {
+			var de *DecodeError
+			if !errors.As(err, &de) {
+				t.Fatalf("error %v (%T) is not a *DecodeError", err, err)
+			}
+			checkErrorShape(t, de)
+			valid := json.Valid(line)
+			switch {
+			case de.Kind == ErrSyntax && valid && utf8.Valid(line) && !strings.Contains(de.Detail, "surrogate"):
+				t.Fatalf("valid JSON refused as %v", err)
+			case de.Kind != ErrSyntax && !valid && !strings.Contains(de.Detail, "nested deeper"):
+				t.Fatalf("invalid JSON refused as %v, want ErrSyntax", err)
+			}
+			return
+		}
+		if !json.Valid(line) {
+			t.Fatalf("Decode accepted invalid JSON %q", line)
+		}
+		checkCanonical(t, e)
+	})
+}
+
+// fuzzSeeds returns the inputs of the decode tables, so the fuzzer starts from every
+// error path as well as from the golden records.
+func fuzzSeeds() []string {
+	seeds := []string{base, withContent(members), edit(baseSender, botSender), edit(baseSender, guestSender)}
+	for _, c := range []string{
+		`"contentType":"emoji","content":{"contentType":"emoji","text":"👍","colons":":+1:","fileUrl":"https://e.example/1.gif"}`,
+		`"contentType":"item","content":{"contentType":"item","itemUrl":"https://d.example/1","itemType":"doc"}`,
+		`"contentType":"textSnippet","content":{"contentType":"textSnippet","text":"x\n\ty","language":"go"}`,
+		`"contentType":"wave","content":{"contentType":"wave","to":"u2"}`,
+	} {
+		seeds = append(seeds, withContent(c))
+	}
+	return append(seeds,
+		"", "{}", "[]", `{"a":1}`, base+"x", base[:100],
+		edit(`"text":"hi"`, `"text":"\ud83d\ude00\u00e9\n"`),
+		edit(`"attachments":[]`, `"attachments":[{"b":[1,-0.5E+3,{"c":null}],"a":"x\"y"},{}]`),
+		edit(`"timestamp"`, `"threadTimestamp":0,"timestamp"`),
+		edit(`"contentType":"text","content":{"contentType":"text","text":"hi","markdownText":"hi","attachments":[]}`, `"content":{"contentType":"text","text":"hi","markdownText":"hi","attachments":[]},"contentType":"text"`),
+	)
+}
+
+// FuzzAppendString checks the word-at-a-time string encoder against the plain rune by
+// rune one that it falls back to for invalid UTF-8.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "plain", "\"\\/\b\f\n\r\t\x00\x1f\x7f", "é😀\u2028", "a\xffb", "\xed\xa0\x80"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		checkAppendString(t, s)
+	})
+}
+
+func checkAppendString(t *testing.T, s string) {
+	t.Helper()
+	got := AppendString([]byte("x"), s)
+	want := appendInvalidUTF8([]byte(`x"`), s)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("AppendString(%q) = %s, want %s", s, got[1:], want[1:])
+	}
+	if !json.Valid(got[1:]) {
+		t.Fatalf("AppendString(%q) = %s is not valid JSON", s, got[1:])
+	}
+}

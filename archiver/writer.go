@@ -36,7 +36,7 @@ type writer struct {
 	log    *slog.Logger
 
 	mu      sync.Mutex
-	results map[int32]OrgResult
+	commits map[int32]*orgCommit
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -61,7 +61,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		return err
 	}
 	defer closeRuns()
-	w.results = make(map[int32]OrgResult)
+	w.commits = make(map[int32]*orgCommit)
 
 	// The quarantine sorts first (org -1); it is stored before any organization commits,
 	// because every manifest of the day refers to it.
@@ -95,8 +95,8 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// c and win are updated by the merge until j.lines is closed, which
-			// commitOrg waits for before reading them.
-			w.commitOrg(ctx, j, c, win)
+			// stageOrg waits for before reading them.
+			w.stageOrg(ctx, j, c, win)
 		}()
 	}
 	endJob := func() {
@@ -179,9 +179,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		endJob()
 	}
 	wg.Wait()
+	w.commitAll(ctx)
 	for i := range w.rt.orgs {
-		if r, ok := w.results[int32(i)]; ok {
-			w.res.Orgs = append(w.res.Orgs, r)
+		if c, ok := w.commits[int32(i)]; ok {
+			w.res.Orgs = append(w.res.Orgs, c.OrgResult)
 		}
 	}
 	return nil
@@ -223,8 +224,10 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 	return nil
 }
 
-// commitOrg stages one organization's export from its job and commits it.
-func (w *writer) commitOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window) {
+// stageOrg stages one organization's export from its job and stores it, unless the
+// latest revision already holds the same records. The manifest waits for commitAll: the
+// day's counts are final only once the merge is done.
+func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window) {
 	o := w.rt.orgs[j.org]
 	skip := w.only != "" && w.only != o.ID
 	var st *stagedObject
@@ -241,7 +244,7 @@ func (w *writer) commitOrg(ctx context.Context, j *orgJob, counts *OrgCounts, wi
 	if skip {
 		return
 	}
-	res := OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts}
+	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts}, org: o, window: *win}
 	if st != nil {
 		defer st.remove()
 	}
@@ -249,24 +252,35 @@ func (w *writer) commitOrg(ctx context.Context, j *orgJob, counts *OrgCounts, wi
 		err = st.finish()
 	}
 	if err == nil {
-		err = w.commit(ctx, o, st, counts, win, &res)
+		err = w.stage(ctx, st, res)
 	}
 	if err != nil {
-		res.Err = err
-		res.Outcome = OutcomeFailed
-		w.recordFailure(ctx, o.ID, err)
+		w.fail(ctx, res, err)
 	}
 	w.mu.Lock()
-	w.results[j.org] = res
+	w.commits[j.org] = res
 	w.mu.Unlock()
 }
 
-// commit writes the data object and the manifest, unless the latest revision already
-// holds the same records.
-func (w *writer) commit(ctx context.Context, o model.Organization, st *stagedObject, counts *OrgCounts, win *Window, res *OrgResult) error {
+// orgCommit is an organization's result on its way to being committed.
+type orgCommit struct {
+	OrgResult
+	org    model.Organization
+	window Window
+	head   *StoredManifest // the chain head before this commit
+	latest *StoredManifest // the day's latest revision before this commit
+}
+
+func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
+	c.Err, c.Outcome = err, OutcomeFailed
+	w.recordFailure(ctx, c.Org, err)
+}
+
+// stage decides whether the organization's day changed and, if so, stores its export.
+func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) error {
 	store := w.s.Store
 	l := Ledger{Store: store}
-	head, err := l.Head(ctx, o.ID)
+	head, err := l.Head(ctx, c.Org)
 	if err != nil {
 		return fmt.Errorf("read chain head: %w", err)
 	}
@@ -277,39 +291,67 @@ func (w *writer) commit(ctx context.Context, o model.Organization, st *stagedObj
 		if err != nil {
 			return fmt.Errorf("chain head %s: %w", head.Key, err)
 		}
-		if err := store.Create(ctx, revisionKey(o.ID, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256); err != nil {
+		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256); err != nil {
 			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
 		}
 	}
-	latest, err := l.Latest(ctx, o.ID, w.day)
+	latest, err := l.Latest(ctx, c.Org, w.day)
 	if err != nil {
 		return fmt.Errorf("read latest revision: %w", err)
 	}
+	c.head, c.latest = head, latest
 	jsonlSum := hexSum(st.jsonlSum)
-	data := DataObject{
-		Key: dataKey(o.ID, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
-		JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: counts.Exported,
+	c.Data = DataObject{
+		Key: dataKey(c.Org, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
+		JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: c.Counts.Exported,
 	}
-	res.Data = data
 	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum {
-		res.Outcome, res.Revision, res.Seq = OutcomeUnchanged, latest.Revision, latest.Seq
-		res.Data = latest.Data
+		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		return nil
 	}
-	if err := st.store(ctx, store, data.Key); err != nil {
+	if err := st.store(ctx, store, c.Data.Key); err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}
+	return nil
+}
+
+// commitAll writes the manifests of every staged organization, Workers at a time.
+func (w *writer) commitAll(ctx context.Context) {
+	input := w.counts.input()
+	sem := make(chan struct{}, w.s.Workers)
+	var wg sync.WaitGroup
+	for _, c := range w.commits {
+		if c.Err != nil || c.Outcome == OutcomeUnchanged {
+			continue
+		}
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := w.commit(ctx, c, input); err != nil {
+				w.fail(ctx, c, err)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// commit writes an organization's manifest: the chain entry, which is the commit point,
+// then its copy in the day's index.
+func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) error {
+	store := w.s.Store
 	m := &Manifest{
-		Version: ManifestVersion, Org: o.ID, OrgName: o.Name, Date: w.day.String(), Revision: 1, Seq: 1,
-		Window: *win, Counts: *counts, Input: w.counts.input(), Data: data, Quarantine: w.res.Quarantine,
-		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: o.RetentionDays,
+		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
+		Window: c.window, Counts: c.Counts, Input: input, Data: c.Data, Quarantine: w.res.Quarantine,
+		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
 	}
-	if latest != nil {
-		m.Revision = latest.Revision + 1
+	if c.latest != nil {
+		m.Revision = c.latest.Revision + 1
 	}
-	if head != nil {
-		m.Seq, m.Previous = head.Seq+1, hexSum(head.SHA256)
+	if c.head != nil {
+		m.Seq, m.Previous = c.head.Seq+1, hexSum(c.head.SHA256)
 	}
 	if w.s.SigningKey != nil {
 		if err := sign(m, w.s.SigningKey); err != nil {
@@ -321,17 +363,16 @@ func (w *writer) commit(ctx context.Context, o model.Organization, st *stagedObj
 		return err
 	}
 	sum := sha256.Sum256(b)
-	// The chain entry is the commit point; the day index is a copy for readers.
-	if err := store.Create(ctx, chainKey(o.ID, m.Seq), bytes.NewReader(b), int64(len(b)), sum); err != nil {
+	if err := store.Create(ctx, chainKey(c.Org, m.Seq), bytes.NewReader(b), int64(len(b)), sum); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return fmt.Errorf("commit manifest %d: another writer committed it first: %w", m.Seq, err)
 		}
 		return fmt.Errorf("commit manifest: %w", err)
 	}
-	if err := store.Create(ctx, revisionKey(o.ID, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum); err != nil {
+	if err := store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum); err != nil {
 		return fmt.Errorf("index manifest: %w", err)
 	}
-	res.Outcome, res.Revision, res.Seq = OutcomeCommitted, m.Revision, m.Seq
+	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
 	return nil
 }
 

@@ -103,7 +103,9 @@ func Decode(line []byte) (Event, error) {
 	d.arena.Grow(min(len(line), 64<<10))
 	var e Event
 	err := d.event(&e)
-	if err != nil && err.(*DecodeError).Kind != ErrSyntax {
+	// An error found before the end of the line leaves the rest unread; the rest may not
+	// be JSON. (Waves and the like are recognized only after the whole line is read.)
+	if err != nil && !d.read && err.(*DecodeError).Kind != ErrSyntax {
 		if serr := validate(line); serr != nil {
 			return e, serr
 		}
@@ -128,7 +130,8 @@ func validate(line []byte) error {
 type decoder struct {
 	buf   []byte
 	pos   int
-	depth int // objects and arrays open at pos
+	depth int  // objects and arrays open at pos
+	read  bool // whether the whole line has been read and is valid JSON
 	// arena holds the bytes of every string the Event keeps: one allocation per line,
 	// sliced into strings (strings.Builder never changes bytes it has handed out).
 	arena strings.Builder
@@ -763,6 +766,7 @@ func (d *decoder) event(e *Event) error {
 	if err := d.end(); err != nil {
 		return err
 	}
+	d.read = true
 	if err := missing(s, fEventType|fChatID|fTimestamp|fEventTimestamp|fMessageID|fSender|fContentType, eventFields); err != nil {
 		return err
 	}

@@ -545,7 +545,7 @@ func TestCancel(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	calls := 0
-	opt := synth.Options{Day: testDay(t), Events: 1_000_000, Files: 4, Parallel: 2, Progress: func(n int) {
+	opt := synth.Options{Day: testDay(t), Events: 300_000, Files: 3, Parallel: 2, Progress: func(n int) {
 		calls++
 		cancel()
 	}}
@@ -564,7 +564,7 @@ func TestCancel(t *testing.T) {
 
 func TestProgress(t *testing.T) {
 	var got []int
-	opt := synth.Options{Day: testDay(t), Events: 250_001, Files: 3, Progress: func(n int) { got = append(got, n) }}
+	opt := synth.Options{Day: testDay(t), Events: 120_001, Files: 3, Progress: func(n int) { got = append(got, n) }}
 	generate(t, t.TempDir(), opt)
 	if len(got) < 2 || got[len(got)-1] != opt.Events {
 		t.Fatalf("progress calls %v", got)
@@ -642,7 +642,7 @@ func BenchmarkGenerate(b *testing.B) {
 // content types, and every bad line is refused.
 func TestModelDecode(t *testing.T) {
 	dir := t.TempDir()
-	st := generate(t, dir, synth.Options{Day: testDay(t), Events: 20_000, Orgs: 12, Seed: 3, Files: 2, Bad: 50})
+	st := generate(t, dir, synth.Options{Day: testDay(t), Events: 10_000, Orgs: 12, Seed: 3, Files: 2, Bad: 50})
 	refused, unknownContent, ok := 0, 0, 0
 	for name, ls := range readLines(t, dir, st) {
 		for i, line := range ls {

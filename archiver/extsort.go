@@ -77,17 +77,25 @@ type sorter struct {
 	runs    []string // spilled run files
 	spilled int64    // bytes written to runs
 	added   int64    // records added
+	free    func()   // releases arena and entries
+	sorted  bool     // entries are sorted (until the next add)
 }
 
 // entryBytes is the size of an entry.
 const entryBytes = int(unsafe.Sizeof(entry{}))
 
-func newSorter(budget int, tempDir string) *sorter {
+func newSorter(budget int, tempDir string) (*sorter, error) {
 	// Canonical lines are hundreds of bytes and an entry is 32, so 1/16 of the budget
 	// for entries leaves the arena, not the entry slice, as what usually fills first.
 	entries := max(16, budget/16/entryBytes)
 	arena := max(1024, budget-entries*entryBytes)
-	return &sorter{tempDir: tempDir, arena: make([]byte, 0, arena), entries: make([]entry, 0, entries)}
+	mem, free, err := allocArena(arena + entries*entryBytes)
+	if err != nil {
+		return nil, err
+	}
+	// entry holds no pointers, so it may live in memory the collector does not scan.
+	ents := unsafe.Slice((*entry)(unsafe.Pointer(&mem[arena])), entries)
+	return &sorter{tempDir: tempDir, arena: mem[:0:arena], entries: ents[:0], free: free}, nil
 }
 
 func (s *sorter) size() int { return cap(s.arena) + cap(s.entries)*entryBytes }
@@ -101,6 +109,7 @@ func (s *sorter) add(r *record) error {
 		}
 	}
 	s.added++
+	s.sorted = false
 	off := len(s.arena)
 	s.arena = append(s.arena, r.id...)
 	s.arena = append(s.arena, r.line...)
@@ -118,6 +127,7 @@ func (s *sorter) view(e *entry, r *record) {
 }
 
 func (s *sorter) sort() {
+	defer func() { s.sorted = true }()
 	var ra, rb record
 	slices.SortFunc(s.entries, func(a, b entry) int {
 		s.view(&a, &ra)
@@ -162,6 +172,17 @@ func (s *sorter) remove() {
 		os.Remove(name)
 	}
 	s.runs = nil
+}
+
+// release removes the run files and frees the sorter's memory; the sorter and anything
+// viewed through it must not be used afterwards.
+func (s *sorter) release() {
+	s.remove()
+	if s.free != nil {
+		s.free()
+		s.free = nil
+	}
+	s.arena, s.entries = nil, nil
 }
 
 // Run file format: per record, uvarint(org+1) byte(rank | kind<<2 | primary<<7) varint(ts)
@@ -406,7 +427,9 @@ func mergeSorters(sorters []*sorter, tempDir string) (*merger, func() error, err
 		srcs = append(srcs, r)
 	}
 	for _, s := range sorters {
-		s.sort()
+		if !s.sorted {
+			s.sort()
+		}
 		srcs = append(srcs, &memRun{s: s})
 	}
 	m, err := newMerger(srcs)

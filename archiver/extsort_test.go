@@ -47,7 +47,12 @@ func TestExternalSort(t *testing.T) {
 			recs := randomRecords(tt.n, uint64(tt.n))
 			sorters := make([]*sorter, tt.sorters)
 			for i := range sorters {
-				sorters[i] = newSorter(tt.budget, tmp)
+				s, err := newSorter(tt.budget, tmp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer s.release()
+				sorters[i] = s
 			}
 			for i := range recs {
 				if err := sorters[i%tt.sorters].add(&recs[i]); err != nil {
@@ -93,8 +98,11 @@ func TestExternalSort(t *testing.T) {
 }
 
 func TestSorterHonoursBudget(t *testing.T) {
-	s := newSorter(64<<10, t.TempDir())
-	defer s.remove()
+	s, err := newSorter(64<<10, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.release()
 	recs := randomRecords(20000, 7)
 	arena0 := s.arena[:1]
 	for i := range recs {

@@ -182,7 +182,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	sorters, counts, err := s.read(ctx, day, part, rt)
 	defer func() {
 		for _, so := range sorters {
-			so.remove()
+			so.release()
 		}
 	}()
 	if err != nil {
@@ -289,6 +289,15 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 	for _, t := range s.ExcludeContentTypes {
 		excluded[t] = true
 	}
+	sorters := make([]*sorter, s.Workers)
+	budget := int(s.SortMemory) / s.Workers
+	for i := range sorters {
+		so, err := newSorter(budget, s.TempDir)
+		if err != nil {
+			return sorters[:i], nil, err
+		}
+		sorters[i] = so
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan *batch, s.Workers*2)
 	free := make(chan *batch, s.Workers*3)
@@ -298,11 +307,16 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 	g.Go(func() error {
 		defer close(work)
 		b := <-free
+		var lastFile string
+		var fi int32
 		err := s.Source.Scan(gctx, day, func(l Line) error {
-			fi, ok := fileIndex[l.File]
-			if !ok {
-				// A file that appeared after Stat: refuse rather than read a moving target.
-				return fmt.Errorf("scan %s: file %s appeared during the run", day, l.File)
+			if l.File != lastFile {
+				var ok bool
+				if fi, ok = fileIndex[l.File]; !ok {
+					// A file that appeared after Stat: refuse rather than read a moving target.
+					return fmt.Errorf("scan %s: file %s appeared during the run", day, l.File)
+				}
+				lastFile = l.File
 			}
 			if len(b.arena)+len(l.Bytes) > batchBytes && len(b.lines) > 0 {
 				select {
@@ -330,11 +344,8 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 		}
 		return nil
 	})
-	sorters := make([]*sorter, s.Workers)
 	counts := make([]*dayCounts, s.Workers)
-	budget := int(s.SortMemory) / s.Workers
 	for i := range s.Workers {
-		sorters[i] = newSorter(budget, s.TempDir)
 		counts[i] = newDayCounts()
 		dw := decodeWorker{sorter: sorters[i], counts: counts[i], rt: rt, excluded: excluded, files: part.Files, progress: s.Progress}
 		g.Go(func() error {
@@ -344,6 +355,8 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 				}
 				free <- b
 			}
+			// Sort the last, in-memory run here, in parallel, rather than in the merge.
+			dw.sorter.sort()
 			return nil
 		})
 	}

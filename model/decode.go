@@ -83,9 +83,9 @@ func (e *DecodeError) Reason() string {
 // they are valid JSON): the platform may add some, and they are not part of the record.
 //
 // A line that is not valid JSON is always reported as ErrSyntax, whatever else is wrong
-// with it (unless it is nested deeper than MaxDepth, which stops the reading). Otherwise
-// the first problem in reading order is reported, except that the content is judged
-// after the rest of the record: whether it matters depends on the record's contentType.
+// with it. Otherwise the first problem in reading order is reported, except that the
+// content is judged after the rest of the record: whether it matters depends on the
+// record's contentType.
 //
 // When the only problem is that contentType is not one of the five message variants, the
 // returned error wraps ErrUnknownVariant with Field "contentType" and the returned Event
@@ -113,18 +113,44 @@ func Decode(line []byte) (Event, error) {
 	return e, err
 }
 
-// validate reports the first syntax error of line, or nil if it is valid JSON or nested
-// too deep to tell.
+// validate reports the first syntax error of line, or nil if it is valid JSON. Unlike
+// skip it keeps its own stack of open objects and arrays rather than recursing, so that no
+// nesting stops it.
 func validate(line []byte) error {
 	d := decoder{buf: line}
-	err := d.skip()
-	if err == nil {
-		err = d.end()
+	var open []byte // '{' or '[' for each object or array open at pos
+	for {
+		// At a value.
+		n := 1 // members or elements read in the innermost open object or array
+		if c := d.peek(); c == '{' || c == '[' {
+			d.pos++
+			open = append(open, c)
+			n = 0
+		} else if err := d.scalar(); err != nil {
+			return err
+		}
+		// Move to the next value, closing what ends before it.
+		for {
+			if len(open) == 0 {
+				return d.end()
+			}
+			var more bool
+			var err error
+			if open[len(open)-1] == '{' {
+				more, err = d.member(n)
+			} else {
+				more, err = d.element(n)
+			}
+			if err != nil {
+				return err
+			}
+			if more {
+				break
+			}
+			open = open[:len(open)-1]
+			n = 1
+		}
 	}
-	if err != nil && err.(*DecodeError).Kind == ErrSyntax {
-		return err
-	}
-	return nil
 }
 
 type decoder struct {
@@ -174,6 +200,20 @@ func in(name string, err error) error {
 		de.Field = name + "." + de.Field
 	}
 	return err
+}
+
+// quote quotes a value for an error's Detail, cut short: the line that holds it is kept
+// with the error anyway, and a detail should stay readable.
+func quote(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return strconv.Quote(s)
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
 }
 
 func index(i int) string { return "[" + strconv.Itoa(i) + "]" }
@@ -234,7 +274,8 @@ func (d *decoder) wrongType(want string) error {
 	return failure(ErrWrongType, "want "+want+", found "+found)
 }
 
-// Objects and arrays are read with loops rather than callbacks:
+// Objects and arrays are read with loops rather than callbacks, which keeps the hot path
+// free of indirect calls and lets each level add its name to an error on the way out:
 //
 //	if err := d.open('{'); err != nil { … }
 //	for n := 0; ; n++ {
@@ -545,16 +586,16 @@ func (d *decoder) timestamp() (int64, error) {
 	}
 	for _, c := range digits {
 		if c < '0' || c > '9' {
-			return 0, failure(ErrNotInteger, fmt.Sprintf("%s has a fraction or exponent", lit))
+			return 0, failure(ErrNotInteger, quote(string(lit))+" has a fraction or exponent")
 		}
 	}
 	if negative {
-		return 0, failure(ErrInvalidValue, fmt.Sprintf("%s is negative", lit))
+		return 0, failure(ErrInvalidValue, quote(string(lit))+" is negative")
 	}
 	var n int64
 	for _, c := range digits {
 		if n > (math.MaxInt64-int64(c-'0'))/10 {
-			return 0, failure(ErrNotInteger, fmt.Sprintf("%s does not fit in 64 bits", lit))
+			return 0, failure(ErrNotInteger, quote(string(lit))+" does not fit in 64 bits")
 		}
 		n = n*10 + int64(c-'0')
 	}
@@ -629,6 +670,13 @@ func (d *decoder) skip() error {
 				return err
 			}
 		}
+	}
+	return d.scalar()
+}
+
+// scalar consumes a string, number or literal, checking that it is well formed.
+func (d *decoder) scalar() error {
+	switch c := d.peek(); {
 	case c == '"':
 		_, _, err := d.scanString()
 		return err
@@ -773,7 +821,7 @@ func (d *decoder) event(e *Event) error {
 	switch e.EventType {
 	case EventSent, EventEdited, EventDeleted:
 	default:
-		return &DecodeError{Field: "eventType", Kind: ErrUnknownVariant, Detail: strconv.Quote(e.EventType)}
+		return &DecodeError{Field: "eventType", Kind: ErrUnknownVariant, Detail: quote(e.EventType)}
 	}
 	if e.ChatID == "" {
 		return &DecodeError{Field: "chatId", Kind: ErrInvalidValue, Detail: "empty"}
@@ -783,7 +831,7 @@ func (d *decoder) event(e *Event) error {
 	}
 	if !IsMessageContentType(e.ContentType) {
 		e.HasContent, e.Content = false, Content{}
-		return &DecodeError{Field: "contentType", Kind: ErrUnknownVariant, Detail: strconv.Quote(e.ContentType)}
+		return &DecodeError{Field: "contentType", Kind: ErrUnknownVariant, Detail: quote(e.ContentType)}
 	}
 	if !e.HasContent {
 		if e.EventType == EventDeleted {
@@ -793,7 +841,7 @@ func (d *decoder) event(e *Event) error {
 	}
 	if e.Content.Type != "" && e.Content.Type != e.ContentType {
 		return &DecodeError{Field: "content.contentType", Kind: ErrInvalidValue,
-			Detail: fmt.Sprintf("%q differs from the record's contentType %q", e.Content.Type, e.ContentType)}
+			Detail: quote(e.Content.Type) + " differs from the record's contentType " + quote(e.ContentType)}
 	}
 	if contentErr != nil {
 		return in("content", contentErr)
@@ -915,7 +963,7 @@ func (d *decoder) participant(p *Participant) error {
 		if s&pType == 0 {
 			return &DecodeError{Field: "participantType", Kind: ErrMissingField}
 		}
-		return &DecodeError{Field: "participantType", Kind: ErrUnknownVariant, Detail: strconv.Quote(p.Type)}
+		return &DecodeError{Field: "participantType", Kind: ErrUnknownVariant, Detail: quote(p.Type)}
 	}
 	if err := missing(s, required, participantFields); err != nil {
 		return err
@@ -1064,7 +1112,7 @@ func (d *decoder) content(c *Content) error {
 		if s&cType == 0 {
 			return &DecodeError{Field: "contentType", Kind: ErrMissingField}
 		}
-		return &DecodeError{Field: "contentType", Kind: ErrUnknownVariant, Detail: strconv.Quote(c.Type)}
+		return &DecodeError{Field: "contentType", Kind: ErrUnknownVariant, Detail: quote(c.Type)}
 	}
 	if err := missing(s, required, contentFields); err != nil {
 		return err

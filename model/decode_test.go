@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // base is a valid text event; the tables below derive their inputs from it with edit,
@@ -47,15 +48,17 @@ func nested(n int) string {
 	return strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n)
 }
 
-func TestDecodeErrors(t *testing.T) {
-	// The record, content, attachments array and attachment are 4 levels already.
-	deepOK := withContent(`"contentType":"text","content":{"contentType":"text","text":"","markdownText":"","attachments":[` + nested(MaxDepth-3) + `]}`)
-	tests := []struct {
-		name  string
-		line  string
-		kind  error
-		field string
-	}{
+// decodeErrorTest is a line Decode must refuse, with the kind and field it must report.
+type decodeErrorTest struct {
+	name  string
+	line  string
+	kind  error
+	field string
+}
+
+// decodeErrorTests is the error table; FuzzDecode starts from its lines too.
+func decodeErrorTests() []decodeErrorTest {
+	return []decodeErrorTest{
 		// Not JSON at all: always ErrSyntax with no field (the offset is in Detail).
 		{"empty line", "", ErrSyntax, ""},
 		{"blank line", " \t\r\n", ErrSyntax, ""},
@@ -113,6 +116,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"wrong type then syntax", edit(`"c1"`, `1`, `"attachments":[]`, `"attachments":[}`), ErrSyntax, ""},
 		{"unknown eventType then truncated", edit(`"sent"`, `"reacted"`)[:len(base)-10], ErrSyntax, ""},
 		{"wrong type with invalid value", edit(`"c1"`, `tru`), ErrSyntax, ""},
+		{"missing field then deep and truncated", `{"sender":{},"x":` + strings.Repeat(`{"":`, MaxDepth+1), ErrSyntax, ""},
+		{"missing field then deep and invalid", `{"sender":{},"x":` + strings.Repeat(`[`, MaxDepth+1) + `}` + strings.Repeat(`]`, MaxDepth+1) + `}`, ErrSyntax, ""},
+		{"deep and truncated", `{"x":` + strings.Repeat(`[`, MaxDepth+1), ErrSyntax, ""},
 
 		// Not a record.
 		{"array", `[1,2]`, ErrWrongType, ""},
@@ -205,7 +211,8 @@ func TestDecodeErrors(t *testing.T) {
 		{"arrays nested too deep", edit(`"attachments":[]`, `"attachments":[{"a":`+strings.Repeat("[", MaxDepth)+strings.Repeat("]", MaxDepth)+`}]`), ErrInvalidValue, "content.attachments[0]"},
 		{"unknown field nested too deep", edit(`"sent",`, `"sent","extra":`+strings.Repeat("[", MaxDepth)+strings.Repeat("]", MaxDepth)+`,`), ErrInvalidValue, "extra"},
 		{"sender field nested too deep", edit(`"id":"u1"`, `"id":"u1","extra":`+strings.Repeat("[", MaxDepth-1)+strings.Repeat("]", MaxDepth-1)), ErrInvalidValue, "sender.extra"},
-		{"hostile nesting", `{"x":` + strings.Repeat("[", 1<<20), ErrInvalidValue, "x"},
+		{"hostile nesting", `{"x":` + strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20) + `}`, ErrInvalidValue, "x"},
+		{"hostile nesting, truncated", `{"x":` + strings.Repeat("[", 1<<20), ErrSyntax, ""},
 
 		// Unknown variants.
 		{"unknown eventType", edit(`"sent"`, `"reacted"`), ErrUnknownVariant, "eventType"},
@@ -239,10 +246,15 @@ func TestDecodeErrors(t *testing.T) {
 		{"content error before a syntax error", edit(`"text":"hi"`, `"text":1`, `"attachments":[]`, `"attachments":[,]`), ErrSyntax, ""},
 		{"deep content before contentType", edit(`"contentType":"text","content":{"contentType":"text","text":"hi","markdownText":"hi","attachments":[]}`, `"content":{"contentType":"text","text":"","markdownText":"","attachments":[`+nested(MaxDepth-2)+`]},"contentType":"text"`), ErrInvalidValue, "content.attachments[0]"},
 	}
+}
+
+func TestDecodeErrors(t *testing.T) {
+	// The record, content, attachments array and attachment are 4 levels already.
+	deepOK := withContent(`"contentType":"text","content":{"contentType":"text","text":"","markdownText":"","attachments":[` + nested(MaxDepth-3) + `]}`)
 	if _, err := Decode([]byte(deepOK)); err != nil {
 		t.Errorf("nesting of exactly MaxDepth: %v", err)
 	}
-	for _, tt := range tests {
+	for _, tt := range decodeErrorTests() {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Decode([]byte(tt.line))
 			if err == nil {
@@ -437,6 +449,22 @@ func TestDecodeErrorMessage(t *testing.T) {
 	for kind, want := range reasons {
 		if got := (&DecodeError{Kind: kind}).Reason(); got != want {
 			t.Errorf("Reason() for %v = %q, want %q", kind, got, want)
+		}
+	}
+}
+
+func TestDecodeErrorDetailIsShort(t *testing.T) {
+	long := strings.Repeat("é", 1000)
+	for _, line := range []string{
+		edit(`"sent"`, `"`+long+`"`),
+		edit(`"participantType":"email"`, `"participantType":"`+long+`"`),
+		edit(`1763769601456`, strings.Repeat("9", 10000)),
+		edit(`1763769601456`, "1."+strings.Repeat("5", 10000)),
+		edit(`{"contentType":"text"`, `{"contentType":"`+long+`"`),
+	} {
+		_, err := Decode([]byte(line))
+		if err == nil || len(err.Error()) > 200 || !utf8.ValidString(err.Error()) {
+			t.Errorf("Decode error is %d bytes long: %.300s", len(err.Error()), err)
 		}
 	}
 }

@@ -119,6 +119,8 @@ func (o Options) validate() error {
 		return fmt.Errorf("synth: orgs: %d is negative", o.Orgs)
 	case o.Files < 0:
 		return fmt.Errorf("synth: files: %d is negative", o.Files)
+	case o.Compression < Alternate || o.Compression > Gzip:
+		return fmt.Errorf("synth: compression: unknown value %d", o.Compression)
 	case o.Bad < 0 || o.Bad > o.Events:
 		return fmt.Errorf("synth: bad: %d is not between 0 and the %d events", o.Bad, o.Events)
 	}
@@ -208,15 +210,15 @@ func Generate(ctx context.Context, dir string, opt Options) (Stats, error) {
 	st.Files = files
 	st.DirectoryReused = reused
 	st.BadByKind = make(map[string]int, numBadKinds)
-	for _, fs := range fstats {
-		st.Lines += fs.lines
-		st.Messages += fs.messages
-		st.Duplicates += fs.duplicates
-		st.Waves += fs.waves
-		st.Invitations += fs.invitations
-		st.Bad += fs.bad
-		st.Late += fs.late
-		for k, n := range fs.badKinds {
+	for _, s := range fstats {
+		st.Lines += s.lines
+		st.Messages += s.messages
+		st.Duplicates += s.duplicates
+		st.Waves += s.waves
+		st.Invitations += s.invitations
+		st.Bad += s.bad
+		st.Late += s.late
+		for k, n := range s.badKinds {
 			st.BadByKind[BadKinds[k]] += n
 		}
 	}

@@ -1,0 +1,6 @@
+//go:build !unix
+
+package archiver
+
+// allocArena returns n bytes on the Go heap where anonymous mappings are not available.
+func allocArena(n int) ([]byte, func(), error) { return make([]byte, n), func() {}, nil }

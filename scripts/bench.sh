@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Benchmark: generate 1,000,000 and 4,000,000 events with `chatvault gen`, seal each into a
+# fresh folder store, and compare with a jq | gzip baseline filtering the same 1M log.
+# Prints a Markdown table: wall time, events per second, CPU seconds, peak RSS.
+#
+#   make bench                    # or: scripts/bench.sh [events...]
+#   BENCH_DIR=/path scripts/bench.sh 1000000
+#
+# Needs GNU time (/usr/bin/time) and jq: apt-get install -y time jq.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sizes=("${@:-1000000 4000000}")
+read -r -a sizes <<<"${sizes[*]}"
+dir=${BENCH_DIR:-$(mktemp -d /tmp/chatvault-bench.XXXXXX)}
+day=2026-11-22
+orgs=${BENCH_ORGS:-50}
+mkdir -p "$dir"
+
+for tool in /usr/bin/time jq; do
+  command -v "$tool" >/dev/null || { echo "bench: $tool is missing (apt-get install -y time jq)" >&2; exit 2; }
+done
+
+go build -o "$dir/chatvault" ./cmd/chatvault
+cv="$dir/chatvault"
+rows=()
+
+# measure NAME EVENTS CMD...: runs CMD under GNU time and appends a table row.
+measure() {
+  local name=$1 events=$2; shift 2
+  local t
+  t=$(mktemp)
+  /usr/bin/time -f '%e %U %S %M' -o "$t" "$@" >/dev/null
+  read -r wall user sys rss <"$t"
+  rm -f "$t"
+  rows+=("$(awk -v n="$name" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
+    'BEGIN { printf "| %s | %d | %.2f | %.0f | %.2f | %.0f |", n, e, w, e / w, u + s, r / 1024 }')")
+}
+
+for n in "${sizes[@]}"; do
+  log="$dir/log-$n"
+  if [ ! -e "$log/$day/_CLOSED" ]; then
+    rm -rf "$log"
+    echo "bench: generating $n events into $log" >&2
+    "$cv" gen --date "$day" --events "$n" --orgs "$orgs" --out "$log" --seed 1 >&2
+  fi
+  rm -rf "$dir/store-$n" "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"
+  echo "bench: sealing $n events" >&2
+  # Exit code 3 (quarantined records) would still be a sealed day; gen writes none here.
+  measure "chatvault run (folder store)" "$n" "$cv" run --date "$day" --eventlog "$log" \
+    --store "$dir/store-$n" --temp-dir "$dir/tmp-$n" --log-format json
+done
+
+# Baseline: what a shell pipeline does with the same 1M log, filtering message events
+# without any routing, sorting, hashing or durability: jq -c 'select(...)' | gzip -1.
+n=${sizes[0]}
+log="$dir/log-$n"
+filter='select((.eventType=="sent" or .eventType=="edited" or .eventType=="deleted") and (.contentType=="text" or .contentType=="emoji" or .contentType=="item" or .contentType=="textSnippet" or .contentType=="membersChanged"))'
+echo "bench: jq baseline on $n events" >&2
+measure "jq -c 'select(…)' | gzip -1 (baseline)" "$n" sh -c \
+  "for f in '$log/$day'/*.jsonl*; do case \$f in *.gz) gzip -dc \"\$f\";; *) cat \"\$f\";; esac; done | jq -c '$filter' | gzip -1"
+
+echo
+echo "| run | events | wall s | events/s | CPU s | peak RSS MiB |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+printf '%s\n' "${rows[@]}"
+echo
+echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
+echo "peak RSS of the jq row is the largest process of the pipeline (GNU time reports the shell's children's maximum)."

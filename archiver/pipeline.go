@@ -447,41 +447,18 @@ func quarantineLine(dst []byte, reason, detail, file string, number int64, raw [
 	dst = append(dst, `{"reason":`...)
 	dst = strconv.AppendQuote(dst, reason)
 	dst = append(dst, `,"error":`...)
-	dst = appendJSONString(dst, detail)
+	dst = model.AppendString(dst, detail)
 	dst = append(dst, `,"file":`...)
-	dst = appendJSONString(dst, file)
+	dst = model.AppendString(dst, file)
 	dst = append(dst, `,"line":`...)
 	dst = strconv.AppendInt(dst, number, 10)
 	if utf8.Valid(raw) {
 		dst = append(dst, `,"raw":`...)
-		dst = appendJSONString(dst, string(raw))
+		dst = model.AppendString(dst, string(raw))
 	} else {
 		dst = append(dst, `,"rawBase64":"`...)
 		dst = base64.StdEncoding.AppendEncode(dst, raw)
 		dst = append(dst, '"')
 	}
 	return append(dst, '}')
-}
-
-// appendJSONString encodes s with the model's canonical string escaping.
-func appendJSONString(dst []byte, s string) []byte {
-	e := model.Event{EventType: s}
-	b := model.AppendJSON(nil, &e)
-	// {"eventType":"…","chatId":… — take the string that follows the first colon.
-	const prefix = len(`{"eventType":`)
-	end := prefix + stringLen(b[prefix:])
-	return append(dst, b[prefix:end]...)
-}
-
-// stringLen returns the length of the JSON string at the start of b, quotes included.
-func stringLen(b []byte) int {
-	for i := 1; i < len(b); i++ {
-		switch b[i] {
-		case '\\':
-			i++
-		case '"':
-			return i + 1
-		}
-	}
-	return len(b)
 }

@@ -17,12 +17,36 @@ import (
 
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/pgzip"
 )
 
 // gzipLevel trades size for speed. Level 1 keeps compression off the critical path of a
 // 2-core machine; the output is still deterministic for a given library version, and
 // reruns compare the JSONL, not the gzip bytes.
 const gzipLevel = gzip.BestSpeed
+
+// Exports are compressed in 1 MiB blocks, several at once (klauspost/pgzip): the merge
+// feeds one organization at a time, so without this a large organization's compression
+// would run on one core while the others wait. The blocks form one ordinary gzip member
+// (deflate blocks joined by sync flushes, each primed with the previous block's tail), so
+// any gzip reader decodes it, and the same records always give the same bytes.
+const (
+	gzipBlock  = 1 << 20
+	gzipBlocks = 4
+)
+
+// gzipWriters reuses compressors and their block buffers across organizations: a day of
+// ten thousand small organizations should not allocate ten thousand sets of buffers.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, err := pgzip.NewWriterLevel(io.Discard, gzipLevel)
+	if err != nil {
+		panic(err) // gzipLevel is a valid constant
+	}
+	if err := zw.SetConcurrency(gzipBlock, gzipBlocks); err != nil {
+		panic(err)
+	}
+	return zw
+}}
 
 // writer merges the sorted runs and turns each organization's records into a staged
 // export, then commits them, several organizations at once.
@@ -393,7 +417,7 @@ func (w *writer) recordFailure(ctx context.Context, org string, cause error) {
 type stagedObject struct {
 	f         *os.File
 	buf       *bufio.Writer // gzip writes in small pieces; batch them into large writes
-	zw        *gzip.Writer
+	zw        *pgzip.Writer
 	jsonl     hash.Hash
 	stored    hash.Hash
 	jsonlSize int64
@@ -411,14 +435,10 @@ func newStagedObject(dir string) (*stagedObject, error) {
 	}
 	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
 	st.buf = bufio.NewWriterSize(io.MultiWriter(f, st.stored), 256<<10)
-	zw, err := gzip.NewWriterLevel(st.buf, gzipLevel)
-	if err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, err
-	}
-	// No name, no modification time: the same records give the same bytes.
-	zw.Header = gzip.Header{OS: 255}
+	zw := gzipWriters.Get().(*pgzip.Writer)
+	zw.Reset(st.buf)
+	// No name, no modification time (0 means none): the same records give the same bytes.
+	zw.Header = pgzip.Header{OS: 255, ModTime: time.Unix(0, 0)}
 	st.zw = zw
 	return st, nil
 }
@@ -440,7 +460,10 @@ func (st *stagedObject) writeLine(b []byte) error {
 }
 
 func (st *stagedObject) finish() error {
-	if err := st.zw.Close(); err != nil {
+	err := st.zw.Close()
+	gzipWriters.Put(st.zw)
+	st.zw = nil
+	if err != nil {
 		return fmt.Errorf("stage export: %w", err)
 	}
 	if err := st.buf.Flush(); err != nil {
@@ -464,6 +487,11 @@ func (st *stagedObject) store(ctx context.Context, s Store, key string) error {
 }
 
 func (st *stagedObject) remove() {
+	if st.zw != nil {
+		// Not finished: drain the compressor's goroutines before dropping it.
+		st.zw.Close()
+		st.zw = nil
+	}
 	st.f.Close()
 	os.Remove(st.f.Name())
 }

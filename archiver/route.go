@@ -15,11 +15,10 @@ import (
 type router struct {
 	// orgs are the organizations archiving on the day, sorted by id; an org's index in
 	// this slice is how the rest of the pipeline names it.
-	orgs      []model.Organization
-	userOrg   map[string]int32
-	botOrg    map[string]int32
-	chatOrgs  map[string][]int32
-	directory *model.Directory
+	orgs     []model.Organization
+	userOrg  map[string]int32
+	botOrg   map[string]int32
+	chatOrgs map[string][]int32
 }
 
 // safeID is what an organization id must look like to become a store key segment.
@@ -30,10 +29,9 @@ var safeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // is entitled to them.
 func newRouter(dir *model.Directory, day Day) (*router, error) {
 	r := &router{
-		userOrg:   make(map[string]int32),
-		botOrg:    make(map[string]int32),
-		chatOrgs:  make(map[string][]int32),
-		directory: dir,
+		userOrg:  make(map[string]int32),
+		botOrg:   make(map[string]int32),
+		chatOrgs: make(map[string][]int32),
 	}
 	for _, o := range dir.Organizations {
 		if !o.Archival || (o.ArchivalStart != "" && o.ArchivalStart > day.String()) {

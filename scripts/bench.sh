@@ -41,6 +41,12 @@ for n in "${sizes[@]}"; do
   log="$dir/log-$n"
   if [ ! -e "$log/$day/_CLOSED" ]; then
     rm -rf "$log"
+    mkdir -p "$log"
+    # Every size shares the first size's directory: the same organizations, users and
+    # chats with more traffic, so memory can be compared across day sizes.
+    if [ -e "$dir/log-${sizes[0]}/directory.json" ]; then
+      cp "$dir/log-${sizes[0]}/directory.json" "$log/"
+    fi
     echo "bench: generating $n events into $log" >&2
     "$cv" gen --date "$day" --events "$n" --orgs "$orgs" --out "$log" --seed 1 >&2
   fi

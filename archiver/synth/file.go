@@ -1,7 +1,6 @@
 package synth
 
 import (
-	"bufio"
 	"context"
 	"math/rand/v2"
 	"slices"
@@ -64,7 +63,7 @@ type fileStats struct {
 type fileGen struct {
 	w        *world
 	r        *rand.Rand
-	out      *bufio.Writer
+	out      *pipeWriter
 	n        int // lines the file holds
 	badLeft  int
 	badNext  int // global index of the next bad line, which selects its kind
@@ -91,7 +90,7 @@ type fileGen struct {
 	st             fileStats
 }
 
-func newFileGen(w *world, seed int64, index, files int, dayStart int64, n, badStart, badCount int, out *bufio.Writer) *fileGen {
+func newFileGen(w *world, seed int64, index, files int, dayStart int64, n, badStart, badCount int, out *pipeWriter) *fileGen {
 	r := newRand(seed, streamFile+uint64(index))
 	g := &fileGen{w: w, r: r, out: out, n: n, badLeft: badCount, badNext: badStart, dayStart: dayStart,
 		minDue: int(^uint(0) >> 1), lateSpan: min(20_000, n/4+1)}
@@ -133,6 +132,9 @@ func (g *fileGen) run(ctx context.Context, progress func(int)) error {
 		if iter&0x3fff == 0 {
 			if err := ctx.Err(); err != nil {
 				return err
+			}
+			if g.out.Failed() {
+				return nil // Close reports the error
 			}
 			if progress != nil && g.written > reported {
 				progress(g.written - reported)
@@ -221,8 +223,7 @@ func (g *fileGen) emit(line []byte, late bool) {
 }
 
 func (g *fileGen) write(line []byte) {
-	g.out.Write(line) // errors surface at Flush
-	g.out.WriteByte('\n')
+	g.out.writeLine(line) // a failure stops run and surfaces at Close
 	g.written++
 }
 

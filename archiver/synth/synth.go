@@ -365,7 +365,7 @@ func writeFiles(parent context.Context, dir string, w *world, opt Options) (_ []
 			defer wg.Done()
 			defer func() { <-sem }()
 			path := filepath.Join(dir, filepath.FromSlash(names[i]))
-			stats[i], errs[i] = writeFile(ctx, path, &created[i], func(out *bufio.Writer) *fileGen {
+			stats[i], errs[i] = writeFile(ctx, path, &created[i], func(out *pipeWriter) *fileGen {
 				return newFileGen(w, opt.Seed, i, n, dayStart, lineEnd-lineStart, badStart, badEnd-badStart, out)
 			}, progress)
 			if errs[i] != nil {
@@ -391,7 +391,7 @@ func writeFiles(parent context.Context, dir string, w *world, opt Options) (_ []
 	return names, stats, nil
 }
 
-func writeFile(ctx context.Context, path string, created *bool, newGen func(*bufio.Writer) *fileGen, progress func(int)) (fileStats, error) {
+func writeFile(ctx context.Context, path string, created *bool, newGen func(*pipeWriter) *fileGen, progress func(int)) (fileStats, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fileStats{}, fmt.Errorf("create %s: %w", filepath.Base(path), err)
@@ -403,15 +403,11 @@ func writeFile(ctx context.Context, path string, created *bool, newGen func(*buf
 		zw, _ = gzip.NewWriterLevel(f, gzip.BestSpeed)
 		w = zw
 	}
-	aw := newAsyncWriter(w, 256<<10, 4)
-	bw := bufio.NewWriterSize(aw, 256<<10)
-	g := newGen(bw)
+	pw := newPipeWriter(w, 256<<10, 4)
+	g := newGen(pw)
 	err = g.run(ctx, progress)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if aerr := aw.Close(); err == nil {
-		err = aerr
+	if cerr := pw.Close(); err == nil {
+		err = cerr
 	}
 	if zw != nil && err == nil {
 		err = zw.Close()
@@ -426,9 +422,11 @@ func writeFile(ctx context.Context, path string, created *bool, newGen func(*buf
 	return g.st, nil
 }
 
-// asyncWriter hands filled buffers to a goroutine that compresses and writes them, so that
-// generating lines and compressing them overlap.
-type asyncWriter struct {
+// pipeWriter buffers lines and hands each filled buffer to a goroutine that compresses
+// and writes it, so that generating lines and compressing them overlap.
+type pipeWriter struct {
+	cur    []byte
+	size   int
 	full   chan []byte
 	free   chan []byte
 	done   chan struct{}
@@ -436,38 +434,46 @@ type asyncWriter struct {
 	err    error // written by the goroutine, read after done is closed
 }
 
-func newAsyncWriter(w io.Writer, size, buffers int) *asyncWriter {
-	a := &asyncWriter{full: make(chan []byte, buffers), free: make(chan []byte, buffers), done: make(chan struct{})}
-	for range buffers {
-		a.free <- make([]byte, 0, size)
+func newPipeWriter(w io.Writer, size, buffers int) *pipeWriter {
+	p := &pipeWriter{size: size, full: make(chan []byte, buffers), free: make(chan []byte, buffers), done: make(chan struct{})}
+	for range buffers - 1 {
+		p.free <- make([]byte, 0, size+size/4)
 	}
+	p.cur = make([]byte, 0, size+size/4)
 	go func() {
-		defer close(a.done)
-		for b := range a.full {
-			if a.err == nil {
-				if _, a.err = w.Write(b); a.err != nil {
-					a.failed.Store(true)
+		defer close(p.done)
+		for b := range p.full {
+			if p.err == nil {
+				if _, p.err = w.Write(b); p.err != nil {
+					p.failed.Store(true)
 				}
 			}
-			a.free <- b[:0]
+			p.free <- b[:0]
 		}
 	}()
-	return a
+	return p
 }
 
-// Write queues a copy of p; an earlier write's failure is reported by Close, and stops
-// further writes early.
-func (a *asyncWriter) Write(p []byte) (int, error) {
-	if a.failed.Load() {
-		return 0, errors.New("an earlier write failed")
+// writeLine queues line and a newline.
+func (p *pipeWriter) writeLine(line []byte) {
+	p.cur = append(append(p.cur, line...), '\n')
+	if len(p.cur) >= p.size {
+		p.full <- p.cur
+		p.cur = <-p.free
 	}
-	a.full <- append(<-a.free, p...)
-	return len(p), nil
 }
 
-// Close waits until everything queued is written and returns the first error.
-func (a *asyncWriter) Close() error {
-	close(a.full)
-	<-a.done
-	return a.err
+// Failed reports whether a write has failed; Close says how.
+func (p *pipeWriter) Failed() bool { return p.failed.Load() }
+
+// Close writes what is buffered, waits until everything is written and returns the
+// first error.
+func (p *pipeWriter) Close() error {
+	if len(p.cur) > 0 {
+		p.full <- p.cur
+		p.cur = nil
+	}
+	close(p.full)
+	<-p.done
+	return p.err
 }

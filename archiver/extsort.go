@@ -128,11 +128,23 @@ func (s *sorter) view(e *entry, r *record) {
 
 func (s *sorter) sort() {
 	defer func() { s.sorted = true }()
-	var ra, rb record
 	slices.SortFunc(s.entries, func(a, b entry) int {
-		s.view(&a, &ra)
-		s.view(&b, &rb)
-		return compareRecords(&ra, &rb)
+		// The same order as compareRecords; org and ts usually decide, so compare them
+		// before touching the arena.
+		if c := cmp.Compare(a.org, b.org); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(s.arena[a.idOff:a.idOff+int(a.idLen)], s.arena[b.idOff:b.idOff+int(b.idLen)]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.rank, b.rank); c != 0 {
+			return c
+		}
+		la, lb := a.idOff+int(a.idLen), b.idOff+int(b.idLen)
+		return bytes.Compare(s.arena[la:la+int(a.lineLen)], s.arena[lb:lb+int(b.lineLen)])
 	})
 }
 

@@ -16,9 +16,9 @@ type router struct {
 	// orgs are the organizations archiving on the day, sorted by id; an org's index in
 	// this slice is how the rest of the pipeline names it.
 	orgs     []model.Organization
-	userOrg  map[string]int32
-	botOrg   map[string]int32
-	chatOrgs map[string][]int32
+	userOrg  idIndex[int32]
+	botOrg   idIndex[int32]
+	chatOrgs idIndex[[]int32]
 }
 
 // safeID is what an organization id must look like to become a store key segment.
@@ -29,9 +29,9 @@ var safeID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 // is entitled to them.
 func newRouter(dir *model.Directory, day Day) (*router, error) {
 	r := &router{
-		userOrg:  make(map[string]int32),
-		botOrg:   make(map[string]int32),
-		chatOrgs: make(map[string][]int32),
+		userOrg:  newIDIndex[int32](),
+		botOrg:   newIDIndex[int32](),
+		chatOrgs: newIDIndex[[]int32](),
 	}
 	for _, o := range dir.Organizations {
 		if !o.Archival || (o.ArchivalStart != "" && o.ArchivalStart > day.String()) {
@@ -57,12 +57,12 @@ func newRouter(dir *model.Directory, day Day) (*router, error) {
 	}
 	for _, u := range dir.Users {
 		if i, ok := index[u.OrgID]; ok {
-			r.userOrg[u.ID] = i
+			r.userOrg.set(u.ID, i)
 		}
 	}
 	for _, b := range dir.Bots {
 		if i, ok := index[b.OrgID]; ok {
-			r.botOrg[b.ID] = i
+			r.botOrg.set(b.ID, i)
 		}
 	}
 	for _, c := range dir.Chats {
@@ -70,13 +70,13 @@ func newRouter(dir *model.Directory, day Day) (*router, error) {
 		for _, m := range c.Members {
 			// Only users are members of an organization; a bot or an occupant in a chat
 			// does not bring the chat into its organization's archive.
-			if i, ok := r.userOrg[m]; ok && !slices.Contains(set, i) {
+			if i, ok := r.userOrg.get(m); ok && !slices.Contains(set, i) {
 				set = append(set, i)
 			}
 		}
 		if len(set) > 0 {
 			slices.Sort(set)
-			r.chatOrgs[c.ID] = set
+			r.chatOrgs.set(c.ID, set)
 		}
 	}
 	return r, nil
@@ -84,14 +84,15 @@ func newRouter(dir *model.Directory, day Day) (*router, error) {
 
 // route appends to dst the indices of the organizations e goes to, sorted and unique.
 func (r *router) route(dst []int32, e *model.Event) []int32 {
-	dst = append(dst, r.chatOrgs[e.ChatID]...)
+	chat, _ := r.chatOrgs.get(e.ChatID)
+	dst = append(dst, chat...)
 	switch e.Sender.Type {
 	case model.ParticipantEmail:
-		if i, ok := r.userOrg[e.Sender.ID]; ok {
+		if i, ok := r.userOrg.get(e.Sender.ID); ok {
 			dst = append(dst, i)
 		}
 	case model.ParticipantBot:
-		if i, ok := r.botOrg[e.Sender.ID]; ok {
+		if i, ok := r.botOrg.get(e.Sender.ID); ok {
 			dst = append(dst, i)
 		}
 	}

@@ -599,3 +599,63 @@ func TestAccounting(t *testing.T) {
 		t.Errorf("%d distinct records exported, counts say %d", len(distinct), in.Exported)
 	}
 }
+
+// commitFailingStore fails the creation of chain entries: a crash between an export and
+// its manifest.
+type commitFailingStore struct{ archiver.Store }
+
+func (s commitFailingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+	if strings.Contains(key, "/manifests/") {
+		return errors.New("injected: crash before the commit")
+	}
+	return s.Store.Create(ctx, key, body, size, sum)
+}
+
+// TestInterruptedCommits covers the two places a run can stop between objects: after an
+// export but before its manifest, and after the chain entry but before the day index.
+// Neither leaves a half-committed day, and the next run completes the commit.
+func TestInterruptedCommits(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	ledger := archiver.Ledger{Store: f.store}
+	s := &archiver.Sealer{Source: f.src, Store: commitFailingStore{f.store}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Failed()) != 2 {
+		t.Fatalf("%d organizations failed, want both", len(res.Failed()))
+	}
+	if m, err := ledger.Latest(context.Background(), acme, sampleDay); err != nil || m != nil {
+		t.Fatalf("an export without its manifest must not count as sealed: %v %v", m, err)
+	}
+	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	if err != nil || !rep.OK() || len(rep.Warnings) != 2 {
+		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none and two orphaned exports", rep.Problems, rep.Warnings)
+	}
+
+	res = f.seal(t, sampleDay, archiver.Options{})
+	for _, o := range res.Orgs {
+		if o.Outcome != archiver.OutcomeCommitted || o.Revision != 1 {
+			t.Errorf("%s: %s rev %d, want committed rev 1", o.Name, o.Outcome, o.Revision)
+		}
+	}
+
+	// Now lose Acme's day index, as if the run had stopped right after the chain entry.
+	idx := filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json")
+	if err := os.Remove(idx); err != nil {
+		t.Fatal(err)
+	}
+	res = f.seal(t, sampleDay, archiver.Options{})
+	for _, o := range res.Orgs {
+		if o.Outcome != archiver.OutcomeUnchanged || o.Revision != 1 {
+			t.Errorf("%s: %s rev %d, want unchanged rev 1 (the index restored, no new revision)", o.Name, o.Outcome, o.Revision)
+		}
+	}
+	if _, err := os.Stat(idx); err != nil {
+		t.Errorf("day index not restored: %v", err)
+	}
+	rep, err = ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	if err != nil || !rep.OK() || len(rep.Warnings) != 0 {
+		t.Fatalf("verify: problems %v, warnings %v", rep.Problems, rep.Warnings)
+	}
+}

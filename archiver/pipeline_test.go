@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -431,11 +432,11 @@ type failingStore struct {
 	prefix string
 }
 
-func (s failingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+func (s failingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
 	if strings.HasPrefix(key, s.prefix) && strings.Contains(key, "/events-") {
 		return errors.New("injected: disk full")
 	}
-	return s.Store.Create(ctx, key, body, size, sum)
+	return s.Store.Create(ctx, key, body, size, sum, opt)
 }
 
 // TestOneOrganizationFailing shows that one organization's failure commits nothing for it,
@@ -604,11 +605,11 @@ func TestAccounting(t *testing.T) {
 // its manifest.
 type commitFailingStore struct{ archiver.Store }
 
-func (s commitFailingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+func (s commitFailingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
 	if strings.Contains(key, "/manifests/") {
 		return errors.New("injected: crash before the commit")
 	}
-	return s.Store.Create(ctx, key, body, size, sum)
+	return s.Store.Create(ctx, key, body, size, sum, opt)
 }
 
 // TestInterruptedCommits covers the two places a run can stop between objects: after an
@@ -657,5 +658,50 @@ func TestInterruptedCommits(t *testing.T) {
 	rep, err = ledger.Verify(context.Background(), archiver.VerifyOptions{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 0 {
 		t.Fatalf("verify: problems %v, warnings %v", rep.Problems, rep.Warnings)
+	}
+}
+
+// recordingStore remembers the options of every Create.
+type recordingStore struct {
+	archiver.Store
+	mu   sync.Mutex
+	opts map[string]archiver.CreateOptions
+}
+
+func (s *recordingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	s.mu.Lock()
+	s.opts[key] = opt
+	s.mu.Unlock()
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestRetention checks what the pipeline asks stores to enforce: every object of an
+// organization's day is kept until the day's end plus the organization's retentionDays,
+// and the quarantine as long as the longest of them.
+func TestRetention(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	rs := &recordingStore{Store: f.store, opts: map[string]archiver.CreateOptions{}}
+	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
+		t.Fatal(err)
+	}
+	end := sampleDay.End()
+	want := map[string]time.Time{acme: end.AddDate(0, 0, 2557), globex: end.AddDate(0, 0, 3650)}
+	if len(rs.opts) != 7 {
+		t.Errorf("%d objects created, want 7", len(rs.opts))
+	}
+	for key, opt := range rs.opts {
+		var w time.Time
+		switch {
+		case strings.HasPrefix(key, "quarantine/"):
+			w = want[globex]
+		case strings.HasPrefix(key, "orgs/"+acme):
+			w = want[acme]
+		case strings.HasPrefix(key, "orgs/"+globex):
+			w = want[globex]
+		}
+		if !opt.RetainUntil.Equal(w) {
+			t.Errorf("%s: retain until %v, want %v", key, opt.RetainUntil, w)
+		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"time"
 )
 
 // ErrNotFound is returned (wrapped) when an object does not exist.
@@ -13,6 +14,14 @@ var ErrNotFound = errors.New("object not found")
 // ErrConflict is returned (wrapped) by Store.Create when the key already holds different
 // bytes. The existing object is left untouched: nothing is ever overwritten.
 var ErrConflict = errors.New("object exists with different content")
+
+// CreateOptions describe how a new object is to be kept.
+type CreateOptions struct {
+	// RetainUntil, when not zero, is the earliest time the object may be deleted. Stores
+	// that can enforce it do (S3 Object Lock in COMPLIANCE mode); the folder store cannot,
+	// and relies on read-only files and the operator's permissions.
+	RetainUntil time.Time
+}
 
 // Store is write-once object storage: the local folder (fsstore) or S3 (s3).
 //
@@ -27,7 +36,9 @@ type Store interface {
 	// are idempotent. If it exists with other bytes, Create returns an error wrapping
 	// ErrConflict and never replaces the object. Concurrent Creates of one key: exactly one
 	// writes; the others behave as above.
-	Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error
+	//
+	// opt carries what a store may enforce beyond create-once (see CreateOptions).
+	Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt CreateOptions) error
 
 	// Open returns the object's bytes; the caller closes the reader. A missing key gives an
 	// error wrapping ErrNotFound.

@@ -239,7 +239,15 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 		return err
 	}
 	key := quarantineKey(w.day, q.sum)
-	if err := q.store(ctx, w.s.Store, key); err != nil {
+	// Quarantined records belong to no organization yet, so they are kept as long as the
+	// longest retention of the day's archiving organizations.
+	var keep CreateOptions
+	for _, o := range w.rt.orgs {
+		if r := w.retention(o); r.RetainUntil.After(keep.RetainUntil) {
+			keep = r
+		}
+	}
+	if err := q.store(ctx, w.s.Store, key, keep); err != nil {
 		return fmt.Errorf("store quarantine: %w", err)
 	}
 	q.committed = true
@@ -315,7 +323,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		if err != nil {
 			return fmt.Errorf("chain head %s: %w", head.Key, err)
 		}
-		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256); err != nil {
+		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, CreateOptions{}); err != nil {
 			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
 		}
 	}
@@ -333,7 +341,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		return nil
 	}
-	if err := st.store(ctx, store, c.Data.Key); err != nil {
+	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}
 	return nil
@@ -387,17 +395,27 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		return err
 	}
 	sum := sha256.Sum256(b)
-	if err := store.Create(ctx, chainKey(c.Org, m.Seq), bytes.NewReader(b), int64(len(b)), sum); err != nil {
+	keep := w.retention(c.org)
+	if err := store.Create(ctx, chainKey(c.Org, m.Seq), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return fmt.Errorf("commit manifest %d: another writer committed it first: %w", m.Seq, err)
 		}
 		return fmt.Errorf("commit manifest: %w", err)
 	}
-	if err := store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum); err != nil {
+	if err := store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		return fmt.Errorf("index manifest: %w", err)
 	}
 	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
 	return nil
+}
+
+// retention is how long an organization's objects of the day must be kept: from the end
+// of the day, its retentionDays (none when it has none).
+func (w *writer) retention(o model.Organization) CreateOptions {
+	if o.RetentionDays <= 0 {
+		return CreateOptions{}
+	}
+	return CreateOptions{RetainUntil: w.day.End().AddDate(0, 0, o.RetentionDays)}
 }
 
 // recordFailure leaves a trace of a failed attempt for status and alerting. It is best
@@ -406,7 +424,7 @@ func (w *writer) recordFailure(ctx context.Context, org string, cause error) {
 	now := w.s.Now().UTC()
 	msg := []byte(now.Format(time.RFC3339) + " " + cause.Error() + "\n")
 	key := failedPrefix(org, w.day) + strconv.FormatInt(now.UnixMilli(), 10) + ".json"
-	if err := w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg)); err != nil {
+	if err := w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg), CreateOptions{}); err != nil {
 		w.log.Error("record failed attempt", "org", org, "err", err)
 	}
 }
@@ -479,11 +497,11 @@ func (st *stagedObject) finish() error {
 	return nil
 }
 
-func (st *stagedObject) store(ctx context.Context, s Store, key string) error {
+func (st *stagedObject) store(ctx context.Context, s Store, key string, opt CreateOptions) error {
 	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
 		return err
 	}
-	return s.Create(ctx, key, st.f, st.size, st.sum)
+	return s.Create(ctx, key, st.f, st.size, st.sum, opt)
 }
 
 func (st *stagedObject) remove() {

@@ -70,7 +70,7 @@ func (s *Store) Dir() string { return s.root.Name() }
 //
 // A body longer than size is an error too, not silently cut: the caller's size and
 // content disagree.
-func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, _ archiver.CreateOptions) error {
 	if err := s.create(ctx, key, body, size, sum); err != nil {
 		return fmt.Errorf("fsstore: create %s: %w", key, err)
 	}

@@ -72,7 +72,7 @@ func TestInvalidKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := t.Context()
-			err := s.Create(ctx, tt.key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data))
+			err := s.Create(ctx, tt.key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), archiver.CreateOptions{})
 			if err == nil || !strings.Contains(err.Error(), "invalid key") {
 				t.Errorf("Create(%q) = %v, want an invalid key error", tt.key, err)
 			}
@@ -131,7 +131,7 @@ func TestNoTempFilesAfterFailures(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := s.Create(tt.ctx, tt.key, tt.body, tt.size, tt.sum)
+			err := s.Create(tt.ctx, tt.key, tt.body, tt.size, tt.sum, archiver.CreateOptions{})
 			if (err == nil) != tt.ok {
 				t.Fatalf("Create = %v, want success %v", err, tt.ok)
 			}
@@ -155,9 +155,9 @@ func TestErrors(t *testing.T) {
 		err  error
 		want error
 	}{
-		{"failing body", s.Create(t.Context(), "a", io.MultiReader(bytes.NewReader(data[:3]), errReader{}), 10, sum), errBody},
-		{"cancelled create", s.Create(cancelled, "b", bytes.NewReader(data), 10, sum), context.Canceled},
-		{"short body", s.Create(t.Context(), "c", bytes.NewReader(data[:3]), 10, sum), io.ErrUnexpectedEOF},
+		{"failing body", s.Create(t.Context(), "a", io.MultiReader(bytes.NewReader(data[:3]), errReader{}), 10, sum, archiver.CreateOptions{}), errBody},
+		{"cancelled create", s.Create(cancelled, "b", bytes.NewReader(data), 10, sum, archiver.CreateOptions{}), context.Canceled},
+		{"short body", s.Create(t.Context(), "c", bytes.NewReader(data[:3]), 10, sum, archiver.CreateOptions{}), io.ErrUnexpectedEOF},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,7 +216,7 @@ func TestKeyFolderCollision(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
-			err := s.Create(t.Context(), tt.key, strings.NewReader("v"), 1, sha256.Sum256([]byte("v")))
+			err := s.Create(t.Context(), tt.key, strings.NewReader("v"), 1, sha256.Sum256([]byte("v")), archiver.CreateOptions{})
 			if err == nil || errors.Is(err, archiver.ErrConflict) {
 				t.Errorf("Create(%q) = %v, want a non-conflict error", tt.key, err)
 			}
@@ -255,7 +255,7 @@ func TestSymlinkOutOfRootNotFollowed(t *testing.T) {
 		}
 	}
 	data := []byte("planted")
-	if err := s.Create(ctx, "dirlink/planted", bytes.NewReader(data), int64(len(data)), sha256.Sum256(data)); err == nil {
+	if err := s.Create(ctx, "dirlink/planted", bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), archiver.CreateOptions{}); err == nil {
 		t.Error("Create through a symlink out of the root succeeded")
 	}
 	if _, err := os.Lstat(filepath.Join(outside, "planted")); !errors.Is(err, fs.ErrNotExist) {
@@ -289,7 +289,7 @@ func BenchmarkCreate(b *testing.B) {
 			key = fmt.Sprintf("orgs/o%d/days/%d/r1.jsonl.gz", i%64, i)
 		}
 		i++
-		if err := s.Create(b.Context(), key, bytes.NewReader(data), int64(len(data)), sum); err != nil {
+		if err := s.Create(b.Context(), key, bytes.NewReader(data), int64(len(data)), sum, archiver.CreateOptions{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -311,7 +311,7 @@ func newStore(t *testing.T, dir string) *fsstore.Store {
 
 func create(t *testing.T, s *fsstore.Store, key string, data []byte) {
 	t.Helper()
-	if err := s.Create(t.Context(), key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data)); err != nil {
+	if err := s.Create(t.Context(), key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -79,7 +79,7 @@ func testLarge(t *testing.T, s archiver.Store) {
 	const size = 8 << 20
 	ctx := t.Context()
 	sum := streamSum(1, size)
-	if err := s.Create(ctx, "large", stream(1, size), size, sum); err != nil {
+	if err := s.Create(ctx, "large", stream(1, size), size, sum, archiver.CreateOptions{}); err != nil {
 		t.Fatalf("Create: %v", err)
 	}
 	rc, err := s.Open(ctx, "large")
@@ -152,7 +152,7 @@ func testBadInputLeavesNothing(t *testing.T, s archiver.Store) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			key := "bad/" + strings.ReplaceAll(tt.name, " ", "-")
-			if err := s.Create(t.Context(), key, bytes.NewReader(data), tt.size, tt.sum); err == nil {
+			if err := s.Create(t.Context(), key, bytes.NewReader(data), tt.size, tt.sum, archiver.CreateOptions{}); err == nil {
 				t.Fatal("Create succeeded, want an error")
 			}
 			requireAbsent(t, s, key)
@@ -165,7 +165,7 @@ func testBadInputLeavesNothing(t *testing.T, s archiver.Store) {
 func testFailingBodyLeavesNothing(t *testing.T, s archiver.Store) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10) // 1 MiB
 	body := io.MultiReader(bytes.NewReader(data[:len(data)/2]), failingReader{errBody})
-	if err := s.Create(t.Context(), "obj", body, int64(len(data)), sumOf(data)); err == nil {
+	if err := s.Create(t.Context(), "obj", body, int64(len(data)), sumOf(data), archiver.CreateOptions{}); err == nil {
 		t.Fatal("Create with a failing body succeeded, want an error")
 	}
 	requireAbsent(t, s, "obj")
@@ -178,7 +178,7 @@ func testCancelledContextLeavesNothing(t *testing.T, s archiver.Store) {
 	t.Run("before", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		if err := s.Create(ctx, "before", bytes.NewReader(data), int64(len(data)), sumOf(data)); err == nil {
+		if err := s.Create(ctx, "before", bytes.NewReader(data), int64(len(data)), sumOf(data), archiver.CreateOptions{}); err == nil {
 			t.Fatal("Create with a cancelled context succeeded, want an error")
 		}
 		requireAbsent(t, s, "before")
@@ -190,7 +190,7 @@ func testCancelledContextLeavesNothing(t *testing.T, s archiver.Store) {
 		// The body cancels after its first read and goes on to deliver every byte, so
 		// only the store's own check of ctx can stop the write.
 		body := &cancellingReader{r: bytes.NewReader(data), cancel: cancel}
-		if err := s.Create(ctx, "during", body, int64(len(data)), sumOf(data)); err == nil {
+		if err := s.Create(ctx, "during", body, int64(len(data)), sumOf(data), archiver.CreateOptions{}); err == nil {
 			t.Fatal("Create cancelled midway succeeded, want an error")
 		}
 		requireAbsent(t, s, "during")
@@ -204,7 +204,7 @@ func testInProgressInvisible(t *testing.T, s archiver.Store) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- s.Create(t.Context(), "dir/obj", pr, int64(len(data)), sumOf(data))
+		done <- s.Create(t.Context(), "dir/obj", pr, int64(len(data)), sumOf(data), archiver.CreateOptions{})
 	}()
 	if _, err := pw.Write(data[:len(data)/2]); err != nil {
 		t.Fatalf("write first half: %v", err)
@@ -384,7 +384,7 @@ func streamSum(seed byte, size int64) [sha256.Size]byte {
 }
 
 func create(ctx context.Context, s archiver.Store, key string, data []byte) error {
-	return s.Create(ctx, key, bytes.NewReader(data), int64(len(data)), sumOf(data))
+	return s.Create(ctx, key, bytes.NewReader(data), int64(len(data)), sumOf(data), archiver.CreateOptions{})
 }
 
 func mustCreate(t *testing.T, s archiver.Store, key string, data []byte) {

@@ -324,7 +324,12 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 				case <-gctx.Done():
 					return gctx.Err()
 				}
-				b = <-free
+				select {
+				case b = <-free:
+				case <-gctx.Done():
+					// A worker failed and will not hand its batch back.
+					return gctx.Err()
+				}
 				b.arena, b.lines = b.arena[:0], b.lines[:0]
 			}
 			off := len(b.arena)

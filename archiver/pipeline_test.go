@@ -705,3 +705,18 @@ func TestRetention(t *testing.T) {
 		}
 	}
 }
+
+// TestSpillFailureCommitsNothing makes the sort's spill fail (its folder is gone): the run
+// must stop with an error naming the cause, commit nothing, and not hang.
+func TestSpillFailureCommitsNothing(t *testing.T) {
+	f := newFixture(t, generated(t, 5_000, 0))
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+		Now: fixedClock, SortMemory: 64 << 10, TempDir: filepath.Join(t.TempDir(), "missing")}}
+	_, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	if err == nil || !strings.Contains(err.Error(), "sort run") {
+		t.Fatalf("Seal = %v, want a sort run error", err)
+	}
+	if files := storeFiles(t, f.storeDir); len(files) != 0 {
+		t.Errorf("a failed run left %d objects in the store", len(files))
+	}
+}

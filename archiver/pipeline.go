@@ -355,6 +355,9 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 		dw := decodeWorker{sorter: sorters[i], counts: counts[i], rt: rt, excluded: excluded, files: part.Files, progress: s.Progress}
 		g.Go(func() error {
 			for b := range work {
+				if err := gctx.Err(); err != nil {
+					return err // another goroutine failed: stop early
+				}
 				if err := dw.batch(b); err != nil {
 					return err
 				}

@@ -101,7 +101,8 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	var batchBuf []byte
 	var prev []byte
 	var prevOrg int32 = -2
-	var oc *OrgCounts
+	var oc *OrgCounts // the current organization's counts
+	var win *Window   // and its window
 	var seen = make(map[int32]bool)
 	orgCounts := make(map[int32]*OrgCounts)
 	window := make(map[int32]*Window)
@@ -154,8 +155,8 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			prevOrg, prev = r.org, prev[:0]
 			seen[r.org] = true
 			oc = newOrgCounts(w.counts.orgExcluded[r.org])
-			orgCounts[r.org] = oc
-			window[r.org] = &Window{Start: w.day.Start().UnixMilli(), End: w.day.End().UnixMilli(), FirstEvent: r.ts}
+			win = &Window{Start: w.day.Start().UnixMilli(), End: w.day.End().UnixMilli(), FirstEvent: r.ts}
+			orgCounts[r.org], window[r.org] = oc, win
 			startJob(r.org)
 		}
 		s.Progress.Written.Add(1)
@@ -170,7 +171,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		oc.Exported++
 		oc.ByEventType[eventTypes[r.rank]]++
 		oc.ByContentType[contentTypes[r.kind]]++
-		window[r.org].LastEvent = r.ts
+		win.LastEvent = r.ts
 		if r.primary {
 			w.counts.exported++
 		}

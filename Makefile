@@ -1,5 +1,7 @@
 # chatvault: the two commands of the README, and the benchmark.
 GO ?= go
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
 
 .PHONY: run test bench
 
@@ -7,7 +9,7 @@ GO ?= go
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
 # quarantined); make treats that as the expected outcome.
 run:
-	@$(GO) build -o bin/chatvault ./cmd/chatvault && bin/chatvault run --date 2026-11-22; code=$$?; \
+	@$(GO) build -ldflags "$(LDFLAGS)" -o bin/chatvault ./cmd/chatvault && bin/chatvault run --date 2026-11-22; code=$$?; \
 	if [ $$code -eq 3 ]; then echo "exit 3: sealed; the sample's bad records were quarantined, as intended"; exit 0; fi; \
 	exit $$code
 

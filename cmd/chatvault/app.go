@@ -32,7 +32,15 @@ const (
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise it is taken
 // from the VCS stamp Go records in the binary, so manifests name the code that sealed them.
-var version = func() string {
+var version string
+
+func init() {
+	if version == "" {
+		version = vcsVersion()
+	}
+}
+
+func vcsVersion() string {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"
@@ -55,7 +63,7 @@ var version = func() string {
 		return "dev"
 	}
 	return "dev-" + rev + dirty
-}()
+}
 
 // command is one subcommand: its flags are registered by flags, and run does the work.
 type command struct {

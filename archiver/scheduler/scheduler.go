@@ -93,21 +93,30 @@ func (s *Scheduler) Register(r prometheus.Registerer) {
 	s.metrics.register(r)
 }
 
-// Run ticks until ctx is done: once at start (catching up after downtime), then at every
-// time of the schedule. A cancelled ctx aborts a running seal; nothing is half-committed
-// because the manifest, written last, is the commit point.
-func (s *Scheduler) Run(ctx context.Context) {
+// Run ticks once at start (catching up after downtime), then at every time of the
+// schedule, until stop is closed: a tick under way then finishes, and Run returns. A
+// cancelled ctx aborts a running seal instead; nothing is half-committed because the
+// manifest, written last, is the commit point.
+func (s *Scheduler) Run(ctx context.Context, stop <-chan struct{}) {
 	s.defaults()
-	s.Tick(ctx)
 	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		s.Tick(ctx)
 		now := s.Clock.Now()
 		next := s.Schedule.Next(now)
 		select {
+		case <-stop:
+			return
 		case <-ctx.Done():
 			return
 		case <-s.Clock.After(next.Sub(now)):
 		}
-		s.Tick(ctx)
 	}
 }
 

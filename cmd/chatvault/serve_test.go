@@ -157,7 +157,9 @@ func TestServeEndToEnd(t *testing.T) {
 	serveHooks.onTick = func(r scheduler.Report) { x.ticks <- r }
 	serveHooks.listening = func(a string) { addr <- a }
 	serveHooks.reload = make(chan chan error)
-	t.Cleanup(func() { serveHooks.clock, serveHooks.onTick, serveHooks.listening, serveHooks.reload = nil, nil, nil, nil })
+	t.Cleanup(func() {
+		serveHooks.clock, serveHooks.onTick, serveHooks.listening, serveHooks.reload = nil, nil, nil, nil
+	})
 
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan int)

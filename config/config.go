@@ -76,6 +76,9 @@ type Schedule struct {
 	// Grace (schedule.grace) is how long after a day's end its partition counts as closed
 	// when the producer wrote no _CLOSED marker.
 	Grace time.Duration
+	// Enabled (schedule.enabled) runs the scheduler inside `chatvault serve`; turn it off
+	// when a Kubernetes CronJob runs `chatvault run` and serve only answers the API.
+	Enabled bool
 }
 
 // CronSchedule parses Cron. Without a CRON_TZ= (or TZ=) prefix the schedule runs in UTC,
@@ -100,6 +103,9 @@ type Signing struct {
 type HTTP struct {
 	// Addr (http.addr) is the listen address, host:port.
 	Addr string
+	// ShutdownTimeout (http.shutdownTimeout) is how long `chatvault serve` waits, after
+	// SIGTERM, for requests in flight and a running seal to finish before it aborts them.
+	ShutdownTimeout time.Duration
 }
 
 // Auth configures API tokens.
@@ -143,8 +149,8 @@ func Default() *Config {
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},
 			SortMemory:          256 << 20,
 		},
-		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour},
-		HTTP:     HTTP{Addr: ":8080"},
+		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
+		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second},
 		Log:      Log{Level: "info", Format: "auto"},
 	}
 }
@@ -253,6 +259,9 @@ func (c *Config) problems() []*Error {
 		add("schedule.grace", "%s is negative", c.Schedule.Grace)
 	}
 
+	if c.HTTP.ShutdownTimeout <= 0 {
+		add("http.shutdownTimeout", "%s is not positive", c.HTTP.ShutdownTimeout)
+	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		add("http.addr", "%q is not host:port (such as :8080)", c.HTTP.Addr)
 	}

@@ -105,7 +105,7 @@ func TestLoadFile(t *testing.T) {
 		},
 		Schedule: Schedule{Cron: "CRON_TZ=Europe/Paris 15 2 * * *", Grace: 90 * time.Minute},
 		Signing:  Signing{KeyFile: "/etc/chatvault/signing.key"},
-		HTTP:     HTTP{Addr: "127.0.0.1:9090"},
+		HTTP:     HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second},
 		Auth:     Auth{TokensFile: "/etc/chatvault/tokens.json"},
 		Log:      Log{Level: "debug", Format: "json"},
 	}
@@ -250,6 +250,8 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"export.workers", "3", func(c *Config) { c.Export.Workers = 3 }},
 		{"schedule.cron", "@daily", func(c *Config) { c.Schedule.Cron = "@daily" }},
 		{"schedule.grace", "90s", func(c *Config) { c.Schedule.Grace = 90 * time.Second }},
+		{"schedule.enabled", "false", func(c *Config) { c.Schedule.Enabled = false }},
+		{"http.shutdownTimeout", "5s", func(c *Config) { c.HTTP.ShutdownTimeout = 5 * time.Second }},
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }},

@@ -72,6 +72,8 @@ type command struct {
 	usage   string
 	flags   func(fs *pflag.FlagSet)
 	run     func(ctx context.Context, env *env, fs *pflag.FlagSet) int
+	// subArgs lets positional arguments through (a subcommand such as `token create`).
+	subArgs bool
 }
 
 var commands []*command
@@ -134,7 +136,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "chatvault %s: %v\n", cmd.name, err)
 		return exitUsage
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && !cmd.subArgs {
 		fmt.Fprintf(stderr, "chatvault %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
 		return exitUsage
 	}

@@ -1,0 +1,89 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// Error codes of the API, as DESIGN.md and openapi.json fix them.
+const (
+	EInvalidRequest    = "invalid_request"
+	EInvalidToken      = "invalid_token"
+	EInsufficientScope = "insufficient_scope"
+	EExportNotFound    = "export_not_found"
+	EExportPending     = "export_pending"
+	ERateLimited       = "rate_limited"
+	EInternal          = "internal"
+)
+
+var statusOf = map[string]int{
+	EInvalidRequest:    http.StatusBadRequest,
+	EInvalidToken:      http.StatusUnauthorized,
+	EInsufficientScope: http.StatusForbidden,
+	EExportNotFound:    http.StatusNotFound,
+	EExportPending:     http.StatusConflict,
+	ERateLimited:       http.StatusTooManyRequests,
+	EInternal:          http.StatusInternalServerError,
+}
+
+// Error is an error the client may see: a code and a safe message.
+type Error struct {
+	Code    string
+	Message string
+	// RetryAfter, when set, is sent as Retry-After (export_pending, rate_limited).
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// errorCode returns the code and status of err: an *Error's own, invalid_token for
+// archiver.ErrInvalidToken, internal for anything else.
+func errorCode(err error) (*Error, int) {
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+	case errors.Is(err, archiver.ErrInvalidToken):
+		e = errorf(EInvalidToken, "the access token is missing, malformed, revoked or expired")
+	default:
+		e = errorf(EInternal, "internal error")
+	}
+	return e, statusOf[e.Code]
+}
+
+// Error writes err as the API's JSON error. It is the one place that maps errors to
+// statuses; internal errors are logged with their detail and shown without it.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	e, status := errorCode(err)
+	if status == http.StatusInternalServerError {
+		s.log().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	h := w.Header()
+	h.Del("Content-Encoding")
+	h.Del("Content-Length")
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	if e.Code == EInvalidToken {
+		h.Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+	}
+	if e.Code == EInsufficientScope {
+		h.Set("WWW-Authenticate", `Bearer error="insufficient_scope"`)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.FormatInt(int64((e.RetryAfter+time.Second-1)/time.Second), 10))
+	}
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Error   string `json:"error"`
+		Message string `json:"message"`
+	}{e.Code, e.Message})
+}

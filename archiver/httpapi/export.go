@@ -1,0 +1,223 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/klauspost/compress/gzip"
+)
+
+// Response headers of an export.
+const (
+	HeaderSHA256   = "X-Chatvault-Sha256"   // hex SHA-256 of the JSONL (the manifest's jsonlSha256)
+	HeaderRevision = "X-Chatvault-Revision" // the revision served (the latest)
+	HeaderRecords  = "X-Chatvault-Records"  // number of records (lines)
+	HeaderManifest = "X-Chatvault-Manifest-Sha256"
+)
+
+type exportRequest struct {
+	Date string `json:"date"`
+}
+
+// readDate decodes the export request's body: exactly one JSON object with a valid date.
+func readDate(w http.ResponseWriter, r *http.Request) (string, archiver.Day, error) {
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	var req exportRequest
+	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return "", archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
+		}
+		return "", archiver.Day{}, errorf(EInvalidRequest, "the body must be a JSON object such as {\"date\":\"2026-11-22\"}")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return req.Date, archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
+		}
+		return req.Date, archiver.Day{}, errorf(EInvalidRequest, "the body must hold one JSON object")
+	}
+	day, err := parseDay(req.Date)
+	return req.Date, day, err
+}
+
+func parseDay(s string) (archiver.Day, error) {
+	if s == "" {
+		return archiver.Day{}, errorf(EInvalidRequest, "date is required (YYYY-MM-DD)")
+	}
+	d, err := archiver.ParseDay(s)
+	if err != nil {
+		// ParseDay's message quotes the input; keep it out of the response all the same.
+		return archiver.Day{}, errorf(EInvalidRequest, "date must be a real calendar day, YYYY-MM-DD, from 1970")
+	}
+	return d, nil
+}
+
+// checkDay refuses days the organization has no export for, and days not over yet.
+func (s *Server) checkDay(ctx context.Context, org string, day archiver.Day) error {
+	if today := archiver.DayOf(s.now()); day.After(today) {
+		return errorf(EInvalidRequest, "date %s is in the future", day)
+	}
+	dir, err := s.Directory(ctx)
+	if err != nil {
+		return fmt.Errorf("read directory: %w", err)
+	}
+	for _, o := range dir.Organizations {
+		if o.ID != org {
+			continue
+		}
+		if !o.Archival {
+			return errorf(EExportNotFound, "archival is off for this organization")
+		}
+		if o.ArchivalStart != "" {
+			start, err := archiver.ParseDay(o.ArchivalStart)
+			if err == nil && day.Before(start) {
+				return errorf(EExportNotFound, "archival starts on %s", start)
+			}
+		}
+		return nil
+	}
+	return errorf(EExportNotFound, "no archive for this organization")
+}
+
+// pending is the error for a day that is not sealed (yet).
+func (s *Server) pending(day archiver.Day) error {
+	wait := time.Hour // the next scheduler run, give or take; a client polls, it does not hang on
+	if ready := day.End().Add(s.Grace); ready.After(s.now()) {
+		wait = ready.Sub(s.now()) + time.Minute
+	}
+	return &Error{Code: EExportPending, Message: fmt.Sprintf("%s is not sealed yet", day), RetryAfter: wait}
+}
+
+// acceptsGzip reports whether Accept-Encoding allows gzip (and does not give it q=0).
+func acceptsGzip(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
+			continue
+		}
+		params = strings.ReplaceAll(params, " ", "")
+		if q, ok := strings.CutPrefix(params, "q="); ok {
+			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// handleExport serves POST /messageevent.export. Every request, refused or not, is
+// audited before the handler returns, and an export is only answered once its audit
+// record is stored.
+func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
+	rec := &archiver.AccessRecord{Client: clientAddr(r)}
+	rw := w.(*responseWriter)
+	err := s.gate(w, r, archiver.ScopeComplianceRead, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+		rec.TokenID, rec.TokenName, rec.Org = tok.ID, tok.Name, tok.Org
+		return s.export(w, r, tok, rec)
+	})
+	rec.Time = s.now()
+	rec.Status = rw.status
+	if err != nil {
+		e, status := errorCode(err)
+		rec.Status, rec.Error = status, e.Code
+	}
+	// The client may have gone; the audit record must still be written.
+	if aerr := s.Audit.Append(context.WithoutCancel(r.Context()), *rec); aerr != nil {
+		s.log().Error("audit append failed", "err", aerr, "token", rec.TokenID, "date", rec.Date)
+		if rw.status == 0 {
+			err = aerr // nothing sent yet: refuse rather than serve unaudited
+		}
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if !rec.Complete {
+		// Cut the connection so that the client sees a short body, not a clean end.
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// export streams the day: the stored gzip as is when the client takes gzip, otherwise
+// decompressed on the fly. Memory is a few buffers whatever the day's size.
+func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) error {
+	date, day, err := readDate(w, r)
+	rec.Date = date
+	if err != nil {
+		return err
+	}
+	if err := s.checkDay(r.Context(), tok.Org, day); err != nil {
+		return err
+	}
+	m, rc, err := s.Exports.OpenExport(r.Context(), tok.Org, day)
+	if errors.Is(err, archiver.ErrNotSealed) {
+		return s.pending(day)
+	}
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	rec.Revision = m.Revision
+
+	h := w.Header()
+	h.Set(HeaderSHA256, m.Data.JSONLSHA256)
+	h.Set(HeaderRevision, strconv.Itoa(m.Revision))
+	h.Set(HeaderRecords, strconv.FormatInt(m.Data.Records, 10))
+	h.Set(HeaderManifest, hex.EncodeToString(m.SHA256[:]))
+	h.Set("Content-Type", "application/x-ndjson")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Vary", "Accept-Encoding")
+
+	var body io.Reader = rc
+	size, want := m.Data.JSONLSize, m.Data.JSONLSHA256
+	rec.Encoding = "identity"
+	if acceptsGzip(r) {
+		h.Set("Content-Encoding", "gzip")
+		size, want = m.Data.Size, m.Data.SHA256
+		rec.Encoding = "gzip"
+	} else {
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", m.Data.Key, err)
+		}
+		defer zr.Close()
+		body = zr
+	}
+	// Repr-Digest (RFC 9530) is of the representation as sent, content coding included.
+	if b, err := hex.DecodeString(want); err == nil {
+		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(b)+":")
+	}
+	h.Set("Content-Length", strconv.FormatInt(size, 10))
+	w.WriteHeader(http.StatusOK)
+
+	sum := sha256.New()
+	n, copyErr := io.Copy(io.MultiWriter(w, sum), body)
+	rec.Bytes = n
+	rec.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	rec.Complete = copyErr == nil && n == size && rec.SHA256 == want
+	s.bytesServed.WithLabelValues(rec.Encoding).Add(float64(n))
+	if !rec.Complete {
+		s.log().Warn("export incomplete", "org", tok.Org, "day", day.String(), "sent", n, "size", size, "err", copyErr)
+		if copyErr == nil {
+			// The stored bytes do not match their manifest: say so loudly, and cut the
+			// connection so the client sees a short body rather than a clean end.
+			s.log().Error("export does not match its manifest", "key", m.Data.Key, "sha256", rec.SHA256, "want", want)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,120 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// dayRange reads ?from=&to= (inclusive), bounded by MaxRange.
+func (s *Server) dayRange(r *http.Request) (archiver.Day, archiver.Day, error) {
+	q := r.URL.Query()
+	from, err := parseDay(q.Get("from"))
+	if err != nil {
+		return from, from, errorf(EInvalidRequest, "from: a day YYYY-MM-DD is required")
+	}
+	to, err := parseDay(q.Get("to"))
+	if err != nil {
+		return from, to, errorf(EInvalidRequest, "to: a day YYYY-MM-DD is required")
+	}
+	if to.Before(from) {
+		return from, to, errorf(EInvalidRequest, "to is before from")
+	}
+	if to.Start().Sub(from.Start()).Hours()/24 >= float64(s.MaxRange) {
+		return from, to, errorf(EInvalidRequest, "the range exceeds %d days", s.MaxRange)
+	}
+	return from, to, nil
+}
+
+// DayJSON is one day of GET /v1/exports.
+type DayJSON struct {
+	Date     string `json:"date"`
+	State    string `json:"state"`
+	Revision int    `json:"revision,omitempty"`
+	Records  int64  `json:"records"`
+	// SHA256 is of the JSONL, StoredSHA256 of the stored gzip; ManifestSHA256 of the manifest.
+	SHA256         string `json:"sha256,omitempty"`
+	StoredSHA256   string `json:"storedSha256,omitempty"`
+	ManifestSHA256 string `json:"manifestSha256,omitempty"`
+	Size           int64  `json:"size,omitempty"`
+	SealedAt       string `json:"sealedAt,omitempty"`
+}
+
+func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+	from, to, err := s.dayRange(r)
+	if err != nil {
+		return err
+	}
+	rows, err := s.Exports.Status(r.Context(), tok.Org, from, to)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Org  string    `json:"org"`
+		Days []DayJSON `json:"days"`
+	}{Org: tok.Org, Days: []DayJSON{}}
+	for _, row := range rows {
+		d := DayJSON{Date: row.Day.String(), State: string(row.State)}
+		if m := row.Manifest; m != nil {
+			d.Revision, d.Records, d.SHA256, d.StoredSHA256 = m.Revision, m.Data.Records, m.Data.JSONLSHA256, m.Data.SHA256
+			d.Size, d.SealedAt = m.Data.JSONLSize, m.SealedAt
+			d.ManifestSHA256 = hexOf(m.SHA256[:])
+		}
+		// A failure's message may name internal keys and hosts: the state says enough.
+		out.Days = append(out.Days, d)
+	}
+	return writeJSON(w, out)
+}
+
+func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+	day, err := parseDay(r.PathValue("date"))
+	if err != nil {
+		return err
+	}
+	if err := s.checkDay(r.Context(), tok.Org, day); err != nil {
+		return err
+	}
+	m, err := s.Exports.Latest(r.Context(), tok.Org, day)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return s.pending(day)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, err = w.Write(m.Bytes)
+	return err
+}
+
+// handleAudit lists the token's organization's access records: an auditor sees who read
+// their organization's archive, never another's.
+func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+	from, to, err := s.dayRange(r)
+	if err != nil {
+		return err
+	}
+	recs := []archiver.AccessRecord{}
+	errFull := errors.New("full")
+	err = s.Audit.List(r.Context(), from, to, func(rec archiver.AccessRecord) error {
+		if rec.Org != tok.Org {
+			return nil
+		}
+		recs = append(recs, rec)
+		if len(recs) > 100000 {
+			return errFull
+		}
+		return nil
+	})
+	if errors.Is(err, errFull) {
+		return errorf(EInvalidRequest, "more than 100000 records: narrow the range")
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, struct {
+		Org     string                  `json:"org"`
+		Records []archiver.AccessRecord `json:"records"`
+	}{tok.Org, recs})
+}

@@ -1,0 +1,263 @@
+package httpapi
+
+import (
+	"context"
+	_ "embed"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the API's OpenAPI 3.1 document.
+func OpenAPI() []byte { return openAPI }
+
+// Exports is what the API reads of the ledger (archiver.Ledger).
+type Exports interface {
+	OpenExport(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, io.ReadCloser, error)
+	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+	Status(ctx context.Context, org string, from, to archiver.Day) ([]archiver.DayStatus, error)
+}
+
+// Tokens resolves presented bearer tokens (tokenfile.Set).
+type Tokens interface {
+	Lookup(secret string, now time.Time) (archiver.Token, error)
+}
+
+// Audit records and lists access records (archiver.AuditLog).
+type Audit interface {
+	Append(ctx context.Context, r archiver.AccessRecord) error
+	List(ctx context.Context, from, to archiver.Day, fn func(archiver.AccessRecord) error) error
+}
+
+// Server serves the API. Exports, Tokens, Audit and Directory are required.
+type Server struct {
+	Exports Exports
+	Tokens  Tokens
+	Audit   Audit
+	// Directory returns the current directory snapshot: which organizations archive, and
+	// from when.
+	Directory func(ctx context.Context) (*model.Directory, error)
+	// Ready reports whether the server can serve (store and tokens reachable); nil means always.
+	Ready func(ctx context.Context) error
+	// Grace is schedule.grace: how long after a day's end it may still be open, for
+	// Retry-After on pending days.
+	Grace time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+	// Registerer receives the API's metrics (nil: not registered); Gatherer is served at
+	// /metrics (nil: prometheus.DefaultGatherer).
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// TokenRate and ClientRate limit requests per token and per client address, per
+	// second, with bursts of TokenBurst and ClientBurst; 0 means the defaults (5/s burst
+	// 20, 20/s burst 50), negative means no limit.
+	TokenRate, ClientRate   float64
+	TokenBurst, ClientBurst int
+	// MaxRange is the longest from..to of the listing endpoints, in days (default 366).
+	MaxRange int
+
+	tokenLimit, clientLimit *limiter
+	requests                *prometheus.CounterVec
+	bytesServed             *prometheus.CounterVec
+}
+
+// maxBody bounds request bodies: a date fits in far less.
+const maxBody = 4 << 10
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger != nil {
+		return s.Logger
+	}
+	return slog.Default()
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler {
+	rate := func(r float64, def float64) float64 {
+		if r == 0 {
+			return def
+		}
+		return r
+	}
+	burst := func(b, def int) int {
+		if b <= 0 {
+			return def
+		}
+		return b
+	}
+	s.tokenLimit = newLimiter(rate(s.TokenRate, 5), burst(s.TokenBurst, 20))
+	s.clientLimit = newLimiter(rate(s.ClientRate, 20), burst(s.ClientBurst, 50))
+	if s.MaxRange <= 0 {
+		s.MaxRange = 366
+	}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatvault_http_requests_total", Help: "HTTP requests by route and status.",
+	}, []string{"route", "status"})
+	s.bytesServed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatvault_http_export_bytes_total", Help: "Export body bytes sent, by content coding.",
+	}, []string{"encoding"})
+	if s.Registerer != nil {
+		s.Registerer.MustRegister(s.requests, s.bytesServed)
+	}
+	gatherer := s.Gatherer
+	if gatherer == nil {
+		gatherer = prometheus.DefaultGatherer
+	}
+
+	mux := http.NewServeMux()
+	s.handle(mux, "POST /messageevent.export", s.handleExport)
+	s.handle(mux, "GET /v1/exports", s.authenticate(archiver.ScopeComplianceRead, s.handleExports))
+	s.handle(mux, "GET /v1/exports/{date}/manifest", s.authenticate(archiver.ScopeComplianceRead, s.handleManifest))
+	s.handle(mux, "GET /v1/audit", s.authenticate(archiver.ScopeAuditRead, s.handleAudit))
+	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	s.handle(mux, "GET /readyz", s.handleReady)
+	s.handle(mux, "GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	s.handle(mux, "GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(openAPI)
+	})
+	return mux
+}
+
+// handle registers h under pattern, counting its responses by status.
+func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
+	route := pattern[strings.IndexByte(pattern, ' ')+1:]
+	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		rw := &responseWriter{ResponseWriter: w}
+		defer func() {
+			s.requests.WithLabelValues(route, statusLabel(rw.status)).Inc()
+		}()
+		h(rw, r)
+	})
+}
+
+func statusLabel(code int) string {
+	if code == 0 {
+		code = http.StatusOK
+	}
+	return strconv.Itoa(code)
+}
+
+// responseWriter remembers the status and counts the body bytes.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.bytes += int64(n)
+	return n, err
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// identity is the authenticated caller, in the request context under a private key.
+type identityKey struct{}
+
+// TokenFromContext returns the request's authenticated token.
+func TokenFromContext(ctx context.Context) (archiver.Token, bool) {
+	t, ok := ctx.Value(identityKey{}).(archiver.Token)
+	return t, ok
+}
+
+// clientAddr is the peer's IP. Forwarded headers are not trusted: behind a proxy, every
+// client shares the proxy's limit unless the proxy limits them itself.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// authenticate is the one gate: client rate limit, bearer token, scope, token rate limit.
+// The token's organization goes into the context; no request parameter can name another.
+func (s *Server) authenticate(scope string, next func(http.ResponseWriter, *http.Request, archiver.Token) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		err := s.gate(w, r, scope, next)
+		if err != nil {
+			s.Error(w, r, err)
+		}
+	}
+}
+
+func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
+	now := s.now()
+	if ok, wait := s.clientLimit.allow("c:"+clientAddr(r), now); !ok {
+		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
+	}
+	h := r.Header.Get("Authorization")
+	scheme, secret, found := strings.Cut(h, " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return errorf(EInvalidToken, "a bearer token is required")
+	}
+	tok, err := s.Tokens.Lookup(strings.TrimSpace(secret), now)
+	if err != nil {
+		return err
+	}
+	if !tok.HasScope(scope) {
+		return errorf(EInsufficientScope, "the token lacks the %s scope", scope)
+	}
+	if ok, wait := s.tokenLimit.allow("t:"+tok.ID, now); !ok {
+		return &Error{Code: ERateLimited, Message: "too many requests for this token", RetryAfter: wait}
+	}
+	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, tok))
+	return next(w, r, tok)
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			s.log().Warn("not ready", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, "not ready\n")
+			return
+		}
+	}
+	io.WriteString(w, "ready\n")
+}
+
+func writeJSON(w http.ResponseWriter, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func hexOf(b []byte) string { return hex.EncodeToString(b) }

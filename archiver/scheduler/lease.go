@@ -1,0 +1,118 @@
+package scheduler
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// Lease lets one of several replicas run the scheduler, on a create-only store.
+//
+// The lease is a chain of objects <Prefix><seq>.json, each naming a holder and an
+// expiry. To take it, a replica reads the last link: if it is another holder's and not
+// expired, the replica skips its tick; otherwise it creates the next link. Two replicas
+// racing for the same link both call Create on the same key with different bytes, and the
+// store lets exactly one win (the other gets ErrConflict). The holder renews by adding
+// links and releases by adding one that has already expired. A holder that dies simply
+// lets its link expire.
+type Lease struct {
+	Store  archiver.Store
+	Prefix string // default "leases/scheduler/"
+	Holder string // this replica's name, unique (host name and a random suffix)
+	TTL    time.Duration
+	Clock  Clock
+}
+
+type leaseLink struct {
+	Seq     int64     `json:"seq"`
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+}
+
+// ErrLeaseHeld means another replica holds the lease.
+var ErrLeaseHeld = errors.New("lease held by another replica")
+
+func (l *Lease) prefix() string {
+	if l.Prefix == "" {
+		return "leases/scheduler/"
+	}
+	return l.Prefix
+}
+
+func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
+	var key string
+	if err := l.Store.List(ctx, l.prefix(), func(k string) error { key = k; return nil }); err != nil {
+		return nil, fmt.Errorf("lease: list: %w", err)
+	}
+	if key == "" {
+		return nil, nil
+	}
+	rc, err := l.Store.Open(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("lease: %w", err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 4096))
+	if err != nil {
+		return nil, fmt.Errorf("lease: read %s: %w", key, err)
+	}
+	var link leaseLink
+	if err := json.Unmarshal(b, &link); err != nil {
+		return nil, fmt.Errorf("lease: %s: %w", key, err)
+	}
+	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(key, l.prefix()), ".json"), 10, 64)
+	if err != nil || n != link.Seq {
+		return nil, fmt.Errorf("lease: %s: sequence does not match its name", key)
+	}
+	return &link, nil
+}
+
+func (l *Lease) link(ctx context.Context, seq int64, expires time.Time) error {
+	link := leaseLink{Seq: seq, Holder: l.Holder, Expires: expires.UTC()}
+	b, _ := json.Marshal(link)
+	key := fmt.Sprintf("%s%012d.json", l.prefix(), seq)
+	err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
+	if errors.Is(err, archiver.ErrConflict) {
+		return ErrLeaseHeld
+	}
+	if err != nil {
+		return fmt.Errorf("lease: create %s: %w", key, err)
+	}
+	return nil
+}
+
+// Acquire takes or renews the lease until now+TTL; it returns ErrLeaseHeld when another
+// replica holds it.
+func (l *Lease) Acquire(ctx context.Context) error {
+	last, err := l.last(ctx)
+	if err != nil {
+		return err
+	}
+	now := l.Clock.Now()
+	var seq int64 = 1
+	if last != nil {
+		if last.Holder != l.Holder && now.Before(last.Expires) {
+			return ErrLeaseHeld
+		}
+		seq = last.Seq + 1
+	}
+	return l.link(ctx, seq, now.Add(l.TTL))
+}
+
+// Release gives the lease up, if this replica still holds it.
+func (l *Lease) Release(ctx context.Context) error {
+	last, err := l.last(ctx)
+	if err != nil || last == nil || last.Holder != l.Holder {
+		return err
+	}
+	return l.link(ctx, last.Seq+1, l.Clock.Now())
+}

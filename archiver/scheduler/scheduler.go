@@ -1,0 +1,362 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/robfig/cron/v3"
+)
+
+// Sealer seals a day (archiver.Sealer); only non-empty commits one organization.
+type Sealer interface {
+	Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error)
+}
+
+// Ledger is what the scheduler reads of the store (archiver.Ledger).
+type Ledger interface {
+	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+}
+
+// DefaultLookBack is how many days back the scheduler looks for an organization with no
+// archivalStart: without a start, "every day since the beginning of time" is not a plan.
+const DefaultLookBack = 31
+
+// Scheduler runs the nightly seal.
+type Scheduler struct {
+	// NewSealer returns the sealer of one run (each run gets fresh progress).
+	NewSealer func() Sealer
+	Ledger    Ledger
+	// Directory reads the current directory snapshot.
+	Directory func(ctx context.Context) ([]byte, error)
+	// Lease, when set, coordinates replicas.
+	Lease *Lease
+	// Schedule is when ticks happen (config.Schedule.CronSchedule).
+	Schedule cron.Schedule
+	Clock    Clock
+	// LookBack is the number of days looked at for organizations without archivalStart
+	// (default DefaultLookBack).
+	LookBack int
+	// Retries is how many times a transiently failing seal is retried within a tick
+	// (default 3), waiting Backoff, then twice that, and so on (default 30s).
+	Retries int
+	Backoff time.Duration
+	Logger  *slog.Logger
+	// OnTick, when set, is called after every tick with its report (tests wait on it).
+	OnTick func(Report)
+
+	metrics *metrics
+	running atomic.Bool
+}
+
+// Report is what one tick did.
+type Report struct {
+	Start   time.Time
+	Skipped string // why the tick did nothing: "running", "lease held"
+	Sealed  []string
+	Failed  []string
+	Pending []string // days that could not be sealed yet (partition missing or open)
+	Err     error
+}
+
+func (s *Scheduler) defaults() {
+	if s.LookBack <= 0 {
+		s.LookBack = DefaultLookBack
+	}
+	if s.Retries <= 0 {
+		s.Retries = 3
+	}
+	if s.Backoff <= 0 {
+		s.Backoff = 30 * time.Second
+	}
+	if s.Logger == nil {
+		s.Logger = slog.Default()
+	}
+	if s.Clock == nil {
+		s.Clock = RealClock{}
+	}
+	if s.metrics == nil {
+		s.metrics = newMetrics()
+	}
+}
+
+// Register adds the scheduler's metrics to r.
+func (s *Scheduler) Register(r prometheus.Registerer) {
+	s.defaults()
+	s.metrics.register(r)
+}
+
+// Run ticks once at start (catching up after downtime), then at every time of the
+// schedule, until stop is closed: a tick under way then finishes, and Run returns. A
+// cancelled ctx aborts a running seal instead; nothing is half-committed because the
+// manifest, written last, is the commit point.
+func (s *Scheduler) Run(ctx context.Context, stop <-chan struct{}) {
+	s.defaults()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		default:
+		}
+		s.Tick(ctx)
+		now := s.Clock.Now()
+		next := s.Schedule.Next(now)
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-s.Clock.After(next.Sub(now)):
+		}
+	}
+}
+
+// Tick seals every closed day not sealed yet, unless a run is going on (here or, through
+// the lease, in another replica).
+func (s *Scheduler) Tick(ctx context.Context) Report {
+	s.defaults()
+	rep := Report{Start: s.Clock.Now()}
+	defer func() {
+		if s.OnTick != nil {
+			s.OnTick(rep)
+		}
+	}()
+	if !s.running.CompareAndSwap(false, true) {
+		rep.Skipped = "running"
+		s.metrics.runs.WithLabelValues("skipped").Inc()
+		return rep
+	}
+	defer s.running.Store(false)
+	if s.Lease != nil {
+		if err := s.Lease.Acquire(ctx); err != nil {
+			rep.Skipped, rep.Err = "lease held", err
+			if !errors.Is(err, ErrLeaseHeld) {
+				s.Logger.Error("lease", "err", err)
+			}
+			s.metrics.runs.WithLabelValues("skipped").Inc()
+			return rep
+		}
+		defer func() {
+			if err := s.Lease.Release(context.WithoutCancel(ctx)); err != nil {
+				s.Logger.Warn("lease release", "err", err)
+			}
+		}()
+	}
+	rep.Err = s.catchUp(ctx, &rep)
+	result := "ok"
+	if rep.Err != nil || len(rep.Failed) > 0 {
+		result = "failed"
+		s.Logger.Error("scheduled run failed", "err", rep.Err, "failed", rep.Failed)
+	}
+	s.metrics.runs.WithLabelValues(result).Inc()
+	s.metrics.duration.Observe(s.Clock.Now().Sub(rep.Start).Seconds())
+	return rep
+}
+
+// catchUp finds, per organization, the days to seal, then seals them day by day, oldest
+// first: a whole day for every organization that needs it at once when that is all of
+// them, else one organization at a time, so that a day already sealed for one
+// organization is never sealed again for it (which could make a new revision).
+func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
+	dirBytes, err := s.Directory(ctx)
+	if err != nil {
+		return fmt.Errorf("read directory: %w", err)
+	}
+	dir, err := model.ParseDirectory(dirBytes)
+	if err != nil {
+		return err
+	}
+	today := archiver.DayOf(s.Clock.Now())
+	lookBack := archiver.DayOf(today.Start().AddDate(0, 0, -s.LookBack))
+	need := map[archiver.Day][]string{}
+	for _, o := range dir.Organizations {
+		if !o.Archival {
+			continue
+		}
+		from := lookBack
+		if o.ArchivalStart != "" {
+			if from, err = archiver.ParseDay(o.ArchivalStart); err != nil {
+				s.Logger.Error("bad archivalStart", "org", o.ID, "err", err)
+				continue
+			}
+		}
+		for d := from; d.Before(today); d = d.Next() {
+			m, err := s.Ledger.Latest(ctx, o.ID, d)
+			if err != nil {
+				return err
+			}
+			if m == nil {
+				need[d] = append(need[d], o.ID)
+			} else {
+				s.metrics.lastSealed.WithLabelValues(o.ID).Set(float64(d.Start().Unix()))
+			}
+		}
+	}
+	days := make([]archiver.Day, 0, len(need))
+	for d := range need {
+		days = append(days, d)
+	}
+	slices.SortFunc(days, func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) })
+	for _, d := range days {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		orgs := need[d]
+		only := orgs
+		if len(orgs) == archivingOn(dir, d) {
+			only = []string{""}
+		}
+		for _, org := range only {
+			err := s.sealWithRetry(ctx, d, dirBytes, org, rep)
+			switch {
+			case errors.Is(err, archiver.ErrNotClosed):
+				rep.Pending = append(rep.Pending, d.String())
+				return nil // later days are not closed either
+			case errors.Is(err, archiver.ErrNoPartition):
+				// The producer did not deliver: the day stays pending and alerts; later
+				// days may well be there.
+				rep.Pending = append(rep.Pending, d.String())
+				s.metrics.missing.Inc()
+			case err != nil:
+				rep.Failed = append(rep.Failed, d.String()+" "+org)
+			}
+		}
+	}
+	if n := len(rep.Pending); n > 0 {
+		s.Logger.Warn("days not sealed yet: partition missing or open", "days", n, "first", rep.Pending[0], "last", rep.Pending[n-1])
+	}
+	return nil
+}
+
+// archivingOn counts the organizations whose export the day would commit.
+func archivingOn(dir *model.Directory, d archiver.Day) int {
+	n := 0
+	for _, o := range dir.Organizations {
+		if !o.Archival {
+			continue
+		}
+		if o.ArchivalStart != "" {
+			if start, err := archiver.ParseDay(o.ArchivalStart); err != nil || d.Before(start) {
+				continue
+			}
+		}
+		n++
+	}
+	return n
+}
+
+// sealWithRetry seals and retries what may be transient: the whole day when it failed,
+// or only the organizations whose commit failed. Closedness and missing partitions are not
+// retried; they are states, not failures.
+func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byte, only string, rep *Report) error {
+	wait := s.Backoff
+	targets := []string{only}
+	var lastErr error
+	for attempt := 0; attempt <= s.Retries; attempt++ {
+		if attempt > 0 {
+			s.Logger.Warn("retrying seal", "day", d.String(), "attempt", attempt, "in", wait, "err", lastErr)
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-s.Clock.After(wait):
+			}
+			wait *= 2
+		}
+		var retry []string
+		lastErr = nil
+		for _, org := range targets {
+			res, err := s.NewSealer().Seal(ctx, d, dir, org)
+			if errors.Is(err, archiver.ErrNotClosed) || errors.Is(err, archiver.ErrNoPartition) {
+				return err
+			}
+			if err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				s.metrics.failures.WithLabelValues(orgLabel(org)).Inc()
+				lastErr = err
+				retry = append(retry, org)
+				continue
+			}
+			s.observe(res)
+			for _, o := range res.Orgs {
+				if o.Err != nil {
+					s.metrics.failures.WithLabelValues(o.Org).Inc()
+					lastErr = o.Err
+					retry = append(retry, o.Org)
+					continue
+				}
+				rep.Sealed = append(rep.Sealed, d.String()+" "+o.Org)
+				s.metrics.lastSealed.WithLabelValues(o.Org).Set(float64(d.Start().Unix()))
+				s.metrics.lastSuccess.SetToCurrentTime()
+			}
+		}
+		if len(retry) == 0 {
+			return nil
+		}
+		targets = retry
+	}
+	s.Logger.Error("seal failed", "day", d.String(), "orgs", targets, "err", lastErr)
+	return lastErr
+}
+
+func orgLabel(org string) string {
+	if org == "" {
+		return "all"
+	}
+	return org
+}
+
+func (s *Scheduler) observe(res *archiver.DayResult) {
+	in := res.Input
+	s.metrics.events.WithLabelValues("exported").Add(float64(in.Exported))
+	s.metrics.events.WithLabelValues("duplicate").Add(float64(in.Duplicates))
+	s.metrics.events.WithLabelValues("quarantined").Add(float64(in.Quarantined))
+	var ex int64
+	for _, n := range in.Excluded {
+		ex += n
+	}
+	s.metrics.events.WithLabelValues("excluded").Add(float64(ex))
+}
+
+type metrics struct {
+	runs        *prometheus.CounterVec
+	duration    prometheus.Histogram
+	failures    *prometheus.CounterVec
+	events      *prometheus.CounterVec
+	lastSealed  *prometheus.GaugeVec
+	lastSuccess prometheus.Gauge
+	missing     prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_scheduler_runs_total",
+			Help: "Scheduler ticks by result: ok, failed, skipped."}, []string{"result"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "chatvault_scheduler_run_duration_seconds",
+			Help: "Duration of scheduler runs.", Buckets: prometheus.ExponentialBuckets(1, 2, 16)}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_seal_failures_total",
+			Help: "Failed seal attempts by organization (all: the whole day)."}, []string{"org"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_events_total",
+			Help: "Input events sealed, by outcome: exported, excluded, duplicate, quarantined."}, []string{"outcome"}),
+		lastSealed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chatvault_last_sealed_day_timestamp_seconds",
+			Help: "Start (Unix time) of the latest day sealed per organization."}, []string{"org"}),
+		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_last_seal_success_timestamp_seconds",
+			Help: "When a day was last sealed (Unix time)."}),
+		missing: prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_partition_missing_total",
+			Help: "Ticks that found a closed day with no partition (the producer did not deliver)."}),
+	}
+}
+
+func (m *metrics) register(r prometheus.Registerer) {
+	r.MustRegister(m.runs, m.duration, m.failures, m.events, m.lastSealed, m.lastSuccess, m.missing)
+}

@@ -1,0 +1,247 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+)
+
+const directory = `{"organizations":[
+ {"id":"0a1c2e3f-0000-4000-8000-00000000aaaa","name":"A","archival":true,"archivalStart":"2026-11-18"},
+ {"id":"0b1c2e3f-0000-4000-8000-00000000bbbb","name":"B","archival":true,"archivalStart":"2026-11-20"},
+ {"id":"0c1c2e3f-0000-4000-8000-00000000cccc","name":"C","archival":false}],
+ "users":[],"bots":[],"chats":[]}`
+
+const orgA, orgB = "0a1c2e3f-0000-4000-8000-00000000aaaa", "0b1c2e3f-0000-4000-8000-00000000bbbb"
+
+// fakeSealer records calls and commits into a fake ledger.
+type fakeSealer struct {
+	mu      sync.Mutex
+	calls   []string
+	sealed  map[string]bool  // "org day"
+	failOrg map[string]int   // org → failures left
+	state   map[string]error // day → Seal error (not closed, no partition, transient)
+	block   chan struct{}    // when set, Seal waits on it
+	entered chan struct{}
+}
+
+func (f *fakeSealer) Seal(ctx context.Context, d archiver.Day, _ []byte, only string) (*archiver.DayResult, error) {
+	if f.block != nil {
+		f.entered <- struct{}{}
+		<-f.block
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, d.String()+" "+only)
+	if err := f.state[d.String()]; err != nil {
+		return nil, err
+	}
+	res := &archiver.DayResult{Day: d}
+	orgs := []string{only}
+	if only == "" {
+		orgs = nil
+		for _, o := range []string{orgA, orgB} {
+			if o == orgA || !d.Before(day("2026-11-20")) {
+				orgs = append(orgs, o)
+			}
+		}
+	}
+	for _, o := range orgs {
+		r := archiver.OrgResult{Org: o, Outcome: archiver.OutcomeCommitted}
+		if f.failOrg[o] > 0 {
+			f.failOrg[o]--
+			r.Err, r.Outcome = errors.New("store hiccup"), archiver.OutcomeFailed
+		} else {
+			f.sealed[o+" "+d.String()] = true
+		}
+		res.Orgs = append(res.Orgs, r)
+	}
+	return res, nil
+}
+
+func (f *fakeSealer) Latest(_ context.Context, org string, d archiver.Day) (*archiver.StoredManifest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.sealed[org+" "+d.String()] {
+		return &archiver.StoredManifest{}, nil
+	}
+	return nil, nil
+}
+
+func day(s string) archiver.Day {
+	d, err := archiver.ParseDay(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+
+func newScheduler(f *fakeSealer, clk Clock) *Scheduler {
+	return &Scheduler{
+		NewSealer: func() Sealer { return f },
+		Ledger:    f,
+		Directory: func(context.Context) ([]byte, error) { return []byte(directory), nil },
+		Clock:     clk,
+		Backoff:   time.Second,
+		Logger:    slog.New(slog.DiscardHandler),
+	}
+}
+
+func TestCatchUpOldestFirstPerOrgAndRetry(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{
+		orgA + " 2026-11-19": true, // sealed earlier: must not be sealed again
+	}, failOrg: map[string]int{orgB: 1}, state: map[string]error{
+		"2026-11-21": fmt.Errorf("seal: %w", archiver.ErrNoPartition),
+		"2026-11-23": fmt.Errorf("seal: %w", archiver.ErrNotClosed),
+	}}
+	clk := NewFakeClock(time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+
+	// The retry waits on the clock: move it along whenever something waits.
+	done := make(chan Report)
+	go func() { done <- s.Tick(context.Background()) }()
+	var rep Report
+	for rep.Start.IsZero() {
+		select {
+		case <-clk.Waiting():
+			clk.Add(time.Second)
+		case rep = <-done:
+		}
+	}
+	want := []string{
+		"2026-11-18 ",        // only A archives before the 20th: a whole-day run commits just A
+		"2026-11-20 ",        // both need it: one whole-day run
+		"2026-11-20 " + orgB, // B's commit failed once: retried alone
+		"2026-11-21 ",        // missing partition: pending, not retried, not blocking
+		"2026-11-22 ",
+		"2026-11-23 ", // not closed: the tick stops here
+	}
+	if !slices.Equal(f.calls, want) {
+		t.Fatalf("calls:\n%q\nwant:\n%q", f.calls, want)
+	}
+	if !slices.Equal(rep.Pending, []string{"2026-11-21", "2026-11-23"}) || len(rep.Failed) != 0 {
+		t.Fatalf("report: %+v", rep)
+	}
+	if !f.sealed[orgB+" 2026-11-20"] || !f.sealed[orgB+" 2026-11-22"] || f.sealed[orgA+" 2026-11-21"] {
+		t.Fatalf("sealed: %v", f.sealed)
+	}
+}
+
+func TestOneOrgFailingDoesNotBlockOthers(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, failOrg: map[string]int{orgB: 100}, state: map[string]error{}}
+	clk := NewFakeClock(time.Date(2026, 11, 22, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+	s.Retries = 1
+	done := make(chan Report)
+	go func() { done <- s.Tick(context.Background()) }()
+	var rep Report
+	for rep.Start.IsZero() {
+		select {
+		case <-clk.Waiting():
+			clk.Add(time.Second)
+		case rep = <-done:
+		}
+	}
+	if !f.sealed[orgA+" 2026-11-21"] || !f.sealed[orgA+" 2026-11-20"] {
+		t.Fatalf("A not sealed: %v", f.sealed)
+	}
+	if !slices.Equal(rep.Failed, []string{"2026-11-20 ", "2026-11-21 "}) {
+		t.Fatalf("failed: %q", rep.Failed)
+	}
+}
+
+func TestTickSkipsWhileRunning(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, state: map[string]error{},
+		block: make(chan struct{}), entered: make(chan struct{})}
+	s := newScheduler(f, NewFakeClock(time.Date(2026, 11, 19, 1, 0, 0, 0, time.UTC)))
+	done := make(chan Report)
+	go func() { done <- s.Tick(context.Background()) }()
+	<-f.entered
+	if rep := s.Tick(context.Background()); rep.Skipped != "running" {
+		t.Fatalf("second tick: %+v", rep)
+	}
+	close(f.block)
+	go func() {
+		for range f.entered {
+		}
+	}()
+	if rep := <-done; rep.Skipped != "" || len(rep.Sealed) == 0 {
+		t.Fatalf("first tick: %+v", rep)
+	}
+}
+
+func TestLease(t *testing.T) {
+	ctx := context.Background()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	clk := NewFakeClock(time.Date(2026, 11, 23, 0, 30, 0, 0, time.UTC))
+	a := &Lease{Store: store, Holder: "a", TTL: time.Minute, Clock: clk}
+	b := &Lease{Store: store, Holder: "b", TTL: time.Minute, Clock: clk}
+	if err := a.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Acquire(ctx); !errors.Is(err, ErrLeaseHeld) {
+		t.Fatalf("b while a holds: %v", err)
+	}
+	if err := a.Acquire(ctx); err != nil {
+		t.Fatalf("a renews: %v", err)
+	}
+	if err := a.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Acquire(ctx); err != nil {
+		t.Fatalf("b after release: %v", err)
+	}
+	// b dies holding the lease; a takes over once it expires.
+	if err := a.Acquire(ctx); !errors.Is(err, ErrLeaseHeld) {
+		t.Fatalf("a while b holds: %v", err)
+	}
+	clk.Add(time.Minute)
+	if err := a.Acquire(ctx); err != nil {
+		t.Fatalf("a after expiry: %v", err)
+	}
+}
+
+func TestLeaseRace(t *testing.T) {
+	ctx := context.Background()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	clk := NewFakeClock(time.Date(2026, 11, 23, 0, 30, 0, 0, time.UTC))
+	var wg sync.WaitGroup
+	results := make([]error, 8)
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := &Lease{Store: store, Holder: fmt.Sprint("r", i), TTL: time.Minute, Clock: clk}
+			results[i] = l.Acquire(ctx)
+		}()
+	}
+	wg.Wait()
+	won := 0
+	for _, err := range results {
+		switch {
+		case err == nil:
+			won++
+		case !errors.Is(err, ErrLeaseHeld):
+			t.Fatal(err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d replicas hold the lease", won)
+	}
+}

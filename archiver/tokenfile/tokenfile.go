@@ -1,0 +1,244 @@
+package tokenfile
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/google/uuid"
+)
+
+// Prefix starts every token, so that a leaked one is recognisable (secret scanners, logs).
+const Prefix = "cvt_"
+
+// secretBytes is the token's entropy: 256 bits.
+const secretBytes = 32
+
+// File is the tokens file's content.
+type File struct {
+	Tokens []archiver.Token `json:"tokens"`
+}
+
+// Read reads the tokens file at path; a missing file is an empty one, so that the first
+// `token create` needs no setup.
+func Read(path string) (*File, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &File{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("tokenfile: %w", err)
+	}
+	var f File
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("tokenfile: %s: %w", path, err)
+	}
+	return &f, nil
+}
+
+// Write replaces the file at path atomically with mode 0600: the secrets' hashes are not
+// secrets, but the organizations and names are nobody else's business either.
+func (f *File) Write(path string) error {
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("tokenfile: %w", err)
+	}
+	b = append(b, '\n')
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("tokenfile: %w", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this fails harmlessly
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokenfile: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokenfile: write %s: %w", tmp.Name(), err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("tokenfile: sync: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("tokenfile: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("tokenfile: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // the rename is durable once the directory is; best effort where unsupported
+		d.Close()
+	}
+	return nil
+}
+
+// Mint creates a token for org with scopes, adds it to f and returns the secret, which
+// exists nowhere else: the caller prints it once.
+func (f *File) Mint(rnd io.Reader, org, name string, scopes []string, now time.Time, ttl time.Duration) (string, archiver.Token, error) {
+	if err := uuid.Validate(org); err != nil {
+		return "", archiver.Token{}, fmt.Errorf("organization %q is not a UUID", org)
+	}
+	if len(scopes) == 0 {
+		return "", archiver.Token{}, errors.New("at least one scope is required")
+	}
+	for _, s := range scopes {
+		if !slices.Contains(archiver.Scopes, s) {
+			return "", archiver.Token{}, fmt.Errorf("unknown scope %q (known: %s)", s, strings.Join(archiver.Scopes, ", "))
+		}
+	}
+	if ttl < 0 {
+		return "", archiver.Token{}, errors.New("expiry must be positive")
+	}
+	buf := make([]byte, secretBytes)
+	if _, err := io.ReadFull(rnd, buf); err != nil {
+		return "", archiver.Token{}, fmt.Errorf("tokenfile: random: %w", err)
+	}
+	secret := Prefix + base64.RawURLEncoding.EncodeToString(buf)
+	id, err := uuid.NewRandomFromReader(rnd)
+	if err != nil {
+		return "", archiver.Token{}, fmt.Errorf("tokenfile: random: %w", err)
+	}
+	t := archiver.Token{
+		ID: id.String(), Name: name, Org: org, Scopes: slices.Clone(scopes),
+		SHA256: Hash(secret), Created: now.UTC().Truncate(time.Second),
+	}
+	if ttl > 0 {
+		t.Expires = t.Created.Add(ttl)
+	}
+	f.Tokens = append(f.Tokens, t)
+	return secret, t, nil
+}
+
+// Revoke removes the token with id (or, for convenience, the unique token whose id starts
+// with it); it reports which one it removed.
+func (f *File) Revoke(id string) (archiver.Token, error) {
+	match := -1
+	for i, t := range f.Tokens {
+		if t.ID == id || (len(id) >= 8 && strings.HasPrefix(t.ID, id)) {
+			if match >= 0 {
+				return archiver.Token{}, fmt.Errorf("token id %q is ambiguous", id)
+			}
+			match = i
+		}
+	}
+	if match < 0 {
+		return archiver.Token{}, fmt.Errorf("no token with id %q", id)
+	}
+	t := f.Tokens[match]
+	f.Tokens = slices.Delete(f.Tokens, match, match+1)
+	return t, nil
+}
+
+// Hash returns the hex SHA-256 of a secret, as stored.
+func Hash(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// Set is the tokens the API accepts, safe for concurrent use and reloadable.
+//
+// Lookup hashes the presented secret and looks the hash up in a map. That leaks no useful
+// timing: how long the map takes depends on the hash, and an attacker who cannot invert
+// SHA-256 cannot steer the hash towards a stored one byte by byte, as they could with a
+// plain string comparison of secrets.
+type Set struct {
+	path string
+
+	mu      sync.RWMutex
+	byHash  map[[sha256.Size]byte]archiver.Token
+	modTime time.Time
+	size    int64
+}
+
+// Open loads the tokens file at path.
+func Open(path string) (*Set, error) {
+	s := &Set{path: path}
+	if err := s.Reload(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Reload re-reads the file. On error the previous tokens stay in force: a half-edited
+// file must not lock everybody out, nor let anybody in.
+func (s *Set) Reload() error {
+	var mod time.Time
+	var size int64
+	if fi, err := os.Stat(s.path); err == nil {
+		mod, size = fi.ModTime(), fi.Size()
+	}
+	f, err := Read(s.path)
+	if err != nil {
+		return err
+	}
+	m := make(map[[sha256.Size]byte]archiver.Token, len(f.Tokens))
+	for _, t := range f.Tokens {
+		b, err := hex.DecodeString(t.SHA256)
+		if err != nil || len(b) != sha256.Size {
+			return fmt.Errorf("tokenfile: %s: token %s: bad sha256", s.path, t.ID)
+		}
+		m[[sha256.Size]byte(b)] = t
+	}
+	s.mu.Lock()
+	s.byHash, s.modTime, s.size = m, mod, size
+	s.mu.Unlock()
+	return nil
+}
+
+// Changed reports whether the file's modification time or size differ from what was last
+// loaded; a poller calls Reload when it does.
+func (s *Set) Changed() bool {
+	var mod time.Time
+	var size int64
+	if fi, err := os.Stat(s.path); err == nil {
+		mod, size = fi.ModTime(), fi.Size()
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return !mod.Equal(s.modTime) || size != s.size
+}
+
+// Len is the number of tokens loaded.
+func (s *Set) Len() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.byHash)
+}
+
+// Lookup returns the token whose secret is presented, or an error wrapping
+// archiver.ErrInvalidToken when it is malformed, unknown (including revoked) or expired.
+func (s *Set) Lookup(secret string, now time.Time) (archiver.Token, error) {
+	if !strings.HasPrefix(secret, Prefix) || len(secret) > 256 {
+		return archiver.Token{}, fmt.Errorf("malformed: %w", archiver.ErrInvalidToken)
+	}
+	sum := sha256.Sum256([]byte(secret))
+	s.mu.RLock()
+	t, ok := s.byHash[sum]
+	s.mu.RUnlock()
+	if !ok {
+		return archiver.Token{}, fmt.Errorf("unknown: %w", archiver.ErrInvalidToken)
+	}
+	if t.Expired(now) {
+		return archiver.Token{}, fmt.Errorf("expired: %w", archiver.ErrInvalidToken)
+	}
+	return t, nil
+}
+
+// DefaultRandom is the source of secrets.
+var DefaultRandom io.Reader = rand.Reader

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "audit",
+		summary: "print the access audit: who fetched which export, when, and what was sent",
+		usage:   "[--date D | --from D --to D] [--org ID] [--json]",
+		flags: func(fs *pflag.FlagSet) {
+			rangeFlags(fs)
+			fs.String("org", "", "only this organization's records")
+			fs.Bool("json", false, "one JSON record per line instead of a table")
+		},
+		run: runAudit,
+	})
+}
+
+func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+	from, to, err := dayRange(fs, false)
+	if err != nil {
+		return e.fail("audit", err)
+	}
+	if from.IsZero() {
+		to = archiver.DayOf(time.Now())
+		from = archiver.DayOf(to.Start().AddDate(0, 0, -6))
+	}
+	org, _ := fs.GetString("org")
+	asJSON, _ := fs.GetBool("json")
+	store, closeStore, err := e.openStore()
+	if err != nil {
+		return e.fail("audit", err)
+	}
+	defer closeStore()
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	enc := json.NewEncoder(e.stdout)
+	if !asJSON {
+		fmt.Fprintln(tw, "TIME\tTOKEN\tNAME\tORG\tDATE\tSTATUS\tBYTES\tSHA256\tCLIENT\t")
+	}
+	err = archiver.AuditLog{Store: store}.List(ctx, from, to, func(r archiver.AccessRecord) error {
+		if org != "" && r.Org != org {
+			return nil
+		}
+		if asJSON {
+			return enc.Encode(r)
+		}
+		status := fmt.Sprint(r.Status)
+		if r.Error != "" {
+			status += " " + r.Error
+		} else if !r.Complete {
+			status += " incomplete"
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.Time.Format(time.RFC3339), dash(r.TokenID),
+			dash(r.TokenName), dash(r.Org), dash(r.Date), status, r.Bytes, dash(r.SHA256), r.Client)
+		return err
+	})
+	tw.Flush()
+	if err != nil {
+		return e.fail("audit", err)
+	}
+	return exitOK
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,259 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/archiver/tokenfile"
+	"github.com/chatvault/chatvault/model"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "serve the export API and run the nightly scheduler",
+		usage:   "",
+		run:     runServe,
+	})
+}
+
+// serveHooks let the end-to-end test drive serve without sleeping: a fake clock, a
+// callback after every scheduler tick, the address it listens on, and a channel that
+// reloads the tokens file like SIGHUP and answers when done.
+var serveHooks struct {
+	clock     scheduler.Clock
+	onTick    func(scheduler.Report)
+	listening func(addr string)
+	reload    chan chan error
+}
+
+// tokensPoll is how often serve looks at the tokens file for changes.
+const tokensPoll = 5 * time.Second
+
+func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
+	if e.cfg.Auth.TokensFile == "" {
+		return e.fail("serve", usagef("auth.tokensFile is not set (CHATVAULT_AUTH_TOKENSFILE or the config file); mint tokens with chatvault token create"))
+	}
+	var clock scheduler.Clock = scheduler.RealClock{}
+	if serveHooks.clock != nil {
+		clock = serveHooks.clock
+	}
+	src, err := e.openSource()
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	store, closeStore, err := e.openStore()
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	defer closeStore()
+	key, err := e.signingKey()
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	tokens, err := tokenfile.Open(e.cfg.Auth.TokensFile)
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	sched, err := e.cfg.Schedule.CronSchedule()
+	if err != nil {
+		return e.fail("serve", usagef("schedule.cron: %v", err))
+	}
+	dir := &directoryFile{path: e.cfg.Directory}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	api := &httpapi.Server{
+		Exports: archiver.Ledger{Store: store},
+		Tokens:  tokens,
+		Audit:   archiver.AuditLog{Store: store},
+		Directory: func(ctx context.Context) (*model.Directory, error) {
+			d, _, err := dir.load()
+			return d, err
+		},
+		Ready: func(ctx context.Context) error {
+			if _, _, err := dir.load(); err != nil {
+				return err
+			}
+			return store.List(ctx, "leases/", func(string) error { return nil })
+		},
+		Grace:      e.cfg.Schedule.Grace,
+		Now:        clock.Now,
+		Logger:     e.log.With("component", "api"),
+		Registerer: reg,
+		Gatherer:   reg,
+	}
+	ln, err := net.Listen("tcp", e.cfg.HTTP.Addr)
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	srv := &http.Server{
+		Handler: api.Handler(),
+		// Slow clients may take long to download a day, so there is no WriteTimeout; the
+		// request itself must arrive promptly.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          nil,
+	}
+	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
+	e.log.Info("serving", "addr", ln.Addr().String(), "scheduler", e.cfg.Schedule.Enabled, "cron", e.cfg.Schedule.Cron, "tokens", tokens.Len())
+	if serveHooks.listening != nil {
+		serveHooks.listening(ln.Addr().String())
+	}
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+
+	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way
+	// may finish. stop ends its loop; cancelWork aborts the seal.
+	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	stop := make(chan struct{})
+	schedDone := make(chan struct{})
+	if e.cfg.Schedule.Enabled {
+		s := &scheduler.Scheduler{
+			NewSealer: func() scheduler.Sealer {
+				opt := sealerOptions(e, key, new(archiver.Progress))
+				opt.Now = clock.Now
+				return &archiver.Sealer{Source: src, Store: store, Options: opt}
+			},
+			Ledger:    archiver.Ledger{Store: store},
+			Directory: func(context.Context) ([]byte, error) { _, b, err := dir.load(); return b, err },
+			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: 6 * time.Hour, Clock: clock},
+			Schedule:  sched,
+			Clock:     clock,
+			Logger:    e.log.With("component", "scheduler"),
+			OnTick:    serveHooks.onTick,
+		}
+		s.Register(reg)
+		go func() {
+			defer close(schedDone)
+			s.Run(work, stop)
+		}()
+	} else {
+		close(schedDone)
+	}
+
+	// Tokens: reloaded on SIGHUP and when the file changes (a Kubernetes Secret update
+	// swaps the file under us).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	poll := time.NewTicker(tokensPoll)
+	defer poll.Stop()
+	reload := func(why string) error {
+		err := tokens.Reload()
+		if err != nil {
+			e.log.Error("tokens file not reloaded; the previous tokens stay in force", "err", err)
+		} else {
+			e.log.Info("tokens reloaded", "why", why, "tokens", tokens.Len())
+		}
+		return err
+	}
+	code := exitOK
+loop:
+	for {
+		select {
+		case <-ctx.Done():
+			break loop
+		case err := <-serveErr:
+			e.log.Error("server failed", "err", err)
+			code = exitFailure
+			break loop
+		case <-hup:
+			reload("SIGHUP")
+		case reply := <-serveHooks.reload:
+			reply <- reload("requested")
+		case <-poll.C:
+			if tokens.Changed() {
+				reload("file changed")
+			}
+		}
+	}
+
+	e.log.Info("shutting down", "deadline", e.cfg.HTTP.ShutdownTimeout)
+	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	close(stop)
+	if err := srv.Shutdown(deadline); err != nil {
+		e.log.Warn("requests still running at the deadline were cut", "err", err)
+		srv.Close()
+		code = exitFailure
+	}
+	select {
+	case <-schedDone:
+	case <-deadline.Done():
+		e.log.Warn("aborting the running seal at the deadline; its day stays unsealed until the next run")
+		cancelWork()
+		<-schedDone
+		code = exitFailure
+	}
+	wg.Wait()
+	return code
+}
+
+// holderName names this replica in the scheduler lease.
+func holderName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return host + "-" + hex.EncodeToString(b)
+}
+
+// directoryFile reads the directory snapshot again when the file changes.
+type directoryFile struct {
+	path string
+
+	mu    sync.Mutex
+	mod   time.Time
+	size  int64
+	bytes []byte
+	dir   *model.Directory
+}
+
+func (d *directoryFile) load() (*model.Directory, []byte, error) {
+	fi, err := os.Stat(d.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.dir != nil && fi.ModTime().Equal(d.mod) && fi.Size() == d.size {
+		return d.dir, d.bytes, nil
+	}
+	b, err := os.ReadFile(d.path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("directory: %w", err)
+	}
+	dir, err := model.ParseDirectory(b)
+	if err != nil {
+		return nil, nil, err
+	}
+	d.dir, d.bytes, d.mod, d.size = dir, b, fi.ModTime(), fi.Size()
+	return dir, b, nil
+}

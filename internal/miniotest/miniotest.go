@@ -6,10 +6,13 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -177,6 +180,34 @@ func (s *Server) Bucket(t testing.TB, lock bool) string {
 		t.Fatalf("miniotest: create bucket %s: %v", name, err)
 	}
 	return name
+}
+
+// Upload puts every file below dir into bucket under prefix, as a producer of the event
+// log would.
+func (s *Server) Upload(t testing.TB, bucket, prefix, dir string) {
+	t.Helper()
+	c := s.Client()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = c.PutObject(context.Background(), &s3.PutObjectInput{
+			Bucket: aws.String(bucket), Key: aws.String(path.Join(prefix, filepath.ToSlash(rel))), Body: f,
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatalf("miniotest: upload %s: %v", dir, err)
+	}
 }
 
 // lockedBuffer collects the server's output; exec writes to it from its own goroutine.

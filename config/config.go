@@ -51,6 +51,13 @@ type S3 struct {
 	// PathStyle (s3.pathStyle) addresses buckets as endpoint/bucket instead of
 	// bucket.endpoint, which most S3-compatible servers need.
 	PathStyle bool
+	// PartSize (s3.partSize) is the part size of multipart uploads and the largest object
+	// sent in one request; an upload holds at most four parts in memory. At least 5MiB,
+	// S3's minimum.
+	PartSize int64
+	// PresignExpiry (s3.presignExpiry) is how long a presigned download URL stays valid;
+	// at most 7 days, SigV4's limit.
+	PresignExpiry time.Duration
 }
 
 // Export configures how a day is sealed.
@@ -144,7 +151,7 @@ func Default() *Config {
 	return &Config{
 		EventLog: "./testdata/eventlog",
 		Store:    "./archive",
-		S3:       S3{Region: "us-east-1"},
+		S3:       S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},
 			SortMemory:          256 << 20,
@@ -233,6 +240,12 @@ func (c *Config) problems() []*Error {
 	}
 	if c.S3.Region == "" {
 		add("s3.region", "required")
+	}
+	if c.S3.PartSize < 5<<20 {
+		add("s3.partSize", "%s is below S3's minimum part size, 5MiB", FormatSize(c.S3.PartSize))
+	}
+	if c.S3.PresignExpiry < time.Second || c.S3.PresignExpiry > 7*24*time.Hour {
+		add("s3.presignExpiry", "%s is not between 1s and 168h (7 days)", c.S3.PresignExpiry)
 	}
 
 	for _, t := range c.Export.ExcludeContentTypes {

@@ -27,6 +27,8 @@ func TestValidate(t *testing.T) {
 		{"endpoint not a URL", func(c *Config) { c.S3.Endpoint = "localhost:9000" }, "s3.endpoint", "not an http:// or https:// URL"},
 		{"endpoint https", func(c *Config) { c.S3.Endpoint = "https://s3.example" }, "", ""},
 		{"no region", func(c *Config) { c.S3.Region = "" }, "s3.region", "required"},
+		{"part size below 5MiB", func(c *Config) { c.S3.PartSize = 1 << 20 }, "s3.partSize", "below S3's minimum"},
+		{"presign expiry above 7 days", func(c *Config) { c.S3.PresignExpiry = 8 * 24 * time.Hour }, "s3.presignExpiry", "not between"},
 		{"exclude text", func(c *Config) { c.Export.ExcludeContentTypes = []string{"wave", "text"} }, "export.excludeContentTypes", `"text" is a message type`},
 		{"exclude emoji", func(c *Config) { c.Export.ExcludeContentTypes = []string{"emoji"} }, "export.excludeContentTypes", `"emoji" is a message type`},
 		{"exclude item", func(c *Config) { c.Export.ExcludeContentTypes = []string{"item"} }, "export.excludeContentTypes", `"item" is a message type`},

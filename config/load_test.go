@@ -96,7 +96,7 @@ func TestLoadFile(t *testing.T) {
 		EventLog:  "s3://events/prod",
 		Directory: "/srv/directory.json",
 		Store:     "s3://archive/chatvault",
-		S3:        S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true},
+		S3:        S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation", "reaction"},
 			SortMemory:          1 << 30,
@@ -242,6 +242,8 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"s3.endpoint", "http://localhost:9000", func(c *Config) { c.S3.Endpoint = "http://localhost:9000" }},
 		{"s3.region", "eu-west-3", func(c *Config) { c.S3.Region = "eu-west-3" }},
 		{"s3.pathStyle", "true", func(c *Config) { c.S3.PathStyle = true }},
+		{"s3.partSize", "16MiB", func(c *Config) { c.S3.PartSize = 16 << 20 }},
+		{"s3.presignExpiry", "1h", func(c *Config) { c.S3.PresignExpiry = time.Hour }},
 		{"export.excludeContentTypes", "wave, reaction,,roomInvitation", func(c *Config) {
 			c.Export.ExcludeContentTypes = []string{"wave", "reaction", "roomInvitation"}
 		}},

@@ -39,6 +39,28 @@ func (e *lineTooLongError) Error() string {
 
 func (e *lineTooLongError) Is(target error) bool { return target == ErrLineTooLong }
 
+// Scanner reads event files with the rules of this package (see Lines in the package
+// documentation) from any reader, for Sources that keep the event log elsewhere than in a
+// local folder (archiver/s3). It reuses its buffers from file to file; it is not safe for
+// concurrent use.
+type Scanner struct{ s *scanner }
+
+// NewScanner returns a Scanner that delivers lines up to maxLineBytes (DefaultMaxLineBytes
+// when zero or negative) whole.
+func NewScanner(maxLineBytes int) *Scanner {
+	if maxLineBytes <= 0 {
+		maxLineBytes = DefaultMaxLineBytes
+	}
+	return &Scanner{newScanner(maxLineBytes, defaultBufSize)}
+}
+
+// ScanFile calls fn with every non-blank line of the event file name read from r, as
+// Dir.Scan does for one file; name ending in ".gz" means r is gzipped. The caller opens
+// and closes r. An error from fn is returned unchanged, and so is ctx's.
+func (s *Scanner) ScanFile(ctx context.Context, name string, r io.Reader, fn func(archiver.Line) error) error {
+	return s.s.scanReader(ctx, name, r, fn)
+}
+
 // scanner holds the buffers of one Scan, reused from file to file so the per-line cost is
 // a slice header, not an allocation.
 type scanner struct {
@@ -68,6 +90,11 @@ func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, fn f
 		return fmt.Errorf("eventlog: open %s: %w", name, err)
 	}
 	defer f.Close()
+	return s.scanReader(ctx, name, f, fn)
+}
+
+// scanReader reads the event file name from f, gunzipping it when name ends in ".gz".
+func (s *scanner) scanReader(ctx context.Context, name string, f io.Reader, fn func(archiver.Line) error) error {
 	var r io.Reader = f
 	if strings.HasSuffix(name, ".gz") {
 		if s.raw == nil {

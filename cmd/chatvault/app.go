@@ -13,10 +13,14 @@ import (
 	"runtime/debug"
 	"sort"
 	"strings"
+	"time"
+
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/config"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
@@ -86,7 +90,8 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
-	tty    bool // stderr is a terminal: draw progress bars instead of log lines
+	tty    bool          // stderr is a terminal: draw progress bars instead of log lines
+	s3     *awss3.Client // made by s3Client on first use
 }
 
 // usageError is bad usage: exit code 2.
@@ -184,9 +189,17 @@ func (e *env) fail(cmd string, err error) int {
 }
 
 // openSource opens the configured event log.
-func (e *env) openSource() (*eventlog.Dir, error) {
+func (e *env) openSource() (archiver.Source, error) {
 	if strings.HasPrefix(e.cfg.EventLog, "s3://") {
-		return nil, usagef("eventlog %s: S3 event logs are not supported by this build yet", e.cfg.EventLog)
+		bucket, prefix, err := s3.ParseURL(e.cfg.EventLog)
+		if err != nil {
+			return nil, usagef("eventlog: %v", err)
+		}
+		client, err := e.s3Client()
+		if err != nil {
+			return nil, err
+		}
+		return s3.NewEventLog(client, bucket, prefix), nil
 	}
 	return eventlog.NewDir(e.cfg.EventLog)
 }
@@ -194,7 +207,27 @@ func (e *env) openSource() (*eventlog.Dir, error) {
 // openStore opens the configured store; the caller closes it.
 func (e *env) openStore() (archiver.Store, func() error, error) {
 	if strings.HasPrefix(e.cfg.Store, "s3://") {
-		return nil, nil, usagef("store %s: S3 stores are not supported by this build yet", e.cfg.Store)
+		bucket, prefix, err := s3.ParseURL(e.cfg.Store)
+		if err != nil {
+			return nil, nil, usagef("store: %v", err)
+		}
+		client, err := e.s3Client()
+		if err != nil {
+			return nil, nil, err
+		}
+		// NewStore asks the bucket whether Object Lock is on; the commands open their
+		// store before they have work to cancel, so a timeout bounds it instead.
+		ctx, cancel := context.WithTimeout(context.Background(), s3OpenTimeout)
+		defer cancel()
+		st, err := s3.NewStore(ctx, client, bucket, prefix, s3.Options{
+			PartSize:      e.cfg.S3.PartSize,
+			PresignExpiry: e.cfg.S3.PresignExpiry,
+			Logger:        e.log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return st, func() error { return nil }, nil
 	}
 	s, err := fsstore.New(e.cfg.Store)
 	if err != nil {
@@ -206,13 +239,50 @@ func (e *env) openStore() (archiver.Store, func() error, error) {
 // readDirectory reads the directory snapshot.
 func (e *env) readDirectory() ([]byte, error) {
 	if strings.HasPrefix(e.cfg.Directory, "s3://") {
-		return nil, usagef("directory %s: S3 is not supported by this build yet", e.cfg.Directory)
+		bucket, key, err := s3.ParseURL(e.cfg.Directory)
+		if err != nil {
+			return nil, usagef("directory: %v", err)
+		}
+		client, err := e.s3Client()
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), s3OpenTimeout)
+		defer cancel()
+		b, err := s3.ReadObject(ctx, client, bucket, key)
+		if err != nil {
+			return nil, fmt.Errorf("read directory: %w", err)
+		}
+		return b, nil
 	}
 	b, err := os.ReadFile(e.cfg.Directory)
 	if err != nil {
 		return nil, fmt.Errorf("read directory: %w", err)
 	}
 	return b, nil
+}
+
+// s3OpenTimeout bounds the S3 calls made while opening a store or reading the directory.
+const s3OpenTimeout = time.Minute
+
+// s3Client returns the S3 client of the s3.* settings, made once per command and shared
+// by the event log, the directory and the store.
+func (e *env) s3Client() (*awss3.Client, error) {
+	if e.s3 != nil {
+		return e.s3, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s3OpenTimeout)
+	defer cancel()
+	c, err := s3.NewClient(ctx, s3.ClientConfig{
+		Endpoint:  e.cfg.S3.Endpoint,
+		Region:    e.cfg.S3.Region,
+		PathStyle: e.cfg.S3.PathStyle,
+	})
+	if err != nil {
+		return nil, err
+	}
+	e.s3 = c
+	return c, nil
 }
 
 // signingKey loads the Ed25519 key of signing.keyFile (PKCS #8 PEM, as written by

@@ -1,0 +1,458 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+const (
+	// MinPartSize is S3's smallest part of a multipart upload (all but the last).
+	MinPartSize = 5 << 20
+	// DefaultPartSize and DefaultConcurrency bound an upload's memory to 32 MiB.
+	DefaultPartSize    = 8 << 20
+	DefaultConcurrency = 4
+	// DefaultPresignExpiry is how long a presigned URL stays valid unless told otherwise.
+	DefaultPresignExpiry = 15 * time.Minute
+
+	// sumMeta is the user metadata key holding an object's full SHA-256 in hex. S3's own
+	// checksum of a multipart object is a checksum of part checksums, which cannot be
+	// compared with the caller's sum, so the full one travels beside it.
+	sumMeta = "sha256"
+	// abortTimeout bounds the clean-up of a failed multipart upload, which runs even when
+	// the caller's context is cancelled: orphaned parts cost money and never expire alone.
+	abortTimeout = time.Minute
+	// conflictRetries is how often a create retries S3's 409 ConditionalRequestConflict,
+	// which S3 returns while another conditional write of the same key is in flight.
+	conflictRetries = 5
+)
+
+var _ archiver.Store = (*Store)(nil)
+
+// Options tune a Store; the zero value takes every default.
+type Options struct {
+	// PartSize is the size of a multipart upload's parts and the largest body sent in one
+	// PutObject; 0 means DefaultPartSize. Values below MinPartSize are raised to it.
+	PartSize int64
+	// Concurrency is how many parts of one upload are in flight; 0 means DefaultConcurrency.
+	// An upload holds at most PartSize x Concurrency bytes.
+	Concurrency int
+	// PresignExpiry is the validity of PresignGet's URLs; 0 means DefaultPresignExpiry.
+	PresignExpiry time.Duration
+	// Logger receives debug records; nil discards them.
+	Logger *slog.Logger
+}
+
+// Store is an archiver.Store in an S3 bucket, below a key prefix. It is safe for
+// concurrent use.
+type Store struct {
+	client      *awss3.Client
+	presign     *awss3.PresignClient
+	bucket      string
+	prefix      string // "" or ends with "/"
+	partSize    int64
+	concurrency int
+	expiry      time.Duration
+	lock        bool
+	log         *slog.Logger
+}
+
+// NewStore returns the store in bucket below prefix. It asks the bucket once whether Object
+// Lock is enabled; if it is, every object created with a CreateOptions.RetainUntil is
+// locked in COMPLIANCE mode until then.
+func NewStore(ctx context.Context, client *awss3.Client, bucket, prefix string, opt Options) (*Store, error) {
+	s := &Store{
+		client:      client,
+		presign:     awss3.NewPresignClient(client),
+		bucket:      bucket,
+		prefix:      strings.Trim(prefix, "/"),
+		partSize:    opt.PartSize,
+		concurrency: opt.Concurrency,
+		expiry:      opt.PresignExpiry,
+		log:         opt.Logger,
+	}
+	if s.prefix != "" {
+		s.prefix += "/"
+	}
+	if s.partSize == 0 {
+		s.partSize = DefaultPartSize
+	}
+	s.partSize = max(s.partSize, MinPartSize)
+	if s.concurrency <= 0 {
+		s.concurrency = DefaultConcurrency
+	}
+	if s.expiry <= 0 {
+		s.expiry = DefaultPresignExpiry
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.log = s.log.With("bucket", bucket, "prefix", s.prefix)
+	out, err := client.GetObjectLockConfiguration(ctx, &awss3.GetObjectLockConfigurationInput{Bucket: aws.String(bucket)})
+	switch {
+	case errorCode(err) == "ObjectLockConfigurationNotFoundError":
+	case err != nil:
+		return nil, fmt.Errorf("s3: get object lock configuration of %s: %w", bucket, err)
+	case out.ObjectLockConfiguration != nil && out.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled:
+		s.lock = true
+	}
+	s.log.Debug("s3 store opened", "objectLock", s.lock)
+	return s, nil
+}
+
+// Bucket returns the store's bucket.
+func (s *Store) Bucket() string { return s.bucket }
+
+// ObjectKey returns the S3 key of the store's key.
+func (s *Store) ObjectKey(key string) string { return s.prefix + key }
+
+// ObjectLock reports whether the bucket has Object Lock enabled.
+func (s *Store) ObjectLock() bool { return s.lock }
+
+// Create implements archiver.Store. Bodies up to the part size go in one PutObject; larger
+// ones stream as a multipart upload. Both are conditional (If-None-Match: *) and carry
+// SHA-256 checksums that S3 checks before keeping anything.
+func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("s3: put object %s: %w", key, err)
+	}
+	if key == "" || size < 0 {
+		return fmt.Errorf("s3: put object %q: invalid key or size %d", key, size)
+	}
+	if size <= s.partSize {
+		return s.put(ctx, key, body, size, sum, opt)
+	}
+	return s.putMultipart(ctx, key, body, size, sum, opt)
+}
+
+// put reads the whole body, checks it against size and sum, and sends it in one request.
+func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	// One byte more than size, to tell a longer body from an exact one.
+	buf := make([]byte, size+1)
+	n, err := io.ReadFull(body, buf)
+	switch {
+	case err == nil:
+		return fmt.Errorf("s3: put object %s: body longer than %d bytes", key, size)
+	case err != io.EOF && err != io.ErrUnexpectedEOF:
+		return fmt.Errorf("s3: put object %s: read body: %w", key, err)
+	case int64(n) != size:
+		return fmt.Errorf("s3: put object %s: body has %d bytes, want %d", key, n, size)
+	case sha256.Sum256(buf[:n]) != sum:
+		return fmt.Errorf("s3: put object %s: body does not match its SHA-256 %x", key, sum)
+	}
+	in := &awss3.PutObjectInput{
+		Bucket:            aws.String(s.bucket),
+		Key:               aws.String(s.prefix + key),
+		ContentLength:     aws.Int64(size),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
+		IfNoneMatch:       aws.String("*"),
+		Metadata:          map[string]string{sumMeta: hex.EncodeToString(sum[:])},
+	}
+	if s.lock && !opt.RetainUntil.IsZero() {
+		in.ObjectLockMode = types.ObjectLockModeCompliance
+		in.ObjectLockRetainUntilDate = aws.Time(opt.RetainUntil.UTC())
+	}
+	for attempt := 0; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("s3: put object %s: %w", key, err)
+		}
+		in.Body = bytes.NewReader(buf[:n])
+		_, err = s.client.PutObject(ctx, in)
+		if httpStatus(err) == http.StatusConflict && attempt < conflictRetries {
+			if err := wait(ctx, attempt); err != nil {
+				return fmt.Errorf("s3: put object %s: %w", key, err)
+			}
+			continue
+		}
+		break
+	}
+	if httpStatus(err) == http.StatusPreconditionFailed {
+		return s.compareExisting(ctx, key, sum)
+	}
+	if err != nil {
+		return fmt.Errorf("s3: put object %s: %w", key, err)
+	}
+	return nil
+}
+
+// putMultipart streams body as a multipart upload, at most s.concurrency parts in flight.
+// Whatever goes wrong after the upload is created, the upload is aborted.
+func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (err error) {
+	objKey := s.prefix + key
+	in := &awss3.CreateMultipartUploadInput{
+		Bucket:            aws.String(s.bucket),
+		Key:               aws.String(objKey),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+		Metadata:          map[string]string{sumMeta: hex.EncodeToString(sum[:])},
+	}
+	if s.lock && !opt.RetainUntil.IsZero() {
+		in.ObjectLockMode = types.ObjectLockModeCompliance
+		in.ObjectLockRetainUntilDate = aws.Time(opt.RetainUntil.UTC())
+	}
+	created, err := s.client.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return fmt.Errorf("s3: create multipart upload %s: %w", key, err)
+	}
+	uploadID := created.UploadId
+	aborted := false
+	abort := func() error {
+		aborted = true
+		actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
+		defer cancel()
+		_, err := s.client.AbortMultipartUpload(actx, &awss3.AbortMultipartUploadInput{
+			Bucket: aws.String(s.bucket), Key: aws.String(objKey), UploadId: uploadID,
+		})
+		if err != nil {
+			return fmt.Errorf("s3: abort multipart upload %s: %w", key, err)
+		}
+		return nil
+	}
+	defer func() {
+		if err != nil && !aborted {
+			err = errors.Join(err, abort())
+		}
+	}()
+
+	parts, err := s.uploadParts(ctx, key, objKey, uploadID, body, size, sum)
+	if err != nil {
+		return err
+	}
+	for attempt := 0; ; attempt++ {
+		_, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+			Bucket:          aws.String(s.bucket),
+			Key:             aws.String(objKey),
+			UploadId:        uploadID,
+			IfNoneMatch:     aws.String("*"),
+			MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+		})
+		if httpStatus(err) == http.StatusConflict && attempt < conflictRetries {
+			if werr := wait(ctx, attempt); werr != nil {
+				return fmt.Errorf("s3: complete multipart upload %s: %w", key, werr)
+			}
+			continue
+		}
+		break
+	}
+	if httpStatus(err) == http.StatusPreconditionFailed {
+		// The parts stay until aborted, even though the object was not created.
+		if aerr := abort(); aerr != nil {
+			return aerr
+		}
+		return s.compareExisting(ctx, key, sum)
+	}
+	if err != nil {
+		return fmt.Errorf("s3: complete multipart upload %s: %w", key, err)
+	}
+	return nil
+}
+
+// uploadParts reads body part by part and uploads the parts concurrently. Buffers circulate
+// through free, so no more than s.concurrency exist whatever the object's size.
+func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *string, body io.Reader, size int64, sum [sha256.Size]byte) ([]types.CompletedPart, error) {
+	parts := make([]types.CompletedPart, (size+s.partSize-1)/s.partSize)
+	free := make(chan []byte, s.concurrency)
+	for range s.concurrency {
+		free <- nil // allocated on first use, so a two-part object holds two buffers
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	h := sha256.New()
+	lr := io.LimitReader(body, size+1) // one byte more tells a longer body
+	var total int64
+	var readErr error
+	for num := int32(1); readErr == nil; num++ {
+		var buf []byte
+		select {
+		case buf = <-free:
+		case <-gctx.Done():
+		}
+		if gctx.Err() != nil {
+			break
+		}
+		if buf == nil {
+			buf = make([]byte, s.partSize)
+		}
+		n, err := io.ReadFull(lr, buf)
+		total += int64(n)
+		switch {
+		case err == io.EOF:
+			free <- buf
+			readErr = io.EOF
+			continue
+		case err == io.ErrUnexpectedEOF:
+			readErr = io.EOF // a short part is the last one
+		case err != nil:
+			readErr = fmt.Errorf("s3: put object %s: read body: %w", key, err)
+			continue
+		}
+		if total > size {
+			readErr = fmt.Errorf("s3: put object %s: body longer than %d bytes", key, size)
+			continue
+		}
+		h.Write(buf[:n])
+		part := buf[:n]
+		g.Go(func() error {
+			defer func() { free <- buf }()
+			psum := sha256.Sum256(part)
+			out, err := s.client.UploadPart(gctx, &awss3.UploadPartInput{
+				Bucket:            aws.String(s.bucket),
+				Key:               aws.String(objKey),
+				UploadId:          uploadID,
+				PartNumber:        aws.Int32(num),
+				Body:              bytes.NewReader(part),
+				ContentLength:     aws.Int64(int64(len(part))),
+				ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+				ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(psum[:])),
+			})
+			if err != nil {
+				return fmt.Errorf("s3: upload part %d of %s: %w", num, key, err)
+			}
+			parts[num-1] = types.CompletedPart{
+				PartNumber:     aws.Int32(num),
+				ETag:           out.ETag,
+				ChecksumSHA256: aws.String(base64.StdEncoding.EncodeToString(psum[:])),
+			}
+			return nil
+		})
+		if err := ctx.Err(); err != nil && readErr == nil {
+			readErr = fmt.Errorf("s3: put object %s: %w", key, err)
+		}
+	}
+	werr := g.Wait()
+	switch {
+	case readErr != io.EOF && readErr != nil:
+		return nil, readErr
+	case werr != nil:
+		return nil, werr
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("s3: put object %s: %w", key, ctx.Err())
+	case total != size:
+		return nil, fmt.Errorf("s3: put object %s: body has %d bytes, want %d", key, total, size)
+	case [sha256.Size]byte(h.Sum(nil)) != sum:
+		return nil, fmt.Errorf("s3: put object %s: body does not match its SHA-256 %x", key, sum)
+	}
+	return parts, nil
+}
+
+// compareExisting decides a create that S3 refused because the key exists: the same
+// SHA-256 is an idempotent rerun, another one a conflict.
+func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Size]byte) error {
+	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if err != nil {
+		return fmt.Errorf("s3: put object %s: exists, and head object failed: %w", key, err)
+	}
+	var stored string
+	for k, v := range out.Metadata {
+		if strings.EqualFold(k, sumMeta) {
+			stored = v
+		}
+	}
+	if stored == hex.EncodeToString(sum[:]) {
+		s.log.Debug("object exists with the same SHA-256", "key", key)
+		return nil
+	}
+	return fmt.Errorf("s3: put object %s: stored SHA-256 %q, ours %x: %w", key, stored, sum, archiver.ErrConflict)
+}
+
+// Open implements archiver.Store.
+func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	if isNotFound(err) {
+		return nil, fmt.Errorf("s3: get object %s: %w", key, archiver.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("s3: get object %s: %w", key, err)
+	}
+	return out.Body, nil
+}
+
+// List implements archiver.Store. S3 lists keys in UTF-8 byte order, which is the order
+// List promises.
+func (s *Store) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	p := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{
+		Bucket: aws.String(s.bucket),
+		Prefix: aws.String(s.prefix + prefix),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return fmt.Errorf("s3: list objects %s: %w", prefix, err)
+		}
+		for _, o := range page.Contents {
+			if err := fn(strings.TrimPrefix(aws.ToString(o.Key), s.prefix)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// PresignGet returns a URL that downloads key without credentials until expiry passes
+// (Options.PresignExpiry when expiry is 0).
+func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	if expiry <= 0 {
+		expiry = s.expiry
+	}
+	req, err := s.presign.PresignGetObject(ctx, &awss3.GetObjectInput{
+		Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key),
+	}, awss3.WithPresignExpires(expiry))
+	if err != nil {
+		return "", fmt.Errorf("s3: presign get object %s: %w", key, err)
+	}
+	return req.URL, nil
+}
+
+// wait backs off before retrying a conflicting conditional write.
+func wait(ctx context.Context, attempt int) error {
+	t := time.NewTimer(time.Duration(50<<attempt) * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func errorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+func httpStatus(err error) int {
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+func isNotFound(err error) bool {
+	if err == nil || errorCode(err) == "NoSuchBucket" {
+		return false
+	}
+	var nsk *types.NoSuchKey
+	var nf *types.NotFound
+	return errors.As(err, &nsk) || errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound
+}

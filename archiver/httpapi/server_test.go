@@ -391,8 +391,11 @@ func TestListingManifestAuditAndOps(t *testing.T) {
 	checkError(t, resp, body, 403, "insufficient_scope")
 
 	// Audit: one served export and one refused one for acme, one for globex.
+	// Records sort by time; the fake clock moves so that they do not tie.
 	f.export(t, f.tokens["acme"], date(sample))
+	f.clock.Add(time.Millisecond)
 	f.export(t, f.tokens["acme"], date("2026-02-30"))
+	f.clock.Add(time.Millisecond)
 	f.export(t, f.tokens["globex"], date(sample))
 	resp, body = get(t, f.url+"/v1/audit?from=2026-11-23&to=2026-11-23", f.tokens["acme"])
 	checkError(t, resp, body, 403, "insufficient_scope")

@@ -1,7 +1,7 @@
 # chatvault: the two commands of the README, and the benchmark.
 GO ?= go
 
-.PHONY: run test bench
+.PHONY: run test bench loadbench
 
 # Seal the sample day into ./archive on the embedded default (a local folder).
 run:
@@ -16,3 +16,8 @@ test:
 # section (needs GNU time and jq).
 bench:
 	scripts/bench.sh
+
+# 32 clients download a 10 MB and a 100 MB day from `chatvault serve` on loopback; prints
+# throughput, p50/p99 latency and the server's peak RSS (Linux).
+loadbench:
+	scripts/loadbench.sh

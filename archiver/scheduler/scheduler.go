@@ -145,7 +145,28 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			s.metrics.runs.WithLabelValues("skipped").Inc()
 			return rep
 		}
+		// Renew at a third of the TTL while the run goes on, so that a long catch-up keeps
+		// the lease; a replica that dies stops renewing and its lease runs out. The pace is
+		// the wall clock's: a renewal is about real elapsed time, and it keeps the
+		// scheduler's Clock (fake in tests) waited on only by the loop and retries.
+		renewDone := make(chan struct{})
+		stopRenew := make(chan struct{})
+		go func() {
+			defer close(renewDone)
+			for {
+				select {
+				case <-stopRenew:
+					return
+				case <-time.After(s.Lease.TTL / 3):
+				}
+				if err := s.Lease.Acquire(ctx); err != nil {
+					s.Logger.Error("lease renewal failed", "err", err)
+				}
+			}
+		}()
 		defer func() {
+			close(stopRenew)
+			<-renewDone
 			if err := s.Lease.Release(context.WithoutCancel(ctx)); err != nil {
 				s.Logger.Warn("lease release", "err", err)
 			}

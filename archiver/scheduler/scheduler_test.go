@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/robfig/cron/v3"
 )
 
 const directory = `{"organizations":[
@@ -245,3 +246,44 @@ func TestLeaseRace(t *testing.T) {
 		t.Fatalf("%d replicas hold the lease", won)
 	}
 }
+
+func TestRunStopLetsTheTickFinish(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, state: map[string]error{},
+		block: make(chan struct{}), entered: make(chan struct{})}
+	s := newScheduler(f, NewFakeClock(time.Date(2026, 11, 19, 1, 0, 0, 0, time.UTC)))
+	sched, err := cronParse("30 0 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Schedule = sched
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { s.Run(context.Background(), stop); close(done) }()
+	<-f.entered // the start-up tick is sealing
+	close(stop)
+	close(f.block) // the seal finishes after stop
+	go func() {
+		for range f.entered {
+		}
+	}()
+	<-done
+	if !f.sealed[orgA+" 2026-11-18"] {
+		t.Fatalf("the running tick did not finish: %v", f.sealed)
+	}
+}
+
+func TestRunCancelAborts(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 22, 0, 30, 0, 0, time.UTC))
+	f := &fakeSealer{sealed: map[string]bool{}, failOrg: map[string]int{orgA: 100, orgB: 100}, state: map[string]error{}}
+	s := newScheduler(f, clk)
+	sched, _ := cronParse("30 0 * * *")
+	s.Schedule = sched
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, nil); close(done) }()
+	<-clk.Waiting() // waiting to retry a failed seal
+	cancel()
+	<-done
+}
+
+func cronParse(spec string) (cron.Schedule, error) { return cron.ParseStandard("CRON_TZ=UTC " + spec) }

@@ -23,6 +23,7 @@ type Sealer interface {
 // Ledger is what the scheduler reads of the store (archiver.Ledger).
 type Ledger interface {
 	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+	RecordFailure(ctx context.Context, org string, day archiver.Day, at time.Time, cause error) error
 }
 
 // DefaultLookBack is how many days back the scheduler looks for an organization with no
@@ -249,6 +250,15 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 				s.metrics.missing.Inc()
 			case err != nil:
 				rep.Failed = append(rep.Failed, d.String()+" "+org)
+				if org == "" && ctx.Err() == nil {
+					// The day failed as a whole: mark it failed for every organization
+					// waiting on it, so that status does not say merely pending.
+					for _, o := range orgs {
+						if err := s.Ledger.RecordFailure(ctx, o, d, s.Clock.Now(), err); err != nil {
+							s.Logger.Error("record failure", "org", o, "day", d.String(), "err", err)
+						}
+					}
+				}
 			}
 		}
 	}

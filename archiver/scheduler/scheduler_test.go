@@ -30,6 +30,7 @@ type fakeSealer struct {
 	sealed  map[string]bool  // "org day"
 	failOrg map[string]int   // org → failures left
 	state   map[string]error // day → Seal error (not closed, no partition, transient)
+	failed  []string         // RecordFailure calls
 	block   chan struct{}    // when set, Seal waits on it
 	entered chan struct{}
 }
@@ -75,6 +76,13 @@ func (f *fakeSealer) Latest(_ context.Context, org string, d archiver.Day) (*arc
 		return &archiver.StoredManifest{}, nil
 	}
 	return nil, nil
+}
+
+func (f *fakeSealer) RecordFailure(_ context.Context, org string, d archiver.Day, _ time.Time, cause error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed = append(f.failed, org+" "+d.String())
+	return nil
 }
 
 func day(s string) archiver.Day {
@@ -287,3 +295,28 @@ func TestRunCancelAborts(t *testing.T) {
 }
 
 func cronParse(spec string) (cron.Schedule, error) { return cron.ParseStandard("CRON_TZ=UTC " + spec) }
+
+func TestWholeDayFailureIsRecorded(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, state: map[string]error{
+		"2026-11-20": errors.New("corrupt gzip in part-3"),
+	}}
+	clk := NewFakeClock(time.Date(2026, 11, 21, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+	s.Retries = 1
+	done := make(chan Report)
+	go func() { done <- s.Tick(context.Background()) }()
+	var rep Report
+	for rep.Start.IsZero() {
+		select {
+		case <-clk.Waiting():
+			clk.Add(time.Second)
+		case rep = <-done:
+		}
+	}
+	if !slices.Equal(f.failed, []string{orgA + " 2026-11-20", orgB + " 2026-11-20"}) {
+		t.Fatalf("recorded failures: %q", f.failed)
+	}
+	if !f.sealed[orgA+" 2026-11-19"] || !slices.Equal(rep.Failed, []string{"2026-11-20 "}) {
+		t.Fatalf("report %+v, sealed %v", rep, f.sealed)
+	}
+}

@@ -3,7 +3,7 @@ GO ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test bench
+.PHONY: run test bench loadbench
 
 # Seal the sample day into ./archive on the embedded default (a local folder). The sample
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
@@ -24,3 +24,8 @@ test:
 # section (needs GNU time and jq).
 bench:
 	scripts/bench.sh
+
+# 32 clients download a 10 MB and a 100 MB day from `chatvault serve` on loopback; prints
+# throughput, p50/p99 latency and the server's peak RSS (Linux).
+loadbench:
+	scripts/loadbench.sh

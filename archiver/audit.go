@@ -66,7 +66,8 @@ func (a AuditLog) Append(ctx context.Context, r AccessRecord) error {
 	return nil
 }
 
-// List calls fn with every record of the days from..to (inclusive) in time order.
+// List calls fn with every record of the days from..to (inclusive) in time order
+// (records of the same nanosecond in no particular order).
 func (a AuditLog) List(ctx context.Context, from, to Day, fn func(AccessRecord) error) error {
 	for d := from; !d.After(to); d = d.Next() {
 		err := a.Store.List(ctx, auditPrefix(d), func(key string) error {

@@ -113,6 +113,11 @@ type HTTP struct {
 	// ShutdownTimeout (http.shutdownTimeout) is how long `chatvault serve` waits, after
 	// SIGTERM, for requests in flight and a running seal to finish before it aborts them.
 	ShutdownTimeout time.Duration
+	// TokenRate (http.tokenRate) is the requests per second one API token may make, with
+	// bursts of four times as many; 0 means no limit.
+	TokenRate int
+	// ClientRate (http.clientRate) is the same per client address.
+	ClientRate int
 }
 
 // Auth configures API tokens.
@@ -157,7 +162,7 @@ func Default() *Config {
 			SortMemory:          256 << 20,
 		},
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
-		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second},
+		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20},
 		Log:      Log{Level: "info", Format: "auto"},
 	}
 }
@@ -272,6 +277,12 @@ func (c *Config) problems() []*Error {
 		add("schedule.grace", "%s is negative", c.Schedule.Grace)
 	}
 
+	if c.HTTP.TokenRate < 0 {
+		add("http.tokenRate", "%d is negative (0 means no limit)", c.HTTP.TokenRate)
+	}
+	if c.HTTP.ClientRate < 0 {
+		add("http.clientRate", "%d is negative (0 means no limit)", c.HTTP.ClientRate)
+	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdownTimeout", "%s is not positive", c.HTTP.ShutdownTimeout)
 	}

@@ -56,6 +56,8 @@ var keys = []key{
 	{"signing.keyFile", "", "", setString(func(c *Config) *string { return &c.Signing.KeyFile })},
 	{"http.addr", "", "", setString(func(c *Config) *string { return &c.HTTP.Addr })},
 	{"http.shutdownTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ShutdownTimeout })},
+	{"http.tokenRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenRate })},
+	{"http.clientRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.ClientRate })},
 	{"auth.tokensFile", "", "", setString(func(c *Config) *string { return &c.Auth.TokensFile })},
 	{"log.level", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"log.format", "log-format", "log format: auto, text or json", setString(func(c *Config) *string { return &c.Log.Format })},

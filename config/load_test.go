@@ -105,7 +105,7 @@ func TestLoadFile(t *testing.T) {
 		},
 		Schedule: Schedule{Cron: "CRON_TZ=Europe/Paris 15 2 * * *", Grace: 90 * time.Minute},
 		Signing:  Signing{KeyFile: "/etc/chatvault/signing.key"},
-		HTTP:     HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second},
+		HTTP:     HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second, TokenRate: 50, ClientRate: 0},
 		Auth:     Auth{TokensFile: "/etc/chatvault/tokens.json"},
 		Log:      Log{Level: "debug", Format: "json"},
 	}
@@ -254,6 +254,8 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"schedule.grace", "90s", func(c *Config) { c.Schedule.Grace = 90 * time.Second }},
 		{"schedule.enabled", "false", func(c *Config) { c.Schedule.Enabled = false }},
 		{"http.shutdownTimeout", "5s", func(c *Config) { c.HTTP.ShutdownTimeout = 5 * time.Second }},
+		{"http.tokenRate", "0", func(c *Config) { c.HTTP.TokenRate = 0 }},
+		{"http.clientRate", "100", func(c *Config) { c.HTTP.ClientRate = 100 }},
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }},

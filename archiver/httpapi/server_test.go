@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -391,8 +392,11 @@ func TestListingManifestAuditAndOps(t *testing.T) {
 	checkError(t, resp, body, 403, "insufficient_scope")
 
 	// Audit: one served export and one refused one for acme, one for globex.
+	// Records sort by time; the fake clock moves so that they do not tie.
 	f.export(t, f.tokens["acme"], date(sample))
+	f.clock.Add(time.Millisecond)
 	f.export(t, f.tokens["acme"], date("2026-02-30"))
+	f.clock.Add(time.Millisecond)
 	f.export(t, f.tokens["globex"], date(sample))
 	resp, body = get(t, f.url+"/v1/audit?from=2026-11-23&to=2026-11-23", f.tokens["acme"])
 	checkError(t, resp, body, 403, "insufficient_scope")
@@ -427,5 +431,38 @@ func TestListingManifestAuditAndOps(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Errorf("%s: %d, want %q in:\n%.500s", path, resp.StatusCode, want, body)
 		}
+	}
+}
+
+// brokenExports fails the way a store might, with details a client must not see.
+type brokenExports struct{ httpapi.Exports }
+
+func (brokenExports) OpenExport(context.Context, string, archiver.Day) (*archiver.StoredManifest, io.ReadCloser, error) {
+	return nil, nil, errors.New("open /srv/secret-mount/orgs/x: permission denied")
+}
+
+func (brokenExports) Status(context.Context, string, archiver.Day, archiver.Day) ([]archiver.DayStatus, error) {
+	return nil, errors.New("list /srv/secret-mount: i/o error")
+}
+
+func TestInternalErrorsLeakNothing(t *testing.T) {
+	var logged bytes.Buffer
+	f := newFixture(t, func(s *httpapi.Server) {
+		s.Exports = brokenExports{s.Exports}
+		s.Logger = slog.New(slog.NewTextHandler(&logged, nil))
+		s.Ready = func(context.Context) error { return errors.New("store unreachable") }
+	})
+	resp, body := f.export(t, f.tokens["acme"], date(sample))
+	checkError(t, resp, body, 500, "internal")
+	resp, body = get(t, f.url+"/v1/exports?from=2026-11-22&to=2026-11-22", f.tokens["acme"])
+	checkError(t, resp, body, 500, "internal")
+	if strings.Contains(string(body), "secret") {
+		t.Fatalf("500 leaks detail: %s", body)
+	}
+	if !strings.Contains(logged.String(), "secret-mount") {
+		t.Fatalf("the detail is not logged: %s", logged.String())
+	}
+	if resp, _ := get(t, f.url+"/readyz", ""); resp.StatusCode != 503 {
+		t.Fatalf("readyz: %d, want 503", resp.StatusCode)
 	}
 }

@@ -23,6 +23,7 @@ type Sealer interface {
 // Ledger is what the scheduler reads of the store (archiver.Ledger).
 type Ledger interface {
 	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+	RecordFailure(ctx context.Context, org string, day archiver.Day, at time.Time, cause error) error
 }
 
 // DefaultLookBack is how many days back the scheduler looks for an organization with no
@@ -145,7 +146,28 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			s.metrics.runs.WithLabelValues("skipped").Inc()
 			return rep
 		}
+		// Renew at a third of the TTL while the run goes on, so that a long catch-up keeps
+		// the lease; a replica that dies stops renewing and its lease runs out. The pace is
+		// the wall clock's: a renewal is about real elapsed time, and it keeps the
+		// scheduler's Clock (fake in tests) waited on only by the loop and retries.
+		renewDone := make(chan struct{})
+		stopRenew := make(chan struct{})
+		go func() {
+			defer close(renewDone)
+			for {
+				select {
+				case <-stopRenew:
+					return
+				case <-time.After(s.Lease.TTL / 3):
+				}
+				if err := s.Lease.Acquire(ctx); err != nil {
+					s.Logger.Error("lease renewal failed", "err", err)
+				}
+			}
+		}()
 		defer func() {
+			close(stopRenew)
+			<-renewDone
 			if err := s.Lease.Release(context.WithoutCancel(ctx)); err != nil {
 				s.Logger.Warn("lease release", "err", err)
 			}
@@ -228,6 +250,15 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 				s.metrics.missing.Inc()
 			case err != nil:
 				rep.Failed = append(rep.Failed, d.String()+" "+org)
+				if org == "" && ctx.Err() == nil {
+					// The day failed as a whole: mark it failed for every organization
+					// waiting on it, so that status does not say merely pending.
+					for _, o := range orgs {
+						if err := s.Ledger.RecordFailure(ctx, o, d, s.Clock.Now(), err); err != nil {
+							s.Logger.Error("record failure", "org", o, "day", d.String(), "err", err)
+						}
+					}
+				}
 			}
 		}
 	}

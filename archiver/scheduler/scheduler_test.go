@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/robfig/cron/v3"
 )
 
 const directory = `{"organizations":[
@@ -29,6 +30,7 @@ type fakeSealer struct {
 	sealed  map[string]bool  // "org day"
 	failOrg map[string]int   // org → failures left
 	state   map[string]error // day → Seal error (not closed, no partition, transient)
+	failed  []string         // RecordFailure calls
 	block   chan struct{}    // when set, Seal waits on it
 	entered chan struct{}
 }
@@ -74,6 +76,13 @@ func (f *fakeSealer) Latest(_ context.Context, org string, d archiver.Day) (*arc
 		return &archiver.StoredManifest{}, nil
 	}
 	return nil, nil
+}
+
+func (f *fakeSealer) RecordFailure(_ context.Context, org string, d archiver.Day, _ time.Time, cause error) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.failed = append(f.failed, org+" "+d.String())
+	return nil
 }
 
 func day(s string) archiver.Day {
@@ -243,5 +252,71 @@ func TestLeaseRace(t *testing.T) {
 	}
 	if won != 1 {
 		t.Fatalf("%d replicas hold the lease", won)
+	}
+}
+
+func TestRunStopLetsTheTickFinish(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, state: map[string]error{},
+		block: make(chan struct{}), entered: make(chan struct{})}
+	s := newScheduler(f, NewFakeClock(time.Date(2026, 11, 19, 1, 0, 0, 0, time.UTC)))
+	sched, err := cronParse("30 0 * * *")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Schedule = sched
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { s.Run(context.Background(), stop); close(done) }()
+	<-f.entered // the start-up tick is sealing
+	close(stop)
+	close(f.block) // the seal finishes after stop
+	go func() {
+		for range f.entered {
+		}
+	}()
+	<-done
+	if !f.sealed[orgA+" 2026-11-18"] {
+		t.Fatalf("the running tick did not finish: %v", f.sealed)
+	}
+}
+
+func TestRunCancelAborts(t *testing.T) {
+	clk := NewFakeClock(time.Date(2026, 11, 22, 0, 30, 0, 0, time.UTC))
+	f := &fakeSealer{sealed: map[string]bool{}, failOrg: map[string]int{orgA: 100, orgB: 100}, state: map[string]error{}}
+	s := newScheduler(f, clk)
+	sched, _ := cronParse("30 0 * * *")
+	s.Schedule = sched
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx, nil); close(done) }()
+	<-clk.Waiting() // waiting to retry a failed seal
+	cancel()
+	<-done
+}
+
+func cronParse(spec string) (cron.Schedule, error) { return cron.ParseStandard("CRON_TZ=UTC " + spec) }
+
+func TestWholeDayFailureIsRecorded(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, state: map[string]error{
+		"2026-11-20": errors.New("corrupt gzip in part-3"),
+	}}
+	clk := NewFakeClock(time.Date(2026, 11, 21, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+	s.Retries = 1
+	done := make(chan Report)
+	go func() { done <- s.Tick(context.Background()) }()
+	var rep Report
+	for rep.Start.IsZero() {
+		select {
+		case <-clk.Waiting():
+			clk.Add(time.Second)
+		case rep = <-done:
+		}
+	}
+	if !slices.Equal(f.failed, []string{orgA + " 2026-11-20", orgB + " 2026-11-20"}) {
+		t.Fatalf("recorded failures: %q", f.failed)
+	}
+	if !f.sealed[orgA+" 2026-11-19"] || !slices.Equal(rep.Failed, []string{"2026-11-20 "}) {
+		t.Fatalf("report %+v, sealed %v", rep, f.sealed)
 	}
 }

@@ -93,11 +93,15 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			}
 			return store.List(ctx, "leases/", func(string) error { return nil })
 		},
-		Grace:      e.cfg.Schedule.Grace,
-		Now:        clock.Now,
-		Logger:     e.log.With("component", "api"),
-		Registerer: reg,
-		Gatherer:   reg,
+		Grace:       e.cfg.Schedule.Grace,
+		Now:         clock.Now,
+		Logger:      e.log.With("component", "api"),
+		Registerer:  reg,
+		Gatherer:    reg,
+		TokenRate:   rateOf(e.cfg.HTTP.TokenRate),
+		TokenBurst:  4 * e.cfg.HTTP.TokenRate,
+		ClientRate:  rateOf(e.cfg.HTTP.ClientRate),
+		ClientBurst: 4 * e.cfg.HTTP.ClientRate,
 	}
 	ln, err := net.Listen("tcp", e.cfg.HTTP.Addr)
 	if err != nil {
@@ -215,6 +219,14 @@ loop:
 	}
 	wg.Wait()
 	return code
+}
+
+// rateOf maps the configuration's "0 means no limit" to the API's negative rate.
+func rateOf(perSecond int) float64 {
+	if perSecond == 0 {
+		return -1
+	}
+	return float64(perSecond)
 }
 
 // holderName names this replica in the scheduler lease.

@@ -287,6 +287,17 @@ func testVerifyVersions(t *testing.T, c *awss3.Client, bucket string, s3Args []s
 	}
 }
 
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func readSum(t *testing.T, c *awss3.Client, bucket, key string) [sha256.Size]byte {
 	t.Helper()
 	out, err := c.GetObject(t.Context(), &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})

@@ -690,6 +690,13 @@ func TestRetention(t *testing.T) {
 	if len(rs.opts) != 7 {
 		t.Errorf("%d objects created, want 7", len(rs.opts))
 	}
+	// A rerun that restores a lost day index keeps it as long as the manifest it copies.
+	if err := os.Remove(filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
+		t.Fatal(err)
+	}
 	for key, opt := range rs.opts {
 		var w time.Time
 		switch {

@@ -93,6 +93,16 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	if err := flush(); err != nil {
 		return rep, err
 	}
+	if lk, ok := l.Store.(Locker); ok {
+		for _, p := range []string{prefix, "quarantine/"} {
+			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
+				return rep, err
+			}
+		}
+		if !lk.Locking() {
+			rep.Warnings = append(rep.Warnings, "the store does not lock objects: retention is not enforced by storage")
+		}
+	}
 	return rep, nil
 }
 
@@ -147,6 +157,9 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		referenced[m.Data.Key] = true
 		if (opt.From.IsZero() || !day.Before(opt.From)) && (opt.To.IsZero() || !day.After(opt.To)) {
 			l.verifyObjects(ctx, org, day, m, idx, rep)
+			if lk, ok := l.Store.(Locker); ok && lk.Locking() {
+				l.verifyLocks(ctx, lk, day, m, idx, rep)
+			}
 		}
 		prev = m
 		expect = seq + 1

@@ -324,7 +324,12 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		if err != nil {
 			return fmt.Errorf("chain head %s: %w", head.Key, err)
 		}
-		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, CreateOptions{}); err != nil {
+		// The restored index is kept as long as the manifest it copies.
+		var keep CreateOptions
+		if head.RetentionDays > 0 {
+			keep.RetainUntil = hd.End().AddDate(0, 0, head.RetentionDays)
+		}
+		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, keep); err != nil {
 			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
 		}
 	}

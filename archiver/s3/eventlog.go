@@ -99,12 +99,12 @@ func (l *EventLog) Scan(ctx context.Context, day archiver.Day, fn func(archiver.
 }
 
 func (l *EventLog) scanObject(ctx context.Context, sc *eventlog.Scanner, name string, fn func(archiver.Line) error) error {
-	out, err := l.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(l.bucket), Key: aws.String(l.prefix + name)})
+	body, err := getObject(ctx, l.client, l.bucket, l.prefix+name)
 	if err != nil {
 		return fmt.Errorf("s3: get object %s: %w", name, err)
 	}
-	defer out.Body.Close()
-	return sc.ScanFile(ctx, name, out.Body, fn)
+	defer body.Close()
+	return sc.ScanFile(ctx, name, body, fn)
 }
 
 // ReadFile reads the object name, relative to the prefix, whole; it is meant for the

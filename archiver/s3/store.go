@@ -372,16 +372,16 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 	return fmt.Errorf("s3: put object %s: stored SHA-256 %q, ours %x: %w", key, stored, sum, archiver.ErrConflict)
 }
 
-// Open implements archiver.Store.
+// Open implements archiver.Store. A download cut mid-body resumes where it stopped.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
+	body, err := getObject(ctx, s.client, s.bucket, s.prefix+key)
 	if isNotFound(err) {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, archiver.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, err)
 	}
-	return out.Body, nil
+	return body, nil
 }
 
 // List implements archiver.Store. S3 lists keys in UTF-8 byte order, which is the order

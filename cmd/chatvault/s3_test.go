@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -176,6 +177,124 @@ func TestS3SealMatchesFolder(t *testing.T) {
 	t.Logf("%d organizations exported; %d objects checked, the quarantine kept until %s", exported, objects, longest)
 	if objects < 3 {
 		t.Fatalf("the archive holds %d objects, want data, manifests and quarantine", objects)
+	}
+
+	t.Run("hold", func(t *testing.T) { testHold(t, c, archive, s3Args, fsArgs, day, dir.Organizations[0].ID) })
+	t.Run("verify finds deletes and replacements", func(t *testing.T) { testVerifyVersions(t, c, archive, s3Args) })
+}
+
+func testHold(t *testing.T, c *awss3.Client, bucket string, s3Args, fsArgs []string, day, org string) {
+	holds := func() map[string]bool {
+		got := map[string]bool{}
+		p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("chatvault/")})
+		for p.HasMorePages() {
+			page, err := p.NextPage(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range page.Contents {
+				head, err := c.HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: o.Key})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[strings.TrimPrefix(aws.ToString(o.Key), "chatvault/")] = head.ObjectLockLegalHoldStatus == types.ObjectLockLegalHoldStatusOn
+			}
+		}
+		return got
+	}
+	code, out, errOut := chatvault(t, append([]string{"hold", "--org", org, "--date", day, "--on"}, s3Args...)...)
+	if code != exitOK {
+		t.Fatalf("hold --on: exit %d\n%s%s", code, out, errOut)
+	}
+	held := 0
+	for key, on := range holds() {
+		// The org's day folder and chain, and the quarantine its manifest names.
+		mine := strings.HasPrefix(key, "orgs/"+org+"/") || strings.HasPrefix(key, "quarantine/")
+		if on != mine {
+			t.Errorf("%s: legal hold %v, want %v", key, on, mine)
+		}
+		if on {
+			held++
+		}
+	}
+	if !strings.Contains(out, fmt.Sprintf("placed on %d objects", held)) || held < 3 {
+		t.Errorf("hold says %q; %d objects are held", out, held)
+	}
+	if code, _, errOut := chatvault(t, append([]string{"hold", "--org", org, "--date", day, "--off"}, s3Args...)...); code != exitOK {
+		t.Fatalf("hold --off: exit %d\n%s", code, errOut)
+	}
+	for key, on := range holds() {
+		if on {
+			t.Errorf("%s: legal hold still on after --off", key)
+		}
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{append([]string{"hold", "--org", org, "--date", day, "--on"}, fsArgs...), exitFailure, "does not lock objects"},
+		{append([]string{"hold", "--org", org, "--date", day}, s3Args...), exitUsage, "exactly one of --on and --off"},
+		{append([]string{"hold", "--date", day, "--on"}, s3Args...), exitUsage, "--org is required"},
+	} {
+		if code, _, errOut := chatvault(t, tt.args...); code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d %q, want %d and %q", tt.args, code, errOut, tt.code, tt.want)
+		}
+	}
+}
+
+// testVerifyVersions deletes one object (a delete marker: Object Lock keeps the locked
+// version but not the current view) and replaces another (a second version), as someone
+// with write access could, and checks that verify reports both.
+func testVerifyVersions(t *testing.T, c *awss3.Client, bucket string, s3Args []string) {
+	var manifest, data string
+	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("chatvault/orgs/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			switch {
+			case manifest == "" && strings.Contains(k, "/manifests/"):
+				manifest = k
+			case data == "" && strings.Contains(k, "/events-"):
+				data = k
+			}
+		}
+	}
+	if _, err := c.DeleteObject(t.Context(), &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: aws.String(data)}); err != nil {
+		t.Fatalf("DeleteObject (a delete marker): %v", err)
+	}
+	if _, err := c.PutObject(t.Context(), &awss3.PutObjectInput{
+		Bucket: aws.String(bucket), Key: aws.String(manifest), Body: strings.NewReader("{}"),
+		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
+	}); err != nil {
+		t.Fatalf("PutObject (a second version): %v", err)
+	}
+	code, out, errOut := chatvault(t, append([]string{"verify"}, s3Args...)...)
+	if code != exitFailure {
+		t.Fatalf("verify after tampering: exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
+	}
+	for _, want := range []string{
+		strings.TrimPrefix(data, "chatvault/") + ": delete marker",
+		strings.TrimPrefix(manifest, "chatvault/") + ": 2 versions",
+	} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("verify does not report %q:\n%s", want, errOut)
+		}
+	}
+}
+
+func readJSON(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -112,18 +112,33 @@ func start(t testing.TB, bin string) (*Server, error) {
 	return s, nil
 }
 
-// waitLive polls the liveness endpoint until it answers 200, the process exits, or
-// startTimeout passes.
+// waitLive polls the liveness endpoint until it answers 200, then the S3 API until it
+// answers a request (MinIO is live a moment before it has initialised its storage, and
+// answers 503 meanwhile); it gives up when the process exits or startTimeout passes.
 func (s *Server) waitLive(exited <-chan error) error {
 	deadline := time.After(startTimeout)
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
 	client := &http.Client{Timeout: time.Second}
+	api := s3.New(s3.Options{
+		Region: Region, BaseEndpoint: aws.String(s.Endpoint), UsePathStyle: true,
+		Credentials:      credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+		RetryMaxAttempts: 1,
+	})
+	live := false
 	for {
-		resp, err := client.Get(s.Endpoint + "/minio/health/live")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
+		if !live {
+			resp, err := client.Get(s.Endpoint + "/minio/health/live")
+			if err == nil {
+				resp.Body.Close()
+				live = resp.StatusCode == http.StatusOK
+			}
+		}
+		if live {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := api.ListBuckets(ctx, &s3.ListBucketsInput{})
+			cancel()
+			if err == nil {
 				return nil
 			}
 		}

@@ -1,0 +1,160 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Locker is implemented by stores that enforce retention themselves (S3 with Object
+// Lock). It is optional, so Store stays what every backend can do: Verify uses it to
+// check each object's lock and that nothing was deleted or replaced, and Ledger.Hold to
+// set legal holds.
+type Locker interface {
+	// Locking reports whether the store locks objects created with a RetainUntil.
+	Locking() bool
+	// Lock returns the lock on the current version of key.
+	Lock(ctx context.Context, key string) (ObjectLock, error)
+	// SetLegalHold places (on) or lifts a legal hold on the current version of key.
+	SetLegalHold(ctx context.Context, key string, on bool) error
+	// Versions calls fn with every version and delete marker of the keys that start with
+	// prefix, in key order, until fn returns an error, which Versions returns.
+	Versions(ctx context.Context, prefix string, fn func(ObjectVersion) error) error
+}
+
+// ObjectLock is how a store keeps an object.
+type ObjectLock struct {
+	// Mode is the retention mode, "COMPLIANCE" or "GOVERNANCE", or empty when unlocked.
+	Mode string
+	// RetainUntil is the end of the retention; zero when unlocked.
+	RetainUntil time.Time
+	// LegalHold is true while a legal hold is on.
+	LegalHold bool
+}
+
+// ModeCompliance is the lock mode no one, not even the account's root, can shorten.
+const ModeCompliance = "COMPLIANCE"
+
+// ObjectVersion is one version, or delete marker, of a key.
+type ObjectVersion struct {
+	Key          string
+	VersionID    string
+	DeleteMarker bool
+}
+
+// ErrNoLocking is returned (wrapped) by Hold when the store cannot lock objects.
+var ErrNoLocking = errors.New("store does not lock objects (a folder, or a bucket without Object Lock)")
+
+// Hold places (on) or lifts the legal hold on every object of org's days from..to: the
+// day's exports, day indexes and failure records, the chain entries of the day's
+// manifests, and the quarantine objects they name. It returns how many objects it changed.
+func (l Ledger) Hold(ctx context.Context, org string, from, to Day, on bool) (int, error) {
+	lk, ok := l.Store.(Locker)
+	if !ok || !lk.Locking() {
+		return 0, fmt.Errorf("hold: %w", ErrNoLocking)
+	}
+	n := 0
+	set := func(key string) error {
+		if err := lk.SetLegalHold(ctx, key, on); err != nil {
+			return fmt.Errorf("hold: %s: %w", key, err)
+		}
+		n++
+		return nil
+	}
+	seen := map[string]bool{}
+	for day := from; !day.After(to); day = day.Next() {
+		var keys []string
+		if err := l.Store.List(ctx, dayPrefix(org, day), func(key string) error {
+			keys = append(keys, key)
+			return nil
+		}); err != nil {
+			return n, fmt.Errorf("hold: list %s: %w", day, err)
+		}
+		for _, key := range keys {
+			if err := set(key); err != nil {
+				return n, err
+			}
+			if !strings.HasPrefix(key, revisionPrefix(org, day)) {
+				continue
+			}
+			m, err := l.readManifest(ctx, key)
+			if err != nil {
+				return n, fmt.Errorf("hold: %w", err)
+			}
+			extra := []string{chainKey(org, m.Seq)}
+			if m.Quarantine != nil {
+				extra = append(extra, m.Quarantine.Key)
+			}
+			for _, k := range extra {
+				if !seen[k] {
+					seen[k] = true
+					if err := set(k); err != nil {
+						return n, err
+					}
+				}
+			}
+		}
+	}
+	return n, nil
+}
+
+// verifyLocks checks that a manifest's objects are locked as the archiver asked: in
+// COMPLIANCE mode until the day's end plus the organization's retention. The quarantine
+// object is shared by the day's organizations and kept for the longest of their
+// retentions, so it must only be kept at least that long.
+func (l Ledger) verifyLocks(ctx context.Context, lk Locker, day Day, m *StoredManifest, idx string, rep *VerifyReport) {
+	if m.RetentionDays <= 0 {
+		return
+	}
+	want := day.End().AddDate(0, 0, m.RetentionDays)
+	check := func(key string, atLeast bool) {
+		lock, err := lk.Lock(ctx, key)
+		switch {
+		case err != nil:
+			rep.problem("%s: lock: %v", key, err)
+		case lock.Mode != ModeCompliance:
+			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
+		case atLeast && lock.RetainUntil.Before(want):
+			rep.problem("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+		case !atLeast && !lock.RetainUntil.Equal(want):
+			rep.problem("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+		}
+	}
+	check(m.Key, false)
+	check(idx, false)
+	check(m.Data.Key, false)
+	if m.Quarantine != nil {
+		check(m.Quarantine.Key, true)
+	}
+}
+
+// verifyVersions reports delete markers and keys with more than one version below prefix:
+// objects are created once, so either means someone deleted or replaced one (a locked
+// version survives both, but the archive's current view no longer matches the manifests).
+func (l Ledger) verifyVersions(ctx context.Context, lk Locker, prefix string, rep *VerifyReport) error {
+	var key string
+	count := 0
+	flush := func() {
+		if count > 1 {
+			rep.problem("%s: %d versions; objects are created once, so it was replaced or deleted", key, count)
+		}
+	}
+	err := lk.Versions(ctx, prefix, func(v ObjectVersion) error {
+		if v.Key != key {
+			flush()
+			key, count = v.Key, 0
+		}
+		count++
+		if v.DeleteMarker {
+			rep.problem("%s: delete marker %s: the object was deleted", v.Key, v.VersionID)
+		}
+		return nil
+	})
+	flush()
+	if err != nil {
+		return fmt.Errorf("verify: list versions %s: %w", prefix, err)
+	}
+	return nil
+}

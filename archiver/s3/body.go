@@ -1,0 +1,74 @@
+package s3
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+)
+
+// bodyResumes is how often a download cut mid-body is resumed before the error is
+// returned. The SDK retries requests, but not a response body that breaks after the
+// request succeeded, which on a long scan of a large event file is the likely failure.
+const bodyResumes = 3
+
+// getObject opens key for reading. The reader resumes from where it stopped when the
+// connection breaks, with a ranged GET conditional on the same ETag, so a resumed read
+// can never splice two different objects.
+func getObject(ctx context.Context, client *awss3.Client, bucket, key string) (io.ReadCloser, error) {
+	out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	return &resumingBody{ctx: ctx, client: client, bucket: bucket, key: key, etag: out.ETag, body: out.Body}, nil
+}
+
+type resumingBody struct {
+	ctx         context.Context // the caller's Open or Scan, which the reader belongs to
+	client      *awss3.Client
+	bucket, key string
+	etag        *string
+	body        io.ReadCloser
+	off         int64
+	resumes     int
+}
+
+func (b *resumingBody) Read(p []byte) (int, error) {
+	for {
+		n, err := b.body.Read(p)
+		b.off += int64(n)
+		if err == nil || err == io.EOF || n > 0 {
+			if err != nil && err != io.EOF {
+				// Deliver what arrived; the error shows again on the next Read.
+				err = nil
+			}
+			return n, err
+		}
+		if b.resumes >= bodyResumes || b.etag == nil || b.ctx.Err() != nil {
+			return 0, err
+		}
+		b.resumes++
+		b.body.Close()
+		out, gerr := b.client.GetObject(b.ctx, &awss3.GetObjectInput{
+			Bucket:  aws.String(b.bucket),
+			Key:     aws.String(b.key),
+			IfMatch: b.etag,
+			Range:   aws.String(fmt.Sprintf("bytes=%d-", b.off)),
+		})
+		if gerr != nil {
+			b.body = errBody{err}
+			return 0, errors.Join(err, fmt.Errorf("resume at byte %d: %w", b.off, gerr))
+		}
+		b.body = out.Body
+	}
+}
+
+func (b *resumingBody) Close() error { return b.body.Close() }
+
+type errBody struct{ err error }
+
+func (e errBody) Read([]byte) (int, error) { return 0, e.err }
+func (e errBody) Close() error             { return nil }

@@ -1,0 +1,109 @@
+package s3_test
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/internal/miniotest"
+)
+
+// TestTransientFaults puts a proxy that fails every other request (503, a slow answer, or
+// a connection cut mid-body, in turn) between the store and MinIO: every create and read
+// still succeeds with the exact bytes, thanks to the SDK's retries and Open's resume.
+func TestTransientFaults(t *testing.T) {
+	srv := miniotest.Start(t)
+	proxy := srv.NewFaultProxy(t)
+	bucket := srv.Bucket(t, true)
+	s, err := s3.NewStore(t.Context(), srv.ClientFor(proxy.URL), bucket, "p", s3.Options{PartSize: s3.MinPartSize, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	proxy.SetFaults(func(*http.Request) miniotest.Fault {
+		n++
+		if n%2 == 1 {
+			return miniotest.Pass
+		}
+		return []miniotest.Fault{miniotest.Unavailable, miniotest.Slow, miniotest.Cut}[(n/2)%3]
+	})
+	objects := map[string][]byte{
+		"small":     bytes.Repeat([]byte("small object\n"), 1000),
+		"multipart": bytes.Repeat([]byte("0123456789"), 2*s3.MinPartSize/10+12345),
+	}
+	for key, data := range objects {
+		if err := s.Create(t.Context(), key, bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), archiver.CreateOptions{}); err != nil {
+			t.Fatalf("Create(%s) through faults: %v", key, err)
+		}
+		rc, err := s.Open(t.Context(), key)
+		if err != nil {
+			t.Fatalf("Open(%s) through faults: %v", key, err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("read %s through faults: %d bytes, %v; want %d bytes", key, len(got), err, len(data))
+		}
+	}
+	for _, f := range []miniotest.Fault{miniotest.Unavailable, miniotest.Slow, miniotest.Cut} {
+		if proxy.Count(f) == 0 {
+			t.Errorf("no request got fault %s; the test proved less than it claims", f)
+		}
+	}
+	requireNoUploads(t, srv.Client(), bucket)
+
+	// Every download is cut halfway; only Open's resume with a ranged GET gets the rest.
+	proxy.SetFaults(func(r *http.Request) miniotest.Fault {
+		if r.Method == http.MethodGet && r.Header.Get("Range") == "" && !r.URL.Query().Has("list-type") {
+			return miniotest.Cut
+		}
+		return miniotest.Pass
+	})
+	cuts := proxy.Count(miniotest.Cut)
+	rc, err := s.Open(t.Context(), "multipart")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, objects["multipart"]) {
+		t.Fatalf("read of a cut download: %d bytes, %v; want %d bytes", len(got), err, len(objects["multipart"]))
+	}
+	if proxy.Count(miniotest.Cut) == cuts {
+		t.Error("the download was not cut")
+	}
+}
+
+// TestPersistentFaultAbortsUpload fails every part upload: Create fails with S3's error,
+// and the multipart upload it started is aborted.
+func TestPersistentFaultAbortsUpload(t *testing.T) {
+	srv := miniotest.Start(t)
+	proxy := srv.NewFaultProxy(t)
+	bucket := srv.Bucket(t, true)
+	s, err := s3.NewStore(t.Context(), srv.ClientFor(proxy.URL), bucket, "p", s3.Options{PartSize: s3.MinPartSize, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.SetFaults(func(r *http.Request) miniotest.Fault {
+		if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") {
+			return miniotest.Unavailable
+		}
+		return miniotest.Pass
+	})
+	data := bytes.Repeat([]byte("x"), 2*s3.MinPartSize+1)
+	err = s.Create(t.Context(), "obj", bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), archiver.CreateOptions{})
+	if err == nil || !strings.Contains(err.Error(), "upload part") || !strings.Contains(err.Error(), "503") {
+		t.Fatalf("Create = %v, want the part upload's 503", err)
+	}
+	requireNoUploads(t, srv.Client(), bucket)
+	rc, err := s.Open(t.Context(), "obj")
+	if err == nil {
+		rc.Close()
+		t.Fatal("the object exists after a failed create")
+	}
+}

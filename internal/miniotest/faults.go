@@ -58,6 +58,9 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 		f := p.fault(r)
 		switch f {
 		case Unavailable:
+			// Read the request body first, as S3 does: answering mid-upload would let
+			// the client see a reset connection instead of the 503.
+			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)

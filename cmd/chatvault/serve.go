@@ -80,15 +80,12 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	api := &httpapi.Server{
-		Exports: archiver.Ledger{Store: store},
-		Tokens:  tokens,
-		Audit:   archiver.AuditLog{Store: store},
-		Directory: func(ctx context.Context) (*model.Directory, error) {
-			d, _, err := dir.load()
-			return d, err
-		},
+		Exports:   archiver.Ledger{Store: store},
+		Tokens:    tokens,
+		Audit:     archiver.AuditLog{Store: store},
+		Directory: func(ctx context.Context) (*model.Directory, error) { return dir.load() },
 		Ready: func(ctx context.Context) error {
-			if _, _, err := dir.load(); err != nil {
+			if _, err := dir.load(); err != nil {
 				return err
 			}
 			return store.List(ctx, "leases/", func(string) error { return nil })
@@ -146,8 +143,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 				opt.Now = clock.Now
 				return &archiver.Sealer{Source: src, Store: store, Options: opt}
 			},
-			Ledger:    archiver.Ledger{Store: store},
-			Directory: func(context.Context) ([]byte, error) { _, b, err := dir.load(); return b, err },
+			Ledger: archiver.Ledger{Store: store},
+			// Read afresh on every tick: a run routes with the directory as it is then.
+			Directory: func(context.Context) ([]byte, error) { return e.readDirectory() },
 			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: 6 * time.Hour, Clock: clock},
 			Schedule:  sched,
 			Clock:     clock,
@@ -237,35 +235,36 @@ func holderName() string {
 	return host + "-" + hex.EncodeToString(b)
 }
 
-// directoryFile reads the directory snapshot again when the file changes.
+// directoryFile gives the API the directory's organizations, read again when the file
+// changes. Only the organizations are kept: users and chats can run to millions of entries,
+// and the API needs none of them, so serve's memory does not grow with the directory.
 type directoryFile struct {
 	path string
 
-	mu    sync.Mutex
-	mod   time.Time
-	size  int64
-	bytes []byte
-	dir   *model.Directory
+	mu   sync.Mutex
+	mod  time.Time
+	size int64
+	dir  *model.Directory
 }
 
-func (d *directoryFile) load() (*model.Directory, []byte, error) {
+func (d *directoryFile) load() (*model.Directory, error) {
 	fi, err := os.Stat(d.path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("directory: %w", err)
+		return nil, fmt.Errorf("directory: %w", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.dir != nil && fi.ModTime().Equal(d.mod) && fi.Size() == d.size {
-		return d.dir, d.bytes, nil
+		return d.dir, nil
 	}
 	b, err := os.ReadFile(d.path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("directory: %w", err)
+		return nil, fmt.Errorf("directory: %w", err)
 	}
 	dir, err := model.ParseDirectory(b)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	d.dir, d.bytes, d.mod, d.size = dir, b, fi.ModTime(), fi.Size()
-	return dir, b, nil
+	d.dir, d.mod, d.size = &model.Directory{Organizations: dir.Organizations}, fi.ModTime(), fi.Size()
+	return d.dir, nil
 }

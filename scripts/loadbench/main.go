@@ -1,8 +1,9 @@
 // Command loadbench measures `chatvault serve` on loopback: it generates and seals a day
 // of the requested size, starts serve, and has concurrent clients download the day,
 // decompressed on the fly and as stored gzip. It prints a Markdown table: throughput,
-// p50/p99 latency of a whole download, and the server's peak RSS (VmHWM), which must not
-// grow with the size of the day because the server streams.
+// p50/p99 latency of a whole download, and the server's peak RSS (VmHWM) during the
+// downloads of each day, which must not grow with the size of the day because the server
+// streams. The days share one directory snapshot and one serve process.
 //
 //	go build -o /tmp/chatvault ./cmd/chatvault
 //	go run ./scripts/loadbench -chatvault /tmp/chatvault -sizes 10,100 -clients 32
@@ -45,24 +46,26 @@ func main() {
 		defer os.RemoveAll(d)
 		*dir = d
 	}
-	fmt.Printf("| day (JSONL) | encoding | clients | downloads | wall | throughput (body) | p50 | p99 | server peak RSS |\n")
-	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	var mbs []int
 	for _, s := range strings.Split(*sizes, ",") {
 		mb, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			log.Fatalf("-sizes: %v", err)
 		}
-		if err := bench(*bin, filepath.Join(*dir, s+"MB"), mb, *clients, *rounds); err != nil {
-			log.Fatal(err)
-		}
+		mbs = append(mbs, mb)
+	}
+	if err := bench(*bin, *dir, mbs, *clients, *rounds); err != nil {
+		log.Fatal(err)
 	}
 }
 
 // bytesPerEvent is what one generated event weighs in the export, on average (measured).
 const bytesPerEvent = 513
 
-func bench(bin, dir string, mb, clients, rounds int) error {
-	const day = "2026-11-22"
+// bench seals one day per size into one event log that shares one directory snapshot
+// (the first gen writes it, the others reuse it), so that the days differ only in size;
+// then one serve process answers them all.
+func bench(bin, dir string, mbs []int, clients, rounds int) error {
 	run := func(args ...string) (string, error) {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env(dir)
@@ -75,13 +78,17 @@ func bench(bin, dir string, mb, clients, rounds int) error {
 		}
 		return string(out), nil
 	}
-	events := mb << 20 / bytesPerEvent
-	if _, err := run("gen", "--date", day, "--events", fmt.Sprint(events), "--orgs", "1", "--out", filepath.Join(dir, "eventlog"), "--gzip", "plain"); err != nil {
-		return err
-	}
-	os.WriteFile(filepath.Join(dir, "eventlog", day, "_CLOSED"), nil, 0o644)
-	if _, err := run("run", "--date", day); err != nil {
-		return err
+	days := make([]string, len(mbs))
+	for i, mb := range mbs {
+		days[i] = time.Date(2026, 11, 1+i, 0, 0, 0, 0, time.UTC).Format("2006-01-02")
+		events := mb << 20 / bytesPerEvent
+		if _, err := run("gen", "--date", days[i], "--events", fmt.Sprint(events), "--orgs", "1", "--out", filepath.Join(dir, "eventlog"), "--gzip", "plain"); err != nil {
+			return err
+		}
+		os.WriteFile(filepath.Join(dir, "eventlog", days[i], "_CLOSED"), nil, 0o644)
+		if _, err := run("run", "--date", days[i]); err != nil {
+			return err
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(dir, "eventlog", "directory.json"))
 	if err != nil {
@@ -118,52 +125,73 @@ func bench(bin, dir string, mb, clients, rounds int) error {
 	url := strings.TrimSpace(strings.TrimPrefix(line, "listening on ")) + "/messageevent.export"
 
 	client := &http.Client{Transport: &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: clients}}
-	for _, enc := range []string{"identity", "gzip"} {
-		var mu sync.Mutex
-		var lat []time.Duration
-		var total int64
-		var firstErr error
-		start := time.Now()
-		var wg sync.WaitGroup
-		for c := 0; c < clients; c++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				tok := toks[c]
-				for r := 0; r < rounds; r++ {
-					t0 := time.Now()
-					n, err := download(client, url, tok, enc)
-					d := time.Since(t0)
-					mu.Lock()
-					if err != nil && firstErr == nil {
-						firstErr = err
+	// The first request loads the directory's organizations; the peak of that start is
+	// reported apart, and reset before each measurement (writing 5 to clear_refs resets
+	// VmHWM to the current RSS, Linux 4.0+).
+	if _, err := download(client, url, toks[0], days[0], "gzip"); err != nil {
+		return err
+	}
+	startRSS, err := peakRSS(srv.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("serve's peak RSS at start, directory loaded: %d MB\n\n", startRSS>>10)
+	fmt.Printf("| day (JSONL) | encoding | clients | downloads | wall | throughput (body) | p50 | p99 | server RSS before | server peak RSS during |\n")
+	fmt.Printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
+	for i, mb := range mbs {
+		for _, enc := range []string{"identity", "gzip"} {
+			if err := os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", srv.Process.Pid), []byte("5"), 0); err != nil {
+				return fmt.Errorf("reset peak RSS: %w", err)
+			}
+			before, err := peakRSS(srv.Process.Pid)
+			if err != nil {
+				return err
+			}
+			var mu sync.Mutex
+			var lat []time.Duration
+			var total int64
+			var firstErr error
+			start := time.Now()
+			var wg sync.WaitGroup
+			for c := 0; c < clients; c++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for r := 0; r < rounds; r++ {
+						t0 := time.Now()
+						n, err := download(client, url, toks[c], days[i], enc)
+						d := time.Since(t0)
+						mu.Lock()
+						if err != nil && firstErr == nil {
+							firstErr = err
+						}
+						lat = append(lat, d)
+						total += n
+						mu.Unlock()
 					}
-					lat = append(lat, d)
-					total += n
-					mu.Unlock()
-				}
-			}()
+				}()
+			}
+			wg.Wait()
+			wall := time.Since(start)
+			if firstErr != nil {
+				return firstErr
+			}
+			slices.Sort(lat)
+			rss, err := peakRSS(srv.Process.Pid)
+			if err != nil {
+				return err
+			}
+			fmt.Printf("| %d MB | %s | %d | %d | %.1fs | %.0f MB/s | %.2fs | %.2fs | %d MB | %d MB |\n", mb, enc, clients, len(lat),
+				wall.Seconds(), float64(total)/wall.Seconds()/1e6, pct(lat, 50).Seconds(), pct(lat, 99).Seconds(), before>>10, rss>>10)
 		}
-		wg.Wait()
-		wall := time.Since(start)
-		if firstErr != nil {
-			return firstErr
-		}
-		slices.Sort(lat)
-		rss, err := peakRSS(srv.Process.Pid)
-		if err != nil {
-			return err
-		}
-		fmt.Printf("| %d MB | %s | %d | %d | %.1fs | %.0f MB/s | %.2fs | %.2fs | %d MB |\n", mb, enc, clients, len(lat),
-			wall.Seconds(), float64(total)/wall.Seconds()/1e6, pct(lat, 50).Seconds(), pct(lat, 99).Seconds(), rss>>10)
 	}
 	return nil
 }
 
 // download fetches the day and checks the body against X-Chatvault-Sha256 (identity)
 // or Repr-Digest's length (gzip: the stored bytes).
-func download(c *http.Client, url, tok, enc string) (int64, error) {
-	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"date":"2026-11-22"}`))
+func download(c *http.Client, url, tok, day, enc string) (int64, error) {
+	req, _ := http.NewRequest("POST", url, strings.NewReader(`{"date":"`+day+`"}`))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	if enc == "gzip" {
 		req.Header.Set("Accept-Encoding", "gzip")

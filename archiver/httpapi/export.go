@@ -28,10 +28,29 @@ const (
 
 type exportRequest struct {
 	Date string `json:"date"`
+	// Delivery is "stream" (the default: the day in the response) or "url" (a presigned
+	// URL of the stored gzip, where the store can make one).
+	Delivery string `json:"delivery"`
 }
 
-// readDate decodes the export request's body: exactly one JSON object with a valid date.
-func readDate(w http.ResponseWriter, r *http.Request) (string, archiver.Day, error) {
+// Deliveries of an export.
+const (
+	DeliveryStream = "stream"
+	DeliveryURL    = "url"
+)
+
+// readRequest decodes the export request's body: exactly one JSON object with a valid
+// date and, optionally, a delivery.
+func readRequest(w http.ResponseWriter, r *http.Request) (exportRequest, archiver.Day, error) {
+	req, day, err := readDate(w, r)
+	if err == nil && req.Delivery != "" && req.Delivery != DeliveryStream && req.Delivery != DeliveryURL {
+		err = errorf(EInvalidRequest, "delivery must be %q or %q", DeliveryStream, DeliveryURL)
+	}
+	return req, day, err
+}
+
+// readDate decodes the body's JSON object and its date.
+func readDate(w http.ResponseWriter, r *http.Request) (exportRequest, archiver.Day, error) {
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
@@ -39,19 +58,19 @@ func readDate(w http.ResponseWriter, r *http.Request) (string, archiver.Day, err
 	if err := dec.Decode(&req); err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return "", archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
+			return req, archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
 		}
-		return "", archiver.Day{}, errorf(EInvalidRequest, "the body must be a JSON object such as {\"date\":\"2026-11-22\"}")
+		return req, archiver.Day{}, errorf(EInvalidRequest, "the body must be a JSON object such as {\"date\":\"2026-11-22\"}")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return req.Date, archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
+			return req, archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
 		}
-		return req.Date, archiver.Day{}, errorf(EInvalidRequest, "the body must hold one JSON object")
+		return req, archiver.Day{}, errorf(EInvalidRequest, "the body must hold one JSON object")
 	}
 	day, err := parseDay(req.Date)
-	return req.Date, day, err
+	return req, day, err
 }
 
 func parseDay(s string) (archiver.Day, error) {
@@ -156,13 +175,16 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 // export streams the day: the stored gzip as is when the client takes gzip, otherwise
 // decompressed on the fly. Memory is a few buffers whatever the day's size.
 func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) error {
-	date, day, err := readDate(w, r)
-	rec.Date = date
+	req, day, err := readRequest(w, r)
+	rec.Date = req.Date
 	if err != nil {
 		return err
 	}
 	if err := s.checkDay(r.Context(), tok.Org, day); err != nil {
 		return err
+	}
+	if req.Delivery == DeliveryURL {
+		return s.exportURL(w, r, tok, day, rec)
 	}
 	m, rc, err := s.Exports.OpenExport(r.Context(), tok.Org, day)
 	if errors.Is(err, archiver.ErrNotSealed) {
@@ -220,4 +242,50 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 		}
 	}
 	return nil
+}
+
+// URLDelivery is the answer to an export request with "delivery":"url".
+type URLDelivery struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// SHA256 and Size are of the object at URL: the stored gzip. JSONLSHA256 is of the
+	// JSONL inside, as in the manifest and the X-Chatvault-Sha256 header.
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	JSONLSHA256 string `json:"jsonlSha256"`
+	Revision    int    `json:"revision"`
+	Records     int64  `json:"records"`
+}
+
+// exportURL answers with a presigned URL of the day's stored export instead of its bytes,
+// for clients that fetch large days straight from the bucket. The audit records the URL's
+// issue; what is fetched through it is in the bucket's own access logs.
+func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.Token, day archiver.Day, rec *archiver.AccessRecord) error {
+	if s.Presign == nil {
+		return errorf(EInvalidRequest, "delivery \"url\" needs an S3 store; use the default delivery")
+	}
+	m, err := s.Exports.Latest(r.Context(), tok.Org, day)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return s.pending(day)
+	}
+	u, expires, err := s.Presign(r.Context(), m.Data.Key)
+	if err != nil {
+		return fmt.Errorf("presign %s: %w", m.Data.Key, err)
+	}
+	rec.Revision, rec.Encoding, rec.SHA256, rec.Complete = m.Revision, DeliveryURL, m.Data.SHA256, true
+	h := w.Header()
+	h.Set(HeaderSHA256, m.Data.JSONLSHA256)
+	h.Set(HeaderRevision, strconv.Itoa(m.Revision))
+	h.Set(HeaderRecords, strconv.FormatInt(m.Data.Records, 10))
+	h.Set(HeaderManifest, hex.EncodeToString(m.SHA256[:]))
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return json.NewEncoder(w).Encode(URLDelivery{
+		URL: u, ExpiresAt: expires.UTC(), SHA256: m.Data.SHA256, Size: m.Data.Size,
+		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records,
+	})
 }

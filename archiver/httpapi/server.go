@@ -71,6 +71,9 @@ type Server struct {
 	TokenBurst, ClientBurst int
 	// MaxRange is the longest from..to of the listing endpoints, in days (default 366).
 	MaxRange int
+	// Presign, when set, makes a time-limited GET URL of a stored object and says when it
+	// expires; it enables "delivery":"url" (S3 stores only).
+	Presign func(ctx context.Context, key string) (url string, expiresAt time.Time, err error)
 
 	tokenLimit, clientLimit *limiter
 	requests                *prometheus.CounterVec

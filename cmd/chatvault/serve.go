@@ -100,6 +100,14 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		ClientRate:  rateOf(e.cfg.HTTP.ClientRate),
 		ClientBurst: 4 * e.cfg.HTTP.ClientRate,
 	}
+	if p, ok := store.(presigner); ok {
+		expiry := e.cfg.S3.PresignExpiry
+		api.Presign = func(ctx context.Context, key string) (string, time.Time, error) {
+			issued := clock.Now()
+			u, err := p.PresignGet(ctx, key, expiry)
+			return u, issued.Add(expiry), err
+		}
+	}
 	ln, err := net.Listen("tcp", e.cfg.HTTP.Addr)
 	if err != nil {
 		return e.fail("serve", err)
@@ -267,4 +275,9 @@ func (d *directoryFile) load() (*model.Directory, error) {
 	}
 	d.dir, d.mod, d.size = &model.Directory{Organizations: dir.Organizations}, fi.ModTime(), fi.Size()
 	return d.dir, nil
+}
+
+// presigner is what "delivery":"url" needs of a store: the S3 store has it, a folder does not.
+type presigner interface {
+	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
 }

@@ -53,7 +53,9 @@ type Options struct {
 	// PutObject; 0 means DefaultPartSize. Values below MinPartSize are raised to it.
 	PartSize int64
 	// Concurrency is how many parts of one upload are in flight; 0 means DefaultConcurrency.
-	// An upload holds at most PartSize x Concurrency bytes.
+	// An upload holds at most PartSize x Concurrency bytes, whatever the object's size;
+	// uploads that run at once (the archiver stores several organizations' exports in
+	// parallel) hold that much each.
 	Concurrency int
 	// PresignExpiry is the validity of PresignGet's URLs; 0 means DefaultPresignExpiry.
 	PresignExpiry time.Duration

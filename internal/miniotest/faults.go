@@ -58,6 +58,9 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 		f := p.fault(r)
 		switch f {
 		case Unavailable:
+			// Read the body first, as S3 does, so that the client sees the 503 rather than
+			// a connection reset while it is still sending.
+			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)

@@ -40,6 +40,8 @@ const (
 	// abortTimeout bounds the clean-up of a failed multipart upload, which runs even when
 	// the caller's context is cancelled: orphaned parts cost money and never expire alone.
 	abortTimeout = time.Minute
+	// maxParts is the most parts a multipart upload may have.
+	maxParts = 10000
 	// conflictRetries is how often a create retries S3's 409 ConditionalRequestConflict,
 	// which S3 returns while another conditional write of the same key is in flight.
 	conflictRetries = 5
@@ -282,7 +284,12 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 // uploadParts reads body part by part and uploads the parts concurrently, each in a buffer
 // of the store's, released when the part is sent.
 func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *string, body io.Reader, size int64, sum [sha256.Size]byte) ([]types.CompletedPart, error) {
-	parts := make([]types.CompletedPart, (size+s.partSize-1)/s.partSize)
+	nparts := (size + s.partSize - 1) / s.partSize
+	if nparts > maxParts {
+		return nil, fmt.Errorf("s3: put object %s: %d bytes need %d parts of %d, more than S3's %d; raise s3.partSize",
+			key, size, nparts, s.partSize, maxParts)
+	}
+	parts := make([]types.CompletedPart, nparts)
 	g, gctx := errgroup.WithContext(ctx)
 	h := sha256.New()
 	lr := io.LimitReader(body, size+1) // one byte more tells a longer body

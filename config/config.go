@@ -52,8 +52,8 @@ type S3 struct {
 	// bucket.endpoint, which most S3-compatible servers need.
 	PathStyle bool
 	// PartSize (s3.partSize) is the part size of multipart uploads and the largest object
-	// sent in one request; an upload holds at most four parts in memory. At least 5MiB,
-	// S3's minimum.
+	// sent in one request; the store keeps four buffers of this size for all its uploads.
+	// At least 5MiB, S3's minimum.
 	PartSize int64
 	// PresignExpiry (s3.presignExpiry) is how long a presigned download URL stays valid;
 	// at most 7 days, SigV4's limit.

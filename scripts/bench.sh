@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: generate 1,000,000 and 4,000,000 events with `chatvault gen`, seal each into a
-# fresh folder store, and compare with a jq | gzip baseline filtering the same 1M log.
+# fresh folder store, seal the first size again into an Object Lock bucket of a local MinIO
+# (built by scripts/minio.sh), and compare with a jq | gzip baseline filtering the same 1M log.
 # Prints a Markdown table: wall time, events per second, CPU seconds, peak RSS.
 #
 #   make bench                    # or: scripts/bench.sh [events...]

@@ -6,9 +6,10 @@
 // object's SHA-256, kept in its metadata, with the caller's: equal is a rerun and succeeds,
 // different is archiver.ErrConflict. Every upload sends an explicit SHA-256 checksum (per
 // part for multipart uploads) that S3 verifies before it keeps the bytes. Bodies up to
-// PartSize go in one PutObject; larger ones stream as a multipart upload holding at most
-// PartSize x Concurrency bytes, and a failed multipart upload is aborted so no parts are
-// left behind. When the bucket has Object Lock enabled, each object is created in
+// PartSize go in one PutObject; larger ones stream as a multipart upload. Every upload
+// draws on the store's Concurrency buffers of PartSize, so memory stays within PartSize x
+// Concurrency whatever the objects' sizes and their number. A failed multipart upload is
+// aborted so no parts are left behind. When the bucket has Object Lock enabled, each object is created in
 // COMPLIANCE mode until the retain-until date the archiver asks for.
 //
 // EventLog is the archiver.Source of an event log under an S3 prefix, read with the same

@@ -79,6 +79,31 @@ func (l *EventLog) Stat(ctx context.Context, day archiver.Day) (archiver.Partiti
 	return p, nil
 }
 
+// Days lists the days that have a partition, oldest first, as eventlog.Dir.Days does.
+// Names that are not days (YYYY-MM-DD) are ignored.
+func (l *EventLog) Days(ctx context.Context) ([]archiver.Day, error) {
+	var days []archiver.Day
+	pg := awss3.NewListObjectsV2Paginator(l.client, &awss3.ListObjectsV2Input{
+		Bucket:    aws.String(l.bucket),
+		Prefix:    aws.String(l.prefix),
+		Delimiter: aws.String("/"),
+	})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("s3: list days: %w", err)
+		}
+		for _, cp := range page.CommonPrefixes {
+			name := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), l.prefix), "/")
+			if day, err := archiver.ParseDay(name); err == nil && day.String() == name {
+				days = append(days, day)
+			}
+		}
+	}
+	// Fixed-width names sort chronologically, and S3 lists in byte order.
+	return days, nil
+}
+
 // Scan implements archiver.Source with eventlog's line scanner, streaming each object. A
 // missing partition is an error wrapping eventlog.ErrNoPartition.
 func (l *EventLog) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) error {

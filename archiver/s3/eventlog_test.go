@@ -44,6 +44,7 @@ func TestEventLogMatchesDir(t *testing.T) {
 	write("2026-11-23/notes.txt", []byte("not events\n"))
 	write("2026-11-23/sub/c.jsonl", []byte("{\"below\":true}\n"))
 	write("2026-11-24/broken.jsonl.gz", gz.Bytes()[:len(gz.Bytes())/2])
+	write("not-a-day/x.jsonl", []byte("{}\n"))
 
 	bucket := srv.Bucket(t, false)
 	srv.Upload(t, bucket, "events/prod", root)
@@ -75,6 +76,11 @@ func TestEventLogMatchesDir(t *testing.T) {
 				t.Errorf("Scan error %v, want one like %v", gerr, werr)
 			}
 		})
+	}
+	wantDays, werr := dir.Days(t.Context())
+	gotDays, gerr := el.Days(t.Context())
+	if werr != nil || gerr != nil || !reflect.DeepEqual(gotDays, wantDays) || len(gotDays) != 3 {
+		t.Errorf("Days = %v, %v; want the folder's %v, %v", gotDays, gerr, wantDays, werr)
 	}
 	want, err := dir.ReadFile(t.Context(), "directory.json")
 	if err != nil {

@@ -27,7 +27,7 @@ import (
 const (
 	// MinPartSize is S3's smallest part of a multipart upload (all but the last).
 	MinPartSize = 5 << 20
-	// DefaultPartSize and DefaultConcurrency bound an upload's memory to 32 MiB.
+	// DefaultPartSize and DefaultConcurrency bound a store's upload buffers to 32 MiB.
 	DefaultPartSize    = 8 << 20
 	DefaultConcurrency = 4
 	// DefaultPresignExpiry is how long a presigned URL stays valid unless told otherwise.
@@ -40,6 +40,8 @@ const (
 	// abortTimeout bounds the clean-up of a failed multipart upload, which runs even when
 	// the caller's context is cancelled: orphaned parts cost money and never expire alone.
 	abortTimeout = time.Minute
+	// maxParts is the most parts a multipart upload may have.
+	maxParts = 10000
 	// conflictRetries is how often a create retries S3's 409 ConditionalRequestConflict,
 	// which S3 returns while another conditional write of the same key is in flight.
 	conflictRetries = 5
@@ -52,8 +54,10 @@ type Options struct {
 	// PartSize is the size of a multipart upload's parts and the largest body sent in one
 	// PutObject; 0 means DefaultPartSize. Values below MinPartSize are raised to it.
 	PartSize int64
-	// Concurrency is how many parts of one upload are in flight; 0 means DefaultConcurrency.
-	// An upload holds at most PartSize x Concurrency bytes.
+	// Concurrency is how many upload buffers of PartSize the store has; 0 means
+	// DefaultConcurrency. They are shared by all uploads: the parts in flight and the
+	// single-request objects being sent, so the store holds at most PartSize x Concurrency
+	// bytes whatever the objects' sizes and however many are created at once.
 	Concurrency int
 	// PresignExpiry is the validity of PresignGet's URLs; 0 means DefaultPresignExpiry.
 	PresignExpiry time.Duration
@@ -73,6 +77,10 @@ type Store struct {
 	expiry      time.Duration
 	lock        bool
 	log         *slog.Logger
+	// bufs holds the store's upload buffers, Concurrency of them shared by every upload,
+	// so memory stays within PartSize x Concurrency however many objects are created at
+	// once. A nil entry is a buffer not allocated yet.
+	bufs chan []byte
 }
 
 // NewStore returns the store in bucket below prefix. It asks the bucket once whether Object
@@ -101,6 +109,10 @@ func NewStore(ctx context.Context, client *awss3.Client, bucket, prefix string, 
 	}
 	if s.expiry <= 0 {
 		s.expiry = DefaultPresignExpiry
+	}
+	s.bufs = make(chan []byte, s.concurrency)
+	for range s.concurrency {
+		s.bufs <- nil
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -145,9 +157,13 @@ func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int
 
 // put reads the whole body, checks it against size and sum, and sends it in one request.
 func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	buf, err := s.acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("s3: put object %s: %w", key, err)
+	}
+	defer s.release(buf)
 	// One byte more than size, to tell a longer body from an exact one.
-	buf := make([]byte, size+1)
-	n, err := io.ReadFull(body, buf)
+	n, err := io.ReadFull(body, buf[:size+1])
 	switch {
 	case err == nil:
 		return fmt.Errorf("s3: put object %s: body longer than %d bytes", key, size)
@@ -265,52 +281,48 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 	return nil
 }
 
-// uploadParts reads body part by part and uploads the parts concurrently. Buffers circulate
-// through free, so no more than s.concurrency exist whatever the object's size.
+// uploadParts reads body part by part and uploads the parts concurrently, each in a buffer
+// of the store's, released when the part is sent.
 func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *string, body io.Reader, size int64, sum [sha256.Size]byte) ([]types.CompletedPart, error) {
-	parts := make([]types.CompletedPart, (size+s.partSize-1)/s.partSize)
-	free := make(chan []byte, s.concurrency)
-	for range s.concurrency {
-		free <- nil // allocated on first use, so a two-part object holds two buffers
+	nparts := (size + s.partSize - 1) / s.partSize
+	if nparts > maxParts {
+		return nil, fmt.Errorf("s3: put object %s: %d bytes need %d parts of %d, more than S3's %d; raise s3.partSize",
+			key, size, nparts, s.partSize, maxParts)
 	}
+	parts := make([]types.CompletedPart, nparts)
 	g, gctx := errgroup.WithContext(ctx)
 	h := sha256.New()
 	lr := io.LimitReader(body, size+1) // one byte more tells a longer body
 	var total int64
 	var readErr error
 	for num := int32(1); readErr == nil; num++ {
-		var buf []byte
-		select {
-		case buf = <-free:
-		case <-gctx.Done():
+		buf, err := s.acquire(gctx)
+		if err != nil {
+			break // a part failed (Wait reports it) or ctx ended (checked below)
 		}
-		if gctx.Err() != nil {
-			break
-		}
-		if buf == nil {
-			buf = make([]byte, s.partSize)
-		}
-		n, err := io.ReadFull(lr, buf)
+		n, err := io.ReadFull(lr, buf[:s.partSize])
 		total += int64(n)
 		switch {
 		case err == io.EOF:
-			free <- buf
+			s.release(buf)
 			readErr = io.EOF
 			continue
 		case err == io.ErrUnexpectedEOF:
 			readErr = io.EOF // a short part is the last one
 		case err != nil:
+			s.release(buf)
 			readErr = fmt.Errorf("s3: put object %s: read body: %w", key, err)
 			continue
 		}
 		if total > size {
+			s.release(buf)
 			readErr = fmt.Errorf("s3: put object %s: body longer than %d bytes", key, size)
 			continue
 		}
 		h.Write(buf[:n])
 		part := buf[:n]
 		g.Go(func() error {
-			defer func() { free <- buf }()
+			defer s.release(buf)
 			psum := sha256.Sum256(part)
 			out, err := s.client.UploadPart(gctx, &awss3.UploadPartInput{
 				Bucket:            aws.String(s.bucket),
@@ -351,6 +363,22 @@ func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *s
 	}
 	return parts, nil
 }
+
+// acquire takes one of the store's upload buffers, waiting while all are in use.
+func (s *Store) acquire(ctx context.Context) ([]byte, error) {
+	select {
+	case buf := <-s.bufs:
+		if buf == nil {
+			// One byte more than a part: put reads size+1 bytes to spot a longer body.
+			buf = make([]byte, s.partSize+1)
+		}
+		return buf, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Store) release(buf []byte) { s.bufs <- buf }
 
 // compareExisting decides a create that S3 refused because the key exists: the same
 // SHA-256 is an idempotent rerun, another one a conflict.

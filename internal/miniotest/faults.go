@@ -58,8 +58,8 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 		f := p.fault(r)
 		switch f {
 		case Unavailable:
-			// Read the request body first, as S3 does: answering mid-upload would let
-			// the client see a reset connection instead of the 503.
+			// Read the body first, as S3 does, so that the client sees the 503 rather than
+			// a connection reset while it is still sending.
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(http.StatusServiceUnavailable)

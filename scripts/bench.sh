@@ -26,17 +26,29 @@ go build -o "$dir/chatvault" ./cmd/chatvault
 cv="$dir/chatvault"
 rows=()
 
-# measure NAME EVENTS CMD...: runs CMD under GNU time and appends a table row.
+runs=${BENCH_RUNS:-3}
+
+# measure NAME EVENTS RESET CMD...: runs CMD $runs times under GNU time, calling the shell
+# function RESET with the run's number before each, and appends a table row for the run
+# with the median wall time. A {i} in CMD becomes the run's number. This machine is a
+# shared VM whose wall times swing with its neighbours; the median of a few runs, and the
+# CPU seconds beside it, are what a reader can compare.
 measure() {
-  local name=$1 events=$2; shift 2
-  local t
+  local name=$1 events=$2 reset=$3; shift 3
+  local t results=()
   t=$(mktemp)
-  /usr/bin/time -f '%e %U %S %M' -o "$t" "$@" >/dev/null
-  read -r wall user sys rss <"$t"
+  for i in $(seq "$runs"); do
+    "$reset" "$i"
+    /usr/bin/time -f '%e %U %S %M' -o "$t" "${@//\{i\}/$i}" >/dev/null
+    results+=("$(cat "$t")")
+  done
   rm -f "$t"
+  read -r wall user sys rss < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
   rows+=("$(awk -v n="$name" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
     'BEGIN { printf "| %s | %d | %.2f | %.0f | %.2f | %.0f |", n, e, w, e / w, u + s, r / 1024 }')")
 }
+
+nothing() { :; }
 
 for n in "${sizes[@]}"; do
   log="$dir/log-$n"
@@ -51,10 +63,10 @@ for n in "${sizes[@]}"; do
     echo "bench: generating $n events into $log" >&2
     "$cv" gen --date "$day" --events "$n" --orgs "$orgs" --out "$log" --seed 1 >&2
   fi
-  rm -rf "$dir/store-$n" "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"
-  echo "bench: sealing $n events" >&2
+  fresh() { rm -rf "$dir/store-$n" "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"; }
+  echo "bench: sealing $n events ($runs runs)" >&2
   # Exit code 3 (quarantined records) would still be a sealed day; gen writes none here.
-  measure "chatvault run (folder store)" "$n" "$cv" run --date "$day" --eventlog "$log" \
+  measure "chatvault run (folder store)" "$n" fresh "$cv" run --date "$day" --eventlog "$log" \
     --store "$dir/store-$n" --temp-dir "$dir/tmp-$n" --log-format json
 done
 
@@ -76,10 +88,10 @@ for _ in $(seq 300); do
   kill -0 "$minio_pid" || { cat "$dir/minio.log" >&2; exit 1; }
   sleep 0.2
 done
-rm -rf "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"
-echo "bench: sealing $n events into MinIO" >&2
-measure "chatvault run (S3 store, local MinIO, Object Lock)" "$n" "$cv" run --date "$day" --eventlog "$dir/log-$n" \
-  --store s3://bench/chatvault --temp-dir "$dir/tmp-$n" --log-format json
+freshtmp() { rm -rf "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"; }
+echo "bench: sealing $n events into MinIO ($runs runs, each under its own prefix)" >&2
+measure "chatvault run (S3 store, local MinIO, Object Lock)" "$n" freshtmp "$cv" run --date "$day" --eventlog "$dir/log-$n" \
+  --store 's3://bench/run-{i}' --temp-dir "$dir/tmp-$n" --log-format json
 kill "$minio_pid" && wait "$minio_pid" 2>/dev/null || true
 trap - EXIT
 
@@ -89,7 +101,7 @@ n=${sizes[0]}
 log="$dir/log-$n"
 filter='select((.eventType=="sent" or .eventType=="edited" or .eventType=="deleted") and (.contentType=="text" or .contentType=="emoji" or .contentType=="item" or .contentType=="textSnippet" or .contentType=="membersChanged"))'
 echo "bench: jq baseline on $n events" >&2
-measure "jq -c 'select(…)' | gzip -1 (baseline)" "$n" sh -c \
+measure "jq -c 'select(…)' | gzip -1 (baseline)" "$n" nothing sh -c \
   "for f in '$log/$day'/*.jsonl*; do case \$f in *.gz) gzip -dc \"\$f\";; *) cat \"\$f\";; esac; done | jq -c '$filter' | gzip -1"
 
 echo
@@ -98,4 +110,5 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
+echo "each row: the median wall time of $runs runs, with that run's CPU seconds and peak RSS."
 echo "peak RSS of the jq row is the largest process of the pipeline (GNU time reports the shell's children's maximum)."

@@ -69,3 +69,29 @@ func mustDay(t *testing.T, s string) archiver.Day {
 	}
 	return d
 }
+
+// TestListingOnlyArchivableDays: the listing starts at the organization's archival start
+// and ends today, and an organization without archival has nothing to list.
+func TestListingOnlyArchivableDays(t *testing.T) {
+	f := newFixture(t, nil)
+	resp, body := get(t, f.url+"/v1/exports?from=2026-05-30&to=2026-06-02", f.tokens["globex"])
+	var list struct {
+		Days []httpapi.DayJSON
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if len(list.Days) != 2 || list.Days[0].Date != "2026-06-01" {
+		t.Errorf("days %+v, want 2026-06-01 and 2026-06-02 (Globex archives from 2026-06-01)", list.Days)
+	}
+	resp, body = get(t, f.url+"/v1/exports?from=2026-11-22&to=2026-11-30", f.tokens["acme"])
+	list.Days = nil
+	if resp.StatusCode != 200 || json.Unmarshal(body, &list) != nil {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if len(list.Days) != 2 || list.Days[0].State != "sealed" || list.Days[1].Date != "2026-11-23" {
+		t.Errorf("days %+v, want the sealed 2026-11-22 and today", list.Days)
+	}
+	resp, body = get(t, f.url+"/v1/exports?from=2026-11-22&to=2026-11-22", f.tokens["initech"])
+	checkError(t, resp, body, 404, "export_not_found")
+}

@@ -90,26 +90,38 @@ func (s *Server) checkDay(ctx context.Context, org string, day archiver.Day) err
 	if today := archiver.DayOf(s.now()); day.After(today) {
 		return errorf(EInvalidRequest, "date %s is in the future", day)
 	}
+	start, err := s.archivalStart(ctx, org)
+	if err != nil {
+		return err
+	}
+	if day.Before(start) {
+		return errorf(EExportNotFound, "archival starts on %s", start)
+	}
+	return nil
+}
+
+// archivalStart returns the organization's first archived day (the zero Day when it has
+// no start), or export_not_found when it does not archive.
+func (s *Server) archivalStart(ctx context.Context, org string) (archiver.Day, error) {
 	dir, err := s.Directory(ctx)
 	if err != nil {
-		return fmt.Errorf("read directory: %w", err)
+		return archiver.Day{}, fmt.Errorf("read directory: %w", err)
 	}
 	for _, o := range dir.Organizations {
 		if o.ID != org {
 			continue
 		}
 		if !o.Archival {
-			return errorf(EExportNotFound, "archival is off for this organization")
+			return archiver.Day{}, errorf(EExportNotFound, "archival is off for this organization")
 		}
 		if o.ArchivalStart != "" {
-			start, err := archiver.ParseDay(o.ArchivalStart)
-			if err == nil && day.Before(start) {
-				return errorf(EExportNotFound, "archival starts on %s", start)
+			if start, err := archiver.ParseDay(o.ArchivalStart); err == nil {
+				return start, nil
 			}
 		}
-		return nil
+		return archiver.Day{}, nil
 	}
-	return errorf(EExportNotFound, "no archive for this organization")
+	return archiver.Day{}, errorf(EExportNotFound, "no archive for this organization")
 }
 
 // pending is the error for a day that is not sealed (yet).

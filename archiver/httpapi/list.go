@@ -46,14 +46,28 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 	if err != nil {
 		return err
 	}
-	rows, err := s.Exports.Status(r.Context(), tok.Org, from, to)
+	// Only days that can have an export are listed: from the archival start, up to today.
+	start, err := s.archivalStart(r.Context(), tok.Org)
 	if err != nil {
 		return err
+	}
+	if from.Before(start) {
+		from = start
+	}
+	if today := archiver.DayOf(s.now()); to.After(today) {
+		to = today
 	}
 	out := struct {
 		Org  string    `json:"org"`
 		Days []DayJSON `json:"days"`
 	}{Org: tok.Org, Days: []DayJSON{}}
+	if to.Before(from) {
+		return writeJSON(w, out)
+	}
+	rows, err := s.Exports.Status(r.Context(), tok.Org, from, to)
+	if err != nil {
+		return err
+	}
 	for _, row := range rows {
 		d := DayJSON{Date: row.Day.String(), State: string(row.State)}
 		if m := row.Manifest; m != nil {

@@ -208,13 +208,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 	defer rc.Close()
 	rec.Revision = m.Revision
 
-	h := w.Header()
-	h.Set(HeaderSHA256, m.Data.JSONLSHA256)
-	h.Set(HeaderRevision, strconv.Itoa(m.Revision))
-	h.Set(HeaderRecords, strconv.FormatInt(m.Data.Records, 10))
-	h.Set(HeaderManifest, hex.EncodeToString(m.SHA256[:]))
+	h := manifestHeaders(w, m)
 	h.Set("Content-Type", "application/x-ndjson")
-	h.Set("Cache-Control", "no-store")
 	h.Set("Vary", "Accept-Encoding")
 
 	var body io.Reader = rc
@@ -288,16 +283,21 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 		return fmt.Errorf("presign %s: %w", m.Data.Key, err)
 	}
 	rec.Revision, rec.Encoding, rec.SHA256, rec.Complete = m.Revision, DeliveryURL, m.Data.SHA256, true
-	h := w.Header()
-	h.Set(HeaderSHA256, m.Data.JSONLSHA256)
-	h.Set(HeaderRevision, strconv.Itoa(m.Revision))
-	h.Set(HeaderRecords, strconv.FormatInt(m.Data.Records, 10))
-	h.Set(HeaderManifest, hex.EncodeToString(m.SHA256[:]))
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
+	manifestHeaders(w, m).Set("Content-Type", "application/json")
 	w.WriteHeader(http.StatusOK)
 	return json.NewEncoder(w).Encode(URLDelivery{
 		URL: u, ExpiresAt: expires.UTC(), SHA256: m.Data.SHA256, Size: m.Data.Size,
 		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records,
 	})
+}
+
+// manifestHeaders sets the headers that identify the export served, whatever the delivery.
+func manifestHeaders(w http.ResponseWriter, m *archiver.StoredManifest) http.Header {
+	h := w.Header()
+	h.Set(HeaderSHA256, m.Data.JSONLSHA256)
+	h.Set(HeaderRevision, strconv.Itoa(m.Revision))
+	h.Set(HeaderRecords, strconv.FormatInt(m.Data.Records, 10))
+	h.Set(HeaderManifest, hex.EncodeToString(m.SHA256[:]))
+	h.Set("Cache-Control", "no-store")
+	return h
 }

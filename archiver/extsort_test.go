@@ -120,3 +120,18 @@ func TestSorterHonoursBudget(t *testing.T) {
 		t.Fatal("no run spilled")
 	}
 }
+
+func TestSplitMemory(t *testing.T) {
+	tests := []struct{ budget, arenas, heap int64 }{
+		{256 << 20, 192 << 20, 48 << 20},
+		{1 << 30, 768 << 20, 240 << 20},
+		{64 << 20, 48 << 20, 16 << 20}, // the heap never gets less than 16 MiB
+		{64 << 10, 48 << 10, 16 << 20},
+	}
+	for _, tt := range tests {
+		arenas, heap := SplitMemory(tt.budget)
+		if arenas != tt.arenas || heap != tt.heap {
+			t.Errorf("SplitMemory(%d) = %d, %d; want %d, %d", tt.budget, arenas, heap, tt.arenas, tt.heap)
+		}
+	}
+}

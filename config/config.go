@@ -65,8 +65,10 @@ type Export struct {
 	// ExcludeContentTypes (export.excludeContentTypes) are non-message content types that
 	// are excluded and counted rather than quarantined.
 	ExcludeContentTypes []string
-	// SortMemory (export.sortMemory) is the byte budget of the external sort's in-memory
-	// run; beyond it, runs spill to TempDir. It bounds memory whatever the size of a day.
+	// SortMemory (export.sortMemory) is the memory budget of a run, whatever the size of
+	// a day: three quarters for the external sort (beyond it, sorted runs spill to
+	// TempDir), the rest for the Go heap, enforced as the runtime's soft memory limit
+	// (archiver.SplitMemory). S3 upload buffers (s3.partSize x 4) come on top.
 	SortMemory int64
 	// TempDir (export.tempDir) is where sort runs spill; empty means os.TempDir.
 	TempDir string

@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
+	"strings"
 
 	"text/tabwriter"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/config"
 	"github.com/spf13/pflag"
 )
@@ -37,6 +40,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("run", err)
 	}
 	org, _ := fs.GetString("org")
+	limitHeap(e)
 	if path, _ := fs.GetString("cpuprofile"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
@@ -85,6 +89,21 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 	}
 	return code
+}
+
+// limitHeap makes the Go heap's share of export.sortMemory the runtime's soft memory
+// limit (plus the S3 upload buffers, which live on the heap), so that the process as a
+// whole keeps to the budget: without it the collector lets garbage grow to twice the live
+// heap. An operator's GOMEMLIMIT takes precedence.
+func limitHeap(e *env) {
+	if os.Getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	_, heap := archiver.SplitMemory(e.cfg.Export.SortMemory)
+	if strings.HasPrefix(e.cfg.Store, "s3://") {
+		heap += e.cfg.S3.PartSize * s3.DefaultConcurrency
+	}
+	debug.SetMemoryLimit(heap)
 }
 
 func sealerOptions(e *env, key []byte, p *archiver.Progress) archiver.Options {

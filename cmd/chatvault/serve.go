@@ -50,6 +50,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if e.cfg.Auth.TokensFile == "" {
 		return e.fail("serve", usagef("auth.tokensFile is not set (CHATVAULT_AUTH_TOKENSFILE or the config file); mint tokens with chatvault token create"))
 	}
+	limitHeap(e) // the nightly seals run in this process
 	var clock scheduler.Clock = scheduler.RealClock{}
 	if serveHooks.clock != nil {
 		clock = serveHooks.clock

@@ -11,6 +11,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -244,6 +245,7 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyRe
 	br := bufio.NewReaderSize(io.TeeReader(zr, jsonl), 1<<20)
 	var records, size int64
 	var prevLine []byte
+	var prev, cur record
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -261,10 +263,25 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyRe
 				return counted.n, fmt.Errorf("record %d has no newline", records+1)
 			}
 			records++
-			if prevLine != nil && bytes.Equal(prevLine, line) {
-				return counted.n, fmt.Errorf("record %d repeats the previous one", records)
+			// Each record must decode to what the format allows, and follow the previous
+			// one in export order: a valid hash of a shuffled or foreign file is not enough.
+			ev, err := model.Decode(line[:len(line)-1])
+			if err != nil {
+				return counted.n, fmt.Errorf("record %d: %w", records, err)
+			}
+			cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: line}
+			if prevLine != nil {
+				switch c := compareRecords(&prev, &cur); {
+				case c == 0:
+					return counted.n, fmt.Errorf("record %d repeats the previous one", records)
+				case c > 0:
+					return counted.n, fmt.Errorf("record %d is out of export order", records)
+				}
 			}
 			prevLine = append(prevLine[:0], line...)
+			prev = cur
+			prev.id = append([]byte(nil), cur.id...)
+			prev.line = prevLine
 		}
 		if err == io.EOF {
 			break

@@ -2,7 +2,6 @@ package model
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -406,20 +405,10 @@ func (d *decoder) scanString() (raw []byte, escaped bool, err error) {
 	start := d.pos + 1
 	var high uint64 // the OR of the bytes scanned a word at a time, for their top bits
 	for i := start; i < len(buf); {
-		// Most of a line is string bytes that need no attention: skip them 8 at a time,
-		// up to the first that does.
-		for i+8 <= len(buf) {
-			w := binary.LittleEndian.Uint64(buf[i:])
-			if m := special(w); m != 0 {
-				// Borrows only carry upwards, so the lowest mark is exact.
-				low := m & -m
-				high |= w & (low - 1)
-				i += bits.TrailingZeros64(low) / 8
-				break
-			}
-			high |= w
-			i += 8
-		}
+		// Most of a line is string bytes that need no attention.
+		var h uint64
+		i, h = skipPlain(buf, i)
+		high |= h
 		if i >= len(buf) {
 			break
 		}
@@ -455,6 +444,33 @@ const lsb = 0x0101010101010101 // 0x01 in each byte of a word
 // bytes a string's scan must stop at) by setting their top bit. It uses the classic bit
 // trick: (x - 0x01…) &^ x has a byte's top bit set where x has a zero byte, and
 // (x - n·0x01…) &^ x where x has a byte below n (n ≤ 0x80).
+// skipPlain advances from i over string bytes that need no attention (see special), 8 at
+// a time, to the first that does or to where fewer than 8 remain. It returns the new
+// position and the OR of the bytes skipped, whose top bits tell whether any was non-ASCII.
+// The decoder and the encoder both use it, so they stop at the same bytes.
+func skipPlain[T string | []byte](s T, i int) (int, uint64) {
+	var high uint64
+	for i+8 <= len(s) {
+		w := load64(s, i)
+		if m := special(w); m != 0 {
+			// Borrows only carry upwards, so the lowest mark is exact.
+			low := m & -m
+			high |= w & (low - 1)
+			return i + bits.TrailingZeros64(low)/8, high
+		}
+		high |= w
+		i += 8
+	}
+	return i, high
+}
+
+// load64 reads 8 bytes of s at i, little-endian (the compiler makes it one load).
+func load64[T string | []byte](s T, i int) uint64 {
+	s = s[i : i+8]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
 func special(w uint64) uint64 {
 	q := w ^ ('"' * lsb)
 	b := w ^ ('\\' * lsb)

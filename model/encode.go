@@ -1,7 +1,6 @@
 package model
 
 import (
-	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -129,19 +128,9 @@ func appendString(dst []byte, s string) []byte {
 	var high uint64 // the OR of the bytes copied as they are, for their top bits
 	run := 0        // start of the bytes of s not yet copied
 	for i := 0; ; {
-		// Skip the bytes that need no escaping 8 at a time, up to the first that does
-		// (see special, which the decoder uses to stop at the same bytes).
-		for i+8 <= len(s) {
-			w := load64(s, i)
-			if m := special(w); m != 0 {
-				low := m & -m
-				high |= w & (low - 1)
-				i += bits.TrailingZeros64(low) / 8
-				break
-			}
-			high |= w
-			i += 8
-		}
+		var h uint64
+		i, h = skipPlain(s, i)
+		high |= h
 		if i >= len(s) {
 			break
 		}
@@ -161,13 +150,6 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[run:]...)
 	return append(dst, '"')
-}
-
-// load64 reads 8 bytes of s at i, little-endian (the compiler makes it one load).
-func load64(s string, i int) uint64 {
-	s = s[i : i+8]
-	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
-		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
 }
 
 // appendEscape writes the escape sequence of c, a quote, backslash or control character.

@@ -34,8 +34,6 @@ func (m idIndex[V]) get(id string) (V, bool) {
 	return v, ok
 }
 
-func (m idIndex[V]) len() int { return len(m.uuids) + len(m.other) }
-
 // uuidKey parses the canonical lowercase form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. It
 // accepts exactly one spelling of each UUID, which keeps idIndex's keys one-to-one.
 func uuidKey(s string) (k [16]byte, ok bool) {

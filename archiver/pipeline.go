@@ -3,6 +3,7 @@ package archiver
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -193,7 +194,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	if only != "" && !slices.ContainsFunc(rt.orgs, func(o model.Organization) bool { return o.ID == only }) {
 		return nil, fmt.Errorf("seal %s: organization %q is not archiving on that day", day, only)
 	}
-	res := &DayResult{Day: day, DirectorySHA256: hexSum(sha256Sum(directory))}
+	res := &DayResult{Day: day, DirectorySHA256: hexSum(sha256.Sum256(directory))}
 
 	sorters, counts, err := s.read(ctx, day, part, rt)
 	defer func() {

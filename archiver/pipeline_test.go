@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -270,8 +271,8 @@ func TestNewRevision(t *testing.T) {
 	if !bytes.Contains(second, []byte(`"messageId":"m-007"`)) || bytes.Contains(first, []byte(`"messageId":"m-007"`)) {
 		t.Errorf("revision 2 should add m-007 and revision 1 should not have it")
 	}
-	if m2.Previous != hexOf(m1.SHA256) || m2.Revision != 2 {
-		t.Errorf("revision 2: previous %s rev %d, want previous %s", m2.Previous, m2.Revision, hexOf(m1.SHA256))
+	if m2.Previous != hex.EncodeToString(m1.SHA256[:]) || m2.Revision != 2 {
+		t.Errorf("revision 2: previous %s rev %d, want previous %s", m2.Previous, m2.Revision, hex.EncodeToString(m1.SHA256[:]))
 	}
 	// Revision 1 is still there, byte for byte.
 	rc, err := f.store.Open(context.Background(), m1.Data.Key)
@@ -283,16 +284,6 @@ func TestNewRevision(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
-}
-
-func hexOf(sum [sha256.Size]byte) string {
-	const digits = "0123456789abcdef"
-	var b strings.Builder
-	for _, c := range sum {
-		b.WriteByte(digits[c>>4])
-		b.WriteByte(digits[c&15])
-	}
-	return b.String()
 }
 
 // TestVerifyDetectsEveryBitFlip flips one bit in each stored object in turn: verify must

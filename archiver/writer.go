@@ -519,5 +519,3 @@ func (st *stagedObject) remove() {
 	st.f.Close()
 	os.Remove(st.f.Name())
 }
-
-func sha256Sum(b []byte) [sha256.Size]byte { return sha256.Sum256(b) }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/hex"
 	"errors"
 	"net/http"
 
@@ -73,7 +74,7 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 		if m := row.Manifest; m != nil {
 			d.Revision, d.Records, d.SHA256, d.StoredSHA256 = m.Revision, m.Data.Records, m.Data.JSONLSHA256, m.Data.SHA256
 			d.Size, d.SealedAt = m.Data.JSONLSize, m.SealedAt
-			d.ManifestSHA256 = hexOf(m.SHA256[:])
+			d.ManifestSHA256 = hex.EncodeToString(m.SHA256[:])
 		}
 		// A failure's message may name internal keys and hosts: the state says enough.
 		out.Days = append(out.Days, d)

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	_ "embed"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -262,5 +261,3 @@ func writeJSON(w http.ResponseWriter, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
-
-func hexOf(b []byte) string { return hex.EncodeToString(b) }

@@ -121,7 +121,6 @@ func appendEnvelope(dst []byte, e *model.Event) []byte {
 // A conforming decoder turns the result into the same model.Event as the canonical line.
 type variantEncoder struct {
 	rng     *rand.Rand
-	members [][]byte // reused member buffers of the object being built
 	scratch [][]byte
 	ws      bool // insert whitespace in this line
 	escape  bool // use appendStrEscaped for string values in this line

@@ -3,7 +3,9 @@ GO ?= go
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: run test bench loadbench
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: run test reliability bench loadbench
 
 # Seal the sample day into ./archive on the embedded default (a local folder). The sample
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
@@ -13,12 +15,22 @@ run:
 	if [ $$code -eq 3 ]; then echo "exit 3: sealed; the sample's bad records were quarantined, as intended"; exit 0; fi; \
 	exit $$code
 
-# Every test, with the race detector. Installs what the tests need: the S3 tests run
-# against a real MinIO, which scripts/minio.sh builds once (about two minutes) and caches
-# outside the repository.
+# Every test, with the race detector, after go vet and staticcheck. Installs what the tests
+# need: the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
+# four minutes) and caches outside the repository. The reliability tests record what they
+# showed; the README's reliability table must match it.
 test:
 	$(GO) vet ./...
-	minio="$$(scripts/minio.sh)" && CHATVAULT_MINIO="$$minio" $(GO) test -race -count=1 ./...
+	$(GO) run $(STATICCHECK) ./...
+	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
+	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
+
+# Rerun the reliability tests and rewrite the README's reliability table from their rows.
+reliability:
+	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
+	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows"; code=$$?; rm -rf "$$rows"; exit $$code
 
 # Generate 1M and 4M events, seal them, and print the table of the README's performance
 # section (needs GNU time and jq).

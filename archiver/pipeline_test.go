@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/synth"
@@ -717,4 +718,5 @@ func TestSpillFailureCommitsNothing(t *testing.T) {
 	if files := storeFiles(t, f.storeDir); len(files) != 0 {
 		t.Errorf("a failed run left %d objects in the store", len(files))
 	}
+	reliability.Record(t, "fault", "spill folder missing", reliability.CleanFailure, "run fails naming the sort run; nothing committed")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/mail"
 	"net/url"
 	"path/filepath"
 	"slices"
@@ -38,6 +39,7 @@ type Config struct {
 	Signing  Signing
 	HTTP     HTTP
 	Auth     Auth
+	SMTP     SMTP
 	Log      Log
 }
 
@@ -129,6 +131,31 @@ type Auth struct {
 	TokensFile string
 }
 
+// SMTP configures the relay that mails export-task download links (never the data).
+type SMTP struct {
+	// Host (smtp.host) is the relay; empty means email delivery is off and tasks asking
+	// for it are refused.
+	Host string
+	// Port (smtp.port) is the relay's port: 587 for STARTTLS, 465 for implicit TLS.
+	Port int
+	// From (smtp.from) is the sender address, such as "chatvault <archive@acme.example>".
+	From string
+	// Username (smtp.username) authenticates with PLAIN when set (only ever over TLS or
+	// to localhost).
+	Username string
+	// PasswordFile (smtp.passwordFile) holds the password, so that it stays out of the
+	// config file and the environment.
+	PasswordFile string
+	// Security (smtp.security) is starttls (required, never downgraded), tls (implicit,
+	// port 465) or none (only for a relay on a trusted network).
+	Security string
+	// CAFile (smtp.caFile) is a PEM bundle to verify the relay with instead of the
+	// system's roots, for a private relay.
+	CAFile string
+	// Timeout (smtp.timeout) bounds one mail, from connection to QUIT.
+	Timeout time.Duration
+}
+
 // Log configures logging.
 type Log struct {
 	// Level (log.level) is one of debug, info, warn, error; Load lower-cases it.
@@ -165,6 +192,7 @@ func Default() *Config {
 		},
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
 		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20},
+		SMTP:     SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
 		Log:      Log{Level: "info", Format: "auto"},
 	}
 }
@@ -284,6 +312,23 @@ func (c *Config) problems() []*Error {
 	}
 	if c.HTTP.ClientRate < 0 {
 		add("http.clientRate", "%d is negative (0 means no limit)", c.HTTP.ClientRate)
+	}
+	if c.SMTP.Host != "" {
+		if _, err := mail.ParseAddress(c.SMTP.From); err != nil {
+			add("smtp.from", "%q is not a mail address (required when smtp.host is set)", c.SMTP.From)
+		}
+		if c.SMTP.Username != "" && c.SMTP.PasswordFile == "" {
+			add("smtp.passwordFile", "is empty but smtp.username is set")
+		}
+	}
+	if c.SMTP.Port <= 0 || c.SMTP.Port > 65535 {
+		add("smtp.port", "%d is not a port", c.SMTP.Port)
+	}
+	if !slices.Contains([]string{"starttls", "tls", "none"}, c.SMTP.Security) {
+		add("smtp.security", "%q is not one of starttls, tls, none", c.SMTP.Security)
+	}
+	if c.SMTP.Timeout <= 0 {
+		add("smtp.timeout", "%s is not positive", c.SMTP.Timeout)
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdownTimeout", "%s is not positive", c.HTTP.ShutdownTimeout)

@@ -50,6 +50,12 @@ func TestValidate(t *testing.T) {
 		{"zero grace", func(c *Config) { c.Schedule.Grace = 0 }, "", ""},
 		{"addr without colon", func(c *Config) { c.HTTP.Addr = "8080" }, "http.addr", "not host:port"},
 		{"addr random port", func(c *Config) { c.HTTP.Addr = "127.0.0.1:0" }, "", ""},
+		{"smtp relay without sender", func(c *Config) { c.SMTP.Host = "mail.example" }, "smtp.from", "required when smtp.host is set"},
+		{"smtp relay", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.example", "Archive <a@acme.example>" }, "", ""},
+		{"smtp user without password", func(c *Config) { c.SMTP.Host, c.SMTP.From, c.SMTP.Username = "m", "a@b.example", "u" }, "smtp.passwordFile", "smtp.username is set"},
+		{"smtp bad security", func(c *Config) { c.SMTP.Security = "ssl" }, "smtp.security", `"ssl" is not one of`},
+		{"smtp bad port", func(c *Config) { c.SMTP.Port = 70000 }, "smtp.port", "not a port"},
+		{"smtp zero timeout", func(c *Config) { c.SMTP.Timeout = 0 }, "smtp.timeout", "not positive"},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

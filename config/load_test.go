@@ -107,7 +107,9 @@ func TestLoadFile(t *testing.T) {
 		Signing:  Signing{KeyFile: "/etc/chatvault/signing.key"},
 		HTTP:     HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second, TokenRate: 50, ClientRate: 0},
 		Auth:     Auth{TokensFile: "/etc/chatvault/tokens.json"},
-		Log:      Log{Level: "debug", Format: "json"},
+		SMTP: SMTP{Host: "smtp.acme.example", Port: 465, From: "chatvault <archive@acme.example>", Username: "relay",
+			PasswordFile: "/etc/chatvault/smtp.password", Security: "tls", CAFile: "/etc/chatvault/relay-ca.pem", Timeout: 10 * time.Second},
+		Log: Log{Level: "debug", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -259,6 +261,14 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }},
+		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" }},
+		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }},
+		{"smtp.from", "a@acme.example", func(c *Config) { c.SMTP.From = "a@acme.example" }},
+		{"smtp.username", "relay", func(c *Config) { c.SMTP.Username, c.SMTP.PasswordFile = "relay", "/p" }},
+		{"smtp.passwordFile", "/p", func(c *Config) { c.SMTP.PasswordFile = "/p" }},
+		{"smtp.security", "tls", func(c *Config) { c.SMTP.Security = "tls" }},
+		{"smtp.caFile", "/ca.pem", func(c *Config) { c.SMTP.CAFile = "/ca.pem" }},
+		{"smtp.timeout", "5s", func(c *Config) { c.SMTP.Timeout = 5 * time.Second }},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }},
 	}
@@ -270,6 +280,13 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 			t.Setenv("CHATVAULT_EVENTLOG", "./events")
 			t.Setenv("CHATVAULT_STORE", "./archive")
 			t.Setenv(EnvVar(tt.path), tt.value)
+			// Two keys are only valid with a partner: a relay needs a sender, a user a password.
+			switch tt.path {
+			case "smtp.host":
+				t.Setenv("CHATVAULT_SMTP_FROM", "a@acme.example")
+			case "smtp.username":
+				t.Setenv("CHATVAULT_SMTP_PASSWORDFILE", "/p")
+			}
 			got, err := Load("", nil)
 			if err != nil {
 				t.Fatal(err)

@@ -1,0 +1,218 @@
+package smtp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"mime"
+	"mime/quotedprintable"
+	"net"
+	"net/mail"
+	"net/smtp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Security is how the connection to the relay is protected.
+type Security string
+
+const (
+	// StartTLS (the default) requires the relay to offer STARTTLS and upgrades before
+	// anything else is said; a relay without it is an error, never a silent downgrade.
+	StartTLS Security = "starttls"
+	// ImplicitTLS connects with TLS from the first byte (port 465, "SMTPS").
+	ImplicitTLS Security = "tls"
+	// None sends in the clear: only for a relay on the same host or a trusted network.
+	None Security = "none"
+)
+
+// Config describes the relay.
+type Config struct {
+	Host     string
+	Port     int
+	From     string // the envelope and header sender, such as "chatvault <archive@acme.example>"
+	Username string // empty: no authentication
+	Password string
+	Security Security
+	// RootCAs verifies the relay's certificate; nil means the system's roots.
+	RootCAs *x509.CertPool
+	// Timeout bounds one Send, connection to QUIT, when ctx has no earlier deadline.
+	Timeout time.Duration
+	// Now stamps the Date header (default time.Now).
+	Now func() time.Time
+}
+
+// Mailer sends text mail through one relay. It is safe for concurrent use: each Send
+// opens its own connection, which suits the few mails a day export tasks produce.
+type Mailer struct {
+	cfg  Config
+	from *mail.Address
+}
+
+// New checks cfg and returns a Mailer.
+func New(cfg Config) (*Mailer, error) {
+	if cfg.Host == "" {
+		return nil, errors.New("smtp: no host")
+	}
+	if cfg.Port <= 0 || cfg.Port > 65535 {
+		return nil, fmt.Errorf("smtp: port %d out of range", cfg.Port)
+	}
+	switch cfg.Security {
+	case "":
+		cfg.Security = StartTLS
+	case StartTLS, ImplicitTLS, None:
+	default:
+		return nil, fmt.Errorf("smtp: security %q is not starttls, tls or none", cfg.Security)
+	}
+	from, err := mail.ParseAddress(cfg.From)
+	if err != nil {
+		return nil, fmt.Errorf("smtp: from %q: %w", cfg.From, err)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 30 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Mailer{cfg: cfg, from: from}, nil
+}
+
+// Send mails body (plain text, UTF-8) with subject to every address of to.
+func (m *Mailer) Send(ctx context.Context, to []string, subject, body string) error {
+	msg, rcpts, err := m.compose(to, subject, body)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
+	defer cancel()
+	if err := m.deliver(ctx, rcpts, msg); err != nil {
+		return fmt.Errorf("smtp: %s: %w", m.addr(), err)
+	}
+	return nil
+}
+
+func (m *Mailer) addr() string { return net.JoinHostPort(m.cfg.Host, strconv.Itoa(m.cfg.Port)) }
+
+func (m *Mailer) tlsConfig() *tls.Config {
+	return &tls.Config{ServerName: m.cfg.Host, RootCAs: m.cfg.RootCAs, MinVersion: tls.VersionTLS12}
+}
+
+// compose builds the RFC 5322 message. Addresses go through net/mail and the subject is
+// refused if it holds a line break, so neither can smuggle in a header or a recipient.
+func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, error) {
+	if len(to) == 0 {
+		return nil, nil, errors.New("smtp: no recipient")
+	}
+	if strings.ContainsAny(subject, "\r\n") {
+		return nil, nil, errors.New("smtp: subject holds a line break")
+	}
+	rcpts := make([]string, len(to))
+	heads := make([]string, len(to))
+	for i, s := range to {
+		a, err := mail.ParseAddress(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("smtp: recipient %q: %w", s, err)
+		}
+		rcpts[i], heads[i] = a.Address, a.String()
+	}
+	var id [16]byte
+	rand.Read(id[:])
+	domain := m.from.Address[strings.LastIndexByte(m.from.Address, '@')+1:]
+
+	var b bytes.Buffer
+	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header("From", m.from.String())
+	header("To", strings.Join(heads, ", "))
+	header("Subject", mime.QEncoding.Encode("utf-8", subject))
+	header("Date", m.cfg.Now().UTC().Format(time.RFC1123Z))
+	header("Message-ID", "<"+hex.EncodeToString(id[:])+"@"+domain+">")
+	header("MIME-Version", "1.0")
+	header("Content-Type", `text/plain; charset="utf-8"`)
+	header("Content-Transfer-Encoding", "quoted-printable")
+	header("Auto-Submitted", "auto-generated") // RFC 3834: no vacation replies to a robot
+	b.WriteString("\r\n")
+	qp := quotedprintable.NewWriter(&b)
+	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")))
+	qp.Close()
+	return b.Bytes(), rcpts, nil
+}
+
+func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", m.addr())
+	if err != nil {
+		return ctxErr(ctx, err)
+	}
+	// net/smtp has no context: a deadline on the connection bounds every exchange, and
+	// closing it on cancellation unblocks whatever is in flight.
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	if m.cfg.Security == ImplicitTLS {
+		conn = tls.Client(conn, m.tlsConfig())
+	}
+	c, err := smtp.NewClient(conn, m.cfg.Host)
+	if err != nil {
+		conn.Close()
+		return ctxErr(ctx, err)
+	}
+	defer c.Close()
+	if err := m.session(c, rcpts, msg); err != nil {
+		return ctxErr(ctx, err)
+	}
+	return ctxErr(ctx, c.Quit())
+}
+
+func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
+	if err := c.Hello("localhost"); err != nil {
+		return err
+	}
+	if m.cfg.Security == StartTLS {
+		if ok, _ := c.Extension("STARTTLS"); !ok {
+			return errors.New("the relay does not offer STARTTLS (set smtp.security to none only for a trusted relay)")
+		}
+		if err := c.StartTLS(m.tlsConfig()); err != nil {
+			return fmt.Errorf("starttls: %w", err)
+		}
+	}
+	if m.cfg.Username != "" {
+		// PlainAuth itself refuses to send the password over an unencrypted connection
+		// to anything but localhost.
+		if err := c.Auth(smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, m.cfg.Host)); err != nil {
+			return fmt.Errorf("auth: %w", err)
+		}
+	}
+	if err := c.Mail(m.from.Address); err != nil {
+		return err
+	}
+	for _, r := range rcpts {
+		if err := c.Rcpt(r); err != nil {
+			return fmt.Errorf("recipient %s: %w", r, err)
+		}
+	}
+	w, err := c.Data()
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(msg); err != nil {
+		return err
+	}
+	return w.Close()
+}
+
+// ctxErr prefers the context's error: a send cut off by cancellation or the timeout should
+// say so, not report "use of closed network connection".
+func ctxErr(ctx context.Context, err error) error {
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	return err
+}

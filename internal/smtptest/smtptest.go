@@ -43,6 +43,8 @@ type Server struct {
 	Port  int
 	Roots *x509.CertPool // trusts the server's certificate
 
+	certs [][]byte // the certificate chain, DER
+
 	mu       sync.Mutex
 	messages []Message
 	arrived  chan struct{}
@@ -66,7 +68,7 @@ func Start(t testing.TB, opt Options) *Server {
 	if !opt.NoTLS {
 		cert, roots := selfSigned(t)
 		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		s.Roots = roots
+		s.Roots, s.certs = roots, cert.Certificate
 		if opt.Implicit {
 			l = tls.NewListener(l, cfg)
 		} else {
@@ -86,6 +88,9 @@ func Start(t testing.TB, opt Options) *Server {
 	})
 	return s
 }
+
+// Certificates returns the server's certificate chain (DER), to write a CA file from.
+func (s *Server) Certificates() [][]byte { return s.certs }
 
 // Addr is host:port.
 func (s *Server) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }

@@ -435,8 +435,8 @@ func (s failingStore) Create(ctx context.Context, key string, body io.Reader, si
 // does not stop the others, and leaves a failed attempt that status reports.
 func TestOneOrganizationFailing(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	s := &archiver.Sealer{Source: f.src, Store: failingStore{f.store, "orgs/" + globex + "/"},
-		Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	rs := &recordingStore{Store: failingStore{f.store, "orgs/" + globex + "/"}, opts: map[string]archiver.CreateOptions{}}
+	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -444,6 +444,19 @@ func TestOneOrganizationFailing(t *testing.T) {
 	failed := res.Failed()
 	if len(failed) != 1 || failed[0].Org != globex || !strings.Contains(failed[0].Err.Error(), "disk full") {
 		t.Fatalf("failed organizations = %+v, want Globex with the injected error", failed)
+	}
+	// The failed attempt is part of the audit trail: locked as long as the day would be.
+	records := 0
+	for key, opt := range rs.opts {
+		if strings.Contains(key, "/failed-") {
+			records++
+			if want := sampleDay.End().AddDate(0, 0, 3650); !opt.RetainUntil.Equal(want) {
+				t.Errorf("%s retained until %v, want %v", key, opt.RetainUntil, want)
+			}
+		}
+	}
+	if records != 1 {
+		t.Errorf("%d failure records, want 1", records)
 	}
 	ledger := archiver.Ledger{Store: f.store}
 	rows, err := ledger.Status(context.Background(), globex, sampleDay, sampleDay)

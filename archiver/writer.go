@@ -305,8 +305,10 @@ type orgCommit struct {
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
+	if rerr := w.recordFailure(ctx, c.org, err); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("recording the failure: %w", rerr))
+	}
 	c.Err, c.Outcome = err, OutcomeFailed
-	w.recordFailure(ctx, c.Org, err)
 }
 
 // stage decides whether the organization's day changed and, if so, stores its export.
@@ -424,15 +426,14 @@ func (w *writer) retention(o model.Organization) CreateOptions {
 	return CreateOptions{RetainUntil: w.day.End().AddDate(0, 0, o.RetentionDays)}
 }
 
-// recordFailure leaves a trace of a failed attempt for status and alerting. It is best
-// effort: the failure itself is already reported to the caller.
-func (w *writer) recordFailure(ctx context.Context, org string, cause error) {
+// recordFailure leaves a trace of a failed attempt for status and alerting, retained as
+// long as the day's records would have been: a failed attempt is part of the audit trail.
+// Its own failure is returned to be joined to the cause, which the caller reports anyway.
+func (w *writer) recordFailure(ctx context.Context, o model.Organization, cause error) error {
 	now := w.s.Now().UTC()
 	msg := []byte(now.Format(time.RFC3339) + " " + cause.Error() + "\n")
-	key := failedPrefix(org, w.day) + strconv.FormatInt(now.UnixMilli(), 10) + ".json"
-	if err := w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg), CreateOptions{}); err != nil {
-		w.log.Error("record failed attempt", "org", org, "err", err)
-	}
+	key := failedPrefix(o.ID, w.day) + strconv.FormatInt(now.UnixMilli(), 10) + ".json"
+	return w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg), w.retention(o))
 }
 
 // stagedObject is a gzipped JSONL object written to a temporary file, hashing both the

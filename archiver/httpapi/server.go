@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -70,9 +71,10 @@ type Server struct {
 	TokenRate, ClientRate   float64
 	TokenBurst, ClientBurst int
 	// AuthFailures is how many requests with a missing or invalid token one client
-	// address may make per minute, in a burst or spread out; beyond, it gets 429 until
-	// its budget refills. 0 means the default (10), negative no limit. Unlike ClientRate,
-	// it never touches callers whose token is valid, so it can be strict.
+	// address may make per minute, in a burst or spread out; beyond, every request from
+	// it gets 429 until its budget refills (a valid token too: were it served, the answer
+	// would tell a right guess from a wrong one). Valid tokens never spend the budget, so
+	// it can be strict. 0 means the default (10), negative no limit.
 	AuthFailures int
 	// WriteTimeout bounds how long one write of a response may stall because the client
 	// stops reading (0: no bound). It is renewed at every write, so a long download of a
@@ -166,10 +168,24 @@ func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) 
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rw := &responseWriter{ResponseWriter: w, stall: s.WriteTimeout, rc: http.NewResponseController(w)}
 		defer func() {
+			// A bug must not show the client a stack trace, nor a Go value: log it,
+			// answer 500 internal when nothing was sent yet, else cut the connection.
+			v := recover()
+			if v != nil && v != http.ErrAbortHandler {
+				s.log().Error("handler panicked", "method", r.Method, "route", route, "panic", v, "stack", string(debug.Stack()))
+				v = http.ErrAbortHandler
+				if rw.status == 0 {
+					s.Error(rw, r, errors.New("handler panicked"))
+					v = nil
+				}
+			}
 			s.requests.WithLabelValues(route, statusLabel(rw.status)).Inc()
 			// The server flushes what is buffered after the handler returns; that
 			// write gets the same bound.
 			rw.renew()
+			if v != nil {
+				panic(v)
+			}
 		}()
 		h(rw, r)
 	})

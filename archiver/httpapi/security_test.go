@@ -524,3 +524,68 @@ func checkOwnManifest(f *fixture, secret, org string, want []byte) error {
 	}
 	return nil
 }
+
+// endless serves a day whose stored bytes never end, so that a client that stops reading
+// fills every buffer between them and the server's writes stall.
+type endless struct{ httpapi.Exports }
+
+func (endless) OpenExport(context.Context, string, archiver.Day) (*archiver.StoredManifest, io.ReadCloser, error) {
+	m := &archiver.StoredManifest{Manifest: &archiver.Manifest{Revision: 1}}
+	m.Data.Size, m.Data.SHA256 = 1<<40, strings.Repeat("0", 64)
+	return m, io.NopCloser(zeros{}), nil
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// auditSignal passes audit records on to the test: the server audits a download once it
+// has given up on it.
+type auditSignal struct {
+	httpapi.Audit
+	done chan archiver.AccessRecord
+}
+
+func (a auditSignal) Append(_ context.Context, r archiver.AccessRecord) error {
+	a.done <- r
+	return nil
+}
+
+// TestStalledReaderCut: a client that stops reading a download is cut off once a write
+// has stalled for WriteTimeout; the audit records the transfer as incomplete.
+func TestStalledReaderCut(t *testing.T) {
+	audited := make(chan archiver.AccessRecord, 1)
+	f := newFixture(t, func(s *httpapi.Server) {
+		s.Exports = endless{s.Exports}
+		s.Audit = auditSignal{s.Audit, audited}
+		s.WriteTimeout = 200 * time.Millisecond
+	})
+	req, _ := http.NewRequest("POST", f.url+"/messageevent.export", strings.NewReader(date(sample)))
+	req.Header.Set("Authorization", "Bearer "+f.tokens["acme"])
+	req.Header.Set("Accept-Encoding", "gzip")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	// Read nothing until the server has given up (a safety net, not a timing: without
+	// the write timeout the server would wait forever).
+	var rec archiver.AccessRecord
+	select {
+	case rec = <-audited:
+	case <-time.After(time.Minute):
+		t.Fatal("the server still waits on a client that reads nothing")
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil {
+		t.Fatalf("the body ended cleanly after %d bytes; want a cut connection", n)
+	}
+	if rec.Complete || rec.Bytes >= 1<<40 || rec.Bytes < n {
+		t.Fatalf("audit record %+v after the client read %d bytes; want incomplete", rec, n)
+	}
+	reliability.Record(t, "security", "client stops reading a download (slow reader)", reliability.CleanFailure,
+		"connection cut once a write stalls for http.writeTimeout; audit records complete=false")
+}

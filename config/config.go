@@ -122,7 +122,35 @@ type HTTP struct {
 	TokenRate int
 	// ClientRate (http.clientRate) is the same per client address.
 	ClientRate int
+	// AuthFailures (http.authFailures) is how many requests with a missing or invalid
+	// token one client address may make per minute (and in a burst) before it gets 429;
+	// 0 means no limit. It slows token guessing without touching valid callers.
+	AuthFailures int
+	// ReadHeaderTimeout (http.readHeaderTimeout) is how long a client may take to send a
+	// request's headers; a slow-loris client that trickles them is cut off.
+	ReadHeaderTimeout time.Duration
+	// ReadTimeout (http.readTimeout) is how long a client may take to send a whole request.
+	ReadTimeout time.Duration
+	// WriteTimeout (http.writeTimeout) is how long one write of a response may stall
+	// because the client does not read. It is renewed at every write, so a download of
+	// any length goes on while the client keeps reading.
+	WriteTimeout time.Duration
+	// IdleTimeout (http.idleTimeout) is how long a kept-alive connection may sit idle.
+	IdleTimeout time.Duration
+	TLS         TLS
 }
+
+// TLS makes `chatvault serve` terminate TLS itself; without it, serve speaks plain HTTP
+// and expects a proxy or the network to provide encryption.
+type TLS struct {
+	// CertFile (http.tls.certFile) is the PEM certificate chain, leaf first.
+	CertFile string
+	// KeyFile (http.tls.keyFile) is the PEM private key of the certificate. Both or neither.
+	KeyFile string
+}
+
+// Enabled reports whether serve terminates TLS.
+func (t TLS) Enabled() bool { return t.CertFile != "" }
 
 // Auth configures API tokens.
 type Auth struct {
@@ -191,9 +219,11 @@ func Default() *Config {
 			SortMemory:          256 << 20,
 		},
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
-		HTTP:     HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20},
-		SMTP:     SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
-		Log:      Log{Level: "info", Format: "auto"},
+		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
+			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
+			IdleTimeout: 2 * time.Minute},
+		SMTP: SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
+		Log:  Log{Level: "info", Format: "auto"},
 	}
 }
 
@@ -329,6 +359,27 @@ func (c *Config) problems() []*Error {
 	}
 	if c.SMTP.Timeout <= 0 {
 		add("smtp.timeout", "%s is not positive", c.SMTP.Timeout)
+	}
+	if c.HTTP.AuthFailures < 0 {
+		add("http.authFailures", "%d is negative (0 means no limit)", c.HTTP.AuthFailures)
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"http.readHeaderTimeout", c.HTTP.ReadHeaderTimeout}, {"http.readTimeout", c.HTTP.ReadTimeout},
+		{"http.writeTimeout", c.HTTP.WriteTimeout}, {"http.idleTimeout", c.HTTP.IdleTimeout},
+	} {
+		// 0 would mean "no timeout" to net/http: exactly what these keys exist to prevent.
+		if d.v <= 0 {
+			add(d.key, "%s is not positive", d.v)
+		}
+	}
+	switch tls := c.HTTP.TLS; {
+	case tls.CertFile != "" && tls.KeyFile == "":
+		add("http.tls.keyFile", "required with http.tls.certFile: set both or neither")
+	case tls.CertFile == "" && tls.KeyFile != "":
+		add("http.tls.certFile", "required with http.tls.keyFile: set both or neither")
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdownTimeout", "%s is not positive", c.HTTP.ShutdownTimeout)

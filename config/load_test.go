@@ -105,8 +105,10 @@ func TestLoadFile(t *testing.T) {
 		},
 		Schedule: Schedule{Cron: "CRON_TZ=Europe/Paris 15 2 * * *", Grace: 90 * time.Minute},
 		Signing:  Signing{KeyFile: "/etc/chatvault/signing.key"},
-		HTTP:     HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second, TokenRate: 50, ClientRate: 0},
-		Auth:     Auth{TokensFile: "/etc/chatvault/tokens.json"},
+		HTTP: HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second, TokenRate: 50, ClientRate: 0, AuthFailures: 3,
+			ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 20 * time.Second, WriteTimeout: 45 * time.Second,
+			IdleTimeout: time.Minute, TLS: TLS{CertFile: "/etc/chatvault/tls.crt", KeyFile: "/etc/chatvault/tls.key"}},
+		Auth: Auth{TokensFile: "/etc/chatvault/tokens.json"},
 		SMTP: SMTP{Host: "smtp.acme.example", Port: 465, From: "chatvault <archive@acme.example>", Username: "relay",
 			PasswordFile: "/etc/chatvault/smtp.password", Security: "tls", CAFile: "/etc/chatvault/relay-ca.pem", Timeout: 10 * time.Second},
 		Log: Log{Level: "debug", Format: "json"},
@@ -237,40 +239,52 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		path  string
 		value string
 		want  func(*Config)
+		also  []string // variable, value: keys that only validate together with this one
 	}{
-		{"eventlog", "s3://events/prod", func(c *Config) { c.EventLog = "s3://events/prod"; c.Directory = "s3://events/prod/directory.json" }},
-		{"directory", "/srv/dir.json", func(c *Config) { c.Directory = "/srv/dir.json" }},
-		{"store", "s3://archive", func(c *Config) { c.Store = "s3://archive" }},
-		{"s3.endpoint", "http://localhost:9000", func(c *Config) { c.S3.Endpoint = "http://localhost:9000" }},
-		{"s3.region", "eu-west-3", func(c *Config) { c.S3.Region = "eu-west-3" }},
-		{"s3.pathStyle", "true", func(c *Config) { c.S3.PathStyle = true }},
-		{"s3.partSize", "16MiB", func(c *Config) { c.S3.PartSize = 16 << 20 }},
-		{"s3.presignExpiry", "1h", func(c *Config) { c.S3.PresignExpiry = time.Hour }},
+		{"eventlog", "s3://events/prod", func(c *Config) { c.EventLog = "s3://events/prod"; c.Directory = "s3://events/prod/directory.json" }, nil},
+		{"directory", "/srv/dir.json", func(c *Config) { c.Directory = "/srv/dir.json" }, nil},
+		{"store", "s3://archive", func(c *Config) { c.Store = "s3://archive" }, nil},
+		{"s3.endpoint", "http://localhost:9000", func(c *Config) { c.S3.Endpoint = "http://localhost:9000" }, nil},
+		{"s3.region", "eu-west-3", func(c *Config) { c.S3.Region = "eu-west-3" }, nil},
+		{"s3.pathStyle", "true", func(c *Config) { c.S3.PathStyle = true }, nil},
+		{"s3.partSize", "16MiB", func(c *Config) { c.S3.PartSize = 16 << 20 }, nil},
+		{"s3.presignExpiry", "1h", func(c *Config) { c.S3.PresignExpiry = time.Hour }, nil},
 		{"export.excludeContentTypes", "wave, reaction,,roomInvitation", func(c *Config) {
 			c.Export.ExcludeContentTypes = []string{"wave", "reaction", "roomInvitation"}
-		}},
-		{"export.sortMemory", "64KiB", func(c *Config) { c.Export.SortMemory = 64 << 10 }},
-		{"export.tempDir", "/var/tmp", func(c *Config) { c.Export.TempDir = "/var/tmp" }},
-		{"export.workers", "3", func(c *Config) { c.Export.Workers = 3 }},
-		{"schedule.cron", "@daily", func(c *Config) { c.Schedule.Cron = "@daily" }},
-		{"schedule.grace", "90s", func(c *Config) { c.Schedule.Grace = 90 * time.Second }},
-		{"schedule.enabled", "false", func(c *Config) { c.Schedule.Enabled = false }},
-		{"http.shutdownTimeout", "5s", func(c *Config) { c.HTTP.ShutdownTimeout = 5 * time.Second }},
-		{"http.tokenRate", "0", func(c *Config) { c.HTTP.TokenRate = 0 }},
-		{"http.clientRate", "100", func(c *Config) { c.HTTP.ClientRate = 100 }},
-		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }},
-		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }},
-		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }},
-		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" }},
-		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }},
-		{"smtp.from", "a@acme.example", func(c *Config) { c.SMTP.From = "a@acme.example" }},
-		{"smtp.username", "relay", func(c *Config) { c.SMTP.Username, c.SMTP.PasswordFile = "relay", "/p" }},
-		{"smtp.passwordFile", "/p", func(c *Config) { c.SMTP.PasswordFile = "/p" }},
-		{"smtp.security", "tls", func(c *Config) { c.SMTP.Security = "tls" }},
-		{"smtp.caFile", "/ca.pem", func(c *Config) { c.SMTP.CAFile = "/ca.pem" }},
-		{"smtp.timeout", "5s", func(c *Config) { c.SMTP.Timeout = 5 * time.Second }},
-		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }},
-		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }},
+		}, nil},
+		{"export.sortMemory", "64KiB", func(c *Config) { c.Export.SortMemory = 64 << 10 }, nil},
+		{"export.tempDir", "/var/tmp", func(c *Config) { c.Export.TempDir = "/var/tmp" }, nil},
+		{"export.workers", "3", func(c *Config) { c.Export.Workers = 3 }, nil},
+		{"schedule.cron", "@daily", func(c *Config) { c.Schedule.Cron = "@daily" }, nil},
+		{"schedule.grace", "90s", func(c *Config) { c.Schedule.Grace = 90 * time.Second }, nil},
+		{"schedule.enabled", "false", func(c *Config) { c.Schedule.Enabled = false }, nil},
+		{"http.shutdownTimeout", "5s", func(c *Config) { c.HTTP.ShutdownTimeout = 5 * time.Second }, nil},
+		{"http.tokenRate", "0", func(c *Config) { c.HTTP.TokenRate = 0 }, nil},
+		{"http.clientRate", "100", func(c *Config) { c.HTTP.ClientRate = 100 }, nil},
+		{"http.authFailures", "0", func(c *Config) { c.HTTP.AuthFailures = 0 }, nil},
+		{"http.readHeaderTimeout", "2s", func(c *Config) { c.HTTP.ReadHeaderTimeout = 2 * time.Second }, nil},
+		{"http.readTimeout", "1m", func(c *Config) { c.HTTP.ReadTimeout = time.Minute }, nil},
+		{"http.writeTimeout", "5m", func(c *Config) { c.HTTP.WriteTimeout = 5 * time.Minute }, nil},
+		{"http.idleTimeout", "30s", func(c *Config) { c.HTTP.IdleTimeout = 30 * time.Second }, nil},
+		{"http.tls.certFile", "/c", func(c *Config) { c.HTTP.TLS = TLS{CertFile: "/c", KeyFile: "/k"} },
+			[]string{"CHATVAULT_HTTP_TLS_KEYFILE", "/k"}},
+		{"http.tls.keyFile", "/k", func(c *Config) { c.HTTP.TLS = TLS{CertFile: "/c", KeyFile: "/k"} },
+			[]string{"CHATVAULT_HTTP_TLS_CERTFILE", "/c"}},
+		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }, nil},
+		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }, nil},
+		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }, nil},
+		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" },
+			[]string{"CHATVAULT_SMTP_FROM", "a@acme.example"}},
+		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }, nil},
+		{"smtp.from", "a@acme.example", func(c *Config) { c.SMTP.From = "a@acme.example" }, nil},
+		{"smtp.username", "relay", func(c *Config) { c.SMTP.Username, c.SMTP.PasswordFile = "relay", "/p" },
+			[]string{"CHATVAULT_SMTP_PASSWORDFILE", "/p"}},
+		{"smtp.passwordFile", "/p", func(c *Config) { c.SMTP.PasswordFile = "/p" }, nil},
+		{"smtp.security", "tls", func(c *Config) { c.SMTP.Security = "tls" }, nil},
+		{"smtp.caFile", "/ca.pem", func(c *Config) { c.SMTP.CAFile = "/ca.pem" }, nil},
+		{"smtp.timeout", "5s", func(c *Config) { c.SMTP.Timeout = 5 * time.Second }, nil},
+		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
+		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}
 	covered := map[string]bool{}
 	for _, tt := range tests {
@@ -280,12 +294,8 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 			t.Setenv("CHATVAULT_EVENTLOG", "./events")
 			t.Setenv("CHATVAULT_STORE", "./archive")
 			t.Setenv(EnvVar(tt.path), tt.value)
-			// Two keys are only valid with a partner: a relay needs a sender, a user a password.
-			switch tt.path {
-			case "smtp.host":
-				t.Setenv("CHATVAULT_SMTP_FROM", "a@acme.example")
-			case "smtp.username":
-				t.Setenv("CHATVAULT_SMTP_PASSWORDFILE", "/p")
+			for i := 0; i+1 < len(tt.also); i += 2 {
+				t.Setenv(tt.also[i], tt.also[i+1])
 			}
 			got, err := Load("", nil)
 			if err != nil {

@@ -283,13 +283,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i]
 	}
-	if dir != "." {
-		if err := checkPath(dir); err != nil {
-			return fmt.Errorf("fsstore: list %s: invalid prefix: %w", prefix, err)
-		}
+	if err := archiver.CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("fsstore: list: %w", err)
 	}
-	if strings.ContainsAny(prefix, "\\\x00") {
-		return fmt.Errorf("fsstore: list %s: invalid prefix: contains a backslash or NUL", prefix)
+	if dir != "." {
+		if err := checkTemp(dir); err != nil {
+			return fmt.Errorf("fsstore: list: %w", err)
+		}
 	}
 	return s.walk(ctx, dir, prefix, fn)
 }

@@ -4,10 +4,12 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -68,15 +70,26 @@ type Server struct {
 	// 20, 20/s burst 50), negative means no limit.
 	TokenRate, ClientRate   float64
 	TokenBurst, ClientBurst int
+	// AuthFailures is how many requests with a missing or invalid token one client
+	// address may make per minute, in a burst or spread out; beyond, every request from
+	// it gets 429 until its budget refills (a valid token too: were it served, the answer
+	// would tell a right guess from a wrong one). Valid tokens never spend the budget, so
+	// it can be strict. 0 means the default (10), negative no limit.
+	AuthFailures int
+	// WriteTimeout bounds how long one write of a response may stall because the client
+	// stops reading (0: no bound). It is renewed at every write, so a long download of a
+	// client that keeps reading is never cut, unlike http.Server.WriteTimeout, which
+	// bounds the whole response.
+	WriteTimeout time.Duration
 	// MaxRange is the longest from..to of the listing endpoints, in days (default 366).
 	MaxRange int
 	// Presign, when set, makes a time-limited GET URL of a stored object and says when it
 	// expires; it enables "delivery":"url" (S3 stores only).
 	Presign func(ctx context.Context, key string) (url string, expiresAt time.Time, err error)
 
-	tokenLimit, clientLimit *limiter
-	requests                *prometheus.CounterVec
-	bytesServed             *prometheus.CounterVec
+	tokenLimit, clientLimit, failLimit *limiter
+	requests                           *prometheus.CounterVec
+	bytesServed                        *prometheus.CounterVec
 }
 
 // maxBody bounds request bodies: a date fits in far less.
@@ -112,6 +125,11 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.tokenLimit = newLimiter(rate(s.TokenRate, 5), burst(s.TokenBurst, 20))
 	s.clientLimit = newLimiter(rate(s.ClientRate, 20), burst(s.ClientBurst, 50))
+	failures := s.AuthFailures
+	if failures == 0 {
+		failures = 10
+	}
+	s.failLimit = newLimiter(float64(failures)/60, failures)
 	if s.MaxRange <= 0 {
 		s.MaxRange = 366
 	}
@@ -148,9 +166,26 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	route := pattern[strings.IndexByte(pattern, ' ')+1:]
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		rw := &responseWriter{ResponseWriter: w}
+		rw := &responseWriter{ResponseWriter: w, stall: s.WriteTimeout, rc: http.NewResponseController(w)}
 		defer func() {
+			// A bug must not show the client a stack trace, nor a Go value: log it,
+			// answer 500 internal when nothing was sent yet, else cut the connection.
+			v := recover()
+			if v != nil && v != http.ErrAbortHandler {
+				s.log().Error("handler panicked", "method", r.Method, "route", route, "panic", v, "stack", string(debug.Stack()))
+				v = http.ErrAbortHandler
+				if rw.status == 0 {
+					s.Error(rw, r, errors.New("handler panicked"))
+					v = nil
+				}
+			}
 			s.requests.WithLabelValues(route, statusLabel(rw.status)).Inc()
+			// The server flushes what is buffered after the handler returns; that
+			// write gets the same bound.
+			rw.renew()
+			if v != nil {
+				panic(v)
+			}
 		}()
 		h(rw, r)
 	})
@@ -163,11 +198,24 @@ func statusLabel(code int) string {
 	return strconv.Itoa(code)
 }
 
-// responseWriter remembers the status and counts the body bytes.
+// responseWriter remembers the status, counts the body bytes and renews the write
+// deadline before every write.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	stall  time.Duration
+	rc     *http.ResponseController
+}
+
+// renew moves the connection's write deadline to stall from now. The deadline is real
+// time, not the server's clock: it is the kernel's socket that waits.
+func (w *responseWriter) renew() {
+	if w.stall > 0 {
+		// Fails only where deadlines are not supported (httptest.ResponseRecorder) or
+		// the connection is gone, which the next Write reports.
+		_ = w.rc.SetWriteDeadline(time.Now().Add(w.stall))
+	}
 }
 
 func (w *responseWriter) WriteHeader(code int) {
@@ -181,6 +229,7 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
+	w.renew()
 	n, err := w.ResponseWriter.Write(p)
 	w.bytes += int64(n)
 	return n, err
@@ -220,16 +269,26 @@ func (s *Server) authenticate(scope string, next func(http.ResponseWriter, *http
 
 func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
 	now := s.now()
-	if ok, wait := s.clientLimit.allow("c:"+clientAddr(r), now); !ok {
+	client := clientKey(clientAddr(r))
+	if ok, wait := s.clientLimit.allow(client, now); !ok {
 		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
+	}
+	// An address that keeps presenting bad tokens is guessing: it waits before it may try
+	// again, and the tokens are not even looked at meanwhile.
+	if blocked, wait := s.failLimit.blocked(client, now); blocked {
+		return &Error{Code: ERateLimited, Message: "too many failed authentications from this address", RetryAfter: wait}
 	}
 	h := r.Header.Get("Authorization")
 	scheme, secret, found := strings.Cut(h, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		s.failLimit.allow(client, now)
 		return errorf(EInvalidToken, "a bearer token is required")
 	}
 	tok, err := s.Tokens.Lookup(strings.TrimSpace(secret), now)
 	if err != nil {
+		if errors.Is(err, archiver.ErrInvalidToken) {
+			s.failLimit.allow(client, now)
+		}
 		return err
 	}
 	if !tok.HasScope(scope) {

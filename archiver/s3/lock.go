@@ -19,6 +19,9 @@ func (s *Store) Locking() bool { return s.lock }
 
 // Lock implements archiver.Locker with HeadObject.
 func (s *Store) Lock(ctx context.Context, key string) (archiver.ObjectLock, error) {
+	if err := archiver.CheckKey(key); err != nil {
+		return archiver.ObjectLock{}, fmt.Errorf("s3: head object: %w", err)
+	}
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
 	if isNotFound(err) {
 		return archiver.ObjectLock{}, fmt.Errorf("s3: head object %s: %w", key, archiver.ErrNotFound)
@@ -36,6 +39,9 @@ func (s *Store) Lock(ctx context.Context, key string) (archiver.ObjectLock, erro
 // SetLegalHold implements archiver.Locker with PutObjectLegalHold. S3 requires a checksum
 // on this request; the SDK adds one because the operation is marked as requiring it.
 func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
+	if err := archiver.CheckKey(key); err != nil {
+		return fmt.Errorf("s3: put object legal hold: %w", err)
+	}
 	status := types.ObjectLockLegalHoldStatusOff
 	if on {
 		status = types.ObjectLockLegalHoldStatusOn
@@ -55,6 +61,9 @@ func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
 // versions and delete markers in two lists, each in key order; they are merged so that
 // fn sees every key's entries together.
 func (s *Store) Versions(ctx context.Context, prefix string, fn func(archiver.ObjectVersion) error) error {
+	if err := archiver.CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("s3: list object versions: %w", err)
+	}
 	p := awss3.NewListObjectVersionsPaginator(s.client, &awss3.ListObjectVersionsInput{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.prefix + prefix),

@@ -133,7 +133,10 @@ func NewStore(ctx context.Context, client *awss3.Client, bucket, prefix string, 
 // Bucket returns the store's bucket.
 func (s *Store) Bucket() string { return s.bucket }
 
-// ObjectKey returns the S3 key of the store's key.
+// ObjectKey returns the S3 key of the store's key. Every method that takes a key checks
+// it first (archiver.CheckKey): S3 keys are opaque strings, but "../" or "//" in one would
+// name an object outside the store's prefix through proxies and servers that normalize
+// paths, and a different object than the folder store's.
 func (s *Store) ObjectKey(key string) string { return s.prefix + key }
 
 // ObjectLock reports whether the bucket has Object Lock enabled.
@@ -146,8 +149,11 @@ func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("s3: put object %s: %w", key, err)
 	}
-	if key == "" || size < 0 {
-		return fmt.Errorf("s3: put object %q: invalid key or size %d", key, size)
+	if err := archiver.CheckKey(key); err != nil {
+		return fmt.Errorf("s3: put object: %w", err)
+	}
+	if size < 0 {
+		return fmt.Errorf("s3: put object %s: invalid size %d", key, size)
 	}
 	if size <= s.partSize {
 		return s.put(ctx, key, body, size, sum, opt)
@@ -402,6 +408,9 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 
 // Open implements archiver.Store. A download cut mid-body resumes where it stopped.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if err := archiver.CheckKey(key); err != nil {
+		return nil, fmt.Errorf("s3: get object: %w", err)
+	}
 	body, err := getObject(ctx, s.client, s.bucket, s.prefix+key)
 	if isNotFound(err) {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, archiver.ErrNotFound)
@@ -415,6 +424,9 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 // List implements archiver.Store. S3 lists keys in UTF-8 byte order, which is the order
 // List promises.
 func (s *Store) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	if err := archiver.CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("s3: list objects: %w", err)
+	}
 	p := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.prefix + prefix),
@@ -436,6 +448,9 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 // PresignGet returns a URL that downloads key without credentials until expiry passes
 // (Options.PresignExpiry when expiry is 0).
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
+	if err := archiver.CheckKey(key); err != nil {
+		return "", fmt.Errorf("s3: presign get object: %w", err)
+	}
 	if expiry <= 0 {
 		expiry = s.expiry
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // Run runs the suite. newStore is called once per subtest and must return an empty store
@@ -38,6 +39,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		{"ListStops", testListStops},
 		{"ConcurrentSameBytes", testConcurrentSameBytes},
 		{"ConcurrentDifferentBytes", testConcurrentDifferentBytes},
+		{"KeysOutsideKeySpace", testKeysOutsideKeySpace},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -451,4 +453,47 @@ type cancellingReader struct {
 func (r *cancellingReader) Read(p []byte) (int, error) {
 	r.cancel()
 	return r.r.Read(p)
+}
+
+// testKeysOutsideKeySpace: keys and prefixes that try to leave the store's key space (its
+// folder, its bucket prefix) are refused by Create, Open and List, and nothing is written.
+func testKeysOutsideKeySpace(t *testing.T, s archiver.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, "orgs/a/k", []byte("inside"))
+	data := []byte("escape attempt")
+	keys := []string{"", "/etc/passwd", "..", "../outside", "orgs/a/../../outside", "orgs/./a/k",
+		"orgs//a/k", "orgs/a/", `orgs\..\..\outside`, "orgs/a/k\x00.txt", "orgs/%2e%2e/x"}
+	for _, key := range keys {
+		err := create(ctx, s, key, data)
+		if key == "orgs/%2e%2e/x" {
+			// Percent signs are ordinary characters in a key: this one stays inside.
+			if err != nil {
+				t.Errorf("Create(%q) = %v, want an object named literally", key, err)
+			}
+			continue
+		}
+		if !errors.Is(err, archiver.ErrInvalidKey) {
+			t.Errorf("Create(%q) = %v, want ErrInvalidKey", key, err)
+		}
+		if rc, err := s.Open(ctx, key); !errors.Is(err, archiver.ErrInvalidKey) {
+			if err == nil {
+				rc.Close()
+			}
+			t.Errorf("Open(%q) = %v, want ErrInvalidKey", key, err)
+		}
+	}
+	for _, prefix := range []string{"/", "/etc/", "../", "orgs/../../", "orgs//", `orgs\a`, "orgs\x00"} {
+		err := s.List(ctx, prefix, func(key string) error {
+			t.Errorf("List(%q) reported %q", prefix, key)
+			return nil
+		})
+		if !errors.Is(err, archiver.ErrInvalidKey) {
+			t.Errorf("List(%q) = %v, want ErrInvalidKey", prefix, err)
+		}
+	}
+	if got := listAll(t, s, ""); !slices.Equal(got, []string{"orgs/%2e%2e/x", "orgs/a/k"}) {
+		t.Errorf("store holds %q, want only the two valid objects", got)
+	}
+	reliability.Record(t, "security", "store key with ../, absolute path, NUL, backslash or empty segment", reliability.Refused,
+		"Create, Open and List refuse it with ErrInvalidKey; nothing written")
 }

@@ -193,6 +193,11 @@ func (s *Set) Reload() error {
 		if err != nil || len(b) != sha256.Size {
 			return fmt.Errorf("tokenfile: %s: token %s: bad sha256", s.path, t.ID)
 		}
+		// The organization becomes part of store keys (orgs/<org>/…): a hand-edited
+		// file must not be able to point a token at "../" or at another key space.
+		if err := uuid.Validate(t.Org); err != nil {
+			return fmt.Errorf("tokenfile: %s: token %s: organization is not a UUID", s.path, t.ID)
+		}
 		m[[sha256.Size]byte(b)] = t
 	}
 	s.mu.Lock()

@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -100,6 +102,13 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		TokenBurst:  4 * e.cfg.HTTP.TokenRate,
 		ClientRate:  rateOf(e.cfg.HTTP.ClientRate),
 		ClientBurst: 4 * e.cfg.HTTP.ClientRate,
+		AuthFailures: func() int {
+			if e.cfg.HTTP.AuthFailures == 0 {
+				return -1
+			}
+			return e.cfg.HTTP.AuthFailures
+		}(),
+		WriteTimeout: e.cfg.HTTP.WriteTimeout,
 	}
 	if p, ok := store.(presigner); ok {
 		expiry := e.cfg.S3.PresignExpiry
@@ -109,22 +118,37 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			return u, issued.Add(expiry), err
 		}
 	}
+	var cert *certificate
+	if e.cfg.HTTP.TLS.Enabled() {
+		if cert, err = loadCertificate(e.cfg.HTTP.TLS.CertFile, e.cfg.HTTP.TLS.KeyFile); err != nil {
+			return e.fail("serve", usagef("%v", err))
+		}
+	}
 	ln, err := net.Listen("tcp", e.cfg.HTTP.Addr)
 	if err != nil {
 		return e.fail("serve", err)
 	}
 	srv := &http.Server{
 		Handler: api.Handler(),
-		// Slow clients may take long to download a day, so there is no WriteTimeout; the
-		// request itself must arrive promptly.
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		// The request must arrive promptly. Slow clients may take long to download a day,
+		// so the response has no overall deadline: the API bounds each write instead
+		// (http.writeTimeout), which cuts a client that stops reading.
+		ReadHeaderTimeout: e.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       e.cfg.HTTP.ReadTimeout,
+		IdleTimeout:       e.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		// net/http's own messages (TLS handshake errors, malformed requests) go to the
+		// log as warnings: they come from clients, and say nothing secret.
+		ErrorLog: slog.NewLogLogger(e.log.With("component", "http").Handler(), slog.LevelWarn),
 	}
-	fmt.Fprintf(e.stdout, "listening on http://%s\n", ln.Addr())
-	e.log.Info("serving", "addr", ln.Addr().String(), "scheduler", e.cfg.Schedule.Enabled, "cron", e.cfg.Schedule.Cron, "tokens", tokens.Len())
+	scheme := "http"
+	if cert != nil {
+		srv.TLSConfig = cert.tlsConfig()
+		ln = tls.NewListener(ln, srv.TLSConfig)
+		scheme = "https"
+	}
+	fmt.Fprintf(e.stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	e.log.Info("serving", "addr", ln.Addr().String(), "tls", cert != nil, "scheduler", e.cfg.Schedule.Enabled, "cron", e.cfg.Schedule.Cron, "tokens", tokens.Len())
 	if serveHooks.listening != nil {
 		serveHooks.listening(ln.Addr().String())
 	}
@@ -177,7 +201,19 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	defer signal.Stop(hup)
 	poll := time.NewTicker(tokensPoll)
 	defer poll.Stop()
-	reload := func(why string) error {
+	reloadCert := func(why string) error {
+		if cert == nil {
+			return nil
+		}
+		err := cert.reload()
+		if err != nil {
+			e.log.Error("TLS certificate not reloaded; the previous one stays in force", "err", err)
+		} else {
+			e.log.Info("TLS certificate reloaded", "why", why, "notAfter", cert.notAfter())
+		}
+		return err
+	}
+	reloadTokens := func(why string) error {
 		err := tokens.Reload()
 		if err != nil {
 			e.log.Error("tokens file not reloaded; the previous tokens stay in force", "err", err)
@@ -186,6 +222,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		}
 		return err
 	}
+	reload := func(why string) error { return errors.Join(reloadTokens(why), reloadCert(why)) }
 	code := exitOK
 loop:
 	for {
@@ -202,7 +239,10 @@ loop:
 			reply <- reload("requested")
 		case <-poll.C:
 			if tokens.Changed() {
-				reload("file changed")
+				reloadTokens("file changed")
+			}
+			if cert != nil && cert.changed() {
+				reloadCert("file changed")
 			}
 		}
 	}
@@ -227,6 +267,10 @@ loop:
 	wg.Wait()
 	return code
 }
+
+// maxHeaderBytes bounds a request's header block: a bearer token and the usual headers fit
+// in far less. Larger requests get 431.
+const maxHeaderBytes = 16 << 10
 
 // rateOf maps the configuration's "0 means no limit" to the API's negative rate.
 func rateOf(perSecond int) float64 {

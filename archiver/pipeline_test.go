@@ -21,10 +21,10 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/synth"
+	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
 )
 

@@ -122,6 +122,9 @@ type DayResult struct {
 	Orgs            []OrgResult
 	Quarantine      *ObjectRef
 	QuarantineByWhy map[string]int64
+	// ClockSkew counts the day's exported records (each once, whatever the number of
+	// organizations) whose eventTimestamp lies outside the day.
+	ClockSkew       ClockSkew
 	DirectorySHA256 string
 	SpilledBytes    int64
 	Runs            int
@@ -157,8 +160,10 @@ type OrgResult struct {
 	Revision int
 	Seq      int64
 	Counts   OrgCounts
-	Data     DataObject
-	Err      error
+	// ClockSkew counts this organization's exported records outside the day.
+	ClockSkew ClockSkew
+	Data      DataObject
+	Err       error
 }
 
 // Seal seals day: it reads the partition, routes, sorts and writes every archiving

@@ -478,3 +478,47 @@ func TestHostileLinesInGeneratedDay(t *testing.T) {
 		}
 	}
 }
+
+// TestTooLongLineHead: the quarantine keeps a too long line's head as readable text,
+// cut back to a whole character, with the size and hash of the whole line.
+func TestTooLongLineHead(t *testing.T) {
+	directory, err := os.ReadFile(filepath.Join(sampleLog, "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logDir := t.TempDir()
+	partition := filepath.Join(logDir, sampleDay.String())
+	writeFileAt(t, filepath.Join(logDir, "directory.json"), directory)
+	writeFileAt(t, filepath.Join(partition, "_CLOSED"), nil)
+	// 25 bytes of ASCII, then two-byte characters: byte 1000 falls inside one.
+	line := `{"eventType":"sent","x":"` + strings.Repeat("é", 1000) + `"}`
+	writeFileAt(t, filepath.Join(partition, "part-0000.jsonl"), lines(event("good"), line))
+	f := newFixture(t, logDir)
+	f.src.MaxLineBytes = 1000
+	res := f.seal(t, sampleDay, archiver.Options{})
+	if !res.Input.Balanced() || res.QuarantineByWhy["line_too_long"] != 1 || res.Input.Exported != 1 {
+		t.Fatalf("input %+v, quarantined %v; want one line_too_long and the good record exported", res.Input, res.QuarantineByWhy)
+	}
+	rc, err := f.store.Open(context.Background(), res.Quarantine.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var q struct {
+		Raw       *string
+		Truncated bool
+		Size      int
+		SHA256    string
+		Error     string
+	}
+	if err := json.Unmarshal(gunzip(t, rc), &q); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(line))
+	if q.Raw == nil || *q.Raw != line[:999] || !q.Truncated || q.Size != len(line) || q.SHA256 != hex.EncodeToString(sum[:]) {
+		t.Fatalf("quarantine record %+v; want raw = the first 999 bytes, size %d", q, len(line))
+	}
+	if want := "line of 2027 bytes exceeds the 1000 B limit"; q.Error != want {
+		t.Errorf("error %q, want %q", q.Error, want)
+	}
+}

@@ -15,8 +15,8 @@ type Source interface {
 
 	// Scan calls fn with every line of day's partition: files in name order, lines in file
 	// order, streaming. Line.Bytes is only valid during the call. Lines that cannot be read
-	// as lines (too long, undecodable) arrive with Err set and whatever raw bytes were
-	// recovered, so the pipeline can quarantine them. A failure that makes the rest of a file
+	// as lines arrive with Err set and whatever raw bytes were recovered, so the pipeline
+	// can quarantine them: a line over the Source's limit as a *LineTooLongError and its head. A failure that makes the rest of a file
 	// unreadable (corrupt gzip, I/O error) stops the scan with an error naming the file.
 	Scan(ctx context.Context, day Day, fn func(Line) error) error
 }

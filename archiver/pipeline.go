@@ -180,7 +180,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 
 	part, err := s.Source.Stat(ctx, day)
 	if err != nil {
-		return nil, fmt.Errorf("stat partition %s: %w", day, err)
+		return nil, fmt.Errorf("seal %s: %w", day, err)
 	}
 	if !part.Exists {
 		return nil, fmt.Errorf("seal %s: %w", day, ErrNoPartition)

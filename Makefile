@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test reliability bench loadbench
+.PHONY: run test fuzz reliability bench loadbench
 
 # Seal the sample day into ./archive on the embedded default (a local folder). The sample
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
@@ -18,13 +18,19 @@ run:
 # Every test, with the race detector, after go vet and staticcheck. Installs what the tests
 # need: the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
 # four minutes) and caches outside the repository. The reliability tests record what they
-# showed; the README's reliability table must match it.
+# showed; the README's reliability table must match it. Then every fuzz target runs for
+# FUZZTIME (10s) each.
 test:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && \
 	CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
+	GO=$(GO) scripts/fuzz.sh
+
+# Every Fuzz* target of the module, FUZZTIME (default 10s) each: FUZZTIME=5m make fuzz.
+fuzz:
+	GO=$(GO) scripts/fuzz.sh
 
 # Rerun the reliability tests and rewrite the README's reliability table from their rows.
 reliability:

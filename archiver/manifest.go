@@ -32,6 +32,9 @@ type Manifest struct {
 	Previous string `json:"previous"`
 	// Window is the partition's day, as epoch-ms bounds, and the event times seen.
 	Window Window `json:"window"`
+	// ClockSkew flags exported records whose eventTimestamp lies outside the partition's
+	// day; absent when there are none.
+	ClockSkew *ClockSkew `json:"clockSkew,omitempty"`
 	// Counts are this organization's.
 	Counts OrgCounts `json:"counts"`
 	// Input accounts for every record of the day's partition, for all organizations.
@@ -62,6 +65,41 @@ type Window struct {
 	FirstEvent int64 `json:"firstEvent"`
 	LastEvent  int64 `json:"lastEvent"`
 }
+
+// ClockSkew counts exported records whose eventTimestamp lies outside their partition's
+// UTC day. They are archived like every other record, because the partition, not the
+// timestamp, says which day an event belongs to (so nothing falls between days); but a
+// producer whose clock drifts, or that files events under the wrong day, shows here.
+type ClockSkew struct {
+	// Before counts records with eventTimestamp before Window.Start, After those at or
+	// after Window.End.
+	Before int64 `json:"before"`
+	After  int64 `json:"after"`
+	// Earliest and Latest are the smallest and largest eventTimestamp among them.
+	Earliest int64 `json:"earliest"`
+	Latest   int64 `json:"latest"`
+}
+
+// add counts a record at ts, if it lies outside [start, end).
+func (c *ClockSkew) add(ts, start, end int64) {
+	if ts >= start && ts < end {
+		return
+	}
+	if c.Before+c.After == 0 || ts < c.Earliest {
+		c.Earliest = ts
+	}
+	if c.Before+c.After == 0 || ts > c.Latest {
+		c.Latest = ts
+	}
+	if ts < start {
+		c.Before++
+	} else {
+		c.After++
+	}
+}
+
+// Total is the number of records outside the day.
+func (c ClockSkew) Total() int64 { return c.Before + c.After }
 
 // OrgCounts are one organization's counts for a day.
 type OrgCounts struct {

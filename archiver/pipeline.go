@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -121,6 +122,9 @@ type DayResult struct {
 	Orgs            []OrgResult
 	Quarantine      *ObjectRef
 	QuarantineByWhy map[string]int64
+	// ClockSkew counts the day's exported records (each once, whatever the number of
+	// organizations) whose eventTimestamp lies outside the day.
+	ClockSkew       ClockSkew
 	DirectorySHA256 string
 	SpilledBytes    int64
 	Runs            int
@@ -156,8 +160,10 @@ type OrgResult struct {
 	Revision int
 	Seq      int64
 	Counts   OrgCounts
-	Data     DataObject
-	Err      error
+	// ClockSkew counts this organization's exported records outside the day.
+	ClockSkew ClockSkew
+	Data      DataObject
+	Err       error
 }
 
 // Seal seals day: it reads the partition, routes, sorts and writes every archiving
@@ -174,7 +180,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 
 	part, err := s.Source.Stat(ctx, day)
 	if err != nil {
-		return nil, fmt.Errorf("stat partition %s: %w", day, err)
+		return nil, fmt.Errorf("seal %s: %w", day, err)
 	}
 	if !part.Exists {
 		return nil, fmt.Errorf("seal %s: %w", day, ErrNoPartition)
@@ -379,6 +385,11 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 				if err := dw.batch(b); err != nil {
 					return err
 				}
+				if cap(b.arena) > 4*batchBytes {
+					// A line of many MiB grew this batch; do not keep that much for
+					// the rest of the run in every batch it happens to.
+					b.arena = make([]byte, 0, batchBytes)
+				}
 				free <- b
 			}
 			// Sort the last, in-memory run here, in parallel, rather than in the merge.
@@ -419,6 +430,10 @@ func (w *decodeWorker) batch(b *batch) error {
 func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 	w.counts.read++
 	if bl.err != nil {
+		var tl *LineTooLongError
+		if errors.As(bl.err, &tl) {
+			return w.quarantineTooLong(bl, raw, tl)
+		}
 		return w.quarantine(bl, raw, "unreadable_line", bl.err.Error())
 	}
 	ev, err := model.Decode(raw)
@@ -465,6 +480,35 @@ func (w *decodeWorker) quarantine(bl *batchLine, raw []byte, reason, detail stri
 	w.counts.quarantined[reason]++
 	q := quarantineLine(nil, reason, detail, w.files[bl.file], bl.number, raw)
 	return w.sorter.add(&record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q})
+}
+
+// quarantineTooLong keeps what is known of a line longer than the Source's limit: its
+// head (cut back to a whole character, so that a UTF-8 line stays readable as "raw"), its
+// size and the SHA-256 of the whole line, which the event log's copy can be checked against.
+func (w *decodeWorker) quarantineTooLong(bl *batchLine, head []byte, tl *LineTooLongError) error {
+	const reason = "line_too_long"
+	w.counts.quarantined[reason]++
+	if i := lastRuneStart(head); !utf8.FullRune(head[i:]) {
+		head = head[:i]
+	}
+	q := quarantineLine(nil, reason, tl.Error(), w.files[bl.file], bl.number, head)
+	q = append(q[:len(q)-1], `,"truncated":true,"size":`...)
+	q = strconv.AppendInt(q, tl.Size, 10)
+	q = append(q, `,"sha256":"`...)
+	q = hex.AppendEncode(q, tl.SHA256[:])
+	q = append(q, `"}`...)
+	return w.sorter.add(&record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q})
+}
+
+// lastRuneStart returns the index of the start of b's last (possibly partial) UTF-8
+// sequence, or len(b) when b is empty.
+func lastRuneStart(b []byte) int {
+	for i := len(b) - 1; i >= 0 && i >= len(b)-utf8.UTFMax; i-- {
+		if utf8.RuneStart(b[i]) {
+			return i
+		}
+	}
+	return len(b)
 }
 
 // quarantineLine encodes one quarantine record. The raw bytes are kept whole: as a JSON

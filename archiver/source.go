@@ -1,6 +1,11 @@
 package archiver
 
-import "context"
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+)
 
 // Source is the platform's event log: one partition per UTC day of server commit time.
 type Source interface {
@@ -10,8 +15,8 @@ type Source interface {
 
 	// Scan calls fn with every line of day's partition: files in name order, lines in file
 	// order, streaming. Line.Bytes is only valid during the call. Lines that cannot be read
-	// as lines (too long, undecodable) arrive with Err set and whatever raw bytes were
-	// recovered, so the pipeline can quarantine them. A failure that makes the rest of a file
+	// as lines arrive with Err set and whatever raw bytes were recovered, so the pipeline
+	// can quarantine them: a line over the Source's limit as a *LineTooLongError and its head. A failure that makes the rest of a file
 	// unreadable (corrupt gzip, I/O error) stops the scan with an error naming the file.
 	Scan(ctx context.Context, day Day, fn func(Line) error) error
 }
@@ -37,4 +42,40 @@ type Line struct {
 	// Err is set when the line could not be read as a line (for example it exceeds the
 	// reader's limit); Bytes then holds what was read.
 	Err error
+}
+
+// ErrLineTooLong matches (errors.Is) the Line.Err of a line longer than the Source's limit.
+var ErrLineTooLong = errors.New("line too long")
+
+// LineTooLongError is the Line.Err of a line longer than the Source's limit. Such a line
+// is never held whole: Line.Bytes holds only its head, while Size and SHA256 describe the
+// whole line, so the quarantine can prove what it was (and an operator can find it again
+// in the event log) without the run's memory growing with it.
+type LineTooLongError struct {
+	// Limit is the Source's longest line in bytes.
+	Limit int
+	// Size is the whole line's length in bytes, without its line ending.
+	Size int64
+	// SHA256 is the hash of the whole line, without its line ending.
+	SHA256 [sha256.Size]byte
+}
+
+func (e *LineTooLongError) Error() string {
+	return fmt.Sprintf("line of %d bytes exceeds the %s limit", e.Size, formatSize(e.Limit))
+}
+
+// Is makes every LineTooLongError match ErrLineTooLong.
+func (e *LineTooLongError) Is(target error) bool { return target == ErrLineTooLong }
+
+func formatSize(n int) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
 }

@@ -188,6 +188,10 @@ func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *Store
 		rep.problem("%s: data key %s is outside the day's folder", m.Key, m.Data.Key)
 		return
 	}
+	if m.Window.Start != day.Start().UnixMilli() || m.Window.End != day.End().UnixMilli() {
+		// The clock skew check below measures against the window.
+		rep.problem("%s: window %d to %d is not the day %s", m.Key, m.Window.Start, m.Window.End, day)
+	}
 	if b, err := readAll(ctx, l.Store, idx); err != nil {
 		rep.problem("%s: day index %s: %v", m.Key, idx, err)
 	} else if !bytes.Equal(b, m.Bytes) {
@@ -246,6 +250,8 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyRe
 	var records, size int64
 	var prevLine []byte
 	var prev, cur record
+	var skew ClockSkew
+	var first, last int64
 	for {
 		line, err := br.ReadSlice('\n')
 		if err == bufio.ErrBufferFull {
@@ -270,6 +276,11 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyRe
 				return counted.n, fmt.Errorf("record %d: %w", records, err)
 			}
 			cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: line}
+			skew.add(ev.EventTimestamp, m.Window.Start, m.Window.End)
+			if records == 1 {
+				first = ev.EventTimestamp
+			}
+			last = ev.EventTimestamp
 			if prevLine != nil {
 				switch c := compareRecords(&prev, &cur); {
 				case c == 0:
@@ -304,6 +315,16 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyRe
 		return counted.n, fmt.Errorf("JSONL size %d, manifest says %d", size, m.Data.JSONLSize)
 	case records != m.Data.Records || records != m.Counts.Exported:
 		return counted.n, fmt.Errorf("%d records, manifest says %d", records, m.Data.Records)
+	case first != m.Window.FirstEvent || last != m.Window.LastEvent:
+		return counted.n, fmt.Errorf("records span eventTimestamp %d to %d, manifest's window says %d to %d",
+			first, last, m.Window.FirstEvent, m.Window.LastEvent)
+	}
+	var flagged ClockSkew
+	if m.ClockSkew != nil {
+		flagged = *m.ClockSkew
+	}
+	if skew != flagged {
+		return counted.n, fmt.Errorf("records outside the day: %+v, manifest's clockSkew says %+v", skew, flagged)
 	}
 	return counted.n, nil
 }

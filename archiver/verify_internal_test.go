@@ -34,16 +34,24 @@ func TestVerifyDataChecksOrder(t *testing.T) {
 	const a = `{"eventType":"sent","chatId":"c","timestamp":1,"eventTimestamp":1,"messageId":"m1","sender":{"participantType":"occupant","id":"o","displayName":"O"},"contentType":"item","content":{"contentType":"item","itemUrl":"u","itemType":"t"}}`
 	b := strings.Replace(a, `"eventTimestamp":1,`, `"eventTimestamp":2,`, 1)
 	edit := strings.Replace(b, `"eventType":"sent"`, `"eventType":"edited"`, 1)
+	day := Window{Start: 0, End: 10, FirstEvent: 1, LastEvent: 2}
+	short := Window{Start: 0, End: 2, FirstEvent: 1, LastEvent: 2} // the day ends before b and edit
 	tests := []struct {
-		name  string
-		lines []string
-		want  string
+		name   string
+		lines  []string
+		window *Window // nil: day
+		skew   *ClockSkew
+		want   string
 	}{
-		{"in order", []string{a, b, edit}, ""},
-		{"out of order", []string{b, a}, "out of export order"},
-		{"edit before send", []string{edit, b}, "out of export order"},
-		{"repeated", []string{a, a}, "repeats"},
-		{"not a record", []string{a, `{"hello":"world"}`}, "record 2"},
+		{"in order", []string{a, b, edit}, nil, nil, ""},
+		{"window misstated", []string{a, b}, &Window{Start: 0, End: 10, FirstEvent: 1, LastEvent: 1}, nil, "window says 1 to 1"},
+		{"clock skew flagged", []string{a, b, edit}, &short, &ClockSkew{After: 2, Earliest: 2, Latest: 2}, ""},
+		{"clock skew not flagged", []string{a, b, edit}, &short, nil, "clockSkew says"},
+		{"clock skew miscounted", []string{a, b, edit}, &short, &ClockSkew{After: 1, Earliest: 2, Latest: 2}, "clockSkew says"},
+		{"out of order", []string{b, a}, nil, nil, "out of export order"},
+		{"edit before send", []string{edit, b}, nil, nil, "out of export order"},
+		{"repeated", []string{a, a}, nil, nil, "repeats"},
+		{"not a record", []string{a, `{"hello":"world"}`}, nil, nil, "record 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +60,11 @@ func TestVerifyDataChecksOrder(t *testing.T) {
 			zw := gzip.NewWriter(&gz)
 			zw.Write(jsonl)
 			zw.Close()
-			m := &StoredManifest{Manifest: &Manifest{Data: DataObject{
+			win := day
+			if tt.window != nil {
+				win = *tt.window
+			}
+			m := &StoredManifest{Manifest: &Manifest{Window: win, ClockSkew: tt.skew, Data: DataObject{
 				Key: "k", Size: int64(gz.Len()), SHA256: hexSum(sha256.Sum256(gz.Bytes())),
 				JSONLSize: int64(len(jsonl)), JSONLSHA256: hexSum(sha256.Sum256(jsonl)), Records: int64(len(tt.lines)),
 			}, Counts: OrgCounts{Exported: int64(len(tt.lines))}}}

@@ -103,9 +103,12 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	var prevOrg int32 = -2
 	var oc *OrgCounts // the current organization's counts
 	var win *Window   // and its window
+	var skew *ClockSkew
 	var seen = make(map[int32]bool)
 	orgCounts := make(map[int32]*OrgCounts)
 	window := make(map[int32]*Window)
+	skews := make(map[int32]*ClockSkew)
+	start, end := w.day.Start().UnixMilli(), w.day.End().UnixMilli()
 
 	startJob := func(org int32) {
 		sem <- struct{}{}
@@ -115,13 +118,13 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		}
 		batchBuf = <-job.free
 		wg.Add(1)
-		j, c, win := job, orgCounts[org], window[org]
+		j, c, win, skew := job, orgCounts[org], window[org], skews[org]
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			// c and win are updated by the merge until j.lines is closed, which
+			// c, win and skew are updated by the merge until j.lines is closed, which
 			// stageOrg waits for before reading them.
-			w.stageOrg(ctx, j, c, win)
+			w.stageOrg(ctx, j, c, win, skew)
 		}()
 	}
 	endJob := func() {
@@ -155,8 +158,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			prevOrg, prev = r.org, prev[:0]
 			seen[r.org] = true
 			oc = newOrgCounts(w.counts.orgExcluded[r.org])
-			win = &Window{Start: w.day.Start().UnixMilli(), End: w.day.End().UnixMilli(), FirstEvent: r.ts}
-			orgCounts[r.org], window[r.org] = oc, win
+			win = &Window{Start: start, End: end, FirstEvent: r.ts}
+			skew = new(ClockSkew)
+			orgCounts[r.org], window[r.org], skews[r.org] = oc, win, skew
 			startJob(r.org)
 		}
 		s.Progress.Written.Add(1)
@@ -172,8 +176,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		oc.ByEventType[eventTypes[r.rank]]++
 		oc.ByContentType[contentTypes[r.kind]]++
 		win.LastEvent = r.ts
+		skew.add(r.ts, start, end)
 		if r.primary {
 			w.counts.exported++
+			w.res.ClockSkew.add(r.ts, start, end)
 		}
 		if len(batchBuf)+len(r.line)+1 > jobBatch && len(batchBuf) > 0 {
 			job.lines <- batchBuf
@@ -199,11 +205,16 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			continue
 		}
 		orgCounts[org] = newOrgCounts(w.counts.orgExcluded[org])
-		window[org] = &Window{Start: w.day.Start().UnixMilli(), End: w.day.End().UnixMilli()}
+		window[org] = &Window{Start: start, End: end}
+		skews[org] = new(ClockSkew)
 		startJob(org)
 		endJob()
 	}
 	wg.Wait()
+	if sk := w.res.ClockSkew; sk.Total() > 0 {
+		w.log.Warn("events outside the partition's day (clock skew); archived and flagged in the manifests",
+			"before", sk.Before, "after", sk.After, "earliest", sk.Earliest, "latest", sk.Latest)
+	}
 	w.commitAll(ctx)
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
@@ -260,7 +271,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 // stageOrg stages one organization's export from its job and stores it, unless the
 // latest revision already holds the same records. The manifest waits for commitAll: the
 // day's counts are final only once the merge is done.
-func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window) {
+func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window, skew *ClockSkew) {
 	o := w.rt.orgs[j.org]
 	skip := w.only != "" && w.only != o.ID
 	var st *stagedObject
@@ -277,7 +288,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if skip {
 		return
 	}
-	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts}, org: o, window: *win}
+	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win}
 	if st != nil {
 		defer st.remove()
 	}
@@ -386,6 +397,10 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		Window: c.window, Counts: c.Counts, Input: input, Data: c.Data, Quarantine: w.res.Quarantine,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
+	}
+	if c.ClockSkew.Total() > 0 {
+		sk := c.ClockSkew
+		m.ClockSkew = &sk
 	}
 	if c.latest != nil {
 		m.Revision = c.latest.Revision + 1

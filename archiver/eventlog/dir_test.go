@@ -132,6 +132,9 @@ func TestScanLines(t *testing.T) {
 		{"exactly max final", x(16), 16, []got{{"", 1, x(16), false}}},
 		{"exactly max final cr", x(16) + "\r", 16, []got{{"", 1, x(16), false}}},
 		{"exactly max after bom", "\xEF\xBB\xBF" + x(16) + "\n", 16, []got{{"", 1, x(16), false}}},
+		// With the 16-byte buffer, the "\r" ends one read and the "\n" is the next: the
+		// hash of the too long line must still leave the ending out.
+		{"too long, cr at the buffer's edge", x(31) + "\r\nz\n", 4, []got{{"", 1, x(4), true}, {"", 2, "z", false}}},
 		{"max plus cr is too long", x(16) + "y\r\n", 16, []got{{"", 1, x(16), true}}},
 	}
 	for _, tt := range tests {
@@ -156,6 +159,17 @@ func TestScanLines(t *testing.T) {
 					if !slices.Equal(lines, want) {
 						t.Errorf("lines\n got %v\nwant %v", lines, want)
 					}
+					// And against the reference splitter, with sizes and hashes.
+					var all []archiver.Line
+					err = d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+						l.Bytes = bytes.Clone(l.Bytes)
+						all = append(all, l)
+						return nil
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkLines(t, file, []byte(tt.content), d.maxLineBytes(), all)
 				})
 			}
 		}
@@ -167,9 +181,9 @@ func TestScanTooLongError(t *testing.T) {
 		max  int
 		want string
 	}{
-		{0, "line exceeds 64 MiB limit"},
-		{16, "line exceeds 16 B limit"},
-		{4 << 10, "line exceeds 4 KiB limit"},
+		{0, "line of 67108865 bytes exceeds the 64 MiB limit"},
+		{16, "line of 17 bytes exceeds the 16 B limit"},
+		{4 << 10, "line of 4097 bytes exceeds the 4 KiB limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.want, func(t *testing.T) {
@@ -183,8 +197,8 @@ func TestScanTooLongError(t *testing.T) {
 			var lineErr error
 			err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
 				lineErr = l.Err
-				if len(l.Bytes) != limit {
-					t.Errorf("len(Bytes) = %d, want %d", len(l.Bytes), limit)
+				if want := min(limit, TooLongHeadBytes); len(l.Bytes) != want {
+					t.Errorf("len(Bytes) = %d, want %d", len(l.Bytes), want)
 				}
 				return nil
 			})

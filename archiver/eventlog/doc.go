@@ -26,10 +26,18 @@
 // still a line. A UTF-8 byte-order mark at the start of a file (after gunzip) is dropped.
 // Lines that are empty or hold only JSON whitespace are not delivered, since they are not
 // records, but they are counted, so Line.Number always matches `sed -n Np` on the
-// (decompressed) file. A line longer than Dir.MaxLineBytes arrives with Err set (it
-// matches ErrLineTooLong under errors.Is) and the first MaxLineBytes bytes, so the
-// pipeline can quarantine its head; the rest of it is skipped without being buffered and
-// reading resumes at the next line.
+// (decompressed) file. A line longer than Dir.MaxLineBytes arrives with Err set to an
+// *archiver.LineTooLongError (it matches ErrLineTooLong under errors.Is) holding the whole
+// line's size and SHA-256, and with only its first TooLongHeadBytes (64 KiB) in Bytes, so
+// the pipeline can quarantine the evidence without the line; the rest of it is hashed as
+// it streams past, never buffered, and reading resumes at the next line.
+//
+// What these rules mean for a compliance archive: a line ending is not part of the record
+// ("\r\n" and "\n" end the same JSON value, and a raw CR cannot occur inside a JSON
+// string), nor is a byte-order mark, which marks the file's encoding; dropping them keeps
+// every record byte for byte. A BOM anywhere else, a lone CR inside a string, and NUL
+// bytes (a file padded with zeros by a crash, say) are bytes of a line: such lines are not
+// JSON, and the pipeline quarantines them with their raw bytes. Blank lines hold no value.
 //
 // A ".jsonl.gz" file may hold several gzip members (multistream). A corrupt or truncated
 // gzip stream stops Scan with an error naming the file and the last complete line read.

@@ -4,8 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"strings"
@@ -28,16 +29,14 @@ const (
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
-// ErrLineTooLong matches (errors.Is) the Line.Err of a line longer than Dir.MaxLineBytes.
-var ErrLineTooLong = errors.New("line too long")
+// ErrLineTooLong matches (errors.Is) the Line.Err of a line longer than Dir.MaxLineBytes;
+// that Err is an *archiver.LineTooLongError with the whole line's size and SHA-256.
+var ErrLineTooLong = archiver.ErrLineTooLong
 
-type lineTooLongError struct{ limit int }
-
-func (e *lineTooLongError) Error() string {
-	return "line exceeds " + formatSize(e.limit) + " limit"
-}
-
-func (e *lineTooLongError) Is(target error) bool { return target == ErrLineTooLong }
+// TooLongHeadBytes is how much of a line longer than the limit Scan delivers in
+// Line.Bytes (less when the limit is smaller): enough to see what the line was, while a
+// 64 MiB line does not cost 64 MiB again in every stage after the scanner.
+const TooLongHeadBytes = 64 << 10
 
 // Scanner reads event files with the rules of this package (see Lines in the package
 // documentation) from any reader, for Sources that keep the event log elsewhere than in a
@@ -69,8 +68,12 @@ type scanner struct {
 	raw     *bufio.Reader // compressed bytes, created on the first .gz file
 	gz      *gzip.Reader
 	scratch []byte // assembles lines longer than lines' buffer, up to max+2 bytes
-	tooLong error
-	pending int // lines since ctx was last checked
+	pending int    // lines since ctx was last checked
+	// sum hashes a line that outgrew scratch, as it streams past; see feed.
+	sum     hash.Hash
+	hashing bool
+	held    [2]byte // the last bytes fed, not hashed yet: they may be the line's ending
+	nheld   int
 }
 
 func newScanner(maxLine, bufSize int) *scanner {
@@ -78,9 +81,8 @@ func newScanner(maxLine, bufSize int) *scanner {
 		bufSize = defaultBufSize
 	}
 	return &scanner{
-		max:     maxLine,
-		lines:   bufio.NewReaderSize(nil, bufSize),
-		tooLong: &lineTooLongError{limit: maxLine},
+		max:   maxLine,
+		lines: bufio.NewReaderSize(nil, bufSize),
 	}
 }
 
@@ -128,7 +130,7 @@ func (s *scanner) scanLines(ctx context.Context, name string, fn func(archiver.L
 	var n int64
 	for {
 		line, err := br.ReadSlice('\n')
-		tooLong := false
+		var tooLong *archiver.LineTooLongError
 		if err == bufio.ErrBufferFull {
 			line, tooLong, err = s.assemble(line)
 		} else {
@@ -137,18 +139,19 @@ func (s *scanner) scanLines(ctx context.Context, name string, fn func(archiver.L
 		if err != nil && err != io.EOF {
 			return readError(name, n, err)
 		}
-		if err == io.EOF && len(line) == 0 && !tooLong {
+		if err == io.EOF && len(line) == 0 && tooLong == nil {
 			// Nothing after the last newline (or an empty file). A final line holding only
 			// "\r" also lands here; it is blank, so it would not be delivered anyway.
 			return nil
 		}
 		n++
-		if !tooLong && len(line) > s.max {
-			line, tooLong = line[:s.max], true
+		if tooLong == nil && len(line) > s.max {
+			tooLong = &archiver.LineTooLongError{Limit: s.max, Size: int64(len(line)), SHA256: sha256.Sum256(line)}
 		}
 		switch {
-		case tooLong:
-			if ferr := fn(archiver.Line{File: name, Number: n, Bytes: line, Err: s.tooLong}); ferr != nil {
+		case tooLong != nil:
+			head := line[:min(len(line), s.max, TooLongHeadBytes)]
+			if ferr := fn(archiver.Line{File: name, Number: n, Bytes: head, Err: tooLong}); ferr != nil {
 				return ferr
 			}
 		case !blank(line):
@@ -170,26 +173,27 @@ func (s *scanner) scanLines(ctx context.Context, name string, fn func(archiver.L
 
 // assemble finishes a line longer than the read buffer, of which first is the start. It
 // keeps at most max+2 bytes (room for a "\r\n" after a line of exactly max bytes) and
-// only counts the rest, so an enormous line costs time, not memory. It returns the line
-// without its ending, cut to max bytes when longer, with tooLong set.
-func (s *scanner) assemble(first []byte) (line []byte, tooLong bool, err error) {
+// hashes the rest as it streams past, so an enormous line costs time, not memory. It
+// returns the line without its ending; when that is longer than max, tooLong describes
+// the whole line and line holds its first bytes.
+func (s *scanner) assemble(first []byte) (line []byte, tooLong *archiver.LineTooLongError, err error) {
 	s.scratch = s.scratch[:0]
-	s.keep(first)
-	total := len(first)
+	s.hashing = false
+	var total int64
 	var tail [2]byte // the line's last two bytes, to measure its ending
-	tail = pushTail(tail, first)
+	chunk := first
+	err = bufio.ErrBufferFull
 	for {
-		var chunk []byte
-		chunk, err = s.lines.ReadSlice('\n')
-		s.keep(chunk)
-		total += len(chunk)
+		s.take(chunk)
+		total += int64(len(chunk))
 		tail = pushTail(tail, chunk)
 		if err != bufio.ErrBufferFull {
 			break
 		}
+		chunk, err = s.lines.ReadSlice('\n')
 	}
 	if err != nil && err != io.EOF {
-		return nil, false, err
+		return nil, nil, err
 	}
 	size := total
 	if tail[1] == '\n' {
@@ -200,27 +204,65 @@ func (s *scanner) assemble(first []byte) (line []byte, tooLong bool, err error) 
 	} else if tail[1] == '\r' {
 		size--
 	}
-	if size > s.max {
-		return s.scratch[:s.max], true, err
+	if size <= int64(s.max) {
+		return s.scratch[:size], nil, err
 	}
-	return s.scratch[:size], false, err
+	tooLong = &archiver.LineTooLongError{Limit: s.max, Size: size}
+	if s.hashing {
+		// What is still held is the line's last byte or two; its ending is not hashed.
+		rest := trimEOL(s.held[:s.nheld])
+		s.sum.Write(rest)
+		s.sum.Sum(tooLong.SHA256[:0])
+	} else {
+		tooLong.SHA256 = sha256.Sum256(s.scratch[:size])
+	}
+	return s.scratch[:s.max], tooLong, err
 }
 
-// keep appends p to scratch up to max+2 bytes, growing scratch no further than that so
-// MaxLineBytes really is the bound on memory.
-func (s *scanner) keep(p []byte) {
+// take keeps p in scratch up to max+2 bytes, growing scratch no further than that so
+// MaxLineBytes really is the bound on memory. Bytes beyond it go to the line's hash,
+// which starts over everything kept so far.
+func (s *scanner) take(p []byte) {
 	limit := s.max + 2
 	room := limit - len(s.scratch)
-	if room <= 0 {
-		return
-	}
-	p = p[:min(len(p), room)]
-	if need := len(s.scratch) + len(p); need > cap(s.scratch) {
+	k := min(len(p), max(room, 0))
+	if need := len(s.scratch) + k; need > cap(s.scratch) {
 		grown := make([]byte, len(s.scratch), min(max(2*cap(s.scratch), need), limit))
 		copy(grown, s.scratch)
 		s.scratch = grown
 	}
-	s.scratch = append(s.scratch, p...)
+	s.scratch = append(s.scratch, p[:k]...)
+	if k == len(p) {
+		return
+	}
+	if !s.hashing {
+		if s.sum == nil {
+			s.sum = sha256.New()
+		}
+		s.sum.Reset()
+		s.hashing, s.nheld = true, 0
+		s.feed(s.scratch)
+	}
+	s.feed(p[k:])
+}
+
+// feed hashes p but the last two bytes of everything fed so far, which are held back
+// until more comes: they may turn out to be the line's ending, which is not hashed.
+func (s *scanner) feed(p []byte) {
+	if len(p) >= 2 {
+		s.sum.Write(s.held[:s.nheld])
+		s.sum.Write(p[:len(p)-2])
+		s.held[0], s.held[1], s.nheld = p[len(p)-2], p[len(p)-1], 2
+		return
+	}
+	for _, c := range p {
+		if s.nheld == 2 {
+			s.sum.Write(s.held[:1])
+			s.held[0], s.nheld = s.held[1], 1
+		}
+		s.held[s.nheld] = c
+		s.nheld++
+	}
 }
 
 func pushTail(tail [2]byte, p []byte) [2]byte {
@@ -253,17 +295,4 @@ func blank(b []byte) bool {
 
 func readError(name string, line int64, err error) error {
 	return fmt.Errorf("eventlog: read %s after line %d: %w", name, line, err)
-}
-
-func formatSize(n int) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<20 && n%(1<<20) == 0:
-		return fmt.Sprintf("%d MiB", n>>20)
-	case n >= 1<<10 && n%(1<<10) == 0:
-		return fmt.Sprintf("%d KiB", n>>10)
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }

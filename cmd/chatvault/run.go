@@ -17,6 +17,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/config"
+	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
 
@@ -64,6 +65,11 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	directory, err := e.readDirectory()
 	if err != nil {
 		return e.fail("run", err)
+	}
+	// Sealing would refuse a bad snapshot too, day by day and without its name; checking
+	// it once here stops the run before any day with a message that names the file.
+	if _, err := model.ParseDirectory(directory); err != nil {
+		return e.fail("run", fmt.Errorf("%s: %w", e.cfg.Directory, err))
 	}
 	code := exitOK
 	for day := from; !day.After(to); day = day.Next() {
@@ -138,6 +144,10 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	}
 	if r.Quarantine != nil {
 		fmt.Fprintf(w, "  quarantine object %s\n", r.Quarantine.Key)
+	}
+	if sk := r.ClockSkew; sk.Total() > 0 {
+		fmt.Fprintf(w, "  clock skew: %d exported events outside the day (%d before, %d after; eventTimestamp %s to %s), flagged in the manifests\n",
+			sk.Total(), sk.Before, sk.After, time.UnixMilli(sk.Earliest).UTC().Format(time.RFC3339Nano), time.UnixMilli(sk.Latest).UTC().Format(time.RFC3339Nano))
 	}
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "  ORG\tNAME\tOUTCOME\tREV\tEXPORTED\tDUPLICATES\tEXCLUDED\tBYTES\t")

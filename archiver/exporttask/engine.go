@@ -70,7 +70,8 @@ type Engine struct {
 	TempDir string
 	Clock   Clock
 	Logger  *slog.Logger
-	// OnStart and OnDone, when set, are called as a worker starts and finishes a task
+	// OnStart and OnDone, when set, are called once a worker has recorded its attempt at a
+	// task and when it is done with it
 	// (tests wait on them instead of sleeping). OnDone's state is "" when the run was
 	// interrupted (the engine stopping); the task stays queued for the next start.
 	OnStart func(ctx context.Context, id string)
@@ -352,6 +353,9 @@ func (e *Engine) resume(ctx context.Context) error {
 
 func (e *Engine) worker(ctx context.Context) {
 	for {
+		if ctx.Err() != nil {
+			return // what is still queued stays in the store for the next start
+		}
 		e.mu.Lock()
 		if len(e.queue) > 0 {
 			r := e.queue[0]
@@ -386,9 +390,6 @@ func (e *Engine) Execute(ctx context.Context, org, id string) (*Status, error) {
 // failed.json, or, when ctx ends the run, leave the task queued.
 func (e *Engine) execute(ctx context.Context, r taskRef) {
 	log := e.Logger.With("org", r.org, "task", r.id)
-	if e.OnStart != nil {
-		e.OnStart(ctx, r.id)
-	}
 	state, err := e.attempt(ctx, r, log)
 	if ctx.Err() != nil {
 		log.Info("export task interrupted; it runs again at the next start", "err", err)
@@ -425,6 +426,9 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	}
 	if err := putJSON(ctx, e.Store, attemptKey(r.org, r.id, st.Attempts+1), attempt{StartedAt: now, Attempt: st.Attempts + 1}); err != nil {
 		return "", err
+	}
+	if e.OnStart != nil {
+		e.OnStart(ctx, r.id)
 	}
 	prog := &Progress{DaysTotal: st.Progress.DaysTotal}
 	e.mu.Lock()

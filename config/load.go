@@ -59,6 +59,12 @@ var keys = []key{
 	{"http.tokenRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenRate })},
 	{"http.clientRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.ClientRate })},
 	{"auth.tokensFile", "", "", setString(func(c *Config) *string { return &c.Auth.TokensFile })},
+	{"exports.concurrency", "", "", setInt(func(c *Config) *int { return &c.Exports.Concurrency })},
+	{"exports.maxRangeDays", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxRangeDays })},
+	{"exports.maxIds", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxIDs })},
+	{"exports.retention", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.Retention })},
+	{"exports.urlExpiry", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.URLExpiry })},
+	{"exports.baseURL", "", "", setString(func(c *Config) *string { return &c.Exports.BaseURL })},
 	{"log.level", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"log.format", "log-format", "log format: auto, text or json", setString(func(c *Config) *string { return &c.Log.Format })},
 }

@@ -107,7 +107,9 @@ func TestLoadFile(t *testing.T) {
 		Signing:  Signing{KeyFile: "/etc/chatvault/signing.key"},
 		HTTP:     HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second, TokenRate: 50, ClientRate: 0},
 		Auth:     Auth{TokensFile: "/etc/chatvault/tokens.json"},
-		Log:      Log{Level: "debug", Format: "json"},
+		Exports: Exports{Concurrency: 4, MaxRangeDays: 731, MaxIDs: 50, Retention: 720 * time.Hour, URLExpiry: time.Hour,
+			BaseURL: "https://chatvault.example.com"},
+		Log: Log{Level: "debug", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -259,6 +261,12 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }},
+		{"exports.concurrency", "4", func(c *Config) { c.Exports.Concurrency = 4 }},
+		{"exports.maxRangeDays", "31", func(c *Config) { c.Exports.MaxRangeDays = 31 }},
+		{"exports.maxIds", "10", func(c *Config) { c.Exports.MaxIDs = 10 }},
+		{"exports.retention", "720h", func(c *Config) { c.Exports.Retention = 720 * time.Hour }},
+		{"exports.urlExpiry", "1h", func(c *Config) { c.Exports.URLExpiry = time.Hour }},
+		{"exports.baseURL", "https://cv.example/", func(c *Config) { c.Exports.BaseURL = "https://cv.example" }},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }},
 	}

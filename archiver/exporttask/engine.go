@@ -11,6 +11,7 @@ import (
 	"hash"
 	"io"
 	"log/slog"
+	"net/url"
 	"os"
 	"slices"
 	"sort"
@@ -762,4 +763,14 @@ func (m *metrics) init() {
 
 func (m *metrics) register(r prometheus.Registerer) {
 	r.MustRegister(m.created, m.finished, m.events, m.expired, m.queued, m.running)
+}
+
+// CheckLink verifies a download link's query for task id (see Links.Check) at the
+// engine's time, and returns the organization it was made for.
+func (e *Engine) CheckLink(id string, q url.Values) (string, error) {
+	e.init()
+	if !ValidID(id) {
+		return "", ErrLinkInvalid
+	}
+	return e.Links.Check(id, q, e.Clock.Now())
 }

@@ -33,17 +33,6 @@ type Mailer interface {
 	Send(ctx context.Context, to []string, subject, textBody string) error
 }
 
-// Clock is the engine's time (scheduler.RealClock and scheduler.FakeClock fit).
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-type realClock struct{}
-
-func (realClock) Now() time.Time                         { return time.Now() }
-func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // maxAttempts bounds how often a task is started: a task that took the process down
 // (out of memory, a crash) twice fails the third time instead of doing it again forever.
 const maxAttempts = 3
@@ -69,8 +58,9 @@ type Engine struct {
 	Retention time.Duration
 	// TempDir is where results are written before they are stored ("" = os.TempDir()).
 	TempDir string
-	Clock   Clock
-	Logger  *slog.Logger
+	// Now is the clock (default time.Now): of tasks, links and expiry.
+	Now    func() time.Time
+	Logger *slog.Logger
 	// OnStart and OnDone, when set, are called once a worker has recorded its attempt at a
 	// task and when it is done with it
 	// (tests wait on them instead of sleeping). OnDone's state is "" when the run was
@@ -108,8 +98,8 @@ func (e *Engine) init() {
 		if e.Links.Expiry <= 0 {
 			e.Links.Expiry = 24 * time.Hour
 		}
-		if e.Clock == nil {
-			e.Clock = realClock{}
+		if e.Now == nil {
+			e.Now = time.Now
 		}
 		if e.Logger == nil {
 			e.Logger = slog.New(slog.DiscardHandler)
@@ -142,7 +132,7 @@ func (e *Engine) FormatNames() []string {
 // ErrNoArchive, *UnsealedError, or a store error.
 func (e *Engine) Create(ctx context.Context, org, by string, req Request) (string, error) {
 	e.init()
-	now := e.Clock.Now()
+	now := e.Now()
 	from, to, err := req.validate(e.Limits, e.FormatNames(), archiver.DayOf(now))
 	if err != nil {
 		return "", err
@@ -221,7 +211,7 @@ func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 	e.mu.Unlock()
 	if st.State == StateCompleted {
 		st.ExpiresAt = st.CompletedAt.Add(e.Retention)
-		if !e.Clock.Now().Before(st.ExpiresAt) {
+		if !e.Now().Before(st.ExpiresAt) {
 			st.State = StateExpired
 		}
 	}
@@ -257,7 +247,7 @@ func (e *Engine) List(ctx context.Context, org string) ([]*Status, error) {
 // Link returns a new download link of a completed task, valid for Links.Expiry from now.
 func (e *Engine) Link(base string, st *Status) (string, time.Time) {
 	e.init()
-	return e.Links.Make(base, st.org, st.TaskID, e.Clock.Now())
+	return e.Links.Make(base, st.org, st.TaskID, e.Now())
 }
 
 // OpenResult opens a completed task's result. ErrNotReady before completion (or after a
@@ -419,7 +409,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if st.State != StateQueued {
 		return st.State, nil // queued twice (a resume racing a create): already done
 	}
-	now := e.Clock.Now().UTC()
+	now := e.Now().UTC()
 	if st.Attempts >= maxAttempts {
 		f := failure{FailedAt: now, Error: fmt.Sprintf("gave up after %d attempts: the process stopped during each", st.Attempts)}
 		log.Error("export task abandoned", "attempts", st.Attempts)
@@ -427,9 +417,6 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	}
 	if err := putJSON(ctx, e.Store, attemptKey(r.org, r.id, st.Attempts+1), attempt{StartedAt: now, Attempt: st.Attempts + 1}); err != nil {
 		return "", err
-	}
-	if e.OnStart != nil {
-		e.OnStart(ctx, r.id)
 	}
 	prog := &Progress{DaysTotal: st.Progress.DaysTotal}
 	e.mu.Lock()
@@ -442,6 +429,9 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		e.metrics.running.Set(float64(len(e.running)))
 		e.mu.Unlock()
 	}()
+	if e.OnStart != nil {
+		e.OnStart(ctx, r.id)
+	}
 
 	start := time.Now()
 	c, err := e.produce(ctx, rec, prog)
@@ -453,9 +443,9 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	}
 	if err != nil {
 		log.Warn("export task failed", "err", err)
-		return StateFailed, putJSON(ctx, e.Store, failedKey(r.org, r.id), failure{FailedAt: e.Clock.Now().UTC(), Error: publicMessage(err)})
+		return StateFailed, putJSON(ctx, e.Store, failedKey(r.org, r.id), failure{FailedAt: e.Now().UTC(), Error: publicMessage(err)})
 	}
-	c.CompletedAt = e.Clock.Now().UTC()
+	c.CompletedAt = e.Now().UTC()
 	log.Info("export task completed", "format", rec.Request.Format, "events", c.Result.Events, "bytes", c.Result.Size, "took", time.Since(start).Round(time.Millisecond))
 	e.metrics.events.WithLabelValues(rec.Request.Format).Add(float64(c.Result.Events))
 	return StateCompleted, putJSON(ctx, e.Store, completedKey(r.org, r.id), c)
@@ -495,7 +485,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	defer os.Remove(f.Name())
 	defer f.Close()
 	out := &hashWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
-	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir, Now: e.Clock.Now})
+	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir, Now: e.Now})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
@@ -662,7 +652,7 @@ func (w *hashWriter) Write(p []byte) (int, error) {
 
 // mail sends the link, never the data, to the request's addresses.
 func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
-	link, expires := e.Links.Make(e.BaseURL, rec.Org, rec.TaskID, e.Clock.Now())
+	link, expires := e.Links.Make(e.BaseURL, rec.Org, rec.TaskID, e.Now())
 	subject := rec.Request.Subject
 	if subject == "" {
 		subject = fmt.Sprintf("chatvault export %s to %s is ready", rec.Request.From, rec.Request.To)
@@ -688,7 +678,7 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 		return 0, errors.New("expire task results: the store cannot delete (use a bucket lifecycle rule on tasks/)")
 	}
 	d := e.Store.(archiver.Deleter)
-	now := e.Clock.Now()
+	now := e.Now()
 	var done []taskRef
 	err := e.Store.List(ctx, archiver.TasksPrefix, func(key string) error {
 		parts := strings.Split(strings.TrimPrefix(key, archiver.TasksPrefix), "/")
@@ -723,26 +713,6 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunJanitor calls Expire at start and then every interval until ctx is done. after, when
-// set, is called with each pass's outcome (tests wait on it).
-func (e *Engine) RunJanitor(ctx context.Context, interval time.Duration, after func(int, error)) {
-	e.init()
-	for {
-		n, err := e.Expire(ctx)
-		if err != nil && ctx.Err() == nil {
-			e.Logger.Error("export task janitor", "err", err)
-		}
-		if after != nil {
-			after(n, err)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-e.Clock.After(interval):
-		}
-	}
-}
-
 type metrics struct {
 	created  *prometheus.CounterVec
 	finished *prometheus.CounterVec
@@ -772,5 +742,5 @@ func (e *Engine) CheckLink(id string, q url.Values) (string, error) {
 	if !ValidID(id) {
 		return "", ErrLinkInvalid
 	}
-	return e.Links.Check(id, q, e.Clock.Now())
+	return e.Links.Check(id, q, e.Now())
 }

@@ -103,7 +103,7 @@ func (f *fixture) engine(t *testing.T, store archiver.Store) *exporttask.Engine 
 		Store:     store,
 		Directory: func(context.Context) (*model.Directory, error) { return f.dir, nil },
 		Links:     exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")},
-		Clock:     f.clock,
+		Now:       f.clock.Now,
 		TempDir:   t.TempDir(),
 	}
 }

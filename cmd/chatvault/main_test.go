@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 const acme = "0a1c2e3f-0000-4000-8000-00000000aaaa"
@@ -26,7 +28,8 @@ func chatvault(t *testing.T, args ...string) (int, string, string) {
 // cleanEnv keeps the developer's CHATVAULT_* variables out of the tests.
 func cleanEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CHATVAULT_") {
+		// The reliability rows' folder is the test run's, not chatvault's configuration.
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CHATVAULT_") && k != reliability.EnvOut {
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}

@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test fuzz reliability bench loadbench
+.PHONY: run test fuzz reliability bench loadbench exportbench
 
 # Seal the sample day into ./archive on the embedded default (a local folder). The sample
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
@@ -47,3 +47,8 @@ bench:
 # throughput, p50/p99 latency and the server's peak RSS (Linux).
 loadbench:
 	scripts/loadbench.sh
+
+# Export a 30-day range of 3,000,000 generated events with chatvault export-task, per
+# format (jsonl rsmf by default); prints wall time, CPU, peak RSS and output size.
+exportbench:
+	scripts/exportbench.sh

@@ -37,7 +37,20 @@ type AccessRecord struct {
 	Complete bool `json:"complete"`
 	// Client is the client's address as the server saw it.
 	Client string `json:"client"`
+	// Action is empty for a day's export (POST /messageevent.export); for export tasks it
+	// is task.create, task.status, task.list or task.download, with the task's id in TaskID
+	// and its range (from..to) in Date.
+	Action string `json:"action,omitempty"`
+	TaskID string `json:"taskId,omitempty"`
 }
+
+// Audit actions of export tasks.
+const (
+	ActionTaskCreate   = "task.create"
+	ActionTaskStatus   = "task.status"
+	ActionTaskList     = "task.list"
+	ActionTaskDownload = "task.download"
+)
 
 // AuditLog appends access records to the store and reads them back.
 //

@@ -15,6 +15,19 @@ var ErrNotFound = errors.New("object not found")
 // bytes. The existing object is left untouched: nothing is ever overwritten.
 var ErrConflict = errors.New("object exists with different content")
 
+// TasksPrefix starts the keys of on-demand export tasks (package exporttask). It is the
+// only part of a store whose objects may ever be deleted: task results are copies of
+// sealed days made for one investigation, kept for a retention period and then removed
+// (see Deleter). Sealed days, manifests, quarantine and audit records never are.
+const TasksPrefix = "tasks/"
+
+// Deleter is the one deletion a store may offer: Delete removes the object at key, which
+// must start with TasksPrefix; any other key is refused with an error, whatever the
+// caller. A missing key gives an error wrapping ErrNotFound.
+type Deleter interface {
+	Delete(ctx context.Context, key string) error
+}
+
 // CreateOptions describe how a new object is to be kept.
 type CreateOptions struct {
 	// RetainUntil, when not zero, is the earliest time the object may be deleted. Stores

@@ -40,7 +40,28 @@ type Config struct {
 	HTTP     HTTP
 	Auth     Auth
 	SMTP     SMTP
+	Exports  Exports
 	Log      Log
+}
+
+// Exports configures on-demand export tasks (POST /v1/exports/tasks, chatvault export-task).
+type Exports struct {
+	// Concurrency (exports.concurrency) is how many tasks run at once in serve.
+	Concurrency int
+	// MaxRangeDays (exports.maxRangeDays) is the longest range of a task, in days.
+	MaxRangeDays int
+	// MaxIDs (exports.maxIds) is the most chat ids, user ids or e-mail addresses of a task.
+	MaxIDs int
+	// Retention (exports.retention) is how long a task's result is kept after it completes;
+	// then serve's janitor deletes it and the task reads as expired.
+	Retention time.Duration
+	// URLExpiry (exports.urlExpiry) is how long a download link works; every status call
+	// makes a new one.
+	URLExpiry time.Duration
+	// BaseURL (exports.baseURL) is the API's public address (https://host[/prefix]) that
+	// starts download links; empty means the scheme and host the client used. E-mail
+	// delivery needs it.
+	BaseURL string
 }
 
 // S3 configures the S3 client used for every s3:// location.
@@ -222,6 +243,8 @@ func Default() *Config {
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute},
+		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, Retention: 60 * 24 * time.Hour,
+			URLExpiry: 24 * time.Hour},
 		SMTP: SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
 		Log:  Log{Level: "info", Format: "auto"},
 	}
@@ -388,6 +411,28 @@ func (c *Config) problems() []*Error {
 		add("http.addr", "%q is not host:port (such as :8080)", c.HTTP.Addr)
 	}
 
+	if c.Exports.Concurrency < 1 || c.Exports.Concurrency > 64 {
+		add("exports.concurrency", "%d is not between 1 and 64", c.Exports.Concurrency)
+	}
+	if c.Exports.MaxRangeDays < 1 || c.Exports.MaxRangeDays > 3660 {
+		add("exports.maxRangeDays", "%d is not between 1 and 3660", c.Exports.MaxRangeDays)
+	}
+	if c.Exports.MaxIDs < 1 || c.Exports.MaxIDs > 1000 {
+		add("exports.maxIds", "%d is not between 1 and 1000", c.Exports.MaxIDs)
+	}
+	if c.Exports.Retention < time.Hour {
+		add("exports.retention", "%s is below 1h", c.Exports.Retention)
+	}
+	if c.Exports.URLExpiry < time.Minute || c.Exports.URLExpiry > c.Exports.Retention {
+		add("exports.urlExpiry", "%s is not between 1m and exports.retention", c.Exports.URLExpiry)
+	}
+	if c.Exports.BaseURL != "" {
+		u, err := url.Parse(c.Exports.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			add("exports.baseURL", "%q is not an http:// or https:// URL without query", c.Exports.BaseURL)
+		}
+	}
+
 	if !slices.Contains(logLevels, c.Log.Level) {
 		add("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))
 	}
@@ -423,6 +468,7 @@ func (c *Config) resolve() {
 	if c.Directory == "" && c.EventLog != "" && checkLocation(c.EventLog) == nil {
 		c.Directory = defaultDirectory(c.EventLog)
 	}
+	c.Exports.BaseURL = strings.TrimRight(c.Exports.BaseURL, "/")
 	c.Log.Level = strings.ToLower(c.Log.Level)
 	c.Log.Format = strings.ToLower(c.Log.Format)
 }

@@ -111,6 +111,8 @@ func TestLoadFile(t *testing.T) {
 		Auth: Auth{TokensFile: "/etc/chatvault/tokens.json"},
 		SMTP: SMTP{Host: "smtp.acme.example", Port: 465, From: "chatvault <archive@acme.example>", Username: "relay",
 			PasswordFile: "/etc/chatvault/smtp.password", Security: "tls", CAFile: "/etc/chatvault/relay-ca.pem", Timeout: 10 * time.Second},
+		Exports: Exports{Concurrency: 4, MaxRangeDays: 731, MaxIDs: 50, Retention: 720 * time.Hour, URLExpiry: time.Hour,
+			BaseURL: "https://chatvault.example.com"},
 		Log: Log{Level: "debug", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -273,6 +275,12 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }, nil},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }, nil},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }, nil},
+		{"exports.concurrency", "4", func(c *Config) { c.Exports.Concurrency = 4 }, nil},
+		{"exports.maxRangeDays", "31", func(c *Config) { c.Exports.MaxRangeDays = 31 }, nil},
+		{"exports.maxIds", "10", func(c *Config) { c.Exports.MaxIDs = 10 }, nil},
+		{"exports.retention", "720h", func(c *Config) { c.Exports.Retention = 720 * time.Hour }, nil},
+		{"exports.urlExpiry", "1h", func(c *Config) { c.Exports.URLExpiry = time.Hour }, nil},
+		{"exports.baseURL", "https://cv.example/", func(c *Config) { c.Exports.BaseURL = "https://cv.example" }, nil},
 		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" },
 			[]string{"CHATVAULT_SMTP_FROM", "a@acme.example"}},
 		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }, nil},

@@ -414,3 +414,35 @@ func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, erro
 		}
 	}
 }
+
+var _ archiver.Deleter = (*Store)(nil)
+
+// Delete implements archiver.Deleter: it removes an object under archiver.TasksPrefix
+// (an export task's result past its retention) and refuses every other key.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	if err := checkKey(key); err != nil {
+		return fmt.Errorf("fsstore: delete %s: %w", key, err)
+	}
+	if !strings.HasPrefix(key, archiver.TasksPrefix) {
+		return fmt.Errorf("fsstore: delete %s: refused: only keys under %s may be deleted", key, archiver.TasksPrefix)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("fsstore: delete %s: %w", key, err)
+	}
+	f, err := s.open(key)
+	if errors.Is(err, errFolder) || errors.Is(err, archiver.ErrNotFound) {
+		return fmt.Errorf("fsstore: delete %s: %w", key, archiver.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("fsstore: delete %s: %w", key, err)
+	}
+	f.Close()
+	name := filepath.FromSlash(key)
+	if err := s.root.Remove(name); err != nil {
+		return fmt.Errorf("fsstore: delete %s: %w", key, err)
+	}
+	if err := syncRootDir(s.root, filepath.Dir(name)); err != nil {
+		return fmt.Errorf("fsstore: delete %s: %w", key, err)
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
 )
 
 // Error codes of the API, as DESIGN.md and openapi.json fix them.
@@ -20,6 +21,10 @@ const (
 	EExportPending     = "export_pending"
 	ERateLimited       = "rate_limited"
 	EInternal          = "internal"
+	// Export tasks.
+	EExportExpired = "export_expired" // the task's result passed its retention and is deleted
+	ELinkExpired   = "link_expired"   // a download link past its expiry: ask the task's status for a new one
+	EInvalidLink   = "invalid_link"   // a download link whose signature does not check
 )
 
 var statusOf = map[string]int{
@@ -30,6 +35,9 @@ var statusOf = map[string]int{
 	EExportPending:     http.StatusConflict,
 	ERateLimited:       http.StatusTooManyRequests,
 	EInternal:          http.StatusInternalServerError,
+	EExportExpired:     http.StatusGone,
+	ELinkExpired:       http.StatusGone,
+	EInvalidLink:       http.StatusForbidden,
 }
 
 // Error is an error the client may see: a code and a safe message.
@@ -38,6 +46,8 @@ type Error struct {
 	Message string
 	// RetryAfter, when set, is sent as Retry-After (export_pending, rate_limited).
 	RetryAfter time.Duration
+	// Field names the request field at fault, for invalid_request.
+	Field string
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -50,8 +60,26 @@ func errorf(code, format string, args ...any) *Error {
 // archiver.ErrInvalidToken, internal for anything else.
 func errorCode(err error) (*Error, int) {
 	var e *Error
+	var fe *exporttask.FieldError
+	var ue *exporttask.UnsealedError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &fe):
+		e = &Error{Code: EInvalidRequest, Message: fe.Error(), Field: fe.Field}
+	case errors.As(err, &ue):
+		e = &Error{Code: EExportPending, Message: ue.Error(), RetryAfter: time.Hour}
+	case errors.Is(err, exporttask.ErrTaskNotFound):
+		e = errorf(EExportNotFound, "no such export task")
+	case errors.Is(err, exporttask.ErrNoArchive):
+		e = errorf(EExportNotFound, "no archive for this organization")
+	case errors.Is(err, exporttask.ErrNotReady):
+		e = &Error{Code: EExportPending, Message: "the export task has no result yet", RetryAfter: 10 * time.Second}
+	case errors.Is(err, exporttask.ErrExpired):
+		e = errorf(EExportExpired, "the export task's result has expired and is deleted")
+	case errors.Is(err, exporttask.ErrLinkExpired):
+		e = errorf(ELinkExpired, "the download link has expired; the task's status gives a new one")
+	case errors.Is(err, exporttask.ErrLinkInvalid):
+		e = errorf(EInvalidLink, "the download link is not valid")
 	case errors.Is(err, archiver.ErrInvalidToken):
 		e = errorf(EInvalidToken, "the access token is missing, malformed, revoked or expired")
 	default:
@@ -85,5 +113,6 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	json.NewEncoder(w).Encode(struct {
 		Error   string `json:"error"`
 		Message string `json:"message"`
-	}{e.Code, e.Message})
+		Field   string `json:"field,omitempty"`
+	}{e.Code, e.Message, e.Field})
 }

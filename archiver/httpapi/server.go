@@ -86,6 +86,11 @@ type Server struct {
 	// Presign, when set, makes a time-limited GET URL of a stored object and says when it
 	// expires; it enables "delivery":"url" (S3 stores only).
 	Presign func(ctx context.Context, key string) (url string, expiresAt time.Time, err error)
+	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
+	Tasks Tasks
+	// BaseURL starts the download links of export tasks (exports.baseURL); empty means
+	// the scheme and host the client used.
+	BaseURL string
 
 	tokenLimit, clientLimit, failLimit *limiter
 	requests                           *prometheus.CounterVec
@@ -150,7 +155,14 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.handle(mux, "POST /messageevent.export", s.handleExport)
 	s.handle(mux, "GET /v1/exports", s.authenticate(archiver.ScopeComplianceRead, s.handleExports))
-	s.handle(mux, "GET /v1/exports/{date}/manifest", s.authenticate(archiver.ScopeComplianceRead, s.handleManifest))
+	if s.Tasks != nil {
+		s.handle(mux, "POST /v1/exports/tasks", s.audited(archiver.ActionTaskCreate, s.createTask))
+		s.handle(mux, "GET /v1/exports/tasks", s.audited(archiver.ActionTaskList, s.listTasks))
+		s.handle(mux, "GET /v1/exports/{date}/{leaf}", s.handleExportsLeaf)
+		s.handle(mux, "GET /v1/exports/tasks/{id}/download", s.handleDownload)
+	} else {
+		s.handle(mux, "GET /v1/exports/{date}/manifest", s.authenticate(archiver.ScopeComplianceRead, s.handleManifest))
+	}
 	s.handle(mux, "GET /v1/audit", s.authenticate(archiver.ScopeAuditRead, s.handleAudit))
 	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.handle(mux, "GET /readyz", s.handleReady)

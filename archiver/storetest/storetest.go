@@ -40,6 +40,7 @@ func Run(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		{"ConcurrentSameBytes", testConcurrentSameBytes},
 		{"ConcurrentDifferentBytes", testConcurrentDifferentBytes},
 		{"KeysOutsideKeySpace", testKeysOutsideKeySpace},
+		{"DeleteOnlyTasks", testDeleteOnlyTasks},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.fn(t, newStore(t)) })
@@ -496,4 +497,39 @@ func testKeysOutsideKeySpace(t *testing.T, s archiver.Store) {
 	}
 	reliability.Record(t, "security", "store key with ../, absolute path, NUL, backslash or empty segment", reliability.Refused,
 		"Create, Open and List refuse it with ErrInvalidKey; nothing written")
+}
+
+// testDeleteOnlyTasks checks the one deletion a store may offer: an export task's object
+// goes, the same name can then be created again, and anything outside tasks/ is refused
+// and stays.
+func testDeleteOnlyTasks(t *testing.T, s archiver.Store) {
+	d, ok := s.(archiver.Deleter)
+	if !ok {
+		t.Fatalf("%T does not implement archiver.Deleter", s)
+	}
+	ctx := context.Background()
+	const task = "tasks/org/0f6c/result-ab.jsonl.gz"
+	mustCreate(t, s, task, []byte("result"))
+	mustCreate(t, s, "tasks/org/0f6c/request.json", []byte("{}"))
+	for _, key := range []string{"orgs/0f6c/days/2026-11-22/r0001.json", "audit/2026-11-22/x.json", "tasksx/a", "tasks/../orgs/0f6c/days/2026-11-22/r0001.json"} {
+		if !strings.Contains(key, "..") {
+			mustCreate(t, s, key, []byte("sealed"))
+		}
+		if err := d.Delete(ctx, key); err == nil || !strings.Contains(err.Error(), "refused") && !strings.Contains(err.Error(), "invalid key") {
+			t.Errorf("Delete(%q) = %v, want a refusal", key, err)
+		}
+	}
+	if got := mustRead(t, s, "orgs/0f6c/days/2026-11-22/r0001.json"); string(got) != "sealed" {
+		t.Errorf("a refused delete changed the object: %q", got)
+	}
+	if err := d.Delete(ctx, task); err != nil {
+		t.Fatal(err)
+	}
+	requireAbsent(t, s, task)
+	if got := listAll(t, s, "tasks/"); !slices.Equal(got, []string{"tasks/org/0f6c/request.json"}) {
+		t.Errorf("after delete, tasks/ lists %q", got)
+	}
+	if err := d.Delete(ctx, task); !errors.Is(err, archiver.ErrNotFound) {
+		t.Errorf("second Delete = %v, want ErrNotFound", err)
+	}
 }

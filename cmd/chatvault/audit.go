@@ -44,7 +44,7 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	enc := json.NewEncoder(e.stdout)
 	if !asJSON {
-		fmt.Fprintln(tw, "TIME\tTOKEN\tNAME\tORG\tDATE\tSTATUS\tBYTES\tSHA256\tCLIENT\t")
+		fmt.Fprintln(tw, "TIME\tTOKEN\tNAME\tORG\tACTION\tDATE\tSTATUS\tBYTES\tSHA256\tCLIENT\t")
 	}
 	err = archiver.AuditLog{Store: store}.List(ctx, from, to, func(r archiver.AccessRecord) error {
 		if org != "" && r.Org != org {
@@ -59,8 +59,13 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		} else if !r.Complete {
 			status += " incomplete"
 		}
-		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.Time.Format(time.RFC3339), dash(r.TokenID),
-			dash(r.TokenName), dash(r.Org), dash(r.Date), status, r.Bytes, dash(r.SHA256), r.Client)
+		// A day's export has no action; an export task's names it and the task.
+		action := "export"
+		if r.Action != "" {
+			action = r.Action + " " + dash(r.TaskID)
+		}
+		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.Time.Format(time.RFC3339), dash(r.TokenID),
+			dash(r.TokenName), dash(r.Org), action, dash(r.Date), status, r.Bytes, dash(r.SHA256), r.Client)
 		return err
 	})
 	tw.Flush()

@@ -8,12 +8,18 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/klauspost/compress/gzip"
+
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/miniotest"
 )
 
@@ -85,5 +91,72 @@ func TestServeURLDeliveryFromS3(t *testing.T) {
 		if !bytes.HasPrefix(got, []byte{0x1f, 0x8b}) {
 			t.Error("the URL does not serve the stored gzip")
 		}
+	}
+}
+
+// TestExportTaskOnS3 runs an export task on a locked MinIO bucket: the result is stored
+// without a lock, two status calls give two links that both download it, and past the
+// retention the janitor removes every version of it.
+func TestExportTaskOnS3(t *testing.T) {
+	srv := miniotest.Start(t)
+	cleanEnv(t)
+	s3Env(t, srv)
+	archive := srv.Bucket(t, true)
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
+	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", "s3://" + archive + "/cv", "--log-format", "json", "--log-level", "error"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s", code, errOut)
+	}
+	tok := mint(t, common, acme, "investigator")
+	clock := scheduler.NewFakeClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	x := startTaskServer(t, common, clock, nil)
+	defer x.stop()
+
+	id := x.create(tok, `{"from":"2026-11-22","to":"2026-11-22","format":"jsonl","delivery":"url"}`)
+	if s := <-x.done; s != exporttask.StateCompleted {
+		t.Fatalf("task %s", s)
+	}
+	a, b := x.status(tok, id), x.status(tok, id)
+	if a.URL == b.URL {
+		t.Fatal("two status calls gave the same link")
+	}
+	golden, _ := os.ReadFile("../../testdata/golden/acme.jsonl")
+	for _, link := range []string{a.URL, b.URL} {
+		resp, body := x.do("GET", link, "", "")
+		sum := sha256.Sum256(body)
+		if resp.StatusCode != 200 || hex.EncodeToString(sum[:]) != a.Result.SHA256 {
+			t.Fatalf("download: %d, SHA-256 %x, want %s", resp.StatusCode, sum, a.Result.SHA256)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := io.ReadAll(zr); !bytes.Equal(got, golden) || a.Result.Events != 12 {
+			t.Fatalf("the result is not the sealed day (%d events)", a.Result.Events)
+		}
+	}
+	resultKey := "cv/tasks/" + acme + "/" + id + "/result-" + a.Result.SHA256 + ".jsonl.gz"
+	versions := func() int {
+		out, err := srv.Client().ListObjectVersions(context.Background(), &awss3.ListObjectVersionsInput{Bucket: &archive, Prefix: &resultKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(out.Versions) + len(out.DeleteMarkers)
+	}
+	if n := versions(); n != 1 {
+		t.Fatalf("%d versions of the result, want 1", n)
+	}
+	clock.Set(a.CompletedAt.Add(60 * 24 * time.Hour))
+	x.tick <- clock.Now()
+	if n := <-x.swept; n != 1 {
+		t.Fatalf("janitor deleted %d results", n)
+	}
+	if n := versions(); n != 0 {
+		t.Fatalf("%d versions of the result remain after the janitor", n)
+	}
+	if st := x.status(tok, id); st.State != exporttask.StateExpired || st.URL != "" {
+		t.Fatalf("after retention: %s %q", st.State, st.URL)
 	}
 }

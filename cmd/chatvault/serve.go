@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
@@ -43,7 +44,16 @@ var serveHooks struct {
 	onTick    func(scheduler.Report)
 	listening func(addr string)
 	reload    chan chan error
+	// Export tasks: taskStart and taskDone are the engine's OnStart and OnDone; janitor,
+	// when set, replaces the janitor's hourly ticker, and expired hears each pass.
+	taskStart func(ctx context.Context, id string)
+	taskDone  func(id string, state exporttask.State)
+	janitor   chan time.Time
+	expired   func(n int, err error)
 }
+
+// janitorInterval is how often serve deletes export task results past exports.retention.
+const janitorInterval = time.Hour
 
 // tokensPoll is how often serve looks at the tokens file for changes.
 const tokensPoll = 5 * time.Second
@@ -110,6 +120,13 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		}(),
 		WriteTimeout: e.cfg.HTTP.WriteTimeout,
 	}
+	engine, err := e.newEngine(ctx, store, api.Directory, clock.Now)
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	engine.OnStart, engine.OnDone = serveHooks.taskStart, serveHooks.taskDone
+	engine.Register(reg)
+	api.Tasks, api.BaseURL = engine, e.cfg.Exports.BaseURL
 	if p, ok := store.(presigner); ok {
 		expiry := e.cfg.S3.PresignExpiry
 		api.Presign = func(ctx context.Context, key string) (string, time.Time, error) {
@@ -194,6 +211,22 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		close(schedDone)
 	}
 
+	// Export tasks run until shutdown; one cut short runs again at the next start.
+	tasks, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelTasks()
+	tasksDone := make(chan struct{})
+	go func() {
+		defer close(tasksDone)
+		if err := engine.Run(tasks); err != nil {
+			e.log.Error("export tasks not resumed", "err", err)
+		}
+	}()
+	janitorDone := make(chan struct{})
+	go func() {
+		defer close(janitorDone)
+		runJanitor(tasks, e, engine)
+	}()
+
 	// Tokens: reloaded on SIGHUP and when the file changes (a Kubernetes Secret update
 	// swaps the file under us).
 	hup := make(chan os.Signal, 1)
@@ -251,6 +284,9 @@ loop:
 	deadline, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	close(stop)
+	cancelTasks()
+	<-tasksDone
+	<-janitorDone
 	if err := srv.Shutdown(deadline); err != nil {
 		e.log.Warn("requests still running at the deadline were cut", "err", err)
 		srv.Close()
@@ -271,6 +307,31 @@ loop:
 // maxHeaderBytes bounds a request's header block: a bearer token and the usual headers fit
 // in far less. Larger requests get 431.
 const maxHeaderBytes = 16 << 10
+
+// runJanitor deletes export task results past their retention, at start and then every
+// janitorInterval, until ctx is done.
+func runJanitor(ctx context.Context, e *env, engine *exporttask.Engine) {
+	var tick <-chan time.Time = serveHooks.janitor
+	if tick == nil {
+		t := time.NewTicker(janitorInterval)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		n, err := engine.Expire(ctx)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("export task janitor", "err", err)
+		}
+		if serveHooks.expired != nil {
+			serveHooks.expired(n, err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+	}
+}
 
 // rateOf maps the configuration's "0 means no limit" to the API's negative rate.
 func rateOf(perSecond int) float64 {

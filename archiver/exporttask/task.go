@@ -1,0 +1,243 @@
+package exporttask
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// State is a task's state.
+type State string
+
+// Task states.
+const (
+	StateQueued    State = "queued"    // waiting for a worker (also after a restart)
+	StateRunning   State = "running"   // a worker is reading the sealed days
+	StateCompleted State = "completed" // the result is stored; status calls hand out links
+	StateFailed    State = "failed"    // see Status.Error; nothing was stored
+	StateExpired   State = "expired"   // the result passed its retention and is deleted
+)
+
+// Errors of the engine, mapped to API errors by httpapi.
+var (
+	// ErrTaskNotFound: no such task for this organization (API 404). Another
+	// organization's task is not found either.
+	ErrTaskNotFound = errors.New("export task not found")
+	// ErrNoArchive: the organization does not archive (API 404 export_not_found).
+	ErrNoArchive = errors.New("no archive for this organization")
+	// ErrNotReady: the task has no result to download yet (API 409 export_pending).
+	ErrNotReady = errors.New("export task has no result yet")
+	// ErrExpired: the result passed its retention and is gone (API 410 export_expired).
+	ErrExpired = errors.New("export task result has expired")
+)
+
+// UnsealedError lists days of a range that are not sealed (API 409 export_pending). An
+// export is the union of sealed, hashed days; one with a hole would look complete and
+// not be, so a task is refused until every day of its range is sealed.
+type UnsealedError struct {
+	Days []archiver.DayStatus
+}
+
+func (e *UnsealedError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d day(s) of the range are not sealed:", len(e.Days))
+	for i, d := range e.Days {
+		if i == 5 {
+			fmt.Fprintf(&b, " and %d more", len(e.Days)-5)
+			break
+		}
+		fmt.Fprintf(&b, " %s (%s)", d.Day, d.State)
+	}
+	return b.String()
+}
+
+// record is request.json: what was asked, by whom, when.
+type record struct {
+	TaskID    string    `json:"taskId"`
+	Org       string    `json:"org"`
+	OrgName   string    `json:"orgName"`
+	CreatedAt time.Time `json:"createdAt"`
+	// CreatedBy is the API token's id, or "cli:<user>" for chatvault export-task.
+	CreatedBy string  `json:"createdBy"`
+	Request   Request `json:"request"`
+}
+
+// Result describes a task's stored result.
+type Result struct {
+	// Filename is what a download is named: <taskId><extension>.
+	Filename    string `json:"filename"`
+	ContentType string `json:"contentType"`
+	// Size and SHA256 are of the result's bytes, exactly as downloaded.
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// Events is the number of records the result holds.
+	Events int64 `json:"events"`
+}
+
+// SourceDay is a sealed day a result was made from: the manifest it read, so that every
+// export traces back to sealed, hashed days.
+type SourceDay struct {
+	Date           string `json:"date"`
+	Revision       int    `json:"revision"`
+	ManifestSHA256 string `json:"manifestSha256"`
+	// JSONLSHA256 and Records are the sealed day's; the engine checked the bytes it read
+	// against them.
+	JSONLSHA256 string `json:"jsonlSha256"`
+	Records     int64  `json:"records"`
+	// Selected is how many of the day's records passed the filters.
+	Selected int64 `json:"selected"`
+}
+
+// completion is completed.json.
+type completion struct {
+	CompletedAt time.Time   `json:"completedAt"`
+	ResultKey   string      `json:"resultKey"`
+	Result      Result      `json:"result"`
+	SourceDays  []SourceDay `json:"sourceDays"`
+	EmailedTo   []string    `json:"emailedTo,omitempty"`
+}
+
+// failure is failed.json.
+type failure struct {
+	FailedAt time.Time `json:"failedAt"`
+	Error    string    `json:"error"`
+}
+
+// attempt is attempt-<n>.json.
+type attempt struct {
+	StartedAt time.Time `json:"startedAt"`
+	Attempt   int       `json:"attempt"`
+}
+
+// Status is a task as GET /v1/exports/tasks/{id} shows it.
+type Status struct {
+	TaskID    string    `json:"taskId"`
+	State     State     `json:"state"`
+	CreatedAt time.Time `json:"createdAt"`
+	Request   Request   `json:"request"`
+	// Progress counts sealed days read of the range (days done / total).
+	Progress Progress `json:"progress"`
+	// Attempts is how many times a worker started the task (more than one after restarts).
+	Attempts    int       `json:"attempts"`
+	CompletedAt time.Time `json:"completedAt,omitzero"`
+	// ExpiresAt is when the result is deleted (completion + exports.retention).
+	ExpiresAt  time.Time   `json:"expiresAt,omitzero"`
+	Result     *Result     `json:"result,omitempty"`
+	SourceDays []SourceDay `json:"sourceDays,omitempty"`
+	EmailedTo  []string    `json:"emailedTo,omitempty"`
+	Error      string      `json:"error,omitempty"`
+	// URL and URLExpiresAt: a download link, new on every call, while completed.
+	URL          string    `json:"url,omitempty"`
+	URLExpiresAt time.Time `json:"urlExpiresAt,omitzero"`
+
+	org       string
+	resultKey string
+}
+
+// Progress is days done of days total.
+type Progress struct {
+	DaysDone  int `json:"daysDone"`
+	DaysTotal int `json:"daysTotal"`
+}
+
+func taskPrefix(org, id string) string { return archiver.TasksPrefix + org + "/" + id + "/" }
+
+func requestKey(org, id string) string { return taskPrefix(org, id) + "request.json" }
+
+func attemptKey(org, id string, n int) string {
+	return fmt.Sprintf("%sattempt-%04d.json", taskPrefix(org, id), n)
+}
+
+func resultKey(org, id, sum, ext string) string { return taskPrefix(org, id) + "result-" + sum + ext }
+
+func completedKey(org, id string) string { return taskPrefix(org, id) + "completed.json" }
+
+func failedKey(org, id string) string { return taskPrefix(org, id) + "failed.json" }
+
+// putJSON creates key holding v, once.
+func putJSON(ctx context.Context, s archiver.Store, key string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	b = append(b, '\n')
+	if err := s.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+		return err
+	}
+	return nil
+}
+
+func getJSON(ctx context.Context, s archiver.Store, key string, v any) error {
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s: %w", key, err)
+	}
+	return nil
+}
+
+// load reads a task's state from the store: its request, attempts, and outcome.
+func load(ctx context.Context, s archiver.Store, org, id string) (*record, *Status, error) {
+	if !ValidID(id) {
+		return nil, nil, ErrTaskNotFound
+	}
+	var rec record
+	if err := getJSON(ctx, s, requestKey(org, id), &rec); err != nil {
+		if errors.Is(err, archiver.ErrNotFound) {
+			return nil, nil, ErrTaskNotFound
+		}
+		return nil, nil, err
+	}
+	st := &Status{TaskID: id, State: StateQueued, CreatedAt: rec.CreatedAt, Request: rec.Request, org: org}
+	from, _ := archiver.ParseDay(rec.Request.From)
+	to, _ := archiver.ParseDay(rec.Request.To)
+	st.Progress.DaysTotal = dayCount(from, to)
+	var done, failed bool
+	err := s.List(ctx, taskPrefix(org, id), func(key string) error {
+		name := key[len(taskPrefix(org, id)):]
+		switch {
+		case strings.HasPrefix(name, "attempt-"):
+			st.Attempts++
+		case name == "completed.json":
+			done = true
+		case name == "failed.json":
+			failed = true
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case done:
+		var c completion
+		if err := getJSON(ctx, s, completedKey(org, id), &c); err != nil {
+			return nil, nil, err
+		}
+		st.State, st.CompletedAt, st.Result, st.SourceDays, st.EmailedTo = StateCompleted, c.CompletedAt, &c.Result, c.SourceDays, c.EmailedTo
+		st.resultKey = c.ResultKey
+		st.Progress.DaysDone = st.Progress.DaysTotal
+	case failed:
+		var f failure
+		if err := getJSON(ctx, s, failedKey(org, id), &f); err != nil {
+			return nil, nil, err
+		}
+		st.State, st.Error = StateFailed, f.Error
+	}
+	return &rec, st, nil
+}

@@ -1,0 +1,235 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
+)
+
+// Tasks is what the API uses of the export task engine (exporttask.Engine).
+type Tasks interface {
+	Create(ctx context.Context, org, by string, req exporttask.Request) (string, error)
+	Status(ctx context.Context, org, id string) (*exporttask.Status, error)
+	List(ctx context.Context, org string) ([]*exporttask.Status, error)
+	Link(base string, st *exporttask.Status) (string, time.Time)
+	CheckLink(id string, q url.Values) (string, error)
+	OpenResult(ctx context.Context, org, id string) (*exporttask.Status, io.ReadCloser, error)
+}
+
+// maxTaskBody bounds a task request: 50 ids, 25 addresses and a subject fit in far less.
+const maxTaskBody = 16 << 10
+
+// taskHandler answers one task request with a status and a JSON value; the caller audits
+// the request before anything is sent.
+type taskHandler func(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error)
+
+// audited authenticates, runs h, stores the access record, and only then answers: a task
+// request is never served unaudited.
+func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		rec := &archiver.AccessRecord{Client: clientAddr(r), Action: action}
+		status, v := 0, any(nil)
+		err := s.gate(w, r, archiver.ScopeComplianceRead, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+			rec.TokenID, rec.TokenName, rec.Org = tok.ID, tok.Name, tok.Org
+			var err error
+			status, v, err = h(r, tok, rec)
+			return err
+		})
+		rec.Time, rec.Status, rec.Complete = s.now(), status, err == nil
+		if err != nil {
+			e, code := errorCode(err)
+			rec.Status, rec.Error = code, e.Code
+		}
+		if aerr := s.Audit.Append(context.WithoutCancel(r.Context()), *rec); aerr != nil {
+			s.log().Error("audit append failed", "err", aerr, "token", rec.TokenID, "action", action)
+			err = aerr
+		}
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(status)
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(v)
+	}
+}
+
+// baseURL is where download links point: BaseURL (exports.baseURL) when set, else the scheme and
+// host the client used.
+func (s *Server) baseURL(r *http.Request) string {
+	if s.BaseURL != "" {
+		return s.BaseURL
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
+	r.Body = http.MaxBytesReader(nil, r.Body, maxTaskBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	var req exporttask.Request
+	if err := dec.Decode(&req); err != nil {
+		var mbe *http.MaxBytesError
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &mbe) {
+			return 0, nil, errorf(EInvalidRequest, "the body exceeds %d bytes", maxTaskBody)
+		}
+		if errors.As(err, &te) && te.Field != "" {
+			return 0, nil, &Error{Code: EInvalidRequest, Message: te.Field + ": wrong type, want " + te.Type.String(), Field: te.Field}
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			name = strings.Trim(name, `"`)
+			return 0, nil, &Error{Code: EInvalidRequest, Message: "unknown field " + clip(name), Field: clip(name)}
+		}
+		return 0, nil, errorf(EInvalidRequest, "the body must be one JSON object with from, to, format and the optional chatIds, userIds, delivery, toEmails, subject")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return 0, nil, errorf(EInvalidRequest, "the body must hold one JSON object")
+	}
+	rec.Date = clip(req.From) + ".." + clip(req.To)
+	id, err := s.Tasks.Create(r.Context(), tok.Org, tok.ID, req)
+	if err != nil {
+		return 0, nil, err
+	}
+	rec.TaskID = id
+	return http.StatusAccepted, struct {
+		TaskID string `json:"taskId"`
+	}{id}, nil
+}
+
+func clip(s string) string {
+	if len(s) > 10 {
+		return s[:10]
+	}
+	return s
+}
+
+func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
+	id := r.PathValue("id")
+	if id == "" {
+		id = r.PathValue("leaf")
+	}
+	st, err := s.Tasks.Status(r.Context(), tok.Org, id)
+	if err != nil {
+		return 0, nil, err
+	}
+	rec.TaskID, rec.Date = st.TaskID, st.Request.From+".."+st.Request.To
+	if st.State == exporttask.StateCompleted {
+		st.URL, st.URLExpiresAt = s.Tasks.Link(s.baseURL(r), st)
+		rec.SHA256 = st.Result.SHA256
+	}
+	return http.StatusOK, st, nil
+}
+
+func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
+	list, err := s.Tasks.List(r.Context(), tok.Org)
+	if err != nil {
+		return 0, nil, err
+	}
+	// The listing gives states; links come from each task's own status.
+	return http.StatusOK, struct {
+		Org   string               `json:"org"`
+		Tasks []*exporttask.Status `json:"tasks"`
+	}{tok.Org, list}, nil
+}
+
+// handleExportsLeaf serves GET /v1/exports/{date}/manifest and GET /v1/exports/tasks/{id}
+// from one pattern: the two overlap on /v1/exports/tasks/manifest, which net/http refuses
+// to register separately.
+func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.PathValue("date") == "tasks":
+		s.audited(archiver.ActionTaskStatus, s.taskStatus)(w, r)
+	case r.PathValue("leaf") == "manifest":
+		s.authenticate(archiver.ScopeComplianceRead, s.handleManifest)(w, r)
+	default:
+		s.Error(w, r, errorf(EExportNotFound, "no such resource"))
+	}
+}
+
+// handleDownload serves a task's result to whoever holds a valid link: the link is the
+// credential, as a presigned URL would be. It is audited like an export.
+func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
+	rec := &archiver.AccessRecord{Client: clientAddr(r), Action: archiver.ActionTaskDownload, TaskID: r.PathValue("id")}
+	rw := w.(*responseWriter)
+	err := s.download(w, r, rec)
+	rec.Time = s.now()
+	rec.Status = rw.status
+	if err != nil {
+		e, status := errorCode(err)
+		rec.Status, rec.Error = status, e.Code
+	}
+	if !exporttask.ValidID(rec.TaskID) {
+		rec.TaskID = "" // keep arbitrary input out of the audit
+	}
+	if aerr := s.Audit.Append(context.WithoutCancel(r.Context()), *rec); aerr != nil {
+		s.log().Error("audit append failed", "err", aerr, "action", rec.Action, "task", rec.TaskID)
+		if rw.status == 0 {
+			err = aerr
+		}
+	}
+	if err != nil {
+		s.Error(w, r, err)
+		return
+	}
+	if !rec.Complete {
+		panic(http.ErrAbortHandler)
+	}
+}
+
+func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *archiver.AccessRecord) error {
+	if ok, wait := s.clientLimit.allow("c:"+clientAddr(r), s.now()); !ok {
+		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
+	}
+	org, err := s.Tasks.CheckLink(rec.TaskID, r.URL.Query())
+	if err != nil {
+		return err
+	}
+	rec.Org = org
+	st, rc, err := s.Tasks.OpenResult(r.Context(), org, rec.TaskID)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	rec.Date = st.Request.From + ".." + st.Request.To
+	res := st.Result
+	h := w.Header()
+	h.Set("Content-Type", res.ContentType)
+	h.Set("Content-Disposition", `attachment; filename="`+res.Filename+`"`)
+	h.Set("Content-Length", strconv.FormatInt(res.Size, 10))
+	h.Set(HeaderSHA256, res.SHA256)
+	h.Set("Cache-Control", "no-store")
+	if b, err := hex.DecodeString(res.SHA256); err == nil {
+		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(b)+":")
+	}
+	w.WriteHeader(http.StatusOK)
+	sum := sha256.New()
+	n, copyErr := io.Copy(io.MultiWriter(w, sum), rc)
+	rec.Bytes, rec.Encoding = n, "identity"
+	rec.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	rec.Complete = copyErr == nil && n == res.Size && rec.SHA256 == res.SHA256
+	s.bytesServed.WithLabelValues("task").Add(float64(n))
+	if !rec.Complete {
+		s.log().Warn("task download incomplete", "org", org, "task", rec.TaskID, "sent", n, "size", res.Size, "err", copyErr)
+	}
+	return nil
+}

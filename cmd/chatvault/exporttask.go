@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/model"
+	"github.com/spf13/pflag"
+)
+
+// exportFormats are the formats of export tasks: each name's encoder constructor. The
+// html and rsmf packages plug in here.
+var exportFormats = map[string]exporttask.NewEncoder{
+	"jsonl": exporttask.NewJSONL,
+}
+
+// exportMailer delivers "email" tasks; nil refuses them with 400 naming delivery.
+var exportMailer exporttask.Mailer
+
+func init() {
+	register(&command{
+		name:    "export-task",
+		summary: "export a date range, filtered by chats or users, as a stored task (jsonl, html, rsmf)",
+		usage:   "--org ID --from D --to D [--chat ID]... [--user ID]... --format jsonl|html|rsmf [-o FILE]",
+		flags: func(fs *pflag.FlagSet) {
+			fs.String("org", "", "organization id (required)")
+			fs.String("from", "", "first sealed day, YYYY-MM-DD (required)")
+			fs.String("to", "", "last sealed day, inclusive (required)")
+			fs.StringArray("chat", nil, "keep only this chat's events (repeatable)")
+			fs.StringArray("user", nil, "keep only events this participant sent, joined or left (repeatable)")
+			fs.String("format", "jsonl", "result format")
+			fs.StringP("output", "o", "", "also write the result to FILE (created, never replaced)")
+		},
+		run: runExportTask,
+	})
+}
+
+// newEngine makes the export task engine of the configuration over store.
+func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(context.Context) (*model.Directory, error), now func() time.Time) (*exporttask.Engine, error) {
+	key, err := exporttask.LoadKey(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	c := e.cfg.Exports
+	eng := &exporttask.Engine{
+		Store:       store,
+		Directory:   dir,
+		Formats:     exportFormats,
+		Links:       exporttask.Links{Key: key, Expiry: c.URLExpiry},
+		BaseURL:     c.BaseURL,
+		Limits:      exporttask.Limits{MaxRangeDays: c.MaxRangeDays, MaxIDs: c.MaxIDs},
+		Concurrency: c.Concurrency,
+		Retention:   c.Retention,
+		TempDir:     e.cfg.Export.TempDir,
+		Now:         now,
+		Logger:      e.log.With("component", "exports"),
+	}
+	if exportMailer != nil {
+		eng.Mailer = exportMailer
+	}
+	return eng, nil
+}
+
+// runExportTask runs a task in this process, the same as the API would: it is stored
+// (tasks/<org>/<id>/…) and audited, so `serve` reports it and hands out links to it.
+func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+	org, _ := fs.GetString("org")
+	out, _ := fs.GetString("output")
+	var req exporttask.Request
+	req.From, _ = fs.GetString("from")
+	req.To, _ = fs.GetString("to")
+	req.ChatIDs, _ = fs.GetStringArray("chat")
+	req.UserIDs, _ = fs.GetStringArray("user")
+	req.Format, _ = fs.GetString("format")
+	if org == "" {
+		return e.fail("export-task", usagef("--org is required"))
+	}
+	if out != "" {
+		if _, err := os.Stat(out); err == nil {
+			return e.fail("export-task", usagef("-o %s exists; the result is never written over a file", out))
+		}
+	}
+	store, closeStore, err := e.openStore()
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	defer closeStore()
+	dirBytes, err := e.readDirectory()
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	dir, err := model.ParseDirectory(dirBytes)
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	eng, err := e.newEngine(ctx, store, func(context.Context) (*model.Directory, error) { return dir, nil }, time.Now)
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	by := "cli"
+	if u, err := user.Current(); err == nil {
+		by = "cli:" + u.Username
+	}
+	rec := archiver.AccessRecord{TokenName: by, Org: org, Date: req.From + ".." + req.To, Client: "local", Action: archiver.ActionTaskCreate}
+	id, err := eng.Create(ctx, org, by, req)
+	rec.TaskID, rec.Time, rec.Status, rec.Complete = id, time.Now(), 202, err == nil
+	if err != nil {
+		rec.Status = 400
+	}
+	if aerr := (archiver.AuditLog{Store: store}).Append(context.WithoutCancel(ctx), rec); aerr != nil {
+		return e.fail("export-task", aerr)
+	}
+	var fe *exporttask.FieldError
+	if errors.As(err, &fe) {
+		flag := map[string]string{"chatIds": "chat", "userIds": "user"}[fe.Field]
+		if flag == "" {
+			flag = fe.Field
+		}
+		return e.fail("export-task", usagef("--%s: %s", flag, fe.Message))
+	}
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	e.log.Info("export task created", "task", id, "org", org, "from", req.From, "to", req.To, "format", req.Format)
+	start := time.Now()
+	st, err := eng.Execute(ctx, org, id)
+	if err != nil {
+		return e.fail("export-task", fmt.Errorf("task %s: %w (it runs again when serve starts)", id, err))
+	}
+	if st.State != exporttask.StateCompleted {
+		return e.fail("export-task", fmt.Errorf("task %s %s: %s", id, st.State, st.Error))
+	}
+	if out != "" {
+		if err := writeResult(ctx, eng, org, id, out); err != nil {
+			return e.fail("export-task", err)
+		}
+	}
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(st); err != nil {
+		return e.fail("export-task", err)
+	}
+	e.log.Info("export task completed", "task", id, "events", st.Result.Events, "bytes", st.Result.Size, "sha256", st.Result.SHA256, "took", time.Since(start).Round(time.Millisecond))
+	return exitOK
+}
+
+// writeResult copies a task's result to a new file, checking its SHA-256 on the way.
+func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string) error {
+	st, rc, err := eng.OpenResult(ctx, org, id)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	if sum := hex.EncodeToString(h.Sum(nil)); err == nil && (n != st.Result.Size || sum != st.Result.SHA256) {
+		err = fmt.Errorf("%s: wrote %d bytes with SHA-256 %s, the result has %d and %s", path, n, sum, st.Result.Size, st.Result.SHA256)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return err
+}

@@ -535,7 +535,6 @@ func TestCancel(t *testing.T) {
 	}
 }
 
-
 // TestSchemaRejects shows the validator and the reference checks do reject what they must,
 // so the passing checks above mean something.
 func TestSchemaRejects(t *testing.T) {

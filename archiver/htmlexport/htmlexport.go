@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/fastzip"
 	"github.com/chatvault/chatvault/internal/spillsort"
 	"github.com/chatvault/chatvault/model"
 )
@@ -51,7 +52,9 @@ func NewWriter(w io.Writer, opt Options) (*Writer, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	return &Writer{opt: opt, zw: zip.NewWriter(w), now: opt.Now().UTC(), budget: sortMemory}, nil
+	zw := zip.NewWriter(w)
+	fastzip.Register(zw)
+	return &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), budget: sortMemory}, nil
 }
 
 // ContentType is the media type of the output.

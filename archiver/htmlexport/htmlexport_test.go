@@ -107,8 +107,8 @@ func TestTranscript(t *testing.T) {
 	for _, want := range []string{
 		"<h1>Chat chat-team</h1>",
 		"b583c3463dae00fce41c18642db832a505c4095c96eed7ca377d9b09fa4372bd", // 2026-11-21's manifest hash
-		"Morning! Report attached.</p>",                                     // the original, kept
-		"Morning! Report attached (v2).</p>",                                // its edit
+		"Morning! Report attached.</p>",                                    // the original, kept
+		"Morning! Report attached (v2).</p>",                               // its edit
 		"new version of the message above",
 		`<a href="https://files.example/r.pdf?x=1&amp;y=2" rel="noopener noreferrer">report.pdf</a>`,
 		`evil link (javascript:document.title=&#39;pwned&#39;)`, // shown, not linked

@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatvault/chatvault/internal/fastzip"
 )
 
 // boundary separates the MIME parts. Quoted-printable and base64 never produce "=_", so
@@ -86,6 +88,7 @@ func (f *file) encode(w *bytes.Buffer) error {
 
 	var inner bytes.Buffer
 	zw := zip.NewWriter(&inner)
+	fastzip.Register(zw)
 	zf, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestName, Method: zip.Deflate, Modified: f.first})
 	if err != nil {
 		return err

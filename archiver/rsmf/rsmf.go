@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/fastzip"
 	"github.com/chatvault/chatvault/internal/spillsort"
 	"github.com/chatvault/chatvault/model"
 )
@@ -82,7 +83,9 @@ func NewWriter(w io.Writer, opt Options) (*Writer, error) {
 	// leaves nothing behind.
 	os.Remove(f.Name())
 	buf := bufio.NewWriter(f)
-	wr := &Writer{opt: opt, zw: zip.NewWriter(w), now: opt.Now().UTC(), load: f, loadBuf: buf,
+	zw := zip.NewWriter(w)
+	fastzip.Register(zw)
+	wr := &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), load: f, loadBuf: buf,
 		loadCSV: csv.NewWriter(buf), maxFile: MaxFileEvents, maxBytes: MaxFileBytes}
 	return wr, nil
 }

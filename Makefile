@@ -17,14 +17,15 @@ run:
 
 # Every test, with the race detector, after go vet and staticcheck. Installs what the tests
 # need: the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
-# four minutes) and caches outside the repository. The reliability tests record what they
-# showed; the README's reliability table must match it. Then every fuzz target runs for
-# FUZZTIME (10s) each.
+# four minutes) and caches outside the repository; the HTML export's browser test renders
+# pages in Debian's headless chromium, which scripts/chromium.sh installs when missing. The
+# reliability tests record what they showed; the README's reliability table must match
+# it. Then every fuzz target runs for FUZZTIME (10s) each.
 test:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
-	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && \
-	CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
+	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
 
@@ -34,8 +35,8 @@ fuzz:
 
 # Rerun the reliability tests and rewrite the README's reliability table from their rows.
 reliability:
-	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && \
-	CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
+	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows"; code=$$?; rm -rf "$$rows"; exit $$code
 
 # Generate 1M and 4M events, seal them, and print the table of the README's performance

@@ -1,0 +1,187 @@
+package htmlexport
+
+import (
+	"archive/zip"
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/fastzip"
+	"github.com/chatvault/chatvault/internal/spillsort"
+	"github.com/chatvault/chatvault/model"
+)
+
+// sortMemory is the budget of the regrouping by chat.
+const sortMemory = 16 << 20
+
+// Options are those every export format takes.
+type Options struct {
+	Org, OrgName string // the organization (custodian) the export is for
+	TaskID       string // goes into names/identifiers so productions are traceable
+	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
+	Now          func() time.Time
+}
+
+// Writer writes the HTML transcripts of an export as a ZIP archive.
+type Writer struct {
+	opt    Options
+	zw     *zip.Writer
+	now    time.Time
+	sorter *spillsort.Sorter
+	budget int // sortMemory, smaller in tests
+	days   []sourceDay
+	closed bool
+}
+
+type sourceDay struct {
+	Date     string
+	Revision int
+	SHA256   string
+	Records  int64
+}
+
+// NewWriter starts an export written to w.
+func NewWriter(w io.Writer, opt Options) (*Writer, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	zw := zip.NewWriter(w)
+	fastzip.Register(zw)
+	return &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), budget: sortMemory}, nil
+}
+
+// ContentType is the media type of the output.
+func (w *Writer) ContentType() string { return "application/zip" }
+
+// Extension is the output's file name extension.
+func (w *Writer) Extension() string { return ".zip" }
+
+// WriteDay adds one sealed day. Nothing is written to the output before Close, which
+// renders every chat across all days.
+func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next func() (model.Event, error)) error {
+	if w.closed {
+		return errors.New("htmlexport: write after close")
+	}
+	day := sourceDay{Date: m.Date, Revision: m.Revision, SHA256: hex.EncodeToString(m.SHA256[:])}
+	idx := len(w.days)
+	if w.sorter == nil {
+		w.sorter = spillsort.New(w.opt.TempDir, w.budget)
+	}
+	var key, val []byte
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("htmlexport: day %s: %w", day.Date, err)
+		}
+		day.Records++
+		// By chat, then by thread (a reply's threadTimestamp is its parent's timestamp,
+		// so replies follow their parent), then by the message's own time; a message's
+		// edits and deletion carry its timestamp and id, so they follow it.
+		root := e.Timestamp
+		if e.ThreadTimestamp != 0 {
+			root = e.ThreadTimestamp
+		}
+		key = spillsort.AppendString(key[:0], e.ChatID)
+		key = spillsort.AppendInt64(key, root)
+		key = spillsort.AppendInt64(key, e.Timestamp)
+		key = spillsort.AppendString(key, e.MessageID)
+		key = append(key, model.EventTypeRank(e.EventType))
+		key = spillsort.AppendInt64(key, e.EventTimestamp)
+		val = binary.AppendUvarint(val[:0], uint64(idx))
+		val = model.AppendJSON(val, &e)
+		if err := w.sorter.Add(key, val); err != nil {
+			return fmt.Errorf("htmlexport: day %s: %w", day.Date, err)
+		}
+	}
+	w.days = append(w.days, day)
+	return nil
+}
+
+// Close renders every chat and the index into the archive and finishes it. It does not
+// close the underlying writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	if w.sorter == nil {
+		w.sorter = spillsort.New(w.opt.TempDir, w.budget)
+	}
+	defer w.sorter.Close()
+	r, err := newRenderer(w)
+	if err != nil {
+		return fmt.Errorf("htmlexport: %w", err)
+	}
+	defer r.cleanup()
+	err = w.sorter.Iterate(func(_, v []byte) error {
+		idx, n := binary.Uvarint(v)
+		e, err := model.Decode(v[n:])
+		if err != nil {
+			return fmt.Errorf("decode spilled record: %w", err)
+		}
+		return r.event(int(idx), &e)
+	})
+	if err == nil {
+		err = r.finishChat()
+	}
+	if err == nil {
+		err = r.index()
+	}
+	if err == nil {
+		err = w.zw.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("htmlexport: %w", err)
+	}
+	return nil
+}
+
+// tempFile is a scratch file reused for each chat; its name is removed at once, so
+// nothing is left behind whatever happens.
+type tempFile struct {
+	f *os.File
+	w *bufio.Writer
+}
+
+func newTempFile(dir, pattern string) (*tempFile, error) {
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return nil, err
+	}
+	os.Remove(f.Name())
+	return &tempFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}, nil
+}
+
+func (t *tempFile) reset() error {
+	t.w.Reset(t.f)
+	if err := t.f.Truncate(0); err != nil {
+		return err
+	}
+	_, err := t.f.Seek(0, io.SeekStart)
+	return err
+}
+
+// copyTo writes everything written so far to dst.
+func (t *tempFile) copyTo(dst io.Writer) error {
+	if err := t.w.Flush(); err != nil {
+		return err
+	}
+	if _, err := t.f.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	_, err := io.Copy(dst, t.f)
+	return err
+}

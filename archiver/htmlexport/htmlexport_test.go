@@ -1,0 +1,274 @@
+package htmlexport
+
+import (
+	"archive/zip"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/internal/exporttest"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+func testOptions(t testing.TB) Options {
+	return Options{Org: exporttest.Org, OrgName: exporttest.OrgName, TaskID: "3f6c1a2e-7d4b-4c8e-9a1f-0b2c3d4e5f60",
+		TempDir: t.TempDir(), Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }}
+}
+
+func produce(t testing.TB, days []exporttest.Day, opt Options, tune func(*Writer)) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	w, err := NewWriter(&out, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tune != nil {
+		tune(w)
+	}
+	for _, d := range days {
+		if err := w.WriteDay(context.Background(), d.Manifest, d.Next()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// entries unpacks the archive: name → content, and the names in order.
+func entries(t testing.TB, b []byte) (map[string][]byte, []string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatalf("output is not a ZIP: %v", err)
+	}
+	m := map[string][]byte{}
+	var names []string
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		m[zf.Name] = data
+		names = append(names, zf.Name)
+	}
+	return m, names
+}
+
+func TestGolden(t *testing.T) {
+	out := produce(t, exporttest.Fixture(t), testOptions(t), nil)
+	files, names := entries(t, out)
+	want := []string{"chats/00001.html", "chats/00002.html", "index.html"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("entries %v, want %v", names, want)
+	}
+	for _, name := range names {
+		path := filepath.Join("testdata", "golden", name)
+		if *update {
+			os.MkdirAll(filepath.Dir(path), 0o755)
+			if err := os.WriteFile(path, files[name], 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		golden, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if !bytes.Equal(files[name], golden) {
+			t.Errorf("%s differs from %s (run with -update if the change is intended)", name, path)
+		}
+	}
+	if again := produce(t, exporttest.Fixture(t), testOptions(t), nil); !bytes.Equal(out, again) {
+		t.Error("a second export of the same days differs")
+	}
+}
+
+// TestTranscript checks what a reader must find on the team chat's page.
+func TestTranscript(t *testing.T) {
+	files, _ := entries(t, produce(t, exporttest.Fixture(t), testOptions(t), nil))
+	page := string(files["chats/00002.html"])
+	for _, want := range []string{
+		"<h1>Chat chat-team</h1>",
+		"b583c3463dae00fce41c18642db832a505c4095c96eed7ca377d9b09fa4372bd", // 2026-11-21's manifest hash
+		"Morning! Report attached.</p>",                                    // the original, kept
+		"Morning! Report attached (v2).</p>",                               // its edit
+		"new version of the message above",
+		`<a href="https://files.example/r.pdf?x=1&amp;y=2" rel="noopener noreferrer">report.pdf</a>`,
+		`evil link (javascript:document.title=&#39;pwned&#39;)`, // shown, not linked
+		`<article class="ev message reply">`,
+		`<a href="#t1795251600000">the message of 2026-11-21 09:00:00.000 UTC</a>`,
+		`<span class="badge">deleted</span> at 2026-11-21 09:07:00.000 UTC`,
+		"Added: Grace Hopper. Removed: Guest Visitor.",
+		"<code>:&#43;1:</code>",
+		"Snippet (go)",
+		"Grüße — 日本語",
+		"2026-11-21 09:00:00.000 UTC",
+		"Guest Visitor</td><td>occupant</td><td>guest",
+		"Standup Bot</td><td>bot</td><td>bot standup, integration int-standup",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("team chat page lacks %q", want)
+		}
+	}
+	// Replies follow their parent: m-002 (a reply to m-001) comes before m-003, sent later.
+	if i, j := strings.Index(page, "Standup starts in 5 minutes"), strings.Index(page, "Morning! Report attached (v2)."); i < j {
+		t.Errorf("the reply comes before its parent's edit (%d < %d)", i, j)
+	}
+	if i, j := strings.Index(page, "Late reply to yesterday"), strings.Index(page, "Standup starts"); i < j {
+		t.Errorf("the next day's reply to m-001 is not in m-001's thread")
+	}
+	if strings.Contains(page, "not shown above") || strings.Contains(page, "not in this export") {
+		t.Error("the whole range is exported, yet an original or a thread parent is said to be missing")
+	}
+	// Exporting only the second day: its edit, deletion and reply point at messages of the first.
+	second, _ := entries(t, produce(t, exporttest.Fixture(t)[1:], testOptions(t), nil))
+	for _, want := range []string{
+		"new version of a message sent 2026-11-21 09:04:00.000 UTC (original not shown above)",
+		"(a message sent 2026-11-21 09:01:00.000 UTC; original not shown above)",
+		"the message of 2026-11-21 09:00:00.000 UTC (not in this export)",
+	} {
+		if !strings.Contains(string(second["chats/00001.html"]), want) {
+			t.Errorf("second day's page lacks %q", want)
+		}
+	}
+	index := string(files["index.html"])
+	for _, want := range []string{`<a href="chats/00001.html">chat-injection</a>`, `<a href="chats/00002.html">chat-team</a>`,
+		"<h2>Chats (2)</h2>", "2026-11-22"} {
+		if !strings.Contains(index, want) {
+			t.Errorf("index lacks %q", want)
+		}
+	}
+}
+
+var hrefRE = regexp.MustCompile(`(?i)\b(href|src)\s*=\s*"([^"]*)"`)
+
+// assertInert checks one page for anything active that came from the data.
+func assertInert(t *testing.T, name string, page []byte) {
+	t.Helper()
+	lower := bytes.ToLower(page)
+	for _, bad := range []string{"<script", "<img", "<iframe", "onerror=\"", "onerror='", `href="javascript`} {
+		if bytes.Contains(lower, []byte(bad)) {
+			t.Errorf("%s contains %q", name, bad)
+		}
+	}
+	for _, m := range hrefRE.FindAllSubmatch(page, -1) {
+		u := string(m[2])
+		if !(strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://") || strings.HasPrefix(u, "#") ||
+			u == "../index.html" || strings.HasPrefix(u, "chats/")) {
+			t.Errorf("%s: %s=%q", name, m[1], u)
+		}
+	}
+}
+
+// TestInjection: script tags, javascript: URLs and attribute-breaking quotes in message
+// text, display names and attachments come out as text.
+func TestInjection(t *testing.T) {
+	files, _ := entries(t, produce(t, exporttest.Fixture(t), testOptions(t), nil))
+	for name, page := range files {
+		assertInert(t, name, page)
+	}
+	page := string(files["chats/00001.html"])
+	for _, want := range []string{
+		"&lt;script&gt;document.title=&#39;pwned&#39;&lt;/script&gt;",
+		"&#34;&gt;&lt;img src=x onerror=&#34;document.title=&#39;pwned&#39;&#34;&gt;Mallory",
+		"&lt;script&gt;alert(3)&lt;/script&gt; (javascript:alert(4))",
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("injection page lacks the escaped text %q", want)
+		}
+	}
+	reliability.Record(t, "security", "html export: script tags, javascript: URLs and quotes in text, names, attachments", reliability.Kept,
+		"escaped by html/template; only http(s) links; CSP forbids scripts")
+}
+
+// TestSpillsGiveSameOutput: a tiny sort budget (many spilled runs) changes nothing.
+func TestSpillsGiveSameOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("generates a day")
+	}
+	files := exporttest.Synth(t, "2026-11-22", 5_000)
+	run := func(budget int) []byte {
+		var out bytes.Buffer
+		w, err := NewWriter(&out, testOptions(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.budget = budget
+		if err := w.WriteDay(context.Background(), exporttest.Manifest("2026-11-22"), exporttest.Stream(t, files)); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if budget < sortMemory && w.sorter == nil {
+			t.Fatal("no sorter")
+		}
+		return out.Bytes()
+	}
+	small, whole := run(1<<16), run(sortMemory)
+	if !bytes.Equal(small, whole) {
+		t.Fatal("output differs when the sort spills")
+	}
+	pages, _ := entries(t, whole)
+	for name, page := range pages {
+		assertInert(t, name, page)
+	}
+	if len(pages) < 10 {
+		t.Errorf("only %d pages for a generated day", len(pages))
+	}
+}
+
+func TestSpillFailureFailsCleanly(t *testing.T) {
+	opt := testOptions(t)
+	opt.TempDir = filepath.Join(opt.TempDir, "missing")
+	w, err := NewWriter(io.Discard, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := model.Event{EventType: "sent", ChatID: "c", Timestamp: 1, EventTimestamp: 1, MessageID: "m",
+		Sender: model.Participant{Type: "occupant", ID: "o"}, ContentType: "text", HasContent: true,
+		Content: model.Content{Type: "text", Text: strings.Repeat("x", 1<<16)}}
+	n := 0
+	next := func() (model.Event, error) {
+		if n++; n > 2*sortMemory>>16 {
+			return model.Event{}, io.EOF
+		}
+		return big, nil
+	}
+	err = w.WriteDay(context.Background(), exporttest.Manifest("2026-11-21"), next)
+	if err == nil || !strings.Contains(err.Error(), "htmlexport: day 2026-11-21") {
+		t.Fatalf("WriteDay = %v, want an error naming the day", err)
+	}
+	reliability.Record(t, "fault", "html export: spill folder missing", reliability.CleanFailure,
+		"WriteDay fails naming the day; the task fails")
+}
+
+func TestCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w, err := NewWriter(io.Discard, testOptions(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := exporttest.Fixture(t)[0]
+	if err := w.WriteDay(ctx, d.Manifest, d.Next()); !errors.Is(err, context.Canceled) {
+		t.Fatalf("WriteDay after cancel = %v", err)
+	}
+}

@@ -1,0 +1,228 @@
+package rsmf
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
+	"net/mail"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/internal/fastzip"
+)
+
+// boundary separates the MIME parts. Quoted-printable and base64 never produce "=_", so
+// it cannot occur inside a part, and a fixed boundary keeps the output deterministic.
+const boundary = "=_chatvault-rsmf"
+
+// ManifestName is the manifest's name inside rsmf.zip.
+const ManifestName = "rsmf_manifest.json"
+
+// encode writes the .rsmf: RFC 5322 headers, a text/plain transcript, rsmf.zip.
+func (f *file) encode(w *bytes.Buffer) error {
+	m := &f.manifest
+	ps := m.Participants
+	h := headerWriter{w: w}
+	if len(ps) > 0 {
+		h.field("From", address(ps[0]))
+	}
+	to := make([]string, 0, len(ps))
+	names := make([]string, 0, len(ps))
+	for i, p := range ps {
+		if i > 0 {
+			to = append(to, address(p))
+		}
+		names = append(names, p.label())
+	}
+	if len(to) > 0 {
+		h.field("To", strings.Join(to, ", "))
+	}
+	h.field("Subject", encodeWords(f.subject()))
+	h.field("Date", f.first.Format(time.RFC1123Z))
+	h.field("Message-ID", "<"+f.info.docID+"@chatvault>")
+	h.field("MIME-Version", "1.0")
+	h.field("X-RSMF-Version", Version)
+	h.field("X-RSMF-Generator", "chatvault")
+	h.field("X-RSMF-Application", Platform)
+	h.field("X-RSMF-BeginDate", f.first.Format(time.RFC3339Nano))
+	h.field("X-RSMF-EndDate", f.last.Format(time.RFC3339Nano))
+	h.field("X-RSMF-EventCount", strconv.Itoa(len(m.Events)))
+	h.field("X-RSMF-AttachmentCount", "0")
+	h.field("X-RSMF-Custodian", encodeWords(custodianOf(f.info)))
+	h.field("X-RSMF-Participants", encodeWords(strings.Join(names, ", ")))
+	if f.info.collection != "" {
+		h.field("X-RSMF-EventCollectionID", encodeWords(f.info.collection))
+	}
+	h.field("X-Chatvault-DocID", f.info.docID)
+	h.field("X-Chatvault-Org", encodeWords(f.info.org))
+	h.field("X-Chatvault-Task", encodeWords(f.info.taskID))
+	h.field("X-Chatvault-Source-Date", f.info.day)
+	h.field("X-Chatvault-Source-Manifest-Sha256", f.info.manifestSHA256)
+	h.field("Content-Type", `multipart/mixed; boundary="`+boundary+`"`)
+	w.WriteString("\r\n")
+
+	mw := multipart.NewWriter(w)
+	if err := mw.SetBoundary(boundary); err != nil {
+		return err
+	}
+	pw, err := mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type":              {`text/plain; charset="utf-8"`},
+		"Content-Transfer-Encoding": {"quoted-printable"},
+	})
+	if err != nil {
+		return err
+	}
+	qp := quotedprintable.NewWriter(pw)
+	f.transcript(qp)
+	if err := qp.Close(); err != nil {
+		return err
+	}
+
+	var inner bytes.Buffer
+	zw := zip.NewWriter(&inner)
+	fastzip.Register(zw)
+	zf, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestName, Method: zip.Deflate, Modified: f.first})
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(zf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(m); err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	pw, err = mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type":              {`application/zip; name="rsmf.zip"`},
+		"Content-Disposition":       {`attachment; filename="rsmf.zip"`},
+		"Content-Transfer-Encoding": {"base64"},
+	})
+	if err != nil {
+		return err
+	}
+	if err := writeBase64Lines(pw, inner.Bytes()); err != nil {
+		return err
+	}
+	return mw.Close()
+}
+
+func (f *file) subject() string {
+	s := "Chat " + f.chat + " on " + f.info.day
+	if f.info.collection != "" {
+		s += " (part " + strconv.Itoa(f.info.part) + ")"
+	}
+	return s
+}
+
+func custodianOf(info fileInfo) string {
+	if info.orgName != "" {
+		return info.orgName
+	}
+	return info.org
+}
+
+// transcript is the plain-text body: what the file is, then one line per event, so the
+// text is searchable on platforms that do not read the manifest.
+func (f *file) transcript(w io.Writer) {
+	m := &f.manifest
+	names := make(map[string]string, len(m.Participants))
+	labels := make([]string, len(m.Participants))
+	for i, p := range m.Participants {
+		names[p.ID] = p.Display
+		if p.Display == "" {
+			names[p.ID] = p.ID
+		}
+		labels[i] = p.label()
+	}
+	fmt.Fprintf(w, "%s\n", f.subject())
+	fmt.Fprintf(w, "Custodian: %s (%s)\n", custodianOf(f.info), f.info.org)
+	fmt.Fprintf(w, "Export task: %s, DocID %s\n", f.info.taskID, f.info.docID)
+	fmt.Fprintf(w, "Source: sealed day %s, manifest SHA-256 %s\n", f.info.day, f.info.manifestSHA256)
+	fmt.Fprintf(w, "Participants: %s\n", strings.Join(labels, "; "))
+	fmt.Fprintf(w, "Events: %d, %s to %s (UTC)\n\n", len(m.Events), f.first.Format(time.RFC3339Nano), f.last.Format(time.RFC3339Nano))
+	for _, ev := range m.Events {
+		who := names[ev.Participant]
+		switch ev.Type {
+		case "join":
+			fmt.Fprintf(w, "%s %s joined\n", ev.Timestamp, who)
+		case "leave":
+			fmt.Fprintf(w, "%s %s left\n", ev.Timestamp, who)
+		default:
+			reply := ""
+			if ev.Parent != "" {
+				reply = " (reply to " + ev.Parent + ")"
+			}
+			fmt.Fprintf(w, "%s %s%s: %s\n", ev.Timestamp, who, reply, ev.Body)
+			for _, ed := range ev.Edits {
+				fmt.Fprintf(w, "    edited %s by %s: %s\n", ed.Timestamp, names[ed.Participant], ed.New)
+			}
+			if ev.Deleted {
+				fmt.Fprintf(w, "    deleted\n")
+			}
+		}
+	}
+}
+
+// address renders a participant as a mail address; one without a usable email gets a
+// placeholder under the reserved .invalid domain, so the header still parses.
+func address(p participant) string {
+	a := mail.Address{Name: p.Display, Address: p.Email}
+	if a.Address == "" {
+		local := strings.Map(func(r rune) rune {
+			if r < 128 && (r == '-' || r == '.' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return r
+			}
+			return '_'
+		}, p.ID)
+		a.Address = strings.Trim(local, ".") + "@participants.chatvault.invalid"
+	}
+	return a.String()
+}
+
+// encodeWords makes any text safe as a header value: non-ASCII and control characters
+// (a CR or LF in a chat name must not start a header of its own) become RFC 2047 words.
+func encodeWords(s string) string { return mime.QEncoding.Encode("utf-8", s) }
+
+// headerWriter writes header fields, folding long values at spaces (RFC 5322 2.2.3).
+type headerWriter struct{ w *bytes.Buffer }
+
+func (h headerWriter) field(name, value string) {
+	line := len(name) + 2
+	h.w.WriteString(name)
+	h.w.WriteString(":")
+	for i, word := range strings.Split(value, " ") {
+		if i > 0 && line+1+len(word) > 76 {
+			h.w.WriteString("\r\n")
+			line = 0
+		}
+		h.w.WriteString(" ")
+		h.w.WriteString(word)
+		line += 1 + len(word)
+	}
+	h.w.WriteString("\r\n")
+}
+
+func writeBase64Lines(w io.Writer, b []byte) error {
+	const lineBytes = 57 // 76 characters of base64
+	buf := make([]byte, base64.StdEncoding.EncodedLen(lineBytes)+2)
+	for len(b) > 0 {
+		n := min(lineBytes, len(b))
+		m := base64.StdEncoding.EncodedLen(n)
+		base64.StdEncoding.Encode(buf, b[:n])
+		buf[m], buf[m+1] = '\r', '\n'
+		if _, err := w.Write(buf[:m+2]); err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	return nil
+}

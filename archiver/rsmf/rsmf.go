@@ -1,0 +1,314 @@
+package rsmf
+
+import (
+	"archive/zip"
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/fastzip"
+	"github.com/chatvault/chatvault/internal/spillsort"
+	"github.com/chatvault/chatvault/model"
+)
+
+// Version is the RSMF version written.
+const Version = "2.0.0"
+
+// Limits of one .rsmf file; a larger chat-day is split into several files.
+const (
+	MaxFileEvents = 5000
+	MaxFileBytes  = 8 << 20
+)
+
+// sortMemory is the budget of one day's regrouping by chat.
+const sortMemory = 16 << 20
+
+// Options are those every export format takes.
+type Options struct {
+	Org, OrgName string // the organization (custodian) the export is for
+	TaskID       string // goes into names/identifiers so productions are traceable
+	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
+	Now          func() time.Time
+}
+
+// Writer writes an RSMF production as a ZIP archive.
+type Writer struct {
+	opt      Options
+	zw       *zip.Writer
+	now      time.Time
+	load     *os.File // loadfile.csv rows, copied into the archive by Close
+	loadCSV  *csv.Writer
+	loadBuf  *bufio.Writer
+	docs     int
+	days     []sourceDay
+	closed   bool
+	maxFile  int // MaxFileEvents, smaller in tests
+	maxBytes int
+}
+
+type sourceDay struct {
+	Date           string `json:"date"`
+	Revision       int    `json:"revision"`
+	ManifestKey    string `json:"manifestKey"`
+	ManifestSHA256 string `json:"manifestSha256"`
+	Records        int64  `json:"records"`
+	Files          int    `json:"rsmfFiles"`
+}
+
+var loadHeader = []string{"DocID", "Custodian", "Conversation", "Participants", "FirstDate", "LastDate",
+	"SHA256", "Path", "Events", "SourceDate", "SourceManifestSHA256"}
+
+// NewWriter starts a production written to w.
+func NewWriter(w io.Writer, opt Options) (*Writer, error) {
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	f, err := os.CreateTemp(opt.TempDir, "chatvault-rsmf-load-*")
+	if err != nil {
+		return nil, fmt.Errorf("rsmf: create load file: %w", err)
+	}
+	// The load file is only ever read back through f: removing the name now means a crash
+	// leaves nothing behind.
+	os.Remove(f.Name())
+	buf := bufio.NewWriter(f)
+	zw := zip.NewWriter(w)
+	fastzip.Register(zw)
+	wr := &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), load: f, loadBuf: buf,
+		loadCSV: csv.NewWriter(buf), maxFile: MaxFileEvents, maxBytes: MaxFileBytes}
+	return wr, nil
+}
+
+// ContentType is the media type of the output.
+func (w *Writer) ContentType() string { return "application/zip" }
+
+// Extension is the output's file name extension.
+func (w *Writer) Extension() string { return ".zip" }
+
+// WriteDay adds one sealed day: one .rsmf per chat (more for a very large chat-day).
+func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next func() (model.Event, error)) error {
+	if w.closed {
+		return errors.New("rsmf: write after close")
+	}
+	day := sourceDay{Date: m.Date, Revision: m.Revision, ManifestKey: m.Key, ManifestSHA256: hex.EncodeToString(m.SHA256[:])}
+	s := spillsort.New(w.opt.TempDir, sortMemory)
+	defer s.Close()
+	var key, val []byte
+	for n := 0; ; n++ {
+		if n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e, err := next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("rsmf: day %s: %w", day.Date, err)
+		}
+		day.Records++
+		// Grouped by chat, then by the message's original time: a message's edits and
+		// deletion carry its timestamp and id, so they follow it.
+		key = spillsort.AppendString(key[:0], e.ChatID)
+		key = spillsort.AppendInt64(key, e.Timestamp)
+		key = spillsort.AppendString(key, e.MessageID)
+		key = append(key, model.EventTypeRank(e.EventType))
+		key = spillsort.AppendInt64(key, e.EventTimestamp)
+		val = model.AppendJSON(val[:0], &e)
+		if err := s.Add(key, val); err != nil {
+			return fmt.Errorf("rsmf: day %s: %w", day.Date, err)
+		}
+	}
+
+	var (
+		events []model.Event
+		size   int
+		part   int
+		chat   string
+	)
+	// flush writes the buffered events; more says the chat-day goes on in another file.
+	flush := func(more bool) error {
+		if len(events) == 0 {
+			return nil
+		}
+		part++
+		if err := w.writeFile(&day, chat, part, more, events); err != nil {
+			return err
+		}
+		day.Files++
+		clear(events)
+		events, size = events[:0], 0
+		return nil
+	}
+	n := 0
+	err := s.Iterate(func(_, v []byte) error {
+		if n++; n%1024 == 0 && ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e, err := model.Decode(v)
+		if err != nil {
+			return fmt.Errorf("decode spilled record: %w", err)
+		}
+		if e.ChatID != chat {
+			if err := flush(false); err != nil {
+				return err
+			}
+			chat, part = e.ChatID, 0
+		} else if len(events) > 0 && (len(events) >= w.maxFile || size >= w.maxBytes) {
+			// Cut between messages when possible; a single message's own edits may
+			// overrun the limit by as much again before the cut is forced.
+			last := &events[len(events)-1]
+			if last.MessageID != e.MessageID || last.Timestamp != e.Timestamp ||
+				len(events) >= 2*w.maxFile || size >= 2*w.maxBytes {
+				if err := flush(true); err != nil {
+					return err
+				}
+			}
+		}
+		events = append(events, e)
+		size += len(v)
+		return nil
+	})
+	if err == nil {
+		err = flush(false)
+	}
+	if err != nil {
+		return fmt.Errorf("rsmf: day %s: %w", day.Date, err)
+	}
+	w.days = append(w.days, day)
+	return nil
+}
+
+// writeFile encodes one .rsmf and adds it to the archive and the load file.
+func (w *Writer) writeFile(day *sourceDay, chat string, part int, more bool, events []model.Event) error {
+	w.docs++
+	docID := w.docID()
+	collection := ""
+	if part > 1 || more {
+		collection = chat + "/" + day.Date
+	}
+	f := buildFile(chat, events, fileInfo{
+		org: w.opt.Org, orgName: w.opt.OrgName, taskID: w.opt.TaskID, docID: docID,
+		day: day.Date, manifestSHA256: day.ManifestSHA256, part: part, collection: collection,
+	})
+	var buf bytes.Buffer
+	if err := f.encode(&buf); err != nil {
+		return fmt.Errorf("encode %s: %w", docID, err)
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	path := day.Date + "/" + docID + ".rsmf"
+	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Deflate, Modified: w.now})
+	if err != nil {
+		return fmt.Errorf("add %s: %w", path, err)
+	}
+	if _, err := zf.Write(buf.Bytes()); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	names := make([]string, len(f.manifest.Participants))
+	for i, p := range f.manifest.Participants {
+		names[i] = p.label()
+	}
+	row := []string{docID, w.custodian(), chat, strings.Join(names, "; "),
+		f.first.Format(time.RFC3339Nano), f.last.Format(time.RFC3339Nano), hex.EncodeToString(sum[:]), path,
+		strconv.Itoa(len(f.manifest.Events)), day.Date, day.ManifestSHA256}
+	if err := w.loadCSV.Write(row); err != nil {
+		return fmt.Errorf("write load file: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) custodian() string {
+	if w.opt.OrgName != "" {
+		return w.opt.OrgName
+	}
+	return w.opt.Org
+}
+
+// docID numbers the files of a production; the task id's first characters tie a DocID to
+// the task that produced it.
+func (w *Writer) docID() string {
+	prefix := "CV"
+	var t []byte
+	for _, c := range []byte(w.opt.TaskID) {
+		if len(t) == 8 {
+			break
+		}
+		if c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			t = append(t, c)
+		}
+	}
+	if len(t) > 0 {
+		prefix += "-" + strings.ToUpper(string(t))
+	}
+	return fmt.Sprintf("%s-%07d", prefix, w.docs)
+}
+
+// Close writes loadfile.csv and export.json and finishes the archive. It does not close
+// the underlying writer.
+func (w *Writer) Close() error {
+	if w.closed {
+		return nil
+	}
+	w.closed = true
+	defer w.load.Close()
+	w.loadCSV.Flush()
+	if err := w.loadCSV.Error(); err != nil {
+		return fmt.Errorf("rsmf: write load file: %w", err)
+	}
+	if err := w.loadBuf.Flush(); err != nil {
+		return fmt.Errorf("rsmf: write load file: %w", err)
+	}
+	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: "loadfile.csv", Method: zip.Deflate, Modified: w.now})
+	if err != nil {
+		return fmt.Errorf("rsmf: add load file: %w", err)
+	}
+	hdr := csv.NewWriter(zf)
+	hdr.Write(loadHeader)
+	hdr.Flush()
+	if err := hdr.Error(); err != nil {
+		return fmt.Errorf("rsmf: write load file: %w", err)
+	}
+	if _, err := w.load.Seek(0, io.SeekStart); err != nil {
+		return fmt.Errorf("rsmf: read load file: %w", err)
+	}
+	if _, err := io.Copy(zf, w.load); err != nil {
+		return fmt.Errorf("rsmf: copy load file: %w", err)
+	}
+
+	info := struct {
+		Format      string      `json:"format"`
+		Version     string      `json:"rsmfVersion"`
+		Org         string      `json:"org"`
+		OrgName     string      `json:"orgName"`
+		TaskID      string      `json:"taskId"`
+		GeneratedAt string      `json:"generatedAt"`
+		Files       int         `json:"rsmfFiles"`
+		Days        []sourceDay `json:"sourceDays"`
+	}{"rsmf", Version, w.opt.Org, w.opt.OrgName, w.opt.TaskID, w.now.Format(time.RFC3339), w.docs, w.days}
+	if info.Days == nil {
+		info.Days = []sourceDay{}
+	}
+	zf, err = w.zw.CreateHeader(&zip.FileHeader{Name: "export.json", Method: zip.Deflate, Modified: w.now})
+	if err != nil {
+		return fmt.Errorf("rsmf: add export.json: %w", err)
+	}
+	enc := json.NewEncoder(zf)
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(info); err != nil {
+		return fmt.Errorf("rsmf: write export.json: %w", err)
+	}
+	if err := w.zw.Close(); err != nil {
+		return fmt.Errorf("rsmf: finish archive: %w", err)
+	}
+	return nil
+}

@@ -14,18 +14,22 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/htmlexport"
+	"github.com/chatvault/chatvault/archiver/rsmf"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
 
-// exportFormats are the formats of export tasks: each name's encoder constructor. The
-// html and rsmf packages plug in here.
+// exportFormats are the formats of export tasks: each name's encoder constructor.
 var exportFormats = map[string]exporttask.NewEncoder{
 	"jsonl": exporttask.NewJSONL,
+	"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
+		return htmlexport.NewWriter(w, htmlexport.Options(o))
+	},
+	"rsmf": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
+		return rsmf.NewWriter(w, rsmf.Options(o))
+	},
 }
-
-// exportMailer delivers "email" tasks; nil refuses them with 400 naming delivery.
-var exportMailer exporttask.Mailer
 
 func init() {
 	register(&command{
@@ -65,8 +69,14 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 		Now:         now,
 		Logger:      e.log.With("component", "exports"),
 	}
-	if exportMailer != nil {
-		eng.Mailer = exportMailer
+	// Without smtp.host the engine has no mailer and refuses "email" tasks with 400 naming
+	// delivery; a typed nil would instead fail each task when it tries to send.
+	m, err := e.mailer()
+	if err != nil {
+		return nil, err
+	}
+	if m != nil {
+		eng.Mailer = m
 	}
 	return eng, nil
 }

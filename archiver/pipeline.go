@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 	"golang.org/x/sync/errgroup"
 )
@@ -328,6 +329,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 		var lastFile string
 		var fi int32
 		err := s.Source.Scan(gctx, day, func(l Line) error {
+			crashpoint.Hit("read.line")
 			if l.File != lastFile {
 				var ok bool
 				if fi, ok = fileIndex[l.File]; !ok {

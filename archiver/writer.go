@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
@@ -136,6 +137,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	}
 
 	err = m.each(func(r *record) error {
+		crashpoint.Hit("merge.record")
 		if r.org == -1 {
 			if q == nil {
 				if q, err = newStagedObject(s.TempDir); err != nil {
@@ -251,6 +253,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 	if err := q.store(ctx, w.s.Store, key, keep); err != nil {
 		return fmt.Errorf("store quarantine: %w", err)
 	}
+	crashpoint.Hit("store.quarantine")
 	q.committed = true
 	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: hexSum(q.sum), Records: q.records}
 	w.log.Warn("records quarantined", "records", q.records, "key", key)
@@ -350,6 +353,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}
+	crashpoint.Hit("store.export")
 	return nil
 }
 
@@ -408,9 +412,11 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		}
 		return fmt.Errorf("commit manifest: %w", err)
 	}
+	crashpoint.Hit("commit.chain")
 	if err := store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		return fmt.Errorf("index manifest: %w", err)
 	}
+	crashpoint.Hit("commit.index")
 	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
 	return nil
 }
@@ -458,7 +464,7 @@ func newStagedObject(dir string) (*stagedObject, error) {
 		return nil, fmt.Errorf("stage export: %w", err)
 	}
 	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
-	st.buf = bufio.NewWriterSize(io.MultiWriter(f, st.stored), 256<<10)
+	st.buf = bufio.NewWriterSize(io.MultiWriter(crashpoint.Writer("temp.write", f), st.stored), 256<<10)
 	zw := gzipWriters.Get().(*pgzip.Writer)
 	zw.Reset(st.buf)
 	// No name, no modification time (0 means none): the same records give the same bytes.

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 const (
@@ -337,6 +338,7 @@ func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *s
 			if err != nil {
 				return fmt.Errorf("s3: upload part %d of %s: %w", num, key, err)
 			}
+			crashpoint.Hit("s3.part")
 			parts[num-1] = types.CompletedPart{
 				PartNumber:     aws.Int32(num),
 				ETag:           out.ETag,

@@ -477,7 +477,7 @@ func (st *stagedObject) write(b []byte) error {
 	st.jsonl.Write(b)
 	st.jsonlSize += int64(len(b))
 	if _, err := st.zw.Write(b); err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	return nil
 }
@@ -494,14 +494,14 @@ func (st *stagedObject) finish() error {
 	gzipWriters.Put(st.zw)
 	st.zw = nil
 	if err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	if err := st.buf.Flush(); err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	size, err := st.f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	st.size = size
 	copy(st.sum[:], st.stored.Sum(nil))

@@ -313,7 +313,7 @@ func (r *crashDayRig) crashAndRecover(t *testing.T, target crashTarget, crashes 
 	tempDir := t.TempDir()
 	args := r.runArgs(tempDir, target)
 	st := target.store(t)
-	before := map[string]string{}
+	before, _, _ := target.objects(t) // what an earlier, failed run left must stay as it is
 	for _, spec := range crashes {
 		var res exited
 		if spec == "random" {

@@ -404,7 +404,7 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 
 // Open implements archiver.Store. A download cut mid-body resumes where it stopped.
 func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	body, err := getObject(ctx, s.client, s.bucket, s.prefix+key)
+	body, err := getObject(ctx, s.client, s.bucket, s.prefix+key, nil)
 	if isNotFound(err) {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, archiver.ErrNotFound)
 	}

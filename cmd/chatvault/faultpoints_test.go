@@ -200,6 +200,18 @@ func TestEventLogChangesMidRun(t *testing.T) {
 		}
 		reliability.Record(t, "fault", "event log folder missing", reliability.CleanFailure, "exit 1 naming the event log folder; nothing committed")
 	})
+
+	t.Run("directory snapshot missing", func(t *testing.T) {
+		store := t.TempDir()
+		code, out, errOut := chatvault(t, "run", "--date", crashDay, "--eventlog", rig.log, "--directory", filepath.Join(t.TempDir(), "directory.json"), "--store", store)
+		if code != exitFailure || !strings.Contains(errOut, "read directory") {
+			t.Fatalf("exit %d, want %d naming the directory:\n%s%s", code, exitFailure, out, errOut)
+		}
+		if keys := committed(t, store); len(keys) > 0 {
+			t.Fatalf("the failed run committed %v", keys)
+		}
+		reliability.Record(t, "fault", "directory snapshot missing", reliability.CleanFailure, "exit 1 naming the directory file; nothing committed")
+	})
 }
 
 func appendTo(t *testing.T, name, s string) {
@@ -253,10 +265,20 @@ func TestS3EventLogUnreachable(t *testing.T) {
 		if keys := committed(t, store); len(keys) > 0 {
 			t.Fatalf("the failed run committed %v", keys)
 		}
+		// The directory snapshot from the same unreachable bucket.
+		proxy.SetFaults(func(*http.Request) miniotest.Fault { return miniotest.Unavailable })
+		code, out, errOut = chatvault(t, append(s3Run(store), "--directory", "s3://"+events+"/log/directory.json")...)
+		proxy.SetFaults(nil)
+		if code != exitFailure || !strings.Contains(errOut, "read directory") || !strings.Contains(errOut, "StatusCode: 503") {
+			t.Fatalf("directory on S3: exit %d, want %d naming the directory and S3's 503:\n%s%s", code, exitFailure, out, errOut)
+		}
+		if keys := committed(t, store); len(keys) > 0 {
+			t.Fatalf("the failed run committed %v", keys)
+		}
 		if code, out, errOut := chatvault(t, s3Run(store)...); code != exitOK {
 			t.Fatalf("rerun without faults: exit %d\n%s%s", code, out, errOut)
 		}
-		reliability.Record(t, "fault", "S3 event log unavailable (every request 503)", reliability.CleanFailure,
+		reliability.Record(t, "fault", "S3 event log and directory unavailable (every request 503)", reliability.CleanFailure,
 			"exit 1 with S3's 503 after the SDK's retries; nothing committed; the next run seals the day")
 	})
 

@@ -59,6 +59,7 @@ type writer struct {
 	res    *DayResult
 	counts *dayCounts
 	log    *slog.Logger
+	work   string // the run's folder for sort runs and staged exports
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -81,7 +82,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		routed += so.added
 	}
 	s.Progress.Routed.Store(routed)
-	m, closeRuns, err := mergeSorters(sorters, s.TempDir)
+	m, closeRuns, err := mergeSorters(sorters, w.work)
 	if err != nil {
 		return err
 	}
@@ -140,7 +141,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		crashpoint.Hit("merge.record")
 		if r.org == -1 {
 			if q == nil {
-				if q, err = newStagedObject(s.TempDir); err != nil {
+				if q, err = newStagedObject(w.work); err != nil {
 					return err
 				}
 			}
@@ -269,7 +270,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	var st *stagedObject
 	var err error
 	if !skip {
-		st, err = newStagedObject(w.s.TempDir)
+		st, err = newStagedObject(w.work)
 	}
 	for b := range j.lines {
 		if err == nil && !skip {

@@ -543,3 +543,22 @@ func TestCrashRecoveryS3(t *testing.T) {
 		t.Errorf("records lost %d, duplicates %d, overwritten %d; want none", stats.lost, stats.duplicates, stats.overwritten)
 	}
 }
+
+// TestCrashPointsOnlyInTheTestBuild: the binary built with -tags crashpoints refuses a
+// point it does not know, so a typo cannot make a crash test pass without crashing; and
+// chatvault as built normally (this test binary's Main) ignores the variables: production
+// binaries carry no kill switch.
+func TestCrashPointsOnlyInTheTestBuild(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	args := []string{"run", "--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--store", store}
+	res := runBinary(t, []string{"CHATVAULT_CRASH_AT=no.such.point:1"}, nil, args...)
+	if res.code != exitUsage || !strings.Contains(res.stderr, "want NAME:N with a known NAME") {
+		t.Errorf("unknown point: exit %d, want %d naming the problem\n%s", res.code, exitUsage, res.stderr)
+	}
+	t.Setenv("CHATVAULT_CRASH_AT", "read.line:1")
+	t.Setenv("CHATVAULT_FULL_AT", "fsstore.write:1")
+	if code, out, errOut := chatvault(t, args...); code != exitQuarantined {
+		t.Errorf("normal build with crash variables set: exit %d, want %d\n%s%s", code, exitQuarantined, out, errOut)
+	}
+}

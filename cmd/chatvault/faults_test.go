@@ -9,6 +9,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/chatvault/chatvault/internal/miniotest"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // TestS3Faults seals a day through a fault-injecting proxy. A persistent fault (every
@@ -66,6 +67,12 @@ func TestS3Faults(t *testing.T) {
 	for _, u := range uploads.Uploads {
 		t.Errorf("multipart upload left behind: %s", aws.ToString(u.Key))
 	}
+	defer func() {
+		if !t.Failed() {
+			reliability.Record(t, "fault", "S3 store: every upload answered 503", reliability.CleanFailure,
+				"exit 1 with S3's 503; no manifest committed, no multipart upload left; the next run seals the day")
+		}
+	}()
 	objs, err := c.ListObjectsV2(t.Context(), &awss3.ListObjectsV2Input{Bucket: aws.String(archive)})
 	if err != nil {
 		t.Fatal(err)
@@ -109,5 +116,9 @@ func TestS3Faults(t *testing.T) {
 	}
 	if code, out, errOut := chatvault(t, append([]string{"verify"}, s3Args...)...); code != exitOK {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	if !t.Failed() {
+		reliability.Record(t, "fault", "S3 store: transient 503s, slow answers, connections cut mid-body", reliability.Recovered,
+			"the SDK retries and downloads resume; the day seals byte-identical to the folder store; verify passes")
 	}
 }

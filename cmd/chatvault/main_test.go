@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 const acme = "0a1c2e3f-0000-4000-8000-00000000aaaa"
@@ -23,10 +25,11 @@ func chatvault(t *testing.T, args ...string) (int, string, string) {
 	return code, stdout.String(), stderr.String()
 }
 
-// cleanEnv keeps the developer's CHATVAULT_* variables out of the tests.
+// cleanEnv keeps the developer's CHATVAULT_* variables out of the tests, but for the
+// folder the reliability rows go to, which is the test harness's, not chatvault's.
 func cleanEnv(t *testing.T) {
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CHATVAULT_") {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "CHATVAULT_") && k != reliability.EnvOut {
 			t.Setenv(k, "")
 			os.Unsetenv(k)
 		}

@@ -12,6 +12,8 @@ import (
 	"os"
 	"slices"
 	"unsafe"
+
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // A record is the unit of the external sort: one canonical line bound for one
@@ -156,7 +158,7 @@ func (s *sorter) spill() error {
 		return fmt.Errorf("create sort run: %w", err)
 	}
 	s.runs = append(s.runs, f.Name())
-	w := newRunWriter(f)
+	w := newRunWriter(crashpoint.Writer("temp.write", f))
 	var r record
 	for i := range s.entries {
 		s.view(&s.entries[i], &r)
@@ -173,6 +175,7 @@ func (s *sorter) spill() error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("close sort run: %w", err)
 	}
+	crashpoint.Hit("sort.spill")
 	s.arena = s.arena[:0]
 	s.entries = s.entries[:0]
 	return nil
@@ -476,7 +479,7 @@ func mergeRunFiles(names []string, tempDir string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("create sort run: %w", err)
 	}
-	w := newRunWriter(f)
+	w := newRunWriter(crashpoint.Writer("temp.write", f))
 	err = m.each(w.write)
 	if err == nil {
 		err = w.flush()

@@ -16,6 +16,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 	"golang.org/x/sync/errgroup"
 )
@@ -43,7 +44,8 @@ type Options struct {
 	// SortMemory is a run's memory budget in bytes (default 256 MiB), split by
 	// SplitMemory: most of it for the external sort's arenas, the rest for the Go heap.
 	SortMemory int64
-	// TempDir receives sort runs and staged exports (default os.TempDir()).
+	// TempDir receives sort runs and staged exports (default os.TempDir()), in a folder of
+	// the run's own, which the next run removes if this one is killed before it can.
 	TempDir string
 	// Workers is the number of decoding and writing goroutines (default GOMAXPROCS).
 	Workers int
@@ -202,7 +204,12 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	}
 	res := &DayResult{Day: day, DirectorySHA256: hexSum(sha256.Sum256(directory))}
 
-	sorters, counts, err := s.read(ctx, day, part, rt)
+	work, release, err := newWorkDir(s.TempDir, log)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	sorters, counts, err := s.read(ctx, day, part, rt, work)
 	defer func() {
 		for _, so := range sorters {
 			so.release()
@@ -220,7 +227,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	res.ReadDuration = s.Now().Sub(start)
 	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 
-	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log}
+	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work}
 	if err := w.run(ctx, sorters); err != nil {
 		return nil, err
 	}
@@ -301,8 +308,9 @@ type batchLine struct {
 
 const batchBytes = 256 << 10
 
-// read scans the partition and decodes, routes and sorts it with s.Workers workers.
-func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) ([]*sorter, *dayCounts, error) {
+// read scans the partition and decodes, routes and sorts it with s.Workers workers,
+// spilling sorted runs to the folder workDir.
+func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, workDir string) ([]*sorter, *dayCounts, error) {
 	s.Progress.Phase.Store("reading")
 	fileIndex := make(map[string]int32, len(part.Files))
 	for i, f := range part.Files {
@@ -316,7 +324,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 	arenas, _ := SplitMemory(s.SortMemory)
 	budget := int(arenas) / s.Workers
 	for i := range sorters {
-		so, err := newSorter(budget, s.TempDir)
+		so, err := newSorter(budget, workDir)
 		if err != nil {
 			return sorters[:i], nil, err
 		}
@@ -334,6 +342,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router) 
 		var lastFile string
 		var fi int32
 		err := s.Source.Scan(gctx, day, func(l Line) error {
+			crashpoint.Hit("read.line")
 			if l.File != lastFile {
 				var ok bool
 				if fi, ok = fileIndex[l.File]; !ok {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/pgzip"
@@ -58,6 +59,7 @@ type writer struct {
 	res    *DayResult
 	counts *dayCounts
 	log    *slog.Logger
+	work   string // the run's folder for sort runs and staged exports
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -80,7 +82,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		routed += so.added
 	}
 	s.Progress.Routed.Store(routed)
-	m, closeRuns, err := mergeSorters(sorters, s.TempDir)
+	m, closeRuns, err := mergeSorters(sorters, w.work)
 	if err != nil {
 		return err
 	}
@@ -139,9 +141,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	}
 
 	err = m.each(func(r *record) error {
+		crashpoint.Hit("merge.record")
 		if r.org == -1 {
 			if q == nil {
-				if q, err = newStagedObject(s.TempDir); err != nil {
+				if q, err = newStagedObject(w.work); err != nil {
 					return err
 				}
 			}
@@ -262,6 +265,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 	if err := q.store(ctx, w.s.Store, key, keep); err != nil {
 		return fmt.Errorf("store quarantine: %w", err)
 	}
+	crashpoint.Hit("store.quarantine")
 	q.committed = true
 	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: hexSum(q.sum), Records: q.records}
 	w.log.Warn("records quarantined", "records", q.records, "key", key)
@@ -277,7 +281,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	var st *stagedObject
 	var err error
 	if !skip {
-		st, err = newStagedObject(w.s.TempDir)
+		st, err = newStagedObject(w.work)
 	}
 	for b := range j.lines {
 		if err == nil && !skip {
@@ -363,6 +367,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}
+	crashpoint.Hit("store.export")
 	return nil
 }
 
@@ -425,9 +430,11 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		}
 		return fmt.Errorf("commit manifest: %w", err)
 	}
+	crashpoint.Hit("commit.chain")
 	if err := store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		return fmt.Errorf("index manifest: %w", err)
 	}
+	crashpoint.Hit("commit.index")
 	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
 	return nil
 }
@@ -474,7 +481,7 @@ func newStagedObject(dir string) (*stagedObject, error) {
 		return nil, fmt.Errorf("stage export: %w", err)
 	}
 	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
-	st.buf = bufio.NewWriterSize(io.MultiWriter(f, st.stored), 256<<10)
+	st.buf = bufio.NewWriterSize(io.MultiWriter(crashpoint.Writer("temp.write", f), st.stored), 256<<10)
 	zw := gzipWriters.Get().(*pgzip.Writer)
 	zw.Reset(st.buf)
 	// No name, no modification time (0 means none): the same records give the same bytes.
@@ -487,7 +494,7 @@ func (st *stagedObject) write(b []byte) error {
 	st.jsonl.Write(b)
 	st.jsonlSize += int64(len(b))
 	if _, err := st.zw.Write(b); err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	return nil
 }
@@ -504,14 +511,14 @@ func (st *stagedObject) finish() error {
 	gzipWriters.Put(st.zw)
 	st.zw = nil
 	if err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	if err := st.buf.Flush(); err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	size, err := st.f.Seek(0, io.SeekCurrent)
 	if err != nil {
-		return fmt.Errorf("stage export: %w", err)
+		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	st.size = size
 	copy(st.sum[:], st.stored.Sum(nil))

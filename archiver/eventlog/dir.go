@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -24,6 +25,12 @@ const closedMarker = "_CLOSED"
 // ErrNoPartition is returned (wrapped) by Scan when the day's partition folder does not
 // exist: the producer has not delivered, which is not the same as a day without events.
 var ErrNoPartition = errors.New("partition does not exist")
+
+// ErrPartitionChanged is returned (wrapped) by Scan when the partition changed while it was
+// read: a file appeared, went away, grew, shrank, was rewritten or replaced. What was read
+// may be a view of the day that never existed as a whole (half a file, say), so Scan fails
+// rather than let it be sealed; a later run reads the partition as it then is.
+var ErrPartitionChanged = errors.New("partition changed while it was read")
 
 var _ archiver.Source = (*Dir)(nil)
 
@@ -124,7 +131,9 @@ func (d *Dir) ReadFile(ctx context.Context, name string) ([]byte, error) {
 // Scan calls fn with every non-blank line of day's partition, files in name order and
 // lines in file order (see the package documentation for what a line is). An error from
 // fn stops the scan and is returned unchanged; so is ctx's error, checked every few
-// thousand lines. A missing partition is an error wrapping ErrNoPartition.
+// thousand lines. A missing partition is an error wrapping ErrNoPartition, and one that
+// changed while it was read (compared before and after: the list of files, and each
+// file's identity, size and modification time) an error wrapping ErrPartitionChanged.
 func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -141,14 +150,65 @@ func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line)
 	if !p.Exists {
 		return fmt.Errorf("eventlog: scan %s: %w", day, ErrNoPartition)
 	}
+	before, err := statFiles(root, p.Files)
+	if err != nil {
+		return fmt.Errorf("eventlog: scan %s: %w", day, err)
+	}
 	s := newScanner(d.maxLineBytes(), d.bufSize)
-	for _, name := range p.Files {
+	for i, name := range p.Files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.scanFile(ctx, root, name, fn); err != nil {
+		if err := s.scanFile(ctx, root, name, before[i], fn); err != nil {
 			return err
 		}
+	}
+	// A producer still writing, or rewriting, a "closed" partition: what was read may be
+	// half of a file or a mix of two versions. Comparing once at the end is enough: any
+	// change while reading leaves a trace in the list, the sizes or the times.
+	after, err := d.partition(root, day)
+	if err != nil {
+		return fmt.Errorf("eventlog: scan %s: %w", day, err)
+	}
+	if !slices.Equal(after.Files, p.Files) {
+		return fmt.Errorf("eventlog: scan %s: %w: its files were %s, now %s", day, ErrPartitionChanged,
+			strings.Join(p.Files, ", "), strings.Join(after.Files, ", "))
+	}
+	now, err := statFiles(root, p.Files)
+	if err != nil {
+		return fmt.Errorf("eventlog: scan %s: %w: %w", day, ErrPartitionChanged, err)
+	}
+	for i, name := range p.Files {
+		if err := sameFile(name, before[i], now[i]); err != nil {
+			return fmt.Errorf("eventlog: scan %s: %w", day, err)
+		}
+	}
+	return nil
+}
+
+// statFiles returns what Scan compares of each file before and after reading it.
+func statFiles(root *os.Root, names []string) ([]fs.FileInfo, error) {
+	out := make([]fs.FileInfo, len(names))
+	for i, name := range names {
+		fi, err := root.Stat(name)
+		if err != nil {
+			return nil, fmt.Errorf("stat %s: %w", name, err)
+		}
+		out[i] = fi
+	}
+	return out, nil
+}
+
+// sameFile reports, as an error wrapping ErrPartitionChanged, how the file name changed
+// from a to b, or nil when it did not.
+func sameFile(name string, a, b fs.FileInfo) error {
+	switch {
+	case !os.SameFile(a, b):
+		return fmt.Errorf("%w: %s was replaced", ErrPartitionChanged, name)
+	case a.Size() != b.Size():
+		return fmt.Errorf("%w: %s went from %d to %d bytes", ErrPartitionChanged, name, a.Size(), b.Size())
+	case !a.ModTime().Equal(b.ModTime()):
+		return fmt.Errorf("%w: %s was modified at %s", ErrPartitionChanged, name, b.ModTime().UTC().Format(time.RFC3339Nano))
 	}
 	return nil
 }

@@ -44,4 +44,13 @@
 // gzip's checksum is only verified at the end of a member, so lines before a checksum
 // failure have already been delivered: a Scan error means the whole scan failed, and the
 // caller must not commit anything it derived from it.
+//
+// # A partition that changes
+//
+// A closed partition should not change, but a producer may still be writing, or rewrite a
+// file. Scan lists the partition and stats its files before reading and again after, and
+// fails with ErrPartitionChanged when a file was added, removed, replaced (another file
+// under the name), or changed size or modification time: the lines read may then be half
+// of a file or two versions mixed, a day that never existed. The next scan reads the
+// partition as it then is.
 package eventlog

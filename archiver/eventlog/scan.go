@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 
@@ -86,12 +88,24 @@ func newScanner(maxLine, bufSize int) *scanner {
 	}
 }
 
-func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, fn func(archiver.Line) error) error {
+// scanFile reads the event file name, which must still be the file listed (want) when
+// the scan began.
+func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, want fs.FileInfo, fn func(archiver.Line) error) error {
 	f, err := root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("eventlog: open %s: %w: %s is gone: %w", name, ErrPartitionChanged, name, err)
+	}
 	if err != nil {
 		return fmt.Errorf("eventlog: open %s: %w", name, err)
 	}
 	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("eventlog: stat %s: %w", name, err)
+	}
+	if !os.SameFile(fi, want) {
+		return fmt.Errorf("eventlog: open %s: %w: %s was replaced", name, ErrPartitionChanged, name)
+	}
 	return s.scanReader(ctx, name, f, fn)
 }
 

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 const (
@@ -160,7 +161,7 @@ func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size 
 		limit++
 	}
 	h := sha256.New()
-	n, err := copyContext(ctx, io.MultiWriter(f, h), io.LimitReader(body, limit))
+	n, err := copyContext(ctx, io.MultiWriter(crashpoint.Writer("fsstore.write", f), h), io.LimitReader(body, limit))
 	switch {
 	case err != nil:
 		return "", fmt.Errorf("write object: %w", err)

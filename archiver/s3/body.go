@@ -15,11 +15,12 @@ import (
 // request succeeded, which on a long scan of a large event file is the likely failure.
 const bodyResumes = 3
 
-// getObject opens key for reading. The reader resumes from where it stopped when the
-// connection breaks, with a ranged GET conditional on the same ETag, so a resumed read
-// can never splice two different objects.
-func getObject(ctx context.Context, client *awss3.Client, bucket, key string) (io.ReadCloser, error) {
-	out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+// getObject opens key for reading; with etag set, only that version of it (S3 answers
+// 412 otherwise). The reader resumes from where it stopped when the connection breaks,
+// with a ranged GET conditional on the same ETag, so a resumed read can never splice two
+// different objects.
+func getObject(ctx context.Context, client *awss3.Client, bucket, key string, etag *string) (io.ReadCloser, error) {
+	out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), IfMatch: etag})
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -46,11 +48,18 @@ func NewEventLog(client *awss3.Client, bucket, prefix string) *EventLog {
 // Stat implements archiver.Source: it lists day's partition. Objects in "subfolders" of
 // the partition and names that are not event files are ignored, as in eventlog.Dir.
 func (l *EventLog) Stat(ctx context.Context, day archiver.Day) (archiver.Partition, error) {
+	p, _, err := l.list(ctx, day)
+	return p, err
+}
+
+// list lists day's partition, with the ETag of each event file.
+func (l *EventLog) list(ctx context.Context, day archiver.Day) (archiver.Partition, map[string]string, error) {
 	if day.IsZero() {
-		return archiver.Partition{}, errors.New("s3: stat partition: zero day")
+		return archiver.Partition{}, nil, errors.New("s3: stat partition: zero day")
 	}
 	part := day.String() + "/"
 	var p archiver.Partition
+	etags := map[string]string{}
 	pg := awss3.NewListObjectsV2Paginator(l.client, &awss3.ListObjectsV2Input{
 		Bucket:    aws.String(l.bucket),
 		Prefix:    aws.String(l.prefix + part),
@@ -59,7 +68,7 @@ func (l *EventLog) Stat(ctx context.Context, day archiver.Day) (archiver.Partiti
 	for pg.HasMorePages() {
 		page, err := pg.NextPage(ctx)
 		if err != nil {
-			return archiver.Partition{}, fmt.Errorf("s3: list partition %s: %w", day, err)
+			return archiver.Partition{}, nil, fmt.Errorf("s3: list partition %s: %w", day, err)
 		}
 		if len(page.Contents) > 0 || len(page.CommonPrefixes) > 0 {
 			p.Exists = true
@@ -72,11 +81,12 @@ func (l *EventLog) Stat(ctx context.Context, day archiver.Day) (archiver.Partiti
 			case strings.HasPrefix(base, "."):
 			case strings.HasSuffix(base, ".jsonl"), strings.HasSuffix(base, ".jsonl.gz"):
 				p.Files = append(p.Files, part+base)
+				etags[part+base] = aws.ToString(o.ETag)
 			}
 		}
 	}
 	slices.Sort(p.Files)
-	return p, nil
+	return p, etags, nil
 }
 
 // Days lists the days that have a partition, oldest first, as eventlog.Dir.Days does.
@@ -105,9 +115,13 @@ func (l *EventLog) Days(ctx context.Context) ([]archiver.Day, error) {
 }
 
 // Scan implements archiver.Source with eventlog's line scanner, streaming each object. A
-// missing partition is an error wrapping eventlog.ErrNoPartition.
+// missing partition is an error wrapping eventlog.ErrNoPartition. As eventlog.Dir does, it
+// fails with an error wrapping eventlog.ErrPartitionChanged when the partition changed
+// while it was read: each object is read in the version listed (its ETag), and the
+// partition is listed again at the end, so an object added, removed or replaced meanwhile
+// is noticed rather than sealed as part of a day that never existed.
 func (l *EventLog) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) error {
-	p, err := l.Stat(ctx, day)
+	p, etags, err := l.list(ctx, day)
 	if err != nil {
 		return err
 	}
@@ -116,15 +130,34 @@ func (l *EventLog) Scan(ctx context.Context, day archiver.Day, fn func(archiver.
 	}
 	sc := eventlog.NewScanner(l.MaxLineBytes)
 	for _, name := range p.Files {
-		if err := l.scanObject(ctx, sc, name, fn); err != nil {
+		if err := l.scanObject(ctx, sc, name, etags[name], fn); err != nil {
 			return err
 		}
+	}
+	_, now, err := l.list(ctx, day)
+	if err != nil {
+		return err
+	}
+	if !maps.Equal(now, etags) {
+		return fmt.Errorf("s3: scan %s: %w: its objects were %s, now %s", day, eventlog.ErrPartitionChanged, describe(etags), describe(now))
 	}
 	return nil
 }
 
-func (l *EventLog) scanObject(ctx context.Context, sc *eventlog.Scanner, name string, fn func(archiver.Line) error) error {
-	body, err := getObject(ctx, l.client, l.bucket, l.prefix+name)
+// describe lists a partition's objects with their ETags, for an error message.
+func describe(etags map[string]string) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(etags)) {
+		parts = append(parts, name+" "+etags[name])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (l *EventLog) scanObject(ctx context.Context, sc *eventlog.Scanner, name, etag string, fn func(archiver.Line) error) error {
+	body, err := getObject(ctx, l.client, l.bucket, l.prefix+name, aws.String(etag))
+	if isNotFound(err) || httpStatus(err) == http.StatusPreconditionFailed {
+		return fmt.Errorf("s3: get object %s: %w: it was removed or replaced since it was listed: %w", name, eventlog.ErrPartitionChanged, err)
+	}
 	if err != nil {
 		return fmt.Errorf("s3: get object %s: %w", name, err)
 	}

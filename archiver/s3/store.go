@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 const (
@@ -343,6 +344,7 @@ func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *s
 			if err != nil {
 				return fmt.Errorf("s3: upload part %d of %s: %w", num, key, err)
 			}
+			crashpoint.Hit("s3.part")
 			parts[num-1] = types.CompletedPart{
 				PartNumber:     aws.Int32(num),
 				ETag:           out.ETag,
@@ -411,7 +413,7 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err := archiver.CheckKey(key); err != nil {
 		return nil, fmt.Errorf("s3: get object: %w", err)
 	}
-	body, err := getObject(ctx, s.client, s.bucket, s.prefix+key)
+	body, err := getObject(ctx, s.client, s.bucket, s.prefix+key, nil)
 	if isNotFound(err) {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, archiver.ErrNotFound)
 	}

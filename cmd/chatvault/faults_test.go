@@ -9,6 +9,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/chatvault/chatvault/internal/miniotest"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // TestS3Faults seals a day through a fault-injecting proxy. A persistent fault (every
@@ -75,6 +76,10 @@ func TestS3Faults(t *testing.T) {
 			t.Errorf("manifest committed by the failed run: %s", aws.ToString(o.Key))
 		}
 	}
+	if !t.Failed() {
+		reliability.Record(t, "fault", "S3 store: every upload answered 503", reliability.CleanFailure,
+			"exit 1 with S3's 503; no manifest committed, no multipart upload left; the next run seals the day")
+	}
 
 	// Transient faults: every third request fails in turn with a 503, a slow answer or a
 	// cut connection; the SDK retries requests and downloads resume.
@@ -109,5 +114,9 @@ func TestS3Faults(t *testing.T) {
 	}
 	if code, out, errOut := chatvault(t, append([]string{"verify"}, s3Args...)...); code != exitOK {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	if !t.Failed() {
+		reliability.Record(t, "fault", "S3 store: transient 503s, slow answers, connections cut mid-body", reliability.Recovered,
+			"the SDK retries and downloads resume; the day seals byte-identical to the folder store; verify passes")
 	}
 }

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// crashBin is chatvault built with the crashpoints tag (see internal/crashpoint), once per
+// test binary, removed by TestMain.
+var crashBin struct {
+	once sync.Once
+	dir  string
+	path string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if crashBin.dir != "" {
+		os.RemoveAll(crashBin.dir)
+	}
+	os.Exit(code)
+}
+
+// crashpointBinary builds chatvault with its crash points compiled in. It is built without
+// the race detector, whatever the tests have: the crash tests run it dozens of times on
+// days large enough to spill and to need multipart uploads, and the packages' own tests
+// look for races. `make test` has compiled its dependencies for go vet already.
+func crashpointBinary(t *testing.T) string {
+	t.Helper()
+	crashBin.once.Do(func() {
+		gotool, err := exec.LookPath("go") // go test puts its own go first in PATH
+		if err != nil {
+			crashBin.err = err
+			return
+		}
+		if crashBin.dir, crashBin.err = os.MkdirTemp("", "chatvault-crash-"); crashBin.err != nil {
+			return
+		}
+		crashBin.path = filepath.Join(crashBin.dir, "chatvault")
+		cmd := exec.Command(gotool, "build", "-tags", "crashpoints", "-buildvcs=false", "-o", crashBin.path, ".")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			crashBin.err = errors.New(err.Error() + ": " + string(out))
+		}
+	})
+	if crashBin.err != nil {
+		t.Fatalf("build chatvault with -tags crashpoints: %v", crashBin.err)
+	}
+	return crashBin.path
+}
+
+// exited is how a chatvault process ended.
+type exited struct {
+	code   int  // exit code, -1 when killed
+	killed bool // ended by SIGKILL
+	stdout string
+	stderr string
+	wall   time.Duration
+}
+
+// run runs the crashpoint binary with env added to the test's environment and returns
+// how it ended. kill, when set, is called with the started process (to kill it from
+// outside) and must not block.
+func runBinary(t *testing.T, env []string, kill func(*os.Process), args ...string) exited {
+	t.Helper()
+	cmd := exec.Command(crashpointBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if kill != nil {
+		kill(cmd.Process)
+	}
+	err := cmd.Wait()
+	res := exited{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: stderr.String(), wall: time.Since(start)}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
+		res.killed = true
+	} else if err != nil && res.code < 0 {
+		t.Fatalf("chatvault %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return res
+}
+
+// runPaused runs the crashpoint binary with CHATVAULT_PAUSE_AT among env; once it reports
+// that it paused, atPause changes the world, and the process is let go on.
+func runPaused(t *testing.T, env []string, atPause func(), args ...string) exited {
+	t.Helper()
+	cmd := exec.Command(crashpointBinary(t), args...)
+	cmd.Env = append(os.Environ(), env...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	paused := make(chan struct{})
+	done := make(chan struct{})
+	var errOut strings.Builder
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(nil, 1<<20)
+		seen := false
+		for sc.Scan() {
+			errOut.WriteString(sc.Text() + "\n")
+			if !seen && strings.HasPrefix(sc.Text(), "crashpoint: paused at ") {
+				seen = true
+				close(paused)
+			}
+		}
+	}()
+	select {
+	case <-paused:
+		atPause()
+	case <-done:
+		// Ended without pausing: reported below with its output.
+	}
+	stdin.Write([]byte("\n"))
+	stdin.Close()
+	<-done // all of stderr is read before Wait closes the pipe
+	cmd.Wait()
+	res := exited{code: cmd.ProcessState.ExitCode(), stdout: stdout.String(), stderr: errOut.String(), wall: time.Since(start)}
+	select {
+	case <-paused:
+	default:
+		t.Fatalf("chatvault %s never reached its pause point: exit %d\n%s%s", strings.Join(args, " "), res.code, res.stdout, res.stderr)
+	}
+	return res
+}

@@ -1,0 +1,34 @@
+// Package crashpoint names the places where the crash and fault tests stop, break or
+// pause a chatvault process: after a line is read, after a sort run is spilled, after
+// the quarantine, an export or a chain entry is stored, in the middle of writing an
+// object, and so on.
+//
+// In an ordinary build every function here is a no-op the compiler inlines away, and
+// Writer returns its argument: production binaries carry no kill switch. Built with
+// `-tags crashpoints` (only the tests do that), three environment variables act on the
+// named points, each as NAME:N, where N counts the point's hits from 1:
+//
+//	CHATVAULT_CRASH_AT=NAME:N  the process SIGKILLs itself at the N-th hit; a Writer first
+//	                           writes half of that write's bytes, so a partial file is left
+//	CHATVAULT_PAUSE_AT=NAME:N  at the N-th hit, print "crashpoint: paused at NAME:N" to
+//	                           stderr and wait for a line on stdin (the test changes the
+//	                           world meanwhile, then lets the process go on)
+//	CHATVAULT_FULL_AT=NAME:N   from the N-th hit of a Writer on, every write fails with
+//	                           ENOSPC, as on a full disk
+//
+// The points are listed in Points; a test that names another one is told so.
+package crashpoint
+
+// Points are the named points, and where they are hit.
+var Points = map[string]string{
+	"read.line":        "archiver: a line of the partition was read (hit per line)",
+	"sort.spill":       "archiver: a sorted run was written to export.tempDir",
+	"merge.record":     "archiver: the merge is about to hand on a record (hit per record)",
+	"store.quarantine": "archiver: the day's quarantine object was stored",
+	"store.export":     "archiver: an organization's export was stored, its manifest not yet",
+	"commit.chain":     "archiver: a manifest's chain entry (the commit) was stored, its day index not yet",
+	"commit.index":     "archiver: a manifest's day index was stored",
+	"temp.write":       "archiver: a write to a file in export.tempDir (sort runs, staged exports) (Writer)",
+	"fsstore.write":    "fsstore: a write to an object's temporary file (Writer)",
+	"s3.part":          "s3: a part of a multipart upload was uploaded, the upload not completed",
+}

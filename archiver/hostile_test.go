@@ -165,6 +165,13 @@ func hostileCases() []hostileCase {
 				gz := gzipBytes(bytes.Repeat(lines(event("a")), 2000))
 				writeFileAt(t, filepath.Join(partition, "part-0001.jsonl.gz"), gz[:len(gz)/2])
 			}},
+		{name: "gzip ending inside a second member's header", outcome: reliability.CleanFailure, failNames: []string{partGz, "unexpected EOF"},
+			setup: func(t *testing.T, _, partition string) {
+				// A whole member, then the header of another whose comment never ends: found
+				// by FuzzScan, read as a clean end after the first member before the fix.
+				gz := append(gzipBytes(lines(event("a"))), 0x1f, 0x8b, 8, 0x10, 0, 0, 0, 0, 0, 0xff, 'n', 'o', 't', 'e')
+				writeFileAt(t, filepath.Join(partition, "part-0001.jsonl.gz"), gz)
+			}},
 		{name: "corrupt gzip (bytes flipped)", outcome: reliability.CleanFailure, failNames: []string{partGz},
 			setup: func(t *testing.T, _, partition string) {
 				gz := gzipBytes(bytes.Repeat(lines(event("a")), 2000))

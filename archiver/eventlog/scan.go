@@ -69,6 +69,7 @@ type scanner struct {
 	lines   *bufio.Reader // decompressed bytes, split into lines
 	raw     *bufio.Reader // compressed bytes, created on the first .gz file
 	gz      *gzip.Reader
+	members gzipMembers
 	scratch []byte // assembles lines longer than lines' buffer, up to max+2 bytes
 	pending int    // lines since ctx was last checked
 	// sum hashes a line that outgrew scratch, as it streams past; see feed.
@@ -126,10 +127,44 @@ func (s *scanner) scanReader(ctx context.Context, name string, f io.Reader, fn f
 			}
 			return readError(name, 0, err)
 		}
-		r = s.gz
+		s.gz.Multistream(false)
+		s.members = gzipMembers{z: s.gz, raw: s.raw}
+		r = &s.members
 	}
 	s.lines.Reset(r)
 	return s.scanLines(ctx, name, fn)
+}
+
+// gzipMembers reads the members of a gzip file one after another, as a multistream reader
+// does, but refuses a file that ends inside a member's header. klauspost's multistream
+// mode reports such a truncated tail as a clean end of file, which would seal a day with
+// records silently missing (FuzzScan found it); compress/gzip refuses it, and so do we.
+type gzipMembers struct {
+	z   *gzip.Reader // with Multistream(false): io.EOF at the end of each member
+	raw *bufio.Reader
+}
+
+func (g *gzipMembers) Read(p []byte) (int, error) {
+	for {
+		n, err := g.z.Read(p)
+		if err != io.EOF {
+			return n, err
+		}
+		// One member ended; another follows unless the file ends here.
+		if _, perr := g.raw.Peek(1); perr != nil {
+			return n, perr // io.EOF: the file ended with the member
+		}
+		if err := g.z.Reset(g.raw); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF // bytes after the member, but no whole header
+			}
+			return n, err
+		}
+		g.z.Multistream(false)
+		if n > 0 {
+			return n, nil
+		}
+	}
 }
 
 func (s *scanner) scanLines(ctx context.Context, name string, fn func(archiver.Line) error) error {

@@ -1,12 +1,17 @@
 package exporttest
 
 import (
+	"context"
+	"io"
 	"os"
 	"runtime"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
 )
 
 // BenchEvents is the size of the format benchmarks' generated day: CHATVAULT_BENCH_EVENTS,
@@ -65,4 +70,50 @@ type CountingWriter struct{ N int64 }
 func (w *CountingWriter) Write(p []byte) (int, error) {
 	w.N += int64(len(p))
 	return len(p), nil
+}
+
+// Encoder is what the format benchmarks drive: the export task engine's seam.
+type Encoder interface {
+	WriteDay(ctx context.Context, m *archiver.StoredManifest, next func() (model.Event, error)) error
+	Close() error
+}
+
+// BenchWriter exports a generated day of BenchEvents lines (its message events, decoded
+// on the fly) through the encoder newEncoder makes, and reports throughput, the output's
+// size and the live heap's peak, which must not grow with the input.
+func BenchWriter(b *testing.B, newEncoder func(w io.Writer, tempDir string) (Encoder, error)) {
+	files := Synth(b, "2026-11-22", BenchEvents(b))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		runtime.GC()
+		stop := HeapPeak()
+		start := time.Now()
+		var out CountingWriter
+		w, err := newEncoder(&out, b.TempDir())
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 0
+		next := Stream(b, files)
+		err = w.WriteDay(context.Background(), Manifest("2026-11-22"), func() (model.Event, error) {
+			e, err := next()
+			if err == nil {
+				n++
+			}
+			return e, err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := w.Close(); err != nil {
+			b.Fatal(err)
+		}
+		elapsed := time.Since(start)
+		peak := stop()
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "events/s")
+		b.ReportMetric(float64(n), "events")
+		b.ReportMetric(float64(out.N)/(1<<20), "out-MiB")
+		b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MiB")
+	}
 }

@@ -107,10 +107,11 @@ func (w *Writer) CreateHeader(fh *zip.FileHeader) (io.Writer, error) {
 	fh.Flags |= flagDataDescriptor
 	fh.CreatorVersion = fh.CreatorVersion&0xff00 | zipVersion20
 	fh.ReaderVersion = zipVersion20
+	var dosDate, dosTime uint16
 	if !fh.Modified.IsZero() {
 		// The same MS-DOS time and Info-ZIP extended timestamp as archive/zip, so that
 		// both produce the same bytes.
-		fh.ModifiedDate, fh.ModifiedTime = timeToMsDosTime(fh.Modified)
+		dosDate, dosTime = timeToMsDosTime(fh.Modified)
 		var b [9]byte
 		binary.LittleEndian.PutUint16(b[0:], extTimeExtraID)
 		binary.LittleEndian.PutUint16(b[2:], 5)
@@ -122,7 +123,7 @@ func (w *Writer) CreateHeader(fh *zip.FileHeader) (io.Writer, error) {
 		return nil, fmt.Errorf("fastzip: %.40s…: name, comment or extra field too long", fh.Name)
 	}
 
-	e := &entryWriter{w: w, fh: fh, offset: uint64(w.out.count), crc: crc32.NewIEEE()}
+	e := &entryWriter{w: w, fh: fh, dosDate: dosDate, dosTime: dosTime, offset: uint64(w.out.count), crc: crc32.NewIEEE()}
 	var hdr [fileHeaderLen]byte
 	b := hdr[:]
 	le := binary.LittleEndian
@@ -130,8 +131,8 @@ func (w *Writer) CreateHeader(fh *zip.FileHeader) (io.Writer, error) {
 	le.PutUint16(b[4:], fh.ReaderVersion)
 	le.PutUint16(b[6:], fh.Flags)
 	le.PutUint16(b[8:], fh.Method)
-	le.PutUint16(b[10:], fh.ModifiedTime)
-	le.PutUint16(b[12:], fh.ModifiedDate)
+	le.PutUint16(b[10:], dosTime)
+	le.PutUint16(b[12:], dosDate)
 	// CRC and sizes (bytes 14-25) stay zero: they follow the data in its descriptor.
 	le.PutUint16(b[26:], uint16(len(fh.Name)))
 	le.PutUint16(b[28:], uint16(len(fh.Extra)))
@@ -279,10 +280,7 @@ func (w *Writer) finishEntry() error {
 	fh.UncompressedSize64 = uint64(e.raw.count)
 	big := fh.CompressedSize64 >= zip64Limit || fh.UncompressedSize64 >= zip64Limit
 	if big {
-		fh.CompressedSize, fh.UncompressedSize = math.MaxUint32, math.MaxUint32
 		fh.ReaderVersion = zipVersion45
-	} else {
-		fh.CompressedSize, fh.UncompressedSize = uint32(fh.CompressedSize64), uint32(fh.UncompressedSize64)
 	}
 
 	le := binary.LittleEndian
@@ -295,8 +293,8 @@ func (w *Writer) finishEntry() error {
 		le.PutUint64(dd[16:], fh.UncompressedSize64)
 		n = dataDescriptor64Len
 	} else {
-		le.PutUint32(dd[8:], fh.CompressedSize)
-		le.PutUint32(dd[12:], fh.UncompressedSize)
+		le.PutUint32(dd[8:], uint32(fh.CompressedSize64))
+		le.PutUint32(dd[12:], uint32(fh.UncompressedSize64))
 	}
 	if err := w.write(dd[:n]); err != nil {
 		return err
@@ -309,8 +307,8 @@ func (w *Writer) finishEntry() error {
 	le.PutUint16(b[6:], fh.ReaderVersion)
 	le.PutUint16(b[8:], fh.Flags)
 	le.PutUint16(b[10:], fh.Method)
-	le.PutUint16(b[12:], fh.ModifiedTime)
-	le.PutUint16(b[14:], fh.ModifiedDate)
+	le.PutUint16(b[12:], e.dosTime)
+	le.PutUint16(b[14:], e.dosDate)
 	le.PutUint32(b[16:], fh.CRC32)
 	extra := fh.Extra
 	if big || e.offset >= zip64Limit {
@@ -326,8 +324,8 @@ func (w *Writer) finishEntry() error {
 		le.PutUint64(z[20:], e.offset)
 		extra = append(extra[:len(extra):len(extra)], z[:]...)
 	} else {
-		le.PutUint32(b[20:], fh.CompressedSize)
-		le.PutUint32(b[24:], fh.UncompressedSize)
+		le.PutUint32(b[20:], uint32(fh.CompressedSize64))
+		le.PutUint32(b[24:], uint32(fh.UncompressedSize64))
 	}
 	le.PutUint16(b[28:], uint16(len(fh.Name)))
 	le.PutUint16(b[30:], uint16(len(extra)))
@@ -370,6 +368,8 @@ func (w *Writer) fail(err error) error {
 type entryWriter struct {
 	w       *Writer
 	fh      *zip.FileHeader
+	dosDate uint16 // Modified in MS-DOS form
+	dosTime uint16
 	offset  uint64
 	crc     hash.Hash32
 	raw     *countWriter // uncompressed bytes in

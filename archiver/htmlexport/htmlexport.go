@@ -1,7 +1,6 @@
 package htmlexport
 
 import (
-	"archive/zip"
 	"bufio"
 	"context"
 	"encoding/binary"
@@ -32,7 +31,8 @@ type Options struct {
 // Writer writes the HTML transcripts of an export as a ZIP archive.
 type Writer struct {
 	opt    Options
-	zw     *zip.Writer
+	out    io.Writer
+	zw     *fastzip.Writer // made by Close, which writes the whole archive
 	now    time.Time
 	sorter *spillsort.Sorter
 	budget int // sortMemory, smaller in tests
@@ -52,9 +52,7 @@ func NewWriter(w io.Writer, opt Options) (*Writer, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	zw := zip.NewWriter(w)
-	fastzip.Register(zw)
-	return &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), budget: sortMemory}, nil
+	return &Writer{opt: opt, out: w, now: opt.Now().UTC(), budget: sortMemory}, nil
 }
 
 // ContentType is the media type of the output.
@@ -121,8 +119,14 @@ func (w *Writer) Close() error {
 		w.sorter = spillsort.New(w.opt.TempDir, w.budget)
 	}
 	defer w.sorter.Close()
+	zw, err := fastzip.NewWriter(w.out, w.opt.TempDir)
+	if err != nil {
+		return fmt.Errorf("htmlexport: %w", err)
+	}
+	w.zw = zw
 	r, err := newRenderer(w)
 	if err != nil {
+		w.zw.Abort()
 		return fmt.Errorf("htmlexport: %w", err)
 	}
 	defer r.cleanup()
@@ -144,6 +148,7 @@ func (w *Writer) Close() error {
 		err = w.zw.Close()
 	}
 	if err != nil {
+		w.zw.Abort() // releases the archive's spilled central directory
 		return fmt.Errorf("htmlexport: %w", err)
 	}
 	return nil

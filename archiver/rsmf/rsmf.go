@@ -46,7 +46,7 @@ type Options struct {
 // Writer writes an RSMF production as a ZIP archive.
 type Writer struct {
 	opt      Options
-	zw       *zip.Writer
+	zw       *fastzip.Writer
 	now      time.Time
 	load     *os.File // loadfile.csv rows, copied into the archive by Close
 	loadCSV  *csv.Writer
@@ -82,9 +82,12 @@ func NewWriter(w io.Writer, opt Options) (*Writer, error) {
 	// The load file is only ever read back through f: removing the name now means a crash
 	// leaves nothing behind.
 	os.Remove(f.Name())
+	zw, err := fastzip.NewWriter(w, opt.TempDir)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("rsmf: %w", err)
+	}
 	buf := bufio.NewWriter(f)
-	zw := zip.NewWriter(w)
-	fastzip.Register(zw)
 	wr := &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), load: f, loadBuf: buf,
 		loadCSV: csv.NewWriter(buf), maxFile: MaxFileEvents, maxBytes: MaxFileBytes}
 	return wr, nil
@@ -261,6 +264,14 @@ func (w *Writer) Close() error {
 	}
 	w.closed = true
 	defer w.load.Close()
+	if err := w.finish(); err != nil {
+		w.zw.Abort() // releases the archive's spilled central directory
+		return err
+	}
+	return nil
+}
+
+func (w *Writer) finish() error {
 	w.loadCSV.Flush()
 	if err := w.loadCSV.Error(); err != nil {
 		return fmt.Errorf("rsmf: write load file: %w", err)

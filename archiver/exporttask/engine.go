@@ -489,6 +489,15 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
+	closed := false
+	defer func() {
+		// On a failed day the output is thrown away, but the encoder still holds spill
+		// files and its ZIP's central directory: Close releases them. Its error adds
+		// nothing to the failure already being returned.
+		if !closed {
+			enc.Close()
+		}
+	}()
 	filter := newFilter(rec.Request)
 	c := &completion{}
 	for d := from; !d.After(to); d = d.Next() {
@@ -509,6 +518,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		prog.DaysDone++
 		e.mu.Unlock()
 	}
+	closed = true
 	if err := enc.Close(); err != nil {
 		return nil, fmt.Errorf("%s encoder: close: %w", rec.Request.Format, err)
 	}

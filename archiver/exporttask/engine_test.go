@@ -679,3 +679,28 @@ func TestPluggedFormat(t *testing.T) {
 		t.Errorf("result:\n%s", b)
 	}
 }
+
+// closeCounter is a format that records whether Close ran, to show a failed task still
+// releases what its encoder holds (spill files, a ZIP's central directory).
+type closeCounter struct{ closed *int }
+
+func (c closeCounter) WriteDay(context.Context, *archiver.StoredManifest, func() (model.Event, error)) error {
+	return nil
+}
+func (c closeCounter) Close() error { *c.closed++; return nil }
+
+func TestFailedTaskClosesItsEncoder(t *testing.T) {
+	f := newFixture(t)
+	e := f.engine(t, tamperedStore{f.store})
+	closed := 0
+	e.Formats = map[string]exporttask.NewEncoder{
+		"count": func(io.Writer, exporttask.FormatOptions) (exporttask.Encoder, error) { return closeCounter{&closed}, nil },
+	}
+	st, _ := run(t, e, exporttask.Request{From: days[0], To: days[1], Format: "count"})
+	if st.State != exporttask.StateFailed {
+		t.Fatalf("state %s, want failed (the second day is tampered)", st.State)
+	}
+	if closed != 1 {
+		t.Errorf("encoder closed %d times after a failed day, want 1", closed)
+	}
+}

@@ -694,7 +694,9 @@ func TestFailedTaskClosesItsEncoder(t *testing.T) {
 	e := f.engine(t, tamperedStore{f.store})
 	closed := 0
 	e.Formats = map[string]exporttask.NewEncoder{
-		"count": func(io.Writer, exporttask.FormatOptions) (exporttask.Encoder, error) { return closeCounter{&closed}, nil },
+		"count": func(io.Writer, exporttask.FormatOptions) (exporttask.Encoder, error) {
+			return closeCounter{&closed}, nil
+		},
 	}
 	st, _ := run(t, e, exporttask.Request{From: days[0], To: days[1], Format: "count"})
 	if st.State != exporttask.StateFailed {

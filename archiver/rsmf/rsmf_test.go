@@ -29,7 +29,6 @@ import (
 
 	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
-	"github.com/chatvault/chatvault/model"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -504,16 +503,7 @@ func TestSpillFailureFailsCleanly(t *testing.T) {
 	}
 	w.opt.TempDir = filepath.Join(opt.TempDir, "missing")
 	// Enough records to exceed the sort budget, so the day must spill.
-	big := model.Event{EventType: "sent", ChatID: "c", Timestamp: 1, EventTimestamp: 1, MessageID: "m",
-		Sender: model.Participant{Type: "occupant", ID: "o"}, ContentType: "text", HasContent: true,
-		Content: model.Content{Type: "text", Text: strings.Repeat("x", 1<<16)}}
-	n := 0
-	next := func() (model.Event, error) {
-		if n++; n > 2*sortMemory>>16 {
-			return model.Event{}, io.EOF
-		}
-		return big, nil
-	}
+	next := exporttest.Oversized(2 * sortMemory >> 16)
 	err = w.WriteDay(context.Background(), exporttest.Manifest("2026-11-21"), next)
 	if err == nil || !strings.Contains(err.Error(), "rsmf: day 2026-11-21") {
 		t.Fatalf("WriteDay = %v, want an error naming the day", err)

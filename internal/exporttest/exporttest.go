@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -137,5 +138,20 @@ func Stream(tb testing.TB, files []string) func() (model.Event, error) {
 			}
 			return e, nil
 		}
+	}
+}
+
+// Oversized yields n identical text messages of 64 KiB each: enough of them pass a
+// format's sort budget, so the day must spill.
+func Oversized(n int) func() (model.Event, error) {
+	big := model.Event{EventType: "sent", ChatID: "c", Timestamp: 1, EventTimestamp: 1, MessageID: "m",
+		Sender: model.Participant{Type: "occupant", ID: "o"}, ContentType: "text", HasContent: true,
+		Content: model.Content{Type: "text", Text: strings.Repeat("x", 1<<16)}}
+	i := 0
+	return func() (model.Event, error) {
+		if i++; i > n {
+			return model.Event{}, io.EOF
+		}
+		return big, nil
 	}
 }

@@ -11,8 +11,13 @@ import (
 	"fmt"
 )
 
-// ManifestVersion is the manifest format's version.
-const ManifestVersion = 1
+// ManifestVersion is the version of the manifests this build writes. Version 2 (issue 10)
+// carries only the organization's own numbers and names its signing key; version 1
+// manifests, written before, are still read and verified.
+const ManifestVersion = 2
+
+// minManifestVersion is the oldest manifest format this build still reads.
+const minManifestVersion = 1
 
 // Manifest commits one revision of one organization's day. It is written last and
 // create-only: an org-day without a manifest was never sealed, whatever objects exist.
@@ -232,7 +237,7 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decode manifest: %w", err)
 	}
-	if m.Version != ManifestVersion {
+	if m.Version < minManifestVersion || m.Version > ManifestVersion {
 		return nil, fmt.Errorf("decode manifest: unsupported version %d", m.Version)
 	}
 	return &m, nil

@@ -58,6 +58,11 @@ type Manifest struct {
 	SealedAt string `json:"sealedAt"`
 	// Signature is set when a signing key is configured.
 	Signature *Signature `json:"signature,omitempty"`
+
+	// Issue 10, files the reader skips: the partition's files that export.ignoreFiles
+	// names, which were not read as events, each with its size and SHA-256 as read by the
+	// run that made this manifest; absent when there were none.
+	Ignored []IgnoredFile `json:"ignored,omitempty"`
 }
 
 // Window bounds a day's events.

@@ -36,6 +36,37 @@ var ErrNoPartition = errors.New("partition does not exist")
 // period after the day's end has not passed.
 var ErrNotClosed = errors.New("partition not closed yet")
 
+// ErrDayNotEnded means the day asked for has not ended yet. Its partition cannot be
+// complete, whatever its _CLOSED marker says (a producer bug, a clock ahead, a test
+// partition left behind), and a day is sealed once: sealing it early would commit a day
+// that then misses its last events, or force a revision for them. The error also matches
+// ErrNotClosed, so that the scheduler keeps such a day pending rather than failed.
+var ErrDayNotEnded = errors.New("day has not ended")
+
+// dayNotEndedError is the error of CheckDayEnded.
+type dayNotEndedError struct {
+	day Day
+	now time.Time
+}
+
+func (e *dayNotEndedError) Error() string {
+	return fmt.Sprintf("%s: %v: it ends at %s and it is now %s; a day is sealed only once it is over, whatever its partition's _CLOSED marker says",
+		e.day, ErrDayNotEnded, e.day.End().UTC().Format(time.RFC3339), e.now.UTC().Format(time.RFC3339))
+}
+
+func (e *dayNotEndedError) Is(target error) bool {
+	return target == ErrDayNotEnded || target == ErrNotClosed
+}
+
+// CheckDayEnded returns an error matching ErrDayNotEnded (and ErrNotClosed) when day has
+// not ended at now.
+func CheckDayEnded(day Day, now time.Time) error {
+	if now.Before(day.End()) {
+		return &dayNotEndedError{day: day, now: now}
+	}
+	return nil
+}
+
 // Options tune a Sealer. The zero value works: defaults are those of the configuration.
 type Options struct {
 	// ExcludeContentTypes are non-message content types excluded by rule; any other
@@ -130,6 +161,9 @@ type DayResult struct {
 	DirectorySHA256 string
 	SpilledBytes    int64
 	Runs            int
+	// Ignored are the partition's files that the Source's ignore patterns named: not read
+	// as events, recorded with their size and SHA-256 in every manifest of the day.
+	Ignored []IgnoredFile
 	// Duration is the whole run; ReadDuration the part spent reading, decoding and
 	// sorting runs, before the merge and the writes.
 	Duration     time.Duration
@@ -180,6 +214,9 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	start := s.Now()
 	log := s.Logger.With("day", day.String())
 
+	if err := CheckDayEnded(day, start); err != nil {
+		return nil, fmt.Errorf("seal %w", err)
+	}
 	part, err := s.Source.Stat(ctx, day)
 	if err != nil {
 		return nil, fmt.Errorf("seal %s: %w", day, err)
@@ -190,6 +227,11 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	if !part.Closed && s.Now().Before(day.End().Add(s.Grace)) {
 		return nil, fmt.Errorf("seal %s: %w (no _CLOSED marker, grace ends %s)", day, ErrNotClosed,
 			day.End().Add(s.Grace).UTC().Format(time.RFC3339))
+	}
+	if len(part.Unread) > 0 {
+		// Checked before anything is read: the day cannot be sealed without those entries,
+		// and the operator should see all of them at once.
+		return nil, fmt.Errorf("seal %s: %w", day, &UnreadError{Entries: part.Unread})
 	}
 	dir, err := model.ParseDirectory(directory)
 	if err != nil {
@@ -209,7 +251,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 		return nil, err
 	}
 	defer release()
-	sorters, counts, err := s.read(ctx, day, part, rt, work)
+	sorters, counts, ignored, err := s.read(ctx, day, part, rt, work)
 	defer func() {
 		for _, so := range sorters {
 			so.release()
@@ -222,6 +264,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 		res.SpilledBytes += so.spilled
 		res.Runs += len(so.runs)
 	}
+	res.Ignored = ignored
 	res.Input = counts.input()
 	res.QuarantineByWhy = counts.quarantined
 	res.ReadDuration = s.Now().Sub(start)
@@ -310,7 +353,7 @@ const batchBytes = 256 << 10
 
 // read scans the partition and decodes, routes and sorts it with s.Workers workers,
 // spilling sorted runs to the folder workDir.
-func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, workDir string) ([]*sorter, *dayCounts, error) {
+func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, workDir string) ([]*sorter, *dayCounts, []IgnoredFile, error) {
 	s.Progress.Phase.Store("reading")
 	fileIndex := make(map[string]int32, len(part.Files))
 	for i, f := range part.Files {
@@ -326,7 +369,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 	for i := range sorters {
 		so, err := newSorter(budget, workDir)
 		if err != nil {
-			return sorters[:i], nil, err
+			return sorters[:i], nil, nil, err
 		}
 		sorters[i] = so
 	}
@@ -336,12 +379,14 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 	for range s.Workers * 3 {
 		free <- &batch{arena: make([]byte, 0, batchBytes)}
 	}
+	var ignored []IgnoredFile
 	g.Go(func() error {
 		defer close(work)
 		b := <-free
 		var lastFile string
 		var fi int32
-		err := s.Source.Scan(gctx, day, func(l Line) error {
+		var err error
+		ignored, err = s.Source.Scan(gctx, day, func(l Line) error {
 			crashpoint.Hit("read.line")
 			if l.File != lastFile {
 				var ok bool
@@ -372,6 +417,15 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		})
 		if err != nil {
 			return err
+		}
+		// The ignored files must be those Stat listed: one that appeared or went away
+		// since is a partition that changed during the run.
+		var names []string
+		for _, f := range ignored {
+			names = append(names, f.Name)
+		}
+		if !slices.Equal(names, part.Ignored) {
+			return fmt.Errorf("scan %s: ignored files were %q before the run, %q when read", day, part.Ignored, names)
 		}
 		if len(b.lines) > 0 {
 			select {
@@ -411,7 +465,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 	for _, c := range counts {
 		total.add(c)
 	}
-	return sorters, total, err
+	return sorters, total, ignored, err
 }
 
 type decodeWorker struct {

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Source is the platform's event log: one partition per UTC day of server commit time.
@@ -18,7 +19,13 @@ type Source interface {
 	// as lines arrive with Err set and whatever raw bytes were recovered, so the pipeline
 	// can quarantine them: a line over the Source's limit as a *LineTooLongError and its head. A failure that makes the rest of a file
 	// unreadable (corrupt gzip, I/O error) stops the scan with an error naming the file.
-	Scan(ctx context.Context, day Day, fn func(Line) error) error
+	//
+	// Scan also reads every ignored file (Partition.Ignored) whole and returns each one's
+	// size and SHA-256, in name order, so that what the operator chose not to archive is
+	// still on record; its check that the partition did not change while it was read
+	// covers them too. A partition holding entries it would not read (Partition.Unread)
+	// fails the scan with an *UnreadError before any line is delivered.
+	Scan(ctx context.Context, day Day, fn func(Line) error) ([]IgnoredFile, error)
 }
 
 // Partition is what Source.Stat knows about a day's partition.
@@ -29,6 +36,59 @@ type Partition struct {
 	Closed bool
 	// Files are the partition's event files (*.jsonl, *.jsonl.gz), in name order.
 	Files []string
+	// Ignored are the partition's files that the operator's ignore patterns name, in
+	// name order (relative to the event log root, like Files). They are not read as
+	// events, but Scan hashes them and every manifest of the day records them.
+	Ignored []string
+	// Unread are the partition's entries that are neither an event file, the _CLOSED
+	// marker nor an ignored file, in name order. A day with any cannot be sealed: their
+	// lines, if they hold any, would be lost without a word.
+	Unread []UnreadEntry
+}
+
+// UnreadEntry is an entry of a partition that no reader reads.
+type UnreadEntry struct {
+	// Name is relative to the event log root; a folder's ends with "/".
+	Name string
+	// Why says what the entry is and why it is not read, for the operator.
+	Why string
+}
+
+// ErrUnreadEntries matches (errors.Is) the *UnreadError of a partition holding entries
+// that are not read.
+var ErrUnreadEntries = errors.New("partition holds entries that are not read")
+
+// UnreadError names every entry of a partition that is not read.
+type UnreadError struct {
+	Entries []UnreadEntry
+}
+
+func (e *UnreadError) Error() string {
+	var b strings.Builder
+	b.WriteString(ErrUnreadEntries.Error())
+	b.WriteString(" (every entry must be an event file, *.jsonl or *.jsonl.gz, the _CLOSED marker or an ignored file):")
+	for i, u := range e.Entries {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		// %q: a name with spaces, control characters or bytes that are not UTF-8 must be
+		// readable, and findable again, exactly as it is.
+		fmt.Fprintf(&b, " %q: %s", u.Name, u.Why)
+	}
+	return b.String()
+}
+
+// Is makes every UnreadError match ErrUnreadEntries.
+func (e *UnreadError) Is(target error) bool { return target == ErrUnreadEntries }
+
+// IgnoredFile is a file of a partition that the operator's ignore patterns name: not
+// read as events, but recorded in every manifest of the day.
+type IgnoredFile struct {
+	// Name is relative to the event log root, for example 2026-11-22/_SUCCESS.
+	Name string `json:"name"`
+	// Size and SHA256 (hex) are of the file's bytes as read.
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
 }
 
 // Line is one line of a partition file.

@@ -402,6 +402,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		Window: c.window, Counts: c.Counts, Input: input, Data: c.Data, Quarantine: w.res.Quarantine,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
+		Ignored: w.res.Ignored,
 	}
 	if c.ClockSkew.Total() > 0 {
 		sk := c.ClockSkew

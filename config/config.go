@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/mail"
 	"net/url"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -98,6 +99,12 @@ type Export struct {
 	// Workers (export.workers) is the degree of parallelism; 0 means GOMAXPROCS. Output
 	// does not depend on it.
 	Workers int
+	// IgnoreFiles (export.ignoreFiles) are path.Match patterns of side files the producer
+	// leaves in a partition (a _SUCCESS marker, say), matched against an entry's name
+	// within the partition. Such a file is not read as events; every manifest of the day
+	// records it by name, size and SHA-256. Event files and _CLOSED are never ignored, nor
+	// folders. Any other entry of a partition fails the run. Default: none.
+	IgnoreFiles []string
 }
 
 // Schedule configures the in-process scheduler of `chatvault serve`.
@@ -238,6 +245,7 @@ func Default() *Config {
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},
 			SortMemory:          256 << 20,
+			IgnoreFiles:         []string{},
 		},
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
@@ -351,6 +359,18 @@ func (c *Config) problems() []*Error {
 	}
 	if c.Export.Workers < 0 {
 		add("export.workers", "%d is negative (0 means GOMAXPROCS)", c.Export.Workers)
+	}
+	for _, p := range c.Export.IgnoreFiles {
+		// The readers match with path.Match, which reports a malformed pattern only when
+		// matching reaches it: checked here, a typo fails at load, not at 1 a.m.
+		switch _, err := path.Match(p, ""); {
+		case p == "":
+			add("export.ignoreFiles", "empty pattern")
+		case strings.Contains(p, "/"):
+			add("export.ignoreFiles", "%q holds a /, but patterns match an entry's name within the partition", p)
+		case err != nil:
+			add("export.ignoreFiles", "%q: %w", p, err)
+		}
 	}
 
 	if _, err := c.Schedule.CronSchedule(); err != nil {

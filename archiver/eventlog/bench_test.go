@@ -47,7 +47,7 @@ func BenchmarkScan(b *testing.B) {
 			b.ReportAllocs()
 			var lines, size int64
 			for b.Loop() {
-				err := d.Scan(b.Context(), dd, func(l archiver.Line) error {
+				_, err := d.Scan(b.Context(), dd, func(l archiver.Line) error {
 					lines++
 					size += int64(len(l.Bytes))
 					return nil

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // TestScanDetectsChanges changes the partition while Scan reads its first file. Every
@@ -20,6 +21,7 @@ func TestScanDetectsChanges(t *testing.T) {
 	files := map[string][]byte{
 		testDay + "/part-0001.jsonl": []byte("{\"a\":1}\n{\"a\":2}\n"),
 		testDay + "/part-0002.jsonl": []byte("{\"b\":1}\n"),
+		testDay + "/_SUCCESS":        []byte("ok\n"),
 	}
 	tests := []struct {
 		name   string
@@ -56,6 +58,26 @@ func TestScanDetectsChanges(t *testing.T) {
 		{"file added", func(t *testing.T, part string) {
 			appendFile(t, filepath.Join(part, "part-0003.jsonl"), "{\"d\":1}\n")
 		}, "part-0003.jsonl"},
+		{"ignored file appended to", func(t *testing.T, part string) {
+			appendFile(t, filepath.Join(part, "_SUCCESS"), "more\n")
+		}, "_SUCCESS went from 3 to 8 bytes"},
+		{"ignored file replaced", func(t *testing.T, part string) {
+			if err := os.Remove(filepath.Join(part, "_SUCCESS")); err != nil {
+				t.Fatal(err)
+			}
+			appendFile(t, filepath.Join(part, "_SUCCESS"), "ok\n")
+		}, "_SUCCESS"},
+		{"ignored file removed", func(t *testing.T, part string) {
+			if err := os.Remove(filepath.Join(part, "_SUCCESS")); err != nil {
+				t.Fatal(err)
+			}
+		}, "_SUCCESS"},
+		{"ignored file added", func(t *testing.T, part string) {
+			appendFile(t, filepath.Join(part, "notes.txt"), "late\n")
+		}, "notes.txt"},
+		{"unread file added", func(t *testing.T, part string) {
+			appendFile(t, filepath.Join(part, "part-0003.JSONL"), "{}\n")
+		}, "part-0003.JSONL"},
 		{"file removed", func(t *testing.T, part string) {
 			if err := os.Remove(filepath.Join(part, "part-0002.jsonl")); err != nil {
 				t.Fatal(err)
@@ -66,8 +88,9 @@ func TestScanDetectsChanges(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
 			d := writeTree(t, root, files)
+			d.Ignore = []string{"_SUCCESS", "*.txt"}
 			changed := false
-			err := d.Scan(context.Background(), day(t, testDay), func(archiver.Line) error {
+			_, err := d.Scan(context.Background(), day(t, testDay), func(archiver.Line) error {
 				if !changed {
 					changed = true
 					tt.change(t, filepath.Join(root, testDay))
@@ -82,6 +105,10 @@ func TestScanDetectsChanges(t *testing.T) {
 			}
 			if !errors.Is(err, ErrPartitionChanged) || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("Scan = %v, want ErrPartitionChanged naming %q", err, tt.want)
+			}
+			if strings.Contains(tt.name, "ignored") || strings.Contains(tt.name, "unread") {
+				reliability.Record(t, "input", "partition changed while read: "+tt.name, reliability.CleanFailure,
+					"ErrPartitionChanged naming it; nothing is sealed, a later run reads the partition as it then is")
 			}
 		})
 	}

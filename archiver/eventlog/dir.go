@@ -41,6 +41,11 @@ type Dir struct {
 	// Zero or negative means DefaultMaxLineBytes. It also bounds Scan's memory: one scan
 	// holds at most about MaxLineBytes plus a fixed 1.3 MiB of buffers.
 	MaxLineBytes int
+	// Ignore are path.Match patterns of the partition's side files (export.ignoreFiles),
+	// matched against an entry's name within the partition: such a file is not read as
+	// events but hashed, and recorded in the manifests (see Classify). Invalid patterns
+	// fail Stat and Scan.
+	Ignore []string
 
 	root string
 	// bufSize is the line reader's buffer size; tests shrink it to reach the paths for
@@ -61,8 +66,8 @@ func NewDir(root string) (*Dir, error) {
 }
 
 // Stat describes day's partition. A missing partition folder is not an error (Exists is
-// false); a partition path that is not a folder, or an event file that cannot be resolved
-// inside root, is.
+// false); a partition path that is not a folder is. Entries that are not read, a symlink
+// that cannot be resolved inside root among them, are listed in Unread.
 func (d *Dir) Stat(ctx context.Context, day archiver.Day) (archiver.Partition, error) {
 	if err := ctx.Err(); err != nil {
 		return archiver.Partition{}, err
@@ -129,61 +134,117 @@ func (d *Dir) ReadFile(ctx context.Context, name string) ([]byte, error) {
 }
 
 // Scan calls fn with every non-blank line of day's partition, files in name order and
-// lines in file order (see the package documentation for what a line is). An error from
-// fn stops the scan and is returned unchanged; so is ctx's error, checked every few
-// thousand lines. A missing partition is an error wrapping ErrNoPartition, and one that
-// changed while it was read (compared before and after: the list of files, and each
-// file's identity, size and modification time) an error wrapping ErrPartitionChanged.
-func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) error {
+// lines in file order (see the package documentation for what a line is), then reads
+// every ignored file whole and returns each one's size and SHA-256. An error from fn stops
+// the scan and is returned unchanged; so is ctx's error, checked every few thousand
+// lines. A missing partition is an error wrapping ErrNoPartition; one holding entries
+// that are not read, an *archiver.UnreadError naming them all, before any line is
+// delivered; and one that changed while it was read (compared before and after: the list
+// of entries, and each event and ignored file's identity, size and modification time) an
+// error wrapping ErrPartitionChanged.
+func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) ([]archiver.IgnoredFile, error) {
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	root, err := d.openRoot()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer root.Close()
 	p, err := d.partition(root, day)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !p.Exists {
-		return fmt.Errorf("eventlog: scan %s: %w", day, ErrNoPartition)
+		return nil, fmt.Errorf("eventlog: scan %s: %w", day, ErrNoPartition)
 	}
-	before, err := statFiles(root, p.Files)
+	if len(p.Unread) > 0 {
+		return nil, fmt.Errorf("eventlog: scan %s: %w", day, &archiver.UnreadError{Entries: p.Unread})
+	}
+	// Ignored files are compared before and after like event files: what the manifest
+	// records of them must be what was there all along.
+	names := append(slices.Clip(p.Files), p.Ignored...)
+	before, err := statFiles(root, names)
 	if err != nil {
-		return fmt.Errorf("eventlog: scan %s: %w", day, err)
+		return nil, fmt.Errorf("eventlog: scan %s: %w", day, err)
 	}
 	s := newScanner(d.maxLineBytes(), d.bufSize)
 	for i, name := range p.Files {
 		if err := ctx.Err(); err != nil {
-			return err
+			return nil, err
 		}
 		if err := s.scanFile(ctx, root, name, before[i], fn); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	var ignored []archiver.IgnoredFile
+	for i, name := range p.Ignored {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		f, err := hashFile(root, name, before[len(p.Files)+i])
+		if err != nil {
+			return nil, err
+		}
+		ignored = append(ignored, f)
 	}
 	// A producer still writing, or rewriting, a "closed" partition: what was read may be
 	// half of a file or a mix of two versions. Comparing once at the end is enough: any
 	// change while reading leaves a trace in the list, the sizes or the times.
 	after, err := d.partition(root, day)
 	if err != nil {
-		return fmt.Errorf("eventlog: scan %s: %w", day, err)
+		return nil, fmt.Errorf("eventlog: scan %s: %w", day, err)
 	}
-	if !slices.Equal(after.Files, p.Files) {
-		return fmt.Errorf("eventlog: scan %s: %w: its files were %s, now %s", day, ErrPartitionChanged,
-			strings.Join(p.Files, ", "), strings.Join(after.Files, ", "))
+	if was, now := entries(p), entries(after); !slices.Equal(was, now) {
+		return nil, fmt.Errorf("eventlog: scan %s: %w: its entries were %s, now %s", day, ErrPartitionChanged,
+			strings.Join(was, ", "), strings.Join(now, ", "))
 	}
-	now, err := statFiles(root, p.Files)
+	now, err := statFiles(root, names)
 	if err != nil {
-		return fmt.Errorf("eventlog: scan %s: %w: %w", day, ErrPartitionChanged, err)
+		return nil, fmt.Errorf("eventlog: scan %s: %w: %w", day, ErrPartitionChanged, err)
 	}
-	for i, name := range p.Files {
+	for i, name := range names {
 		if err := sameFile(name, before[i], now[i]); err != nil {
-			return fmt.Errorf("eventlog: scan %s: %w", day, err)
+			return nil, fmt.Errorf("eventlog: scan %s: %w", day, err)
 		}
 	}
-	return nil
+	return ignored, nil
+}
+
+// entries lists every entry of a partition but _CLOSED, for comparing two listings.
+func entries(p archiver.Partition) []string {
+	out := slices.Clone(p.Files)
+	out = append(out, p.Ignored...)
+	for _, u := range p.Unread {
+		out = append(out, u.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hashFile reads the ignored file name whole, which must still be the file listed (want)
+// when the scan began.
+func hashFile(root *os.Root, name string, want fs.FileInfo) (archiver.IgnoredFile, error) {
+	f, err := root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return archiver.IgnoredFile{}, fmt.Errorf("eventlog: open %s: %w: %s is gone: %w", name, ErrPartitionChanged, name, err)
+	}
+	if err != nil {
+		return archiver.IgnoredFile{}, fmt.Errorf("eventlog: open %s: %w", name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return archiver.IgnoredFile{}, fmt.Errorf("eventlog: stat %s: %w", name, err)
+	}
+	if !os.SameFile(fi, want) {
+		return archiver.IgnoredFile{}, fmt.Errorf("eventlog: open %s: %w: %s was replaced", name, ErrPartitionChanged, name)
+	}
+	out, err := HashIgnored(name, f)
+	if err != nil {
+		return archiver.IgnoredFile{}, fmt.Errorf("eventlog: %w", err)
+	}
+	return out, nil
 }
 
 // statFiles returns what Scan compares of each file before and after reading it.
@@ -255,31 +316,35 @@ func (d *Dir) partition(root *os.Root, day archiver.Day) (archiver.Partition, er
 	if err != nil {
 		return archiver.Partition{}, fmt.Errorf("eventlog: list partition %s: %w", name, err)
 	}
+	if err := CheckIgnorePatterns(d.Ignore); err != nil {
+		return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", name, err)
+	}
 	p := archiver.Partition{Exists: true}
 	for _, e := range entries {
 		base := e.Name()
-		if base == closedMarker {
-			p.Closed = true
-			continue
-		}
-		if strings.HasPrefix(base, ".") || !isEventFile(base) {
-			continue
-		}
 		rel := name + "/" + base
 		mode, err := resolveType(root, rel, e.Type())
 		if err != nil {
-			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", name, err)
-		}
-		switch {
-		case mode.IsDir():
+			// A symlink that leads nowhere or out of root: an entry that cannot be read,
+			// reported with the others rather than alone.
+			p.Unread = append(p.Unread, archiver.UnreadEntry{Name: rel, Why: err.Error()})
 			continue
-		case !mode.IsRegular():
-			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %s is not a regular file (%s)",
-				name, rel, mode)
 		}
-		p.Files = append(p.Files, rel)
+		kind, why := Classify(base, mode, d.Ignore)
+		switch kind {
+		case Closed:
+			p.Closed = true
+		case Event:
+			p.Files = append(p.Files, rel)
+		case Ignored:
+			p.Ignored = append(p.Ignored, rel)
+		default:
+			p.Unread = append(p.Unread, archiver.UnreadEntry{Name: entryName(rel, mode), Why: why})
+		}
 	}
 	slices.Sort(p.Files)
+	slices.Sort(p.Ignored)
+	slices.SortFunc(p.Unread, func(a, b archiver.UnreadEntry) int { return strings.Compare(a.Name, b.Name) })
 	return p, nil
 }
 

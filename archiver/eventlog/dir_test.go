@@ -76,7 +76,7 @@ func gzipped(t testing.TB, s string) []byte {
 func scanAll(ctx context.Context, t testing.TB, d *Dir, dayName string) ([]got, error) {
 	t.Helper()
 	var lines []got
-	err := d.Scan(ctx, day(t, dayName), func(l archiver.Line) error {
+	_, err := d.Scan(ctx, day(t, dayName), func(l archiver.Line) error {
 		if l.Err != nil && !errors.Is(l.Err, ErrLineTooLong) {
 			t.Errorf("line %s:%d: unexpected Err %v", l.File, l.Number, l.Err)
 		}
@@ -161,7 +161,7 @@ func TestScanLines(t *testing.T) {
 					}
 					// And against the reference splitter, with sizes and hashes.
 					var all []archiver.Line
-					err = d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+					_, err = d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
 						l.Bytes = bytes.Clone(l.Bytes)
 						all = append(all, l)
 						return nil
@@ -195,7 +195,7 @@ func TestScanTooLongError(t *testing.T) {
 			d := writeTree(t, t.TempDir(), map[string][]byte{testDay + "/a.jsonl": []byte(content)})
 			d.MaxLineBytes = tt.max
 			var lineErr error
-			err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+			_, err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
 				lineErr = l.Err
 				if want := min(limit, TooLongHeadBytes); len(l.Bytes) != want {
 					t.Errorf("len(Bytes) = %d, want %d", len(l.Bytes), want)
@@ -325,7 +325,7 @@ func TestStat(t *testing.T) {
 			archiver.Partition{Exists: true, Closed: true, Files: []string{testDay + "/a.jsonl"}}},
 		{"closed and empty", map[string][]byte{testDay + "/_CLOSED": nil},
 			archiver.Partition{Exists: true, Closed: true}},
-		{"other files ignored", map[string][]byte{
+		{"other entries listed as unread", map[string][]byte{
 			testDay + "/b.jsonl.gz":           gzipped(t, "b\n"),
 			testDay + "/a.jsonl":              []byte("a\n"),
 			testDay + "/README.txt":           []byte("not events\n"),
@@ -337,7 +337,8 @@ func TestStat(t *testing.T) {
 			testDay + "/_SUCCESS":             nil,
 			testDay + "/_closed":              nil,
 			testDay + "/sub/d.jsonl":          []byte("in a subfolder\n"),
-		}, archiver.Partition{Exists: true, Files: []string{testDay + "/a.jsonl", testDay + "/b.jsonl.gz"}}},
+		}, archiver.Partition{Exists: true, Files: []string{testDay + "/a.jsonl", testDay + "/b.jsonl.gz"},
+			Unread: unread(".part-9.jsonl", ".part-9.jsonl.gz.tmp", "README.txt", "_SUCCESS", "_closed", "c.JSONL", "c.json", "c.jsonl.bak", "sub/")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -346,14 +347,28 @@ func TestStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Exists != tt.want.Exists || p.Closed != tt.want.Closed || !slices.Equal(p.Files, tt.want.Files) {
+			var names []string
+			for _, u := range p.Unread {
+				names = append(names, u.Name)
+			}
+			var want []string
+			for _, u := range tt.want.Unread {
+				want = append(want, u.Name)
+			}
+			if p.Exists != tt.want.Exists || p.Closed != tt.want.Closed || !slices.Equal(p.Files, tt.want.Files) || !slices.Equal(names, want) {
 				t.Errorf("Stat = %+v, want %+v", p, tt.want)
 			}
 			if !p.Exists {
 				return
 			}
-			// Scan reads exactly the listed files.
+			// Scan reads exactly the listed files, or nothing when some entry is not read.
 			lines, err := scanAll(t.Context(), t, d, testDay)
+			if len(tt.want.Unread) > 0 {
+				if !errors.Is(err, archiver.ErrUnreadEntries) || len(lines) != 0 {
+					t.Fatalf("Scan delivered %d lines, error %v; want none and ErrUnreadEntries", len(lines), err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -368,6 +383,15 @@ func TestStat(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unread names entries of testDay as Partition.Unread lists them (Why is not compared).
+func unread(names ...string) []archiver.UnreadEntry {
+	var out []archiver.UnreadEntry
+	for _, n := range names {
+		out = append(out, archiver.UnreadEntry{Name: testDay + "/" + n})
+	}
+	return out
 }
 
 func TestMissingPartition(t *testing.T) {
@@ -435,7 +459,12 @@ func TestSymlinks(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, statErr := d.Stat(t.Context(), day(t, testDay))
+			p, statErr := d.Stat(t.Context(), day(t, testDay))
+			if statErr == nil && len(p.Unread) > 0 {
+				// A file link that cannot be followed is an entry that is not read,
+				// listed with any others rather than failing Stat alone.
+				statErr = &archiver.UnreadError{Entries: p.Unread}
+			}
 			lines, scanErr := scanAll(t.Context(), t, d, testDay)
 			if tt.want != nil {
 				if statErr != nil || scanErr != nil {
@@ -466,7 +495,7 @@ func TestScanFnError(t *testing.T) {
 	})
 	stop := errors.New("stop")
 	var calls int
-	err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+	_, err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
 		calls++
 		if l.Number == 2 {
 			return stop
@@ -491,7 +520,7 @@ func TestScanCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		calls := 0
-		err := d.Scan(ctx, day(t, testDay), func(archiver.Line) error { calls++; return nil })
+		_, err := d.Scan(ctx, day(t, testDay), func(archiver.Line) error { calls++; return nil })
 		if !errors.Is(err, context.Canceled) || calls != 0 {
 			t.Errorf("Scan = %v after %d lines, want context.Canceled before any", err, calls)
 		}
@@ -500,7 +529,7 @@ func TestScanCancel(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		calls := 0
-		err := d.Scan(ctx, day(t, testDay), func(archiver.Line) error {
+		_, err := d.Scan(ctx, day(t, testDay), func(archiver.Line) error {
 			calls++
 			if calls == 10 {
 				cancel()
@@ -616,7 +645,7 @@ func TestScanAllocs(t *testing.T) {
 		})
 		d.bufSize = 4 << 10 // so the large file also refills the buffer many times
 		return testing.AllocsPerRun(5, func() {
-			if err := d.Scan(t.Context(), day(t, testDay), func(archiver.Line) error { return nil }); err != nil {
+			if _, err := d.Scan(t.Context(), day(t, testDay), func(archiver.Line) error { return nil }); err != nil {
 				t.Fatal(err)
 			}
 		})

@@ -125,7 +125,7 @@ func FuzzScan(f *testing.F) {
 		}
 		d.MaxLineBytes, d.bufSize = max, 16
 		byFile := map[string][]archiver.Line{}
-		err = d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+		_, err = d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
 			l.Bytes = bytes.Clone(l.Bytes)
 			byFile[l.File] = append(byFile[l.File], l)
 			return nil

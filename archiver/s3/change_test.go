@@ -65,7 +65,7 @@ func TestEventLogDetectsChanges(t *testing.T) {
 			d, _ := archiver.ParseDay(day)
 			var lines bytes.Buffer
 			changed := false
-			err := el.Scan(t.Context(), d, func(l archiver.Line) error {
+			_, err := el.Scan(t.Context(), d, func(l archiver.Line) error {
 				if !changed {
 					changed = true
 					tt.change(t, bucket)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"maps"
 	"net/http"
 	"slices"
@@ -30,6 +31,9 @@ type EventLog struct {
 	// MaxLineBytes is the longest line Scan delivers whole; zero means
 	// eventlog.DefaultMaxLineBytes.
 	MaxLineBytes int
+	// Ignore are the path.Match patterns of the partition's side files, as in
+	// eventlog.Dir.Ignore.
+	Ignore []string
 
 	client *awss3.Client
 	bucket string
@@ -45,17 +49,23 @@ func NewEventLog(client *awss3.Client, bucket, prefix string) *EventLog {
 	return &EventLog{client: client, bucket: bucket, prefix: prefix}
 }
 
-// Stat implements archiver.Source: it lists day's partition. Objects in "subfolders" of
-// the partition and names that are not event files are ignored, as in eventlog.Dir.
+// Stat implements archiver.Source: it lists day's partition and sorts its entries as
+// eventlog.Classify does. A "subfolder" (a key with a further "/" below the partition's
+// prefix) is a folder: it is listed in Unread, as is every object that is neither an event
+// file, the _CLOSED marker nor an ignored file.
 func (l *EventLog) Stat(ctx context.Context, day archiver.Day) (archiver.Partition, error) {
 	p, _, err := l.list(ctx, day)
 	return p, err
 }
 
-// list lists day's partition, with the ETag of each event file.
+// list lists day's partition, with the ETag of each of its entries but _CLOSED (a
+// subfolder's is empty), which Scan compares before and after reading.
 func (l *EventLog) list(ctx context.Context, day archiver.Day) (archiver.Partition, map[string]string, error) {
 	if day.IsZero() {
 		return archiver.Partition{}, nil, errors.New("s3: stat partition: zero day")
+	}
+	if err := eventlog.CheckIgnorePatterns(l.Ignore); err != nil {
+		return archiver.Partition{}, nil, fmt.Errorf("s3: stat partition %s: %w", day, err)
 	}
 	part := day.String() + "/"
 	var p archiver.Partition
@@ -75,17 +85,40 @@ func (l *EventLog) list(ctx context.Context, day archiver.Day) (archiver.Partiti
 		}
 		for _, o := range page.Contents {
 			base := strings.TrimPrefix(aws.ToString(o.Key), l.prefix+part)
-			switch {
-			case base == closedMarker:
-				p.Closed = true
-			case strings.HasPrefix(base, "."):
-			case strings.HasSuffix(base, ".jsonl"), strings.HasSuffix(base, ".jsonl.gz"):
-				p.Files = append(p.Files, part+base)
-				etags[part+base] = aws.ToString(o.ETag)
+			if base == "" && aws.ToInt64(o.Size) == 0 {
+				// The empty object a console or "mkdir" tool makes to show the partition as a
+				// folder: the partition itself, not an entry of it.
+				continue
 			}
+			name := part + base
+			kind, why := eventlog.Classify(base, 0, l.Ignore)
+			if base == "" {
+				kind, why = eventlog.Unread, fmt.Sprintf("an object named like the partition folder itself, holding %d bytes", aws.ToInt64(o.Size))
+			}
+			switch kind {
+			case eventlog.Closed:
+				p.Closed = true
+				continue
+			case eventlog.Event:
+				p.Files = append(p.Files, name)
+			case eventlog.Ignored:
+				p.Ignored = append(p.Ignored, name)
+			default:
+				p.Unread = append(p.Unread, archiver.UnreadEntry{Name: name, Why: why})
+			}
+			etags[name] = aws.ToString(o.ETag)
+		}
+		for _, cp := range page.CommonPrefixes {
+			name := strings.TrimPrefix(aws.ToString(cp.Prefix), l.prefix)
+			base := strings.TrimSuffix(strings.TrimPrefix(name, part), "/")
+			_, why := eventlog.Classify(base, fs.ModeDir, l.Ignore)
+			p.Unread = append(p.Unread, archiver.UnreadEntry{Name: name, Why: why})
+			etags[name] = ""
 		}
 	}
 	slices.Sort(p.Files)
+	slices.Sort(p.Ignored)
+	slices.SortFunc(p.Unread, func(a, b archiver.UnreadEntry) int { return strings.Compare(a.Name, b.Name) })
 	return p, etags, nil
 }
 
@@ -114,34 +147,64 @@ func (l *EventLog) Days(ctx context.Context) ([]archiver.Day, error) {
 	return days, nil
 }
 
-// Scan implements archiver.Source with eventlog's line scanner, streaming each object. A
-// missing partition is an error wrapping eventlog.ErrNoPartition. As eventlog.Dir does, it
-// fails with an error wrapping eventlog.ErrPartitionChanged when the partition changed
-// while it was read: each object is read in the version listed (its ETag), and the
-// partition is listed again at the end, so an object added, removed or replaced meanwhile
-// is noticed rather than sealed as part of a day that never existed.
-func (l *EventLog) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) error {
+// Scan implements archiver.Source with eventlog's line scanner, streaming each object,
+// then reads each ignored object whole to hash it. A missing partition is an error wrapping
+// eventlog.ErrNoPartition, and one holding entries that are not read an
+// *archiver.UnreadError naming them all, before any line is delivered. As eventlog.Dir
+// does, it fails with an error wrapping eventlog.ErrPartitionChanged when the partition
+// changed while it was read: each object, event or ignored, is read in the version listed
+// (its ETag), and the partition is listed again at the end, so an object added, removed or
+// replaced meanwhile is noticed rather than sealed as part of a day that never existed.
+func (l *EventLog) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) ([]archiver.IgnoredFile, error) {
 	p, etags, err := l.list(ctx, day)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !p.Exists {
-		return fmt.Errorf("s3: scan %s: %w", day, eventlog.ErrNoPartition)
+		return nil, fmt.Errorf("s3: scan %s: %w", day, eventlog.ErrNoPartition)
+	}
+	if len(p.Unread) > 0 {
+		return nil, fmt.Errorf("s3: scan %s: %w", day, &archiver.UnreadError{Entries: p.Unread})
 	}
 	sc := eventlog.NewScanner(l.MaxLineBytes)
 	for _, name := range p.Files {
 		if err := l.scanObject(ctx, sc, name, etags[name], fn); err != nil {
-			return err
+			return nil, err
 		}
+	}
+	var ignored []archiver.IgnoredFile
+	for _, name := range p.Ignored {
+		f, err := l.hashObject(ctx, name, etags[name])
+		if err != nil {
+			return nil, err
+		}
+		ignored = append(ignored, f)
 	}
 	_, now, err := l.list(ctx, day)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if !maps.Equal(now, etags) {
-		return fmt.Errorf("s3: scan %s: %w: its objects were %s, now %s", day, eventlog.ErrPartitionChanged, describe(etags), describe(now))
+		return nil, fmt.Errorf("s3: scan %s: %w: its objects were %s, now %s", day, eventlog.ErrPartitionChanged, describe(etags), describe(now))
 	}
-	return nil
+	return ignored, nil
+}
+
+// hashObject reads the ignored object name, in the version listed, whole.
+func (l *EventLog) hashObject(ctx context.Context, name, etag string) (archiver.IgnoredFile, error) {
+	body, err := getObject(ctx, l.client, l.bucket, l.prefix+name, aws.String(etag))
+	if isNotFound(err) || httpStatus(err) == http.StatusPreconditionFailed {
+		return archiver.IgnoredFile{}, fmt.Errorf("s3: get object %s: %w: it was removed or replaced since it was listed: %w", name, eventlog.ErrPartitionChanged, err)
+	}
+	if err != nil {
+		return archiver.IgnoredFile{}, fmt.Errorf("s3: get object %s: %w", name, err)
+	}
+	defer body.Close()
+	f, err := eventlog.HashIgnored(name, body)
+	if err != nil {
+		return archiver.IgnoredFile{}, fmt.Errorf("s3: %w", err)
+	}
+	return f, nil
 }
 
 // describe lists a partition's objects with their ETags, for an error message.

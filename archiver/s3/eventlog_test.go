@@ -94,7 +94,7 @@ func TestEventLogMatchesDir(t *testing.T) {
 
 func scanAll(t *testing.T, src archiver.Source, day archiver.Day) ([]string, error) {
 	var lines []string
-	err := src.Scan(t.Context(), day, func(l archiver.Line) error {
+	_, err := src.Scan(t.Context(), day, func(l archiver.Line) error {
 		lines = append(lines, fmt.Sprintf("%s:%d:%s:%v", l.File, l.Number, l.Bytes, l.Err))
 		return nil
 	})

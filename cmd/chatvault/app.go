@@ -199,9 +199,16 @@ func (e *env) openSource() (archiver.Source, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s3.NewEventLog(client, bucket, prefix), nil
+		el := s3.NewEventLog(client, bucket, prefix)
+		el.Ignore = e.cfg.Export.IgnoreFiles
+		return el, nil
 	}
-	return eventlog.NewDir(e.cfg.EventLog)
+	d, err := eventlog.NewDir(e.cfg.EventLog)
+	if err != nil {
+		return nil, err
+	}
+	d.Ignore = e.cfg.Export.IgnoreFiles
+	return d, nil
 }
 
 // openStore opens the configured store; the caller closes it.

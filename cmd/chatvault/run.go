@@ -40,6 +40,13 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("run", err)
 	}
+	// A day that has not ended cannot be complete, whatever its partition's _CLOSED marker
+	// says. The Sealer refuses such a day itself (so does the scheduler's); refusing here,
+	// before any day of a range is sealed, makes a --to in the future a usage error that
+	// changes nothing rather than a run that seals part of the range.
+	if err := archiver.CheckDayEnded(to, time.Now()); err != nil {
+		return e.fail("run", usagef("%v", err))
+	}
 	org, _ := fs.GetString("org")
 	limitHeap(e)
 	if path, _ := fs.GetString("cpuprofile"); path != "" {
@@ -80,7 +87,10 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		stop()
 		if err != nil {
 			fmt.Fprintf(e.stderr, "chatvault run: %s: %v\n", day, err)
-			if errors.Is(err, config.ErrInvalid) {
+			if errors.Is(err, archiver.ErrUnreadEntries) {
+				fmt.Fprintln(e.stderr, "chatvault run: every entry of a partition must be read: deliver events as *.jsonl or *.jsonl.gz files, or list side files in export.ignoreFiles (CHATVAULT_EXPORT_IGNOREFILES) to record them instead")
+			}
+			if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 				return exitUsage
 			}
 			code = exitFailure
@@ -144,6 +154,9 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	}
 	if r.Quarantine != nil {
 		fmt.Fprintf(w, "  quarantine object %s\n", r.Quarantine.Key)
+	}
+	for _, f := range r.Ignored {
+		fmt.Fprintf(w, "  ignored %s (export.ignoreFiles): %s, sha256 %s, recorded in the manifests\n", f.Name, config.FormatSize(f.Size), f.SHA256)
 	}
 	if sk := r.ClockSkew; sk.Total() > 0 {
 		fmt.Fprintf(w, "  clock skew: %d exported events outside the day (%d before, %d after; eventTimestamp %s to %s), flagged in the manifests\n",

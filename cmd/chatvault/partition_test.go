@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// samplePartition copies the sample event log (day 2026-11-22, closed) to a new folder.
+func samplePartition(t *testing.T) string {
+	t.Helper()
+	logDir := t.TempDir()
+	if err := os.CopyFS(logDir, os.DirFS("../../testdata/eventlog")); err != nil {
+		t.Fatal(err)
+	}
+	return logDir
+}
+
+// storeFiles lists every file of a folder store, so a test can show that a refused run
+// left nothing behind.
+func storeFiles(t *testing.T, store string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(store, p)
+		files = append(files, rel)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestRunRefusesUnreadFile puts a copy of the sample's events under an upper-case name
+// (part-0002.JSONL) beside them. The reader does not read such a name, so sealing the day
+// would lose its lines without a word: the run must fail with exit 1 naming it, and commit
+// nothing.
+func TestRunRefusesUnreadFile(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	events, err := os.ReadFile(filepath.Join(logDir, "2026-11-22", "part-0001.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "2026-11-22", "part-0002.JSONL"), events, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", logDir, "--store", store, "--log-format", "json")
+	if code != exitFailure {
+		t.Fatalf("run exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
+	}
+	if !strings.Contains(errOut, "2026-11-22/part-0002.JSONL") {
+		t.Errorf("stderr does not name the file:\n%s", errOut)
+	}
+	if files := storeFiles(t, store); len(files) != 0 {
+		t.Errorf("the refused run left %v in the store", files)
+	}
+	reliability.Record(t, "input", "event file the reader does not read (part-0002.JSONL) in a closed partition", reliability.CleanFailure,
+		"`run` exits 1 naming it; nothing is committed for any organization: "+strings.ReplaceAll(strings.TrimSpace(errOut), logDir, "<eventlog>"))
+}
+
+// TestRunRecordsIgnoredFiles seals the sample day with a _SUCCESS marker and a README in
+// its partition, both listed in export.ignoreFiles: the day seals as without them, and
+// every manifest of the day names them with their size and SHA-256.
+func TestRunRecordsIgnoredFiles(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	side := map[string]string{"_SUCCESS": "", "README.txt": "written by the export job\n"}
+	for name, data := range side {
+		if err := os.WriteFile(filepath.Join(logDir, "2026-11-22", name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store := t.TempDir()
+	t.Setenv("CHATVAULT_EXPORT_IGNOREFILES", "_SUCCESS, *.txt")
+	code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", logDir, "--store", store, "--log-format", "json")
+	if code != exitQuarantined || !strings.Contains(out, "29 events read, 13 exported, 5 excluded, 2 duplicates, 9 quarantined") {
+		t.Fatalf("run exit %d, want %d and the sample's counts\n%s%s", code, exitQuarantined, out, errOut)
+	}
+	for name := range side {
+		if !strings.Contains(out, "ignored 2026-11-22/"+name) {
+			t.Errorf("summary does not say 2026-11-22/%s was ignored:\n%s", name, out)
+		}
+	}
+	st, err := fsstore.New(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	for _, org := range []string{acme, "0b1c2e3f-0000-4000-8000-00000000bbbb"} {
+		m, err := archiver.Ledger{Store: st}.Latest(context.Background(), org, day)
+		if err != nil || m == nil {
+			t.Fatalf("manifest of %s: %v, %v", org, m, err)
+		}
+		var doc struct {
+			Ignored []struct {
+				Name   string `json:"name"`
+				Size   int64  `json:"size"`
+				SHA256 string `json:"sha256"`
+			} `json:"ignored"`
+		}
+		if err := json.Unmarshal(m.Bytes, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Ignored) != len(side) {
+			t.Fatalf("manifest of %s lists ignored %+v, want %d files", org, doc.Ignored, len(side))
+		}
+		for _, ig := range doc.Ignored {
+			data, ok := side[strings.TrimPrefix(ig.Name, "2026-11-22/")]
+			sum := sha256.Sum256([]byte(data))
+			if !ok || ig.Size != int64(len(data)) || ig.SHA256 != hex.EncodeToString(sum[:]) {
+				t.Errorf("manifest of %s lists %+v, want one of %v with its size and SHA-256", org, ig, side)
+			}
+		}
+	}
+	reliability.Record(t, "input", "side files listed in export.ignoreFiles (_SUCCESS, *.txt)", reliability.Kept,
+		"not read as events; every manifest of the day lists each by name, size and SHA-256, and the summary says so")
+}
+
+// TestRunRefusesDayNotEnded asks to seal tomorrow, whose partition already has _CLOSED.
+// A day that has not ended cannot be complete, whatever the marker says: the run must
+// refuse it (exit 2) and commit nothing.
+func TestRunRefusesDayNotEnded(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	tomorrow := archiver.DayOf(time.Now()).Next().String()
+	if err := os.CopyFS(filepath.Join(logDir, tomorrow), os.DirFS(filepath.Join(logDir, "2026-11-22"))); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	code, out, errOut := chatvault(t, "run", "--date", tomorrow, "--eventlog", logDir, "--store", store, "--log-format", "json")
+	if code != exitUsage {
+		t.Fatalf("run exit %d, want %d\n%s%s", code, exitUsage, out, errOut)
+	}
+	if !strings.Contains(errOut, tomorrow) || !strings.Contains(errOut, "has not ended") {
+		t.Errorf("stderr does not say the day has not ended:\n%s", errOut)
+	}
+	if files := storeFiles(t, store); len(files) != 0 {
+		t.Errorf("the refused run left %v in the store", files)
+	}
+	reliability.Record(t, "input", "`run --date` on a day that has not ended, its partition marked _CLOSED", reliability.Refused,
+		"exit 2: the day has not ended; nothing is committed (the scheduler keeps it pending)")
+}

@@ -55,13 +55,27 @@ func TestEventLogDetectsChanges(t *testing.T) {
 		{"object added", func(t *testing.T, bucket string) {
 			put(t, bucket, "log/"+day+"/part-0003.jsonl", "{\"c\":1}\n")
 		}, "part-0003.jsonl", "S3 event file added mid-run"},
+		{"ignored object replaced", func(t *testing.T, bucket string) {
+			put(t, bucket, "log/"+day+"/_SUCCESS", "again")
+		}, "_SUCCESS: partition changed while it was read: it was removed or replaced", "S3 ignored object (export.ignoreFiles) replaced mid-run"},
+		{"ignored object added", func(t *testing.T, bucket string) {
+			put(t, bucket, "log/"+day+"/notes.txt", "late")
+		}, "notes.txt", "S3 ignored object (export.ignoreFiles) added mid-run"},
+		{"object that is not read added", func(t *testing.T, bucket string) {
+			put(t, bucket, "log/"+day+"/part-0003.JSONL", "{}\n")
+		}, "part-0003.JSONL", "S3 object that is not read added mid-run"},
+		{"subfolder added", func(t *testing.T, bucket string) {
+			put(t, bucket, "log/"+day+"/sub/part-0003.jsonl", "{}\n")
+		}, "sub/", "S3 subfolder added mid-run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			bucket := srv.Bucket(t, false)
 			put(t, bucket, "log/"+day+"/part-0001.jsonl", "{\"a\":1}\n{\"a\":2}\n")
 			put(t, bucket, "log/"+day+"/part-0002.jsonl", "{\"b\":1}\n")
+			put(t, bucket, "log/"+day+"/_SUCCESS", "")
 			el := s3.NewEventLog(c, bucket, "log")
+			el.Ignore = []string{"_SUCCESS", "*.txt"}
 			d, _ := archiver.ParseDay(day)
 			var lines bytes.Buffer
 			changed := false

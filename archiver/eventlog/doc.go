@@ -9,11 +9,15 @@
 //	<root>/2026-11-22/_CLOSED          written by the producer when the day is complete
 //
 // A partition's event files are the names ending in ".jsonl" or ".jsonl.gz" (case
-// sensitive), read in byte-wise name order, so producers must zero-pad sequence numbers
-// (part-0010 sorts before part-9). Everything else in a partition is ignored: dotfiles
-// (producers' temporary files), other names, and subfolders. An event file that is neither
-// a regular file nor a symlink to one (a FIFO, a device) is an error rather than skipped,
-// because skipping it would lose events silently.
+// sensitive) that do not start with a dot, read in byte-wise name order, so producers
+// must zero-pad sequence numbers (part-0010 sorts before part-9). Every other entry must
+// be the _CLOSED marker or a file the operator's ignore patterns (Dir.Ignore, from
+// export.ignoreFiles) name, which Scan hashes and returns so that the manifests record
+// it; anything else (part-0002.JSONL, a dotfile, a subfolder, _closed, an event-named
+// FIFO, a symlink that cannot be followed) is listed in Partition.Unread, and Scan fails
+// with an *archiver.UnreadError naming them all before it delivers a line, because
+// skipping an entry would lose whatever events it holds silently. Classify holds these
+// rules, which archiver/s3 shares.
 //
 // Every access goes through os.Root, so nothing outside root is ever read: a symlink that
 // resolves outside root, or any absolute symlink, is refused with an error naming it.
@@ -48,9 +52,9 @@
 // # A partition that changes
 //
 // A closed partition should not change, but a producer may still be writing, or rewrite a
-// file. Scan lists the partition and stats its files before reading and again after, and
-// fails with ErrPartitionChanged when a file was added, removed, replaced (another file
-// under the name), or changed size or modification time: the lines read may then be half
+// file. Scan lists the partition and stats its event and ignored files before reading and
+// again after, and fails with ErrPartitionChanged when an entry was added or removed, or
+// a file replaced (another file under the name), or changed size or modification time: the lines read may then be half
 // of a file or two versions mixed, a day that never existed. The next scan reads the
 // partition as it then is.
 package eventlog

@@ -63,8 +63,8 @@ func checkPattern(p string) error {
 //   - A name starting with "." (a producer's temporary file, .DS_Store) is never an
 //     event file, even when it ends in .jsonl.
 //   - A name ending in ".jsonl" or ".jsonl.gz", exactly these lowercase suffixes, is an
-//     event file; it must be a regular file. Event files are always read: no pattern
-//     hides one.
+//     event file; it must be a regular file whose name is valid UTF-8 (a quarantined
+//     line names its file, in JSON). Event files are always read: no pattern hides one.
 //   - A name an ignore pattern matches (path.Match) is ignored when it is a regular file
 //     whose name is valid UTF-8 (so that a manifest can record it exactly). A folder
 //     never is: it has no one content whose hash could be recorded, and ignoring it by
@@ -80,10 +80,15 @@ func Classify(name string, mode fs.FileMode, ignore []string) (kind Kind, why st
 		}
 		return Unread, "named like the _CLOSED marker but " + what + "; the marker must be a file"
 	case !strings.HasPrefix(name, ".") && isEventFile(name):
-		if regular {
-			return Event, ""
+		switch {
+		case !regular:
+			return Unread, "named like an event file but " + what
+		case !utf8.ValidString(name):
+			// Every record keeps where it came from (a quarantined line names its file and
+			// line), in JSON, which cannot carry these bytes exactly.
+			return Unread, "named like an event file but its name is not valid UTF-8, which the quarantine and manifests cannot record exactly: rename it"
 		}
-		return Unread, "named like an event file but " + what
+		return Event, ""
 	}
 	for _, p := range ignore {
 		if ok, _ := path.Match(p, name); !ok {

@@ -74,6 +74,9 @@ func TestUnreadEntriesFailTheScan(t *testing.T) {
 		{"name with a byte that is not UTF-8", func(t *testing.T, part string) {
 			write(t, part, "notes-\xff.txt", "x")
 		}, []string{`notes-\xff.txt`}},
+		{"event file whose name is not UTF-8", func(t *testing.T, part string) {
+			write(t, part, "part-\xff.jsonl", "{\"a\":2}\n")
+		}, []string{`part-\xff.jsonl`, "not valid UTF-8"}},
 		{"symlink to a folder, named like an event file", func(t *testing.T, part string) {
 			if err := os.Mkdir(filepath.Join(part, "..", "elsewhere"), 0o755); err != nil {
 				t.Fatal(err)
@@ -115,6 +118,37 @@ func TestUnreadEntriesFailTheScan(t *testing.T) {
 				"the run fails naming every such entry; nothing is sealed (list side files in export.ignoreFiles)")
 		})
 	}
+}
+
+// TestEventFileNames reads event files whose names hold spaces, quotes and characters
+// beyond ASCII: a name is any UTF-8 with the suffix.
+func TestEventFileNames(t *testing.T) {
+	names := []string{"part 0001.jsonl", "part-\"2\".jsonl", "partie-été.jsonl.gz", "part-\t3.jsonl"}
+	files := map[string][]byte{testDay + "/_CLOSED": nil}
+	var want []string
+	for _, n := range names {
+		data := []byte("{}\n")
+		if strings.HasSuffix(n, ".gz") {
+			data = gzipped(t, "{}\n")
+		}
+		files[testDay+"/"+n] = data
+		want = append(want, testDay+"/"+n)
+	}
+	d := writeTree(t, t.TempDir(), files)
+	lines, err := scanAll(t.Context(), t, d, testDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range lines {
+		got = append(got, l.File)
+	}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("read %q, want %q", got, want)
+	}
+	reliability.Record(t, "input", "event files named with spaces, quotes, tabs, accents", reliability.Kept,
+		"read like any other; a name that is not UTF-8 is refused instead, naming it")
 }
 
 func write(t *testing.T, dir, name, data string) {

@@ -8,12 +8,17 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -155,6 +160,82 @@ func TestRunRefusesDayNotEnded(t *testing.T) {
 	if files := storeFiles(t, store); len(files) != 0 {
 		t.Errorf("the refused run left %v in the store", files)
 	}
+	// A range reaching into the future is refused whole, before its past days are sealed.
+	code, out, errOut = chatvault(t, "run", "--from", "2026-11-22", "--to", tomorrow, "--eventlog", logDir, "--store", store, "--log-format", "json")
+	if code != exitUsage || !strings.Contains(errOut, "has not ended") {
+		t.Fatalf("run --to %s: exit %d, want %d saying the day has not ended\n%s%s", tomorrow, code, exitUsage, out, errOut)
+	}
+	if files := storeFiles(t, store); len(files) != 0 {
+		t.Errorf("the refused range left %v in the store", files)
+	}
 	reliability.Record(t, "input", "`run --date` on a day that has not ended, its partition marked _CLOSED", reliability.Refused,
-		"exit 2: the day has not ended; nothing is committed (the scheduler keeps it pending)")
+		"exit 2: the day has not ended; nothing is committed (a range reaching it is refused whole; the scheduler keeps such a day pending)")
+}
+
+// TestRunS3PartitionEntries is TestRunRefusesUnreadFile and TestRunRecordsIgnoredFiles
+// with the event log in S3: an object the reader does not read (and a "subfolder") fails
+// the run naming both, with nothing committed; once the subfolder is gone and the other
+// object is listed in export.ignoreFiles, the day seals and its manifests record it.
+func TestRunS3PartitionEntries(t *testing.T) {
+	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	cleanEnv(t)
+	s3Env(t, srv)
+	logDir := samplePartition(t)
+	const side = "written by the export job\n"
+	if err := os.WriteFile(filepath.Join(logDir, "2026-11-22", "_SUCCESS"), []byte(side), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(logDir, "2026-11-22", "late"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "2026-11-22", "late", "part-0003.jsonl"), []byte("{}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	events := srv.Bucket(t, false)
+	srv.Upload(t, events, "prod/events", logDir)
+	store := t.TempDir()
+	args := []string{"run", "--date", "2026-11-22", "--eventlog", "s3://" + events + "/prod/events", "--store", store, "--log-format", "json"}
+
+	code, out, errOut := chatvault(t, args...)
+	if code != exitFailure {
+		t.Fatalf("run exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
+	}
+	for _, want := range []string{`"2026-11-22/_SUCCESS"`, `"2026-11-22/late/"`} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr does not name %s:\n%s", want, errOut)
+		}
+	}
+	if files := storeFiles(t, store); len(files) != 0 {
+		t.Errorf("the refused run left %v in the store", files)
+	}
+	reliability.Record(t, "input", "S3 event log: object that is not read (_SUCCESS) and a subfolder in a closed partition", reliability.CleanFailure,
+		"`run` exits 1 naming both; nothing is committed for any organization")
+
+	if _, err := srv.Client().DeleteObject(t.Context(), &awss3.DeleteObjectInput{
+		Bucket: aws.String(events), Key: aws.String("prod/events/2026-11-22/late/part-0003.jsonl"),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CHATVAULT_EXPORT_IGNOREFILES", "_SUCCESS")
+	code, out, errOut = chatvault(t, args...)
+	if code != exitQuarantined {
+		t.Fatalf("run exit %d, want %d\n%s%s", code, exitQuarantined, out, errOut)
+	}
+	st, err := fsstore.New(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	m, err := archiver.Ledger{Store: st}.Latest(context.Background(), acme, day)
+	if err != nil || m == nil {
+		t.Fatalf("manifest: %v, %v", m, err)
+	}
+	sum := sha256.Sum256([]byte(side))
+	want := []archiver.IgnoredFile{{Name: "2026-11-22/_SUCCESS", Size: int64(len(side)), SHA256: hex.EncodeToString(sum[:])}}
+	if !reflect.DeepEqual(m.Manifest.Ignored, want) {
+		t.Errorf("manifest lists ignored %+v, want %+v", m.Manifest.Ignored, want)
+	}
+	reliability.Record(t, "input", "S3 event log: side object listed in export.ignoreFiles", reliability.Kept,
+		"not read as events; every manifest of the day lists it by name, size and SHA-256")
 }

@@ -135,6 +135,10 @@ func TestRunRecordsIgnoredFiles(t *testing.T) {
 			}
 		}
 	}
+	// The record of ignored files is part of the manifest that verify checks.
+	if code, out, errOut := chatvault(t, "verify", "--eventlog", logDir, "--store", store); code != exitOK {
+		t.Fatalf("verify exit %d\n%s%s", code, out, errOut)
+	}
 	reliability.Record(t, "input", "side files listed in export.ignoreFiles (_SUCCESS, *.txt)", reliability.Kept,
 		"not read as events; every manifest of the day lists each by name, size and SHA-256, and the summary says so")
 }

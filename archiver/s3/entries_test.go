@@ -119,8 +119,11 @@ func TestEventLogEntries(t *testing.T) {
 					t.Errorf("Scan read %s, which is no event object", f)
 				}
 			}
-			reliability.Record(t, "input", "S3 partition: "+tt.name, reliability.Kept,
-				"event objects are read; ignored objects are recorded by name, size and SHA-256 in every manifest of the day")
+			detail := "event objects are read; ignored objects are recorded by name, size and SHA-256 in every manifest of the day"
+			if _, ok := tt.objects[""]; ok {
+				detail = "the zero-byte object S3 tools make to show a folder is the partition itself, not an entry of it: the day reads as without it"
+			}
+			reliability.Record(t, "input", "S3 partition: "+tt.name, reliability.Kept, detail)
 		})
 	}
 }

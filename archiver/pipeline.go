@@ -260,6 +260,13 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	if err != nil {
 		return nil, err
 	}
+	// The Source checks that the partition did not change while it scanned, from its own
+	// listing; an entry that went away between Stat and that listing would be missed
+	// without a word. Listing again now closes the gap: what was read is the partition
+	// Stat saw.
+	if err := s.samePartition(ctx, day, part); err != nil {
+		return nil, err
+	}
 	for _, so := range sorters {
 		res.SpilledBytes += so.spilled
 		res.Runs += len(so.runs)
@@ -282,6 +289,22 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	res.Duration = s.Now().Sub(start)
 	s.Progress.Phase.Store("done")
 	return res, nil
+}
+
+// samePartition lists day's partition again and fails when its entries differ from was.
+func (s *Sealer) samePartition(ctx context.Context, day Day, was Partition) error {
+	now, err := s.Source.Stat(ctx, day)
+	if err != nil {
+		return fmt.Errorf("seal %s: list partition after reading: %w", day, err)
+	}
+	if len(now.Unread) > 0 {
+		return fmt.Errorf("seal %s: partition changed during the run: %w", day, &UnreadError{Entries: now.Unread})
+	}
+	if !slices.Equal(now.Files, was.Files) || !slices.Equal(now.Ignored, was.Ignored) {
+		return fmt.Errorf("seal %s: partition changed during the run: its files were %q, ignored %q; now %q, ignored %q",
+			day, was.Files, was.Ignored, now.Files, now.Ignored)
+	}
+	return nil
 }
 
 // dayCounts accumulates a day's counts across workers; each worker has its own and they

@@ -276,3 +276,91 @@ func TestAuditStoreDown(t *testing.T) {
 	reliability.Record(t, "fault", "audit store down", reliability.Recovered,
 		"records wait in memory; requests refused once they wait 2×audit.flushInterval; all written when the store is back")
 }
+
+// TestAuditSegmentLocks: segments are created with the organization's retention, and a
+// segment whose lock is shorter than its header says is a verify problem.
+func TestAuditSegmentLocks(t *testing.T) {
+	fs, _ := newAuditStore(t)
+	ls := &lockingStore{Store: fs, locks: map[string]archiver.ObjectLock{}}
+	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	log := &archiver.AuditLog{Store: ls, Now: clk.Now, RetentionDays: func(org string) int {
+		return map[string]int{auditOrgA: 2557, auditOrgB: 10}[org]
+	}}
+	ctx := context.Background()
+	for _, org := range []string{auditOrgA, auditOrgB} {
+		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys := auditKeys(t, ls)
+	if len(keys) != 2 {
+		t.Fatalf("segments %v", keys)
+	}
+	end := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	for _, k := range keys {
+		want := end.AddDate(0, 0, 2557)
+		if strings.Contains(k, auditOrgB) {
+			want = end.AddDate(0, 0, 10)
+		}
+		if l := ls.locks[k]; l.Mode != archiver.ModeCompliance || !l.RetainUntil.Equal(want) {
+			t.Errorf("%s locked %+v, want COMPLIANCE until %s", k, l, want)
+		}
+	}
+	rep, err := archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
+	}
+	l := ls.locks[keys[0]]
+	l.RetainUntil = l.RetainUntil.AddDate(-1, 0, 0)
+	ls.locks[keys[0]] = l
+	rep, err = archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{})
+	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "retained until") {
+		t.Fatalf("verify with a shortened lock: %v %v", err, rep.Problems)
+	}
+}
+
+// TestAuditReplicasShareChains: two serve replicas (two logs on one store) extending the
+// same organization's chain in turn and at once keep one gapless chain that verifies.
+func TestAuditReplicasShareChains(t *testing.T) {
+	store, _ := newAuditStore(t)
+	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	logs := []*archiver.AuditLog{{Store: store, Now: clk.Now}, {Store: store, Now: clk.Now}}
+	ctx := context.Background()
+	total := 0
+	for round := range 4 {
+		var wg sync.WaitGroup
+		for i, log := range logs {
+			if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200 + i}); err != nil {
+				t.Fatal(err)
+			}
+			total++
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := log.Flush(ctx); err != nil {
+					t.Errorf("round %d, replica %d: %v", round, i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		clk.Add(time.Minute)
+	}
+	if keys := auditKeys(t, store); len(keys) != 8 {
+		t.Fatalf("%d segments, want 8: %v", len(keys), keys)
+	}
+	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
+	}
+	day, _ := archiver.ParseDay("2026-11-23")
+	n := 0
+	if err := logs[0].List(ctx, auditOrgA, day, day, func(archiver.AccessRecord) error { n++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n != total {
+		t.Fatalf("%d records, want %d", n, total)
+	}
+}

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,6 +133,9 @@ type AuditSegment struct {
 	// RetentionDays is how long after its day the segment is locked (0: not locked).
 	RetentionDays int    `json:"retentionDays,omitempty"`
 	WrittenAt     string `json:"writtenAt"`
+	// Writer is a random id of the process that wrote it: two replicas' segments never
+	// have the same bytes, so an idempotent create can never pass one off as the other.
+	Writer string `json:"writer"`
 	// Signature is over the header's JSON without it (one line, no newline).
 	Signature *Signature `json:"signature,omitempty"`
 }
@@ -182,6 +187,7 @@ type AuditLog struct {
 	stats   AuditStats
 	flushMu sync.Mutex           // one write at a time: the chains are extended in order
 	heads   map[string]auditHead // with flushMu held
+	writer  string               // with flushMu held
 }
 
 type pendingRecord struct {
@@ -432,7 +438,7 @@ func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs [
 		h := AuditSegment{
 			Version: AuditSegmentVersion, Org: org, Date: day.String(), Seq: head.seq + 1, Previous: head.sum,
 			Records: len(recs), RecordsSHA256: hexSum(recSum), First: recs[0].Time, Last: recs[len(recs)-1].Time,
-			RetentionDays: retention, WrittenAt: a.now().UTC().Format(time.RFC3339Nano),
+			RetentionDays: retention, WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(),
 		}
 		// Never behind the chain's last folder: listing order stays chain order.
 		folder := day
@@ -466,6 +472,15 @@ func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs [
 }
 
 func (a *AuditLog) forgetHead(org string) { delete(a.heads, org) }
+
+func (a *AuditLog) writerID() string {
+	if a.writer == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b) // crypto/rand.Read does not fail
+		a.writer = hex.EncodeToString(b)
+	}
+	return a.writer
+}
 
 // head returns org's last segment, from memory or from the store.
 func (a *AuditLog) head(ctx context.Context, org string) (auditHead, error) {

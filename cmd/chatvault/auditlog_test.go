@@ -2,6 +2,9 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -14,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -129,4 +133,63 @@ func TestServeSIGTERMKeepsEveryAuditRecord(t *testing.T) {
 	}
 	reliability.Record(t, "crash", "SIGTERM to serve with audit records in memory", reliability.Recovered,
 		"serve drains, then writes every buffered record: each answered request is in a verified segment")
+}
+
+// TestAuditListsThePreviousLayout: per-request objects written before segments
+// (audit/<day>/<time>-<uuid>.json) are still printed by chatvault audit, beside the
+// segments, and verify counts them in a warning without failing.
+func TestAuditListsThePreviousLayout(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	store, err := fsstore.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	old := []byte(`{"time":"2026-11-23T09:00:00Z","tokenId":"t-old","tokenName":"old","org":"` + acme + `","date":"2026-11-22","status":200,"bytes":10,"complete":true,"client":"10.0.0.1"}` + "\n")
+	if err := store.Create(ctx, "audit/2026-11-23/090000.000000000-0f0e0d0c-0000-4000-8000-000000000001.json",
+		bytes.NewReader(old), int64(len(old)), sha256.Sum256(old), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	log := &archiver.AuditLog{Store: store}
+	for _, org := range []string{acme, globexID} {
+		if err := log.Append(ctx, archiver.AccessRecord{Time: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), TokenName: "new", Org: org, Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store.Close()
+	common := []string{"--store", dir, "--eventlog", "../../testdata/eventlog", "--temp-dir", t.TempDir()}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitOK && code != exitQuarantined {
+		t.Fatalf("run: %d %s", code, errOut)
+	}
+	for _, tt := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--org", acme}, []string{"old", "new"}},
+		{nil, []string{"old", "new", "new"}},
+	} {
+		code, out, errOut := chatvault(t, append(append([]string{"audit", "--date", "2026-11-23", "--json"}, tt.args...), common...)...)
+		if code != exitOK {
+			t.Fatalf("audit %v: %d %s", tt.args, code, errOut)
+		}
+		var names []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var r archiver.AccessRecord
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("audit line %q: %v", line, err)
+			}
+			names = append(names, r.TokenName)
+		}
+		if strings.Join(names, ",") != strings.Join(tt.want, ",") {
+			t.Errorf("audit %v: records of %v, want %v", tt.args, names, tt.want)
+		}
+	}
+	code, out, errOut := chatvault(t, append([]string{"verify"}, common...)...)
+	if code != exitOK || !strings.Contains(out+errOut, "previous layout") {
+		t.Fatalf("verify: %d %s %s", code, out, errOut)
+	}
 }

@@ -288,8 +288,16 @@ func (a *AuditLog) Append(ctx context.Context, r AccessRecord) error {
 	if r.Org == "" {
 		return errors.New("audit: a record needs an organization (requests without a valid token are not stored)")
 	}
-	r.Time = r.Time.UTC()
+	// The organization names the record's keys: one that cannot be a key segment would
+	// fail every write of the buffer it sits in.
+	if err := CheckKey(r.Org); err != nil || strings.Contains(r.Org, "/") {
+		return fmt.Errorf("audit: organization %q cannot name a segment", r.Org)
+	}
 	now := a.now()
+	if r.Time.IsZero() {
+		r.Time = now
+	}
+	r.Time = r.Time.UTC()
 	a.mu.Lock()
 	if len(a.pending) >= 2*a.maxPending() {
 		a.mu.Unlock()
@@ -389,8 +397,15 @@ func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error
 		}
 		return strings.Compare(x.day.String(), y.day.String())
 	})
+	// One organization's failure (its chain, its keys) must not hold up the others: its
+	// later groups wait with it, so that its chain stays in time order; others go on.
 	done := 0
+	var errs []error
+	failed := map[string]bool{}
 	for _, g := range order {
+		if failed[g.org] {
+			continue
+		}
 		recs := make([]AccessRecord, len(g.recs))
 		for i, idx := range g.recs {
 			recs[i] = batch[idx].r
@@ -399,7 +414,9 @@ func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error
 		// order against the clock: sort by time (stable) so a segment reads in order.
 		slices.SortStableFunc(recs, func(x, y AccessRecord) int { return x.Time.Compare(y.Time) })
 		if err := a.writeSegment(ctx, g.org, g.day, recs); err != nil {
-			return done, err
+			failed[g.org] = true
+			errs = append(errs, err)
+			continue
 		}
 		for _, idx := range g.recs {
 			batch[idx].r.Org = ""
@@ -410,7 +427,7 @@ func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error
 		a.stats.Records += int64(len(recs))
 		a.mu.Unlock()
 	}
-	return done, nil
+	return done, errors.Join(errs...)
 }
 
 // writeSegment extends org's chain with one segment of recs. Another replica may extend

@@ -364,3 +364,51 @@ func TestAuditReplicasShareChains(t *testing.T) {
 		t.Fatalf("%d records, want %d", n, total)
 	}
 }
+
+// failOrgStore fails every Create under one organization's audit folder.
+type failOrgStore struct {
+	archiver.Store
+	org string
+}
+
+func (s *failOrgStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [32]byte, opt archiver.CreateOptions) error {
+	if strings.HasPrefix(key, "audit/orgs/"+s.org+"/") {
+		return errors.New("access denied")
+	}
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestAuditOneOrganizationFailing: when one organization's segments cannot be written, the
+// others' still are, and its records wait (none lost) for the next write.
+func TestAuditOneOrganizationFailing(t *testing.T) {
+	fs, _ := newAuditStore(t)
+	store := &failOrgStore{Store: fs, org: auditOrgA}
+	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	log := &archiver.AuditLog{Store: store, Now: clk.Now}
+	ctx := context.Background()
+	for _, org := range []string{auditOrgA, auditOrgB, auditOrgA} {
+		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, Status: 200}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: "../x", Status: 200}); err == nil {
+		t.Fatal("a record whose organization cannot name a key was accepted")
+	}
+	if err := log.Flush(ctx); err == nil {
+		t.Fatal("flush reported no error")
+	}
+	keys := auditKeys(t, fs)
+	if len(keys) != 1 || !strings.Contains(keys[0], auditOrgB) {
+		t.Fatalf("segments %v, want globex's only", keys)
+	}
+	if s := log.Stats(); s.Pending != 2 {
+		t.Fatalf("%d records waiting, want acme's 2", s.Pending)
+	}
+	store.org = ""
+	if err := log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if keys := auditKeys(t, fs); len(keys) != 2 {
+		t.Fatalf("segments %v", keys)
+	}
+}

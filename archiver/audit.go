@@ -3,12 +3,20 @@ package archiver
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // AccessRecord is one line of the access audit: who asked for which export, and what
@@ -16,7 +24,8 @@ import (
 type AccessRecord struct {
 	// Time is when the request finished (UTC).
 	Time time.Time `json:"time"`
-	// TokenID and TokenName identify the caller; empty when no valid token was presented.
+	// TokenID and TokenName identify the caller (a valid token: requests without one are
+	// never stored, only counted).
 	TokenID   string `json:"tokenId"`
 	TokenName string `json:"tokenName"`
 	// Org is the token's organization (the only one it can reach).
@@ -52,38 +61,654 @@ const (
 	ActionTaskDownload = "task.download"
 )
 
-// AuditLog appends access records to the store and reads them back.
+// Store layout of the access audit:
 //
-// The store is create-only, so the log is one small object per request, under
-// audit/<day of access>/<time>-<uuid>.json: keys sort by time within a day, the uuid
-// keeps two requests of one nanosecond apart, and nothing is ever rewritten. Append
-// returns once the store has the object: a request is answered only after it is audited.
-type AuditLog struct {
-	Store Store
+//	audit/orgs/<org>/<date>/<seq>.jsonl   a segment: a header line, then the records
+//	audit/<date>/<time>-<uuid>.json       the previous layout, one object per request
+//
+// A segment holds one organization's records of one window (at most audit.flushInterval,
+// never across midnight). Each organization's segments form a hash chain like its
+// manifests (seq from 1, previous = SHA-256 of the segment before, a signature over the
+// header when a signing key is configured), so that a removed or changed segment is
+// detected by verify. Keys sort by (date, seq) and the writer never puts a segment in a
+// folder earlier than the one before it, so listing an organization's folder walks its
+// chain in order. Reading one organization and a range lists only that organization's
+// folders of the range (and the day after it, where a record of just before midnight
+// lands when its segment follows one of the next day, written by another replica).
+func auditOrgPrefix(org string) string { return "audit/orgs/" + org + "/" }
+
+func auditDayPrefix(org string, day Day) string { return auditOrgPrefix(org) + day.String() + "/" }
+
+func auditSegmentKey(org string, day Day, seq int64) string {
+	return fmt.Sprintf("%s%012d.jsonl", auditDayPrefix(org, day), seq)
 }
 
-func auditPrefix(day Day) string { return "audit/" + day.String() + "/" }
+// legacyAuditPrefix is where the previous layout kept a day's records, one per request.
+func legacyAuditPrefix(day Day) string { return "audit/" + day.String() + "/" }
 
-// Append stores r.
-func (a AuditLog) Append(ctx context.Context, r AccessRecord) error {
-	r.Time = r.Time.UTC()
-	b, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+// parseAuditSegmentKey splits audit/orgs/<org>/<date>/<seq>.jsonl.
+func parseAuditSegmentKey(key string) (org string, day Day, seq int64, ok bool) {
+	rest, found := strings.CutPrefix(key, "audit/orgs/")
+	if !found {
+		return "", Day{}, 0, false
 	}
-	b = append(b, '\n')
-	key := auditPrefix(DayOf(r.Time)) + r.Time.Format("150405.000000000") + "-" + uuid.NewString() + ".json"
-	if err := a.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), CreateOptions{}); err != nil {
-		return fmt.Errorf("audit: create %s: %w", key, err)
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return "", Day{}, 0, false
+	}
+	d, err := ParseDay(parts[1])
+	if err != nil {
+		return "", Day{}, 0, false
+	}
+	num, found := strings.CutSuffix(parts[2], ".jsonl")
+	if !found || len(num) != 12 {
+		return "", Day{}, 0, false
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 1 {
+		return "", Day{}, 0, false
+	}
+	return parts[0], d, n, true
+}
+
+// AuditSegmentVersion is the version of the segment header this build writes.
+const AuditSegmentVersion = 1
+
+// AuditSegment is a segment's header, its first line.
+type AuditSegment struct {
+	Version int    `json:"version"`
+	Org     string `json:"org"`
+	// Date is the day of the folder the segment is stored in.
+	Date string `json:"date"`
+	// Seq numbers the organization's segments from 1; Previous is the hex SHA-256 of
+	// segment Seq-1 as stored, empty for the first.
+	Seq      int64  `json:"seq"`
+	Previous string `json:"previous"`
+	// Records is how many record lines follow; RecordsSHA256 the hex SHA-256 of those
+	// lines (each with its newline); First and Last the times of the first and last.
+	Records       int       `json:"records"`
+	RecordsSHA256 string    `json:"recordsSha256"`
+	First         time.Time `json:"first"`
+	Last          time.Time `json:"last"`
+	// RetentionDays is how long after its day the segment is locked (0: not locked).
+	RetentionDays int    `json:"retentionDays,omitempty"`
+	WrittenAt     string `json:"writtenAt"`
+	// Writer is a random id of the process that wrote it: two replicas' segments never
+	// have the same bytes, so an idempotent create can never pass one off as the other.
+	Writer string `json:"writer"`
+	// Signature is over the header's JSON without it (one line, no newline).
+	Signature *Signature `json:"signature,omitempty"`
+}
+
+// Defaults and bounds of the audit log's buffering.
+const (
+	// MaxAuditFlushInterval is the longest a record may wait in memory before its
+	// segment is written (and audit.flushInterval's default).
+	MaxAuditFlushInterval = time.Minute
+	// DefaultAuditMaxPending is how many records may wait in memory before requests
+	// are refused (audit.maxPending's default).
+	DefaultAuditMaxPending = 10000
+)
+
+// ErrAuditUnavailable is returned (wrapped) by Admit when records could not be written for
+// longer than the log's bound: requests must not be answered unaudited.
+var ErrAuditUnavailable = errors.New("the access audit cannot be written")
+
+// AuditLog buffers access records and writes them in segments, one hash chain per
+// organization (see auditOrgPrefix for the layout).
+//
+// Records wait in memory at most FlushInterval: Append and Admit write the buffer when
+// it is due, and `serve` also calls Flush every FlushInterval and once more after its
+// HTTP server has drained on shutdown, so that SIGTERM loses nothing. A crash (SIGKILL,
+// power loss) loses at most the records of the last FlushInterval. When writes fail, the
+// records stay in memory and are retried; once the oldest has waited 2×FlushInterval, or
+// MaxPending records wait, Admit refuses new requests until a write succeeds.
+//
+// The zero value is not usable; set Store (and the rest as needed) and use a pointer.
+type AuditLog struct {
+	Store Store
+	// SigningKey, when set, signs every segment's header.
+	SigningKey ed25519.PrivateKey
+	// FlushInterval is the longest a record waits in memory (0: MaxAuditFlushInterval).
+	FlushInterval time.Duration
+	// MaxPending bounds the records waiting in memory (0: DefaultAuditMaxPending).
+	MaxPending int
+	// RetentionDays says how many days after its day an organization's segments are
+	// locked (nil or 0: not locked).
+	RetentionDays func(org string) int
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Logger (default slog.Default()).
+	Logger *slog.Logger
+
+	mu      sync.Mutex
+	pending []pendingRecord
+	nextTry time.Time // no automatic retry before, after a failed write
+	stats   AuditStats
+	flushMu sync.Mutex           // one write at a time: the chains are extended in order
+	heads   map[string]auditHead // with flushMu held
+	writer  string               // with flushMu held
+}
+
+type pendingRecord struct {
+	r  AccessRecord
+	at time.Time // when it was appended, on the log's clock
+}
+
+// auditHead is the last segment of an organization's chain.
+type auditHead struct {
+	seq int64
+	day Day
+	sum string // hex SHA-256 of the segment as stored
+}
+
+// AuditStats are the log's counters, for metrics.
+type AuditStats struct {
+	Pending       int           // records waiting in memory
+	OldestPending time.Duration // how long the oldest has waited
+	Segments      int64         // segments written
+	Records       int64         // records written
+	FlushFailures int64         // writes that failed (each retried)
+	Refused       int64         // requests refused by Admit
+}
+
+func (a *AuditLog) now() time.Time {
+	if a.Now != nil {
+		return a.Now()
+	}
+	return time.Now()
+}
+
+func (a *AuditLog) interval() time.Duration {
+	if a.FlushInterval <= 0 || a.FlushInterval > MaxAuditFlushInterval {
+		return MaxAuditFlushInterval
+	}
+	return a.FlushInterval
+}
+
+func (a *AuditLog) maxPending() int {
+	if a.MaxPending <= 0 {
+		return DefaultAuditMaxPending
+	}
+	return a.MaxPending
+}
+
+func (a *AuditLog) log() *slog.Logger {
+	if a.Logger != nil {
+		return a.Logger
+	}
+	return slog.Default()
+}
+
+// retryPause is how long after a failed write the log waits before Append or Admit try
+// again (Flush always tries): a store that is down is not hammered by every request.
+func (a *AuditLog) retryPause() time.Duration { return min(5*time.Second, a.interval()) }
+
+// due reports, with a.mu held, whether the buffer should be written now.
+func (a *AuditLog) due(now time.Time) bool {
+	if len(a.pending) == 0 || now.Before(a.nextTry) {
+		return false
+	}
+	return now.Sub(a.pending[0].at) >= a.interval() || len(a.pending) >= a.maxPending()/2
+}
+
+// broken reports, with a.mu held, whether records have waited beyond the bound.
+func (a *AuditLog) broken(now time.Time) bool {
+	if len(a.pending) == 0 {
+		return false
+	}
+	return len(a.pending) >= a.maxPending() || now.Sub(a.pending[0].at) >= 2*a.interval()
+}
+
+// Admit is called before a request is served: it writes the buffer when due, and returns
+// an error wrapping ErrAuditUnavailable when records have waited beyond the bound (writes
+// keep failing), so that nothing is served that the audit may never show.
+func (a *AuditLog) Admit() error {
+	now := a.now()
+	a.mu.Lock()
+	due := a.due(now)
+	a.mu.Unlock()
+	if due {
+		_ = a.flush(context.Background(), false) // counted and logged; the bound decides
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.broken(now) {
+		a.stats.Refused++
+		return fmt.Errorf("%w: %d records waiting, the oldest for %s", ErrAuditUnavailable,
+			len(a.pending), now.Sub(a.pending[0].at).Round(time.Second))
 	}
 	return nil
 }
 
-// List calls fn with every record of the days from..to (inclusive) in time order
-// (records of the same nanosecond in no particular order).
-func (a AuditLog) List(ctx context.Context, from, to Day, fn func(AccessRecord) error) error {
+// Append adds r to the buffer, and writes the buffer when it is due. A request admitted
+// before it was served is always kept: only beyond twice MaxPending (requests admitted
+// while the store fails, in flight at once) is a record refused, with an error.
+func (a *AuditLog) Append(ctx context.Context, r AccessRecord) error {
+	if r.Org == "" {
+		return errors.New("audit: a record needs an organization (requests without a valid token are not stored)")
+	}
+	// The organization names the record's keys: one that cannot be a key segment would
+	// fail every write of the buffer it sits in.
+	if err := CheckKey(r.Org); err != nil || strings.Contains(r.Org, "/") {
+		return fmt.Errorf("audit: organization %q cannot name a segment", r.Org)
+	}
+	now := a.now()
+	if r.Time.IsZero() {
+		r.Time = now
+	}
+	r.Time = r.Time.UTC()
+	a.mu.Lock()
+	if len(a.pending) >= 2*a.maxPending() {
+		a.mu.Unlock()
+		return fmt.Errorf("%w: %d records waiting", ErrAuditUnavailable, len(a.pending))
+	}
+	a.pending = append(a.pending, pendingRecord{r: r, at: now})
+	due := a.due(now)
+	a.mu.Unlock()
+	if due {
+		// A failure is counted and logged; the records stay buffered and Admit enforces
+		// the bound. The request's own answer does not depend on this write.
+		_ = a.flush(context.WithoutCancel(ctx), false)
+	}
+	return nil
+}
+
+// Flush writes every buffered record now. Serve calls it every FlushInterval and after
+// its HTTP server has drained; a one-shot command calls it before it exits.
+func (a *AuditLog) Flush(ctx context.Context) error { return a.flush(ctx, true) }
+
+// Stats returns the log's counters.
+func (a *AuditLog) Stats() AuditStats {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := a.stats
+	s.Pending = len(a.pending)
+	if len(a.pending) > 0 {
+		s.OldestPending = a.now().Sub(a.pending[0].at)
+	}
+	return s
+}
+
+func (a *AuditLog) flush(ctx context.Context, force bool) error {
+	if force {
+		a.flushMu.Lock()
+	} else if !a.flushMu.TryLock() {
+		return nil // a write is under way; what it did not take waits for the next
+	}
+	defer a.flushMu.Unlock()
+	a.mu.Lock()
+	batch := a.pending
+	a.pending = nil
+	a.mu.Unlock()
+	if len(batch) == 0 {
+		return nil
+	}
+	done, err := a.write(ctx, batch)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err != nil {
+		// Put back what was not written, ahead of what came meanwhile.
+		rest := make([]pendingRecord, 0, len(batch)-done+len(a.pending))
+		for _, p := range batch {
+			if !p.written() {
+				rest = append(rest, p)
+			}
+		}
+		a.pending = append(rest, a.pending...)
+		a.stats.FlushFailures++
+		a.nextTry = a.now().Add(a.retryPause())
+		a.log().Error("audit segments not written; the records wait in memory and are retried",
+			"err", err, "pending", len(a.pending))
+		return err
+	}
+	a.nextTry = time.Time{}
+	return nil
+}
+
+// written marks records in a batch once their segment is stored: r.Org is cleared.
+func (p *pendingRecord) written() bool { return p.r.Org == "" }
+
+// write stores batch as segments, one per organization and day, and marks each written
+// record. It returns how many were written.
+func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error) {
+	type group struct {
+		org  string
+		day  Day
+		recs []int // indexes into batch
+	}
+	groups := map[string]*group{}
+	var order []*group
+	for i, p := range batch {
+		day := DayOf(p.r.Time)
+		k := p.r.Org + "/" + day.String()
+		g := groups[k]
+		if g == nil {
+			g = &group{org: p.r.Org, day: day}
+			groups[k] = g
+			order = append(order, g)
+		}
+		g.recs = append(g.recs, i)
+	}
+	// Organization, then day: each chain is extended in time order.
+	slices.SortStableFunc(order, func(x, y *group) int {
+		if c := strings.Compare(x.org, y.org); c != 0 {
+			return c
+		}
+		return strings.Compare(x.day.String(), y.day.String())
+	})
+	// One organization's failure (its chain, its keys) must not hold up the others: its
+	// later groups wait with it, so that its chain stays in time order; others go on.
+	done := 0
+	var errs []error
+	failed := map[string]bool{}
+	for _, g := range order {
+		if failed[g.org] {
+			continue
+		}
+		recs := make([]AccessRecord, len(g.recs))
+		for i, idx := range g.recs {
+			recs[i] = batch[idx].r
+		}
+		// Records of one request finish in order, but two requests may finish out of
+		// order against the clock: sort by time (stable) so a segment reads in order.
+		slices.SortStableFunc(recs, func(x, y AccessRecord) int { return x.Time.Compare(y.Time) })
+		if err := a.writeSegment(ctx, g.org, g.day, recs); err != nil {
+			failed[g.org] = true
+			errs = append(errs, err)
+			continue
+		}
+		for _, idx := range g.recs {
+			batch[idx].r.Org = ""
+		}
+		done += len(g.recs)
+		a.mu.Lock()
+		a.stats.Segments++
+		a.stats.Records += int64(len(recs))
+		a.mu.Unlock()
+	}
+	return done, errors.Join(errs...)
+}
+
+// writeSegment extends org's chain with one segment of recs. Another replica may extend
+// the chain at the same time: a conflict on the key reloads the head and tries again.
+func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs []AccessRecord) error {
+	var body bytes.Buffer
+	for _, r := range recs {
+		b, err := json.Marshal(r)
+		if err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+		body.Write(b)
+		body.WriteByte('\n')
+	}
+	recSum := sha256.Sum256(body.Bytes())
+	retention := 0
+	if a.RetentionDays != nil {
+		retention = a.RetentionDays(org)
+	}
+	for attempt := 0; ; attempt++ {
+		head, err := a.head(ctx, org)
+		if err != nil {
+			return err
+		}
+		h := AuditSegment{
+			Version: AuditSegmentVersion, Org: org, Date: day.String(), Seq: head.seq + 1, Previous: head.sum,
+			Records: len(recs), RecordsSHA256: hexSum(recSum), First: recs[0].Time, Last: recs[len(recs)-1].Time,
+			RetentionDays: retention, WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(),
+		}
+		// Never behind the chain's last folder: listing order stays chain order.
+		folder := day
+		if head.seq > 0 && head.day.After(day) {
+			folder = head.day
+			h.Date = folder.String()
+		}
+		hb, err := encodeSegmentHeader(&h, a.SigningKey)
+		if err != nil {
+			return err
+		}
+		obj := append(append(hb, '\n'), body.Bytes()...)
+		sum := sha256.Sum256(obj)
+		var opt CreateOptions
+		if retention > 0 {
+			opt.RetainUntil = folder.End().AddDate(0, 0, retention)
+		}
+		key := auditSegmentKey(org, folder, h.Seq)
+		err = a.Store.Create(ctx, key, bytes.NewReader(obj), int64(len(obj)), sum, opt)
+		if errors.Is(err, ErrConflict) && attempt < 5 {
+			a.forgetHead(org)
+			continue
+		}
+		if err != nil {
+			a.forgetHead(org)
+			return fmt.Errorf("audit: create %s: %w", key, err)
+		}
+		a.heads[org] = auditHead{seq: h.Seq, day: folder, sum: hexSum(sum)}
+		return nil
+	}
+}
+
+func (a *AuditLog) forgetHead(org string) { delete(a.heads, org) }
+
+func (a *AuditLog) writerID() string {
+	if a.writer == "" {
+		b := make([]byte, 8)
+		_, _ = rand.Read(b) // crypto/rand.Read does not fail
+		a.writer = hex.EncodeToString(b)
+	}
+	return a.writer
+}
+
+// head returns org's last segment, from memory or from the store.
+func (a *AuditLog) head(ctx context.Context, org string) (auditHead, error) {
+	if a.heads == nil {
+		a.heads = map[string]auditHead{}
+	}
+	if h, ok := a.heads[org]; ok {
+		return h, nil
+	}
+	// The head is usually in today's or yesterday's folder: look there before listing
+	// the organization's whole history.
+	today := DayOf(a.now())
+	var key string
+	for _, p := range []string{auditDayPrefix(org, today), auditDayPrefix(org, DayOf(today.Start().Add(-time.Hour)))} {
+		k, err := lastKey(ctx, a.Store, p)
+		if err != nil {
+			return auditHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
+		}
+		if k != "" {
+			key = k
+			break
+		}
+	}
+	if key == "" {
+		k, err := lastKey(ctx, a.Store, auditOrgPrefix(org))
+		if err != nil {
+			return auditHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
+		}
+		key = k
+	}
+	if key == "" {
+		return auditHead{}, nil
+	}
+	_, day, seq, ok := parseAuditSegmentKey(key)
+	if !ok {
+		return auditHead{}, fmt.Errorf("audit: %s is not a segment key", key)
+	}
+	b, err := readAll(ctx, a.Store, key)
+	if err != nil {
+		return auditHead{}, fmt.Errorf("audit: read head: %w", err)
+	}
+	h := auditHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
+	a.heads[org] = h
+	return h, nil
+}
+
+// encodeSegmentHeader returns h as one line of JSON (no newline), signed with key when set.
+func encodeSegmentHeader(h *AuditSegment, key ed25519.PrivateKey) ([]byte, error) {
+	h.Signature = nil
+	b, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode segment header: %w", err)
+	}
+	if key == nil {
+		return b, nil
+	}
+	h.Signature = &Signature{
+		Algorithm: "ed25519",
+		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, b)),
+	}
+	b, err = json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode segment header: %w", err)
+	}
+	return b, nil
+}
+
+// verifySegmentSignature checks h's signature as verifySignature does a manifest's.
+func verifySegmentSignature(h *AuditSegment, trusted ed25519.PublicKey) error {
+	if h.Signature == nil {
+		if trusted != nil {
+			return fmt.Errorf("%w: segment is not signed", ErrBadSignature)
+		}
+		return nil
+	}
+	sig := h.Signature
+	if sig.Algorithm != "ed25519" {
+		return fmt.Errorf("%w: unknown algorithm %q", ErrBadSignature, sig.Algorithm)
+	}
+	pub, err := base64.StdEncoding.DecodeString(sig.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: malformed public key", ErrBadSignature)
+	}
+	if trusted != nil && !bytes.Equal(pub, trusted) {
+		return fmt.Errorf("%w: signed by an untrusted key", ErrBadSignature)
+	}
+	value, err := base64.StdEncoding.DecodeString(sig.Value)
+	if err != nil {
+		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	unsigned := *h
+	unsigned.Signature = nil
+	b, err := json.Marshal(&unsigned)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, b, value) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// segment is a segment read back: its header, its record lines, and its stored hash.
+type segment struct {
+	header AuditSegment
+	lines  [][]byte // each with its newline
+	sum    [sha256.Size]byte
+	size   int64
+}
+
+// readSegment reads and splits a stored segment, checking nothing beyond its shape.
+func readSegment(ctx context.Context, s Store, key string) (*segment, error) {
+	b, err := readAll(ctx, s, key)
+	if err != nil {
+		return nil, err
+	}
+	seg := &segment{sum: sha256.Sum256(b), size: int64(len(b))}
+	head, rest, ok := bytes.Cut(b, []byte{'\n'})
+	if !ok {
+		return seg, fmt.Errorf("%s: no header line", key)
+	}
+	dec := json.NewDecoder(bytes.NewReader(head))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&seg.header); err != nil {
+		return seg, fmt.Errorf("%s: header: %w", key, err)
+	}
+	if seg.header.Version != AuditSegmentVersion {
+		return seg, fmt.Errorf("%s: unsupported segment version %d", key, seg.header.Version)
+	}
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return seg, fmt.Errorf("%s: record %d has no newline", key, len(seg.lines)+1)
+		}
+		seg.lines = append(seg.lines, rest[:i+1])
+		rest = rest[i+1:]
+	}
+	return seg, nil
+}
+
+// List calls fn with org's records whose time falls in the days from..to (inclusive), in
+// chain order (which is time order within a replica). It lists and opens only org's
+// folders of the range and the day after it; records still in memory are not included.
+func (a *AuditLog) List(ctx context.Context, org string, from, to Day, fn func(AccessRecord) error) error {
+	if org == "" {
+		return errors.New("audit: list: an organization is required")
+	}
+	lo, hi := from.Start(), to.End()
+	for d := from; !d.After(to.Next()); d = d.Next() {
+		var keys []string
+		if err := a.Store.List(ctx, auditDayPrefix(org, d), func(key string) error {
+			keys = append(keys, key)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("audit: list %s: %w", d, err)
+		}
+		for _, key := range keys {
+			if err := a.listSegment(ctx, key, org, lo, hi, fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (a *AuditLog) listSegment(ctx context.Context, key, org string, lo, hi time.Time, fn func(AccessRecord) error) error {
+	seg, err := readSegment(ctx, a.Store, key)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if seg.header.Last.Before(lo) || !seg.header.First.Before(hi) {
+		return nil
+	}
+	for i, line := range seg.lines {
+		var r AccessRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			return fmt.Errorf("audit: %s: record %d: %w", key, i+1, err)
+		}
+		// A record is shown only under the organization its segment belongs to.
+		if r.Org != org || r.Time.Before(lo) || !r.Time.Before(hi) {
+			continue
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListAll calls fn with every organization's records of the days from..to, one
+// organization after another (each in chain order). It lists every segment key of every
+// organization (opening only those of the range): operators' tool, not the API's.
+func (a *AuditLog) ListAll(ctx context.Context, from, to Day, fn func(AccessRecord) error) error {
+	lo, hi := from.Start(), to.End()
+	return a.Store.List(ctx, "audit/orgs/", func(key string) error {
+		org, day, _, ok := parseAuditSegmentKey(key)
+		if !ok || day.Before(from) || day.After(to.Next()) {
+			return nil
+		}
+		return a.listSegment(ctx, key, org, lo, hi, fn)
+	})
+}
+
+// ListLegacy calls fn with the records of the previous layout (one object per request,
+// every organization's together, written before segments) of the days from..to, in time
+// order. Those objects stay where they are, locked as they were; `chatvault audit` shows
+// them beside the segments.
+func (a *AuditLog) ListLegacy(ctx context.Context, from, to Day, fn func(AccessRecord) error) error {
 	for d := from; !d.After(to); d = d.Next() {
-		err := a.Store.List(ctx, auditPrefix(d), func(key string) error {
+		err := a.Store.List(ctx, legacyAuditPrefix(d), func(key string) error {
 			b, err := readAll(ctx, a.Store, key)
 			if err != nil {
 				return err

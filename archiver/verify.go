@@ -94,6 +94,9 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	if err := flush(); err != nil {
 		return rep, err
 	}
+	if err := l.verifyAudit(ctx, opt, rep); err != nil { // audit_verify.go
+		return rep, err
+	}
 	if lk, ok := l.Store.(Locker); ok {
 		for _, p := range []string{prefix, "quarantine/"} {
 			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {

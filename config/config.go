@@ -42,7 +42,24 @@ type Config struct {
 	Auth     Auth
 	SMTP     SMTP
 	Exports  Exports
+	Audit    Audit
 	Log      Log
+}
+
+// Audit configures the access audit that `chatvault serve` writes (issue 10, point 7).
+type Audit struct {
+	// FlushInterval (audit.flushInterval) is the longest an access record waits in
+	// memory before its segment is written: at most 1m, at least 1s. A crash (not a
+	// SIGTERM, which flushes) loses at most this much of the audit.
+	FlushInterval time.Duration
+	// MaxPending (audit.maxPending) bounds the records waiting in memory: when this many
+	// wait, or the oldest has waited 2×flushInterval, because the store refuses the
+	// writes, serve refuses requests (500 internal) until a write succeeds.
+	MaxPending int
+	// RetentionDays (audit.retentionDays) locks the segments of an organization the
+	// directory gives no retentionDays for (S3 Object Lock, COMPLIANCE mode), in days after
+	// the segment's day; an organization's own retentionDays takes precedence. 0: not locked.
+	RetentionDays int
 }
 
 // Exports configures on-demand export tasks (POST /v1/exports/tasks, chatvault export-task).
@@ -253,8 +270,9 @@ func Default() *Config {
 			IdleTimeout: 2 * time.Minute},
 		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
-		SMTP: SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
-		Log:  Log{Level: "info", Format: "auto"},
+		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
+		Audit: Audit{FlushInterval: time.Minute, MaxPending: 10000, RetentionDays: 2557},
+		Log:   Log{Level: "info", Format: "auto"},
 	}
 }
 
@@ -402,6 +420,15 @@ func (c *Config) problems() []*Error {
 	}
 	if c.SMTP.Timeout <= 0 {
 		add("smtp.timeout", "%s is not positive", c.SMTP.Timeout)
+	}
+	if c.Audit.FlushInterval < time.Second || c.Audit.FlushInterval > time.Minute {
+		add("audit.flushInterval", "%s is not between 1s and 1m", c.Audit.FlushInterval)
+	}
+	if c.Audit.MaxPending < 100 {
+		add("audit.maxPending", "%d is below 100", c.Audit.MaxPending)
+	}
+	if c.Audit.RetentionDays < 0 {
+		add("audit.retentionDays", "%d is negative (0 means not locked)", c.Audit.RetentionDays)
 	}
 	if c.HTTP.AuthFailures < 0 {
 		add("http.authFailures", "%d is negative (0 means no limit)", c.HTTP.AuthFailures)

@@ -81,6 +81,9 @@ var keys = []key{
 	{"smtp.security", "", "", setString(func(c *Config) *string { return &c.SMTP.Security })},
 	{"smtp.caFile", "", "", setString(func(c *Config) *string { return &c.SMTP.CAFile })},
 	{"smtp.timeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.SMTP.Timeout })},
+	{"audit.flushInterval", "", "", setDuration(func(c *Config) *time.Duration { return &c.Audit.FlushInterval })},
+	{"audit.maxPending", "", "", setInt(func(c *Config) *int { return &c.Audit.MaxPending })},
+	{"audit.retentionDays", "", "", setInt(func(c *Config) *int { return &c.Audit.RetentionDays })},
 	{"log.level", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"log.format", "log-format", "log format: auto, text or json", setString(func(c *Config) *string { return &c.Log.Format })},
 }

@@ -114,7 +114,8 @@ func TestLoadFile(t *testing.T) {
 			PasswordFile: "/etc/chatvault/smtp.password", Security: "tls", CAFile: "/etc/chatvault/relay-ca.pem", Timeout: 10 * time.Second},
 		Exports: Exports{Concurrency: 4, MaxRangeDays: 731, MaxIDs: 50, Retention: 720 * time.Hour, URLExpiry: time.Hour,
 			BaseURL: "https://chatvault.example.com"},
-		Log: Log{Level: "debug", Format: "json"},
+		Audit: Audit{FlushInterval: 30 * time.Second, MaxPending: 500, RetentionDays: 3650},
+		Log:   Log{Level: "debug", Format: "json"},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -293,6 +294,9 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"smtp.security", "tls", func(c *Config) { c.SMTP.Security = "tls" }, nil},
 		{"smtp.caFile", "/ca.pem", func(c *Config) { c.SMTP.CAFile = "/ca.pem" }, nil},
 		{"smtp.timeout", "5s", func(c *Config) { c.SMTP.Timeout = 5 * time.Second }, nil},
+		{"audit.flushInterval", "10s", func(c *Config) { c.Audit.FlushInterval = 10 * time.Second }, nil},
+		{"audit.maxPending", "1000", func(c *Config) { c.Audit.MaxPending = 1000 }, nil},
+		{"audit.retentionDays", "0", func(c *Config) { c.Audit.RetentionDays = 0 }, nil},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}

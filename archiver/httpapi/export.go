@@ -151,14 +151,16 @@ func acceptsGzip(r *http.Request) bool {
 	return false
 }
 
-// handleExport serves POST /messageevent.export. Every request, refused or not, is
-// audited before the handler returns, and an export is only answered once its audit
-// record is stored.
+// handleExport serves POST /messageevent.export. Every request made with a valid token,
+// refused or not, is handed to the audit before the handler returns (requests without one
+// are counted, not stored), and an export is only served when the audit admits it.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	rec := &archiver.AccessRecord{Client: clientAddr(r)}
 	rw := w.(*responseWriter)
-	err := s.gate(w, r, archiver.ScopeComplianceRead, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
-		rec.TokenID, rec.TokenName, rec.Org = tok.ID, tok.Name, tok.Org
+	err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+		if err := s.admit(); err != nil {
+			return err
+		}
 		return s.export(w, r, tok, rec)
 	})
 	rec.Time = s.now()
@@ -166,6 +168,10 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e, status := errorCode(err)
 		rec.Status, rec.Error = status, e.Code
+	}
+	if rec.Org == "" {
+		s.Error(w, r, err) // no valid token: refused, counted by the gate, not stored
+		return
 	}
 	// The client may have gone; the audit record must still be written.
 	if aerr := s.Audit.Append(context.WithoutCancel(r.Context()), *rec); aerr != nil {

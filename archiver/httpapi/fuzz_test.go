@@ -46,7 +46,7 @@ func (fuzzTokens) Lookup(secret string, _ time.Time) (archiver.Token, error) {
 type nopAudit struct{}
 
 func (nopAudit) Append(context.Context, archiver.AccessRecord) error { return nil }
-func (nopAudit) List(context.Context, archiver.Day, archiver.Day, func(archiver.AccessRecord) error) error {
+func (nopAudit) List(context.Context, string, archiver.Day, archiver.Day, func(archiver.AccessRecord) error) error {
 	return nil
 }
 

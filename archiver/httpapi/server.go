@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -38,10 +39,17 @@ type Tokens interface {
 	Lookup(secret string, now time.Time) (archiver.Token, error)
 }
 
-// Audit records and lists access records (archiver.AuditLog).
+// Audit records and lists access records (*archiver.AuditLog). List reads only org's
+// records.
 type Audit interface {
 	Append(ctx context.Context, r archiver.AccessRecord) error
-	List(ctx context.Context, from, to archiver.Day, fn func(archiver.AccessRecord) error) error
+	List(ctx context.Context, org string, from, to archiver.Day, fn func(archiver.AccessRecord) error) error
+}
+
+// auditAdmitter is an Audit that can tell, before a request is served, that its record
+// might never be written (*archiver.AuditLog.Admit).
+type auditAdmitter interface {
+	Admit() error
 }
 
 // Server serves the API. Exports, Tokens, Audit and Directory are required.
@@ -71,10 +79,13 @@ type Server struct {
 	TokenRate, ClientRate   float64
 	TokenBurst, ClientBurst int
 	// AuthFailures is how many requests with a missing or invalid token one client
-	// address may make per minute, in a burst or spread out; beyond, every request from
-	// it gets 429 until its budget refills (a valid token too: were it served, the answer
-	// would tell a right guess from a wrong one). Valid tokens never spend the budget, so
-	// it can be strict. 0 means the default (10), negative no limit.
+	// address may make per minute, in a burst or spread out; beyond, such requests get 429
+	// until the budget refills. A valid token is never refused by it, nor by ClientRate:
+	// behind a proxy every client shares one address, and one guesser must not lock the
+	// others out. That a valid token is answered while guesses are refused tells a guesser
+	// nothing useful: tokens are 256 random bits, so no guess is ever right, and the limit
+	// only caps what guessing costs the server. Valid tokens never spend the budget, so it
+	// can be strict. 0 means the default (10), negative no limit.
 	AuthFailures int
 	// WriteTimeout bounds how long one write of a response may stall because the client
 	// stops reading (0: no bound). It is renewed at every write, so a long download of a
@@ -95,6 +106,8 @@ type Server struct {
 	tokenLimit, clientLimit, failLimit *limiter
 	requests                           *prometheus.CounterVec
 	bytesServed                        *prometheus.CounterVec
+	unauthenticated                    *prometheus.CounterVec
+	anonLog                            sampledLog
 }
 
 // maxBody bounds request bodies: a date fits in far less.
@@ -144,8 +157,12 @@ func (s *Server) Handler() http.Handler {
 	s.bytesServed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "chatvault_http_export_bytes_total", Help: "Export body bytes sent, by content coding.",
 	}, []string{"encoding"})
+	s.unauthenticated = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "chatvault_http_unauthenticated_total",
+		Help: "Requests refused without a valid token or link, by reason; never stored in the audit.",
+	}, []string{"reason"})
 	if s.Registerer != nil {
-		s.Registerer.MustRegister(s.requests, s.bytesServed)
+		s.Registerer.MustRegister(s.requests, s.bytesServed, s.unauthenticated)
 	}
 	gatherer := s.Gatherer
 	if gatherer == nil {
@@ -268,40 +285,52 @@ func clientAddr(r *http.Request) string {
 	return host
 }
 
-// authenticate is the one gate: client rate limit, bearer token, scope, token rate limit.
-// The token's organization goes into the context; no request parameter can name another.
+// authenticate is the one gate: bearer token, scope, token rate limit. The token's
+// organization goes into the context; no request parameter can name another.
 func (s *Server) authenticate(scope string, next func(http.ResponseWriter, *http.Request, archiver.Token) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		err := s.gate(w, r, scope, next)
+		err := s.gate(w, r, scope, nil, next)
 		if err != nil {
 			s.Error(w, r, err)
 		}
 	}
 }
 
-func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
+// Reasons of chatvault_http_unauthenticated_total.
+const (
+	reasonMissingToken = "missing_token" // no bearer token
+	reasonInvalidToken = "invalid_token" // unknown, revoked or expired
+	reasonAuthFailures = "auth_failures" // the address is over http.authFailures
+	reasonClientRate   = "client_rate"   // the address is over http.clientRate
+	reasonInvalidLink  = "invalid_link"  // a task download link that does not check
+	reasonTokensError  = "tokens_error"  // the tokens could not be read
+)
+
+// gate authenticates the request and calls next with its token. rec, when set, gets the
+// token's identity as soon as the token is known valid, so that a refusal for scope or
+// rate is audited under the token's organization.
+//
+// Limits: a valid token is limited by its own bucket (http.tokenRate) and nothing else.
+// Requests without a valid token are limited per client address (http.clientRate) and,
+// being failed authentications, by http.authFailures; they are counted and logged, never
+// stored (see refuseAnonymous).
+func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec *archiver.AccessRecord, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
 	now := s.now()
-	client := clientKey(clientAddr(r))
-	if ok, wait := s.clientLimit.allow(client, now); !ok {
-		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
-	}
-	// An address that keeps presenting bad tokens is guessing: it waits before it may try
-	// again, and the tokens are not even looked at meanwhile.
-	if blocked, wait := s.failLimit.blocked(client, now); blocked {
-		return &Error{Code: ERateLimited, Message: "too many failed authentications from this address", RetryAfter: wait}
-	}
 	h := r.Header.Get("Authorization")
 	scheme, secret, found := strings.Cut(h, " ")
-	if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		s.failLimit.allow(client, now)
-		return errorf(EInvalidToken, "a bearer token is required")
+	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {
+		return s.refuseAnonymous(r, now, reasonMissingToken, errorf(EInvalidToken, "a bearer token is required"))
 	}
 	tok, err := s.Tokens.Lookup(strings.TrimSpace(secret), now)
 	if err != nil {
-		if errors.Is(err, archiver.ErrInvalidToken) {
-			s.failLimit.allow(client, now)
+		if !errors.Is(err, archiver.ErrInvalidToken) {
+			s.unauthenticated.WithLabelValues(reasonTokensError).Inc()
+			return err
 		}
-		return err
+		return s.refuseAnonymous(r, now, reasonInvalidToken, err)
+	}
+	if rec != nil {
+		rec.TokenID, rec.TokenName, rec.Org = tok.ID, tok.Name, tok.Org
 	}
 	if !tok.HasScope(scope) {
 		return errorf(EInsufficientScope, "the token lacks the %s scope", scope)
@@ -311,6 +340,59 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, next
 	}
 	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, tok))
 	return next(w, r, tok)
+}
+
+// refuseAnonymous answers a request without a valid token: 429 when its address is over
+// http.clientRate or http.authFailures, else err (401), spending one of the address's
+// failures. Either way it is counted by reason and logged (sampled), never stored: the
+// audit holds what was done with a valid token, and a flood of anonymous requests must
+// not grow a store whose objects can never be deleted.
+func (s *Server) refuseAnonymous(r *http.Request, now time.Time, reason string, err error) error {
+	client := clientKey(clientAddr(r))
+	if ok, wait := s.clientLimit.allow(client, now); !ok {
+		reason, err = reasonClientRate, &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
+	} else if blocked, wait := s.failLimit.blocked(client, now); blocked {
+		// An address that keeps presenting bad tokens is guessing: it waits before it
+		// may fail again.
+		reason, err = reasonAuthFailures, &Error{Code: ERateLimited, Message: "too many failed authentications from this address", RetryAfter: wait}
+	} else {
+		s.failLimit.allow(client, now)
+	}
+	s.unauthenticated.WithLabelValues(reason).Inc()
+	s.anonLog.log(s.log(), now, "request without a valid token refused", "reason", reason, "client", clientAddr(r), "path", r.URL.Path)
+	return err
+}
+
+// sampledLog logs the first event and then at most one line every sampleEvery, saying
+// how many were not logged: a flood is visible in the log without being the log.
+type sampledLog struct {
+	mu         sync.Mutex
+	next       time.Time
+	suppressed int
+}
+
+const sampleEvery = 10 * time.Second
+
+func (l *sampledLog) log(log *slog.Logger, now time.Time, msg string, args ...any) {
+	l.mu.Lock()
+	if now.Before(l.next) {
+		l.suppressed++
+		l.mu.Unlock()
+		return
+	}
+	n := l.suppressed
+	l.suppressed, l.next = 0, now.Add(sampleEvery)
+	l.mu.Unlock()
+	log.Warn(msg, append(args, "notLogged", n)...)
+}
+
+// admit refuses a request the audit may not be able to record (the store has refused
+// its writes for longer than the audit's bound).
+func (s *Server) admit() error {
+	if a, ok := s.Audit.(auditAdmitter); ok {
+		return a.Admit()
+	}
+	return nil
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {

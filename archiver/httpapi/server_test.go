@@ -64,6 +64,7 @@ type fixture struct {
 	file   *tokenfile.File
 	path   string
 	reg    *prometheus.Registry
+	audit  httpapi.Audit // the server's
 }
 
 // newFixture seals the sample day into a fresh store and serves it.
@@ -120,7 +121,7 @@ func newFixture(t *testing.T, tune func(*httpapi.Server)) *fixture {
 	s := &httpapi.Server{
 		Exports:    archiver.Ledger{Store: store},
 		Tokens:     f.set,
-		Audit:      archiver.AuditLog{Store: store},
+		Audit:      &archiver.AuditLog{Store: store, Now: clk.Now},
 		Directory:  func(context.Context) (*model.Directory, error) { return dir, nil },
 		Grace:      time.Hour,
 		Now:        clk.Now,
@@ -133,6 +134,7 @@ func newFixture(t *testing.T, tune func(*httpapi.Server)) *fixture {
 	if tune != nil {
 		tune(s)
 	}
+	f.audit = s.Audit
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	f.url = srv.URL
@@ -330,13 +332,22 @@ func TestRateLimits(t *testing.T) {
 	}
 	resp, body := f.export(t, f.tokens["acme"], date(sample))
 	checkError(t, resp, body, 429, "rate_limited")
-	// Another token from the same address: its own bucket, but the address's third.
-	if resp, body := f.export(t, f.tokens["globex"], date(sample)); resp.StatusCode != 429 {
-		// the address allowed 3: acme used 3 (the refused one counts), so globex is refused
-		t.Fatalf("address limit: %d %s", resp.StatusCode, body)
+	// Requests without a valid token are limited per address: 3, then 429.
+	for i := range 3 {
+		resp, body := f.export(t, "", date(sample))
+		if resp.StatusCode != 401 {
+			t.Fatalf("anonymous request %d: %d %s", i, resp.StatusCode, body)
+		}
+	}
+	resp, body = f.export(t, "", date(sample))
+	checkError(t, resp, body, 429, "rate_limited")
+	// Another token from the same address has its own bucket; the address's does not
+	// apply to valid tokens (behind a proxy, every client has the same address).
+	if resp, body := f.export(t, f.tokens["globex"], date(sample)); resp.StatusCode != 200 {
+		t.Fatalf("another token from the limited address: %d %s", resp.StatusCode, body)
 	}
 	f.clock.Add(2 * time.Second)
-	if resp, body := f.export(t, f.tokens["globex"], date(sample)); resp.StatusCode != 200 {
+	if resp, body := f.export(t, f.tokens["acme"], date(sample)); resp.StatusCode != 200 {
 		t.Fatalf("after refill: %d %s", resp.StatusCode, body)
 	}
 }
@@ -398,6 +409,7 @@ func TestListingManifestAuditAndOps(t *testing.T) {
 	f.export(t, f.tokens["acme"], date("2026-02-30"))
 	f.clock.Add(time.Millisecond)
 	f.export(t, f.tokens["globex"], date(sample))
+	flushAudit(t, f.audit)
 	resp, body = get(t, f.url+"/v1/audit?from=2026-11-23&to=2026-11-23", f.tokens["acme"])
 	checkError(t, resp, body, 403, "insufficient_scope")
 	resp, body = get(t, f.url+"/v1/audit?from=2026-11-23&to=2026-11-23", f.tokens["acme-audit"])

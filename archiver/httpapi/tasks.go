@@ -41,8 +41,10 @@ func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		rec := &archiver.AccessRecord{Client: clientAddr(r), Action: action}
 		status, v := 0, any(nil)
-		err := s.gate(w, r, archiver.ScopeComplianceRead, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
-			rec.TokenID, rec.TokenName, rec.Org = tok.ID, tok.Name, tok.Org
+		err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
+			if err := s.admit(); err != nil {
+				return err
+			}
 			var err error
 			status, v, err = h(r, tok, rec)
 			return err
@@ -51,6 +53,10 @@ func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 		if err != nil {
 			e, code := errorCode(err)
 			rec.Status, rec.Error = code, e.Code
+		}
+		if rec.Org == "" {
+			s.Error(w, r, err) // no valid token: refused, counted by the gate, not stored
+			return
 		}
 		if aerr := s.Audit.Append(context.WithoutCancel(r.Context()), *rec); aerr != nil {
 			s.log().Error("audit append failed", "err", aerr, "token", rec.TokenID, "action", action)
@@ -181,6 +187,10 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	if !exporttask.ValidID(rec.TaskID) {
 		rec.TaskID = "" // keep arbitrary input out of the audit
 	}
+	if rec.Org == "" {
+		s.Error(w, r, err) // no valid link: refused, counted, not stored
+		return
+	}
 	if aerr := s.Audit.Append(context.WithoutCancel(r.Context()), *rec); aerr != nil {
 		s.log().Error("audit append failed", "err", aerr, "action", rec.Action, "task", rec.TaskID)
 		if rw.status == 0 {
@@ -197,14 +207,23 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *archiver.AccessRecord) error {
+	// The link is the credential: one that does not check is refused like a bad token
+	// (limited per address, counted, not stored); a valid one is audited under its
+	// organization, refusals included.
+	org, err := s.Tasks.CheckLink(rec.TaskID, r.URL.Query())
+	if err != nil {
+		if !errors.Is(err, exporttask.ErrLinkInvalid) && !errors.Is(err, exporttask.ErrLinkExpired) {
+			return err
+		}
+		return s.refuseAnonymous(r, s.now(), reasonInvalidLink, err)
+	}
+	rec.Org = org
 	if ok, wait := s.clientLimit.allow("c:"+clientAddr(r), s.now()); !ok {
 		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
 	}
-	org, err := s.Tasks.CheckLink(rec.TaskID, r.URL.Query())
-	if err != nil {
+	if err := s.admit(); err != nil {
 		return err
 	}
-	rec.Org = org
 	st, rc, err := s.Tasks.OpenResult(r.Context(), org, rec.TaskID)
 	if err != nil {
 		return err

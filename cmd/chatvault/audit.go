@@ -14,7 +14,7 @@ import (
 func init() {
 	register(&command{
 		name:    "audit",
-		summary: "print the access audit: who fetched which export, when, and what was sent",
+		summary: "print the access audit: who fetched which export, when, and what was sent (or was refused)",
 		usage:   "[--date D | --from D --to D] [--org ID] [--json]",
 		flags: func(fs *pflag.FlagSet) {
 			rangeFlags(fs)
@@ -46,7 +46,8 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if !asJSON {
 		fmt.Fprintln(tw, "TIME\tTOKEN\tNAME\tORG\tACTION\tDATE\tSTATUS\tBYTES\tSHA256\tCLIENT\t")
 	}
-	err = archiver.AuditLog{Store: store}.List(ctx, from, to, func(r archiver.AccessRecord) error {
+	log := &archiver.AuditLog{Store: store}
+	show := func(r archiver.AccessRecord) error {
 		if org != "" && r.Org != org {
 			return nil
 		}
@@ -67,7 +68,15 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		_, err := fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n", r.Time.Format(time.RFC3339), dash(r.TokenID),
 			dash(r.TokenName), dash(r.Org), action, dash(r.Date), status, r.Bytes, dash(r.SHA256), r.Client)
 		return err
-	})
+	}
+	// Records of the previous layout (one object per request, before segments) come
+	// first, then the segments: with --org only that organization's are read.
+	err = log.ListLegacy(ctx, from, to, show)
+	if err == nil && org != "" {
+		err = log.List(ctx, org, from, to, show)
+	} else if err == nil {
+		err = log.ListAll(ctx, from, to, show)
+	}
 	tw.Flush()
 	if err != nil {
 		return e.fail("audit", err)

@@ -272,7 +272,7 @@ func (r *crashDayRig) checkServed(t *testing.T, st archiver.Store, stats *crashS
 		toks["token-"+org] = archiver.Token{ID: org, Name: "crash", Org: org, Scopes: []string{archiver.ScopeComplianceRead}}
 	}
 	api := &httpapi.Server{
-		Exports: archiver.Ledger{Store: st}, Tokens: toks, Audit: archiver.AuditLog{Store: audit},
+		Exports: archiver.Ledger{Store: st}, Tokens: toks, Audit: &archiver.AuditLog{Store: audit},
 		Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 		Now:       func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
 		Logger:    slog.New(slog.DiscardHandler), TokenRate: -1, ClientRate: -1,

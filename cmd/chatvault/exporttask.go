@@ -117,6 +117,10 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("export-task", err)
 	}
+	key, err := e.signingKey() // the audit segment is signed like serve's
+	if err != nil {
+		return e.fail("export-task", err)
+	}
 	by := "cli"
 	if u, err := user.Current(); err == nil {
 		by = "cli:" + u.Username
@@ -127,7 +131,8 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		rec.Status = 400
 	}
-	if aerr := (archiver.AuditLog{Store: store}).Append(context.WithoutCancel(ctx), rec); aerr != nil {
+	audit := e.newAuditLog(store, key, func() (*model.Directory, error) { return dir, nil }, time.Now)
+	if aerr := errors.Join(audit.Append(context.WithoutCancel(ctx), rec), audit.Flush(context.WithoutCancel(ctx))); aerr != nil {
 		return e.fail("export-task", aerr)
 	}
 	var fe *exporttask.FieldError

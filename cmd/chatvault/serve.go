@@ -92,10 +92,12 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	audit := e.newAuditLog(store, key, dir.load, clock.Now) // auditlog.go
+	registerAuditMetrics(reg, audit)
 	api := &httpapi.Server{
 		Exports:   archiver.Ledger{Store: store},
 		Tokens:    tokens,
-		Audit:     archiver.AuditLog{Store: store},
+		Audit:     audit,
 		Directory: func(ctx context.Context) (*model.Directory, error) { return dir.load() },
 		Ready: func(ctx context.Context) error {
 			if _, err := dir.load(); err != nil {
@@ -171,6 +173,12 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	}
 
 	var wg sync.WaitGroup
+	stopFlusher := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		runAuditFlusher(e, audit, stopFlusher)
+	}()
 	serveErr := make(chan error, 1)
 	wg.Add(1)
 	go func() {
@@ -290,6 +298,13 @@ loop:
 	if err := srv.Shutdown(deadline); err != nil {
 		e.log.Warn("requests still running at the deadline were cut", "err", err)
 		srv.Close()
+		code = exitFailure
+	}
+	// Every request is answered or cut: write what the audit holds (not bound by the
+	// deadline: a record lost is worse than a slow exit).
+	close(stopFlusher)
+	if err := audit.Flush(context.WithoutCancel(ctx)); err != nil {
+		e.log.Error("access records could not be written at shutdown", "err", err, "pending", audit.Stats().Pending)
 		code = exitFailure
 	}
 	select {

@@ -1,0 +1,138 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// verifyAudit walks every organization's chain of audit segments (or opt.Org's): each
+// segment must be the next of its chain (seq, previous), match its header (records, their
+// SHA-256, first and last times, its key), hold only its organization's records, carry a
+// valid signature when opt.TrustedKey is set, and be locked as its header says on a store
+// that locks. Objects of the previous layout (one per request) are counted in a warning:
+// they predate the chains and are not verifiable beyond being readable.
+func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
+	prefix := "audit/"
+	if opt.Org != "" {
+		prefix = auditOrgPrefix(opt.Org)
+	}
+	var (
+		org    string
+		expect int64
+		prev   string
+		legacy int
+	)
+	err := l.Store.List(ctx, prefix, func(key string) error {
+		if !strings.HasPrefix(key, "audit/orgs/") {
+			legacy++
+			return nil
+		}
+		o, day, seq, ok := parseAuditSegmentKey(key)
+		if !ok {
+			rep.problem("%s: not an audit segment", key)
+			return nil
+		}
+		if o != org {
+			org, expect, prev = o, 1, ""
+		}
+		// A segment that cannot be read leaves the next one's previous unchecked (it is
+		// a problem already); otherwise the next must name this one's hash.
+		prev = l.verifySegment(ctx, key, o, day, seq, expect, prev, opt, rep)
+		expect = seq + 1
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("verify: list %s: %w", prefix, err)
+	}
+	if legacy > 0 {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
+			"%d audit objects of the previous layout (one per request, before segments): readable with chatvault audit, not chained", legacy))
+	}
+	if lk, ok := l.Store.(Locker); ok {
+		if err := l.verifyVersions(ctx, lk, prefix, rep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable).
+func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, opt VerifyOptions, rep *VerifyReport) string {
+	seg, err := readSegment(ctx, l.Store, key)
+	if seg == nil {
+		rep.problem("%s: %v", key, err)
+		return ""
+	}
+	stored := hexSum(seg.sum)
+	if err != nil {
+		rep.problem("%v", err)
+		return stored
+	}
+	rep.Objects++
+	rep.Bytes += seg.size
+	h := &seg.header
+	switch {
+	case seq != expect:
+		rep.problem("%s: audit chain gap: expected seq %d", key, expect)
+	case h.Seq != seq || h.Org != org || h.Date != day.String():
+		rep.problem("%s: header says %s/%s seq %d", key, h.Org, h.Date, h.Seq)
+	case seq == 1 && h.Previous != "":
+		rep.problem("%s: first audit segment names a previous one", key)
+	case seq > 1 && prev != "" && h.Previous != prev:
+		rep.problem("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
+	}
+	if err := verifySegmentSignature(h, opt.TrustedKey); err != nil {
+		rep.problem("%s: %v", key, err)
+	}
+	sum := sha256.New()
+	for _, line := range seg.lines {
+		sum.Write(line)
+	}
+	if len(seg.lines) != h.Records || fmt.Sprintf("%x", sum.Sum(nil)) != h.RecordsSHA256 {
+		rep.problem("%s: %d records hashing to %x, header says %d records, %s", key, len(seg.lines), sum.Sum(nil), h.Records, h.RecordsSHA256)
+		return stored
+	}
+	var first, last time.Time
+	for i, line := range seg.lines {
+		var r AccessRecord
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			rep.problem("%s: record %d: %v", key, i+1, err)
+			return stored
+		}
+		switch {
+		case r.Org != org:
+			rep.problem("%s: record %d is of organization %q", key, i+1, r.Org)
+		case r.Time.Before(last):
+			rep.problem("%s: record %d is out of time order", key, i+1)
+		case DayOf(r.Time).After(day):
+			rep.problem("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
+		}
+		if i == 0 {
+			first = r.Time
+		}
+		last = r.Time
+	}
+	if len(seg.lines) == 0 || !first.Equal(h.First) || !last.Equal(h.Last) {
+		rep.problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
+	}
+	if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
+		want := day.End().AddDate(0, 0, h.RetentionDays)
+		lock, err := lk.Lock(ctx, key)
+		switch {
+		case err != nil:
+			rep.problem("%s: lock: %v", key, err)
+		case lock.Mode != ModeCompliance:
+			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
+		case !lock.RetainUntil.Equal(want):
+			rep.problem("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+		}
+	}
+	return stored
+}

@@ -61,6 +61,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is updated as the run goes.
 	Progress *Progress
+	// Supersede, when set, lets one organization's new revision drop records of the
+	// revision it follows (see revision.go); without it such a revision fails.
+	Supersede *Supersede
 }
 
 func (o *Options) defaults() {

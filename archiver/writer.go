@@ -317,6 +317,8 @@ type orgCommit struct {
 	window Window
 	head   *StoredManifest // the chain head before this commit
 	latest *StoredManifest // the day's latest revision before this commit
+	// supersedes is set when the operator superseded a revision this one drops records of.
+	supersedes *Supersession
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -364,6 +366,12 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		return nil
 	}
+	if latest != nil {
+		// A new revision must hold every record of the one it follows (revision.go).
+		if err := w.checkRevision(ctx, st, c); err != nil {
+			return err
+		}
+	}
 	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}
@@ -409,6 +417,12 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 	}
 	if c.latest != nil {
 		m.Revision = c.latest.Revision + 1
+	}
+	if c.supersedes != nil {
+		m.Supersedes = c.supersedes
+		if err := w.recordSupersession(ctx, c, m.Revision); err != nil {
+			return err
+		}
 	}
 	if c.head != nil {
 		m.Seq, m.Previous = c.head.Seq+1, hexSum(c.head.SHA256)

@@ -168,7 +168,9 @@ type OrgResult struct {
 	// ClockSkew counts this organization's exported records outside the day.
 	ClockSkew ClockSkew
 	Data      DataObject
-	Err       error
+	// Supersedes is set when this commit superseded a revision it drops records of.
+	Supersedes *Supersession
+	Err        error
 }
 
 // Seal seals day: it reads the partition, routes, sorts and writes every archiving

@@ -449,7 +449,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		return fmt.Errorf("index manifest: %w", err)
 	}
 	crashpoint.Hit("commit.index")
-	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
+	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
 	return nil
 }
 

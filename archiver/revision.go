@@ -330,6 +330,10 @@ type SupersessionRecord struct {
 	// Revision is the superseding revision.
 	Revision   int          `json:"revision"`
 	Supersedes Supersession `json:"supersedes"`
+	// SealedAt is the committed manifest's (not stored in the record, which holds only
+	// what its attempt decided, so that a retry of the same decision recreates the same
+	// object).
+	SealedAt time.Time `json:"-"`
 }
 
 func encodeSupersessionRecord(r SupersessionRecord) ([]byte, error) {
@@ -418,15 +422,22 @@ func (l Ledger) Supersession(ctx context.Context, key string) (SupersessionRecor
 	if err != nil {
 		return r, false, err
 	}
-	return r, m.Supersedes != nil && *m.Supersedes == r.Supersedes, nil
+	if m.Supersedes == nil || *m.Supersedes != r.Supersedes {
+		return r, false, nil
+	}
+	r.SealedAt, _ = time.Parse(time.RFC3339Nano, m.SealedAt)
+	return r, true, nil
 }
 
-// RefusedRevisions counts the refused shrinking revisions recorded in the store.
-func (l Ledger) RefusedRevisions(ctx context.Context) (int, error) {
-	n := 0
-	err := l.Store.List(ctx, refusedPrefix, func(string) error {
-		n++
-		return nil
+// RefusedRevisions calls fn with the time of every refused shrinking revision recorded in
+// the store.
+func (l Ledger) RefusedRevisions(ctx context.Context, fn func(at time.Time) error) error {
+	return l.Store.List(ctx, refusedPrefix, func(key string) error {
+		name := key[strings.LastIndexByte(key, '/')+1:]
+		ns, err := strconv.ParseInt(strings.TrimSuffix(name, ".json"), 10, 64)
+		if err != nil {
+			return nil // not one of ours; verify does not look here, nor do the metrics
+		}
+		return fn(time.Unix(0, ns))
 	})
-	return n, err
 }

@@ -92,6 +92,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(&scheduler.RevisionCollector{Ledger: archiver.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
 	api := &httpapi.Server{
 		Exports:   archiver.Ledger{Store: store},
 		Tokens:    tokens,

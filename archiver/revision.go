@@ -441,3 +441,27 @@ func (l Ledger) RefusedRevisions(ctx context.Context, fn func(at time.Time) erro
 		return fn(time.Unix(0, ns))
 	})
 }
+
+// FailedSince returns the message of the latest failed attempt at org's day when it came
+// after m, the day's latest revision, was sealed: a sealed day whose rerun was refused
+// (for example because it would drop records) still serves m, and status says why the
+// rerun did not commit. It returns "" when there is none.
+func (l Ledger) FailedSince(ctx context.Context, org string, day Day, m *StoredManifest) (string, error) {
+	key, err := lastKey(ctx, l.Store, failedPrefix(org, day))
+	if err != nil || key == "" {
+		return "", err
+	}
+	ms, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(key, failedPrefix(org, day)), ".json"), 10, 64)
+	if err != nil {
+		return "", nil // not a failure record of ours
+	}
+	sealed, err := time.Parse(time.RFC3339Nano, m.SealedAt)
+	if err != nil || !time.UnixMilli(ms).After(sealed) {
+		return "", nil
+	}
+	b, err := readAll(ctx, l.Store, key)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -75,6 +75,10 @@ func TestRunRefusesShrinkingRevision(t *testing.T) {
 	if code != exitOK || served != string(golden) {
 		t.Fatalf("export after the refusal: exit %d (%s); want revision 1, byte for byte", code, errOut)
 	}
+	code, out, _ = chatvault(t, append([]string{"status", "--org", acme, "--date", "2026-11-22"}, common...)...)
+	if code != exitOK || !strings.Contains(out, "2026-11-22  sealed") || !strings.Contains(out, "a later attempt failed:") || !strings.Contains(out, "would drop 1 of the 12 records") {
+		t.Errorf("status after the refusal: exit %d\n%s", code, out)
+	}
 	reliability.Record(t, "input", "chatvault run on a sealed day whose partition lost a record", reliability.CleanFailure,
 		"exit 1: \"the new records would drop 1 of the 12 records of revision 1 ... chatvault run --date D --org ID --supersede --reason TEXT\"; revision 1 still served")
 

@@ -3,6 +3,8 @@ package archiver_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,6 +221,8 @@ func TestVerifyFindsForgedShrink(t *testing.T) {
 			"drops 1 record(s) of revision 1, its supersession says 0"},
 		{"reason blanked", func(m map[string]any) { m["supersedes"].(map[string]any)["reason"] = " " },
 			"supersession without a reason"},
+		{"removed, and the manifest passed off as version 1", func(m map[string]any) { delete(m, "supersedes"); m["version"] = 1 },
+			"drops 1 record(s) of revision 1 without a recorded supersession"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -260,5 +264,57 @@ func TestVerifyFindsForgedShrink(t *testing.T) {
 			reliability.Record(t, "security", "forged store: shrinking revision with its supersession "+tt.name, reliability.CleanFailure,
 				"verify reports a problem: "+tt.want)
 		})
+	}
+}
+
+// TestVerifyWarnsOnLegacyShrink: two version 1 manifests, written before revisions were
+// checked, where the second drops a record, are history that the store cannot undo (the
+// record is still in revision 1): a warning, not a problem.
+func TestVerifyWarnsOnLegacyShrink(t *testing.T) {
+	logDir := copyLog(t)
+	f := newFixture(t, logDir)
+	f.seal(t, sampleDay, archiver.Options{})
+	editPartition(t, logDir, dropFirst)
+	f.sealDay(t, acme, archiver.Options{Supersede: &archiver.Supersede{Org: acme, Reason: "test"}})
+	// Rewrite both manifests as the earlier release wrote them: version 1, no supersedes,
+	// the chain's previous hash following.
+	var previous string
+	for _, rev := range []int{1, 2} {
+		chain := filepath.Join(f.storeDir, "orgs", acme, "manifests", fmt.Sprintf("%012d.json", rev))
+		b, err := os.ReadFile(chain)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		m["version"] = 1
+		delete(m, "supersedes")
+		if previous != "" {
+			m["previous"] = previous
+		}
+		legacy, err := json.MarshalIndent(m, "", "  ")
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy = append(legacy, '\n')
+		sum := sha256.Sum256(legacy)
+		previous = hex.EncodeToString(sum[:])
+		for _, p := range []string{chain, filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), fmt.Sprintf("r%04d.json", rev))} {
+			if err := os.Chmod(p, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(p, legacy, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep := verifyStore(t, f)
+	if !rep.OK() {
+		t.Fatalf("verify problems: %v", rep.Problems)
+	}
+	if w := strings.Join(rep.Warnings, "\n"); !strings.Contains(w, "drops 1 record(s) of revision 1 (sealed before revisions were checked") {
+		t.Fatalf("warnings %q lack the legacy shrink", rep.Warnings)
 	}
 }

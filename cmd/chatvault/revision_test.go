@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -125,4 +126,32 @@ func TestRunSupersedeUsage(t *testing.T) {
 	}
 	reliability.Record(t, "input", "run --supersede without a reason, an organization or a single --date", reliability.Refused,
 		"exit 2 before anything is read or stored: a supersession names one organization's one day and says why")
+}
+
+// TestS3RefusesShrinkingRevision: the same on an S3 store with Object Lock: the shrinking
+// rerun fails and commits nothing, the supersession commits revision 2, verify passes.
+func TestS3RefusesShrinkingRevision(t *testing.T) {
+	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	cleanEnv(t)
+	s3Env(t, srv)
+	logDir := sampleLogCopy(t)
+	common := []string{"--eventlog", logDir, "--store", "s3://" + srv.Bucket(t, true) + "/chatvault", "--log-format", "json"}
+	run := func(args ...string) (int, string, string) {
+		return chatvault(t, append(append([]string{"run", "--date", "2026-11-22"}, args...), common...)...)
+	}
+	if code, out, errOut := run(); code != exitQuarantined {
+		t.Fatalf("first run exit %d\n%s%s", code, out, errOut)
+	}
+	removeLines(t, logDir, `"messageId":"m-001"`)
+	if code, out, errOut := run(); code != exitFailure || !strings.Contains(out, "would drop 1 of the 12 records of revision 1") {
+		t.Fatalf("shrinking rerun: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("--org", acme, "--supersede", "--reason", "LEGAL-42"); code != exitQuarantined || !strings.Contains(out, "revision 2 supersedes revision 1, dropping 1 record(s)") {
+		t.Fatalf("supersede: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := chatvault(t, append([]string{"verify"}, common...)...); code != exitOK || !strings.Contains(out, "0 problems") {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "input", "S3: rerun of a sealed day whose partition lost a record, then supersession", reliability.CleanFailure,
+		"exit 1 and nothing committed; run --supersede --reason commits revision 2 with its supersession; verify passes")
 }

@@ -30,6 +30,12 @@ type Manifest struct {
 	OrgName  string `json:"orgName"`
 	Date     string `json:"date"`
 	Revision int    `json:"revision"`
+
+	// Supersedes is set only on a revision that drops records of the revision it
+	// follows, which nothing but an operator's explicit supersession commits: it says
+	// which revision, how many records and why (issue 10 point 2; see revision.go).
+	Supersedes *Supersession `json:"supersedes,omitempty"`
+
 	// Seq numbers the organization's committed manifests from 1, across days.
 	Seq int64 `json:"seq"`
 	// Previous is the hex SHA-256 of the organization's previous manifest (Seq-1) as

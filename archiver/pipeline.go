@@ -92,6 +92,9 @@ type Options struct {
 	Logger *slog.Logger
 	// Progress, when set, is updated as the run goes.
 	Progress *Progress
+	// Supersede, when set, lets one organization's new revision drop records of the
+	// revision it follows (see revision.go); without it such a revision fails.
+	Supersede *Supersede
 }
 
 func (o *Options) defaults() {
@@ -199,7 +202,9 @@ type OrgResult struct {
 	// ClockSkew counts this organization's exported records outside the day.
 	ClockSkew ClockSkew
 	Data      DataObject
-	Err       error
+	// Supersedes is set when this commit superseded a revision it drops records of.
+	Supersedes *Supersession
+	Err        error
 }
 
 // Seal seals day: it reads the partition, routes, sorts and writes every archiving

@@ -161,6 +161,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		referenced[m.Data.Key] = true
 		if (opt.From.IsZero() || !day.Before(opt.From)) && (opt.To.IsZero() || !day.After(opt.To)) {
 			l.verifyObjects(ctx, org, day, m, idx, rep)
+			l.verifyRevision(ctx, org, day, m, rep)
 			if lk, ok := l.Store.(Locker); ok && lk.Locking() {
 				l.verifyLocks(ctx, lk, day, m, idx, rep)
 			}

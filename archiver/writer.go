@@ -317,6 +317,8 @@ type orgCommit struct {
 	window Window
 	head   *StoredManifest // the chain head before this commit
 	latest *StoredManifest // the day's latest revision before this commit
+	// supersedes is set when the operator superseded a revision this one drops records of.
+	supersedes *Supersession
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -363,6 +365,12 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum {
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		return nil
+	}
+	if latest != nil {
+		// A new revision must hold every record of the one it follows (revision.go).
+		if err := w.checkRevision(ctx, st, c); err != nil {
+			return err
+		}
 	}
 	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
 		return fmt.Errorf("store export: %w", err)
@@ -411,6 +419,12 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 	if c.latest != nil {
 		m.Revision = c.latest.Revision + 1
 	}
+	if c.supersedes != nil {
+		m.Supersedes = c.supersedes
+		if err := w.recordSupersession(ctx, c, m.Revision); err != nil {
+			return err
+		}
+	}
 	if c.head != nil {
 		m.Seq, m.Previous = c.head.Seq+1, hexSum(c.head.SHA256)
 	}
@@ -436,7 +450,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 		return fmt.Errorf("index manifest: %w", err)
 	}
 	crashpoint.Hit("commit.index")
-	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
+	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
 	return nil
 }
 

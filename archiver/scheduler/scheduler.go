@@ -291,7 +291,7 @@ func archivingOn(dir *model.Directory, d archiver.Day) int {
 func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byte, only string, rep *Report) error {
 	wait := s.Backoff
 	targets := []string{only}
-	var lastErr error
+	var lastErr, permanent error
 	for attempt := 0; attempt <= s.Retries; attempt++ {
 		if attempt > 0 {
 			s.Logger.Warn("retrying seal", "day", d.String(), "attempt", attempt, "in", wait, "err", lastErr)
@@ -320,6 +320,14 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 			}
 			s.observe(res)
 			for _, o := range res.Orgs {
+				if errors.Is(o.Err, archiver.ErrRevisionShrinks) {
+					// Records would disappear: rerunning cannot change that, and only an
+					// operator may supersede (run --supersede); the scheduler never does.
+					s.metrics.failures.WithLabelValues(o.Org).Inc()
+					s.Logger.Error("seal refused: the new revision would drop records", "day", d.String(), "org", o.Org, "err", o.Err)
+					permanent = o.Err
+					continue
+				}
 				if o.Err != nil {
 					s.metrics.failures.WithLabelValues(o.Org).Inc()
 					lastErr = o.Err
@@ -332,12 +340,12 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 			}
 		}
 		if len(retry) == 0 {
-			return nil
+			return permanent
 		}
 		targets = retry
 	}
 	s.Logger.Error("seal failed", "day", d.String(), "orgs", targets, "err", lastErr)
-	return lastErr
+	return errors.Join(lastErr, permanent)
 }
 
 func orgLabel(org string) string {

@@ -25,10 +25,11 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "seal one day (--date) or a range (--from/--to); idempotent",
-		usage:   "--date D [--org ID] | --from D --to D [--org ID]",
+		usage:   "--date D [--org ID] | --from D --to D [--org ID] | --date D --org ID --supersede --reason TEXT",
 		flags: func(fs *pflag.FlagSet) {
 			rangeFlags(fs)
 			fs.String("org", "", "commit only this organization")
+			supersedeFlags(fs)
 			fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to FILE")
 		},
 		run: runRun,
@@ -48,6 +49,10 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("run", usagef("%v", err))
 	}
 	org, _ := fs.GetString("org")
+	supersede, err := parseSupersede(fs, org)
+	if err != nil {
+		return e.fail("run", err)
+	}
 	limitHeap(e)
 	if path, _ := fs.GetString("cpuprofile"); path != "" {
 		stop, err := startCPUProfile(path)
@@ -82,6 +87,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	for day := from; !day.After(to); day = day.Next() {
 		progress := new(archiver.Progress)
 		sealer := &archiver.Sealer{Source: src, Store: store, Options: sealerOptions(e, key, progress)}
+		sealer.Supersede = supersede
 		stop := startProgress(ctx, e, day, progress)
 		res, err := sealer.Seal(ctx, day, directory, org)
 		stop()
@@ -175,6 +181,7 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 			o.Counts.Exported, o.Counts.Duplicates, sum(o.Counts.Excluded), o.Data.Size)
 	}
 	tw.Flush()
+	printSupersessions(w, r)
 	fmt.Fprintf(w, "  %d organizations, %s stored\n", len(r.Orgs), config.FormatSize(bytes))
 }
 

@@ -94,6 +94,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	audit := e.newAuditLog(store, key, dir.load, clock.Now) // auditlog.go
 	registerAuditMetrics(reg, audit)
+	reg.MustRegister(&scheduler.RevisionCollector{Ledger: archiver.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
 	api := &httpapi.Server{
 		Exports:   archiver.Ledger{Store: store},
 		Tokens:    tokens,

@@ -46,7 +46,8 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("status", err)
 	}
 	defer closeStore()
-	rows, err := archiver.Ledger{Store: store}.Status(ctx, org, from, to)
+	ledger := archiver.Ledger{Store: store}
+	rows, err := ledger.Status(ctx, org, from, to)
 	if err != nil {
 		return e.fail("status", err)
 	}
@@ -57,6 +58,15 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if m := r.Manifest; m != nil {
 			rev, records, sum = fmt.Sprint(m.Revision), fmt.Sprint(m.Data.Records), m.Data.JSONLSHA256
 			detail = "sealed " + m.SealedAt
+			// A later attempt that failed (a rerun refused for dropping records) leaves
+			// this revision served; say so.
+			later, err := ledger.FailedSince(ctx, org, r.Day, m)
+			if err != nil {
+				return e.fail("status", err)
+			}
+			if later != "" {
+				detail += "; a later attempt failed: " + later
+			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Day, r.State, rev, records, sum, detail)
 	}

@@ -1,0 +1,476 @@
+package archiver
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chatvault/chatvault/model"
+	"github.com/klauspost/compress/gzip"
+)
+
+// A revision never silently drops a record (DESIGN invariant 6). A rerun whose records
+// differ from the day's latest revision commits a new revision on its own only when the
+// new records are a superset of the committed ones; when some would disappear (the
+// partition lost lines, the directory no longer entitles the organization to a chat) the
+// organization's day fails, and only an operator's explicit supersession, with a reason,
+// commits it. The superset check and its verification live here.
+
+// ErrRevisionShrinks is wrapped by a ShrinkError.
+var ErrRevisionShrinks = errors.New("new revision would drop records of the committed one")
+
+// MaxSupersedeReason bounds a supersession's reason: it is evidence for an examiner, a
+// sentence or a ticket reference, not a document.
+const MaxSupersedeReason = 1000
+
+// Supersede is an operator's explicit permission for one organization's new revision of
+// the day to drop records of the revision it follows.
+type Supersede struct {
+	// Org is the only organization the permission is for.
+	Org string
+	// Reason is recorded in the new manifest; it must not be blank (CheckReason).
+	Reason string
+}
+
+// CheckReason reports why reason cannot justify a supersession, or nil.
+func CheckReason(reason string) error {
+	switch {
+	case strings.TrimSpace(reason) == "":
+		return errors.New("the reason is empty")
+	case len(reason) > MaxSupersedeReason:
+		return fmt.Errorf("the reason is %d bytes long; at most %d", len(reason), MaxSupersedeReason)
+	case !utf8.ValidString(reason):
+		return errors.New("the reason is not valid UTF-8")
+	}
+	return nil
+}
+
+// Supersession is recorded in a manifest that drops records of the revision it follows.
+type Supersession struct {
+	// Revision is the revision replaced (always the manifest's revision - 1).
+	Revision int `json:"revision"`
+	// Dropped counts the records of Revision that the new revision does not hold.
+	Dropped int64 `json:"dropped"`
+	// Reason is the operator's, verbatim.
+	Reason string `json:"reason"`
+}
+
+// ShrinkError is an organization's failure when its new revision would drop records.
+type ShrinkError struct {
+	Org, Name string
+	Day       Day
+	// Revision is the day's latest committed revision, which stays the one served.
+	Revision int
+	// Records is Revision's record count; Dropped of them would disappear, Added records
+	// would be new.
+	Records, Dropped, Added int64
+}
+
+func (e *ShrinkError) Error() string {
+	return fmt.Sprintf("organization %s (%s), %s: the new records would drop %d of the %d records of revision %d (and add %d); "+
+		"nothing committed, revision %d stays served. If the loss is intended, supersede it explicitly: "+
+		"chatvault run --date %s --org %s --supersede --reason TEXT",
+		e.Org, e.Name, e.Day, e.Dropped, e.Records, e.Revision, e.Added, e.Revision, e.Day, e.Org)
+}
+
+func (e *ShrinkError) Unwrap() error { return ErrRevisionShrinks }
+
+// revisionDiff compares a committed revision's records with a new revision's.
+type revisionDiff struct {
+	Old, New       int64 // records on each side
+	Dropped, Added int64 // records only in the old, only in the new
+}
+
+// diffRevisions walks two exports' JSONL (old and new), both in export order, side by
+// side and counts the records that only one of them holds. Memory is a line of each side,
+// whatever the day's size.
+//
+// Each line is decoded and encoded again before it is compared, so that a record whose
+// canonical spelling changed between generator versions still counts as the same record.
+func diffRevisions(old, new io.Reader) (revisionDiff, error) {
+	var d revisionDiff
+	a, b := newRecordCursor(old, "committed"), newRecordCursor(new, "new")
+	okA, err := a.next()
+	if err != nil {
+		return d, err
+	}
+	okB, err := b.next()
+	if err != nil {
+		return d, err
+	}
+	for okA || okB {
+		c := 0
+		switch {
+		case !okA:
+			c = 1
+		case !okB:
+			c = -1
+		default:
+			c = compareRecords(&a.cur, &b.cur)
+		}
+		if c <= 0 {
+			if c < 0 {
+				d.Dropped++
+			}
+			if okA, err = a.next(); err != nil {
+				return d, err
+			}
+		}
+		if c >= 0 {
+			if c > 0 {
+				d.Added++
+			}
+			if okB, err = b.next(); err != nil {
+				return d, err
+			}
+		}
+	}
+	d.Old, d.New = a.n, b.n
+	return d, nil
+}
+
+// recordCursor reads an export's records in order, one at a time.
+type recordCursor struct {
+	what string
+	br   *bufio.Reader
+	n    int64
+	cur  record
+	prev record
+	buf  []byte // the current normalized line
+	pbuf []byte // the previous one
+	long []byte // a line longer than br's buffer, assembled
+}
+
+func newRecordCursor(r io.Reader, what string) *recordCursor {
+	// A small buffer: several organizations' checks may run at once, each with two
+	// cursors; a longer line is assembled in long.
+	return &recordCursor{what: what, br: bufio.NewReaderSize(r, 64<<10)}
+}
+
+// next moves to the next record; false at the end.
+func (c *recordCursor) next() (bool, error) {
+	line, err := c.br.ReadSlice('\n')
+	if err == bufio.ErrBufferFull {
+		c.long = append(c.long[:0], line...)
+		for err == bufio.ErrBufferFull {
+			line, err = c.br.ReadSlice('\n')
+			c.long = append(c.long, line...)
+		}
+		line = c.long
+	}
+	if len(line) == 0 {
+		if err == io.EOF {
+			return false, nil
+		}
+		return false, fmt.Errorf("read %s revision: %w", c.what, err)
+	}
+	if err != nil && err != io.EOF {
+		return false, fmt.Errorf("read %s revision: %w", c.what, err)
+	}
+	if line[len(line)-1] != '\n' {
+		return false, fmt.Errorf("%s revision: record %d has no newline", c.what, c.n+1)
+	}
+	ev, derr := model.Decode(line[:len(line)-1])
+	if derr != nil {
+		return false, fmt.Errorf("%s revision: record %d: %w", c.what, c.n+1, derr)
+	}
+	c.n++
+	// Keep the previous record to check the order: the walk is only right on sorted input.
+	c.prev, c.pbuf, c.buf = c.cur, c.buf, c.pbuf
+	c.buf = model.AppendJSON(c.buf[:0], &ev)
+	c.cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: c.buf}
+	if c.n > 1 && compareRecords(&c.prev, &c.cur) >= 0 {
+		return false, fmt.Errorf("%s revision: record %d is not after the previous one in export order", c.what, c.n)
+	}
+	return true, nil
+}
+
+// checkRevision compares the staged export with the day's latest revision, which it
+// differs from. When records would disappear it returns a ShrinkError, unless the
+// operator superseded this organization's day, in which case it records the supersession
+// for the manifest.
+func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgCommit) error {
+	latest := c.latest
+	rc, err := w.s.Store.Open(ctx, latest.Data.Key)
+	if err != nil {
+		return fmt.Errorf("read revision %d to compare: %w", latest.Revision, err)
+	}
+	defer rc.Close()
+	// The committed export is hashed as it is read: a tampered one must not decide what
+	// the new revision may drop.
+	stored := sha256.New()
+	oldZ, err := gzip.NewReader(io.TeeReader(rc, stored))
+	if err != nil {
+		return fmt.Errorf("read revision %d to compare: %w", latest.Revision, err)
+	}
+	newZ, err := gzip.NewReader(io.NewSectionReader(st.f, 0, st.size))
+	if err != nil {
+		return fmt.Errorf("read staged export: %w", err)
+	}
+	d, err := diffRevisions(oldZ, newZ)
+	if err != nil {
+		return fmt.Errorf("compare with revision %d: %w", latest.Revision, err)
+	}
+	if _, err := io.Copy(io.Discard, io.TeeReader(rc, stored)); err != nil {
+		return fmt.Errorf("read revision %d to compare: %w", latest.Revision, err)
+	}
+	if hex.EncodeToString(stored.Sum(nil)) != latest.Data.SHA256 {
+		return fmt.Errorf("revision %d's export %s does not match its manifest: run chatvault verify", latest.Revision, latest.Data.Key)
+	}
+	if d.Dropped == 0 {
+		return nil
+	}
+	if sup := w.s.Supersede; sup != nil && sup.Org == c.Org {
+		if err := CheckReason(sup.Reason); err != nil {
+			return fmt.Errorf("supersede: %w", err)
+		}
+		c.supersedes = &Supersession{Revision: latest.Revision, Dropped: d.Dropped, Reason: sup.Reason}
+		w.log.Warn("superseding a revision: records dropped by the operator's decision",
+			"org", c.Org, "revision", latest.Revision, "dropped", d.Dropped, "added", d.Added, "reason", sup.Reason)
+		return nil
+	}
+	se := &ShrinkError{Org: c.Org, Name: c.Name, Day: w.day, Revision: latest.Revision,
+		Records: d.Old, Dropped: d.Dropped, Added: d.Added}
+	if err := w.recordRefusal(ctx, c, se); err != nil {
+		return errors.Join(se, err)
+	}
+	return se
+}
+
+// verifyRevision checks that a revision after the first holds every record of the
+// revision it follows, or records a supersession that says truly how many it drops: a
+// shrinking revision that a forger put in the store, or whose supersession was edited
+// away, is a problem.
+func (l Ledger) verifyRevision(ctx context.Context, org string, day Day, m *StoredManifest, rep *VerifyReport) {
+	if m.Revision <= 1 {
+		if m.Supersedes != nil {
+			rep.problem("%s: revision %d records a supersession of revision %d", m.Key, m.Revision, m.Supersedes.Revision)
+		}
+		return
+	}
+	prevKey := revisionKey(org, day, m.Revision-1)
+	prev, err := l.readManifest(ctx, prevKey)
+	if err != nil {
+		rep.problem("%s: revision %d it follows: %v", m.Key, m.Revision-1, err)
+		return
+	}
+	d, err := l.diffStored(ctx, prev, m)
+	if err != nil {
+		rep.problem("%s: compare with revision %d: %v", m.Key, m.Revision-1, err)
+		return
+	}
+	s := m.Supersedes
+	switch {
+	case s == nil && d.Dropped > 0 && m.Version < 2 && prev.Version < 2:
+		// Manifests before version 2 were written before revisions were checked: such a
+		// loss is history the store cannot undo (the records are still in the earlier
+		// revision), not a forgery. A version 1 revision following a version 2 one is
+		// not history, and falls through to the problem below.
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: revision %d drops %d record(s) of revision %d (sealed before revisions were checked; the records are in revision %d)",
+			m.Key, m.Revision, d.Dropped, m.Revision-1, m.Revision-1))
+	case s == nil && d.Dropped > 0:
+		rep.problem("%s: revision %d drops %d record(s) of revision %d without a recorded supersession",
+			m.Key, m.Revision, d.Dropped, m.Revision-1)
+	case s == nil:
+	case s.Revision != m.Revision-1:
+		rep.problem("%s: revision %d's supersession names revision %d", m.Key, m.Revision, s.Revision)
+	case s.Dropped != d.Dropped:
+		rep.problem("%s: revision %d drops %d record(s) of revision %d, its supersession says %d",
+			m.Key, m.Revision, d.Dropped, m.Revision-1, s.Dropped)
+	case strings.TrimSpace(s.Reason) == "":
+		rep.problem("%s: revision %d is a supersession without a reason", m.Key, m.Revision)
+	}
+}
+
+// diffStored compares two stored revisions' exports.
+func (l Ledger) diffStored(ctx context.Context, old, new *StoredManifest) (revisionDiff, error) {
+	open := func(m *StoredManifest) (io.Reader, func(), error) {
+		rc, err := l.Store.Open(ctx, m.Data.Key)
+		if err != nil {
+			return nil, nil, err
+		}
+		zr, err := gzip.NewReader(rc)
+		if err != nil {
+			rc.Close()
+			return nil, nil, fmt.Errorf("%s: not gzip: %w", m.Data.Key, err)
+		}
+		return zr, func() { rc.Close() }, nil
+	}
+	a, closeA, err := open(old)
+	if err != nil {
+		return revisionDiff{}, err
+	}
+	defer closeA()
+	b, closeB, err := open(new)
+	if err != nil {
+		return revisionDiff{}, err
+	}
+	defer closeB()
+	return diffRevisions(a, b)
+}
+
+// Revision events are also kept where an operator's monitoring can count them without
+// walking every chain (chatvault serve derives its metrics from them):
+//
+//	revisions/superseded/<date>/<org>/r<rev>-<sha>.json   a supersession, written before its manifest
+//	revisions/refused/<date>/<org>/<ms>.json              a refused shrinking revision
+//
+// The manifest stays the evidence: a superseded record counts only once the manifest of
+// its revision says the same (an attempt that never committed leaves one that does not).
+const (
+	supersededPrefix = "revisions/superseded/"
+	refusedPrefix    = "revisions/refused/"
+)
+
+// SupersessionRecord is a supersession as kept under revisions/superseded/.
+type SupersessionRecord struct {
+	Org  string `json:"org"`
+	Date string `json:"date"`
+	// Revision is the superseding revision.
+	Revision   int          `json:"revision"`
+	Supersedes Supersession `json:"supersedes"`
+	// SealedAt is the committed manifest's (not stored in the record, which holds only
+	// what its attempt decided, so that a retry of the same decision recreates the same
+	// object).
+	SealedAt time.Time `json:"-"`
+}
+
+func encodeSupersessionRecord(r SupersessionRecord) ([]byte, error) {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode supersession: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// recordSupersession stores the supersession about to be committed in revision rev. Its
+// key holds its hash, so that a retry after a failed commit, with another reason, records
+// its own instead of conflicting with the first.
+func (w *writer) recordSupersession(ctx context.Context, c *orgCommit, rev int) error {
+	b, err := encodeSupersessionRecord(SupersessionRecord{Org: c.Org, Date: w.day.String(), Revision: rev, Supersedes: *c.supersedes})
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	key := fmt.Sprintf("%s%s/%s/r%04d-%s.json", supersededPrefix, w.day, c.Org, rev, hexSum(sum)[:16])
+	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, w.retention(c.org)); err != nil {
+		return fmt.Errorf("record supersession: %w", err)
+	}
+	return nil
+}
+
+// recordRefusal stores a trace of a refused shrinking revision for monitoring; the
+// organization's failed attempt (recordFailure) is the trace status reads.
+func (w *writer) recordRefusal(ctx context.Context, c *orgCommit, se *ShrinkError) error {
+	b, err := json.Marshal(struct {
+		Org      string `json:"org"`
+		Date     string `json:"date"`
+		Revision int    `json:"revision"`
+		Dropped  int64  `json:"dropped"`
+		At       string `json:"at"`
+	}{c.Org, w.day.String(), se.Revision, se.Dropped, w.s.Now().UTC().Format(time.RFC3339Nano)})
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	key := refusedPrefix + w.day.String() + "/" + c.Org + "/" + strconv.FormatInt(w.s.Now().UnixNano(), 10) + ".json"
+	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), w.retention(c.org)); err != nil {
+		return fmt.Errorf("record refused revision: %w", err)
+	}
+	return nil
+}
+
+// Supersessions calls fn with every committed supersession in the store: those whose
+// revision's manifest records the same supersession.
+func (l Ledger) Supersessions(ctx context.Context, fn func(SupersessionRecord) error) error {
+	return l.Store.List(ctx, supersededPrefix, func(key string) error {
+		r, ok, err := l.Supersession(ctx, key)
+		if err != nil || !ok {
+			return err
+		}
+		return fn(r)
+	})
+}
+
+// SupersessionKeys calls fn with the key of every supersession record, committed or not
+// (see Supersession), in key order.
+func (l Ledger) SupersessionKeys(ctx context.Context, fn func(key string) error) error {
+	return l.Store.List(ctx, supersededPrefix, fn)
+}
+
+// Supersession reads the supersession record at key and reports whether it was
+// committed: whether its revision's manifest records the same supersession. A record
+// whose revision has no manifest yet is not committed (yet).
+func (l Ledger) Supersession(ctx context.Context, key string) (SupersessionRecord, bool, error) {
+	var r SupersessionRecord
+	b, err := readAll(ctx, l.Store, key)
+	if err != nil {
+		return r, false, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, false, fmt.Errorf("%s: %w", key, err)
+	}
+	day, err := ParseDay(r.Date)
+	if err != nil {
+		return r, false, fmt.Errorf("%s: %w", key, err)
+	}
+	m, err := l.readManifest(ctx, revisionKey(r.Org, day, r.Revision))
+	if errors.Is(err, ErrNotFound) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	if m.Supersedes == nil || *m.Supersedes != r.Supersedes {
+		return r, false, nil
+	}
+	r.SealedAt, _ = time.Parse(time.RFC3339Nano, m.SealedAt)
+	return r, true, nil
+}
+
+// RefusedRevisions calls fn with the time of every refused shrinking revision recorded in
+// the store.
+func (l Ledger) RefusedRevisions(ctx context.Context, fn func(at time.Time) error) error {
+	return l.Store.List(ctx, refusedPrefix, func(key string) error {
+		name := key[strings.LastIndexByte(key, '/')+1:]
+		ns, err := strconv.ParseInt(strings.TrimSuffix(name, ".json"), 10, 64)
+		if err != nil {
+			return nil // not one of ours; verify does not look here, nor do the metrics
+		}
+		return fn(time.Unix(0, ns))
+	})
+}
+
+// FailedSince returns the message of the latest failed attempt at org's day when it came
+// after m, the day's latest revision, was sealed: a sealed day whose rerun was refused
+// (for example because it would drop records) still serves m, and status says why the
+// rerun did not commit. It returns "" when there is none.
+func (l Ledger) FailedSince(ctx context.Context, org string, day Day, m *StoredManifest) (string, error) {
+	key, err := lastKey(ctx, l.Store, failedPrefix(org, day))
+	if err != nil || key == "" {
+		return "", err
+	}
+	ms, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(key, failedPrefix(org, day)), ".json"), 10, 64)
+	if err != nil {
+		return "", nil // not a failure record of ours
+	}
+	sealed, err := time.Parse(time.RFC3339Nano, m.SealedAt)
+	if err != nil || !time.UnixMilli(ms).After(sealed) {
+		return "", nil
+	}
+	b, err := readAll(ctx, l.Store, key)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
+}

@@ -20,10 +20,14 @@ run:
 # four minutes) and caches outside the repository; the HTML export's browser test renders
 # pages in Debian's headless chromium, which scripts/chromium.sh installs when missing. The
 # reliability tests record what they showed; the README's reliability table must match
-# it. Then every fuzz target runs for FUZZTIME (10s) each.
+# it. The alert rules are checked and unit-tested with promtool (Debian's prometheus
+# package, which scripts/promtool.sh installs when missing). Then every fuzz target runs
+# for FUZZTIME (10s) each.
 test:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	promtool="$$(scripts/promtool.sh)" && "$$promtool" check rules deploy/prometheus/*-alerts.yaml && \
+	"$$promtool" test rules deploy/prometheus/*_test.yaml
 	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
 	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -18,6 +19,7 @@ import (
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 )
 
 //go:embed openapi.json
@@ -91,10 +93,22 @@ type Server struct {
 	// BaseURL starts the download links of export tasks (exports.baseURL); empty means
 	// the scheme and host the client used.
 	BaseURL string
+	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
+	// as sent, that is read and hashed in memory before its first byte is sent, so that a
+	// tampered one is a clean 500; larger ones stream with their last chunk held back
+	// until the hash checks (see sendVerified). 0 means DefaultVerifyFirstMaxSize,
+	// negative that every body streams.
+	VerifyFirstMaxSize int64
+	// VerifyFirstMemory (http.verifyFirstMemory) bounds the memory of those buffers, all
+	// responses together; a body that does not fit streams instead. 0 means
+	// DefaultVerifyFirstMemory.
+	VerifyFirstMemory int64
 
 	tokenLimit, clientLimit, failLimit *limiter
 	requests                           *prometheus.CounterVec
 	bytesServed                        *prometheus.CounterVec
+	integrityFailures                  prometheus.Counter
+	verifyBudget                       *semaphore.Weighted
 }
 
 // maxBody bounds request bodies: a date fits in far less.
@@ -144,8 +158,13 @@ func (s *Server) Handler() http.Handler {
 	s.bytesServed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "chatvault_http_export_bytes_total", Help: "Export body bytes sent, by content coding.",
 	}, []string{"encoding"})
+	s.integrityFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chatvault_http_integrity_failures_total",
+		Help: "Stored objects that did not match their manifest when served (none reached a client whole).",
+	})
+	s.verifyBudget = semaphore.NewWeighted(cmp.Or(max(s.VerifyFirstMemory, 0), DefaultVerifyFirstMemory))
 	if s.Registerer != nil {
-		s.Registerer.MustRegister(s.requests, s.bytesServed)
+		s.Registerer.MustRegister(s.requests, s.bytesServed, s.integrityFailures)
 	}
 	gatherer := s.Gatherer
 	if gatherer == nil {

@@ -280,6 +280,9 @@ type URLDelivery struct {
 	JSONLSHA256 string `json:"jsonlSha256"`
 	Revision    int    `json:"revision"`
 	Records     int64  `json:"records"`
+	// VersionID is the object's version the URL is pinned to (the manifest's), when the
+	// bucket keeps versions: the URL serves it whatever is put under the key later.
+	VersionID string `json:"versionId,omitempty"`
 }
 
 // exportURL answers with a presigned URL of the day's stored export instead of its bytes,
@@ -296,7 +299,7 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 	if m == nil {
 		return s.pending(day)
 	}
-	u, expires, err := s.Presign(r.Context(), m.Data.Key)
+	u, expires, err := s.Presign(r.Context(), m.Data.Key, m.Data.VersionID)
 	if err != nil {
 		return fmt.Errorf("presign %s: %w", m.Data.Key, err)
 	}
@@ -305,7 +308,7 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 	w.WriteHeader(http.StatusOK)
 	return json.NewEncoder(w).Encode(URLDelivery{
 		URL: u, ExpiresAt: expires.UTC(), SHA256: m.Data.SHA256, Size: m.Data.Size,
-		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records,
+		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records, VersionID: m.Data.VersionID,
 	})
 }
 

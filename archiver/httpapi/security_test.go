@@ -139,7 +139,7 @@ func TestErrorBodiesLeakNothing(t *testing.T) {
 	})
 	presignFails := newFixture(t, func(s *httpapi.Server) {
 		s.Logger = logger
-		s.Presign = func(context.Context, string) (string, time.Time, error) { return "", time.Time{}, errDetail }
+		s.Presign = func(context.Context, string, string) (string, time.Time, error) { return "", time.Time{}, errDetail }
 	})
 	limited := newFixture(t, func(s *httpapi.Server) { s.Logger, s.ClientRate, s.ClientBurst = logger, 1, 1 })
 	get(t, limited.url+"/v1/exports", "") // spends the address's only request

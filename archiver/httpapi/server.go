@@ -86,8 +86,9 @@ type Server struct {
 	// MaxRange is the longest from..to of the listing endpoints, in days (default 366).
 	MaxRange int
 	// Presign, when set, makes a time-limited GET URL of a stored object and says when it
-	// expires; it enables "delivery":"url" (S3 stores only).
-	Presign func(ctx context.Context, key string) (url string, expiresAt time.Time, err error)
+	// expires; it enables "delivery":"url" (S3 stores only). A non-empty versionID pins
+	// the URL to that version of key (the manifest's), whatever is put under key later.
+	Presign func(ctx context.Context, key, versionID string) (url string, expiresAt time.Time, err error)
 	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
 	Tasks Tasks
 	// BaseURL starts the download links of export tasks (exports.baseURL); empty means

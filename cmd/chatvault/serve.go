@@ -138,9 +138,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	api.Tasks, api.BaseURL = engine, e.cfg.Exports.BaseURL
 	if p, ok := store.(presigner); ok {
 		expiry := e.cfg.S3.PresignExpiry
-		api.Presign = func(ctx context.Context, key string) (string, time.Time, error) {
+		api.Presign = func(ctx context.Context, key, versionID string) (string, time.Time, error) {
 			issued := clock.Now()
-			u, err := p.PresignGet(ctx, key, expiry)
+			u, err := p.PresignGetVersion(ctx, key, versionID, expiry)
 			return u, issued.Add(expiry), err
 		}
 	}
@@ -392,7 +392,8 @@ func (d *directoryFile) load() (*model.Directory, error) {
 	return d.dir, nil
 }
 
-// presigner is what "delivery":"url" needs of a store: the S3 store has it, a folder does not.
+// presigner is what "delivery":"url" needs of a store: the S3 store has it, a folder does
+// not. URLs are pinned to the manifest's version of the object (issue 10.6).
 type presigner interface {
-	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
+	PresignGetVersion(ctx context.Context, key, versionID string, expiry time.Duration) (string, error)
 }

@@ -241,7 +241,8 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 		h.Set("Content-Length", strconv.FormatInt(size, 10))
 	})
 	if err != nil {
-		// Nothing was sent: the client gets a clean 500.
+		// Nothing was sent: the client gets a clean 500, the audit what was read.
+		rec.SHA256 = res.sha256
 		return s.mismatch(tok.Org, day, m.Data.Key, classify(err, src))
 	}
 	rec.Bytes, rec.SHA256, rec.Complete = res.bytes, res.sha256, res.complete

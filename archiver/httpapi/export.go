@@ -183,8 +183,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// export streams the day: the stored gzip as is when the client takes gzip, otherwise
-// decompressed on the fly. Memory is a few buffers whatever the day's size.
+// export sends the day: the stored gzip as is when the client takes gzip, otherwise
+// decompressed on the fly, never whole unless it matches the manifest (sendVerified).
+// Memory is a few buffers, or the body up to VerifyFirstMaxSize within VerifyFirstMemory.
 func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) error {
 	req, day, err := readRequest(w, r)
 	rec.Date = req.Date

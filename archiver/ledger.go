@@ -134,7 +134,7 @@ func (l Ledger) OpenExport(ctx context.Context, org string, day Day) (*StoredMan
 	if m == nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", org, day, ErrNotSealed)
 	}
-	rc, err := l.Store.Open(ctx, m.Data.Key)
+	rc, err := l.OpenObject(ctx, m.Data.Key, m.Data.VersionID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -157,6 +157,11 @@ type DataObject struct {
 	JSONLSize   int64  `json:"jsonlSize"`
 	JSONLSHA256 string `json:"jsonlSha256"`
 	Records     int64  `json:"records"`
+
+	// Issue 10, point 6 (serving): the store's version id of the object the seal created,
+	// when the store keeps versions (S3 with versioning, as Object Lock requires); readers
+	// open exactly this version, so a newer one put under the key is never served.
+	VersionID string `json:"versionId,omitempty"`
 }
 
 // ObjectRef points at a stored object.
@@ -165,6 +170,8 @@ type ObjectRef struct {
 	Size    int64  `json:"size"`
 	SHA256  string `json:"sha256"`
 	Records int64  `json:"records"`
+	// VersionID is the store's version id of the object, as in DataObject (issue 10.6).
+	VersionID string `json:"versionId,omitempty"`
 }
 
 // Signature is an Ed25519 signature over the manifest encoded without its signature.

@@ -162,6 +162,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		if (opt.From.IsZero() || !day.Before(opt.From)) && (opt.To.IsZero() || !day.After(opt.To)) {
 			l.verifyObjects(ctx, org, day, m, idx, rep)
 			l.verifyRevision(ctx, org, day, m, rep)
+			l.verifyPinnedVersions(ctx, m, rep)
 			if lk, ok := l.Store.(Locker); ok && lk.Locking() {
 				l.verifyLocks(ctx, lk, day, m, idx, rep)
 			}
@@ -208,7 +209,7 @@ func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *Store
 	}
 	rep.Bytes += n
 	if q := m.Quarantine; q != nil {
-		size, sum, err := l.hashObject(ctx, q.Key)
+		size, sum, err := l.hashObject(ctx, q.Key, q.VersionID)
 		rep.Objects++
 		switch {
 		case err != nil:
@@ -219,9 +220,9 @@ func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *Store
 	}
 }
 
-func (l Ledger) hashObject(ctx context.Context, key string) (int64, [sha256.Size]byte, error) {
+func (l Ledger) hashObject(ctx context.Context, key, versionID string) (int64, [sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
-	rc, err := l.Store.Open(ctx, key)
+	rc, err := l.OpenObject(ctx, key, versionID)
 	if err != nil {
 		return 0, sum, err
 	}
@@ -238,7 +239,7 @@ func (l Ledger) hashObject(ctx context.Context, key string) (int64, [sha256.Size
 // verifyData re-hashes the stored bytes and the JSONL inside, and checks the record count
 // and that records are in export order without duplicates.
 func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyReport) (int64, error) {
-	rc, err := l.Store.Open(ctx, m.Data.Key)
+	rc, err := l.OpenObject(ctx, m.Data.Key, m.Data.VersionID) // the version the manifest names
 	if err != nil {
 		return 0, err
 	}

@@ -262,12 +262,13 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 			keep = r
 		}
 	}
-	if err := q.store(ctx, w.s.Store, key, keep); err != nil {
+	version, err := q.store(ctx, w.s.Store, key, keep)
+	if err != nil {
 		return fmt.Errorf("store quarantine: %w", err)
 	}
 	crashpoint.Hit("store.quarantine")
 	q.committed = true
-	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: hexSum(q.sum), Records: q.records}
+	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: hexSum(q.sum), Records: q.records, VersionID: version}
 	w.log.Warn("records quarantined", "records", q.records, "key", key)
 	return nil
 }
@@ -372,9 +373,11 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 			return err
 		}
 	}
-	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
+	version, err := st.store(ctx, store, c.Data.Key, w.retention(c.org))
+	if err != nil {
 		return fmt.Errorf("store export: %w", err)
 	}
+	c.Data.VersionID = version // the version readers open (issue 10.6)
 	crashpoint.Hit("store.export")
 	return nil
 }
@@ -541,11 +544,13 @@ func (st *stagedObject) finish() error {
 	return nil
 }
 
-func (st *stagedObject) store(ctx context.Context, s Store, key string, opt CreateOptions) error {
+// store uploads the staged object and returns its version id, where the store keeps
+// versions.
+func (st *stagedObject) store(ctx context.Context, s Store, key string, opt CreateOptions) (string, error) {
 	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
-		return err
+		return "", err
 	}
-	return s.Create(ctx, key, st.f, st.size, st.sum, opt)
+	return createVersion(ctx, s, key, st.f, st.size, st.sum, opt)
 }
 
 func (st *stagedObject) remove() {

@@ -183,6 +183,15 @@ type HTTP struct {
 	// IdleTimeout (http.idleTimeout) is how long a kept-alive connection may sit idle.
 	IdleTimeout time.Duration
 	TLS         TLS
+	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
+	// as sent, that the API reads and hashes in memory before sending its first byte, so
+	// that a tampered object is a clean 500; larger ones stream with their last chunk held
+	// back until the hash checks, and the connection is cut when it does not. 0 streams
+	// every body that way.
+	VerifyFirstMaxSize int64
+	// VerifyFirstMemory (http.verifyFirstMemory) bounds the memory those buffers take, all
+	// responses together; a body that does not fit streams instead.
+	VerifyFirstMemory int64
 }
 
 // TLS makes `chatvault serve` terminate TLS itself; without it, serve speaks plain HTTP
@@ -267,7 +276,7 @@ func Default() *Config {
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute},
+			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 64 << 20, VerifyFirstMemory: 256 << 20},
 		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
@@ -450,6 +459,13 @@ func (c *Config) problems() []*Error {
 		add("http.tls.keyFile", "required with http.tls.certFile: set both or neither")
 	case tls.CertFile == "" && tls.KeyFile != "":
 		add("http.tls.certFile", "required with http.tls.keyFile: set both or neither")
+	}
+	if c.HTTP.VerifyFirstMaxSize < 0 {
+		add("http.verifyFirstMaxSize", "%d is negative (0 streams every export)", c.HTTP.VerifyFirstMaxSize)
+	}
+	if c.HTTP.VerifyFirstMemory < c.HTTP.VerifyFirstMaxSize || c.HTTP.VerifyFirstMemory <= 0 {
+		add("http.verifyFirstMemory", "%s must be positive and hold at least one body of http.verifyFirstMaxSize (%s)",
+			FormatSize(c.HTTP.VerifyFirstMemory), FormatSize(c.HTTP.VerifyFirstMaxSize))
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdownTimeout", "%s is not positive", c.HTTP.ShutdownTimeout)

@@ -552,7 +552,8 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifest, keep func(*model.Event) bool) (SourceDay, error) {
 	sd := SourceDay{Date: m.Date, Revision: m.Revision, ManifestSHA256: hex.EncodeToString(m.SHA256[:]),
 		JSONLSHA256: m.Data.JSONLSHA256, Records: m.Data.Records}
-	rc, err := e.Store.Open(ctx, m.Data.Key)
+	// The version the manifest names, where the store keeps versions (issue 10.6).
+	rc, err := archiver.Ledger{Store: e.Store}.OpenObject(ctx, m.Data.Key, m.Data.VersionID)
 	if err != nil {
 		return sd, err
 	}

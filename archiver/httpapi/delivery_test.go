@@ -17,7 +17,7 @@ import (
 func TestURLDelivery(t *testing.T) {
 	var presigned []string
 	f := newFixture(t, func(s *httpapi.Server) {
-		s.Presign = func(_ context.Context, key string) (string, time.Time, error) {
+		s.Presign = func(_ context.Context, key, _ string) (string, time.Time, error) {
 			presigned = append(presigned, key)
 			return "https://bucket.example/" + key + "?sig=" + itoa(len(presigned)), s.Now().Add(15 * time.Minute), nil
 		}

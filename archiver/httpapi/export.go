@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -190,8 +189,9 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// export streams the day: the stored gzip as is when the client takes gzip, otherwise
-// decompressed on the fly. Memory is a few buffers whatever the day's size.
+// export sends the day: the stored gzip as is when the client takes gzip, otherwise
+// decompressed on the fly, never whole unless it matches the manifest (sendVerified).
+// Memory is a few buffers, or the body up to VerifyFirstMaxSize within VerifyFirstMemory.
 func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) error {
 	req, day, err := readRequest(w, r)
 	rec.Date = req.Date
@@ -214,47 +214,67 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 	defer rc.Close()
 	rec.Revision = m.Revision
 
-	h := manifestHeaders(w, m)
-	h.Set("Content-Type", "application/x-ndjson")
-	h.Set("Vary", "Accept-Encoding")
-
-	var body io.Reader = rc
+	// The hash checked is the one announced for the representation sent: the stored
+	// bytes' (Repr-Digest) for gzip, the JSONL's (X-Chatvault-Sha256, Repr-Digest) for
+	// the decompressed coding. The signed manifest binds the two, so the gzip's matching
+	// proves the JSONL inside is the manifest's too.
+	src := &watchedReader{r: rc}
+	var body io.Reader = src
 	size, want := m.Data.JSONLSize, m.Data.JSONLSHA256
 	rec.Encoding = "identity"
-	if acceptsGzip(r) {
-		h.Set("Content-Encoding", "gzip")
+	gz := acceptsGzip(r)
+	if gz {
 		size, want = m.Data.Size, m.Data.SHA256
 		rec.Encoding = "gzip"
 	} else {
-		zr, err := gzip.NewReader(rc)
+		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return fmt.Errorf("open %s: %w", m.Data.Key, err)
+			return s.mismatch(tok.Org, day, m.Data.Key, fmt.Errorf("open %s: %w", m.Data.Key, classify(err, src)))
 		}
 		defer zr.Close()
 		body = zr
 	}
-	// Repr-Digest (RFC 9530) is of the representation as sent, content coding included.
-	if b, err := hex.DecodeString(want); err == nil {
-		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(b)+":")
+	res, err := s.sendVerified(w, body, size, want, func(h http.Header) {
+		setManifestHeaders(h, m)
+		h.Set("Content-Type", "application/x-ndjson")
+		h.Set("Vary", "Accept-Encoding")
+		if gz {
+			h.Set("Content-Encoding", "gzip")
+		}
+		// Repr-Digest (RFC 9530) is of the representation as sent, content coding included.
+		if b, err := hex.DecodeString(want); err == nil {
+			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(b)+":")
+		}
+		h.Set("Content-Length", strconv.FormatInt(size, 10))
+	})
+	if err != nil {
+		// Nothing was sent: the client gets a clean 500, the audit what was read.
+		rec.SHA256 = res.sha256
+		return s.mismatch(tok.Org, day, m.Data.Key, classify(err, src))
 	}
-	h.Set("Content-Length", strconv.FormatInt(size, 10))
-	w.WriteHeader(http.StatusOK)
-
-	sum := sha256.New()
-	n, copyErr := io.Copy(io.MultiWriter(w, sum), body)
-	rec.Bytes = n
-	rec.SHA256 = hex.EncodeToString(sum.Sum(nil))
-	rec.Complete = copyErr == nil && n == size && rec.SHA256 == want
-	s.bytesServed.WithLabelValues(rec.Encoding).Add(float64(n))
-	if !rec.Complete {
-		s.log().Warn("export incomplete", "org", tok.Org, "day", day.String(), "sent", n, "size", size, "err", copyErr)
-		if copyErr == nil {
-			// The stored bytes do not match their manifest: say so loudly, and cut the
-			// connection so the client sees a short body rather than a clean end.
-			s.log().Error("export does not match its manifest", "key", m.Data.Key, "sha256", rec.SHA256, "want", want)
+	rec.Bytes, rec.SHA256, rec.Complete = res.bytes, res.sha256, res.complete
+	s.bytesServed.WithLabelValues(rec.Encoding).Add(float64(res.bytes))
+	if !res.complete {
+		// handleExport cuts the connection: the client sees a short body, not a clean end.
+		if err := classify(res.err, src); errors.Is(err, errMismatch) {
+			s.mismatch(tok.Org, day, m.Data.Key, err)
+		} else {
+			s.log().Warn("export incomplete", "org", tok.Org, "day", day.String(), "sent", res.bytes, "size", size, "err", err)
 		}
 	}
 	return nil
+}
+
+// mismatch reports stored bytes that do not match their manifest (err wrapping
+// errMismatch), loudly, and returns the error for the client: a 500 saying so when
+// nothing was sent yet. Any other err is returned as is, an internal error.
+func (s *Server) mismatch(org string, day archiver.Day, key string, err error) error {
+	if !errors.Is(err, errMismatch) {
+		return err
+	}
+	s.integrityFailures.Inc()
+	s.log().Error("stored object does not match its manifest; not served", "org", org, "day", day.String(), "key", key, "err", err)
+	return mismatchError("export")
 }
 
 // URLDelivery is the answer to an export request with "delivery":"url".
@@ -268,6 +288,9 @@ type URLDelivery struct {
 	JSONLSHA256 string `json:"jsonlSha256"`
 	Revision    int    `json:"revision"`
 	Records     int64  `json:"records"`
+	// VersionID is the object's version the URL is pinned to (the manifest's), when the
+	// bucket keeps versions: the URL serves it whatever is put under the key later.
+	VersionID string `json:"versionId,omitempty"`
 }
 
 // exportURL answers with a presigned URL of the day's stored export instead of its bytes,
@@ -284,7 +307,7 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 	if m == nil {
 		return s.pending(day)
 	}
-	u, expires, err := s.Presign(r.Context(), m.Data.Key)
+	u, expires, err := s.Presign(r.Context(), m.Data.Key, m.Data.VersionID)
 	if err != nil {
 		return fmt.Errorf("presign %s: %w", m.Data.Key, err)
 	}
@@ -293,17 +316,21 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 	w.WriteHeader(http.StatusOK)
 	return json.NewEncoder(w).Encode(URLDelivery{
 		URL: u, ExpiresAt: expires.UTC(), SHA256: m.Data.SHA256, Size: m.Data.Size,
-		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records,
+		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records, VersionID: m.Data.VersionID,
 	})
 }
 
 // manifestHeaders sets the headers that identify the export served, whatever the delivery.
 func manifestHeaders(w http.ResponseWriter, m *archiver.StoredManifest) http.Header {
 	h := w.Header()
+	setManifestHeaders(h, m)
+	return h
+}
+
+func setManifestHeaders(h http.Header, m *archiver.StoredManifest) {
 	h.Set(HeaderSHA256, m.Data.JSONLSHA256)
 	h.Set(HeaderRevision, strconv.Itoa(m.Revision))
 	h.Set(HeaderRecords, strconv.FormatInt(m.Data.Records, 10))
 	h.Set(HeaderManifest, hex.EncodeToString(m.SHA256[:]))
 	h.Set("Cache-Control", "no-store")
-	return h
 }

@@ -137,7 +137,7 @@ func TestErrorBodiesLeakNothing(t *testing.T) {
 	})
 	presignFails := newFixture(t, func(s *httpapi.Server) {
 		s.Logger = logger
-		s.Presign = func(context.Context, string) (string, time.Time, error) { return "", time.Time{}, errDetail }
+		s.Presign = func(context.Context, string, string) (string, time.Time, error) { return "", time.Time{}, errDetail }
 	})
 	limited := newFixture(t, func(s *httpapi.Server) { s.Logger, s.TokenRate, s.TokenBurst = logger, 1, 1 })
 	limited.export(t, limited.tokens["acme"], date(sample)) // spends the token's only request

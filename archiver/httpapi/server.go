@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -19,6 +20,7 @@ import (
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/semaphore"
 )
 
 //go:embed openapi.json
@@ -95,19 +97,32 @@ type Server struct {
 	// MaxRange is the longest from..to of the listing endpoints, in days (default 366).
 	MaxRange int
 	// Presign, when set, makes a time-limited GET URL of a stored object and says when it
-	// expires; it enables "delivery":"url" (S3 stores only).
-	Presign func(ctx context.Context, key string) (url string, expiresAt time.Time, err error)
+	// expires; it enables "delivery":"url" (S3 stores only). A non-empty versionID pins
+	// the URL to that version of key (the manifest's), whatever is put under key later.
+	Presign func(ctx context.Context, key, versionID string) (url string, expiresAt time.Time, err error)
 	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
 	Tasks Tasks
 	// BaseURL starts the download links of export tasks (exports.baseURL); empty means
 	// the scheme and host the client used.
 	BaseURL string
+	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
+	// as sent, that is read and hashed in memory before its first byte is sent, so that a
+	// tampered one is a clean 500; larger ones stream with their last chunk held back
+	// until the hash checks (see sendVerified). 0 means DefaultVerifyFirstMaxSize,
+	// negative that every body streams.
+	VerifyFirstMaxSize int64
+	// VerifyFirstMemory (http.verifyFirstMemory) bounds the memory of those buffers, all
+	// responses together; a body that does not fit streams instead. 0 means
+	// DefaultVerifyFirstMemory.
+	VerifyFirstMemory int64
 
 	tokenLimit, clientLimit, failLimit *limiter
 	requests                           *prometheus.CounterVec
 	bytesServed                        *prometheus.CounterVec
 	unauthenticated                    *prometheus.CounterVec
 	anonLog                            sampledLog
+	integrityFailures                  prometheus.Counter
+	verifyBudget                       *semaphore.Weighted
 }
 
 // maxBody bounds request bodies: a date fits in far less.
@@ -161,8 +176,13 @@ func (s *Server) Handler() http.Handler {
 		Name: "chatvault_http_unauthenticated_total",
 		Help: "Requests refused without a valid token or link, by reason; never stored in the audit.",
 	}, []string{"reason"})
+	s.integrityFailures = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chatvault_http_integrity_failures_total",
+		Help: "Stored objects that did not match their manifest when served (none reached a client whole).",
+	})
+	s.verifyBudget = semaphore.NewWeighted(cmp.Or(max(s.VerifyFirstMemory, 0), DefaultVerifyFirstMemory))
 	if s.Registerer != nil {
-		s.Registerer.MustRegister(s.requests, s.bytesServed, s.unauthenticated)
+		s.Registerer.MustRegister(s.requests, s.bytesServed, s.unauthenticated, s.integrityFailures)
 	}
 	gatherer := s.Gatherer
 	if gatherer == nil {

@@ -56,27 +56,36 @@ func (c *clock) Add(d time.Duration) {
 }
 
 type fixture struct {
-	url    string
-	clock  *clock
-	store  *fsstore.Store
-	tokens map[string]string // name → secret
-	set    *tokenfile.Set
-	file   *tokenfile.File
-	path   string
-	reg    *prometheus.Registry
-	audit  httpapi.Audit // the server's
+	url     string
+	clock   *clock
+	store   *fsstore.Store // the folder store, or nil (see archive)
+	archive archiver.Store
+	tokens  map[string]string // name → secret
+	set     *tokenfile.Set
+	file    *tokenfile.File
+	path    string
+	reg     *prometheus.Registry
+	audit   httpapi.Audit // the server's
 }
 
-// newFixture seals the sample day into a fresh store and serves it.
+// newFixture seals the sample day into a fresh folder store and serves it.
 func newFixture(t *testing.T, tune func(*httpapi.Server)) *fixture {
 	t.Helper()
-	ctx := context.Background()
-	clk := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	store, err := fsstore.New(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	f := newFixtureOn(t, store, tune)
+	f.store = store
+	return f
+}
+
+// newFixtureOn seals the sample day into store and serves it.
+func newFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.Server)) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	src, err := eventlog.NewDir("../../testdata/eventlog")
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +105,7 @@ func newFixture(t *testing.T, tune func(*httpapi.Server)) *fixture {
 		t.Fatal(err)
 	}
 
-	f := &fixture{clock: clk, store: store, tokens: map[string]string{}, file: &tokenfile.File{},
+	f := &fixture{clock: clk, archive: store, tokens: map[string]string{}, file: &tokenfile.File{},
 		path: filepath.Join(t.TempDir(), "tokens.json"), reg: prometheus.NewRegistry()}
 	mint := func(name, org string, ttl time.Duration, scopes ...string) {
 		secret, _, err := f.file.Mint(rand.Reader, org, name, scopes, clk.Now(), ttl)

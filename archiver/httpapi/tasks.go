@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -231,24 +230,37 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *archiver.
 	defer rc.Close()
 	rec.Date = st.Request.From + ".." + st.Request.To
 	res := st.Result
-	h := w.Header()
-	h.Set("Content-Type", res.ContentType)
-	h.Set("Content-Disposition", `attachment; filename="`+res.Filename+`"`)
-	h.Set("Content-Length", strconv.FormatInt(res.Size, 10))
-	h.Set(HeaderSHA256, res.SHA256)
-	h.Set("Cache-Control", "no-store")
-	if b, err := hex.DecodeString(res.SHA256); err == nil {
-		h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(b)+":")
+	src := &watchedReader{r: rc}
+	sent, err := s.sendVerified(w, src, res.Size, res.SHA256, func(h http.Header) {
+		h.Set("Content-Type", res.ContentType)
+		h.Set("Content-Disposition", `attachment; filename="`+res.Filename+`"`)
+		h.Set("Content-Length", strconv.FormatInt(res.Size, 10))
+		h.Set(HeaderSHA256, res.SHA256)
+		h.Set("Cache-Control", "no-store")
+		if b, err := hex.DecodeString(res.SHA256); err == nil {
+			h.Set("Repr-Digest", "sha-256=:"+base64.StdEncoding.EncodeToString(b)+":")
+		}
+	})
+	rec.Encoding = "identity"
+	if err != nil {
+		if err = classify(err, src); errors.Is(err, errMismatch) {
+			s.integrityFailures.Inc()
+			s.log().Error("task result does not match its status; not served", "org", org, "task", rec.TaskID, "err", err)
+			return mismatchError("task result")
+		}
+		return err
 	}
-	w.WriteHeader(http.StatusOK)
-	sum := sha256.New()
-	n, copyErr := io.Copy(io.MultiWriter(w, sum), rc)
-	rec.Bytes, rec.Encoding = n, "identity"
-	rec.SHA256 = hex.EncodeToString(sum.Sum(nil))
-	rec.Complete = copyErr == nil && n == res.Size && rec.SHA256 == res.SHA256
-	s.bytesServed.WithLabelValues("task").Add(float64(n))
+	rec.Bytes, rec.SHA256, rec.Complete = sent.bytes, sent.sha256, sent.complete
+	s.bytesServed.WithLabelValues("task").Add(float64(sent.bytes))
 	if !rec.Complete {
-		s.log().Warn("task download incomplete", "org", org, "task", rec.TaskID, "sent", n, "size", res.Size, "err", copyErr)
+		// handleDownload cuts the connection: the client sees a short body.
+		err := classify(sent.err, src)
+		if errors.Is(err, errMismatch) {
+			s.integrityFailures.Inc()
+			s.log().Error("task result does not match its status; cut", "org", org, "task", rec.TaskID, "err", err)
+		} else {
+			s.log().Warn("task download incomplete", "org", org, "task", rec.TaskID, "sent", sent.bytes, "size", res.Size, "err", err)
+		}
 	}
 	return nil
 }

@@ -32,6 +32,7 @@ type resumingBody struct {
 	client      *awss3.Client
 	bucket, key string
 	etag        *string
+	versionID   *string // the version read, when one was asked for
 	body        io.ReadCloser
 	off         int64
 	resumes     int
@@ -54,10 +55,11 @@ func (b *resumingBody) Read(p []byte) (int, error) {
 		b.resumes++
 		b.body.Close()
 		out, gerr := b.client.GetObject(b.ctx, &awss3.GetObjectInput{
-			Bucket:  aws.String(b.bucket),
-			Key:     aws.String(b.key),
-			IfMatch: b.etag,
-			Range:   aws.String(fmt.Sprintf("bytes=%d-", b.off)),
+			Bucket:    aws.String(b.bucket),
+			Key:       aws.String(b.key),
+			VersionId: b.versionID,
+			IfMatch:   b.etag,
+			Range:     aws.String(fmt.Sprintf("bytes=%d-", b.off)),
 		})
 		if gerr != nil {
 			b.body = errBody{err}

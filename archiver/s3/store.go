@@ -147,14 +147,21 @@ func (s *Store) ObjectLock() bool { return s.lock }
 // ones stream as a multipart upload. Both are conditional (If-None-Match: *) and carry
 // SHA-256 checksums that S3 checks before keeping anything.
 func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	_, err := s.CreateVersion(ctx, key, body, size, sum, opt)
+	return err
+}
+
+// CreateVersion implements archiver.VersionCreator: Create, returning the version id S3
+// gave the object (empty on a bucket without versioning).
+func (s *Store) CreateVersion(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("s3: put object %s: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: %w", key, err)
 	}
 	if err := archiver.CheckKey(key); err != nil {
-		return fmt.Errorf("s3: put object: %w", err)
+		return "", fmt.Errorf("s3: put object: %w", err)
 	}
 	if size < 0 {
-		return fmt.Errorf("s3: put object %s: invalid size %d", key, size)
+		return "", fmt.Errorf("s3: put object %s: invalid size %d", key, size)
 	}
 	if size <= s.partSize {
 		return s.put(ctx, key, body, size, sum, opt)
@@ -163,23 +170,23 @@ func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int
 }
 
 // put reads the whole body, checks it against size and sum, and sends it in one request.
-func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
 	buf, err := s.acquire(ctx)
 	if err != nil {
-		return fmt.Errorf("s3: put object %s: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: %w", key, err)
 	}
 	defer s.release(buf)
 	// One byte more than size, to tell a longer body from an exact one.
 	n, err := io.ReadFull(body, buf[:size+1])
 	switch {
 	case err == nil:
-		return fmt.Errorf("s3: put object %s: body longer than %d bytes", key, size)
+		return "", fmt.Errorf("s3: put object %s: body longer than %d bytes", key, size)
 	case err != io.EOF && err != io.ErrUnexpectedEOF:
-		return fmt.Errorf("s3: put object %s: read body: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: read body: %w", key, err)
 	case int64(n) != size:
-		return fmt.Errorf("s3: put object %s: body has %d bytes, want %d", key, n, size)
+		return "", fmt.Errorf("s3: put object %s: body has %d bytes, want %d", key, n, size)
 	case sha256.Sum256(buf[:n]) != sum:
-		return fmt.Errorf("s3: put object %s: body does not match its SHA-256 %x", key, sum)
+		return "", fmt.Errorf("s3: put object %s: body does not match its SHA-256 %x", key, sum)
 	}
 	in := &awss3.PutObjectInput{
 		Bucket:            aws.String(s.bucket),
@@ -194,15 +201,16 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 		in.ObjectLockMode = types.ObjectLockModeCompliance
 		in.ObjectLockRetainUntilDate = aws.Time(opt.RetainUntil.UTC())
 	}
+	var out *awss3.PutObjectOutput
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("s3: put object %s: %w", key, err)
+			return "", fmt.Errorf("s3: put object %s: %w", key, err)
 		}
 		in.Body = bytes.NewReader(buf[:n])
-		_, err = s.client.PutObject(ctx, in)
+		out, err = s.client.PutObject(ctx, in)
 		if httpStatus(err) == http.StatusConflict && attempt < conflictRetries {
 			if err := wait(ctx, attempt); err != nil {
-				return fmt.Errorf("s3: put object %s: %w", key, err)
+				return "", fmt.Errorf("s3: put object %s: %w", key, err)
 			}
 			continue
 		}
@@ -212,14 +220,14 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 		return s.compareExisting(ctx, key, sum)
 	}
 	if err != nil {
-		return fmt.Errorf("s3: put object %s: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: %w", key, err)
 	}
-	return nil
+	return versionOf(out.VersionId), nil
 }
 
 // putMultipart streams body as a multipart upload, at most s.concurrency parts in flight.
 // Whatever goes wrong after the upload is created, the upload is aborted.
-func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (err error) {
+func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (version string, err error) {
 	objKey := s.prefix + key
 	in := &awss3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.bucket),
@@ -233,7 +241,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 	}
 	created, err := s.client.CreateMultipartUpload(ctx, in)
 	if err != nil {
-		return fmt.Errorf("s3: create multipart upload %s: %w", key, err)
+		return "", fmt.Errorf("s3: create multipart upload %s: %w", key, err)
 	}
 	uploadID := created.UploadId
 	aborted := false
@@ -257,10 +265,11 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 
 	parts, err := s.uploadParts(ctx, key, objKey, uploadID, body, size, sum)
 	if err != nil {
-		return err
+		return "", err
 	}
+	var out *awss3.CompleteMultipartUploadOutput
 	for attempt := 0; ; attempt++ {
-		_, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
+		out, err = s.client.CompleteMultipartUpload(ctx, &awss3.CompleteMultipartUploadInput{
 			Bucket:          aws.String(s.bucket),
 			Key:             aws.String(objKey),
 			UploadId:        uploadID,
@@ -269,7 +278,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 		})
 		if httpStatus(err) == http.StatusConflict && attempt < conflictRetries {
 			if werr := wait(ctx, attempt); werr != nil {
-				return fmt.Errorf("s3: complete multipart upload %s: %w", key, werr)
+				return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, werr)
 			}
 			continue
 		}
@@ -278,14 +287,14 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 	if httpStatus(err) == http.StatusPreconditionFailed {
 		// The parts stay until aborted, even though the object was not created.
 		if aerr := abort(); aerr != nil {
-			return aerr
+			return "", aerr
 		}
 		return s.compareExisting(ctx, key, sum)
 	}
 	if err != nil {
-		return fmt.Errorf("s3: complete multipart upload %s: %w", key, err)
+		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, err)
 	}
-	return nil
+	return versionOf(out.VersionId), nil
 }
 
 // uploadParts reads body part by part and uploads the parts concurrently, each in a buffer
@@ -389,11 +398,12 @@ func (s *Store) acquire(ctx context.Context) ([]byte, error) {
 func (s *Store) release(buf []byte) { s.bufs <- buf }
 
 // compareExisting decides a create that S3 refused because the key exists: the same
-// SHA-256 is an idempotent rerun, another one a conflict.
-func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Size]byte) error {
+// SHA-256 is an idempotent rerun, which returns the existing version's id, another one a
+// conflict.
+func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Size]byte) (string, error) {
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
 	if err != nil {
-		return fmt.Errorf("s3: put object %s: exists, and head object failed: %w", key, err)
+		return "", fmt.Errorf("s3: put object %s: exists, and head object failed: %w", key, err)
 	}
 	var stored string
 	for k, v := range out.Metadata {
@@ -403,9 +413,9 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 	}
 	if stored == hex.EncodeToString(sum[:]) {
 		s.log.Debug("object exists with the same SHA-256", "key", key)
-		return nil
+		return versionOf(out.VersionId), nil
 	}
-	return fmt.Errorf("s3: put object %s: stored SHA-256 %q, ours %x: %w", key, stored, sum, archiver.ErrConflict)
+	return "", fmt.Errorf("s3: put object %s: stored SHA-256 %q, ours %x: %w", key, stored, sum, archiver.ErrConflict)
 }
 
 // Open implements archiver.Store. A download cut mid-body resumes where it stopped.
@@ -447,22 +457,10 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 	return nil
 }
 
-// PresignGet returns a URL that downloads key without credentials until expiry passes
-// (Options.PresignExpiry when expiry is 0).
+// PresignGet returns a URL that downloads key's current version without credentials
+// until expiry passes (Options.PresignExpiry when expiry is 0). PresignGetVersion pins one.
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
-	if err := archiver.CheckKey(key); err != nil {
-		return "", fmt.Errorf("s3: presign get object: %w", err)
-	}
-	if expiry <= 0 {
-		expiry = s.expiry
-	}
-	req, err := s.presign.PresignGetObject(ctx, &awss3.GetObjectInput{
-		Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key),
-	}, awss3.WithPresignExpires(expiry))
-	if err != nil {
-		return "", fmt.Errorf("s3: presign get object %s: %w", key, err)
-	}
-	return req.URL, nil
+	return s.PresignGetVersion(ctx, key, "", expiry)
 }
 
 // wait backs off before retrying a conflicting conditional write.

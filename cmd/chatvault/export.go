@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -63,9 +65,16 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		defer f.Close()
 		w = f
 	}
-	n, err := io.Copy(w, zr)
-	if err == nil && n != m.Data.JSONLSize {
-		err = fmt.Errorf("%s: %d bytes, manifest says %d", m.Data.Key, n, m.Data.JSONLSize)
+	// The JSONL is hashed on its way out and checked against the manifest (issue 10.6):
+	// a file that does not match is removed; on stdout the exit status says so.
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(w, h), zr)
+	switch {
+	case err != nil:
+	case n != m.Data.JSONLSize:
+		err = fmt.Errorf("%s: %d bytes, manifest says %d: the stored export does not match its manifest", m.Data.Key, n, m.Data.JSONLSize)
+	case hex.EncodeToString(h.Sum(nil)) != m.Data.JSONLSHA256:
+		err = fmt.Errorf("%s: JSONL SHA-256 %x, manifest says %s: the stored export does not match its manifest", m.Data.Key, h.Sum(nil), m.Data.JSONLSHA256)
 	}
 	if err != nil {
 		if out != "" {

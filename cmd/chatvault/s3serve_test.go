@@ -74,6 +74,10 @@ func TestServeURLDeliveryFromS3(t *testing.T) {
 			t.Fatalf("delivery url: %d %s", resp.StatusCode, body)
 		}
 	}
+	// The bucket is versioned (Object Lock): the URL is pinned to the manifest's version.
+	if v := answers[0].VersionID; v == "" || !strings.Contains(answers[0].URL, "versionId="+v) {
+		t.Errorf("the URL is not pinned to the manifest's version: %+v", answers[0])
+	}
 	if !answers[0].ExpiresAt.After(time.Now()) {
 		t.Errorf("expiresAt %v is not in the future", answers[0].ExpiresAt)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -63,6 +65,10 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", usagef("auth.tokensFile is not set (CHATVAULT_AUTH_TOKENSFILE or the config file); mint tokens with chatvault token create"))
 	}
 	limitHeap(e) // the nightly seals run in this process
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// The API's verify-first buffers come on top of the seal's budget.
+		debug.SetMemoryLimit(debug.SetMemoryLimit(-1) + e.cfg.HTTP.VerifyFirstMemory)
+	}
 	var clock scheduler.Clock = scheduler.RealClock{}
 	if serveHooks.clock != nil {
 		clock = serveHooks.clock
@@ -122,6 +128,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			return e.cfg.HTTP.AuthFailures
 		}(),
 		WriteTimeout: e.cfg.HTTP.WriteTimeout,
+		// 0 in the configuration streams every body; 0 here would mean the default.
+		VerifyFirstMaxSize: cmp.Or(e.cfg.HTTP.VerifyFirstMaxSize, -1),
+		VerifyFirstMemory:  e.cfg.HTTP.VerifyFirstMemory,
 	}
 	engine, err := e.newEngine(ctx, store, api.Directory, clock.Now)
 	if err != nil {
@@ -132,9 +141,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	api.Tasks, api.BaseURL = engine, e.cfg.Exports.BaseURL
 	if p, ok := store.(presigner); ok {
 		expiry := e.cfg.S3.PresignExpiry
-		api.Presign = func(ctx context.Context, key string) (string, time.Time, error) {
+		api.Presign = func(ctx context.Context, key, versionID string) (string, time.Time, error) {
 			issued := clock.Now()
-			u, err := p.PresignGet(ctx, key, expiry)
+			u, err := p.PresignGetVersion(ctx, key, versionID, expiry)
 			return u, issued.Add(expiry), err
 		}
 	}
@@ -399,7 +408,8 @@ func (d *directoryFile) load() (*model.Directory, error) {
 	return d.dir, nil
 }
 
-// presigner is what "delivery":"url" needs of a store: the S3 store has it, a folder does not.
+// presigner is what "delivery":"url" needs of a store: the S3 store has it, a folder does
+// not. URLs are pinned to the manifest's version of the object (issue 10.6).
 type presigner interface {
-	PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error)
+	PresignGetVersion(ctx context.Context, key, versionID string, expiry time.Duration) (string, error)
 }

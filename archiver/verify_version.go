@@ -1,0 +1,37 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+)
+
+// verifyPinnedVersions reports the objects of m whose current version is not the one m
+// names (issue 10.6): someone put a newer version under the key, or deleted it (a delete
+// marker). Readers still open the manifest's version, and verify hashes that one; but the
+// key's current view no longer matches the archive, which an examiner must hear about.
+// verifyVersions, beside it, reports every key with more than one version whatever the
+// manifests say.
+func (l Ledger) verifyPinnedVersions(ctx context.Context, m *StoredManifest, rep *VerifyReport) {
+	vr, ok := l.Store.(VersionReporter)
+	if !ok {
+		return
+	}
+	check := func(key, want string) {
+		if want == "" {
+			return // sealed before manifests named versions, or on a store without them
+		}
+		cur, err := vr.CurrentVersion(ctx, key)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			rep.problem("%s: current version is missing or a delete marker, the manifest's is %s", key, want)
+		case err != nil:
+			rep.problem("%s: current version: %v", key, err)
+		case cur != want:
+			rep.problem("%s: current version %s is not the manifest's %s: a newer version was put under the key (the manifest's is what is served)", key, cur, want)
+		}
+	}
+	check(m.Data.Key, m.Data.VersionID)
+	if q := m.Quarantine; q != nil {
+		check(q.Key, q.VersionID)
+	}
+}

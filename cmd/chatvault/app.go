@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -204,8 +205,21 @@ func (e *env) openSource() (archiver.Source, error) {
 	return eventlog.NewDir(e.cfg.EventLog)
 }
 
-// openStore opens the configured store; the caller closes it.
+// openStore opens the configured store for writing, creating a missing folder; the caller
+// closes it. Commands that only read the archive use openStoreReadOnly instead.
 func (e *env) openStore() (archiver.Store, func() error, error) {
+	return e.openStoreMode(false)
+}
+
+// openStoreReadOnly opens the configured store for a command that only reads it (verify,
+// status, export, audit, witness): a folder that does not exist is an error naming it,
+// never created, since a mistyped path would otherwise read as an empty, intact archive.
+// An S3 store is never created by opening it; its missing bucket fails at NewStore.
+func (e *env) openStoreReadOnly() (archiver.Store, func() error, error) {
+	return e.openStoreMode(true)
+}
+
+func (e *env) openStoreMode(readOnly bool) (archiver.Store, func() error, error) {
 	if strings.HasPrefix(e.cfg.Store, "s3://") {
 		bucket, prefix, err := s3.ParseURL(e.cfg.Store)
 		if err != nil {
@@ -228,6 +242,16 @@ func (e *env) openStore() (archiver.Store, func() error, error) {
 			return nil, nil, err
 		}
 		return st, func() error { return nil }, nil
+	}
+	if readOnly {
+		s, err := fsstore.Open(e.cfg.Store)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("store %s: no such folder (check the path: this command never creates a store)", e.cfg.Store)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("store %s: %w", e.cfg.Store, err)
+		}
+		return s, s.Close, nil
 	}
 	s, err := fsstore.New(e.cfg.Store)
 	if err != nil {

@@ -41,7 +41,7 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if to.Start().Sub(from.Start()) > 3660*24*time.Hour {
 		return e.fail("status", usagef("range longer than ten years"))
 	}
-	store, closeStore, err := e.openStore()
+	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {
 		return e.fail("status", err)
 	}

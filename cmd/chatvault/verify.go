@@ -28,7 +28,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("verify", err)
 	}
-	store, closeStore, err := e.openStore()
+	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {
 		return e.fail("verify", err)
 	}
@@ -51,6 +51,16 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	for _, p := range rep.Problems {
 		fmt.Fprintln(e.stderr, "PROBLEM:", p)
+	}
+	if rep.Manifests == 0 {
+		// An archive with nothing in it is not "0 problems": it is the wrong folder or
+		// prefix, or one nothing was ever sealed into, and either way nothing is verified.
+		where := "the store"
+		if org != "" {
+			where = "organization " + org
+		}
+		fmt.Fprintf(e.stderr, "PROBLEM: %s holds no manifest: store %s is empty or the wrong location (a mistyped folder or S3 prefix?), or nothing has been sealed into it\n", where, e.cfg.Store)
+		rep.Problems = append(rep.Problems, "no manifest")
 	}
 	fmt.Fprintf(e.stdout, "verified %d organizations, %d manifests, %d objects, %d bytes: %d problems, %d warnings\n",
 		rep.Orgs, rep.Manifests, rep.Objects, rep.Bytes, len(rep.Problems), len(rep.Warnings))

@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -310,26 +308,15 @@ func (e *env) s3Client() (*awss3.Client, error) {
 }
 
 // signingKey loads the Ed25519 key of signing.keyFile (PKCS #8 PEM, as written by
-// `openssl genpkey -algorithm ed25519`), or returns nil when none is configured.
+// `chatvault keys generate` or `openssl genpkey -algorithm ed25519`), or returns nil when
+// none is configured.
 func (e *env) signingKey() (ed25519.PrivateKey, error) {
 	if e.cfg.Signing.KeyFile == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(e.cfg.Signing.KeyFile)
+	key, err := readPrivateKey(e.cfg.Signing.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("signing.keyFile: %w", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("signing.keyFile %s: no PEM block", e.cfg.Signing.KeyFile)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("signing.keyFile %s: %w", e.cfg.Signing.KeyFile, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing.keyFile %s: not an Ed25519 key", e.cfg.Signing.KeyFile)
 	}
 	return key, nil
 }

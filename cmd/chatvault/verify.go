@@ -2,10 +2,11 @@ package main
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
+	"os"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
 
@@ -13,10 +14,12 @@ func init() {
 	register(&command{
 		name:    "verify",
 		summary: "re-hash every object and walk every manifest chain; exit 1 on any mismatch",
-		usage:   "[--org ID] [--date D | --from D --to D]",
+		usage:   "[--org ID] [--date D | --from D --to D] [--public-key FILE] [--witness FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "only this organization")
 			rangeFlags(fs)
+			fs.String("public-key", "", "trusted Ed25519 public keys, PEM (default signing.publicKeyFile); the private key is never read")
+			fs.String("witness", "", "a witness file (chatvault witness): every chain must reach its heads, with their hashes")
 		},
 		run: runVerify,
 	})
@@ -34,13 +37,28 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	defer closeStore()
 	opt := archiver.VerifyOptions{Org: org, From: from, To: to}
-	key, err := e.signingKey()
-	if err != nil {
+	pkFile, _ := fs.GetString("public-key")
+	// With trusted keys, every manifest must carry a signature by one of them.
+	if opt.TrustedKeys, err = e.trustedKeys(pkFile); err != nil {
 		return e.fail("verify", err)
 	}
-	if key != nil {
-		// With a signing key configured, every manifest must carry its signature.
-		opt.TrustedKey = key.Public().(ed25519.PublicKey)
+	// The directory says which organizations archive since when: verify checks each one's
+	// days against it, so it is read like run reads it, and a missing one is an error.
+	dirBytes, err := e.readDirectory()
+	if err != nil {
+		return e.fail("verify", fmt.Errorf("%w (verify checks every archiving organization's days against the directory: give --directory)", err))
+	}
+	if opt.Directory, err = model.ParseDirectory(dirBytes); err != nil {
+		return e.fail("verify", fmt.Errorf("%s: %w", e.cfg.Directory, err))
+	}
+	if wf, _ := fs.GetString("witness"); wf != "" {
+		b, err := os.ReadFile(wf)
+		if err != nil {
+			return e.fail("verify", fmt.Errorf("--witness: %w", err))
+		}
+		if opt.Witness, err = archiver.ParseWitness(b, opt.TrustedKeys); err != nil {
+			return e.fail("verify", fmt.Errorf("--witness %s: %w", wf, err))
+		}
 	}
 	rep, err := archiver.Ledger{Store: store}.Verify(ctx, opt)
 	if err != nil {

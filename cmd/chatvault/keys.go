@@ -198,8 +198,11 @@ func (e *env) trustedKeys(flagFile string) ([]ed25519.PublicKey, error) {
 		return keys, nil
 	}
 	key, err := e.signingKey()
-	if err != nil || key == nil {
-		return nil, err
+	if err != nil {
+		return nil, fmt.Errorf("%w (verifying needs only the public key: give --public-key FILE or signing.publicKeyFile)", err)
+	}
+	if key == nil {
+		return nil, nil
 	}
 	return []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/model"
@@ -59,6 +60,13 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if opt.Witness, err = archiver.ParseWitness(b, opt.TrustedKeys); err != nil {
 			return e.fail("verify", fmt.Errorf("--witness %s: %w", wf, err))
 		}
+	}
+	if len(opt.TrustedKeys) > 0 {
+		ids := make([]string, len(opt.TrustedKeys))
+		for i, k := range opt.TrustedKeys {
+			ids[i] = archiver.KeyID(k)
+		}
+		fmt.Fprintf(e.stdout, "trusted signing keys: %s\n", strings.Join(ids, ", "))
 	}
 	rep, err := archiver.Ledger{Store: store}.Verify(ctx, opt)
 	if err != nil {

@@ -483,3 +483,35 @@ func TestVerifyWitnessRewrittenHead(t *testing.T) {
 	reliability.Record(t, "security", "head manifest rewritten in an unsigned store (witness kept outside)", reliability.CleanFailure,
 		"verify --witness exit 1: head hashes differ from the witness")
 }
+
+func TestKeysUsage(t *testing.T) {
+	cleanEnv(t)
+	priv, _ := genKey(t, "k")
+	before := mustRead(t, priv)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"no subcommand", []string{"keys"}, exitUsage, "want one of"},
+		{"unknown subcommand", []string{"keys", "make"}, exitUsage, "unknown subcommand"},
+		{"generate without -o", []string{"keys", "generate"}, exitUsage, "-o FILE is required"},
+		{"generate onto a key", []string{"keys", "generate", "-o", priv}, exitFailure, "exists"},
+		{"public without a key", []string{"keys", "public"}, exitUsage, "--key FILE"},
+		{"public of a missing file", []string{"keys", "public", "--key", priv + ".missing"}, exitFailure, "no such file"},
+		{"rotate without --new-key", []string{"keys", "rotate", "--key", priv}, exitUsage, "--new-key"},
+		{"rotate to the same key", []string{"keys", "rotate", "--key", priv, "--new-key", priv, "--store", t.TempDir()}, exitFailure, "the new key is the old key"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, errOut := chatvault(t, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Errorf("exit %d, want %d with %q:\n%s", code, tt.code, tt.want, errOut)
+			}
+		})
+	}
+	if mustRead(t, priv) != before {
+		t.Error("keys generate replaced an existing key")
+	}
+}

@@ -96,6 +96,13 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 	if err != nil {
 		return e.fail("keys", err)
 	}
+	// The statement belongs in the store the chains are in: a mistyped folder must fail,
+	// not get a new store holding a statement verify will never see.
+	_, closeProbe, err := e.openStoreReadOnly()
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	closeProbe()
 	store, closeStore, err := e.openStore()
 	if err != nil {
 		return e.fail("keys", err)

@@ -487,6 +487,8 @@ func TestVerifyWitnessRewrittenHead(t *testing.T) {
 func TestKeysUsage(t *testing.T) {
 	cleanEnv(t)
 	priv, _ := genKey(t, "k")
+	other, _ := genKey(t, "other")
+	missing := filepath.Join(t.TempDir(), "typo")
 	before := mustRead(t, priv)
 	tests := []struct {
 		name string
@@ -502,6 +504,7 @@ func TestKeysUsage(t *testing.T) {
 		{"public of a missing file", []string{"keys", "public", "--key", priv + ".missing"}, exitFailure, "no such file"},
 		{"rotate without --new-key", []string{"keys", "rotate", "--key", priv}, exitUsage, "--new-key"},
 		{"rotate to the same key", []string{"keys", "rotate", "--key", priv, "--new-key", priv, "--store", t.TempDir()}, exitFailure, "the new key is the old key"},
+		{"rotate into a mistyped store", []string{"keys", "rotate", "--key", priv, "--new-key", other, "--store", missing}, exitFailure, "no such folder"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -513,5 +516,8 @@ func TestKeysUsage(t *testing.T) {
 	}
 	if mustRead(t, priv) != before {
 		t.Error("keys generate replaced an existing key")
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("keys rotate created the mistyped store (stat: %v)", err)
 	}
 }

@@ -88,6 +88,14 @@ func TestVerifyEmptyS3Prefix(t *testing.T) {
 	if code, out, errOut := chatvault(t, append([]string{"verify"}, right...)...); code != exitOK {
 		t.Fatalf("verify of the sealed prefix: exit %d\n%s%s", code, out, errOut)
 	}
+	// The witness of an S3 store, and of the empty prefix (which has nothing to witness).
+	w := filepath.Join(t.TempDir(), "witness.json")
+	mustRun(t, []int{exitOK}, append([]string{"witness", "-o", w}, right...)...)
+	mustRun(t, []int{exitOK}, append([]string{"verify", "--witness", w}, right...)...)
+	verifyFails(t, "but the store holds no chain", append([]string{"--witness", w}, wrong...)...)
+	if code, _, errOut := chatvault(t, append([]string{"witness"}, wrong...)...); code != exitFailure || !strings.Contains(errOut, wrongURL) {
+		t.Fatalf("witness of an empty prefix: exit %d\n%s", code, errOut)
+	}
 	reliability.Record(t, "fault", "verify on a mistyped S3 prefix (no manifest under it)", reliability.CleanFailure,
 		"exit 1: the store holds no manifest")
 }

@@ -108,7 +108,6 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	if err := flush(); err != nil {
 		return rep, err
 	}
-	l.endVerify(rep)
 	if lk, ok := l.Store.(Locker); ok {
 		for _, p := range []string{prefix, "quarantine/"} {
 			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
@@ -119,6 +118,7 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 			rep.Warnings = append(rep.Warnings, "the store does not lock objects: retention is not enforced by storage")
 		}
 	}
+	l.endVerify(rep) // coverage and witness, once every chain was walked (verify_chain.go)
 	return rep, nil
 }
 

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ManifestVersion is the version of the manifests this build writes. Version 2 (issue 10)
@@ -181,6 +183,64 @@ type Signature struct {
 	// trusting it is the verifier's decision.
 	PublicKey string `json:"publicKey"`
 	Value     string `json:"value"`
+
+	// Issue 10, public-key verification: KeyID names the signing key (see KeyID), so that
+	// verify can tell a key change in a chain, and an examiner can match the manifest to a
+	// published public key. Absent from manifests signed before it existed; verify then
+	// derives it from PublicKey.
+	KeyID string `json:"keyId,omitempty"`
+}
+
+// KeyID is the id of an Ed25519 public key: the first 8 bytes, in hex, of the SHA-256 of
+// the key's PKIX (SubjectPublicKeyInfo) DER encoding, which anyone can reproduce from the
+// PEM file with standard tools:
+//
+//	openssl pkey -pubin -in signing.pub -outform DER | sha256sum | cut -c1-16
+func KeyID(pub ed25519.PublicKey) string {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		// Only a key of the wrong length fails; it cannot have signed anything.
+		return "invalid"
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:8])
+}
+
+// signerKey returns the public key and key id of m's signature, or nil when m is unsigned.
+// A signature whose keyId does not name its publicKey is an error.
+func signerKey(m *Manifest) (ed25519.PublicKey, string, error) {
+	if m.Signature == nil {
+		return nil, "", nil
+	}
+	pub, err := base64.StdEncoding.DecodeString(m.Signature.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return nil, "", fmt.Errorf("%w: malformed public key", ErrBadSignature)
+	}
+	id := KeyID(pub)
+	if m.Signature.KeyID != "" && m.Signature.KeyID != id {
+		return nil, "", fmt.Errorf("%w: keyId %s does not name the signature's public key (%s)", ErrBadSignature, m.Signature.KeyID, id)
+	}
+	return pub, id, nil
+}
+
+// verifySignatureTrusted checks m's signature; with trusted not empty, the signing key must
+// be one of them, and an unsigned manifest fails. Without, the embedded key is used, which
+// proves integrity, not origin.
+func verifySignatureTrusted(m *Manifest, trusted []ed25519.PublicKey) error {
+	if m.Signature == nil {
+		if len(trusted) > 0 {
+			return fmt.Errorf("%w: manifest is not signed", ErrBadSignature)
+		}
+		return nil
+	}
+	pub, id, err := signerKey(m)
+	if err != nil {
+		return err
+	}
+	if len(trusted) > 0 && !slices.ContainsFunc(trusted, func(k ed25519.PublicKey) bool { return bytes.Equal(k, pub) }) {
+		return fmt.Errorf("%w: signed by untrusted key %s (not among the trusted public keys)", ErrBadSignature, id)
+	}
+	return verifySignature(m, nil)
 }
 
 // encodeManifest returns the manifest's stored form: indented JSON and a newline.
@@ -201,10 +261,12 @@ func sign(m *Manifest, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
+	pub := key.Public().(ed25519.PublicKey)
 	m.Signature = &Signature{
 		Algorithm: "ed25519",
-		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+		PublicKey: base64.StdEncoding.EncodeToString(pub),
 		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
+		KeyID:     KeyID(pub),
 	}
 	return nil
 }

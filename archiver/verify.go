@@ -27,6 +27,15 @@ type VerifyOptions struct {
 	TrustedKey ed25519.PublicKey
 	// Progress, when set, is called after each manifest.
 	Progress func(manifests int)
+
+	// Issue 10 (verify_chain.go, verify_coverage.go, witness.go). TrustedKeys, with
+	// TrustedKey, are the public keys that may have signed manifests (several after a key
+	// rotation). Directory, when set, is the snapshot whose archiving organizations must
+	// each have a manifest for every day up to the store's newest. Witness, when set, holds
+	// chain heads the store's chains must reach, with the same hashes.
+	TrustedKeys []ed25519.PublicKey
+	Directory   *model.Directory
+	Witness     *Witness
 }
 
 // VerifyReport is what Verify checked and found.
@@ -40,6 +49,8 @@ type VerifyReport struct {
 	// Warnings are worth a look but do not break integrity (for example an export left
 	// by a run that crashed before its manifest).
 	Warnings []string
+
+	state *verifyState // the checks across organizations (verify_chain.go)
 }
 
 // OK reports whether no problem was found.
@@ -61,6 +72,9 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	// Group keys by organization as they arrive in order, so memory holds one
 	// organization's keys at a time.
 	rep := &VerifyReport{}
+	if err := l.beginVerify(ctx, opt, rep); err != nil {
+		return rep, err
+	}
 	var org string
 	var keys []string
 	flush := func() error {
@@ -107,11 +121,14 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 			rep.Warnings = append(rep.Warnings, "the store does not lock objects: retention is not enforced by storage")
 		}
 	}
+	l.endVerify(rep) // coverage and witness, once every chain was walked (verify_chain.go)
 	return rep, nil
 }
 
 func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt VerifyOptions, rep *VerifyReport) error {
 	referenced := map[string]bool{}
+	ck := rep.state.beginOrg(org)
+	defer ck.end()
 	var prev *StoredManifest
 	var expect int64 = 1
 	for _, key := range keys {
@@ -146,9 +163,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		case prev != nil && m.Previous != hexSum(prev.SHA256):
 			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
 		}
-		if err := verifySignature(m.Manifest, opt.TrustedKey); err != nil {
-			rep.problem("%s: %v", key, err)
-		}
+		ck.manifest(m, rep)
 		if !m.Input.Balanced() {
 			rep.problem("%s: input counts do not balance", key)
 		}

@@ -153,6 +153,10 @@ type Signing struct {
 	// KeyFile (signing.keyFile) holds the Ed25519 private key; empty means manifests are
 	// not signed.
 	KeyFile string
+	// PublicKeyFile (signing.publicKeyFile) holds the trusted Ed25519 public keys, PEM
+	// (several after a key rotation), that verify checks signatures against; empty means
+	// the public half of KeyFile when it is set. Verifying never needs the private key.
+	PublicKeyFile string
 }
 
 // HTTP configures the API server of `chatvault serve`.
@@ -466,6 +470,9 @@ func (c *Config) problems() []*Error {
 	if c.HTTP.VerifyFirstMemory < c.HTTP.VerifyFirstMaxSize || c.HTTP.VerifyFirstMemory <= 0 {
 		add("http.verifyFirstMemory", "%s must be positive and hold at least one body of http.verifyFirstMaxSize (%s)",
 			FormatSize(c.HTTP.VerifyFirstMemory), FormatSize(c.HTTP.VerifyFirstMaxSize))
+	}
+	if c.Signing.PublicKeyFile != "" && c.Signing.PublicKeyFile == c.Signing.KeyFile {
+		add("signing.publicKeyFile", "names the private key file signing.keyFile: give the public key (chatvault keys public)")
 	}
 	if c.HTTP.ShutdownTimeout <= 0 {
 		add("http.shutdownTimeout", "%s is not positive", c.HTTP.ShutdownTimeout)

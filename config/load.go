@@ -55,6 +55,7 @@ var keys = []key{
 	{"schedule.grace", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.Grace })},
 	{"schedule.enabled", "", "", setBool(func(c *Config) *bool { return &c.Schedule.Enabled })},
 	{"signing.keyFile", "", "", setString(func(c *Config) *string { return &c.Signing.KeyFile })},
+	{"signing.publicKeyFile", "", "", setString(func(c *Config) *string { return &c.Signing.PublicKeyFile })},
 	{"http.addr", "", "", setString(func(c *Config) *string { return &c.HTTP.Addr })},
 	{"http.shutdownTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ShutdownTimeout })},
 	{"http.tokenRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenRate })},

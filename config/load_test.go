@@ -279,6 +279,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"http.tls.keyFile", "/k", func(c *Config) { c.HTTP.TLS = TLS{CertFile: "/c", KeyFile: "/k"} },
 			[]string{"CHATVAULT_HTTP_TLS_CERTFILE", "/c"}},
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }, nil},
+		{"signing.publicKeyFile", "/k.pub", func(c *Config) { c.Signing.PublicKeyFile = "/k.pub" }, nil},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }, nil},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }, nil},
 		{"exports.concurrency", "4", func(c *Config) { c.Exports.Concurrency = 4 }, nil},

@@ -34,6 +34,31 @@ var _ archiver.Store = (*Store)(nil)
 // several processes sharing the folder.
 type Store struct {
 	root *os.Root
+	// readOnly is set by Open: Create and Delete refuse, so a command that only reads the
+	// archive cannot change it even by mistake.
+	readOnly bool
+}
+
+// ErrReadOnly is returned (wrapped) by Create and Delete on a Store made by Open.
+var ErrReadOnly = errors.New("store opened read-only")
+
+// Open opens the existing folder dir as a read-only Store, for the commands that only read
+// the archive (verify, status, export, audit, witness). Unlike New it never creates
+// anything: a missing folder is an error wrapping fs.ErrNotExist, because a mistyped path
+// must fail, not read as an empty archive. Close releases it.
+func Open(dir string) (*Store, error) {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fsstore: open %s: %w", dir, err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("fsstore: open %s: not a folder", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("fsstore: open %s: %w", dir, err)
+	}
+	return &Store{root: root, readOnly: true}, nil
 }
 
 // New opens the folder dir as a Store, creating it if it is missing. Close releases it.
@@ -72,6 +97,9 @@ func (s *Store) Dir() string { return s.root.Name() }
 // A body longer than size is an error too, not silently cut: the caller's size and
 // content disagree.
 func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, _ archiver.CreateOptions) error {
+	if s.readOnly {
+		return fmt.Errorf("fsstore: create %s: %w", key, ErrReadOnly)
+	}
 	if err := s.create(ctx, key, body, size, sum); err != nil {
 		return fmt.Errorf("fsstore: create %s: %w", key, err)
 	}
@@ -421,6 +449,9 @@ var _ archiver.Deleter = (*Store)(nil)
 // Delete implements archiver.Deleter: it removes an object under archiver.TasksPrefix
 // (an export task's result past its retention) and refuses every other key.
 func (s *Store) Delete(ctx context.Context, key string) error {
+	if s.readOnly {
+		return fmt.Errorf("fsstore: delete %s: %w", key, ErrReadOnly)
+	}
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)
 	}

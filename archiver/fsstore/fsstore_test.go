@@ -345,3 +345,31 @@ var errBody = errors.New("body failed")
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errBody }
+
+// TestOpenNeverCreates: the read-only Open fails on a missing folder without creating it,
+// and the store it returns refuses to write.
+func TestOpenNeverCreates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "missing", "archive")
+	if s, err := fsstore.Open(dir); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		if s != nil {
+			s.Close()
+		}
+		t.Fatalf("Open(missing) = %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	if _, err := os.Stat(filepath.Dir(dir)); !os.IsNotExist(err) {
+		t.Fatalf("Open created %s (stat: %v)", filepath.Dir(dir), err)
+	}
+	existing := t.TempDir()
+	s, err := fsstore.Open(existing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	data := []byte("x")
+	if err := s.Create(t.Context(), "k", bytes.NewReader(data), 1, sha256.Sum256(data), archiver.CreateOptions{}); !errors.Is(err, fsstore.ErrReadOnly) {
+		t.Errorf("Create on a read-only store = %v, want ErrReadOnly", err)
+	}
+	if entries, _ := os.ReadDir(existing); len(entries) != 0 {
+		t.Errorf("read-only store wrote %v", entries)
+	}
+}

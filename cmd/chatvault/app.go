@@ -3,11 +3,10 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -211,8 +210,21 @@ func (e *env) openSource() (archiver.Source, error) {
 	return d, nil
 }
 
-// openStore opens the configured store; the caller closes it.
+// openStore opens the configured store for writing, creating a missing folder; the caller
+// closes it. Commands that only read the archive use openStoreReadOnly instead.
 func (e *env) openStore() (archiver.Store, func() error, error) {
+	return e.openStoreMode(false)
+}
+
+// openStoreReadOnly opens the configured store for a command that only reads it (verify,
+// status, export, audit, witness): a folder that does not exist is an error naming it,
+// never created, since a mistyped path would otherwise read as an empty, intact archive.
+// An S3 store is never created by opening it; its missing bucket fails at NewStore.
+func (e *env) openStoreReadOnly() (archiver.Store, func() error, error) {
+	return e.openStoreMode(true)
+}
+
+func (e *env) openStoreMode(readOnly bool) (archiver.Store, func() error, error) {
 	if strings.HasPrefix(e.cfg.Store, "s3://") {
 		bucket, prefix, err := s3.ParseURL(e.cfg.Store)
 		if err != nil {
@@ -235,6 +247,16 @@ func (e *env) openStore() (archiver.Store, func() error, error) {
 			return nil, nil, err
 		}
 		return st, func() error { return nil }, nil
+	}
+	if readOnly {
+		s, err := fsstore.Open(e.cfg.Store)
+		if errors.Is(err, iofs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("store %s: no such folder (check the path: this command never creates a store)", e.cfg.Store)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("store %s: %w", e.cfg.Store, err)
+		}
+		return s, s.Close, nil
 	}
 	s, err := fsstore.New(e.cfg.Store)
 	if err != nil {
@@ -293,26 +315,15 @@ func (e *env) s3Client() (*awss3.Client, error) {
 }
 
 // signingKey loads the Ed25519 key of signing.keyFile (PKCS #8 PEM, as written by
-// `openssl genpkey -algorithm ed25519`), or returns nil when none is configured.
+// `chatvault keys generate` or `openssl genpkey -algorithm ed25519`), or returns nil when
+// none is configured.
 func (e *env) signingKey() (ed25519.PrivateKey, error) {
 	if e.cfg.Signing.KeyFile == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(e.cfg.Signing.KeyFile)
+	key, err := readPrivateKey(e.cfg.Signing.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("signing.keyFile: %w", err)
-	}
-	block, _ := pem.Decode(b)
-	if block == nil {
-		return nil, fmt.Errorf("signing.keyFile %s: no PEM block", e.cfg.Signing.KeyFile)
-	}
-	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("signing.keyFile %s: %w", e.cfg.Signing.KeyFile, err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("signing.keyFile %s: not an Ed25519 key", e.cfg.Signing.KeyFile)
 	}
 	return key, nil
 }

@@ -36,7 +36,7 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	org, _ := fs.GetString("org")
 	asJSON, _ := fs.GetBool("json")
-	store, closeStore, err := e.openStore()
+	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {
 		return e.fail("audit", err)
 	}

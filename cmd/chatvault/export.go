@@ -39,7 +39,7 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("export", usagef("--date: %v", err))
 	}
-	store, closeStore, err := e.openStore()
+	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {
 		return e.fail("export", err)
 	}

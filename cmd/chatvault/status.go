@@ -41,7 +41,7 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if to.Start().Sub(from.Start()) > 3660*24*time.Hour {
 		return e.fail("status", usagef("range longer than ten years"))
 	}
-	store, closeStore, err := e.openStore()
+	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {
 		return e.fail("status", err)
 	}
@@ -50,6 +50,13 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	rows, err := ledger.Status(ctx, org, from, to)
 	if err != nil {
 		return e.fail("status", err)
+	}
+	// Every day of an organization the store has never sealed reads as pending, which is
+	// also what a mistyped --store or --org shows: say so rather than let it pass.
+	if head, err := (archiver.Ledger{Store: store}).Head(ctx, org); err != nil {
+		return e.fail("status", err)
+	} else if head == nil {
+		fmt.Fprintf(e.stderr, "note: store %s holds no manifest of organization %s (a mistyped --store or --org, or never sealed)\n", e.cfg.Store, org)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATE\tSTATE\tREV\tRECORDS\tSHA256\tDETAIL\t")

@@ -1,0 +1,163 @@
+package archiver
+
+import (
+	"context"
+	"crypto/ed25519"
+
+	"github.com/chatvault/chatvault/model"
+)
+
+// verifyState is what Verify carries from one organization to the next for the checks of
+// issue 10: the trusted public keys and the recorded key rotations, each organization's
+// coverage of days, and the witnessed chain heads. Verify holds one organization's keys
+// at a time; this keeps a few numbers per organization, never a list of its days.
+type verifyState struct {
+	opt       VerifyOptions
+	trusted   []ed25519.PublicKey
+	rotations map[string][]string
+	// signed is set once any manifest carries a signature.
+	signed bool
+	// archiving are the directory's archiving organizations by id; nil without a
+	// directory (then coverage is not checked).
+	archiving map[string]model.Organization
+	// chains summarizes each organization's chain as walked.
+	chains map[string]*chainSummary
+	// witness are the witnessed heads by organization.
+	witness map[string]WitnessHead
+}
+
+// chainSummary is what coverage and the witness need of one organization's chain.
+type chainSummary struct {
+	// first and last are the oldest and newest days with a committed manifest.
+	first, last Day
+	// gaps are the days from the organization's expected start to last without one.
+	gaps []dayRange
+	// headSeq is the greatest seq in the chain.
+	headSeq int64
+	// witnessed is set when the witnessed head was found in the chain; witnessSum is
+	// the stored manifest's SHA-256 at the witnessed seq.
+	witnessed  bool
+	witnessSum string
+}
+
+// beginVerify reads what the checks of issue 10 need before the chains are walked: the
+// trusted keys, the store's rotation statements, the directory's archiving organizations
+// and the witness.
+func (l Ledger) beginVerify(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
+	s := &verifyState{opt: opt, chains: map[string]*chainSummary{}}
+	s.trusted = append(s.trusted, opt.TrustedKeys...)
+	if opt.TrustedKey != nil {
+		s.trusted = append(s.trusted, opt.TrustedKey)
+	}
+	rot, err := l.rotations(ctx, rep)
+	if err != nil {
+		return err
+	}
+	s.rotations = rot
+	if opt.Directory != nil {
+		s.archiving = map[string]model.Organization{}
+		for _, o := range opt.Directory.Organizations {
+			if o.Archival {
+				s.archiving[o.ID] = o
+			}
+		}
+	}
+	if opt.Witness != nil {
+		s.witness = map[string]WitnessHead{}
+		for _, h := range opt.Witness.Heads {
+			s.witness[h.Org] = h
+		}
+	}
+	rep.state = s
+	return nil
+}
+
+// endVerify runs the checks that need every chain: coverage and the witness.
+func (l Ledger) endVerify(rep *VerifyReport) {
+	s := rep.state
+	if s == nil {
+		return
+	}
+	s.checkCoverage(rep)
+	s.checkWitness(rep)
+	if s.signed && len(s.trusted) == 0 {
+		rep.Warnings = append(rep.Warnings, "signatures were checked against the keys the manifests carry, which proves "+
+			"integrity, not origin: give the trusted public key (--public-key) to prove who signed")
+	}
+}
+
+// orgCheck follows one organization's chain manifest by manifest.
+type orgCheck struct {
+	s    *verifyState
+	org  string
+	sum  *chainSummary
+	days map[Day]bool
+	// prevSigned and prevKey describe the previous manifest's signature.
+	prevSigned bool
+	prevKey    string
+}
+
+// beginOrg starts the walk of org's chain. A Verify without beginVerify (nil state)
+// checks signatures only.
+func (s *verifyState) beginOrg(org string) *orgCheck {
+	if s == nil {
+		s = &verifyState{chains: map[string]*chainSummary{}}
+	}
+	sum := &chainSummary{}
+	s.chains[org] = sum
+	return &orgCheck{s: s, org: org, sum: sum, days: map[Day]bool{}}
+}
+
+// manifest checks one manifest of the chain, in seq order: its signature against the
+// trusted keys, that a signed chain stays signed, and that its key changes only as a
+// rotation statement says; and it notes the day and the witnessed head.
+func (c *orgCheck) manifest(m *StoredManifest, rep *VerifyReport) {
+	if err := verifySignatureTrusted(m.Manifest, c.s.trusted); err != nil {
+		rep.problem("%s: %v", m.Key, err)
+	}
+	_, id, err := signerKey(m.Manifest)
+	switch {
+	case err != nil:
+		// Reported above.
+	case id == "" && c.prevSigned:
+		rep.problem("%s: the chain goes from signed (key %s) to unsigned at seq %d: a manifest replaced by one "+
+			"without a signature, or signing turned off (which a signed archive must never do)", m.Key, c.prevKey, m.Seq)
+	case id != "" && c.prevSigned && id != c.prevKey && !rotated(c.s.rotations, c.prevKey, id):
+		rep.problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation "+
+			"(no statement under %s signed by both keys: see chatvault keys rotate)", m.Key, c.prevKey, id, m.Seq, RotationsPrefix)
+	}
+	if id != "" {
+		c.s.signed = true
+		c.prevSigned, c.prevKey = true, id
+	}
+	if day, err := ParseDay(m.Date); err == nil {
+		c.days[day] = true
+	}
+	if m.Seq > c.sum.headSeq {
+		c.sum.headSeq = m.Seq
+	}
+	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
+		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
+	}
+}
+
+// end summarizes the chain for the checks that need every chain.
+func (c *orgCheck) end() {
+	for d := range c.days {
+		if c.sum.first.IsZero() || d.Before(c.sum.first) {
+			c.sum.first = d
+		}
+		if d.After(c.sum.last) {
+			c.sum.last = d
+		}
+	}
+	o, archiving := c.s.archiving[c.org]
+	if !archiving || c.sum.first.IsZero() {
+		return
+	}
+	from := c.sum.first
+	if start, err := ParseDay(o.ArchivalStart); err == nil && start.After(from) {
+		from = start
+	}
+	c.sum.gaps = missingDays(c.days, from, c.sum.last)
+}

@@ -1,0 +1,198 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Witness records every organization's chain head at one moment, to be kept where the
+// store's own administrator cannot rewrite it (a second bucket, another system). The store
+// alone cannot show that its newest days were deleted when every organization's newest day
+// went at once; a witness taken after a night's run can: verify --witness fails when a
+// chain is shorter than, or differs from, a witnessed head. Since each manifest names its
+// predecessor's SHA-256, matching the head's hash at its seq vouches for the whole chain
+// up to it.
+type Witness struct {
+	Version int `json:"version"`
+	// Store is the store's location as configured when the witness was made; informative.
+	Store string `json:"store"`
+	// CreatedAt is when the witness was made (RFC 3339, UTC).
+	CreatedAt string        `json:"createdAt"`
+	Heads     []WitnessHead `json:"heads"`
+	// Signature is set when a signing key is configured: over the witness encoded without
+	// it, like a manifest's.
+	Signature *Signature `json:"signature,omitempty"`
+}
+
+// WitnessHead is one organization's chain head.
+type WitnessHead struct {
+	Org      string `json:"org"`
+	Seq      int64  `json:"seq"`
+	Date     string `json:"date"`
+	Revision int    `json:"revision"`
+	// SHA256 is the hex SHA-256 of the head manifest as stored.
+	SHA256 string `json:"sha256"`
+}
+
+// WitnessVersion is the version of the witness files this build writes and reads.
+const WitnessVersion = 1
+
+// Heads returns every organization's chain head, by organization id. It lists the whole
+// orgs/ prefix once.
+func (l Ledger) Heads(ctx context.Context) ([]WitnessHead, error) {
+	last := map[string]string{}
+	err := l.Store.List(ctx, "orgs/", func(key string) error {
+		rest := strings.TrimPrefix(key, "orgs/")
+		org, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			return nil
+		}
+		if _, ok := parseSeq(org, key); ok {
+			last[org] = key // List is in key order, and seqs are zero-padded
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("witness: list orgs/: %w", err)
+	}
+	heads := make([]WitnessHead, 0, len(last))
+	for org, key := range last {
+		m, err := l.readManifest(ctx, key)
+		if err != nil {
+			return nil, fmt.Errorf("witness: %w", err)
+		}
+		heads = append(heads, WitnessHead{Org: org, Seq: m.Seq, Date: m.Date, Revision: m.Revision, SHA256: hexSum(m.SHA256)})
+	}
+	sort.Slice(heads, func(i, j int) bool { return heads[i].Org < heads[j].Org })
+	return heads, nil
+}
+
+// NewWitness makes the witness of heads, signed with key when it is not nil.
+func NewWitness(heads []WitnessHead, store string, now time.Time, key ed25519.PrivateKey) ([]byte, error) {
+	w := &Witness{Version: WitnessVersion, Store: store, CreatedAt: now.UTC().Format(time.RFC3339), Heads: heads}
+	if w.Heads == nil {
+		w.Heads = []WitnessHead{}
+	}
+	if key != nil {
+		body, err := encodeWitness(w)
+		if err != nil {
+			return nil, err
+		}
+		pub := key.Public().(ed25519.PublicKey)
+		w.Signature = &Signature{
+			Algorithm: "ed25519",
+			PublicKey: base64.StdEncoding.EncodeToString(pub),
+			Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
+			KeyID:     KeyID(pub),
+		}
+	}
+	return encodeWitness(w)
+}
+
+func encodeWitness(w *Witness) ([]byte, error) {
+	b, err := json.MarshalIndent(w, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode witness: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// ParseWitness reads a witness file and checks its signature, if it has one: against the
+// trusted keys when there are any (then an unsigned witness is refused too, since anyone
+// could have written it), against the key it carries otherwise.
+func ParseWitness(b []byte, trusted []ed25519.PublicKey) (*Witness, error) {
+	var w Witness
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("witness: %w", err)
+	}
+	if w.Version != WitnessVersion {
+		return nil, fmt.Errorf("witness: unsupported version %d", w.Version)
+	}
+	seen := map[string]bool{}
+	for _, h := range w.Heads {
+		switch {
+		case h.Org == "" || h.Seq < 1 || len(h.SHA256) != 64:
+			return nil, fmt.Errorf("witness: malformed head %+v", h)
+		case seen[h.Org]:
+			return nil, fmt.Errorf("witness: organization %s twice", h.Org)
+		}
+		seen[h.Org] = true
+	}
+	if w.Signature == nil {
+		if len(trusted) > 0 {
+			return nil, errors.New("witness: not signed, but trusted public keys were given: an unsigned witness proves nothing about who made it")
+		}
+		return &w, nil
+	}
+	// A witness is signed like a manifest: check it with the manifest's rules.
+	m := &Manifest{Signature: w.Signature}
+	pub, id, err := signerKey(m)
+	if err != nil {
+		return nil, fmt.Errorf("witness: %w", err)
+	}
+	if len(trusted) > 0 && !containsKey(trusted, pub) {
+		return nil, fmt.Errorf("witness: %w: signed by untrusted key %s", ErrBadSignature, id)
+	}
+	sig, err := base64.StdEncoding.DecodeString(w.Signature.Value)
+	unsigned := w
+	unsigned.Signature = nil
+	body, eerr := encodeWitness(&unsigned)
+	if eerr != nil {
+		return nil, eerr
+	}
+	if err != nil || w.Signature.Algorithm != "ed25519" || !ed25519.Verify(pub, body, sig) {
+		return nil, fmt.Errorf("witness: %w", ErrBadSignature)
+	}
+	return &w, nil
+}
+
+func containsKey(keys []ed25519.PublicKey, k ed25519.PublicKey) bool {
+	for _, t := range keys {
+		if bytes.Equal(t, k) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkWitness compares each witnessed head with the store's chain: the chain must hold
+// the witnessed seq, with the witnessed hash. A longer chain is fine (days sealed since);
+// a shorter one lost its newest manifests, a different hash means a rewritten chain.
+func (s *verifyState) checkWitness(rep *VerifyReport) {
+	if s.witness == nil {
+		return
+	}
+	orgs := make([]string, 0, len(s.witness))
+	for org := range s.witness {
+		if s.opt.Org == "" || org == s.opt.Org {
+			orgs = append(orgs, org)
+		}
+	}
+	sort.Strings(orgs)
+	for _, org := range orgs {
+		w := s.witness[org]
+		c := s.chains[org]
+		switch {
+		case c == nil || c.headSeq == 0:
+			rep.problem("witness: organization %s had manifest %d (%s) but the store holds no chain for it", org, w.Seq, w.Date)
+		case c.headSeq < w.Seq:
+			rep.problem("witness: organization %s had manifest %d (%s) but the store's chain ends at %d: its newest manifests were removed",
+				org, w.Seq, w.Date, c.headSeq)
+		case !c.witnessed:
+			rep.problem("witness: organization %s: manifest %d (%s) is missing or unreadable in the store", org, w.Seq, w.Date)
+		case c.witnessSum != w.SHA256:
+			rep.problem("witness: organization %s: manifest %d (%s) hashes to %s, the witness says %s: the chain was rewritten",
+				org, w.Seq, w.Date, c.witnessSum, w.SHA256)
+		}
+	}
+}

@@ -1,0 +1,232 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/spf13/pflag"
+)
+
+func init() {
+	register(&command{
+		name:    "keys",
+		summary: "manage the Ed25519 signing key: generate, public, rotate",
+		usage: "generate -o FILE\n" +
+			"       chatvault keys public [--key FILE]\n" +
+			"       chatvault keys rotate --new-key FILE [--key FILE] [--reason TEXT] [--retain-days N]",
+		flags: func(fs *pflag.FlagSet) {
+			fs.StringP("output", "o", "", "generate: write the private key to FILE (created, never replaced, mode 0600)")
+			fs.String("key", "", "public, rotate: the private key (default signing.keyFile)")
+			fs.String("new-key", "", "rotate: the new private key, which signs from now on")
+			fs.String("reason", "", "rotate: why the key changes, recorded in the statement")
+			fs.Int("retain-days", 3653, "rotate: days the statement is locked for on an S3 store with Object Lock")
+		},
+		run:     runKeys,
+		subArgs: true,
+	})
+}
+
+func runKeys(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+	if fs.NArg() != 1 {
+		return e.fail("keys", usagef("want one of: generate, public, rotate"))
+	}
+	keyFile, _ := fs.GetString("key")
+	if keyFile == "" {
+		keyFile = e.cfg.Signing.KeyFile
+	}
+	switch fs.Arg(0) {
+	case "generate":
+		out, _ := fs.GetString("output")
+		if out == "" {
+			return e.fail("keys", usagef("generate: -o FILE is required (the private key is never printed)"))
+		}
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return e.fail("keys", err)
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return e.fail("keys", err)
+		}
+		if err := writeNew(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return e.fail("keys", err)
+		}
+		fmt.Fprintf(e.stderr, "wrote the private key to %s (key id %s); its public key follows on stdout\n", out, archiver.KeyID(pub))
+		return e.printPublic(pub)
+	case "public":
+		if keyFile == "" {
+			return e.fail("keys", usagef("public: give --key FILE or set signing.keyFile"))
+		}
+		key, err := readPrivateKey(keyFile)
+		if err != nil {
+			return e.fail("keys", err)
+		}
+		pub := key.Public().(ed25519.PublicKey)
+		fmt.Fprintf(e.stderr, "key id %s\n", archiver.KeyID(pub))
+		return e.printPublic(pub)
+	case "rotate":
+		return runKeysRotate(ctx, e, fs, keyFile)
+	}
+	return e.fail("keys", usagef("unknown subcommand %q: want generate, public or rotate", fs.Arg(0)))
+}
+
+func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile string) int {
+	newFile, _ := fs.GetString("new-key")
+	reason, _ := fs.GetString("reason")
+	days, _ := fs.GetInt("retain-days")
+	if keyFile == "" || newFile == "" {
+		return e.fail("keys", usagef("rotate: give the old key (--key or signing.keyFile) and --new-key"))
+	}
+	if days < 0 {
+		return e.fail("keys", usagef("rotate: --retain-days %d is negative", days))
+	}
+	from, err := readPrivateKey(keyFile)
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	to, err := readPrivateKey(newFile)
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	// The statement belongs in the store the chains are in: a mistyped folder must fail,
+	// not get a new store holding a statement verify will never see.
+	_, closeProbe, err := e.openStoreReadOnly()
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	closeProbe()
+	store, closeStore, err := e.openStore()
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	defer closeStore()
+	now := time.Now()
+	var opt archiver.CreateOptions
+	if days > 0 {
+		opt.RetainUntil = now.AddDate(0, 0, days)
+	}
+	key, err := archiver.Ledger{Store: store}.RecordRotation(ctx, from, to, reason, now, opt)
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	fmt.Fprintf(e.stdout, "recorded %s: signing passes from key %s to key %s\n", key,
+		archiver.KeyID(from.Public().(ed25519.PublicKey)), archiver.KeyID(to.Public().(ed25519.PublicKey)))
+	fmt.Fprintln(e.stdout, "now point signing.keyFile at the new key, and add its public key (chatvault keys public) to signing.publicKeyFile")
+	return exitOK
+}
+
+func (e *env) printPublic(pub ed25519.PublicKey) int {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return e.fail("keys", err)
+	}
+	if _, err := e.stdout.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})); err != nil {
+		return e.fail("keys", err)
+	}
+	return exitOK
+}
+
+// readPrivateKey reads an Ed25519 private key, PKCS #8 PEM.
+func readPrivateKey(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, fmt.Errorf("%s: no PEM block", path)
+	}
+	k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("%s: not an Ed25519 key", path)
+	}
+	return key, nil
+}
+
+// readPublicKeys reads every Ed25519 public key (PEM "PUBLIC KEY" blocks) of path: after a
+// rotation the file lists the old keys and the new one. A private key in it is refused:
+// whoever verifies must not hold what signs.
+func readPublicKeys(path string) ([]ed25519.PublicKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var keys []ed25519.PublicKey
+	for {
+		var block *pem.Block
+		block, b = pem.Decode(b)
+		if block == nil {
+			break
+		}
+		if block.Type != "PUBLIC KEY" {
+			return nil, fmt.Errorf("%s: a %q block: give public keys only (chatvault keys public prints one)", path, block.Type)
+		}
+		k, err := x509.ParsePKIXPublicKey(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		pub, ok := k.(ed25519.PublicKey)
+		if !ok {
+			return nil, fmt.Errorf("%s: not an Ed25519 public key", path)
+		}
+		keys = append(keys, pub)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%s: no PEM public key", path)
+	}
+	return keys, nil
+}
+
+// trustedKeys returns the public keys verify trusts: those of --public-key or
+// signing.publicKeyFile (then the private key file is never read), else the public half of
+// signing.keyFile, else none.
+func (e *env) trustedKeys(flagFile string) ([]ed25519.PublicKey, error) {
+	file, what := flagFile, "--public-key"
+	if file == "" {
+		file, what = e.cfg.Signing.PublicKeyFile, "signing.publicKeyFile"
+	}
+	if file != "" {
+		keys, err := readPublicKeys(file)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		return keys, nil
+	}
+	key, err := e.signingKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w (verifying needs only the public key: give --public-key FILE or signing.publicKeyFile)", err)
+	}
+	if key == nil {
+		return nil, nil
+	}
+	return []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, nil
+}
+
+// writeNew creates path with b, never replacing a file, and removes it on failure.
+func writeNew(path string, b []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := errors.Join(werr, f.Close()); err != nil {
+		os.Remove(path)
+		return err
+	}
+	return nil
+}

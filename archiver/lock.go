@@ -65,6 +65,25 @@ func (l Ledger) Hold(ctx context.Context, org string, from, to Day, on bool) (in
 	}
 	seen := map[string]bool{}
 	for day := from; !day.After(to); day = day.Next() {
+		// The day-level objects shared by every organization: the accounting objects and
+		// the quarantine object they name (version 2 manifests do not name it).
+		if err := l.Accountings(ctx, day, func(a *StoredAccounting) error {
+			extra := []string{a.Key}
+			if a.Quarantine != nil {
+				extra = append(extra, a.Quarantine.Key)
+			}
+			for _, k := range extra {
+				if !seen[k] {
+					seen[k] = true
+					if err := set(k); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		}); err != nil {
+			return n, fmt.Errorf("hold: %w", err)
+		}
 		var keys []string
 		if err := l.Store.List(ctx, dayPrefix(org, day), func(key string) error {
 			keys = append(keys, key)

@@ -145,6 +145,7 @@ func TestHold(t *testing.T) {
 		"orgs/" + acme + "/manifests/000000000001.json",
 		acmeData,
 		res.Quarantine.Key,
+		res.Accounting,
 	}
 	slices.Sort(want)
 	if n != len(want) || !slices.Equal(held, want) {

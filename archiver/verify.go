@@ -94,6 +94,9 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	if err := flush(); err != nil {
 		return rep, err
 	}
+	if err := l.verifyAccounting(ctx, opt, rep); err != nil {
+		return rep, err
+	}
 	if lk, ok := l.Store.(Locker); ok {
 		for _, p := range []string{prefix, "quarantine/"} {
 			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
@@ -146,7 +149,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		if err := verifySignature(m.Manifest, opt.TrustedKey); err != nil {
 			rep.problem("%s: %v", key, err)
 		}
-		if !m.Input.Balanced() {
+		if m.Input != nil && !m.Input.Balanced() {
 			rep.problem("%s: input counts do not balance", key)
 		}
 		day, err := ParseDay(m.Date)

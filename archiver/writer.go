@@ -219,6 +219,13 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			"before", sk.Before, "after", sk.After, "earliest", sk.Earliest, "latest", sk.Latest)
 	}
 	w.commitAll(ctx)
+	// The day-level accounting, for operators only: the manifests carry each
+	// organization's own numbers.
+	key, err := w.account(ctx)
+	if err != nil {
+		return fmt.Errorf("manifests committed, but not the day's accounting object (a rerun writes it): %w", err)
+	}
+	w.res.Accounting = key
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
 			w.res.Orgs = append(w.res.Orgs, c.OrgResult)
@@ -256,12 +263,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 	key := quarantineKey(w.day, q.sum)
 	// Quarantined records belong to no organization yet, so they are kept as long as the
 	// longest retention of the day's archiving organizations.
-	var keep CreateOptions
-	for _, o := range w.rt.orgs {
-		if r := w.retention(o); r.RetainUntil.After(keep.RetainUntil) {
-			keep = r
-		}
-	}
+	keep := w.dayRetention()
 	if err := q.store(ctx, w.s.Store, key, keep); err != nil {
 		return fmt.Errorf("store quarantine: %w", err)
 	}
@@ -317,6 +319,9 @@ type orgCommit struct {
 	window Window
 	head   *StoredManifest // the chain head before this commit
 	latest *StoredManifest // the day's latest revision before this commit
+	// manifestSHA256 is of the manifest committed, or of the latest found unchanged, for
+	// the day's accounting object.
+	manifestSHA256 string
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -362,6 +367,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	}
 	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum {
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
+		c.manifestSHA256 = hexSum(latest.SHA256)
 		return nil
 	}
 	if err := st.store(ctx, store, c.Data.Key, w.retention(c.org)); err != nil {
@@ -373,7 +379,6 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 
 // commitAll writes the manifests of every staged organization, Workers at a time.
 func (w *writer) commitAll(ctx context.Context) {
-	input := w.counts.input()
 	sem := make(chan struct{}, w.s.Workers)
 	var wg sync.WaitGroup
 	for _, c := range w.commits {
@@ -385,7 +390,7 @@ func (w *writer) commitAll(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := w.commit(ctx, c, input); err != nil {
+			if err := w.commit(ctx, c); err != nil {
 				w.fail(ctx, c, err)
 			}
 		}()
@@ -395,11 +400,11 @@ func (w *writer) commitAll(ctx context.Context) {
 
 // commit writes an organization's manifest: the chain entry, which is the commit point,
 // then its copy in the day's index.
-func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) error {
+func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 	store := w.s.Store
 	m := &Manifest{
 		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
-		Window: c.window, Counts: c.Counts, Input: input, Data: c.Data, Quarantine: w.res.Quarantine,
+		Window: c.window, Counts: c.Counts, Data: c.Data,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
 	}
@@ -436,6 +441,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 	}
 	crashpoint.Hit("commit.index")
 	c.Outcome, c.Revision, c.Seq = OutcomeCommitted, m.Revision, m.Seq
+	c.manifestSHA256 = hexSum(sum)
 	return nil
 }
 

@@ -145,6 +145,9 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	if r.Quarantine != nil {
 		fmt.Fprintf(w, "  quarantine object %s\n", r.Quarantine.Key)
 	}
+	if r.Accounting != "" {
+		fmt.Fprintf(w, "  accounting object %s\n", r.Accounting)
+	}
 	if sk := r.ClockSkew; sk.Total() > 0 {
 		fmt.Fprintf(w, "  clock skew: %d exported events outside the day (%d before, %d after; eventTimestamp %s to %s), flagged in the manifests\n",
 			sk.Total(), sk.Before, sk.After, time.UnixMilli(sk.Earliest).UTC().Format(time.RFC3339Nano), time.UnixMilli(sk.Latest).UTC().Format(time.RFC3339Nano))

@@ -55,6 +55,7 @@ var keys = []key{
 	{"schedule.enabled", "", "", setBool(func(c *Config) *bool { return &c.Schedule.Enabled })},
 	{"signing.keyFile", "", "", setString(func(c *Config) *string { return &c.Signing.KeyFile })},
 	{"http.addr", "", "", setString(func(c *Config) *string { return &c.HTTP.Addr })},
+	{"http.metricsAddr", "", "", setString(func(c *Config) *string { return &c.HTTP.MetricsAddr })},
 	{"http.shutdownTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ShutdownTimeout })},
 	{"http.tokenRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenRate })},
 	{"http.clientRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.ClientRate })},

@@ -9,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -166,4 +168,68 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 	}
 	reliability.Record(t, "security", "an organization reads its manifest, listing, export, task and errors on a day shared with another",
 		reliability.Refused, "no other organization's id, no whole-day counts, no shared quarantine or accounting key")
+}
+
+// TestServeMetricsAddr runs serve with its scheduler, which seals the sample day at
+// start-up and so sets per-organization series, once without and once with
+// http.metricsAddr: the API's /metrics never shows an organization's id; the metrics
+// address, when set, shows them and the API's address serves no /metrics at all.
+func TestServeMetricsAddr(t *testing.T) {
+	for _, private := range []bool{false, true} {
+		t.Run(map[bool]string{false: "no metricsAddr", true: "metricsAddr"}[private], func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
+			t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+			t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
+			if private {
+				t.Setenv("CHATVAULT_HTTP_METRICSADDR", "127.0.0.1:0")
+			}
+			common := []string{"--eventlog", "../../testdata/eventlog", "--store", t.TempDir(), "--log-format", "json", "--log-level", "error"}
+			if code, _, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read"}, common...)...); code != exitOK {
+				t.Fatalf("token create: %d %s", code, errOut)
+			}
+			ticks := make(chan scheduler.Report, 1)
+			metricsAt := make(chan string, 1)
+			serveHooks.clock = scheduler.NewFakeClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+			serveHooks.onTick = func(r scheduler.Report) { ticks <- r }
+			serveHooks.metricsListening = func(a string) { metricsAt <- a }
+			t.Cleanup(func() { serveHooks.clock, serveHooks.onTick, serveHooks.metricsListening = nil, nil, nil })
+			srv := startServe(t, common...)
+			if r := <-ticks; len(r.Sealed) != 2 {
+				t.Fatalf("start-up tick: %+v", r)
+			}
+			get := func(url string) (int, string) {
+				t.Helper()
+				resp, err := http.Get(url)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				b, _ := io.ReadAll(resp.Body)
+				return resp.StatusCode, string(b)
+			}
+			code, body := get("http://" + srv.addr + "/metrics")
+			for _, id := range []string{acme, globexID} {
+				if strings.Contains(body, id) {
+					t.Errorf("the API's /metrics (%d) shows %s", code, id)
+				}
+			}
+			perOrg := `chatvault_last_sealed_day_timestamp_seconds{org="` + acme + `"}`
+			if !private {
+				if code != 200 || !strings.Contains(body, `chatvault_scheduler_runs_total{result="ok"} 1`) {
+					t.Errorf("the API's /metrics: %d, lacks the scheduler's runs:\n%s", code, body)
+				}
+				reliability.Record(t, "security", "unauthenticated GET /metrics on the API's address, after a seal", reliability.Refused,
+					"series naming an organization are left out; the others are served")
+				return
+			}
+			if code != 404 {
+				t.Errorf("the API's /metrics with http.metricsAddr set: %d, want 404", code)
+			}
+			code, body = get("http://" + <-metricsAt + "/metrics")
+			if code != 200 || !strings.Contains(body, perOrg) {
+				t.Errorf("http.metricsAddr's /metrics: %d, lacks %s", code, perOrg)
+			}
+		})
+	}
 }

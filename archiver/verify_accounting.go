@@ -13,6 +13,8 @@ import (
 // here, once per day, instead of once per organization), and lists manifests that exist
 // in their organization's chain with the SHA-256 it gives. On a locking store, each is
 // locked like the quarantine object, and no accounting object was deleted or replaced.
+// The recorded hold events (see Ledger.Hold) must decode and, on a locking store, be
+// neither deleted nor replaced either: they are the evidence of the legal holds.
 func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
 	var keys []string
 	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
@@ -49,8 +51,15 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 			return err
 		}
 	}
+	if _, err := l.HoldEvents(ctx, ""); err != nil {
+		rep.problem("%v", err)
+	}
 	if lk != nil {
-		return l.verifyVersions(ctx, lk, AccountingPrefix, rep)
+		for _, p := range []string{AccountingPrefix, HoldsPrefix} {
+			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

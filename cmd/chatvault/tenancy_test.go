@@ -38,7 +38,12 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 			t.Errorf("run's summary lacks %q:\n%s", want, runOut)
 		}
 	}
-	code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--scope", "admin:audit:read"}, common...)...)
+	code, out, _ := chatvault(t, append([]string{"status", "--org", acme, "--date", "2026-11-22"}, common...)...)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != exitOK || len(lines) != 6 ||
+		strings.Join(strings.Fields(lines[5])[:6], " ") != "2026-11-22 29 13 5 2 9" {
+		t.Errorf("status does not show the day-level accounting: exit %d\n%s", code, out)
+	}
+	code, out, errOut = chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--scope", "admin:audit:read"}, common...)...)
 	if code != exitOK {
 		t.Fatalf("token create: %d %s", code, errOut)
 	}
@@ -116,7 +121,6 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 		{"bad task", "POST", "/v1/exports/tasks", `{"from":"2026-11-22","to":"2026-11-22","format":"jsonl","chatIds":["00000000-0000-4000-8000-000000000000"]}`},
 	} {
 		resp, body := do(r.method, r.path, r.body)
-		t.Logf("%s: %d", r.what, resp.StatusCode)
 		check(r.what, resp, body)
 	}
 

@@ -372,3 +372,52 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 	}
 	return res, nil
 }
+
+// applyHolds places the legal hold on what this run stored for a day that a recorded hold
+// already covers (a hold placed over days not sealed yet, or a new revision of a held
+// day): each organization's new objects when one of its matters holds the day, the day's
+// quarantine and accounting objects when any does. Holds are only ever placed here,
+// never lifted. One listing of the hold events per run.
+func (w *writer) applyHolds(ctx context.Context) error {
+	lk, ok := w.s.Store.(Locker)
+	if !ok || !lk.Locking() {
+		return nil
+	}
+	l := Ledger{Store: w.s.Store}
+	events, err := l.HoldEvents(ctx, "")
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	st := replayHolds(events)
+	set := func(key string) error {
+		if err := lk.SetLegalHold(ctx, key, true); err != nil {
+			return fmt.Errorf("legal hold of %s: %w", key, err)
+		}
+		return nil
+	}
+	if st.anyHolds(w.day) {
+		for _, key := range []string{w.res.Accounting} {
+			if key != "" {
+				if err := set(key); err != nil {
+					return err
+				}
+			}
+		}
+		if q := w.res.Quarantine; q != nil {
+			if err := set(q.Key); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range w.commits {
+		if c.Err != nil || c.manifestSHA256 == "" || !st.orgHolds(c.Org, w.day) {
+			continue
+		}
+		for _, key := range []string{c.Data.Key, chainKey(c.Org, c.Seq), revisionKey(c.Org, w.day, c.Revision)} {
+			if err := set(key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -220,3 +220,35 @@ func TestHold(t *testing.T) {
 	reliability.Record(t, "security", "legal hold lifted by one organization on a day another still holds", reliability.Kept,
 		"the shared quarantine and accounting objects stay held until the last (organization, matter) hold is lifted")
 }
+
+// TestHoldBeforeSeal places a hold on a day not sealed yet: the seal puts the legal hold
+// on what it stores for the held organization and on the day's shared objects, not on
+// another organization's.
+func TestHoldBeforeSeal(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ledger := archiver.Ledger{Store: ls}
+	r, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay.Next(), On: true,
+		At: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)})
+	if err != nil || r.Held != 0 {
+		t.Fatalf("hold before the seal: %+v %v", r, err)
+	}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, o := range res.Orgs {
+		if o.Org == acme {
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+		}
+	}
+	want = append(want, res.Quarantine.Key, res.Accounting)
+	slices.Sort(want)
+	if got := ls.heldKeys(); !slices.Equal(got, want) {
+		t.Errorf("held after the seal\n%q\nwant\n%q", got, want)
+	}
+	reliability.Record(t, "security", "legal hold placed on a day before it is sealed", reliability.Kept,
+		"the seal places the hold on the held organization's objects and the day's shared ones")
+}

@@ -226,6 +226,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		return fmt.Errorf("manifests committed, but not the day's accounting object (a rerun writes it): %w", err)
 	}
 	w.res.Accounting = key
+	if err := w.applyHolds(ctx); err != nil {
+		return fmt.Errorf("manifests committed, but the legal holds recorded for the day are not all placed (a rerun places them): %w", err)
+	}
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
 			w.res.Orgs = append(w.res.Orgs, c.OrgResult)

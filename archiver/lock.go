@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -46,59 +45,6 @@ type ObjectVersion struct {
 
 // ErrNoLocking is returned (wrapped) by Hold when the store cannot lock objects.
 var ErrNoLocking = errors.New("store does not lock objects (a folder, or a bucket without Object Lock)")
-
-// Hold places (on) or lifts the legal hold on every object of org's days from..to: the
-// day's exports, day indexes and failure records, the chain entries of the day's
-// manifests, and the quarantine objects they name. It returns how many objects it changed.
-func (l Ledger) Hold(ctx context.Context, org string, from, to Day, on bool) (int, error) {
-	lk, ok := l.Store.(Locker)
-	if !ok || !lk.Locking() {
-		return 0, fmt.Errorf("hold: %w", ErrNoLocking)
-	}
-	n := 0
-	set := func(key string) error {
-		if err := lk.SetLegalHold(ctx, key, on); err != nil {
-			return fmt.Errorf("hold: %s: %w", key, err)
-		}
-		n++
-		return nil
-	}
-	seen := map[string]bool{}
-	for day := from; !day.After(to); day = day.Next() {
-		var keys []string
-		if err := l.Store.List(ctx, dayPrefix(org, day), func(key string) error {
-			keys = append(keys, key)
-			return nil
-		}); err != nil {
-			return n, fmt.Errorf("hold: list %s: %w", day, err)
-		}
-		for _, key := range keys {
-			if err := set(key); err != nil {
-				return n, err
-			}
-			if !strings.HasPrefix(key, revisionPrefix(org, day)) {
-				continue
-			}
-			m, err := l.readManifest(ctx, key)
-			if err != nil {
-				return n, fmt.Errorf("hold: %w", err)
-			}
-			extra := []string{chainKey(org, m.Seq)}
-			if m.Quarantine != nil {
-				extra = append(extra, m.Quarantine.Key)
-			}
-			for _, k := range extra {
-				if !seen[k] {
-					seen[k] = true
-					if err := set(k); err != nil {
-						return n, err
-					}
-				}
-			}
-		}
-	}
-	return n, nil
-}
 
 // verifyLocks checks that a manifest's objects are locked as the archiver asked: in
 // COMPLIANCE mode until the day's end plus the organization's retention. The quarantine

@@ -3,6 +3,7 @@ package archiver_test
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // lockingStore plays a store with Object Lock over a folder store: each object is locked
@@ -115,6 +117,23 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 	}
 }
 
+// heldKeys returns the keys whose legal hold is on, sorted.
+func (s *lockingStore) heldKeys() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var held []string
+	for key, l := range s.locks {
+		if l.LegalHold {
+			held = append(held, key)
+		}
+	}
+	slices.Sort(held)
+	return held
+}
+
+// TestHold places and lifts holds of two organizations and two matters on the sample day,
+// whose quarantine and accounting objects both organizations share: an object stays held
+// while any hold on it remains, and every event is recorded.
 func TestHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
@@ -123,31 +142,113 @@ func TestHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n, err := archiver.Ledger{Store: ls}.Hold(context.Background(), acme, sampleDay, sampleDay, true)
+	own := map[string][]string{}
+	for _, o := range res.Orgs {
+		own[o.Org] = []string{
+			"orgs/" + o.Org + "/days/" + sampleDay.String() + "/r0001.json",
+			"orgs/" + o.Org + "/manifests/000000000001.json",
+			o.Data.Key,
+		}
+	}
+	shared := []string{res.Quarantine.Key, res.Accounting}
+	ledger := archiver.Ledger{Store: ls}
+	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	hold := func(org, matter string, on bool) archiver.HoldResult {
+		t.Helper()
+		at = at.Add(time.Minute)
+		r, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: org, Matter: matter, From: sampleDay, To: sampleDay, On: on, At: at, By: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	want := func(step string, keys ...[]string) {
+		t.Helper()
+		all := slices.Concat(keys...)
+		slices.Sort(all)
+		if got := ls.heldKeys(); !slices.Equal(got, all) {
+			t.Errorf("%s: held\n%q\nwant\n%q", step, got, all)
+		}
+	}
+
+	if r := hold(acme, "case-1", true); r.Held != 5 {
+		t.Errorf("A on: %+v, want 5 objects held", r)
+	}
+	want("A on", own[acme], shared)
+	hold(globex, "case-2", true)
+	want("A on, B on", own[acme], own[globex], shared)
+	if r := hold(acme, "case-1", false); r.Released != 3 || r.Kept != 2 {
+		t.Errorf("A off: %+v, want A's 3 released, the 2 shared kept", r)
+	}
+	want("A on, B on, A off", own[globex], shared)
+	hold(globex, "case-2", false)
+	want("both off", nil)
+
+	// Two matters of one organization.
+	hold(acme, "case-1", true)
+	hold(acme, "case-3", true)
+	hold(acme, "case-1", false)
+	want("A's case-3 still on", own[acme], shared)
+	hold(acme, "case-3", false)
+	want("A's matters all off", nil)
+
+	_, err = ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-9", From: sampleDay, To: sampleDay, At: at})
+	if !errors.Is(err, archiver.ErrNoSuchHold) {
+		t.Errorf("lifting a matter never held: %v, want ErrNoSuchHold", err)
+	}
+	for _, bad := range []string{"", "a/b", "..", ".x", "case 1", strings.Repeat("x", 101)} {
+		if _, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: bad, From: sampleDay, To: sampleDay, On: true, At: at}); err == nil {
+			t.Errorf("matter %q accepted", bad)
+		}
+	}
+
+	events, err := ledger.HoldEvents(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var held []string
-	for key, l := range ls.locks {
-		if l.LegalHold {
-			held = append(held, key)
-		}
+	if len(events) != 8 || events[0].Org != acme || !events[0].On || events[2].Org != acme || events[2].On {
+		t.Errorf("events: %+v", events)
 	}
-	slices.Sort(held)
-	var acmeData string
+	if active := archiver.ActiveHolds(events); len(active) != 0 {
+		t.Errorf("active holds after every off: %+v", active)
+	}
+	hold(globex, "case-2", true)
+	events, _ = ledger.HoldEvents(context.Background(), globex)
+	if active := archiver.ActiveHolds(events); len(active) != 1 || active[0].Matter != "case-2" || len(active[0].Days) != 1 {
+		t.Errorf("active holds of globex: %+v", active)
+	}
+	reliability.Record(t, "security", "legal hold lifted by one organization on a day another still holds", reliability.Kept,
+		"the shared quarantine and accounting objects stay held until the last (organization, matter) hold is lifted")
+}
+
+// TestHoldBeforeSeal places a hold on a day not sealed yet: the seal puts the legal hold
+// on what it stores for the held organization and on the day's shared objects, not on
+// another organization's.
+func TestHoldBeforeSeal(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ledger := archiver.Ledger{Store: ls}
+	r, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay.Next(), On: true,
+		At: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)})
+	if err != nil || r.Held != 0 {
+		t.Fatalf("hold before the seal: %+v %v", r, err)
+	}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			acmeData = o.Data.Key
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
 		}
 	}
-	want := []string{
-		"orgs/" + acme + "/days/" + sampleDay.String() + "/r0001.json",
-		"orgs/" + acme + "/manifests/000000000001.json",
-		acmeData,
-		res.Quarantine.Key,
-	}
+	want = append(want, res.Quarantine.Key, res.Accounting)
 	slices.Sort(want)
-	if n != len(want) || !slices.Equal(held, want) {
-		t.Errorf("Hold changed %d objects; held\n%q\nwant\n%q", n, held, want)
+	if got := ls.heldKeys(); !slices.Equal(got, want) {
+		t.Errorf("held after the seal\n%q\nwant\n%q", got, want)
 	}
+	reliability.Record(t, "security", "legal hold placed on a day before it is sealed", reliability.Kept,
+		"the seal places the hold on the held organization's objects and the day's shared ones")
 }

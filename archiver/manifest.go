@@ -50,11 +50,15 @@ type Manifest struct {
 	ClockSkew *ClockSkew `json:"clockSkew,omitempty"`
 	// Counts are this organization's.
 	Counts OrgCounts `json:"counts"`
-	// Input accounts for every record of the day's partition, for all organizations.
-	Input InputCounts `json:"input"`
+	// Input and Quarantine are day-level data, shared by every organization of the day:
+	// the whole partition's counts and the day's quarantine object. Version 1 manifests
+	// carried them; version 2 manifests never do (an organization sees only its own
+	// numbers, DESIGN invariant 5), and they live in the day's accounting object for
+	// operators (see Accounting). Kept here, as pointers, to read version 1 manifests and
+	// re-encode them to the same bytes.
+	Input *InputCounts `json:"input,omitempty"`
 	// Data is the day's export (gzipped canonical JSONL).
-	Data DataObject `json:"data"`
-	// Quarantine is the day's quarantine object, if any record was quarantined.
+	Data       DataObject `json:"data"`
 	Quarantine *ObjectRef `json:"quarantine,omitempty"`
 	// DirectorySHA256 is the hex SHA-256 of the directory snapshot used for routing.
 	DirectorySHA256 string `json:"directorySha256"`

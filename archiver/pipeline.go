@@ -158,6 +158,9 @@ type DayResult struct {
 	Orgs            []OrgResult
 	Quarantine      *ObjectRef
 	QuarantineByWhy map[string]int64
+	// Accounting is the key of the day-level accounting object this run wrote (empty
+	// when the day's manifests were all unchanged and already accounted for).
+	Accounting string
 	// ClockSkew counts the day's exported records (each once, whatever the number of
 	// organizations) whose eventTimestamp lies outside the day.
 	ClockSkew       ClockSkew

@@ -182,6 +182,16 @@ func TestSealSample(t *testing.T) {
 	}
 	defer rc.Close()
 	golden(t, "quarantine.jsonl", gunzip(t, rc))
+	// The day-level numbers are the operators', in the accounting object, not in any
+	// organization's manifest.
+	if res.Accounting == "" {
+		t.Fatal("no accounting object")
+	}
+	b, err := os.ReadFile(filepath.Join(f.storeDir, filepath.FromSlash(res.Accounting)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden(t, "accounting.json", b)
 }
 
 func mapsEqual(a, b map[string]int64) bool {
@@ -304,8 +314,8 @@ func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 		t.Fatalf("untouched store: problems %v, %d manifests", rep.Problems, rep.Manifests)
 	}
 	files := storeFiles(t, f.storeDir)
-	if len(files) != 7 {
-		t.Fatalf("store holds %d objects, want 7 (2 × export, manifest, day index; 1 quarantine)", len(files))
+	if len(files) != 8 {
+		t.Fatalf("store holds %d objects, want 8 (2 × export, manifest, day index; 1 quarantine, 1 accounting)", len(files))
 	}
 	for key := range files {
 		for _, pos := range []string{"first", "middle", "last"} {
@@ -682,7 +692,7 @@ func (s *recordingStore) Create(ctx context.Context, key string, body io.Reader,
 
 // TestRetention checks what the pipeline asks stores to enforce: every object of an
 // organization's day is kept until the day's end plus the organization's retentionDays,
-// and the quarantine as long as the longest of them.
+// and the quarantine and the day's accounting as long as the longest of them.
 func TestRetention(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	rs := &recordingStore{Store: f.store, opts: map[string]archiver.CreateOptions{}}
@@ -692,8 +702,8 @@ func TestRetention(t *testing.T) {
 	}
 	end := sampleDay.End()
 	want := map[string]time.Time{acme: end.AddDate(0, 0, 2557), globex: end.AddDate(0, 0, 3650)}
-	if len(rs.opts) != 7 {
-		t.Errorf("%d objects created, want 7", len(rs.opts))
+	if len(rs.opts) != 8 {
+		t.Errorf("%d objects created, want 8", len(rs.opts))
 	}
 	// A rerun that restores a lost day index keeps it as long as the manifest it copies.
 	if err := os.Remove(filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json")); err != nil {
@@ -705,7 +715,7 @@ func TestRetention(t *testing.T) {
 	for key, opt := range rs.opts {
 		var w time.Time
 		switch {
-		case strings.HasPrefix(key, "quarantine/"):
+		case strings.HasPrefix(key, "quarantine/"), strings.HasPrefix(key, archiver.AccountingPrefix):
 			w = want[globex]
 		case strings.HasPrefix(key, "orgs/"+acme):
 			w = want[acme]

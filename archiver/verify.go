@@ -111,6 +111,9 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	if err := l.verifyAudit(ctx, opt, rep); err != nil { // audit_verify.go
 		return rep, err
 	}
+	if err := l.verifyAccounting(ctx, opt, rep); err != nil { // verify_accounting.go
+		return rep, err
+	}
 	if lk, ok := l.Store.(Locker); ok {
 		for _, p := range []string{prefix, "quarantine/"} {
 			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
@@ -164,7 +167,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
 		}
 		ck.manifest(m, rep)
-		if !m.Input.Balanced() {
+		if m.Input != nil && !m.Input.Balanced() {
 			rep.problem("%s: input counts do not balance", key)
 		}
 		day, err := ParseDay(m.Date)

@@ -12,26 +12,26 @@ import (
 // verifyVersions, beside it, reports every key with more than one version whatever the
 // manifests say.
 func (l Ledger) verifyPinnedVersions(ctx context.Context, m *StoredManifest, rep *VerifyReport) {
-	vr, ok := l.Store.(VersionReporter)
-	if !ok {
-		return
-	}
-	check := func(key, want string) {
-		if want == "" {
-			return // sealed before manifests named versions, or on a store without them
-		}
-		cur, err := vr.CurrentVersion(ctx, key)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			rep.problem("%s: current version is missing or a delete marker, the manifest's is %s", key, want)
-		case err != nil:
-			rep.problem("%s: current version: %v", key, err)
-		case cur != want:
-			rep.problem("%s: current version %s is not the manifest's %s: a newer version was put under the key (the manifest's is what is served)", key, cur, want)
-		}
-	}
-	check(m.Data.Key, m.Data.VersionID)
+	l.verifyPinnedVersion(ctx, m.Data.Key, m.Data.VersionID, rep)
 	if q := m.Quarantine; q != nil {
-		check(q.Key, q.VersionID)
+		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
+	}
+}
+
+// verifyPinnedVersion reports key when its current version is not want (see
+// verifyPinnedVersions); an empty want names no version and is not checked.
+func (l Ledger) verifyPinnedVersion(ctx context.Context, key, want string, rep *VerifyReport) {
+	vr, ok := l.Store.(VersionReporter)
+	if !ok || want == "" {
+		return // sealed before manifests named versions, or on a store without them
+	}
+	cur, err := vr.CurrentVersion(ctx, key)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		rep.problem("%s: current version is missing or a delete marker, the manifest's is %s", key, want)
+	case err != nil:
+		rep.problem("%s: current version: %v", key, err)
+	case cur != want:
+		rep.problem("%s: current version %s is not the manifest's %s: a newer version was put under the key (the manifest's is what is served)", key, cur, want)
 	}
 }

@@ -219,6 +219,16 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			"before", sk.Before, "after", sk.After, "earliest", sk.Earliest, "latest", sk.Latest)
 	}
 	w.commitAll(ctx)
+	// The day-level accounting, for operators only: the manifests carry each
+	// organization's own numbers.
+	key, err := w.account(ctx)
+	if err != nil {
+		return fmt.Errorf("manifests committed, but not the day's accounting object (a rerun writes it): %w", err)
+	}
+	w.res.Accounting = key
+	if err := w.applyHolds(ctx); err != nil {
+		return fmt.Errorf("manifests committed, but the legal holds recorded for the day are not all placed (a rerun places them): %w", err)
+	}
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
 			w.res.Orgs = append(w.res.Orgs, c.OrgResult)
@@ -256,12 +266,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 	key := quarantineKey(w.day, q.sum)
 	// Quarantined records belong to no organization yet, so they are kept as long as the
 	// longest retention of the day's archiving organizations.
-	var keep CreateOptions
-	for _, o := range w.rt.orgs {
-		if r := w.retention(o); r.RetainUntil.After(keep.RetainUntil) {
-			keep = r
-		}
-	}
+	keep := w.dayRetention()
 	version, err := q.store(ctx, w.s.Store, key, keep)
 	if err != nil {
 		return fmt.Errorf("store quarantine: %w", err)
@@ -320,6 +325,9 @@ type orgCommit struct {
 	latest *StoredManifest // the day's latest revision before this commit
 	// supersedes is set when the operator superseded a revision this one drops records of.
 	supersedes *Supersession
+	// manifestSHA256 is of the manifest committed, or of the latest found unchanged, for
+	// the day's accounting object.
+	manifestSHA256 string
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -365,6 +373,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	}
 	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum {
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
+		c.manifestSHA256 = hexSum(latest.SHA256)
 		return nil
 	}
 	if latest != nil {
@@ -384,7 +393,6 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 
 // commitAll writes the manifests of every staged organization, Workers at a time.
 func (w *writer) commitAll(ctx context.Context) {
-	input := w.counts.input()
 	sem := make(chan struct{}, w.s.Workers)
 	var wg sync.WaitGroup
 	for _, c := range w.commits {
@@ -396,7 +404,7 @@ func (w *writer) commitAll(ctx context.Context) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := w.commit(ctx, c, input); err != nil {
+			if err := w.commit(ctx, c); err != nil {
 				w.fail(ctx, c, err)
 			}
 		}()
@@ -406,11 +414,11 @@ func (w *writer) commitAll(ctx context.Context) {
 
 // commit writes an organization's manifest: the chain entry, which is the commit point,
 // then its copy in the day's index.
-func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) error {
+func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 	store := w.s.Store
 	m := &Manifest{
 		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
-		Window: c.window, Counts: c.Counts, Input: input, Data: c.Data, Quarantine: w.res.Quarantine,
+		Window: c.window, Counts: c.Counts, Data: c.Data,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
 		Ignored: w.res.Ignored,
@@ -454,6 +462,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit, input InputCounts) er
 	}
 	crashpoint.Hit("commit.index")
 	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
+	c.manifestSHA256 = hexSum(sum)
 	return nil
 }
 

@@ -163,6 +163,11 @@ type Signing struct {
 type HTTP struct {
 	// Addr (http.addr) is the listen address, host:port.
 	Addr string
+	// MetricsAddr (http.metricsAddr), when set, is a second listen address, host:port,
+	// that serves /metrics with every series, per-organization ones included, and nothing
+	// else; the API's address then serves no /metrics. Empty: the API's /metrics, open to
+	// anyone who reaches it, serves only the series that name no organization.
+	MetricsAddr string
 	// ShutdownTimeout (http.shutdownTimeout) is how long `chatvault serve` waits, after
 	// SIGTERM, for requests in flight and a running seal to finish before it aborts them.
 	ShutdownTimeout time.Duration
@@ -479,6 +484,13 @@ func (c *Config) problems() []*Error {
 	}
 	if _, _, err := net.SplitHostPort(c.HTTP.Addr); err != nil {
 		add("http.addr", "%q is not host:port (such as :8080)", c.HTTP.Addr)
+	}
+	if m := c.HTTP.MetricsAddr; m != "" {
+		if _, _, err := net.SplitHostPort(m); err != nil {
+			add("http.metricsAddr", "%q is not host:port (such as 127.0.0.1:9090)", m)
+		} else if _, port, _ := net.SplitHostPort(m); m == c.HTTP.Addr && port != "0" {
+			add("http.metricsAddr", "%q is http.addr too: give the metrics their own address", m)
+		}
 	}
 
 	if c.Exports.Concurrency < 1 || c.Exports.Concurrency > 64 {

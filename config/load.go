@@ -57,6 +57,7 @@ var keys = []key{
 	{"signing.keyFile", "", "", setString(func(c *Config) *string { return &c.Signing.KeyFile })},
 	{"signing.publicKeyFile", "", "", setString(func(c *Config) *string { return &c.Signing.PublicKeyFile })},
 	{"http.addr", "", "", setString(func(c *Config) *string { return &c.HTTP.Addr })},
+	{"http.metricsAddr", "", "", setString(func(c *Config) *string { return &c.HTTP.MetricsAddr })},
 	{"http.shutdownTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ShutdownTimeout })},
 	{"http.tokenRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenRate })},
 	{"http.clientRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.ClientRate })},

@@ -281,6 +281,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"signing.keyFile", "/k", func(c *Config) { c.Signing.KeyFile = "/k" }, nil},
 		{"signing.publicKeyFile", "/k.pub", func(c *Config) { c.Signing.PublicKeyFile = "/k.pub" }, nil},
 		{"http.addr", ":0", func(c *Config) { c.HTTP.Addr = ":0" }, nil},
+		{"http.metricsAddr", "127.0.0.1:9090", func(c *Config) { c.HTTP.MetricsAddr = "127.0.0.1:9090" }, nil},
 		{"auth.tokensFile", "/t", func(c *Config) { c.Auth.TokensFile = "/t" }, nil},
 		{"exports.concurrency", "4", func(c *Config) { c.Exports.Concurrency = 4 }, nil},
 		{"exports.maxRangeDays", "31", func(c *Config) { c.Exports.MaxRangeDays = 31 }, nil},

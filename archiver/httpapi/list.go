@@ -97,9 +97,13 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, tok arch
 	if m == nil {
 		return s.pending(day)
 	}
+	b, err := orgManifest(w, m)
+	if err != nil {
+		return err
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
-	_, err = w.Write(m.Bytes)
+	_, err = w.Write(b)
 	return err
 }
 

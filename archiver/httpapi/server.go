@@ -75,6 +75,10 @@ type Server struct {
 	// /metrics (nil: prometheus.DefaultGatherer).
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+	// PrivateMetrics leaves /metrics off the API: serve publishes every series on
+	// http.metricsAddr instead (MetricsHandler). Otherwise the API's /metrics, which needs
+	// no token, serves only the series that name no organization (see publicMetrics).
+	PrivateMetrics bool
 	// TokenRate and ClientRate limit requests per token and per client address, per
 	// second, with bursts of TokenBurst and ClientBurst; 0 means the defaults (5/s burst
 	// 20, 20/s burst 50), negative means no limit.
@@ -203,7 +207,9 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /v1/audit", s.authenticate(archiver.ScopeAuditRead, s.handleAudit))
 	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.handle(mux, "GET /readyz", s.handleReady)
-	s.handle(mux, "GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	if !s.PrivateMetrics {
+		s.handle(mux, "GET /metrics", promhttp.HandlerFor(publicMetrics{s: s, g: gatherer}, promhttp.HandlerOpts{}).ServeHTTP)
+	}
 	s.handle(mux, "GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)

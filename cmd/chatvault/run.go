@@ -164,6 +164,9 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	for _, f := range r.Ignored {
 		fmt.Fprintf(w, "  ignored %s (export.ignoreFiles): %s, sha256 %s, recorded in the manifests\n", f.Name, config.FormatSize(f.Size), f.SHA256)
 	}
+	if r.Accounting != "" {
+		fmt.Fprintf(w, "  accounting object %s\n", r.Accounting)
+	}
 	if sk := r.ClockSkew; sk.Total() > 0 {
 		fmt.Fprintf(w, "  clock skew: %d exported events outside the day (%d before, %d after; eventTimestamp %s to %s), flagged in the manifests\n",
 			sk.Total(), sk.Before, sk.After, time.UnixMilli(sk.Earliest).UTC().Format(time.RFC3339Nano), time.UnixMilli(sk.Latest).UTC().Format(time.RFC3339Nano))

@@ -129,7 +129,7 @@ func TestS3SealMatchesFolder(t *testing.T) {
 				if want.After(longest) {
 					longest = want
 				}
-			case strings.HasPrefix(rel, "quarantine/"):
+			case strings.HasPrefix(rel, "quarantine/"), strings.HasPrefix(rel, "accounting/"):
 				want = time.Time{} // checked below: the longest retention of the day's orgs
 			default:
 				t.Errorf("unexpected object %s", key)
@@ -142,7 +142,7 @@ func TestS3SealMatchesFolder(t *testing.T) {
 				t.Fatalf("HeadObject %s: %v", key, err)
 			}
 			got := aws.ToTime(head.ObjectLockRetainUntilDate)
-			if strings.HasPrefix(rel, "quarantine/") {
+			if strings.HasPrefix(rel, "quarantine/") || strings.HasPrefix(rel, "accounting/") {
 				defer func() {
 					if !got.Equal(longest) {
 						t.Errorf("%s: retain until %s, want the longest retention %s", key, got, longest)
@@ -202,14 +202,14 @@ func testHold(t *testing.T, c *awss3.Client, bucket string, s3Args, fsArgs []str
 		}
 		return got
 	}
-	code, out, errOut := chatvault(t, append([]string{"hold", "--org", org, "--date", day, "--on"}, s3Args...)...)
+	code, out, errOut := chatvault(t, append([]string{"hold", "--org", org, "--matter", "case-1", "--date", day, "--on"}, s3Args...)...)
 	if code != exitOK {
 		t.Fatalf("hold --on: exit %d\n%s%s", code, out, errOut)
 	}
 	held := 0
 	for key, on := range holds() {
-		// The org's day folder and chain, and the quarantine its manifest names.
-		mine := strings.HasPrefix(key, "orgs/"+org+"/") || strings.HasPrefix(key, "quarantine/")
+		// The org's day folder and chain, and the day's shared quarantine and accounting.
+		mine := strings.HasPrefix(key, "orgs/"+org+"/") || strings.HasPrefix(key, "quarantine/") || strings.HasPrefix(key, "accounting/")
 		if on != mine {
 			t.Errorf("%s: legal hold %v, want %v", key, on, mine)
 		}
@@ -220,7 +220,7 @@ func testHold(t *testing.T, c *awss3.Client, bucket string, s3Args, fsArgs []str
 	if !strings.Contains(out, fmt.Sprintf("placed on %d objects", held)) || held < 3 {
 		t.Errorf("hold says %q; %d objects are held", out, held)
 	}
-	if code, _, errOut := chatvault(t, append([]string{"hold", "--org", org, "--date", day, "--off"}, s3Args...)...); code != exitOK {
+	if code, _, errOut := chatvault(t, append([]string{"hold", "--org", org, "--matter", "case-1", "--date", day, "--off"}, s3Args...)...); code != exitOK {
 		t.Fatalf("hold --off: exit %d\n%s", code, errOut)
 	}
 	for key, on := range holds() {
@@ -233,9 +233,12 @@ func testHold(t *testing.T, c *awss3.Client, bucket string, s3Args, fsArgs []str
 		code int
 		want string
 	}{
-		{append([]string{"hold", "--org", org, "--date", day, "--on"}, fsArgs...), exitFailure, "does not lock objects"},
-		{append([]string{"hold", "--org", org, "--date", day}, s3Args...), exitUsage, "exactly one of --on and --off"},
-		{append([]string{"hold", "--date", day, "--on"}, s3Args...), exitUsage, "--org is required"},
+		{append([]string{"hold", "--org", org, "--matter", "m", "--date", day, "--on"}, fsArgs...), exitFailure, "does not lock objects"},
+		{append([]string{"hold", "--org", org, "--matter", "m", "--date", day}, s3Args...), exitUsage, "exactly one of --on and --off"},
+		{append([]string{"hold", "--matter", "m", "--date", day, "--on"}, s3Args...), exitUsage, "--org is required"},
+		{append([]string{"hold", "--org", org, "--date", day, "--on"}, s3Args...), exitUsage, "--matter is required"},
+		{append([]string{"hold", "--org", org, "--matter", "a/b", "--date", day, "--on"}, s3Args...), exitUsage, "only letters"},
+		{append([]string{"hold", "--org", org, "--matter", "never", "--date", day, "--off"}, s3Args...), exitFailure, "no hold for matter"},
 	} {
 		if code, _, errOut := chatvault(t, tt.args...); code != tt.code || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%v: exit %d %q, want %d and %q", tt.args, code, errOut, tt.code, tt.want)

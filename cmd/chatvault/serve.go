@@ -52,6 +52,9 @@ var serveHooks struct {
 	taskDone  func(id string, state exporttask.State)
 	janitor   chan time.Time
 	expired   func(n int, err error)
+
+	// metricsListening hears the address of http.metricsAddr's listener.
+	metricsListening func(addr string)
 }
 
 // janitorInterval is how often serve deletes export task results past exports.retention.
@@ -131,6 +134,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		// 0 in the configuration streams every body; 0 here would mean the default.
 		VerifyFirstMaxSize: cmp.Or(e.cfg.HTTP.VerifyFirstMaxSize, -1),
 		VerifyFirstMemory:  e.cfg.HTTP.VerifyFirstMemory,
+		PrivateMetrics:     e.cfg.HTTP.MetricsAddr != "",
 	}
 	engine, err := e.newEngine(ctx, store, api.Directory, clock.Now)
 	if err != nil {
@@ -189,7 +193,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		defer wg.Done()
 		runAuditFlusher(e, audit, stopFlusher)
 	}()
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -197,6 +201,12 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			serveErr <- err
 		}
 	}()
+	metricsSrv, err := serveMetrics(e, reg, &wg, serveErr)
+	if err != nil {
+		srv.Close()
+		wg.Wait()
+		return e.fail("serve", err)
+	}
 
 	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way
 	// may finish. stop ends its loop; cancelWork aborts the seal.
@@ -305,6 +315,10 @@ loop:
 	cancelTasks()
 	<-tasksDone
 	<-janitorDone
+	if metricsSrv != nil {
+		// Prometheus may scrape until the end; nothing there is worth waiting for.
+		metricsSrv.Close()
+	}
 	if err := srv.Shutdown(deadline); err != nil {
 		e.log.Warn("requests still running at the deadline were cut", "err", err)
 		srv.Close()
@@ -327,6 +341,41 @@ loop:
 	}
 	wg.Wait()
 	return code
+}
+
+// serveMetrics serves every metric, per-organization ones included, on http.metricsAddr
+// when it is set (nil otherwise): an address the operator keeps to the Prometheus
+// scraper, so that the API's address, which anyone reaching it may ask without a token,
+// never shows which organizations archive. Plain HTTP, like a Prometheus target usually is.
+func serveMetrics(e *env, reg *prometheus.Registry, wg *sync.WaitGroup, serveErr chan<- error) (*http.Server, error) {
+	addr := e.cfg.HTTP.MetricsAddr
+	if addr == "" {
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("http.metricsAddr: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.MetricsHandler(reg),
+		ReadHeaderTimeout: e.cfg.HTTP.ReadHeaderTimeout,
+		ReadTimeout:       e.cfg.HTTP.ReadTimeout,
+		IdleTimeout:       e.cfg.HTTP.IdleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(e.log.With("component", "metrics").Handler(), slog.LevelWarn),
+	}
+	e.log.Info("serving metrics", "addr", ln.Addr().String())
+	if serveHooks.metricsListening != nil {
+		serveHooks.metricsListening(ln.Addr().String())
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("metrics: %w", err)
+		}
+	}()
+	return srv, nil
 }
 
 // maxHeaderBytes bounds a request's header block: a bearer token and the usual headers fit

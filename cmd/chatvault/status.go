@@ -78,5 +78,35 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Day, r.State, rev, records, sum, detail)
 	}
 	tw.Flush()
+	return printDayAccounting(ctx, e, store, from, to)
+}
+
+// printDayAccounting shows the operator the day-level numbers of the days from..to, from
+// each day's latest accounting object: the whole partition, all organizations together.
+// Manifests hold only their organization's numbers, so this is the one place status
+// finds them.
+func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from, to archiver.Day) int {
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	header := false
+	for d := from; !d.After(to); d = d.Next() {
+		var last *archiver.StoredAccounting
+		if err := (archiver.Ledger{Store: store}).Accountings(ctx, d, func(a *archiver.StoredAccounting) error {
+			last = a
+			return nil
+		}); err != nil {
+			return e.fail("status", err)
+		}
+		if last == nil {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(e.stdout, "\nday-level accounting (every organization of the day, for operators):")
+			fmt.Fprintln(tw, "DATE\tREAD\tEXPORTED\tEXCLUDED\tDUPLICATES\tQUARANTINED\tACCOUNTING\t")
+			header = true
+		}
+		in := last.Input
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", d, in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined, last.Key)
+	}
+	tw.Flush()
 	return exitOK
 }

@@ -1,0 +1,278 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AccountingVersion is the version of the accounting objects this build writes.
+const AccountingVersion = 1
+
+// Accounting is a day's accounting for operators: what a run read of the whole partition
+// and where every line went, across all organizations, the day's quarantine object, and
+// the organizations' manifests the run committed or found unchanged, by seq and SHA-256.
+//
+// It is day-level data: an organization's manifest, which its compliance officer
+// downloads, carries only its own numbers (DESIGN invariant 5), so the counts that cover
+// every organization, and the key of the quarantine object they share, live here, in an
+// object the API never serves. It is stored create-only under accounting/<date>/, one per
+// run that committed something (or found the day's manifests not yet accounted for), kept
+// as long as the quarantine object, signed like manifests, and checked by verify.
+type Accounting struct {
+	Version int    `json:"version"`
+	Date    string `json:"date"`
+	// Input accounts for every line of the partition, for all organizations:
+	// Read = Exported + sum(Excluded) + Duplicates + Quarantined.
+	Input InputCounts `json:"input"`
+	// Quarantine is the day's quarantine object, if any record was quarantined.
+	Quarantine *ObjectRef `json:"quarantine,omitempty"`
+	// DirectorySHA256 is the hex SHA-256 of the directory snapshot used for routing.
+	DirectorySHA256 string `json:"directorySha256"`
+	// Manifests are the organizations' manifests of the day this run covered.
+	Manifests []AccountedManifest `json:"manifests"`
+	// RetainUntil is how long this object and the quarantine object are kept: the
+	// longest retention of the day's organizations (RFC 3339; empty when none has one).
+	RetainUntil string `json:"retainUntil,omitempty"`
+	Generator   string `json:"generator"`
+	SealedAt    string `json:"sealedAt"`
+	// Signature is set when a signing key is configured: Ed25519 over the object encoded
+	// without its signature, as for manifests.
+	Signature *Signature `json:"signature,omitempty"`
+}
+
+// AccountedManifest names one organization's manifest of the day.
+type AccountedManifest struct {
+	Org      string `json:"org"`
+	Seq      int64  `json:"seq"`
+	Revision int    `json:"revision"`
+	// Outcome is OutcomeCommitted (this run committed it) or OutcomeUnchanged.
+	Outcome string `json:"outcome"`
+	// SHA256 is of the manifest as stored (its chain entry).
+	SHA256 string `json:"sha256"`
+}
+
+// AccountingPrefix starts the keys of the day-level accounting objects.
+const AccountingPrefix = "accounting/"
+
+func accountingPrefix(day Day) string { return AccountingPrefix + day.String() + "/" }
+
+// accountingKey names the day's n-th accounting object by its SHA-256, like exports are
+// named: nothing else refers to it, so its name is what proves its bytes.
+func accountingKey(day Day, n int, sum [sha256.Size]byte) string {
+	return fmt.Sprintf("%s%06d-%s.json", accountingPrefix(day), n, hexSum(sum))
+}
+
+// parseAccountingKey returns the day, number and hex SHA-256 of an accounting key.
+func parseAccountingKey(key string) (Day, int, string, bool) {
+	rest, ok := strings.CutPrefix(key, AccountingPrefix)
+	if !ok {
+		return Day{}, 0, "", false
+	}
+	date, file, ok := strings.Cut(rest, "/")
+	if !ok {
+		return Day{}, 0, "", false
+	}
+	day, err := ParseDay(date)
+	if err != nil {
+		return Day{}, 0, "", false
+	}
+	file, ok = strings.CutSuffix(file, ".json")
+	num, sum, ok2 := strings.Cut(file, "-")
+	if !ok || !ok2 || len(num) != 6 || len(sum) != 2*sha256.Size || strings.Trim(sum, "0123456789abcdef") != "" {
+		return Day{}, 0, "", false
+	}
+	n, err := strconv.Atoi(num)
+	return day, n, sum, err == nil && n > 0
+}
+
+func encodeAccounting(a *Accounting) ([]byte, error) {
+	b, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode accounting: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+func decodeAccounting(b []byte) (*Accounting, error) {
+	var a Accounting
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		return nil, fmt.Errorf("decode accounting: %w", err)
+	}
+	if a.Version != AccountingVersion {
+		return nil, fmt.Errorf("decode accounting: unsupported version %d", a.Version)
+	}
+	return &a, nil
+}
+
+func signAccounting(a *Accounting, key ed25519.PrivateKey) error {
+	a.Signature = nil
+	body, err := encodeAccounting(a)
+	if err != nil {
+		return err
+	}
+	a.Signature = &Signature{
+		Algorithm: "ed25519",
+		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
+		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
+	}
+	return nil
+}
+
+// verifyAccountingSignature checks a's signature like verifySignature does a manifest's.
+func verifyAccountingSignature(a *Accounting, trusted ed25519.PublicKey) error {
+	if a.Signature == nil {
+		if trusted != nil {
+			return fmt.Errorf("%w: accounting object is not signed", ErrBadSignature)
+		}
+		return nil
+	}
+	if a.Signature.Algorithm != "ed25519" {
+		return fmt.Errorf("%w: unknown algorithm %q", ErrBadSignature, a.Signature.Algorithm)
+	}
+	pub, err := base64.StdEncoding.DecodeString(a.Signature.PublicKey)
+	if err != nil || len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%w: malformed public key", ErrBadSignature)
+	}
+	if trusted != nil && !bytes.Equal(pub, trusted) {
+		return fmt.Errorf("%w: signed by an untrusted key", ErrBadSignature)
+	}
+	sig, err := base64.StdEncoding.DecodeString(a.Signature.Value)
+	if err != nil {
+		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
+	}
+	unsigned := *a
+	unsigned.Signature = nil
+	body, err := encodeAccounting(&unsigned)
+	if err != nil {
+		return err
+	}
+	if !ed25519.Verify(pub, body, sig) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// StoredAccounting is an accounting object with its key.
+type StoredAccounting struct {
+	*Accounting
+	Key    string
+	SHA256 [sha256.Size]byte
+}
+
+// Accountings calls fn with each accounting object of the day, oldest first.
+func (l Ledger) Accountings(ctx context.Context, day Day, fn func(*StoredAccounting) error) error {
+	var keys []string
+	if err := l.Store.List(ctx, accountingPrefix(day), func(key string) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list accounting of %s: %w", day, err)
+	}
+	for _, key := range keys {
+		a, err := l.readAccounting(ctx, key)
+		if err != nil {
+			return err
+		}
+		if err := fn(a); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l Ledger) readAccounting(ctx context.Context, key string) (*StoredAccounting, error) {
+	b, err := readAll(ctx, l.Store, key)
+	if err != nil {
+		return nil, err
+	}
+	a, err := decodeAccounting(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &StoredAccounting{Accounting: a, Key: key, SHA256: sha256.Sum256(b)}, nil
+}
+
+// account writes the day's accounting object after commitAll, when the run committed a
+// manifest or covered one that no accounting object of the day names yet (a run that
+// stopped between its manifests and its accounting object leaves them unaccounted; the
+// rerun, finding them unchanged, accounts for them). It returns the key written, or "".
+func (w *writer) account(ctx context.Context) (string, error) {
+	l := Ledger{Store: w.s.Store}
+	covered := map[string]bool{}
+	last := 0
+	err := l.Accountings(ctx, w.day, func(a *StoredAccounting) error {
+		if _, n, _, ok := parseAccountingKey(a.Key); ok && n > last {
+			last = n
+		}
+		for _, m := range a.Manifests {
+			covered[m.Org+"/"+m.SHA256] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	a := &Accounting{
+		Version: AccountingVersion, Date: w.day.String(), Input: w.counts.input(), Quarantine: w.res.Quarantine,
+		DirectorySHA256: w.res.DirectorySHA256, Manifests: []AccountedManifest{},
+		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
+	}
+	fresh := false
+	for i := range w.rt.orgs {
+		c, ok := w.commits[int32(i)]
+		if !ok || c.Err != nil || c.manifestSHA256 == "" {
+			continue
+		}
+		a.Manifests = append(a.Manifests, AccountedManifest{Org: c.Org, Seq: c.Seq, Revision: c.Revision, Outcome: c.Outcome, SHA256: c.manifestSHA256})
+		if !covered[c.Org+"/"+c.manifestSHA256] {
+			fresh = true
+		}
+	}
+	if !fresh {
+		return "", nil
+	}
+	keep := w.dayRetention()
+	if !keep.RetainUntil.IsZero() {
+		a.RetainUntil = keep.RetainUntil.UTC().Format(time.RFC3339)
+	}
+	if w.s.SigningKey != nil {
+		if err := signAccounting(a, w.s.SigningKey); err != nil {
+			return "", err
+		}
+	}
+	b, err := encodeAccounting(a)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	// The number orders a day's accounting objects; two runs of one day at once (run
+	// --org) may both take it, and their objects still differ by their hash.
+	key := accountingKey(w.day, last+1, sum)
+	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+		return "", fmt.Errorf("store accounting %s: %w", key, err)
+	}
+	return key, nil
+}
+
+// dayRetention is how long the day's shared objects (quarantine, accounting) are kept:
+// they belong to no one organization, so as long as the longest retention of the day's
+// archiving organizations.
+func (w *writer) dayRetention() CreateOptions {
+	var keep CreateOptions
+	for _, o := range w.rt.orgs {
+		if r := w.retention(o); r.RetainUntil.After(keep.RetainUntil) {
+			keep = r
+		}
+	}
+	return keep
+}

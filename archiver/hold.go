@@ -1,0 +1,423 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Legal holds are per organization and per matter (a case, an investigation): each
+// `hold --on` or `--off` is recorded as a create-only hold event in the store, so that
+// the holds' history is itself evidence, and the S3 legal hold of each object follows
+// from all the events together:
+//
+//   - an organization's own objects of a day (its exports, day indexes, failure records
+//     and the chain entries of the day's manifests) are held while any of its matters
+//     holds that day;
+//   - the day's shared objects (the quarantine object and the accounting objects, which
+//     belong to every organization of the day) are held while any matter of any
+//     organization holds that day.
+//
+// So lifting one organization's hold, or one matter's, never releases what another
+// still holds.
+//
+//	holds/<org>/<matter>/<time>-on.json   (or -off.json)   a hold event
+
+// HoldsPrefix starts the keys of hold events.
+const HoldsPrefix = "holds/"
+
+// holdTimeFormat names hold events: fixed width, so that keys sort by time.
+const holdTimeFormat = "20060102T150405.000000000Z"
+
+// HoldEvent is one placing (On) or lifting of an organization's legal hold for one
+// matter over the days From..To.
+type HoldEvent struct {
+	Org    string `json:"org"`
+	Matter string `json:"matter"`
+	On     bool   `json:"on"`
+	From   string `json:"from"`
+	To     string `json:"to"`
+	// At is when the event was recorded (RFC 3339, UTC); By who recorded it, as the
+	// command saw it (user@host).
+	At string `json:"at"`
+	By string `json:"by,omitempty"`
+	// Key is where the event is stored (not stored in it).
+	Key string `json:"-"`
+}
+
+// HoldRequest is a `hold --on|--off`.
+type HoldRequest struct {
+	Org, Matter string
+	From, To    Day
+	On          bool
+	// At is the event's time (the caller's clock); By who asks.
+	At time.Time
+	By string
+}
+
+// HoldResult is what Hold did.
+type HoldResult struct {
+	// Event is the recorded event's key.
+	Event string
+	// Held and Released count the objects whose legal hold Hold set on and off; Kept the
+	// objects of the request that another hold keeps held.
+	Held, Released, Kept int
+}
+
+// CheckMatter refuses matter names that cannot be a key segment or would read badly:
+// 1 to 100 letters, digits, '.', '_' and '-', not starting with '.'.
+func CheckMatter(m string) error {
+	if m == "" || len(m) > 100 || m[0] == '.' {
+		return fmt.Errorf("matter %q: 1 to 100 characters, not starting with '.'", m)
+	}
+	for _, r := range m {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("matter %q: only letters, digits, '.', '_' and '-'", m)
+		}
+	}
+	return nil
+}
+
+func holdKey(org, matter string, at time.Time, on bool) string {
+	state := "off"
+	if on {
+		state = "on"
+	}
+	return HoldsPrefix + org + "/" + matter + "/" + at.UTC().Format(holdTimeFormat) + "-" + state + ".json"
+}
+
+// HoldEvents returns the recorded hold events, of org only when it is not empty, in the
+// order they were recorded.
+func (l Ledger) HoldEvents(ctx context.Context, org string) ([]HoldEvent, error) {
+	prefix := HoldsPrefix
+	if org != "" {
+		prefix += org + "/"
+	}
+	var keys []string
+	if err := l.Store.List(ctx, prefix, func(key string) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list hold events: %w", err)
+	}
+	var out []HoldEvent
+	for _, key := range keys {
+		b, err := readAll(ctx, l.Store, key)
+		if err != nil {
+			return nil, err
+		}
+		var ev HoldEvent
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&ev); err != nil {
+			return nil, fmt.Errorf("hold event %s: %w", key, err)
+		}
+		if _, _, err := ev.days(); err != nil {
+			return nil, fmt.Errorf("hold event %s: %w", key, err)
+		}
+		ev.Key = key
+		out = append(out, ev)
+	}
+	// Keys sort by time within a matter; across matters and organizations, the recorded
+	// time orders them (and the key breaks ties).
+	slices.SortStableFunc(out, func(a, b HoldEvent) int {
+		if c := strings.Compare(a.At, b.At); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Key, b.Key)
+	})
+	return out, nil
+}
+
+func (ev HoldEvent) days() (Day, Day, error) {
+	from, err := ParseDay(ev.From)
+	if err != nil {
+		return from, from, err
+	}
+	to, err := ParseDay(ev.To)
+	if err != nil {
+		return from, to, err
+	}
+	if to.Before(from) {
+		return from, to, fmt.Errorf("to %s is before from %s", to, from)
+	}
+	return from, to, nil
+}
+
+// ActiveHold is one matter's hold on an organization's days, as the events leave it.
+type ActiveHold struct {
+	Org, Matter string
+	// Days are the held days, in order.
+	Days []Day
+	// Since is when the earliest event still in force was recorded.
+	Since string
+}
+
+// holdState replays hold events: for each organization and matter, the days held.
+// Days are keyed by their spelling: a Day holds a time.Time, which == compares by location
+// too.
+type holdState map[string]map[string]map[string]string // org → matter → day → since
+
+func replayHolds(events []HoldEvent) holdState {
+	st := holdState{}
+	for _, ev := range events {
+		from, to, err := ev.days()
+		if err != nil {
+			continue // HoldEvents refuses such events
+		}
+		if st[ev.Org] == nil {
+			st[ev.Org] = map[string]map[string]string{}
+		}
+		days := st[ev.Org][ev.Matter]
+		if days == nil {
+			days = map[string]string{}
+			st[ev.Org][ev.Matter] = days
+		}
+		for d := from; !d.After(to); d = d.Next() {
+			if !ev.On {
+				delete(days, d.String())
+			} else if _, ok := days[d.String()]; !ok {
+				days[d.String()] = ev.At
+			}
+		}
+	}
+	return st
+}
+
+// orgHolds reports whether any matter of org holds day.
+func (st holdState) orgHolds(org string, day Day) bool {
+	for _, days := range st[org] {
+		if _, ok := days[day.String()]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// anyHolds reports whether any organization holds day.
+func (st holdState) anyHolds(day Day) bool {
+	for org := range st {
+		if st.orgHolds(org, day) {
+			return true
+		}
+	}
+	return false
+}
+
+// ActiveHolds returns the holds in force after events, by organization and matter.
+func ActiveHolds(events []HoldEvent) []ActiveHold {
+	var out []ActiveHold
+	for org, matters := range replayHolds(events) {
+		for matter, days := range matters {
+			if len(days) == 0 {
+				continue
+			}
+			h := ActiveHold{Org: org, Matter: matter}
+			for d, since := range days {
+				day, err := ParseDay(d)
+				if err != nil {
+					continue // replayHolds keys days by their spelling
+				}
+				h.Days = append(h.Days, day)
+				if h.Since == "" || since < h.Since {
+					h.Since = since
+				}
+			}
+			slices.SortFunc(h.Days, func(a, b Day) int { return a.Start().Compare(b.Start()) })
+			out = append(out, h)
+		}
+	}
+	slices.SortFunc(out, func(a, b ActiveHold) int {
+		if c := strings.Compare(a.Org, b.Org); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Matter, b.Matter)
+	})
+	return out
+}
+
+// ErrNoSuchHold is returned (wrapped) by Hold when asked to lift a matter's hold that was
+// never placed.
+var ErrNoSuchHold = errors.New("no such hold")
+
+// Hold records a hold event for req's organization and matter, then sets the legal hold
+// of every object of the organization's days req.From..req.To, and of the days' shared
+// objects, to what all the recorded events say: on while some hold remains.
+//
+// A failure after the event is recorded leaves some objects as they were; running the
+// same request again records another event and sets them all (the state does not change).
+func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
+	var res HoldResult
+	lk, ok := l.Store.(Locker)
+	if !ok || !lk.Locking() {
+		return res, fmt.Errorf("hold: %w", ErrNoLocking)
+	}
+	if err := CheckMatter(req.Matter); err != nil {
+		return res, fmt.Errorf("hold: %w", err)
+	}
+	if req.Org == "" || strings.Contains(req.Org, "/") || CheckKey(req.Org) != nil {
+		return res, fmt.Errorf("hold: organization %q is not an id", req.Org)
+	}
+	if req.To.Before(req.From) {
+		return res, fmt.Errorf("hold: %s is before %s", req.To, req.From)
+	}
+	events, err := l.HoldEvents(ctx, "")
+	if err != nil {
+		return res, fmt.Errorf("hold: %w", err)
+	}
+	if !req.On && !slices.ContainsFunc(events, func(ev HoldEvent) bool { return ev.Org == req.Org && ev.Matter == req.Matter }) {
+		return res, fmt.Errorf("hold: %w: organization %s has no hold for matter %q", ErrNoSuchHold, req.Org, req.Matter)
+	}
+
+	// What the request covers, found before the event is recorded so that the event is
+	// kept as long as the longest-kept of them.
+	type dayObjects struct {
+		day    Day
+		own    []string
+		shared []string
+	}
+	var covered []dayObjects
+	var keep CreateOptions
+	seen := map[string]bool{}
+	for day := req.From; !day.After(req.To); day = day.Next() {
+		do := dayObjects{day: day}
+		addShared := func(key string) {
+			if !seen[key] {
+				seen[key] = true
+				do.shared = append(do.shared, key)
+			}
+		}
+		if err := l.Accountings(ctx, day, func(a *StoredAccounting) error {
+			addShared(a.Key)
+			if a.Quarantine != nil {
+				addShared(a.Quarantine.Key)
+			}
+			return nil
+		}); err != nil {
+			return res, fmt.Errorf("hold: %w", err)
+		}
+		if err := l.Store.List(ctx, dayPrefix(req.Org, day), func(key string) error {
+			do.own = append(do.own, key)
+			return nil
+		}); err != nil {
+			return res, fmt.Errorf("hold: list %s: %w", day, err)
+		}
+		for _, key := range slices.Clone(do.own) {
+			if !strings.HasPrefix(key, revisionPrefix(req.Org, day)) {
+				continue
+			}
+			m, err := l.readManifest(ctx, key)
+			if err != nil {
+				return res, fmt.Errorf("hold: %w", err)
+			}
+			do.own = append(do.own, chainKey(req.Org, m.Seq))
+			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
+				addShared(m.Quarantine.Key)
+			}
+			if m.RetentionDays > 0 {
+				if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(keep.RetainUntil) {
+					keep.RetainUntil = until
+				}
+			}
+		}
+		covered = append(covered, do)
+	}
+
+	ev := HoldEvent{Org: req.Org, Matter: req.Matter, On: req.On, From: req.From.String(), To: req.To.String(),
+		At: req.At.UTC().Format(time.RFC3339Nano), By: req.By}
+	b, err := json.MarshalIndent(ev, "", "  ")
+	if err != nil {
+		return res, err
+	}
+	b = append(b, '\n')
+	ev.Key = holdKey(req.Org, req.Matter, req.At, req.On)
+	if err := l.Store.Create(ctx, ev.Key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil {
+		return res, fmt.Errorf("hold: record %s: %w", ev.Key, err)
+	}
+	res.Event = ev.Key
+	st := replayHolds(append(events, ev))
+
+	set := func(key string, on bool) error {
+		if err := lk.SetLegalHold(ctx, key, on); err != nil {
+			return fmt.Errorf("hold: %s: %w", key, err)
+		}
+		switch {
+		case on && !req.On:
+			res.Kept++
+		case on:
+			res.Held++
+		default:
+			res.Released++
+		}
+		return nil
+	}
+	for _, do := range covered {
+		own, shared := st.orgHolds(req.Org, do.day), st.anyHolds(do.day)
+		for _, key := range do.own {
+			if err := set(key, own); err != nil {
+				return res, err
+			}
+		}
+		for _, key := range do.shared {
+			if err := set(key, shared); err != nil {
+				return res, err
+			}
+		}
+	}
+	return res, nil
+}
+
+// applyHolds places the legal hold on what this run stored for a day that a recorded hold
+// already covers (a hold placed over days not sealed yet, or a new revision of a held
+// day): each organization's new objects when one of its matters holds the day, the day's
+// quarantine and accounting objects when any does. Holds are only ever placed here,
+// never lifted. One listing of the hold events per run.
+func (w *writer) applyHolds(ctx context.Context) error {
+	lk, ok := w.s.Store.(Locker)
+	if !ok || !lk.Locking() {
+		return nil
+	}
+	l := Ledger{Store: w.s.Store}
+	events, err := l.HoldEvents(ctx, "")
+	if err != nil || len(events) == 0 {
+		return err
+	}
+	st := replayHolds(events)
+	set := func(key string) error {
+		if err := lk.SetLegalHold(ctx, key, true); err != nil {
+			return fmt.Errorf("legal hold of %s: %w", key, err)
+		}
+		return nil
+	}
+	if st.anyHolds(w.day) {
+		for _, key := range []string{w.res.Accounting} {
+			if key != "" {
+				if err := set(key); err != nil {
+					return err
+				}
+			}
+		}
+		if q := w.res.Quarantine; q != nil {
+			if err := set(q.Key); err != nil {
+				return err
+			}
+		}
+	}
+	for _, c := range w.commits {
+		if c.Err != nil || c.manifestSHA256 == "" || !st.orgHolds(c.Org, w.day) {
+			continue
+		}
+		for _, key := range []string{c.Data.Key, chainKey(c.Org, c.Seq), revisionKey(c.Org, w.day, c.Revision)} {
+			if err := set(key); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,143 @@
+package archiver
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// verifyAccounting checks the day-level accounting objects (see Accounting) of the days
+// in opt's range: each decodes, is signed as opt requires, balances, names a quarantine
+// object that re-hashes to what it says (the quarantine of version 2 manifests is checked
+// here, once per day, instead of once per organization), and lists manifests that exist
+// in their organization's chain with the SHA-256 it gives. On a locking store, each is
+// locked like the quarantine object, and no accounting object was deleted or replaced.
+// The recorded hold events (see Ledger.Hold) must decode and, on a locking store, be
+// neither deleted nor replaced either: they are the evidence of the legal holds.
+func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
+	var keys []string
+	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("verify: list %s: %w", AccountingPrefix, err)
+	}
+	lk, _ := l.Store.(Locker)
+	locking := lk != nil && lk.Locking()
+	for _, key := range keys {
+		day, _, sum, ok := parseAccountingKey(key)
+		if !ok {
+			rep.problem("%s: not an accounting object", key)
+			continue
+		}
+		if (!opt.From.IsZero() && day.Before(opt.From)) || (!opt.To.IsZero() && day.After(opt.To)) {
+			continue
+		}
+		a, err := l.readAccounting(ctx, key)
+		if err != nil {
+			rep.problem("%s: %v", key, err)
+			continue
+		}
+		rep.Objects++
+		if hexSum(a.SHA256) != sum {
+			rep.problem("%s: its bytes hash to %s, not to the SHA-256 in its name", key, hexSum(a.SHA256))
+		}
+		l.verifyAccountingObject(ctx, day, a, opt, rep)
+		if locking {
+			l.verifyAccountingLocks(ctx, lk, a, rep)
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if _, err := l.HoldEvents(ctx, ""); err != nil {
+		rep.problem("%v", err)
+	}
+	if lk != nil {
+		for _, p := range []string{AccountingPrefix, HoldsPrefix} {
+			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAccounting, opt VerifyOptions, rep *VerifyReport) {
+	if a.Date != day.String() {
+		rep.problem("%s: accounting of %s under the day %s", a.Key, a.Date, day)
+	}
+	if err := verifyAccountingSignature(a.Accounting, opt.TrustedKey); err != nil {
+		rep.problem("%s: %v", a.Key, err)
+	}
+	if !a.Input.Balanced() {
+		rep.problem("%s: input counts do not balance", a.Key)
+	}
+	var quarantined int64
+	if q := a.Quarantine; q != nil {
+		quarantined = q.Records
+		size, sum, err := l.hashObject(ctx, q.Key, q.VersionID)
+		rep.Objects++
+		rep.Bytes += size
+		switch {
+		case !strings.HasPrefix(q.Key, "quarantine/"+day.String()+"/"):
+			rep.problem("%s: quarantine object %s is not the day's", a.Key, q.Key)
+		case err != nil:
+			rep.problem("%s: quarantine: %v", a.Key, err)
+		case size != q.Size || hexSum(sum) != q.SHA256:
+			rep.problem("%s: quarantine object %s does not match its accounting", a.Key, q.Key)
+		}
+		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
+	}
+	if quarantined != a.Input.Quarantined {
+		rep.problem("%s: %d records quarantined, but the quarantine object holds %d", a.Key, a.Input.Quarantined, quarantined)
+	}
+	for _, am := range a.Manifests {
+		if opt.Org != "" && am.Org != opt.Org {
+			continue
+		}
+		key := chainKey(am.Org, am.Seq)
+		if CheckKey(key) != nil {
+			rep.problem("%s: names manifest %d of organization %q", a.Key, am.Seq, am.Org)
+			continue
+		}
+		m, err := l.readManifest(ctx, key)
+		switch {
+		case err != nil:
+			rep.problem("%s: manifest %s: %v", a.Key, key, err)
+		case hexSum(m.SHA256) != am.SHA256:
+			rep.problem("%s: manifest %s hashes to %s, the accounting says %s", a.Key, key, hexSum(m.SHA256), am.SHA256)
+		case m.Date != a.Date || m.Revision != am.Revision:
+			rep.problem("%s: manifest %s is revision %d of %s, the accounting says revision %d of %s", a.Key, key, m.Revision, m.Date, am.Revision, a.Date)
+		}
+	}
+}
+
+// verifyAccountingLocks checks that the accounting object and its quarantine object are
+// locked in COMPLIANCE mode at least until the retention the accounting names.
+func (l Ledger) verifyAccountingLocks(ctx context.Context, lk Locker, a *StoredAccounting, rep *VerifyReport) {
+	if a.RetainUntil == "" {
+		return
+	}
+	want, err := time.Parse(time.RFC3339, a.RetainUntil)
+	if err != nil {
+		rep.problem("%s: retainUntil: %v", a.Key, err)
+		return
+	}
+	keys := []string{a.Key}
+	if a.Quarantine != nil {
+		keys = append(keys, a.Quarantine.Key)
+	}
+	for _, key := range keys {
+		lock, err := lk.Lock(ctx, key)
+		switch {
+		case err != nil:
+			rep.problem("%s: lock: %v", key, err)
+		case lock.Mode != ModeCompliance:
+			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
+		case lock.RetainUntil.Before(want):
+			rep.problem("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+		}
+	}
+}

@@ -208,7 +208,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
 	})
-	return mux
+	return s.jsonRouter(mux)
 }
 
 // handle registers h under pattern, counting its responses by status.

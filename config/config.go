@@ -77,9 +77,13 @@ type Exports struct {
 	// makes a new one.
 	URLExpiry time.Duration
 	// BaseURL (exports.baseURL) is the API's public address (https://host[/prefix]) that
-	// starts download links; empty means the scheme and host the client used. E-mail
-	// delivery needs it.
+	// starts download links; empty means relative links (never the request's Host header).
+	// E-mail delivery needs it: serve refuses to start with smtp.host and without it.
 	BaseURL string
+	// LinkKeyFile (exports.linkKeyFile) holds the key (at least 32 bytes, such as
+	// `head -c 32 /dev/urandom`) that signs download links, shared by every replica; empty
+	// means a random key per process, whose links die with it.
+	LinkKeyFile string
 }
 
 // S3 configures the S3 client used for every s3:// location.

@@ -76,6 +76,7 @@ var keys = []key{
 	{"exports.retention", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.Retention })},
 	{"exports.urlExpiry", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.URLExpiry })},
 	{"exports.baseURL", "", "", setString(func(c *Config) *string { return &c.Exports.BaseURL })},
+	{"exports.linkKeyFile", "", "", setString(func(c *Config) *string { return &c.Exports.LinkKeyFile })},
 	{"smtp.host", "", "", setString(func(c *Config) *string { return &c.SMTP.Host })},
 	{"smtp.port", "", "", setInt(func(c *Config) *int { return &c.SMTP.Port })},
 	{"smtp.from", "", "", setString(func(c *Config) *string { return &c.SMTP.From })},

@@ -103,7 +103,7 @@ type Server struct {
 	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
 	Tasks Tasks
 	// BaseURL starts the download links of export tasks (exports.baseURL); empty means
-	// the scheme and host the client used.
+	// relative links, never the request's Host header.
 	BaseURL string
 	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
 	// as sent, that is read and hashed in memory before its first byte is sent, so that a

@@ -51,7 +51,7 @@ func init() {
 
 // newEngine makes the export task engine of the configuration over store.
 func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(context.Context) (*model.Directory, error), now func() time.Time) (*exporttask.Engine, error) {
-	key, err := exporttask.LoadKey(ctx, store)
+	links, err := e.newLinks()
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 		Store:       store,
 		Directory:   dir,
 		Formats:     exportFormats,
-		Links:       exporttask.Links{Key: key, Expiry: c.URLExpiry},
+		Links:       links,
 		BaseURL:     c.BaseURL,
 		Limits:      exporttask.Limits{MaxRangeDays: c.MaxRangeDays, MaxIDs: c.MaxIDs},
 		Concurrency: c.Concurrency,

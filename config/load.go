@@ -90,6 +90,7 @@ var keys = []key{
 	{"audit.retentionDays", "", "", setInt(func(c *Config) *int { return &c.Audit.RetentionDays })},
 	{"log.level", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"log.format", "log-format", "log format: auto, text or json", setString(func(c *Config) *string { return &c.Log.Format })},
+	{"fs.group", "", "", setString(func(c *Config) *string { return &c.FS.Group })},
 }
 
 // EnvVar returns the environment variable of a key path, such as CHATVAULT_S3_ENDPOINT for

@@ -156,7 +156,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", fmt.Errorf("task %s %s: %s", id, st.State, st.Error))
 	}
 	if out != "" {
-		if err := writeResult(ctx, eng, org, id, out); err != nil {
+		if err := writeResult(ctx, eng, org, id, out, e.createOutput); err != nil {
 			return e.fail("export-task", err)
 		}
 	}
@@ -169,14 +169,15 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	return exitOK
 }
 
-// writeResult copies a task's result to a new file, checking its SHA-256 on the way.
-func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string) error {
+// writeResult copies a task's result to a new file made by create, checking its SHA-256
+// on the way.
+func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string, create func(string) (*os.File, error)) error {
 	st, rc, err := eng.OpenResult(ctx, org, id)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := create(path)
 	if err != nil {
 		return err
 	}

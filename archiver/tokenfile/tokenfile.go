@@ -126,6 +126,9 @@ func RevokeFile(path, id string) (archiver.Token, error) {
 	if err != nil {
 		return archiver.Token{}, err
 	}
+	if afterRevokeWrite != nil {
+		afterRevokeWrite(path)
+	}
 	f, err := Read(path)
 	if err != nil {
 		return t, fmt.Errorf("tokenfile: confirm revocation of %s: %w", t.ID, err)
@@ -137,6 +140,9 @@ func RevokeFile(path, id string) (archiver.Token, error) {
 	}
 	return t, nil
 }
+
+// afterRevokeWrite, set by tests only, runs between RevokeFile's write and its check.
+var afterRevokeWrite func(path string)
 
 // Mint creates a token for org with scopes, adds it to f and returns the secret, which
 // exists nowhere else: the caller prints it once.

@@ -45,8 +45,8 @@ func TestLinkKeyFromConfig(t *testing.T) {
 	clock := scheduler.NewFakeClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
 	keysInStore := func() {
 		t.Helper()
-		if _, err := os.Stat(filepath.Join(store, "keys")); err == nil {
-			t.Fatal("the store holds keys/: the link key was put beside what it protects")
+		if _, err := os.Stat(filepath.Join(store, "keys", "export-task-links.key")); err == nil {
+			t.Fatal("the store holds keys/export-task-links.key: the link key was put beside what it protects")
 		}
 	}
 
@@ -95,7 +95,7 @@ func TestLinkKeyFromConfig(t *testing.T) {
 		}
 	}
 	reliability.Record(t, "security", "export task link key kept in the store it protects", reliability.Refused,
-		"read from exports.linkKeyFile (32+ bytes) only; a short or missing file is exit 2; nothing under keys/ in the store")
+		"read from exports.linkKeyFile (32+ bytes) only; a short or missing file is exit 2; no key object in the store")
 }
 
 // TestEmailNeedsBaseURL: without exports.baseURL, links are relative (never built from a

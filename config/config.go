@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,17 @@ type Config struct {
 	Exports  Exports
 	Audit    Audit
 	Log      Log
+	FS       FS
+}
+
+// FS configures the files chatvault writes on the host: the folder store, and the files
+// of export -o and export-task -o. They are readable by the process's user only, and with
+// Group also by that group.
+type FS struct {
+	// Group (fs.group) is a group name or numeric gid that owns every file and folder
+	// chatvault creates and may read them (0440 objects, 0750 folders, 0640 output files);
+	// empty means the owner only (0400, 0700, 0600). The process's user must be a member.
+	Group string
 }
 
 // Audit configures the access audit that `chatvault serve` writes (issue 10, point 7).
@@ -77,9 +89,13 @@ type Exports struct {
 	// makes a new one.
 	URLExpiry time.Duration
 	// BaseURL (exports.baseURL) is the API's public address (https://host[/prefix]) that
-	// starts download links; empty means the scheme and host the client used. E-mail
-	// delivery needs it.
+	// starts download links; empty means relative links (never the request's Host header).
+	// E-mail delivery needs it: serve refuses to start with smtp.host and without it.
 	BaseURL string
+	// LinkKeyFile (exports.linkKeyFile) holds the key (at least 32 bytes, such as
+	// `head -c 32 /dev/urandom`) that signs download links, shared by every replica; empty
+	// means a random key per process, whose links die with it.
+	LinkKeyFile string
 }
 
 // S3 configures the S3 client used for every s3:// location.
@@ -515,6 +531,10 @@ func (c *Config) problems() []*Error {
 		}
 	}
 
+	if g := c.FS.Group; g != "" && !validGroup(g) {
+		add("fs.group", "%q is neither a group name nor a numeric gid", g)
+	}
+
 	if !slices.Contains(logLevels, c.Log.Level) {
 		add("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))
 	}
@@ -522,6 +542,27 @@ func (c *Config) problems() []*Error {
 		add("log.format", "%q is not one of %s", c.Log.Format, strings.Join(logFormats, ", "))
 	}
 	return ps
+}
+
+// validGroup accepts a numeric gid or a POSIX-style group name; whether the group
+// exists is checked when a command resolves it.
+func validGroup(g string) bool {
+	if n, err := strconv.ParseUint(g, 10, 31); err == nil {
+		return n < 1<<31-1
+	}
+	if len(g) > 64 {
+		return false
+	}
+	for i, c := range g {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c == '_':
+		case i > 0 && (c >= '0' && c <= '9' || c == '.' || c == '-'):
+		case i > 0 && i == len(g)-1 && c == '$':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // checkLocation accepts a local path or s3://bucket[/prefix]. Any other URL is refused

@@ -88,6 +88,11 @@ func TestValidate(t *testing.T) {
 		{"base URL without scheme", func(c *Config) { c.Exports.BaseURL = "chatvault.example.com" }, "exports.baseURL", "not an http:// or https:// URL"},
 		{"base URL with query", func(c *Config) { c.Exports.BaseURL = "https://x.example/?a=1" }, "exports.baseURL", "without query"},
 		{"base URL with path", func(c *Config) { c.Exports.BaseURL = "https://x.example/chatvault" }, "", ""},
+		{"group name", func(c *Config) { c.FS.Group = "chatvault-audit" }, "", ""},
+		{"group id", func(c *Config) { c.FS.Group = "1001" }, "", ""},
+		{"group with a space", func(c *Config) { c.FS.Group = "audit team" }, "fs.group", "neither a group name nor a numeric gid"},
+		{"group id out of range", func(c *Config) { c.FS.Group = "99999999999" }, "fs.group", "neither a group name nor a numeric gid"},
+		{"negative group id", func(c *Config) { c.FS.Group = "-1" }, "fs.group", "neither a group name nor a numeric gid"},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

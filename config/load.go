@@ -77,6 +77,7 @@ var keys = []key{
 	{"exports.retention", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.Retention })},
 	{"exports.urlExpiry", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.URLExpiry })},
 	{"exports.baseURL", "", "", setString(func(c *Config) *string { return &c.Exports.BaseURL })},
+	{"exports.linkKeyFile", "", "", setString(func(c *Config) *string { return &c.Exports.LinkKeyFile })},
 	{"smtp.host", "", "", setString(func(c *Config) *string { return &c.SMTP.Host })},
 	{"smtp.port", "", "", setInt(func(c *Config) *int { return &c.SMTP.Port })},
 	{"smtp.from", "", "", setString(func(c *Config) *string { return &c.SMTP.From })},
@@ -90,6 +91,7 @@ var keys = []key{
 	{"audit.retentionDays", "", "", setInt(func(c *Config) *int { return &c.Audit.RetentionDays })},
 	{"log.level", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"log.format", "log-format", "log format: auto, text or json", setString(func(c *Config) *string { return &c.Log.Format })},
+	{"fs.group", "", "", setString(func(c *Config) *string { return &c.FS.Group })},
 }
 
 // EnvVar returns the environment variable of a key path, such as CHATVAULT_S3_ENDPOINT for

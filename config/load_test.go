@@ -289,6 +289,8 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"exports.retention", "720h", func(c *Config) { c.Exports.Retention = 720 * time.Hour }, nil},
 		{"exports.urlExpiry", "1h", func(c *Config) { c.Exports.URLExpiry = time.Hour }, nil},
 		{"exports.baseURL", "https://cv.example/", func(c *Config) { c.Exports.BaseURL = "https://cv.example" }, nil},
+		{"exports.linkKeyFile", "/l", func(c *Config) { c.Exports.LinkKeyFile = "/l" }, nil},
+		{"fs.group", "chatvault-audit", func(c *Config) { c.FS.Group = "chatvault-audit" }, nil},
 		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" },
 			[]string{"CHATVAULT_SMTP_FROM", "a@acme.example"}},
 		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }, nil},

@@ -550,27 +550,6 @@ func TestLinks(t *testing.T) {
 	reliability.Record(t, "security", "download link with a changed organization, task, expiry or key", reliability.Refused, "403 invalid_link")
 }
 
-func TestLoadKeyOnce(t *testing.T) {
-	f := newFixture(t)
-	var wg sync.WaitGroup
-	keys := make([][]byte, 4)
-	for i := range keys {
-		wg.Go(func() {
-			k, err := exporttask.LoadKey(context.Background(), f.store)
-			if err != nil {
-				t.Error(err)
-			}
-			keys[i] = k
-		})
-	}
-	wg.Wait()
-	for _, k := range keys[1:] {
-		if !bytes.Equal(k, keys[0]) || len(k) != 32 {
-			t.Fatal("replicas got different link keys")
-		}
-	}
-}
-
 type fakeMailer struct {
 	mu   sync.Mutex
 	sent []string
@@ -705,4 +684,44 @@ func TestFailedTaskClosesItsEncoder(t *testing.T) {
 	if closed != 1 {
 		t.Errorf("encoder closed %d times after a failed day, want 1", closed)
 	}
+}
+
+// TestLinkExpiryCapped: a link never works longer than the configured exports.urlExpiry
+// from now, whatever its signed expiry says: a link minted under a longer setting (or by
+// whoever got hold of the key) is refused once the setting is shorter, even with a valid
+// signature. Replicas' clocks may differ by up to LinkClockSkew.
+func TestLinkExpiryCapped(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+	const id = "5f0c0b3e-8a4f-4d7e-9a59-3f3f0e1d2c3b"
+	strict := exporttask.Links{Key: key, Expiry: time.Hour}
+	query := func(l exporttask.Links, at time.Time) url.Values {
+		link, _ := l.Make("", acme, id, at)
+		u, err := url.Parse(link)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return u.Query()
+	}
+	for _, tt := range []struct {
+		name  string
+		query url.Values
+		want  error
+	}{
+		{"minted for 30 days", query(exporttask.Links{Key: key, Expiry: 30 * 24 * time.Hour}, now), exporttask.ErrLinkInvalid},
+		{"minted for 2 hours", query(exporttask.Links{Key: key, Expiry: 2 * time.Hour}, now), exporttask.ErrLinkInvalid},
+		{"minted for 100 years", query(exporttask.Links{Key: key, Expiry: 100 * 365 * 24 * time.Hour}, now), exporttask.ErrLinkInvalid},
+		{"minted now", query(strict, now), nil},
+		{"minted by a replica whose clock is ahead", query(strict, now.Add(exporttask.LinkClockSkew)), nil},
+		{"minted by a replica whose clock is far ahead", query(strict, now.Add(exporttask.LinkClockSkew+2*time.Second)), exporttask.ErrLinkInvalid},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			org, err := strict.Check(id, tt.query, now)
+			if !errors.Is(err, tt.want) || (err == nil && org != acme) {
+				t.Fatalf("Check = %q, %v; want %v", org, err, tt.want)
+			}
+		})
+	}
+	reliability.Record(t, "security", "download link with a valid signature but an expiry beyond exports.urlExpiry", reliability.Refused,
+		"403 invalid_link: no link works longer than the configured maximum from now")
 }

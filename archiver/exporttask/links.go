@@ -1,20 +1,15 @@
 package exporttask
 
 import (
-	"bytes"
-	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net/url"
 	"strconv"
 	"time"
-
-	"github.com/chatvault/chatvault/archiver"
 )
 
 // Link errors (API: 403 invalid_link, 410 link_expired).
@@ -31,11 +26,16 @@ var (
 // download the result until it expires. A random nonce makes every link different, so two
 // status calls give two links that both work.
 type Links struct {
-	// Key signs links (see LoadKey).
+	// Key signs links: exports.linkKeyFile's content, never anything from the store (whoever
+	// could read the key could mint links to any result).
 	Key []byte
 	// Expiry is how long a link works (exports.urlExpiry).
 	Expiry time.Duration
 }
+
+// LinkClockSkew is how far a link's expiry may lie beyond now plus Expiry and still be
+// accepted: replicas sharing a key mint and check links with their own clocks.
+const LinkClockSkew = time.Minute
 
 // Make returns a new link to the task's result, valid from now for l.Expiry.
 func (l Links) Make(base, org, id string, now time.Time) (string, time.Time) {
@@ -60,7 +60,13 @@ func (l Links) Check(id string, q url.Values, now time.Time) (string, error) {
 	if err != nil {
 		return "", ErrLinkInvalid
 	}
-	if !now.Before(time.Unix(secs, 0)) {
+	expires := time.Unix(secs, 0)
+	// A valid signature is not enough: no link works longer than Expiry from now, so a
+	// link minted under a longer setting, or by whoever holds the key, is refused.
+	if expires.After(now.Add(l.Expiry + LinkClockSkew)) {
+		return "", ErrLinkInvalid
+	}
+	if !now.Before(expires) {
 		return "", ErrLinkExpired
 	}
 	return org, nil
@@ -79,40 +85,13 @@ func mustHex(s string) []byte {
 	return b
 }
 
-// linkKey is where the link-signing key is kept: in the store, beside what it protects,
-// so every replica signs and checks with the same key. It is outside tasks/, so the
-// janitor can never delete it.
-const linkKey = "keys/export-task-links.key"
+// MinKeySize is the smallest link-signing key accepted (exports.linkKeyFile): 256 bits.
+const MinKeySize = 32
 
-// LoadKey returns the store's link-signing key, creating it (32 random bytes) on first
-// use. Create is create-only: when two replicas race, one key wins and both read it.
-func LoadKey(ctx context.Context, s archiver.Store) ([]byte, error) {
-	if b, err := readKey(ctx, s); err == nil || !errors.Is(err, archiver.ErrNotFound) {
-		return b, err
-	}
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		return nil, fmt.Errorf("link key: %w", err)
-	}
-	err := s.Create(ctx, linkKey, bytes.NewReader(key), int64(len(key)), sha256.Sum256(key), archiver.CreateOptions{})
-	if err != nil && !errors.Is(err, archiver.ErrConflict) {
-		return nil, fmt.Errorf("link key: %w", err)
-	}
-	return readKey(ctx, s)
-}
-
-func readKey(ctx context.Context, s archiver.Store) ([]byte, error) {
-	rc, err := s.Open(ctx, linkKey)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("link key: %w", err)
-	}
-	if len(b) != 32 {
-		return nil, fmt.Errorf("link key %s: %d bytes, want 32", linkKey, len(b))
-	}
-	return b, nil
+// NewKey returns a random key of MinKeySize bytes: the key of one process, for when none
+// is configured. Its links stop working when the process ends.
+func NewKey() []byte {
+	k := make([]byte, MinKeySize)
+	rand.Read(k) // never fails (crypto/rand)
+	return k
 }

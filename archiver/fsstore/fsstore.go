@@ -20,13 +20,10 @@ import (
 	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
-const (
-	// objectMode makes objects read-only on disk: a guard against other tools, on top of
-	// Create never opening an existing object for writing.
-	objectMode fs.FileMode = 0o444
-	tempMode   fs.FileMode = 0o600
-	dirMode    fs.FileMode = 0o755
-)
+// tempMode is a file's mode while it is written. Objects then become read-only (a guard
+// against other tools, on top of Create never opening an existing object for writing) and
+// readable by the owner only, or also by the configured group (perm).
+const tempMode fs.FileMode = 0o600
 
 var _ archiver.Store = (*Store)(nil)
 
@@ -34,6 +31,7 @@ var _ archiver.Store = (*Store)(nil)
 // several processes sharing the folder.
 type Store struct {
 	root *os.Root
+	perm perm
 	// readOnly is set by Open: Create and Delete refuse, so a command that only reads the
 	// archive cannot change it even by mistake.
 	readOnly bool
@@ -61,24 +59,10 @@ func Open(dir string) (*Store, error) {
 	return &Store{root: root, readOnly: true}, nil
 }
 
-// New opens the folder dir as a Store, creating it if it is missing. Close releases it.
+// New opens the folder dir as a Store, creating it if it is missing, readable by its owner
+// only (see NewWithOptions). Close releases it.
 func New(dir string) (*Store, error) {
-	_, err := os.Stat(dir)
-	created := errors.Is(err, fs.ErrNotExist)
-	if err := os.MkdirAll(dir, dirMode); err != nil {
-		return nil, fmt.Errorf("fsstore: create root: %w", err)
-	}
-	if created {
-		// The root's own name must survive a crash as much as the objects in it.
-		if err := syncDir(filepath.Dir(filepath.Clean(dir))); err != nil {
-			return nil, fmt.Errorf("fsstore: create root: %w", err)
-		}
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("fsstore: open root: %w", err)
-	}
-	return &Store{root: root}, nil
+	return NewWithOptions(dir, Options{})
 }
 
 // Close releases the folder. The Store must not be used afterwards.
@@ -129,7 +113,7 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 		return err
 	}
 
-	if err := s.root.MkdirAll(filepath.FromSlash(dir), dirMode); err != nil {
+	if err := s.perm.mkdirAll(s.root, filepath.FromSlash(dir)); err != nil {
 		return fmt.Errorf("create folder: %w", err)
 	}
 	tmp, err := s.writeTemp(ctx, dir, body, size, sum)
@@ -201,7 +185,12 @@ func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size 
 	if got := [sha256.Size]byte(h.Sum(nil)); got != sum {
 		return "", fmt.Errorf("SHA-256 mismatch: body has %x, want %x", got, sum)
 	}
-	if err := f.Chmod(objectMode); err != nil {
+	if s.perm.group {
+		if err := f.Chown(-1, s.perm.gid); err != nil {
+			return "", fmt.Errorf("give object to group %d (the process's user must be a member): %w", s.perm.gid, err)
+		}
+	}
+	if err := f.Chmod(s.perm.objectMode()); err != nil {
 		return "", fmt.Errorf("make object read-only: %w", err)
 	}
 	if err := f.Sync(); err != nil {

@@ -198,8 +198,8 @@ func TestObjectsAreReadOnly(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := fi.Mode().Perm(); got != 0o444 {
-			t.Errorf("%s has mode %v, want -r--r--r--", key, got)
+		if got := fi.Mode().Perm(); got != 0o400 {
+			t.Errorf("%s has mode %v, want -r--------", key, got)
 		}
 	}
 }

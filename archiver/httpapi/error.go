@@ -38,6 +38,8 @@ var statusOf = map[string]int{
 	EExportExpired:     http.StatusGone,
 	ELinkExpired:       http.StatusGone,
 	EInvalidLink:       http.StatusForbidden,
+	ENotFound:          http.StatusNotFound,
+	EMethodNotAllowed:  http.StatusMethodNotAllowed,
 }
 
 // Error is an error the client may see: a code and a safe message.

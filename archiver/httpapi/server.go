@@ -107,7 +107,7 @@ type Server struct {
 	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
 	Tasks Tasks
 	// BaseURL starts the download links of export tasks (exports.baseURL); empty means
-	// the scheme and host the client used.
+	// relative links, never the request's Host header.
 	BaseURL string
 	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
 	// as sent, that is read and hashed in memory before its first byte is sent, so that a
@@ -214,7 +214,7 @@ func (s *Server) Handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(openAPI)
 	})
-	return mux
+	return s.jsonRouter(mux)
 }
 
 // handle registers h under pattern, counting its responses by status.

@@ -74,17 +74,12 @@ func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 	}
 }
 
-// baseURL is where download links point: BaseURL (exports.baseURL) when set, else the scheme and
-// host the client used.
-func (s *Server) baseURL(r *http.Request) string {
-	if s.BaseURL != "" {
-		return s.BaseURL
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
+// baseURL starts download links: BaseURL (exports.baseURL) when set, else nothing, which
+// makes the link relative (/v1/exports/tasks/…), resolved by the client against the
+// address it called. Never the request's Host header: it is the client's to choose, and a
+// link built from it would point wherever a forged header says.
+func (s *Server) baseURL(*http.Request) string {
+	return s.BaseURL
 }
 
 func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {

@@ -124,7 +124,7 @@ func TestTaskRoutes(t *testing.T) {
 
 	resp, b = f.get(t, "/v1/exports/tasks/"+created.TaskID, f.tokens["acme"])
 	var got exporttask.Status
-	if resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || !strings.HasPrefix(got.URL, f.url+"/v1/exports/tasks/"+created.TaskID+"/download?") {
+	if resp.StatusCode != 200 || json.Unmarshal(b, &got) != nil || !strings.HasPrefix(got.URL, "/v1/exports/tasks/"+created.TaskID+"/download?") {
 		t.Fatalf("status: %d %s", resp.StatusCode, b)
 	}
 	resp, body := f.get(t, got.URL, "")

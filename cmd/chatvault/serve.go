@@ -67,6 +67,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if e.cfg.Auth.TokensFile == "" {
 		return e.fail("serve", usagef("auth.tokensFile is not set (CHATVAULT_AUTH_TOKENSFILE or the config file); mint tokens with chatvault token create"))
 	}
+	if err := e.checkServeLinks(); err != nil {
+		return e.fail("serve", err)
+	}
 	limitHeap(e) // the nightly seals run in this process
 	if os.Getenv("GOMEMLIMIT") == "" {
 		// The API's verify-first buffers come on top of the seal's budget.

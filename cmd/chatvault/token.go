@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -39,10 +40,6 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if fs.NArg() != 1 {
 		return e.fail("token", usagef("want one of: create, list, revoke"))
 	}
-	f, err := tokenfile.Read(path)
-	if err != nil {
-		return e.fail("token", err)
-	}
 	switch fs.Arg(0) {
 	case "create":
 		org, _ := fs.GetString("org")
@@ -53,17 +50,26 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if err != nil {
 			return e.fail("token", usagef("--expires: %v", err))
 		}
-		secret, t, err := f.Mint(tokenfile.DefaultRandom, org, name, scopes, time.Now(), ttl)
+		var secret string
+		var t archiver.Token
+		err = tokenfile.Update(path, func(f *tokenfile.File) error {
+			var err error
+			if secret, t, err = f.Mint(tokenfile.DefaultRandom, org, name, scopes, time.Now(), ttl); err != nil {
+				return usagef("%v", err)
+			}
+			return nil
+		})
 		if err != nil {
-			return e.fail("token", usagef("%v", err))
-		}
-		if err := f.Write(path); err != nil {
 			return e.fail("token", err)
 		}
 		// The secret goes to stdout alone, so that scripts can capture it; it is not kept.
 		fmt.Fprintln(e.stdout, secret)
 		e.log.Info("token created", "id", t.ID, "org", t.Org, "scopes", t.Scopes, "expires", t.Expires)
 	case "list":
+		f, err := tokenfile.Read(path)
+		if err != nil {
+			return e.fail("token", err)
+		}
 		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tNAME\tORG\tSCOPES\tCREATED\tEXPIRES\t")
 		for _, t := range f.Tokens {
@@ -83,11 +89,11 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if id == "" {
 			return e.fail("token", usagef("--id is required"))
 		}
-		t, err := f.Revoke(id)
-		if err != nil {
+		t, err := tokenfile.RevokeFile(path, id)
+		if errors.Is(err, tokenfile.ErrTokenID) {
 			return e.fail("token", usagef("%v", err))
 		}
-		if err := f.Write(path); err != nil {
+		if err != nil {
 			return e.fail("token", err)
 		}
 		fmt.Fprintf(e.stdout, "revoked %s (%s)\n", t.ID, t.Name)
@@ -97,21 +103,41 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	return exitOK
 }
 
-// parseLifetime reads "90d" as well as Go durations ("12h"); "" means no expiry.
+// maxTokenLifetime is the longest --expires: ten years, longer than any review of a
+// token's holder should take, and far below time.Duration's limit (about 292 years), past
+// which a lifetime would wrap around into one that ends at once.
+const (
+	maxTokenLifetime     = maxTokenLifetimeDays * 24 * time.Hour
+	maxTokenLifetimeDays = 3650
+)
+
+// parseLifetime reads "90d" as well as Go durations ("12h"); "" means no expiry. A
+// lifetime beyond maxTokenLifetime is refused, never wrapped or cut.
 func parseLifetime(s string) (time.Duration, error) {
 	if s == "" {
 		return 0, nil
 	}
+	tooLong := fmt.Errorf("%q is longer than the maximum lifetime of %dd (%s)", s, maxTokenLifetimeDays, maxTokenLifetime)
+	bad := fmt.Errorf("%q: want a positive lifetime of at most %dd, such as 90d or 12h", s, maxTokenLifetimeDays)
 	if n, ok := strings.CutSuffix(s, "d"); ok {
-		days, err := strconv.Atoi(n)
-		if err != nil || days <= 0 {
-			return 0, fmt.Errorf("%q: want a positive number of days, such as 90d", s)
+		// ParseInt refuses what int64 cannot hold; the bound is checked before multiplying,
+		// which could overflow.
+		days, err := strconv.ParseInt(n, 10, 64)
+		switch {
+		case err != nil || days <= 0:
+			return 0, bad
+		case days > maxTokenLifetimeDays:
+			return 0, tooLong
 		}
 		return time.Duration(days) * 24 * time.Hour, nil
 	}
+	// time.ParseDuration refuses a value that overflows (as invalid).
 	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, fmt.Errorf("%q: want a positive duration, such as 90d or 12h", s)
+	switch {
+	case err != nil || d <= 0:
+		return 0, bad
+	case d > maxTokenLifetime:
+		return 0, tooLong
 	}
 	return d, nil
 }

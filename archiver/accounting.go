@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -120,46 +119,19 @@ func signAccounting(a *Accounting, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	a.Signature = &Signature{
-		Algorithm: "ed25519",
-		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
-		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
-	}
+	a.Signature = newSignature(key, body)
 	return nil
 }
 
-// verifyAccountingSignature checks a's signature like verifySignature does a manifest's.
-func verifyAccountingSignature(a *Accounting, trusted ed25519.PublicKey) error {
-	if a.Signature == nil {
-		if trusted != nil {
-			return fmt.Errorf("%w: accounting object is not signed", ErrBadSignature)
-		}
-		return nil
-	}
-	if a.Signature.Algorithm != "ed25519" {
-		return fmt.Errorf("%w: unknown algorithm %q", ErrBadSignature, a.Signature.Algorithm)
-	}
-	pub, err := base64.StdEncoding.DecodeString(a.Signature.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: malformed public key", ErrBadSignature)
-	}
-	if trusted != nil && !bytes.Equal(pub, trusted) {
-		return fmt.Errorf("%w: signed by an untrusted key", ErrBadSignature)
-	}
-	sig, err := base64.StdEncoding.DecodeString(a.Signature.Value)
-	if err != nil {
-		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
-	}
+// verifyAccountingSignature checks a's signature (see checkSignature).
+func verifyAccountingSignature(a *Accounting, trusted []ed25519.PublicKey) error {
 	unsigned := *a
 	unsigned.Signature = nil
 	body, err := encodeAccounting(&unsigned)
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(pub, body, sig) {
-		return ErrBadSignature
-	}
-	return nil
+	return checkSignature("accounting object", a.Signature, body, trusted)
 }
 
 // StoredAccounting is an accounting object with its key.

@@ -6,7 +6,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -554,11 +553,7 @@ func encodeSegmentHeader(h *AuditSegment, key ed25519.PrivateKey) ([]byte, error
 	if key == nil {
 		return b, nil
 	}
-	h.Signature = &Signature{
-		Algorithm: "ed25519",
-		PublicKey: base64.StdEncoding.EncodeToString(key.Public().(ed25519.PublicKey)),
-		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, b)),
-	}
+	h.Signature = newSignature(key, b)
 	b, err = json.Marshal(h)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode segment header: %w", err)
@@ -566,39 +561,15 @@ func encodeSegmentHeader(h *AuditSegment, key ed25519.PrivateKey) ([]byte, error
 	return b, nil
 }
 
-// verifySegmentSignature checks h's signature as verifySignature does a manifest's.
-func verifySegmentSignature(h *AuditSegment, trusted ed25519.PublicKey) error {
-	if h.Signature == nil {
-		if trusted != nil {
-			return fmt.Errorf("%w: segment is not signed", ErrBadSignature)
-		}
-		return nil
-	}
-	sig := h.Signature
-	if sig.Algorithm != "ed25519" {
-		return fmt.Errorf("%w: unknown algorithm %q", ErrBadSignature, sig.Algorithm)
-	}
-	pub, err := base64.StdEncoding.DecodeString(sig.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: malformed public key", ErrBadSignature)
-	}
-	if trusted != nil && !bytes.Equal(pub, trusted) {
-		return fmt.Errorf("%w: signed by an untrusted key", ErrBadSignature)
-	}
-	value, err := base64.StdEncoding.DecodeString(sig.Value)
-	if err != nil {
-		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
-	}
+// verifySegmentSignature checks h's signature (see checkSignature).
+func verifySegmentSignature(h *AuditSegment, trusted []ed25519.PublicKey) error {
 	unsigned := *h
 	unsigned.Signature = nil
 	b, err := json.Marshal(&unsigned)
 	if err != nil {
 		return err
 	}
-	if !ed25519.Verify(pub, b, value) {
-		return ErrBadSignature
-	}
-	return nil
+	return checkSignature("audit segment", h.Signature, b, trusted)
 }
 
 // segment is a segment read back: its header, its record lines, and its stored hash.

@@ -13,7 +13,7 @@ import (
 // verifyAudit walks every organization's chain of audit segments (or opt.Org's): each
 // segment must be the next of its chain (seq, previous), match its header (records, their
 // SHA-256, first and last times, its key), hold only its organization's records, carry a
-// valid signature when opt.TrustedKey is set, and be locked as its header says on a store
+// valid signature by a trusted key when verification has trusted keys, and be locked as its header says on a store
 // that locks. Objects of the previous layout (one per request) are counted in a warning:
 // they predate the chains and are not verifiable beyond being readable.
 func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
@@ -86,7 +86,7 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 	case seq > 1 && prev != "" && h.Previous != prev:
 		rep.problem("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
 	}
-	if err := verifySegmentSignature(h, opt.TrustedKey); err != nil {
+	if err := verifySegmentSignature(h, opt.trustedKeys()); err != nil {
 		rep.problem("%s: %v", key, err)
 	}
 	sum := sha256.New()

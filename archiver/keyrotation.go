@@ -77,13 +77,7 @@ func (l Ledger) RecordRotation(ctx context.Context, from, to ed25519.PrivateKey,
 		return "", err
 	}
 	for _, k := range []ed25519.PrivateKey{from, to} {
-		pub := k.Public().(ed25519.PublicKey)
-		r.Signatures = append(r.Signatures, Signature{
-			Algorithm: "ed25519",
-			PublicKey: base64.StdEncoding.EncodeToString(pub),
-			Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(k, body)),
-			KeyID:     KeyID(pub),
-		})
+		r.Signatures = append(r.Signatures, *newSignature(k, body))
 	}
 	b, err := encodeRotation(r)
 	if err != nil {

@@ -5,12 +5,9 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 )
 
 // ManifestVersion is the version of the manifests this build writes. Version 2 (issue 10)
@@ -216,35 +213,18 @@ func signerKey(m *Manifest) (ed25519.PublicKey, string, error) {
 	if m.Signature == nil {
 		return nil, "", nil
 	}
-	pub, err := base64.StdEncoding.DecodeString(m.Signature.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return nil, "", fmt.Errorf("%w: malformed public key", ErrBadSignature)
-	}
-	id := KeyID(pub)
-	if m.Signature.KeyID != "" && m.Signature.KeyID != id {
-		return nil, "", fmt.Errorf("%w: keyId %s does not name the signature's public key (%s)", ErrBadSignature, m.Signature.KeyID, id)
-	}
-	return pub, id, nil
+	return signatureKey(m.Signature)
 }
 
-// verifySignatureTrusted checks m's signature; with trusted not empty, the signing key must
-// be one of them, and an unsigned manifest fails. Without, the embedded key is used, which
-// proves integrity, not origin.
+// verifySignatureTrusted checks m's signature (see checkSignature).
 func verifySignatureTrusted(m *Manifest, trusted []ed25519.PublicKey) error {
-	if m.Signature == nil {
-		if len(trusted) > 0 {
-			return fmt.Errorf("%w: manifest is not signed", ErrBadSignature)
-		}
-		return nil
-	}
-	pub, id, err := signerKey(m)
+	unsigned := *m
+	unsigned.Signature = nil
+	body, err := encodeManifest(&unsigned)
 	if err != nil {
 		return err
 	}
-	if len(trusted) > 0 && !slices.ContainsFunc(trusted, func(k ed25519.PublicKey) bool { return bytes.Equal(k, pub) }) {
-		return fmt.Errorf("%w: signed by untrusted key %s (not among the trusted public keys)", ErrBadSignature, id)
-	}
-	return verifySignature(m, nil)
+	return checkSignature("manifest", m.Signature, body, trusted)
 }
 
 // encodeManifest returns the manifest's stored form: indented JSON and a newline.
@@ -265,51 +245,7 @@ func sign(m *Manifest, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	pub := key.Public().(ed25519.PublicKey)
-	m.Signature = &Signature{
-		Algorithm: "ed25519",
-		PublicKey: base64.StdEncoding.EncodeToString(pub),
-		Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
-		KeyID:     KeyID(pub),
-	}
-	return nil
-}
-
-// ErrBadSignature is returned (wrapped) when a manifest's signature does not verify.
-var ErrBadSignature = errors.New("manifest signature does not verify")
-
-// verifySignature checks m's signature. With trusted non-nil, the signing key must be
-// trusted; otherwise the embedded key is used (which proves integrity, not origin).
-func verifySignature(m *Manifest, trusted ed25519.PublicKey) error {
-	if m.Signature == nil {
-		if trusted != nil {
-			return fmt.Errorf("%w: manifest is not signed", ErrBadSignature)
-		}
-		return nil
-	}
-	if m.Signature.Algorithm != "ed25519" {
-		return fmt.Errorf("%w: unknown algorithm %q", ErrBadSignature, m.Signature.Algorithm)
-	}
-	pub, err := base64.StdEncoding.DecodeString(m.Signature.PublicKey)
-	if err != nil || len(pub) != ed25519.PublicKeySize {
-		return fmt.Errorf("%w: malformed public key", ErrBadSignature)
-	}
-	if trusted != nil && !bytes.Equal(pub, trusted) {
-		return fmt.Errorf("%w: signed by an untrusted key", ErrBadSignature)
-	}
-	sig, err := base64.StdEncoding.DecodeString(m.Signature.Value)
-	if err != nil {
-		return fmt.Errorf("%w: malformed signature", ErrBadSignature)
-	}
-	unsigned := *m
-	unsigned.Signature = nil
-	body, err := encodeManifest(&unsigned)
-	if err != nil {
-		return err
-	}
-	if !ed25519.Verify(pub, body, sig) {
-		return ErrBadSignature
-	}
+	m.Signature = newSignature(key, body)
 	return nil
 }
 

@@ -310,6 +310,26 @@ func TestVerifyWarnsOnLegacyShrink(t *testing.T) {
 			}
 		}
 	}
+	// A store sealed before version 2 has no accounting objects, and Globex's manifest was
+	// version 1 too.
+	if err := os.RemoveAll(filepath.Join(f.storeDir, "accounting")); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{
+		filepath.Join(f.storeDir, "orgs", globex, "manifests", fmt.Sprintf("%012d.json", 1)),
+		filepath.Join(f.storeDir, "orgs", globex, "days", sampleDay.String(), fmt.Sprintf("r%04d.json", 1)),
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, bytes.Replace(b, []byte(`"version": 2,`), []byte(`"version": 1,`), 1), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 	rep := verifyStore(t, f)
 	if !rep.OK() {
 		t.Fatalf("verify problems: %v", rep.Problems)

@@ -51,6 +51,9 @@ type VerifyReport struct {
 	Warnings []string
 
 	state *verifyState // the checks across organizations (verify_chain.go)
+	// tally counts, per day, the manifests the chains hold and those the day's accounting
+	// objects name (verify_accounting.go).
+	tally map[string]*accountingTally
 }
 
 // OK reports whether no problem was found.
@@ -181,6 +184,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 			l.verifyObjects(ctx, org, day, m, idx, rep)
 			l.verifyRevision(ctx, org, day, m, rep)
 			l.verifyPinnedVersions(ctx, m, rep)
+			rep.chained(day, m) // verify_accounting.go
 			if lk, ok := l.Store.(Locker); ok && lk.Locking() {
 				l.verifyLocks(ctx, lk, day, m, idx, rep)
 			}

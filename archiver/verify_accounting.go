@@ -3,6 +3,8 @@ package archiver
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -25,6 +27,8 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 	}
 	lk, _ := l.Store.(Locker)
 	locking := lk != nil && lk.Locking()
+	var named map[string]bool // the manifests named so far of the day being read
+	var namedDay string
 	for _, key := range keys {
 		day, _, sum, ok := parseAccountingKey(key)
 		if !ok {
@@ -43,12 +47,21 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 		if hexSum(a.SHA256) != sum {
 			rep.problem("%s: its bytes hash to %s, not to the SHA-256 in its name", key, hexSum(a.SHA256))
 		}
-		l.verifyAccountingObject(ctx, day, a, opt, rep)
+		if named == nil || day.String() != namedDay {
+			named, namedDay = map[string]bool{}, day.String()
+		}
+		l.verifyAccountingObject(ctx, day, a, opt, rep, named)
 		if locking {
 			l.verifyAccountingLocks(ctx, lk, a, rep)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
+		}
+	}
+	for _, day := range slices.Sorted(maps.Keys(rep.tally)) {
+		if t := rep.tally[day]; t.named < t.chained {
+			rep.problem("%s: %d of the day's %d manifests (version 2) are named by no accounting object: one was deleted, or the run that committed them stopped before writing it (rerun the day)",
+				day, t.chained-t.named, t.chained)
 		}
 	}
 	if _, err := l.HoldEvents(ctx, ""); err != nil {
@@ -64,11 +77,36 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 	return nil
 }
 
-func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAccounting, opt VerifyOptions, rep *VerifyReport) {
+// accountingTally is one day's count of version 2 manifests in the chains, and of those
+// the day's accounting objects name (each found in its chain with the SHA-256 given).
+type accountingTally struct{ chained, named int }
+
+// chained counts m, a manifest of day found in its chain: every version 2 manifest must be
+// named by an accounting object of its day, so that deleting a day's accounting objects (or
+// writing a manifest outside a run) shows. Version 1 manifests carried their day's
+// accounting themselves.
+func (rep *VerifyReport) chained(day Day, m *StoredManifest) {
+	if m.Version < 2 {
+		return
+	}
+	if rep.tally == nil {
+		rep.tally = map[string]*accountingTally{}
+	}
+	t := rep.tally[day.String()]
+	if t == nil {
+		t = &accountingTally{}
+		rep.tally[day.String()] = t
+	}
+	t.chained++
+}
+
+// verifyAccountingObject checks one accounting object of day; named holds the manifests
+// ("org/seq") other accounting objects of the day already named, so each counts once.
+func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAccounting, opt VerifyOptions, rep *VerifyReport, named map[string]bool) {
 	if a.Date != day.String() {
 		rep.problem("%s: accounting of %s under the day %s", a.Key, a.Date, day)
 	}
-	if err := verifyAccountingSignature(a.Accounting, opt.TrustedKey); err != nil {
+	if err := verifyAccountingSignature(a.Accounting, opt.trustedKeys()); err != nil {
 		rep.problem("%s: %v", a.Key, err)
 	}
 	if !a.Input.Balanced() {
@@ -110,6 +148,11 @@ func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAc
 			rep.problem("%s: manifest %s hashes to %s, the accounting says %s", a.Key, key, hexSum(m.SHA256), am.SHA256)
 		case m.Date != a.Date || m.Revision != am.Revision:
 			rep.problem("%s: manifest %s is revision %d of %s, the accounting says revision %d of %s", a.Key, key, m.Revision, m.Date, am.Revision, a.Date)
+		case m.Version >= 2 && !named[key]:
+			named[key] = true
+			if t := rep.tally[day.String()]; t != nil {
+				t.named++
+			}
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -86,13 +85,7 @@ func NewWitness(heads []WitnessHead, store string, now time.Time, key ed25519.Pr
 		if err != nil {
 			return nil, err
 		}
-		pub := key.Public().(ed25519.PublicKey)
-		w.Signature = &Signature{
-			Algorithm: "ed25519",
-			PublicKey: base64.StdEncoding.EncodeToString(pub),
-			Value:     base64.StdEncoding.EncodeToString(ed25519.Sign(key, body)),
-			KeyID:     KeyID(pub),
-		}
+		w.Signature = newSignature(key, body)
 	}
 	return encodeWitness(w)
 }
@@ -134,35 +127,16 @@ func ParseWitness(b []byte, trusted []ed25519.PublicKey) (*Witness, error) {
 		}
 		return &w, nil
 	}
-	// A witness is signed like a manifest: check it with the manifest's rules.
-	m := &Manifest{Signature: w.Signature}
-	pub, id, err := signerKey(m)
-	if err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	if len(trusted) > 0 && !containsKey(trusted, pub) {
-		return nil, fmt.Errorf("witness: %w: signed by untrusted key %s", ErrBadSignature, id)
-	}
-	sig, err := base64.StdEncoding.DecodeString(w.Signature.Value)
 	unsigned := w
 	unsigned.Signature = nil
-	body, eerr := encodeWitness(&unsigned)
-	if eerr != nil {
-		return nil, eerr
+	body, err := encodeWitness(&unsigned)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || w.Signature.Algorithm != "ed25519" || !ed25519.Verify(pub, body, sig) {
-		return nil, fmt.Errorf("witness: %w", ErrBadSignature)
+	if err := checkSignature("witness", w.Signature, body, trusted); err != nil {
+		return nil, fmt.Errorf("witness: %w", err)
 	}
 	return &w, nil
-}
-
-func containsKey(keys []ed25519.PublicKey, k ed25519.PublicKey) bool {
-	for _, t := range keys {
-		if bytes.Equal(t, k) {
-			return true
-		}
-	}
-	return false
 }
 
 // checkWitness compares each witnessed head with the store's chain: the chain must hold

@@ -22,8 +22,7 @@ func TestMetricsShowNoOrganization(t *testing.T) {
 	sealed := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "test_last_sealed", Help: "h"}, []string{"org"})
 	other := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "test_other", Help: "h"}, []string{"tenant"})
 	plain := prometheus.NewCounter(prometheus.CounterOpts{Name: "test_plain", Help: "h"})
-	var f *fixture
-	f = newFixture(t, func(s *httpapi.Server) {
+	f := newFixture(t, func(s *httpapi.Server) {
 		s.Registerer.MustRegister(sealed, other, plain)
 	})
 	sealed.WithLabelValues(acme).Set(1)

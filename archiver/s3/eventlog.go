@@ -18,9 +18,6 @@ import (
 	"github.com/chatvault/chatvault/archiver/eventlog"
 )
 
-// closedMarker is the object the producer writes when a partition is complete.
-const closedMarker = "_CLOSED"
-
 var _ archiver.Source = (*EventLog)(nil)
 
 // EventLog is the platform's event log below an S3 prefix, with the layout of

@@ -403,6 +403,22 @@ func deleteNewest(t *testing.T, store, org string) {
 	}
 }
 
+// deleteAccounting removes day's accounting objects, as an attacker with write access to
+// the store would to hide what they name.
+func deleteAccounting(t *testing.T, store, day string) {
+	t.Helper()
+	p := filepath.Join(store, "accounting", day)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(p, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestVerifyDeletedNewestDay deletes one organization's newest manifest and day while the
 // other organization keeps that day: verify must miss it.
 func TestVerifyDeletedNewestDay(t *testing.T) {
@@ -460,7 +476,13 @@ func TestVerifyWitness(t *testing.T) {
 
 	deleteNewest(t, store, acme)
 	deleteNewest(t, store, globex)
-	// The store alone cannot tell: every organization ends on 2026-11-21.
+	// The day's accounting object still names the deleted manifests.
+	verifyFails(t, "manifests/000000000003.json: fsstore: open", append([]string{"--public-key", pub}, common...)...)
+	reliability.Record(t, "security", "the newest day of every organization deleted, its accounting object left", reliability.CleanFailure,
+		"verify exit 1: the accounting object names manifests the chains no longer hold")
+	// An attacker who deletes that too leaves the store alone unable to tell: every
+	// organization ends on 2026-11-21.
+	deleteAccounting(t, store, "2026-11-22")
 	mustRun(t, []int{exitOK}, append([]string{"verify", "--public-key", pub}, common...)...)
 	verifyFails(t, "had manifest 3 (2026-11-22) but the store's chain ends at 2", append([]string{"--public-key", pub, "--witness", newer}, common...)...)
 	mustRun(t, []int{exitOK}, append([]string{"verify", "--public-key", pub, "--witness", older}, common...)...)
@@ -486,7 +508,13 @@ func TestVerifyWitnessRewrittenHead(t *testing.T) {
 	w := filepath.Join(t.TempDir(), "witness.json")
 	mustRun(t, []int{exitOK}, append([]string{"witness", "-o", w}, common...)...)
 	replaceManifest(t, store, acme, 3, func(m *archiver.Manifest) { m.SealedAt = "2026-11-23T00:00:00Z" })
-	mustRun(t, []int{exitOK}, append([]string{"verify"}, common...)...)
+	// The day's accounting object names the manifest by its hash; without it, the
+	// rewritten manifest is named by no accounting object.
+	verifyFails(t, "the accounting says", common...)
+	deleteAccounting(t, store, "2026-11-22")
+	verifyFails(t, "are named by no accounting object", common...)
+	reliability.Record(t, "security", "head manifest rewritten in an unsigned store, its accounting object deleted", reliability.CleanFailure,
+		"verify exit 1: a version 2 manifest named by no accounting object")
 	verifyFails(t, "the chain was rewritten", append([]string{"--witness", w}, common...)...)
 	reliability.Record(t, "security", "head manifest rewritten in an unsigned store (witness kept outside)", reliability.CleanFailure,
 		"verify --witness exit 1: head hashes differ from the witness")

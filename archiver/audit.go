@@ -262,7 +262,15 @@ func (a *AuditLog) broken(now time.Time) bool {
 // Admit is called before a request is served: it writes the buffer when due, and returns
 // an error wrapping ErrAuditUnavailable when records have waited beyond the bound (writes
 // keep failing), so that nothing is served that the audit may never show.
-func (a *AuditLog) Admit() error {
+func (a *AuditLog) Admit() error { return a.admit(true) }
+
+// Writable reports what Admit would, without counting a refusal: nil, or an error
+// wrapping ErrAuditUnavailable while records wait beyond the bound. Like Admit it writes
+// the buffer when due, so a readiness probe also retries a store that came back while
+// no request reached the replica (a load balancer having taken it out).
+func (a *AuditLog) Writable() error { return a.admit(false) }
+
+func (a *AuditLog) admit(count bool) error {
 	now := a.now()
 	a.mu.Lock()
 	due := a.due(now)
@@ -273,7 +281,9 @@ func (a *AuditLog) Admit() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.broken(now) {
-		a.stats.Refused++
+		if count {
+			a.stats.Refused++
+		}
 		return fmt.Errorf("%w: %d records waiting, the oldest for %s", ErrAuditUnavailable,
 			len(a.pending), now.Sub(a.pending[0].at).Round(time.Second))
 	}

@@ -254,11 +254,19 @@ func TestAuditStoreDown(t *testing.T) {
 		t.Fatal("no flush was attempted")
 	}
 	clk.Add(31 * time.Second)
-	if err := log.Admit(); !errors.Is(err, archiver.ErrAuditUnavailable) {
-		t.Fatalf("admit with records waiting 2 min on a down store: %v", err)
+	// Writable (readiness) says what Admit will, without counting a refused request.
+	if err := log.Writable(); !errors.Is(err, archiver.ErrAuditUnavailable) || log.Stats().Refused != 0 {
+		t.Fatalf("writable with records waiting 2 min on a down store: %v, %d refused", err, log.Stats().Refused)
+	}
+	if err := log.Admit(); !errors.Is(err, archiver.ErrAuditUnavailable) || log.Stats().Refused != 1 {
+		t.Fatalf("admit with records waiting 2 min on a down store: %v, %d refused", err, log.Stats().Refused)
 	}
 	store.down.Store(false)
 	clk.Add(10 * time.Second) // past the retry pause
+	// The probe itself writes what waits: the log is writable again before any request.
+	if err := log.Writable(); err != nil || log.Stats().Pending != 0 {
+		t.Fatalf("writable once the store is back: %v, %d pending", err, log.Stats().Pending)
+	}
 	if err := log.Admit(); err != nil {
 		t.Fatalf("admit once the store is back: %v", err)
 	}

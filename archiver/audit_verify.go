@@ -43,6 +43,7 @@ func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyR
 		// A segment that cannot be read leaves the next one's previous unchecked (it is
 		// a problem already); otherwise the next must name this one's hash.
 		prev = l.verifySegment(ctx, key, o, day, seq, expect, prev, opt, rep)
+		rep.state.auditSegment(o, seq, prev) // the witnessed head, if any (witness_audit.go)
 		expect = seq + 1
 		return ctx.Err()
 	})

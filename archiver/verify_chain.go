@@ -24,6 +24,11 @@ type verifyState struct {
 	chains map[string]*chainSummary
 	// witness are the witnessed heads by organization.
 	witness map[string]WitnessHead
+	// auditWitness are the witnessed audit chain heads by organization, nil when the
+	// witness holds none (version 1); auditChains summarizes those organizations' audit
+	// chains as walked (witness_audit.go).
+	auditWitness map[string]WitnessAuditHead
+	auditChains  map[string]*auditChainSummary
 }
 
 // chainSummary is what coverage and the witness need of one organization's chain.
@@ -67,12 +72,21 @@ func (l Ledger) beginVerify(ctx context.Context, opt VerifyOptions, rep *VerifyR
 		for _, h := range opt.Witness.Heads {
 			s.witness[h.Org] = h
 		}
+		// A version 1 witness says nothing of the audit chains: they are not checked
+		// against it. From version 2 an absent list means the store had no segment.
+		if opt.Witness.Version >= 2 {
+			s.auditWitness, s.auditChains = map[string]WitnessAuditHead{}, map[string]*auditChainSummary{}
+			for _, h := range opt.Witness.AuditHeads {
+				s.auditWitness[h.Org] = h
+			}
+		}
 	}
 	rep.state = s
 	return nil
 }
 
-// endVerify runs the checks that need every chain: coverage and the witness.
+// endVerify runs the checks that need every chain: coverage and the witness (manifest
+// and audit chains).
 func (l Ledger) endVerify(rep *VerifyReport) {
 	s := rep.state
 	if s == nil {
@@ -80,6 +94,7 @@ func (l Ledger) endVerify(rep *VerifyReport) {
 	}
 	s.checkCoverage(rep)
 	s.checkWitness(rep)
+	s.checkAuditWitness(rep) // witness_audit.go
 	if s.signed && len(s.trusted) == 0 {
 		rep.Warnings = append(rep.Warnings, "signatures were checked against the keys the manifests carry, which proves "+
 			"integrity, not origin: give the trusted public key (--public-key) to prove who signed")

@@ -26,6 +26,10 @@ type Witness struct {
 	// CreatedAt is when the witness was made (RFC 3339, UTC).
 	CreatedAt string        `json:"createdAt"`
 	Heads     []WitnessHead `json:"heads"`
+	// AuditHeads (version 2 on) are the organizations' audit chain heads (see
+	// witness_audit.go); absent when the store held no audit segment. A version 1 witness
+	// has none and witnesses the manifest chains only.
+	AuditHeads []WitnessAuditHead `json:"auditHeads,omitempty"`
 	// Signature is set when a signing key is configured: over the witness encoded without
 	// it, like a manifest's.
 	Signature *Signature `json:"signature,omitempty"`
@@ -41,8 +45,9 @@ type WitnessHead struct {
 	SHA256 string `json:"sha256"`
 }
 
-// WitnessVersion is the version of the witness files this build writes and reads.
-const WitnessVersion = 1
+// WitnessVersion is the version of the witness files this build writes. Version 2 added
+// the audit chain heads; version 1 files (manifest heads only) are still read.
+const WitnessVersion = 2
 
 // Heads returns every organization's chain head, by organization id. It lists the whole
 // orgs/ prefix once.
@@ -74,9 +79,10 @@ func (l Ledger) Heads(ctx context.Context) ([]WitnessHead, error) {
 	return heads, nil
 }
 
-// NewWitness makes the witness of heads, signed with key when it is not nil.
-func NewWitness(heads []WitnessHead, store string, now time.Time, key ed25519.PrivateKey) ([]byte, error) {
-	w := &Witness{Version: WitnessVersion, Store: store, CreatedAt: now.UTC().Format(time.RFC3339), Heads: heads}
+// NewWitness makes the witness of the manifest chain heads and the audit chain heads,
+// signed with key when it is not nil.
+func NewWitness(heads []WitnessHead, audit []WitnessAuditHead, store string, now time.Time, key ed25519.PrivateKey) ([]byte, error) {
+	w := &Witness{Version: WitnessVersion, Store: store, CreatedAt: now.UTC().Format(time.RFC3339), Heads: heads, AuditHeads: audit}
 	if w.Heads == nil {
 		w.Heads = []WitnessHead{}
 	}
@@ -108,8 +114,14 @@ func ParseWitness(b []byte, trusted []ed25519.PublicKey) (*Witness, error) {
 	if err := dec.Decode(&w); err != nil {
 		return nil, fmt.Errorf("witness: %w", err)
 	}
-	if w.Version != WitnessVersion {
+	switch {
+	case w.Version != 1 && w.Version != WitnessVersion:
 		return nil, fmt.Errorf("witness: unsupported version %d", w.Version)
+	case w.Version == 1 && w.AuditHeads != nil:
+		return nil, errors.New("witness: version 1 has no audit heads")
+	}
+	if err := checkAuditHeads(w.AuditHeads); err != nil {
+		return nil, err
 	}
 	seen := map[string]bool{}
 	for _, h := range w.Heads {

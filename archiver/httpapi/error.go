@@ -25,6 +25,9 @@ const (
 	EExportExpired = "export_expired" // the task's result passed its retention and is deleted
 	ELinkExpired   = "link_expired"   // a download link past its expiry: ask the task's status for a new one
 	EInvalidLink   = "invalid_link"   // a download link whose signature does not check
+	// EUnavailable is /readyz's 503: the replica should get no traffic (the audit cannot
+	// be written, or the store, directory or tokens cannot be read).
+	EUnavailable = "unavailable"
 )
 
 var statusOf = map[string]int{
@@ -38,6 +41,7 @@ var statusOf = map[string]int{
 	EExportExpired:     http.StatusGone,
 	ELinkExpired:       http.StatusGone,
 	EInvalidLink:       http.StatusForbidden,
+	EUnavailable:       http.StatusServiceUnavailable,
 	ENotFound:          http.StatusNotFound,
 	EMethodNotAllowed:  http.StatusMethodNotAllowed,
 }

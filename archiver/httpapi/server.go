@@ -54,6 +54,12 @@ type auditAdmitter interface {
 	Admit() error
 }
 
+// auditWritable is an Audit that can tell /readyz, without counting a refusal, that it
+// would refuse requests now (*archiver.AuditLog.Writable).
+type auditWritable interface {
+	Writable() error
+}
+
 // Server serves the API. Exports, Tokens, Audit and Directory are required.
 type Server struct {
 	Exports Exports
@@ -62,7 +68,8 @@ type Server struct {
 	// Directory returns the current directory snapshot: which organizations archive, and
 	// from when.
 	Directory func(ctx context.Context) (*model.Directory, error)
-	// Ready reports whether the server can serve (store and tokens reachable); nil means always.
+	// Ready reports whether the server can serve (store and directory readable); nil means
+	// always. /readyz also fails while the Audit refuses requests (see handleReady).
 	Ready func(ctx context.Context) error
 	// Grace is schedule.grace: how long after a day's end it may still be open, for
 	// Retry-After on pending days.
@@ -421,12 +428,22 @@ func (s *Server) admit() error {
 	return nil
 }
 
+// handleReady answers 200 "ready", or 503 with the JSON error unavailable: while the
+// audit refuses requests (its writes failed beyond its bound), so that a load balancer
+// sends them to a replica that can audit them, or while Ready fails. The message names
+// the audit but never Ready's detail (paths, store errors), which goes to the log.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if a, ok := s.Audit.(auditWritable); ok {
+		if err := a.Writable(); err != nil {
+			s.log().Warn("not ready", "err", err)
+			s.Error(w, r, errorf(EUnavailable, "the access audit cannot be written: audited requests are refused until a write succeeds"))
+			return
+		}
+	}
 	if s.Ready != nil {
 		if err := s.Ready(r.Context()); err != nil {
 			s.log().Warn("not ready", "err", err)
-			w.WriteHeader(http.StatusServiceUnavailable)
-			io.WriteString(w, "not ready\n")
+			s.Error(w, r, errorf(EUnavailable, "not ready: the store or the directory cannot be read (the server's log says why)"))
 			return
 		}
 	}

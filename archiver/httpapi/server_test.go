@@ -483,7 +483,9 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 	if !strings.Contains(logged.String(), "secret-mount") {
 		t.Fatalf("the detail is not logged: %s", logged.String())
 	}
-	if resp, _ := get(t, f.url+"/readyz", ""); resp.StatusCode != 503 {
-		t.Fatalf("readyz: %d, want 503", resp.StatusCode)
+	resp, body = get(t, f.url+"/readyz", "")
+	checkError(t, resp, body, 503, "unavailable")
+	if strings.Contains(string(body), "unreachable") {
+		t.Fatalf("readyz leaks detail: %s", body)
 	}
 }

@@ -12,7 +12,7 @@ import (
 func init() {
 	register(&command{
 		name:    "witness",
-		summary: "write every organization's chain head, to keep outside the store for verify --witness",
+		summary: "write every organization's manifest and audit chain heads, to keep outside the store for verify --witness",
 		usage:   "[-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.StringP("output", "o", "", "write to FILE instead of stdout (created, never replaced)")
@@ -39,7 +39,12 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if len(heads) == 0 {
 		return e.fail("witness", fmt.Errorf("store %s holds no manifest: nothing to witness (a mistyped folder or S3 prefix?)", e.cfg.Store))
 	}
-	b, err := archiver.NewWitness(heads, e.cfg.Store, time.Now(), key)
+	// The access audit's chains too: who read the archive must not be erasable either.
+	audit, err := archiver.Ledger{Store: store}.AuditHeads(ctx)
+	if err != nil {
+		return e.fail("witness", err)
+	}
+	b, err := archiver.NewWitness(heads, audit, e.cfg.Store, time.Now(), key)
 	if err != nil {
 		return e.fail("witness", err)
 	}
@@ -55,9 +60,9 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if key != nil {
 		signed = "signed"
 	}
-	e.log.Info("witness written", "organizations", len(heads), "signed", key != nil, "output", out)
+	e.log.Info("witness written", "organizations", len(heads), "auditChains", len(audit), "signed", key != nil, "output", out)
 	if out != "" {
-		fmt.Fprintf(e.stdout, "witnessed %d organizations' chain heads in %s, %s\n", len(heads), out, signed)
+		fmt.Fprintf(e.stdout, "witnessed %d organizations' chain heads and %d audit chain heads in %s, %s\n", len(heads), len(audit), out, signed)
 	}
 	return exitOK
 }

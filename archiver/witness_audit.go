@@ -1,0 +1,129 @@
+package archiver
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"sort"
+)
+
+// WitnessAuditHead is one organization's access audit chain head: its newest segment. As
+// each segment names its predecessor's SHA-256, matching the head's hash at its seq
+// vouches for the whole audit chain up to it, as for manifests. Without it, deleting an
+// organization's newest segments (or all of them) leaves a chain that holds together,
+// and the store alone cannot show who read the archive and was erased from its audit.
+type WitnessAuditHead struct {
+	Org  string `json:"org"`
+	Seq  int64  `json:"seq"`
+	Date string `json:"date"`
+	// SHA256 is the hex SHA-256 of the head segment as stored.
+	SHA256 string `json:"sha256"`
+}
+
+// AuditHeads returns every organization's audit chain head, by organization id. It lists
+// the audit/orgs/ prefix once, keeping one key per organization, and reads only the heads.
+func (l Ledger) AuditHeads(ctx context.Context) ([]WitnessAuditHead, error) {
+	last := map[string]string{}
+	err := l.Store.List(ctx, "audit/orgs/", func(key string) error {
+		// List is in key order and keys sort by (date, seq): the last is the head.
+		if org, _, _, ok := parseAuditSegmentKey(key); ok {
+			last[org] = key
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("witness: list audit/orgs/: %w", err)
+	}
+	heads := make([]WitnessAuditHead, 0, len(last))
+	for org, key := range last {
+		b, err := readAll(ctx, l.Store, key)
+		if err != nil {
+			return nil, fmt.Errorf("witness: read %s: %w", key, err)
+		}
+		_, day, seq, _ := parseAuditSegmentKey(key)
+		heads = append(heads, WitnessAuditHead{Org: org, Seq: seq, Date: day.String(), SHA256: hexSum(sha256.Sum256(b))})
+	}
+	sort.Slice(heads, func(i, j int) bool { return heads[i].Org < heads[j].Org })
+	return heads, nil
+}
+
+// checkAuditHeads refuses malformed or repeated audit heads in a witness.
+func checkAuditHeads(heads []WitnessAuditHead) error {
+	seen := map[string]bool{}
+	for _, h := range heads {
+		switch {
+		case h.Org == "" || h.Seq < 1 || len(h.SHA256) != 64:
+			return fmt.Errorf("witness: malformed audit head %+v", h)
+		case seen[h.Org]:
+			return fmt.Errorf("witness: organization %s's audit chain twice", h.Org)
+		}
+		seen[h.Org] = true
+	}
+	return nil
+}
+
+// auditChainSummary is what the witness needs of one organization's audit chain as
+// verifyAudit walks it: a few numbers, never its segments.
+type auditChainSummary struct {
+	headSeq int64
+	// witnessed is set when a segment with the witnessed seq was read; witnessSum is its
+	// SHA-256 as stored.
+	witnessed  bool
+	witnessSum string
+}
+
+// auditSegment notes one segment of org's audit chain, walked in order, with its stored
+// hex SHA-256 ("" when unreadable). Only organizations the witness names are kept.
+func (s *verifyState) auditSegment(org string, seq int64, sum string) {
+	if s == nil || s.auditWitness == nil {
+		return
+	}
+	w, ok := s.auditWitness[org]
+	if !ok {
+		return
+	}
+	c := s.auditChains[org]
+	if c == nil {
+		c = &auditChainSummary{}
+		s.auditChains[org] = c
+	}
+	c.headSeq = max(c.headSeq, seq)
+	// Two segments under one seq are a chain problem already; the witness is satisfied
+	// when one of them is the witnessed one.
+	if seq == w.Seq && sum != "" && (!c.witnessed || c.witnessSum != w.SHA256) {
+		c.witnessed, c.witnessSum = true, sum
+	}
+}
+
+// checkAuditWitness compares each witnessed audit head with the store's audit chain, like
+// checkWitness does for manifests: a longer chain is fine (requests audited since), a
+// shorter one or none lost its newest segments, another hash means a rewritten chain.
+func (s *verifyState) checkAuditWitness(rep *VerifyReport) {
+	if s.auditWitness == nil {
+		return
+	}
+	orgs := make([]string, 0, len(s.auditWitness))
+	for org := range s.auditWitness {
+		if s.opt.Org == "" || org == s.opt.Org {
+			orgs = append(orgs, org)
+		}
+	}
+	sort.Strings(orgs)
+	for _, org := range orgs {
+		w := s.auditWitness[org]
+		c := s.auditChains[org]
+		switch {
+		case c == nil || c.headSeq == 0:
+			rep.problem("witness: audit chain of organization %s had segment %d (%s) but the store holds no audit segment for it: "+
+				"its access records were removed", org, w.Seq, w.Date)
+		case c.headSeq < w.Seq:
+			rep.problem("witness: audit chain of organization %s had segment %d (%s) but the store's chain ends at %d: its newest segments were removed",
+				org, w.Seq, w.Date, c.headSeq)
+		case !c.witnessed:
+			rep.problem("witness: audit chain of organization %s: segment %d (%s) is missing or unreadable in the store", org, w.Seq, w.Date)
+		case c.witnessSum != w.SHA256:
+			rep.problem("witness: audit chain of organization %s: segment %d (%s) hashes to %s, the witness says %s: the chain was rewritten",
+				org, w.Seq, w.Date, c.witnessSum, w.SHA256)
+		}
+	}
+}

@@ -166,19 +166,37 @@ func (s *verifyState) checkWitness(rep *VerifyReport) {
 	}
 	sort.Strings(orgs)
 	for _, org := range orgs {
-		w := s.witness[org]
-		c := s.chains[org]
-		switch {
-		case c == nil || c.headSeq == 0:
-			rep.problem("witness: organization %s had manifest %d (%s) but the store holds no chain for it", org, w.Seq, w.Date)
-		case c.headSeq < w.Seq:
-			rep.problem("witness: organization %s had manifest %d (%s) but the store's chain ends at %d: its newest manifests were removed",
-				org, w.Seq, w.Date, c.headSeq)
-		case !c.witnessed:
-			rep.problem("witness: organization %s: manifest %d (%s) is missing or unreadable in the store", org, w.Seq, w.Date)
-		case c.witnessSum != w.SHA256:
-			rep.problem("witness: organization %s: manifest %d (%s) hashes to %s, the witness says %s: the chain was rewritten",
-				org, w.Seq, w.Date, c.witnessSum, w.SHA256)
+		w, c := s.witness[org], s.chains[org]
+		h := walkedHead{}
+		if c != nil {
+			h = walkedHead{c.headSeq, c.witnessed, c.witnessSum}
 		}
+		h.compare(rep, "organization "+org, "manifest", "holds no chain for it", w.Seq, w.Date, w.SHA256)
+	}
+}
+
+// walkedHead is what the witness check needs of a chain as verify walked it: its greatest
+// seq, and the stored SHA-256 of the entry at the witnessed seq, when one was read.
+type walkedHead struct {
+	headSeq    int64
+	witnessed  bool
+	witnessSum string
+}
+
+// compare reports what a chain (who: "organization X", of entries called unit) lost or
+// changed against its witnessed head seq/date/sum: nothing left (none: what the store
+// then holds), fewer entries, or another entry at that seq. A longer chain is fine.
+func (h walkedHead) compare(rep *VerifyReport, who, unit, none string, seq int64, date, sum string) {
+	switch {
+	case h.headSeq == 0:
+		rep.problem("witness: %s had %s %d (%s) but the store %s", who, unit, seq, date, none)
+	case h.headSeq < seq:
+		rep.problem("witness: %s had %s %d (%s) but the store's chain ends at %d: its newest %ss were removed",
+			who, unit, seq, date, h.headSeq, unit)
+	case !h.witnessed:
+		rep.problem("witness: %s: %s %d (%s) is missing or unreadable in the store", who, unit, seq, date)
+	case h.witnessSum != sum:
+		rep.problem("witness: %s: %s %d (%s) hashes to %s, the witness says %s: the chain was rewritten",
+			who, unit, seq, date, h.witnessSum, sum)
 	}
 }

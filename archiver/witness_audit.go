@@ -110,20 +110,12 @@ func (s *verifyState) checkAuditWitness(rep *VerifyReport) {
 	}
 	sort.Strings(orgs)
 	for _, org := range orgs {
-		w := s.auditWitness[org]
-		c := s.auditChains[org]
-		switch {
-		case c == nil || c.headSeq == 0:
-			rep.problem("witness: audit chain of organization %s had segment %d (%s) but the store holds no audit segment for it: "+
-				"its access records were removed", org, w.Seq, w.Date)
-		case c.headSeq < w.Seq:
-			rep.problem("witness: audit chain of organization %s had segment %d (%s) but the store's chain ends at %d: its newest segments were removed",
-				org, w.Seq, w.Date, c.headSeq)
-		case !c.witnessed:
-			rep.problem("witness: audit chain of organization %s: segment %d (%s) is missing or unreadable in the store", org, w.Seq, w.Date)
-		case c.witnessSum != w.SHA256:
-			rep.problem("witness: audit chain of organization %s: segment %d (%s) hashes to %s, the witness says %s: the chain was rewritten",
-				org, w.Seq, w.Date, c.witnessSum, w.SHA256)
+		w, c := s.auditWitness[org], s.auditChains[org]
+		h := walkedHead{}
+		if c != nil {
+			h = walkedHead{c.headSeq, c.witnessed, c.witnessSum}
 		}
+		h.compare(rep, "audit chain of organization "+org, "segment", "holds no audit segment for it: its access records were removed",
+			w.Seq, w.Date, w.SHA256)
 	}
 }

@@ -124,16 +124,7 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		rep.problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
 	}
 	if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
-		want := day.End().AddDate(0, 0, h.RetentionDays)
-		lock, err := lk.Lock(ctx, key)
-		switch {
-		case err != nil:
-			rep.problem("%s: lock: %v", key, err)
-		case lock.Mode != ModeCompliance:
-			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
-		case !lock.RetainUntil.Equal(want):
-			rep.problem("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
-		}
+		verifyLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
 	}
 	return stored
 }

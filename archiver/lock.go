@@ -55,24 +55,28 @@ func (l Ledger) verifyLocks(ctx context.Context, lk Locker, day Day, m *StoredMa
 		return
 	}
 	want := day.End().AddDate(0, 0, m.RetentionDays)
-	check := func(key string, atLeast bool) {
-		lock, err := lk.Lock(ctx, key)
-		switch {
-		case err != nil:
-			rep.problem("%s: lock: %v", key, err)
-		case lock.Mode != ModeCompliance:
-			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
-		case atLeast && lock.RetainUntil.Before(want):
-			rep.problem("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
-		case !atLeast && !lock.RetainUntil.Equal(want):
-			rep.problem("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
-		}
-	}
+	check := func(key string, atLeast bool) { verifyLock(ctx, lk, key, want, atLeast, rep) }
 	check(m.Key, false)
 	check(idx, false)
 	check(m.Data.Key, false)
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)
+	}
+}
+
+// verifyLock reports key unless it is locked in COMPLIANCE mode until want (atLeast: until
+// want or later, for objects shared by several retentions).
+func verifyLock(ctx context.Context, lk Locker, key string, want time.Time, atLeast bool, rep *VerifyReport) {
+	lock, err := lk.Lock(ctx, key)
+	switch {
+	case err != nil:
+		rep.problem("%s: lock: %v", key, err)
+	case lock.Mode != ModeCompliance:
+		rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
+	case atLeast && lock.RetainUntil.Before(want):
+		rep.problem("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+	case !atLeast && !lock.RetainUntil.Equal(want):
+		rep.problem("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
 	}
 }
 

@@ -173,14 +173,6 @@ func (l Ledger) verifyAccountingLocks(ctx context.Context, lk Locker, a *StoredA
 		keys = append(keys, a.Quarantine.Key)
 	}
 	for _, key := range keys {
-		lock, err := lk.Lock(ctx, key)
-		switch {
-		case err != nil:
-			rep.problem("%s: lock: %v", key, err)
-		case lock.Mode != ModeCompliance:
-			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
-		case lock.RetainUntil.Before(want):
-			rep.problem("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
-		}
+		verifyLock(ctx, lk, key, want, true, rep)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // AccountingVersion is the version of the accounting objects this build writes.
@@ -230,6 +232,7 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	// The number orders a day's accounting objects; two runs of one day at once (run
 	// --org) may both take it, and their objects still differ by their hash.
 	key := accountingKey(w.day, last+1, sum)
+	crashpoint.Hit("commit.accounting")
 	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		return "", fmt.Errorf("store accounting %s: %w", key, err)
 	}

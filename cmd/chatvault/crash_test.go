@@ -457,6 +457,19 @@ var crashCases = []struct {
 	{"SIGKILL after one organization committed", []string{"commit.index:1"}, nil},
 	{"SIGKILL in the second organization's commit", []string{"commit.chain:2"}, nil},
 	{"SIGKILL twice: after an export, then in the rerun's commit", []string{"store.export:1", "commit.chain:1"}, nil},
+	{"SIGKILL after every manifest, before the day's accounting object", []string{"commit.accounting:1"}, noAccounting},
+}
+
+// noAccounting checks that the kill left committed manifests without the day's
+// accounting object: verify must say so until the rerun writes it.
+func noAccounting(t *testing.T, target *fsTarget) {
+	t.Helper()
+	if keys := listKeys(t, target.store(t), archiver.AccountingPrefix); len(keys) != 0 {
+		t.Fatalf("accounting objects %v before the rerun: the kill came too late", keys)
+	}
+	if keys := listKeys(t, target.store(t), "orgs/"); len(keys) == 0 {
+		t.Fatal("no manifests committed: the kill came too early")
+	}
 }
 
 // partialLeft checks that the kill left a partly written temporary file: the point

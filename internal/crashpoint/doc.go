@@ -21,14 +21,15 @@ package crashpoint
 
 // Points are the named points, and where they are hit.
 var Points = map[string]string{
-	"read.line":        "archiver: a line of the partition was read (hit per line)",
-	"sort.spill":       "archiver: a sorted run was written to export.tempDir",
-	"merge.record":     "archiver: the merge is about to hand on a record (hit per record)",
-	"store.quarantine": "archiver: the day's quarantine object was stored",
-	"store.export":     "archiver: an organization's export was stored, its manifest not yet",
-	"commit.chain":     "archiver: a manifest's chain entry (the commit) was stored, its day index not yet",
-	"commit.index":     "archiver: a manifest's day index was stored",
-	"temp.write":       "archiver: a write to a file in export.tempDir (sort runs, staged exports) (Writer)",
-	"fsstore.write":    "fsstore: a write to an object's temporary file (Writer)",
-	"s3.part":          "s3: a part of a multipart upload was uploaded, the upload not completed",
+	"read.line":         "archiver: a line of the partition was read (hit per line)",
+	"sort.spill":        "archiver: a sorted run was written to export.tempDir",
+	"merge.record":      "archiver: the merge is about to hand on a record (hit per record)",
+	"store.quarantine":  "archiver: the day's quarantine object was stored",
+	"store.export":      "archiver: an organization's export was stored, its manifest not yet",
+	"commit.chain":      "archiver: a manifest's chain entry (the commit) was stored, its day index not yet",
+	"commit.index":      "archiver: a manifest's day index was stored",
+	"commit.accounting": "archiver: every manifest of the run was committed, the day's accounting object not yet",
+	"temp.write":        "archiver: a write to a file in export.tempDir (sort runs, staged exports) (Writer)",
+	"fsstore.write":     "fsstore: a write to an object's temporary file (Writer)",
+	"s3.part":           "s3: a part of a multipart upload was uploaded, the upload not completed",
 }

@@ -323,7 +323,7 @@ func (l Ledger) diffStored(ctx context.Context, old, new *StoredManifest) (revis
 // walking every chain (chatvault serve derives its metrics from them):
 //
 //	revisions/superseded/<date>/<org>/r<rev>-<sha>.json   a supersession, written before its manifest
-//	revisions/refused/<date>/<org>/<ms>.json              a refused shrinking revision
+//	revisions/refused/<date>/<org>/<ns>.json              a refused shrinking revision (Unix nanoseconds)
 //
 // The manifest stays the evidence: a superseded record counts only once the manifest of
 // its revision says the same (an attempt that never committed leaves one that does not).

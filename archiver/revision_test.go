@@ -204,7 +204,7 @@ func TestSupersedeCommitsWithReason(t *testing.T) {
 		t.Errorf("%d supersession records (%v), want 1", n, err)
 	}
 	reliability.Record(t, "input", "operator supersedes a revision that drops records (run --supersede --reason)", reliability.Kept,
-		"revision 2 commits with supersedes {revision, dropped, reason} in its manifest; verify passes; counted in chatvault_revisions_superseded_total")
+		"revision 2 commits with supersedes {revision, dropped, reason} in its manifest; verify passes; recorded once under revisions/superseded/, from which serve derives the chatvault_revisions_superseded gauges")
 }
 
 // TestVerifyFindsForgedShrink forges the store: a superseding revision whose manifest

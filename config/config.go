@@ -190,7 +190,9 @@ type HTTP struct {
 	// TokenRate (http.tokenRate) is the requests per second one API token may make, with
 	// bursts of four times as many; 0 means no limit.
 	TokenRate int
-	// ClientRate (http.clientRate) is the same per client address.
+	// ClientRate (http.clientRate) is the same per client address, for requests without a
+	// valid token only: a valid token is limited by TokenRate alone, so that clients
+	// sharing an address (behind a proxy) cannot lock one another out; 0 means no limit.
 	ClientRate int
 	// AuthFailures (http.authFailures) is how many requests with a missing or invalid
 	// token one client address may make per minute (and in a burst) before it gets 429;

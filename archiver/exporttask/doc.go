@@ -18,5 +18,8 @@
 // (archiver.Deleter, keys under tasks/ only) and the task reads as expired.
 //
 // Download links are signed by the server (Links): every call makes a new one, valid for
-// Links.Expiry, that the API serves without a token.
+// Links.Expiry, that the API serves without a token. A link whose signed expiry lies beyond
+// now plus Links.Expiry (and LinkClockSkew) is refused even though its signature checks.
+// The key is the caller's (cmd/chatvault reads exports.linkKeyFile); it is never kept in
+// the store, whose readers must not be able to mint links.
 package exporttask

@@ -65,3 +65,20 @@ func (e *env) createOutput(path string) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// writeOutput writes b to the new file path as createOutput makes it, synced before it is
+// closed; a failed write leaves no file.
+func (e *env) writeOutput(path string, b []byte) error {
+	f, err := e.createOutput(path)
+	if err != nil {
+		return err
+	}
+	_, werr := f.Write(b)
+	if werr == nil {
+		werr = f.Sync()
+	}
+	if err := errors.Join(werr, f.Close()); err != nil {
+		return errors.Join(err, os.Remove(path))
+	}
+	return nil
+}

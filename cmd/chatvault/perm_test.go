@@ -64,8 +64,14 @@ func TestFilesOwnerOnly(t *testing.T) {
 					t.Errorf("%s: group %d, want %d", p, st.Gid, gid)
 				}
 			}
+			// The witness names every organization: as confidential as an export.
+			witness := filepath.Join(outDir, "witness.json")
+			if code, _, errOut := chatvault(t, append([]string{"witness", "-o", witness}, common...)...); code != exitOK {
+				t.Fatalf("witness exit %d: %s", code, errOut)
+			}
 			check(exported, tc.out)
 			check(task, tc.out)
+			check(witness, tc.out)
 			n := 0
 			filepath.WalkDir(store, func(p string, d fs.DirEntry, err error) error {
 				if err != nil {
@@ -85,5 +91,5 @@ func TestFilesOwnerOnly(t *testing.T) {
 		})
 	}
 	reliability.Record(t, "security", "files written on a shared host under umask 022", reliability.Refused,
-		"store objects 0400, folders 0700, export -o and export-task -o files 0600 (0440/0750/0640 with fs.group)")
+		"store objects 0400, folders 0700, export -o, export-task -o and witness -o files 0600 (0440/0750/0640 with fs.group)")
 }

@@ -51,7 +51,7 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if out == "" {
 		_, err = e.stdout.Write(b)
 	} else {
-		err = writeNew(out, b, 0o644)
+		err = e.writeOutput(out, b)
 	}
 	if err != nil {
 		return e.fail("witness", err)

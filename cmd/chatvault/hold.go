@@ -92,7 +92,9 @@ func runHold(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 }
 
 func listHolds(ctx context.Context, e *env, org string, history bool) int {
-	store, closeStore, err := e.openStore()
+	// Listing only reads: on a mistyped path it must fail, not create an empty store and
+	// report that no hold is in force (and it leaves an existing store's modes alone).
+	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {
 		return e.fail("hold", err)
 	}

@@ -33,6 +33,9 @@ func TestReadOnlyCommandsOnMistypedStore(t *testing.T) {
 		{"status", []string{"status", "--org", acme, "--date", "2026-11-22"}},
 		{"export", []string{"export", "--org", acme, "--date", "2026-11-22"}},
 		{"audit", []string{"audit", "--date", "2026-11-22"}},
+		{"witness", []string{"witness", "-o", filepath.Join(parent, "w.json")}},
+		{"hold --list", []string{"hold", "--list"}},
+		{"hold --list --history", []string{"hold", "--list", "--history"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -48,7 +51,7 @@ func TestReadOnlyCommandsOnMistypedStore(t *testing.T) {
 			}
 		})
 	}
-	reliability.Record(t, "fault", "verify, status, export, audit on a mistyped store folder", reliability.CleanFailure,
+	reliability.Record(t, "fault", "verify, status, export, audit, witness, hold --list on a mistyped store folder", reliability.CleanFailure,
 		"exit 1 naming the folder; nothing created")
 }
 

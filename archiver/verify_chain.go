@@ -29,6 +29,9 @@ type verifyState struct {
 	// chains as walked (witness_audit.go).
 	auditWitness map[string]WitnessAuditHead
 	auditChains  map[string]*auditChainSummary
+	// newestElsewhere is, with Org set, a lower bound of the store's newest sealed day
+	// read without walking the other chains (verify_coverage.go).
+	newestElsewhere Day
 }
 
 // chainSummary is what coverage and the witness need of one organization's chain.
@@ -65,6 +68,11 @@ func (l Ledger) beginVerify(ctx context.Context, opt VerifyOptions, rep *VerifyR
 			if o.Archival {
 				s.archiving[o.ID] = o
 			}
+		}
+	}
+	if opt.Org != "" && s.archiving != nil {
+		if s.newestElsewhere, err = l.newestElsewhere(ctx, opt.Org, s.archiving); err != nil {
+			return err
 		}
 	}
 	if opt.Witness != nil {

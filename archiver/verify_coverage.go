@@ -1,9 +1,12 @@
 package archiver
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/chatvault/chatvault/model"
 )
 
 // dayRange is the days from First to Last, inclusive.
@@ -74,6 +77,9 @@ func (s *verifyState) checkCoverage(rep *VerifyReport) {
 	if newest.IsZero() {
 		return // an empty store: the caller reports it
 	}
+	if s.newestElsewhere.After(newest) {
+		newest = s.newestElsewhere // with Org: the other organizations' newest day
+	}
 	ids := make([]string, 0, len(s.archiving))
 	for id := range s.archiving {
 		if s.opt.Org == "" || id == s.opt.Org {
@@ -115,6 +121,57 @@ func (s *verifyState) checkCoverage(rep *VerifyReport) {
 				id, o.Name, c.last, newest, dayRange{c.last.Next(), newest})
 		}
 	}
+}
+
+// newestElsewhere returns, for a verification of org alone, a lower bound of the store's
+// newest sealed day taken from the rest of the store: the newest day of the accounting
+// objects' names, and the day of each other archiving organization's head manifest.
+// Without it, --org would end org's expected days at its own newest day, and deleting
+// that day (with the accounting objects naming it) would pass. It is a lower bound (a
+// head is usually, not always, the newest day: a backlog run appends older days), so it
+// never reports what a verification of the whole store would not. It reads one listing of
+// accounting/, one of each organization's manifests and one manifest per organization; an
+// unreadable head is left to the verification of its own organization.
+func (l Ledger) newestElsewhere(ctx context.Context, org string, archiving map[string]model.Organization) (Day, error) {
+	var newest Day
+	note := func(d Day) {
+		if d.After(newest) {
+			newest = d
+		}
+	}
+	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
+		if d, _, _, ok := parseAccountingKey(key); ok {
+			note(d)
+		}
+		return nil
+	}); err != nil {
+		return Day{}, fmt.Errorf("verify: list %s: %w", AccountingPrefix, err)
+	}
+	for id := range archiving {
+		if id == org || CheckKey(chainPrefix(id)+"x") != nil {
+			continue
+		}
+		var head string
+		if err := l.Store.List(ctx, chainPrefix(id), func(key string) error {
+			if _, ok := parseSeq(id, key); ok {
+				head = key // List is in key order, and seqs are zero-padded
+			}
+			return nil
+		}); err != nil {
+			return Day{}, fmt.Errorf("verify: list %s: %w", chainPrefix(id), err)
+		}
+		if head == "" {
+			continue
+		}
+		m, err := l.readManifest(ctx, head)
+		if err != nil {
+			continue
+		}
+		if d, err := ParseDay(m.Date); err == nil {
+			note(d)
+		}
+	}
+	return newest, nil
 }
 
 func dayBefore(d Day) Day { return DayOf(d.Start().AddDate(0, 0, -1)) }

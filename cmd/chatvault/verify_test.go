@@ -433,6 +433,41 @@ func TestVerifyDeletedNewestDay(t *testing.T) {
 		"verify exit 1: newest sealed day is older than the store's")
 }
 
+// TestVerifyOneOrgDeletedNewestDay deletes one organization's newest manifest and day, and
+// the day's accounting objects that named it, then verifies that organization alone (an
+// auditor answering for one customer): --org must not make the store's newest day the
+// organization's own, or the deletion passes. Each case is one way to learn the store's
+// newest day without walking the other organizations' chains.
+func TestVerifyOneOrgDeletedNewestDay(t *testing.T) {
+	tests := []struct {
+		name string
+		// keepAccounting leaves the day's accounting objects, whose names carry the day.
+		keepAccounting bool
+	}{
+		{"accounting objects deleted too", false},
+		{"accounting objects kept", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cleanEnv(t)
+			store, common := sealDays(t)
+			deleteNewest(t, store, acme)
+			if !tt.keepAccounting {
+				deleteAccounting(t, store, "2026-11-22")
+			}
+			verifyFails(t, "newest sealed day is 2026-11-21 but the store is sealed through 2026-11-22",
+				append([]string{"--org", acme}, common...)...)
+			if tt.keepAccounting {
+				// The other organization, whole and accounted for, still verifies alone:
+				// the bound is no false alarm.
+				mustRun(t, []int{exitOK}, append([]string{"verify", "--org", globex}, common...)...)
+			}
+		})
+	}
+	reliability.Record(t, "security", "an organization's newest day and the day's accounting deleted, verified with --org", reliability.CleanFailure,
+		"verify --org exit 1: the store's newest day is read from the other archiving organizations' heads")
+}
+
 // TestVerifyDeletedOrg deletes every object of one archiving organization.
 func TestVerifyDeletedOrg(t *testing.T) {
 	cleanEnv(t)

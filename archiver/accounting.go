@@ -179,10 +179,14 @@ func (l Ledger) readAccounting(ctx context.Context, key string) (*StoredAccounti
 // account writes the day's accounting object after commitAll, when the run committed a
 // manifest or covered one that no accounting object of the day names yet (a run that
 // stopped between its manifests and its accounting object leaves them unaccounted; the
-// rerun, finding them unchanged, accounts for them). It returns the key written, or "".
+// rerun, finding them unchanged, accounts for them), or when its quarantine object is
+// named by none: a rerun whose partition gained bad lines (or lost some) has the same
+// records, but quarantined what the day's accounting does not show, and an object that
+// nothing names is neither evidence nor verified. It returns the key written, or "".
 func (w *writer) account(ctx context.Context) (string, error) {
 	l := Ledger{Store: w.s.Store}
 	covered := map[string]bool{}
+	quarantines := map[string]bool{} // quarantine keys named, "" for none
 	last := 0
 	err := l.Accountings(ctx, w.day, func(a *StoredAccounting) error {
 		if _, n, _, ok := parseAccountingKey(a.Key); ok && n > last {
@@ -191,6 +195,7 @@ func (w *writer) account(ctx context.Context) (string, error) {
 		for _, m := range a.Manifests {
 			covered[m.Org+"/"+m.SHA256] = true
 		}
+		quarantines[namedQuarantine(a.Quarantine)] = true
 		return nil
 	})
 	if err != nil {
@@ -211,6 +216,9 @@ func (w *writer) account(ctx context.Context) (string, error) {
 		if !covered[c.Org+"/"+c.manifestSHA256] {
 			fresh = true
 		}
+	}
+	if len(a.Manifests) > 0 && last > 0 && !quarantines[namedQuarantine(a.Quarantine)] {
+		fresh = true
 	}
 	if !fresh {
 		return "", nil
@@ -237,6 +245,13 @@ func (w *writer) account(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("store accounting %s: %w", key, err)
 	}
 	return key, nil
+}
+
+func namedQuarantine(q *ObjectRef) string {
+	if q == nil {
+		return ""
+	}
+	return q.Key
 }
 
 // dayRetention is how long the day's shared objects (quarantine, accounting) are kept:

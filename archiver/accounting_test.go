@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // TestAccountingVerified seals the sample day with a signing key and checks the day-level
@@ -89,4 +90,66 @@ func TestAccountingVerified(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRerunAccountsForNewQuarantine reruns a sealed day whose partition changed only in
+// lines that are no record (a bad line added or gone): every organization is unchanged,
+// but the rerun's quarantine object differs from the one the day's accounting names. It
+// must be named by a new accounting object (signed, verified), or the bad line delivered
+// late sits in an object nothing records and nothing verifies.
+func TestRerunAccountsForNewQuarantine(t *testing.T) {
+	tests := []struct {
+		name string
+		keep func(line string) bool
+		add  []string
+	}{
+		{"a bad line added", func(string) bool { return true }, []string{`{"eventType":"sent","broken`}},
+		{"two bad lines added", func(string) bool { return true }, []string{`not json at all`, `{"eventType":"sent"}`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			logDir := copyLog(t)
+			f := newFixture(t, logDir)
+			_, key, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first := f.seal(t, sampleDay, archiver.Options{SigningKey: key})
+			editPartition(t, logDir, tt.keep, tt.add...)
+			again := f.sealDay(t, "", archiver.Options{SigningKey: key})
+			for _, o := range again.Orgs {
+				if o.Outcome != archiver.OutcomeUnchanged {
+					t.Fatalf("%s: outcome %s, want unchanged (only bad lines changed)", o.Name, o.Outcome)
+				}
+			}
+			if again.Quarantine == nil || first.Quarantine != nil && again.Quarantine.Key == first.Quarantine.Key {
+				t.Fatalf("the rerun's quarantine %v is the first run's %v: the test changes nothing", again.Quarantine, first.Quarantine)
+			}
+			if again.Accounting == "" {
+				t.Fatalf("the rerun quarantined into %s but wrote no accounting object naming it", again.Quarantine.Key)
+			}
+			ledger := archiver.Ledger{Store: f.store}
+			var named bool
+			if err := ledger.Accountings(context.Background(), sampleDay, func(a *archiver.StoredAccounting) error {
+				if a.Key == again.Accounting {
+					named = a.Quarantine != nil && a.Quarantine.Key == again.Quarantine.Key && len(a.Manifests) == len(again.Orgs)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !named {
+				t.Errorf("accounting object %s does not name quarantine %s and the day's manifests", again.Accounting, again.Quarantine.Key)
+			}
+			rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !rep.OK() {
+				t.Errorf("verify: %v", rep.Problems)
+			}
+		})
+	}
+	reliability.Record(t, "input", "bad lines added to a sealed day's partition, records unchanged", reliability.Recovered,
+		"the rerun's quarantine object is named by a new signed accounting object, verified")
 }

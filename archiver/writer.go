@@ -63,6 +63,8 @@ type writer struct {
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
+
+	signers signerCheck // signer.go
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -375,6 +377,9 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		c.manifestSHA256 = hexSum(latest.SHA256)
 		return nil
+	}
+	if err := w.checkSigner(ctx, head); err != nil { // signer.go
+		return err
 	}
 	if latest != nil {
 		// A new revision must hold every record of the one it follows (revision.go).

@@ -153,3 +153,32 @@ func TestRerunAccountsForNewQuarantine(t *testing.T) {
 	reliability.Record(t, "input", "bad lines added to a sealed day's partition, records unchanged", reliability.Recovered,
 		"the rerun's quarantine object is named by a new signed accounting object, verified")
 }
+
+// TestVerifyFindsDeletedOlderAccounting deletes the first of a day's two accounting
+// objects (the second written by a rerun whose partition gained a bad line, and naming
+// every manifest of the day again): the manifests are all still named, so only the
+// objects' numbers show that the first one, and with it the record of the first run's
+// quarantine, is gone.
+func TestVerifyFindsDeletedOlderAccounting(t *testing.T) {
+	logDir := copyLog(t)
+	f := newFixture(t, logDir)
+	first := f.seal(t, sampleDay, archiver.Options{})
+	editPartition(t, logDir, func(string) bool { return true }, `not json at all`)
+	again := f.sealDay(t, "", archiver.Options{})
+	if first.Accounting == "" || again.Accounting == "" {
+		t.Fatalf("accounting objects %q and %q, want two", first.Accounting, again.Accounting)
+	}
+	path := filepath.Join(f.storeDir, filepath.FromSlash(first.Accounting))
+	if err := os.Chmod(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	rep := verifyStore(t, f)
+	if rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "accounting objects are numbered") {
+		t.Fatalf("verify after deleting %s: %v", first.Accounting, rep.Problems)
+	}
+	reliability.Record(t, "security", "an older accounting object of a day deleted, a later one naming the same manifests", reliability.CleanFailure,
+		"verify exit 1: the day's accounting objects are numbered 1, 2, … without a gap")
+}

@@ -27,6 +27,7 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 	}
 	lk, _ := l.Store.(Locker)
 	locking := lk != nil && lk.Locking()
+	var numbers accountingNumbers
 	var named map[string]bool // the manifests named so far of the day being read
 	var namedDay string
 	for _, key := range keys {
@@ -38,6 +39,7 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 		if (!opt.From.IsZero() && day.Before(opt.From)) || (!opt.To.IsZero() && day.After(opt.To)) {
 			continue
 		}
+		numbers.check(day, key, rep)
 		a, err := l.readAccounting(ctx, key)
 		if err != nil {
 			rep.problem("%s: %v", key, err)
@@ -174,5 +176,31 @@ func (l Ledger) verifyAccountingLocks(ctx context.Context, lk Locker, a *StoredA
 	}
 	for _, key := range keys {
 		verifyLock(ctx, lk, key, want, true, rep)
+	}
+}
+
+// accountingNumbers checks that a day's accounting objects are numbered 1, 2, … without a
+// gap, as they are read in key order. A run numbers its object one past the day's highest,
+// and objects are never deleted, so a gap is a deleted object: one a later object makes
+// look redundant (it names the same manifests) but which alone recorded its run's
+// quarantine and counts. Two objects may share a number (two runs of the day at once).
+type accountingNumbers struct {
+	day  Day
+	next int
+}
+
+func (a *accountingNumbers) check(day Day, key string, rep *VerifyReport) {
+	_, n, _, _ := parseAccountingKey(key)
+	if day != a.day {
+		a.day, a.next = day, 1
+	}
+	switch {
+	case n == a.next:
+		a.next++
+	case n < a.next: // a number shared by two runs at once
+	default:
+		rep.problem("%s: the day's accounting objects are numbered from 1 without a gap, but number %d is missing: an accounting object was deleted",
+			key, a.next)
+		a.next = n + 1
 	}
 }

@@ -63,8 +63,6 @@ type writer struct {
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
-
-	signers signerCheck // signer.go
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -378,7 +376,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		c.manifestSHA256 = hexSum(latest.SHA256)
 		return nil
 	}
-	if err := w.checkSigner(ctx, head); err != nil { // signer.go
+	if err := w.checkSigner(head); err != nil { // signer.go
 		return err
 	}
 	if latest != nil {

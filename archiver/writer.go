@@ -63,6 +63,8 @@ type writer struct {
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
+
+	accounted dayAccounting // dayhistory.go
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -361,7 +363,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
 		}
 	}
-	latest, err := l.Latest(ctx, c.Org, w.day)
+	latest, err := w.latestRevision(ctx, c.Org, head) // dayhistory.go: from the chain when an index is missing
 	if err != nil {
 		return fmt.Errorf("read latest revision: %w", err)
 	}

@@ -182,3 +182,29 @@ func TestVerifyFindsDeletedOlderAccounting(t *testing.T) {
 	reliability.Record(t, "security", "an older accounting object of a day deleted, a later one naming the same manifests", reliability.CleanFailure,
 		"verify exit 1: the day's accounting objects are numbered 1, 2, … without a gap")
 }
+
+// TestVerifyWalksSealedAt: Verify itself checks every manifest's sealedAt against its
+// day (see TestVerifySealedBeforeDayEnded for the cases): a version 2 manifest rewritten
+// to say it was sealed during its day is reported.
+func TestVerifyWalksSealedAt(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	f.seal(t, sampleDay, archiver.Options{})
+	for _, p := range []string{
+		filepath.Join(f.storeDir, "orgs", acme, "manifests", "000000000001.json"),
+		filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json"),
+	} {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = []byte(strings.Replace(string(b), `"sealedAt": "2026-11-23T00:30:00Z"`, `"sealedAt": "2026-11-22T21:00:00Z"`, 1))
+		if err := os.Chmod(p, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, p, b)
+	}
+	rep := verifyStore(t, f)
+	if !strings.Contains(strings.Join(rep.Problems, "\n"), "sealed at 2026-11-22T21:00:00Z, before its day ended") {
+		t.Fatalf("verify: %q", rep.Problems)
+	}
+}

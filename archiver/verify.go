@@ -170,6 +170,7 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
 		}
 		ck.manifest(m, rep)
+		checkSealedAfterDay(m, rep) // verify_sealed.go
 		if m.Input != nil && !m.Input.Balanced() {
 			rep.problem("%s: input counts do not balance", key)
 		}

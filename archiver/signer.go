@@ -1,6 +1,9 @@
 package archiver
 
-import "fmt"
+import (
+	"fmt"
+	"sync/atomic"
+)
 
 // checkSigner keeps a run from committing an unsigned manifest onto a signed chain.
 // Manifests are never replaced, and no statement can make a chain that goes from signed to
@@ -20,4 +23,32 @@ func (w *writer) checkSigner(head *StoredManifest) error {
 	}
 	return fmt.Errorf("the organization's chain is signed by key %s (manifest %d) but this run has no signing key: "+
 		"an unsigned manifest would break the chain's signatures for good; set signing.keyFile and rerun", headID, head.Seq)
+}
+
+// signedChains notes that a chain this run found has a signed head (noteSigner), for
+// checkNewChain.
+type signedChains struct{ seen atomic.Bool }
+
+// noteSigner records whether head, an organization's chain head found by this run, is
+// signed.
+func (w *writer) noteSigner(head *StoredManifest) {
+	if head == nil {
+		return
+	}
+	if _, id, err := signerKey(head.Manifest); err == nil && id != "" {
+		w.signed.seen.Store(true)
+	}
+}
+
+// checkNewChain refuses to start an organization's chain unsigned when the run has no
+// signing key and found another organization's chain signed: the archive is signed, and
+// a manifest 1 without a signature would be reported by verify with the trusted key for
+// as long as the archive exists (an organization that starts archiving on the night the
+// key went missing). It runs once every organization was staged.
+func (w *writer) checkNewChain(c *orgCommit) error {
+	if c.head != nil || w.s.SigningKey != nil || !w.signed.seen.Load() {
+		return nil
+	}
+	return fmt.Errorf("the archive's other chains are signed but this run has no signing key: the organization's " +
+		"first manifest would be unsigned for good; set signing.keyFile and rerun")
 }

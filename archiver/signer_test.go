@@ -92,3 +92,34 @@ func TestRunKeepsTheChainSigned(t *testing.T) {
 	reliability.Record(t, "security", "run without the signing key on a signed chain", reliability.CleanFailure,
 		"the organization's day fails, nothing committed: the chain stays verifiable")
 }
+
+// TestRunStartsNoUnsignedChainInASignedArchive: Acme's chain is signed; a run without
+// the signing key then finds Globex with no chain yet (an organization that starts
+// archiving that night). Its manifest 1 would be unsigned for good, and with the trusted
+// public key verify reports every unsigned manifest: the run must not start it unsigned
+// while it finds the other chains signed.
+func TestRunStartsNoUnsignedChainInASignedArchive(t *testing.T) {
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, sampleLog)
+	f.sealDay(t, acme, archiver.Options{SigningKey: key})
+	res := f.sealDay(t, "", archiver.Options{})
+	g := byName(res)["Globex"]
+	if g.Outcome != archiver.OutcomeFailed || g.Err == nil || !strings.Contains(g.Err.Error(), "signed") {
+		t.Fatalf("Globex: %s %v; want failed: the archive's other chains are signed", g.Outcome, g.Err)
+	}
+	if a := byName(res)["Acme"]; a.Outcome != archiver.OutcomeUnchanged {
+		t.Errorf("Acme: %s %v, want unchanged", a.Outcome, a.Err)
+	}
+	rep, err := archiver.Ledger{Store: f.store}.Verify(t.Context(), archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Errorf("verify with the trusted key: %v", rep.Problems)
+	}
+	reliability.Record(t, "security", "run without the signing key starting a new organization's chain in a signed archive", reliability.CleanFailure,
+		"that organization's day fails, nothing committed: no chain starts unsigned beside signed ones")
+}

@@ -65,6 +65,7 @@ type writer struct {
 	commits map[int32]*orgCommit
 
 	accounted dayAccounting // dayhistory.go
+	signed    signedChains  // signer.go
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -347,6 +348,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	if err != nil {
 		return fmt.Errorf("read chain head: %w", err)
 	}
+	w.noteSigner(head) // signer.go
 	if head != nil {
 		// A crash between the chain manifest and its day index leaves the index missing;
 		// restore it first so that the day's latest revision below is right.
@@ -402,6 +404,10 @@ func (w *writer) commitAll(ctx context.Context) {
 	var wg sync.WaitGroup
 	for _, c := range w.commits {
 		if c.Err != nil || c.Outcome == OutcomeUnchanged {
+			continue
+		}
+		if err := w.checkNewChain(c); err != nil { // signer.go
+			w.fail(ctx, c, err)
 			continue
 		}
 		sem <- struct{}{}

@@ -8,6 +8,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -136,7 +137,7 @@ func (e *env) printPublic(pub ed25519.PublicKey) int {
 
 // readPrivateKey reads an Ed25519 private key, PKCS #8 PEM.
 func readPrivateKey(path string) (ed25519.PrivateKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := readSecret(path)
 	if err != nil {
 		return nil, err
 	}
@@ -229,4 +230,24 @@ func writeNew(path string, b []byte, mode os.FileMode) error {
 		return err
 	}
 	return nil
+}
+
+// readSecret reads a file that signs (a signing key, the link key). One that every user of
+// the host may read or write is refused, as ssh refuses such a private key: whoever reads
+// it can forge what it signs. The owner and a group (fs.group, or Kubernetes' fsGroup,
+// which makes mounted secrets 0440) may.
+func readSecret(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if m := fi.Mode().Perm(); m&0o007 != 0 {
+		return nil, usagef("%s: mode %04o lets every user of the host read or change this key: chmod 600 %s (or 640 for a group)", path, m, path)
+	}
+	return io.ReadAll(f)
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/chatvault/chatvault/archiver/exporttask"
 )
 
@@ -15,7 +13,7 @@ func (e *env) linkKey() ([]byte, error) {
 	if name == "" {
 		return nil, nil
 	}
-	b, err := os.ReadFile(name)
+	b, err := readSecret(name)
 	if err != nil {
 		return nil, usagef("exports.linkKeyFile: %v", err)
 	}

@@ -3,6 +3,8 @@ package archiver
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -79,6 +81,15 @@ func (s *verifyState) checkCoverage(rep *VerifyReport) {
 	}
 	if s.newestElsewhere.After(newest) {
 		newest = s.newestElsewhere // with Org: the other organizations' newest day
+	}
+	// A chain the directory does not list as archiving (archival turned off, or a stale or
+	// wrong directory) is still walked and re-hashed, but nothing says which of its days
+	// should exist: name it, so a wrong --directory cannot quietly check less.
+	for _, id := range slices.Sorted(maps.Keys(s.chains)) {
+		if c := s.chains[id]; s.archiving[id].ID == "" && !c.first.IsZero() {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("organization %s has a chain in the store (%s to %s) but is not an archiving "+
+				"organization of the directory verify read: its days are not checked for completeness", id, c.first, c.last))
+		}
 	}
 	ids := make([]string, 0, len(s.archiving))
 	for id := range s.archiving {

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatvault/chatvault/internal/reliability"
+
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -32,6 +34,7 @@ func TestCheckCoverage(t *testing.T) {
 		org      string
 		problems []string // substrings, one per expected problem, in order
 		warnings []string
+		row      string // the reliability row this case shows, if any
 	}{
 		{
 			name:   "complete",
@@ -61,6 +64,15 @@ func TestCheckCoverage(t *testing.T) {
 			name:     "backlog before the chain's first day is a warning",
 			chains:   map[string][]string{"a": {"2026-11-22"}, "b": {"2026-11-20", "2026-11-21", "2026-11-22"}, "nostart": {"2026-11-22"}},
 			warnings: []string{"organization a (A): 2026-11-20 to 2026-11-21 (2 days) from its archivalStart were never sealed"},
+		},
+		{
+			name:   "chains of organizations not archiving in the directory are named",
+			chains: map[string][]string{"a": {"2026-11-20", "2026-11-21"}, "b": {"2026-11-20", "2026-11-21"}, "nostart": {"2026-11-21"}, "off": {"2026-11-20"}, "gone": {"2026-11-21"}},
+			warnings: []string{
+				"organization gone has a chain in the store (2026-11-21 to 2026-11-21) but is not an archiving organization of the directory verify read",
+				"organization off has a chain in the store (2026-11-20 to 2026-11-20) but is not an archiving organization of the directory verify read",
+			},
+			row: "verify given a directory that does not list an organization the store holds",
 		},
 		{
 			name:   "--org checks only that organization",
@@ -99,6 +111,9 @@ func TestCheckCoverage(t *testing.T) {
 			}
 			check("problems", rep.Problems, tt.problems)
 			check("warnings", rep.Warnings, tt.warnings)
+			if tt.row != "" {
+				reliability.Record(t, "fault", tt.row, reliability.Kept, "its chain is verified and a warning names it: its days are not checked for completeness")
+			}
 		})
 	}
 }

@@ -1,0 +1,138 @@
+package httpapi_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// hungUp is a response writer whose client hangs up after keep bytes: every later Write
+// fails as a write to a closed socket does.
+type hungUp struct {
+	header http.Header
+	status int
+	keep   int
+}
+
+func (h *hungUp) Header() http.Header { return h.header }
+func (h *hungUp) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+
+func (h *hungUp) Write(p []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	if len(p) <= h.keep {
+		h.keep -= len(p)
+		return len(p), nil
+	}
+	n := h.keep
+	h.keep = 0
+	return n, syscall.EPIPE
+}
+
+// serveHungUp runs one request through h into a client that hangs up after keep bytes. The
+// handler cuts the connection (http.ErrAbortHandler) when a transfer is incomplete.
+func serveHungUp(t *testing.T, h http.Handler, req *http.Request, keep int) *hungUp {
+	t.Helper()
+	w := &hungUp{header: http.Header{}, keep: keep}
+	func() {
+		defer func() {
+			if v := recover(); v != nil && v != http.ErrAbortHandler {
+				t.Fatalf("handler panicked: %v", v)
+			}
+		}()
+		h.ServeHTTP(w, req)
+	}()
+	return w
+}
+
+// TestClientHangUpIsNotAnIntegrityFailure: a client that goes away in the middle of a
+// download (a closed laptop, a cancelled curl, a proxy's timeout) leaves an incomplete
+// transfer in the audit, but says nothing about the stored object: it must not count in
+// chatvault_http_integrity_failures_total, whose alert (ChatvaultStoredObjectMismatch,
+// critical) tells the operator the store was tampered with. An alarm that fires on every
+// hang-up is an alarm nobody reads, and then a real tampering passes unseen.
+func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
+	for _, mode := range []struct {
+		name    string
+		maxSize int64 // Server.VerifyFirstMaxSize
+	}{{"verify first", 0}, {"streamed, last chunk held back", -1}} {
+		for _, what := range []string{"export identity", "export gzip", "task download"} {
+			t.Run(mode.name+"/"+what, func(t *testing.T) {
+				audited := make(chan archiver.AccessRecord, 8)
+				var srv *httpapi.Server
+				var engine *exporttask.Engine
+				f := newFixture(t, func(s *httpapi.Server) {
+					s.VerifyFirstMaxSize = mode.maxSize
+					s.Audit = auditSignal{s.Audit, audited}
+					engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+						Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
+					s.Tasks = engine
+					srv = s
+				})
+				// A handler of its own, with its own registry, that the test can hand a
+				// writer whose client hangs up.
+				reg := prometheus.NewRegistry()
+				srv.Registerer, srv.Gatherer = reg, reg
+				h := srv.Handler()
+
+				var req *http.Request
+				switch what {
+				case "task download":
+					id, err := engine.Create(context.Background(), acme, "test", exporttask.Request{From: sample, To: sample, Format: "jsonl"})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if st, err := engine.Execute(context.Background(), acme, id); err != nil || st.State != exporttask.StateCompleted {
+						t.Fatalf("execute: %v %+v", err, st)
+					}
+					st, err := engine.Status(context.Background(), acme, id)
+					if err != nil {
+						t.Fatal(err)
+					}
+					link, _ := engine.Link("", st)
+					req = httptest.NewRequest("GET", link, nil)
+				default:
+					req = httptest.NewRequest("POST", "/messageevent.export", strings.NewReader(date(sample)))
+					req.Header.Set("Authorization", "Bearer "+f.tokens["acme"])
+					if what == "export gzip" {
+						req.Header.Set("Accept-Encoding", "gzip")
+					}
+				}
+				w := serveHungUp(t, h, req, 100)
+				rec := <-audited
+				if w.status != http.StatusOK || rec.Complete {
+					t.Fatalf("status %d, audit complete=%v; want a 200 cut short, audited incomplete", w.status, rec.Complete)
+				}
+				fams, err := reg.Gather()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, fam := range fams {
+					if fam.GetName() == "chatvault_http_integrity_failures_total" {
+						if v := counterValue(fam.Metric[0]); v != 0 {
+							t.Fatalf("a client that hung up counts as %v integrity failure(s): the stored object is intact", v)
+						}
+						return
+					}
+				}
+				t.Fatal("chatvault_http_integrity_failures_total is not registered")
+			})
+		}
+	}
+	reliability.Record(t, "fault", "client hangs up in the middle of a download (export or task result)", reliability.CleanFailure,
+		"audited as an incomplete transfer; not counted as an integrity failure, so the tampering alert fires only for stored bytes that differ")
+}

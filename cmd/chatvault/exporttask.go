@@ -55,8 +55,15 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 	if err != nil {
 		return nil, err
 	}
+	// Source days' manifests must be signed by the keys verify trusts (none configured:
+	// not required), so that a task never exports a forged day.
+	trusted, err := e.trustedKeys("")
+	if err != nil {
+		return nil, err
+	}
 	c := e.cfg.Exports
 	eng := &exporttask.Engine{
+		TrustedKeys: trusted,
 		Store:       store,
 		Directory:   dir,
 		Formats:     exportFormats,

@@ -107,8 +107,15 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	audit := e.newAuditLog(store, key, dir.load, clock.Now) // auditlog.go
 	registerAuditMetrics(reg, audit)
 	reg.MustRegister(&scheduler.RevisionCollector{Ledger: archiver.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
+	// Every manifest the API serves must be the one its key names and, with signing keys
+	// configured, signed by one of them: a manifest forged in the store (which names a
+	// forged export's hash) is refused like a tampered export.
+	trusted, err := e.trustedKeys("")
+	if err != nil {
+		return e.fail("serve", err)
+	}
 	api := &httpapi.Server{
-		Exports:   archiver.Ledger{Store: store},
+		Exports:   archiver.Ledger{Store: store, TrustedKeys: trusted},
 		Tokens:    tokens,
 		Audit:     audit,
 		Directory: func(ctx context.Context) (*model.Directory, error) { return dir.load() },

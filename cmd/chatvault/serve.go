@@ -333,6 +333,14 @@ loop:
 		e.log.Warn("requests still running at the deadline were cut", "err", err)
 		srv.Close()
 		code = exitFailure
+		// Close does not wait for the handlers: one waiting on the store returns later,
+		// and appends its access record only then. Wait for them (up to another
+		// http.shutdownTimeout), so that the record of a cut request is written below.
+		drain, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTP.ShutdownTimeout)
+		if n, err := api.Drain(drain); err != nil {
+			e.log.Error("requests still waiting on the store after the shutdown deadline; their access records are lost", "requests", n)
+		}
+		cancelDrain()
 	}
 	// Every request is answered or cut: write what the audit holds (not bound by the
 	// deadline: a record lost is worse than a slow exit).

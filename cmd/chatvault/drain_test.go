@@ -1,0 +1,145 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// onLine is a log writer that calls fn once, the first time a line holding marker is
+// written.
+type onLine struct {
+	mu     sync.Mutex
+	marker string
+	fn     func()
+	done   bool
+}
+
+func (w *onLine) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && strings.Contains(string(p), w.marker) {
+		w.done = true
+		w.fn()
+	}
+	return len(p), nil
+}
+
+// blockedIn reports whether some goroutine of this process is in fn (a function name as
+// runtime stacks print it).
+func blockedIn(fn string) bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+}
+
+// TestServeShutdownKeepsTheRecordOfACutRequest: a request still running at
+// http.shutdownTimeout is cut (the server closes its connection), but its handler returns
+// only once what it waits on (here, the store) answers, and it appends its access record
+// then. Serve must write the audit after those handlers have returned, not as soon as the
+// connections are closed: otherwise the record of exactly the request that was cut, the
+// one an examiner asks about, is lost on SIGTERM. The store's read is held by a FIFO in
+// place of the export object, released once serve says it cut the request.
+func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
+	cleanEnv(t)
+	eventlog := copyEventLog(t)
+	store := t.TempDir()
+	tokensPath := filepath.Join(t.TempDir(), "tokens.json")
+	common := []string{"--eventlog", eventlog, "--store", store, "--log-format", "json", "--log-level", "info"}
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", tokensPath)
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitOK && code != exitQuarantined {
+		t.Fatalf("run: %d %s", code, errOut)
+	}
+	code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "ediscovery"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("token create: %s", errOut)
+	}
+	token := strings.TrimSpace(out)
+	exports, _ := filepath.Glob(filepath.Join(store, "orgs", acme, "days", "2026-11-22", "events-*.jsonl.gz"))
+	if len(exports) != 1 {
+		t.Fatalf("export objects: %v", exports)
+	}
+	os.Chmod(filepath.Dir(exports[0]), 0o700)
+	if err := os.Remove(exports[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mkfifo(exports[0], 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
+	t.Setenv("CHATVAULT_AUDIT_FLUSHINTERVAL", "1m")
+	t.Setenv("CHATVAULT_HTTP_SHUTDOWNTIMEOUT", "100ms")
+	t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
+	addr := make(chan string, 1)
+	serveHooks.listening = func(a string) { addr <- a }
+	t.Cleanup(func() { serveHooks.listening = nil })
+	// Once serve has cut the request, the store answers: opening the FIFO's other end
+	// lets the handler's open return (with an object that is not a regular file, a 500).
+	release := &onLine{marker: "requests still running at the deadline were cut", fn: func() {
+		go func() {
+			if f, err := os.OpenFile(exports[0], os.O_WRONLY, 0); err == nil {
+				f.Close()
+			}
+		}()
+	}}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, release) }()
+	base := "http://" + <-addr
+
+	go func() {
+		req, _ := http.NewRequest("POST", base+"/messageevent.export", strings.NewReader(`{"date":"2026-11-22"}`))
+		req.Header.Set("Authorization", "Bearer "+token)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	}()
+	// Wait (for a condition, not a time) until the handler is inside the store's open.
+	for deadline := time.Now().Add(30 * time.Second); !blockedIn("fsstore.(*Store).open"); {
+		if time.Now().After(deadline) {
+			t.Fatal("the request never reached the store")
+		}
+		runtime.Gosched()
+	}
+	stop() // SIGTERM
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		t.Fatal("serve did not stop")
+	}
+
+	today := archiver.DayOf(time.Now())
+	from := archiver.DayOf(today.Start().Add(-time.Hour))
+	code, out, errOut = chatvault(t, append([]string{"audit", "--org", acme, "--from", from.String(), "--to", today.String(), "--json"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("audit: %d %s", code, errOut)
+	}
+	var recs []archiver.AccessRecord
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r archiver.AccessRecord
+		if line != "" && json.Unmarshal([]byte(line), &r) == nil {
+			recs = append(recs, r)
+		}
+	}
+	if len(recs) != 1 || recs[0].Date != "2026-11-22" || recs[0].Complete {
+		t.Fatalf("audit after shutdown holds %+v; want the cut request's record (incomplete)", recs)
+	}
+	reliability.Record(t, "crash", "SIGTERM while a request waits on the store past http.shutdownTimeout", reliability.Recovered,
+		"the request is cut, serve waits (up to another http.shutdownTimeout) for its handler to return, then writes the audit: the cut request's record is kept")
+}

@@ -136,3 +136,56 @@ func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
 	reliability.Record(t, "fault", "client hangs up in the middle of a download (export or task result)", reliability.CleanFailure,
 		"audited as an incomplete transfer; not counted as an integrity failure, so the tampering alert fires only for stored bytes that differ")
 }
+
+// TestHeadOfADownloadIsNotAuditedAsADownload: net/http answers HEAD with a GET route's
+// handler and drops the body, so a HEAD of a task's download link ran the whole download
+// and the audit recorded a complete transfer of every byte, none of which left. The audit
+// must not say data left when none did: HEAD of a link is refused (405, Allow: GET).
+func TestHeadOfADownloadIsNotAuditedAsADownload(t *testing.T) {
+	audited := make(chan archiver.AccessRecord, 8)
+	var engine *exporttask.Engine
+	f := newFixture(t, func(s *httpapi.Server) {
+		s.Audit = auditSignal{s.Audit, audited}
+		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
+		s.Tasks = engine
+	})
+	id, err := engine.Create(context.Background(), acme, "test", exporttask.Request{From: sample, To: sample, Format: "jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := engine.Execute(context.Background(), acme, id); err != nil || st.State != exporttask.StateCompleted {
+		t.Fatalf("execute: %v %+v", err, st)
+	}
+	st, err := engine.Status(context.Background(), acme, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, _ := engine.Link(f.url, st)
+	resp, err := client.Head(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	select {
+	case rec := <-audited:
+		if rec.Complete || rec.Bytes > 0 {
+			t.Fatalf("HEAD %d audited as a transfer of %d bytes, complete=%v", resp.StatusCode, rec.Bytes, rec.Complete)
+		}
+	default:
+	}
+	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET" {
+		t.Fatalf("HEAD of a download link: %d, Allow %q; want 405, Allow: GET", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	// The link still works with GET, and that is audited as the download it is.
+	resp, err = client.Get(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if rec := <-audited; resp.StatusCode != 200 || !rec.Complete || rec.Bytes != st.Result.Size {
+		t.Fatalf("GET after HEAD: %d, audit %+v", resp.StatusCode, rec)
+	}
+	reliability.Record(t, "security", "HEAD of an export task's download link", reliability.Refused,
+		"405 with Allow: GET; the audit never records a transfer that sent no byte")
+}

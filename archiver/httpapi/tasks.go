@@ -169,6 +169,13 @@ func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
 // handleDownload serves a task's result to whoever holds a valid link: the link is the
 // credential, as a presigned URL would be. It is audited like an export.
 func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		// net/http would run the whole download and drop the body, and the audit would
+		// record a complete transfer of bytes that never left. A link is for GET.
+		w.Header().Set("Allow", http.MethodGet)
+		s.Error(w, r, errorf(EMethodNotAllowed, "HEAD is not allowed here; allowed: GET"))
+		return
+	}
 	rec := &archiver.AccessRecord{Client: clientAddr(r), Action: archiver.ActionTaskDownload, TaskID: r.PathValue("id")}
 	rw := w.(*responseWriter)
 	err := s.download(w, r, rec)

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -188,4 +189,57 @@ func TestHeadOfADownloadIsNotAuditedAsADownload(t *testing.T) {
 	}
 	reliability.Record(t, "security", "HEAD of an export task's download link", reliability.Refused,
 		"405 with Allow: GET; the audit never records a transfer that sent no byte")
+}
+
+// TestOneLinkNeverLocksOutAnothers: behind a proxy every client shares one address. A
+// valid download link was limited per address (http.clientRate), so one organization
+// fetching its own link in a loop used up the address's budget and every other
+// organization's links got 429. A valid link, like a valid token, is limited by its own
+// bucket (http.tokenRate per task) and nothing else.
+func TestOneLinkNeverLocksOutAnothers(t *testing.T) {
+	var engine *exporttask.Engine
+	f := newFixture(t, func(s *httpapi.Server) {
+		s.ClientRate, s.ClientBurst = 1, 2
+		s.TokenRate, s.TokenBurst = 1, 2
+		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
+		s.Tasks = engine
+	})
+	link := func(org string) string {
+		id, err := engine.Create(context.Background(), org, "test", exporttask.Request{From: sample, To: sample, Format: "jsonl"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := engine.Execute(context.Background(), org, id)
+		if err != nil || st.State != exporttask.StateCompleted {
+			t.Fatalf("execute: %v %+v", err, st)
+		}
+		l, _ := engine.Link(f.url, st)
+		return l
+	}
+	acmeLink, globexLink := link(acme), link(globex)
+	get := func(l string) int {
+		resp, err := client.Get(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	limited := false
+	for range 10 { // the fake clock stands still: no bucket refills
+		if get(acmeLink) == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatal("ten downloads of one link in the same instant were never limited")
+	}
+	if code := get(globexLink); code != http.StatusOK {
+		t.Fatalf("another organization's link from the same address: %d after the first was limited, want 200", code)
+	}
+	reliability.Record(t, "security", "one organization hammers its own download link behind a shared proxy address", reliability.Refused,
+		"that link gets 429 (its own bucket, http.tokenRate); other organizations' links from the same address are still served")
 }

@@ -219,8 +219,11 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *archiver.
 		return s.refuseAnonymous(r, s.now(), reasonInvalidLink, err)
 	}
 	rec.Org = org
-	if ok, wait := s.clientLimit.allow("c:"+clientAddr(r), s.now()); !ok {
-		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
+	// A valid link is limited like a valid token, by its own bucket (per task, at
+	// http.tokenRate), never per address: behind a proxy every client shares one, and one
+	// organization fetching its link in a loop must not lock out the others' links.
+	if ok, wait := s.tokenLimit.allow("l:"+org+"/"+rec.TaskID, s.now()); !ok {
+		return &Error{Code: ERateLimited, Message: "too many requests for this download", RetryAfter: wait}
 	}
 	if err := s.admit(); err != nil {
 		return err

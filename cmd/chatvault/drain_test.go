@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -142,4 +143,57 @@ func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
 	}
 	reliability.Record(t, "crash", "SIGTERM while a request waits on the store past http.shutdownTimeout", reliability.Recovered,
 		"the request is cut, serve waits (up to another http.shutdownTimeout) for its handler to return, then writes the audit: the cut request's record is kept")
+}
+
+// TestServeMetricsAddrTakenExits: http.metricsAddr that cannot be listened on (the port is
+// taken, a typo of the API's own address) must stop serve with an error at start. It
+// waited instead, forever and deaf to SIGTERM, for the audit flusher that nothing stopped.
+func TestServeMetricsAddrTakenExits(t *testing.T) {
+	cleanEnv(t)
+	eventlog := copyEventLog(t)
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
+	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CHATVAULT_HTTP_METRICSADDR", taken.Addr().String())
+	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
+	t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	done := make(chan int, 1)
+	var errOut strings.Builder
+	go func() {
+		done <- Main(ctx, []string{"serve", "--eventlog", eventlog, "--store", t.TempDir(), "--log-format", "json"}, io.Discard, &syncWriter{w: &errOut})
+	}()
+	select {
+	case code := <-done:
+		if code == exitOK {
+			t.Fatalf("serve with a taken http.metricsAddr: exit %d", code)
+		}
+	case <-time.After(20 * time.Second):
+		stop() // as SIGTERM would
+		select {
+		case <-done:
+			t.Fatal("serve with a taken http.metricsAddr kept running until SIGTERM")
+		case <-time.After(10 * time.Second):
+			t.Fatal("serve with a taken http.metricsAddr hangs, even after SIGTERM")
+		}
+	}
+	reliability.Record(t, "input", "http.metricsAddr that cannot be listened on (port taken)", reliability.CleanFailure,
+		"serve stops at start with an error naming http.metricsAddr, instead of hanging")
+}
+
+// syncWriter serializes writes to w.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }

@@ -1,8 +1,12 @@
 package archiver
 
 import (
+	"context"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // ErrUntrustedManifest is returned (wrapped) by Ledger.Latest, and so by OpenExport and
@@ -24,4 +28,48 @@ func (l Ledger) checkLatest(m *StoredManifest, org string, day Day) error {
 		}
 	}
 	return nil
+}
+
+// RotatedTrust returns trusted extended by the keys that recorded rotations lead from to
+// a trusted key, directly or through other keys: a rotation statement is signed by both
+// its keys, so one whose new key is trusted was made by whoever holds that key, and the
+// manifests the old key signed stay trusted after signing.keyFile moves to the new key.
+// Statements that do not verify extend nothing (verify reports them).
+func (l Ledger) RotatedTrust(ctx context.Context, trusted []ed25519.PublicKey) ([]ed25519.PublicKey, error) {
+	if len(trusted) == 0 {
+		return nil, nil
+	}
+	var rots []*KeyRotation
+	err := l.Store.List(ctx, RotationsPrefix, func(key string) error {
+		b, err := readAll(ctx, l.Store, key)
+		if err != nil {
+			return err
+		}
+		if r, err := checkRotation(key, b); err == nil {
+			rots = append(rots, r)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key rotations: %w", err)
+	}
+	out := slices.Clone(trusted)
+	ids := map[string]bool{}
+	for _, k := range trusted {
+		ids[KeyID(k)] = true
+	}
+	for added := true; added; {
+		added = false
+		for _, r := range rots {
+			if !ids[r.To.KeyID] || ids[r.From.KeyID] {
+				continue
+			}
+			pub, err := base64.StdEncoding.DecodeString(r.From.PublicKey)
+			if err != nil || len(pub) != ed25519.PublicKeySize {
+				continue // checkRotation has refused it already
+			}
+			out, ids[r.From.KeyID], added = append(out, ed25519.PublicKey(pub)), true, true
+		}
+	}
+	return out, nil
 }

@@ -110,7 +110,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	// Every manifest the API serves must be the one its key names and, with signing keys
 	// configured, signed by one of them: a manifest forged in the store (which names a
 	// forged export's hash) is refused like a tampered export.
-	trusted, err := e.trustedKeys("")
+	trusted, err := e.servingTrust(ctx, store)
 	if err != nil {
 		return e.fail("serve", err)
 	}

@@ -114,7 +114,7 @@ func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifes
 	if err != nil || key == "" {
 		return nil, err
 	}
-	m, err := l.readManifest(ctx, key)
+	m, err := l.readFirstManifest(ctx, key)
 	if err != nil {
 		return nil, err
 	}

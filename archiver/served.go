@@ -3,9 +3,11 @@ package archiver
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 )
 
@@ -72,4 +74,43 @@ func (l Ledger) RotatedTrust(ctx context.Context, trusted []ed25519.PublicKey) (
 		}
 	}
 	return out, nil
+}
+
+// readFirstManifest reads the manifest at key in the version the seal created: on a store
+// that keeps versions, the key's oldest (every object is created once, so a later version
+// was put by someone else, and nothing but a signature could tell its manifest from the
+// sealed one); elsewhere, the object.
+func (l Ledger) readFirstManifest(ctx context.Context, key string) (*StoredManifest, error) {
+	lk, ok := l.Store.(Locker)
+	vo, ok2 := l.Store.(VersionOpener)
+	if !ok || !ok2 {
+		return l.readManifest(ctx, key)
+	}
+	var first string
+	if err := lk.Versions(ctx, key, func(v ObjectVersion) error {
+		// Versions come newest first within a key: the last is the oldest.
+		if v.Key == key && !v.DeleteMarker {
+			first = v.VersionID
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if first == "" || first == "null" {
+		return l.readManifest(ctx, key)
+	}
+	rc, err := vo.OpenVersion(ctx, key, first)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	m, err := decodeManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(b), Bytes: b}, nil
 }

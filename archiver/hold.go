@@ -344,7 +344,7 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 	st := replayHolds(append(events, ev))
 
 	set := func(key string, on bool) error {
-		if err := lk.SetLegalHold(ctx, key, on); err != nil {
+		if err := setLegalHold(ctx, lk, key, on); err != nil {
 			return fmt.Errorf("hold: %s: %w", key, err)
 		}
 		switch {
@@ -390,7 +390,7 @@ func (w *writer) applyHolds(ctx context.Context) error {
 	}
 	st := replayHolds(events)
 	set := func(key string) error {
-		if err := lk.SetLegalHold(ctx, key, true); err != nil {
+		if err := setLegalHold(ctx, lk, key, true); err != nil {
 			return fmt.Errorf("legal hold of %s: %w", key, err)
 		}
 		return nil
@@ -417,6 +417,42 @@ func (w *writer) applyHolds(ctx context.Context) error {
 			if err := set(key); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// VersionHolder is a Locker that can set the legal hold of one version of a key (the S3
+// store).
+type VersionHolder interface {
+	SetLegalHoldVersion(ctx context.Context, key, versionID string, on bool) error
+}
+
+// setLegalHold places or lifts the legal hold on every version of key. A key holds one
+// version unless someone with write access put another over it: the sealed one, which
+// the manifest names and the API serves, is then no longer the current version, and a
+// hold on the current version alone would keep the replacement and let the sealed records
+// expire. The replacement is held too: it is evidence of that write.
+func setLegalHold(ctx context.Context, lk Locker, key string, on bool) error {
+	vh, ok := lk.(VersionHolder)
+	if !ok {
+		return lk.SetLegalHold(ctx, key, on)
+	}
+	var versions []string
+	if err := lk.Versions(ctx, key, func(v ObjectVersion) error {
+		if v.Key == key && !v.DeleteMarker && v.VersionID != "" {
+			versions = append(versions, v.VersionID)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(versions) == 0 {
+		return lk.SetLegalHold(ctx, key, on)
+	}
+	for _, id := range versions {
+		if err := vh.SetLegalHoldVersion(ctx, key, id, on); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -48,6 +49,9 @@ func quarantineKey(day Day, sum [sha256.Size]byte) string {
 // Ledger reads what has been committed to a Store.
 type Ledger struct {
 	Store Store
+	// TrustedKeys, when set, are the public keys a manifest Latest returns must be signed
+	// by (serve's signing keys; see checkLatest). Nil: no signature is required.
+	TrustedKeys []ed25519.PublicKey
 }
 
 // StoredManifest is a manifest with its stored bytes' identity.
@@ -103,13 +107,21 @@ func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
 }
 
 // Latest returns the latest revision of the organization's day, or nil when the day has
-// not been sealed.
+// not been sealed. A manifest that is not the one its key names, or (with TrustedKeys) not
+// signed by a trusted key, is an error wrapping ErrUntrustedManifest (see checkLatest).
 func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifest, error) {
 	key, err := lastKey(ctx, l.Store, revisionPrefix(org, day))
 	if err != nil || key == "" {
 		return nil, err
 	}
-	return l.readManifest(ctx, key)
+	m, err := l.readFirstManifest(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.checkLatest(m, org, day); err != nil {
+		return nil, err
+	}
+	return m, nil
 }
 
 // Failed reports whether an attempt to seal the day failed, and its last error message.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -47,6 +48,9 @@ type Engine struct {
 	Formats map[string]NewEncoder
 	// Mailer enables delivery "email"; nil refuses it.
 	Mailer Mailer
+	// TrustedKeys, when set, are the keys every source day's manifest must be signed by
+	// (archiver.Ledger.TrustedKeys): a task never exports a day whose manifest was forged.
+	TrustedKeys []ed25519.PublicKey
 	// Links signs download links; BaseURL (exports.baseURL) starts the links in e-mails.
 	Links   Links
 	BaseURL string
@@ -77,6 +81,11 @@ type Engine struct {
 }
 
 type taskRef struct{ org, id string }
+
+// ledger reads the sealed days, checking their manifests against TrustedKeys.
+func (e *Engine) ledger() archiver.Ledger {
+	return archiver.Ledger{Store: e.Store, TrustedKeys: e.TrustedKeys}
+}
 
 func (e *Engine) init() {
 	e.once.Do(func() {
@@ -152,7 +161,7 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 			return "", fieldErr("from", "%s is before the organization's archival start %s", from, start)
 		}
 	}
-	rows, err := archiver.Ledger{Store: e.Store}.Status(ctx, org, from, to)
+	rows, err := e.ledger().Status(ctx, org, from, to)
 	if err != nil {
 		return "", err
 	}
@@ -476,7 +485,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	}
 	from, _ := archiver.ParseDay(rec.Request.From)
 	to, _ := archiver.ParseDay(rec.Request.To)
-	ledger := archiver.Ledger{Store: e.Store}
+	ledger := e.ledger()
 
 	f, err := os.CreateTemp(e.TempDir, "chatvault-task-*")
 	if err != nil {

@@ -86,6 +86,9 @@ func errorCode(err error) (*Error, int) {
 		e = errorf(ELinkExpired, "the download link has expired; the task's status gives a new one")
 	case errors.Is(err, exporttask.ErrLinkInvalid):
 		e = errorf(EInvalidLink, "the download link is not valid")
+	case errors.Is(err, archiver.ErrUntrustedManifest):
+		e = errorf(EInternal, "the stored manifest of this day is not the one that was sealed (its place or its signature "+
+			"does not check), so nothing of it was sent; the server reported it to its operator (chatvault verify shows the object)")
 	case errors.Is(err, archiver.ErrInvalidToken):
 		e = errorf(EInvalidToken, "the access token is missing, malformed, revoked or expired")
 	default:
@@ -98,7 +101,12 @@ func errorCode(err error) (*Error, int) {
 // statuses; internal errors are logged with their detail and shown without it.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	e, status := errorCode(err)
-	if status == http.StatusInternalServerError {
+	switch {
+	case errors.Is(err, archiver.ErrUntrustedManifest):
+		// A forged or misplaced manifest: tampering, like a data object that does not match.
+		s.integrityFailures.Inc()
+		s.log().Error("stored manifest is not the one sealed; not served", "method", r.Method, "path", r.URL.Path, "err", err)
+	case status == http.StatusInternalServerError:
 		s.log().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
 	h := w.Header()

@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -177,4 +178,55 @@ func fetchBody(t *testing.T, f *fixture, body string) (*http.Response, []byte, e
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp, b, err
+}
+
+// TestS3ReplacedManifestVersionNotServed: on an unsigned archive in a versioned bucket,
+// someone with the bucket's credentials puts a second version over a day's manifest
+// (r0001.json), naming a data object of their own. Nothing signs the manifest, but the
+// key's first version is the one the seal created (every object is created once): the API
+// reads that one, and serves the sealed day, never the replacement's records.
+func TestS3ReplacedManifestVersionNotServed(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	bucket := srv.Bucket(t, true)
+	c := srv.Client()
+	store, err := s3.NewStore(ctx, c, bucket, "cv", s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixtureOn(t, store, nil)
+	golden, err := os.ReadFile("../../testdata/golden/acme.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := archiver.Ledger{Store: store}.Latest(ctx, acme, mustDay(t, sample))
+	if err != nil || m == nil {
+		t.Fatalf("latest: %v %v", m, err)
+	}
+	// The forged export and the manifest naming it, put as a second version of r0001.json.
+	var zb bytes.Buffer
+	zw := gzip.NewWriter(&zb)
+	zw.Write([]byte(forgedRecords))
+	zw.Close()
+	gsum, jsum := sha256.Sum256(zb.Bytes()), sha256.Sum256([]byte(forgedRecords))
+	forgedKey := strings.Replace(m.Data.Key, m.Data.SHA256, hex.EncodeToString(gsum[:]), 1)
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(store.ObjectKey(forgedKey)),
+		Body: bytes.NewReader(zb.Bytes())}); err != nil {
+		t.Fatal(err)
+	}
+	fm := *m.Manifest
+	fm.Data.Key, fm.Data.Size, fm.Data.SHA256, fm.Data.VersionID = forgedKey, int64(zb.Len()), hex.EncodeToString(gsum[:]), ""
+	fm.Data.JSONLSize, fm.Data.JSONLSHA256, fm.Data.Records = int64(len(forgedRecords)), hex.EncodeToString(jsum[:]), 1
+	b, _ := json.MarshalIndent(&fm, "", "  ")
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(store.ObjectKey(m.Key)),
+		Body: bytes.NewReader(append(b, '\n'))}); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := f.export(t, f.tokens["acme"], date(sample))
+	if resp.StatusCode != 200 || !bytes.Equal(body, golden) {
+		t.Fatalf("after a second version of the manifest: %d, %d bytes, forged records served: %v",
+			resp.StatusCode, len(body), strings.Contains(string(body), "m-forged"))
+	}
+	reliability.Record(t, "security", "unsigned day manifest replaced by a second version (S3)", reliability.Kept,
+		"the API reads the manifest's first version, the one the seal created, and serves the sealed day")
 }

@@ -134,6 +134,56 @@ type Server struct {
 	anonLog                            sampledLog
 	integrityFailures                  prometheus.Counter
 	verifyBudget                       *semaphore.Weighted
+	inflight                           inflight
+}
+
+// inflight counts the handlers running, for Drain.
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to 0; nil when nobody waits
+}
+
+func (f *inflight) enter() {
+	f.mu.Lock()
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) leave() {
+	f.mu.Lock()
+	f.n--
+	if f.n == 0 && f.idle != nil {
+		close(f.idle)
+		f.idle = nil
+	}
+	f.mu.Unlock()
+}
+
+// Drain waits until no handler of the API is running, or ctx is done; it returns how
+// many still run then. http.Server.Close closes the connections but does not wait for
+// their handlers: one waiting on the store returns later and only then appends its access
+// record, so serve calls Drain before it writes the audit at shutdown.
+func (s *Server) Drain(ctx context.Context) (int, error) {
+	f := &s.inflight
+	f.mu.Lock()
+	if f.n == 0 {
+		f.mu.Unlock()
+		return 0, nil
+	}
+	if f.idle == nil {
+		f.idle = make(chan struct{})
+	}
+	idle := f.idle
+	f.mu.Unlock()
+	select {
+	case <-idle:
+		return 0, nil
+	case <-ctx.Done():
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.n, ctx.Err()
+	}
 }
 
 // maxBody bounds request bodies: a date fits in far less.
@@ -228,6 +278,8 @@ func (s *Server) Handler() http.Handler {
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	route := pattern[strings.IndexByte(pattern, ' ')+1:]
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.enter()
+		defer s.inflight.leave() // after the audit record is appended (Drain)
 		rw := &responseWriter{ResponseWriter: w, stall: s.WriteTimeout, rc: http.NewResponseController(w)}
 		defer func() {
 			// A bug must not show the client a stack trace, nor a Go value: log it,

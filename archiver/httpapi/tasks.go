@@ -169,6 +169,13 @@ func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
 // handleDownload serves a task's result to whoever holds a valid link: the link is the
 // credential, as a presigned URL would be. It is audited like an export.
 func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodHead {
+		// net/http would run the whole download and drop the body, and the audit would
+		// record a complete transfer of bytes that never left. A link is for GET.
+		w.Header().Set("Allow", http.MethodGet)
+		s.Error(w, r, errorf(EMethodNotAllowed, "HEAD is not allowed here; allowed: GET"))
+		return
+	}
 	rec := &archiver.AccessRecord{Client: clientAddr(r), Action: archiver.ActionTaskDownload, TaskID: r.PathValue("id")}
 	rw := w.(*responseWriter)
 	err := s.download(w, r, rec)
@@ -212,8 +219,11 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *archiver.
 		return s.refuseAnonymous(r, s.now(), reasonInvalidLink, err)
 	}
 	rec.Org = org
-	if ok, wait := s.clientLimit.allow("c:"+clientAddr(r), s.now()); !ok {
-		return &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
+	// A valid link is limited like a valid token, by its own bucket (per task, at
+	// http.tokenRate), never per address: behind a proxy every client shares one, and one
+	// organization fetching its link in a loop must not lock out the others' links.
+	if ok, wait := s.tokenLimit.allow("l:"+org+"/"+rec.TaskID, s.now()); !ok {
+		return &Error{Code: ERateLimited, Message: "too many requests for this download", RetryAfter: wait}
 	}
 	if err := s.admit(); err != nil {
 		return err

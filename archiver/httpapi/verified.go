@@ -53,10 +53,19 @@ func (w *watchedReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// writeError is a failure to write the response: the client went away or stopped
+// reading. It says nothing about the stored bytes.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return "write: " + e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
 // classify turns a failure to read body, which decodes src, into errMismatch unless the
-// store itself failed.
+// store itself failed or the client did (a writeError): a client that hangs up must not
+// pass for tampering, whose alert would then fire on every cancelled download.
 func classify(err error, src *watchedReader) error {
-	if err == nil || errors.Is(err, errMismatch) || src.err != nil {
+	var we *writeError
+	if err == nil || errors.Is(err, errMismatch) || src.err != nil || errors.As(err, &we) {
 		return err
 	}
 	return fmt.Errorf("%w: %w", errMismatch, err)
@@ -121,7 +130,10 @@ func (s *Server) sendChecked(w http.ResponseWriter, body io.Reader, size int64, 
 	setHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	n, err := w.Write(buf)
-	res.bytes, res.err = int64(n), err
+	res.bytes = int64(n)
+	if err != nil {
+		res.err = &writeError{err}
+	}
 	res.complete = err == nil && int64(n) == size
 	return res, nil
 }
@@ -143,7 +155,7 @@ func (s *Server) sendHeldBack(w http.ResponseWriter, body io.Reader, size int64,
 				k, werr := w.Write(held)
 				res.bytes += int64(k)
 				if werr != nil {
-					res.err = werr
+					res.err = &writeError{werr}
 					return res, nil
 				}
 			}
@@ -172,7 +184,9 @@ func (s *Server) sendHeldBack(w http.ResponseWriter, body io.Reader, size int64,
 	}
 	k, err := w.Write(held)
 	res.bytes += int64(k)
-	res.err = err
+	if err != nil {
+		res.err = &writeError{err}
+	}
 	res.complete = err == nil && res.bytes == size
 	return res, nil
 }

@@ -91,3 +91,25 @@ func (s *Store) Versions(ctx context.Context, prefix string, fn func(archiver.Ob
 	}
 	return nil
 }
+
+// SetLegalHoldVersion implements archiver.VersionHolder: PutObjectLegalHold on one version
+// of key.
+func (s *Store) SetLegalHoldVersion(ctx context.Context, key, versionID string, on bool) error {
+	if err := archiver.CheckKey(key); err != nil {
+		return fmt.Errorf("s3: put object legal hold: %w", err)
+	}
+	status := types.ObjectLockLegalHoldStatusOff
+	if on {
+		status = types.ObjectLockLegalHoldStatusOn
+	}
+	_, err := s.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{
+		Bucket:    aws.String(s.bucket),
+		Key:       aws.String(s.prefix + key),
+		VersionId: aws.String(versionID),
+		LegalHold: &types.ObjectLockLegalHold{Status: status},
+	})
+	if err != nil {
+		return fmt.Errorf("s3: put object legal hold %s version %s: %w", key, versionID, err)
+	}
+	return nil
+}

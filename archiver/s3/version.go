@@ -66,10 +66,20 @@ func (s *Store) CurrentVersion(ctx context.Context, key string) (string, error) 
 }
 
 // PresignGetVersion is PresignGet of one version of key: the URL serves that version
-// whatever is put under the key later. An empty versionID presigns the current one.
+// whatever is put under the key later. An empty versionID (a manifest sealed before
+// version ids were recorded) presigns the key's first version on a versioned bucket:
+// objects are created once, so the first is the one sealed, and a later one was put by
+// someone else; without versioning, the object.
 func (s *Store) PresignGetVersion(ctx context.Context, key, versionID string, expiry time.Duration) (string, error) {
 	if err := archiver.CheckKey(key); err != nil {
 		return "", fmt.Errorf("s3: presign get object: %w", err)
+	}
+	if versionID == "" {
+		first, err := s.firstVersion(ctx, key)
+		if err != nil {
+			return "", err
+		}
+		versionID = first
 	}
 	if expiry <= 0 {
 		expiry = s.expiry
@@ -83,4 +93,30 @@ func (s *Store) PresignGetVersion(ctx context.Context, key, versionID string, ex
 		return "", fmt.Errorf("s3: presign get object %s: %w", key, err)
 	}
 	return req.URL, nil
+}
+
+// firstVersion returns the oldest version of key that is not a delete marker, or "" when
+// the bucket keeps no versions.
+func (s *Store) firstVersion(ctx context.Context, key string) (string, error) {
+	var first string
+	var at time.Time
+	p := awss3.NewListObjectVersionsPaginator(s.client, &awss3.ListObjectVersionsInput{
+		Bucket: aws.String(s.bucket), Prefix: aws.String(s.prefix + key),
+	})
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("s3: list object versions %s: %w", key, err)
+		}
+		for _, v := range page.Versions {
+			if aws.ToString(v.Key) != s.prefix+key {
+				continue
+			}
+			// S3 lists a key's versions newest first: the last of equal times is the oldest.
+			if t := aws.ToTime(v.LastModified); first == "" || !t.After(at) {
+				first, at = versionOf(v.VersionId), t
+			}
+		}
+	}
+	return first, nil
 }

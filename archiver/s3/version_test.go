@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/miniotest"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // TestVersionIDs: on a versioned bucket, CreateVersion reports the version it made, in one
@@ -100,4 +101,47 @@ func TestVersionIDs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPresignWithoutVersionServesTheSealedObject: a manifest sealed before version ids
+// were recorded names no version, and the API then presigned the key's current version:
+// whoever put a second version under the key (write access, no delete) had its bytes
+// handed to the client by a URL the server issued, unchecked. Objects are created once,
+// so the first version of a key is the one sealed: a URL without a version names it.
+func TestPresignWithoutVersionServesTheSealedObject(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	for _, versioned := range []bool{true, false} {
+		t.Run(map[bool]string{true: "versioned", false: "no versioning"}[versioned], func(t *testing.T) {
+			s := newStore(t, srv, versioned, "p")
+			data := []byte("the sealed bytes\n")
+			if err := s.Create(ctx, "obj", bytes.NewReader(data), int64(len(data)), sha256.Sum256(data), archiver.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			want := data
+			if versioned {
+				for _, other := range []string{"a second version\n", "a third version\n"} {
+					if _, err := srv.Client().PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(s.Bucket()), Key: aws.String(s.ObjectKey("obj")),
+						Body: bytes.NewReader([]byte(other))}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			u, err := s.PresignGetVersion(ctx, "obj", "", time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.Get(u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != 200 || !bytes.Equal(got, want) {
+				t.Fatalf("URL without a version: %d, %q (%v); want the sealed %q", resp.StatusCode, got, err, want)
+			}
+		})
+	}
+	reliability.Record(t, "security", "presigned URL of an export whose manifest names no version, after a second version was put (S3)", reliability.Kept,
+		"the URL is pinned to the key's first version, the one created once by the seal; never to a later version")
 }

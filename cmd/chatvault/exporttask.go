@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -55,8 +56,15 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 	if err != nil {
 		return nil, err
 	}
+	// Source days' manifests must be signed by the keys verify trusts (none configured:
+	// not required), so that a task never exports a forged day.
+	trusted, err := e.servingTrust(ctx, store)
+	if err != nil {
+		return nil, err
+	}
 	c := e.cfg.Exports
 	eng := &exporttask.Engine{
+		TrustedKeys: trusted,
 		Store:       store,
 		Directory:   dir,
 		Formats:     exportFormats,
@@ -193,4 +201,16 @@ func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path stri
 		os.Remove(path)
 	}
 	return err
+}
+
+// servingTrust is the keys a served manifest must be signed by: those verify trusts
+// (signing.publicKeyFile, else the public half of signing.keyFile), and the older keys
+// that the store's rotation statements lead from to one of them, so that the days signed
+// before a rotation are still served once signing.keyFile names the new key.
+func (e *env) servingTrust(ctx context.Context, store archiver.Store) ([]ed25519.PublicKey, error) {
+	trusted, err := e.trustedKeys("")
+	if err != nil {
+		return nil, err
+	}
+	return archiver.Ledger{Store: store}.RotatedTrust(ctx, trusted)
 }

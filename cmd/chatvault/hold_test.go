@@ -130,3 +130,73 @@ func TestHoldSharedObjectsS3(t *testing.T) {
 		t.Errorf("%d hold events stored, want 8", n)
 	}
 }
+
+// TestHoldReachesTheSealedVersionS3: someone with write access puts a second version under
+// an export's key (Object Lock keeps the sealed version, which the manifest names and the
+// API serves, but the key's current version is now theirs). A legal hold placed after
+// that must still keep the sealed version beyond its retention: a hold set on the key's
+// current version alone would hold the replacement and leave the sealed records to expire.
+// Every version of a held key is held (the replacement is evidence too), and lifting the
+// hold lifts it from every version.
+func TestHoldReachesTheSealedVersionS3(t *testing.T) {
+	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	cleanEnv(t)
+	s3Env(t, srv)
+	const day = "2026-11-22"
+	bucket := srv.Bucket(t, true)
+	args := []string{"--eventlog", "../../testdata/eventlog", "--store", "s3://" + bucket + "/cv", "--log-format", "json"}
+	if code, out, errOut := chatvault(t, append([]string{"run", "--date", day}, args...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	c := srv.Client()
+	var exportKey string
+	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("cv/orgs/" + acme + "/days/" + day + "/events-")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			exportKey = aws.ToString(o.Key)
+		}
+	}
+	if exportKey == "" {
+		t.Fatal("no export object of Acme's day")
+	}
+	if _, err := c.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(exportKey),
+		Body: strings.NewReader("not the sealed records")}); err != nil {
+		t.Fatal(err)
+	}
+	versions, err := c.ListObjectVersions(t.Context(), &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String(exportKey)})
+	if err != nil || len(versions.Versions) != 2 {
+		t.Fatalf("versions of %s: %v, %v", exportKey, versions, err)
+	}
+	heldVersions := func() (sealed, replacement bool) {
+		t.Helper()
+		for _, v := range versions.Versions {
+			out, err := c.GetObjectLegalHold(t.Context(), &awss3.GetObjectLegalHoldInput{Bucket: aws.String(bucket), Key: aws.String(exportKey), VersionId: v.VersionId})
+			on := err == nil && out.LegalHold != nil && out.LegalHold.Status == types.ObjectLockLegalHoldStatusOn
+			if aws.ToBool(v.IsLatest) {
+				replacement = on
+			} else {
+				sealed = on
+			}
+		}
+		return sealed, replacement
+	}
+	for _, step := range []struct {
+		state string
+		want  bool
+	}{{"--on", true}, {"--off", false}} {
+		if code, out, errOut := chatvault(t, append([]string{"hold", "--org", acme, "--matter", "case-1", "--date", day, step.state}, args...)...); code != exitOK {
+			t.Fatalf("hold %s: exit %d\n%s%s", step.state, code, out, errOut)
+		}
+		sealed, replacement := heldVersions()
+		if sealed != step.want || replacement != step.want {
+			t.Fatalf("after hold %s: the sealed version's legal hold is %v, the replacement's %v; want both %v",
+				step.state, sealed, replacement, step.want)
+		}
+	}
+	reliability.Record(t, "security", "legal hold placed after a second version was put under an export's key (S3)", reliability.Kept,
+		"the hold is set on every version of each covered key, so the sealed version the manifest names is held, not only the replacement")
+}

@@ -107,8 +107,15 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	audit := e.newAuditLog(store, key, dir.load, clock.Now) // auditlog.go
 	registerAuditMetrics(reg, audit)
 	reg.MustRegister(&scheduler.RevisionCollector{Ledger: archiver.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
+	// Every manifest the API serves must be the one its key names and, with signing keys
+	// configured, signed by one of them: a manifest forged in the store (which names a
+	// forged export's hash) is refused like a tampered export.
+	trusted, err := e.servingTrust(ctx, store)
+	if err != nil {
+		return e.fail("serve", err)
+	}
 	api := &httpapi.Server{
-		Exports:   archiver.Ledger{Store: store},
+		Exports:   archiver.Ledger{Store: store, TrustedKeys: trusted},
 		Tokens:    tokens,
 		Audit:     audit,
 		Directory: func(ctx context.Context) (*model.Directory, error) { return dir.load() },
@@ -164,6 +171,13 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("serve", err)
 	}
+	// The metrics address is listened on before anything starts: one that cannot be (a
+	// port taken) stops serve here, with nothing to wind down.
+	metricsLn, err := listenMetrics(e)
+	if err != nil {
+		ln.Close()
+		return e.fail("serve", err)
+	}
 	srv := &http.Server{
 		Handler: api.Handler(),
 		// The request must arrive promptly. Slow clients may take long to download a day,
@@ -204,12 +218,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			serveErr <- err
 		}
 	}()
-	metricsSrv, err := serveMetrics(e, reg, &wg, serveErr)
-	if err != nil {
-		srv.Close()
-		wg.Wait()
-		return e.fail("serve", err)
-	}
+	metricsSrv := serveMetrics(e, reg, metricsLn, &wg, serveErr)
 
 	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way
 	// may finish. stop ends its loop; cancelWork aborts the seal.
@@ -326,6 +335,14 @@ loop:
 		e.log.Warn("requests still running at the deadline were cut", "err", err)
 		srv.Close()
 		code = exitFailure
+		// Close does not wait for the handlers: one waiting on the store returns later,
+		// and appends its access record only then. Wait for them (up to another
+		// http.shutdownTimeout), so that the record of a cut request is written below.
+		drain, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.HTTP.ShutdownTimeout)
+		if n, err := api.Drain(drain); err != nil {
+			e.log.Error("requests still waiting on the store after the shutdown deadline; their access records are lost", "requests", n)
+		}
+		cancelDrain()
 	}
 	// Every request is answered or cut: write what the audit holds (not bound by the
 	// deadline: a record lost is worse than a slow exit).
@@ -346,18 +363,26 @@ loop:
 	return code
 }
 
-// serveMetrics serves every metric, per-organization ones included, on http.metricsAddr
-// when it is set (nil otherwise): an address the operator keeps to the Prometheus
-// scraper, so that the API's address, which anyone reaching it may ask without a token,
-// never shows which organizations archive. Plain HTTP, like a Prometheus target usually is.
-func serveMetrics(e *env, reg *prometheus.Registry, wg *sync.WaitGroup, serveErr chan<- error) (*http.Server, error) {
-	addr := e.cfg.HTTP.MetricsAddr
-	if addr == "" {
+// listenMetrics listens on http.metricsAddr when it is set (nil otherwise).
+func listenMetrics(e *env) (net.Listener, error) {
+	if e.cfg.HTTP.MetricsAddr == "" {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", e.cfg.HTTP.MetricsAddr)
 	if err != nil {
 		return nil, fmt.Errorf("http.metricsAddr: %w", err)
+	}
+	return ln, nil
+}
+
+// serveMetrics serves every metric, per-organization ones included, on ln, the listener
+// of http.metricsAddr (nothing when ln is nil): an address the operator keeps to the
+// Prometheus scraper, so that the API's address, which anyone reaching it may ask without
+// a token, never shows which organizations archive. Plain HTTP, like a Prometheus target
+// usually is.
+func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, wg *sync.WaitGroup, serveErr chan<- error) *http.Server {
+	if ln == nil {
+		return nil
 	}
 	srv := &http.Server{
 		Handler:           httpapi.MetricsHandler(reg),
@@ -378,7 +403,7 @@ func serveMetrics(e *env, reg *prometheus.Registry, wg *sync.WaitGroup, serveErr
 			serveErr <- fmt.Errorf("metrics: %w", err)
 		}
 	}()
-	return srv, nil
+	return srv
 }
 
 // maxHeaderBytes bounds a request's header block: a bearer token and the usual headers fit

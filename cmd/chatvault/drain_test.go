@@ -198,67 +198,97 @@ func (s *syncWriter) Write(p []byte) (int, error) {
 	return s.w.Write(p)
 }
 
-// TestServeAfterKeyRotation: after `keys rotate` and pointing signing.keyFile at the new
-// key (the README's procedure), serve still serves the days the old key signed: the
-// rotation statement, signed by the new key serve holds, vouches for the old one. Serve
-// checks every manifest's signature against the keys it trusts, so without that every
-// day before the rotation would be refused.
+// TestServeAfterKeyRotation: serve refuses manifests not signed by a trusted key, so it
+// must still trust what it may serve: days signed by the old key after a recorded
+// rotation, and what its own signing.keyFile signs when signing.publicKeyFile lags behind
+// (lists another key only): refusing them would be an outage, not a protection.
 func TestServeAfterKeyRotation(t *testing.T) {
-	cleanEnv(t)
-	eventlog := copyEventLog(t)
-	store := t.TempDir()
-	keys := t.TempDir()
-	oldKey, newKey := filepath.Join(keys, "old.pem"), filepath.Join(keys, "new.pem")
-	tokensPath := filepath.Join(t.TempDir(), "tokens.json")
-	common := []string{"--eventlog", eventlog, "--store", store, "--log-format", "json", "--log-level", "error"}
-	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", tokensPath)
-	for _, k := range []string{oldKey, newKey} {
-		if code, _, errOut := chatvault(t, append([]string{"keys", "generate", "-o", k}, common...)...); code != exitOK {
-			t.Fatalf("keys generate: %s", errOut)
-		}
-	}
-	t.Setenv("CHATVAULT_SIGNING_KEYFILE", oldKey)
-	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitOK && code != exitQuarantined {
-		t.Fatalf("run: %d %s", code, errOut)
-	}
-	if code, _, errOut := chatvault(t, append([]string{"keys", "rotate", "--new-key", newKey, "--reason", "scheduled"}, common...)...); code != exitOK {
-		t.Fatalf("keys rotate: %d %s", code, errOut)
-	}
-	t.Setenv("CHATVAULT_SIGNING_KEYFILE", newKey)
-	code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "ediscovery"}, common...)...)
-	if code != exitOK {
-		t.Fatalf("token create: %s", errOut)
-	}
-	token := strings.TrimSpace(out)
+	for _, tc := range []struct {
+		name string
+		// setup seals 2026-11-22 and leaves the environment serve starts with.
+		setup func(t *testing.T, common []string, oldKey, newKey string)
+		row   string
+	}{
+		{
+			name: "rotation recorded, signing.keyFile on the new key",
+			setup: func(t *testing.T, common []string, oldKey, newKey string) {
+				t.Setenv("CHATVAULT_SIGNING_KEYFILE", oldKey)
+				if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitOK && code != exitQuarantined {
+					t.Fatalf("run: %d %s", code, errOut)
+				}
+				if code, _, errOut := chatvault(t, append([]string{"keys", "rotate", "--new-key", newKey, "--reason", "scheduled"}, common...)...); code != exitOK {
+					t.Fatalf("keys rotate: %d %s", code, errOut)
+				}
+				t.Setenv("CHATVAULT_SIGNING_KEYFILE", newKey)
+			},
+			row: "serve after a signing key rotation, signing.keyFile on the new key",
+		},
+		{
+			name: "signing.publicKeyFile lists only another key",
+			setup: func(t *testing.T, common []string, oldKey, newKey string) {
+				t.Setenv("CHATVAULT_SIGNING_KEYFILE", oldKey)
+				if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitOK && code != exitQuarantined {
+					t.Fatalf("run: %d %s", code, errOut)
+				}
+				_, out, _ := chatvault(t, "keys", "public", "--key", newKey)
+				pub := filepath.Join(t.TempDir(), "trusted.pub")
+				writeFile(t, pub, []byte(out))
+				t.Setenv("CHATVAULT_SIGNING_PUBLICKEYFILE", pub)
+			},
+			row: "serve whose signing.publicKeyFile lags behind its signing.keyFile",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			eventlog := copyEventLog(t)
+			store := t.TempDir()
+			keys := t.TempDir()
+			oldKey, newKey := filepath.Join(keys, "old.pem"), filepath.Join(keys, "new.pem")
+			tokensPath := filepath.Join(t.TempDir(), "tokens.json")
+			common := []string{"--eventlog", eventlog, "--store", store, "--log-format", "json", "--log-level", "error"}
+			t.Setenv("CHATVAULT_AUTH_TOKENSFILE", tokensPath)
+			for _, k := range []string{oldKey, newKey} {
+				if code, _, errOut := chatvault(t, append([]string{"keys", "generate", "-o", k}, common...)...); code != exitOK {
+					t.Fatalf("keys generate: %s", errOut)
+				}
+			}
+			tc.setup(t, common, oldKey, newKey)
+			code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "ediscovery"}, common...)...)
+			if code != exitOK {
+				t.Fatalf("token create: %s", errOut)
+			}
+			token := strings.TrimSpace(out)
 
-	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
-	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
-	t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
-	addr := make(chan string, 1)
-	serveHooks.listening = func(a string) { addr <- a }
-	t.Cleanup(func() { serveHooks.listening = nil })
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan int, 1)
-	go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, io.Discard) }()
-	var base string
-	select {
-	case a := <-addr:
-		base = "http://" + a
-	case code := <-done:
-		t.Fatalf("serve exited %d", code)
+			t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+			t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
+			t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
+			addr := make(chan string, 1)
+			serveHooks.listening = func(a string) { addr <- a }
+			t.Cleanup(func() { serveHooks.listening = nil })
+			ctx, stop := context.WithCancel(context.Background())
+			done := make(chan int, 1)
+			go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, io.Discard) }()
+			var base string
+			select {
+			case a := <-addr:
+				base = "http://" + a
+			case code := <-done:
+				t.Fatalf("serve exited %d", code)
+			}
+			defer func() { stop(); <-done }()
+			req, _ := http.NewRequest("POST", base+"/messageevent.export", strings.NewReader(`{"date":"2026-11-22"}`))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				t.Fatalf("%s: %d %s", tc.name, resp.StatusCode, body)
+			}
+			reliability.Record(t, "security", tc.row, reliability.Kept,
+				"the day is served: trusted are the verify keys, serve's own signing key, and the keys a rotation statement signed by both leads from")
+		})
 	}
-	defer func() { stop(); <-done }()
-	req, _ := http.NewRequest("POST", base+"/messageevent.export", strings.NewReader(`{"date":"2026-11-22"}`))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("a day signed by the old key, after the rotation: %d %s", resp.StatusCode, body)
-	}
-	reliability.Record(t, "security", "serve after a signing key rotation, signing.keyFile on the new key", reliability.Kept,
-		"days signed by the old key are served: the rotation statement, signed by both keys, makes the old key trusted for them")
 }

@@ -204,13 +204,24 @@ func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path stri
 }
 
 // servingTrust is the keys a served manifest must be signed by: those verify trusts
-// (signing.publicKeyFile, else the public half of signing.keyFile), and the older keys
-// that the store's rotation statements lead from to one of them, so that the days signed
-// before a rotation are still served once signing.keyFile names the new key.
+// (signing.publicKeyFile, else the public half of signing.keyFile), the public half of
+// signing.keyFile in any case (what this process seals it must serve, even when the
+// public key file lags behind), and the older keys that the store's rotation statements
+// lead from to one of them, so that the days signed before a rotation are still served
+// once signing.keyFile names the new key.
 func (e *env) servingTrust(ctx context.Context, store archiver.Store) ([]ed25519.PublicKey, error) {
 	trusted, err := e.trustedKeys("")
 	if err != nil {
 		return nil, err
+	}
+	if e.cfg.Signing.PublicKeyFile != "" {
+		key, err := e.signingKey()
+		if err != nil {
+			return nil, err
+		}
+		if key != nil {
+			trusted = append(trusted, key.Public().(ed25519.PublicKey))
+		}
 	}
 	return archiver.Ledger{Store: store}.RotatedTrust(ctx, trusted)
 }

@@ -1,10 +1,9 @@
 package httpapi
 
 import (
-	"context"
-	"errors"
 	"net/http"
-	"time"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,61 +19,26 @@ func MetricsHandler(g prometheus.Gatherer) http.Handler {
 	return mux
 }
 
-// OrgLabel is the label that per-organization series carry (by convention: every series
-// whose label names an organization uses it).
-const OrgLabel = "org"
-
 // publicMetrics is what the API's own /metrics serves, to whoever reaches its address
-// without a token: every series except those that name an organization, by the org label
-// or by any label whose value is the id of an organization of the directory. An
-// organization's id, and that it archives, is its own business (DESIGN invariant 5), and
-// an unauthenticated endpoint cannot tell one caller from another.
+// without a token: the Go runtime's and the process's series, and no chatvault_ series.
+// Those count what organizations do, and an unauthenticated endpoint cannot tell one
+// caller from another: a series with an organization's id names it (DESIGN invariant 5),
+// and one without still leaks, since a day's total less an organization's own count is
+// the others' (with two organizations, the other's). They are served on http.metricsAddr.
 type publicMetrics struct {
-	s *Server
 	g prometheus.Gatherer
 }
 
-// errMetricsUnavailable is what a scrape sees when the directory cannot be read: without
-// it, no series could be shown to name no organization, so none is.
-var errMetricsUnavailable = errors.New("metrics unavailable: the directory cannot be read")
+// publicPrefixes are the metric families the API's /metrics may serve.
+var publicPrefixes = []string{"go_", "process_"}
 
 func (p publicMetrics) Gather() ([]*dto.MetricFamily, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	dir, err := p.s.Directory(ctx)
-	if err != nil {
-		p.s.log().Error("metrics: directory", "err", err)
-		return nil, errMetricsUnavailable
-	}
-	orgs := make(map[string]bool, len(dir.Organizations))
-	for _, o := range dir.Organizations {
-		orgs[o.ID] = true
-	}
 	fams, err := p.g.Gather()
-	if err != nil {
-		return nil, err
-	}
 	out := fams[:0]
 	for _, f := range fams {
-		ms := f.Metric[:0]
-		for _, m := range f.Metric {
-			if !namesOrg(m, orgs) {
-				ms = append(ms, m)
-			}
-		}
-		f.Metric = ms
-		if len(ms) > 0 {
+		if slices.ContainsFunc(publicPrefixes, func(pre string) bool { return strings.HasPrefix(f.GetName(), pre) }) {
 			out = append(out, f)
 		}
 	}
-	return out, nil
-}
-
-func namesOrg(m *dto.Metric, orgs map[string]bool) bool {
-	for _, l := range m.GetLabel() {
-		if l.GetName() == OrgLabel || orgs[l.GetValue()] {
-			return true
-		}
-	}
-	return false
+	return out, err
 }

@@ -265,7 +265,7 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.handle(mux, "GET /readyz", s.handleReady)
 	if !s.PrivateMetrics {
-		s.handle(mux, "GET /metrics", promhttp.HandlerFor(publicMetrics{s: s, g: gatherer}, promhttp.HandlerOpts{}).ServeHTTP)
+		s.handle(mux, "GET /metrics", promhttp.HandlerFor(publicMetrics{g: gatherer}, promhttp.HandlerOpts{}).ServeHTTP)
 	}
 	s.handle(mux, "GET /openapi.json", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")

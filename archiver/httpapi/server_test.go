@@ -446,12 +446,18 @@ func TestListingManifestAuditAndOps(t *testing.T) {
 		t.Errorf("refused record: %+v", bad)
 	}
 
-	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/openapi.json": `"openapi"`,
-		"/metrics": `chatvault_http_requests_total{route="/messageevent.export",status="200"}`} {
+	for path, want := range map[string]string{"/healthz": "ok", "/readyz": "ready", "/openapi.json": `"openapi"`} {
 		resp, body := get(t, f.url+path, "")
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Errorf("%s: %d, want %q in:\n%.500s", path, resp.StatusCode, want, body)
 		}
+	}
+	// The API's series are served on http.metricsAddr (see TestMetricsShowNoOrganization).
+	private := httptest.NewServer(httpapi.MetricsHandler(f.reg))
+	defer private.Close()
+	want := `chatvault_http_requests_total{route="/messageevent.export",status="200"}`
+	if resp, body := get(t, private.URL+"/metrics", ""); resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+		t.Errorf("private /metrics: %d, want %q in:\n%.500s", resp.StatusCode, want, body)
 	}
 }
 

@@ -168,6 +168,9 @@ type AuditLog struct {
 	Store Store
 	// SigningKey, when set, signs every segment's header.
 	SigningKey ed25519.PrivateKey
+	// TrustedKeys, when set, must have signed every segment List shows (serve's, like the
+	// manifests it serves); without, List checks each segment's records against its header.
+	TrustedKeys []ed25519.PublicKey
 	// FlushInterval is the longest a record waits in memory (0: MaxAuditFlushInterval).
 	FlushInterval time.Duration
 	// MaxPending bounds the records waiting in memory (0: DefaultAuditMaxPending).
@@ -590,6 +593,28 @@ type segment struct {
 	size   int64
 }
 
+// ErrAuditIntegrity is returned (wrapped) when a stored audit segment does not check.
+var ErrAuditIntegrity = errors.New("audit segment does not check")
+
+// checkRecords reports whether the segment's record lines are the ones its header counts
+// and hashes.
+func (seg *segment) checkRecords() error {
+	h := sha256.New()
+	for _, line := range seg.lines {
+		h.Write(line)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); len(seg.lines) != seg.header.Records || got != seg.header.RecordsSHA256 {
+		return fmt.Errorf("%d records hashing to %s, header says %d records, %s", len(seg.lines), got, seg.header.Records, seg.header.RecordsSHA256)
+	}
+	return nil
+}
+
+// mustParseDay parses a header's date, or gives the zero day (which no key starts with).
+func mustParseDay(s string) Day {
+	d, _ := ParseDay(s)
+	return d
+}
+
 // readSegment reads and splits a stored segment, checking nothing beyond its shape.
 func readSegment(ctx context.Context, s Store, key string) (*segment, error) {
 	b, err := readAll(ctx, s, key)
@@ -652,6 +677,19 @@ func (a *AuditLog) listSegment(ctx context.Context, key, org string, lo, hi time
 	}
 	if seg.header.Last.Before(lo) || !seg.header.First.Before(hi) {
 		return nil
+	}
+	// Show nothing of a segment that does not check: invented or edited records must not
+	// pass for the organization's access history (verify reports the same).
+	if h := &seg.header; h.Org != org || !strings.HasPrefix(key, auditDayPrefix(org, mustParseDay(h.Date))) {
+		return fmt.Errorf("audit: %s: %w: header of %s/%s, not of its place", key, ErrAuditIntegrity, h.Org, h.Date)
+	}
+	if err := seg.checkRecords(); err != nil {
+		return fmt.Errorf("audit: %s: %w: %v", key, ErrAuditIntegrity, err)
+	}
+	if len(a.TrustedKeys) > 0 {
+		if err := verifySegmentSignature(&seg.header, a.TrustedKeys); err != nil {
+			return fmt.Errorf("audit: %s: %w: %v", key, ErrAuditIntegrity, err)
+		}
 	}
 	for i, line := range seg.lines {
 		var r AccessRecord

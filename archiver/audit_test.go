@@ -420,3 +420,63 @@ func TestAuditOneOrganizationFailing(t *testing.T) {
 		t.Fatalf("segments %v", keys)
 	}
 }
+
+// TestAuditListRefusesForgedSegments: GET /v1/audit and chatvault audit show an
+// organization's records from the store; whoever can write to the store could add a
+// segment of invented records (signed by a key of their own) or edit one. Listing checks
+// what verify checks of each segment it reads (its place, its records against its header,
+// and with trusted keys its signature) and fails rather than show such records as the
+// organization's access history.
+func TestAuditListRefusesForgedSegments(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	_, forger, _ := ed25519.GenerateKey(rand.Reader)
+	trusted := []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
+	for _, tt := range []struct {
+		name   string
+		tamper func(t *testing.T, ctx context.Context, store archiver.Store, dir string, clk *fakeNow)
+		want   string
+	}{
+		{"one byte of a record changed", func(t *testing.T, _ context.Context, store archiver.Store, dir string, _ *fakeNow) {
+			keys := auditKeys(t, store)
+			rewrite(t, filepath.Join(dir, keys[0]), func(b []byte) []byte {
+				return []byte(strings.Replace(string(b), `"status":200`, `"status":404`, 1))
+			})
+		}, "records"},
+		{"a segment of invented records signed by another key", func(t *testing.T, ctx context.Context, store archiver.Store, _ string, clk *fakeNow) {
+			forged := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: forger}
+			if err := forged.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200, TokenName: "nobody"}); err != nil {
+				t.Fatal(err)
+			}
+			if err := forged.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}, "untrusted key"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			store, dir := newAuditStore(t)
+			clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+			ctx := context.Background()
+			log := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: key}
+			if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+				t.Fatal(err)
+			}
+			if err := log.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			clk.Add(time.Minute)
+			tt.tamper(t, ctx, store, dir, clk)
+			reader := &archiver.AuditLog{Store: store, Now: clk.Now, TrustedKeys: trusted}
+			day := archiver.DayOf(clk.Now())
+			var shown int
+			err := reader.List(ctx, auditOrgA, day, day, func(archiver.AccessRecord) error {
+				shown++
+				return nil
+			})
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("list after %s: %d records, error %v; want an error about %q", tt.name, shown, err, tt.want)
+			}
+			reliability.Record(t, "security", "audit listing of a store holding a forged segment: "+tt.name, reliability.Refused,
+				"GET /v1/audit and chatvault audit fail (500) rather than show the records: "+tt.want)
+		})
+	}
+}

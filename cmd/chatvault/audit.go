@@ -46,7 +46,12 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if !asJSON {
 		fmt.Fprintln(tw, "TIME\tTOKEN\tNAME\tORG\tACTION\tDATE\tSTATUS\tBYTES\tSHA256\tCLIENT\t")
 	}
-	log := &archiver.AuditLog{Store: store}
+	// Segments are shown only when they check, against the keys serve trusts.
+	trusted, err := e.servingTrust(ctx, store)
+	if err != nil {
+		return e.fail("audit", err)
+	}
+	log := &archiver.AuditLog{Store: store, TrustedKeys: trusted}
 	show := func(r archiver.AccessRecord) error {
 		if org != "" && r.Org != org {
 			return nil

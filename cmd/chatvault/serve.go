@@ -114,6 +114,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("serve", err)
 	}
+	audit.TrustedKeys = trusted // GET /v1/audit shows only segments these signed
 	api := &httpapi.Server{
 		Exports:   archiver.Ledger{Store: store, TrustedKeys: trusted},
 		Tokens:    tokens,

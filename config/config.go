@@ -303,7 +303,7 @@ func Default() *Config {
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 64 << 20, VerifyFirstMemory: 256 << 20},
+			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
 		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},

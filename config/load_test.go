@@ -109,7 +109,7 @@ func TestLoadFile(t *testing.T) {
 		HTTP: HTTP{Addr: "127.0.0.1:9090", ShutdownTimeout: 5 * time.Second, TokenRate: 50, ClientRate: 0, AuthFailures: 3,
 			ReadHeaderTimeout: 2 * time.Second, ReadTimeout: 20 * time.Second, WriteTimeout: 45 * time.Second,
 			IdleTimeout: time.Minute, TLS: TLS{CertFile: "/etc/chatvault/tls.crt", KeyFile: "/etc/chatvault/tls.key"},
-			VerifyFirstMaxSize: 64 << 20, VerifyFirstMemory: 256 << 20},
+			VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
 		Auth: Auth{TokensFile: "/etc/chatvault/tokens.json"},
 		SMTP: SMTP{Host: "smtp.acme.example", Port: 465, From: "chatvault <archive@acme.example>", Username: "relay",
 			PasswordFile: "/etc/chatvault/smtp.password", Security: "tls", CAFile: "/etc/chatvault/relay-ca.pem", Timeout: 10 * time.Second},

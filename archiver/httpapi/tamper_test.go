@@ -109,7 +109,7 @@ func TestTamperedExportNeverServedWhole(t *testing.T) {
 		memory   int64 // Server.VerifyFirstMemory
 		streamed bool
 	}{
-		{"verify first", 0, 0, false}, // the defaults, 64 MiB and 256 MiB, hold the sample day
+		{"verify first", 0, 0, false}, // the defaults, 8 MiB and 64 MiB, hold the sample day
 		{"streamed, last chunk held back", -1, 0, true},
 		{"streamed, one byte over the limit", 1, 0, true},
 		{"streamed, memory budget taken", 0, 100, true},

@@ -11,8 +11,8 @@ import (
 
 // Defaults of Server.VerifyFirstMaxSize and Server.VerifyFirstMemory.
 const (
-	DefaultVerifyFirstMaxSize = 64 << 20
-	DefaultVerifyFirstMemory  = 256 << 20
+	DefaultVerifyFirstMaxSize = 8 << 20
+	DefaultVerifyFirstMemory  = 64 << 20
 )
 
 // streamChunk is the read size of a streamed body, and so the most bytes held back until

@@ -452,7 +452,13 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	}
 
 	start := time.Now()
-	c, err := e.produce(ctx, rec, prog)
+	var c *completion
+	if len(e.TrustedKeys) > 0 && e.SigningKey == nil {
+		// Its completion would be unsigned, and refused by the very check it is for.
+		err = taskErrorf("this server trusts signing keys but has none to sign the task's completion with (set signing.keyFile)")
+	} else {
+		c, err = e.produce(ctx, rec, prog)
+	}
 	if err == nil && rec.Request.Delivery == DeliveryEmail {
 		err = e.mail(ctx, rec, c)
 	}

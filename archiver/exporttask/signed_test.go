@@ -166,3 +166,21 @@ func TestForgedCompletionNeverServed(t *testing.T) {
 		reliability.CleanFailure, "with signing keys completed.json is signed; an unsigned, untrusted or altered one reads failed and its result is never opened; "+
 			"a task signed by a rotated-away key still downloads")
 }
+
+// TestTrustedKeysWithoutSigningKey: an engine that checks completions but cannot sign its
+// own fails the task at once, saying why, instead of completing one it then refuses.
+func TestTrustedKeysWithoutSigningKey(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(rand.Reader)
+	f := newKeyedFixture(t, key)
+	e := f.engine(t, nil)
+	e.TrustedKeys = []ed25519.PublicKey{pub}
+	st, _ := run(t, e, exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
+	if st.State != exporttask.StateFailed || !strings.Contains(st.Error, "signing.keyFile") {
+		t.Fatalf("state %s, error %q", st.State, st.Error)
+	}
+	if n := countKeys(t, f.store, archiver.TasksPrefix+acme+"/"+st.TaskID+"/result-"); n != 0 {
+		t.Errorf("a result was stored")
+	}
+	reliability.Record(t, "input", "export task on a server with trusted keys but no signing.keyFile", reliability.CleanFailure,
+		"the task fails at once naming signing.keyFile; no result is stored that would then be refused")
+}

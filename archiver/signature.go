@@ -83,3 +83,13 @@ func (o VerifyOptions) trustedKeys() []ed25519.PublicKey {
 	}
 	return keys
 }
+
+// SignBody signs body, an object's encoding without its signature, with key: the scheme
+// of every signed object, for the objects sub-packages keep (export task completions).
+func SignBody(key ed25519.PrivateKey, body []byte) *Signature { return newSignature(key, body) }
+
+// CheckSignature verifies sig over body (see checkSignature): with trusted keys, an
+// unsigned object or one signed by another key fails with ErrBadSignature.
+func CheckSignature(what string, sig *Signature, body []byte, trusted []ed25519.PublicKey) error {
+	return checkSignature(what, sig, body, trusted)
+}

@@ -50,7 +50,13 @@ type Engine struct {
 	Mailer Mailer
 	// TrustedKeys, when set, are the keys every source day's manifest must be signed by
 	// (archiver.Ledger.TrustedKeys): a task never exports a day whose manifest was forged.
+	//
+	// They are also the keys a completed task's completed.json must be signed by: it names
+	// the result and the SHA-256 a download is checked against, so an unsigned or
+	// untrusted one reads failed and its result is never served.
 	TrustedKeys []ed25519.PublicKey
+	// SigningKey, when set, signs completed.json (signing.keyFile).
+	SigningKey ed25519.PrivateKey
 	// Links signs download links; BaseURL (exports.baseURL) starts the links in e-mails.
 	Links   Links
 	BaseURL string
@@ -209,7 +215,7 @@ func (e *Engine) enqueue(r taskRef) {
 // ErrTaskNotFound, as is an id that is not a UUID.
 func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 	e.init()
-	_, st, err := load(ctx, e.Store, org, id)
+	_, st, err := load(ctx, e.Store, org, id, e.TrustedKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -271,6 +277,9 @@ func (e *Engine) OpenResult(ctx context.Context, org, id string) (*Status, io.Re
 		return st, nil, ErrExpired
 	case StateCompleted:
 	default:
+		if st.untrusted != nil {
+			return st, nil, st.untrusted
+		}
 		return st, nil, ErrNotReady
 	}
 	rc, err := e.Store.Open(ctx, st.resultKey)
@@ -411,7 +420,7 @@ func (e *Engine) execute(ctx context.Context, r taskRef) {
 // attempt runs the task once and records its outcome: completed or failed. The error is
 // about recording, not about the task.
 func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (State, error) {
-	rec, st, err := load(ctx, e.Store, r.org, r.id)
+	rec, st, err := load(ctx, e.Store, r.org, r.id, e.TrustedKeys)
 	if err != nil {
 		return "", err
 	}
@@ -443,7 +452,13 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	}
 
 	start := time.Now()
-	c, err := e.produce(ctx, rec, prog)
+	var c *completion
+	if len(e.TrustedKeys) > 0 && e.SigningKey == nil {
+		// Its completion would be unsigned, and refused by the very check it is for.
+		err = taskErrorf("this server trusts signing keys but has none to sign the task's completion with (set signing.keyFile)")
+	} else {
+		c, err = e.produce(ctx, rec, prog)
+	}
 	if err == nil && rec.Request.Delivery == DeliveryEmail {
 		err = e.mail(ctx, rec, c)
 	}
@@ -457,6 +472,9 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	c.CompletedAt = e.Now().UTC()
 	log.Info("export task completed", "format", rec.Request.Format, "events", c.Result.Events, "bytes", c.Result.Size, "took", time.Since(start).Round(time.Millisecond))
 	e.metrics.events.WithLabelValues(rec.Request.Format).Add(float64(c.Result.Events))
+	if err := c.sign(e.SigningKey); err != nil {
+		return "", err
+	}
 	return StateCompleted, putJSON(ctx, e.Store, completedKey(r.org, r.id), c)
 }
 
@@ -711,10 +729,19 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 		return 0, fmt.Errorf("expire task results: %w", err)
 	}
 	n := 0
+	var errs []error
 	for _, r := range done {
 		var c completion
 		if err := getJSON(ctx, e.Store, completedKey(r.org, r.id), &c); err != nil {
 			return n, fmt.Errorf("expire task results: %w", err)
+		}
+		// Only the task's own result is ever deleted, whatever the record says; its
+		// signature is not required: an unsigned record's result (a task completed before
+		// completions were signed, or a forgery) is a copy that is never served, and
+		// deleting it at retention loses nothing.
+		if err := c.ownResult(r.org, r.id); err != nil {
+			errs = append(errs, err) // the others are still swept
+			continue
 		}
 		if now.Before(c.CompletedAt.Add(e.Retention)) {
 			continue
@@ -730,6 +757,9 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 		n++
 	}
 	e.metrics.expired.Add(float64(n))
+	if len(errs) > 0 {
+		return n, fmt.Errorf("expire task results: %w", errors.Join(errs...))
+	}
 	return n, nil
 }
 

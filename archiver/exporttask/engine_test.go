@@ -3,6 +3,7 @@ package exporttask_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -43,7 +44,10 @@ type fixture struct {
 	clock *scheduler.FakeClock
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { return newKeyedFixture(t, nil) }
+
+// newKeyedFixture is newFixture with the days' manifests signed by key (nil: unsigned).
+func newKeyedFixture(t *testing.T, key ed25519.PrivateKey) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	copyFile := func(from, to string) {
@@ -80,7 +84,7 @@ func newFixture(t *testing.T) *fixture {
 	t.Cleanup(func() { store.Close() })
 	dirBytes, _ := os.ReadFile(root + "/directory.json")
 	for _, d := range days {
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{SigningKey: key,
 			Now: func() time.Time { return time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) }, TempDir: t.TempDir(),
 			Logger: slog.New(slog.DiscardHandler)}}
 		day, _ := archiver.ParseDay(d)

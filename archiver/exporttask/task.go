@@ -3,6 +3,7 @@ package exporttask
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,10 @@ var (
 	ErrNotReady = errors.New("export task has no result yet")
 	// ErrExpired: the result passed its retention and is gone (API 410 export_expired).
 	ErrExpired = errors.New("export task result has expired")
+	// ErrUntrustedCompletion: the task's completed.json is not signed by a trusted key
+	// (Engine.TrustedKeys), so the result and hash it names may be anyone's: the result is
+	// never served (API 500 internal, counted as an integrity failure).
+	ErrUntrustedCompletion = errors.New("export task completion record is not signed by a trusted key")
 )
 
 // UnsealedError lists days of a range that are not sealed (API 409 export_pending). An
@@ -103,6 +108,54 @@ type completion struct {
 	Result      Result      `json:"result"`
 	SourceDays  []SourceDay `json:"sourceDays"`
 	EmailedTo   []string    `json:"emailedTo,omitempty"`
+	// Signature, when the engine has a signing key, is over this record's encoding without
+	// it (archiver.SignBody): the download checks the result's bytes against Result.SHA256,
+	// so whoever could write this record unchecked could have any bytes served.
+	Signature *archiver.Signature `json:"signature,omitempty"`
+}
+
+// signingBody is c's encoding without its signature, what the signature covers.
+func (c completion) signingBody() ([]byte, error) {
+	c.Signature = nil
+	return json.Marshal(c)
+}
+
+// sign sets c's signature by key; a nil key leaves it unsigned.
+func (c *completion) sign(key ed25519.PrivateKey) error {
+	if key == nil {
+		return nil
+	}
+	body, err := c.signingBody()
+	if err != nil {
+		return fmt.Errorf("sign completion: %w", err)
+	}
+	c.Signature = archiver.SignBody(key, body)
+	return nil
+}
+
+// check verifies that the result c names is the task's own (ownResult) and c's signature
+// against trusted (none: not required). Errors wrap ErrUntrustedCompletion.
+func (c completion) check(org, id string, trusted []ed25519.PublicKey) error {
+	if err := c.ownResult(org, id); err != nil {
+		return err
+	}
+	body, err := c.signingBody()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUntrustedCompletion, err)
+	}
+	if err := archiver.CheckSignature("tasks/"+org+"/"+id+"/completed.json", c.Signature, body, trusted); err != nil {
+		return fmt.Errorf("%w: %w", ErrUntrustedCompletion, err)
+	}
+	return nil
+}
+
+// ownResult checks that the result c names is in the task's own folder, so that neither
+// a download nor the janitor's delete can be pointed at another object (a sealed day).
+func (c completion) ownResult(org, id string) error {
+	if !strings.HasPrefix(c.ResultKey, taskPrefix(org, id)+"result-") {
+		return fmt.Errorf("%w: tasks/%s/%s/completed.json names result %q outside the task", ErrUntrustedCompletion, org, id, c.ResultKey)
+	}
+	return nil
 }
 
 // failure is failed.json.
@@ -140,6 +193,9 @@ type Status struct {
 
 	org       string
 	resultKey string
+	// untrusted is why the task's completion record was refused (wraps
+	// ErrUntrustedCompletion); the status then reads failed.
+	untrusted error
 }
 
 // Progress is days done of days total.
@@ -191,8 +247,10 @@ func getJSON(ctx context.Context, s archiver.Store, key string, v any) error {
 	return nil
 }
 
-// load reads a task's state from the store: its request, attempts, and outcome.
-func load(ctx context.Context, s archiver.Store, org, id string) (*record, *Status, error) {
+// load reads a task's state from the store: its request, attempts, and outcome. A
+// completion that does not check against trusted (see completion.check) makes the task
+// failed, with nothing of what it names.
+func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed25519.PublicKey) (*record, *Status, error) {
 	if !ValidID(id) {
 		return nil, nil, ErrTaskNotFound
 	}
@@ -228,6 +286,12 @@ func load(ctx context.Context, s archiver.Store, org, id string) (*record, *Stat
 		var c completion
 		if err := getJSON(ctx, s, completedKey(org, id), &c); err != nil {
 			return nil, nil, err
+		}
+		if err := c.check(org, id, trusted); err != nil {
+			st.State, st.untrusted = StateFailed, err
+			st.Error = "the task's completion record is not signed by a trusted key, so its result is not served " +
+				"(a forgery, or a task completed before completions were signed: run the task again)"
+			break
 		}
 		st.State, st.CompletedAt, st.Result, st.SourceDays, st.EmailedTo = StateCompleted, c.CompletedAt, &c.Result, c.SourceDays, c.EmailedTo
 		st.resultKey = c.ResultKey

@@ -89,6 +89,9 @@ func errorCode(err error) (*Error, int) {
 	case errors.Is(err, archiver.ErrUntrustedManifest):
 		e = errorf(EInternal, "the stored manifest of this day is not the one that was sealed (its place or its signature "+
 			"does not check), so nothing of it was sent; the server reported it to its operator (chatvault verify shows the object)")
+	case errors.Is(err, exporttask.ErrUntrustedCompletion):
+		e = errorf(EInternal, "the export task's stored completion record is not signed by a trusted key (a forgery, or a task "+
+			"completed before completions were signed), so nothing of its result was sent; run the task again")
 	case errors.Is(err, archiver.ErrInvalidToken):
 		e = errorf(EInvalidToken, "the access token is missing, malformed, revoked or expired")
 	default:
@@ -106,6 +109,11 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		// A forged or misplaced manifest: tampering, like a data object that does not match.
 		s.integrityFailures.Inc()
 		s.log().Error("stored manifest is not the one sealed; not served", "method", r.Method, "path", r.URL.Path, "err", err)
+	case errors.Is(err, exporttask.ErrUntrustedCompletion):
+		// A forged task record names the bytes to serve and their hash: tampering, like a
+		// forged manifest.
+		s.integrityFailures.Inc()
+		s.log().Error("export task completion record is not trusted; result not served", "method", r.Method, "path", r.URL.Path, "err", err)
 	case status == http.StatusInternalServerError:
 		s.log().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

@@ -62,9 +62,16 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 	if err != nil {
 		return nil, err
 	}
+	// completed.json is signed by signing.keyFile and, with trusted keys, a completion not
+	// signed by one of them is never served: it names the result's bytes and hash.
+	key, err := e.signingKey()
+	if err != nil {
+		return nil, err
+	}
 	c := e.cfg.Exports
 	eng := &exporttask.Engine{
 		TrustedKeys: trusted,
+		SigningKey:  key,
 		Store:       store,
 		Directory:   dir,
 		Formats:     exportFormats,

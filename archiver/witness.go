@@ -158,14 +158,7 @@ func (s *verifyState) checkWitness(rep *VerifyReport) {
 	if s.witness == nil {
 		return
 	}
-	orgs := make([]string, 0, len(s.witness))
-	for org := range s.witness {
-		if s.opt.Org == "" || org == s.opt.Org {
-			orgs = append(orgs, org)
-		}
-	}
-	sort.Strings(orgs)
-	for _, org := range orgs {
+	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
 		w, c := s.witness[org], s.chains[org]
 		h := walkedHead{}
 		if c != nil {
@@ -199,4 +192,17 @@ func (h walkedHead) compare(rep *VerifyReport, who, unit, none string, seq int64
 		rep.problem("witness: %s: %s %d (%s) hashes to %s, the witness says %s: the chain was rewritten",
 			who, unit, seq, date, h.witnessSum, sum)
 	}
+}
+
+// witnessedOrgs are the organizations of a witness's heads to compare, in order: all of
+// them, or only the one verify was narrowed to.
+func witnessedOrgs[H any](heads map[string]H, only string) []string {
+	orgs := make([]string, 0, len(heads))
+	for org := range heads {
+		if only == "" || org == only {
+			orgs = append(orgs, org)
+		}
+	}
+	sort.Strings(orgs)
+	return orgs
 }

@@ -102,14 +102,7 @@ func (s *verifyState) checkAuditWitness(rep *VerifyReport) {
 	if s.auditWitness == nil {
 		return
 	}
-	orgs := make([]string, 0, len(s.auditWitness))
-	for org := range s.auditWitness {
-		if s.opt.Org == "" || org == s.opt.Org {
-			orgs = append(orgs, org)
-		}
-	}
-	sort.Strings(orgs)
-	for _, org := range orgs {
+	for _, org := range witnessedOrgs(s.auditWitness, s.opt.Org) {
 		w, c := s.auditWitness[org], s.auditChains[org]
 		h := walkedHead{}
 		if c != nil {

@@ -36,25 +36,11 @@ func (s *Store) Lock(ctx context.Context, key string) (archiver.ObjectLock, erro
 	}, nil
 }
 
-// SetLegalHold implements archiver.Locker with PutObjectLegalHold. S3 requires a checksum
-// on this request; the SDK adds one because the operation is marked as requiring it.
+// SetLegalHold implements archiver.Locker with PutObjectLegalHold on the key's current
+// version. S3 requires a checksum on this request; the SDK adds one because the operation
+// is marked as requiring it.
 func (s *Store) SetLegalHold(ctx context.Context, key string, on bool) error {
-	if err := archiver.CheckKey(key); err != nil {
-		return fmt.Errorf("s3: put object legal hold: %w", err)
-	}
-	status := types.ObjectLockLegalHoldStatusOff
-	if on {
-		status = types.ObjectLockLegalHoldStatusOn
-	}
-	_, err := s.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{
-		Bucket:    aws.String(s.bucket),
-		Key:       aws.String(s.prefix + key),
-		LegalHold: &types.ObjectLockLegalHold{Status: status},
-	})
-	if err != nil {
-		return fmt.Errorf("s3: put object legal hold %s: %w", key, err)
-	}
-	return nil
+	return s.SetLegalHoldVersion(ctx, key, "", on)
 }
 
 // Versions implements archiver.Locker with ListObjectVersions. S3 returns a page's
@@ -93,7 +79,7 @@ func (s *Store) Versions(ctx context.Context, prefix string, fn func(archiver.Ob
 }
 
 // SetLegalHoldVersion implements archiver.VersionHolder: PutObjectLegalHold on one version
-// of key.
+// of key (its current one when versionID is empty).
 func (s *Store) SetLegalHoldVersion(ctx context.Context, key, versionID string, on bool) error {
 	if err := archiver.CheckKey(key); err != nil {
 		return fmt.Errorf("s3: put object legal hold: %w", err)
@@ -102,12 +88,15 @@ func (s *Store) SetLegalHoldVersion(ctx context.Context, key, versionID string, 
 	if on {
 		status = types.ObjectLockLegalHoldStatusOn
 	}
-	_, err := s.client.PutObjectLegalHold(ctx, &awss3.PutObjectLegalHoldInput{
+	in := &awss3.PutObjectLegalHoldInput{
 		Bucket:    aws.String(s.bucket),
 		Key:       aws.String(s.prefix + key),
-		VersionId: aws.String(versionID),
 		LegalHold: &types.ObjectLockLegalHold{Status: status},
-	})
+	}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	_, err := s.client.PutObjectLegalHold(ctx, in)
 	if err != nil {
 		return fmt.Errorf("s3: put object legal hold %s version %s: %w", key, versionID, err)
 	}

@@ -277,56 +277,9 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 
 	// What the request covers, found before the event is recorded so that the event is
 	// kept as long as the longest-kept of them.
-	type dayObjects struct {
-		day    Day
-		own    []string
-		shared []string
-	}
-	var covered []dayObjects
-	var keep CreateOptions
-	seen := map[string]bool{}
-	for day := req.From; !day.After(req.To); day = day.Next() {
-		do := dayObjects{day: day}
-		addShared := func(key string) {
-			if !seen[key] {
-				seen[key] = true
-				do.shared = append(do.shared, key)
-			}
-		}
-		if err := l.Accountings(ctx, day, func(a *StoredAccounting) error {
-			addShared(a.Key)
-			if a.Quarantine != nil {
-				addShared(a.Quarantine.Key)
-			}
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("hold: %w", err)
-		}
-		if err := l.Store.List(ctx, dayPrefix(req.Org, day), func(key string) error {
-			do.own = append(do.own, key)
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("hold: list %s: %w", day, err)
-		}
-		for _, key := range slices.Clone(do.own) {
-			if !strings.HasPrefix(key, revisionPrefix(req.Org, day)) {
-				continue
-			}
-			m, err := l.readManifest(ctx, key)
-			if err != nil {
-				return res, fmt.Errorf("hold: %w", err)
-			}
-			do.own = append(do.own, chainKey(req.Org, m.Seq))
-			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
-				addShared(m.Quarantine.Key)
-			}
-			if m.RetentionDays > 0 {
-				if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(keep.RetainUntil) {
-					keep.RetainUntil = until
-				}
-			}
-		}
-		covered = append(covered, do)
+	covered, keep, err := l.holdCovered(ctx, req)
+	if err != nil {
+		return res, err
 	}
 
 	ev := HoldEvent{Org: req.Org, Matter: req.Matter, On: req.On, From: req.From.String(), To: req.To.String(),
@@ -341,8 +294,119 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 		return res, fmt.Errorf("hold: record %s: %w", ev.Key, err)
 	}
 	res.Event = ev.Key
-	st := replayHolds(append(events, ev))
 
+	// Another `hold` may record its event between this one's listing of the events and
+	// its setting of the legal holds, and a run may seal the day between the listing of
+	// its objects above and the recording of the event. So the objects are listed again
+	// now that the event is recorded (a seal that commits later reads the events after
+	// its commit, and sees this one), and the events are read again after the legal holds
+	// are set: while they changed, the holds are set again from the new events. The
+	// last command to set an object's hold has then seen every event recorded before.
+	for attempt := 0; ; attempt++ {
+		if events, err = l.HoldEvents(ctx, ""); err != nil {
+			return res, fmt.Errorf("hold: %w", err)
+		}
+		if !slices.ContainsFunc(events, func(e HoldEvent) bool { return e.Key == ev.Key }) {
+			events = append(events, ev) // a store whose listing lags its writes
+		}
+		if covered, _, err = l.holdCovered(ctx, req); err != nil {
+			return res, err
+		}
+		res, err = l.applyHold(ctx, lk, req, covered, replayHolds(events))
+		res.Event = ev.Key
+		if err != nil {
+			return res, err
+		}
+		after, err := l.HoldEvents(ctx, "")
+		if err != nil {
+			return res, fmt.Errorf("hold: %w", err)
+		}
+		if sameHoldEvents(events, after) {
+			return res, nil
+		}
+		if attempt == 9 {
+			return res, fmt.Errorf("hold: event %s recorded, but other hold events kept being recorded while the legal holds were set: run the same request again", ev.Key)
+		}
+	}
+}
+
+// sameHoldEvents reports whether b holds no event that a does not.
+func sameHoldEvents(a, b []HoldEvent) bool {
+	have := make(map[string]bool, len(a))
+	for _, e := range a {
+		have[e.Key] = true
+	}
+	for _, e := range b {
+		if !have[e.Key] {
+			return false
+		}
+	}
+	return true
+}
+
+// holdDay is what a hold request covers on one day: the organization's own objects and
+// the day's shared ones.
+type holdDay struct {
+	day    Day
+	own    []string
+	shared []string
+}
+
+// holdCovered lists what req covers, and how long its event is to be kept: as long as the
+// longest-kept of the covered manifests.
+func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, CreateOptions, error) {
+	var covered []holdDay
+	var keep CreateOptions
+	seen := map[string]bool{}
+	for day := req.From; !day.After(req.To); day = day.Next() {
+		do := holdDay{day: day}
+		addShared := func(key string) {
+			if !seen[key] {
+				seen[key] = true
+				do.shared = append(do.shared, key)
+			}
+		}
+		if err := l.Accountings(ctx, day, func(a *StoredAccounting) error {
+			addShared(a.Key)
+			if a.Quarantine != nil {
+				addShared(a.Quarantine.Key)
+			}
+			return nil
+		}); err != nil {
+			return nil, keep, fmt.Errorf("hold: %w", err)
+		}
+		if err := l.Store.List(ctx, dayPrefix(req.Org, day), func(key string) error {
+			do.own = append(do.own, key)
+			return nil
+		}); err != nil {
+			return nil, keep, fmt.Errorf("hold: list %s: %w", day, err)
+		}
+		for _, key := range slices.Clone(do.own) {
+			if !strings.HasPrefix(key, revisionPrefix(req.Org, day)) {
+				continue
+			}
+			m, err := l.readManifest(ctx, key)
+			if err != nil {
+				return nil, keep, fmt.Errorf("hold: %w", err)
+			}
+			do.own = append(do.own, chainKey(req.Org, m.Seq))
+			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
+				addShared(m.Quarantine.Key)
+			}
+			if m.RetentionDays > 0 {
+				if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(keep.RetainUntil) {
+					keep.RetainUntil = until
+				}
+			}
+		}
+		covered = append(covered, do)
+	}
+	return covered, keep, nil
+}
+
+// applyHold sets the legal hold of every covered object to what st says.
+func (l Ledger) applyHold(ctx context.Context, lk Locker, req HoldRequest, covered []holdDay, st holdState) (HoldResult, error) {
+	var res HoldResult
 	set := func(key string, on bool) error {
 		if err := setLegalHold(ctx, lk, key, on); err != nil {
 			return fmt.Errorf("hold: %s: %w", key, err)

@@ -126,13 +126,24 @@ func (l Ledger) HoldEvents(ctx context.Context, org string) ([]HoldEvent, error)
 	}
 	// Keys sort by time within a matter; across matters and organizations, the recorded
 	// time orders them (and the key breaks ties).
+	// As times, not strings: RFC 3339 with nanoseconds drops trailing zeros, so
+	// "…:00.5Z" sorts after "…:00.50001Z" as text.
 	slices.SortStableFunc(out, func(a, b HoldEvent) int {
+		if c := eventTime(a).Compare(eventTime(b)); c != 0 {
+			return c
+		}
 		if c := strings.Compare(a.At, b.At); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
 	return out, nil
+}
+
+// eventTime is when ev was recorded (zero when its At does not parse).
+func eventTime(ev HoldEvent) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, ev.At)
+	return t
 }
 
 func (ev HoldEvent) days() (Day, Day, error) {
@@ -273,6 +284,15 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 	}
 	if !req.On && !slices.ContainsFunc(events, func(ev HoldEvent) bool { return ev.Org == req.Org && ev.Matter == req.Matter }) {
 		return res, fmt.Errorf("hold: %w: organization %s has no hold for matter %q", ErrNoSuchHold, req.Org, req.Matter)
+	}
+
+	// Events replay in their recorded time. An operator whose clock is behind the one who
+	// recorded an event this command read (and so acts after) must not have the new event
+	// replayed before it: it is recorded just after the latest event read.
+	for _, e := range events {
+		if t := eventTime(e); !req.At.After(t) {
+			req.At = t.Add(time.Microsecond)
+		}
 	}
 
 	// What the request covers, found before the event is recorded so that the event is

@@ -111,3 +111,38 @@ func TestHoldRacingSeal(t *testing.T) {
 	reliability.Record(t, "security", "hold placed while a run seals the same day", reliability.Kept,
 		"the hold lists the day's objects after recording its event and the seal reads the events after committing, so one of them always places the hold")
 }
+
+// TestHoldAfterSkewedLift: an operator on a host whose clock runs ten minutes ahead lifts
+// a matter; another, on a host with the right clock, places it again five minutes later.
+// Events replay in their recorded time, so the placing must be recorded after the lift it
+// followed, whatever its host's clock says: the objects end up held.
+func TestHoldAfterSkewedLift(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
+		t.Fatal(err)
+	}
+	ledger := archiver.Ledger{Store: ls}
+	noon := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for _, step := range []struct {
+		on bool
+		at time.Time
+	}{{true, noon}, {false, noon.Add(10 * time.Minute)}, {true, noon.Add(5 * time.Minute)}} {
+		if _, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay, On: step.on, At: step.at}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	events, err := ledger.HoldEvents(context.Background(), acme)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if active := archiver.ActiveHolds(events); len(active) != 1 {
+		t.Fatalf("holds in force after on, off, on: %+v", active)
+	}
+	if held := ls.heldKeys(); len(held) == 0 {
+		t.Fatal("nothing held after the matter was placed again")
+	}
+	reliability.Record(t, "security", "hold placed from a host whose clock is behind the one that lifted it", reliability.Kept,
+		"a hold event is recorded after every event its command read, so the replay order is the order the operators acted in")
+}

@@ -301,6 +301,15 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 	if err != nil {
 		return res, err
 	}
+	// Days of the range not sealed yet cover nothing, but the event is what makes their
+	// seal place the hold: it is kept at least until the last day's end plus the
+	// organization's retention (its chain head's; the longest of the archive's chains
+	// when it has none yet), or it could be deleted before then, lifting the hold unseen.
+	if floor, err := l.holdFloor(ctx, req); err != nil {
+		return res, err
+	} else if floor.After(keep.RetainUntil) {
+		keep.RetainUntil = floor
+	}
 
 	ev := HoldEvent{Org: req.Org, Matter: req.Matter, On: req.On, From: req.From.String(), To: req.To.String(),
 		At: req.At.UTC().Format(time.RFC3339Nano), By: req.By}
@@ -362,6 +371,32 @@ func sameHoldEvents(a, b []HoldEvent) bool {
 		}
 	}
 	return true
+}
+
+// holdFloor is how long a hold event of req is kept at least (zero when the archive has
+// no chain with a retention yet).
+func (l Ledger) holdFloor(ctx context.Context, req HoldRequest) (time.Time, error) {
+	days := 0
+	head, err := l.Head(ctx, req.Org)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("hold: %w", err)
+	}
+	if head != nil {
+		days = head.RetentionDays
+	}
+	if days <= 0 {
+		heads, err := l.chainHeads(ctx)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("hold: %w", err)
+		}
+		for _, m := range heads {
+			days = max(days, m.RetentionDays)
+		}
+	}
+	if days <= 0 {
+		return time.Time{}, nil
+	}
+	return req.To.End().AddDate(0, 0, days), nil
 }
 
 // holdDay is what a hold request covers on one day: the organization's own objects and

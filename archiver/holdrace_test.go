@@ -146,3 +146,32 @@ func TestHoldAfterSkewedLift(t *testing.T) {
 	reliability.Record(t, "security", "hold placed from a host whose clock is behind the one that lifted it", reliability.Kept,
 		"a hold event is recorded after every event its command read, so the replay order is the order the operators acted in")
 }
+
+// TestHoldEventOfUnsealedDaysLocked: a hold placed on days not sealed yet covers no
+// object, but its event is what makes the seal place the hold later: it must be locked,
+// as long as the organization keeps its days (from the last of them), or whoever may delete
+// unlocked objects lifts the hold without a trace.
+func TestHoldEventOfUnsealedDaysLocked(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
+		t.Fatal(err)
+	}
+	from := sampleDay.Next().Next()
+	to := from.Next()
+	r, err := (archiver.Ledger{Store: ls}).Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: from, To: to, On: true,
+		At: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)})
+	if err != nil || r.Held != 0 {
+		t.Fatalf("hold of unsealed days: %+v %v", r, err)
+	}
+	lock, err := ls.Lock(context.Background(), r.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := to.End().AddDate(0, 0, 2557); lock.Mode != archiver.ModeCompliance || lock.RetainUntil.Before(want) {
+		t.Fatalf("hold event %s locked %+v, want COMPLIANCE until at least %s", r.Event, lock, want)
+	}
+	reliability.Record(t, "security", "hold placed on days not sealed yet, on a locking store", reliability.Kept,
+		"its event is locked until the last held day's end plus the organization's retention (from its chain), so it cannot be deleted before the seal places the hold")
+}

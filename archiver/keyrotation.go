@@ -194,6 +194,25 @@ func rotated(allowed map[string][]string, from, to string) bool {
 // each chain head's day plus its retention (a chain's head is its newest day, and
 // retention is the organization's).
 func (l Ledger) longestKept(ctx context.Context) (time.Time, error) {
+	heads, err := l.chainHeads(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var longest time.Time
+	for _, m := range heads {
+		day, err := ParseDay(m.Date)
+		if err != nil || m.RetentionDays <= 0 {
+			continue
+		}
+		if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(longest) {
+			longest = until
+		}
+	}
+	return longest, nil
+}
+
+// chainHeads returns every organization's chain head. It lists the whole orgs/ prefix.
+func (l Ledger) chainHeads(ctx context.Context) ([]*StoredManifest, error) {
 	last := map[string]string{}
 	err := l.Store.List(ctx, "orgs/", func(key string) error {
 		org, _, ok := strings.Cut(strings.TrimPrefix(key, "orgs/"), "/")
@@ -206,21 +225,15 @@ func (l Ledger) longestKept(ctx context.Context) (time.Time, error) {
 		return nil
 	})
 	if err != nil {
-		return time.Time{}, fmt.Errorf("list orgs/: %w", err)
+		return nil, fmt.Errorf("list orgs/: %w", err)
 	}
-	var longest time.Time
+	var heads []*StoredManifest
 	for _, key := range last {
 		m, err := l.readManifest(ctx, key)
 		if err != nil {
-			return time.Time{}, err
+			return nil, err
 		}
-		day, err := ParseDay(m.Date)
-		if err != nil || m.RetentionDays <= 0 {
-			continue
-		}
-		if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(longest) {
-			longest = until
-		}
+		heads = append(heads, m)
 	}
-	return longest, nil
+	return heads, nil
 }

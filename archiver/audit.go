@@ -137,6 +137,14 @@ type AuditSegment struct {
 	Writer string `json:"writer"`
 	// Signature is over the header's JSON without it (one line, no newline).
 	Signature *Signature `json:"signature,omitempty"`
+
+	// Next, set on a closing segment only, is the day of the folder the chain goes on in.
+	// A closing segment holds no records (First and Last are zero): a writer moving the
+	// chain to a later day's folder first closes the current folder with one, so that the
+	// folder of every segment is fixed by the segment before it. Two replicas extending
+	// the same segment then always race for the same key, and the store's create-only
+	// conflict, not luck, keeps the chain from forking (see writeSegment).
+	Next string `json:"next,omitempty"`
 }
 
 // Defaults and bounds of the audit log's buffering.
@@ -202,6 +210,17 @@ type auditHead struct {
 	seq int64
 	day Day
 	sum string // hex SHA-256 of the segment as stored
+	// next is the folder a closing segment leads to (zero for a segment of records).
+	next Day
+}
+
+// folder is the day of the folder the chain's next segment goes in: the head's own, or
+// the one a closing head names.
+func (h auditHead) folder() Day {
+	if !h.next.IsZero() {
+		return h.next
+	}
+	return h.day
 }
 
 // AuditStats are the log's counters, for metrics.
@@ -464,40 +483,67 @@ func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs [
 		if err != nil {
 			return err
 		}
+		// The segment goes in the folder the head fixes, or a later one (its records'
+		// day) after a closing segment in the head's: never behind the chain's last
+		// folder, so listing order stays chain order.
+		folder := day
+		if head.seq > 0 && !head.folder().Before(day) {
+			folder = head.folder()
+		}
+		if head.seq > 0 && folder.After(head.folder()) {
+			closing := AuditSegment{
+				Version: AuditSegmentVersion, Org: org, Date: head.folder().String(), Seq: head.seq + 1, Previous: head.sum,
+				RecordsSHA256: hexSum(sha256.Sum256(nil)), RetentionDays: retention,
+				WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(), Next: folder.String(),
+			}
+			err := a.create(ctx, org, &closing, nil, retention)
+			if errors.Is(err, ErrConflict) && attempt < 5 {
+				a.forgetHead(org)
+				continue
+			}
+			if err != nil {
+				a.forgetHead(org)
+				return err
+			}
+			head = a.heads[org]
+		}
 		h := AuditSegment{
-			Version: AuditSegmentVersion, Org: org, Date: day.String(), Seq: head.seq + 1, Previous: head.sum,
+			Version: AuditSegmentVersion, Org: org, Date: folder.String(), Seq: head.seq + 1, Previous: head.sum,
 			Records: len(recs), RecordsSHA256: hexSum(recSum), First: recs[0].Time, Last: recs[len(recs)-1].Time,
 			RetentionDays: retention, WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(),
 		}
-		// Never behind the chain's last folder: listing order stays chain order.
-		folder := day
-		if head.seq > 0 && head.day.After(day) {
-			folder = head.day
-			h.Date = folder.String()
-		}
-		hb, err := encodeSegmentHeader(&h, a.SigningKey)
-		if err != nil {
-			return err
-		}
-		obj := append(append(hb, '\n'), body.Bytes()...)
-		sum := sha256.Sum256(obj)
-		var opt CreateOptions
-		if retention > 0 {
-			opt.RetainUntil = folder.End().AddDate(0, 0, retention)
-		}
-		key := auditSegmentKey(org, folder, h.Seq)
-		err = a.Store.Create(ctx, key, bytes.NewReader(obj), int64(len(obj)), sum, opt)
+		err = a.create(ctx, org, &h, body.Bytes(), retention)
 		if errors.Is(err, ErrConflict) && attempt < 5 {
 			a.forgetHead(org)
 			continue
 		}
 		if err != nil {
 			a.forgetHead(org)
-			return fmt.Errorf("audit: create %s: %w", key, err)
+			return err
 		}
-		a.heads[org] = auditHead{seq: h.Seq, day: folder, sum: hexSum(sum)}
 		return nil
 	}
+}
+
+// create stores segment h with body as its records, create-only, and makes it org's head.
+func (a *AuditLog) create(ctx context.Context, org string, h *AuditSegment, body []byte, retention int) error {
+	hb, err := encodeSegmentHeader(h, a.SigningKey)
+	if err != nil {
+		return err
+	}
+	obj := append(append(hb, '\n'), body...)
+	sum := sha256.Sum256(obj)
+	folder := mustParseDay(h.Date)
+	var opt CreateOptions
+	if retention > 0 {
+		opt.RetainUntil = folder.End().AddDate(0, 0, retention)
+	}
+	key := auditSegmentKey(org, folder, h.Seq)
+	if err := a.Store.Create(ctx, key, bytes.NewReader(obj), int64(len(obj)), sum, opt); err != nil {
+		return fmt.Errorf("audit: create %s: %w", key, err)
+	}
+	a.heads[org] = auditHead{seq: h.Seq, day: folder, sum: hexSum(sum), next: mustParseDay(h.Next)}
+	return nil
 }
 
 func (a *AuditLog) forgetHead(org string) { delete(a.heads, org) }
@@ -552,6 +598,19 @@ func (a *AuditLog) head(ctx context.Context, org string) (auditHead, error) {
 		return auditHead{}, fmt.Errorf("audit: read head: %w", err)
 	}
 	h := auditHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
+	// A closing head fixes the folder of the next segment.
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	var hdr struct {
+		Next string `json:"next"`
+	}
+	if err := json.Unmarshal(line, &hdr); err != nil {
+		return auditHead{}, fmt.Errorf("audit: read head %s: %w", key, err)
+	}
+	if hdr.Next != "" {
+		if h.next, err = ParseDay(hdr.Next); err != nil || !h.next.After(day) {
+			return auditHead{}, fmt.Errorf("audit: head %s: closing segment names next folder %q, not a later day", key, hdr.Next)
+		}
+	}
 	a.heads[org] = h
 	return h, nil
 }

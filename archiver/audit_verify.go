@@ -24,6 +24,7 @@ func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyR
 		org    string
 		expect int64
 		prev   string
+		next   Day // the folder a closing segment fixed for the next one
 		legacy int
 	)
 	err := l.Store.List(ctx, prefix, func(key string) error {
@@ -37,11 +38,14 @@ func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyR
 			return nil
 		}
 		if o != org {
-			org, expect, prev = o, 1, ""
+			org, expect, prev, next = o, 1, "", Day{}
+		}
+		if !next.IsZero() && day.String() != next.String() {
+			rep.problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
 		}
 		// A segment that cannot be read leaves the next one's previous unchecked (it is
 		// a problem already); otherwise the next must name this one's hash.
-		prev = l.verifySegment(ctx, key, o, day, seq, expect, prev, opt, rep)
+		prev, next = l.verifySegment(ctx, key, o, day, seq, expect, prev, opt, rep)
 		rep.state.auditSegment(o, seq, prev) // the witnessed head, if any (witness_audit.go)
 		expect = seq + 1
 		return ctx.Err()
@@ -61,17 +65,18 @@ func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyR
 	return nil
 }
 
-// verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable).
-func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, opt VerifyOptions, rep *VerifyReport) string {
+// verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,
+// for a closing segment, the day of the folder the chain goes on in.
+func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, opt VerifyOptions, rep *VerifyReport) (string, Day) {
 	seg, err := readSegment(ctx, l.Store, key)
 	if seg == nil {
 		rep.problem("%s: %v", key, err)
-		return ""
+		return "", Day{}
 	}
 	stored := hexSum(seg.sum)
 	if err != nil {
 		rep.problem("%v", err)
-		return stored
+		return stored, Day{}
 	}
 	rep.Objects++
 	rep.Bytes += seg.size
@@ -91,7 +96,22 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 	}
 	if err := seg.checkRecords(); err != nil {
 		rep.problem("%s: %v", key, err)
-		return stored
+		return stored, Day{}
+	}
+	if h.Next != "" {
+		// A closing segment (see AuditSegment.Next): no records, a later folder.
+		next, err := ParseDay(h.Next)
+		switch {
+		case err != nil || next.String() != h.Next || !next.After(day):
+			rep.problem("%s: closing segment names next folder %q, not a later day", key, h.Next)
+			next = Day{}
+		case len(seg.lines) != 0 || !h.First.IsZero() || !h.Last.IsZero():
+			rep.problem("%s: closing segment holds records", key)
+		}
+		if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
+			verifyLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
+		}
+		return stored, next
 	}
 	var first, last time.Time
 	for i, line := range seg.lines {
@@ -100,7 +120,7 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
 			rep.problem("%s: record %d: %v", key, i+1, err)
-			return stored
+			return stored, Day{}
 		}
 		switch {
 		case r.Org != org:
@@ -121,5 +141,5 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 	if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
 		verifyLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
 	}
-	return stored
+	return stored, Day{}
 }

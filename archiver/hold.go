@@ -126,13 +126,24 @@ func (l Ledger) HoldEvents(ctx context.Context, org string) ([]HoldEvent, error)
 	}
 	// Keys sort by time within a matter; across matters and organizations, the recorded
 	// time orders them (and the key breaks ties).
+	// As times, not strings: RFC 3339 with nanoseconds drops trailing zeros, so
+	// "…:00.5Z" sorts after "…:00.50001Z" as text.
 	slices.SortStableFunc(out, func(a, b HoldEvent) int {
+		if c := eventTime(a).Compare(eventTime(b)); c != 0 {
+			return c
+		}
 		if c := strings.Compare(a.At, b.At); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Key, b.Key)
 	})
 	return out, nil
+}
+
+// eventTime is when ev was recorded (zero when its At does not parse).
+func eventTime(ev HoldEvent) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, ev.At)
+	return t
 }
 
 func (ev HoldEvent) days() (Day, Day, error) {
@@ -275,58 +286,29 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 		return res, fmt.Errorf("hold: %w: organization %s has no hold for matter %q", ErrNoSuchHold, req.Org, req.Matter)
 	}
 
+	// Events replay in their recorded time. An operator whose clock is behind the one who
+	// recorded an event this command read (and so acts after) must not have the new event
+	// replayed before it: it is recorded just after the latest event read.
+	for _, e := range events {
+		if t := eventTime(e); !req.At.After(t) {
+			req.At = t.Add(time.Microsecond)
+		}
+	}
+
 	// What the request covers, found before the event is recorded so that the event is
 	// kept as long as the longest-kept of them.
-	type dayObjects struct {
-		day    Day
-		own    []string
-		shared []string
+	covered, keep, err := l.holdCovered(ctx, req)
+	if err != nil {
+		return res, err
 	}
-	var covered []dayObjects
-	var keep CreateOptions
-	seen := map[string]bool{}
-	for day := req.From; !day.After(req.To); day = day.Next() {
-		do := dayObjects{day: day}
-		addShared := func(key string) {
-			if !seen[key] {
-				seen[key] = true
-				do.shared = append(do.shared, key)
-			}
-		}
-		if err := l.Accountings(ctx, day, func(a *StoredAccounting) error {
-			addShared(a.Key)
-			if a.Quarantine != nil {
-				addShared(a.Quarantine.Key)
-			}
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("hold: %w", err)
-		}
-		if err := l.Store.List(ctx, dayPrefix(req.Org, day), func(key string) error {
-			do.own = append(do.own, key)
-			return nil
-		}); err != nil {
-			return res, fmt.Errorf("hold: list %s: %w", day, err)
-		}
-		for _, key := range slices.Clone(do.own) {
-			if !strings.HasPrefix(key, revisionPrefix(req.Org, day)) {
-				continue
-			}
-			m, err := l.readManifest(ctx, key)
-			if err != nil {
-				return res, fmt.Errorf("hold: %w", err)
-			}
-			do.own = append(do.own, chainKey(req.Org, m.Seq))
-			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
-				addShared(m.Quarantine.Key)
-			}
-			if m.RetentionDays > 0 {
-				if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(keep.RetainUntil) {
-					keep.RetainUntil = until
-				}
-			}
-		}
-		covered = append(covered, do)
+	// Days of the range not sealed yet cover nothing, but the event is what makes their
+	// seal place the hold: it is kept at least until the last day's end plus the
+	// organization's retention (its chain head's; the longest of the archive's chains
+	// when it has none yet), or it could be deleted before then, lifting the hold unseen.
+	if floor, err := l.holdFloor(ctx, req); err != nil {
+		return res, err
+	} else if floor.After(keep.RetainUntil) {
+		keep.RetainUntil = floor
 	}
 
 	ev := HoldEvent{Org: req.Org, Matter: req.Matter, On: req.On, From: req.From.String(), To: req.To.String(),
@@ -341,8 +323,145 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 		return res, fmt.Errorf("hold: record %s: %w", ev.Key, err)
 	}
 	res.Event = ev.Key
-	st := replayHolds(append(events, ev))
 
+	// Another `hold` may record its event between this one's listing of the events and
+	// its setting of the legal holds, and a run may seal the day between the listing of
+	// its objects above and the recording of the event. So the objects are listed again
+	// now that the event is recorded (a seal that commits later reads the events after
+	// its commit, and sees this one), and the events are read again after the legal holds
+	// are set: while they changed, the holds are set again from the new events. The
+	// last command to set an object's hold has then seen every event recorded before.
+	for attempt := 0; ; attempt++ {
+		if events, err = l.HoldEvents(ctx, ""); err != nil {
+			return res, fmt.Errorf("hold: %w", err)
+		}
+		if !slices.ContainsFunc(events, func(e HoldEvent) bool { return e.Key == ev.Key }) {
+			events = append(events, ev) // a store whose listing lags its writes
+		}
+		if covered, _, err = l.holdCovered(ctx, req); err != nil {
+			return res, err
+		}
+		res, err = l.applyHold(ctx, lk, req, covered, replayHolds(events))
+		res.Event = ev.Key
+		if err != nil {
+			return res, err
+		}
+		after, err := l.HoldEvents(ctx, "")
+		if err != nil {
+			return res, fmt.Errorf("hold: %w", err)
+		}
+		if sameHoldEvents(events, after) {
+			return res, nil
+		}
+		if attempt == 9 {
+			return res, fmt.Errorf("hold: event %s recorded, but other hold events kept being recorded while the legal holds were set: run the same request again", ev.Key)
+		}
+	}
+}
+
+// sameHoldEvents reports whether b holds no event that a does not.
+func sameHoldEvents(a, b []HoldEvent) bool {
+	have := make(map[string]bool, len(a))
+	for _, e := range a {
+		have[e.Key] = true
+	}
+	for _, e := range b {
+		if !have[e.Key] {
+			return false
+		}
+	}
+	return true
+}
+
+// holdFloor is how long a hold event of req is kept at least (zero when the archive has
+// no chain with a retention yet).
+func (l Ledger) holdFloor(ctx context.Context, req HoldRequest) (time.Time, error) {
+	days := 0
+	head, err := l.Head(ctx, req.Org)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("hold: %w", err)
+	}
+	if head != nil {
+		days = head.RetentionDays
+	}
+	if days <= 0 {
+		heads, err := l.chainHeads(ctx)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("hold: %w", err)
+		}
+		for _, m := range heads {
+			days = max(days, m.RetentionDays)
+		}
+	}
+	if days <= 0 {
+		return time.Time{}, nil
+	}
+	return req.To.End().AddDate(0, 0, days), nil
+}
+
+// holdDay is what a hold request covers on one day: the organization's own objects and
+// the day's shared ones.
+type holdDay struct {
+	day    Day
+	own    []string
+	shared []string
+}
+
+// holdCovered lists what req covers, and how long its event is to be kept: as long as the
+// longest-kept of the covered manifests.
+func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, CreateOptions, error) {
+	var covered []holdDay
+	var keep CreateOptions
+	seen := map[string]bool{}
+	for day := req.From; !day.After(req.To); day = day.Next() {
+		do := holdDay{day: day}
+		addShared := func(key string) {
+			if !seen[key] {
+				seen[key] = true
+				do.shared = append(do.shared, key)
+			}
+		}
+		if err := l.Accountings(ctx, day, func(a *StoredAccounting) error {
+			addShared(a.Key)
+			if a.Quarantine != nil {
+				addShared(a.Quarantine.Key)
+			}
+			return nil
+		}); err != nil {
+			return nil, keep, fmt.Errorf("hold: %w", err)
+		}
+		if err := l.Store.List(ctx, dayPrefix(req.Org, day), func(key string) error {
+			do.own = append(do.own, key)
+			return nil
+		}); err != nil {
+			return nil, keep, fmt.Errorf("hold: list %s: %w", day, err)
+		}
+		for _, key := range slices.Clone(do.own) {
+			if !strings.HasPrefix(key, revisionPrefix(req.Org, day)) {
+				continue
+			}
+			m, err := l.readManifest(ctx, key)
+			if err != nil {
+				return nil, keep, fmt.Errorf("hold: %w", err)
+			}
+			do.own = append(do.own, chainKey(req.Org, m.Seq))
+			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
+				addShared(m.Quarantine.Key)
+			}
+			if m.RetentionDays > 0 {
+				if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(keep.RetainUntil) {
+					keep.RetainUntil = until
+				}
+			}
+		}
+		covered = append(covered, do)
+	}
+	return covered, keep, nil
+}
+
+// applyHold sets the legal hold of every covered object to what st says.
+func (l Ledger) applyHold(ctx context.Context, lk Locker, req HoldRequest, covered []holdDay, st holdState) (HoldResult, error) {
+	var res HoldResult
 	set := func(key string, on bool) error {
 		if err := setLegalHold(ctx, lk, key, on); err != nil {
 			return fmt.Errorf("hold: %s: %w", key, err)

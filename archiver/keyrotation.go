@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -84,6 +85,19 @@ func (l Ledger) RecordRotation(ctx context.Context, from, to ed25519.PrivateKey,
 		return "", err
 	}
 	key := rotationKey(r.From.KeyID, r.To.KeyID)
+	if !opt.RetainUntil.IsZero() {
+		// The statement explains every chain that changes key here, so it must outlive
+		// the manifests signed by the old key: one deleted before them would make verify
+		// report their chains as forged. They were all sealed by now, so the longest-kept
+		// manifest so far bounds them.
+		longest, err := l.longestKept(ctx)
+		if err != nil {
+			return "", fmt.Errorf("record key rotation: %w", err)
+		}
+		if longest.After(opt.RetainUntil) {
+			opt.RetainUntil = longest
+		}
+	}
 	if err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), opt); err != nil {
 		return "", fmt.Errorf("record key rotation: %w", err)
 	}
@@ -174,4 +188,52 @@ func rotated(allowed map[string][]string, from, to string) bool {
 		}
 	}
 	return false
+}
+
+// longestKept is when the lock of the longest-kept manifest sealed so far ends: the end of
+// each chain head's day plus its retention (a chain's head is its newest day, and
+// retention is the organization's).
+func (l Ledger) longestKept(ctx context.Context) (time.Time, error) {
+	heads, err := l.chainHeads(ctx)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var longest time.Time
+	for _, m := range heads {
+		day, err := ParseDay(m.Date)
+		if err != nil || m.RetentionDays <= 0 {
+			continue
+		}
+		if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(longest) {
+			longest = until
+		}
+	}
+	return longest, nil
+}
+
+// chainHeads returns every organization's chain head. It lists the whole orgs/ prefix.
+func (l Ledger) chainHeads(ctx context.Context) ([]*StoredManifest, error) {
+	last := map[string]string{}
+	err := l.Store.List(ctx, "orgs/", func(key string) error {
+		org, _, ok := strings.Cut(strings.TrimPrefix(key, "orgs/"), "/")
+		if !ok {
+			return nil
+		}
+		if _, ok := parseSeq(org, key); ok {
+			last[org] = key // List is in key order, and seqs are zero-padded
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list orgs/: %w", err)
+	}
+	var heads []*StoredManifest
+	for _, key := range last {
+		m, err := l.readManifest(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		heads = append(heads, m)
+	}
+	return heads, nil
 }

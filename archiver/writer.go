@@ -66,6 +66,7 @@ type writer struct {
 
 	accounted dayAccounting // dayhistory.go
 	signed    signedChains  // signer.go
+	retired   retiredKeys   // retiredkey.go
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -381,6 +382,9 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		return nil
 	}
 	if err := w.checkSigner(head); err != nil { // signer.go
+		return err
+	}
+	if err := w.checkRetired(ctx, head); err != nil { // retiredkey.go
 		return err
 	}
 	if latest != nil {

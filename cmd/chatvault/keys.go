@@ -28,7 +28,7 @@ func init() {
 			fs.String("key", "", "public, rotate: the private key (default signing.keyFile)")
 			fs.String("new-key", "", "rotate: the new private key, which signs from now on")
 			fs.String("reason", "", "rotate: why the key changes, recorded in the statement")
-			fs.Int("retain-days", 3653, "rotate: days the statement is locked for on an S3 store with Object Lock")
+			fs.Int("retain-days", 3653, "rotate: days the statement is locked for on an S3 store with Object Lock (at least as long as the longest-kept manifest; 0: not locked)")
 		},
 		run:     runKeys,
 		subArgs: true,

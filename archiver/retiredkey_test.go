@@ -1,0 +1,92 @@
+package archiver_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// TestRunRefusesARetiredKey: the key was rotated from A to B and B signed the chain's
+// head; a run still signing with A (a replica or cron job not switched yet, or one started
+// before the rotation) must not append a manifest signed by A: the change back from B to A
+// has no statement, and verify would report the chain for good. The day fails, nothing is
+// committed, and the run on B commits it.
+func TestRunRefusesARetiredKey(t *testing.T) {
+	newKey := func() ed25519.PrivateKey {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	logDir := copyLog(t)
+	f := newFixture(t, logDir)
+	a, b := newKey(), newKey()
+	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
+	l := archiver.Ledger{Store: f.store}
+	if _, err := l.RecordRotation(context.Background(), a, b, "yearly", time.Now(), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil {
+		t.Fatalf("run on the new key: %v", r.Err)
+	}
+	editPartition(t, logDir, func(string) bool { return true }, strings.Replace(lateRecord, "m-late", "m-later", 1))
+	r := byName(f.sealDay(t, "", archiver.Options{SigningKey: a}))["Acme"]
+	if r.Outcome != archiver.OutcomeFailed || r.Err == nil || !strings.Contains(r.Err.Error(), "rotated") {
+		t.Fatalf("run on the retired key: outcome %s, error %v; want failed naming the rotation", r.Outcome, r.Err)
+	}
+	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil || r.Revision != 3 {
+		t.Fatalf("run on the new key after the refusal: revision %d, %v", r.Revision, r.Err)
+	}
+	rep, err := l.Verify(context.Background(), archiver.VerifyOptions{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify: %v", rep.Problems)
+	}
+	reliability.Record(t, "security", "run signing with a key already rotated away, on a chain the new key signs", reliability.CleanFailure,
+		"the organization's day fails naming the rotation statement, nothing committed: the chain never changes back to the retired key")
+}
+
+// TestRunOnAKeyRotatedBackTo: A was rotated to B, then B back to A: a run on A after B
+// signed the head commits, since a statement accounts for the change.
+func TestRunOnAKeyRotatedBackTo(t *testing.T) {
+	newKey := func() ed25519.PrivateKey {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	logDir := copyLog(t)
+	f := newFixture(t, logDir)
+	a, b := newKey(), newKey()
+	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
+	l := archiver.Ledger{Store: f.store}
+	if _, err := l.RecordRotation(context.Background(), a, b, "yearly", time.Now(), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil {
+		t.Fatalf("run on the new key: %v", r.Err)
+	}
+	if _, err := l.RecordRotation(context.Background(), b, a, "back", time.Now(), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	editPartition(t, logDir, func(string) bool { return true }, strings.Replace(lateRecord, "m-late", "m-later", 1))
+	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: a}))["Acme"]; r.Err != nil || r.Revision != 3 {
+		t.Fatalf("run on the key rotated back to: revision %d, %v", r.Revision, r.Err)
+	}
+	rep, err := l.Verify(context.Background(), archiver.VerifyOptions{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify: %v %v", err, rep.Problems)
+	}
+}

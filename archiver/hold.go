@@ -296,8 +296,8 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 	}
 
 	// What the request covers, found before the event is recorded so that the event is
-	// kept as long as the longest-kept of them.
-	covered, keep, err := l.holdCovered(ctx, req)
+	// kept as long as the longest-kept of them (the objects are listed again below).
+	_, keep, err := l.holdCovered(ctx, req)
 	if err != nil {
 		return res, err
 	}
@@ -338,7 +338,8 @@ func (l Ledger) Hold(ctx context.Context, req HoldRequest) (HoldResult, error) {
 		if !slices.ContainsFunc(events, func(e HoldEvent) bool { return e.Key == ev.Key }) {
 			events = append(events, ev) // a store whose listing lags its writes
 		}
-		if covered, _, err = l.holdCovered(ctx, req); err != nil {
+		covered, _, err := l.holdCovered(ctx, req)
+		if err != nil {
 			return res, err
 		}
 		res, err = l.applyHold(ctx, lk, req, covered, replayHolds(events))

@@ -46,7 +46,9 @@ type Scheduler struct {
 	// (default DefaultLookBack).
 	LookBack int
 	// Retries is how many times a transiently failing seal is retried within a tick
-	// (default 3), waiting Backoff, then twice that, and so on (default 30s).
+	// (default 3), waiting Backoff, then twice that, and so on (default 30s). A negative
+	// value retries nothing: `chatvault run` leaves retries to its Job's backoffLimit or
+	// the next cron tick rather than sleeping for minutes inside one run.
 	Retries int
 	Backoff time.Duration
 	Logger  *slog.Logger
@@ -71,7 +73,7 @@ func (s *Scheduler) defaults() {
 	if s.LookBack <= 0 {
 		s.LookBack = DefaultLookBack
 	}
-	if s.Retries <= 0 {
+	if s.Retries == 0 {
 		s.Retries = 3
 	}
 	if s.Backoff <= 0 {
@@ -292,7 +294,7 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 	wait := s.Backoff
 	targets := []string{only}
 	var lastErr, permanent error
-	for attempt := 0; attempt <= s.Retries; attempt++ {
+	for attempt := 0; attempt <= max(s.Retries, 0); attempt++ {
 		if attempt > 0 {
 			s.Logger.Warn("retrying seal", "day", d.String(), "attempt", attempt, "in", wait, "err", lastErr)
 			select {

@@ -341,7 +341,7 @@ func dayRange(fs *pflag.FlagSet, required bool) (from, to archiver.Day, err erro
 	case date != "" && (f != "" || t != ""):
 		return from, to, usagef("give --date or --from/--to, not both")
 	case date != "":
-		d, err := archiver.ParseDay(date)
+		d, err := parseDayArg(date)
 		if err != nil {
 			return from, to, usagef("--date: %v", err)
 		}
@@ -350,10 +350,10 @@ func dayRange(fs *pflag.FlagSet, required bool) (from, to archiver.Day, err erro
 		if f == "" || t == "" {
 			return from, to, usagef("--from and --to go together")
 		}
-		if from, err = archiver.ParseDay(f); err != nil {
+		if from, err = parseDayArg(f); err != nil {
 			return from, to, usagef("--from: %v", err)
 		}
-		if to, err = archiver.ParseDay(t); err != nil {
+		if to, err = parseDayArg(t); err != nil {
 			return from, to, usagef("--to: %v", err)
 		}
 		if to.Before(from) {
@@ -366,8 +366,21 @@ func dayRange(fs *pflag.FlagSet, required bool) (from, to archiver.Day, err erro
 	return from, to, nil
 }
 
+// parseDayArg reads a day argument: YYYY-MM-DD, or "yesterday" or "today" (UTC), so that
+// a scheduler needs no date arithmetic in a shell (BusyBox's date knows no "yesterday").
+func parseDayArg(s string) (archiver.Day, error) {
+	today := archiver.DayOf(runClock())
+	switch s {
+	case "today":
+		return today, nil
+	case "yesterday":
+		return archiver.DayOf(today.Start().AddDate(0, 0, -1)), nil
+	}
+	return archiver.ParseDay(s)
+}
+
 func rangeFlags(fs *pflag.FlagSet) {
-	fs.String("date", "", "one day, YYYY-MM-DD (UTC)")
+	fs.String("date", "", "one day, YYYY-MM-DD (UTC), or yesterday or today")
 	fs.String("from", "", "first day of a range, YYYY-MM-DD")
 	fs.String("to", "", "last day of a range (inclusive)")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/config"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
@@ -24,12 +25,13 @@ import (
 func init() {
 	register(&command{
 		name:    "run",
-		summary: "seal one day (--date) or a range (--from/--to); idempotent",
-		usage:   "--date D [--org ID] | --from D --to D [--org ID] | --date D --org ID --supersede --reason TEXT",
+		summary: "seal every closed, unsealed day through yesterday, or one day (--date) or a range (--from/--to); idempotent",
+		usage:   "[--quarantine-exit-code 0] | --date D [--org ID] | --from D --to D [--org ID] | --date D --org ID --supersede --reason TEXT",
 		flags: func(fs *pflag.FlagSet) {
 			rangeFlags(fs)
 			fs.String("org", "", "commit only this organization")
 			supersedeFlags(fs)
+			fs.Int("quarantine-exit-code", exitQuarantined, "exit code when this run quarantined records (3, or 0 for schedulers that treat non-zero as failure)")
 			fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to FILE")
 		},
 		run: runRun,
@@ -37,18 +39,28 @@ func init() {
 }
 
 func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
-	from, to, err := dayRange(fs, true)
+	from, to, err := dayRange(fs, false)
 	if err != nil {
 		return e.fail("run", err)
+	}
+	catchUp := from.IsZero()
+	qcode, _ := fs.GetInt("quarantine-exit-code")
+	if qcode != exitQuarantined && qcode != exitOK {
+		return e.fail("run", usagef("--quarantine-exit-code is 3 or 0, not %d", qcode))
+	}
+	org, _ := fs.GetString("org")
+	if catchUp && (org != "" || fs.Changed("supersede") || fs.Changed("reason")) {
+		return e.fail("run", usagef("--org and --supersede need --date D or --from D --to D; with no date, run seals every organization's pending days"))
 	}
 	// A day that has not ended cannot be complete, whatever its partition's _CLOSED marker
 	// says. The Sealer refuses such a day itself (so does the scheduler's); refusing here,
 	// before any day of a range is sealed, makes a --to in the future a usage error that
 	// changes nothing rather than a run that seals part of the range.
-	if err := archiver.CheckDayEnded(to, time.Now()); err != nil {
-		return e.fail("run", usagef("%v", err))
+	if !catchUp {
+		if err := archiver.CheckDayEnded(to, runClock()); err != nil {
+			return e.fail("run", usagef("%v", err))
+		}
 	}
-	org, _ := fs.GetString("org")
 	supersede, err := parseSupersede(fs, org)
 	if err != nil {
 		return e.fail("run", err)
@@ -83,34 +95,151 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if _, err := model.ParseDirectory(directory); err != nil {
 		return e.fail("run", fmt.Errorf("%s: %w", e.cfg.Directory, err))
 	}
-	code := exitOK
-	for day := from; !day.After(to); day = day.Next() {
+	t := &runTally{e: e, quarantineCode: qcode, pendingOK: catchUp}
+	newSealer := func() *runSealer {
 		progress := new(archiver.Progress)
-		sealer := &archiver.Sealer{Source: src, Store: store, Options: sealerOptions(e, key, progress)}
+		opt := sealerOptions(e, key, progress)
+		opt.Now = runClock
+		sealer := &archiver.Sealer{Source: src, Store: store, Options: opt}
 		sealer.Supersede = supersede
-		stop := startProgress(ctx, e, day, progress)
-		res, err := sealer.Seal(ctx, day, directory, org)
-		stop()
-		if err != nil {
-			fmt.Fprintf(e.stderr, "chatvault run: %s: %v\n", day, err)
-			if errors.Is(err, archiver.ErrUnreadEntries) {
-				fmt.Fprintln(e.stderr, "chatvault run: every entry of a partition must be read: deliver events as *.jsonl or *.jsonl.gz files, or list side files in export.ignoreFiles (CHATVAULT_EXPORT_IGNOREFILES) to record them instead")
-			}
-			if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
-				return exitUsage
-			}
-			code = exitFailure
-			continue
-		}
-		printSummary(e.stdout, res)
-		switch {
-		case len(res.Failed()) > 0:
-			code = exitFailure
-		case res.Input.Quarantined > 0 && code == exitOK:
-			code = exitQuarantined
+		return &runSealer{inner: sealer, progress: progress, tally: t}
+	}
+	if catchUp {
+		return runCatchUp(ctx, e, store, directory, newSealer, t)
+	}
+	for day := from; !day.After(to); day = day.Next() {
+		_, err := newSealer().Seal(ctx, day, directory, org)
+		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
+			return exitUsage
 		}
 	}
-	return code
+	return t.code()
+}
+
+// runClock is run's time: which day is yesterday, and which days have ended (tests set it).
+var runClock = time.Now
+
+type runClockT struct{ scheduler.RealClock }
+
+func (runClockT) Now() time.Time { return runClock() }
+
+// runCatchUp is `run` with no date: the in-process scheduler's catch-up, once. Every
+// archiving organization's days from its archivalStart (or the scheduler's look-back)
+// through yesterday that have no manifest are sealed, oldest first. Days whose partition
+// is missing or not closed stay pending: they are reported, and the run still exits 0 for
+// them, because a producer that has not delivered yet is not a failure of this run (the
+// next run seals them, and the freshness alert covers a day that never comes). The store
+// lease is the scheduler's, so a CronJob and a serve replica never seal at once.
+func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []byte, newSealer func() *runSealer, t *runTally) int {
+	s := &scheduler.Scheduler{
+		NewSealer: func() scheduler.Sealer { return newSealer() },
+		Ledger:    archiver.Ledger{Store: store},
+		Directory: func(context.Context) ([]byte, error) { return directory, nil },
+		Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: 6 * time.Hour, Clock: runClockT{}},
+		Clock:     runClockT{},
+		Retries:   -1,
+		Logger:    e.log.With("component", "run"),
+	}
+	fmt.Fprintf(e.stderr, "chatvault run: sealing every closed, unsealed day through %s\n", archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly))
+	rep := s.Tick(ctx)
+	if rep.Skipped != "" {
+		return e.fail("run", fmt.Errorf("another sealer is running (%s): %w", rep.Skipped, rep.Err))
+	}
+	if rep.Err != nil {
+		if errors.Is(rep.Err, config.ErrInvalid) {
+			return e.fail("run", usagef("%v", rep.Err))
+		}
+		return e.fail("run", rep.Err)
+	}
+	fmt.Fprintf(e.stdout, "catch-up: %d sealed (organization-days), %d failed, %d pending (days whose partition is missing or not closed)\n",
+		len(rep.Sealed), len(rep.Failed), len(rep.Pending))
+	if len(rep.Pending) > 0 {
+		fmt.Fprintf(e.stdout, "  pending %s\n", pendingDays(rep.Pending))
+	}
+	for _, f := range rep.Failed {
+		fmt.Fprintf(e.stdout, "  failed %s\n", f)
+	}
+	if len(rep.Failed) > 0 {
+		t.failed = true
+	}
+	return t.code()
+}
+
+// pendingDays lists the pending days as ranges (2026-01-01..2026-03-31,2026-04-02), so a
+// long backlog of undelivered days stays one line.
+func pendingDays(days []string) string {
+	var ds []archiver.Day
+	for _, s := range days {
+		if d, err := archiver.ParseDay(s); err == nil && (len(ds) == 0 || ds[len(ds)-1] != d) {
+			ds = append(ds, d)
+		}
+	}
+	return dayRanges(ds)
+}
+
+// runSealer seals one day (or one organization of it) for `run`, showing its progress and
+// printing its summary, and counts the outcome into the run's exit code.
+type runSealer struct {
+	inner    *archiver.Sealer
+	progress *archiver.Progress
+	tally    *runTally
+}
+
+func (r *runSealer) Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error) {
+	stop := startProgress(ctx, r.tally.e, day, r.progress)
+	res, err := r.inner.Seal(ctx, day, directory, only)
+	stop()
+	r.tally.observe(day, res, err)
+	return res, err
+}
+
+// runTally turns the days' outcomes into run's exit code.
+type runTally struct {
+	e              *env
+	quarantineCode int
+	// pendingOK: a day whose partition is missing or not closed is pending, not failed
+	// (the catch-up); a day asked for by date that cannot be sealed is a failure.
+	pendingOK   bool
+	failed      bool
+	quarantined bool
+}
+
+func (t *runTally) observe(day archiver.Day, res *archiver.DayResult, err error) {
+	e := t.e
+	if err != nil && t.pendingOK && (errors.Is(err, archiver.ErrNoPartition) || errors.Is(err, archiver.ErrNotClosed)) {
+		fmt.Fprintf(e.stderr, "chatvault run: %s: pending: %v\n", day, err)
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "chatvault run: %s: %v\n", day, err)
+		if errors.Is(err, archiver.ErrUnreadEntries) {
+			fmt.Fprintln(e.stderr, "chatvault run: every entry of a partition must be read: deliver events as *.jsonl or *.jsonl.gz files, or list side files in export.ignoreFiles (CHATVAULT_EXPORT_IGNOREFILES) to record them instead")
+		}
+		t.failed = true
+		return
+	}
+	printSummary(e.stdout, res)
+	if len(res.Failed()) > 0 {
+		t.failed = true
+	}
+	// Only a run that recorded the day (a new revision, or the day's accounting object that
+	// a run killed after its manifests did not write) reports its quarantine with exit 3: a
+	// rerun that finds everything unchanged and accounted for re-reads the same bad records,
+	// which the run that stored them already reported.
+	recorded := res.Accounting != "" || slices.ContainsFunc(res.Orgs, func(o archiver.OrgResult) bool { return o.Outcome == archiver.OutcomeCommitted })
+	if res.Input.Quarantined > 0 && recorded {
+		t.quarantined = true
+	}
+}
+
+func (t *runTally) code() int {
+	switch {
+	case t.failed:
+		return exitFailure
+	case t.quarantined:
+		return t.quarantineCode
+	}
+	return exitOK
 }
 
 // limitHeap makes the Go heap's share of export.sortMemory the runtime's soft memory

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -318,5 +319,26 @@ func TestWholeDayFailureIsRecorded(t *testing.T) {
 	}
 	if !f.sealed[orgA+" 2026-11-19"] || !slices.Equal(rep.Failed, []string{"2026-11-20 "}) {
 		t.Fatalf("report %+v, sealed %v", rep, f.sealed)
+	}
+}
+
+// TestNegativeRetriesSealsOnce: Retries < 0 (what `chatvault run` uses) attempts a failing
+// day once and never waits on the clock; the failure is still reported and recorded.
+func TestNegativeRetriesSealsOnce(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, state: map[string]error{
+		"2026-11-20": errors.New("corrupt gzip in part-3"),
+	}}
+	clk := NewFakeClock(time.Date(2026, 11, 21, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+	s.Retries = -1
+	rep := s.Tick(context.Background()) // a wait on the fake clock would block here for good
+	n := 0
+	for _, c := range f.calls {
+		if strings.HasPrefix(c, "2026-11-20") {
+			n++
+		}
+	}
+	if n != 1 || !slices.Equal(rep.Failed, []string{"2026-11-20 "}) || len(f.failed) != 2 {
+		t.Fatalf("calls %q, report %+v, recorded %q: want one attempt, failed and recorded", f.calls, rep, f.failed)
 	}
 }

@@ -49,30 +49,17 @@ type WitnessHead struct {
 // the audit chain heads; version 1 files (manifest heads only) are still read.
 const WitnessVersion = 2
 
-// Heads returns every organization's chain head, by organization id. It lists the whole
-// orgs/ prefix once.
+// Heads returns every organization's chain head, sorted by organization id (see
+// chainHeads).
 func (l Ledger) Heads(ctx context.Context) ([]WitnessHead, error) {
-	last := map[string]string{}
-	err := l.Store.List(ctx, "orgs/", func(key string) error {
-		rest := strings.TrimPrefix(key, "orgs/")
-		org, _, ok := strings.Cut(rest, "/")
-		if !ok {
-			return nil
-		}
-		if _, ok := parseSeq(org, key); ok {
-			last[org] = key // List is in key order, and seqs are zero-padded
-		}
-		return nil
-	})
+	ms, err := l.chainHeads(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("witness: list orgs/: %w", err)
+		return nil, fmt.Errorf("witness: %w", err)
 	}
-	heads := make([]WitnessHead, 0, len(last))
-	for org, key := range last {
-		m, err := l.readManifest(ctx, key)
-		if err != nil {
-			return nil, fmt.Errorf("witness: %w", err)
-		}
+	heads := make([]WitnessHead, 0, len(ms))
+	for _, m := range ms {
+		// The organization whose folder holds the chain, not the one the manifest claims.
+		org, _, _ := strings.Cut(strings.TrimPrefix(m.Key, "orgs/"), "/")
 		heads = append(heads, WitnessHead{Org: org, Seq: m.Seq, Date: m.Date, Revision: m.Revision, SHA256: hexSum(m.SHA256)})
 	}
 	sort.Slice(heads, func(i, j int) bool { return heads[i].Org < heads[j].Org })

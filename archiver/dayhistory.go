@@ -29,14 +29,36 @@ type dayAccounting struct {
 }
 
 // latestRevision returns the day's latest revision of org, from the chain when the day
-// index lost one (see above), restoring the missing indexes.
+// index lost one (see above), restoring the missing indexes. It lists the day's folder
+// once, which Ledger.Latest would do anyway: the check adds no request to a day whose
+// folder holds no export an index does not name.
 func (w *writer) latestRevision(ctx context.Context, org string, head *StoredManifest) (*StoredManifest, error) {
 	l := Ledger{Store: w.s.Store}
-	latest, err := l.Latest(ctx, org, w.day)
-	if err != nil || head == nil {
-		return latest, err
+	var indexes, exports []string
+	if err := w.s.Store.List(ctx, dayPrefix(org, w.day), func(key string) error {
+		name := strings.TrimPrefix(key, dayPrefix(org, w.day))
+		switch {
+		case strings.HasPrefix(name, "r") && strings.HasSuffix(name, ".json"):
+			indexes = append(indexes, key) // in order: revisions are zero-padded
+		case strings.HasPrefix(name, "events-"):
+			exports = append(exports, key)
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list day %s: %w", w.day, err)
 	}
-	lost, err := w.indexLost(ctx, org, latest)
+	var latest *StoredManifest
+	if n := len(indexes); n > 0 {
+		m, err := l.readManifest(ctx, indexes[n-1])
+		if err != nil {
+			return nil, err
+		}
+		latest = m
+	}
+	if head == nil {
+		return latest, nil
+	}
+	lost, err := w.indexLost(ctx, org, latest, indexes, exports)
 	if err != nil || !lost {
 		return latest, err
 	}
@@ -71,34 +93,26 @@ func (w *writer) latestRevision(ctx context.Context, org string, head *StoredMan
 	return latest, nil
 }
 
-// indexLost reports whether the day's folder or accounting objects show a revision the
-// day index does not (see above).
-func (w *writer) indexLost(ctx context.Context, org string, latest *StoredManifest) (bool, error) {
+// indexLost reports whether the day's folder (its indexes and exports, as listed) or its
+// accounting objects show a revision the day index does not (see above).
+func (w *writer) indexLost(ctx context.Context, org string, latest *StoredManifest, indexes, exports []string) (bool, error) {
 	l := Ledger{Store: w.s.Store}
-	var indexes, exports []string
-	if err := w.s.Store.List(ctx, dayPrefix(org, w.day), func(key string) error {
-		name := strings.TrimPrefix(key, dayPrefix(org, w.day))
-		switch {
-		case strings.HasPrefix(name, "r") && strings.HasSuffix(name, ".json"):
-			indexes = append(indexes, key)
-		case strings.HasPrefix(name, "events-"):
-			exports = append(exports, key)
+	// Each revision has an export of its own (a revision is committed only when its records
+	// differ), so only more exports than indexes can leave one unnamed; then the indexes
+	// are read to find it.
+	if len(exports) > len(indexes) {
+		named := map[string]bool{}
+		for _, key := range indexes {
+			m, err := l.readManifest(ctx, key)
+			if err != nil {
+				return false, fmt.Errorf("read day index: %w", err)
+			}
+			named[m.Data.Key] = true
 		}
-		return nil
-	}); err != nil {
-		return false, fmt.Errorf("list day %s: %w", w.day, err)
-	}
-	named := map[string]bool{}
-	for _, key := range indexes {
-		m, err := l.readManifest(ctx, key)
-		if err != nil {
-			return false, fmt.Errorf("read day index: %w", err)
-		}
-		named[m.Data.Key] = true
-	}
-	for _, key := range exports {
-		if !named[key] {
-			return true, nil
+		for _, key := range exports {
+			if !named[key] {
+				return true, nil
+			}
 		}
 	}
 	a := &w.accounted

@@ -16,20 +16,21 @@ run:
 	exit $$code
 
 # Every test, with the race detector, after go vet and staticcheck. Installs what the tests
-# need: the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
+# need: -race builds with cgo, so scripts/cc.sh installs gcc when there is no C compiler;
+# the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
 # four minutes) and caches outside the repository; the HTML export's browser test renders
 # pages in Debian's headless chromium, which scripts/chromium.sh installs when missing. The
 # reliability tests record what they showed; the README's reliability table must match
 # it. The alert rules are checked and unit-tested with promtool (Debian's prometheus
 # package, which scripts/promtool.sh installs when missing). Then every fuzz target runs
-# for FUZZTIME (10s) each.
+# for FUZZTIME (10000 executions) each.
 test:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
 	promtool="$$(scripts/promtool.sh)" && "$$promtool" check rules deploy/prometheus/*-alerts.yaml && \
 	"$$promtool" test rules deploy/prometheus/*_test.yaml
-	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
-	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
+	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
+	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
 

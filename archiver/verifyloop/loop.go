@@ -115,15 +115,18 @@ func (l *Loop) Sealed(org string, day archiver.Day) {
 	}
 }
 
-// Run reads what the records of the last cycle found, verifies a slice, then verifies the
-// sealed days as they are announced and a slice at every tick, until ctx is done.
+// Run reads what the records of the last cycle found, verifies a slice if one is due,
+// then verifies the sealed days as they are announced and a slice at every tick, until
+// ctx is done.
 func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 	l.defaults()
 	if err := l.load(ctx); err != nil && ctx.Err() == nil {
 		l.Logger.Error("verification records of the last cycle not read: problems they found are not in chatvault_verify_problems", "err", err)
 	}
 	l.drain(ctx)
-	l.Slice(ctx)
+	if l.due(ctx) {
+		l.Slice(ctx)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -135,6 +138,14 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 			l.Slice(ctx)
 		}
 	}
+}
+
+// due reports whether no slice completed in the last interval: then one runs at start,
+// so that restarts more frequent than the interval do not stop the slices, and one that
+// follows a slice closely does not verify twice.
+func (l *Loop) due(ctx context.Context) bool {
+	prev, err := l.lastSlice(ctx)
+	return err != nil || prev == nil || !l.Now().Before(prev.Finished.Add(l.Interval))
 }
 
 // drain verifies the days announced by Sealed.
@@ -215,10 +226,11 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 	rec.StoreOrgDays = len(all)
 	l.verify(ctx, rec, sel)
 	switch {
-	case rec.Error != "" && prev != nil:
-		// Not all verified: the next slice takes these again.
-		rec.Cursor, rec.CycleStarted = prev.Cursor, prev.CycleStarted
-	case rec.Error == "" && len(sel) > 0:
+	case rec.Error != "":
+		// Not all verified: the next slice takes these again (lastSlice skips this
+		// record).
+		rec.Cursor = nil
+	case len(sel) > 0:
 		last := sel[len(sel)-1]
 		rec.Cursor = &Position{Org: last.Org, Day: last.Day.String()}
 	}
@@ -354,7 +366,11 @@ func (l *Loop) load(ctx context.Context) error {
 		for _, k := range keys {
 			r, err := Read(ctx, l.Store, k, l.TrustedKeys)
 			if err != nil {
-				return err
+				if ctx.Err() != nil {
+					return err
+				}
+				l.Logger.Warn("verification record skipped", "err", err)
+				continue
 			}
 			l.mu.Lock()
 			for _, p := range r.ProblemDetails {
@@ -371,23 +387,33 @@ func (l *Loop) load(ctx context.Context) error {
 	return nil
 }
 
-// lastSlice returns the newest slice record of the last cycle and a day (nil: none), by
-// whichever process wrote it: replicas carry on from each other's position.
+// lastSlice returns the newest slice record of the last cycle and a day that completed
+// (nil: none), by whichever process wrote it: replicas carry on from each other's
+// position. A record that does not read or whose signature fails is skipped (logged): a
+// record forged into the store must neither move the position nor stop the slices.
 func (l *Loop) lastSlice(ctx context.Context) (*Record, error) {
 	now := l.Now()
 	oldest := archiver.DayOf(now.Add(-l.Cycle - 24*time.Hour))
 	for d := archiver.DayOf(now); !d.Before(oldest); d = archiver.DayOf(d.Start().Add(-time.Hour)) {
-		var last string
+		var keys []string
 		if err := l.Store.List(ctx, dayPrefix(d), func(k string) error {
 			if isRecordKey(k, KindSlice) {
-				last = k
+				keys = append(keys, k)
 			}
 			return nil
 		}); err != nil {
 			return nil, fmt.Errorf("list %s: %w", dayPrefix(d), err)
 		}
-		if last != "" {
-			return Read(ctx, l.Store, last, l.TrustedKeys)
+		for i := len(keys) - 1; i >= 0; i-- {
+			r, err := Read(ctx, l.Store, keys[i], l.TrustedKeys)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, err
+			case err != nil:
+				l.Logger.Warn("verification record skipped", "err", err)
+			case r.Error == "":
+				return r, nil
+			}
 		}
 	}
 	return nil, nil

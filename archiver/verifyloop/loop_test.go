@@ -299,6 +299,7 @@ func TestSealedDayVerifiedAtOnce(t *testing.T) {
 // countingVerifier records the days each Verify call covers, against the store's days.
 type countingVerifier struct {
 	mu    sync.Mutex
+	err   error // when set, Verify fails (the store cannot be read)
 	days  map[OrgDay]bool
 	calls map[OrgDay]int
 }
@@ -306,6 +307,9 @@ type countingVerifier struct {
 func (v *countingVerifier) Verify(_ context.Context, opt archiver.VerifyOptions) (*archiver.VerifyReport, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.err != nil {
+		return nil, v.err
+	}
 	for d := opt.From; !d.After(opt.To); d = d.Next() {
 		if od := (OrgDay{opt.Org, d}); v.days[od] {
 			v.calls[od]++
@@ -394,6 +398,20 @@ func TestCycleCoversEveryOrgDay(t *testing.T) {
 	if !r.CycleStarted.Equal(pass[0].Started.Add(slicesPerCycle*time.Hour)) || v.calls[OrgDay{"org-a", day(t, "2026-01-01")}] != 0 || r.OrgDays != 5 {
 		t.Fatalf("a second restart started the pass again: %+v %v", r, v.calls)
 	}
+
+	// A restart within the interval of the last slice waits for the tick: one run, not two.
+	d.stop()
+	before, err := History(ctx, store, archiver.Day{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d = start(t, &Loop{Store: store, Verifier: v, Interval: time.Hour, Cycle: slicesPerCycle * time.Hour, Now: c.Now})
+	if r, _ := d.slice(c.add(time.Hour)); r.Cursor == nil || r.OrgDays != 5 {
+		t.Fatalf("slice after a restart within the interval: %+v", r)
+	}
+	if after, err := History(ctx, store, archiver.Day{}, nil); err != nil || len(after) != len(before)+1 {
+		t.Fatalf("%d records after a restart and a tick, want %d (%v)", len(after), len(before)+1, err)
+	}
 	reliability.Record(t, "operations", "continuous verification over a cycle, with restarts", reliability.Recovered,
 		"every sealed organization-day is verified exactly once per verify.cycle; a restart carries on from the position in the stored records")
 }
@@ -410,4 +428,71 @@ func value(c prometheus.Collector) float64 {
 		return m.GetGauge().GetValue()
 	}
 	return m.GetCounter().GetValue()
+}
+
+// TestPositionSurvivesFailuresAndForgeries: a slice that cannot complete (the store
+// fails) is recorded as an error, counted, and taken again by the next slice; a record
+// forged into the store (unsigned, claiming the pass is over) neither moves the position
+// nor stops the slices.
+func TestPositionSurvivesFailuresAndForgeries(t *testing.T) {
+	ctx := context.Background()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	v := &countingVerifier{days: map[OrgDay]bool{}, calls: map[OrgDay]int{}}
+	d0 := day(t, "2026-02-01")
+	for i := range 4 {
+		b := []byte("{}\n")
+		d := archiver.DayOf(d0.Start().AddDate(0, 0, i))
+		v.days[OrgDay{"org", d}] = true
+		if err := store.Create(ctx, fmt.Sprintf("orgs/org/days/%s/r0001.json", d), bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	c := &clock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
+	l := &Loop{Store: store, Verifier: v, Interval: time.Hour, Cycle: 4 * time.Hour, Now: c.Now, Key: key,
+		TrustedKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}}
+	reg := prometheus.NewRegistry()
+	l.Register(reg)
+	d := start(t, l)
+	if r := d.next(); r.Cursor == nil || r.Cursor.Day != "2026-02-01" {
+		t.Fatalf("first slice: %+v", r)
+	}
+
+	v.mu.Lock()
+	v.err = fmt.Errorf("store unreachable")
+	v.mu.Unlock()
+	failed, _ := d.slice(c.add(time.Hour))
+	if failed.Result() != "error" || !strings.Contains(failed.Error, "store unreachable") || failed.Cursor != nil {
+		t.Fatalf("failed slice: %+v", failed)
+	}
+	if got := value(l.metrics.runs.WithLabelValues(KindSlice, "error")); got != 1 {
+		t.Fatalf("error runs %v", got)
+	}
+	if got := value(l.metrics.lastRun.WithLabelValues(KindSlice)); got != float64(c.Now().Add(-time.Hour).Unix()) {
+		t.Fatalf("last completed run %v: a failed run counted as one", got)
+	}
+	v.mu.Lock()
+	v.err = nil
+	v.mu.Unlock()
+
+	forged := []byte(`{"version":1,"kind":"slice","started":"2026-03-01T01:30:00Z","finished":"2026-03-01T01:30:00Z","ranges":[],"orgDays":4,"manifests":0,"objects":0,"bytes":0,"problems":0,"cursor":{"org":"org","day":"2026-02-04"},"cycleStarted":"2026-03-01T00:00:00Z"}` + "\n")
+	if err := store.Create(ctx, Prefix+"2026-03-01/013000.000000000-slice-00000000.json", bytes.NewReader(forged), int64(len(forged)), sha256.Sum256(forged), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	clear(v.calls)
+	r, _ := d.slice(c.add(time.Hour))
+	if !r.OK() || r.Cursor == nil || r.Cursor.Day != "2026-02-02" || v.calls[OrgDay{"org", day(t, "2026-02-02")}] != 1 {
+		t.Fatalf("slice after a failed one and a forged record: %+v, verified %v", r, v.calls)
+	}
+	if !strings.Contains(d.logs.String(), "verification record skipped") {
+		t.Fatalf("the forged record was not logged:\n%s", d.logs.String())
+	}
+	reliability.Record(t, "fault", "the store fails during a verification slice", reliability.Recovered,
+		"the run is recorded as an error (chatvault_verify_runs_total{result=\"error\"}, no last-run update, so ChatvaultVerifyStalled can fire) and the next slice takes the same days again")
+	reliability.Record(t, "security", "a verification record forged into the store to skip the rest of the pass", reliability.Refused,
+		"its signature does not verify against the trusted key: skipped (logged), and the position stays where the last genuine slice left it")
 }

@@ -337,7 +337,11 @@ loop:
 	cancelTasks()
 	<-tasksDone
 	<-janitorDone
-	<-verifyDone
+	select {
+	case <-verifyDone:
+	case <-deadline.Done(): // a read the store does not answer: nothing to record
+		e.log.Warn("continuous verification still reading the store at the deadline")
+	}
 	if metricsSrv != nil {
 		// Prometheus may scrape until the end; nothing there is worth waiting for.
 		metricsSrv.Close()

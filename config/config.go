@@ -44,6 +44,7 @@ type Config struct {
 	SMTP     SMTP
 	Exports  Exports
 	Audit    Audit
+	Verify   Verify
 	Log      Log
 	FS       FS
 }
@@ -72,6 +73,18 @@ type Audit struct {
 	// directory gives no retentionDays for (S3 Object Lock, COMPLIANCE mode), in days after
 	// the segment's day; an organization's own retentionDays takes precedence. 0: not locked.
 	RetentionDays int
+}
+
+// Verify configures serve's continuous verification (archiver/verifyloop): every day
+// the scheduler seals is verified at once, and a slice of the whole store every Interval,
+// so that every sealed organization-day is re-hashed once per Cycle.
+type Verify struct {
+	// Interval (verify.interval) is how often a slice is verified; 0 turns continuous
+	// verification off. At least 1m when set.
+	Interval time.Duration
+	// Cycle (verify.cycle) is how long one pass over the whole store takes: each slice
+	// holds 1/(cycle/interval) of the sealed organization-days. At least Interval.
+	Cycle time.Duration
 }
 
 // Exports configures on-demand export tasks (POST /v1/exports/tasks, chatvault export-task).
@@ -309,6 +322,8 @@ func Default() *Config {
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
 		Audit: Audit{FlushInterval: time.Minute, MaxPending: 10000, RetentionDays: 2557},
 		Log:   Log{Level: "info", Format: "auto"},
+
+		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour},
 	}
 }
 
@@ -465,6 +480,12 @@ func (c *Config) problems() []*Error {
 	}
 	if c.Audit.RetentionDays < 0 {
 		add("audit.retentionDays", "%d is negative (0 means not locked)", c.Audit.RetentionDays)
+	}
+	switch {
+	case c.Verify.Interval < 0 || (c.Verify.Interval > 0 && c.Verify.Interval < time.Minute):
+		add("verify.interval", "%s is neither 0 (off) nor at least 1m", c.Verify.Interval)
+	case c.Verify.Interval > 0 && c.Verify.Cycle < c.Verify.Interval:
+		add("verify.cycle", "%s is shorter than verify.interval (%s)", c.Verify.Cycle, c.Verify.Interval)
 	}
 	if c.HTTP.AuthFailures < 0 {
 		add("http.authFailures", "%d is negative (0 means no limit)", c.HTTP.AuthFailures)

@@ -117,6 +117,8 @@ func TestLoadFile(t *testing.T) {
 			BaseURL: "https://chatvault.example.com"},
 		Audit: Audit{FlushInterval: 30 * time.Second, MaxPending: 500, RetentionDays: 3650},
 		Log:   Log{Level: "debug", Format: "json"},
+
+		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -304,6 +306,8 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"audit.flushInterval", "10s", func(c *Config) { c.Audit.FlushInterval = 10 * time.Second }, nil},
 		{"audit.maxPending", "1000", func(c *Config) { c.Audit.MaxPending = 1000 }, nil},
 		{"audit.retentionDays", "0", func(c *Config) { c.Audit.RetentionDays = 0 }, nil},
+		{"verify.interval", "2h", func(c *Config) { c.Verify.Interval = 2 * time.Hour }, nil},
+		{"verify.cycle", "336h", func(c *Config) { c.Verify.Cycle = 336 * time.Hour }, nil},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}

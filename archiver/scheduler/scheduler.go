@@ -54,6 +54,9 @@ type Scheduler struct {
 	Logger  *slog.Logger
 	// OnTick, when set, is called after every tick with its report (tests wait on it).
 	OnTick func(Report)
+	// OnSealed, when set, is called with each organization-day as soon as its seal is
+	// committed (serve verifies it at once: archiver/verifyloop). It must not block.
+	OnSealed func(org string, day archiver.Day)
 
 	metrics *metrics
 	running atomic.Bool
@@ -337,6 +340,9 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 					continue
 				}
 				rep.Sealed = append(rep.Sealed, d.String()+" "+o.Org)
+				if s.OnSealed != nil {
+					s.OnSealed(o.Org, d)
+				}
 				s.metrics.lastSealed.WithLabelValues(o.Org).Set(float64(d.Start().Unix()))
 				s.metrics.lastSuccess.SetToCurrentTime()
 			}

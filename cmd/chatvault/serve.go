@@ -153,6 +153,13 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	}
 	engine.OnStart, engine.OnDone = serveHooks.taskStart, serveHooks.taskDone
 	engine.Register(reg)
+	verifier, err := e.newVerifyLoop(store, key, clock.Now) // continuous verification (verifyloop.go)
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	if verifier != nil {
+		verifier.Register(reg)
+	}
 	api.Tasks, api.BaseURL = engine, e.cfg.Exports.BaseURL
 	if p, ok := store.(presigner); ok {
 		expiry := e.cfg.S3.PresignExpiry
@@ -242,6 +249,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Clock:     clock,
 			Logger:    e.log.With("component", "scheduler"),
 			OnTick:    serveHooks.onTick,
+			OnSealed:  sealedHook(verifier),
 		}
 		s.Register(reg)
 		go func() {
@@ -267,6 +275,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		defer close(janitorDone)
 		runJanitor(tasks, e, engine)
 	}()
+	verifyDone := startVerifyLoop(tasks, e, verifier)
 
 	// Tokens: reloaded on SIGHUP and when the file changes (a Kubernetes Secret update
 	// swaps the file under us).
@@ -328,6 +337,11 @@ loop:
 	cancelTasks()
 	<-tasksDone
 	<-janitorDone
+	select {
+	case <-verifyDone:
+	case <-deadline.Done(): // a read the store does not answer: nothing to record
+		e.log.Warn("continuous verification still reading the store at the deadline")
+	}
 	if metricsSrv != nil {
 		// Prometheus may scrape until the end; nothing there is worth waiting for.
 		metricsSrv.Close()

@@ -1,0 +1,523 @@
+// Package verifyloop is serve's continuous verification. Every day serve's scheduler
+// seals is verified right after the seal; every interval, the next slice of the store's
+// sealed organization-days is verified, so that the whole archive is re-hashed once per
+// cycle; days another process sealed (a CronJob) are verified one interval after they
+// appear, and by the slices. Verification is archiver.Ledger.Verify, the one `chatvault
+// verify` runs, narrowed to an organization and its days.
+//
+// Each run is recorded in the store (record.go), signed like the other records, so that
+// an examiner can see the archive was checked, when, and what was found; the slice
+// position lives in those records too, so that a restart (or another replica) carries on
+// where the last slice ended instead of starting the pass again.
+package verifyloop
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// Verifier verifies (archiver.Ledger).
+type Verifier interface {
+	Verify(ctx context.Context, opt archiver.VerifyOptions) (*archiver.VerifyReport, error)
+}
+
+// OrgDay is a sealed day of one organization.
+type OrgDay struct {
+	Org string
+	Day archiver.Day
+}
+
+func compareOrgDay(a, b OrgDay) int {
+	if c := strings.Compare(a.Org, b.Org); c != 0 {
+		return c
+	}
+	return a.Day.Start().Compare(b.Day.Start())
+}
+
+// Loop is the continuous verification. Set the fields, Register the metrics, then Run.
+type Loop struct {
+	Store    archiver.Store
+	Verifier Verifier
+	// TrustedKeys, when set, must have signed every manifest (VerifyOptions.TrustedKeys)
+	// and are the keys the records' signatures are checked against when read back.
+	TrustedKeys []ed25519.PublicKey
+	// Key signs the records; nil leaves them unsigned.
+	Key ed25519.PrivateKey
+	// Interval is the time between slices; Cycle the time of a pass over the store.
+	Interval, Cycle time.Duration
+	Now             func() time.Time
+	// Holder names this process in the records.
+	Holder string
+	Logger *slog.Logger
+	// OnRun, when set, hears every run's record once it is stored (tests wait on it).
+	OnRun func(*Record)
+
+	mu      sync.Mutex
+	queue   []OrgDay
+	wake    chan struct{}
+	found   map[string]time.Time // problem → when a run last found it
+	metrics *metrics
+
+	// Run's own: the organization-days of the last listing (nil before the first) and
+	// those that listing saw appear, verified by the next slice.
+	known map[OrgDay]bool
+	fresh []OrgDay
+}
+
+func (l *Loop) defaults() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.Logger == nil {
+		l.Logger = slog.Default()
+	}
+	if l.Now == nil {
+		l.Now = time.Now
+	}
+	if l.wake == nil {
+		l.wake = make(chan struct{}, 1)
+	}
+	if l.found == nil {
+		l.found = map[string]time.Time{}
+	}
+	if l.metrics == nil {
+		l.metrics = newMetrics(l)
+	}
+}
+
+// slices is how many slices make a cycle.
+func (l *Loop) slices() int {
+	if l.Interval <= 0 {
+		return 1
+	}
+	return max(1, int(l.Cycle/l.Interval))
+}
+
+// Sealed asks for day of org to be verified now (the scheduler has just sealed it).
+func (l *Loop) Sealed(org string, day archiver.Day) {
+	l.defaults()
+	l.mu.Lock()
+	l.queue = append(l.queue, OrgDay{org, day})
+	l.mu.Unlock()
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run reads what the records of the last cycle found, verifies a slice if one is due,
+// then verifies the sealed days as they are announced and a slice at every tick, until
+// ctx is done.
+func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
+	l.defaults()
+	if err := l.load(ctx); err != nil && ctx.Err() == nil {
+		l.Logger.Error("verification records of the last cycle not read: problems they found are not in chatvault_verify_problems", "err", err)
+	}
+	l.drain(ctx)
+	if l.due(ctx) {
+		l.Slice(ctx)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+			l.drain(ctx)
+		case <-tick:
+			l.drain(ctx)
+			l.Slice(ctx)
+		}
+	}
+}
+
+// due reports whether no slice completed in the last interval: then one runs at start,
+// so that restarts more frequent than the interval do not stop the slices, and one that
+// follows a slice closely does not verify twice.
+func (l *Loop) due(ctx context.Context) bool {
+	prev, err := l.lastSlice(ctx)
+	return err != nil || prev == nil || !l.Now().Before(prev.Finished.Add(l.Interval))
+}
+
+// drain verifies the days announced by Sealed.
+func (l *Loop) drain(ctx context.Context) {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = nil
+	l.mu.Unlock()
+	if len(q) == 0 || ctx.Err() != nil {
+		return
+	}
+	slices.SortFunc(q, compareOrgDay)
+	q = slices.Compact(q)
+	if l.known != nil {
+		for _, od := range q {
+			l.known[od] = true // not verified again as noticed in the store
+		}
+	}
+	l.fresh = slices.DeleteFunc(l.fresh, func(od OrgDay) bool { _, ok := slices.BinarySearchFunc(q, od, compareOrgDay); return ok })
+	l.run(ctx, &Record{Kind: KindSealed}, q)
+}
+
+// Slice verifies the days noticed in the store since the last slice, then the next
+// slice of the store, and records both.
+func (l *Loop) Slice(ctx context.Context) *Record {
+	l.defaults()
+	rec := &Record{Kind: KindSlice, Started: l.Now()}
+	all, err := l.orgDays(ctx)
+	if err != nil {
+		rec.Error = err.Error()
+		l.finish(ctx, rec)
+		return rec
+	}
+	if len(l.fresh) > 0 {
+		// Noticed one slice ago, so that a commit under way in another process (index
+		// before manifest before accounting) was complete before it is verified.
+		fresh := l.fresh
+		l.fresh = nil
+		l.run(ctx, &Record{Kind: KindSealed}, fresh)
+	}
+	if l.known != nil {
+		for _, od := range all {
+			if !l.known[od] {
+				l.fresh = append(l.fresh, od)
+			}
+		}
+	}
+	l.known = make(map[OrgDay]bool, len(all))
+	for _, od := range all {
+		l.known[od] = true
+	}
+
+	prev, err := l.lastSlice(ctx)
+	if err != nil {
+		rec.Error = err.Error()
+		l.finish(ctx, rec)
+		return rec
+	}
+	start := 0
+	rec.CycleStarted = rec.Started
+	if prev != nil && prev.Cursor != nil {
+		day, err := archiver.ParseDay(prev.Cursor.Day)
+		if err == nil {
+			at := OrgDay{prev.Cursor.Org, day}
+			start = len(all)
+			if i := slices.IndexFunc(all, func(od OrgDay) bool { return compareOrgDay(od, at) > 0 }); i >= 0 {
+				start = i
+			}
+			rec.CycleStarted = prev.CycleStarted
+		}
+	}
+	if start >= len(all) {
+		// The last pass ended: a new one begins.
+		start, rec.CycleStarted = 0, rec.Started
+	}
+	n := (len(all) + l.slices() - 1) / l.slices()
+	sel := all[start:min(start+n, len(all))]
+	rec.StoreOrgDays = len(all)
+	l.verify(ctx, rec, sel)
+	switch {
+	case rec.Error != "":
+		// Not all verified: the next slice takes these again (lastSlice skips this
+		// record).
+		rec.Cursor = nil
+	case len(sel) > 0:
+		last := sel[len(sel)-1]
+		rec.Cursor = &Position{Org: last.Org, Day: last.Day.String()}
+	}
+	l.finish(ctx, rec)
+	return rec
+}
+
+// run verifies days as one run of rec's kind, and records it.
+func (l *Loop) run(ctx context.Context, rec *Record, days []OrgDay) {
+	rec.Started = l.Now()
+	l.verify(ctx, rec, days)
+	l.finish(ctx, rec)
+}
+
+// verify verifies days (sorted) with Ledger.Verify, one organization's range at a time.
+func (l *Loop) verify(ctx context.Context, rec *Record, days []OrgDay) {
+	rec.Ranges = ranges(days)
+	rec.OrgDays = len(days)
+	logged := 0
+	var errs []error
+	for _, r := range rec.Ranges {
+		from, _ := archiver.ParseDay(r.From)
+		to, _ := archiver.ParseDay(r.To)
+		opt := archiver.VerifyOptions{Org: r.Org, From: from, To: to, TrustedKeys: l.TrustedKeys}
+		rep, err := l.Verifier.Verify(ctx, opt)
+		if err == nil && rep != nil && !rep.OK() {
+			// Confirm: a day another process was committing while this run read the
+			// store (its manifest written, its accounting object not yet) looks broken
+			// for an instant. What a second pass finds is what is reported.
+			rep, err = l.Verifier.Verify(ctx, opt)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("verify %s %s to %s: %w", r.Org, r.From, r.To, err))
+		}
+		if rep == nil {
+			continue
+		}
+		rec.Manifests += rep.Manifests
+		rec.Objects += rep.Objects
+		rec.Bytes += rep.Bytes
+		rec.Problems += len(rep.Problems)
+		for _, p := range rep.Problems {
+			if len(rec.ProblemDetails) < MaxDetails {
+				rec.ProblemDetails = append(rec.ProblemDetails, p)
+			}
+			if logged < MaxDetails {
+				logged++
+				l.Logger.Error("verification found a problem", "kind", rec.Kind, "org", r.Org, "from", r.From, "to", r.To, "problem", p)
+			}
+		}
+		for _, w := range rep.Warnings {
+			if len(rec.Warnings) < MaxDetails && !slices.Contains(rec.Warnings, w) {
+				rec.Warnings = append(rec.Warnings, w)
+			}
+		}
+	}
+	if logged < rec.Problems {
+		l.Logger.Error("verification found more problems than logged", "kind", rec.Kind, "problems", rec.Problems, "logged", logged)
+	}
+	if err := errors.Join(errs...); err != nil {
+		rec.Error = err.Error()
+	}
+}
+
+// finish stores rec, and updates the metrics and the problems found.
+func (l *Loop) finish(ctx context.Context, rec *Record) {
+	if ctx.Err() != nil {
+		// Cut short by shutdown: not a run that failed, and nothing to record.
+		l.Logger.Info("verification run cut short by shutdown", "kind", rec.Kind)
+		return
+	}
+	rec.Version, rec.Holder = 1, l.Holder
+	rec.Finished = l.Now().UTC()
+	rec.Started = rec.Started.UTC()
+	if rec.Error != "" {
+		l.Logger.Error("verification run did not complete", "kind", rec.Kind, "err", rec.Error)
+	}
+	l.note(rec)
+	if err := write(ctx, l.Store, rec, l.Key); err != nil {
+		l.Logger.Error("verification run not recorded in the store", "kind", rec.Kind, "err", err)
+	} else {
+		l.Logger.Info("verification run", "kind", rec.Kind, "result", rec.Result(), "orgDays", rec.OrgDays,
+			"objects", rec.Objects, "bytes", rec.Bytes, "problems", rec.Problems, "record", rec.Key)
+	}
+	if l.OnRun != nil {
+		l.OnRun(rec)
+	}
+}
+
+// note counts rec in the metrics and keeps the problems it found.
+func (l *Loop) note(rec *Record) {
+	l.mu.Lock()
+	for _, p := range rec.ProblemDetails {
+		if rec.Finished.After(l.found[p]) {
+			l.found[p] = rec.Finished
+		}
+	}
+	l.mu.Unlock()
+	l.metrics.runs.WithLabelValues(rec.Kind, rec.Result()).Inc()
+	l.metrics.bytes.Add(float64(rec.Bytes))
+	if rec.Error != "" {
+		return // not a verification that ran: the staleness alert must still see it
+	}
+	if g := l.metrics.lastRun.WithLabelValues(rec.Kind); float64(rec.Finished.Unix()) > gaugeValue(g) {
+		g.Set(float64(rec.Finished.Unix()))
+	}
+}
+
+// Problems is the number of distinct problems the runs of the last cycle found: a
+// problem stays counted until a whole cycle has passed without a run finding it again,
+// which, since every slice re-verifies its days once per cycle, is when it is gone.
+func (l *Loop) Problems() int {
+	l.defaults()
+	return l.problemsLocked()
+}
+
+// load reads the records of the last cycle (and a day): the problems they found and
+// when runs last finished, so that a restart neither forgets a problem nor looks like a
+// verification that stopped.
+func (l *Loop) load(ctx context.Context) error {
+	l.defaults()
+	now := l.Now()
+	for d := archiver.DayOf(now.Add(-l.Cycle - 24*time.Hour)); !d.After(archiver.DayOf(now)); d = d.Next() {
+		var keys []string
+		if err := l.Store.List(ctx, dayPrefix(d), func(k string) error {
+			if isRecordKey(k, "") {
+				keys = append(keys, k)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, k := range keys {
+			r, err := Read(ctx, l.Store, k, l.TrustedKeys)
+			if err != nil {
+				if ctx.Err() != nil {
+					return err
+				}
+				l.Logger.Warn("verification record skipped", "err", err)
+				continue
+			}
+			l.mu.Lock()
+			for _, p := range r.ProblemDetails {
+				if r.Finished.After(l.found[p]) {
+					l.found[p] = r.Finished
+				}
+			}
+			l.mu.Unlock()
+			if g := l.metrics.lastRun.WithLabelValues(r.Kind); r.Error == "" && float64(r.Finished.Unix()) > gaugeValue(g) {
+				g.Set(float64(r.Finished.Unix()))
+			}
+		}
+	}
+	return nil
+}
+
+// lastSlice returns the newest slice record of the last cycle and a day that completed
+// (nil: none), by whichever process wrote it: replicas carry on from each other's
+// position. A record that does not read or whose signature fails is skipped (logged): a
+// record forged into the store must neither move the position nor stop the slices.
+func (l *Loop) lastSlice(ctx context.Context) (*Record, error) {
+	now := l.Now()
+	oldest := archiver.DayOf(now.Add(-l.Cycle - 24*time.Hour))
+	for d := archiver.DayOf(now); !d.Before(oldest); d = archiver.DayOf(d.Start().Add(-time.Hour)) {
+		var keys []string
+		if err := l.Store.List(ctx, dayPrefix(d), func(k string) error {
+			if isRecordKey(k, KindSlice) {
+				keys = append(keys, k)
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("list %s: %w", dayPrefix(d), err)
+		}
+		for i := len(keys) - 1; i >= 0; i-- {
+			r, err := Read(ctx, l.Store, keys[i], l.TrustedKeys)
+			switch {
+			case err != nil && ctx.Err() != nil:
+				return nil, err
+			case err != nil:
+				l.Logger.Warn("verification record skipped", "err", err)
+			case r.Error == "":
+				return r, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// orgDays lists the store's sealed organization-days: those with a day index
+// (orgs/<org>/days/<day>/rNNNN.json), sorted by organization, then day.
+func (l *Loop) orgDays(ctx context.Context) ([]OrgDay, error) {
+	var out []OrgDay
+	seen := map[OrgDay]bool{}
+	err := l.Store.List(ctx, "orgs/", func(key string) error {
+		parts := strings.Split(key, "/")
+		if len(parts) != 5 || parts[2] != "days" || !strings.HasPrefix(parts[4], "r") || !strings.HasSuffix(parts[4], ".json") {
+			return nil
+		}
+		day, err := archiver.ParseDay(parts[3])
+		if err != nil {
+			return nil // verify reports it
+		}
+		od := OrgDay{parts[1], day}
+		if !seen[od] {
+			seen[od] = true
+			out = append(out, od)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list orgs/: %w", err)
+	}
+	slices.SortFunc(out, compareOrgDay)
+	return out, nil
+}
+
+// ranges groups sorted organization-days into one range per run of an organization's
+// days.
+func ranges(days []OrgDay) []Range {
+	var out []Range
+	for _, od := range days {
+		if n := len(out); n > 0 && out[n-1].Org == od.Org {
+			out[n-1].To = od.Day.String()
+			out[n-1].Days++
+			continue
+		}
+		out = append(out, Range{Org: od.Org, From: od.Day.String(), To: od.Day.String(), Days: 1})
+	}
+	return out
+}
+
+type metrics struct {
+	runs     *prometheus.CounterVec
+	bytes    prometheus.Counter
+	lastRun  *prometheus.GaugeVec
+	problems prometheus.GaugeFunc
+	interval prometheus.GaugeFunc
+}
+
+func newMetrics(l *Loop) *metrics {
+	m := &metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_verify_runs_total",
+			Help: "Continuous verification runs by kind (sealed, slice) and result (ok, problems, error)."}, []string{"kind", "result"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_verify_bytes_total",
+			Help: "Bytes re-hashed by continuous verification."}),
+		lastRun: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chatvault_verify_last_run_timestamp_seconds",
+			Help: "When a verification run of each kind last completed (Unix time; read from the store's records at start)."}, []string{"kind"}),
+		problems: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chatvault_verify_problems",
+			Help: "Distinct integrity problems found by the verification runs of the last verify.cycle."},
+			func() float64 { return float64(l.problemsLocked()) }),
+		interval: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chatvault_verify_interval_seconds",
+			Help: "verify.interval: the time between slices (the staleness alert waits two)."},
+			func() float64 { return l.Interval.Seconds() }),
+	}
+	// Every series from zero, so that the first problem after a restart is an increase.
+	for _, k := range []string{KindSealed, KindSlice} {
+		for _, r := range []string{"ok", "problems", "error"} {
+			m.runs.WithLabelValues(k, r)
+		}
+	}
+	return m
+}
+
+// problemsLocked is Problems for the metric, which is registered after defaults. It
+// forgets the problems older than a cycle, so that found does not grow for ever.
+func (l *Loop) problemsLocked() int {
+	since := l.Now().Add(-l.Cycle)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for p, at := range l.found {
+		if at.Before(since) {
+			delete(l.found, p)
+		}
+	}
+	return len(l.found)
+}
+
+// Register adds the loop's metrics to r.
+func (l *Loop) Register(r prometheus.Registerer) {
+	l.defaults()
+	r.MustRegister(l.metrics.runs, l.metrics.bytes, l.metrics.lastRun, l.metrics.problems, l.metrics.interval)
+}
+
+func gaugeValue(g prometheus.Gauge) float64 {
+	var m dto.Metric
+	if err := g.Write(&m); err != nil {
+		return 0
+	}
+	return m.GetGauge().GetValue()
+}

@@ -255,7 +255,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Logger:    e.log.With("component", "scheduler"),
 			OnTick: func(r scheduler.Report) {
 				if r.Skipped == "" {
-					refreshFreshness(context.WithoutCancel(ctx), e, fresh)
+					refreshFreshness(work, e, fresh) // aborted with the seal at the deadline
 				}
 				if serveHooks.onTick != nil {
 					serveHooks.onTick(r)

@@ -266,3 +266,24 @@ func (w *writer) dayRetention() CreateOptions {
 	}
 	return keep
 }
+
+// AccountingKeys calls fn with the key and day of every accounting object in the store,
+// in key order (by day, then oldest first), without reading them: serve's freshness
+// metrics read only the objects they have not seen (see scheduler.Freshness).
+func (l Ledger) AccountingKeys(ctx context.Context, fn func(key string, day Day) error) error {
+	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
+		day, _, _, ok := parseAccountingKey(key)
+		if !ok {
+			return nil // not an accounting object; verify reports it
+		}
+		return fn(key, day)
+	}); err != nil {
+		return fmt.Errorf("list accounting: %w", err)
+	}
+	return nil
+}
+
+// ReadAccounting returns the accounting object at key (one AccountingKeys listed).
+func (l Ledger) ReadAccounting(ctx context.Context, key string) (*StoredAccounting, error) {
+	return l.readAccounting(ctx, key)
+}

@@ -277,6 +277,9 @@ func (s *Server) Handler() http.Handler {
 // handle registers h under pattern, counting its responses by status.
 func (s *Server) handle(mux *http.ServeMux, pattern string, h http.HandlerFunc) {
 	route := pattern[strings.IndexByte(pattern, ' ')+1:]
+	// The route's 500s exist at zero from the start: the 5xx alert's rate() sees the
+	// first one after a restart, which a series first appearing at 1 would hide.
+	s.requests.WithLabelValues(route, statusLabel(http.StatusInternalServerError))
 	mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		s.inflight.enter()
 		defer s.inflight.leave() // after the audit record is appended (Drain)

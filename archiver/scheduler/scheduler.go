@@ -223,8 +223,6 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 			}
 			if m == nil {
 				need[d] = append(need[d], o.ID)
-			} else {
-				s.metrics.lastSealed.WithLabelValues(o.ID).Set(float64(d.Start().Unix()))
 			}
 		}
 	}
@@ -343,8 +341,6 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 				if s.OnSealed != nil {
 					s.OnSealed(o.Org, d)
 				}
-				s.metrics.lastSealed.WithLabelValues(o.Org).Set(float64(d.Start().Unix()))
-				s.metrics.lastSuccess.SetToCurrentTime()
 			}
 		}
 		if len(retry) == 0 {
@@ -375,14 +371,14 @@ func (s *Scheduler) observe(res *archiver.DayResult) {
 	s.metrics.events.WithLabelValues("excluded").Add(float64(ex))
 }
 
+// metrics are the scheduler's own, counted in this process. How far each organization is
+// sealed comes from the store instead (Freshness), whichever process sealed.
 type metrics struct {
-	runs        *prometheus.CounterVec
-	duration    prometheus.Histogram
-	failures    *prometheus.CounterVec
-	events      *prometheus.CounterVec
-	lastSealed  *prometheus.GaugeVec
-	lastSuccess prometheus.Gauge
-	missing     prometheus.Counter
+	runs     *prometheus.CounterVec
+	duration prometheus.Histogram
+	failures *prometheus.CounterVec
+	events   *prometheus.CounterVec
+	missing  prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -395,15 +391,31 @@ func newMetrics() *metrics {
 			Help: "Failed seal attempts by organization (all: the whole day)."}, []string{"org"}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_events_total",
 			Help: "Input events sealed, by outcome: exported, excluded, duplicate, quarantined."}, []string{"outcome"}),
-		lastSealed: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "chatvault_last_sealed_day_timestamp_seconds",
-			Help: "Start (Unix time) of the latest day sealed per organization."}, []string{"org"}),
-		lastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_last_seal_success_timestamp_seconds",
-			Help: "When a day was last sealed (Unix time)."}),
 		missing: prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_partition_missing_total",
 			Help: "Ticks that found a closed day with no partition (the producer did not deliver)."}),
 	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.runs, m.duration, m.failures, m.events, m.lastSealed, m.lastSuccess, m.missing)
+	// Every series a rule alerts on exists from the start, at zero: a counter that first
+	// appears at 1 shows no increase(), so the first failure after a restart would not
+	// alert. The per-organization ones are made by KnownOrgs.
+	for _, result := range []string{"ok", "failed", "skipped"} {
+		m.runs.WithLabelValues(result)
+	}
+	for _, outcome := range []string{"exported", "excluded", "duplicate", "quarantined"} {
+		m.events.WithLabelValues(outcome)
+	}
+	m.failures.WithLabelValues(orgLabel(""))
+	r.MustRegister(m.runs, m.duration, m.failures, m.events, m.missing)
+}
+
+// KnownOrgs makes chatvault_seal_failures_total of each organization exist, at zero, before
+// its first failure (see register). serve calls it with the archiving organizations each
+// time it reads the directory (Freshness.OnOrgs).
+func (s *Scheduler) KnownOrgs(orgs []string) {
+	s.defaults()
+	for _, org := range orgs {
+		s.metrics.failures.WithLabelValues(org)
+	}
 }

@@ -55,6 +55,10 @@ var serveHooks struct {
 
 	// metricsListening hears the address of http.metricsAddr's listener.
 	metricsListening func(addr string)
+	// ledgerRefresh, when set, replaces the freshness metrics' ticker, and
+	// ledgerRefreshed hears each read of the ledger (freshness.go).
+	ledgerRefresh   chan time.Time
+	ledgerRefreshed func(err error)
 }
 
 // janitorInterval is how often serve deletes export task results past exports.retention.
@@ -226,7 +230,15 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			serveErr <- err
 		}
 	}()
-	metricsSrv := serveMetrics(e, reg, metricsLn, &wg, serveErr)
+	// How far each organization is sealed comes from the store's ledger, which every
+	// sealing process writes (this scheduler, another replica's, a CronJob's run): read at
+	// start, every ledgerRefreshInterval, and right after each tick of the scheduler here.
+	fresh := &scheduler.Freshness{
+		Ledger:    archiver.Ledger{Store: store},
+		Directory: func(context.Context) (*model.Directory, error) { return dir.load() },
+		Now:       clock.Now,
+	}
+	reg.MustRegister(fresh)
 
 	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way
 	// may finish. stop ends its loop; cancelWork aborts the seal.
@@ -248,10 +260,23 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Schedule:  sched,
 			Clock:     clock,
 			Logger:    e.log.With("component", "scheduler"),
-			OnTick:    serveHooks.onTick,
 			OnSealed:  sealedHook(verifier),
+			OnTick: func(r scheduler.Report) {
+				if r.Skipped == "" {
+					refreshFreshness(work, e, fresh) // aborted with the seal at the deadline
+				}
+				if serveHooks.onTick != nil {
+					serveHooks.onTick(r)
+				}
+			},
 		}
 		s.Register(reg)
+		// Each organization's counters exist at zero before the metrics address answers
+		// (below): a counter that first appears at 1 shows no increase() to the alerts.
+		fresh.OnOrgs = s.KnownOrgs
+		if d, err := dir.load(); err == nil {
+			s.KnownOrgs(archivingOrgs(d))
+		} // else: the ready check and the first tick report it
 		go func() {
 			defer close(schedDone)
 			s.Run(work, stop)
@@ -259,6 +284,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	} else {
 		close(schedDone)
 	}
+	metricsSrv := serveMetrics(e, reg, metricsLn, &wg, serveErr)
 
 	// Export tasks run until shutdown; one cut short runs again at the next start.
 	tasks, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
@@ -276,6 +302,11 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		runJanitor(tasks, e, engine)
 	}()
 	verifyDone := startVerifyLoop(tasks, e, verifier)
+	freshDone := make(chan struct{})
+	go func() {
+		defer close(freshDone)
+		runFreshness(tasks, e, fresh)
+	}()
 
 	// Tokens: reloaded on SIGHUP and when the file changes (a Kubernetes Secret update
 	// swaps the file under us).
@@ -337,6 +368,7 @@ loop:
 	cancelTasks()
 	<-tasksDone
 	<-janitorDone
+	<-freshDone
 	select {
 	case <-verifyDone:
 	case <-deadline.Done(): // a read the store does not answer: nothing to record

@@ -1,0 +1,296 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// FreshnessLedger is what the freshness metrics read of the store (archiver.Ledger).
+type FreshnessLedger interface {
+	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+	Failed(ctx context.Context, org string, day archiver.Day) (bool, string, error)
+	AccountingKeys(ctx context.Context, fn func(key string, day archiver.Day) error) error
+	ReadAccounting(ctx context.Context, key string) (*archiver.StoredAccounting, error)
+}
+
+// Freshness publishes how far each archiving organization's archive is sealed, as the
+// store's ledger says, not as this process remembers: every sealing process (serve's
+// scheduler, another replica's, or `chatvault run` from a CronJob, cron or a systemd
+// timer, which has no metrics endpoint) writes the ledger, so the alerts built on these
+// gauges work in every mode, and a restart re-reads them instead of starting from
+// nothing (which would page, or stay silent, until the next seal).
+//
+// Refresh reads the store; Collect only reports what the last successful Refresh found,
+// so a scrape never waits on the store. serve refreshes at start, periodically, and
+// right after each tick of its own scheduler.
+//
+// A day is counted from the organization's archivalStart (or LookBack days back when it
+// has none) through yesterday (the last day that has ended). Sealed days are remembered:
+// a manifest is never removed, so each later Refresh reads only the days not sealed yet,
+// and the accounting objects it has not read.
+type Freshness struct {
+	Ledger FreshnessLedger
+	// Directory returns the current directory (which organizations archive, from when).
+	Directory func(ctx context.Context) (*model.Directory, error)
+	// Now is the time that says which day is today (default time.Now).
+	Now func() time.Time
+	// LookBack is the number of days counted for organizations without archivalStart
+	// (default DefaultLookBack, as the scheduler).
+	LookBack int
+	// OnOrgs, when set, hears the archiving organizations after each successful Refresh
+	// (serve creates the scheduler's per-organization counters with it).
+	OnOrgs func(orgs []string)
+
+	refreshFailures atomic.Int64
+
+	mu     sync.Mutex // serializes Refresh
+	sealed map[string]map[archiver.Day]bool
+	// accounting caches, per day, the latest accounting object read.
+	accounting map[archiver.Day]dayAccounting
+
+	snapMu sync.Mutex
+	snap   *freshnessSnapshot
+}
+
+type dayAccounting struct {
+	key         string
+	quarantined int64
+	sealedAt    time.Time
+}
+
+// OrgFreshness is one organization's state in the ledger.
+type OrgFreshness struct {
+	Org string
+	// LastSealed is the latest day sealed (zero when none of the counted days is).
+	LastSealed archiver.Day
+	// FirstUnsealed is the oldest counted day not sealed: today when every day that has
+	// ended is sealed (the archival start when it lies ahead). A day is late once the
+	// time passes its end plus the deadline the alert rules set.
+	FirstUnsealed archiver.Day
+	// Pending counts the days that have ended, are not sealed, and have no failed
+	// attempt recorded; Failed those whose latest attempt failed.
+	Pending, Failed int
+}
+
+// FreshnessSnapshot is what a Refresh found.
+type freshnessSnapshot struct {
+	at   time.Time
+	orgs []OrgFreshness
+	// Day-level quarantine (records no organization can be told about: they could not be
+	// routed), from each day's latest accounting object.
+	quarantinedDays    int
+	quarantinedRecords int64
+	lastQuarantine     time.Time
+}
+
+var (
+	descLastSealedDay = prometheus.NewDesc("chatvault_last_sealed_day_timestamp_seconds",
+		"Start (Unix time) of the organization's latest sealed day, as the store's ledger says (whichever process sealed it).", []string{"org"}, nil)
+	descFirstUnsealedDay = prometheus.NewDesc("chatvault_first_unsealed_day_timestamp_seconds",
+		"Start (Unix time) of the organization's oldest day not sealed, from its archivalStart: today's when every day that has ended is sealed. A day is late when time() passes this + 86400 + the deadline.", []string{"org"}, nil)
+	descDaysPending = prometheus.NewDesc("chatvault_days_pending",
+		"Days that have ended and are not sealed, with no failed attempt recorded, from the organization's archivalStart (the store's ledger).", []string{"org"}, nil)
+	descDaysFailed = prometheus.NewDesc("chatvault_days_failed",
+		"Days not sealed whose latest attempt failed (the store's ledger), from the organization's archivalStart.", []string{"org"}, nil)
+	descQuarantinedDays = prometheus.NewDesc("chatvault_quarantined_days",
+		"Sealed days whose latest accounting object shows quarantined records (day-level: quarantined records belong to no organization).", nil, nil)
+	descQuarantinedRecords = prometheus.NewDesc("chatvault_quarantined_records",
+		"Records quarantined in the sealed days, by each day's latest accounting object.", nil, nil)
+	descLastQuarantine = prometheus.NewDesc("chatvault_last_quarantine_timestamp_seconds",
+		"When a seal last quarantined records (Unix time of its accounting object; 0: never).", nil, nil)
+	descLedgerRefreshed = prometheus.NewDesc("chatvault_ledger_refresh_timestamp_seconds",
+		"When serve last read the store's ledger for the freshness metrics (Unix time).", nil, nil)
+	descLedgerRefreshFailures = prometheus.NewDesc("chatvault_ledger_refresh_failures_total",
+		"Reads of the store's ledger for the freshness metrics that failed (the gauges keep the last values read).", nil, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (f *Freshness) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLastSealedDay, descFirstUnsealedDay, descDaysPending, descDaysFailed,
+		descQuarantinedDays, descQuarantinedRecords, descLastQuarantine, descLedgerRefreshed, descLedgerRefreshFailures} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector. Before the first successful Refresh only the
+// failure counter is reported: a gauge of zero would read as "never sealed" and page.
+func (f *Freshness) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.MustNewConstMetric(descLedgerRefreshFailures, prometheus.CounterValue, float64(f.refreshFailures.Load()))
+	f.snapMu.Lock()
+	s := f.snap
+	f.snapMu.Unlock()
+	if s == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descLedgerRefreshed, prometheus.GaugeValue, unixSeconds(s.at))
+	for _, o := range s.orgs {
+		if !o.LastSealed.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descLastSealedDay, prometheus.GaugeValue, float64(o.LastSealed.Start().Unix()), o.Org)
+		}
+		ch <- prometheus.MustNewConstMetric(descFirstUnsealedDay, prometheus.GaugeValue, float64(o.FirstUnsealed.Start().Unix()), o.Org)
+		ch <- prometheus.MustNewConstMetric(descDaysPending, prometheus.GaugeValue, float64(o.Pending), o.Org)
+		ch <- prometheus.MustNewConstMetric(descDaysFailed, prometheus.GaugeValue, float64(o.Failed), o.Org)
+	}
+	ch <- prometheus.MustNewConstMetric(descQuarantinedDays, prometheus.GaugeValue, float64(s.quarantinedDays))
+	ch <- prometheus.MustNewConstMetric(descQuarantinedRecords, prometheus.GaugeValue, float64(s.quarantinedRecords))
+	ch <- prometheus.MustNewConstMetric(descLastQuarantine, prometheus.GaugeValue, unixSeconds(s.lastQuarantine))
+}
+
+// Orgs returns each archiving organization's state as of the last successful Refresh
+// (nil before it).
+func (f *Freshness) Orgs() []OrgFreshness {
+	f.snapMu.Lock()
+	defer f.snapMu.Unlock()
+	if f.snap == nil {
+		return nil
+	}
+	return slices.Clone(f.snap.orgs)
+}
+
+// Refresh reads the ledger. On an error the metrics keep what the previous Refresh found,
+// and the failure is counted.
+func (f *Freshness) Refresh(ctx context.Context) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	s, err := f.read(ctx)
+	if err != nil {
+		f.refreshFailures.Add(1)
+		return fmt.Errorf("freshness metrics: %w", err)
+	}
+	f.snapMu.Lock()
+	f.snap = s
+	f.snapMu.Unlock()
+	if f.OnOrgs != nil {
+		orgs := make([]string, len(s.orgs))
+		for i, o := range s.orgs {
+			orgs[i] = o.Org
+		}
+		f.OnOrgs(orgs)
+	}
+	return nil
+}
+
+func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	lookBack := f.LookBack
+	if lookBack <= 0 {
+		lookBack = DefaultLookBack
+	}
+	if f.sealed == nil {
+		f.sealed = map[string]map[archiver.Day]bool{}
+		f.accounting = map[archiver.Day]dayAccounting{}
+	}
+	dir, err := f.Directory(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read directory: %w", err)
+	}
+	s := &freshnessSnapshot{at: now()}
+	today := archiver.DayOf(s.at)
+	for _, o := range dir.Organizations {
+		if !o.Archival {
+			continue
+		}
+		from := archiver.DayOf(today.Start().AddDate(0, 0, -lookBack))
+		if o.ArchivalStart != "" {
+			if from, err = archiver.ParseDay(o.ArchivalStart); err != nil {
+				return nil, fmt.Errorf("organization %s: archivalStart: %w", o.ID, err)
+			}
+		}
+		st, err := f.readOrg(ctx, o.ID, from, today)
+		if err != nil {
+			return nil, err
+		}
+		s.orgs = append(s.orgs, st)
+	}
+	if err := f.readQuarantine(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// readOrg counts the organization's days from..today (exclusive), reading only those not
+// known sealed.
+func (f *Freshness) readOrg(ctx context.Context, org string, from, today archiver.Day) (OrgFreshness, error) {
+	st := OrgFreshness{Org: org, FirstUnsealed: from}
+	sealed := f.sealed[org]
+	if sealed == nil {
+		sealed = map[archiver.Day]bool{}
+		f.sealed[org] = sealed
+	}
+	unsealedSeen := false
+	for d := from; d.Before(today); d = d.Next() {
+		if !sealed[d] {
+			m, err := f.Ledger.Latest(ctx, org, d)
+			if err != nil {
+				return st, fmt.Errorf("organization %s, %s: %w", org, d, err)
+			}
+			sealed[d] = m != nil
+		}
+		if sealed[d] {
+			st.LastSealed = d
+			continue
+		}
+		if !unsealedSeen {
+			st.FirstUnsealed, unsealedSeen = d, true
+		}
+		failed, _, err := f.Ledger.Failed(ctx, org, d)
+		if err != nil {
+			return st, fmt.Errorf("organization %s, %s: %w", org, d, err)
+		}
+		if failed {
+			st.Failed++
+		} else {
+			st.Pending++
+		}
+	}
+	if !unsealedSeen && from.Before(today) {
+		st.FirstUnsealed = today
+	}
+	return st, nil
+}
+
+// readQuarantine reads each day's latest accounting object it has not read yet.
+func (f *Freshness) readQuarantine(ctx context.Context, s *freshnessSnapshot) error {
+	latest := map[archiver.Day]string{}
+	if err := f.Ledger.AccountingKeys(ctx, func(key string, day archiver.Day) error {
+		latest[day] = key // keys are listed oldest first within a day
+		return nil
+	}); err != nil {
+		return err
+	}
+	for day, key := range latest {
+		if f.accounting[day].key == key {
+			continue
+		}
+		a, err := f.Ledger.ReadAccounting(ctx, key)
+		if err != nil {
+			return err
+		}
+		// An unparsable time counts as the epoch: the records are still counted, and the
+		// alert (on a recent time) stays quiet about an object verify reports anyway.
+		at, _ := time.Parse(time.RFC3339, a.SealedAt)
+		f.accounting[day] = dayAccounting{key: key, quarantined: a.Input.Quarantined, sealedAt: at}
+	}
+	for _, a := range f.accounting {
+		if a.quarantined == 0 {
+			continue
+		}
+		s.quarantinedDays++
+		s.quarantinedRecords += a.quarantined
+		if a.sealedAt.After(s.lastQuarantine) {
+			s.lastQuarantine = a.sealedAt
+		}
+	}
+	return nil
+}

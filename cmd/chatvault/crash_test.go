@@ -345,10 +345,19 @@ func (r *crashDayRig) crashAndRecover(t *testing.T, target crashTarget, crashes 
 		before = ids
 	}
 
+	// A kill that came after the day's accounting object (the run's last write) left
+	// everything recorded: the rerun then changes nothing and, having quarantined nothing
+	// itself, exits 0 rather than the reference run's 3.
+	want := r.refCode
+	for k := range before {
+		if want == exitQuarantined && strings.HasPrefix(k, "accounting/") {
+			want = exitOK
+		}
+	}
 	res := runBinary(t, nil, nil, args...)
 	stats.reruns++
-	if res.killed || res.code != r.refCode {
-		t.Fatalf("rerun: exit %d (killed %t), want %d\n%s%s", res.code, res.killed, r.refCode, res.stdout, res.stderr)
+	if res.killed || res.code != want {
+		t.Fatalf("rerun: exit %d (killed %t), want %d\n%s%s", res.code, res.killed, want, res.stdout, res.stderr)
 	}
 	// Only one day is sealed, so organizations whose archivalStart lies before it get the
 	// backlog warning ("never sealed"); any other warning (an orphaned export) is a failure.

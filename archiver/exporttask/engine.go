@@ -512,7 +512,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	defer os.Remove(f.Name())
 	defer f.Close()
 	out := &hashWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
-	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir, Now: e.Now})
+	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}

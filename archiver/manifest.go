@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 )
 
 // ManifestVersion is the version of the manifests this build writes. Version 2 (issue 10)
@@ -72,6 +73,19 @@ type Manifest struct {
 	// names, which were not read as events, each with its size and SHA-256 as read by the
 	// run that made this manifest; absent when there were none.
 	Ignored []IgnoredFile `json:"ignored,omitempty"`
+}
+
+// SealedTime is SealedAt as a time, or the end of the manifest's day when SealedAt does
+// not parse (verify reports that): a time taken from the archive, for the exports that
+// need one, never from the clock of the process writing them.
+func (m *Manifest) SealedTime() time.Time {
+	if t, err := time.Parse(time.RFC3339Nano, m.SealedAt); err == nil {
+		return t.UTC()
+	}
+	if d, err := ParseDay(m.Date); err == nil {
+		return d.End().UTC()
+	}
+	return time.Time{}
 }
 
 // Window bounds a day's events.

@@ -512,7 +512,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	defer os.Remove(f.Name())
 	defer f.Close()
 	out := &hashWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
-	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir, Now: e.Now})
+	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
@@ -707,7 +707,8 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	return nil
 }
 
-// Expire deletes the results of tasks completed more than Retention ago, and returns how
+// Expire is the task janitor. It deletes the results of tasks completed more than
+// Retention ago, and the results no task names (orphans, see OrphanGrace), and returns how
 // many it deleted. A result already gone (a bucket lifecycle rule) is not an error. The
 // task's other objects stay: its status then reads expired, with its hashes.
 func (e *Engine) Expire(ctx context.Context) (int, error) {
@@ -717,46 +718,59 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	}
 	d := e.Store.(archiver.Deleter)
 	now := e.Now()
-	var done []taskRef
-	err := e.Store.List(ctx, archiver.TasksPrefix, func(key string) error {
-		parts := strings.Split(strings.TrimPrefix(key, archiver.TasksPrefix), "/")
-		if len(parts) == 3 && parts[2] == "completed.json" && ValidID(parts[1]) {
-			done = append(done, taskRef{parts[0], parts[1]})
-		}
-		return nil
-	})
+	tasks, err := listTaskObjects(ctx, e.Store)
 	if err != nil {
 		return 0, fmt.Errorf("expire task results: %w", err)
 	}
 	n := 0
 	var errs []error
-	for _, r := range done {
-		var c completion
-		if err := getJSON(ctx, e.Store, completedKey(r.org, r.id), &c); err != nil {
-			return n, fmt.Errorf("expire task results: %w", err)
-		}
-		// Only the task's own result is ever deleted, whatever the record says; its
-		// signature is not required: an unsigned record's result (a task completed before
-		// completions were signed, or a forgery) is a copy that is never served, and
-		// deleting it at retention loses nothing.
-		if err := c.ownResult(r.org, r.id); err != nil {
-			errs = append(errs, err) // the others are still swept
+	for _, t := range tasks {
+		var named string       // the result completed.json names
+		var finished time.Time // when the task got its outcome
+		switch {
+		case t.completed:
+			var c completion
+			if err := getJSON(ctx, e.Store, completedKey(t.org, t.id), &c); err != nil {
+				return n, fmt.Errorf("expire task results: %w", err)
+			}
+			// Only the task's own result is ever deleted, whatever the record says; its
+			// signature is not required: an unsigned record's result (a task completed before
+			// completions were signed, or a forgery) is a copy that is never served, and
+			// deleting it at retention loses nothing.
+			if err := c.ownResult(t.org, t.id); err != nil {
+				errs = append(errs, err) // the others are still swept
+				continue
+			}
+			named, finished = c.ResultKey, c.CompletedAt
+			if !now.Before(c.CompletedAt.Add(e.Retention)) && slices.Contains(t.results, c.ResultKey) {
+				gone, err := deleteResult(ctx, d, c.ResultKey)
+				if err != nil {
+					return n, fmt.Errorf("expire task results: %w", err)
+				}
+				if !gone {
+					break
+				}
+				e.Logger.Info("export task result deleted after retention", "org", t.org, "task", t.id, "completed", c.CompletedAt)
+				e.metrics.expired.Inc()
+				n++
+			}
+		case t.failed:
+			var f failure
+			if err := getJSON(ctx, e.Store, failedKey(t.org, t.id), &f); err != nil {
+				return n, fmt.Errorf("expire task results: %w", err)
+			}
+			finished = f.FailedAt
+		default:
+			// Queued or running: a result not named yet may be about to be (a rerun of a
+			// deterministic task names the very object a dead replica wrote).
 			continue
 		}
-		if now.Before(c.CompletedAt.Add(e.Retention)) {
-			continue
-		}
-		err := d.Delete(ctx, c.ResultKey)
-		if errors.Is(err, archiver.ErrNotFound) {
-			continue
-		}
+		m, err := e.sweepOrphans(ctx, d, t, named, finished, now)
+		n += m
 		if err != nil {
 			return n, fmt.Errorf("expire task results: %w", err)
 		}
-		e.Logger.Info("export task result deleted after retention", "org", r.org, "task", r.id, "completed", c.CompletedAt)
-		n++
 	}
-	e.metrics.expired.Add(float64(n))
 	if len(errs) > 0 {
 		return n, fmt.Errorf("expire task results: %w", errors.Join(errs...))
 	}
@@ -768,6 +782,7 @@ type metrics struct {
 	finished *prometheus.CounterVec
 	events   *prometheus.CounterVec
 	expired  prometheus.Counter
+	orphaned prometheus.Counter
 	queued   prometheus.Gauge
 	running  prometheus.Gauge
 }
@@ -777,12 +792,13 @@ func (m *metrics) init() {
 	m.finished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_export_tasks_finished_total", Help: "Export tasks finished, by outcome (completed, failed)."}, []string{"state"})
 	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_export_task_events_total", Help: "Events written into export task results, by format."}, []string{"format"})
 	m.expired = prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_export_task_results_expired_total", Help: "Export task results deleted after retention."})
+	m.orphaned = prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_export_task_results_orphaned_total", Help: "Export task results deleted because their finished task does not name them."})
 	m.queued = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_export_tasks_queued", Help: "Export tasks waiting for a worker."})
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_export_tasks_running", Help: "Export tasks running."})
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.created, m.finished, m.events, m.expired, m.queued, m.running)
+	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running)
 }
 
 // CheckLink verifies a download link's query for task id (see Links.Check) at the

@@ -655,7 +655,7 @@ func TestPluggedFormat(t *testing.T) {
 	if st.State != exporttask.StateCompleted || st.Result.Filename != st.TaskID+".txt" || st.Result.ContentType != "text/plain" {
 		t.Fatalf("%+v %+v", st, st.Result)
 	}
-	if opts.Org != acme || opts.OrgName != "Acme" || opts.TaskID != st.TaskID || opts.Now == nil {
+	if opts.Org != acme || opts.OrgName != "Acme" || opts.TaskID != st.TaskID {
 		t.Errorf("encoder options %+v", opts)
 	}
 	if !strings.HasPrefix(string(b), "2026-11-22 M-001\n") || !strings.HasSuffix(string(b), "END\n") || int64(strings.Count(string(b), "\n")) != st.Result.Events+1 {

@@ -18,7 +18,8 @@ type FormatOptions struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names and identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
-	Now          func() time.Time
+	// No clock: a result holds no time but its data's (a sealed day's sealedAt), so that
+	// the same task gives the same bytes on any replica, at any time.
 }
 
 // Encoder writes a task's result. WriteDay is called once per sealed day of the range, in

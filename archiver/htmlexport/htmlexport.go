@@ -25,15 +25,17 @@ type Options struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names/identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
-	Now          func() time.Time
 }
 
 // Writer writes the HTML transcripts of an export as a ZIP archive.
 type Writer struct {
-	opt    Options
-	out    io.Writer
-	zw     *fastzip.Writer // made by Close, which writes the whole archive
-	now    time.Time
+	opt Options
+	out io.Writer
+	zw  *fastzip.Writer // made by Close, which writes the whole archive
+	// asOf is the latest sealing time of the days written: the archive's only time (its
+	// entries' modification time, the pages' stamp), so that the same task gives the
+	// same bytes whenever and wherever it runs.
+	asOf   time.Time
 	sorter *spillsort.Sorter
 	budget int // sortMemory, smaller in tests
 	days   []sourceDay
@@ -49,10 +51,7 @@ type sourceDay struct {
 
 // NewWriter starts an export written to w.
 func NewWriter(w io.Writer, opt Options) (*Writer, error) {
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
-	return &Writer{opt: opt, out: w, now: opt.Now().UTC(), budget: sortMemory}, nil
+	return &Writer{opt: opt, out: w, budget: sortMemory}, nil
 }
 
 // ContentType is the media type of the output.
@@ -68,6 +67,9 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		return errors.New("htmlexport: write after close")
 	}
 	day := sourceDay{Date: m.Date, Revision: m.Revision, SHA256: hex.EncodeToString(m.SHA256[:])}
+	if t := m.SealedTime(); t.After(w.asOf) {
+		w.asOf = t
+	}
 	idx := len(w.days)
 	if w.sorter == nil {
 		w.sorter = spillsort.New(w.opt.TempDir, w.budget)

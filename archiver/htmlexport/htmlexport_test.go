@@ -22,7 +22,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 
 func testOptions(t testing.TB) Options {
 	return Options{Org: exporttest.Org, OrgName: exporttest.OrgName, TaskID: "3f6c1a2e-7d4b-4c8e-9a1f-0b2c3d4e5f60",
-		TempDir: t.TempDir(), Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }}
+		TempDir: t.TempDir()}
 }
 
 func produce(t testing.TB, days []exporttest.Day, opt Options, tune func(*Writer)) []byte {
@@ -261,5 +261,33 @@ func TestCancel(t *testing.T) {
 	d := exporttest.Fixture(t)[0]
 	if err := w.WriteDay(ctx, d.Manifest, d.Next()); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WriteDay after cancel = %v", err)
+	}
+}
+
+// TestTimesAreTheSealedDays: the archive's only time is the latest sealing time of its
+// source days (every entry's modification time and the pages' stamp), never the clock of
+// the process that writes it, so the same task gives the same bytes on any replica.
+func TestTimesAreTheSealedDays(t *testing.T) {
+	days := exporttest.Fixture(t)
+	want := days[len(days)-1].Manifest.SealedTime()
+	if want.Before(days[0].Manifest.SealedTime()) || want.IsZero() {
+		t.Fatalf("fixture: the last day is not the latest sealed: %v", want)
+	}
+	out := produce(t, days, testOptions(t), nil)
+	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zf := range zr.File {
+		if !zf.Modified.Equal(want.Truncate(time.Second)) {
+			t.Errorf("%s modified %v, want the latest sealing time %v", zf.Name, zf.Modified, want)
+		}
+	}
+	files, _ := entries(t, out)
+	stamp := "as sealed by " + want.Format("2006-01-02 15:04:05 UTC")
+	for _, name := range []string{"index.html", "chats/00001.html"} {
+		if !strings.Contains(string(files[name]), stamp) {
+			t.Errorf("%s does not say %q", name, stamp)
+		}
 	}
 }

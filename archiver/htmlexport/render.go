@@ -164,7 +164,7 @@ func (r *renderer) person(p *model.Participant) personView {
 
 func (r *renderer) header() headerView {
 	h := headerView{Org: r.w.opt.Org, OrgName: r.w.opt.OrgName, TaskID: r.w.opt.TaskID,
-		Generated: r.w.now.Format("2006-01-02 15:04:05 UTC"), Days: r.w.days}
+		AsOf: r.w.asOf.Format("2006-01-02 15:04:05 UTC"), Days: r.w.days}
 	if h.OrgName == "" {
 		h.OrgName = h.Org
 	}
@@ -189,7 +189,7 @@ func (r *renderer) finishChat() error {
 			page.ChatDays = append(page.ChatDays, r.w.days[i])
 		}
 	}
-	zf, err := r.w.zw.CreateHeader(zipHeader(c.file, r.w.now))
+	zf, err := r.w.zw.CreateHeader(zipHeader(c.file, r.w.asOf))
 	if err != nil {
 		return err
 	}
@@ -207,7 +207,7 @@ func (r *renderer) finishChat() error {
 }
 
 func (r *renderer) index() error {
-	zf, err := r.w.zw.CreateHeader(zipHeader("index.html", r.w.now))
+	zf, err := r.w.zw.CreateHeader(zipHeader("index.html", r.w.asOf))
 	if err != nil {
 		return err
 	}
@@ -222,8 +222,8 @@ func (r *renderer) index() error {
 }
 
 type headerView struct {
-	Org, OrgName, TaskID, Generated, From, To string
-	Days                                      []sourceDay
+	Org, OrgName, TaskID, AsOf, From, To string
+	Days                                 []sourceDay
 }
 
 type chatPage struct {

@@ -42,7 +42,7 @@ var pageHead = `<!DOCTYPE html>
 <style>` + style + `</style>
 `
 
-const exportFacts = `<p class="meta">Organization <strong>{{.OrgName}}</strong> ({{.Org}}) · export task {{.TaskID}} · days {{.From}} to {{.To}} (UTC) · generated {{.Generated}} by chatvault from sealed, hashed days</p>
+const exportFacts = `<p class="meta">Organization <strong>{{.OrgName}}</strong> ({{.Org}}) · export task {{.TaskID}} · days {{.From}} to {{.To}} (UTC) as sealed by {{.AsOf}} · exported by chatvault from sealed, hashed days</p>
 `
 
 var chatStartTmpl = template.Must(template.New("chat").Parse(pageHead + `<title>Chat {{.Chat}} · {{.OrgName}} · chatvault export</title>

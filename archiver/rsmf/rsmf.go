@@ -40,14 +40,17 @@ type Options struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names/identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
-	Now          func() time.Time
 }
 
 // Writer writes an RSMF production as a ZIP archive.
 type Writer struct {
-	opt      Options
-	zw       *fastzip.Writer
-	now      time.Time
+	opt Options
+	zw  *fastzip.Writer
+	// asOf is the latest sealing time of the days written so far. The production's only
+	// times are those of its data: a day's .rsmf files carry that day's sealing time,
+	// loadfile.csv and export.json the latest, so that the same task gives the same bytes
+	// whenever and wherever it runs.
+	asOf     time.Time
 	load     *os.File // loadfile.csv rows, copied into the archive by Close
 	loadCSV  *csv.Writer
 	loadBuf  *bufio.Writer
@@ -65,6 +68,7 @@ type sourceDay struct {
 	ManifestSHA256 string `json:"manifestSha256"`
 	Records        int64  `json:"records"`
 	Files          int    `json:"rsmfFiles"`
+	sealed         time.Time
 }
 
 var loadHeader = []string{"DocID", "Custodian", "Conversation", "Participants", "FirstDate", "LastDate",
@@ -72,9 +76,6 @@ var loadHeader = []string{"DocID", "Custodian", "Conversation", "Participants", 
 
 // NewWriter starts a production written to w.
 func NewWriter(w io.Writer, opt Options) (*Writer, error) {
-	if opt.Now == nil {
-		opt.Now = time.Now
-	}
 	f, err := os.CreateTemp(opt.TempDir, "chatvault-rsmf-load-*")
 	if err != nil {
 		return nil, fmt.Errorf("rsmf: create load file: %w", err)
@@ -88,7 +89,7 @@ func NewWriter(w io.Writer, opt Options) (*Writer, error) {
 		return nil, fmt.Errorf("rsmf: %w", err)
 	}
 	buf := bufio.NewWriter(f)
-	wr := &Writer{opt: opt, zw: zw, now: opt.Now().UTC(), load: f, loadBuf: buf,
+	wr := &Writer{opt: opt, zw: zw, load: f, loadBuf: buf,
 		loadCSV: csv.NewWriter(buf), maxFile: MaxFileEvents, maxBytes: MaxFileBytes}
 	return wr, nil
 }
@@ -104,7 +105,11 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 	if w.closed {
 		return errors.New("rsmf: write after close")
 	}
-	day := sourceDay{Date: m.Date, Revision: m.Revision, ManifestKey: m.Key, ManifestSHA256: hex.EncodeToString(m.SHA256[:])}
+	day := sourceDay{Date: m.Date, Revision: m.Revision, ManifestKey: m.Key, ManifestSHA256: hex.EncodeToString(m.SHA256[:]),
+		sealed: m.SealedTime()}
+	if day.sealed.After(w.asOf) {
+		w.asOf = day.sealed
+	}
 	s := spillsort.New(w.opt.TempDir, sortMemory)
 	defer s.Close()
 	var key, val []byte
@@ -210,7 +215,7 @@ func (w *Writer) writeFile(day *sourceDay, chat string, part int, more bool, eve
 	}
 	sum := sha256.Sum256(buf.Bytes())
 	path := day.Date + "/" + docID + ".rsmf"
-	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Deflate, Modified: w.now})
+	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Deflate, Modified: day.sealed})
 	if err != nil {
 		return fmt.Errorf("add %s: %w", path, err)
 	}
@@ -284,7 +289,7 @@ func (w *Writer) finish() error {
 	if err := w.loadBuf.Flush(); err != nil {
 		return fmt.Errorf("rsmf: write load file: %w", err)
 	}
-	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: "loadfile.csv", Method: zip.Deflate, Modified: w.now})
+	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: "loadfile.csv", Method: zip.Deflate, Modified: w.asOf})
 	if err != nil {
 		return fmt.Errorf("rsmf: add load file: %w", err)
 	}
@@ -302,19 +307,21 @@ func (w *Writer) finish() error {
 	}
 
 	info := struct {
-		Format      string      `json:"format"`
-		Version     string      `json:"rsmfVersion"`
-		Org         string      `json:"org"`
-		OrgName     string      `json:"orgName"`
-		TaskID      string      `json:"taskId"`
-		GeneratedAt string      `json:"generatedAt"`
-		Files       int         `json:"rsmfFiles"`
-		Days        []sourceDay `json:"sourceDays"`
-	}{"rsmf", Version, w.opt.Org, w.opt.OrgName, w.opt.TaskID, w.now.Format(time.RFC3339), w.docs, w.days}
+		Format  string `json:"format"`
+		Version string `json:"rsmfVersion"`
+		Org     string `json:"org"`
+		OrgName string `json:"orgName"`
+		TaskID  string `json:"taskId"`
+		// SealedAsOf is the latest sealing time of the source days, which the export
+		// reflects; not when it was written, so that its bytes do not depend on that.
+		SealedAsOf string      `json:"sealedAsOf"`
+		Files      int         `json:"rsmfFiles"`
+		Days       []sourceDay `json:"sourceDays"`
+	}{"rsmf", Version, w.opt.Org, w.opt.OrgName, w.opt.TaskID, w.asOf.Format(time.RFC3339), w.docs, w.days}
 	if info.Days == nil {
 		info.Days = []sourceDay{}
 	}
-	zf, err = w.zw.CreateHeader(&zip.FileHeader{Name: "export.json", Method: zip.Deflate, Modified: w.now})
+	zf, err = w.zw.CreateHeader(&zip.FileHeader{Name: "export.json", Method: zip.Deflate, Modified: w.asOf})
 	if err != nil {
 		return fmt.Errorf("rsmf: add export.json: %w", err)
 	}

@@ -33,12 +33,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files")
 
-var fixedNow = func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) }
-
 func fixtureDays(t testing.TB) []exporttest.Day { return exporttest.Fixture(t) }
 
 func testOptions(t testing.TB) Options {
-	return Options{Org: "org-acme", OrgName: "Acme", TaskID: "3f6c1a2e-7d4b-4c8e-9a1f-0b2c3d4e5f60", TempDir: t.TempDir(), Now: fixedNow}
+	return Options{Org: "org-acme", OrgName: "Acme", TaskID: "3f6c1a2e-7d4b-4c8e-9a1f-0b2c3d4e5f60", TempDir: t.TempDir()}
 }
 
 func produce(t testing.TB, days []exporttest.Day, opt Options, tune func(*Writer)) []byte {
@@ -632,4 +630,45 @@ func TestLoadFileFormulasNeutralized(t *testing.T) {
 	}
 	reliability.Record(t, "security", "rsmf export: display name, organization name or chat id starting with = + - @ tab CR", reliability.Kept,
 		"loadfile.csv cells prefixed with ' (OWASP); .rsmf keeps the name verbatim")
+}
+
+// TestTimesAreTheSealedDays: a day's .rsmf files carry that day's sealing time, the
+// load file and export.json the latest one; nothing carries the clock of the process
+// that writes the production, so the same task gives the same bytes on any replica.
+func TestTimesAreTheSealedDays(t *testing.T) {
+	days := fixtureDays(t)
+	sealed := map[string]time.Time{}
+	var latest time.Time
+	for _, d := range days {
+		sealed[d.Manifest.Date] = d.Manifest.SealedTime()
+		if sealed[d.Manifest.Date].After(latest) {
+			latest = sealed[d.Manifest.Date]
+		}
+	}
+	if latest.IsZero() || len(sealed) < 2 || sealed[days[0].Manifest.Date].Equal(latest) {
+		t.Fatalf("fixture: want days sealed at different times: %v", sealed)
+	}
+	out := produce(t, days, testOptions(t), nil)
+	zr, err := zip.NewReader(bytes.NewReader(out), int64(len(out)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zf := range zr.File {
+		want := latest
+		if date, _, ok := strings.Cut(zf.Name, "/"); ok {
+			want = sealed[date]
+		}
+		if !zf.Modified.Equal(want.Truncate(time.Second)) {
+			t.Errorf("%s modified %v, want %v", zf.Name, zf.Modified, want)
+		}
+	}
+	var info struct {
+		SealedAsOf string `json:"sealedAsOf"`
+	}
+	if err := json.Unmarshal(parseProduction(t, out).export, &info); err != nil {
+		t.Fatal(err)
+	}
+	if info.SealedAsOf != latest.Format(time.RFC3339) {
+		t.Errorf("export.json sealedAsOf %q, want %s", info.SealedAsOf, latest.Format(time.RFC3339))
+	}
 }

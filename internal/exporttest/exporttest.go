@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/synth"
@@ -44,10 +45,15 @@ func Slice(events []model.Event) func() (model.Event, error) {
 	}
 }
 
-// Manifest is a stand-in for a sealed day's manifest; its hash is derived from the date.
+// Manifest is a stand-in for a sealed day's manifest; its hash is derived from the date,
+// and it was sealed half an hour (and a fraction of a second) after the day ended.
 func Manifest(date string) *archiver.StoredManifest {
+	sealed := ""
+	if d, err := archiver.ParseDay(date); err == nil {
+		sealed = d.End().Add(30*time.Minute + 15*time.Second + 250*time.Millisecond).UTC().Format(time.RFC3339Nano)
+	}
 	return &archiver.StoredManifest{
-		Manifest: &archiver.Manifest{Org: Org, OrgName: OrgName, Date: date, Revision: 1},
+		Manifest: &archiver.Manifest{Org: Org, OrgName: OrgName, Date: date, Revision: 1, SealedAt: sealed},
 		Key:      "orgs/" + Org + "/manifests/" + date,
 		SHA256:   sha256.Sum256([]byte("manifest of " + date)),
 	}

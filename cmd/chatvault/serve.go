@@ -256,7 +256,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Ledger: archiver.Ledger{Store: store},
 			// Read afresh on every tick: a run routes with the directory as it is then.
 			Directory: func(context.Context) ([]byte, error) { return e.readDirectory() },
-			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: 6 * time.Hour, Clock: clock},
+			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: clock},
 			Schedule:  sched,
 			Clock:     clock,
 			Logger:    e.log.With("component", "scheduler"),
@@ -489,6 +489,12 @@ func rateOf(perSecond int) float64 {
 	}
 	return float64(perSecond)
 }
+
+// sealLeaseTTL is how long the scheduler lease outlives its holder's last renewal. The
+// holder renews it every third of that while it seals and releases it when done, so the
+// TTL only matters when a sealer dies: then the other replicas (or the next CronJob run)
+// take over two minutes later instead of hours later.
+const sealLeaseTTL = 2 * time.Minute
 
 // holderName names this replica in the scheduler lease.
 func holderName() string {

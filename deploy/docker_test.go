@@ -90,8 +90,17 @@ func parseDockerfile(file string) ([]stage, error) {
 // the systemd test (systemd-analyze verify needs the ExecStart binary to exist).
 var built struct {
 	once sync.Once
+	dir  string // removed by TestMain
 	path string
 	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
+	}
+	os.Exit(code)
 }
 
 // buildVersion is the VERSION build argument the test passes, as
@@ -106,12 +115,10 @@ const buildVersion = "deploytest-1"
 func dockerBuild(t *testing.T) string {
 	t.Helper()
 	built.once.Do(func() {
-		dir, err := os.MkdirTemp("", "chatvault-dockerbuild-")
-		if err != nil {
-			built.err = err
-			return
+		built.dir, built.err = os.MkdirTemp("", "chatvault-dockerbuild-")
+		if built.err == nil {
+			built.path, built.err = runDockerBuild(built.dir)
 		}
-		built.path, built.err = runDockerBuild(dir)
 	})
 	if built.err != nil {
 		t.Fatal(built.err)

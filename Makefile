@@ -35,7 +35,7 @@ test:
 	"$$promtool" test rules deploy/prometheus/*_test.yaml
 	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
 	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
-	(cd deploy/kubernetes && CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./...) && \
+	(cd deploy/kubernetes && CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
 
@@ -47,7 +47,7 @@ fuzz:
 reliability:
 	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
 	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
-	(cd deploy/kubernetes && CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./...) && \
+	(cd deploy/kubernetes && CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows"; code=$$?; rm -rf "$$rows"; exit $$code
 
 # Generate 1M and 4M events, seal them, and print the table of the README's performance

@@ -2,6 +2,7 @@ package kubernetes
 
 import (
 	"crypto/rand"
+	"errors"
 	"net"
 	"net/http"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,31 +24,58 @@ import (
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
-// TestDeploymentStarts starts the Deployment's container as the pod would run it: the
-// Deployment's arguments, the ConfigMap's configuration and the container's environment,
-// the Secret made with the commands of chatvault.yaml's header (chatvault keys generate,
-// 32 random bytes, chatvault token create) and mounted as the volume's items with the mode
-// the kubelet gives them (0400, group-readable through fsGroup: 0440), and the event log
-// and archive buckets the ConfigMap names on a MinIO (Object Lock on the archive). Only the
-// mount points move under a temporary folder, and the listen addresses and the S3 endpoint
-// are the test's. serve must become ready (/readyz 200) and stop cleanly on SIGTERM.
-func TestDeploymentStarts(t *testing.T) {
+// TestWorkloadsStart starts each workload's container as its pod would run it: its
+// arguments, the ConfigMap's configuration and the container's environment, the Secret
+// made with the commands of chatvault.yaml's header (chatvault keys generate, 32 random
+// bytes, chatvault token create) and mounted as the volume's items with the mode the
+// kubelet gives them (0400, group-readable through fsGroup: 0440), and the event log and
+// archive buckets the ConfigMap names on a MinIO (Object Lock on the archive; the sample
+// event log in the first). Only the mount points move under a temporary folder, and the
+// listen addresses and the S3 endpoint are the test's. The Deployment's serve must become
+// ready (/readyz 200) and stop cleanly on SIGTERM; the CronJob's run must seal the sample
+// day (exit 3: the sample holds records to quarantine) and leave the others pending.
+func TestWorkloadsStart(t *testing.T) {
 	m := decodeAll(t)
-	var c container
-	for _, cc := range chatvaultContainers(t, m) {
-		if cc.role == "serve" {
-			c = cc
-		}
-	}
-	if c.role == "" {
-		t.Fatal("no Deployment runs serve")
-	}
-	srv := miniotest.Start(t)
 	bin := buildChatvault(t)
+	secret := makeSecret(t, bin)
+	roles := map[string]bool{}
+	for _, c := range chatvaultContainers(t, m) {
+		roles[c.role] = true
+		t.Run(c.w.name, func(t *testing.T) {
+			// A MinIO each: serve's scheduler would seal the sample day before run could.
+			srv := miniotest.Start(t)
+			cmd, out := podCommand(t, m, c, srv, bin, secret)
+			switch c.role {
+			case "serve":
+				startServe(t, cmd, out)
+			case "run":
+				err := cmd.Run()
+				var exit *exec.ExitError
+				if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out.String(), "sealed 2026-11-22") {
+					t.Fatalf("run: %v, want exit 3 sealing 2026-11-22\n%s", err, out)
+				}
+			default:
+				t.Fatalf("role %q", c.role)
+			}
+		})
+	}
+	if !roles["serve"] || !roles["run"] {
+		t.Fatalf("roles %v: want a Deployment running serve and a CronJob running run", roles)
+	}
+	if !t.Failed() {
+		reliability.Record(t, "operations", "Kubernetes Deployment and CronJob started as shipped", reliability.Kept,
+			"serve and run with the manifests' arguments, ConfigMap and environment and the Secret made as documented: serve becomes ready on MinIO and stops cleanly on SIGTERM, run seals the sample day; the shipped Secret's signing.pem: \"\" made serve exit 1 (no PEM block), and with the event log on S3 serve was never ready (it stat'ed s3://…/directory.json as a local file)")
+	}
+}
+
+// podCommand lays out the pod's file system for container c under a temporary folder (the
+// config at its mount, the Secret's items at theirs), creates the buckets the
+// configuration names on srv, and returns the container's command with the environment
+// the pod would give it, writing its output to out.
+func podCommand(t *testing.T, m *manifests, c container, srv *miniotest.Server, bin string, secret map[string][]byte) (*exec.Cmd, *lockedBuilder) {
+	t.Helper()
 	root := t.TempDir()
 	at := func(p string) string { return filepath.Join(root, p) }
-
-	// The pod's file system: the config and the Secret at their mount points.
 	vm, key, _ := mountOf(c, c.config)
 	cm := m.configMaps[volume(c, vm.Name).ConfigMap.Name]
 	var moves []string // one pass: a moved path (under the temporary folder) is not moved again
@@ -66,7 +95,6 @@ func TestDeploymentStarts(t *testing.T) {
 	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	secret := makeSecret(t, bin)
 	for _, v := range c.w.pod.Volumes {
 		if v.Secret == nil {
 			continue
@@ -87,19 +115,19 @@ func TestDeploymentStarts(t *testing.T) {
 		}
 	}
 
-	// The buckets the ConfigMap names.
 	cfg := loadConfig(t, m, c) // also sets the container's environment
 	for _, loc := range []struct {
 		url  string
 		lock bool
 	}{{cfg.EventLog, false}, {cfg.Store, true}} {
-		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(loc.url, "s3://"), "/")
 		if !strings.HasPrefix(loc.url, "s3://") {
 			t.Fatalf("%s: the example keeps the event log and the store on S3", loc.url)
 		}
-		if _, err := srv.Client().CreateBucket(t.Context(), &awss3.CreateBucketInput{
+		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(loc.url, "s3://"), "/")
+		_, err := srv.Client().CreateBucket(t.Context(), &awss3.CreateBucketInput{
 			Bucket: aws.String(bucket), ObjectLockEnabledForBucket: aws.Bool(loc.lock),
-		}); err != nil {
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		if !loc.lock {
@@ -107,24 +135,32 @@ func TestDeploymentStarts(t *testing.T) {
 		}
 	}
 
-	addr, metrics := freeAddr(t), freeAddr(t)
 	args := slices.Clone(c.c.Args)
 	args[slices.Index(args, "--config")+1] = config
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(),
 		"CHATVAULT_S3_ENDPOINT="+srv.Endpoint, "CHATVAULT_S3_PATHSTYLE=true", "CHATVAULT_S3_REGION="+miniotest.Region,
 		"AWS_ACCESS_KEY_ID="+miniotest.AccessKey, "AWS_SECRET_ACCESS_KEY="+miniotest.SecretKey,
-		"CHATVAULT_HTTP_ADDR="+addr, "CHATVAULT_HTTP_METRICSADDR="+metrics,
+		"CHATVAULT_HTTP_ADDR="+freeAddr(t), "CHATVAULT_HTTP_METRICSADDR="+freeAddr(t),
 	)
-	out := new(strings.Builder)
+	out := new(lockedBuilder)
 	cmd.Stdout, cmd.Stderr = out, out
+	return cmd, out
+}
+
+// startServe starts serve, waits for /readyz to answer 200, and stops it with SIGTERM,
+// which must end it cleanly.
+func startServe(t *testing.T, cmd *exec.Cmd, out *lockedBuilder) {
+	t.Helper()
+	addr := envValue(cmd.Env, "CHATVAULT_HTTP_ADDR")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	stopped := false
 	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
+		if !stopped {
 			_ = cmd.Process.Kill()
 			<-exited
 		}
@@ -133,6 +169,7 @@ func TestDeploymentStarts(t *testing.T) {
 	for ready := false; !ready; {
 		select {
 		case err := <-exited:
+			stopped = true
 			t.Fatalf("serve exited before it was ready: %v\n%s", err, out)
 		case <-deadline:
 			t.Fatalf("serve not ready after a minute\n%s", out)
@@ -147,11 +184,40 @@ func TestDeploymentStarts(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := <-exited; err != nil {
+	err := <-exited
+	stopped = true
+	if err != nil {
 		t.Fatalf("serve after SIGTERM: %v\n%s", err, out)
 	}
-	reliability.Record(t, "operations", "Kubernetes Deployment started as shipped", reliability.Kept,
-		"serve with the manifest's arguments, ConfigMap and environment and the Secret made as documented becomes ready on MinIO and stops cleanly on SIGTERM; the shipped Secret's signing.pem: \"\" made it exit 1 (no PEM block), and with the event log on S3 it was never ready (it stat'ed s3://…/directory.json as a local file)")
+}
+
+// envValue is the last value of name in env (the one a process sees).
+func envValue(env []string, name string) string {
+	v := ""
+	for _, kv := range env {
+		if k, val, ok := strings.Cut(kv, "="); ok && k == name {
+			v = val
+		}
+	}
+	return v
+}
+
+// lockedBuilder collects a process's output, written from exec's goroutines.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuilder) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // makeSecret makes the Secret's keys with the commands chatvault.yaml's header gives.

@@ -22,15 +22,21 @@ run:
 # pages in Debian's headless chromium, which scripts/chromium.sh installs when missing. The
 # reliability tests record what they showed; the README's reliability table must match
 # it. The alert rules are checked and unit-tested with promtool (Debian's prometheus
-# package, which scripts/promtool.sh installs when missing). Then every fuzz target runs
-# for FUZZTIME (10000 executions) each.
+# package, which scripts/promtool.sh installs when missing). The deploy/ files are checked
+# with the operators' tools: the systemd units with systemd-analyze (Debian's systemd
+# package, which scripts/systemd-analyze.sh installs when missing), the Dockerfile by
+# running its build steps, the S3 examples against MinIO, and the Kubernetes manifests by
+# the separate module in deploy/kubernetes (Kubernetes' Go types, kept out of go.mod). Then
+# every fuzz target runs for FUZZTIME (10000 executions) each.
 test:
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	cd deploy/kubernetes && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	promtool="$$(scripts/promtool.sh)" && "$$promtool" check rules deploy/prometheus/*-alerts.yaml && \
 	"$$promtool" test rules deploy/prometheus/*_test.yaml
-	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
-	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
+	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
+	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
+	(cd deploy/kubernetes && CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
 
@@ -40,8 +46,9 @@ fuzz:
 
 # Rerun the reliability tests and rewrite the README's reliability table from their rows.
 reliability:
-	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && \
-	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
+	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
+	(cd deploy/kubernetes && CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows"; code=$$?; rm -rf "$$rows"; exit $$code
 
 # Generate 1M and 4M events, seal them, and print the table of the README's performance

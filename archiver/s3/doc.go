@@ -9,7 +9,9 @@
 // PartSize go in one PutObject; larger ones stream as a multipart upload. Every upload
 // draws on the store's Concurrency buffers of PartSize, so memory stays within PartSize x
 // Concurrency whatever the objects' sizes and their number. A failed multipart upload is
-// aborted so no parts are left behind. When the bucket has Object Lock enabled, each object is created in
+// aborted so no parts are left behind. Each object carries the Content-Type of its key's
+// extension (application/gzip, application/json, application/x-ndjson, application/zip,
+// text/html), which S3 returns on every download. When the bucket has Object Lock enabled, each object is created in
 // COMPLIANCE mode until the retain-until date the archiver asks for.
 //
 // EventLog is the archiver.Source of an event log under an S3 prefix, read with the same

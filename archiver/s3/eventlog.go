@@ -231,6 +231,17 @@ func (l *EventLog) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	return ReadObject(ctx, l.client, l.bucket, l.prefix+name)
 }
 
+// ObjectVersion returns what identifies the content of the object at key: its ETag and,
+// in a versioned bucket, its version id. It changes when the object is replaced, so a
+// reader may keep what it parsed until then (serve's copy of the directory snapshot).
+func ObjectVersion(ctx context.Context, client *awss3.Client, bucket, key string) (string, error) {
+	out, err := client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		return "", fmt.Errorf("s3: head object %s: %w", key, err)
+	}
+	return aws.ToString(out.ETag) + " " + aws.ToString(out.VersionId), nil
+}
+
 // ReadObject reads the object key of bucket whole.
 func ReadObject(ctx context.Context, client *awss3.Client, bucket, key string) ([]byte, error) {
 	out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})

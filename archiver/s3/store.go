@@ -192,6 +192,7 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 		Bucket:            aws.String(s.bucket),
 		Key:               aws.String(s.prefix + key),
 		ContentLength:     aws.Int64(size),
+		ContentType:       aws.String(contentType(key)),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 		ChecksumSHA256:    aws.String(base64.StdEncoding.EncodeToString(sum[:])),
 		IfNoneMatch:       aws.String("*"),
@@ -232,6 +233,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 	in := &awss3.CreateMultipartUploadInput{
 		Bucket:            aws.String(s.bucket),
 		Key:               aws.String(objKey),
+		ContentType:       aws.String(contentType(key)),
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 		Metadata:          map[string]string{sumMeta: hex.EncodeToString(sum[:])},
 	}

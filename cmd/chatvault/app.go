@@ -295,6 +295,30 @@ func (e *env) readDirectory() ([]byte, error) {
 	return b, nil
 }
 
+// directoryVersion identifies the directory snapshot's content: the file's modification
+// time and size, or on S3 the object's ETag and version id (the snapshot of an S3 event
+// log is an object, which os.Stat cannot see: serve with one was never ready).
+func (e *env) directoryVersion() (string, error) {
+	if !strings.HasPrefix(e.cfg.Directory, "s3://") {
+		fi, err := os.Stat(e.cfg.Directory)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprint(fi.ModTime().UnixNano(), " ", fi.Size()), nil
+	}
+	bucket, key, err := s3.ParseURL(e.cfg.Directory)
+	if err != nil {
+		return "", usagef("directory: %v", err)
+	}
+	client, err := e.s3Client()
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s3OpenTimeout)
+	defer cancel()
+	return s3.ObjectVersion(ctx, client, bucket, key)
+}
+
 // s3OpenTimeout bounds the S3 calls made while opening a store or reading the directory.
 const s3OpenTimeout = time.Minute
 

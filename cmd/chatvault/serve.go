@@ -104,7 +104,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("serve", usagef("schedule.cron: %v", err))
 	}
-	dir := &directoryFile{path: e.cfg.Directory}
+	dir := &directoryFile{version: e.directoryVersion, read: e.readDirectory}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -504,29 +504,30 @@ func holderName() string {
 	return host + "-" + hex.EncodeToString(b)
 }
 
-// directoryFile gives the API the directory's organizations, read again when the file
-// changes. Only the organizations are kept: users and chats can run to millions of entries,
-// and the API needs none of them, so serve's memory does not grow with the directory.
+// directoryFile gives the API the directory's organizations, read again when the snapshot
+// changes (see directoryVersion). Only the organizations are kept: users and chats can run
+// to millions of entries, and the API needs none of them, so serve's memory does not grow
+// with the directory.
 type directoryFile struct {
-	path string
+	version func() (string, error)
+	read    func() ([]byte, error)
 
-	mu   sync.Mutex
-	mod  time.Time
-	size int64
-	dir  *model.Directory
+	mu  sync.Mutex
+	ver string
+	dir *model.Directory
 }
 
 func (d *directoryFile) load() (*model.Directory, error) {
-	fi, err := os.Stat(d.path)
+	ver, err := d.version()
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.dir != nil && fi.ModTime().Equal(d.mod) && fi.Size() == d.size {
+	if d.dir != nil && ver == d.ver {
 		return d.dir, nil
 	}
-	b, err := os.ReadFile(d.path)
+	b, err := d.read()
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
@@ -534,7 +535,8 @@ func (d *directoryFile) load() (*model.Directory, error) {
 	if err != nil {
 		return nil, err
 	}
-	d.dir, d.mod, d.size = &model.Directory{Organizations: dir.Organizations}, fi.ModTime(), fi.Size()
+	// A change between the version and the read is seen as a new version next time.
+	d.dir, d.ver = &model.Directory{Organizations: dir.Organizations}, ver
 	return d.dir, nil
 }
 

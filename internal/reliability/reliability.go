@@ -28,7 +28,7 @@ const (
 
 // Row is one line of the table.
 type Row struct {
-	Area    string  `json:"area"`    // "input", "fault", "crash", "security"
+	Area    string  `json:"area"`    // "input", "fault", "crash", "security", "operations"
 	Case    string  `json:"case"`    // what was tried, in a few words
 	Outcome Outcome `json:"outcome"` // what chatvault did
 	Detail  string  `json:"detail"`  // the reason or message observed, short
@@ -101,7 +101,7 @@ func Load(dir string) ([]Row, error) {
 			}
 		}
 	}
-	order := map[string]int{"input": 0, "crash": 1, "fault": 2, "security": 3}
+	order := map[string]int{"input": 0, "crash": 1, "fault": 2, "security": 3, "operations": 4}
 	sort.Slice(rows, func(i, j int) bool {
 		a, b := rows[i], rows[j]
 		if order[a.Area] != order[b.Area] {

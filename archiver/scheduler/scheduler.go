@@ -22,7 +22,10 @@ type Sealer interface {
 
 // Ledger is what the scheduler reads of the store (archiver.Ledger).
 type Ledger interface {
-	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+	// SealedDays calls fn, oldest first, with every day of org that has a committed
+	// revision. It is one listing per organization, so a tick costs the same whatever the
+	// archive's age.
+	SealedDays(ctx context.Context, org string, fn func(archiver.Day) error) error
 	RecordFailure(ctx context.Context, org string, day archiver.Day, at time.Time, cause error) error
 }
 
@@ -213,15 +216,28 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 				continue
 			}
 		}
-		for d := from; d.Before(today); d = d.Next() {
-			m, err := s.Ledger.Latest(ctx, o.ID, d)
-			if err != nil {
-				return err
+		// One listing tells the days sealed: the catch-up starts after the last of them (the
+		// organization's head), and also takes every earlier day since the start that has
+		// none (a gap: a partition delivered late, a seal that failed while later days
+		// sealed, an archivalStart moved back). Gaps are not forgotten: they are retried at
+		// every tick, as they were when each day was looked up on its own.
+		sealed := map[archiver.Day]bool{}
+		var head archiver.Day
+		err := s.Ledger.SealedDays(ctx, o.ID, func(d archiver.Day) error {
+			if !d.Before(from) && d.Before(today) {
+				sealed[d], head = true, d
 			}
-			if m == nil {
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list the sealed days of %s: %w", o.ID, err)
+		}
+		if !head.IsZero() {
+			s.metrics.lastSealed.WithLabelValues(o.ID).Set(float64(head.Start().Unix()))
+		}
+		for d := from; d.Before(today); d = d.Next() {
+			if !sealed[d] {
 				need[d] = append(need[d], o.ID)
-			} else {
-				s.metrics.lastSealed.WithLabelValues(o.ID).Set(float64(d.Start().Unix()))
 			}
 		}
 	}

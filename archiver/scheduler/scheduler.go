@@ -33,6 +33,11 @@ type Ledger interface {
 // archivalStart: without a start, "every day since the beginning of time" is not a plan.
 const DefaultLookBack = 31
 
+// DefaultRetryFor is how long after its end a pending day is retried every RetryInterval:
+// 26 hours, when the ChatvaultNoDaySealed alert (deploy/prometheus) says the day is late
+// and an operator takes over.
+const DefaultRetryFor = 26 * time.Hour
+
 // Scheduler runs the nightly seal.
 type Scheduler struct {
 	// NewSealer returns the sealer of one run (each run gets fresh progress).
@@ -54,7 +59,19 @@ type Scheduler struct {
 	// the next cron tick rather than sleeping for minutes inside one run.
 	Retries int
 	Backoff time.Duration
-	Logger  *slog.Logger
+	// RetryInterval, when positive, is how soon Run ticks again after a tick that left a
+	// day pending (partition missing or not closed) within RetryFor of the day's end, or
+	// that failed before it could look at the days (store or directory unreadable),
+	// rather than waiting for the next time of Schedule (config schedule.retryInterval).
+	// A producer that closes its partition after the nightly tick then gets its day
+	// sealed minutes later, not the next night.
+	RetryInterval time.Duration
+	// RetryFor is how long after a day's end a pending day is retried every
+	// RetryInterval (default DefaultRetryFor); after that, only at the scheduled times:
+	// a day never delivered must not have every organization's days listed every few
+	// minutes for ever.
+	RetryFor time.Duration
+	Logger   *slog.Logger
 	// OnTick, when set, is called after every tick with its report (tests wait on it).
 	OnTick func(Report)
 
@@ -82,6 +99,9 @@ func (s *Scheduler) defaults() {
 	if s.Backoff <= 0 {
 		s.Backoff = 30 * time.Second
 	}
+	if s.RetryFor <= 0 {
+		s.RetryFor = DefaultRetryFor
+	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -100,7 +120,8 @@ func (s *Scheduler) Register(r prometheus.Registerer) {
 }
 
 // Run ticks once at start (catching up after downtime), then at every time of the
-// schedule, until stop is closed: a tick under way then finishes, and Run returns. A
+// schedule (sooner, every RetryInterval, while a recent day is pending: see retrySoon),
+// until stop is closed: a tick under way then finishes, and Run returns. A
 // cancelled ctx aborts a running seal instead; nothing is half-committed because the
 // manifest, written last, is the commit point.
 func (s *Scheduler) Run(ctx context.Context, stop <-chan struct{}) {
@@ -113,17 +134,41 @@ func (s *Scheduler) Run(ctx context.Context, stop <-chan struct{}) {
 			return
 		default:
 		}
-		s.Tick(ctx)
+		rep := s.Tick(ctx)
 		now := s.Clock.Now()
-		next := s.Schedule.Next(now)
+		wait := s.Schedule.Next(now).Sub(now)
+		if s.RetryInterval > 0 && s.RetryInterval < wait && s.retrySoon(rep, now) {
+			wait = s.RetryInterval
+		}
 		select {
 		case <-stop:
 			return
 		case <-ctx.Done():
 			return
-		case <-s.Clock.After(next.Sub(now)):
+		case <-s.Clock.After(wait):
 		}
 	}
+}
+
+// retrySoon reports whether the tick should be tried again before the next scheduled
+// time: it left a day pending that ended less than RetryFor ago (its partition not yet
+// delivered or closed: the producer is late, not absent), or it failed before it could
+// look at the days (the store or the directory could not be read). A tick skipped for
+// another replica's lease is that replica's to retry. Failed seals are not: they were
+// retried with backoff within the tick, and each failure is recorded in the store.
+func (s *Scheduler) retrySoon(rep Report, now time.Time) bool {
+	if rep.Skipped != "" {
+		return false
+	}
+	if rep.Err != nil {
+		return true
+	}
+	for _, p := range rep.Pending {
+		if d, err := archiver.ParseDay(p); err == nil && now.Before(d.End().Add(s.RetryFor)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Tick seals every closed day not sealed yet, unless a run is going on (here or, through

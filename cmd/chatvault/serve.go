@@ -243,6 +243,8 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Logger:    e.log.With("component", "scheduler"),
 			OnTick:    serveHooks.onTick,
 		}
+		// A day still open at the nightly tick is tried again every few minutes.
+		s.RetryInterval = e.cfg.Schedule.RetryInterval
 		s.Register(reg)
 		go func() {
 			defer close(schedDone)

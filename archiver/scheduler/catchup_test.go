@@ -159,3 +159,50 @@ func TestCatchUpRetriesGapsBeforeHead(t *testing.T) {
 	reliability.Record(t, "input", "a day before the organization's last sealed day is unsealed (partition late, seal failed)", reliability.Recovered,
 		"catch-up takes the days after the head and every earlier unsealed day from the same listing: the gap is sealed at the next tick that can")
 }
+
+// TestPendingRetryWritesNothing: a tick whose only day due is not closed yet (what every
+// retryInterval tick meets until the producer closes it), or that has nothing due at all
+// (an hourly `chatvault run`), takes no lease: the lease is a chain of create-only
+// objects, and two links per tick every five minutes would grow it for nothing. Once the
+// day is closed, the tick takes the lease and seals it.
+func TestPendingRetryWritesNothing(t *testing.T) {
+	const days = 5
+	first := day("2026-11-18")
+	clk := NewFakeClock(first.Start().AddDate(0, 0, days).Add(30 * time.Minute)) // 00:30, within the grace
+	s, store, logDir := realSetup(t, clk, first, days)
+	s.Lease = &Lease{Store: store, Holder: "a", TTL: time.Hour, Clock: clk}
+	last := first.Start().AddDate(0, 0, days-1).Format(time.DateOnly)
+	closed := filepath.Join(logDir, last, "_CLOSED")
+	if err := os.Remove(closed); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if rep := s.Tick(ctx); len(rep.Sealed) != days-1 || !slices.Equal(rep.Pending, []string{last}) {
+		t.Fatalf("first tick: %+v", rep)
+	}
+	store.reset()
+	clk.Add(5 * time.Minute)
+	if rep := s.Tick(ctx); len(rep.Sealed) != 0 || !slices.Equal(rep.Pending, []string{last}) || rep.Err != nil || rep.Skipped != "" {
+		t.Fatalf("retry while not closed: %+v", rep)
+	}
+	if n := store.reset(); n["Create"] != 0 || n["List"]+n["Open"] > 1 {
+		t.Fatalf("a retry that found the day still open made %v store requests, want one listing and no object", n)
+	}
+	if err := os.WriteFile(closed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(5 * time.Minute)
+	if rep := s.Tick(ctx); !slices.Equal(rep.Sealed, []string{last + " " + orgA}) || len(rep.Pending) != 0 {
+		t.Fatalf("tick after _CLOSED: %+v", rep)
+	}
+	store.reset()
+	clk.Add(time.Hour)
+	if rep := s.Tick(ctx); len(rep.Sealed)+len(rep.Pending) != 0 || rep.Err != nil {
+		t.Fatalf("tick with nothing due: %+v", rep)
+	}
+	if n := store.reset(); n["Create"] != 0 {
+		t.Fatalf("a tick with nothing due made %v store requests, want no object written", n)
+	}
+	reliability.Record(t, "operations", "scheduler retries while a day is not closed; hourly `run` with nothing due", reliability.Kept,
+		"such a tick only lists the organization's days and the partition: it takes no store lease, so the create-only lease chain does not grow every retry")
+}

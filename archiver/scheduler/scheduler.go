@@ -172,7 +172,8 @@ func (s *Scheduler) retrySoon(rep Report, now time.Time) bool {
 }
 
 // Tick seals every closed day not sealed yet, unless a run is going on (here or, through
-// the lease, in another replica).
+// the lease, in another replica). It takes the lease only when there is a day it can
+// seal (see sealable).
 func (s *Scheduler) Tick(ctx context.Context) Report {
 	s.defaults()
 	rep := Report{Start: s.Clock.Now()}
@@ -187,13 +188,27 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		return rep
 	}
 	defer s.running.Store(false)
+	defer s.finish(&rep)
+	// Look before taking the lease: a tick with nothing it can seal (every day sealed, or
+	// the days due not delivered or not closed yet) writes nothing to the store. The lease
+	// is a chain of create-only objects, two more for every tick that takes it, which
+	// retries every few minutes and an hourly CronJob would otherwise grow for nothing.
+	p, err := s.plan(ctx)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	if !s.sealable(ctx, p, &rep) {
+		return rep
+	}
 	if s.Lease != nil {
+		// Planned again under the lease: another replica may have sealed days since.
+		p = nil
 		if err := s.Lease.Acquire(ctx); err != nil {
 			rep.Skipped, rep.Err = "lease held", err
 			if !errors.Is(err, ErrLeaseHeld) {
 				s.Logger.Error("lease", "err", err)
 			}
-			s.metrics.runs.WithLabelValues("skipped").Inc()
 			return rep
 		}
 		// Renew at a third of the TTL while the run goes on, so that a long catch-up keeps
@@ -223,7 +238,16 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			}
 		}()
 	}
-	rep.Err = s.catchUp(ctx, &rep)
+	rep.Err = s.catchUp(ctx, &rep, p)
+	return rep
+}
+
+// finish counts the tick in the metrics.
+func (s *Scheduler) finish(rep *Report) {
+	if rep.Skipped != "" {
+		s.metrics.runs.WithLabelValues("skipped").Inc()
+		return
+	}
 	result := "ok"
 	if rep.Err != nil || len(rep.Failed) > 0 {
 		result = "failed"
@@ -231,21 +255,70 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 	}
 	s.metrics.runs.WithLabelValues(result).Inc()
 	s.metrics.duration.Observe(s.Clock.Now().Sub(rep.Start).Seconds())
-	return rep
 }
 
-// catchUp finds, per organization, the days to seal, then seals them day by day, oldest
-// first: a whole day for every organization that needs it at once when that is all of
-// them, else one organization at a time, so that a day already sealed for one
-// organization is never sealed again for it (which could make a new revision).
-func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
+// Readier is a Sealer that can tell, without sealing, that a day cannot be sealed yet
+// (archiver.Sealer.Ready): its error then matches archiver.ErrNotClosed or
+// archiver.ErrNoPartition.
+type Readier interface {
+	Ready(ctx context.Context, day archiver.Day) error
+}
+
+// sealable reports whether the tick has a day to seal. When the sealer is a Readier and
+// every day due is pending (partition missing or not closed), the tick reports them
+// without taking the lease; otherwise the seal itself finds out, under the lease.
+func (s *Scheduler) sealable(ctx context.Context, p *plan, rep *Report) bool {
+	if len(p.days) == 0 {
+		return false
+	}
+	r, ok := s.NewSealer().(Readier)
+	if !ok {
+		return true
+	}
+	var pending []string
+	missing := 0
+	for _, d := range p.days {
+		err := r.Ready(ctx, d)
+		if errors.Is(err, archiver.ErrNotClosed) {
+			pending = append(pending, d.String())
+			break // later days are not closed either
+		}
+		if !errors.Is(err, archiver.ErrNoPartition) {
+			return true // ready, or an error the seal reports
+		}
+		pending = append(pending, d.String())
+		missing++
+	}
+	rep.Pending = pending
+	s.metrics.missing.Add(float64(missing))
+	s.warnPending(rep)
+	return false
+}
+
+func (s *Scheduler) warnPending(rep *Report) {
+	if n := len(rep.Pending); n > 0 {
+		s.Logger.Warn("days not sealed yet: partition missing or open", "days", n, "first", rep.Pending[0], "last", rep.Pending[n-1])
+	}
+}
+
+// plan is what a tick has to seal: the directory it routes with, and the organizations
+// that need each day.
+type plan struct {
+	dirBytes []byte
+	dir      *model.Directory
+	days     []archiver.Day // oldest first
+	need     map[archiver.Day][]string
+}
+
+// plan finds, per organization, the days to seal.
+func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 	dirBytes, err := s.Directory(ctx)
 	if err != nil {
-		return fmt.Errorf("read directory: %w", err)
+		return nil, fmt.Errorf("read directory: %w", err)
 	}
 	dir, err := model.ParseDirectory(dirBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	today := archiver.DayOf(s.Clock.Now())
 	lookBack := archiver.DayOf(today.Start().AddDate(0, 0, -s.LookBack))
@@ -275,7 +348,7 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 			return nil
 		})
 		if err != nil {
-			return fmt.Errorf("list the sealed days of %s: %w", o.ID, err)
+			return nil, fmt.Errorf("list the sealed days of %s: %w", o.ID, err)
 		}
 		if !head.IsZero() {
 			s.metrics.lastSealed.WithLabelValues(o.ID).Set(float64(head.Start().Unix()))
@@ -291,6 +364,21 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 		days = append(days, d)
 	}
 	slices.SortFunc(days, func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) })
+	return &plan{dirBytes: dirBytes, dir: dir, days: days, need: need}, nil
+}
+
+// catchUp seals the days of p (planned afresh when nil) day by day, oldest first: a whole
+// day for every organization that needs it at once when that is all of them, else one
+// organization at a time, so that a day already sealed for one organization is never
+// sealed again for it (which could make a new revision).
+func (s *Scheduler) catchUp(ctx context.Context, rep *Report, p *plan) error {
+	if p == nil {
+		var err error
+		if p, err = s.plan(ctx); err != nil {
+			return err
+		}
+	}
+	dirBytes, dir, days, need := p.dirBytes, p.dir, p.days, p.need
 	for _, d := range days {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -325,9 +413,7 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 			}
 		}
 	}
-	if n := len(rep.Pending); n > 0 {
-		s.Logger.Warn("days not sealed yet: partition missing or open", "days", n, "first", rep.Pending[0], "last", rep.Pending[n-1])
-	}
+	s.warnPending(rep)
 	return nil
 }
 

@@ -124,6 +124,43 @@ func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifes
 	return m, nil
 }
 
+// SealedDays calls fn, oldest first, with every day of org that has a committed revision
+// (a day index), from one listing of the organization's days: the scheduler's catch-up
+// learns which days are sealed in a request or a few (pages on S3) rather than two per
+// day (Latest). A day whose chain manifest was written but whose index was not (a crash
+// in between) is not reported; sealing it again restores the index and changes nothing
+// (see writer.stage).
+func (l Ledger) SealedDays(ctx context.Context, org string, fn func(Day) error) error {
+	root := "orgs/" + org + "/days/"
+	var last string
+	return l.Store.List(ctx, root, func(key string) error {
+		date, name, ok := strings.Cut(strings.TrimPrefix(key, root), "/")
+		if !ok || date == last || !isRevisionName(name) {
+			return nil
+		}
+		d, err := ParseDay(date)
+		if err != nil {
+			return nil // not a day of ours
+		}
+		last = date
+		return fn(d)
+	})
+}
+
+// isRevisionName reports whether name is a day index's, r<revision>.json (revisionKey).
+func isRevisionName(name string) bool {
+	n, ok := strings.CutPrefix(name, "r")
+	if !ok {
+		return false
+	}
+	n, ok = strings.CutSuffix(n, ".json")
+	if !ok || len(n) < 4 {
+		return false
+	}
+	_, err := strconv.ParseUint(n, 10, 32)
+	return err == nil
+}
+
 // Failed reports whether an attempt to seal the day failed, and its last error message.
 func (l Ledger) Failed(ctx context.Context, org string, day Day) (bool, string, error) {
 	key, err := lastKey(ctx, l.Store, failedPrefix(org, day))

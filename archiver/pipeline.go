@@ -210,6 +210,36 @@ type OrgResult struct {
 	Err        error
 }
 
+// Ready returns the error Seal would return first when day cannot be sealed yet: it has
+// not ended, or its partition is missing (ErrNoPartition) or not closed within the grace
+// (ErrNotClosed); nil when sealing may go ahead (and may still fail). It only looks at
+// the partition's listing and writes nothing: the scheduler asks before it takes its
+// store lease, so that a retry that finds the day still open adds no lease link.
+func (s *Sealer) Ready(ctx context.Context, day Day) error {
+	s.Options.defaults()
+	_, err := s.partition(ctx, day, s.Now())
+	return err
+}
+
+// partition returns the day's partition if the day can be sealed at now.
+func (s *Sealer) partition(ctx context.Context, day Day, now time.Time) (Partition, error) {
+	if err := CheckDayEnded(day, now); err != nil {
+		return Partition{}, fmt.Errorf("seal %w", err)
+	}
+	part, err := s.Source.Stat(ctx, day)
+	if err != nil {
+		return Partition{}, fmt.Errorf("seal %s: %w", day, err)
+	}
+	if !part.Exists {
+		return Partition{}, fmt.Errorf("seal %s: %w", day, ErrNoPartition)
+	}
+	if !part.Closed && now.Before(day.End().Add(s.Grace)) {
+		return Partition{}, fmt.Errorf("seal %s: %w (no _CLOSED marker, grace ends %s)", day, ErrNotClosed,
+			day.End().Add(s.Grace).UTC().Format(time.RFC3339))
+	}
+	return part, nil
+}
+
 // Seal seals day: it reads the partition, routes, sorts and writes every archiving
 // organization's export and manifest. With only non-empty, only that organization is
 // committed (the day is still read whole, so counts are the same as a full run).
@@ -222,19 +252,9 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	start := s.Now()
 	log := s.Logger.With("day", day.String())
 
-	if err := CheckDayEnded(day, start); err != nil {
-		return nil, fmt.Errorf("seal %w", err)
-	}
-	part, err := s.Source.Stat(ctx, day)
+	part, err := s.partition(ctx, day, start)
 	if err != nil {
-		return nil, fmt.Errorf("seal %s: %w", day, err)
-	}
-	if !part.Exists {
-		return nil, fmt.Errorf("seal %s: %w", day, ErrNoPartition)
-	}
-	if !part.Closed && s.Now().Before(day.End().Add(s.Grace)) {
-		return nil, fmt.Errorf("seal %s: %w (no _CLOSED marker, grace ends %s)", day, ErrNotClosed,
-			day.End().Add(s.Grace).UTC().Format(time.RFC3339))
+		return nil, err
 	}
 	if len(part.Unread) > 0 {
 		// Checked before anything is read: the day cannot be sealed without those entries,

@@ -161,6 +161,12 @@ type Schedule struct {
 	// Grace (schedule.grace) is how long after a day's end its partition counts as closed
 	// when the producer wrote no _CLOSED marker.
 	Grace time.Duration
+	// RetryInterval (schedule.retryInterval) is how soon serve's scheduler ticks again
+	// after a tick that left a day pending (partition missing or not closed) within
+	// scheduler.DefaultRetryFor of its end, instead of waiting for the next cron time;
+	// 0 waits for the cron. At least a minute: every tick lists every organization's
+	// days and takes the store lease.
+	RetryInterval time.Duration
 	// Enabled (schedule.enabled) runs the scheduler inside `chatvault serve`; turn it off
 	// when a Kubernetes CronJob runs `chatvault run` and serve only answers the API.
 	Enabled bool
@@ -313,7 +319,7 @@ func Default() *Config {
 			SortMemory:          256 << 20,
 			IgnoreFiles:         []string{},
 		},
-		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, Enabled: true},
+		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, RetryInterval: 5 * time.Minute, Enabled: true},
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
@@ -447,6 +453,9 @@ func (c *Config) problems() []*Error {
 	}
 	if c.Schedule.Grace < 0 {
 		add("schedule.grace", "%s is negative", c.Schedule.Grace)
+	}
+	if r := c.Schedule.RetryInterval; r != 0 && r < time.Minute {
+		add("schedule.retryInterval", "%s is below 1m (0 retries only at the cron times)", r)
 	}
 
 	if c.HTTP.TokenRate < 0 {

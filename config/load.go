@@ -53,6 +53,7 @@ var keys = []key{
 	{"export.workers", "workers", "parallelism (0 means GOMAXPROCS)", setInt(func(c *Config) *int { return &c.Export.Workers })},
 	{"schedule.cron", "", "", setString(func(c *Config) *string { return &c.Schedule.Cron })},
 	{"schedule.grace", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.Grace })},
+	{"schedule.retryInterval", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.RetryInterval })},
 	{"schedule.enabled", "", "", setBool(func(c *Config) *bool { return &c.Schedule.Enabled })},
 	{"signing.keyFile", "", "", setString(func(c *Config) *string { return &c.Signing.KeyFile })},
 	{"signing.publicKeyFile", "", "", setString(func(c *Config) *string { return &c.Signing.PublicKeyFile })},

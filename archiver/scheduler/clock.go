@@ -63,6 +63,20 @@ func (c *FakeClock) After(d time.Duration) <-chan time.Time {
 	return ch
 }
 
+// Next returns when the earliest waiter is due, and false when nothing waits: a test moves
+// the clock there to run a loop from one wake-up to the next.
+func (c *FakeClock) Next() (time.Time, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var next time.Time
+	for _, w := range c.waiters {
+		if next.IsZero() || w.at.Before(next) {
+			next = w.at
+		}
+	}
+	return next, !next.IsZero()
+}
+
 // Waiting returns a channel signalled when a goroutine starts waiting on the clock.
 func (c *FakeClock) Waiting() <-chan struct{} { return c.waiting }
 

@@ -22,13 +22,21 @@ type Sealer interface {
 
 // Ledger is what the scheduler reads of the store (archiver.Ledger).
 type Ledger interface {
-	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
+	// SealedDays calls fn, oldest first, with every day of org that has a committed
+	// revision. It is one listing per organization, so a tick costs the same whatever the
+	// archive's age.
+	SealedDays(ctx context.Context, org string, fn func(archiver.Day) error) error
 	RecordFailure(ctx context.Context, org string, day archiver.Day, at time.Time, cause error) error
 }
 
 // DefaultLookBack is how many days back the scheduler looks for an organization with no
 // archivalStart: without a start, "every day since the beginning of time" is not a plan.
 const DefaultLookBack = 31
+
+// DefaultRetryFor is how long after its end a pending day is retried every RetryInterval:
+// 26 hours: by then the ChatvaultDayNotSealed alert (deploy/prometheus, 6 hours after the
+// day's end) has said the day is late and an operator has taken over.
+const DefaultRetryFor = 26 * time.Hour
 
 // Scheduler runs the nightly seal.
 type Scheduler struct {
@@ -51,7 +59,19 @@ type Scheduler struct {
 	// the next cron tick rather than sleeping for minutes inside one run.
 	Retries int
 	Backoff time.Duration
-	Logger  *slog.Logger
+	// RetryInterval, when positive, is how soon Run ticks again after a tick that left a
+	// day pending (partition missing or not closed) within RetryFor of the day's end, or
+	// that failed before it could look at the days (store or directory unreadable),
+	// rather than waiting for the next time of Schedule (config schedule.retryInterval).
+	// A producer that closes its partition after the nightly tick then gets its day
+	// sealed minutes later, not the next night.
+	RetryInterval time.Duration
+	// RetryFor is how long after a day's end a pending day is retried every
+	// RetryInterval (default DefaultRetryFor); after that, only at the scheduled times:
+	// a day never delivered must not have every organization's days listed every few
+	// minutes for ever.
+	RetryFor time.Duration
+	Logger   *slog.Logger
 	// OnTick, when set, is called after every tick with its report (tests wait on it).
 	OnTick func(Report)
 	// OnSealed, when set, is called with each organization-day as soon as its seal is
@@ -82,6 +102,9 @@ func (s *Scheduler) defaults() {
 	if s.Backoff <= 0 {
 		s.Backoff = 30 * time.Second
 	}
+	if s.RetryFor <= 0 {
+		s.RetryFor = DefaultRetryFor
+	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
 	}
@@ -100,7 +123,8 @@ func (s *Scheduler) Register(r prometheus.Registerer) {
 }
 
 // Run ticks once at start (catching up after downtime), then at every time of the
-// schedule, until stop is closed: a tick under way then finishes, and Run returns. A
+// schedule (sooner, every RetryInterval, while a recent day is pending: see retrySoon),
+// until stop is closed: a tick under way then finishes, and Run returns. A
 // cancelled ctx aborts a running seal instead; nothing is half-committed because the
 // manifest, written last, is the commit point.
 func (s *Scheduler) Run(ctx context.Context, stop <-chan struct{}) {
@@ -113,21 +137,54 @@ func (s *Scheduler) Run(ctx context.Context, stop <-chan struct{}) {
 			return
 		default:
 		}
-		s.Tick(ctx)
+		rep := s.Tick(ctx)
 		now := s.Clock.Now()
-		next := s.Schedule.Next(now)
+		wait := s.Schedule.Next(now).Sub(now)
+		if s.RetryInterval > 0 && s.RetryInterval < wait && s.retrySoon(rep, now) {
+			wait = s.RetryInterval
+		}
 		select {
 		case <-stop:
 			return
 		case <-ctx.Done():
 			return
-		case <-s.Clock.After(next.Sub(now)):
+		case <-s.Clock.After(wait):
 		}
 	}
 }
 
+// retrySoon reports whether the tick should be tried again before the next scheduled
+// time: it left a day pending that ended less than RetryFor ago (its partition not yet
+// delivered or closed: the producer is late, not absent), or it failed before it could
+// look at the days (the store or the directory could not be read). A tick skipped for
+// another replica's lease is that replica's to retry. Failed seals are not: they were
+// retried with backoff within the tick, and each failure is recorded in the store.
+func (s *Scheduler) retrySoon(rep Report, now time.Time) bool {
+	switch rep.Skipped {
+	case "":
+	case "lease held":
+		// Another replica is sealing days this tick found due. Look again soon: if it
+		// dies mid-seal its lease runs out and this replica takes over within minutes
+		// instead of at the next night's tick. Once it has sealed them, the next tick finds
+		// nothing due and takes no lease, so this costs a lease read per retryInterval.
+		return true
+	default:
+		return false
+	}
+	if rep.Err != nil {
+		return true
+	}
+	for _, p := range rep.Pending {
+		if d, err := archiver.ParseDay(p); err == nil && now.Before(d.End().Add(s.RetryFor)) {
+			return true
+		}
+	}
+	return false
+}
+
 // Tick seals every closed day not sealed yet, unless a run is going on (here or, through
-// the lease, in another replica).
+// the lease, in another replica). It takes the lease only when there is a day it can
+// seal (see sealable).
 func (s *Scheduler) Tick(ctx context.Context) Report {
 	s.defaults()
 	rep := Report{Start: s.Clock.Now()}
@@ -142,13 +199,27 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		return rep
 	}
 	defer s.running.Store(false)
+	defer s.finish(&rep)
+	// Look before taking the lease: a tick with nothing it can seal (every day sealed, or
+	// the days due not delivered or not closed yet) writes nothing to the store. The lease
+	// is a chain of create-only objects, two more for every tick that takes it, which
+	// retries every few minutes and an hourly CronJob would otherwise grow for nothing.
+	p, err := s.plan(ctx)
+	if err != nil {
+		rep.Err = err
+		return rep
+	}
+	if !s.sealable(ctx, p, &rep) {
+		return rep
+	}
 	if s.Lease != nil {
+		// Planned again under the lease: another replica may have sealed days since.
+		p = nil
 		if err := s.Lease.Acquire(ctx); err != nil {
 			rep.Skipped, rep.Err = "lease held", err
 			if !errors.Is(err, ErrLeaseHeld) {
 				s.Logger.Error("lease", "err", err)
 			}
-			s.metrics.runs.WithLabelValues("skipped").Inc()
 			return rep
 		}
 		// Renew at a third of the TTL while the run goes on, so that a long catch-up keeps
@@ -178,7 +249,16 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			}
 		}()
 	}
-	rep.Err = s.catchUp(ctx, &rep)
+	rep.Err = s.catchUp(ctx, &rep, p)
+	return rep
+}
+
+// finish counts the tick in the metrics.
+func (s *Scheduler) finish(rep *Report) {
+	if rep.Skipped != "" {
+		s.metrics.runs.WithLabelValues("skipped").Inc()
+		return
+	}
 	result := "ok"
 	if rep.Err != nil || len(rep.Failed) > 0 {
 		result = "failed"
@@ -186,21 +266,70 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 	}
 	s.metrics.runs.WithLabelValues(result).Inc()
 	s.metrics.duration.Observe(s.Clock.Now().Sub(rep.Start).Seconds())
-	return rep
 }
 
-// catchUp finds, per organization, the days to seal, then seals them day by day, oldest
-// first: a whole day for every organization that needs it at once when that is all of
-// them, else one organization at a time, so that a day already sealed for one
-// organization is never sealed again for it (which could make a new revision).
-func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
+// Readier is a Sealer that can tell, without sealing, that a day cannot be sealed yet
+// (archiver.Sealer.Ready): its error then matches archiver.ErrNotClosed or
+// archiver.ErrNoPartition.
+type Readier interface {
+	Ready(ctx context.Context, day archiver.Day) error
+}
+
+// sealable reports whether the tick has a day to seal. When the sealer is a Readier and
+// every day due is pending (partition missing or not closed), the tick reports them
+// without taking the lease; otherwise the seal itself finds out, under the lease.
+func (s *Scheduler) sealable(ctx context.Context, p *plan, rep *Report) bool {
+	if len(p.days) == 0 {
+		return false
+	}
+	r, ok := s.NewSealer().(Readier)
+	if !ok {
+		return true
+	}
+	var pending []string
+	missing := 0
+	for _, d := range p.days {
+		err := r.Ready(ctx, d)
+		if errors.Is(err, archiver.ErrNotClosed) {
+			pending = append(pending, d.String())
+			break // later days are not closed either
+		}
+		if !errors.Is(err, archiver.ErrNoPartition) {
+			return true // ready, or an error the seal reports
+		}
+		pending = append(pending, d.String())
+		missing++
+	}
+	rep.Pending = pending
+	s.metrics.missing.Add(float64(missing))
+	s.warnPending(rep)
+	return false
+}
+
+func (s *Scheduler) warnPending(rep *Report) {
+	if n := len(rep.Pending); n > 0 {
+		s.Logger.Warn("days not sealed yet: partition missing or open", "days", n, "first", rep.Pending[0], "last", rep.Pending[n-1])
+	}
+}
+
+// plan is what a tick has to seal: the directory it routes with, and the organizations
+// that need each day.
+type plan struct {
+	dirBytes []byte
+	dir      *model.Directory
+	days     []archiver.Day // oldest first
+	need     map[archiver.Day][]string
+}
+
+// plan finds, per organization, the days to seal.
+func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 	dirBytes, err := s.Directory(ctx)
 	if err != nil {
-		return fmt.Errorf("read directory: %w", err)
+		return nil, fmt.Errorf("read directory: %w", err)
 	}
 	dir, err := model.ParseDirectory(dirBytes)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	today := archiver.DayOf(s.Clock.Now())
 	lookBack := archiver.DayOf(today.Start().AddDate(0, 0, -s.LookBack))
@@ -216,12 +345,23 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 				continue
 			}
 		}
-		for d := from; d.Before(today); d = d.Next() {
-			m, err := s.Ledger.Latest(ctx, o.ID, d)
-			if err != nil {
-				return err
+		// One listing tells the days sealed: the catch-up starts after the last of them (the
+		// organization's head), and also takes every earlier day since the start that has
+		// none (a gap: a partition delivered late, a seal that failed while later days
+		// sealed, an archivalStart moved back). Gaps are not forgotten: they are retried at
+		// every tick, as they were when each day was looked up on its own.
+		sealed := map[archiver.Day]bool{}
+		err := s.Ledger.SealedDays(ctx, o.ID, func(d archiver.Day) error {
+			if !d.Before(from) && d.Before(today) {
+				sealed[d] = true
 			}
-			if m == nil {
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("list the sealed days of %s: %w", o.ID, err)
+		}
+		for d := from; d.Before(today); d = d.Next() {
+			if !sealed[d] {
 				need[d] = append(need[d], o.ID)
 			}
 		}
@@ -231,6 +371,21 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 		days = append(days, d)
 	}
 	slices.SortFunc(days, func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) })
+	return &plan{dirBytes: dirBytes, dir: dir, days: days, need: need}, nil
+}
+
+// catchUp seals the days of p (planned afresh when nil) day by day, oldest first: a whole
+// day for every organization that needs it at once when that is all of them, else one
+// organization at a time, so that a day already sealed for one organization is never
+// sealed again for it (which could make a new revision).
+func (s *Scheduler) catchUp(ctx context.Context, rep *Report, p *plan) error {
+	if p == nil {
+		var err error
+		if p, err = s.plan(ctx); err != nil {
+			return err
+		}
+	}
+	dirBytes, dir, days, need := p.dirBytes, p.dir, p.days, p.need
 	for _, d := range days {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -265,9 +420,7 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report) error {
 			}
 		}
 	}
-	if n := len(rep.Pending); n > 0 {
-		s.Logger.Warn("days not sealed yet: partition missing or open", "days", n, "first", rep.Pending[0], "last", rep.Pending[n-1])
-	}
+	s.warnPending(rep)
 	return nil
 }
 

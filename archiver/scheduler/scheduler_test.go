@@ -70,13 +70,22 @@ func (f *fakeSealer) Seal(ctx context.Context, d archiver.Day, _ []byte, only st
 	return res, nil
 }
 
-func (f *fakeSealer) Latest(_ context.Context, org string, d archiver.Day) (*archiver.StoredManifest, error) {
+func (f *fakeSealer) SealedDays(_ context.Context, org string, fn func(archiver.Day) error) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.sealed[org+" "+d.String()] {
-		return &archiver.StoredManifest{}, nil
+	var days []archiver.Day
+	for k := range f.sealed {
+		if o, d, _ := strings.Cut(k, " "); o == org {
+			days = append(days, day(d))
+		}
 	}
-	return nil, nil
+	f.mu.Unlock()
+	slices.SortFunc(days, func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) })
+	for _, d := range days {
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (f *fakeSealer) RecordFailure(_ context.Context, org string, d archiver.Day, _ time.Time, cause error) error {

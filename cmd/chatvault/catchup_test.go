@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -162,4 +164,40 @@ func TestRunRerunUnchangedExitsZero(t *testing.T) {
 	}
 	reliability.Record(t, "input", "rerun of a sealed day that has quarantined records (Job retry)", reliability.Recovered,
 		"exit 0: every organization is unchanged and nothing new is quarantined; exit 3 belongs to the run that quarantined them")
+}
+
+// TestRunCatchUpDayNotClosedYet: `run` is one tick, it does not wait for a partition to
+// close: a run before the producer's _CLOSED (within schedule.grace) exits 0 with the day
+// pending, and the next run seals it. This is why the README has the CronJob or timer run
+// hourly rather than once a night.
+func TestRunCatchUpDayNotClosedYet(t *testing.T) {
+	cleanEnv(t)
+	logDir := catchUpLog(t)
+	closed := filepath.Join(logDir, "2026-11-22", "_CLOSED")
+	if err := os.Remove(closed); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	args := []string{"run", "--eventlog", logDir, "--store", store, "--quarantine-exit-code", "0"}
+
+	setRunClock(t, "2026-11-23T00:30:00Z")
+	code, out, errOut := chatvault(t, args...)
+	if code != exitOK || !strings.Contains(out, "catch-up: 0 sealed (organization-days), 0 failed, 3 pending") ||
+		!strings.Contains(out, "pending 2026-11-20..2026-11-22") || !strings.Contains(errOut, "2026-11-22: pending: ") {
+		t.Fatalf("run at 00:30 before _CLOSED: exit %d, want 0 with the day pending\n%s%s", code, out, errOut)
+	}
+	// Nothing could be sealed, so the run took no lease: an hourly Job adds no object.
+	if _, err := os.Stat(filepath.Join(store, "leases")); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("a run with every day pending wrote a lease: %v", err)
+	}
+	if err := os.WriteFile(closed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	setRunClock(t, "2026-11-23T00:45:00Z")
+	code, out, errOut = chatvault(t, args...)
+	if code != exitOK || !strings.Contains(out, "catch-up: 2 sealed (organization-days), 0 failed, 2 pending") {
+		t.Fatalf("next run after _CLOSED: exit %d, want 0 with the day sealed\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "operations", "`run` with no date before the day's partition is closed (CronJob, timer)", reliability.Recovered,
+		"exits 0 with the day listed as pending and writes nothing (no lease taken); the next run seals it, so the README has the Job run hourly, not once a night")
 }

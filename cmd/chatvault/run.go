@@ -193,13 +193,25 @@ func (r *runSealer) Seal(ctx context.Context, day archiver.Day, directory []byte
 	return res, err
 }
 
+// Ready lets the catch-up see that every day due is still pending without taking the
+// store lease (scheduler.Readier); the pending line is printed here then, once.
+func (r *runSealer) Ready(ctx context.Context, day archiver.Day) error {
+	err := r.inner.Ready(ctx, day)
+	if errors.Is(err, archiver.ErrNoPartition) || errors.Is(err, archiver.ErrNotClosed) {
+		r.tally.observe(day, nil, err)
+	}
+	return err
+}
+
 // runTally turns the days' outcomes into run's exit code.
 type runTally struct {
 	e              *env
 	quarantineCode int
 	// pendingOK: a day whose partition is missing or not closed is pending, not failed
 	// (the catch-up); a day asked for by date that cannot be sealed is a failure.
-	pendingOK   bool
+	pendingOK bool
+	// shown are the days whose pending line is printed (Ready, then maybe Seal).
+	shown       map[archiver.Day]bool
 	failed      bool
 	quarantined bool
 }
@@ -207,7 +219,13 @@ type runTally struct {
 func (t *runTally) observe(day archiver.Day, res *archiver.DayResult, err error) {
 	e := t.e
 	if err != nil && t.pendingOK && (errors.Is(err, archiver.ErrNoPartition) || errors.Is(err, archiver.ErrNotClosed)) {
-		fmt.Fprintf(e.stderr, "chatvault run: %s: pending: %v\n", day, err)
+		if !t.shown[day] {
+			fmt.Fprintf(e.stderr, "chatvault run: %s: pending: %v\n", day, err)
+		}
+		if t.shown == nil {
+			t.shown = map[archiver.Day]bool{}
+		}
+		t.shown[day] = true
 		return
 	}
 	if err != nil {

@@ -270,6 +270,8 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 				}
 			},
 		}
+		// A day still open at the nightly tick is tried again every few minutes.
+		s.RetryInterval = e.cfg.Schedule.RetryInterval
 		s.Register(reg)
 		// Each organization's counters exist at zero before the metrics address answers
 		// (below): a counter that first appears at 1 shows no increase() to the alerts.

@@ -152,6 +152,8 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", err)
 	}
 	engine.OnStart, engine.OnDone = serveHooks.taskStart, serveHooks.taskDone
+	// Claims are renewed and the store scanned on serve's clock (a test's fake one).
+	engine.After = clock.After
 	engine.Register(reg)
 	api.Tasks, api.BaseURL = engine, e.cfg.Exports.BaseURL
 	if p, ok := store.(presigner); ok {

@@ -76,7 +76,8 @@ type Engine struct {
 	// OnStart and OnDone, when set, are called once a worker has recorded its attempt at a
 	// task and when it is done with it
 	// (tests wait on them instead of sleeping). OnDone's state is "" when the run was
-	// interrupted (the engine stopping); the task stays queued for the next start.
+	// interrupted (the engine stopping: the task is handed back; or another replica
+	// taking it over). Neither is called for a task another replica holds or finished.
 	OnStart func(ctx context.Context, id string)
 	OnDone  func(id string, state State)
 
@@ -285,9 +286,9 @@ func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 		// Running on another replica: its live claim says so (its progress is its own).
 		l, err := lastClaim(ctx, e.Store, org, id)
 		if err != nil {
-			return nil, err
-		}
-		if l.live(e.Now()) {
+			// The task's own records answered; the claim only refines queued.
+			e.Logger.Warn("export task claim unreadable; status reads queued", "org", org, "task", id, "err", err)
+		} else if l.live(e.Now()) {
 			st.State = StateRunning
 		}
 	}
@@ -558,6 +559,13 @@ func (e *Engine) Execute(ctx context.Context, org, id string) (*Status, error) {
 // finished it).
 var errFinished = errors.New("export task already finished")
 
+// errNotStarted marks the errors of an attempt that ended before the task ran (claiming
+// it, reading it, recording the attempt): the task stays as it was, and OnDone is not
+// called.
+var errNotStarted = errors.New("export task not started")
+
+func notStarted(err error) error { return fmt.Errorf("%w: %w", errNotStarted, err) }
+
 // execute claims a task and runs it to its outcome, which it stores; it reports false
 // when another replica holds the task. Errors are the task's: they end in failed.json,
 // or, when ctx ends the run, hand the task back.
@@ -569,6 +577,11 @@ func (e *Engine) execute(ctx context.Context, r taskRef) bool {
 		log.Debug("export task held by another replica")
 		return false
 	case errors.Is(err, errFinished):
+		return true
+	case errors.Is(err, errNotStarted):
+		if ctx.Err() == nil {
+			log.Error("export task not started; it stays queued", "err", err)
+		}
 		return true
 	case errors.Is(err, errClaimLost):
 		log.Warn("export task taken over by another replica; this run's outcome is not recorded")
@@ -609,14 +622,14 @@ func (e *Engine) release(ctx context.Context, c *claim, log *slog.Logger) {
 func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (State, error) {
 	c, err := e.acquire(ctx, r)
 	if err != nil {
-		return "", err
+		return "", notStarted(err)
 	}
 	// The claim is read before the task: a replica that finished it released its claim
 	// after storing the outcome, so the task read now shows that outcome.
 	rec, st, err := load(ctx, e.Store, r.org, r.id, e.TrustedKeys)
 	if err != nil {
 		e.release(ctx, c, log)
-		return "", err
+		return "", notStarted(err)
 	}
 	if st.State != StateQueued {
 		e.release(ctx, c, log)
@@ -633,7 +646,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	n := st.Attempts + 1
 	if err := putJSON(ctx, e.Store, attemptKey(r.org, r.id, n), attempt{StartedAt: now, Attempt: n}); err != nil {
 		e.release(ctx, c, log)
-		return "", err
+		return "", notStarted(err)
 	}
 	// The run's context also ends when another replica takes the task over.
 	run, cancel := context.WithCancelCause(ctx)

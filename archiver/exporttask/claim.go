@@ -113,7 +113,8 @@ func (e *Engine) acquire(ctx context.Context, r taskRef) (*claim, error) {
 	}
 	seq := 1
 	if last != nil {
-		// A live link of this very process is a task a worker here runs: not again.
+		// Live: another replica runs it (or a worker of this process, which take keeps
+		// from running it twice).
 		if last.live(e.Now()) {
 			return nil, errClaimHeld
 		}
@@ -125,6 +126,12 @@ func (e *Engine) acquire(ctx context.Context, r taskRef) (*claim, error) {
 			return nil, errClaimHeld // another replica created the same link first
 		}
 		return nil, err
+	}
+	if last != nil && !last.Released {
+		// Its holder stopped renewing: it died, or stalled and will find out.
+		e.metrics.claims.WithLabelValues("taken_over").Inc()
+		e.Logger.Warn("export task taken over from a replica that stopped renewing its claim",
+			"org", r.org, "task", r.id, "holder", last.Holder, "expired", last.Expires)
 	}
 	return c, nil
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -130,6 +132,27 @@ func TestReplicasRunATaskOnce(t *testing.T) {
 				"each task claimed by one replica (create-only claim): one run, one attempt, one result")
 		})
 	}
+}
+
+// claimEvents returns the engine's chatvault_export_task_claims_total by event.
+func claimEvents(t *testing.T, e *exporttask.Engine) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	e.Register(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "chatvault_export_task_claims_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
 
 // killableStore stands for a replica's view of the store: once killed (the process died),
@@ -258,6 +281,9 @@ func TestDeadReplicaIsTakenOver(t *testing.T) {
 			if len(links) < 2 || links[0]["holder"] != "replica-a" || links[1]["holder"] != "replica-b" {
 				t.Errorf("claim chain %v", links)
 			}
+			if ev := claimEvents(t, b); ev["taken_over"] != 1 || ev["handed_back"] != 0 || ev["lost"] != 0 {
+				t.Errorf("claim events %v, want one takeover", ev)
+			}
 			reliability.Record(t, "crash", "serve replica dies while running an export task ("+name+" store)", reliability.Recovered,
 				"its claim expires; another replica takes the task over and completes it")
 		})
@@ -342,6 +368,9 @@ func TestShutdownHandsTheTaskBack(t *testing.T) {
 		e.OnStart = func(context.Context, string) { sigterm() }
 		if err := e.Run(ctx); err != nil {
 			t.Fatal(err)
+		}
+		if ev := claimEvents(t, e); ev["handed_back"] != 1 || ev["taken_over"] != 0 {
+			t.Errorf("restart %d: claim events %v, want one hand-back", i+1, ev)
 		}
 		links := claimLinks(t, f.store, acme, id)
 		if len(links) == 0 {

@@ -451,10 +451,6 @@ func (e *Engine) Scan(ctx context.Context) error {
 			if l.live(now) {
 				continue // another replica runs it
 			}
-			if !l.Released {
-				e.Logger.Warn("export task's replica stopped renewing its claim; taking the task over",
-					"org", o.ref.org, "task", o.ref.id, "holder", l.Holder, "expired", l.Expires)
-			}
 		}
 		var rec record
 		if err := getJSON(ctx, e.Store, requestKey(o.ref.org, o.ref.id), &rec); err != nil {
@@ -584,6 +580,7 @@ func (e *Engine) execute(ctx context.Context, r taskRef) bool {
 		}
 		return true
 	case errors.Is(err, errClaimLost):
+		e.metrics.claims.WithLabelValues("lost").Inc()
 		log.Warn("export task taken over by another replica; this run's outcome is not recorded")
 		state = ""
 	case ctx.Err() != nil:
@@ -702,6 +699,8 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		defer hcancel()
 		if err := putJSON(hctx, e.Store, handbackKey(r.org, r.id, n), handback{At: e.Now().UTC(), Attempt: n, Holder: e.Holder}); err != nil {
 			log.Error("export task hand-back not recorded; the attempt counts as failed", "err", err)
+		} else {
+			e.metrics.claims.WithLabelValues("handed_back").Inc()
 		}
 		e.release(ctx, c, log)
 		return "", ctx.Err()
@@ -1020,6 +1019,7 @@ type metrics struct {
 	expired  prometheus.Counter
 	queued   prometheus.Gauge
 	running  prometheus.Gauge
+	claims   *prometheus.CounterVec
 }
 
 func (m *metrics) init() {
@@ -1029,10 +1029,15 @@ func (m *metrics) init() {
 	m.expired = prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_export_task_results_expired_total", Help: "Export task results deleted after retention."})
 	m.queued = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_export_tasks_queued", Help: "Export tasks waiting for a worker."})
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_export_tasks_running", Help: "Export tasks running."})
+	m.claims = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_export_task_claims_total",
+		Help: "Export task claim events on this replica: taken_over (from a replica whose claim expired), handed_back (at shutdown), lost (to another replica)."}, []string{"event"})
+	for _, ev := range []string{"taken_over", "handed_back", "lost"} {
+		m.claims.WithLabelValues(ev) // from zero, so the first one shows as an increase
+	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.created, m.finished, m.events, m.expired, m.queued, m.running)
+	r.MustRegister(m.created, m.finished, m.events, m.expired, m.queued, m.running, m.claims)
 }
 
 // CheckLink verifies a download link's query for task id (see Links.Check) at the

@@ -490,3 +490,55 @@ func TestTaskCapPerOrganization(t *testing.T) {
 	reliability.Record(t, "input", "organization over exports.maxTasksPerOrg queued or running export tasks", reliability.Refused,
 		"429 too_many_tasks naming the cap; nothing stored; other organizations unaffected")
 }
+
+// TestExecuteWaitsForTheHolder: chatvault export-task (Execute) on a task a serve replica
+// has claimed meanwhile does not run it a second time: it waits for that replica's outcome.
+func TestExecuteWaitsForTheHolder(t *testing.T) {
+	f := newFixture(t)
+	a, cli := f.replica(t, nil, "serve"), f.replica(t, nil, "cli")
+	waits := make(chan time.Duration, 16)
+	cli.After = countingAfter(f, waits)
+	a.ScanInterval = time.Hour
+	release := make(chan struct{})
+	started := make(chan string, 2)
+	a.OnStart = func(context.Context, string) { started <- "serve"; <-release }
+	cli.OnStart = func(context.Context, string) { started <- "cli" }
+	done := make(chan exporttask.State, 1)
+	a.OnDone = func(_ string, s exporttask.State) { done <- s }
+	id, err := cli.Create(context.Background(), acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	ran := make(chan error)
+	go func() { ran <- a.Run(ctx) }() // finds the task in the store
+	if who := wait(t, started, "start"); who != "serve" {
+		t.Fatalf("started by %s", who)
+	}
+	type result struct {
+		st  *exporttask.Status
+		err error
+	}
+	executed := make(chan result)
+	go func() {
+		st, err := cli.Execute(context.Background(), acme, id)
+		executed <- result{st, err}
+	}()
+	wait(t, waits, "the CLI waiting for the holder")
+	close(release)
+	if s := wait(t, done, "serve's outcome"); s != exporttask.StateCompleted {
+		t.Fatalf("serve's run ended %q", s)
+	}
+	f.clock.Add(time.Minute)
+	res := wait(t, executed, "Execute's return")
+	stop()
+	<-ran
+	if res.err != nil || res.st.State != exporttask.StateCompleted || res.st.Attempts != 1 {
+		t.Fatalf("Execute = %+v, %v", res.st, res.err)
+	}
+	select {
+	case who := <-started:
+		t.Fatalf("%s ran the task a second time", who)
+	default:
+	}
+}

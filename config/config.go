@@ -95,6 +95,9 @@ type Exports struct {
 	MaxRangeDays int
 	// MaxIDs (exports.maxIds) is the most chat ids, user ids or e-mail addresses of a task.
 	MaxIDs int
+	// MaxTasksPerOrg (exports.maxTasksPerOrg) caps an organization's tasks queued or
+	// running, over every replica: more are refused with 429 too_many_tasks.
+	MaxTasksPerOrg int
 	// Retention (exports.retention) is how long a task's result is kept after it completes;
 	// then serve's janitor deletes it and the task reads as expired.
 	Retention time.Duration
@@ -323,7 +326,7 @@ func Default() *Config {
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
-		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, Retention: 60 * 24 * time.Hour,
+		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, MaxTasksPerOrg: 20, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
 		Audit: Audit{FlushInterval: time.Minute, MaxPending: 10000, RetentionDays: 2557},
@@ -549,6 +552,9 @@ func (c *Config) problems() []*Error {
 	}
 	if c.Exports.MaxIDs < 1 || c.Exports.MaxIDs > 1000 {
 		add("exports.maxIds", "%d is not between 1 and 1000", c.Exports.MaxIDs)
+	}
+	if c.Exports.MaxTasksPerOrg < 1 || c.Exports.MaxTasksPerOrg > 10000 {
+		add("exports.maxTasksPerOrg", "%d is not between 1 and 10000", c.Exports.MaxTasksPerOrg)
 	}
 	if c.Exports.Retention < time.Hour {
 		add("exports.retention", "%s is below 1h", c.Exports.Retention)

@@ -90,6 +90,7 @@ func TestValidate(t *testing.T) {
 		{"no export workers", func(c *Config) { c.Exports.Concurrency = 0 }, "exports.concurrency", "not between 1 and 64"},
 		{"range of zero days", func(c *Config) { c.Exports.MaxRangeDays = 0 }, "exports.maxRangeDays", "not between"},
 		{"too many ids", func(c *Config) { c.Exports.MaxIDs = 5000 }, "exports.maxIds", "not between"},
+		{"no tasks per organization", func(c *Config) { c.Exports.MaxTasksPerOrg = 0 }, "exports.maxTasksPerOrg", "not between"},
 		{"retention of a minute", func(c *Config) { c.Exports.Retention = time.Minute }, "exports.retention", "below 1h"},
 		{"links outliving results", func(c *Config) { c.Exports.URLExpiry = 61 * 24 * time.Hour }, "exports.urlExpiry", "not between 1m and exports.retention"},
 		{"base URL without scheme", func(c *Config) { c.Exports.BaseURL = "chatvault.example.com" }, "exports.baseURL", "not an http:// or https:// URL"},

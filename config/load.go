@@ -75,6 +75,7 @@ var keys = []key{
 	{"exports.concurrency", "", "", setInt(func(c *Config) *int { return &c.Exports.Concurrency })},
 	{"exports.maxRangeDays", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxRangeDays })},
 	{"exports.maxIds", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxIDs })},
+	{"exports.maxTasksPerOrg", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxTasksPerOrg })},
 	{"exports.retention", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.Retention })},
 	{"exports.urlExpiry", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.URLExpiry })},
 	{"exports.baseURL", "", "", setString(func(c *Config) *string { return &c.Exports.BaseURL })},

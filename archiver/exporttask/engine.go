@@ -35,7 +35,9 @@ type Mailer interface {
 }
 
 // maxAttempts bounds how often a task is started: a task that took the process down
-// (out of memory, a crash) twice fails the third time instead of doing it again forever.
+// (out of memory, a crash) three times fails instead of being run again forever. Runs
+// cut short by a shutdown (handed back) do not count: a rolling restart is not the task's
+// fault.
 const maxAttempts = 3
 
 // Engine creates, runs and reports export tasks. Store and Directory are required.
@@ -74,16 +76,40 @@ type Engine struct {
 	// OnStart and OnDone, when set, are called once a worker has recorded its attempt at a
 	// task and when it is done with it
 	// (tests wait on them instead of sleeping). OnDone's state is "" when the run was
-	// interrupted (the engine stopping); the task stays queued for the next start.
+	// interrupted (the engine stopping: the task is handed back; or another replica
+	// taking it over). Neither is called for a task another replica holds or finished.
 	OnStart func(ctx context.Context, id string)
 	OnDone  func(id string, state State)
 
+	// MaxTasksPerOrg caps an organization's tasks queued or running, over every replica
+	// (exports.maxTasksPerOrg, default 20): Create refuses more with *TooManyTasksError.
+	MaxTasksPerOrg int
+	// Holder names this process in task claims (default a random UUID): every replica
+	// on a store needs its own.
+	Holder string
+	// ClaimTTL is how long a claim keeps other replicas off a task unless renewed (default
+	// 3 minutes); the holder renews it every ClaimTTL/3. A replica that dies holds its
+	// task that long at most (plus ScanInterval). Replicas' clocks must agree to well
+	// within it.
+	ClaimTTL time.Duration
+	// ScanInterval is how often Run looks in the store for tasks without an outcome and
+	// without a live claim (created by another replica, or left by one that died); default
+	// one minute.
+	ScanInterval time.Duration
+	// After is the timer of claim renewals and scans (default time.After); tests pass a
+	// fake clock's.
+	After func(d time.Duration) <-chan time.Time
+
 	once    sync.Once
 	mu      sync.Mutex
-	queue   []taskRef
+	queue   fairQueue
 	wake    chan struct{} // closed and replaced when work is queued
 	running map[string]*Progress
-	metrics metrics
+	// active holds the tasks a worker of this process is claiming or running, and
+	// activeOrgs counts them per organization (for the fair queue).
+	active     map[taskRef]bool
+	activeOrgs map[string]int
+	metrics    metrics
 }
 
 type taskRef struct{ org, id string }
@@ -119,8 +145,25 @@ func (e *Engine) init() {
 		if e.Logger == nil {
 			e.Logger = slog.New(slog.DiscardHandler)
 		}
+		if e.MaxTasksPerOrg <= 0 {
+			e.MaxTasksPerOrg = 20
+		}
+		if e.Holder == "" {
+			e.Holder = uuid.NewString()
+		}
+		if e.ClaimTTL <= 0 {
+			e.ClaimTTL = 3 * time.Minute
+		}
+		if e.ScanInterval <= 0 {
+			e.ScanInterval = time.Minute
+		}
+		if e.After == nil {
+			e.After = time.After
+		}
 		e.wake = make(chan struct{})
 		e.running = map[string]*Progress{}
+		e.active = map[taskRef]bool{}
+		e.activeOrgs = map[string]int{}
 		e.metrics.init()
 	})
 }
@@ -180,12 +223,21 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if len(unsealed) > 0 {
 		return "", &UnsealedError{Days: unsealed}
 	}
+	// Counted in the store, so the cap holds over every replica (two requests racing on
+	// two replicas may both pass it by one).
+	n, err := e.unfinished(ctx, org)
+	if err != nil {
+		return "", err
+	}
+	if n >= e.MaxTasksPerOrg {
+		return "", &TooManyTasksError{Limit: e.MaxTasksPerOrg}
+	}
 	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req}
 	if err := putJSON(ctx, e.Store, requestKey(org, rec.TaskID), rec); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
 	e.metrics.created.WithLabelValues(req.Format).Inc()
-	e.enqueue(taskRef{org, rec.TaskID})
+	e.enqueue(queued{taskRef{org, rec.TaskID}, rec.CreatedAt})
 	return rec.TaskID, nil
 }
 
@@ -202,13 +254,18 @@ func (e *Engine) organization(ctx context.Context, org string) (model.Organizati
 	return model.Organization{}, ErrNoArchive
 }
 
-func (e *Engine) enqueue(r taskRef) {
+// enqueue queues t for a worker of this process, unless one has it already; it reports
+// whether it did.
+func (e *Engine) enqueue(t queued) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.queue = append(e.queue, r)
-	e.metrics.queued.Set(float64(len(e.queue)))
+	if e.active[t.ref] || !e.queue.push(t) {
+		return false
+	}
+	e.metrics.queued.Set(float64(e.queue.len()))
 	close(e.wake)
 	e.wake = make(chan struct{})
+	return true
 }
 
 // Status returns the organization's task id. Another organization's task is
@@ -220,10 +277,21 @@ func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 		return nil, err
 	}
 	e.mu.Lock()
-	if p, ok := e.running[id]; ok && st.State == StateQueued {
+	p, here := e.running[id]
+	if here && st.State == StateQueued {
 		st.State, st.Progress = StateRunning, *p
 	}
 	e.mu.Unlock()
+	if !here && st.State == StateQueued {
+		// Running on another replica: its live claim says so (its progress is its own).
+		l, err := lastClaim(ctx, e.Store, org, id)
+		if err != nil {
+			// The task's own records answered; the claim only refines queued.
+			e.Logger.Warn("export task claim unreadable; status reads queued", "org", org, "task", id, "err", err)
+		} else if l.live(e.Now()) {
+			st.State = StateRunning
+		}
+	}
 	if st.State == StateCompleted {
 		st.ExpiresAt = st.CompletedAt.Add(e.Retention)
 		if !e.Now().Before(st.ExpiresAt) {
@@ -292,72 +360,137 @@ func (e *Engine) OpenResult(ctx context.Context, org, id string) (*Status, io.Re
 	return st, rc, nil
 }
 
-// Run queues the store's unfinished tasks again, then runs queued tasks, Concurrency at
-// a time, until ctx is done. A task interrupted by ctx stays unfinished in the store, and
-// the next Run picks it up.
+// Run queues the store's tasks that have no outcome and no live claim, then runs queued
+// tasks, Concurrency at a time and fairly across organizations (see fairQueue), until ctx
+// is done. Every ScanInterval it looks in the store again, for tasks another replica
+// created or left behind when it died. A task cut short by ctx is handed back: its claim
+// is released at once and the attempt does not count towards maxAttempts.
 func (e *Engine) Run(ctx context.Context) error {
 	e.init()
-	if err := e.resume(ctx); err != nil {
+	if err := e.Scan(ctx); err != nil {
 		return err
 	}
 	var wg sync.WaitGroup
 	for range e.Concurrency {
 		wg.Go(func() { e.worker(ctx) })
 	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-e.After(e.ScanInterval):
+			}
+			if err := e.Scan(ctx); err != nil && ctx.Err() == nil {
+				e.Logger.Warn("export tasks: the store could not be scanned; trying again later", "err", err)
+			}
+		}
+	})
 	wg.Wait()
 	return nil
 }
 
-// resume queues every task of the store without an outcome, oldest first.
-func (e *Engine) resume(ctx context.Context) error {
-	type pending struct {
-		ref     taskRef
-		created time.Time
+// Scan queues every task of the store that has no outcome and no live claim (one queued
+// on another replica, one whose replica stopped or died), oldest first, unless this
+// process has it already.
+func (e *Engine) Scan(ctx context.Context) error {
+	e.init()
+	type open struct {
+		ref       taskRef
+		req, done bool
+		lastClaim string
 	}
-	var found []pending
-	var cur taskRef
-	var curReq, curDone bool
-	flush := func() error {
-		if curReq && !curDone {
-			var rec record
-			if err := getJSON(ctx, e.Store, requestKey(cur.org, cur.id), &rec); err != nil {
-				return fmt.Errorf("resume tasks: %w", err)
-			}
-			found = append(found, pending{cur, rec.CreatedAt})
+	var found []open
+	var cur open
+	flush := func() {
+		if cur.req && !cur.done {
+			found = append(found, cur)
 		}
-		return nil
 	}
 	err := e.Store.List(ctx, archiver.TasksPrefix, func(key string) error {
 		parts := strings.Split(strings.TrimPrefix(key, archiver.TasksPrefix), "/")
 		if len(parts) != 3 || !ValidID(parts[1]) {
 			return nil
 		}
-		if ref := (taskRef{parts[0], parts[1]}); ref != cur {
-			if err := flush(); err != nil {
-				return err
-			}
-			cur, curReq, curDone = ref, false, false
+		if ref := (taskRef{parts[0], parts[1]}); ref != cur.ref {
+			flush()
+			cur = open{ref: ref}
 		}
 		switch parts[2] {
 		case "request.json":
-			curReq = true
+			cur.req = true
 		case "completed.json", "failed.json":
-			curDone = true
+			cur.done = true
+		default:
+			if _, ok := claimSeq(parts[2]); ok {
+				cur.lastClaim = key // listed in order: the last one is the chain's head
+			}
 		}
 		return nil
 	})
-	if err == nil {
-		err = flush()
-	}
 	if err != nil {
-		return err
+		return fmt.Errorf("scan tasks: %w", err)
 	}
-	sort.SliceStable(found, func(i, j int) bool { return found[i].created.Before(found[j].created) })
-	for _, p := range found {
-		e.Logger.Info("export task queued again after a restart", "org", p.ref.org, "task", p.ref.id)
-		e.enqueue(p.ref)
+	flush()
+	now := e.Now()
+	var add []queued
+	var errs []error
+	for _, o := range found {
+		e.mu.Lock()
+		known := e.active[o.ref] || e.queue.has[o.ref]
+		e.mu.Unlock()
+		if known {
+			continue
+		}
+		if o.lastClaim != "" {
+			l, err := readClaim(ctx, e.Store, o.ref.org, o.ref.id, o.lastClaim)
+			if err != nil {
+				errs = append(errs, err) // the other tasks are still queued
+				continue
+			}
+			if l.live(now) {
+				continue // another replica runs it
+			}
+		}
+		var rec record
+		if err := getJSON(ctx, e.Store, requestKey(o.ref.org, o.ref.id), &rec); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		add = append(add, queued{o.ref, rec.CreatedAt})
+	}
+	sort.SliceStable(add, func(i, j int) bool { return add[i].created.Before(add[j].created) })
+	for _, q := range add {
+		if e.enqueue(q) {
+			e.Logger.Info("export task queued from the store", "org", q.ref.org, "task", q.ref.id)
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("scan tasks: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// take marks r as handled by a worker of this process; false when one already does.
+func (e *Engine) take(r taskRef) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.active[r] {
+		return false
+	}
+	e.active[r] = true
+	e.activeOrgs[r.org]++
+	return true
+}
+
+// drop undoes take.
+func (e *Engine) drop(r taskRef) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.active, r)
+	if e.activeOrgs[r.org]--; e.activeOrgs[r.org] <= 0 {
+		delete(e.activeOrgs, r.org)
+	}
 }
 
 func (e *Engine) worker(ctx context.Context) {
@@ -366,12 +499,13 @@ func (e *Engine) worker(ctx context.Context) {
 			return // what is still queued stays in the store for the next start
 		}
 		e.mu.Lock()
-		if len(e.queue) > 0 {
-			r := e.queue[0]
-			e.queue = e.queue[1:]
-			e.metrics.queued.Set(float64(len(e.queue)))
+		if t, ok := e.queue.pop(e.activeOrgs); ok {
+			e.metrics.queued.Set(float64(e.queue.len()))
 			e.mu.Unlock()
-			e.execute(ctx, r)
+			if e.take(t.ref) {
+				e.execute(ctx, t.ref)
+				e.drop(t.ref)
+			}
 			continue
 		}
 		wake := e.wake
@@ -385,27 +519,76 @@ func (e *Engine) worker(ctx context.Context) {
 }
 
 // Execute runs one task now, in the caller's goroutine (chatvault export-task), and
-// returns its status.
+// returns its status. When another replica holds the task (a serve that found it in the
+// store), Execute waits for its outcome, or takes the task over if that replica stops.
 func (e *Engine) Execute(ctx context.Context, org, id string) (*Status, error) {
 	e.init()
-	e.execute(ctx, taskRef{org, id})
+	r := taskRef{org, id}
+	for {
+		if e.take(r) {
+			ran := e.execute(ctx, r)
+			e.drop(r)
+			if ran {
+				break
+			}
+		}
+		st, err := e.Status(ctx, org, id)
+		if err != nil {
+			return nil, err
+		}
+		if st.State != StateQueued && st.State != StateRunning {
+			return st, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-e.After(e.ClaimTTL / 3):
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	return e.Status(ctx, org, id)
 }
 
-// execute runs a task to its outcome, which it stores. Errors are the task's: they end in
-// failed.json, or, when ctx ends the run, leave the task queued.
-func (e *Engine) execute(ctx context.Context, r taskRef) {
+// errFinished: the task has its outcome already (queued here while another replica
+// finished it).
+var errFinished = errors.New("export task already finished")
+
+// errNotStarted marks the errors of an attempt that ended before the task ran (claiming
+// it, reading it, recording the attempt): the task stays as it was, and OnDone is not
+// called.
+var errNotStarted = errors.New("export task not started")
+
+func notStarted(err error) error { return fmt.Errorf("%w: %w", errNotStarted, err) }
+
+// execute claims a task and runs it to its outcome, which it stores; it reports false
+// when another replica holds the task. Errors are the task's: they end in failed.json,
+// or, when ctx ends the run, hand the task back.
+func (e *Engine) execute(ctx context.Context, r taskRef) bool {
 	log := e.Logger.With("org", r.org, "task", r.id)
 	state, err := e.attempt(ctx, r, log)
-	if ctx.Err() != nil {
-		log.Info("export task interrupted; it runs again at the next start", "err", err)
+	switch {
+	case errors.Is(err, errClaimHeld):
+		log.Debug("export task held by another replica")
+		return false
+	case errors.Is(err, errFinished):
+		return true
+	case errors.Is(err, errNotStarted):
+		if ctx.Err() == nil {
+			log.Error("export task not started; it stays queued", "err", err)
+		}
+		return true
+	case errors.Is(err, errClaimLost):
+		e.metrics.claims.WithLabelValues("lost").Inc()
+		log.Warn("export task taken over by another replica; this run's outcome is not recorded")
 		state = ""
-	} else if err != nil {
+	case ctx.Err() != nil:
+		log.Info("export task interrupted by shutdown; handed back for another replica or the next start", "err", err)
+		state = ""
+	case err != nil:
 		// The store failed while recording the outcome; the task stays queued in the
-		// store and a restart runs it again.
+		// store and a scan (here or on another replica) runs it again.
 		log.Error("export task: outcome not recorded", "err", err)
 		state = ""
 	}
@@ -415,27 +598,70 @@ func (e *Engine) execute(ctx context.Context, r taskRef) {
 	if e.OnDone != nil {
 		e.OnDone(r.id, state)
 	}
+	return true
 }
 
-// attempt runs the task once and records its outcome: completed or failed. The error is
-// about recording, not about the task.
+// handBackTimeout bounds the store writes that hand a task back at shutdown, which run
+// after the run's context has ended.
+const handBackTimeout = 10 * time.Second
+
+// release ends c's claim, after ctx too has ended.
+func (e *Engine) release(ctx context.Context, c *claim, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+	defer cancel()
+	if err := c.release(ctx); err != nil {
+		log.Warn("export task claim not released; another replica takes the task when it expires", "err", err, "ttl", e.ClaimTTL)
+	}
+}
+
+// attempt claims the task, runs it once and records its outcome: completed or failed.
+// The error is about claiming and recording, not about the task.
 func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (State, error) {
+	c, err := e.acquire(ctx, r)
+	if err != nil {
+		return "", notStarted(err)
+	}
+	// The claim is read before the task: a replica that finished it released its claim
+	// after storing the outcome, so the task read now shows that outcome.
 	rec, st, err := load(ctx, e.Store, r.org, r.id, e.TrustedKeys)
 	if err != nil {
-		return "", err
+		e.release(ctx, c, log)
+		return "", notStarted(err)
 	}
 	if st.State != StateQueued {
-		return st.State, nil // queued twice (a resume racing a create): already done
+		e.release(ctx, c, log)
+		return "", errFinished
 	}
 	now := e.Now().UTC()
-	if st.Attempts >= maxAttempts {
-		f := failure{FailedAt: now, Error: fmt.Sprintf("gave up after %d attempts: the process stopped during each", st.Attempts)}
-		log.Error("export task abandoned", "attempts", st.Attempts)
-		return StateFailed, putJSON(ctx, e.Store, failedKey(r.org, r.id), f)
+	if stopped := st.Attempts - st.HandedBack; stopped >= maxAttempts {
+		f := failure{FailedAt: now, Error: fmt.Sprintf("gave up after %d attempts: the process stopped during each", stopped)}
+		log.Error("export task abandoned", "attempts", st.Attempts, "handedBack", st.HandedBack)
+		err := putJSON(ctx, e.Store, failedKey(r.org, r.id), f)
+		e.release(ctx, c, log)
+		return StateFailed, err
 	}
-	if err := putJSON(ctx, e.Store, attemptKey(r.org, r.id, st.Attempts+1), attempt{StartedAt: now, Attempt: st.Attempts + 1}); err != nil {
-		return "", err
+	n := st.Attempts + 1
+	if err := putJSON(ctx, e.Store, attemptKey(r.org, r.id, n), attempt{StartedAt: now, Attempt: n}); err != nil {
+		e.release(ctx, c, log)
+		return "", notStarted(err)
 	}
+	// The run's context also ends when another replica takes the task over.
+	run, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop, kept := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(kept)
+		c.keep(run, cancel, stop)
+	}()
+	stopKeeping := func() {
+		if stop != nil {
+			close(stop)
+			<-kept
+			stop = nil
+		}
+	}
+	defer stopKeeping()
+
 	prog := &Progress{DaysTotal: st.Progress.DaysTotal}
 	e.mu.Lock()
 	e.running[r.id] = prog
@@ -448,34 +674,57 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		e.mu.Unlock()
 	}()
 	if e.OnStart != nil {
-		e.OnStart(ctx, r.id)
+		e.OnStart(run, r.id)
 	}
 
 	start := time.Now()
-	var c *completion
+	var res *completion
 	if len(e.TrustedKeys) > 0 && e.SigningKey == nil {
 		// Its completion would be unsigned, and refused by the very check it is for.
 		err = taskErrorf("this server trusts signing keys but has none to sign the task's completion with (set signing.keyFile)")
 	} else {
-		c, err = e.produce(ctx, rec, prog)
+		res, err = e.produce(run, rec, prog)
 	}
 	if err == nil && rec.Request.Delivery == DeliveryEmail {
-		err = e.mail(ctx, rec, c)
+		err = e.mail(run, rec, res)
+	}
+	stopKeeping()
+	if errors.Is(context.Cause(run), errClaimLost) {
+		return "", errClaimLost // the other replica runs it now; nothing of this run counts
 	}
 	if ctx.Err() != nil {
+		// A shutdown: not the task's fault, so the attempt does not count, and the claim
+		// goes at once, for another replica or the next start.
+		hctx, hcancel := context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+		defer hcancel()
+		if err := putJSON(hctx, e.Store, handbackKey(r.org, r.id, n), handback{At: e.Now().UTC(), Attempt: n, Holder: e.Holder}); err != nil {
+			log.Error("export task hand-back not recorded; the attempt counts as failed", "err", err)
+		} else {
+			e.metrics.claims.WithLabelValues("handed_back").Inc()
+		}
+		e.release(ctx, c, log)
 		return "", ctx.Err()
 	}
+	// The last renewal before the outcome: a replica that took the task over while this
+	// one stalled records its own.
+	if err := c.renew(ctx); err != nil {
+		if !errors.Is(err, errClaimLost) {
+			e.release(ctx, c, log)
+		}
+		return "", err
+	}
+	defer e.release(ctx, c, log)
 	if err != nil {
 		log.Warn("export task failed", "err", err)
 		return StateFailed, putJSON(ctx, e.Store, failedKey(r.org, r.id), failure{FailedAt: e.Now().UTC(), Error: publicMessage(err)})
 	}
-	c.CompletedAt = e.Now().UTC()
-	log.Info("export task completed", "format", rec.Request.Format, "events", c.Result.Events, "bytes", c.Result.Size, "took", time.Since(start).Round(time.Millisecond))
-	e.metrics.events.WithLabelValues(rec.Request.Format).Add(float64(c.Result.Events))
-	if err := c.sign(e.SigningKey); err != nil {
+	res.CompletedAt = e.Now().UTC()
+	log.Info("export task completed", "format", rec.Request.Format, "events", res.Result.Events, "bytes", res.Result.Size, "took", time.Since(start).Round(time.Millisecond))
+	e.metrics.events.WithLabelValues(rec.Request.Format).Add(float64(res.Result.Events))
+	if err := res.sign(e.SigningKey); err != nil {
 		return "", err
 	}
-	return StateCompleted, putJSON(ctx, e.Store, completedKey(r.org, r.id), c)
+	return StateCompleted, putJSON(ctx, e.Store, completedKey(r.org, r.id), res)
 }
 
 // taskError is a failure the requester may read in full; any other is summarized.
@@ -785,6 +1034,7 @@ type metrics struct {
 	orphaned prometheus.Counter
 	queued   prometheus.Gauge
 	running  prometheus.Gauge
+	claims   *prometheus.CounterVec
 }
 
 func (m *metrics) init() {
@@ -795,10 +1045,15 @@ func (m *metrics) init() {
 	m.orphaned = prometheus.NewCounter(prometheus.CounterOpts{Name: "chatvault_export_task_results_orphaned_total", Help: "Export task results deleted because their finished task does not name them."})
 	m.queued = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_export_tasks_queued", Help: "Export tasks waiting for a worker."})
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_export_tasks_running", Help: "Export tasks running."})
+	m.claims = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_export_task_claims_total",
+		Help: "Export task claim events on this replica: taken_over (from a replica whose claim expired), handed_back (at shutdown), lost (to another replica)."}, []string{"event"})
+	for _, ev := range []string{"taken_over", "handed_back", "lost"} {
+		m.claims.WithLabelValues(ev) // from zero, so the first one shows as an increase
+	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running)
+	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running, m.claims)
 }
 
 // CheckLink verifies a download link's query for task id (see Links.Check) at the

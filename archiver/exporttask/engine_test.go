@@ -49,6 +49,19 @@ func newFixture(t *testing.T) *fixture { return newKeyedFixture(t, nil) }
 // newKeyedFixture is newFixture with the days' manifests signed by key (nil: unsigned).
 func newKeyedFixture(t *testing.T, key ed25519.PrivateKey) *fixture {
 	t.Helper()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	dir := sealSample(t, store, key)
+	return &fixture{store: store, dir: dir, clock: scheduler.NewFakeClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))}
+}
+
+// sealSample seals the sample day as 2026-11-22 and 2026-11-23 into store, the manifests
+// signed by key (nil: unsigned), and returns the directory.
+func sealSample(t *testing.T, store archiver.Store, key ed25519.PrivateKey) *model.Directory {
+	t.Helper()
 	root := t.TempDir()
 	copyFile := func(from, to string) {
 		b, err := os.ReadFile(from)
@@ -77,11 +90,6 @@ func newKeyedFixture(t *testing.T, key ed25519.PrivateKey) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	dirBytes, _ := os.ReadFile(root + "/directory.json")
 	for _, d := range days {
 		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{SigningKey: key,
@@ -96,7 +104,7 @@ func newKeyedFixture(t *testing.T, key ed25519.PrivateKey) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{store: store, dir: dir, clock: scheduler.NewFakeClock(time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC))}
+	return dir
 }
 
 func (f *fixture) engine(t *testing.T, store archiver.Store) *exporttask.Engine {
@@ -397,13 +405,9 @@ func TestRestartResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		e := f.engine(t, nil)
-		c, cancel := context.WithCancel(context.Background())
-		e.OnStart = func(context.Context, string) { cancel() }
-		if _, err := e.Execute(c, acme, id); !errors.Is(err, context.Canceled) {
-			t.Fatalf("Execute = %v", err)
-		}
+	for i := range 3 {
+		crash(t, f, f.store, fmt.Sprintf("crashed-%d", i), acme, id)
+		f.clock.Add(time.Hour) // its claim expires
 	}
 	st, err := f.engine(t, nil).Execute(context.Background(), acme, id)
 	if err != nil {

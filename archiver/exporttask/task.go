@@ -179,7 +179,11 @@ type Status struct {
 	// Progress counts sealed days read of the range (days done / total).
 	Progress Progress `json:"progress"`
 	// Attempts is how many times a worker started the task (more than one after restarts).
-	Attempts    int       `json:"attempts"`
+	Attempts int `json:"attempts"`
+	// HandedBack is how many of those attempts a shutdown cut short (the replica released
+	// the task); they do not count towards the three a task that keeps stopping the
+	// process gets.
+	HandedBack  int       `json:"handedBack,omitempty"`
 	CompletedAt time.Time `json:"completedAt,omitzero"`
 	// ExpiresAt is when the result is deleted (completion + exports.retention).
 	ExpiresAt  time.Time   `json:"expiresAt,omitzero"`
@@ -271,6 +275,8 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 		switch {
 		case strings.HasPrefix(name, "attempt-"):
 			st.Attempts++
+		case strings.HasPrefix(name, "handback-"):
+			st.HandedBack++
 		case name == "completed.json":
 			done = true
 		case name == "failed.json":

@@ -25,6 +25,7 @@ const (
 	EExportExpired = "export_expired" // the task's result passed its retention and is deleted
 	ELinkExpired   = "link_expired"   // a download link past its expiry: ask the task's status for a new one
 	EInvalidLink   = "invalid_link"   // a download link whose signature does not check
+	ETooManyTasks  = "too_many_tasks" // the organization has exports.maxTasksPerOrg tasks queued or running
 	// EUnavailable is /readyz's 503: the replica should get no traffic (the audit cannot
 	// be written, or the store, directory or tokens cannot be read).
 	EUnavailable = "unavailable"
@@ -41,6 +42,7 @@ var statusOf = map[string]int{
 	EExportExpired:     http.StatusGone,
 	ELinkExpired:       http.StatusGone,
 	EInvalidLink:       http.StatusForbidden,
+	ETooManyTasks:      http.StatusTooManyRequests,
 	EUnavailable:       http.StatusServiceUnavailable,
 	ENotFound:          http.StatusNotFound,
 	EMethodNotAllowed:  http.StatusMethodNotAllowed,
@@ -68,8 +70,11 @@ func errorCode(err error) (*Error, int) {
 	var e *Error
 	var fe *exporttask.FieldError
 	var ue *exporttask.UnsealedError
+	var tm *exporttask.TooManyTasksError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &tm):
+		e = &Error{Code: ETooManyTasks, Message: tm.Error(), RetryAfter: time.Minute}
 	case errors.As(err, &fe):
 		e = &Error{Code: EInvalidRequest, Message: fe.Error(), Field: fe.Field}
 	case errors.As(err, &ue):

@@ -84,6 +84,8 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 		Now:         now,
 		Logger:      e.log.With("component", "exports"),
 	}
+	// Counted in the store over every replica (exports.maxTasksPerOrg).
+	eng.MaxTasksPerOrg = c.MaxTasksPerOrg
 	// Without smtp.host the engine has no mailer and refuses "email" tasks with 400 naming
 	// delivery; a typed nil would instead fail each task when it tries to send.
 	m, err := e.mailer()

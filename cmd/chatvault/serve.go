@@ -156,6 +156,8 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", err)
 	}
 	engine.OnStart, engine.OnDone = serveHooks.taskStart, serveHooks.taskDone
+	// Claims are renewed and the store scanned on serve's clock (a test's fake one).
+	engine.After = clock.After
 	engine.Register(reg)
 	verifier, err := e.newVerifyLoop(store, key, clock.Now) // continuous verification (verifyloop.go)
 	if err != nil {

@@ -64,8 +64,9 @@ func TestRunCatchUp(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
+	recs := logRecords(t, errOut)
 	for _, day := range []string{"2026-11-20", "2026-11-21", "2026-11-23", "2026-11-24"} {
-		if !strings.Contains(errOut, "chatvault run: "+day+": pending: ") {
+		if findRecord(recs, "day pending", "day", day) == nil {
 			t.Errorf("no line says %s is pending:\n%s", day, errOut)
 		}
 	}

@@ -356,9 +356,9 @@ func (r *crashDayRig) crashAndRecover(t *testing.T, target crashTarget, crashes 
 	if v.code != exitOK || !strings.Contains(v.stdout, " 0 problems, ") {
 		t.Fatalf("verify after the rerun: exit %d\n%s%s", v.code, v.stdout, v.stderr)
 	}
-	for line := range strings.Lines(v.stderr) {
-		if strings.HasPrefix(line, "warning:") && !strings.Contains(line, "were never sealed") {
-			t.Fatalf("verify after the rerun warns: %s", line)
+	for _, rec := range logRecords(t, v.stderr) {
+		if w, ok := rec["warning"].(string); ok && !strings.Contains(w, "were never sealed") {
+			t.Fatalf("verify after the rerun warns: %s", w)
 		}
 	}
 	after, versions, partial := target.objects(t)

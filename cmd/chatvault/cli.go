@@ -100,7 +100,21 @@ func (m *cli) command(c *command) *cobra.Command {
 	if c.flags != nil {
 		c.flags(fs)
 	}
+	for name, values := range flagValues {
+		// --date takes yesterday and today where its usage says so (rangeFlags); export's
+		// and gen's take a date only.
+		if f := fs.Lookup(name); f != nil && (name != "date" || strings.Contains(f.Usage, "yesterday")) {
+			_ = cc.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
 	return cc
+}
+
+// flagValues are the words shell completion offers for the flags that take one of a few.
+var flagValues = map[string][]cobra.Completion{
+	"log-format": {"auto", "text", "json"},
+	"log-level":  {"debug", "info", "warn", "error"},
+	"date":       {"yesterday", "today"},
 }
 
 // helpFlag defines -h/--help before cobra would, hidden so that the flags a command lists

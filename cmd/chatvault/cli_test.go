@@ -23,13 +23,13 @@ import (
 func TestCLIBehaviour(t *testing.T) {
 	cleanEnv(t)
 	tests := []struct {
-		name       string
-		args       []string
-		code       int
-		stdout     []string
-		stderr     []string
-		noStderr   bool
-		emptyStdou bool
+		name        string
+		args        []string
+		code        int
+		stdout      []string
+		stderr      []string
+		noStderr    bool
+		emptyStdout bool
 	}{
 		{"no command", nil, exitUsage, []string{"usage: chatvault <command>", "Exit codes: 0 ok, 1 failure"}, nil, true, false},
 		{"help", []string{"help"}, exitOK, []string{"usage: chatvault <command>"}, nil, true, false},
@@ -68,7 +68,7 @@ func TestCLIBehaviour(t *testing.T) {
 			if tt.noStderr && errOut != "" {
 				t.Errorf("stderr: %q", errOut)
 			}
-			if tt.emptyStdou && out != "" {
+			if tt.emptyStdout && out != "" {
 				t.Errorf("stdout: %q", out)
 			}
 		})

@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test fuzz reliability bench loadbench exportbench
+.PHONY: run test docs fuzz reliability bench loadbench exportbench
 
 # Seal the sample day into ./archive on the embedded default (a local folder). The sample
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
@@ -39,6 +39,11 @@ test:
 	(cd deploy/kubernetes && CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
+
+# Rewrite docs/cli.md, the CLI reference, from the commands (cobra/doc); TestCLIReference,
+# part of make test, fails with a diff while the checked-in file differs from the code.
+docs:
+	$(GO) test ./cmd/chatvault -run '^TestCLIReference$$' -count=1 -update
 
 # Every Fuzz* target of the module, FUZZTIME (default 10000x, an execution count) each: FUZZTIME=2000000x make fuzz.
 fuzz:

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
 	"time"
 
@@ -22,7 +21,6 @@ import (
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/config"
 	"github.com/spf13/pflag"
-	"golang.org/x/term"
 )
 
 // Exit codes, documented in the README.
@@ -69,6 +67,8 @@ func vcsVersion() string {
 }
 
 // command is one subcommand: its flags are registered by flags, and run does the work.
+// Main builds a cobra command from each registered one (cli.go), so a new command is one
+// register call in its own file.
 type command struct {
 	name    string
 	summary string
@@ -77,6 +77,8 @@ type command struct {
 	run     func(ctx context.Context, env *env, fs *pflag.FlagSet) int
 	// subArgs lets positional arguments through (a subcommand such as `token create`).
 	subArgs bool
+	// args are the positional arguments a subArgs command knows, for shell completion.
+	args []string
 }
 
 var commands []*command
@@ -89,8 +91,11 @@ type env struct {
 	stdout io.Writer
 	stderr io.Writer
 	log    *slog.Logger
-	tty    bool          // stderr is a terminal: draw progress bars instead of log lines
-	s3     *awss3.Client // made by s3Client on first use
+	// tty: stderr is a terminal and logs are not JSON, so progress bars are drawn in place
+	// instead of log lines (with JSON logs every line on stderr stays a JSON record).
+	tty  bool
+	json bool          // the log is JSON: operator messages on stderr are log records too
+	s3   *awss3.Client // made by s3Client on first use
 }
 
 // usageError is bad usage: exit code 2.
@@ -100,91 +105,15 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
 
-// Main runs chatvault with args (without the program name) and returns the exit code.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		printUsage(stdout)
-		if len(args) == 0 {
-			return exitUsage
-		}
-		return exitOK
-	}
-	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintln(stdout, "chatvault", version)
-		return exitOK
-	}
-	var cmd *command
-	for _, c := range commands {
-		if c.name == args[0] {
-			cmd = c
-		}
-	}
-	if cmd == nil {
-		fmt.Fprintf(stderr, "chatvault: unknown command %q (see chatvault help)\n", args[0])
-		return exitUsage
-	}
-	fs := pflag.NewFlagSet("chatvault "+cmd.name, pflag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.SortFlags = false
-	config.BindFlags(fs)
-	if cmd.flags != nil {
-		cmd.flags(fs)
-	}
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: chatvault %s %s\n\n%s\n\nflags:\n%s", cmd.name, cmd.usage, cmd.summary, fs.FlagUsages())
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, pflag.ErrHelp) {
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "chatvault %s: %v\n", cmd.name, err)
-		return exitUsage
-	}
-	if fs.NArg() > 0 && !cmd.subArgs {
-		fmt.Fprintf(stderr, "chatvault %s: unexpected argument %q\n", cmd.name, fs.Arg(0))
-		return exitUsage
-	}
-	cfg, err := config.Load("", fs)
-	if err != nil {
-		fmt.Fprintf(stderr, "chatvault %s: %v\n", cmd.name, err)
-		return exitUsage
-	}
-	e := &env{cfg: cfg, stdout: stdout, stderr: stderr}
-	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		e.tty = true
-	}
-	e.log = newLogger(cfg, stderr, e.tty)
-	return cmd.run(ctx, e, fs)
-}
-
-func newLogger(cfg *config.Config, w io.Writer, tty bool) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: cfg.Log.SlogLevel()}
-	if cfg.Log.Format == "json" || (cfg.Log.Format == "auto" && !tty) {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func printUsage(w io.Writer) {
-	fmt.Fprintln(w, "chatvault seals each UTC day of a chat event log into a write-once compliance archive.")
-	fmt.Fprintln(w, "\nusage: chatvault <command> [flags]\n\ncommands:")
-	sorted := append([]*command(nil), commands...)
-	sort.Slice(sorted, func(i, j int) bool { return sorted[i].name < sorted[j].name })
-	for _, c := range sorted {
-		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun chatvault <command> --help for its flags. Exit codes: 0 ok, 1 failure,")
-	fmt.Fprintln(w, "2 bad usage or configuration, 3 sealed but records were quarantined.")
-}
-
-// fail reports err and returns its exit code.
+// fail reports err as the error that ends command cmd (see fatal) and returns its exit code.
 func (e *env) fail(cmd string, err error) int {
-	fmt.Fprintf(e.stderr, "chatvault %s: %v\n", cmd, err)
+	code := exitFailure
 	var ue *usageError
 	if errors.As(err, &ue) || errors.Is(err, config.ErrInvalid) {
-		return exitUsage
+		code = exitUsage
 	}
-	return exitFailure
+	fatal(e.stderr, e.json, e.log, cmd, err, code)
+	return code
 }
 
 // openSource opens the configured event log.

@@ -66,8 +66,9 @@ func TestRunCatchUp(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
 	}
+	recs := logRecords(t, errOut)
 	for _, day := range []string{"2026-11-20", "2026-11-21", "2026-11-23", "2026-11-24"} {
-		if !strings.Contains(errOut, "chatvault run: "+day+": pending: ") {
+		if findRecord(recs, "day pending", "day", day) == nil {
 			t.Errorf("no line says %s is pending:\n%s", day, errOut)
 		}
 	}
@@ -183,7 +184,7 @@ func TestRunCatchUpDayNotClosedYet(t *testing.T) {
 	setRunClock(t, "2026-11-23T00:30:00Z")
 	code, out, errOut := chatvault(t, args...)
 	if code != exitOK || !strings.Contains(out, "catch-up: 0 sealed (organization-days), 0 failed, 3 pending") ||
-		!strings.Contains(out, "pending 2026-11-20..2026-11-22") || !strings.Contains(errOut, "2026-11-22: pending: ") {
+		!strings.Contains(out, "pending 2026-11-20..2026-11-22") || !strings.Contains(errOut, `"msg":"day pending","day":"2026-11-22"`) {
 		t.Fatalf("run at 00:30 before _CLOSED: exit %d, want 0 with the day pending\n%s%s", code, out, errOut)
 	}
 	// Nothing could be sealed, so the run took no lease: an hourly Job adds no object.

@@ -73,7 +73,9 @@ func TestHostileDirectory(t *testing.T) {
 				}
 			}
 			store := t.TempDir()
-			common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+			// Text logs: the error line is recorded as the row's detail, which JSON's time
+			// field would change at every run.
+			common := []string{"--eventlog", logDir, "--store", store, "--log-format", "text"}
 			code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...)
 			if tt.outcome == reliability.Kept {
 				// The sample's bad records make it exit 3, as without the stray member.

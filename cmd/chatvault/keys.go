@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
@@ -32,6 +33,7 @@ func init() {
 		},
 		run:     runKeys,
 		subArgs: true,
+		args:    []string{"generate", "public", "rotate"},
 	})
 }
 
@@ -60,7 +62,8 @@ func runKeys(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if err := writeNew(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return e.fail("keys", err)
 		}
-		fmt.Fprintf(e.stderr, "wrote the private key to %s (key id %s); its public key follows on stdout\n", out, archiver.KeyID(pub))
+		e.note(slog.LevelInfo, fmt.Sprintf("wrote the private key to %s (key id %s); its public key follows on stdout", out, archiver.KeyID(pub)),
+			"wrote the private key; its public key follows on stdout", "output", out, "keyId", archiver.KeyID(pub))
 		return e.printPublic(pub)
 	case "public":
 		if keyFile == "" {
@@ -71,7 +74,7 @@ func runKeys(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			return e.fail("keys", err)
 		}
 		pub := key.Public().(ed25519.PublicKey)
-		fmt.Fprintf(e.stderr, "key id %s\n", archiver.KeyID(pub))
+		e.note(slog.LevelInfo, "key id "+archiver.KeyID(pub), "public key", "keyId", archiver.KeyID(pub))
 		return e.printPublic(pub)
 	case "rotate":
 		return runKeysRotate(ctx, e, fs, keyFile)

@@ -1,7 +1,8 @@
 // Command chatvault seals each UTC day of a chat platform's event log into a
 // write-once, hash-chained compliance archive, and serves it.
 //
-// Run `chatvault help` for the commands; the README documents them with exit codes.
+// Run `chatvault help` for the commands; the README documents them with exit codes, and
+// docs/cli.md (generated from them: make docs) lists every command and flag.
 package main
 
 import (

@@ -204,9 +204,13 @@ func TestRunS3PartitionEntries(t *testing.T) {
 	if code != exitFailure {
 		t.Fatalf("run exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
 	}
+	failed := findRecord(logRecords(t, errOut), "seal failed", "day", "2026-11-22")
+	if failed == nil {
+		t.Fatalf("no seal failed record:\n%s", errOut)
+	}
 	for _, want := range []string{`"2026-11-22/_SUCCESS"`, `"2026-11-22/late/"`} {
-		if !strings.Contains(errOut, want) {
-			t.Errorf("stderr does not name %s:\n%s", want, errOut)
+		if !strings.Contains(jsonString(failed["err"]), want) {
+			t.Errorf("the error does not name %s:\n%s", want, errOut)
 		}
 	}
 	if files := storeFiles(t, store); len(files) != 0 {

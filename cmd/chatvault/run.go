@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
@@ -140,7 +141,8 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 		Retries:   -1,
 		Logger:    e.log.With("component", "run"),
 	}
-	fmt.Fprintf(e.stderr, "chatvault run: sealing every closed, unsealed day through %s\n", archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly))
+	through := archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly)
+	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)
 	if rep.Skipped != "" {
 		return e.fail("run", fmt.Errorf("another sealer is running (%s): %w", rep.Skipped, rep.Err))
@@ -153,6 +155,7 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 	}
 	fmt.Fprintf(e.stdout, "catch-up: %d sealed (organization-days), %d failed, %d pending (days whose partition is missing or not closed)\n",
 		len(rep.Sealed), len(rep.Failed), len(rep.Pending))
+	e.log.Info("catch-up summary", "sealed", len(rep.Sealed), "failed", len(rep.Failed), "pending", len(rep.Pending))
 	if len(rep.Pending) > 0 {
 		fmt.Fprintf(e.stdout, "  pending %s\n", pendingDays(rep.Pending))
 	}
@@ -220,7 +223,7 @@ func (t *runTally) observe(day archiver.Day, res *archiver.DayResult, err error)
 	e := t.e
 	if err != nil && t.pendingOK && (errors.Is(err, archiver.ErrNoPartition) || errors.Is(err, archiver.ErrNotClosed)) {
 		if !t.shown[day] {
-			fmt.Fprintf(e.stderr, "chatvault run: %s: pending: %v\n", day, err)
+			e.note(slog.LevelWarn, fmt.Sprintf("chatvault run: %s: pending: %v", day, err), "day pending", "day", day.String(), "err", err)
 		}
 		if t.shown == nil {
 			t.shown = map[archiver.Day]bool{}
@@ -229,14 +232,16 @@ func (t *runTally) observe(day archiver.Day, res *archiver.DayResult, err error)
 		return
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "chatvault run: %s: %v\n", day, err)
+		e.note(slog.LevelError, fmt.Sprintf("chatvault run: %s: %v", day, err), "seal failed", "day", day.String(), "err", err)
 		if errors.Is(err, archiver.ErrUnreadEntries) {
-			fmt.Fprintln(e.stderr, "chatvault run: every entry of a partition must be read: deliver events as *.jsonl or *.jsonl.gz files, or list side files in export.ignoreFiles (CHATVAULT_EXPORT_IGNOREFILES) to record them instead")
+			const hint = "every entry of a partition must be read: deliver events as *.jsonl or *.jsonl.gz files, or list side files in export.ignoreFiles (CHATVAULT_EXPORT_IGNOREFILES) to record them instead"
+			e.note(slog.LevelError, "chatvault run: "+hint, hint, "day", day.String())
 		}
 		t.failed = true
 		return
 	}
 	printSummary(e.stdout, res)
+	e.log.LogAttrs(context.Background(), slog.LevelInfo, "run summary", summaryAttrs(res)...)
 	if len(res.Failed()) > 0 {
 		t.failed = true
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"text/tabwriter"
 	"time"
 
@@ -56,7 +57,8 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if head, err := (archiver.Ledger{Store: store}).Head(ctx, org); err != nil {
 		return e.fail("status", err)
 	} else if head == nil {
-		fmt.Fprintf(e.stderr, "note: store %s holds no manifest of organization %s (a mistyped --store or --org, or never sealed)\n", e.cfg.Store, org)
+		e.note(slog.LevelWarn, fmt.Sprintf("note: store %s holds no manifest of organization %s (a mistyped --store or --org, or never sealed)", e.cfg.Store, org),
+			"no manifest of the organization in the store (a mistyped --store or --org, or never sealed)", "store", e.cfg.Store, "org", org)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATE\tSTATE\tREV\tRECORDS\tSHA256\tDETAIL\t")

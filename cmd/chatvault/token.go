@@ -29,6 +29,7 @@ func init() {
 		},
 		run:     runToken,
 		subArgs: true,
+		args:    []string{"create", "list", "revoke"},
 	})
 }
 

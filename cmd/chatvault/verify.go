@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -73,10 +74,10 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("verify", err)
 	}
 	for _, w := range rep.Warnings {
-		fmt.Fprintln(e.stderr, "warning:", w)
+		e.note(slog.LevelWarn, "warning: "+w, "verify warning", "warning", w)
 	}
 	for _, p := range rep.Problems {
-		fmt.Fprintln(e.stderr, "PROBLEM:", p)
+		e.note(slog.LevelError, "PROBLEM: "+p, "verify problem", "problem", p)
 	}
 	if rep.Manifests == 0 {
 		// An archive with nothing in it is not "0 problems": it is the wrong folder or
@@ -85,7 +86,8 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if org != "" {
 			where = "organization " + org
 		}
-		fmt.Fprintf(e.stderr, "PROBLEM: %s holds no manifest: store %s is empty or the wrong location (a mistyped folder or S3 prefix?), or nothing has been sealed into it\n", where, e.cfg.Store)
+		p := fmt.Sprintf("%s holds no manifest: store %s is empty or the wrong location (a mistyped folder or S3 prefix?), or nothing has been sealed into it", where, e.cfg.Store)
+		e.note(slog.LevelError, "PROBLEM: "+p, "verify problem", "problem", p)
 		rep.Problems = append(rep.Problems, "no manifest")
 	}
 	fmt.Fprintf(e.stdout, "verified %d organizations, %d manifests, %d objects, %d bytes: %d problems, %d warnings\n",

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -159,6 +160,7 @@ func runVerifications(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			fmt.Fprintf(e.stdout, "  ... and %d more problems\n", n)
 		}
 	}
-	fmt.Fprintf(e.stderr, "%d verification runs recorded, %d shown\n", len(recs), shown)
+	e.note(slog.LevelInfo, fmt.Sprintf("%d verification runs recorded, %d shown", len(recs), shown),
+		"verification runs", "recorded", len(recs), "shown", shown)
 	return code
 }

@@ -1,0 +1,329 @@
+package main
+
+// The CLI reference, docs/cli.md, is generated from this tree (make docs does the same):
+//go:generate go test -run ^TestCLIReference$ -count=1 -update
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/chatvault/chatvault/config"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"golang.org/x/term"
+)
+
+// cli is one invocation of chatvault: the command tree cobra dispatches on, built anew
+// for every Main call (flags hold their values, and tests call Main many times), and the
+// exit code the command that ran chose.
+type cli struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+	args           []string
+	code           int
+}
+
+// Main runs chatvault with args (without the program name) and returns the exit code:
+// 0 ok, 1 failure, 2 bad usage or configuration, 3 sealed but records were quarantined.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	m := &cli{ctx: ctx, stdout: stdout, stderr: stderr, args: args}
+	root := m.root()
+	if len(args) == 0 {
+		printUsage(stdout, root)
+		return exitUsage
+	}
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
+		return m.usageFailure(root, cmd, err)
+	}
+	return m.code
+}
+
+// root builds the command tree: one cobra command per registered command, plus help,
+// completion and version.
+func (m *cli) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "chatvault",
+		Short: "seal each UTC day of a chat event log into a write-once compliance archive",
+		Long: "chatvault seals each UTC day of a chat event log into a write-once compliance archive.\n\n" +
+			"Every command takes --config FILE; every setting can also be given as the environment\n" +
+			"variable CHATVAULT_ and its key's path upper-cased, dots as underscores. Exit codes:\n" +
+			"0 ok, 1 failure, 2 bad usage or configuration, 3 sealed but records were quarantined.",
+		Version:           version,
+		SilenceErrors:     true, // Main reports errors itself, in the log's format
+		SilenceUsage:      true,
+		DisableAutoGenTag: true, // the checked-in reference must not change with the date
+		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
+	}
+	helpFlag(root.Flags())
+	root.Flags().Bool("version", false, "print chatvault's version")
+	root.SetOut(m.stdout)
+	root.SetErr(m.stderr)
+	root.SetVersionTemplate("chatvault {{.Version}}\n")
+	root.SetHelpFunc(m.help)
+	root.SetUsageFunc(func(c *cobra.Command) error { printCommandUsage(m.stderr, c); return nil })
+	root.SetHelpCommand(m.helpCommand(root))
+	for _, c := range commands {
+		root.AddCommand(m.command(c))
+	}
+	root.AddCommand(completionCommand(root), versionCommand())
+	return root
+}
+
+// command turns a registered command into a cobra command: its own flag set holds
+// --config, the shared settings' flags (config.BindFlags) and the command's flags, in that
+// order, as `chatvault CMD --help` lists them.
+func (m *cli) command(c *command) *cobra.Command {
+	cc := &cobra.Command{
+		Use:       strings.TrimSpace(c.name + " " + c.usage),
+		Short:     c.summary,
+		ValidArgs: c.args,
+		Args:      noArgs,
+		RunE: func(cc *cobra.Command, _ []string) error {
+			m.code = m.run(c, cc.Flags())
+			return nil
+		},
+	}
+	if c.subArgs {
+		cc.Args = cobra.ArbitraryArgs
+	}
+	fs := cc.Flags()
+	fs.SortFlags = false
+	helpFlag(fs)
+	config.BindFlags(fs)
+	if c.flags != nil {
+		c.flags(fs)
+	}
+	for name, values := range flagValues {
+		// --date takes yesterday and today where its usage says so (rangeFlags); export's
+		// and gen's take a date only.
+		if f := fs.Lookup(name); f != nil && (name != "date" || strings.Contains(f.Usage, "yesterday")) {
+			_ = cc.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+		}
+	}
+	return cc
+}
+
+// flagValues are the words shell completion offers for the flags that take one of a few.
+var flagValues = map[string][]cobra.Completion{
+	"log-format": {"auto", "text", "json"},
+	"log-level":  {"debug", "info", "warn", "error"},
+	"date":       {"yesterday", "today"},
+}
+
+// helpFlag defines -h/--help before cobra would, hidden so that the flags a command lists
+// are its own, as before cobra.
+func helpFlag(fs *pflag.FlagSet) {
+	fs.BoolP("help", "h", false, "show this help")
+	_ = fs.MarkHidden("help")
+}
+
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return fmt.Errorf("unexpected argument %q", args[0])
+	}
+	return nil
+}
+
+// run loads the configuration from the parsed flags, the environment and the file, and
+// runs c.
+func (m *cli) run(c *command, fs *pflag.FlagSet) int {
+	cfg, err := config.Load("", fs)
+	if err != nil {
+		format, _ := fs.GetString("log-format")
+		json := jsonLogs(earlyLogFormat(format, fs.Changed("log-format")), isTerminal(m.stderr))
+		fatal(m.stderr, json, nil, c.name, err, exitUsage)
+		return exitUsage
+	}
+	terminal := isTerminal(m.stderr)
+	e := &env{cfg: cfg, stdout: m.stdout, stderr: m.stderr}
+	e.json = jsonLogs(cfg.Log.Format, terminal)
+	e.tty = terminal && !e.json
+	e.log = newLogger(cfg.Log.SlogLevel(), e.json, m.stderr)
+	return c.run(m.ctx, e, fs)
+}
+
+// usageFailure reports an error cobra returned (an unknown command, a bad flag, a stray
+// argument) and returns exit code 2. The configuration is not loaded yet, so the log
+// format is --log-format as written, or CHATVAULT_LOG_FORMAT, or auto.
+func (m *cli) usageFailure(root, cmd *cobra.Command, err error) int {
+	json := jsonLogs(earlyLogFormat(rawLogFormat(m.args)), isTerminal(m.stderr))
+	name := ""
+	if cmd != nil && cmd != root {
+		name = strings.TrimPrefix(cmd.CommandPath(), root.Name()+" ")
+	}
+	if word, ok := unknownCommand(err); ok && name == "" {
+		hint := "see chatvault help"
+		if s := root.SuggestionsFor(word); len(s) > 0 {
+			hint += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		err = fmt.Errorf("unknown command %q (%s)", word, hint)
+	}
+	fatal(m.stderr, json, nil, name, err, exitUsage)
+	return exitUsage
+}
+
+// unknownCommand returns the word of cobra's `unknown command "WORD" for "chatvault"`.
+func unknownCommand(err error) (string, bool) {
+	rest, ok := strings.CutPrefix(err.Error(), "unknown command ")
+	if !ok {
+		return "", false
+	}
+	q, err := strconv.QuotedPrefix(rest)
+	if err != nil {
+		return "", false
+	}
+	word, err := strconv.Unquote(q)
+	return word, err == nil
+}
+
+// earlyLogFormat is the log format before the configuration is loaded: the flag's value
+// when it was given, else $CHATVAULT_LOG_FORMAT, else auto.
+func earlyLogFormat(flag string, given bool) string {
+	if given {
+		return strings.ToLower(flag)
+	}
+	if v := os.Getenv(config.EnvVar("log.format")); v != "" {
+		return strings.ToLower(v)
+	}
+	return "auto"
+}
+
+// rawLogFormat finds --log-format in args that did not parse.
+func rawLogFormat(args []string) (string, bool) {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, "--log-format="); ok {
+			return v, true
+		}
+		if a == "--log-format" && i+1 < len(args) {
+			return args[i+1], true
+		}
+	}
+	return "", false
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// help is the -h/--help of every command: the overview for chatvault itself on stdout, a
+// command's usage on stderr, as before cobra.
+func (m *cli) help(c *cobra.Command, _ []string) {
+	if !c.HasParent() {
+		printUsage(m.stdout, c)
+		return
+	}
+	printCommandUsage(m.stderr, c)
+}
+
+// helpCommand is `chatvault help [command]`, printing on stdout.
+func (m *cli) helpCommand(root *cobra.Command) *cobra.Command {
+	return &cobra.Command{
+		Use:   "help [command]",
+		Short: "show the commands, or a command's usage and flags",
+		ValidArgsFunction: func(_ *cobra.Command, args []string, _ string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			var names []cobra.Completion
+			if len(args) == 0 {
+				for _, c := range root.Commands() {
+					if c.IsAvailableCommand() {
+						names = append(names, cobra.CompletionWithDesc(c.Name(), c.Short))
+					}
+				}
+			}
+			return names, cobra.ShellCompDirectiveNoFileComp
+		},
+		RunE: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				printUsage(m.stdout, root)
+				return nil
+			}
+			c, rest, err := root.Find(args)
+			if err != nil || c == root || len(rest) > 0 {
+				return fmt.Errorf("no command %q (see chatvault help)", strings.Join(args, " "))
+			}
+			printCommandUsage(m.stdout, c)
+			return nil
+		},
+	}
+}
+
+// printUsage is the overview: every command with its summary, and the exit codes.
+func printUsage(w io.Writer, root *cobra.Command) {
+	fmt.Fprintln(w, "chatvault seals each UTC day of a chat event log into a write-once compliance archive.")
+	fmt.Fprintln(w, "\nusage: chatvault <command> [flags]\n\ncommands:")
+	width := 0
+	for _, c := range root.Commands() {
+		width = max(width, len(c.Name()))
+	}
+	for _, c := range root.Commands() { // sorted by name
+		if c.IsAvailableCommand() {
+			fmt.Fprintf(w, "  %-*s %s\n", width, c.Name(), c.Short)
+		}
+	}
+	fmt.Fprintln(w, "\nRun chatvault <command> --help for its flags. Exit codes: 0 ok, 1 failure,")
+	fmt.Fprintln(w, "2 bad usage or configuration, 3 sealed but records were quarantined.")
+}
+
+// printCommandUsage is one command's usage: its forms, summary and flags.
+func printCommandUsage(w io.Writer, c *cobra.Command) {
+	use := strings.TrimPrefix(c.Use, c.Name())
+	fmt.Fprintf(w, "usage: %s%s\n\n%s\n", c.CommandPath(), use, c.Short)
+	if c.Long != "" {
+		fmt.Fprintf(w, "\n%s\n", c.Long)
+	}
+	if fl := c.LocalFlags().FlagUsages(); fl != "" {
+		fmt.Fprintf(w, "\nflags:\n%s", fl)
+	}
+}
+
+// completionCommand prints the shell completion script cobra generates for the tree.
+func completionCommand(root *cobra.Command) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "completion bash|zsh|fish",
+		Short: "print the shell completion script for bash, zsh or fish",
+		Long: "Load it in the current shell, or install it once:\n\n" +
+			"    bash:  source <(chatvault completion bash)\n" +
+			"           chatvault completion bash > /etc/bash_completion.d/chatvault\n" +
+			"    zsh:   chatvault completion zsh > \"${fpath[1]}/_chatvault\"   # with compinit\n" +
+			"    fish:  chatvault completion fish > ~/.config/fish/completions/chatvault.fish",
+		ValidArgs: []string{"bash", "zsh", "fish"},
+		Args:      cobra.MatchAll(cobra.ExactArgs(1), cobra.OnlyValidArgs),
+		RunE: func(c *cobra.Command, args []string) error {
+			w := c.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(w, true)
+			case "zsh":
+				return root.GenZshCompletion(w)
+			case "fish":
+				return root.GenFishCompletion(w, true)
+			}
+			return errors.New("unreachable: Args checked the shell")
+		},
+	}
+	helpFlag(c.Flags())
+	return c
+}
+
+func versionCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "version",
+		Short: "print chatvault's version (also --version)",
+		Args:  noArgs,
+		Run: func(c *cobra.Command, _ []string) {
+			fmt.Fprintln(c.OutOrStdout(), "chatvault", version)
+		},
+	}
+	helpFlag(c.Flags())
+	return c
+}

@@ -142,7 +142,7 @@ func TestRunDateYesterday(t *testing.T) {
 	if code != exitQuarantined || !strings.Contains(out, "sealed 2026-11-22") {
 		t.Fatalf("--date yesterday: exit %d, want %d sealing 2026-11-22\n%s%s", code, exitQuarantined, out, errOut)
 	}
-	code, out, errOut = chatvault(t, "run", "--date", "today", "--eventlog", logDir, "--store", store, "--log-format", "json")
+	code, out, errOut = chatvault(t, "run", "--date", "today", "--eventlog", logDir, "--store", store, "--log-format", "text") // the row quotes it: no time stamps
 	if code != exitUsage || !strings.Contains(errOut, "2026-11-23") {
 		t.Fatalf("--date today: exit %d, want %d naming the day\n%s%s", code, exitUsage, out, errOut)
 	}

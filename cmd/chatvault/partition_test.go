@@ -66,7 +66,7 @@ func TestRunRefusesUnreadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := t.TempDir()
-	code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", logDir, "--store", store, "--log-format", "json")
+	code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", logDir, "--store", store, "--log-format", "text") // the row quotes it: no time stamps
 	if code != exitFailure {
 		t.Fatalf("run exit %d, want %d\n%s%s", code, exitFailure, out, errOut)
 	}

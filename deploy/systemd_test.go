@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -165,4 +166,46 @@ func TestSystemdUnits(t *testing.T) {
 		reliability.Record(t, "operations", "systemd units (chatvault.service, chatvault-run.service and .timer)", reliability.Refused,
 			"TestSystemdUnits fails on systemd-analyze verify, an exposure above 2.0 (systemd-analyze security), a User= no sysusers.d file creates, or Restart= without RestartPreventExitStatus=2; the first unit scored 5.8, named a user nothing created, restarted on exit 2 every 10s, and had no timer")
 	}
+}
+
+// TestRunTimerHourly: chatvault-run.timer starts `chatvault run`, one catch-up tick that
+// does not wait for a partition to close, so a nightly timer seals a day closed after it
+// a day late. systemd-analyze calendar (systemd's own parser, the elapses the timer would
+// have) must give at most an hour between runs, in UTC.
+func TestRunTimerHourly(t *testing.T) {
+	analyze := systemdAnalyze(t)
+	timer := readUnit(t, "systemd/chatvault-run.timer")
+	spec := timer.last("Timer", "OnCalendar")
+	if spec == "" {
+		t.Fatal("chatvault-run.timer has no OnCalendar")
+	}
+	out, err := exec.Command(analyze, "calendar", "--iterations=25", "--base-time=2026-11-22 00:00:00 UTC", spec).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze calendar %q: %v\n%s", spec, err, out)
+	}
+	var elapses []time.Time
+	for line := range strings.Lines(string(out)) {
+		_, v, ok := strings.Cut(line, ": ")
+		if k := strings.TrimSpace(strings.SplitN(line, ":", 2)[0]); !ok || (k != "Next elapse" && !strings.HasPrefix(k, "Iter. #")) {
+			continue
+		}
+		at, err := time.Parse("Mon 2006-01-02 15:04:05 MST", strings.TrimSpace(v))
+		if err != nil {
+			t.Fatalf("systemd-analyze calendar: %q: %v", line, err)
+		}
+		elapses = append(elapses, at)
+	}
+	if len(elapses) < 2 {
+		t.Fatalf("systemd-analyze calendar %q gave %d elapses:\n%s", spec, len(elapses), out)
+	}
+	for i := 1; i < len(elapses); i++ {
+		if gap := elapses[i].Sub(elapses[i-1]); gap > time.Hour {
+			t.Fatalf("OnCalendar=%s: %s between %s and %s; want at most 1h, or a day closed after the run is sealed a day late", spec, gap, elapses[i-1], elapses[i])
+		}
+	}
+	if !strings.HasSuffix(spec, "UTC") {
+		t.Errorf("OnCalendar=%s: say UTC, chatvault's days are UTC days", spec)
+	}
+	reliability.Record(t, "operations", "systemd timer for `chatvault run` once a night (00:30 UTC)", reliability.Refused,
+		"TestRunTimerHourly fails when systemd-analyze calendar gives more than an hour between the timer's elapses: a day closed after a nightly run was sealed a day late; the timer now fires at minute 15 of every hour")
 }

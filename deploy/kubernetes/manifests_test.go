@@ -25,6 +25,7 @@ import (
 
 // manifests are the decoded objects of every file in this folder, by kind.
 type manifests struct {
+	cronJobs   []*batchv1.CronJob
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	pvcs       map[string]*corev1.PersistentVolumeClaim
@@ -89,6 +90,7 @@ func decodeAll(t *testing.T) *manifests {
 			case *appsv1.Deployment:
 				m.workloads = append(m.workloads, workload{"Deployment/" + o.Name, ptrOr(o.Spec.Replicas, 1), o.Spec.Template.Spec.TerminationGracePeriodSeconds, o.Spec.Template.Spec})
 			case *batchv1.CronJob:
+				m.cronJobs = append(m.cronJobs, o)
 				p := o.Spec.JobTemplate.Spec.Template.Spec
 				m.workloads = append(m.workloads, workload{"CronJob/" + o.Name, 1, p.TerminationGracePeriodSeconds, p})
 			case *corev1.Service, *corev1.ServiceAccount, *networkingv1.NetworkPolicy:

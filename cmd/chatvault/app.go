@@ -280,7 +280,9 @@ func (e *env) signingKey() (ed25519.PrivateKey, error) {
 	}
 	key, err := readPrivateKey(e.cfg.Signing.KeyFile)
 	if err != nil {
-		return nil, fmt.Errorf("signing.keyFile: %w", err)
+		// A key that is missing, empty or no key is configuration to fix (exit 2), not a
+		// failure to retry: systemd's RestartPreventExitStatus=2 relies on the difference.
+		return nil, usagef("signing.keyFile: %v", err)
 	}
 	return key, nil
 }

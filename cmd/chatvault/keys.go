@@ -204,7 +204,7 @@ func (e *env) trustedKeys(flagFile string) ([]ed25519.PublicKey, error) {
 	if file != "" {
 		keys, err := readPublicKeys(file)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", what, err)
+			return nil, usagef("%s: %v", what, err)
 		}
 		return keys, nil
 	}

@@ -68,3 +68,48 @@ func TestSecretFilesNotWorldReadable(t *testing.T) {
 	reliability.Record(t, "security", "signing key or link key readable by every user of the host", reliability.Refused,
 		"exit 2 naming the file: chmod 600 it (0640 with a group); 0600, 0640, 0440 are used")
 }
+
+// TestBadKeyFileIsConfigurationError: a signing key or public key file that is missing,
+// empty or not a key is a configuration error, exit 2 like every other, not exit 1: the
+// systemd unit's RestartPreventExitStatus=2 (and an operator reading the exit code) tells
+// a configuration to fix from a failure to retry, and an empty Secret key made serve
+// restart in a loop.
+func TestBadKeyFileIsConfigurationError(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pem")
+	writeFile(t, empty, nil)
+	garbage := filepath.Join(dir, "garbage.pem")
+	writeFile(t, garbage, []byte("-----BEGIN PRIVATE KEY-----\nbm90IGEga2V5\n-----END PRIVATE KEY-----\n"))
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  string
+		file string
+	}{
+		{"run, empty signing key", []string{"run", "--date", "2026-11-22"}, "CHATVAULT_SIGNING_KEYFILE", empty},
+		{"run, missing signing key", []string{"run", "--date", "2026-11-22"}, "CHATVAULT_SIGNING_KEYFILE", filepath.Join(dir, "missing.pem")},
+		{"run, a PEM block that is no key", []string{"run", "--date", "2026-11-22"}, "CHATVAULT_SIGNING_KEYFILE", garbage},
+		{"serve, empty signing key", []string{"serve"}, "CHATVAULT_SIGNING_KEYFILE", empty},
+		{"verify, empty public key", []string{"verify"}, "CHATVAULT_SIGNING_PUBLICKEYFILE", empty},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cleanEnv(t)
+			store := filepath.Join(t.TempDir(), "archive")
+			if tc.args[0] == "verify" { // a store to verify, sealed without a key
+				if code, _, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--store", store, "--temp-dir", t.TempDir()); code != exitQuarantined {
+					t.Fatalf("seal the sample: exit %d\n%s", code, errOut)
+				}
+			}
+			t.Setenv(tc.env, tc.file)
+			t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+			t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
+			args := append(tc.args, "--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "text", "--temp-dir", t.TempDir())
+			code, _, errOut := chatvault(t, args...)
+			if code != exitUsage || !strings.Contains(errOut, tc.file) {
+				t.Fatalf("%s: exit %d, want %d naming %s\n%s", tc.name, code, exitUsage, tc.file, errOut)
+			}
+		})
+	}
+	reliability.Record(t, "input", "signing key or public key file missing, empty or not a key", reliability.Refused,
+		"exit 2 (configuration) naming the file, so systemd's RestartPreventExitStatus=2 stops instead of restarting serve in a loop; it was exit 1")
+}

@@ -251,8 +251,8 @@ func TestVerifyWithPublicKeyOnly(t *testing.T) {
 
 	_, otherPub := genKey(t, "other")
 	verifyFails(t, "untrusted key", append([]string{"--public-key", otherPub}, common...)...)
-	// A private key is no public key: verify refuses it rather than use it.
-	if code, _, errOut := chatvault(t, append([]string{"verify", "--public-key", priv + ".offline"}, common...)...); code != exitFailure || !strings.Contains(errOut, "public keys only") {
+	// A private key is no public key: verify refuses it rather than use it, as bad usage.
+	if code, _, errOut := chatvault(t, append([]string{"verify", "--public-key", priv + ".offline"}, common...)...); code != exitUsage || !strings.Contains(errOut, "public keys only") {
 		t.Fatalf("verify --public-key PRIVATE: exit %d\n%s", code, errOut)
 	}
 	reliability.Record(t, "security", "manifests checked against a public key that did not sign them", reliability.CleanFailure,

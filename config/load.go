@@ -73,7 +73,7 @@ var keys = []key{
 	{"http.tls.keyFile", "", "", setString(func(c *Config) *string { return &c.HTTP.TLS.KeyFile })},
 	{"auth.tokensFile", "", "", setString(func(c *Config) *string { return &c.Auth.TokensFile })},
 	{"exports.concurrency", "", "", setInt(func(c *Config) *int { return &c.Exports.Concurrency })},
-	{"exports.maxRangeDays", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxRangeDays })},
+	{"exports.maxScanEvents", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxScanEvents })},
 	{"exports.maxIds", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxIDs })},
 	{"exports.maxTasksPerOrg", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxTasksPerOrg })},
 	{"exports.retention", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.Retention })},

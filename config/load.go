@@ -258,10 +258,19 @@ func checkKey(k string, val any) error {
 			return fmt.Errorf("%s: want a mapping of its keys, not a value", sectionOf(known.path))
 		}
 	}
+	if why, ok := removedKeys[k]; ok {
+		return fmt.Errorf("key %s was removed: %s", k, why)
+	}
 	if s := suggest(k); s != "" {
 		return fmt.Errorf("unknown key %s (did you mean %s?)", k, s)
 	}
 	return fmt.Errorf("unknown key %s", k)
+}
+
+// removedKeys are keys of earlier versions, lower-cased, and what replaced them: a file
+// that still sets one is told why rather than only that the key is unknown.
+var removedKeys = map[string]string{
+	"exports.maxrangedays": "export tasks are bounded by the records they read, not by days: set exports.maxScanEvents",
 }
 
 func sectionOf(path string) string {

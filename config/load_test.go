@@ -438,6 +438,7 @@ func TestLoadFileErrors(t *testing.T) {
 		{"wrong section", "sortMemory: 1GiB\n", "unknown key sortmemory (did you mean export.sortMemory?)"},
 		{"unknown section", "metrics:\n  addr: :9090\n", "unknown key metrics.addr"},
 		{"unknown top-level", "color: blue\n", "unknown key color"},
+		{"removed key", "exports:\n  maxRangeDays: 366\n", "key exports.maxrangedays was removed: export tasks are bounded by the records they read, not by days: set exports.maxScanEvents"},
 		{"value for a section", "s3: minio\n", "s3: want a mapping of its keys, not a value"},
 		{"mapping for a value", "http:\n  addr:\n    port: 80\n", "http.addr: want a value, not a mapping"},
 		{"bad YAML", "export: [\n", "yaml:"},

@@ -64,7 +64,7 @@ func selectionLog(t *testing.T) string {
 		"2026-11-21": {
 			fmt.Sprintf(`{"eventType":"deleted","chatId":"chat-acme-team","timestamp":%d,"eventTimestamp":%d,"messageId":"m-100","sender":%s,"contentType":"text"}`,
 				sent100, ms("2026-11-21", 7), ada),
-			text("sent", "m-103", grace, ms("2026-11-21", 12), ms("2026-11-21", 12), "Überprüfung des Vertrags", ""),
+			text("sent", "m-103", grace, ms("2026-11-21", 12), ms("2026-11-21", 12), "Überprüfung des Vertrags zum Großprojekt", ""),
 		},
 		"2026-11-22": {
 			text("sent", "m-104", grace, ms("2026-11-22", 12), ms("2026-11-22", 12), "lunch?", ""),
@@ -261,7 +261,7 @@ func TestTaskWorkLimit(t *testing.T) {
 
 func TestTaskSearchTerms(t *testing.T) {
 	f, engine := selectionFixture(t, exporttask.Limits{})
-	body := `{"format":"jsonl","terms":["\"contract draft\"","Merger-Plan","final","ÜBERPRÜFUNG","prüfung","contract"]}`
+	body := `{"format":"jsonl","terms":["\"contract draft\"","Merger-Plan","final","ÜBERPRÜFUNG","prüfung","projekt","contract"]}`
 	st, evs := f.runTask(t, engine, body)
 	// m-101's "contracts" and "subcontracts" are other words; the deletion has no text.
 	if got, want := names(evs), []string{"m-100/sent", "m-100/edited", "m-102/sent", "m-103/sent"}; !slices.Equal(got, want) {
@@ -273,6 +273,8 @@ func TestTaskSearchTerms(t *testing.T) {
 		{Term: "final", Records: 1, Chats: 1, Custodians: 1, Unique: 0},
 		{Term: "ÜBERPRÜFUNG", Records: 1, Chats: 1, Custodians: 1, Unique: 1},
 		{Term: "prüfung", Records: 0, Chats: 0, Custodians: 0, Unique: 0},
+		// ß is a letter: "Großprojekt" is one word (an ASCII \b would split it at ß).
+		{Term: "projekt", Records: 0, Chats: 0, Custodians: 0, Unique: 0},
 		{Term: "contract", Records: 2, Chats: 1, Custodians: 1, Unique: 0},
 	}
 	if !slices.Equal(st.TermReport, want) {
@@ -287,5 +289,5 @@ func TestTaskSearchTerms(t *testing.T) {
 		t.Fatalf("termReport %+v, want %+v", st.TermReport, want)
 	}
 	reliability.Record(t, "input", "export task search terms: a phrase, an attachment name, case and Unicode word boundaries", reliability.Kept,
-		"matched on whole words (prüfung does not match Überprüfung); termReport per term in the status")
+		"matched on whole Unicode words (projekt does not match Großprojekt, prüfung not Überprüfung); termReport per term in the status")
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
@@ -205,6 +206,11 @@ func TestTaskMessageIDsFollowEditsAcrossDays(t *testing.T) {
 	if st.Request.From != "2026-11-19" || st.Request.To != "2026-11-22" || st.Progress.DaysTotal != 4 {
 		t.Fatalf("defaults resolved to %s..%s (%d days), want the archival start 2026-11-19 to the last sealed day 2026-11-22",
 			st.Request.From, st.Request.To, st.Progress.DaysTotal)
+	}
+	// The access audit names the days the task reads, not the empty from and to it was sent.
+	recs := f.auditRecords(t, f.tokens["acme-audit"])
+	if i := slices.IndexFunc(recs, func(r archiver.AccessRecord) bool { return r.TaskID == st.TaskID && r.Action == archiver.ActionTaskCreate }); i < 0 || recs[i].Date != "2026-11-19..2026-11-22" {
+		t.Fatalf("audit of the create: %+v", recs)
 	}
 	reliability.Record(t, "input", "export task by messageIds, edited on a later day than sent", reliability.Kept,
 		"the sent event, the edit and the deletion, each from its own sealed day")

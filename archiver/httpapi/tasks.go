@@ -112,6 +112,12 @@ func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.A
 		return 0, nil, err
 	}
 	rec.TaskID = id
+	if req.From == "" || req.To == "" {
+		// The audit names the days the task reads: the range the defaults resolved to.
+		if st, err := s.Tasks.Status(r.Context(), tok.Org, id); err == nil {
+			rec.Date = clip(st.Request.From) + ".." + clip(st.Request.To)
+		}
+	}
 	return http.StatusAccepted, struct {
 		TaskID string `json:"taskId"`
 	}{id}, nil

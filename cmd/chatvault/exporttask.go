@@ -183,6 +183,12 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	rec := archiver.AccessRecord{TokenName: by, Org: org, Date: req.From + ".." + req.To, Client: "local", Action: archiver.ActionTaskCreate}
 	id, err := eng.Create(ctx, org, by, req)
 	rec.TaskID, rec.Time, rec.Status, rec.Complete = id, time.Now(), 202, err == nil
+	if err == nil && (req.From == "" || req.To == "") {
+		// The audit names the days the task reads: the range the defaults resolved to.
+		if st, serr := eng.Status(ctx, org, id); serr == nil {
+			rec.Date = st.Request.From + ".." + st.Request.To
+		}
+	}
 	if err != nil {
 		rec.Status = 400
 	}

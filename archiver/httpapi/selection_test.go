@@ -209,7 +209,9 @@ func TestTaskMessageIDsFollowEditsAcrossDays(t *testing.T) {
 	}
 	// The access audit names the days the task reads, not the empty from and to it was sent.
 	recs := f.auditRecords(t, f.tokens["acme-audit"])
-	if i := slices.IndexFunc(recs, func(r archiver.AccessRecord) bool { return r.TaskID == st.TaskID && r.Action == archiver.ActionTaskCreate }); i < 0 || recs[i].Date != "2026-11-19..2026-11-22" {
+	if i := slices.IndexFunc(recs, func(r archiver.AccessRecord) bool {
+		return r.TaskID == st.TaskID && r.Action == archiver.ActionTaskCreate
+	}); i < 0 || recs[i].Date != "2026-11-19..2026-11-22" {
 		t.Fatalf("audit of the create: %+v", recs)
 	}
 	reliability.Record(t, "input", "export task by messageIds, edited on a later day than sent", reliability.Kept,

@@ -284,7 +284,10 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 		from = start
 	}
 	if !start.IsZero() && from.Before(start) {
-		return from, to, fieldErr("from", "%s is before the organization's archival start %s", from, start)
+		if b.fromGiven {
+			return from, to, fieldErr("from", "%s is before the organization's archival start %s", from, start)
+		}
+		from = start // since alone: nothing was archived before the start
 	}
 	if to.IsZero() {
 		var last archiver.Day

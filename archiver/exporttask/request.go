@@ -87,6 +87,9 @@ const maxSubject = 200
 type bounds struct {
 	From, To     archiver.Day
 	Since, Until time.Time
+	// fromGiven: From is the request's own, not since's day (which resolve raises to the
+	// archival start rather than refusing).
+	fromGiven bool
 }
 
 // validate checks r against the limits and the formats known, fills in the default
@@ -94,6 +97,7 @@ type bounds struct {
 // ledger (Create resolves the defaults and checks the work against the limit).
 func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bounds, err error) {
 	if r.From != "" {
+		b.fromGiven = true
 		if b.From, err = archiver.ParseDay(r.From); err != nil {
 			return b, fieldErr("from", "not a calendar day YYYY-MM-DD")
 		}
@@ -122,7 +126,10 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 		b.From = archiver.DayOf(b.Since)
 	}
 	if !b.Until.IsZero() {
-		if last := archiver.DayOf(b.Until.Add(-time.Nanosecond)); b.To.IsZero() || last.Before(b.To) {
+		// An until in a day not over yet leaves to to its default, the last sealed day:
+		// "everything until next week" asks for all there is.
+		last := archiver.DayOf(b.Until.Add(-time.Nanosecond))
+		if b.To.IsZero() && last.Before(today) || !b.To.IsZero() && last.Before(b.To) {
 			b.To = last
 		}
 	}

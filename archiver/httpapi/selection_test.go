@@ -233,6 +233,12 @@ func TestTaskInstantBounds(t *testing.T) {
 	if st.Request.From != "2026-11-20" || st.Request.To != "2026-11-22" {
 		t.Fatalf("since alone read %s..%s, want 2026-11-20..2026-11-22", st.Request.From, st.Request.To)
 	}
+	// Instants beyond the archive ask for all there is: from the archival start to the
+	// last sealed day, not a refusal for days never archived or not over yet.
+	st, evs = f.runTask(t, engine, `{"since":"2025-01-01T00:00:00Z","until":"2027-01-01T00:00:00Z","messageIds":["m-104"],"format":"jsonl"}`)
+	if got := names(evs); !slices.Equal(got, []string{"m-104/sent"}) || st.Request.From != "2026-11-19" || st.Request.To != "2026-11-22" {
+		t.Fatalf("records %v over %s..%s, want m-104/sent over 2026-11-19..2026-11-22", got, st.Request.From, st.Request.To)
+	}
 	for _, tt := range []struct{ body, field string }{
 		{`{"since":"2026-11-20","format":"jsonl"}`, "since"},
 		{`{"since":"2026-11-20T10:00:00Z","until":"2026-11-20T10:00:00Z","format":"jsonl"}`, "until"},

@@ -922,13 +922,13 @@ func noMatch(r Request, from, to archiver.Day, scanned int64) string {
 	if r.Until != "" {
 		f = append(f, "until "+r.Until)
 	}
-	filters := "no filter"
-	if len(f) > 0 {
-		filters = "the filters " + strings.Join(f, ", ")
-	}
 	days := dayCount(from, to)
-	return fmt.Sprintf("no record matched: %s, in the %d sealed day(s) searched, %s to %s (%d records read)",
-		filters, days, from, to, scanned)
+	if len(f) == 0 {
+		return fmt.Sprintf("no record matched: the task has no filter, and the %d sealed day(s) searched, %s to %s, hold no record",
+			days, from, to)
+	}
+	return fmt.Sprintf("no record matched: the filters %s, in the %d sealed day(s) searched, %s to %s (%d records read)",
+		strings.Join(f, ", "), days, from, to, scanned)
 }
 
 // day feeds one sealed day's records, filtered, to the encoder, and checks that what it

@@ -187,6 +187,21 @@ func TestTaskMatchingNothingSaysSo(t *testing.T) {
 			t.Fatalf("noMatch %q does not say %q", st.NoMatch, want)
 		}
 	}
+	// Globex's days are sealed and empty: with no filter, that is what it says.
+	resp, b := f.postTask(t, f.tokens["globex"], `{"from":"2026-11-19","to":"2026-11-22","format":"jsonl"}`)
+	var created struct{ TaskID string }
+	if resp.StatusCode != 202 || json.Unmarshal(b, &created) != nil {
+		t.Fatalf("create: %d %s", resp.StatusCode, b)
+	}
+	if _, err := engine.Execute(context.Background(), globex, created.TaskID); err != nil {
+		t.Fatal(err)
+	}
+	_, b = f.get(t, "/v1/exports/tasks/"+created.TaskID, f.tokens["globex"])
+	var empty exporttask.Status
+	if err := json.Unmarshal(b, &empty); err != nil || empty.Result == nil || empty.Result.Events != 0 ||
+		empty.NoMatch != "no record matched: the task has no filter, and the 4 sealed day(s) searched, 2026-11-19 to 2026-11-22, hold no record" {
+		t.Fatalf("globex's empty days: %s", b)
+	}
 	// A task that found something does not say it found nothing.
 	st, _ = f.runTask(t, engine, `{"from":"2026-11-19","to":"2026-11-22","chatIds":["chat-acme-team"],"format":"jsonl"}`)
 	if st.NoMatch != "" || st.Result.Events == 0 {

@@ -91,9 +91,11 @@ type Verify struct {
 type Exports struct {
 	// Concurrency (exports.concurrency) is how many tasks run at once in serve.
 	Concurrency int
-	// MaxRangeDays (exports.maxRangeDays) is the longest range of a task, in days.
-	MaxRangeDays int
-	// MaxIDs (exports.maxIds) is the most chat ids, user ids or e-mail addresses of a task.
+	// MaxScanEvents (exports.maxScanEvents) bounds a task's work: the sealed records of the
+	// days of its range, which it reads whatever its filters keep. Not a number of days.
+	MaxScanEvents int
+	// MaxIDs (exports.maxIds) is the most chat ids, user ids, message ids, search terms or
+	// e-mail addresses of a task.
 	MaxIDs int
 	// MaxTasksPerOrg (exports.maxTasksPerOrg) caps an organization's tasks queued or
 	// running, over every replica: more are refused with 429 too_many_tasks.
@@ -326,7 +328,7 @@ func Default() *Config {
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
-		Exports: Exports{Concurrency: 2, MaxRangeDays: 366, MaxIDs: 25, MaxTasksPerOrg: 20, Retention: 60 * 24 * time.Hour,
+		Exports: Exports{Concurrency: 2, MaxScanEvents: 50_000_000, MaxIDs: 25, MaxTasksPerOrg: 20, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
 		Audit: Audit{FlushInterval: time.Minute, MaxPending: 10000, RetentionDays: 2557},
@@ -547,8 +549,8 @@ func (c *Config) problems() []*Error {
 	if c.Exports.Concurrency < 1 || c.Exports.Concurrency > 64 {
 		add("exports.concurrency", "%d is not between 1 and 64", c.Exports.Concurrency)
 	}
-	if c.Exports.MaxRangeDays < 1 || c.Exports.MaxRangeDays > 3660 {
-		add("exports.maxRangeDays", "%d is not between 1 and 3660", c.Exports.MaxRangeDays)
+	if c.Exports.MaxScanEvents < 1 || c.Exports.MaxScanEvents > 100_000_000_000 {
+		add("exports.maxScanEvents", "%d is not between 1 and 100000000000", c.Exports.MaxScanEvents)
 	}
 	if c.Exports.MaxIDs < 1 || c.Exports.MaxIDs > 1000 {
 		add("exports.maxIds", "%d is not between 1 and 1000", c.Exports.MaxIDs)

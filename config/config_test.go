@@ -88,7 +88,7 @@ func TestValidate(t *testing.T) {
 		{"smtp bad port", func(c *Config) { c.SMTP.Port = 70000 }, "smtp.port", "not a port"},
 		{"smtp zero timeout", func(c *Config) { c.SMTP.Timeout = 0 }, "smtp.timeout", "not positive"},
 		{"no export workers", func(c *Config) { c.Exports.Concurrency = 0 }, "exports.concurrency", "not between 1 and 64"},
-		{"range of zero days", func(c *Config) { c.Exports.MaxRangeDays = 0 }, "exports.maxRangeDays", "not between"},
+		{"no work for a task", func(c *Config) { c.Exports.MaxScanEvents = 0 }, "exports.maxScanEvents", "not between"},
 		{"too many ids", func(c *Config) { c.Exports.MaxIDs = 5000 }, "exports.maxIds", "not between"},
 		{"no tasks per organization", func(c *Config) { c.Exports.MaxTasksPerOrg = 0 }, "exports.maxTasksPerOrg", "not between"},
 		{"retention of a minute", func(c *Config) { c.Exports.Retention = time.Minute }, "exports.retention", "below 1h"},

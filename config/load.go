@@ -73,7 +73,7 @@ var keys = []key{
 	{"http.tls.keyFile", "", "", setString(func(c *Config) *string { return &c.HTTP.TLS.KeyFile })},
 	{"auth.tokensFile", "", "", setString(func(c *Config) *string { return &c.Auth.TokensFile })},
 	{"exports.concurrency", "", "", setInt(func(c *Config) *int { return &c.Exports.Concurrency })},
-	{"exports.maxRangeDays", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxRangeDays })},
+	{"exports.maxScanEvents", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxScanEvents })},
 	{"exports.maxIds", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxIDs })},
 	{"exports.maxTasksPerOrg", "", "", setInt(func(c *Config) *int { return &c.Exports.MaxTasksPerOrg })},
 	{"exports.retention", "", "", setDuration(func(c *Config) *time.Duration { return &c.Exports.Retention })},
@@ -258,10 +258,19 @@ func checkKey(k string, val any) error {
 			return fmt.Errorf("%s: want a mapping of its keys, not a value", sectionOf(known.path))
 		}
 	}
+	if why, ok := removedKeys[k]; ok {
+		return fmt.Errorf("key %s was removed: %s", k, why)
+	}
 	if s := suggest(k); s != "" {
 		return fmt.Errorf("unknown key %s (did you mean %s?)", k, s)
 	}
 	return fmt.Errorf("unknown key %s", k)
+}
+
+// removedKeys are keys of earlier versions, lower-cased, and what replaced them: a file
+// that still sets one is told why rather than only that the key is unknown.
+var removedKeys = map[string]string{
+	"exports.maxrangedays": "export tasks are bounded by the records they read, not by days: set exports.maxScanEvents",
 }
 
 func sectionOf(path string) string {

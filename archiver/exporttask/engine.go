@@ -7,11 +7,13 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -62,7 +64,7 @@ type Engine struct {
 	// Links signs download links; BaseURL (exports.baseURL) starts the links in e-mails.
 	Links   Links
 	BaseURL string
-	// Limits bound requests; zero values mean 366 days and 25 ids.
+	// Limits bound requests; zero values mean DefaultMaxScanEvents and 25 ids.
 	Limits Limits
 	// Concurrency is how many tasks run at once (exports.concurrency, default 2).
 	Concurrency int
@@ -124,8 +126,8 @@ func (e *Engine) init() {
 		if e.Formats == nil {
 			e.Formats = map[string]NewEncoder{"jsonl": NewJSONL}
 		}
-		if e.Limits.MaxRangeDays <= 0 {
-			e.Limits.MaxRangeDays = 366
+		if e.Limits.MaxScanEvents <= 0 {
+			e.Limits.MaxScanEvents = DefaultMaxScanEvents
 		}
 		if e.Limits.MaxIDs <= 0 {
 			e.Limits.MaxIDs = 25
@@ -191,7 +193,7 @@ func (e *Engine) FormatNames() []string {
 func (e *Engine) Create(ctx context.Context, org, by string, req Request) (string, error) {
 	e.init()
 	now := e.Now()
-	from, to, err := req.validate(e.Limits, e.FormatNames(), archiver.DayOf(now))
+	b, err := req.validate(e.Limits, e.FormatNames(), archiver.DayOf(now))
 	if err != nil {
 		return "", err
 	}
@@ -205,24 +207,32 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if err != nil {
 		return "", err
 	}
-	if o.ArchivalStart != "" {
-		if start, err := archiver.ParseDay(o.ArchivalStart); err == nil && from.Before(start) {
-			return "", fieldErr("from", "%s is before the organization's archival start %s", from, start)
-		}
+	from, to, err := e.resolve(ctx, org, o, b)
+	if err != nil {
+		return "", err
 	}
 	rows, err := e.ledger().Status(ctx, org, from, to)
 	if err != nil {
 		return "", err
 	}
 	var unsealed []archiver.DayStatus
+	var records int64
 	for _, r := range rows {
 		if r.State != archiver.StateSealed && r.State != archiver.StateEmpty {
 			unsealed = append(unsealed, r)
+		} else {
+			records += r.Manifest.Data.Records
 		}
 	}
 	if len(unsealed) > 0 {
 		return "", &UnsealedError{Days: unsealed}
 	}
+	if records > e.Limits.MaxScanEvents {
+		return "", &WorkLimitError{From: from, To: to, Records: records, Limit: e.Limits.MaxScanEvents}
+	}
+	// The request is stored with the range it resolved to, so the task reads the same
+	// days however the defaults move later (a new sealed day).
+	req.From, req.To = from.String(), to.String()
 	// Counted in the store, so the cap holds over every replica (two requests racing on
 	// two replicas may both pass it by one).
 	n, err := e.unfinished(ctx, org)
@@ -239,6 +249,60 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	e.metrics.created.WithLabelValues(req.Format).Inc()
 	e.enqueue(queued{taskRef{org, rec.TaskID}, rec.CreatedAt})
 	return rec.TaskID, nil
+}
+
+// DefaultMaxScanEvents is the default work limit of a task (exports.maxScanEvents): the
+// records of the sealed days of its range, read one by one whatever the filters keep.
+const DefaultMaxScanEvents = 50_000_000
+
+// WorkLimitError is a task whose range holds more sealed records than a task may read
+// (API 400 invalid_request, field "to"): the limit is on work, not on days, so a long
+// range of quiet days passes and a short one of busy days may not.
+type WorkLimitError struct {
+	From, To archiver.Day
+	Records  int64
+	Limit    int64
+}
+
+func (e *WorkLimitError) Error() string {
+	return fmt.Sprintf("the range %s to %s holds %d sealed records; a task may read at most %d (exports.maxScanEvents): narrow from/to or since/until",
+		e.From, e.To, e.Records, e.Limit)
+}
+
+// resolve fills in the range's defaults: from the organization's archival start, to
+// its last sealed day; and refuses a range starting before the archival start.
+func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, b bounds) (from, to archiver.Day, err error) {
+	var start archiver.Day
+	if o.ArchivalStart != "" {
+		start, _ = archiver.ParseDay(o.ArchivalStart)
+	}
+	from, to = b.From, b.To
+	if from.IsZero() {
+		if start.IsZero() {
+			return from, to, fieldErr("from", "required: the organization has no archival start to default to")
+		}
+		from = start
+	}
+	if !start.IsZero() && from.Before(start) {
+		if b.fromGiven {
+			return from, to, fieldErr("from", "%s is before the organization's archival start %s", from, start)
+		}
+		from = start // since alone: nothing was archived before the start
+	}
+	if to.IsZero() {
+		var last archiver.Day
+		if err := e.ledger().SealedDays(ctx, org, func(d archiver.Day) error { last = d; return nil }); err != nil {
+			return from, to, err
+		}
+		if last.IsZero() || last.Before(from) {
+			return from, to, fieldErr("to", "required: the organization has no sealed day from %s on to default to", from)
+		}
+		to = last
+	}
+	if to.Before(from) {
+		return from, to, fieldErr("to", "the range ends (%s) before it starts (%s)", to, from)
+	}
+	return from, to, nil
 }
 
 func (e *Engine) organization(ctx context.Context, org string) (model.Organization, error) {
@@ -774,8 +838,9 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 			enc.Close()
 		}
 	}()
-	filter := newFilter(rec.Request)
+	filter, terms := newFilter(rec.Request)
 	c := &completion{}
+	var scanned int64
 	for d := from; !d.After(to); d = d.Next() {
 		m, err := ledger.Latest(ctx, rec.Org, d)
 		if err != nil {
@@ -783,6 +848,11 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		}
 		if m == nil {
 			return nil, taskErrorf("%s is not sealed", d)
+		}
+		// Create checked the range's work; a day sealed again since (a revision) may have
+		// grown it.
+		if scanned += m.Data.Records; scanned > e.Limits.MaxScanEvents {
+			return nil, taskErrorf("%v", &WorkLimitError{From: from, To: to, Records: scanned, Limit: e.Limits.MaxScanEvents})
 		}
 		sd, err := e.day(ctx, enc, m, filter)
 		if err != nil {
@@ -793,6 +863,15 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		e.mu.Lock()
 		prog.DaysDone++
 		e.mu.Unlock()
+	}
+	c.TermReport = terms.report()
+	if c.Result.Events == 0 {
+		c.NoMatch = noMatch(rec.Request, from, to, scanned)
+	}
+	if x, ok := enc.(Summarizer); ok {
+		if err := x.Summarize(Summary{NoMatch: c.NoMatch, TermReport: c.TermReport}); err != nil {
+			return nil, fmt.Errorf("%s encoder: summary: %w", rec.Request.Format, err)
+		}
 	}
 	closed = true
 	if err := enc.Close(); err != nil {
@@ -821,6 +900,35 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		return nil, fmt.Errorf("store result: %w", err)
 	}
 	return c, nil
+}
+
+// noMatch says plainly that a task found nothing: the filters it applied and the days it
+// searched, so that an empty result can never pass for a complete one.
+func noMatch(r Request, from, to archiver.Day, scanned int64) string {
+	var f []string
+	add := func(name string, v []string) {
+		if len(v) > 0 {
+			b, _ := json.Marshal(v)
+			f = append(f, name+" "+string(b))
+		}
+	}
+	add("chatIds", r.ChatIDs)
+	add("userIds", r.UserIDs)
+	add("messageIds", r.MessageIDs)
+	add("terms", r.Terms)
+	if r.Since != "" {
+		f = append(f, "since "+r.Since)
+	}
+	if r.Until != "" {
+		f = append(f, "until "+r.Until)
+	}
+	days := dayCount(from, to)
+	if len(f) == 0 {
+		return fmt.Sprintf("no record matched: the task has no filter, and the %d sealed day(s) searched, %s to %s, hold no record",
+			days, from, to)
+	}
+	return fmt.Sprintf("no record matched: the filters %s, in the %d sealed day(s) searched, %s to %s (%d records read)",
+		strings.Join(f, ", "), days, from, to, scanned)
 }
 
 // day feeds one sealed day's records, filtered, to the encoder, and checks that what it
@@ -893,24 +1001,43 @@ func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifes
 	return sd, nil
 }
 
-// newFilter returns the request's record filter. Empty sets select everything.
-func newFilter(r Request) func(*model.Event) bool {
+// newFilter returns the request's record filter, and its term matcher (nil without
+// terms), which counts the term report of what the filter keeps. Empty sets select
+// everything; every given selection must match (AND).
+func newFilter(r Request) (func(*model.Event) bool, *termMatcher) {
 	chats := set(r.ChatIDs)
 	users := set(r.UserIDs)
+	messages := set(r.MessageIDs)
+	var since, until int64 = math.MinInt64, math.MaxInt64
+	if t, err := time.Parse(time.RFC3339Nano, r.Since); err == nil {
+		// Epoch milliseconds, rounded up: an event at 09:30:00.000 is not since 09:30:00.0005.
+		since = (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	}
+	if t, err := time.Parse(time.RFC3339Nano, r.Until); err == nil {
+		until = (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	}
+	terms := newTermMatcher(r.Terms)
 	return func(e *model.Event) bool {
 		if chats != nil && !chats[e.ChatID] {
 			return false
 		}
-		if users == nil || users[e.Sender.ID] {
-			return true
+		if messages != nil && !messages[e.MessageID] {
+			return false
 		}
-		// A custodian added to or removed from a chat is part of their record.
-		if e.ContentType == model.ContentMembersChanged {
-			return slices.ContainsFunc(e.Content.Added, func(p model.Participant) bool { return users[p.ID] }) ||
-				slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return users[p.ID] })
+		if e.EventTimestamp < since || e.EventTimestamp >= until {
+			return false
 		}
-		return false
-	}
+		if users != nil && !users[e.Sender.ID] {
+			// A custodian added to or removed from a chat is part of their record.
+			if e.ContentType != model.ContentMembersChanged ||
+				!slices.ContainsFunc(e.Content.Added, func(p model.Participant) bool { return users[p.ID] }) &&
+					!slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return users[p.ID] }) {
+				return false
+			}
+		}
+		// Last, so that the term report counts only records every other filter kept.
+		return terms == nil || terms.match(e)
+	}, terms
 }
 
 func set(ids []string) map[string]bool {

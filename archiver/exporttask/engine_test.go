@@ -288,11 +288,18 @@ func TestCreateRefuses(t *testing.T) {
 		field string // the field a *FieldError names
 		err   error  // or the error wanted
 	}{
-		{"no from", acme, with(func(r *exporttask.Request) { r.From = "" }), "from", nil},
 		{"impossible day", acme, with(func(r *exporttask.Request) { r.From = "2026-02-30" }), "from", nil},
 		{"path in day", acme, with(func(r *exporttask.Request) { r.To = "../../x" }), "to", nil},
 		{"reversed range", acme, with(func(r *exporttask.Request) { r.From, r.To = days[1], days[0] }), "to", nil},
-		{"range over the limit", acme, with(func(r *exporttask.Request) { r.From = "2025-11-01" }), "to", nil},
+		{"since not an instant", acme, with(func(r *exporttask.Request) { r.Since = "2026-11-22" }), "since", nil},
+		{"until before since", acme, with(func(r *exporttask.Request) {
+			r.Since, r.Until = "2026-11-22T10:00:00Z", "2026-11-22T09:00:00Z"
+		}), "until", nil},
+		{"until before from", acme, with(func(r *exporttask.Request) { r.Until = "2026-11-21T09:00:00Z" }), "to", nil},
+		{"26 messages", acme, with(func(r *exporttask.Request) { r.MessageIDs = ids(26) }), "messageIds", nil},
+		{"26 terms", acme, with(func(r *exporttask.Request) { r.Terms = ids(26) }), "terms", nil},
+		{"term of no word", acme, with(func(r *exporttask.Request) { r.Terms = []string{`"--"`} }), "terms", nil},
+		{"term of two lines", acme, with(func(r *exporttask.Request) { r.Terms = []string{"a\nb"} }), "terms", nil},
 		{"today", acme, with(func(r *exporttask.Request) { r.To = "2026-11-25" }), "to", nil},
 		{"26 chats", acme, with(func(r *exporttask.Request) { r.ChatIDs = ids(26) }), "chatIds", nil},
 		{"26 users", acme, with(func(r *exporttask.Request) { r.UserIDs = ids(26) }), "userIds", nil},

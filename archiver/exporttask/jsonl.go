@@ -30,6 +30,22 @@ type Encoder interface {
 	Close() error
 }
 
+// Summary is what the engine knows of a result once every day is read: an encoder that
+// has an index of its own (a Summarizer) writes it there.
+type Summary struct {
+	// NoMatch, when the result holds no record, says so: the filters and the days
+	// searched.
+	NoMatch string
+	// TermReport is the search term report, when the task had terms.
+	TermReport []TermCount
+}
+
+// Summarizer is an encoder with an index page or document of its own. The engine calls
+// Summarize once, after the last WriteDay and before Close.
+type Summarizer interface {
+	Summarize(Summary) error
+}
+
 // NewEncoder makes an Encoder writing to w.
 type NewEncoder func(w io.Writer, opt FormatOptions) (Encoder, error)
 

@@ -5,6 +5,7 @@ import (
 	"net/mail"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -22,15 +23,27 @@ const (
 
 // Request is what an organization asks for, as POST /v1/exports/tasks takes it.
 type Request struct {
-	// From and To bound the range of sealed days, inclusive (YYYY-MM-DD, UTC).
+	// From and To bound the range of sealed days, inclusive (YYYY-MM-DD, UTC). From
+	// defaults to the organization's archival start (or Since's day), To to its last
+	// sealed day (or Until's day); Create stores the range it resolved.
 	From string `json:"from"`
 	To   string `json:"to"`
+	// Since and Until bound the events by when they happened (eventTimestamp), as RFC 3339
+	// instants: Since inclusive, Until exclusive. Either may be set alone.
+	Since string `json:"since,omitempty"`
+	Until string `json:"until,omitempty"`
 	// ChatIDs keeps only events of these chats; empty means every chat.
 	ChatIDs []string `json:"chatIds,omitempty"`
 	// UserIDs keeps only events whose sender is one of these participants, or that add or
 	// remove one of them from a chat (membersChanged); empty means everyone. With ChatIDs
 	// too, an event must match both.
 	UserIDs []string `json:"userIds,omitempty"`
+	// MessageIDs keeps only the events of these messages: each one's sent event, every
+	// edit and its deletion, whichever day of the range they fell on.
+	MessageIDs []string `json:"messageIds,omitempty"`
+	// Terms keeps only records where at least one term matches (see terms.go); with the
+	// other filters, a record must match them too. The result carries a term report.
+	Terms []string `json:"terms,omitempty"`
 	// Format is jsonl, html or rsmf (the formats the engine has).
 	Format string `json:"format"`
 	// Delivery is url (the default) or email.
@@ -54,88 +67,138 @@ func fieldErr(field, format string, args ...any) *FieldError {
 
 // Limits bound a request.
 type Limits struct {
-	// MaxRangeDays is the longest From..To, in days (exports.maxRangeDays).
-	MaxRangeDays int
-	// MaxIDs is the most chat ids, and the most user ids, of a request (exports.maxIds).
+	// MaxScanEvents is the most records a task may read: the sum of the sealed records
+	// of the days of its range (exports.maxScanEvents). It bounds work, not days.
+	MaxScanEvents int64
+	// MaxIDs is the most chat ids, user ids, message ids and terms of a request
+	// (exports.maxIds).
 	MaxIDs int
 }
+
+// maxTerm bounds a search term: a word or a phrase, not a document.
+const maxTerm = 200
 
 // maxSubject bounds the e-mail subject; it is a header, not a letter.
 const maxSubject = 200
 
+// bounds is a request's range as validate read it: From and To are zero when the request
+// leaves them to their defaults (resolve fills them in); Since and Until are zero when
+// not given.
+type bounds struct {
+	From, To     archiver.Day
+	Since, Until time.Time
+	// fromGiven: From is the request's own, not since's day (which resolve raises to the
+	// archival start rather than refusing).
+	fromGiven bool
+}
+
 // validate checks r against the limits and the formats known, fills in the default
-// delivery, and returns the range. It does not look at the organization or the ledger.
-func (r *Request) validate(l Limits, formats []string, today archiver.Day) (from, to archiver.Day, err error) {
-	if r.From == "" {
-		return from, to, fieldErr("from", "required (YYYY-MM-DD)")
+// delivery, and returns the bounds it reads. It does not look at the organization or the
+// ledger (Create resolves the defaults and checks the work against the limit).
+func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bounds, err error) {
+	if r.From != "" {
+		b.fromGiven = true
+		if b.From, err = archiver.ParseDay(r.From); err != nil {
+			return b, fieldErr("from", "not a calendar day YYYY-MM-DD")
+		}
 	}
-	if from, err = archiver.ParseDay(r.From); err != nil {
-		return from, to, fieldErr("from", "not a calendar day YYYY-MM-DD")
+	if r.To != "" {
+		if b.To, err = archiver.ParseDay(r.To); err != nil {
+			return b, fieldErr("to", "not a calendar day YYYY-MM-DD")
+		}
 	}
-	if r.To == "" {
-		return from, to, fieldErr("to", "required (YYYY-MM-DD)")
+	if r.Since != "" {
+		if b.Since, err = time.Parse(time.RFC3339Nano, r.Since); err != nil {
+			return b, fieldErr("since", "not an RFC 3339 instant (2026-11-22T09:30:00Z)")
+		}
 	}
-	if to, err = archiver.ParseDay(r.To); err != nil {
-		return from, to, fieldErr("to", "not a calendar day YYYY-MM-DD")
+	if r.Until != "" {
+		if b.Until, err = time.Parse(time.RFC3339Nano, r.Until); err != nil {
+			return b, fieldErr("until", "not an RFC 3339 instant (2026-11-22T17:00:00Z)")
+		}
 	}
-	if to.Before(from) {
-		return from, to, fieldErr("to", "%s is before from %s", to, from)
+	if !b.Since.IsZero() && !b.Until.IsZero() && !b.Until.After(b.Since) {
+		return b, fieldErr("until", "%s is not after since %s", r.Until, r.Since)
 	}
-	if !to.Before(today) {
-		return from, to, fieldErr("to", "%s is not over yet: only sealed days can be exported", to)
+	// An instant narrows the days: the days before since's, and after the one until
+	// ends in, hold no event the task could keep.
+	if !b.Since.IsZero() && (b.From.IsZero() || b.From.Before(archiver.DayOf(b.Since))) {
+		b.From = archiver.DayOf(b.Since)
 	}
-	if days := dayCount(from, to); days > l.MaxRangeDays {
-		return from, to, fieldErr("to", "the range holds %d days; at most %d", days, l.MaxRangeDays)
+	if !b.Until.IsZero() {
+		// An until in a day not over yet leaves to to its default, the last sealed day:
+		// "everything until next week" asks for all there is.
+		last := archiver.DayOf(b.Until.Add(-time.Nanosecond))
+		if b.To.IsZero() && last.Before(today) || !b.To.IsZero() && last.Before(b.To) {
+			b.To = last
+		}
+	}
+	if !b.From.IsZero() && !b.To.IsZero() && b.To.Before(b.From) {
+		return b, fieldErr("to", "the range ends (%s) before it starts (%s)", b.To, b.From)
+	}
+	if !b.To.IsZero() && !b.To.Before(today) {
+		return b, fieldErr("to", "%s is not over yet: only sealed days can be exported", b.To)
 	}
 	for _, f := range []struct {
 		name string
 		ids  []string
-	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}} {
+	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}, {"messageIds", r.MessageIDs}} {
 		if len(f.ids) > l.MaxIDs {
-			return from, to, fieldErr(f.name, "%d ids; at most %d", len(f.ids), l.MaxIDs)
+			return b, fieldErr(f.name, "%d ids; at most %d", len(f.ids), l.MaxIDs)
 		}
 		for i, id := range f.ids {
 			if id == "" || len(id) > 128 || !utf8.ValidString(id) || strings.ContainsAny(id, "\x00\r\n") {
-				return from, to, fieldErr(f.name, "[%d] is not an id", i)
+				return b, fieldErr(f.name, "[%d] is not an id", i)
 			}
 		}
 	}
+	if len(r.Terms) > l.MaxIDs {
+		return b, fieldErr("terms", "%d terms; at most %d", len(r.Terms), l.MaxIDs)
+	}
+	for i, t := range r.Terms {
+		if len(t) > maxTerm || !utf8.ValidString(t) || strings.ContainsFunc(t, isControl) {
+			return b, fieldErr("terms", "[%d] is not a term of one line of at most %d bytes", i, maxTerm)
+		}
+		if len(termWords(t)) == 0 {
+			return b, fieldErr("terms", "[%d] holds no word (letters or digits)", i)
+		}
+	}
 	if r.Format == "" {
-		return from, to, fieldErr("format", "required: one of %s", strings.Join(formats, ", "))
+		return b, fieldErr("format", "required: one of %s", strings.Join(formats, ", "))
 	}
 	if !slices.Contains(formats, r.Format) {
-		return from, to, fieldErr("format", "%q is not one of %s", clip(r.Format), strings.Join(formats, ", "))
+		return b, fieldErr("format", "%q is not one of %s", clip(r.Format), strings.Join(formats, ", "))
 	}
 	switch r.Delivery {
 	case "":
 		r.Delivery = DeliveryURL
 	case DeliveryURL, DeliveryEmail:
 	default:
-		return from, to, fieldErr("delivery", "%q is not url or email", clip(r.Delivery))
+		return b, fieldErr("delivery", "%q is not url or email", clip(r.Delivery))
 	}
 	if r.Delivery == DeliveryURL && (len(r.ToEmails) > 0 || r.Subject != "") {
-		return from, to, fieldErr("toEmails", "only with delivery email")
+		return b, fieldErr("toEmails", "only with delivery email")
 	}
 	if r.Delivery == DeliveryEmail {
 		if len(r.ToEmails) == 0 {
-			return from, to, fieldErr("toEmails", "required with delivery email")
+			return b, fieldErr("toEmails", "required with delivery email")
 		}
 		if len(r.ToEmails) > l.MaxIDs {
-			return from, to, fieldErr("toEmails", "%d addresses; at most %d", len(r.ToEmails), l.MaxIDs)
+			return b, fieldErr("toEmails", "%d addresses; at most %d", len(r.ToEmails), l.MaxIDs)
 		}
 		for i, a := range r.ToEmails {
 			// A bare address only: a display name or a second address smuggled into one
 			// entry would reach people the request does not list.
 			p, err := mail.ParseAddress(a)
 			if err != nil || p.Name != "" || p.Address != a {
-				return from, to, fieldErr("toEmails", "[%d] is not a plain e-mail address", i)
+				return b, fieldErr("toEmails", "[%d] is not a plain e-mail address", i)
 			}
 		}
 		if len(r.Subject) > maxSubject || !utf8.ValidString(r.Subject) || strings.ContainsFunc(r.Subject, isControl) {
-			return from, to, fieldErr("subject", "at most %d characters of one line", maxSubject)
+			return b, fieldErr("subject", "at most %d characters of one line", maxSubject)
 		}
 	}
-	return from, to, nil
+	return b, nil
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

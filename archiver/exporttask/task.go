@@ -108,6 +108,10 @@ type completion struct {
 	Result      Result      `json:"result"`
 	SourceDays  []SourceDay `json:"sourceDays"`
 	EmailedTo   []string    `json:"emailedTo,omitempty"`
+	// NoMatch says, when no record matched, which filters found nothing in which days.
+	NoMatch string `json:"noMatch,omitempty"`
+	// TermReport is the search term report of a task with terms.
+	TermReport []TermCount `json:"termReport,omitempty"`
 	// Signature, when the engine has a signing key, is over this record's encoding without
 	// it (archiver.SignBody): the download checks the result's bytes against Result.SHA256,
 	// so whoever could write this record unchecked could have any bytes served.
@@ -190,6 +194,12 @@ type Status struct {
 	Result     *Result     `json:"result,omitempty"`
 	SourceDays []SourceDay `json:"sourceDays,omitempty"`
 	EmailedTo  []string    `json:"emailedTo,omitempty"`
+	// NoMatch, on a completed task whose result holds no record (events 0), says so
+	// plainly: the filters and the days searched.
+	NoMatch string `json:"noMatch,omitempty"`
+	// TermReport is the search term report of a task with terms: per term, the records,
+	// chats and custodians (senders) it matched, and the records it alone matched.
+	TermReport []TermCount `json:"termReport,omitempty"`
 	Error      string      `json:"error,omitempty"`
 	// URL and URLExpiresAt: a download link, new on every call, while completed.
 	URL          string    `json:"url,omitempty"`
@@ -300,6 +310,7 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 			break
 		}
 		st.State, st.CompletedAt, st.Result, st.SourceDays, st.EmailedTo = StateCompleted, c.CompletedAt, &c.Result, c.SourceDays, c.EmailedTo
+		st.NoMatch, st.TermReport = c.NoMatch, c.TermReport
 		st.resultKey = c.ResultKey
 		st.Progress.DaysDone = st.Progress.DaysTotal
 	case failed:

@@ -212,7 +212,7 @@ func (r *renderer) index() error {
 		return err
 	}
 	h := r.header()
-	if err := indexStartTmpl.Execute(zf, indexPage{headerView: h, Chats: r.chats}); err != nil {
+	if err := indexStartTmpl.Execute(zf, indexPage{headerView: h, Chats: r.chats, Summary: r.w.summary}); err != nil {
 		return err
 	}
 	if err := r.toc.copyTo(zf); err != nil {
@@ -238,6 +238,7 @@ type chatPage struct {
 type indexPage struct {
 	headerView
 	Chats int
+	Summary
 }
 
 type tocRow struct {

@@ -88,7 +88,13 @@ var indexStartTmpl = template.Must(template.New("index").Parse(pageHead + `<titl
 </head>
 <body>
 <h1>Chat export for {{.OrgName}}</h1>
-` + exportFacts + `<h2>Source days</h2>
+` + exportFacts + `{{if .NoMatch}}<p class="nomatch"><strong>{{.NoMatch}}</strong></p>
+{{end}}{{if .TermReport}}<h2>Search term report</h2>
+<p class="note">Per term, among the records the other filters kept: the records it matched, their chats and custodians (senders), and the records it alone matched.</p>
+<table><tr><th>Term</th><th>Records</th><th>Chats</th><th>Custodians</th><th>Unique records</th></tr>
+{{range .TermReport}}<tr><td>{{.Term}}</td><td>{{.Records}}</td><td>{{.Chats}}</td><td>{{.Custodians}}</td><td>{{.Unique}}</td></tr>
+{{end}}</table>
+{{end}}<h2>Source days</h2>
 <p class="note">Each day was sealed by chatvault; its manifest's SHA-256 identifies the exact records this export was made from (<code>chatvault verify</code>).</p>
 <table><tr><th>Day</th><th>Revision</th><th>Records</th><th>Manifest SHA-256</th></tr>
 {{range .Days}}<tr><td>{{.Date}}</td><td>{{.Revision}}</td><td>{{.Records}}</td><td class="hash">{{.SHA256}}</td></tr>

@@ -71,12 +71,15 @@ func errorCode(err error) (*Error, int) {
 	var fe *exporttask.FieldError
 	var ue *exporttask.UnsealedError
 	var tm *exporttask.TooManyTasksError
+	var wl *exporttask.WorkLimitError
 	switch {
 	case errors.As(err, &e):
 	case errors.As(err, &tm):
 		e = &Error{Code: ETooManyTasks, Message: tm.Error(), RetryAfter: time.Minute}
 	case errors.As(err, &fe):
 		e = &Error{Code: EInvalidRequest, Message: fe.Error(), Field: fe.Field}
+	case errors.As(err, &wl):
+		e = &Error{Code: EInvalidRequest, Message: wl.Error(), Field: "to"}
 	case errors.As(err, &ue):
 		e = &Error{Code: EExportPending, Message: ue.Error(), RetryAfter: time.Hour}
 	case errors.Is(err, exporttask.ErrTaskNotFound):

@@ -84,21 +84,31 @@ func newFixture(t *testing.T, tune func(*httpapi.Server)) *fixture {
 // newFixtureOn seals the sample day into store and serves it.
 func newFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.Server)) *fixture {
 	t.Helper()
+	return newFixtureLog(t, store, "../../testdata/eventlog", []string{sample}, tune)
+}
+
+// newFixtureLog seals the days of the event log in folder logDir (with its
+// directory.json) into store, in order, and serves them; the clock stands at noon of
+// 2026-11-23.
+func newFixtureLog(t *testing.T, store archiver.Store, logDir string, days []string, tune func(*httpapi.Server)) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	src, err := eventlog.NewDir("../../testdata/eventlog")
+	src, err := eventlog.NewDir(logDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dirBytes, err := os.ReadFile("../../testdata/eventlog/directory.json")
+	dirBytes, err := os.ReadFile(filepath.Join(logDir, "directory.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	day, _ := archiver.ParseDay(sample)
-	sealer := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
-		TempDir: t.TempDir(), Now: clk.Now, Logger: slog.New(slog.DiscardHandler)}}
-	if _, err := sealer.Seal(ctx, day, dirBytes, ""); err != nil {
-		t.Fatal(err)
+	for _, d := range days {
+		day, _ := archiver.ParseDay(d)
+		sealer := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+			TempDir: t.TempDir(), Now: clk.Now, Logger: slog.New(slog.DiscardHandler)}}
+		if _, err := sealer.Seal(ctx, day, dirBytes, ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	dir, err := model.ParseDirectory(dirBytes)
 	if err != nil {

@@ -27,8 +27,9 @@ type Tasks interface {
 	OpenResult(ctx context.Context, org, id string) (*exporttask.Status, io.ReadCloser, error)
 }
 
-// maxTaskBody bounds a task request: 50 ids, 25 addresses and a subject fit in far less.
-const maxTaskBody = 16 << 10
+// maxTaskBody bounds a task request: at exports.maxIds' default, the longest ids, terms
+// (200 bytes) and addresses of every list and a subject fit in less.
+const maxTaskBody = 64 << 10
 
 // taskHandler answers one task request with a status and a JSON value; the caller audits
 // the request before anything is sent.
@@ -100,7 +101,7 @@ func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.A
 			name = strings.Trim(name, `"`)
 			return 0, nil, &Error{Code: EInvalidRequest, Message: "unknown field " + clip(name), Field: clip(name)}
 		}
-		return 0, nil, errorf(EInvalidRequest, "the body must be one JSON object with from, to, format and the optional chatIds, userIds, delivery, toEmails, subject")
+		return 0, nil, errorf(EInvalidRequest, "the body must be one JSON object with format and the optional from, to, since, until, chatIds, userIds, messageIds, terms, delivery, toEmails, subject")
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return 0, nil, errorf(EInvalidRequest, "the body must hold one JSON object")
@@ -111,6 +112,12 @@ func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.A
 		return 0, nil, err
 	}
 	rec.TaskID = id
+	if req.From == "" || req.To == "" {
+		// The audit names the days the task reads: the range the defaults resolved to.
+		if st, err := s.Tasks.Status(r.Context(), tok.Org, id); err == nil {
+			rec.Date = clip(st.Request.From) + ".." + clip(st.Request.To)
+		}
+	}
 	return http.StatusAccepted, struct {
 		TaskID string `json:"taskId"`
 	}{id}, nil

@@ -25,24 +25,58 @@ import (
 var exportFormats = map[string]exporttask.NewEncoder{
 	"jsonl": exporttask.NewJSONL,
 	"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
-		return htmlexport.NewWriter(w, htmlexport.Options(o))
+		hw, err := htmlexport.NewWriter(w, htmlexport.Options(o))
+		if err != nil {
+			return nil, err
+		}
+		return htmlTask{hw}, nil
 	},
 	"rsmf": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
-		return rsmf.NewWriter(w, rsmf.Options(o))
+		rw, err := rsmf.NewWriter(w, rsmf.Options(o))
+		if err != nil {
+			return nil, err
+		}
+		return rsmfTask{rw}, nil
 	},
+}
+
+// htmlTask and rsmfTask give the format packages, which do not import exporttask, the
+// task's summary (no match, the term report) for their index: index.html, export.json.
+type htmlTask struct{ *htmlexport.Writer }
+
+func (h htmlTask) Summarize(s exporttask.Summary) error {
+	out := htmlexport.Summary{NoMatch: s.NoMatch}
+	for _, t := range s.TermReport {
+		out.TermReport = append(out.TermReport, htmlexport.TermCount(t))
+	}
+	return h.Writer.Summarize(out)
+}
+
+type rsmfTask struct{ *rsmf.Writer }
+
+func (r rsmfTask) Summarize(s exporttask.Summary) error {
+	out := rsmf.Summary{NoMatch: s.NoMatch}
+	for _, t := range s.TermReport {
+		out.TermReport = append(out.TermReport, rsmf.TermCount(t))
+	}
+	return r.Writer.Summarize(out)
 }
 
 func init() {
 	register(&command{
 		name:    "export-task",
-		summary: "export a date range, filtered by chats or users, as a stored task (jsonl, html, rsmf)",
-		usage:   "--org ID --from D --to D [--chat ID]... [--user ID]... --format jsonl|html|rsmf [-o FILE]",
+		summary: "export a date range, filtered by chats, users, messages, instants or search terms, as a stored task (jsonl, html, rsmf)",
+		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--message ID]... [--term T]... --format jsonl|html|rsmf [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
-			fs.String("from", "", "first sealed day, YYYY-MM-DD (required)")
-			fs.String("to", "", "last sealed day, inclusive (required)")
+			fs.String("from", "", "first sealed day, YYYY-MM-DD (default: the organization's archival start)")
+			fs.String("to", "", "last sealed day, inclusive (default: the organization's last sealed day)")
+			fs.String("since", "", "keep only events at or after this RFC 3339 instant")
+			fs.String("until", "", "keep only events before this RFC 3339 instant")
 			fs.StringArray("chat", nil, "keep only this chat's events (repeatable)")
 			fs.StringArray("user", nil, "keep only events this participant sent, joined or left (repeatable)")
+			fs.StringArray("message", nil, "keep only this message's events: sent, every edit, the deletion (repeatable)")
+			fs.StringArray("term", nil, "keep only records this word or phrase matches; any term (repeatable)")
 			fs.String("format", "jsonl", "result format")
 			fs.StringP("output", "o", "", "also write the result to FILE (created, never replaced)")
 		},
@@ -77,7 +111,7 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 		Formats:     exportFormats,
 		Links:       links,
 		BaseURL:     c.BaseURL,
-		Limits:      exporttask.Limits{MaxRangeDays: c.MaxRangeDays, MaxIDs: c.MaxIDs},
+		Limits:      exporttask.Limits{MaxScanEvents: int64(c.MaxScanEvents), MaxIDs: c.MaxIDs},
 		Concurrency: c.Concurrency,
 		Retention:   c.Retention,
 		TempDir:     e.cfg.Export.TempDir,
@@ -108,6 +142,10 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	req.To, _ = fs.GetString("to")
 	req.ChatIDs, _ = fs.GetStringArray("chat")
 	req.UserIDs, _ = fs.GetStringArray("user")
+	req.Since, _ = fs.GetString("since")
+	req.Until, _ = fs.GetString("until")
+	req.MessageIDs, _ = fs.GetStringArray("message")
+	req.Terms, _ = fs.GetStringArray("term")
 	req.Format, _ = fs.GetString("format")
 	if org == "" {
 		return e.fail("export-task", usagef("--org is required"))
@@ -145,6 +183,12 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	rec := archiver.AccessRecord{TokenName: by, Org: org, Date: req.From + ".." + req.To, Client: "local", Action: archiver.ActionTaskCreate}
 	id, err := eng.Create(ctx, org, by, req)
 	rec.TaskID, rec.Time, rec.Status, rec.Complete = id, time.Now(), 202, err == nil
+	if err == nil && (req.From == "" || req.To == "") {
+		// The audit names the days the task reads: the range the defaults resolved to.
+		if st, serr := eng.Status(ctx, org, id); serr == nil {
+			rec.Date = st.Request.From + ".." + st.Request.To
+		}
+	}
 	if err != nil {
 		rec.Status = 400
 	}
@@ -154,11 +198,15 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	var fe *exporttask.FieldError
 	if errors.As(err, &fe) {
-		flag := map[string]string{"chatIds": "chat", "userIds": "user"}[fe.Field]
+		flag := map[string]string{"chatIds": "chat", "userIds": "user", "messageIds": "message", "terms": "term"}[fe.Field]
 		if flag == "" {
 			flag = fe.Field
 		}
 		return e.fail("export-task", usagef("--%s: %s", flag, fe.Message))
+	}
+	var wl *exporttask.WorkLimitError
+	if errors.As(err, &wl) {
+		return e.fail("export-task", usagef("%s", wl.Error()))
 	}
 	if err != nil {
 		return e.fail("export-task", err)
@@ -183,6 +231,9 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", err)
 	}
 	e.log.Info("export task completed", "task", id, "events", st.Result.Events, "bytes", st.Result.Size, "sha256", st.Result.SHA256, "took", time.Since(start).Round(time.Millisecond))
+	if st.NoMatch != "" {
+		e.log.Warn("export task result is empty", "task", id, "noMatch", st.NoMatch)
+	}
 	return exitOK
 }
 

@@ -240,7 +240,7 @@ func TestExportTasksEndToEnd(t *testing.T) {
 		{`{"from":"2026-11-20","to":"2026-11-22"}`, "format"},
 		{`{"from":"2026-11-20","to":"2026-11-22","format":"pdf"}`, "format"},
 		{`{"from":"2026-11-22","to":"2026-11-20","format":"jsonl"}`, "to"},
-		{`{"from":"2025-11-01","to":"2026-11-22","format":"jsonl"}`, "to"},
+		{`{"since":"2026-11-20","to":"2026-11-22","format":"jsonl"}`, "since"},
 		{`{"from":"2026-11-20","to":"2026-11-22","format":"jsonl","delivery":"email","toEmails":["counsel@example.com"]}`, "delivery"},
 		{`{"from":"2026-11-20","to":"2026-11-22","format":"jsonl","chatIds":[` + strings.Repeat(`"c",`, 25) + `"c"]}`, "chatIds"},
 		{`{"from":"2026-11-20","to":"2026-11-22","format":"jsonl","userIds":"u"}`, "userIds"},

@@ -1,0 +1,46 @@
+package exporttask
+
+import (
+	"testing"
+
+	"github.com/chatvault/chatvault/model"
+)
+
+func TestTermMatching(t *testing.T) {
+	text := func(s string, attachments ...model.RawJSON) model.Event {
+		return model.Event{EventType: model.EventSent, ChatID: "c", Sender: model.Participant{ID: "u"}, ContentType: model.ContentText, HasContent: true,
+			Content: model.Content{Type: model.ContentText, Text: s, MarkdownText: s, Attachments: attachments}}
+	}
+	for _, tt := range []struct {
+		name, term string
+		event      model.Event
+		want       bool
+	}{
+		{"word, other case", "CONTRACT", text("the contract's terms"), true},
+		{"not a prefix", "contract", text("contracts"), false},
+		{"not a suffix", "contract", text("subcontract"), false},
+		{"phrase over punctuation", `"draft v3"`, text("see Draft-v3.pdf"), true},
+		{"phrase out of order", "v3 draft", text("draft v3"), false},
+		{"phrase not adjacent", "draft v3", text("draft of v3"), false},
+		{"phrase not across fields", "v3 final", text("draft v3", `{"name":"final.pdf"}`), false},
+		{"attachment name", "merger", text("see attached", `{"name":"Merger plan.pdf","url":"https://x.example/1"}`), true},
+		{"attachment url", "files example", text("x", `{"name":"a","url":"https://files.example/1"}`), true},
+		{"attachment not an object", "merger", text("x", `"merger"`), false},
+		{"unicode letter inside a word", "projekt", text("Großprojekt"), false},
+		{"unicode case", "überprüfung", text("ÜBERPRÜFUNG"), true},
+		{"decomposed and composed", "Nguye\u0302\u0303n", text("Ivy Nguyễn"), true},
+		{"combining mark is part of the word", "Nguye", text("Nguye\u0302\u0303n"), false},
+		{"item url", "tracker", model.Event{HasContent: true, ContentType: model.ContentItem,
+			Content: model.Content{Type: model.ContentItem, ItemURL: "https://tracker.example/items/42", ItemType: "task"}}, true},
+		{"snippet", "fmt", model.Event{HasContent: true, ContentType: model.ContentTextSnippet,
+			Content: model.Content{Type: model.ContentTextSnippet, Text: "fmt.Println(1)", Language: "go"}}, true},
+		{"deletion without content", "x", model.Event{EventType: model.EventDeleted}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTermMatcher([]string{tt.term})
+			if got := m.match(&tt.event); got != tt.want {
+				t.Fatalf("%q in %+v: %v, want %v", tt.term, tt.event.Content, got, tt.want)
+			}
+		})
+	}
+}

@@ -115,6 +115,8 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 		{"export by URL (not offered by a folder store)", "POST", "/messageevent.export", `{"date":"2026-11-22","delivery":"url"}`},
 		{"pending day", "POST", "/messageevent.export", `{"date":"2026-11-21"}`},
 		{"pending manifest", "GET", "/v1/exports/2026-11-21/manifest", ""},
+		{"the organization's quarantined lines", "GET", "/v1/exports/2026-11-22/quarantine", ""},
+		{"pending quarantine", "GET", "/v1/exports/2026-11-21/quarantine", ""},
 		{"before archival start", "GET", "/v1/exports/2025-11-21/manifest", ""},
 		{"bad date", "POST", "/messageevent.export", `{"date":"2026-02-30"}`},
 		{"audit", "GET", "/v1/audit?from=2026-11-20&to=2026-12-31", ""},

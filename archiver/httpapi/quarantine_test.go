@@ -101,6 +101,15 @@ func testQuarantineEndpoint(t *testing.T, f *fixture) {
 		t.Errorf("globex (no quarantined lines): %d %q %v", resp.StatusCode, body, resp.Header)
 	}
 
+	// The listing says which days have some.
+	for org, want := range map[string]int64{"acme": 7, "globex": 0} {
+		resp, body := get(t, f.url+"/v1/exports?from="+sample+"&to="+sample, f.tokens[org])
+		var list struct{ Days []httpapi.DayJSON }
+		if err := json.Unmarshal(body, &list); err != nil || resp.StatusCode != 200 || len(list.Days) != 1 || list.Days[0].QuarantinedLines != want {
+			t.Errorf("%s's listing: %d %s, want quarantinedLines %d", org, resp.StatusCode, body, want)
+		}
+	}
+
 	for _, tt := range []struct {
 		name, day, token string
 		status           int

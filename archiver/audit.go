@@ -45,7 +45,8 @@ type AccessRecord struct {
 	Complete bool `json:"complete"`
 	// Client is the client's address as the server saw it.
 	Client string `json:"client"`
-	// Action is empty for a day's export (POST /messageevent.export); for export tasks it
+	// Action is empty for a day's export (POST /messageevent.export) and quarantine for
+	// a day's quarantined lines (GET /v1/exports/{date}/quarantine); for export tasks it
 	// is task.create, task.status, task.list or task.download, with the task's id in TaskID
 	// and its range (from..to) in Date.
 	Action string `json:"action,omitempty"`
@@ -59,6 +60,10 @@ const (
 	ActionTaskList     = "task.list"
 	ActionTaskDownload = "task.download"
 )
+
+// ActionQuarantine is the audit action of GET /v1/exports/{date}/quarantine: the
+// organization's quarantined lines of a day (issue 12).
+const ActionQuarantine = "quarantine"
 
 // Store layout of the access audit:
 //

@@ -63,6 +63,9 @@ func TestHoldRacingHold(t *testing.T) {
 	for _, o := range res.Orgs {
 		if o.Org == acme {
 			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			if o.Quarantined != nil {
+				want = append(want, o.Quarantined.Key) // its own quarantined lines are its own objects
+			}
 		}
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)
@@ -101,6 +104,9 @@ func TestHoldRacingSeal(t *testing.T) {
 	for _, o := range res.Orgs {
 		if o.Org == acme {
 			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			if o.Quarantined != nil {
+				want = append(want, o.Quarantined.Key) // its own quarantined lines are its own objects
+			}
 		}
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)

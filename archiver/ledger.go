@@ -17,6 +17,7 @@ import (
 //	orgs/<org>/days/<date>/r<rev>.json       the same bytes, indexed by day for readers
 //	orgs/<org>/days/<date>/events-<sha>.jsonl.gz   the export, named by its SHA-256
 //	orgs/<org>/days/<date>/failed-<ms>.json  a failed attempt, for status and alerting
+//	orgs/<org>/days/<date>/quarantine-<sha>.jsonl.gz  the day's quarantined lines attributed to org
 //	quarantine/<date>/quarantine-<sha>.jsonl.gz    the day's quarantined records
 //
 // Data objects are named by content so that a rerun after a crash between data and
@@ -38,6 +39,11 @@ func revisionKey(org string, day Day, rev int) string {
 
 func dataKey(org string, day Day, sum [sha256.Size]byte) string {
 	return dayPrefix(org, day) + "events-" + hexSum(sum) + ".jsonl.gz"
+}
+
+// orgQuarantineKey names an organization's quarantine object of day by its SHA-256.
+func orgQuarantineKey(org string, day Day, sum [sha256.Size]byte) string {
+	return dayPrefix(org, day) + "quarantine-" + hexSum(sum) + ".jsonl.gz"
 }
 
 func failedPrefix(org string, day Day) string { return dayPrefix(org, day) + "failed-" }

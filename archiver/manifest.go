@@ -58,6 +58,13 @@ type Manifest struct {
 	// Data is the day's export (gzipped canonical JSONL).
 	Data       DataObject `json:"data"`
 	Quarantine *ObjectRef `json:"quarantine,omitempty"`
+	// Quarantined (issue 12) is the organization's own quarantine object: the day's
+	// quarantined lines that could still be attributed to it (their chat or sender read,
+	// and routed to it), gzipped JSONL in the day's quarantine line format, with its hashes
+	// and line count (records). Absent when there were none, and in manifests sealed before
+	// it existed. Named quarantinedLines, a name no day-level field has: it is neither the
+	// day's quarantined count nor the shared Quarantine of version 1 manifests.
+	Quarantined *DataObject `json:"quarantinedLines,omitempty"`
 	// DirectorySHA256 is the hex SHA-256 of the directory snapshot used for routing.
 	DirectorySHA256 string `json:"directorySha256"`
 	// RetentionDays is the organization's retention at sealing time.

@@ -207,7 +207,10 @@ type OrgResult struct {
 	Data      DataObject
 	// Supersedes is set when this commit superseded a revision it drops records of.
 	Supersedes *Supersession
-	Err        error
+	// Quarantined is the organization's quarantine object: the day's quarantined lines
+	// attributed to it (quarantine_org.go); nil when there are none.
+	Quarantined *DataObject
+	Err         error
 }
 
 // Ready returns the error Seal would return first when day cannot be sealed yet: it has
@@ -593,7 +596,20 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 func (w *decodeWorker) quarantine(bl *batchLine, raw []byte, reason, detail string) error {
 	w.counts.quarantined[reason]++
 	q := quarantineLine(nil, reason, detail, w.files[bl.file], bl.number, raw)
-	return w.sorter.add(&record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q})
+	r := record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q}
+	if err := w.sorter.add(&r); err != nil {
+		return err
+	}
+	// A copy for each organization the line can still be attributed to (quarantine_org.go);
+	// the day's object above keeps every line whatever happens here.
+	w.orgs = w.rt.routeQuarantined(w.orgs[:0], raw)
+	for _, o := range w.orgs {
+		r.org = orgQuarantineID(o)
+		if err := w.sorter.add(&r); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // quarantineTooLong keeps what is known of a line longer than the Source's limit: its

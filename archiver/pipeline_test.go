@@ -182,6 +182,21 @@ func TestSealSample(t *testing.T) {
 	}
 	defer rc.Close()
 	golden(t, "quarantine.jsonl", gunzip(t, rc))
+	// Acme's own quarantine: the lines of its chat that still name it (the sample's bad
+	// JSON and bad UTF-8 lines name nobody), none for Globex.
+	for _, o := range res.Orgs {
+		if o.Org == globex && o.Quarantined != nil {
+			t.Errorf("Globex has a quarantine: %+v", o.Quarantined)
+		}
+		if o.Org == acme {
+			_, rc, err := archiver.Ledger{Store: f.store}.OpenQuarantine(context.Background(), acme, sampleDay)
+			if err != nil || rc == nil {
+				t.Fatalf("Acme's quarantine: %v", err)
+			}
+			defer rc.Close()
+			golden(t, "acme.quarantine.jsonl", gunzip(t, rc))
+		}
+	}
 	// The day-level numbers are the operators', in the accounting object, not in any
 	// organization's manifest.
 	if res.Accounting == "" {
@@ -314,8 +329,8 @@ func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 		t.Fatalf("untouched store: problems %v, %d manifests", rep.Problems, rep.Manifests)
 	}
 	files := storeFiles(t, f.storeDir)
-	if len(files) != 8 {
-		t.Fatalf("store holds %d objects, want 8 (2 × export, manifest, day index; 1 quarantine, 1 accounting)", len(files))
+	if len(files) != 9 {
+		t.Fatalf("store holds %d objects, want 9 (2 × export, manifest, day index; Acme's quarantine, the day's quarantine, 1 accounting)", len(files))
 	}
 	for key := range files {
 		for _, pos := range []string{"first", "middle", "last"} {
@@ -645,8 +660,8 @@ func TestInterruptedCommits(t *testing.T) {
 		t.Fatalf("an export without its manifest must not count as sealed: %v %v", m, err)
 	}
 	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
-	if err != nil || !rep.OK() || len(rep.Warnings) != 2 {
-		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none and two orphaned exports", rep.Problems, rep.Warnings)
+	if err != nil || !rep.OK() || len(rep.Warnings) != 3 {
+		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none, two orphaned exports and Acme's orphaned quarantine", rep.Problems, rep.Warnings)
 	}
 
 	res = f.seal(t, sampleDay, archiver.Options{})
@@ -702,8 +717,8 @@ func TestRetention(t *testing.T) {
 	}
 	end := sampleDay.End()
 	want := map[string]time.Time{acme: end.AddDate(0, 0, 2557), globex: end.AddDate(0, 0, 3650)}
-	if len(rs.opts) != 8 {
-		t.Errorf("%d objects created, want 8", len(rs.opts))
+	if len(rs.opts) != 9 {
+		t.Errorf("%d objects created, want 9 (Acme's quarantine among them)", len(rs.opts))
 	}
 	// A rerun that restores a lost day index keeps it as long as the manifest it copies.
 	if err := os.Remove(filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json")); err != nil {

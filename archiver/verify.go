@@ -181,6 +181,9 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		idx := revisionKey(org, day, m.Revision)
 		referenced[idx] = true
 		referenced[m.Data.Key] = true
+		if m.Quarantined != nil {
+			referenced[m.Quarantined.Key] = true
+		}
 		if (opt.From.IsZero() || !day.Before(opt.From)) && (opt.To.IsZero() || !day.After(opt.To)) {
 			l.verifyObjects(ctx, org, day, m, idx, rep)
 			l.verifyRevision(ctx, org, day, m, rep)
@@ -204,6 +207,8 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/failed-"):
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/events-"):
 			rep.Warnings = append(rep.Warnings, key+": export not named by any manifest (a run stopped before its commit)")
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/quarantine-"):
+			rep.Warnings = append(rep.Warnings, key+": organization quarantine not named by any manifest (a run stopped before its commit)")
 		default:
 			rep.problem("%s: not named by any manifest", key)
 		}
@@ -231,6 +236,14 @@ func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *Store
 		rep.problem("%s: %v", m.Data.Key, err)
 	}
 	rep.Bytes += n
+	if q := m.Quarantined; q != nil {
+		rep.Objects++
+		n, err := l.verifyOrgQuarantine(ctx, org, day, q)
+		if err != nil {
+			rep.problem("%s: organization quarantine %s: %v", m.Key, q.Key, err)
+		}
+		rep.Bytes += n
+	}
 	if q := m.Quarantine; q != nil {
 		size, sum, err := l.hashObject(ctx, q.Key, q.VersionID)
 		rep.Objects++

@@ -63,6 +63,9 @@ type writer struct {
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
+	// orgQuarantine holds each organization's staged quarantine object (quarantine_org.go),
+	// complete before the merge reaches the first organization's records.
+	orgQuarantine map[int32]*stagedObject
 
 	accounted dayAccounting // dayhistory.go
 	signed    signedChains  // signer.go
@@ -99,6 +102,32 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	defer func() {
 		if q != nil {
 			q.remove()
+		}
+	}()
+	// The organizations' quarantined lines sort before the day's: each organization's
+	// are staged, then parked (closed) until its export is staged, so that a day with many
+	// such organizations holds no file open for each.
+	w.orgQuarantine = make(map[int32]*stagedObject)
+	var oq *stagedObject
+	oqOrg := int32(-1)
+	parkOQ := func() error {
+		if oq == nil {
+			return nil
+		}
+		st := oq
+		oq = nil
+		w.orgQuarantine[oqOrg] = st
+		if err := st.finish(); err != nil {
+			return err
+		}
+		return st.park()
+	}
+	defer func() {
+		if oq != nil {
+			oq.remove()
+		}
+		for _, st := range w.orgQuarantine {
+			st.remove()
 		}
 	}()
 	var wg sync.WaitGroup
@@ -146,6 +175,22 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 
 	err = m.each(func(r *record) error {
 		crashpoint.Hit("merge.record")
+		if o, ok := quarantinedOrg(r.org); ok {
+			if oq == nil || oqOrg != o {
+				if err := parkOQ(); err != nil {
+					return err
+				}
+				if oq, err = newStagedObject(w.work); err != nil {
+					return err
+				}
+				oqOrg = o
+			}
+			oq.records++
+			return oq.writeLine(r.line)
+		}
+		if err := parkOQ(); err != nil {
+			return err
+		}
 		if r.org == -1 {
 			if q == nil {
 				if q, err = newStagedObject(w.work); err != nil {
@@ -196,6 +241,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		batchBuf = append(batchBuf, '\n')
 		return nil
 	})
+	if err == nil {
+		err = parkOQ()
+	}
 	if err == nil && q != nil && !q.committed {
 		err = w.storeQuarantine(ctx, q)
 	}
@@ -302,7 +350,8 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if skip {
 		return
 	}
-	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win}
+	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win,
+		quarantine: w.orgQuarantine[j.org]}
 	if st != nil {
 		defer st.remove()
 	}
@@ -332,6 +381,9 @@ type orgCommit struct {
 	// manifestSHA256 is of the manifest committed, or of the latest found unchanged, for
 	// the day's accounting object.
 	manifestSHA256 string
+	// quarantine is the organization's staged quarantine object, nil when none of the
+	// day's quarantined lines is attributed to it.
+	quarantine *stagedObject
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -376,8 +428,19 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		Key: dataKey(c.Org, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
 		JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: c.Counts.Exported,
 	}
-	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum {
+	if oq := c.quarantine; oq != nil {
+		c.Quarantined = &DataObject{
+			Key: orgQuarantineKey(c.Org, w.day, oq.sum), Size: oq.size, SHA256: hexSum(oq.sum),
+			JSONLSize: oq.jsonlSize, JSONLSHA256: hexSum(oq.jsonlSum), Records: oq.records,
+		}
+	}
+	// The quarantine the organization is shown is part of its day: the same records with
+	// other quarantined lines (or the first record of them, for a day sealed before
+	// manifests carried it) make a new revision, so that what is served is on record.
+	sameQuarantine := latest != nil && sameQuarantined(latest.Quarantined, c.Quarantined)
+	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum && sameQuarantine {
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
+		c.Quarantined = latest.Quarantined
 		c.manifestSHA256 = hexSum(latest.SHA256)
 		return nil
 	}
@@ -399,7 +462,27 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	}
 	c.Data.VersionID = version // the version readers open (issue 10.6)
 	crashpoint.Hit("store.export")
+	switch {
+	case c.Quarantined == nil:
+	case sameQuarantine:
+		c.Quarantined = latest.Quarantined // stored already, in the version it names
+	default:
+		version, err := c.quarantine.store(ctx, store, c.Quarantined.Key, w.retention(c.org))
+		if err != nil {
+			return fmt.Errorf("store the organization's quarantine: %w", err)
+		}
+		c.Quarantined.VersionID = version
+	}
 	return nil
+}
+
+// sameQuarantined reports whether two manifests' organization quarantines hold the same
+// lines (both none counts as the same).
+func sameQuarantined(a, b *DataObject) bool {
+	if a == nil || b == nil {
+		return a == nil && b == nil
+	}
+	return a.JSONLSHA256 == b.JSONLSHA256
 }
 
 // commitAll writes the manifests of every staged organization, Workers at a time.
@@ -433,7 +516,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 	store := w.s.Store
 	m := &Manifest{
 		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
-		Window: c.window, Counts: c.Counts, Data: c.Data,
+		Window: c.window, Counts: c.Counts, Data: c.Data, Quarantined: c.Quarantined,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
 		Ignored: w.res.Ignored,
@@ -515,6 +598,7 @@ type stagedObject struct {
 	jsonlSum  [sha256.Size]byte
 	records   int64
 	committed bool
+	parked    bool // finished and its file closed; store reopens it
 }
 
 func newStagedObject(dir string) (*stagedObject, error) {
@@ -571,10 +655,24 @@ func (st *stagedObject) finish() error {
 // store uploads the staged object and returns its version id, where the store keeps
 // versions.
 func (st *stagedObject) store(ctx context.Context, s Store, key string, opt CreateOptions) (string, error) {
+	if st.parked {
+		f, err := os.Open(st.f.Name())
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		return createVersion(ctx, s, key, f, st.size, st.sum, opt)
+	}
 	if _, err := st.f.Seek(0, io.SeekStart); err != nil {
 		return "", err
 	}
 	return createVersion(ctx, s, key, st.f, st.size, st.sum, opt)
+}
+
+// park closes a finished object's file until store reopens it.
+func (st *stagedObject) park() error {
+	st.parked = true
+	return st.f.Close()
 }
 
 func (st *stagedObject) remove() {

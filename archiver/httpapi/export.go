@@ -154,13 +154,20 @@ func acceptsGzip(r *http.Request) bool {
 // refused or not, is handed to the audit before the handler returns (requests without one
 // are counted, not stored), and an export is only served when the audit admits it.
 func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
-	rec := &archiver.AccessRecord{Client: clientAddr(r)}
+	s.auditedStream(w, r, "", s.export)
+}
+
+// auditedStream serves a download of a day's stored object (an export, a quarantine) with
+// the audit of handleExport: the record is written whatever happens, with the action given.
+func (s *Server) auditedStream(w http.ResponseWriter, r *http.Request, action string,
+	serve func(http.ResponseWriter, *http.Request, archiver.Token, *archiver.AccessRecord) error) {
+	rec := &archiver.AccessRecord{Client: clientAddr(r), Action: action}
 	rw := w.(*responseWriter)
 	err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
 		if err := s.admit(); err != nil {
 			return err
 		}
-		return s.export(w, r, tok, rec)
+		return serve(w, r, tok, rec)
 	})
 	rec.Time = s.now()
 	rec.Status = rw.status
@@ -213,29 +220,38 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 	}
 	defer rc.Close()
 	rec.Revision = m.Revision
+	return s.sendObject(w, r, tok, day, m, m.Data, rc, rec, "export")
+}
 
+// sendObject sends obj, one of m's stored objects, read from rc: the stored gzip as is
+// when the client takes gzip, otherwise decompressed on the fly, never whole unless it
+// matches the manifest (sendVerified). what names it in errors ("export").
+func (s *Server) sendObject(w http.ResponseWriter, r *http.Request, tok archiver.Token, day archiver.Day,
+	m *archiver.StoredManifest, obj archiver.DataObject, rc io.Reader, rec *archiver.AccessRecord, what string) error {
 	// The hash checked is the one announced for the representation sent: the stored
 	// bytes' (Repr-Digest) for gzip, the JSONL's (X-Chatvault-Sha256, Repr-Digest) for
 	// the decompressed coding. The signed manifest binds the two, so the gzip's matching
 	// proves the JSONL inside is the manifest's too.
 	src := &watchedReader{r: rc}
 	var body io.Reader = src
-	size, want := m.Data.JSONLSize, m.Data.JSONLSHA256
+	size, want := obj.JSONLSize, obj.JSONLSHA256
 	rec.Encoding = "identity"
 	gz := acceptsGzip(r)
 	if gz {
-		size, want = m.Data.Size, m.Data.SHA256
+		size, want = obj.Size, obj.SHA256
 		rec.Encoding = "gzip"
 	} else {
 		zr, err := gzip.NewReader(src)
 		if err != nil {
-			return s.mismatch(tok.Org, day, m.Data.Key, fmt.Errorf("open %s: %w", m.Data.Key, classify(err, src)))
+			return s.mismatch(tok.Org, day, obj.Key, fmt.Errorf("open %s: %w", obj.Key, classify(err, src)), what)
 		}
 		defer zr.Close()
 		body = zr
 	}
 	res, err := s.sendVerified(w, body, size, want, func(h http.Header) {
 		setManifestHeaders(h, m)
+		h.Set(HeaderSHA256, obj.JSONLSHA256) // the object's, for a quarantine as for the export
+		h.Set(HeaderRecords, strconv.FormatInt(obj.Records, 10))
 		h.Set("Content-Type", "application/x-ndjson")
 		h.Set("Vary", "Accept-Encoding")
 		if gz {
@@ -250,16 +266,16 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 	if err != nil {
 		// Nothing was sent: the client gets a clean 500, the audit what was read.
 		rec.SHA256 = res.sha256
-		return s.mismatch(tok.Org, day, m.Data.Key, classify(err, src))
+		return s.mismatch(tok.Org, day, obj.Key, classify(err, src), what)
 	}
 	rec.Bytes, rec.SHA256, rec.Complete = res.bytes, res.sha256, res.complete
 	s.bytesServed.WithLabelValues(rec.Encoding).Add(float64(res.bytes))
 	if !res.complete {
 		// handleExport cuts the connection: the client sees a short body, not a clean end.
 		if err := classify(res.err, src); errors.Is(err, errMismatch) {
-			s.mismatch(tok.Org, day, m.Data.Key, err)
+			s.mismatch(tok.Org, day, obj.Key, err, what)
 		} else {
-			s.log().Warn("export incomplete", "org", tok.Org, "day", day.String(), "sent", res.bytes, "size", size, "err", err)
+			s.log().Warn(what+" incomplete", "org", tok.Org, "day", day.String(), "sent", res.bytes, "size", size, "err", err)
 		}
 	}
 	return nil
@@ -268,13 +284,13 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 // mismatch reports stored bytes that do not match their manifest (err wrapping
 // errMismatch), loudly, and returns the error for the client: a 500 saying so when
 // nothing was sent yet. Any other err is returned as is, an internal error.
-func (s *Server) mismatch(org string, day archiver.Day, key string, err error) error {
+func (s *Server) mismatch(org string, day archiver.Day, key string, err error, what string) error {
 	if !errors.Is(err, errMismatch) {
 		return err
 	}
 	s.integrityFailures.Inc()
 	s.log().Error("stored object does not match its manifest; not served", "org", org, "day", day.String(), "key", key, "err", err)
-	return mismatchError("export")
+	return mismatchError(what)
 }
 
 // URLDelivery is the answer to an export request with "delivery":"url".

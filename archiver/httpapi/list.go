@@ -40,6 +40,9 @@ type DayJSON struct {
 	ManifestSHA256 string `json:"manifestSha256,omitempty"`
 	Size           int64  `json:"size,omitempty"`
 	SealedAt       string `json:"sealedAt,omitempty"`
+	// QuarantinedLines is how many of the day's quarantined lines are the organization's
+	// (GET /v1/exports/{date}/quarantine serves them); absent when none.
+	QuarantinedLines int64 `json:"quarantinedLines,omitempty"`
 }
 
 func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
@@ -75,6 +78,9 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 			d.Revision, d.Records, d.SHA256, d.StoredSHA256 = m.Revision, m.Data.Records, m.Data.JSONLSHA256, m.Data.SHA256
 			d.Size, d.SealedAt = m.Data.JSONLSize, m.SealedAt
 			d.ManifestSHA256 = hex.EncodeToString(m.SHA256[:])
+			if q := m.Quarantined; q != nil {
+				d.QuarantinedLines = q.Records
+			}
 		}
 		// A failure's message may name internal keys and hosts: the state says enough.
 		out.Days = append(out.Days, d)

@@ -260,6 +260,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(mux, "GET /v1/exports/tasks/{id}/download", s.handleDownload)
 	} else {
 		s.handle(mux, "GET /v1/exports/{date}/manifest", s.authenticate(archiver.ScopeComplianceRead, s.handleManifest))
+		s.handle(mux, "GET /v1/exports/{date}/quarantine", s.handleQuarantine)
 	}
 	s.handle(mux, "GET /v1/audit", s.authenticate(archiver.ScopeAuditRead, s.handleAudit))
 	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })

@@ -168,6 +168,8 @@ func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
 		s.audited(archiver.ActionTaskStatus, s.taskStatus)(w, r)
 	case r.PathValue("leaf") == "manifest":
 		s.authenticate(archiver.ScopeComplianceRead, s.handleManifest)(w, r)
+	case r.PathValue("leaf") == "quarantine":
+		s.handleQuarantine(w, r)
 	default:
 		s.Error(w, r, errorf(EExportNotFound, "no such resource"))
 	}

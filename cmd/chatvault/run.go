@@ -313,6 +313,12 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	if r.Quarantine != nil {
 		fmt.Fprintf(w, "  quarantine object %s\n", r.Quarantine.Key)
 	}
+	for _, o := range r.Orgs {
+		// The lines each organization is shown (GET /v1/exports/{date}/quarantine).
+		if q := o.Quarantined; q != nil && o.Err == nil {
+			fmt.Fprintf(w, "  %d quarantined lines attributed to %s (%s): %s\n", q.Records, o.Org, o.Name, q.Key)
+		}
+	}
 	for _, f := range r.Ignored {
 		fmt.Fprintf(w, "  ignored %s (export.ignoreFiles): %s, sha256 %s, recorded in the manifests\n", f.Name, config.FormatSize(f.Size), f.SHA256)
 	}

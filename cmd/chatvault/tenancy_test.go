@@ -33,7 +33,8 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 		t.Fatalf("run: exit %d\n%s", code, errOut)
 	}
 	// The operator still sees the day-level numbers in run's summary.
-	for _, want := range []string{"29 events read", "9 quarantined", "quarantine object quarantine/2026-11-22/", "accounting object accounting/2026-11-22/"} {
+	for _, want := range []string{"29 events read", "9 quarantined", "quarantine object quarantine/2026-11-22/", "accounting object accounting/2026-11-22/",
+		"7 quarantined lines attributed to " + acme + " (Acme): orgs/" + acme + "/days/2026-11-22/quarantine-"} {
 		if !strings.Contains(runOut, want) {
 			t.Errorf("run's summary lacks %q:\n%s", want, runOut)
 		}
@@ -115,6 +116,8 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 		{"export by URL (not offered by a folder store)", "POST", "/messageevent.export", `{"date":"2026-11-22","delivery":"url"}`},
 		{"pending day", "POST", "/messageevent.export", `{"date":"2026-11-21"}`},
 		{"pending manifest", "GET", "/v1/exports/2026-11-21/manifest", ""},
+		{"the organization's quarantined lines", "GET", "/v1/exports/2026-11-22/quarantine", ""},
+		{"pending quarantine", "GET", "/v1/exports/2026-11-21/quarantine", ""},
 		{"before archival start", "GET", "/v1/exports/2025-11-21/manifest", ""},
 		{"bad date", "POST", "/messageevent.export", `{"date":"2026-02-30"}`},
 		{"audit", "GET", "/v1/audit?from=2026-11-20&to=2026-12-31", ""},
@@ -122,6 +125,11 @@ func TestOrgSeesOnlyItsOwn(t *testing.T) {
 	} {
 		resp, body := do(r.method, r.path, r.body)
 		check(r.what, resp, body)
+	}
+
+	// Acme's quarantined lines reach it over serve, and they are its own only (checked above).
+	if resp, body := do("GET", "/v1/exports/2026-11-22/quarantine", ""); resp.StatusCode != 200 || strings.Count(string(body), "\n") != 7 {
+		t.Errorf("Acme's quarantine: %d, %d lines, want 200 and 7", resp.StatusCode, strings.Count(string(body), "\n"))
 	}
 
 	resp, body = do("POST", "/v1/exports/tasks", `{"from":"2026-11-22","to":"2026-11-22","format":"html"}`)

@@ -111,7 +111,7 @@ func TestTranscript(t *testing.T) {
 		"new version of the message above",
 		`<a href="https://files.example/r.pdf?x=1&amp;y=2" rel="noopener noreferrer">report.pdf</a>`,
 		`evil link (javascript:document.title=&#39;pwned&#39;)`, // shown, not linked
-		`<article class="ev message reply">`,
+		`<div class="ev message reply">`,
 		`<a href="#t1795251600000">the message of 2026-11-21 09:00:00.000 UTC</a>`,
 		`<span class="badge">deleted</span> at 2026-11-21 09:07:00.000 UTC`,
 		"Added: Grace Hopper. Removed: Guest Visitor.",

@@ -63,7 +63,7 @@ var chatStartTmpl = template.Must(template.New("chat").Parse(pageHead + `<title>
 <main>
 `))
 
-var eventTmpl = template.Must(template.New("event").Parse(`<article class="ev {{.Kind}}{{if .Reply}} reply{{end}}"{{if .Anchor}} id="{{.Anchor}}"{{end}}>
+var eventTmpl = template.Must(template.New("event").Parse(`<div class="ev {{.Kind}}{{if .Reply}} reply{{end}}"{{if .Anchor}} id="{{.Anchor}}"{{end}}>
 <div class="meta"><time datetime="{{.ISO}}">{{.Time}}</time> <span class="sender">{{.Sender.Name}}</span>{{with .Sender.Detail}} ({{.}}){{end}}
 {{- if .Reply}} <span class="badge">reply</span> in the thread of {{if .ParentInExport}}<a href="{{.ParentHref}}">the message of {{.ParentTime}}</a>{{else}}the message of {{.ParentTime}} (not in this export){{end}}{{end}}
 {{- if .Edit}} <span class="badge">edited</span> at {{.EventTime}}: new version of {{if .OriginalInExport}}the message above{{else}}a message sent {{.Time}} (original not shown above){{end}}{{end}}
@@ -71,12 +71,12 @@ var eventTmpl = template.Must(template.New("event").Parse(`<article class="ev {{
 {{- with .Content}}{{if .Has}}{{if $.Deleted}}<del>{{end}}
 {{- if eq .Type "text"}}<p class="text">{{.Text}}</p>{{with .Markdown}}<details><summary>Markdown</summary><pre>{{.}}</pre></details>{{end}}
 {{- if .Attachments}}<ul class="attachments">{{range .Attachments}}<li>Attachment: {{if .Link.Href}}<a href="{{.Link.Href}}" rel="noopener noreferrer">{{.Name}}</a>{{else}}{{.Name}}{{with .Link.URL}} ({{.}}){{end}}{{end}} <details><summary>as archived</summary><code>{{.Raw}}</code></details></li>{{end}}</ul>{{end}}
-{{- else if eq .Type "emoji"}}<p class="text">{{.Text}} <code>{{.Colons}}</code>{{with .File}} {{if .Href}}<a href="{{.Href}}" rel="noopener noreferrer">image</a>{{else}}({{.URL}}){{end}}{{end}}</p>
+{{- else if eq .Type "emoji"}}<p class="text">{{.Text}} <code>{{.Colons}}</code>{{with .File}}{{if .URL}} {{if .Href}}<a href="{{.Href}}" rel="noopener noreferrer">image</a>{{else}}({{.URL}}){{end}}{{end}}{{end}}</p>
 {{- else if eq .Type "item"}}<p class="text">Item ({{.ItemType}}): {{if .Item.Href}}<a href="{{.Item.Href}}" rel="noopener noreferrer">{{.Item.URL}}</a>{{else}}{{.Item.URL}}{{end}}</p>
 {{- else if eq .Type "textSnippet"}}<p class="meta">Snippet ({{.Language}})</p><pre><code>{{.Text}}</code></pre>
 {{- else if eq .Type "membersChanged"}}<p class="text">{{with .Added}}Added: {{range $i, $n := .}}{{if $i}}, {{end}}{{$n}}{{end}}.{{end}}{{with .Removed}} Removed: {{range $i, $n := .}}{{if $i}}, {{end}}{{$n}}{{end}}.{{end}}</p>
 {{- end}}{{if $.Deleted}}</del>{{end}}{{else if $.Deleted}}<p class="note">(content not kept with the deletion)</p>{{end}}{{end}}
-</article>
+</div>
 `))
 
 var pageEndTmpl = template.Must(template.New("end").Parse(`</main>

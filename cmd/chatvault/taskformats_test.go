@@ -86,14 +86,14 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 			t.Errorf("index.html does not name day %s's manifest %s", sd.Date, sd.ManifestSHA256)
 		}
 	}
-	articles := 0
+	divs := 0
 	for name, b := range files {
 		if strings.HasPrefix(name, "chats/") {
-			articles += bytes.Count(b, []byte(`<article class="ev `))
+			divs += bytes.Count(b, []byte(`<div class="ev `))
 		}
 	}
-	if int64(articles) != records || st.Result.Events != records {
-		t.Errorf("html: %d events rendered, status says %d; the sealed days hold %d", articles, st.Result.Events, records)
+	if int64(divs) != records || st.Result.Events != records {
+		t.Errorf("html: %d events rendered, status says %d; the sealed days hold %d", divs, st.Result.Events, records)
 	}
 
 	// rsmf, by e-mail: the mail carries a link, never data; the link downloads the result.

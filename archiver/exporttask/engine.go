@@ -45,8 +45,8 @@ type Engine struct {
 	Store archiver.Store
 	// Directory returns the current directory snapshot (which organizations archive).
 	Directory func(ctx context.Context) (*model.Directory, error)
-	// Formats maps a format name to its encoder; nil means jsonl only. cmd/chatvault adds
-	// html and rsmf.
+	// Formats maps a format name to its encoder; nil means jsonl and json only.
+	// cmd/chatvault adds html and rsmf.
 	Formats map[string]NewEncoder
 	// Mailer enables delivery "email"; nil refuses it.
 	Mailer Mailer
@@ -122,7 +122,7 @@ func (e *Engine) ledger() archiver.Ledger {
 func (e *Engine) init() {
 	e.once.Do(func() {
 		if e.Formats == nil {
-			e.Formats = map[string]NewEncoder{"jsonl": NewJSONL}
+			e.Formats = map[string]NewEncoder{"jsonl": NewJSONL, "json": NewJSON}
 		}
 		if e.Limits.MaxRangeDays <= 0 {
 			e.Limits.MaxRangeDays = 366
@@ -764,6 +764,9 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
+	}
+	if t, ok := enc.(Tasker); ok {
+		t.Task(TaskInfo{ID: rec.TaskID, CreatedAt: rec.CreatedAt, Request: rec.Request})
 	}
 	closed := false
 	defer func() {

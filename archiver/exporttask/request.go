@@ -31,7 +31,7 @@ type Request struct {
 	// remove one of them from a chat (membersChanged); empty means everyone. With ChatIDs
 	// too, an event must match both.
 	UserIDs []string `json:"userIds,omitempty"`
-	// Format is jsonl, html or rsmf (the formats the engine has).
+	// Format is jsonl, json, html or rsmf (the formats the engine has).
 	Format string `json:"format"`
 	// Delivery is url (the default) or email.
 	Delivery string `json:"delivery,omitempty"`

@@ -24,6 +24,7 @@ import (
 // exportFormats are the formats of export tasks: each name's encoder constructor.
 var exportFormats = map[string]exporttask.NewEncoder{
 	"jsonl": exporttask.NewJSONL,
+	"json":  exporttask.NewJSON,
 	"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
 		return htmlexport.NewWriter(w, htmlexport.Options(o))
 	},
@@ -35,8 +36,8 @@ var exportFormats = map[string]exporttask.NewEncoder{
 func init() {
 	register(&command{
 		name:    "export-task",
-		summary: "export a date range, filtered by chats or users, as a stored task (jsonl, html, rsmf)",
-		usage:   "--org ID --from D --to D [--chat ID]... [--user ID]... --format jsonl|html|rsmf [-o FILE]",
+		summary: "export a date range, filtered by chats or users, as a stored task (jsonl, json, html, rsmf)",
+		usage:   "--org ID --from D --to D [--chat ID]... [--user ID]... --format jsonl|json|html|rsmf [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
 			fs.String("from", "", "first sealed day, YYYY-MM-DD (required)")

@@ -19,13 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/smtptest"
 	"github.com/chatvault/chatvault/model"
 )
 
-// TestExportTaskFormatsAndEmail runs html and rsmf tasks through serve over HTTP, one
+// TestExportTaskFormatsAndEmail runs html, rsmf and json tasks through serve over HTTP, one
 // delivered by URL and one by e-mail through a real SMTP server (STARTTLS, the relay's CA
 // from smtp.caFile), and checks both results against the sealed days: the record count of
 // every source day, the manifest hashes, and every file of the ZIP.
@@ -70,7 +72,8 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	html := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"html"}`)
 	production := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"rsmf","delivery":"email",`+
 		`"toEmails":["counsel@lawfirm.example"],"subject":"Production for matter 42"}`)
-	for range 2 {
+	doc := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"json"}`)
+	for range 3 {
 		if s := <-x.done; s != exporttask.StateCompleted {
 			t.Fatalf("task ended %s", s)
 		}
@@ -94,6 +97,42 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	}
 	if int64(divs) != records || st.Result.Events != records {
 		t.Errorf("html: %d events rendered, status says %d; the sealed days hold %d", divs, st.Result.Events, records)
+	}
+
+	// json, by URL: one document any JSON parser reads, with every sealed record.
+	jst := x.status(tok, doc)
+	zr, err := gzip.NewReader(bytes.NewReader(download(t, x, jst, jst.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jdoc struct {
+		Task         struct{ ID string }
+		Organization struct{ ID string }
+		Days         []struct {
+			Date, ManifestSHA256 string
+			Records              []json.RawMessage
+		}
+		Totals struct{ Records int64 }
+	}
+	if err := json.NewDecoder(zr).Decode(&jdoc); err != nil {
+		t.Fatalf("json result: %v", err)
+	}
+	var jrecords []byte
+	for i, d := range jdoc.Days {
+		if sd := jst.SourceDays[i]; d.Date != sd.Date || d.ManifestSHA256 != sd.ManifestSHA256 {
+			t.Errorf("json day %s %s, task source day %+v", d.Date, d.ManifestSHA256, sd)
+		}
+		for _, r := range d.Records {
+			e, err := model.Decode(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jrecords = append(model.AppendJSON(jrecords, &e), '\n')
+		}
+	}
+	if jdoc.Task.ID != doc || jdoc.Organization.ID != org || len(jdoc.Days) != len(taskDays) || jdoc.Totals.Records != records || !bytes.Equal(jrecords, sealed) {
+		t.Errorf("json: task %s org %s, %d days, %d records; want %s, %s, %d days and the %d sealed records",
+			jdoc.Task.ID, jdoc.Organization.ID, len(jdoc.Days), jdoc.Totals.Records, doc, org, len(taskDays), records)
 	}
 
 	// rsmf, by e-mail: the mail carries a link, never data; the link downloads the result.
@@ -177,7 +216,7 @@ func download(t *testing.T, x *taskServer, st *exporttask.Status, link string) [
 	if resp.StatusCode != 200 || hex.EncodeToString(sum[:]) != st.Result.SHA256 || int64(len(body)) != st.Result.Size {
 		t.Fatalf("download %s: %d, %d bytes; want %d bytes with SHA-256 %s", st.TaskID, resp.StatusCode, len(body), st.Result.Size, st.Result.SHA256)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/zip" {
+	if ct := resp.Header.Get("Content-Type"); ct != st.Result.ContentType || (ct != "application/zip" && ct != "application/gzip") {
 		t.Errorf("Content-Type %q", ct)
 	}
 	return body

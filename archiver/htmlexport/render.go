@@ -10,10 +10,20 @@ import (
 	"github.com/chatvault/chatvault/model"
 )
 
-const timeLayout = "2006-01-02 15:04:05.000 UTC"
+// timeLayout is how a page shows an epoch-ms time: RFC 3339 in UTC with milliseconds, the
+// records' precision.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func fmtMS(ms int64) string { return time.UnixMilli(ms).UTC().Format(timeLayout) }
-func isoMS(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// instant is an event's time as a page shows it: RFC 3339, and beside it the record's
+// epoch milliseconds, so that a reader can find the record the line came from.
+type instant struct {
+	RFC3339 string
+	MS      int64
+}
+
+func at(ms int64) instant { return instant{RFC3339: fmtMS(ms), MS: ms} }
 
 // renderer turns the sorted records into pages, one chat at a time.
 type renderer struct {
@@ -93,11 +103,11 @@ func (r *renderer) event(day int, e *model.Event) error {
 	}
 
 	v := eventView{
-		Time: fmtMS(e.Timestamp), ISO: isoMS(e.Timestamp),
-		EventTime:  fmtMS(e.EventTimestamp),
+		Time:       at(e.Timestamp),
+		EventTime:  at(e.EventTimestamp),
 		Sender:     r.person(&e.Sender),
 		Reply:      e.ThreadTimestamp != 0 && e.ThreadTimestamp != e.Timestamp,
-		ParentTime: fmtMS(e.ThreadTimestamp),
+		ParentTime: at(e.ThreadTimestamp),
 		Content:    contentOf(e),
 	}
 	if e.HasContent && e.Content.Type == model.ContentMembersChanged {
@@ -162,7 +172,7 @@ func (r *renderer) person(p *model.Participant) personView {
 
 func (r *renderer) header() headerView {
 	h := headerView{Org: visible(r.w.opt.Org), OrgName: visible(r.w.opt.OrgName), TaskID: visible(r.w.opt.TaskID),
-		AsOf: r.w.asOf.Format("2006-01-02 15:04:05 UTC"), Days: r.w.days}
+		AsOf: r.w.asOf.UTC().Format(time.RFC3339), Days: r.w.days}
 	if h.OrgName == "" {
 		h.OrgName = h.Org
 	}
@@ -249,12 +259,12 @@ type personView struct{ Name, ID, Type, Detail string }
 type eventView struct {
 	Kind             string
 	Anchor           string
-	Time, ISO        string
-	EventTime        string
+	Time             instant
+	EventTime        instant
 	Sender           personView
 	Reply            bool
 	ParentHref       string
-	ParentTime       string
+	ParentTime       instant
 	ParentInExport   bool
 	Edit, Deleted    bool
 	OriginalInExport bool

@@ -87,6 +87,15 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 	}
 	// Counted in the store over every replica (exports.maxTasksPerOrg).
 	eng.MaxTasksPerOrg = c.MaxTasksPerOrg
+	// toUsers' addresses: the whole snapshot, read only for a task that names users, and
+	// not kept (serve's directory holds only the organizations).
+	eng.UserDirectory = func(context.Context) (*model.Directory, error) {
+		b, err := e.readDirectory()
+		if err != nil {
+			return nil, err
+		}
+		return model.ParseDirectory(b)
+	}
 	// Without smtp.host the engine has no mailer and refuses "email" tasks with 400 naming
 	// delivery; a typed nil would instead fail each task when it tries to send.
 	m, err := e.mailer()

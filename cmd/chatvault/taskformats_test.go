@@ -69,9 +69,38 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	x := startTaskServer(t, common, scheduler.NewFakeClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)), nil)
 	defer x.stop()
 
+	// toUsers: one of the organization's users, mailed at the directory's address; another
+	// organization's user, or one that does not exist, is a 400 naming each.
+	b, err := os.ReadFile(filepath.Join(eventlog, "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	directory, err := model.ParseDirectory(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var custodian, stranger model.User
+	for _, u := range directory.Users {
+		if u.OrgID == org && u.Email != "" && custodian.ID == "" {
+			custodian = u
+		}
+		if u.OrgID == orgs[1] && stranger.ID == "" {
+			stranger = u
+		}
+	}
+	if custodian.ID == "" || stranger.ID == "" {
+		t.Fatalf("the generated directory lacks a user of %s with an e-mail or a user of %s", org, orgs[1])
+	}
+	resp, refusal := x.do("POST", "/v1/exports/tasks", tok, `{"from":"2026-11-20","to":"2026-11-22","format":"rsmf","delivery":"email",`+
+		`"toUsers":["`+custodian.ID+`","`+stranger.ID+`","u-nobody"]}`)
+	if resp.StatusCode != 400 || !bytes.Contains(refusal, []byte(`"invalid_request"`)) || !bytes.Contains(refusal, []byte("toUsers")) ||
+		!bytes.Contains(refusal, []byte(stranger.ID)) || !bytes.Contains(refusal, []byte("u-nobody")) || bytes.Contains(refusal, []byte(stranger.Email)) {
+		t.Fatalf("toUsers with another organization's user and an unknown id: %d %s", resp.StatusCode, refusal)
+	}
+
 	html := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"html"}`)
 	production := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"rsmf","delivery":"email",`+
-		`"toEmails":["counsel@lawfirm.example"],"subject":"Production for matter 42"}`)
+		`"toEmails":["counsel@lawfirm.example"],"toUsers":["`+custodian.ID+`"],"subject":"Production for matter 42"}`)
 	doc := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"json"}`)
 	for range 3 {
 		if s := <-x.done; s != exporttask.StateCompleted {
@@ -140,8 +169,8 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "chatvault" || strings.Join(msgs[0].To, ",") != "counsel@lawfirm.example" {
-		t.Fatalf("mails %+v; want one to counsel over TLS, authenticated", msgs)
+	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "chatvault" || strings.Join(msgs[0].To, ",") != "counsel@lawfirm.example,"+custodian.Email {
+		t.Fatalf("mails %+v; want one to counsel and %s over TLS, authenticated", msgs, custodian.Email)
 	}
 	m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
 	if err != nil {
@@ -161,7 +190,7 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 		}
 	}
 	pst := x.status(tok, production)
-	if len(pst.EmailedTo) != 1 {
+	if len(pst.EmailedTo) != 2 {
 		t.Errorf("status emailedTo %v", pst.EmailedTo)
 	}
 	files = unzip(t, download(t, x, pst, string(link)))

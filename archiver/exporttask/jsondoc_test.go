@@ -377,3 +377,42 @@ func BenchmarkJSON(b *testing.B) {
 		b.Fatal(err)
 	}
 }
+
+// TestJSONControlCharacters: text holding control characters, DEL, C1 controls, line and
+// paragraph separators, quotes and backslashes stays valid JSON and decodes to the text
+// the record holds.
+func TestJSONControlCharacters(t *testing.T) {
+	line := `{"eventType":"sent","chatId":"c\u0007","timestamp":1795420800000,"eventTimestamp":1795420800000,"messageId":"m","sender":{"participantType":"occupant","id":"o","displayName":"G\u001b[31m"},"contentType":"text","content":{"contentType":"text","text":"a\u0000b\u001bc\r\n\u007f\u0085\u2028\u2029\"\\\ufdd0","markdownText":"x","attachments":[{"name":"n\u0001"}]}}`
+	e, err := model.Decode([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	enc, err := exporttask.NewJSON(&out, exporttask.FormatOptions{Org: exporttest.Org, OrgName: "A\u0000\"corp"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.WriteDay(context.Background(), exporttest.Manifest("2026-11-23"), exporttest.Slice([]model.Event{e})); err != nil {
+		t.Fatal(err)
+	}
+	if err := enc.Close(); err != nil {
+		t.Fatal(err)
+	}
+	raw := gunzip(t, &out)
+	var doc jsonDoc
+	if !json.Valid(raw) || json.Unmarshal(raw, &doc) != nil || len(doc.Days) != 1 || len(doc.Days[0].Records) != 1 {
+		t.Fatalf("not a valid document:\n%s", raw)
+	}
+	var rec struct {
+		ChatID  string `json:"chatId"`
+		Content struct{ Text string }
+	}
+	if err := json.Unmarshal(doc.Days[0].Records[0], &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.ChatID != e.ChatID || rec.Content.Text != e.Content.Text || doc.Organization.Name != "A\u0000\"corp" {
+		t.Errorf("decoded chat %q text %q organization %q; want %q, %q", rec.ChatID, rec.Content.Text, doc.Organization.Name, e.ChatID, e.Content.Text)
+	}
+	reliability.Record(t, "input", "json export: control characters, separators, quotes in text and names", reliability.Kept,
+		"valid JSON; decodes to the text the records hold")
+}

@@ -19,7 +19,9 @@ run:
 # need: -race builds with cgo, so scripts/cc.sh installs gcc when there is no C compiler;
 # the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
 # four minutes) and caches outside the repository; the HTML export's browser test renders
-# pages in Debian's headless chromium, which scripts/chromium.sh installs when missing. The
+# pages in Debian's headless chromium, which scripts/chromium.sh installs when missing, and
+# its validator test checks pages with the W3C Nu HTML checker (the vnu-jar npm package and a
+# Java runtime), which scripts/vnu.sh installs when missing. The
 # reliability tests record what they showed; the README's reliability table must match
 # it. The alert rules are checked and unit-tested with promtool (Debian's prometheus
 # package, which scripts/promtool.sh installs when missing). The deploy/ files are checked
@@ -34,8 +36,8 @@ test:
 	cd deploy/kubernetes && $(GO) vet ./... && $(GO) run $(STATICCHECK) ./...
 	promtool="$$(scripts/promtool.sh)" && "$$promtool" check rules deploy/prometheus/*-alerts.yaml && \
 	"$$promtool" test rules deploy/prometheus/*_test.yaml
-	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
-	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
+	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && vnu="$$(scripts/vnu.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
+	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
 	(cd deploy/kubernetes && CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
@@ -51,8 +53,8 @@ fuzz:
 
 # Rerun the reliability tests and rewrite the README's reliability table from their rows.
 reliability:
-	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
-	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
+	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && vnu="$$(scripts/vnu.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
 	(cd deploy/kubernetes && CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows"; code=$$?; rm -rf "$$rows"; exit $$code
 

@@ -37,7 +37,7 @@ func decodeStrict(t *testing.T, file string, v any) {
 // are read as shipped; the test harness's own variables stay.
 func clearConfigEnv(t *testing.T) {
 	t.Helper()
-	harness := []string{miniotest.EnvVar, reliability.EnvOut, "CHATVAULT_CHROMIUM"}
+	harness := []string{miniotest.EnvVar, reliability.EnvOut, "CHATVAULT_CHROMIUM", "CHATVAULT_VNU"}
 	for _, k := range os.Environ() {
 		name, _, _ := strings.Cut(k, "=")
 		if strings.HasPrefix(name, "CHATVAULT_") && !slices.Contains(harness, name) {

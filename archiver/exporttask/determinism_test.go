@@ -19,6 +19,7 @@ import (
 // allFormats are the formats serve offers, wired as cmd/chatvault wires them.
 var allFormats = map[string]exporttask.NewEncoder{
 	"jsonl": exporttask.NewJSONL,
+	"json":  exporttask.NewJSON,
 	"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
 		return htmlexport.NewWriter(w, htmlexport.Options(o))
 	},
@@ -84,7 +85,7 @@ func execute(t *testing.T, e *exporttask.Engine, id string) (*exporttask.Status,
 // every replica wrote. Before the fix, html and rsmf put the run's clock into the ZIP
 // entries' modification times and the "generated" stamps.
 func TestResultsAreDeterministic(t *testing.T) {
-	for _, format := range []string{"jsonl", "html", "rsmf"} {
+	for _, format := range []string{"jsonl", "json", "html", "rsmf"} {
 		t.Run(format, func(t *testing.T) {
 			ctx := context.Background()
 			f := newFixture(t)

@@ -47,8 +47,11 @@ type Engine struct {
 	Store archiver.Store
 	// Directory returns the current directory snapshot (which organizations archive).
 	Directory func(ctx context.Context) (*model.Directory, error)
-	// Formats maps a format name to its encoder; nil means jsonl only. cmd/chatvault adds
-	// html and rsmf.
+	// UserDirectory, when set, returns the snapshot with its users, read when a task names
+	// toUsers (serve's Directory keeps only the organizations); nil: Directory.
+	UserDirectory func(ctx context.Context) (*model.Directory, error)
+	// Formats maps a format name to its encoder; nil means jsonl and json only.
+	// cmd/chatvault adds html and rsmf.
 	Formats map[string]NewEncoder
 	// Mailer enables delivery "email"; nil refuses it.
 	Mailer Mailer
@@ -124,7 +127,7 @@ func (e *Engine) ledger() archiver.Ledger {
 func (e *Engine) init() {
 	e.once.Do(func() {
 		if e.Formats == nil {
-			e.Formats = map[string]NewEncoder{"jsonl": NewJSONL}
+			e.Formats = map[string]NewEncoder{"jsonl": NewJSONL, "json": NewJSON}
 		}
 		if e.Limits.MaxScanEvents <= 0 {
 			e.Limits.MaxScanEvents = DefaultMaxScanEvents
@@ -211,6 +214,20 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if err != nil {
 		return "", err
 	}
+	var userMails []string
+	if len(req.ToUsers) > 0 {
+		read := e.UserDirectory
+		if read == nil {
+			read = e.Directory
+		}
+		dir, err := read(ctx)
+		if err != nil {
+			return "", fmt.Errorf("read directory: %w", err)
+		}
+		if userMails, err = userEmails(dir, org, req.ToUsers); err != nil {
+			return "", err
+		}
+	}
 	rows, err := e.ledger().Status(ctx, org, from, to)
 	if err != nil {
 		return "", err
@@ -242,7 +259,8 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if n >= e.MaxTasksPerOrg {
 		return "", &TooManyTasksError{Limit: e.MaxTasksPerOrg}
 	}
-	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req}
+	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req,
+		UserEmails: userMails}
 	if err := putJSON(ctx, e.Store, requestKey(org, rec.TaskID), rec); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
@@ -829,6 +847,9 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
+	if t, ok := enc.(Tasker); ok {
+		t.Task(TaskInfo{ID: rec.TaskID, CreatedAt: rec.CreatedAt, Request: rec.Request})
+	}
 	closed := false
 	defer func() {
 		// On a failed day the output is thrown away, but the encoder still holds spill
@@ -1076,11 +1097,24 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	fmt.Fprintf(&b, "Download (works until %s):\n%s\n\n", expires.UTC().Format(time.RFC3339), link)
 	fmt.Fprintf(&b, "%d events, %d bytes, SHA-256 %s.\n", c.Result.Events, c.Result.Size, c.Result.SHA256)
 	fmt.Fprintf(&b, "A new link can be had from GET /v1/exports/tasks/%s until the result expires.\n", rec.TaskID)
-	if err := e.Mailer.Send(ctx, rec.Request.ToEmails, subject, b.String()); err != nil {
+	to := recipients(rec)
+	if err := e.Mailer.Send(ctx, to, subject, b.String()); err != nil {
 		return &taskError{"email delivery failed: " + err.Error()}
 	}
-	c.EmailedTo = rec.Request.ToEmails
+	c.EmailedTo = to
 	return nil
+}
+
+// recipients are the request's addresses, then its users' (as recorded at creation), each
+// once.
+func recipients(rec *record) []string {
+	var to []string
+	for _, a := range slices.Concat(rec.Request.ToEmails, rec.UserEmails) {
+		if !slices.Contains(to, a) {
+			to = append(to, a)
+		}
+	}
+	return to
 }
 
 // Expire is the task janitor. It deletes the results of tasks completed more than

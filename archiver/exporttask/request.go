@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
 )
 
 // Deliveries of a task's result.
@@ -44,13 +45,17 @@ type Request struct {
 	// Terms keeps only records where at least one term matches (see terms.go); with the
 	// other filters, a record must match them too. The result carries a term report.
 	Terms []string `json:"terms,omitempty"`
-	// Format is jsonl, html or rsmf (the formats the engine has).
+	// Format is jsonl, json, html or rsmf (the formats the engine has).
 	Format string `json:"format"`
 	// Delivery is url (the default) or email.
 	Delivery string `json:"delivery,omitempty"`
 	// ToEmails and Subject are for email delivery.
 	ToEmails []string `json:"toEmails,omitempty"`
-	Subject  string   `json:"subject,omitempty"`
+	// ToUsers, also for email delivery, are user ids of the organization: the link goes to
+	// the e-mail address the directory gives each when the task is created (recorded with
+	// the task), besides ToEmails.
+	ToUsers []string `json:"toUsers,omitempty"`
+	Subject string   `json:"subject,omitempty"`
 }
 
 // FieldError is a request problem, naming the field (API: 400 invalid_request).
@@ -142,7 +147,7 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	for _, f := range []struct {
 		name string
 		ids  []string
-	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}, {"messageIds", r.MessageIDs}} {
+	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}, {"messageIds", r.MessageIDs}, {"toUsers", r.ToUsers}} {
 		if len(f.ids) > l.MaxIDs {
 			return b, fieldErr(f.name, "%d ids; at most %d", len(f.ids), l.MaxIDs)
 		}
@@ -179,18 +184,18 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	if r.Delivery == DeliveryURL && (len(r.ToEmails) > 0 || r.Subject != "") {
 		return b, fieldErr("toEmails", "only with delivery email")
 	}
+	if r.Delivery == DeliveryURL && len(r.ToUsers) > 0 {
+		return b, fieldErr("toUsers", "only with delivery email")
+	}
 	if r.Delivery == DeliveryEmail {
-		if len(r.ToEmails) == 0 {
-			return b, fieldErr("toEmails", "required with delivery email")
+		if len(r.ToEmails) == 0 && len(r.ToUsers) == 0 {
+			return b, fieldErr("toEmails", "required with delivery email (or toUsers)")
 		}
 		if len(r.ToEmails) > l.MaxIDs {
 			return b, fieldErr("toEmails", "%d addresses; at most %d", len(r.ToEmails), l.MaxIDs)
 		}
 		for i, a := range r.ToEmails {
-			// A bare address only: a display name or a second address smuggled into one
-			// entry would reach people the request does not list.
-			p, err := mail.ParseAddress(a)
-			if err != nil || p.Name != "" || p.Address != a {
+			if !plainAddress(a) {
 				return b, fieldErr("toEmails", "[%d] is not a plain e-mail address", i)
 			}
 		}
@@ -202,6 +207,55 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// userEmails returns the e-mail addresses the directory gives the organization's users
+// ids, in order. A user id that is not the organization's, or whose user has no
+// (usable) address, is a *FieldError on toUsers naming every such id. An id of another
+// organization's user reads like one that does not exist: no organization learns
+// another's users.
+func userEmails(dir *model.Directory, org string, ids []string) ([]string, error) {
+	byID := make(map[string]*model.User, len(ids))
+	for _, id := range ids {
+		byID[id] = nil
+	}
+	for i := range dir.Users {
+		if u := &dir.Users[i]; u.OrgID == org {
+			if _, ok := byID[u.ID]; ok {
+				byID[u.ID] = u
+			}
+		}
+	}
+	var emails, unknown, noEmail []string
+	for _, id := range ids {
+		u := byID[id]
+		switch {
+		case u == nil:
+			unknown = append(unknown, id)
+		case !plainAddress(u.Email):
+			noEmail = append(noEmail, id)
+		default:
+			emails = append(emails, u.Email)
+		}
+	}
+	var problems []string
+	if len(unknown) > 0 {
+		problems = append(problems, "not a user of this organization: "+strings.Join(unknown, ", "))
+	}
+	if len(noEmail) > 0 {
+		problems = append(problems, "no e-mail address in the directory: "+strings.Join(noEmail, ", "))
+	}
+	if len(problems) > 0 {
+		return nil, fieldErr("toUsers", "%s", strings.Join(problems, "; "))
+	}
+	return emails, nil
+}
+
+// plainAddress reports whether a is one bare e-mail address: a display name or a second
+// address smuggled into one entry would reach people the request does not list.
+func plainAddress(a string) bool {
+	p, err := mail.ParseAddress(a)
+	return err == nil && p.Name == "" && p.Address == a
+}
 
 // clip keeps echoed input short in messages.
 func clip(s string) string {

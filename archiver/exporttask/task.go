@@ -73,6 +73,9 @@ type record struct {
 	// CreatedBy is the API token's id, or "cli:<user>" for chatvault export-task.
 	CreatedBy string  `json:"createdBy"`
 	Request   Request `json:"request"`
+	// UserEmails are the addresses Request.ToUsers had in the directory at creation, in
+	// order: who the link is mailed to besides Request.ToEmails.
+	UserEmails []string `json:"userEmails,omitempty"`
 }
 
 // Result describes a task's stored result.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -111,14 +112,14 @@ func TestTranscript(t *testing.T) {
 		"new version of the message above",
 		`<a href="https://files.example/r.pdf?x=1&amp;y=2" rel="noopener noreferrer">report.pdf</a>`,
 		`evil link (javascript:document.title=&#39;pwned&#39;)`, // shown, not linked
-		`<article class="ev message reply">`,
-		`<a href="#t1795251600000">the message of 2026-11-21 09:00:00.000 UTC</a>`,
-		`<span class="badge">deleted</span> at 2026-11-21 09:07:00.000 UTC`,
+		`<div class="ev message reply">`,
+		`<a href="#t1795251600000">the message of 2026-11-21T09:00:00.000Z</a>`,
+		`<span class="badge">deleted</span> at <time datetime="2026-11-21T09:07:00.000Z">2026-11-21T09:07:00.000Z</time>`,
 		"Added: Grace Hopper. Removed: Guest Visitor.",
 		"<code>:&#43;1:</code>",
 		"Snippet (go)",
 		"Grüße — 日本語",
-		"2026-11-21 09:00:00.000 UTC",
+		"2026-11-21T09:00:00.000Z",
 		"Guest Visitor</td><td>occupant</td><td>guest",
 		"Standup Bot</td><td>bot</td><td>bot standup, integration int-standup",
 	} {
@@ -139,9 +140,9 @@ func TestTranscript(t *testing.T) {
 	// Exporting only the second day: its edit, deletion and reply point at messages of the first.
 	second, _ := entries(t, produce(t, exporttest.Fixture(t)[1:], testOptions(t), nil))
 	for _, want := range []string{
-		"new version of a message sent 2026-11-21 09:04:00.000 UTC (original not shown above)",
-		"(a message sent 2026-11-21 09:01:00.000 UTC; original not shown above)",
-		"the message of 2026-11-21 09:00:00.000 UTC (not in this export)",
+		"new version of a message sent 2026-11-21T09:04:00.000Z (original not shown above)",
+		"(a message sent 2026-11-21T09:01:00.000Z; original not shown above)",
+		"the message of 2026-11-21T09:00:00.000Z (not in this export)",
 	} {
 		if !strings.Contains(string(second["chats/00001.html"]), want) {
 			t.Errorf("second day's page lacks %q", want)
@@ -284,10 +285,53 @@ func TestTimesAreTheSealedDays(t *testing.T) {
 		}
 	}
 	files, _ := entries(t, out)
-	stamp := "as sealed by " + want.Format("2006-01-02 15:04:05 UTC")
+	stamp := "as sealed by " + want.Format(time.RFC3339)
 	for _, name := range []string{"index.html", "chats/00001.html"} {
 		if !strings.Contains(string(files[name]), stamp) {
 			t.Errorf("%s does not say %q", name, stamp)
 		}
 	}
+}
+
+var (
+	timeRE   = regexp.MustCompile(`<time datetime="([^"]*)">([^<]*)</time> <span class="epoch">\((-?\d+)\)</span>`)
+	legacyRE = regexp.MustCompile(`\d\d:\d\d:\d\d(\.\d+)? UTC`)
+)
+
+// TestTimesRFC3339: every time a reader sees is RFC 3339 in UTC, and an event's times
+// carry the record's epoch milliseconds beside them, so a page ties back to the records.
+func TestTimesRFC3339(t *testing.T) {
+	files, _ := entries(t, produce(t, exporttest.Fixture(t), testOptions(t), nil))
+	for name, b := range files {
+		page := string(b)
+		if m := legacyRE.FindString(page); m != "" {
+			t.Errorf("%s shows a time not in RFC 3339: %q", name, m)
+		}
+		ms := timeRE.FindAllStringSubmatch(page, -1)
+		if n := strings.Count(page, "<time"); n != len(ms) || (strings.HasPrefix(name, "chats/") && n == 0) {
+			t.Errorf("%s: %d time elements, %d with their epoch value", name, n, len(ms))
+		}
+		for _, m := range ms {
+			at, err := time.Parse(time.RFC3339, m[2])
+			epoch, _ := strconv.ParseInt(m[3], 10, 64)
+			if err != nil || m[1] != m[2] || !strings.HasSuffix(m[2], "Z") || at.UnixMilli() != epoch {
+				t.Errorf("%s: %q: shown %q, datetime %q, epoch %s (%v)", name, m[0], m[2], m[1], m[3], err)
+			}
+		}
+	}
+	team := string(files["chats/00002.html"])
+	for _, want := range []string{
+		`<time datetime="2026-11-21T09:00:00.000Z">2026-11-21T09:00:00.000Z</time> <span class="epoch">(1795251600000)</span>`,
+		`<span class="badge">deleted</span> at <time datetime="2026-11-21T09:07:00.000Z">2026-11-21T09:07:00.000Z</time> <span class="epoch">(1795252020000)</span>`,
+	} {
+		if !strings.Contains(team, want) {
+			t.Errorf("team chat page lacks %q", want)
+		}
+	}
+	stamp := "as sealed by " + exporttest.Fixture(t)[1].Manifest.SealedTime().Format(time.RFC3339)
+	if !strings.Contains(string(files["index.html"]), stamp) || !strings.Contains(string(files["index.html"]), "<td>2026-11-21T09:00:00.000Z</td>") {
+		t.Errorf("index.html lacks %q or the first chat's first time in RFC 3339", stamp)
+	}
+	reliability.Record(t, "input", "html export: times a reader sees", reliability.Kept,
+		"RFC 3339 in UTC, each event's with the record's epoch milliseconds beside it")
 }

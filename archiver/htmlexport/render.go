@@ -10,10 +10,20 @@ import (
 	"github.com/chatvault/chatvault/model"
 )
 
-const timeLayout = "2006-01-02 15:04:05.000 UTC"
+// timeLayout is how a page shows an epoch-ms time: RFC 3339 in UTC with milliseconds, the
+// records' precision.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
 
 func fmtMS(ms int64) string { return time.UnixMilli(ms).UTC().Format(timeLayout) }
-func isoMS(ms int64) string { return time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// instant is an event's time as a page shows it: RFC 3339, and beside it the record's
+// epoch milliseconds, so that a reader can find the record the line came from.
+type instant struct {
+	RFC3339 string
+	MS      int64
+}
+
+func at(ms int64) instant { return instant{RFC3339: fmtMS(ms), MS: ms} }
 
 // renderer turns the sorted records into pages, one chat at a time.
 type renderer struct {
@@ -26,7 +36,8 @@ type renderer struct {
 }
 
 type chatState struct {
-	id          string
+	rawID       string // as the records hold it
+	id          string // as the pages show it
 	file        string
 	events      int
 	first, last int64
@@ -61,12 +72,12 @@ func (r *renderer) cleanup() {
 }
 
 func (r *renderer) event(day int, e *model.Event) error {
-	if r.chat == nil || r.chat.id != e.ChatID {
+	if r.chat == nil || r.chat.rawID != e.ChatID {
 		if err := r.finishChat(); err != nil {
 			return err
 		}
 		r.chats++
-		r.chat = &chatState{id: e.ChatID, file: fmt.Sprintf("chats/%05d.html", r.chats), first: e.Timestamp,
+		r.chat = &chatState{rawID: e.ChatID, id: visible(e.ChatID), file: fmt.Sprintf("chats/%05d.html", r.chats), first: e.Timestamp,
 			seen: map[string]bool{}, days: make([]bool, len(r.w.days)), root: -1, anchorLast: -1}
 		if err := r.body.reset(); err != nil {
 			return err
@@ -92,11 +103,11 @@ func (r *renderer) event(day int, e *model.Event) error {
 	}
 
 	v := eventView{
-		Time: fmtMS(e.Timestamp), ISO: isoMS(e.Timestamp),
-		EventTime:  fmtMS(e.EventTimestamp),
+		Time:       at(e.Timestamp),
+		EventTime:  at(e.EventTimestamp),
 		Sender:     r.person(&e.Sender),
 		Reply:      e.ThreadTimestamp != 0 && e.ThreadTimestamp != e.Timestamp,
-		ParentTime: fmtMS(e.ThreadTimestamp),
+		ParentTime: at(e.ThreadTimestamp),
 		Content:    contentOf(e),
 	}
 	if e.HasContent && e.Content.Type == model.ContentMembersChanged {
@@ -140,17 +151,14 @@ func (r *renderer) event(day int, e *model.Event) error {
 
 // person records a participant of the current chat and returns how to show them.
 func (r *renderer) person(p *model.Participant) personView {
-	v := personView{Name: p.DisplayName, ID: p.ID, Type: p.Type}
-	if v.Name == "" {
-		v.Name = p.ID
-	}
+	v := personView{Name: visible(name(p)), ID: visible(p.ID), Type: p.Type}
 	switch p.Type {
 	case model.ParticipantEmail:
-		v.Detail = p.Email
+		v.Detail = visible(p.Email)
 	case model.ParticipantBot:
-		v.Detail = "bot " + p.BotCode
+		v.Detail = visible("bot " + p.BotCode)
 		if p.IntegrationID != "" {
-			v.Detail += ", integration " + p.IntegrationID
+			v.Detail += visible(", integration " + p.IntegrationID)
 		}
 	case model.ParticipantOccupant:
 		v.Detail = "guest"
@@ -163,8 +171,8 @@ func (r *renderer) person(p *model.Participant) personView {
 }
 
 func (r *renderer) header() headerView {
-	h := headerView{Org: r.w.opt.Org, OrgName: r.w.opt.OrgName, TaskID: r.w.opt.TaskID,
-		AsOf: r.w.asOf.Format("2006-01-02 15:04:05 UTC"), Days: r.w.days}
+	h := headerView{Org: visible(r.w.opt.Org), OrgName: visible(r.w.opt.OrgName), TaskID: visible(r.w.opt.TaskID),
+		AsOf: r.w.asOf.UTC().Format(time.RFC3339), Days: r.w.days}
 	if h.OrgName == "" {
 		h.OrgName = h.Org
 	}
@@ -252,12 +260,12 @@ type personView struct{ Name, ID, Type, Detail string }
 type eventView struct {
 	Kind             string
 	Anchor           string
-	Time, ISO        string
-	EventTime        string
+	Time             instant
+	EventTime        instant
 	Sender           personView
 	Reply            bool
 	ParentHref       string
-	ParentTime       string
+	ParentTime       instant
 	ParentInExport   bool
 	Edit, Deleted    bool
 	OriginalInExport bool
@@ -290,7 +298,7 @@ type attachmentView struct {
 }
 
 func link(u string) linkView {
-	l := linkView{URL: u}
+	l := linkView{URL: visible(u)}
 	if p, err := url.Parse(u); err == nil && (strings.EqualFold(p.Scheme, "http") || strings.EqualFold(p.Scheme, "https")) && p.Host != "" {
 		l.Href = u
 	}
@@ -302,9 +310,10 @@ func contentOf(e *model.Event) contentView {
 		return contentView{Type: e.ContentType}
 	}
 	c := &e.Content
-	v := contentView{Type: c.Type, Has: true, Text: c.Text, Colons: c.Colons, ItemType: c.ItemType, Language: c.Language}
+	v := contentView{Type: c.Type, Has: true, Text: visible(c.Text), Colons: visible(c.Colons), ItemType: visible(c.ItemType),
+		Language: visible(c.Language)}
 	if c.MarkdownText != c.Text {
-		v.Markdown = c.MarkdownText
+		v.Markdown = visible(c.MarkdownText)
 	}
 	if c.FileURL != "" {
 		v.File = link(c.FileURL)
@@ -316,10 +325,10 @@ func contentOf(e *model.Event) contentView {
 		v.Attachments = append(v.Attachments, attachment(a))
 	}
 	for i := range c.Added {
-		v.Added = append(v.Added, name(&c.Added[i]))
+		v.Added = append(v.Added, visible(name(&c.Added[i])))
 	}
 	for i := range c.Removed {
-		v.Removed = append(v.Removed, name(&c.Removed[i]))
+		v.Removed = append(v.Removed, visible(name(&c.Removed[i])))
 	}
 	return v
 }
@@ -334,14 +343,14 @@ func name(p *model.Participant) string {
 // attachment shows an attachment's name and URL when the platform's object has them
 // under a usual key; the object itself is always shown verbatim too.
 func attachment(raw model.RawJSON) attachmentView {
-	v := attachmentView{Raw: string(raw)}
+	v := attachmentView{Raw: visible(string(raw))}
 	var obj map[string]any
 	if json.Unmarshal([]byte(raw), &obj) != nil {
 		return v
 	}
 	for _, k := range []string{"name", "title", "fileName", "filename"} {
 		if s, ok := obj[k].(string); ok && s != "" {
-			v.Name = s
+			v.Name = visible(s)
 			break
 		}
 	}

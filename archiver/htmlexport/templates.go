@@ -27,7 +27,7 @@ table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #d0d7de;pa
 .ev.edit{border-left-color:#bf8700;background:#fff8c5}.ev.deleted{border-left-color:#cf222e;background:#ffebe9}
 .ev.members{border-left-color:#0969da;background:#ddf4ff}
 .badge{display:inline-block;font-size:.75rem;font-weight:600;border-radius:1em;padding:0 .5em;margin-left:.3em;background:#eaeef2}
-.sender{font-weight:600}.text{white-space:pre-wrap;overflow-wrap:anywhere;margin:.2rem 0}
+.sender{font-weight:600}.epoch{color:#57606a;font-size:.8em}.text{white-space:pre-wrap;overflow-wrap:anywhere;margin:.2rem 0}
 pre{background:#f6f8fa;padding:.5rem;overflow:auto}details{font-size:.8rem}code{overflow-wrap:anywhere}
 del{color:#57606a}
 `
@@ -50,7 +50,7 @@ var chatStartTmpl = template.Must(template.New("chat").Parse(pageHead + `<title>
 <body>
 <p class="meta"><a href="../index.html">All chats</a></p>
 <h1>Chat {{.Chat}}</h1>
-` + exportFacts + `<p class="meta">{{.Events}} events, {{.First}} to {{.Last}}. All times are UTC.</p>
+` + exportFacts + `<p class="meta">{{.Events}} events, {{.First}} to {{.Last}}. Times are RFC 3339 in UTC; the number after an event's time is the record's epoch milliseconds (<code>timestamp</code>, or <code>eventTimestamp</code> for an edit or deletion).</p>
 <h2>Source days</h2>
 <table><tr><th>Day</th><th>Revision</th><th>Manifest SHA-256</th></tr>
 {{range .ChatDays}}<tr><td>{{.Date}}</td><td>{{.Revision}}</td><td class="hash">{{.SHA256}}</td></tr>
@@ -63,20 +63,21 @@ var chatStartTmpl = template.Must(template.New("chat").Parse(pageHead + `<title>
 <main>
 `))
 
-var eventTmpl = template.Must(template.New("event").Parse(`<article class="ev {{.Kind}}{{if .Reply}} reply{{end}}"{{if .Anchor}} id="{{.Anchor}}"{{end}}>
-<div class="meta"><time datetime="{{.ISO}}">{{.Time}}</time> <span class="sender">{{.Sender.Name}}</span>{{with .Sender.Detail}} ({{.}}){{end}}
-{{- if .Reply}} <span class="badge">reply</span> in the thread of {{if .ParentInExport}}<a href="{{.ParentHref}}">the message of {{.ParentTime}}</a>{{else}}the message of {{.ParentTime}} (not in this export){{end}}{{end}}
-{{- if .Edit}} <span class="badge">edited</span> at {{.EventTime}}: new version of {{if .OriginalInExport}}the message above{{else}}a message sent {{.Time}} (original not shown above){{end}}{{end}}
-{{- if .Deleted}} <span class="badge">deleted</span> at {{.EventTime}}{{if not .OriginalInExport}} (a message sent {{.Time}}; original not shown above){{end}}{{end}}</div>
+var eventTmpl = template.Must(template.New("event").Parse(`{{define "at"}}<time datetime="{{.RFC3339}}">{{.RFC3339}}</time> <span class="epoch">({{.MS}})</span>{{end -}}
+<div class="ev {{.Kind}}{{if .Reply}} reply{{end}}"{{if .Anchor}} id="{{.Anchor}}"{{end}}>
+<div class="meta">{{template "at" .Time}} <span class="sender">{{.Sender.Name}}</span>{{with .Sender.Detail}} ({{.}}){{end}}
+{{- if .Reply}} <span class="badge">reply</span> in the thread of {{if .ParentInExport}}<a href="{{.ParentHref}}">the message of {{.ParentTime.RFC3339}}</a>{{else}}the message of {{.ParentTime.RFC3339}} (not in this export){{end}}{{end}}
+{{- if .Edit}} <span class="badge">edited</span> at {{template "at" .EventTime}}: new version of {{if .OriginalInExport}}the message above{{else}}a message sent {{.Time.RFC3339}} (original not shown above){{end}}{{end}}
+{{- if .Deleted}} <span class="badge">deleted</span> at {{template "at" .EventTime}}{{if not .OriginalInExport}} (a message sent {{.Time.RFC3339}}; original not shown above){{end}}{{end}}</div>
 {{- with .Content}}{{if .Has}}{{if $.Deleted}}<del>{{end}}
 {{- if eq .Type "text"}}<p class="text">{{.Text}}</p>{{with .Markdown}}<details><summary>Markdown</summary><pre>{{.}}</pre></details>{{end}}
 {{- if .Attachments}}<ul class="attachments">{{range .Attachments}}<li>Attachment: {{if .Link.Href}}<a href="{{.Link.Href}}" rel="noopener noreferrer">{{.Name}}</a>{{else}}{{.Name}}{{with .Link.URL}} ({{.}}){{end}}{{end}} <details><summary>as archived</summary><code>{{.Raw}}</code></details></li>{{end}}</ul>{{end}}
-{{- else if eq .Type "emoji"}}<p class="text">{{.Text}} <code>{{.Colons}}</code>{{with .File}} {{if .Href}}<a href="{{.Href}}" rel="noopener noreferrer">image</a>{{else}}({{.URL}}){{end}}{{end}}</p>
+{{- else if eq .Type "emoji"}}<p class="text">{{.Text}} <code>{{.Colons}}</code>{{with .File}}{{if .URL}} {{if .Href}}<a href="{{.Href}}" rel="noopener noreferrer">image</a>{{else}}({{.URL}}){{end}}{{end}}{{end}}</p>
 {{- else if eq .Type "item"}}<p class="text">Item ({{.ItemType}}): {{if .Item.Href}}<a href="{{.Item.Href}}" rel="noopener noreferrer">{{.Item.URL}}</a>{{else}}{{.Item.URL}}{{end}}</p>
 {{- else if eq .Type "textSnippet"}}<p class="meta">Snippet ({{.Language}})</p><pre><code>{{.Text}}</code></pre>
 {{- else if eq .Type "membersChanged"}}<p class="text">{{with .Added}}Added: {{range $i, $n := .}}{{if $i}}, {{end}}{{$n}}{{end}}.{{end}}{{with .Removed}} Removed: {{range $i, $n := .}}{{if $i}}, {{end}}{{$n}}{{end}}.{{end}}</p>
 {{- end}}{{if $.Deleted}}</del>{{end}}{{else if $.Deleted}}<p class="note">(content not kept with the deletion)</p>{{end}}{{end}}
-</article>
+</div>
 `))
 
 var pageEndTmpl = template.Must(template.New("end").Parse(`</main>

@@ -153,24 +153,28 @@ func (f *file) transcript(w io.Writer) {
 		who := names[ev.Participant]
 		switch ev.Type {
 		case "join":
-			fmt.Fprintf(w, "%s %s joined\n", ev.Timestamp, who)
+			fmt.Fprintf(w, "%s (%d) %s joined\n", ev.Timestamp, ev.ms, who)
 		case "leave":
-			fmt.Fprintf(w, "%s %s left\n", ev.Timestamp, who)
+			fmt.Fprintf(w, "%s (%d) %s left\n", ev.Timestamp, ev.ms, who)
 		default:
 			reply := ""
 			if ev.Parent != "" {
 				reply = " (reply to " + ev.Parent + ")"
 			}
-			fmt.Fprintf(w, "%s %s%s: %s\n", ev.Timestamp, who, reply, ev.Body)
+			fmt.Fprintf(w, "%s (%d) %s%s: %s\n", ev.Timestamp, ev.ms, who, reply, continued(ev.Body))
 			for _, ed := range ev.Edits {
-				fmt.Fprintf(w, "    edited %s by %s: %s\n", ed.Timestamp, names[ed.Participant], ed.New)
+				fmt.Fprintf(w, "    edited %s (%d) by %s: %s\n", ed.Timestamp, ed.ms, names[ed.Participant], continued(ed.New))
 			}
 			if ev.Deleted {
-				fmt.Fprintf(w, "    deleted\n")
+				fmt.Fprintf(w, "    deleted %s (%d)\n", stamp(ev.deletedMS), ev.deletedMS)
 			}
 		}
 	}
 }
+
+// continued marks the lines of a text after its first with "  | ", so that every line of
+// the transcript that does not start so is an event's (a message cannot fake one).
+func continued(s string) string { return strings.ReplaceAll(s, "\n", "\n  | ") }
 
 // address renders a participant as a mail address; one without a usable email gets a
 // placeholder under the reserved .invalid domain, so the header still parses.

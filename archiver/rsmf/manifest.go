@@ -58,6 +58,10 @@ type event struct {
 	Deleted      bool     `json:"deleted,omitempty"`
 	Edits        []edit   `json:"edits,omitempty"`
 	Custom       []custom `json:"custom,omitempty"`
+
+	// ms is Timestamp as the record has it (epoch ms), and deletedMS the deletion's
+	// eventTimestamp: the transcript shows them beside the RFC 3339 times.
+	ms, deletedMS int64
 }
 
 type edit struct {
@@ -65,6 +69,8 @@ type edit struct {
 	Timestamp   string  `json:"timestamp"`
 	Previous    *string `json:"previous,omitempty"`
 	New         string  `json:"new"`
+
+	ms int64 // the edit's eventTimestamp
 }
 
 // custom is a name/value pair; the schema wants both non-empty, so callers add only
@@ -104,6 +110,13 @@ func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
 // stamp formats epoch ms as ISO 8601 in UTC, with milliseconds.
 func stamp(ms int64) string { return msTime(ms).Format("2006-01-02T15:04:05.000Z") }
+
+// epochName is the custom property giving an event's timestamp as the record has it, in
+// epoch ms, beside the RFC 3339 timestamp the schema asks for, so a reviewer can find the
+// record an event came from.
+const epochName = "Timestamp (epoch ms)"
+
+func epoch(ms int64) string { return strconv.FormatInt(ms, 10) }
 
 type builder struct {
 	f       *file
@@ -197,6 +210,8 @@ func (b *builder) see(ms int64) {
 
 func (b *builder) add(ev event, ms int64) {
 	b.see(ms)
+	ev.ms = ms
+	ev.Custom = append([]custom{{epochName, epoch(ms)}}, ev.Custom...)
 	b.f.manifest.Events = append(b.f.manifest.Events, ev)
 }
 
@@ -243,6 +258,8 @@ func (b *builder) group(g []model.Event) {
 		case model.EventDeleted:
 			ev.Deleted = true
 			ev.Custom = addCustom(ev.Custom, "Deleted at", stamp(e.EventTimestamp))
+			ev.Custom = addCustom(ev.Custom, "Deleted at (epoch ms)", epoch(e.EventTimestamp))
+			ev.deletedMS = e.EventTimestamp
 			ev.Custom = addCustom(ev.Custom, "Deleted by", displayOf(&e.Sender))
 			b.participant(&e.Sender)
 			if e.HasContent && !known {
@@ -251,12 +268,13 @@ func (b *builder) group(g []model.Event) {
 			b.see(e.EventTimestamp)
 		default: // an edit (or a repeated send, which can only be a changed one)
 			nb := body(e)
-			ed := edit{Participant: b.participant(&e.Sender), Timestamp: stamp(e.EventTimestamp), New: nb}
+			ed := edit{Participant: b.participant(&e.Sender), Timestamp: stamp(e.EventTimestamp), New: nb, ms: e.EventTimestamp}
 			if known {
 				prev := cur
 				ed.Previous = &prev
 			}
 			ev.Edits = append(ev.Edits, ed)
+			ev.Custom = addCustom(ev.Custom, "Edit "+strconv.Itoa(len(ev.Edits))+": at (epoch ms)", epoch(e.EventTimestamp))
 			ev.Custom = contentCustom(ev.Custom, "Edit "+strconv.Itoa(len(ev.Edits))+": ", e)
 			cur, known = nb, true
 			b.see(e.EventTimestamp)

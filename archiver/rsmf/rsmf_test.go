@@ -19,6 +19,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -671,4 +672,58 @@ func TestTimesAreTheSealedDays(t *testing.T) {
 	if info.SealedAsOf != latest.Format(time.RFC3339) {
 		t.Errorf("export.json sealedAsOf %q, want %s", info.SealedAsOf, latest.Format(time.RFC3339))
 	}
+}
+
+var transcriptTimeRE = regexp.MustCompile(`^ *(?:edited |deleted )?(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z) \((-?\d+)\)`)
+
+// TestTimesBesideEpoch: the transcript a reviewer reads gives every event's time in RFC 3339
+// UTC with the record's epoch milliseconds beside it, and the manifest's events carry the
+// epoch values as custom properties beside their RFC 3339 timestamps.
+func TestTimesBesideEpoch(t *testing.T) {
+	p := parseProduction(t, produce(t, fixtureDays(t), testOptions(t), nil))
+	lines := 0
+	for _, f := range p.files {
+		_, body, _ := strings.Cut(strings.ReplaceAll(f.text, "\r\n", "\n"), "\n\n")
+		for _, line := range strings.Split(strings.TrimRight(body, "\n"), "\n") {
+			if strings.HasPrefix(line, "  | ") {
+				continue // the next line of a message's text
+			}
+			m := transcriptTimeRE.FindStringSubmatch(line)
+			if m == nil {
+				t.Errorf("%s: transcript line without its RFC 3339 time and epoch: %q", f.path, line)
+				continue
+			}
+			at, err := time.Parse(time.RFC3339, m[1])
+			ms, _ := strconv.ParseInt(m[2], 10, 64)
+			if err != nil || at.UnixMilli() != ms {
+				t.Errorf("%s: %q: %s is not %s", f.path, line, m[1], m[2])
+			}
+			lines++
+		}
+		var man manifest
+		if err := json.Unmarshal(f.manifest, &man); err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range man.Events {
+			var epoch string
+			for _, c := range ev.Custom {
+				if c.Name == "Timestamp (epoch ms)" {
+					epoch = c.Value
+				}
+			}
+			at, err := time.Parse(time.RFC3339, ev.Timestamp)
+			if ms, _ := strconv.ParseInt(epoch, 10, 64); err != nil || at.UnixMilli() != ms || !strings.HasSuffix(ev.Timestamp, "Z") {
+				t.Errorf("%s: event %s at %q has epoch %q", f.path, ev.ID, ev.Timestamp, epoch)
+			}
+		}
+	}
+	if lines < 10 {
+		t.Fatalf("only %d transcript lines", lines)
+	}
+	if !strings.Contains(strings.ReplaceAll(p.files[1].text, "\r\n", "\n"), "2026-11-21T09:00:00.000Z (1795251600000) Ada Lovelace: Morning! Report attached (v2).\n"+
+		"    edited 2026-11-21T09:06:00.000Z (1795251960000) by Ada Lovelace: Morning! Report attached (v2).") {
+		t.Errorf("team chat transcript:\n%s", p.files[1].text)
+	}
+	reliability.Record(t, "input", "rsmf export: times a reviewer reads", reliability.Kept,
+		"RFC 3339 in UTC with the record's epoch milliseconds beside them, in the transcript and as custom properties")
 }

@@ -24,6 +24,7 @@ import (
 // exportFormats are the formats of export tasks: each name's encoder constructor.
 var exportFormats = map[string]exporttask.NewEncoder{
 	"jsonl": exporttask.NewJSONL,
+	"json":  exporttask.NewJSON,
 	"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
 		hw, err := htmlexport.NewWriter(w, htmlexport.Options(o))
 		if err != nil {
@@ -65,8 +66,8 @@ func (r rsmfTask) Summarize(s exporttask.Summary) error {
 func init() {
 	register(&command{
 		name:    "export-task",
-		summary: "export a date range, filtered by chats, users, messages, instants or search terms, as a stored task (jsonl, html, rsmf)",
-		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--message ID]... [--term T]... --format jsonl|html|rsmf [-o FILE]",
+		summary: "export a date range, filtered by chats, users, messages, instants or search terms, as a stored task (jsonl, json, html, rsmf)",
+		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--message ID]... [--term T]... --format jsonl|json|html|rsmf [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
 			fs.String("from", "", "first sealed day, YYYY-MM-DD (default: the organization's archival start)")
@@ -120,6 +121,15 @@ func (e *env) newEngine(ctx context.Context, store archiver.Store, dir func(cont
 	}
 	// Counted in the store over every replica (exports.maxTasksPerOrg).
 	eng.MaxTasksPerOrg = c.MaxTasksPerOrg
+	// toUsers' addresses: the whole snapshot, read only for a task that names users, and
+	// not kept (serve's directory holds only the organizations).
+	eng.UserDirectory = func(context.Context) (*model.Directory, error) {
+		b, err := e.readDirectory()
+		if err != nil {
+			return nil, err
+		}
+		return model.ParseDirectory(b)
+	}
 	// Without smtp.host the engine has no mailer and refuses "email" tasks with 400 naming
 	// delivery; a typed nil would instead fail each task when it tries to send.
 	m, err := e.mailer()

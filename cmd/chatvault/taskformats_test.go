@@ -19,13 +19,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/klauspost/compress/gzip"
+
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/smtptest"
 	"github.com/chatvault/chatvault/model"
 )
 
-// TestExportTaskFormatsAndEmail runs html and rsmf tasks through serve over HTTP, one
+// TestExportTaskFormatsAndEmail runs html, rsmf and json tasks through serve over HTTP, one
 // delivered by URL and one by e-mail through a real SMTP server (STARTTLS, the relay's CA
 // from smtp.caFile), and checks both results against the sealed days: the record count of
 // every source day, the manifest hashes, and every file of the ZIP.
@@ -67,10 +69,40 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	x := startTaskServer(t, common, scheduler.NewFakeClock(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)), nil)
 	defer x.stop()
 
+	// toUsers: one of the organization's users, mailed at the directory's address; another
+	// organization's user, or one that does not exist, is a 400 naming each.
+	b, err := os.ReadFile(filepath.Join(eventlog, "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	directory, err := model.ParseDirectory(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var custodian, stranger model.User
+	for _, u := range directory.Users {
+		if u.OrgID == org && u.Email != "" && custodian.ID == "" {
+			custodian = u
+		}
+		if u.OrgID == orgs[1] && stranger.ID == "" {
+			stranger = u
+		}
+	}
+	if custodian.ID == "" || stranger.ID == "" {
+		t.Fatalf("the generated directory lacks a user of %s with an e-mail or a user of %s", org, orgs[1])
+	}
+	resp, refusal := x.do("POST", "/v1/exports/tasks", tok, `{"from":"2026-11-20","to":"2026-11-22","format":"rsmf","delivery":"email",`+
+		`"toUsers":["`+custodian.ID+`","`+stranger.ID+`","u-nobody"]}`)
+	if resp.StatusCode != 400 || !bytes.Contains(refusal, []byte(`"invalid_request"`)) || !bytes.Contains(refusal, []byte("toUsers")) ||
+		!bytes.Contains(refusal, []byte(stranger.ID)) || !bytes.Contains(refusal, []byte("u-nobody")) || bytes.Contains(refusal, []byte(stranger.Email)) {
+		t.Fatalf("toUsers with another organization's user and an unknown id: %d %s", resp.StatusCode, refusal)
+	}
+
 	html := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"html"}`)
 	production := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"rsmf","delivery":"email",`+
-		`"toEmails":["counsel@lawfirm.example"],"subject":"Production for matter 42"}`)
-	for range 2 {
+		`"toEmails":["counsel@lawfirm.example"],"toUsers":["`+custodian.ID+`"],"subject":"Production for matter 42"}`)
+	doc := x.create(tok, `{"from":"2026-11-20","to":"2026-11-22","format":"json"}`)
+	for range 3 {
 		if s := <-x.done; s != exporttask.StateCompleted {
 			t.Fatalf("task ended %s", s)
 		}
@@ -86,14 +118,50 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 			t.Errorf("index.html does not name day %s's manifest %s", sd.Date, sd.ManifestSHA256)
 		}
 	}
-	articles := 0
+	divs := 0
 	for name, b := range files {
 		if strings.HasPrefix(name, "chats/") {
-			articles += bytes.Count(b, []byte(`<article class="ev `))
+			divs += bytes.Count(b, []byte(`<div class="ev `))
 		}
 	}
-	if int64(articles) != records || st.Result.Events != records {
-		t.Errorf("html: %d events rendered, status says %d; the sealed days hold %d", articles, st.Result.Events, records)
+	if int64(divs) != records || st.Result.Events != records {
+		t.Errorf("html: %d events rendered, status says %d; the sealed days hold %d", divs, st.Result.Events, records)
+	}
+
+	// json, by URL: one document any JSON parser reads, with every sealed record.
+	jst := x.status(tok, doc)
+	zr, err := gzip.NewReader(bytes.NewReader(download(t, x, jst, jst.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jdoc struct {
+		Task         struct{ ID string }
+		Organization struct{ ID string }
+		Days         []struct {
+			Date, ManifestSHA256 string
+			Records              []json.RawMessage
+		}
+		Totals struct{ Records int64 }
+	}
+	if err := json.NewDecoder(zr).Decode(&jdoc); err != nil {
+		t.Fatalf("json result: %v", err)
+	}
+	var jrecords []byte
+	for i, d := range jdoc.Days {
+		if sd := jst.SourceDays[i]; d.Date != sd.Date || d.ManifestSHA256 != sd.ManifestSHA256 {
+			t.Errorf("json day %s %s, task source day %+v", d.Date, d.ManifestSHA256, sd)
+		}
+		for _, r := range d.Records {
+			e, err := model.Decode(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			jrecords = append(model.AppendJSON(jrecords, &e), '\n')
+		}
+	}
+	if jdoc.Task.ID != doc || jdoc.Organization.ID != org || len(jdoc.Days) != len(taskDays) || jdoc.Totals.Records != records || !bytes.Equal(jrecords, sealed) {
+		t.Errorf("json: task %s org %s, %d days, %d records; want %s, %s, %d days and the %d sealed records",
+			jdoc.Task.ID, jdoc.Organization.ID, len(jdoc.Days), jdoc.Totals.Records, doc, org, len(taskDays), records)
 	}
 
 	// rsmf, by e-mail: the mail carries a link, never data; the link downloads the result.
@@ -101,8 +169,8 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "chatvault" || strings.Join(msgs[0].To, ",") != "counsel@lawfirm.example" {
-		t.Fatalf("mails %+v; want one to counsel over TLS, authenticated", msgs)
+	if len(msgs) != 1 || !msgs[0].TLS || msgs[0].User != "chatvault" || strings.Join(msgs[0].To, ",") != "counsel@lawfirm.example,"+custodian.Email {
+		t.Fatalf("mails %+v; want one to counsel and %s over TLS, authenticated", msgs, custodian.Email)
 	}
 	m, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
 	if err != nil {
@@ -122,7 +190,7 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 		}
 	}
 	pst := x.status(tok, production)
-	if len(pst.EmailedTo) != 1 {
+	if len(pst.EmailedTo) != 2 {
 		t.Errorf("status emailedTo %v", pst.EmailedTo)
 	}
 	files = unzip(t, download(t, x, pst, string(link)))
@@ -177,7 +245,7 @@ func download(t *testing.T, x *taskServer, st *exporttask.Status, link string) [
 	if resp.StatusCode != 200 || hex.EncodeToString(sum[:]) != st.Result.SHA256 || int64(len(body)) != st.Result.Size {
 		t.Fatalf("download %s: %d, %d bytes; want %d bytes with SHA-256 %s", st.TaskID, resp.StatusCode, len(body), st.Result.Size, st.Result.SHA256)
 	}
-	if ct := resp.Header.Get("Content-Type"); ct != "application/zip" {
+	if ct := resp.Header.Get("Content-Type"); ct != st.Result.ContentType || (ct != "application/zip" && ct != "application/gzip") {
 		t.Errorf("Content-Type %q", ct)
 	}
 	return body

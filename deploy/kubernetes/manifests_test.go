@@ -213,7 +213,7 @@ func loadConfig(t *testing.T, m *manifests, c container) *config.Config {
 	if err := os.WriteFile(file, []byte(cm.Data[key]), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	harness := []string{reliability.EnvOut, "CHATVAULT_MINIO", "CHATVAULT_CHROMIUM", "CHATVAULT_SYSTEMD_ANALYZE"}
+	harness := []string{reliability.EnvOut, "CHATVAULT_MINIO", "CHATVAULT_CHROMIUM", "CHATVAULT_VNU", "CHATVAULT_SYSTEMD_ANALYZE"}
 	for _, kv := range os.Environ() {
 		if name, _, _ := strings.Cut(kv, "="); strings.HasPrefix(name, "CHATVAULT_") && !slices.Contains(harness, name) {
 			t.Setenv(name, "")

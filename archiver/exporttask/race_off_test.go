@@ -1,0 +1,5 @@
+//go:build !race
+
+package exporttask_test
+
+const raceEnabled = false

@@ -533,7 +533,11 @@ func (w *writer) applyHolds(ctx context.Context) error {
 		if c.Err != nil || c.manifestSHA256 == "" || !st.orgHolds(c.Org, w.day) {
 			continue
 		}
-		for _, key := range []string{c.Data.Key, chainKey(c.Org, c.Seq), revisionKey(c.Org, w.day, c.Revision)} {
+		keys := []string{c.Data.Key, chainKey(c.Org, c.Seq), revisionKey(c.Org, w.day, c.Revision)}
+		if c.ChatIndex != nil {
+			keys = append(keys, c.ChatIndex.Key)
+		}
+		for _, key := range keys {
 			if err := set(key); err != nil {
 				return err
 			}

@@ -62,7 +62,7 @@ func TestHoldRacingHold(t *testing.T) {
 	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key, o.ChatIndex.Key)
 		}
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)
@@ -100,7 +100,7 @@ func TestHoldRacingSeal(t *testing.T) {
 	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key, o.ChatIndex.Key)
 		}
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)

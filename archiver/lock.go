@@ -59,6 +59,9 @@ func (l Ledger) verifyLocks(ctx context.Context, lk Locker, day Day, m *StoredMa
 	check(m.Key, false)
 	check(idx, false)
 	check(m.Data.Key, false)
+	if m.ChatIndex != nil {
+		check(m.ChatIndex.Key, false)
+	}
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)
 	}

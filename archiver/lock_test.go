@@ -148,6 +148,7 @@ func TestHold(t *testing.T) {
 			"orgs/" + o.Org + "/days/" + sampleDay.String() + "/r0001.json",
 			"orgs/" + o.Org + "/manifests/000000000001.json",
 			o.Data.Key,
+			o.ChatIndex.Key,
 		}
 	}
 	shared := []string{res.Quarantine.Key, res.Accounting}
@@ -171,14 +172,14 @@ func TestHold(t *testing.T) {
 		}
 	}
 
-	if r := hold(acme, "case-1", true); r.Held != 5 {
-		t.Errorf("A on: %+v, want 5 objects held", r)
+	if r := hold(acme, "case-1", true); r.Held != 6 {
+		t.Errorf("A on: %+v, want 6 objects held", r)
 	}
 	want("A on", own[acme], shared)
 	hold(globex, "case-2", true)
 	want("A on, B on", own[acme], own[globex], shared)
-	if r := hold(acme, "case-1", false); r.Released != 3 || r.Kept != 2 {
-		t.Errorf("A off: %+v, want A's 3 released, the 2 shared kept", r)
+	if r := hold(acme, "case-1", false); r.Released != 4 || r.Kept != 2 {
+		t.Errorf("A off: %+v, want A's 4 released, the 2 shared kept", r)
 	}
 	want("A on, B on, A off", own[globex], shared)
 	hold(globex, "case-2", false)
@@ -241,7 +242,7 @@ func TestHoldBeforeSeal(t *testing.T) {
 	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key, o.ChatIndex.Key)
 		}
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)

@@ -58,6 +58,9 @@ type Manifest struct {
 	// Data is the day's export (gzipped canonical JSONL).
 	Data       DataObject `json:"data"`
 	Quarantine *ObjectRef `json:"quarantine,omitempty"`
+	// ChatIndex names the day's chat index (issue 12, chatindex.go); absent from manifests
+	// sealed before it existed.
+	ChatIndex *ChatIndexRef `json:"chatIndex,omitempty"`
 	// DirectorySHA256 is the hex SHA-256 of the directory snapshot used for routing.
 	DirectorySHA256 string `json:"directorySha256"`
 	// RetentionDays is the organization's retention at sealing time.

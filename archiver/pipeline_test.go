@@ -314,8 +314,8 @@ func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 		t.Fatalf("untouched store: problems %v, %d manifests", rep.Problems, rep.Manifests)
 	}
 	files := storeFiles(t, f.storeDir)
-	if len(files) != 8 {
-		t.Fatalf("store holds %d objects, want 8 (2 × export, manifest, day index; 1 quarantine, 1 accounting)", len(files))
+	if len(files) != 10 {
+		t.Fatalf("store holds %d objects, want 10 (2 × export, chat index, manifest, day index; 1 quarantine, 1 accounting)", len(files))
 	}
 	for key := range files {
 		for _, pos := range []string{"first", "middle", "last"} {
@@ -645,8 +645,8 @@ func TestInterruptedCommits(t *testing.T) {
 		t.Fatalf("an export without its manifest must not count as sealed: %v %v", m, err)
 	}
 	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
-	if err != nil || !rep.OK() || len(rep.Warnings) != 2 {
-		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none and two orphaned exports", rep.Problems, rep.Warnings)
+	if err != nil || !rep.OK() || len(rep.Warnings) != 4 {
+		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none and two orphaned exports and chat indexes", rep.Problems, rep.Warnings)
 	}
 
 	res = f.seal(t, sampleDay, archiver.Options{})
@@ -702,8 +702,8 @@ func TestRetention(t *testing.T) {
 	}
 	end := sampleDay.End()
 	want := map[string]time.Time{acme: end.AddDate(0, 0, 2557), globex: end.AddDate(0, 0, 3650)}
-	if len(rs.opts) != 8 {
-		t.Errorf("%d objects created, want 8", len(rs.opts))
+	if len(rs.opts) != 10 {
+		t.Errorf("%d objects created, want 10", len(rs.opts))
 	}
 	// A rerun that restores a lost day index keeps it as long as the manifest it copies.
 	if err := os.Remove(filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json")); err != nil {

@@ -13,6 +13,9 @@ import (
 // manifests say.
 func (l Ledger) verifyPinnedVersions(ctx context.Context, m *StoredManifest, rep *VerifyReport) {
 	l.verifyPinnedVersion(ctx, m.Data.Key, m.Data.VersionID, rep)
+	if x := m.ChatIndex; x != nil {
+		l.verifyPinnedVersion(ctx, x.Key, x.VersionID, rep)
+	}
 	if q := m.Quarantine; q != nil {
 		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
 	}

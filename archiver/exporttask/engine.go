@@ -187,7 +187,7 @@ func (e *Engine) FormatNames() []string {
 
 // Create validates req for the organization, stores it as a new task and queues it.
 // by names the requester (a token id) for the record. Errors: *FieldError (bad request),
-// ErrNoArchive, *UnsealedError, or a store error.
+// ErrNoArchive, *UnsealedError, *UnknownIDsError, or a store error.
 func (e *Engine) Create(ctx context.Context, org, by string, req Request) (string, error) {
 	e.init()
 	now := e.Now()
@@ -201,7 +201,7 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if req.Delivery == DeliveryEmail && e.BaseURL == "" {
 		return "", fieldErr("delivery", "email delivery needs exports.baseURL, the API's public address, for the link")
 	}
-	o, err := e.organization(ctx, org)
+	o, dir, err := e.organization(ctx, org)
 	if err != nil {
 		return "", err
 	}
@@ -215,13 +215,19 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 		return "", err
 	}
 	var unsealed []archiver.DayStatus
+	var sealed []*archiver.StoredManifest
 	for _, r := range rows {
 		if r.State != archiver.StateSealed && r.State != archiver.StateEmpty {
 			unsealed = append(unsealed, r)
+		} else {
+			sealed = append(sealed, r.Manifest)
 		}
 	}
 	if len(unsealed) > 0 {
 		return "", &UnsealedError{Days: unsealed}
+	}
+	if err := checkKnown(ctx, e.ledger(), dir, org, &req, sealed); err != nil {
+		return "", err
 	}
 	// Counted in the store, so the cap holds over every replica (two requests racing on
 	// two replicas may both pass it by one).
@@ -241,17 +247,17 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	return rec.TaskID, nil
 }
 
-func (e *Engine) organization(ctx context.Context, org string) (model.Organization, error) {
+func (e *Engine) organization(ctx context.Context, org string) (model.Organization, *model.Directory, error) {
 	dir, err := e.Directory(ctx)
 	if err != nil {
-		return model.Organization{}, fmt.Errorf("read directory: %w", err)
+		return model.Organization{}, nil, fmt.Errorf("read directory: %w", err)
 	}
 	for _, o := range dir.Organizations {
 		if o.ID == org && o.Archival {
-			return o, nil
+			return o, dir, nil
 		}
 	}
-	return model.Organization{}, ErrNoArchive
+	return model.Organization{}, nil, ErrNoArchive
 }
 
 // enqueue queues t for a worker of this process, unless one has it already; it reports

@@ -31,6 +31,12 @@ type Request struct {
 	// remove one of them from a chat (membersChanged); empty means everyone. With ChatIDs
 	// too, an event must match both.
 	UserIDs []string `json:"userIds,omitempty"`
+	// CustodianIDs keeps each custodian's record (issue 12): every event a custodian sent,
+	// every membership change naming them, and every event of a chat committed while they
+	// were a member of it (see custodian.go for how membership is found); empty means no
+	// custodian filter. Several custodians: the union of their records. With ChatIDs or
+	// UserIDs too, an event must match those as well.
+	CustodianIDs []string `json:"custodianIds,omitempty"`
 	// Format is jsonl, html or rsmf (the formats the engine has).
 	Format string `json:"format"`
 	// Delivery is url (the default) or email.
@@ -56,7 +62,8 @@ func fieldErr(field, format string, args ...any) *FieldError {
 type Limits struct {
 	// MaxRangeDays is the longest From..To, in days (exports.maxRangeDays).
 	MaxRangeDays int
-	// MaxIDs is the most chat ids, and the most user ids, of a request (exports.maxIds).
+	// MaxIDs is the most chat ids, the most user ids and the most custodian ids of a
+	// request (exports.maxIds).
 	MaxIDs int
 }
 
@@ -90,7 +97,7 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (from
 	for _, f := range []struct {
 		name string
 		ids  []string
-	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}} {
+	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}, {"custodianIds", r.CustodianIDs}} {
 		if len(f.ids) > l.MaxIDs {
 			return from, to, fieldErr(f.name, "%d ids; at most %d", len(f.ids), l.MaxIDs)
 		}

@@ -153,6 +153,10 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", aerr)
 	}
 	var fe *exporttask.FieldError
+	var uk *exporttask.UnknownIDsError
+	if errors.As(err, &uk) {
+		return e.fail("export-task", usagef("%v", uk))
+	}
 	if errors.As(err, &fe) {
 		flag := map[string]string{"chatIds": "chat", "userIds": "user"}[fe.Field]
 		if flag == "" {

@@ -780,8 +780,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 			enc.Close()
 		}
 	}()
-	filter := newFilter(rec.Request)
-	c := &completion{}
+	var sealed []*archiver.StoredManifest
 	for d := from; !d.After(to); d = d.Next() {
 		m, err := ledger.Latest(ctx, rec.Org, d)
 		if err != nil {
@@ -790,6 +789,17 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		if m == nil {
 			return nil, taskErrorf("%s is not sealed", d)
 		}
+		sealed = append(sealed, m)
+	}
+	var mem memberships
+	if len(rec.Request.CustodianIDs) > 0 {
+		if mem, err = e.custodianMemberships(ctx, rec.Request.CustodianIDs, sealed); err != nil {
+			return nil, err
+		}
+	}
+	filter := newFilter(rec.Request, mem)
+	c := &completion{}
+	for _, m := range sealed {
 		sd, err := e.day(ctx, enc, m, filter)
 		if err != nil {
 			return nil, err
@@ -899,24 +909,38 @@ func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifes
 	return sd, nil
 }
 
-// newFilter returns the request's record filter. Empty sets select everything.
-func newFilter(r Request) func(*model.Event) bool {
+// newFilter returns the request's record filter, the custodians' memberships found by
+// custodianMemberships. Empty sets select everything; the filters combine by AND.
+func newFilter(r Request, mem memberships) func(*model.Event) bool {
 	chats := set(r.ChatIDs)
 	users := set(r.UserIDs)
+	custodians := set(r.CustodianIDs)
 	return func(e *model.Event) bool {
 		if chats != nil && !chats[e.ChatID] {
 			return false
 		}
-		if users == nil || users[e.Sender.ID] {
-			return true
+		if users != nil && !sentOrNamed(e, users) {
+			return false
 		}
-		// A custodian added to or removed from a chat is part of their record.
-		if e.ContentType == model.ContentMembersChanged {
-			return slices.ContainsFunc(e.Content.Added, func(p model.Participant) bool { return users[p.ID] }) ||
-				slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return users[p.ID] })
+		if custodians != nil && !sentOrNamed(e, custodians) &&
+			!slices.ContainsFunc(r.CustodianIDs, func(k string) bool { return mem.in(k, e.ChatID, e.EventTimestamp) }) {
+			return false
 		}
-		return false
+		return true
 	}
+}
+
+// sentOrNamed reports whether one of ids sent e, or e adds or removes one of them from a
+// chat (membersChanged): a person's joining and leaving are part of their record.
+func sentOrNamed(e *model.Event, ids map[string]bool) bool {
+	if ids[e.Sender.ID] {
+		return true
+	}
+	if e.ContentType == model.ContentMembersChanged {
+		return slices.ContainsFunc(e.Content.Added, func(p model.Participant) bool { return ids[p.ID] }) ||
+			slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return ids[p.ID] })
+	}
+	return false
 }
 
 func set(ids []string) map[string]bool {

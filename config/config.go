@@ -93,7 +93,7 @@ type Exports struct {
 	Concurrency int
 	// MaxRangeDays (exports.maxRangeDays) is the longest range of a task, in days.
 	MaxRangeDays int
-	// MaxIDs (exports.maxIds) is the most chat ids, user ids or e-mail addresses of a task.
+	// MaxIDs (exports.maxIds) is the most chat ids, user ids, custodian ids or e-mail addresses of a task.
 	MaxIDs int
 	// MaxTasksPerOrg (exports.maxTasksPerOrg) caps an organization's tasks queued or
 	// running, over every replica: more are refused with 429 too_many_tasks.

@@ -35,14 +35,15 @@ var exportFormats = map[string]exporttask.NewEncoder{
 func init() {
 	register(&command{
 		name:    "export-task",
-		summary: "export a date range, filtered by chats or users, as a stored task (jsonl, html, rsmf)",
-		usage:   "--org ID --from D --to D [--chat ID]... [--user ID]... --format jsonl|html|rsmf [-o FILE]",
+		summary: "export a date range, filtered by chats, senders or custodians, as a stored task (jsonl, html, rsmf)",
+		usage:   "--org ID --from D --to D [--chat ID]... [--user ID]... [--custodian ID]... --format jsonl|html|rsmf [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
 			fs.String("from", "", "first sealed day, YYYY-MM-DD (required)")
 			fs.String("to", "", "last sealed day, inclusive (required)")
 			fs.StringArray("chat", nil, "keep only this chat's events (repeatable)")
 			fs.StringArray("user", nil, "keep only events this participant sent, joined or left (repeatable)")
+			fs.StringArray("custodian", nil, "keep this custodian's events: sent, joined or left, and their chats' events while a member (repeatable)")
 			fs.String("format", "jsonl", "result format")
 			fs.StringP("output", "o", "", "also write the result to FILE (created, never replaced)")
 		},
@@ -108,6 +109,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	req.To, _ = fs.GetString("to")
 	req.ChatIDs, _ = fs.GetStringArray("chat")
 	req.UserIDs, _ = fs.GetStringArray("user")
+	req.CustodianIDs, _ = fs.GetStringArray("custodian")
 	req.Format, _ = fs.GetString("format")
 	if org == "" {
 		return e.fail("export-task", usagef("--org is required"))
@@ -158,7 +160,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", usagef("%v", uk))
 	}
 	if errors.As(err, &fe) {
-		flag := map[string]string{"chatIds": "chat", "userIds": "user"}[fe.Field]
+		flag := map[string]string{"chatIds": "chat", "userIds": "user", "custodianIds": "custodian"}[fe.Field]
 		if flag == "" {
 			flag = fe.Field
 		}

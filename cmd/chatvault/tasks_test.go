@@ -492,6 +492,8 @@ func TestExportTaskCLI(t *testing.T) {
 		{[]string{"--org", orgs[0], "--from", taskDays[0], "--to", taskDays[2], "--format", "pdf"}, "--format"},
 		{[]string{"--org", orgs[0], "--from", taskDays[2], "--to", taskDays[0]}, "--to"},
 		{[]string{"--from", taskDays[0], "--to", taskDays[2]}, "--org"},
+		{[]string{"--org", orgs[0], "--from", taskDays[0], "--to", taskDays[2], "--format", "jsonl", "--custodian", "k-nope", "--chat", "c-nope"}, "c-nope"},
+		{[]string{"--org", orgs[0], "--from", taskDays[0], "--to", taskDays[2], "--format", "jsonl", "--custodian", "k-nope"}, "custodianIds"},
 	} {
 		if code, _, errOut := chatvault(t, append(append([]string{"export-task"}, tt.args...), common...)...); code != exitUsage || !strings.Contains(errOut, tt.want) {
 			t.Errorf("export-task %v: exit %d %q; want 2 naming %s", tt.args, code, errOut, tt.want)

@@ -117,14 +117,59 @@ func (b *chatIndexBuilder) addLines(lines []byte) error {
 		if i < 0 {
 			i = len(lines)
 		}
-		e, err := model.Decode(lines[:i])
+		if err := b.addLine(lines[:i]); err != nil {
+			return err
+		}
+		lines = lines[min(i+1, len(lines)):]
+	}
+	return nil
+}
+
+// addLine adds one canonical record. Most records only add their chat and sender, which
+// are read from the canonical layout (model.AppendJSON: chatId second, the sender's id
+// second in its object, contentType after the sender) without decoding the record; a
+// membership change, or an id with an escape, is decoded whole. In canonical JSON a quote
+// inside a string is always escaped, so `,"` never occurs inside one: the first match of
+// each pattern below is the field itself.
+func (b *chatIndexBuilder) addLine(line []byte) error {
+	chat, ok1 := plainString(line, `,"chatId":"`)
+	sender, ok2 := plainString(line, `,"sender":{"participantType":"`)
+	if ok2 {
+		// Skip the participant type's value to the id.
+		rest := line[bytes.Index(line, []byte(`,"sender":{"participantType":"`)):]
+		sender, ok2 = plainString(rest, `","id":"`)
+	}
+	ct := bytes.Index(line, []byte(`,"contentType":"membersChanged"`))
+	if !ok1 || !ok2 || ct >= 0 {
+		e, err := model.Decode(line)
 		if err != nil {
 			return fmt.Errorf("chat index: %w", err)
 		}
 		b.add(&e)
-		lines = lines[min(i+1, len(lines)):]
+		return nil
+	}
+	if _, ok := b.chats[string(chat)]; !ok {
+		b.chats[string(chat)] = struct{}{}
+	}
+	if _, ok := b.participants[string(sender)]; !ok {
+		b.participants[string(sender)] = struct{}{}
 	}
 	return nil
+}
+
+// plainString returns the string value that follows the first match of prefix in line,
+// when it has no escape; false otherwise (the caller decodes the record).
+func plainString(line []byte, prefix string) ([]byte, bool) {
+	i := bytes.Index(line, []byte(prefix))
+	if i < 0 {
+		return nil, false
+	}
+	v := line[i+len(prefix):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return nil, false
+	}
+	return v[:j], true
 }
 
 func sortedKeys(m map[string]struct{}) []string {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -133,3 +134,63 @@ func mustRead(t *testing.T, root, key string) []byte {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestChatIndexFastPath: the seal reads most records' chat and sender from the canonical
+// layout without decoding them; over a generated day (escapes, Unicode, bots, guests,
+// membership changes) and ids with escapes, it finds what decoding every record finds.
+func TestChatIndexFastPath(t *testing.T) {
+	logDir := t.TempDir()
+	st, err := synth.Generate(context.Background(), logDir, synth.Options{Day: sampleDay, Events: 20_000, Orgs: 5, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for _, f := range st.Files {
+		b, err := os.ReadFile(filepath.Join(logDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for raw := range bytes.Lines(b) {
+			if e, err := model.Decode(bytes.TrimSuffix(raw, []byte("\n"))); err == nil {
+				lines = append(model.AppendJSON(lines, &e), '\n')
+			}
+		}
+	}
+	for _, odd := range []model.Event{
+		{EventType: model.EventSent, ChatID: `chat "quoted" \ back`, Timestamp: 1, EventTimestamp: 1, MessageID: "m1",
+			Sender:      model.Participant{Type: model.ParticipantOccupant, ID: `o-"x",\"sender\"`, DisplayName: `,"sender":{"participantType":"email","id":"forged"`},
+			ContentType: model.ContentText, HasContent: true, Content: model.Content{Type: model.ContentText, Text: `,"contentType":"membersChanged"`}},
+	} {
+		lines = append(model.AppendJSON(lines, &odd), '\n')
+	}
+	chats, people, changes, err := archiver.ChatIndexOfLines(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChats, wantPeople, wantChanges := map[string]bool{}, map[string]bool{}, 0
+	for raw := range bytes.Lines(lines) {
+		e, err := model.Decode(bytes.TrimSuffix(raw, []byte("\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantChats[e.ChatID], wantPeople[e.Sender.ID] = true, true
+		if e.ContentType == model.ContentMembersChanged && e.HasContent {
+			wantChanges++
+			for _, p := range slices.Concat(e.Content.Added, e.Content.Removed) {
+				wantPeople[p.ID] = true
+			}
+		}
+	}
+	sorted := func(m map[string]bool) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if !slices.Equal(chats, sorted(wantChats)) || !slices.Equal(people, sorted(wantPeople)) || changes != wantChanges || wantChanges == 0 {
+		t.Fatalf("fast path: %d chats, %d participants, %d changes; decoding: %d, %d, %d",
+			len(chats), len(people), changes, len(wantChats), len(wantPeople), wantChanges)
+	}
+}

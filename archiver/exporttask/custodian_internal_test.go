@@ -1,8 +1,16 @@
 package exporttask
 
 import (
+	"context"
+	"log/slog"
+	"os"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/fsstore"
 )
 
 func TestPeriods(t *testing.T) {
@@ -31,5 +39,53 @@ func TestPeriods(t *testing.T) {
 				t.Fatalf("periods = %v, want %v", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDayMembershipWithoutChatIndex: for a day sealed before chat indexes, the membership
+// changes are read from the day's records, and are those its chat index would hold.
+func TestDayMembershipWithoutChatIndex(t *testing.T) {
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	src, err := eventlog.NewDir("../../testdata/eventlog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.ReadFile("../../testdata/eventlog/directory.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day, _ := archiver.ParseDay("2026-11-22")
+	s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		Now: func() time.Time { return day.End().Add(time.Hour) }}}
+	if _, err := s.Seal(context.Background(), day, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	l := archiver.Ledger{Store: store}
+	m, err := l.Latest(context.Background(), "0a1c2e3f-0000-4000-8000-00000000aaaa", day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &Engine{Store: store}
+	indexed, x, err := e.dayMembership(context.Background(), l, m)
+	if err != nil || x == nil || len(indexed) == 0 {
+		t.Fatalf("with the chat index: %v, %d changes", err, len(indexed))
+	}
+	old := *m
+	manifest := *m.Manifest
+	manifest.ChatIndex = nil
+	old.Manifest = &manifest
+	read, x, err := e.dayMembership(context.Background(), l, &old)
+	if err != nil || x != nil {
+		t.Fatalf("without: %v, index %v", err, x)
+	}
+	if !slices.EqualFunc(read, indexed, func(a, b archiver.MembershipChange) bool {
+		return a.ChatID == b.ChatID && a.EventTimestamp == b.EventTimestamp && a.MessageID == b.MessageID && a.EventType == b.EventType &&
+			slices.Equal(a.Added, b.Added) && slices.Equal(a.Removed, b.Removed)
+	}) {
+		t.Fatalf("read from the records %+v, the chat index has %+v", read, indexed)
 	}
 }

@@ -537,6 +537,9 @@ func (w *writer) applyHolds(ctx context.Context) error {
 		if c.Quarantined != nil {
 			keys = append(keys, c.Quarantined.Key)
 		}
+		if c.ChatIndex != nil {
+			keys = append(keys, c.ChatIndex.Key)
+		}
 		for _, key := range keys {
 			if err := set(key); err != nil {
 				return err

@@ -62,7 +62,7 @@ func TestHoldRacingHold(t *testing.T) {
 	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key, o.ChatIndex.Key)
 			if o.Quarantined != nil {
 				want = append(want, o.Quarantined.Key) // its own quarantined lines are its own objects
 			}
@@ -103,7 +103,7 @@ func TestHoldRacingSeal(t *testing.T) {
 	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key, o.ChatIndex.Key)
 			if o.Quarantined != nil {
 				want = append(want, o.Quarantined.Key) // its own quarantined lines are its own objects
 			}

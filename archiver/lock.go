@@ -62,6 +62,9 @@ func (l Ledger) verifyLocks(ctx context.Context, lk Locker, day Day, m *StoredMa
 	if m.Quarantined != nil {
 		check(m.Quarantined.Key, false)
 	}
+	if m.ChatIndex != nil {
+		check(m.ChatIndex.Key, false)
+	}
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)
 	}

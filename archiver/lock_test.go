@@ -148,6 +148,7 @@ func TestHold(t *testing.T) {
 			"orgs/" + o.Org + "/days/" + sampleDay.String() + "/r0001.json",
 			"orgs/" + o.Org + "/manifests/000000000001.json",
 			o.Data.Key,
+			o.ChatIndex.Key,
 		}
 		if o.Quarantined != nil {
 			own[o.Org] = append(own[o.Org], o.Quarantined.Key)
@@ -244,7 +245,7 @@ func TestHoldBeforeSeal(t *testing.T) {
 	var want []string
 	for _, o := range res.Orgs {
 		if o.Org == acme {
-			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key)
+			want = append(want, "orgs/"+acme+"/days/"+sampleDay.String()+"/r0001.json", "orgs/"+acme+"/manifests/000000000001.json", o.Data.Key, o.ChatIndex.Key)
 			if o.Quarantined != nil {
 				want = append(want, o.Quarantined.Key) // its own quarantined lines are its own objects
 			}

@@ -65,6 +65,9 @@ type Manifest struct {
 	// it existed. Named quarantinedLines, a name no day-level field has: it is neither the
 	// day's quarantined count nor the shared Quarantine of version 1 manifests.
 	Quarantined *DataObject `json:"quarantinedLines,omitempty"`
+	// ChatIndex names the day's chat index (issue 12, chatindex.go); absent from manifests
+	// sealed before it existed.
+	ChatIndex *ChatIndexRef `json:"chatIndex,omitempty"`
 	// DirectorySHA256 is the hex SHA-256 of the directory snapshot used for routing.
 	DirectorySHA256 string `json:"directorySha256"`
 	// RetentionDays is the organization's retention at sealing time.

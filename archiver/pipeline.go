@@ -205,6 +205,8 @@ type OrgResult struct {
 	// ClockSkew counts this organization's exported records outside the day.
 	ClockSkew ClockSkew
 	Data      DataObject
+	// ChatIndex names the day's chat index (nil when the day was sealed before them).
+	ChatIndex *ChatIndexRef
 	// Supersedes is set when this commit superseded a revision it drops records of.
 	Supersedes *Supersession
 	// Quarantined is the organization's quarantine object: the day's quarantined lines
@@ -308,7 +310,7 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 	res.ReadDuration = s.Now().Sub(start)
 	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 
-	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work}
+	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work, start: start}
 	if err := w.run(ctx, sorters); err != nil {
 		return nil, err
 	}

@@ -329,8 +329,8 @@ func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 		t.Fatalf("untouched store: problems %v, %d manifests", rep.Problems, rep.Manifests)
 	}
 	files := storeFiles(t, f.storeDir)
-	if len(files) != 9 {
-		t.Fatalf("store holds %d objects, want 9 (2 × export, manifest, day index; Acme's quarantine, the day's quarantine, 1 accounting)", len(files))
+	if len(files) != 11 {
+		t.Fatalf("store holds %d objects, want 11 (2 × export, chat index, manifest, day index; Acme's quarantine, the day's quarantine, 1 accounting)", len(files))
 	}
 	for key := range files {
 		for _, pos := range []string{"first", "middle", "last"} {
@@ -660,8 +660,8 @@ func TestInterruptedCommits(t *testing.T) {
 		t.Fatalf("an export without its manifest must not count as sealed: %v %v", m, err)
 	}
 	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
-	if err != nil || !rep.OK() || len(rep.Warnings) != 3 {
-		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none, two orphaned exports and Acme's orphaned quarantine", rep.Problems, rep.Warnings)
+	if err != nil || !rep.OK() || len(rep.Warnings) != 5 {
+		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none, two orphaned exports and chat indexes and Acme's orphaned quarantine", rep.Problems, rep.Warnings)
 	}
 
 	res = f.seal(t, sampleDay, archiver.Options{})
@@ -717,8 +717,8 @@ func TestRetention(t *testing.T) {
 	}
 	end := sampleDay.End()
 	want := map[string]time.Time{acme: end.AddDate(0, 0, 2557), globex: end.AddDate(0, 0, 3650)}
-	if len(rs.opts) != 9 {
-		t.Errorf("%d objects created, want 9 (Acme's quarantine among them)", len(rs.opts))
+	if len(rs.opts) != 11 {
+		t.Errorf("%d objects created, want 11 (Acme's quarantine and the chat indexes among them)", len(rs.opts))
 	}
 	// A rerun that restores a lost day index keeps it as long as the manifest it copies.
 	if err := os.Remove(filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json")); err != nil {

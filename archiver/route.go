@@ -19,6 +19,10 @@ type router struct {
 	userOrg  idIndex[int32]
 	botOrg   idIndex[int32]
 	chatOrgs idIndex[[]int32]
+	// chats are the directory's chats and orgChats[org] the indices of the organization's
+	// (those chatOrgs routes to it), for the chat index's members at the seal.
+	chats    []model.Chat
+	orgChats [][]int32
 }
 
 // safeID is what an organization id must look like to become a store key segment.
@@ -65,7 +69,8 @@ func newRouter(dir *model.Directory, day Day) (*router, error) {
 			r.botOrg.set(b.ID, i)
 		}
 	}
-	for _, c := range dir.Chats {
+	r.chats, r.orgChats = dir.Chats, make([][]int32, len(r.orgs))
+	for ci, c := range dir.Chats {
 		var set []int32
 		for _, m := range c.Members {
 			// Only users are members of an organization; a bot or an occupant in a chat
@@ -77,6 +82,9 @@ func newRouter(dir *model.Directory, day Day) (*router, error) {
 		if len(set) > 0 {
 			slices.Sort(set)
 			r.chatOrgs.set(c.ID, set)
+			for _, o := range set {
+				r.orgChats[o] = append(r.orgChats[o], int32(ci))
+			}
 		}
 	}
 	return r, nil

@@ -184,6 +184,9 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		if m.Quarantined != nil {
 			referenced[m.Quarantined.Key] = true
 		}
+		if m.ChatIndex != nil {
+			referenced[m.ChatIndex.Key] = true
+		}
 		if (opt.From.IsZero() || !day.Before(opt.From)) && (opt.To.IsZero() || !day.After(opt.To)) {
 			l.verifyObjects(ctx, org, day, m, idx, rep)
 			l.verifyRevision(ctx, org, day, m, rep)
@@ -205,6 +208,8 @@ func (l Ledger) verifyOrg(ctx context.Context, org string, keys []string, opt Ve
 		}
 		switch {
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/failed-"):
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/chatindex-"):
+			rep.Warnings = append(rep.Warnings, key+": chat index not named by any manifest (a run stopped before its commit)")
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/events-"):
 			rep.Warnings = append(rep.Warnings, key+": export not named by any manifest (a run stopped before its commit)")
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/quarantine-"):
@@ -231,7 +236,8 @@ func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *Store
 		rep.problem("%s: day index %s differs from the chain entry", m.Key, idx)
 	}
 	rep.Objects++
-	n, err := l.verifyData(ctx, m, rep)
+	derived := newChatIndexBuilder()
+	n, err := l.verifyData(ctx, m, derived)
 	if err != nil {
 		rep.problem("%s: %v", m.Data.Key, err)
 	}
@@ -243,6 +249,13 @@ func (l Ledger) verifyObjects(ctx context.Context, org string, day Day, m *Store
 			rep.problem("%s: organization quarantine %s: %v", m.Key, q.Key, err)
 		}
 		rep.Bytes += n
+	}
+	if m.ChatIndex != nil {
+		rep.Objects++
+		rep.Bytes += m.ChatIndex.Size
+		if err := l.verifyChatIndex(ctx, org, day, m, derived, err == nil); err != nil {
+			rep.problem("%s: chat index: %v", m.Key, err)
+		}
 	}
 	if q := m.Quarantine; q != nil {
 		size, sum, err := l.hashObject(ctx, q.Key, q.VersionID)
@@ -274,7 +287,7 @@ func (l Ledger) hashObject(ctx context.Context, key, versionID string) (int64, [
 
 // verifyData re-hashes the stored bytes and the JSONL inside, and checks the record count
 // and that records are in export order without duplicates.
-func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyReport) (int64, error) {
+func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chatIndexBuilder) (int64, error) {
 	rc, err := l.OpenObject(ctx, m.Data.Key, m.Data.VersionID) // the version the manifest names
 	if err != nil {
 		return 0, err
@@ -316,6 +329,7 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, rep *VerifyRe
 			if err != nil {
 				return counted.n, fmt.Errorf("record %d: %w", records, err)
 			}
+			derived.add(&ev)
 			cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: line}
 			skew.add(ev.EventTimestamp, m.Window.Start, m.Window.End)
 			if records == 1 {

@@ -68,7 +68,7 @@ func TestVerifyDataChecksOrder(t *testing.T) {
 				Key: "k", Size: int64(gz.Len()), SHA256: hexSum(sha256.Sum256(gz.Bytes())),
 				JSONLSize: int64(len(jsonl)), JSONLSHA256: hexSum(sha256.Sum256(jsonl)), Records: int64(len(tt.lines)),
 			}, Counts: OrgCounts{Exported: int64(len(tt.lines))}}}
-			_, err := Ledger{Store: memStore{"k": gz.Bytes()}}.verifyData(context.Background(), m, &VerifyReport{})
+			_, err := Ledger{Store: memStore{"k": gz.Bytes()}}.verifyData(context.Background(), m, newChatIndexBuilder())
 			switch {
 			case tt.want == "" && err != nil:
 				t.Fatalf("verifyData = %v, want nil", err)

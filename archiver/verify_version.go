@@ -16,6 +16,9 @@ func (l Ledger) verifyPinnedVersions(ctx context.Context, m *StoredManifest, rep
 	if q := m.Quarantined; q != nil {
 		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
 	}
+	if x := m.ChatIndex; x != nil {
+		l.verifyPinnedVersion(ctx, x.Key, x.VersionID, rep)
+	}
 	if q := m.Quarantine; q != nil {
 		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
 	}

@@ -59,7 +59,8 @@ type writer struct {
 	res    *DayResult
 	counts *dayCounts
 	log    *slog.Logger
-	work   string // the run's folder for sort runs and staged exports
+	work   string    // the run's folder for sort runs and staged exports
+	start  time.Time // when the seal began: the directory snapshot was read before
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -338,12 +339,17 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	skip := w.only != "" && w.only != o.ID
 	var st *stagedObject
 	var err error
+	var ix *chatIndexBuilder
 	if !skip {
 		st, err = newStagedObject(w.work)
+		ix = newChatIndexBuilder()
 	}
 	for b := range j.lines {
 		if err == nil && !skip {
 			err = st.write(b)
+		}
+		if err == nil && !skip {
+			err = ix.addLines(b)
 		}
 		j.free <- b
 	}
@@ -351,7 +357,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 		return
 	}
 	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win,
-		quarantine: w.orgQuarantine[j.org]}
+		quarantine: w.orgQuarantine[j.org], index: ix.index(o.ID, w.day, w.rt.orgMembers(j.org))}
 	if st != nil {
 		defer st.remove()
 	}
@@ -384,6 +390,8 @@ type orgCommit struct {
 	// quarantine is the organization's staged quarantine object, nil when none of the
 	// day's quarantined lines is attributed to it.
 	quarantine *stagedObject
+	// index is the day's chat index (OrgResult.ChatIndex names it once stored).
+	index *ChatIndex
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -442,6 +450,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		c.Quarantined = latest.Quarantined
 		c.manifestSHA256 = hexSum(latest.SHA256)
+		c.ChatIndex = latest.ChatIndex // nil when sealed before chat indexes: it stays without
 		return nil
 	}
 	if err := w.checkSigner(head); err != nil { // signer.go
@@ -473,6 +482,23 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		}
 		c.Quarantined.VersionID = version
 	}
+	return w.storeChatIndex(ctx, c)
+}
+
+// storeChatIndex stores the organization's chat index of the day, create-only and named
+// by its hash, for the manifest to name.
+func (w *writer) storeChatIndex(ctx context.Context, c *orgCommit) error {
+	b, err := encodeChatIndex(c.index)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	key := chatIndexKey(c.Org, w.day, sum)
+	version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, w.retention(c.org))
+	if err != nil {
+		return fmt.Errorf("store chat index: %w", err)
+	}
+	c.ChatIndex = &ChatIndexRef{Key: key, Size: int64(len(b)), SHA256: hexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
 	return nil
 }
 
@@ -519,7 +545,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 		Window: c.window, Counts: c.Counts, Data: c.Data, Quarantined: c.Quarantined,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
-		Ignored: w.res.Ignored,
+		Ignored: w.res.Ignored, ChatIndex: c.ChatIndex,
 	}
 	if c.ClockSkew.Total() > 0 {
 		sk := c.ClockSkew

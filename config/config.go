@@ -94,8 +94,8 @@ type Exports struct {
 	// MaxScanEvents (exports.maxScanEvents) bounds a task's work: the sealed records of the
 	// days of its range, which it reads whatever its filters keep. Not a number of days.
 	MaxScanEvents int
-	// MaxIDs (exports.maxIds) is the most chat ids, user ids, message ids, search terms or
-	// e-mail addresses of a task.
+	// MaxIDs (exports.maxIds) is the most chat ids, user ids, custodian ids, message ids, search
+	// terms or e-mail addresses of a task.
 	MaxIDs int
 	// MaxTasksPerOrg (exports.maxTasksPerOrg) caps an organization's tasks queued or
 	// running, over every replica: more are refused with 429 too_many_tasks.

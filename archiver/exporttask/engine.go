@@ -192,7 +192,7 @@ func (e *Engine) FormatNames() []string {
 
 // Create validates req for the organization, stores it as a new task and queues it.
 // by names the requester (a token id) for the record. Errors: *FieldError (bad request),
-// ErrNoArchive, *UnsealedError, or a store error.
+// ErrNoArchive, *UnsealedError, *UnknownIDsError, or a store error.
 func (e *Engine) Create(ctx context.Context, org, by string, req Request) (string, error) {
 	e.init()
 	now := e.Now()
@@ -206,7 +206,7 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if req.Delivery == DeliveryEmail && e.BaseURL == "" {
 		return "", fieldErr("delivery", "email delivery needs exports.baseURL, the API's public address, for the link")
 	}
-	o, err := e.organization(ctx, org)
+	o, dir, err := e.organization(ctx, org)
 	if err != nil {
 		return "", err
 	}
@@ -234,11 +234,13 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	}
 	var unsealed []archiver.DayStatus
 	var records int64
+	var sealed []*archiver.StoredManifest
 	for _, r := range rows {
 		if r.State != archiver.StateSealed && r.State != archiver.StateEmpty {
 			unsealed = append(unsealed, r)
 		} else {
 			records += r.Manifest.Data.Records
+			sealed = append(sealed, r.Manifest)
 		}
 	}
 	if len(unsealed) > 0 {
@@ -250,6 +252,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	// The request is stored with the range it resolved to, so the task reads the same
 	// days however the defaults move later (a new sealed day).
 	req.From, req.To = from.String(), to.String()
+	if err := checkKnown(ctx, e.ledger(), dir, org, &req, sealed); err != nil {
+		return "", err
+	}
 	// Counted in the store, so the cap holds over every replica (two requests racing on
 	// two replicas may both pass it by one).
 	n, err := e.unfinished(ctx, org)
@@ -323,17 +328,17 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 	return from, to, nil
 }
 
-func (e *Engine) organization(ctx context.Context, org string) (model.Organization, error) {
+func (e *Engine) organization(ctx context.Context, org string) (model.Organization, *model.Directory, error) {
 	dir, err := e.Directory(ctx)
 	if err != nil {
-		return model.Organization{}, fmt.Errorf("read directory: %w", err)
+		return model.Organization{}, nil, fmt.Errorf("read directory: %w", err)
 	}
 	for _, o := range dir.Organizations {
 		if o.ID == org && o.Archival {
-			return o, nil
+			return o, dir, nil
 		}
 	}
-	return model.Organization{}, ErrNoArchive
+	return model.Organization{}, nil, ErrNoArchive
 }
 
 // enqueue queues t for a worker of this process, unless one has it already; it reports
@@ -859,8 +864,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 			enc.Close()
 		}
 	}()
-	filter, terms := newFilter(rec.Request)
-	c := &completion{}
+	var sealed []*archiver.StoredManifest
 	var scanned int64
 	for d := from; !d.After(to); d = d.Next() {
 		m, err := ledger.Latest(ctx, rec.Org, d)
@@ -875,6 +879,17 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		if scanned += m.Data.Records; scanned > e.Limits.MaxScanEvents {
 			return nil, taskErrorf("%v", &WorkLimitError{From: from, To: to, Records: scanned, Limit: e.Limits.MaxScanEvents})
 		}
+		sealed = append(sealed, m)
+	}
+	var mem memberships
+	if len(rec.Request.CustodianIDs) > 0 {
+		if mem, err = e.custodianMemberships(ctx, rec.Request.CustodianIDs, sealed); err != nil {
+			return nil, err
+		}
+	}
+	filter, terms := newFilter(rec.Request, mem)
+	c := &completion{}
+	for _, m := range sealed {
 		sd, err := e.day(ctx, enc, m, filter)
 		if err != nil {
 			return nil, err
@@ -1022,12 +1037,14 @@ func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifes
 	return sd, nil
 }
 
-// newFilter returns the request's record filter, and its term matcher (nil without
-// terms), which counts the term report of what the filter keeps. Empty sets select
-// everything; every given selection must match (AND).
-func newFilter(r Request) (func(*model.Event) bool, *termMatcher) {
+// newFilter returns the request's record filter, given the custodians' memberships found
+// by custodianMemberships, and its term matcher (nil without terms), which counts the
+// term report of what the filter keeps. Empty sets select everything; every given
+// selection must match (AND).
+func newFilter(r Request, mem memberships) (func(*model.Event) bool, *termMatcher) {
 	chats := set(r.ChatIDs)
 	users := set(r.UserIDs)
+	custodians := set(r.CustodianIDs)
 	messages := set(r.MessageIDs)
 	var since, until int64 = math.MinInt64, math.MaxInt64
 	if t, err := time.Parse(time.RFC3339Nano, r.Since); err == nil {
@@ -1048,17 +1065,29 @@ func newFilter(r Request) (func(*model.Event) bool, *termMatcher) {
 		if e.EventTimestamp < since || e.EventTimestamp >= until {
 			return false
 		}
-		if users != nil && !users[e.Sender.ID] {
-			// A custodian added to or removed from a chat is part of their record.
-			if e.ContentType != model.ContentMembersChanged ||
-				!slices.ContainsFunc(e.Content.Added, func(p model.Participant) bool { return users[p.ID] }) &&
-					!slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return users[p.ID] }) {
-				return false
-			}
+		if users != nil && !sentOrNamed(e, users) {
+			return false
+		}
+		if custodians != nil && !sentOrNamed(e, custodians) &&
+			!slices.ContainsFunc(r.CustodianIDs, func(k string) bool { return mem.in(k, e.ChatID, e.EventTimestamp) }) {
+			return false
 		}
 		// Last, so that the term report counts only records every other filter kept.
 		return terms == nil || terms.match(e)
 	}, terms
+}
+
+// sentOrNamed reports whether one of ids sent e, or e adds or removes one of them from a
+// chat (membersChanged): a person's joining and leaving are part of their record.
+func sentOrNamed(e *model.Event, ids map[string]bool) bool {
+	if ids[e.Sender.ID] {
+		return true
+	}
+	if e.ContentType == model.ContentMembersChanged {
+		return slices.ContainsFunc(e.Content.Added, func(p model.Participant) bool { return ids[p.ID] }) ||
+			slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return ids[p.ID] })
+	}
+	return false
 }
 
 func set(ids []string) map[string]bool {

@@ -244,7 +244,6 @@ func TestFilters(t *testing.T) {
 		{"chat and user together", []string{"chat-acme-globex"}, []string{"u-ada"}, func(e model.Event) bool {
 			return e.ChatID == "chat-acme-globex" && e.Sender.ID == "u-ada"
 		}},
-		{"nobody", []string{"chat-that-does-not-exist"}, nil, func(model.Event) bool { return false }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -39,6 +39,12 @@ type Request struct {
 	// remove one of them from a chat (membersChanged); empty means everyone. With ChatIDs
 	// too, an event must match both.
 	UserIDs []string `json:"userIds,omitempty"`
+	// CustodianIDs keeps each custodian's record (issue 12): every event a custodian sent,
+	// every membership change naming them, and every event of a chat committed while they
+	// were a member of it (see custodian.go for how membership is found); empty means no
+	// custodian filter. Several custodians: the union of their records. With ChatIDs or
+	// UserIDs too, an event must match those as well.
+	CustodianIDs []string `json:"custodianIds,omitempty"`
 	// MessageIDs keeps only the events of these messages: each one's sent event, every
 	// edit and its deletion, whichever day of the range they fell on.
 	MessageIDs []string `json:"messageIds,omitempty"`
@@ -75,7 +81,7 @@ type Limits struct {
 	// MaxScanEvents is the most records a task may read: the sum of the sealed records
 	// of the days of its range (exports.maxScanEvents). It bounds work, not days.
 	MaxScanEvents int64
-	// MaxIDs is the most chat ids, user ids, message ids and terms of a request
+	// MaxIDs is the most chat ids, user ids, custodian ids, message ids and terms of a request
 	// (exports.maxIds).
 	MaxIDs int
 }
@@ -147,7 +153,7 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	for _, f := range []struct {
 		name string
 		ids  []string
-	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}, {"messageIds", r.MessageIDs}, {"toUsers", r.ToUsers}} {
+	}{{"chatIds", r.ChatIDs}, {"userIds", r.UserIDs}, {"custodianIds", r.CustodianIDs}, {"messageIds", r.MessageIDs}, {"toUsers", r.ToUsers}} {
 		if len(f.ids) > l.MaxIDs {
 			return b, fieldErr(f.name, "%d ids; at most %d", len(f.ids), l.MaxIDs)
 		}

@@ -26,6 +26,7 @@ const (
 	ELinkExpired   = "link_expired"   // a download link past its expiry: ask the task's status for a new one
 	EInvalidLink   = "invalid_link"   // a download link whose signature does not check
 	ETooManyTasks  = "too_many_tasks" // the organization has exports.maxTasksPerOrg tasks queued or running
+	EUnknownIDs    = "unknown_ids"    // chat, user or custodian ids the range's sealed days do not know (unknownIds lists them)
 	// EUnavailable is /readyz's 503: the replica should get no traffic (the audit cannot
 	// be written, or the store, directory or tokens cannot be read).
 	EUnavailable = "unavailable"
@@ -43,6 +44,7 @@ var statusOf = map[string]int{
 	ELinkExpired:       http.StatusGone,
 	EInvalidLink:       http.StatusForbidden,
 	ETooManyTasks:      http.StatusTooManyRequests,
+	EUnknownIDs:        http.StatusBadRequest,
 	EUnavailable:       http.StatusServiceUnavailable,
 	ENotFound:          http.StatusNotFound,
 	EMethodNotAllowed:  http.StatusMethodNotAllowed,
@@ -56,6 +58,8 @@ type Error struct {
 	RetryAfter time.Duration
 	// Field names the request field at fault, for invalid_request.
 	Field string
+	// UnknownIDs lists the ids at fault, for unknown_ids.
+	UnknownIDs *exporttask.UnknownIDsError
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
@@ -72,8 +76,11 @@ func errorCode(err error) (*Error, int) {
 	var ue *exporttask.UnsealedError
 	var tm *exporttask.TooManyTasksError
 	var wl *exporttask.WorkLimitError
+	var uk *exporttask.UnknownIDsError
 	switch {
 	case errors.As(err, &e):
+	case errors.As(err, &uk):
+		e = &Error{Code: EUnknownIDs, Message: uk.Error(), UnknownIDs: uk}
 	case errors.As(err, &tm):
 		e = &Error{Code: ETooManyTasks, Message: tm.Error(), RetryAfter: time.Minute}
 	case errors.As(err, &fe):
@@ -141,8 +148,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(struct {
-		Error   string `json:"error"`
-		Message string `json:"message"`
-		Field   string `json:"field,omitempty"`
-	}{e.Code, e.Message, e.Field})
+		Error      string                      `json:"error"`
+		Message    string                      `json:"message"`
+		Field      string                      `json:"field,omitempty"`
+		UnknownIDs *exporttask.UnknownIDsError `json:"unknownIds,omitempty"`
+	}{e.Code, e.Message, e.Field, e.UnknownIDs})
 }

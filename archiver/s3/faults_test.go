@@ -11,6 +11,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // TestTransientFaults puts a proxy that fails every other request (503, a slow answer, or
@@ -106,4 +107,39 @@ func TestPersistentFaultAbortsUpload(t *testing.T) {
 		rc.Close()
 		t.Fatal("the object exists after a failed create")
 	}
+}
+
+// TestListThroughCutAnswers cuts the first answer to every listing mid-body: the SDK does
+// not retry an answer it could not decode, so List asks for the page again.
+func TestListThroughCutAnswers(t *testing.T) {
+	srv := miniotest.Start(t)
+	proxy := srv.NewFaultProxy(t)
+	bucket := srv.Bucket(t, true)
+	s, err := s3.NewStore(t.Context(), srv.ClientFor(proxy.URL), bucket, "p", s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"a/1", "a/2", "a/3"}
+	for _, key := range want {
+		if err := s.Create(t.Context(), key, strings.NewReader(key), int64(len(key)), sha256.Sum256([]byte(key)), archiver.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cut := false
+	proxy.SetFaults(func(r *http.Request) miniotest.Fault {
+		if r.Method == http.MethodGet && r.URL.Query().Has("list-type") && !cut {
+			cut = true
+			return miniotest.Cut
+		}
+		return miniotest.Pass
+	})
+	var got []string
+	if err := s.List(t.Context(), "a/", func(key string) error { got = append(got, key); return nil }); err != nil {
+		t.Fatalf("List through a cut answer: %v", err)
+	}
+	if !cut || proxy.Count(miniotest.Cut) == 0 || strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("listed %q (cut: %v), want %q", got, cut, want)
+	}
+	reliability.Record(t, "fault", "S3 store: a listing's answer cut mid-body", reliability.Recovered,
+		"List asks for the page again (the SDK does not retry an answer it could not decode)")
 }

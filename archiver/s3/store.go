@@ -447,6 +447,14 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 	})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
+		// The SDK retries failed requests, but not an answer whose body was cut: the
+		// paginator keeps its place until a page arrives whole, so ask for it again.
+		for attempt := 0; err != nil && cutAnswer(err) && attempt < 3; attempt++ {
+			if werr := wait(ctx, attempt); werr != nil {
+				return fmt.Errorf("s3: list objects %s: %w", prefix, werr)
+			}
+			page, err = p.NextPage(ctx)
+		}
 		if err != nil {
 			return fmt.Errorf("s3: list objects %s: %w", prefix, err)
 		}
@@ -463,6 +471,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 // until expiry passes (Options.PresignExpiry when expiry is 0). PresignGetVersion pins one.
 func (s *Store) PresignGet(ctx context.Context, key string, expiry time.Duration) (string, error) {
 	return s.PresignGetVersion(ctx, key, "", expiry)
+}
+
+// cutAnswer reports whether err is an answer whose body could not be read whole (a
+// connection cut mid-body): safe to ask again for a read.
+func cutAnswer(err error) bool {
+	var de *smithy.DeserializationError
+	return errors.As(err, &de) || errors.Is(err, io.ErrUnexpectedEOF)
 }
 
 // wait backs off before retrying a conflicting conditional write.

@@ -66,8 +66,8 @@ func (r rsmfTask) Summarize(s exporttask.Summary) error {
 func init() {
 	register(&command{
 		name:    "export-task",
-		summary: "export a date range, filtered by chats, users, messages, instants or search terms, as a stored task (jsonl, json, html, rsmf)",
-		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--message ID]... [--term T]... --format jsonl|json|html|rsmf [-o FILE]",
+		summary: "export a date range, filtered by chats, senders, custodians, messages, instants or search terms, as a stored task (jsonl, json, html, rsmf)",
+		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--custodian ID]... [--message ID]... [--term T]... --format jsonl|json|html|rsmf [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
 			fs.String("from", "", "first sealed day, YYYY-MM-DD (default: the organization's archival start)")
@@ -76,6 +76,7 @@ func init() {
 			fs.String("until", "", "keep only events before this RFC 3339 instant")
 			fs.StringArray("chat", nil, "keep only this chat's events (repeatable)")
 			fs.StringArray("user", nil, "keep only events this participant sent, joined or left (repeatable)")
+			fs.StringArray("custodian", nil, "keep this custodian's events: sent, joined or left, and their chats' events while a member (repeatable)")
 			fs.StringArray("message", nil, "keep only this message's events: sent, every edit, the deletion (repeatable)")
 			fs.StringArray("term", nil, "keep only records this word or phrase matches; any term (repeatable)")
 			fs.String("format", "jsonl", "result format")
@@ -156,6 +157,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	req.Until, _ = fs.GetString("until")
 	req.MessageIDs, _ = fs.GetStringArray("message")
 	req.Terms, _ = fs.GetStringArray("term")
+	req.CustodianIDs, _ = fs.GetStringArray("custodian")
 	req.Format, _ = fs.GetString("format")
 	if org == "" {
 		return e.fail("export-task", usagef("--org is required"))
@@ -207,8 +209,12 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", aerr)
 	}
 	var fe *exporttask.FieldError
+	var uk *exporttask.UnknownIDsError
+	if errors.As(err, &uk) {
+		return e.fail("export-task", usagef("%v", uk))
+	}
 	if errors.As(err, &fe) {
-		flag := map[string]string{"chatIds": "chat", "userIds": "user", "messageIds": "message", "terms": "term"}[fe.Field]
+		flag := map[string]string{"chatIds": "chat", "userIds": "user", "custodianIds": "custodian", "messageIds": "message", "terms": "term"}[fe.Field]
 		if flag == "" {
 			flag = fe.Field
 		}

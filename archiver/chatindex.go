@@ -1,0 +1,302 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/chatvault/chatvault/model"
+)
+
+// ChatIndexVersion is the version of the chat indexes this build writes.
+const ChatIndexVersion = 1
+
+// ChatIndex is a sealed organization-day's index of who and what its export holds (issue
+// 12): the chats and participants of its records, its membership changes, and the
+// members of each of the organization's chats as the directory showed them at the seal.
+// It is stored beside the manifest, create-only, named by its SHA-256, which the manifest
+// records (Manifest.ChatIndex), so the manifest's signature covers it.
+//
+// Export tasks read it to tell an unknown chat or user id from a known one, and to find
+// when a custodian was a member of a chat, without reading the day's records. Everything
+// but Members is derived from the day's records, and verify derives it again from them;
+// Members comes from the directory, which verify does not have: it checks its hash and
+// its form only.
+type ChatIndex struct {
+	Version int    `json:"version"`
+	Org     string `json:"org"`
+	Date    string `json:"date"`
+	// Chats are the ids of the chats the day's records are in, sorted.
+	Chats []string `json:"chats"`
+	// Participants are the ids of every record's sender and of every participant a
+	// membersChanged record adds or removes, sorted.
+	Participants []string `json:"participants"`
+	// MembershipChanges are the day's membersChanged records that have content, in export
+	// order.
+	MembershipChanges []MembershipChange `json:"membershipChanges"`
+	// Members are the organization's chats in the directory snapshot of the seal (those
+	// with at least one member who is a user of the organization, the chats inclusion
+	// rule 2 archives), sorted by id, each with its members' ids as the directory lists
+	// them (users of any organization, bots, occupants), sorted and unique. The time of
+	// the snapshot is the manifest's ChatIndexRef.MembersAt.
+	Members []ChatMembers `json:"members"`
+}
+
+// MembershipChange is one membersChanged record.
+type MembershipChange struct {
+	ChatID         string   `json:"chatId"`
+	EventTimestamp int64    `json:"eventTimestamp"`
+	MessageID      string   `json:"messageId"`
+	EventType      string   `json:"eventType"`
+	Added          []string `json:"added"`
+	Removed        []string `json:"removed"`
+}
+
+// ChatMembers is one chat's members at a seal.
+type ChatMembers struct {
+	ChatID  string   `json:"chatId"`
+	Members []string `json:"members"`
+}
+
+// ChatIndexRef is how a manifest names its chat index.
+type ChatIndexRef struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// VersionID is the store's version id of the object, as in DataObject (issue 10.6).
+	VersionID string `json:"versionId,omitempty"`
+	// MembersAt is when the seal that recorded Members began, in epoch ms: the directory
+	// snapshot it used was read just before, so Members is the membership at about
+	// that time (which is usually after the day's end: a seal runs once the day is over).
+	MembersAt int64 `json:"membersAt"`
+}
+
+func chatIndexKey(org string, day Day, sum [sha256.Size]byte) string {
+	return dayPrefix(org, day) + "chatindex-" + hexSum(sum) + ".json"
+}
+
+// chatIndexBuilder derives a ChatIndex's record-derived parts from the records, in export
+// order. It holds one organization-day's distinct ids.
+type chatIndexBuilder struct {
+	chats, participants map[string]struct{}
+	changes             []MembershipChange
+}
+
+func newChatIndexBuilder() *chatIndexBuilder {
+	return &chatIndexBuilder{chats: map[string]struct{}{}, participants: map[string]struct{}{}}
+}
+
+func (b *chatIndexBuilder) add(e *model.Event) {
+	b.chats[e.ChatID] = struct{}{}
+	b.participants[e.Sender.ID] = struct{}{}
+	if e.ContentType != model.ContentMembersChanged || !e.HasContent {
+		return
+	}
+	c := MembershipChange{ChatID: e.ChatID, EventTimestamp: e.EventTimestamp, MessageID: e.MessageID, EventType: e.EventType,
+		Added: []string{}, Removed: []string{}}
+	for _, p := range e.Content.Added {
+		c.Added = append(c.Added, p.ID)
+		b.participants[p.ID] = struct{}{}
+	}
+	for _, p := range e.Content.Removed {
+		c.Removed = append(c.Removed, p.ID)
+		b.participants[p.ID] = struct{}{}
+	}
+	b.changes = append(b.changes, c)
+}
+
+// addLines adds '\n'-terminated canonical records.
+func (b *chatIndexBuilder) addLines(lines []byte) error {
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		if i < 0 {
+			i = len(lines)
+		}
+		if err := b.addLine(lines[:i]); err != nil {
+			return err
+		}
+		lines = lines[min(i+1, len(lines)):]
+	}
+	return nil
+}
+
+// addLine adds one canonical record. Most records only add their chat and sender, which
+// are read from the canonical layout (model.AppendJSON: chatId second, the sender's id
+// second in its object, contentType after the sender) without decoding the record; a
+// membership change, or an id with an escape, is decoded whole. In canonical JSON a quote
+// inside a string is always escaped, so `,"` never occurs inside one: the first match of
+// each pattern below is the field itself.
+func (b *chatIndexBuilder) addLine(line []byte) error {
+	chat, ok1 := plainString(line, `,"chatId":"`)
+	sender, ok2 := plainString(line, `,"sender":{"participantType":"`)
+	if ok2 {
+		// Skip the participant type's value to the id.
+		rest := line[bytes.Index(line, []byte(`,"sender":{"participantType":"`)):]
+		sender, ok2 = plainString(rest, `","id":"`)
+	}
+	ct := bytes.Index(line, []byte(`,"contentType":"membersChanged"`))
+	if !ok1 || !ok2 || ct >= 0 {
+		e, err := model.Decode(line)
+		if err != nil {
+			return fmt.Errorf("chat index: %w", err)
+		}
+		b.add(&e)
+		return nil
+	}
+	if _, ok := b.chats[string(chat)]; !ok {
+		b.chats[string(chat)] = struct{}{}
+	}
+	if _, ok := b.participants[string(sender)]; !ok {
+		b.participants[string(sender)] = struct{}{}
+	}
+	return nil
+}
+
+// plainString returns the string value that follows the first match of prefix in line,
+// when it has no escape; false otherwise (the caller decodes the record).
+func plainString(line []byte, prefix string) ([]byte, bool) {
+	i := bytes.Index(line, []byte(prefix))
+	if i < 0 {
+		return nil, false
+	}
+	v := line[i+len(prefix):]
+	j := bytes.IndexByte(v, '"')
+	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
+		return nil, false
+	}
+	return v[:j], true
+}
+
+func sortedKeys(m map[string]struct{}) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (b *chatIndexBuilder) index(org string, day Day, members []ChatMembers) *ChatIndex {
+	x := &ChatIndex{Version: ChatIndexVersion, Org: org, Date: day.String(), Chats: sortedKeys(b.chats),
+		Participants: sortedKeys(b.participants), MembershipChanges: b.changes, Members: members}
+	if x.MembershipChanges == nil {
+		x.MembershipChanges = []MembershipChange{}
+	}
+	if x.Members == nil {
+		x.Members = []ChatMembers{}
+	}
+	return x
+}
+
+// encodeChatIndex is the index's stored form: compact JSON and a newline (deterministic:
+// the same records and directory give the same bytes, so a rerun finds its own object).
+func encodeChatIndex(x *ChatIndex) ([]byte, error) {
+	b, err := json.Marshal(x)
+	if err != nil {
+		return nil, fmt.Errorf("encode chat index: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// DecodeChatIndex parses a stored chat index.
+func DecodeChatIndex(b []byte) (*ChatIndex, error) {
+	var x ChatIndex
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&x); err != nil {
+		return nil, fmt.Errorf("decode chat index: %w", err)
+	}
+	if x.Version != ChatIndexVersion {
+		return nil, fmt.Errorf("decode chat index: unsupported version %d", x.Version)
+	}
+	return &x, nil
+}
+
+// orgMembers returns the members of organization org's chats in the directory (see
+// ChatIndex.Members).
+func (r *router) orgMembers(org int32) []ChatMembers {
+	idx := r.orgChats[org]
+	out := make([]ChatMembers, 0, len(idx))
+	for _, i := range idx {
+		c := r.chats[i]
+		m := slices.Clone(c.Members)
+		slices.Sort(m)
+		out = append(out, ChatMembers{ChatID: c.ID, Members: slices.Compact(m)})
+	}
+	slices.SortFunc(out, func(a, b ChatMembers) int { return strings.Compare(a.ChatID, b.ChatID) })
+	return out
+}
+
+// ReadChatIndex reads and checks the chat index m names: its size and SHA-256 must be the
+// manifest's, and it must be of m's organization and day. Nil, nil when m has none (sealed
+// before chat indexes existed).
+func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatIndex, error) {
+	ref := m.ChatIndex
+	if ref == nil {
+		return nil, nil
+	}
+	rc, err := l.OpenObject(ctx, ref.Key, ref.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, ref.Size+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", ref.Key, err)
+	}
+	if int64(len(b)) != ref.Size || hexSum(sha256.Sum256(b)) != ref.SHA256 {
+		return nil, fmt.Errorf("%s: chat index does not match its manifest %s (run chatvault verify): %w", ref.Key, m.Key, ErrUntrustedManifest)
+	}
+	x, err := DecodeChatIndex(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", ref.Key, err)
+	}
+	if x.Org != m.Org || x.Date != m.Date {
+		return nil, fmt.Errorf("%s: chat index of %s %s in manifest %s of %s %s: %w", ref.Key, x.Org, x.Date, m.Key, m.Org, m.Date, ErrUntrustedManifest)
+	}
+	return x, nil
+}
+
+// verifyChatIndex checks m's chat index: its hash, its form, that it is of m's
+// organization and day, and, when the day's records read whole (complete), that its
+// chats, participants and membership changes are those derived from them. Members come
+// from the directory of the seal, which verify does not have: their form is checked
+// (sorted, unique), and the manifest's signature covers their hash.
+func (l Ledger) verifyChatIndex(ctx context.Context, org string, day Day, m *StoredManifest, derived *chatIndexBuilder, complete bool) error {
+	if !strings.HasPrefix(m.ChatIndex.Key, dayPrefix(org, day)) {
+		return fmt.Errorf("key %s is outside the day's folder", m.ChatIndex.Key)
+	}
+	x, err := l.ReadChatIndex(ctx, m)
+	if err != nil {
+		return err
+	}
+	if complete {
+		want := derived.index(x.Org, day, x.Members)
+		if !slices.Equal(x.Chats, want.Chats) {
+			return fmt.Errorf("its chats are not those of the day's records")
+		}
+		if !slices.Equal(x.Participants, want.Participants) {
+			return fmt.Errorf("its participants are not those of the day's records")
+		}
+		if !slices.EqualFunc(x.MembershipChanges, want.MembershipChanges, func(a, b MembershipChange) bool {
+			return a.ChatID == b.ChatID && a.EventTimestamp == b.EventTimestamp && a.MessageID == b.MessageID &&
+				a.EventType == b.EventType && slices.Equal(a.Added, b.Added) && slices.Equal(a.Removed, b.Removed)
+		}) {
+			return fmt.Errorf("its membership changes are not those of the day's records")
+		}
+	}
+	for i, c := range x.Members {
+		if i > 0 && x.Members[i-1].ChatID >= c.ChatID {
+			return fmt.Errorf("members: chat %q is out of order or repeated", c.ChatID)
+		}
+		if !slices.IsSorted(c.Members) || len(slices.Compact(slices.Clone(c.Members))) != len(c.Members) {
+			return fmt.Errorf("members of chat %q are not sorted and unique", c.ChatID)
+		}
+	}
+	return nil
+}

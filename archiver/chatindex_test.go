@@ -1,0 +1,196 @@
+package archiver_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/synth"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/model"
+)
+
+// TestChatIndex: each sealed organization-day names a chat index whose chats,
+// participants and membership changes are those of its records, and whose members are
+// the organization's chats in the directory; verify re-derives the first three from the
+// records and refuses an index that differs, even one whose hash the manifest records.
+func TestChatIndex(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	res := f.seal(t, sampleDay, archiver.Options{})
+	ledger := archiver.Ledger{Store: f.store}
+	dir, err := model.ParseDirectory(f.directory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orgOf := map[string]string{}
+	for _, u := range dir.Users {
+		orgOf[u.ID] = u.OrgID
+	}
+	for _, o := range res.Orgs {
+		jsonl, m := f.export(t, o.Org, sampleDay)
+		if m.ChatIndex == nil || o.ChatIndex == nil || *m.ChatIndex != *o.ChatIndex {
+			t.Fatalf("%s: manifest names chat index %+v, result %+v", o.Name, m.ChatIndex, o.ChatIndex)
+		}
+		if m.ChatIndex.MembersAt != fixedClock().UnixMilli() {
+			t.Errorf("%s: membersAt %d, want the seal's start %d", o.Name, m.ChatIndex.MembersAt, fixedClock().UnixMilli())
+		}
+		x, err := ledger.ReadChatIndex(context.Background(), m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chats, people := map[string]bool{}, map[string]bool{}
+		changes := 0
+		for line := range bytes.Lines(jsonl) {
+			e, err := model.Decode(bytes.TrimSuffix(line, []byte("\n")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			chats[e.ChatID], people[e.Sender.ID] = true, true
+			if e.ContentType == model.ContentMembersChanged && e.HasContent {
+				changes++
+				for _, p := range slices.Concat(e.Content.Added, e.Content.Removed) {
+					people[p.ID] = true
+				}
+			}
+		}
+		keys := func(m map[string]bool) []string {
+			var out []string
+			for k := range m {
+				out = append(out, k)
+			}
+			slices.Sort(out)
+			return out
+		}
+		if !slices.Equal(x.Chats, keys(chats)) || !slices.Equal(x.Participants, keys(people)) || len(x.MembershipChanges) != changes {
+			t.Errorf("%s: index %+v; records hold chats %v, participants %v, %d membership changes", o.Name, x, keys(chats), keys(people), changes)
+		}
+		var want []archiver.ChatMembers
+		for _, c := range dir.Chats {
+			if slices.ContainsFunc(c.Members, func(id string) bool { return orgOf[id] == o.Org }) {
+				members := slices.Clone(c.Members)
+				slices.Sort(members)
+				want = append(want, archiver.ChatMembers{ChatID: c.ID, Members: slices.Compact(members)})
+			}
+		}
+		slices.SortFunc(want, func(a, b archiver.ChatMembers) int { return strings.Compare(a.ChatID, b.ChatID) })
+		if len(want) == 0 || !slices.EqualFunc(x.Members, want, func(a, b archiver.ChatMembers) bool {
+			return a.ChatID == b.ChatID && slices.Equal(a.Members, b.Members)
+		}) {
+			t.Errorf("%s: members %+v, want %+v", o.Name, x.Members, want)
+		}
+	}
+	// A forged index: a chat dropped, the manifest rewritten to name the forgery's hash
+	// (an unsigned store: whoever can write can do this). Verify re-derives the chats from
+	// the records and refuses it.
+	m, err := ledger.Latest(context.Background(), acme, sampleDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := ledger.ReadChatIndex(context.Background(), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := bytes.Replace(mustRead(t, f.storeDir, m.ChatIndex.Key), []byte(`"chats":["`+x.Chats[0]+`",`), []byte(`"chats":[`), 1)
+	if len(forged) == int(m.ChatIndex.Size) {
+		t.Fatal("forgery did not change the index")
+	}
+	sum := sha256.Sum256(forged)
+	// The key is named by the hash too.
+	manifest := bytes.ReplaceAll(m.Bytes, []byte(m.ChatIndex.SHA256), []byte(hex.EncodeToString(sum[:])))
+	manifest = bytes.Replace(manifest, []byte(`"size": `+itoa(m.ChatIndex.Size)+`,`), []byte(`"size": `+itoa(int64(len(forged)))+`,`), 1)
+	for _, key := range []string{m.Key, "orgs/" + acme + "/manifests/000000000001.json"} {
+		writeFile(t, filepath.Join(f.storeDir, filepath.FromSlash(key)), manifest)
+	}
+	forgedKey := strings.ReplaceAll(m.ChatIndex.Key, m.ChatIndex.SHA256, hex.EncodeToString(sum[:]))
+	if err := os.WriteFile(filepath.Join(f.storeDir, filepath.FromSlash(forgedKey)), forged, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "chats are not those of the day's records") }) {
+		t.Fatalf("verify of a forged chat index: problems %v", rep.Problems)
+	}
+	reliability.Record(t, "security", "chat index rewritten with its manifest's hash to match", reliability.CleanFailure,
+		"verify reports it: it re-derives the index's chats, participants and membership changes from the day's records")
+}
+
+func mustRead(t *testing.T, root, key string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(key)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// TestChatIndexFastPath: the seal reads most records' chat and sender from the canonical
+// layout without decoding them; over a generated day (escapes, Unicode, bots, guests,
+// membership changes) and ids with escapes, it finds what decoding every record finds.
+func TestChatIndexFastPath(t *testing.T) {
+	logDir := t.TempDir()
+	st, err := synth.Generate(context.Background(), logDir, synth.Options{Day: sampleDay, Events: 20_000, Orgs: 5, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []byte
+	for _, f := range st.Files {
+		b, err := os.ReadFile(filepath.Join(logDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for raw := range bytes.Lines(b) {
+			if e, err := model.Decode(bytes.TrimSuffix(raw, []byte("\n"))); err == nil {
+				lines = append(model.AppendJSON(lines, &e), '\n')
+			}
+		}
+	}
+	for _, odd := range []model.Event{
+		{EventType: model.EventSent, ChatID: `chat "quoted" \ back`, Timestamp: 1, EventTimestamp: 1, MessageID: "m1",
+			Sender:      model.Participant{Type: model.ParticipantOccupant, ID: `o-"x",\"sender\"`, DisplayName: `,"sender":{"participantType":"email","id":"forged"`},
+			ContentType: model.ContentText, HasContent: true, Content: model.Content{Type: model.ContentText, Text: `,"contentType":"membersChanged"`}},
+	} {
+		lines = append(model.AppendJSON(lines, &odd), '\n')
+	}
+	chats, people, changes, err := archiver.ChatIndexOfLines(lines)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantChats, wantPeople, wantChanges := map[string]bool{}, map[string]bool{}, 0
+	for raw := range bytes.Lines(lines) {
+		e, err := model.Decode(bytes.TrimSuffix(raw, []byte("\n")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantChats[e.ChatID], wantPeople[e.Sender.ID] = true, true
+		if e.ContentType == model.ContentMembersChanged && e.HasContent {
+			wantChanges++
+			for _, p := range slices.Concat(e.Content.Added, e.Content.Removed) {
+				wantPeople[p.ID] = true
+			}
+		}
+	}
+	sorted := func(m map[string]bool) []string {
+		var out []string
+		for k := range m {
+			out = append(out, k)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if !slices.Equal(chats, sorted(wantChats)) || !slices.Equal(people, sorted(wantPeople)) || changes != wantChanges || wantChanges == 0 {
+		t.Fatalf("fast path: %d chats, %d participants, %d changes; decoding: %d, %d, %d",
+			len(chats), len(people), changes, len(wantChats), len(wantPeople), wantChanges)
+	}
+}

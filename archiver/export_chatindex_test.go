@@ -1,0 +1,9 @@
+package archiver
+
+// ChatIndexOfLines derives a chat index's chats, participants and number of membership
+// changes from canonical lines the way a seal does, for TestChatIndexFastPath.
+func ChatIndexOfLines(lines []byte) (chats, participants []string, changes int, err error) {
+	b := newChatIndexBuilder()
+	err = b.addLines(lines)
+	return sortedKeys(b.chats), sortedKeys(b.participants), len(b.changes), err
+}

@@ -1032,10 +1032,10 @@ func newFilter(r Request) (func(*model.Event) bool, *termMatcher) {
 	var since, until int64 = math.MinInt64, math.MaxInt64
 	if t, err := time.Parse(time.RFC3339Nano, r.Since); err == nil {
 		// Epoch milliseconds, rounded up: an event at 09:30:00.000 is not since 09:30:00.0005.
-		since = (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		since = ceilMillis(t)
 	}
 	if t, err := time.Parse(time.RFC3339Nano, r.Until); err == nil {
-		until = (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		until = ceilMillis(t)
 	}
 	terms := newTermMatcher(r.Terms)
 	return func(e *model.Event) bool {
@@ -1059,6 +1059,17 @@ func newFilter(r Request) (func(*model.Event) bool, *termMatcher) {
 		// Last, so that the term report counts only records every other filter kept.
 		return terms == nil || terms.match(e)
 	}, terms
+}
+
+// ceilMillis is t in epoch milliseconds, rounded up. Not through UnixNano: nanoseconds
+// overflow int64 outside 1678..2262, and RFC 3339 allows any year 0000..9999 (an until in
+// the year 3000 wrapped to before 1970 and emptied the task).
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Nanosecond()%int(time.Millisecond) != 0 { // UnixMilli floors, before 1970 too
+		ms++
+	}
+	return ms
 }
 
 func set(ids []string) map[string]bool {

@@ -2,10 +2,12 @@ package exporttask
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/chatvault/chatvault/model"
@@ -13,18 +15,40 @@ import (
 
 // Search terms. A term is a word or a phrase (several words; surrounding double quotes are
 // allowed and dropped). Text is cut into words at every character that is not a letter, a
-// digit or a combining mark (Unicode classes L, N, M), after NFC normalization and lower
-// casing; a term matches a field when its words occur there, in order and next to each
-// other. So "Contract" matches "contract." and "the CONTRACT's", never "contracts" or
-// "subcontract"; "draft v3" matches "Draft-v3.pdf"; "Nguyễn" matches whether the field
-// spells ễ as one code point or as e and two combining marks.
+// digit or a combining mark (Unicode classes L, N, M), after removing the characters
+// Unicode says to ignore (format characters such as the soft hyphen and the zero-width
+// space, variation selectors), NFKC normalization and Unicode case folding; a term matches
+// a field when its words occur there, in order and next to each other. So "Contract"
+// matches "contract." and "the CONTRACT's", never "contracts" or "subcontract"; "draft v3"
+// matches "Draft-v3.pdf"; "Nguyễn" matches whether the field spells ễ as one code point or
+// as e and two combining marks. Spelling tricks that look like the word do not hide it:
+// "con<soft hyphen>tract", full-width "ｃｏｎｔｒａｃｔ" and the ligature in "ﬁnal" read as
+// contract and final. A URL is matched as its percent-decoded text, so "board minutes"
+// matches ".../Board%20Minutes.pdf".
 
 // termWords returns the words of s, normalized for matching.
 func termWords(s string) []string {
-	s = strings.ToLower(norm.NFC.String(s))
+	s = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+			return -1
+		}
+		return r
+	}, s)
+	// Folding may leave text that is not normalized (and NFKC may make text folding
+	// changes): the order of Unicode's NFKC_Casefold.
+	s = norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
 	return strings.FieldsFunc(s, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
 	})
+}
+
+// unescapeURL returns u percent-decoded, for matching what it names rather than how it
+// is encoded; u as it is when it does not decode.
+func unescapeURL(u string) string {
+	if d, err := url.PathUnescape(u); err == nil {
+		return d
+	}
+	return u
 }
 
 // TermCount is a search term report's line: what one term found among the records the
@@ -118,7 +142,7 @@ func searchable(e *model.Event) []string {
 		return nil
 	}
 	c := &e.Content
-	out := []string{c.Text, c.MarkdownText, c.ItemURL, c.FileURL}
+	out := []string{c.Text, c.MarkdownText, unescapeURL(c.ItemURL), unescapeURL(c.FileURL)}
 	for _, a := range c.Attachments {
 		var v struct {
 			Name string `json:"name"`
@@ -127,7 +151,7 @@ func searchable(e *model.Event) []string {
 		// An attachment is kept as it arrived; one without these fields (or not an
 		// object) has nothing to search.
 		if json.Unmarshal([]byte(a), &v) == nil {
-			out = append(out, v.Name, v.URL)
+			out = append(out, v.Name, unescapeURL(v.URL))
 		}
 	}
 	return out

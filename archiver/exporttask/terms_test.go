@@ -44,3 +44,39 @@ func TestTermMatching(t *testing.T) {
 		})
 	}
 }
+
+// A record must not escape a search by how its text is spelled rather than what it says:
+// a file name percent-encoded in a URL, a soft hyphen or a zero-width character inside a
+// word, full-width or ligature letters, or a Greek final sigma all read as the same word.
+func TestTermMatchingResistsSpellingTricks(t *testing.T) {
+	text := func(s string, attachments ...model.RawJSON) model.Event {
+		return model.Event{EventType: model.EventSent, ChatID: "c", Sender: model.Participant{ID: "u"}, ContentType: model.ContentText, HasContent: true,
+			Content: model.Content{Type: model.ContentText, Text: s, MarkdownText: s, Attachments: attachments}}
+	}
+	for _, tt := range []struct {
+		name, term string
+		event      model.Event
+		want       bool
+	}{
+		{"percent-encoded url", "board minutes", text("x", `{"name":"a","url":"https://files.example/d/Board%20Minutes.pdf"}`), true},
+		{"percent-encoded url, one word", "minutes", text("x", `{"name":"a","url":"https://files.example/d/Board%20Minutes.pdf"}`), true},
+		{"percent-encoded utf-8 in an item url", "nguyễn", model.Event{HasContent: true, ContentType: model.ContentItem,
+			Content: model.Content{Type: model.ContentItem, ItemURL: "https://crm.example/people/Nguy%E1%BB%85n", ItemType: "task"}}, true},
+		{"bad percent-encoding stays as written", "zz", text("x", `{"name":"a","url":"https://x.example/%zz"}`), true},
+		{"soft hyphen", "contract", text("the con\u00adtract"), true},
+		{"zero-width space", "contract", text("the con\u200btract"), true},
+		{"zero-width joiner", "contract", text("the con\u200dtract"), true},
+		{"full-width", "contract", text("the ｃｏｎｔｒａｃｔ"), true},
+		{"ligature", "final", text("the ﬁnal draft"), true},
+		{"variation selector", "contract", text("the contract\ufe0f"), true},
+		{"final sigma", "ΟΔΟΣ", text("η οδος"), true},
+		{"still not a prefix", "contract", text("con\u00adtracts"), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := newTermMatcher([]string{tt.term})
+			if got := m.match(&tt.event); got != tt.want {
+				t.Fatalf("%q in %+v: %v, want %v", tt.term, tt.event.Content, got, tt.want)
+			}
+		})
+	}
+}

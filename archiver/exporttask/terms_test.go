@@ -3,6 +3,8 @@ package exporttask
 import (
 	"testing"
 
+	"github.com/chatvault/chatvault/internal/reliability"
+
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -79,4 +81,6 @@ func TestTermMatchingResistsSpellingTricks(t *testing.T) {
 			}
 		})
 	}
+	reliability.Record(t, "input", "export task search terms against spelling tricks (percent-encoded URL, soft hyphen, zero-width, full-width, ligature, final sigma)", reliability.Kept,
+		"text is matched after dropping ignorable characters, NFKC and case folding, URLs percent-decoded: the record is found")
 }

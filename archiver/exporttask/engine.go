@@ -1030,11 +1030,11 @@ func newFilter(r Request) (func(*model.Event) bool, *termMatcher) {
 	users := set(r.UserIDs)
 	messages := set(r.MessageIDs)
 	var since, until int64 = math.MinInt64, math.MaxInt64
-	if t, err := time.Parse(time.RFC3339Nano, r.Since); err == nil {
+	if t, err := parseInstant(r.Since); err == nil {
 		// Epoch milliseconds, rounded up: an event at 09:30:00.000 is not since 09:30:00.0005.
 		since = ceilMillis(t)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, r.Until); err == nil {
+	if t, err := parseInstant(r.Until); err == nil {
 		until = ceilMillis(t)
 	}
 	terms := newTermMatcher(r.Terms)

@@ -113,12 +113,12 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 		}
 	}
 	if r.Since != "" {
-		if b.Since, err = time.Parse(time.RFC3339Nano, r.Since); err != nil {
+		if b.Since, err = parseInstant(r.Since); err != nil {
 			return b, fieldErr("since", "not an RFC 3339 instant (2026-11-22T09:30:00Z)")
 		}
 	}
 	if r.Until != "" {
-		if b.Until, err = time.Parse(time.RFC3339Nano, r.Until); err != nil {
+		if b.Until, err = parseInstant(r.Until); err != nil {
 			return b, fieldErr("until", "not an RFC 3339 instant (2026-11-22T17:00:00Z)")
 		}
 	}
@@ -204,6 +204,19 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 		}
 	}
 	return b, nil
+}
+
+// parseInstant reads an RFC 3339 instant. time.Parse refuses the leap second RFC 3339
+// allows (23:59:60Z): it is read as the instant the next second starts, since epoch
+// times, which events carry, have no leap seconds.
+func parseInstant(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil && len(s) > 19 && s[10] == 'T' && s[16] == ':' && s[17:19] == "60" {
+		if t, err2 := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:]); err2 == nil {
+			return t.Add(time.Second), nil
+		}
+	}
+	return t, err
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -28,3 +28,23 @@ func TestTaskInstantsFarFromNow(t *testing.T) {
 	reliability.Record(t, "input", "export task since/until far in the past or future (years 0001 to 9999)", reliability.Kept,
 		"compared as epoch milliseconds without overflow: the events of the range, never a wrapped bound that empties the result")
 }
+
+// RFC 3339 allows a leap second (23:59:60Z). It is the instant the next second starts
+// (epoch times have no leap seconds): since it inclusive keeps an event at the next
+// second, until it exclusive does not. It was once refused as "not an RFC 3339 instant".
+func TestTaskInstantLeapSecond(t *testing.T) {
+	f, engine := selectionFixture(t, exporttask.Limits{})
+	// m-104 was sent at 2026-11-22T12:00:00Z.
+	st, evs := f.runTask(t, engine, `{"since":"2026-11-22T11:59:60Z","messageIds":["m-104"],"format":"jsonl"}`)
+	if got := names(evs); !slices.Equal(got, []string{"m-104/sent"}) {
+		t.Fatalf("since a leap second: records %v (noMatch %q), want m-104/sent", got, st.NoMatch)
+	}
+	st, evs = f.runTask(t, engine, `{"until":"2026-11-22T13:59:60+02:00","messageIds":["m-104"],"format":"jsonl"}`)
+	if len(evs) != 0 || st.NoMatch == "" {
+		t.Fatalf("until a leap second: records %v (noMatch %q), want none", names(evs), st.NoMatch)
+	}
+	resp, b := f.postTask(t, f.tokens["acme"], `{"since":"2026-11-22T11:59:61Z","format":"jsonl"}`)
+	wantCode(t, resp, b, 400, "invalid_request")
+	reliability.Record(t, "input", "export task since/until on a leap second (23:59:60)", reliability.Kept,
+		"accepted as RFC 3339 allows, as the instant the next second starts; second 61 is still 400")
+}

@@ -228,6 +228,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 			return "", err
 		}
 	}
+	if err := e.unsealedDays(ctx, org, from, to); err != nil {
+		return "", err
+	}
 	rows, err := e.ledger().Status(ctx, org, from, to)
 	if err != nil {
 		return "", err
@@ -267,6 +270,46 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	e.metrics.created.WithLabelValues(req.Format).Inc()
 	e.enqueue(queued{taskRef{org, rec.TaskID}, rec.CreatedAt})
 	return rec.TaskID, nil
+}
+
+// unsealedDays returns an *UnsealedError when days of from..to have no sealed revision,
+// found from one listing of the organization's sealed days: the range's days are not read
+// one by one (a store listing and a read each) before the range is known to be sealed,
+// so a from decades before the archive (an organization without an archival start has no
+// lower bound) costs one listing, not one per day. Only the few days the error names are
+// read, for their state.
+func (e *Engine) unsealedDays(ctx context.Context, org string, from, to archiver.Day) error {
+	sealed := map[archiver.Day]bool{}
+	err := e.ledger().SealedDays(ctx, org, func(d archiver.Day) error {
+		if !d.Before(from) && !d.After(to) {
+			sealed[d] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ue := &UnsealedError{}
+	for d := from; !d.After(to); d = d.Next() {
+		if sealed[d] {
+			continue
+		}
+		if len(ue.Days) < 5 {
+			st, err := e.ledger().Status(ctx, org, d, d)
+			if err != nil {
+				return err
+			}
+			if st[0].State == archiver.StateSealed || st[0].State == archiver.StateEmpty {
+				continue // sealed since the listing
+			}
+			ue.Days = append(ue.Days, st[0])
+		}
+		ue.Count++
+	}
+	if ue.Count == 0 {
+		return nil
+	}
+	return ue
 }
 
 // DefaultMaxScanEvents is the default work limit of a task (exports.maxScanEvents): the

@@ -127,8 +127,13 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	}
 	// An instant narrows the days: the days before since's, and after the one until
 	// ends in, hold no event the task could keep.
-	if !b.Since.IsZero() && (b.From.IsZero() || b.From.Before(archiver.DayOf(b.Since))) {
-		b.From = archiver.DayOf(b.Since)
+	// Days start in 1970 (archiver.ParseDay): a since before holds nothing earlier.
+	sinceDay := archiver.DayOf(b.Since)
+	if epoch := archiver.DayOf(time.Unix(0, 0)); sinceDay.Before(epoch) {
+		sinceDay = epoch
+	}
+	if !b.Since.IsZero() && (b.From.IsZero() || b.From.Before(sinceDay)) {
+		b.From = sinceDay
 	}
 	if !b.Until.IsZero() {
 		// An until in a day not over yet leaves to to its default, the last sealed day:

@@ -1,10 +1,19 @@
 package httpapi_test
 
 import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
+	"sync/atomic"
 	"testing"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -47,4 +56,71 @@ func TestTaskInstantLeapSecond(t *testing.T) {
 	wantCode(t, resp, b, 400, "invalid_request")
 	reliability.Record(t, "input", "export task since/until on a leap second (23:59:60)", reliability.Kept,
 		"accepted as RFC 3339 allows, as the instant the next second starts; second 61 is still 400")
+}
+
+// listCounter counts the listings of an organization's days a store is asked for.
+type listCounter struct {
+	archiver.Store
+	prefix string
+	n      atomic.Int64
+}
+
+func (c *listCounter) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	if strings.HasPrefix(prefix, c.prefix) {
+		c.n.Add(1)
+	}
+	return c.Store.List(ctx, prefix, fn)
+}
+
+// An organization without an archival start has no lower bound for from: a careless (or
+// hostile) from of 1970-01-01, or a since in the year 1000, once cost a store listing and
+// a read per day of the range (20,000 days and more: as many S3 requests for one POST)
+// before it was refused. The unsealed
+// days are now found from one listing of the sealed ones.
+func TestTaskFarFromWithoutArchivalStart(t *testing.T) {
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	logDir := selectionLog(t)
+	dirPath := filepath.Join(logDir, "directory.json")
+	b, err := os.ReadFile(dirPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = bytes.Replace(b, []byte(`"archivalStart": "2026-11-19"`), []byte(`"archivalStart": ""`), 1)
+	if err := os.WriteFile(dirPath, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	counter := &listCounter{Store: store, prefix: "orgs/" + acme + "/days/"}
+	var engine *exporttask.Engine
+	f := newFixtureLog(t, store, logDir, selectionDays, func(s *httpapi.Server) {
+		engine = &exporttask.Engine{Store: counter, Directory: s.Directory, Now: s.Now,
+			Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
+		s.Tasks = engine
+	})
+	for _, req := range []string{
+		`{"from":"1970-01-01","to":"2026-11-22","format":"jsonl"}`,
+		// since's day is the range's start: days before 1970 are none of the archive's.
+		`{"since":"1000-01-01T00:00:00Z","to":"2026-11-22","format":"jsonl"}`,
+	} {
+		before := counter.n.Load()
+		resp, body := f.postTask(t, f.tokens["acme"], req)
+		wantCode(t, resp, body, 409, "export_pending")
+		// 20,776 days before the first sealed one, 1970-01-01 named first.
+		if !strings.Contains(string(body), "20776 day(s) of the range are not sealed: 1970-01-01 (pending)") {
+			t.Fatalf("%s: %s", req, body)
+		}
+		if n := counter.n.Load() - before; n > 20 { // a few, however long the range
+			t.Fatalf("%s: refusing the range listed the organization's days %d times", req, n)
+		}
+	}
+	// The sealed days still run.
+	st, evs := f.runTask(t, engine, `{"from":"2026-11-19","messageIds":["m-104"],"format":"jsonl"}`)
+	if got := names(evs); !slices.Equal(got, []string{"m-104/sent"}) || st.Request.To != "2026-11-22" {
+		t.Fatalf("records %v to %s", got, st.Request.To)
+	}
+	reliability.Record(t, "security", "export task from far in the past for an organization without archival start", reliability.Kept,
+		"409 naming the unsealed days from one listing of the sealed ones, not a store request per day of the range")
 }

@@ -84,3 +84,13 @@ func TestTermMatchingResistsSpellingTricks(t *testing.T) {
 	reliability.Record(t, "input", "export task search terms against spelling tricks (percent-encoded URL, soft hyphen, zero-width, full-width, ligature, final sigma)", reliability.Kept,
 		"text is matched after dropping ignorable characters, NFKC and case folding, URLs percent-decoded: the record is found")
 }
+
+func BenchmarkTermMatch(b *testing.B) {
+	e := model.Event{EventType: model.EventSent, ChatID: "c", Sender: model.Participant{ID: "u"}, ContentType: model.ContentText, HasContent: true,
+		Content: model.Content{Type: model.ContentText, Text: "Please review the Contract draft before Friday, see https://files.example/d/7",
+			MarkdownText: "Please review the **Contract draft** before Friday", Attachments: []model.RawJSON{`{"name":"Überprüfung des Vertrags.pdf","url":"https://files.example/d/Board%20Minutes.pdf"}`}}}
+	m := newTermMatcher([]string{"contract draft", "merger", "überprüfung"})
+	for b.Loop() {
+		m.match(&e)
+	}
+}

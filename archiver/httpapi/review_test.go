@@ -124,3 +124,32 @@ func TestTaskFarFromWithoutArchivalStart(t *testing.T) {
 	reliability.Record(t, "security", "export task from far in the past for an organization without archival start", reliability.Kept,
 		"409 naming the unsealed days from one listing of the sealed ones, not a store request per day of the range")
 }
+
+// A task request is read one way only. encoding/json takes the last of two same-named
+// fields and matches names regardless of case, so {"chatIds":["a"],"chatIds":[]} once
+// exported every chat while a proxy, a log or a reviewer reading the body saw one chat;
+// the archive's own decoder refuses duplicate fields for the same reason.
+func TestTaskRequestReadOneWayOnly(t *testing.T) {
+	f, _ := selectionFixture(t, exporttask.Limits{})
+	for _, tt := range []struct{ body, field string }{
+		{`{"format":"jsonl","chatIds":["chat-acme-team"],"chatIds":[]}`, "chatIds"},
+		{`{"format":"jsonl","userIds":["u-ada"],"UserIds":[]}`, "UserIds"},
+		{`{"format":"jsonl","CHATIDS":["chat-acme-team"]}`, "CHATIDS"},
+		{`{"format":"jsonl","chatIds":["chat-acme-team"],"chatIdſ":[]}`, "chatIdſ"},
+		{`{"format":"jsonl","terms":["merger"],"ter\u006ds":["lunch"]}`, "terms"},
+		{`{"format":"jsonl","subject":"` + strings.Repeat("x", 64<<10) + `"}`, ""},
+	} {
+		resp, b := f.postTask(t, f.tokens["acme"], tt.body)
+		wantCode(t, resp, b, 400, "invalid_request")
+		if tt.field != "" && !strings.Contains(string(b), `"field":"`+tt.field+`"`) {
+			t.Fatalf("%.80s: %s, want field %s", tt.body, b, tt.field)
+		}
+	}
+	// One of each, in any order, still works.
+	resp, b := f.postTask(t, f.tokens["acme"], `{"chatIds":["chat-acme-team"],"format":"jsonl"}`)
+	if resp.StatusCode != 202 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	reliability.Record(t, "security", "export task request with a field twice or in another case", reliability.Refused,
+		"400 invalid_request naming the field: the request means one thing to the server and to whoever reads it")
+}

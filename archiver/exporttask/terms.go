@@ -152,8 +152,8 @@ func containsRun(words, run []string) bool {
 }
 
 // searchable returns the fields terms are matched against: the message's text and
-// markdown (a snippet's and an emoji's text too), attachments' names and URLs, an item's
-// URL and an emoji's file URL.
+// markdown (a snippet's and an emoji's text too), attachments' names and URLs (under any
+// of the keys below), an item's URL and an emoji's file URL.
 func searchable(e *model.Event) []string {
 	if !e.HasContent {
 		return nil
@@ -161,15 +161,31 @@ func searchable(e *model.Event) []string {
 	c := &e.Content
 	out := []string{c.Text, c.MarkdownText, unescapeURL(c.ItemURL), unescapeURL(c.FileURL)}
 	for _, a := range c.Attachments {
-		var v struct {
-			Name string `json:"name"`
-			URL  string `json:"url"`
-		}
 		// An attachment is kept as it arrived; one without these fields (or not an
-		// object) has nothing to search.
-		if json.Unmarshal([]byte(a), &v) == nil {
-			out = append(out, v.Name, unescapeURL(v.URL))
+		// object) has nothing to search. Read as the html export reads it (a map, so a
+		// key given twice is its last value there and here).
+		var v map[string]any
+		if json.Unmarshal([]byte(a), &v) != nil {
+			continue
+		}
+		for _, k := range attachmentNames {
+			if s, ok := v[k].(string); ok {
+				out = append(out, s)
+			}
+		}
+		for _, k := range attachmentURLs {
+			if s, ok := v[k].(string); ok {
+				out = append(out, unescapeURL(s))
+			}
 		}
 	}
 	return out
 }
+
+// The keys an attachment's name and link are read from: every key the html export
+// (htmlexport's attachment) shows a name or a link from, so that what a reviewer reads as
+// an attachment's name is what a search finds.
+var (
+	attachmentNames = []string{"name", "title", "fileName", "filename"}
+	attachmentURLs  = []string{"url", "fileUrl", "downloadUrl", "href"}
+)

@@ -73,6 +73,15 @@ func TestTermMatchingResistsSpellingTricks(t *testing.T) {
 		{"variation selector", "contract", text("the contract\ufe0f"), true},
 		{"final sigma", "ΟΔΟΣ", text("η οδος"), true},
 		{"still not a prefix", "contract", text("con\u00adtracts"), false},
+		// The html export shows an attachment's name from name, title, fileName or
+		// filename and its link from url, fileUrl, downloadUrl or href: what a reviewer
+		// sees as its name must be found by a search.
+		{"attachment title", "merger", text("x", `{"title":"Merger Plan.pdf","href":"https://files.example/1"}`), true},
+		{"attachment fileName", "merger", text("x", `{"fileName":"Merger Plan.pdf"}`), true},
+		{"attachment filename", "merger", text("x", `{"filename":"Merger Plan.pdf"}`), true},
+		{"attachment href", "minutes", text("x", `{"title":"a","href":"https://files.example/Board%20Minutes"}`), true},
+		{"attachment downloadUrl", "minutes", text("x", `{"downloadUrl":"https://files.example/minutes"}`), true},
+		{"attachment fileUrl", "minutes", text("x", `{"fileUrl":"https://files.example/minutes"}`), true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newTermMatcher([]string{tt.term})
@@ -81,8 +90,8 @@ func TestTermMatchingResistsSpellingTricks(t *testing.T) {
 			}
 		})
 	}
-	reliability.Record(t, "input", "export task search terms against spelling tricks (percent-encoded URL, soft hyphen, zero-width, full-width, ligature, final sigma)", reliability.Kept,
-		"text is matched after dropping ignorable characters, NFKC and case folding, URLs percent-decoded: the record is found")
+	reliability.Record(t, "input", "export task search terms against spelling tricks (percent-encoded URL, soft hyphen, zero-width, full-width, ligature, final sigma, attachment title/href)", reliability.Kept,
+		"text is matched after dropping ignorable characters, NFKC and case folding, URLs percent-decoded, attachment names and links under every key the html export shows: the record is found")
 }
 
 func BenchmarkTermMatch(b *testing.B) {

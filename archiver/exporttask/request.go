@@ -211,10 +211,17 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	return b, nil
 }
 
-// parseInstant reads an RFC 3339 instant. time.Parse refuses the leap second RFC 3339
-// allows (23:59:60Z): it is read as the instant the next second starts, since epoch
-// times, which events carry, have no leap seconds.
+// parseInstant reads an RFC 3339 instant. time.Parse refuses two things RFC 3339 allows:
+// a lower-case t or z (section 5.6), read as T and Z; and the leap second (23:59:60Z),
+// read as the instant the next second starts, since epoch times, which events carry,
+// have no leap seconds.
 func parseInstant(s string) (time.Time, error) {
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil && len(s) > 19 && s[10] == 'T' && s[16] == ':' && s[17:19] == "60" {
 		if t, err2 := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:]); err2 == nil {

@@ -153,3 +153,14 @@ func TestTaskRequestReadOneWayOnly(t *testing.T) {
 	reliability.Record(t, "security", "export task request with a field twice or in another case", reliability.Refused,
 		"400 invalid_request naming the field: the request means one thing to the server and to whoever reads it")
 }
+
+// RFC 3339 (5.6) lets "T" and "Z" be written in lower case; time.Parse does not.
+func TestTaskInstantLowerCase(t *testing.T) {
+	f, engine := selectionFixture(t, exporttask.Limits{})
+	st, evs := f.runTask(t, engine, `{"since":"2026-11-22t12:00:00z","until":"2026-11-22t13:00:00+00:00","format":"jsonl"}`)
+	if got := names(evs); !slices.Equal(got, []string{"m-104/sent"}) || st.Request.Since != "2026-11-22t12:00:00z" {
+		t.Fatalf("records %v (noMatch %q), want m-104/sent", got, st.NoMatch)
+	}
+	reliability.Record(t, "input", "export task since/until with a lower-case t and z", reliability.Kept,
+		"read as RFC 3339 allows, the same instant as with T and Z")
+}

@@ -228,6 +228,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 			return "", err
 		}
 	}
+	if err := e.unsealedDays(ctx, org, from, to); err != nil {
+		return "", err
+	}
 	rows, err := e.ledger().Status(ctx, org, from, to)
 	if err != nil {
 		return "", err
@@ -272,6 +275,46 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	e.metrics.created.WithLabelValues(req.Format).Inc()
 	e.enqueue(queued{taskRef{org, rec.TaskID}, rec.CreatedAt})
 	return rec.TaskID, nil
+}
+
+// unsealedDays returns an *UnsealedError when days of from..to have no sealed revision,
+// found from one listing of the organization's sealed days: the range's days are not read
+// one by one (a store listing and a read each) before the range is known to be sealed,
+// so a from decades before the archive (an organization without an archival start has no
+// lower bound) costs one listing, not one per day. Only the few days the error names are
+// read, for their state.
+func (e *Engine) unsealedDays(ctx context.Context, org string, from, to archiver.Day) error {
+	sealed := map[archiver.Day]bool{}
+	err := e.ledger().SealedDays(ctx, org, func(d archiver.Day) error {
+		if !d.Before(from) && !d.After(to) {
+			sealed[d] = true
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ue := &UnsealedError{}
+	for d := from; !d.After(to); d = d.Next() {
+		if sealed[d] {
+			continue
+		}
+		if len(ue.Days) < 5 {
+			st, err := e.ledger().Status(ctx, org, d, d)
+			if err != nil {
+				return err
+			}
+			if st[0].State == archiver.StateSealed || st[0].State == archiver.StateEmpty {
+				continue // sealed since the listing
+			}
+			ue.Days = append(ue.Days, st[0])
+		}
+		ue.Count++
+	}
+	if ue.Count == 0 {
+		return nil
+	}
+	return ue
 }
 
 // DefaultMaxScanEvents is the default work limit of a task (exports.maxScanEvents): the
@@ -1047,12 +1090,12 @@ func newFilter(r Request, mem memberships) (func(*model.Event) bool, *termMatche
 	custodians := set(r.CustodianIDs)
 	messages := set(r.MessageIDs)
 	var since, until int64 = math.MinInt64, math.MaxInt64
-	if t, err := time.Parse(time.RFC3339Nano, r.Since); err == nil {
+	if t, err := parseInstant(r.Since); err == nil {
 		// Epoch milliseconds, rounded up: an event at 09:30:00.000 is not since 09:30:00.0005.
-		since = (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+		since = ceilMillis(t)
 	}
-	if t, err := time.Parse(time.RFC3339Nano, r.Until); err == nil {
-		until = (t.UnixNano() + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	if t, err := parseInstant(r.Until); err == nil {
+		until = ceilMillis(t)
 	}
 	terms := newTermMatcher(r.Terms)
 	return func(e *model.Event) bool {
@@ -1088,6 +1131,17 @@ func sentOrNamed(e *model.Event, ids map[string]bool) bool {
 			slices.ContainsFunc(e.Content.Removed, func(p model.Participant) bool { return ids[p.ID] })
 	}
 	return false
+}
+
+// ceilMillis is t in epoch milliseconds, rounded up. Not through UnixNano: nanoseconds
+// overflow int64 outside 1678..2262, and RFC 3339 allows any year 0000..9999 (an until in
+// the year 3000 wrapped to before 1970 and emptied the task).
+func ceilMillis(t time.Time) int64 {
+	ms := t.UnixMilli()
+	if t.Nanosecond()%int(time.Millisecond) != 0 { // UnixMilli floors, before 1970 too
+		ms++
+	}
+	return ms
 }
 
 func set(ids []string) map[string]bool {

@@ -119,12 +119,12 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 		}
 	}
 	if r.Since != "" {
-		if b.Since, err = time.Parse(time.RFC3339Nano, r.Since); err != nil {
+		if b.Since, err = parseInstant(r.Since); err != nil {
 			return b, fieldErr("since", "not an RFC 3339 instant (2026-11-22T09:30:00Z)")
 		}
 	}
 	if r.Until != "" {
-		if b.Until, err = time.Parse(time.RFC3339Nano, r.Until); err != nil {
+		if b.Until, err = parseInstant(r.Until); err != nil {
 			return b, fieldErr("until", "not an RFC 3339 instant (2026-11-22T17:00:00Z)")
 		}
 	}
@@ -133,8 +133,13 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	}
 	// An instant narrows the days: the days before since's, and after the one until
 	// ends in, hold no event the task could keep.
-	if !b.Since.IsZero() && (b.From.IsZero() || b.From.Before(archiver.DayOf(b.Since))) {
-		b.From = archiver.DayOf(b.Since)
+	// Days start in 1970 (archiver.ParseDay): a since before holds nothing earlier.
+	sinceDay := archiver.DayOf(b.Since)
+	if epoch := archiver.DayOf(time.Unix(0, 0)); sinceDay.Before(epoch) {
+		sinceDay = epoch
+	}
+	if !b.Since.IsZero() && (b.From.IsZero() || b.From.Before(sinceDay)) {
+		b.From = sinceDay
 	}
 	if !b.Until.IsZero() {
 		// An until in a day not over yet leaves to to its default, the last sealed day:
@@ -210,6 +215,26 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 		}
 	}
 	return b, nil
+}
+
+// parseInstant reads an RFC 3339 instant. time.Parse refuses two things RFC 3339 allows:
+// a lower-case t or z (section 5.6), read as T and Z; and the leap second (23:59:60Z),
+// read as the instant the next second starts, since epoch times, which events carry,
+// have no leap seconds.
+func parseInstant(s string) (time.Time, error) {
+	if len(s) > 10 && s[10] == 't' {
+		s = s[:10] + "T" + s[11:]
+	}
+	if strings.HasSuffix(s, "z") {
+		s = s[:len(s)-1] + "Z"
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil && len(s) > 19 && s[10] == 'T' && s[16] == ':' && s[17:19] == "60" {
+		if t, err2 := time.Parse(time.RFC3339Nano, s[:17]+"59"+s[19:]); err2 == nil {
+			return t.Add(time.Second), nil
+		}
+	}
+	return t, err
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }

@@ -48,18 +48,24 @@ var (
 // export is the union of sealed, hashed days; one with a hole would look complete and
 // not be, so a task is refused until every day of its range is sealed.
 type UnsealedError struct {
+	// Days are the first unsealed days of the range (at most five, oldest first).
 	Days []archiver.DayStatus
+	// Count is how many days of the range are not sealed (len(Days) when zero).
+	Count int
 }
 
 func (e *UnsealedError) Error() string {
+	n := max(e.Count, len(e.Days))
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d day(s) of the range are not sealed:", len(e.Days))
+	fmt.Fprintf(&b, "%d day(s) of the range are not sealed:", n)
 	for i, d := range e.Days {
 		if i == 5 {
-			fmt.Fprintf(&b, " and %d more", len(e.Days)-5)
 			break
 		}
 		fmt.Fprintf(&b, " %s (%s)", d.Day, d.State)
+	}
+	if n > 5 {
+		fmt.Fprintf(&b, " and %d more", n-5)
 	}
 	return b.String()
 }

@@ -2,10 +2,13 @@ package exporttask
 
 import (
 	"encoding/json"
+	"net/url"
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
+	"golang.org/x/text/cases"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/chatvault/chatvault/model"
@@ -13,18 +16,56 @@ import (
 
 // Search terms. A term is a word or a phrase (several words; surrounding double quotes are
 // allowed and dropped). Text is cut into words at every character that is not a letter, a
-// digit or a combining mark (Unicode classes L, N, M), after NFC normalization and lower
-// casing; a term matches a field when its words occur there, in order and next to each
-// other. So "Contract" matches "contract." and "the CONTRACT's", never "contracts" or
-// "subcontract"; "draft v3" matches "Draft-v3.pdf"; "Nguyễn" matches whether the field
-// spells ễ as one code point or as e and two combining marks.
+// digit or a combining mark (Unicode classes L, N, M), after removing the characters
+// Unicode says to ignore (format characters such as the soft hyphen and the zero-width
+// space, variation selectors), NFKC normalization and Unicode case folding; a term matches
+// a field when its words occur there, in order and next to each other. So "Contract"
+// matches "contract." and "the CONTRACT's", never "contracts" or "subcontract"; "draft v3"
+// matches "Draft-v3.pdf"; "Nguyễn" matches whether the field spells ễ as one code point or
+// as e and two combining marks. Spelling tricks that look like the word do not hide it:
+// "con<soft hyphen>tract", full-width "ｃｏｎｔｒａｃｔ" and the ligature in "ﬁnal" read as
+// contract and final. A URL is matched as its percent-decoded text, so "board minutes"
+// matches ".../Board%20Minutes.pdf".
 
 // termWords returns the words of s, normalized for matching.
 func termWords(s string) []string {
-	s = strings.ToLower(norm.NFC.String(s))
+	if isASCII(s) {
+		// Most text: no ignorable characters, NFKC leaves it as it is and folding is
+		// lower-casing, so skip the Unicode passes (half the cost of a match).
+		return strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+			return !('a' <= r && r <= 'z' || '0' <= r && r <= '9')
+		})
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.In(r, unicode.Cf, unicode.Variation_Selector, unicode.Other_Default_Ignorable_Code_Point) {
+			return -1
+		}
+		return r
+	}, s)
+	// Folding may leave text that is not normalized (and NFKC may make text folding
+	// changes): the order of Unicode's NFKC_Casefold.
+	s = norm.NFKC.String(cases.Fold().String(norm.NFKC.String(s)))
 	return strings.FieldsFunc(s, func(r rune) bool {
 		return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsMark(r)
 	})
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// unescapeURL returns u percent-decoded, for matching what it names rather than how it
+// is encoded; u as it is when it does not decode.
+func unescapeURL(u string) string {
+	if d, err := url.PathUnescape(u); err == nil {
+		return d
+	}
+	return u
 }
 
 // TermCount is a search term report's line: what one term found among the records the
@@ -111,24 +152,40 @@ func containsRun(words, run []string) bool {
 }
 
 // searchable returns the fields terms are matched against: the message's text and
-// markdown (a snippet's and an emoji's text too), attachments' names and URLs, an item's
-// URL and an emoji's file URL.
+// markdown (a snippet's and an emoji's text too), attachments' names and URLs (under any
+// of the keys below), an item's URL and an emoji's file URL.
 func searchable(e *model.Event) []string {
 	if !e.HasContent {
 		return nil
 	}
 	c := &e.Content
-	out := []string{c.Text, c.MarkdownText, c.ItemURL, c.FileURL}
+	out := []string{c.Text, c.MarkdownText, unescapeURL(c.ItemURL), unescapeURL(c.FileURL)}
 	for _, a := range c.Attachments {
-		var v struct {
-			Name string `json:"name"`
-			URL  string `json:"url"`
-		}
 		// An attachment is kept as it arrived; one without these fields (or not an
-		// object) has nothing to search.
-		if json.Unmarshal([]byte(a), &v) == nil {
-			out = append(out, v.Name, v.URL)
+		// object) has nothing to search. Read as the html export reads it (a map, so a
+		// key given twice is its last value there and here).
+		var v map[string]any
+		if json.Unmarshal([]byte(a), &v) != nil {
+			continue
+		}
+		for _, k := range attachmentNames {
+			if s, ok := v[k].(string); ok {
+				out = append(out, s)
+			}
+		}
+		for _, k := range attachmentURLs {
+			if s, ok := v[k].(string); ok {
+				out = append(out, unescapeURL(s))
+			}
 		}
 	}
 	return out
 }
+
+// The keys an attachment's name and link are read from: every key the html export
+// (htmlexport's attachment) shows a name or a link from, so that what a reviewer reads as
+// an attachment's name is what a search finds.
+var (
+	attachmentNames = []string{"name", "title", "fileName", "filename"}
+	attachmentURLs  = []string{"url", "fileUrl", "downloadUrl", "href"}
+)

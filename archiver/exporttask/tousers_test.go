@@ -56,6 +56,16 @@ func TestToUsers(t *testing.T) {
 			}
 		})
 	}
+	// No oracle: an id of another organization's user gets the answer an id of no user
+	// gets, word for word once the id itself is set aside.
+	answer := func(id string) string {
+		_, err := e.Create(context.Background(), acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl",
+			Delivery: "email", ToUsers: []string{id}})
+		return strings.ReplaceAll(err.Error(), id, "<id>")
+	}
+	if a, b := answer("u-hank"), answer("u-nobody"); a != b {
+		t.Errorf("another organization's user: %q; no user: %q", a, b)
+	}
 	if len(m.sent) != 0 {
 		t.Fatalf("mails sent for refused tasks: %q", m.sent)
 	}
@@ -77,5 +87,5 @@ func TestToUsers(t *testing.T) {
 		t.Errorf("status request toUsers %v", st.Request.ToUsers)
 	}
 	reliability.Record(t, "input", "export task toUsers: unknown, another organization's, or without e-mail", reliability.Refused,
-		"400 invalid_request naming toUsers and each id, another organization's user told apart from none")
+		"400 invalid_request naming toUsers and each id; another organization's user gets word for word the answer no user gets")
 }

@@ -348,6 +348,8 @@ func attachment(raw model.RawJSON) attachmentView {
 	if json.Unmarshal([]byte(raw), &obj) != nil {
 		return v
 	}
+	// Search terms look for an attachment's name and link under these same keys
+	// (exporttask's attachmentNames and attachmentURLs): keep the lists in step.
 	for _, k := range []string{"name", "title", "fileName", "filename"} {
 		if s, ok := obj[k].(string); ok && s != "" {
 			v.Name = visible(s)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -84,16 +86,22 @@ func (s *Server) baseURL(*http.Request) string {
 }
 
 func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
-	r.Body = http.MaxBytesReader(nil, r.Body, maxTaskBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	var req exporttask.Request
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxTaskBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
-		var te *json.UnmarshalTypeError
 		if errors.As(err, &mbe) {
 			return 0, nil, errorf(EInvalidRequest, "the body exceeds %d bytes", maxTaskBody)
 		}
+		return 0, nil, errorf(EInvalidRequest, "the body could not be read")
+	}
+	if name, ok := ambiguousField(body); ok {
+		return 0, nil, &Error{Code: EInvalidRequest, Message: clip(name) + ": given twice, or a field name in another case", Field: clip(name)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	var req exporttask.Request
+	if err := dec.Decode(&req); err != nil {
+		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) && te.Field != "" {
 			return 0, nil, &Error{Code: EInvalidRequest, Message: te.Field + ": wrong type, want " + te.Type.String(), Field: te.Field}
 		}
@@ -121,6 +129,55 @@ func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.A
 	return http.StatusAccepted, struct {
 		TaskID string `json:"taskId"`
 	}{id}, nil
+}
+
+// requestFields are the JSON names of exporttask.Request's fields.
+var requestFields = func() map[string]bool {
+	m := map[string]bool{}
+	t := reflect.TypeFor[exporttask.Request]()
+	for i := range t.NumField() {
+		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
+		m[name] = true
+	}
+	return m
+}()
+
+// ambiguousField returns the first member name of the body's object that encoding/json
+// would read other than as written: one given twice (it keeps the last) or a request
+// field's name in another case (it matches names regardless of case). Such a body means
+// one thing to the server and another to a proxy, a log or a person reading it. Unknown
+// names are left to DisallowUnknownFields, a body that is not an object to Decode.
+func ambiguousField(body []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return "", false
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		name, _ := t.(string)
+		folded := strings.ToLower(name)
+		if seen[folded] {
+			return name, true
+		}
+		seen[folded] = true
+		if !requestFields[name] {
+			for f := range requestFields {
+				// EqualFold as encoding/json folds: the Kelvin sign is a k, ſ an s.
+				if strings.EqualFold(f, name) {
+					return name, true
+				}
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return "", false
+		}
+	}
+	return "", false
 }
 
 func clip(s string) string {

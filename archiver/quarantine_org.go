@@ -1,11 +1,8 @@
 package archiver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,7 +10,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatvault/chatvault/model"
-	"github.com/klauspost/compress/gzip"
 )
 
 // Per-organization quarantine (issue 12): a quarantined line whose chat or sender can
@@ -124,19 +120,12 @@ func (l Ledger) verifyOrgQuarantine(ctx context.Context, org string, day Day, q 
 	if !strings.HasPrefix(q.Key, dayPrefix(org, day)+"quarantine-") {
 		return 0, fmt.Errorf("key is outside the day's folder")
 	}
-	rc, err := l.OpenObject(ctx, q.Key, q.VersionID)
+	g, err := l.openHashedGzip(ctx, q, 64<<10)
 	if err != nil {
-		return 0, err
+		return g.n(), err
 	}
-	defer rc.Close()
-	stored := sha256.New()
-	counted := &countingReader{r: io.TeeReader(rc, stored)}
-	zr, err := gzip.NewReader(counted)
-	if err != nil {
-		return counted.n, fmt.Errorf("not gzip: %w", err)
-	}
-	jsonl := sha256.New()
-	br := bufio.NewReader(io.TeeReader(zr, jsonl))
+	defer g.Close()
+	br := g.Reader
 	var lines, size int64
 	for {
 		line, err := br.ReadBytes('\n')
@@ -150,34 +139,26 @@ func (l Ledger) verifyOrgQuarantine(ctx context.Context, org string, day Day, q 
 			}
 			switch {
 			case line[len(line)-1] != '\n':
-				return counted.n, fmt.Errorf("line %d has no newline", lines)
+				return g.n(), fmt.Errorf("line %d has no newline", lines)
 			case json.Unmarshal(line, &rec) != nil || rec.Reason == nil || rec.File == nil || rec.Line == nil:
-				return counted.n, fmt.Errorf("line %d is not a quarantine record", lines)
+				return g.n(), fmt.Errorf("line %d is not a quarantine record", lines)
 			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return counted.n, fmt.Errorf("read: %w", err)
+			return g.n(), fmt.Errorf("read: %w", err)
 		}
 	}
-	if _, err := io.Copy(io.Discard, counted); err != nil {
-		return counted.n, err
+	if err := g.check(q, size); err != nil {
+		return g.n(), err
 	}
 	switch {
-	case counted.n != q.Size:
-		return counted.n, fmt.Errorf("size %d, manifest says %d", counted.n, q.Size)
-	case hex.EncodeToString(stored.Sum(nil)) != q.SHA256:
-		return counted.n, fmt.Errorf("SHA-256 of stored bytes does not match the manifest")
-	case hex.EncodeToString(jsonl.Sum(nil)) != q.JSONLSHA256:
-		return counted.n, fmt.Errorf("SHA-256 of the JSONL does not match the manifest")
-	case size != q.JSONLSize:
-		return counted.n, fmt.Errorf("JSONL size %d, manifest says %d", size, q.JSONLSize)
 	case lines != q.Records:
-		return counted.n, fmt.Errorf("%d lines, manifest says %d", lines, q.Records)
+		return g.n(), fmt.Errorf("%d lines, manifest says %d", lines, q.Records)
 	}
-	return counted.n, nil
+	return g.n(), nil
 }
 
 // OpenQuarantine returns org's latest manifest of day and a reader of its quarantine

@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"io"
 	"strings"
 
@@ -288,19 +289,12 @@ func (l Ledger) hashObject(ctx context.Context, key, versionID string) (int64, [
 // verifyData re-hashes the stored bytes and the JSONL inside, and checks the record count
 // and that records are in export order without duplicates.
 func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chatIndexBuilder) (int64, error) {
-	rc, err := l.OpenObject(ctx, m.Data.Key, m.Data.VersionID) // the version the manifest names
+	g, err := l.openHashedGzip(ctx, &m.Data, 1<<20) // the version the manifest names
 	if err != nil {
-		return 0, err
+		return g.n(), err
 	}
-	defer rc.Close()
-	stored := sha256.New()
-	counted := &countingReader{r: io.TeeReader(rc, stored)}
-	zr, err := gzip.NewReader(counted)
-	if err != nil {
-		return counted.n, fmt.Errorf("not gzip: %w", err)
-	}
-	jsonl := sha256.New()
-	br := bufio.NewReaderSize(io.TeeReader(zr, jsonl), 1<<20)
+	defer g.Close()
+	br := g.Reader
 	var records, size int64
 	var prevLine []byte
 	var prev, cur record
@@ -320,14 +314,14 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 		if len(line) > 0 {
 			size += int64(len(line))
 			if line[len(line)-1] != '\n' {
-				return counted.n, fmt.Errorf("record %d has no newline", records+1)
+				return g.n(), fmt.Errorf("record %d has no newline", records+1)
 			}
 			records++
 			// Each record must decode to what the format allows, and follow the previous
 			// one in export order: a valid hash of a shuffled or foreign file is not enough.
 			ev, err := model.Decode(line[:len(line)-1])
 			if err != nil {
-				return counted.n, fmt.Errorf("record %d: %w", records, err)
+				return g.n(), fmt.Errorf("record %d: %w", records, err)
 			}
 			derived.add(&ev)
 			cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: line}
@@ -339,9 +333,9 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 			if prevLine != nil {
 				switch c := compareRecords(&prev, &cur); {
 				case c == 0:
-					return counted.n, fmt.Errorf("record %d repeats the previous one", records)
+					return g.n(), fmt.Errorf("record %d repeats the previous one", records)
 				case c > 0:
-					return counted.n, fmt.Errorf("record %d is out of export order", records)
+					return g.n(), fmt.Errorf("record %d is out of export order", records)
 				}
 			}
 			prevLine = append(prevLine[:0], line...)
@@ -353,25 +347,17 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 			break
 		}
 		if err != nil {
-			return counted.n, fmt.Errorf("read: %w", err)
+			return g.n(), fmt.Errorf("read: %w", err)
 		}
 	}
-	if _, err := io.Copy(io.Discard, counted); err != nil {
-		return counted.n, err
+	if err := g.check(&m.Data, size); err != nil {
+		return g.n(), err
 	}
 	switch {
-	case counted.n != m.Data.Size:
-		return counted.n, fmt.Errorf("size %d, manifest says %d", counted.n, m.Data.Size)
-	case hex.EncodeToString(stored.Sum(nil)) != m.Data.SHA256:
-		return counted.n, fmt.Errorf("SHA-256 of stored bytes does not match the manifest")
-	case hex.EncodeToString(jsonl.Sum(nil)) != m.Data.JSONLSHA256:
-		return counted.n, fmt.Errorf("SHA-256 of the JSONL does not match the manifest")
-	case size != m.Data.JSONLSize:
-		return counted.n, fmt.Errorf("JSONL size %d, manifest says %d", size, m.Data.JSONLSize)
 	case records != m.Data.Records || records != m.Counts.Exported:
-		return counted.n, fmt.Errorf("%d records, manifest says %d", records, m.Data.Records)
+		return g.n(), fmt.Errorf("%d records, manifest says %d", records, m.Data.Records)
 	case first != m.Window.FirstEvent || last != m.Window.LastEvent:
-		return counted.n, fmt.Errorf("records span eventTimestamp %d to %d, manifest's window says %d to %d",
+		return g.n(), fmt.Errorf("records span eventTimestamp %d to %d, manifest's window says %d to %d",
 			first, last, m.Window.FirstEvent, m.Window.LastEvent)
 	}
 	var flagged ClockSkew
@@ -379,9 +365,68 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 		flagged = *m.ClockSkew
 	}
 	if skew != flagged {
-		return counted.n, fmt.Errorf("records outside the day: %+v, manifest's clockSkew says %+v", skew, flagged)
+		return g.n(), fmt.Errorf("records outside the day: %+v, manifest's clockSkew says %+v", skew, flagged)
 	}
-	return counted.n, nil
+	return g.n(), nil
+}
+
+// hashedGzip reads a gzip object a manifest names (an export, an organization's
+// quarantine) in the version it names, hashing the stored bytes and the JSONL inside as
+// they are read; check then compares both, and the sizes, with the manifest. Reader reads
+// the JSONL.
+type hashedGzip struct {
+	*bufio.Reader
+	rc            io.ReadCloser
+	counted       *countingReader
+	stored, jsonl hash.Hash
+}
+
+// openHashedGzip opens o. Its result's n counts the stored bytes read, also when the
+// object is not gzip (the error then says so, and the object is closed).
+func (l Ledger) openHashedGzip(ctx context.Context, o *DataObject, bufSize int) (*hashedGzip, error) {
+	rc, err := l.OpenObject(ctx, o.Key, o.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	g := &hashedGzip{rc: rc, stored: sha256.New(), jsonl: sha256.New()}
+	g.counted = &countingReader{r: io.TeeReader(rc, g.stored)}
+	zr, err := gzip.NewReader(g.counted)
+	if err != nil {
+		rc.Close()
+		return g, fmt.Errorf("not gzip: %w", err)
+	}
+	g.Reader = bufio.NewReaderSize(io.TeeReader(zr, g.jsonl), bufSize)
+	return g, nil
+}
+
+// n is how many stored bytes were read (0 when nothing could be opened).
+func (g *hashedGzip) n() int64 {
+	if g == nil {
+		return 0
+	}
+	return g.counted.n
+}
+
+// Close closes the stored object.
+func (g *hashedGzip) Close() error { return g.rc.Close() }
+
+// check reads the rest of the stored object (the gzip trailer) and compares its size and
+// SHA-256, and the JSONL's SHA-256 and jsonlSize, its size as read, with o.
+func (g *hashedGzip) check(o *DataObject, jsonlSize int64) error {
+	if _, err := io.Copy(io.Discard, g.counted); err != nil {
+		return err
+	}
+	switch {
+	case g.counted.n != o.Size:
+		return fmt.Errorf("size %d, manifest says %d", g.counted.n, o.Size)
+	case hex.EncodeToString(g.stored.Sum(nil)) != o.SHA256:
+		return fmt.Errorf("SHA-256 of stored bytes does not match the manifest")
+	case hex.EncodeToString(g.jsonl.Sum(nil)) != o.JSONLSHA256:
+		return fmt.Errorf("SHA-256 of the JSONL does not match the manifest")
+	case jsonlSize != o.JSONLSize:
+		return fmt.Errorf("JSONL size %d, manifest says %d", jsonlSize, o.JSONLSize)
+	}
+	return nil
 }
 
 type countingReader struct {

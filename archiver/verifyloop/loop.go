@@ -62,6 +62,9 @@ type Loop struct {
 	Logger *slog.Logger
 	// OnRun, when set, hears every run's record once it is stored (tests wait on it).
 	OnRun func(*Record)
+	// started, when set, is called once Run has decided whether a slice was due at start
+	// (and run it): a test that moves the clock before then races that decision.
+	started func()
 
 	mu      sync.Mutex
 	queue   []OrgDay
@@ -126,6 +129,9 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 	l.drain(ctx)
 	if l.due(ctx) {
 		l.Slice(ctx)
+	}
+	if l.started != nil {
+		l.started()
 	}
 	for {
 		select {

@@ -170,12 +170,20 @@ func start(t *testing.T, l *Loop) *driven {
 	l.OnRun = func(r *Record) { d.runs <- r }
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
+	ready := make(chan struct{})
+	l.started = func() { close(ready) }
 	go func() {
 		defer close(done)
 		l.Run(ctx, d.tick)
 	}()
 	d.stop = func() { cancel(); <-done }
 	t.Cleanup(d.stop)
+	// Run decides at start whether a slice is due from the clock: the test moves the clock
+	// only after that decision, or a restart "within the interval" could see the next hour.
+	select {
+	case <-ready:
+	case <-done:
+	}
 	return d
 }
 

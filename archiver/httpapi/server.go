@@ -113,6 +113,9 @@ type Server struct {
 	Presign func(ctx context.Context, key, versionID string) (url string, expiresAt time.Time, err error)
 	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
 	Tasks Tasks
+	// MaxTaskIDs is exports.maxIds, the most ids of each list of a task request: the
+	// request body limit grows with it (at least 64 KiB).
+	MaxTaskIDs int
 	// BaseURL starts the download links of export tasks (exports.baseURL); empty means
 	// relative links, never the request's Host header.
 	BaseURL string

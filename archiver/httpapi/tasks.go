@@ -29,9 +29,20 @@ type Tasks interface {
 	OpenResult(ctx context.Context, org, id string) (*exporttask.Status, io.ReadCloser, error)
 }
 
-// maxTaskBody bounds a task request: at exports.maxIds' default, the longest ids, terms
+// minTaskBody bounds a task request at exports.maxIds' default: the longest ids, terms
 // (200 bytes) and addresses of every list and a subject fit in less.
-const maxTaskBody = 64 << 10
+const minTaskBody = 64 << 10
+
+// taskBodyPerID is what one index of every id list can take in a request (an id of up to
+// 128 bytes in each of five lists, a term of 200, an address of 254, quoted and separated),
+// so that raising exports.maxIds (MaxTaskIDs) to its 1,000 never makes a valid request a
+// body too large.
+const taskBodyPerID = 2 << 10
+
+// maxTaskBody is the largest task request body the server reads.
+func (s *Server) maxTaskBody() int64 {
+	return max(minTaskBody, int64(s.MaxTaskIDs)*taskBodyPerID)
+}
 
 // taskHandler answers one task request with a status and a JSON value; the caller audits
 // the request before anything is sent.
@@ -86,11 +97,12 @@ func (s *Server) baseURL(*http.Request) string {
 }
 
 func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxTaskBody))
+	limit := s.maxTaskBody()
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return 0, nil, errorf(EInvalidRequest, "the body exceeds %d bytes", maxTaskBody)
+			return 0, nil, errorf(EInvalidRequest, "the body exceeds %d bytes", limit)
 		}
 		return 0, nil, errorf(EInvalidRequest, "the body could not be read")
 	}

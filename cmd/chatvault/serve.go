@@ -131,6 +131,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			return store.List(ctx, "leases/", func(string) error { return nil })
 		},
 		Grace:       e.cfg.Schedule.Grace,
+		MaxTaskIDs:  e.cfg.Exports.MaxIDs,
 		Now:         clock.Now,
 		Logger:      e.log.With("component", "api"),
 		Registerer:  reg,

@@ -35,9 +35,9 @@ type Encoder interface {
 type Summary struct {
 	// NoMatch, when the result holds no record, says so: the filters and the days
 	// searched.
-	NoMatch string
+	NoMatch string `json:"noMatch,omitempty"`
 	// TermReport is the search term report, when the task had terms.
-	TermReport []TermCount
+	TermReport []TermCount `json:"termReport,omitempty"`
 }
 
 // Summarizer is an encoder with an index page or document of its own. The engine calls

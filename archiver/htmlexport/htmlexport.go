@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/fastzip"
 	"github.com/chatvault/chatvault/internal/spillsort"
 	"github.com/chatvault/chatvault/model"
@@ -41,31 +42,11 @@ type Writer struct {
 	days   []sourceDay
 	closed bool
 	// summary is rendered at the top of the index.
-	summary Summary
-}
-
-// Summary is what an export found overall, given by the export task engine once every
-// day is written and before Close (exporttask.Summary, converted by cmd/chatvault).
-type Summary struct {
-	// NoMatch, when the export holds no record, says so: the filters and the days
-	// searched. An empty production must never pass for a complete one.
-	NoMatch string `json:"noMatch,omitempty"`
-	// TermReport is the search term report of a task with terms.
-	TermReport []TermCount `json:"termReport,omitempty"`
-}
-
-// TermCount is one search term's line of the report: the records, chats and custodians
-// (senders) it matched, and the records it alone matched.
-type TermCount struct {
-	Term       string `json:"term"`
-	Records    int64  `json:"records"`
-	Chats      int    `json:"chats"`
-	Custodians int    `json:"custodians"`
-	Unique     int64  `json:"unique"`
+	summary exporttask.Summary
 }
 
 // Summarize records s for the index; call it before Close.
-func (w *Writer) Summarize(s Summary) error {
+func (w *Writer) Summarize(s exporttask.Summary) error {
 	w.summary = s
 	return nil
 }

@@ -3,6 +3,7 @@ package htmlexport
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"net/url"
 	"strings"
 	"time"
@@ -246,7 +247,7 @@ type chatPage struct {
 type indexPage struct {
 	headerView
 	Chats int
-	Summary
+	exporttask.Summary
 }
 
 type tocRow struct {

@@ -26,41 +26,11 @@ var exportFormats = map[string]exporttask.NewEncoder{
 	"jsonl": exporttask.NewJSONL,
 	"json":  exporttask.NewJSON,
 	"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
-		hw, err := htmlexport.NewWriter(w, htmlexport.Options(o))
-		if err != nil {
-			return nil, err
-		}
-		return htmlTask{hw}, nil
+		return htmlexport.NewWriter(w, htmlexport.Options(o))
 	},
 	"rsmf": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
-		rw, err := rsmf.NewWriter(w, rsmf.Options(o))
-		if err != nil {
-			return nil, err
-		}
-		return rsmfTask{rw}, nil
+		return rsmf.NewWriter(w, rsmf.Options(o))
 	},
-}
-
-// htmlTask and rsmfTask give the format packages, which do not import exporttask, the
-// task's summary (no match, the term report) for their index: index.html, export.json.
-type htmlTask struct{ *htmlexport.Writer }
-
-func (h htmlTask) Summarize(s exporttask.Summary) error {
-	out := htmlexport.Summary{NoMatch: s.NoMatch}
-	for _, t := range s.TermReport {
-		out.TermReport = append(out.TermReport, htmlexport.TermCount(t))
-	}
-	return h.Writer.Summarize(out)
-}
-
-type rsmfTask struct{ *rsmf.Writer }
-
-func (r rsmfTask) Summarize(s exporttask.Summary) error {
-	out := rsmf.Summary{NoMatch: s.NoMatch}
-	for _, t := range s.TermReport {
-		out.TermReport = append(out.TermReport, rsmf.TermCount(t))
-	}
-	return r.Writer.Summarize(out)
 }
 
 func init() {

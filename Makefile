@@ -5,7 +5,7 @@ LDFLAGS := -X main.version=$(VERSION)
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: run test docs fuzz reliability bench loadbench exportbench
+.PHONY: run test docs fuzz reliability bench loadbench exportbench scalebench
 
 # Seal the sample day into ./archive on the embedded default (a local folder). The sample
 # holds nine bad records on purpose, so chatvault exits 3 (sealed, with records
@@ -72,3 +72,9 @@ loadbench:
 # format (jsonl rsmf by default); prints wall time, CPU, peak RSS and output size.
 exportbench:
 	scripts/exportbench.sh
+
+# How the cost grows with organizations and stored days (the README's Scale section): the
+# CLI of one binary (SCALEBENCH_BIN, default a build of ./cmd/chatvault) on generated
+# data, folder store and a loopback MinIO; prints what | value | growth law.
+scalebench:
+	scripts/scalebench.sh

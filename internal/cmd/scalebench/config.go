@@ -24,7 +24,8 @@ type config struct {
 	histDays   []int // SCALEBENCH_HIST_DAYS: sealed days at which the history rows are measured
 	histEvents int   // SCALEBENCH_HIST_EVENTS: events per day of the history store
 
-	auditOrgs int // SCALEBENCH_AUDIT_ORGS: organizations whose exports are fetched through serve (0 skips)
+	tasks     []int // SCALEBENCH_TASKS: stored export tasks at which the janitor is measured (S3 only)
+	auditOrgs int   // SCALEBENCH_AUDIT_ORGS: organizations whose exports are fetched through serve (0 skips)
 }
 
 func loadConfig(getenv func(string) string) (config, error) {
@@ -72,6 +73,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.histOrgs = one("SCALEBENCH_HIST_ORGS", "20")
 	c.histDays = ints("SCALEBENCH_HIST_DAYS", "30,90")
 	c.histEvents = one("SCALEBENCH_HIST_EVENTS", "2000")
+	c.tasks = ints("SCALEBENCH_TASKS", "10,40")
 	c.auditOrgs = one("SCALEBENCH_AUDIT_ORGS", "20")
 	if err != nil {
 		return c, err

@@ -2,6 +2,8 @@ package main
 
 import (
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -165,4 +167,21 @@ func mustDay(t *testing.T, s string) (d time.Time) {
 		t.Fatal(err)
 	}
 	return d
+}
+
+func TestCountingProxyCountsByKindAndKey(t *testing.T) {
+	p := &countingProxy{next: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}), n: map[string]int{}}
+	for _, u := range []string{"/b?list-type=2&prefix=hist%2Ftasks%2F", "/b/hist/tasks/o/t/request.json", "/b/hist/orgs/o/days/x"} {
+		p.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, u, nil))
+	}
+	if got := p.countMatching("tasks/"); got != 2 {
+		t.Errorf("requests under tasks/ = %d, want 2", got)
+	}
+	if c := p.counts(); c["LIST"] != 1 || c["GET"] != 2 {
+		t.Errorf("counts = %v", c)
+	}
+	p.reset()
+	if got := p.countMatching(""); got != 0 {
+		t.Errorf("after reset: %d requests", got)
+	}
 }

@@ -137,6 +137,20 @@ func (b *bench) history(ctx context.Context, last time.Time) ([]row, error) {
 			row{fmt.Sprintf("`status` of one org over a 31- and a 366-day range, %s", kindName(si)), strings.Join(status[si].val, "; "), law(status[si].pts, "day of the range")},
 		)
 	}
+	if c.auditOrgs > 0 {
+		audit, err := b.auditRows(ctx, log, ids, first, last)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, audit...)
+	}
+	if c.s3 && len(c.tasks) > 0 && c.tasks[0] > 0 {
+		j, err := b.janitorRow(ctx, log, ids, last)
+		if err != nil {
+			return nil, err
+		}
+		rows = append(rows, j)
+	}
 	return rows, nil
 }
 

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -88,7 +90,10 @@ func startMinIO(ctx context.Context, binary, dir string) (*minio, error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	target, _ := url.Parse(endpoint)
-	m.proxy = &countingProxy{next: httputil.NewSingleHostReverseProxy(target), n: map[string]int{}}
+	rp := httputil.NewSingleHostReverseProxy(target)
+	// A client that gives up (serve stopping its verification at SIGTERM) is not news.
+	rp.ErrorLog = log.New(io.Discard, "", 0)
+	m.proxy = &countingProxy{next: rp, n: map[string]int{}}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		m.stop()
@@ -124,12 +129,14 @@ type countingProxy struct {
 	next http.Handler
 	mu   sync.Mutex
 	n    map[string]int
+	keys []string // each request's path and listing prefix, for countMatching
 }
 
 func (p *countingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	k := requestKind(r.Method, r.URL)
 	p.mu.Lock()
 	p.n[k]++
+	p.keys = append(p.keys, r.URL.Path+" "+r.URL.Query().Get("prefix"))
 	p.mu.Unlock()
 	p.next.ServeHTTP(w, r)
 }
@@ -150,7 +157,22 @@ func requestKind(method string, u *url.URL) string {
 func (p *countingProxy) reset() {
 	p.mu.Lock()
 	p.n = map[string]int{}
+	p.keys = nil
 	p.mu.Unlock()
+}
+
+// countMatching counts the requests since the last reset whose key or listing prefix
+// contains sub.
+func (p *countingProxy) countMatching(sub string) int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, k := range p.keys {
+		if strings.Contains(k, sub) {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *countingProxy) counts() map[string]int {

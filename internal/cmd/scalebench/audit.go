@@ -41,8 +41,7 @@ func (b *bench) auditRows(ctx context.Context, log string, ids []string, first, 
 	today := time.Now().UTC()
 	var rows []row
 	for si, st := range stores {
-		var pts []point
-		var vals []string
+		var se series
 		for _, upto := range []int{1, c.auditOrgs} {
 			from := 0
 			if upto > 1 {
@@ -65,11 +64,10 @@ func (b *bench) auditRows(ctx context.Context, log string, ids []string, first, 
 					objects = fmt.Sprintf(", %d audit objects in the store", tc.files)
 				}
 			}
-			pts = append(pts, point{float64(upto), r.wall.Seconds()})
-			vals = append(vals, fmt.Sprintf("%d orgs with records: %s, %d records returned%s%s", upto, dur(r.wall), returned, objects, reqNote(r)))
+			se.add(float64(upto), r, fmt.Sprintf("%d orgs with records: %s (CPU %s), %d records returned%s%s", upto, dur(r.wall), dur(r.cpu), returned, objects, reqNote(r)))
 		}
 		rows = append(rows, row{fmt.Sprintf("`chatvault audit --org` of one org over 31 days, %d requests per org with records, %s", len(days), kindName(si)),
-			strings.Join(vals, "; "), law(pts, "org with records")})
+			se.value(), se.law("org with records")})
 	}
 	return rows, nil
 }

@@ -117,3 +117,32 @@ func table(rows []row) string {
 	}
 	return b.String()
 }
+
+// series is one row's measurements at each size: wall time, CPU time and S3 requests.
+type series struct {
+	wall, cpu, req []point
+	val            []string
+	s3             bool
+}
+
+func (s *series) add(x float64, r result, value string) {
+	s.wall = append(s.wall, point{x, r.wall.Seconds()})
+	s.cpu = append(s.cpu, point{x, r.cpu.Seconds()})
+	if r.requests != nil {
+		s.s3 = true
+		s.req = append(s.req, point{x, float64(r.totalRequests())})
+	}
+	s.val = append(s.val, value)
+}
+
+func (s series) value() string { return strings.Join(s.val, "; ") }
+
+// law gives the growth law of the wall time and, as the steadier figure on a shared
+// machine, of the CPU time; on S3, of the requests first, which no neighbour's load moves
+// (MinIO's own CPU is not the child's, so the CPU law would mislead there).
+func (s series) law(unit string) string {
+	if s.s3 {
+		return countLaw(s.req, unit) + " requests; wall " + law(s.wall, unit)
+	}
+	return "wall " + law(s.wall, unit) + "; CPU " + law(s.cpu, unit)
+}

@@ -185,3 +185,20 @@ func TestCountingProxyCountsByKindAndKey(t *testing.T) {
 		t.Errorf("after reset: %d requests", got)
 	}
 }
+
+func TestSeriesLaw(t *testing.T) {
+	var folder, s3 series
+	folder.add(10, result{wall: 20 * time.Millisecond, cpu: 10 * time.Millisecond}, "10 orgs")
+	folder.add(1000, result{wall: 2 * time.Second, cpu: time.Second}, "1000 orgs")
+	if got, want := folder.law("org"), "wall +2 ms per org (fixed 0 s), exponent 1.00; CPU +1 ms per org (fixed 0 s), exponent 1.00"; got != want {
+		t.Errorf("folder law = %q, want %q", got, want)
+	}
+	if got := folder.value(); got != "10 orgs; 1000 orgs" {
+		t.Errorf("value = %q", got)
+	}
+	s3.add(10, result{wall: time.Second, requests: map[string]int{"LIST": 10, "GET": 1}}, "")
+	s3.add(50, result{wall: time.Second, requests: map[string]int{"LIST": 50, "GET": 1}}, "")
+	if got, want := s3.law("org"), "+1 per org (fixed 1), exponent 0.95 requests; wall +0 s per org (fixed 1.00 s), exponent 0.00"; got != want {
+		t.Errorf("S3 law = %q, want %q", got, want)
+	}
+}

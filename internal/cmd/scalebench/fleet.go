@@ -16,8 +16,8 @@ import (
 func (b *bench) fleet(ctx context.Context, day time.Time) ([]row, error) {
 	c := b.cfg
 	start := day.AddDate(0, 0, 1-c.lookback)
-	var seal, rerun, tick, s3seal, s3tick []point
-	var sealV, rssV, rerunV, tickV, s3sealV, s3tickV []string
+	var seal, rerun, tick, s3seal, s3tick series
+	var rssV []string
 	var rss []point
 	var objects string
 	for _, n := range c.fleetOrgs {
@@ -38,9 +38,8 @@ func (b *bench) fleet(ctx context.Context, day time.Time) ([]row, error) {
 			return nil, err
 		}
 		x := float64(n)
-		seal = append(seal, point{x, r.wall.Seconds()})
 		rss = append(rss, point{x, float64(r.maxRSS)})
-		sealV = append(sealV, fmt.Sprintf("%d orgs: %s (%.0f events/s, CPU %s, RSS %s)", n, dur(r.wall),
+		seal.add(x, r, fmt.Sprintf("%d orgs: %s (%.0f events/s, CPU %s, RSS %s)", n, dur(r.wall),
 			float64(c.fleetEvents)/r.wall.Seconds(), dur(r.cpu), mib(r.maxRSS)))
 		rssV = append(rssV, fmt.Sprintf("%d orgs: %s", n, mib(r.maxRSS)))
 		if n == c.fleetOrgs[len(c.fleetOrgs)-1] {
@@ -53,15 +52,13 @@ func (b *bench) fleet(ctx context.Context, day time.Time) ([]row, error) {
 		if err != nil {
 			return nil, err
 		}
-		rerun = append(rerun, point{x, r.wall.Seconds()})
-		rerunV = append(rerunV, fmt.Sprintf("%d orgs: %s", n, dur(r.wall)))
+		rerun.add(x, r, fmt.Sprintf("%d orgs: %s (CPU %s)", n, dur(r.wall), dur(r.cpu)))
 
 		r, err = b.cv(ctx, []int{3}, append([]string{"run", "--store", store}, common...)...)
 		if err != nil {
 			return nil, err
 		}
-		tick = append(tick, point{x, r.wall.Seconds()})
-		tickV = append(tickV, fmt.Sprintf("%d orgs: %s (CPU %s)", n, dur(r.wall), dur(r.cpu)))
+		tick.add(x, r, fmt.Sprintf("%d orgs: %s (CPU %s)", n, dur(r.wall), dur(r.cpu)))
 
 		if c.s3 && slices.Contains(c.s3FleetOrgs, n) {
 			s3store := fmt.Sprintf("s3://%s/fleet-%d", bucket, n)
@@ -69,14 +66,12 @@ func (b *bench) fleet(ctx context.Context, day time.Time) ([]row, error) {
 			if err != nil {
 				return nil, err
 			}
-			s3seal = append(s3seal, point{x, float64(r.totalRequests())})
-			s3sealV = append(s3sealV, fmt.Sprintf("%d orgs: %s, %s", n, dur(r.wall), requestsNote(r)))
+			s3seal.add(x, r, fmt.Sprintf("%d orgs: %s, %s", n, dur(r.wall), requestsNote(r)))
 			r, err = b.cv(ctx, []int{3}, append([]string{"run", "--store", s3store}, common...)...)
 			if err != nil {
 				return nil, err
 			}
-			s3tick = append(s3tick, point{x, float64(r.totalRequests())})
-			s3tickV = append(s3tickV, fmt.Sprintf("%d orgs: %s, %s", n, dur(r.wall), requestsNote(r)))
+			s3tick.add(x, r, fmt.Sprintf("%d orgs: %s, %s", n, dur(r.wall), requestsNote(r)))
 		}
 		// The fleet's stores are large; only the last size's is kept for a look afterwards.
 		if n != c.fleetOrgs[len(c.fleetOrgs)-1] {
@@ -88,17 +83,17 @@ func (b *bench) fleet(ctx context.Context, day time.Time) ([]row, error) {
 	look := fmt.Sprintf("%d-day look-back", c.lookback)
 	rows := []row{
 		{fmt.Sprintf("scheduler tick (`run`, no date) over N orgs with 1 sealed day, %s, nothing to seal (folder store)", look),
-			strings.Join(tickV, "; "), law(tick, "org")},
-		{"`run --date` of the day already sealed (nothing to commit), N orgs (folder store)",
-			strings.Join(rerunV, "; "), law(rerun, "org")},
+			tick.value(), tick.law("org")},
+		{"`run --date` of the day already sealed (reads the partition again, commits nothing), N orgs (folder store)",
+			rerun.value(), rerun.law("org")},
 	}
-	if len(s3tick) > 0 {
+	if len(s3tick.val) > 0 {
 		rows = append(rows,
-			row{fmt.Sprintf("scheduler tick on S3 (MinIO), %s, nothing to seal", look), strings.Join(s3tickV, "; "), countLaw(s3tick, "org") + " requests"},
-			row{"seal of one day on S3 (MinIO): requests", strings.Join(s3sealV, "; "), countLaw(s3seal, "org") + " requests"})
+			row{fmt.Sprintf("scheduler tick on S3 (MinIO), %s, nothing to seal", look), s3tick.value(), s3tick.law("org")},
+			row{"seal of one day on S3 (MinIO): requests", s3seal.value(), s3seal.law("org")})
 	}
 	rows = append(rows,
-		row{fmt.Sprintf("one day of %d events over N orgs (`run --date`, folder store)", c.fleetEvents), strings.Join(sealV, "; "), law(seal, "org")},
+		row{fmt.Sprintf("one day of %d events over N orgs (`run --date`, folder store)", c.fleetEvents), seal.value(), seal.law("org")},
 		row{"peak RSS of that seal", strings.Join(rssV, "; "), bytesLaw(rss, "org")},
 		row{fmt.Sprintf("objects and folders per org-day (folder store, the %d-org day)", c.fleetOrgs[len(c.fleetOrgs)-1]), objects,
 			"× 25.55 M org-days (10,000 orgs × 7 years): see the history row for the marginal cost"},

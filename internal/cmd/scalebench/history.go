@@ -41,13 +41,10 @@ func (b *bench) history(ctx context.Context, last time.Time) ([]row, error) {
 	if c.s3 {
 		stores = append(stores, fmt.Sprintf("s3://%s/hist", bucket))
 	}
-	type series struct {
-		pts []point
-		val []string
-	}
 	var (
 		head, verify, verifyDay, status [2]series
-		objs                            series
+		objs                            []point
+		objVals                         []string
 		prevObjs                        treeCount
 		prevOrgDays                     int
 	)
@@ -72,8 +69,7 @@ func (b *bench) history(ctx context.Context, last time.Time) ([]row, error) {
 			if err != nil {
 				return nil, err
 			}
-			head[si].pts = append(head[si].pts, point{float64(k - 1), r.wall.Seconds()})
-			head[si].val = append(head[si].val, fmt.Sprintf("%s, after %d days: %s%s", kind, k-1, dur(r.wall), perOrgRequests(r, c.histOrgs)))
+			head[si].add(float64(k-1), r, fmt.Sprintf("%s, after %d days: %s (CPU %s)%s", kind, k-1, dur(r.wall), dur(r.cpu), perOrgRequests(r, c.histOrgs)))
 
 			var bytes int64
 			if tc, err := countTree(store); err == nil {
@@ -83,17 +79,15 @@ func (b *bench) history(ctx context.Context, last time.Time) ([]row, error) {
 			if err != nil {
 				return nil, err
 			}
-			verify[si].pts = append(verify[si].pts, point{float64(orgDays), r.wall.Seconds()})
-			verify[si].val = append(verify[si].val, fmt.Sprintf("%s, %d days × %d orgs: %s, %.0f org-days/s, %.1f MB/s%s", kind, k, c.histOrgs,
-				dur(r.wall), float64(orgDays)/r.wall.Seconds(), float64(bytes)/1e6/r.wall.Seconds(), reqNote(r)))
+			verify[si].add(float64(orgDays), r, fmt.Sprintf("%s, %d days × %d orgs: %s (CPU %s), %.0f org-days/s, %.1f MB/s%s", kind, k, c.histOrgs,
+				dur(r.wall), dur(r.cpu), float64(orgDays)/r.wall.Seconds(), float64(bytes)/1e6/r.wall.Seconds(), reqNote(r)))
 
 			mid := first.AddDate(0, 0, k/2)
 			r, err = b.cv(ctx, nil, append([]string{"verify", "--date", mid.Format(dayLayout)}, common...)...)
 			if err != nil {
 				return nil, err
 			}
-			verifyDay[si].pts = append(verifyDay[si].pts, point{float64(k), r.wall.Seconds()})
-			verifyDay[si].val = append(verifyDay[si].val, fmt.Sprintf("%s, 1 of %d days × %d orgs: %s%s", kind, k, c.histOrgs, dur(r.wall), reqNote(r)))
+			verifyDay[si].add(float64(k), r, fmt.Sprintf("%s, 1 of %d days × %d orgs: %s (CPU %s)%s", kind, k, c.histOrgs, dur(r.wall), dur(r.cpu), reqNote(r)))
 
 			if k == c.histDays[len(c.histDays)-1] {
 				for _, span := range []int{31, 366} {
@@ -102,8 +96,7 @@ func (b *bench) history(ctx context.Context, last time.Time) ([]row, error) {
 					if err != nil {
 						return nil, err
 					}
-					status[si].pts = append(status[si].pts, point{float64(span), r.wall.Seconds()})
-					status[si].val = append(status[si].val, fmt.Sprintf("%s, %d-day range (%d sealed): %s%s", kind, span, min(span, k), dur(r.wall), reqNote(r)))
+					status[si].add(float64(span), r, fmt.Sprintf("%s, %d-day range (%d sealed): %s (CPU %s)%s", kind, span, min(span, k), dur(r.wall), dur(r.cpu), reqNote(r)))
 				}
 			}
 		}
@@ -116,25 +109,25 @@ func (b *bench) history(ctx context.Context, last time.Time) ([]row, error) {
 		if prevOrgDays > 0 {
 			d := float64(orgDays - prevOrgDays)
 			v += fmt.Sprintf(" (%.2f objects and %.2f folders per added org-day)", float64(tc.files-prevObjs.files)/d, float64(tc.dirs-prevObjs.dirs)/d)
-			objs.pts = append(objs.pts, point{float64(tc.files-prevObjs.files) / d, float64(tc.dirs-prevObjs.dirs) / d})
+			objs = append(objs, point{float64(tc.files-prevObjs.files) / d, float64(tc.dirs-prevObjs.dirs) / d})
 		}
-		objs.val = append(objs.val, v)
+		objVals = append(objVals, v)
 		prevObjs, prevOrgDays = tc, orgDays
 	}
 	objLaw := "one size only: no law"
-	if len(objs.pts) > 0 {
-		p := objs.pts[len(objs.pts)-1]
+	if len(objs) > 0 {
+		p := objs[len(objs)-1]
 		objLaw = fmt.Sprintf("%.2f objects + %.2f folders per org-day: %.0f M objects and %.0f M folders at 25.55 M org-days (10,000 orgs × 7 years)",
 			p.x, p.y, p.x*25.55, p.y*25.55)
 	}
-	rows := []row{{fmt.Sprintf("objects and folders as history grows (folder store, %d orgs)", c.histOrgs), strings.Join(objs.val, "; "), objLaw}}
+	rows := []row{{fmt.Sprintf("objects and folders as history grows (folder store, %d orgs)", c.histOrgs), strings.Join(objVals, "; "), objLaw}}
 	for si := range stores {
 		rows = append(rows,
-			row{fmt.Sprintf("`verify` (every day, every org), %s", kindName(si)), strings.Join(verify[si].val, "; "), law(verify[si].pts, "org-day")},
-			row{fmt.Sprintf("`verify --date` of one day, %s", kindName(si)), strings.Join(verifyDay[si].val, "; "), law(verifyDay[si].pts, "sealed day")},
+			row{fmt.Sprintf("`verify` (every day, every org), %s", kindName(si)), verify[si].value(), verify[si].law("org-day")},
+			row{fmt.Sprintf("`verify --date` of one day, %s", kindName(si)), verifyDay[si].value(), verifyDay[si].law("sealed day")},
 			row{fmt.Sprintf("chain head lookup: `run --date` of one new day after K sealed days, %d orgs, %s", c.histOrgs, kindName(si)),
-				strings.Join(head[si].val, "; "), law(head[si].pts, "sealed day")},
-			row{fmt.Sprintf("`status` of one org over a 31- and a 366-day range, %s", kindName(si)), strings.Join(status[si].val, "; "), law(status[si].pts, "day of the range")},
+				head[si].value(), head[si].law("sealed day")},
+			row{fmt.Sprintf("`status` of one org over a 31- and a 366-day range, %s", kindName(si)), status[si].value(), status[si].law("day of the range")},
 		)
 	}
 	if c.auditOrgs > 0 {

@@ -87,7 +87,8 @@ type served struct {
 	log  string
 }
 
-// startServe starts serve on store (no scheduler, audit flushed every second) and waits
+// startServe starts serve on store (no scheduler, audit flushed every second, no rate
+// limit per token: the benchmark makes a request per organization per day) and waits
 // until /readyz answers 200. stop sends SIGTERM, which writes the audit records that wait,
 // and waits for the exit.
 func (b *bench) startServe(ctx context.Context, env []string, store, log string) (*served, error) {
@@ -99,7 +100,7 @@ func (b *bench) startServe(ctx context.Context, env []string, store, log string)
 	cmd := exec.CommandContext(ctx, b.cfg.bin, "serve", "--store", store, "--eventlog", log)
 	cmd.Dir = b.cfg.dir
 	cmd.Env = append(append([]string(nil), env...), "CHATVAULT_HTTP_ADDR="+addr, "CHATVAULT_SCHEDULE_ENABLED=false",
-		"CHATVAULT_AUDIT_FLUSHINTERVAL=1s")
+		"CHATVAULT_AUDIT_FLUSHINTERVAL=1s", "CHATVAULT_HTTP_TOKENRATE=0")
 	logf, err := os.Create(filepath.Join(b.cfg.dir, "serve.log"))
 	if err != nil {
 		return nil, err

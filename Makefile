@@ -77,4 +77,4 @@ exportbench:
 # CLI of one binary (SCALEBENCH_BIN, default a build of ./cmd/chatvault) on generated
 # data, folder store and a loopback MinIO; prints what | value | growth law.
 scalebench:
-	scripts/scalebench.sh
+	@scripts/scalebench.sh

@@ -11,6 +11,8 @@
 #   SCALEBENCH_FLEET_ORGS=10,1000,2000  SCALEBENCH_FLEET_EVENTS=200000  SCALEBENCH_LOOKBACK=365
 #   SCALEBENCH_S3_FLEET_ORGS=10,1000    SCALEBENCH_HIST_ORGS=20  SCALEBENCH_HIST_DAYS=30,90
 #   SCALEBENCH_HIST_EVENTS=2000  SCALEBENCH_AUDIT_ORGS=20  SCALEBENCH_TASKS=10,40 (janitor, S3 only)
+# SCALEBENCH_ONLY=fleet or history runs one half (fleet: the rows over N organizations;
+# history: verify, verify --date, chain head, status, audit, janitor).
 # Data goes to SCALEBENCH_DIR (default a new temporary folder, removed at the end unless
 # SCALEBENCH_KEEP=1), never into the repository.
 set -euo pipefail
@@ -18,7 +20,7 @@ cd "$(dirname "$0")/.."
 
 if [ -z "${SCALEBENCH_BIN:-}" ]; then
   out=$(mktemp -d /tmp/chatvault-scalebench-bin.XXXXXX)
-  go build -o "$out/chatvault" ./cmd/chatvault
+  go build -ldflags "-X main.version=$(git describe --always --dirty 2>/dev/null || echo dev)" -o "$out/chatvault" ./cmd/chatvault
   export SCALEBENCH_BIN="$out/chatvault"
   trap 'rm -rf "$out"' EXIT
 fi

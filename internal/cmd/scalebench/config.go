@@ -14,6 +14,7 @@ type config struct {
 	keep  bool   // SCALEBENCH_KEEP=1: keep the data afterwards
 	minio string // SCALEBENCH_MINIO: MinIO server binary; empty skips the S3 rows
 	s3    bool   // SCALEBENCH_S3=0 skips the S3 rows even with a MinIO binary
+	only  string // SCALEBENCH_ONLY: "fleet" or "history" runs that half alone; empty both
 
 	fleetOrgs   []int // SCALEBENCH_FLEET_ORGS: organizations of the one-large-day and tick rows
 	fleetEvents int   // SCALEBENCH_FLEET_EVENTS: events of that day
@@ -35,6 +36,10 @@ func loadConfig(getenv func(string) string) (config, error) {
 		keep:  getenv("SCALEBENCH_KEEP") == "1",
 		minio: getenv("SCALEBENCH_MINIO"),
 		s3:    getenv("SCALEBENCH_S3") != "0",
+		only:  getenv("SCALEBENCH_ONLY"),
+	}
+	if c.only != "" && c.only != "fleet" && c.only != "history" {
+		return c, fmt.Errorf("SCALEBENCH_ONLY: %q is not fleet or history", c.only)
 	}
 	if c.bin == "" {
 		return c, fmt.Errorf("SCALEBENCH_BIN is not set: the chatvault binary to measure")

@@ -11,8 +11,9 @@
 #   SCALEBENCH_FLEET_ORGS=10,1000,2000  SCALEBENCH_FLEET_EVENTS=200000  SCALEBENCH_LOOKBACK=365
 #   SCALEBENCH_S3_FLEET_ORGS=10,1000    SCALEBENCH_HIST_ORGS=20  SCALEBENCH_HIST_DAYS=30,90
 #   SCALEBENCH_HIST_EVENTS=2000  SCALEBENCH_AUDIT_ORGS=20  SCALEBENCH_TASKS=10,40 (janitor, S3 only)
-# SCALEBENCH_ONLY=fleet or history runs one half (fleet: the rows over N organizations;
-# history: verify, verify --date, chain head, status, audit, janitor).
+# SCALEBENCH_ONLY=fleet, history or chain runs one part (fleet: the rows over N
+# organizations; history: verify, verify --date, chain head, status, audit, janitor;
+# chain: one organization's chain of SCALEBENCH_CHAIN_DAYS days, 0 by default: off).
 # Data goes to SCALEBENCH_DIR (default a new temporary folder, removed at the end unless
 # SCALEBENCH_KEEP=1), never into the repository.
 set -euo pipefail

@@ -14,7 +14,7 @@ type config struct {
 	keep  bool   // SCALEBENCH_KEEP=1: keep the data afterwards
 	minio string // SCALEBENCH_MINIO: MinIO server binary; empty skips the S3 rows
 	s3    bool   // SCALEBENCH_S3=0 skips the S3 rows even with a MinIO binary
-	only  string // SCALEBENCH_ONLY: "fleet" or "history" runs that half alone; empty both
+	only  string // SCALEBENCH_ONLY: "fleet", "history" or "chain" runs that part alone; empty all
 
 	fleetOrgs   []int // SCALEBENCH_FLEET_ORGS: organizations of the one-large-day and tick rows
 	fleetEvents int   // SCALEBENCH_FLEET_EVENTS: events of that day
@@ -25,6 +25,7 @@ type config struct {
 	histDays   []int // SCALEBENCH_HIST_DAYS: sealed days at which the history rows are measured
 	histEvents int   // SCALEBENCH_HIST_EVENTS: events per day of the history store
 
+	chainDays int   // SCALEBENCH_CHAIN_DAYS: days of the one-organization long chain (0, the default, skips it)
 	tasks     []int // SCALEBENCH_TASKS: stored export tasks at which the janitor is measured (S3 only)
 	auditOrgs int   // SCALEBENCH_AUDIT_ORGS: organizations whose exports are fetched through serve (0 skips)
 }
@@ -38,8 +39,8 @@ func loadConfig(getenv func(string) string) (config, error) {
 		s3:    getenv("SCALEBENCH_S3") != "0",
 		only:  getenv("SCALEBENCH_ONLY"),
 	}
-	if c.only != "" && c.only != "fleet" && c.only != "history" {
-		return c, fmt.Errorf("SCALEBENCH_ONLY: %q is not fleet or history", c.only)
+	if c.only != "" && c.only != "fleet" && c.only != "history" && c.only != "chain" {
+		return c, fmt.Errorf("SCALEBENCH_ONLY: %q is not fleet, history or chain", c.only)
 	}
 	if c.bin == "" {
 		return c, fmt.Errorf("SCALEBENCH_BIN is not set: the chatvault binary to measure")
@@ -78,6 +79,7 @@ func loadConfig(getenv func(string) string) (config, error) {
 	c.histOrgs = one("SCALEBENCH_HIST_ORGS", "20")
 	c.histDays = ints("SCALEBENCH_HIST_DAYS", "30,90")
 	c.histEvents = one("SCALEBENCH_HIST_EVENTS", "2000")
+	c.chainDays = one("SCALEBENCH_CHAIN_DAYS", "0")
 	c.tasks = ints("SCALEBENCH_TASKS", "10,40")
 	c.auditOrgs = one("SCALEBENCH_AUDIT_ORGS", "20")
 	if err != nil {
@@ -93,6 +95,9 @@ func loadConfig(getenv func(string) string) (config, error) {
 	}
 	if last := c.histDays[len(c.histDays)-1]; last >= c.lookback {
 		return c, fmt.Errorf("SCALEBENCH_HIST_DAYS (%d) must stay below SCALEBENCH_LOOKBACK (%d)", last, c.lookback)
+	}
+	if c.chainDays == 1 || (c.only == "chain" && c.chainDays == 0) {
+		return c, fmt.Errorf("SCALEBENCH_CHAIN_DAYS: at least 2 days (SCALEBENCH_ONLY=chain needs it)")
 	}
 	if c.auditOrgs > c.histOrgs {
 		return c, fmt.Errorf("SCALEBENCH_AUDIT_ORGS (%d) must not exceed SCALEBENCH_HIST_ORGS (%d)", c.auditOrgs, c.histOrgs)

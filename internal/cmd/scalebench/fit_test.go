@@ -101,6 +101,7 @@ func TestLoadConfig(t *testing.T) {
 		{"SCALEBENCH_BIN", "cv", "SCALEBENCH_HIST_DAYS", "30,400"},
 		{"SCALEBENCH_BIN", "cv", "SCALEBENCH_FLEET_EVENTS", "1,2"},
 		{"SCALEBENCH_BIN", "cv", "SCALEBENCH_ONLY", "verify"},
+		{"SCALEBENCH_BIN", "cv", "SCALEBENCH_ONLY", "chain"},
 	} {
 		if _, err := loadConfig(env(bad...)); err == nil {
 			t.Errorf("%v: no error", bad)

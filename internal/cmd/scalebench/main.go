@@ -71,21 +71,28 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	yesterday := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, -1)
 
 	var rows []row
-	if cfg.only != "history" {
+	if cfg.only == "" || cfg.only == "fleet" {
 		fleetRows, err := b.fleet(ctx, yesterday)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, fleetRows...)
 	}
-	if cfg.only != "fleet" {
+	if cfg.only == "" || cfg.only == "history" {
 		histRows, err := b.history(ctx, yesterday)
 		if err != nil {
 			return err
 		}
 		rows = append(rows, histRows...)
 	}
-	if !cfg.s3 && cfg.only != "fleet" {
+	if cfg.chainDays > 0 && (cfg.only == "" || cfg.only == "chain") {
+		chainRows, err := b.chainRow(ctx, yesterday)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, chainRows...)
+	}
+	if !cfg.s3 && (cfg.only == "" || cfg.only == "history") {
 		rows = append(rows, row{"export-task janitor", "not measured: it runs only inside `serve`, and is measured by counting S3 requests (needs MinIO)", "-"})
 	}
 
@@ -93,13 +100,16 @@ func run(ctx context.Context, getenv func(string) string, stdout, stderr io.Writ
 	fmt.Fprintf(stdout, "binary: %s (%s)\n", cfg.bin, strings.TrimSpace(version.stdout))
 	fmt.Fprintf(stdout, "machine: %d cores, %s; load average %s at start, %s at end; took %s\n",
 		runtime.NumCPU(), runtime.GOOS, load0, loadAverage(), time.Since(began).Round(time.Second))
-	if cfg.only != "history" {
+	if cfg.only == "" || cfg.only == "fleet" {
 		fmt.Fprintf(stdout, "sizes: fleet %v orgs × %d events on %s (archivalStart %d days back)\n",
 			cfg.fleetOrgs, cfg.fleetEvents, yesterday.Format(dayLayout), cfg.lookback)
 	}
-	if cfg.only != "fleet" {
+	if cfg.only == "" || cfg.only == "history" {
 		fmt.Fprintf(stdout, "sizes: history %d orgs × %v days of %d events; audit %d orgs; janitor %v tasks\n",
 			cfg.histOrgs, cfg.histDays, cfg.histEvents, cfg.auditOrgs, cfg.tasks)
+	}
+	if cfg.chainDays > 0 && (cfg.only == "" || cfg.only == "chain") {
+		fmt.Fprintf(stdout, "sizes: one chain of %d days\n", cfg.chainDays)
 	}
 	fmt.Fprintf(stdout, "S3: %s\n", s3Note(cfg))
 	fmt.Fprintln(stdout, "each figure is one run (wall time); CPU seconds and RSS from the child's rusage; S3 requests counted by a proxy in front of a loopback MinIO.")

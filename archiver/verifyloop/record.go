@@ -59,7 +59,7 @@ type Record struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	// Ranges are the organization-days verified: every object their manifests name was
-	// re-hashed and each organization's manifest chain walked whole (archiver.Ledger.Verify).
+	// re-hashed and each organization's manifest chain walked whole (verify.Run).
 	Ranges    []Range `json:"ranges"`
 	OrgDays   int     `json:"orgDays"`
 	Manifests int     `json:"manifests"`

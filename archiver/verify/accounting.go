@@ -20,13 +20,36 @@ import (
 // The recorded hold events (see Ledger.Hold) must decode and, on a locking store, be
 // neither deleted nor replaced either: they are the evidence of the legal holds.
 func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
-	var keys []string
-	if err := l.Store.List(ctx, archiver.AccountingPrefix, func(key string) error {
-		keys = append(keys, key)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("verify: list %s: %w", archiver.AccountingPrefix, err)
+	keys, err := listKeys(ctx, l.Store, archiver.AccountingPrefix)
+	if err != nil {
+		return err
 	}
+	if err := checkAccountingObjects(ctx, l, keys, nil, opt, rep); err != nil {
+		return err
+	}
+	checkTally(rep)
+	if _, err := l.HoldEvents(ctx, ""); err != nil {
+		rep.problem("%v", err)
+	}
+	if lk, ok := l.Store.(archiver.Locker); ok {
+		for _, p := range []string{archiver.AccountingPrefix, archiver.HoldsPrefix} {
+			if err := archiver.CheckVersions(ctx, lk, p, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readAccounting is an accounting object read ahead (days.go), or why it could not be.
+type readAccounting struct {
+	a   *archiver.StoredAccounting
+	err error
+}
+
+// checkAccountingObjects checks the accounting objects under keys, in key order, of the
+// days in opt's range; read holds those already read, by key.
+func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []string, read map[string]readAccounting, opt Options, rep *Report) error {
 	lk, _ := l.Store.(archiver.Locker)
 	locking := lk != nil && lk.Locking()
 	var numbers accountingNumbers
@@ -42,7 +65,11 @@ func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *
 			continue
 		}
 		numbers.check(day, key, rep)
-		a, err := l.ReadAccounting(ctx, key)
+		r, ok := read[key]
+		if !ok {
+			r.a, r.err = l.ReadAccounting(ctx, key)
+		}
+		a, err := r.a, r.err
 		if err != nil {
 			rep.problem("%s: %v", key, err)
 			continue
@@ -62,23 +89,30 @@ func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *
 			return err
 		}
 	}
+	return nil
+}
+
+// checkTally reports the days whose version 2 manifests are not all named by the day's
+// accounting objects.
+func checkTally(rep *Report) {
 	for _, day := range slices.Sorted(maps.Keys(rep.tally)) {
 		if t := rep.tally[day]; t.named < t.chained {
 			rep.problem("%s: %d of the day's %d manifests (version 2) are named by no accounting object: one was deleted, or the run that committed them stopped before writing it (rerun the day)",
 				day, t.chained-t.named, t.chained)
 		}
 	}
-	if _, err := l.HoldEvents(ctx, ""); err != nil {
-		rep.problem("%v", err)
+}
+
+// listKeys returns the keys under prefix, in key order.
+func listKeys(ctx context.Context, s archiver.Store, prefix string) ([]string, error) {
+	var keys []string
+	if err := s.List(ctx, prefix, func(key string) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("verify: list %s: %w", prefix, err)
 	}
-	if lk != nil {
-		for _, p := range []string{archiver.AccountingPrefix, archiver.HoldsPrefix} {
-			if err := archiver.CheckVersions(ctx, lk, p, rep); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return keys, nil
 }
 
 // accountingTally is one day's count of version 2 manifests in the chains, and of those

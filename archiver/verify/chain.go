@@ -72,7 +72,7 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 			}
 		}
 	}
-	if opt.Org != "" && s.archiving != nil {
+	if opt.Org != "" && s.archiving != nil && !opt.days() {
 		if s.newestElsewhere, err = newestElsewhere(ctx, l, opt.Org, s.archiving); err != nil {
 			return err
 		}
@@ -163,6 +163,14 @@ func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
 	}
 	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
 		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
+	}
+}
+
+// follow sets the previous manifest's signature from prev, the manifest before the first
+// one checked (a verification of days reads it for the link).
+func (c *orgCheck) follow(prev *archiver.StoredManifest) {
+	if id, err := archiver.ManifestSigner(prev.Manifest); err == nil && id != "" {
+		c.prevSigned, c.prevKey = true, id
 	}
 }
 

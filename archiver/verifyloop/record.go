@@ -59,7 +59,8 @@ type Record struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	// Ranges are the organization-days verified: every object their manifests name was
-	// re-hashed and each organization's manifest chain walked whole (verify.Run).
+	// re-hashed and each of their manifests checked against the one before it in its
+	// chain (verify.Run of the days).
 	Ranges    []Range `json:"ranges"`
 	OrgDays   int     `json:"orgDays"`
 	Manifests int     `json:"manifests"`

@@ -42,8 +42,10 @@ type chainSummary struct {
 	first, last archiver.Day
 	// gaps are the days from the organization's expected start to last without one.
 	gaps []dayRange
-	// headSeq is the greatest seq in the chain.
+	// headSeq is the greatest seq in the chain; headSum the hex SHA-256 of the last
+	// manifest walked (the head's, when the chain is in order).
 	headSeq int64
+	headSum string
 	// witnessed is set when the witnessed head was found in the chain; witnessSum is
 	// the stored manifest's SHA-256 at the witnessed seq.
 	witnessed  bool
@@ -120,17 +122,25 @@ type orgCheck struct {
 	// prevSigned and prevKey describe the previous manifest's signature.
 	prevSigned bool
 	prevKey    string
+	// signed is set once a manifest of the chain carries a signature (state.signed, set
+	// when the organization's report is merged: organizations are checked concurrently).
+	signed bool
 }
 
 // beginOrg starts the walk of org's chain. A Verify without beginVerify (nil state)
-// checks signatures only.
+// checks signatures only. It changes nothing in s, so that organizations can be walked
+// concurrently: merge records the walk.
 func (s *state) beginOrg(org string) *orgCheck {
 	if s == nil {
 		s = &state{chains: map[string]*chainSummary{}}
 	}
-	sum := &chainSummary{}
-	s.chains[org] = sum
-	return &orgCheck{s: s, org: org, sum: sum, days: map[archiver.Day]bool{}}
+	return &orgCheck{s: s, org: org, sum: &chainSummary{}, days: map[archiver.Day]bool{}}
+}
+
+// merge records a walked chain in s.
+func (s *state) merge(c *orgCheck) {
+	s.chains[c.org] = c.sum
+	s.signed = s.signed || c.signed
 }
 
 // manifest checks one manifest of the chain, in seq order: its signature against the
@@ -152,7 +162,7 @@ func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
 			"(no statement under %s signed by both keys: see chatvault keys rotate)", m.Key, c.prevKey, id, m.Seq, archiver.RotationsPrefix)
 	}
 	if id != "" {
-		c.s.signed = true
+		c.signed = true
 		c.prevSigned, c.prevKey = true, id
 	}
 	if day, err := archiver.ParseDay(m.Date); err == nil {
@@ -161,6 +171,7 @@ func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
 	if m.Seq > c.sum.headSeq {
 		c.sum.headSeq = m.Seq
 	}
+	c.sum.headSum = hexSum(m.SHA256)
 	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
 		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
 	}

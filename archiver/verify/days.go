@@ -194,6 +194,7 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 		}
 	}
 	c.manifest(m, rep)
+	rep.state.signed = rep.state.signed || c.signed
 	checkSealedAfterDay(m, rep)
 	if m.Input != nil && !m.Input.Balanced() {
 		rep.problem("%s: input counts do not balance", key)

@@ -28,8 +28,12 @@ type Options struct {
 	From, To archiver.Day
 	// TrustedKey, when set, must have signed every manifest.
 	TrustedKey ed25519.PublicKey
-	// Progress, when set, is called after each manifest.
+	// Progress, when set, is called after each organization of a full verification with
+	// the manifests verified so far.
 	Progress func(manifests int)
+	// Jobs is how many organizations a full verification walks at once; 0 means
+	// GOMAXPROCS. The report is the same whatever it is.
+	Jobs int
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
 	// (several after a key rotation). Directory, when set, is the snapshot whose
@@ -125,17 +129,9 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if opt.days() {
 		return rep, runDays(ctx, l, opt, rep) // days.go
 	}
+	w := newWalk(ctx, l, opt, rep)
 	var org string
 	var keys []string
-	flush := func() error {
-		if org == "" {
-			return nil
-		}
-		rep.Orgs++
-		err := verifyOrg(ctx, l, org, keys, opt, rep)
-		keys = keys[:0]
-		return err
-	}
 	err := l.Store.List(ctx, prefix, func(key string) error {
 		rest := strings.TrimPrefix(key, "orgs/")
 		o, _, ok := strings.Cut(rest, "/")
@@ -144,19 +140,24 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 			return nil
 		}
 		if o != org {
-			if err := flush(); err != nil {
-				return err
+			if org != "" {
+				if err := w.submit(org, keys); err != nil {
+					return err
+				}
 			}
-			org = o
+			org, keys = o, nil
 		}
 		keys = append(keys, key)
 		return nil
 	})
+	if err == nil && org != "" {
+		err = w.submit(org, keys)
+	}
+	if werr := w.wait(); err == nil {
+		err = werr
+	}
 	if err != nil {
 		return rep, fmt.Errorf("verify: list %s: %w", prefix, err)
-	}
-	if err := flush(); err != nil {
-		return rep, err
 	}
 	if err := l.VerifyAudit(ctx, opt.Org, opt.trustedKeys(), rep); err != nil {
 		return rep, err
@@ -178,7 +179,9 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	return rep, nil
 }
 
-func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string, opt Options, rep *Report) error {
+// verifyOrg walks org's chain, whose keys (in key order) are keys, reporting to rep, a
+// report of org alone, and returns the walk for state.merge.
+func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string, opt Options, rep *Report) (*orgCheck, error) {
 	referenced := map[string]bool{}
 	ck := rep.state.beginOrg(org)
 	defer ck.end()
@@ -239,12 +242,9 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 		}
 		prev = m
 		expect = seq + 1
-		if opt.Progress != nil {
-			opt.Progress(rep.Manifests)
-		}
 	}
 	reportUnreferenced(keys, referenced, rep)
-	return ctx.Err()
+	return ck, ctx.Err()
 }
 
 // reportUnreferenced reports the keys of an organization's folder that no manifest

@@ -17,12 +17,13 @@ func init() {
 	register(&command{
 		name:    "verify",
 		summary: "re-hash every object and walk every manifest chain; exit 1 on any mismatch",
-		usage:   "[--org ID] [--date D | --from D --to D] [--public-key FILE] [--witness FILE]",
+		usage:   "[--org ID] [--date D | --from D --to D] [--jobs N] [--public-key FILE] [--witness FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "only this organization")
 			rangeFlags(fs)
 			fs.String("public-key", "", "trusted Ed25519 public keys, PEM (default signing.publicKeyFile); the private key is never read")
 			fs.String("witness", "", "a witness file (chatvault witness): every chain must reach its heads, with their hashes")
+			fs.Int("jobs", 0, "organizations verified at once (default: the number of CPUs the process may use)")
 		},
 		run: runVerify,
 	})
@@ -39,7 +40,11 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("verify", err)
 	}
 	defer closeStore()
-	opt := verify.Options{Org: org, From: from, To: to}
+	jobs, _ := fs.GetInt("jobs")
+	if jobs < 0 {
+		return e.fail("verify", usagef("--jobs %d: must be 0 (the CPUs) or more", jobs))
+	}
+	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs}
 	pkFile, _ := fs.GetString("public-key")
 	// With trusted keys, every manifest must carry a signature by one of them.
 	if opt.TrustedKeys, err = e.trustedKeys(pkFile); err != nil {

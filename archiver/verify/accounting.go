@@ -127,6 +127,9 @@ func (rep *Report) chained(day archiver.Day, m *archiver.StoredManifest) {
 	if m.Version < 2 {
 		return
 	}
+	if rep.chainedKeys != nil {
+		rep.chainedKeys[m.Key] = true
+	}
 	if rep.tally == nil {
 		rep.tally = map[string]*accountingTally{}
 	}
@@ -188,7 +191,7 @@ func verifyAccountingObject(ctx context.Context, l archiver.Ledger, day archiver
 			rep.problem("%s: manifest %s is revision %d of %s, the accounting says revision %d of %s", a.Key, key, m.Revision, m.Date, am.Revision, a.Date)
 		case m.Version >= 2 && !named[key]:
 			named[key] = true
-			if t := rep.tally[day.String()]; t != nil {
+			if t := rep.tally[day.String()]; t != nil && (rep.chainedKeys == nil || rep.chainedKeys[key]) {
 				t.named++
 			}
 		}

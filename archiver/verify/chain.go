@@ -44,8 +44,12 @@ type chainSummary struct {
 	gaps []dayRange
 	// headSeq is the greatest seq in the chain; headSum the hex SHA-256 of the last
 	// manifest walked (the head's, when the chain is in order).
-	headSeq int64
-	headSum string
+	headSeq    int64
+	headSum    string
+	headSigner string
+	// newDays are the days of the manifests an incremental verification read after the
+	// checkpoint.
+	newDays []archiver.Day
 	// witnessed is set when the witnessed head was found in the chain; witnessSum is
 	// the stored manifest's SHA-256 at the witnessed seq.
 	witnessed  bool
@@ -122,6 +126,9 @@ type orgCheck struct {
 	// prevSigned and prevKey describe the previous manifest's signature.
 	prevSigned bool
 	prevKey    string
+	// incremental is set when the chain was verified from a checkpoint on (end then
+	// keeps its gaps as they were: its days before are not known).
+	incremental bool
 	// signed is set once a manifest of the chain carries a signature (state.signed, set
 	// when the organization's report is merged: organizations are checked concurrently).
 	signed bool
@@ -171,7 +178,7 @@ func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
 	if m.Seq > c.sum.headSeq {
 		c.sum.headSeq = m.Seq
 	}
-	c.sum.headSum = hexSum(m.SHA256)
+	c.sum.headSum, c.sum.headSigner = hexSum(m.SHA256), id
 	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
 		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
 	}
@@ -187,6 +194,9 @@ func (c *orgCheck) follow(prev *archiver.StoredManifest) {
 
 // end summarizes the chain for the checks that need every chain.
 func (c *orgCheck) end() {
+	if c.incremental {
+		return
+	}
 	for d := range c.days {
 		if c.sum.first.IsZero() || d.Before(c.sum.first) {
 			c.sum.first = d

@@ -99,6 +99,7 @@ func TestCheckCoverage(t *testing.T) {
 					c.days[day(t, d)] = true
 				}
 				c.end()
+				s.merge(c)
 			}
 			s.checkCoverage(rep)
 			check := func(kind string, got, want []string) {

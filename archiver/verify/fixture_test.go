@@ -22,35 +22,52 @@ import (
 
 // archive is a folder store with the sample event log sealed on several days.
 type archive struct {
-	store archiver.Store
-	root  string
-	dir   *model.Directory
-	key   ed25519.PrivateKey
-	days  []archiver.Day
+	store    archiver.Store
+	root     string
+	dir      *model.Directory
+	dirBytes []byte
+	src      archiver.Source
+	key      ed25519.PrivateKey
+	days     []archiver.Day // sealed
+	next     archiver.Day   // the next day sealNext seals
 }
 
 // newArchive seals the sample partition (copied to each day) on n days from 2026-11-01.
 func newArchive(t testing.TB, n int) *archive {
 	t.Helper()
 	root := t.TempDir()
+	return sealDays(t, newFSStore(t, root), root, n, n)
+}
+
+// fsRoots remembers the folder of each folder store made by newFSStore.
+var fsRoots sync.Map
+
+func newFSStore(t testing.TB, root string) archiver.Store {
+	t.Helper()
 	store, err := fsstore.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	return sealDays(t, store, root, n)
+	fsRoots.Store(store, root)
+	return store
 }
 
-func sealDays(t testing.TB, store archiver.Store, root string, n int) *archive {
+// rootOf is the folder of a's store.
+func rootOf(a *archive) string {
+	r, _ := fsRoots.Load(a.store)
+	return r.(string)
+}
+
+// sealDays makes an event log of total days from 2026-11-01 and seals the first n.
+func sealDays(t testing.TB, store archiver.Store, root string, total, n int) *archive {
 	t.Helper()
 	logDir := t.TempDir()
 	first, _ := archiver.ParseDay("2026-11-01")
-	var days []archiver.Day
-	for d, i := first, 0; i < n; d, i = d.Next(), i+1 {
+	for d, i := first, 0; i < total; d, i = d.Next(), i+1 {
 		if err := os.CopyFS(filepath.Join(logDir, d.String()), os.DirFS("../../testdata/eventlog/2026-11-22")); err != nil {
 			t.Fatal(err)
 		}
-		days = append(days, d)
 	}
 	dirBytes, err := os.ReadFile("../../testdata/eventlog/directory.json")
 	if err != nil {
@@ -65,21 +82,31 @@ func sealDays(t testing.TB, store archiver.Store, root string, n int) *archive {
 		t.Fatal(err)
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	for _, day := range days {
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
-			Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
-			SigningKey: key, Logger: slog.New(slog.DiscardHandler)}}
-		res, err := s.Seal(context.Background(), day, dirBytes, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range res.Orgs {
-			if o.Err != nil {
-				t.Fatalf("seal %s %s: %v", day, o.Org, o.Err)
-			}
+	a := &archive{store: store, root: root, dir: dir, dirBytes: dirBytes, src: src, key: key, next: first}
+	for range n {
+		a.sealNext(t)
+	}
+	return a
+}
+
+// sealNext seals the next day of the event log.
+func (a *archive) sealNext(t testing.TB) {
+	t.Helper()
+	day := a.next
+	s := &archiver.Sealer{Source: a.src, Store: a.store, Options: archiver.Options{
+		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
+		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler)}}
+	res, err := s.Seal(context.Background(), day, a.dirBytes, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Orgs {
+		if o.Err != nil {
+			t.Fatalf("seal %s %s: %v", day, o.Org, o.Err)
 		}
 	}
-	return &archive{store: store, root: root, dir: dir, key: key, days: days}
+	a.days = append(a.days, day)
+	a.next = day.Next()
 }
 
 func (a *archive) pub() ed25519.PublicKey { return a.key.Public().(ed25519.PublicKey) }

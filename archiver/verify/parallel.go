@@ -16,6 +16,7 @@ type walk struct {
 	l    archiver.Ledger
 	opt  Options
 	rep  *Report
+	cp   *checkpointer // nil: no checkpoints
 	sem  chan struct{}
 	jobs chan *orgJob // submitted, in order, for the merger
 	done chan error   // the merger's result
@@ -42,16 +43,25 @@ func newWalk(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) *
 // submit starts the verification of org, whose keys are keys (which it keeps), once fewer
 // than Jobs are running.
 func (w *walk) submit(org string, keys []string) error {
+	return w.submitFunc(org, func(rep *Report) (*orgCheck, error) { return verifyOrg(w.ctx, w.l, org, keys, w.opt, rep) })
+}
+
+// submitFunc starts fn, the verification of org reporting to its own report, once fewer
+// than Jobs are running.
+func (w *walk) submitFunc(org string, fn func(rep *Report) (*orgCheck, error)) error {
 	select {
 	case w.sem <- struct{}{}:
 	case <-w.ctx.Done():
 		return w.ctx.Err()
 	}
 	j := &orgJob{org: org, rep: &Report{state: w.rep.state}, finished: make(chan struct{})}
+	if w.rep.chainedKeys != nil {
+		j.rep.chainedKeys = map[string]bool{}
+	}
 	go func() {
 		defer func() { <-w.sem }()
 		defer close(j.finished)
-		j.check, j.err = verifyOrg(w.ctx, w.l, org, keys, w.opt, j.rep)
+		j.check, j.err = fn(j.rep)
 	}()
 	w.jobs <- j
 	return nil
@@ -74,6 +84,11 @@ func (w *walk) merge() {
 		if j.check != nil {
 			w.rep.state.merge(j.check)
 		}
+		if w.cp != nil && j.err == nil {
+			if err := w.cp.org(w.ctx, j); err != nil && first == nil {
+				first = err
+			}
+		}
 		if w.opt.Progress != nil {
 			w.opt.Progress(w.rep.Manifests)
 		}
@@ -89,6 +104,12 @@ func (r *Report) add(o *Report) {
 	r.Bytes += o.Bytes
 	r.Problems = append(r.Problems, o.Problems...)
 	r.Warnings = append(r.Warnings, o.Warnings...)
+	for key := range o.chainedKeys {
+		if r.chainedKeys == nil {
+			r.chainedKeys = map[string]bool{}
+		}
+		r.chainedKeys[key] = true
+	}
 	for day, t := range o.tally {
 		if r.tally == nil {
 			r.tally = map[string]*accountingTally{}

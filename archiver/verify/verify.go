@@ -6,10 +6,12 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/model"
@@ -34,6 +36,21 @@ type Options struct {
 	// Jobs is how many organizations a full verification walks at once; 0 means
 	// GOMAXPROCS. The report is the same whatever it is.
 	Jobs int
+
+	// CheckpointKey, when set, signs the checkpoints a verification of the whole store
+	// writes (checkpoint.go): a full one every CheckpointEvery organizations (0:
+	// DefaultCheckpointEvery) and at its end, an incremental one at its end.
+	CheckpointKey   ed25519.PrivateKey
+	CheckpointEvery int
+	// Resume carries on the full verification the newest checkpoint was written by, when
+	// it was interrupted (a full verification from the start otherwise).
+	Resume bool
+	// Incremental verifies only the manifests after the newest checkpoint, and Sample
+	// organization-days verified before, re-hashed in turn (incremental.go).
+	Incremental bool
+	Sample      int
+	// Now is the clock of the checkpoints (time.Now when nil).
+	Now func() time.Time
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
 	// (several after a key rotation). Directory, when set, is the snapshot whose
@@ -79,6 +96,15 @@ type Report struct {
 	// tally counts, per day, the manifests the chains hold and those the day's accounting
 	// objects name (accounting.go).
 	tally map[string]*accountingTally
+	// chainedKeys, when not nil (an incremental verification), are the manifests the
+	// tally counts: the accounting objects' other manifests were verified before.
+	chainedKeys map[string]bool
+	// Resumed counts the organizations taken from the checkpoint a verification
+	// resumed, Checkpoint is the key of the checkpoint it started from (resumed or
+	// incremental) and Wrote that of the last checkpoint it wrote.
+	Resumed    int
+	Checkpoint string
+	Wrote      string
 }
 
 // OK reports whether no problem was found.
@@ -129,7 +155,40 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if opt.days() {
 		return rep, runDays(ctx, l, opt, rep) // days.go
 	}
+	whole := opt.Org == ""
+	if opt.Incremental {
+		if !whole {
+			return rep, errors.New("verify: an incremental verification is of the whole store: --org does not apply")
+		}
+		return rep, runIncremental(ctx, l, opt, rep) // incremental.go
+	}
 	w := newWalk(ctx, l, opt, rep)
+	var after string
+	if whole && (opt.CheckpointKey != nil || opt.Resume) {
+		w.cp = newCheckpointer(l.Store, opt, "full", rep)
+	}
+	if whole && opt.Resume {
+		cp, err := latestCheckpoint(ctx, l.Store, opt.trustedKeys(), rep)
+		if err != nil {
+			w.wait()
+			return rep, err
+		}
+		switch {
+		case cp == nil:
+			rep.Warnings = append(rep.Warnings, "--resume: no checkpoint to resume from: the verification starts from the first organization")
+		case cp.Kind != "full" || cp.Complete:
+			rep.Warnings = append(rep.Warnings, "--resume: the newest checkpoint, "+cp.Key+", ends a complete verification: a new one starts from the first organization")
+		default:
+			if err := resume(ctx, l, cp, rep, w.cp); err != nil {
+				w.wait()
+				return rep, err
+			}
+			rep.Checkpoint, after = cp.Key, cp.After
+		}
+	}
+	if opt.CheckpointKey == nil {
+		w.cp = nil // resumed, but nothing to sign new checkpoints with
+	}
 	var org string
 	var keys []string
 	err := l.Store.List(ctx, prefix, func(key string) error {
@@ -138,6 +197,9 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 		if !ok {
 			rep.Warnings = append(rep.Warnings, "unexpected object "+key)
 			return nil
+		}
+		if after != "" && o <= after {
+			return nil // walked before the verification was interrupted (resumed)
 		}
 		if o != org {
 			if org != "" {
@@ -176,6 +238,11 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 		}
 	}
 	endVerify(rep) // coverage and witness, once every chain was walked (chain.go)
+	if w.cp != nil {
+		if err := w.cp.write(ctx, true); err != nil {
+			return rep, err
+		}
+	}
 	return rep, nil
 }
 

@@ -173,6 +173,11 @@ func isRecordKey(key, kind string) bool {
 	if !strings.HasPrefix(key, Prefix) || !strings.HasSuffix(key, ".json") {
 		return false
 	}
+	// Records are under a day's folder; verify's checkpoints share the prefix
+	// (verifications/checkpoints/) and are no records.
+	if day, _, _ := strings.Cut(strings.TrimPrefix(key, Prefix), "/"); len(day) != len(archiver.DayLayout) {
+		return false
+	}
 	return kind == "" || strings.Contains(key[strings.LastIndexByte(key, '/'):], "-"+kind+"-")
 }
 

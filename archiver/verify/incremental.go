@@ -53,8 +53,7 @@ func runIncremental(ctx context.Context, l archiver.Ledger, opt Options, rep *Re
 		rep.Warnings = append(rep.Warnings, "without a directory or a checkpoint, no organization is known: nothing is verified")
 	}
 	rep.chainedKeys = map[string]bool{}
-	w := newWalk(ctx, l, opt, rep)
-	w.cp = c
+	w := newWalk(ctx, l, opt, rep, c)
 	for _, id := range slices.Sorted(maps.Keys(orgs)) {
 		o := orgs[id]
 		var err error

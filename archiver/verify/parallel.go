@@ -30,12 +30,13 @@ type orgJob struct {
 	finished chan struct{}
 }
 
-func newWalk(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) *walk {
+// newWalk starts the merger; cp, when not nil, records the merged organizations.
+func newWalk(ctx context.Context, l archiver.Ledger, opt Options, rep *Report, cp *checkpointer) *walk {
 	n := opt.Jobs
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
-	w := &walk{ctx: ctx, l: l, opt: opt, rep: rep, sem: make(chan struct{}, n), jobs: make(chan *orgJob, n), done: make(chan error, 1)}
+	w := &walk{ctx: ctx, l: l, opt: opt, rep: rep, cp: cp, sem: make(chan struct{}, n), jobs: make(chan *orgJob, n), done: make(chan error, 1)}
 	go w.merge()
 	return w
 }

@@ -162,33 +162,32 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 		}
 		return rep, runIncremental(ctx, l, opt, rep) // incremental.go
 	}
-	w := newWalk(ctx, l, opt, rep)
-	var after string
+	var cp *checkpointer
 	if whole && (opt.CheckpointKey != nil || opt.Resume) {
-		w.cp = newCheckpointer(l.Store, opt, "full", rep)
+		cp = newCheckpointer(l.Store, opt, "full", rep)
 	}
+	var after string
 	if whole && opt.Resume {
-		cp, err := latestCheckpoint(ctx, l.Store, opt.trustedKeys(), rep)
+		last, err := latestCheckpoint(ctx, l.Store, opt.trustedKeys(), rep)
 		if err != nil {
-			w.wait()
 			return rep, err
 		}
 		switch {
-		case cp == nil:
+		case last == nil:
 			rep.Warnings = append(rep.Warnings, "--resume: no checkpoint to resume from: the verification starts from the first organization")
-		case cp.Kind != "full" || cp.Complete:
-			rep.Warnings = append(rep.Warnings, "--resume: the newest checkpoint, "+cp.Key+", ends a complete verification: a new one starts from the first organization")
+		case last.Kind != "full" || last.Complete:
+			rep.Warnings = append(rep.Warnings, "--resume: the newest checkpoint, "+last.Key+", ends a complete verification: a new one starts from the first organization")
 		default:
-			if err := resume(ctx, l, cp, rep, w.cp); err != nil {
-				w.wait()
+			if err := resume(ctx, l, last, rep, cp); err != nil {
 				return rep, err
 			}
-			rep.Checkpoint, after = cp.Key, cp.After
+			rep.Checkpoint, after = last.Key, last.After
 		}
 	}
 	if opt.CheckpointKey == nil {
-		w.cp = nil // resumed, but nothing to sign new checkpoints with
+		cp = nil // resumed, but nothing to sign new checkpoints with
 	}
+	w := newWalk(ctx, l, opt, rep, cp)
 	var org string
 	var keys []string
 	err := l.Store.List(ctx, prefix, func(key string) error {

@@ -10,14 +10,9 @@ import (
 	"time"
 )
 
-// AuditFindings is where VerifyAudit reports (package verify's report): Findings, and
-// each segment walked, for the witness's audit heads.
-type AuditFindings interface {
-	Findings
-	// AuditSegment notes segment seq of org's audit chain, walked in order, with its
-	// stored hex SHA-256 ("" when unreadable).
-	AuditSegment(org string, seq int64, sum string)
-}
+// AuditChains verifies the access audit's segment chains (an AuditVerifier for package
+// verify: set verify.Options.Audit to it).
+type AuditChains struct{}
 
 // VerifyAudit walks every organization's chain of audit segments (or org's): each
 // segment must be the next of its chain (seq, previous), match its header (records, their
@@ -25,7 +20,8 @@ type AuditFindings interface {
 // valid signature by a trusted key when trusted keys are given, and be locked as its header says on a store
 // that locks. Objects of the previous layout (one per request) are counted in a warning:
 // they predate the chains and are not verifiable beyond being readable.
-func (l Ledger) VerifyAudit(ctx context.Context, org string, trusted []ed25519.PublicKey, rep AuditFindings) error {
+func (AuditChains) VerifyAudit(ctx context.Context, s Store, org string, trusted []ed25519.PublicKey, rep AuditReport) error {
+	l := Ledger{Store: s}
 	prefix := "audit/"
 	if org != "" {
 		prefix = auditOrgPrefix(org)
@@ -44,19 +40,19 @@ func (l Ledger) VerifyAudit(ctx context.Context, org string, trusted []ed25519.P
 		}
 		o, day, seq, ok := parseAuditSegmentKey(key)
 		if !ok {
-			rep.Problemf("%s: not an audit segment", key)
+			rep.Problem("%s: not an audit segment", key)
 			return nil
 		}
 		if o != org {
 			org, expect, prev, next = o, 1, "", Day{}
 		}
 		if !next.IsZero() && day.String() != next.String() {
-			rep.Problemf("%s: the closing segment before it leads the chain to the folder of %s", key, next)
+			rep.Problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
 		}
 		// A segment that cannot be read leaves the next one's previous unchecked (it is
 		// a problem already); otherwise the next must name this one's hash.
 		prev, next = l.verifySegment(ctx, key, o, day, seq, expect, prev, trusted, rep)
-		rep.AuditSegment(o, seq, prev) // the witnessed head, if any
+		rep.Segment(o, seq, prev) // the witnessed head, if any
 		expect = seq + 1
 		return ctx.Err()
 	})
@@ -67,44 +63,39 @@ func (l Ledger) VerifyAudit(ctx context.Context, org string, trusted []ed25519.P
 		rep.Warn(fmt.Sprintf(
 			"%d audit objects of the previous layout (one per request, before segments): readable with chatvault audit, not chained", legacy))
 	}
-	if lk, ok := l.Store.(Locker); ok {
-		if err := CheckVersions(ctx, lk, prefix, rep); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rep.CheckVersions(ctx, prefix)
 }
 
 // verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,
 // for a closing segment, the day of the folder the chain goes on in.
-func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep AuditFindings) (string, Day) {
+func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep AuditReport) (string, Day) {
 	seg, err := readSegment(ctx, l.Store, key)
 	if seg == nil {
-		rep.Problemf("%s: %v", key, err)
+		rep.Problem("%s: %v", key, err)
 		return "", Day{}
 	}
 	stored := hexSum(seg.sum)
 	if err != nil {
-		rep.Problemf("%v", err)
+		rep.Problem("%v", err)
 		return stored, Day{}
 	}
-	rep.Read(1, seg.size)
+	rep.Object(seg.size)
 	h := &seg.header
 	switch {
 	case seq != expect:
-		rep.Problemf("%s: audit chain gap: expected seq %d", key, expect)
+		rep.Problem("%s: audit chain gap: expected seq %d", key, expect)
 	case h.Seq != seq || h.Org != org || h.Date != day.String():
-		rep.Problemf("%s: header says %s/%s seq %d", key, h.Org, h.Date, h.Seq)
+		rep.Problem("%s: header says %s/%s seq %d", key, h.Org, h.Date, h.Seq)
 	case seq == 1 && h.Previous != "":
-		rep.Problemf("%s: first audit segment names a previous one", key)
+		rep.Problem("%s: first audit segment names a previous one", key)
 	case seq > 1 && prev != "" && h.Previous != prev:
-		rep.Problemf("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
+		rep.Problem("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
 	}
 	if err := verifySegmentSignature(h, trusted); err != nil {
-		rep.Problemf("%s: %v", key, err)
+		rep.Problem("%s: %v", key, err)
 	}
 	if err := seg.checkRecords(); err != nil {
-		rep.Problemf("%s: %v", key, err)
+		rep.Problem("%s: %v", key, err)
 		return stored, Day{}
 	}
 	if h.Next != "" {
@@ -112,13 +103,13 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		next, err := ParseDay(h.Next)
 		switch {
 		case err != nil || next.String() != h.Next || !next.After(day):
-			rep.Problemf("%s: closing segment names next folder %q, not a later day", key, h.Next)
+			rep.Problem("%s: closing segment names next folder %q, not a later day", key, h.Next)
 			next = Day{}
 		case len(seg.lines) != 0 || !h.First.IsZero() || !h.Last.IsZero():
-			rep.Problemf("%s: closing segment holds records", key)
+			rep.Problem("%s: closing segment holds records", key)
 		}
-		if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
-			CheckLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
+		if h.RetentionDays > 0 {
+			rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 		}
 		return stored, next
 	}
@@ -128,16 +119,16 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
-			rep.Problemf("%s: record %d: %v", key, i+1, err)
+			rep.Problem("%s: record %d: %v", key, i+1, err)
 			return stored, Day{}
 		}
 		switch {
 		case r.Org != org:
-			rep.Problemf("%s: record %d is of organization %q", key, i+1, r.Org)
+			rep.Problem("%s: record %d is of organization %q", key, i+1, r.Org)
 		case r.Time.Before(last):
-			rep.Problemf("%s: record %d is out of time order", key, i+1)
+			rep.Problem("%s: record %d is out of time order", key, i+1)
 		case DayOf(r.Time).After(day):
-			rep.Problemf("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
+			rep.Problem("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
 		}
 		if i == 0 {
 			first = r.Time
@@ -145,10 +136,10 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		last = r.Time
 	}
 	if len(seg.lines) == 0 || !first.Equal(h.First) || !last.Equal(h.Last) {
-		rep.Problemf("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
+		rep.Problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
 	}
-	if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
-		CheckLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
+	if h.RetentionDays > 0 {
+		rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 	}
 	return stored, Day{}
 }

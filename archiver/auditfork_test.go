@@ -38,7 +38,7 @@ func TestAuditReplicasAcrossMidnight(t *testing.T) {
 	write(a, 201) // seq 2, 23:55, B does not know it
 	clk.Add(10 * time.Minute)
 	write(b, 202) // 00:05 the next day
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestAuditClosingSegmentFolderChecked(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, last)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil {
 		t.Fatal(err)
 	}

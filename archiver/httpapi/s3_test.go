@@ -133,7 +133,7 @@ func TestS3ServesTheManifestVersion(t *testing.T) {
 		t.Fatalf("export task over the replaced day: %v %+v", err, st)
 	}
 
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Org: acme})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Org: acme, Audit: archiver.AuditChains{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -60,6 +60,10 @@ type Options struct {
 	TrustedKeys []ed25519.PublicKey
 	Directory   *model.Directory
 	Witness     *archiver.Witness
+	// Audit verifies the access audit's chains in a full verification (the audit's
+	// layout is its own package's); nil leaves them unverified, with a warning when the
+	// store holds any.
+	Audit archiver.AuditVerifier
 }
 
 // trustedKeys are the public keys a verification trusts (TrustedKeys and TrustedKey), for
@@ -124,16 +128,20 @@ func (r *Report) Read(objects int, bytes int64) {
 	r.Bytes += bytes
 }
 
-// AuditSegment notes one segment of an audit chain, for the witness (archiver.AuditFindings).
-func (r *Report) AuditSegment(org string, seq int64, sum string) { r.state.auditSegment(org, seq, sum) }
-
 func (r *Report) problem(format string, args ...any) { r.Problemf(format, args...) }
 
-// Verifier verifies the archive a Ledger reads (the Verify of verifyloop).
-type Verifier struct{ Ledger archiver.Ledger }
+// Verifier verifies the archive a Ledger reads (the Verify of verifyloop), with Audit
+// as the audit verifier unless the options name one.
+type Verifier struct {
+	Ledger archiver.Ledger
+	Audit  archiver.AuditVerifier
+}
 
 // Verify is Run over v's ledger.
 func (v Verifier) Verify(ctx context.Context, opt Options) (*Report, error) {
+	if opt.Audit == nil {
+		opt.Audit = v.Audit
+	}
 	return Run(ctx, v.Ledger, opt)
 }
 
@@ -220,7 +228,7 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if err != nil {
 		return rep, fmt.Errorf("verify: list %s: %w", prefix, err)
 	}
-	if err := l.VerifyAudit(ctx, opt.Org, opt.trustedKeys(), rep); err != nil {
+	if err := verifyAudit(ctx, l, opt, rep); err != nil { // audit.go
 		return rep, err
 	}
 	if err := verifyAccounting(ctx, l, opt, rep); err != nil { // accounting.go

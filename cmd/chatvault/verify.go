@@ -42,7 +42,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if jobs < 0 {
 		return e.fail("verify", usagef("--jobs %d: must be 0 (the CPUs) or more", jobs))
 	}
-	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs}
+	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: archiver.AuditChains{}}
 	checkpoint, _ := fs.GetBool("checkpoint")
 	opt.Resume, _ = fs.GetBool("resume")
 	opt.Incremental, _ = fs.GetBool("incremental")

@@ -38,7 +38,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 	}
 	return &verifyloop.Loop{
 		Store:       store,
-		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}},
+		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}, Audit: archiver.AuditChains{}},
 		TrustedKeys: trusted,
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,

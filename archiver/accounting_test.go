@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -33,15 +34,15 @@ func TestAccountingVerified(t *testing.T) {
 	}
 	ledger := archiver.Ledger{Store: f.store}
 	pub := key.Public().(ed25519.PublicKey)
-	verify := func() *archiver.VerifyReport {
+	verifyNow := func() *verify.Report {
 		t.Helper()
-		rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: pub})
+		rep, err := verify.Run(context.Background(), ledger, verify.Options{TrustedKey: pub})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return rep
 	}
-	if rep := verify(); !rep.OK() {
+	if rep := verifyNow(); !rep.OK() {
 		t.Fatalf("untouched store: %v", rep.Problems)
 	}
 	path := func(key string) string { return filepath.Join(f.storeDir, filepath.FromSlash(key)) }
@@ -84,7 +85,7 @@ func TestAccountingVerified(t *testing.T) {
 				writeFile(t, accPath, acc)
 				writeFile(t, path(res.Quarantine.Key), quarantine)
 			}()
-			rep := verify()
+			rep := verifyNow()
 			if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, tt.want) }) {
 				t.Errorf("verify does not report %q; problems: %v", tt.want, rep.Problems)
 			}
@@ -141,7 +142,7 @@ func TestRerunAccountsForNewQuarantine(t *testing.T) {
 			if !named {
 				t.Errorf("accounting object %s does not name quarantine %s and the day's manifests", again.Accounting, again.Quarantine.Key)
 			}
-			rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+			rep, err := verify.Run(context.Background(), ledger, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey)})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -133,7 +134,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	if n == 0 || n == 150 {
 		t.Errorf("%d records of the 24th", n)
 	}
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -185,12 +186,12 @@ func TestAuditSegmentsVerified(t *testing.T) {
 			if len(keys) != 5 {
 				t.Fatalf("%d segments, want 5: %v", len(keys), keys)
 			}
-			rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+			rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: archiver.AuditChains{}})
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: %v %v", err, rep.Problems)
 			}
 			tt.tamper(t, dir, keys)
-			rep, err = archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+			rep, err = verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: archiver.AuditChains{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -317,14 +318,14 @@ func TestAuditSegmentLocks(t *testing.T) {
 			t.Errorf("%s locked %+v, want COMPLIANCE until %s", k, l, want)
 		}
 	}
-	rep, err := archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	l := ls.locks[keys[0]]
 	l.RetainUntil = l.RetainUntil.AddDate(-1, 0, 0)
 	ls.locks[keys[0]] = l
-	rep, err = archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err = verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "retained until") {
 		t.Fatalf("verify with a shortened lock: %v %v", err, rep.Problems)
 	}
@@ -359,7 +360,7 @@ func TestAuditReplicasShareChains(t *testing.T) {
 	if keys := auditKeys(t, store); len(keys) != 8 {
 		t.Fatalf("%d segments, want 8: %v", len(keys), keys)
 	}
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}

@@ -3,25 +3,31 @@ package archiver
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// verifyAudit walks every organization's chain of audit segments (or opt.Org's): each
+// AuditChains verifies the access audit's segment chains (an AuditVerifier for package
+// verify: set verify.Options.Audit to it).
+type AuditChains struct{}
+
+// VerifyAudit walks every organization's chain of audit segments (or org's): each
 // segment must be the next of its chain (seq, previous), match its header (records, their
 // SHA-256, first and last times, its key), hold only its organization's records, carry a
-// valid signature by a trusted key when verification has trusted keys, and be locked as its header says on a store
+// valid signature by a trusted key when trusted keys are given, and be locked as its header says on a store
 // that locks. Objects of the previous layout (one per request) are counted in a warning:
 // they predate the chains and are not verifiable beyond being readable.
-func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
+func (AuditChains) VerifyAudit(ctx context.Context, s Store, org string, trusted []ed25519.PublicKey, rep AuditReport) error {
+	l := Ledger{Store: s}
 	prefix := "audit/"
-	if opt.Org != "" {
-		prefix = auditOrgPrefix(opt.Org)
+	if org != "" {
+		prefix = auditOrgPrefix(org)
 	}
+	org = ""
 	var (
-		org    string
 		expect int64
 		prev   string
 		next   Day // the folder a closing segment fixed for the next one
@@ -34,19 +40,19 @@ func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyR
 		}
 		o, day, seq, ok := parseAuditSegmentKey(key)
 		if !ok {
-			rep.problem("%s: not an audit segment", key)
+			rep.Problem("%s: not an audit segment", key)
 			return nil
 		}
 		if o != org {
 			org, expect, prev, next = o, 1, "", Day{}
 		}
 		if !next.IsZero() && day.String() != next.String() {
-			rep.problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
+			rep.Problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
 		}
 		// A segment that cannot be read leaves the next one's previous unchecked (it is
 		// a problem already); otherwise the next must name this one's hash.
-		prev, next = l.verifySegment(ctx, key, o, day, seq, expect, prev, opt, rep)
-		rep.state.auditSegment(o, seq, prev) // the witnessed head, if any (witness_audit.go)
+		prev, next = l.verifySegment(ctx, key, o, day, seq, expect, prev, trusted, rep)
+		rep.Segment(o, seq, prev) // the witnessed head, if any
 		expect = seq + 1
 		return ctx.Err()
 	})
@@ -54,48 +60,42 @@ func (l Ledger) verifyAudit(ctx context.Context, opt VerifyOptions, rep *VerifyR
 		return fmt.Errorf("verify: list %s: %w", prefix, err)
 	}
 	if legacy > 0 {
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf(
+		rep.Warn(fmt.Sprintf(
 			"%d audit objects of the previous layout (one per request, before segments): readable with chatvault audit, not chained", legacy))
 	}
-	if lk, ok := l.Store.(Locker); ok {
-		if err := l.verifyVersions(ctx, lk, prefix, rep); err != nil {
-			return err
-		}
-	}
-	return nil
+	return rep.CheckVersions(ctx, prefix)
 }
 
 // verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,
 // for a closing segment, the day of the folder the chain goes on in.
-func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, opt VerifyOptions, rep *VerifyReport) (string, Day) {
+func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep AuditReport) (string, Day) {
 	seg, err := readSegment(ctx, l.Store, key)
 	if seg == nil {
-		rep.problem("%s: %v", key, err)
+		rep.Problem("%s: %v", key, err)
 		return "", Day{}
 	}
 	stored := hexSum(seg.sum)
 	if err != nil {
-		rep.problem("%v", err)
+		rep.Problem("%v", err)
 		return stored, Day{}
 	}
-	rep.Objects++
-	rep.Bytes += seg.size
+	rep.Object(seg.size)
 	h := &seg.header
 	switch {
 	case seq != expect:
-		rep.problem("%s: audit chain gap: expected seq %d", key, expect)
+		rep.Problem("%s: audit chain gap: expected seq %d", key, expect)
 	case h.Seq != seq || h.Org != org || h.Date != day.String():
-		rep.problem("%s: header says %s/%s seq %d", key, h.Org, h.Date, h.Seq)
+		rep.Problem("%s: header says %s/%s seq %d", key, h.Org, h.Date, h.Seq)
 	case seq == 1 && h.Previous != "":
-		rep.problem("%s: first audit segment names a previous one", key)
+		rep.Problem("%s: first audit segment names a previous one", key)
 	case seq > 1 && prev != "" && h.Previous != prev:
-		rep.problem("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
+		rep.Problem("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
 	}
-	if err := verifySegmentSignature(h, opt.trustedKeys()); err != nil {
-		rep.problem("%s: %v", key, err)
+	if err := verifySegmentSignature(h, trusted); err != nil {
+		rep.Problem("%s: %v", key, err)
 	}
 	if err := seg.checkRecords(); err != nil {
-		rep.problem("%s: %v", key, err)
+		rep.Problem("%s: %v", key, err)
 		return stored, Day{}
 	}
 	if h.Next != "" {
@@ -103,13 +103,13 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		next, err := ParseDay(h.Next)
 		switch {
 		case err != nil || next.String() != h.Next || !next.After(day):
-			rep.problem("%s: closing segment names next folder %q, not a later day", key, h.Next)
+			rep.Problem("%s: closing segment names next folder %q, not a later day", key, h.Next)
 			next = Day{}
 		case len(seg.lines) != 0 || !h.First.IsZero() || !h.Last.IsZero():
-			rep.problem("%s: closing segment holds records", key)
+			rep.Problem("%s: closing segment holds records", key)
 		}
-		if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
-			verifyLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
+		if h.RetentionDays > 0 {
+			rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 		}
 		return stored, next
 	}
@@ -119,16 +119,16 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
-			rep.problem("%s: record %d: %v", key, i+1, err)
+			rep.Problem("%s: record %d: %v", key, i+1, err)
 			return stored, Day{}
 		}
 		switch {
 		case r.Org != org:
-			rep.problem("%s: record %d is of organization %q", key, i+1, r.Org)
+			rep.Problem("%s: record %d is of organization %q", key, i+1, r.Org)
 		case r.Time.Before(last):
-			rep.problem("%s: record %d is out of time order", key, i+1)
+			rep.Problem("%s: record %d is out of time order", key, i+1)
 		case DayOf(r.Time).After(day):
-			rep.problem("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
+			rep.Problem("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
 		}
 		if i == 0 {
 			first = r.Time
@@ -136,10 +136,10 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 		last = r.Time
 	}
 	if len(seg.lines) == 0 || !first.Equal(h.First) || !last.Equal(h.Last) {
-		rep.problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
+		rep.Problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
 	}
-	if lk, ok := l.Store.(Locker); ok && lk.Locking() && h.RetentionDays > 0 {
-		verifyLock(ctx, lk, key, day.End().AddDate(0, 0, h.RetentionDays), false, rep)
+	if h.RetentionDays > 0 {
+		rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 	}
 	return stored, Day{}
 }

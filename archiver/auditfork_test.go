@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -37,7 +38,7 @@ func TestAuditReplicasAcrossMidnight(t *testing.T) {
 	write(a, 201) // seq 2, 23:55, B does not know it
 	clk.Add(10 * time.Minute)
 	write(b, 202) // 00:05 the next day
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestAuditClosingSegmentFolderChecked(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, last)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
 	if err != nil {
 		t.Fatal(err)
 	}

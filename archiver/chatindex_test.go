@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/synth"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -113,7 +114,7 @@ func TestChatIndex(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(f.storeDir, filepath.FromSlash(forgedKey)), forged, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
 )
@@ -362,7 +363,7 @@ func TestHostileInput(t *testing.T) {
 			if int64(len(quarantine)) != in.Quarantined {
 				t.Errorf("quarantine object holds %d records, counts say %d", len(quarantine), in.Quarantined)
 			}
-			rep, err := archiver.Ledger{Store: f.store}.Verify(context.Background(), archiver.VerifyOptions{})
+			rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
 			if err != nil || !rep.OK() {
 				t.Fatalf("verify: %v %v", err, rep.Problems)
 			}
@@ -443,7 +444,7 @@ func TestClockSkew(t *testing.T) {
 	if _, gm := f.export(t, globex, sampleDay); gm.ClockSkew != nil || bytes.Contains(gm.Bytes, []byte("clockSkew")) {
 		t.Errorf("Globex's manifest flags clock skew it does not have")
 	}
-	rep, err := archiver.Ledger{Store: f.store}.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}

@@ -142,21 +142,20 @@ func checkRotation(key string, b []byte) (*KeyRotation, error) {
 	return &r, nil
 }
 
-// rotations reads every rotation statement of the store and returns the changes they
+// Rotations reads every rotation statement of the store and returns the changes they
 // allow, old key id to new key ids. A statement that does not verify allows nothing and is
 // a problem: it is either damaged or forged.
-func (l Ledger) rotations(ctx context.Context, rep *VerifyReport) (map[string][]string, error) {
+func (l Ledger) Rotations(ctx context.Context, rep Findings) (map[string][]string, error) {
 	allowed := map[string][]string{}
 	err := l.Store.List(ctx, RotationsPrefix, func(key string) error {
 		b, err := readAll(ctx, l.Store, key)
 		if err != nil {
 			return err
 		}
-		rep.Objects++
-		rep.Bytes += int64(len(b))
+		rep.Read(1, int64(len(b)))
 		r, err := checkRotation(key, b)
 		if err != nil {
-			rep.problem("%s: key rotation statement: %v", key, err)
+			rep.Problemf("%s: key rotation statement: %v", key, err)
 			return nil
 		}
 		allowed[r.From.KeyID] = append(allowed[r.From.KeyID], r.To.KeyID)
@@ -168,10 +167,10 @@ func (l Ledger) rotations(ctx context.Context, rep *VerifyReport) (map[string][]
 	return allowed, nil
 }
 
-// rotated reports whether statements lead from key id from to key id to, directly or
+// Rotated reports whether statements lead from key id from to key id to, directly or
 // through intermediate keys (a chain not signed at all while an intermediate key was in use
 // skips it).
-func rotated(allowed map[string][]string, from, to string) bool {
+func Rotated(allowed map[string][]string, from, to string) bool {
 	seen := map[string]bool{from: true}
 	queue := []string{from}
 	for len(queue) > 0 {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"slices"
 	"strings"
@@ -105,15 +106,15 @@ func TestRotationStatements(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.tamper(st, key)
-			rep := &VerifyReport{}
-			allowed, err := l.rotations(ctx, rep)
+			rep := &testFindings{}
+			allowed, err := l.Rotations(ctx, rep)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := rotated(allowed, id(a), id(b)); got != tt.allowed {
+			if got := Rotated(allowed, id(a), id(b)); got != tt.allowed {
 				t.Errorf("rotation a→b allowed = %t, want %t", got, tt.allowed)
 			}
-			if rotated(allowed, id(a), id(c)) {
+			if Rotated(allowed, id(a), id(c)) {
 				t.Error("rotation a→c allowed")
 			}
 			problems := strings.Join(rep.Problems, "\n")
@@ -138,14 +139,23 @@ func TestRotationStatements(t *testing.T) {
 	if string(st[rotationKey(id(a), id(b))]) != first {
 		t.Error("the second statement replaced the first")
 	}
-	allowed, err := l.rotations(ctx, &VerifyReport{})
+	allowed, err := l.Rotations(ctx, &testFindings{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rotated(allowed, id(a), id(c)) || rotated(allowed, id(c), id(a)) {
-		t.Errorf("a→b→c: a→c allowed %t (want true), c→a allowed %t (want false)", rotated(allowed, id(a), id(c)), rotated(allowed, id(c), id(a)))
+	if !Rotated(allowed, id(a), id(c)) || Rotated(allowed, id(c), id(a)) {
+		t.Errorf("a→b→c: a→c allowed %t (want true), c→a allowed %t (want false)", Rotated(allowed, id(a), id(c)), Rotated(allowed, id(c), id(a)))
 	}
 	if _, err := l.RecordRotation(ctx, a, a, "", now, CreateOptions{}); err == nil {
 		t.Error("a rotation from a key to itself succeeded")
 	}
 }
+
+// testFindings collects what a check reports.
+type testFindings struct{ Problems, Warnings []string }
+
+func (f *testFindings) Problemf(format string, args ...any) {
+	f.Problems = append(f.Problems, fmt.Sprintf(format, args...))
+}
+func (f *testFindings) Warn(msg string) { f.Warnings = append(f.Warnings, msg) }
+func (f *testFindings) Read(int, int64) {}

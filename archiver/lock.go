@@ -46,55 +46,31 @@ type ObjectVersion struct {
 // ErrNoLocking is returned (wrapped) by Hold when the store cannot lock objects.
 var ErrNoLocking = errors.New("store does not lock objects (a folder, or a bucket without Object Lock)")
 
-// verifyLocks checks that a manifest's objects are locked as the archiver asked: in
-// COMPLIANCE mode until the day's end plus the organization's retention. The quarantine
-// object is shared by the day's organizations and kept for the longest of their
-// retentions, so it must only be kept at least that long.
-func (l Ledger) verifyLocks(ctx context.Context, lk Locker, day Day, m *StoredManifest, idx string, rep *VerifyReport) {
-	if m.RetentionDays <= 0 {
-		return
-	}
-	want := day.End().AddDate(0, 0, m.RetentionDays)
-	check := func(key string, atLeast bool) { verifyLock(ctx, lk, key, want, atLeast, rep) }
-	check(m.Key, false)
-	check(idx, false)
-	check(m.Data.Key, false)
-	if m.Quarantined != nil {
-		check(m.Quarantined.Key, false)
-	}
-	if m.ChatIndex != nil {
-		check(m.ChatIndex.Key, false)
-	}
-	if m.Quarantine != nil {
-		check(m.Quarantine.Key, true)
-	}
-}
-
-// verifyLock reports key unless it is locked in COMPLIANCE mode until want (atLeast: until
+// CheckLock reports key unless it is locked in COMPLIANCE mode until want (atLeast: until
 // want or later, for objects shared by several retentions).
-func verifyLock(ctx context.Context, lk Locker, key string, want time.Time, atLeast bool, rep *VerifyReport) {
+func CheckLock(ctx context.Context, lk Locker, key string, want time.Time, atLeast bool, rep Findings) {
 	lock, err := lk.Lock(ctx, key)
 	switch {
 	case err != nil:
-		rep.problem("%s: lock: %v", key, err)
+		rep.Problemf("%s: lock: %v", key, err)
 	case lock.Mode != ModeCompliance:
-		rep.problem("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
+		rep.Problemf("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
 	case atLeast && lock.RetainUntil.Before(want):
-		rep.problem("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+		rep.Problemf("%s: retained until %s, want at least %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
 	case !atLeast && !lock.RetainUntil.Equal(want):
-		rep.problem("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
+		rep.Problemf("%s: retained until %s, want %s", key, lock.RetainUntil.Format(time.RFC3339), want.Format(time.RFC3339))
 	}
 }
 
-// verifyVersions reports delete markers and keys with more than one version below prefix:
+// CheckVersions reports delete markers and keys with more than one version below prefix:
 // objects are created once, so either means someone deleted or replaced one (a locked
 // version survives both, but the archive's current view no longer matches the manifests).
-func (l Ledger) verifyVersions(ctx context.Context, lk Locker, prefix string, rep *VerifyReport) error {
+func CheckVersions(ctx context.Context, lk Locker, prefix string, rep Findings) error {
 	var key string
 	count := 0
 	flush := func() {
 		if count > 1 {
-			rep.problem("%s: %d versions; objects are created once, so it was replaced or deleted", key, count)
+			rep.Problemf("%s: %d versions; objects are created once, so it was replaced or deleted", key, count)
 		}
 	}
 	err := lk.Versions(ctx, prefix, func(v ObjectVersion) error {
@@ -104,7 +80,7 @@ func (l Ledger) verifyVersions(ctx context.Context, lk Locker, prefix string, re
 		}
 		count++
 		if v.DeleteMarker {
-			rep.problem("%s: delete marker %s: the object was deleted", v.Key, v.VersionID)
+			rep.Problemf("%s: delete marker %s: the object was deleted", v.Key, v.VersionID)
 		}
 		return nil
 	})

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -86,7 +87,7 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 		t.Fatal(err)
 	}
 	ledger := archiver.Ledger{Store: ls}
-	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 0 {
 		t.Fatalf("verify of a correctly locked store: %v, problems %v, warnings %v", err, rep.Problems, rep.Warnings)
 	}
@@ -101,7 +102,7 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 	ls.versions = append(ls.versions,
 		archiver.ObjectVersion{Key: res.Quarantine.Key, VersionID: "dm", DeleteMarker: true},
 		archiver.ObjectVersion{Key: chain, VersionID: "v2"})
-	rep, err = ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err = verify.Run(context.Background(), ledger, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

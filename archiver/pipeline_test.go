@@ -24,6 +24,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/synth"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
 )
@@ -306,7 +307,7 @@ func TestNewRevision(t *testing.T) {
 		t.Fatalf("revision 1's export is gone: %v", err)
 	}
 	rc.Close()
-	rep, err := archiver.Ledger{Store: f.store}.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -318,14 +319,14 @@ func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	f.seal(t, sampleDay, archiver.Options{})
 	ledger := archiver.Ledger{Store: f.store}
-	verify := func() *archiver.VerifyReport {
-		rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	verifyNow := func() *verify.Report {
+		rep, err := verify.Run(context.Background(), ledger, verify.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return rep
 	}
-	if rep := verify(); !rep.OK() || rep.Manifests != 2 {
+	if rep := verifyNow(); !rep.OK() || rep.Manifests != 2 {
 		t.Fatalf("untouched store: problems %v, %d manifests", rep.Problems, rep.Manifests)
 	}
 	files := storeFiles(t, f.storeDir)
@@ -345,13 +346,13 @@ func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 				flipped[i] ^= 0x04
 				writeFile(t, path, flipped)
 				defer writeFile(t, path, orig)
-				if rep := verify(); rep.OK() {
+				if rep := verifyNow(); rep.OK() {
 					t.Errorf("verify passed with byte %d of %s flipped", i, key)
 				}
 			})
 		}
 	}
-	if rep := verify(); !rep.OK() {
+	if rep := verifyNow(); !rep.OK() {
 		t.Fatalf("restored store: %v", rep.Problems)
 	}
 }
@@ -372,12 +373,12 @@ func TestSignedManifests(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	f.seal(t, sampleDay, archiver.Options{SigningKey: priv})
 	ledger := archiver.Ledger{Store: f.store}
-	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: pub})
+	rep, err := verify.Run(context.Background(), ledger, verify.Options{TrustedKey: pub})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify with the signing key: %v %v", err, rep.Problems)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	rep, err = ledger.Verify(context.Background(), archiver.VerifyOptions{TrustedKey: other})
+	rep, err = verify.Run(context.Background(), ledger, verify.Options{TrustedKey: other})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,7 +503,7 @@ func TestOneOrganizationFailing(t *testing.T) {
 			t.Errorf("%s: %s, want %s", o.Name, o.Outcome, want)
 		}
 	}
-	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -659,7 +660,7 @@ func TestInterruptedCommits(t *testing.T) {
 	if m, err := ledger.Latest(context.Background(), acme, sampleDay); err != nil || m != nil {
 		t.Fatalf("an export without its manifest must not count as sealed: %v %v", m, err)
 	}
-	rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 5 {
 		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none, two orphaned exports and chat indexes and Acme's orphaned quarantine", rep.Problems, rep.Warnings)
 	}
@@ -685,7 +686,7 @@ func TestInterruptedCommits(t *testing.T) {
 	if _, err := os.Stat(idx); err != nil {
 		t.Errorf("day index not restored: %v", err)
 	}
-	rep, err = ledger.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err = verify.Run(context.Background(), ledger, verify.Options{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 0 {
 		t.Fatalf("verify: problems %v, warnings %v", rep.Problems, rep.Warnings)
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
 )
@@ -125,7 +126,7 @@ func TestOrgQuarantine(t *testing.T) {
 			t.Errorf("%s: counts %+v", org, m.Counts)
 		}
 	}
-	if rep, err := (archiver.Ledger{Store: f.store}).Verify(context.Background(), archiver.VerifyOptions{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	// A rerun finds the same lines: nothing new.
@@ -162,7 +163,7 @@ func TestOrgQuarantineRevision(t *testing.T) {
 	if o := got[globex]; o.Outcome != archiver.OutcomeCommitted || o.Revision != 2 || o.Quarantined.Records != 2 {
 		t.Errorf("globex: %s rev %d quarantined %+v, want committed rev 2 with 2", o.Outcome, o.Revision, o.Quarantined)
 	}
-	if rep, err := (archiver.Ledger{Store: f.store}).Verify(context.Background(), archiver.VerifyOptions{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 }
@@ -204,7 +205,7 @@ func TestVerifyOrgQuarantine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.tamper()
 			defer writeFile(t, path, orig)
-			rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{})
+			rep, err := verify.Run(context.Background(), ledger, verify.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +216,7 @@ func TestVerifyOrgQuarantine(t *testing.T) {
 				"verify re-hashes it against the manifest (stored bytes, JSONL, line count) and names it")
 		})
 	}
-	if rep, err := ledger.Verify(context.Background(), archiver.VerifyOptions{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), ledger, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("restored: %v %v", err, rep.Problems)
 	}
 }

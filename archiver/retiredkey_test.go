@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -45,7 +46,7 @@ func TestRunRefusesARetiredKey(t *testing.T) {
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil || r.Revision != 3 {
 		t.Fatalf("run on the new key after the refusal: revision %d, %v", r.Revision, r.Err)
 	}
-	rep, err := l.Verify(context.Background(), archiver.VerifyOptions{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
+	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestRunOnAKeyRotatedBackTo(t *testing.T) {
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: a}))["Acme"]; r.Err != nil || r.Revision != 3 {
 		t.Fatalf("run on the key rotated back to: revision %d, %v", r.Revision, r.Err)
 	}
-	rep, err := l.Verify(context.Background(), archiver.VerifyOptions{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
+	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}

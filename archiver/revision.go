@@ -247,51 +247,6 @@ func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgComm
 	return se
 }
 
-// verifyRevision checks that a revision after the first holds every record of the
-// revision it follows, or records a supersession that says truly how many it drops: a
-// shrinking revision that a forger put in the store, or whose supersession was edited
-// away, is a problem.
-func (l Ledger) verifyRevision(ctx context.Context, org string, day Day, m *StoredManifest, rep *VerifyReport) {
-	if m.Revision <= 1 {
-		if m.Supersedes != nil {
-			rep.problem("%s: revision %d records a supersession of revision %d", m.Key, m.Revision, m.Supersedes.Revision)
-		}
-		return
-	}
-	prevKey := revisionKey(org, day, m.Revision-1)
-	prev, err := l.readManifest(ctx, prevKey)
-	if err != nil {
-		rep.problem("%s: revision %d it follows: %v", m.Key, m.Revision-1, err)
-		return
-	}
-	d, err := l.diffStored(ctx, prev, m)
-	if err != nil {
-		rep.problem("%s: compare with revision %d: %v", m.Key, m.Revision-1, err)
-		return
-	}
-	s := m.Supersedes
-	switch {
-	case s == nil && d.Dropped > 0 && m.Version < 2 && prev.Version < 2:
-		// Manifests before version 2 were written before revisions were checked: such a
-		// loss is history the store cannot undo (the records are still in the earlier
-		// revision), not a forgery. A version 1 revision following a version 2 one is
-		// not history, and falls through to the problem below.
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: revision %d drops %d record(s) of revision %d (sealed before revisions were checked; the records are in revision %d)",
-			m.Key, m.Revision, d.Dropped, m.Revision-1, m.Revision-1))
-	case s == nil && d.Dropped > 0:
-		rep.problem("%s: revision %d drops %d record(s) of revision %d without a recorded supersession",
-			m.Key, m.Revision, d.Dropped, m.Revision-1)
-	case s == nil:
-	case s.Revision != m.Revision-1:
-		rep.problem("%s: revision %d's supersession names revision %d", m.Key, m.Revision, s.Revision)
-	case s.Dropped != d.Dropped:
-		rep.problem("%s: revision %d drops %d record(s) of revision %d, its supersession says %d",
-			m.Key, m.Revision, d.Dropped, m.Revision-1, s.Dropped)
-	case strings.TrimSpace(s.Reason) == "":
-		rep.problem("%s: revision %d is a supersession without a reason", m.Key, m.Revision)
-	}
-}
-
 // diffStored compares two stored revisions' exports.
 func (l Ledger) diffStored(ctx context.Context, old, new *StoredManifest) (revisionDiff, error) {
 	open := func(m *StoredManifest) (io.Reader, func(), error) {

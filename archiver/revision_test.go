@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -82,9 +83,9 @@ func byName(res *archiver.DayResult) map[string]archiver.OrgResult {
 	return out
 }
 
-func verifyStore(t *testing.T, f *fixture) *archiver.VerifyReport {
+func verifyStore(t *testing.T, f *fixture) *verify.Report {
 	t.Helper()
-	rep, err := archiver.Ledger{Store: f.store}.Verify(context.Background(), archiver.VerifyOptions{})
+	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

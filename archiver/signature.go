@@ -74,16 +74,6 @@ func checkSignature(what string, sig *Signature, body []byte, trusted []ed25519.
 	return nil
 }
 
-// trustedKeys are the public keys a verification trusts (VerifyOptions.TrustedKeys and
-// TrustedKey), for the checks of every signed object.
-func (o VerifyOptions) trustedKeys() []ed25519.PublicKey {
-	keys := slices.Clone(o.TrustedKeys)
-	if o.TrustedKey != nil {
-		keys = append(keys, o.TrustedKey)
-	}
-	return keys
-}
-
 // SignBody signs body, an object's encoding without its signature, with key: the scheme
 // of every signed object, for the objects sub-packages keep (export task completions).
 func SignBody(key ed25519.PrivateKey, body []byte) *Signature { return newSignature(key, body) }

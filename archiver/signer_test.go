@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -80,7 +81,7 @@ func TestRunKeepsTheChainSigned(t *testing.T) {
 			if next != nil {
 				trusted = append(trusted, next.Public().(ed25519.PublicKey))
 			}
-			rep, err := l.Verify(context.Background(), archiver.VerifyOptions{TrustedKeys: trusted})
+			rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: trusted})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +114,7 @@ func TestRunStartsNoUnsignedChainInASignedArchive(t *testing.T) {
 	if a := byName(res)["Acme"]; a.Outcome != archiver.OutcomeUnchanged {
 		t.Errorf("Acme: %s %v, want unchanged", a.Outcome, a.Err)
 	}
-	rep, err := archiver.Ledger{Store: f.store}.Verify(t.Context(), archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+	rep, err := verify.Run(t.Context(), archiver.Ledger{Store: f.store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,10 @@ type Verify struct {
 	// Cycle (verify.cycle) is how long one pass over the whole store takes: each slice
 	// holds 1/(cycle/interval) of the sealed organization-days. At least Interval.
 	Cycle time.Duration
+	// Sample (verify.sample) is how many organization-days verified before an
+	// incremental verification (chatvault verify --incremental) re-hashes besides what
+	// is new, each run carrying on where the last one's sample ended. 0 or more.
+	Sample int
 }
 
 // Exports configures on-demand export tasks (POST /v1/exports/tasks, chatvault export-task).
@@ -334,7 +338,7 @@ func Default() *Config {
 		Audit: Audit{FlushInterval: time.Minute, MaxPending: 10000, RetentionDays: 2557},
 		Log:   Log{Level: "info", Format: "auto"},
 
-		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour},
+		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour, Sample: 1000},
 	}
 }
 
@@ -500,6 +504,10 @@ func (c *Config) problems() []*Error {
 		add("verify.interval", "%s is neither 0 (off) nor at least 1m", c.Verify.Interval)
 	case c.Verify.Interval > 0 && c.Verify.Cycle < c.Verify.Interval:
 		add("verify.cycle", "%s is shorter than verify.interval (%s)", c.Verify.Cycle, c.Verify.Interval)
+	}
+	switch {
+	case c.Verify.Sample < 0:
+		add("verify.sample", "%d is negative (0 re-hashes no old day)", c.Verify.Sample)
 	}
 	if c.HTTP.AuthFailures < 0 {
 		add("http.authFailures", "%d is negative (0 means no limit)", c.HTTP.AuthFailures)

@@ -67,6 +67,7 @@ func TestValidate(t *testing.T) {
 		{"verify interval under a minute", func(c *Config) { c.Verify.Interval = time.Second }, "verify.interval", "at least 1m"},
 		{"verify interval negative", func(c *Config) { c.Verify.Interval = -time.Hour }, "verify.interval", "at least 1m"},
 		{"verify cycle shorter than interval", func(c *Config) { c.Verify.Cycle = time.Minute }, "verify.cycle", "shorter than verify.interval"},
+		{"verify sample negative", func(c *Config) { c.Verify.Sample = -1 }, "verify.sample", "negative"},
 		{"audit flush zero", func(c *Config) { c.Audit.FlushInterval = 0 }, "audit.flushInterval", "between 1s and 1m"},
 		{"audit buffer too small", func(c *Config) { c.Audit.MaxPending = 10 }, "audit.maxPending", "below 100"},
 		{"negative audit retention", func(c *Config) { c.Audit.RetentionDays = -1 }, "audit.retentionDays", "negative"},

@@ -118,7 +118,7 @@ func TestLoadFile(t *testing.T) {
 		Audit: Audit{FlushInterval: 30 * time.Second, MaxPending: 500, RetentionDays: 3650},
 		Log:   Log{Level: "debug", Format: "json"},
 
-		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour},
+		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour, Sample: 1000},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -310,6 +310,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"audit.retentionDays", "0", func(c *Config) { c.Audit.RetentionDays = 0 }, nil},
 		{"verify.interval", "2h", func(c *Config) { c.Verify.Interval = 2 * time.Hour }, nil},
 		{"verify.cycle", "336h", func(c *Config) { c.Verify.Cycle = 336 * time.Hour }, nil},
+		{"verify.sample", "50", func(c *Config) { c.Verify.Sample = 50 }, nil},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}

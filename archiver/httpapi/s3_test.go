@@ -21,6 +21,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -132,7 +133,7 @@ func TestS3ServesTheManifestVersion(t *testing.T) {
 		t.Fatalf("export task over the replaced day: %v %+v", err, st)
 	}
 
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{Org: acme})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Org: acme, Audit: archiver.AuditChains{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@
 // seals is verified right after the seal; every interval, the next slice of the store's
 // sealed organization-days is verified, so that the whole archive is re-hashed once per
 // cycle; days another process sealed (a CronJob) are verified one interval after they
-// appear, and by the slices. Verification is archiver.Ledger.Verify, the one `chatvault
+// appear, and by the slices. Verification is verify.Run, the one `chatvault
 // verify` runs, narrowed to an organization and its days.
 //
 // Each run is recorded in the store (record.go), signed like the other records, so that
@@ -23,13 +23,14 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 )
 
-// Verifier verifies (archiver.Ledger).
+// Verifier verifies (verify.Verifier).
 type Verifier interface {
-	Verify(ctx context.Context, opt archiver.VerifyOptions) (*archiver.VerifyReport, error)
+	Verify(ctx context.Context, opt verify.Options) (*verify.Report, error)
 }
 
 // OrgDay is a sealed day of one organization.
@@ -49,7 +50,7 @@ func compareOrgDay(a, b OrgDay) int {
 type Loop struct {
 	Store    archiver.Store
 	Verifier Verifier
-	// TrustedKeys, when set, must have signed every manifest (VerifyOptions.TrustedKeys)
+	// TrustedKeys, when set, must have signed every manifest (verify.Options.TrustedKeys)
 	// and are the keys the records' signatures are checked against when read back.
 	TrustedKeys []ed25519.PublicKey
 	// Key signs the records; nil leaves them unsigned.
@@ -251,7 +252,7 @@ func (l *Loop) run(ctx context.Context, rec *Record, days []OrgDay) {
 	l.finish(ctx, rec)
 }
 
-// verify verifies days (sorted) with Ledger.Verify, one organization's range at a time.
+// verify verifies days (sorted) with verify.Run, one organization's range at a time.
 func (l *Loop) verify(ctx context.Context, rec *Record, days []OrgDay) {
 	rec.Ranges = ranges(days)
 	rec.OrgDays = len(days)
@@ -260,7 +261,7 @@ func (l *Loop) verify(ctx context.Context, rec *Record, days []OrgDay) {
 	for _, r := range rec.Ranges {
 		from, _ := archiver.ParseDay(r.From)
 		to, _ := archiver.ParseDay(r.To)
-		opt := archiver.VerifyOptions{Org: r.Org, From: from, To: to, TrustedKeys: l.TrustedKeys}
+		opt := verify.Options{Org: r.Org, From: from, To: to, TrustedKeys: l.TrustedKeys}
 		rep, err := l.Verifier.Verify(ctx, opt)
 		if err == nil && rep != nil && !rep.OK() {
 			// Confirm: a day another process was committing while this run read the

@@ -19,6 +19,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -212,7 +213,7 @@ func (d *driven) slice(at time.Time) (*Record, *Record) {
 
 func newLoop(a *archive, c *clock, interval, cycle time.Duration) *Loop {
 	pub := a.key.Public().(ed25519.PublicKey)
-	return &Loop{Store: a.store, Verifier: archiver.Ledger{Store: a.store}, TrustedKeys: []ed25519.PublicKey{pub},
+	return &Loop{Store: a.store, Verifier: verify.Verifier{Ledger: archiver.Ledger{Store: a.store}}, TrustedKeys: []ed25519.PublicKey{pub},
 		Key: a.key, Interval: interval, Cycle: cycle, Now: c.Now, Holder: "test"}
 }
 
@@ -312,7 +313,7 @@ type countingVerifier struct {
 	calls map[OrgDay]int
 }
 
-func (v *countingVerifier) Verify(_ context.Context, opt archiver.VerifyOptions) (*archiver.VerifyReport, error) {
+func (v *countingVerifier) Verify(_ context.Context, opt verify.Options) (*verify.Report, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.err != nil {
@@ -323,7 +324,7 @@ func (v *countingVerifier) Verify(_ context.Context, opt archiver.VerifyOptions)
 			v.calls[od]++
 		}
 	}
-	return &archiver.VerifyReport{Orgs: 1}, nil
+	return &verify.Report{Orgs: 1}, nil
 }
 
 // TestCycleCoversEveryOrgDay: over cycle/interval slices, every sealed organization-day

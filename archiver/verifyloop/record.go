@@ -59,7 +59,8 @@ type Record struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	// Ranges are the organization-days verified: every object their manifests name was
-	// re-hashed and each organization's manifest chain walked whole (archiver.Ledger.Verify).
+	// re-hashed and each of their manifests checked against the one before it in its
+	// chain (verify.Run of the days).
 	Ranges    []Range `json:"ranges"`
 	OrgDays   int     `json:"orgDays"`
 	Manifests int     `json:"manifests"`
@@ -170,6 +171,11 @@ func Read(ctx context.Context, s archiver.Store, key string, trusted []ed25519.P
 // isRecordKey reports whether key names a record (of kind, when not empty).
 func isRecordKey(key, kind string) bool {
 	if !strings.HasPrefix(key, Prefix) || !strings.HasSuffix(key, ".json") {
+		return false
+	}
+	// Records are under a day's folder; verify's checkpoints share the prefix
+	// (verifications/checkpoints/) and are no records.
+	if day, _, _ := strings.Cut(strings.TrimPrefix(key, Prefix), "/"); len(day) != len(archiver.DayLayout) {
 		return false
 	}
 	return kind == "" || strings.Contains(key[strings.LastIndexByte(key, '/'):], "-"+kind+"-")

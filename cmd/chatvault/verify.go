@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
@@ -16,12 +17,16 @@ func init() {
 	register(&command{
 		name:    "verify",
 		summary: "re-hash every object and walk every manifest chain; exit 1 on any mismatch",
-		usage:   "[--org ID] [--date D | --from D --to D] [--public-key FILE] [--witness FILE]",
+		usage:   "[--org ID] [--date D | --from D --to D] [--jobs N] [--checkpoint | --resume | --incremental] [--public-key FILE] [--witness FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "only this organization")
 			rangeFlags(fs)
 			fs.String("public-key", "", "trusted Ed25519 public keys, PEM (default signing.publicKeyFile); the private key is never read")
 			fs.String("witness", "", "a witness file (chatvault witness): every chain must reach its heads, with their hashes")
+			fs.Int("jobs", 0, "organizations verified at once (default: the number of CPUs the process may use)")
+			fs.Bool("checkpoint", false, "write signed checkpoints (signing.keyFile) as the verification of the whole store goes, for --resume and --incremental")
+			fs.Bool("resume", false, "carry on the full verification the newest checkpoint was written by, if it was interrupted (implies --checkpoint)")
+			fs.Bool("incremental", false, "verify only what was sealed after the newest checkpoint, and verify.sample organization-days verified before (writes a checkpoint with signing.keyFile)")
 		},
 		run: runVerify,
 	})
@@ -33,12 +38,41 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("verify", err)
 	}
-	store, closeStore, err := e.openStoreReadOnly()
+	jobs, _ := fs.GetInt("jobs")
+	if jobs < 0 {
+		return e.fail("verify", usagef("--jobs %d: must be 0 (the CPUs) or more", jobs))
+	}
+	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: archiver.AuditChains{}}
+	checkpoint, _ := fs.GetBool("checkpoint")
+	opt.Resume, _ = fs.GetBool("resume")
+	opt.Incremental, _ = fs.GetBool("incremental")
+	switch {
+	case (checkpoint || opt.Resume || opt.Incremental) && (org != "" || !from.IsZero()):
+		return e.fail("verify", usagef("--checkpoint, --resume and --incremental verify the whole store: not with --org, --date, --from or --to"))
+	case opt.Resume && opt.Incremental:
+		return e.fail("verify", usagef("give --resume or --incremental, not both"))
+	}
+	if checkpoint || opt.Resume || opt.Incremental {
+		key, err := e.signingKey()
+		if err != nil {
+			return e.fail("verify", err)
+		}
+		if key == nil && !opt.Incremental {
+			return e.fail("verify", usagef("--checkpoint and --resume write signed checkpoints: set signing.keyFile"))
+		}
+		opt.CheckpointKey = key
+		opt.Sample = e.cfg.Verify.Sample
+	}
+	// Read-only unless checkpoints are written (the only objects verify ever creates).
+	open := e.openStoreReadOnly
+	if opt.CheckpointKey != nil {
+		open = e.openStore
+	}
+	store, closeStore, err := open()
 	if err != nil {
 		return e.fail("verify", err)
 	}
 	defer closeStore()
-	opt := archiver.VerifyOptions{Org: org, From: from, To: to}
 	pkFile, _ := fs.GetString("public-key")
 	// With trusted keys, every manifest must carry a signature by one of them.
 	if opt.TrustedKeys, err = e.trustedKeys(pkFile); err != nil {
@@ -69,7 +103,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		fmt.Fprintf(e.stdout, "trusted signing keys: %s\n", strings.Join(ids, ", "))
 	}
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, opt)
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, opt)
 	if err != nil {
 		return e.fail("verify", err)
 	}
@@ -79,7 +113,8 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	for _, p := range rep.Problems {
 		e.note(slog.LevelError, "PROBLEM: "+p, "verify problem", "problem", p)
 	}
-	if rep.Manifests == 0 {
+	if rep.Manifests == 0 && rep.Checkpoint == "" {
+		// (From a checkpoint, nothing new since is not an empty store.)
 		// An archive with nothing in it is not "0 problems": it is the wrong folder or
 		// prefix, or one nothing was ever sealed into, and either way nothing is verified.
 		where := "the store"
@@ -89,6 +124,15 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		p := fmt.Sprintf("%s holds no manifest: store %s is empty or the wrong location (a mistyped folder or S3 prefix?), or nothing has been sealed into it", where, e.cfg.Store)
 		e.note(slog.LevelError, "PROBLEM: "+p, "verify problem", "problem", p)
 		rep.Problems = append(rep.Problems, "no manifest")
+	}
+	switch {
+	case rep.Resumed > 0:
+		fmt.Fprintf(e.stdout, "resumed from checkpoint %s: %d organizations verified before\n", rep.Checkpoint, rep.Resumed)
+	case rep.Checkpoint != "":
+		fmt.Fprintf(e.stdout, "from checkpoint %s\n", rep.Checkpoint)
+	}
+	if rep.Wrote != "" {
+		fmt.Fprintf(e.stdout, "checkpoint written: %s\n", rep.Wrote)
 	}
 	fmt.Fprintf(e.stdout, "verified %d organizations, %d manifests, %d objects, %d bytes: %d problems, %d warnings\n",
 		rep.Orgs, rep.Manifests, rep.Objects, rep.Bytes, len(rep.Problems), len(rep.Warnings))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/archiver/verifyloop"
 	"github.com/spf13/pflag"
 )
@@ -23,7 +24,7 @@ var verifyHooks struct {
 }
 
 // newVerifyLoop returns serve's continuous verification (nil when verify.interval is 0):
-// archiver.Ledger.Verify, as `chatvault verify` runs it, over the days the scheduler seals
+// verify.Run, as `chatvault verify` runs it, over the days the scheduler seals
 // and a slice of the store every interval, each run recorded in the store, signed with the
 // signing key.
 func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now func() time.Time) (*verifyloop.Loop, error) {
@@ -37,7 +38,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 	}
 	return &verifyloop.Loop{
 		Store:       store,
-		Verifier:    archiver.Ledger{Store: store},
+		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}, Audit: archiver.AuditChains{}},
 		TrustedKeys: trusted,
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,

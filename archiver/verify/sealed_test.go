@@ -1,6 +1,8 @@
-package archiver
+package verify
 
 import (
+	"github.com/chatvault/chatvault/archiver"
+
 	"strings"
 	"testing"
 
@@ -28,9 +30,9 @@ func TestVerifySealedBeforeDayEnded(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := &VerifyReport{}
-			m := &StoredManifest{Key: "orgs/o/manifests/000000000001.json",
-				Manifest: &Manifest{Version: tt.version, Date: "2026-11-22", SealedAt: tt.sealedAt}}
+			rep := &Report{}
+			m := &archiver.StoredManifest{Key: "orgs/o/manifests/000000000001.json",
+				Manifest: &archiver.Manifest{Version: tt.version, Date: "2026-11-22", SealedAt: tt.sealedAt}}
 			checkSealedAfterDay(m, rep)
 			check := func(kind string, got []string, want string) {
 				switch {

@@ -1,6 +1,8 @@
-package archiver
+package verify
 
 import (
+	"github.com/chatvault/chatvault/archiver"
+
 	"context"
 	"fmt"
 	"maps"
@@ -9,7 +11,7 @@ import (
 	"time"
 )
 
-// verifyAccounting checks the day-level accounting objects (see Accounting) of the days
+// verifyAccounting checks the day-level accounting objects (see archiver.Accounting) of the days
 // in opt's range: each decodes, is signed as opt requires, balances, names a quarantine
 // object that re-hashes to what it says (the quarantine of version 2 manifests is checked
 // here, once per day, instead of once per organization), and lists manifests that exist
@@ -17,21 +19,44 @@ import (
 // locked like the quarantine object, and no accounting object was deleted or replaced.
 // The recorded hold events (see Ledger.Hold) must decode and, on a locking store, be
 // neither deleted nor replaced either: they are the evidence of the legal holds.
-func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
-	var keys []string
-	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
-		keys = append(keys, key)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("verify: list %s: %w", AccountingPrefix, err)
+func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+	keys, err := listKeys(ctx, l.Store, archiver.AccountingPrefix)
+	if err != nil {
+		return err
 	}
-	lk, _ := l.Store.(Locker)
+	if err := checkAccountingObjects(ctx, l, keys, nil, opt, rep); err != nil {
+		return err
+	}
+	checkTally(rep)
+	if _, err := l.HoldEvents(ctx, ""); err != nil {
+		rep.problem("%v", err)
+	}
+	if lk, ok := l.Store.(archiver.Locker); ok {
+		for _, p := range []string{archiver.AccountingPrefix, archiver.HoldsPrefix} {
+			if err := archiver.CheckVersions(ctx, lk, p, rep); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// readAccounting is an accounting object read ahead (days.go), or why it could not be.
+type readAccounting struct {
+	a   *archiver.StoredAccounting
+	err error
+}
+
+// checkAccountingObjects checks the accounting objects under keys, in key order, of the
+// days in opt's range; read holds those already read, by key.
+func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []string, read map[string]readAccounting, opt Options, rep *Report) error {
+	lk, _ := l.Store.(archiver.Locker)
 	locking := lk != nil && lk.Locking()
 	var numbers accountingNumbers
 	var named map[string]bool // the manifests named so far of the day being read
 	var namedDay string
 	for _, key := range keys {
-		day, _, sum, ok := parseAccountingKey(key)
+		day, _, sum, ok := archiver.ParseAccountingKey(key)
 		if !ok {
 			rep.problem("%s: not an accounting object", key)
 			continue
@@ -40,7 +65,11 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 			continue
 		}
 		numbers.check(day, key, rep)
-		a, err := l.readAccounting(ctx, key)
+		r, ok := read[key]
+		if !ok {
+			r.a, r.err = l.ReadAccounting(ctx, key)
+		}
+		a, err := r.a, r.err
 		if err != nil {
 			rep.problem("%s: %v", key, err)
 			continue
@@ -52,31 +81,38 @@ func (l Ledger) verifyAccounting(ctx context.Context, opt VerifyOptions, rep *Ve
 		if named == nil || day.String() != namedDay {
 			named, namedDay = map[string]bool{}, day.String()
 		}
-		l.verifyAccountingObject(ctx, day, a, opt, rep, named)
+		verifyAccountingObject(ctx, l, day, a, opt, rep, named)
 		if locking {
-			l.verifyAccountingLocks(ctx, lk, a, rep)
+			verifyAccountingLocks(ctx, l, lk, a, rep)
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// checkTally reports the days whose version 2 manifests are not all named by the day's
+// accounting objects.
+func checkTally(rep *Report) {
 	for _, day := range slices.Sorted(maps.Keys(rep.tally)) {
 		if t := rep.tally[day]; t.named < t.chained {
 			rep.problem("%s: %d of the day's %d manifests (version 2) are named by no accounting object: one was deleted, or the run that committed them stopped before writing it (rerun the day)",
 				day, t.chained-t.named, t.chained)
 		}
 	}
-	if _, err := l.HoldEvents(ctx, ""); err != nil {
-		rep.problem("%v", err)
+}
+
+// listKeys returns the keys under prefix, in key order.
+func listKeys(ctx context.Context, s archiver.Store, prefix string) ([]string, error) {
+	var keys []string
+	if err := s.List(ctx, prefix, func(key string) error {
+		keys = append(keys, key)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("verify: list %s: %w", prefix, err)
 	}
-	if lk != nil {
-		for _, p := range []string{AccountingPrefix, HoldsPrefix} {
-			if err := l.verifyVersions(ctx, lk, p, rep); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
+	return keys, nil
 }
 
 // accountingTally is one day's count of version 2 manifests in the chains, and of those
@@ -87,9 +123,12 @@ type accountingTally struct{ chained, named int }
 // named by an accounting object of its day, so that deleting a day's accounting objects (or
 // writing a manifest outside a run) shows. Version 1 manifests carried their day's
 // accounting themselves.
-func (rep *VerifyReport) chained(day Day, m *StoredManifest) {
+func (rep *Report) chained(day archiver.Day, m *archiver.StoredManifest) {
 	if m.Version < 2 {
 		return
+	}
+	if rep.chainedKeys != nil {
+		rep.chainedKeys[m.Key] = true
 	}
 	if rep.tally == nil {
 		rep.tally = map[string]*accountingTally{}
@@ -104,11 +143,11 @@ func (rep *VerifyReport) chained(day Day, m *StoredManifest) {
 
 // verifyAccountingObject checks one accounting object of day; named holds the manifests
 // ("org/seq") other accounting objects of the day already named, so each counts once.
-func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAccounting, opt VerifyOptions, rep *VerifyReport, named map[string]bool) {
+func verifyAccountingObject(ctx context.Context, l archiver.Ledger, day archiver.Day, a *archiver.StoredAccounting, opt Options, rep *Report, named map[string]bool) {
 	if a.Date != day.String() {
 		rep.problem("%s: accounting of %s under the day %s", a.Key, a.Date, day)
 	}
-	if err := verifyAccountingSignature(a.Accounting, opt.trustedKeys()); err != nil {
+	if err := archiver.CheckAccountingSignature(a.Accounting, opt.trustedKeys()); err != nil {
 		rep.problem("%s: %v", a.Key, err)
 	}
 	if !a.Input.Balanced() {
@@ -117,7 +156,7 @@ func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAc
 	var quarantined int64
 	if q := a.Quarantine; q != nil {
 		quarantined = q.Records
-		size, sum, err := l.hashObject(ctx, q.Key, q.VersionID)
+		size, sum, err := hashObject(ctx, l, q.Key, q.VersionID)
 		rep.Objects++
 		rep.Bytes += size
 		switch {
@@ -128,7 +167,7 @@ func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAc
 		case size != q.Size || hexSum(sum) != q.SHA256:
 			rep.problem("%s: quarantine object %s does not match its accounting", a.Key, q.Key)
 		}
-		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
+		verifyPinnedVersion(ctx, l, q.Key, q.VersionID, rep)
 	}
 	if quarantined != a.Input.Quarantined {
 		rep.problem("%s: %d records quarantined, but the quarantine object holds %d", a.Key, a.Input.Quarantined, quarantined)
@@ -137,12 +176,12 @@ func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAc
 		if opt.Org != "" && am.Org != opt.Org {
 			continue
 		}
-		key := chainKey(am.Org, am.Seq)
-		if CheckKey(key) != nil {
+		key := archiver.ChainKey(am.Org, am.Seq)
+		if archiver.CheckKey(key) != nil {
 			rep.problem("%s: names manifest %d of organization %q", a.Key, am.Seq, am.Org)
 			continue
 		}
-		m, err := l.readManifest(ctx, key)
+		m, err := l.ReadManifest(ctx, key)
 		switch {
 		case err != nil:
 			rep.problem("%s: manifest %s: %v", a.Key, key, err)
@@ -152,7 +191,7 @@ func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAc
 			rep.problem("%s: manifest %s is revision %d of %s, the accounting says revision %d of %s", a.Key, key, m.Revision, m.Date, am.Revision, a.Date)
 		case m.Version >= 2 && !named[key]:
 			named[key] = true
-			if t := rep.tally[day.String()]; t != nil {
+			if t := rep.tally[day.String()]; t != nil && (rep.chainedKeys == nil || rep.chainedKeys[key]) {
 				t.named++
 			}
 		}
@@ -161,7 +200,7 @@ func (l Ledger) verifyAccountingObject(ctx context.Context, day Day, a *StoredAc
 
 // verifyAccountingLocks checks that the accounting object and its quarantine object are
 // locked in COMPLIANCE mode at least until the retention the accounting names.
-func (l Ledger) verifyAccountingLocks(ctx context.Context, lk Locker, a *StoredAccounting, rep *VerifyReport) {
+func verifyAccountingLocks(ctx context.Context, l archiver.Ledger, lk archiver.Locker, a *archiver.StoredAccounting, rep *Report) {
 	if a.RetainUntil == "" {
 		return
 	}
@@ -175,7 +214,7 @@ func (l Ledger) verifyAccountingLocks(ctx context.Context, lk Locker, a *StoredA
 		keys = append(keys, a.Quarantine.Key)
 	}
 	for _, key := range keys {
-		verifyLock(ctx, lk, key, want, true, rep)
+		archiver.CheckLock(ctx, lk, key, want, true, rep)
 	}
 }
 
@@ -185,12 +224,12 @@ func (l Ledger) verifyAccountingLocks(ctx context.Context, lk Locker, a *StoredA
 // look redundant (it names the same manifests) but which alone recorded its run's
 // quarantine and counts. Two objects may share a number (two runs of the day at once).
 type accountingNumbers struct {
-	day  Day
+	day  archiver.Day
 	next int
 }
 
-func (a *accountingNumbers) check(day Day, key string, rep *VerifyReport) {
-	_, n, _, _ := parseAccountingKey(key)
+func (a *accountingNumbers) check(day archiver.Day, key string, rep *Report) {
+	_, n, _, _ := archiver.ParseAccountingKey(key)
 	if day != a.day {
 		a.day, a.next = day, 1
 	}

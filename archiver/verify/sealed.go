@@ -1,6 +1,10 @@
-package archiver
+package verify
 
-import "time"
+import (
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
 
 // checkSealedAfterDay reports a manifest made before its day ended. The day may then miss
 // its last events: a release before issue 10 sealed a day as soon as its partition had
@@ -9,8 +13,8 @@ import "time"
 // a new revision); this release never seals a day before its end, so a version 2 manifest
 // sealed early is a forgery or a clock that went back, and a problem. sealedAt is under
 // the signature, so on a signed chain it is the signer's word.
-func checkSealedAfterDay(m *StoredManifest, rep *VerifyReport) {
-	day, err := ParseDay(m.Date)
+func checkSealedAfterDay(m *archiver.StoredManifest, rep *Report) {
+	day, err := archiver.ParseDay(m.Date)
 	if err != nil {
 		return // reported with the date
 	}

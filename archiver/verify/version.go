@@ -1,6 +1,8 @@
-package archiver
+package verify
 
 import (
+	"github.com/chatvault/chatvault/archiver"
+
 	"context"
 	"errors"
 )
@@ -11,29 +13,29 @@ import (
 // key's current view no longer matches the archive, which an examiner must hear about.
 // verifyVersions, beside it, reports every key with more than one version whatever the
 // manifests say.
-func (l Ledger) verifyPinnedVersions(ctx context.Context, m *StoredManifest, rep *VerifyReport) {
-	l.verifyPinnedVersion(ctx, m.Data.Key, m.Data.VersionID, rep)
+func verifyPinnedVersions(ctx context.Context, l archiver.Ledger, m *archiver.StoredManifest, rep *Report) {
+	verifyPinnedVersion(ctx, l, m.Data.Key, m.Data.VersionID, rep)
 	if q := m.Quarantined; q != nil {
-		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
+		verifyPinnedVersion(ctx, l, q.Key, q.VersionID, rep)
 	}
 	if x := m.ChatIndex; x != nil {
-		l.verifyPinnedVersion(ctx, x.Key, x.VersionID, rep)
+		verifyPinnedVersion(ctx, l, x.Key, x.VersionID, rep)
 	}
 	if q := m.Quarantine; q != nil {
-		l.verifyPinnedVersion(ctx, q.Key, q.VersionID, rep)
+		verifyPinnedVersion(ctx, l, q.Key, q.VersionID, rep)
 	}
 }
 
 // verifyPinnedVersion reports key when its current version is not want (see
 // verifyPinnedVersions); an empty want names no version and is not checked.
-func (l Ledger) verifyPinnedVersion(ctx context.Context, key, want string, rep *VerifyReport) {
-	vr, ok := l.Store.(VersionReporter)
+func verifyPinnedVersion(ctx context.Context, l archiver.Ledger, key, want string, rep *Report) {
+	vr, ok := l.Store.(archiver.VersionReporter)
 	if !ok || want == "" {
 		return // sealed before manifests named versions, or on a store without them
 	}
 	cur, err := vr.CurrentVersion(ctx, key)
 	switch {
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, archiver.ErrNotFound):
 		rep.problem("%s: current version is missing or a delete marker, the manifest's is %s", key, want)
 	case err != nil:
 		rep.problem("%s: current version: %v", key, err)

@@ -1,18 +1,20 @@
-package archiver
+package verify
 
 import (
+	"github.com/chatvault/chatvault/archiver"
+
 	"context"
 	"crypto/ed25519"
 
 	"github.com/chatvault/chatvault/model"
 )
 
-// verifyState is what Verify carries from one organization to the next for the checks of
+// state is what Verify carries from one organization to the next for the checks of
 // issue 10: the trusted public keys and the recorded key rotations, each organization's
 // coverage of days, and the witnessed chain heads. Verify holds one organization's keys
 // at a time; this keeps a few numbers per organization, never a list of its days.
-type verifyState struct {
-	opt       VerifyOptions
+type state struct {
+	opt       Options
 	trusted   []ed25519.PublicKey
 	rotations map[string][]string
 	// signed is set once any manifest carries a signature.
@@ -23,25 +25,31 @@ type verifyState struct {
 	// chains summarizes each organization's chain as walked.
 	chains map[string]*chainSummary
 	// witness are the witnessed heads by organization.
-	witness map[string]WitnessHead
+	witness map[string]archiver.WitnessHead
 	// auditWitness are the witnessed audit chain heads by organization, nil when the
 	// witness holds none (version 1); auditChains summarizes those organizations' audit
-	// chains as walked (witness_audit.go).
-	auditWitness map[string]WitnessAuditHead
+	// chains as walked (witness.go).
+	auditWitness map[string]archiver.WitnessAuditHead
 	auditChains  map[string]*auditChainSummary
 	// newestElsewhere is, with Org set, a lower bound of the store's newest sealed day
-	// read without walking the other chains (verify_coverage.go).
-	newestElsewhere Day
+	// read without walking the other chains (coverage.go).
+	newestElsewhere archiver.Day
 }
 
 // chainSummary is what coverage and the witness need of one organization's chain.
 type chainSummary struct {
 	// first and last are the oldest and newest days with a committed manifest.
-	first, last Day
+	first, last archiver.Day
 	// gaps are the days from the organization's expected start to last without one.
 	gaps []dayRange
-	// headSeq is the greatest seq in the chain.
-	headSeq int64
+	// headSeq is the greatest seq in the chain; headSum the hex SHA-256 of the last
+	// manifest walked (the head's, when the chain is in order).
+	headSeq    int64
+	headSum    string
+	headSigner string
+	// newDays are the days of the manifests an incremental verification read after the
+	// checkpoint.
+	newDays []archiver.Day
 	// witnessed is set when the witnessed head was found in the chain; witnessSum is
 	// the stored manifest's SHA-256 at the witnessed seq.
 	witnessed  bool
@@ -51,13 +59,13 @@ type chainSummary struct {
 // beginVerify reads what the checks of issue 10 need before the chains are walked: the
 // trusted keys, the store's rotation statements, the directory's archiving organizations
 // and the witness.
-func (l Ledger) beginVerify(ctx context.Context, opt VerifyOptions, rep *VerifyReport) error {
-	s := &verifyState{opt: opt, chains: map[string]*chainSummary{}}
+func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+	s := &state{opt: opt, chains: map[string]*chainSummary{}}
 	s.trusted = append(s.trusted, opt.TrustedKeys...)
 	if opt.TrustedKey != nil {
 		s.trusted = append(s.trusted, opt.TrustedKey)
 	}
-	rot, err := l.rotations(ctx, rep)
+	rot, err := l.Rotations(ctx, rep)
 	if err != nil {
 		return err
 	}
@@ -70,20 +78,20 @@ func (l Ledger) beginVerify(ctx context.Context, opt VerifyOptions, rep *VerifyR
 			}
 		}
 	}
-	if opt.Org != "" && s.archiving != nil {
-		if s.newestElsewhere, err = l.newestElsewhere(ctx, opt.Org, s.archiving); err != nil {
+	if opt.Org != "" && s.archiving != nil && !opt.days() {
+		if s.newestElsewhere, err = newestElsewhere(ctx, l, opt.Org, s.archiving); err != nil {
 			return err
 		}
 	}
 	if opt.Witness != nil {
-		s.witness = map[string]WitnessHead{}
+		s.witness = map[string]archiver.WitnessHead{}
 		for _, h := range opt.Witness.Heads {
 			s.witness[h.Org] = h
 		}
 		// A version 1 witness says nothing of the audit chains: they are not checked
 		// against it. From version 2 an absent list means the store had no segment.
 		if opt.Witness.Version >= 2 {
-			s.auditWitness, s.auditChains = map[string]WitnessAuditHead{}, map[string]*auditChainSummary{}
+			s.auditWitness, s.auditChains = map[string]archiver.WitnessAuditHead{}, map[string]*auditChainSummary{}
 			for _, h := range opt.Witness.AuditHeads {
 				s.auditWitness[h.Org] = h
 			}
@@ -95,14 +103,14 @@ func (l Ledger) beginVerify(ctx context.Context, opt VerifyOptions, rep *VerifyR
 
 // endVerify runs the checks that need every chain: coverage and the witness (manifest
 // and audit chains).
-func (l Ledger) endVerify(rep *VerifyReport) {
+func endVerify(rep *Report) {
 	s := rep.state
 	if s == nil {
 		return
 	}
 	s.checkCoverage(rep)
 	s.checkWitness(rep)
-	s.checkAuditWitness(rep) // witness_audit.go
+	s.checkAuditWitness(rep) // witness.go
 	if s.signed && len(s.trusted) == 0 {
 		rep.Warnings = append(rep.Warnings, "signatures were checked against the keys the manifests carry, which proves "+
 			"integrity, not origin: give the trusted public key (--public-key) to prove who signed")
@@ -111,61 +119,84 @@ func (l Ledger) endVerify(rep *VerifyReport) {
 
 // orgCheck follows one organization's chain manifest by manifest.
 type orgCheck struct {
-	s    *verifyState
+	s    *state
 	org  string
 	sum  *chainSummary
-	days map[Day]bool
+	days map[archiver.Day]bool
 	// prevSigned and prevKey describe the previous manifest's signature.
 	prevSigned bool
 	prevKey    string
+	// incremental is set when the chain was verified from a checkpoint on (end then
+	// keeps its gaps as they were: its days before are not known).
+	incremental bool
+	// signed is set once a manifest of the chain carries a signature (state.signed, set
+	// when the organization's report is merged: organizations are checked concurrently).
+	signed bool
 }
 
 // beginOrg starts the walk of org's chain. A Verify without beginVerify (nil state)
-// checks signatures only.
-func (s *verifyState) beginOrg(org string) *orgCheck {
+// checks signatures only. It changes nothing in s, so that organizations can be walked
+// concurrently: merge records the walk.
+func (s *state) beginOrg(org string) *orgCheck {
 	if s == nil {
-		s = &verifyState{chains: map[string]*chainSummary{}}
+		s = &state{chains: map[string]*chainSummary{}}
 	}
-	sum := &chainSummary{}
-	s.chains[org] = sum
-	return &orgCheck{s: s, org: org, sum: sum, days: map[Day]bool{}}
+	return &orgCheck{s: s, org: org, sum: &chainSummary{}, days: map[archiver.Day]bool{}}
+}
+
+// merge records a walked chain in s.
+func (s *state) merge(c *orgCheck) {
+	s.chains[c.org] = c.sum
+	s.signed = s.signed || c.signed
 }
 
 // manifest checks one manifest of the chain, in seq order: its signature against the
 // trusted keys, that a signed chain stays signed, and that its key changes only as a
 // rotation statement says; and it notes the day and the witnessed head.
-func (c *orgCheck) manifest(m *StoredManifest, rep *VerifyReport) {
-	if err := verifySignatureTrusted(m.Manifest, c.s.trusted); err != nil {
+func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
+	if err := archiver.CheckManifestSignature(m.Manifest, c.s.trusted); err != nil {
 		rep.problem("%s: %v", m.Key, err)
 	}
-	_, id, err := signerKey(m.Manifest)
+	id, err := archiver.ManifestSigner(m.Manifest)
 	switch {
 	case err != nil:
 		// Reported above.
 	case id == "" && c.prevSigned:
 		rep.problem("%s: the chain goes from signed (key %s) to unsigned at seq %d: a manifest replaced by one "+
 			"without a signature, or signing turned off (which a signed archive must never do)", m.Key, c.prevKey, m.Seq)
-	case id != "" && c.prevSigned && id != c.prevKey && !rotated(c.s.rotations, c.prevKey, id):
+	case id != "" && c.prevSigned && id != c.prevKey && !archiver.Rotated(c.s.rotations, c.prevKey, id):
 		rep.problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation "+
-			"(no statement under %s signed by both keys: see chatvault keys rotate)", m.Key, c.prevKey, id, m.Seq, RotationsPrefix)
+			"(no statement under %s signed by both keys: see chatvault keys rotate)", m.Key, c.prevKey, id, m.Seq, archiver.RotationsPrefix)
 	}
 	if id != "" {
-		c.s.signed = true
+		c.signed = true
 		c.prevSigned, c.prevKey = true, id
 	}
-	if day, err := ParseDay(m.Date); err == nil {
+	if day, err := archiver.ParseDay(m.Date); err == nil {
 		c.days[day] = true
 	}
 	if m.Seq > c.sum.headSeq {
 		c.sum.headSeq = m.Seq
 	}
+	c.sum.headSum, c.sum.headSigner = hexSum(m.SHA256), id
 	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
 		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
 	}
 }
 
+// follow sets the previous manifest's signature from prev, the manifest before the first
+// one checked (a verification of days reads it for the link).
+func (c *orgCheck) follow(prev *archiver.StoredManifest) {
+	if id, err := archiver.ManifestSigner(prev.Manifest); err == nil && id != "" {
+		c.prevSigned, c.prevKey = true, id
+	}
+}
+
 // end summarizes the chain for the checks that need every chain.
 func (c *orgCheck) end() {
+	if c.incremental {
+		return
+	}
 	for d := range c.days {
 		if c.sum.first.IsZero() || d.Before(c.sum.first) {
 			c.sum.first = d
@@ -179,7 +210,7 @@ func (c *orgCheck) end() {
 		return
 	}
 	from := c.sum.first
-	if start, err := ParseDay(o.ArchivalStart); err == nil && start.After(from) {
+	if start, err := archiver.ParseDay(o.ArchivalStart); err == nil && start.After(from) {
 		from = start
 	}
 	c.sum.gaps = missingDays(c.days, from, c.sum.last)

@@ -1,6 +1,8 @@
-package archiver
+package verify
 
 import (
+	"github.com/chatvault/chatvault/archiver"
+
 	"context"
 	"fmt"
 	"maps"
@@ -12,7 +14,7 @@ import (
 )
 
 // dayRange is the days from First to Last, inclusive.
-type dayRange struct{ First, Last Day }
+type dayRange struct{ First, Last archiver.Day }
 
 func (r dayRange) String() string {
 	if r.First == r.Last {
@@ -24,7 +26,7 @@ func (r dayRange) String() string {
 func (r dayRange) days() int { return int(r.Last.Start().Sub(r.First.Start()).Hours()/24) + 1 }
 
 // missingDays returns the days from first to last (inclusive) that are not in have.
-func missingDays(have map[Day]bool, first, last Day) []dayRange {
+func missingDays(have map[archiver.Day]bool, first, last archiver.Day) []dayRange {
 	var out []dayRange
 	for d := first; !d.After(last); d = d.Next() {
 		if have[d] {
@@ -66,11 +68,11 @@ func joinRanges(rs []dayRange) string {
 // hold them). An archiving organization with no manifest at all although its
 // archivalStart (or, without one, the store's newest day) has been sealed for others is a
 // problem: it cannot be told from an organization whose every object was deleted.
-func (s *verifyState) checkCoverage(rep *VerifyReport) {
+func (s *state) checkCoverage(rep *Report) {
 	if s.archiving == nil {
 		return
 	}
-	var newest Day
+	var newest archiver.Day
 	for _, c := range s.chains {
 		if c.last.After(newest) {
 			newest = c.last
@@ -100,7 +102,7 @@ func (s *verifyState) checkCoverage(rep *VerifyReport) {
 	sort.Strings(ids)
 	for _, id := range ids {
 		o := s.archiving[id]
-		start, err := ParseDay(o.ArchivalStart)
+		start, err := archiver.ParseDay(o.ArchivalStart)
 		hasStart := err == nil
 		if hasStart && start.After(newest) {
 			continue // archiving starts after the newest sealed day
@@ -143,49 +145,49 @@ func (s *verifyState) checkCoverage(rep *VerifyReport) {
 // never reports what a verification of the whole store would not. It reads one listing of
 // accounting/, one of each organization's manifests and one manifest per organization; an
 // unreadable head is left to the verification of its own organization.
-func (l Ledger) newestElsewhere(ctx context.Context, org string, archiving map[string]model.Organization) (Day, error) {
-	var newest Day
-	note := func(d Day) {
+func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archiving map[string]model.Organization) (archiver.Day, error) {
+	var newest archiver.Day
+	note := func(d archiver.Day) {
 		if d.After(newest) {
 			newest = d
 		}
 	}
-	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
-		if d, _, _, ok := parseAccountingKey(key); ok {
+	if err := l.Store.List(ctx, archiver.AccountingPrefix, func(key string) error {
+		if d, _, _, ok := archiver.ParseAccountingKey(key); ok {
 			note(d)
 		}
 		return nil
 	}); err != nil {
-		return Day{}, fmt.Errorf("verify: list %s: %w", AccountingPrefix, err)
+		return archiver.Day{}, fmt.Errorf("verify: list %s: %w", archiver.AccountingPrefix, err)
 	}
 	for id := range archiving {
-		if id == org || CheckKey(chainPrefix(id)+"x") != nil {
+		if id == org || archiver.CheckKey(archiver.ChainPrefix(id)+"x") != nil {
 			continue
 		}
 		var head string
-		if err := l.Store.List(ctx, chainPrefix(id), func(key string) error {
-			if _, ok := parseSeq(id, key); ok {
+		if err := l.Store.List(ctx, archiver.ChainPrefix(id), func(key string) error {
+			if _, ok := archiver.ParseSeq(id, key); ok {
 				head = key // List is in key order, and seqs are zero-padded
 			}
 			return nil
 		}); err != nil {
-			return Day{}, fmt.Errorf("verify: list %s: %w", chainPrefix(id), err)
+			return archiver.Day{}, fmt.Errorf("verify: list %s: %w", archiver.ChainPrefix(id), err)
 		}
 		if head == "" {
 			continue
 		}
-		m, err := l.readManifest(ctx, head)
+		m, err := l.ReadManifest(ctx, head)
 		if err != nil {
 			continue
 		}
-		if d, err := ParseDay(m.Date); err == nil {
+		if d, err := archiver.ParseDay(m.Date); err == nil {
 			note(d)
 		}
 	}
 	return newest, nil
 }
 
-func dayBefore(d Day) Day { return DayOf(d.Start().AddDate(0, 0, -1)) }
+func dayBefore(d archiver.Day) archiver.Day { return archiver.DayOf(d.Start().AddDate(0, 0, -1)) }
 
 func startOrNone(s string) string {
 	if s == "" {

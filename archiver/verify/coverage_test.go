@@ -1,6 +1,8 @@
-package archiver
+package verify
 
 import (
+	"github.com/chatvault/chatvault/archiver"
+
 	"strings"
 	"testing"
 
@@ -9,9 +11,9 @@ import (
 	"github.com/chatvault/chatvault/model"
 )
 
-func day(t *testing.T, s string) Day {
+func day(t *testing.T, s string) archiver.Day {
 	t.Helper()
-	d, err := ParseDay(s)
+	d, err := archiver.ParseDay(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,9 +84,9 @@ func TestCheckCoverage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rep := &VerifyReport{}
+			rep := &Report{}
 			dir := &model.Directory{Organizations: orgs}
-			s := &verifyState{opt: VerifyOptions{Org: tt.org, Directory: dir}, chains: map[string]*chainSummary{},
+			s := &state{opt: Options{Org: tt.org, Directory: dir}, chains: map[string]*chainSummary{},
 				archiving: map[string]model.Organization{}}
 			for _, o := range orgs {
 				if o.Archival {
@@ -97,6 +99,7 @@ func TestCheckCoverage(t *testing.T) {
 					c.days[day(t, d)] = true
 				}
 				c.end()
+				s.merge(c)
 			}
 			s.checkCoverage(rep)
 			check := func(kind string, got, want []string) {

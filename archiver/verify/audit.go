@@ -1,0 +1,56 @@
+package verify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// errFound stops a listing at its first key.
+var errFound = errors.New("found")
+
+// verifyAudit runs opt.Audit. Without one, a store holding audit objects gets a warning
+// that they were not verified: silence would read as a verified audit.
+func verifyAudit(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+	if opt.Audit != nil {
+		return opt.Audit.VerifyAudit(ctx, l.Store, opt.Org, opt.trustedKeys(), auditReport{l, rep})
+	}
+	err := l.Store.List(ctx, "audit/", func(string) error { return errFound })
+	switch {
+	case errors.Is(err, errFound):
+		rep.Warnings = append(rep.Warnings, "the access audit was not verified (no audit verifier configured)")
+	case err != nil:
+		return fmt.Errorf("verify: list audit/: %w", err)
+	}
+	return nil
+}
+
+// auditReport is the archiver.AuditReport of one verification.
+type auditReport struct {
+	l   archiver.Ledger
+	rep *Report
+}
+
+func (r auditReport) Problem(format string, args ...any) { r.rep.problem(format, args...) }
+func (r auditReport) Warn(msg string)                    { r.rep.Warn(msg) }
+func (r auditReport) Object(size int64)                  { r.rep.Read(1, size) }
+
+func (r auditReport) Segment(org string, seq int64, sum string) {
+	r.rep.state.auditSegment(org, seq, sum) // witness.go
+}
+
+func (r auditReport) CheckLock(ctx context.Context, key string, until time.Time) {
+	if lk, ok := r.l.Store.(archiver.Locker); ok && lk.Locking() {
+		archiver.CheckLock(ctx, lk, key, until, false, r.rep)
+	}
+}
+
+func (r auditReport) CheckVersions(ctx context.Context, prefix string) error {
+	if lk, ok := r.l.Store.(archiver.Locker); ok {
+		return archiver.CheckVersions(ctx, lk, prefix, r.rep)
+	}
+	return nil
+}

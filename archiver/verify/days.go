@@ -1,0 +1,274 @@
+package verify
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// runDays verifies the days opt.From to opt.To only, so that its work grows with the days
+// asked about, not with the history (verify --date): for each day, it reads the day's
+// accounting objects, and for each organization (opt.Org, or the directory's archiving
+// organizations and those the accounting objects name) the objects of its day folder:
+// each revision's day index, the chain entry it copies and the chain entry before it
+// (the link: its SHA-256 is the manifest's previous), and the objects the manifest names.
+// What only a walk of whole chains can show (a gap further back, a witness head past the
+// range's manifests when its entry is gone, the audit chains) is left to a full verify;
+// coverage is checked for the days of the range: a day sealed for some organizations
+// must be sealed for every archiving one. The witness's heads are each read by key.
+func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+	s := rep.state
+	known := map[string]bool{}
+	if opt.Org != "" {
+		known[opt.Org] = true
+	} else {
+		for id := range s.archiving {
+			known[id] = true
+		}
+	}
+	if opt.Org == "" && s.archiving == nil {
+		rep.Warnings = append(rep.Warnings, "without a directory, only the organizations the days' accounting objects name are verified")
+	}
+	found := map[string]map[archiver.Day]bool{} // organization → days with a manifest
+	sealed := map[archiver.Day]bool{}           // days with a manifest or an accounting object
+	lk, _ := l.Store.(archiver.Locker)
+	for day := opt.From; !day.After(opt.To); day = day.Next() {
+		prefix := archiver.AccountingPrefix + day.String() + "/"
+		keys, err := listKeys(ctx, l.Store, prefix)
+		if err != nil {
+			return err
+		}
+		orgs := maps.Clone(known)
+		read := map[string]readAccounting{}
+		for _, key := range keys {
+			var r readAccounting
+			r.a, r.err = l.ReadAccounting(ctx, key)
+			read[key] = r
+			if r.a == nil {
+				continue
+			}
+			for _, am := range r.a.Manifests {
+				if (opt.Org == "" || am.Org == opt.Org) && archiver.CheckKey(archiver.ChainPrefix(am.Org)+"x") == nil {
+					orgs[am.Org] = true
+				}
+			}
+		}
+		if len(keys) > 0 {
+			sealed[day] = true
+		}
+		for _, org := range slices.Sorted(maps.Keys(orgs)) {
+			n, err := verifyOrgDay(ctx, l, org, day, rep)
+			if err != nil {
+				return err
+			}
+			if n > 0 {
+				sealed[day] = true
+				if found[org] == nil {
+					found[org] = map[archiver.Day]bool{}
+				}
+				found[org][day] = true
+			}
+		}
+		if err := checkAccountingObjects(ctx, l, keys, read, opt, rep); err != nil {
+			return err
+		}
+		if lk != nil {
+			for _, p := range []string{prefix, "quarantine/" + day.String() + "/"} {
+				if err := archiver.CheckVersions(ctx, lk, p, rep); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	rep.Orgs = len(found)
+	checkTally(rep)
+	s.checkDayCoverage(opt.From, opt.To, found, sealed, rep)
+	if err := checkWitnessByKey(ctx, l, s, rep); err != nil {
+		return err
+	}
+	if lk != nil && !lk.Locking() {
+		rep.Warnings = append(rep.Warnings, "the store does not lock objects: retention is not enforced by storage")
+	}
+	if s.signed && len(s.trusted) == 0 {
+		rep.Warnings = append(rep.Warnings, "signatures were checked against the keys the manifests carry, which proves "+
+			"integrity, not origin: give the trusted public key (--public-key) to prove who signed")
+	}
+	return nil
+}
+
+// verifyOrgDay verifies org's day folder of day: every revision's manifest (its day index,
+// the chain entry it copies, the link to the chain entry before it) and the objects it
+// names. It returns how many manifests it found.
+func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
+	if archiver.CheckKey(archiver.DayPrefix(org, day)+"x") != nil {
+		rep.problem("organization %q: not a valid organization id", org)
+		return 0, nil
+	}
+	prefix := archiver.DayPrefix(org, day)
+	keys, err := listKeys(ctx, l.Store, prefix)
+	if err != nil {
+		return 0, err
+	}
+	referenced := map[string]bool{}
+	n := 0
+	for _, idx := range keys {
+		rev, ok := parseRevision(prefix, idx)
+		if !ok {
+			continue
+		}
+		referenced[idx] = true
+		n++
+		verifyDayManifest(ctx, l, org, day, idx, rev, referenced, rep)
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
+	reportUnreferenced(keys, referenced, rep)
+	if lk, ok := l.Store.(archiver.Locker); ok {
+		if err := archiver.CheckVersions(ctx, lk, prefix, rep); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// parseRevision returns the revision of a day index key (prefix + "r0001.json").
+func parseRevision(prefix, key string) (int, bool) {
+	s, ok := strings.CutPrefix(key, prefix+"r")
+	if !ok {
+		return 0, false
+	}
+	s, ok = strings.CutSuffix(s, ".json")
+	if !ok || len(s) != 4 {
+		return 0, false
+	}
+	rev, err := strconv.Atoi(s)
+	return rev, err == nil && rev > 0
+}
+
+// verifyDayManifest verifies the manifest whose day index is idx (revision rev of org's
+// day): the chain entry it copies, that entry's link to the one before it, and what it
+// names.
+func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, idx string, rev int, referenced map[string]bool, rep *Report) {
+	im, err := l.ReadManifest(ctx, idx)
+	if err != nil {
+		rep.problem("%s: %v", idx, err)
+		return
+	}
+	rep.Read(1, int64(len(im.Bytes)))
+	if im.Seq < 1 || im.Org != org || im.Date != day.String() || im.Revision != rev {
+		rep.problem("%s: day index of %s %s revision %d seq %d, under %s %s revision %d", idx, im.Org, im.Date, im.Revision, im.Seq, org, day, rev)
+		return
+	}
+	key := archiver.ChainKey(org, im.Seq)
+	m, err := l.ReadManifest(ctx, key)
+	if err != nil {
+		rep.problem("%s: chain entry %s: %v", idx, key, err)
+		return
+	}
+	rep.Manifests++
+	rep.Read(1, int64(len(m.Bytes)))
+	c := &orgCheck{s: rep.state, org: org, sum: &chainSummary{}, days: map[archiver.Day]bool{}}
+	switch {
+	case m.Seq != im.Seq:
+		rep.problem("%s: manifest says seq %d", key, m.Seq)
+	case m.Org != org:
+		rep.problem("%s: manifest of organization %q", key, m.Org)
+	case m.Seq == 1 && m.Previous != "":
+		rep.problem("%s: first manifest names a previous one", key)
+	case m.Seq > 1:
+		pk := archiver.ChainKey(org, m.Seq-1)
+		prev, err := l.ReadManifest(ctx, pk)
+		rep.Read(1, int64(len(prevBytes(prev))))
+		switch {
+		case err != nil:
+			rep.problem("%s: the manifest before it, %s: %v", key, pk, err)
+		case m.Previous != hexSum(prev.SHA256):
+			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
+		default:
+			c.follow(prev)
+		}
+	}
+	c.manifest(m, rep)
+	rep.state.signed = rep.state.signed || c.signed
+	checkSealedAfterDay(m, rep)
+	if m.Input != nil && !m.Input.Balanced() {
+		rep.problem("%s: input counts do not balance", key)
+	}
+	referenced[m.Data.Key] = true
+	if m.Quarantined != nil {
+		referenced[m.Quarantined.Key] = true
+	}
+	if m.ChatIndex != nil {
+		referenced[m.ChatIndex.Key] = true
+	}
+	verifyManifestDay(ctx, l, org, day, m, idx, im.Bytes, rep)
+}
+
+func prevBytes(m *archiver.StoredManifest) []byte {
+	if m == nil {
+		return nil
+	}
+	return m.Bytes
+}
+
+// checkDayCoverage checks, for verify of the days from to to, that every archiving
+// organization (archivalStart on or before the day) has a manifest of each day sealed for
+// any organization (found: the days with a manifest by organization; sealed: the days
+// with a manifest or an accounting object).
+func (s *state) checkDayCoverage(from, to archiver.Day, found map[string]map[archiver.Day]bool, sealed map[archiver.Day]bool, rep *Report) {
+	if s.archiving == nil {
+		return
+	}
+	for _, id := range slices.Sorted(maps.Keys(s.archiving)) {
+		if s.opt.Org != "" && id != s.opt.Org {
+			continue
+		}
+		o := s.archiving[id]
+		start, err := archiver.ParseDay(o.ArchivalStart)
+		hasStart := err == nil
+		have := map[archiver.Day]bool{}
+		for d := from; !d.After(to); d = d.Next() {
+			if found[id][d] || !sealed[d] || (hasStart && d.Before(start)) {
+				have[d] = true
+			}
+		}
+		if gaps := missingDays(have, from, to); len(gaps) > 0 {
+			rep.problem("organization %s (%s): no committed manifest for %s, sealed for other organizations", id, o.Name, joinRanges(gaps))
+		}
+	}
+}
+
+// checkWitnessByKey compares each witnessed head with the entry at its seq, read by key
+// (a verification of days does not walk the chains).
+func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Report) error {
+	if s.witness == nil {
+		return nil
+	}
+	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
+		w := s.witness[org]
+		key := archiver.ChainKey(org, w.Seq)
+		if archiver.CheckKey(key) != nil {
+			rep.problem("witness: organization %q is not a valid organization id", org)
+			continue
+		}
+		m, err := l.ReadManifest(ctx, key)
+		h := walkedHead{headSeq: w.Seq}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil:
+			rep.problem("witness: organization %s: manifest %d (%s) is missing or unreadable in the store: %v", org, w.Seq, w.Date, err)
+			continue
+		default:
+			rep.Read(1, int64(len(m.Bytes)))
+			h.witnessed, h.witnessSum = true, hexSum(m.SHA256)
+		}
+		h.compare(rep, "organization "+org, "manifest", "holds no chain for it", w.Seq, w.Date, w.SHA256)
+	}
+	return nil
+}

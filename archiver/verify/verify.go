@@ -1,0 +1,439 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
+)
+
+// Options narrow a verification.
+type Options struct {
+	// Org limits verification to one organization; empty means every organization in
+	// the store.
+	Org string
+	// From and To (inclusive), both set, limit verification to those days: their
+	// manifests, the objects these name and the link of each to the manifest before it in
+	// its chain (read by key), and the days' accounting objects; the chains are not
+	// walked whole, nor the audit chains (see days.go). Without them, every chain is
+	// walked whole, since a chain is only as good as its every link.
+	From, To archiver.Day
+	// TrustedKey, when set, must have signed every manifest.
+	TrustedKey ed25519.PublicKey
+	// Progress, when set, is called after each organization of a full verification with
+	// the manifests verified so far.
+	Progress func(manifests int)
+	// Jobs is how many organizations a full verification walks at once; 0 means
+	// GOMAXPROCS. The report is the same whatever it is.
+	Jobs int
+
+	// CheckpointKey, when set, signs the checkpoints a verification of the whole store
+	// writes (checkpoint.go): a full one every CheckpointEvery organizations (0:
+	// DefaultCheckpointEvery) and at its end, an incremental one at its end.
+	CheckpointKey   ed25519.PrivateKey
+	CheckpointEvery int
+	// Resume carries on the full verification the newest checkpoint was written by, when
+	// it was interrupted (a full verification from the start otherwise).
+	Resume bool
+	// Incremental verifies only the manifests after the newest checkpoint, and Sample
+	// organization-days verified before, re-hashed in turn (incremental.go).
+	Incremental bool
+	Sample      int
+	// Now is the clock of the checkpoints (time.Now when nil).
+	Now func() time.Time
+
+	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
+	// (several after a key rotation). Directory, when set, is the snapshot whose
+	// archiving organizations must each have a manifest for every day up to the store's
+	// newest. Witness, when set, holds chain heads the store's chains must reach, with
+	// the same hashes.
+	TrustedKeys []ed25519.PublicKey
+	Directory   *model.Directory
+	Witness     *archiver.Witness
+	// Audit verifies the access audit's chains in a full verification (the audit's
+	// layout is its own package's); nil leaves them unverified, with a warning when the
+	// store holds any.
+	Audit archiver.AuditVerifier
+}
+
+// trustedKeys are the public keys a verification trusts (TrustedKeys and TrustedKey), for
+// the checks of every signed object.
+func (o Options) trustedKeys() []ed25519.PublicKey {
+	keys := slices.Clone(o.TrustedKeys)
+	if o.TrustedKey != nil {
+		keys = append(keys, o.TrustedKey)
+	}
+	return keys
+}
+
+// days reports whether the verification is of the days From to To only (days.go).
+func (o Options) days() bool { return !o.From.IsZero() && !o.To.IsZero() }
+
+// inRange reports whether day is in the range whose objects are re-hashed.
+func (o Options) inRange(day archiver.Day) bool {
+	return (o.From.IsZero() || !day.Before(o.From)) && (o.To.IsZero() || !day.After(o.To))
+}
+
+// Report is what a verification checked and found.
+type Report struct {
+	Orgs      int
+	Manifests int
+	Objects   int
+	Bytes     int64
+	// Problems are integrity failures: any one means the archive cannot be trusted as is.
+	Problems []string
+	// Warnings are worth a look but do not break integrity (for example an export left
+	// by a run that crashed before its manifest).
+	Warnings []string
+
+	state *state // the checks across organizations (chain.go)
+	// tally counts, per day, the manifests the chains hold and those the day's accounting
+	// objects name (accounting.go).
+	tally map[string]*accountingTally
+	// chainedKeys, when not nil (an incremental verification), are the manifests the
+	// tally counts: the accounting objects' other manifests were verified before.
+	chainedKeys map[string]bool
+	// Resumed counts the organizations taken from the checkpoint a verification
+	// resumed, Checkpoint is the key of the checkpoint it started from (resumed or
+	// incremental) and Wrote that of the last checkpoint it wrote.
+	Resumed    int
+	Checkpoint string
+	Wrote      string
+}
+
+// OK reports whether no problem was found.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// Problemf reports an integrity problem (archiver.Findings).
+func (r *Report) Problemf(format string, args ...any) {
+	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
+}
+
+// Warn reports a warning (archiver.Findings).
+func (r *Report) Warn(msg string) { r.Warnings = append(r.Warnings, msg) }
+
+// Read counts objects and bytes read (archiver.Findings).
+func (r *Report) Read(objects int, bytes int64) {
+	r.Objects += objects
+	r.Bytes += bytes
+}
+
+func (r *Report) problem(format string, args ...any) { r.Problemf(format, args...) }
+
+// Verifier verifies the archive a Ledger reads (the Verify of verifyloop), with Audit
+// as the audit verifier unless the options name one.
+type Verifier struct {
+	Ledger archiver.Ledger
+	Audit  archiver.AuditVerifier
+}
+
+// Verify is Run over v's ledger.
+func (v Verifier) Verify(ctx context.Context, opt Options) (*Report, error) {
+	if opt.Audit == nil {
+		opt.Audit = v.Audit
+	}
+	return Run(ctx, v.Ledger, opt)
+}
+
+// Run walks every manifest chain and re-hashes every object the manifests name: stored
+// bytes, the JSONL inside, record counts and order, day indexes and quarantine objects.
+// It returns an error only when it cannot read the store; what it finds wrong is in the
+// report.
+func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
+	prefix := "orgs/"
+	if opt.Org != "" {
+		prefix += opt.Org + "/"
+	}
+	// Group keys by organization as they arrive in order, so memory holds one
+	// organization's keys at a time.
+	rep := &Report{}
+	if err := beginVerify(ctx, l, opt, rep); err != nil {
+		return rep, err
+	}
+	if opt.days() {
+		return rep, runDays(ctx, l, opt, rep) // days.go
+	}
+	whole := opt.Org == ""
+	if opt.Incremental {
+		if !whole {
+			return rep, errors.New("verify: an incremental verification is of the whole store: --org does not apply")
+		}
+		return rep, runIncremental(ctx, l, opt, rep) // incremental.go
+	}
+	var cp *checkpointer
+	if whole && (opt.CheckpointKey != nil || opt.Resume) {
+		cp = newCheckpointer(l.Store, opt, "full", rep)
+	}
+	var after string
+	if whole && opt.Resume {
+		last, err := latestCheckpoint(ctx, l.Store, opt.trustedKeys(), rep)
+		if err != nil {
+			return rep, err
+		}
+		switch {
+		case last == nil:
+			rep.Warnings = append(rep.Warnings, "--resume: no checkpoint to resume from: the verification starts from the first organization")
+		case last.Kind != "full" || last.Complete:
+			rep.Warnings = append(rep.Warnings, "--resume: the newest checkpoint, "+last.Key+", ends a complete verification: a new one starts from the first organization")
+		default:
+			if err := resume(ctx, l, last, rep, cp); err != nil {
+				return rep, err
+			}
+			rep.Checkpoint, after = last.Key, last.After
+		}
+	}
+	if opt.CheckpointKey == nil {
+		cp = nil // resumed, but nothing to sign new checkpoints with
+	}
+	w := newWalk(ctx, l, opt, rep, cp)
+	var org string
+	var keys []string
+	err := l.Store.List(ctx, prefix, func(key string) error {
+		rest := strings.TrimPrefix(key, "orgs/")
+		o, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			rep.Warnings = append(rep.Warnings, "unexpected object "+key)
+			return nil
+		}
+		if after != "" && o <= after {
+			return nil // walked before the verification was interrupted (resumed)
+		}
+		if o != org {
+			if org != "" {
+				if err := w.submit(org, keys); err != nil {
+					return err
+				}
+			}
+			org, keys = o, nil
+		}
+		keys = append(keys, key)
+		return nil
+	})
+	if err == nil && org != "" {
+		err = w.submit(org, keys)
+	}
+	if werr := w.wait(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return rep, fmt.Errorf("verify: list %s: %w", prefix, err)
+	}
+	if err := verifyAudit(ctx, l, opt, rep); err != nil { // audit.go
+		return rep, err
+	}
+	if err := verifyAccounting(ctx, l, opt, rep); err != nil { // accounting.go
+		return rep, err
+	}
+	if lk, ok := l.Store.(archiver.Locker); ok {
+		for _, p := range []string{prefix, "quarantine/"} {
+			if err := archiver.CheckVersions(ctx, lk, p, rep); err != nil {
+				return rep, err
+			}
+		}
+		if !lk.Locking() {
+			rep.Warnings = append(rep.Warnings, "the store does not lock objects: retention is not enforced by storage")
+		}
+	}
+	endVerify(rep) // coverage and witness, once every chain was walked (chain.go)
+	if w.cp != nil {
+		if err := w.cp.write(ctx, true); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+// verifyOrg walks org's chain, whose keys (in key order) are keys, reporting to rep, a
+// report of org alone, and returns the walk for state.merge.
+func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string, opt Options, rep *Report) (*orgCheck, error) {
+	referenced := map[string]bool{}
+	ck := rep.state.beginOrg(org)
+	defer ck.end()
+	var prev *archiver.StoredManifest
+	var expect int64 = 1
+	chain := archiver.ChainPrefix(org)
+	for _, key := range keys {
+		if !strings.HasPrefix(key, chain) {
+			continue
+		}
+		seq, ok := archiver.ParseSeq(org, key)
+		if !ok {
+			rep.problem("%s: not a chain entry", key)
+			continue
+		}
+		referenced[key] = true
+		m, err := l.ReadManifest(ctx, key)
+		if err != nil {
+			rep.problem("%s: %v", key, err)
+			prev = nil
+			expect = seq + 1
+			continue
+		}
+		rep.Manifests++
+		rep.Read(1, int64(len(m.Bytes)))
+		switch {
+		case seq != expect:
+			rep.problem("%s: chain gap: expected seq %d", key, expect)
+		case m.Seq != seq:
+			rep.problem("%s: manifest says seq %d", key, m.Seq)
+		case m.Org != org:
+			rep.problem("%s: manifest of organization %q", key, m.Org)
+		case seq == 1 && m.Previous != "":
+			rep.problem("%s: first manifest names a previous one", key)
+		case prev != nil && m.Previous != hexSum(prev.SHA256):
+			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
+		}
+		ck.manifest(m, rep)
+		checkSealedAfterDay(m, rep) // sealed.go
+		if m.Input != nil && !m.Input.Balanced() {
+			rep.problem("%s: input counts do not balance", key)
+		}
+		day, err := archiver.ParseDay(m.Date)
+		if err != nil {
+			rep.problem("%s: date: %v", key, err)
+		}
+		idx := archiver.RevisionKey(org, day, m.Revision)
+		referenced[idx] = true
+		referenced[m.Data.Key] = true
+		if m.Quarantined != nil {
+			referenced[m.Quarantined.Key] = true
+		}
+		if m.ChatIndex != nil {
+			referenced[m.ChatIndex.Key] = true
+		}
+		if opt.inRange(day) {
+			verifyManifestDay(ctx, l, org, day, m, idx, nil, rep)
+		}
+		prev = m
+		expect = seq + 1
+	}
+	reportUnreferenced(keys, referenced, rep)
+	return ck, ctx.Err()
+}
+
+// reportUnreferenced reports the keys of an organization's folder that no manifest
+// names: left by a run that stopped before its commit (a warning), or unexplained.
+func reportUnreferenced(keys []string, referenced map[string]bool, rep *Report) {
+	for _, key := range keys {
+		if referenced[key] {
+			continue
+		}
+		switch {
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/failed-"):
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/chatindex-"):
+			rep.Warnings = append(rep.Warnings, key+": chat index not named by any manifest (a run stopped before its commit)")
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/events-"):
+			rep.Warnings = append(rep.Warnings, key+": export not named by any manifest (a run stopped before its commit)")
+		case strings.Contains(key, "/days/") && strings.Contains(key, "/quarantine-"):
+			rep.Warnings = append(rep.Warnings, key+": organization quarantine not named by any manifest (a run stopped before its commit)")
+		default:
+			rep.problem("%s: not named by any manifest", key)
+		}
+	}
+}
+
+// verifyManifestDay re-hashes the objects of m, a manifest of day in the range verified,
+// and checks its revision, pinned versions and locks.
+func verifyManifestDay(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
+	verifyObjects(ctx, l, org, day, m, idx, idxBytes, rep)
+	verifyRevision(ctx, l, org, day, m, rep)
+	verifyPinnedVersions(ctx, l, m, rep)
+	rep.chained(day, m) // accounting.go
+	if lk, ok := l.Store.(archiver.Locker); ok && lk.Locking() {
+		verifyLocks(ctx, lk, day, m, idx, rep)
+	}
+}
+
+// verifyObjects re-hashes m's objects; idxBytes, when not nil, are the day index's bytes
+// already read.
+func verifyObjects(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
+	if !strings.HasPrefix(m.Data.Key, archiver.DayPrefix(org, day)) {
+		rep.problem("%s: data key %s is outside the day's folder", m.Key, m.Data.Key)
+		return
+	}
+	if m.Window.Start != day.Start().UnixMilli() || m.Window.End != day.End().UnixMilli() {
+		// The clock skew check below measures against the window.
+		rep.problem("%s: window %d to %d is not the day %s", m.Key, m.Window.Start, m.Window.End, day)
+	}
+	b, err := idxBytes, error(nil)
+	if b == nil {
+		b, err = readAll(ctx, l.Store, idx)
+	}
+	if err != nil {
+		rep.problem("%s: day index %s: %v", m.Key, idx, err)
+	} else if !bytes.Equal(b, m.Bytes) {
+		rep.problem("%s: day index %s differs from the chain entry", m.Key, idx)
+	}
+	rep.Objects++
+	n, dataErr, indexErr := l.CheckExport(ctx, org, day, m)
+	if dataErr != nil {
+		rep.problem("%s: %v", m.Data.Key, dataErr)
+	}
+	rep.Bytes += n
+	if q := m.Quarantined; q != nil {
+		rep.Objects++
+		n, err := l.CheckOrgQuarantine(ctx, org, day, q)
+		if err != nil {
+			rep.problem("%s: organization quarantine %s: %v", m.Key, q.Key, err)
+		}
+		rep.Bytes += n
+	}
+	if m.ChatIndex != nil {
+		rep.Objects++
+		rep.Bytes += m.ChatIndex.Size
+		if indexErr != nil {
+			rep.problem("%s: chat index: %v", m.Key, indexErr)
+		}
+	}
+	if q := m.Quarantine; q != nil {
+		size, sum, err := hashObject(ctx, l, q.Key, q.VersionID)
+		rep.Objects++
+		switch {
+		case err != nil:
+			rep.problem("%s: quarantine: %v", m.Key, err)
+		case size != q.Size || hexSum(sum) != q.SHA256:
+			rep.problem("%s: quarantine object %s does not match its manifest", m.Key, q.Key)
+		}
+	}
+}
+
+func hashObject(ctx context.Context, l archiver.Ledger, key, versionID string) (int64, [sha256.Size]byte, error) {
+	var sum [sha256.Size]byte
+	rc, err := l.OpenObject(ctx, key, versionID)
+	if err != nil {
+		return 0, sum, err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, rc)
+	if err != nil {
+		return n, sum, err
+	}
+	copy(sum[:], h.Sum(nil))
+	return n, sum, nil
+}
+
+func readAll(ctx context.Context, s archiver.Store, key string) ([]byte, error) {
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }

@@ -1,0 +1,34 @@
+package archiver
+
+import (
+	"context"
+	"crypto/ed25519"
+	"time"
+)
+
+// AuditVerifier verifies the access audit's segment chains for package verify
+// (verify.Options.Audit), which does not know the audit's layout.
+type AuditVerifier interface {
+	// VerifyAudit walks every organization's audit chain (org's alone when org is set)
+	// and tells rep what it checked and found. It returns an error only when it cannot
+	// read the store.
+	VerifyAudit(ctx context.Context, s Store, org string, trusted []ed25519.PublicKey, rep AuditReport) error
+}
+
+// AuditReport is how an AuditVerifier reports to the verification.
+type AuditReport interface {
+	// Problem records an integrity failure; Warn something worth a look.
+	Problem(format string, args ...any)
+	Warn(msg string)
+	// Object counts one object read whole, of size bytes.
+	Object(size int64)
+	// Segment notes one segment of org's chain, walked in order, with its stored hex
+	// SHA-256 ("" when unreadable): the witness's audit heads are checked against these.
+	Segment(org string, seq int64, sum string)
+	// CheckLock records a problem unless, on a store that locks, key is locked in
+	// compliance mode until exactly until.
+	CheckLock(ctx context.Context, key string, until time.Time)
+	// CheckVersions records a problem for each key under prefix that a versioned store
+	// holds more than one version of, or a delete marker for.
+	CheckVersions(ctx context.Context, prefix string) error
+}

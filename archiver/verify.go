@@ -37,6 +37,9 @@ type VerifyOptions struct {
 	TrustedKeys []ed25519.PublicKey
 	Directory   *model.Directory
 	Witness     *Witness
+	// Audit verifies the access audit's chains (archiver/audit.Verifier); nil leaves them
+	// unverified, with a warning when the store holds any.
+	Audit AuditVerifier
 }
 
 // VerifyReport is what Verify checked and found.
@@ -112,7 +115,7 @@ func (l Ledger) Verify(ctx context.Context, opt VerifyOptions) (*VerifyReport, e
 	if err := flush(); err != nil {
 		return rep, err
 	}
-	if err := l.verifyAudit(ctx, opt, rep); err != nil { // audit_verify.go
+	if err := l.verifyAudit(ctx, opt, rep); err != nil { // verify_audit.go
 		return rep, err
 	}
 	if err := l.verifyAccounting(ctx, opt, rep); err != nil { // verify_accounting.go

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
@@ -38,7 +39,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("verify", err)
 	}
 	defer closeStore()
-	opt := archiver.VerifyOptions{Org: org, From: from, To: to}
+	opt := archiver.VerifyOptions{Org: org, From: from, To: to, Audit: audit.Verifier{}}
 	pkFile, _ := fs.GetString("public-key")
 	// With trusted keys, every manifest must carry a signature by one of them.
 	if opt.TrustedKeys, err = e.trustedKeys(pkFile); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/verifyloop"
 	"github.com/spf13/pflag"
 )
@@ -37,7 +38,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 	}
 	return &verifyloop.Loop{
 		Store:       store,
-		Verifier:    archiver.Ledger{Store: store},
+		Verifier:    auditedVerifier{archiver.Ledger{Store: store}},
 		TrustedKeys: trusted,
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,
@@ -163,4 +164,13 @@ func runVerifications(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	e.note(slog.LevelInfo, fmt.Sprintf("%d verification runs recorded, %d shown", len(recs), shown),
 		"verification runs", "recorded", len(recs), "shown", shown)
 	return code
+}
+
+// auditedVerifier verifies the access audit's chains with the manifests', as `chatvault
+// verify` does: the root package does not know the audit's layout.
+type auditedVerifier struct{ archiver.Ledger }
+
+func (v auditedVerifier) Verify(ctx context.Context, opt archiver.VerifyOptions) (*archiver.VerifyReport, error) {
+	opt.Audit = audit.Verifier{}
+	return v.Ledger.Verify(ctx, opt)
 }

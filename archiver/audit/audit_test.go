@@ -1,4 +1,4 @@
-package archiver_test
+package audit_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -72,14 +73,14 @@ func newAuditStore(t *testing.T) (*fsstore.Store, string) {
 func TestAuditWrittenInSegments(t *testing.T) {
 	store, _ := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 23, 58, 30, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now}
+	log := &audit.Log{Store: store, Now: clk.Now}
 	ctx := context.Background()
 	for i := range 200 {
 		org := auditOrgA
 		if i%4 == 3 {
 			org = auditOrgB
 		}
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, TokenName: "t", Status: 200, Date: "2026-11-22"}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: org, TokenName: "t", Status: 200, Date: "2026-11-22"}); err != nil {
 			t.Fatal(err)
 		}
 		clk.Add(time.Second)
@@ -102,7 +103,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	for org, want := range map[string]int{auditOrgA: 150, auditOrgB: 50} {
 		var n int
 		var last time.Time
-		if err := log.List(ctx, org, from, to, func(r archiver.AccessRecord) error {
+		if err := log.List(ctx, org, from, to, func(r audit.Record) error {
 			if r.Org != org {
 				t.Errorf("%s's listing holds a record of %s", org, r.Org)
 			}
@@ -121,7 +122,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	}
 	// The range is honoured: the 24th alone holds what came after midnight.
 	var n int
-	if err := log.List(ctx, auditOrgA, to, to, func(r archiver.AccessRecord) error {
+	if err := log.List(ctx, auditOrgA, to, to, func(r audit.Record) error {
 		if archiver.DayOf(r.Time) != to {
 			t.Errorf("record of %s listed for %s", r.Time, to)
 		}
@@ -133,7 +134,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	if n == 0 || n == 150 {
 		t.Errorf("%d records of the 24th", n)
 	}
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -168,11 +169,11 @@ func TestAuditSegmentsVerified(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, dir := newAuditStore(t)
 			clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-			log := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: key}
+			log := &audit.Log{Store: store, Now: clk.Now, SigningKey: key}
 			ctx := context.Background()
 			for range 5 {
 				for range 3 {
-					if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+					if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -185,12 +186,12 @@ func TestAuditSegmentsVerified(t *testing.T) {
 			if len(keys) != 5 {
 				t.Fatalf("%d segments, want 5: %v", len(keys), keys)
 			}
-			rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+			rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{Audit: audit.Verifier{}, TrustedKey: key.Public().(ed25519.PublicKey)})
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: %v %v", err, rep.Problems)
 			}
 			tt.tamper(t, dir, keys)
-			rep, err = archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{TrustedKey: key.Public().(ed25519.PublicKey)})
+			rep, err = archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{Audit: audit.Verifier{}, TrustedKey: key.Public().(ed25519.PublicKey)})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -235,7 +236,7 @@ func TestAuditStoreDown(t *testing.T) {
 	fs, _ := newAuditStore(t)
 	store := &downStore{Store: fs}
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now, FlushInterval: time.Minute, MaxPending: 100}
+	log := &audit.Log{Store: store, Now: clk.Now, FlushInterval: time.Minute, MaxPending: 100}
 	ctx := context.Background()
 	store.down.Store(true)
 	appended := 0
@@ -243,7 +244,7 @@ func TestAuditStoreDown(t *testing.T) {
 		if err := log.Admit(); err != nil {
 			t.Fatalf("refused after %d while within the bound: %v", appended, err)
 		}
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 		appended++
@@ -255,10 +256,10 @@ func TestAuditStoreDown(t *testing.T) {
 	}
 	clk.Add(31 * time.Second)
 	// Writable (readiness) says what Admit will, without counting a refused request.
-	if err := log.Writable(); !errors.Is(err, archiver.ErrAuditUnavailable) || log.Stats().Refused != 0 {
+	if err := log.Writable(); !errors.Is(err, audit.ErrUnavailable) || log.Stats().Refused != 0 {
 		t.Fatalf("writable with records waiting 2 min on a down store: %v, %d refused", err, log.Stats().Refused)
 	}
-	if err := log.Admit(); !errors.Is(err, archiver.ErrAuditUnavailable) || log.Stats().Refused != 1 {
+	if err := log.Admit(); !errors.Is(err, audit.ErrUnavailable) || log.Stats().Refused != 1 {
 		t.Fatalf("admit with records waiting 2 min on a down store: %v, %d refused", err, log.Stats().Refused)
 	}
 	store.down.Store(false)
@@ -275,7 +276,7 @@ func TestAuditStoreDown(t *testing.T) {
 	}
 	from, _ := archiver.ParseDay("2026-11-23")
 	n := 0
-	if err := log.List(ctx, auditOrgA, from, from, func(archiver.AccessRecord) error { n++; return nil }); err != nil {
+	if err := log.List(ctx, auditOrgA, from, from, func(audit.Record) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != appended {
@@ -291,12 +292,12 @@ func TestAuditSegmentLocks(t *testing.T) {
 	fs, _ := newAuditStore(t)
 	ls := &lockingStore{Store: fs, locks: map[string]archiver.ObjectLock{}}
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: ls, Now: clk.Now, RetentionDays: func(org string) int {
+	log := &audit.Log{Store: ls, Now: clk.Now, RetentionDays: func(org string) int {
 		return map[string]int{auditOrgA: 2557, auditOrgB: 10}[org]
 	}}
 	ctx := context.Background()
 	for _, org := range []string{auditOrgA, auditOrgB} {
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: org, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -317,14 +318,14 @@ func TestAuditSegmentLocks(t *testing.T) {
 			t.Errorf("%s locked %+v, want COMPLIANCE until %s", k, l, want)
 		}
 	}
-	rep, err := archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	l := ls.locks[keys[0]]
 	l.RetainUntil = l.RetainUntil.AddDate(-1, 0, 0)
 	ls.locks[keys[0]] = l
-	rep, err = archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err = archiver.Ledger{Store: ls}.Verify(ctx, archiver.VerifyOptions{Audit: audit.Verifier{}})
 	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "retained until") {
 		t.Fatalf("verify with a shortened lock: %v %v", err, rep.Problems)
 	}
@@ -335,13 +336,13 @@ func TestAuditSegmentLocks(t *testing.T) {
 func TestAuditReplicasShareChains(t *testing.T) {
 	store, _ := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	logs := []*archiver.AuditLog{{Store: store, Now: clk.Now}, {Store: store, Now: clk.Now}}
+	logs := []*audit.Log{{Store: store, Now: clk.Now}, {Store: store, Now: clk.Now}}
 	ctx := context.Background()
 	total := 0
 	for round := range 4 {
 		var wg sync.WaitGroup
 		for i, log := range logs {
-			if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200 + i}); err != nil {
+			if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200 + i}); err != nil {
 				t.Fatal(err)
 			}
 			total++
@@ -359,13 +360,13 @@ func TestAuditReplicasShareChains(t *testing.T) {
 	if keys := auditKeys(t, store); len(keys) != 8 {
 		t.Fatalf("%d segments, want 8: %v", len(keys), keys)
 	}
-	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{})
+	rep, err := archiver.Ledger{Store: store}.Verify(ctx, archiver.VerifyOptions{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	day, _ := archiver.ParseDay("2026-11-23")
 	n := 0
-	if err := logs[0].List(ctx, auditOrgA, day, day, func(archiver.AccessRecord) error { n++; return nil }); err != nil {
+	if err := logs[0].List(ctx, auditOrgA, day, day, func(audit.Record) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != total {
@@ -392,14 +393,14 @@ func TestAuditOneOrganizationFailing(t *testing.T) {
 	fs, _ := newAuditStore(t)
 	store := &failOrgStore{Store: fs, org: auditOrgA}
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now}
+	log := &audit.Log{Store: store, Now: clk.Now}
 	ctx := context.Background()
 	for _, org := range []string{auditOrgA, auditOrgB, auditOrgA} {
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: org, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: "../x", Status: 200}); err == nil {
+	if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: "../x", Status: 200}); err == nil {
 		t.Fatal("a record whose organization cannot name a key was accepted")
 	}
 	if err := log.Flush(ctx); err == nil {
@@ -443,8 +444,8 @@ func TestAuditListRefusesForgedSegments(t *testing.T) {
 			})
 		}, "records"},
 		{"a segment of invented records signed by another key", func(t *testing.T, ctx context.Context, store archiver.Store, _ string, clk *fakeNow) {
-			forged := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: forger}
-			if err := forged.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200, TokenName: "nobody"}); err != nil {
+			forged := &audit.Log{Store: store, Now: clk.Now, SigningKey: forger}
+			if err := forged.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200, TokenName: "nobody"}); err != nil {
 				t.Fatal(err)
 			}
 			if err := forged.Flush(ctx); err != nil {
@@ -456,8 +457,8 @@ func TestAuditListRefusesForgedSegments(t *testing.T) {
 			store, dir := newAuditStore(t)
 			clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 			ctx := context.Background()
-			log := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: key}
-			if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+			log := &audit.Log{Store: store, Now: clk.Now, SigningKey: key}
+			if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 				t.Fatal(err)
 			}
 			if err := log.Flush(ctx); err != nil {
@@ -465,10 +466,10 @@ func TestAuditListRefusesForgedSegments(t *testing.T) {
 			}
 			clk.Add(time.Minute)
 			tt.tamper(t, ctx, store, dir, clk)
-			reader := &archiver.AuditLog{Store: store, Now: clk.Now, TrustedKeys: trusted}
+			reader := &audit.Log{Store: store, Now: clk.Now, TrustedKeys: trusted}
 			day := archiver.DayOf(clk.Now())
 			var shown int
-			err := reader.List(ctx, auditOrgA, day, day, func(archiver.AccessRecord) error {
+			err := reader.List(ctx, auditOrgA, day, day, func(audit.Record) error {
 				shown++
 				return nil
 			})

@@ -1,0 +1,149 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// Verifier verifies the access audit's chains for archiver.Ledger.Verify (set it as
+// VerifyOptions.Audit).
+type Verifier struct{}
+
+// VerifyAudit walks every organization's chain of audit segments (or org's): each
+// segment must be the next of its chain (seq, previous), match its header (records, their
+// SHA-256, first and last times, its key), hold only its organization's records, carry a
+// valid signature by a trusted key when verification has trusted keys, and be locked as its header says on a store
+// that locks. Objects of the previous layout (one per request) are counted in a warning:
+// they predate the chains and are not verifiable beyond being readable.
+//
+// It reads every segment of the chains it walks: a chain is only as good as its every
+// link, so verification is not bounded by a window as List is.
+func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org string, trusted []ed25519.PublicKey, rep archiver.AuditReport) error {
+	prefix := "audit/"
+	if org != "" {
+		prefix = auditOrgPrefix(org)
+	}
+	var (
+		chain  string
+		expect int64
+		prev   string
+		next   archiver.Day // the folder a closing segment fixed for the next one
+		legacy int
+	)
+	err := store.List(ctx, prefix, func(key string) error {
+		if !strings.HasPrefix(key, "audit/orgs/") {
+			legacy++
+			return nil
+		}
+		o, day, seq, ok := parseAuditSegmentKey(key)
+		if !ok {
+			rep.Problem("%s: not an audit segment", key)
+			return nil
+		}
+		if o != chain {
+			chain, expect, prev, next = o, 1, "", archiver.Day{}
+		}
+		if !next.IsZero() && day.String() != next.String() {
+			rep.Problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
+		}
+		// A segment that cannot be read leaves the next one's previous unchecked (it is
+		// a problem already); otherwise the next must name this one's hash.
+		prev, next = verifySegment(ctx, store, key, o, day, seq, expect, prev, trusted, rep)
+		rep.Segment(o, seq, prev) // the witnessed head, if any
+		expect = seq + 1
+		return ctx.Err()
+	})
+	if err != nil {
+		return fmt.Errorf("verify: list %s: %w", prefix, err)
+	}
+	if legacy > 0 {
+		rep.Warn(fmt.Sprintf(
+			"%d audit objects of the previous layout (one per request, before segments): readable with chatvault audit, not chained", legacy))
+	}
+	return rep.CheckVersions(ctx, prefix)
+}
+
+// verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,
+// for a closing segment, the day of the folder the chain goes on in.
+func verifySegment(ctx context.Context, store archiver.Store, key, org string, day archiver.Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep archiver.AuditReport) (string, archiver.Day) {
+	seg, err := readSegment(ctx, store, key)
+	if seg == nil {
+		rep.Problem("%s: %v", key, err)
+		return "", archiver.Day{}
+	}
+	stored := hexSum(seg.sum)
+	if err != nil {
+		rep.Problem("%v", err)
+		return stored, archiver.Day{}
+	}
+	rep.Object(seg.size)
+	h := &seg.header
+	switch {
+	case seq != expect:
+		rep.Problem("%s: audit chain gap: expected seq %d", key, expect)
+	case h.Seq != seq || h.Org != org || h.Date != day.String():
+		rep.Problem("%s: header says %s/%s seq %d", key, h.Org, h.Date, h.Seq)
+	case seq == 1 && h.Previous != "":
+		rep.Problem("%s: first audit segment names a previous one", key)
+	case seq > 1 && prev != "" && h.Previous != prev:
+		rep.Problem("%s: previous is %s, but segment %d hashes to %s", key, h.Previous, seq-1, prev)
+	}
+	if err := verifySegmentSignature(h, trusted); err != nil {
+		rep.Problem("%s: %v", key, err)
+	}
+	if err := seg.checkRecords(); err != nil {
+		rep.Problem("%s: %v", key, err)
+		return stored, archiver.Day{}
+	}
+	if h.Next != "" {
+		// A closing segment (see Segment.Next): no records, a later folder.
+		next, err := archiver.ParseDay(h.Next)
+		switch {
+		case err != nil || next.String() != h.Next || !next.After(day):
+			rep.Problem("%s: closing segment names next folder %q, not a later day", key, h.Next)
+			next = archiver.Day{}
+		case len(seg.lines) != 0 || !h.First.IsZero() || !h.Last.IsZero():
+			rep.Problem("%s: closing segment holds records", key)
+		}
+		if h.RetentionDays > 0 {
+			rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
+		}
+		return stored, next
+	}
+	var first, last time.Time
+	for i, line := range seg.lines {
+		var r Record
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&r); err != nil {
+			rep.Problem("%s: record %d: %v", key, i+1, err)
+			return stored, archiver.Day{}
+		}
+		switch {
+		case r.Org != org:
+			rep.Problem("%s: record %d is of organization %q", key, i+1, r.Org)
+		case r.Time.Before(last):
+			rep.Problem("%s: record %d is out of time order", key, i+1)
+		case archiver.DayOf(r.Time).After(day):
+			rep.Problem("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
+		}
+		if i == 0 {
+			first = r.Time
+		}
+		last = r.Time
+	}
+	if len(seg.lines) == 0 || !first.Equal(h.First) || !last.Equal(h.Last) {
+		rep.Problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
+	}
+	if h.RetentionDays > 0 {
+		rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
+	}
+	return stored, archiver.Day{}
+}

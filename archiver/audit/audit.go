@@ -208,6 +208,10 @@ type Log struct {
 	flushMu sync.Mutex           // one write at a time: the chains are extended in order
 	heads   map[string]chainHead // with flushMu held
 	writer  string               // with flushMu held
+	// marked is, per organization, the folder this process last wrote the day index's
+	// entry for (see dayIndexKey); indexed is set once the index's start is recorded.
+	marked  map[string]string // with flushMu held
+	indexed bool              // with flushMu held
 }
 
 type pendingRecord struct {
@@ -548,6 +552,9 @@ func (a *Log) create(ctx context.Context, org string, h *Segment, body []byte, r
 	if retention > 0 {
 		opt.RetainUntil = folder.End().AddDate(0, 0, retention)
 	}
+	if err := a.markDay(ctx, org, folder, opt); err != nil {
+		return err
+	}
 	key := auditSegmentKey(org, folder, h.Seq)
 	if err := a.Store.Create(ctx, key, bytes.NewReader(obj), int64(len(obj)), sum, opt); err != nil {
 		return fmt.Errorf("audit: create %s: %w", key, err)
@@ -557,6 +564,78 @@ func (a *Log) create(ctx context.Context, org string, h *Segment, body []byte, r
 }
 
 func (a *Log) forgetHead(org string) { delete(a.heads, org) }
+
+// The day index finds every organization's segments of a day without listing every
+// segment ever written (ListAll):
+//
+//	audit/days/<date>/<org>     empty; org has segments in its folder of date
+//	audit/days-since.json       {"since":"<date>"}: the index is complete from that day
+//
+// A writer creates a folder's entry before the folder's first segment it writes (once per
+// folder and process; creating it again is a no-op, since it is empty), locked like the
+// segment. The entries are a finding aid, not evidence: verify walks the chains
+// themselves, and reading one organization (List) never needs them.
+func dayIndexPrefix(day archiver.Day) string { return "audit/days/" + day.String() + "/" }
+
+func dayIndexKey(day archiver.Day, org string) string { return dayIndexPrefix(day) + org }
+
+const indexSinceKey = "audit/days-since.json"
+
+// isIndexKey reports whether key is the day index's (see dayIndexPrefix).
+func isIndexKey(key string) bool {
+	return strings.HasPrefix(key, "audit/days/") || key == indexSinceKey
+}
+
+// markDay writes org's day index entry for folder, with flushMu held, and before the
+// first entry of the process, the index's start if the store has none.
+func (a *Log) markDay(ctx context.Context, org string, folder archiver.Day, opt archiver.CreateOptions) error {
+	if a.marked[org] == folder.String() {
+		return nil
+	}
+	if !a.indexed {
+		b, _ := json.Marshal(struct {
+			Since string `json:"since"`
+		}{folder.String()})
+		// Another writer's (a day earlier or the same) stays: the index is complete
+		// from its day, as every writer since has kept it.
+		err := a.Store.Create(ctx, indexSinceKey, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
+		if err != nil && !errors.Is(err, archiver.ErrConflict) {
+			return fmt.Errorf("audit: create %s: %w", indexSinceKey, err)
+		}
+		a.indexed = true
+	}
+	key := dayIndexKey(folder, org)
+	if err := a.Store.Create(ctx, key, bytes.NewReader(nil), 0, sha256.Sum256(nil), opt); err != nil {
+		return fmt.Errorf("audit: create %s: %w", key, err)
+	}
+	if a.marked == nil {
+		a.marked = map[string]string{}
+	}
+	a.marked[org] = folder.String()
+	return nil
+}
+
+// indexSince returns the first day the day index is complete for, zero without one.
+func indexSince(ctx context.Context, s archiver.Store) (archiver.Day, error) {
+	b, err := readAll(ctx, s, indexSinceKey)
+	if errors.Is(err, archiver.ErrNotFound) {
+		return archiver.Day{}, nil
+	}
+	if err != nil {
+		return archiver.Day{}, fmt.Errorf("audit: %w", err)
+	}
+	var v struct {
+		Since string `json:"since"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return archiver.Day{}, fmt.Errorf("audit: %s: %w", indexSinceKey, err)
+	}
+	d, err := archiver.ParseDay(v.Since)
+	if err != nil {
+		return archiver.Day{}, fmt.Errorf("audit: %s: %w", indexSinceKey, err)
+	}
+	return d, nil
+}
 
 func (a *Log) writerID() string {
 	if a.writer == "" {
@@ -777,17 +856,68 @@ func (a *Log) listSegment(ctx context.Context, key, org string, lo, hi time.Time
 }
 
 // ListAll calls fn with every organization's records of the days from..to, one
-// organization after another (each in chain order). It lists every segment key of every
-// organization (opening only those of the range): operators' tool, not the API's.
+// organization after another (each in chain order): operators' tool, not the API's. For
+// the days the day index covers it lists each day's entries, then those organizations'
+// folders of the day (and the day after, as List does); for days before the index it
+// lists every segment key, as the release before the index did, opening only the
+// window's.
 func (a *Log) ListAll(ctx context.Context, from, to archiver.Day, fn func(Record) error) error {
 	lo, hi := from.Start(), to.End()
-	return a.Store.List(ctx, "audit/orgs/", func(key string) error {
-		org, day, _, ok := parseAuditSegmentKey(key)
-		if !ok || day.Before(from) || day.After(to.Next()) {
+	last := to.Next()
+	since, err := indexSince(ctx, a.Store)
+	if err != nil {
+		return err
+	}
+	first := from // the first day the index covers
+	switch {
+	case since.IsZero() || since.After(last):
+		first = last.Next()
+	case since.After(from):
+		first = since
+	}
+	var keys []string
+	for d := first; !d.After(last); d = d.Next() {
+		var orgs []string
+		prefix := dayIndexPrefix(d)
+		if err := a.Store.List(ctx, prefix, func(key string) error {
+			if org := key[len(prefix):]; !strings.Contains(org, "/") {
+				orgs = append(orgs, org)
+			}
 			return nil
+		}); err != nil {
+			return fmt.Errorf("audit: list %s: %w", prefix, err)
 		}
-		return a.listSegment(ctx, key, org, lo, hi, fn)
-	})
+		for _, org := range orgs {
+			if err := a.Store.List(ctx, auditDayPrefix(org, d), func(key string) error {
+				keys = append(keys, key)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("audit: list %s: %w", auditDayPrefix(org, d), err)
+			}
+		}
+	}
+	if first.After(from) {
+		if err := a.Store.List(ctx, "audit/orgs/", func(key string) error {
+			if _, day, _, ok := parseAuditSegmentKey(key); ok && !day.Before(from) && day.Before(first) {
+				keys = append(keys, key)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("audit: list audit/orgs/: %w", err)
+		}
+	}
+	// Key order is organization, day, seq: each organization's chain in order.
+	slices.Sort(keys)
+	for _, key := range keys {
+		org, _, _, ok := parseAuditSegmentKey(key)
+		if !ok {
+			continue
+		}
+		if err := a.listSegment(ctx, key, org, lo, hi, fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListLegacy calls fn with the records of the previous layout (one object per request,

@@ -38,6 +38,9 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 		legacy int
 	)
 	err := store.List(ctx, prefix, func(key string) error {
+		if isIndexKey(key) {
+			return nil // a finding aid for ListAll, not evidence
+		}
 		if !strings.HasPrefix(key, "audit/orgs/") {
 			legacy++
 			return nil

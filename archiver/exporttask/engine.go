@@ -117,6 +117,9 @@ type Engine struct {
 	metrics    metrics
 	// janitor is where Expire's last run left the expiry index (janitor.go), with mu held.
 	janitor janitorState
+	// openBackfilled is set once the open-task index is known to be complete
+	// (openindex.go), with mu held.
+	openBackfilled bool
 }
 
 type taskRef struct{ org, id string }
@@ -271,6 +274,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	}
 	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req,
 		UserEmails: userMails}
+	if err := e.markOpen(ctx, taskRef{org, rec.TaskID}, now); err != nil {
+		return "", fmt.Errorf("create task: %w", err)
+	}
 	if err := putJSON(ctx, e.Store, requestKey(org, rec.TaskID), rec); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
@@ -524,49 +530,29 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Scan queues every task of the store that has no outcome and no live claim (one queued
 // on another replica, one whose replica stopped or died), oldest first, unless this
-// process has it already.
+// process has it already. It finds them through the open-task index (openindex.go), not
+// by listing every task ever made.
 func (e *Engine) Scan(ctx context.Context) error {
 	e.init()
-	type open struct {
-		ref       taskRef
-		req, done bool
-		lastClaim string
-	}
-	var found []open
-	var cur open
-	flush := func() {
-		if cur.req && !cur.done {
-			found = append(found, cur)
-		}
-	}
-	err := e.Store.List(ctx, archiver.TasksPrefix, func(key string) error {
-		parts := strings.Split(strings.TrimPrefix(key, archiver.TasksPrefix), "/")
-		if len(parts) != 3 || !ValidID(parts[1]) {
-			return nil
-		}
-		if ref := (taskRef{parts[0], parts[1]}); ref != cur.ref {
-			flush()
-			cur = open{ref: ref}
-		}
-		switch parts[2] {
-		case "request.json":
-			cur.req = true
-		case "completed.json", "failed.json":
-			cur.done = true
-		default:
-			if _, ok := claimSeq(parts[2]); ok {
-				cur.lastClaim = key // listed in order: the last one is the chain's head
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	var found []openTask
+	var errs []error
+	d, ready, err := e.openIndexReady(ctx)
+	switch {
+	case err != nil:
 		return fmt.Errorf("scan tasks: %w", err)
+	case ready:
+		// The tasks listed are still queued; the entries that failed are tried next scan.
+		found, err = e.openTasks(ctx, d, openPrefix)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		if found, err = e.listAllOpen(ctx); err != nil {
+			return fmt.Errorf("scan tasks: %w", err)
+		}
 	}
-	flush()
 	now := e.Now()
 	var add []queued
-	var errs []error
 	for _, o := range found {
 		e.mu.Lock()
 		known := e.active[o.ref] || e.queue.has[o.ref]

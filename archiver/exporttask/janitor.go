@@ -111,7 +111,11 @@ func (e *Engine) finish(ctx context.Context, r taskRef, key string, v any, at ti
 	if err := e.schedule(ctx, r.org, r.id, at.Add(OrphanGrace)); err != nil {
 		return err
 	}
-	return putJSON(ctx, e.Store, key, v)
+	if err := putJSON(ctx, e.Store, key, v); err != nil {
+		return err
+	}
+	e.unmarkOpen(ctx, r) // openindex.go
+	return nil
 }
 
 // Expire is the task janitor (serve runs it hourly). It deletes the results of tasks

@@ -2,12 +2,14 @@ package exporttask_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -81,4 +83,52 @@ func TestScanReadsOnlyOpenTasks(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "export task scan (every minute) with 1 open task among 12 finished", reliability.Kept,
 		"counted: the scan lists the open-task index and the open task's objects only, and queues it; the finished tasks are not listed")
+}
+
+// TestOpenIndexStaleEntries: an open-task entry whose task has its outcome (the deletion
+// after the outcome failed) is deleted by the next scan; one whose task has no request
+// (its process stopped between the two writes) is kept for an hour, in case the request
+// is on its way, then deleted. Neither is queued.
+func TestOpenIndexStaleEntries(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	e := f.engine(t, nil)
+	req := exporttask.Request{From: days[0], To: days[1], Format: "jsonl"}
+	done, _ := run(t, e, req)
+	put := func(id string) string {
+		t.Helper()
+		key := "tasks/open/" + acme + "/" + id
+		body := `{"createdAt":"` + f.clock.Now().UTC().Format(time.RFC3339Nano) + `"}`
+		if err := f.store.Create(ctx, key, strings.NewReader(body), int64(len(body)), sha256.Sum256([]byte(body)), archiver.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		return key
+	}
+	finishedEntry := put(done.TaskID)
+	noRequest := put("5f0c8d1e-4b7a-4c2e-9d3f-0a1b2c3d4e5f")
+	scan := func() float64 {
+		t.Helper()
+		b := f.engine(t, nil)
+		reg := prometheus.NewPedanticRegistry()
+		b.Register(reg)
+		if err := b.Scan(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return gauge(t, reg, "chatvault_export_tasks_queued")
+	}
+	if q := scan(); q != 0 {
+		t.Fatalf("queued %v", q)
+	}
+	if exists(t, f.store, finishedEntry) || !exists(t, f.store, noRequest) {
+		t.Fatal("want the finished task's entry deleted, the fresh one without a request kept")
+	}
+	f.clock.Add(exporttask.OrphanGrace)
+	if q := scan(); q != 0 {
+		t.Fatalf("queued %v", q)
+	}
+	if exists(t, f.store, noRequest) {
+		t.Fatal("an entry without a request an hour on should be deleted")
+	}
+	reliability.Record(t, "crash", "process stops between an export task's open-index entry and its request (or its outcome and the entry's deletion)", reliability.Recovered,
+		"the scan deletes the entry: at once when the task has its outcome, an hour on when it has no request; nothing is queued")
 }

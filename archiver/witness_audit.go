@@ -1,10 +1,7 @@
 package archiver
 
 import (
-	"context"
-	"crypto/sha256"
 	"fmt"
-	"sort"
 )
 
 // WitnessAuditHead is one organization's access audit chain head: its newest segment. As
@@ -12,39 +9,14 @@ import (
 // vouches for the whole audit chain up to it, as for manifests. Without it, deleting an
 // organization's newest segments (or all of them) leaves a chain that holds together,
 // and the store alone cannot show who read the archive and was erased from its audit.
+// archiver/audit.Heads reads them from the store; Verify compares them with the chains it
+// walks (through VerifyOptions.Audit).
 type WitnessAuditHead struct {
 	Org  string `json:"org"`
 	Seq  int64  `json:"seq"`
 	Date string `json:"date"`
 	// SHA256 is the hex SHA-256 of the head segment as stored.
 	SHA256 string `json:"sha256"`
-}
-
-// AuditHeads returns every organization's audit chain head, by organization id. It lists
-// the audit/orgs/ prefix once, keeping one key per organization, and reads only the heads.
-func (l Ledger) AuditHeads(ctx context.Context) ([]WitnessAuditHead, error) {
-	last := map[string]string{}
-	err := l.Store.List(ctx, "audit/orgs/", func(key string) error {
-		// List is in key order and keys sort by (date, seq): the last is the head.
-		if org, _, _, ok := parseAuditSegmentKey(key); ok {
-			last[org] = key
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("witness: list audit/orgs/: %w", err)
-	}
-	heads := make([]WitnessAuditHead, 0, len(last))
-	for org, key := range last {
-		b, err := readAll(ctx, l.Store, key)
-		if err != nil {
-			return nil, fmt.Errorf("witness: read %s: %w", key, err)
-		}
-		_, day, seq, _ := parseAuditSegmentKey(key)
-		heads = append(heads, WitnessAuditHead{Org: org, Seq: seq, Date: day.String(), SHA256: hexSum(sha256.Sum256(b))})
-	}
-	sort.Slice(heads, func(i, j int) bool { return heads[i].Org < heads[j].Org })
-	return heads, nil
 }
 
 // checkAuditHeads refuses malformed or repeated audit heads in a witness.

@@ -216,6 +216,16 @@ func (e *TooManyTasksError) Error() string {
 
 // unfinished counts the organization's tasks without an outcome (queued or running).
 func (e *Engine) unfinished(ctx context.Context, org string) (int, error) {
+	// The open-task index names them: its entries for org, each checked (openindex.go).
+	if d, ready, err := e.openIndexReady(ctx); err != nil {
+		return 0, fmt.Errorf("count tasks: %w", err)
+	} else if ready {
+		open, err := e.openTasks(ctx, d, openPrefix+org+"/")
+		if err != nil {
+			return 0, fmt.Errorf("count tasks: %w", err)
+		}
+		return len(open), nil
+	}
 	prefix := archiver.TasksPrefix + org + "/"
 	n := 0
 	var cur string

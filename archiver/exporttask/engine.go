@@ -115,6 +115,11 @@ type Engine struct {
 	active     map[taskRef]bool
 	activeOrgs map[string]int
 	metrics    metrics
+	// janitor is where Expire's last run left the expiry index (janitor.go), with mu held.
+	janitor janitorState
+	// openBackfilled is set once the open-task index is known to be complete
+	// (openindex.go), with mu held.
+	openBackfilled bool
 }
 
 type taskRef struct{ org, id string }
@@ -269,6 +274,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	}
 	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req,
 		UserEmails: userMails}
+	if err := e.markOpen(ctx, taskRef{org, rec.TaskID}, now); err != nil {
+		return "", fmt.Errorf("create task: %w", err)
+	}
 	if err := putJSON(ctx, e.Store, requestKey(org, rec.TaskID), rec); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
@@ -522,49 +530,29 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // Scan queues every task of the store that has no outcome and no live claim (one queued
 // on another replica, one whose replica stopped or died), oldest first, unless this
-// process has it already.
+// process has it already. It finds them through the open-task index (openindex.go), not
+// by listing every task ever made.
 func (e *Engine) Scan(ctx context.Context) error {
 	e.init()
-	type open struct {
-		ref       taskRef
-		req, done bool
-		lastClaim string
-	}
-	var found []open
-	var cur open
-	flush := func() {
-		if cur.req && !cur.done {
-			found = append(found, cur)
-		}
-	}
-	err := e.Store.List(ctx, archiver.TasksPrefix, func(key string) error {
-		parts := strings.Split(strings.TrimPrefix(key, archiver.TasksPrefix), "/")
-		if len(parts) != 3 || !ValidID(parts[1]) {
-			return nil
-		}
-		if ref := (taskRef{parts[0], parts[1]}); ref != cur.ref {
-			flush()
-			cur = open{ref: ref}
-		}
-		switch parts[2] {
-		case "request.json":
-			cur.req = true
-		case "completed.json", "failed.json":
-			cur.done = true
-		default:
-			if _, ok := claimSeq(parts[2]); ok {
-				cur.lastClaim = key // listed in order: the last one is the chain's head
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	var found []openTask
+	var errs []error
+	d, ready, err := e.openIndexReady(ctx)
+	switch {
+	case err != nil:
 		return fmt.Errorf("scan tasks: %w", err)
+	case ready:
+		// The tasks listed are still queued; the entries that failed are tried next scan.
+		found, err = e.openTasks(ctx, d, openPrefix)
+		if err != nil {
+			errs = append(errs, err)
+		}
+	default:
+		if found, err = e.listAllOpen(ctx); err != nil {
+			return fmt.Errorf("scan tasks: %w", err)
+		}
 	}
-	flush()
 	now := e.Now()
 	var add []queued
-	var errs []error
 	for _, o := range found {
 		e.mu.Lock()
 		known := e.active[o.ref] || e.queue.has[o.ref]
@@ -766,7 +754,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if stopped := st.Attempts - st.HandedBack; stopped >= maxAttempts {
 		f := failure{FailedAt: now, Error: fmt.Sprintf("gave up after %d attempts: the process stopped during each", stopped)}
 		log.Error("export task abandoned", "attempts", st.Attempts, "handedBack", st.HandedBack)
-		err := putJSON(ctx, e.Store, failedKey(r.org, r.id), f)
+		err := e.finish(ctx, r, failedKey(r.org, r.id), f, now)
 		e.release(ctx, c, log)
 		return StateFailed, err
 	}
@@ -846,7 +834,8 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	defer e.release(ctx, c, log)
 	if err != nil {
 		log.Warn("export task failed", "err", err)
-		return StateFailed, putJSON(ctx, e.Store, failedKey(r.org, r.id), failure{FailedAt: e.Now().UTC(), Error: publicMessage(err)})
+		at := e.Now().UTC()
+		return StateFailed, e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: publicMessage(err)}, at)
 	}
 	res.CompletedAt = e.Now().UTC()
 	log.Info("export task completed", "format", rec.Request.Format, "events", res.Result.Events, "bytes", res.Result.Size, "took", time.Since(start).Round(time.Millisecond))
@@ -854,7 +843,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if err := res.sign(e.SigningKey); err != nil {
 		return "", err
 	}
-	return StateCompleted, putJSON(ctx, e.Store, completedKey(r.org, r.id), res)
+	return StateCompleted, e.finish(ctx, r, completedKey(r.org, r.id), res, res.CompletedAt)
 }
 
 // taskError is a failure the requester may read in full; any other is summarized.
@@ -1198,76 +1187,6 @@ func recipients(rec *record) []string {
 		}
 	}
 	return to
-}
-
-// Expire is the task janitor. It deletes the results of tasks completed more than
-// Retention ago, and the results no task names (orphans, see OrphanGrace), and returns how
-// many it deleted. A result already gone (a bucket lifecycle rule) is not an error. The
-// task's other objects stay: its status then reads expired, with its hashes.
-func (e *Engine) Expire(ctx context.Context) (int, error) {
-	e.init()
-	if _, ok := e.Store.(archiver.Deleter); !ok {
-		return 0, errors.New("expire task results: the store cannot delete (use a bucket lifecycle rule on tasks/)")
-	}
-	d := e.Store.(archiver.Deleter)
-	now := e.Now()
-	tasks, err := listTaskObjects(ctx, e.Store)
-	if err != nil {
-		return 0, fmt.Errorf("expire task results: %w", err)
-	}
-	n := 0
-	var errs []error
-	for _, t := range tasks {
-		var named string       // the result completed.json names
-		var finished time.Time // when the task got its outcome
-		switch {
-		case t.completed:
-			var c completion
-			if err := getJSON(ctx, e.Store, completedKey(t.org, t.id), &c); err != nil {
-				return n, fmt.Errorf("expire task results: %w", err)
-			}
-			// Only the task's own result is ever deleted, whatever the record says; its
-			// signature is not required: an unsigned record's result (a task completed before
-			// completions were signed, or a forgery) is a copy that is never served, and
-			// deleting it at retention loses nothing.
-			if err := c.ownResult(t.org, t.id); err != nil {
-				errs = append(errs, err) // the others are still swept
-				continue
-			}
-			named, finished = c.ResultKey, c.CompletedAt
-			if !now.Before(c.CompletedAt.Add(e.Retention)) && slices.Contains(t.results, c.ResultKey) {
-				gone, err := deleteResult(ctx, d, c.ResultKey)
-				if err != nil {
-					return n, fmt.Errorf("expire task results: %w", err)
-				}
-				if !gone {
-					break
-				}
-				e.Logger.Info("export task result deleted after retention", "org", t.org, "task", t.id, "completed", c.CompletedAt)
-				e.metrics.expired.Inc()
-				n++
-			}
-		case t.failed:
-			var f failure
-			if err := getJSON(ctx, e.Store, failedKey(t.org, t.id), &f); err != nil {
-				return n, fmt.Errorf("expire task results: %w", err)
-			}
-			finished = f.FailedAt
-		default:
-			// Queued or running: a result not named yet may be about to be (a rerun of a
-			// deterministic task names the very object a dead replica wrote).
-			continue
-		}
-		m, err := e.sweepOrphans(ctx, d, t, named, finished, now)
-		n += m
-		if err != nil {
-			return n, fmt.Errorf("expire task results: %w", err)
-		}
-	}
-	if len(errs) > 0 {
-		return n, fmt.Errorf("expire task results: %w", errors.Join(errs...))
-	}
-	return n, nil
 }
 
 type metrics struct {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 	dto "github.com/prometheus/client_model/go"
@@ -119,13 +120,13 @@ func TestAnonymousTrafficNeverGrowsTheStore(t *testing.T) {
 }
 
 // auditRecords fetches the audit of 2026-11-23 with token.
-func (f *fixture) auditRecords(t *testing.T, token string) []archiver.AccessRecord {
+func (f *fixture) auditRecords(t *testing.T, token string) []audit.Record {
 	t.Helper()
 	flushAudit(t, f.audit)
 	resp, body := get(t, f.url+"/v1/audit?from=2026-11-23&to=2026-11-23", token)
 	var out struct {
 		Org     string
-		Records []archiver.AccessRecord
+		Records []audit.Record
 	}
 	if resp.StatusCode != 200 || json.Unmarshal(body, &out) != nil {
 		t.Fatalf("audit: %d %s", resp.StatusCode, body)
@@ -146,7 +147,7 @@ func TestRefusalsOfValidTokensAudited(t *testing.T) {
 	checkError(t, resp, body, 403, "insufficient_scope")
 
 	recs := f.auditRecords(t, f.tokens["acme-audit"])
-	byStatus := map[int]archiver.AccessRecord{}
+	byStatus := map[int]audit.Record{}
 	for _, r := range recs {
 		if r.Org != acme {
 			t.Errorf("acme's audit holds a record of %q", r.Org)
@@ -229,7 +230,7 @@ func TestBadTokensNeverLockOutValidOnes(t *testing.T) {
 }
 
 // auditStoreOf is the store s's audit log writes to.
-func auditStoreOf(s *httpapi.Server) archiver.Store { return s.Audit.(*archiver.AuditLog).Store }
+func auditStoreOf(s *httpapi.Server) archiver.Store { return s.Audit.(*audit.Log).Store }
 
 // newAudit is an audit log on store.
-func newAudit(store archiver.Store) httpapi.Audit { return &archiver.AuditLog{Store: store} }
+func newAudit(store archiver.Store) httpapi.Audit { return &audit.Log{Store: store} }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -160,8 +161,8 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 // auditedStream serves a download of a day's stored object (an export, a quarantine) with
 // the audit of handleExport: the record is written whatever happens, with the action given.
 func (s *Server) auditedStream(w http.ResponseWriter, r *http.Request, action string,
-	serve func(http.ResponseWriter, *http.Request, archiver.Token, *archiver.AccessRecord) error) {
-	rec := &archiver.AccessRecord{Client: clientAddr(r), Action: action}
+	serve func(http.ResponseWriter, *http.Request, archiver.Token, *audit.Record) error) {
+	rec := &audit.Record{Client: clientAddr(r), Action: action}
 	rw := w.(*responseWriter)
 	err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
 		if err := s.admit(); err != nil {
@@ -199,7 +200,7 @@ func (s *Server) auditedStream(w http.ResponseWriter, r *http.Request, action st
 // export sends the day: the stored gzip as is when the client takes gzip, otherwise
 // decompressed on the fly, never whole unless it matches the manifest (sendVerified).
 // Memory is a few buffers, or the body up to VerifyFirstMaxSize within VerifyFirstMemory.
-func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) error {
+func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *audit.Record) error {
 	req, day, err := readRequest(w, r)
 	rec.Date = req.Date
 	if err != nil {
@@ -227,7 +228,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 // when the client takes gzip, otherwise decompressed on the fly, never whole unless it
 // matches the manifest (sendVerified). what names it in errors ("export").
 func (s *Server) sendObject(w http.ResponseWriter, r *http.Request, tok archiver.Token, day archiver.Day,
-	m *archiver.StoredManifest, obj archiver.DataObject, rc io.Reader, rec *archiver.AccessRecord, what string) error {
+	m *archiver.StoredManifest, obj archiver.DataObject, rc io.Reader, rec *audit.Record, what string) error {
 	// The hash checked is the one announced for the representation sent: the stored
 	// bytes' (Repr-Digest) for gzip, the JSONL's (X-Chatvault-Sha256, Repr-Digest) for
 	// the decompressed coding. The signed manifest binds the two, so the gzip's matching
@@ -312,7 +313,7 @@ type URLDelivery struct {
 // exportURL answers with a presigned URL of the day's stored export instead of its bytes,
 // for clients that fetch large days straight from the bucket. The audit records the URL's
 // issue; what is fetched through it is in the bucket's own access logs.
-func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.Token, day archiver.Day, rec *archiver.AccessRecord) error {
+func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.Token, day archiver.Day, rec *audit.Record) error {
 	if s.Presign == nil {
 		return errorf(EInvalidRequest, "delivery \"url\" needs an S3 store; use the default delivery")
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/model"
 )
@@ -45,8 +46,8 @@ func (fuzzTokens) Lookup(secret string, _ time.Time) (archiver.Token, error) {
 
 type nopAudit struct{}
 
-func (nopAudit) Append(context.Context, archiver.AccessRecord) error { return nil }
-func (nopAudit) List(context.Context, string, archiver.Day, archiver.Day, func(archiver.AccessRecord) error) error {
+func (nopAudit) Append(context.Context, audit.Record) error { return nil }
+func (nopAudit) List(context.Context, string, archiver.Day, archiver.Day, func(audit.Record) error) error {
 	return nil
 }
 

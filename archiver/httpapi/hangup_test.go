@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -73,7 +74,7 @@ func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
 	}{{"verify first", 0}, {"streamed, last chunk held back", -1}} {
 		for _, what := range []string{"export identity", "export gzip", "task download"} {
 			t.Run(mode.name+"/"+what, func(t *testing.T) {
-				audited := make(chan archiver.AccessRecord, 8)
+				audited := make(chan audit.Record, 8)
 				var srv *httpapi.Server
 				var engine *exporttask.Engine
 				f := newFixture(t, func(s *httpapi.Server) {
@@ -143,7 +144,7 @@ func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
 // and the audit recorded a complete transfer of every byte, none of which left. The audit
 // must not say data left when none did: HEAD of a link is refused (405, Allow: GET).
 func TestHeadOfADownloadIsNotAuditedAsADownload(t *testing.T) {
-	audited := make(chan archiver.AccessRecord, 8)
+	audited := make(chan audit.Record, 8)
 	var engine *exporttask.Engine
 	f := newFixture(t, func(s *httpapi.Server) {
 		s.Audit = auditSignal{s.Audit, audited}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 )
 
 // dayRange reads ?from=&to= (inclusive), bounded by MaxRange.
@@ -120,9 +121,9 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, tok archive
 	if err != nil {
 		return err
 	}
-	recs := []archiver.AccessRecord{}
+	recs := []audit.Record{}
 	errFull := errors.New("full")
-	err = s.Audit.List(r.Context(), tok.Org, from, to, func(rec archiver.AccessRecord) error {
+	err = s.Audit.List(r.Context(), tok.Org, from, to, func(rec audit.Record) error {
 		if rec.Org != tok.Org {
 			return nil // List reads only the organization's segments; this is a second lock
 		}
@@ -139,7 +140,7 @@ func (s *Server) handleAudit(w http.ResponseWriter, r *http.Request, tok archive
 		return err
 	}
 	return writeJSON(w, struct {
-		Org     string                  `json:"org"`
-		Records []archiver.AccessRecord `json:"records"`
+		Org     string         `json:"org"`
+		Records []audit.Record `json:"records"`
 	}{tok.Org, recs})
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 )
 
 // QuarantineExports is what GET /v1/exports/{date}/quarantine reads (archiver.Ledger):
@@ -31,7 +32,7 @@ func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errorf(EMethodNotAllowed, "HEAD is not allowed here; allowed: GET"))
 		return
 	}
-	s.auditedStream(w, r, archiver.ActionQuarantine, s.quarantine)
+	s.auditedStream(w, r, audit.ActionQuarantine, s.quarantine)
 }
 
 // quarantine sends the organization's quarantine object of the day like an export (gzip
@@ -40,7 +41,7 @@ func (s *Server) handleQuarantine(w http.ResponseWriter, r *http.Request) {
 // X-Chatvault-Records: 0), as an empty day's export is: "none" is an answer, not a missing
 // resource. A day not sealed yet is export_pending, one before the archival start or of
 // an organization that does not archive export_not_found, as for the manifest.
-func (s *Server) quarantine(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) error {
+func (s *Server) quarantine(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *audit.Record) error {
 	rec.Date = r.PathValue("date")
 	day, err := parseDay(rec.Date)
 	if err != nil {

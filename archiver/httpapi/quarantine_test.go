@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -136,10 +137,10 @@ func testQuarantineEndpoint(t *testing.T, f *fixture) {
 	// sent; the token-less one is not stored.
 	flushAudit(t, f.audit)
 	day := mustDay(t, sample)
-	records := func(org string) []archiver.AccessRecord {
-		var out []archiver.AccessRecord
-		if err := f.audit.List(context.Background(), org, day, day.Next().Next().Next().Next(), func(r archiver.AccessRecord) error {
-			if r.Action == archiver.ActionQuarantine {
+	records := func(org string) []audit.Record {
+		var out []audit.Record
+		if err := f.audit.List(context.Background(), org, day, day.Next().Next().Next().Next(), func(r audit.Record) error {
+			if r.Action == audit.ActionQuarantine {
 				out = append(out, r)
 			}
 			return nil

@@ -18,6 +18,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -133,7 +134,7 @@ func TestS3ServesTheManifestVersion(t *testing.T) {
 		t.Fatalf("export task over the replaced day: %v %+v", err, st)
 	}
 
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Org: acme, Audit: archiver.AuditChains{}})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Org: acme, Audit: audit.Verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}

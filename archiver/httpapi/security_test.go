@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -107,8 +108,8 @@ func (f failing) Status(context.Context, string, archiver.Day, archiver.Day) ([]
 
 type failingAudit struct{ httpapi.Audit }
 
-func (failingAudit) Append(context.Context, archiver.AccessRecord) error { return errDetail }
-func (failingAudit) List(context.Context, string, archiver.Day, archiver.Day, func(archiver.AccessRecord) error) error {
+func (failingAudit) Append(context.Context, audit.Record) error { return errDetail }
+func (failingAudit) List(context.Context, string, archiver.Day, archiver.Day, func(audit.Record) error) error {
 	return errDetail
 }
 
@@ -306,7 +307,7 @@ func TestPathTraversalRefused(t *testing.T) {
 	f := newFixture(t, func(s *httpapi.Server) {
 		rec.Store = s.Exports.(archiver.Ledger).Store
 		s.Exports = archiver.Ledger{Store: rec}
-		s.Audit = &archiver.AuditLog{Store: rec}
+		s.Audit = &audit.Log{Store: rec}
 	})
 	tok := f.tokens["acme"]
 	tests := []struct {
@@ -541,10 +542,10 @@ func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
 // has given up on it.
 type auditSignal struct {
 	httpapi.Audit
-	done chan archiver.AccessRecord
+	done chan audit.Record
 }
 
-func (a auditSignal) Append(_ context.Context, r archiver.AccessRecord) error {
+func (a auditSignal) Append(_ context.Context, r audit.Record) error {
 	a.done <- r
 	return nil
 }
@@ -552,7 +553,7 @@ func (a auditSignal) Append(_ context.Context, r archiver.AccessRecord) error {
 // TestStalledReaderCut: a client that stops reading a download is cut off once a write
 // has stalled for WriteTimeout; the audit records the transfer as incomplete.
 func TestStalledReaderCut(t *testing.T) {
-	audited := make(chan archiver.AccessRecord, 1)
+	audited := make(chan audit.Record, 1)
 	f := newFixture(t, func(s *httpapi.Server) {
 		s.Exports = endless{s.Exports}
 		s.Audit = auditSignal{s.Audit, audited}
@@ -571,7 +572,7 @@ func TestStalledReaderCut(t *testing.T) {
 	}
 	// Read nothing until the server has given up (a safety net, not a timing: without
 	// the write timeout the server would wait forever).
-	var rec archiver.AccessRecord
+	var rec audit.Record
 	select {
 	case rec = <-audited:
 	case <-time.After(time.Minute):

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
@@ -224,8 +224,8 @@ func TestTaskMessageIDsFollowEditsAcrossDays(t *testing.T) {
 	}
 	// The access audit names the days the task reads, not the empty from and to it was sent.
 	recs := f.auditRecords(t, f.tokens["acme-audit"])
-	if i := slices.IndexFunc(recs, func(r archiver.AccessRecord) bool {
-		return r.TaskID == st.TaskID && r.Action == archiver.ActionTaskCreate
+	if i := slices.IndexFunc(recs, func(r audit.Record) bool {
+		return r.TaskID == st.TaskID && r.Action == audit.ActionTaskCreate
 	}); i < 0 || recs[i].Date != "2026-11-19..2026-11-22" {
 		t.Fatalf("audit of the create: %+v", recs)
 	}

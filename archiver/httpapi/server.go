@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,21 +42,21 @@ type Tokens interface {
 	Lookup(secret string, now time.Time) (archiver.Token, error)
 }
 
-// Audit records and lists access records (*archiver.AuditLog). List reads only org's
+// Audit records and lists access records (*audit.Log). List reads only org's
 // records.
 type Audit interface {
-	Append(ctx context.Context, r archiver.AccessRecord) error
-	List(ctx context.Context, org string, from, to archiver.Day, fn func(archiver.AccessRecord) error) error
+	Append(ctx context.Context, r audit.Record) error
+	List(ctx context.Context, org string, from, to archiver.Day, fn func(audit.Record) error) error
 }
 
 // auditAdmitter is an Audit that can tell, before a request is served, that its record
-// might never be written (*archiver.AuditLog.Admit).
+// might never be written (*audit.Log.Admit).
 type auditAdmitter interface {
 	Admit() error
 }
 
 // auditWritable is an Audit that can tell /readyz, without counting a refusal, that it
-// would refuse requests now (*archiver.AuditLog.Writable).
+// would refuse requests now (*audit.Log.Writable).
 type auditWritable interface {
 	Writable() error
 }
@@ -257,8 +258,8 @@ func (s *Server) Handler() http.Handler {
 	s.handle(mux, "POST /messageevent.export", s.handleExport)
 	s.handle(mux, "GET /v1/exports", s.authenticate(archiver.ScopeComplianceRead, s.handleExports))
 	if s.Tasks != nil {
-		s.handle(mux, "POST /v1/exports/tasks", s.audited(archiver.ActionTaskCreate, s.createTask))
-		s.handle(mux, "GET /v1/exports/tasks", s.audited(archiver.ActionTaskList, s.listTasks))
+		s.handle(mux, "POST /v1/exports/tasks", s.audited(audit.ActionTaskCreate, s.createTask))
+		s.handle(mux, "GET /v1/exports/tasks", s.audited(audit.ActionTaskList, s.listTasks))
 		s.handle(mux, "GET /v1/exports/{date}/{leaf}", s.handleExportsLeaf)
 		s.handle(mux, "GET /v1/exports/tasks/{id}/download", s.handleDownload)
 	} else {
@@ -406,7 +407,7 @@ const (
 // Requests without a valid token are limited per client address (http.clientRate) and,
 // being failed authentications, by http.authFailures; they are counted and logged, never
 // stored (see refuseAnonymous).
-func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec *archiver.AccessRecord, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
+func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec *audit.Record, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
 	now := s.now()
 	h := r.Header.Get("Authorization")
 	scheme, secret, found := strings.Cut(h, " ")

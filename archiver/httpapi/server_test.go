@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
@@ -140,7 +141,7 @@ func newFixtureLog(t *testing.T, store archiver.Store, logDir string, days []str
 	s := &httpapi.Server{
 		Exports:    archiver.Ledger{Store: store},
 		Tokens:     f.set,
-		Audit:      &archiver.AuditLog{Store: store, Now: clk.Now},
+		Audit:      &audit.Log{Store: store, Now: clk.Now},
 		Directory:  func(context.Context) (*model.Directory, error) { return dir, nil },
 		Grace:      time.Hour,
 		Now:        clk.Now,
@@ -434,7 +435,7 @@ func TestListingManifestAuditAndOps(t *testing.T) {
 	resp, body = get(t, f.url+"/v1/audit?from=2026-11-23&to=2026-11-23", f.tokens["acme-audit"])
 	var audit struct {
 		Org     string
-		Records []archiver.AccessRecord
+		Records []audit.Record
 	}
 	if resp.StatusCode != 200 || json.Unmarshal(body, &audit) != nil {
 		t.Fatalf("audit: %d %s", resp.StatusCode, body)

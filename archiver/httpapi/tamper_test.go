@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -124,7 +125,7 @@ func TestTamperedExportNeverServedWhole(t *testing.T) {
 		} {
 			for _, coding := range []string{"identity", "gzip"} {
 				t.Run(mode.name+"/"+tc.name+"/"+coding, func(t *testing.T) {
-					audited := make(chan archiver.AccessRecord, 4)
+					audited := make(chan audit.Record, 4)
 					f := newFixture(t, func(s *httpapi.Server) {
 						s.VerifyFirstMaxSize, s.VerifyFirstMemory = mode.maxSize, mode.memory
 						s.Audit = auditSignal{s.Audit, audited}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 )
 
@@ -46,13 +47,13 @@ func (s *Server) maxTaskBody() int64 {
 
 // taskHandler answers one task request with a status and a JSON value; the caller audits
 // the request before anything is sent.
-type taskHandler func(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error)
+type taskHandler func(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error)
 
 // audited authenticates, runs h, stores the access record, and only then answers: a task
 // request is never served unaudited.
 func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &archiver.AccessRecord{Client: clientAddr(r), Action: action}
+		rec := &audit.Record{Client: clientAddr(r), Action: action}
 		status, v := 0, any(nil)
 		err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
 			if err := s.admit(); err != nil {
@@ -96,7 +97,7 @@ func (s *Server) baseURL(*http.Request) string {
 	return s.BaseURL
 }
 
-func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
+func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error) {
 	limit := s.maxTaskBody()
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
@@ -199,7 +200,7 @@ func clip(s string) string {
 	return s
 }
 
-func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
+func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error) {
 	id := r.PathValue("id")
 	if id == "" {
 		id = r.PathValue("leaf")
@@ -216,7 +217,7 @@ func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *archiver.A
 	return http.StatusOK, st, nil
 }
 
-func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *archiver.AccessRecord) (int, any, error) {
+func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error) {
 	list, err := s.Tasks.List(r.Context(), tok.Org)
 	if err != nil {
 		return 0, nil, err
@@ -234,7 +235,7 @@ func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *archiver.Ac
 func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.PathValue("date") == "tasks":
-		s.audited(archiver.ActionTaskStatus, s.taskStatus)(w, r)
+		s.audited(audit.ActionTaskStatus, s.taskStatus)(w, r)
 	case r.PathValue("leaf") == "manifest":
 		s.authenticate(archiver.ScopeComplianceRead, s.handleManifest)(w, r)
 	case r.PathValue("leaf") == "quarantine":
@@ -254,7 +255,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errorf(EMethodNotAllowed, "HEAD is not allowed here; allowed: GET"))
 		return
 	}
-	rec := &archiver.AccessRecord{Client: clientAddr(r), Action: archiver.ActionTaskDownload, TaskID: r.PathValue("id")}
+	rec := &audit.Record{Client: clientAddr(r), Action: audit.ActionTaskDownload, TaskID: r.PathValue("id")}
 	rw := w.(*responseWriter)
 	err := s.download(w, r, rec)
 	rec.Time = s.now()
@@ -285,7 +286,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *archiver.AccessRecord) error {
+func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *audit.Record) error {
 	// The link is the credential: one that does not check is refused like a bad token
 	// (limited per address, counted, not stored); a valid one is audited under its
 	// organization, refusals included.

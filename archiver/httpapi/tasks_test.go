@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -22,7 +23,7 @@ type flakyAudit struct {
 	down atomic.Bool
 }
 
-func (a *flakyAudit) Append(ctx context.Context, r archiver.AccessRecord) error {
+func (a *flakyAudit) Append(ctx context.Context, r audit.Record) error {
 	if a.down.Load() {
 		return errors.New("audit store unreachable")
 	}

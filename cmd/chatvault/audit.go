@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/spf13/pflag"
 )
 
@@ -51,8 +52,8 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("audit", err)
 	}
-	log := &archiver.AuditLog{Store: store, TrustedKeys: trusted}
-	show := func(r archiver.AccessRecord) error {
+	log := &audit.Log{Store: store, TrustedKeys: trusted}
+	show := func(r audit.Record) error {
 		if org != "" && r.Org != org {
 			return nil
 		}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -119,7 +120,7 @@ func TestServeSIGTERMKeepsEveryAuditRecord(t *testing.T) {
 	}
 	got := map[int]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r archiver.AccessRecord
+		var r audit.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}
@@ -151,9 +152,9 @@ func TestAuditListsThePreviousLayout(t *testing.T) {
 		bytes.NewReader(old), int64(len(old)), sha256.Sum256(old), archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	log := &archiver.AuditLog{Store: store}
+	log := &audit.Log{Store: store}
 	for _, org := range []string{acme, globexID} {
-		if err := log.Append(ctx, archiver.AccessRecord{Time: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), TokenName: "new", Org: org, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), TokenName: "new", Org: org, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -178,7 +179,7 @@ func TestAuditListsThePreviousLayout(t *testing.T) {
 		}
 		var names []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			var r archiver.AccessRecord
+			var r audit.Record
 			if err := json.Unmarshal([]byte(line), &r); err != nil {
 				t.Fatalf("audit line %q: %v", line, err)
 			}

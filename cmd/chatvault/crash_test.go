@@ -27,6 +27,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -262,17 +263,17 @@ func (r *crashDayRig) checkServed(t *testing.T, st archiver.Store, stats *crashS
 	if err != nil {
 		t.Fatal(err)
 	}
-	audit, err := fsstore.New(t.TempDir()) // the API's access log, kept out of the archive under test
+	auditStore, err := fsstore.New(t.TempDir()) // the API's access log, kept out of the archive under test
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer audit.Close()
+	defer auditStore.Close()
 	toks := tokens{}
 	for org := range r.ref {
 		toks["token-"+org] = archiver.Token{ID: org, Name: "crash", Org: org, Scopes: []string{archiver.ScopeComplianceRead}}
 	}
 	api := &httpapi.Server{
-		Exports: archiver.Ledger{Store: st}, Tokens: toks, Audit: &archiver.AuditLog{Store: audit},
+		Exports: archiver.Ledger{Store: st}, Tokens: toks, Audit: &audit.Log{Store: auditStore},
 		Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 		Now:       func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
 		Logger:    slog.New(slog.DiscardHandler), TokenRate: -1, ClientRate: -1,

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -132,9 +133,9 @@ func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("audit: %d %s", code, errOut)
 	}
-	var recs []archiver.AccessRecord
+	var recs []audit.Record
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r archiver.AccessRecord
+		var r audit.Record
 		if line != "" && json.Unmarshal([]byte(line), &r) == nil {
 			recs = append(recs, r)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/htmlexport"
 	"github.com/chatvault/chatvault/archiver/rsmf"
@@ -162,7 +163,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if u, err := user.Current(); err == nil {
 		by = "cli:" + u.Username
 	}
-	rec := archiver.AccessRecord{TokenName: by, Org: org, Date: req.From + ".." + req.To, Client: "local", Action: archiver.ActionTaskCreate}
+	rec := audit.Record{TokenName: by, Org: org, Date: req.From + ".." + req.To, Client: "local", Action: audit.ActionTaskCreate}
 	id, err := eng.Create(ctx, org, by, req)
 	rec.TaskID, rec.Time, rec.Status, rec.Complete = id, time.Now(), 202, err == nil
 	if err == nil && (req.From == "" || req.To == "") {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -87,7 +88,7 @@ func TestReadyzWhileAuditCannotBeWritten(t *testing.T) {
 	if code := export(); code != 200 {
 		t.Fatalf("export while the record can still wait: %d", code)
 	}
-	clock.Add(2*archiver.MaxAuditFlushInterval + time.Second) // the record has waited beyond the bound
+	clock.Add(2*audit.MaxFlushInterval + time.Second) // the record has waited beyond the bound
 	resp, body := get("/readyz")
 	var e struct{ Error, Message string }
 	if resp.StatusCode != 503 || resp.Header.Get("Content-Type") != "application/json" || json.Unmarshal(body, &e) != nil ||
@@ -107,7 +108,7 @@ func TestReadyzWhileAuditCannotBeWritten(t *testing.T) {
 	if err := os.Remove(blocker); err != nil {
 		t.Fatal(err)
 	}
-	clock.Add(archiver.MaxAuditFlushInterval)
+	clock.Add(audit.MaxFlushInterval)
 	if resp, body := get("/readyz"); resp.StatusCode != 200 || string(body) != "ready\n" {
 		t.Fatalf("readyz after the store recovered: %d %s", resp.StatusCode, body)
 	}
@@ -122,7 +123,7 @@ func TestReadyzWhileAuditCannotBeWritten(t *testing.T) {
 	out := mustRun(t, []int{exitOK}, append([]string{"audit", "--org", acme, "--from", archiver.DayOf(time.Now().UTC()).String(), "--to", day, "--json"}, common...)...)
 	statuses := map[int]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r archiver.AccessRecord
+		var r audit.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}

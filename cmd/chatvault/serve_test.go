@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
@@ -274,7 +275,7 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	var served, refused int
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r archiver.AccessRecord
+		var r audit.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatalf("audit line %q: %v", line, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
@@ -383,7 +384,7 @@ func TestExportTasksEndToEnd(t *testing.T) {
 	}
 	actions := map[string]int{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r archiver.AccessRecord
+		var r audit.Record
 		if err := json.Unmarshal([]byte(line), &r); err != nil {
 			t.Fatal(err)
 		}

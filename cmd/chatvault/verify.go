@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
@@ -42,7 +43,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if jobs < 0 {
 		return e.fail("verify", usagef("--jobs %d: must be 0 (the CPUs) or more", jobs))
 	}
-	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: archiver.AuditChains{}}
+	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: audit.Verifier{}}
 	checkpoint, _ := fs.GetBool("checkpoint")
 	opt.Resume, _ = fs.GetBool("resume")
 	opt.Incremental, _ = fs.GetBool("incremental")

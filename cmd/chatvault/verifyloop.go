@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/archiver/verifyloop"
 	"github.com/spf13/pflag"
@@ -38,7 +39,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 	}
 	return &verifyloop.Loop{
 		Store:       store,
-		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}, Audit: archiver.AuditChains{}},
+		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}, Audit: audit.Verifier{}},
 		TrustedKeys: trusted,
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/spf13/pflag"
 )
 
@@ -40,7 +41,7 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("witness", fmt.Errorf("store %s holds no manifest: nothing to witness (a mistyped folder or S3 prefix?)", e.cfg.Store))
 	}
 	// The access audit's chains too: who read the archive must not be erasable either.
-	audit, err := archiver.Ledger{Store: store}.AuditHeads(ctx)
+	audit, err := audit.Heads(ctx, store)
 	if err != nil {
 		return e.fail("witness", err)
 	}

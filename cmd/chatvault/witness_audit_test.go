@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -28,9 +29,9 @@ func writeAuditSegments(t *testing.T, store, org string, n int) {
 	}
 	defer s.Close()
 	ctx := context.Background()
-	log := &archiver.AuditLog{Store: s}
+	log := &audit.Log{Store: s}
 	for i := range n {
-		r := archiver.AccessRecord{Time: time.Date(2026, 11, 23, 10, i, 0, 0, time.UTC), TokenName: fmt.Sprintf("t%d", i), Org: org, Status: 200}
+		r := audit.Record{Time: time.Date(2026, 11, 23, 10, i, 0, 0, time.UTC), TokenName: fmt.Sprintf("t%d", i), Org: org, Status: 200}
 		if err := log.Append(ctx, r); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package archiver
+package audit
 
 import (
 	"bytes"
@@ -10,17 +10,20 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
-// AccessRecord is one line of the access audit: who asked for which export, and what
+// Record is one line of the access audit: who asked for which export, and what
 // they got. A compliance archive must show who read it.
-type AccessRecord struct {
+type Record struct {
 	// Time is when the request finished (UTC).
 	Time time.Time `json:"time"`
 	// TokenID and TokenName identify the caller (a valid token: requests without one are
@@ -81,45 +84,47 @@ const ActionQuarantine = "quarantine"
 // lands when its segment follows one of the next day, written by another replica).
 func auditOrgPrefix(org string) string { return "audit/orgs/" + org + "/" }
 
-func auditDayPrefix(org string, day Day) string { return auditOrgPrefix(org) + day.String() + "/" }
+func auditDayPrefix(org string, day archiver.Day) string {
+	return auditOrgPrefix(org) + day.String() + "/"
+}
 
-func auditSegmentKey(org string, day Day, seq int64) string {
+func auditSegmentKey(org string, day archiver.Day, seq int64) string {
 	return fmt.Sprintf("%s%012d.jsonl", auditDayPrefix(org, day), seq)
 }
 
 // legacyAuditPrefix is where the previous layout kept a day's records, one per request.
-func legacyAuditPrefix(day Day) string { return "audit/" + day.String() + "/" }
+func legacyAuditPrefix(day archiver.Day) string { return "audit/" + day.String() + "/" }
 
 // parseAuditSegmentKey splits audit/orgs/<org>/<date>/<seq>.jsonl.
-func parseAuditSegmentKey(key string) (org string, day Day, seq int64, ok bool) {
+func parseAuditSegmentKey(key string) (org string, day archiver.Day, seq int64, ok bool) {
 	rest, found := strings.CutPrefix(key, "audit/orgs/")
 	if !found {
-		return "", Day{}, 0, false
+		return "", archiver.Day{}, 0, false
 	}
 	parts := strings.Split(rest, "/")
 	if len(parts) != 3 {
-		return "", Day{}, 0, false
+		return "", archiver.Day{}, 0, false
 	}
-	d, err := ParseDay(parts[1])
+	d, err := archiver.ParseDay(parts[1])
 	if err != nil {
-		return "", Day{}, 0, false
+		return "", archiver.Day{}, 0, false
 	}
 	num, found := strings.CutSuffix(parts[2], ".jsonl")
 	if !found || len(num) != 12 {
-		return "", Day{}, 0, false
+		return "", archiver.Day{}, 0, false
 	}
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 1 {
-		return "", Day{}, 0, false
+		return "", archiver.Day{}, 0, false
 	}
 	return parts[0], d, n, true
 }
 
-// AuditSegmentVersion is the version of the segment header this build writes.
-const AuditSegmentVersion = 1
+// SegmentVersion is the version of the segment header this build writes.
+const SegmentVersion = 1
 
-// AuditSegment is a segment's header, its first line.
-type AuditSegment struct {
+// Segment is a segment's header, its first line.
+type Segment struct {
 	Version int    `json:"version"`
 	Org     string `json:"org"`
 	// Date is the day of the folder the segment is stored in.
@@ -141,7 +146,7 @@ type AuditSegment struct {
 	// have the same bytes, so an idempotent create can never pass one off as the other.
 	Writer string `json:"writer"`
 	// Signature is over the header's JSON without it (one line, no newline).
-	Signature *Signature `json:"signature,omitempty"`
+	Signature *archiver.Signature `json:"signature,omitempty"`
 
 	// Next, set on a closing segment only, is the day of the folder the chain goes on in.
 	// A closing segment holds no records (First and Last are zero): a writer moving the
@@ -154,19 +159,19 @@ type AuditSegment struct {
 
 // Defaults and bounds of the audit log's buffering.
 const (
-	// MaxAuditFlushInterval is the longest a record may wait in memory before its
+	// MaxFlushInterval is the longest a record may wait in memory before its
 	// segment is written (and audit.flushInterval's default).
-	MaxAuditFlushInterval = time.Minute
-	// DefaultAuditMaxPending is how many records may wait in memory before requests
+	MaxFlushInterval = time.Minute
+	// DefaultMaxPending is how many records may wait in memory before requests
 	// are refused (audit.maxPending's default).
-	DefaultAuditMaxPending = 10000
+	DefaultMaxPending = 10000
 )
 
-// ErrAuditUnavailable is returned (wrapped) by Admit when records could not be written for
+// ErrUnavailable is returned (wrapped) by Admit when records could not be written for
 // longer than the log's bound: requests must not be answered unaudited.
-var ErrAuditUnavailable = errors.New("the access audit cannot be written")
+var ErrUnavailable = errors.New("the access audit cannot be written")
 
-// AuditLog buffers access records and writes them in segments, one hash chain per
+// Log buffers access records and writes them in segments, one hash chain per
 // organization (see auditOrgPrefix for the layout).
 //
 // Records wait in memory at most FlushInterval: Append and Admit write the buffer when
@@ -177,16 +182,16 @@ var ErrAuditUnavailable = errors.New("the access audit cannot be written")
 // MaxPending records wait, Admit refuses new requests until a write succeeds.
 //
 // The zero value is not usable; set Store (and the rest as needed) and use a pointer.
-type AuditLog struct {
-	Store Store
+type Log struct {
+	Store archiver.Store
 	// SigningKey, when set, signs every segment's header.
 	SigningKey ed25519.PrivateKey
 	// TrustedKeys, when set, must have signed every segment List shows (serve's, like the
 	// manifests it serves); without, List checks each segment's records against its header.
 	TrustedKeys []ed25519.PublicKey
-	// FlushInterval is the longest a record waits in memory (0: MaxAuditFlushInterval).
+	// FlushInterval is the longest a record waits in memory (0: MaxFlushInterval).
 	FlushInterval time.Duration
-	// MaxPending bounds the records waiting in memory (0: DefaultAuditMaxPending).
+	// MaxPending bounds the records waiting in memory (0: DefaultMaxPending).
 	MaxPending int
 	// RetentionDays says how many days after its day an organization's segments are
 	// locked (nil or 0: not locked).
@@ -199,37 +204,41 @@ type AuditLog struct {
 	mu      sync.Mutex
 	pending []pendingRecord
 	nextTry time.Time // no automatic retry before, after a failed write
-	stats   AuditStats
+	stats   Stats
 	flushMu sync.Mutex           // one write at a time: the chains are extended in order
-	heads   map[string]auditHead // with flushMu held
+	heads   map[string]chainHead // with flushMu held
 	writer  string               // with flushMu held
+	// marked is, per organization, the folder this process last wrote the day index's
+	// entry for (see dayIndexKey); indexed is set once the index's start is recorded.
+	marked  map[string]string // with flushMu held
+	indexed bool              // with flushMu held
 }
 
 type pendingRecord struct {
-	r  AccessRecord
+	r  Record
 	at time.Time // when it was appended, on the log's clock
 }
 
-// auditHead is the last segment of an organization's chain.
-type auditHead struct {
+// chainHead is the last segment of an organization's chain.
+type chainHead struct {
 	seq int64
-	day Day
+	day archiver.Day
 	sum string // hex SHA-256 of the segment as stored
 	// next is the folder a closing segment leads to (zero for a segment of records).
-	next Day
+	next archiver.Day
 }
 
 // folder is the day of the folder the chain's next segment goes in: the head's own, or
 // the one a closing head names.
-func (h auditHead) folder() Day {
+func (h chainHead) folder() archiver.Day {
 	if !h.next.IsZero() {
 		return h.next
 	}
 	return h.day
 }
 
-// AuditStats are the log's counters, for metrics.
-type AuditStats struct {
+// Stats are the log's counters, for metrics.
+type Stats struct {
 	Pending       int           // records waiting in memory
 	OldestPending time.Duration // how long the oldest has waited
 	Segments      int64         // segments written
@@ -238,28 +247,28 @@ type AuditStats struct {
 	Refused       int64         // requests refused by Admit
 }
 
-func (a *AuditLog) now() time.Time {
+func (a *Log) now() time.Time {
 	if a.Now != nil {
 		return a.Now()
 	}
 	return time.Now()
 }
 
-func (a *AuditLog) interval() time.Duration {
-	if a.FlushInterval <= 0 || a.FlushInterval > MaxAuditFlushInterval {
-		return MaxAuditFlushInterval
+func (a *Log) interval() time.Duration {
+	if a.FlushInterval <= 0 || a.FlushInterval > MaxFlushInterval {
+		return MaxFlushInterval
 	}
 	return a.FlushInterval
 }
 
-func (a *AuditLog) maxPending() int {
+func (a *Log) maxPending() int {
 	if a.MaxPending <= 0 {
-		return DefaultAuditMaxPending
+		return DefaultMaxPending
 	}
 	return a.MaxPending
 }
 
-func (a *AuditLog) log() *slog.Logger {
+func (a *Log) log() *slog.Logger {
 	if a.Logger != nil {
 		return a.Logger
 	}
@@ -268,10 +277,10 @@ func (a *AuditLog) log() *slog.Logger {
 
 // retryPause is how long after a failed write the log waits before Append or Admit try
 // again (Flush always tries): a store that is down is not hammered by every request.
-func (a *AuditLog) retryPause() time.Duration { return min(5*time.Second, a.interval()) }
+func (a *Log) retryPause() time.Duration { return min(5*time.Second, a.interval()) }
 
 // due reports, with a.mu held, whether the buffer should be written now.
-func (a *AuditLog) due(now time.Time) bool {
+func (a *Log) due(now time.Time) bool {
 	if len(a.pending) == 0 || now.Before(a.nextTry) {
 		return false
 	}
@@ -279,7 +288,7 @@ func (a *AuditLog) due(now time.Time) bool {
 }
 
 // broken reports, with a.mu held, whether records have waited beyond the bound.
-func (a *AuditLog) broken(now time.Time) bool {
+func (a *Log) broken(now time.Time) bool {
 	if len(a.pending) == 0 {
 		return false
 	}
@@ -287,17 +296,17 @@ func (a *AuditLog) broken(now time.Time) bool {
 }
 
 // Admit is called before a request is served: it writes the buffer when due, and returns
-// an error wrapping ErrAuditUnavailable when records have waited beyond the bound (writes
+// an error wrapping ErrUnavailable when records have waited beyond the bound (writes
 // keep failing), so that nothing is served that the audit may never show.
-func (a *AuditLog) Admit() error { return a.admit(true) }
+func (a *Log) Admit() error { return a.admit(true) }
 
 // Writable reports what Admit would, without counting a refusal: nil, or an error
-// wrapping ErrAuditUnavailable while records wait beyond the bound. Like Admit it writes
+// wrapping ErrUnavailable while records wait beyond the bound. Like Admit it writes
 // the buffer when due, so a readiness probe also retries a store that came back while
 // no request reached the replica (a load balancer having taken it out).
-func (a *AuditLog) Writable() error { return a.admit(false) }
+func (a *Log) Writable() error { return a.admit(false) }
 
-func (a *AuditLog) admit(count bool) error {
+func (a *Log) admit(count bool) error {
 	now := a.now()
 	a.mu.Lock()
 	due := a.due(now)
@@ -311,7 +320,7 @@ func (a *AuditLog) admit(count bool) error {
 		if count {
 			a.stats.Refused++
 		}
-		return fmt.Errorf("%w: %d records waiting, the oldest for %s", ErrAuditUnavailable,
+		return fmt.Errorf("%w: %d records waiting, the oldest for %s", ErrUnavailable,
 			len(a.pending), now.Sub(a.pending[0].at).Round(time.Second))
 	}
 	return nil
@@ -320,13 +329,13 @@ func (a *AuditLog) admit(count bool) error {
 // Append adds r to the buffer, and writes the buffer when it is due. A request admitted
 // before it was served is always kept: only beyond twice MaxPending (requests admitted
 // while the store fails, in flight at once) is a record refused, with an error.
-func (a *AuditLog) Append(ctx context.Context, r AccessRecord) error {
+func (a *Log) Append(ctx context.Context, r Record) error {
 	if r.Org == "" {
 		return errors.New("audit: a record needs an organization (requests without a valid token are not stored)")
 	}
 	// The organization names the record's keys: one that cannot be a key segment would
 	// fail every write of the buffer it sits in.
-	if err := CheckKey(r.Org); err != nil || strings.Contains(r.Org, "/") {
+	if err := archiver.CheckKey(r.Org); err != nil || strings.Contains(r.Org, "/") {
 		return fmt.Errorf("audit: organization %q cannot name a segment", r.Org)
 	}
 	now := a.now()
@@ -337,7 +346,7 @@ func (a *AuditLog) Append(ctx context.Context, r AccessRecord) error {
 	a.mu.Lock()
 	if len(a.pending) >= 2*a.maxPending() {
 		a.mu.Unlock()
-		return fmt.Errorf("%w: %d records waiting", ErrAuditUnavailable, len(a.pending))
+		return fmt.Errorf("%w: %d records waiting", ErrUnavailable, len(a.pending))
 	}
 	a.pending = append(a.pending, pendingRecord{r: r, at: now})
 	due := a.due(now)
@@ -352,10 +361,10 @@ func (a *AuditLog) Append(ctx context.Context, r AccessRecord) error {
 
 // Flush writes every buffered record now. Serve calls it every FlushInterval and after
 // its HTTP server has drained; a one-shot command calls it before it exits.
-func (a *AuditLog) Flush(ctx context.Context) error { return a.flush(ctx, true) }
+func (a *Log) Flush(ctx context.Context) error { return a.flush(ctx, true) }
 
 // Stats returns the log's counters.
-func (a *AuditLog) Stats() AuditStats {
+func (a *Log) Stats() Stats {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := a.stats
@@ -366,7 +375,7 @@ func (a *AuditLog) Stats() AuditStats {
 	return s
 }
 
-func (a *AuditLog) flush(ctx context.Context, force bool) error {
+func (a *Log) flush(ctx context.Context, force bool) error {
 	if force {
 		a.flushMu.Lock()
 	} else if !a.flushMu.TryLock() {
@@ -407,16 +416,16 @@ func (p *pendingRecord) written() bool { return p.r.Org == "" }
 
 // write stores batch as segments, one per organization and day, and marks each written
 // record. It returns how many were written.
-func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error) {
+func (a *Log) write(ctx context.Context, batch []pendingRecord) (int, error) {
 	type group struct {
 		org  string
-		day  Day
+		day  archiver.Day
 		recs []int // indexes into batch
 	}
 	groups := map[string]*group{}
 	var order []*group
 	for i, p := range batch {
-		day := DayOf(p.r.Time)
+		day := archiver.DayOf(p.r.Time)
 		k := p.r.Org + "/" + day.String()
 		g := groups[k]
 		if g == nil {
@@ -442,13 +451,13 @@ func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error
 		if failed[g.org] {
 			continue
 		}
-		recs := make([]AccessRecord, len(g.recs))
+		recs := make([]Record, len(g.recs))
 		for i, idx := range g.recs {
 			recs[i] = batch[idx].r
 		}
 		// Records of one request finish in order, but two requests may finish out of
 		// order against the clock: sort by time (stable) so a segment reads in order.
-		slices.SortStableFunc(recs, func(x, y AccessRecord) int { return x.Time.Compare(y.Time) })
+		slices.SortStableFunc(recs, func(x, y Record) int { return x.Time.Compare(y.Time) })
 		if err := a.writeSegment(ctx, g.org, g.day, recs); err != nil {
 			failed[g.org] = true
 			errs = append(errs, err)
@@ -468,7 +477,7 @@ func (a *AuditLog) write(ctx context.Context, batch []pendingRecord) (int, error
 
 // writeSegment extends org's chain with one segment of recs. Another replica may extend
 // the chain at the same time: a conflict on the key reloads the head and tries again.
-func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs []AccessRecord) error {
+func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, recs []Record) error {
 	var body bytes.Buffer
 	for _, r := range recs {
 		b, err := json.Marshal(r)
@@ -496,13 +505,13 @@ func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs [
 			folder = head.folder()
 		}
 		if head.seq > 0 && folder.After(head.folder()) {
-			closing := AuditSegment{
-				Version: AuditSegmentVersion, Org: org, Date: head.folder().String(), Seq: head.seq + 1, Previous: head.sum,
+			closing := Segment{
+				Version: SegmentVersion, Org: org, Date: head.folder().String(), Seq: head.seq + 1, Previous: head.sum,
 				RecordsSHA256: hexSum(sha256.Sum256(nil)), RetentionDays: retention,
 				WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(), Next: folder.String(),
 			}
 			err := a.create(ctx, org, &closing, nil, retention)
-			if errors.Is(err, ErrConflict) && attempt < 5 {
+			if errors.Is(err, archiver.ErrConflict) && attempt < 5 {
 				a.forgetHead(org)
 				continue
 			}
@@ -512,13 +521,13 @@ func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs [
 			}
 			head = a.heads[org]
 		}
-		h := AuditSegment{
-			Version: AuditSegmentVersion, Org: org, Date: folder.String(), Seq: head.seq + 1, Previous: head.sum,
+		h := Segment{
+			Version: SegmentVersion, Org: org, Date: folder.String(), Seq: head.seq + 1, Previous: head.sum,
 			Records: len(recs), RecordsSHA256: hexSum(recSum), First: recs[0].Time, Last: recs[len(recs)-1].Time,
 			RetentionDays: retention, WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(),
 		}
 		err = a.create(ctx, org, &h, body.Bytes(), retention)
-		if errors.Is(err, ErrConflict) && attempt < 5 {
+		if errors.Is(err, archiver.ErrConflict) && attempt < 5 {
 			a.forgetHead(org)
 			continue
 		}
@@ -531,7 +540,7 @@ func (a *AuditLog) writeSegment(ctx context.Context, org string, day Day, recs [
 }
 
 // create stores segment h with body as its records, create-only, and makes it org's head.
-func (a *AuditLog) create(ctx context.Context, org string, h *AuditSegment, body []byte, retention int) error {
+func (a *Log) create(ctx context.Context, org string, h *Segment, body []byte, retention int) error {
 	hb, err := encodeSegmentHeader(h, a.SigningKey)
 	if err != nil {
 		return err
@@ -539,21 +548,96 @@ func (a *AuditLog) create(ctx context.Context, org string, h *AuditSegment, body
 	obj := append(append(hb, '\n'), body...)
 	sum := sha256.Sum256(obj)
 	folder := mustParseDay(h.Date)
-	var opt CreateOptions
+	var opt archiver.CreateOptions
 	if retention > 0 {
 		opt.RetainUntil = folder.End().AddDate(0, 0, retention)
+	}
+	if err := a.markDay(ctx, org, folder, opt); err != nil {
+		return err
 	}
 	key := auditSegmentKey(org, folder, h.Seq)
 	if err := a.Store.Create(ctx, key, bytes.NewReader(obj), int64(len(obj)), sum, opt); err != nil {
 		return fmt.Errorf("audit: create %s: %w", key, err)
 	}
-	a.heads[org] = auditHead{seq: h.Seq, day: folder, sum: hexSum(sum), next: mustParseDay(h.Next)}
+	a.heads[org] = chainHead{seq: h.Seq, day: folder, sum: hexSum(sum), next: mustParseDay(h.Next)}
 	return nil
 }
 
-func (a *AuditLog) forgetHead(org string) { delete(a.heads, org) }
+func (a *Log) forgetHead(org string) { delete(a.heads, org) }
 
-func (a *AuditLog) writerID() string {
+// The day index finds every organization's segments of a day without listing every
+// segment ever written (ListAll):
+//
+//	audit/days/<date>/<org>     empty; org has segments in its folder of date
+//	audit/days-since.json       {"since":"<date>"}: the index is complete from that day
+//
+// A writer creates a folder's entry before the folder's first segment it writes (once per
+// folder and process; creating it again is a no-op, since it is empty), locked like the
+// segment. The entries are a finding aid, not evidence: verify walks the chains
+// themselves, and reading one organization (List) never needs them.
+func dayIndexPrefix(day archiver.Day) string { return "audit/days/" + day.String() + "/" }
+
+func dayIndexKey(day archiver.Day, org string) string { return dayIndexPrefix(day) + org }
+
+const indexSinceKey = "audit/days-since.json"
+
+// isIndexKey reports whether key is the day index's (see dayIndexPrefix).
+func isIndexKey(key string) bool {
+	return strings.HasPrefix(key, "audit/days/") || key == indexSinceKey
+}
+
+// markDay writes org's day index entry for folder, with flushMu held, and before the
+// first entry of the process, the index's start if the store has none.
+func (a *Log) markDay(ctx context.Context, org string, folder archiver.Day, opt archiver.CreateOptions) error {
+	if a.marked[org] == folder.String() {
+		return nil
+	}
+	if !a.indexed {
+		b, _ := json.Marshal(struct {
+			Since string `json:"since"`
+		}{folder.String()})
+		// Another writer's (a day earlier or the same) stays: the index is complete
+		// from its day, as every writer since has kept it.
+		err := a.Store.Create(ctx, indexSinceKey, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
+		if err != nil && !errors.Is(err, archiver.ErrConflict) {
+			return fmt.Errorf("audit: create %s: %w", indexSinceKey, err)
+		}
+		a.indexed = true
+	}
+	key := dayIndexKey(folder, org)
+	if err := a.Store.Create(ctx, key, bytes.NewReader(nil), 0, sha256.Sum256(nil), opt); err != nil {
+		return fmt.Errorf("audit: create %s: %w", key, err)
+	}
+	if a.marked == nil {
+		a.marked = map[string]string{}
+	}
+	a.marked[org] = folder.String()
+	return nil
+}
+
+// indexSince returns the first day the day index is complete for, zero without one.
+func indexSince(ctx context.Context, s archiver.Store) (archiver.Day, error) {
+	b, err := readAll(ctx, s, indexSinceKey)
+	if errors.Is(err, archiver.ErrNotFound) {
+		return archiver.Day{}, nil
+	}
+	if err != nil {
+		return archiver.Day{}, fmt.Errorf("audit: %w", err)
+	}
+	var v struct {
+		Since string `json:"since"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return archiver.Day{}, fmt.Errorf("audit: %s: %w", indexSinceKey, err)
+	}
+	d, err := archiver.ParseDay(v.Since)
+	if err != nil {
+		return archiver.Day{}, fmt.Errorf("audit: %s: %w", indexSinceKey, err)
+	}
+	return d, nil
+}
+
+func (a *Log) writerID() string {
 	if a.writer == "" {
 		b := make([]byte, 8)
 		_, _ = rand.Read(b) // crypto/rand.Read does not fail
@@ -563,21 +647,21 @@ func (a *AuditLog) writerID() string {
 }
 
 // head returns org's last segment, from memory or from the store.
-func (a *AuditLog) head(ctx context.Context, org string) (auditHead, error) {
+func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	if a.heads == nil {
-		a.heads = map[string]auditHead{}
+		a.heads = map[string]chainHead{}
 	}
 	if h, ok := a.heads[org]; ok {
 		return h, nil
 	}
 	// The head is usually in today's or yesterday's folder: look there before listing
 	// the organization's whole history.
-	today := DayOf(a.now())
+	today := archiver.DayOf(a.now())
 	var key string
-	for _, p := range []string{auditDayPrefix(org, today), auditDayPrefix(org, DayOf(today.Start().Add(-time.Hour)))} {
+	for _, p := range []string{auditDayPrefix(org, today), auditDayPrefix(org, archiver.DayOf(today.Start().Add(-time.Hour)))} {
 		k, err := lastKey(ctx, a.Store, p)
 		if err != nil {
-			return auditHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
+			return chainHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
 		}
 		if k != "" {
 			key = k
@@ -587,33 +671,33 @@ func (a *AuditLog) head(ctx context.Context, org string) (auditHead, error) {
 	if key == "" {
 		k, err := lastKey(ctx, a.Store, auditOrgPrefix(org))
 		if err != nil {
-			return auditHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
+			return chainHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
 		}
 		key = k
 	}
 	if key == "" {
-		return auditHead{}, nil
+		return chainHead{}, nil
 	}
 	_, day, seq, ok := parseAuditSegmentKey(key)
 	if !ok {
-		return auditHead{}, fmt.Errorf("audit: %s is not a segment key", key)
+		return chainHead{}, fmt.Errorf("audit: %s is not a segment key", key)
 	}
 	b, err := readAll(ctx, a.Store, key)
 	if err != nil {
-		return auditHead{}, fmt.Errorf("audit: read head: %w", err)
+		return chainHead{}, fmt.Errorf("audit: read head: %w", err)
 	}
-	h := auditHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
+	h := chainHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
 	// A closing head fixes the folder of the next segment.
 	line, _, _ := bytes.Cut(b, []byte{'\n'})
 	var hdr struct {
 		Next string `json:"next"`
 	}
 	if err := json.Unmarshal(line, &hdr); err != nil {
-		return auditHead{}, fmt.Errorf("audit: read head %s: %w", key, err)
+		return chainHead{}, fmt.Errorf("audit: read head %s: %w", key, err)
 	}
 	if hdr.Next != "" {
-		if h.next, err = ParseDay(hdr.Next); err != nil || !h.next.After(day) {
-			return auditHead{}, fmt.Errorf("audit: head %s: closing segment names next folder %q, not a later day", key, hdr.Next)
+		if h.next, err = archiver.ParseDay(hdr.Next); err != nil || !h.next.After(day) {
+			return chainHead{}, fmt.Errorf("audit: head %s: closing segment names next folder %q, not a later day", key, hdr.Next)
 		}
 	}
 	a.heads[org] = h
@@ -621,7 +705,7 @@ func (a *AuditLog) head(ctx context.Context, org string) (auditHead, error) {
 }
 
 // encodeSegmentHeader returns h as one line of JSON (no newline), signed with key when set.
-func encodeSegmentHeader(h *AuditSegment, key ed25519.PrivateKey) ([]byte, error) {
+func encodeSegmentHeader(h *Segment, key ed25519.PrivateKey) ([]byte, error) {
 	h.Signature = nil
 	b, err := json.Marshal(h)
 	if err != nil {
@@ -630,7 +714,7 @@ func encodeSegmentHeader(h *AuditSegment, key ed25519.PrivateKey) ([]byte, error
 	if key == nil {
 		return b, nil
 	}
-	h.Signature = newSignature(key, b)
+	h.Signature = archiver.SignBody(key, b)
 	b, err = json.Marshal(h)
 	if err != nil {
 		return nil, fmt.Errorf("audit: encode segment header: %w", err)
@@ -639,30 +723,30 @@ func encodeSegmentHeader(h *AuditSegment, key ed25519.PrivateKey) ([]byte, error
 }
 
 // verifySegmentSignature checks h's signature (see checkSignature).
-func verifySegmentSignature(h *AuditSegment, trusted []ed25519.PublicKey) error {
+func verifySegmentSignature(h *Segment, trusted []ed25519.PublicKey) error {
 	unsigned := *h
 	unsigned.Signature = nil
 	b, err := json.Marshal(&unsigned)
 	if err != nil {
 		return err
 	}
-	return checkSignature("audit segment", h.Signature, b, trusted)
+	return archiver.CheckSignature("audit segment", h.Signature, b, trusted)
 }
 
 // segment is a segment read back: its header, its record lines, and its stored hash.
-type segment struct {
-	header AuditSegment
+type storedSegment struct {
+	header Segment
 	lines  [][]byte // each with its newline
 	sum    [sha256.Size]byte
 	size   int64
 }
 
-// ErrAuditIntegrity is returned (wrapped) when a stored audit segment does not check.
-var ErrAuditIntegrity = errors.New("audit segment does not check")
+// ErrIntegrity is returned (wrapped) when a stored audit segment does not check.
+var ErrIntegrity = errors.New("audit segment does not check")
 
 // checkRecords reports whether the segment's record lines are the ones its header counts
 // and hashes.
-func (seg *segment) checkRecords() error {
+func (seg *storedSegment) checkRecords() error {
 	h := sha256.New()
 	for _, line := range seg.lines {
 		h.Write(line)
@@ -674,18 +758,18 @@ func (seg *segment) checkRecords() error {
 }
 
 // mustParseDay parses a header's date, or gives the zero day (which no key starts with).
-func mustParseDay(s string) Day {
-	d, _ := ParseDay(s)
+func mustParseDay(s string) archiver.Day {
+	d, _ := archiver.ParseDay(s)
 	return d
 }
 
 // readSegment reads and splits a stored segment, checking nothing beyond its shape.
-func readSegment(ctx context.Context, s Store, key string) (*segment, error) {
+func readSegment(ctx context.Context, s archiver.Store, key string) (*storedSegment, error) {
 	b, err := readAll(ctx, s, key)
 	if err != nil {
 		return nil, err
 	}
-	seg := &segment{sum: sha256.Sum256(b), size: int64(len(b))}
+	seg := &storedSegment{sum: sha256.Sum256(b), size: int64(len(b))}
 	head, rest, ok := bytes.Cut(b, []byte{'\n'})
 	if !ok {
 		return seg, fmt.Errorf("%s: no header line", key)
@@ -695,7 +779,7 @@ func readSegment(ctx context.Context, s Store, key string) (*segment, error) {
 	if err := dec.Decode(&seg.header); err != nil {
 		return seg, fmt.Errorf("%s: header: %w", key, err)
 	}
-	if seg.header.Version != AuditSegmentVersion {
+	if seg.header.Version != SegmentVersion {
 		return seg, fmt.Errorf("%s: unsupported segment version %d", key, seg.header.Version)
 	}
 	for len(rest) > 0 {
@@ -712,7 +796,7 @@ func readSegment(ctx context.Context, s Store, key string) (*segment, error) {
 // List calls fn with org's records whose time falls in the days from..to (inclusive), in
 // chain order (which is time order within a replica). It lists and opens only org's
 // folders of the range and the day after it; records still in memory are not included.
-func (a *AuditLog) List(ctx context.Context, org string, from, to Day, fn func(AccessRecord) error) error {
+func (a *Log) List(ctx context.Context, org string, from, to archiver.Day, fn func(Record) error) error {
 	if org == "" {
 		return errors.New("audit: list: an organization is required")
 	}
@@ -734,7 +818,7 @@ func (a *AuditLog) List(ctx context.Context, org string, from, to Day, fn func(A
 	return nil
 }
 
-func (a *AuditLog) listSegment(ctx context.Context, key, org string, lo, hi time.Time, fn func(AccessRecord) error) error {
+func (a *Log) listSegment(ctx context.Context, key, org string, lo, hi time.Time, fn func(Record) error) error {
 	seg, err := readSegment(ctx, a.Store, key)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
@@ -745,18 +829,18 @@ func (a *AuditLog) listSegment(ctx context.Context, key, org string, lo, hi time
 	// Show nothing of a segment that does not check: invented or edited records must not
 	// pass for the organization's access history (verify reports the same).
 	if h := &seg.header; h.Org != org || !strings.HasPrefix(key, auditDayPrefix(org, mustParseDay(h.Date))) {
-		return fmt.Errorf("audit: %s: %w: header of %s/%s, not of its place", key, ErrAuditIntegrity, h.Org, h.Date)
+		return fmt.Errorf("audit: %s: %w: header of %s/%s, not of its place", key, ErrIntegrity, h.Org, h.Date)
 	}
 	if err := seg.checkRecords(); err != nil {
-		return fmt.Errorf("audit: %s: %w: %v", key, ErrAuditIntegrity, err)
+		return fmt.Errorf("audit: %s: %w: %v", key, ErrIntegrity, err)
 	}
 	if len(a.TrustedKeys) > 0 {
 		if err := verifySegmentSignature(&seg.header, a.TrustedKeys); err != nil {
-			return fmt.Errorf("audit: %s: %w: %v", key, ErrAuditIntegrity, err)
+			return fmt.Errorf("audit: %s: %w: %v", key, ErrIntegrity, err)
 		}
 	}
 	for i, line := range seg.lines {
-		var r AccessRecord
+		var r Record
 		if err := json.Unmarshal(line, &r); err != nil {
 			return fmt.Errorf("audit: %s: record %d: %w", key, i+1, err)
 		}
@@ -772,31 +856,82 @@ func (a *AuditLog) listSegment(ctx context.Context, key, org string, lo, hi time
 }
 
 // ListAll calls fn with every organization's records of the days from..to, one
-// organization after another (each in chain order). It lists every segment key of every
-// organization (opening only those of the range): operators' tool, not the API's.
-func (a *AuditLog) ListAll(ctx context.Context, from, to Day, fn func(AccessRecord) error) error {
+// organization after another (each in chain order): operators' tool, not the API's. For
+// the days the day index covers it lists each day's entries, then those organizations'
+// folders of the day (and the day after, as List does); for days before the index it
+// lists every segment key, as the release before the index did, opening only the
+// window's.
+func (a *Log) ListAll(ctx context.Context, from, to archiver.Day, fn func(Record) error) error {
 	lo, hi := from.Start(), to.End()
-	return a.Store.List(ctx, "audit/orgs/", func(key string) error {
-		org, day, _, ok := parseAuditSegmentKey(key)
-		if !ok || day.Before(from) || day.After(to.Next()) {
+	last := to.Next()
+	since, err := indexSince(ctx, a.Store)
+	if err != nil {
+		return err
+	}
+	first := from // the first day the index covers
+	switch {
+	case since.IsZero() || since.After(last):
+		first = last.Next()
+	case since.After(from):
+		first = since
+	}
+	var keys []string
+	for d := first; !d.After(last); d = d.Next() {
+		var orgs []string
+		prefix := dayIndexPrefix(d)
+		if err := a.Store.List(ctx, prefix, func(key string) error {
+			if org := key[len(prefix):]; !strings.Contains(org, "/") {
+				orgs = append(orgs, org)
+			}
 			return nil
+		}); err != nil {
+			return fmt.Errorf("audit: list %s: %w", prefix, err)
 		}
-		return a.listSegment(ctx, key, org, lo, hi, fn)
-	})
+		for _, org := range orgs {
+			if err := a.Store.List(ctx, auditDayPrefix(org, d), func(key string) error {
+				keys = append(keys, key)
+				return nil
+			}); err != nil {
+				return fmt.Errorf("audit: list %s: %w", auditDayPrefix(org, d), err)
+			}
+		}
+	}
+	if first.After(from) {
+		if err := a.Store.List(ctx, "audit/orgs/", func(key string) error {
+			if _, day, _, ok := parseAuditSegmentKey(key); ok && !day.Before(from) && day.Before(first) {
+				keys = append(keys, key)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("audit: list audit/orgs/: %w", err)
+		}
+	}
+	// Key order is organization, day, seq: each organization's chain in order.
+	slices.Sort(keys)
+	for _, key := range keys {
+		org, _, _, ok := parseAuditSegmentKey(key)
+		if !ok {
+			continue
+		}
+		if err := a.listSegment(ctx, key, org, lo, hi, fn); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ListLegacy calls fn with the records of the previous layout (one object per request,
 // every organization's together, written before segments) of the days from..to, in time
 // order. Those objects stay where they are, locked as they were; `chatvault audit` shows
 // them beside the segments.
-func (a *AuditLog) ListLegacy(ctx context.Context, from, to Day, fn func(AccessRecord) error) error {
+func (a *Log) ListLegacy(ctx context.Context, from, to archiver.Day, fn func(Record) error) error {
 	for d := from; !d.After(to); d = d.Next() {
 		err := a.Store.List(ctx, legacyAuditPrefix(d), func(key string) error {
 			b, err := readAll(ctx, a.Store, key)
 			if err != nil {
 				return err
 			}
-			var r AccessRecord
+			var r Record
 			if err := json.Unmarshal(b, &r); err != nil {
 				return fmt.Errorf("audit: %s: %w", key, err)
 			}
@@ -807,4 +942,31 @@ func (a *AuditLog) ListLegacy(ctx context.Context, from, to Day, fn func(AccessR
 		}
 	}
 	return nil
+}
+
+func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
+
+// readAll reads the object at key whole (segments are small: one flush interval of one
+// organization's requests).
+func readAll(ctx context.Context, s archiver.Store, key string) ([]byte, error) {
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	return b, nil
+}
+
+// lastKey returns the greatest key under prefix, "" when there is none.
+func lastKey(ctx context.Context, s archiver.Store, prefix string) (string, error) {
+	var last string
+	err := s.List(ctx, prefix, func(key string) error {
+		last = key
+		return nil
+	})
+	return last, err
 }

@@ -1,4 +1,4 @@
-package archiver_test
+package audit_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -43,11 +44,11 @@ func (c *fakeNow) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// auditKeys lists the keys under audit/.
+// auditKeys lists the segment keys (audit/orgs/), not the day index beside them.
 func auditKeys(t *testing.T, s archiver.Store) []string {
 	t.Helper()
 	var keys []string
-	if err := s.List(context.Background(), "audit/", func(k string) error {
+	if err := s.List(context.Background(), "audit/orgs/", func(k string) error {
 		keys = append(keys, k)
 		return nil
 	}); err != nil {
@@ -73,14 +74,14 @@ func newAuditStore(t *testing.T) (*fsstore.Store, string) {
 func TestAuditWrittenInSegments(t *testing.T) {
 	store, _ := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 23, 58, 30, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now}
+	log := &audit.Log{Store: store, Now: clk.Now}
 	ctx := context.Background()
 	for i := range 200 {
 		org := auditOrgA
 		if i%4 == 3 {
 			org = auditOrgB
 		}
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, TokenName: "t", Status: 200, Date: "2026-11-22"}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: org, TokenName: "t", Status: 200, Date: "2026-11-22"}); err != nil {
 			t.Fatal(err)
 		}
 		clk.Add(time.Second)
@@ -103,7 +104,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	for org, want := range map[string]int{auditOrgA: 150, auditOrgB: 50} {
 		var n int
 		var last time.Time
-		if err := log.List(ctx, org, from, to, func(r archiver.AccessRecord) error {
+		if err := log.List(ctx, org, from, to, func(r audit.Record) error {
 			if r.Org != org {
 				t.Errorf("%s's listing holds a record of %s", org, r.Org)
 			}
@@ -122,7 +123,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	}
 	// The range is honoured: the 24th alone holds what came after midnight.
 	var n int
-	if err := log.List(ctx, auditOrgA, to, to, func(r archiver.AccessRecord) error {
+	if err := log.List(ctx, auditOrgA, to, to, func(r audit.Record) error {
 		if archiver.DayOf(r.Time) != to {
 			t.Errorf("record of %s listed for %s", r.Time, to)
 		}
@@ -134,7 +135,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	if n == 0 || n == 150 {
 		t.Errorf("%d records of the 24th", n)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -169,11 +170,11 @@ func TestAuditSegmentsVerified(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store, dir := newAuditStore(t)
 			clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-			log := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: key}
+			log := &audit.Log{Store: store, Now: clk.Now, SigningKey: key}
 			ctx := context.Background()
 			for range 5 {
 				for range 3 {
-					if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+					if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 						t.Fatal(err)
 					}
 				}
@@ -186,12 +187,12 @@ func TestAuditSegmentsVerified(t *testing.T) {
 			if len(keys) != 5 {
 				t.Fatalf("%d segments, want 5: %v", len(keys), keys)
 			}
-			rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: archiver.AuditChains{}})
+			rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: audit.Verifier{}})
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: %v %v", err, rep.Problems)
 			}
 			tt.tamper(t, dir, keys)
-			rep, err = verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: archiver.AuditChains{}})
+			rep, err = verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: audit.Verifier{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -236,7 +237,7 @@ func TestAuditStoreDown(t *testing.T) {
 	fs, _ := newAuditStore(t)
 	store := &downStore{Store: fs}
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now, FlushInterval: time.Minute, MaxPending: 100}
+	log := &audit.Log{Store: store, Now: clk.Now, FlushInterval: time.Minute, MaxPending: 100}
 	ctx := context.Background()
 	store.down.Store(true)
 	appended := 0
@@ -244,7 +245,7 @@ func TestAuditStoreDown(t *testing.T) {
 		if err := log.Admit(); err != nil {
 			t.Fatalf("refused after %d while within the bound: %v", appended, err)
 		}
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 		appended++
@@ -256,10 +257,10 @@ func TestAuditStoreDown(t *testing.T) {
 	}
 	clk.Add(31 * time.Second)
 	// Writable (readiness) says what Admit will, without counting a refused request.
-	if err := log.Writable(); !errors.Is(err, archiver.ErrAuditUnavailable) || log.Stats().Refused != 0 {
+	if err := log.Writable(); !errors.Is(err, audit.ErrUnavailable) || log.Stats().Refused != 0 {
 		t.Fatalf("writable with records waiting 2 min on a down store: %v, %d refused", err, log.Stats().Refused)
 	}
-	if err := log.Admit(); !errors.Is(err, archiver.ErrAuditUnavailable) || log.Stats().Refused != 1 {
+	if err := log.Admit(); !errors.Is(err, audit.ErrUnavailable) || log.Stats().Refused != 1 {
 		t.Fatalf("admit with records waiting 2 min on a down store: %v, %d refused", err, log.Stats().Refused)
 	}
 	store.down.Store(false)
@@ -276,7 +277,7 @@ func TestAuditStoreDown(t *testing.T) {
 	}
 	from, _ := archiver.ParseDay("2026-11-23")
 	n := 0
-	if err := log.List(ctx, auditOrgA, from, from, func(archiver.AccessRecord) error { n++; return nil }); err != nil {
+	if err := log.List(ctx, auditOrgA, from, from, func(audit.Record) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != appended {
@@ -292,12 +293,12 @@ func TestAuditSegmentLocks(t *testing.T) {
 	fs, _ := newAuditStore(t)
 	ls := &lockingStore{Store: fs, locks: map[string]archiver.ObjectLock{}}
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: ls, Now: clk.Now, RetentionDays: func(org string) int {
+	log := &audit.Log{Store: ls, Now: clk.Now, RetentionDays: func(org string) int {
 		return map[string]int{auditOrgA: 2557, auditOrgB: 10}[org]
 	}}
 	ctx := context.Background()
 	for _, org := range []string{auditOrgA, auditOrgB} {
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: org, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -318,14 +319,14 @@ func TestAuditSegmentLocks(t *testing.T) {
 			t.Errorf("%s locked %+v, want COMPLIANCE until %s", k, l, want)
 		}
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: archiver.AuditChains{}})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	l := ls.locks[keys[0]]
 	l.RetainUntil = l.RetainUntil.AddDate(-1, 0, 0)
 	ls.locks[keys[0]] = l
-	rep, err = verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: archiver.AuditChains{}})
+	rep, err = verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "retained until") {
 		t.Fatalf("verify with a shortened lock: %v %v", err, rep.Problems)
 	}
@@ -336,13 +337,13 @@ func TestAuditSegmentLocks(t *testing.T) {
 func TestAuditReplicasShareChains(t *testing.T) {
 	store, _ := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	logs := []*archiver.AuditLog{{Store: store, Now: clk.Now}, {Store: store, Now: clk.Now}}
+	logs := []*audit.Log{{Store: store, Now: clk.Now}, {Store: store, Now: clk.Now}}
 	ctx := context.Background()
 	total := 0
 	for round := range 4 {
 		var wg sync.WaitGroup
 		for i, log := range logs {
-			if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200 + i}); err != nil {
+			if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200 + i}); err != nil {
 				t.Fatal(err)
 			}
 			total++
@@ -360,13 +361,13 @@ func TestAuditReplicasShareChains(t *testing.T) {
 	if keys := auditKeys(t, store); len(keys) != 8 {
 		t.Fatalf("%d segments, want 8: %v", len(keys), keys)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	day, _ := archiver.ParseDay("2026-11-23")
 	n := 0
-	if err := logs[0].List(ctx, auditOrgA, day, day, func(archiver.AccessRecord) error { n++; return nil }); err != nil {
+	if err := logs[0].List(ctx, auditOrgA, day, day, func(audit.Record) error { n++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n != total {
@@ -393,14 +394,14 @@ func TestAuditOneOrganizationFailing(t *testing.T) {
 	fs, _ := newAuditStore(t)
 	store := &failOrgStore{Store: fs, org: auditOrgA}
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now}
+	log := &audit.Log{Store: store, Now: clk.Now}
 	ctx := context.Background()
 	for _, org := range []string{auditOrgA, auditOrgB, auditOrgA} {
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: org, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: org, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: "../x", Status: 200}); err == nil {
+	if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: "../x", Status: 200}); err == nil {
 		t.Fatal("a record whose organization cannot name a key was accepted")
 	}
 	if err := log.Flush(ctx); err == nil {
@@ -444,8 +445,8 @@ func TestAuditListRefusesForgedSegments(t *testing.T) {
 			})
 		}, "records"},
 		{"a segment of invented records signed by another key", func(t *testing.T, ctx context.Context, store archiver.Store, _ string, clk *fakeNow) {
-			forged := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: forger}
-			if err := forged.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200, TokenName: "nobody"}); err != nil {
+			forged := &audit.Log{Store: store, Now: clk.Now, SigningKey: forger}
+			if err := forged.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200, TokenName: "nobody"}); err != nil {
 				t.Fatal(err)
 			}
 			if err := forged.Flush(ctx); err != nil {
@@ -457,8 +458,8 @@ func TestAuditListRefusesForgedSegments(t *testing.T) {
 			store, dir := newAuditStore(t)
 			clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 			ctx := context.Background()
-			log := &archiver.AuditLog{Store: store, Now: clk.Now, SigningKey: key}
-			if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+			log := &audit.Log{Store: store, Now: clk.Now, SigningKey: key}
+			if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 				t.Fatal(err)
 			}
 			if err := log.Flush(ctx); err != nil {
@@ -466,10 +467,10 @@ func TestAuditListRefusesForgedSegments(t *testing.T) {
 			}
 			clk.Add(time.Minute)
 			tt.tamper(t, ctx, store, dir, clk)
-			reader := &archiver.AuditLog{Store: store, Now: clk.Now, TrustedKeys: trusted}
+			reader := &audit.Log{Store: store, Now: clk.Now, TrustedKeys: trusted}
 			day := archiver.DayOf(clk.Now())
 			var shown int
-			err := reader.List(ctx, auditOrgA, day, day, func(archiver.AccessRecord) error {
+			err := reader.List(ctx, auditOrgA, day, day, func(audit.Record) error {
 				shown++
 				return nil
 			})

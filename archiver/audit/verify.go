@@ -1,4 +1,4 @@
-package archiver
+package audit
 
 import (
 	"bytes"
@@ -8,32 +8,39 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
-// AuditChains verifies the access audit's segment chains (an AuditVerifier for package
-// verify: set verify.Options.Audit to it).
-type AuditChains struct{}
+// Verifier verifies the access audit's chains for archiver.Ledger.Verify (set it as
+// VerifyOptions.Audit).
+type Verifier struct{}
 
 // VerifyAudit walks every organization's chain of audit segments (or org's): each
 // segment must be the next of its chain (seq, previous), match its header (records, their
 // SHA-256, first and last times, its key), hold only its organization's records, carry a
-// valid signature by a trusted key when trusted keys are given, and be locked as its header says on a store
+// valid signature by a trusted key when verification has trusted keys, and be locked as its header says on a store
 // that locks. Objects of the previous layout (one per request) are counted in a warning:
 // they predate the chains and are not verifiable beyond being readable.
-func (AuditChains) VerifyAudit(ctx context.Context, s Store, org string, trusted []ed25519.PublicKey, rep AuditReport) error {
-	l := Ledger{Store: s}
+//
+// It reads every segment of the chains it walks: a chain is only as good as its every
+// link, so verification is not bounded by a window as List is.
+func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org string, trusted []ed25519.PublicKey, rep archiver.AuditReport) error {
 	prefix := "audit/"
 	if org != "" {
 		prefix = auditOrgPrefix(org)
 	}
-	org = ""
 	var (
+		chain  string
 		expect int64
 		prev   string
-		next   Day // the folder a closing segment fixed for the next one
+		next   archiver.Day // the folder a closing segment fixed for the next one
 		legacy int
 	)
-	err := l.Store.List(ctx, prefix, func(key string) error {
+	err := store.List(ctx, prefix, func(key string) error {
+		if isIndexKey(key) {
+			return nil // a finding aid for ListAll, not evidence
+		}
 		if !strings.HasPrefix(key, "audit/orgs/") {
 			legacy++
 			return nil
@@ -43,15 +50,15 @@ func (AuditChains) VerifyAudit(ctx context.Context, s Store, org string, trusted
 			rep.Problem("%s: not an audit segment", key)
 			return nil
 		}
-		if o != org {
-			org, expect, prev, next = o, 1, "", Day{}
+		if o != chain {
+			chain, expect, prev, next = o, 1, "", archiver.Day{}
 		}
 		if !next.IsZero() && day.String() != next.String() {
 			rep.Problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
 		}
 		// A segment that cannot be read leaves the next one's previous unchecked (it is
 		// a problem already); otherwise the next must name this one's hash.
-		prev, next = l.verifySegment(ctx, key, o, day, seq, expect, prev, trusted, rep)
+		prev, next = verifySegment(ctx, store, key, o, day, seq, expect, prev, trusted, rep)
 		rep.Segment(o, seq, prev) // the witnessed head, if any
 		expect = seq + 1
 		return ctx.Err()
@@ -68,16 +75,16 @@ func (AuditChains) VerifyAudit(ctx context.Context, s Store, org string, trusted
 
 // verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,
 // for a closing segment, the day of the folder the chain goes on in.
-func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep AuditReport) (string, Day) {
-	seg, err := readSegment(ctx, l.Store, key)
+func verifySegment(ctx context.Context, store archiver.Store, key, org string, day archiver.Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep archiver.AuditReport) (string, archiver.Day) {
+	seg, err := readSegment(ctx, store, key)
 	if seg == nil {
 		rep.Problem("%s: %v", key, err)
-		return "", Day{}
+		return "", archiver.Day{}
 	}
 	stored := hexSum(seg.sum)
 	if err != nil {
 		rep.Problem("%v", err)
-		return stored, Day{}
+		return stored, archiver.Day{}
 	}
 	rep.Object(seg.size)
 	h := &seg.header
@@ -96,15 +103,15 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 	}
 	if err := seg.checkRecords(); err != nil {
 		rep.Problem("%s: %v", key, err)
-		return stored, Day{}
+		return stored, archiver.Day{}
 	}
 	if h.Next != "" {
-		// A closing segment (see AuditSegment.Next): no records, a later folder.
-		next, err := ParseDay(h.Next)
+		// A closing segment (see Segment.Next): no records, a later folder.
+		next, err := archiver.ParseDay(h.Next)
 		switch {
 		case err != nil || next.String() != h.Next || !next.After(day):
 			rep.Problem("%s: closing segment names next folder %q, not a later day", key, h.Next)
-			next = Day{}
+			next = archiver.Day{}
 		case len(seg.lines) != 0 || !h.First.IsZero() || !h.Last.IsZero():
 			rep.Problem("%s: closing segment holds records", key)
 		}
@@ -115,19 +122,19 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 	}
 	var first, last time.Time
 	for i, line := range seg.lines {
-		var r AccessRecord
+		var r Record
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&r); err != nil {
 			rep.Problem("%s: record %d: %v", key, i+1, err)
-			return stored, Day{}
+			return stored, archiver.Day{}
 		}
 		switch {
 		case r.Org != org:
 			rep.Problem("%s: record %d is of organization %q", key, i+1, r.Org)
 		case r.Time.Before(last):
 			rep.Problem("%s: record %d is out of time order", key, i+1)
-		case DayOf(r.Time).After(day):
+		case archiver.DayOf(r.Time).After(day):
 			rep.Problem("%s: record %d of %s is in an earlier day's folder", key, i+1, r.Time.Format(time.RFC3339))
 		}
 		if i == 0 {
@@ -141,5 +148,5 @@ func (l Ledger) verifySegment(ctx context.Context, key, org string, day Day, seq
 	if h.RetentionDays > 0 {
 		rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 	}
-	return stored, Day{}
+	return stored, archiver.Day{}
 }

@@ -1,4 +1,4 @@
-package archiver_test
+package audit_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -21,12 +22,12 @@ import (
 func TestAuditReplicasAcrossMidnight(t *testing.T) {
 	store, _ := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 23, 50, 0, 0, time.UTC)}
-	a := &archiver.AuditLog{Store: store, Now: clk.Now}
-	b := &archiver.AuditLog{Store: store, Now: clk.Now}
+	a := &audit.Log{Store: store, Now: clk.Now}
+	b := &audit.Log{Store: store, Now: clk.Now}
 	ctx := context.Background()
-	write := func(log *archiver.AuditLog, status int) {
+	write := func(log *audit.Log, status int) {
 		t.Helper()
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: status}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: status}); err != nil {
 			t.Fatal(err)
 		}
 		if err := log.Flush(ctx); err != nil {
@@ -38,7 +39,7 @@ func TestAuditReplicasAcrossMidnight(t *testing.T) {
 	write(a, 201) // seq 2, 23:55, B does not know it
 	clk.Add(10 * time.Minute)
 	write(b, 202) // 00:05 the next day
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestAuditReplicasAcrossMidnight(t *testing.T) {
 	}
 	from, _ := archiver.ParseDay("2026-11-23")
 	var statuses []int
-	if err := a.List(ctx, auditOrgA, from, from.Next(), func(r archiver.AccessRecord) error {
+	if err := a.List(ctx, auditOrgA, from, from.Next(), func(r audit.Record) error {
 		statuses = append(statuses, r.Status)
 		return nil
 	}); err != nil {
@@ -70,10 +71,10 @@ func TestAuditReplicasAcrossMidnight(t *testing.T) {
 func TestAuditClosingSegmentFolderChecked(t *testing.T) {
 	store, dir := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 23, 55, 0, 0, time.UTC)}
-	log := &archiver.AuditLog{Store: store, Now: clk.Now}
+	log := &audit.Log{Store: store, Now: clk.Now}
 	ctx := context.Background()
 	for range 2 {
-		if err := log.Append(ctx, archiver.AccessRecord{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
 			t.Fatal(err)
 		}
 		if err := log.Flush(ctx); err != nil {
@@ -101,7 +102,7 @@ func TestAuditClosingSegmentFolderChecked(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, last)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: archiver.AuditChains{}})
+	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,13 +1,11 @@
 package archiver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -18,7 +16,6 @@ import (
 	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/pgzip"
 )
 
 // gzipLevel trades size for speed. Level 1 keeps compression off the critical path of a
@@ -36,19 +33,6 @@ const (
 	gzipBlocks = 4
 )
 
-// gzipWriters reuses compressors and their block buffers across organizations: a day of
-// ten thousand small organizations should not allocate ten thousand sets of buffers.
-var gzipWriters = sync.Pool{New: func() any {
-	zw, err := pgzip.NewWriterLevel(io.Discard, gzipLevel)
-	if err != nil {
-		panic(err) // gzipLevel is a valid constant
-	}
-	if err := zw.SetConcurrency(gzipBlock, gzipBlocks); err != nil {
-		panic(err)
-	}
-	return zw
-}}
-
 // writer merges the sorted runs and turns each organization's records into a staged
 // export, then commits them, several organizations at once.
 type writer struct {
@@ -61,6 +45,9 @@ type writer struct {
 	log    *slog.Logger
 	work   string    // the run's folder for sort runs and staged exports
 	start  time.Time // when the seal began: the directory snapshot was read before
+	// stagers and batches are reused from one organization to the next (stager.go).
+	stagers *stagerList
+	batches chan []byte
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -77,7 +64,7 @@ type writer struct {
 type orgJob struct {
 	org   int32
 	lines chan []byte // batches of '\n'-terminated lines
-	free  chan []byte
+	free  chan []byte // where they go back once written, for the next batch (writer.batches)
 }
 
 const jobBatch = 256 << 10
@@ -146,13 +133,16 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	skews := make(map[int32]*ClockSkew)
 	start, end := w.day.Start().UnixMilli(), w.day.End().UnixMilli()
 
+	// One set of batch buffers for every organization, handed back by stageOrg.
+	w.stagers = newStagerList(s.Workers + 2)
+	w.batches = make(chan []byte, 3*s.Workers)
+	for range cap(w.batches) {
+		w.batches <- make([]byte, 0, jobBatch)
+	}
 	startJob := func(org int32) {
 		sem <- struct{}{}
-		job = &orgJob{org: org, lines: make(chan []byte, 2), free: make(chan []byte, 3)}
-		for range 3 {
-			job.free <- make([]byte, 0, jobBatch)
-		}
-		batchBuf = <-job.free
+		job = &orgJob{org: org, lines: make(chan []byte, 2), free: w.batches}
+		batchBuf = (<-job.free)[:0]
 		wg.Add(1)
 		j, c, win, skew := job, orgCounts[org], window[org], skews[org]
 		go func() {
@@ -169,7 +159,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		}
 		if len(batchBuf) > 0 {
 			job.lines <- batchBuf
+		} else {
+			job.free <- batchBuf
 		}
+		batchBuf = nil
 		close(job.lines)
 		job = nil
 	}
@@ -181,7 +174,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 				if err := parkOQ(); err != nil {
 					return err
 				}
-				if oq, err = newStagedObject(w.work); err != nil {
+				if oq, err = newStagedObject(w.work, w.stagers); err != nil {
 					return err
 				}
 				oqOrg = o
@@ -194,7 +187,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		}
 		if r.org == -1 {
 			if q == nil {
-				if q, err = newStagedObject(w.work); err != nil {
+				if q, err = newStagedObject(w.work, w.stagers); err != nil {
 					return err
 				}
 			}
@@ -341,7 +334,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	var err error
 	var ix *chatIndexBuilder
 	if !skip {
-		st, err = newStagedObject(w.work)
+		st, err = newStagedObject(w.work, w.stagers)
 		ix = newChatIndexBuilder()
 	}
 	for b := range j.lines {
@@ -614,10 +607,8 @@ func (w *writer) recordFailure(ctx context.Context, o model.Organization, cause 
 // known before it is uploaded.
 type stagedObject struct {
 	f         *os.File
-	buf       *bufio.Writer // gzip writes in small pieces; batch them into large writes
-	zw        *pgzip.Writer
-	jsonl     hash.Hash
-	stored    hash.Hash
+	sg        *stager // until finished (or removed), then back in its list
+	list      *stagerList
 	jsonlSize int64
 	size      int64
 	sum       [sha256.Size]byte
@@ -627,45 +618,43 @@ type stagedObject struct {
 	parked    bool // finished and its file closed; store reopens it
 }
 
-func newStagedObject(dir string) (*stagedObject, error) {
+func newStagedObject(dir string, list *stagerList) (*stagedObject, error) {
 	f, err := os.CreateTemp(dir, "chatvault-export-*")
 	if err != nil {
 		return nil, fmt.Errorf("stage export: %w", err)
 	}
-	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
-	st.buf = bufio.NewWriterSize(io.MultiWriter(crashpoint.Writer("temp.write", f), st.stored), 256<<10)
-	zw := gzipWriters.Get().(*pgzip.Writer)
-	zw.Reset(st.buf)
-	// No name, no modification time (0 means none): the same records give the same bytes.
-	zw.Header = pgzip.Header{OS: 255, ModTime: time.Unix(0, 0)}
-	st.zw = zw
-	return st, nil
+	sg := list.get()
+	// gzip writes in small pieces; sg.buf batches them into large writes.
+	sg.reset(crashpoint.Writer("temp.write", f))
+	return &stagedObject{f: f, sg: sg, list: list}, nil
 }
 
 func (st *stagedObject) write(b []byte) error {
-	st.jsonl.Write(b)
+	st.sg.jsonl.Write(b)
 	st.jsonlSize += int64(len(b))
-	if _, err := st.zw.Write(b); err != nil {
+	if _, err := st.sg.zw.Write(b); err != nil {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	return nil
 }
 
+var newline = []byte{'\n'}
+
 func (st *stagedObject) writeLine(b []byte) error {
 	if err := st.write(b); err != nil {
 		return err
 	}
-	return st.write([]byte{'\n'})
+	return st.write(newline)
 }
 
 func (st *stagedObject) finish() error {
-	err := st.zw.Close()
-	gzipWriters.Put(st.zw)
-	st.zw = nil
-	if err != nil {
+	sg := st.sg
+	st.sg = nil
+	defer st.list.put(sg)
+	if err := sg.zw.Close(); err != nil {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
-	if err := st.buf.Flush(); err != nil {
+	if err := sg.buf.Flush(); err != nil {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	size, err := st.f.Seek(0, io.SeekCurrent)
@@ -673,8 +662,8 @@ func (st *stagedObject) finish() error {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	st.size = size
-	copy(st.sum[:], st.stored.Sum(nil))
-	copy(st.jsonlSum[:], st.jsonl.Sum(nil))
+	sg.stored.Sum(st.sum[:0])
+	sg.jsonl.Sum(st.jsonlSum[:0])
 	return nil
 }
 
@@ -702,10 +691,10 @@ func (st *stagedObject) park() error {
 }
 
 func (st *stagedObject) remove() {
-	if st.zw != nil {
-		// Not finished: drain the compressor's goroutines before dropping it.
-		st.zw.Close()
-		st.zw = nil
+	if st.sg != nil {
+		// Not finished: put drains the compressor's goroutines before reusing it.
+		st.list.put(st.sg)
+		st.sg = nil
 	}
 	st.f.Close()
 	os.Remove(st.f.Name())

@@ -459,7 +459,8 @@ func syncDir(dir string) error {
 // copyContext is io.Copy that stops once ctx is done, so a cancelled run does not keep
 // writing or hashing a large object.
 func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, 128<<10)
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -482,6 +483,27 @@ func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, erro
 		if rerr != nil {
 			return n, rerr
 		}
+	}
+}
+
+// copyBuffers is a fixed free list of copyContext's buffers: a seal creates a few objects
+// per organization, and a buffer each would be 128 KiB of garbage per object. Not a
+// sync.Pool, which every garbage collection empties. It keeps at most 8 (1 MiB).
+var copyBuffers = make(chan []byte, 8)
+
+func getCopyBuffer() []byte {
+	select {
+	case b := <-copyBuffers:
+		return b
+	default:
+		return make([]byte, 128<<10)
+	}
+}
+
+func putCopyBuffer(b []byte) {
+	select {
+	case copyBuffers <- b:
+	default:
 	}
 }
 

@@ -127,10 +127,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	var oc *OrgCounts // the current organization's counts
 	var win *Window   // and its window
 	var skew *ClockSkew
-	var seen = make(map[int32]bool)
-	orgCounts := make(map[int32]*OrgCounts)
-	window := make(map[int32]*Window)
-	skews := make(map[int32]*ClockSkew)
+	// Only the current organization's counts are kept here: the others' went with their
+	// jobs, and a day of 50,000 organizations must not hold them twice.
+	seen := make([]bool, len(w.rt.orgs))
 	start, end := w.day.Start().UnixMilli(), w.day.End().UnixMilli()
 
 	// One set of batch buffers for every organization, handed back by stageOrg.
@@ -139,12 +138,12 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	for range cap(w.batches) {
 		w.batches <- make([]byte, 0, jobBatch)
 	}
-	startJob := func(org int32) {
+	startJob := func(org int32, c *OrgCounts, win *Window, skew *ClockSkew) {
 		sem <- struct{}{}
 		job = &orgJob{org: org, lines: make(chan []byte, 2), free: w.batches}
 		batchBuf = (<-job.free)[:0]
 		wg.Add(1)
-		j, c, win, skew := job, orgCounts[org], window[org], skews[org]
+		j := job
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -206,8 +205,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			oc = newOrgCounts(w.counts.orgExcluded[r.org])
 			win = &Window{Start: start, End: end, FirstEvent: r.ts}
 			skew = new(ClockSkew)
-			orgCounts[r.org], window[r.org], skews[r.org] = oc, win, skew
-			startJob(r.org)
+			startJob(r.org, oc, win, skew)
 		}
 		s.Progress.Written.Add(1)
 		if bytes.Equal(prev, r.line) {
@@ -253,10 +251,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		if seen[org] {
 			continue
 		}
-		orgCounts[org] = newOrgCounts(w.counts.orgExcluded[org])
-		window[org] = &Window{Start: start, End: end}
-		skews[org] = new(ClockSkew)
-		startJob(org)
+		startJob(org, newOrgCounts(w.counts.orgExcluded[org]), &Window{Start: start, End: end}, new(ClockSkew))
 		endJob()
 	}
 	wg.Wait()
@@ -363,6 +358,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if err != nil {
 		w.fail(ctx, res, err)
 	}
+	res.compact()
 	w.mu.Lock()
 	w.commits[j.org] = res
 	w.mu.Unlock()
@@ -373,8 +369,14 @@ type orgCommit struct {
 	OrgResult
 	org    model.Organization
 	window Window
-	head   *StoredManifest // the chain head before this commit
-	latest *StoredManifest // the day's latest revision before this commit
+	head   *StoredManifest // the chain head before this commit, until compact
+	latest *StoredManifest // the day's latest revision before this commit, until compact
+	// headSeq and headSHA256 are the chain head's (0 when the chain is new), and
+	// latestRevision the day's latest revision (0 when none): what commit needs of head and
+	// latest, which compact drops.
+	headSeq        int64
+	headSHA256     [sha256.Size]byte
+	latestRevision int
 	// supersedes is set when the operator superseded a revision this one drops records of.
 	supersedes *Supersession
 	// manifestSHA256 is of the manifest committed, or of the latest found unchanged, for
@@ -383,8 +385,23 @@ type orgCommit struct {
 	// quarantine is the organization's staged quarantine object, nil when none of the
 	// day's quarantined lines is attributed to it.
 	quarantine *stagedObject
-	// index is the day's chat index (OrgResult.ChatIndex names it once stored).
+	// index is the day's chat index (OrgResult.ChatIndex names it once stored), until
+	// compact.
 	index *ChatIndex
+}
+
+// compact drops what the organization's commit no longer needs once it is staged: the
+// chain head's and the latest revision's manifests (bytes and all) and the chat index.
+// Every organization's commit waits in writer.commits until the whole day is staged, so
+// whatever one keeps, a day of 50,000 organizations keeps 50,000 times.
+func (c *orgCommit) compact() {
+	if c.head != nil {
+		c.headSeq, c.headSHA256 = c.head.Seq, c.head.SHA256
+	}
+	if c.latest != nil {
+		c.latestRevision = c.latest.Revision
+	}
+	c.head, c.latest, c.index = nil, nil, nil
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -544,8 +561,8 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 		sk := c.ClockSkew
 		m.ClockSkew = &sk
 	}
-	if c.latest != nil {
-		m.Revision = c.latest.Revision + 1
+	if c.latestRevision > 0 {
+		m.Revision = c.latestRevision + 1
 	}
 	if c.supersedes != nil {
 		m.Supersedes = c.supersedes
@@ -553,8 +570,8 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 			return err
 		}
 	}
-	if c.head != nil {
-		m.Seq, m.Previous = c.head.Seq+1, hexSum(c.head.SHA256)
+	if c.headSeq > 0 {
+		m.Seq, m.Previous = c.headSeq+1, hexSum(c.headSHA256)
 	}
 	if w.s.SigningKey != nil {
 		if err := sign(m, w.s.SigningKey); err != nil {

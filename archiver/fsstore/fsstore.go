@@ -180,8 +180,9 @@ type durableFolders struct {
 	m  map[string]struct{}
 }
 
-// maxDurableFolders bounds durableFolders: some 64 bytes each, a few MiB at most.
-const maxDurableFolders = 1 << 15
+// maxDurableFolders bounds durableFolders (some 100 bytes each): far more than the folders
+// of the organizations a seal writes at once, which are the ones that gain from it.
+const maxDurableFolders = 1 << 12
 
 func (f *durableFolders) has(dir string) bool {
 	f.mu.Lock()

@@ -3,9 +3,11 @@ package archiver_test
 import (
 	"context"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -83,4 +85,79 @@ func TestSealCostPerOrg(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "seal: cost of each further organization", reliability.Kept,
 		"at most 12 fsyncs (4 objects, each file and folder once, new folders' names once) and 64 KiB of heap allocation: writers, compressors and buffers are reused across organizations")
+}
+
+// heapProbe is a folder store that notes the live heap at two moments of a seal: when the
+// writer first looks up an organization's chain (the merge has not kept anything of any
+// organization yet) and when it reads the day's accounting (every organization is staged
+// and committed, and waits in the writer for the day's results).
+type heapProbe struct {
+	*fsstore.Store
+	first, staged uint64
+}
+
+func (p *heapProbe) List(ctx context.Context, prefix string, fn func(string) error) error {
+	switch {
+	case p.first == 0 && strings.HasPrefix(prefix, "orgs/"):
+		p.first = liveHeap()
+	case strings.HasPrefix(prefix, archiver.AccountingPrefix):
+		// The last: the day's accounting is also read before the merge.
+		p.staged = liveHeap()
+	}
+	return p.Store.List(ctx, prefix, fn)
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestSealHeapPerOrg counts the heap a seal keeps for each organization until its day is
+// done, on a second day, when every organization has a chain: a day of 50,000
+// organizations keeps it 50,000 times, within the heap's share of export.sortMemory.
+func TestSealHeapPerOrg(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seals two generated days")
+	}
+	const orgs, events = 400, 4_000
+	logDir := t.TempDir()
+	days := []archiver.Day{mustDay("2026-11-21"), mustDay("2026-11-22")}
+	for _, d := range days {
+		if _, err := synth.Generate(context.Background(), logDir, synth.Options{Day: d, Events: events, Orgs: orgs, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFixture(t, logDir)
+	var res *archiver.DayResult
+	var p *heapProbe
+	for _, d := range days {
+		p = &heapProbe{Store: f.store}
+		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+			TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 2,
+		}}
+		var err error
+		if res, err = s.Seal(context.Background(), d, f.directory, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Failed() {
+			t.Fatalf("org %s failed: %v", o.Org, o.Err)
+		}
+	}
+	if p.first == 0 || p.staged == 0 {
+		t.Fatal("the seal did not look up a chain or read the day's accounting: the probe needs updating")
+	}
+	n := len(res.Orgs)
+	per := (int64(p.staged) - int64(p.first)) / int64(n)
+	t.Logf("%d organizations: live heap %d KiB at the first chain lookup, %d KiB once all are staged: %d bytes per organization",
+		n, p.first>>10, p.staged>>10, per)
+	// An organization's result (OrgResult: counts, keys, hashes) and what its commit
+	// needs; not the manifests read to stage it, nor its chat index.
+	const maxPerOrg = 3000
+	if per > maxPerOrg {
+		t.Fatalf("%d bytes of heap kept per organization, want at most %d", per, maxPerOrg)
+	}
+	reliability.Record(t, "operations", "seal: heap kept per organization until the day is done", reliability.Kept,
+		"at most 3,000 bytes, was 10,000 (its result and what its commit needs): the chain head's and latest revision's manifests and the chat index are dropped once it is staged")
 }

@@ -23,7 +23,8 @@ import (
 // reruns compare the JSONL, not the gzip bytes.
 const gzipLevel = gzip.BestSpeed
 
-// Exports are compressed in 1 MiB blocks, several at once (klauspost/pgzip): the merge
+// Exports are compressed in 1 MiB blocks, several at once (blockGzip, in the format of
+// klauspost/pgzip): the merge
 // feeds one organization at a time, so without this a large organization's compression
 // would run on one core while the others wait. The blocks form one ordinary gzip member
 // (deflate blocks joined by sync flushes, each primed with the previous block's tail), so

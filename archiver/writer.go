@@ -271,6 +271,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	if err := w.applyHolds(ctx); err != nil {
 		return fmt.Errorf("manifests committed, but the legal holds recorded for the day are not all placed (a rerun places them): %w", err)
 	}
+	// Sized once: with 50,000 organizations, growing it by appends would copy it a dozen times.
+	if len(w.commits) > 0 {
+		w.res.Orgs = make([]OrgResult, 0, len(w.commits))
+	}
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
 			w.res.Orgs = append(w.res.Orgs, c.OrgResult)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -95,6 +96,7 @@ func TestSealCostPerOrg(t *testing.T) {
 // between, is what the seal keeps of each.
 type heapProbe struct {
 	*fsstore.Store
+	mu      sync.Mutex // organizations are staged several at once
 	skip    int
 	lookups int
 	first   uint64
@@ -102,6 +104,8 @@ type heapProbe struct {
 }
 
 func (p *heapProbe) List(ctx context.Context, prefix string, fn func(string) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	switch {
 	case strings.HasPrefix(prefix, "orgs/") && strings.HasSuffix(prefix, "/manifests/"):
 		if p.lookups++; p.lookups == p.skip {

@@ -24,11 +24,11 @@ import (
 const gzipLevel = gzip.BestSpeed
 
 // Exports are compressed in 1 MiB blocks, several at once (blockGzip, in the format of
-// klauspost/pgzip): the merge
-// feeds one organization at a time, so without this a large organization's compression
-// would run on one core while the others wait. The blocks form one ordinary gzip member
-// (deflate blocks joined by sync flushes, each primed with the previous block's tail), so
-// any gzip reader decodes it, and the same records always give the same bytes.
+// klauspost/pgzip): the merge feeds one organization at a time, so without this a large
+// organization's compression would run on one core while the others wait. The blocks form
+// one ordinary gzip member (deflate blocks joined by sync flushes, each primed with the
+// previous block's tail), so any gzip reader decodes it, and the same records always give
+// the same bytes.
 const (
 	gzipBlock  = 1 << 20
 	gzipBlocks = 4
@@ -343,6 +343,11 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 		}
 		if err == nil && !skip {
 			err = ix.addLines(b)
+		}
+		if cap(b) > 4*jobBatch {
+			// A line of many MiB grew this batch; do not keep that much for the rest of
+			// the day.
+			b = make([]byte, 0, jobBatch)
 		}
 		j.free <- b
 	}

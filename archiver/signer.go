@@ -46,7 +46,7 @@ func (w *writer) noteSigner(head *StoredManifest) {
 // as long as the archive exists (an organization that starts archiving on the night the
 // key went missing). It runs once every organization was staged.
 func (w *writer) checkNewChain(c *orgCommit) error {
-	if c.head != nil || w.s.SigningKey != nil || !w.signed.seen.Load() {
+	if c.headSeq > 0 || w.s.SigningKey != nil || !w.signed.seen.Load() {
 		return nil
 	}
 	return fmt.Errorf("the archive's other chains are signed but this run has no signing key: the organization's " +

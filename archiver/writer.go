@@ -1,13 +1,11 @@
 package archiver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -18,7 +16,6 @@ import (
 	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/pgzip"
 )
 
 // gzipLevel trades size for speed. Level 1 keeps compression off the critical path of a
@@ -26,28 +23,16 @@ import (
 // reruns compare the JSONL, not the gzip bytes.
 const gzipLevel = gzip.BestSpeed
 
-// Exports are compressed in 1 MiB blocks, several at once (klauspost/pgzip): the merge
-// feeds one organization at a time, so without this a large organization's compression
-// would run on one core while the others wait. The blocks form one ordinary gzip member
-// (deflate blocks joined by sync flushes, each primed with the previous block's tail), so
-// any gzip reader decodes it, and the same records always give the same bytes.
+// Exports are compressed in 1 MiB blocks, several at once (blockGzip, in the format of
+// klauspost/pgzip): the merge feeds one organization at a time, so without this a large
+// organization's compression would run on one core while the others wait. The blocks form
+// one ordinary gzip member (deflate blocks joined by sync flushes, each primed with the
+// previous block's tail), so any gzip reader decodes it, and the same records always give
+// the same bytes.
 const (
 	gzipBlock  = 1 << 20
 	gzipBlocks = 4
 )
-
-// gzipWriters reuses compressors and their block buffers across organizations: a day of
-// ten thousand small organizations should not allocate ten thousand sets of buffers.
-var gzipWriters = sync.Pool{New: func() any {
-	zw, err := pgzip.NewWriterLevel(io.Discard, gzipLevel)
-	if err != nil {
-		panic(err) // gzipLevel is a valid constant
-	}
-	if err := zw.SetConcurrency(gzipBlock, gzipBlocks); err != nil {
-		panic(err)
-	}
-	return zw
-}}
 
 // writer merges the sorted runs and turns each organization's records into a staged
 // export, then commits them, several organizations at once.
@@ -61,6 +46,9 @@ type writer struct {
 	log    *slog.Logger
 	work   string    // the run's folder for sort runs and staged exports
 	start  time.Time // when the seal began: the directory snapshot was read before
+	// stagers and batches are reused from one organization to the next (stager.go).
+	stagers *stagerList
+	batches chan []byte
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -77,7 +65,7 @@ type writer struct {
 type orgJob struct {
 	org   int32
 	lines chan []byte // batches of '\n'-terminated lines
-	free  chan []byte
+	free  chan []byte // where they go back once written, for the next batch (writer.batches)
 }
 
 const jobBatch = 256 << 10
@@ -140,21 +128,23 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	var oc *OrgCounts // the current organization's counts
 	var win *Window   // and its window
 	var skew *ClockSkew
-	var seen = make(map[int32]bool)
-	orgCounts := make(map[int32]*OrgCounts)
-	window := make(map[int32]*Window)
-	skews := make(map[int32]*ClockSkew)
+	// Only the current organization's counts are kept here: the others' went with their
+	// jobs, and a day of 50,000 organizations must not hold them twice.
+	seen := make([]bool, len(w.rt.orgs))
 	start, end := w.day.Start().UnixMilli(), w.day.End().UnixMilli()
 
-	startJob := func(org int32) {
+	// One set of batch buffers for every organization, handed back by stageOrg.
+	w.stagers = newStagerList(s.Workers + 2)
+	w.batches = make(chan []byte, 3*s.Workers)
+	for range cap(w.batches) {
+		w.batches <- make([]byte, 0, jobBatch)
+	}
+	startJob := func(org int32, c *OrgCounts, win *Window, skew *ClockSkew) {
 		sem <- struct{}{}
-		job = &orgJob{org: org, lines: make(chan []byte, 2), free: make(chan []byte, 3)}
-		for range 3 {
-			job.free <- make([]byte, 0, jobBatch)
-		}
-		batchBuf = <-job.free
+		job = &orgJob{org: org, lines: make(chan []byte, 2), free: w.batches}
+		batchBuf = (<-job.free)[:0]
 		wg.Add(1)
-		j, c, win, skew := job, orgCounts[org], window[org], skews[org]
+		j := job
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
@@ -169,7 +159,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		}
 		if len(batchBuf) > 0 {
 			job.lines <- batchBuf
+		} else {
+			job.free <- batchBuf
 		}
+		batchBuf = nil
 		close(job.lines)
 		job = nil
 	}
@@ -181,7 +174,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 				if err := parkOQ(); err != nil {
 					return err
 				}
-				if oq, err = newStagedObject(w.work); err != nil {
+				if oq, err = newStagedObject(w.work, w.stagers); err != nil {
 					return err
 				}
 				oqOrg = o
@@ -194,7 +187,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		}
 		if r.org == -1 {
 			if q == nil {
-				if q, err = newStagedObject(w.work); err != nil {
+				if q, err = newStagedObject(w.work, w.stagers); err != nil {
 					return err
 				}
 			}
@@ -213,8 +206,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			oc = newOrgCounts(w.counts.orgExcluded[r.org])
 			win = &Window{Start: start, End: end, FirstEvent: r.ts}
 			skew = new(ClockSkew)
-			orgCounts[r.org], window[r.org], skews[r.org] = oc, win, skew
-			startJob(r.org)
+			startJob(r.org, oc, win, skew)
 		}
 		s.Progress.Written.Add(1)
 		if bytes.Equal(prev, r.line) {
@@ -260,10 +252,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		if seen[org] {
 			continue
 		}
-		orgCounts[org] = newOrgCounts(w.counts.orgExcluded[org])
-		window[org] = &Window{Start: start, End: end}
-		skews[org] = new(ClockSkew)
-		startJob(org)
+		startJob(org, newOrgCounts(w.counts.orgExcluded[org]), &Window{Start: start, End: end}, new(ClockSkew))
 		endJob()
 	}
 	wg.Wait()
@@ -281,6 +270,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	w.res.Accounting = key
 	if err := w.applyHolds(ctx); err != nil {
 		return fmt.Errorf("manifests committed, but the legal holds recorded for the day are not all placed (a rerun places them): %w", err)
+	}
+	// Sized once: with 50,000 organizations, growing it by appends would copy it a dozen times.
+	if len(w.commits) > 0 {
+		w.res.Orgs = make([]OrgResult, 0, len(w.commits))
 	}
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
@@ -341,7 +334,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	var err error
 	var ix *chatIndexBuilder
 	if !skip {
-		st, err = newStagedObject(w.work)
+		st, err = newStagedObject(w.work, w.stagers)
 		ix = newChatIndexBuilder()
 	}
 	for b := range j.lines {
@@ -350,6 +343,11 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 		}
 		if err == nil && !skip {
 			err = ix.addLines(b)
+		}
+		if cap(b) > 4*jobBatch {
+			// A line of many MiB grew this batch; do not keep that much for the rest of
+			// the day.
+			b = make([]byte, 0, jobBatch)
 		}
 		j.free <- b
 	}
@@ -370,6 +368,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if err != nil {
 		w.fail(ctx, res, err)
 	}
+	res.compact()
 	w.mu.Lock()
 	w.commits[j.org] = res
 	w.mu.Unlock()
@@ -380,8 +379,14 @@ type orgCommit struct {
 	OrgResult
 	org    model.Organization
 	window Window
-	head   *StoredManifest // the chain head before this commit
-	latest *StoredManifest // the day's latest revision before this commit
+	head   *StoredManifest // the chain head before this commit, until compact
+	latest *StoredManifest // the day's latest revision before this commit, until compact
+	// headSeq and headSHA256 are the chain head's (0 when the chain is new), and
+	// latestRevision the day's latest revision (0 when none): what commit needs of head and
+	// latest, which compact drops.
+	headSeq        int64
+	headSHA256     [sha256.Size]byte
+	latestRevision int
 	// supersedes is set when the operator superseded a revision this one drops records of.
 	supersedes *Supersession
 	// manifestSHA256 is of the manifest committed, or of the latest found unchanged, for
@@ -390,8 +395,23 @@ type orgCommit struct {
 	// quarantine is the organization's staged quarantine object, nil when none of the
 	// day's quarantined lines is attributed to it.
 	quarantine *stagedObject
-	// index is the day's chat index (OrgResult.ChatIndex names it once stored).
+	// index is the day's chat index (OrgResult.ChatIndex names it once stored), until
+	// compact.
 	index *ChatIndex
+}
+
+// compact drops what the organization's commit no longer needs once it is staged: the
+// chain head's and the latest revision's manifests (bytes and all) and the chat index.
+// Every organization's commit waits in writer.commits until the whole day is staged, so
+// whatever one keeps, a day of 50,000 organizations keeps 50,000 times.
+func (c *orgCommit) compact() {
+	if c.head != nil {
+		c.headSeq, c.headSHA256 = c.head.Seq, c.head.SHA256
+	}
+	if c.latest != nil {
+		c.latestRevision = c.latest.Revision
+	}
+	c.head, c.latest, c.index = nil, nil, nil
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -551,8 +571,8 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 		sk := c.ClockSkew
 		m.ClockSkew = &sk
 	}
-	if c.latest != nil {
-		m.Revision = c.latest.Revision + 1
+	if c.latestRevision > 0 {
+		m.Revision = c.latestRevision + 1
 	}
 	if c.supersedes != nil {
 		m.Supersedes = c.supersedes
@@ -560,8 +580,8 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 			return err
 		}
 	}
-	if c.head != nil {
-		m.Seq, m.Previous = c.head.Seq+1, hexSum(c.head.SHA256)
+	if c.headSeq > 0 {
+		m.Seq, m.Previous = c.headSeq+1, hexSum(c.headSHA256)
 	}
 	if w.s.SigningKey != nil {
 		if err := sign(m, w.s.SigningKey); err != nil {
@@ -614,10 +634,8 @@ func (w *writer) recordFailure(ctx context.Context, o model.Organization, cause 
 // known before it is uploaded.
 type stagedObject struct {
 	f         *os.File
-	buf       *bufio.Writer // gzip writes in small pieces; batch them into large writes
-	zw        *pgzip.Writer
-	jsonl     hash.Hash
-	stored    hash.Hash
+	sg        *stager // until finished (or removed), then back in its list
+	list      *stagerList
 	jsonlSize int64
 	size      int64
 	sum       [sha256.Size]byte
@@ -627,45 +645,43 @@ type stagedObject struct {
 	parked    bool // finished and its file closed; store reopens it
 }
 
-func newStagedObject(dir string) (*stagedObject, error) {
+func newStagedObject(dir string, list *stagerList) (*stagedObject, error) {
 	f, err := os.CreateTemp(dir, "chatvault-export-*")
 	if err != nil {
 		return nil, fmt.Errorf("stage export: %w", err)
 	}
-	st := &stagedObject{f: f, jsonl: sha256.New(), stored: sha256.New()}
-	st.buf = bufio.NewWriterSize(io.MultiWriter(crashpoint.Writer("temp.write", f), st.stored), 256<<10)
-	zw := gzipWriters.Get().(*pgzip.Writer)
-	zw.Reset(st.buf)
-	// No name, no modification time (0 means none): the same records give the same bytes.
-	zw.Header = pgzip.Header{OS: 255, ModTime: time.Unix(0, 0)}
-	st.zw = zw
-	return st, nil
+	sg := list.get()
+	// gzip writes in small pieces; sg.buf batches them into large writes.
+	sg.reset(crashpoint.Writer("temp.write", f))
+	return &stagedObject{f: f, sg: sg, list: list}, nil
 }
 
 func (st *stagedObject) write(b []byte) error {
-	st.jsonl.Write(b)
+	st.sg.jsonl.Write(b)
 	st.jsonlSize += int64(len(b))
-	if _, err := st.zw.Write(b); err != nil {
+	if _, err := st.sg.zw.Write(b); err != nil {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	return nil
 }
 
+var newline = []byte{'\n'}
+
 func (st *stagedObject) writeLine(b []byte) error {
 	if err := st.write(b); err != nil {
 		return err
 	}
-	return st.write([]byte{'\n'})
+	return st.write(newline)
 }
 
 func (st *stagedObject) finish() error {
-	err := st.zw.Close()
-	gzipWriters.Put(st.zw)
-	st.zw = nil
-	if err != nil {
+	sg := st.sg
+	st.sg = nil
+	defer st.list.put(sg)
+	if err := sg.zw.Close(); err != nil {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
-	if err := st.buf.Flush(); err != nil {
+	if err := sg.buf.Flush(); err != nil {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	size, err := st.f.Seek(0, io.SeekCurrent)
@@ -673,8 +689,8 @@ func (st *stagedObject) finish() error {
 		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 	}
 	st.size = size
-	copy(st.sum[:], st.stored.Sum(nil))
-	copy(st.jsonlSum[:], st.jsonl.Sum(nil))
+	sg.stored.Sum(st.sum[:0])
+	sg.jsonl.Sum(st.jsonlSum[:0])
 	return nil
 }
 
@@ -702,10 +718,10 @@ func (st *stagedObject) park() error {
 }
 
 func (st *stagedObject) remove() {
-	if st.zw != nil {
-		// Not finished: drain the compressor's goroutines before dropping it.
-		st.zw.Close()
-		st.zw = nil
+	if st.sg != nil {
+		// Not finished: put drains the compressor's goroutines before reusing it.
+		st.list.put(st.sg)
+		st.sg = nil
 	}
 	st.f.Close()
 	os.Remove(st.f.Name())

@@ -6,8 +6,9 @@
 // caller's size and SHA-256, synced, and then hard-linked to their final name. A hard link,
 // unlike a rename, fails when the name exists, which is what makes Create create-only: two
 // writers racing for one key cannot replace each other, and a reader never sees a partial
-// object. The folders on the way are synced after the link so a committed object survives a
-// power loss.
+// object. The object's folder is synced after the link, and each folder on the way
+// whose name this Store has not yet made durable (once per process: Store.Syncs counts), so
+// a committed object survives a power loss.
 //
 // All access goes through an os.Root, so neither a key nor a symbolic link inside the
 // folder can reach a file outside it.

@@ -14,6 +14,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -35,7 +37,15 @@ type Store struct {
 	// readOnly is set by Open: Create and Delete refuse, so a command that only reads the
 	// archive cannot change it even by mistake.
 	readOnly bool
+	// syncs counts the fsyncs of files and folders (Syncs).
+	syncs atomic.Int64
+	// durable are the folders whose names are known to be durable (syncDirs).
+	durable durableFolders
 }
+
+// Syncs returns how many fsyncs (of objects and folders) the Store has made: the cost of
+// durability that tests and benchmarks count.
+func (s *Store) Syncs() int64 { return s.syncs.Load() }
 
 // ErrReadOnly is returned (wrapped) by Create and Delete on a Store made by Open.
 var ErrReadOnly = errors.New("store opened read-only")
@@ -137,18 +147,57 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 	return s.syncDirs(dir)
 }
 
-// syncDirs makes the names below dir durable: it syncs every folder from dir up to the
-// root, since any of them may have just been created, by this Create or by a concurrent
-// one whose sync cannot be counted on. A Create that returns nil has a durable object.
+// syncDirs makes the names below dir durable: it syncs dir, which holds the object's new
+// name, then every folder on the way up whose own name this Store has not yet made durable
+// in its parent. Any of those may have just been created, by this Create or by a concurrent
+// one whose sync cannot be counted on; once a folder's parent has been synced after the
+// folder existed, its name is durable for good (the store never removes a folder), so each
+// folder's name costs one sync per process, not one on every Create below it. A Create that
+// returns nil has a durable object.
 func (s *Store) syncDirs(dir string) error {
-	for d := dir; ; d = path.Dir(d) {
-		if err := syncRootDir(s.root, d); err != nil {
+	if err := s.syncFolder(dir); err != nil {
+		return err
+	}
+	var made []string
+	for d := dir; d != "." && !s.durable.has(d); d = path.Dir(d) {
+		if err := s.syncFolder(path.Dir(d)); err != nil {
 			return err
 		}
-		if d == "." {
-			return nil
-		}
+		made = append(made, d)
 	}
+	// Only now: a folder's name is durable once its parents' names are too.
+	for _, d := range made {
+		s.durable.add(d)
+	}
+	return nil
+}
+
+// durableFolders remembers the folders whose names are durable in their parents. It is
+// bounded: forgetting costs a sync again, never correctness, and a day of many
+// organizations creates new folders for each, which would otherwise pile up.
+type durableFolders struct {
+	mu sync.Mutex
+	m  map[string]struct{}
+}
+
+// maxDurableFolders bounds durableFolders (some 100 bytes each): far more than the folders
+// of the organizations a seal writes at once, which are the ones that gain from it.
+const maxDurableFolders = 1 << 12
+
+func (f *durableFolders) has(dir string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.m[dir]
+	return ok
+}
+
+func (f *durableFolders) add(dir string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.m == nil || len(f.m) >= maxDurableFolders {
+		f.m = make(map[string]struct{})
+	}
+	f.m[dir] = struct{}{}
 }
 
 // writeTemp writes body to a new temporary file in dir, checks it against size and sum,
@@ -193,6 +242,7 @@ func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size 
 	if err := f.Chmod(s.perm.objectMode()); err != nil {
 		return "", fmt.Errorf("make object read-only: %w", err)
 	}
+	s.syncs.Add(1)
 	if err := f.Sync(); err != nil {
 		return "", fmt.Errorf("sync object: %w", err)
 	}
@@ -380,8 +430,11 @@ func notExist(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
 }
 
-func syncRootDir(root *os.Root, dir string) error {
-	d, err := root.Open(filepath.FromSlash(dir))
+// syncFolder syncs the folder dir (a slash-separated path below the root, "." for the
+// root), making the names in it durable.
+func (s *Store) syncFolder(dir string) error {
+	s.syncs.Add(1)
+	d, err := s.root.Open(filepath.FromSlash(dir))
 	if err != nil {
 		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
@@ -407,7 +460,8 @@ func syncDir(dir string) error {
 // copyContext is io.Copy that stops once ctx is done, so a cancelled run does not keep
 // writing or hashing a large object.
 func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, error) {
-	buf := make([]byte, 128<<10)
+	buf := getCopyBuffer()
+	defer putCopyBuffer(buf)
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -430,6 +484,27 @@ func copyContext(ctx context.Context, dst io.Writer, src io.Reader) (int64, erro
 		if rerr != nil {
 			return n, rerr
 		}
+	}
+}
+
+// copyBuffers is a fixed free list of copyContext's buffers: a seal creates a few objects
+// per organization, and a buffer each would be 128 KiB of garbage per object. Not a
+// sync.Pool, which every garbage collection empties. It keeps at most 8 (1 MiB).
+var copyBuffers = make(chan []byte, 8)
+
+func getCopyBuffer() []byte {
+	select {
+	case b := <-copyBuffers:
+		return b
+	default:
+		return make([]byte, 128<<10)
+	}
+}
+
+func putCopyBuffer(b []byte) {
+	select {
+	case copyBuffers <- b:
+	default:
 	}
 }
 
@@ -462,7 +537,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := s.root.Remove(name); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)
 	}
-	if err := syncRootDir(s.root, filepath.Dir(name)); err != nil {
+	if err := s.syncFolder(filepath.ToSlash(filepath.Dir(name))); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)
 	}
 	return nil

@@ -1,0 +1,174 @@
+package archiver_test
+
+import (
+	"context"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/synth"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// sealCost is what sealing one generated day cost: fsyncs of the folder store and bytes
+// allocated on the Go heap.
+type sealCost struct {
+	orgs   int
+	syncs  int64
+	allocs uint64
+}
+
+// measureSeal generates a day of events over orgs organizations and seals it into a fresh
+// folder store, counting.
+func measureSeal(t *testing.T, events, orgs int) sealCost {
+	t.Helper()
+	logDir := t.TempDir()
+	day := mustDay("2026-11-22")
+	if _, err := synth.Generate(context.Background(), logDir, synth.Options{Day: day, Events: events, Orgs: orgs, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, logDir)
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test",
+	}}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	syncs := f.store.Syncs()
+	res, err := s.Seal(context.Background(), day, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	for _, o := range res.Failed() {
+		t.Fatalf("org %s failed: %v", o.Org, o.Err)
+	}
+	return sealCost{orgs: len(res.Orgs), syncs: f.store.Syncs() - syncs, allocs: after.TotalAlloc - before.TotalAlloc}
+}
+
+// TestSealCostPerOrg seals the same number of events over few and over many organizations
+// and counts what each further organization costs: fsyncs (a constant, whatever the depth of
+// its folders) and heap allocation (no buffers, writers or compressors made per
+// organization: their cost would grow with their sizes, a few MiB each).
+func TestSealCostPerOrg(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seals two generated days")
+	}
+	const events = 4_000
+	few := measureSeal(t, events, 10)
+	many := measureSeal(t, events, 310)
+	n := many.orgs - few.orgs
+	if n < 150 {
+		t.Fatalf("only %d more archiving organizations (%d and %d): the generator changed", n, few.orgs, many.orgs)
+	}
+	syncs := float64(many.syncs-few.syncs) / float64(n)
+	allocs := float64(int64(many.allocs)-int64(few.allocs)) / float64(n)
+	t.Logf("%d orgs: %d fsyncs, %d MiB allocated; %d orgs: %d fsyncs, %d MiB allocated; per further org: %.1f fsyncs, %.0f KiB",
+		few.orgs, few.syncs, few.allocs>>20, many.orgs, many.syncs, many.allocs>>20, syncs, allocs/1024)
+	// A new organization-day creates four objects (export, chat index, chain manifest, day
+	// index) in three new folders and the organization's own: each object's file and
+	// folder, and each new folder's name once in its parent.
+	// (A couple more overall: concurrent organizations may both sync a shared folder
+	// that neither had made durable yet.)
+	const maxSyncs = 12
+	if many.syncs-few.syncs > maxSyncs*int64(n)+4 {
+		t.Errorf("%.1f fsyncs per organization, want at most %d", syncs, maxSyncs)
+	}
+	const maxAlloc = 64 << 10
+	if allocs > maxAlloc {
+		t.Errorf("%.0f KiB allocated per organization, want at most %d KiB", allocs/1024, maxAlloc>>10)
+	}
+	if t.Failed() {
+		return
+	}
+	reliability.Record(t, "operations", "seal: cost of each further organization", reliability.Kept,
+		"at most 12 fsyncs (4 objects, each file and folder once, new folders' names once) and 64 KiB of heap allocation: writers, compressors and buffers are reused across organizations")
+}
+
+// heapProbe is a folder store that notes the live heap at two moments of a seal: when the
+// writer looks up the chain of its skip-th organization (by then the seal's buffers,
+// compressors and merge readers are all made, and earlier organizations' states are kept)
+// and when it reads the day's accounting (every organization is staged and committed, and
+// waits in the writer for the day's results). The difference, per organization in
+// between, is what the seal keeps of each.
+type heapProbe struct {
+	*fsstore.Store
+	mu      sync.Mutex // organizations are staged several at once
+	skip    int
+	lookups int
+	first   uint64
+	staged  uint64
+}
+
+func (p *heapProbe) List(ctx context.Context, prefix string, fn func(string) error) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case strings.HasPrefix(prefix, "orgs/") && strings.HasSuffix(prefix, "/manifests/"):
+		if p.lookups++; p.lookups == p.skip {
+			p.first = liveHeap()
+		}
+	case strings.HasPrefix(prefix, archiver.AccountingPrefix):
+		// The last: the day's accounting is also read before the merge.
+		p.staged = liveHeap()
+	}
+	return p.Store.List(ctx, prefix, fn)
+}
+
+func liveHeap() uint64 {
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// TestSealHeapPerOrg counts the heap a seal keeps for each organization until its day is
+// done, on a second day, when every organization has a chain: a day of 50,000
+// organizations keeps it 50,000 times, within the heap's share of export.sortMemory.
+func TestSealHeapPerOrg(t *testing.T) {
+	if testing.Short() {
+		t.Skip("seals two generated days")
+	}
+	const orgs, events = 400, 4_000
+	logDir := t.TempDir()
+	days := []archiver.Day{mustDay("2026-11-21"), mustDay("2026-11-22")}
+	for _, d := range days {
+		if _, err := synth.Generate(context.Background(), logDir, synth.Options{Day: d, Events: events, Orgs: orgs, Seed: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := newFixture(t, logDir)
+	var res *archiver.DayResult
+	var p *heapProbe
+	for _, d := range days {
+		p = &heapProbe{Store: f.store, skip: 50}
+		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+			TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 2,
+		}}
+		var err error
+		if res, err = s.Seal(context.Background(), d, f.directory, ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range res.Failed() {
+			t.Fatalf("org %s failed: %v", o.Org, o.Err)
+		}
+	}
+	if p.first == 0 || p.staged == 0 {
+		t.Fatal("the seal did not look up a chain or read the day's accounting: the probe needs updating")
+	}
+	n := len(res.Orgs) - p.skip
+	per := (int64(p.staged) - int64(p.first)) / int64(n)
+	t.Logf("live heap %d KiB at the %dth organization's chain lookup, %d KiB once all %d are staged: %d bytes per organization",
+		p.first>>10, p.skip, p.staged>>10, len(res.Orgs), per)
+	// An organization's result (OrgResult: counts, keys, hashes) and what its commit
+	// needs; not the manifests read to stage it, nor its chat index.
+	const maxPerOrg = 3000
+	if per > maxPerOrg {
+		t.Fatalf("%d bytes of heap kept per organization, want at most %d", per, maxPerOrg)
+	}
+	reliability.Record(t, "operations", "seal: heap kept per organization until the day is done", reliability.Kept,
+		"at most 3,000 bytes, was 5,800 (its result and what its commit needs): the chain head's and latest revision's manifests and the chat index are dropped once it is staged")
+}

@@ -312,8 +312,8 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 		return nil, err
 	}
 	for _, so := range sorters {
-		res.SpilledBytes += so.spilled
-		res.Runs += len(so.runs)
+		res.SpilledBytes += so.spilled()
+		res.Runs += so.runs()
 	}
 	res.Ignored = ignored
 	res.Input = counts.input()
@@ -544,6 +544,9 @@ type decodeWorker struct {
 	progress *Progress
 	orgs     []int32
 	line     []byte
+	// dec reuses one buffer for every line's strings: ev is done with before the next
+	// line (the sorter copies what it keeps).
+	dec model.Decoder
 }
 
 func (w *decodeWorker) batch(b *batch) error {
@@ -566,7 +569,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		return w.quarantine(bl, raw, "unreadable_line", bl.err.Error())
 	}
-	ev, err := model.Decode(raw)
+	ev, err := w.dec.Decode(raw)
 	if err != nil {
 		var de *model.DecodeError
 		if !errors.As(err, &de) {
@@ -594,7 +597,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		return nil
 	}
 	w.line = model.AppendJSON(w.line[:0], &ev)
-	r := record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
+	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
 	for i, o := range w.orgs {
 		r.org, r.primary = o, i == 0
 		if err := w.sorter.add(&r); err != nil {

@@ -71,14 +71,15 @@ const entryBytes = int(unsafe.Sizeof(entry{}))
 type Sorter struct {
 	opt    Options
 	prefix int
-	budget int
-	fixed  []byte // Options.Memory's arena part, when set: where the arena returns after a spill
-	arena  []byte
-	ents   []entry
-	runs   []string // spilled run files, in the order they were written
-	spill  int64    // bytes written to runs
-	sorted bool     // ents is sorted (until the next Add)
-	done   bool
+	// maxArena and maxEnts split the budget between the records' bytes and their index.
+	maxArena, maxEnts int
+	fixed             []byte // Options.Memory's arena part, when set: where the arena returns after a spill
+	arena             []byte
+	ents              []entry
+	runs              []string // spilled run files, in the order they were written
+	spill             int64    // bytes written to runs
+	sorted            bool     // ents is sorted (until the next Add)
+	done              bool
 }
 
 // New returns a Sorter by key, stable, that keeps about budget bytes in memory and spills
@@ -97,22 +98,24 @@ func NewSorter(opt Options) *Sorter {
 	if s.opt.IOBuffer <= 0 {
 		s.opt.IOBuffer = 64 << 10
 	}
-	if mem := opt.Memory; mem != nil {
-		// Records are hundreds of bytes and an entry is 32, so 1/16 of the memory for
-		// the index leaves the arena, not the index, as what usually fills first.
-		n := max(16, len(mem)/16/entryBytes)
-		if len(mem) < n*entryBytes+minBudget/2 {
-			panic("spillsort: Options.Memory is too small")
-		}
-		split := len(mem) - n*entryBytes
-		split -= split % int(unsafe.Alignof(entry{}))
-		s.fixed = mem[:0:split]
-		s.arena = s.fixed
-		s.ents = unsafe.Slice((*entry)(unsafe.Pointer(&mem[split])), n)[:0]
-		s.budget = len(mem)
-	} else {
-		s.budget = max(opt.Budget, minBudget)
+	budget := len(opt.Memory)
+	if opt.Memory == nil {
+		budget = max(opt.Budget, minBudget)
 	}
+	// Records are hundreds of bytes and an entry is 32, so 1/16 of the memory for the
+	// index leaves the arena, not the index, as what usually fills first.
+	s.maxEnts = max(16, budget/16/entryBytes)
+	s.maxArena = budget - s.maxEnts*entryBytes
+	s.maxArena -= s.maxArena % int(unsafe.Alignof(entry{}))
+	if s.maxArena < minBudget/2 {
+		panic("spillsort: Options.Memory is too small")
+	}
+	if mem := opt.Memory; mem != nil {
+		s.fixed = mem[:0:s.maxArena]
+		s.arena = s.fixed
+		s.ents = unsafe.Slice((*entry)(unsafe.Pointer(&mem[s.maxArena])), s.maxEnts)[:0]
+	}
+	// Otherwise both grow from the heap as records come, up to the same sizes.
 	return s
 }
 
@@ -141,20 +144,18 @@ func (s *Sorter) Add(key, value []byte) error {
 }
 
 func (s *Sorter) full(n int) bool {
-	if s.fixed != nil {
-		return len(s.ents) == cap(s.ents) || len(s.arena)+n > cap(s.fixed)
-	}
-	return len(s.arena)+n+(len(s.ents)+1)*entryBytes > s.budget
+	return len(s.ents) == s.maxEnts || len(s.arena)+n > s.maxArena
 }
 
-// growHeap makes room for a record of n bytes and its entry without append's doubling
-// running past the budget.
+// growHeap makes room for a record of n bytes and its entry, growing the buffers by
+// doubling but never past their share of the budget (but for one record larger than all
+// of it, which is held alone).
 func (s *Sorter) growHeap(n int) {
 	if need := len(s.arena) + n; need > cap(s.arena) {
-		s.arena = slices.Grow(s.arena, max(need, min(2*cap(s.arena), s.budget))-len(s.arena))
+		s.arena = slices.Grow(s.arena, max(need, min(2*cap(s.arena), s.maxArena))-len(s.arena))
 	}
 	if len(s.ents) == cap(s.ents) {
-		s.ents = slices.Grow(s.ents, max(16, min(len(s.ents), s.budget/entryBytes-len(s.ents))))
+		s.ents = slices.Grow(s.ents, max(16, min(len(s.ents), s.maxEnts-len(s.ents))))
 	}
 }
 
@@ -252,6 +253,8 @@ func (s *Sorter) spillRun() error {
 	if s.fixed != nil {
 		// A record larger than all of Memory moved the arena to the heap; let it go.
 		s.arena = s.fixed[:0]
+	} else if cap(s.arena) > s.maxArena {
+		s.arena = nil // grown for one large record: do not keep it
 	} else {
 		s.arena = s.arena[:0]
 	}

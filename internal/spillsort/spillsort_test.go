@@ -191,3 +191,24 @@ func TestMergeSorters(t *testing.T) {
 		})
 	}
 }
+
+// TestSorterHonoursHeapBudget fills a Sorter that takes its memory from the heap, as the
+// export formats' do: what it has allocated (its buffers' capacity, not only what they
+// hold) stays within about the budget, so append's doubling does not double it.
+func TestSorterHonoursHeapBudget(t *testing.T) {
+	const budget = 256 << 10
+	s := New(t.TempDir(), budget)
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 20000 {
+		if err := s.Add(AppendInt64(nil, int64(rng.IntN(100))), make([]byte, rng.IntN(300))); err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(s.arena) + cap(s.ents)*entryBytes; got > budget+budget/4 {
+			t.Fatalf("record %d: the sorter has allocated %d bytes for a budget of %d", i, got, budget)
+		}
+	}
+	if s.Runs() == 0 {
+		t.Fatal("no run spilled")
+	}
+}

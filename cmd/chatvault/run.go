@@ -86,11 +86,22 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("run", err)
 	}
-	// Loaded once, as it streams from the file: sealing decodes nothing more of it, and no
-	// copy of its bytes lives for the run. A bad snapshot stops the run here, before any
-	// day, with a message that names the file.
-	directory, err := e.loadDirectory()
-	if err != nil {
+	// A bad snapshot stops the run here, before any day, with a message that names the
+	// file. With --date it is loaded once, as it streams from the file: sealing decodes
+	// nothing more of it, and no copy of its bytes lives for the run. The catch-up's
+	// scheduler hands each seal the bytes themselves, so those are read and checked.
+	var (
+		directory *archiver.Directory
+		dirBytes  []byte
+	)
+	if catchUp {
+		if dirBytes, err = e.readDirectory(); err != nil {
+			return e.fail("run", err)
+		}
+		if _, err := archiver.ParseDirectory(dirBytes); err != nil {
+			return e.fail("run", fmt.Errorf("%s: %w", e.cfg.Directory, err))
+		}
+	} else if directory, err = e.loadDirectory(); err != nil {
 		return e.fail("run", err)
 	}
 	t := &runTally{e: e, quarantineCode: qcode, pendingOK: catchUp}
@@ -103,12 +114,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return &runSealer{inner: sealer, progress: progress, tally: t}
 	}
 	if catchUp {
-		// The scheduler hands each seal the snapshot's bytes; read them once it is known good.
-		b, err := e.readDirectory()
-		if err != nil {
-			return e.fail("run", err)
-		}
-		return runCatchUp(ctx, e, store, b, newSealer, t)
+		return runCatchUp(ctx, e, store, dirBytes, newSealer, t)
 	}
 	for day := from; !day.After(to); day = day.Next() {
 		_, err := newSealer().SealDirectory(ctx, day, directory, org)

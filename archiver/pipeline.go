@@ -3,7 +3,6 @@ package archiver
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -253,6 +252,18 @@ func (s *Sealer) partition(ctx context.Context, day Day, now time.Time) (Partiti
 // unreadable input, directory invalid). One organization's failure does not stop the
 // others: it is reported in its OrgResult and recorded in the store as a failed attempt.
 func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only string) (*DayResult, error) {
+	// Checked once the partition is known to be ready, as before: a day that is not
+	// ready reports that, whatever the snapshot.
+	return s.seal(ctx, day, func() (*Directory, error) { return ParseDirectory(directory) }, only)
+}
+
+// SealDirectory is Seal with the directory snapshot already loaded (LoadDirectory), so
+// that a run sealing several days decodes it once and does not keep its bytes.
+func (s *Sealer) SealDirectory(ctx context.Context, day Day, directory *Directory, only string) (*DayResult, error) {
+	return s.seal(ctx, day, func() (*Directory, error) { return directory, nil }, only)
+}
+
+func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory, error), only string) (*DayResult, error) {
 	s.Options.defaults()
 	start := s.Now()
 	log := s.Logger.With("day", day.String())
@@ -266,18 +277,18 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 		// and the operator should see all of them at once.
 		return nil, fmt.Errorf("seal %s: %w", day, &UnreadError{Entries: part.Unread})
 	}
-	dir, err := model.ParseDirectory(directory)
+	dir, err := directory()
 	if err != nil {
 		return nil, err
 	}
-	rt, err := newRouter(dir, day)
+	rt, err := newRouter(dir.Directory, day)
 	if err != nil {
 		return nil, err
 	}
 	if only != "" && !slices.ContainsFunc(rt.orgs, func(o model.Organization) bool { return o.ID == only }) {
 		return nil, fmt.Errorf("seal %s: organization %q is not archiving on that day", day, only)
 	}
-	res := &DayResult{Day: day, DirectorySHA256: hexSum(sha256.Sum256(directory))}
+	res := &DayResult{Day: day, DirectorySHA256: dir.SHA256}
 
 	work, release, err := newWorkDir(s.TempDir, log)
 	if err != nil {
@@ -301,8 +312,8 @@ func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only strin
 		return nil, err
 	}
 	for _, so := range sorters {
-		res.SpilledBytes += so.spilled
-		res.Runs += len(so.runs)
+		res.SpilledBytes += so.spilled()
+		res.Runs += so.runs()
 	}
 	res.Ignored = ignored
 	res.Input = counts.input()
@@ -533,6 +544,9 @@ type decodeWorker struct {
 	progress *Progress
 	orgs     []int32
 	line     []byte
+	// dec reuses one buffer for every line's strings: ev is done with before the next
+	// line (the sorter copies what it keeps).
+	dec model.Decoder
 }
 
 func (w *decodeWorker) batch(b *batch) error {
@@ -555,7 +569,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		return w.quarantine(bl, raw, "unreadable_line", bl.err.Error())
 	}
-	ev, err := model.Decode(raw)
+	ev, err := w.dec.Decode(raw)
 	if err != nil {
 		var de *model.DecodeError
 		if !errors.As(err, &de) {
@@ -583,7 +597,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		return nil
 	}
 	w.line = model.AppendJSON(w.line[:0], &ev)
-	r := record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
+	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
 	for i, o := range w.orgs {
 		r.org, r.primary = o, i == 0
 		if err := w.sorter.add(&r); err != nil {

@@ -3,8 +3,10 @@ package model
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -51,16 +53,28 @@ type Chat struct {
 	Members []string `json:"members"`
 }
 
-// ParseDirectory decodes and validates a directory snapshot. Unknown fields are ignored
-// (the platform may add some); missing ids, duplicate ids, users or bots of unknown
-// organizations and malformed archival start days are errors that name the entry.
+// ParseDirectory decodes and validates a directory snapshot held in memory; see
+// DecodeDirectory.
+func ParseDirectory(data []byte) (*Directory, error) {
+	return DecodeDirectory(bytes.NewReader(data))
+}
+
+// DecodeDirectory decodes and validates a directory snapshot read from r. Unknown fields
+// are ignored (the platform may add some); missing ids, duplicate ids, users or bots of
+// unknown organizations and malformed archival start days are errors that name the entry.
 //
 // Chat members that are not users are allowed: they may be bots or occupants, which the
 // inclusion rules do not count as members of an organization.
-func ParseDirectory(data []byte) (*Directory, error) {
+//
+// It streams: the four lists are decoded one entry at a time, so it holds the entry being
+// read and what it keeps of the others, never the input whole. A platform's snapshot runs
+// to tens of megabytes; decoding the top-level object in one call would buffer all of it
+// first (encoding/json reads a whole value before it decodes it), and a caller that reads
+// the file into memory keeps it as long as it keeps the slice.
+func DecodeDirectory(r io.Reader) (*Directory, error) {
 	var d Directory
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&d); err != nil {
+	dec := json.NewDecoder(r)
+	if err := decodeDirectory(dec, &d); err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
 	// More would miss a stray '}' or ']'; only the end of the input will do.
@@ -68,6 +82,94 @@ func ParseDirectory(data []byte) (*Directory, error) {
 		return nil, fmt.Errorf("directory: trailing data after the top-level object")
 	}
 	return &d, d.Validate()
+}
+
+// decodeDirectory decodes the top-level object the way json.Unmarshal would into a
+// Directory (field names matched case-insensitively, a repeated list replacing the
+// earlier one, null leaving a field empty), but one list entry at a time.
+func decodeDirectory(dec *json.Decoder, d *Directory) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		return nil
+	}
+	if t != json.Delim('{') {
+		return fmt.Errorf("the top level is %s, want an object", tokenKind(t))
+	}
+	for dec.More() {
+		t, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		key, _ := t.(string)
+		switch {
+		case strings.EqualFold(key, "organizations"):
+			err = decodeList(dec, "organizations", &d.Organizations)
+		case strings.EqualFold(key, "users"):
+			err = decodeList(dec, "users", &d.Users)
+		case strings.EqualFold(key, "bots"):
+			err = decodeList(dec, "bots", &d.Bots)
+		case strings.EqualFold(key, "chats"):
+			err = decodeList(dec, "chats", &d.Chats)
+		default:
+			var skip json.RawMessage
+			err = dec.Decode(&skip)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err = dec.Token() // the closing '}'
+	return err
+}
+
+// decodeList decodes the array at the decoder's position into *out, entry by entry.
+func decodeList[T any](dec *json.Decoder, name string, out *[]T) error {
+	t, err := dec.Token()
+	if err != nil {
+		return err
+	}
+	if t == nil {
+		*out = nil
+		return nil
+	}
+	if t != json.Delim('[') {
+		return fmt.Errorf("%s: %s, want an array", name, tokenKind(t))
+	}
+	*out = (*out)[:0]
+	for i := 0; dec.More(); i++ {
+		var v T
+		if err := dec.Decode(&v); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				return fmt.Errorf("%s[%d].%s: %s, want %s", name, i, te.Field, te.Value, te.Type)
+			}
+			return fmt.Errorf("%s[%d]: %w", name, i, err)
+		}
+		*out = append(*out, v)
+	}
+	_, err = dec.Token() // the closing ']'
+	return err
+}
+
+// tokenKind names what a json.Token is, for errors.
+func tokenKind(t json.Token) string {
+	switch t := t.(type) {
+	case json.Delim:
+		if t == '[' {
+			return "an array"
+		}
+		return "an object"
+	case string:
+		return "a string"
+	case float64, json.Number:
+		return "a number"
+	case bool:
+		return "a boolean"
+	}
+	return "null"
 }
 
 // Validate checks the snapshot's internal references. Errors name the entry by its index

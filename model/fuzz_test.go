@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -35,6 +36,8 @@ func FuzzDecode(f *testing.F) {
 	for _, line := range fuzzSeeds() {
 		f.Add([]byte(line))
 	}
+	// One Decoder for every input: reusing its buffer must not change what it decodes.
+	var reused Decoder
 	f.Fuzz(func(t *testing.T, line []byte) {
 		if bytes.Count(line, []byte("["))+bytes.Count(line, []byte("{")) <= 10000 { // encoding/json's limit
 			verr := validate(line)
@@ -46,6 +49,9 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 		e, err := Decode(line)
+		if re, rerr := reused.Decode(line); !reflect.DeepEqual(re, e) || !reflect.DeepEqual(rerr, err) {
+			t.Fatalf("Decoder.Decode = %+v, %v; Decode = %+v, %v", re, rerr, e, err)
+		}
 		if err != nil {
 			var de *DecodeError
 			if !errors.As(err, &de) {

@@ -46,7 +46,12 @@ measure() {
   read -r wall user sys rss < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
   rows+=("$(awk -v n="$name" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
     'BEGIN { printf "| %s | %d | %.2f | %.0f | %.2f | %.0f |", n, e, w, e / w, u + s, r / 1024 }')")
+  # For the targets below: events per wall second and per CPU second, and peak RSS in MiB.
+  rate["$name/$events"]=$(awk -v e="$events" -v w="$wall" 'BEGIN { printf "%.0f", e / w }')
+  cpurate["$name/$events"]=$(awk -v e="$events" -v u="$user" -v s="$sys" 'BEGIN { printf "%.0f", e / (u + s) }')
+  peak["$name/$events"]=$(awk -v r="$rss" 'BEGIN { printf "%.0f", r / 1024 }')
 }
+declare -A rate cpurate peak
 
 nothing() { :; }
 
@@ -112,3 +117,20 @@ echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
 echo "each row: the median wall time of $runs runs, with that run's CPU seconds and peak RSS."
 echo "peak RSS of the jq row is the largest process of the pipeline (GNU time reports the shell's children's maximum)."
+
+# The targets of issue 13, from the rows above (all from this one run of the script).
+folder="chatvault run (folder store)"
+jq="jq -c 'select(…)' | gzip -1 (baseline)"
+small=${sizes[0]}
+sortmem=${BENCH_SORT_MEMORY_MIB:-256}
+echo
+echo "targets:"
+if [ "${#sizes[@]}" -gt 1 ]; then
+  big=${sizes[-1]}
+  awk -v a="${rate[$folder/$small]}" -v b="${rate[$folder/$big]}" -v ca="${cpurate[$folder/$small]}" -v cb="${cpurate[$folder/$big]}" -v s="$small" -v l="$big" \
+    'BEGIN { d = 100 * (1 - b / a); printf "- %d events: %.0f events/s, %.1f%% below the %d-event rate (target: within 15%%) %s; per CPU second it is %+.1f%% against the smaller day\n", l, b, d, s, (d <= 15 ? "met" : "NOT met"), 100 * (cb / ca - 1) }'
+  awk -v r="${peak[$folder/$big]}" -v m="$sortmem" -v l="$big" \
+    'BEGIN { printf "- %d events: peak RSS %d MiB, export.sortMemory %d MiB (target: within it) %s\n", l, r, m, (r <= m ? "met" : "NOT met") }'
+fi
+awk -v a="${rate[$folder/$small]}" -v j="${rate[$jq/$small]}" -v ca="${cpurate[$folder/$small]}" -v cj="${cpurate[$jq/$small]}" -v s="$small" \
+  'BEGIN { x = a / j; printf "- %d events: %.1fx the jq | gzip baseline by wall time (target: at least 7x) %s; %.1fx per CPU second\n", s, x, (x >= 7 ? "met" : "NOT met"), ca / cj }'

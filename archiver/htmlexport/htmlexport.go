@@ -141,7 +141,8 @@ func (w *Writer) Close() error {
 		return fmt.Errorf("htmlexport: %w", err)
 	}
 	defer r.cleanup()
-	err = w.sorter.Iterate(func(_, v []byte) error {
+	err = w.sorter.Iterate(func(rec spillsort.Record) error {
+		v := rec.Value
 		idx, n := binary.Uvarint(v)
 		e, err := model.Decode(v[n:])
 		if err != nil {

@@ -167,11 +167,11 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		return nil
 	}
 	n := 0
-	err := s.Iterate(func(_, v []byte) error {
+	err := s.Iterate(func(r spillsort.Record) error {
 		if n++; n%1024 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
-		e, err := model.Decode(v)
+		e, err := model.Decode(r.Value)
 		if err != nil {
 			return fmt.Errorf("decode spilled record: %w", err)
 		}
@@ -192,7 +192,7 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 			}
 		}
 		events = append(events, e)
-		size += len(v)
+		size += len(r.Value)
 		return nil
 	})
 	if err == nil {

@@ -19,7 +19,6 @@ import (
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/config"
-	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
 
@@ -87,14 +86,23 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("run", err)
 	}
-	directory, err := e.readDirectory()
-	if err != nil {
+	// A bad snapshot stops the run here, before any day, with a message that names the
+	// file. With --date it is loaded once, as it streams from the file: sealing decodes
+	// nothing more of it, and no copy of its bytes lives for the run. The catch-up's
+	// scheduler hands each seal the bytes themselves, so those are read and checked.
+	var (
+		directory *archiver.Directory
+		dirBytes  []byte
+	)
+	if catchUp {
+		if dirBytes, err = e.readDirectory(); err != nil {
+			return e.fail("run", err)
+		}
+		if _, err := archiver.ParseDirectory(dirBytes); err != nil {
+			return e.fail("run", fmt.Errorf("%s: %w", e.cfg.Directory, err))
+		}
+	} else if directory, err = e.loadDirectory(); err != nil {
 		return e.fail("run", err)
-	}
-	// Sealing would refuse a bad snapshot too, day by day and without its name; checking
-	// it once here stops the run before any day with a message that names the file.
-	if _, err := model.ParseDirectory(directory); err != nil {
-		return e.fail("run", fmt.Errorf("%s: %w", e.cfg.Directory, err))
 	}
 	t := &runTally{e: e, quarantineCode: qcode, pendingOK: catchUp}
 	newSealer := func() *runSealer {
@@ -106,10 +114,10 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return &runSealer{inner: sealer, progress: progress, tally: t}
 	}
 	if catchUp {
-		return runCatchUp(ctx, e, store, directory, newSealer, t)
+		return runCatchUp(ctx, e, store, dirBytes, newSealer, t)
 	}
 	for day := from; !day.After(to); day = day.Next() {
-		_, err := newSealer().Seal(ctx, day, directory, org)
+		_, err := newSealer().SealDirectory(ctx, day, directory, org)
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}
@@ -189,8 +197,17 @@ type runSealer struct {
 }
 
 func (r *runSealer) Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error) {
+	return r.seal(ctx, day, func() (*archiver.DayResult, error) { return r.inner.Seal(ctx, day, directory, only) })
+}
+
+// SealDirectory is Seal with the snapshot loaded once for the run.
+func (r *runSealer) SealDirectory(ctx context.Context, day archiver.Day, directory *archiver.Directory, only string) (*archiver.DayResult, error) {
+	return r.seal(ctx, day, func() (*archiver.DayResult, error) { return r.inner.SealDirectory(ctx, day, directory, only) })
+}
+
+func (r *runSealer) seal(ctx context.Context, day archiver.Day, seal func() (*archiver.DayResult, error)) (*archiver.DayResult, error) {
 	stop := startProgress(ctx, r.tally.e, day, r.progress)
-	res, err := r.inner.Seal(ctx, day, directory, only)
+	res, err := seal()
 	stop()
 	r.tally.observe(day, res, err)
 	return res, err

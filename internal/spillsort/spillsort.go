@@ -3,6 +3,7 @@ package spillsort
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"container/heap"
 	"encoding/binary"
 	"errors"
@@ -10,126 +11,317 @@ import (
 	"io"
 	"os"
 	"slices"
+	"unsafe"
+
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // MaxOpenRuns bounds the run files open at once during a merge; more runs are first
 // merged into fewer, MaxOpenRuns at a time.
 const MaxOpenRuns = 64
 
-// perRecordOverhead approximates what one in-memory record costs beyond its bytes (the
-// slice header and the allocator's rounding), so that many tiny records respect the budget too.
-const perRecordOverhead = 40
+// minBudget is the smallest memory a Sorter works with.
+const minBudget = 2 << 10
 
-// Sorter collects records and yields them sorted by key. It is not safe for concurrent use.
+// Record is one record: the key it is ordered by and the value carried with it. The
+// slices a Sorter hands out are valid only during the call they are handed to.
+type Record struct {
+	Key, Value []byte
+}
+
+// Options shape a Sorter.
+type Options struct {
+	// TempDir receives the spilled runs ("" means os.TempDir()).
+	TempDir string
+	// Budget is how much memory the records may take (their bytes, and an index entry of
+	// 32 bytes each) before a sorted run spills to TempDir. Ignored when Memory is set.
+	Budget int
+	// Memory, when set, is where the Sorter keeps its records: the caller allocates it
+	// once (the seal allocates it outside the Go heap, which the collector then never
+	// scans) and frees it after Close; its length is the budget. The Sorter holds no more
+	// than that, but for one record larger than all of it, which it holds alone.
+	Memory []byte
+	// Compare orders two records whose first Prefix key bytes are equal. Nil means by the
+	// rest of the key, and records with equal keys come back in the order they were added
+	// (the sort is stable). A Compare must be a total order that finds equal only records
+	// that are interchangeable: the sort and merge are then not stable, which is faster.
+	Compare func(a, b Record) int
+	// Prefix is how many leading key bytes (at most 16) compare like bytes.Compare and
+	// decide the order when they differ. They are kept beside each record's index entry,
+	// so that most comparisons read nothing else. Zero means 16 when Compare is nil, none
+	// otherwise.
+	Prefix int
+	// IOBuffer is the buffer of each run file read back (64 KiB when zero); runs are
+	// written with four times that.
+	IOBuffer int
+}
+
+// entry indexes a record held in the arena: offsets, not slices, so that the index holds
+// no pointers (it may live in memory the collector does not scan) and the arena may grow
+// without invalidating it.
+type entry struct {
+	p0, p1     uint64 // the key's first Prefix bytes, big-endian, zero-padded to 16
+	off        int    // of the key in the arena; the value follows it
+	klen, vlen uint32
+}
+
+const entryBytes = int(unsafe.Sizeof(entry{}))
+
+// Sorter collects records and yields them sorted. It is not safe for concurrent use.
 type Sorter struct {
-	tempDir string
-	budget  int
-	recs    [][]byte // uvarint(len key) key value
-	used    int
-	runs    []string // spilled run files, in the order they were written
-	done    bool
+	opt    Options
+	prefix int
+	// maxArena and maxEnts split the budget between the records' bytes and their index.
+	maxArena, maxEnts int
+	fixed             []byte // Options.Memory's arena part, when set: where the arena returns after a spill
+	arena             []byte
+	ents              []entry
+	runs              []string // spilled run files, in the order they were written
+	spill             int64    // bytes written to runs
+	sorted            bool     // ents is sorted (until the next Add)
+	done              bool
 }
 
-// New returns a Sorter that keeps about budget bytes in memory and spills sorted runs to
-// tempDir ("" means os.TempDir()).
+// New returns a Sorter by key, stable, that keeps about budget bytes in memory and spills
+// sorted runs to tempDir ("" means os.TempDir()).
 func New(tempDir string, budget int) *Sorter {
-	return &Sorter{tempDir: tempDir, budget: max(budget, 1<<16)}
+	return NewSorter(Options{TempDir: tempDir, Budget: budget})
 }
 
-// Add copies one record.
+// NewSorter returns a Sorter with the options opt.
+func NewSorter(opt Options) *Sorter {
+	s := &Sorter{opt: opt, prefix: opt.Prefix}
+	if s.prefix <= 0 && opt.Compare == nil {
+		s.prefix = 16
+	}
+	s.prefix = min(max(s.prefix, 0), 16)
+	if s.opt.IOBuffer <= 0 {
+		s.opt.IOBuffer = 64 << 10
+	}
+	budget := len(opt.Memory)
+	if opt.Memory == nil {
+		budget = max(opt.Budget, minBudget)
+	}
+	// Records are hundreds of bytes and an entry is 32, so 1/16 of the memory for the
+	// index leaves the arena, not the index, as what usually fills first.
+	s.maxEnts = max(16, budget/16/entryBytes)
+	s.maxArena = budget - s.maxEnts*entryBytes
+	s.maxArena -= s.maxArena % int(unsafe.Alignof(entry{}))
+	if s.maxArena < minBudget/2 {
+		panic("spillsort: Options.Memory is too small")
+	}
+	if mem := opt.Memory; mem != nil {
+		s.fixed = mem[:0:s.maxArena]
+		s.arena = s.fixed
+		s.ents = unsafe.Slice((*entry)(unsafe.Pointer(&mem[s.maxArena])), s.maxEnts)[:0]
+	}
+	// Otherwise both grow from the heap as records come, up to the same sizes.
+	return s
+}
+
+// Add copies one record into the Sorter, spilling a sorted run first when it would not
+// fit the budget.
 func (s *Sorter) Add(key, value []byte) error {
 	if s.done {
 		return errors.New("spillsort: add after iterate")
 	}
-	r := make([]byte, 0, binary.MaxVarintLen32+len(key)+len(value))
-	r = binary.AppendUvarint(r, uint64(len(key)))
-	r = append(r, key...)
-	r = append(r, value...)
-	s.recs = append(s.recs, r)
-	s.used += len(r) + perRecordOverhead
-	if s.used >= s.budget {
-		return s.spill()
+	n := len(key) + len(value)
+	if len(s.ents) > 0 && s.full(n) {
+		if err := s.spillRun(); err != nil {
+			return err
+		}
 	}
+	if s.fixed == nil {
+		s.growHeap(n)
+	}
+	off := len(s.arena)
+	s.arena = append(s.arena, key...)
+	s.arena = append(s.arena, value...)
+	p0, p1 := s.keyPrefix(key)
+	s.ents = append(s.ents, entry{p0: p0, p1: p1, off: off, klen: uint32(len(key)), vlen: uint32(len(value))})
+	s.sorted = false
 	return nil
 }
 
+func (s *Sorter) full(n int) bool {
+	return len(s.ents) == s.maxEnts || len(s.arena)+n > s.maxArena
+}
+
+// growHeap makes room for a record of n bytes and its entry, growing the buffers by
+// doubling but never past their share of the budget (but for one record larger than all
+// of it, which is held alone).
+func (s *Sorter) growHeap(n int) {
+	if need := len(s.arena) + n; need > cap(s.arena) {
+		s.arena = slices.Grow(s.arena, max(need, min(2*cap(s.arena), s.maxArena))-len(s.arena))
+	}
+	if len(s.ents) == cap(s.ents) {
+		s.ents = slices.Grow(s.ents, max(16, min(len(s.ents), s.maxEnts-len(s.ents))))
+	}
+}
+
+func (s *Sorter) keyPrefix(key []byte) (uint64, uint64) {
+	var b [16]byte
+	copy(b[:s.prefix], key)
+	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+}
+
+func (s *Sorter) record(e *entry) Record {
+	k := s.arena[e.off : e.off+int(e.klen) : e.off+int(e.klen)]
+	return Record{Key: k, Value: s.arena[e.off+int(e.klen) : e.off+int(e.klen)+int(e.vlen)]}
+}
+
+// compareRest orders two records whose prefixes are equal.
+func (s *Sorter) compareRest(a, b Record) int {
+	if s.opt.Compare != nil {
+		return s.opt.Compare(a, b)
+	}
+	return bytes.Compare(a.Key, b.Key)
+}
+
+// compare orders two records, prefix first.
+func (s *Sorter) compare(a, b Record) int {
+	a0, a1 := s.keyPrefix(a.Key)
+	b0, b1 := s.keyPrefix(b.Key)
+	if c := cmp.Compare(a0, b0); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a1, b1); c != 0 {
+		return c
+	}
+	return s.compareRest(a, b)
+}
+
+// Sort sorts the records held in memory now rather than when they are merged, so that
+// several Sorters (one per worker) can sort their last runs in parallel.
+func (s *Sorter) Sort() {
+	if s.sorted {
+		return
+	}
+	byEntry := func(a, b entry) int {
+		if c := cmp.Compare(a.p0, b.p0); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.p1, b.p1); c != 0 {
+			return c
+		}
+		return s.compareRest(s.record(&a), s.record(&b))
+	}
+	if s.opt.Compare == nil {
+		slices.SortStableFunc(s.ents, byEntry)
+	} else {
+		slices.SortFunc(s.ents, byEntry)
+	}
+	s.sorted = true
+}
+
 // Empty reports whether no record was added.
-func (s *Sorter) Empty() bool { return len(s.recs) == 0 && len(s.runs) == 0 }
+func (s *Sorter) Empty() bool { return len(s.ents) == 0 && len(s.runs) == 0 }
 
-func split(r []byte) (key, value []byte) {
-	n, w := binary.Uvarint(r)
-	return r[w : w+int(n)], r[w+int(n):]
-}
+// Runs is the number of runs spilled so far; Spilled their bytes.
+func (s *Sorter) Runs() int { return len(s.runs) }
 
-func (s *Sorter) sortMemory() {
-	slices.SortStableFunc(s.recs, func(a, b []byte) int {
-		ka, _ := split(a)
-		kb, _ := split(b)
-		return bytes.Compare(ka, kb)
-	})
-}
+// Spilled is the number of bytes written to runs so far.
+func (s *Sorter) Spilled() int64 { return s.spill }
 
-func (s *Sorter) spill() error {
-	s.sortMemory()
-	f, err := os.CreateTemp(s.tempDir, "chatvault-spill-*")
+// Held is the memory the records held now take, index entries included; it never
+// exceeds the budget but for one record larger than the budget.
+func (s *Sorter) Held() int { return len(s.arena) + len(s.ents)*entryBytes }
+
+// spillRun sorts the records in memory and writes them as one run file.
+func (s *Sorter) spillRun() error {
+	s.Sort()
+	f, err := os.CreateTemp(s.opt.TempDir, "chatvault-run-*")
 	if err != nil {
-		return fmt.Errorf("spillsort: create run: %w", err)
+		return fmt.Errorf("spillsort: create sort run: %w", err)
 	}
 	s.runs = append(s.runs, f.Name())
-	w := bufio.NewWriterSize(f, 64<<10)
-	var hdr [2 * binary.MaxVarintLen64]byte
-	for _, r := range s.recs {
-		k, v := split(r)
-		n := binary.PutUvarint(hdr[:], uint64(len(k)))
-		n += binary.PutUvarint(hdr[n:], uint64(len(v)))
-		w.Write(hdr[:n])
-		w.Write(k)
-		if _, err := w.Write(v); err != nil {
+	w := newRunWriter(crashpoint.Writer("temp.write", f), 4*s.opt.IOBuffer)
+	for i := range s.ents {
+		if err := w.write(s.record(&s.ents[i])); err != nil {
 			break
 		}
 	}
-	err = w.Flush()
+	err = w.flush()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("spillsort: write run: %w", err)
+		return fmt.Errorf("spillsort: write sort run %s: %w", f.Name(), err)
 	}
-	clear(s.recs)
-	s.recs = s.recs[:0]
-	s.used = 0
+	s.spill += w.n
+	crashpoint.Hit("sort.spill")
+	if s.fixed != nil {
+		// A record larger than all of Memory moved the arena to the heap; let it go.
+		s.arena = s.fixed[:0]
+	} else if cap(s.arena) > s.maxArena {
+		s.arena = nil // grown for one large record: do not keep it
+	} else {
+		s.arena = s.arena[:0]
+	}
+	s.ents = s.ents[:0]
 	return nil
 }
 
-// Iterate calls fn with every record in key order. key and value are valid only during
-// the call. A Sorter can be iterated once; Close it afterwards.
-func (s *Sorter) Iterate(fn func(key, value []byte) error) error {
-	if s.done {
-		return errors.New("spillsort: iterated twice")
+// Iterate calls fn with every record in order. A Sorter can be iterated once; Close it
+// afterwards.
+func (s *Sorter) Iterate(fn func(Record) error) error {
+	return Merge([]*Sorter{s}, fn)
+}
+
+// Merge calls fn with the records of every sorter in one order; the sorters must have
+// been made with the same Compare and Prefix. Records with equal keys (Compare nil) come
+// in the order they were added to one sorter, and those of an earlier sorter first. Each
+// sorter can be merged once; Close them afterwards.
+func Merge(sorters []*Sorter, fn func(Record) error) error {
+	if len(sorters) == 0 {
+		return nil
 	}
-	s.done = true
-	s.sortMemory()
-	// Leave room for the in-memory run; merging the oldest runs first keeps the merge stable.
-	for len(s.runs) > MaxOpenRuns-1 {
-		if err := s.mergeOldest(MaxOpenRuns); err != nil {
+	for _, s := range sorters {
+		if s.done {
+			return errors.New("spillsort: iterated twice")
+		}
+		s.done = true
+		s.Sort()
+	}
+	// The sources in order: each sorter's runs, oldest first, then its records in memory.
+	// Merging the oldest runs first keeps the merge stable for one sorter.
+	var runs int
+	for _, s := range sorters {
+		runs += len(s.runs)
+	}
+	for runs+len(sorters) > MaxOpenRuns {
+		s := sorters[0]
+		for _, o := range sorters {
+			if len(o.runs) > len(s.runs) {
+				s = o
+			}
+		}
+		n := min(len(s.runs), MaxOpenRuns)
+		if n < 2 {
+			return fmt.Errorf("spillsort: %d sorters are more than a merge can open at once", len(sorters))
+		}
+		if err := s.mergeOldest(n); err != nil {
 			return err
 		}
+		runs -= n - 1
 	}
-	srcs := make([]source, 0, len(s.runs)+1)
+	var srcs []source
 	defer func() {
 		for _, src := range srcs {
 			src.close()
 		}
 	}()
-	for _, name := range s.runs {
-		rr, err := openRun(name)
-		if err != nil {
-			return err
+	for _, s := range sorters {
+		for _, name := range s.runs {
+			rr, err := openRun(name, s.opt.IOBuffer)
+			if err != nil {
+				return err
+			}
+			srcs = append(srcs, rr)
 		}
-		srcs = append(srcs, rr)
+		srcs = append(srcs, &memRun{s: s})
 	}
-	srcs = append(srcs, &memRun{recs: s.recs})
-	return merge(srcs, fn)
+	return merge(sorters[0], srcs, fn)
 }
 
 // mergeOldest merges the n oldest runs into one run that takes their place.
@@ -141,38 +333,30 @@ func (s *Sorter) mergeOldest(n int) error {
 		}
 	}
 	for _, name := range s.runs[:n] {
-		rr, err := openRun(name)
+		rr, err := openRun(name, s.opt.IOBuffer)
 		if err != nil {
 			closeAll()
 			return err
 		}
 		srcs = append(srcs, rr)
 	}
-	f, err := os.CreateTemp(s.tempDir, "chatvault-spill-*")
+	f, err := os.CreateTemp(s.opt.TempDir, "chatvault-run-*")
 	if err != nil {
 		closeAll()
-		return fmt.Errorf("spillsort: create run: %w", err)
+		return fmt.Errorf("spillsort: create sort run: %w", err)
 	}
-	w := bufio.NewWriterSize(f, 64<<10)
-	var hdr [2 * binary.MaxVarintLen64]byte
-	err = merge(srcs, func(k, v []byte) error {
-		m := binary.PutUvarint(hdr[:], uint64(len(k)))
-		m += binary.PutUvarint(hdr[m:], uint64(len(v)))
-		w.Write(hdr[:m])
-		w.Write(k)
-		_, err := w.Write(v)
-		return err
-	})
+	w := newRunWriter(crashpoint.Writer("temp.write", f), 4*s.opt.IOBuffer)
+	err = merge(s, srcs, w.write)
 	closeAll()
 	if err == nil {
-		err = w.Flush()
+		err = w.flush()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		os.Remove(f.Name())
-		return fmt.Errorf("spillsort: merge runs: %w", err)
+		return fmt.Errorf("spillsort: merge sort runs: %w", err)
 	}
 	for _, name := range s.runs[:n] {
 		os.Remove(name)
@@ -181,55 +365,88 @@ func (s *Sorter) mergeOldest(n int) error {
 	return nil
 }
 
-// Close removes the spilled runs and drops the records.
-func (s *Sorter) Close() error {
+// RemoveRuns deletes the spilled run files; the records in memory stay.
+func (s *Sorter) RemoveRuns() error {
 	var errs []error
 	for _, name := range s.runs {
 		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
-	s.runs, s.recs, s.done = nil, nil, true
+	s.runs = nil
 	return errors.Join(errs...)
+}
+
+// Close removes the spilled runs and drops the records. Options.Memory is the caller's
+// to free, afterwards.
+func (s *Sorter) Close() error {
+	err := s.RemoveRuns()
+	s.arena, s.fixed, s.ents, s.done = nil, nil, nil, true
+	return err
 }
 
 type source interface {
 	// next advances; it returns io.EOF after the last record.
 	next() error
-	current() (key, value []byte)
+	current() Record
 	close()
 }
 
+// memRun iterates over a sorter's sorted records in memory.
 type memRun struct {
-	recs [][]byte
-	i    int
-	k, v []byte
+	s   *Sorter
+	i   int
+	rec Record
 }
 
 func (m *memRun) next() error {
-	if m.i >= len(m.recs) {
+	if m.i >= len(m.s.ents) {
 		return io.EOF
 	}
-	m.k, m.v = split(m.recs[m.i])
+	m.rec = m.s.record(&m.s.ents[m.i])
 	m.i++
 	return nil
 }
-func (m *memRun) current() ([]byte, []byte) { return m.k, m.v }
-func (m *memRun) close()                    {}
+func (m *memRun) current() Record { return m.rec }
+func (m *memRun) close()          {}
 
-type runReader struct {
-	f    *os.File
-	r    *bufio.Reader
-	buf  []byte
-	k, v []byte
+// Run file format, per record: uvarint(len key) uvarint(len value) key value. Runs are
+// private temporary files read back by the same process, so the format needs no version.
+type runWriter struct {
+	w   *bufio.Writer
+	n   int64
+	hdr [2 * binary.MaxVarintLen64]byte
 }
 
-func openRun(name string) (*runReader, error) {
+func newRunWriter(w io.Writer, size int) *runWriter {
+	return &runWriter{w: bufio.NewWriterSize(w, size)}
+}
+
+func (w *runWriter) write(r Record) error {
+	n := binary.PutUvarint(w.hdr[:], uint64(len(r.Key)))
+	n += binary.PutUvarint(w.hdr[n:], uint64(len(r.Value)))
+	w.w.Write(w.hdr[:n])
+	w.w.Write(r.Key)
+	_, err := w.w.Write(r.Value)
+	w.n += int64(n + len(r.Key) + len(r.Value))
+	return err
+}
+
+func (w *runWriter) flush() error { return w.w.Flush() }
+
+type runReader struct {
+	f   *os.File
+	r   *bufio.Reader
+	buf []byte
+	rec Record
+}
+
+func openRun(name string, size int) (*runReader, error) {
 	f, err := os.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("spillsort: open run: %w", err)
+		return nil, fmt.Errorf("spillsort: open sort run: %w", err)
 	}
-	return &runReader{f: f, r: bufio.NewReaderSize(f, 32<<10)}, nil
+	return &runReader{f: f, r: bufio.NewReaderSize(f, size)}, nil
 }
 
 func (rr *runReader) next() error {
@@ -238,11 +455,11 @@ func (rr *runReader) next() error {
 		return io.EOF
 	}
 	if err != nil {
-		return fmt.Errorf("spillsort: read run %s: %w", rr.f.Name(), err)
+		return fmt.Errorf("spillsort: read sort run %s: %w", rr.f.Name(), err)
 	}
 	vl, err := binary.ReadUvarint(rr.r)
 	if err != nil {
-		return fmt.Errorf("spillsort: read run %s: %w", rr.f.Name(), noEOF(err))
+		return fmt.Errorf("spillsort: read sort run %s: %w", rr.f.Name(), noEOF(err))
 	}
 	n := int(kl + vl)
 	if cap(rr.buf) < n {
@@ -250,9 +467,9 @@ func (rr *runReader) next() error {
 	}
 	rr.buf = rr.buf[:n]
 	if _, err := io.ReadFull(rr.r, rr.buf); err != nil {
-		return fmt.Errorf("spillsort: read run %s: %w", rr.f.Name(), noEOF(err))
+		return fmt.Errorf("spillsort: read sort run %s: %w", rr.f.Name(), noEOF(err))
 	}
-	rr.k, rr.v = rr.buf[:kl], rr.buf[kl:]
+	rr.rec = Record{Key: rr.buf[:kl:kl], Value: rr.buf[kl:]}
 	return nil
 }
 
@@ -263,21 +480,20 @@ func noEOF(err error) error {
 	return err
 }
 
-func (rr *runReader) current() ([]byte, []byte) { return rr.k, rr.v }
-func (rr *runReader) close()                    { rr.f.Close() }
+func (rr *runReader) current() Record { return rr.rec }
+func (rr *runReader) close()          { rr.f.Close() }
 
-// mergeHeap orders sources by their current key, then by their index, which is the order
-// their records were added: that keeps equal keys stable.
+// mergeHeap orders sources by their current record, then by their index, which is the
+// order their records were added: that keeps equal keys stable.
 type mergeHeap struct {
+	s    *Sorter
 	srcs []source
 	idx  []int
 }
 
 func (h *mergeHeap) Len() int { return len(h.srcs) }
 func (h *mergeHeap) Less(i, j int) bool {
-	ki, _ := h.srcs[i].current()
-	kj, _ := h.srcs[j].current()
-	if c := bytes.Compare(ki, kj); c != 0 {
+	if c := h.s.compare(h.srcs[i].current(), h.srcs[j].current()); c != 0 {
 		return c < 0
 	}
 	return h.idx[i] < h.idx[j]
@@ -293,8 +509,9 @@ func (h *mergeHeap) Pop() any {
 	return nil
 }
 
-func merge(srcs []source, fn func(k, v []byte) error) error {
-	h := &mergeHeap{}
+// merge calls fn with the records of srcs in s's order.
+func merge(s *Sorter, srcs []source, fn func(Record) error) error {
+	h := &mergeHeap{s: s}
 	for i, src := range srcs {
 		switch err := src.next(); {
 		case err == io.EOF:
@@ -307,8 +524,7 @@ func merge(srcs []source, fn func(k, v []byte) error) error {
 	}
 	heap.Init(h)
 	for h.Len() > 0 {
-		k, v := h.srcs[0].current()
-		if err := fn(k, v); err != nil {
+		if err := fn(h.srcs[0].current()); err != nil {
 			return err
 		}
 		switch err := h.srcs[0].next(); {

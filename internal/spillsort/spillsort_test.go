@@ -40,8 +40,8 @@ func TestSortStableAcrossRuns(t *testing.T) {
 			}
 			slices.SortStableFunc(want, func(a, b rec) int { return bytes.Compare([]byte(a.k), []byte(b.k)) })
 			var got []rec
-			if err := s.Iterate(func(k, v []byte) error {
-				got = append(got, rec{string(k), string(v)})
+			if err := s.Iterate(func(r Record) error {
+				got = append(got, rec{string(r.Key), string(r.Value)})
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -85,5 +85,130 @@ func TestSpillFailsCleanly(t *testing.T) {
 	}
 	if err == nil {
 		t.Fatal("spilling into a missing folder succeeded")
+	}
+}
+
+// TestSorterHonoursMemory fills a Sorter given its memory (as the seal gives it, outside
+// the Go heap): it never holds more than that memory, never moves its arena elsewhere,
+// and spills instead.
+func TestSorterHonoursMemory(t *testing.T) {
+	mem := make([]byte, 64<<10)
+	s := NewSorter(Options{TempDir: t.TempDir(), Memory: mem})
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(7, 7))
+	for i := range 20000 {
+		k := AppendInt64(nil, int64(rng.IntN(100)))
+		v := make([]byte, rng.IntN(400))
+		if err := s.Add(k, v); err != nil {
+			t.Fatal(err)
+		}
+		if s.Held() > len(mem) {
+			t.Fatalf("record %d: the sorter holds %d bytes in %d of memory", i, s.Held(), len(mem))
+		}
+		if len(s.arena) > 0 && &s.arena[0] != &mem[0] {
+			t.Fatal("the arena left the memory it was given")
+		}
+	}
+	if s.Runs() == 0 {
+		t.Fatal("no run spilled")
+	}
+	// One record larger than all of the memory still goes through, alone.
+	if err := s.Add([]byte("z"), make([]byte, 100<<10)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add([]byte("z"), []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if len(s.arena) > 0 && &s.arena[0] != &mem[0] {
+		t.Fatal("after the large record, the arena did not return to its memory")
+	}
+}
+
+// TestMergeSorters merges several Sorters with a Compare over their records, and a
+// Prefix that decides most comparisons, as the seal does with one Sorter per worker: the
+// result is every record in the Compare order, whatever spilled.
+func TestMergeSorters(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		sorters int
+		n       int
+		memory  int
+	}{
+		{"memory only", 2, 500, 1 << 20},
+		{"spills", 3, 5000, 8 << 10},
+		{"more runs than files open at once", 2, 8000, 16 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			// Keys: a 4-byte group that the prefix covers, then a byte the prefix does not;
+			// records equal in both are ordered by their value.
+			cmpRest := func(a, b Record) int {
+				if c := bytes.Compare(a.Key[4:], b.Key[4:]); c != 0 {
+					return c
+				}
+				return bytes.Compare(a.Value, b.Value)
+			}
+			ss := make([]*Sorter, tc.sorters)
+			for i := range ss {
+				ss[i] = NewSorter(Options{TempDir: dir, Memory: make([]byte, tc.memory), Compare: cmpRest, Prefix: 4})
+			}
+			rng := rand.New(rand.NewPCG(3, 4))
+			var want []string
+			for i := range tc.n {
+				k := []byte{0, 0, byte(rng.IntN(4)), byte(rng.IntN(30)), byte(rng.IntN(3))}
+				v := fmt.Appendf(nil, "%06d", rng.IntN(1000000))
+				want = append(want, string(k)+string(v))
+				if err := ss[i%tc.sorters].Add(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			runs := 0
+			for _, s := range ss {
+				runs += s.Runs()
+			}
+			if tc.name == "more runs than files open at once" && runs <= MaxOpenRuns {
+				t.Fatalf("only %d runs: the case does not test the pre-merge", runs)
+			}
+			slices.Sort(want) // byte order of key then value is the Compare order here
+			var got []string
+			if err := Merge(ss, func(r Record) error {
+				got = append(got, string(r.Key)+string(r.Value))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("got %d records, want %d, or a different order", len(got), len(want))
+			}
+			for _, s := range ss {
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if left, _ := os.ReadDir(dir); len(left) != 0 {
+				t.Fatalf("%d run files left behind", len(left))
+			}
+		})
+	}
+}
+
+// TestSorterHonoursHeapBudget fills a Sorter that takes its memory from the heap, as the
+// export formats' do: what it has allocated (its buffers' capacity, not only what they
+// hold) stays within about the budget, so append's doubling does not double it.
+func TestSorterHonoursHeapBudget(t *testing.T) {
+	const budget = 256 << 10
+	s := New(t.TempDir(), budget)
+	defer s.Close()
+	rng := rand.New(rand.NewPCG(5, 6))
+	for i := range 20000 {
+		if err := s.Add(AppendInt64(nil, int64(rng.IntN(100))), make([]byte, rng.IntN(300))); err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(s.arena) + cap(s.ents)*entryBytes; got > budget+budget/4 {
+			t.Fatalf("record %d: the sorter has allocated %d bytes for a budget of %d", i, got, budget)
+		}
+	}
+	if s.Runs() == 0 {
+		t.Fatal("no run spilled")
 	}
 }

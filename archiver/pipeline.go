@@ -167,12 +167,12 @@ type DayResult struct {
 	// organizations) whose eventTimestamp lies outside the day.
 	ClockSkew       ClockSkew
 	DirectorySHA256 string
+	SpilledBytes    int64
+	Runs            int
 	// Shard is the run's shard (zero when unsharded); Skipped counts the lines it left
 	// undecoded as other shards' (shard.go). Input then counts the lines the shard owns.
-	Shard        Shard
-	Skipped      int64
-	SpilledBytes int64
-	Runs         int
+	Shard   Shard
+	Skipped int64
 	// Ignored are the partition's files that the Source's ignore patterns named: not read
 	// as events, recorded with their size and SHA-256 in every manifest of the day.
 	Ignored []IgnoredFile

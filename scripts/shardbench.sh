@@ -3,7 +3,8 @@
 # `chatvault gen`, start a local MinIO (scripts/minio.sh), and seal the day into it once
 # unsharded and then as n = 2 and 4 shards (`run --shard i/n`), each shard a process of
 # its own under GNU time, one after another so that they do not compete for the CPU.
-# Prints, for each n, every shard's CPU seconds (user + system), their sum, and the sum's
+# Prints, for each n, every shard's CPU seconds (user + system; the median of
+# SHARDBENCH_RUNS runs, default 3, each into a fresh prefix), their sum, and the sum's
 # excess over the unsharded run: what reading the whole partition in every shard costs.
 #
 #   scripts/shardbench.sh                  # SHARDBENCH_EVENTS=1000000 SHARDBENCH_ORGS=1000
@@ -13,6 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 events=${SHARDBENCH_EVENTS:-500000}
+runs=${SHARDBENCH_RUNS:-3}
 orgs=${SHARDBENCH_ORGS:-1000}
 dir=${SHARDBENCH_DIR:-$(mktemp -d /tmp/chatvault-shardbench.XXXXXX)}
 day=2026-11-22
@@ -42,16 +44,21 @@ for _ in $(seq 300); do
   sleep 0.2
 done
 
-# seal PREFIX [ARGS...]: one run into s3://bench/PREFIX; prints "wall cpu rss-MiB".
+# seal PREFIX [ARGS...]: $runs runs, the k-th into s3://bench/PREFIX-k; prints the
+# median run's "wall cpu rss-MiB" by CPU seconds.
 seal() {
-  local prefix=$1 t code=0; shift
+  local prefix=$1 t code k; shift
   t=$(mktemp)
-  rm -rf "$dir/tmp" && mkdir -p "$dir/tmp"
-  /usr/bin/time -f '%e %U %S %M' -o "$t" "$cv" run --date "$day" --eventlog "$log" --store "s3://bench/$prefix" \
-    --temp-dir "$dir/tmp" --log-format json --quarantine-exit-code 0 "$@" >/dev/null || code=$?
-  [ "$code" = 0 ] || { echo "shardbench: run $* exited $code" >&2; exit 1; }
-  awk '{ printf "%.2f %.2f %.0f\n", $1, $2 + $3, $4 / 1024 }' "$t"
-  rm -f "$t"
+  for k in $(seq "$runs"); do
+    rm -rf "$dir/tmp" && mkdir -p "$dir/tmp"
+    code=0
+    /usr/bin/time -f '%e %U %S %M' -o "$t.run" "$cv" run --date "$day" --eventlog "$log" --store "s3://bench/$prefix-$k" \
+      --temp-dir "$dir/tmp" --log-format json --quarantine-exit-code 0 "$@" >/dev/null 2>&1 || code=$?
+    [ "$code" = 0 ] || { echo "shardbench: run $* exited $code" >&2; exit 1; }
+    awk '{ printf "%.2f %.2f %.0f\n", $1, $2 + $3, $4 / 1024 }' "$t.run" >>"$t"
+  done
+  sort -k2 -n "$t" | sed -n "$(( (runs + 1) / 2 ))p"
+  rm -f "$t" "$t.run"
 }
 
 rows=()
@@ -70,12 +77,13 @@ for n in 2 4; do
   over=$(awk -v t="$total" -v b="$base" 'BEGIN { printf "%+.0f%%", (t / b - 1) * 100 }')
   rows+=("$(printf '| %d | %s | %s | %s | %s | %s |' "$n" "${cpus[*]}" "$maxcpu" "$total" "$over" "$maxrss")")
 done
-"$cv" verify --eventlog "$log" --store s3://bench/shards-4 --log-format json >/dev/null
+"$cv" verify --eventlog "$log" --store s3://bench/shards-4-1 --log-format json >/dev/null 2>&1 || { echo "shardbench: verify of the 4 shards failed" >&2; exit 1; }
 
 echo
 echo "| shards n | CPU s of each shard | slowest shard CPU s | total CPU s | total vs unsharded | peak RSS MiB |"
 echo "| ---: | --- | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
-echo "$events events, $orgs organizations, S3 store on a local MinIO; shards run one after another."
+echo "$events events, $orgs organizations, S3 store on a local MinIO; shards run one after another;"
+echo "each figure the median of $runs runs."
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"

@@ -122,7 +122,8 @@ func TestShardsOnMinIO(t *testing.T) {
 	s3Env(t, srv)
 	const day, n = "2026-11-22", 4
 	log := t.TempDir()
-	if code, out, errOut := chatvault(t, "gen", "--date", day, "--events", "60000", "--orgs", "1000", "--bad", "40",
+	// The heavy commands run in processes of the build without the race detector.
+	if code, out, errOut := binary(t, nil, "gen", "--date", day, "--events", "60000", "--orgs", "1000", "--bad", "40",
 		"--files", "4", "--out", log); code != exitOK {
 		t.Fatalf("gen exit %d:\n%s%s", code, out, errOut)
 	}
@@ -156,7 +157,7 @@ func TestShardsOnMinIO(t *testing.T) {
 	if accounting := bucketObjects(t, c, sharded, "cv/accounting/"); len(accounting) != n {
 		t.Fatalf("%d accounting objects, want one per shard (%d)", len(accounting), n)
 	}
-	if code, out, errOut := chatvault(t, "verify", "--eventlog", log, "--store", "s3://"+sharded+"/cv"); code != exitOK {
+	if code, out, errOut := binary(t, nil, "verify", "--eventlog", log, "--store", "s3://"+sharded+"/cv"); code != exitOK {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
 	}
 
@@ -182,7 +183,7 @@ func TestShardsOnMinIO(t *testing.T) {
 			t.Fatalf("shard %d/%d: exit %d\n%s%s", i, n, code, p.stdout.String(), p.stderr.String())
 		}
 	}
-	code, out, errOut := chatvault(t, "verify", "--eventlog", log, "--store", "s3://"+failed+"/cv")
+	code, out, errOut := binary(t, nil, "verify", "--eventlog", log, "--store", "s3://"+failed+"/cv")
 	if code == exitOK || !strings.Contains(out+errOut, "shard(s) [2]") {
 		t.Fatalf("verify with shard 2 killed: exit %d, want a problem naming shard 2\n%s%s", code, out, errOut)
 	}
@@ -191,7 +192,7 @@ func TestShardsOnMinIO(t *testing.T) {
 		t.Fatalf("shard 2 rerun: exit %d\n%s%s", code, p.stdout.String(), p.stderr.String())
 	}
 	sameOrgObjects(t, c, whole, failed, "cv/")
-	if code, out, errOut := chatvault(t, "verify", "--eventlog", log, "--store", "s3://"+failed+"/cv"); code != exitOK {
+	if code, out, errOut := binary(t, nil, "verify", "--eventlog", log, "--store", "s3://"+failed+"/cv"); code != exitOK {
 		t.Fatalf("verify after the rerun: exit %d\n%s%s", code, out, errOut)
 	}
 	t.Logf("%d objects under orgs/ compared", objects)
@@ -199,4 +200,13 @@ func TestShardsOnMinIO(t *testing.T) {
 		"every object under orgs/ byte-identical to one unsharded run; verify passes")
 	reliability.Record(t, "crash", "one shard process of a sharded day killed after its fifth manifest, then rerun", reliability.Recovered,
 		"verify fails naming the missing shard; the shard's rerun completes the day, byte-identical to one unsharded run; verify passes")
+}
+
+// binary runs one chatvault process (the crashpoint build) and returns its exit code and
+// output.
+func binary(t *testing.T, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	p := startShards(t, env, args)[0]
+	code, _ := p.wait()
+	return code, p.stdout.String(), p.stderr.String()
 }

@@ -129,6 +129,11 @@ func TestShardsMatchUnsharded(t *testing.T) {
 			if err != nil || !rep.OK() {
 				t.Fatalf("verify: %v %v", err, rep.Problems)
 			}
+			tot, err := archiver.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
+			if err != nil || tot.Shards != n || len(tot.Missing) > 0 || len(tot.Keys) != n || tot.Input.Read != whole.Input.Read ||
+				tot.Input.Quarantined != whole.Input.Quarantined || !mapsEqual(tot.Input.Excluded, whole.Input.Excluded) {
+				t.Fatalf("day totals: %+v, %v; unsharded %+v", tot, err, whole.Input)
+			}
 			// Each line is decoded by its owner and by the shards of its organizations; a
 			// shard that decoded every line would make this n times the day.
 			if limit := whole.Input.Read + whole.Input.Read/4; n > 1 && decoded > limit {
@@ -157,6 +162,9 @@ func TestShardMissingThenRerun(t *testing.T) {
 	}
 	if rep.OK() || !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "shard(s) [1]") }) {
 		t.Fatalf("verify with shard 1 of 3 missing: %v", rep.Problems)
+	}
+	if tot, err := ledger.DayTotals(context.Background(), sampleDay); err != nil || !slices.Equal(tot.Missing, []int{1}) || len(tot.Keys) != 2 {
+		t.Fatalf("day totals with shard 1 missing: %+v, %v", tot, err)
 	}
 	f.seal(t, sampleDay, archiver.Options{Shard: archiver.Shard{Index: 1, Count: n}})
 	if rep, err := verify.Run(context.Background(), ledger, verify.Options{}); err != nil || !rep.OK() {

@@ -31,4 +31,9 @@ func TestShardFlagUsage(t *testing.T) {
 	if code != exitQuarantined || !strings.Contains(out, "shard 0/1") {
 		t.Fatalf("run --shard 0/1: exit %d\n%s%s", code, out, errOut)
 	}
+	// status sums a sharded day's shards.
+	code, out, errOut = chatvault(t, append([]string{"status", "--org", "0a1c2e3f-0000-4000-8000-00000000aaaa", "--date", "2026-11-22"}, common...)...)
+	if code != exitOK || !strings.Contains(out, "1 of 1 shards") {
+		t.Fatalf("status of a sharded day: exit %d\n%s%s", code, out, errOut)
+	}
 }

@@ -14,8 +14,13 @@ import (
 	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
-// AccountingVersion is the version of the accounting objects this build writes.
-const AccountingVersion = 1
+// AccountingVersion is the version of the accounting objects this build writes for an
+// unsharded run; a shard's object is version AccountingShardVersion, so that a build that
+// knows nothing of shards refuses it rather than take one shard's numbers for the day's.
+const (
+	AccountingVersion      = 1
+	AccountingShardVersion = 2
+)
 
 // Accounting is a day's accounting for operators: what a run read of the whole partition
 // and where every line went, across all organizations, the day's quarantine object, and
@@ -47,6 +52,16 @@ type Accounting struct {
 	// Signature is set when a signing key is configured: Ed25519 over the object encoded
 	// without its signature, as for manifests.
 	Signature *Signature `json:"signature,omitempty"`
+	// Shard is set (version 2) when the run was one shard of a sharded seal (shard.go):
+	// Input, Quarantine and Manifests are then the shard's part of the day, and the day's
+	// accounting is the join of the n shards' objects of one directory and generator.
+	Shard *Shard `json:"shard,omitempty"`
+}
+
+// shardGroup is the join key of a shard's accounting object: the shards of one sharded
+// seal split the day the same way only with the same n, directory and program.
+func (a *Accounting) shardGroup() string {
+	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator
 }
 
 // AccountedManifest names one organization's manifest of the day.
@@ -109,8 +124,11 @@ func decodeAccounting(b []byte) (*Accounting, error) {
 	if err := dec.Decode(&a); err != nil {
 		return nil, fmt.Errorf("decode accounting: %w", err)
 	}
-	if a.Version != AccountingVersion {
-		return nil, fmt.Errorf("decode accounting: unsupported version %d", a.Version)
+	switch {
+	case a.Version == AccountingVersion && a.Shard == nil:
+	case a.Version == AccountingShardVersion && a.Shard != nil:
+	default:
+		return nil, fmt.Errorf("decode accounting: unsupported version %d (shard %v)", a.Version, a.Shard != nil)
 	}
 	return &a, nil
 }
@@ -188,9 +206,19 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	covered := map[string]bool{}
 	quarantines := map[string]bool{} // quarantine keys named, "" for none
 	last := 0
+	shard := w.s.Shard
+	grouped := false // whether an object of this shard (of the same group) exists
 	err := l.Accountings(ctx, w.day, func(a *StoredAccounting) error {
 		if _, n, _, ok := parseAccountingKey(a.Key); ok && n > last {
 			last = n
+		}
+		if shard.Sharded() {
+			// A shard's object accounts for its part of the day only, so only an object of
+			// the same shard of the same split covers this run (shard.go).
+			if a.Shard == nil || *a.Shard != shard || a.DirectorySHA256 != w.res.DirectorySHA256 || a.Generator != w.s.Generator {
+				return nil
+			}
+			grouped = true
 		}
 		for _, m := range a.Manifests {
 			covered[m.Org+"/"+m.SHA256] = true
@@ -219,6 +247,14 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	}
 	if len(a.Manifests) > 0 && last > 0 && !quarantines[namedQuarantine(a.Quarantine)] {
 		fresh = true
+	}
+	if shard.Sharded() {
+		// A shard writes its object even with no organization of its own: the day's join
+		// needs every shard's, and it may own lines nonetheless (shard.go).
+		a.Version, a.Shard = AccountingShardVersion, &shard
+		if !grouped || !quarantines[namedQuarantine(a.Quarantine)] {
+			fresh = true
+		}
 	}
 	if !fresh {
 		return "", nil

@@ -94,6 +94,8 @@ type Options struct {
 	// Supersede, when set, lets one organization's new revision drop records of the
 	// revision it follows (see revision.go); without it such a revision fails.
 	Supersede *Supersede
+	// Shard, when set, seals only the organizations of one shard of the day (shard.go).
+	Shard Shard
 }
 
 func (o *Options) defaults() {
@@ -166,6 +168,10 @@ type DayResult struct {
 	DirectorySHA256 string
 	SpilledBytes    int64
 	Runs            int
+	// Shard is the run's shard (zero when unsharded); Skipped counts the lines it left
+	// undecoded as other shards' (shard.go). Input then counts the lines the shard owns.
+	Shard   Shard
+	Skipped int64
 	// Ignored are the partition's files that the Source's ignore patterns named: not read
 	// as events, recorded with their size and SHA-256 in every manifest of the day.
 	Ignored []IgnoredFile
@@ -285,10 +291,14 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 	if err != nil {
 		return nil, err
 	}
+	if s.Shard.Sharded() && only != "" {
+		return nil, fmt.Errorf("seal %s: a shard seals its organizations, not one organization", day)
+	}
+	rt.setShard(s.Shard) // shard.go
 	if only != "" && !slices.ContainsFunc(rt.orgs, func(o model.Organization) bool { return o.ID == only }) {
 		return nil, fmt.Errorf("seal %s: organization %q is not archiving on that day", day, only)
 	}
-	res := &DayResult{Day: day, DirectorySHA256: dir.SHA256}
+	res := &DayResult{Day: day, DirectorySHA256: dir.SHA256, Shard: s.Shard}
 
 	work, release, err := newWorkDir(s.TempDir, log)
 	if err != nil {
@@ -316,6 +326,7 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 		res.Runs += so.runs()
 	}
 	res.Ignored = ignored
+	res.Skipped = counts.skipped
 	res.Input = counts.input()
 	res.QuarantineByWhy = counts.quarantined
 	res.ReadDuration = s.Now().Sub(start)
@@ -355,6 +366,7 @@ func (s *Sealer) samePartition(ctx context.Context, day Day, was Partition) erro
 // are summed, so the hot path takes no locks.
 type dayCounts struct {
 	read        int64
+	skipped     int64 // other shards' lines, not decoded (shard.go)
 	exported    int64
 	duplicates  int64
 	excluded    map[string]int64
@@ -373,6 +385,7 @@ func newDayCounts() *dayCounts {
 
 func (c *dayCounts) add(o *dayCounts) {
 	c.read += o.read
+	c.skipped += o.skipped
 	c.exported += o.exported
 	c.duplicates += o.duplicates
 	for k, v := range o.excluded {
@@ -506,7 +519,8 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 	counts := make([]*dayCounts, s.Workers)
 	for i := range s.Workers {
 		counts[i] = newDayCounts()
-		dw := decodeWorker{sorter: sorters[i], counts: counts[i], rt: rt, excluded: excluded, files: part.Files, progress: s.Progress}
+		dw := decodeWorker{sorter: sorters[i], counts: counts[i], rt: rt, excluded: excluded, files: part.Files, progress: s.Progress,
+			shard: newShardFilter(s.Shard, rt, part.Files), own: true}
 		g.Go(func() error {
 			for b := range work {
 				if err := gctx.Err(); err != nil {
@@ -547,6 +561,10 @@ type decodeWorker struct {
 	// dec reuses one buffer for every line's strings: ev is done with before the next
 	// line (the sorter copies what it keeps).
 	dec model.Decoder
+	// shard, when the run is one shard of several, skips the lines of other shards; own
+	// says whether the line at hand counts in this shard's day-level accounting (shard.go).
+	shard *shardFilter
+	own   bool
 }
 
 func (w *decodeWorker) batch(b *batch) error {
@@ -561,7 +579,16 @@ func (w *decodeWorker) batch(b *batch) error {
 }
 
 func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
-	w.counts.read++
+	if w.shard != nil {
+		var need bool
+		if w.own, need = w.shard.claim(bl, raw); !need {
+			w.counts.skipped++
+			return nil // another shard's line
+		}
+	}
+	if w.own {
+		w.counts.read++
+	}
 	if bl.err != nil {
 		var tl *LineTooLongError
 		if errors.As(bl.err, &tl) {
@@ -577,9 +604,17 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		if de.Field == "contentType" && errors.Is(err, model.ErrUnknownVariant) && w.excluded[ev.ContentType] {
 			reason := ReasonContentType + ev.ContentType
-			w.counts.excluded[reason]++
+			if w.own {
+				w.counts.excluded[reason]++
+			}
 			w.orgs = w.rt.route(w.orgs[:0], &ev)
+			if err := w.sameRoute(bl); err != nil {
+				return err
+			}
 			for _, o := range w.orgs {
+				if !w.rt.mine(o) {
+					continue
+				}
 				m := w.counts.orgExcluded[o]
 				if m == nil {
 					m = map[string]int64{}
@@ -592,13 +627,21 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		return w.quarantine(bl, raw, de.Reason(), err.Error())
 	}
 	w.orgs = w.rt.route(w.orgs[:0], &ev)
+	if err := w.sameRoute(bl); err != nil {
+		return err
+	}
 	if len(w.orgs) == 0 {
-		w.counts.excluded[ReasonNotEntitled]++
+		if w.own {
+			w.counts.excluded[ReasonNotEntitled]++
+		}
 		return nil
 	}
 	w.line = model.AppendJSON(w.line[:0], &ev)
 	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
 	for i, o := range w.orgs {
+		if !w.rt.mine(o) {
+			continue
+		}
 		r.org, r.primary = o, i == 0
 		if err := w.sorter.add(&r); err != nil {
 			return err
@@ -610,16 +653,21 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 // quarantine keeps a bad line with why it was refused and where it came from. The
 // quarantine's sort key is (file, line), so the quarantine object is deterministic too.
 func (w *decodeWorker) quarantine(bl *batchLine, raw []byte, reason, detail string) error {
-	w.counts.quarantined[reason]++
 	q := quarantineLine(nil, reason, detail, w.files[bl.file], bl.number, raw)
 	r := record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q}
-	if err := w.sorter.add(&r); err != nil {
-		return err
+	if w.own {
+		w.counts.quarantined[reason]++
+		if err := w.sorter.add(&r); err != nil {
+			return err
+		}
 	}
 	// A copy for each organization the line can still be attributed to (quarantine_org.go);
 	// the day's object above keeps every line whatever happens here.
 	w.orgs = w.rt.routeQuarantined(w.orgs[:0], raw)
 	for _, o := range w.orgs {
+		if !w.rt.mine(o) {
+			continue
+		}
 		r.org = orgQuarantineID(o)
 		if err := w.sorter.add(&r); err != nil {
 			return err
@@ -633,6 +681,9 @@ func (w *decodeWorker) quarantine(bl *batchLine, raw []byte, reason, detail stri
 // size and the SHA-256 of the whole line, which the event log's copy can be checked against.
 func (w *decodeWorker) quarantineTooLong(bl *batchLine, head []byte, tl *LineTooLongError) error {
 	const reason = "line_too_long"
+	if !w.own {
+		return nil
+	}
 	w.counts.quarantined[reason]++
 	if i := lastRuneStart(head); !utf8.FullRune(head[i:]) {
 		head = head[:i]

@@ -23,6 +23,8 @@ type router struct {
 	// (those chatOrgs routes to it), for the chat index's members at the seal.
 	chats    []model.Chat
 	orgChats [][]int32
+	// shardOrgs[i] says whether orgs[i] is the run's shard's; nil when unsharded (shard.go).
+	shardOrgs []bool
 }
 
 // safeID is what an organization id must look like to become a store key segment.

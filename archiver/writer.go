@@ -249,7 +249,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	// "nothing happened" must differ from "never ran".
 	for i := range w.rt.orgs {
 		org := int32(i)
-		if seen[org] {
+		if seen[org] || !w.rt.mine(org) { // another shard's (shard.go)
 			continue
 		}
 		startJob(org, newOrgCounts(w.counts.orgExcluded[org]), &Window{Start: start, End: end}, new(ClockSkew))

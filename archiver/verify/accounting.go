@@ -54,6 +54,7 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 	locking := lk != nil && lk.Locking()
 	var numbers accountingNumbers
 	var named map[string]bool // the manifests named so far of the day being read
+	shards := shardJoin{}     // shard.go
 	var namedDay string
 	for _, key := range keys {
 		day, _, sum, ok := archiver.ParseAccountingKey(key)
@@ -82,6 +83,9 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 			named, namedDay = map[string]bool{}, day.String()
 		}
 		verifyAccountingObject(ctx, l, day, a, opt, rep, named)
+		if a.Shard != nil {
+			shards.add(day, a, rep) // shard.go
+		}
 		if locking {
 			verifyAccountingLocks(ctx, l, lk, a, rep)
 		}
@@ -89,6 +93,7 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 			return err
 		}
 	}
+	shards.check(rep)
 	return nil
 }
 

@@ -117,6 +117,9 @@ func summaryAttrs(r *archiver.DayResult) []slog.Attr {
 	if len(r.QuarantineByWhy) > 0 {
 		attrs = append(attrs, countsGroup("quarantinedBy", r.QuarantineByWhy))
 	}
+	if r.Shard.Sharded() { // the counts above are the shard's lines (run --shard)
+		attrs = append(attrs, slog.String("shard", r.Shard.String()), slog.Int64("skipped", r.Skipped))
+	}
 	return attrs
 }
 

@@ -26,10 +26,11 @@ func init() {
 	register(&command{
 		name:    "run",
 		summary: "seal every closed, unsealed day through yesterday, or one day (--date) or a range (--from/--to); idempotent",
-		usage:   "[--quarantine-exit-code 0] | --date D [--org ID] | --from D --to D [--org ID] | --date D --org ID --supersede --reason TEXT",
+		usage:   "[--quarantine-exit-code 0] | --date D [--org ID | --shard I/N] | --from D --to D [--org ID | --shard I/N] | --date D --org ID --supersede --reason TEXT",
 		flags: func(fs *pflag.FlagSet) {
 			rangeFlags(fs)
 			fs.String("org", "", "commit only this organization")
+			fs.String("shard", "", "I/N: seal only shard I (0..N-1) of N: the organizations whose id's SHA-256 (first 8 bytes) mod N is I; run every shard of a day, e.g. as a Kubernetes Indexed Job (--shard \"$(JOB_COMPLETION_INDEX)/N\")")
 			supersedeFlags(fs)
 			fs.Int("quarantine-exit-code", exitQuarantined, "exit code when this run quarantined records (3, or 0 for schedulers that treat non-zero as failure)")
 			fs.String("cpuprofile", "", "write a CPU profile (go tool pprof) to FILE")
@@ -62,6 +63,10 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 	}
 	supersede, err := parseSupersede(fs, org)
+	if err != nil {
+		return e.fail("run", err)
+	}
+	shard, err := shardFlag(fs, catchUp, org)
 	if err != nil {
 		return e.fail("run", err)
 	}
@@ -111,6 +116,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		opt.Now = runClock
 		sealer := &archiver.Sealer{Source: src, Store: store, Options: opt}
 		sealer.Supersede = supersede
+		sealer.Shard = shard
 		return &runSealer{inner: sealer, progress: progress, tally: t}
 	}
 	if catchUp {
@@ -341,6 +347,9 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 	}
 	if r.Accounting != "" {
 		fmt.Fprintf(w, "  accounting object %s\n", r.Accounting)
+	}
+	if r.Shard.Sharded() {
+		fmt.Fprintf(w, "  shard %s: the counts above are of the lines this shard owns; %d lines of other shards skipped undecoded\n", r.Shard, r.Skipped)
 	}
 	if sk := r.ClockSkew; sk.Total() > 0 {
 		fmt.Fprintf(w, "  clock skew: %d exported events outside the day (%d before, %d after; eventTimestamp %s to %s), flagged in the manifests\n",

@@ -91,11 +91,9 @@ func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from,
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	header := false
 	for d := from; !d.After(to); d = d.Next() {
-		var last *archiver.StoredAccounting
-		if err := (archiver.Ledger{Store: store}).Accountings(ctx, d, func(a *archiver.StoredAccounting) error {
-			last = a
-			return nil
-		}); err != nil {
+		// The latest accounting object, or the sum of a sharded seal's shards (run --shard).
+		last, err := (archiver.Ledger{Store: store}).DayTotals(ctx, d)
+		if err != nil {
 			return e.fail("status", err)
 		}
 		if last == nil {
@@ -107,7 +105,16 @@ func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from,
 			header = true
 		}
 		in := last.Input
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", d, in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined, last.Key)
+		var key string
+		if last.Shards == 0 {
+			key = last.Keys[0]
+		} else {
+			key = fmt.Sprintf("%d of %d shards", len(last.Keys), last.Shards)
+			if len(last.Missing) > 0 {
+				key += fmt.Sprintf(" (no accounting object of shard(s) %v yet: the sum lacks their lines)", last.Missing)
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", d, in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined, key)
 	}
 	tw.Flush()
 	return exitOK

@@ -26,6 +26,7 @@ import (
 // manifests are the decoded objects of every file in this folder, by kind.
 type manifests struct {
 	cronJobs   []*batchv1.CronJob
+	jobs       []*batchv1.Job
 	configMaps map[string]*corev1.ConfigMap
 	secrets    map[string]*corev1.Secret
 	pvcs       map[string]*corev1.PersistentVolumeClaim
@@ -93,6 +94,10 @@ func decodeAll(t *testing.T) *manifests {
 				m.cronJobs = append(m.cronJobs, o)
 				p := o.Spec.JobTemplate.Spec.Template.Spec
 				m.workloads = append(m.workloads, workload{"CronJob/" + o.Name, 1, p.TerminationGracePeriodSeconds, p})
+			case *batchv1.Job:
+				m.jobs = append(m.jobs, o)
+				p := o.Spec.Template.Spec
+				m.workloads = append(m.workloads, workload{"Job/" + o.Name, ptrOr(o.Spec.Parallelism, 1), p.TerminationGracePeriodSeconds, p})
 			case *corev1.Service, *corev1.ServiceAccount, *networkingv1.NetworkPolicy:
 			default:
 				t.Errorf("%s: document %d: %s, which this test does not check", file, n, gvk)
@@ -123,7 +128,7 @@ func ptrOr[T any](p *T, def T) T {
 }
 
 // TestManifestsDecodeStrictly decodes the manifests (decodeAll) and expects a Deployment
-// serving the API and a CronJob running `chatvault run`.
+// serving the API, a CronJob running `chatvault run`, and the sharded seal's Indexed Job.
 func TestManifestsDecodeStrictly(t *testing.T) {
 	m := decodeAll(t)
 	var roles []string
@@ -134,7 +139,7 @@ func TestManifestsDecodeStrictly(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"Deployment:serve", "CronJob:run"} {
+	for _, want := range []string{"Deployment:serve", "CronJob:run", "Job:run"} {
 		if !slices.Contains(roles, want) {
 			t.Errorf("no %s among %q", want, roles)
 		}

@@ -33,7 +33,8 @@ import (
 // event log in the first). Only the mount points move under a temporary folder, and the
 // listen addresses and the S3 endpoint are the test's. The Deployment's serve must become
 // ready (/readyz 200) and stop cleanly on SIGTERM; the CronJob's run must seal the sample
-// day (exit 3: the sample holds records to quarantine) and leave the others pending.
+// day (exit 3: the sample holds records to quarantine) and leave the others pending; the
+// sharded seal's Indexed Job runs every index at once, each sealing its shard (runShards).
 func TestWorkloadsStart(t *testing.T) {
 	m := decodeAll(t)
 	bin := buildChatvault(t)
@@ -49,6 +50,10 @@ func TestWorkloadsStart(t *testing.T) {
 			case "serve":
 				startServe(t, cmd, out)
 			case "run":
+				if j := jobOf(m, c); j != nil {
+					runShards(t, j, cmd, out) // shard_test.go
+					return
+				}
 				err := cmd.Run()
 				var exit *exec.ExitError
 				if !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out.String(), "sealed 2026-11-22") {

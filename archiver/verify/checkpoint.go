@@ -255,7 +255,11 @@ func (c *checkpointer) keep(o CheckpointOrg) { c.orgs[o.Org] = o }
 // report has problems (then it is left out, or kept as the earlier checkpoint had it, so
 // that the next verification checks it again).
 func (c *checkpointer) org(ctx context.Context, j *orgJob) error {
-	c.cp.After = j.org
+	if j.org > c.cp.After {
+		// An organization a resumed verification walks behind the checkpoint's last
+		// (see Run) leaves After where it was.
+		c.cp.After = j.org
+	}
 	if len(j.rep.Problems) == 0 && j.check != nil && j.check.sum.headSeq > 0 {
 		c.orgs[j.org] = j.check.checkpointOrg()
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -36,8 +37,13 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 		prev   string
 		next   archiver.Day // the folder a closing segment fixed for the next one
 		legacy int
+		folder string // the organization's folder whose day index entry was checked last
 	)
-	err := store.List(ctx, prefix, func(key string) error {
+	since, err := indexSince(ctx, store)
+	if err != nil {
+		return fmt.Errorf("verify: %w", err)
+	}
+	err = store.List(ctx, prefix, func(key string) error {
 		if isIndexKey(key) {
 			return nil // a finding aid for ListAll, not evidence
 		}
@@ -52,6 +58,12 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 		}
 		if o != chain {
 			chain, expect, prev, next = o, 1, "", archiver.Day{}
+		}
+		if f := o + "/" + day.String(); f != folder {
+			folder = f
+			if err := checkDayIndexed(ctx, store, o, day, since, rep); err != nil {
+				return err
+			}
 		}
 		if !next.IsZero() && day.String() != next.String() {
 			rep.Problem("%s: the closing segment before it leads the chain to the folder of %s", key, next)
@@ -71,6 +83,33 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 			"%d audit objects of the previous layout (one per request, before segments): readable with chatvault audit, not chained", legacy))
 	}
 	return rep.CheckVersions(ctx, prefix)
+}
+
+// checkDayIndexed reports a problem when org has segments in its folder of day, a day
+// the day index covers (since on), but the index has no entry for it: `chatvault audit`
+// of every organization (ListAll) finds segments through the index only, so it would
+// leave org's records of the day out without a word. The entry is read by key, once per
+// folder: at most one request more per folder, whose segments are all read anyway.
+func checkDayIndexed(ctx context.Context, store archiver.Store, org string, day, since archiver.Day, rep archiver.AuditReport) error {
+	if since.IsZero() || day.Before(since) {
+		return nil // before the index: ListAll lists every segment key for those days
+	}
+	key := dayIndexKey(day, org)
+	rc, err := store.Open(ctx, key)
+	switch {
+	case err == nil:
+		return rc.Close()
+	case errors.Is(err, archiver.ErrNotFound):
+		rep.Problem("%s: missing: the organization has audit segments in its folder of %s, which `chatvault audit` "+
+			"without --org does not show (the day index is complete from %s, %s); recreate it as an empty object",
+			key, day, since, indexSinceKey)
+		return nil
+	case ctx.Err() != nil:
+		return ctx.Err()
+	default:
+		rep.Problem("%s: %v", key, err)
+		return nil
+	}
 }
 
 // verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,

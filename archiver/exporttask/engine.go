@@ -428,6 +428,8 @@ func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 			e.Logger.Warn("export task claim unreadable; status reads queued", "org", org, "task", id, "err", err)
 		} else if l.live(e.Now()) {
 			st.State = StateRunning
+		} else {
+			e.ensureOpen(ctx, taskRef{org, id}) // openindex.go
 		}
 	}
 	if st.State == StateCompleted {

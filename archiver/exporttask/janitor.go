@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,6 +58,71 @@ type janitorState struct {
 	from archiver.Day
 	// backfilled is set once expiryBackfillKey is known to exist.
 	backfilled bool
+	// retentionChecked is set once the index's turns are known to have been written
+	// with a retention no longer than Retention (see expiryRetentionKey).
+	retentionChecked bool
+}
+
+// expiryRetentionKey records the exports.retention the index's turns were written with
+// (the last process to check them). A task's retention turn is written at the turn before
+// it, with the retention of that time: after the retention is lowered, those turns would
+// come too late, and a result its status already calls expired would stay stored until
+// the old retention ran out. So the first run of a process whose Retention is shorter
+// than the recorded one (or that finds no record) visits every task the index holds,
+// due or not, once: each gets its turn at its completion plus the new retention, and the
+// ones past it lose their result at once. A longer retention needs nothing: turns that
+// come early are moved to the later time when handled.
+const expiryRetentionKey = archiver.TasksPrefix + "expiry-retention.json"
+
+type retentionRecord struct {
+	RetentionSeconds int64 `json:"retentionSeconds"`
+}
+
+// retentionLowered reports whether this run must visit every task of the index (see
+// expiryRetentionKey). A record of a longer retention than Retention is replaced at once.
+func (e *Engine) retentionLowered(ctx context.Context, d archiver.Deleter) (bool, error) {
+	e.mu.Lock()
+	done := e.janitor.retentionChecked
+	e.mu.Unlock()
+	if done {
+		return false, nil
+	}
+	var r retentionRecord
+	switch err := getJSON(ctx, e.Store, expiryRetentionKey, &r); {
+	case errors.Is(err, archiver.ErrNotFound):
+		return true, nil
+	case err != nil:
+		var syntax *json.SyntaxError
+		if errors.As(err, &syntax) {
+			return true, nil // unreadable: as if missing
+		}
+		return false, err
+	case r.RetentionSeconds > int64(e.Retention/time.Second):
+		return true, nil
+	case r.RetentionSeconds < int64(e.Retention/time.Second):
+		return false, e.recordRetention(ctx, d)
+	}
+	e.mu.Lock()
+	e.janitor.retentionChecked = true
+	e.mu.Unlock()
+	return false, nil
+}
+
+// recordRetention replaces expiryRetentionKey with Retention. A crash between the delete
+// and the create leaves no record: the next process visits every task again, which is
+// safe.
+func (e *Engine) recordRetention(ctx context.Context, d archiver.Deleter) error {
+	if err := d.Delete(ctx, expiryRetentionKey); err != nil && !errors.Is(err, archiver.ErrNotFound) {
+		return fmt.Errorf("export task expiry index: %w", err)
+	}
+	err := putJSON(ctx, e.Store, expiryRetentionKey, retentionRecord{int64(e.Retention / time.Second)})
+	if err != nil && !errors.Is(err, archiver.ErrConflict) { // another replica's, just now
+		return fmt.Errorf("export task expiry index: %w", err)
+	}
+	e.mu.Lock()
+	e.janitor.retentionChecked = true
+	e.mu.Unlock()
+	return nil
 }
 
 // expiryEntry is one entry of the index: a task and the time of its turn.
@@ -137,7 +203,11 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	if err := e.backfillExpiry(ctx, now); err != nil {
 		return 0, fmt.Errorf("expire task results: %w", err)
 	}
-	entries, err := e.dueEntries(ctx, now)
+	all, err := e.retentionLowered(ctx, d)
+	if err != nil {
+		return 0, fmt.Errorf("expire task results: %w", err)
+	}
+	entries, err := e.dueEntries(ctx, now, all)
 	if err != nil {
 		return 0, fmt.Errorf("expire task results: %w", err)
 	}
@@ -154,7 +224,7 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	byTask := map[taskRef][]expiryEntry{}
 	var order []taskRef
 	for _, x := range entries {
-		if now.Before(x.due) {
+		if now.Before(x.due) && !all {
 			keep(x)
 			continue
 		}
@@ -185,6 +255,12 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 				keep(x)
 				continue
 			}
+			if next.IsZero() && now.Before(x.due) {
+				// Visited early (all): a task without its outcome yet (its entry is
+				// written just before it) keeps its turn.
+				keep(x)
+				continue
+			}
 			if err := d.Delete(ctx, x.key); err != nil && !errors.Is(err, archiver.ErrNotFound) {
 				errs = append(errs, err)
 				keep(x)
@@ -200,6 +276,11 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	if len(errs) > 0 {
 		return n, fmt.Errorf("expire task results: %w", errors.Join(errs...))
 	}
+	if all {
+		if err := e.recordRetention(ctx, d); err != nil {
+			return n, fmt.Errorf("expire task results: %w", err)
+		}
+	}
 	return n, nil
 }
 
@@ -208,8 +289,8 @@ var errStop = errors.New("stop")
 
 // dueEntries lists the index's entries of the days up to today: from the day the last
 // run left, or, on the process's first run, from the first (stopping at the first entry
-// of a later day, since keys sort by day).
-func (e *Engine) dueEntries(ctx context.Context, now time.Time) ([]expiryEntry, error) {
+// of a later day, since keys sort by day). With all, it lists every entry.
+func (e *Engine) dueEntries(ctx context.Context, now time.Time, all bool) ([]expiryEntry, error) {
 	today := archiver.DayOf(now)
 	e.mu.Lock()
 	from := e.janitor.from
@@ -220,13 +301,13 @@ func (e *Engine) dueEntries(ctx context.Context, now time.Time) ([]expiryEntry, 
 		if !ok {
 			return nil // an organization named "expiry" (see expiryPrefix), or a stray key
 		}
-		if archiver.DayOf(x.due).After(today) {
+		if archiver.DayOf(x.due).After(today) && !all {
 			return errStop
 		}
 		out = append(out, x)
 		return nil
 	}
-	if from.IsZero() {
+	if from.IsZero() || all {
 		if err := e.Store.List(ctx, expiryPrefix, collect); err != nil && !errors.Is(err, errStop) {
 			return nil, fmt.Errorf("list %s: %w", expiryPrefix, err)
 		}

@@ -64,6 +64,21 @@ func (e *Engine) unmarkOpen(ctx context.Context, r taskRef) {
 	}
 }
 
+// ensureOpen writes r's entry again, if it is missing, for a task a status read found
+// queued and run by no replica: the scans find tasks through the index only, so a task
+// whose entry was deleted (by hand: nothing in chatvault deletes the entry of a task
+// without an outcome) would be run by no replica, and its requester would wait forever.
+// The entry is created, create-only: one that exists (its own bytes differ) is a
+// conflict, which is fine. A failure is logged: the status itself is answered.
+func (e *Engine) ensureOpen(ctx context.Context, r taskRef) {
+	if _, ok := e.Store.(archiver.Deleter); !ok {
+		return // no index: the scan lists every task
+	}
+	if err := e.markOpen(ctx, r, e.Now()); err != nil && !errors.Is(err, archiver.ErrConflict) {
+		e.Logger.Warn("open-task index entry not restored", "org", r.org, "task", r.id, "err", err)
+	}
+}
+
 // openTask is what a scan needs of one task.
 type openTask struct {
 	ref       taskRef

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -156,15 +157,26 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 
 // latestCheckpoint returns the newest checkpoint whose signature verifies with a trusted
 // key, nil when there is none. Each newer one refused is a problem in rep: someone wrote
-// a checkpoint without the signing key, or changed one.
+// a checkpoint without the signing key, or changed one. One signed by a retired key (see
+// retiredSigner) is not used either, with a warning.
 func latestCheckpoint(ctx context.Context, s archiver.Store, trusted []ed25519.PublicKey, rep *Report) (*Checkpoint, error) {
 	keys, err := listKeys(ctx, s, CheckpointPrefix)
 	if err != nil {
 		return nil, err
 	}
+	retired := 0
+	defer func() {
+		if retired > 0 {
+			rep.Warnings = append(rep.Warnings, fmt.Sprintf("%d checkpoints signed by a retired key (a key rotation statement "+
+				"names it as the old key) not used: whoever still holds that key could have written them; a verification "+
+				"with the current signing key writes one that the next uses", retired))
+		}
+	}()
 	for i := len(keys) - 1; i >= 0; i-- {
 		c, err := ReadCheckpoint(ctx, s, keys[i], trusted)
 		switch {
+		case err == nil && retiredSigner(c.Signature, rep):
+			retired++
 		case err == nil:
 			return c, nil
 		case errors.Is(err, ErrCheckpoint) && len(trusted) > 0:
@@ -178,6 +190,31 @@ func latestCheckpoint(ctx context.Context, s archiver.Store, trusted []ed25519.P
 		}
 	}
 	return nil, nil
+}
+
+// retiredSigner reports whether sig's key was rotated away from: a valid rotation
+// statement names it as the old key, and it is not the key this verification signs with.
+// Verification still trusts such a key for what it signed before the rotation, but a
+// checkpoint is a claim about the store as it is now: signed by a key that may be in a
+// thief's hands (keys are rotated after a suspected compromise), it could name the hashes
+// of manifests rewritten with that key, and an incremental verification would skip them.
+func retiredSigner(sig *archiver.Signature, rep *Report) bool {
+	s := rep.state
+	if sig == nil || s == nil {
+		return false
+	}
+	id := sig.KeyID
+	if id == "" {
+		b, err := base64.StdEncoding.DecodeString(sig.PublicKey)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return true // cannot tell: not used
+		}
+		id = archiver.KeyID(ed25519.PublicKey(b))
+	}
+	if k := s.opt.CheckpointKey; k != nil && archiver.KeyID(k.Public().(ed25519.PublicKey)) == id {
+		return false
+	}
+	return len(s.rotations[id]) > 0
 }
 
 // checkpointer builds the checkpoint of a verification as organizations are merged, and
@@ -218,7 +255,11 @@ func (c *checkpointer) keep(o CheckpointOrg) { c.orgs[o.Org] = o }
 // report has problems (then it is left out, or kept as the earlier checkpoint had it, so
 // that the next verification checks it again).
 func (c *checkpointer) org(ctx context.Context, j *orgJob) error {
-	c.cp.After = j.org
+	if j.org > c.cp.After {
+		// An organization a resumed verification walks behind the checkpoint's last
+		// (see Run) leaves After where it was.
+		c.cp.After = j.org
+	}
 	if len(j.rep.Problems) == 0 && j.check != nil && j.check.sum.headSeq > 0 {
 		c.orgs[j.org] = j.check.checkpointOrg()
 	}

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -83,6 +85,14 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 				}
 			}
 		}
+	}
+	if gaps := missingDays(sealed, opt.From, opt.To); len(gaps) > 0 {
+		// Not a problem by itself (a day not sealed yet looks the same), but never a
+		// silent pass: a day whose folders and accounting objects were all deleted looks
+		// the same too. verify --date of the next sealed day checks the link into it.
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: nothing sealed (no organization's day folder, no accounting object): "+
+			"not sealed yet, or its objects were deleted; verify --date of the next sealed day, or a whole-store verify, "+
+			"checks the chains through it", joinRanges(gaps)))
 	}
 	rep.Orgs = len(found)
 	checkTally(rep)
@@ -191,6 +201,7 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
 		default:
 			c.follow(prev)
+			checkPrevIndexed(ctx, l, org, key, prev, rep)
 		}
 	}
 	c.manifest(m, rep)
@@ -207,6 +218,29 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 		referenced[m.ChatIndex.Key] = true
 	}
 	verifyManifestDay(ctx, l, org, day, m, idx, im.Bytes, rep)
+}
+
+// checkPrevIndexed reports a problem when prev, the chain entry before key, has no day
+// index: its day's folder was deleted. Read by key (one request), so that verify --date
+// of a day also shows the day before it deleted whole (whose own verify --date finds
+// nothing to check).
+func checkPrevIndexed(ctx context.Context, l archiver.Ledger, org, key string, prev *archiver.StoredManifest, rep *Report) {
+	day, err := archiver.ParseDay(prev.Date)
+	if err != nil || prev.Revision < 1 {
+		rep.problem("%s: the manifest before it, %s, names day %q revision %d", key, prev.Key, prev.Date, prev.Revision)
+		return
+	}
+	idx := archiver.RevisionKey(org, day, prev.Revision)
+	rc, err := l.Store.Open(ctx, idx)
+	switch {
+	case err == nil:
+		rc.Close()
+	case errors.Is(err, archiver.ErrNotFound):
+		rep.problem("%s: the manifest before it, %s (%s revision %d), has no day index %s: that day's objects were deleted",
+			key, prev.Key, prev.Date, prev.Revision, idx)
+	default:
+		rep.problem("%s: the manifest before it: day index %s: %v", key, idx, err)
+	}
 }
 
 func prevBytes(m *archiver.StoredManifest) []byte {

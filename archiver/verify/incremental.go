@@ -101,8 +101,19 @@ func runIncremental(ctx context.Context, l archiver.Ledger, opt Options, rep *Re
 			}
 		}
 	}
+	// Accounting objects are checked for the days of the new manifests and for every day
+	// the tally counted a manifest of: an organization walked whole (no checkpoint yet,
+	// a new organization, one left out for a problem) counts its whole chain, whose days
+	// must have their accounting objects read too, or each would be reported as named
+	// by none.
+	accounted := maps.Clone(sealed)
+	for day := range rep.tally {
+		if d, err := archiver.ParseDay(day); err == nil {
+			accounted[d] = true
+		}
+	}
 	lk, _ := l.Store.(archiver.Locker)
-	for _, d := range slices.SortedFunc(maps.Keys(sealed), func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) }) {
+	for _, d := range slices.SortedFunc(maps.Keys(accounted), func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) }) {
 		prefix := archiver.AccountingPrefix + d.String() + "/"
 		keys, err := listKeys(ctx, l.Store, prefix)
 		if err != nil {

@@ -195,6 +195,13 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if opt.CheckpointKey == nil {
 		cp = nil // resumed, but nothing to sign new checkpoints with
 	}
+	// The organizations the resumed checkpoint holds, taken before the walk merges more.
+	resumed := map[string]bool{}
+	if after != "" {
+		for o := range rep.state.chains {
+			resumed[o] = true
+		}
+	}
 	w := newWalk(ctx, l, opt, rep, cp)
 	var org string
 	var keys []string
@@ -205,8 +212,11 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 			rep.Warnings = append(rep.Warnings, "unexpected object "+key)
 			return nil
 		}
-		if after != "" && o <= after {
-			return nil // walked before the verification was interrupted (resumed)
+		if after != "" && o <= after && resumed[o] {
+			// Walked before the verification was interrupted (resumed). One the
+			// checkpoint does not hold (added since, or left out for a problem) is
+			// walked now, wherever it sorts.
+			return nil
 		}
 		if o != org {
 			if org != "" {

@@ -104,7 +104,94 @@ func lastKey(ctx context.Context, s Store, prefix string) (string, error) {
 }
 
 // Head returns the organization's latest committed manifest, or nil when it has none.
+//
+// It never lists the chain. Chain keys number the manifests 1, 2, 3, … in fixed-width
+// digits, so Head probes seq 1, 2, 4, 8, … until one is missing, then halves the interval
+// between the last present and the first missing: about 2·log2(K) reads of single
+// manifests for a chain of K (20 at a thousand, 28 at ten thousand), each a direct
+// lookup on any store. One listing that starts past the head it found then proves that
+// nothing follows it; on a damaged chain (a manifest missing in the middle, so the
+// probes stopped short), that listing finds the keys after it and Head falls back to
+// listing the whole chain, as before, so the head it returns is always the chain's last
+// key (verify reports the damage).
 func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
+	var lastBytes []byte // the manifest at lo, read by its probe
+	probe := func(seq int64) (bool, error) {
+		b, err := readAll(ctx, l.Store, chainKey(org, seq))
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		lastBytes = b
+		return true, nil
+	}
+	found, err := probe(1)
+	if err != nil {
+		return nil, err
+	}
+	lo, hi := int64(0), int64(1) // lo present (0: none), hi missing
+	if found {
+		lo, hi = 1, 2
+		for {
+			ok, err := probe(hi)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			if hi >= maxChainSeq/2 {
+				return l.headByListing(ctx, org)
+			}
+			lo, hi = hi, hi*2
+		}
+		headBytes := lastBytes
+		for hi-lo > 1 {
+			mid := lo + (hi-lo)/2
+			ok, err := probe(mid)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				lo, headBytes = mid, lastBytes
+			} else {
+				hi = mid
+			}
+		}
+		lastBytes = headBytes
+	}
+	startAfter := chainPrefix(org)
+	if lo > 0 {
+		startAfter = chainKey(org, lo)
+	}
+	var after string
+	if err := ListAfter(ctx, l.Store, chainPrefix(org), startAfter, func(key string) error {
+		after = key
+		return ErrStopListing
+	}); err != nil && !errors.Is(err, ErrStopListing) {
+		return nil, err
+	}
+	switch {
+	case after != "":
+		return l.headByListing(ctx, org) // a damaged chain: see above
+	case lo == 0:
+		return nil, nil
+	}
+	key := chainKey(org, lo)
+	m, err := decodeManifest(lastBytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", key, err)
+	}
+	return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(lastBytes), Bytes: lastBytes}, nil
+}
+
+// maxChainSeq bounds the probes of Head: chain keys have twelve digits.
+const maxChainSeq = 1_000_000_000_000
+
+// headByListing is Head by listing the whole chain: the greatest key is the head.
+func (l Ledger) headByListing(ctx context.Context, org string) (*StoredManifest, error) {
 	key, err := lastKey(ctx, l.Store, chainPrefix(org))
 	if err != nil || key == "" {
 		return nil, err
@@ -131,26 +218,85 @@ func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifes
 }
 
 // SealedDays calls fn, oldest first, with every day of org that has a committed revision
-// (a day index), from one listing of the organization's days: the scheduler's catch-up
-// learns which days are sealed in a request or a few (pages on S3) rather than two per
-// day (Latest). A day whose chain manifest was written but whose index was not (a crash
-// in between) is not reported; sealing it again restores the index and changes nothing
-// (see writer.stage).
+// (a day index), from one listing of the organization's days (ListDays). A day whose
+// chain manifest was written but whose index was not (a crash in between) is not
+// reported; sealing it again restores the index and changes nothing (see writer.stage).
 func (l Ledger) SealedDays(ctx context.Context, org string, fn func(Day) error) error {
-	root := "orgs/" + org + "/days/"
-	var last string
-	return l.Store.List(ctx, root, func(key string) error {
-		date, name, ok := strings.Cut(strings.TrimPrefix(key, root), "/")
-		if !ok || date == last || !isRevisionName(name) {
+	return l.SealedDaysFrom(ctx, org, Day{}, fn)
+}
+
+// SealedDaysFrom is SealedDays for the days from `from` on (every day when from is zero):
+// the listing starts at from, so the days before it cost nothing (see ListDays).
+func (l Ledger) SealedDaysFrom(ctx context.Context, org string, from Day, fn func(Day) error) error {
+	return l.ListDays(ctx, org, from, func(k DayKeys) error {
+		if k.Revision == "" {
 			return nil
 		}
-		d, err := ParseDay(date)
-		if err != nil {
-			return nil // not a day of ours
-		}
-		last = date
-		return fn(d)
+		return fn(k.Day)
 	})
+}
+
+// DayKeys is what a listing of an organization's days shows of one day: the key of its
+// latest day index (r<rev>.json, "" when it has none: not sealed) and of its latest
+// failed attempt (failed-<ms>.json, "" when none).
+type DayKeys struct {
+	Day      Day
+	Revision string
+	Failed   string
+}
+
+// ListDays calls fn, oldest first, with each day of org from `from` on (every day when
+// from is zero) that has a day index or a failed attempt, from one listing of the
+// organization's days that starts at from (ListAfter: on S3 ListObjectsV2 with
+// StartAfter, in pages of a thousand keys; in a folder, only the day folders from `from`
+// on are entered). fn may return ErrStopListing to end the listing early (past the end
+// of a range, say); ListDays then returns nil. Days with neither (pending) are not
+// reported: the caller knows which days it asked about.
+func (l Ledger) ListDays(ctx context.Context, org string, from Day, fn func(DayKeys) error) error {
+	root := "orgs/" + org + "/days/"
+	startAfter := ""
+	if !from.IsZero() {
+		// The day's own keys, root+date+"/…", sort after root+date; earlier days' before.
+		startAfter = root + from.String()
+	}
+	var cur DayKeys
+	var curDate string
+	valid := false
+	flush := func() error {
+		if valid && (cur.Revision != "" || cur.Failed != "") {
+			return fn(cur)
+		}
+		return nil
+	}
+	err := ListAfter(ctx, l.Store, root, startAfter, func(key string) error {
+		date, name, ok := strings.Cut(key[len(root):], "/")
+		if !ok || strings.Contains(name, "/") {
+			return nil
+		}
+		if date != curDate {
+			if err := flush(); err != nil {
+				return err
+			}
+			curDate, cur = date, DayKeys{}
+			d, err := ParseDay(date)
+			valid = err == nil // not a day of ours otherwise
+			cur.Day = d
+		}
+		switch {
+		case isRevisionName(name):
+			cur.Revision = key // keys come in order: the last is the latest
+		case strings.HasPrefix(name, "failed-"):
+			cur.Failed = key
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if errors.Is(err, ErrStopListing) {
+		return nil
+	}
+	return err
 }
 
 // isRevisionName reports whether name is a day index's, r<revision>.json (revisionKey).
@@ -217,34 +363,78 @@ type DayStatus struct {
 	State    DayState
 	Manifest *StoredManifest // set when sealed or empty
 	Error    string          // set when failed
+	// FailedLater is set on a sealed or empty day whose latest attempt failed after its
+	// latest revision was sealed (a rerun refused for dropping records, say): the message
+	// of that failure, while the revision before stays served (see FailedSince).
+	FailedLater string
 }
 
-// Status reports the state of each day from..to (inclusive) for org.
+// Status reports the state of each day from..to (inclusive) for org, from one listing of
+// the organization's days that starts at from and stops past to (ListDays), and one read
+// per day it reports: the latest revision's manifest of a sealed or empty day, the
+// message of a failed one (and of a failure after a sealed day's revision: FailedLater).
+// Pending days cost nothing; nor do the days before and after the range.
 func (l Ledger) Status(ctx context.Context, org string, from, to Day) ([]DayStatus, error) {
 	var out []DayStatus
-	for d := from; !d.After(to); d = d.Next() {
-		st := DayStatus{Org: org, Day: d, State: StatePending}
-		m, err := l.Latest(ctx, org, d)
-		if err != nil {
-			return nil, err
+	next := from
+	pending := func(until Day) {
+		for ; next.Before(until); next = next.Next() {
+			out = append(out, DayStatus{Org: org, Day: next, State: StatePending})
 		}
-		if m != nil {
-			st.Manifest, st.State = m, StateSealed
-			if m.Data.Records == 0 {
-				st.State = StateEmpty
-			}
-		} else {
-			failed, msg, err := l.Failed(ctx, org, d)
-			if err != nil {
-				return nil, err
-			}
-			if failed {
-				st.State, st.Error = StateFailed, msg
-			}
+	}
+	err := l.ListDays(ctx, org, from, func(k DayKeys) error {
+		if k.Day.After(to) {
+			return ErrStopListing
+		}
+		if k.Day.Before(next) {
+			return nil
+		}
+		pending(k.Day)
+		st, err := l.dayStatus(ctx, org, k)
+		if err != nil {
+			return err
 		}
 		out = append(out, st)
+		next = k.Day.Next()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	pending(to.Next())
 	return out, nil
+}
+
+// dayStatus reads what the listing of a day (k) says it holds.
+func (l Ledger) dayStatus(ctx context.Context, org string, k DayKeys) (DayStatus, error) {
+	st := DayStatus{Org: org, Day: k.Day, State: StatePending}
+	if k.Revision == "" {
+		if k.Failed != "" {
+			b, err := readAll(ctx, l.Store, k.Failed)
+			if err != nil {
+				return st, err
+			}
+			st.State, st.Error = StateFailed, strings.TrimSpace(string(b))
+		}
+		return st, nil
+	}
+	m, err := l.readFirstManifest(ctx, k.Revision)
+	if err != nil {
+		return st, err
+	}
+	if err := l.checkLatest(m, org, k.Day); err != nil {
+		return st, err
+	}
+	st.Manifest, st.State = m, StateSealed
+	if m.Data.Records == 0 {
+		st.State = StateEmpty
+	}
+	if k.Failed != "" {
+		if st.FailedLater, err = l.failedAfter(ctx, org, k.Day, k.Failed, m); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }
 
 // parseSeq extracts the sequence number from a chain key.

@@ -297,6 +297,15 @@ func (s *Store) open(key string) (*os.File, error) {
 // prefix ends in, and holds one folder's entries at a time per level, never the whole tree.
 // Symbolic links are neither reported nor followed.
 func (s *Store) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	return s.ListAfter(ctx, prefix, "", fn)
+}
+
+// ListAfter implements archiver.AfterLister. A folder's entries are still read from the
+// disk (a folder has no order to seek in), but those whose keys sort at or before
+// startAfter are dropped as they are read, by name alone: no stat, no open, no sort, and a
+// skipped sub-folder is never entered. Listing the days after an organization's last
+// sealed one therefore reads one folder of names and enters only the new days.
+func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn func(key string) error) error {
 	dir := "."
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
 		dir = prefix[:i]
@@ -309,16 +318,21 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 			return fmt.Errorf("fsstore: list: %w", err)
 		}
 	}
-	return s.walk(ctx, dir, prefix, fn)
+	return s.walk(ctx, dir, prefix, startAfter, fn)
 }
 
-// walk calls fn for the objects below dir whose keys start with prefix, in byte order.
+// readDirBatch is how many entries walk reads from a folder at a time: a folder of a
+// hundred thousand names is filtered as it is read, not held whole.
+const readDirBatch = 1024
+
+// walk calls fn for the objects below dir whose keys start with prefix and sort after
+// startAfter, in byte order.
 //
 // Sorting a folder's entries by name is not enough (it is what filepath.WalkDir does): the
 // keys below folder "b" start with "b/", and '/' sorts after '-' and '.', so "b-c" and
 // "b.c" come before "b/x" although "b" sorts first. Sorting each folder's entries by their
 // name plus "/" for folders yields the keys in byte order, because no name holds a '/'.
-func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(key string) error) error {
+func (s *Store) walk(ctx context.Context, dir, prefix, startAfter string, fn func(key string) error) error {
 	d, err := s.root.Open(filepath.FromSlash(dir))
 	if notExist(err) {
 		return nil // nothing was ever stored below dir
@@ -326,35 +340,51 @@ func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(key string
 	if err != nil {
 		return fmt.Errorf("fsstore: list %s: open folder %s: %w", prefix, dir, err)
 	}
-	entries, err := d.ReadDir(-1)
-	d.Close()
-	if notExist(err) {
-		return nil // dir is an object, so no key has dir+"/" as a prefix
-	}
-	if err != nil {
-		return fmt.Errorf("fsstore: list %s: read folder %s: %w", prefix, dir, err)
-	}
-
 	type entry struct {
 		key   string // the object's key, or the folder's path plus "/"
 		isDir bool
 	}
-	keep := make([]entry, 0, len(entries))
-	for _, e := range entries {
-		key := e.Name()
-		if dir != "." {
-			key = dir + "/" + key
+	var keep []entry
+	for {
+		entries, err := d.ReadDir(readDirBatch)
+		if err == io.EOF {
+			break
 		}
-		switch t := e.Type(); {
-		case t.IsDir():
-			key += "/"
-		case !t.IsRegular() || strings.HasPrefix(e.Name(), tempPrefix):
-			continue
+		if notExist(err) {
+			d.Close()
+			return nil // dir is an object, so no key has dir+"/" as a prefix
 		}
-		if strings.HasPrefix(key, prefix) {
-			keep = append(keep, entry{key, e.IsDir()})
+		if err != nil {
+			d.Close()
+			return fmt.Errorf("fsstore: list %s: read folder %s: %w", prefix, dir, err)
+		}
+		for _, e := range entries {
+			key := e.Name()
+			if dir != "." {
+				key = dir + "/" + key
+			}
+			switch t := e.Type(); {
+			case t.IsDir():
+				key += "/"
+				// Every key below the folder starts with key: all of them sort at or
+				// before startAfter when key does and startAfter is not inside the folder.
+				if key <= startAfter && !strings.HasPrefix(startAfter, key) {
+					continue
+				}
+			case !t.IsRegular() || strings.HasPrefix(e.Name(), tempPrefix):
+				continue
+			case key <= startAfter:
+				continue
+			}
+			if strings.HasPrefix(key, prefix) {
+				keep = append(keep, entry{key, e.IsDir()})
+			}
+		}
+		if len(entries) < readDirBatch {
+			break
 		}
 	}
+	d.Close()
 	slices.SortFunc(keep, func(a, b entry) int { return strings.Compare(a.key, b.key) })
 
 	for _, e := range keep {
@@ -362,7 +392,7 @@ func (s *Store) walk(ctx context.Context, dir, prefix string, fn func(key string
 			return fmt.Errorf("fsstore: list %s: %w", prefix, err)
 		}
 		if e.isDir {
-			if err := s.walk(ctx, strings.TrimSuffix(e.key, "/"), prefix, fn); err != nil {
+			if err := s.walk(ctx, strings.TrimSuffix(e.key, "/"), prefix, startAfter, fn); err != nil {
 				return err
 			}
 			continue

@@ -69,12 +69,8 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			detail = "sealed " + m.SealedAt
 			// A later attempt that failed (a rerun refused for dropping records) leaves
 			// this revision served; say so.
-			later, err := ledger.FailedSince(ctx, org, r.Day, m)
-			if err != nil {
-				return e.fail("status", err)
-			}
-			if later != "" {
-				detail += "; a later attempt failed: " + later
+			if r.FailedLater != "" {
+				detail += "; a later attempt failed: " + r.FailedLater
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Day, r.State, rev, records, sum, detail)

@@ -1,0 +1,205 @@
+package storetest
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// RunLookups checks, on the store newStore makes (empty, as for Run), that the ledger's
+// lookups cost what they answer, not what the store holds: a chain's head is found in a
+// number of requests that grows with the logarithm of the chain, reading a bounded number
+// of listed keys; a range's status is one listing plus one read per day it reports
+// sealed or failed, however much history lies before and after the range. Counted with a
+// Counting store, never timed.
+func RunLookups(t *testing.T, newStore func(t *testing.T) archiver.Store) {
+	t.Run("HeadDoesNotListTheChain", func(t *testing.T) { testHeadLookup(t, newStore) })
+	t.Run("StatusIsOneListing", func(t *testing.T) { testStatusLookup(t, newStore) })
+}
+
+const lookupOrg = "0f6c5b1e-lookup"
+
+func putJSON(t *testing.T, s archiver.Store, key string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(t.Context(), key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+		t.Fatalf("create %s: %v", key, err)
+	}
+}
+
+func put(t *testing.T, s archiver.Store, key, body string) {
+	t.Helper()
+	mustCreate(t, s, key, []byte(body))
+}
+
+func chainKey(org string, seq int) string {
+	return fmt.Sprintf("orgs/%s/manifests/%012d.json", org, seq)
+}
+
+func lookupDay(t *testing.T, s string) archiver.Day {
+	t.Helper()
+	d, err := archiver.ParseDay(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
+	for _, tt := range []struct {
+		name string
+		k    int
+		gap  int // a seq missing from the chain (0: none): a damaged chain's head is still its last key
+	}{
+		{"short", 20, 0},
+		{"long", 200, 0},
+		// The probes meet the gap (192 = 128 + 64): the listing past the head they found
+		// sees the keys after it, and Head lists the chain.
+		{"long with a gap", 200, 192},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStore(t)
+			day := lookupDay(t, "2026-01-01")
+			for seq := 1; seq <= tt.k; seq++ {
+				if seq == tt.gap {
+					continue
+				}
+				putJSON(t, s, chainKey(lookupOrg, seq), archiver.Manifest{Version: archiver.ManifestVersion, Org: lookupOrg, Date: day.String(), Revision: 1, Seq: int64(seq)})
+			}
+			// Neighbours whose keys share the chain's beginning must not be taken for it.
+			put(t, s, chainKey(lookupOrg+"x", 1), "{}")
+			put(t, s, "orgs/"+lookupOrg+"/manifests0", "{}")
+			c := NewCounting(s)
+			head, err := archiver.Ledger{Store: c}.Head(t.Context(), lookupOrg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if head == nil || head.Seq != int64(tt.k) || head.Key != chainKey(lookupOrg, tt.k) {
+				t.Fatalf("Head = %+v, want seq %d", head, tt.k)
+			}
+			n := c.Counts()
+			t.Logf("head of a chain of %d: %v", tt.k, n)
+			// log2(200) < 8: an exponential probe and a binary search of at most 8 steps
+			// each, and one listing past the head to be sure.
+			if tt.gap == 0 && (n["Keys"] > 0 || n.Requests() > 2*8+3) {
+				t.Errorf("Head of a chain of %d entries: %v; want no key listed and at most %d requests", tt.k, n, 2*8+3)
+			}
+		})
+	}
+	s := newStore(t)
+	if head, err := (archiver.Ledger{Store: s}).Head(t.Context(), lookupOrg); err != nil || head != nil {
+		t.Errorf("Head of an organization with no chain = %v, %v; want nil", head, err)
+	}
+	reliability.Record(t, "operations", "finding an organization's chain head (every seal, every organization)", reliability.Kept,
+		"a probe of the chain's keys doubling then halving, and one listing past the head it found: requests grow with the logarithm of the chain, and no listing returns the chain's keys")
+}
+
+func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
+	type want struct {
+		state   archiver.DayState
+		records int64
+		detail  string // the error of a failed day, or the later failure of a sealed one
+	}
+	for _, r := range []int{10, 30} {
+		t.Run(fmt.Sprint(r, " days"), func(t *testing.T) {
+			s := newStore(t)
+			first := lookupDay(t, "2026-01-01")
+			// History before the range (40 days) and after it (10 days).
+			from := first
+			for range 40 {
+				from = from.Next()
+			}
+			to := from
+			for range r - 1 {
+				to = to.Next()
+			}
+			last := to
+			for range 10 {
+				last = last.Next()
+			}
+			wants := map[archiver.Day]want{}
+			sealedAt := time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+			i, reads := 0, 0
+			for d := first; !d.After(last); d, i = d.Next(), i+1 {
+				prefix := "orgs/" + lookupOrg + "/days/" + d.String() + "/"
+				inRange := !d.Before(from) && !d.After(to)
+				m := archiver.Manifest{Version: archiver.ManifestVersion, Org: lookupOrg, Date: d.String(), Revision: 1, Seq: int64(i + 1),
+					SealedAt: sealedAt.Format(time.RFC3339Nano), Data: archiver.DataObject{Records: int64(i % 3)}}
+				switch {
+				case i%7 == 3: // pending: nothing stored
+					wants[d] = want{state: archiver.StatePending}
+				case i%7 == 5: // failed twice, never sealed
+					put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.UnixMilli()), "first\n")
+					put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.UnixMilli()+1), "disk full\n")
+					wants[d] = want{state: archiver.StateFailed, detail: "disk full"}
+					if inRange {
+						reads++
+					}
+				default:
+					put(t, s, prefix+"events-00.jsonl.gz", "data")
+					putJSON(t, s, prefix+"r0001.json", m)
+					w := want{state: archiver.StateSealed, records: m.Data.Records}
+					if m.Data.Records == 0 {
+						w.state = archiver.StateEmpty
+					}
+					if i%7 == 6 { // revision 2, then a rerun that failed after it
+						m.Revision, m.Data.Records = 2, m.Data.Records+1
+						putJSON(t, s, prefix+"r0002.json", m)
+						put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.Add(time.Hour).UnixMilli()), "would drop records\n")
+						w = want{state: archiver.StateSealed, records: m.Data.Records, detail: "would drop records"}
+						if inRange {
+							reads++
+						}
+					}
+					if i%7 == 1 { // a failure before the seal: not a later one
+						put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.Add(-time.Hour).UnixMilli()), "old\n")
+					}
+					wants[d] = w
+					if inRange {
+						reads++
+					}
+				}
+			}
+			c := NewCounting(s)
+			rows, err := archiver.Ledger{Store: c}.Status(t.Context(), lookupOrg, from, to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rows) != r {
+				t.Fatalf("Status gave %d rows, want %d", len(rows), r)
+			}
+			d := from
+			for _, row := range rows {
+				w := wants[d]
+				var records int64
+				if row.Manifest != nil {
+					records = row.Manifest.Data.Records
+				}
+				detail := row.Error
+				if row.State != archiver.StateFailed {
+					detail = row.FailedLater
+				}
+				if row.Day != d || row.State != w.state || records != w.records || detail != w.detail {
+					t.Errorf("%s: state %s, %d records, detail %q; want %s, %d, %q", row.Day, row.State, records, detail, w.state, w.records, w.detail)
+				}
+				d = d.Next()
+			}
+			n := c.Counts()
+			t.Logf("status of %d days: %v", r, n)
+			if listings := n["List"] + n["ListAfter"]; listings != 1 || n["Open"] != reads {
+				t.Errorf("Status of %d days made %d listings and %d reads (%v); want one listing and %d reads (one per day sealed or failed)", r, listings, n["Open"], n, reads)
+			}
+		})
+	}
+	reliability.Record(t, "operations", "status of a range of days (status, GET /v1/exports)", reliability.Kept,
+		"one listing of the organization's days from the range's first day, stopped past its last, and one read per day it reports sealed or failed: no request per pending day, no listing per day")
+}

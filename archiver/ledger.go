@@ -369,6 +369,24 @@ type DayStatus struct {
 	FailedLater string
 }
 
+// DayKeys returns what one listing of the day's folder shows: its latest day index and
+// its latest failed attempt (a direct lookup, bounded by the day's own objects).
+func (l Ledger) DayKeys(ctx context.Context, org string, day Day) (DayKeys, error) {
+	k := DayKeys{Day: day}
+	p := dayPrefix(org, day)
+	err := l.Store.List(ctx, p, func(key string) error {
+		name := key[len(p):]
+		switch {
+		case isRevisionName(name):
+			k.Revision = key
+		case strings.HasPrefix(name, "failed-"):
+			k.Failed = key
+		}
+		return nil
+	})
+	return k, err
+}
+
 // Status reports the state of each day from..to (inclusive) for org, from one listing of
 // the organization's days that starts at from and stops past to (ListDays), and one read
 // per day it reports: the latest revision's manifest of a sealed or empty day, the

@@ -16,6 +16,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/model"
 )
 
 // noSealer fails the test if a tick tries to seal: every day is sealed already.
@@ -42,8 +43,9 @@ func sealedStore(t *testing.T, orgs, days int, first archiver.Day) (*fsstore.Sto
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for _, name := range []string{"r0001.json", "events-00.jsonl.gz"} {
-				if err := os.WriteFile(filepath.Join(dir, name), []byte("{}"), 0o444); err != nil {
+			m := fmt.Sprintf(`{"version":%d,"org":%q,"date":%q,"revision":1,"seq":%d}`, archiver.ManifestVersion, org, d.String(), i+1)
+			for name, body := range map[string]string{"r0001.json": m, "events-00.jsonl.gz": "data"} {
+				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o444); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -199,4 +201,47 @@ func TestTickRemembersOnlyWhatIsSafe(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "scheduler remembers each organization's last sealed day between ticks", reliability.Kept,
 		"a gap sealed meanwhile by another process is not sealed again, a listing that fails halfway loses no gap, an archivalStart moved back is listed afresh")
+}
+
+// TestFreshnessCostsPerOrganization: reading the freshness metrics (serve, every minute)
+// costs one request per organization, the first read too, however many days each has
+// sealed: not a lookup per day since archivalStart.
+func TestFreshnessCostsPerOrganization(t *testing.T) {
+	const orgs = 10
+	first := day("2026-01-01")
+	for _, days := range []int{10, 40} {
+		store, ids := sealedStore(t, orgs, days, first)
+		c := storetest.NewCounting(store)
+		dir, err := model.ParseDirectory([]byte(directoryOf(ids, first)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
+		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+			Now: func() time.Time { return now }}
+		ctx := context.Background()
+		if err := f.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		firstRead := c.Reset()
+		if o := f.Orgs(); len(o) != orgs || o[0].Pending+o[0].Failed != 0 || o[0].LastSealed != archiver.DayOf(first.Start().AddDate(0, 0, days-1)) {
+			t.Fatalf("first read: %+v", o)
+		}
+		now = now.Add(24 * time.Hour) // a day later, the new day not sealed yet
+		if err := f.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		next := c.Reset()
+		if o := f.Orgs(); o[0].Pending != 1 {
+			t.Fatalf("next read: %+v", o[0])
+		}
+		t.Logf("%d organizations × %d sealed days: first read %v, next read %v", orgs, days, firstRead, next)
+		// One listing per organization and one of the accounting objects.
+		if firstRead.Requests() > orgs+1 || next.Requests() > orgs+1 || next["Keys"] > 0 {
+			t.Errorf("freshness over %d organizations with %d sealed days: first read %v, next %v; want at most %d requests each, and no key listed by the next",
+				orgs, days, firstRead, next, orgs+1)
+		}
+	}
+	reliability.Record(t, "operations", "freshness metrics over many organizations with years of sealed days", reliability.Kept,
+		"one listing per organization per read (from archivalStart the first time, past the last sealed day after), never a lookup per day")
 }

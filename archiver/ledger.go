@@ -468,3 +468,43 @@ func parseSeq(org, key string) (int64, bool) {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
 }
+
+// LatestAccountings calls fn, oldest first, with the latest accounting object of each day
+// from..to that has one: one listing of the accounting objects that starts at from and
+// stops past to, and one read per day reported (the earlier objects of a day are not
+// read).
+func (l Ledger) LatestAccountings(ctx context.Context, from, to Day, fn func(Day, *StoredAccounting) error) error {
+	var latest string
+	var latestDay Day
+	flush := func() error {
+		if latest == "" {
+			return nil
+		}
+		a, err := l.readAccounting(ctx, latest)
+		if err != nil {
+			return err
+		}
+		latest = ""
+		return fn(latestDay, a)
+	}
+	err := ListAfter(ctx, l.Store, AccountingPrefix, AccountingPrefix+from.String(), func(key string) error {
+		day, _, _, ok := parseAccountingKey(key)
+		if !ok || day.Before(from) {
+			return nil // not an accounting object; verify reports it
+		}
+		if day.After(to) {
+			return ErrStopListing
+		}
+		if latest != "" && day != latestDay {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		latest, latestDay = key, day
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStopListing) {
+		return fmt.Errorf("list accounting: %w", err)
+	}
+	return flush()
+}

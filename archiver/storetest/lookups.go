@@ -21,6 +21,56 @@ import (
 func RunLookups(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	t.Run("HeadDoesNotListTheChain", func(t *testing.T) { testHeadLookup(t, newStore) })
 	t.Run("StatusIsOneListing", func(t *testing.T) { testStatusLookup(t, newStore) })
+	t.Run("AccountingIsOneListing", func(t *testing.T) { testAccountingLookup(t, newStore) })
+}
+
+// testAccountingLookup: the latest accounting object of each day of a range (status's
+// day-level table) is found by one listing, and only those objects are read.
+func testAccountingLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
+	s := newStore(t)
+	first := lookupDay(t, "2026-01-01")
+	from, to := lookupDay(t, "2026-01-11"), lookupDay(t, "2026-01-20")
+	want := map[archiver.Day]int64{}
+	i := 0
+	for d := first; d.Before(lookupDay(t, "2026-01-31")); d, i = d.Next(), i+1 {
+		if i%4 == 2 {
+			continue // a day never sealed
+		}
+		for n := 1; n <= 1+i%3; n++ {
+			a := archiver.Accounting{Version: archiver.AccountingVersion, Date: d.String(), Input: archiver.InputCounts{Read: int64(100*i + n)}}
+			b, err := json.Marshal(a)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum := sha256.Sum256(b)
+			key := fmt.Sprintf("%s%s/%06d-%x.json", archiver.AccountingPrefix, d, n, sum)
+			if err := s.Create(t.Context(), key, bytes.NewReader(b), int64(len(b)), sum, archiver.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if !d.Before(from) && !d.After(to) {
+				want[d] = a.Input.Read
+			}
+		}
+	}
+	c := NewCounting(s)
+	got := map[archiver.Day]int64{}
+	err := archiver.Ledger{Store: c}.LatestAccountings(t.Context(), from, to, func(d archiver.Day, a *archiver.StoredAccounting) error {
+		got[d] = a.Input.Read
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("latest accounting by day = %v, want %v", got, want)
+	}
+	n := c.Counts()
+	t.Logf("accounting of 10 days: %v", n)
+	if listings := n["List"] + n["ListAfter"]; listings != 1 || n["Open"] != len(want) {
+		t.Errorf("accounting of 10 days: %v; want one listing and %d reads (the latest object of each day)", n, len(want))
+	}
+	reliability.Record(t, "operations", "status's day-level accounting of a range of days", reliability.Kept,
+		"one listing from the range's first day, stopped past its last, and one read per day: its latest accounting object only")
 }
 
 const lookupOrg = "0f6c5b1e-lookup"

@@ -82,21 +82,11 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 // printDayAccounting shows the operator the day-level numbers of the days from..to, from
 // each day's latest accounting object: the whole partition, all organizations together.
 // Manifests hold only their organization's numbers, so this is the one place status
-// finds them.
+// finds them. One listing finds them all (Ledger.LatestAccountings).
 func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from, to archiver.Day) int {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	header := false
-	for d := from; !d.After(to); d = d.Next() {
-		var last *archiver.StoredAccounting
-		if err := (archiver.Ledger{Store: store}).Accountings(ctx, d, func(a *archiver.StoredAccounting) error {
-			last = a
-			return nil
-		}); err != nil {
-			return e.fail("status", err)
-		}
-		if last == nil {
-			continue
-		}
+	err := (archiver.Ledger{Store: store}).LatestAccountings(ctx, from, to, func(d archiver.Day, last *archiver.StoredAccounting) error {
 		if !header {
 			fmt.Fprintln(e.stdout, "\nday-level accounting (every organization of the day, for operators):")
 			fmt.Fprintln(tw, "DATE\tREAD\tEXPORTED\tEXCLUDED\tDUPLICATES\tQUARANTINED\tACCOUNTING\t")
@@ -104,6 +94,10 @@ func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from,
 		}
 		in := last.Input
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", d, in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined, last.Key)
+		return nil
+	})
+	if err != nil {
+		return e.fail("status", err)
 	}
 	tw.Flush()
 	return exitOK

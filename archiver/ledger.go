@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Store layout. Every object is created once; nothing is ever updated in place.
@@ -114,7 +116,89 @@ func lastKey(ctx context.Context, s Store, prefix string) (string, error) {
 // probes stopped short), that listing finds the keys after it and Head falls back to
 // listing the whole chain, as before, so the head it returns is always the chain's last
 // key (verify reports the damage).
+//
+// A process remembers the head each Head found (per store and organization): the next
+// Head of that organization, the next day's seal say, starts there instead, with one
+// listing past it (which returns only the manifests committed since) and one read, two
+// requests. The remembered seq is only where to start: the head is the greatest key
+// either way, whoever committed it.
 func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
+	hk, hinted := headHintKeyOf(l.Store, org)
+	if hinted {
+		if seq, ok := headHints.Load(hk); ok {
+			m, err := l.headFrom(ctx, org, seq.(int64))
+			if err != nil || m != nil {
+				return m, err
+			}
+		}
+	}
+	m, err := l.probeHead(ctx, org)
+	if err == nil && m != nil {
+		rememberHead(l.Store, org, m.Key)
+	}
+	return m, err
+}
+
+// rememberHead remembers the head's key (its seq) for the next Head of org in s.
+func rememberHead(s Store, org, key string) {
+	hk, ok := headHintKeyOf(s, org)
+	seq, ok2 := parseSeq(org, key)
+	if ok && ok2 {
+		headHints.Store(hk, seq)
+	}
+}
+
+// headHints maps a headHintKey to the seq of the head Head last found.
+var headHints sync.Map
+
+type headHintKey struct {
+	store Store
+	org   string
+}
+
+// headHintKeyOf returns the key of org's hint in s, when s can key a map: a pointer (every
+// store this program opens is one), never a value that might not be comparable.
+func headHintKeyOf(s Store, org string) (headHintKey, bool) {
+	if s == nil || reflect.TypeOf(s).Kind() != reflect.Pointer {
+		return headHintKey{}, false
+	}
+	return headHintKey{s, org}, true
+}
+
+// headFrom finds the head from a remembered seq: the last key listed past it, or the
+// manifest at seq itself when none follows. It returns nil when seq's manifest does not
+// exist (not this store's chain): the caller probes.
+func (l Ledger) headFrom(ctx context.Context, org string, seq int64) (*StoredManifest, error) {
+	last, err := lastKeyAfter(ctx, l.Store, chainPrefix(org), chainKey(org, seq))
+	if err != nil {
+		return nil, err
+	}
+	if last != "" {
+		m, err := l.readManifest(ctx, last)
+		if err == nil {
+			rememberHead(l.Store, org, last)
+		}
+		return m, err
+	}
+	m, err := l.readManifest(ctx, chainKey(org, seq))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// lastKeyAfter returns the greatest key under prefix after startAfter, or "".
+func lastKeyAfter(ctx context.Context, s Store, prefix, startAfter string) (string, error) {
+	var last string
+	err := ListAfter(ctx, s, prefix, startAfter, func(key string) error {
+		last = key
+		return nil
+	})
+	return last, err
+}
+
+// probeHead is Head without a remembered seq (see Head).
+func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, error) {
 	var lastBytes []byte // the manifest at lo, read by its probe
 	probe := func(seq int64) (bool, error) {
 		b, err := readAll(ctx, l.Store, chainKey(org, seq))

@@ -143,6 +143,26 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 			if tt.gap == 0 && (n["Keys"] > 0 || n.Requests() > 2*8+3) {
 				t.Errorf("Head of a chain of %d entries: %v; want no key listed and at most %d requests", tt.k, n, 2*8+3)
 			}
+			// The next Head in this process (the next day's seal) starts from the head
+			// found: one listing past it, which returns what was committed since, and one
+			// read, whoever committed it.
+			for _, added := range []int{2, 0} {
+				for seq := tt.k + 1; seq <= tt.k+added; seq++ {
+					putJSON(t, s, chainKey(lookupOrg, seq), archiver.Manifest{Version: archiver.ManifestVersion, Org: lookupOrg, Date: day.String(), Revision: 1, Seq: int64(seq)})
+				}
+				tt.k += added
+				c.Reset()
+				head, err := archiver.Ledger{Store: c}.Head(t.Context(), lookupOrg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if head == nil || head.Seq != int64(tt.k) || head.Key != chainKey(lookupOrg, tt.k) {
+					t.Fatalf("next Head = %+v, want seq %d", head, tt.k)
+				}
+				if n := c.Counts(); n.Requests() != 2 || n["Keys"] != added {
+					t.Errorf("next Head, %d manifests committed since: %v; want 2 requests listing %d keys", added, n, added)
+				}
+			}
 		})
 	}
 	s := newStore(t)
@@ -150,7 +170,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		t.Errorf("Head of an organization with no chain = %v, %v; want nil", head, err)
 	}
 	reliability.Record(t, "operations", "finding an organization's chain head (every seal, every organization)", reliability.Kept,
-		"a probe of the chain's keys doubling then halving, and one listing past the head it found: requests grow with the logarithm of the chain, and no listing returns the chain's keys")
+		"a probe of the chain's keys doubling then halving, and one listing past the head it found: requests grow with the logarithm of the chain, and no listing returns the chain's keys; the next lookup in the process is one listing past the head found and one read")
 }
 
 func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {

@@ -300,11 +300,11 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(key string) err
 	return s.ListAfter(ctx, prefix, "", fn)
 }
 
-// ListAfter implements archiver.AfterLister. A folder's entries are still read from the
+// ListAfter implements archiver.AfterLister. A folder's names are still read from the
 // disk (a folder has no order to seek in), but those whose keys sort at or before
-// startAfter are dropped as they are read, by name alone: no stat, no open, no sort, and a
-// skipped sub-folder is never entered. Listing the days after an organization's last
-// sealed one therefore reads one folder of names and enters only the new days.
+// startAfter are dropped by name alone: no stat, no open, no sort, and a skipped
+// sub-folder is never entered. Listing the days after an organization's last sealed one
+// therefore reads one folder of names and enters only the new days.
 func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn func(key string) error) error {
 	dir := "."
 	if i := strings.LastIndexByte(prefix, '/'); i >= 0 {
@@ -321,21 +321,42 @@ func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn fun
 	return s.walk(ctx, dir, prefix, startAfter, fn)
 }
 
-// readDirBatch is how many entries walk reads from a folder at a time: a folder of a
+// readDirBatch is how many names walk reads from a folder at a time: a folder of a
 // hundred thousand names is filtered as it is read, not held whole.
 const readDirBatch = 1024
 
 // walk calls fn for the objects below dir whose keys start with prefix and sort after
 // startAfter, in byte order.
 //
+// It reads names only (Readdirnames) and stats just the names it keeps, one fstatat each
+// in the folder it has open: File.ReadDir on a folder opened through an os.Root stats
+// every entry on its own, which made listing a folder of 10,000 names fifteen times
+// slower than reading them, whether they were wanted or not.
+//
 // Sorting a folder's entries by name is not enough (it is what filepath.WalkDir does): the
 // keys below folder "b" start with "b/", and '/' sorts after '-' and '.', so "b-c" and
 // "b.c" come before "b/x" although "b" sorts first. Sorting each folder's entries by their
 // name plus "/" for folders yields the keys in byte order, because no name holds a '/'.
 func (s *Store) walk(ctx context.Context, dir, prefix, startAfter string, fn func(key string) error) error {
-	d, err := s.root.Open(filepath.FromSlash(dir))
+	folder := s.root
+	if dir != "." {
+		sub, err := s.root.OpenRoot(filepath.FromSlash(dir))
+		if notExist(err) {
+			return nil // nothing was ever stored below dir
+		}
+		if err != nil {
+			// os.Root says "not a directory" in an error of its own, not ENOTDIR.
+			if fi, serr := s.root.Lstat(filepath.FromSlash(dir)); serr == nil && !fi.IsDir() {
+				return nil // dir is an object, so no key has dir+"/" as a prefix
+			}
+			return fmt.Errorf("fsstore: list %s: open folder %s: %w", prefix, dir, err)
+		}
+		defer sub.Close()
+		folder = sub
+	}
+	d, err := folder.Open(".")
 	if notExist(err) {
-		return nil // nothing was ever stored below dir
+		return nil // dir is an object, so no key has dir+"/" as a prefix
 	}
 	if err != nil {
 		return fmt.Errorf("fsstore: list %s: open folder %s: %w", prefix, dir, err)
@@ -346,41 +367,49 @@ func (s *Store) walk(ctx context.Context, dir, prefix, startAfter string, fn fun
 	}
 	var keep []entry
 	for {
-		entries, err := d.ReadDir(readDirBatch)
+		names, err := d.Readdirnames(readDirBatch)
 		if err == io.EOF {
 			break
 		}
 		if notExist(err) {
 			d.Close()
-			return nil // dir is an object, so no key has dir+"/" as a prefix
+			return nil // dir is an object
 		}
 		if err != nil {
 			d.Close()
 			return fmt.Errorf("fsstore: list %s: read folder %s: %w", prefix, dir, err)
 		}
-		for _, e := range entries {
-			key := e.Name()
+		for _, name := range names {
+			key := name
 			if dir != "." {
-				key = dir + "/" + key
+				key = dir + "/" + name
 			}
-			switch t := e.Type(); {
-			case t.IsDir():
-				key += "/"
-				// Every key below the folder starts with key: all of them sort at or
-				// before startAfter when key does and startAfter is not inside the folder.
-				if key <= startAfter && !strings.HasPrefix(startAfter, key) {
-					continue
-				}
-			case !t.IsRegular() || strings.HasPrefix(e.Name(), tempPrefix):
-				continue
-			case key <= startAfter:
+			if !strings.HasPrefix(key, prefix) {
 				continue
 			}
-			if strings.HasPrefix(key, prefix) {
-				keep = append(keep, entry{key, e.IsDir()})
+			// Every key of the entry, a file's or those below a folder's, sorts at or
+			// before key+"/", so none is wanted when key+"/" does and startAfter is not
+			// below it: dropped unseen.
+			if sub := key + "/"; sub <= startAfter && !strings.HasPrefix(startAfter, sub) {
+				continue
+			}
+			fi, err := folder.Lstat(name)
+			if notExist(err) {
+				continue // removed since (a task's object, a temporary file)
+			}
+			if err != nil {
+				d.Close()
+				return fmt.Errorf("fsstore: list %s: %s: %w", prefix, key, err)
+			}
+			switch {
+			case fi.IsDir():
+				keep = append(keep, entry{key + "/", true})
+			case !fi.Mode().IsRegular() || strings.HasPrefix(name, tempPrefix) || key <= startAfter:
+			default:
+				keep = append(keep, entry{key, false})
 			}
 		}
-		if len(entries) < readDirBatch {
+		if len(names) < readDirBatch {
 			break
 		}
 	}

@@ -1,7 +1,9 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,7 +16,9 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/storetest"
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -31,7 +35,7 @@ func (n noSealer) Seal(context.Context, archiver.Day, []byte, string) (*archiver
 // each of days days from first: what a scheduler's catch-up reads. The files are written
 // straight into the folder (the store reads whatever regular files it holds), as a seal
 // would leave them, without a seal's fsyncs.
-func sealedStore(t *testing.T, orgs, days int, first archiver.Day) (*fsstore.Store, []string) {
+func sealedStore(t *testing.T, orgs, days int, first archiver.Day) (archiver.Store, []string) {
 	t.Helper()
 	root := t.TempDir()
 	var ids []string
@@ -78,10 +82,40 @@ func directoryOf(orgs []string, start archiver.Day) string {
 // before it this process knows of). The first tick after start lists each organization's
 // days once, from its archivalStart, to find those gaps.
 func TestTickCostsPerOrganization(t *testing.T) {
-	const orgs = 20
+	t.Run("folder", func(t *testing.T) {
+		testTickCosts(t, 20, []int{10, 40}, func(t *testing.T, orgs, days int, first archiver.Day) (archiver.Store, []string) {
+			return sealedStore(t, orgs, days, first)
+		})
+	})
+	t.Run("s3", func(t *testing.T) {
+		srv := miniotest.Start(t)
+		testTickCosts(t, 5, []int{5, 20}, func(t *testing.T, orgs, days int, first archiver.Day) (archiver.Store, []string) {
+			st, err := s3.NewStore(t.Context(), srv.Client(), srv.Bucket(t, false), "archive", s3.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []string
+			for o := range orgs {
+				org := fmt.Sprintf("org-%04d", o)
+				ids = append(ids, org)
+				for d, i := first, 0; i < days; d, i = d.Next(), i+1 {
+					b := []byte("{}")
+					if err := st.Create(t.Context(), "orgs/"+org+"/days/"+d.String()+"/r0001.json", bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+						t.Fatal(err)
+					}
+				}
+			}
+			return st, ids
+		})
+	})
+	reliability.Record(t, "operations", "scheduler tick over many organizations with years of sealed days", reliability.Kept,
+		"after the first tick, one listing per organization starting past its last sealed day: the requests grow with the organizations, the keys listed with the days sealed since")
+}
+
+func testTickCosts(t *testing.T, orgs int, sizes []int, fill func(t *testing.T, orgs, days int, first archiver.Day) (archiver.Store, []string)) {
 	first := day("2026-01-01")
-	for _, days := range []int{10, 40} {
-		store, ids := sealedStore(t, orgs, days, first)
+	for _, days := range sizes {
+		store, ids := fill(t, orgs, days, first)
 		c := storetest.NewCounting(store)
 		dir := directoryOf(ids, first)
 		clk := NewFakeClock(first.Start().AddDate(0, 0, days).Add(30 * time.Minute))
@@ -108,8 +142,6 @@ func TestTickCostsPerOrganization(t *testing.T) {
 			t.Errorf("a tick over %d organizations with %d sealed days each: %v; want at most %d requests and no key listed", orgs, days, n, orgs)
 		}
 	}
-	reliability.Record(t, "operations", "scheduler tick over many organizations with years of sealed days", reliability.Kept,
-		"after the first tick, one listing per organization starting past its last sealed day: the requests grow with the organizations, the keys listed with the days sealed since")
 }
 
 // flakyLedger fails its listings while fail is set.

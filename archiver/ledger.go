@@ -60,7 +60,14 @@ type Ledger struct {
 	// TrustedKeys, when set, are the public keys a manifest Latest returns must be signed
 	// by (serve's signing keys; see checkLatest). Nil: no signature is required.
 	TrustedKeys []ed25519.PublicKey
+	// HeadWindow is how many chain keys Head may list at once (default DefaultHeadWindow,
+	// one page of S3's ListObjectsV2); tests set a small one to reach long chains' law
+	// with short chains.
+	HeadWindow int
 }
+
+// DefaultHeadWindow is Ledger.HeadWindow's default: one S3 listing page.
+const DefaultHeadWindow = 1000
 
 // StoredManifest is a manifest with its stored bytes' identity.
 type StoredManifest struct {
@@ -107,15 +114,15 @@ func lastKey(ctx context.Context, s Store, prefix string) (string, error) {
 
 // Head returns the organization's latest committed manifest, or nil when it has none.
 //
-// It never lists the chain. Chain keys number the manifests 1, 2, 3, … in fixed-width
-// digits, so Head probes seq 1, 2, 4, 8, … until one is missing, then halves the interval
-// between the last present and the first missing: about 2·log2(K) reads of single
-// manifests for a chain of K (20 at a thousand, 28 at ten thousand), each a direct
-// lookup on any store. One listing that starts past the head it found then proves that
-// nothing follows it; on a damaged chain (a manifest missing in the middle, so the
-// probes stopped short), that listing finds the keys after it and Head falls back to
-// listing the whole chain, as before, so the head it returns is always the chain's last
-// key (verify reports the damage).
+// It never lists the whole chain. Chain keys number the manifests 1, 2, 3, … in fixed-width
+// digits, so Head reads the manifest at seq W (HeadWindow, 1,000), 2W, 4W, … until one is
+// missing, halves the interval between the last present and the first missing until it
+// is at most W wide, and lists the keys past its start: one listing of fewer than W keys
+// (one S3 page), whose last key is the head. A chain shorter than W costs one read (a
+// miss), one listing and the head's read; one of K ≥ W about 2·log2(K/W) more reads,
+// each a direct lookup on any store. On a damaged chain (a manifest missing, so the reads
+// stopped short), that listing meets W keys or more and Head lists the whole chain, as
+// before: the head it returns is always the chain's last key (verify reports the damage).
 //
 // A process remembers the head each Head found (per store and organization): the next
 // Head of that organization, the next day's seal say, starts there instead, with one
@@ -199,76 +206,81 @@ func lastKeyAfter(ctx context.Context, s Store, prefix, startAfter string) (stri
 
 // probeHead is Head without a remembered seq (see Head).
 func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, error) {
-	var lastBytes []byte // the manifest at lo, read by its probe
-	probe := func(seq int64) (bool, error) {
-		b, err := readAll(ctx, l.Store, chainKey(org, seq))
+	w := int64(l.HeadWindow)
+	if w <= 0 {
+		w = DefaultHeadWindow
+	}
+	exists := func(seq int64) (bool, error) {
+		rc, err := l.Store.Open(ctx, chainKey(org, seq))
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		lastBytes = b
-		return true, nil
+		// Read to the end (a manifest is small), so that an S3 connection is reused.
+		_, err = io.Copy(io.Discard, rc)
+		rc.Close()
+		return err == nil, err
 	}
-	found, err := probe(1)
+	lo, hi := int64(0), w // lo present (0: none known), hi missing
+	ok, err := exists(w)
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := int64(0), int64(1) // lo present (0: none), hi missing
-	if found {
-		lo, hi = 1, 2
+	if ok {
+		lo = w
 		for {
-			ok, err := probe(hi)
-			if err != nil {
+			if lo >= maxChainSeq/2 {
+				return l.headByListing(ctx, org)
+			}
+			hi = lo * 2
+			if ok, err = exists(hi); err != nil {
 				return nil, err
 			}
 			if !ok {
 				break
 			}
-			if hi >= maxChainSeq/2 {
-				return l.headByListing(ctx, org)
-			}
-			lo, hi = hi, hi*2
+			lo = hi
 		}
-		headBytes := lastBytes
-		for hi-lo > 1 {
+		for hi-lo > w {
 			mid := lo + (hi-lo)/2
-			ok, err := probe(mid)
-			if err != nil {
+			if ok, err = exists(mid); err != nil {
 				return nil, err
 			}
 			if ok {
-				lo, headBytes = mid, lastBytes
+				lo = mid
 			} else {
 				hi = mid
 			}
 		}
-		lastBytes = headBytes
 	}
+	// The head is lo or one of the fewer than w keys after it, unless the chain is damaged.
 	startAfter := chainPrefix(org)
 	if lo > 0 {
 		startAfter = chainKey(org, lo)
 	}
-	var after string
-	if err := ListAfter(ctx, l.Store, chainPrefix(org), startAfter, func(key string) error {
-		after = key
-		return ErrStopListing
-	}); err != nil && !errors.Is(err, ErrStopListing) {
+	var last string
+	var n int64
+	err = ListAfter(ctx, l.Store, chainPrefix(org), startAfter, func(key string) error {
+		last, n = key, n+1
+		if n >= w {
+			return ErrStopListing
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStopListing) {
 		return nil, err
 	}
 	switch {
-	case after != "":
-		return l.headByListing(ctx, org) // a damaged chain: see above
-	case lo == 0:
-		return nil, nil
+	case n >= w:
+		return l.headByListing(ctx, org) // a damaged chain: see Head
+	case last != "":
+		return l.readManifest(ctx, last)
+	case lo > 0:
+		return l.readManifest(ctx, chainKey(org, lo))
 	}
-	key := chainKey(org, lo)
-	m, err := decodeManifest(lastBytes)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(lastBytes), Bytes: lastBytes}, nil
+	return nil, nil
 }
 
 // maxChainSeq bounds the probes of Head: chain keys have twelve digits.

@@ -112,8 +112,8 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	}{
 		{"short", 20, 0},
 		{"long", 200, 0},
-		// The probes meet the gap (192 = 128 + 64): the listing past the head they found
-		// sees the keys after it, and Head lists the chain.
+		// The reads meet the gap (192 = 128 + 64): the listing past the last one present
+		// meets a window's worth of keys, and Head lists the chain.
 		{"long with a gap", 200, 192},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,8 +128,11 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 			// Neighbours whose keys share the chain's beginning must not be taken for it.
 			put(t, s, chainKey(lookupOrg+"x", 1), "{}")
 			put(t, s, "orgs/"+lookupOrg+"/manifests0", "{}")
+			// A window of 16 keys (1,000 by default, one S3 page) shows the law of chains
+			// of thousands with chains of a hundred.
+			const window = 16
 			c := NewCounting(s)
-			head, err := archiver.Ledger{Store: c}.Head(t.Context(), lookupOrg)
+			head, err := archiver.Ledger{Store: c, HeadWindow: window}.Head(t.Context(), lookupOrg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -138,10 +141,10 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 			}
 			n := c.Counts()
 			t.Logf("head of a chain of %d: %v", tt.k, n)
-			// log2(200) < 8: an exponential probe and a binary search of at most 8 steps
-			// each, and one listing past the head to be sure.
-			if tt.gap == 0 && (n["Keys"] > 0 || n.Requests() > 2*8+3) {
-				t.Errorf("Head of a chain of %d entries: %v; want no key listed and at most %d requests", tt.k, n, 2*8+3)
+			// log2(200/16) < 4: reads at 16, 32, … up to 4 doublings and 4 halvings, one
+			// listing of fewer than 16 keys, and the head's read.
+			if tt.gap == 0 && (n["Keys"] >= window || n["List"]+n["ListAfter"] != 1 || n.Requests() > 2*4+3) {
+				t.Errorf("Head of a chain of %d entries: %v; want one listing of fewer than %d keys and at most %d requests", tt.k, n, window, 2*4+3)
 			}
 			// The next Head in this process (the next day's seal) starts from the head
 			// found: one listing past it, which returns what was committed since, and one
@@ -152,7 +155,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 				}
 				tt.k += added
 				c.Reset()
-				head, err := archiver.Ledger{Store: c}.Head(t.Context(), lookupOrg)
+				head, err := archiver.Ledger{Store: c, HeadWindow: window}.Head(t.Context(), lookupOrg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -170,7 +173,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		t.Errorf("Head of an organization with no chain = %v, %v; want nil", head, err)
 	}
 	reliability.Record(t, "operations", "finding an organization's chain head (every seal, every organization)", reliability.Kept,
-		"a probe of the chain's keys doubling then halving, and one listing past the head it found: requests grow with the logarithm of the chain, and no listing returns the chain's keys; the next lookup in the process is one listing past the head found and one read")
+		"reads of single manifests at doubling then halving seqs, and one listing of at most a window (one S3 page) of keys: requests grow with the logarithm of the chain, keys listed stay under the window; the next lookup in the process is one listing past the head found and one read")
 }
 
 func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {

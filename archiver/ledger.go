@@ -210,17 +210,13 @@ func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, err
 	if w <= 0 {
 		w = DefaultHeadWindow
 	}
+	var read, loBytes []byte // the manifest the last read found, and the one at lo
 	exists := func(seq int64) (bool, error) {
-		rc, err := l.Store.Open(ctx, chainKey(org, seq))
+		b, err := readAll(ctx, l.Store, chainKey(org, seq))
 		if errors.Is(err, ErrNotFound) {
 			return false, nil
 		}
-		if err != nil {
-			return false, err
-		}
-		// Read to the end (a manifest is small), so that an S3 connection is reused.
-		_, err = io.Copy(io.Discard, rc)
-		rc.Close()
+		read = b
 		return err == nil, err
 	}
 	lo, hi := int64(0), w // lo present (0: none known), hi missing
@@ -229,7 +225,7 @@ func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, err
 		return nil, err
 	}
 	if ok {
-		lo = w
+		lo, loBytes = w, read
 		for {
 			if lo >= maxChainSeq/2 {
 				return l.headByListing(ctx, org)
@@ -241,7 +237,7 @@ func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, err
 			if !ok {
 				break
 			}
-			lo = hi
+			lo, loBytes = hi, read
 		}
 		for hi-lo > w {
 			mid := lo + (hi-lo)/2
@@ -249,7 +245,7 @@ func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, err
 				return nil, err
 			}
 			if ok {
-				lo = mid
+				lo, loBytes = mid, read
 			} else {
 				hi = mid
 			}
@@ -278,7 +274,12 @@ func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, err
 	case last != "":
 		return l.readManifest(ctx, last)
 	case lo > 0:
-		return l.readManifest(ctx, chainKey(org, lo))
+		key := chainKey(org, lo)
+		m, err := decodeManifest(loBytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(loBytes), Bytes: loBytes}, nil
 	}
 	return nil, nil
 }

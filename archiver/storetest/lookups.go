@@ -112,6 +112,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	}{
 		{"short", 20, 0},
 		{"long", 200, 0},
+		{"long, the head one of the reads", 192, 0},
 		// The reads meet the gap (192 = 128 + 64): the listing past the last one present
 		// meets a window's worth of keys, and Head lists the chain.
 		{"long with a gap", 200, 192},

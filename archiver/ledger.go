@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Store layout. Every object is created once; nothing is ever updated in place.
@@ -58,7 +60,14 @@ type Ledger struct {
 	// TrustedKeys, when set, are the public keys a manifest Latest returns must be signed
 	// by (serve's signing keys; see checkLatest). Nil: no signature is required.
 	TrustedKeys []ed25519.PublicKey
+	// HeadWindow is how many chain keys Head may list at once (default DefaultHeadWindow,
+	// one page of S3's ListObjectsV2); tests set a small one to reach long chains' law
+	// with short chains.
+	HeadWindow int
 }
+
+// DefaultHeadWindow is Ledger.HeadWindow's default: one S3 listing page.
+const DefaultHeadWindow = 1000
 
 // StoredManifest is a manifest with its stored bytes' identity.
 type StoredManifest struct {
@@ -104,7 +113,182 @@ func lastKey(ctx context.Context, s Store, prefix string) (string, error) {
 }
 
 // Head returns the organization's latest committed manifest, or nil when it has none.
+//
+// It never lists the whole chain. Chain keys number the manifests 1, 2, 3, … in fixed-width
+// digits, so Head reads the manifest at seq W (HeadWindow, 1,000), 2W, 4W, … until one is
+// missing, halves the interval between the last present and the first missing until it
+// is at most W wide, and lists the keys past its start: one listing of fewer than W keys
+// (one S3 page), whose last key is the head. A chain shorter than W costs one read (a
+// miss), one listing and the head's read; one of K ≥ W about 2·log2(K/W) more reads,
+// each a direct lookup on any store. On a damaged chain (a manifest missing, so the reads
+// stopped short), that listing meets W keys or more and Head lists the whole chain, as
+// before: the head it returns is always the chain's last key (verify reports the damage).
+//
+// A process remembers the head each Head found (per store and organization): the next
+// Head of that organization, the next day's seal say, starts there instead, with one
+// listing past it (which returns only the manifests committed since) and one read, two
+// requests. The remembered seq is only where to start: the head is the greatest key
+// either way, whoever committed it.
 func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
+	hk, hinted := headHintKeyOf(l.Store, org)
+	if hinted {
+		if seq, ok := headHints.Load(hk); ok {
+			m, err := l.headFrom(ctx, org, seq.(int64))
+			if err != nil || m != nil {
+				return m, err
+			}
+		}
+	}
+	m, err := l.probeHead(ctx, org)
+	if err == nil && m != nil {
+		rememberHead(l.Store, org, m.Key)
+	}
+	return m, err
+}
+
+// rememberHead remembers the head's key (its seq) for the next Head of org in s.
+func rememberHead(s Store, org, key string) {
+	hk, ok := headHintKeyOf(s, org)
+	seq, ok2 := parseSeq(org, key)
+	if ok && ok2 {
+		headHints.Store(hk, seq)
+	}
+}
+
+// headHints maps a headHintKey to the seq of the head Head last found.
+var headHints sync.Map
+
+type headHintKey struct {
+	store Store
+	org   string
+}
+
+// headHintKeyOf returns the key of org's hint in s, when s can key a map: a pointer (every
+// store this program opens is one), never a value that might not be comparable.
+func headHintKeyOf(s Store, org string) (headHintKey, bool) {
+	if s == nil || reflect.TypeOf(s).Kind() != reflect.Pointer {
+		return headHintKey{}, false
+	}
+	return headHintKey{s, org}, true
+}
+
+// headFrom finds the head from a remembered seq: the last key listed past it, or the
+// manifest at seq itself when none follows. It returns nil when seq's manifest does not
+// exist (not this store's chain): the caller probes.
+func (l Ledger) headFrom(ctx context.Context, org string, seq int64) (*StoredManifest, error) {
+	last, err := lastKeyAfter(ctx, l.Store, chainPrefix(org), chainKey(org, seq))
+	if err != nil {
+		return nil, err
+	}
+	if last != "" {
+		m, err := l.readManifest(ctx, last)
+		if err == nil {
+			rememberHead(l.Store, org, last)
+		}
+		return m, err
+	}
+	m, err := l.readManifest(ctx, chainKey(org, seq))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// lastKeyAfter returns the greatest key under prefix after startAfter, or "".
+func lastKeyAfter(ctx context.Context, s Store, prefix, startAfter string) (string, error) {
+	var last string
+	err := ListAfter(ctx, s, prefix, startAfter, func(key string) error {
+		last = key
+		return nil
+	})
+	return last, err
+}
+
+// probeHead is Head without a remembered seq (see Head).
+func (l Ledger) probeHead(ctx context.Context, org string) (*StoredManifest, error) {
+	w := int64(l.HeadWindow)
+	if w <= 0 {
+		w = DefaultHeadWindow
+	}
+	var read, loBytes []byte // the manifest the last read found, and the one at lo
+	exists := func(seq int64) (bool, error) {
+		b, err := readAll(ctx, l.Store, chainKey(org, seq))
+		if errors.Is(err, ErrNotFound) {
+			return false, nil
+		}
+		read = b
+		return err == nil, err
+	}
+	lo, hi := int64(0), w // lo present (0: none known), hi missing
+	ok, err := exists(w)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		lo, loBytes = w, read
+		for {
+			if lo >= maxChainSeq/2 {
+				return l.headByListing(ctx, org)
+			}
+			hi = lo * 2
+			if ok, err = exists(hi); err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			lo, loBytes = hi, read
+		}
+		for hi-lo > w {
+			mid := lo + (hi-lo)/2
+			if ok, err = exists(mid); err != nil {
+				return nil, err
+			}
+			if ok {
+				lo, loBytes = mid, read
+			} else {
+				hi = mid
+			}
+		}
+	}
+	// The head is lo or one of the fewer than w keys after it, unless the chain is damaged.
+	startAfter := chainPrefix(org)
+	if lo > 0 {
+		startAfter = chainKey(org, lo)
+	}
+	var last string
+	var n int64
+	err = ListAfter(ctx, l.Store, chainPrefix(org), startAfter, func(key string) error {
+		last, n = key, n+1
+		if n >= w {
+			return ErrStopListing
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStopListing) {
+		return nil, err
+	}
+	switch {
+	case n >= w:
+		return l.headByListing(ctx, org) // a damaged chain: see Head
+	case last != "":
+		return l.readManifest(ctx, last)
+	case lo > 0:
+		key := chainKey(org, lo)
+		m, err := decodeManifest(loBytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(loBytes), Bytes: loBytes}, nil
+	}
+	return nil, nil
+}
+
+// maxChainSeq bounds the probes of Head: chain keys have twelve digits.
+const maxChainSeq = 1_000_000_000_000
+
+// headByListing is Head by listing the whole chain: the greatest key is the head.
+func (l Ledger) headByListing(ctx context.Context, org string) (*StoredManifest, error) {
 	key, err := lastKey(ctx, l.Store, chainPrefix(org))
 	if err != nil || key == "" {
 		return nil, err
@@ -131,26 +315,85 @@ func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifes
 }
 
 // SealedDays calls fn, oldest first, with every day of org that has a committed revision
-// (a day index), from one listing of the organization's days: the scheduler's catch-up
-// learns which days are sealed in a request or a few (pages on S3) rather than two per
-// day (Latest). A day whose chain manifest was written but whose index was not (a crash
-// in between) is not reported; sealing it again restores the index and changes nothing
-// (see writer.stage).
+// (a day index), from one listing of the organization's days (ListDays). A day whose
+// chain manifest was written but whose index was not (a crash in between) is not
+// reported; sealing it again restores the index and changes nothing (see writer.stage).
 func (l Ledger) SealedDays(ctx context.Context, org string, fn func(Day) error) error {
-	root := "orgs/" + org + "/days/"
-	var last string
-	return l.Store.List(ctx, root, func(key string) error {
-		date, name, ok := strings.Cut(strings.TrimPrefix(key, root), "/")
-		if !ok || date == last || !isRevisionName(name) {
+	return l.SealedDaysFrom(ctx, org, Day{}, fn)
+}
+
+// SealedDaysFrom is SealedDays for the days from `from` on (every day when from is zero):
+// the listing starts at from, so the days before it cost nothing (see ListDays).
+func (l Ledger) SealedDaysFrom(ctx context.Context, org string, from Day, fn func(Day) error) error {
+	return l.ListDays(ctx, org, from, func(k DayKeys) error {
+		if k.Revision == "" {
 			return nil
 		}
-		d, err := ParseDay(date)
-		if err != nil {
-			return nil // not a day of ours
-		}
-		last = date
-		return fn(d)
+		return fn(k.Day)
 	})
+}
+
+// DayKeys is what a listing of an organization's days shows of one day: the key of its
+// latest day index (r<rev>.json, "" when it has none: not sealed) and of its latest
+// failed attempt (failed-<ms>.json, "" when none).
+type DayKeys struct {
+	Day      Day
+	Revision string
+	Failed   string
+}
+
+// ListDays calls fn, oldest first, with each day of org from `from` on (every day when
+// from is zero) that has a day index or a failed attempt, from one listing of the
+// organization's days that starts at from (ListAfter: on S3 ListObjectsV2 with
+// StartAfter, in pages of a thousand keys; in a folder, only the day folders from `from`
+// on are entered). fn may return ErrStopListing to end the listing early (past the end
+// of a range, say); ListDays then returns nil. Days with neither (pending) are not
+// reported: the caller knows which days it asked about.
+func (l Ledger) ListDays(ctx context.Context, org string, from Day, fn func(DayKeys) error) error {
+	root := "orgs/" + org + "/days/"
+	startAfter := ""
+	if !from.IsZero() {
+		// The day's own keys, root+date+"/…", sort after root+date; earlier days' before.
+		startAfter = root + from.String()
+	}
+	var cur DayKeys
+	var curDate string
+	valid := false
+	flush := func() error {
+		if valid && (cur.Revision != "" || cur.Failed != "") {
+			return fn(cur)
+		}
+		return nil
+	}
+	err := ListAfter(ctx, l.Store, root, startAfter, func(key string) error {
+		date, name, ok := strings.Cut(key[len(root):], "/")
+		if !ok || strings.Contains(name, "/") {
+			return nil
+		}
+		if date != curDate {
+			if err := flush(); err != nil {
+				return err
+			}
+			curDate, cur = date, DayKeys{}
+			d, err := ParseDay(date)
+			valid = err == nil // not a day of ours otherwise
+			cur.Day = d
+		}
+		switch {
+		case isRevisionName(name):
+			cur.Revision = key // keys come in order: the last is the latest
+		case strings.HasPrefix(name, "failed-"):
+			cur.Failed = key
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if errors.Is(err, ErrStopListing) {
+		return nil
+	}
+	return err
 }
 
 // isRevisionName reports whether name is a day index's, r<revision>.json (revisionKey).
@@ -217,34 +460,96 @@ type DayStatus struct {
 	State    DayState
 	Manifest *StoredManifest // set when sealed or empty
 	Error    string          // set when failed
+	// FailedLater is set on a sealed or empty day whose latest attempt failed after its
+	// latest revision was sealed (a rerun refused for dropping records, say): the message
+	// of that failure, while the revision before stays served (see FailedSince).
+	FailedLater string
 }
 
-// Status reports the state of each day from..to (inclusive) for org.
+// DayKeys returns what one listing of the day's folder shows: its latest day index and
+// its latest failed attempt (a direct lookup, bounded by the day's own objects).
+func (l Ledger) DayKeys(ctx context.Context, org string, day Day) (DayKeys, error) {
+	k := DayKeys{Day: day}
+	p := dayPrefix(org, day)
+	err := l.Store.List(ctx, p, func(key string) error {
+		name := key[len(p):]
+		switch {
+		case isRevisionName(name):
+			k.Revision = key
+		case strings.HasPrefix(name, "failed-"):
+			k.Failed = key
+		}
+		return nil
+	})
+	return k, err
+}
+
+// Status reports the state of each day from..to (inclusive) for org, from one listing of
+// the organization's days that starts at from and stops past to (ListDays), and one read
+// per day it reports: the latest revision's manifest of a sealed or empty day, the
+// message of a failed one (and of a failure after a sealed day's revision: FailedLater).
+// Pending days cost nothing; nor do the days before and after the range.
 func (l Ledger) Status(ctx context.Context, org string, from, to Day) ([]DayStatus, error) {
 	var out []DayStatus
-	for d := from; !d.After(to); d = d.Next() {
-		st := DayStatus{Org: org, Day: d, State: StatePending}
-		m, err := l.Latest(ctx, org, d)
-		if err != nil {
-			return nil, err
+	next := from
+	pending := func(until Day) {
+		for ; next.Before(until); next = next.Next() {
+			out = append(out, DayStatus{Org: org, Day: next, State: StatePending})
 		}
-		if m != nil {
-			st.Manifest, st.State = m, StateSealed
-			if m.Data.Records == 0 {
-				st.State = StateEmpty
-			}
-		} else {
-			failed, msg, err := l.Failed(ctx, org, d)
-			if err != nil {
-				return nil, err
-			}
-			if failed {
-				st.State, st.Error = StateFailed, msg
-			}
+	}
+	err := l.ListDays(ctx, org, from, func(k DayKeys) error {
+		if k.Day.After(to) {
+			return ErrStopListing
+		}
+		if k.Day.Before(next) {
+			return nil
+		}
+		pending(k.Day)
+		st, err := l.dayStatus(ctx, org, k)
+		if err != nil {
+			return err
 		}
 		out = append(out, st)
+		next = k.Day.Next()
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	pending(to.Next())
 	return out, nil
+}
+
+// dayStatus reads what the listing of a day (k) says it holds.
+func (l Ledger) dayStatus(ctx context.Context, org string, k DayKeys) (DayStatus, error) {
+	st := DayStatus{Org: org, Day: k.Day, State: StatePending}
+	if k.Revision == "" {
+		if k.Failed != "" {
+			b, err := readAll(ctx, l.Store, k.Failed)
+			if err != nil {
+				return st, err
+			}
+			st.State, st.Error = StateFailed, strings.TrimSpace(string(b))
+		}
+		return st, nil
+	}
+	m, err := l.readFirstManifest(ctx, k.Revision)
+	if err != nil {
+		return st, err
+	}
+	if err := l.checkLatest(m, org, k.Day); err != nil {
+		return st, err
+	}
+	st.Manifest, st.State = m, StateSealed
+	if m.Data.Records == 0 {
+		st.State = StateEmpty
+	}
+	if k.Failed != "" {
+		if st.FailedLater, err = l.failedAfter(ctx, org, k.Day, k.Failed, m); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }
 
 // parseSeq extracts the sequence number from a chain key.
@@ -259,4 +564,44 @@ func parseSeq(org, key string) (int64, bool) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	return n, err == nil
+}
+
+// LatestAccountings calls fn, oldest first, with the latest accounting object of each day
+// from..to that has one: one listing of the accounting objects that starts at from and
+// stops past to, and one read per day reported (the earlier objects of a day are not
+// read).
+func (l Ledger) LatestAccountings(ctx context.Context, from, to Day, fn func(Day, *StoredAccounting) error) error {
+	var latest string
+	var latestDay Day
+	flush := func() error {
+		if latest == "" {
+			return nil
+		}
+		a, err := l.readAccounting(ctx, latest)
+		if err != nil {
+			return err
+		}
+		latest = ""
+		return fn(latestDay, a)
+	}
+	err := ListAfter(ctx, l.Store, AccountingPrefix, AccountingPrefix+from.String(), func(key string) error {
+		day, _, _, ok := parseAccountingKey(key)
+		if !ok || day.Before(from) {
+			return nil // not an accounting object; verify reports it
+		}
+		if day.After(to) {
+			return ErrStopListing
+		}
+		if latest != "" && day != latestDay {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+		latest, latestDay = key, day
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrStopListing) {
+		return fmt.Errorf("list accounting: %w", err)
+	}
+	return flush()
 }

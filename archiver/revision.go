@@ -415,6 +415,12 @@ func (l Ledger) FailedSince(ctx context.Context, org string, day Day, m *StoredM
 	if err != nil || key == "" {
 		return "", err
 	}
+	return l.failedAfter(ctx, org, day, key, m)
+}
+
+// failedAfter is FailedSince for key, the day's latest failed attempt: it reads the
+// failure only when its time (in its name) comes after m was sealed.
+func (l Ledger) failedAfter(ctx context.Context, org string, day Day, key string, m *StoredManifest) (string, error) {
 	ms, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(key, failedPrefix(org, day)), ".json"), 10, 64)
 	if err != nil {
 		return "", nil // not a failure record of ours

@@ -61,3 +61,35 @@ type Store interface {
 	// fn returns an error, which List returns. Objects still being written are not listed.
 	List(ctx context.Context, prefix string, fn func(key string) error) error
 }
+
+// AfterLister is a Store that can start a listing part-way: S3's ListObjectsV2 StartAfter,
+// or a folder read that skips the names before it. Finding the days after an
+// organization's last sealed one, or a range of days, then costs what is listed from
+// there on, not the whole folder's history (see ListAfter).
+type AfterLister interface {
+	// ListAfter is List restricted to the keys that sort after startAfter (byte order,
+	// strictly greater): it calls fn with every key that starts with prefix and is greater
+	// than startAfter, in lexical order, until fn returns an error, which it returns.
+	ListAfter(ctx context.Context, prefix, startAfter string, fn func(key string) error) error
+}
+
+// ListAfter calls fn with every key of s that starts with prefix and sorts after startAfter,
+// in lexical order, until fn returns an error. A store that is an AfterLister answers
+// with a listing that starts there (one request, or one folder read, from startAfter on);
+// any other store is listed from the start of prefix and the keys up to startAfter are
+// dropped here, which costs what List costs but gives the same keys.
+func ListAfter(ctx context.Context, s Store, prefix, startAfter string, fn func(key string) error) error {
+	if al, ok := s.(AfterLister); ok {
+		return al.ListAfter(ctx, prefix, startAfter, fn)
+	}
+	return s.List(ctx, prefix, func(key string) error {
+		if key <= startAfter {
+			return nil
+		}
+		return fn(key)
+	})
+}
+
+// ErrStopListing, returned by a listing's callback, ends the listing early; the helpers of
+// this package that take such callbacks return nil for it.
+var ErrStopListing = errors.New("stop listing")

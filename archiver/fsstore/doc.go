@@ -13,6 +13,11 @@
 // All access goes through an os.Root, so neither a key nor a symbolic link inside the
 // folder can reach a file outside it.
 //
+// List and ListAfter read a folder's names and stat only those they keep: ListAfter drops
+// the names that sort at or before its start by name alone and never enters a skipped
+// sub-folder, so the days after an organization's last sealed one cost one read of the
+// days folder's names and the new days, not a walk of every day.
+//
 // A crash between writing and linking leaves a temporary file (named ".tmp-…") behind. List
 // never reports one, keys may not name one, and removing them while no chatvault process
 // writes to the folder is safe.

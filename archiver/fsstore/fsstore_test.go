@@ -19,6 +19,12 @@ import (
 	"github.com/chatvault/chatvault/archiver/storetest"
 )
 
+// TestLookups: the ledger's lookups over the folder store cost what they answer, not the
+// store's history (storetest.RunLookups).
+func TestLookups(t *testing.T) {
+	storetest.RunLookups(t, func(t *testing.T) archiver.Store { return newStore(t, t.TempDir()) })
+}
+
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) archiver.Store {
 		s := newStore(t, t.TempDir())

@@ -438,13 +438,25 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 // List implements archiver.Store. S3 lists keys in UTF-8 byte order, which is the order
 // List promises.
 func (s *Store) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	return s.ListAfter(ctx, prefix, "", fn)
+}
+
+// ListAfter implements archiver.AfterLister with ListObjectsV2's StartAfter: the listing
+// starts past startAfter on the server, so its first page holds the first keys wanted,
+// whatever came before them. A callback that stops early costs the pages read so far.
+func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn func(key string) error) error {
 	if err := archiver.CheckPrefix(prefix); err != nil {
 		return fmt.Errorf("s3: list objects: %w", err)
 	}
-	p := awss3.NewListObjectsV2Paginator(s.client, &awss3.ListObjectsV2Input{
+	in := &awss3.ListObjectsV2Input{
 		Bucket: aws.String(s.bucket),
 		Prefix: aws.String(s.prefix + prefix),
-	})
+	}
+	// A startAfter below the prefix starts nothing later than the prefix itself.
+	if startAfter > prefix {
+		in.StartAfter = aws.String(s.prefix + startAfter)
+	}
+	p := awss3.NewListObjectsV2Paginator(s.client, in)
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		// The SDK retries failed requests, but not an answer whose body was cut: the

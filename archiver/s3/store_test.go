@@ -39,6 +39,13 @@ func TestConformance(t *testing.T) {
 	}
 }
 
+// TestLookups: the ledger's lookups over S3 cost what they answer, not the store's history
+// (storetest.RunLookups): on S3 every request is a round trip.
+func TestLookups(t *testing.T) {
+	srv := miniotest.Start(t)
+	storetest.RunLookups(t, func(t *testing.T) archiver.Store { return newStore(t, srv, false, "archive") })
+}
+
 func newStore(t *testing.T, srv *miniotest.Server, lock bool, prefix string) *s3.Store {
 	t.Helper()
 	bucket := srv.Bucket(t, lock)

@@ -15,8 +15,7 @@ import (
 
 // FreshnessLedger is what the freshness metrics read of the store (archiver.Ledger).
 type FreshnessLedger interface {
-	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
-	Failed(ctx context.Context, org string, day archiver.Day) (bool, string, error)
+	DayLedger
 	AccountingKeys(ctx context.Context, fn func(key string, day archiver.Day) error) error
 	ReadAccounting(ctx context.Context, key string) (*archiver.StoredAccounting, error)
 }
@@ -33,9 +32,12 @@ type FreshnessLedger interface {
 // right after each tick of its own scheduler.
 //
 // A day is counted from the organization's archivalStart (or LookBack days back when it
-// has none) through yesterday (the last day that has ended). Sealed days are remembered:
-// a manifest is never removed, so each later Refresh reads only the days not sealed yet,
-// and the accounting objects it has not read.
+// has none) through yesterday (the last day that has ended). What the store said is
+// remembered as the scheduler remembers it (dayIndex): the first Refresh lists each
+// organization's days from its start; each later one lists only the days after its last
+// sealed day and looks up the gaps before it, one request per organization (plus one
+// per gap), whatever the archive's age; and it reads only the accounting objects it has
+// not read.
 type Freshness struct {
 	Ledger FreshnessLedger
 	// Directory returns the current directory (which organizations archive, from when).
@@ -51,8 +53,8 @@ type Freshness struct {
 
 	refreshFailures atomic.Int64
 
-	mu     sync.Mutex // serializes Refresh
-	sealed map[string]map[archiver.Day]bool
+	mu   sync.Mutex // serializes Refresh
+	days dayIndex
 	// accounting caches, per day, the latest accounting object read.
 	accounting map[archiver.Day]dayAccounting
 
@@ -187,8 +189,7 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 	if lookBack <= 0 {
 		lookBack = DefaultLookBack
 	}
-	if f.sealed == nil {
-		f.sealed = map[string]map[archiver.Day]bool{}
+	if f.accounting == nil {
 		f.accounting = map[archiver.Day]dayAccounting{}
 	}
 	dir, err := f.Directory(ctx)
@@ -197,10 +198,12 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 	}
 	s := &freshnessSnapshot{at: now()}
 	today := archiver.DayOf(s.at)
+	archiving := map[string]bool{}
 	for _, o := range dir.Organizations {
 		if !o.Archival {
 			continue
 		}
+		archiving[o.ID] = true
 		from := archiver.DayOf(today.Start().AddDate(0, 0, -lookBack))
 		if o.ArchivalStart != "" {
 			if from, err = archiver.ParseDay(o.ArchivalStart); err != nil {
@@ -213,50 +216,36 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 		}
 		s.orgs = append(s.orgs, st)
 	}
+	f.days.forget(archiving)
 	if err := f.readQuarantine(ctx, s); err != nil {
 		return nil, err
 	}
 	return s, nil
 }
 
-// readOrg counts the organization's days from..today (exclusive), reading only those not
-// known sealed.
+// readOrg counts the organization's days from..today (exclusive), from what the store
+// says of the days not known sealed (dayIndex.look).
 func (f *Freshness) readOrg(ctx context.Context, org string, from, today archiver.Day) (OrgFreshness, error) {
 	st := OrgFreshness{Org: org, FirstUnsealed: from}
-	sealed := f.sealed[org]
-	if sealed == nil {
-		sealed = map[archiver.Day]bool{}
-		f.sealed[org] = sealed
+	v, err := f.days.look(ctx, f.Ledger, org, from, today)
+	if err != nil {
+		return st, fmt.Errorf("organization %s: %w", org, err)
 	}
-	unsealedSeen := false
-	for d := from; d.Before(today); d = d.Next() {
-		if !sealed[d] {
-			m, err := f.Ledger.Latest(ctx, org, d)
-			if err != nil {
-				return st, fmt.Errorf("organization %s, %s: %w", org, d, err)
-			}
-			sealed[d] = m != nil
-		}
-		if sealed[d] {
-			st.LastSealed = d
-			continue
-		}
-		if !unsealedSeen {
-			st.FirstUnsealed, unsealedSeen = d, true
-		}
-		failed, _, err := f.Ledger.Failed(ctx, org, d)
-		if err != nil {
-			return st, fmt.Errorf("organization %s, %s: %w", org, d, err)
-		}
-		if failed {
-			st.Failed++
-		} else {
-			st.Pending++
-		}
+	st.LastSealed = v.last
+	unsealed := len(v.gaps)
+	if v.after.Before(today) {
+		unsealed += int(today.Start().Sub(v.after.Start()) / (24 * time.Hour))
 	}
-	if !unsealedSeen && from.Before(today) {
+	switch {
+	case len(v.gaps) > 0:
+		st.FirstUnsealed = v.gaps[0]
+	case v.after.Before(today):
+		st.FirstUnsealed = v.after
+	case from.Before(today):
 		st.FirstUnsealed = today
 	}
+	st.Failed = len(v.failed)
+	st.Pending = unsealed - st.Failed
 	return st, nil
 }
 

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,28 +21,60 @@ type ledgerFake struct {
 	sealed     map[string]bool // "org day"
 	failed     map[string]bool
 	accounting map[string]*archiver.StoredAccounting // key → object
-	latest     int                                   // Latest calls
+	latest     int                                   // ListDays and DayKeys calls
 	reads      int                                   // ReadAccounting calls
 	err        error
 }
 
-func (l *ledgerFake) Latest(_ context.Context, org string, d archiver.Day) (*archiver.StoredManifest, error) {
+func (l *ledgerFake) keys(org string, d archiver.Day) archiver.DayKeys {
+	k := archiver.DayKeys{Day: d}
+	if l.sealed[org+" "+d.String()] {
+		k.Revision = "r"
+	}
+	if l.failed[org+" "+d.String()] {
+		k.Failed = "f"
+	}
+	return k
+}
+
+func (l *ledgerFake) ListDays(_ context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error {
+	l.mu.Lock()
+	l.latest++
+	if l.err != nil {
+		l.mu.Unlock()
+		return l.err
+	}
+	var days []archiver.DayKeys
+	seen := map[string]bool{}
+	for _, m := range []map[string]bool{l.sealed, l.failed} {
+		for k := range m {
+			if o, d, _ := strings.Cut(k, " "); o == org && !seen[d] && !day(d).Before(from) {
+				seen[d] = true
+				days = append(days, l.keys(org, day(d)))
+			}
+		}
+	}
+	l.mu.Unlock()
+	slices.SortFunc(days, func(a, b archiver.DayKeys) int { return a.Day.Start().Compare(b.Day.Start()) })
+	for _, k := range days {
+		if err := fn(k); err != nil {
+			if errors.Is(err, archiver.ErrStopListing) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *ledgerFake) DayKeys(_ context.Context, org string, d archiver.Day) (archiver.DayKeys, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.latest++
 	if l.err != nil {
-		return nil, l.err
+		return archiver.DayKeys{}, l.err
 	}
-	if l.sealed[org+" "+d.String()] {
-		return &archiver.StoredManifest{}, nil
-	}
-	return nil, nil
-}
-
-func (l *ledgerFake) Failed(_ context.Context, org string, d archiver.Day) (bool, string, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.failed[org+" "+d.String()], "", nil
+	return l.keys(org, d), nil
 }
 
 func (l *ledgerFake) AccountingKeys(_ context.Context, fn func(string, archiver.Day) error) error {
@@ -145,8 +178,10 @@ func TestFreshnessFromLedger(t *testing.T) {
 	if err := f.Refresh(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	// A: its gap (the 20th) looked up, and the days after its last sealed day (the 21st)
+	// listed; B: the days after the 23rd listed.
 	if l.latest != 3 || l.reads != 1 {
-		t.Errorf("second read: %d manifests and %d accounting objects read, want 3 and 1 (only what was not sealed or read)", l.latest, l.reads)
+		t.Errorf("second read: %d listings and %d accounting objects read, want 3 and 1 (only what was not sealed or read)", l.latest, l.reads)
 	}
 	orgs := f.Orgs()
 	if orgs[0].LastSealed != day("2026-11-23") || orgs[0].FirstUnsealed != day("2026-11-24") || orgs[0].Pending+orgs[0].Failed != 0 {

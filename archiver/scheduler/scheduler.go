@@ -20,12 +20,12 @@ type Sealer interface {
 	Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error)
 }
 
-// Ledger is what the scheduler reads of the store (archiver.Ledger).
+// Ledger is what the scheduler reads and records of the store (archiver.Ledger).
 type Ledger interface {
-	// SealedDays calls fn, oldest first, with every day of org that has a committed
-	// revision. It is one listing per organization, so a tick costs the same whatever the
-	// archive's age.
-	SealedDays(ctx context.Context, org string, fn func(archiver.Day) error) error
+	// DayLedger finds the days sealed: after the first tick, one listing per organization
+	// that starts past its last sealed day, and a lookup per earlier gap (see dayIndex),
+	// so a tick costs the same whatever the archive's age.
+	DayLedger
 	RecordFailure(ctx context.Context, org string, day archiver.Day, at time.Time, cause error) error
 }
 
@@ -80,6 +80,8 @@ type Scheduler struct {
 
 	metrics *metrics
 	running atomic.Bool
+	// days is what the ticks so far found of each organization's days.
+	days dayIndex
 }
 
 // Report is what one tick did.
@@ -334,6 +336,7 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 	today := archiver.DayOf(s.Clock.Now())
 	lookBack := archiver.DayOf(today.Start().AddDate(0, 0, -s.LookBack))
 	need := map[archiver.Day][]string{}
+	archiving := map[string]bool{}
 	for _, o := range dir.Organizations {
 		if !o.Archival {
 			continue
@@ -345,27 +348,20 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 				continue
 			}
 		}
-		// One listing tells the days sealed: the catch-up starts after the last of them (the
-		// organization's head), and also takes every earlier day since the start that has
-		// none (a gap: a partition delivered late, a seal that failed while later days
-		// sealed, an archivalStart moved back). Gaps are not forgotten: they are retried at
-		// every tick, as they were when each day was looked up on its own.
-		sealed := map[archiver.Day]bool{}
-		err := s.Ledger.SealedDays(ctx, o.ID, func(d archiver.Day) error {
-			if !d.Before(from) && d.Before(today) {
-				sealed[d] = true
-			}
-			return nil
-		})
+		// The days not sealed: those after the organization's last sealed day (its head),
+		// and every earlier one since the start that has none (a gap: a partition
+		// delivered late, a seal that failed while later days sealed, an archivalStart
+		// moved back). Gaps are not forgotten: they are looked up at every tick until
+		// sealed. The first tick lists the organization's days since its start; later
+		// ticks list only the days after its last sealed one (see dayIndex).
+		archiving[o.ID] = true
+		v, err := s.days.look(ctx, s.Ledger, o.ID, from, today)
 		if err != nil {
-			return nil, fmt.Errorf("list the sealed days of %s: %w", o.ID, err)
+			return nil, err
 		}
-		for d := from; d.Before(today); d = d.Next() {
-			if !sealed[d] {
-				need[d] = append(need[d], o.ID)
-			}
-		}
+		v.unsealed(today, func(d archiver.Day) { need[d] = append(need[d], o.ID) })
 	}
+	s.days.forget(archiving)
 	days := make([]archiver.Day, 0, len(need))
 	for d := range need {
 		days = append(days, d)

@@ -70,18 +70,37 @@ func (f *fakeSealer) Seal(ctx context.Context, d archiver.Day, _ []byte, only st
 	return res, nil
 }
 
-func (f *fakeSealer) SealedDays(_ context.Context, org string, fn func(archiver.Day) error) error {
+func (f *fakeSealer) ListDays(_ context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error {
 	f.mu.Lock()
 	var days []archiver.Day
 	for k := range f.sealed {
-		if o, d, _ := strings.Cut(k, " "); o == org {
+		if o, d, _ := strings.Cut(k, " "); o == org && !day(d).Before(from) {
 			days = append(days, day(d))
 		}
 	}
 	f.mu.Unlock()
+	return listDays(days, fn)
+}
+
+func (f *fakeSealer) DayKeys(_ context.Context, org string, d archiver.Day) (archiver.DayKeys, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := archiver.DayKeys{Day: d}
+	if f.sealed[org+" "+d.String()] {
+		k.Revision = "r"
+	}
+	return k, nil
+}
+
+// listDays calls fn with the sealed days, oldest first, as archiver.Ledger.ListDays does.
+func listDays(days []archiver.Day, fn func(archiver.DayKeys) error) error {
 	slices.SortFunc(days, func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) })
 	for _, d := range days {
-		if err := fn(d); err != nil {
+		err := fn(archiver.DayKeys{Day: d, Revision: "r"})
+		if errors.Is(err, archiver.ErrStopListing) {
+			return nil
+		}
+		if err != nil {
 			return err
 		}
 	}

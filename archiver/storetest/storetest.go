@@ -37,6 +37,8 @@ func Run(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		{"ListOrder", testListOrder},
 		{"ListPrefix", testListPrefix},
 		{"ListStops", testListStops},
+		{"ListAfter", testListAfter},
+		{"ListAfterFallback", testListAfterFallback},
 		{"ConcurrentSameBytes", testConcurrentSameBytes},
 		{"ConcurrentDifferentBytes", testConcurrentDifferentBytes},
 		{"KeysOutsideKeySpace", testKeysOutsideKeySpace},
@@ -311,6 +313,71 @@ func testListStops(t *testing.T, s archiver.Store) {
 	if !slices.Equal(got, []string{"k1", "k2"}) {
 		t.Errorf("List called fn with %q, want [k1 k2]", got)
 	}
+}
+
+// testListAfter: the store's own ListAfter (it must be an archiver.AfterLister) gives
+// exactly the keys List gives that sort after startAfter, for a startAfter before, at,
+// between, inside and past the keys and folders, and stops when fn says so.
+func testListAfter(t *testing.T, s archiver.Store) {
+	al, ok := s.(archiver.AfterLister)
+	if !ok {
+		t.Fatalf("%T is not an archiver.AfterLister: listing the days after one would cost the whole folder", s)
+	}
+	checkListAfter(t, s, al.ListAfter)
+}
+
+// testListAfterFallback: archiver.ListAfter over a store that hides its ListAfter gives the
+// same keys (what a wrapper that does not forward it gets).
+func testListAfterFallback(t *testing.T, s archiver.Store) {
+	plain := struct{ archiver.Store }{s}
+	checkListAfter(t, s, func(ctx context.Context, prefix, startAfter string, fn func(string) error) error {
+		return archiver.ListAfter(ctx, plain, prefix, startAfter, fn)
+	})
+}
+
+func checkListAfter(t *testing.T, s archiver.Store, listAfter func(ctx context.Context, prefix, startAfter string, fn func(string) error) error) {
+	for _, k := range orderKeys {
+		mustCreate(t, s, k, []byte(k))
+	}
+	sorted := slices.Sorted(slices.Values(orderKeys))
+	for _, prefix := range []string{"", "a", "a/", "a/b/", "orgs/", "orgs/x/manifests/", "no/such/"} {
+		for _, after := range []string{
+			"", "0", "a", "a-", "a/", "a/b", "a/b/", "a/b/c", "a/b/c-", "a/b/c/", "a/b/c/d", "a/b/c/e", "a/b/d", "a.b",
+			"orgs", "orgs/x/days/d", "orgs/x/manifests/", "orgs/x/manifests/00000001", "orgs/x/manifests/000000015", "orgs/y", "zzz", "~",
+		} {
+			var want []string
+			for _, k := range sorted {
+				if strings.HasPrefix(k, prefix) && k > after {
+					want = append(want, k)
+				}
+			}
+			var got []string
+			err := listAfter(t.Context(), prefix, after, func(key string) error {
+				got = append(got, key)
+				return nil
+			})
+			if err != nil {
+				t.Fatalf("ListAfter(%q, %q): %v", prefix, after, err)
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("ListAfter(%q, %q) = %q, want %q", prefix, after, got, want)
+			}
+		}
+	}
+	errStop := errors.New("stop")
+	var got []string
+	err := listAfter(t.Context(), "", "a/b/c", func(key string) error {
+		got = append(got, key)
+		if len(got) == 2 {
+			return errStop
+		}
+		return nil
+	})
+	if want := sorted[slices.Index(sorted, "a/b/c")+1:][:2]; !errors.Is(err, errStop) || !slices.Equal(got, want) {
+		t.Errorf("ListAfter stopped by fn: %q, %v; want %q and fn's error", got, err, want)
+	}
+	reliability.Record(t, "operations", "listing a folder's keys after a given key (the days after the last sealed one)", reliability.Kept,
+		"ListAfter gives exactly the keys after the one given, in order, on every store; the folder store and S3 start the listing there instead of listing from the start")
 }
 
 const writers = 8

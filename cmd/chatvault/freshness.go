@@ -10,8 +10,9 @@ import (
 
 // ledgerRefreshInterval is how often serve re-reads the store's ledger for the freshness
 // metrics (scheduler.Freshness): a day sealed by another process (a CronJob's `chatvault
-// run`, another replica) shows within it. Each read after the first looks only at the
-// days not sealed yet and the accounting objects not read yet.
+// run`, another replica) shows within it. Each read after the first makes one listing per
+// organization, past its last sealed day, a lookup per earlier gap, and reads only the
+// accounting objects not read yet (scheduler.Freshness).
 const ledgerRefreshInterval = time.Minute
 
 // runFreshness reads the ledger at once, then every ledgerRefreshInterval (or at each

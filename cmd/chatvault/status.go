@@ -69,12 +69,8 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			detail = "sealed " + m.SealedAt
 			// A later attempt that failed (a rerun refused for dropping records) leaves
 			// this revision served; say so.
-			later, err := ledger.FailedSince(ctx, org, r.Day, m)
-			if err != nil {
-				return e.fail("status", err)
-			}
-			if later != "" {
-				detail += "; a later attempt failed: " + later
+			if r.FailedLater != "" {
+				detail += "; a later attempt failed: " + r.FailedLater
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Day, r.State, rev, records, sum, detail)
@@ -86,18 +82,20 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 // printDayAccounting shows the operator the day-level numbers of the days from..to, from
 // each day's latest accounting object: the whole partition, all organizations together.
 // Manifests hold only their organization's numbers, so this is the one place status
-// finds them.
+// finds them. One listing finds them all (Ledger.LatestAccountings).
 func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from, to archiver.Day) int {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	header := false
-	for d := from; !d.After(to); d = d.Next() {
-		// The latest accounting object, or the sum of a sharded seal's shards (run --shard).
-		last, err := (archiver.Ledger{Store: store}).DayTotals(ctx, d)
-		if err != nil {
-			return e.fail("status", err)
-		}
-		if last == nil {
-			continue
+	ledger := archiver.Ledger{Store: store}
+	err := ledger.LatestAccountings(ctx, from, to, func(d archiver.Day, latest *archiver.StoredAccounting) error {
+		// A sharded seal (run --shard) is the sum of its shards' objects: only then are the
+		// day's other accounting objects read.
+		last := &archiver.DayTotals{Input: latest.Input, Keys: []string{latest.Key}}
+		if latest.Shard != nil {
+			var err error
+			if last, err = ledger.DayTotals(ctx, d); err != nil {
+				return err
+			}
 		}
 		if !header {
 			fmt.Fprintln(e.stdout, "\nday-level accounting (every organization of the day, for operators):")
@@ -115,6 +113,10 @@ func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from,
 			}
 		}
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t\n", d, in.Read, in.Exported, sum(in.Excluded), in.Duplicates, in.Quarantined, key)
+		return nil
+	})
+	if err != nil {
+		return e.fail("status", err)
 	}
 	tw.Flush()
 	return exitOK

@@ -1,0 +1,159 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// DayLedger is what the scheduler and the freshness metrics read of an organization's
+// days (archiver.Ledger).
+type DayLedger interface {
+	// ListDays calls fn, oldest first, with each day from `from` on that has a day index
+	// or a failed attempt, from one listing that starts at from; fn may return
+	// archiver.ErrStopListing.
+	ListDays(ctx context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error
+	// DayKeys is one listing of one day's objects.
+	DayKeys(ctx context.Context, org string, day archiver.Day) (archiver.DayKeys, error)
+}
+
+// dayIndex remembers, per organization, what the store said of its days, so that each
+// look after the first reads only what can have changed since:
+//
+//   - the days after the organization's last sealed day: one listing that starts past it
+//     (archiver.Ledger.ListDays), which lists nothing when no day was sealed since;
+//   - the gaps: days before the last sealed one that were not sealed when last looked (a
+//     partition delivered late, a seal that failed while later days sealed), each looked
+//     up on its own until it is sealed (archiver.Ledger.DayKeys).
+//
+// Why this is safe: a sealed day never becomes unsealed (the store is create-only and a
+// day index is never removed), so a day seen sealed need never be looked at again; and
+// every day not seen sealed is either after the last sealed day (listed at every look)
+// or a gap (looked up at every look). A day sealed by another process (a replica, a
+// CronJob's `chatvault run`) is seen at the next look either way. The first look at an
+// organization in a process, and one after its archivalStart moved back, lists its days
+// once from archivalStart: that is where the gaps are found.
+//
+// A look at an organization thus costs one request plus one per gap, whatever its
+// history; the first costs one listing of its history.
+type dayIndex struct {
+	mu   sync.Mutex
+	orgs map[string]*orgDays
+}
+
+// orgDays is what is known of one organization's days from `from` on.
+type orgDays struct {
+	from archiver.Day
+	// last is the latest sealed day (zero: none since from).
+	last archiver.Day
+	// gaps are the days from..last not sealed at the last look, oldest first.
+	gaps []archiver.Day
+}
+
+// orgView is an organization's days as one look found them, for the days from..today
+// (exclusive): every day is sealed except the gaps and the days from after on.
+type orgView struct {
+	last  archiver.Day
+	gaps  []archiver.Day
+	after archiver.Day // the first day after last (from when none is sealed)
+	// failed are the days not sealed whose latest attempt failed.
+	failed map[archiver.Day]bool
+}
+
+// unsealed calls fn with every day not sealed before today, oldest first.
+func (v orgView) unsealed(today archiver.Day, fn func(archiver.Day)) {
+	for _, d := range v.gaps {
+		fn(d)
+	}
+	for d := v.after; d.Before(today); d = d.Next() {
+		fn(d)
+	}
+}
+
+// look brings what is known of org up to date for the days from..today (exclusive).
+func (x *dayIndex) look(ctx context.Context, l DayLedger, org string, from, today archiver.Day) (orgView, error) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.orgs == nil {
+		x.orgs = map[string]*orgDays{}
+	}
+	o := x.orgs[org]
+	fresh := o == nil || from.Before(o.from)
+	if fresh {
+		o = &orgDays{from: from}
+	} else if from.After(o.from) {
+		// archivalStart moved forward: the days before it are no longer wanted.
+		o.from = from
+		o.gaps = slices.DeleteFunc(o.gaps, func(d archiver.Day) bool { return d.Before(from) })
+		if o.last.Before(from) {
+			o.last = archiver.Day{}
+		}
+	}
+	v := orgView{failed: map[archiver.Day]bool{}}
+	if !fresh {
+		gaps := o.gaps[:0]
+		for _, g := range o.gaps {
+			k, err := l.DayKeys(ctx, org, g)
+			if err != nil {
+				return v, fmt.Errorf("look up %s of %s: %w", g, org, err)
+			}
+			if k.Revision != "" {
+				continue
+			}
+			if k.Failed != "" {
+				v.failed[g] = true
+			}
+			gaps = append(gaps, g)
+		}
+		o.gaps = gaps
+	}
+	start := o.from
+	if !o.last.IsZero() {
+		start = o.last.Next()
+	}
+	// Nothing of o changes until the listing has succeeded: a listing cut halfway must
+	// not lose the gaps it had found.
+	next, last := start, o.last // next: the first day after the last sealed one seen
+	gaps := slices.Clone(o.gaps)
+	err := l.ListDays(ctx, org, start, func(k archiver.DayKeys) error {
+		if !k.Day.Before(today) {
+			return archiver.ErrStopListing
+		}
+		if k.Day.Before(start) {
+			return nil
+		}
+		if k.Revision == "" {
+			if k.Failed != "" {
+				v.failed[k.Day] = true // a gap if a later day is sealed, else after last
+			}
+			return nil
+		}
+		for d := next; d.Before(k.Day); d = d.Next() {
+			gaps = append(gaps, d)
+		}
+		next, last = k.Day.Next(), k.Day
+		return nil
+	})
+	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
+		return v, fmt.Errorf("list the days of %s: %w", org, err)
+	}
+	o.last, o.gaps = last, gaps
+	x.orgs[org] = o
+	v.last, v.gaps, v.after = last, slices.Clone(gaps), next
+	return v, nil
+}
+
+// forget drops what is known of the organizations not in keep (no longer archiving).
+func (x *dayIndex) forget(keep map[string]bool) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	for org := range x.orgs {
+		if !keep[org] {
+			delete(x.orgs, org)
+		}
+	}
+}

@@ -677,12 +677,13 @@ func (w *writer) newExportObject(ctx context.Context, org string) (*stagedObject
 	return &stagedObject{so: so, dir: dir, sg: sg, list: w.stagers}, nil
 }
 
-// name names the object in messages.
-func (st *stagedObject) name() string {
+// failed wraps an error writing the object: the store's own message names the object's
+// folder when it is streamed, the staging file is named otherwise.
+func (st *stagedObject) failed(err error) error {
 	if st.so != nil {
-		return "in the store's " + st.dir + "/"
+		return fmt.Errorf("store export: %w", err)
 	}
-	return st.f.Name()
+	return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
 }
 
 // readerAt reads back the finished object's bytes.
@@ -697,7 +698,7 @@ func (st *stagedObject) write(b []byte) error {
 	st.sg.jsonl.Write(b)
 	st.jsonlSize += int64(len(b))
 	if _, err := st.sg.zw.Write(b); err != nil {
-		return fmt.Errorf("stage export %s: %w", st.name(), err)
+		return st.failed(err)
 	}
 	return nil
 }
@@ -716,17 +717,17 @@ func (st *stagedObject) finish() error {
 	st.sg = nil
 	defer st.list.put(sg)
 	if err := sg.zw.Close(); err != nil {
-		return fmt.Errorf("stage export %s: %w", st.name(), err)
+		return st.failed(err)
 	}
 	if err := sg.buf.Flush(); err != nil {
-		return fmt.Errorf("stage export %s: %w", st.name(), err)
+		return st.failed(err)
 	}
 	if st.so != nil {
 		st.size = sg.sink.n
 	} else {
 		size, err := st.f.Seek(0, io.SeekCurrent)
 		if err != nil {
-			return fmt.Errorf("stage export %s: %w", st.name(), err)
+			return st.failed(err)
 		}
 		st.size = size
 	}

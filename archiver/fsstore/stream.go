@@ -23,20 +23,20 @@ var _ archiver.StreamCreator = (*Store)(nil)
 // as one in the middle of Create does.
 func (s *Store) CreateStream(ctx context.Context, dir string) (archiver.StreamObject, error) {
 	if s.readOnly {
-		return nil, fmt.Errorf("fsstore: create in %s/: %w", dir, ErrReadOnly)
+		return nil, fmt.Errorf("fsstore: create %s/: %w", dir, ErrReadOnly)
 	}
 	if err := checkKey(dir); err != nil {
-		return nil, fmt.Errorf("fsstore: create in %s/: %w", dir, err)
+		return nil, fmt.Errorf("fsstore: create %s/: %w", dir, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if err := s.perm.mkdirAll(s.root, filepath.FromSlash(dir)); err != nil {
-		return nil, fmt.Errorf("fsstore: create in %s/: create folder: %w", dir, err)
+		return nil, fmt.Errorf("fsstore: create %s/: create folder: %w", dir, err)
 	}
 	f, tmp, err := s.createTemp(dir)
 	if err != nil {
-		return nil, fmt.Errorf("fsstore: create in %s/: %w", dir, err)
+		return nil, fmt.Errorf("fsstore: create %s/: %w", dir, err)
 	}
 	return &streamObject{s: s, dir: dir, f: f, tmp: tmp, w: crashpoint.Writer("fsstore.write", f)}, nil
 }
@@ -54,7 +54,7 @@ type streamObject struct {
 
 func (o *streamObject) Write(p []byte) (int, error) {
 	if o.f == nil {
-		return 0, fmt.Errorf("fsstore: create in %s/: write after commit or abort", o.dir)
+		return 0, fmt.Errorf("fsstore: create %s/: write after commit or abort", o.dir)
 	}
 	if o.werr != nil {
 		return 0, o.werr
@@ -62,7 +62,7 @@ func (o *streamObject) Write(p []byte) (int, error) {
 	n, err := o.w.Write(p)
 	o.n += int64(n)
 	if err != nil {
-		o.werr = fmt.Errorf("fsstore: create in %s/: write object: %w", o.dir, err)
+		o.werr = fmt.Errorf("fsstore: create %s/: write object: %w", o.dir, err)
 		return n, o.werr
 	}
 	return n, nil
@@ -70,7 +70,7 @@ func (o *streamObject) Write(p []byte) (int, error) {
 
 func (o *streamObject) ReadAt(p []byte, off int64) (int, error) {
 	if o.f == nil {
-		return 0, fmt.Errorf("fsstore: create in %s/: read after commit or abort", o.dir)
+		return 0, fmt.Errorf("fsstore: create %s/: read after commit or abort", o.dir)
 	}
 	return o.f.ReadAt(p, off)
 }
@@ -162,7 +162,7 @@ func (o *streamObject) Abort() error {
 		return err
 	}
 	if cerr != nil {
-		return fmt.Errorf("fsstore: create in %s/: close temporary file: %w", o.dir, cerr)
+		return fmt.Errorf("fsstore: create %s/: close temporary file: %w", o.dir, cerr)
 	}
 	return nil
 }

@@ -213,7 +213,7 @@ func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgComm
 	if err != nil {
 		return fmt.Errorf("read revision %d to compare: %w", latest.Revision, err)
 	}
-	newZ, err := gzip.NewReader(io.NewSectionReader(st.f, 0, st.size))
+	newZ, err := gzip.NewReader(io.NewSectionReader(st.readerAt(), 0, st.size))
 	if err != nil {
 		return fmt.Errorf("read staged export: %w", err)
 	}

@@ -23,11 +23,13 @@ type stager struct {
 type hashingWriter struct {
 	w io.Writer
 	h hash.Hash
+	n int64 // bytes written: the object's size when it has no file to ask (StreamObject)
 }
 
 func (hw *hashingWriter) Write(p []byte) (int, error) {
 	n, err := hw.w.Write(p)
 	hw.h.Write(p[:n])
+	hw.n += int64(n)
 	return n, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"strconv"
 	"sync"
 	"time"
@@ -334,7 +335,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	var err error
 	var ix *chatIndexBuilder
 	if !skip {
-		st, err = newStagedObject(w.work, w.stagers)
+		st, err = w.newExportObject(ctx, o.ID)
 		ix = newChatIndexBuilder()
 	}
 	for b := range j.lines {
@@ -633,8 +634,10 @@ func (w *writer) recordFailure(ctx context.Context, o model.Organization, cause 
 // JSONL and the stored bytes, so that its key (named by its hash) and its checksum are
 // known before it is uploaded.
 type stagedObject struct {
-	f         *os.File
-	sg        *stager // until finished (or removed), then back in its list
+	f         *os.File     // the staging file; nil when streamed
+	so        StreamObject // the store's object written straight into; nil when staged
+	dir       string       // so's folder, for messages
+	sg        *stager      // until finished (or removed), then back in its list
 	list      *stagerList
 	jsonlSize int64
 	size      int64
@@ -656,11 +659,46 @@ func newStagedObject(dir string, list *stagerList) (*stagedObject, error) {
 	return &stagedObject{f: f, sg: sg, list: list}, nil
 }
 
+// newExportObject begins an organization's export: straight into the store when it can
+// take an object whose size and sum are known only at the end (StreamCreator, the folder
+// store), else staged in the run's folder (S3 wants both before the upload).
+func (w *writer) newExportObject(ctx context.Context, org string) (*stagedObject, error) {
+	sc, ok := w.s.Store.(StreamCreator)
+	if !ok {
+		return newStagedObject(w.work, w.stagers)
+	}
+	dir := path.Dir(dataKey(org, w.day, [sha256.Size]byte{}))
+	so, err := sc.CreateStream(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("store export: %w", err)
+	}
+	sg := w.stagers.get()
+	sg.reset(so)
+	return &stagedObject{so: so, dir: dir, sg: sg, list: w.stagers}, nil
+}
+
+// failed wraps an error writing the object: the store's own message names the object's
+// folder when it is streamed, the staging file is named otherwise.
+func (st *stagedObject) failed(err error) error {
+	if st.so != nil {
+		return fmt.Errorf("store export: %w", err)
+	}
+	return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
+}
+
+// readerAt reads back the finished object's bytes.
+func (st *stagedObject) readerAt() io.ReaderAt {
+	if st.so != nil {
+		return st.so
+	}
+	return st.f
+}
+
 func (st *stagedObject) write(b []byte) error {
 	st.sg.jsonl.Write(b)
 	st.jsonlSize += int64(len(b))
 	if _, err := st.sg.zw.Write(b); err != nil {
-		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
+		return st.failed(err)
 	}
 	return nil
 }
@@ -679,16 +717,20 @@ func (st *stagedObject) finish() error {
 	st.sg = nil
 	defer st.list.put(sg)
 	if err := sg.zw.Close(); err != nil {
-		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
+		return st.failed(err)
 	}
 	if err := sg.buf.Flush(); err != nil {
-		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
+		return st.failed(err)
 	}
-	size, err := st.f.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return fmt.Errorf("stage export %s: %w", st.f.Name(), err)
+	if st.so != nil {
+		st.size = sg.sink.n
+	} else {
+		size, err := st.f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return st.failed(err)
+		}
+		st.size = size
 	}
-	st.size = size
 	sg.stored.Sum(st.sum[:0])
 	sg.jsonl.Sum(st.jsonlSum[:0])
 	return nil
@@ -697,6 +739,10 @@ func (st *stagedObject) finish() error {
 // store uploads the staged object and returns its version id, where the store keeps
 // versions.
 func (st *stagedObject) store(ctx context.Context, s Store, key string, opt CreateOptions) (string, error) {
+	if st.so != nil {
+		// Written straight into the store: committing links it, no copy.
+		return st.so.Commit(ctx, key, st.size, st.sum, opt)
+	}
 	if st.parked {
 		f, err := os.Open(st.f.Name())
 		if err != nil {
@@ -722,6 +768,12 @@ func (st *stagedObject) remove() {
 		// Not finished: put drains the compressor's goroutines before reusing it.
 		st.list.put(st.sg)
 		st.sg = nil
+	}
+	if st.so != nil {
+		// Nothing to report: after Commit it does nothing, and an object not committed
+		// (unchanged, or failed) only leaves a temporary file that is never listed.
+		_ = st.so.Abort()
+		return
 	}
 	st.f.Close()
 	os.Remove(st.f.Name())

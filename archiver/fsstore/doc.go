@@ -10,6 +10,11 @@
 // whose name this Store has not yet made durable (once per process: Store.Syncs counts), so
 // a committed object survives a power loss.
 //
+// CreateStream (archiver.StreamCreator) writes an object whose key, size and SHA-256 are
+// known only at the end, such as a seal's compressed export, into the same kind of
+// temporary file; its Commit does the rest as Create does, so the bytes are written once
+// instead of staged elsewhere and copied in.
+//
 // All access goes through an os.Root, so neither a key nor a symbolic link inside the
 // folder can reach a file outside it.
 //

@@ -257,7 +257,7 @@ func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size 
 func (s *Store) createTemp(dir string) (*os.File, string, error) {
 	for range 10 {
 		name := filepath.Join(filepath.FromSlash(dir), tempPrefix+rand.Text())
-		f, err := s.root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, tempMode)
+		f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, tempMode) // RDWR: a stream object is read back (CreateStream)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}

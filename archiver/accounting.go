@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -231,21 +232,29 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	}
 	a := &Accounting{
 		Version: AccountingVersion, Date: w.day.String(), Input: w.counts.input(), Quarantine: w.res.Quarantine,
-		DirectorySHA256: w.res.DirectorySHA256, Manifests: []AccountedManifest{},
-		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
+		DirectorySHA256: w.res.DirectorySHA256,
+		Generator:       w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
 	}
-	fresh := false
-	for i := range w.rt.orgs {
-		c, ok := w.commits[int32(i)]
-		if !ok || c.Err != nil || c.manifestSHA256 == "" {
-			continue
+	// The manifests are listed as they are written (accounting_stream.go), not gathered.
+	manifests := func(yield func(AccountedManifest) bool) {
+		for i := range w.rt.orgs {
+			c, ok := w.commits[int32(i)]
+			if !ok || c.Err != nil || c.manifestSHA256 == "" {
+				continue
+			}
+			if !yield(AccountedManifest{Org: c.Org, Seq: c.Seq, Revision: c.Revision, Outcome: c.Outcome, SHA256: c.manifestSHA256}) {
+				return
+			}
 		}
-		a.Manifests = append(a.Manifests, AccountedManifest{Org: c.Org, Seq: c.Seq, Revision: c.Revision, Outcome: c.Outcome, SHA256: c.manifestSHA256})
-		if !covered[c.Org+"/"+c.manifestSHA256] {
+	}
+	fresh, listed := false, 0
+	for m := range manifests {
+		listed++
+		if !covered[m.Org+"/"+m.SHA256] {
 			fresh = true
 		}
 	}
-	if len(a.Manifests) > 0 && last > 0 && !quarantines[namedQuarantine(a.Quarantine)] {
+	if listed > 0 && last > 0 && !quarantines[namedQuarantine(a.Quarantine)] {
 		fresh = true
 	}
 	if shard.Sharded() {
@@ -263,21 +272,17 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	if !keep.RetainUntil.IsZero() {
 		a.RetainUntil = keep.RetainUntil.UTC().Format(time.RFC3339)
 	}
-	if w.s.SigningKey != nil {
-		if err := signAccounting(a, w.s.SigningKey); err != nil {
-			return "", err
-		}
-	}
-	b, err := encodeAccounting(a)
+	f, size, sum, err := w.spillAccounting(a, manifests)
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
+	defer os.Remove(f.Name())
+	defer f.Close()
 	// The number orders a day's accounting objects; two runs of one day at once (run
 	// --org) may both take it, and their objects still differ by their hash.
 	key := accountingKey(w.day, last+1, sum)
 	crashpoint.Hit("commit.accounting")
-	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+	if err := w.s.Store.Create(ctx, key, f, size, sum, keep); err != nil {
 		return "", fmt.Errorf("store accounting %s: %w", key, err)
 	}
 	return key, nil

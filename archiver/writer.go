@@ -399,6 +399,8 @@ type orgCommit struct {
 	// index is the day's chat index (OrgResult.ChatIndex names it once stored), until
 	// compact.
 	index *ChatIndex
+	// tally holds Counts' counts by type from compact on (orgtally.go).
+	tally orgTally
 }
 
 // compact drops what the organization's commit no longer needs once it is staged: the
@@ -413,6 +415,9 @@ func (c *orgCommit) compact() {
 		c.latestRevision = c.latest.Revision
 	}
 	c.head, c.latest, c.index = nil, nil, nil
+	if c.Counts.ByEventType != nil {
+		c.tally.pack(&c.Counts)
+	}
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
@@ -563,7 +568,7 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 	store := w.s.Store
 	m := &Manifest{
 		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
-		Window: c.window, Counts: c.Counts, Data: c.Data, Quarantined: c.Quarantined,
+		Window: c.window, Counts: c.tally.unpack(c.Counts), Data: c.Data, Quarantined: c.Quarantined,
 		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
 		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
 		Ignored: w.res.Ignored, ChatIndex: c.ChatIndex,

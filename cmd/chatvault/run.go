@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 
-	"text/tabwriter"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -355,19 +354,7 @@ func printSummary(w io.Writer, r *archiver.DayResult) {
 		fmt.Fprintf(w, "  clock skew: %d exported events outside the day (%d before, %d after; eventTimestamp %s to %s), flagged in the manifests\n",
 			sk.Total(), sk.Before, sk.After, time.UnixMilli(sk.Earliest).UTC().Format(time.RFC3339Nano), time.UnixMilli(sk.Latest).UTC().Format(time.RFC3339Nano))
 	}
-	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ORG\tNAME\tOUTCOME\tREV\tEXPORTED\tDUPLICATES\tEXCLUDED\tBYTES\t")
-	var bytes int64
-	for _, o := range r.Orgs {
-		outcome := o.Outcome
-		if o.Err != nil {
-			outcome = "FAILED: " + o.Err.Error()
-		}
-		bytes += o.Data.Size
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", o.Org, o.Name, outcome, o.Revision,
-			o.Counts.Exported, o.Counts.Duplicates, sum(o.Counts.Excluded), o.Data.Size)
-	}
-	tw.Flush()
+	bytes := printOrgTable(w, r.Orgs) // orgtable.go
 	printSupersessions(w, r)
 	fmt.Fprintf(w, "  %d organizations, %s stored\n", len(r.Orgs), config.FormatSize(bytes))
 }

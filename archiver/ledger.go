@@ -89,6 +89,11 @@ func (l Ledger) readManifest(ctx context.Context, key string) (*StoredManifest, 
 	return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(b), Bytes: b}, nil
 }
 
+// ReadAll reads the object at key whole: for the small objects (manifests, accounting
+// objects, audit segments, checkpoints) that the root and the packages reading the
+// archive (archiver/verify, archiver/audit) decode in one piece.
+func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) { return readAll(ctx, s, key) }
+
 func readAll(ctx context.Context, s Store, key string) ([]byte, error) {
 	rc, err := s.Open(ctx, key)
 	if err != nil {

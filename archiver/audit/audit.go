@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -617,7 +616,7 @@ func (a *Log) markDay(ctx context.Context, org string, folder archiver.Day, opt 
 
 // indexSince returns the first day the day index is complete for, zero without one.
 func indexSince(ctx context.Context, s archiver.Store) (archiver.Day, error) {
-	b, err := readAll(ctx, s, indexSinceKey)
+	b, err := archiver.ReadAll(ctx, s, indexSinceKey)
 	if errors.Is(err, archiver.ErrNotFound) {
 		return archiver.Day{}, nil
 	}
@@ -682,7 +681,7 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	if !ok {
 		return chainHead{}, fmt.Errorf("audit: %s is not a segment key", key)
 	}
-	b, err := readAll(ctx, a.Store, key)
+	b, err := archiver.ReadAll(ctx, a.Store, key)
 	if err != nil {
 		return chainHead{}, fmt.Errorf("audit: read head: %w", err)
 	}
@@ -765,7 +764,7 @@ func mustParseDay(s string) archiver.Day {
 
 // readSegment reads and splits a stored segment, checking nothing beyond its shape.
 func readSegment(ctx context.Context, s archiver.Store, key string) (*storedSegment, error) {
-	b, err := readAll(ctx, s, key)
+	b, err := archiver.ReadAll(ctx, s, key)
 	if err != nil {
 		return nil, err
 	}
@@ -927,7 +926,7 @@ func (a *Log) ListAll(ctx context.Context, from, to archiver.Day, fn func(Record
 func (a *Log) ListLegacy(ctx context.Context, from, to archiver.Day, fn func(Record) error) error {
 	for d := from; !d.After(to); d = d.Next() {
 		err := a.Store.List(ctx, legacyAuditPrefix(d), func(key string) error {
-			b, err := readAll(ctx, a.Store, key)
+			b, err := archiver.ReadAll(ctx, a.Store, key)
 			if err != nil {
 				return err
 			}
@@ -945,21 +944,6 @@ func (a *Log) ListLegacy(ctx context.Context, from, to archiver.Day, fn func(Rec
 }
 
 func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
-
-// readAll reads the object at key whole (segments are small: one flush interval of one
-// organization's requests).
-func readAll(ctx context.Context, s archiver.Store, key string) ([]byte, error) {
-	rc, err := s.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
-}
 
 // lastKey returns the greatest key under prefix, "" when there is none.
 func lastKey(ctx context.Context, s archiver.Store, prefix string) (string, error) {

@@ -25,7 +25,7 @@ func Heads(ctx context.Context, store archiver.Store) ([]archiver.WitnessAuditHe
 	}
 	heads := make([]archiver.WitnessAuditHead, 0, len(last))
 	for org, key := range last {
-		b, err := readAll(ctx, store, key)
+		b, err := archiver.ReadAll(ctx, store, key)
 		if err != nil {
 			return nil, fmt.Errorf("witness: read %s: %w", key, err)
 		}

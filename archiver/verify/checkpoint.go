@@ -123,7 +123,7 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 	if len(trusted) == 0 {
 		return nil, fmt.Errorf("%w: %s: no trusted public key to check its signature with (give --public-key)", ErrCheckpoint, key)
 	}
-	b, err := readAll(ctx, s, key)
+	b, err := archiver.ReadAll(ctx, s, key)
 	if err != nil {
 		return nil, err
 	}

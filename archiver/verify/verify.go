@@ -377,7 +377,7 @@ func verifyObjects(ctx context.Context, l archiver.Ledger, org string, day archi
 	}
 	b, err := idxBytes, error(nil)
 	if b == nil {
-		b, err = readAll(ctx, l.Store, idx)
+		b, err = archiver.ReadAll(ctx, l.Store, idx)
 	}
 	if err != nil {
 		rep.problem("%s: day index %s: %v", m.Key, idx, err)
@@ -431,19 +431,6 @@ func hashObject(ctx context.Context, l archiver.Ledger, key, versionID string) (
 	}
 	copy(sum[:], h.Sum(nil))
 	return n, sum, nil
-}
-
-func readAll(ctx context.Context, s archiver.Store, key string) ([]byte, error) {
-	rc, err := s.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
 }
 
 func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }

@@ -208,6 +208,11 @@ func TestShardOf(t *testing.T) {
 		{"1", archiver.Shard{}, false},
 		{"a/b", archiver.Shard{}, false},
 		{"0/5000", archiver.Shard{}, false},
+		{"1/2/3", archiver.Shard{}, false},
+		{" 0/2", archiver.Shard{}, false},
+		{"0/2\n", archiver.Shard{}, false},
+		{"0 /2", archiver.Shard{}, false},
+		{"", archiver.Shard{}, false},
 	} {
 		got, err := archiver.ParseShard(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/synth"
@@ -207,10 +208,94 @@ func TestShardOf(t *testing.T) {
 		{"1", archiver.Shard{}, false},
 		{"a/b", archiver.Shard{}, false},
 		{"0/5000", archiver.Shard{}, false},
+		{"1/2/3", archiver.Shard{}, false},
+		{" 0/2", archiver.Shard{}, false},
+		{"0/2\n", archiver.Shard{}, false},
+		{"0 /2", archiver.Shard{}, false},
+		{"", archiver.Shard{}, false},
 	} {
 		got, err := archiver.ParseShard(tc.in)
 		if (err == nil) != tc.ok || got != tc.want {
 			t.Errorf("ParseShard(%q) = %v, %v", tc.in, got, err)
 		}
 	}
+}
+
+// TestShardSplitSupersededByLaterRun: a split that lacks a shard (its pod failed for good)
+// after which the operator sealed the day again whole, or in another split that finished:
+// the later run accounts for every line of the day, status reads its numbers, and verify
+// must agree with status (a warning about the abandoned split, not a problem it cannot
+// clear). A split still lacking a shard while it is the day's latest stays a problem.
+func TestShardSplitSupersededByLaterRun(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		later []archiver.Shard // the later run's shards; none: one unsharded run
+	}{
+		{"unsharded", []archiver.Shard{{}}},
+		{"split of 2", []archiver.Shard{{Index: 0, Count: 2}, {Index: 1, Count: 2}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, shardedDay(t))
+			for _, i := range []int{0, 2} {
+				f.seal(t, sampleDay, archiver.Options{Shard: archiver.Shard{Index: i, Count: 3}})
+			}
+			ledger := archiver.Ledger{Store: f.store}
+			for i, sh := range tc.later {
+				f.seal(t, sampleDay, archiver.Options{Shard: sh})
+				rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i < len(tc.later)-1 {
+					// The later split is itself incomplete: still a problem.
+					if rep.OK() {
+						t.Fatalf("verify with the later split incomplete too: OK")
+					}
+					continue
+				}
+				if !rep.OK() {
+					t.Fatalf("verify after the day was sealed again by a run that finished: %v", rep.Problems)
+				}
+				if !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "shard(s) [1]") }) {
+					t.Errorf("verify does not mention the abandoned split: warnings %v", rep.Warnings)
+				}
+				tot, err := ledger.DayTotals(context.Background(), sampleDay)
+				if err != nil || len(tot.Missing) != 0 {
+					t.Fatalf("day totals after the later run: %+v, %v", tot, err)
+				}
+			}
+		})
+	}
+	reliability.Record(t, "operations", "a sharded day whose split lacks a shard, sealed again whole or in another split", reliability.Kept,
+		"verify agrees with status: the later complete run accounts for the day, the abandoned split is a warning; a split lacking a shard while it is the day's latest stays a problem")
+}
+
+// TestShardSplitNotHiddenByCopiedAccounting: an unsharded seal, then a split of 3 lacking
+// shard 1; copying the earlier unsharded accounting object (its signed bytes) under the
+// next number must not make the incomplete split look superseded.
+func TestShardSplitNotHiddenByCopiedAccounting(t *testing.T) {
+	f := newFixture(t, shardedDay(t))
+	first := f.seal(t, sampleDay, archiver.Options{})
+	later := func() time.Time { return fixedClock().Add(time.Hour) }
+	for _, i := range []int{0, 2} {
+		f.seal(t, sampleDay, archiver.Options{Shard: archiver.Shard{Index: i, Count: 3}, Now: later})
+	}
+	b, err := os.ReadFile(filepath.Join(f.storeDir, filepath.FromSlash(first.Accounting)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(b)
+	copied := fmt.Sprintf("accounting/%s/%06d-%x.json", sampleDay, 4, sum)
+	if err := os.WriteFile(filepath.Join(f.storeDir, filepath.FromSlash(copied)), b, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "shard(s) [1]") }) {
+		t.Fatalf("verify with shard 1 of 3 missing behind a copied earlier accounting object: problems %v, warnings %v", rep.Problems, rep.Warnings)
+	}
+	reliability.Record(t, "security", "an earlier accounting object copied under a later number to hide a split's missing shard", reliability.Refused,
+		"only a day record sealed no earlier than the split supersedes it; verify still names the missing shard")
 }

@@ -24,14 +24,17 @@ type DayLedger interface {
 // dayIndex remembers, per organization, what the store said of its days, so that each
 // look after the first reads only what can have changed since:
 //
-//   - the days after the organization's last sealed day: one listing that starts past it
-//     (archiver.Ledger.ListDays), which lists nothing when no day was sealed since;
+//   - the days after the organization's last sealed day: one listing that starts at it
+//     (archiver.Ledger.ListDays), which lists only that day's objects when no day was
+//     sealed since;
 //   - the gaps: days before the last sealed one that were not sealed when last looked (a
 //     partition delivered late, a seal that failed while later days sealed), each looked
 //     up on its own until it is sealed (archiver.Ledger.DayKeys).
 //
 // Why this is safe: a sealed day never becomes unsealed (the store is create-only and a
-// day index is never removed), so a day seen sealed need never be looked at again; and
+// day index is never removed) — except when the store is restored from an older backup,
+// which loses the latest days: the listing starts at the last sealed day to see it still
+// sealed, and lists the organization afresh when it is not (list). Otherwise a day seen sealed need never be looked at again; and
 // every day not seen sealed is either after the last sealed day (listed at every look)
 // or a gap (looked up at every look). A day sealed by another process (a replica, a
 // CronJob's `chatvault run`) is seen at the next look either way. The first look at an
@@ -111,15 +114,47 @@ func (x *dayIndex) look(ctx context.Context, l DayLedger, org string, from, toda
 		}
 		o.gaps = gaps
 	}
-	start := o.from
-	if !o.last.IsZero() {
-		start = o.last.Next()
+	// The listing starts at the last sealed day itself, not past it, to see that it is
+	// still sealed: a store restored from an older backup has lost it (and perhaps days
+	// before it), and then the organization's days are listed afresh from its start.
+	next, last, gaps, lost, err := x.list(ctx, l, org, o, today, v)
+	if err == nil && lost {
+		o = &orgDays{from: o.from}
+		next, last, gaps, _, err = x.list(ctx, l, org, o, today, v)
 	}
-	// Nothing of o changes until the listing has succeeded: a listing cut halfway must
-	// not lose the gaps it had found.
-	next, last := start, o.last // next: the first day after the last sealed one seen
-	gaps := slices.Clone(o.gaps)
-	err := l.ListDays(ctx, org, start, func(k archiver.DayKeys) error {
+	if err != nil {
+		return v, err
+	}
+	o.last, o.gaps = last, gaps
+	x.orgs[org] = o
+	v.last, v.gaps, v.after = last, slices.Clone(gaps), next
+	return v, nil
+}
+
+// list is look's one listing, from o's last sealed day (or its start when none) to today.
+// It returns the first day after the last sealed one, that day, the gaps, and whether o's
+// remembered last sealed day was not found sealed. Nothing of o changes: a listing cut
+// halfway must not lose the gaps it had found.
+func (x *dayIndex) list(ctx context.Context, l DayLedger, org string, o *orgDays, today archiver.Day, v orgView) (next, last archiver.Day, gaps []archiver.Day, lost bool, err error) {
+	start, check := o.from, !o.last.IsZero()
+	if check {
+		start = o.last
+	}
+	next, last = start, o.last // next: the first day after the last sealed one seen
+	if check {
+		next = o.last.Next()
+	}
+	gaps = slices.Clone(o.gaps)
+	seen := false
+	err = l.ListDays(ctx, org, start, func(k archiver.DayKeys) error {
+		if check && !seen {
+			seen = true
+			if k.Day.Before(o.last) || k.Day.After(o.last) || k.Revision == "" {
+				lost = true
+				return archiver.ErrStopListing
+			}
+			return nil
+		}
 		if !k.Day.Before(today) {
 			return archiver.ErrStopListing
 		}
@@ -139,12 +174,9 @@ func (x *dayIndex) look(ctx context.Context, l DayLedger, org string, from, toda
 		return nil
 	})
 	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
-		return v, fmt.Errorf("list the days of %s: %w", org, err)
+		return next, last, gaps, false, fmt.Errorf("list the days of %s: %w", org, err)
 	}
-	o.last, o.gaps = last, gaps
-	x.orgs[org] = o
-	v.last, v.gaps, v.after = last, slices.Clone(gaps), next
-	return v, nil
+	return next, last, gaps, lost || (check && !seen), nil
 }
 
 // forget drops what is known of the organizations not in keep (no longer archiving).

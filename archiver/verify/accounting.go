@@ -54,7 +54,7 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 	locking := lk != nil && lk.Locking()
 	var numbers accountingNumbers
 	var named map[string]bool // the manifests named so far of the day being read
-	shards := shardJoin{}     // shard.go
+	shards := &shardJoin{}    // shard.go
 	var namedDay string
 	for _, key := range keys {
 		day, _, sum, ok := archiver.ParseAccountingKey(key)
@@ -83,6 +83,7 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 			named, namedDay = map[string]bool{}, day.String()
 		}
 		verifyAccountingObject(ctx, l, day, a, opt, rep, named)
+		shards.last(day, a)
 		if a.Shard != nil {
 			shards.add(day, a, rep) // shard.go
 		}

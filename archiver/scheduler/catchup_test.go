@@ -2,62 +2,24 @@ package scheduler
 
 import (
 	"context"
-	"crypto/sha256"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
-
-// countingStore counts the requests made of a Store, by method.
-type countingStore struct {
-	archiver.Store
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *countingStore) count(m string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.n[m]++
-}
-
-func (c *countingStore) reset() map[string]int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.n
-	c.n = map[string]int{}
-	return n
-}
-
-func (c *countingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
-	c.count("Create")
-	return c.Store.Create(ctx, key, body, size, sum, opt)
-}
-
-func (c *countingStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	c.count("Open")
-	return c.Store.Open(ctx, key)
-}
-
-func (c *countingStore) List(ctx context.Context, prefix string, fn func(string) error) error {
-	c.count("List")
-	return c.Store.List(ctx, prefix, fn)
-}
 
 // realSetup is an event log with an empty, closed partition for every day of days (a
 // producer that delivered each day), a store, and a scheduler sealing with the real Sealer
 // for one organization archiving since the first of days.
-func realSetup(t *testing.T, clk Clock, first archiver.Day, n int) (*Scheduler, *countingStore, string) {
+func realSetup(t *testing.T, clk Clock, first archiver.Day, n int) (*Scheduler, *storetest.Counting, string) {
 	t.Helper()
 	logDir := t.TempDir()
 	for d, i := first, 0; i < n; d, i = d.Next(), i+1 {
@@ -78,7 +40,7 @@ func realSetup(t *testing.T, clk Clock, first archiver.Day, n int) (*Scheduler, 
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { fs.Close() })
-	store := &countingStore{Store: fs, n: map[string]int{}}
+	store := storetest.NewCounting(fs)
 	dir := `{"organizations":[{"id":"` + orgA + `","name":"A","archival":true,"archivalStart":"` + first.String() + `"}],"users":[],"bots":[],"chats":[]}`
 	s := &Scheduler{
 		NewSealer: func() Sealer {
@@ -108,12 +70,12 @@ func TestCatchUpLooksUpEachOrgOnce(t *testing.T) {
 	if rep := s.Tick(ctx); len(rep.Sealed) != days || rep.Err != nil || len(rep.Failed)+len(rep.Pending) != 0 {
 		t.Fatalf("first tick: %d sealed, err %v, failed %q, pending %q", len(rep.Sealed), rep.Err, rep.Failed, rep.Pending)
 	}
-	store.reset()
+	store.Reset()
 	if rep := s.Tick(ctx); len(rep.Sealed) != 0 || rep.Err != nil {
 		t.Fatalf("second tick: %+v", rep)
 	}
-	n := store.reset()
-	if total := n["List"] + n["Open"] + n["Create"]; total > 2 {
+	n := store.Reset()
+	if total := n.Requests(); total > 2 {
 		t.Fatalf("a tick over one organization with %d sealed days made %d store requests (%v), want at most 2", days, total, n)
 	}
 	reliability.Record(t, "operations", "scheduler tick over an organization with many sealed days", reliability.Kept,
@@ -180,12 +142,12 @@ func TestPendingRetryWritesNothing(t *testing.T) {
 	if rep := s.Tick(ctx); len(rep.Sealed) != days-1 || !slices.Equal(rep.Pending, []string{last}) {
 		t.Fatalf("first tick: %+v", rep)
 	}
-	store.reset()
+	store.Reset()
 	clk.Add(5 * time.Minute)
 	if rep := s.Tick(ctx); len(rep.Sealed) != 0 || !slices.Equal(rep.Pending, []string{last}) || rep.Err != nil || rep.Skipped != "" {
 		t.Fatalf("retry while not closed: %+v", rep)
 	}
-	if n := store.reset(); n["Create"] != 0 || n["List"]+n["Open"] > 1 {
+	if n := store.Reset(); n["Create"] != 0 || n.Requests() > 1 {
 		t.Fatalf("a retry that found the day still open made %v store requests, want one listing and no object", n)
 	}
 	if err := os.WriteFile(closed, nil, 0o644); err != nil {
@@ -195,12 +157,12 @@ func TestPendingRetryWritesNothing(t *testing.T) {
 	if rep := s.Tick(ctx); !slices.Equal(rep.Sealed, []string{last + " " + orgA}) || len(rep.Pending) != 0 {
 		t.Fatalf("tick after _CLOSED: %+v", rep)
 	}
-	store.reset()
+	store.Reset()
 	clk.Add(time.Hour)
 	if rep := s.Tick(ctx); len(rep.Sealed)+len(rep.Pending) != 0 || rep.Err != nil {
 		t.Fatalf("tick with nothing due: %+v", rep)
 	}
-	if n := store.reset(); n["Create"] != 0 {
+	if n := store.Reset(); n["Create"] != 0 {
 		t.Fatalf("a tick with nothing due made %v store requests, want no object written", n)
 	}
 	reliability.Record(t, "operations", "scheduler retries while a day is not closed; hourly `run` with nothing due", reliability.Kept,

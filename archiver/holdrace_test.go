@@ -11,14 +11,15 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
-// interleavingStore is a lockingStore that runs between once, the first time a key with
+// interleavingStore is a storetest.LockingStore that runs between once, the first time a key with
 // the prefix at is created, just before that Create: another command that interleaves
 // with the one creating the key, at the worst moment.
 type interleavingStore struct {
-	*lockingStore
+	*storetest.LockingStore
 	at      string
 	between func()
 	once    sync.Once
@@ -28,7 +29,7 @@ func (s *interleavingStore) Create(ctx context.Context, key string, body io.Read
 	if strings.HasPrefix(key, s.at) {
 		s.once.Do(s.between)
 	}
-	return s.lockingStore.Create(ctx, key, body, size, sum, opt)
+	return s.LockingStore.Create(ctx, key, body, size, sum, opt)
 }
 
 // TestHoldRacingHold runs two `hold` commands at once: one lifts matter case-1 while the
@@ -37,7 +38,7 @@ func (s *interleavingStore) Create(ctx context.Context, key string, body io.Read
 // objects must stay held, because case-2 holds them.
 func TestHoldRacingHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
@@ -50,7 +51,7 @@ func TestHoldRacingHold(t *testing.T) {
 	if _, err := (archiver.Ledger{Store: ls}).Hold(context.Background(), req("case-1", true, at)); err != nil {
 		t.Fatal(err)
 	}
-	is := &interleavingStore{lockingStore: ls, at: archiver.HoldsPrefix + acme + "/case-1/"}
+	is := &interleavingStore{LockingStore: ls, at: archiver.HoldsPrefix + acme + "/case-1/"}
 	is.between = func() {
 		if _, err := (archiver.Ledger{Store: ls}).Hold(context.Background(), req("case-2", true, at.Add(time.Minute))); err != nil {
 			t.Error(err)
@@ -70,7 +71,7 @@ func TestHoldRacingHold(t *testing.T) {
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)
 	slices.Sort(want)
-	if got := ls.heldKeys(); !slices.Equal(got, want) {
+	if got := ls.HeldKeys(); !slices.Equal(got, want) {
 		t.Fatalf("held after case-1 lifted while case-2 was placed\n%q\nwant\n%q", got, want)
 	}
 	reliability.Record(t, "security", "two hold commands at once: one lifts a matter while another places one on the same day", reliability.Kept,
@@ -82,9 +83,9 @@ func TestHoldRacingHold(t *testing.T) {
 // the hold recorded its own. The new objects must still be held.
 func TestHoldRacingSeal(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	var res *archiver.DayResult
-	is := &interleavingStore{lockingStore: ls, at: archiver.HoldsPrefix + acme + "/"}
+	is := &interleavingStore{LockingStore: ls, at: archiver.HoldsPrefix + acme + "/"}
 	is.between = func() {
 		s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 		r, err := s.Seal(context.Background(), sampleDay, f.directory, "")
@@ -111,7 +112,7 @@ func TestHoldRacingSeal(t *testing.T) {
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)
 	slices.Sort(want)
-	if got := ls.heldKeys(); !slices.Equal(got, want) {
+	if got := ls.HeldKeys(); !slices.Equal(got, want) {
 		t.Fatalf("held after a hold raced a seal of the day\n%q\nwant\n%q", got, want)
 	}
 	reliability.Record(t, "security", "hold placed while a run seals the same day", reliability.Kept,
@@ -124,7 +125,7 @@ func TestHoldRacingSeal(t *testing.T) {
 // followed, whatever its host's clock says: the objects end up held.
 func TestHoldAfterSkewedLift(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
 		t.Fatal(err)
@@ -146,7 +147,7 @@ func TestHoldAfterSkewedLift(t *testing.T) {
 	if active := archiver.ActiveHolds(events); len(active) != 1 {
 		t.Fatalf("holds in force after on, off, on: %+v", active)
 	}
-	if held := ls.heldKeys(); len(held) == 0 {
+	if held := ls.HeldKeys(); len(held) == 0 {
 		t.Fatal("nothing held after the matter was placed again")
 	}
 	reliability.Record(t, "security", "hold placed from a host whose clock is behind the one that lifted it", reliability.Kept,
@@ -159,7 +160,7 @@ func TestHoldAfterSkewedLift(t *testing.T) {
 // unlocked objects lifts the hold without a trace.
 func TestHoldEventOfUnsealedDaysLocked(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
 		t.Fatal(err)

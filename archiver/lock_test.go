@@ -2,85 +2,21 @@ package archiver_test
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
-	"io"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
-// lockingStore plays a store with Object Lock over a folder store: each object is locked
-// as its Create asked, and tests can then tamper with the locks and versions.
-type lockingStore struct {
-	archiver.Store
-	mu       sync.Mutex
-	locks    map[string]archiver.ObjectLock
-	versions []archiver.ObjectVersion // extra versions and delete markers
-}
-
-var _ archiver.Locker = (*lockingStore)(nil)
-
-func (s *lockingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
-	if err := s.Store.Create(ctx, key, body, size, sum, opt); err != nil {
-		return err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.locks[key]; !ok && !opt.RetainUntil.IsZero() {
-		s.locks[key] = archiver.ObjectLock{Mode: archiver.ModeCompliance, RetainUntil: opt.RetainUntil}
-	}
-	return nil
-}
-
-func (s *lockingStore) Locking() bool { return true }
-
-func (s *lockingStore) Lock(_ context.Context, key string) (archiver.ObjectLock, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.locks[key], nil
-}
-
-func (s *lockingStore) SetLegalHold(_ context.Context, key string, on bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := s.locks[key]
-	l.LegalHold = on
-	s.locks[key] = l
-	return nil
-}
-
-func (s *lockingStore) Versions(ctx context.Context, prefix string, fn func(archiver.ObjectVersion) error) error {
-	var all []archiver.ObjectVersion
-	if err := s.List(ctx, prefix, func(key string) error {
-		all = append(all, archiver.ObjectVersion{Key: key, VersionID: "v1"})
-		return nil
-	}); err != nil {
-		return err
-	}
-	for _, v := range s.versions {
-		if strings.HasPrefix(v.Key, prefix) {
-			all = append(all, v)
-		}
-	}
-	slices.SortStableFunc(all, func(a, b archiver.ObjectVersion) int { return strings.Compare(a.Key, b.Key) })
-	for _, v := range all {
-		if err := fn(v); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 func TestVerifyLocksAndVersions(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
@@ -97,9 +33,10 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 		acmeData = res.Orgs[1].Data.Key
 	}
 	chain := "orgs/" + globex + "/manifests/000000000001.json"
-	ls.locks[acmeData] = archiver.ObjectLock{Mode: archiver.ModeCompliance, RetainUntil: sampleDay.End().AddDate(0, 0, 30)}
-	ls.locks[chain] = archiver.ObjectLock{Mode: "GOVERNANCE", RetainUntil: ls.locks[chain].RetainUntil}
-	ls.versions = append(ls.versions,
+	ls.SetLock(acmeData, archiver.ObjectLock{Mode: archiver.ModeCompliance, RetainUntil: sampleDay.End().AddDate(0, 0, 30)})
+	chainLock, _ := ls.Lock(context.Background(), chain)
+	ls.SetLock(chain, archiver.ObjectLock{Mode: "GOVERNANCE", RetainUntil: chainLock.RetainUntil})
+	ls.AddVersion(
 		archiver.ObjectVersion{Key: res.Quarantine.Key, VersionID: "dm", DeleteMarker: true},
 		archiver.ObjectVersion{Key: chain, VersionID: "v2"})
 	rep, err = verify.Run(context.Background(), ledger, verify.Options{})
@@ -118,26 +55,12 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 	}
 }
 
-// heldKeys returns the keys whose legal hold is on, sorted.
-func (s *lockingStore) heldKeys() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var held []string
-	for key, l := range s.locks {
-		if l.LegalHold {
-			held = append(held, key)
-		}
-	}
-	slices.Sort(held)
-	return held
-}
-
 // TestHold places and lifts holds of two organizations and two matters on the sample day,
 // whose quarantine and accounting objects both organizations share: an object stays held
 // while any hold on it remains, and every event is recorded.
 func TestHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
@@ -171,7 +94,7 @@ func TestHold(t *testing.T) {
 		t.Helper()
 		all := slices.Concat(keys...)
 		slices.Sort(all)
-		if got := ls.heldKeys(); !slices.Equal(got, all) {
+		if got := ls.HeldKeys(); !slices.Equal(got, all) {
 			t.Errorf("%s: held\n%q\nwant\n%q", step, got, all)
 		}
 	}
@@ -231,7 +154,7 @@ func TestHold(t *testing.T) {
 // another organization's.
 func TestHoldBeforeSeal(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ls := &lockingStore{Store: f.store, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(f.store)
 	ledger := archiver.Ledger{Store: ls}
 	r, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay.Next(), On: true,
 		At: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)})
@@ -254,7 +177,7 @@ func TestHoldBeforeSeal(t *testing.T) {
 	}
 	want = append(want, res.Quarantine.Key, res.Accounting)
 	slices.Sort(want)
-	if got := ls.heldKeys(); !slices.Equal(got, want) {
+	if got := ls.HeldKeys(); !slices.Equal(got, want) {
 		t.Errorf("held after the seal\n%q\nwant\n%q", got, want)
 	}
 	reliability.Record(t, "security", "legal hold placed on a day before it is sealed", reliability.Kept,

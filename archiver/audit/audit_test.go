@@ -17,6 +17,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -291,7 +292,7 @@ func TestAuditStoreDown(t *testing.T) {
 // segment whose lock is shorter than its header says is a verify problem.
 func TestAuditSegmentLocks(t *testing.T) {
 	fs, _ := newAuditStore(t)
-	ls := &lockingStore{Store: fs, locks: map[string]archiver.ObjectLock{}}
+	ls := storetest.NewLockingStore(fs)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	log := &audit.Log{Store: ls, Now: clk.Now, RetentionDays: func(org string) int {
 		return map[string]int{auditOrgA: 2557, auditOrgB: 10}[org]
@@ -315,7 +316,7 @@ func TestAuditSegmentLocks(t *testing.T) {
 		if strings.Contains(k, auditOrgB) {
 			want = end.AddDate(0, 0, 10)
 		}
-		if l := ls.locks[k]; l.Mode != archiver.ModeCompliance || !l.RetainUntil.Equal(want) {
+		if l, _ := ls.Lock(ctx, k); l.Mode != archiver.ModeCompliance || !l.RetainUntil.Equal(want) {
 			t.Errorf("%s locked %+v, want COMPLIANCE until %s", k, l, want)
 		}
 	}
@@ -323,9 +324,9 @@ func TestAuditSegmentLocks(t *testing.T) {
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
-	l := ls.locks[keys[0]]
+	l, _ := ls.Lock(ctx, keys[0])
 	l.RetainUntil = l.RetainUntil.AddDate(-1, 0, 0)
-	ls.locks[keys[0]] = l
+	ls.SetLock(keys[0], l)
 	rep, err = verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "retained until") {
 		t.Fatalf("verify with a shortened lock: %v %v", err, rep.Problems)

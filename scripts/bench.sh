@@ -79,20 +79,8 @@ done
 # scripts/minio.sh), with the event log still read from the folder so the row differs from
 # the folder-store row only by its store. Peak RSS is chatvault's alone, not MinIO's.
 n=${sizes[0]}
-minio=$(scripts/minio.sh)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-rm -rf "$dir/minio" && mkdir -p "$dir/minio"
-export AWS_ACCESS_KEY_ID=bench AWS_SECRET_ACCESS_KEY=bench-secret AWS_EC2_METADATA_DISABLED=true
-export CHATVAULT_S3_ENDPOINT="http://127.0.0.1:$port" CHATVAULT_S3_PATHSTYLE=true
-MINIO_ROOT_USER=$AWS_ACCESS_KEY_ID MINIO_ROOT_PASSWORD=$AWS_SECRET_ACCESS_KEY MINIO_BROWSER=off \
-  "$minio" server --quiet --address "127.0.0.1:$port" "$dir/minio" >"$dir/minio.log" 2>&1 &
-minio_pid=$!
-trap 'kill "$minio_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 300); do
-  go run ./internal/cmd/mkbucket bench 2>/dev/null && break
-  kill -0 "$minio_pid" || { cat "$dir/minio.log" >&2; exit 1; }
-  sleep 0.2
-done
+. scripts/lib/benchminio.sh
+start_bench_minio "$dir" || exit 1
 freshtmp() { rm -rf "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"; }
 echo "bench: sealing $n events into MinIO ($runs runs, each under its own prefix)" >&2
 measure "chatvault run (S3 store, local MinIO, Object Lock)" "$n" freshtmp "$cv" run --date "$day" --eventlog "$dir/log-$n" \

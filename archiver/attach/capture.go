@@ -261,36 +261,39 @@ type outcome struct {
 // files fetched.
 func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, retentionDays int, urls []string) (map[string]outcome, []int64, error) {
 	out := make(map[string]outcome, len(urls))
-	var fetched []int64
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var firstErr error
-	sem := make(chan struct{}, c.Fetcher.opt.Concurrency)
-	store := c.Ledger.Store
+	var fetch []string
 	for _, raw := range urls {
-		if rec, ok, err := readURLRecord(ctx, store, org, raw); err != nil {
+		if rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw); err != nil {
 			return nil, nil, err
 		} else if ok {
 			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType}
 			continue
 		}
 		u, err := url.Parse(raw)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 			out[raw] = outcome{Outcome: Failed, Reason: ReasonBadURL, Detail: "not an http or https URL"}
-			continue
-		}
-		if !c.Fetcher.Allowed(u) {
+		case !c.Fetcher.Allowed(u):
 			out[raw] = outcome{Outcome: Failed, Reason: ReasonHostNotAllowed, Detail: u.Host + " is not on attachments.allowedHosts"}
-			continue
+		default:
+			fetch = append(fetch, raw)
 		}
+	}
+	var fetched []int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	sem := make(chan struct{}, c.Fetcher.opt.Concurrency)
+	for _, raw := range fetch {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
-			wg.Wait()
-			return nil, nil, ctx.Err()
+		}
+		if ctx.Err() != nil {
+			break
 		}
 		wg.Add(1)
-		go func(raw string) {
+		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
 			o, n, err := c.captureOne(ctx, org, day, retentionDays, raw)
@@ -306,9 +309,12 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 			if n >= 0 {
 				fetched = append(fetched, n)
 			}
-		}(raw)
+		}()
 	}
 	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
 	if firstErr != nil {
 		return nil, nil, firstErr
 	}

@@ -287,11 +287,9 @@ func (f *Fetcher) dial(fc *fetchConns) func(ctx context.Context, network, addr s
 // the declared length, and what the server sent beyond it is only visible here.
 type rawConn struct {
 	net.Conn
-	mu     sync.Mutex
-	n      int64
-	head   []byte
-	closed bool
-	extra  int64 // bytes read at close, past what net/http had read
+	mu   sync.Mutex
+	n    int64
+	head []byte
 }
 
 func (c *rawConn) Read(p []byte) (int, error) {
@@ -522,4 +520,3 @@ func (hw hashWriter) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
-

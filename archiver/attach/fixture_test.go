@@ -133,7 +133,9 @@ func newServer(t *testing.T, h http.Handler, tls bool) *server {
 }
 
 // host is the server's host:port.
-func (s *server) host() string { return strings.TrimPrefix(strings.TrimPrefix(s.URL, "https://"), "http://") }
+func (s *server) host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(s.URL, "https://"), "http://")
+}
 
 func testOptions(hosts ...string) Options {
 	return Options{AllowedHosts: hosts, Concurrency: 4, MaxSize: 1 << 20,

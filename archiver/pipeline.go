@@ -96,6 +96,10 @@ type Options struct {
 	Supersede *Supersede
 	// Shard, when set, seals only the organizations of one shard of the day (shard.go).
 	Shard Shard
+	// Layout is the store layout the seal commits in: Layout3 (writer3.go,
+	// docs/design/layout.md); 0 or Layout2 for layout 2, the default until every reader
+	// knows layout 3 (config store.layout).
+	Layout int
 }
 
 func (o *Options) defaults() {

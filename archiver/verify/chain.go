@@ -31,6 +31,13 @@ type state struct {
 	// chains as walked (witness.go).
 	auditWitness map[string]archiver.WitnessAuditHead
 	auditChains  map[string]*auditChainSummary
+	// layout is the store's layout marker (nil: a store only layout 2 wrote to, whose
+	// days are looked up in the old layout only, as the readers do); layout3 is set once
+	// a full verification merged an organization with layout-3 keys.
+	layout  *archiver.StoreLayout
+	layout3 bool
+	// members are the members objects a verification of days checked (layout3.go).
+	members membersChecked
 	// newestElsewhere is, with Org set, a lower bound of the store's newest sealed day
 	// read without walking the other chains (coverage.go).
 	newestElsewhere archiver.Day
@@ -48,8 +55,10 @@ type chainSummary struct {
 	headSum    string
 	headSigner string
 	// headKey is the key of the manifest headSum is of ("" when the summary was taken
-	// from a checkpoint of version 1, which does not record it).
-	headKey string
+	// from a checkpoint of version 1, which does not record it); tipKey the greatest
+	// manifest key under orgs/<org>/d/ ("" when none): what a later commit's key is
+	// compared with (layout3.go).
+	headKey, tipKey string
 	// newDays are the days of the manifests an incremental verification read after the
 	// checkpoint.
 	newDays []archiver.Day
@@ -72,6 +81,14 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 	if err != nil {
 		return err
 	}
+	if opt.days() || opt.Incremental {
+		// They look days up by key; a full verification lists every key, and reads the
+		// marker only once it met a layout-3 one (verifyOrg, verifyAccounting).
+		if s.layout, err = l.StoreLayout(ctx); err != nil {
+			return err
+		}
+	}
+	s.members = membersChecked{}
 	s.rotations = rot
 	if opt.Directory != nil {
 		s.archiving = map[string]model.Organization{}
@@ -135,6 +152,10 @@ type orgCheck struct {
 	// signed is set once a manifest of the chain carries a signature (state.signed, set
 	// when the organization's report is merged: organizations are checked concurrently).
 	signed bool
+	// layout3 is set once a manifest of layout 3 was walked (in seq order): the old
+	// chain must not grow after it (layout3.go). layout3Keys is set when the
+	// organization's keys include layout-3 ones.
+	layout3, layout3Keys bool
 }
 
 // beginOrg starts the walk of org's chain. A Verify without beginVerify (nil state)
@@ -151,6 +172,7 @@ func (s *state) beginOrg(org string) *orgCheck {
 func (s *state) merge(c *orgCheck) {
 	s.chains[c.org] = c.sum
 	s.signed = s.signed || c.signed
+	s.layout3 = s.layout3 || c.layout3Keys
 }
 
 // manifest checks one manifest of the chain, read in seq order: signature (signature)

@@ -62,11 +62,22 @@ func rootOf(a *archive) string {
 // sealDays makes an event log of total days from 2026-11-01 and seals the first n.
 func sealDays(t testing.TB, store archiver.Store, root string, total, n int) *archive {
 	t.Helper()
+	return sealDaysFrom(t, store, root, "2026-11-01", total, n, nil)
+}
+
+// sealDaysFrom is sealDays from the day from (from 2026-12-01 on, Umbrella archives too:
+// its days are empty).
+// edit, when not nil, changes each day's copy of the partition (folder dir).
+func sealDaysFrom(t testing.TB, store archiver.Store, root, from string, total, n int, edit func(day archiver.Day, dir string)) *archive {
+	t.Helper()
 	logDir := t.TempDir()
-	first, _ := archiver.ParseDay("2026-11-01")
+	first, _ := archiver.ParseDay(from)
 	for d, i := first, 0; i < total; d, i = d.Next(), i+1 {
 		if err := os.CopyFS(filepath.Join(logDir, d.String()), os.DirFS("../../testdata/eventlog/2026-11-22")); err != nil {
 			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(d, filepath.Join(logDir, d.String()))
 		}
 	}
 	dirBytes, err := os.ReadFile("../../testdata/eventlog/directory.json")
@@ -140,6 +151,20 @@ func (c *countingStore) List(ctx context.Context, prefix string, fn func(string)
 	c.lists++
 	c.mu.Unlock()
 	return c.Store.List(ctx, prefix, func(key string) error {
+		c.mu.Lock()
+		c.listed++
+		c.mu.Unlock()
+		return fn(key)
+	})
+}
+
+// ListAfter counts a listing that starts part-way as one listing, as the folder store and
+// S3 answer it (archiver.AfterLister).
+func (c *countingStore) ListAfter(ctx context.Context, prefix, startAfter string, fn func(string) error) error {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return archiver.ListAfter(ctx, c.Store, prefix, startAfter, func(key string) error {
 		c.mu.Lock()
 		c.listed++
 		c.mu.Unlock()

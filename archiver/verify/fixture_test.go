@@ -131,10 +131,18 @@ type countingStore struct {
 	lists  int
 	listed int
 	opened map[string]int // by the key's first two path elements ("orgs/<org>", "accounting/<day>")
+	keys   map[string]int // by key
+}
+
+// byKey is how many times key was opened.
+func (c *countingStore) byKey(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.keys[key]
 }
 
 func count(s archiver.Store) *countingStore {
-	return &countingStore{Store: s, opened: map[string]int{}}
+	return &countingStore{Store: s, opened: map[string]int{}, keys: map[string]int{}}
 }
 
 func (c *countingStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -142,6 +150,7 @@ func (c *countingStore) Open(ctx context.Context, key string) (io.ReadCloser, er
 	c.opens++
 	parts := strings.SplitN(key, "/", 3)
 	c.opened[strings.Join(parts[:min(2, len(parts))], "/")]++
+	c.keys[key]++
 	c.mu.Unlock()
 	return c.Store.Open(ctx, key)
 }

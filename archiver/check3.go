@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"fmt"
@@ -143,6 +144,9 @@ func (l Ledger) CheckMembers(ctx context.Context, org string, ref MembersRef) (i
 	mo, err := DecodeMembers(b)
 	if err != nil {
 		return n, fmt.Errorf("%s: %w", ref.Key, err)
+	}
+	if canon, err := encodeMembers(mo); err != nil || !bytes.Equal(canon, b) {
+		return n, fmt.Errorf("%s: not in the members object's encoding (compact JSON and a newline), as its writer stores it", ref.Key)
 	}
 	if mo.Org != org || mo.Year != y {
 		return n, fmt.Errorf("%s: members of %s %d under %s %d", ref.Key, mo.Org, mo.Year, org, y)

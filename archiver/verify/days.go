@@ -278,6 +278,10 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 		return
 	}
 	rep.Read(1, int64(len(im.Bytes)))
+	if im.Version >= archiver.ManifestVersion3 {
+		rep.problem("%s: a version 3 manifest under the old day folder: version 3 manifests are stored under %s", idx, archiver.DayRoot3(org))
+		return
+	}
 	if im.Seq < 1 || im.Org != org || im.Date != day.String() || im.Revision != rev {
 		rep.problem("%s: day index of %s %s revision %d seq %d, under %s %s revision %d", idx, im.Org, im.Date, im.Revision, im.Seq, org, day, rev)
 		return

@@ -425,3 +425,44 @@ func TestSampleLayout3(t *testing.T) {
 	reliability.Record(t, "fault", "an old day of a mixed store changed after a checkpoint (verify.sample)", reliability.CleanFailure,
 		"the sample walks each chain back from its head by previousKey across the layouts and finds it within a cycle")
 }
+
+// TestWitnessLayout3: a witness's heads in layout 3 (a late head among them) are found by
+// a full verification in the seq map and by a verification of days by key (the day key
+// of the head's date and revision); a witnessed head deleted is a problem for both.
+func TestWitnessLayout3(t *testing.T) {
+	ctx := context.Background()
+	a := newLayout3(t, 2, true)
+	w := &archiver.Witness{Version: 2}
+	for _, org := range []string{acme, globex, umbrella} {
+		h := a.head(t, org)
+		w.Heads = append(w.Heads, archiver.WitnessHead{Org: org, Seq: h.Seq, Date: h.Date, Revision: h.Revision, SHA256: hexSum(h.SHA256)})
+	}
+	run := func(opt Options) *Report {
+		opt.TrustedKey, opt.Directory, opt.Witness = a.pub(), a.dir, w
+		rep, err := Run(ctx, archiver.Ledger{Store: a.store}, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	d := a.days[3]
+	if rep := run(Options{}); !rep.OK() {
+		t.Fatalf("full with the witness: problems %q", rep.Problems)
+	}
+	if rep := run(Options{From: d, To: d}); !rep.OK() {
+		t.Fatalf("--date with the witness: problems %q", rep.Problems)
+	}
+	head := a.head(t, acme) // the late revision
+	if !head.Late {
+		t.Fatalf("acme's head %s is not late", head.Key)
+	}
+	remove(t, a.root, head.Key)
+	remove(t, a.root, archiver.LateKey(acme, head.Seq))
+	for _, opt := range []Options{{}, {From: d, To: d}} {
+		if rep := run(opt); !hasProblem(rep, "witness: organization "+acme) {
+			t.Fatalf("%+v: the witnessed late head deleted: problems %q", opt, rep.Problems)
+		}
+	}
+	reliability.Record(t, "security", "a witnessed layout-3 head (a late revision) deleted with its copy", reliability.CleanFailure,
+		"verify finds a witnessed head by seq in the walk, or by the day key of its date and revision with --date, and reports it missing")
+}

@@ -24,7 +24,7 @@ func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *
 	if s := rep.state; s != nil && s.layout3 && s.layout == nil {
 		// Accounting objects name manifests by seq and revision: in layout 3 they are
 		// read by their day keys (readNamed).
-		sl, err := l.StoreLayout(ctx)
+		sl, err := s.marker(ctx, l)
 		if err != nil {
 			return err
 		}

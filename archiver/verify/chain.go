@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"crypto/ed25519"
+	"sync"
 
 	"github.com/chatvault/chatvault/model"
 )
@@ -36,6 +37,10 @@ type state struct {
 	// a full verification merged an organization with layout-3 keys.
 	layout  *archiver.StoreLayout
 	layout3 bool
+	// markerOnce reads the marker once per verification (marker).
+	markerOnce sync.Once
+	markerSL   *archiver.StoreLayout
+	markerErr  error
 	// members are the members objects a verification of days checked (layout3.go).
 	members membersChecked
 	// newestElsewhere is, with Org set, a lower bound of the store's newest sealed day
@@ -84,7 +89,7 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 	if opt.days() || opt.Incremental {
 		// They look days up by key; a full verification lists every key, and reads the
 		// marker only once it met a layout-3 one (verifyOrg, verifyAccounting).
-		if s.layout, err = l.StoreLayout(ctx); err != nil {
+		if s.layout, err = s.marker(ctx, l); err != nil {
 			return err
 		}
 	}
@@ -119,6 +124,14 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 	}
 	rep.state = s
 	return nil
+}
+
+// marker reads the store's layout marker, once per verification and from the store,
+// not from the readers' cache (archiver.Ledger.StoreLayout): verify checks the store as it
+// is, a marker deleted since this process first read it included.
+func (s *state) marker(ctx context.Context, l archiver.Ledger) (*archiver.StoreLayout, error) {
+	s.markerOnce.Do(func() { s.markerSL, s.markerErr = archiver.ReadStoreLayout(ctx, l.Store) })
+	return s.markerSL, s.markerErr
 }
 
 // endVerify runs the checks that need every chain: coverage and the witness (manifest

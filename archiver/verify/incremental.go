@@ -268,7 +268,11 @@ func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *R
 			visit(key, seq, m)
 		}
 	}
-	if rep.state.layout != nil {
+	if ck.layout3 && rep.state.layout == nil {
+		rep.problem("organization %s: its checkpointed chain is in layout 3, but the store has no layout marker (%s): the marker was deleted, "+
+			"and readers that trust its absence look for the days in the old layout only", o.Org, archiver.LayoutKey)
+	}
+	if rep.state.layout != nil || ck.layout3 {
 		after := o.Tip
 		if base.layout3 && base.dayKey > after {
 			after = base.dayKey

@@ -466,3 +466,21 @@ func TestWitnessLayout3(t *testing.T) {
 	reliability.Record(t, "security", "a witnessed layout-3 head (a late revision) deleted with its copy", reliability.CleanFailure,
 		"verify finds a witnessed head by seq in the walk, or by the day key of its date and revision with --date, and reports it missing")
 }
+
+// TestIncrementalLayout3MarkerDeleted: the layout marker deleted after a checkpoint does
+// not hide the days committed since from an incremental verification: it still lists the
+// checkpointed chain's d/ and late/, and reports the marker missing.
+func TestIncrementalLayout3MarkerDeleted(t *testing.T) {
+	a := newLayout3(t, 0, false)
+	if rep := a.full(t, Options{}); !rep.OK() {
+		t.Fatalf("full: problems %q", rep.Problems)
+	}
+	a.revision(t, acme, len(a.days)-1)
+	remove(t, a.root, archiver.LayoutKey)
+	rep := a.full(t, Options{Incremental: true, Now: clockAt(a.next.Start().Add(time.Hour))})
+	if rep.Manifests != 1 || !hasProblem(rep, "no layout marker") {
+		t.Fatalf("%d manifests (want 1), problems %q (want the marker missing)", rep.Manifests, rep.Problems)
+	}
+	reliability.Record(t, "security", "the layout marker deleted after a verify checkpoint", reliability.CleanFailure,
+		"verify --incremental still lists the layout-3 chains the checkpoint holds, verifies the days committed since and reports the marker missing")
+}

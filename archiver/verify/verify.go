@@ -322,7 +322,7 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 	}
 	if slices.ContainsFunc(keys, func(k string) bool { return archiver.KeyLayout(k) == archiver.Layout3 }) {
 		ck.layout3Keys = true
-		sl, err := l.StoreLayout(ctx) // read once per process and store
+		sl, err := ck.s.marker(ctx, l)
 		if err != nil {
 			return ck, err
 		}

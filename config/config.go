@@ -47,6 +47,8 @@ type Config struct {
 	Verify   Verify
 	Log      Log
 	FS       FS
+
+	Attachments Attachments
 }
 
 // FS configures the files chatvault writes on the host: the folder store, and the files
@@ -339,6 +341,8 @@ func Default() *Config {
 		Log:   Log{Level: "info", Format: "auto"},
 
 		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour, Sample: 1000},
+
+		Attachments: defaultAttachments(),
 	}
 }
 
@@ -582,6 +586,8 @@ func (c *Config) problems() []*Error {
 	if g := c.FS.Group; g != "" && !validGroup(g) {
 		add("fs.group", "%q is neither a group name nor a numeric gid", g)
 	}
+
+	c.attachmentProblems(add)
 
 	if !slices.Contains(logLevels, c.Log.Level) {
 		add("log.level", "%q is not one of %s", c.Log.Level, strings.Join(logLevels, ", "))

@@ -102,6 +102,19 @@ func TestValidate(t *testing.T) {
 		{"group with a space", func(c *Config) { c.FS.Group = "audit team" }, "fs.group", "neither a group name nor a numeric gid"},
 		{"group id out of range", func(c *Config) { c.FS.Group = "99999999999" }, "fs.group", "neither a group name nor a numeric gid"},
 		{"negative group id", func(c *Config) { c.FS.Group = "-1" }, "fs.group", "neither a group name nor a numeric gid"},
+		{"attachments on with hosts", func(c *Config) {
+			c.Attachments.Enabled, c.Attachments.AllowedHosts = true, []string{"files.example", "[::1]:8443"}
+		}, "", ""},
+		{"attachments on without hosts", func(c *Config) { c.Attachments.Enabled = true }, "attachments.allowedHosts", "is empty but attachments.enabled is set"},
+		{"allowed host with a scheme", func(c *Config) { c.Attachments.AllowedHosts = []string{"https://files.example"} }, "attachments.allowedHosts", "not an exact host[:port]"},
+		{"allowed host with a wildcard", func(c *Config) { c.Attachments.AllowedHosts = []string{"*.example"} }, "attachments.allowedHosts", "not an exact host[:port]"},
+		{"allowed host with a path", func(c *Config) { c.Attachments.AllowedHosts = []string{"files.example/d"} }, "attachments.allowedHosts", "not an exact host[:port]"},
+		{"allowed host with port 0", func(c *Config) { c.Attachments.AllowedHosts = []string{"files.example:0"} }, "attachments.allowedHosts", "port 0 is not between"},
+		{"allowed host with an underscore", func(c *Config) { c.Attachments.AllowedHosts = []string{"files_example"} }, "attachments.allowedHosts", "not a host name"},
+		{"attachments concurrency 0", func(c *Config) { c.Attachments.Concurrency = 0 }, "attachments.concurrency", "not between 1 and 64"},
+		{"attachments max size 0", func(c *Config) { c.Attachments.MaxSize = 0 }, "attachments.maxSize", "not positive"},
+		{"attachments no timeout", func(c *Config) { c.Attachments.Timeout = 0 }, "attachments.timeout", "not positive"},
+		{"attachments negative retry", func(c *Config) { c.Attachments.RetryFor = -time.Hour }, "attachments.retryFor", "negative"},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

@@ -119,6 +119,10 @@ func TestLoadFile(t *testing.T) {
 		Log:   Log{Level: "debug", Format: "json"},
 
 		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour, Sample: 1000},
+
+		Attachments: Attachments{Enabled: true, AllowedHosts: []string{"files.acme.example", "10.0.0.5:8443"},
+			TokenFile: "/etc/chatvault/files.token", Concurrency: 8, MaxSize: 1 << 30, ConnectTimeout: 5 * time.Second,
+			HeaderTimeout: 20 * time.Second, Timeout: 30 * time.Minute, RetryFor: 72 * time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -311,6 +315,18 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"verify.interval", "2h", func(c *Config) { c.Verify.Interval = 2 * time.Hour }, nil},
 		{"verify.cycle", "336h", func(c *Config) { c.Verify.Cycle = 336 * time.Hour }, nil},
 		{"verify.sample", "50", func(c *Config) { c.Verify.Sample = 50 }, nil},
+		{"attachments.enabled", "true", func(c *Config) { c.Attachments.Enabled, c.Attachments.AllowedHosts = true, []string{"files.example"} },
+			[]string{"CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", "files.example"}},
+		{"attachments.allowedHosts", "files.example, 10.0.0.5:8443,,cdn.example:443", func(c *Config) {
+			c.Attachments.AllowedHosts = []string{"files.example", "10.0.0.5:8443", "cdn.example:443"}
+		}, nil},
+		{"attachments.tokenFile", "/t", func(c *Config) { c.Attachments.TokenFile = "/t" }, nil},
+		{"attachments.concurrency", "8", func(c *Config) { c.Attachments.Concurrency = 8 }, nil},
+		{"attachments.maxSize", "1GiB", func(c *Config) { c.Attachments.MaxSize = 1 << 30 }, nil},
+		{"attachments.connectTimeout", "3s", func(c *Config) { c.Attachments.ConnectTimeout = 3 * time.Second }, nil},
+		{"attachments.headerTimeout", "5s", func(c *Config) { c.Attachments.HeaderTimeout = 5 * time.Second }, nil},
+		{"attachments.timeout", "1h", func(c *Config) { c.Attachments.Timeout = time.Hour }, nil},
+		{"attachments.retryFor", "0s", func(c *Config) { c.Attachments.RetryFor = 0 }, nil},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}

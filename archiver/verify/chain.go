@@ -47,6 +47,9 @@ type chainSummary struct {
 	headSeq    int64
 	headSum    string
 	headSigner string
+	// headKey is the key of the manifest headSum is of ("" when the summary was taken
+	// from a checkpoint of version 1, which does not record it).
+	headKey string
 	// newDays are the days of the manifests an incremental verification read after the
 	// checkpoint.
 	newDays []archiver.Day
@@ -150,37 +153,49 @@ func (s *state) merge(c *orgCheck) {
 	s.signed = s.signed || c.signed
 }
 
-// manifest checks one manifest of the chain, in seq order: its signature against the
-// trusted keys, that a signed chain stays signed, and that its key changes only as a
-// rotation statement says; and it notes the day and the witnessed head.
+// manifest checks one manifest of the chain, read in seq order: signature (signature)
+// and its place in the chain (ordered).
 func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
+	c.signature(m, rep)
+	c.ordered(linkOf(m, m.Seq), rep)
+}
+
+// signature checks m's signature against the trusted keys: what needs no other manifest.
+func (c *orgCheck) signature(m *archiver.StoredManifest, rep *Report) {
 	if err := archiver.CheckManifestSignature(m.Manifest, c.s.trusted); err != nil {
 		rep.problem("%s: %v", m.Key, err)
 	}
-	id, err := archiver.ManifestSigner(m.Manifest)
+}
+
+// ordered notes one manifest of the chain, in seq order: that a signed chain stays
+// signed, and that its key changes only as a rotation statement says; and it notes the
+// day and the witnessed head.
+func (c *orgCheck) ordered(e link, rep *Report) {
+	id := e.signer
 	switch {
-	case err != nil:
-		// Reported above.
+	case e.signerErr:
+		// Reported with the manifest.
 	case id == "" && c.prevSigned:
 		rep.problem("%s: the chain goes from signed (key %s) to unsigned at seq %d: a manifest replaced by one "+
-			"without a signature, or signing turned off (which a signed archive must never do)", m.Key, c.prevKey, m.Seq)
+			"without a signature, or signing turned off (which a signed archive must never do)", e.key, c.prevKey, e.seq)
 	case id != "" && c.prevSigned && id != c.prevKey && !archiver.Rotated(c.s.rotations, c.prevKey, id):
 		rep.problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation "+
-			"(no statement under %s signed by both keys: see chatvault keys rotate)", m.Key, c.prevKey, id, m.Seq, archiver.RotationsPrefix)
+			"(no statement under %s signed by both keys: see chatvault keys rotate)", e.key, c.prevKey, id, e.seq, archiver.RotationsPrefix)
 	}
-	if id != "" {
+	if id != "" && !e.signerErr {
 		c.signed = true
 		c.prevSigned, c.prevKey = true, id
 	}
-	if day, err := archiver.ParseDay(m.Date); err == nil {
-		c.days[day] = true
+	if !e.day.IsZero() {
+		c.days[e.day] = true
 	}
-	if m.Seq > c.sum.headSeq {
-		c.sum.headSeq = m.Seq
+	if e.seq > c.sum.headSeq {
+		c.sum.headSeq = e.seq
 	}
-	c.sum.headSum, c.sum.headSigner = hexSum(m.SHA256), id
-	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
-		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
+	c.sum.headSum, c.sum.headSigner = hexSum(e.sum), id
+	c.sum.headKey = e.key
+	if w, ok := c.s.witness[c.org]; ok && w.Seq == e.seq {
+		c.sum.witnessed, c.sum.witnessSum = true, hexSum(e.sum)
 	}
 }
 

@@ -191,7 +191,7 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 	case m.Seq == 1 && m.Previous != "":
 		rep.problem("%s: first manifest names a previous one", key)
 	case m.Seq > 1:
-		pk := archiver.ChainKey(org, m.Seq-1)
+		pk := previousManifestKey(org, m)
 		prev, err := l.ReadManifest(ctx, pk)
 		rep.Read(1, int64(len(prevBytes(prev))))
 		switch {

@@ -264,50 +264,36 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 }
 
 // verifyOrg walks org's chain, whose keys (in key order) are keys, reporting to rep, a
-// report of org alone, and returns the walk for state.merge.
+// report of org alone, and returns the walk for state.merge. It reads every manifest
+// among keys, checks what each shows alone and re-hashes the objects of those in the
+// range, then orders them by seq and checks the chain they form (seqmap.go).
 func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string, opt Options, rep *Report) (*orgCheck, error) {
 	referenced := map[string]bool{}
 	ck := rep.state.beginOrg(org)
 	defer ck.end()
-	var prev *archiver.StoredManifest
-	var expect int64 = 1
-	chain := archiver.ChainPrefix(org)
+	var links []link
 	for _, key := range keys {
-		if !strings.HasPrefix(key, chain) {
-			continue
-		}
-		seq, ok := archiver.ParseSeq(org, key)
-		if !ok {
-			rep.problem("%s: not a chain entry", key)
+		seq, manifest := manifestKey(org, key)
+		if !manifest {
 			continue
 		}
 		referenced[key] = true
+		if seq == 0 {
+			rep.problem("%s: not a chain entry", key)
+			continue
+		}
 		m, err := l.ReadManifest(ctx, key)
 		if err != nil {
 			rep.problem("%s: %v", key, err)
-			prev = nil
-			expect = seq + 1
+			links = append(links, link{key: key, seq: seq})
 			continue
 		}
 		rep.Manifests++
 		rep.Read(1, int64(len(m.Bytes)))
-		switch {
-		case seq != expect:
-			rep.problem("%s: chain gap: expected seq %d", key, expect)
-		case m.Seq != seq:
-			rep.problem("%s: manifest says seq %d", key, m.Seq)
-		case m.Org != org:
-			rep.problem("%s: manifest of organization %q", key, m.Org)
-		case seq == 1 && m.Previous != "":
-			rep.problem("%s: first manifest names a previous one", key)
-		case prev != nil && m.Previous != hexSum(prev.SHA256):
-			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
-		}
-		ck.manifest(m, rep)
+		links = append(links, linkOf(m, seq))
+		checkManifest(org, seq, m, rep)
+		ck.signature(m, rep)
 		checkSealedAfterDay(m, rep) // sealed.go
-		if m.Input != nil && !m.Input.Balanced() {
-			rep.problem("%s: input counts do not balance", key)
-		}
 		day, err := archiver.ParseDay(m.Date)
 		if err != nil {
 			rep.problem("%s: date: %v", key, err)
@@ -324,11 +310,40 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 		if opt.inRange(day) {
 			verifyManifestDay(ctx, l, org, day, m, idx, nil, rep)
 		}
-		prev = m
-		expect = seq + 1
+		if err := ctx.Err(); err != nil {
+			return ck, err
+		}
 	}
+	ck.checkChain(nil, links, rep)
 	reportUnreferenced(keys, referenced, rep)
 	return ck, ctx.Err()
+}
+
+// manifestKey reports whether key, one of org's keys, is where a manifest of its chain
+// is stored, and the seq the key gives it (0 when the key is not a valid one).
+func manifestKey(org, key string) (int64, bool) {
+	if !strings.HasPrefix(key, archiver.ChainPrefix(org)) {
+		return 0, false
+	}
+	seq, ok := archiver.ParseSeq(org, key)
+	if !ok {
+		return 0, true
+	}
+	return seq, true
+}
+
+// checkManifest checks what m, stored at its key with seq as its place in the chain,
+// shows alone: that it says that seq and organization, and that its input balances.
+func checkManifest(org string, seq int64, m *archiver.StoredManifest, rep *Report) {
+	switch {
+	case m.Seq != seq:
+		rep.problem("%s: manifest says seq %d", m.Key, m.Seq)
+	case m.Org != org:
+		rep.problem("%s: manifest of organization %q", m.Key, m.Org)
+	}
+	if m.Input != nil && !m.Input.Balanced() {
+		rep.problem("%s: input counts do not balance", m.Key)
+	}
 }
 
 // reportUnreferenced reports the keys of an organization's folder that no manifest

@@ -1,0 +1,377 @@
+package attach
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// Capturer captures the files an organization-day's sealed records link to, and records
+// the outcome of every link in the day's attachment index. It runs after the day was
+// sealed, from the sealed export: sealing never waits on the network.
+type Capturer struct {
+	// Ledger reads the sealed days; its Store receives the files and indexes.
+	Ledger archiver.Ledger
+	// Fetcher fetches from the allowed hosts.
+	Fetcher *Fetcher
+	// SigningKey signs each index revision (nil: unsigned, as manifests without a key).
+	SigningKey ed25519.PrivateKey
+	// TrustedKeys, when set, are the keys a previous revision read back must be signed by.
+	TrustedKeys []ed25519.PublicKey
+	// RetryFor is how long after the day's end failed captures are retried.
+	RetryFor time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// Generator names the program in the index (default "chatvault").
+	Generator string
+	// Log receives one line per day captured (slog.Default when nil); never the token.
+	Log *slog.Logger
+}
+
+// DayResult is what CaptureDay did.
+type DayResult struct {
+	Org string
+	Day archiver.Day
+	// References is the number of links of the day's latest sealed revision (0 when the
+	// index was up to date and the export not read).
+	References int
+	// Captured and Failed count the references by outcome in the index as it now stands.
+	Captured, Failed int
+	// Fetched counts the files fetched and stored by this call, FetchedBytes their bytes.
+	Fetched      int
+	FetchedBytes int64
+	// Revision is the index revision written, 0 when nothing was written.
+	Revision int
+}
+
+func (c *Capturer) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+func (c *Capturer) log() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+// refKey identifies a reference across revisions of the index.
+type refKey struct {
+	messageID, eventType, field, url string
+	eventTimestamp                   int64
+}
+
+func keyOf(r Reference) refKey {
+	return refKey{r.MessageID, r.EventType, r.Field, r.URL, r.EventTimestamp}
+}
+
+// CaptureDay captures what org's sealed day links to. A day whose index already covers
+// its latest sealed revision, with nothing left to retry, costs two listings and two reads
+// and fetches nothing; a file captured once for the organization (by any day) is never
+// fetched again. It returns an error, and appends nothing, only when the store fails or
+// ctx ends; a file that could not be fetched is an outcome in the index.
+func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day) (DayResult, error) {
+	res := DayResult{Org: org, Day: day}
+	m, err := c.Ledger.Latest(ctx, org, day)
+	if err != nil {
+		return res, fmt.Errorf("attach: %s %s: %w", org, day, err)
+	}
+	if m == nil {
+		return res, fmt.Errorf("attach: %s %s: %w", org, day, archiver.ErrNotSealed)
+	}
+	store := c.Ledger.Store
+	prev, err := LatestIndex(ctx, store, org, day, c.TrustedKeys)
+	if err != nil {
+		return res, err
+	}
+	manifest := ManifestRef{Key: m.Key, SHA256: hex.EncodeToString(m.SHA256[:]), Revision: m.Revision}
+	retrying := c.RetryFor > 0 && c.now().Before(day.End().Add(c.RetryFor))
+	if prev != nil && prev.Manifest == manifest && (prev.Counts.Failed == 0 || !retrying) {
+		res.Captured, res.Failed = prev.Counts.Captured, prev.Counts.Failed
+		return res, nil
+	}
+
+	refs, err := c.references(ctx, m)
+	if err != nil {
+		return res, err
+	}
+	res.References = len(refs)
+	if len(refs) == 0 && prev == nil {
+		return res, nil // nothing linked: no index
+	}
+
+	prior := map[refKey]Entry{}
+	known := map[string]Entry{} // url -> a captured entry of the previous revision
+	if prev != nil {
+		for _, e := range prev.Entries {
+			prior[keyOf(e.Reference)] = e
+			if e.Outcome == Captured {
+				known[e.URL] = e
+			}
+		}
+	}
+	// The URLs to resolve: not captured before, and failed ones only while retrying.
+	var todo []string
+	seen := map[string]bool{}
+	for _, r := range refs {
+		if e, ok := prior[keyOf(r)]; ok && (e.Outcome == Captured || !retrying) {
+			continue
+		}
+		if _, ok := known[r.URL]; ok || seen[r.URL] {
+			continue
+		}
+		seen[r.URL] = true
+		todo = append(todo, r.URL)
+	}
+	outcomes, fetched, err := c.resolve(ctx, org, day, m.RetentionDays, todo)
+	if err != nil {
+		return res, err
+	}
+	res.Fetched = len(fetched)
+	for _, n := range fetched {
+		res.FetchedBytes += n
+	}
+
+	entries := make([]Entry, 0, len(refs))
+	for _, r := range refs {
+		e := Entry{Reference: r}
+		p, hadPrior := prior[keyOf(r)]
+		switch o, ok := outcomes[r.URL]; {
+		case hadPrior && (p.Outcome == Captured || !retrying):
+			e = p
+		case ok:
+			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType = o.Outcome, o.Key, o.SHA256, o.Size, o.ContentType
+			e.Reason, e.Status, e.Detail = o.Reason, o.Status, o.Detail
+			if o.Outcome == Failed {
+				e.Attempts = o.Attempts
+				if hadPrior && p.Outcome == Failed {
+					e.Attempts += p.Attempts
+				}
+			}
+		default:
+			k := known[r.URL]
+			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType = Captured, k.Key, k.SHA256, k.Size, k.ContentType
+		}
+		entries = append(entries, e)
+	}
+	counts := countEntries(entries)
+	res.Captured, res.Failed = counts.Captured, counts.Failed
+	if prev != nil && sameEntries(prev.Index, manifest, entries) {
+		return res, nil
+	}
+
+	ix := &Index{Version: IndexVersion, Org: org, Date: day.String(), Revision: 1, Manifest: manifest,
+		Counts: counts, Entries: entries, Generator: c.Generator, MadeAt: c.now().UTC().Format(time.RFC3339Nano)}
+	if ix.Generator == "" {
+		ix.Generator = "chatvault"
+	}
+	if prev != nil {
+		ix.Revision, ix.Previous, ix.PreviousKey = prev.Revision+1, hex.EncodeToString(prev.SHA256[:]), prev.Key
+	}
+	if c.SigningKey != nil {
+		if err := signIndex(ix, c.SigningKey); err != nil {
+			return res, err
+		}
+	}
+	b, err := encodeIndex(ix)
+	if err != nil {
+		return res, err
+	}
+	key := IndexKey(org, day, ix.Revision)
+	// Create-only: a concurrent capture that appended the same revision number first makes
+	// this one fail with ErrConflict, and the next run starts from its revision.
+	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), retention(day, m.RetentionDays)); err != nil {
+		return res, fmt.Errorf("attach: write %s: %w", key, err)
+	}
+	res.Revision = ix.Revision
+	c.log().Info("attachments captured", "org", org, "date", day.String(), "revision", ix.Revision,
+		"references", counts.References, "captured", counts.Captured, "failed", counts.Failed,
+		"fetched", res.Fetched, "bytes", res.FetchedBytes)
+	return res, nil
+}
+
+// retention keeps an attachment object as long as the day's records.
+func retention(day archiver.Day, retentionDays int) archiver.CreateOptions {
+	if retentionDays <= 0 {
+		return archiver.CreateOptions{}
+	}
+	return archiver.CreateOptions{RetainUntil: day.End().AddDate(0, 0, retentionDays)}
+}
+
+// references reads the sealed revision m's export and returns its references.
+func (c *Capturer) references(ctx context.Context, m *archiver.StoredManifest) ([]Reference, error) {
+	if m.Data.Records == 0 || m.Data.Key == "" {
+		return nil, nil
+	}
+	rc, err := c.Ledger.OpenObject(ctx, m.Data.Key, m.Data.VersionID)
+	if err != nil {
+		return nil, fmt.Errorf("attach: open %s: %w", m.Data.Key, err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		return nil, fmt.Errorf("attach: read %s: %w", m.Data.Key, err)
+	}
+	var refs []Reference
+	err = References(zr, func(r Reference) error {
+		refs = append(refs, r)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("attach: %s: %w", m.Data.Key, err)
+	}
+	return refs, nil
+}
+
+// urlRecord is the record of a URL's first capture for an organization
+// (attachments/<org>/urls/<sha256 of the URL>.json): what makes a file fetched once never
+// fetched again, whichever day links it next.
+type urlRecord struct {
+	URL         string `json:"url"`
+	Key         string `json:"key"`
+	SHA256      string `json:"sha256"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"contentType"`
+}
+
+// outcome is what resolving one URL gave.
+type outcome struct {
+	Outcome, Key, SHA256, ContentType, Reason, Detail string
+	Size                                              int64
+	Status, Attempts                                  int
+}
+
+// resolve finds each URL's outcome: captured before (its URL record), not allowed (no
+// request), or fetched now, Fetcher.Concurrency at a time. fetched holds the sizes of the
+// files fetched.
+func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, retentionDays int, urls []string) (map[string]outcome, []int64, error) {
+	out := make(map[string]outcome, len(urls))
+	var fetch []string
+	for _, raw := range urls {
+		if rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw); err != nil {
+			return nil, nil, err
+		} else if ok {
+			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType}
+			continue
+		}
+		u, err := url.Parse(raw)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			out[raw] = outcome{Outcome: Failed, Reason: ReasonBadURL, Detail: "not an http or https URL"}
+		case !c.Fetcher.Allowed(u):
+			out[raw] = outcome{Outcome: Failed, Reason: ReasonHostNotAllowed, Detail: u.Host + " is not on attachments.allowedHosts"}
+		default:
+			fetch = append(fetch, raw)
+		}
+	}
+	var fetched []int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var firstErr error
+	sem := make(chan struct{}, c.Fetcher.opt.Concurrency)
+	for _, raw := range fetch {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			o, n, err := c.captureOne(ctx, org, day, retentionDays, raw)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			out[raw] = o
+			if n >= 0 {
+				fetched = append(fetched, n)
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr == nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr != nil {
+		return nil, nil, firstErr
+	}
+	return out, fetched, nil
+}
+
+// captureOne fetches one URL and stores it: the file first, then the URL record, so that
+// a crash between them leaves a file a rerun finds by its hash (an idempotent create) and
+// nothing half-stored. n is the file's size, -1 when nothing was stored.
+func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day, retentionDays int, raw string) (outcome, int64, error) {
+	f, err := c.Fetcher.Fetch(ctx, raw)
+	var fl *Failure
+	if errors.As(err, &fl) {
+		return outcome{Outcome: Failed, Reason: fl.Reason, Status: fl.Status, Detail: fl.Detail, Attempts: 1}, -1, nil
+	}
+	if err != nil {
+		return outcome{}, -1, err
+	}
+	defer f.Discard()
+	store := c.Ledger.Store
+	key := FileKey(org, f.SHA256)
+	keep := retention(day, retentionDays)
+	if err := store.Create(ctx, key, f.File, f.Size, f.SHA256, keep); err != nil {
+		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", key, err)
+	}
+	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return outcome{}, -1, err
+	}
+	b = append(b, '\n')
+	uk := urlKey(org, raw)
+	// Another capture of the same URL may have stored other bytes since (the server's file
+	// changed): its record stands, and this reference keeps the bytes it got.
+	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
+		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", uk, err)
+	}
+	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType}, f.Size, nil
+}
+
+// readURLRecord reads org's record of url's first capture, if there is one.
+func readURLRecord(ctx context.Context, s archiver.Store, org, raw string) (urlRecord, bool, error) {
+	key := urlKey(org, raw)
+	b, err := archiver.ReadAll(ctx, s, key)
+	if errors.Is(err, archiver.ErrNotFound) {
+		return urlRecord{}, false, nil
+	}
+	if err != nil {
+		return urlRecord{}, false, fmt.Errorf("attach: %w", err)
+	}
+	var rec urlRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return urlRecord{}, false, fmt.Errorf("attach: %s: %w", key, err)
+	}
+	sum, err := hex.DecodeString(rec.SHA256)
+	if err != nil || len(sum) != sha256.Size || rec.URL != raw || rec.Key != FileKey(org, [sha256.Size]byte(sum)) {
+		return urlRecord{}, false, fmt.Errorf("attach: %s: does not record %s", key, raw)
+	}
+	return rec, true, nil
+}

@@ -1,0 +1,126 @@
+package archiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// What the readers outside the ledger (hold, key rotation, the witness, serve's
+// continuous verification) need of an organization's objects, so that none of them
+// builds or parses a day's or a chain's keys, or lists the whole orgs/ prefix: the store's
+// layout lives in ledger.go and here.
+
+// OrgsPrefix starts every organization's objects: orgs/<org>/…
+const OrgsPrefix = "orgs/"
+
+// FolderLister is a Store that can list the "folders" under a prefix: the distinct key
+// segments that follow it up to the next '/', without the keys below them. The folder
+// store reads one folder; S3 lists with a delimiter (a thousand folders per page). The
+// organizations of a store (the folders of orgs/) are then found in one request, or one
+// per thousand, instead of by listing every object of every organization.
+type FolderLister interface {
+	// ListFolders calls fn with the name of every folder directly under prefix (prefix
+	// ends with '/'; names have no '/'), in the order of their keys (name+"/": "a-b"
+	// before "a"), until fn returns an error, which it returns.
+	ListFolders(ctx context.Context, prefix string, fn func(name string) error) error
+}
+
+// ListFolders calls fn with the name of each folder directly under prefix, in order. A
+// store that is a FolderLister answers it; any other is asked, folder after folder, for
+// the first key after the last folder found (one request per folder, each stopped at its
+// first key), never for the keys inside a folder. fn may return ErrStopListing; ListFolders
+// then returns nil.
+func ListFolders(ctx context.Context, s Store, prefix string, fn func(name string) error) error {
+	var err error
+	if fl, ok := s.(FolderLister); ok {
+		err = fl.ListFolders(ctx, prefix, fn)
+	} else {
+		err = listFoldersAfter(ctx, s, prefix, fn)
+	}
+	if errors.Is(err, ErrStopListing) {
+		return nil
+	}
+	return err
+}
+
+// listFoldersAfter is ListFolders by one ListAfter per folder: past folder f, the next
+// key is past prefix+f+"0" ('0' follows '/' in byte order, so every key below f sorts
+// before it, and every key of a later folder after it).
+func listFoldersAfter(ctx context.Context, s Store, prefix string, fn func(name string) error) error {
+	after := prefix
+	for {
+		var next string
+		errFound := errors.New("found")
+		err := ListAfter(ctx, s, prefix, after, func(key string) error {
+			next = key
+			return errFound
+		})
+		if err != nil && !errors.Is(err, errFound) {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		name, _, folder := strings.Cut(next[len(prefix):], "/")
+		if !folder {
+			after = next // an object right under prefix: no folder
+			continue
+		}
+		if err := fn(name); err != nil {
+			return err
+		}
+		after = prefix + name + "0"
+	}
+}
+
+// Orgs calls fn, in order, with every organization that has objects in the store: the
+// folders of orgs/ (ListFolders), not the objects in them. fn may return ErrStopListing.
+func (l Ledger) Orgs(ctx context.Context, fn func(org string) error) error {
+	if err := ListFolders(ctx, l.Store, OrgsPrefix, fn); err != nil {
+		return fmt.Errorf("list the organizations of the store: %w", err)
+	}
+	return nil
+}
+
+// DayObjects is what an organization's day holds in the store, as a legal hold of the
+// day must cover it.
+type DayObjects struct {
+	Day Day
+	// Keys are the objects of the organization that belong to this day alone: its
+	// exports, manifests (and their chain entries or copies), chat indexes, quarantine
+	// objects and failed attempts.
+	Keys []string
+	// Shared are the organization's objects the day names that other days of the same
+	// organization may name too (none in the store's first layouts).
+	Shared []string
+	// Manifests are the day's committed revisions, oldest first.
+	Manifests []*StoredManifest
+}
+
+// DayObjects returns what org's day holds: one listing of the day and one read per
+// revision.
+func (l Ledger) DayObjects(ctx context.Context, org string, day Day) (DayObjects, error) {
+	do := DayObjects{Day: day}
+	var revisions []string
+	p := dayPrefix(org, day)
+	if err := l.Store.List(ctx, p, func(key string) error {
+		do.Keys = append(do.Keys, key)
+		if isRevisionName(key[len(p):]) {
+			revisions = append(revisions, key)
+		}
+		return nil
+	}); err != nil {
+		return do, fmt.Errorf("list %s of %s: %w", day, org, err)
+	}
+	for _, key := range revisions {
+		m, err := l.readManifest(ctx, key)
+		if err != nil {
+			return do, err
+		}
+		do.Manifests = append(do.Manifests, m)
+		do.Keys = append(do.Keys, chainKey(org, m.Seq))
+	}
+	return do, nil
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/config"
@@ -108,6 +109,10 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	} else if directory, err = e.loadDirectory(); err != nil {
 		return e.fail("run", err)
 	}
+	capture, err := newAttachmentCapturer(e, store, key) // attachments.go
+	if err != nil {
+		return e.fail("run", err)
+	}
 	t := &runTally{e: e, quarantineCode: qcode, pendingOK: catchUp}
 	newSealer := func() *runSealer {
 		progress := new(archiver.Progress)
@@ -116,7 +121,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		sealer := &archiver.Sealer{Source: src, Store: store, Options: opt}
 		sealer.Supersede = supersede
 		sealer.Shard = shard
-		return &runSealer{inner: sealer, progress: progress, tally: t}
+		return &runSealer{inner: sealer, progress: progress, tally: t, capture: capture}
 	}
 	if catchUp {
 		return runCatchUp(ctx, e, store, dirBytes, newSealer, t)
@@ -199,6 +204,8 @@ type runSealer struct {
 	inner    *archiver.Sealer
 	progress *archiver.Progress
 	tally    *runTally
+	// capture, when attachments.enabled, captures the day's linked files once it is sealed.
+	capture *attach.Capturer
 }
 
 func (r *runSealer) Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error) {
@@ -215,6 +222,11 @@ func (r *runSealer) seal(ctx context.Context, day archiver.Day, seal func() (*ar
 	res, err := seal()
 	stop()
 	r.tally.observe(day, res, err)
+	if err == nil && res != nil && r.capture != nil {
+		if cerr := captureAttachments(ctx, r.tally.e, r.capture, res); cerr != nil {
+			r.tally.failed = true
+		}
+	}
 	return res, err
 }
 

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// TestRunCapturesAttachments runs `run --date` with attachments.enabled on the sample day,
+// whose files.example link is served by a local server: the file is captured for both
+// organizations that see the record, the links to hosts not on the list are recorded as
+// failed, a rerun fetches nothing, and verify still passes.
+func TestRunCapturesAttachments(t *testing.T) {
+	cleanEnv(t)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path != "/d/3" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write([]byte("%PDF the contract"))
+	}))
+	t.Cleanup(srv.Close)
+	logDir := sampleLogCopy(t)
+	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
+	b, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, []byte(strings.ReplaceAll(string(b), "https://files.example", srv.URL)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	storeDir := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", storeDir, "--log-format", "json"}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", strings.TrimPrefix(srv.URL, "http://"))
+
+	code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	if code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "attachments "+acme+": 1 captured, 2 failed, 1 fetched") {
+		t.Fatalf("run output lacks Acme's attachments line:\n%s", out)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("server got %d requests, want 2 (the file, once per organization)", n)
+	}
+	store, err := fsstore.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	ix, err := attach.LatestIndex(context.Background(), store, acme, day, nil)
+	if err != nil || ix == nil {
+		t.Fatalf("Acme's attachment index: %v, %v", ix, err)
+	}
+	reasons := map[string]string{}
+	for _, e := range ix.Entries {
+		reasons[e.URL] = e.Outcome + " " + e.Reason
+	}
+	want := map[string]string{
+		srv.URL + "/d/3?x=1&y=2":              "captured ",
+		"https://tracker.example/items/42":    "failed host_not_allowed",
+		"https://cdn.example/emoji/party.gif": "failed host_not_allowed",
+	}
+	for u, w := range want {
+		if reasons[u] != w {
+			t.Errorf("%s: %q, want %q (index %v)", u, reasons[u], w, reasons)
+		}
+	}
+
+	code, out, errOut = chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	if code != exitOK || strings.Contains(out, "attachments ") || requests.Load() != 2 {
+		t.Fatalf("rerun: exit %d, %d requests in all\n%s%s", code, requests.Load(), out, errOut)
+	}
+	code, out, errOut = chatvault(t, append([]string{"verify"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("verify after capture: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "operations", "run with attachments.enabled, then a rerun", reliability.Kept,
+		"files captured after sealing, off-list links recorded as failed; the rerun fetches nothing")
+}

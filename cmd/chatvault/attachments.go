@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -22,9 +21,10 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 	}
 	var token string
 	if a.TokenFile != "" {
-		b, err := os.ReadFile(a.TokenFile)
+		// A credential to the platform's files: refused, like a signing key, when every
+		// user of the host may read it. The error names the file, never its contents.
+		b, err := readSecret(a.TokenFile)
 		if err != nil {
-			// The error names the file, never its contents.
 			return nil, usagef("attachments.tokenFile: %v", err)
 		}
 		token = strings.TrimSpace(string(b))

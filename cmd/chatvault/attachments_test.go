@@ -96,3 +96,27 @@ func TestRunCapturesAttachments(t *testing.T) {
 	reliability.Record(t, "operations", "run with attachments.enabled, then a rerun", reliability.Kept,
 		"files captured after sealing, off-list links recorded as failed; the rerun fetches nothing")
 }
+
+// TestRunRefusesOpenAttachmentToken refuses a token file every user of the host may read
+// (exit 2, naming the file, never its contents), and seals nothing.
+func TestRunRefusesOpenAttachmentToken(t *testing.T) {
+	cleanEnv(t)
+	const secret = "platform-token-do-not-print"
+	tokenFile := filepath.Join(t.TempDir(), "files.token")
+	if err := os.WriteFile(tokenFile, []byte(secret+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", "files.example")
+	t.Setenv("CHATVAULT_ATTACHMENTS_TOKENFILE", tokenFile)
+	storeDir := t.TempDir()
+	code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--store", storeDir)
+	if code != exitUsage || !strings.Contains(errOut, tokenFile) || strings.Contains(out+errOut, secret) {
+		t.Fatalf("run with a world-readable token file: exit %d\n%s%s", code, out, errOut)
+	}
+	if entries, _ := os.ReadDir(storeDir); len(entries) > 1 {
+		t.Fatalf("store holds %d entries after the refusal, want nothing sealed", len(entries))
+	}
+	reliability.Record(t, "security", "attachments.tokenFile readable by every user of the host", reliability.Refused,
+		"exit 2 naming the file; the token is never printed")
+}

@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -311,4 +313,43 @@ func TestIndexSignature(t *testing.T) {
 		t.Fatal("DecodeIndex under another organization's key succeeded")
 	}
 	reliability.Record(t, "security", "attachment index altered after signing", reliability.Refused, "signature does not verify")
+}
+
+// TestCaptureMemoryBounded captures a day linking a 64 MiB file into a folder store and
+// counts the bytes allocated: fetch, staging and the store's create stream it.
+func TestCaptureMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 64 MiB")
+	}
+	const size = 64 << 20
+	chunk := []byte(strings.Repeat("0123456789abcdef", 4096))
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}), false)
+	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/big"}}, {"m-2", "u-ada", []string{srv.URL + "/warm"}}})
+	opt := testOptions(srv.host())
+	opt.MaxSize, opt.Timeout, opt.HeaderTimeout = 128<<20, time.Minute, 10*time.Second
+	c := newCapturer(t, fs, newTestFetcher(t, opt), newKey(t), testDay.End().Add(time.Hour))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := c.CaptureDay(context.Background(), acme, testDay)
+	runtime.ReadMemStats(&after)
+	if err != nil || res.Captured != 2 || res.FetchedBytes != 2*size {
+		t.Fatalf("capture: %+v, %v", res, err)
+	}
+	// Two files of 64 MiB: the bound is far below one.
+	const bound = 4 << 20
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("capturing 2 x %d MiB allocated %d bytes", size>>20, alloc)
+	if alloc > bound {
+		t.Fatalf("capturing 2 x %d MiB allocated %d bytes, want at most %d", size>>20, alloc, bound)
+	}
+	reliability.Record(t, "operations", "attachment capture of two 64 MiB files into the store", reliability.Kept,
+		"allocations bounded (under 4 MiB) whatever the files' size: streamed through a staging file")
 }

@@ -111,9 +111,11 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		return res, err
 	}
 	res.References = len(refs)
-	if len(refs) == 0 && prev == nil {
-		return res, nil // nothing linked: no index
+	if m.Data.Records == 0 && prev == nil {
+		return res, nil // an empty day: its manifest says there is nothing to link
 	}
+	// A day with records but no link still gets its index (of no entries): a day whose
+	// capture never ran must differ from one that had nothing to capture.
 
 	prior := map[refKey]Entry{}
 	known := map[string]Entry{} // url -> a captured entry of the previous revision
@@ -196,6 +198,12 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	// Create-only: a concurrent capture that appended the same revision number first makes
 	// this one fail with ErrConflict, and the next run starts from its revision.
 	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), retention(day, m.RetentionDays)); err != nil {
+		if errors.Is(err, archiver.ErrConflict) {
+			// Another capture (a second replica, a concurrent run) appended this revision
+			// first; its outcome stands and the next run starts from it.
+			c.log().Warn("attachment index revision written by another capture", "org", org, "date", day.String(), "revision", ix.Revision)
+			return res, nil
+		}
 		return res, fmt.Errorf("attach: write %s: %w", key, err)
 	}
 	res.Revision = ix.Revision
@@ -203,6 +211,49 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		"references", counts.References, "captured", counts.Captured, "failed", counts.Failed,
 		"fetched", res.Fetched, "bytes", res.FetchedBytes)
 	return res, nil
+}
+
+// RetryFrom is the first day whose failed captures are still retried at now.
+func (c *Capturer) RetryFrom(now time.Time) archiver.Day {
+	return archiver.DayOf(now.Add(-c.RetryFor))
+}
+
+// CaptureRecent captures each sealed day of org from `from` through `through`: the days
+// still within attachments.retryFor, so that later runs retry what failed and capture a
+// day whose capture never ran (a run stopped after its seal). fn, when set, is called with
+// each day's result; skip, when set, leaves out the days it reports (those the same run
+// just captured). It tries every day and returns the first error.
+func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through archiver.Day, skip func(archiver.Day) bool, fn func(DayResult)) error {
+	var days []archiver.Day
+	err := c.Ledger.SealedDaysFrom(ctx, org, from, func(d archiver.Day) error {
+		if d.After(through) {
+			return archiver.ErrStopListing
+		}
+		if skip == nil || !skip(d) {
+			days = append(days, d)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("attach: days of %s: %w", org, err)
+	}
+	var first error
+	for _, d := range days {
+		res, err := c.CaptureDay(ctx, org, d)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if fn != nil {
+			fn(res)
+		}
+	}
+	return first
 }
 
 // retention keeps an attachment object as long as the day's records.

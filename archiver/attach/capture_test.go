@@ -353,3 +353,70 @@ func TestCaptureMemoryBounded(t *testing.T) {
 	reliability.Record(t, "operations", "attachment capture of two 64 MiB files into the store", reliability.Kept,
 		"allocations bounded (under 4 MiB) whatever the files' size: streamed through a staging file")
 }
+
+// TestCaptureDayWithoutLinks writes an index of no entries for a day with records but no
+// link, so that "nothing to capture" differs from "never captured"; CaptureRecent
+// captures a sealed day whose capture never ran, and then has nothing to do.
+func TestCaptureDayWithoutLinks(t *testing.T) {
+	fs := sealDay(t, []msg{{"m-1", "u-ada", nil}})
+	store := storetest.NewCounting(fs)
+	c := newCapturer(t, store, newTestFetcher(t, testOptions("files.example")), newKey(t), testDay.End().Add(time.Hour))
+	ctx := context.Background()
+	var got []DayResult
+	if err := c.CaptureRecent(ctx, acme, c.RetryFrom(c.now()), testDay, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Revision != 1 || got[0].References != 0 {
+		t.Fatalf("CaptureRecent = %+v, want the day captured as revision 1 with no reference", got)
+	}
+	ix, err := LatestIndex(ctx, store, acme, testDay, c.TrustedKeys)
+	if err != nil || ix == nil || len(ix.Entries) != 0 || ix.Counts != (Counts{}) {
+		t.Fatalf("index %+v, %v: want one of no entries", ix, err)
+	}
+	store.Reset()
+	got = nil
+	if err := c.CaptureRecent(ctx, acme, c.RetryFrom(c.now()), testDay, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Revision != 0 || store.Counts()["Create"] != 0 {
+		t.Fatalf("second CaptureRecent = %+v (%v), want nothing written", got, store.Counts())
+	}
+	// Globex has no record that day: no index.
+	if res, err := c.CaptureDay(ctx, globex, testDay); err != nil || res.Revision != 0 {
+		t.Fatalf("Globex's empty day: %+v, %v; want no index", res, err)
+	}
+}
+
+// racingStore creates other bytes under the first index key it is asked to create, just
+// before the create: another capture that appended the same revision first.
+type racingStore struct {
+	archiver.Store
+	done atomic.Bool
+}
+
+func (s *racingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	if strings.Contains(key, "/index/") && s.done.CompareAndSwap(false, true) {
+		other := []byte("{}\n")
+		if err := s.Store.Create(ctx, key, strings.NewReader(string(other)), int64(len(other)), sha256.Sum256(other), opt); err != nil {
+			return err
+		}
+	}
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestCaptureLosesRace leaves the revision another capture appended first in place, and
+// does not fail.
+func TestCaptureLosesRace(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a"}}})
+	c := newCapturer(t, &racingStore{Store: fs}, newTestFetcher(t, testOptions(srv.host())), newKey(t), testDay.End().Add(time.Hour))
+	res, err := c.CaptureDay(context.Background(), acme, testDay)
+	if err != nil || res.Revision != 0 {
+		t.Fatalf("capture that lost the race: %+v, %v; want no error and no revision of its own", res, err)
+	}
+	if got := string(readObject(t, fs, IndexKey(acme, testDay, 1))); got != "{}\n" {
+		t.Fatalf("revision 1 = %q, want the other capture's", got)
+	}
+	reliability.Record(t, "crash", "two captures append the same attachment index revision", reliability.Kept,
+		"create-only: the first stands, the other leaves it and the next run starts from it")
+}

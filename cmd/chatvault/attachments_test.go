@@ -16,6 +16,22 @@ import (
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
+// linkTo points the sample day's files.example link at base (a local server).
+func linkTo(t *testing.T, logDir, base string) {
+	t.Helper()
+	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
+	b, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, []byte(strings.ReplaceAll(string(b), "https://files.example", base)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestRunCapturesAttachments runs `run --date` with attachments.enabled on the sample day,
 // whose files.example link is served by a local server: the file is captured for both
 // organizations that see the record, the links to hosts not on the list are recorded as
@@ -34,17 +50,7 @@ func TestRunCapturesAttachments(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	logDir := sampleLogCopy(t)
-	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
-	b, err := os.ReadFile(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(part, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(part, []byte(strings.ReplaceAll(string(b), "https://files.example", srv.URL)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	linkTo(t, logDir, srv.URL)
 	storeDir := t.TempDir()
 	common := []string{"--eventlog", logDir, "--store", storeDir, "--log-format", "json"}
 	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
@@ -119,4 +125,55 @@ func TestRunRefusesOpenAttachmentToken(t *testing.T) {
 	}
 	reliability.Record(t, "security", "attachments.tokenFile readable by every user of the host", reliability.Refused,
 		"exit 2 naming the file; the token is never printed")
+}
+
+// TestRunCatchUpRetriesAttachments: the catch-up captures after sealing, and a later
+// catch-up, which seals nothing, retries the capture that failed (a new index revision),
+// then has nothing left to do.
+func TestRunCatchUpRetriesAttachments(t *testing.T) {
+	cleanEnv(t)
+	setRunClock(t, "2026-11-25T00:30:00Z")
+	var up atomic.Bool
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if !up.Load() {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("%PDF the contract"))
+	}))
+	t.Cleanup(srv.Close)
+	logDir := catchUpLog(t)
+	linkTo(t, logDir, srv.URL)
+	storeDir := t.TempDir()
+	args := []string{"run", "--eventlog", logDir, "--store", storeDir, "--log-format", "json"}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", strings.TrimPrefix(srv.URL, "http://"))
+
+	if code, out, errOut := chatvault(t, args...); code != exitQuarantined || !strings.Contains(out, "attachments "+acme+": 0 captured, 3 failed") {
+		t.Fatalf("catch-up: exit %d\n%s%s", code, out, errOut)
+	}
+	up.Store(true)
+	code, out, errOut := chatvault(t, args...)
+	if code != exitOK || !strings.Contains(out, "attachments 2026-11-22 "+acme+": 1 captured, 2 failed, 1 fetched") {
+		t.Fatalf("second catch-up: exit %d\n%s%s", code, out, errOut)
+	}
+	store, err := fsstore.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	ix, err := attach.LatestIndex(context.Background(), store, acme, day, nil)
+	if err != nil || ix == nil || ix.Revision != 2 || ix.Counts.Captured != 1 {
+		t.Fatalf("Acme's index after the retry: %+v, %v; want revision 2 with the file captured", ix, err)
+	}
+	n := requests.Load()
+	code, out, errOut = chatvault(t, args...)
+	if code != exitOK || strings.Contains(out, "attachments ") || requests.Load() != n {
+		t.Fatalf("third catch-up: exit %d, %d more requests\n%s%s", code, requests.Load()-n, out, errOut)
+	}
+	reliability.Record(t, "fault", "attachment server unavailable during the nightly run", reliability.Recovered,
+		"the next catch-up retries the failed capture (new index revision), then fetches nothing")
 }

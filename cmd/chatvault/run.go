@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/config"
@@ -124,7 +123,16 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return &runSealer{inner: sealer, progress: progress, tally: t, capture: capture}
 	}
 	if catchUp {
-		return runCatchUp(ctx, e, store, dirBytes, newSealer, t)
+		code := runCatchUp(ctx, e, store, dirBytes, newSealer, t)
+		if capture != nil && code != exitUsage {
+			// Later runs retry failed captures, and capture days sealed by a run that stopped
+			// before capturing (attachments.go).
+			if err := captureRecent(ctx, e, capture, dirBytes); err != nil {
+				t.failed = true
+			}
+			code = t.code()
+		}
+		return code
 	}
 	for day := from; !day.After(to); day = day.Next() {
 		_, err := newSealer().SealDirectory(ctx, day, directory, org)
@@ -205,7 +213,7 @@ type runSealer struct {
 	progress *archiver.Progress
 	tally    *runTally
 	// capture, when attachments.enabled, captures the day's linked files once it is sealed.
-	capture *attach.Capturer
+	capture *runCapture
 }
 
 func (r *runSealer) Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error) {

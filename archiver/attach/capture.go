@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -194,7 +196,10 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	if err != nil {
 		return res, err
 	}
-	key := IndexKey(org, day, ix.Revision)
+	key, err := ix.Key()
+	if err != nil {
+		return res, err
+	}
 	// Create-only: a concurrent capture that appended the same revision number first makes
 	// this one fail with ErrConflict, and the next run starts from its revision.
 	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), retention(day, m.RetentionDays)); err != nil {
@@ -218,28 +223,69 @@ func (c *Capturer) RetryFrom(now time.Time) archiver.Day {
 	return archiver.DayOf(now.Add(-c.RetryFor))
 }
 
-// CaptureRecent captures each sealed day of org from `from` through `through`: the days
-// still within attachments.retryFor, so that later runs retry what failed and capture a
-// day whose capture never ran (a run stopped after its seal). fn, when set, is called with
-// each day's result; skip, when set, leaves out the days it reports (those the same run
-// just captured). It tries every day and returns the first error.
+// CaptureRecent captures the sealed days of org from `from` through `through` that need it:
+// the days still within attachments.retryFor, so that later runs retry what failed and
+// capture a day whose capture never ran (a run stopped after its seal). Which days need
+// it is found from listings: one of the organization's days from `from` (each day's
+// latest sealed revision) and one of its indexes from `from` (each day's latest index
+// revision, of which sealed revision, with failures or not). A day whose index covers its
+// latest sealed revision without failure costs nothing more; a day with no index, one read
+// of its manifest (an empty day has nothing to capture). skip, when set, leaves out the
+// days it reports (those the same run just captured); fn, when set, is called with the
+// result of each day captured. It tries every day and returns the first error.
 func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through archiver.Day, skip func(archiver.Day) bool, fn func(DayResult)) error {
-	var days []archiver.Day
-	err := c.Ledger.SealedDaysFrom(ctx, org, from, func(d archiver.Day) error {
-		if d.After(through) {
+	type sealedDay struct {
+		day archiver.Day
+		key string
+		rev int
+	}
+	var days []sealedDay
+	err := c.Ledger.ListDays(ctx, org, from, func(k archiver.DayKeys) error {
+		if k.Day.After(through) {
 			return archiver.ErrStopListing
 		}
-		if skip == nil || !skip(d) {
-			days = append(days, d)
+		if k.Revision != "" && (skip == nil || !skip(k.Day)) {
+			days = append(days, sealedDay{k.Day, k.Revision, revisionOf(k.Revision)})
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("attach: days of %s: %w", org, err)
 	}
+	if len(days) == 0 {
+		return nil
+	}
+	indexes := map[archiver.Day]indexName{}
+	prefix := orgPrefix(org) + "index/"
+	// Index keys of `from` start with its IndexPrefix; what sorts before is earlier.
+	start := strings.TrimSuffix(IndexPrefix(org, from), "r")
+	err = archiver.ListAfter(ctx, c.Ledger.Store, prefix, start, func(key string) error {
+		n, ok := parseIndexKey(org, key)
+		if !ok {
+			return nil // verify reports it
+		}
+		if n.day.After(through) {
+			return archiver.ErrStopListing
+		}
+		indexes[n.day] = n // keys come in order: the last is the latest revision
+		return nil
+	})
+	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
+		return fmt.Errorf("attach: indexes of %s: %w", org, err)
+	}
 	var first error
 	for _, d := range days {
-		res, err := c.CaptureDay(ctx, org, d)
+		n, ok := indexes[d.day]
+		if ok && !n.failed && d.rev > 0 && n.mrev == d.rev {
+			continue // captured, nothing failed, of the latest sealed revision
+		}
+		if !ok {
+			m, err := c.Ledger.ReadManifest(ctx, d.key)
+			if err == nil && m.Data.Records == 0 {
+				continue // an empty day: nothing to capture
+			}
+		}
+		res, err := c.CaptureDay(ctx, org, d.day)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -254,6 +300,21 @@ func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through 
 		}
 	}
 	return first
+}
+
+// revisionOf reads the revision from a sealed revision's key (…r0001.json, in every
+// layout), 0 when it does not parse.
+func revisionOf(key string) int {
+	name, ok := strings.CutSuffix(key, ".json")
+	i := strings.LastIndexByte(name, 'r')
+	if !ok || i < 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // retention keeps an attachment object as long as the day's records.

@@ -296,7 +296,7 @@ func TestIndexSignature(t *testing.T) {
 	if _, err := c.CaptureDay(ctx, acme, testDay); err != nil {
 		t.Fatal(err)
 	}
-	k := IndexKey(acme, testDay, 1)
+	k := IndexKey(acme, testDay, 1, 1, false)
 	b := readObject(t, fs, k)
 	if _, err := DecodeIndex(k, b, c.TrustedKeys); err != nil {
 		t.Fatalf("DecodeIndex with the signer's key: %v", err)
@@ -309,7 +309,7 @@ func TestIndexSignature(t *testing.T) {
 	if _, err := DecodeIndex(k, []byte(forged), c.TrustedKeys); !errors.Is(err, archiver.ErrBadSignature) {
 		t.Fatalf("DecodeIndex of an altered index = %v, want ErrBadSignature", err)
 	}
-	if _, err := DecodeIndex(IndexKey(globex, testDay, 1), b, nil); err == nil {
+	if _, err := DecodeIndex(IndexKey(globex, testDay, 1, 1, false), b, nil); err == nil {
 		t.Fatal("DecodeIndex under another organization's key succeeded")
 	}
 	reliability.Record(t, "security", "attachment index altered after signing", reliability.Refused, "signature does not verify")
@@ -378,8 +378,10 @@ func TestCaptureDayWithoutLinks(t *testing.T) {
 	if err := c.CaptureRecent(ctx, acme, c.RetryFrom(c.now()), testDay, nil, func(r DayResult) { got = append(got, r) }); err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].Revision != 0 || store.Counts()["Create"] != 0 {
-		t.Fatalf("second CaptureRecent = %+v (%v), want nothing written", got, store.Counts())
+	// The listings of the days and of the indexes show the day captured, of its latest
+	// sealed revision, without failure: no read, no write.
+	if counts := store.Counts(); len(got) != 0 || counts.Requests() != 2 || counts["Create"] != 0 {
+		t.Fatalf("second CaptureRecent = %+v (%v), want two listings and nothing more", got, counts)
 	}
 	// Globex has no record that day: no index.
 	if res, err := c.CaptureDay(ctx, globex, testDay); err != nil || res.Revision != 0 {
@@ -414,9 +416,51 @@ func TestCaptureLosesRace(t *testing.T) {
 	if err != nil || res.Revision != 0 {
 		t.Fatalf("capture that lost the race: %+v, %v; want no error and no revision of its own", res, err)
 	}
-	if got := string(readObject(t, fs, IndexKey(acme, testDay, 1))); got != "{}\n" {
+	if got := string(readObject(t, fs, IndexKey(acme, testDay, 1, 1, false))); got != "{}\n" {
 		t.Fatalf("revision 1 = %q, want the other capture's", got)
 	}
 	reliability.Record(t, "crash", "two captures append the same attachment index revision", reliability.Kept,
 		"create-only: the first stands, the other leaves it and the next run starts from it")
+}
+
+// TestCaptureRecentCostsListings: the retry pass over an organization whose days in the
+// window are all captured without failure costs two listings, whatever the number of
+// days (counted: with every day captured again, as before the keys said the sealed
+// revision and failures, 2 + 4 per day, 22 here); Globex's days without records cost a
+// manifest read each, and no capture.
+func TestCaptureRecentCostsListings(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	var days []archiver.Day
+	for d := testDay; len(days) < 5; d = d.Next() {
+		days = append(days, d)
+	}
+	fs := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a"}}}, days...)
+	store := storetest.NewCounting(fs)
+	last := days[len(days)-1]
+	c := newCapturer(t, store, newTestFetcher(t, testOptions(srv.host())), newKey(t), last.End().Add(time.Hour))
+	ctx := context.Background()
+	for _, d := range days {
+		if res, err := c.CaptureDay(ctx, acme, d); err != nil || res.Revision != 1 || res.Captured != 1 {
+			t.Fatalf("capture of %s: %+v, %v", d, res, err)
+		}
+	}
+	store.Reset()
+	var got []DayResult
+	if err := c.CaptureRecent(ctx, acme, days[0], last, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if counts := store.Counts(); len(got) != 0 || counts.Requests() != 2 {
+		t.Fatalf("retry pass over %d captured days: %d captured again, %v; want two listings", len(days), len(got), counts)
+	}
+	reliability.Record(t, "operations", "attachment retry pass over days all captured", reliability.Kept,
+		"two listings per organization whatever the days in attachments.retryFor (was 2 + 4 requests per day)")
+
+	// Globex's days hold no record of its own: one manifest read each, nothing captured.
+	store.Reset()
+	if err := c.CaptureRecent(ctx, globex, days[0], last, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if counts := store.Counts(); len(got) != 0 || counts["Open"] != len(days) || counts["Create"] != 0 {
+		t.Fatalf("retry pass over Globex's empty days: %d captured, %v; want one read per day", len(got), counts)
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // Capturer captures the files an organization-day's sealed records link to, and records
@@ -200,6 +201,7 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	if err != nil {
 		return res, err
 	}
+	crashpoint.Hit("attach.index")
 	// Create-only: a concurrent capture that appended the same revision number first makes
 	// this one fail with ErrConflict, and the next run starts from its revision.
 	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), retention(day, m.RetentionDays)); err != nil {
@@ -446,12 +448,14 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, err
 	}
 	defer f.Discard()
+	crashpoint.Hit("attach.fetched")
 	store := c.Ledger.Store
 	key := FileKey(org, f.SHA256)
 	keep := retention(day, retentionDays)
 	if err := store.Create(ctx, key, f.File, f.Size, f.SHA256, keep); err != nil {
 		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", key, err)
 	}
+	crashpoint.Hit("attach.file")
 	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -464,6 +468,7 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
 		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", uk, err)
 	}
+	crashpoint.Hit("attach.url")
 	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType}, f.Size, nil
 }
 

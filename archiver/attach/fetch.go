@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // Reasons a capture fails, as the attachment index records them.
@@ -460,7 +462,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	}()
 	h := sha256.New()
 	bp := f.bufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(hashWriter{file, h}, io.LimitReader(resp.Body, f.opt.MaxSize+1), *bp)
+	n, err := io.CopyBuffer(hashWriter{crashpoint.Writer("attach.stage", file), h}, io.LimitReader(resp.Body, f.opt.MaxSize+1), *bp)
 	f.bufs.Put(bp)
 	var werr *writeError
 	switch {

@@ -15,11 +15,14 @@ import (
 
 // newAttachmentCapturer builds the capture of issue 14 from attachments.*, or returns nil
 // when attachments.enabled is off. The token is read here, once, and goes nowhere but
-// the Authorization header of requests to the allowed hosts over https.
-func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey) (*runCapture, error) {
+// the Authorization header of requests to the allowed hosts over https. Files are staged
+// in a work folder of the run's own in export.tempDir, which release removes (and the
+// next run sweeps, if this one is killed).
+func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey) (c *runCapture, release func(), err error) {
+	release = func() {}
 	a := e.cfg.Attachments
 	if !a.Enabled {
-		return nil, nil
+		return nil, release, nil
 	}
 	var token string
 	if a.TokenFile != "" {
@@ -27,18 +30,23 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 		// user of the host may read it. The error names the file, never its contents.
 		b, err := readSecret(a.TokenFile)
 		if err != nil {
-			return nil, usagef("attachments.tokenFile: %v", err)
+			return nil, release, usagef("attachments.tokenFile: %v", err)
 		}
 		token = strings.TrimSpace(string(b))
 		if token == "" {
-			return nil, usagef("attachments.tokenFile: %s is empty", a.TokenFile)
+			return nil, release, usagef("attachments.tokenFile: %s is empty", a.TokenFile)
 		}
+	}
+	work, release, err := archiver.NewWorkDir(e.cfg.Export.TempDir, e.log)
+	if err != nil {
+		return nil, func() {}, err
 	}
 	f, err := attach.NewFetcher(attach.Options{AllowedHosts: a.AllowedHosts, Token: token, Concurrency: a.Concurrency,
 		MaxSize: a.MaxSize, ConnectTimeout: a.ConnectTimeout, HeaderTimeout: a.HeaderTimeout, Timeout: a.Timeout,
-		TempDir: e.cfg.Export.TempDir})
+		TempDir: work})
 	if err != nil {
-		return nil, usagef("%v", err)
+		release()
+		return nil, func() {}, usagef("%v", err)
 	}
 	var trusted []ed25519.PublicKey
 	if key != nil {
@@ -46,7 +54,7 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 	}
 	return &runCapture{Capturer: &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, SigningKey: key,
 		TrustedKeys: trusted, RetryFor: a.RetryFor, Now: runClock, Log: e.log.With("component", "attachments")},
-		done: map[string]bool{}}, nil
+		done: map[string]bool{}}, release, nil
 }
 
 // runCapture is a run's capture: the capturer, and the organization-days it captured

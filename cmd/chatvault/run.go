@@ -108,10 +108,11 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	} else if directory, err = e.loadDirectory(); err != nil {
 		return e.fail("run", err)
 	}
-	capture, err := newAttachmentCapturer(e, store, key) // attachments.go
+	capture, releaseCapture, err := newAttachmentCapturer(e, store, key) // attachments.go
 	if err != nil {
 		return e.fail("run", err)
 	}
+	defer releaseCapture()
 	t := &runTally{e: e, quarantineCode: qcode, pendingOK: catchUp}
 	newSealer := func() *runSealer {
 		progress := new(archiver.Progress)

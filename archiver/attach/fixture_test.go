@@ -67,11 +67,11 @@ func recordLine(i int, m msg) string {
 }
 
 // sealDay seals testDay with msgs into a new folder store and returns it.
-func sealDay(t *testing.T, msgs []msg) *fsstore.Store { return sealDays(t, msgs, testDay) }
+func sealDay(t testing.TB, msgs []msg) *fsstore.Store { return sealDays(t, msgs, testDay) }
 
 // sealDays seals each of days with the same msgs (their timestamps in testDay: clock
 // skew, archived all the same) into a new folder store and returns it.
-func sealDays(t *testing.T, msgs []msg, days ...archiver.Day) *fsstore.Store {
+func sealDays(t testing.TB, msgs []msg, days ...archiver.Day) *fsstore.Store {
 	t.Helper()
 	root := t.TempDir()
 	var lines []string
@@ -117,7 +117,7 @@ type server struct {
 	conns, requests atomic.Int64
 }
 
-func newServer(t *testing.T, h http.Handler, tls bool) *server {
+func newServer(t testing.TB, h http.Handler, tls bool) *server {
 	t.Helper()
 	s := &server{}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -149,7 +149,7 @@ func testOptions(hosts ...string) Options {
 		ConnectTimeout: 2 * time.Second, HeaderTimeout: 300 * time.Millisecond, Timeout: time.Second}
 }
 
-func newTestFetcher(t *testing.T, opt Options) *Fetcher {
+func newTestFetcher(t testing.TB, opt Options) *Fetcher {
 	t.Helper()
 	if opt.TempDir == "" {
 		opt.TempDir = t.TempDir()

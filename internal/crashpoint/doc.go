@@ -34,4 +34,9 @@ var Points = map[string]string{
 	"temp.write":        "archiver: a write to a file in export.tempDir (sort runs, staged exports) (Writer)",
 	"fsstore.write":     "fsstore: a write to an object's temporary file (Writer)",
 	"s3.part":           "s3: a part of a multipart upload was uploaded, the upload not completed",
+	"attach.stage":      "attach: a write to an attachment's staging file in export.tempDir (Writer)",
+	"attach.fetched":    "attach: an attachment was fetched and staged, not stored yet (hit per file)",
+	"attach.file":       "attach: an attachment was stored, its URL record not yet (hit per file)",
+	"attach.url":        "attach: an attachment's URL record was stored (hit per file)",
+	"attach.index":      "attach: the day's attachments were stored, its index revision not yet",
 }

@@ -96,6 +96,11 @@ type Options struct {
 	Supersede *Supersede
 	// Shard, when set, seals only the organizations of one shard of the day (shard.go).
 	Shard Shard
+	// OnSortMemory, when set, is called with the bytes the external sort's arenas hold
+	// outside the Go heap whenever that changes: when they are mapped, and 0 once they
+	// are unmapped before the merge. The Go runtime's soft memory limit cannot see them;
+	// cmd/chatvault sets it to the budget less them (HeapLimit).
+	OnSortMemory func(arenas int64)
 }
 
 func (o *Options) defaults() {
@@ -335,6 +340,11 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 	res.ReadDuration = s.Now().Sub(start)
 	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 
+	// The merge reads spilled runs: their arenas go back before it (memory.go).
+	if err := releaseArenas(sorters); err != nil {
+		return nil, err
+	}
+	s.reportSortMemory()
 	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work, start: start}
 	if err := w.run(ctx, sorters); err != nil {
 		return nil, err
@@ -447,8 +457,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		excluded[t] = true
 	}
 	sorters := make([]*sorter, s.Workers)
-	arenas, _ := SplitMemory(s.SortMemory)
-	budget := int(arenas) / s.Workers
+	budget := int(s.sortArenas()) / s.Workers // memory.go
 	for i := range sorters {
 		so, err := newSorter(budget, workDir)
 		if err != nil {
@@ -456,6 +465,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		}
 		sorters[i] = so
 	}
+	s.reportSortMemory()
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan *batch, s.Workers*2)
 	free := make(chan *batch, s.Workers*3)

@@ -300,8 +300,8 @@ func (t *runTally) code() int {
 // It returns what sets the limit from then on to the budget less the bytes the sort's
 // arenas hold outside the heap (archiver.HeapLimit; nil under GOMEMLIMIT): `run` hands it
 // to its Sealers (Options.OnSortMemory), so that the heap gets what the arenas leave, and
-// nearly all of the budget once they are unmapped for the merge. (serve keeps the fixed
-// share: its limit also carries the HTTP server's verify-first memory.)
+// nearly all of the budget once they are unmapped for the merge (serve too, adding the
+// HTTP server's verify-first memory).
 func limitHeap(e *env) func(arenas int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
 		return nil

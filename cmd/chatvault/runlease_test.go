@@ -148,4 +148,3 @@ func TestRunDateRerunAfterKill(t *testing.T) {
 	reliability.Record(t, "crash", "layout 3: run --date killed while holding the seal lease, then rerun", reliability.Recovered,
 		"the rerun on the same host sees that the lease's holder process is gone and takes the lease over at once (no wait for its TTL); the day is completed")
 }
-

@@ -140,8 +140,16 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		return code
 	}
+	lease := newSealLease(e, store, shard) // runlease.go
+	defer lease.release(ctx)
 	for day := from; !day.After(to); day = day.Next() {
-		_, err := newSealer().SealDirectory(ctx, day, directory, org)
+		sealer := newSealer()
+		if sealer.inner.Ready(ctx, day) == nil {
+			if err := lease.take(ctx); err != nil {
+				return e.fail("run", err)
+			}
+		}
+		_, err := sealer.SealDirectory(ctx, day, directory, org)
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}
@@ -348,6 +356,7 @@ func sealerOptions(e *env, key []byte, p *archiver.Progress) archiver.Options {
 		Generator:           "chatvault " + version,
 		Logger:              e.log,
 		Progress:            p,
+		Layout:              e.cfg.StoreLayout,
 	}
 }
 

@@ -176,7 +176,7 @@ func (l Ledger) OpenQuarantine(ctx context.Context, org string, day Day) (*Store
 	if q == nil {
 		return m, nil, nil
 	}
-	if !strings.HasPrefix(q.Key, dayPrefix(org, day)+"quarantine-") {
+	if !strings.HasPrefix(q.Key, orgQuarantinePrefixOf(m.Version, org, day)) {
 		// Latest checked the manifest is the one sealed here; this is a second lock on
 		// the one key a manifest could point elsewhere with.
 		return nil, nil, fmt.Errorf("%s: %w: its quarantine %s is outside the day's folder", m.Key, ErrUntrustedManifest, q.Key)

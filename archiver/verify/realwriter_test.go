@@ -47,7 +47,7 @@ func (a *archive) reseal(t *testing.T, day archiver.Day) {
 func TestVerifyRealWriterLayout3(t *testing.T) {
 	ctx := context.Background()
 	for _, tc := range []struct {
-		name   string
+		name    string
 		layout2 int // days sealed in layout 2 first
 	}{{"layout 3", 0}, {"mixed", 2}} {
 		t.Run(tc.name, func(t *testing.T) {

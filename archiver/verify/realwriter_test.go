@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -49,10 +51,25 @@ func TestVerifyRealWriterLayout3(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		layout2 int // days sealed in layout 2 first
-	}{{"layout 3", 0}, {"mixed", 2}} {
+		s3      bool
+	}{{"layout 3", 0, false}, {"mixed", 2, false}, {"mixed on S3", 2, true}} {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
-			a := sealDaysFrom(t, newFSStore(t, root), root, "2026-11-29", 6, tc.layout2, umbrellaQuietFrom("2026-12-02"))
+			var store archiver.Store
+			if tc.s3 {
+				if testing.Short() {
+					t.Skip("MinIO: not with -short")
+				}
+				srv := miniotest.Start(t)
+				s, err := s3.NewStore(ctx, srv.Client(), srv.Bucket(t, false), "cv", s3.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				store, root = s, ""
+			} else {
+				store = newFSStore(t, root)
+			}
+			a := sealDaysFrom(t, store, root, "2026-11-29", 6, tc.layout2, umbrellaQuietFrom("2026-12-02"))
 			a.layout = archiver.Layout3
 			for len(a.days) < 4 {
 				a.sealNext(t)
@@ -92,6 +109,9 @@ func TestVerifyRealWriterLayout3(t *testing.T) {
 				if !rep.OK() {
 					t.Fatalf("--date %s: problems %q", d, rep.Problems)
 				}
+			}
+			if tc.s3 {
+				return // the tampering below deletes a file of the folder store
 			}
 			// Tampering with what the real writer wrote is found: its late copy deleted.
 			remove(t, a.root, a.keysUnder(t, archiver.LatePrefix(acme))[0])

@@ -123,3 +123,31 @@ func TestVerifyRealWriterLayout3(t *testing.T) {
 	reliability.Record(t, "input", "verify of stores the writer makes in layout 3, from the first day and after an old chain, with a late revision and empty days", reliability.Kept,
 		"full, --date and incremental verifications pass; a deleted late copy is a problem")
 }
+
+// TestFullVerifyLayout3Reads: a whole-store verification of the same days reads fewer
+// objects in layout 3 than in the old layout: one manifest per revision (no day index
+// beside its chain entry), no export or chat index object for an empty day, members
+// objects once per object.
+func TestFullVerifyLayout3Reads(t *testing.T) {
+	measure := func(layout int) requests {
+		root := t.TempDir()
+		a := sealDaysFrom(t, newFSStore(t, root), root, "2026-11-29", 6, 0, umbrellaQuietFrom("2026-12-02"))
+		a.layout = layout
+		for len(a.days) < 6 {
+			a.sealNext(t)
+		}
+		c := count(a.store)
+		rep, err := Run(context.Background(), archiver.Ledger{Store: c}, Options{TrustedKey: a.pub(), Directory: a.dir})
+		if err != nil || !rep.OK() {
+			t.Fatalf("layout %d: %v, problems %q", layout, err, rep.Problems)
+		}
+		return c.requests()
+	}
+	old, l3 := measure(archiver.Layout2), measure(archiver.Layout3)
+	t.Logf("whole-store verify of 6 days × 3 organizations: layout 2 %+v, layout 3 %+v", old, l3)
+	if l3.opens >= old.opens || l3.listed >= old.listed {
+		t.Fatalf("layout 3 reads %+v, the old layout %+v: want fewer objects read and keys listed", l3, old)
+	}
+	reliability.Record(t, "operations", "a whole-store verify of a layout-3 store", reliability.Kept,
+		"reads one manifest per revision, no object for an empty day's export or for an inline chat index, and each members object once: fewer reads than the old layout for the same days")
+}

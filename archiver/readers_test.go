@@ -74,3 +74,51 @@ func TestChainHeadsPerOrganization(t *testing.T) {
 	reliability.Record(t, "operations", "chain heads of every organization (witness, key rotation, hold floor)", reliability.Kept,
 		"the organizations from one listing of the folders of orgs/, then each one's head by Ledger.Head: the keys listed do not grow with the days sealed")
 }
+
+// TestChainHeadsLayout3: the witness's heads on a mixed store are each organization's
+// true head whichever layout holds it: a chain continued in layout 3 whose last commit is
+// a late revision of an old day (its head read from late/), a chain only in layout 3, and
+// one not sealed since the upgrade (still in the old layout).
+func TestChainHeadsLayout3(t *testing.T) {
+	s, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dec30, dec31, jan1, jan2 := mustDay("2026-12-30"), mustDay("2026-12-31"), mustDay("2027-01-01"), mustDay("2027-01-02")
+	mixed := storetest.NewChain(t, s, "org-a")
+	mixed.Old(dec30, 1)
+	mixed.Old(dec31, 0)
+	mixed.Marker(jan1)
+	mixed.Day(jan1, 2)
+	mixed.Day(jan2, 0)
+	mixed.Day(dec31, 4) // late
+	only3 := storetest.NewChain(t, s, "org-b")
+	only3.Day(jan1, 0)
+	only3.Day(jan2, 7)
+	old := storetest.NewChain(t, s, "org-c")
+	old.Old(dec30, 0)
+	old.Old(dec31, 3)
+
+	c := storetest.NewCounting(s)
+	heads, err := archiver.Ledger{Store: c}.Heads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type head struct {
+		org, date string
+		seq       int64
+		rev       int
+	}
+	var got []head
+	for _, h := range heads {
+		got = append(got, head{h.Org, h.Date, h.Seq, h.Revision})
+	}
+	want := []head{{"org-a", "2026-12-31", 5, 2}, {"org-b", "2027-01-02", 2, 1}, {"org-c", "2026-12-31", 2, 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("heads = %v, want %v", got, want)
+	}
+	t.Logf("heads of a mixed store of 3 organizations: %v", c.Counts())
+	reliability.Record(t, "operations", "chain heads (witness, key rotation, hold floor) on a store in both layouts", reliability.Kept,
+		"each organization's head through Ledger.Head: a late layout-3 head, a layout-3 chain, an old chain not sealed since the upgrade")
+}

@@ -61,3 +61,35 @@ func TestOrgDaysPerOrganization(t *testing.T) {
 	reliability.Record(t, "operations", "continuous verification's list of the sealed organization-days", reliability.Kept,
 		"organization by organization through the ledger (its folders, then each one's sealed days), never every object of orgs/")
 }
+
+// TestOrgDaysLayout3: on a mixed store, the slices' list of sealed organization-days holds
+// each sealed day once, whichever layout holds its revisions (an old day with a late
+// layout-3 revision among them), and no day that only failed.
+func TestOrgDaysLayout3(t *testing.T) {
+	s, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dec30, dec31, jan1, jan2, jan3 := day(t, "2026-12-30"), day(t, "2026-12-31"), day(t, "2027-01-01"), day(t, "2027-01-02"), day(t, "2027-01-03")
+	a := storetest.NewChain(t, s, acme)
+	a.Old(dec30, 1)
+	a.Old(dec31, 0)
+	a.Marker(jan1)
+	a.Day(jan1, 2)
+	a.Failed(archiver.Layout3, jan2, 1000, "boom")
+	a.Day(jan3, 0)
+	a.Day(dec30, 4) // late
+	g := storetest.NewChain(t, s, globex)
+	g.Day(jan2, 0)
+	got, err := (&Loop{Store: storetest.NewCounting(s)}).orgDays(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []OrgDay{{acme, dec30}, {acme, dec31}, {acme, jan1}, {acme, jan3}, {globex, jan2}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("orgDays = %v\nwant %v", got, want)
+	}
+	reliability.Record(t, "operations", "continuous verification's list of sealed organization-days on a store in both layouts", reliability.Kept,
+		"each sealed day once, old or layout 3, a late revision of an old day included; failed-only days left out")
+}

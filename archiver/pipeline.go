@@ -100,6 +100,11 @@ type Options struct {
 	// docs/design/layout.md); 0 or Layout2 for layout 2, the default until every reader
 	// knows layout 3 (config store.layout).
 	Layout int
+	// OnSortMemory, when set, is called with the bytes the external sort's arenas hold
+	// outside the Go heap whenever that changes: when they are mapped, and 0 once they
+	// are unmapped before the merge. The Go runtime's soft memory limit cannot see them;
+	// cmd/chatvault sets it to the budget less them (HeapLimit).
+	OnSortMemory func(arenas int64)
 }
 
 func (o *Options) defaults() {
@@ -339,6 +344,11 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 	res.ReadDuration = s.Now().Sub(start)
 	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 
+	// The merge reads spilled runs: their arenas go back before it (memory.go).
+	if err := releaseArenas(sorters); err != nil {
+		return nil, err
+	}
+	s.reportSortMemory()
 	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work, start: start}
 	if err := w.run(ctx, sorters); err != nil {
 		return nil, err
@@ -451,8 +461,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		excluded[t] = true
 	}
 	sorters := make([]*sorter, s.Workers)
-	arenas, _ := SplitMemory(s.SortMemory)
-	budget := int(arenas) / s.Workers
+	budget := int(s.sortArenas()) / s.Workers // memory.go
 	for i := range sorters {
 		so, err := newSorter(budget, workDir)
 		if err != nil {
@@ -460,6 +469,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		}
 		sorters[i] = so
 	}
+	s.reportSortMemory()
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan *batch, s.Workers*2)
 	free := make(chan *batch, s.Workers*3)

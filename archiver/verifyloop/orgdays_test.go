@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
@@ -92,4 +95,32 @@ func TestOrgDaysLayout3(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "continuous verification's list of sealed organization-days on a store in both layouts", reliability.Kept,
 		"each sealed day once, old or layout 3, a late revision of an old day included; failed-only days left out")
+}
+
+// TestSliceLayout3: serve's continuous verification on a store the writer continued in
+// layout 3: a slice verifies every sealed organization-day of both layouts and finds
+// nothing; a day the scheduler seals in layout 3 is verified at once; a layout-3 export
+// changed after its seal is found by the next slice, named by its key.
+func TestSliceLayout3(t *testing.T) {
+	a := newArchive(t, "2026-11-22")
+	a.layout = archiver.Layout3
+	a.seal(t, "2026-11-23")
+	c := &clock{now: time.Date(2026, 11, 25, 3, 0, 0, 0, time.UTC)}
+	d := start(t, newLoop(a, c, time.Hour, time.Hour)) // one slice is the whole store
+	if r := d.next(); r.Kind != KindSlice || !r.OK() || r.OrgDays != 4 || r.Objects == 0 {
+		t.Fatalf("first slice of the mixed store: %+v", r)
+	}
+	a.seal(t, "2026-11-24")
+	d.Sealed(acme, day(t, "2026-11-24"))
+	want := []Range{{Org: acme, From: "2026-11-24", To: "2026-11-24", Days: 1}}
+	if r := d.next(); r.Kind != KindSealed || !slices.Equal(r.Ranges, want) || !r.OK() {
+		t.Fatalf("run after the layout-3 seal: %+v", r)
+	}
+	key := a.tamper(t, globex, "2026-11-24")
+	rec, _ := d.slice(c.add(time.Hour))
+	if rec.StoreOrgDays != 6 || rec.Problems == 0 || !slices.ContainsFunc(rec.ProblemDetails, func(p string) bool { return strings.Contains(p, key) }) {
+		t.Fatalf("slice after tampering with %s: %+v", key, rec)
+	}
+	reliability.Record(t, "security", "continuous verification of a store the writer continued in layout 3", reliability.CleanFailure,
+		"slices cover the sealed days of both layouts; a layout-3 day sealed by the scheduler is verified at once; a layout-3 export changed after its seal is found by the next slice")
 }

@@ -117,3 +117,33 @@ func TestHoldSealedLayout3(t *testing.T) {
 	reliability.Record(t, "security", "legal hold on a store the layout-3 writer made, continuing an old chain", reliability.Kept,
 		"a hold placed before a layout-3 seal holds what it stored and its members object; old and layout-3 days are held alike; the members object stays held while a held day names it")
 }
+
+// TestChainHeadsSealedLayout3: the witness's heads of a store the writer continued in
+// layout 3 are the layout-3 heads, each organization's last commit.
+func TestChainHeadsSealedLayout3(t *testing.T) {
+	f := newFixture(t, threeDayLog(t))
+	now := func() time.Time { return time.Date(2026, 11, 25, 0, 30, 0, 0, time.UTC) }
+	for i, d := range []archiver.Day{mustDay("2026-11-22"), mustDay("2026-11-23"), mustDay("2026-11-24")} {
+		opt := archiver.Options{Now: now, TempDir: t.TempDir(), Generator: "chatvault test"}
+		if i > 0 {
+			opt.Layout = archiver.Layout3
+		}
+		f.seal(t, d, opt)
+	}
+	c := storetest.NewCounting(f.store)
+	heads, err := archiver.Ledger{Store: c}.Heads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(heads) != 2 {
+		t.Fatalf("heads %+v, want acme's and globex's", heads)
+	}
+	for _, h := range heads {
+		if h.Seq != 3 || h.Date != "2026-11-24" || h.Revision != 1 {
+			t.Errorf("head of %s: %+v, want seq 3 of 2026-11-24", h.Org, h)
+		}
+	}
+	t.Logf("heads of 2 organizations: %v", c.Counts())
+	reliability.Record(t, "operations", "witness heads of a store the writer continued in layout 3", reliability.Kept,
+		"each organization's layout-3 head, found through Ledger.Head per organization")
+}

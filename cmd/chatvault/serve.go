@@ -273,6 +273,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 				}
 			},
 		}
+		s.Watermarks = store // a restart's first tick starts from the last watermark
 		// A day still open at the nightly tick is tried again every few minutes.
 		s.RetryInterval = e.cfg.Schedule.RetryInterval
 		s.Register(reg)

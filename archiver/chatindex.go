@@ -370,10 +370,22 @@ func (r *router) orgMembers(org int32) []ChatMembers {
 // ReadChatIndex reads and checks the chat index m names: its size and SHA-256 must be the
 // manifest's, and it must be of m's organization and day. Nil, nil when m has none (sealed
 // before chat indexes existed).
+//
+// A version 3 manifest's inline index (ChatIndexRef.Inline) is returned as a ChatIndex
+// whose Members are read from the members object it names (ReadMembers, checked the same
+// way).
 func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatIndex, error) {
 	ref := m.ChatIndex
 	if ref == nil {
 		return nil, nil
+	}
+	if x := ref.Inline; x != nil {
+		mo, err := l.ReadMembers(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		return &ChatIndex{Version: ChatIndexVersion, Org: m.Org, Date: m.Date, Chats: x.Chats, Participants: x.Participants,
+			MembershipChanges: x.MembershipChanges, Members: mo.Members}, nil
 	}
 	rc, err := l.OpenObject(ctx, ref.Key, ref.VersionID)
 	if err != nil {
@@ -403,7 +415,16 @@ func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatInde
 // from the directory of the seal, which verify does not have: their form is checked
 // (sorted, unique), and the manifest's signature covers their hash.
 func (l Ledger) verifyChatIndex(ctx context.Context, org string, day Day, m *StoredManifest, derived *chatIndexBuilder, complete bool) error {
-	if !strings.HasPrefix(m.ChatIndex.Key, dayPrefix(org, day)) {
+	switch {
+	case m.ChatIndex.Inline != nil:
+		if m.Version < ManifestVersion3 {
+			return fmt.Errorf("an inline chat index in a version %d manifest", m.Version)
+		}
+	case m.Version >= ManifestVersion3:
+		if !strings.HasPrefix(m.ChatIndex.Key, dayPrefix3(org, day)+"chatindex-") {
+			return fmt.Errorf("key %s is not the day's", m.ChatIndex.Key)
+		}
+	case !strings.HasPrefix(m.ChatIndex.Key, dayPrefix(org, day)):
 		return fmt.Errorf("key %s is outside the day's folder", m.ChatIndex.Key)
 	}
 	x, err := l.ReadChatIndex(ctx, m)

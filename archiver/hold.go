@@ -407,7 +407,7 @@ type holdDay struct {
 	own    []string
 	shared []string
 	// orgShared are the organization's objects this day names that its other days may
-	// name too (DayObjects.Shared).
+	// name too (DayHoldings.Shared).
 	orgShared []string
 }
 
@@ -434,7 +434,7 @@ func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, Cr
 		}); err != nil {
 			return nil, keep, fmt.Errorf("hold: %w", err)
 		}
-		objs, err := l.DayObjects(ctx, req.Org, day)
+		objs, err := l.DayHoldings(ctx, req.Org, day)
 		if err != nil {
 			return nil, keep, fmt.Errorf("hold: %w", err)
 		}
@@ -510,7 +510,7 @@ func (l Ledger) applyHold(ctx context.Context, lk Locker, req HoldRequest, cover
 
 // namedByHeldDays returns which of the covered days' organization-shared objects a day
 // of org that st holds names: the covered days' own lists first, then, only while some
-// such object is not yet known to be named, the other held days' objects (DayObjects of
+// such object is not yet known to be named, the other held days' objects (DayHoldings of
 // each, so only when lifting a hold off a day that shares an object).
 func (l Ledger) namedByHeldDays(ctx context.Context, org string, covered []holdDay, st holdState) (map[string]bool, error) {
 	named := map[string]bool{}
@@ -553,7 +553,7 @@ func (l Ledger) namedByHeldDays(ctx context.Context, org string, covered []holdD
 		if err != nil {
 			continue // replayHolds keys days by their spelling
 		}
-		objs, err := l.DayObjects(ctx, org, day)
+		objs, err := l.DayHoldings(ctx, org, day)
 		if err != nil {
 			return nil, fmt.Errorf("hold: %w", err)
 		}
@@ -610,7 +610,7 @@ func (w *writer) applyHolds(ctx context.Context) error {
 		// What the day holds now, this commit's objects among them, as the ledger finds
 		// it (one listing and a read per revision, for held organizations only): the
 		// writer does not spell the keys of its layout here.
-		objs, err := l.DayObjects(ctx, c.Org, w.day)
+		objs, err := l.DayHoldings(ctx, c.Org, w.day)
 		if err != nil {
 			return fmt.Errorf("legal hold: %w", err)
 		}

@@ -1,9 +1,11 @@
 package archiver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -84,9 +86,9 @@ func (l Ledger) Orgs(ctx context.Context, fn func(org string) error) error {
 	return nil
 }
 
-// DayObjects is what an organization's day holds in the store, as a legal hold of the
+// DayHoldings is what an organization's day holds in the store, as a legal hold of the
 // day must cover it.
-type DayObjects struct {
+type DayHoldings struct {
 	Day Day
 	// Keys are the objects of the organization that belong to this day alone: its
 	// exports, manifests (and their chain entries or copies), chat indexes, quarantine
@@ -99,28 +101,59 @@ type DayObjects struct {
 	Manifests []*StoredManifest
 }
 
-// DayObjects returns what org's day holds: one listing of the day and one read per
-// revision.
-func (l Ledger) DayObjects(ctx context.Context, org string, day Day) (DayObjects, error) {
-	do := DayObjects{Day: day}
-	var revisions []string
-	p := dayPrefix(org, day)
-	if err := l.Store.List(ctx, p, func(key string) error {
-		do.Keys = append(do.Keys, key)
-		if isRevisionName(key[len(p):]) {
-			revisions = append(revisions, key)
-		}
-		return nil
-	}); err != nil {
-		return do, fmt.Errorf("list %s of %s: %w", day, org, err)
+// DayHoldings returns what org's day holds, in both layouts: the layout-3 day prefix
+// (d/<yyyy>/<mm>/<dd>.) and, for a day before the store's layout-3 marker's since (or on
+// a store without one), the old day folder; one listing of each, and one read per
+// revision. Beside the listed keys it names what the day's manifests point to outside
+// the day: an old manifest's chain entry (manifests/<seq>.json), a late manifest's copy
+// (late/<seq>.json), and, shared with the organization's other days, the members object
+// a version 3 manifest's inline chat index names.
+func (l Ledger) DayHoldings(ctx context.Context, org string, day Day) (DayHoldings, error) {
+	do := DayHoldings{Day: day}
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return do, err
 	}
+	var prefixes []string
+	if sl != nil {
+		prefixes = append(prefixes, dayPrefix3(org, day))
+	}
+	if since := sl.SinceDay(); sl == nil || since.IsZero() || day.Before(since) {
+		prefixes = append(prefixes, dayPrefix(org, day))
+	}
+	var revisions []string
+	for _, p := range prefixes {
+		if err := l.Store.List(ctx, p, func(key string) error {
+			do.Keys = append(do.Keys, key)
+			if _, ok := parseRevisionName(key[len(p):]); ok {
+				revisions = append(revisions, key)
+			}
+			return nil
+		}); err != nil {
+			return do, fmt.Errorf("list %s of %s: %w", day, org, err)
+		}
+	}
+	shared := map[string]bool{}
 	for _, key := range revisions {
 		m, err := l.readManifest(ctx, key)
 		if err != nil {
 			return do, err
 		}
 		do.Manifests = append(do.Manifests, m)
-		do.Keys = append(do.Keys, chainKey(org, m.Seq))
+		switch KeyLayout(key) {
+		case Layout2:
+			do.Keys = append(do.Keys, chainKey(org, m.Seq))
+		case Layout3:
+			if m.Late {
+				do.Keys = append(do.Keys, lateKey(org, m.Seq))
+			}
+			if ci := m.ChatIndex; ci != nil && ci.Inline != nil && ci.Inline.Members.Key != "" && !shared[ci.Inline.Members.Key] {
+				shared[ci.Inline.Members.Key] = true
+				do.Shared = append(do.Shared, ci.Inline.Members.Key)
+			}
+		}
 	}
+	// Old revisions before new ones: the old folder sorts after d/ ("days/" > "d/").
+	slices.SortStableFunc(do.Manifests, func(a, b *StoredManifest) int { return cmp.Compare(a.Revision, b.Revision) })
 	return do, nil
 }

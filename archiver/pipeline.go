@@ -96,6 +96,10 @@ type Options struct {
 	Supersede *Supersede
 	// Shard, when set, seals only the organizations of one shard of the day (shard.go).
 	Shard Shard
+	// Layout is the store layout the seal commits in: Layout3 (writer3.go,
+	// docs/design/layout.md); 0 or Layout2 for layout 2, the default until every reader
+	// knows layout 3 (config store.layout).
+	Layout int
 }
 
 func (o *Options) defaults() {
@@ -562,12 +566,16 @@ type decodeWorker struct {
 	orgs     []int32
 	line     []byte
 	// dec reuses one buffer for every line's strings: ev is done with before the next
-	// line (the sorter copies what it keeps).
+	// line (the sorter copies what it keeps). A canonical line's strings alias the
+	// batch, which stays put until the worker is done with it.
 	dec model.Decoder
 	// shard, when the run is one shard of several, skips the lines of other shards; own
 	// says whether the line at hand counts in this shard's day-level accounting (shard.go).
 	shard *shardFilter
 	own   bool
+	// reencoded counts the lines that were not canonical as read and had to be encoded
+	// again (TestCanonicalLinesAreCopied).
+	reencoded int64
 }
 
 func (w *decodeWorker) batch(b *batch) error {
@@ -599,7 +607,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		return w.quarantine(bl, raw, "unreadable_line", bl.err.Error())
 	}
-	ev, err := w.dec.Decode(raw)
+	ev, canonical, err := w.dec.DecodeCanonical(raw)
 	if err != nil {
 		var de *model.DecodeError
 		if !errors.As(err, &de) {
@@ -639,8 +647,15 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		return nil
 	}
-	w.line = model.AppendJSON(w.line[:0], &ev)
-	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
+	// A line already canonical is kept as read (model.DecodeCanonical); the others are
+	// encoded again.
+	line := raw
+	if !canonical {
+		w.line = model.AppendJSON(w.line[:0], &ev)
+		line = w.line
+		w.reencoded++
+	}
+	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: line}
 	for i, o := range w.orgs {
 		if !w.rt.mine(o) {
 			continue

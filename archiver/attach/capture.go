@@ -12,10 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // Capturer captures the files an organization-day's sealed records link to, and records
@@ -111,9 +114,11 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		return res, err
 	}
 	res.References = len(refs)
-	if len(refs) == 0 && prev == nil {
-		return res, nil // nothing linked: no index
+	if m.Data.Records == 0 && prev == nil {
+		return res, nil // an empty day: its manifest says there is nothing to link
 	}
+	// A day with records but no link still gets its index (of no entries): a day whose
+	// capture never ran must differ from one that had nothing to capture.
 
 	prior := map[refKey]Entry{}
 	known := map[string]Entry{} // url -> a captured entry of the previous revision
@@ -192,10 +197,20 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	if err != nil {
 		return res, err
 	}
-	key := IndexKey(org, day, ix.Revision)
+	key, err := ix.Key()
+	if err != nil {
+		return res, err
+	}
+	crashpoint.Hit("attach.index")
 	// Create-only: a concurrent capture that appended the same revision number first makes
 	// this one fail with ErrConflict, and the next run starts from its revision.
 	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), retention(day, m.RetentionDays)); err != nil {
+		if errors.Is(err, archiver.ErrConflict) {
+			// Another capture (a second replica, a concurrent run) appended this revision
+			// first; its outcome stands and the next run starts from it.
+			c.log().Warn("attachment index revision written by another capture", "org", org, "date", day.String(), "revision", ix.Revision)
+			return res, nil
+		}
 		return res, fmt.Errorf("attach: write %s: %w", key, err)
 	}
 	res.Revision = ix.Revision
@@ -203,6 +218,105 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		"references", counts.References, "captured", counts.Captured, "failed", counts.Failed,
 		"fetched", res.Fetched, "bytes", res.FetchedBytes)
 	return res, nil
+}
+
+// RetryFrom is the first day whose failed captures are still retried at now.
+func (c *Capturer) RetryFrom(now time.Time) archiver.Day {
+	return archiver.DayOf(now.Add(-c.RetryFor))
+}
+
+// CaptureRecent captures the sealed days of org from `from` through `through` that need it:
+// the days still within attachments.retryFor, so that later runs retry what failed and
+// capture a day whose capture never ran (a run stopped after its seal). Which days need
+// it is found from listings: one of the organization's days from `from` (each day's
+// latest sealed revision) and one of its indexes from `from` (each day's latest index
+// revision, of which sealed revision, with failures or not). A day whose index covers its
+// latest sealed revision without failure costs nothing more; a day with no index, one read
+// of its manifest (an empty day has nothing to capture). skip, when set, leaves out the
+// days it reports (those the same run just captured); fn, when set, is called with the
+// result of each day captured. It tries every day and returns the first error.
+func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through archiver.Day, skip func(archiver.Day) bool, fn func(DayResult)) error {
+	type sealedDay struct {
+		day archiver.Day
+		key string
+		rev int
+	}
+	var days []sealedDay
+	err := c.Ledger.ListDays(ctx, org, from, func(k archiver.DayKeys) error {
+		if k.Day.After(through) {
+			return archiver.ErrStopListing
+		}
+		if k.Revision != "" && (skip == nil || !skip(k.Day)) {
+			days = append(days, sealedDay{k.Day, k.Revision, revisionOf(k.Revision)})
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("attach: days of %s: %w", org, err)
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	indexes := map[archiver.Day]indexName{}
+	prefix := orgPrefix(org) + "index/"
+	// Index keys of `from` start with its IndexPrefix; what sorts before is earlier.
+	start := strings.TrimSuffix(IndexPrefix(org, from), "r")
+	err = archiver.ListAfter(ctx, c.Ledger.Store, prefix, start, func(key string) error {
+		n, ok := parseIndexKey(org, key)
+		if !ok {
+			return nil // verify reports it
+		}
+		if n.day.After(through) {
+			return archiver.ErrStopListing
+		}
+		indexes[n.day] = n // keys come in order: the last is the latest revision
+		return nil
+	})
+	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
+		return fmt.Errorf("attach: indexes of %s: %w", org, err)
+	}
+	var first error
+	for _, d := range days {
+		n, ok := indexes[d.day]
+		if ok && !n.failed && d.rev > 0 && n.mrev == d.rev {
+			continue // captured, nothing failed, of the latest sealed revision
+		}
+		if !ok {
+			m, err := c.Ledger.ReadManifest(ctx, d.key)
+			if err == nil && m.Data.Records == 0 {
+				continue // an empty day: nothing to capture
+			}
+		}
+		res, err := c.CaptureDay(ctx, org, d.day)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		if fn != nil {
+			fn(res)
+		}
+	}
+	return first
+}
+
+// revisionOf reads the revision from a sealed revision's key (…r0001.json, in every
+// layout), 0 when it does not parse.
+func revisionOf(key string) int {
+	name, ok := strings.CutSuffix(key, ".json")
+	i := strings.LastIndexByte(name, 'r')
+	if !ok || i < 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(name[i+1:])
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // retention keeps an attachment object as long as the day's records.
@@ -334,12 +448,14 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, err
 	}
 	defer f.Discard()
+	crashpoint.Hit("attach.fetched")
 	store := c.Ledger.Store
 	key := FileKey(org, f.SHA256)
 	keep := retention(day, retentionDays)
 	if err := store.Create(ctx, key, f.File, f.Size, f.SHA256, keep); err != nil {
 		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", key, err)
 	}
+	crashpoint.Hit("attach.file")
 	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType}
 	b, err := json.Marshal(rec)
 	if err != nil {
@@ -352,6 +468,7 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
 		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", uk, err)
 	}
+	crashpoint.Hit("attach.url")
 	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType}, f.Size, nil
 }
 

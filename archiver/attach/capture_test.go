@@ -7,9 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -294,7 +296,7 @@ func TestIndexSignature(t *testing.T) {
 	if _, err := c.CaptureDay(ctx, acme, testDay); err != nil {
 		t.Fatal(err)
 	}
-	k := IndexKey(acme, testDay, 1)
+	k := IndexKey(acme, testDay, 1, 1, false)
 	b := readObject(t, fs, k)
 	if _, err := DecodeIndex(k, b, c.TrustedKeys); err != nil {
 		t.Fatalf("DecodeIndex with the signer's key: %v", err)
@@ -307,8 +309,158 @@ func TestIndexSignature(t *testing.T) {
 	if _, err := DecodeIndex(k, []byte(forged), c.TrustedKeys); !errors.Is(err, archiver.ErrBadSignature) {
 		t.Fatalf("DecodeIndex of an altered index = %v, want ErrBadSignature", err)
 	}
-	if _, err := DecodeIndex(IndexKey(globex, testDay, 1), b, nil); err == nil {
+	if _, err := DecodeIndex(IndexKey(globex, testDay, 1, 1, false), b, nil); err == nil {
 		t.Fatal("DecodeIndex under another organization's key succeeded")
 	}
 	reliability.Record(t, "security", "attachment index altered after signing", reliability.Refused, "signature does not verify")
+}
+
+// TestCaptureMemoryBounded captures a day linking a 64 MiB file into a folder store and
+// counts the bytes allocated: fetch, staging and the store's create stream it.
+func TestCaptureMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("streams 64 MiB")
+	}
+	const size = 64 << 20
+	chunk := []byte(strings.Repeat("0123456789abcdef", 4096))
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", fmt.Sprint(size))
+		for n := 0; n < size; n += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}), false)
+	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/big"}}, {"m-2", "u-ada", []string{srv.URL + "/warm"}}})
+	opt := testOptions(srv.host())
+	opt.MaxSize, opt.Timeout, opt.HeaderTimeout = 128<<20, time.Minute, 10*time.Second
+	c := newCapturer(t, fs, newTestFetcher(t, opt), newKey(t), testDay.End().Add(time.Hour))
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	res, err := c.CaptureDay(context.Background(), acme, testDay)
+	runtime.ReadMemStats(&after)
+	if err != nil || res.Captured != 2 || res.FetchedBytes != 2*size {
+		t.Fatalf("capture: %+v, %v", res, err)
+	}
+	// Two files of 64 MiB: the bound is far below one.
+	const bound = 4 << 20
+	alloc := after.TotalAlloc - before.TotalAlloc
+	t.Logf("capturing 2 x %d MiB allocated %d bytes", size>>20, alloc)
+	if alloc > bound {
+		t.Fatalf("capturing 2 x %d MiB allocated %d bytes, want at most %d", size>>20, alloc, bound)
+	}
+	reliability.Record(t, "operations", "attachment capture of two 64 MiB files into the store", reliability.Kept,
+		"allocations bounded (under 4 MiB) whatever the files' size: streamed through a staging file")
+}
+
+// TestCaptureDayWithoutLinks writes an index of no entries for a day with records but no
+// link, so that "nothing to capture" differs from "never captured"; CaptureRecent
+// captures a sealed day whose capture never ran, and then has nothing to do.
+func TestCaptureDayWithoutLinks(t *testing.T) {
+	fs := sealDay(t, []msg{{"m-1", "u-ada", nil}})
+	store := storetest.NewCounting(fs)
+	c := newCapturer(t, store, newTestFetcher(t, testOptions("files.example")), newKey(t), testDay.End().Add(time.Hour))
+	ctx := context.Background()
+	var got []DayResult
+	if err := c.CaptureRecent(ctx, acme, c.RetryFrom(c.now()), testDay, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Revision != 1 || got[0].References != 0 {
+		t.Fatalf("CaptureRecent = %+v, want the day captured as revision 1 with no reference", got)
+	}
+	ix, err := LatestIndex(ctx, store, acme, testDay, c.TrustedKeys)
+	if err != nil || ix == nil || len(ix.Entries) != 0 || ix.Counts != (Counts{}) {
+		t.Fatalf("index %+v, %v: want one of no entries", ix, err)
+	}
+	store.Reset()
+	got = nil
+	if err := c.CaptureRecent(ctx, acme, c.RetryFrom(c.now()), testDay, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	// The listings of the days and of the indexes show the day captured, of its latest
+	// sealed revision, without failure: no read, no write.
+	if counts := store.Counts(); len(got) != 0 || counts.Requests() != 2 || counts["Create"] != 0 {
+		t.Fatalf("second CaptureRecent = %+v (%v), want two listings and nothing more", got, counts)
+	}
+	// Globex has no record that day: no index.
+	if res, err := c.CaptureDay(ctx, globex, testDay); err != nil || res.Revision != 0 {
+		t.Fatalf("Globex's empty day: %+v, %v; want no index", res, err)
+	}
+}
+
+// racingStore creates other bytes under the first index key it is asked to create, just
+// before the create: another capture that appended the same revision first.
+type racingStore struct {
+	archiver.Store
+	done atomic.Bool
+}
+
+func (s *racingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	if strings.Contains(key, "/index/") && s.done.CompareAndSwap(false, true) {
+		other := []byte("{}\n")
+		if err := s.Store.Create(ctx, key, strings.NewReader(string(other)), int64(len(other)), sha256.Sum256(other), opt); err != nil {
+			return err
+		}
+	}
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestCaptureLosesRace leaves the revision another capture appended first in place, and
+// does not fail.
+func TestCaptureLosesRace(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a"}}})
+	c := newCapturer(t, &racingStore{Store: fs}, newTestFetcher(t, testOptions(srv.host())), newKey(t), testDay.End().Add(time.Hour))
+	res, err := c.CaptureDay(context.Background(), acme, testDay)
+	if err != nil || res.Revision != 0 {
+		t.Fatalf("capture that lost the race: %+v, %v; want no error and no revision of its own", res, err)
+	}
+	if got := string(readObject(t, fs, IndexKey(acme, testDay, 1, 1, false))); got != "{}\n" {
+		t.Fatalf("revision 1 = %q, want the other capture's", got)
+	}
+	reliability.Record(t, "crash", "two captures append the same attachment index revision", reliability.Kept,
+		"create-only: the first stands, the other leaves it and the next run starts from it")
+}
+
+// TestCaptureRecentCostsListings: the retry pass over an organization whose days in the
+// window are all captured without failure costs two listings, whatever the number of
+// days (counted: with every day captured again, as before the keys said the sealed
+// revision and failures, 2 + 4 per day, 22 here); Globex's days without records cost a
+// manifest read each, and no capture.
+func TestCaptureRecentCostsListings(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	var days []archiver.Day
+	for d := testDay; len(days) < 5; d = d.Next() {
+		days = append(days, d)
+	}
+	fs := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a"}}}, days...)
+	store := storetest.NewCounting(fs)
+	last := days[len(days)-1]
+	c := newCapturer(t, store, newTestFetcher(t, testOptions(srv.host())), newKey(t), last.End().Add(time.Hour))
+	ctx := context.Background()
+	for _, d := range days {
+		if res, err := c.CaptureDay(ctx, acme, d); err != nil || res.Revision != 1 || res.Captured != 1 {
+			t.Fatalf("capture of %s: %+v, %v", d, res, err)
+		}
+	}
+	store.Reset()
+	var got []DayResult
+	if err := c.CaptureRecent(ctx, acme, days[0], last, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if counts := store.Counts(); len(got) != 0 || counts.Requests() != 2 {
+		t.Fatalf("retry pass over %d captured days: %d captured again, %v; want two listings", len(days), len(got), counts)
+	}
+	reliability.Record(t, "operations", "attachment retry pass over days all captured", reliability.Kept,
+		"two listings per organization whatever the days in attachments.retryFor (was 2 + 4 requests per day)")
+
+	// Globex's days hold no record of its own: one manifest read each, nothing captured.
+	store.Reset()
+	if err := c.CaptureRecent(ctx, globex, days[0], last, nil, func(r DayResult) { got = append(got, r) }); err != nil {
+		t.Fatal(err)
+	}
+	if counts := store.Counts(); len(got) != 0 || counts["Open"] != len(days) || counts["Create"] != 0 {
+		t.Fatalf("retry pass over Globex's empty days: %d captured, %v; want one read per day", len(got), counts)
+	}
 }

@@ -19,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
 // Reasons a capture fails, as the attachment index records them.
@@ -233,66 +235,101 @@ var reserved = []netip.Prefix{
 }
 
 // fetchConns is one fetch's connections, so that the response's can be asked how many
-// bytes it read (see rawConn).
+// bytes it carried (see framedConn).
 type fetchConns struct {
 	mu   sync.Mutex
-	last *rawConn
+	last *framedConn
 }
 
-// dial is the Transport's DialContext: the host must be listed, and every address the
-// name resolves to is checked when it is about to be connected (net.Dialer.Control), so
-// nothing but the checked address is ever dialed.
-func (f *Fetcher) dial(fc *fetchConns) func(ctx context.Context, network, addr string) (net.Conn, error) {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		host, port, err := net.SplitHostPort(addr)
+func (fc *fetchConns) add(c net.Conn) net.Conn {
+	w := &framedConn{Conn: c, closed: make(chan struct{})}
+	fc.mu.Lock()
+	fc.last = w
+	fc.mu.Unlock()
+	return w
+}
+
+// dialChecked dials addr if its host is listed, checking every address the name resolves
+// to when it is about to be connected (net.Dialer.Control), so that nothing but a checked
+// address is ever dialed.
+func (f *Fetcher) dialChecked(ctx context.Context, network, addr string) (net.Conn, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	e := f.entryFor(host, port, "")
+	if e == nil {
+		return nil, &Failure{Reason: ReasonHostNotAllowed, Detail: addr + " is not on attachments.allowedHosts"}
+	}
+	d := net.Dialer{Timeout: f.opt.ConnectTimeout, Control: func(_, address string, _ syscall.RawConn) error {
+		ap, err := netip.ParseAddrPort(address)
 		if err != nil {
-			return nil, err
+			return &Failure{Reason: ReasonHostNotAllowed, Detail: "cannot check address " + address}
 		}
-		e := f.entryFor(host, port, "")
-		if e == nil {
-			return nil, &Failure{Reason: ReasonHostNotAllowed, Detail: addr + " is not on attachments.allowedHosts"}
-		}
-		d := net.Dialer{Timeout: f.opt.ConnectTimeout, Control: func(_, address string, _ syscall.RawConn) error {
-			ap, err := netip.ParseAddrPort(address)
-			if err != nil {
-				return &Failure{Reason: ReasonHostNotAllowed, Detail: "cannot check address " + address}
-			}
-			if e.ip {
-				// A listed address is the only one an IP-literal URL can dial.
-				if ap.Addr().Unmap().String() != e.host {
-					return &Failure{Reason: ReasonHostNotAllowed, Detail: address + " is not the listed address"}
-				}
-				return nil
-			}
-			if !publicAddr(ap.Addr()) {
-				return &Failure{Reason: ReasonHostNotAllowed, Detail: host + " resolves to a non-public address " + ap.Addr().String() +
-					" (list a private server by its address)"}
+		if e.ip {
+			// A listed address is the only one an IP-literal URL can dial.
+			if ap.Addr().Unmap().String() != e.host {
+				return &Failure{Reason: ReasonHostNotAllowed, Detail: address + " is not the listed address"}
 			}
 			return nil
-		}}
-		c, err := d.DialContext(ctx, network, addr)
+		}
+		if !publicAddr(ap.Addr()) {
+			return &Failure{Reason: ReasonHostNotAllowed, Detail: host + " resolves to a non-public address " + ap.Addr().String() +
+				" (list a private server by its address)"}
+		}
+		return nil
+	}}
+	return d.DialContext(ctx, network, addr)
+}
+
+// dial is the Transport's DialContext (http).
+func (f *Fetcher) dial(fc *fetchConns) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := f.dialChecked(ctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		rc := &rawConn{Conn: c}
-		fc.mu.Lock()
-		fc.last = rc
-		fc.mu.Unlock()
-		return rc, nil
+		return fc.add(c), nil
 	}
 }
 
-// rawConn counts the bytes read from a connection and keeps the first maxHeaderBytes+4,
-// so that a body longer than its Content-Length can be told: net/http stops reading at
-// the declared length, and what the server sent beyond it is only visible here.
-type rawConn struct {
-	net.Conn
-	mu   sync.Mutex
-	n    int64
-	head []byte
+// dialTLS is the Transport's DialTLSContext (https): the handshake is made here so that
+// the bytes framedConn counts are the plaintext of the response, not TLS records.
+// HTTP/1.1 only: its framing is what the counting checks.
+func (f *Fetcher) dialTLS(fc *fetchConns) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := f.dialChecked(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		host, _, _ := net.SplitHostPort(addr)
+		tc := tls.Client(c, &tls.Config{ServerName: host, RootCAs: f.opt.RootCAs, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}})
+		hctx, cancel := context.WithTimeout(ctx, f.opt.ConnectTimeout)
+		defer cancel()
+		if err := tc.HandshakeContext(hctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return fc.add(tc), nil
+	}
 }
 
-func (c *rawConn) Read(p []byte) (int, error) {
+// framedConn counts the bytes read from a connection and keeps the first
+// maxHeaderBytes+4, so that a body longer than its Content-Length can be told: net/http
+// stops reading at the declared length, and what the server sent beyond it is only
+// visible here. When net/http closes the connection (every response's, since keep-alives
+// are off), Close first reads what the server already sent past the response.
+type framedConn struct {
+	net.Conn
+	mu        sync.Mutex
+	n         int64
+	head      []byte
+	extra     int64 // read by Close
+	closeOnce sync.Once
+	closed    chan struct{}
+}
+
+func (c *framedConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
 	c.mu.Lock()
 	c.n += int64(n)
@@ -303,29 +340,37 @@ func (c *rawConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// drain reads what the server sent past the response, up to a small bound, without
-// waiting for more than is already on its way (a deadline just ahead): called once the
-// body was read to its end.
-func (c *rawConn) drain() int64 {
-	_ = c.Conn.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
-	var buf [512]byte
-	var extra int64
-	for extra < 1<<20 {
-		n, err := c.Conn.Read(buf[:])
-		extra += int64(n)
-		if err != nil {
-			break
+// drainWait bounds how long Close waits for bytes past the response that are not
+// already there; a server that closes after its response (as asked: keep-alives are off)
+// ends it at once.
+const drainWait = 50 * time.Millisecond
+
+func (c *framedConn) Close() error {
+	c.closeOnce.Do(func() {
+		_ = c.Conn.SetReadDeadline(time.Now().Add(drainWait))
+		var buf [4096]byte
+		var extra int64
+		for extra < 1<<20 {
+			n, err := c.Conn.Read(buf[:])
+			extra += int64(n)
+			if err != nil {
+				break
+			}
 		}
-	}
-	return extra
+		c.mu.Lock()
+		c.extra = extra
+		c.mu.Unlock()
+		close(c.closed)
+	})
+	return c.Conn.Close()
 }
 
-// readTotal returns the bytes read so far and where the last response's headers ended
-// (-1 when they are not within the captured prefix).
-func (c *rawConn) readTotal() (int64, int) {
+// framing returns the bytes read by net/http, where the last response's headers ended
+// (-1 when not within the captured prefix), and the bytes Close found past them.
+func (c *framedConn) framing() (int64, int, int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.n, headerEnd(c.head)
+	return c.n, headerEnd(c.head), c.extra
 }
 
 // headerEnd returns the offset just past the final (non-1xx) response's headers in b, or -1.
@@ -371,8 +416,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	tr := &http.Transport{
 		Proxy:                  nil,
 		DialContext:            f.dial(fc),
-		TLSClientConfig:        &tls.Config{RootCAs: f.opt.RootCAs, MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    f.opt.ConnectTimeout,
+		DialTLSContext:         f.dialTLS(fc),
 		ResponseHeaderTimeout:  f.opt.HeaderTimeout,
 		DisableKeepAlives:      true,
 		DisableCompression:     true, // the file as served, not a decompressed copy of it
@@ -418,7 +462,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	}()
 	h := sha256.New()
 	bp := f.bufs.Get().(*[]byte)
-	n, err := io.CopyBuffer(hashWriter{file, h}, io.LimitReader(resp.Body, f.opt.MaxSize+1), *bp)
+	n, err := io.CopyBuffer(hashWriter{crashpoint.Writer("attach.stage", file), h}, io.LimitReader(resp.Body, f.opt.MaxSize+1), *bp)
 	f.bufs.Put(bp)
 	var werr *writeError
 	switch {
@@ -432,7 +476,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 		return nil, &Failure{Reason: ReasonLength, Detail: fmt.Sprintf("body of %d bytes, Content-Length %d", n, resp.ContentLength)}
 	}
 	if resp.ContentLength >= 0 && len(resp.TransferEncoding) == 0 {
-		if extra := f.overrun(fc, n); extra > 0 {
+		if extra := f.overrun(fctx, fc, resp.Body, n); extra > 0 {
 			return nil, &Failure{Reason: ReasonLength, Detail: fmt.Sprintf("body longer than its Content-Length %d (at least %d bytes more)", resp.ContentLength, extra)}
 		}
 	}
@@ -445,20 +489,27 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	return out, nil
 }
 
-// overrun returns how many bytes the response's connection carried past a body of n bytes:
-// those read along with the body, and those already sent.
-func (f *Fetcher) overrun(fc *fetchConns, n int64) int64 {
+// overrun returns how many bytes the response's connection carried past a body of n
+// bytes: those net/http read along with the body, and those Close found already sent. It
+// closes the body, and waits (bounded by ctx) for net/http to close the connection, which
+// it does once the body is read, keep-alives being off.
+func (f *Fetcher) overrun(ctx context.Context, fc *fetchConns, body io.Closer, n int64) int64 {
 	fc.mu.Lock()
 	c := fc.last
 	fc.mu.Unlock()
 	if c == nil {
 		return 0
 	}
-	total, end := c.readTotal()
+	body.Close()
+	select {
+	case <-c.closed:
+	case <-ctx.Done():
+	}
+	total, end, extra := c.framing()
 	if end < 0 {
 		return 0 // headers beyond the captured prefix: cannot frame, net/http's framing stands
 	}
-	return total - int64(end) - n + c.drain()
+	return total - int64(end) - n + extra
 }
 
 // authorize sets the bearer token on a request to an allowed host over https, and removes

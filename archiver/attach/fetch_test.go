@@ -49,6 +49,12 @@ func filesHandler(other string, maxSize int64) http.Handler {
 	mux.HandleFunc("/longer", func(w http.ResponseWriter, r *http.Request) {
 		raw(w, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhelloEXTRA BYTES")
 	})
+	mux.HandleFunc("/longer-big", func(w http.ResponseWriter, r *http.Request) {
+		// The extra bytes come after a body larger than net/http's read buffer, so that
+		// they are still unread on the connection when the body ends.
+		const n = 512 << 10
+		raw(w, fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%sEXTRA", n, strings.Repeat("y", n)))
+	})
 	mux.HandleFunc("/shorter", func(w http.ResponseWriter, r *http.Request) {
 		raw(w, "HTTP/1.1 200 OK\r\nContent-Length: 50\r\nConnection: close\r\n\r\nhello")
 	})
@@ -105,6 +111,7 @@ func TestFetchOutcomes(t *testing.T) {
 			area: "security", what: "attachment bigger than attachments.maxSize", outcome: reliability.Refused},
 		{path: "/longer", reason: ReasonLength,
 			area: "fault", what: "attachment body longer than its Content-Length", outcome: reliability.CleanFailure},
+		{path: "/longer-big", reason: ReasonLength},
 		{path: "/shorter", reason: ReasonLength,
 			area: "fault", what: "attachment body shorter than its Content-Length", outcome: reliability.CleanFailure},
 		{path: "/redirect-off", reason: ReasonHostNotAllowed,
@@ -170,6 +177,27 @@ func TestFetchNameResolvingToLoopback(t *testing.T) {
 	}
 	reliability.Record(t, "security", "listed attachment host name resolves to a loopback or private address", reliability.Refused,
 		"checked at dial time: no connection is made")
+}
+
+// TestFetchTLSFraming checks a body's framing over https too, where the bytes counted
+// are the plaintext of the response.
+func TestFetchTLSFraming(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), true)
+	opt := testOptions(srv.host())
+	opt.RootCAs = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	f := newTestFetcher(t, opt)
+	got, err := f.Fetch(context.Background(), srv.URL+"/good/a")
+	if err != nil {
+		t.Fatalf("Fetch over https: %v", err)
+	}
+	got.Discard()
+	for _, p := range []string{"/longer", "/longer-big", "/shorter"} {
+		_, err := f.Fetch(context.Background(), srv.URL+p)
+		var fl *Failure
+		if !errors.As(err, &fl) || fl.Reason != ReasonLength {
+			t.Errorf("Fetch(%s) over https = %v, want %s", p, err, ReasonLength)
+		}
+	}
 }
 
 // TestFetchToken sends the bearer token over https to a listed host, never over http.

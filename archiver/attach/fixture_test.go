@@ -67,13 +67,13 @@ func recordLine(i int, m msg) string {
 }
 
 // sealDay seals testDay with msgs into a new folder store and returns it.
-func sealDay(t *testing.T, msgs []msg) *fsstore.Store {
+func sealDay(t testing.TB, msgs []msg) *fsstore.Store { return sealDays(t, msgs, testDay) }
+
+// sealDays seals each of days with the same msgs (their timestamps in testDay: clock
+// skew, archived all the same) into a new folder store and returns it.
+func sealDays(t testing.TB, msgs []msg, days ...archiver.Day) *fsstore.Store {
 	t.Helper()
 	root := t.TempDir()
-	part := filepath.Join(root, testDay.String())
-	if err := os.MkdirAll(part, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	var lines []string
 	for i, m := range msgs {
 		lines = append(lines, recordLine(i, m))
@@ -84,8 +84,13 @@ func sealDay(t *testing.T, msgs []msg) *fsstore.Store {
 		}
 	}
 	write("directory.json", directoryJSON)
-	write(testDay.String()+"/part-0001.jsonl", strings.Join(lines, "\n")+"\n")
-	write(testDay.String()+"/_CLOSED", "")
+	for _, d := range days {
+		if err := os.MkdirAll(filepath.Join(root, d.String()), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		write(d.String()+"/part-0001.jsonl", strings.Join(lines, "\n")+"\n")
+		write(d.String()+"/_CLOSED", "")
+	}
 	src, err := eventlog.NewDir(root)
 	if err != nil {
 		t.Fatal(err)
@@ -95,11 +100,13 @@ func sealDay(t *testing.T, msgs []msg) *fsstore.Store {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
-		Now:     func() time.Time { return testDay.End().Add(2 * time.Hour) },
-		TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}}
-	if _, err := s.Seal(context.Background(), testDay, []byte(directoryJSON), ""); err != nil {
-		t.Fatal(err)
+	for _, d := range days {
+		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+			Now:     func() time.Time { return d.End().Add(2 * time.Hour) },
+			TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}}
+		if _, err := s.Seal(context.Background(), d, []byte(directoryJSON), ""); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return store
 }
@@ -110,7 +117,7 @@ type server struct {
 	conns, requests atomic.Int64
 }
 
-func newServer(t *testing.T, h http.Handler, tls bool) *server {
+func newServer(t testing.TB, h http.Handler, tls bool) *server {
 	t.Helper()
 	s := &server{}
 	counted := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -142,7 +149,7 @@ func testOptions(hosts ...string) Options {
 		ConnectTimeout: 2 * time.Second, HeaderTimeout: 300 * time.Millisecond, Timeout: time.Second}
 }
 
-func newTestFetcher(t *testing.T, opt Options) *Fetcher {
+func newTestFetcher(t testing.TB, opt Options) *Fetcher {
 	t.Helper()
 	if opt.TempDir == "" {
 		opt.TempDir = t.TempDir()

@@ -19,8 +19,13 @@ import (
 //
 //	attachments/<org>/files/<sha256>                       a captured file, named by the SHA-256 of its bytes
 //	attachments/<org>/urls/<sha256 of the URL>.json        the URL's first capture: which file it was
-//	attachments/<org>/index/<yyyy>/<mm>/<dd>.r<rev>.json   the day's attachment index, revision rev (4 digits)
+//	attachments/<org>/index/<yyyy>/<mm>/<dd>.r<rev>.m<mrev>[.failed].json
+//	                                                       the day's attachment index, revision rev, of the
+//	                                                       sealed revision mrev (4 digits each); .failed when
+//	                                                       some link failed
 //
+// The sealed revision and the failure mark in the key let the retry pass find the days
+// that need work from listings alone (CaptureRecent), without reading every index.
 // Everything is created once and kept with the organization's retention from the day of
 // the message. Files are per organization: the same bytes linked by two organizations are
 // stored twice, so that a create that finds an object already there tells one
@@ -48,9 +53,50 @@ func IndexPrefix(org string, day archiver.Day) string {
 	return orgPrefix(org) + "index/" + strings.ReplaceAll(day.String(), "-", "/") + ".r"
 }
 
-// IndexKey is the key of revision rev of org's attachment index of day.
-func IndexKey(org string, day archiver.Day, rev int) string {
-	return fmt.Sprintf("%s%04d.json", IndexPrefix(org, day), rev)
+// IndexKey is the key of revision rev of org's attachment index of day, made from the
+// sealed revision manifestRev, with failed links or not.
+func IndexKey(org string, day archiver.Day, rev, manifestRev int, failed bool) string {
+	k := fmt.Sprintf("%s%04d.m%04d", IndexPrefix(org, day), rev, manifestRev)
+	if failed {
+		k += ".failed"
+	}
+	return k + ".json"
+}
+
+// Key is the key ix is stored under.
+func (ix *Index) Key() (string, error) {
+	day, err := archiver.ParseDay(ix.Date)
+	if err != nil {
+		return "", fmt.Errorf("attach: index date %q: %w", ix.Date, err)
+	}
+	return IndexKey(ix.Org, day, ix.Revision, ix.Manifest.Revision, ix.Counts.Failed > 0), nil
+}
+
+// indexName is what an index key says.
+type indexName struct {
+	day       archiver.Day
+	rev, mrev int
+	failed    bool
+}
+
+// parseIndexKey reads an index key of org (IndexKey).
+func parseIndexKey(org, key string) (indexName, bool) {
+	rest, ok := strings.CutPrefix(key, orgPrefix(org)+"index/")
+	if !ok || len(rest) < len("2006/01/02.r0001.m0001.json") {
+		return indexName{}, false
+	}
+	day, err := archiver.ParseDay(strings.ReplaceAll(rest[:10], "/", "-"))
+	if err != nil {
+		return indexName{}, false
+	}
+	var n indexName
+	n.day = day
+	name := rest[10:]
+	name, n.failed = strings.CutSuffix(strings.TrimSuffix(name, ".json"), ".failed")
+	if _, err := fmt.Sscanf(name, ".r%04d.m%04d", &n.rev, &n.mrev); err != nil || IndexKey(org, day, n.rev, n.mrev, n.failed) != key {
+		return indexName{}, false
+	}
+	return n, true
 }
 
 // IndexVersion is the version of the attachment indexes this build writes.
@@ -156,10 +202,6 @@ func DecodeIndex(key string, b []byte, trusted []ed25519.PublicKey) (*StoredInde
 	if ix.Version != IndexVersion {
 		return nil, fmt.Errorf("attach: %s: unsupported index version %d", key, ix.Version)
 	}
-	day, err := archiver.ParseDay(ix.Date)
-	if err != nil || IndexKey(ix.Org, day, ix.Revision) != key {
-		return nil, fmt.Errorf("attach: %s: the index says org %q, date %q, revision %d", key, ix.Org, ix.Date, ix.Revision)
-	}
 	unsigned := ix
 	unsigned.Signature = nil
 	body, err := encodeIndex(&unsigned)
@@ -168,6 +210,15 @@ func DecodeIndex(key string, b []byte, trusted []ed25519.PublicKey) (*StoredInde
 	}
 	if err := archiver.CheckSignature(key, ix.Signature, body, trusted); err != nil {
 		return nil, fmt.Errorf("attach: %w", err)
+	}
+	if countEntries(ix.Entries) != ix.Counts {
+		return nil, fmt.Errorf("attach: %s: counts %+v do not sum the entries", key, ix.Counts)
+	}
+	// The key says the day, revisions and failure mark that the retry pass lists: it must
+	// say what the signed index does.
+	if k, err := ix.Key(); err != nil || k != key {
+		return nil, fmt.Errorf("attach: %s: the index says org %q, date %q, revision %d of sealed revision %d, %d failed",
+			key, ix.Org, ix.Date, ix.Revision, ix.Manifest.Revision, ix.Counts.Failed)
 	}
 	return &StoredIndex{Index: &ix, Key: key, SHA256: sha256.Sum256(b)}, nil
 }

@@ -38,6 +38,11 @@ type link struct {
 	signer    string
 	signerErr bool
 	day       archiver.Day
+	// layout3 is set for a version 3 manifest, late when it says it is a late commit
+	// (layout3.go). dayKey is where its content says it is stored: its day key (version
+	// 3) or its old chain key; what the next manifest's previousKey names.
+	layout3, late bool
+	dayKey        string
 }
 
 // linkOf is the link of m, a readable manifest whose place in the chain is seq.
@@ -46,6 +51,12 @@ func linkOf(m *archiver.StoredManifest, seq int64) link {
 	lk.signer, lk.signerErr = signerOf(m)
 	lk.day, _ = archiver.ParseDay(m.Date)
 	lk.previousKey = previousKeyOf(m)
+	lk.layout3, lk.late = m.Version >= archiver.ManifestVersion3, m.Late
+	if lk.layout3 {
+		lk.dayKey = archiver.DayKey3(m.Org, lk.day, m.Revision)
+	} else {
+		lk.dayKey = archiver.ChainKey(m.Org, seq)
+	}
 	return lk
 }
 
@@ -58,7 +69,7 @@ func signerOf(m *archiver.StoredManifest) (string, bool) {
 
 // previousKeyOf is the key m names as the manifest before it; "" when m names none (a
 // manifest before version 3 names it by seq only).
-func previousKeyOf(*archiver.StoredManifest) string { return "" }
+func previousKeyOf(m *archiver.StoredManifest) string { return m.PreviousKey }
 
 // previousManifestKey is the key of the manifest before m in org's chain (m.Seq > 1): the
 // key m names (version 3), or else the old chain key of seq−1.
@@ -79,6 +90,7 @@ func (c *orgCheck) checkChain(base *link, links []link, rep *Report) {
 	var prev []link // the manifests at the seq before the one being checked
 	if base != nil {
 		expect, prev = base.seq+1, []link{*base}
+		c.layout3 = c.layout3 || base.layout3
 	}
 	type namer struct {
 		key string
@@ -138,6 +150,7 @@ func (c *orgCheck) checkChain(base *link, links []link, rep *Report) {
 		}
 		for _, e := range group {
 			if e.readable {
+				c.keyOrder(e, rep) // layout3.go
 				c.ordered(e, rep)
 			}
 		}
@@ -156,6 +169,7 @@ func checkLink(e link, prev []link, rep *Report) {
 			return // unreadable: reported, its hash unknown
 		}
 		if hexSum(p.sum) == e.previous {
+			checkPreviousKey(e, p, rep)
 			return
 		}
 		if want == nil {
@@ -166,4 +180,16 @@ func checkLink(e link, prev []link, rep *Report) {
 		return
 	}
 	rep.problem("%s: previous is %s, but manifest %d hashes to %s", e.key, e.previous, want.seq, hexSum(want.sum))
+}
+
+// checkPreviousKey checks that e, a version 3 manifest after the first, names as
+// previousKey the key of the manifest before it, p (its day key, or its old chain key at
+// the layout boundary).
+func checkPreviousKey(e link, p *link, rep *Report) {
+	if !e.layout3 || p == nil || !p.readable {
+		return
+	}
+	if want := p.dayKey; e.previousKey != want {
+		rep.problem("%s: previousKey is %q, but the manifest before it (seq %d) is stored at %s", e.key, e.previousKey, p.seq, want)
+	}
 }

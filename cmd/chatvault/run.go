@@ -108,6 +108,11 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	} else if directory, err = e.loadDirectory(); err != nil {
 		return e.fail("run", err)
 	}
+	capture, releaseCapture, err := newAttachmentCapturer(e, store, key) // attachments.go
+	if err != nil {
+		return e.fail("run", err)
+	}
+	defer releaseCapture()
 	t := &runTally{e: e, quarantineCode: qcode, pendingOK: catchUp}
 	newSealer := func() *runSealer {
 		progress := new(archiver.Progress)
@@ -116,10 +121,19 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		sealer := &archiver.Sealer{Source: src, Store: store, Options: opt}
 		sealer.Supersede = supersede
 		sealer.Shard = shard
-		return &runSealer{inner: sealer, progress: progress, tally: t}
+		return &runSealer{inner: sealer, progress: progress, tally: t, capture: capture}
 	}
 	if catchUp {
-		return runCatchUp(ctx, e, store, dirBytes, newSealer, t)
+		code := runCatchUp(ctx, e, store, dirBytes, newSealer, t)
+		if capture != nil && code != exitUsage {
+			// Later runs retry failed captures, and capture days sealed by a run that stopped
+			// before capturing (attachments.go).
+			if err := captureRecent(ctx, e, capture, dirBytes); err != nil {
+				t.failed = true
+			}
+			code = t.code()
+		}
+		return code
 	}
 	for day := from; !day.After(to); day = day.Next() {
 		_, err := newSealer().SealDirectory(ctx, day, directory, org)
@@ -202,6 +216,8 @@ type runSealer struct {
 	inner    *archiver.Sealer
 	progress *archiver.Progress
 	tally    *runTally
+	// capture, when attachments.enabled, captures the day's linked files once it is sealed.
+	capture *runCapture
 }
 
 func (r *runSealer) Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error) {
@@ -218,6 +234,11 @@ func (r *runSealer) seal(ctx context.Context, day archiver.Day, seal func() (*ar
 	res, err := seal()
 	stop()
 	r.tally.observe(day, res, err)
+	if err == nil && res != nil && r.capture != nil {
+		if cerr := captureAttachments(ctx, r.tally.e, r.capture, res); cerr != nil {
+			r.tally.failed = true
+		}
+	}
 	return res, err
 }
 

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/model"
+)
+
+// newAttachmentCapturer builds the capture of issue 14 from attachments.*, or returns nil
+// when attachments.enabled is off. The token is read here, once, and goes nowhere but
+// the Authorization header of requests to the allowed hosts over https. Files are staged
+// in a work folder of the run's own in export.tempDir, which release removes (and the
+// next run sweeps, if this one is killed).
+func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey) (c *runCapture, release func(), err error) {
+	release = func() {}
+	a := e.cfg.Attachments
+	if !a.Enabled {
+		return nil, release, nil
+	}
+	var token string
+	if a.TokenFile != "" {
+		// A credential to the platform's files: refused, like a signing key, when every
+		// user of the host may read it. The error names the file, never its contents.
+		b, err := readSecret(a.TokenFile)
+		if err != nil {
+			return nil, release, usagef("attachments.tokenFile: %v", err)
+		}
+		token = strings.TrimSpace(string(b))
+		if token == "" {
+			return nil, release, usagef("attachments.tokenFile: %s is empty", a.TokenFile)
+		}
+	}
+	work, release, err := archiver.NewWorkDir(e.cfg.Export.TempDir, e.log)
+	if err != nil {
+		return nil, func() {}, err
+	}
+	f, err := attach.NewFetcher(attach.Options{AllowedHosts: a.AllowedHosts, Token: token, Concurrency: a.Concurrency,
+		MaxSize: a.MaxSize, ConnectTimeout: a.ConnectTimeout, HeaderTimeout: a.HeaderTimeout, Timeout: a.Timeout,
+		TempDir: work})
+	if err != nil {
+		release()
+		return nil, func() {}, usagef("%v", err)
+	}
+	var trusted []ed25519.PublicKey
+	if key != nil {
+		trusted = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
+	}
+	return &runCapture{Capturer: &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, SigningKey: key,
+		TrustedKeys: trusted, RetryFor: a.RetryFor, Now: runClock, Log: e.log.With("component", "attachments")},
+		done: map[string]bool{}}, release, nil
+}
+
+// runCapture is a run's capture: the capturer, and the organization-days it captured
+// after their seal, which the retry pass (captureRecent) then leaves alone.
+type runCapture struct {
+	*attach.Capturer
+	mu   sync.Mutex
+	done map[string]bool // org + " " + day
+}
+
+func (c *runCapture) mark(org string, day archiver.Day) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done[org+" "+day.String()] = true
+}
+
+func (c *runCapture) captured(org string, day archiver.Day) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done[org+" "+day.String()]
+}
+
+// captureAttachments captures, after a seal, the files linked by the day's records of
+// every organization the seal committed or found unchanged (a rerun retries what failed).
+// A file that cannot be fetched is an outcome in the day's attachment index, not an
+// error; an error here (the store failed) fails the run, and the next run resumes.
+func captureAttachments(ctx context.Context, e *env, c *runCapture, res *archiver.DayResult) error {
+	var failed error
+	for _, o := range res.Orgs {
+		if o.Outcome != archiver.OutcomeCommitted && o.Outcome != archiver.OutcomeUnchanged {
+			continue
+		}
+		c.mark(o.Org, res.Day)
+		r, err := c.CaptureDay(ctx, o.Org, res.Day)
+		if err != nil {
+			e.note(slog.LevelError, fmt.Sprintf("chatvault run: %s: attachments of %s: %v", res.Day, o.Org, err),
+				"attachment capture failed", "day", res.Day.String(), "org", o.Org, "err", err)
+			if failed == nil {
+				failed = err
+			}
+			continue
+		}
+		if r.Revision == 0 && r.Fetched == 0 {
+			continue // nothing linked, or nothing new
+		}
+		fmt.Fprintf(e.stdout, "  attachments %s: %d captured, %d failed, %d fetched (%d bytes), index revision %d\n",
+			o.Org, r.Captured, r.Failed, r.Fetched, r.FetchedBytes, r.Revision)
+	}
+	return failed
+}
+
+// captureRecent is the catch-up's retry pass: every archiving organization's sealed days
+// still within attachments.retryFor are captured again, which retries what failed and
+// completes a capture a stopped run never made; a day with nothing left to do costs two
+// listings and two reads.
+func captureRecent(ctx context.Context, e *env, c *runCapture, directory []byte) error {
+	dir, err := model.ParseDirectory(directory)
+	if err != nil {
+		return err
+	}
+	now := runClock()
+	through := archiver.DayOf(now).Start().AddDate(0, 0, -1)
+	from := c.RetryFrom(now)
+	var failed error
+	for _, org := range archivingOrgs(dir) {
+		skip := func(d archiver.Day) bool { return c.captured(org, d) }
+		err := c.CaptureRecent(ctx, org, from, archiver.DayOf(through), skip, func(r attach.DayResult) {
+			if r.Revision != 0 || r.Fetched != 0 {
+				fmt.Fprintf(e.stdout, "  attachments %s %s: %d captured, %d failed, %d fetched (%d bytes), index revision %d\n",
+					r.Day, org, r.Captured, r.Failed, r.Fetched, r.FetchedBytes, r.Revision)
+			}
+		})
+		if err != nil {
+			e.note(slog.LevelError, fmt.Sprintf("chatvault run: attachments of %s: %v", org, err),
+				"attachment capture failed", "org", org, "err", err)
+			if failed == nil {
+				failed = err
+			}
+		}
+	}
+	return failed
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// linkTo points the sample day's files.example link at base (a local server).
+func linkTo(t *testing.T, logDir, base string) {
+	t.Helper()
+	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
+	b, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, []byte(strings.ReplaceAll(string(b), "https://files.example", base)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRunCapturesAttachments runs `run --date` with attachments.enabled on the sample day,
+// whose files.example link is served by a local server: the file is captured for both
+// organizations that see the record, the links to hosts not on the list are recorded as
+// failed, a rerun fetches nothing, and verify still passes.
+func TestRunCapturesAttachments(t *testing.T) {
+	cleanEnv(t)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if r.URL.Path != "/d/3" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write([]byte("%PDF the contract"))
+	}))
+	t.Cleanup(srv.Close)
+	logDir := sampleLogCopy(t)
+	linkTo(t, logDir, srv.URL)
+	storeDir := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", storeDir, "--log-format", "json"}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", strings.TrimPrefix(srv.URL, "http://"))
+
+	code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	if code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	if !strings.Contains(out, "attachments "+acme+": 1 captured, 2 failed, 1 fetched") {
+		t.Fatalf("run output lacks Acme's attachments line:\n%s", out)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("server got %d requests, want 2 (the file, once per organization)", n)
+	}
+	store, err := fsstore.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	ix, err := attach.LatestIndex(context.Background(), store, acme, day, nil)
+	if err != nil || ix == nil {
+		t.Fatalf("Acme's attachment index: %v, %v", ix, err)
+	}
+	reasons := map[string]string{}
+	for _, e := range ix.Entries {
+		reasons[e.URL] = e.Outcome + " " + e.Reason
+	}
+	want := map[string]string{
+		srv.URL + "/d/3?x=1&y=2":              "captured ",
+		"https://tracker.example/items/42":    "failed host_not_allowed",
+		"https://cdn.example/emoji/party.gif": "failed host_not_allowed",
+	}
+	for u, w := range want {
+		if reasons[u] != w {
+			t.Errorf("%s: %q, want %q (index %v)", u, reasons[u], w, reasons)
+		}
+	}
+
+	code, out, errOut = chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	if code != exitOK || strings.Contains(out, "attachments ") || requests.Load() != 2 {
+		t.Fatalf("rerun: exit %d, %d requests in all\n%s%s", code, requests.Load(), out, errOut)
+	}
+	code, out, errOut = chatvault(t, append([]string{"verify"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("verify after capture: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "operations", "run with attachments.enabled, then a rerun", reliability.Kept,
+		"files captured after sealing, off-list links recorded as failed; the rerun fetches nothing")
+}
+
+// TestRunRefusesOpenAttachmentToken refuses a token file every user of the host may read
+// (exit 2, naming the file, never its contents), and seals nothing.
+func TestRunRefusesOpenAttachmentToken(t *testing.T) {
+	cleanEnv(t)
+	const secret = "platform-token-do-not-print"
+	tokenFile := filepath.Join(t.TempDir(), "files.token")
+	if err := os.WriteFile(tokenFile, []byte(secret+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", "files.example")
+	t.Setenv("CHATVAULT_ATTACHMENTS_TOKENFILE", tokenFile)
+	storeDir := t.TempDir()
+	code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--store", storeDir)
+	if code != exitUsage || !strings.Contains(errOut, tokenFile) || strings.Contains(out+errOut, secret) {
+		t.Fatalf("run with a world-readable token file: exit %d\n%s%s", code, out, errOut)
+	}
+	if entries, _ := os.ReadDir(storeDir); len(entries) > 1 {
+		t.Fatalf("store holds %d entries after the refusal, want nothing sealed", len(entries))
+	}
+	reliability.Record(t, "security", "attachments.tokenFile readable by every user of the host", reliability.Refused,
+		"exit 2 naming the file; the token is never printed")
+}
+
+// TestRunCatchUpRetriesAttachments: the catch-up captures after sealing, and a later
+// catch-up, which seals nothing, retries the capture that failed (a new index revision),
+// then has nothing left to do.
+func TestRunCatchUpRetriesAttachments(t *testing.T) {
+	cleanEnv(t)
+	setRunClock(t, "2026-11-25T00:30:00Z")
+	var up atomic.Bool
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		if !up.Load() {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("%PDF the contract"))
+	}))
+	t.Cleanup(srv.Close)
+	logDir := catchUpLog(t)
+	linkTo(t, logDir, srv.URL)
+	storeDir := t.TempDir()
+	args := []string{"run", "--eventlog", logDir, "--store", storeDir, "--log-format", "json"}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", strings.TrimPrefix(srv.URL, "http://"))
+
+	if code, out, errOut := chatvault(t, args...); code != exitQuarantined || !strings.Contains(out, "attachments "+acme+": 0 captured, 3 failed") {
+		t.Fatalf("catch-up: exit %d\n%s%s", code, out, errOut)
+	}
+	up.Store(true)
+	code, out, errOut := chatvault(t, args...)
+	if code != exitOK || !strings.Contains(out, "attachments 2026-11-22 "+acme+": 1 captured, 2 failed, 1 fetched") {
+		t.Fatalf("second catch-up: exit %d\n%s%s", code, out, errOut)
+	}
+	store, err := fsstore.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	ix, err := attach.LatestIndex(context.Background(), store, acme, day, nil)
+	if err != nil || ix == nil || ix.Revision != 2 || ix.Counts.Captured != 1 {
+		t.Fatalf("Acme's index after the retry: %+v, %v; want revision 2 with the file captured", ix, err)
+	}
+	n := requests.Load()
+	code, out, errOut = chatvault(t, args...)
+	if code != exitOK || strings.Contains(out, "attachments ") || requests.Load() != n {
+		t.Fatalf("third catch-up: exit %d, %d more requests\n%s%s", code, requests.Load()-n, out, errOut)
+	}
+	reliability.Record(t, "fault", "attachment server unavailable during the nightly run", reliability.Recovered,
+		"the next catch-up retries the failed capture (new index revision), then fetches nothing")
+}

@@ -54,11 +54,16 @@ type Freshness struct {
 	// OnOrgs, when set, hears the archiving organizations after each successful Refresh
 	// (serve creates the scheduler's per-organization counters with it).
 	OnOrgs func(orgs []string)
+	// Watermarks, when set, is where the scheduler leaves its watermarks (see
+	// watermarkPrefix): the first Refresh starts from the newest, as a process's first
+	// tick does, instead of listing each organization's days from its start.
+	Watermarks archiver.Store
 
 	refreshFailures atomic.Int64
 
-	mu   sync.Mutex // serializes Refresh
-	days dayIndex
+	mu        sync.Mutex // serializes Refresh
+	days      dayIndex
+	marksRead bool
 	// accounting caches, per day, what its accounting objects say.
 	accounting map[archiver.Day]dayAccounting
 	// fullListed is the day (UTC) of the last Refresh that listed every accounting object.
@@ -207,6 +212,11 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 	}
 	s := &freshnessSnapshot{at: now()}
 	today := archiver.DayOf(s.at)
+	if f.Watermarks != nil && !f.marksRead {
+		// A watermark that cannot be read only makes this read list from the start.
+		_, _ = seedFromWatermark(ctx, f.Watermarks, today, &f.days)
+		f.marksRead = true
+	}
 	archiving := map[string]bool{}
 	for _, o := range dir.Organizations {
 		if !o.Archival {

@@ -64,27 +64,33 @@ func (s *Scheduler) loadWatermark(ctx context.Context, today archiver.Day) {
 		return
 	}
 	s.marks.read = true
-	key, day, err := newestWatermark(ctx, s.Watermarks, today)
-	if err != nil || key == "" {
-		if err != nil {
-			s.Logger.Warn("cannot list the scheduler's watermarks; listing each organization's days from its start", "err", err)
-		}
-		return
-	}
-	w, err := readWatermark(ctx, s.Watermarks, key)
+	day, err := seedFromWatermark(ctx, s.Watermarks, today, &s.days)
 	if err != nil {
-		s.Logger.Warn("cannot read the scheduler's watermark; listing each organization's days from its start", "key", key, "err", err)
-		return
+		s.Logger.Warn("cannot read the scheduler's watermark; listing each organization's days from its start", "err", err)
 	}
 	s.marks.written = day
+}
+
+// seedFromWatermark seeds x with what the newest watermark in st says, and returns the
+// day it was written (zero when there is none).
+func seedFromWatermark(ctx context.Context, st archiver.Store, today archiver.Day, x *dayIndex) (archiver.Day, error) {
+	key, day, err := newestWatermark(ctx, st, today)
+	if err != nil || key == "" {
+		return archiver.Day{}, err
+	}
+	w, err := readWatermark(ctx, st, key)
+	if err != nil {
+		return archiver.Day{}, fmt.Errorf("%s: %w", key, err)
+	}
 	for org, m := range w.Orgs {
 		from, err1 := archiver.ParseDay(m.From)
 		through, err2 := archiver.ParseDay(m.Through)
 		if err1 != nil || err2 != nil || through.Before(from) {
 			continue
 		}
-		s.days.seed(org, from, through)
+		x.seed(org, from, through)
 	}
+	return day, nil
 }
 
 // newestWatermark returns the key and day of the newest watermark written within

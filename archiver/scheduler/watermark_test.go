@@ -17,6 +17,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/model"
 )
 
 // indexSealer seals a day by writing each organization's day index into store, as the
@@ -180,4 +181,52 @@ func TestWatermarkHidesNoDay(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "scheduler watermark left by the last sealing run", reliability.Kept,
 		"a gap stays out of it and is sealed by the next run; an archivalStart moved back before it, or a store that lost its last day, is listed afresh")
+}
+
+// TestFreshnessFirstReadFromWatermark: serve's freshness metrics, read first at each
+// start, start from the watermark the last sealing tick left too: with 10 or 40 sealed
+// days per organization, the first read costs the same requests and keys, and counts
+// the same days pending.
+func TestFreshnessFirstReadFromWatermark(t *testing.T) {
+	const orgs = 5
+	first := day("2026-01-01")
+	var costs []storetest.Counts
+	for _, days := range []int{10, 40} {
+		ro, ids := sealedStore(t, orgs, days, first)
+		store, err := fsstore.New(ro.(*fsstore.Store).Dir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		dir := directoryOf(ids, first)
+		clk := NewFakeClock(first.Start().AddDate(0, 0, days+1).Add(30 * time.Minute))
+		s := &Scheduler{NewSealer: func() Sealer { return indexSealer{store: store, orgs: ids} }, Ledger: archiver.Ledger{Store: store},
+			Watermarks: store, Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },
+			Clock: clk, Retries: -1, Logger: slog.New(slog.DiscardHandler)}
+		if rep := s.Tick(context.Background()); len(rep.Sealed) != orgs {
+			t.Fatalf("the run sealed %v", rep.Sealed)
+		}
+		clk.Add(24 * time.Hour) // a day later: one day pending per organization
+		c := storetest.NewCounting(store)
+		md, err := model.ParseDirectory([]byte(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Watermarks: c, Directory: func(context.Context) (*model.Directory, error) { return md, nil },
+			Now: clk.Now}
+		if err := f.Refresh(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if o := f.Orgs(); len(o) != orgs || o[0].Pending != 1 || o[0].LastSealed != archiver.DayOf(first.Start().AddDate(0, 0, days)) {
+			t.Fatalf("first read: %+v", o)
+		}
+		cost := c.Counts()
+		t.Logf("%d organizations × %d sealed days: serve's first freshness read %v", orgs, days, cost)
+		costs = append(costs, cost)
+	}
+	if costs[0].Requests() != costs[1].Requests() || costs[0]["Keys"] != costs[1]["Keys"] {
+		t.Fatalf("the first freshness read grew with the days sealed: %v with 10 days, %v with 40", costs[0], costs[1])
+	}
+	reliability.Record(t, "operations", "serve's first freshness read over organizations with years of sealed days", reliability.Kept,
+		"counted: it starts from the scheduler's watermark, not from each organization's archivalStart; the same requests and keys with 10 or 40 sealed days")
 }

@@ -241,6 +241,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		Directory: func(context.Context) (*model.Directory, error) { return dir.load() },
 		Now:       clock.Now,
 	}
+	fresh.Watermarks = store // the first read starts from the scheduler's watermark
 	reg.MustRegister(fresh)
 
 	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way

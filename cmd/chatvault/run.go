@@ -181,6 +181,9 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 		Retries:   -1,
 		Logger:    e.log.With("component", "run"),
 	}
+	// The run's one tick starts from the last sealing tick's watermark, not from each
+	// organization's archivalStart.
+	s.Watermarks = store
 	through := archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly)
 	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)

@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 )
@@ -64,3 +65,62 @@ type Findings interface {
 	// Read counts objects and bytes read.
 	Read(objects int, bytes int64)
 }
+
+// Layout 3 (layout.go, docs/design/layout.md): the keys of an organization's days, its
+// late copies and members objects, for the packages that read the archive.
+
+// DayRoot3 is the prefix of every layout-3 day key of org: orgs/<org>/d/.
+func DayRoot3(org string) string { return dayRoot3(org) }
+
+// MonthPrefix3 is the prefix of org's layout-3 keys of day's month: orgs/<org>/d/<yyyy>/<mm>/.
+func MonthPrefix3(org string, day Day) string { return monthPrefix3(org, day) }
+
+// DayPrefix3 is the prefix of org's layout-3 keys of day: orgs/<org>/d/<yyyy>/<mm>/<dd>.
+// (a name prefix, ending with the dot).
+func DayPrefix3(org string, day Day) string { return dayPrefix3(org, day) }
+
+// DayKey3 is the key of org's version 3 manifest of revision rev of day:
+// orgs/<org>/d/<yyyy>/<mm>/<dd>.r<rev>.json (rev in four digits).
+func DayKey3(org string, day Day, rev int) string { return dayKey3(org, day, rev) }
+
+// DataKey3 is the key of org's export of day named by its SHA-256 (of the stored bytes).
+func DataKey3(org string, day Day, sum [32]byte) string { return dataKey3(org, day, sum) }
+
+// LatePrefix is the prefix of org's late copies: orgs/<org>/late/.
+func LatePrefix(org string) string { return latePrefix(org) }
+
+// LateKey is the key of the copy of org's late manifest seq: orgs/<org>/late/<seq>.json
+// (twelve digits).
+func LateKey(org string, seq int64) string { return lateKey(org, seq) }
+
+// ParseLateKey returns the seq a late copy's key of org names.
+func ParseLateKey(org, key string) (int64, bool) { return parseLateKey(org, key) }
+
+// MembersPrefix is the prefix of org's members objects: orgs/<org>/members/.
+func MembersPrefix(org string) string { return membersPrefix(org) }
+
+// MembersKey is the key of org's members object of year y named by its SHA-256:
+// orgs/<org>/members/<yyyy>/<sha>.json.
+func MembersKey(org string, y int, sum [32]byte) string { return membersKey(org, y, sum) }
+
+// ParseDayKey3 splits a layout-3 day key of org into its day and its name within the day
+// (what follows "<dd>.": "r0001.json", "events-<sha>.jsonl.gz", "failed-<ms>.json", …).
+func ParseDayKey3(org, key string) (day Day, name string, ok bool) { return parseDayKey3(org, key) }
+
+// ParseRevisionName returns the revision a manifest's name within its day gives:
+// r<rev>.json, in both layouts (the name after "<dd>." in layout 3, after "<date>/" in
+// layout 2).
+func ParseRevisionName(name string) (int, bool) { return parseRevisionName(name) }
+
+// ManifestKey is where org's manifest of revision rev of day is stored in a layout: its
+// day key (DayKey3) in Layout3, its day index (RevisionKey) in Layout2.
+func ManifestKey(layout int, org string, day Day, rev int) string {
+	if layout == Layout3 {
+		return dayKey3(org, day, rev)
+	}
+	return revisionKey(org, day, rev)
+}
+
+// EmptyExport returns the export served for a day without records whose manifest names no
+// object (version 3): a gzip of nothing, the same bytes every time.
+func EmptyExport() []byte { return bytes.Clone(emptyExport()) }

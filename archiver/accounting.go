@@ -312,7 +312,17 @@ func (w *writer) dayRetention() CreateOptions {
 // in key order (by day, then oldest first), without reading them: serve's freshness
 // metrics read only the objects they have not seen (see scheduler.Freshness).
 func (l Ledger) AccountingKeys(ctx context.Context, fn func(key string, day Day) error) error {
-	if err := l.Store.List(ctx, AccountingPrefix, func(key string) error {
+	return l.AccountingKeysFrom(ctx, Day{}, fn)
+}
+
+// AccountingKeysFrom is AccountingKeys for the days from `from` on (every day when from is
+// zero): the listing starts there (ListAfter), so the days before it cost nothing.
+func (l Ledger) AccountingKeysFrom(ctx context.Context, from Day, fn func(key string, day Day) error) error {
+	startAfter := ""
+	if !from.IsZero() {
+		startAfter = AccountingPrefix + from.String() // the day's keys, <from>/…, sort after it
+	}
+	if err := ListAfter(ctx, l.Store, AccountingPrefix, startAfter, func(key string) error {
 		day, _, _, ok := parseAccountingKey(key)
 		if !ok {
 			return nil // not an accounting object; verify reports it

@@ -28,12 +28,19 @@ func (l Ledger) DayTotals(ctx context.Context, day Day) (*DayTotals, error) {
 	}); err != nil {
 		return nil, err
 	}
+	return JoinAccountings(all), nil
+}
+
+// JoinAccountings returns the totals of a day whose accounting objects are all, oldest
+// first (see DayTotals), nil when there are none. When the latest is an unsharded run's,
+// it alone is needed: the others may be left out of all.
+func JoinAccountings(all []*StoredAccounting) *DayTotals {
 	if len(all) == 0 {
-		return nil, nil
+		return nil
 	}
 	last := all[len(all)-1]
 	if last.Shard == nil {
-		return &DayTotals{Input: last.Input, Keys: []string{last.Key}}, nil
+		return &DayTotals{Input: last.Input, Keys: []string{last.Key}}
 	}
 	group := last.shardGroup()
 	latest := map[int]*StoredAccounting{}
@@ -58,5 +65,5 @@ func (l Ledger) DayTotals(ctx context.Context, day Day) (*DayTotals, error) {
 			t.Input.Excluded[k] += a.Input.Excluded[k]
 		}
 	}
-	return t, nil
+	return t
 }

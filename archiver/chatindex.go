@@ -63,8 +63,15 @@ type ChatMembers struct {
 	Members []string `json:"members"`
 }
 
-// ChatIndexRef is how a manifest names its chat index.
+// ChatIndexRef is how a manifest names its chat index: in versions 1 and 2, and in
+// version 3 when the index is too big to ride inline (over MaxInlineChatIndex encoded),
+// by the key of a stored ChatIndex (Key, Size, SHA256, VersionID, MembersAt); in version 3
+// otherwise inline (Inline set, the others empty): the index's derived part in the
+// manifest, its members in an organization-level members object.
 type ChatIndexRef struct {
+	// Inline is the version 3 inline index; nil in the stored form.
+	Inline *InlineChatIndex `json:"-"`
+
 	Key    string `json:"key"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
@@ -74,6 +81,134 @@ type ChatIndexRef struct {
 	// snapshot it used was read just before, so Members is the membership at about
 	// that time (which is usually after the day's end: a seal runs once the day is over).
 	MembersAt int64 `json:"membersAt"`
+}
+
+// InlineChatIndexVersion is the version of the inline chat index (ChatIndexRef.Inline).
+const InlineChatIndexVersion = 2
+
+// MaxInlineChatIndex bounds an inline chat index, encoded: a bigger one is stored as an
+// object of the day (chatindex-<sha>.json) and the manifest names it instead.
+const MaxInlineChatIndex = 64 << 10
+
+// InlineChatIndex is a version 3 manifest's chat index: the part derived from the day's
+// records (which the organization can download, so the manifest the API serves shows it
+// nothing new) and a reference to the members of its chats, which come from the directory
+// and are kept out of the manifest (MembersObject).
+type InlineChatIndex struct {
+	Version           int                `json:"version"`
+	Chats             []string           `json:"chats"`
+	Participants      []string           `json:"participants"`
+	MembershipChanges []MembershipChange `json:"membershipChanges"`
+	Members           MembersRef         `json:"members"`
+}
+
+// MembersRef names an organization's members object and when its membership was read.
+type MembersRef struct {
+	Key    string `json:"key"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// VersionID is the store's version id of the object, as in DataObject (issue 10.6).
+	VersionID string `json:"versionId,omitempty"`
+	// MembersAt is as ChatIndexRef.MembersAt.
+	MembersAt int64 `json:"membersAt"`
+}
+
+// MembersObjectVersion is the version of the members objects this build writes.
+const MembersObjectVersion = 1
+
+// MembersObject is the members of an organization's chats as the directory showed them
+// (ChatIndex.Members), stored at orgs/<org>/members/<yyyy>/<sha>.json: content-named,
+// create-only, written by the first seal of the year whose directory shows a membership
+// not yet stored that year, and named by every version 3 manifest of that year that saw
+// it. Not served by the API.
+type MembersObject struct {
+	Version int           `json:"version"`
+	Org     string        `json:"org"`
+	Year    int           `json:"year"`
+	Members []ChatMembers `json:"members"`
+}
+
+// encodeMembers is a members object's stored form: compact JSON and a newline.
+func encodeMembers(m *MembersObject) ([]byte, error) {
+	if m.Members == nil {
+		m.Members = []ChatMembers{}
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encode members: %w", err)
+	}
+	return append(b, '\n'), nil
+}
+
+// DecodeMembers parses a stored members object.
+func DecodeMembers(b []byte) (*MembersObject, error) {
+	var m MembersObject
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("decode members: %w", err)
+	}
+	if m.Version != MembersObjectVersion {
+		return nil, fmt.Errorf("decode members: unsupported version %d", m.Version)
+	}
+	return &m, nil
+}
+
+// storedChatIndexRef is ChatIndexRef's stored form (versions 1 and 2, version 3 overflow).
+type storedChatIndexRef struct {
+	Key       string `json:"key"`
+	Size      int64  `json:"size"`
+	SHA256    string `json:"sha256"`
+	VersionID string `json:"versionId,omitempty"`
+	MembersAt int64  `json:"membersAt"`
+}
+
+// MarshalJSON encodes the reference in its form: inline or stored.
+func (r ChatIndexRef) MarshalJSON() ([]byte, error) {
+	if r.Inline != nil {
+		x := *r.Inline
+		if x.Chats == nil {
+			x.Chats = []string{}
+		}
+		if x.Participants == nil {
+			x.Participants = []string{}
+		}
+		if x.MembershipChanges == nil {
+			x.MembershipChanges = []MembershipChange{}
+		}
+		return json.Marshal(x)
+	}
+	return json.Marshal(storedChatIndexRef{Key: r.Key, Size: r.Size, SHA256: r.SHA256, VersionID: r.VersionID, MembersAt: r.MembersAt})
+}
+
+// UnmarshalJSON decodes either form, strictly (no unknown field): the inline form is the
+// one with a "version".
+func (r *ChatIndexRef) UnmarshalJSON(b []byte) error {
+	var probe struct {
+		Version *int `json:"version"`
+	}
+	if err := json.Unmarshal(b, &probe); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if probe.Version != nil {
+		var x InlineChatIndex
+		if err := dec.Decode(&x); err != nil {
+			return fmt.Errorf("inline chat index: %w", err)
+		}
+		if x.Version != InlineChatIndexVersion {
+			return fmt.Errorf("inline chat index: unsupported version %d", x.Version)
+		}
+		*r = ChatIndexRef{Inline: &x}
+		return nil
+	}
+	var s storedChatIndexRef
+	if err := dec.Decode(&s); err != nil {
+		return fmt.Errorf("chat index: %w", err)
+	}
+	*r = ChatIndexRef{Key: s.Key, Size: s.Size, SHA256: s.SHA256, VersionID: s.VersionID, MembersAt: s.MembersAt}
+	return nil
 }
 
 func chatIndexKey(org string, day Day, sum [sha256.Size]byte) string {
@@ -235,10 +370,22 @@ func (r *router) orgMembers(org int32) []ChatMembers {
 // ReadChatIndex reads and checks the chat index m names: its size and SHA-256 must be the
 // manifest's, and it must be of m's organization and day. Nil, nil when m has none (sealed
 // before chat indexes existed).
+//
+// A version 3 manifest's inline index (ChatIndexRef.Inline) is returned as a ChatIndex
+// whose Members are read from the members object it names (ReadMembers, checked the same
+// way).
 func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatIndex, error) {
 	ref := m.ChatIndex
 	if ref == nil {
 		return nil, nil
+	}
+	if x := ref.Inline; x != nil {
+		mo, err := l.ReadMembers(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		return &ChatIndex{Version: ChatIndexVersion, Org: m.Org, Date: m.Date, Chats: x.Chats, Participants: x.Participants,
+			MembershipChanges: x.MembershipChanges, Members: mo.Members}, nil
 	}
 	rc, err := l.OpenObject(ctx, ref.Key, ref.VersionID)
 	if err != nil {
@@ -268,7 +415,16 @@ func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatInde
 // from the directory of the seal, which verify does not have: their form is checked
 // (sorted, unique), and the manifest's signature covers their hash.
 func (l Ledger) verifyChatIndex(ctx context.Context, org string, day Day, m *StoredManifest, derived *chatIndexBuilder, complete bool) error {
-	if !strings.HasPrefix(m.ChatIndex.Key, dayPrefix(org, day)) {
+	switch {
+	case m.ChatIndex.Inline != nil:
+		if m.Version < ManifestVersion3 {
+			return fmt.Errorf("an inline chat index in a version %d manifest", m.Version)
+		}
+	case m.Version >= ManifestVersion3:
+		if !strings.HasPrefix(m.ChatIndex.Key, dayPrefix3(org, day)+"chatindex-") {
+			return fmt.Errorf("key %s is not the day's", m.ChatIndex.Key)
+		}
+	case !strings.HasPrefix(m.ChatIndex.Key, dayPrefix(org, day)):
 		return fmt.Errorf("key %s is outside the day's folder", m.ChatIndex.Key)
 	}
 	x, err := l.ReadChatIndex(ctx, m)

@@ -24,7 +24,15 @@ import (
 // the export (dataErr) and what is wrong with the chat index (indexErr).
 func (l Ledger) CheckExport(ctx context.Context, org string, day Day, m *StoredManifest) (n int64, dataErr, indexErr error) {
 	derived := newChatIndexBuilder()
-	n, dataErr = l.verifyData(ctx, m, derived)
+	if m.Version >= ManifestVersion3 && m.Data.Keyless() {
+		// A day without records names no object in layout 3: nothing to read, and its
+		// hashes must be those of nothing.
+		if d := m.Data; d.Records != 0 || d.JSONLSize != 0 || d.JSONLSHA256 != EmptySHA256 {
+			dataErr = fmt.Errorf("names no export but says %d records, %d bytes of JSONL, SHA-256 %s", d.Records, d.JSONLSize, d.JSONLSHA256)
+		}
+	} else {
+		n, dataErr = l.verifyData(ctx, m, derived)
+	}
 	if m.ChatIndex != nil {
 		indexErr = l.verifyChatIndex(ctx, org, day, m, derived, dataErr == nil)
 	}

@@ -115,6 +115,21 @@ func (w *writer) indexLost(ctx context.Context, org string, latest *StoredManife
 			}
 		}
 	}
+	accounted, err := w.accountedRevision(ctx, org)
+	if err != nil {
+		return false, err
+	}
+	rev := 0
+	if latest != nil {
+		rev = latest.Revision
+	}
+	return accounted > rev, nil
+}
+
+// accountedRevision returns the highest revision of org's day that the day's accounting
+// objects name (0: none), reading them once per run.
+func (w *writer) accountedRevision(ctx context.Context, org string) (int, error) {
+	l := Ledger{Store: w.s.Store}
 	a := &w.accounted
 	a.once.Do(func() {
 		a.revs = map[string]int{}
@@ -126,11 +141,7 @@ func (w *writer) indexLost(ctx context.Context, org string, latest *StoredManife
 		})
 	})
 	if a.err != nil {
-		return false, fmt.Errorf("read the day's accounting: %w", a.err)
+		return 0, fmt.Errorf("read the day's accounting: %w", a.err)
 	}
-	rev := 0
-	if latest != nil {
-		rev = latest.Revision
-	}
-	return a.revs[org] > rev, nil
+	return a.revs[org], nil
 }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"errors"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/chatvault/chatvault/internal/spillsort"
@@ -152,7 +153,12 @@ type sorter struct {
 	key   []byte
 	added int64  // records added
 	free  func() // releases the memory
+	size  int64  // of the memory, until it is freed
 }
+
+// sortArenaBytes is the memory the process's sorters hold outside the Go heap now: what
+// the runtime's soft memory limit cannot see, and must leave to them (Options.OnSortMemory).
+var sortArenaBytes atomic.Int64
 
 // minSorterMemory is the least a sorter is given, whatever the budget.
 const minSorterMemory = 4 << 10
@@ -162,12 +168,13 @@ func newSorter(budget int, tempDir string) (*sorter, error) {
 	if err != nil {
 		return nil, err
 	}
+	sortArenaBytes.Add(int64(len(mem)))
 	s := spillsort.NewSorter(spillsort.Options{
 		TempDir: tempDir, Memory: mem, Compare: compareSorted, Prefix: keyOrder,
 		// Up to 64 runs are read back at once: 256 KiB each stays within the heap's share.
 		IOBuffer: 256 << 10,
 	})
-	return &sorter{s: s, free: free}, nil
+	return &sorter{s: s, free: free, size: int64(len(mem))}, nil
 }
 
 // add copies r into the sorter, spilling first if the budget would be exceeded.
@@ -188,9 +195,22 @@ func (s *sorter) runs() int      { return s.s.Runs() }
 // viewed through it must not be used afterwards.
 func (s *sorter) release() {
 	s.s.Close()
+	s.freeArena()
+}
+
+// account counts n bytes of the sorter's memory as held from now on (sortArenaBytes).
+func (s *sorter) account(n int64) {
+	sortArenaBytes.Add(n - s.size)
+	s.size = n
+}
+
+// freeArena unmaps the sorter's memory once nothing refers to it any more.
+func (s *sorter) freeArena() {
 	if s.free != nil {
 		s.free()
 		s.free = nil
+		sortArenaBytes.Add(-s.size)
+		s.size = 0
 	}
 }
 
@@ -198,6 +218,10 @@ func (s *sorter) release() {
 type merger struct {
 	sorters []*sorter
 }
+
+// keepInMemory is the most a sorter that never spilled keeps in its arena for the merge;
+// more is spilled and the arena unmapped first (releaseArenas).
+const keepInMemory = 4 << 20
 
 // mergeSorters returns the merge of every run of every sorter. The caller closes the
 // returned closer, which removes the run files.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
-	"strconv"
 	"time"
 )
 
@@ -16,7 +15,11 @@ import (
 func (l Ledger) RecordFailure(ctx context.Context, org string, day Day, at time.Time, cause error) error {
 	at = at.UTC()
 	msg := []byte(at.Format(time.RFC3339) + " " + cause.Error() + "\n")
-	key := failedPrefix(org, day) + strconv.FormatInt(at.UnixMilli(), 10) + ".json"
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return fmt.Errorf("record failed attempt: %w", err)
+	}
+	key := failedKeyFor(sl, org, day, at.UnixMilli())
 	if err := l.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg), CreateOptions{}); err != nil {
 		return fmt.Errorf("record failed attempt %s: %w", key, err)
 	}

@@ -406,6 +406,9 @@ type holdDay struct {
 	day    Day
 	own    []string
 	shared []string
+	// orgShared are the organization's objects this day names that its other days may
+	// name too (DayHoldings.Shared).
+	orgShared []string
 }
 
 // holdCovered lists what req covers, and how long its event is to be kept: as long as the
@@ -431,21 +434,13 @@ func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, Cr
 		}); err != nil {
 			return nil, keep, fmt.Errorf("hold: %w", err)
 		}
-		if err := l.Store.List(ctx, dayPrefix(req.Org, day), func(key string) error {
-			do.own = append(do.own, key)
-			return nil
-		}); err != nil {
-			return nil, keep, fmt.Errorf("hold: list %s: %w", day, err)
+		objs, err := l.DayHoldings(ctx, req.Org, day)
+		if err != nil {
+			return nil, keep, fmt.Errorf("hold: %w", err)
 		}
-		for _, key := range slices.Clone(do.own) {
-			if !strings.HasPrefix(key, revisionPrefix(req.Org, day)) {
-				continue
-			}
-			m, err := l.readManifest(ctx, key)
-			if err != nil {
-				return nil, keep, fmt.Errorf("hold: %w", err)
-			}
-			do.own = append(do.own, chainKey(req.Org, m.Seq))
+		do.own = objs.Keys
+		do.orgShared = objs.Shared
+		for _, m := range objs.Manifests {
 			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
 				addShared(m.Quarantine.Key)
 			}
@@ -490,7 +485,86 @@ func (l Ledger) applyHold(ctx context.Context, lk Locker, req HoldRequest, cover
 			}
 		}
 	}
+	// The organization's objects shared by its days (members objects) are held while any
+	// of its held days names one, like the accounting objects are while any
+	// organization holds their day: lifting one day's hold never releases what another
+	// held day still needs.
+	named, err := l.namedByHeldDays(ctx, req.Org, covered, st)
+	if err != nil {
+		return res, err
+	}
+	done := map[string]bool{}
+	for _, do := range covered {
+		for _, key := range do.orgShared {
+			if done[key] {
+				continue
+			}
+			done[key] = true
+			if err := set(key, named[key]); err != nil {
+				return res, err
+			}
+		}
+	}
 	return res, nil
+}
+
+// namedByHeldDays returns which of the covered days' organization-shared objects a day
+// of org that st holds names: the covered days' own lists first, then, only while some
+// such object is not yet known to be named, the other held days' objects (DayHoldings of
+// each, so only when lifting a hold off a day that shares an object).
+func (l Ledger) namedByHeldDays(ctx context.Context, org string, covered []holdDay, st holdState) (map[string]bool, error) {
+	named := map[string]bool{}
+	pending := map[string]bool{}
+	seen := map[string]bool{}
+	for _, do := range covered {
+		seen[do.day.String()] = true
+		held := st.orgHolds(org, do.day)
+		for _, key := range do.orgShared {
+			if held {
+				named[key] = true
+			}
+		}
+	}
+	for _, do := range covered {
+		for _, key := range do.orgShared {
+			if !named[key] {
+				pending[key] = true
+			}
+		}
+	}
+	if len(pending) == 0 {
+		return named, nil
+	}
+	var held []string
+	for _, days := range st[org] {
+		for d := range days {
+			if !seen[d] {
+				seen[d] = true
+				held = append(held, d)
+			}
+		}
+	}
+	slices.Sort(held)
+	for _, d := range held {
+		if len(pending) == 0 {
+			break
+		}
+		day, err := ParseDay(d)
+		if err != nil {
+			continue // replayHolds keys days by their spelling
+		}
+		objs, err := l.DayHoldings(ctx, org, day)
+		if err != nil {
+			return nil, fmt.Errorf("hold: %w", err)
+		}
+		for _, key := range objs.Shared {
+			if pending[key] {
+				named[key] = true
+				delete(pending, key)
+			}
+		}
+	}
+	return named, nil
 }
 
 // applyHolds places the legal hold on what this run stored for a day that a recorded hold
@@ -533,15 +607,20 @@ func (w *writer) applyHolds(ctx context.Context) error {
 		if c.Err != nil || c.manifestSHA256 == "" || !st.orgHolds(c.Org, w.day) {
 			continue
 		}
-		keys := []string{c.Data.Key, chainKey(c.Org, c.Seq), revisionKey(c.Org, w.day, c.Revision)}
-		if c.Quarantined != nil {
-			keys = append(keys, c.Quarantined.Key)
+		// What the day holds now, this commit's objects among them, as the ledger finds
+		// it (one listing and a read per revision, for held organizations only): the
+		// writer does not spell the keys of its layout here.
+		objs, err := l.DayHoldings(ctx, c.Org, w.day)
+		if err != nil {
+			return fmt.Errorf("legal hold: %w", err)
 		}
-		if c.ChatIndex != nil {
-			keys = append(keys, c.ChatIndex.Key)
-		}
-		for _, key := range keys {
+		for _, key := range append(objs.Keys, objs.Shared...) {
 			if err := set(key); err != nil {
+				return err
+			}
+		}
+		if c.Quarantined != nil && !slices.Contains(objs.Keys, c.Quarantined.Key) {
+			if err := set(c.Quarantined.Key); err != nil {
 				return err
 			}
 		}

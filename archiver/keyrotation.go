@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -210,29 +209,23 @@ func (l Ledger) longestKept(ctx context.Context) (time.Time, error) {
 	return longest, nil
 }
 
-// chainHeads returns every organization's chain head. It lists the whole orgs/ prefix.
+// chainHeads returns every organization's chain head: the organizations from one listing
+// of the folders of orgs/ (Ledger.Orgs), then each one's Head. Nothing lists the objects
+// of every organization, and the layout of the chains is Head's business.
 func (l Ledger) chainHeads(ctx context.Context) ([]*StoredManifest, error) {
-	last := map[string]string{}
-	err := l.Store.List(ctx, "orgs/", func(key string) error {
-		org, _, ok := strings.Cut(strings.TrimPrefix(key, "orgs/"), "/")
-		if !ok {
-			return nil
+	var heads []*StoredManifest
+	err := l.Orgs(ctx, func(org string) error {
+		m, err := l.Head(ctx, org)
+		if err != nil {
+			return fmt.Errorf("chain head of %s: %w", org, err)
 		}
-		if _, ok := parseSeq(org, key); ok {
-			last[org] = key // List is in key order, and seqs are zero-padded
+		if m != nil {
+			heads = append(heads, m)
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list orgs/: %w", err)
-	}
-	var heads []*StoredManifest
-	for _, key := range last {
-		m, err := l.readManifest(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		heads = append(heads, m)
+		return nil, err
 	}
 	return heads, nil
 }

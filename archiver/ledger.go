@@ -1,6 +1,7 @@
 package archiver
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
@@ -134,14 +135,33 @@ func lastKey(ctx context.Context, s Store, prefix string) (string, error) {
 // listing past it (which returns only the manifests committed since) and one read, two
 // requests. The remembered seq is only where to start: the head is the greatest key
 // either way, whoever committed it.
+//
+// In a store with a layout marker (layout.json, layout 3), Head looks in layout 3 first
+// and falls back to the above when the organization has no layout-3 manifest (see head3).
 func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return nil, err
+	}
 	hk, hinted := headHintKeyOf(l.Store, org)
+	var h headHint
 	if hinted {
-		if seq, ok := headHints.Load(hk); ok {
-			m, err := l.headFrom(ctx, org, seq.(int64))
-			if err != nil || m != nil {
-				return m, err
-			}
+		if v, ok := headHints.Load(hk); ok {
+			h = v.(headHint)
+		}
+	}
+	if sl != nil {
+		return l.head3(ctx, org, h)
+	}
+	return l.head2(ctx, org, h)
+}
+
+// head2 is Head in layout 2 (see Head).
+func (l Ledger) head2(ctx context.Context, org string, h headHint) (*StoredManifest, error) {
+	if h.seq > 0 && h.tip == "" && !h.layout3 {
+		m, err := l.headFrom(ctx, org, h.seq)
+		if err != nil || m != nil {
+			return m, err
 		}
 	}
 	m, err := l.probeHead(ctx, org)
@@ -156,12 +176,21 @@ func rememberHead(s Store, org, key string) {
 	hk, ok := headHintKeyOf(s, org)
 	seq, ok2 := parseSeq(org, key)
 	if ok && ok2 {
-		headHints.Store(hk, seq)
+		headHints.Store(hk, headHint{seq: seq, key: key})
 	}
 }
 
-// headHints maps a headHintKey to the seq of the head Head last found.
+// headHints maps a headHintKey to the headHint of the head Head last found.
 var headHints sync.Map
+
+// headHint is what Head remembers of the head it found: its seq and key and, in layout 3,
+// the tip (the last manifest key under d/, "" when there was none) as it was then.
+type headHint struct {
+	seq     int64
+	key     string
+	tip     string
+	layout3 bool // the hint was made by head3: tip is known
+}
 
 type headHintKey struct {
 	store Store
@@ -304,8 +333,11 @@ func (l Ledger) headByListing(ctx context.Context, org string) (*StoredManifest,
 // Latest returns the latest revision of the organization's day, or nil when the day has
 // not been sealed. A manifest that is not the one its key names, or (with TrustedKeys) not
 // signed by a trusted key, is an error wrapping ErrUntrustedManifest (see checkLatest).
+//
+// In a store with a layout marker, the day is looked up in layout 3 first and, for a day
+// before the marker's since, in layout 2 when layout 3 has no manifest of it.
 func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifest, error) {
-	key, err := lastKey(ctx, l.Store, revisionPrefix(org, day))
+	key, err := l.latestKey(ctx, org, day)
 	if err != nil || key == "" {
 		return nil, err
 	}
@@ -354,7 +386,23 @@ type DayKeys struct {
 // on are entered). fn may return ErrStopListing to end the listing early (past the end
 // of a range, say); ListDays then returns nil. Days with neither (pending) are not
 // reported: the caller knows which days it asked about.
+//
+// In a store with a layout marker, the days are listed in layout 3 and, for the part of
+// the range before the marker's since, in layout 2 too (one more listing); a day found in
+// both is reported once, its latest revision taken from layout 3.
 func (l Ledger) ListDays(ctx context.Context, org string, from Day, fn func(DayKeys) error) error {
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return err
+	}
+	if sl == nil {
+		return l.listDays2(ctx, org, from, fn)
+	}
+	return l.listDaysMixed(ctx, org, from, sl.SinceDay(), fn)
+}
+
+// listDays2 is ListDays in layout 2.
+func (l Ledger) listDays2(ctx context.Context, org string, from Day, fn func(DayKeys) error) error {
 	root := "orgs/" + org + "/days/"
 	startAfter := ""
 	if !from.IsZero() {
@@ -401,23 +449,16 @@ func (l Ledger) ListDays(ctx context.Context, org string, from Day, fn func(DayK
 	return err
 }
 
-// isRevisionName reports whether name is a day index's, r<revision>.json (revisionKey).
+// isRevisionName reports whether name is a day index's, r<revision>.json (revisionKey),
+// or, in layout 3, a manifest's name within its day.
 func isRevisionName(name string) bool {
-	n, ok := strings.CutPrefix(name, "r")
-	if !ok {
-		return false
-	}
-	n, ok = strings.CutSuffix(n, ".json")
-	if !ok || len(n) < 4 {
-		return false
-	}
-	_, err := strconv.ParseUint(n, 10, 32)
-	return err == nil
+	_, ok := parseRevisionName(name)
+	return ok
 }
 
 // Failed reports whether an attempt to seal the day failed, and its last error message.
 func (l Ledger) Failed(ctx context.Context, org string, day Day) (bool, string, error) {
-	key, err := lastKey(ctx, l.Store, failedPrefix(org, day))
+	key, err := l.lastFailedKey(ctx, org, day)
 	if err != nil || key == "" {
 		return false, "", err
 	}
@@ -436,6 +477,15 @@ func (l Ledger) OpenExport(ctx context.Context, org string, day Day) (*StoredMan
 	}
 	if m == nil {
 		return nil, nil, fmt.Errorf("%s %s: %w", org, day, ErrNotSealed)
+	}
+	if m.Version >= ManifestVersion3 && m.Data.Keyless() {
+		// A day without records names no object in layout 3: its export is the constant
+		// gzip of nothing, which Latest's checks (the key, the signature) cover like any
+		// manifest's export.
+		if m.Data.Records != 0 || m.Data.JSONLSize != 0 || m.Data.JSONLSHA256 != EmptySHA256 {
+			return nil, nil, fmt.Errorf("%s: %w: it names no export but says it has records", m.Key, ErrUntrustedManifest)
+		}
+		return m, io.NopCloser(bytes.NewReader(emptyExport())), nil
 	}
 	rc, err := l.OpenObject(ctx, m.Data.Key, m.Data.VersionID)
 	if err != nil {
@@ -473,7 +523,31 @@ type DayStatus struct {
 
 // DayKeys returns what one listing of the day's folder shows: its latest day index and
 // its latest failed attempt (a direct lookup, bounded by the day's own objects).
+//
+// In a store with a layout marker, the day is listed in layout 3 and, for a day before the
+// marker's since without a layout-3 revision, in layout 2 too.
 func (l Ledger) DayKeys(ctx context.Context, org string, day Day) (DayKeys, error) {
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return DayKeys{Day: day}, err
+	}
+	inNew, inOld := lookIn(sl, day)
+	k := DayKeys{Day: day}
+	if inNew {
+		if k, err = l.dayKeys3(ctx, org, day); err != nil || k.Revision != "" || !inOld {
+			return k, err
+		}
+	}
+	old, err := l.dayKeys2(ctx, org, day)
+	if err != nil {
+		return k, err
+	}
+	old.Failed = laterFailed(old.Failed, k.Failed)
+	return old, nil
+}
+
+// dayKeys2 is DayKeys in layout 2.
+func (l Ledger) dayKeys2(ctx context.Context, org string, day Day) (DayKeys, error) {
 	k := DayKeys{Day: day}
 	p := dayPrefix(org, day)
 	err := l.Store.List(ctx, p, func(key string) error {

@@ -11,10 +11,18 @@ import (
 	"time"
 )
 
-// ManifestVersion is the version of the manifests this build writes. Version 2 (issue 10)
-// carries only the organization's own numbers and names its signing key; version 1
-// manifests, written before, are still read and verified.
+// ManifestVersion is the version of the manifests this build writes in layout 2. Version 2
+// (issue 10) carries only the organization's own numbers and names its signing key;
+// version 1 manifests, written before, are still read and verified.
 const ManifestVersion = 2
+
+// ManifestVersion3 is the version of the manifests of layout 3 (layout.go): stored once,
+// under their day, with previousKey, late, a keyless data object for a day without
+// records and the chat index inline (docs/design/layout.md).
+const ManifestVersion3 = 3
+
+// maxManifestVersion is the newest manifest format this build reads.
+const maxManifestVersion = ManifestVersion3
 
 // minManifestVersion is the oldest manifest format this build still reads.
 const minManifestVersion = 1
@@ -41,6 +49,14 @@ type Manifest struct {
 	// Previous is the hex SHA-256 of the organization's previous manifest (Seq-1) as
 	// stored; empty for Seq 1.
 	Previous string `json:"previous"`
+	// PreviousKey (version 3) is the key of the manifest at Seq-1, whose SHA-256 is
+	// Previous: its day key, or its chain key orgs/<org>/manifests/<seq>.json where an old
+	// chain is continued in layout 3; empty for Seq 1 and in versions 1 and 2.
+	PreviousKey string `json:"previousKey,omitempty"`
+	// Late (version 3) is set on a late commit: its key sorted before the organization's
+	// last manifest key under d/ when it was committed, so a copy of it is stored at
+	// orgs/<org>/late/<seq>.json to keep the chain order (LateKey).
+	Late bool `json:"late,omitempty"`
 	// Window is the partition's day, as epoch-ms bounds, and the event times seen.
 	Window Window `json:"window"`
 	// ClockSkew flags exported records whose eventTimestamp lies outside the partition's
@@ -175,6 +191,10 @@ func (c InputCounts) Balanced() bool {
 }
 
 // DataObject describes a stored export.
+//
+// In version 3 a day without records has no export object: Key, Size, SHA256 and
+// VersionID are empty, and are left out of the encoding (Keyless); JSONLSHA256 is the
+// SHA-256 of nothing (EmptySHA256). Readers serve EmptyExport for it.
 type DataObject struct {
 	Key string `json:"key"`
 	// Size and SHA256 are of the stored (gzipped) bytes.
@@ -190,6 +210,32 @@ type DataObject struct {
 	// open exactly this version, so a newer one put under the key is never served.
 	VersionID string `json:"versionId,omitempty"`
 }
+
+// Keyless reports whether d names no object (a version 3 day without records).
+func (d DataObject) Keyless() bool {
+	return d.Key == "" && d.Size == 0 && d.SHA256 == "" && d.VersionID == ""
+}
+
+// keylessData is DataObject's encoding when it names no object.
+type keylessData struct {
+	JSONLSize   int64  `json:"jsonlSize"`
+	JSONLSHA256 string `json:"jsonlSha256"`
+	Records     int64  `json:"records"`
+}
+
+// MarshalJSON encodes d, without key, size and sha256 when it names no object (Keyless):
+// {"jsonlSize":0,"jsonlSha256":"e3b0…","records":0}. Any other DataObject is encoded as
+// always, so version 1 and 2 manifests re-encode to their stored bytes.
+func (d DataObject) MarshalJSON() ([]byte, error) {
+	if d.Keyless() {
+		return json.Marshal(keylessData{JSONLSize: d.JSONLSize, JSONLSHA256: d.JSONLSHA256, Records: d.Records})
+	}
+	type plain DataObject
+	return json.Marshal(plain(d))
+}
+
+// EmptySHA256 is the hex SHA-256 of nothing: the JSONL hash of a day without records.
+const EmptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 // ObjectRef points at a stored object.
 type ObjectRef struct {
@@ -281,7 +327,7 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	if err := dec.Decode(&m); err != nil {
 		return nil, fmt.Errorf("decode manifest: %w", err)
 	}
-	if m.Version < minManifestVersion || m.Version > ManifestVersion {
+	if m.Version < minManifestVersion || m.Version > maxManifestVersion {
 		return nil, fmt.Errorf("decode manifest: unsupported version %d", m.Version)
 	}
 	return &m, nil

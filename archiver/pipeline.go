@@ -96,6 +96,15 @@ type Options struct {
 	Supersede *Supersede
 	// Shard, when set, seals only the organizations of one shard of the day (shard.go).
 	Shard Shard
+	// Layout is the store layout the seal commits in: Layout3 (writer3.go,
+	// docs/design/layout.md); 0 or Layout2 for layout 2, the default until every reader
+	// knows layout 3 (config store.layout).
+	Layout int
+	// OnSortMemory, when set, is called with the bytes the external sort's arenas hold
+	// outside the Go heap whenever that changes: when they are mapped, and 0 once they
+	// are unmapped before the merge. The Go runtime's soft memory limit cannot see them;
+	// cmd/chatvault sets it to the budget less them (HeapLimit).
+	OnSortMemory func(arenas int64)
 }
 
 func (o *Options) defaults() {
@@ -335,6 +344,11 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 	res.ReadDuration = s.Now().Sub(start)
 	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 
+	// The merge reads spilled runs: their arenas go back before it (memory.go).
+	if err := releaseArenas(sorters); err != nil {
+		return nil, err
+	}
+	s.reportSortMemory()
 	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work, start: start}
 	if err := w.run(ctx, sorters); err != nil {
 		return nil, err
@@ -447,8 +461,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		excluded[t] = true
 	}
 	sorters := make([]*sorter, s.Workers)
-	arenas, _ := SplitMemory(s.SortMemory)
-	budget := int(arenas) / s.Workers
+	budget := int(s.sortArenas()) / s.Workers // memory.go
 	for i := range sorters {
 		so, err := newSorter(budget, workDir)
 		if err != nil {
@@ -456,6 +469,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		}
 		sorters[i] = so
 	}
+	s.reportSortMemory()
 	g, gctx := errgroup.WithContext(ctx)
 	work := make(chan *batch, s.Workers*2)
 	free := make(chan *batch, s.Workers*3)
@@ -562,12 +576,16 @@ type decodeWorker struct {
 	orgs     []int32
 	line     []byte
 	// dec reuses one buffer for every line's strings: ev is done with before the next
-	// line (the sorter copies what it keeps).
+	// line (the sorter copies what it keeps). A canonical line's strings alias the
+	// batch, which stays put until the worker is done with it.
 	dec model.Decoder
 	// shard, when the run is one shard of several, skips the lines of other shards; own
 	// says whether the line at hand counts in this shard's day-level accounting (shard.go).
 	shard *shardFilter
 	own   bool
+	// reencoded counts the lines that were not canonical as read and had to be encoded
+	// again (TestCanonicalLinesAreCopied).
+	reencoded int64
 }
 
 func (w *decodeWorker) batch(b *batch) error {
@@ -599,7 +617,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		return w.quarantine(bl, raw, "unreadable_line", bl.err.Error())
 	}
-	ev, err := w.dec.Decode(raw)
+	ev, canonical, err := w.dec.DecodeCanonical(raw)
 	if err != nil {
 		var de *model.DecodeError
 		if !errors.As(err, &de) {
@@ -639,8 +657,15 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte) error {
 		}
 		return nil
 	}
-	w.line = model.AppendJSON(w.line[:0], &ev)
-	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: w.line}
+	// A line already canonical is kept as read (model.DecodeCanonical); the others are
+	// encoded again.
+	line := raw
+	if !canonical {
+		w.line = model.AppendJSON(w.line[:0], &ev)
+		line = w.line
+		w.reencoded++
+	}
+	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: line}
 	for i, o := range w.orgs {
 		if !w.rt.mine(o) {
 			continue

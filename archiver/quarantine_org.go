@@ -117,7 +117,7 @@ func (r *router) routeQuarantined(dst []int32, raw []byte) []int32 {
 // as many lines as the manifest counts, each a quarantine record (a JSON object with a
 // reason, file and line).
 func (l Ledger) verifyOrgQuarantine(ctx context.Context, org string, day Day, q *DataObject) (int64, error) {
-	if !strings.HasPrefix(q.Key, dayPrefix(org, day)+"quarantine-") {
+	if !strings.HasPrefix(q.Key, dayPrefix(org, day)+"quarantine-") && !strings.HasPrefix(q.Key, dayPrefix3(org, day)+"quarantine-") {
 		return 0, fmt.Errorf("key is outside the day's folder")
 	}
 	g, err := l.openHashedGzip(ctx, q, 64<<10)
@@ -176,7 +176,7 @@ func (l Ledger) OpenQuarantine(ctx context.Context, org string, day Day) (*Store
 	if q == nil {
 		return m, nil, nil
 	}
-	if !strings.HasPrefix(q.Key, dayPrefix(org, day)+"quarantine-") {
+	if !strings.HasPrefix(q.Key, orgQuarantinePrefixOf(m.Version, org, day)) {
 		// Latest checked the manifest is the one sealed here; this is a second lock on
 		// the one key a manifest could point elsewhere with.
 		return nil, nil, fmt.Errorf("%s: %w: its quarantine %s is outside the day's folder", m.Key, ErrUntrustedManifest, q.Key)

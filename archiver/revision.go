@@ -201,6 +201,10 @@ func (c *recordCursor) next() (bool, error) {
 // for the manifest.
 func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgCommit) error {
 	latest := c.latest
+	if latest.Data.Keyless() {
+		// A version 3 day without records names no export: it has no record to drop.
+		return nil
+	}
 	rc, err := w.s.Store.Open(ctx, latest.Data.Key)
 	if err != nil {
 		return fmt.Errorf("read revision %d to compare: %w", latest.Revision, err)
@@ -250,6 +254,9 @@ func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgComm
 // diffStored compares two stored revisions' exports.
 func (l Ledger) diffStored(ctx context.Context, old, new *StoredManifest) (revisionDiff, error) {
 	open := func(m *StoredManifest) (io.Reader, func(), error) {
+		if m.Data.Keyless() {
+			return bytes.NewReader(nil), func() {}, nil // a version 3 day without records
+		}
 		rc, err := l.Store.Open(ctx, m.Data.Key)
 		if err != nil {
 			return nil, nil, err
@@ -379,8 +386,8 @@ func (l Ledger) Supersession(ctx context.Context, key string) (SupersessionRecor
 	if err != nil {
 		return r, false, fmt.Errorf("%s: %w", key, err)
 	}
-	m, err := l.readManifest(ctx, revisionKey(r.Org, day, r.Revision))
-	if errors.Is(err, ErrNotFound) {
+	m, err := l.ManifestAt(ctx, r.Org, day, r.Revision)
+	if m == nil && err == nil {
 		return r, false, nil
 	}
 	if err != nil {
@@ -411,7 +418,7 @@ func (l Ledger) RefusedRevisions(ctx context.Context, fn func(at time.Time) erro
 // (for example because it would drop records) still serves m, and status says why the
 // rerun did not commit. It returns "" when there is none.
 func (l Ledger) FailedSince(ctx context.Context, org string, day Day, m *StoredManifest) (string, error) {
-	key, err := lastKey(ctx, l.Store, failedPrefix(org, day))
+	key, err := l.lastFailedKey(ctx, org, day)
 	if err != nil || key == "" {
 		return "", err
 	}
@@ -421,7 +428,7 @@ func (l Ledger) FailedSince(ctx context.Context, org string, day Day, m *StoredM
 // failedAfter is FailedSince for key, the day's latest failed attempt: it reads the
 // failure only when its time (in its name) comes after m was sealed.
 func (l Ledger) failedAfter(ctx context.Context, org string, day Day, key string, m *StoredManifest) (string, error) {
-	ms, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(key, failedPrefix(org, day)), ".json"), 10, 64)
+	ms, err := parseFailedMs(key)
 	if err != nil {
 		return "", nil // not a failure record of ours
 	}

@@ -21,7 +21,7 @@ var ErrUntrustedManifest = errors.New("manifest is not the one sealed there")
 
 // checkLatest checks that m, read from key for org's day, is that day's sealed manifest.
 func (l Ledger) checkLatest(m *StoredManifest, org string, day Day) error {
-	if m.Org != org || m.Date != day.String() || m.Revision < 1 || revisionKey(org, day, m.Revision) != m.Key {
+	if m.Org != org || m.Date != day.String() || m.Revision < 1 || manifestKeyOf(m.Version, org, day, m.Revision) != m.Key {
 		return fmt.Errorf("%s: %w: it says organization %s, day %s, revision %d", m.Key, ErrUntrustedManifest, m.Org, m.Date, m.Revision)
 	}
 	if len(l.TrustedKeys) > 0 {
@@ -30,6 +30,25 @@ func (l Ledger) checkLatest(m *StoredManifest, org string, day Day) error {
 		}
 	}
 	return nil
+}
+
+// manifestKeyOf is where a manifest of version v of org's day and revision rev is read by
+// day: its day key in layout 3 (version 3), its day index in layout 2 (versions 1 and 2).
+// A manifest read from the other layout's key is not the one sealed there.
+func manifestKeyOf(v int, org string, day Day, rev int) string {
+	if v >= ManifestVersion3 {
+		return dayKey3(org, day, rev)
+	}
+	return revisionKey(org, day, rev)
+}
+
+// orgQuarantinePrefixOf is where the organization quarantine a manifest of version v of
+// org's day names must be.
+func orgQuarantinePrefixOf(v int, org string, day Day) string {
+	if v >= ManifestVersion3 {
+		return dayPrefix3(org, day) + "quarantine-"
+	}
+	return dayPrefix(org, day) + "quarantine-"
 }
 
 // RotatedTrust returns trusted extended by the keys that recorded rotations lead from to

@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"path"
-	"strconv"
 	"sync"
 	"time"
 
@@ -30,9 +29,14 @@ const gzipLevel = gzip.BestSpeed
 // one ordinary gzip member (deflate blocks joined by sync flushes, each primed with the
 // previous block's tail), so any gzip reader decodes it, and the same records always give
 // the same bytes.
+//
+// Two blocks at once per compressor (one filled while the other is compressed) keep every
+// core busy, as each of the seal's writers has its own; four kept twice the buffers, for
+// the whole seal, and held the live heap at the runtime's soft limit, so the collector ran
+// back to back (TestBlockGzipHoldsTwoBlocks). The bytes do not depend on it.
 const (
 	gzipBlock  = 1 << 20
-	gzipBlocks = 4
+	gzipBlocks = 2
 )
 
 // writer merges the sorted runs and turns each organization's records into a staged
@@ -60,6 +64,7 @@ type writer struct {
 	accounted dayAccounting // dayhistory.go
 	signed    signedChains  // signer.go
 	retired   retiredKeys   // retiredkey.go
+	marker    *StoreLayout  // the store's layout marker in layout 3 (writer3.go), nil in layout 2
 }
 
 // orgJob receives one organization's records, in order, from the merge.
@@ -73,6 +78,9 @@ const jobBatch = 256 << 10
 
 func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	s := w.s
+	if err := w.prepareLayout(ctx); err != nil { // writer3.go
+		return err
+	}
 	s.Progress.Phase.Store("writing")
 	var routed int64
 	for _, so := range sorters {
@@ -388,6 +396,9 @@ type orgCommit struct {
 	headSeq        int64
 	headSHA256     [sha256.Size]byte
 	latestRevision int
+	// headKey is the chain head's key as the next manifest names it (previousKey), and tip
+	// the last manifest key under d/ that the head's lookup saw: layout 3 only (writer3.go).
+	headKey, tip string
 	// supersedes is set when the operator superseded a revision this one drops records of.
 	supersedes *Supersession
 	// manifestSHA256 is of the manifest committed, or of the latest found unchanged, for
@@ -429,6 +440,9 @@ func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
 
 // stage decides whether the organization's day changed and, if so, stores its export.
 func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) error {
+	if w.layout3() {
+		return w.stage3(ctx, st, c) // writer3.go
+	}
 	store := w.s.Store
 	l := Ledger{Store: store}
 	head, err := l.Head(ctx, c.Org)
@@ -565,29 +579,15 @@ func (w *writer) commitAll(ctx context.Context) {
 // commit writes an organization's manifest: the chain entry, which is the commit point,
 // then its copy in the day's index.
 func (w *writer) commit(ctx context.Context, c *orgCommit) error {
+	if w.layout3() {
+		return w.commit3(ctx, c) // writer3.go
+	}
 	store := w.s.Store
-	m := &Manifest{
-		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
-		Window: c.window, Counts: c.tally.unpack(c.Counts), Data: c.Data, Quarantined: c.Quarantined,
-		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
-		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
-		Ignored: w.res.Ignored, ChatIndex: c.ChatIndex,
-	}
-	if c.ClockSkew.Total() > 0 {
-		sk := c.ClockSkew
-		m.ClockSkew = &sk
-	}
-	if c.latestRevision > 0 {
-		m.Revision = c.latestRevision + 1
-	}
-	if c.supersedes != nil {
-		m.Supersedes = c.supersedes
+	m := w.newManifest(c)
+	if m.Supersedes != nil {
 		if err := w.recordSupersession(ctx, c, m.Revision); err != nil {
 			return err
 		}
-	}
-	if c.headSeq > 0 {
-		m.Seq, m.Previous = c.headSeq+1, hexSum(c.headSHA256)
 	}
 	if w.s.SigningKey != nil {
 		if err := sign(m, w.s.SigningKey); err != nil {
@@ -616,6 +616,30 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 	return nil
 }
 
+// newManifest makes an organization's manifest of the day, unsigned, in version 2: its
+// revision follows the day's latest, its seq the chain head's.
+func (w *writer) newManifest(c *orgCommit) *Manifest {
+	m := &Manifest{
+		Version: ManifestVersion, Org: c.Org, OrgName: c.Name, Date: w.day.String(), Revision: 1, Seq: 1,
+		Window: c.window, Counts: c.tally.unpack(c.Counts), Data: c.Data, Quarantined: c.Quarantined,
+		DirectorySHA256: w.res.DirectorySHA256, RetentionDays: c.org.RetentionDays,
+		Generator: w.s.Generator, SealedAt: w.s.Now().UTC().Format(time.RFC3339Nano),
+		Ignored: w.res.Ignored, ChatIndex: c.ChatIndex,
+	}
+	if c.ClockSkew.Total() > 0 {
+		sk := c.ClockSkew
+		m.ClockSkew = &sk
+	}
+	if c.latestRevision > 0 {
+		m.Revision = c.latestRevision + 1
+	}
+	m.Supersedes = c.supersedes
+	if c.headSeq > 0 {
+		m.Seq, m.Previous = c.headSeq+1, hexSum(c.headSHA256)
+	}
+	return m
+}
+
 // retention is how long an organization's objects of the day must be kept: from the end
 // of the day, its retentionDays (none when it has none).
 func (w *writer) retention(o model.Organization) CreateOptions {
@@ -631,7 +655,7 @@ func (w *writer) retention(o model.Organization) CreateOptions {
 func (w *writer) recordFailure(ctx context.Context, o model.Organization, cause error) error {
 	now := w.s.Now().UTC()
 	msg := []byte(now.Format(time.RFC3339) + " " + cause.Error() + "\n")
-	key := failedPrefix(o.ID, w.day) + strconv.FormatInt(now.UnixMilli(), 10) + ".json"
+	key := failedKeyFor(w.marker, o.ID, w.day, now.UnixMilli())
 	return w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg), w.retention(o))
 }
 
@@ -673,6 +697,9 @@ func (w *writer) newExportObject(ctx context.Context, org string) (*stagedObject
 		return newStagedObject(w.work, w.stagers)
 	}
 	dir := path.Dir(dataKey(org, w.day, [sha256.Size]byte{}))
+	if w.layout3() {
+		dir = path.Dir(dataKey3(org, w.day, [sha256.Size]byte{}))
+	}
 	so, err := sc.CreateStream(ctx, dir)
 	if err != nil {
 		return nil, fmt.Errorf("store export: %w", err)

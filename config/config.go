@@ -147,9 +147,11 @@ type Export struct {
 	// are excluded and counted rather than quarantined.
 	ExcludeContentTypes []string
 	// SortMemory (export.sortMemory) is the memory budget of a run, whatever the size of
-	// a day: three quarters for the external sort (beyond it, sorted runs spill to
-	// TempDir), the rest for the Go heap, enforced as the runtime's soft memory limit
-	// (archiver.SplitMemory). S3 upload buffers (s3.partSize x 4) come on top.
+	// a day or of the directory: the external sort (beyond it, sorted runs spill to
+	// TempDir) gets what the live heap (directory, router) and the heap's working share
+	// leave, at most three quarters (archiver.SortArenas); the Go heap the rest, enforced
+	// as the runtime's soft memory limit, and all of it once the sort's memory is freed
+	// for the merge (archiver.HeapLimit). S3 upload buffers (s3.partSize x 4) come on top.
 	SortMemory int64
 	// TempDir (export.tempDir) is where sort runs spill; empty means os.TempDir.
 	TempDir string

@@ -30,6 +30,25 @@ func BenchmarkDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkDecodeCanonical is the pipeline's path for a line already canonical: matched
+// against the layout, not decoded in full, and then kept instead of encoded again (compare
+// with Decode plus AppendJSON).
+func BenchmarkDecodeCanonical(b *testing.B) {
+	for _, bl := range benchLines {
+		line := []byte(bl.line)
+		var dc Decoder
+		b.Run(bl.name, func(b *testing.B) {
+			b.SetBytes(int64(len(line)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, canonical, err := dc.DecodeCanonical(line); err != nil || !canonical {
+					b.Fatal(err, canonical)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkAppendJSON(b *testing.B) {
 	for _, bl := range benchLines {
 		e, err := Decode([]byte(bl.line))

@@ -108,6 +108,9 @@ func Decode(line []byte) (Event, error) {
 // ready.
 type Decoder struct {
 	buf []byte
+	// atts, added and removed back the slices of the Events DecodeCanonical returns.
+	atts           []RawJSON
+	added, removed []Participant
 }
 
 // Decode decodes line; see the package's Decode for what it accepts and returns. The

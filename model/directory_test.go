@@ -131,3 +131,66 @@ func TestDecodeDirectoryStreams(t *testing.T) {
 	reliability.Record(t, "operations", "directory snapshot of tens of MB (43 MB at 4M events)", reliability.Kept,
 		"TestDecodeDirectoryStreams: decoded one entry at a time, allocating under a quarter of a snapshot made mostly of ignored fields; the run used to keep the whole file and parse it twice")
 }
+
+// keptBytes returns the live heap that decoding data keeps (the Directory returned).
+func keptBytes(t *testing.T, data string) (int64, *Directory) {
+	t.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	d, err := ParseDirectory([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(data) // live before, so live after: only d differs
+	return int64(after.HeapAlloc) - int64(before.HeapAlloc), d
+}
+
+// TestDirectoryKeepsIDsOnce decodes two snapshots of the same 4,000 users that differ
+// only in how many users each of 20,000 chats has (2 or 6 members), and counts the heap
+// each further chat member keeps. A member names a user (or bot) that the snapshot lists
+// already: its id is kept once, shared, not as a fresh string per chat (48 bytes more a
+// member; a platform of 50,000 organizations has hundreds of thousands), and so is a
+// user's or bot's organization id.
+func TestDirectoryKeepsIDsOnce(t *testing.T) {
+	const orgs, users, chats = 200, 4000, 20000
+	id := func(kind string, i int) string { return fmt.Sprintf("%08x-0000-4000-8000-%s%011d", i, kind, i) }
+	snapshot := func(members int) string {
+		var b strings.Builder
+		b.WriteString(`{"organizations":[`)
+		for i := range orgs {
+			fmt.Fprintf(&b, `%s{"id":%q,"name":"Org %d","archival":true}`, map[bool]string{true: ",", false: ""}[i > 0], id("a", i), i)
+		}
+		b.WriteString(`],"users":[`)
+		for i := range users {
+			fmt.Fprintf(&b, `%s{"id":%q,"orgId":%q,"email":"u%d@example.com","displayName":"U %d"}`, map[bool]string{true: ",", false: ""}[i > 0], id("b", i), id("a", i%orgs), i, i)
+		}
+		b.WriteString(`],"chats":[`)
+		for i := range chats {
+			fmt.Fprintf(&b, `%s{"id":%q,"members":[`, map[bool]string{true: ",", false: ""}[i > 0], id("c", i))
+			for m := range members {
+				fmt.Fprintf(&b, `%s%q`, map[bool]string{true: ",", false: ""}[m > 0], id("b", (i*7+m*13)%users))
+			}
+			b.WriteString(`]}`)
+		}
+		b.WriteString(`]}`)
+		return b.String()
+	}
+	two, d2 := keptBytes(t, snapshot(2))
+	six, d6 := keptBytes(t, snapshot(6))
+	perMember := (six - two) / (4 * chats)
+	t.Logf("kept %d KiB with 2 members a chat, %d KiB with 6: %d bytes per further member", two>>10, six>>10, perMember)
+	if d6.Chats[1].Members[0] != d6.Users[7].ID || d2.Users[0].OrgID != d2.Organizations[0].ID {
+		t.Fatal("the snapshot decoded wrong")
+	}
+	runtime.KeepAlive(d2)
+	// A string header in the chat's list, and no more.
+	const most = 24
+	if perMember > most {
+		t.Fatalf("%d bytes kept per chat member, want at most %d (its string header; the id is the user's)", perMember, most)
+	}
+	reliability.Record(t, "operations", "directory: heap kept per chat member", reliability.Kept,
+		"a string header: a member's id is the user's or bot's own string, and members' and organization ids are kept once however often the snapshot repeats them (was a fresh 36-byte id each time, 64 bytes per member)")
+}

@@ -7,6 +7,10 @@
 #   make bench                    # or: scripts/bench.sh [events...]
 #   BENCH_DIR=/path scripts/bench.sh 1000000
 #
+# Then a wide day: BENCH_WIDE_EVENTS (1,000,000) over BENCH_WIDE_ORGS (50,000; 0 skips
+# it) organizations, sealed BENCH_WIDE_RUNS (1) times into a folder store, for peak RSS
+# against export.sortMemory when the directory and the per-organization state are large.
+#
 # Needs GNU time (/usr/bin/time) and jq: apt-get install -y time jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -75,6 +79,27 @@ for n in "${sizes[@]}"; do
     --store "$dir/store-$n" --temp-dir "$dir/tmp-$n" --log-format json
 done
 
+# The wide day: few events per organization, many organizations. Its peak RSS holds the
+# directory (tens of MB at 50,000 organizations) and what each organization keeps until the
+# day is done, beside the sort: the second half of issue 13's memory target.
+wide_orgs=${BENCH_WIDE_ORGS:-50000}
+wide_events=${BENCH_WIDE_EVENTS:-1000000}
+wide="chatvault run, $wide_orgs organizations (folder store)"
+if [ "$wide_orgs" -gt 0 ]; then
+  log="$dir/log-wide-$wide_orgs-$wide_events"
+  if [ ! -e "$log/$day/_CLOSED" ]; then
+    rm -rf "$log"
+    mkdir -p "$log"
+    echo "bench: generating $wide_events events over $wide_orgs organizations into $log" >&2
+    "$cv" gen --date "$day" --events "$wide_events" --orgs "$wide_orgs" --out "$log" --seed 1 >&2
+  fi
+  freshwide() { rm -rf "$dir/store-wide" "$dir/tmp-wide" && mkdir -p "$dir/tmp-wide"; }
+  echo "bench: sealing $wide_events events over $wide_orgs organizations (${BENCH_WIDE_RUNS:-1} runs)" >&2
+  runs=${BENCH_WIDE_RUNS:-1} measure "$wide" "$wide_events" freshwide "$cv" run --date "$day" --eventlog "$log" \
+    --store "$dir/store-wide" --temp-dir "$dir/tmp-wide" --log-format json
+  rm -rf "$dir/store-wide" "$dir/tmp-wide"
+fi
+
 # The S3 path: the first size sealed into an Object Lock bucket of a local MinIO (built by
 # scripts/minio.sh), with the event log still read from the folder so the row differs from
 # the folder-store row only by its store. Peak RSS is chatvault's alone, not MinIO's.
@@ -103,7 +128,7 @@ echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 printf '%s\n' "${rows[@]}"
 echo
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3)"
-echo "each row: the median wall time of $runs runs, with that run's CPU seconds and peak RSS."
+echo "each row: the median wall time of $runs runs (the wide day: ${BENCH_WIDE_RUNS:-1}), with that run's CPU seconds and peak RSS."
 echo "peak RSS of the jq row is the largest process of the pipeline (GNU time reports the shell's children's maximum)."
 
 # The targets of issue 13, from the rows above (all from this one run of the script).
@@ -119,6 +144,10 @@ if [ "${#sizes[@]}" -gt 1 ]; then
     'BEGIN { d = 100 * (1 - b / a); printf "- %d events: %.0f events/s, %.1f%% below the %d-event rate (target: within 15%%) %s; per CPU second it is %+.1f%% against the smaller day\n", l, b, d, s, (d <= 15 ? "met" : "NOT met"), 100 * (cb / ca - 1) }'
   awk -v r="${peak[$folder/$big]}" -v m="$sortmem" -v l="$big" \
     'BEGIN { printf "- %d events: peak RSS %d MiB, export.sortMemory %d MiB (target: within it) %s\n", l, r, m, (r <= m ? "met" : "NOT met") }'
+fi
+if [ "$wide_orgs" -gt 0 ]; then
+  awk -v r="${peak[$wide/$wide_events]}" -v m="$sortmem" -v o="$wide_orgs" \
+    'BEGIN { printf "- %d organizations: peak RSS %d MiB, export.sortMemory %d MiB (target: within it) %s\n", o, r, m, (r <= m ? "met" : "NOT met") }'
 fi
 awk -v a="${rate[$folder/$small]}" -v j="${rate[$jq/$small]}" -v ca="${cpurate[$folder/$small]}" -v cj="${cpurate[$jq/$small]}" -v s="$small" \
   'BEGIN { x = a / j; printf "- %d events: %.1fx the jq | gzip baseline by wall time (target: at least 7x) %s; %.1fx per CPU second\n", s, x, (x >= 7 ? "met" : "NOT met"), ca / cj }'

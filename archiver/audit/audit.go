@@ -653,26 +653,9 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	if h, ok := a.heads[org]; ok {
 		return h, nil
 	}
-	// The head is usually in today's or yesterday's folder: look there before listing
-	// the organization's whole history.
-	today := archiver.DayOf(a.now())
-	var key string
-	for _, p := range []string{auditDayPrefix(org, today), auditDayPrefix(org, archiver.DayOf(today.Start().Add(-time.Hour)))} {
-		k, err := lastKey(ctx, a.Store, p)
-		if err != nil {
-			return chainHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
-		}
-		if k != "" {
-			key = k
-			break
-		}
-	}
-	if key == "" {
-		k, err := lastKey(ctx, a.Store, auditOrgPrefix(org))
-		if err != nil {
-			return chainHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
-		}
-		key = k
+	key, err := a.headKey(ctx, org)
+	if err != nil {
+		return chainHead{}, fmt.Errorf("audit: find head of %s: %w", org, err)
 	}
 	if key == "" {
 		return chainHead{}, nil
@@ -701,6 +684,90 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	}
 	a.heads[org] = h
 	return h, nil
+}
+
+// headKey returns the key of org's last segment, "" when it has none, without listing
+// the organization's whole history. Keys sort by (folder date, seq) and no segment goes
+// in a folder before its predecessor's, so the head is the last key of the last folder.
+// The head is usually in yesterday's or today's folder: one listing of the keys from
+// yesterday's folder on finds it (a later folder too, a replica's clock ahead). Else it
+// probes for the last folder before yesterday by date, each probe a listing that stops at
+// its first key (firstFolderFrom): the first folder of all (none: no chain), then back
+// from yesterday in doubling steps, then halving the interval between the last folder
+// found and the first day known to have none after it, and lists that folder. An
+// organization last audited k days ago costs about 2·log2(k) probes, whatever the
+// number of its segments or days.
+func (a *Log) headKey(ctx context.Context, org string) (string, error) {
+	yesterday := archiver.DayOf(archiver.DayOf(a.now()).Start().Add(-time.Hour))
+	p := auditOrgPrefix(org)
+	var key string
+	if err := archiver.ListAfter(ctx, a.Store, p, p+yesterday.String(), func(k string) error {
+		key = k
+		return nil
+	}); err != nil || key != "" {
+		return key, err
+	}
+	lo, err := firstFolderFrom(ctx, a.Store, org, archiver.Day{})
+	if err != nil || lo.IsZero() {
+		return "", err
+	}
+	hi := yesterday // no folder from hi on; lo is one, before it
+	if !lo.Before(hi) {
+		return lastKey(ctx, a.Store, p) // not a folder of ours: list, as before
+	}
+	days := func(from, to archiver.Day) int { return int(to.Start().Sub(from.Start()) / (24 * time.Hour)) }
+	for step := 1; ; step *= 2 {
+		d := archiver.DayOf(hi.Start().AddDate(0, 0, -step))
+		if !d.After(lo) {
+			break
+		}
+		f, err := firstFolderFrom(ctx, a.Store, org, d)
+		if err != nil {
+			return "", err
+		}
+		if f.IsZero() || !f.Before(hi) {
+			hi = d
+			continue
+		}
+		lo = f
+		break
+	}
+	for days(lo, hi) > 1 {
+		mid := archiver.DayOf(lo.Start().AddDate(0, 0, days(lo, hi)/2))
+		f, err := firstFolderFrom(ctx, a.Store, org, mid)
+		if err != nil {
+			return "", err
+		}
+		if f.IsZero() || !f.Before(hi) {
+			hi = mid
+		} else {
+			lo = f
+		}
+	}
+	return lastKey(ctx, a.Store, auditDayPrefix(org, lo))
+}
+
+// firstFolderFrom returns the day of org's first folder on or after d (every folder when
+// d is zero), zero when there is none: one listing that starts at d's folder and stops at
+// its first segment key.
+func firstFolderFrom(ctx context.Context, s archiver.Store, org string, d archiver.Day) (archiver.Day, error) {
+	p := auditOrgPrefix(org)
+	startAfter := p
+	if !d.IsZero() {
+		startAfter = p + d.String() // the folder's keys, <date>/…, sort after it
+	}
+	var found archiver.Day
+	err := archiver.ListAfter(ctx, s, p, startAfter, func(key string) error {
+		if _, day, _, ok := parseAuditSegmentKey(key); ok {
+			found = day
+			return archiver.ErrStopListing
+		}
+		return nil
+	})
+	if errors.Is(err, archiver.ErrStopListing) {
+		err = nil
+	}
+	return found, err
 }
 
 // encodeSegmentHeader returns h as one line of JSON (no newline), signed with key when set.

@@ -210,7 +210,7 @@ func (e *Engine) dayMembership(ctx context.Context, l archiver.Ledger, m *archiv
 		}
 		return nil, nil, err
 	}
-	rc, err := l.OpenObject(ctx, m.Data.Key, m.Data.VersionID)
+	rc, err := openData(ctx, l, m)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -286,16 +286,21 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 }
 
 // unsealedDays returns an *UnsealedError when days of from..to have no sealed revision,
-// found from one listing of the organization's sealed days: the range's days are not read
-// one by one (a store listing and a read each) before the range is known to be sealed,
-// so a from decades before the archive (an organization without an archival start has no
-// lower bound) costs one listing, not one per day. Only the few days the error names are
-// read, for their state.
+// found from one listing of the organization's days that starts at from and stops past
+// to (Ledger.ListDays): the range's days are not read one by one (a store listing and a
+// read each) before the range is known to be sealed, and the days before and after the
+// range are not listed at all, so the cost is the range's whatever the history around
+// it, and a from decades before the archive (an organization without an archival start
+// has no lower bound) costs one listing. Only the few days the error names are read,
+// for their state.
 func (e *Engine) unsealedDays(ctx context.Context, org string, from, to archiver.Day) error {
 	sealed := map[archiver.Day]bool{}
-	err := e.ledger().SealedDays(ctx, org, func(d archiver.Day) error {
-		if !d.Before(from) && !d.After(to) {
-			sealed[d] = true
+	err := e.ledger().ListDays(ctx, org, from, func(k archiver.DayKeys) error {
+		if k.Day.After(to) {
+			return archiver.ErrStopListing
+		}
+		if k.Revision != "" && !k.Day.Before(from) {
+			sealed[k.Day] = true
 		}
 		return nil
 	})
@@ -364,8 +369,10 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 		from = start // since alone: nothing was archived before the start
 	}
 	if to.IsZero() {
+		// The last sealed day from `from` on: the listing starts at from, so the days
+		// before it cost nothing, and the ones after it are the range asked for.
 		var last archiver.Day
-		if err := e.ledger().SealedDays(ctx, org, func(d archiver.Day) error { last = d; return nil }); err != nil {
+		if err := e.ledger().SealedDaysFrom(ctx, org, from, func(d archiver.Day) error { last = d; return nil }); err != nil {
 			return from, to, err
 		}
 		if last.IsZero() || last.Before(from) {
@@ -900,13 +907,16 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	}()
 	var sealed []*archiver.StoredManifest
 	var scanned int64
-	for d := from; !d.After(to); d = d.Next() {
-		m, err := ledger.Latest(ctx, rec.Org, d)
-		if err != nil {
-			return nil, err
-		}
+	// The range's latest revisions from one listing of its days (and a read per day),
+	// not a listing and a read per day: Status checks each manifest as Latest does.
+	rows, err := ledger.Status(ctx, rec.Org, from, to)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		m := r.Manifest
 		if m == nil {
-			return nil, taskErrorf("%s is not sealed", d)
+			return nil, taskErrorf("%s is not sealed", r.Day)
 		}
 		// Create checked the range's work; a day sealed again since (a revision) may have
 		// grown it.
@@ -1007,7 +1017,7 @@ func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifes
 	sd := SourceDay{Date: m.Date, Revision: m.Revision, ManifestSHA256: hex.EncodeToString(m.SHA256[:]),
 		JSONLSHA256: m.Data.JSONLSHA256, Records: m.Data.Records}
 	// The version the manifest names, where the store keeps versions (issue 10.6).
-	rc, err := archiver.Ledger{Store: e.Store}.OpenObject(ctx, m.Data.Key, m.Data.VersionID)
+	rc, err := openData(ctx, archiver.Ledger{Store: e.Store}, m)
 	if err != nil {
 		return sd, err
 	}

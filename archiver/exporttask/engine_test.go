@@ -62,6 +62,12 @@ func newKeyedFixture(t *testing.T, key ed25519.PrivateKey) *fixture {
 // signed by key (nil: unsigned), and returns the directory.
 func sealSample(t *testing.T, store archiver.Store, key ed25519.PrivateKey) *model.Directory {
 	t.Helper()
+	return sealSampleAs(t, store, key, days)
+}
+
+// sealSampleAs is sealSample with the sample day sealed as each of dates.
+func sealSampleAs(t *testing.T, store archiver.Store, key ed25519.PrivateKey, dates []string) *model.Directory {
+	t.Helper()
 	root := t.TempDir()
 	copyFile := func(from, to string) {
 		b, err := os.ReadFile(from)
@@ -81,7 +87,7 @@ func sealSample(t *testing.T, store archiver.Store, key ed25519.PrivateKey) *mod
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, d := range days {
+	for _, d := range dates {
 		for _, e := range entries {
 			copyFile(sample+"/2026-11-22/"+e.Name(), root+"/"+d+"/"+e.Name())
 		}
@@ -91,7 +97,7 @@ func sealSample(t *testing.T, store archiver.Store, key ed25519.PrivateKey) *mod
 		t.Fatal(err)
 	}
 	dirBytes, _ := os.ReadFile(root + "/directory.json")
-	for _, d := range days {
+	for _, d := range dates {
 		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{SigningKey: key,
 			Now: func() time.Time { return time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) }, TempDir: t.TempDir(),
 			Logger: slog.New(slog.DiscardHandler)}}

@@ -382,6 +382,9 @@ func TestPathTraversalRefused(t *testing.T) {
 		t.Fatal("the store saw no key at all; the check below would prove nothing")
 	}
 	for _, k := range rec.keys {
+		if k == archiver.LayoutKey {
+			continue // the store's layout marker: the same for every organization, naming none
+		}
 		if !strings.HasPrefix(k, "orgs/"+acme+"/") && !strings.HasPrefix(k, "audit/orgs/"+acme+"/") {
 			t.Errorf("the store was asked for %q, outside acme's key space and its audit", k)
 		}

@@ -16,7 +16,7 @@ import (
 // FreshnessLedger is what the freshness metrics read of the store (archiver.Ledger).
 type FreshnessLedger interface {
 	DayLedger
-	AccountingKeys(ctx context.Context, fn func(key string, day archiver.Day) error) error
+	AccountingKeysFrom(ctx context.Context, from archiver.Day, fn func(key string, day archiver.Day) error) error
 	ReadAccounting(ctx context.Context, key string) (*archiver.StoredAccounting, error)
 }
 
@@ -37,7 +37,11 @@ type FreshnessLedger interface {
 // organization's days from its start; each later one lists only the days after its last
 // sealed day and looks up the gaps before it, one request per organization (plus one
 // per gap), whatever the archive's age; and it reads only the accounting objects it has
-// not read.
+// not read. The accounting objects are listed whole by the first Refresh of each UTC day
+// (the gauges total every sealed day), and by the others from the oldest of the last
+// LookBack days and the days not sealed yet: one listing of the newest days, not of the
+// archive's history. (A day older than that sealed again by hand shows by the next day.)
+// A day sealed in shards counts the join of its shards' objects (archiver.JoinAccountings).
 type Freshness struct {
 	Ledger FreshnessLedger
 	// Directory returns the current directory (which organizations archive, from when).
@@ -55,17 +59,22 @@ type Freshness struct {
 
 	mu   sync.Mutex // serializes Refresh
 	days dayIndex
-	// accounting caches, per day, the latest accounting object read.
+	// accounting caches, per day, what its accounting objects say.
 	accounting map[archiver.Day]dayAccounting
+	// fullListed is the day (UTC) of the last Refresh that listed every accounting object.
+	fullListed archiver.Day
 
 	snapMu sync.Mutex
 	snap   *freshnessSnapshot
 }
 
 type dayAccounting struct {
-	key         string
+	keys        []string // the day's accounting keys, as last listed
 	quarantined int64
 	sealedAt    time.Time
+	// objects are the day's objects read, reduced to what a join needs: the latest only
+	// when it is an unsharded run's; every one when it is a shard's.
+	objects map[string]*archiver.StoredAccounting
 }
 
 // OrgFreshness is one organization's state in the ledger.
@@ -217,7 +226,18 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 		s.orgs = append(s.orgs, st)
 	}
 	f.days.forget(archiving)
-	if err := f.readQuarantine(ctx, s); err != nil {
+	// The accounting objects that may have been written since the last Refresh: those of
+	// the last lookBack days (a catch-up's, a rerun's) and of the days not sealed yet.
+	from := archiver.DayOf(today.Start().AddDate(0, 0, -lookBack))
+	for _, o := range s.orgs {
+		if o.FirstUnsealed.Before(from) {
+			from = o.FirstUnsealed
+		}
+	}
+	if f.fullListed != today {
+		from = archiver.Day{} // once a day, all of them
+	}
+	if err := f.readQuarantine(ctx, s, from); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -249,27 +269,34 @@ func (f *Freshness) readOrg(ctx context.Context, org string, from, today archive
 	return st, nil
 }
 
-// readQuarantine reads each day's latest accounting object it has not read yet.
-func (f *Freshness) readQuarantine(ctx context.Context, s *freshnessSnapshot) error {
-	latest := map[archiver.Day]string{}
-	if err := f.Ledger.AccountingKeys(ctx, func(key string, day archiver.Day) error {
-		latest[day] = key // keys are listed oldest first within a day
+// readQuarantine lists the accounting objects of the days from `from` on (every day when
+// from is zero) and reads, of each day whose keys changed, the objects it has not read
+// that the day's join needs (archiver.JoinAccountings).
+func (f *Freshness) readQuarantine(ctx context.Context, s *freshnessSnapshot, from archiver.Day) error {
+	listed := map[archiver.Day][]string{}
+	if err := f.Ledger.AccountingKeysFrom(ctx, from, func(key string, day archiver.Day) error {
+		listed[day] = append(listed[day], key) // keys are listed oldest first within a day
 		return nil
 	}); err != nil {
 		return err
 	}
-	for day, key := range latest {
-		if f.accounting[day].key == key {
+	for day := range f.accounting {
+		if _, ok := listed[day]; !ok && !day.Before(from) {
+			delete(f.accounting, day) // not in the store (objects are never deleted, but say what it says)
+		}
+	}
+	for day, keys := range listed {
+		if slices.Equal(f.accounting[day].keys, keys) {
 			continue
 		}
-		a, err := f.Ledger.ReadAccounting(ctx, key)
+		a, err := f.readDay(ctx, f.accounting[day].objects, keys)
 		if err != nil {
 			return err
 		}
-		// An unparsable time counts as the epoch: the records are still counted, and the
-		// alert (on a recent time) stays quiet about an object verify reports anyway.
-		at, _ := time.Parse(time.RFC3339, a.SealedAt)
-		f.accounting[day] = dayAccounting{key: key, quarantined: a.Input.Quarantined, sealedAt: at}
+		f.accounting[day] = a
+	}
+	if from.IsZero() {
+		f.fullListed = archiver.DayOf(s.at)
 	}
 	for _, a := range f.accounting {
 		if a.quarantined == 0 {
@@ -282,4 +309,53 @@ func (f *Freshness) readQuarantine(ctx context.Context, s *freshnessSnapshot) er
 		}
 	}
 	return nil
+}
+
+// readDay reads what the day's accounting objects (keys, oldest first) say: the latest
+// object, and, when it is a shard's, the others too, to join the shards. Objects in known
+// are not read again.
+func (f *Freshness) readDay(ctx context.Context, known map[string]*archiver.StoredAccounting, keys []string) (dayAccounting, error) {
+	read := func(key string) (*archiver.StoredAccounting, error) {
+		if a, ok := known[key]; ok {
+			return a, nil
+		}
+		a, err := f.Ledger.ReadAccounting(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		// Only what a join needs: a run's list of manifests may be long.
+		return &archiver.StoredAccounting{Key: a.Key, SHA256: a.SHA256, Accounting: &archiver.Accounting{
+			Version: a.Version, Date: a.Date, Input: a.Input, DirectorySHA256: a.DirectorySHA256,
+			Generator: a.Generator, SealedAt: a.SealedAt, Shard: a.Shard}}, nil
+	}
+	d := dayAccounting{keys: keys, objects: map[string]*archiver.StoredAccounting{}}
+	last, err := read(keys[len(keys)-1])
+	if err != nil {
+		return d, err
+	}
+	all := []*archiver.StoredAccounting{last}
+	if last.Shard != nil {
+		all = all[:0]
+		for _, key := range keys {
+			a, err := read(key)
+			if err != nil {
+				return d, err
+			}
+			all = append(all, a)
+		}
+	}
+	for _, a := range all {
+		d.objects[a.Key] = a
+	}
+	t := archiver.JoinAccountings(all)
+	d.quarantined = t.Input.Quarantined
+	for _, key := range t.Keys {
+		// An unparsable time counts as the epoch: the records are still counted, and the
+		// alert (on a recent time) stays quiet about an object verify reports anyway.
+		at, _ := time.Parse(time.RFC3339, d.objects[key].SealedAt)
+		if at.After(d.sealedAt) {
+			d.sealedAt = at
+		}
+	}
+	return d, nil
 }

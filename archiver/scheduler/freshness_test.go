@@ -77,7 +77,7 @@ func (l *ledgerFake) DayKeys(_ context.Context, org string, d archiver.Day) (arc
 	return l.keys(org, d), nil
 }
 
-func (l *ledgerFake) AccountingKeys(_ context.Context, fn func(string, archiver.Day) error) error {
+func (l *ledgerFake) AccountingKeysFrom(_ context.Context, from archiver.Day, fn func(string, archiver.Day) error) error {
 	l.mu.Lock()
 	var keys []string
 	for k := range l.accounting {
@@ -93,6 +93,9 @@ func (l *ledgerFake) AccountingKeys(_ context.Context, fn func(string, archiver.
 		}
 	}
 	for _, k := range keys {
+		if d := day(strings.Split(k, "/")[1]); d.Before(from) {
+			continue
+		}
 		if err := fn(k, day(strings.Split(k, "/")[1])); err != nil {
 			return err
 		}

@@ -13,7 +13,9 @@ import (
 // Counts are the requests a Counting store has seen, by kind ("Create", "Open", "List",
 // "ListAfter"), and "Keys": how many keys its listings handed to their callbacks. Growth
 // laws are tested with them (a lookup that must not grow with the history), never with
-// timings.
+// timings. Reads of the store's layout marker (archiver.LayoutKey) are counted apart, as
+// "Layout", and not in Requests: a process reads it once per store (Ledger.StoreLayout),
+// not once per lookup.
 type Counts map[string]int
 
 // Requests is the number of requests of every kind.
@@ -56,6 +58,10 @@ func (c *Counting) Reset() Counts {
 	return n
 }
 
+// Unwrap implements archiver.LayoutUnwrapper: the layout marker remembered for the store
+// it wraps is its own.
+func (c *Counting) Unwrap() archiver.Store { return c.Store }
+
 // Create implements archiver.Store.
 func (c *Counting) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
 	c.add("Create", 1)
@@ -64,6 +70,10 @@ func (c *Counting) Create(ctx context.Context, key string, body io.Reader, size 
 
 // Open implements archiver.Store.
 func (c *Counting) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if key == archiver.LayoutKey {
+		c.add("Layout", 1)
+		return c.Store.Open(ctx, key)
+	}
 	c.add("Open", 1)
 	return c.Store.Open(ctx, key)
 }

@@ -22,6 +22,7 @@ func RunLookups(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	t.Run("HeadDoesNotListTheChain", func(t *testing.T) { testHeadLookup(t, newStore) })
 	t.Run("StatusIsOneListing", func(t *testing.T) { testStatusLookup(t, newStore) })
 	t.Run("AccountingIsOneListing", func(t *testing.T) { testAccountingLookup(t, newStore) })
+	runLookups3(t, newStore)
 }
 
 // testAccountingLookup: the latest accounting object of each day of a range (status's

@@ -4,6 +4,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -20,6 +21,15 @@ import (
 // The recorded hold events (see Ledger.Hold) must decode and, on a locking store, be
 // neither deleted nor replaced either: they are the evidence of the legal holds.
 func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+	if s := rep.state; s != nil && s.layout3 && s.layout == nil {
+		// Accounting objects name manifests by seq and revision: in layout 3 they are
+		// read by their day keys (readNamed).
+		sl, err := s.marker(ctx, l)
+		if err != nil {
+			return err
+		}
+		s.layout = sl
+	}
 	keys, err := listKeys(ctx, l.Store, archiver.AccountingPrefix)
 	if err != nil {
 		return err
@@ -187,7 +197,10 @@ func verifyAccountingObject(ctx context.Context, l archiver.Ledger, day archiver
 			rep.problem("%s: names manifest %d of organization %q", a.Key, am.Seq, am.Org)
 			continue
 		}
-		m, err := l.ReadManifest(ctx, key)
+		m, err := readNamed(ctx, l, rep.state, am.Org, day, am.Seq, am.Revision)
+		if err == nil {
+			key = m.Key
+		}
 		switch {
 		case err != nil:
 			rep.problem("%s: manifest %s: %v", a.Key, key, err)
@@ -248,4 +261,34 @@ func (a *accountingNumbers) check(day archiver.Day, key string, rep *Report) {
 			key, a.next)
 		a.next = n + 1
 	}
+}
+
+// readNamed reads org's manifest seq, revision rev of day, which an accounting object
+// names: by its old chain key, or in layout 3 by its day key (a store with a layout
+// marker: first for a day from the marker's since on, after the old key before it). The
+// manifest read must have that seq.
+func readNamed(ctx context.Context, l archiver.Ledger, s *state, org string, day archiver.Day, seq int64, rev int) (*archiver.StoredManifest, error) {
+	keys := []string{archiver.ChainKey(org, seq)}
+	if s != nil && s.layout != nil && rev >= 1 {
+		k3 := archiver.DayKey3(org, day, rev)
+		if since := s.layout.SinceDay(); !since.IsZero() && !day.Before(since) {
+			keys = []string{k3, keys[0]}
+		} else {
+			keys = append(keys, k3)
+		}
+	}
+	var first error
+	for _, key := range keys {
+		m, err := l.ReadManifest(ctx, key)
+		switch {
+		case err == nil && m.Seq != seq:
+			err = fmt.Errorf("%s holds seq %d", key, m.Seq)
+		case err == nil:
+			return m, nil
+		}
+		if first == nil || !errors.Is(err, archiver.ErrNotFound) {
+			first = err
+		}
+	}
+	return nil, first
 }

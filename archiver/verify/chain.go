@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"crypto/ed25519"
+	"sync"
 
 	"github.com/chatvault/chatvault/model"
 )
@@ -31,6 +32,17 @@ type state struct {
 	// chains as walked (witness.go).
 	auditWitness map[string]archiver.WitnessAuditHead
 	auditChains  map[string]*auditChainSummary
+	// layout is the store's layout marker (nil: a store only layout 2 wrote to, whose
+	// days are looked up in the old layout only, as the readers do); layout3 is set once
+	// a full verification merged an organization with layout-3 keys.
+	layout  *archiver.StoreLayout
+	layout3 bool
+	// markerOnce reads the marker once per verification (marker).
+	markerOnce sync.Once
+	markerSL   *archiver.StoreLayout
+	markerErr  error
+	// members are the members objects a verification of days checked (layout3.go).
+	members membersChecked
 	// newestElsewhere is, with Org set, a lower bound of the store's newest sealed day
 	// read without walking the other chains (coverage.go).
 	newestElsewhere archiver.Day
@@ -47,6 +59,11 @@ type chainSummary struct {
 	headSeq    int64
 	headSum    string
 	headSigner string
+	// headKey is the key of the manifest headSum is of ("" when the summary was taken
+	// from a checkpoint of version 1, which does not record it); tipKey the greatest
+	// manifest key under orgs/<org>/d/ ("" when none): what a later commit's key is
+	// compared with (layout3.go).
+	headKey, tipKey string
 	// newDays are the days of the manifests an incremental verification read after the
 	// checkpoint.
 	newDays []archiver.Day
@@ -69,6 +86,14 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 	if err != nil {
 		return err
 	}
+	if opt.days() || opt.Incremental {
+		// They look days up by key; a full verification lists every key, and reads the
+		// marker only once it met a layout-3 one (verifyOrg, verifyAccounting).
+		if s.layout, err = s.marker(ctx, l); err != nil {
+			return err
+		}
+	}
+	s.members = membersChecked{}
 	s.rotations = rot
 	if opt.Directory != nil {
 		s.archiving = map[string]model.Organization{}
@@ -99,6 +124,14 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 	}
 	rep.state = s
 	return nil
+}
+
+// marker reads the store's layout marker, once per verification and from the store,
+// not from the readers' cache (archiver.Ledger.StoreLayout): verify checks the store as it
+// is, a marker deleted since this process first read it included.
+func (s *state) marker(ctx context.Context, l archiver.Ledger) (*archiver.StoreLayout, error) {
+	s.markerOnce.Do(func() { s.markerSL, s.markerErr = archiver.ReadStoreLayout(ctx, l.Store) })
+	return s.markerSL, s.markerErr
 }
 
 // endVerify runs the checks that need every chain: coverage and the witness (manifest
@@ -132,6 +165,10 @@ type orgCheck struct {
 	// signed is set once a manifest of the chain carries a signature (state.signed, set
 	// when the organization's report is merged: organizations are checked concurrently).
 	signed bool
+	// layout3 is set once a manifest of layout 3 was walked (in seq order): the old
+	// chain must not grow after it (layout3.go). layout3Keys is set when the
+	// organization's keys include layout-3 ones.
+	layout3, layout3Keys bool
 }
 
 // beginOrg starts the walk of org's chain. A Verify without beginVerify (nil state)
@@ -148,39 +185,52 @@ func (s *state) beginOrg(org string) *orgCheck {
 func (s *state) merge(c *orgCheck) {
 	s.chains[c.org] = c.sum
 	s.signed = s.signed || c.signed
+	s.layout3 = s.layout3 || c.layout3Keys
 }
 
-// manifest checks one manifest of the chain, in seq order: its signature against the
-// trusted keys, that a signed chain stays signed, and that its key changes only as a
-// rotation statement says; and it notes the day and the witnessed head.
+// manifest checks one manifest of the chain, read in seq order: signature (signature)
+// and its place in the chain (ordered).
 func (c *orgCheck) manifest(m *archiver.StoredManifest, rep *Report) {
+	c.signature(m, rep)
+	c.ordered(linkOf(m, m.Seq), rep)
+}
+
+// signature checks m's signature against the trusted keys: what needs no other manifest.
+func (c *orgCheck) signature(m *archiver.StoredManifest, rep *Report) {
 	if err := archiver.CheckManifestSignature(m.Manifest, c.s.trusted); err != nil {
 		rep.problem("%s: %v", m.Key, err)
 	}
-	id, err := archiver.ManifestSigner(m.Manifest)
+}
+
+// ordered notes one manifest of the chain, in seq order: that a signed chain stays
+// signed, and that its key changes only as a rotation statement says; and it notes the
+// day and the witnessed head.
+func (c *orgCheck) ordered(e link, rep *Report) {
+	id := e.signer
 	switch {
-	case err != nil:
-		// Reported above.
+	case e.signerErr:
+		// Reported with the manifest.
 	case id == "" && c.prevSigned:
 		rep.problem("%s: the chain goes from signed (key %s) to unsigned at seq %d: a manifest replaced by one "+
-			"without a signature, or signing turned off (which a signed archive must never do)", m.Key, c.prevKey, m.Seq)
+			"without a signature, or signing turned off (which a signed archive must never do)", e.key, c.prevKey, e.seq)
 	case id != "" && c.prevSigned && id != c.prevKey && !archiver.Rotated(c.s.rotations, c.prevKey, id):
 		rep.problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation "+
-			"(no statement under %s signed by both keys: see chatvault keys rotate)", m.Key, c.prevKey, id, m.Seq, archiver.RotationsPrefix)
+			"(no statement under %s signed by both keys: see chatvault keys rotate)", e.key, c.prevKey, id, e.seq, archiver.RotationsPrefix)
 	}
-	if id != "" {
+	if id != "" && !e.signerErr {
 		c.signed = true
 		c.prevSigned, c.prevKey = true, id
 	}
-	if day, err := archiver.ParseDay(m.Date); err == nil {
-		c.days[day] = true
+	if !e.day.IsZero() {
+		c.days[e.day] = true
 	}
-	if m.Seq > c.sum.headSeq {
-		c.sum.headSeq = m.Seq
+	if e.seq > c.sum.headSeq {
+		c.sum.headSeq = e.seq
 	}
-	c.sum.headSum, c.sum.headSigner = hexSum(m.SHA256), id
-	if w, ok := c.s.witness[c.org]; ok && w.Seq == m.Seq {
-		c.sum.witnessed, c.sum.witnessSum = true, hexSum(m.SHA256)
+	c.sum.headSum, c.sum.headSigner = hexSum(e.sum), id
+	c.sum.headKey = e.key
+	if w, ok := c.s.witness[c.org]; ok && w.Seq == e.seq {
+		c.sum.witnessed, c.sum.witnessSum = true, hexSum(e.sum)
 	}
 }
 

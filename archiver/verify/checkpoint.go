@@ -24,8 +24,10 @@ import (
 // order is time order.
 const CheckpointPrefix = "verifications/checkpoints/"
 
-// CheckpointVersion is the version of the checkpoints this release writes.
-const CheckpointVersion = 1
+// CheckpointVersion is the version of the checkpoints this release writes. Version 2
+// (layout 3) records each organization's head key and tip, and the sample cursor's key;
+// version 1 checkpoints are still read (their heads are old chain keys, by seq).
+const CheckpointVersion = 2
 
 // Checkpoint records what a verification found sound: per organization, up to which seq
 // its chain was verified and that manifest's SHA-256. An incremental verification checks
@@ -65,6 +67,12 @@ type CheckpointOrg struct {
 	Seq    int64  `json:"seq"`
 	SHA256 string `json:"sha256"`
 	Signer string `json:"signer,omitempty"`
+	// Key (version 2) is where the manifest Seq is stored: its layout-3 day key, or its
+	// old chain key (the only kind a version 1 checkpoint knows: ChainKey(Org, Seq)). Tip
+	// is the greatest manifest key under orgs/<org>/d/ verified ("" when none): the
+	// manifests committed since that are not late sort after it.
+	Key string `json:"key,omitempty"`
+	Tip string `json:"tip,omitempty"`
 	// First and Last are the oldest and newest days of the chain as verified; Gaps the
 	// days from the organization's expected start to Last without a manifest.
 	First string      `json:"first,omitempty"`
@@ -72,10 +80,15 @@ type CheckpointOrg struct {
 	Gaps  [][2]string `json:"gaps,omitempty"`
 }
 
-// SampleCursor is the next organization-day the rotating sample re-hashes.
+// SampleCursor is the next organization-day the rotating sample re-hashes. The sample
+// walks each chain back from its checkpointed head, one GET a day (incremental.go): Key
+// (version 2) is where the manifest Seq is stored and SHA256 what the manifest after it
+// names as previous. A version 1 cursor (no Key) starts again from Org's head.
 type SampleCursor struct {
-	Org string `json:"org"`
-	Seq int64  `json:"seq"`
+	Org    string `json:"org"`
+	Seq    int64  `json:"seq"`
+	Key    string `json:"key,omitempty"`
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // ErrCheckpoint is wrapped by the errors of a checkpoint that must not be used.
@@ -133,7 +146,7 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 	if err := dec.Decode(&c); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrCheckpoint, key, err)
 	}
-	if c.Version != CheckpointVersion {
+	if c.Version < 1 || c.Version > CheckpointVersion {
 		return nil, fmt.Errorf("%w: %s: version %d", ErrCheckpoint, key, c.Version)
 	}
 	if c.Signature == nil {
@@ -147,9 +160,13 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
 	}
 	for i, o := range c.Orgs {
-		if archiver.CheckKey(archiver.ChainKey(o.Org, 1)) != nil || o.Seq < 1 || len(o.SHA256) != 64 || (i > 0 && c.Orgs[i-1].Org >= o.Org) {
+		if archiver.CheckKey(archiver.ChainKey(o.Org, 1)) != nil || o.Seq < 1 || len(o.SHA256) != 64 || (i > 0 && c.Orgs[i-1].Org >= o.Org) ||
+			!ownKey(o.Org, o.Key) || !ownKey(o.Org, o.Tip) {
 			return nil, fmt.Errorf("%w: %s: malformed organization entry %+v", ErrCheckpoint, key, o)
 		}
+	}
+	if cur := c.Sample; cur != nil && !ownKey(cur.Org, cur.Key) {
+		return nil, fmt.Errorf("%w: %s: malformed sample cursor %+v", ErrCheckpoint, key, *cur)
 	}
 	c.Key = key
 	return &c, nil
@@ -293,9 +310,23 @@ func (c *checkpointer) write(ctx context.Context, complete bool) error {
 	return nil
 }
 
+// ownKey reports whether key is empty or one of org's keys.
+func ownKey(org, key string) bool {
+	return key == "" || (strings.HasPrefix(key, "orgs/"+org+"/") && archiver.CheckKey(key) == nil)
+}
+
+// headKey is where o's checkpointed head is stored: its key, or (version 1) its old
+// chain key.
+func (o CheckpointOrg) headKey() string {
+	if o.Key != "" {
+		return o.Key
+	}
+	return archiver.ChainKey(o.Org, o.Seq)
+}
+
 // checkpointOrg is the walked chain as a checkpoint records it.
 func (c *orgCheck) checkpointOrg() CheckpointOrg {
-	o := CheckpointOrg{Org: c.org, Seq: c.sum.headSeq, SHA256: c.sum.headSum, Signer: c.sum.headSigner}
+	o := CheckpointOrg{Org: c.org, Seq: c.sum.headSeq, SHA256: c.sum.headSum, Signer: c.sum.headSigner, Key: c.sum.headKey, Tip: c.sum.tipKey}
 	if !c.sum.first.IsZero() {
 		o.First, o.Last = c.sum.first.String(), c.sum.last.String()
 	}
@@ -309,7 +340,7 @@ func (c *orgCheck) checkpointOrg() CheckpointOrg {
 func resume(ctx context.Context, l archiver.Ledger, cp *Checkpoint, rep *Report, c *checkpointer) error {
 	s := rep.state
 	for _, o := range cp.Orgs {
-		sum := &chainSummary{headSeq: o.Seq, headSum: o.SHA256, headSigner: o.Signer}
+		sum := &chainSummary{headSeq: o.Seq, headSum: o.SHA256, headSigner: o.Signer, headKey: o.Key, tipKey: o.Tip}
 		sum.first, _ = archiver.ParseDay(o.First)
 		sum.last, _ = archiver.ParseDay(o.Last)
 		for _, g := range o.Gaps {
@@ -319,7 +350,7 @@ func resume(ctx context.Context, l archiver.Ledger, cp *Checkpoint, rep *Report,
 		}
 		if w, ok := s.witness[o.Org]; ok && w.Seq <= o.Seq {
 			// The witnessed entry, by key: the chain up to o.Seq was verified.
-			m, err := l.ReadManifest(ctx, archiver.ChainKey(o.Org, w.Seq))
+			m, err := readWitnessed(ctx, l, archiver.WitnessHead{Org: o.Org, Seq: w.Seq, Date: w.Date, Revision: w.Revision})
 			if err == nil {
 				rep.Read(1, int64(len(m.Bytes)))
 				sum.witnessed, sum.witnessSum = true, hexSum(m.SHA256)

@@ -110,13 +110,27 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 	return nil
 }
 
-// verifyOrgDay verifies org's day folder of day: every revision's manifest (its day index,
-// the chain entry it copies, the link to the chain entry before it) and the objects it
+// verifyOrgDay verifies org's manifests of day: in layout 3 (a store with a layout
+// marker, docs/design/layout.md) those of its day prefix, each with the link to the
+// manifest its previousKey names and its late copy; in the old layout (a day before the
+// marker's since, or a store without one) those of its day folder, each with the chain
+// entry its day index copies and the link to the entry before it; and the objects each
 // names. It returns how many manifests it found.
 func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
 	if archiver.CheckKey(archiver.DayPrefix(org, day)+"x") != nil {
 		rep.problem("organization %q: not a valid organization id", org)
 		return 0, nil
+	}
+	n := 0
+	if sl := rep.state.layout; sl != nil {
+		k, err := verifyOrgDay3(ctx, l, org, day, rep)
+		if err != nil {
+			return k, err
+		}
+		n += k
+		if since := sl.SinceDay(); !since.IsZero() && !day.Before(since) {
+			return n, nil // sealed after the upgrade: layout 3 only
+		}
 	}
 	prefix := archiver.DayPrefix(org, day)
 	keys, err := listKeys(ctx, l.Store, prefix)
@@ -124,7 +138,6 @@ func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiv
 		return 0, err
 	}
 	referenced := map[string]bool{}
-	n := 0
 	for _, idx := range keys {
 		rev, ok := parseRevision(prefix, idx)
 		if !ok {
@@ -144,6 +157,101 @@ func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiv
 		}
 	}
 	return n, nil
+}
+
+// verifyOrgDay3 verifies org's layout-3 manifests of day (verifyOrgDay): one listing of
+// the day prefix, then per manifest one GET, one for the manifest its previousKey names
+// (the link), one for its late copy when it is late, and its objects.
+func verifyOrgDay3(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
+	prefix := archiver.DayPrefix3(org, day)
+	keys, err := listKeys(ctx, l.Store, prefix)
+	if err != nil {
+		return 0, err
+	}
+	referenced := map[string]bool{}
+	n := 0
+	for _, key := range keys {
+		_, name, ok := archiver.ParseDayKey3(org, key)
+		if !ok {
+			continue
+		}
+		if _, ok := archiver.ParseRevisionName(name); !ok {
+			continue
+		}
+		referenced[key] = true
+		n++
+		if err := verifyDayManifest3(ctx, l, org, day, key, referenced, rep); err != nil {
+			return n, err
+		}
+	}
+	reportUnreferenced(keys, referenced, rep)
+	if lk, ok := l.Store.(archiver.Locker); ok {
+		if err := archiver.CheckVersions(ctx, lk, prefix, rep); err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// verifyDayManifest3 verifies the layout-3 manifest at key: where it is stored, its link
+// to the manifest its previousKey names, its late copy, and what it names.
+func verifyDayManifest3(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, key string, referenced map[string]bool, rep *Report) error {
+	m, err := l.ReadManifest(ctx, key)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rep.problem("%s: %v", key, err)
+		return nil
+	}
+	rep.Manifests++
+	rep.Read(1, int64(len(m.Bytes)))
+	checkManifest(org, -1, m, rep)
+	c := &orgCheck{s: rep.state, org: org, sum: &chainSummary{}, days: map[archiver.Day]bool{}}
+	switch {
+	case m.Seq < 1:
+		rep.problem("%s: seq %d", key, m.Seq)
+	case m.Seq == 1 && (m.Previous != "" || m.PreviousKey != ""):
+		rep.problem("%s: first manifest names a previous one", key)
+	case m.Seq > 1:
+		pk := previousManifestKey(org, m)
+		prev, err := l.ReadManifest(ctx, pk)
+		rep.Read(1, int64(len(prevBytes(prev))))
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case m.PreviousKey == "" && m.Version >= archiver.ManifestVersion3:
+			rep.problem("%s: seq %d names no previousKey", key, m.Seq)
+		case err != nil:
+			rep.problem("%s: the manifest before it, %s: %v", key, pk, err)
+		case prev.Seq != m.Seq-1 || prev.Org != org:
+			rep.problem("%s: previousKey %s holds %s seq %d, not seq %d", key, pk, prev.Org, prev.Seq, m.Seq-1)
+		case m.Previous != hexSum(prev.SHA256):
+			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
+		default:
+			c.follow(prev)
+			pl := linkOf(prev, prev.Seq)
+			checkPreviousKey(linkOf(m, m.Seq), &pl, rep)
+			if prev.Version < archiver.ManifestVersion3 {
+				checkPrevIndexed(ctx, l, org, key, prev, rep)
+			}
+		}
+	}
+	if m.Late {
+		referenced[archiver.LateKey(org, m.Seq)] = true
+		if err := sameBytes(ctx, l, archiver.LateKey(org, m.Seq), m.SHA256, rep); err != nil {
+			return err
+		}
+	}
+	c.manifest(m, rep)
+	rep.state.signed = rep.state.signed || c.signed
+	checkSealedAfterDay(m, rep)
+	for _, k := range namedKeys(key, m) {
+		referenced[k] = true
+	}
+	verifyManifestDay(ctx, l, org, day, m, key, nil, rep)
+	rep.state.members.check(ctx, l, org, m, rep)
+	return nil
 }
 
 // parseRevision returns the revision of a day index key (prefix + "r0001.json").
@@ -170,6 +278,10 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 		return
 	}
 	rep.Read(1, int64(len(im.Bytes)))
+	if im.Version >= archiver.ManifestVersion3 {
+		rep.problem("%s: a version 3 manifest under the old day folder: version 3 manifests are stored under %s", idx, archiver.DayRoot3(org))
+		return
+	}
 	if im.Seq < 1 || im.Org != org || im.Date != day.String() || im.Revision != rev {
 		rep.problem("%s: day index of %s %s revision %d seq %d, under %s %s revision %d", idx, im.Org, im.Date, im.Revision, im.Seq, org, day, rev)
 		return
@@ -191,7 +303,7 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 	case m.Seq == 1 && m.Previous != "":
 		rep.problem("%s: first manifest names a previous one", key)
 	case m.Seq > 1:
-		pk := archiver.ChainKey(org, m.Seq-1)
+		pk := previousManifestKey(org, m)
 		prev, err := l.ReadManifest(ctx, pk)
 		rep.Read(1, int64(len(prevBytes(prev))))
 		switch {
@@ -285,12 +397,11 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 	}
 	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
 		w := s.witness[org]
-		key := archiver.ChainKey(org, w.Seq)
-		if archiver.CheckKey(key) != nil {
+		if archiver.CheckKey(archiver.ChainKey(org, w.Seq)) != nil {
 			rep.problem("witness: organization %q is not a valid organization id", org)
 			continue
 		}
-		m, err := l.ReadManifest(ctx, key)
+		m, err := readWitnessed(ctx, l, w)
 		h := walkedHead{headSeq: w.Seq}
 		switch {
 		case err != nil && ctx.Err() != nil:
@@ -305,4 +416,28 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 		h.compare(rep, "organization "+org, "manifest", "holds no chain for it", w.Seq, w.Date, w.SHA256)
 	}
 	return nil
+}
+
+// readWitnessed reads the manifest a witnessed head names, by key: at its old chain key
+// (an older head), else at the layout-3 key of its date and revision, which must hold the
+// witnessed seq. One GET for an old head, two for a layout-3 one.
+func readWitnessed(ctx context.Context, l archiver.Ledger, w archiver.WitnessHead) (*archiver.StoredManifest, error) {
+	m, err := l.ReadManifest(ctx, archiver.ChainKey(w.Org, w.Seq))
+	if !errors.Is(err, archiver.ErrNotFound) {
+		return m, err
+	}
+	day, derr := archiver.ParseDay(w.Date)
+	if derr != nil || w.Revision < 1 {
+		return nil, err
+	}
+	m3, err3 := l.ReadManifest(ctx, archiver.DayKey3(w.Org, day, w.Revision))
+	switch {
+	case errors.Is(err3, archiver.ErrNotFound):
+		return nil, err
+	case err3 != nil:
+		return nil, err3
+	case m3.Seq != w.Seq:
+		return nil, fmt.Errorf("%s holds seq %d, not the witnessed %d", m3.Key, m3.Seq, w.Seq)
+	}
+	return m3, nil
 }

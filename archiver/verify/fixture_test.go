@@ -62,11 +62,22 @@ func rootOf(a *archive) string {
 // sealDays makes an event log of total days from 2026-11-01 and seals the first n.
 func sealDays(t testing.TB, store archiver.Store, root string, total, n int) *archive {
 	t.Helper()
+	return sealDaysFrom(t, store, root, "2026-11-01", total, n, nil)
+}
+
+// sealDaysFrom is sealDays from the day from (from 2026-12-01 on, Umbrella archives too:
+// its days are empty).
+// edit, when not nil, changes each day's copy of the partition (folder dir).
+func sealDaysFrom(t testing.TB, store archiver.Store, root, from string, total, n int, edit func(day archiver.Day, dir string)) *archive {
+	t.Helper()
 	logDir := t.TempDir()
-	first, _ := archiver.ParseDay("2026-11-01")
+	first, _ := archiver.ParseDay(from)
 	for d, i := first, 0; i < total; d, i = d.Next(), i+1 {
 		if err := os.CopyFS(filepath.Join(logDir, d.String()), os.DirFS("../../testdata/eventlog/2026-11-22")); err != nil {
 			t.Fatal(err)
+		}
+		if edit != nil {
+			edit(d, filepath.Join(logDir, d.String()))
 		}
 	}
 	dirBytes, err := os.ReadFile("../../testdata/eventlog/directory.json")
@@ -120,10 +131,18 @@ type countingStore struct {
 	lists  int
 	listed int
 	opened map[string]int // by the key's first two path elements ("orgs/<org>", "accounting/<day>")
+	keys   map[string]int // by key
+}
+
+// byKey is how many times key was opened.
+func (c *countingStore) byKey(key string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.keys[key]
 }
 
 func count(s archiver.Store) *countingStore {
-	return &countingStore{Store: s, opened: map[string]int{}}
+	return &countingStore{Store: s, opened: map[string]int{}, keys: map[string]int{}}
 }
 
 func (c *countingStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
@@ -131,6 +150,7 @@ func (c *countingStore) Open(ctx context.Context, key string) (io.ReadCloser, er
 	c.opens++
 	parts := strings.SplitN(key, "/", 3)
 	c.opened[strings.Join(parts[:min(2, len(parts))], "/")]++
+	c.keys[key]++
 	c.mu.Unlock()
 	return c.Store.Open(ctx, key)
 }
@@ -140,6 +160,20 @@ func (c *countingStore) List(ctx context.Context, prefix string, fn func(string)
 	c.lists++
 	c.mu.Unlock()
 	return c.Store.List(ctx, prefix, func(key string) error {
+		c.mu.Lock()
+		c.listed++
+		c.mu.Unlock()
+		return fn(key)
+	})
+}
+
+// ListAfter counts a listing that starts part-way as one listing, as the folder store and
+// S3 answer it (archiver.AfterLister).
+func (c *countingStore) ListAfter(ctx context.Context, prefix, startAfter string, fn func(string) error) error {
+	c.mu.Lock()
+	c.lists++
+	c.mu.Unlock()
+	return archiver.ListAfter(ctx, c.Store, prefix, startAfter, func(key string) error {
 		c.mu.Lock()
 		c.listed++
 		c.mu.Unlock()

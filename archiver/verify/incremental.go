@@ -1,8 +1,10 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"slices"
 
@@ -101,6 +103,19 @@ func runIncremental(ctx context.Context, l archiver.Ledger, opt Options, rep *Re
 			}
 		}
 	}
+	// A new revision of an old day (a rerun of one organization, a late commit) is no
+	// new day for the others: a day the checkpoint verified an organization's chain to
+	// hold (from its first to its last day, but its gaps) is covered.
+	for id, o := range base {
+		for d := range sealed {
+			if covered(o, d) {
+				if found[id] == nil {
+					found[id] = map[archiver.Day]bool{}
+				}
+				found[id][d] = true
+			}
+		}
+	}
 	// Accounting objects are checked for the days of the new manifests and for every day
 	// the tally counted a manifest of: an organization walked whole (no checkpoint yet,
 	// a new organization, one left out for a problem) counts its whole chain, whose days
@@ -147,14 +162,37 @@ func runIncremental(ctx context.Context, l archiver.Ledger, opt Options, rep *Re
 	return nil
 }
 
-// verifyAfter verifies o's chain after the checkpointed manifest: that manifest still
-// hashes as recorded, and each manifest after it, read by key until one is missing, links
-// to the one before and is re-hashed with its objects.
+// covered reports whether the chain the checkpoint o records holds day d: between its
+// first and last days, outside its gaps.
+func covered(o CheckpointOrg, d archiver.Day) bool {
+	first, err1 := archiver.ParseDay(o.First)
+	last, err2 := archiver.ParseDay(o.Last)
+	if err1 != nil || err2 != nil || d.Before(first) || d.After(last) {
+		return false
+	}
+	for _, g := range o.Gaps {
+		f, _ := archiver.ParseDay(g[0])
+		t, _ := archiver.ParseDay(g[1])
+		if !d.Before(f) && !d.After(t) {
+			return false
+		}
+	}
+	return true
+}
+
+// verifyAfter verifies o's chain after the checkpointed manifest: that manifest, read by
+// the key the checkpoint records, still hashes as recorded, and each manifest after it
+// links to the one before and is re-hashed with its objects. The manifests after it are
+// found by key in the old chain (seq+1, seq+2, … until one is missing, while the head is
+// an old chain entry) and, in a store with a layout marker, by one listing of
+// orgs/<org>/d/ after the checkpoint's tip (the manifests that are not late) and one of
+// orgs/<org>/late/ after its seq (the late ones, whose day keys are read from there).
 func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *Report) (*orgCheck, error) {
 	ck := rep.state.beginOrg(o.Org)
 	ck.sum.first, _ = archiver.ParseDay(o.First)
 	ck.sum.last, _ = archiver.ParseDay(o.Last)
 	ck.sum.headSeq, ck.sum.headSum, ck.sum.headSigner = o.Seq, o.SHA256, o.Signer
+	ck.sum.headKey, ck.sum.tipKey = o.headKey(), o.Tip
 	for _, g := range o.Gaps {
 		f, _ := archiver.ParseDay(g[0])
 		t, _ := archiver.ParseDay(g[1])
@@ -163,7 +201,7 @@ func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *R
 	if o.Signer != "" {
 		ck.prevSigned, ck.prevKey, ck.signed = true, o.Signer, true
 	}
-	key := archiver.ChainKey(o.Org, o.Seq)
+	key := o.headKey()
 	head, err := l.ReadManifest(ctx, key)
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -176,40 +214,26 @@ func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *R
 		return ck, nil
 	}
 	rep.Read(1, int64(len(head.Bytes)))
-	prev := o.SHA256
-	for seq := o.Seq + 1; ; seq++ {
-		key := archiver.ChainKey(o.Org, seq)
-		m, err := l.ReadManifest(ctx, key)
-		if errors.Is(err, archiver.ErrNotFound) {
-			break
-		}
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			rep.problem("%s: %v", key, err)
-			break
-		}
+	base := linkOf(head, o.Seq)
+	ck.layout3 = base.layout3 || o.Tip != ""
+	var links []link
+	members := membersChecked{}
+	seen := map[string]bool{}
+	visit := func(key string, seq int64, m *archiver.StoredManifest) {
+		seen[key] = true
 		rep.Manifests++
 		rep.Read(1, int64(len(m.Bytes)))
-		switch {
-		case m.Seq != seq:
-			rep.problem("%s: manifest says seq %d", key, m.Seq)
-		case m.Org != o.Org:
-			rep.problem("%s: manifest of organization %q", key, m.Org)
-		case m.Previous != prev:
-			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, seq-1, prev)
+		checkManifest(o.Org, seq, m, rep)
+		if seq < 0 {
+			seq = m.Seq
 		}
-		prev = hexSum(m.SHA256)
-		ck.manifest(m, rep)
+		links = append(links, linkOf(m, seq))
+		ck.signature(m, rep)
 		checkSealedAfterDay(m, rep)
-		if m.Input != nil && !m.Input.Balanced() {
-			rep.problem("%s: input counts do not balance", key)
-		}
 		day, err := archiver.ParseDay(m.Date)
 		if err != nil {
 			rep.problem("%s: date: %v", key, err)
-			continue
+			return
 		}
 		ck.sum.newDays = append(ck.sum.newDays, day)
 		if ck.sum.first.IsZero() || day.Before(ck.sum.first) {
@@ -218,88 +242,169 @@ func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *R
 		if day.After(ck.sum.last) {
 			ck.sum.last = day
 		}
-		verifyManifestDay(ctx, l, o.Org, day, m, archiver.RevisionKey(o.Org, day, m.Revision), nil, rep)
+		verifyManifestDay(ctx, l, o.Org, day, m, indexKey(o.Org, day, m), nil, rep)
+		members.check(ctx, l, o.Org, m, rep)
 	}
+	read := func(key string) (*archiver.StoredManifest, error) {
+		m, err := l.ReadManifest(ctx, key)
+		if err != nil && !errors.Is(err, archiver.ErrNotFound) {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			rep.problem("%s: %v", key, err)
+		}
+		return m, nil
+	}
+	if !ck.layout3 {
+		for seq := o.Seq + 1; ; seq++ {
+			key := archiver.ChainKey(o.Org, seq)
+			m, err := read(key)
+			if err != nil {
+				return nil, err
+			}
+			if m == nil {
+				break
+			}
+			visit(key, seq, m)
+		}
+	}
+	if ck.layout3 && rep.state.layout == nil {
+		rep.problem("organization %s: its checkpointed chain is in layout 3, but the store has no layout marker (%s): the marker was deleted, "+
+			"and readers that trust its absence look for the days in the old layout only", o.Org, archiver.LayoutKey)
+	}
+	if rep.state.layout != nil || ck.layout3 {
+		after := o.Tip
+		if base.layout3 && base.dayKey > after {
+			after = base.dayKey
+		}
+		var keys []string
+		if err := archiver.ListAfter(ctx, l.Store, archiver.DayRoot3(o.Org), after, func(k string) error {
+			if seq, ok := manifestKey(o.Org, k); ok && seq < 0 {
+				keys = append(keys, k)
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("verify: list %s: %w", archiver.DayRoot3(o.Org), err)
+		}
+		copies := map[int64]string{}
+		if err := archiver.ListAfter(ctx, l.Store, archiver.LatePrefix(o.Org), archiver.LateKey(o.Org, o.Seq), func(k string) error {
+			if seq, ok := archiver.ParseLateKey(o.Org, k); ok {
+				copies[seq] = k
+			}
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("verify: list %s: %w", archiver.LatePrefix(o.Org), err)
+		}
+		for _, k := range keys {
+			m, err := read(k)
+			if err != nil {
+				return nil, err
+			}
+			if m != nil {
+				visit(k, -1, m)
+			}
+		}
+		// A late manifest committed since sorts before the tip: its copy names its day.
+		for _, seq := range sortedSeqs(copies) {
+			c, err := read(copies[seq])
+			if err != nil {
+				return nil, err
+			}
+			if c == nil {
+				continue // reported by lateCopies
+			}
+			day, derr := archiver.ParseDay(c.Date)
+			if derr != nil {
+				continue // reported by lateCopies
+			}
+			k := archiver.DayKey3(o.Org, day, c.Revision)
+			if seen[k] {
+				continue
+			}
+			m, err := read(k)
+			if err != nil {
+				return nil, err
+			}
+			if m != nil {
+				visit(k, -1, m)
+			}
+		}
+		found, err := lateCopies(ctx, l, o.Org, links, copies, map[string]bool{}, rep)
+		if err != nil {
+			return nil, err
+		}
+		links = append(links, found...)
+	}
+	ck.checkChain(&base, links, rep)
 	ck.incremental = true
 	return ck, nil
 }
 
 // sample re-hashes n organization-days the checkpoint cp verified, from cp.Sample on (in
-// organization then seq order, wrapping around), and returns where the next sample
-// starts. Each sampled manifest must hash to what the next one names as previous (the
-// checkpoint's SHA-256 for its newest), and its objects are re-hashed.
+// organization order, each chain from its checkpointed head back to seq 1, wrapping
+// around), and returns where the next sample starts. Each sampled manifest is read by
+// the key the one after it names (previousKey, or the old chain key of seq−1) and must
+// hash to what that one names as previous (the checkpoint's SHA-256 for the head): one
+// GET a day, whatever the layout, and its objects are re-hashed.
 func sample(ctx context.Context, l archiver.Ledger, cp *Checkpoint, n int, rep *Report) (*SampleCursor, error) {
 	if len(cp.Orgs) == 0 {
 		return nil, nil
 	}
-	i, seq := 0, int64(1)
-	if cur := cp.Sample; cur != nil {
-		i, _ = slices.BinarySearchFunc(cp.Orgs, cur.Org, func(o CheckpointOrg, org string) int {
-			switch {
-			case o.Org < org:
-				return -1
-			case o.Org > org:
-				return 1
-			}
-			return 0
-		})
-		if i < len(cp.Orgs) && cp.Orgs[i].Org == cur.Org {
-			seq = cur.Seq
+	head := func(i int) SampleCursor {
+		o := cp.Orgs[i]
+		return SampleCursor{Org: o.Org, Seq: o.Seq, Key: o.headKey(), SHA256: o.SHA256}
+	}
+	i, cur := 0, head(0)
+	if c := cp.Sample; c != nil {
+		i, _ = slices.BinarySearchFunc(cp.Orgs, c.Org, func(o CheckpointOrg, org string) int { return cmp.Compare(o.Org, org) })
+		switch {
+		case i >= len(cp.Orgs):
+			i, cur = 0, head(0)
+		case cp.Orgs[i].Org == c.Org && c.Key != "" && c.Seq >= 1 && c.Seq <= cp.Orgs[i].Seq:
+			cur = *c
+		default:
+			cur = head(i) // a version 1 cursor, or an organization no longer in the checkpoint
 		}
 	}
 	var total int64
 	for _, o := range cp.Orgs {
 		total += o.Seq
 	}
-	for taken := int64(0); taken < int64(n) && taken < total; {
-		if i >= len(cp.Orgs) {
-			i, seq = 0, 1
-		}
-		o := cp.Orgs[i]
-		if seq < 1 || seq > o.Seq {
-			i, seq = i+1, 1
-			continue
-		}
-		if err := sampleOne(ctx, l, o, seq, rep); err != nil {
+	for taken := int64(0); taken < int64(n) && taken < total; taken++ {
+		m, err := sampleOne(ctx, l, cp.Orgs[i].Org, cur, rep)
+		if err != nil {
 			return nil, err
 		}
-		taken++
-		seq++
+		if m == nil || cur.Seq <= 1 {
+			i = (i + 1) % len(cp.Orgs)
+			cur = head(i)
+			continue
+		}
+		cur = SampleCursor{Org: cur.Org, Seq: cur.Seq - 1, Key: previousManifestKey(cur.Org, m), SHA256: m.Previous}
 	}
-	if i >= len(cp.Orgs) {
-		i, seq = 0, 1
-	}
-	return &SampleCursor{Org: cp.Orgs[i].Org, Seq: seq}, nil
+	return &cur, nil
 }
 
-// sampleOne re-hashes manifest seq of o's chain and its day.
-func sampleOne(ctx context.Context, l archiver.Ledger, o CheckpointOrg, seq int64, rep *Report) error {
-	key := archiver.ChainKey(o.Org, seq)
+// sampleOne re-hashes the manifest cur names (org's) and its day. It returns the manifest
+// (nil when it could not be read: the sample then moves to the next organization).
+func sampleOne(ctx context.Context, l archiver.Ledger, org string, cur SampleCursor, rep *Report) (*archiver.StoredManifest, error) {
+	key := cur.Key
 	m, err := l.ReadManifest(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return nil, ctx.Err()
 		}
 		rep.problem("%s: sampled: %v", key, err)
-		return nil
+		return nil, nil
 	}
 	rep.Manifests++
 	rep.Read(1, int64(len(m.Bytes)))
-	want := o.SHA256
-	if seq < o.Seq {
-		next, err := l.ReadManifest(ctx, archiver.ChainKey(o.Org, seq+1))
-		if err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			rep.problem("%s: sampled: the manifest after it: %v", key, err)
-			return nil
-		}
-		rep.Read(1, int64(len(next.Bytes)))
-		want = next.Previous
+	if got := hexSum(m.SHA256); got != cur.SHA256 {
+		rep.problem("%s: sampled: hashes to %s, but the chain names %s: the manifest was rewritten", key, got, cur.SHA256)
 	}
-	if got := hexSum(m.SHA256); got != want {
-		rep.problem("%s: sampled: hashes to %s, but the chain names %s: the manifest was rewritten", key, got, want)
+	if m.Seq != cur.Seq || m.Org != org {
+		rep.problem("%s: sampled: manifest of %s seq %d, where the chain has seq %d", key, m.Org, m.Seq, cur.Seq)
+		return nil, nil
 	}
 	if err := archiver.CheckManifestSignature(m.Manifest, rep.state.trusted); err != nil {
 		rep.problem("%s: %v", key, err)
@@ -307,9 +412,9 @@ func sampleOne(ctx context.Context, l archiver.Ledger, o CheckpointOrg, seq int6
 	day, err := archiver.ParseDay(m.Date)
 	if err != nil {
 		rep.problem("%s: date: %v", key, err)
-		return nil
+		return m, nil
 	}
-	verifyObjects(ctx, l, o.Org, day, m, archiver.RevisionKey(o.Org, day, m.Revision), nil, rep)
-	verifyRevision(ctx, l, o.Org, day, m, rep)
-	return nil
+	verifyObjects(ctx, l, org, day, m, indexKey(org, day, m), nil, rep)
+	verifyRevision(ctx, l, org, day, m, rep)
+	return m, nil
 }

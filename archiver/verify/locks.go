@@ -17,13 +17,25 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 	want := day.End().AddDate(0, 0, m.RetentionDays)
 	check := func(key string, atLeast bool) { archiver.CheckLock(ctx, lk, key, want, atLeast, rep) }
 	check(m.Key, false)
-	check(idx, false)
-	check(m.Data.Key, false)
+	if idx != m.Key {
+		check(idx, false)
+	}
+	if m.Data.Key != "" {
+		check(m.Data.Key, false)
+	}
+	if m.Late {
+		check(archiver.LateKey(m.Org, m.Seq), false)
+	}
 	if m.Quarantined != nil {
 		check(m.Quarantined.Key, false)
 	}
-	if m.ChatIndex != nil {
-		check(m.ChatIndex.Key, false)
+	switch x := m.ChatIndex; {
+	case x == nil:
+	case x.Inline != nil:
+		// Shared by the days of its year that name it: kept at least as long as each.
+		check(x.Inline.Members.Key, true)
+	default:
+		check(x.Key, false)
 	}
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -19,13 +20,20 @@ func verifyRevision(ctx context.Context, l archiver.Ledger, org string, day arch
 		}
 		return
 	}
-	prevKey := archiver.RevisionKey(org, day, m.Revision-1)
-	prev, err := l.ReadManifest(ctx, prevKey)
+	prev, err := readRevision(ctx, l, org, day, m.Revision-1, m.Version >= archiver.ManifestVersion3)
 	if err != nil {
 		rep.problem("%s: revision %d it follows: %v", m.Key, m.Revision-1, err)
 		return
 	}
-	dropped, err := l.DroppedRecords(ctx, prev, m)
+	var dropped int64
+	switch {
+	case prev.Data.Keyless():
+		// A layout-3 day without records: nothing to drop, and no object to read.
+	case m.Data.Keyless():
+		dropped = prev.Data.Records
+	default:
+		dropped, err = l.DroppedRecords(ctx, prev, m)
+	}
 	if err != nil {
 		rep.problem("%s: compare with revision %d: %v", m.Key, m.Revision-1, err)
 		return
@@ -51,4 +59,17 @@ func verifyRevision(ctx context.Context, l archiver.Ledger, org string, day arch
 	case strings.TrimSpace(s.Reason) == "":
 		rep.problem("%s: revision %d is a supersession without a reason", m.Key, m.Revision)
 	}
+}
+
+// readRevision reads org's manifest of revision rev of day: its layout-3 day key first
+// when the revision that follows it is version 3 (v3; a late revision of an old-layout
+// day follows an old manifest), then its old day index.
+func readRevision(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rev int, v3 bool) (*archiver.StoredManifest, error) {
+	if v3 {
+		m, err := l.ReadManifest(ctx, archiver.DayKey3(org, day, rev))
+		if !errors.Is(err, archiver.ErrNotFound) {
+			return m, err
+		}
+	}
+	return l.ReadManifest(ctx, archiver.RevisionKey(org, day, rev))
 }

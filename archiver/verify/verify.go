@@ -263,72 +263,109 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	return rep, nil
 }
 
-// verifyOrg walks org's chain, whose keys (in key order) are keys, reporting to rep, a
-// report of org alone, and returns the walk for state.merge.
+// verifyOrg walks org's chain, whose keys (in key order, both layouts) are keys,
+// reporting to rep, a report of org alone, and returns the walk for state.merge. It reads
+// every manifest among keys, checks what each shows alone and re-hashes the objects of
+// those in the range, then orders them by seq and checks the chain they form
+// (seqmap.go) and the late copies (layout3.go).
 func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string, opt Options, rep *Report) (*orgCheck, error) {
 	referenced := map[string]bool{}
 	ck := rep.state.beginOrg(org)
 	defer ck.end()
-	var prev *archiver.StoredManifest
-	var expect int64 = 1
-	chain := archiver.ChainPrefix(org)
+	var links []link
+	copies := map[int64]string{} // late copies, by seq
+	members := membersChecked{}
 	for _, key := range keys {
-		if !strings.HasPrefix(key, chain) {
+		if seq, ok := archiver.ParseLateKey(org, key); ok {
+			copies[seq] = key
 			continue
 		}
-		seq, ok := archiver.ParseSeq(org, key)
-		if !ok {
-			rep.problem("%s: not a chain entry", key)
+		seq, manifest := manifestKey(org, key)
+		if !manifest {
 			continue
 		}
 		referenced[key] = true
+		if seq == 0 {
+			rep.problem("%s: not a chain entry", key)
+			continue
+		}
 		m, err := l.ReadManifest(ctx, key)
 		if err != nil {
 			rep.problem("%s: %v", key, err)
-			prev = nil
-			expect = seq + 1
+			links = append(links, link{key: key, seq: max(seq, 0)})
 			continue
 		}
 		rep.Manifests++
 		rep.Read(1, int64(len(m.Bytes)))
-		switch {
-		case seq != expect:
-			rep.problem("%s: chain gap: expected seq %d", key, expect)
-		case m.Seq != seq:
-			rep.problem("%s: manifest says seq %d", key, m.Seq)
-		case m.Org != org:
-			rep.problem("%s: manifest of organization %q", key, m.Org)
-		case seq == 1 && m.Previous != "":
-			rep.problem("%s: first manifest names a previous one", key)
-		case prev != nil && m.Previous != hexSum(prev.SHA256):
-			rep.problem("%s: previous is %s, but manifest %d hashes to %s", key, m.Previous, prev.Seq, hexSum(prev.SHA256))
+		checkManifest(org, seq, m, rep) // layout3.go
+		if seq < 0 {
+			seq = m.Seq
 		}
-		ck.manifest(m, rep)
+		links = append(links, linkOf(m, seq))
+		ck.signature(m, rep)
 		checkSealedAfterDay(m, rep) // sealed.go
-		if m.Input != nil && !m.Input.Balanced() {
-			rep.problem("%s: input counts do not balance", key)
-		}
 		day, err := archiver.ParseDay(m.Date)
 		if err != nil {
 			rep.problem("%s: date: %v", key, err)
 		}
-		idx := archiver.RevisionKey(org, day, m.Revision)
-		referenced[idx] = true
-		referenced[m.Data.Key] = true
-		if m.Quarantined != nil {
-			referenced[m.Quarantined.Key] = true
-		}
-		if m.ChatIndex != nil {
-			referenced[m.ChatIndex.Key] = true
+		idx := indexKey(org, day, m)
+		for _, k := range namedKeys(idx, m) {
+			referenced[k] = true
 		}
 		if opt.inRange(day) {
 			verifyManifestDay(ctx, l, org, day, m, idx, nil, rep)
+			members.check(ctx, l, org, m, rep)
 		}
-		prev = m
-		expect = seq + 1
+		if err := ctx.Err(); err != nil {
+			return ck, err
+		}
 	}
+	if slices.ContainsFunc(keys, func(k string) bool { return archiver.KeyLayout(k) == archiver.Layout3 }) {
+		ck.layout3Keys = true
+		sl, err := ck.s.marker(ctx, l)
+		if err != nil {
+			return ck, err
+		}
+		if sl == nil {
+			rep.problem("organization %s: layout-3 keys (under %s) in a store without a layout marker (%s): the marker was deleted, "+
+				"and readers that trust its absence look for the days in the old layout only", org, archiver.DayRoot3(org), archiver.LayoutKey)
+		}
+	}
+	found, err := lateCopies(ctx, l, org, links, copies, referenced, rep)
+	if err != nil {
+		return ck, err
+	}
+	ck.checkChain(nil, append(links, found...), rep)
 	reportUnreferenced(keys, referenced, rep)
 	return ck, ctx.Err()
+}
+
+// indexKey is where m's day looks it up: its day index (a copy of the chain entry) in
+// the old layout, itself in layout 3.
+func indexKey(org string, day archiver.Day, m *archiver.StoredManifest) string {
+	if m.Version >= archiver.ManifestVersion3 {
+		return m.Key
+	}
+	return archiver.RevisionKey(org, day, m.Revision)
+}
+
+// namedKeys are the keys of the objects m names, with its day index idx.
+func namedKeys(idx string, m *archiver.StoredManifest) []string {
+	keys := []string{idx}
+	if m.Data.Key != "" {
+		keys = append(keys, m.Data.Key)
+	}
+	if m.Quarantined != nil {
+		keys = append(keys, m.Quarantined.Key)
+	}
+	if x := m.ChatIndex; x != nil {
+		if x.Inline != nil {
+			keys = append(keys, x.Inline.Members.Key)
+		} else {
+			keys = append(keys, x.Key)
+		}
+	}
+	return keys
 }
 
 // reportUnreferenced reports the keys of an organization's folder that no manifest
@@ -338,14 +375,20 @@ func reportUnreferenced(keys []string, referenced map[string]bool, rep *Report) 
 		if referenced[key] {
 			continue
 		}
+		day := strings.Contains(key, "/days/") || strings.Contains(key, "/d/")
 		switch {
+		case strings.Contains(key, "/d/") && strings.Contains(key, ".failed-"):
+		case strings.Contains(key, "/d/") && strings.Contains(key, ".chatindex-"):
+			rep.Warnings = append(rep.Warnings, key+": chat index not named by any manifest (a run stopped before its commit)")
+		case strings.Contains(key, "/members/"):
+			rep.Warnings = append(rep.Warnings, key+": members object not named by any manifest (a run stopped before its commit)")
+		case day && strings.Contains(key, "events-"):
+			rep.Warnings = append(rep.Warnings, key+": export not named by any manifest (a run stopped before its commit)")
+		case day && strings.Contains(key, "quarantine-"):
+			rep.Warnings = append(rep.Warnings, key+": organization quarantine not named by any manifest (a run stopped before its commit)")
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/failed-"):
 		case strings.Contains(key, "/days/") && strings.Contains(key, "/chatindex-"):
 			rep.Warnings = append(rep.Warnings, key+": chat index not named by any manifest (a run stopped before its commit)")
-		case strings.Contains(key, "/days/") && strings.Contains(key, "/events-"):
-			rep.Warnings = append(rep.Warnings, key+": export not named by any manifest (a run stopped before its commit)")
-		case strings.Contains(key, "/days/") && strings.Contains(key, "/quarantine-"):
-			rep.Warnings = append(rep.Warnings, key+": organization quarantine not named by any manifest (a run stopped before its commit)")
 		default:
 			rep.problem("%s: not named by any manifest", key)
 		}
@@ -367,27 +410,51 @@ func verifyManifestDay(ctx context.Context, l archiver.Ledger, org string, day a
 // verifyObjects re-hashes m's objects; idxBytes, when not nil, are the day index's bytes
 // already read.
 func verifyObjects(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
-	if !strings.HasPrefix(m.Data.Key, archiver.DayPrefix(org, day)) {
-		rep.problem("%s: data key %s is outside the day's folder", m.Key, m.Data.Key)
+	v3 := m.Version >= archiver.ManifestVersion3
+	switch d := m.Data; {
+	case !v3 && !strings.HasPrefix(d.Key, archiver.DayPrefix(org, day)):
+		rep.problem("%s: data key %s is outside the day's folder", m.Key, d.Key)
+		return
+	case v3 && d.Records == 0 && !d.Keyless():
+		// A forger cannot pass a day off as empty without breaking the signature and the
+		// chain hash; nor name an object for a day that had none.
+		rep.problem("%s: a day without records names object %q: a version 3 manifest of an empty day names none", m.Key, d.Key)
+		return
+	case v3 && d.Records > 0 && d.Keyless():
+		rep.problem("%s: %d records, but the manifest names no export", m.Key, d.Records)
+		return
+	case v3 && !d.Keyless() && !strings.HasPrefix(d.Key, archiver.DayPrefix3(org, day)+"events-"):
+		rep.problem("%s: data key %s is not an export of the day's (%sevents-…)", m.Key, d.Key, archiver.DayPrefix3(org, day))
 		return
 	}
 	if m.Window.Start != day.Start().UnixMilli() || m.Window.End != day.End().UnixMilli() {
 		// The clock skew check below measures against the window.
 		rep.problem("%s: window %d to %d is not the day %s", m.Key, m.Window.Start, m.Window.End, day)
 	}
-	b, err := idxBytes, error(nil)
-	if b == nil {
-		b, err = archiver.ReadAll(ctx, l.Store, idx)
+	if !v3 { // in layout 3 the manifest is its day's index: one object
+		b, err := idxBytes, error(nil)
+		if b == nil {
+			b, err = archiver.ReadAll(ctx, l.Store, idx)
+		}
+		if err != nil {
+			rep.problem("%s: day index %s: %v", m.Key, idx, err)
+		} else if !bytes.Equal(b, m.Bytes) {
+			rep.problem("%s: day index %s differs from the chain entry", m.Key, idx)
+		}
 	}
-	if err != nil {
-		rep.problem("%s: day index %s: %v", m.Key, idx, err)
-	} else if !bytes.Equal(b, m.Bytes) {
-		rep.problem("%s: day index %s differs from the chain entry", m.Key, idx)
+	check := l.CheckExport
+	if v3 {
+		check = l.CheckExport3
 	}
-	rep.Objects++
-	n, dataErr, indexErr := l.CheckExport(ctx, org, day, m)
-	if dataErr != nil {
+	n, dataErr, indexErr := check(ctx, org, day, m)
+	switch {
+	case dataErr != nil && m.Data.Key == "":
+		rep.problem("%s: data: %v", m.Key, dataErr)
+	case dataErr != nil:
 		rep.problem("%s: %v", m.Data.Key, dataErr)
+	}
+	if m.Data.Key != "" {
+		rep.Objects++
 	}
 	rep.Bytes += n
 	if q := m.Quarantined; q != nil {
@@ -399,8 +466,10 @@ func verifyObjects(ctx context.Context, l archiver.Ledger, org string, day archi
 		rep.Bytes += n
 	}
 	if m.ChatIndex != nil {
-		rep.Objects++
-		rep.Bytes += m.ChatIndex.Size
+		if m.ChatIndex.Inline == nil {
+			rep.Objects++
+			rep.Bytes += m.ChatIndex.Size
+		}
 		if indexErr != nil {
 			rep.problem("%s: chat index: %v", m.Key, indexErr)
 		}

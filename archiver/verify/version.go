@@ -18,7 +18,7 @@ func verifyPinnedVersions(ctx context.Context, l archiver.Ledger, m *archiver.St
 	if q := m.Quarantined; q != nil {
 		verifyPinnedVersion(ctx, l, q.Key, q.VersionID, rep)
 	}
-	if x := m.ChatIndex; x != nil {
+	if x := m.ChatIndex; x != nil && x.Inline == nil { // an inline index's members: once per object (layout3.go)
 		verifyPinnedVersion(ctx, l, x.Key, x.VersionID, rep)
 	}
 	if q := m.Quarantine; q != nil {

@@ -426,31 +426,24 @@ func (l *Loop) lastSlice(ctx context.Context) (*Record, error) {
 	return nil, nil
 }
 
-// orgDays lists the store's sealed organization-days: those with a day index
-// (orgs/<org>/days/<day>/rNNNN.json), sorted by organization, then day.
+// orgDays lists the store's sealed organization-days, sorted by organization, then day:
+// the organizations from the ledger (one listing of the folders of orgs/), then each
+// one's sealed days (Ledger.SealedDays: one listing of its days, in whichever layout
+// they are stored). Nothing here knows the keys of a day.
 func (l *Loop) orgDays(ctx context.Context) ([]OrgDay, error) {
 	var out []OrgDay
-	seen := map[OrgDay]bool{}
-	err := l.Store.List(ctx, "orgs/", func(key string) error {
-		parts := strings.Split(key, "/")
-		if len(parts) != 5 || parts[2] != "days" || !strings.HasPrefix(parts[4], "r") || !strings.HasSuffix(parts[4], ".json") {
+	ledger := archiver.Ledger{Store: l.Store}
+	err := ledger.Orgs(ctx, func(org string) error {
+		return ledger.SealedDays(ctx, org, func(d archiver.Day) error {
+			out = append(out, OrgDay{org, d})
 			return nil
-		}
-		day, err := archiver.ParseDay(parts[3])
-		if err != nil {
-			return nil // verify reports it
-		}
-		od := OrgDay{parts[1], day}
-		if !seen[od] {
-			seen[od] = true
-			out = append(out, od)
-		}
-		return nil
+		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("list orgs/: %w", err)
+		return nil, fmt.Errorf("list the sealed days: %w", err)
 	}
 	slices.SortFunc(out, compareOrgDay)
+	out = slices.Compact(out)
 	return out, nil
 }
 

@@ -69,7 +69,11 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("run", err)
 	}
-	limitHeap(e)
+	// The heap gets the budget less what the sort's arenas hold, as they come and go.
+	sortMemory := limitHeap(e)
+	if sortMemory != nil {
+		sortMemory(0)
+	}
 	if path, _ := fs.GetString("cpuprofile"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
@@ -118,6 +122,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		progress := new(archiver.Progress)
 		opt := sealerOptions(e, key, progress)
 		opt.Now = runClock
+		opt.OnSortMemory = sortMemory
 		sealer := &archiver.Sealer{Source: src, Store: store, Options: opt}
 		sealer.Supersede = supersede
 		sealer.Shard = shard
@@ -312,15 +317,24 @@ func (t *runTally) code() int {
 // limit (plus the S3 upload buffers, which live on the heap), so that the process as a
 // whole keeps to the budget: without it the collector lets garbage grow to twice the live
 // heap. An operator's GOMEMLIMIT takes precedence.
-func limitHeap(e *env) {
+//
+// It returns what sets the limit from then on to the budget less the bytes the sort's
+// arenas hold outside the heap (archiver.HeapLimit; nil under GOMEMLIMIT): `run` hands it
+// to its Sealers (Options.OnSortMemory), so that the heap gets what the arenas leave, and
+// nearly all of the budget once they are unmapped for the merge (serve too, adding the
+// HTTP server's verify-first memory).
+func limitHeap(e *env) func(arenas int64) {
 	if os.Getenv("GOMEMLIMIT") != "" {
-		return
+		return nil
 	}
-	_, heap := archiver.SplitMemory(e.cfg.Export.SortMemory)
+	budget := e.cfg.Export.SortMemory
+	_, heap := archiver.SplitMemory(budget)
+	var extra int64
 	if strings.HasPrefix(e.cfg.Store, "s3://") {
-		heap += e.cfg.S3.PartSize * s3.DefaultConcurrency
+		extra = e.cfg.S3.PartSize * s3.DefaultConcurrency
 	}
-	debug.SetMemoryLimit(heap)
+	debug.SetMemoryLimit(heap + extra)
+	return func(arenas int64) { debug.SetMemoryLimit(archiver.HeapLimit(budget, arenas) + extra) }
 }
 
 func sealerOptions(e *env, key []byte, p *archiver.Progress) archiver.Options {

@@ -74,10 +74,15 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if err := e.checkServeLinks(); err != nil {
 		return e.fail("serve", err)
 	}
-	limitHeap(e) // the nightly seals run in this process
-	if os.Getenv("GOMEMLIMIT") == "" {
-		// The API's verify-first buffers come on top of the seal's budget.
-		debug.SetMemoryLimit(debug.SetMemoryLimit(-1) + e.cfg.HTTP.VerifyFirstMemory)
+	// The nightly seals run in this process; the API's verify-first buffers come on top of
+	// the seal's budget, whatever the sort's arenas hold at the time.
+	var sortMemory func(arenas int64)
+	if setLimit := limitHeap(e); setLimit != nil {
+		sortMemory = func(arenas int64) {
+			setLimit(arenas)
+			debug.SetMemoryLimit(debug.SetMemoryLimit(-1) + e.cfg.HTTP.VerifyFirstMemory)
+		}
+		sortMemory(0)
 	}
 	var clock scheduler.Clock = scheduler.RealClock{}
 	if serveHooks.clock != nil {
@@ -259,6 +264,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			NewSealer: func() scheduler.Sealer {
 				opt := sealerOptions(e, key, new(archiver.Progress))
 				opt.Now = clock.Now
+				opt.OnSortMemory = sortMemory
 				return &archiver.Sealer{Source: src, Store: store, Options: opt}
 			},
 			Ledger: archiver.Ledger{Store: store},

@@ -28,6 +28,8 @@ var Points = map[string]string{
 	"store.export":      "archiver: an organization's export was stored, its manifest not yet",
 	"commit.chain":      "archiver: a manifest's chain entry (the commit) was stored, its day index not yet",
 	"commit.index":      "archiver: a manifest's day index was stored",
+	"commit.late":       "archiver: layout 3: a late commit's copy under late/ (the commit) was stored, its day key not yet",
+	"commit.day":        "archiver: layout 3: a manifest's day key was stored (the commit, or a late commit's day key)",
 	"commit.accounting": "archiver: every manifest of the run was committed, the day's accounting object not yet",
 	"temp.write":        "archiver: a write to a file in export.tempDir (sort runs, staged exports) (Writer)",
 	"fsstore.write":     "fsstore: a write to an object's temporary file (Writer)",

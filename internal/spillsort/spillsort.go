@@ -80,6 +80,7 @@ type Sorter struct {
 	spill             int64    // bytes written to runs
 	sorted            bool     // ents is sorted (until the next Add)
 	done              bool
+	released          bool // Release let go of the memory
 }
 
 // New returns a Sorter by key, stable, that keeps about budget bytes in memory and spills
@@ -124,6 +125,9 @@ func NewSorter(opt Options) *Sorter {
 func (s *Sorter) Add(key, value []byte) error {
 	if s.done {
 		return errors.New("spillsort: add after iterate")
+	}
+	if s.released {
+		return errors.New("spillsort: add after release")
 	}
 	n := len(key) + len(value)
 	if len(s.ents) > 0 && s.full(n) {
@@ -259,6 +263,23 @@ func (s *Sorter) spillRun() error {
 		s.arena = s.arena[:0]
 	}
 	s.ents = s.ents[:0]
+	return nil
+}
+
+// Release writes the records held in memory as one more run and lets go of the memory
+// they were in, Options.Memory included, which the caller may then free: a merge of
+// spilled runs holds only its read buffers. Add fails afterwards; Merge, Iterate and
+// Close work as before.
+func (s *Sorter) Release() error {
+	if s.released {
+		return nil
+	}
+	if len(s.ents) > 0 {
+		if err := s.spillRun(); err != nil {
+			return err
+		}
+	}
+	s.arena, s.fixed, s.ents, s.released = nil, nil, nil, true
 	return nil
 }
 

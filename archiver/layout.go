@@ -1,0 +1,332 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/gzip"
+)
+
+// Layout 3 (docs/design/layout.md): one object per empty organization-day, two per day
+// with records. The manifest is stored once, under its day; the chain order is kept in
+// the manifests (seq, previous, previousKey) and in the keys: among an organization's
+// manifests that are not late, key order is seq order.
+//
+//	orgs/<org>/d/<yyyy>/<mm>/<dd>.r<rev>.json                  the manifest of a revision (the commit)
+//	orgs/<org>/d/<yyyy>/<mm>/<dd>.events-<sha>.jsonl.gz        the export; absent when the day has no record
+//	orgs/<org>/d/<yyyy>/<mm>/<dd>.quarantine-<sha>.jsonl.gz    the org's quarantined lines of the day
+//	orgs/<org>/d/<yyyy>/<mm>/<dd>.chatindex-<sha>.json         the chat index, only when over 64 KiB inline
+//	orgs/<org>/d/<yyyy>/<mm>/<dd>.failed-<ms>.json             a failed attempt
+//	orgs/<org>/late/<seq>.json                                 a late commit's copy, keyed by seq
+//	orgs/<org>/members/<yyyy>/<sha>.json                       the members of the org's chats
+//	layout.json                                                the store's layout marker
+//
+// Within a day the manifests sort last ("chatindex-" < "events-" < "failed-" <
+// "quarantine-" < "r"), revisions in order: a listing of a day prefix ends with its latest
+// revision, a listing of a month with its last day's latest revision.
+
+// Store layouts, as KeyLayout and StoreLayout.Version report them.
+const (
+	// Layout2 is the layout of version 1 and 2 manifests: orgs/<org>/manifests/<seq>.json
+	// (the chain) and orgs/<org>/days/<date>/ (the day folders).
+	Layout2 = 2
+	// Layout3 is orgs/<org>/d/, late/ and members/ (docs/design/layout.md).
+	Layout3 = 3
+)
+
+// LayoutKey is the key of the store's layout marker (StoreLayout).
+const LayoutKey = "layout.json"
+
+func orgPrefix(org string) string { return "orgs/" + org + "/" }
+
+// dayRoot3 is the prefix of every layout-3 day key of org.
+func dayRoot3(org string) string { return orgPrefix(org) + "d/" }
+
+// yearPrefix3 is the prefix of org's layout-3 days of year y.
+func yearPrefix3(org string, y int) string { return fmt.Sprintf("%s%04d/", dayRoot3(org), y) }
+
+// monthPrefix3 is the prefix of org's layout-3 days of day's month.
+func monthPrefix3(org string, day Day) string {
+	t := day.Start()
+	return fmt.Sprintf("%s%04d/%02d/", dayRoot3(org), t.Year(), int(t.Month()))
+}
+
+// dayPrefix3 is the prefix of org's layout-3 objects of day: a name prefix, not a folder.
+func dayPrefix3(org string, day Day) string {
+	return fmt.Sprintf("%s%02d.", monthPrefix3(org, day), day.Start().Day())
+}
+
+// dayStart3 is what a listing of org's layout-3 days from day on starts after: it sorts
+// after every key of the days before and before every key of day.
+func dayStart3(org string, day Day) string {
+	p := dayPrefix3(org, day)
+	return p[:len(p)-1]
+}
+
+// dayKey3 is the key of org's manifest of revision rev of day.
+func dayKey3(org string, day Day, rev int) string {
+	return fmt.Sprintf("%sr%04d.json", dayPrefix3(org, day), rev)
+}
+
+func dataKey3(org string, day Day, sum [sha256.Size]byte) string {
+	return dayPrefix3(org, day) + "events-" + hexSum(sum) + ".jsonl.gz"
+}
+
+func orgQuarantineKey3(org string, day Day, sum [sha256.Size]byte) string {
+	return dayPrefix3(org, day) + "quarantine-" + hexSum(sum) + ".jsonl.gz"
+}
+
+func chatIndexKey3(org string, day Day, sum [sha256.Size]byte) string {
+	return dayPrefix3(org, day) + "chatindex-" + hexSum(sum) + ".json"
+}
+
+func failedPrefix3(org string, day Day) string { return dayPrefix3(org, day) + "failed-" }
+
+// latePrefix is the prefix of org's late copies.
+func latePrefix(org string) string { return orgPrefix(org) + "late/" }
+
+// lateKey is the key of the copy of org's late manifest seq.
+func lateKey(org string, seq int64) string { return fmt.Sprintf("%s%012d.json", latePrefix(org), seq) }
+
+// membersPrefix is the prefix of org's members objects.
+func membersPrefix(org string) string { return orgPrefix(org) + "members/" }
+
+// membersKey names org's members object of year y by its SHA-256.
+func membersKey(org string, y int, sum [sha256.Size]byte) string {
+	return fmt.Sprintf("%s%04d/%s.json", membersPrefix(org), y, hexSum(sum))
+}
+
+// parseLateKey returns the seq a late copy's key of org names.
+func parseLateKey(org, key string) (int64, bool) {
+	s, ok := strings.CutPrefix(key, latePrefix(org))
+	if !ok {
+		return 0, false
+	}
+	return parseSeqName(s)
+}
+
+func parseSeqName(s string) (int64, bool) {
+	s, ok := strings.CutSuffix(s, ".json")
+	if !ok || len(s) != 12 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n > 0
+}
+
+// parseDayKey3 splits a layout-3 day key of org into its day and the name after "<dd>.".
+func parseDayKey3(org, key string) (Day, string, bool) {
+	s, ok := strings.CutPrefix(key, dayRoot3(org))
+	// yyyy/mm/dd.name
+	if !ok || len(s) < 12 || s[4] != '/' || s[7] != '/' || s[10] != '.' {
+		return Day{}, "", false
+	}
+	d, err := ParseDay(s[0:4] + "-" + s[5:7] + "-" + s[8:10])
+	if err != nil || strings.Contains(s[11:], "/") {
+		return Day{}, "", false
+	}
+	return d, s[11:], true
+}
+
+// parseRevisionName returns the revision of a manifest's name within its day,
+// r<rev>.json (four digits or more).
+func parseRevisionName(name string) (int, bool) {
+	n, ok := strings.CutPrefix(name, "r")
+	if !ok {
+		return 0, false
+	}
+	n, ok = strings.CutSuffix(n, ".json")
+	if !ok || len(n) < 4 {
+		return 0, false
+	}
+	r, err := strconv.ParseUint(n, 10, 31)
+	return int(r), err == nil
+}
+
+// KeyLayout tells which layout an organization's key belongs to from the key alone:
+// Layout3 for orgs/<org>/d/, late/ and members/, Layout2 for orgs/<org>/manifests/ and
+// days/, 0 for anything else (the store's other objects, or not a key of ours).
+func KeyLayout(key string) int {
+	rest, ok := strings.CutPrefix(key, "orgs/")
+	if !ok {
+		return 0
+	}
+	_, rest, ok = strings.Cut(rest, "/")
+	if !ok {
+		return 0
+	}
+	dir, _, ok := strings.Cut(rest, "/")
+	if !ok {
+		return 0
+	}
+	switch dir {
+	case "d", "late", "members":
+		return Layout3
+	case "manifests", "days":
+		return Layout2
+	}
+	return 0
+}
+
+// StoreLayout is the store's layout marker, layout.json: written create-only by the first
+// writer of layout 3 before its first manifest, never changed. Readers use it to save
+// requests: a store without it has only layout-2 keys; with it, a day at or after Since is
+// looked up in layout 3 only, a day before it in layout 3 first (a late revision made after
+// the upgrade lives there), then in layout 2.
+type StoreLayout struct {
+	Version int `json:"version"`
+	// Since is the first day the first writer of layout 3 sealed (YYYY-MM-DD).
+	Since string `json:"since"`
+}
+
+// SinceDay is Since parsed (the zero Day when it does not parse: every day is then looked
+// up in both layouts).
+func (sl *StoreLayout) SinceDay() Day {
+	if sl == nil {
+		return Day{}
+	}
+	d, _ := ParseDay(sl.Since)
+	return d
+}
+
+// ErrUnknownLayout is returned (wrapped) for a store whose layout.json names a layout this
+// build does not know: a newer release wrote it, and this one must not write beside it.
+var ErrUnknownLayout = errors.New("store layout unknown to this build")
+
+func encodeStoreLayout(sl StoreLayout) []byte {
+	b, _ := json.Marshal(sl) // two plain fields: cannot fail
+	return append(b, '\n')
+}
+
+// ReadStoreLayout reads the store's layout marker: nil, nil when there is none (a store
+// only layout 2 ever wrote to).
+func ReadStoreLayout(ctx context.Context, s Store) (*StoreLayout, error) {
+	b, err := readAll(ctx, s, LayoutKey)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var sl StoreLayout
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&sl); err != nil {
+		return nil, fmt.Errorf("%s: %w", LayoutKey, err)
+	}
+	if sl.Version != Layout3 {
+		return nil, fmt.Errorf("%s: version %d: %w", LayoutKey, sl.Version, ErrUnknownLayout)
+	}
+	if _, err := ParseDay(sl.Since); err != nil {
+		return nil, fmt.Errorf("%s: since: %w", LayoutKey, err)
+	}
+	return &sl, nil
+}
+
+// WriteStoreLayout creates the store's layout marker for layout 3 from since on, unless
+// one exists (which is kept, whatever its since: the first writer's day stands). It
+// returns the marker in force.
+func WriteStoreLayout(ctx context.Context, s Store, since Day) (*StoreLayout, error) {
+	if sl, err := ReadStoreLayout(ctx, s); err != nil || sl != nil {
+		if sl != nil {
+			rememberLayout(s, sl)
+		}
+		return sl, err
+	}
+	b := encodeStoreLayout(StoreLayout{Version: Layout3, Since: since.String()})
+	err := s.Create(ctx, LayoutKey, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), CreateOptions{})
+	if err != nil && !errors.Is(err, ErrConflict) {
+		return nil, fmt.Errorf("write %s: %w", LayoutKey, err)
+	}
+	// A conflict: another writer made it first, with another day. Read what it wrote.
+	sl, err := ReadStoreLayout(ctx, s)
+	if err == nil && sl == nil {
+		err = fmt.Errorf("%s: not found after it was written", LayoutKey)
+	}
+	if err != nil {
+		return nil, err
+	}
+	rememberLayout(s, sl)
+	return sl, nil
+}
+
+// The marker is read once per process and store, and remembered: once present it never
+// changes (create-only). Its absence is remembered for absentLayoutTTL only, so that a
+// long-running reader (serve) sees a store another process moved to layout 3 within a
+// minute; the writer of this process remembers the marker it writes at once.
+const absentLayoutTTL = time.Minute
+
+type layoutHint struct {
+	sl *StoreLayout
+	at time.Time
+}
+
+var layoutHints sync.Map // Store (a pointer) → layoutHint
+
+func rememberLayout(s Store, sl *StoreLayout) {
+	if s = layoutStore(s); s != nil {
+		layoutHints.Store(s, layoutHint{sl: sl, at: time.Now()})
+	}
+}
+
+// LayoutUnwrapper is a Store that wraps another (a counting or fault-injecting wrapper):
+// the layout marker remembered for the store it wraps is its own.
+type LayoutUnwrapper interface {
+	Unwrap() Store
+}
+
+// layoutStore returns the store whose marker s has: the innermost wrapped store, when it
+// is a pointer (every store this program opens is); nil otherwise (never remembered).
+func layoutStore(s Store) Store {
+	for {
+		u, ok := s.(LayoutUnwrapper)
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	if s == nil || reflect.TypeOf(s).Kind() != reflect.Pointer {
+		return nil
+	}
+	return s
+}
+
+// StoreLayout returns the store's layout marker, nil when it has none (see StoreLayout):
+// one read per process and store (absent: once a minute).
+func (l Ledger) StoreLayout(ctx context.Context) (*StoreLayout, error) {
+	key := layoutStore(l.Store)
+	if key != nil {
+		if h, ok := layoutHints.Load(key); ok {
+			h := h.(layoutHint)
+			if h.sl != nil || time.Since(h.at) < absentLayoutTTL {
+				return h.sl, nil
+			}
+		}
+	}
+	sl, err := ReadStoreLayout(ctx, l.Store)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		layoutHints.Store(key, layoutHint{sl: sl, at: time.Now()})
+	}
+	return sl, nil
+}
+
+// emptyExport is the gzip of nothing, built once: what a version 3 day without records
+// serves in place of an object (its manifest names none).
+var emptyExport = sync.OnceValue(func() []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzipLevel) // a valid level: cannot fail
+	_ = zw.Close()                              // into memory: cannot fail
+	return b.Bytes()
+})

@@ -1,0 +1,159 @@
+package archiver
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// What the readers outside the ledger (hold, key rotation, the witness, serve's
+// continuous verification) need of an organization's objects, so that none of them
+// builds or parses a day's or a chain's keys, or lists the whole orgs/ prefix: the store's
+// layout lives in ledger.go and here.
+
+// OrgsPrefix starts every organization's objects: orgs/<org>/…
+const OrgsPrefix = "orgs/"
+
+// FolderLister is a Store that can list the "folders" under a prefix: the distinct key
+// segments that follow it up to the next '/', without the keys below them. The folder
+// store reads one folder; S3 lists with a delimiter (a thousand folders per page). The
+// organizations of a store (the folders of orgs/) are then found in one request, or one
+// per thousand, instead of by listing every object of every organization.
+type FolderLister interface {
+	// ListFolders calls fn with the name of every folder directly under prefix (prefix
+	// ends with '/'; names have no '/'), in the order of their keys (name+"/": "a-b"
+	// before "a"), until fn returns an error, which it returns.
+	ListFolders(ctx context.Context, prefix string, fn func(name string) error) error
+}
+
+// ListFolders calls fn with the name of each folder directly under prefix, in order. A
+// store that is a FolderLister answers it; any other is asked, folder after folder, for
+// the first key after the last folder found (one request per folder, each stopped at its
+// first key), never for the keys inside a folder. fn may return ErrStopListing; ListFolders
+// then returns nil.
+func ListFolders(ctx context.Context, s Store, prefix string, fn func(name string) error) error {
+	var err error
+	if fl, ok := s.(FolderLister); ok {
+		err = fl.ListFolders(ctx, prefix, fn)
+	} else {
+		err = listFoldersAfter(ctx, s, prefix, fn)
+	}
+	if errors.Is(err, ErrStopListing) {
+		return nil
+	}
+	return err
+}
+
+// listFoldersAfter is ListFolders by one ListAfter per folder: past folder f, the next
+// key is past prefix+f+"0" ('0' follows '/' in byte order, so every key below f sorts
+// before it, and every key of a later folder after it).
+func listFoldersAfter(ctx context.Context, s Store, prefix string, fn func(name string) error) error {
+	after := prefix
+	for {
+		var next string
+		errFound := errors.New("found")
+		err := ListAfter(ctx, s, prefix, after, func(key string) error {
+			next = key
+			return errFound
+		})
+		if err != nil && !errors.Is(err, errFound) {
+			return err
+		}
+		if next == "" {
+			return nil
+		}
+		name, _, folder := strings.Cut(next[len(prefix):], "/")
+		if !folder {
+			after = next // an object right under prefix: no folder
+			continue
+		}
+		if err := fn(name); err != nil {
+			return err
+		}
+		after = prefix + name + "0"
+	}
+}
+
+// Orgs calls fn, in order, with every organization that has objects in the store: the
+// folders of orgs/ (ListFolders), not the objects in them. fn may return ErrStopListing.
+func (l Ledger) Orgs(ctx context.Context, fn func(org string) error) error {
+	if err := ListFolders(ctx, l.Store, OrgsPrefix, fn); err != nil {
+		return fmt.Errorf("list the organizations of the store: %w", err)
+	}
+	return nil
+}
+
+// DayHoldings is what an organization's day holds in the store, as a legal hold of the
+// day must cover it.
+type DayHoldings struct {
+	Day Day
+	// Keys are the objects of the organization that belong to this day alone: its
+	// exports, manifests (and their chain entries or copies), chat indexes, quarantine
+	// objects and failed attempts.
+	Keys []string
+	// Shared are the organization's objects the day names that other days of the same
+	// organization may name too (none in the store's first layouts).
+	Shared []string
+	// Manifests are the day's committed revisions, oldest first.
+	Manifests []*StoredManifest
+}
+
+// DayHoldings returns what org's day holds, in both layouts: the layout-3 day prefix
+// (d/<yyyy>/<mm>/<dd>.) and, for a day before the store's layout-3 marker's since (or on
+// a store without one), the old day folder; one listing of each, and one read per
+// revision. Beside the listed keys it names what the day's manifests point to outside
+// the day: an old manifest's chain entry (manifests/<seq>.json), a late manifest's copy
+// (late/<seq>.json), and, shared with the organization's other days, the members object
+// a version 3 manifest's inline chat index names.
+func (l Ledger) DayHoldings(ctx context.Context, org string, day Day) (DayHoldings, error) {
+	do := DayHoldings{Day: day}
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return do, err
+	}
+	var prefixes []string
+	if sl != nil {
+		prefixes = append(prefixes, dayPrefix3(org, day))
+	}
+	if since := sl.SinceDay(); sl == nil || since.IsZero() || day.Before(since) {
+		prefixes = append(prefixes, dayPrefix(org, day))
+	}
+	var revisions []string
+	for _, p := range prefixes {
+		if err := l.Store.List(ctx, p, func(key string) error {
+			do.Keys = append(do.Keys, key)
+			if _, ok := parseRevisionName(key[len(p):]); ok {
+				revisions = append(revisions, key)
+			}
+			return nil
+		}); err != nil {
+			return do, fmt.Errorf("list %s of %s: %w", day, org, err)
+		}
+	}
+	shared := map[string]bool{}
+	for _, key := range revisions {
+		m, err := l.readManifest(ctx, key)
+		if err != nil {
+			return do, err
+		}
+		do.Manifests = append(do.Manifests, m)
+		switch KeyLayout(key) {
+		case Layout2:
+			do.Keys = append(do.Keys, chainKey(org, m.Seq))
+		case Layout3:
+			if m.Late {
+				do.Keys = append(do.Keys, lateKey(org, m.Seq))
+			}
+			if ci := m.ChatIndex; ci != nil && ci.Inline != nil && ci.Inline.Members.Key != "" && !shared[ci.Inline.Members.Key] {
+				shared[ci.Inline.Members.Key] = true
+				do.Shared = append(do.Shared, ci.Inline.Members.Key)
+			}
+		}
+	}
+	// Old revisions before new ones: the old folder sorts after d/ ("days/" > "d/").
+	slices.SortStableFunc(do.Manifests, func(a, b *StoredManifest) int { return cmp.Compare(a.Revision, b.Revision) })
+	return do, nil
+}

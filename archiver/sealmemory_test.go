@@ -1,0 +1,129 @@
+package archiver_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// arenaProbe records the memory the sort's arenas hold outside the Go heap whenever the
+// writer stores an object: that is, during the merge.
+type arenaProbe struct {
+	archiver.Store
+	mu      sync.Mutex
+	creates int
+	most    int64
+}
+
+func (p *arenaProbe) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	p.mu.Lock()
+	p.creates++
+	p.most = max(p.most, archiver.SortArenaBytes())
+	p.mu.Unlock()
+	return p.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestMergeHoldsNoArena seals a day that spills: the merge reads the runs back from disk,
+// so the arenas they were sorted in (three quarters of export.sortMemory, 192 MiB by
+// default) are spilled and unmapped before it, and the writer's heap, which grows with
+// the organizations it commits, gets the budget they held.
+func TestMergeHoldsNoArena(t *testing.T) {
+	logDir := generated(t, 20_000, 0)
+	f := newFixture(t, logDir)
+	p := &arenaProbe{Store: f.store}
+	const budget = 4 << 20
+	s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+		TempDir: t.TempDir(), SortMemory: budget, Workers: 2, Now: fixedClock, Generator: "chatvault test",
+	}}
+	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs == 0 || p.creates == 0 {
+		t.Fatalf("%d runs spilled, %d objects stored: the day must spill and store for the test to mean anything", res.Runs, p.creates)
+	}
+	t.Logf("%d runs spilled; arenas held during the merge: at most %d bytes", res.Runs, p.most)
+	if p.most != 0 {
+		t.Fatalf("the sort's arenas held %d bytes while the writer stored objects, want 0", p.most)
+	}
+	if left := archiver.SortArenaBytes(); left != 0 {
+		t.Fatalf("%d bytes of arenas still mapped after the seal", left)
+	}
+	reliability.Record(t, "operations", "seal: sort arenas held during the merge", reliability.Kept,
+		"none once the day has spilled: the last in-memory run is spilled like the others and the arenas unmapped before the merge, so the writer's heap gets the budget they held (was three quarters of export.sortMemory)")
+}
+
+// scanProbe records the sort's arenas when the partition's scan starts: they are mapped
+// by then, at the size they keep for the whole read.
+type scanProbe struct {
+	archiver.Source
+	arenas int64
+}
+
+func (p *scanProbe) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) ([]archiver.IgnoredFile, error) {
+	p.arenas = archiver.SortArenaBytes()
+	return p.Source.Scan(ctx, day, fn)
+}
+
+// TestSortLeavesRoomForTheLiveHeap seals with 64 MiB of the process's heap live (as a
+// directory of 50,000 organizations holds about 80 MB): export.sortMemory is the budget
+// of the whole process, so the sort's arenas get what the live heap and the read's
+// working heap leave, not three quarters of the budget whatever else is held.
+func TestSortLeavesRoomForTheLiveHeap(t *testing.T) {
+	logDir := generated(t, 2_000, 0)
+	f := newFixture(t, logDir)
+	const budget, live = 160 << 20, 64 << 20
+	ballast := make([]byte, live)
+	for i := range ballast {
+		ballast[i] = byte(i)
+	}
+	p := &scanProbe{Source: f.src}
+	var reported []int64
+	s := &archiver.Sealer{Source: p, Store: f.store, Options: archiver.Options{
+		TempDir: t.TempDir(), SortMemory: budget, Workers: 2, Now: fixedClock, Generator: "chatvault test",
+		OnSortMemory: func(arenas int64) { reported = append(reported, arenas) },
+	}}
+	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
+		t.Fatal(err)
+	}
+	runtime.KeepAlive(ballast)
+	t.Logf("budget %d MiB, %d MiB live: the arenas got %d MiB; reported %v", budget>>20, live>>20, p.arenas>>20, reported)
+	// The heap keeps at least its 16 MiB working share beside what is live.
+	if most := int64(budget - live - 16<<20); p.arenas > most {
+		t.Fatalf("the sort's arenas got %d MiB beside %d MiB of live heap, want at most %d MiB (the budget, %d MiB, less the live heap and 16 MiB to work in)",
+			p.arenas>>20, live>>20, most>>20, budget>>20)
+	}
+	// This small day never spills: its sorters keep their records for the merge, and
+	// count only what they touched from then on.
+	if len(reported) != 2 || reported[0] != p.arenas || reported[1] > 2*4<<20 {
+		t.Fatalf("OnSortMemory reported %v, want the arenas (%d) when mapped, then at most the 4 MiB each of the two sorters keeps", reported, p.arenas)
+	}
+	reliability.Record(t, "operations", "seal: sort arenas beside a large live heap (directory)", reliability.Kept,
+		"the arenas get the budget less the live heap measured when the seal starts and the read's working share, so the process stays within export.sortMemory (was three quarters of it whatever the directory held)")
+}
+
+func TestSortArenas(t *testing.T) {
+	const mib = 1 << 20
+	for _, tt := range []struct {
+		budget, live, arenas, heapDuring, heapMerge int64
+	}{
+		{256 * mib, 2 * mib, 186 * mib, 50 * mib, 236 * mib},   // 50 organizations
+		{256 * mib, 81 * mib, 107 * mib, 129 * mib, 236 * mib}, // 50,000 organizations
+		{256 * mib, 300 * mib, 64 * mib, 172 * mib, 236 * mib}, // a directory over budget: a quarter
+		{1 << 30, 2 * mib, 762 * mib, 242 * mib, 1004 * mib},   // the heap keeps its working share
+		{64 << 10, 0, 48 << 10, 16 * mib, 16 * mib},            // tests' tiny budgets keep three quarters
+	} {
+		arenas := archiver.SortArenas(tt.budget, tt.live)
+		during, merge := archiver.HeapLimit(tt.budget, arenas), archiver.HeapLimit(tt.budget, 0)
+		if arenas != tt.arenas || during != tt.heapDuring || merge != tt.heapMerge {
+			t.Errorf("budget %d MiB, live %d MiB: arenas %d, heap limit %d while they are mapped, %d after; want %d, %d, %d (MiB)",
+				tt.budget/mib, tt.live/mib, arenas/mib, during/mib, merge/mib, tt.arenas/mib, tt.heapDuring/mib, tt.heapMerge/mib)
+		}
+	}
+}

@@ -1,0 +1,212 @@
+package verify
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// Layout 3 (docs/design/layout.md): a version 3 manifest is stored once, under its day
+// (orgs/<org>/d/<yyyy>/<mm>/<dd>.r<rev>.json), and a late one (its key sorted before the
+// greatest manifest key under d/ when it was committed) also as a copy under
+// orgs/<org>/late/<seq>.json. What verify proves of it, beside the chain (seqmap.go):
+//
+//   - its key is its date and revision (nothing was moved), and the layouts agree: no
+//     version 1 or 2 manifest under d/, no version 3 one under manifests/ or days/;
+//   - in seq order, a manifest that is not late sorts after every manifest key under d/
+//     before it, and a late one before the greatest of them: key order is chain order
+//     off the late commits, so that moving a manifest to another day or revision shows;
+//   - every late manifest has its copy, with the same bytes, and no copy is without its
+//     manifest;
+//   - the old chain does not grow once the organization has a version 3 manifest;
+//   - a day without records names no object and the empty hashes, one with records an
+//     export; the inline chat index is the records' and its members object hashes and
+//     decodes as it should, checked once per object (archiver.Ledger.CheckExport,
+//     CheckMembers).
+
+// manifestKey reports whether key, one of org's keys, is where a manifest of its chain
+// is stored: an old chain entry (the seq its key gives; 0 when the key is not a valid
+// one) or a layout-3 day key (seq -1: the manifest's own).
+func manifestKey(org, key string) (int64, bool) {
+	switch archiver.KeyLayout(key) {
+	case archiver.Layout2:
+		if !strings.HasPrefix(key, archiver.ChainPrefix(org)) {
+			return 0, false
+		}
+		seq, ok := archiver.ParseSeq(org, key)
+		if !ok {
+			return 0, true
+		}
+		return seq, true
+	case archiver.Layout3:
+		if _, name, ok := archiver.ParseDayKey3(org, key); ok {
+			if _, ok := archiver.ParseRevisionName(name); ok {
+				return -1, true
+			}
+		}
+	}
+	return 0, false
+}
+
+// checkManifest checks what m, stored at its key with seq as its place in the chain
+// (-1: a layout-3 key, whose place is the manifest's seq), shows alone: that its key is
+// where its content says it belongs, in the layout of its version, and that its input
+// balances.
+func checkManifest(org string, seq int64, m *archiver.StoredManifest, rep *Report) {
+	v3 := m.Version >= archiver.ManifestVersion3
+	switch {
+	case seq < 0 && !v3:
+		rep.problem("%s: a version %d manifest under %s: layout 3 holds version 3 manifests only", m.Key, m.Version, archiver.DayRoot3(org))
+	case seq < 0:
+		day, name, _ := archiver.ParseDayKey3(org, m.Key)
+		rev, _ := archiver.ParseRevisionName(name)
+		switch {
+		case m.Org != org:
+			rep.problem("%s: manifest of organization %q", m.Key, m.Org)
+		case m.Date != day.String() || m.Revision != rev:
+			rep.problem("%s: manifest of %s revision %d (seq %d) under the key of %s revision %d: a version 3 manifest's key is its date and revision: it was moved",
+				m.Key, m.Date, m.Revision, m.Seq, day, rev)
+		}
+	case v3:
+		rep.problem("%s: a version 3 manifest under the old chain's %s: version 3 manifests are stored under %s", m.Key, archiver.ChainPrefix(org), archiver.DayRoot3(org))
+	case m.Seq != seq:
+		rep.problem("%s: manifest says seq %d", m.Key, m.Seq)
+	case m.Org != org:
+		rep.problem("%s: manifest of organization %q", m.Key, m.Org)
+	}
+	if m.Input != nil && !m.Input.Balanced() {
+		rep.problem("%s: input counts do not balance", m.Key)
+	}
+}
+
+// keyOrder checks e, a manifest of the chain in seq order, against the manifests before
+// it: a version 3 manifest that is not late sorts after the greatest manifest key under
+// d/ before it (the tip), a late one before it; an old chain entry never follows a
+// version 3 manifest.
+func (c *orgCheck) keyOrder(e link, rep *Report) {
+	if !e.layout3 {
+		if c.layout3 {
+			rep.problem("%s: an old chain entry (seq %d) after a version 3 manifest: once an organization has one, its old chain never grows", e.key, e.seq)
+		}
+		return
+	}
+	c.layout3 = true
+	tip := c.sum.tipKey
+	switch late := tip != "" && e.dayKey < tip; {
+	case late && !e.late:
+		rep.problem("%s: seq %d sorts before %s, a manifest before it in the chain, but is not a late commit: "+
+			"among the manifests that are not late, key order is seq order: a manifest was moved", e.dayKey, e.seq, tip)
+	case !late && e.late:
+		rep.problem("%s: seq %d says it is a late commit, but sorts after every manifest before it", e.dayKey, e.seq)
+	}
+	if e.dayKey > tip {
+		c.sum.tipKey = e.dayKey
+	}
+}
+
+// lateCopies checks org's late copies against its manifests: each late manifest (in
+// links) has its copy at orgs/<org>/late/<seq>.json with the same bytes, and each copy
+// listed (copies: by seq) is of a late manifest. A copy whose manifest is missing from its
+// day key (a late commit that stopped between its two writes, or a deleted day key) is
+// read, reported, and its link returned for the chain. Copies read are marked in
+// referenced.
+func lateCopies(ctx context.Context, l archiver.Ledger, org string, links []link, copies map[int64]string, referenced map[string]bool, rep *Report) ([]link, error) {
+	lateAt := map[int64]bool{}
+	for _, e := range links {
+		if !e.late || !e.readable {
+			continue
+		}
+		lateAt[e.seq] = true
+		key := archiver.LateKey(org, e.seq)
+		if _, ok := copies[e.seq]; !ok {
+			rep.problem("%s: a late commit (seq %d) without its copy %s: the copy was deleted", e.key, e.seq, key)
+			continue
+		}
+		referenced[key] = true
+		if err := sameBytes(ctx, l, key, e.sum, rep); err != nil {
+			return nil, err
+		}
+	}
+	var found []link
+	for _, seq := range sortedSeqs(copies) {
+		if lateAt[seq] {
+			continue
+		}
+		key := copies[seq]
+		referenced[key] = true
+		m, err := l.ReadManifest(ctx, key)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			rep.problem("%s: a late copy without its manifest: %v", key, err)
+			continue
+		}
+		rep.Read(1, int64(len(m.Bytes)))
+		if m.Seq != seq || m.Org != org || !m.Late || m.Version < archiver.ManifestVersion3 {
+			rep.problem("%s: a late copy of %s seq %d (late %v, version %d): not a late manifest of its seq", key, m.Org, m.Seq, m.Late, m.Version)
+			continue
+		}
+		day, _ := archiver.ParseDay(m.Date)
+		rep.problem("%s: a late copy without its manifest at %s: the commit stopped between its copy and its day key "+
+			"(the next seal of the organization restores it), or the day key was deleted", key, archiver.DayKey3(org, day, m.Revision))
+		found = append(found, linkOf(m, seq))
+	}
+	return found, nil
+}
+
+// sameBytes reports a problem unless the object at key hashes to sum (a late copy and its
+// manifest hold the same bytes).
+func sameBytes(ctx context.Context, l archiver.Ledger, key string, sum [sha256.Size]byte, rep *Report) error {
+	b, err := archiver.ReadAll(ctx, l.Store, key)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, archiver.ErrNotFound):
+		rep.problem("%s: a late commit's copy is missing", key)
+	case err != nil:
+		rep.problem("%s: %v", key, err)
+	default:
+		rep.Read(1, int64(len(b)))
+		if s := sha256.Sum256(b); !bytes.Equal(s[:], sum[:]) {
+			rep.problem("%s: a late commit's copy differs from its manifest", key)
+		}
+	}
+	return nil
+}
+
+func sortedSeqs(m map[int64]string) []int64 {
+	seqs := make([]int64, 0, len(m))
+	for s := range m {
+		seqs = append(seqs, s)
+	}
+	slices.Sort(seqs)
+	return seqs
+}
+
+// membersChecked remembers the members objects an organization's walk checked, so that
+// each is read once however many days name it.
+type membersChecked map[string]bool
+
+// check checks the members object m's inline chat index names, once.
+func (mc membersChecked) check(ctx context.Context, l archiver.Ledger, org string, m *archiver.StoredManifest, rep *Report) {
+	if m.ChatIndex == nil || m.ChatIndex.Inline == nil {
+		return
+	}
+	ref := m.ChatIndex.Inline.Members
+	if mc[ref.Key] {
+		return
+	}
+	mc[ref.Key] = true
+	n, err := l.CheckMembers(ctx, org, ref)
+	rep.Read(1, n)
+	if err != nil {
+		rep.problem("%s: members object: %v", m.Key, err)
+	}
+	verifyPinnedVersion(ctx, l, ref.Key, ref.VersionID, rep)
+}

@@ -1,0 +1,402 @@
+package archiver
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/internal/crashpoint"
+)
+
+// The writer's layout 3 (layout.go, docs/design/layout.md), when Options.Layout is Layout3:
+// an empty organization-day is one object (its manifest), a day with records two (export
+// and manifest). The manifest is stored once, under its day key: that create-only write is
+// the commit point. A late commit (its key sorts before the organization's tip, the last
+// manifest key under d/) first writes a copy of itself under late/<seq>, which is then the
+// commit point, and then its day key.
+//
+// Crash safety: a crash before the commit point leaves only content-named objects the
+// rerun reuses. A crash between a late copy and its day key leaves the late copy as the
+// head: the next seal's Head finds it, and stage3 restores its day key (create-only, the
+// same bytes) before anything else, as it restores a day index in layout 2.
+//
+// Two writers of different days of one organization that read the same head would each
+// commit a different key with the same seq, which create-only does not prevent (in layout 2
+// both wrote manifests/<seq>.json). Sealers take the store's seal lease to keep that from
+// happening; after its commit the writer checks (forkCheck) and fails the day loudly when
+// another manifest took its seq.
+
+// layout3 reports whether the seal commits in layout 3.
+func (w *writer) layout3() bool { return w.s.Layout == Layout3 }
+
+// prepareLayout makes sure the store's layout marker agrees with the seal's layout before
+// anything is written: a layout-3 seal creates it (once), a layout-2 seal refuses a store
+// that has one (its days from since on are read in layout 3 only: what it wrote there
+// would not be seen). The marker's since is the later of the day sealed and today: every
+// day a layout-2 writer sealed before the upgrade ended before today, so no layout-2 key
+// lies at or after since.
+func (w *writer) prepareLayout(ctx context.Context) error {
+	l := Ledger{Store: w.s.Store}
+	sl, err := l.StoreLayout(ctx)
+	if err != nil {
+		return fmt.Errorf("read the store's layout: %w", err)
+	}
+	if !w.layout3() {
+		if sl != nil {
+			return fmt.Errorf("the store is in layout %d since %s (%s) and this seal writes layout 2: set store.layout to 3", sl.Version, sl.Since, LayoutKey)
+		}
+		return nil
+	}
+	if sl == nil {
+		since := w.day
+		if today := DayOf(w.s.Now()); today.After(since) {
+			since = today
+		}
+		if sl, err = WriteStoreLayout(ctx, w.s.Store, since); err != nil {
+			return err
+		}
+	}
+	w.marker = sl
+	return nil
+}
+
+// headTip returns org's chain head and its tip (the last manifest key under d/, "" when
+// there is none): Head, and the tip it saw.
+func (l Ledger) headTip(ctx context.Context, org string) (*StoredManifest, string, error) {
+	head, err := l.Head(ctx, org)
+	if err != nil {
+		return nil, "", err
+	}
+	if hk, ok := headHintKeyOf(l.Store, org); ok {
+		if v, ok := headHints.Load(hk); ok && v.(headHint).layout3 {
+			return head, v.(headHint).tip, nil
+		}
+	}
+	tip, err := l.findTip3(ctx, org)
+	return head, tip, err
+}
+
+// canonicalKey is the key a manifest is named by in the chain (previousKey): its day key
+// in layout 3 (a late manifest's too, not its copy's), its chain key in layout 2.
+func canonicalKey(m *StoredManifest) (string, error) {
+	if m.Version < ManifestVersion3 {
+		return chainKey(m.Org, m.Seq), nil
+	}
+	d, err := ParseDay(m.Date)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", m.Key, err)
+	}
+	return dayKey3(m.Org, d, m.Revision), nil
+}
+
+// stage3 is stage in layout 3.
+func (w *writer) stage3(ctx context.Context, st *stagedObject, c *orgCommit) error {
+	store := w.s.Store
+	l := Ledger{Store: store}
+	head, tip, err := l.headTip(ctx, c.Org)
+	if err != nil {
+		return fmt.Errorf("read chain head: %w", err)
+	}
+	w.noteSigner(head) // signer.go
+	if head != nil {
+		hd, err := ParseDay(head.Date)
+		if err != nil {
+			return fmt.Errorf("chain head %s: %w", head.Key, err)
+		}
+		var keep CreateOptions
+		if head.RetentionDays > 0 {
+			keep.RetainUntil = hd.End().AddDate(0, 0, head.RetentionDays)
+		}
+		// The head's day key, or its day index in layout 2: a crash after the commit point
+		// (a late copy, a chain entry) may have left it missing. Create-only: an existing
+		// one is left as is. A head read at its day key needs nothing.
+		restore := ""
+		switch {
+		case head.Version < ManifestVersion3:
+			restore = revisionKey(c.Org, hd, head.Revision)
+		case head.Key != dayKey3(c.Org, hd, head.Revision):
+			restore = dayKey3(c.Org, hd, head.Revision)
+		}
+		if restore != "" {
+			if err := store.Create(ctx, restore, bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, keep); err != nil {
+				return fmt.Errorf("restore %s from %s: %w", restore, head.Key, err)
+			}
+		}
+		if c.headKey, err = canonicalKey(head); err != nil {
+			return err
+		}
+	}
+	latest, err := w.latestRevision3(ctx, c.Org, head, tip)
+	if err != nil {
+		return fmt.Errorf("read latest revision: %w", err)
+	}
+	c.head, c.latest, c.tip = head, latest, tip
+	jsonlSum := hexSum(st.jsonlSum)
+	if c.Counts.Exported == 0 {
+		c.Data = DataObject{JSONLSHA256: EmptySHA256} // no object (layout 3)
+	} else {
+		c.Data = DataObject{
+			Key: dataKey3(c.Org, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
+			JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: c.Counts.Exported,
+		}
+	}
+	if oq := c.quarantine; oq != nil {
+		c.Quarantined = &DataObject{
+			Key: orgQuarantineKey3(c.Org, w.day, oq.sum), Size: oq.size, SHA256: hexSum(oq.sum),
+			JSONLSize: oq.jsonlSize, JSONLSHA256: hexSum(oq.jsonlSum), Records: oq.records,
+		}
+	}
+	sameQuarantine := latest != nil && sameQuarantined(latest.Quarantined, c.Quarantined)
+	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum && sameQuarantine {
+		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
+		c.Quarantined = latest.Quarantined
+		c.manifestSHA256 = hexSum(latest.SHA256)
+		c.ChatIndex = latest.ChatIndex
+		return nil
+	}
+	if err := w.checkSigner(head); err != nil { // signer.go
+		return err
+	}
+	if err := w.checkRetired(ctx, head); err != nil { // retiredkey.go
+		return err
+	}
+	if latest != nil {
+		if err := w.checkRevision(ctx, st, c); err != nil { // revision.go
+			return err
+		}
+	}
+	if !c.Data.Keyless() {
+		version, err := st.store(ctx, store, c.Data.Key, w.retention(c.org))
+		if err != nil {
+			return fmt.Errorf("store export: %w", err)
+		}
+		c.Data.VersionID = version
+		crashpoint.Hit("store.export")
+	}
+	switch {
+	case c.Quarantined == nil:
+	case sameQuarantine:
+		c.Quarantined = latest.Quarantined
+	default:
+		version, err := c.quarantine.store(ctx, store, c.Quarantined.Key, w.retention(c.org))
+		if err != nil {
+			return fmt.Errorf("store the organization's quarantine: %w", err)
+		}
+		c.Quarantined.VersionID = version
+	}
+	return w.storeChatIndex3(ctx, c)
+}
+
+// latestRevision3 returns the day's latest revision of org. It lists the day (both layouts
+// before since) unless no manifest of the day can exist: the head is the tip (a layout-3
+// manifest, not late) and the day sorts after it, and the day is not before since (so no
+// layout-2 revision of it exists either). A manifest the day's accounting objects name but
+// the store no longer holds fails the day: a revision committed without it could drop
+// records of it unchecked (run chatvault verify).
+func (w *writer) latestRevision3(ctx context.Context, org string, head *StoredManifest, tip string) (*StoredManifest, error) {
+	l := Ledger{Store: w.s.Store}
+	var latest *StoredManifest
+	none := head == nil || (head.Version >= ManifestVersion3 && !head.Late && tip != "" && dayStart3(org, w.day) > tip &&
+		w.marker != nil && !w.day.Before(w.marker.SinceDay()))
+	if !none {
+		key, err := l.latestKey(ctx, org, w.day)
+		if err != nil {
+			return nil, err
+		}
+		if key != "" {
+			if latest, err = l.readManifest(ctx, key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if head == nil {
+		return latest, nil
+	}
+	rev := 0
+	if latest != nil {
+		rev = latest.Revision
+	}
+	accounted, err := w.accountedRevision(ctx, org)
+	if err != nil {
+		return nil, err
+	}
+	if accounted > rev {
+		return nil, fmt.Errorf("the day's accounting names revision %d of the organization, but the store holds no manifest of it (the latest found is %d): run chatvault verify", accounted, rev)
+	}
+	return latest, nil
+}
+
+// storeChatIndex3 puts the organization's chat index of the day in its manifest: inline,
+// with the members of its chats in the organization's members object of the year (written
+// when this seal's members are not stored yet), or, when the inline part is over
+// MaxInlineChatIndex, whole in an object of the day named by key.
+func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
+	x := c.index
+	inline := &InlineChatIndex{Version: InlineChatIndexVersion, Chats: x.Chats, Participants: x.Participants, MembershipChanges: x.MembershipChanges}
+	probe, err := ChatIndexRef{Inline: inline}.MarshalJSON()
+	if err != nil {
+		return fmt.Errorf("encode chat index: %w", err)
+	}
+	if len(probe) > MaxInlineChatIndex {
+		b, err := encodeChatIndex(x)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		key := chatIndexKey3(c.Org, w.day, sum)
+		version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, w.retention(c.org))
+		if err != nil {
+			return fmt.Errorf("store chat index: %w", err)
+		}
+		c.ChatIndex = &ChatIndexRef{Key: key, Size: int64(len(b)), SHA256: hexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
+		return nil
+	}
+	year := w.day.Start().Year()
+	b, err := encodeMembers(&MembersObject{Version: MembersObjectVersion, Org: c.Org, Year: year, Members: x.Members})
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	key := membersKey(c.Org, year, sum)
+	version, err := w.storeMembers(ctx, c, key, b, sum, year)
+	if err != nil {
+		return err
+	}
+	inline.Members = MembersRef{Key: key, Size: int64(len(b)), SHA256: hexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
+	c.ChatIndex = &ChatIndexRef{Inline: inline}
+	return nil
+}
+
+// storedMembers remembers, per store and members key, the version id of a members object
+// this process stored or found: a membership that did not change costs no request.
+var storedMembers sync.Map // membersHint → string
+
+type membersHint struct {
+	store Store
+	key   string
+}
+
+// storeMembers stores a members object (create-only, content-named: an existing one with
+// the same bytes is reused), kept until the end of its year plus the organization's
+// retention, the longest any day of the year that names it must be kept.
+func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b []byte, sum [sha256.Size]byte, year int) (string, error) {
+	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
+	mh := membersHint{store: hk.store, key: key}
+	if cacheable {
+		if v, ok := storedMembers.Load(mh); ok {
+			return v.(string), nil
+		}
+	}
+	var keep CreateOptions
+	if c.org.RetentionDays > 0 {
+		endOfYear := time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC)
+		keep.RetainUntil = endOfYear.AddDate(0, 0, c.org.RetentionDays)
+	}
+	version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, keep)
+	if err != nil {
+		return "", fmt.Errorf("store members: %w", err)
+	}
+	if cacheable {
+		storedMembers.Store(mh, version)
+	}
+	return version, nil
+}
+
+// commit3 is commit in layout 3: the late copy first for a late commit, then the manifest
+// at its day key; then the fork check.
+func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
+	store := w.s.Store
+	m := w.newManifest(c)
+	m.Version = ManifestVersion3
+	if c.headSeq > 0 {
+		m.PreviousKey = c.headKey
+	}
+	key := dayKey3(c.Org, w.day, m.Revision)
+	m.Late = c.tip != "" && key < c.tip
+	if m.Supersedes != nil {
+		if err := w.recordSupersession(ctx, c, m.Revision); err != nil {
+			return err
+		}
+	}
+	if w.s.SigningKey != nil {
+		if err := sign(m, w.s.SigningKey); err != nil {
+			return err
+		}
+	}
+	b, err := encodeManifest(m)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	keep := w.retention(c.org)
+	if m.Late {
+		if err := store.Create(ctx, lateKey(c.Org, m.Seq), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+			if errors.Is(err, ErrConflict) {
+				return fmt.Errorf("commit manifest %d: another writer committed it first: %w", m.Seq, err)
+			}
+			return fmt.Errorf("commit manifest: %w", err)
+		}
+		crashpoint.Hit("commit.late")
+	}
+	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+		switch {
+		case m.Late:
+			return fmt.Errorf("manifest %d committed (%s), but not its day key: %w", m.Seq, lateKey(c.Org, m.Seq), err)
+		case errors.Is(err, ErrConflict):
+			return fmt.Errorf("commit manifest %d: another writer committed revision %d of the day first: %w", m.Seq, m.Revision, err)
+		}
+		return fmt.Errorf("commit manifest: %w", err)
+	}
+	crashpoint.Hit("commit.day")
+	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
+	c.manifestSHA256 = hexSum(sum)
+	return w.forkCheck(ctx, c, m, key)
+}
+
+// ErrForked is wrapped by the error of a seal that found, after its commit, another
+// manifest with its seq: two writers read the same head and committed different days.
+var ErrForked = errors.New("a concurrent commit forked the chain")
+
+// forkCheck lists what was committed after the head the commit read: d/ past the tip and
+// late/ past the head's seq (the listings Head makes anyway), and reads each manifest
+// found but the commit's own. One with the commit's seq is a fork: of two forking writers
+// the second to commit always sees the first, so at least one fails its day.
+func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key string) error {
+	l := Ledger{Store: w.s.Store}
+	var others []string
+	if err := ListAfter(ctx, w.s.Store, dayRoot3(c.Org), c.tip, func(k string) error {
+		if _, name, ok := parseDayKey3(c.Org, k); ok && isRevisionName(name) && k != key {
+			others = append(others, k)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
+	}
+	own := lateKey(c.Org, m.Seq)
+	if err := ListAfter(ctx, w.s.Store, latePrefix(c.Org), lateKey(c.Org, c.headSeq), func(k string) error {
+		if k != own || !m.Late {
+			others = append(others, k)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
+	}
+	for _, k := range others {
+		if seq, ok := parseLateKey(c.Org, k); ok && seq != m.Seq {
+			continue // a later commit's late copy: its seq is in its name
+		}
+		o, err := l.readManifest(ctx, k)
+		if err != nil {
+			return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
+		}
+		if o.Seq == m.Seq && !strings.EqualFold(hexSum(o.SHA256), c.manifestSHA256) {
+			return fmt.Errorf("%w at seq %d: %s and %s (run chatvault verify; seal with the store's seal lease: never two sealers at once)", ErrForked, m.Seq, key, k)
+		}
+	}
+	return nil
+}

@@ -78,7 +78,9 @@ func (s alteringStore) List(ctx context.Context, prefix string, fn func(string) 
 
 // TestVerifyOrg verifies a store with two index revisions and their files, then the same
 // store altered in each way verify must report.
-func TestVerifyOrg(t *testing.T) {
+func TestVerifyOrg(t *testing.T) { forLayouts(t, testVerifyOrg) }
+
+func testVerifyOrg(t *testing.T) {
 	var up atomic.Bool
 	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/late" && !up.Load() {

@@ -40,7 +40,16 @@ func linkTo(t *testing.T, logDir, base string) {
 // organizations that see the record, the links to hosts not on the list are recorded as
 // failed, a rerun fetches nothing, and verify still passes.
 func TestRunCapturesAttachments(t *testing.T) {
-	cleanEnv(t)
+	for _, layout := range []string{"2", "3"} {
+		t.Run("layout"+layout, func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
+			testRunCapturesAttachments(t)
+		})
+	}
+}
+
+func testRunCapturesAttachments(t *testing.T) {
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
@@ -134,7 +143,16 @@ func TestRunRefusesOpenAttachmentToken(t *testing.T) {
 // catch-up, which seals nothing, retries the capture that failed (a new index revision),
 // then has nothing left to do.
 func TestRunCatchUpRetriesAttachments(t *testing.T) {
-	cleanEnv(t)
+	for _, layout := range []string{"2", "3"} {
+		t.Run("layout"+layout, func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
+			testRunCatchUpRetriesAttachments(t)
+		})
+	}
+}
+
+func testRunCatchUpRetriesAttachments(t *testing.T) {
 	setRunClock(t, "2026-11-25T00:30:00Z")
 	var up atomic.Bool
 	var requests atomic.Int64

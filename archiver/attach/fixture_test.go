@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -69,6 +70,29 @@ func recordLine(i int, m msg) string {
 // sealDay seals testDay with msgs into a new folder store and returns it.
 func sealDay(t testing.TB, msgs []msg) *fsstore.Store { return sealDays(t, msgs, testDay) }
 
+// layouts maps a test's name to the store layout sealDays writes while it runs
+// (forLayouts); layout 2 by default.
+var layouts sync.Map
+
+// forLayouts runs f once sealing in layout 2 and once in layout 3 (docs/design/layout.md):
+// capture reads the sealed days through archiver.Ledger, whatever their keys.
+func forLayouts(t *testing.T, f func(t *testing.T)) {
+	for _, l := range []int{archiver.Layout2, archiver.Layout3} {
+		t.Run(fmt.Sprintf("layout%d", l), func(t *testing.T) {
+			layouts.Store(t.Name(), l)
+			t.Cleanup(func() { layouts.Delete(t.Name()) })
+			f(t)
+		})
+	}
+}
+
+func layoutOf(t testing.TB) int {
+	if l, ok := layouts.Load(t.Name()); ok {
+		return l.(int)
+	}
+	return archiver.Layout2
+}
+
 // sealDays seals each of days with the same msgs (their timestamps in testDay: clock
 // skew, archived all the same) into a new folder store and returns it.
 func sealDays(t testing.TB, msgs []msg, days ...archiver.Day) *fsstore.Store {
@@ -103,7 +127,7 @@ func sealDays(t testing.TB, msgs []msg, days ...archiver.Day) *fsstore.Store {
 	for _, d := range days {
 		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
 			Now:     func() time.Time { return d.End().Add(2 * time.Hour) },
-			TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}}
+			TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Layout: layoutOf(t)}}
 		if _, err := s.Seal(context.Background(), d, []byte(directoryJSON), ""); err != nil {
 			t.Fatal(err)
 		}

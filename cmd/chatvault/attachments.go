@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
@@ -71,6 +72,13 @@ func (c *runCapture) mark(org string, day archiver.Day) {
 	c.done[org+" "+day.String()] = true
 }
 
+// forget clears the days marked: serve's retry pass of the next tick takes them up again.
+func (c *runCapture) forget() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.done)
+}
+
 func (c *runCapture) captured(org string, day archiver.Day) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -115,19 +123,27 @@ func captureRecent(ctx context.Context, e *env, c *runCapture, directory []byte)
 	if err != nil {
 		return err
 	}
-	now := runClock()
+	return captureRecentOrgs(ctx, e, c, archivingOrgs(dir), func(r attach.DayResult) {
+		if r.Revision != 0 || r.Fetched != 0 {
+			fmt.Fprintf(e.stdout, "  attachments %s %s: %d captured, %d failed, %d fetched (%d bytes), index revision %d\n",
+				r.Day, r.Org, r.Captured, r.Failed, r.Fetched, r.FetchedBytes, r.Revision)
+		}
+	})
+}
+
+// captureRecentOrgs is the retry pass over orgs, each day's result handed to fn.
+func captureRecentOrgs(ctx context.Context, e *env, c *runCapture, orgs []string, fn func(attach.DayResult)) error {
+	now := c.Now()
 	through := archiver.DayOf(now).Start().AddDate(0, 0, -1)
 	from := c.RetryFrom(now)
 	var failed error
-	for _, org := range archivingOrgs(dir) {
+	for _, org := range orgs {
 		skip := func(d archiver.Day) bool { return c.captured(org, d) }
-		err := c.CaptureRecent(ctx, org, from, archiver.DayOf(through), skip, func(r attach.DayResult) {
-			if r.Revision != 0 || r.Fetched != 0 {
-				fmt.Fprintf(e.stdout, "  attachments %s %s: %d captured, %d failed, %d fetched (%d bytes), index revision %d\n",
-					r.Day, org, r.Captured, r.Failed, r.Fetched, r.FetchedBytes, r.Revision)
-			}
-		})
+		err := c.CaptureRecent(ctx, org, from, archiver.DayOf(through), skip, fn)
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
 			e.note(slog.LevelError, fmt.Sprintf("chatvault run: attachments of %s: %v", org, err),
 				"attachment capture failed", "org", org, "err", err)
 			if failed == nil {
@@ -136,4 +152,139 @@ func captureRecent(ctx context.Context, e *env, c *runCapture, directory []byte)
 		}
 	}
 	return failed
+}
+
+// attachHooks let tests hear serve's captures.
+var attachHooks struct {
+	// captured hears each organization-day serve's capture loop handled.
+	captured func(attach.DayResult, error)
+}
+
+// captureLoop runs serve's captures one at a time, off the scheduler's goroutine (its
+// OnSealed must not block): each organization-day the scheduler seals, and after each
+// tick this replica ran (it held the store lease), the retry pass over every archiving
+// organization. Failures are logged; the next tick's retry pass takes them up again.
+type captureLoop struct {
+	e    *env
+	c    *runCapture
+	orgs func() ([]string, error)
+
+	mu     sync.Mutex
+	sealed []captureJob
+	recent bool
+	wake   chan struct{}
+}
+
+type captureJob struct {
+	org string
+	day archiver.Day
+}
+
+func newCaptureLoop(e *env, c *runCapture, orgs func() ([]string, error)) *captureLoop {
+	return &captureLoop{e: e, c: c, orgs: orgs, wake: make(chan struct{}, 1)}
+}
+
+// serveCaptures is serve's capture loop, nil when attachments.enabled is off (a nil
+// loop's methods do nothing); the capturer's clock is serve's.
+func (e *env) serveCaptures(store archiver.Store, key ed25519.PrivateKey, now func() time.Time, dir func() (*model.Directory, error)) (*captureLoop, func(), error) {
+	c, release, err := newAttachmentCapturer(e, store, key)
+	if err != nil || c == nil {
+		return nil, release, err
+	}
+	c.Now = now
+	return newCaptureLoop(e, c, func() ([]string, error) {
+		d, err := dir()
+		if err != nil {
+			return nil, err
+		}
+		return archivingOrgs(d), nil
+	}), release, nil
+}
+
+// onSealed is the scheduler's OnSealed: next (the continuous verification's), then the
+// capture's.
+func (l *captureLoop) onSealed(next func(string, archiver.Day)) func(string, archiver.Day) {
+	if l == nil {
+		return next
+	}
+	return func(org string, day archiver.Day) {
+		if next != nil {
+			next(org, day)
+		}
+		l.Sealed(org, day)
+	}
+}
+
+// Sealed queues org's day; it never blocks.
+func (l *captureLoop) Sealed(org string, day archiver.Day) {
+	l.mu.Lock()
+	l.sealed = append(l.sealed, captureJob{org, day})
+	l.mu.Unlock()
+	l.poke()
+}
+
+// Ticked queues a retry pass (one, however many ticks come while one waits).
+func (l *captureLoop) Ticked() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	l.recent = true
+	l.mu.Unlock()
+	l.poke()
+}
+
+func (l *captureLoop) poke() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run works through the queue until ctx is done.
+func (l *captureLoop) Run(ctx context.Context) {
+	if l == nil {
+		return
+	}
+	log := l.e.log.With("component", "attachments")
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+		}
+		for ctx.Err() == nil {
+			l.mu.Lock()
+			jobs, recent := l.sealed, l.recent
+			l.sealed, l.recent = nil, false
+			l.mu.Unlock()
+			if len(jobs) == 0 && !recent {
+				break
+			}
+			for _, j := range jobs {
+				l.c.mark(j.org, j.day)
+				r, err := l.c.CaptureDay(ctx, j.org, j.day)
+				l.report(log, r, err)
+			}
+			if recent {
+				orgs, err := l.orgs()
+				if err == nil {
+					err = captureRecentOrgs(ctx, l.e, l.c, orgs, func(r attach.DayResult) { l.report(log, r, nil) })
+				}
+				if err != nil && ctx.Err() == nil {
+					log.Error("attachment retry pass", "err", err)
+				}
+				l.c.forget()
+			}
+		}
+	}
+}
+
+func (l *captureLoop) report(log *slog.Logger, r attach.DayResult, err error) {
+	if err != nil {
+		log.Error("attachment capture failed", "org", r.Org, "date", r.Day.String(), "err", err)
+	}
+	if attachHooks.captured != nil {
+		attachHooks.captured(r, err)
+	}
 }

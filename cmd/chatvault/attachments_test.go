@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -9,10 +10,12 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -37,7 +40,16 @@ func linkTo(t *testing.T, logDir, base string) {
 // organizations that see the record, the links to hosts not on the list are recorded as
 // failed, a rerun fetches nothing, and verify still passes.
 func TestRunCapturesAttachments(t *testing.T) {
-	cleanEnv(t)
+	for _, layout := range []string{"2", "3"} {
+		t.Run("layout"+layout, func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
+			testRunCapturesAttachments(t)
+		})
+	}
+}
+
+func testRunCapturesAttachments(t *testing.T) {
 	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		requests.Add(1)
@@ -131,7 +143,16 @@ func TestRunRefusesOpenAttachmentToken(t *testing.T) {
 // catch-up, which seals nothing, retries the capture that failed (a new index revision),
 // then has nothing left to do.
 func TestRunCatchUpRetriesAttachments(t *testing.T) {
-	cleanEnv(t)
+	for _, layout := range []string{"2", "3"} {
+		t.Run("layout"+layout, func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
+			testRunCatchUpRetriesAttachments(t)
+		})
+	}
+}
+
+func testRunCatchUpRetriesAttachments(t *testing.T) {
 	setRunClock(t, "2026-11-25T00:30:00Z")
 	var up atomic.Bool
 	var requests atomic.Int64
@@ -176,4 +197,57 @@ func TestRunCatchUpRetriesAttachments(t *testing.T) {
 	}
 	reliability.Record(t, "fault", "attachment server unavailable during the nightly run", reliability.Recovered,
 		"the next catch-up retries the failed capture (new index revision), then fetches nothing")
+}
+
+// TestServeCapturesAttachments: serve's scheduler seals the sample day and its capture
+// loop captures each organization's links right after, off the scheduler's goroutine.
+func TestServeCapturesAttachments(t *testing.T) {
+	cleanEnv(t)
+	var requests atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.Write([]byte("%PDF the contract"))
+	}))
+	t.Cleanup(srv.Close)
+	eventlog := copyEventLog(t)
+	linkTo(t, eventlog, srv.URL)
+	storeDir := t.TempDir()
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
+	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
+	t.Setenv("CHATVAULT_VERIFY_INTERVAL", "0")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", strings.TrimPrefix(srv.URL, "http://"))
+	captured := make(chan attach.DayResult, 16)
+	serveHooks.clock = scheduler.NewFakeClock(time.Date(2026, 11, 23, 1, 0, 0, 0, time.UTC))
+	attachHooks.captured = func(r attach.DayResult, err error) {
+		if err != nil {
+			t.Errorf("capture of %s %s: %v", r.Org, r.Day, err)
+		}
+		captured <- r
+	}
+	t.Cleanup(func() { serveHooks.clock, attachHooks.captured = nil, nil })
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() {
+		done <- Main(ctx, []string{"serve", "--eventlog", eventlog, "--store", storeDir, "--log-format", "json", "--log-level", "error"}, io.Discard, io.Discard)
+	}()
+	want := map[string]bool{acme: true, globexID: true}
+	for len(want) > 0 {
+		select {
+		case r := <-captured:
+			if r.Day.String() == "2026-11-22" && r.Revision == 1 && r.Captured == 1 {
+				delete(want, r.Org)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("no capture of %v", want)
+		}
+	}
+	stop()
+	if code := <-done; code != exitOK {
+		t.Fatalf("serve exit %d", code)
+	}
+	if n := requests.Load(); n != 2 {
+		t.Fatalf("file server got %d requests, want 2 (once per organization)", n)
+	}
 }

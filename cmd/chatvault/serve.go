@@ -172,6 +172,11 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if verifier != nil {
 		verifier.Register(reg)
 	}
+	captures, releaseCapture, err := e.serveCaptures(store, key, clock.Now, dir.load) // attachments.go
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	defer releaseCapture()
 	api.Tasks, api.BaseURL = engine, e.cfg.Exports.BaseURL
 	if p, ok := store.(presigner); ok {
 		expiry := e.cfg.S3.PresignExpiry
@@ -246,6 +251,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		Directory: func(context.Context) (*model.Directory, error) { return dir.load() },
 		Now:       clock.Now,
 	}
+	fresh.Watermarks = store // the first read starts from the scheduler's watermark
 	reg.MustRegister(fresh)
 
 	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way
@@ -269,16 +275,18 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Schedule:  sched,
 			Clock:     clock,
 			Logger:    e.log.With("component", "scheduler"),
-			OnSealed:  sealedHook(verifier),
+			OnSealed:  captures.onSealed(sealedHook(verifier)),
 			OnTick: func(r scheduler.Report) {
 				if r.Skipped == "" {
 					refreshFreshness(work, e, fresh) // aborted with the seal at the deadline
+					captures.Ticked()
 				}
 				if serveHooks.onTick != nil {
 					serveHooks.onTick(r)
 				}
 			},
 		}
+		s.Watermarks = store // a restart's first tick starts from the last watermark
 		// A day still open at the nightly tick is tried again every few minutes.
 		s.RetryInterval = e.cfg.Schedule.RetryInterval
 		s.Register(reg)
@@ -292,6 +300,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			defer close(schedDone)
 			s.Run(work, stop)
 		}()
+		go captures.Run(work)
 	} else {
 		close(schedDone)
 	}

@@ -100,7 +100,7 @@ func TestCanonicalLinesAreCopied(t *testing.T) {
 			t.Errorf("the sorter received %d records that are no canonical encoding: %s", n, l)
 		}
 	}
-	reliability.Record(t, "operations", "lines already canonical", reliability.Kept,
+	reliability.Record(t, "operations", "a line already canonical, in the seal", reliability.Kept,
 		"TestCanonicalLinesAreCopied: a line that is already the canonical encoding of its record is copied as read, not decoded in full and encoded again; the sorter receives the same bytes either way")
 }
 
@@ -145,6 +145,6 @@ func TestDecodeWorkerAllocatesNothingPerLine(t *testing.T) {
 			t.Errorf("the decoding worker allocates %.1f times a line for %s", allocs, l)
 		}
 	}
-	reliability.Record(t, "operations", "decoding a day's lines", reliability.Kept,
+	reliability.Record(t, "operations", "decoding, routing and sorting a line", reliability.Kept,
 		"TestDecodeWorkerAllocatesNothingPerLine: the decoding worker decodes, routes and sorts a canonical line (text, attachments, membership change) without allocating")
 }

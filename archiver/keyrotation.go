@@ -189,24 +189,53 @@ func Rotated(allowed map[string][]string, from, to string) bool {
 }
 
 // longestKept is when the lock of the longest-kept manifest sealed so far ends: the end of
-// each chain head's day plus its retention (a chain's head is its newest day, and
-// retention is the organization's).
+// each organization's newest sealed day plus its retention (the organization's). The
+// newest day is the chain head's, unless the head is a revision of an older day committed
+// last (a rerun; in layout 3 a late commit): then the days listed after the head's day
+// (ListDays, one listing that is empty in the usual case) name it, and its latest
+// manifest is read for its retention.
 func (l Ledger) longestKept(ctx context.Context) (time.Time, error) {
-	heads, err := l.chainHeads(ctx)
-	if err != nil {
-		return time.Time{}, err
-	}
 	var longest time.Time
-	for _, m := range heads {
-		day, err := ParseDay(m.Date)
-		if err != nil || m.RetentionDays <= 0 {
-			continue
+	keep := func(day Day, retention int) {
+		if retention <= 0 {
+			return
 		}
-		if until := day.End().AddDate(0, 0, m.RetentionDays); until.After(longest) {
+		if until := day.End().AddDate(0, 0, retention); until.After(longest) {
 			longest = until
 		}
 	}
-	return longest, nil
+	err := l.Orgs(ctx, func(org string) error {
+		head, err := l.Head(ctx, org)
+		if err != nil || head == nil {
+			return err
+		}
+		day, err := ParseDay(head.Date)
+		if err != nil {
+			return nil // verify reports it
+		}
+		keep(day, head.RetentionDays)
+		var newest string
+		if err := l.ListDays(ctx, org, day.Next(), func(k DayKeys) error {
+			if k.Revision != "" {
+				newest = k.Revision
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("days after the chain head of %s: %w", org, err)
+		}
+		if newest == "" {
+			return nil
+		}
+		m, err := l.readManifest(ctx, newest)
+		if err != nil {
+			return err
+		}
+		if d, err := ParseDay(m.Date); err == nil {
+			keep(d, max(m.RetentionDays, head.RetentionDays))
+		}
+		return nil
+	})
+	return longest, err
 }
 
 // chainHeads returns every organization's chain head: the organizations from one listing

@@ -103,8 +103,8 @@ type DayHoldings struct {
 
 // DayHoldings returns what org's day holds, in both layouts: the layout-3 day prefix
 // (d/<yyyy>/<mm>/<dd>.) and, for a day before the store's layout-3 marker's since (or on
-// a store without one), the old day folder; one listing of each, and one read per
-// revision. Beside the listed keys it names what the day's manifests point to outside
+// a store without one), the old day folder, as DayObjects lists them; one listing of each,
+// and one read per revision (not DayManifests, which would list the day again). Beside the listed keys it names what the day's manifests point to outside
 // the day: an old manifest's chain entry (manifests/<seq>.json), a late manifest's copy
 // (late/<seq>.json), and, shared with the organization's other days, the members object
 // a version 3 manifest's inline chat index names.
@@ -115,10 +115,11 @@ func (l Ledger) DayHoldings(ctx context.Context, org string, day Day) (DayHoldin
 		return do, err
 	}
 	var prefixes []string
-	if sl != nil {
+	inNew, inOld := lookIn(sl, day)
+	if inNew {
 		prefixes = append(prefixes, dayPrefix3(org, day))
 	}
-	if since := sl.SinceDay(); sl == nil || since.IsZero() || day.Before(since) {
+	if inOld {
 		prefixes = append(prefixes, dayPrefix(org, day))
 	}
 	var revisions []string

@@ -322,6 +322,7 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 		for _, so := range sorters {
 			so.release()
 		}
+		s.reportSortMemory()
 	}()
 	if err != nil {
 		return nil, err

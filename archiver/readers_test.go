@@ -2,9 +2,13 @@ package archiver_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
@@ -73,4 +77,128 @@ func TestChainHeadsPerOrganization(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "chain heads of every organization (witness, key rotation, hold floor)", reliability.Kept,
 		"the organizations from one listing of the folders of orgs/, then each one's head by Ledger.Head: the keys listed do not grow with the days sealed")
+}
+
+// TestChainHeadsLayout3: the witness's heads on a mixed store are each organization's
+// true head whichever layout holds it: a chain continued in layout 3 whose last commit is
+// a late revision of an old day (its head read from late/), a chain only in layout 3, and
+// one not sealed since the upgrade (still in the old layout).
+func TestChainHeadsLayout3(t *testing.T) {
+	s, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	dec30, dec31, jan1, jan2 := mustDay("2026-12-30"), mustDay("2026-12-31"), mustDay("2027-01-01"), mustDay("2027-01-02")
+	mixed := storetest.NewChain(t, s, "org-a")
+	mixed.Old(dec30, 1)
+	mixed.Old(dec31, 0)
+	mixed.Marker(jan1)
+	mixed.Day(jan1, 2)
+	mixed.Day(jan2, 0)
+	mixed.Day(dec31, 4) // late
+	only3 := storetest.NewChain(t, s, "org-b")
+	only3.Day(jan1, 0)
+	only3.Day(jan2, 7)
+	old := storetest.NewChain(t, s, "org-c")
+	old.Old(dec30, 0)
+	old.Old(dec31, 3)
+
+	c := storetest.NewCounting(s)
+	heads, err := archiver.Ledger{Store: c}.Heads(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type head struct {
+		org, date string
+		seq       int64
+		rev       int
+	}
+	var got []head
+	for _, h := range heads {
+		got = append(got, head{h.Org, h.Date, h.Seq, h.Revision})
+	}
+	want := []head{{"org-a", "2026-12-31", 5, 2}, {"org-b", "2027-01-02", 2, 1}, {"org-c", "2026-12-31", 2, 1}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("heads = %v, want %v", got, want)
+	}
+	t.Logf("heads of a mixed store of 3 organizations: %v", c.Counts())
+	reliability.Record(t, "operations", "chain heads (witness, key rotation, hold floor) on a store in both layouts", reliability.Kept,
+		"each organization's head through Ledger.Head: a late layout-3 head, a layout-3 chain, an old chain not sealed since the upgrade")
+}
+
+// TestRotationOutlivesTheNewestDay: a key rotation statement is kept as long as the
+// longest-kept manifest, which is that of each organization's newest day, not of its
+// chain head: a revision of an older day committed last (a rerun of that day; in layout 3
+// a late commit) is the head, yet the days after it are kept longer.
+func TestRotationOutlivesTheNewestDay(t *testing.T) {
+	for _, layout := range []int{archiver.Layout2, archiver.Layout3} {
+		t.Run(fmt.Sprint("layout ", layout), func(t *testing.T) {
+			fs, err := fsstore.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer fs.Close()
+			ls := storetest.NewLockingStore(fs)
+			const org, retention = "org-a", 30
+			put := func(key string, m *archiver.Manifest) {
+				b, err := json.MarshalIndent(m, "", "  ")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := ls.Create(t.Context(), key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			first, newest := mustDay("2027-01-01"), mustDay("2027-01-10")
+			if layout == archiver.Layout3 {
+				if _, err := archiver.WriteStoreLayout(t.Context(), ls, first); err != nil {
+					t.Fatal(err)
+				}
+			}
+			commit := func(d archiver.Day, rev int, seq int64, late bool) {
+				m := &archiver.Manifest{Version: archiver.ManifestVersion, Org: org, Date: d.String(), Revision: rev, Seq: seq, RetentionDays: retention,
+					Data: archiver.DataObject{Key: "k", Size: 1, SHA256: "s", JSONLSHA256: "j", Records: 1}}
+				if layout == archiver.Layout2 {
+					put(archiver.ChainKey(org, seq), m)
+					put(archiver.RevisionKey(org, d, rev), m)
+					return
+				}
+				m.Version, m.Late = archiver.ManifestVersion3, late
+				if late {
+					put(archiver.LateKey(org, seq), m)
+				}
+				put(archiver.DayKey3(org, d, rev), m)
+			}
+			seq := int64(0)
+			for d := first; !d.After(newest); d = d.Next() {
+				seq++
+				commit(d, 1, seq, false)
+			}
+			commit(mustDay("2027-01-03"), 2, seq+1, true) // the head: a revision of an older day
+			key, err := archiver.Ledger{Store: ls}.RecordRotation(t.Context(), signingKey(t), signingKey(t), "test",
+				time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), archiver.CreateOptions{RetainUntil: time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			lock, err := ls.Lock(t.Context(), key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := newest.End().AddDate(0, 0, retention); !lock.RetainUntil.Equal(want) {
+				t.Errorf("statement kept until %s, want %s (the newest day's end plus its retention)", lock.RetainUntil, want)
+			}
+		})
+	}
+	reliability.Record(t, "operations", "key rotation statement when an organization's last commit revised an older day", reliability.Kept,
+		"kept until the newest day's end plus its retention, not the chain head's day's (a rerun or a late layout-3 commit)")
+}
+
+func signingKey(t *testing.T) ed25519.PrivateKey {
+	t.Helper()
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

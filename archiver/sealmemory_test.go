@@ -101,8 +101,8 @@ func TestSortLeavesRoomForTheLiveHeap(t *testing.T) {
 	}
 	// This small day never spills: its sorters keep their records for the merge, and
 	// count only what they touched from then on.
-	if len(reported) != 2 || reported[0] != p.arenas || reported[1] > 2*4<<20 {
-		t.Fatalf("OnSortMemory reported %v, want the arenas (%d) when mapped, then at most the 4 MiB each of the two sorters keeps", reported, p.arenas)
+	if len(reported) != 3 || reported[0] != p.arenas || reported[1] > 2*4<<20 || reported[2] != 0 {
+		t.Fatalf("OnSortMemory reported %v, want the arenas (%d) when mapped, then at most the 4 MiB each of the two sorters keeps for the merge, then 0 after the seal", reported, p.arenas)
 	}
 	reliability.Record(t, "operations", "seal: sort arenas beside a large live heap (directory)", reliability.Kept,
 		"the arenas get the budget less the live heap measured when the seal starts and the read's working share, so the process stays within export.sortMemory (was three quarters of it whatever the directory held)")

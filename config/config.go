@@ -34,6 +34,10 @@ type Config struct {
 	Directory string
 	// Store (store) is the archive: a folder or s3://bucket/prefix.
 	Store string
+	// StoreLayout (store.layout) is the layout new days are sealed in: 2, or 3 (one object
+	// per empty organization-day, two per day with records; docs/design/layout.md). Every
+	// reader reads both. Written as the top-level key "store.layout", beside "store".
+	StoreLayout int
 
 	S3       S3
 	Export   Export
@@ -326,7 +330,9 @@ func Default() *Config {
 	return &Config{
 		EventLog: "./testdata/eventlog",
 		Store:    "./archive",
-		S3:       S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute},
+		// StoreLayout stays 2 until every reader of the archive knows layout 3.
+		StoreLayout: 2,
+		S3:          S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},
 			SortMemory:          256 << 20,
@@ -417,6 +423,9 @@ func (c *Config) problems() []*Error {
 	location("eventlog", c.EventLog, true)
 	location("directory", c.Directory, false)
 	location("store", c.Store, true)
+	if c.StoreLayout != 2 && c.StoreLayout != 3 {
+		add("store.layout", "%d is not a store layout: 2 or 3", c.StoreLayout)
+	}
 
 	if c.S3.Endpoint != "" {
 		u, err := url.Parse(c.S3.Endpoint)

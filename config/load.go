@@ -41,6 +41,7 @@ var keys = []key{
 	{"eventlog", "eventlog", "event log: folder or s3://bucket/prefix", setString(func(c *Config) *string { return &c.EventLog })},
 	{"directory", "directory", "directory snapshot (default <eventlog>/directory.json)", setString(func(c *Config) *string { return &c.Directory })},
 	{"store", "store", "archive: folder or s3://bucket/prefix", setString(func(c *Config) *string { return &c.Store })},
+	{"store.layout", "", "", setInt(func(c *Config) *int { return &c.StoreLayout })},
 	{"s3.endpoint", "", "", setString(func(c *Config) *string { return &c.S3.Endpoint })},
 	{"s3.region", "", "", setString(func(c *Config) *string { return &c.S3.Region })},
 	{"s3.pathStyle", "", "", setBool(func(c *Config) *bool { return &c.S3.PathStyle })},
@@ -152,8 +153,10 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 
 	v := viper.New()
 	v.SetConfigType("yaml")
+	var fileV *viper.Viper // the file alone, for keys beside a value (shadowed)
 	if file != "" {
-		if err := readFile(v, file); err != nil {
+		var err error
+		if fileV, err = readFile(v, file); err != nil {
 			return nil, err
 		}
 	}
@@ -186,6 +189,14 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 	failed := map[string]bool{}
 	for _, k := range keys {
 		raw := v.Get(k.path)
+		if shadowed(k.path) {
+			raw = nil
+			if s := os.Getenv(EnvVar(k.path)); s != "" {
+				raw, sources[k.path] = s, EnvVar(k.path)
+			} else if fileV != nil && fileV.IsSet(k.path) {
+				raw, sources[k.path] = fileV.Get(k.path), file
+			}
+		}
 		if raw == nil { // not set anywhere, or null in the file: keep the default
 			continue
 		}
@@ -208,15 +219,28 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 	return c, nil
 }
 
-// readFile loads file into v after checking that it holds only known keys.
-func readFile(v *viper.Viper, file string) error {
+// shadowed reports whether a key's path extends another key's (store.layout beside
+// store): viper hides it behind that key's value whenever the value comes from a flag or
+// an environment binding, so Load reads it from the environment and the file itself.
+func shadowed(path string) bool {
+	for _, k := range keys {
+		if strings.HasPrefix(path, k.path+".") {
+			return true
+		}
+	}
+	return false
+}
+
+// readFile loads file into v after checking that it holds only known keys, and returns
+// the file alone (read into a viper of its own).
+func readFile(v *viper.Viper, file string) (*viper.Viper, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err // the path is already the Error's Source
 		}
-		return &Error{Source: file, Err: err}
+		return nil, &Error{Source: file, Err: err}
 	}
 	// A separate instance, because v's AllKeys would include bound environment variables.
 	raw := viper.New()
@@ -226,7 +250,7 @@ func readFile(v *viper.Viper, file string) error {
 		if errors.As(err, &pe) {
 			err = pe.Unwrap()
 		}
-		return &Error{Source: file, Err: err}
+		return nil, &Error{Source: file, Err: err}
 	}
 	var errs []error
 	found := raw.AllKeys()
@@ -237,14 +261,20 @@ func readFile(v *viper.Viper, file string) error {
 		}
 	}
 	if len(errs) > 0 {
-		return errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
-	return v.ReadConfig(bytes.NewReader(b))
+	return raw, v.ReadConfig(bytes.NewReader(b))
 }
 
 // checkKey checks one flattened, lower-cased key of the file (viper folds case, so
 // sortMemory and sortmemory are the same key). val is its value.
 func checkKey(k string, val any) error {
+	for _, known := range keys {
+		// An exact match first: store.layout is a key of its own beside the value store.
+		if k == strings.ToLower(known.path) {
+			return nil
+		}
+	}
 	for _, known := range keys {
 		p := strings.ToLower(known.path)
 		switch {

@@ -93,10 +93,11 @@ func TestLoadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		EventLog:  "s3://events/prod",
-		Directory: "/srv/directory.json",
-		Store:     "s3://archive/chatvault",
-		S3:        S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour},
+		EventLog:    "s3://events/prod",
+		Directory:   "/srv/directory.json",
+		Store:       "s3://archive/chatvault",
+		StoreLayout: 3,
+		S3:          S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation", "reaction"},
 			SortMemory:          1 << 30,
@@ -299,6 +300,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"exports.baseURL", "https://cv.example/", func(c *Config) { c.Exports.BaseURL = "https://cv.example" }, nil},
 		{"exports.linkKeyFile", "/l", func(c *Config) { c.Exports.LinkKeyFile = "/l" }, nil},
 		{"fs.group", "chatvault-audit", func(c *Config) { c.FS.Group = "chatvault-audit" }, nil},
+		{"store.layout", "3", func(c *Config) { c.StoreLayout = 3 }, nil},
 		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" },
 			[]string{"CHATVAULT_SMTP_FROM", "a@acme.example"}},
 		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }, nil},
@@ -644,5 +646,71 @@ func TestBindFlagsUsageNamesEnv(t *testing.T) {
 		if !strings.Contains(f.Usage, "env CHATVAULT_") {
 			t.Errorf("--%s usage %q does not name its variable", name, f.Usage)
 		}
+	}
+}
+
+// TestStoreLayout: store.layout is 2 by default, 3 when set (in the file beside store, or in
+// the environment), and nothing else.
+func TestStoreLayout(t *testing.T) {
+	clearEnv(t)
+	for _, tt := range []struct {
+		file string
+		env  string
+		want int
+		err  string
+	}{
+		{"store: ./a\n", "", 2, ""},
+		{"store: ./a\nstore.layout: 3\n", "", 3, ""},
+		{"store: ./a\nstore.layout: 3\n", "2", 2, ""},
+		{"store: ./a\nstore.layout: 4\n", "", 0, "store.layout"},
+		{"store: ./a\n", "1", 0, "store.layout"},
+		{"store:\n  layout: 3\n", "", 0, "store"},
+	} {
+		t.Setenv("CHATVAULT_EVENTLOG", "./events")
+		t.Setenv("CHATVAULT_STORE_LAYOUT", tt.env)
+		c, err := Load(writeFile(t, tt.file), nil)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q, env %q: %v; want an error about %s", tt.file, tt.env, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || c.StoreLayout != tt.want {
+			t.Errorf("%q, env %q: %+v, %v; want layout %d", tt.file, tt.env, c, err, tt.want)
+		}
+	}
+}
+
+// TestStoreLayoutBesideStoreFlag: store.layout is read from the environment and the file
+// when store itself comes from --store or CHATVAULT_STORE (viper would hide it behind
+// store's value).
+func TestStoreLayoutBesideStoreFlag(t *testing.T) {
+	clearEnv(t)
+	t.Setenv("CHATVAULT_EVENTLOG", "./events")
+	file := writeFile(t, "store.layout: 3\n")
+	for _, tt := range []struct {
+		name, file, env, storeEnv string
+		flag                      bool
+	}{
+		{"env, --store", "", "3", "", true},
+		{"file, --store", file, "", "", true},
+		{"env, CHATVAULT_STORE", "", "3", "./b", false},
+		{"file, CHATVAULT_STORE", file, "", "./b", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("CHATVAULT_STORE_LAYOUT", tt.env)
+			t.Setenv("CHATVAULT_STORE", tt.storeEnv)
+			fs := pflag.NewFlagSet("t", pflag.ContinueOnError)
+			BindFlags(fs)
+			if tt.flag {
+				if err := fs.Parse([]string{"--store", "./b"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Load(tt.file, fs)
+			if err != nil || c.StoreLayout != 3 || c.Store != "./b" {
+				t.Fatalf("Load = %+v, %v; want store ./b in layout 3", c, err)
+			}
+		})
 	}
 }

@@ -69,7 +69,7 @@ func TestDecodeCanonicalGolden(t *testing.T) {
 		}
 	}
 	t.Logf("%d golden lines recognized as canonical; %d input lines canonical as read", golden, asRead)
-	reliability.Record(t, "operations", "lines already canonical", reliability.Kept,
+	reliability.Record(t, "operations", "a line already canonical (golden and fuzzed lines)", reliability.Kept,
 		"TestDecodeCanonicalGolden, FuzzDecodeCanonical: a line recognized as canonical decodes to the same record as the full decoder and is the byte-for-byte encoding of it; every golden canonical line is recognized")
 }
 
@@ -223,6 +223,6 @@ func TestDecodeCanonicalAllocatesNothing(t *testing.T) {
 			t.Errorf("DecodeCanonical allocates %.0f times a line for %s", allocs, line)
 		}
 	}
-	reliability.Record(t, "operations", "decoding a day's lines", reliability.Kept,
+	reliability.Record(t, "operations", "decoding a canonical line", reliability.Kept,
 		"TestDecodeCanonicalAllocatesNothing: decoding a canonical line (typical text, attachments, membership changes, escapes) allocates nothing once the decoder has seen a line")
 }

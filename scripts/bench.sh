@@ -48,7 +48,8 @@ measure() {
   done
   rm -f "$t"
   read -r wall user sys rss < <(printf '%s\n' "${results[@]}" | sort -n | sed -n "$(( (runs + 1) / 2 ))p")
-  rows+=("$(awk -v n="$name" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
+  # A '|' in the name (the jq pipeline's) is escaped so the row stays a Markdown row.
+  rows+=("$(awk -v n="${name//|/\\|}" -v e="$events" -v w="$wall" -v u="$user" -v s="$sys" -v r="$rss" \
     'BEGIN { printf "| %s | %d | %.2f | %.0f | %.2f | %.0f |", n, e, w, e / w, u + s, r / 1024 }')")
   # For the targets below: events per wall second and per CPU second, and peak RSS in MiB.
   rate["$name/$events"]=$(awk -v e="$events" -v w="$wall" 'BEGIN { printf "%.0f", e / w }')

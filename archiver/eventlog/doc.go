@@ -49,6 +49,11 @@
 // failure have already been delivered: a Scan error means the whole scan failed, and the
 // caller must not commit anything it derived from it.
 //
+// A gzipped file is inflated on a goroutine of its own, a little ahead of the lines, and
+// the next gzipped file starts inflating while the file before it is read, so that
+// inflating (most of the cost of reading a gzipped file) runs beside the caller's work on
+// the lines. The lines and errors are the same as when inflating in turn.
+//
 // # A partition that changes
 //
 // A closed partition should not change, but a producer may still be writing, or rewrite a

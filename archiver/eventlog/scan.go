@@ -65,18 +65,27 @@ func (s *Scanner) ScanFile(ctx context.Context, name string, r io.Reader, fn fun
 // scanner holds the buffers of one Scan, reused from file to file so the per-line cost is
 // a slice header, not an allocation.
 type scanner struct {
-	max     int
-	lines   *bufio.Reader // decompressed bytes, split into lines
-	raw     *bufio.Reader // compressed bytes, created on the first .gz file
-	gz      *gzip.Reader
-	members gzipMembers
-	scratch []byte // assembles lines longer than lines' buffer, up to max+2 bytes
-	pending int    // lines since ctx was last checked
+	max   int
+	lines *bufio.Reader // decompressed bytes, split into lines
+	// inflaters are the gzip readers not in use (inflate.go); ahead is the next gzipped
+	// file, being inflated while the file before it is read (Dir.Scan).
+	inflaters []*inflater
+	ahead     *aheadFile
+	scratch   []byte // assembles lines longer than lines' buffer, up to max+2 bytes
+	pending   int    // lines since ctx was last checked
 	// sum hashes a line that outgrew scratch, as it streams past; see feed.
 	sum     hash.Hash
 	hashing bool
 	held    [2]byte // the last bytes fed, not hashed yet: they may be the line's ending
 	nheld   int
+}
+
+// aheadFile is a gzipped file opened, and being inflated, before the scan gets to it;
+// err is what opening it or reading its header failed with, reported when it does.
+type aheadFile struct {
+	name string
+	in   *inflater
+	err  error
 }
 
 func newScanner(maxLine, bufSize int) *scanner {
@@ -89,24 +98,96 @@ func newScanner(maxLine, bufSize int) *scanner {
 	}
 }
 
+// inflater returns an inflater from the free list, or a new one.
+func (s *scanner) inflater() *inflater {
+	if n := len(s.inflaters); n > 0 {
+		in := s.inflaters[n-1]
+		s.inflaters = s.inflaters[:n-1]
+		return in
+	}
+	return newInflater()
+}
+
+// release stops in and keeps it for the next gzipped file.
+func (s *scanner) release(in *inflater) {
+	in.finish()
+	if len(s.inflaters) < maxInflaters {
+		s.inflaters = append(s.inflaters, in)
+	}
+}
+
+// close stops what the scan started ahead and did not get to (it stopped early).
+func (s *scanner) close() {
+	if a := s.ahead; a != nil {
+		s.ahead = nil
+		if a.in != nil {
+			s.release(a.in)
+		}
+	}
+}
+
+// openFile opens the event file name, which must still be the file listed (want) when
+// the scan began.
+func openFile(root *os.Root, name string, want fs.FileInfo) (*os.File, error) {
+	f, err := root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("eventlog: open %s: %w: %s is gone: %w", name, ErrPartitionChanged, name, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: open %s: %w", name, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("eventlog: stat %s: %w", name, err)
+	}
+	if !os.SameFile(fi, want) {
+		f.Close()
+		return nil, fmt.Errorf("eventlog: open %s: %w: %s was replaced", name, ErrPartitionChanged, name)
+	}
+	return f, nil
+}
+
+// prefetch opens the event file name, when it is gzipped, and starts inflating it, so
+// that it inflates while the file before it is read; scanFile takes it from there.
+func (s *scanner) prefetch(root *os.Root, name string, want fs.FileInfo) {
+	if !strings.HasSuffix(name, ".gz") {
+		return
+	}
+	a := &aheadFile{name: name}
+	s.ahead = a
+	f, err := openFile(root, name, want)
+	if err != nil {
+		a.err = err
+		return
+	}
+	in := s.inflater()
+	in.closer = f
+	if err := in.start(name, f); err != nil {
+		s.release(in)
+		a.err = headerError(name, err)
+		return
+	}
+	a.in = in
+}
+
 // scanFile reads the event file name, which must still be the file listed (want) when
 // the scan began.
 func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, want fs.FileInfo, fn func(archiver.Line) error) error {
-	f, err := root.Open(name)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("eventlog: open %s: %w: %s is gone: %w", name, ErrPartitionChanged, name, err)
+	if a := s.ahead; a != nil && a.name == name {
+		s.ahead = nil
+		if a.err != nil {
+			return a.err
+		}
+		defer s.release(a.in)
+		s.lines.Reset(a.in)
+		return s.scanLines(ctx, name, fn)
 	}
+	f, err := openFile(root, name, want)
 	if err != nil {
-		return fmt.Errorf("eventlog: open %s: %w", name, err)
+		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return fmt.Errorf("eventlog: stat %s: %w", name, err)
-	}
-	if !os.SameFile(fi, want) {
-		return fmt.Errorf("eventlog: open %s: %w: %s was replaced", name, ErrPartitionChanged, name)
-	}
 	return s.scanReader(ctx, name, f, fn)
 }
 
@@ -114,25 +195,25 @@ func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, want
 func (s *scanner) scanReader(ctx context.Context, name string, f io.Reader, fn func(archiver.Line) error) error {
 	var r io.Reader = f
 	if strings.HasSuffix(name, ".gz") {
-		if s.raw == nil {
-			s.raw = bufio.NewReaderSize(f, gzipInBufSize)
-			s.gz = new(gzip.Reader)
-		} else {
-			s.raw.Reset(f)
+		in := s.inflater()
+		if err := in.start(name, f); err != nil {
+			s.release(in)
+			return headerError(name, err)
 		}
-		if err := s.gz.Reset(s.raw); err != nil {
-			if err == io.EOF {
-				// An empty .gz file is a producer that died before writing, not an empty day.
-				err = io.ErrUnexpectedEOF
-			}
-			return readError(name, 0, err)
-		}
-		s.gz.Multistream(false)
-		s.members = gzipMembers{z: s.gz, raw: s.raw}
-		r = &s.members
+		defer s.release(in)
+		r = in
 	}
 	s.lines.Reset(r)
 	return s.scanLines(ctx, name, fn)
+}
+
+// headerError is the error of a gzipped file whose header cannot be read.
+func headerError(name string, err error) error {
+	if err == io.EOF {
+		// An empty .gz file is a producer that died before writing, not an empty day.
+		err = io.ErrUnexpectedEOF
+	}
+	return readError(name, 0, err)
 }
 
 // gzipMembers reads the members of a gzip file one after another, as a multistream reader

@@ -23,7 +23,7 @@ import (
 //     eventTimestamp;
 //   - a seal's recorded membership: for each chat the seal recorded among the
 //     organization's chats, whether the custodian was a member, as of the seal
-//     (ChatIndexRef.MembersAt).
+//     (ChatIndexRef.MembersTime: MembersAt, or the inline index's members reference).
 //
 // Per chat, the evidence is put in time order (a change before a seal at the same
 // millisecond). Each piece says what holds after it (an addition or a seal recording them:
@@ -161,7 +161,7 @@ func (e *Engine) custodianMemberships(ctx context.Context, custodians []string, 
 				p := pair{k, c.ChatID}
 				if _, ok := ev[p]; ok {
 					_, member := slices.BinarySearch(c.Members, k)
-					ev[p] = append(ev[p], evidence{at: m.ChatIndex.MembersAt, seal: true, member: member})
+					ev[p] = append(ev[p], evidence{at: m.ChatIndex.MembersTime(), seal: true, member: member})
 				}
 			}
 		}

@@ -221,7 +221,15 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 	}
 	defer rc.Close()
 	rec.Revision = m.Revision
-	return s.sendObject(w, r, tok, day, m, m.Data, rc, rec, "export")
+	obj, err := servedData(m)
+	if err != nil {
+		return s.mismatch(tok.Org, day, m.Key, err, "export")
+	}
+	var body io.Reader = rc
+	if m.Data.Keyless() {
+		body = emptyReader() // whatever the ledger opened: the bytes checked are these
+	}
+	return s.sendObject(w, r, tok, day, m, obj, body, rec, "export")
 }
 
 // sendObject sends obj, one of m's stored objects, read from rc: the stored gzip as is
@@ -323,6 +331,18 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 	}
 	if m == nil {
 		return s.pending(day)
+	}
+	if m.Data.Keyless() {
+		// A day without records sealed in layout 3 has no object to presign: the answer
+		// is the day itself, the constant empty gzip (or nothing, decompressed), with the
+		// headers of a streamed export. A client that asked for a URL tells the two apart
+		// by the Content-Type (application/x-ndjson, not application/json).
+		rec.Revision = m.Revision
+		obj, err := servedData(m)
+		if err != nil {
+			return s.mismatch(tok.Org, day, m.Key, err, "export")
+		}
+		return s.sendObject(w, r, tok, day, m, obj, emptyReader(), rec, "export")
 	}
 	u, expires, err := s.Presign(r.Context(), m.Data.Key, m.Data.VersionID)
 	if err != nil {

@@ -76,7 +76,10 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 	for _, row := range rows {
 		d := DayJSON{Date: row.Day.String(), State: string(row.State)}
 		if m := row.Manifest; m != nil {
-			d.Revision, d.Records, d.SHA256, d.StoredSHA256 = m.Revision, m.Data.Records, m.Data.JSONLSHA256, m.Data.SHA256
+			// A day without records sealed in layout 3 stores no gzip: storedSha256 is
+			// then the one the export serves, the constant empty gzip's.
+			data, _ := servedData(m)
+			d.Revision, d.Records, d.SHA256, d.StoredSHA256 = m.Revision, m.Data.Records, m.Data.JSONLSHA256, data.SHA256
 			d.Size, d.SealedAt = m.Data.JSONLSize, m.SealedAt
 			d.ManifestSHA256 = hex.EncodeToString(m.SHA256[:])
 			if q := m.Quarantined; q != nil {

@@ -2,7 +2,9 @@ package s3
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"strings"
 
@@ -37,7 +39,33 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*awss3.Client, error) {
 		o.UsePathStyle = cfg.PathStyle
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		if o.Retryer != nil {
+			o.Retryer = cutResponseRetryer{o.Retryer}
+		}
 	}), nil
+}
+
+// cutResponseRetryer also retries a request whose response was cut mid-body. The SDK's
+// standard retryer retries a connection cut before the status line, but not one cut while
+// it decodes a 200's body ("deserialization failed … unexpected EOF"): a proxy or load
+// balancer that drops the connection there would fail a CreateMultipartUpload or a
+// listing, and with it the organization's day, on the first blip. Every request Store
+// makes is safe to repeat: creates are conditional (If-None-Match), listings and reads
+// have no effect, and an upload started twice leaves an incomplete upload that the
+// bucket's AbortIncompleteMultipartUpload rule removes.
+type cutResponseRetryer struct{ aws.Retryer }
+
+func (r cutResponseRetryer) IsErrorRetryable(err error) bool {
+	return errors.Is(err, io.ErrUnexpectedEOF) || r.Retryer.IsErrorRetryable(err)
+}
+
+// GetAttemptToken passes the token bucket's accounting through when the wrapped retryer
+// has one (aws.RetryerV2); without it, the SDK would fall back to the context-less form.
+func (r cutResponseRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if v2, ok := r.Retryer.(aws.RetryerV2); ok {
+		return v2.GetAttemptToken(ctx)
+	}
+	return r.Retryer.GetInitialToken(), nil
 }
 
 // ParseURL splits s3://bucket/prefix into its bucket and its prefix, without surrounding

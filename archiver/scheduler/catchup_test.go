@@ -21,6 +21,13 @@ import (
 // for one organization archiving since the first of days.
 func realSetup(t *testing.T, clk Clock, first archiver.Day, n int) (*Scheduler, *storetest.Counting, string) {
 	t.Helper()
+	return realSetupLayout(t, clk, first, n, new(int))
+}
+
+// realSetupLayout is realSetup whose sealers write the store layout *layout (0: the
+// default) when they are made: a test switches layouts between ticks.
+func realSetupLayout(t *testing.T, clk Clock, first archiver.Day, n int, layout *int) (*Scheduler, *storetest.Counting, string) {
+	t.Helper()
 	logDir := t.TempDir()
 	for d, i := first, 0; i < n; d, i = d.Next(), i+1 {
 		p := filepath.Join(logDir, d.String())
@@ -46,7 +53,7 @@ func realSetup(t *testing.T, clk Clock, first archiver.Day, n int) (*Scheduler, 
 		NewSealer: func() Sealer {
 			return &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
 				Now: clk.Now, Grace: time.Hour, Workers: 1, SortMemory: 8 << 20, TempDir: t.TempDir(),
-				Logger: slog.New(slog.DiscardHandler)}}
+				Logger: slog.New(slog.DiscardHandler), Layout: *layout}}
 		},
 		Ledger:    archiver.Ledger{Store: store},
 		Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },

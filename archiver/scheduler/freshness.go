@@ -39,8 +39,9 @@ type FreshnessLedger interface {
 // per gap), whatever the archive's age; and it reads only the accounting objects it has
 // not read. The accounting objects are listed whole by the first Refresh of each UTC day
 // (the gauges total every sealed day), and by the others from the oldest of the last
-// LookBack days and the days not sealed yet: one listing of the newest days, not of the
-// archive's history. (A day older than that sealed again by hand shows by the next day.)
+// LookBack days and the days the Refresh saw sealed that were not before (a catch-up of
+// an old day): one listing of the newest days, not of the archive's history. (A day
+// older than that sealed again by hand shows by the next day.)
 // A day sealed in shards counts the join of its shards' objects (archiver.JoinAccountings).
 type Freshness struct {
 	Ledger FreshnessLedger
@@ -54,11 +55,21 @@ type Freshness struct {
 	// OnOrgs, when set, hears the archiving organizations after each successful Refresh
 	// (serve creates the scheduler's per-organization counters with it).
 	OnOrgs func(orgs []string)
+	// Watermarks, when set, is where the scheduler leaves its watermarks (see
+	// watermarkPrefix): the first Refresh starts from the newest, as a process's first
+	// tick does, instead of listing each organization's days from its start.
+	Watermarks archiver.Store
 
 	refreshFailures atomic.Int64
 
-	mu   sync.Mutex // serializes Refresh
-	days dayIndex
+	mu        sync.Mutex // serializes Refresh
+	days      dayIndex
+	marksRead bool
+	// seen is each organization's view at the last read, and sealedSince the earliest day
+	// this read saw sealed that was not then (a gap filled, days after the last sealed
+	// one): its accounting objects are new, however old the day.
+	seen        map[string]orgView
+	sealedSince archiver.Day
 	// accounting caches, per day, what its accounting objects say.
 	accounting map[archiver.Day]dayAccounting
 	// fullListed is the day (UTC) of the last Refresh that listed every accounting object.
@@ -207,6 +218,11 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 	}
 	s := &freshnessSnapshot{at: now()}
 	today := archiver.DayOf(s.at)
+	if f.Watermarks != nil && !f.marksRead {
+		// A watermark that cannot be read only makes this read list from the start.
+		_, _ = seedFromWatermark(ctx, f.Watermarks, today, &f.days)
+		f.marksRead = true
+	}
 	archiving := map[string]bool{}
 	for _, o := range dir.Organizations {
 		if !o.Archival {
@@ -227,19 +243,24 @@ func (f *Freshness) read(ctx context.Context) (*freshnessSnapshot, error) {
 	}
 	f.days.forget(archiving)
 	// The accounting objects that may have been written since the last Refresh: those of
-	// the last lookBack days (a catch-up's, a rerun's) and of the days not sealed yet.
+	// the last lookBack days (a rerun's) and of the days this read saw sealed that were
+	// not before (a catch-up's, however old the day). A day still unsealed costs nothing.
 	from := archiver.DayOf(today.Start().AddDate(0, 0, -lookBack))
-	for _, o := range s.orgs {
-		if o.FirstUnsealed.Before(from) {
-			from = o.FirstUnsealed
+	if !f.sealedSince.IsZero() && f.sealedSince.Before(from) {
+		from = f.sealedSince
+	}
+	for org := range f.seen {
+		if !archiving[org] {
+			delete(f.seen, org)
 		}
 	}
 	if f.fullListed != today {
 		from = archiver.Day{} // once a day, all of them
 	}
 	if err := f.readQuarantine(ctx, s, from); err != nil {
-		return nil, err
+		return nil, err // sealedSince is kept for the next read
 	}
+	f.sealedSince = archiver.Day{}
 	return s, nil
 }
 
@@ -251,6 +272,7 @@ func (f *Freshness) readOrg(ctx context.Context, org string, from, today archive
 	if err != nil {
 		return st, fmt.Errorf("organization %s: %w", org, err)
 	}
+	f.noteSealed(org, v)
 	st.LastSealed = v.last
 	unsealed := len(v.gaps)
 	if v.after.Before(today) {
@@ -358,4 +380,31 @@ func (f *Freshness) readDay(ctx context.Context, known map[string]*archiver.Stor
 		}
 	}
 	return d, nil
+}
+
+// noteSealed remembers org's view v and moves f.sealedSince back to the earliest day v
+// shows sealed that the previous view did not: a gap no longer unsealed, or the days
+// after the previous last sealed one.
+func (f *Freshness) noteSealed(org string, v orgView) {
+	if f.seen == nil {
+		f.seen = map[string]orgView{}
+	}
+	prev, ok := f.seen[org]
+	f.seen[org] = orgView{last: v.last, gaps: slices.Clone(v.gaps), after: v.after}
+	if !ok {
+		return // the first read of org lists every accounting object anyway
+	}
+	earliest := func(d archiver.Day) {
+		if f.sealedSince.IsZero() || d.Before(f.sealedSince) {
+			f.sealedSince = d
+		}
+	}
+	for _, g := range prev.gaps {
+		if !slices.Contains(v.gaps, g) {
+			earliest(g)
+		}
+	}
+	if v.last.After(prev.last) {
+		earliest(prev.after)
+	}
 }

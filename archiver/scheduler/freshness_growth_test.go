@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -147,4 +149,71 @@ func TestQuarantinedJoinsShards(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "quarantine gauges of a day sealed in shards (run --shard i/n)", reliability.Kept,
 		"the gauges sum the latest accounting object of each shard of the split, as status does; a shard's rerun replaces its part only")
+}
+
+// TestFreshnessAccountingWindowAndOldGaps: an organization's day that stays unsealed far
+// back (its partition lost, say) does not make every refresh list the accounting objects
+// from that day on: a later refresh costs the same with 10 and 40 days of history. When
+// such an old day is sealed at last (a catch-up), its accounting object is read by the
+// refresh that sees the day sealed, not the next day.
+func TestFreshnessAccountingWindowAndOldGaps(t *testing.T) {
+	const orgs = 3
+	first := day("2026-01-01")
+	gap := day("2026-01-02")
+	var costs []storetest.Counts
+	for _, days := range []int{10, 40} {
+		store, ids := sealedStore(t, orgs, days, first)
+		root := store.(*fsstore.Store).Dir()
+		if err := os.RemoveAll(filepath.Join(root, "orgs", ids[0], "days", gap.String())); err != nil {
+			t.Fatal(err)
+		}
+		for d, i := first, 0; i < days; d, i = d.Next(), i+1 {
+			putAccounting(t, store, d, 1, 1, nil, d.Start().Add(25*time.Hour))
+		}
+		c := storetest.NewCounting(store)
+		dir, err := model.ParseDirectory([]byte(directoryOf(ids, first)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
+		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+			Now: func() time.Time { return now }, LookBack: 3}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(f)
+		ctx := context.Background()
+		if err := f.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(time.Minute)
+		c.Reset()
+		if err := f.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		cost := c.Reset()
+		t.Logf("%d days, a gap on the 2nd: a later refresh %v", days, cost)
+		costs = append(costs, cost)
+		// The gap is sealed at last, its new accounting object quarantining 5.
+		w, err := fsstore.New(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := []byte("{}")
+		if err := w.Create(ctx, "orgs/"+ids[0]+"/days/"+gap.String()+"/r0001.json", bytes.NewReader(b), 2, sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		w.Close()
+		putAccounting(t, store, gap, 2, 5, nil, now)
+		now = now.Add(time.Minute)
+		if err := f.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if v := value(t, reg, "chatvault_quarantined_records"); v != float64(days-1+5) {
+			t.Fatalf("after the gap's seal: %v quarantined records, want %d", v, days-1+5)
+		}
+	}
+	if costs[0].Requests() != costs[1].Requests() || costs[0]["Keys"] != costs[1]["Keys"] {
+		t.Fatalf("with an old gap, a refresh's cost grew with the history: %v with 10 days, %v with 40", costs[0], costs[1])
+	}
+	reliability.Record(t, "operations", "freshness metrics with a day unsealed far back", reliability.Kept,
+		"counted: a refresh lists the same accounting keys with 10 or 40 days of history; the day's accounting is read by the refresh that sees it sealed")
 }

@@ -77,8 +77,23 @@ func TestShrinkingRevisionFailsWithoutRetry(t *testing.T) {
 // TestRevisionMetricsFromStore seals the sample day, has a shrinking rerun refused, then
 // superseded, and reads the revision metrics a scrape derives from the store. A
 // supersession record whose revision was never committed is not counted.
-func TestRevisionMetricsFromStore(t *testing.T) {
+func TestRevisionMetricsFromStore(t *testing.T) { testRevisionMetrics(t, 0, 0) }
+
+// TestRevisionMetricsLayout3 is TestRevisionMetricsFromStore on a store the writer makes
+// in layout 3, and on one whose day was sealed in the old layout and then refused and
+// superseded in layout 3.
+func TestRevisionMetricsLayout3(t *testing.T) {
+	t.Run("layout 3", func(t *testing.T) { testRevisionMetrics(t, archiver.Layout3, archiver.Layout3) })
+	t.Run("mixed", func(t *testing.T) { testRevisionMetrics(t, 0, archiver.Layout3) })
+	reliability.Record(t, "operations", "revision metrics (superseded, refused) on a store in layout 3 or in both layouts", reliability.Kept,
+		"the same counts and times as on an old store: a supersession of an old day committed in layout 3 is counted, an orphan record is not")
+}
+
+// testRevisionMetrics is TestRevisionMetricsFromStore with the first seal in layout first
+// and the reruns in layout then (0: the default).
+func testRevisionMetrics(t *testing.T, first, then int) {
 	ctx := context.Background()
+	layout := first
 	logDir := t.TempDir()
 	if err := os.CopyFS(logDir, os.DirFS("../../testdata/eventlog")); err != nil {
 		t.Fatal(err)
@@ -102,7 +117,7 @@ func TestRevisionMetricsFromStore(t *testing.T) {
 		t.Helper()
 		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
 			Now: func() time.Time { return sealedAt }, TempDir: t.TempDir(), Supersede: sup,
-			Logger: slog.New(slog.DiscardHandler)}}
+			Logger: slog.New(slog.DiscardHandler), Layout: layout}}
 		res, err := s.Seal(ctx, day("2026-11-22"), dir, only)
 		if err != nil {
 			t.Fatal(err)
@@ -131,6 +146,7 @@ func TestRevisionMetricsFromStore(t *testing.T) {
 	}
 
 	seal("", nil)
+	layout = then
 	got := scrape()
 	want(got, "chatvault_revisions_superseded", 0)
 	want(got, "chatvault_revisions_refused", 0)

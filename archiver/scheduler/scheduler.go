@@ -47,6 +47,11 @@ type Scheduler struct {
 	Directory func(ctx context.Context) ([]byte, error)
 	// Lease, when set, coordinates replicas.
 	Lease *Lease
+	// Watermarks, when set, is the store where a sealing tick leaves what it knows of
+	// each organization's days, and where a process's first tick starts from (see
+	// watermarkPrefix): without, the first tick lists each organization's days from its
+	// start.
+	Watermarks archiver.Store
 	// Schedule is when ticks happen (config.Schedule.CronSchedule).
 	Schedule cron.Schedule
 	Clock    Clock
@@ -81,7 +86,8 @@ type Scheduler struct {
 	metrics *metrics
 	running atomic.Bool
 	// days is what the ticks so far found of each organization's days.
-	days dayIndex
+	days  dayIndex
+	marks watermarks
 }
 
 // Report is what one tick did.
@@ -252,6 +258,9 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		}()
 	}
 	rep.Err = s.catchUp(ctx, &rep, p)
+	if err := s.writeWatermark(ctx); err != nil {
+		s.Logger.Warn("the next process will list each organization's days from its start", "err", err)
+	}
 	return rep
 }
 
@@ -337,6 +346,7 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 	lookBack := archiver.DayOf(today.Start().AddDate(0, 0, -s.LookBack))
 	need := map[archiver.Day][]string{}
 	archiving := map[string]bool{}
+	s.loadWatermark(ctx, today)
 	for _, o := range dir.Organizations {
 		if !o.Archival {
 			continue

@@ -164,24 +164,22 @@ func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archivi
 		if id == org || archiver.CheckKey(archiver.ChainPrefix(id)+"x") != nil {
 			continue
 		}
-		var head string
-		if err := l.Store.List(ctx, archiver.ChainPrefix(id), func(key string) error {
-			if _, ok := archiver.ParseSeq(id, key); ok {
-				head = key // List is in key order, and seqs are zero-padded
-			}
-			return nil
-		}); err != nil {
-			return archiver.Day{}, fmt.Errorf("verify: list %s: %w", archiver.ChainPrefix(id), err)
-		}
-		if head == "" {
+		// The head, in either layout (the ledger's lookup: a few requests, not a walk).
+		head, err := l.Head(ctx, id)
+		if err != nil || head == nil {
 			continue
 		}
-		m, err := l.ReadManifest(ctx, head)
+		d, err := archiver.ParseDay(head.Date)
 		if err != nil {
 			continue
 		}
-		if d, err := archiver.ParseDay(m.Date); err == nil {
-			note(d)
+		note(d)
+		if head.Late {
+			// A late head is a revision of an older day: the newest day is the tip's,
+			// among the days sealed after it (one bounded listing).
+			if err := l.SealedDaysFrom(ctx, id, d, func(d archiver.Day) error { note(d); return nil }); err != nil {
+				return archiver.Day{}, err
+			}
 		}
 	}
 	return newest, nil

@@ -30,6 +30,8 @@ type archive struct {
 	key      ed25519.PrivateKey
 	days     []archiver.Day // sealed
 	next     archiver.Day   // the next day sealNext seals
+	logDir   string         // the event log
+	layout   int            // the layout the writer commits in (Options.Layout; 0: layout 2)
 }
 
 // newArchive seals the sample partition (copied to each day) on n days from 2026-11-01.
@@ -93,7 +95,7 @@ func sealDaysFrom(t testing.TB, store archiver.Store, root, from string, total, 
 		t.Fatal(err)
 	}
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
-	a := &archive{store: store, root: root, dir: dir, dirBytes: dirBytes, src: src, key: key, next: first}
+	a := &archive{store: store, root: root, dir: dir, dirBytes: dirBytes, src: src, key: key, next: first, logDir: logDir}
 	for range n {
 		a.sealNext(t)
 	}
@@ -106,7 +108,7 @@ func (a *archive) sealNext(t testing.TB) {
 	day := a.next
 	s := &archiver.Sealer{Source: a.src, Store: a.store, Options: archiver.Options{
 		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
-		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler)}}
+		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: a.layout}}
 	res, err := s.Seal(context.Background(), day, a.dirBytes, "")
 	if err != nil {
 		t.Fatal(err)

@@ -30,8 +30,9 @@ func (a *archive) toLayout3(t *testing.T, from int) {
 	ctx := context.Background()
 	l := archiver.Ledger{Store: a.store}
 	since := a.days[from]
-	mb := []byte(fmt.Sprintf("{\"version\":3,\"since\":%q}\n", since))
-	a.create(t, archiver.LayoutKey, mb)
+	if _, err := archiver.WriteStoreLayout(ctx, a.store, since); err != nil { // as the layout-3 writer does
+		t.Fatal(err)
+	}
 	renamed := map[string]string{} // org/seq → the manifest's new SHA-256
 	for _, org := range a.orgs(t) {
 		prevKey, prevSum := "", ""

@@ -484,3 +484,27 @@ func TestIncrementalLayout3MarkerDeleted(t *testing.T) {
 	reliability.Record(t, "security", "the layout marker deleted after a verify checkpoint", reliability.CleanFailure,
 		"verify --incremental still lists the layout-3 chains the checkpoint holds, verifies the days committed since and reports the marker missing")
 }
+
+// TestVerifyOrgLayout3NewestDayDeleted: verify --org of a layout-3 store still ends the
+// organization's range at the store's newest day, read from the other organizations'
+// heads in layout 3, when the organization's newest day was deleted with the day's
+// accounting objects.
+func TestVerifyOrgLayout3NewestDayDeleted(t *testing.T) {
+	a := newLayout3(t, 0, true) // Acme's head is a late revision: its newest day is its tip's
+	last := a.days[len(a.days)-1]
+	for _, org := range []string{globex, umbrella} {
+		for _, k := range a.keysUnder(t, archiver.DayPrefix3(org, last)) {
+			remove(t, a.root, k)
+		}
+	}
+	remove(t, a.root, archiver.AccountingPrefix+last.String())
+	rep, err := Run(context.Background(), archiver.Ledger{Store: a.store}, Options{Org: globex, TrustedKey: a.pub(), Directory: a.dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !hasProblem(rep, "no committed manifest for "+last.String()) && !hasProblem(rep, last.String()) {
+		t.Fatalf("problems %q, want %s reported missing for Globex", rep.Problems, last)
+	}
+	reliability.Record(t, "security", "verify --org of a layout-3 store whose newest day was deleted with the day's accounting objects", reliability.CleanFailure,
+		"the store's newest day is read from the other organizations' layout-3 chains (their heads, and the tip after a late head), and the organization's missing day is reported")
+}

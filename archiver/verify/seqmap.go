@@ -134,7 +134,7 @@ func (c *orgCheck) checkChain(base *link, links []link, rep *Report) {
 			}
 			switch {
 			case gap:
-			case seq == 1 && e.previous != "":
+			case seq == 1 && (e.previous != "" || e.previousKey != ""):
 				rep.problem("%s: first manifest names a previous one", e.key)
 			case seq > 1:
 				checkLink(e, prev, rep)

@@ -66,6 +66,8 @@ type archive struct {
 	src   archiver.Source
 	dir   []byte
 	key   ed25519.PrivateKey
+	// layout is the store layout seal writes (0: the default).
+	layout int
 }
 
 func newArchive(t *testing.T, days ...string) *archive {
@@ -103,7 +105,7 @@ func (a *archive) seal(t *testing.T, d string) {
 	day := day(t, d)
 	s := &archiver.Sealer{Source: a.src, Store: a.store, Options: archiver.Options{
 		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
-		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler)}}
+		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: a.layout}}
 	res, err := s.Seal(context.Background(), day, a.dir, "")
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +121,11 @@ func (a *archive) seal(t *testing.T, d string) {
 // access to the folder could.
 func (a *archive) tamper(t *testing.T, org, d string) string {
 	t.Helper()
-	matches, err := filepath.Glob(filepath.Join(a.root, "orgs", org, "days", d, "events-*.jsonl.gz"))
+	pattern := filepath.Join(a.root, "orgs", org, "days", d, "events-*.jsonl.gz")
+	if a.layout == archiver.Layout3 {
+		pattern = filepath.Join(a.root, "orgs", org, "d", d[:4], d[5:7], d[8:]+".events-*.jsonl.gz")
+	}
+	matches, err := filepath.Glob(pattern)
 	if err != nil || len(matches) != 1 {
 		t.Fatalf("export of %s %s: %v %v", org, d, matches, err)
 	}

@@ -52,9 +52,15 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export", err)
 	}
 	defer rc.Close()
+	// What the errors name: the export object, or, for a day without records sealed in
+	// layout 3 (no object: the ledger hands the constant empty gzip), its manifest.
+	name := m.Data.Key
+	if name == "" {
+		name = m.Key
+	}
 	zr, err := gzip.NewReader(rc)
 	if err != nil {
-		return e.fail("export", fmt.Errorf("%s: %w", m.Data.Key, err))
+		return e.fail("export", fmt.Errorf("%s: %w", name, err))
 	}
 	w := e.stdout
 	if out != "" {
@@ -72,9 +78,9 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	switch {
 	case err != nil:
 	case n != m.Data.JSONLSize:
-		err = fmt.Errorf("%s: %d bytes, manifest says %d: the stored export does not match its manifest", m.Data.Key, n, m.Data.JSONLSize)
+		err = fmt.Errorf("%s: %d bytes, manifest says %d: the stored export does not match its manifest", name, n, m.Data.JSONLSize)
 	case hex.EncodeToString(h.Sum(nil)) != m.Data.JSONLSHA256:
-		err = fmt.Errorf("%s: JSONL SHA-256 %x, manifest says %s: the stored export does not match its manifest", m.Data.Key, h.Sum(nil), m.Data.JSONLSHA256)
+		err = fmt.Errorf("%s: JSONL SHA-256 %x, manifest says %s: the stored export does not match its manifest", name, h.Sum(nil), m.Data.JSONLSHA256)
 	}
 	if err != nil {
 		if out != "" {

@@ -140,8 +140,16 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		return code
 	}
+	lease := newSealLease(e, store, shard) // runlease.go
+	defer lease.release(ctx)
 	for day := from; !day.After(to); day = day.Next() {
-		_, err := newSealer().SealDirectory(ctx, day, directory, org)
+		sealer := newSealer()
+		if sealer.inner.Ready(ctx, day) == nil {
+			if err := lease.take(ctx); err != nil {
+				return e.fail("run", err)
+			}
+		}
+		_, err := sealer.SealDirectory(ctx, day, directory, org)
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}
@@ -173,6 +181,9 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 		Retries:   -1,
 		Logger:    e.log.With("component", "run"),
 	}
+	// The run's one tick starts from the last sealing tick's watermark, not from each
+	// organization's archivalStart.
+	s.Watermarks = store
 	through := archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly)
 	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)
@@ -348,6 +359,7 @@ func sealerOptions(e *env, key []byte, p *archiver.Progress) archiver.Options {
 		Generator:           "chatvault " + version,
 		Logger:              e.log,
 		Progress:            p,
+		Layout:              e.cfg.StoreLayout,
 	}
 }
 

@@ -251,6 +251,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		Directory: func(context.Context) (*model.Directory, error) { return dir.load() },
 		Now:       clock.Now,
 	}
+	fresh.Watermarks = store // the first read starts from the scheduler's watermark
 	reg.MustRegister(fresh)
 
 	// The scheduler's work outlives SIGTERM until the shutdown deadline: a seal under way
@@ -285,6 +286,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 				}
 			},
 		}
+		s.Watermarks = store // a restart's first tick starts from the last watermark
 		// A day still open at the nightly tick is tried again every few minutes.
 		s.RetryInterval = e.cfg.Schedule.RetryInterval
 		s.Register(reg)

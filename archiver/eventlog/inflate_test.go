@@ -1,0 +1,64 @@
+package eventlog
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// TestGzipInflatedAhead: while Scan delivers the lines of one file, the next gzipped file
+// is already being inflated, on its own goroutine: the callback for the first file's
+// first line waits until the next file's first inflated bytes are ready, which a scan
+// that inflates one file after the other never gets to (it fails after a deadline far
+// beyond what inflating a few KiB takes). The lines delivered are the same, in order.
+func TestGzipInflatedAhead(t *testing.T) {
+	var plain, zipped strings.Builder
+	for i := range 200 {
+		fmt.Fprintf(&plain, "{\"n\":%d}\n", i)
+		fmt.Fprintf(&zipped, "{\"n\":%d}\n", 1000+i)
+	}
+	d := writeTree(t, filepath.Join(t.TempDir(), "log"), map[string][]byte{
+		testDay + "/part-0001.jsonl":    []byte(plain.String()),
+		testDay + "/part-0002.jsonl.gz": gzipped(t, zipped.String()),
+		testDay + "/part-0003.jsonl.gz": gzipped(t, plain.String()),
+	})
+	ready := make(chan string, 16)
+	inflateHook = func(name string) {
+		select {
+		case ready <- name:
+		default:
+		}
+	}
+	defer func() { inflateHook = nil }()
+	var got []string
+	var waited bool
+	_, err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+		if !waited {
+			waited = true
+			deadline := time.After(10 * time.Second)
+			for name := ""; name != testDay+"/part-0002.jsonl.gz"; {
+				select {
+				case name = <-ready:
+				case <-deadline:
+					return fmt.Errorf("the next gzipped file was not inflated while %s was read", l.File)
+				}
+			}
+		}
+		got = append(got, l.File+":"+string(l.Bytes))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 600 || got[0] != testDay+"/part-0001.jsonl:{\"n\":0}" || got[200] != testDay+"/part-0002.jsonl.gz:{\"n\":1000}" ||
+		got[599] != testDay+"/part-0003.jsonl.gz:{\"n\":199}" {
+		t.Fatalf("%d lines, not the files' lines in order: %q … %q", len(got), got[:min(3, len(got))], got[max(0, len(got)-3):])
+	}
+	reliability.Record(t, "operations", "gzipped event files", reliability.Kept,
+		"TestGzipInflatedAhead: the next gzipped event file is inflated on its own goroutine while the lines of the one before are read; the lines delivered are the same, in order")
+}

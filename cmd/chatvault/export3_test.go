@@ -1,0 +1,104 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/storetest"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// TestExportOfEmptyLayout3Day: `export` of a day without records sealed in layout 3 (a
+// manifest and no export object) writes the JSONL of nothing, as for an empty day of the
+// old layout, checked against the manifest's empty hashes: exit 0, an empty file.
+func TestExportOfEmptyLayout3Day(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s", code, errOut)
+	}
+	fs, err := fsstore.New(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := archiver.ParseDay("2026-11-23")
+	c := storetest.NewChain(t, fs, acme)
+	c.Marker(d)
+	c.Day(d, 0)
+	fs.Close()
+
+	file := filepath.Join(t.TempDir(), "acme.jsonl")
+	code, out, errOut := chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-23", "-o", file}, common...)...)
+	if code != exitOK {
+		t.Fatalf("export -o: exit %d\n%s", code, errOut)
+	}
+	if b, err := os.ReadFile(file); err != nil || len(b) != 0 || out != "" {
+		t.Errorf("export -o: file %q (%v), stdout %q; want an empty file and nothing on stdout", b, err, out)
+	}
+	code, out, errOut = chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-23"}, common...)...)
+	if code != exitOK || out != "" {
+		t.Fatalf("export to stdout: exit %d, stdout %q\n%s", code, out, errOut)
+	}
+	reliability.Record(t, "input", "export (CLI) of a day without records sealed in layout 3 (no export object)", reliability.Kept,
+		"exit 0 and the JSONL of nothing, checked against the manifest's empty hashes, as for an empty day of the old layout")
+}
+
+// TestExportOfEmptyDaySealedInLayout3: the same for a day without records that the writer
+// sealed in layout 3, after a day sealed in the old layout by `run`.
+func TestExportOfEmptyDaySealedInLayout3(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s", code, errOut)
+	}
+	logDir := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(logDir, "2026-11-23"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "2026-11-23", "_CLOSED"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.ReadFile("../../testdata/eventlog/directory.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := eventlog.NewDir(logDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := fsstore.New(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := archiver.ParseDay("2026-11-23")
+	s := &archiver.Sealer{Source: src, Store: fs, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
+		Now: func() time.Time { return time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC) }, Logger: slog.New(slog.DiscardHandler)}}
+	res, err := s.Seal(t.Context(), d, dir, "")
+	fs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range res.Orgs {
+		if o.Err != nil || !o.Data.Keyless() {
+			t.Fatalf("seal of an empty day in layout 3: %s %+v", o.Org, o)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "acme.jsonl")
+	code, out, errOut := chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-23", "-o", file}, common...)...)
+	if code != exitOK {
+		t.Fatalf("export -o: exit %d\n%s", code, errOut)
+	}
+	if b, err := os.ReadFile(file); err != nil || len(b) != 0 || out != "" {
+		t.Errorf("export -o: file %q (%v), stdout %q; want an empty file and nothing on stdout", b, err, out)
+	}
+	reliability.Record(t, "input", "export (CLI) of a day without records the layout-3 writer sealed", reliability.Kept,
+		"exit 0 and the JSONL of nothing, checked against the manifest's empty hashes")
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/scheduler"
+)
+
+// errSealerRunning is returned when `run --date` (or --from/--to, --supersede) cannot take
+// the store's seal lease.
+var errSealerRunning = errors.New("another sealer is running")
+
+// sealLease is the store's seal lease as `run` with dates takes it: in store layout 3,
+// before the first day that is ready to seal (a run that can seal nothing writes nothing),
+// renewed until release. Two sealers of one organization's chain must never run at once
+// in layout 3: two writers of different days that read the same head would both commit (a
+// fork of the chain, which create-only no longer prevents; docs/design/layout.md). In
+// layout 2 the chain's create-only keys make the second writer fail, and no lease is
+// taken. A sharded run takes a lease of its shard's own (leases/shards/<n>/<i>/): the
+// shards of a day run at once and own disjoint organizations.
+type sealLease struct {
+	lease       *scheduler.Lease
+	log         *slog.Logger
+	stop, done  chan struct{}
+	held, unset bool
+}
+
+func newSealLease(e *env, store archiver.Store, shard archiver.Shard) *sealLease {
+	if e.cfg.StoreLayout != archiver.Layout3 {
+		return &sealLease{unset: true}
+	}
+	l := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}}
+	if shard.Count > 1 {
+		l.Prefix = fmt.Sprintf("leases/shards/%d/%d/", shard.Count, shard.Index)
+	}
+	return &sealLease{lease: l, log: e.log}
+}
+
+// take takes the lease, once; later calls do nothing.
+func (s *sealLease) take(ctx context.Context) error {
+	if s.unset || s.held {
+		return nil
+	}
+	if err := s.lease.AcquireOrTakeOver(ctx, deadRunHolder); err != nil {
+		if errors.Is(err, scheduler.ErrLeaseHeld) {
+			p := s.lease.Prefix
+			if p == "" {
+				p = "leases/scheduler/"
+			}
+			return fmt.Errorf("%w (the store's seal lease %s is held: the nightly seal or another run is sealing; it runs out %s after its holder stops): try again when it is done", errSealerRunning, p, sealLeaseTTL)
+		}
+		return err
+	}
+	s.held = true
+	// Renewed at a third of its TTL, on the wall clock, as the scheduler does.
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(s.done)
+		for {
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(s.lease.TTL / 3):
+			}
+			if err := s.lease.Acquire(ctx); err != nil {
+				s.log.Error("seal lease renewal failed", "err", err)
+			}
+		}
+	}()
+	return nil
+}
+
+// release gives the lease up, if taken.
+func (s *sealLease) release(ctx context.Context) {
+	if !s.held {
+		return
+	}
+	close(s.stop)
+	<-s.done
+	if err := s.lease.Release(context.WithoutCancel(ctx)); err != nil {
+		s.log.Warn("seal lease release", "err", err)
+	}
+}
+
+// runHolderName names a run in the lease: its host and process id, so that a rerun on the
+// same host can tell that the run holding the lease was killed (deadRunHolder).
+func runHolderName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-run%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// deadRunHolder reports whether holder is a run of this host (runHolderName) whose process
+// is gone. Anything else (another host, serve's scheduler, a process it cannot check) is
+// taken for alive: its lease runs out by its TTL.
+func deadRunHolder(holder string) bool {
+	host, _ := os.Hostname()
+	rest, ok := strings.CutPrefix(holder, host+"-run")
+	if !ok || host == "" {
+		return false
+	}
+	pidText, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
+		return false
+	}
+	return processGone(pid)
+}

@@ -244,6 +244,9 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if err := verifyAccounting(ctx, l, opt, rep); err != nil { // accounting.go
 		return rep, err
 	}
+	if err := verifyAttachments(ctx, l, opt, rep); err != nil { // attachments.go
+		return rep, err
+	}
 	if lk, ok := l.Store.(archiver.Locker); ok {
 		for _, p := range []string{prefix, "quarantine/"} {
 			if err := archiver.CheckVersions(ctx, lk, p, rep); err != nil {

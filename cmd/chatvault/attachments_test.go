@@ -251,3 +251,36 @@ func TestServeCapturesAttachments(t *testing.T) {
 		t.Fatalf("file server got %d requests, want 2 (once per organization)", n)
 	}
 }
+
+// TestVerifyReportsTamperedAttachment: `chatvault verify` re-hashes captured attachments
+// against their indexes; a file changed on disk after its capture is reported.
+func TestVerifyReportsTamperedAttachment(t *testing.T) {
+	cleanEnv(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("%PDF the contract")) }))
+	t.Cleanup(srv.Close)
+	logDir := sampleLogCopy(t)
+	linkTo(t, logDir, srv.URL)
+	storeDir := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", storeDir, "--log-format", "json"}
+	t.Setenv("CHATVAULT_ATTACHMENTS_ENABLED", "true")
+	t.Setenv("CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", strings.TrimPrefix(srv.URL, "http://"))
+	if code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	files, err := filepath.Glob(filepath.Join(storeDir, "attachments", acme, "files", "*"))
+	if err != nil || len(files) != 1 {
+		t.Fatalf("Acme's captured files: %q, %v", files, err)
+	}
+	if err := os.Chmod(files[0], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(files[0], []byte("%PDF another contract"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := chatvault(t, append([]string{"verify"}, common...)...)
+	if code == exitOK || !strings.Contains(out+errOut, filepath.Base(files[0])+": bytes hash to") {
+		t.Fatalf("verify after an attachment was changed: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "security", "captured attachment changed in the store", reliability.CleanFailure,
+		"verify re-hashes it against its index and reports it")
+}

@@ -189,7 +189,7 @@ func TestVerifyFindsDeletedOlderAccounting(t *testing.T) {
 // to say it was sealed during its day is reported.
 func TestVerifyWalksSealedAt(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	f.seal(t, sampleDay, archiver.Options{})
+	f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	for _, p := range []string{
 		filepath.Join(f.storeDir, "orgs", acme, "manifests", "000000000001.json"),
 		filepath.Join(f.storeDir, "orgs", acme, "days", sampleDay.String(), "r0001.json"),

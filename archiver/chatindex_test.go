@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,7 +26,7 @@ import (
 // records and refuses an index that differs, even one whose hash the manifest records.
 func TestChatIndex(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	res := f.seal(t, sampleDay, archiver.Options{})
+	res := f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	ledger := archiver.Ledger{Store: f.store}
 	dir, err := model.ParseDirectory(f.directory)
 	if err != nil {
@@ -37,11 +38,11 @@ func TestChatIndex(t *testing.T) {
 	}
 	for _, o := range res.Orgs {
 		jsonl, m := f.export(t, o.Org, sampleDay)
-		if m.ChatIndex == nil || o.ChatIndex == nil || *m.ChatIndex != *o.ChatIndex {
+		if m.ChatIndex == nil || o.ChatIndex == nil || !reflect.DeepEqual(m.ChatIndex, o.ChatIndex) {
 			t.Fatalf("%s: manifest names chat index %+v, result %+v", o.Name, m.ChatIndex, o.ChatIndex)
 		}
-		if m.ChatIndex.MembersAt != fixedClock().UnixMilli() {
-			t.Errorf("%s: membersAt %d, want the seal's start %d", o.Name, m.ChatIndex.MembersAt, fixedClock().UnixMilli())
+		if m.ChatIndex.MembersTime() != fixedClock().UnixMilli() {
+			t.Errorf("%s: membersAt %d, want the seal's start %d", o.Name, m.ChatIndex.MembersTime(), fixedClock().UnixMilli())
 		}
 		x, err := ledger.ReadChatIndex(context.Background(), m)
 		if err != nil {

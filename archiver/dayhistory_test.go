@@ -50,10 +50,10 @@ func TestRerunWithDeletedDayIndex(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logDir := copyLog(t)
 			f := newFixture(t, logDir)
-			f.seal(t, sampleDay, archiver.Options{})
+			f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 			for _, edit := range tt.revisions {
 				edit(t, logDir)
-				if a := byName(f.sealDay(t, "", archiver.Options{}))["Acme"]; a.Outcome != archiver.OutcomeCommitted {
+				if a := byName(f.sealDay(t, "", archiver.Options{Layout: archiver.Layout2}))["Acme"]; a.Outcome != archiver.OutcomeCommitted {
 					t.Fatalf("revision: Acme %s %v", a.Outcome, a.Err)
 				}
 			}
@@ -61,7 +61,7 @@ func TestRerunWithDeletedDayIndex(t *testing.T) {
 			if err := os.CopyFS(filepath.Join(logDir, nextDay.String()), os.DirFS(filepath.Join(logDir, sampleDay.String()))); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := (&archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Now: later, TempDir: t.TempDir()}}).
+			if _, err := (&archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Layout: archiver.Layout2, Now: later, TempDir: t.TempDir()}}).
 				Seal(t.Context(), nextDay, f.directory, ""); err != nil {
 				t.Fatal(err)
 			}
@@ -74,7 +74,7 @@ func TestRerunWithDeletedDayIndex(t *testing.T) {
 				t.Fatal(err)
 			}
 			tt.shrink(t, logDir)
-			a := byName(f.sealDay(t, "", archiver.Options{}))["Acme"]
+			a := byName(f.sealDay(t, "", archiver.Options{Layout: archiver.Layout2}))["Acme"]
 			if a.Outcome != archiver.OutcomeFailed || a.Err == nil || !strings.Contains(a.Err.Error(), "would drop 1 of") {
 				t.Fatalf("Acme after its day index of revision %d was deleted: %s revision %d (%v); want failed, dropping 1 record",
 					m.Revision, a.Outcome, a.Revision, a.Err)

@@ -58,7 +58,7 @@ func TestHoldSealedLayout3(t *testing.T) {
 	now := func() time.Time { return time.Date(2026, 11, 25, 0, 30, 0, 0, time.UTC) }
 	shared := map[archiver.Day][]string{}
 	for _, d := range []archiver.Day{d22, d23, d24} {
-		opt := archiver.Options{Now: now, TempDir: t.TempDir(), Generator: "chatvault test"}
+		opt := archiver.Options{Layout: archiver.Layout2, Now: now, TempDir: t.TempDir(), Generator: "chatvault test"}
 		if d != d22 {
 			opt.Layout = archiver.Layout3
 		}

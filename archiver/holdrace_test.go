@@ -39,7 +39,7 @@ func (s *interleavingStore) Create(ctx context.Context, key string, body io.Read
 func TestHoldRacingHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +87,7 @@ func TestHoldRacingSeal(t *testing.T) {
 	var res *archiver.DayResult
 	is := &interleavingStore{LockingStore: ls, at: archiver.HoldsPrefix + acme + "/"}
 	is.between = func() {
-		s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+		s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 		r, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 		if err != nil {
 			t.Error(err)

@@ -17,7 +17,7 @@ import (
 func TestVerifyLocksAndVersions(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 func TestHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -161,7 +161,7 @@ func TestHoldBeforeSeal(t *testing.T) {
 	if err != nil || r.Held != 0 {
 		t.Fatalf("hold before the seal: %+v %v", r, err)
 	}
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)

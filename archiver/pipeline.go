@@ -97,8 +97,8 @@ type Options struct {
 	// Shard, when set, seals only the organizations of one shard of the day (shard.go).
 	Shard Shard
 	// Layout is the store layout the seal commits in: Layout3 (writer3.go,
-	// docs/design/layout.md); 0 or Layout2 for layout 2, the default until every reader
-	// knows layout 3 (config store.layout).
+	// docs/design/layout.md), the default (0); Layout2 for a store that must stay in
+	// layout 2 (config store.layout; a store that has layout.json refuses it).
 	Layout int
 	// OnSortMemory, when set, is called with the bytes the external sort's arenas hold
 	// outside the Go heap whenever that changes: when they are mapped, and 0 once they
@@ -128,6 +128,9 @@ func (o *Options) defaults() {
 	}
 	if o.Progress == nil {
 		o.Progress = new(Progress)
+	}
+	if o.Layout == 0 {
+		o.Layout = Layout3
 	}
 }
 

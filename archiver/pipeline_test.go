@@ -148,7 +148,7 @@ func golden(t *testing.T, name string, got []byte) {
 // bad-input case; testdata/README.md lists them.
 func TestSealSample(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	res := f.seal(t, sampleDay, archiver.Options{})
+	res := f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 
 	want := archiver.InputCounts{Read: 29, Exported: 13, Duplicates: 2, Quarantined: 9, Excluded: map[string]int64{
 		"content_type:wave": 1, "content_type:roomInvitation": 1, archiver.ReasonNotEntitled: 3,
@@ -317,7 +317,7 @@ func TestNewRevision(t *testing.T) {
 // pass on the untouched store and fail for every flip.
 func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	f.seal(t, sampleDay, archiver.Options{})
+	f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	ledger := archiver.Ledger{Store: f.store}
 	verifyNow := func() *verify.Report {
 		rep, err := verify.Run(context.Background(), ledger, verify.Options{})
@@ -462,7 +462,7 @@ func (s failingStore) Create(ctx context.Context, key string, body io.Reader, si
 func TestOneOrganizationFailing(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	rs := &recordingStore{Store: failingStore{f.store, "orgs/" + globex + "/"}, opts: map[string]archiver.CreateOptions{}}
-	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -496,7 +496,7 @@ func TestOneOrganizationFailing(t *testing.T) {
 		t.Errorf("Acme status = %s, want sealed", rows[0].State)
 	}
 	// The next run seals Globex; Acme is unchanged.
-	res = f.seal(t, sampleDay, archiver.Options{})
+	res = f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	for _, o := range res.Orgs {
 		want := map[string]string{"Acme": archiver.OutcomeUnchanged, "Globex": archiver.OutcomeCommitted}[o.Name]
 		if o.Outcome != want {
@@ -649,7 +649,7 @@ func (s commitFailingStore) Create(ctx context.Context, key string, body io.Read
 func TestInterruptedCommits(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ledger := archiver.Ledger{Store: f.store}
-	s := &archiver.Sealer{Source: f.src, Store: commitFailingStore{f.store}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: commitFailingStore{f.store}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -665,7 +665,7 @@ func TestInterruptedCommits(t *testing.T) {
 		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none, two orphaned exports and chat indexes and Acme's orphaned quarantine", rep.Problems, rep.Warnings)
 	}
 
-	res = f.seal(t, sampleDay, archiver.Options{})
+	res = f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	for _, o := range res.Orgs {
 		if o.Outcome != archiver.OutcomeCommitted || o.Revision != 1 {
 			t.Errorf("%s: %s rev %d, want committed rev 1", o.Name, o.Outcome, o.Revision)
@@ -677,7 +677,7 @@ func TestInterruptedCommits(t *testing.T) {
 	if err := os.Remove(idx); err != nil {
 		t.Fatal(err)
 	}
-	res = f.seal(t, sampleDay, archiver.Options{})
+	res = f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	for _, o := range res.Orgs {
 		if o.Outcome != archiver.OutcomeUnchanged || o.Revision != 1 {
 			t.Errorf("%s: %s rev %d, want unchanged rev 1 (the index restored, no new revision)", o.Name, o.Outcome, o.Revision)
@@ -712,7 +712,7 @@ func (s *recordingStore) Create(ctx context.Context, key string, body io.Reader,
 func TestRetention(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	rs := &recordingStore{Store: f.store, opts: map[string]archiver.CreateOptions{}}
-	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
 		t.Fatal(err)
 	}

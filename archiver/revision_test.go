@@ -229,9 +229,9 @@ func TestVerifyFindsForgedShrink(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			logDir := copyLog(t)
 			f := newFixture(t, logDir)
-			f.seal(t, sampleDay, archiver.Options{})
+			f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 			editPartition(t, logDir, dropFirst)
-			f.sealDay(t, acme, archiver.Options{Supersede: &archiver.Supersede{Org: acme, Reason: "test"}})
+			f.sealDay(t, acme, archiver.Options{Layout: archiver.Layout2, Supersede: &archiver.Supersede{Org: acme, Reason: "test"}})
 			if rep := verifyStore(t, f); !rep.OK() {
 				t.Fatalf("verify before the forgery: %v", rep.Problems)
 			}
@@ -274,9 +274,9 @@ func TestVerifyFindsForgedShrink(t *testing.T) {
 func TestVerifyWarnsOnLegacyShrink(t *testing.T) {
 	logDir := copyLog(t)
 	f := newFixture(t, logDir)
-	f.seal(t, sampleDay, archiver.Options{})
+	f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
 	editPartition(t, logDir, dropFirst)
-	f.sealDay(t, acme, archiver.Options{Supersede: &archiver.Supersede{Org: acme, Reason: "test"}})
+	f.sealDay(t, acme, archiver.Options{Layout: archiver.Layout2, Supersede: &archiver.Supersede{Org: acme, Reason: "test"}})
 	// Rewrite both manifests as the earlier release wrote them: version 1, no supersedes,
 	// the chain's previous hash following.
 	var previous string

@@ -173,7 +173,7 @@ func TestSealHeapPerOrg(t *testing.T) {
 	per, acc := int64(-1), int64(-1)
 	for i, d := range days {
 		p := &heapProbe{Store: f.store, skip: 50}
-		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{Layout: archiver.Layout2,
 			TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 2,
 		}}
 		res, err := s.Seal(context.Background(), d, f.directory, "")

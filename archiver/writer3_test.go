@@ -206,7 +206,7 @@ func TestLayout3Chain(t *testing.T) {
 	f := newFixture(t, logDir)
 	ctx := context.Background()
 	l := archiver.Ledger{Store: f.store}
-	old := f.seal(t, mustDay("2026-11-22"), archiver.Options{Now: layout3Clock})
+	old := f.seal(t, mustDay("2026-11-22"), archiver.Options{Layout: archiver.Layout2, Now: layout3Clock})
 	mustSeal3(t, f, f.store, "2026-11-23")
 	mustSeal3(t, f, f.store, "2026-11-24")
 	sl, err := archiver.ReadStoreLayout(ctx, f.store)
@@ -272,7 +272,7 @@ func TestLayout3Chain(t *testing.T) {
 		}
 	}
 	// A layout-2 seal refuses the store now that it is in layout 3.
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Now: layout3Clock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Layout: archiver.Layout2, Now: layout3Clock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(ctx, mustDay("2026-11-25"), f.directory, ""); err == nil || !strings.Contains(err.Error(), "store.layout") {
 		t.Fatalf("a layout 2 seal of a layout 3 store: %v; want it refused", err)
 	}

@@ -330,8 +330,9 @@ func Default() *Config {
 	return &Config{
 		EventLog: "./testdata/eventlog",
 		Store:    "./archive",
-		// StoreLayout stays 2 until every reader of the archive knows layout 3.
-		StoreLayout: 2,
+		// New stores are sealed in layout 3; an existing layout-2 store continues its
+		// chains in layout 3 at the first seal (layout.json). 2 keeps it in layout 2.
+		StoreLayout: 3,
 		S3:          S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},

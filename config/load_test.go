@@ -96,7 +96,7 @@ func TestLoadFile(t *testing.T) {
 		EventLog:    "s3://events/prod",
 		Directory:   "/srv/directory.json",
 		Store:       "s3://archive/chatvault",
-		StoreLayout: 3,
+		StoreLayout: 2,
 		S3:          S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation", "reaction"},
@@ -300,7 +300,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"exports.baseURL", "https://cv.example/", func(c *Config) { c.Exports.BaseURL = "https://cv.example" }, nil},
 		{"exports.linkKeyFile", "/l", func(c *Config) { c.Exports.LinkKeyFile = "/l" }, nil},
 		{"fs.group", "chatvault-audit", func(c *Config) { c.FS.Group = "chatvault-audit" }, nil},
-		{"store.layout", "3", func(c *Config) { c.StoreLayout = 3 }, nil},
+		{"store.layout", "2", func(c *Config) { c.StoreLayout = 2 }, nil},
 		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" },
 			[]string{"CHATVAULT_SMTP_FROM", "a@acme.example"}},
 		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }, nil},
@@ -649,7 +649,7 @@ func TestBindFlagsUsageNamesEnv(t *testing.T) {
 	}
 }
 
-// TestStoreLayout: store.layout is 2 by default, 3 when set (in the file beside store, or in
+// TestStoreLayout: store.layout is 3 by default, 2 when set (in the file beside store, or in
 // the environment), and nothing else.
 func TestStoreLayout(t *testing.T) {
 	clearEnv(t)
@@ -659,9 +659,10 @@ func TestStoreLayout(t *testing.T) {
 		want int
 		err  string
 	}{
-		{"store: ./a\n", "", 2, ""},
-		{"store: ./a\nstore.layout: 3\n", "", 3, ""},
+		{"store: ./a\n", "", 3, ""},
+		{"store: ./a\nstore.layout: 2\n", "", 2, ""},
 		{"store: ./a\nstore.layout: 3\n", "2", 2, ""},
+		{"store: ./a\nstore.layout: 2\n", "3", 3, ""},
 		{"store: ./a\nstore.layout: 4\n", "", 0, "store.layout"},
 		{"store: ./a\n", "1", 0, "store.layout"},
 		{"store:\n  layout: 3\n", "", 0, "store"},
@@ -687,14 +688,14 @@ func TestStoreLayout(t *testing.T) {
 func TestStoreLayoutBesideStoreFlag(t *testing.T) {
 	clearEnv(t)
 	t.Setenv("CHATVAULT_EVENTLOG", "./events")
-	file := writeFile(t, "store.layout: 3\n")
+	file := writeFile(t, "store.layout: 2\n")
 	for _, tt := range []struct {
 		name, file, env, storeEnv string
 		flag                      bool
 	}{
-		{"env, --store", "", "3", "", true},
+		{"env, --store", "", "2", "", true},
 		{"file, --store", file, "", "", true},
-		{"env, CHATVAULT_STORE", "", "3", "./b", false},
+		{"env, CHATVAULT_STORE", "", "2", "./b", false},
 		{"file, CHATVAULT_STORE", file, "", "./b", false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -708,8 +709,8 @@ func TestStoreLayoutBesideStoreFlag(t *testing.T) {
 				}
 			}
 			c, err := Load(tt.file, fs)
-			if err != nil || c.StoreLayout != 3 || c.Store != "./b" {
-				t.Fatalf("Load = %+v, %v; want store ./b in layout 3", c, err)
+			if err != nil || c.StoreLayout != 2 || c.Store != "./b" {
+				t.Fatalf("Load = %+v, %v; want store ./b in layout 2 (not the default 3)", c, err)
 			}
 		})
 	}

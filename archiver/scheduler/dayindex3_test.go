@@ -82,7 +82,7 @@ func TestCatchUpAcrossLayouts(t *testing.T) {
 	first := day("2026-11-01")
 	missing := first.Next().Next()
 	clk := NewFakeClock(first.Start().AddDate(0, 0, 5).Add(30 * time.Minute))
-	layout := 0
+	layout := archiver.Layout2 // the old layout, explicitly: the default is 3
 	s, store, logDir := realSetupLayout(t, clk, first, days, &layout)
 	late := filepath.Join(t.TempDir(), "late")
 	if err := os.Rename(filepath.Join(logDir, missing.String()), late); err != nil {

@@ -77,14 +77,14 @@ func TestShrinkingRevisionFailsWithoutRetry(t *testing.T) {
 // TestRevisionMetricsFromStore seals the sample day, has a shrinking rerun refused, then
 // superseded, and reads the revision metrics a scrape derives from the store. A
 // supersession record whose revision was never committed is not counted.
-func TestRevisionMetricsFromStore(t *testing.T) { testRevisionMetrics(t, 0, 0) }
+func TestRevisionMetricsFromStore(t *testing.T) { testRevisionMetrics(t, archiver.Layout2, archiver.Layout2) }
 
 // TestRevisionMetricsLayout3 is TestRevisionMetricsFromStore on a store the writer makes
 // in layout 3, and on one whose day was sealed in the old layout and then refused and
 // superseded in layout 3.
 func TestRevisionMetricsLayout3(t *testing.T) {
 	t.Run("layout 3", func(t *testing.T) { testRevisionMetrics(t, archiver.Layout3, archiver.Layout3) })
-	t.Run("mixed", func(t *testing.T) { testRevisionMetrics(t, 0, archiver.Layout3) })
+	t.Run("mixed", func(t *testing.T) { testRevisionMetrics(t, archiver.Layout2, archiver.Layout3) })
 	reliability.Record(t, "operations", "revision metrics (superseded, refused) on a store in layout 3 or in both layouts", reliability.Kept,
 		"the same counts and times as on an old store: a supersession of an old day committed in layout 3 is counted, an orphan record is not")
 }

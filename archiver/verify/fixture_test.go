@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -31,7 +32,7 @@ type archive struct {
 	days     []archiver.Day // sealed
 	next     archiver.Day   // the next day sealNext seals
 	logDir   string         // the event log
-	layout   int            // the layout the writer commits in (Options.Layout; 0: layout 2)
+	layout   int            // the layout the writer commits in (Options.Layout; 0: layout 2, which these fixtures were written for, not the library's default 3)
 }
 
 // newArchive seals the sample partition (copied to each day) on n days from 2026-11-01.
@@ -108,7 +109,7 @@ func (a *archive) sealNext(t testing.TB) {
 	day := a.next
 	s := &archiver.Sealer{Source: a.src, Store: a.store, Options: archiver.Options{
 		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
-		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: a.layout}}
+		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: cmp.Or(a.layout, archiver.Layout2)}}
 	res, err := s.Seal(context.Background(), day, a.dirBytes, "")
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ type archive struct {
 	src   archiver.Source
 	dir   []byte
 	key   ed25519.PrivateKey
-	// layout is the store layout seal writes (0: the default).
+	// layout is the store layout seal writes (0: the default, layout 3).
 	layout int
 }
 
@@ -121,9 +121,9 @@ func (a *archive) seal(t *testing.T, d string) {
 // access to the folder could.
 func (a *archive) tamper(t *testing.T, org, d string) string {
 	t.Helper()
-	pattern := filepath.Join(a.root, "orgs", org, "days", d, "events-*.jsonl.gz")
-	if a.layout == archiver.Layout3 {
-		pattern = filepath.Join(a.root, "orgs", org, "d", d[:4], d[5:7], d[8:]+".events-*.jsonl.gz")
+	pattern := filepath.Join(a.root, "orgs", org, "d", d[:4], d[5:7], d[8:]+".events-*.jsonl.gz")
+	if a.layout == archiver.Layout2 {
+		pattern = filepath.Join(a.root, "orgs", org, "days", d, "events-*.jsonl.gz")
 	}
 	matches, err := filepath.Glob(pattern)
 	if err != nil || len(matches) != 1 {

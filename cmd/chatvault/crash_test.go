@@ -503,6 +503,7 @@ func TestCrashRecovery(t *testing.T) {
 		seed, _ = strconv.ParseUint(s, 10, 64)
 	}
 	cleanEnv(t)
+	pinLayout2(t)
 	rig := newCrashDay(t, 4000, 6, 2, 3, 20, "--sort-memory", "64KiB", "--workers", "1")
 	var stats crashStats
 	for _, tc := range crashCases {
@@ -551,6 +552,7 @@ func TestCrashRecovery(t *testing.T) {
 func TestCrashRecoveryS3(t *testing.T) {
 	srv := miniotest.Start(t)
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	// Large enough for an export above the 5 MiB part size: a multipart upload.
 	rig := newCrashDay(t, 80_000, 2, 1, 2, 10, "--workers", "1")

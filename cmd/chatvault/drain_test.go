@@ -57,6 +57,7 @@ func blockedIn(fn string) bool {
 // place of the export object, released once serve says it cut the request.
 func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	eventlog := copyEventLog(t)
 	store := t.TempDir()
 	tokensPath := filepath.Join(t.TempDir(), "tokens.json")

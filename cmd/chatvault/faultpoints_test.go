@@ -37,6 +37,7 @@ func committed(t *testing.T, dir string) []string {
 // the next run seals the day as an uninterrupted run does.
 func TestFullDisk(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	rig := newCrashDay(t, 4000, 6, 2, 3, 20, "--workers", "1")
 	tests := []struct {
 		name   string

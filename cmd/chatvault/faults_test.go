@@ -19,6 +19,7 @@ import (
 func TestS3Faults(t *testing.T) {
 	srv := miniotest.Start(t)
 	cleanEnv(t)
+	pinLayout2(t)
 	proxy := srv.NewFaultProxy(t)
 	s3Env(t, srv)
 	t.Setenv("CHATVAULT_S3_ENDPOINT", proxy.URL)

@@ -26,6 +26,7 @@ import (
 func TestHoldLayout3S3(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	logDir := t.TempDir()
 	for _, d := range []string{"2026-11-22", "2026-11-23"} {

@@ -20,6 +20,7 @@ import (
 func TestHoldSharedObjectsS3(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	const day = "2026-11-22"
 	bucket := srv.Bucket(t, true)
@@ -141,6 +142,7 @@ func TestHoldSharedObjectsS3(t *testing.T) {
 func TestHoldReachesTheSealedVersionS3(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	const day = "2026-11-22"
 	bucket := srv.Bucket(t, true)

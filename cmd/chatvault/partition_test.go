@@ -57,6 +57,7 @@ func storeFiles(t *testing.T, store string) []string {
 // nothing.
 func TestRunRefusesUnreadFile(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	logDir := samplePartition(t)
 	events, err := os.ReadFile(filepath.Join(logDir, "2026-11-22", "part-0001.jsonl"))
 	if err != nil {
@@ -183,6 +184,7 @@ func TestRunRefusesDayNotEnded(t *testing.T) {
 func TestRunS3PartitionEntries(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	logDir := samplePartition(t)
 	const side = "written by the export job\n"

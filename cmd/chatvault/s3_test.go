@@ -43,6 +43,7 @@ func s3Env(t *testing.T, srv *miniotest.Server) {
 func TestS3SealMatchesFolder(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	const day = "2026-11-22"
 	log := t.TempDir()

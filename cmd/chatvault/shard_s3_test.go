@@ -119,6 +119,7 @@ func sameOrgObjects(t *testing.T, c *awss3.Client, wantBucket, bucket, prefix st
 func TestShardsOnMinIO(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
+	pinLayout2(t)
 	s3Env(t, srv)
 	const day, n = "2026-11-22", 4
 	log := t.TempDir()

@@ -23,6 +23,7 @@ import (
 // the whole day's input counts (DESIGN invariant 5).
 func TestOrgSeesOnlyItsOwn(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
 	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
 	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")

@@ -274,6 +274,7 @@ func mustRead(t *testing.T, path string) string {
 // accepted, a forged rotation statement is not.
 func TestVerifyKeyChanges(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	keyA, pubA := genKey(t, "a")
 	log := multiDayLog(t, "2026-11-21", "2026-11-22")
 	seal := func(store, key string, day string) {
@@ -426,6 +427,7 @@ func deleteAccounting(t *testing.T, store, day string) {
 // other organization keeps that day: verify must miss it.
 func TestVerifyDeletedNewestDay(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	store, common := sealDays(t)
 	deleteNewest(t, store, acme)
 	verifyFails(t, "newest sealed day is 2026-11-21 but the store is sealed through 2026-11-22", common...)
@@ -450,6 +452,7 @@ func TestVerifyOneOrgDeletedNewestDay(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cleanEnv(t)
+			pinLayout2(t)
 			store, common := sealDays(t)
 			deleteNewest(t, store, acme)
 			if !tt.keepAccounting {
@@ -485,6 +488,7 @@ func TestVerifyDeletedOrg(t *testing.T) {
 // chains were shorter) still passes, and a rewritten head is caught by its hash.
 func TestVerifyWitness(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	priv, pub := genKey(t, "signing")
 	t.Setenv("CHATVAULT_SIGNING_KEYFILE", priv)
 	log := multiDayLog(t, "2026-11-20", "2026-11-21", "2026-11-22")
@@ -542,6 +546,7 @@ func TestVerifyWitness(t *testing.T) {
 // witness.
 func TestVerifyWitnessRewrittenHead(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	store, common := sealDays(t)
 	w := filepath.Join(t.TempDir(), "witness.json")
 	mustRun(t, []int{exitOK}, append([]string{"witness", "-o", w}, common...)...)

@@ -116,6 +116,7 @@ func TestVerifyWitnessAuditChains(t *testing.T) {
 // the audit chains.
 func TestVerifyOldWitness(t *testing.T) {
 	cleanEnv(t)
+	pinLayout2(t)
 	store, common := sealDays(t)
 	writeAuditSegments(t, store, acme, 2)
 	heads, err := archiver.Ledger{Store: openFolder(t, store)}.Heads(context.Background())

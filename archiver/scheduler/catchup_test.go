@@ -138,7 +138,10 @@ func TestPendingRetryWritesNothing(t *testing.T) {
 	const days = 5
 	first := day("2026-11-18")
 	clk := NewFakeClock(first.Start().AddDate(0, 0, days).Add(30 * time.Minute)) // 00:30, within the grace
-	s, store, logDir := realSetup(t, clk, first, days)
+	// Layout 2, explicitly: its counts are the old layout's (a new store in the default
+	// layout 3 that catches up days before its marker's since lists both layouts: 2).
+	layout := archiver.Layout2
+	s, store, logDir := realSetupLayout(t, clk, first, days, &layout)
 	s.Lease = &Lease{Store: store, Holder: "a", TTL: time.Hour, Clock: clk}
 	last := first.Start().AddDate(0, 0, days-1).Format(time.DateOnly)
 	closed := filepath.Join(logDir, last, "_CLOSED")

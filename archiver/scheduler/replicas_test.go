@@ -367,7 +367,8 @@ func testTwoReplicas(t *testing.T, open func(t *testing.T) (archiver.Store, arch
 		for _, d := range append(slices.Clone(first), next) {
 			day, _ := archiver.ParseDay(d)
 			var revs []string
-			if err := store.List(ctx, "orgs/"+o+"/days/"+d+"/r", func(k string) error { revs = append(revs, k); return nil }); err != nil {
+			// Every revision of the day, in whichever layout it was committed.
+			if err := ledger.DayManifests(ctx, o, day, func(m *archiver.StoredManifest) error { revs = append(revs, m.Key); return nil }); err != nil {
 				t.Fatal(err)
 			}
 			m, err := ledger.Latest(ctx, o, day)

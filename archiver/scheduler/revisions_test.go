@@ -77,7 +77,9 @@ func TestShrinkingRevisionFailsWithoutRetry(t *testing.T) {
 // TestRevisionMetricsFromStore seals the sample day, has a shrinking rerun refused, then
 // superseded, and reads the revision metrics a scrape derives from the store. A
 // supersession record whose revision was never committed is not counted.
-func TestRevisionMetricsFromStore(t *testing.T) { testRevisionMetrics(t, archiver.Layout2, archiver.Layout2) }
+func TestRevisionMetricsFromStore(t *testing.T) {
+	testRevisionMetrics(t, archiver.Layout2, archiver.Layout2)
+}
 
 // TestRevisionMetricsLayout3 is TestRevisionMetricsFromStore on a store the writer makes
 // in layout 3, and on one whose day was sealed in the old layout and then refused and

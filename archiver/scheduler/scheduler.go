@@ -20,6 +20,12 @@ type Sealer interface {
 	Seal(ctx context.Context, day archiver.Day, directory []byte, only string) (*archiver.DayResult, error)
 }
 
+// layoutRefresher is a Ledger that can read the store's layout marker again
+// (archiver.Ledger.RefreshStoreLayout), done once the tick holds the lease.
+type layoutRefresher interface {
+	RefreshStoreLayout(ctx context.Context) (*archiver.StoreLayout, error)
+}
+
 // Ledger is what the scheduler reads and records of the store (archiver.Ledger).
 type Ledger interface {
 	// DayLedger finds the days sealed: after the first tick, one listing per organization
@@ -229,6 +235,17 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 				s.Logger.Error("lease", "err", err)
 			}
 			return rep
+		}
+		// The plan under the lease reads the store's layout marker again if it had none:
+		// another replica's first seal may just have written it (layout 3 is the default).
+		if r, ok := s.Ledger.(layoutRefresher); ok {
+			if _, err := r.RefreshStoreLayout(ctx); err != nil {
+				rep.Err = err
+				if rerr := s.Lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+					s.Logger.Warn("lease release", "err", rerr)
+				}
+				return rep
+			}
 		}
 		// A sharded run (run --shard i/n) seals under a lease of its shard's, not this
 		// one, and its organizations are some of the scheduler's: two writers of one chain

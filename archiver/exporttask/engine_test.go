@@ -431,12 +431,13 @@ func TestRestartResumes(t *testing.T) {
 	reliability.Record(t, "crash", "export task that stops the process every time", reliability.CleanFailure, "failed after 3 attempts, not retried forever")
 }
 
-// tamperedStore serves a sealed export whose bytes differ from its manifest.
+// tamperedStore serves a sealed export of 2026-11-23 whose bytes differ from its manifest,
+// in either layout (layout 3, the default: orgs/<org>/d/2026/11/23.events-…).
 type tamperedStore struct{ archiver.Store }
 
 func (s tamperedStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 	rc, err := s.Store.Open(ctx, key)
-	if err != nil || !strings.Contains(key, "/days/2026-11-23/events-") {
+	if err != nil || !strings.Contains(key, "/days/2026-11-23/events-") && !strings.Contains(key, "/d/2026/11/23.events-") {
 		return rc, err
 	}
 	defer rc.Close()

@@ -37,8 +37,8 @@ test:
 	promtool="$$(scripts/promtool.sh)" && "$$promtool" check rules deploy/prometheus/*-alerts.yaml && \
 	"$$promtool" test rules deploy/prometheus/*_test.yaml
 	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && vnu="$$(scripts/vnu.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
-	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./... && \
-	(cd deploy/kubernetes && CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 ./...) && \
+	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 -timeout 25m ./... && \
+	(cd deploy/kubernetes && CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 -timeout 25m ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
 
@@ -54,8 +54,8 @@ fuzz:
 # Rerun the reliability tests and rewrite the README's reliability table from their rows.
 reliability:
 	rows="$$(mktemp -d)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && vnu="$$(scripts/vnu.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
-	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./... && \
-	(cd deploy/kubernetes && CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 ./...) && \
+	CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 -timeout 25m ./... && \
+	(cd deploy/kubernetes && CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -count=1 -timeout 25m ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows"; code=$$?; rm -rf "$$rows"; exit $$code
 
 # Generate 1M and 4M events, seal them, and print the table of the README's performance

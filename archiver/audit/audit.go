@@ -698,22 +698,27 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 // organization last audited k days ago costs about 2·log2(k) probes, whatever the
 // number of its segments or days.
 func (a *Log) headKey(ctx context.Context, org string) (string, error) {
-	yesterday := archiver.DayOf(archiver.DayOf(a.now()).Start().Add(-time.Hour))
+	return headKey(ctx, a.Store, org, archiver.DayOf(a.now()))
+}
+
+// headKey is Log.headKey in st, today being today.
+func headKey(ctx context.Context, st archiver.Store, org string, today archiver.Day) (string, error) {
+	yesterday := archiver.DayOf(today.Start().Add(-time.Hour))
 	p := auditOrgPrefix(org)
 	var key string
-	if err := archiver.ListAfter(ctx, a.Store, p, p+yesterday.String(), func(k string) error {
+	if err := archiver.ListAfter(ctx, st, p, p+yesterday.String(), func(k string) error {
 		key = k
 		return nil
 	}); err != nil || key != "" {
 		return key, err
 	}
-	lo, err := firstFolderFrom(ctx, a.Store, org, archiver.Day{})
+	lo, err := firstFolderFrom(ctx, st, org, archiver.Day{})
 	if err != nil || lo.IsZero() {
 		return "", err
 	}
 	hi := yesterday // no folder from hi on; lo is one, before it
 	if !lo.Before(hi) {
-		return lastKey(ctx, a.Store, p) // not a folder of ours: list, as before
+		return lastKey(ctx, st, p) // not a folder of ours: list, as before
 	}
 	days := func(from, to archiver.Day) int { return int(to.Start().Sub(from.Start()) / (24 * time.Hour)) }
 	for step := 1; ; step *= 2 {
@@ -721,7 +726,7 @@ func (a *Log) headKey(ctx context.Context, org string) (string, error) {
 		if !d.After(lo) {
 			break
 		}
-		f, err := firstFolderFrom(ctx, a.Store, org, d)
+		f, err := firstFolderFrom(ctx, st, org, d)
 		if err != nil {
 			return "", err
 		}
@@ -734,7 +739,7 @@ func (a *Log) headKey(ctx context.Context, org string) (string, error) {
 	}
 	for days(lo, hi) > 1 {
 		mid := archiver.DayOf(lo.Start().AddDate(0, 0, days(lo, hi)/2))
-		f, err := firstFolderFrom(ctx, a.Store, org, mid)
+		f, err := firstFolderFrom(ctx, st, org, mid)
 		if err != nil {
 			return "", err
 		}
@@ -744,7 +749,7 @@ func (a *Log) headKey(ctx context.Context, org string) (string, error) {
 			lo = f
 		}
 	}
-	return lastKey(ctx, a.Store, auditDayPrefix(org, lo))
+	return lastKey(ctx, st, auditDayPrefix(org, lo))
 }
 
 // firstFolderFrom returns the day of org's first folder on or after d (every folder when

@@ -78,3 +78,38 @@ func TestAuditHeadAfterGaps(t *testing.T) {
 		t.Fatalf("List: %d records, %v; want %d", n, err, len(offsets))
 	}
 }
+
+// TestAuditHeadsPerOrganization: the witness's audit heads (chatvault witness) are found
+// per organization, from the folders of audit/orgs/ and each organization's head lookup,
+// not by listing every segment ever written: with 10 and 40 days of segments of 3
+// organizations, the same requests and listed keys, and the same heads as the chains' last
+// segments.
+func TestAuditHeadsPerOrganization(t *testing.T) {
+	var costs []storetest.Counts
+	for _, days := range []int{10, 40} {
+		cs, ids, first, _ := auditHistory(t, 3, days)
+		c := storetest.NewCounting(cs.Store)
+		heads, err := audit.HeadsAt(context.Background(), c, archiver.DayOf(first.Start().AddDate(0, 0, days-1+5)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cost := c.Counts()
+		t.Logf("%d days of audit: Heads %v", days, cost)
+		costs = append(costs, cost)
+		last := archiver.DayOf(first.Start().AddDate(0, 0, days-1))
+		if len(heads) != len(ids) {
+			t.Fatalf("%d heads, want %d", len(heads), len(ids))
+		}
+		for i, h := range heads {
+			// Each day's segment, and a closing one before each later day's: 2·days − 1.
+			if h.Org != ids[i] || h.Date != last.String() || h.Seq != int64(2*days-1) {
+				t.Fatalf("head %+v, want %s's seq %d of %s", h, ids[i], 2*days-1, last)
+			}
+		}
+	}
+	if costs[0].Requests() != costs[1].Requests() || costs[0]["Keys"] != costs[1]["Keys"] {
+		t.Fatalf("the audit heads' cost grew with the history: %v with 10 days, %v with 40", costs[0], costs[1])
+	}
+	reliability.Record(t, "operations", "witness audit heads over organizations with a long audit history", reliability.Kept,
+		"counted: the organizations' folders and one bounded head lookup each, the same requests and keys with 10 or 40 days of segments")
+}

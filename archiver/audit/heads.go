@@ -5,23 +5,35 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 )
 
-// Heads returns every organization's audit chain head, by organization id. It lists
-// the audit/orgs/ prefix once, keeping one key per organization, and reads only the heads.
+// Heads returns every organization's audit chain head, by organization id: HeadsAt today.
 func Heads(ctx context.Context, store archiver.Store) ([]archiver.WitnessAuditHead, error) {
+	return HeadsAt(ctx, store, archiver.DayOf(time.Now()))
+}
+
+// HeadsAt returns every organization's audit chain head, by organization id, with today
+// being today. It lists the folders of audit/orgs/ (the organizations) and finds each
+// head as a writer does (headKey: a listing from yesterday's folder, or bounded probes of
+// the folders by date), then reads only the heads: the cost grows with the organizations,
+// not with the segments ever written.
+func HeadsAt(ctx context.Context, store archiver.Store, today archiver.Day) ([]archiver.WitnessAuditHead, error) {
 	last := map[string]string{}
-	err := store.List(ctx, "audit/orgs/", func(key string) error {
-		// List is in key order and keys sort by (date, seq): the last is the head.
-		if org, _, _, ok := parseAuditSegmentKey(key); ok {
+	err := archiver.ListFolders(ctx, store, "audit/orgs/", func(org string) error {
+		key, err := headKey(ctx, store, org, today)
+		if err != nil {
+			return err
+		}
+		if _, _, _, ok := parseAuditSegmentKey(key); ok {
 			last[org] = key
 		}
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("witness: list audit/orgs/: %w", err)
+		return nil, fmt.Errorf("witness: audit heads: %w", err)
 	}
 	heads := make([]archiver.WitnessAuditHead, 0, len(last))
 	for org, key := range last {

@@ -175,11 +175,13 @@ func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line)
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		// The next file, when gzipped, inflates while this one is read.
+		// This file's inflater, when it was started while the file before was read; then
+		// the next file, when gzipped, starts inflating while this one is read.
+		cur := s.takeAhead(name)
 		if i+1 < len(p.Files) {
 			s.prefetch(root, p.Files[i+1], before[i+1])
 		}
-		if err := s.scanFile(ctx, root, name, before[i], fn); err != nil {
+		if err := s.scanFile(ctx, root, name, before[i], cur, fn); err != nil {
 			return nil, err
 		}
 	}

@@ -1,9 +1,13 @@
 package eventlog
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,4 +65,76 @@ func TestGzipInflatedAhead(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "gzipped event files", reliability.Kept,
 		"TestGzipInflatedAhead: the next gzipped event file is inflated on its own goroutine while the lines of the one before are read; the lines delivered are the same, in order")
+}
+
+// TestGzipInflatedOnce: a scan of several gzipped files inflates each exactly once (the
+// inflater started ahead is the one its file is read through), and when it returns, every
+// inflating goroutine has ended and every file it opened is closed, also when the
+// callback stops the scan early.
+func TestGzipInflatedOnce(t *testing.T) {
+	files := map[string][]byte{}
+	var names []string
+	for i := range 5 {
+		var b strings.Builder
+		for j := range 100 {
+			fmt.Fprintf(&b, "{\"f\":%d,\"n\":%d}\n", i, j)
+		}
+		name := fmt.Sprintf("%s/part-%04d.jsonl.gz", testDay, i)
+		names = append(names, name)
+		files[name] = gzipped(t, b.String())
+	}
+	files[testDay+"/part-0002.jsonl"] = []byte("{\"plain\":1}\n") // a plain file between them
+	d := writeTree(t, filepath.Join(t.TempDir(), "log"), files)
+	for _, stopAt := range []int{-1, 0, 150} {
+		inflated := map[string]int{}
+		var mu sync.Mutex
+		inflateHook = func(name string) {
+			mu.Lock()
+			inflated[name]++
+			mu.Unlock()
+		}
+		goroutines, fds := runtime.NumGoroutine(), openFiles(t)
+		n := 0
+		_, err := d.Scan(t.Context(), day(t, testDay), func(l archiver.Line) error {
+			if n == stopAt {
+				return errors.New("stop")
+			}
+			n++
+			return nil
+		})
+		inflateHook = nil
+		if (err != nil) != (stopAt >= 0) {
+			t.Fatalf("stop at %d: %v", stopAt, err)
+		}
+		if stopAt < 0 {
+			if n != 501 {
+				t.Fatalf("%d lines, want 501", n)
+			}
+			for _, name := range names {
+				if inflated[name] != 1 {
+					t.Errorf("%s was inflated %d times, want once", name, inflated[name])
+				}
+			}
+		}
+		for name, k := range inflated {
+			if k > 1 {
+				t.Errorf("stop at %d: %s was inflated %d times", stopAt, name, k)
+			}
+		}
+		if g := runtime.NumGoroutine(); g > goroutines {
+			t.Errorf("stop at %d: %d goroutines after the scan, %d before: an inflater is still running", stopAt, g, goroutines)
+		}
+		if f := openFiles(t); f > fds {
+			t.Errorf("stop at %d: %d files open after the scan, %d before", stopAt, f, fds)
+		}
+	}
+}
+
+// openFiles counts the process's open file descriptors (Linux), or returns 0.
+func openFiles(t *testing.T) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return 0
+	}
+	return len(entries)
 }

@@ -151,6 +151,7 @@ func openFile(root *os.Root, name string, want fs.FileInfo) (*os.File, error) {
 // prefetch opens the event file name, when it is gzipped, and starts inflating it, so
 // that it inflates while the file before it is read; scanFile takes it from there.
 func (s *scanner) prefetch(root *os.Root, name string, want fs.FileInfo) {
+	s.close() // a file started ahead and not taken is not read: stop it (none, as Dir.Scan goes)
 	if !strings.HasSuffix(name, ".gz") {
 		return
 	}
@@ -171,16 +172,25 @@ func (s *scanner) prefetch(root *os.Root, name string, want fs.FileInfo) {
 	a.in = in
 }
 
+// takeAhead returns the file prefetch started ahead when it is name, and forgets it.
+func (s *scanner) takeAhead(name string) *aheadFile {
+	a := s.ahead
+	if a == nil || a.name != name {
+		return nil
+	}
+	s.ahead = nil
+	return a
+}
+
 // scanFile reads the event file name, which must still be the file listed (want) when
-// the scan began.
-func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, want fs.FileInfo, fn func(archiver.Line) error) error {
-	if a := s.ahead; a != nil && a.name == name {
-		s.ahead = nil
-		if a.err != nil {
-			return a.err
+// the scan began, through ahead when prefetch started it (see takeAhead).
+func (s *scanner) scanFile(ctx context.Context, root *os.Root, name string, want fs.FileInfo, ahead *aheadFile, fn func(archiver.Line) error) error {
+	if ahead != nil {
+		if ahead.err != nil {
+			return ahead.err
 		}
-		defer s.release(a.in)
-		s.lines.Reset(a.in)
+		defer s.release(ahead.in)
+		s.lines.Reset(ahead.in)
 		return s.scanLines(ctx, name, fn)
 	}
 	f, err := openFile(root, name, want)

@@ -230,6 +230,22 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			}
 			return rep
 		}
+		// A sharded run (run --shard i/n) seals under a lease of its shard's, not this
+		// one, and its organizations are some of the scheduler's: two writers of one chain
+		// would fork it in layout 3. Checked once this lease is held, as a sharded run checks
+		// this lease once it holds its own, so that of two starting at once neither seals.
+		if prefix, holder, err := shardRunning(ctx, s.Lease); err != nil || prefix != "" {
+			if err == nil {
+				err = fmt.Errorf("%w: a sharded run holds %s (%s)", ErrLeaseHeld, prefix, holder)
+			} else {
+				s.Logger.Error("lease", "err", err)
+			}
+			rep.Skipped, rep.Err = "lease held", err
+			if rerr := s.Lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+				s.Logger.Warn("lease release", "err", rerr)
+			}
+			return rep
+		}
 		// Renew at a third of the TTL while the run goes on, so that a long catch-up keeps
 		// the lease; a replica that dies stops renewing and its lease runs out. The pace is
 		// the wall clock's: a renewal is about real elapsed time, and it keeps the

@@ -1,0 +1,59 @@
+package scheduler
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// ShardLeasesPrefix starts the leases of sharded runs: `run --shard i/n` holds
+// leases/shards/<n>/<i>/ while it seals (its shards own disjoint organizations, so
+// they run at once; each holds its own lease).
+const ShardLeasesPrefix = "leases/shards/"
+
+// HeldByAnother reports whether another holder than l's holds the lease now (its last
+// link names another holder and has not expired), and who.
+func (l *Lease) HeldByAnother(ctx context.Context) (string, bool, error) {
+	last, err := l.last(ctx)
+	if err != nil || last == nil {
+		return "", false, err
+	}
+	if last.Holder != l.Holder && l.Clock.Now().Before(last.Expires) {
+		return last.Holder, true, nil
+	}
+	return "", false, nil
+}
+
+// shardRunning returns the prefix and holder of a shard lease held now (by anyone but
+// l's holder), or "" when none is: one listing of the shard counts, one per count, and
+// each shard's lease read as Acquire reads it. Expired and released leases hold nothing.
+func shardRunning(ctx context.Context, l *Lease) (string, string, error) {
+	var counts []string
+	if err := archiver.ListFolders(ctx, l.Store, ShardLeasesPrefix, func(n string) error {
+		counts = append(counts, n)
+		return nil
+	}); err != nil {
+		return "", "", fmt.Errorf("shard leases: %w", err)
+	}
+	for _, n := range counts {
+		var shards []string
+		if err := archiver.ListFolders(ctx, l.Store, ShardLeasesPrefix+n+"/", func(i string) error {
+			shards = append(shards, i)
+			return nil
+		}); err != nil {
+			return "", "", fmt.Errorf("shard leases: %w", err)
+		}
+		for _, i := range shards {
+			sl := &Lease{Store: l.Store, Prefix: ShardLeasesPrefix + n + "/" + i + "/", Holder: l.Holder, Clock: l.Clock}
+			holder, held, err := sl.HeldByAnother(ctx)
+			if err != nil {
+				return "", "", err
+			}
+			if held {
+				return sl.Prefix, holder, nil
+			}
+		}
+	}
+	return "", "", nil
+}

@@ -42,7 +42,7 @@ func VerifyOrg(ctx context.Context, s archiver.Store, org string, trusted []ed25
 			indexKeys = append(indexKeys, key)
 		case strings.HasPrefix(rest, "files/"):
 			fileKeys = append(fileKeys, key)
-		case strings.HasPrefix(rest, "urls/"):
+		case strings.HasPrefix(rest, "urls/"), strings.HasPrefix(rest, "named/"):
 		default:
 			rep.Problemf("%s: not an attachment object", key)
 		}

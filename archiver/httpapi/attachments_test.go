@@ -295,3 +295,31 @@ func TestAttachmentTampered(t *testing.T) {
 	reliability.Record(t, "security", "a captured file is changed in the store after capture and then asked for", reliability.Kept,
 		"hashed against its signed index while sent: a clean 500 before any byte, or a cut connection before the last chunk; never served whole")
 }
+
+// TestAttachmentsDocumented: the OpenAPI document describes both endpoints, every status
+// they answer with, and the error code they add.
+func TestAttachmentsDocumented(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Responses map[string]json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(httpapi.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/v1/exports/{date}/attachments", "/v1/exports/attachments/{sha256}"} {
+		op, ok := doc.Paths[path]["get"]
+		if !ok {
+			t.Errorf("GET %s is not documented", path)
+			continue
+		}
+		for _, code := range []string{"200", "400", "401", "403", "404", "405", "429", "500"} {
+			if _, ok := op.Responses[code]; !ok {
+				t.Errorf("GET %s: response %s is not documented", path, code)
+			}
+		}
+	}
+	if !bytes.Contains(httpapi.OpenAPI(), []byte(`"`+httpapi.EAttachmentNotFound+`"`)) {
+		t.Errorf("the error code %s is not documented", httpapi.EAttachmentNotFound)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -79,6 +80,18 @@ func testOpenFileCostsNoHistory(t *testing.T) {
 	store.Reset()
 	if _, _, err := r.OpenFile(ctx, acme, g); !errors.Is(err, ErrNotNamed) || store.Counts().Requests() != 1 {
 		t.Fatalf("globex's file for acme: %v, %v", err, store.Counts())
+	}
+	// verify finds every file's named records; a missing one is a warning (the API would
+	// not find the file for that day), not a problem (a capture by an earlier build).
+	var rep findings
+	if _, err := VerifyOrg(ctx, fs, acme, nil, &rep); err != nil || len(rep.problems) != 0 || len(rep.warnings) != 0 {
+		t.Fatalf("verify: %v %+v", err, rep)
+	}
+	hidden := alteringStore{Store: fs, key: namedKey(acme, hexOf(a), days[2])}
+	rep = findings{}
+	if _, err := VerifyOrg(ctx, hidden, acme, nil, &rep); err != nil || len(rep.problems) != 0 || len(rep.warnings) != 1 ||
+		!strings.Contains(rep.warnings[0], hidden.key) {
+		t.Fatalf("verify without a named record: %v %+v", err, rep)
 	}
 	other := newKey(t).Public().(ed25519.PublicKey)
 	if _, _, err := (Reader{Store: store, TrustedKeys: []ed25519.PublicKey{other}}).OpenFile(ctx, acme, a); !errors.Is(err, ErrInvalidIndex) {

@@ -16,11 +16,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -44,6 +49,19 @@ func attachLine(i int, chat, sender, name, email string, urls ...string) string 
 }
 
 func newAttachFixture(t *testing.T, tune func(*httpapi.Server)) *attachFixture {
+	t.Helper()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	f := newAttachFixtureOn(t, store, tune)
+	f.store = store
+	return f
+}
+
+// newAttachFixtureOn seals and captures the day into store.
+func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.Server)) *attachFixture {
 	t.Helper()
 	files := map[string][]byte{
 		"/a.pdf": []byte("%PDF-1.7 acme's contract"),
@@ -87,18 +105,12 @@ func newAttachFixture(t *testing.T, tune func(*httpapi.Server)) *attachFixture {
 	if err := os.WriteFile(filepath.Join(dayDir, "_CLOSED"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
 	f := newFixtureLog(t, store, logDir, []string{sample}, func(s *httpapi.Server) {
 		s.Attachments = attach.Reader{Store: store}
 		if tune != nil {
 			tune(s)
 		}
 	})
-	f.store = store
 	fetcher, err := attach.NewFetcher(attach.Options{AllowedHosts: []string{strings.TrimPrefix(srv.URL, "http://")},
 		Concurrency: 2, MaxSize: 1 << 20, ConnectTimeout: 2 * time.Second, HeaderTimeout: 2 * time.Second,
 		Timeout: 5 * time.Second, TempDir: t.TempDir()})
@@ -124,16 +136,19 @@ func attachmentURL(f *attachFixture, sum string) string {
 // file, a failed link's and an unknown one are the same 404; a bad name is 400, a token
 // without the scope 403; every request with a valid token is audited.
 func TestAttachmentEndpoints(t *testing.T) {
-	f := newAttachFixture(t, nil)
+	testAttachmentEndpoints(t, newAttachFixture(t, nil))
+}
+
+func testAttachmentEndpoints(t *testing.T, f *attachFixture) {
 	ctx := context.Background()
 	day := mustDay(t, sample)
 
 	// The day's index, verbatim.
-	stored, err := attach.LatestIndex(ctx, f.store, acme, day, nil)
+	stored, err := attach.LatestIndex(ctx, f.archive, acme, day, nil)
 	if err != nil || stored == nil {
 		t.Fatalf("acme's index: %v %v", stored, err)
 	}
-	want, err := archiver.ReadAll(ctx, f.store, stored.Key)
+	want, err := archiver.ReadAll(ctx, f.archive, stored.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,6 +195,7 @@ func TestAttachmentEndpoints(t *testing.T) {
 		{"wrong scope (file)", attachmentURL(f, sha(pdf)), "acme-audit", 403, "insufficient_scope"},
 		{"wrong scope (index)", f.url + "/v1/exports/" + sample + "/attachments", "acme-audit", 403, "insufficient_scope"},
 		{"no token", attachmentURL(f, sha(pdf)), "", 401, "invalid_token"},
+		{"no token (index)", f.url + "/v1/exports/" + sample + "/attachments", "", 401, "invalid_token"},
 		{"no index of the day", f.url + "/v1/exports/2026-11-21/attachments", "acme", 404, "attachment_not_found"},
 		{"index before archival start", f.url + "/v1/exports/2026-05-01/attachments", "globex", 404, "export_not_found"},
 		{"index of a bad date", f.url + "/v1/exports/2026-02-30/attachments", "acme", 400, "invalid_request"},
@@ -191,6 +207,19 @@ func TestAttachmentEndpoints(t *testing.T) {
 				t.Errorf("the 404 differs from an unknown file's: %s vs %s", body, nobody)
 			}
 		})
+	}
+
+	for _, u := range []string{attachmentURL(f, sha(pdf)), f.url + "/v1/exports/" + sample + "/attachments"} {
+		req, _ := http.NewRequest("HEAD", u, nil)
+		req.Header.Set("Authorization", "Bearer "+f.tokens["acme"])
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
+			t.Errorf("HEAD %s: %d, Allow %q", u, resp.StatusCode, resp.Header.Get("Allow"))
+		}
 	}
 
 	// The audit: under the token's organization, with the file asked for and what was sent.
@@ -322,4 +351,39 @@ func TestAttachmentsDocumented(t *testing.T) {
 	if !bytes.Contains(httpapi.OpenAPI(), []byte(`"`+httpapi.EAttachmentNotFound+`"`)) {
 		t.Errorf("the error code %s is not documented", httpapi.EAttachmentNotFound)
 	}
+}
+
+// TestS3AttachmentEndpoints: the same on MinIO with Object Lock; a new version put under a
+// captured file's key (which the bucket's credentials allow, whatever the lock) is not
+// served whole.
+func TestS3AttachmentEndpoints(t *testing.T) {
+	srv := miniotest.Start(t)
+	ctx := context.Background()
+	bucket := srv.Bucket(t, true)
+	c := srv.Client()
+	store, err := s3.NewStore(ctx, c, bucket, "cv", s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newAttachFixtureOn(t, store, nil)
+	testAttachmentEndpoints(t, f)
+
+	pdf := f.files["/a.pdf"]
+	tampered := bytes.Replace(pdf, []byte("acme"), []byte("ACME"), 1)
+	if _, err := c.PutObject(ctx, &awss3.PutObjectInput{Bucket: aws.String(bucket),
+		Key: aws.String(store.ObjectKey(attach.FileKey(acme, sha256.Sum256(pdf)))), Body: bytes.NewReader(tampered)}); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("GET", attachmentURL(f, sha(pdf)), nil)
+	req.Header.Set("Authorization", "Bearer "+f.tokens["acme"])
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	checkError(t, resp, buf.Bytes(), 500, "internal")
+	reliability.Record(t, "security", "a new version is put under a captured file's key in the bucket, then the file is asked for", reliability.Kept,
+		"500 internal before any byte: the bytes do not hash to the signed index's entry")
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -136,7 +137,22 @@ func attachmentURL(f *attachFixture, sum string) string {
 // file, a failed link's and an unknown one are the same 404; a bad name is 400, a token
 // without the scope 403; every request with a valid token is audited.
 func TestAttachmentEndpoints(t *testing.T) {
-	testAttachmentEndpoints(t, newAttachFixture(t, nil))
+	for _, tasks := range []bool{false, true} {
+		name := "without tasks"
+		if tasks {
+			name = "with tasks" // the same routes beside /v1/exports/tasks/{id}
+		}
+		t.Run(name, func(t *testing.T) {
+			var tune func(*httpapi.Server)
+			if tasks {
+				tune = func(s *httpapi.Server) {
+					s.Tasks = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+						Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
+				}
+			}
+			testAttachmentEndpoints(t, newAttachFixture(t, tune))
+		})
+	}
 }
 
 func testAttachmentEndpoints(t *testing.T, f *attachFixture) {

@@ -3,6 +3,8 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -67,6 +69,8 @@ func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.S
 	files := map[string][]byte{
 		"/a.pdf": []byte("%PDF-1.7 acme's contract"),
 		"/g.txt": []byte("globex's secret plan"),
+		// Larger than a streamed chunk (64 KiB), for a cut after some bytes.
+		"/big.bin": bytes.Repeat([]byte("0123456789abcdef"), 200<<10/16),
 	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, ok := files[r.URL.Path]
@@ -96,7 +100,7 @@ func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.S
 	}
 	lines := []string{
 		// acme: one captured file and one failed link (404).
-		attachLine(1, "chat-acme-team", "u-ada", "Ada Lovelace", "ada@acme.example", srv.URL+"/a.pdf", srv.URL+"/gone.bin"),
+		attachLine(1, "chat-acme-team", "u-ada", "Ada Lovelace", "ada@acme.example", srv.URL+"/a.pdf", srv.URL+"/gone.bin", srv.URL+"/big.bin"),
 		// globex only (initech does not archive): one captured file.
 		attachLine(2, "chat-initech-globex", "u-hank", "Hank Scorpio", "hank@globex.example", srv.URL+"/g.txt"),
 	}
@@ -106,8 +110,13 @@ func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.S
 	if err := os.WriteFile(filepath.Join(dayDir, "_CLOSED"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// Indexes are signed, and served only when signed by the trusted key.
+	pub, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := newFixtureLog(t, store, logDir, []string{sample}, func(s *httpapi.Server) {
-		s.Attachments = attach.Reader{Store: store}
+		s.Attachments = attach.Reader{Store: store, TrustedKeys: []ed25519.PublicKey{pub}}
 		if tune != nil {
 			tune(s)
 		}
@@ -118,7 +127,8 @@ func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.S
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: fetcher, Now: f.clock.Now, Log: slog.New(slog.DiscardHandler)}
+	c := &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: fetcher, SigningKey: key, Now: f.clock.Now,
+		Log: slog.New(slog.DiscardHandler)}
 	day := mustDay(t, sample)
 	for _, org := range []string{acme, globex} {
 		if _, err := c.CaptureDay(context.Background(), org, day); err != nil {
@@ -173,7 +183,7 @@ func testAttachmentEndpoints(t *testing.T, f *attachFixture) {
 		resp.Header.Get(httpapi.HeaderRevision) != "1" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("index: %d %v\n%s\nwant\n%s", resp.StatusCode, resp.Header, body, want)
 	}
-	if stored.Counts.Captured != 1 || stored.Counts.Failed != 1 {
+	if stored.Counts.Captured != 2 || stored.Counts.Failed != 1 {
 		t.Fatalf("acme's index counts: %+v", stored.Counts)
 	}
 
@@ -295,50 +305,116 @@ func TestAttachmentNamedOnlyByItsIndex(t *testing.T) {
 		"404 attachment_not_found: only files a signed index names as captured are served")
 }
 
+// TestAttachmentStoreDamaged: an index changed in the store (its signature no longer
+// checks) is served neither itself nor as the authority for a file, and a file its index
+// names that is gone from the store is a 500, not a 404: both are reported to the
+// operator (chatvault_http_integrity_failures_total), not hidden.
+func TestAttachmentStoreDamaged(t *testing.T) {
+	f := newAttachFixture(t, nil)
+	ctx := context.Background()
+	pdf, big := f.files["/a.pdf"], f.files["/big.bin"]
+	if err := os.Remove(filepath.Join(f.store.Dir(), filepath.FromSlash(attach.FileKey(acme, sha256.Sum256(big))))); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, attachmentURL(f, sha(big)), f.tokens["acme"])
+	checkError(t, resp, body, 500, "internal")
+
+	ix, err := attach.LatestIndex(ctx, f.store, acme, mustDay(t, sample), nil)
+	if err != nil || ix == nil {
+		t.Fatalf("index: %v %v", ix, err)
+	}
+	path := filepath.Join(f.store.Dir(), filepath.FromSlash(ix.Key))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o600)
+	if err := os.WriteFile(path, bytes.Replace(b, []byte("/gone.bin"), []byte("/gone.txt"), 1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := integrityFailures(t, f)
+	resp, body = get(t, f.url+"/v1/exports/"+sample+"/attachments", f.tokens["acme"])
+	checkError(t, resp, body, 500, "internal")
+	if bytes.Contains(body, []byte("gone")) {
+		t.Errorf("the altered index leaked: %s", body)
+	}
+	resp, body = get(t, attachmentURL(f, sha(pdf)), f.tokens["acme"])
+	checkError(t, resp, body, 500, "internal")
+	if bytes.Contains(body, pdf) {
+		t.Error("a file was served on the word of an altered index")
+	}
+	if after := integrityFailures(t, f); after != before+2 {
+		t.Errorf("integrity failures %v -> %v", before, after)
+	}
+	reliability.Record(t, "security", "an attachment index is altered in the store, or a file it names deleted, then asked for", reliability.Kept,
+		"500 internal, counted in chatvault_http_integrity_failures_total: nothing is served on an index whose signature does not check")
+}
+
 // TestAttachmentTampered: a stored file whose bytes no longer hash to their name is never
 // served whole: a small one is a clean 500 before its first byte, a large one is cut
 // before its last chunk (sendVerified), and the integrity metric counts it.
 func TestAttachmentTampered(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		tune func(*httpapi.Server)
+		name, file string
+		tune       func(*httpapi.Server)
 	}{
-		{"verified first", nil},
-		{"streamed", func(s *httpapi.Server) { s.VerifyFirstMaxSize = -1 }},
+		// a.pdf fits http.verifyFirstMaxSize: hashed whole before its first byte.
+		{"verified first", "/a.pdf", nil},
+		// big.bin streams: everything but its last chunk goes out, then the hash fails.
+		{"streamed", "/big.bin", func(s *httpapi.Server) { s.VerifyFirstMaxSize = -1 }},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newAttachFixture(t, tt.tune)
-			pdf := f.files["/a.pdf"]
-			sum := sha256.Sum256(pdf)
-			path := filepath.Join(f.store.Dir(), filepath.FromSlash(attach.FileKey(acme, sum)))
-			tampered := bytes.Replace(pdf, []byte("acme"), []byte("ACME"), 1)
+			orig := f.files[tt.file]
+			path := filepath.Join(f.store.Dir(), filepath.FromSlash(attach.FileKey(acme, sha256.Sum256(orig))))
+			tampered := bytes.Clone(orig)
+			tampered[len(tampered)-10] ^= 1 // same size, one byte near the end
 			os.Chmod(path, 0o600)
 			if err := os.WriteFile(path, tampered, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			req, _ := http.NewRequest("GET", attachmentURL(f, sha(pdf)), nil)
+			before := integrityFailures(t, f)
+			req, _ := http.NewRequest("GET", attachmentURL(f, sha(orig)), nil)
 			req.Header.Set("Authorization", "Bearer "+f.tokens["acme"])
 			resp, err := client.Do(req)
 			if err != nil {
-				// Cut before the headers: the held-back last chunk was the whole file.
-				return
+				t.Fatal(err)
 			}
 			defer resp.Body.Close()
 			var buf bytes.Buffer
 			_, rerr := buf.ReadFrom(resp.Body)
+			if tt.tune == nil {
+				checkError(t, resp, buf.Bytes(), 500, "internal")
+			} else if resp.StatusCode != 200 || rerr == nil || int64(buf.Len()) >= int64(len(orig)) || buf.Len() == 0 {
+				t.Fatalf("streamed: %d, %d of %d bytes, read error %v; want a cut after some bytes", resp.StatusCode, buf.Len(), len(orig), rerr)
+			}
 			if bytes.Equal(buf.Bytes(), tampered) {
 				t.Fatal("the tampered file was served whole")
 			}
-			if resp.StatusCode == 200 && rerr == nil {
-				t.Fatalf("a 200 with a clean end: %q", buf.Bytes())
-			}
-			if resp.StatusCode != 200 {
-				checkError(t, resp, buf.Bytes(), 500, "internal")
+			if after := integrityFailures(t, f); after != before+1 {
+				t.Errorf("integrity failures %v -> %v", before, after)
 			}
 		})
 	}
 	reliability.Record(t, "security", "a captured file is changed in the store after capture and then asked for", reliability.Kept,
-		"hashed against its signed index while sent: a clean 500 before any byte, or a cut connection before the last chunk; never served whole")
+		"hashed against its signed index while sent: a clean 500 before any byte, or a cut connection before the last chunk; never served whole, counted")
+}
+
+// integrityFailures reads chatvault_http_integrity_failures_total from the fixture's registry.
+func integrityFailures(t *testing.T, f *attachFixture) float64 {
+	const name = "chatvault_http_integrity_failures_total"
+	t.Helper()
+	mfs, err := f.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.Metric) == 1 {
+			return mf.Metric[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("no counter %s", name)
+	return 0
 }
 
 // TestAttachmentsDocumented: the OpenAPI document describes both endpoints, every status

@@ -201,6 +201,15 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	if err != nil {
 		return res, err
 	}
+	// Every file this revision names gets its named record first (named.go), so that the
+	// API finds the day that names it.
+	var prevIndex *Index
+	if prev != nil {
+		prevIndex = prev.Index
+	}
+	if err := writeNamed(ctx, store, ix, prevIndex, day, retention(day, m.RetentionDays)); err != nil {
+		return res, err
+	}
 	crashpoint.Hit("attach.index")
 	// Create-only: a concurrent capture that appended the same revision number first makes
 	// this one fail with ErrConflict, and the next run starts from its revision.
@@ -319,6 +328,18 @@ func revisionOf(key string) int {
 	return n
 }
 
+// extendRetention keeps key at least as opt says, where the store can lengthen a lock.
+func extendRetention(ctx context.Context, s archiver.Store, key string, opt archiver.CreateOptions) error {
+	re, ok := s.(archiver.RetentionExtender)
+	if !ok || opt.RetainUntil.IsZero() {
+		return nil
+	}
+	if err := re.ExtendRetention(ctx, key, opt.RetainUntil); err != nil {
+		return fmt.Errorf("attach: keep %s until %s: %w", key, opt.RetainUntil.Format(time.DateOnly), err)
+	}
+	return nil
+}
+
 // retention keeps an attachment object as long as the day's records.
 func retention(day archiver.Day, retentionDays int) archiver.CreateOptions {
 	if retentionDays <= 0 {
@@ -380,6 +401,10 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 		if rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw); err != nil {
 			return nil, nil, err
 		} else if ok {
+			// Captured for an earlier day: kept as long as this day's records too.
+			if err := extendRetention(ctx, c.Ledger.Store, rec.Key, retention(day, retentionDays)); err != nil {
+				return nil, nil, err
+			}
 			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType}
 			continue
 		}
@@ -454,6 +479,11 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 	keep := retention(day, retentionDays)
 	if err := store.Create(ctx, key, f.File, f.Size, f.SHA256, keep); err != nil {
 		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", key, err)
+	}
+	// The same bytes may have been stored for an earlier day (another URL, the same file):
+	// Create then wrote nothing, and the lock must still cover this day.
+	if err := extendRetention(ctx, store, key, keep); err != nil {
+		return outcome{}, -1, err
 	}
 	crashpoint.Hit("attach.file")
 	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType}

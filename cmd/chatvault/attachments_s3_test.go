@@ -3,6 +3,8 @@ package main
 import (
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -74,4 +76,32 @@ func TestS3CaptureAttachmentsLocked(t *testing.T) {
 	}
 	reliability.Record(t, "security", "captured attachments on an Object Lock bucket", reliability.Kept,
 		"COMPLIANCE lock until the day's end plus the organization's retention, per organization")
+
+	// The next day links the same file again: not fetched again, but its lock now runs to
+	// the later day's end plus the retention.
+	if err := os.CopyFS(filepath.Join(logDir, "2026-11-23"), os.DirFS(filepath.Join(logDir, "2026-11-22"))); err != nil {
+		t.Fatal(err)
+	}
+	srv.Upload(t, events, "prod/events", logDir)
+	args[2] = "2026-11-23"
+	if code, out, errOut := chatvault(t, args...); (code != exitOK && code != exitQuarantined) || requests.Load() != 2 {
+		t.Fatalf("run of the next day: exit %d, %d requests in all (want 2: nothing fetched again)\n%s%s", code, requests.Load(), out, errOut)
+	}
+	later := end.AddDate(0, 0, 1)
+	for _, org := range []string{acme, globexID} {
+		files, err := c.ListObjectsV2(t.Context(), &awss3.ListObjectsV2Input{Bucket: aws.String(archive), Prefix: aws.String("chatvault/attachments/" + org + "/files/")})
+		if err != nil || len(files.Contents) != 1 {
+			t.Fatalf("%s's files: %v, %v", org, files, err)
+		}
+		head, err := c.HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: aws.String(archive), Key: files.Contents[0].Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := later.AddDate(0, 0, map[string]int{acme: 2557, globexID: 3650}[org])
+		if got := aws.ToTime(head.ObjectLockRetainUntilDate); !got.Equal(want) {
+			t.Errorf("%s's file after a later day links it: retained until %s, want %s", org, got, want)
+		}
+	}
+	reliability.Record(t, "security", "captured attachment linked again by a later day", reliability.Kept,
+		"not fetched again; its Object Lock is extended to the later day's end plus the retention")
 }

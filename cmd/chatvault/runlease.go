@@ -62,6 +62,24 @@ func (s *sealLease) take(ctx context.Context) error {
 		return err
 	}
 	s.held = true
+	if s.lease.Prefix != "" {
+		// A shard's lease keeps the other shards' runs of its own shard out, not the
+		// scheduler, which seals every organization. Each side takes its own lease first
+		// and then looks for the other's (the scheduler in shardRunning), so of two that
+		// start together at least one sees the other and backs off.
+		sched := &scheduler.Lease{Store: s.lease.Store, Holder: s.lease.Holder, TTL: s.lease.TTL, Clock: s.lease.Clock}
+		holder, held, err := sched.HeldByAnother(ctx)
+		if err == nil && held {
+			err = fmt.Errorf("%w (the store's seal lease leases/scheduler/ is held by %s: the nightly seal is sealing every organization, shards included): try again when it is done", errSealerRunning, holder)
+		}
+		if err != nil {
+			if rerr := s.lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+				s.log.Warn("shard lease release", "err", rerr)
+			}
+			s.held = false
+			return err
+		}
+	}
 	// Renewed at a third of its TTL, on the wall clock, as the scheduler does.
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go func() {

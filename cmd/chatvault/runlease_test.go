@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -147,4 +149,44 @@ func TestRunDateRerunAfterKill(t *testing.T) {
 	}
 	reliability.Record(t, "crash", "layout 3: run --date killed while holding the seal lease, then rerun", reliability.Recovered,
 		"the rerun on the same host sees that the lease's holder process is gone and takes the lease over at once (no wait for its TTL); the day is completed")
+}
+
+// TestShardRunWaitsForTheScheduler: a sharded run takes its shard's lease, which keeps the
+// other runs of its shard out but not the scheduler, which seals every organization. While
+// the scheduler's lease is held, `run --shard` is refused before it writes anything, so
+// a shard and the nightly seal never commit to one chain at once (a fork in layout 3).
+func TestShardRunWaitsForTheScheduler(t *testing.T) {
+	cleanEnv(t)
+	logDir := twoDayLog(t)
+	storeDir := t.TempDir()
+	t.Setenv("CHATVAULT_STORE_LAYOUT", "3")
+	st, err := fsstore.New(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sched := &scheduler.Lease{Store: st, Holder: "replica-a", TTL: time.Hour, Clock: scheduler.RealClock{}}
+	if err := sched.Acquire(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, shard := range []string{"0/2", "1/2"} {
+		code, _, errOut := chatvault(t, "run", "--date", "2026-11-23", "--shard", shard, "--eventlog", logDir, "--store", storeDir)
+		if code != exitFailure || !strings.Contains(errOut, "another sealer is running") || !strings.Contains(errOut, "replica-a") {
+			t.Fatalf("run --shard %s while the scheduler holds its lease: exit %d\n%s", shard, code, errOut)
+		}
+	}
+	if keys := listStoreKeys(t, storeDir, "orgs/"+acme+"/d/2026/11/23."); len(keys) != 0 {
+		t.Fatalf("a refused shard run wrote %q", keys)
+	}
+	// Its own lease is given back: once the scheduler is done, the shard runs.
+	if err := sched.Release(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, shard := range []string{"0/2", "1/2"} {
+		if code, out, errOut := chatvault(t, "run", "--date", "2026-11-23", "--shard", shard, "--eventlog", logDir, "--store", storeDir); code == exitFailure {
+			t.Fatalf("run --shard %s after the scheduler: exit %d\n%s%s", shard, code, out, errOut)
+		}
+	}
+	reliability.Record(t, "operations", "run --shard i/n while the scheduler holds the store's seal lease", reliability.Refused,
+		"exits with \"another sealer is running\" naming the holder, writes nothing and gives its shard lease back; the scheduler likewise waits while a shard lease is held, so the two never fork a chain")
 }

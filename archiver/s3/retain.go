@@ -1,0 +1,43 @@
+package s3
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+var _ archiver.RetentionExtender = (*Store)(nil)
+
+// ExtendRetention implements archiver.RetentionExtender: HeadObject, and when the lock
+// ends before until, PutObjectRetention in COMPLIANCE mode until then. A bucket without
+// Object Lock has nothing to extend.
+func (s *Store) ExtendRetention(ctx context.Context, key string, until time.Time) error {
+	if !s.lock || until.IsZero() {
+		return nil
+	}
+	l, err := s.Lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	if !l.RetainUntil.Before(until) {
+		return nil
+	}
+	_, err = s.client.PutObjectRetention(ctx, &awss3.PutObjectRetentionInput{
+		Bucket: aws.String(s.bucket),
+		Key:    aws.String(s.prefix + key),
+		Retention: &types.ObjectLockRetention{
+			Mode:            types.ObjectLockRetentionModeCompliance,
+			RetainUntilDate: aws.Time(until.UTC()),
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("s3: put object retention %s: %w", key, err)
+	}
+	return nil
+}

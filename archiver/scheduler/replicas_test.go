@@ -312,6 +312,8 @@ func testTwoReplicas(t *testing.T, open func(t *testing.T) (archiver.Store, arch
 			t.Fatalf("%s's second tick: %+v; want nothing to seal", r.name, rep)
 		}
 	}
+	reliability.Record(t, "operations", "a replica that found no layout.json, after another replica's first seal wrote it (layout 3, the default)", reliability.Kept,
+		"under the seal lease the tick reads the marker again: the days the other replica sealed in layout 3 are seen, none is sealed again")
 
 	// A new day arrives. The leader ticks first and crashes while sealing it, holding the
 	// lease: its context is cancelled and its store connection is gone, so its deferred

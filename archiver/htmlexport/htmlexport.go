@@ -26,6 +26,8 @@ type Options struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names/identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
+	// Attachments are the organization's captured files (nil: none).
+	Attachments exporttask.Attachments
 }
 
 // Writer writes the HTML transcripts of an export as a ZIP archive.

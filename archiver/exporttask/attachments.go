@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"path"
 	"strconv"
+	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
@@ -157,4 +158,23 @@ func LinkName(e *model.Event, l Link) string {
 		}
 	}
 	return l.URL
+}
+
+// CapturedName is what an export calls a captured file: its SHA-256, with the link's file
+// name extension when that is a short plain one (a viewer shows .png, .jpg and .gif inline).
+func CapturedName(sum, link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return sum
+	}
+	ext := strings.ToLower(path.Ext(u.Path))
+	if len(ext) < 2 || len(ext) > 8 {
+		return sum
+	}
+	for _, c := range ext[1:] {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return sum
+		}
+	}
+	return sum + ext
 }

@@ -2,8 +2,6 @@ package rsmf
 
 import (
 	"net/mail"
-	"net/url"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -419,12 +417,16 @@ func (b *builder) attachments(ev *event, e *model.Event) {
 			}
 			continue
 		case ent.Outcome != attach.Captured:
-			ev.Custom = addCustom(ev.Custom, "Attachment not captured", l.URL+" ("+ent.Reason+")")
+			why := ent.Reason
+			if ent.Status != 0 {
+				why += " " + strconv.Itoa(ent.Status)
+			}
+			ev.Custom = addCustom(ev.Custom, "Attachment not captured", l.URL+" ("+why+")")
 			continue
 		}
 		name, ok := b.packed[ent.SHA256]
 		if !ok {
-			name = ent.SHA256 + extension(l.URL)
+			name = exporttask.CapturedName(ent.SHA256, l.URL)
 			b.packed[ent.SHA256] = name
 			b.f.files = append(b.f.files, packed{name: name, sha256: ent.SHA256, size: ent.Size})
 		}
@@ -435,23 +437,4 @@ func (b *builder) attachments(ev *event, e *model.Event) {
 		ev.Attachments = append(ev.Attachments, attRef{ID: name, Display: display, Size: ent.Size})
 		ev.Custom = addCustom(ev.Custom, "Attachment "+name, l.URL)
 	}
-}
-
-// extension is the link's file name extension when it is a short plain one (a viewer
-// shows .png, .jpg, .jpeg and .gif inline), else "".
-func extension(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	ext := strings.ToLower(path.Ext(u.Path))
-	if len(ext) < 2 || len(ext) > 8 {
-		return ""
-	}
-	for _, c := range ext[1:] {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
-			return ""
-		}
-	}
-	return ext
 }

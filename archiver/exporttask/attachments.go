@@ -26,6 +26,8 @@ type Attachments interface {
 	// Day returns what the latest revision of the day's attachment index says of each URL
 	// (nil when the day has none: attachments not captured, or nothing linked).
 	Day(ctx context.Context, date string) (map[string]attach.Entry, error)
+	// Index returns the latest revision of the day's attachment index (nil: none).
+	Index(ctx context.Context, date string) (*attach.StoredIndex, error)
 	// Open streams a captured file. The reader's last Read fails with an error the task
 	// fails on when the bytes read are not size long or do not hash to sum: an export
 	// never carries other bytes than those the index names.
@@ -73,7 +75,7 @@ type storeAttachments struct {
 	trusted []ed25519.PublicKey
 }
 
-func (a *storeAttachments) Day(ctx context.Context, date string) (map[string]attach.Entry, error) {
+func (a *storeAttachments) Index(ctx context.Context, date string) (*attach.StoredIndex, error) {
 	day, err := archiver.ParseDay(date)
 	if err != nil {
 		return nil, err
@@ -83,6 +85,14 @@ func (a *storeAttachments) Day(ctx context.Context, date string) (map[string]att
 		// An index that does not decode or is not signed by a trusted key is not used to
 		// name the files an export carries.
 		return nil, taskErrorf("attachments of %s: %v", date, err)
+	}
+	return ix, nil
+}
+
+func (a *storeAttachments) Day(ctx context.Context, date string) (map[string]attach.Entry, error) {
+	ix, err := a.Index(ctx, date)
+	if err != nil {
+		return nil, err
 	}
 	if ix == nil {
 		return nil, nil

@@ -2,6 +2,7 @@ package rsmf
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -102,7 +103,8 @@ func (f *file) encode(out io.Writer, open opener) error {
 	if err != nil {
 		return err
 	}
-	lines := &lineWriter{w: pw}
+	lbuf := bufio.NewWriterSize(pw, 32<<10) // one write per line would reach the part 78 bytes at a time
+	lines := &lineWriter{w: lbuf}
 	b64 := base64.NewEncoder(base64.StdEncoding, lines)
 	zw := zip.NewWriter(b64)
 	fastzip.Register(zw)
@@ -141,6 +143,9 @@ func (f *file) encode(out io.Writer, open opener) error {
 	if err := lines.close(); err != nil {
 		return err
 	}
+	if err := lbuf.Flush(); err != nil {
+		return err
+	}
 	return mw.Close()
 }
 
@@ -163,7 +168,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 		l.col += k
 		p = p[k:]
 		if l.col == width {
-			if _, err := l.w.Write([]byte("\r\n")); err != nil {
+			if _, err := l.w.Write(crlf); err != nil {
 				return n, err
 			}
 			l.col = 0
@@ -172,13 +177,16 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 	return n, nil
 }
 
+// crlf is allocated once: a conversion per line would allocate for every 76 characters.
+var crlf = []byte("\r\n")
+
 // close ends a last partial line.
 func (l *lineWriter) close() error {
 	if l.col == 0 {
 		return nil
 	}
 	l.col = 0
-	_, err := l.w.Write([]byte("\r\n"))
+	_, err := l.w.Write(crlf)
 	return err
 }
 

@@ -188,3 +188,14 @@ func CapturedName(sum, link string) string {
 	}
 	return sum + ext
 }
+
+// indexRef names the latest revision of org's attachment index of date (nil: none).
+func (e *Engine) indexRef(ctx context.Context, org, date string) (*IndexRef, error) {
+	a := &storeAttachments{store: e.Store, org: org, trusted: e.TrustedKeys}
+	ix, err := a.Index(ctx, date)
+	if err != nil || ix == nil {
+		return nil, err
+	}
+	return &IndexRef{Key: ix.Key, SHA256: hex.EncodeToString(ix.SHA256[:]), Revision: ix.Revision,
+		Captured: ix.Counts.Captured, Failed: ix.Counts.Failed}, nil
+}

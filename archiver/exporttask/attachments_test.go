@@ -18,14 +18,16 @@ import (
 
 // TestJSONAttachmentIndex: a json task with attachmentIndex gives each day what the day's
 // attachment index says of the selected records' links (and only theirs), naming the index
-// revision read; other formats refuse the option.
+// revision read (in the status too, for json and jsonl); html and rsmf refuse the option.
 func TestJSONAttachmentIndex(t *testing.T) {
 	f := attachtest.New(t)
 	e := &exporttask.Engine{
 		Store:     f.Store,
 		Directory: func(context.Context) (*model.Directory, error) { return f.Directory, nil },
-		Links:     exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")},
-		TempDir:   t.TempDir(),
+		// html's encoder is a stand-in: the request is refused before any is made.
+		Formats: map[string]exporttask.NewEncoder{"json": exporttask.NewJSON, "jsonl": exporttask.NewJSONL, "html": exporttask.NewJSONL},
+		Links:   exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")},
+		TempDir: t.TempDir(),
 	}
 	ctx := context.Background()
 	type doc struct {
@@ -90,12 +92,26 @@ func TestJSONAttachmentIndex(t *testing.T) {
 			t.Errorf("messages %v: entries %v, want %v", c.messages, got, c.want)
 		}
 	}
+	// jsonl: the status names the index revision read.
 	req := base
 	req.Format, req.AttachmentIndex = "jsonl", true
+	id, err := e.Create(ctx, attachtest.Acme, "test", req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Execute(ctx, attachtest.Acme, id)
+	if err != nil || st.State != exporttask.StateCompleted {
+		t.Fatalf("jsonl task: %v %+v", err, st)
+	}
+	if ref := st.SourceDays[0].AttachmentIndex; ref == nil || ref.Key == "" || len(ref.SHA256) != 64 || ref.Revision != 1 ||
+		ref.Captured != 3 || ref.Failed != 1 {
+		t.Errorf("jsonl status: source day's attachmentIndex %+v, want revision 1 with 3 captured and 1 failed", ref)
+	}
+	req.Format = "html"
 	var fe *exporttask.FieldError
 	if _, err := e.Create(ctx, attachtest.Acme, "test", req); !errors.As(err, &fe) || fe.Field != "attachmentIndex" {
-		t.Fatalf("jsonl with attachmentIndex: %v, want a field error", err)
+		t.Fatalf("html with attachmentIndex: %v, want a field error", err)
 	}
 	reliability.Record(t, "input", "json export task with attachmentIndex, filtered to one message", reliability.Kept,
-		"each day lists the attachment index entries of its selected records only, with the index revision's key and SHA-256; other formats refuse the option")
+		"each day lists the attachment index entries of its selected records only, with the index revision's key and SHA-256; a jsonl task's status names the revision; html and rsmf refuse the option")
 }

@@ -939,6 +939,11 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		if err != nil {
 			return nil, err
 		}
+		if rec.Request.AttachmentIndex {
+			if sd.AttachmentIndex, err = e.indexRef(ctx, rec.Org, m.Date); err != nil {
+				return nil, err
+			}
+		}
 		c.SourceDays = append(c.SourceDays, sd)
 		c.Result.Events += sd.Selected
 		e.mu.Lock()

@@ -53,9 +53,10 @@ type Request struct {
 	Terms []string `json:"terms,omitempty"`
 	// Format is jsonl, json, html or rsmf (the formats the engine has).
 	Format string `json:"format"`
-	// AttachmentIndex (json only) adds to each day of the document what the day's
-	// attachment index says of its selected records' links: captured (SHA-256, size,
-	// content type) or failed and why, with the index revision's key and SHA-256.
+	// AttachmentIndex (json and jsonl) names in the status's source days the revision of
+	// each day's attachment index read; json also adds to each day of the document what
+	// that index says of its selected records' links: captured (SHA-256, size, content
+	// type) or failed and why.
 	AttachmentIndex bool `json:"attachmentIndex,omitempty"`
 	// Delivery is url (the default) or email.
 	Delivery string `json:"delivery,omitempty"`
@@ -189,8 +190,8 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	if !slices.Contains(formats, r.Format) {
 		return b, fieldErr("format", "%q is not one of %s", clip(r.Format), strings.Join(formats, ", "))
 	}
-	if r.AttachmentIndex && r.Format != "json" {
-		return b, fieldErr("attachmentIndex", "is for format json only (html and rsmf carry the captured files themselves)")
+	if r.AttachmentIndex && r.Format != "json" && r.Format != "jsonl" {
+		return b, fieldErr("attachmentIndex", "is for formats json and jsonl (html and rsmf carry the captured files themselves)")
 	}
 	switch r.Delivery {
 	case "":

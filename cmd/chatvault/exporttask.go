@@ -51,7 +51,7 @@ func init() {
 			fs.StringArray("message", nil, "keep only this message's events: sent, every edit, the deletion (repeatable)")
 			fs.StringArray("term", nil, "keep only records this word or phrase matches; any term (repeatable)")
 			fs.String("format", "jsonl", "result format")
-			fs.Bool("attachment-index", false, "json only: each day lists its attachment index's entries for the selected records")
+			fs.Bool("attachment-index", false, "json, jsonl: the status names each day's attachment index revision; json also lists its entries for the selected records")
 			fs.StringP("output", "o", "", "also write the result to FILE (created, never replaced)")
 		},
 		run: runExportTask,

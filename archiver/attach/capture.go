@@ -201,6 +201,15 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	if err != nil {
 		return res, err
 	}
+	// Every file this revision names gets its named record first (named.go), so that the
+	// API finds the day that names it.
+	var prevIndex *Index
+	if prev != nil {
+		prevIndex = prev.Index
+	}
+	if err := writeNamed(ctx, store, ix, prevIndex, day, retention(day, m.RetentionDays)); err != nil {
+		return res, err
+	}
 	crashpoint.Hit("attach.index")
 	// Create-only: a concurrent capture that appended the same revision number first makes
 	// this one fail with ErrConflict, and the next run starts from its revision.

@@ -10,4 +10,8 @@
 // is retried by later runs for a configurable period, each attempt a new revision of the
 // index. A file fetched once for an organization is never fetched again, and a rerun
 // that changes nothing fetches and writes nothing. See index.go for the keys.
+//
+// A Reader serves them back (the HTTP API's attachment endpoints): a day's latest index,
+// and a file only when one of the organization's indexes names it as captured, found
+// through the named records capture writes before each index (named.go).
 package attach

@@ -23,6 +23,7 @@ import (
 //	                                                       the day's attachment index, revision rev, of the
 //	                                                       sealed revision mrev (4 digits each); .failed when
 //	                                                       some link failed
+//	attachments/<org>/named/<sha256>/<yyyy>-<mm>-<dd>      empty: the day's index names the file (named.go)
 //
 // The sealed revision and the failure mark in the key let the retry pass find the days
 // that need work from listings alone (CaptureRecent), without reading every index.

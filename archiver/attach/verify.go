@@ -35,6 +35,7 @@ type VerifyStats struct {
 func VerifyOrg(ctx context.Context, s archiver.Store, org string, trusted []ed25519.PublicKey, rep archiver.Findings) (VerifyStats, error) {
 	var st VerifyStats
 	var indexKeys, fileKeys []string
+	namedRecords := map[string]bool{} // named.go
 	prefix := orgPrefix(org)
 	err := s.List(ctx, prefix, func(key string) error {
 		switch rest := strings.TrimPrefix(key, prefix); {
@@ -42,6 +43,8 @@ func VerifyOrg(ctx context.Context, s archiver.Store, org string, trusted []ed25
 			indexKeys = append(indexKeys, key)
 		case strings.HasPrefix(rest, "files/"):
 			fileKeys = append(fileKeys, key)
+		case strings.HasPrefix(rest, "named/"):
+			namedRecords[key] = true
 		case strings.HasPrefix(rest, "urls/"):
 		default:
 			rep.Problemf("%s: not an attachment object", key)
@@ -55,7 +58,8 @@ func VerifyOrg(ctx context.Context, s archiver.Store, org string, trusted []ed25
 	var prev *StoredIndex
 	manifests := map[string]bool{}
 	for _, key := range indexKeys {
-		if _, ok := parseIndexKey(org, key); !ok {
+		name, ok := parseIndexKey(org, key)
+		if !ok {
 			rep.Problemf("%s: not an attachment index key", key)
 			prev = nil
 			continue
@@ -110,6 +114,10 @@ func VerifyOrg(ctx context.Context, s archiver.Store, org string, trusted []ed25
 				rep.Problemf("%s: %s has size %d here and %d in another index", key, e.Key, e.Size, p.Size)
 			}
 			named[e.Key] = e
+			if nk := namedKey(org, e.SHA256, name.day); !namedRecords[nk] {
+				namedRecords[nk] = true // one warning per file and day
+				rep.Warn(nk + ": missing: the API does not serve " + e.Key + " for this day (captured before named records were written)")
+			}
 		}
 		prev = ix
 	}

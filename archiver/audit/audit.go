@@ -53,6 +53,9 @@ type Record struct {
 	// and its range (from..to) in Date.
 	Action string `json:"action,omitempty"`
 	TaskID string `json:"taskId,omitempty"`
+	// Attachment is the SHA-256 of the captured file asked for (action attachment), when
+	// the request named a valid one.
+	Attachment string `json:"attachment,omitempty"`
 }
 
 // Audit actions of export tasks.
@@ -66,6 +69,14 @@ const (
 // ActionQuarantine is the audit action of GET /v1/exports/{date}/quarantine: the
 // organization's quarantined lines of a day (issue 12).
 const ActionQuarantine = "quarantine"
+
+// Audit actions of captured attachments (issue 14): a day's attachment index (GET
+// /v1/exports/{date}/attachments) and one captured file (GET
+// /v1/exports/attachments/{sha256}).
+const (
+	ActionAttachmentIndex = "attachments"
+	ActionAttachment      = "attachment"
+)
 
 // Store layout of the access audit:
 //

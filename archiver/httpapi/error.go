@@ -27,27 +27,31 @@ const (
 	EInvalidLink   = "invalid_link"   // a download link whose signature does not check
 	ETooManyTasks  = "too_many_tasks" // the organization has exports.maxTasksPerOrg tasks queued or running
 	EUnknownIDs    = "unknown_ids"    // chat, user or custodian ids the range's sealed days do not know (unknownIds lists them)
+	// EAttachmentNotFound: no attachment index of the day, or no index of the
+	// organization names the file (whoever else may have it).
+	EAttachmentNotFound = "attachment_not_found"
 	// EUnavailable is /readyz's 503: the replica should get no traffic (the audit cannot
 	// be written, or the store, directory or tokens cannot be read).
 	EUnavailable = "unavailable"
 )
 
 var statusOf = map[string]int{
-	EInvalidRequest:    http.StatusBadRequest,
-	EInvalidToken:      http.StatusUnauthorized,
-	EInsufficientScope: http.StatusForbidden,
-	EExportNotFound:    http.StatusNotFound,
-	EExportPending:     http.StatusConflict,
-	ERateLimited:       http.StatusTooManyRequests,
-	EInternal:          http.StatusInternalServerError,
-	EExportExpired:     http.StatusGone,
-	ELinkExpired:       http.StatusGone,
-	EInvalidLink:       http.StatusForbidden,
-	ETooManyTasks:      http.StatusTooManyRequests,
-	EUnknownIDs:        http.StatusBadRequest,
-	EUnavailable:       http.StatusServiceUnavailable,
-	ENotFound:          http.StatusNotFound,
-	EMethodNotAllowed:  http.StatusMethodNotAllowed,
+	EInvalidRequest:     http.StatusBadRequest,
+	EInvalidToken:       http.StatusUnauthorized,
+	EInsufficientScope:  http.StatusForbidden,
+	EExportNotFound:     http.StatusNotFound,
+	EExportPending:      http.StatusConflict,
+	ERateLimited:        http.StatusTooManyRequests,
+	EInternal:           http.StatusInternalServerError,
+	EExportExpired:      http.StatusGone,
+	ELinkExpired:        http.StatusGone,
+	EInvalidLink:        http.StatusForbidden,
+	ETooManyTasks:       http.StatusTooManyRequests,
+	EUnknownIDs:         http.StatusBadRequest,
+	EAttachmentNotFound: http.StatusNotFound,
+	EUnavailable:        http.StatusServiceUnavailable,
+	ENotFound:           http.StatusNotFound,
+	EMethodNotAllowed:   http.StatusMethodNotAllowed,
 }
 
 // Error is an error the client may see: a code and a safe message.

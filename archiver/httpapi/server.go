@@ -114,6 +114,9 @@ type Server struct {
 	Presign func(ctx context.Context, key, versionID string) (url string, expiresAt time.Time, err error)
 	// Tasks, when set, serves the export tasks under /v1/exports/tasks.
 	Tasks Tasks
+	// Attachments, when set, serves the captured attachments (issue 14):
+	// GET /v1/exports/{date}/attachments and GET /v1/exports/attachments/{sha256}.
+	Attachments Attachments
 	// MaxTaskIDs is exports.maxIds, the most ids of each list of a task request: the
 	// request body limit grows with it (at least 64 KiB).
 	MaxTaskIDs int
@@ -257,14 +260,13 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.handle(mux, "POST /messageevent.export", s.handleExport)
 	s.handle(mux, "GET /v1/exports", s.authenticate(archiver.ScopeComplianceRead, s.handleExports))
+	// One pattern for /v1/exports/{date}/{leaf}, /v1/exports/tasks/{id} and
+	// /v1/exports/attachments/{sha256}, which overlap (handleExportsLeaf).
+	s.handle(mux, "GET /v1/exports/{date}/{leaf}", s.handleExportsLeaf)
 	if s.Tasks != nil {
 		s.handle(mux, "POST /v1/exports/tasks", s.audited(audit.ActionTaskCreate, s.createTask))
 		s.handle(mux, "GET /v1/exports/tasks", s.audited(audit.ActionTaskList, s.listTasks))
-		s.handle(mux, "GET /v1/exports/{date}/{leaf}", s.handleExportsLeaf)
 		s.handle(mux, "GET /v1/exports/tasks/{id}/download", s.handleDownload)
-	} else {
-		s.handle(mux, "GET /v1/exports/{date}/manifest", s.authenticate(archiver.ScopeComplianceRead, s.handleManifest))
-		s.handle(mux, "GET /v1/exports/{date}/quarantine", s.handleQuarantine)
 	}
 	s.handle(mux, "GET /v1/audit", s.authenticate(archiver.ScopeAuditRead, s.handleAudit))
 	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })

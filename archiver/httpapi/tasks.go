@@ -229,13 +229,20 @@ func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *audit.Recor
 	}{tok.Org, list}, nil
 }
 
-// handleExportsLeaf serves GET /v1/exports/{date}/manifest and GET /v1/exports/tasks/{id}
-// from one pattern: the two overlap on /v1/exports/tasks/manifest, which net/http refuses
-// to register separately.
+// handleExportsLeaf serves GET /v1/exports/{date}/manifest, /v1/exports/{date}/quarantine,
+// /v1/exports/{date}/attachments, /v1/exports/tasks/{id} and
+// /v1/exports/attachments/{sha256} from one pattern: they overlap (on
+// /v1/exports/tasks/manifest, /v1/exports/attachments/attachments), which net/http
+// refuses to register separately.
 func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
 	switch {
-	case r.PathValue("date") == "tasks":
+	case r.PathValue("date") == "tasks" && s.Tasks != nil:
 		s.audited(audit.ActionTaskStatus, s.taskStatus)(w, r)
+	case r.PathValue("date") == "attachments":
+		r.SetPathValue("sha256", r.PathValue("leaf"))
+		s.handleAttachment(w, r)
+	case r.PathValue("leaf") == "attachments":
+		s.handleAttachmentIndex(w, r)
 	case r.PathValue("leaf") == "manifest":
 		s.authenticate(archiver.ScopeComplianceRead, s.handleManifest)(w, r)
 	case r.PathValue("leaf") == "quarantine":

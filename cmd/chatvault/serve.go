@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/scheduler"
@@ -157,6 +158,8 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		VerifyFirstMemory:  e.cfg.HTTP.VerifyFirstMemory,
 		PrivateMetrics:     e.cfg.HTTP.MetricsAddr != "",
 	}
+	// Captured attachments (issue 14), checked against the same keys as the manifests.
+	api.Attachments = attach.Reader{Store: store, TrustedKeys: trusted}
 	engine, err := e.newEngine(ctx, store, api.Directory, clock.Now)
 	if err != nil {
 		return e.fail("serve", err)

@@ -207,7 +207,7 @@ func perOrg(store string) (map[string]*orgDays, error) {
 				return nil
 			}
 			od.files++
-			if strings.HasSuffix(path, ".json") && strings.Contains(filepath.ToSlash(path), "/days/") {
+			if strings.HasSuffix(path, ".json") && isDayObject(filepath.ToSlash(path)) {
 				if n, ok := manifestRecords(path); ok {
 					od.records += n
 					od.days++
@@ -220,6 +220,12 @@ func perOrg(store string) (map[string]*orgDays, error) {
 		}
 	}
 	return out, nil
+}
+
+// isDayObject: a path under an organization's days, in either store layout
+// (orgs/<org>/days/<date>/… or orgs/<org>/d/<yyyy>/<mm>/<dd>.…), where its manifests are.
+func isDayObject(path string) bool {
+	return strings.Contains(path, "/days/") || strings.Contains(path, "/d/")
 }
 
 // manifestRecords reads data.records of a manifest; ok is false for any other JSON file.

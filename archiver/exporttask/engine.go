@@ -889,7 +889,8 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	defer os.Remove(f.Name())
 	defer f.Close()
 	out := &hashWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
-	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir})
+	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir,
+		Attachments: &storeAttachments{store: e.Store, org: rec.Org, trusted: e.TrustedKeys}})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
@@ -937,6 +938,11 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		sd, err := e.day(ctx, enc, m, filter)
 		if err != nil {
 			return nil, err
+		}
+		if rec.Request.AttachmentIndex {
+			if sd.AttachmentIndex, err = e.indexRef(ctx, rec.Org, m.Date); err != nil {
+				return nil, err
+			}
 		}
 		c.SourceDays = append(c.SourceDays, sd)
 		c.Result.Events += sd.Selected

@@ -14,6 +14,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -41,7 +42,7 @@ type Tasker interface {
 //	 "task":{"id":…,"createdAt":…,"request":{…}},
 //	 "organization":{"id":…,"name":…},
 //	 "days":[{"date":…,"revision":…,"manifestSha256":…,"jsonlSha256":…,"sealedRecords":…,
-//	          "sealedAt":…,"records":[record,…],"selected":…},…],
+//	          "sealedAt":…,"records":[record,…],"selected":…[,"attachmentIndex":…]},…],
 //	 "totals":{"days":…,"records":…,"sealedAsOf":…}}
 //
 // Each record is the canonical record followed by its times in RFC 3339 UTC
@@ -49,6 +50,8 @@ type Tasker interface {
 // days come in date order, the records of each in export order. The document is written
 // as the days are read, a record at a time: nothing but the current record is held, so
 // memory does not grow with the range. Nothing in it depends on when it is written.
+// With the request's AttachmentIndex, each day adds its attachment index's entries for the
+// day's selected records (dayAttachments): one day's index is held at a time.
 type JSON struct {
 	zw  *gzip.Writer
 	bw  *bufio.Writer
@@ -154,6 +157,22 @@ func (j *JSON) WriteDay(ctx context.Context, m *archiver.StoredManifest, next fu
 	j.writeString(`,"sealedRecords":` + strconv.FormatInt(m.Data.Records, 10) + `,"sealedAt":`)
 	j.value(m.SealedAt)
 	j.writeString(`,"records":[`)
+	var ix *attach.StoredIndex
+	var refs map[recordKey][]attach.Entry
+	var linked []attach.Entry
+	if j.task != nil && j.task.Request.AttachmentIndex && j.opt.Attachments != nil {
+		var err error
+		if ix, err = j.opt.Attachments.Index(ctx, m.Date); err != nil {
+			return err
+		}
+		if ix != nil {
+			refs = make(map[recordKey][]attach.Entry)
+			for _, en := range ix.Entries {
+				k := recordKey{en.MessageID, en.EventType, en.EventTimestamp}
+				refs[k] = append(refs[k], en)
+			}
+		}
+	}
 	var n int64
 	for {
 		if n%1024 == 0 && ctx.Err() != nil {
@@ -172,13 +191,48 @@ func (j *JSON) WriteDay(ctx context.Context, m *archiver.StoredManifest, next fu
 		j.buf = appendRecord(append(j.buf[:0], '\n'), &e)
 		j.write(j.buf)
 		n++
+		if refs != nil {
+			k := recordKey{e.MessageID, e.EventType, e.EventTimestamp}
+			linked = append(linked, refs[k]...)
+			delete(refs, k) // a record selected twice lists its links once
+		}
 		if j.err != nil {
 			return j.err
 		}
 	}
 	j.records += n
-	j.writeString("\n],\"selected\":" + strconv.FormatInt(n, 10) + "}")
+	j.writeString("\n],\"selected\":" + strconv.FormatInt(n, 10))
+	if j.task != nil && j.task.Request.AttachmentIndex {
+		j.writeString(`,"attachmentIndex":`)
+		if ix == nil {
+			j.writeString("null")
+		} else {
+			if linked == nil {
+				linked = []attach.Entry{}
+			}
+			j.value(dayAttachments{Key: ix.Key, SHA256: hex.EncodeToString(ix.SHA256[:]), Revision: ix.Revision,
+				Manifest: ix.Manifest, Entries: linked})
+		}
+	}
+	j.writeString("}")
 	return j.err
+}
+
+// recordKey names a record as an attachment index's entries do.
+type recordKey struct {
+	messageID, eventType string
+	eventTimestamp       int64
+}
+
+// dayAttachments is a day's "attachmentIndex" in the json format: the index revision read
+// (its key and SHA-256 as stored, so that it can be checked against the store) and its
+// entries for the day's selected records, in export order.
+type dayAttachments struct {
+	Key      string             `json:"key"`
+	SHA256   string             `json:"sha256"`
+	Revision int                `json:"revision"`
+	Manifest attach.ManifestRef `json:"manifest"`
+	Entries  []attach.Entry     `json:"entries"`
 }
 
 // appendRecord appends e's canonical JSON with its times in RFC 3339 added at its end.

@@ -18,6 +18,9 @@ type FormatOptions struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names and identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
+	// Attachments are the organization's captured files (nil: none); html and rsmf
+	// include them.
+	Attachments Attachments
 	// No clock: a result holds no time but its data's (a sealed day's sealedAt), so that
 	// the same task gives the same bytes on any replica, at any time.
 }

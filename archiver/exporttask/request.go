@@ -53,6 +53,11 @@ type Request struct {
 	Terms []string `json:"terms,omitempty"`
 	// Format is jsonl, json, html or rsmf (the formats the engine has).
 	Format string `json:"format"`
+	// AttachmentIndex (json and jsonl) names in the status's source days the revision of
+	// each day's attachment index read; json also adds to each day of the document what
+	// that index says of its selected records' links: captured (SHA-256, size, content
+	// type) or failed and why.
+	AttachmentIndex bool `json:"attachmentIndex,omitempty"`
 	// Delivery is url (the default) or email.
 	Delivery string `json:"delivery,omitempty"`
 	// ToEmails and Subject are for email delivery.
@@ -184,6 +189,9 @@ func (r *Request) validate(l Limits, formats []string, today archiver.Day) (b bo
 	}
 	if !slices.Contains(formats, r.Format) {
 		return b, fieldErr("format", "%q is not one of %s", clip(r.Format), strings.Join(formats, ", "))
+	}
+	if r.AttachmentIndex && r.Format != "json" && r.Format != "jsonl" {
+		return b, fieldErr("attachmentIndex", "is for formats json and jsonl (html and rsmf carry the captured files themselves)")
 	}
 	switch r.Delivery {
 	case "":

@@ -108,6 +108,18 @@ type SourceDay struct {
 	Records     int64  `json:"records"`
 	// Selected is how many of the day's records passed the filters.
 	Selected int64 `json:"selected"`
+	// AttachmentIndex, for a task with Request.AttachmentIndex, names the revision of the
+	// day's attachment index the task read (nil: the day has none).
+	AttachmentIndex *IndexRef `json:"attachmentIndex,omitempty"`
+}
+
+// IndexRef names a stored revision of a day's attachment index and sums its outcomes.
+type IndexRef struct {
+	Key      string `json:"key"`
+	SHA256   string `json:"sha256"`
+	Revision int    `json:"revision"`
+	Captured int    `json:"captured"`
+	Failed   int    `json:"failed"`
 }
 
 // completion is completed.json.

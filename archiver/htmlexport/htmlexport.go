@@ -5,13 +5,16 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/fastzip"
 	"github.com/chatvault/chatvault/internal/spillsort"
@@ -26,6 +29,8 @@ type Options struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names/identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
+	// Attachments are the organization's captured files (nil: none).
+	Attachments exporttask.Attachments
 }
 
 // Writer writes the HTML transcripts of an export as a ZIP archive.
@@ -80,6 +85,13 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		w.asOf = t
 	}
 	idx := len(w.days)
+	var atts map[string]attach.Entry
+	if w.opt.Attachments != nil {
+		var err error
+		if atts, err = w.opt.Attachments.Day(ctx, m.Date); err != nil {
+			return fmt.Errorf("htmlexport: day %s: %w", day.Date, err)
+		}
+	}
 	if w.sorter == nil {
 		w.sorter = spillsort.New(w.opt.TempDir, w.budget)
 	}
@@ -110,6 +122,14 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		key = append(key, model.EventTypeRank(e.EventType))
 		key = spillsort.AppendInt64(key, e.EventTimestamp)
 		val = binary.AppendUvarint(val[:0], uint64(idx))
+		// What the day's attachment index says of the event's links goes with it through
+		// the sort: only one day's index is ever held.
+		outs, err := outcomes(atts, &e)
+		if err != nil {
+			return fmt.Errorf("htmlexport: day %s: %w", day.Date, err)
+		}
+		val = binary.AppendUvarint(val, uint64(len(outs)))
+		val = append(val, outs...)
 		val = model.AppendJSON(val, &e)
 		if err := w.sorter.Add(key, val); err != nil {
 			return fmt.Errorf("htmlexport: day %s: %w", day.Date, err)
@@ -144,14 +164,26 @@ func (w *Writer) Close() error {
 	err = w.sorter.Iterate(func(rec spillsort.Record) error {
 		v := rec.Value
 		idx, n := binary.Uvarint(v)
-		e, err := model.Decode(v[n:])
+		v = v[n:]
+		size, n := binary.Uvarint(v)
+		v = v[n:]
+		var outs []linkOutcome
+		if size > 0 {
+			if err := json.Unmarshal(v[:size], &outs); err != nil {
+				return fmt.Errorf("decode spilled record: %w", err)
+			}
+		}
+		e, err := model.Decode(v[size:])
 		if err != nil {
 			return fmt.Errorf("decode spilled record: %w", err)
 		}
-		return r.event(int(idx), &e)
+		return r.event(int(idx), &e, outs)
 	})
 	if err == nil {
 		err = r.finishChat()
+	}
+	if err == nil {
+		err = r.writeFiles(context.Background())
 	}
 	if err == nil {
 		err = r.index()
@@ -201,4 +233,43 @@ func (t *tempFile) copyTo(dst io.Writer) error {
 	}
 	_, err := io.Copy(dst, t.f)
 	return err
+}
+
+// linkOutcome is what the day's attachment index says of one link of an event.
+type linkOutcome struct {
+	Field string `json:"f"`
+	// Captured: the file's name under files/, its SHA-256 and size.
+	Name string `json:"n,omitempty"`
+	Sum  string `json:"s,omitempty"`
+	Size int64  `json:"z,omitempty"`
+	// Not captured: why.
+	Reason string `json:"r,omitempty"`
+}
+
+// outcomes encodes what atts says of e's links (nothing when the day has no index).
+func outcomes(atts map[string]attach.Entry, e *model.Event) ([]byte, error) {
+	if atts == nil {
+		return nil, nil
+	}
+	links := exporttask.EventLinks(e)
+	if len(links) == 0 {
+		return nil, nil
+	}
+	outs := make([]linkOutcome, len(links))
+	for i, l := range links {
+		o := linkOutcome{Field: l.Field}
+		switch ent, ok := atts[l.URL]; {
+		case !ok:
+			o.Reason = "not in the attachment index"
+		case ent.Outcome == attach.Captured:
+			o.Name, o.Sum, o.Size = exporttask.CapturedName(ent.SHA256, l.URL), ent.SHA256, ent.Size
+		default:
+			o.Reason = ent.Reason
+			if ent.Status != 0 {
+				o.Reason += " " + strconv.Itoa(ent.Status)
+			}
+		}
+		outs[i] = o
+	}
+	return json.Marshal(outs)
 }

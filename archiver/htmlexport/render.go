@@ -1,10 +1,14 @@
 package htmlexport
 
 import (
+	"archive/zip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,6 +35,9 @@ type renderer struct {
 	w    *Writer
 	body *tempFile // the current chat's rendered events
 	toc  *tempFile // the table of contents' rows
+	// files are the captured files the pages link to, by their name under files/.
+	files map[string]linkOutcome
+	names map[string]string // a file's SHA-256 → its name in files
 
 	chats int
 	chat  *chatState
@@ -64,7 +71,7 @@ func newRenderer(w *Writer) (*renderer, error) {
 		body.f.Close()
 		return nil, fmt.Errorf("create temporary file: %w", err)
 	}
-	return &renderer{w: w, body: body, toc: toc}, nil
+	return &renderer{w: w, body: body, toc: toc, files: map[string]linkOutcome{}, names: map[string]string{}}, nil
 }
 
 func (r *renderer) cleanup() {
@@ -72,7 +79,7 @@ func (r *renderer) cleanup() {
 	r.toc.f.Close()
 }
 
-func (r *renderer) event(day int, e *model.Event) error {
+func (r *renderer) event(day int, e *model.Event, outs []linkOutcome) error {
 	if r.chat == nil || r.chat.rawID != e.ChatID {
 		if err := r.finishChat(); err != nil {
 			return err
@@ -111,6 +118,7 @@ func (r *renderer) event(day int, e *model.Event) error {
 		ParentTime: at(e.ThreadTimestamp),
 		Content:    contentOf(e),
 	}
+	r.localize(&v.Content, e, outs)
 	if e.HasContent && e.Content.Type == model.ContentMembersChanged {
 		for i := range e.Content.Added {
 			r.person(&e.Content.Added[i])
@@ -290,7 +298,13 @@ type contentView struct {
 
 // linkView is a URL shown as a link only when it is http or https; anything else
 // (javascript:, data:, relative paths) is shown as text.
-type linkView struct{ URL, Href string }
+// A link whose file was captured (Local) points to the copy in the export's files/ folder
+// instead; one that was not says why (NotCaptured).
+type linkView struct {
+	URL, Href   string
+	Local       bool
+	NotCaptured string
+}
 
 type attachmentView struct {
 	Name string
@@ -367,4 +381,76 @@ func attachment(raw model.RawJSON) attachmentView {
 		v.Name = v.Link.URL
 	}
 	return v
+}
+
+// localize points the links whose files were captured to their copies, and marks the
+// others not captured, as outs (the day's attachment index) says.
+func (r *renderer) localize(v *contentView, e *model.Event, outs []linkOutcome) {
+	if len(outs) == 0 {
+		return
+	}
+	for _, l := range exporttask.EventLinks(e) {
+		var lv *linkView
+		switch {
+		case l.Index >= 0 && l.Index < len(v.Attachments):
+			lv = &v.Attachments[l.Index].Link
+		case l.Field == "content.itemUrl":
+			lv = &v.Item
+		case l.Field == "content.fileUrl":
+			lv = &v.File
+		default:
+			continue
+		}
+		for _, o := range outs {
+			if o.Field != l.Field {
+				continue
+			}
+			if o.Name != "" {
+				// Each file once, under the name its first link gave it.
+				if name, ok := r.names[o.Sum]; ok {
+					o.Name = name
+				} else {
+					r.names[o.Sum] = o.Name
+					r.files[o.Name] = o
+				}
+				// Chat pages are in chats/, the files in files/.
+				lv.Href, lv.Local = "../"+filesDir+o.Name, true
+			} else {
+				lv.NotCaptured = visible(o.Reason)
+			}
+			break
+		}
+	}
+}
+
+// filesDir is the export's folder of captured files.
+const filesDir = "files/"
+
+// writeFiles adds the captured files the pages link to, in name order, streamed from the
+// store and checked against their SHA-256 as they are copied.
+func (r *renderer) writeFiles(ctx context.Context) error {
+	names := make([]string, 0, len(r.files))
+	for n := range r.files {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		o := r.files[n]
+		h := zipHeader(filesDir+n, r.w.asOf)
+		h.Method = zip.Store // mostly compressed already: images, PDFs, office documents
+		zf, err := r.w.zw.CreateHeader(h)
+		if err != nil {
+			return err
+		}
+		rc, err := r.w.opt.Attachments.Open(ctx, o.Sum, o.Size)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(zf, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -64,6 +64,7 @@ var chatStartTmpl = template.Must(template.New("chat").Parse(pageHead + `<title>
 `))
 
 var eventTmpl = template.Must(template.New("event").Parse(`{{define "at"}}<time datetime="{{.RFC3339}}">{{.RFC3339}}</time> <span class="epoch">({{.MS}})</span>{{end -}}
+{{define "cap"}}{{if .Local}} <span class="note">(captured copy, in this export; from {{.URL}})</span>{{else if .NotCaptured}} <span class="note">(not captured: {{.NotCaptured}}; the link is to the original)</span>{{end}}{{end -}}
 <div class="ev {{.Kind}}{{if .Reply}} reply{{end}}"{{if .Anchor}} id="{{.Anchor}}"{{end}}>
 <div class="meta">{{template "at" .Time}} <span class="sender">{{.Sender.Name}}</span>{{with .Sender.Detail}} ({{.}}){{end}}
 {{- if .Reply}} <span class="badge">reply</span> in the thread of {{if .ParentInExport}}<a href="{{.ParentHref}}">the message of {{.ParentTime.RFC3339}}</a>{{else}}the message of {{.ParentTime.RFC3339}} (not in this export){{end}}{{end}}
@@ -71,9 +72,9 @@ var eventTmpl = template.Must(template.New("event").Parse(`{{define "at"}}<time 
 {{- if .Deleted}} <span class="badge">deleted</span> at {{template "at" .EventTime}}{{if not .OriginalInExport}} (a message sent {{.Time.RFC3339}}; original not shown above){{end}}{{end}}</div>
 {{- with .Content}}{{if .Has}}{{if $.Deleted}}<del>{{end}}
 {{- if eq .Type "text"}}<p class="text">{{.Text}}</p>{{with .Markdown}}<details><summary>Markdown</summary><pre>{{.}}</pre></details>{{end}}
-{{- if .Attachments}}<ul class="attachments">{{range .Attachments}}<li>Attachment: {{if .Link.Href}}<a href="{{.Link.Href}}" rel="noopener noreferrer">{{.Name}}</a>{{else}}{{.Name}}{{with .Link.URL}} ({{.}}){{end}}{{end}} <details><summary>as archived</summary><code>{{.Raw}}</code></details></li>{{end}}</ul>{{end}}
-{{- else if eq .Type "emoji"}}<p class="text">{{.Text}} <code>{{.Colons}}</code>{{with .File}}{{if .URL}} {{if .Href}}<a href="{{.Href}}" rel="noopener noreferrer">image</a>{{else}}({{.URL}}){{end}}{{end}}{{end}}</p>
-{{- else if eq .Type "item"}}<p class="text">Item ({{.ItemType}}): {{if .Item.Href}}<a href="{{.Item.Href}}" rel="noopener noreferrer">{{.Item.URL}}</a>{{else}}{{.Item.URL}}{{end}}</p>
+{{- if .Attachments}}<ul class="attachments">{{range .Attachments}}<li>Attachment: {{if .Link.Href}}<a href="{{.Link.Href}}" rel="noopener noreferrer">{{.Name}}</a>{{else}}{{.Name}}{{with .Link.URL}} ({{.}}){{end}}{{end}}{{template "cap" .Link}} <details><summary>as archived</summary><code>{{.Raw}}</code></details></li>{{end}}</ul>{{end}}
+{{- else if eq .Type "emoji"}}<p class="text">{{.Text}} <code>{{.Colons}}</code>{{with .File}}{{if .URL}} {{if .Href}}<a href="{{.Href}}" rel="noopener noreferrer">image</a>{{else}}({{.URL}}){{end}}{{template "cap" .}}{{end}}{{end}}</p>
+{{- else if eq .Type "item"}}<p class="text">Item ({{.ItemType}}): {{if .Item.Href}}<a href="{{.Item.Href}}" rel="noopener noreferrer">{{.Item.URL}}</a>{{else}}{{.Item.URL}}{{end}}{{template "cap" .Item}}</p>
 {{- else if eq .Type "textSnippet"}}<p class="meta">Snippet ({{.Language}})</p><pre><code>{{.Text}}</code></pre>
 {{- else if eq .Type "membersChanged"}}<p class="text">{{with .Added}}Added: {{range $i, $n := .}}{{if $i}}, {{end}}{{$n}}{{end}}.{{end}}{{with .Removed}} Removed: {{range $i, $n := .}}{{if $i}}, {{end}}{{$n}}{{end}}.{{end}}</p>
 {{- end}}{{if $.Deleted}}</del>{{end}}{{else if $.Deleted}}<p class="note">(content not kept with the deletion)</p>{{end}}{{end}}

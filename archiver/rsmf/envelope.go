@@ -2,6 +2,7 @@ package rsmf
 
 import (
 	"archive/zip"
+	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
@@ -26,11 +27,16 @@ const boundary = "=_chatvault-rsmf"
 // ManifestName is the manifest's name inside rsmf.zip.
 const ManifestName = "rsmf_manifest.json"
 
-// encode writes the .rsmf: RFC 5322 headers, a text/plain transcript, rsmf.zip.
-func (f *file) encode(w *bytes.Buffer) error {
+// opener opens a captured file to pack (exporttask.Attachments.Open).
+type opener func(name, sum string, size int64) (io.ReadCloser, error)
+
+// encode writes the .rsmf: RFC 5322 headers, a text/plain transcript, rsmf.zip with the
+// manifest and the captured files f.files, read through open as they are written.
+func (f *file) encode(out io.Writer, open opener) error {
 	m := &f.manifest
 	ps := m.Participants
-	h := headerWriter{w: w}
+	var head bytes.Buffer
+	h := headerWriter{w: &head}
 	if len(ps) > 0 {
 		h.field("From", address(ps[0]))
 	}
@@ -55,7 +61,7 @@ func (f *file) encode(w *bytes.Buffer) error {
 	h.field("X-RSMF-BeginDate", f.first.Format(time.RFC3339Nano))
 	h.field("X-RSMF-EndDate", f.last.Format(time.RFC3339Nano))
 	h.field("X-RSMF-EventCount", strconv.Itoa(len(m.Events)))
-	h.field("X-RSMF-AttachmentCount", "0")
+	h.field("X-RSMF-AttachmentCount", strconv.Itoa(len(f.files)))
 	h.field("X-RSMF-Custodian", encodeWords(custodianOf(f.info)))
 	h.field("X-RSMF-Participants", encodeWords(strings.Join(names, ", ")))
 	if f.info.collection != "" {
@@ -67,9 +73,12 @@ func (f *file) encode(w *bytes.Buffer) error {
 	h.field("X-Chatvault-Source-Date", f.info.day)
 	h.field("X-Chatvault-Source-Manifest-Sha256", f.info.manifestSHA256)
 	h.field("Content-Type", `multipart/mixed; boundary="`+boundary+`"`)
-	w.WriteString("\r\n")
+	head.WriteString("\r\n")
+	if _, err := out.Write(head.Bytes()); err != nil {
+		return err
+	}
 
-	mw := multipart.NewWriter(w)
+	mw := multipart.NewWriter(out)
 	if err := mw.SetBoundary(boundary); err != nil {
 		return err
 	}
@@ -86,8 +95,18 @@ func (f *file) encode(w *bytes.Buffer) error {
 		return err
 	}
 
-	var inner bytes.Buffer
-	zw := zip.NewWriter(&inner)
+	pw, err = mw.CreatePart(textproto.MIMEHeader{
+		"Content-Type":              {`application/zip; name="rsmf.zip"`},
+		"Content-Disposition":       {`attachment; filename="rsmf.zip"`},
+		"Content-Transfer-Encoding": {"base64"},
+	})
+	if err != nil {
+		return err
+	}
+	lbuf := bufio.NewWriterSize(pw, 32<<10) // one write per line would reach the part 78 bytes at a time
+	lines := &lineWriter{w: lbuf}
+	b64 := base64.NewEncoder(base64.StdEncoding, lines)
+	zw := zip.NewWriter(b64)
 	fastzip.Register(zw)
 	zf, err := zw.CreateHeader(&zip.FileHeader{Name: ManifestName, Method: zip.Deflate, Modified: f.first})
 	if err != nil {
@@ -98,21 +117,77 @@ func (f *file) encode(w *bytes.Buffer) error {
 	if err := enc.Encode(m); err != nil {
 		return fmt.Errorf("encode manifest: %w", err)
 	}
+	for _, p := range f.files {
+		// Stored, not deflated: captured files are mostly compressed already (images,
+		// PDFs, office documents).
+		zf, err := zw.CreateHeader(&zip.FileHeader{Name: p.name, Method: zip.Store, Modified: f.first})
+		if err != nil {
+			return err
+		}
+		rc, err := open(p.name, p.sha256, p.size)
+		if err != nil {
+			return err
+		}
+		_, err = io.Copy(zf, rc)
+		rc.Close()
+		if err != nil {
+			return err
+		}
+	}
 	if err := zw.Close(); err != nil {
 		return err
 	}
-	pw, err = mw.CreatePart(textproto.MIMEHeader{
-		"Content-Type":              {`application/zip; name="rsmf.zip"`},
-		"Content-Disposition":       {`attachment; filename="rsmf.zip"`},
-		"Content-Transfer-Encoding": {"base64"},
-	})
-	if err != nil {
+	if err := b64.Close(); err != nil {
 		return err
 	}
-	if err := writeBase64Lines(pw, inner.Bytes()); err != nil {
+	if err := lines.close(); err != nil {
+		return err
+	}
+	if err := lbuf.Flush(); err != nil {
 		return err
 	}
 	return mw.Close()
+}
+
+// lineWriter breaks base64 into lines of 76 characters, each ended by CRLF, the last one
+// too (RFC 2045 6.8).
+type lineWriter struct {
+	w   io.Writer
+	col int
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	const width = 76
+	n := 0
+	for len(p) > 0 {
+		k := min(width-l.col, len(p))
+		if _, err := l.w.Write(p[:k]); err != nil {
+			return n, err
+		}
+		n += k
+		l.col += k
+		p = p[k:]
+		if l.col == width {
+			if _, err := l.w.Write(crlf); err != nil {
+				return n, err
+			}
+			l.col = 0
+		}
+	}
+	return n, nil
+}
+
+// crlf is allocated once: a conversion per line would allocate for every 76 characters.
+var crlf = []byte("\r\n")
+
+// close ends a last partial line.
+func (l *lineWriter) close() error {
+	if l.col == 0 {
+		return nil
+	}
+	l.col = 0
+	_, err := l.w.Write(crlf)
+	return err
 }
 
 func (f *file) subject() string {
@@ -213,20 +288,4 @@ func (h headerWriter) field(name, value string) {
 		line += 1 + len(word)
 	}
 	h.w.WriteString("\r\n")
-}
-
-func writeBase64Lines(w io.Writer, b []byte) error {
-	const lineBytes = 57 // 76 characters of base64
-	buf := make([]byte, base64.StdEncoding.EncodedLen(lineBytes)+2)
-	for len(b) > 0 {
-		n := min(lineBytes, len(b))
-		m := base64.StdEncoding.EncodedLen(n)
-		base64.StdEncoding.Encode(buf, b[:n])
-		buf[m], buf[m+1] = '\r', '\n'
-		if _, err := w.Write(buf[:m+2]); err != nil {
-			return err
-		}
-		b = b[n:]
-	}
-	return nil
 }

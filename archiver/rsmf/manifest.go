@@ -2,10 +2,13 @@ package rsmf
 
 import (
 	"net/mail"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -57,11 +60,19 @@ type event struct {
 	Timestamp    string   `json:"timestamp"`
 	Deleted      bool     `json:"deleted,omitempty"`
 	Edits        []edit   `json:"edits,omitempty"`
+	Attachments  []attRef `json:"attachments,omitempty"`
 	Custom       []custom `json:"custom,omitempty"`
 
 	// ms is Timestamp as the record has it (epoch ms), and deletedMS the deletion's
 	// eventTimestamp: the transcript shows them beside the RFC 3339 times.
 	ms, deletedMS int64
+}
+
+// attRef is an event's attachment: ID is the file's name inside rsmf.zip.
+type attRef struct {
+	ID      string `json:"id"`
+	Display string `json:"display,omitempty"`
+	Size    int64  `json:"size,omitempty"`
 }
 
 type edit struct {
@@ -104,6 +115,9 @@ type file struct {
 	chat        string
 	manifest    manifest
 	first, last time.Time
+	// files are the captured files its events reference, each once, in order of first
+	// reference: they go into rsmf.zip beside the manifest.
+	files []packed
 }
 
 func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
@@ -123,13 +137,16 @@ type builder struct {
 	pidx    map[string]int
 	ids     map[string]bool
 	parents map[int64]string // a sent message's timestamp → its event id, for thread replies
+	atts    map[string]attach.Entry
+	packed  map[string]string // a packed file's SHA-256 → its name in rsmf.zip
 }
 
 // buildFile maps one chat's events (grouped by message: sent, then its edits, then its
 // deletion) to an RSMF manifest.
-func buildFile(chat string, events []model.Event, info fileInfo) *file {
+func buildFile(chat string, events []model.Event, info fileInfo, atts map[string]attach.Entry) *file {
 	f := &file{info: info, chat: chat, manifest: manifest{Version: Version, EventCollectionID: info.collection}}
-	b := &builder{f: f, pidx: map[string]int{}, ids: map[string]bool{}, parents: map[int64]string{}}
+	b := &builder{f: f, pidx: map[string]int{}, ids: map[string]bool{}, parents: map[int64]string{},
+		atts: atts, packed: map[string]string{}}
 	for i := 0; i < len(events); {
 		j := i + 1
 		for j < len(events) && events[j].MessageID == events[i].MessageID && events[j].Timestamp == events[i].Timestamp {
@@ -281,6 +298,9 @@ func (b *builder) group(g []model.Event) {
 		}
 	}
 	ev.Body = cur
+	for i := range g {
+		b.attachments(&ev, &g[i])
+	}
 	b.add(ev, first.Timestamp)
 }
 
@@ -375,4 +395,46 @@ func contentCustom(cs []custom, prefix string, e *model.Event) []custom {
 		cs = addCustom(cs, prefix+"Language", c.Language)
 	}
 	return cs
+}
+
+// packed is a captured file that goes into a .rsmf's rsmf.zip.
+type packed struct {
+	name   string // its name there: the SHA-256, with the link's extension
+	sha256 string
+	size   int64
+}
+
+// attachments adds the captured files e links to ev (each once per event, and once per
+// rsmf.zip however many events link it); a link that was not captured is named in a
+// custom property with why, and the file is not in the package.
+func (b *builder) attachments(ev *event, e *model.Event) {
+	for _, l := range exporttask.EventLinks(e) {
+		ent, ok := b.atts[l.URL]
+		switch {
+		case !ok:
+			if b.atts != nil {
+				ev.Custom = addCustom(ev.Custom, "Attachment not captured", l.URL+" (not in the attachment index)")
+			}
+			continue
+		case ent.Outcome != attach.Captured:
+			why := ent.Reason
+			if ent.Status != 0 {
+				why += " " + strconv.Itoa(ent.Status)
+			}
+			ev.Custom = addCustom(ev.Custom, "Attachment not captured", l.URL+" ("+why+")")
+			continue
+		}
+		name, ok := b.packed[ent.SHA256]
+		if !ok {
+			name = exporttask.CapturedName(ent.SHA256, l.URL)
+			b.packed[ent.SHA256] = name
+			b.f.files = append(b.f.files, packed{name: name, sha256: ent.SHA256, size: ent.Size})
+		}
+		if slices.ContainsFunc(ev.Attachments, func(a attRef) bool { return a.ID == name }) {
+			continue
+		}
+		display := exporttask.LinkName(e, l)
+		ev.Attachments = append(ev.Attachments, attRef{ID: name, Display: display, Size: ent.Size})
+		ev.Custom = addCustom(ev.Custom, "Attachment "+name, l.URL)
+	}
 }

@@ -3,7 +3,6 @@ package rsmf
 import (
 	"archive/zip"
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/csv"
@@ -18,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/fastzip"
 	"github.com/chatvault/chatvault/internal/spillsort"
@@ -41,6 +41,8 @@ type Options struct {
 	Org, OrgName string // the organization (custodian) the export is for
 	TaskID       string // goes into names/identifiers so productions are traceable
 	TempDir      string // where bounded-memory spill files may go ("" = os.TempDir())
+	// Attachments are the organization's captured files (nil: none).
+	Attachments exporttask.Attachments
 }
 
 // Writer writes an RSMF production as a ZIP archive.
@@ -61,6 +63,9 @@ type Writer struct {
 	maxFile  int // MaxFileEvents, smaller in tests
 	maxBytes int
 	summary  exporttask.Summary
+	// attachments counts the captured files packed, over every .rsmf (a file linked from
+	// two .rsmf files is in each).
+	attachments int
 }
 
 // Summarize records s for the index; call it before Close.
@@ -80,7 +85,7 @@ type sourceDay struct {
 }
 
 var loadHeader = []string{"DocID", "Custodian", "Conversation", "Participants", "FirstDate", "LastDate",
-	"SHA256", "Path", "Events", "SourceDate", "SourceManifestSHA256"}
+	"SHA256", "Path", "Events", "SourceDate", "SourceManifestSHA256", "Attachments", "AttachmentFiles"}
 
 // NewWriter starts a production written to w.
 func NewWriter(w io.Writer, opt Options) (*Writer, error) {
@@ -117,6 +122,13 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		sealed: m.SealedTime()}
 	if day.sealed.After(w.asOf) {
 		w.asOf = day.sealed
+	}
+	var atts map[string]attach.Entry
+	if w.opt.Attachments != nil {
+		var err error
+		if atts, err = w.opt.Attachments.Day(ctx, m.Date); err != nil {
+			return fmt.Errorf("rsmf: day %s: %w", day.Date, err)
+		}
 	}
 	s := spillsort.New(w.opt.TempDir, sortMemory)
 	defer s.Close()
@@ -158,7 +170,7 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 			return nil
 		}
 		part++
-		if err := w.writeFile(&day, chat, part, more, events); err != nil {
+		if err := w.writeFile(ctx, &day, chat, part, more, events, atts); err != nil {
 			return err
 		}
 		day.Files++
@@ -205,8 +217,9 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 	return nil
 }
 
-// writeFile encodes one .rsmf and adds it to the archive and the load file.
-func (w *Writer) writeFile(day *sourceDay, chat string, part int, more bool, events []model.Event) error {
+// writeFile encodes one .rsmf and adds it to the archive and the load file. It is
+// streamed into the archive: the captured files it carries are never held in memory.
+func (w *Writer) writeFile(ctx context.Context, day *sourceDay, chat string, part int, more bool, events []model.Event, atts map[string]attach.Entry) error {
 	w.docs++
 	docID := w.docID()
 	collection := ""
@@ -216,20 +229,29 @@ func (w *Writer) writeFile(day *sourceDay, chat string, part int, more bool, eve
 	f := buildFile(chat, events, fileInfo{
 		org: w.opt.Org, orgName: w.opt.OrgName, taskID: w.opt.TaskID, docID: docID,
 		day: day.Date, manifestSHA256: day.ManifestSHA256, part: part, collection: collection,
-	})
-	var buf bytes.Buffer
-	if err := f.encode(&buf); err != nil {
-		return fmt.Errorf("encode %s: %w", docID, err)
-	}
-	sum := sha256.Sum256(buf.Bytes())
+	}, atts)
 	path := day.Date + "/" + docID + ".rsmf"
 	zf, err := w.zw.CreateHeader(&zip.FileHeader{Name: path, Method: zip.Deflate, Modified: day.sealed})
 	if err != nil {
 		return fmt.Errorf("add %s: %w", path, err)
 	}
-	if _, err := zf.Write(buf.Bytes()); err != nil {
+	h := sha256.New()
+	bw := bufio.NewWriterSize(io.MultiWriter(zf, h), 64<<10)
+	if err := f.encode(bw, func(name, sum string, size int64) (io.ReadCloser, error) {
+		return w.opt.Attachments.Open(ctx, sum, size)
+	}); err != nil {
+		return fmt.Errorf("encode %s: %w", docID, err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	attNames := make([]string, len(f.files))
+	for i, p := range f.files {
+		attNames[i] = p.name
+	}
+	w.attachments += len(f.files)
 	names := make([]string, len(f.manifest.Participants))
 	for i, p := range f.manifest.Participants {
 		// Each name on its own too: a spreadsheet whose list separator is ";" splits the
@@ -238,7 +260,8 @@ func (w *Writer) writeFile(day *sourceDay, chat string, part int, more bool, eve
 	}
 	row := []string{docID, w.custodian(), chat, strings.Join(names, "; "),
 		f.first.Format(time.RFC3339Nano), f.last.Format(time.RFC3339Nano), hex.EncodeToString(sum[:]), path,
-		strconv.Itoa(len(f.manifest.Events)), day.Date, day.ManifestSHA256}
+		strconv.Itoa(len(f.manifest.Events)), day.Date, day.ManifestSHA256,
+		strconv.Itoa(len(f.files)), strings.Join(attNames, "; ")}
 	for i := range row {
 		row[i] = cell(row[i])
 	}
@@ -322,11 +345,13 @@ func (w *Writer) finish() error {
 		TaskID  string `json:"taskId"`
 		// SealedAsOf is the latest sealing time of the source days, which the export
 		// reflects; not when it was written, so that its bytes do not depend on that.
-		SealedAsOf string      `json:"sealedAsOf"`
-		Files      int         `json:"rsmfFiles"`
-		Days       []sourceDay `json:"sourceDays"`
+		SealedAsOf string `json:"sealedAsOf"`
+		Files      int    `json:"rsmfFiles"`
+		// Attachments counts the captured files packed into the .rsmf files.
+		Attachments int         `json:"attachments"`
+		Days        []sourceDay `json:"sourceDays"`
 		exporttask.Summary
-	}{"rsmf", Version, w.opt.Org, w.opt.OrgName, w.opt.TaskID, w.asOf.Format(time.RFC3339), w.docs, w.days, w.summary}
+	}{"rsmf", Version, w.opt.Org, w.opt.OrgName, w.opt.TaskID, w.asOf.Format(time.RFC3339), w.docs, w.attachments, w.days, w.summary}
 	if info.Days == nil {
 		info.Days = []sourceDay{}
 	}

@@ -69,6 +69,7 @@ type rsmfFile struct {
 	text     string
 	manifest []byte
 	names    []string // files inside rsmf.zip
+	inner    map[string][]byte
 }
 
 // production is a parsed output archive.
@@ -173,6 +174,11 @@ func parseRSMF(t testing.TB, path string, data []byte) rsmfFile {
 				f.names = append(f.names, zf.Name)
 				if zf.Name == ManifestName {
 					f.manifest = readZipFile(t, zf)
+				} else {
+					if f.inner == nil {
+						f.inner = map[string][]byte{}
+					}
+					f.inner[zf.Name] = readZipFile(t, zf)
 				}
 			}
 		default:
@@ -297,6 +303,11 @@ func references(m *manifest, files []string) []error {
 		}
 		if e.Parent != "" && ids[e.Parent] != e.Conversation {
 			errs = append(errs, fmt.Errorf("event %d: parent %q is not an event of its conversation", i, e.Parent))
+		}
+		for _, a := range e.Attachments {
+			if !slices.Contains(files, a.ID) {
+				errs = append(errs, fmt.Errorf("event %d: attachment %q is not in rsmf.zip", i, a.ID))
+			}
 		}
 		for _, ed := range e.Edits {
 			if !parts[ed.Participant] {

@@ -38,7 +38,7 @@ func init() {
 	register(&command{
 		name:    "export-task",
 		summary: "export a date range, filtered by chats, senders, custodians, messages, instants or search terms, as a stored task (jsonl, json, html, rsmf)",
-		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--custodian ID]... [--message ID]... [--term T]... --format jsonl|json|html|rsmf [-o FILE]",
+		usage:   "--org ID [--from D] [--to D] [--since T] [--until T] [--chat ID]... [--user ID]... [--custodian ID]... [--message ID]... [--term T]... --format jsonl|json|html|rsmf [--attachment-index] [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
 			fs.String("from", "", "first sealed day, YYYY-MM-DD (default: the organization's archival start)")
@@ -51,6 +51,7 @@ func init() {
 			fs.StringArray("message", nil, "keep only this message's events: sent, every edit, the deletion (repeatable)")
 			fs.StringArray("term", nil, "keep only records this word or phrase matches; any term (repeatable)")
 			fs.String("format", "jsonl", "result format")
+			fs.Bool("attachment-index", false, "json, jsonl: the status names each day's attachment index revision; json also lists its entries for the selected records")
 			fs.StringP("output", "o", "", "also write the result to FILE (created, never replaced)")
 		},
 		run: runExportTask,
@@ -130,6 +131,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	req.Terms, _ = fs.GetStringArray("term")
 	req.CustodianIDs, _ = fs.GetStringArray("custodian")
 	req.Format, _ = fs.GetString("format")
+	req.AttachmentIndex, _ = fs.GetBool("attachment-index")
 	if org == "" {
 		return e.fail("export-task", usagef("--org is required"))
 	}
@@ -185,7 +187,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", usagef("%v", uk))
 	}
 	if errors.As(err, &fe) {
-		flag := map[string]string{"chatIds": "chat", "userIds": "user", "custodianIds": "custodian", "messageIds": "message", "terms": "term"}[fe.Field]
+		flag := map[string]string{"chatIds": "chat", "userIds": "user", "custodianIds": "custodian", "messageIds": "message", "terms": "term", "attachmentIndex": "attachment-index"}[fe.Field]
 		if flag == "" {
 			flag = fe.Field
 		}

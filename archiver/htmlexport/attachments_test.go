@@ -1,0 +1,140 @@
+package htmlexport
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/internal/attachtest"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/model"
+)
+
+// runTask runs an html export task of attachtest's day for org on f's store.
+func runTask(t *testing.T, f *attachtest.Fixture, org string) (*exporttask.Status, []byte) {
+	t.Helper()
+	e := &exporttask.Engine{
+		Store:     f.Store,
+		Directory: func(context.Context) (*model.Directory, error) { return f.Directory, nil },
+		Formats: map[string]exporttask.NewEncoder{"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
+			return NewWriter(w, Options(o))
+		}},
+		Links:   exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")},
+		TempDir: t.TempDir(),
+	}
+	ctx := context.Background()
+	id, err := e.Create(ctx, org, "test", exporttask.Request{From: attachtest.Date, To: attachtest.Date, Format: "html"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Execute(ctx, org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != exporttask.StateCompleted {
+		return st, nil
+	}
+	_, rc, err := e.OpenResult(ctx, org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, b
+}
+
+// TestCapturedAttachmentsInHTML: the organization's captured files are in the archive's
+// files/ folder once each, the pages link them there (relative links that resolve inside
+// the archive), a failed capture keeps its remote link and says it was not captured, and
+// another organization's files are never included.
+func TestCapturedAttachmentsInHTML(t *testing.T) {
+	f := attachtest.New(t)
+	st, b := runTask(t, f, attachtest.Acme)
+	if st.State != exporttask.StateCompleted {
+		t.Fatalf("state %s: %s", st.State, st.Error)
+	}
+	files, names := entries(t, b)
+	plan := "files/" + attachtest.SHA256("/plan.png") + ".png"
+	notes := "files/" + attachtest.SHA256("/notes.txt") + ".txt"
+	want := []string{"chats/00001.html", notes, plan, "index.html"}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("entries %v, want %v", names, want)
+	}
+	for name, p := range map[string]string{plan: "/plan.png", notes: "/notes.txt"} {
+		if !bytes.Equal(files[name], attachtest.Files[p]) {
+			t.Errorf("%s: %q, want the served bytes of %s", name, files[name], p)
+		}
+	}
+	page := string(files["chats/00001.html"])
+	if n := strings.Count(page, `href="../`+plan+`"`); n != 2 {
+		t.Errorf("plan.png linked locally %d times, want 2 (from both messages)", n)
+	}
+	if !strings.Contains(page, `href="../`+notes+`"`) {
+		t.Error("notes.txt not linked locally")
+	}
+	// Every local link resolves to an entry of the archive.
+	for _, m := range anchorRE.FindAllStringSubmatch(page, -1) {
+		if u := m[1]; strings.HasPrefix(u, "../files/") {
+			if _, ok := files[path.Join("chats", u)]; !ok {
+				t.Errorf("link %s resolves to no entry", u)
+			}
+		}
+	}
+	if strings.Contains(page, `href="`+f.URL+`/plan.png"`) {
+		t.Error("a captured file is still linked remotely")
+	}
+	missing := f.URL + "/missing.pdf"
+	if !strings.Contains(page, `href="`+missing+`"`) || !strings.Contains(page, "not captured: http_status 404") {
+		t.Errorf("the failed capture lost its remote link or its note:\n%s", page)
+	}
+	if bytes.Contains(b, []byte(attachtest.SHA256("/globex.bin"))) || bytes.Contains(b, attachtest.Files["/globex.bin"]) {
+		t.Error("Globex's file is in Acme's export")
+	}
+
+	// The pages with their links in a browser and in the Nu checker.
+	dir := t.TempDir()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pages := []string{filepath.Join(dir, "index.html"), filepath.Join(dir, "chats", "00001.html")}
+	if !testing.Short() {
+		dom := dumpDOM(t, chromium(t), pages[1])
+		if !strings.Contains(dom, `href="../`+plan+`"`) || !strings.Contains(dom, "(captured copy, in this export; from "+f.URL+"/plan.png)") {
+			t.Errorf("rendered page lacks the local link or its note")
+		}
+		for _, m := range vnu(t, vnuJar(t), pages...) {
+			t.Errorf("%s:%d: %s: %s (%q)", m.URL, m.LastLine, m.Type, m.Message, m.Extract)
+		}
+	}
+	reliability.Record(t, "security", "html export of an organization whose records link captured files", reliability.Kept,
+		"captured files once each under files/, linked relatively from the pages; a failed capture keeps its remote link and says why it was not captured; another organization's files never included")
+}
+
+// TestCorruptAttachmentFailsHTML: a captured file whose stored bytes no longer hash to its
+// index's SHA-256 fails the task, naming the file, instead of exporting wrong bytes.
+func TestCorruptAttachmentFailsHTML(t *testing.T) {
+	f := attachtest.New(t)
+	f.Corrupt(t, attachtest.Acme, "/plan.png")
+	st, _ := runTask(t, f, attachtest.Acme)
+	if st.State != exporttask.StateFailed {
+		t.Fatalf("state %s, want failed", st.State)
+	}
+	if !strings.Contains(st.Error, attachtest.SHA256("/plan.png")) || !strings.Contains(st.Error, "do not match") {
+		t.Fatalf("error %q does not name the damaged file", st.Error)
+	}
+	reliability.Record(t, "fault", "html export: a captured file's stored bytes damaged", reliability.CleanFailure,
+		"the task fails naming the file and the SHA-256 its index gives; no export with other bytes is produced")
+}

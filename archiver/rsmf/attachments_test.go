@@ -1,0 +1,142 @@
+package rsmf
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/internal/attachtest"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/model"
+)
+
+// runTask runs an rsmf export task of attachtest's day for org on f's store.
+func runTask(t *testing.T, f *attachtest.Fixture, org string) (*exporttask.Status, []byte) {
+	t.Helper()
+	e := &exporttask.Engine{
+		Store:     f.Store,
+		Directory: func(context.Context) (*model.Directory, error) { return f.Directory, nil },
+		Formats: map[string]exporttask.NewEncoder{"rsmf": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
+			return NewWriter(w, Options(o))
+		}},
+		Links:   exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")},
+		TempDir: t.TempDir(),
+	}
+	ctx := context.Background()
+	id, err := e.Create(ctx, org, "test", exporttask.Request{From: attachtest.Date, To: attachtest.Date, Format: "rsmf"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.Execute(ctx, org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.State != exporttask.StateCompleted {
+		return st, nil
+	}
+	_, rc, err := e.OpenResult(ctx, org, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, b
+}
+
+// TestCapturedAttachmentsInRSMF: the files attach captured for the organization go into
+// the .rsmf's rsmf.zip once each, referenced by every event whose link captured them; the
+// manifest stays valid against the schema, the 404 is named as not captured, the load
+// file lists the files, and Globex's file is in no Acme export.
+func TestCapturedAttachmentsInRSMF(t *testing.T) {
+	f := attachtest.New(t)
+	st, b := runTask(t, f, attachtest.Acme)
+	if st.State != exporttask.StateCompleted {
+		t.Fatalf("state %s: %s", st.State, st.Error)
+	}
+	p := parseProduction(t, b)
+	checkProduction(t, p)
+	if len(p.files) != 1 {
+		t.Fatalf("%d .rsmf files, want 1 (one chat)", len(p.files))
+	}
+	rf := p.files[0]
+	plan := attachtest.SHA256("/plan.png") + ".png"
+	notes := attachtest.SHA256("/notes.txt") + ".txt"
+	if want := []string{ManifestName, plan, notes}; !slices.Equal(rf.names, want) {
+		t.Errorf("rsmf.zip holds %v, want %v (each captured file once)", rf.names, want)
+	}
+	for name, path := range map[string]string{plan: "/plan.png", notes: "/notes.txt"} {
+		if !bytes.Equal(rf.inner[name], attachtest.Files[path]) {
+			t.Errorf("%s: %q, want the served bytes of %s", name, rf.inner[name], path)
+		}
+	}
+	if got := rf.header.Get("X-RSMF-AttachmentCount"); got != "2" {
+		t.Errorf("X-RSMF-AttachmentCount %s, want 2", got)
+	}
+	var m manifest
+	if err := json.Unmarshal(rf.manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	refs := map[string][]string{} // event id → attachment ids
+	var notCaptured []string
+	for _, ev := range m.Events {
+		for _, a := range ev.Attachments {
+			refs[ev.ID] = append(refs[ev.ID], a.ID+"|"+a.Display+"|"+strconv.FormatInt(a.Size, 10))
+		}
+		for _, c := range ev.Custom {
+			if c.Name == "Attachment not captured" {
+				notCaptured = append(notCaptured, ev.ID+": "+c.Value)
+			}
+		}
+	}
+	size := func(p string) string { return strconv.Itoa(len(attachtest.Files[p])) }
+	want := map[string][]string{
+		"m-1": {plan + "|plan.png|" + size("/plan.png")},
+		"m-2": {plan + "|plan again.png|" + size("/plan.png"), notes + "|notes.txt|" + size("/notes.txt")},
+	}
+	for id, w := range want {
+		if !slices.Equal(refs[id], w) {
+			t.Errorf("event %s references %v, want %v", id, refs[id], w)
+		}
+	}
+	if len(notCaptured) != 1 || !strings.HasPrefix(notCaptured[0], "m-1: "+f.URL+"/missing.pdf (http_status") {
+		t.Errorf("not captured: %q, want m-1's missing.pdf with its reason", notCaptured)
+	}
+	row := p.load[1]
+	if row[11] != "2" || row[12] != plan+"; "+notes {
+		t.Errorf("load file lists attachments %q, %q", row[11], row[12])
+	}
+	if bytes.Contains(b, []byte(attachtest.SHA256("/globex.bin"))) {
+		t.Error("Globex's file is named in Acme's export")
+	}
+	reliability.Record(t, "security", "rsmf export of an organization whose records link captured files",
+		reliability.Kept, "each captured file of the organization once in the .rsmf's rsmf.zip, referenced by every event linking it, listed in loadfile.csv; a failed capture named with its reason; another organization's files never included")
+}
+
+// TestCorruptAttachmentFailsRSMF: a captured file whose stored bytes no longer hash to
+// its index's SHA-256 fails the task, naming the file, instead of exporting wrong bytes.
+func TestCorruptAttachmentFailsRSMF(t *testing.T) {
+	f := attachtest.New(t)
+	f.Corrupt(t, attachtest.Acme, "/notes.txt")
+	st, _ := runTask(t, f, attachtest.Acme)
+	if st.State != exporttask.StateFailed {
+		t.Fatalf("state %s, want failed", st.State)
+	}
+	if !strings.Contains(st.Error, attachtest.SHA256("/notes.txt")) || !strings.Contains(st.Error, "do not match") {
+		t.Fatalf("error %q does not name the damaged file", st.Error)
+	}
+	// Globex's export is untouched by Acme's damaged copy.
+	if st, _ := runTask(t, f, attachtest.Globex); st.State != exporttask.StateCompleted {
+		t.Fatalf("Globex: state %s: %s", st.State, st.Error)
+	}
+	reliability.Record(t, "fault", "rsmf export: a captured file's stored bytes damaged",
+		reliability.CleanFailure, "the task fails naming the file and the SHA-256 its index gives; no export with other bytes is produced")
+}

@@ -482,3 +482,34 @@ func TestLayout3ForkDetected(t *testing.T) {
 	reliability.Record(t, "operations", "layout 3: two sealers of different days of one organization without the lease", reliability.CleanFailure,
 		"the second to commit finds the first's manifest with its seq in its post-commit check and fails its day loudly (a concurrent commit forked the chain); the seal lease keeps it from happening")
 }
+
+// TestLayout3FreshStoreSince: a store whose first seal is in layout 3 has no layout-2 day
+// to keep readable, so its marker says layout 3 from the first day on, whatever day the
+// first seal is of; a backlog of older days is then looked up in d/ alone (one listing,
+// where a since of today made every older day cost a listing of the old layout too).
+func TestLayout3FreshStoreSince(t *testing.T) {
+	logDir := layout3Log(t)
+	f := newFixture(t, logDir)
+	ctx := context.Background()
+	mustSeal3(t, f, f.store, "2026-11-23")
+	sl, err := archiver.ReadStoreLayout(ctx, f.store)
+	if err != nil || sl == nil || sl.SinceDay() != archiver.FreshStoreSince {
+		t.Fatalf("layout marker %+v, %v; want layout 3 since %s", sl, err, archiver.FreshStoreSince)
+	}
+	c := storetest.NewCounting(f.store)
+	l := archiver.Ledger{Store: c}
+	var orgs []string
+	if err := l.Orgs(ctx, func(o string) error { orgs = append(orgs, o); return nil }); err != nil || len(orgs) == 0 {
+		t.Fatalf("orgs %v, %v", orgs, err)
+	}
+	c.Reset()
+	days := 0
+	if err := l.ListDays(ctx, orgs[0], mustDay("2026-11-01"), func(archiver.DayKeys) error { days++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if n := c.Counts().Requests(); days != 1 || n != 1 {
+		t.Fatalf("ListDays of a fresh layout-3 store: %d days in %d requests; want 1 day in 1 listing", days, n)
+	}
+	reliability.Record(t, "operations", "first seal of a new store in layout 3, of a day before today", reliability.Kept,
+		"layout.json says layout 3 from the first day on, so older days (a backlog) are listed in one layout, not in both")
+}

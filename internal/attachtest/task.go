@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -48,18 +49,32 @@ func (f *Fixture) RunTask(t *testing.T, org, format string, newEncoder exporttas
 }
 
 // CheckStreamed fails the test unless a captured file is streamed into a production,
-// never held: write writes a production of events with its attachments from a Big, and the
-// bytes it allocates with files of size bytes must exceed those with 1 KiB ones by less
-// than 2 MiB (counted with runtime.MemStats.TotalAlloc). It fails too when the events link
-// no file, since then it measures nothing.
-func CheckStreamed(t *testing.T, size int64, events []model.Event, write func(*Big) error) {
+// never held: it writes exporttest's fixture with an encoder newEncoder makes, its
+// attachments from a Big, and the bytes allocated with files of size bytes must exceed
+// those with 1 KiB ones by less than 2 MiB (counted with runtime.MemStats.TotalAlloc). It
+// fails too when the fixture links no file, since then it measures nothing.
+func CheckStreamed(t *testing.T, size int64, newEncoder func(io.Writer, *Big) (exporttask.Encoder, error)) {
 	t.Helper()
+	days := exporttest.Fixture(t)
+	var all []model.Event
+	for _, d := range days {
+		all = append(all, d.Events...)
+	}
 	alloc := func(size int64) (uint64, int) {
-		big := NewBig(size, events)
+		big := NewBig(size, all)
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
-		if err := write(big); err != nil {
+		w, err := newEncoder(io.Discard, big)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range days {
+			if err := w.WriteDay(context.Background(), d.Manifest, d.Next()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
 		runtime.ReadMemStats(&after)

@@ -25,7 +25,6 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -51,11 +50,7 @@ func attachLine(i int, chat, sender, name, email string, urls ...string) string 
 
 func newAttachFixture(t *testing.T, tune func(*httpapi.Server)) *attachFixture {
 	t.Helper()
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	f := newAttachFixtureOn(t, store, tune)
 	f.store = store
 	return f

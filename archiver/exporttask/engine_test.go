@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -76,30 +76,7 @@ func sealSampleAs(t *testing.T, store archiver.Store, key ed25519.PrivateKey, da
 // (its clock, temporary folder and logger set here), and returns the directory.
 func sealSampleDays(t *testing.T, store archiver.Store, opt archiver.Options, dates, empty []string) *model.Directory {
 	t.Helper()
-	root := t.TempDir()
-	copyFile := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const sample = "../../testdata/eventlog"
-	copyFile(sample+"/directory.json", root+"/directory.json")
-	entries, err := os.ReadDir(sample + "/2026-11-22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dates {
-		for _, e := range entries {
-			copyFile(sample+"/2026-11-22/"+e.Name(), root+"/"+d+"/"+e.Name())
-		}
-	}
+	root := exporttest.SampleLog(t, dates...)
 	for _, d := range empty {
 		if err := os.MkdirAll(root+"/"+d, 0o755); err != nil {
 			t.Fatal(err)

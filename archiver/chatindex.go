@@ -387,17 +387,9 @@ func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatInde
 		return &ChatIndex{Version: ChatIndexVersion, Org: m.Org, Date: m.Date, Chats: x.Chats, Participants: x.Participants,
 			MembershipChanges: x.MembershipChanges, Members: mo.Members}, nil
 	}
-	rc, err := l.OpenObject(ctx, ref.Key, ref.VersionID)
+	b, err := l.readNamedObject(ctx, ref.Key, ref.VersionID, ref.Size, ref.SHA256, "chat index", m.Key) // chatindex.go
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, ref.Size+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ref.Key, err)
-	}
-	if int64(len(b)) != ref.Size || hexSum(sha256.Sum256(b)) != ref.SHA256 {
-		return nil, fmt.Errorf("%s: chat index does not match its manifest %s (run chatvault verify): %w", ref.Key, m.Key, ErrUntrustedManifest)
 	}
 	x, err := DecodeChatIndex(b)
 	if err != nil {
@@ -455,4 +447,23 @@ func (l Ledger) verifyChatIndex(ctx context.Context, org string, day Day, m *Sto
 		}
 	}
 	return nil
+}
+
+// readNamedObject reads the object a manifest (manifestKey) names with its version, size
+// and SHA-256, what it is said as in errors: bytes that do not match what the manifest
+// says fail with ErrUntrustedManifest.
+func (l Ledger) readNamedObject(ctx context.Context, key, versionID string, size int64, sum, what, manifestKey string) ([]byte, error) {
+	rc, err := l.OpenObject(ctx, key, versionID)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, size+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if int64(len(b)) != size || hexSum(sha256.Sum256(b)) != sum {
+		return nil, fmt.Errorf("%s: %s does not match its manifest %s (run chatvault verify): %w", key, what, manifestKey, ErrUntrustedManifest)
+	}
+	return b, nil
 }

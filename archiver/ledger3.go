@@ -2,10 +2,8 @@ package archiver
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -458,17 +456,9 @@ func (l Ledger) ReadMembers(ctx context.Context, m *StoredManifest) (*MembersObj
 	if !strings.HasPrefix(ref.Key, membersPrefix(m.Org)) {
 		return nil, fmt.Errorf("%s: %w: its members object %s is not the organization's", m.Key, ErrUntrustedManifest, ref.Key)
 	}
-	rc, err := l.OpenObject(ctx, ref.Key, ref.VersionID)
+	b, err := l.readNamedObject(ctx, ref.Key, ref.VersionID, ref.Size, ref.SHA256, "members object", m.Key) // chatindex.go
 	if err != nil {
 		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, ref.Size+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", ref.Key, err)
-	}
-	if int64(len(b)) != ref.Size || hexSum(sha256.Sum256(b)) != ref.SHA256 {
-		return nil, fmt.Errorf("%s: members object does not match its manifest %s (run chatvault verify): %w", ref.Key, m.Key, ErrUntrustedManifest)
 	}
 	mo, err := DecodeMembers(b)
 	if err != nil {

@@ -453,14 +453,9 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	if head != nil {
 		// A crash between the chain manifest and its day index leaves the index missing;
 		// restore it first so that the day's latest revision below is right.
-		hd, err := ParseDay(head.Date)
+		hd, keep, err := headCopyRetention(head)
 		if err != nil {
-			return fmt.Errorf("chain head %s: %w", head.Key, err)
-		}
-		// The restored index is kept as long as the manifest it copies.
-		var keep CreateOptions
-		if head.RetentionDays > 0 {
-			keep.RetainUntil = hd.End().AddDate(0, 0, head.RetentionDays)
+			return err
 		}
 		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, keep); err != nil {
 			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
@@ -471,17 +466,58 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		return fmt.Errorf("read latest revision: %w", err)
 	}
 	c.head, c.latest = head, latest
+	c.Data = stagedData(st, dataKey(c.Org, w.day, st.sum), c.Counts.Exported)
+	c.Quarantined = stagedQuarantine(c.quarantine, func(sum [sha256.Size]byte) string { return orgQuarantineKey(c.Org, w.day, sum) })
+	changed, err := w.storeChange(ctx, st, c, head, latest)
+	if err != nil || !changed {
+		return err
+	}
+	return w.storeChatIndex(ctx, c)
+}
+
+// stagedData is the DataObject of a staged export stored under key.
+func stagedData(st *stagedObject, key string, records int64) DataObject {
+	return DataObject{
+		Key: key, Size: st.size, SHA256: hexSum(st.sum),
+		JSONLSize: st.jsonlSize, JSONLSHA256: hexSum(st.jsonlSum), Records: records,
+	}
+}
+
+// stagedQuarantine is the DataObject of the organization's staged quarantine (nil when it
+// has none), stored under the key named by its sum.
+func stagedQuarantine(oq *stagedObject, key func(sum [sha256.Size]byte) string) *DataObject {
+	if oq == nil {
+		return nil
+	}
+	return &DataObject{
+		Key: key(oq.sum), Size: oq.size, SHA256: hexSum(oq.sum),
+		JSONLSize: oq.jsonlSize, JSONLSHA256: hexSum(oq.jsonlSum), Records: oq.records,
+	}
+}
+
+// headCopyRetention parses the chain head's day and returns it with the retention a copy
+// of the head (a restored day index or day key) is created with: as long as the manifest
+// it copies is kept.
+func headCopyRetention(head *StoredManifest) (Day, CreateOptions, error) {
+	hd, err := ParseDay(head.Date)
+	if err != nil {
+		return Day{}, CreateOptions{}, fmt.Errorf("chain head %s: %w", head.Key, err)
+	}
+	var keep CreateOptions
+	if head.RetentionDays > 0 {
+		keep.RetainUntil = hd.End().AddDate(0, 0, head.RetentionDays)
+	}
+	return hd, keep, nil
+}
+
+// storeChange decides, in either layout, whether the organization's day changed against
+// its latest revision, with c.Data and c.Quarantined named. Unchanged, c takes the latest
+// revision's outcome and objects and storeChange reports false. Changed, it checks the new
+// revision and stores its export (unless keyless) and quarantine, and reports true: the
+// chat index is left to the caller.
+func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit, head, latest *StoredManifest) (bool, error) {
+	store := w.s.Store
 	jsonlSum := hexSum(st.jsonlSum)
-	c.Data = DataObject{
-		Key: dataKey(c.Org, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
-		JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: c.Counts.Exported,
-	}
-	if oq := c.quarantine; oq != nil {
-		c.Quarantined = &DataObject{
-			Key: orgQuarantineKey(c.Org, w.day, oq.sum), Size: oq.size, SHA256: hexSum(oq.sum),
-			JSONLSize: oq.jsonlSize, JSONLSHA256: hexSum(oq.jsonlSum), Records: oq.records,
-		}
-	}
 	// The quarantine the organization is shown is part of its day: the same records with
 	// other quarantined lines (or the first record of them, for a day sealed before
 	// manifests carried it) make a new revision, so that what is served is on record.
@@ -491,26 +527,28 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		c.Quarantined = latest.Quarantined
 		c.manifestSHA256 = hexSum(latest.SHA256)
 		c.ChatIndex = latest.ChatIndex // nil when sealed before chat indexes: it stays without
-		return nil
+		return false, nil
 	}
 	if err := w.checkSigner(head); err != nil { // signer.go
-		return err
+		return false, err
 	}
 	if err := w.checkRetired(ctx, head); err != nil { // retiredkey.go
-		return err
+		return false, err
 	}
 	if latest != nil {
 		// A new revision must hold every record of the one it follows (revision.go).
 		if err := w.checkRevision(ctx, st, c); err != nil {
-			return err
+			return false, err
 		}
 	}
-	version, err := st.store(ctx, store, c.Data.Key, w.retention(c.org))
-	if err != nil {
-		return fmt.Errorf("store export: %w", err)
+	if !c.Data.Keyless() { // an empty day has no export object in layout 3
+		version, err := st.store(ctx, store, c.Data.Key, w.retention(c.org))
+		if err != nil {
+			return false, fmt.Errorf("store export: %w", err)
+		}
+		c.Data.VersionID = version // the version readers open (issue 10.6)
+		crashpoint.Hit("store.export")
 	}
-	c.Data.VersionID = version // the version readers open (issue 10.6)
-	crashpoint.Hit("store.export")
 	switch {
 	case c.Quarantined == nil:
 	case sameQuarantine:
@@ -518,11 +556,11 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 	default:
 		version, err := c.quarantine.store(ctx, store, c.Quarantined.Key, w.retention(c.org))
 		if err != nil {
-			return fmt.Errorf("store the organization's quarantine: %w", err)
+			return false, fmt.Errorf("store the organization's quarantine: %w", err)
 		}
 		c.Quarantined.VersionID = version
 	}
-	return w.storeChatIndex(ctx, c)
+	return true, nil
 }
 
 // storeChatIndex stores the organization's chat index of the day, create-only and named
@@ -582,38 +620,60 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 	if w.layout3() {
 		return w.commit3(ctx, c) // writer3.go
 	}
-	store := w.s.Store
 	m := w.newManifest(c)
+	b, sum, err := w.sealManifest(ctx, c, m)
+	if err != nil {
+		return err
+	}
+	keep := w.retention(c.org)
+	if err := w.createCommitPoint(ctx, chainKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
+		return err
+	}
+	crashpoint.Hit("commit.chain")
+	if err := w.s.Store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+		return fmt.Errorf("index manifest: %w", err)
+	}
+	crashpoint.Hit("commit.index")
+	c.committed(m, sum)
+	return nil
+}
+
+// sealManifest records the supersession the manifest declares, signs it when the writer
+// has a signing key, and encodes it: the bytes committed and their sum.
+func (w *writer) sealManifest(ctx context.Context, c *orgCommit, m *Manifest) ([]byte, [sha256.Size]byte, error) {
 	if m.Supersedes != nil {
 		if err := w.recordSupersession(ctx, c, m.Revision); err != nil {
-			return err
+			return nil, [sha256.Size]byte{}, err
 		}
 	}
 	if w.s.SigningKey != nil {
 		if err := sign(m, w.s.SigningKey); err != nil {
-			return err
+			return nil, [sha256.Size]byte{}, err
 		}
 	}
 	b, err := encodeManifest(m)
 	if err != nil {
-		return err
+		return nil, [sha256.Size]byte{}, err
 	}
-	sum := sha256.Sum256(b)
-	keep := w.retention(c.org)
-	if err := store.Create(ctx, chainKey(c.Org, m.Seq), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+	return b, sha256.Sum256(b), nil
+}
+
+// createCommitPoint creates the manifest's commit point (the chain entry in layout 2, a
+// late copy in layout 3), create-only: a conflict means another writer took its seq.
+func (w *writer) createCommitPoint(ctx context.Context, key string, m *Manifest, b []byte, sum [sha256.Size]byte, keep CreateOptions) error {
+	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		if errors.Is(err, ErrConflict) {
 			return fmt.Errorf("commit manifest %d: another writer committed it first: %w", m.Seq, err)
 		}
 		return fmt.Errorf("commit manifest: %w", err)
 	}
-	crashpoint.Hit("commit.chain")
-	if err := store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
-		return fmt.Errorf("index manifest: %w", err)
-	}
-	crashpoint.Hit("commit.index")
+	return nil
+}
+
+// committed records in c the manifest committed and its sum.
+func (c *orgCommit) committed(m *Manifest, sum [sha256.Size]byte) {
 	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
 	c.manifestSHA256 = hexSum(sum)
-	return nil
 }
 
 // newManifest makes an organization's manifest of the day, unsigned, in version 2: its

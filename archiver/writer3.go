@@ -129,13 +129,9 @@ func (w *writer) stage3(ctx context.Context, st *stagedObject, c *orgCommit) err
 	}
 	w.noteSigner(head) // signer.go
 	if head != nil {
-		hd, err := ParseDay(head.Date)
+		hd, keep, err := headCopyRetention(head) // writer.go
 		if err != nil {
-			return fmt.Errorf("chain head %s: %w", head.Key, err)
-		}
-		var keep CreateOptions
-		if head.RetentionDays > 0 {
-			keep.RetainUntil = hd.End().AddDate(0, 0, head.RetentionDays)
+			return err
 		}
 		// The head's day key, or its day index in layout 2: a crash after the commit point
 		// (a late copy, a chain entry) may have left it missing. Create-only: an existing
@@ -161,58 +157,15 @@ func (w *writer) stage3(ctx context.Context, st *stagedObject, c *orgCommit) err
 		return fmt.Errorf("read latest revision: %w", err)
 	}
 	c.head, c.latest, c.tip = head, latest, tip
-	jsonlSum := hexSum(st.jsonlSum)
 	if c.Counts.Exported == 0 {
 		c.Data = DataObject{JSONLSHA256: EmptySHA256} // no object (layout 3)
 	} else {
-		c.Data = DataObject{
-			Key: dataKey3(c.Org, w.day, st.sum), Size: st.size, SHA256: hexSum(st.sum),
-			JSONLSize: st.jsonlSize, JSONLSHA256: jsonlSum, Records: c.Counts.Exported,
-		}
+		c.Data = stagedData(st, dataKey3(c.Org, w.day, st.sum), c.Counts.Exported) // writer.go
 	}
-	if oq := c.quarantine; oq != nil {
-		c.Quarantined = &DataObject{
-			Key: orgQuarantineKey3(c.Org, w.day, oq.sum), Size: oq.size, SHA256: hexSum(oq.sum),
-			JSONLSize: oq.jsonlSize, JSONLSHA256: hexSum(oq.jsonlSum), Records: oq.records,
-		}
-	}
-	sameQuarantine := latest != nil && sameQuarantined(latest.Quarantined, c.Quarantined)
-	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum && sameQuarantine {
-		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
-		c.Quarantined = latest.Quarantined
-		c.manifestSHA256 = hexSum(latest.SHA256)
-		c.ChatIndex = latest.ChatIndex
-		return nil
-	}
-	if err := w.checkSigner(head); err != nil { // signer.go
+	c.Quarantined = stagedQuarantine(c.quarantine, func(sum [sha256.Size]byte) string { return orgQuarantineKey3(c.Org, w.day, sum) })
+	changed, err := w.storeChange(ctx, st, c, head, latest) // writer.go
+	if err != nil || !changed {
 		return err
-	}
-	if err := w.checkRetired(ctx, head); err != nil { // retiredkey.go
-		return err
-	}
-	if latest != nil {
-		if err := w.checkRevision(ctx, st, c); err != nil { // revision.go
-			return err
-		}
-	}
-	if !c.Data.Keyless() {
-		version, err := st.store(ctx, store, c.Data.Key, w.retention(c.org))
-		if err != nil {
-			return fmt.Errorf("store export: %w", err)
-		}
-		c.Data.VersionID = version
-		crashpoint.Hit("store.export")
-	}
-	switch {
-	case c.Quarantined == nil:
-	case sameQuarantine:
-		c.Quarantined = latest.Quarantined
-	default:
-		version, err := c.quarantine.store(ctx, store, c.Quarantined.Key, w.retention(c.org))
-		if err != nil {
-			return fmt.Errorf("store the organization's quarantine: %w", err)
-		}
-		c.Quarantined.VersionID = version
 	}
 	return w.storeChatIndex3(ctx, c)
 }
@@ -343,28 +296,14 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 	}
 	key := dayKey3(c.Org, w.day, m.Revision)
 	m.Late = c.tip != "" && key < c.tip
-	if m.Supersedes != nil {
-		if err := w.recordSupersession(ctx, c, m.Revision); err != nil {
-			return err
-		}
-	}
-	if w.s.SigningKey != nil {
-		if err := sign(m, w.s.SigningKey); err != nil {
-			return err
-		}
-	}
-	b, err := encodeManifest(m)
+	b, sum, err := w.sealManifest(ctx, c, m) // writer.go
 	if err != nil {
 		return err
 	}
-	sum := sha256.Sum256(b)
 	keep := w.retention(c.org)
 	if m.Late {
-		if err := store.Create(ctx, lateKey(c.Org, m.Seq), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
-			if errors.Is(err, ErrConflict) {
-				return fmt.Errorf("commit manifest %d: another writer committed it first: %w", m.Seq, err)
-			}
-			return fmt.Errorf("commit manifest: %w", err)
+		if err := w.createCommitPoint(ctx, lateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
+			return err
 		}
 		crashpoint.Hit("commit.late")
 	}
@@ -378,8 +317,7 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 		return fmt.Errorf("commit manifest: %w", err)
 	}
 	crashpoint.Hit("commit.day")
-	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
-	c.manifestSHA256 = hexSum(sum)
+	c.committed(m, sum)
 	return w.forkCheck(ctx, c, m, key)
 }
 

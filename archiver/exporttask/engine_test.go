@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -25,6 +24,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -68,28 +68,21 @@ func sealSample(t *testing.T, store archiver.Store, key ed25519.PrivateKey) *mod
 // sealSampleAs is sealSample with the sample day sealed as each of dates.
 func sealSampleAs(t *testing.T, store archiver.Store, key ed25519.PrivateKey, dates []string) *model.Directory {
 	t.Helper()
-	root := t.TempDir()
-	copyFile := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
+	return sealSampleDays(t, store, archiver.Options{SigningKey: key}, dates, nil)
+}
+
+// sealSampleDays seals the sample day as each of dates into store, and each of empty as a
+// day without any event (its partition closed and empty), with the sealer's options opt
+// (its clock, temporary folder and logger set here), and returns the directory.
+func sealSampleDays(t *testing.T, store archiver.Store, opt archiver.Options, dates, empty []string) *model.Directory {
+	t.Helper()
+	root := exporttest.SampleLog(t, dates...)
+	for _, d := range empty {
+		if err := os.MkdirAll(root+"/"+d, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		if err := os.WriteFile(root+"/"+d+"/_CLOSED", nil, 0o644); err != nil {
 			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const sample = "../../testdata/eventlog"
-	copyFile(sample+"/directory.json", root+"/directory.json")
-	entries, err := os.ReadDir(sample + "/2026-11-22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dates {
-		for _, e := range entries {
-			copyFile(sample+"/2026-11-22/"+e.Name(), root+"/"+d+"/"+e.Name())
 		}
 	}
 	src, err := eventlog.NewDir(root)
@@ -97,13 +90,14 @@ func sealSampleAs(t *testing.T, store archiver.Store, key ed25519.PrivateKey, da
 		t.Fatal(err)
 	}
 	dirBytes, _ := os.ReadFile(root + "/directory.json")
-	for _, d := range dates {
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{SigningKey: key,
-			Now: func() time.Time { return time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) }, TempDir: t.TempDir(),
-			Logger: slog.New(slog.DiscardHandler)}}
+	opt.Now = func() time.Time { return time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) }
+	opt.Logger = slog.New(slog.DiscardHandler)
+	for _, d := range append(append([]string{}, dates...), empty...) {
+		opt.TempDir = t.TempDir()
+		s := &archiver.Sealer{Source: src, Store: store, Options: opt}
 		day, _ := archiver.ParseDay(d)
 		if _, err := s.Seal(context.Background(), day, dirBytes, ""); err != nil {
-			t.Fatal(err)
+			t.Fatalf("seal %s in layout %d: %v", d, opt.Layout, err)
 		}
 	}
 	dir, err := model.ParseDirectory(dirBytes)

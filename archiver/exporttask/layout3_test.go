@@ -3,14 +3,10 @@ package exporttask_test
 import (
 	"bytes"
 	"context"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
@@ -29,58 +25,7 @@ func sealLayout(t *testing.T, layout int, dates, empty []string) (*fsstore.Store
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
-	root := t.TempDir()
-	const sample = "../../testdata/eventlog"
-	copyFile := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyFile(sample+"/directory.json", root+"/directory.json")
-	entries, err := os.ReadDir(sample + "/2026-11-22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, d := range dates {
-		for _, e := range entries {
-			copyFile(sample+"/2026-11-22/"+e.Name(), root+"/"+d+"/"+e.Name())
-		}
-	}
-	for _, d := range empty {
-		if err := os.MkdirAll(root+"/"+d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(root+"/"+d+"/_CLOSED", nil, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	src, err := eventlog.NewDir(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dirBytes, _ := os.ReadFile(root + "/directory.json")
-	all := append(append([]string{}, dates...), empty...)
-	for _, d := range all {
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{Layout: layout,
-			Now: func() time.Time { return time.Date(2026, 11, 24, 2, 0, 0, 0, time.UTC) }, TempDir: t.TempDir(),
-			Logger: slog.New(slog.DiscardHandler)}}
-		day, _ := archiver.ParseDay(d)
-		if _, err := s.Seal(context.Background(), day, dirBytes, ""); err != nil {
-			t.Fatalf("seal %s in layout %d: %v", d, layout, err)
-		}
-	}
-	dir, err := model.ParseDirectory(dirBytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return store, dir
+	return store, sealSampleDays(t, store, archiver.Options{Layout: layout}, dates, empty) // engine_test.go
 }
 
 // TestTaskOnLayout3: an export task over a range of a store in layout 3 (the manifest

@@ -2,7 +2,6 @@ package htmlexport
 
 import (
 	"bytes"
-	"context"
 	"io"
 	"os"
 	"path"
@@ -13,43 +12,14 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/reliability"
-	"github.com/chatvault/chatvault/model"
 )
 
 // runTask runs an html export task of attachtest's day for org on f's store.
 func runTask(t *testing.T, f *attachtest.Fixture, org string) (*exporttask.Status, []byte) {
 	t.Helper()
-	e := &exporttask.Engine{
-		Store:     f.Store,
-		Directory: func(context.Context) (*model.Directory, error) { return f.Directory, nil },
-		Formats: map[string]exporttask.NewEncoder{"html": func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
-			return NewWriter(w, Options(o))
-		}},
-		Links:   exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")},
-		TempDir: t.TempDir(),
-	}
-	ctx := context.Background()
-	id, err := e.Create(ctx, org, "test", exporttask.Request{From: attachtest.Date, To: attachtest.Date, Format: "html"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := e.Execute(ctx, org, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.State != exporttask.StateCompleted {
-		return st, nil
-	}
-	_, rc, err := e.OpenResult(ctx, org, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, b
+	return f.RunTask(t, org, "html", func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
+		return NewWriter(w, Options(o))
+	})
 }
 
 // TestCapturedAttachmentsInHTML: the organization's captured files are in the archive's

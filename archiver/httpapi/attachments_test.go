@@ -25,10 +25,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
-	"github.com/chatvault/chatvault/archiver/s3"
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -53,11 +50,7 @@ func attachLine(i int, chat, sender, name, email string, urls ...string) string 
 
 func newAttachFixture(t *testing.T, tune func(*httpapi.Server)) *attachFixture {
 	t.Helper()
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	f := newAttachFixtureOn(t, store, tune)
 	f.store = store
 	return f
@@ -449,14 +442,8 @@ func TestAttachmentsDocumented(t *testing.T) {
 // captured file's key (which the bucket's credentials allow, whatever the lock) is not
 // served whole.
 func TestS3AttachmentEndpoints(t *testing.T) {
-	srv := miniotest.Start(t)
 	ctx := context.Background()
-	bucket := srv.Bucket(t, true)
-	c := srv.Client()
-	store, err := s3.NewStore(ctx, c, bucket, "cv", s3.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, c, bucket := lockedStore(t)
 	f := newAttachFixtureOn(t, store, nil)
 	testAttachmentEndpoints(t, f)
 

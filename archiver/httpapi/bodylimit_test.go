@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -15,11 +14,7 @@ import (
 // them (here 1,000 message ids of 100 bytes, 100 KB of JSON) must not be refused as a body
 // too large by a limit sized for the default 25. The body limit grows with maxIds.
 func TestTaskBodyFitsMaxIDs(t *testing.T) {
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	f := newFixtureLog(t, store, selectionLog(t), selectionDays, func(s *httpapi.Server) {
 		s.Tasks = &exporttask.Engine{Store: store, Directory: s.Directory, Now: s.Now, Limits: exporttask.Limits{MaxIDs: 1000},
 			Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}

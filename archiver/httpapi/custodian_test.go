@@ -19,7 +19,6 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -126,11 +125,7 @@ func sealCustodianDays(t *testing.T, store archiver.Store) {
 // membership recorded at each seal), and userIds still selects only what they sent (and
 // the changes naming them).
 func TestTaskCustodian(t *testing.T) {
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	sealCustodianDays(t, store)
 	var engine *exporttask.Engine
 	f := newFixtureOn(t, store, func(s *httpapi.Server) {

@@ -6,16 +6,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/storetest"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -118,33 +115,7 @@ func TestExportOfEmptyLayout3DaySealed(t *testing.T) {
 			return "https://bucket.example/never", time.Now(), nil
 		}
 	})
-	logDir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(logDir, "2026-11-23"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logDir, "2026-11-23", "_CLOSED"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dirBytes, err := os.ReadFile("../../testdata/eventlog/directory.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := eventlog.NewDir(logDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, _ := archiver.ParseDay("2026-11-23")
-	sealer := &archiver.Sealer{Source: src, Store: f.archive, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
-		Now: func() time.Time { return time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC) }, Logger: slog.New(slog.DiscardHandler)}}
-	res, err := sealer.Seal(t.Context(), d, dirBytes, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range res.Orgs {
-		if o.Err != nil || o.Counts.Exported != 0 || !o.Data.Keyless() {
-			t.Fatalf("seal of an empty day in layout 3: %s %+v", o.Org, o)
-		}
-	}
+	exporttest.SealEmptyLayout3Day(t, f.archive, "2026-11-23", "../../testdata/eventlog/directory.json")
 	checkEmptyDay(t, f, "2026-11-23", &presigned)
 	reliability.Record(t, "input", "export of a day without records the layout-3 writer sealed (no export object)", reliability.Kept,
 		"200 with the constant empty gzip (or an empty body), never a presigned URL; the listing reports it empty")

@@ -12,7 +12,6 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -78,11 +77,7 @@ func (c *listCounter) List(ctx context.Context, prefix string, fn func(key strin
 // before it was refused. The unsealed
 // days are now found from one listing of the sealed ones.
 func TestTaskFarFromWithoutArchivalStart(t *testing.T) {
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	logDir := selectionLog(t)
 	dirPath := filepath.Join(logDir, "directory.json")
 	b, err := os.ReadFile(dirPath)

@@ -33,14 +33,8 @@ import (
 // created, and everything that reads the day reads that one: the API in both codings, the
 // presigned URL, export tasks. verify reports that the key's current version is another.
 func TestS3ServesTheManifestVersion(t *testing.T) {
-	srv := miniotest.Start(t)
 	ctx := context.Background()
-	bucket := srv.Bucket(t, true)
-	c := srv.Client()
-	store, err := s3.NewStore(ctx, c, bucket, "cv", s3.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, c, bucket := lockedStore(t)
 	var engine *exporttask.Engine
 	f := newFixtureOn(t, store, func(s *httpapi.Server) {
 		s.Presign = func(ctx context.Context, key, versionID string) (string, time.Time, error) {
@@ -188,14 +182,8 @@ func fetchBody(t *testing.T, f *fixture, body string) (*http.Response, []byte, e
 // key's first version is the one the seal created (every object is created once): the API
 // reads that one, and serves the sealed day, never the replacement's records.
 func TestS3ReplacedManifestVersionNotServed(t *testing.T) {
-	srv := miniotest.Start(t)
 	ctx := context.Background()
-	bucket := srv.Bucket(t, true)
-	c := srv.Client()
-	store, err := s3.NewStore(ctx, c, bucket, "cv", s3.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, c, bucket := lockedStore(t)
 	f := newFixtureOn(t, store, nil)
 	golden, err := os.ReadFile("../../testdata/golden/acme.jsonl")
 	if err != nil {
@@ -231,4 +219,19 @@ func TestS3ReplacedManifestVersionNotServed(t *testing.T) {
 	}
 	reliability.Record(t, "security", "unsigned day manifest replaced by a second version (S3)", reliability.Kept,
 		"the API reads the manifest's first version, the one the seal created, and serves the sealed day")
+}
+
+// lockedStore is a store under prefix cv of a new Object Lock bucket (versioned) on a
+// MinIO started for the test, with the bucket's client and name, for tests that write
+// under the store's back.
+func lockedStore(t *testing.T) (*s3.Store, *awss3.Client, string) {
+	t.Helper()
+	srv := miniotest.Start(t)
+	bucket := srv.Bucket(t, true)
+	c := srv.Client()
+	store, err := s3.NewStore(context.Background(), c, bucket, "cv", s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, c, bucket
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -89,11 +88,7 @@ func selectionLog(t *testing.T) string {
 // selectionFixture serves the sealed selectionDays with a task engine (limits l).
 func selectionFixture(t *testing.T, l exporttask.Limits) (*fixture, *exporttask.Engine) {
 	t.Helper()
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	var engine *exporttask.Engine
 	f := newFixtureLog(t, store, selectionLog(t), selectionDays, func(s *httpapi.Server) {
 		engine = &exporttask.Engine{Store: store, Directory: s.Directory, Now: s.Now, Limits: l,

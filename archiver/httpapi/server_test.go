@@ -72,11 +72,7 @@ type fixture struct {
 // newFixture seals the sample day into a fresh folder store and serves it.
 func newFixture(t *testing.T, tune func(*httpapi.Server)) *fixture {
 	t.Helper()
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
+	store := newFolderStore(t)
 	f := newFixtureOn(t, store, tune)
 	f.store = store
 	return f
@@ -505,4 +501,15 @@ func TestInternalErrorsLeakNothing(t *testing.T) {
 	if strings.Contains(string(body), "unreachable") {
 		t.Fatalf("readyz leaks detail: %s", body)
 	}
+}
+
+// newFolderStore is a folder store in a new temporary folder, closed when the test ends.
+func newFolderStore(t *testing.T) *fsstore.Store {
+	t.Helper()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
@@ -25,26 +26,7 @@ func TestLayout3SealOnS3(t *testing.T) {
 	srv := miniotest.Start(t)
 	store := newStore(t, srv, true, "archive")
 	ctx := context.Background()
-	logDir := t.TempDir()
-	src := filepath.Join("..", "..", "testdata", "eventlog")
-	cp := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cp(filepath.Join(src, "directory.json"), filepath.Join(logDir, "directory.json"))
-	for _, name := range []string{"_CLOSED", "part-0001.jsonl", "part-0002.jsonl.gz"} {
-		for _, day := range []string{"2026-11-22", "2026-11-23"} {
-			cp(filepath.Join(src, "2026-11-22", name), filepath.Join(logDir, day, name))
-		}
-	}
+	logDir := exporttest.SampleLog(t, "2026-11-22", "2026-11-23")
 	if err := os.MkdirAll(filepath.Join(logDir, "2026-11-24"), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -59,31 +59,16 @@ func TestFreshnessReadsOnlyNewAccounting(t *testing.T) {
 	var costs []storetest.Counts
 	for _, days := range []int{10, 40} {
 		store, ids := sealedStore(t, orgs, days, first)
-		for d, i := first, 0; i < days; d, i = d.Next(), i+1 {
-			putAccounting(t, store, d, 1, 1, nil, d.Start().Add(25*time.Hour))
-		}
-		c := storetest.NewCounting(store)
-		dir, err := model.ParseDirectory([]byte(directoryOf(ids, first)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
-		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
-			Now: func() time.Time { return now }, LookBack: 3}
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(f)
+		f, c, reg, now := refreshedFreshness(t, store, ids, first, days)
 		ctx := context.Background()
-		if err := f.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
 		if v := value(t, reg, "chatvault_quarantined_records"); v != float64(days) {
 			t.Fatalf("first read: %v quarantined records, want %d", v, days)
 		}
 		c.Reset()
 		// Another process seals the next day, quarantining 2 records.
-		next := archiver.DayOf(now)
+		next := archiver.DayOf(*now)
 		putAccounting(t, store, next, 1, 2, nil, now.Add(time.Minute))
-		now = now.Add(2 * time.Minute)
+		*now = now.Add(2 * time.Minute)
 		if err := f.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -95,8 +80,8 @@ func TestFreshnessReadsOnlyNewAccounting(t *testing.T) {
 		costs = append(costs, cost)
 		// The first day is sealed again by hand, now quarantining 5: out of the window,
 		// it shows by the first refresh of the next day, which lists every day.
-		putAccounting(t, store, first, 2, 5, nil, now)
-		now = now.Add(24 * time.Hour)
+		putAccounting(t, store, first, 2, 5, nil, *now)
+		*now = now.Add(24 * time.Hour)
 		if err := f.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -167,24 +152,9 @@ func TestFreshnessAccountingWindowAndOldGaps(t *testing.T) {
 		if err := os.RemoveAll(filepath.Join(root, "orgs", ids[0], "days", gap.String())); err != nil {
 			t.Fatal(err)
 		}
-		for d, i := first, 0; i < days; d, i = d.Next(), i+1 {
-			putAccounting(t, store, d, 1, 1, nil, d.Start().Add(25*time.Hour))
-		}
-		c := storetest.NewCounting(store)
-		dir, err := model.ParseDirectory([]byte(directoryOf(ids, first)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
-		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
-			Now: func() time.Time { return now }, LookBack: 3}
-		reg := prometheus.NewRegistry()
-		reg.MustRegister(f)
+		f, c, reg, now := refreshedFreshness(t, store, ids, first, days)
 		ctx := context.Background()
-		if err := f.Refresh(ctx); err != nil {
-			t.Fatal(err)
-		}
-		now = now.Add(time.Minute)
+		*now = now.Add(time.Minute)
 		c.Reset()
 		if err := f.Refresh(ctx); err != nil {
 			t.Fatal(err)
@@ -202,8 +172,8 @@ func TestFreshnessAccountingWindowAndOldGaps(t *testing.T) {
 			t.Fatal(err)
 		}
 		w.Close()
-		putAccounting(t, store, gap, 2, 5, nil, now)
-		now = now.Add(time.Minute)
+		putAccounting(t, store, gap, 2, 5, nil, *now)
+		*now = now.Add(time.Minute)
 		if err := f.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -216,4 +186,29 @@ func TestFreshnessAccountingWindowAndOldGaps(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "freshness metrics with a day unsealed far back", reliability.Kept,
 		"counted: a refresh lists the same accounting keys with 10 or 40 days of history; the day's accounting is read by the refresh that sees it sealed")
+}
+
+// refreshedFreshness puts an accounting object (one record, one quarantined) on each of
+// the days days from first in store, whose organizations are ids, and returns a Freshness
+// over it through a counting store, refreshed once, with its registry and the time its
+// clock reads (days after first, 09:00), which the test moves.
+func refreshedFreshness(t *testing.T, store archiver.Store, ids []string, first archiver.Day, days int) (*Freshness, *storetest.Counting, *prometheus.Registry, *time.Time) {
+	t.Helper()
+	for d, i := first, 0; i < days; d, i = d.Next(), i+1 {
+		putAccounting(t, store, d, 1, 1, nil, d.Start().Add(25*time.Hour))
+	}
+	c := storetest.NewCounting(store)
+	dir, err := model.ParseDirectory([]byte(directoryOf(ids, first)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
+	f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+		Now: func() time.Time { return now }, LookBack: 3}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(f)
+	if err := f.Refresh(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return f, c, reg, &now
 }

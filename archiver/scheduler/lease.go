@@ -93,19 +93,7 @@ func (l *Lease) link(ctx context.Context, seq int64, expires time.Time) error {
 // Acquire takes or renews the lease until now+TTL; it returns ErrLeaseHeld when another
 // replica holds it.
 func (l *Lease) Acquire(ctx context.Context) error {
-	last, err := l.last(ctx)
-	if err != nil {
-		return err
-	}
-	now := l.Clock.Now()
-	var seq int64 = 1
-	if last != nil {
-		if last.Holder != l.Holder && now.Before(last.Expires) {
-			return ErrLeaseHeld
-		}
-		seq = last.Seq + 1
-	}
-	return l.link(ctx, seq, now.Add(l.TTL))
+	return l.AcquireOrTakeOver(ctx, func(string) bool { return false }) // lease_takeover.go: no holder is known dead
 }
 
 // Release gives the lease up, if this replica still holds it.

@@ -58,12 +58,7 @@ func TestFirstTickOfARunIsBounded(t *testing.T) {
 	first := day("2026-01-01")
 	var costs []storetest.Counts
 	for _, days := range []int{10, 40} {
-		ro, ids := sealedStore(t, orgs, days, first)
-		store, err := fsstore.New(ro.(*fsstore.Store).Dir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
+		store, ids := writableSealedStore(t, orgs, days, first)
 		c := storetest.NewCounting(store)
 		dir := directoryOf(ids, first)
 		clk := NewFakeClock(first.Start().AddDate(0, 0, days+1).Add(30 * time.Minute))
@@ -192,12 +187,7 @@ func TestFreshnessFirstReadFromWatermark(t *testing.T) {
 	first := day("2026-01-01")
 	var costs []storetest.Counts
 	for _, days := range []int{10, 40} {
-		ro, ids := sealedStore(t, orgs, days, first)
-		store, err := fsstore.New(ro.(*fsstore.Store).Dir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { store.Close() })
+		store, ids := writableSealedStore(t, orgs, days, first)
 		dir := directoryOf(ids, first)
 		clk := NewFakeClock(first.Start().AddDate(0, 0, days+1).Add(30 * time.Minute))
 		s := &Scheduler{NewSealer: func() Sealer { return indexSealer{store: store, orgs: ids} }, Ledger: archiver.Ledger{Store: store},
@@ -229,4 +219,17 @@ func TestFreshnessFirstReadFromWatermark(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "serve's first freshness read over organizations with years of sealed days", reliability.Kept,
 		"counted: it starts from the scheduler's watermark, not from each organization's archivalStart; the same requests and keys with 10 or 40 sealed days")
+}
+
+// writableSealedStore is sealedStore's store opened again for writing (a sealing tick
+// stores its watermark), closed when the test ends.
+func writableSealedStore(t *testing.T, orgs, days int, first archiver.Day) (*fsstore.Store, []string) {
+	t.Helper()
+	ro, ids := sealedStore(t, orgs, days, first)
+	store, err := fsstore.New(ro.(*fsstore.Store).Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store, ids
 }

@@ -150,13 +150,7 @@ func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiv
 			return n, err
 		}
 	}
-	reportUnreferenced(keys, referenced, rep)
-	if lk, ok := l.Store.(archiver.Locker); ok {
-		if err := archiver.CheckVersions(ctx, lk, prefix, rep); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return n, checkDayObjects(ctx, l, prefix, keys, referenced, rep)
 }
 
 // verifyOrgDay3 verifies org's layout-3 manifests of day (verifyOrgDay): one listing of
@@ -184,13 +178,7 @@ func verifyOrgDay3(ctx context.Context, l archiver.Ledger, org string, day archi
 			return n, err
 		}
 	}
-	reportUnreferenced(keys, referenced, rep)
-	if lk, ok := l.Store.(archiver.Locker); ok {
-		if err := archiver.CheckVersions(ctx, lk, prefix, rep); err != nil {
-			return n, err
-		}
-	}
-	return n, nil
+	return n, checkDayObjects(ctx, l, prefix, keys, referenced, rep)
 }
 
 // verifyDayManifest3 verifies the layout-3 manifest at key: where it is stored, its link
@@ -440,4 +428,14 @@ func readWitnessed(ctx context.Context, l archiver.Ledger, w archiver.WitnessHea
 		return nil, fmt.Errorf("%s holds seq %d, not the witnessed %d", m3.Key, m3.Seq, w.Seq)
 	}
 	return m3, nil
+}
+
+// checkDayObjects reports the objects under a day's prefix (keys) that no manifest of the
+// day referenced and, on a store that keeps versions, checks the prefix's versions.
+func checkDayObjects(ctx context.Context, l archiver.Ledger, prefix string, keys []string, referenced map[string]bool, rep *Report) error {
+	reportUnreferenced(keys, referenced, rep)
+	if lk, ok := l.Store.(archiver.Locker); ok {
+		return archiver.CheckVersions(ctx, lk, prefix, rep)
+	}
+	return nil
 }

@@ -40,13 +40,7 @@ func linkTo(t *testing.T, logDir, base string) {
 // organizations that see the record, the links to hosts not on the list are recorded as
 // failed, a rerun fetches nothing, and verify still passes.
 func TestRunCapturesAttachments(t *testing.T) {
-	for _, layout := range []string{"2", "3"} {
-		t.Run("layout"+layout, func(t *testing.T) {
-			cleanEnv(t)
-			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
-			testRunCapturesAttachments(t)
-		})
-	}
+	inEachLayout(t, testRunCapturesAttachments)
 }
 
 func testRunCapturesAttachments(t *testing.T) {
@@ -78,13 +72,7 @@ func testRunCapturesAttachments(t *testing.T) {
 	if n := requests.Load(); n != 2 {
 		t.Fatalf("server got %d requests, want 2 (the file, once per organization)", n)
 	}
-	store, err := fsstore.Open(storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	day, _ := archiver.ParseDay("2026-11-22")
-	ix, err := attach.LatestIndex(context.Background(), store, acme, day, nil)
+	ix, err := acmeIndex(t, storeDir)
 	if err != nil || ix == nil {
 		t.Fatalf("Acme's attachment index: %v, %v", ix, err)
 	}
@@ -143,13 +131,7 @@ func TestRunRefusesOpenAttachmentToken(t *testing.T) {
 // catch-up, which seals nothing, retries the capture that failed (a new index revision),
 // then has nothing left to do.
 func TestRunCatchUpRetriesAttachments(t *testing.T) {
-	for _, layout := range []string{"2", "3"} {
-		t.Run("layout"+layout, func(t *testing.T) {
-			cleanEnv(t)
-			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
-			testRunCatchUpRetriesAttachments(t)
-		})
-	}
+	inEachLayout(t, testRunCatchUpRetriesAttachments)
 }
 
 func testRunCatchUpRetriesAttachments(t *testing.T) {
@@ -180,13 +162,7 @@ func testRunCatchUpRetriesAttachments(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "attachments 2026-11-22 "+acme+": 1 captured, 2 failed, 1 fetched") {
 		t.Fatalf("second catch-up: exit %d\n%s%s", code, out, errOut)
 	}
-	store, err := fsstore.Open(storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	day, _ := archiver.ParseDay("2026-11-22")
-	ix, err := attach.LatestIndex(context.Background(), store, acme, day, nil)
+	ix, err := acmeIndex(t, storeDir)
 	if err != nil || ix == nil || ix.Revision != 2 || ix.Counts.Captured != 1 {
 		t.Fatalf("Acme's index after the retry: %+v, %v; want revision 2 with the file captured", ix, err)
 	}
@@ -283,4 +259,28 @@ func TestVerifyReportsTamperedAttachment(t *testing.T) {
 	}
 	reliability.Record(t, "security", "captured attachment changed in the store", reliability.CleanFailure,
 		"verify re-hashes it against its index and reports it")
+}
+
+// inEachLayout runs test in a subtest per store layout, each with a clean environment and
+// store.layout set to it.
+func inEachLayout(t *testing.T, test func(t *testing.T)) {
+	for _, layout := range []string{"2", "3"} {
+		t.Run("layout"+layout, func(t *testing.T) {
+			cleanEnv(t)
+			t.Setenv("CHATVAULT_STORE_LAYOUT", layout)
+			test(t)
+		})
+	}
+}
+
+// acmeIndex reads Acme's latest attachment index of the sample day from the folder store.
+func acmeIndex(t *testing.T, storeDir string) (*attach.StoredIndex, error) {
+	t.Helper()
+	store, err := fsstore.Open(storeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	day, _ := archiver.ParseDay("2026-11-22")
+	return attach.LatestIndex(context.Background(), store, acme, day, nil)
 }

@@ -1,16 +1,14 @@
 package main
 
 import (
-	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/storetest"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -59,38 +57,12 @@ func TestExportOfEmptyDaySealedInLayout3(t *testing.T) {
 	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
 		t.Fatalf("run: exit %d\n%s", code, errOut)
 	}
-	logDir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(logDir, "2026-11-23"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(logDir, "2026-11-23", "_CLOSED"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.ReadFile("../../testdata/eventlog/directory.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := eventlog.NewDir(logDir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	fs, err := fsstore.New(store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := archiver.ParseDay("2026-11-23")
-	s := &archiver.Sealer{Source: src, Store: fs, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
-		Now: func() time.Time { return time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC) }, Logger: slog.New(slog.DiscardHandler)}}
-	res, err := s.Seal(t.Context(), d, dir, "")
+	exporttest.SealEmptyLayout3Day(t, fs, "2026-11-23", "../../testdata/eventlog/directory.json")
 	fs.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range res.Orgs {
-		if o.Err != nil || !o.Data.Keyless() {
-			t.Fatalf("seal of an empty day in layout 3: %s %+v", o.Org, o)
-		}
-	}
 	file := filepath.Join(t.TempDir(), "acme.jsonl")
 	code, out, errOut := chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-23", "-o", file}, common...)...)
 	if code != exitOK {

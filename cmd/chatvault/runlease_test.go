@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,31 +15,7 @@ import (
 // twoDayLog copies the sample day to 2026-11-22 and 2026-11-23.
 func twoDayLog(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	src := "../../testdata/eventlog"
-	copyTo := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyTo(filepath.Join(src, "directory.json"), filepath.Join(dir, "directory.json"))
-	entries, err := os.ReadDir(filepath.Join(src, "2026-11-22"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, day := range []string{"2026-11-22", "2026-11-23"} {
-		for _, e := range entries {
-			copyTo(filepath.Join(src, "2026-11-22", e.Name()), filepath.Join(dir, day, e.Name()))
-		}
-	}
-	return dir
+	return copyEventLog(t) // serve_test.go
 }
 
 // TestRunDateTakesTheSealLease: `run --date` takes the store's seal lease, as the

@@ -20,6 +20,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
+	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -30,30 +31,7 @@ const umbrellaID = "0d1c2e3f-0000-4000-8000-00000000dddd"
 // a closed partition with the same files.
 func copyEventLog(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	copyFile := func(from, to string) {
-		b, err := os.ReadFile(from)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(to, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyFile("../../testdata/eventlog/directory.json", filepath.Join(root, "directory.json"))
-	entries, err := os.ReadDir("../../testdata/eventlog/2026-11-22")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, day := range []string{"2026-11-22", "2026-11-23"} {
-		for _, e := range entries {
-			copyFile(filepath.Join("../../testdata/eventlog/2026-11-22", e.Name()), filepath.Join(root, day, e.Name()))
-		}
-	}
-	return root
+	return exporttest.SampleLog(t, "2026-11-22", "2026-11-23")
 }
 
 type e2e struct {

@@ -263,6 +263,11 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	defer cancelWork()
 	stop := make(chan struct{})
 	schedDone := make(chan struct{})
+	// The attachment capture stops at shutdown, before its work folder is closed: a
+	// capture cut short stores nothing half-done and the next run completes it.
+	captureWork, cancelCapture := context.WithCancel(work)
+	defer cancelCapture()
+	captureDone := make(chan struct{})
 	if e.cfg.Schedule.Enabled {
 		s := &scheduler.Scheduler{
 			NewSealer: func() scheduler.Sealer {
@@ -303,9 +308,13 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			defer close(schedDone)
 			s.Run(work, stop)
 		}()
-		go captures.Run(work)
+		go func() {
+			defer close(captureDone)
+			captures.Run(captureWork)
+		}()
 	} else {
 		close(schedDone)
+		close(captureDone)
 	}
 	metricsSrv := serveMetrics(e, reg, metricsLn, &wg, serveErr)
 
@@ -389,6 +398,8 @@ loop:
 	defer cancel()
 	close(stop)
 	cancelTasks()
+	cancelCapture()
+	<-captureDone
 	<-tasksDone
 	<-janitorDone
 	<-freshDone

@@ -80,14 +80,27 @@ func CheckStreamed(t *testing.T, size int64, newEncoder func(io.Writer, *Big) (e
 		runtime.ReadMemStats(&after)
 		return after.TotalAlloc - before.TotalAlloc, big.Opened
 	}
-	small, opened := alloc(1 << 10)
+	// The least of three runs each: what else the process allocates meanwhile (the race
+	// detector, the runtime) only ever adds, and varied by about 1 MiB from run to run,
+	// which made a 2 MiB margin fail now and then under -race. A file held in memory
+	// costs its whole size (48 or 96 MiB), far above the 4 MiB margin.
+	least := func(size int64) (uint64, int) {
+		best, opened := alloc(size)
+		for range 2 {
+			if n, _ := alloc(size); n < best {
+				best = n
+			}
+		}
+		return best, opened
+	}
+	small, opened := least(1 << 10)
 	if opened == 0 {
 		t.Fatal("the fixture links no file: the test measures nothing")
 	}
-	large, _ := alloc(size)
+	large, _ := least(size)
 	mib := fmt.Sprintf("%d MiB", size>>20)
 	t.Logf("allocated %d bytes with 1 KiB files, %d with %s files (%d packed)", small, large, mib, opened)
-	if large > small+2<<20 {
+	if large > small+4<<20 {
 		t.Fatalf("%s attachments allocated %d bytes more than 1 KiB ones: the file is held in memory", mib, large-small)
 	}
 }

@@ -53,13 +53,8 @@ func ListFolders(ctx context.Context, s Store, prefix string, fn func(name strin
 func listFoldersAfter(ctx context.Context, s Store, prefix string, fn func(name string) error) error {
 	after := prefix
 	for {
-		var next string
-		errFound := errors.New("found")
-		err := ListAfter(ctx, s, prefix, after, func(key string) error {
-			next = key
-			return errFound
-		})
-		if err != nil && !errors.Is(err, errFound) {
+		next, err := firstKeyAfter(ctx, s, prefix, after)
+		if err != nil {
 			return err
 		}
 		if next == "" {
@@ -75,6 +70,33 @@ func listFoldersAfter(ctx context.Context, s Store, prefix string, fn func(name 
 		}
 		after = prefix + name + "0"
 	}
+}
+
+// firstKeyAfter returns the first key under prefix past after, "" when there is none: one
+// listing, stopped at its first key.
+func firstKeyAfter(ctx context.Context, s Store, prefix, after string) (string, error) {
+	var first string
+	err := ListAfter(ctx, s, prefix, after, func(key string) error {
+		first = key
+		return ErrStopListing
+	})
+	if errors.Is(err, ErrStopListing) {
+		err = nil
+	}
+	return first, err
+}
+
+// HasFolder reports whether prefix has a folder directly under it (an object right under
+// prefix is none): ListFolders, stopped at the first folder, so one listing on a store
+// that lists folders and, on any other, one request per object right under prefix before
+// the first folder's key.
+func HasFolder(ctx context.Context, s Store, prefix string) (bool, error) {
+	var found bool
+	err := ListFolders(ctx, s, prefix, func(string) error {
+		found = true
+		return ErrStopListing
+	})
+	return found, err
 }
 
 // Orgs calls fn, in order, with every organization that has objects in the store: the

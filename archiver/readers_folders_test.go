@@ -51,6 +51,12 @@ func TestListFolders(t *testing.T) {
 		if err := archiver.ListFolders(t.Context(), s, "none/", func(n string) error { t.Errorf("folder %q of nothing", n); return nil }); err != nil {
 			t.Error(err)
 		}
+		// HasFolder: an object right under the prefix is no folder.
+		for prefix, want := range map[string]bool{"orgs/": true, "orgs/b/": true, "orgs/a/": false, "none/": false} {
+			if got, err := archiver.HasFolder(t.Context(), s, prefix); err != nil || got != want {
+				t.Errorf("HasFolder(%q) = %v, %v; want %v", prefix, got, err, want)
+			}
+		}
 	}
 	t.Run("folder", func(t *testing.T) {
 		s, err := fsstore.New(t.TempDir())
@@ -84,6 +90,14 @@ func TestListFolders(t *testing.T) {
 		// One ListAfter per folder, one past the last, one for the object right under orgs/.
 		if got := c.Counts()["ListAfter"]; n != 4 || got != 6 {
 			t.Errorf("fallback: %d folders in %d listings, want 4 in 6", n, got)
+		}
+		// HasFolder stops at the first folder: one listing.
+		c = storetest.NewCounting(plain)
+		if ok, err := archiver.HasFolder(t.Context(), c, "orgs/"); err != nil || !ok {
+			t.Fatalf("HasFolder(orgs/) = %v, %v", ok, err)
+		}
+		if got := c.Counts()["ListAfter"]; got != 1 {
+			t.Errorf("HasFolder: %d listings, want 1", got)
 		}
 	})
 	t.Run("s3", func(t *testing.T) {

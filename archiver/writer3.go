@@ -60,11 +60,11 @@ func (w *writer) prepareLayout(ctx context.Context) error {
 		// A store that holds no organization yet has no layout-2 day to keep readable:
 		// layout 3 from the first day on, so that the backlog a new store catches up
 		// (days before today) is looked up in one layout, not in both.
-		fresh, err := noOrganizations(ctx, w.s.Store)
+		sealed, err := HasFolder(ctx, w.s.Store, OrgsPrefix)
 		if err != nil {
 			return fmt.Errorf("look for sealed organizations: %w", err)
 		}
-		if fresh {
+		if !sealed {
 			since = FreshStoreSince
 		}
 		if sl, err = WriteStoreLayout(ctx, w.s.Store, since); err != nil {
@@ -78,17 +78,6 @@ func (w *writer) prepareLayout(ctx context.Context) error {
 // FreshStoreSince is the since of a store that was sealed in layout 3 from its first
 // seal: every day is in layout 3.
 var FreshStoreSince = DayOf(time.Unix(0, 0))
-
-// noOrganizations reports whether the store holds nothing under orgs/: one listing,
-// stopped at its first folder.
-func noOrganizations(ctx context.Context, s Store) (bool, error) {
-	errFound := errors.New("found")
-	err := ListFolders(ctx, s, OrgsPrefix, func(string) error { return errFound })
-	if errors.Is(err, errFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
 
 // headTip returns org's chain head and its tip (the last manifest key under d/, "" when
 // there is none): Head, and the tip it saw.

@@ -13,6 +13,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/htmlexport"
 	"github.com/chatvault/chatvault/archiver/rsmf"
+	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -56,25 +57,13 @@ func copyStore(t *testing.T, src archiver.Store) *fsstore.Store {
 	return dst
 }
 
-// execute runs task id on e and returns its status and result bytes.
+// execute runs acme's task id on e, which must complete, and returns its status and
+// result bytes.
 func execute(t *testing.T, e *exporttask.Engine, id string) (*exporttask.Status, []byte) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := e.Execute(ctx, acme, id)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, b := attachtest.Execute(t, e, acme, id)
 	if st.State != exporttask.StateCompleted {
 		t.Fatalf("state %s: %s", st.State, st.Error)
-	}
-	_, rc, err := e.OpenResult(ctx, acme, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
 	}
 	return st, b
 }

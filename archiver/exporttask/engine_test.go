@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -24,6 +23,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -148,35 +148,10 @@ func gunzip(t *testing.T, r io.Reader) []byte {
 	return b
 }
 
-// run creates a task and executes it in the test's goroutine.
+// run creates a task of acme and executes it in the test's goroutine.
 func run(t *testing.T, e *exporttask.Engine, req exporttask.Request) (*exporttask.Status, []byte) {
 	t.Helper()
-	ctx := context.Background()
-	id, err := e.Create(ctx, acme, "test", req)
-	if err != nil {
-		t.Fatalf("Create: %v", err)
-	}
-	st, err := e.Execute(ctx, acme, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.State != exporttask.StateCompleted {
-		return st, nil
-	}
-	_, rc, err := e.OpenResult(ctx, acme, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(b)
-	if int64(len(b)) != st.Result.Size || hex.EncodeToString(sum[:]) != st.Result.SHA256 {
-		t.Fatalf("result: %d bytes, SHA-256 %x; status says %d and %s", len(b), sum, st.Result.Size, st.Result.SHA256)
-	}
-	return st, b
+	return attachtest.Run(t, e, acme, req)
 }
 
 // TestJSONLIsTheSealedDays: with no filter, the result is exactly the sealed days'

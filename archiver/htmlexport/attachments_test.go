@@ -14,12 +14,9 @@ import (
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
-// runTask runs an html export task of attachtest's day for org on f's store.
-func runTask(t *testing.T, f *attachtest.Fixture, org string) (*exporttask.Status, []byte) {
-	t.Helper()
-	return f.RunTask(t, org, "html", func(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
-		return NewWriter(w, Options(o))
-	})
+// encoder is the html format as an export task makes it.
+func encoder(w io.Writer, o exporttask.FormatOptions) (exporttask.Encoder, error) {
+	return NewWriter(w, Options(o))
 }
 
 // TestCapturedAttachmentsInHTML: the organization's captured files are in the archive's
@@ -28,10 +25,7 @@ func runTask(t *testing.T, f *attachtest.Fixture, org string) (*exporttask.Statu
 // another organization's files are never included.
 func TestCapturedAttachmentsInHTML(t *testing.T) {
 	f := attachtest.New(t)
-	st, b := runTask(t, f, attachtest.Acme)
-	if st.State != exporttask.StateCompleted {
-		t.Fatalf("state %s: %s", st.State, st.Error)
-	}
+	b := f.Export(t, attachtest.Acme, "html", encoder)
 	files, names := entries(t, b)
 	plan := "files/" + attachtest.SHA256("/plan.png") + ".png"
 	notes := "files/" + attachtest.SHA256("/notes.txt") + ".txt"
@@ -96,15 +90,16 @@ func TestCapturedAttachmentsInHTML(t *testing.T) {
 // TestCorruptAttachmentFailsHTML: a captured file whose stored bytes no longer hash to its
 // index's SHA-256 fails the task, naming the file, instead of exporting wrong bytes.
 func TestCorruptAttachmentFailsHTML(t *testing.T) {
-	f := attachtest.New(t)
-	f.Corrupt(t, attachtest.Acme, "/plan.png")
-	st, _ := runTask(t, f, attachtest.Acme)
-	if st.State != exporttask.StateFailed {
-		t.Fatalf("state %s, want failed", st.State)
-	}
-	if !strings.Contains(st.Error, attachtest.SHA256("/plan.png")) || !strings.Contains(st.Error, "do not match") {
-		t.Fatalf("error %q does not name the damaged file", st.Error)
-	}
+	attachtest.CheckCorrupt(t, "html", encoder, "/plan.png")
 	reliability.Record(t, "fault", "html export: a captured file's stored bytes damaged", reliability.CleanFailure,
 		"the task fails naming the file and the SHA-256 its index gives; no export with other bytes is produced")
+}
+
+// TestAttachmentsStreamed: a captured file is streamed into the production, never held:
+// the bytes allocated to write the fixture with a 96 MiB attachment exceed those with a
+// 1 KiB one by less than 4 MiB (counted with runtime.MemStats.TotalAlloc).
+func TestAttachmentsStreamed(t *testing.T) {
+	attachtest.CheckStreamed(t, 96<<20, encoder)
+	reliability.Record(t, "operations", "html export including a 96 MiB captured file", reliability.Kept,
+		"streamed into the archive: bytes allocated do not grow with the file's size (under 2 MiB more than for 1 KiB)")
 }

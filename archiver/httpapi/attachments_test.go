@@ -9,9 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +24,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -38,14 +37,12 @@ type attachFixture struct {
 
 // attachLine is a text of sender in chat linking urls.
 func attachLine(i int, chat, sender, name, email string, urls ...string) string {
-	ts := time.Date(2026, 11, 22, 9, 0, i, 0, time.UTC).UnixMilli()
-	var atts []string
+	var links []string
 	for _, u := range urls {
-		b, _ := json.Marshal(u)
-		atts = append(atts, `{"name":"f","url":`+string(b)+`}`)
+		links = append(links, attachtest.Link("f", u))
 	}
-	return fmt.Sprintf(`{"eventType":"sent","chatId":%q,"timestamp":%d,"eventTimestamp":%d,"messageId":"m-att-%d","sender":{"participantType":"email","id":%q,"displayName":%q,"email":%q},"contentType":"text","content":{"contentType":"text","text":"see","markdownText":"see","attachments":[%s]}}`,
-		chat, ts, ts, i, sender, name, email, strings.Join(atts, ","))
+	ts := time.Date(2026, 11, 22, 9, 0, i, 0, time.UTC).UnixMilli()
+	return attachtest.Line(ts, chat, fmt.Sprintf("m-att-%d", i), sender, name, email, "see", links...)
 }
 
 func newAttachFixture(t *testing.T, tune func(*httpapi.Server)) *attachFixture {
@@ -65,44 +62,21 @@ func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.S
 		// Larger than a streamed chunk (64 KiB), for a cut after some bytes.
 		"/big.bin": bytes.Repeat([]byte("0123456789abcdef"), 200<<10/16),
 	}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := files[r.URL.Path]
-		if !ok {
-			http.NotFound(w, r)
-			return
+	srv := attachtest.Serve(t, files, func(path string) string {
+		if strings.HasSuffix(path, ".pdf") {
+			return "application/pdf"
 		}
-		if strings.HasSuffix(r.URL.Path, ".pdf") {
-			w.Header().Set("Content-Type", "application/pdf")
-		} else {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		}
-		w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
-	logDir := t.TempDir()
+		return "text/plain; charset=utf-8"
+	})
 	dirBytes, err := os.ReadFile("../../testdata/eventlog/directory.json")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(logDir, "directory.json"), dirBytes, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dayDir := filepath.Join(logDir, sample)
-	if err := os.MkdirAll(dayDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	lines := []string{
+	logDir := attachtest.Log(t, dirBytes, sample,
 		// acme: one captured file and one failed link (404).
 		attachLine(1, "chat-acme-team", "u-ada", "Ada Lovelace", "ada@acme.example", srv.URL+"/a.pdf", srv.URL+"/gone.bin", srv.URL+"/big.bin"),
 		// globex only (initech does not archive): one captured file.
-		attachLine(2, "chat-initech-globex", "u-hank", "Hank Scorpio", "hank@globex.example", srv.URL+"/g.txt"),
-	}
-	if err := os.WriteFile(filepath.Join(dayDir, "part-0001.jsonl"), []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dayDir, "_CLOSED"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
+		attachLine(2, "chat-initech-globex", "u-hank", "Hank Scorpio", "hank@globex.example", srv.URL+"/g.txt"))
 	// Indexes are signed, and served only when signed by the trusted key.
 	pub, key, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
@@ -114,20 +88,7 @@ func newAttachFixtureOn(t *testing.T, store archiver.Store, tune func(*httpapi.S
 			tune(s)
 		}
 	})
-	fetcher, err := attach.NewFetcher(attach.Options{AllowedHosts: []string{strings.TrimPrefix(srv.URL, "http://")},
-		Concurrency: 2, MaxSize: 1 << 20, ConnectTimeout: 2 * time.Second, HeaderTimeout: 2 * time.Second,
-		Timeout: 5 * time.Second, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: fetcher, SigningKey: key, Now: f.clock.Now,
-		Log: slog.New(slog.DiscardHandler)}
-	day := mustDay(t, sample)
-	for _, org := range []string{acme, globex} {
-		if _, err := c.CaptureDay(context.Background(), org, day); err != nil {
-			t.Fatal(err)
-		}
-	}
+	attachtest.Capture(t, store, srv.URL, key, f.clock.Now, mustDay(t, sample), acme, globex)
 	return &attachFixture{fixture: f, files: files}
 }
 

@@ -8,14 +8,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -77,45 +72,19 @@ func SHA256(path string) string {
 // New seals the day and captures its links.
 func New(t testing.TB) *Fixture {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, ok := Files[r.URL.Path]
-		if !ok || b == nil {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/octet-stream")
-		w.Write(b)
-	}))
-	t.Cleanup(srv.Close)
+	srv := Serve(t, Files, func(string) string { return "application/octet-stream" })
 	base := srv.URL
 
 	day, _ := archiver.ParseDay(Date)
-	att := func(name, path string) string {
-		u, _ := json.Marshal(base + path)
-		return fmt.Sprintf(`{"name":%q,"url":%s}`, name, u)
-	}
-	rec := func(i int, chat, id, sender, name, email string, atts ...string) string {
-		ts := day.Start().UnixMilli() + int64(i)*1000
-		return fmt.Sprintf(`{"eventType":"sent","chatId":%q,"timestamp":%d,"eventTimestamp":%d,"messageId":%q,"sender":{"participantType":"email","id":%q,"displayName":%q,"email":%q},"contentType":"text","content":{"contentType":"text","text":"see %s","markdownText":"see %s","attachments":[%s]}}`,
-			chat, ts, ts, id, sender, name, email, id, id, strings.Join(atts, ","))
+	rec := func(i int, chat, id, sender, name, email string, links ...string) string {
+		return Line(day.Start().UnixMilli()+int64(i)*1000, chat, id, sender, name, email, "see "+id, links...)
 	}
 	lines := []string{
-		rec(1, "chat-acme", "m-1", "u-ada", "Ada Lovelace", "ada@acme.example", att("plan.png", "/plan.png"), att("report.pdf", "/missing.pdf")),
-		rec(2, "chat-acme", "m-2", "u-ada", "Ada Lovelace", "ada@acme.example", att("plan again.png", "/plan.png"), att("notes.txt", "/notes.txt")),
-		rec(3, "chat-globex", "m-3", "u-hank", "Hank Scorpio", "hank@globex.example", att("secret.bin", "/globex.bin")),
+		rec(1, "chat-acme", "m-1", "u-ada", "Ada Lovelace", "ada@acme.example", Link("plan.png", base+"/plan.png"), Link("report.pdf", base+"/missing.pdf")),
+		rec(2, "chat-acme", "m-2", "u-ada", "Ada Lovelace", "ada@acme.example", Link("plan again.png", base+"/plan.png"), Link("notes.txt", base+"/notes.txt")),
+		rec(3, "chat-globex", "m-3", "u-hank", "Hank Scorpio", "hank@globex.example", Link("secret.bin", base+"/globex.bin")),
 	}
-	src := t.TempDir()
-	write := func(name, body string) {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.MkdirAll(filepath.Join(src, Date), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	write("directory.json", directoryJSON)
-	write(Date+"/part-0001.jsonl", strings.Join(lines, "\n")+"\n")
-	write(Date+"/_CLOSED", "")
+	src := Log(t, []byte(directoryJSON), Date, lines...)
 	events, err := eventlog.NewDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -133,21 +102,8 @@ func New(t testing.TB) *Fixture {
 	if _, err := s.Seal(ctx, day, []byte(directoryJSON), ""); err != nil {
 		t.Fatal(err)
 	}
-	f, err := attach.NewFetcher(attach.Options{AllowedHosts: []string{strings.TrimPrefix(base, "http://")},
-		Concurrency: 2, MaxSize: 1 << 20, ConnectTimeout: 5 * time.Second, HeaderTimeout: 5 * time.Second,
-		Timeout: 10 * time.Second, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, Now: now, Log: slog.New(slog.DiscardHandler)}
-	for _, org := range []string{Acme, Globex} {
-		r, err := c.CaptureDay(ctx, org, day)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if org == Acme && (r.Captured != 3 || r.Failed != 1) {
-			t.Fatalf("fixture: Acme captured %d and failed %d links, want 3 and 1", r.Captured, r.Failed)
-		}
+	if r := Capture(t, store, base, nil, now, day, Acme, Globex)[0]; r.Captured != 3 || r.Failed != 1 {
+		t.Fatalf("fixture: Acme captured %d and failed %d links, want 3 and 1", r.Captured, r.Failed)
 	}
 	dir, err := model.ParseDirectory([]byte(directoryJSON))
 	if err != nil {

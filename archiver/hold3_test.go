@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -21,12 +20,7 @@ import (
 // copy under late/. A members object, which several days of an organization name, is held
 // while any held day names it: lifting one day's hold keeps it held for another.
 func TestHoldLayout3(t *testing.T) {
-	fs, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fs.Close()
-	ls := storetest.NewLockingStore(fs)
+	ls := storetest.NewLockingStore(storetest.NewFolder(t))
 	const org = "0a1c2e3f-0000-4000-8000-00000000aaaa"
 	dec30, dec31, jan1, jan2 := mustDay("2026-12-30"), mustDay("2026-12-31"), mustDay("2027-01-01"), mustDay("2027-01-02")
 	c := storetest.NewChain(t, ls, org)
@@ -80,26 +74,12 @@ func TestHoldLayout3(t *testing.T) {
 		shared[d] = []string{key}
 	}
 
-	ledger := archiver.Ledger{Store: ls}
-	at := time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC)
+	h := storetest.NewHolds(t, ls, time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC))
 	hold := func(org, matter string, day archiver.Day, on bool) archiver.HoldResult {
 		t.Helper()
-		at = at.Add(time.Minute)
-		r, err := ledger.Hold(t.Context(), archiver.HoldRequest{Org: org, Matter: matter, From: day, To: day, On: on, At: at, By: "test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return h.Hold(org, matter, day, day, on)
 	}
-	want := func(step string, keys ...[]string) {
-		t.Helper()
-		all := slices.Concat(keys...)
-		slices.Sort(all)
-		all = slices.Compact(all)
-		if got := ls.HeldKeys(); !slices.Equal(got, all) {
-			t.Errorf("%s: held\n%q\nwant\n%q", step, got, all)
-		}
-	}
+	want := h.Want
 	hold(org, "case-1", dec30, true)
 	want("the old day with a late revision", dec30Keys)
 	hold(org, "case-1", jan1, true)

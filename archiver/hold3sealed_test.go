@@ -3,7 +3,6 @@ package archiver_test
 import (
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,17 +40,11 @@ func threeDayLog(t *testing.T) string {
 func TestHoldSealedLayout3(t *testing.T) {
 	f := newFixture(t, threeDayLog(t))
 	ls := storetest.NewLockingStore(f.store)
-	ledger := archiver.Ledger{Store: ls}
 	d22, d23, d24 := mustDay("2026-11-22"), mustDay("2026-11-23"), mustDay("2026-11-24")
-	at := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	h := storetest.NewHolds(t, ls, time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
 	hold := func(matter string, from, to archiver.Day, on bool) archiver.HoldResult {
 		t.Helper()
-		at = at.Add(time.Minute)
-		r, err := ledger.Hold(t.Context(), archiver.HoldRequest{Org: acme, Matter: matter, From: from, To: to, On: on, At: at, By: "test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return h.Hold(acme, matter, from, to, on)
 	}
 	hold("case-1", d24, d24, true)
 
@@ -98,15 +91,7 @@ func TestHoldSealedLayout3(t *testing.T) {
 	if len(members) != 1 {
 		t.Fatalf("members objects %q, want the one both layout-3 days name", members)
 	}
-	want := func(step string, keys ...[]string) {
-		t.Helper()
-		all := slices.Concat(keys...)
-		slices.Sort(all)
-		all = slices.Compact(all)
-		if got := ls.HeldKeys(); !slices.Equal(got, all) {
-			t.Errorf("%s: held\n%q\nwant\n%q", step, got, all)
-		}
-	}
+	want := h.Want
 	want("held before the seal", own[d24], members, shared[d24])
 	hold("case-2", d22, d23, true)
 	want("an old day and a layout-3 day held too", own[d22], own[d23], own[d24], members, shared[d22], shared[d23], shared[d24])

@@ -80,24 +80,12 @@ func TestHold(t *testing.T) {
 	}
 	shared := []string{res.Quarantine.Key, res.Accounting}
 	ledger := archiver.Ledger{Store: ls}
-	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	h := storetest.NewHolds(t, ls, time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
 	hold := func(org, matter string, on bool) archiver.HoldResult {
 		t.Helper()
-		at = at.Add(time.Minute)
-		r, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: org, Matter: matter, From: sampleDay, To: sampleDay, On: on, At: at, By: "test"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return h.Hold(org, matter, sampleDay, sampleDay, on)
 	}
-	want := func(step string, keys ...[]string) {
-		t.Helper()
-		all := slices.Concat(keys...)
-		slices.Sort(all)
-		if got := ls.HeldKeys(); !slices.Equal(got, all) {
-			t.Errorf("%s: held\n%q\nwant\n%q", step, got, all)
-		}
-	}
+	want := h.Want
 
 	if r := hold(acme, "case-1", true); r.Held != len(own[acme])+2 {
 		t.Errorf("A on: %+v, want %d objects held", r, len(own[acme])+2)
@@ -120,12 +108,12 @@ func TestHold(t *testing.T) {
 	hold(acme, "case-3", false)
 	want("A's matters all off", nil)
 
-	_, err = ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-9", From: sampleDay, To: sampleDay, At: at})
+	_, err = ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-9", From: sampleDay, To: sampleDay, At: h.At})
 	if !errors.Is(err, archiver.ErrNoSuchHold) {
 		t.Errorf("lifting a matter never held: %v, want ErrNoSuchHold", err)
 	}
 	for _, bad := range []string{"", "a/b", "..", ".x", "case 1", strings.Repeat("x", 101)} {
-		if _, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: bad, From: sampleDay, To: sampleDay, On: true, At: at}); err == nil {
+		if _, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: bad, From: sampleDay, To: sampleDay, On: true, At: h.At}); err == nil {
 			t.Errorf("matter %q accepted", bad)
 		}
 	}

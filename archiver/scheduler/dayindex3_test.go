@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -20,11 +19,7 @@ import (
 // revision; after the first look, a look costs one listing and one lookup per gap, as on
 // an old store (two for a gap before the layout marker's since).
 func TestDayIndexMixedStore(t *testing.T) {
-	s, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.NewFolder(t)
 	const org = "0a1c2e3f-0000-4000-8000-00000000aaaa"
 	d := func(s string) archiver.Day { return day(s) }
 	c := storetest.NewChain(t, s, org)

@@ -12,10 +12,12 @@ import (
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
-// TestExportOfEmptyLayout3Day: `export` of a day without records sealed in layout 3 (a
-// manifest and no export object) writes the JSONL of nothing, as for an empty day of the
-// old layout, checked against the manifest's empty hashes: exit 0, an empty file.
-func TestExportOfEmptyLayout3Day(t *testing.T) {
+// checkEmptyExport runs `run` of 2026-11-22 into a new folder store, lets addDay put a
+// day without records, 2026-11-23, into it, and checks that `export` of that day writes
+// the JSONL of nothing: exit 0, to a file (-o) an empty file and nothing on stdout, and to
+// stdout nothing.
+func checkEmptyExport(t *testing.T, addDay func(s *fsstore.Store, day string)) {
+	t.Helper()
 	cleanEnv(t)
 	store := t.TempDir()
 	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
@@ -26,10 +28,7 @@ func TestExportOfEmptyLayout3Day(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := archiver.ParseDay("2026-11-23")
-	c := storetest.NewChain(t, fs, acme)
-	c.Marker(d)
-	c.Day(d, 0)
+	addDay(fs, "2026-11-23")
 	fs.Close()
 
 	file := filepath.Join(t.TempDir(), "acme.jsonl")
@@ -44,6 +43,18 @@ func TestExportOfEmptyLayout3Day(t *testing.T) {
 	if code != exitOK || out != "" {
 		t.Fatalf("export to stdout: exit %d, stdout %q\n%s", code, out, errOut)
 	}
+}
+
+// TestExportOfEmptyLayout3Day: `export` of a day without records sealed in layout 3 (a
+// manifest and no export object) writes the JSONL of nothing, as for an empty day of the
+// old layout, checked against the manifest's empty hashes: exit 0, an empty file.
+func TestExportOfEmptyLayout3Day(t *testing.T) {
+	checkEmptyExport(t, func(s *fsstore.Store, day string) {
+		d, _ := archiver.ParseDay(day)
+		c := storetest.NewChain(t, s, acme)
+		c.Marker(d)
+		c.Day(d, 0)
+	})
 	reliability.Record(t, "input", "export (CLI) of a day without records sealed in layout 3 (no export object)", reliability.Kept,
 		"exit 0 and the JSONL of nothing, checked against the manifest's empty hashes, as for an empty day of the old layout")
 }
@@ -51,26 +62,9 @@ func TestExportOfEmptyLayout3Day(t *testing.T) {
 // TestExportOfEmptyDaySealedInLayout3: the same for a day without records that the writer
 // sealed in layout 3, after a day sealed in the old layout by `run`.
 func TestExportOfEmptyDaySealedInLayout3(t *testing.T) {
-	cleanEnv(t)
-	store := t.TempDir()
-	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
-	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
-		t.Fatalf("run: exit %d\n%s", code, errOut)
-	}
-	fs, err := fsstore.New(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exporttest.SealEmptyLayout3Day(t, fs, "2026-11-23", "../../testdata/eventlog/directory.json")
-	fs.Close()
-	file := filepath.Join(t.TempDir(), "acme.jsonl")
-	code, out, errOut := chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-23", "-o", file}, common...)...)
-	if code != exitOK {
-		t.Fatalf("export -o: exit %d\n%s", code, errOut)
-	}
-	if b, err := os.ReadFile(file); err != nil || len(b) != 0 || out != "" {
-		t.Errorf("export -o: file %q (%v), stdout %q; want an empty file and nothing on stdout", b, err, out)
-	}
+	checkEmptyExport(t, func(s *fsstore.Store, day string) {
+		exporttest.SealEmptyLayout3Day(t, s, day, "../../testdata/eventlog/directory.json")
+	})
 	reliability.Record(t, "input", "export (CLI) of a day without records the layout-3 writer sealed", reliability.Kept,
 		"exit 0 and the JSONL of nothing, checked against the manifest's empty hashes")
 }

@@ -68,6 +68,9 @@ type HoldResult struct {
 	// Held and Released count the objects whose legal hold Hold set on and off; Kept the
 	// objects of the request that another hold keeps held.
 	Held, Released, Kept int
+	// Missing are objects the covered days name (a members object, a captured file an
+	// attachment index names) that the store does not hold: verify reports them.
+	Missing []string
 }
 
 // CheckMatter refuses matter names that cannot be a key segment or would read badly:
@@ -434,7 +437,7 @@ func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, Cr
 		}); err != nil {
 			return nil, keep, fmt.Errorf("hold: %w", err)
 		}
-		objs, err := l.DayHoldings(ctx, req.Org, day)
+		objs, err := l.holdings(ctx, req.Org, day)
 		if err != nil {
 			return nil, keep, fmt.Errorf("hold: %w", err)
 		}
@@ -459,10 +462,13 @@ func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, Cr
 func (l Ledger) applyHold(ctx context.Context, lk Locker, req HoldRequest, covered []holdDay, st holdState) (HoldResult, error) {
 	var res HoldResult
 	set := func(key string, on bool) error {
-		if err := setLegalHold(ctx, lk, key, on); err != nil {
+		found, err := setLegalHoldFound(ctx, lk, key, on)
+		if err != nil {
 			return fmt.Errorf("hold: %s: %w", key, err)
 		}
 		switch {
+		case !found:
+			res.Missing = append(res.Missing, key)
 		case on && !req.On:
 			res.Kept++
 		case on:
@@ -553,7 +559,7 @@ func (l Ledger) namedByHeldDays(ctx context.Context, org string, covered []holdD
 		if err != nil {
 			continue // replayHolds keys days by their spelling
 		}
-		objs, err := l.DayHoldings(ctx, org, day)
+		objs, err := l.holdings(ctx, org, day)
 		if err != nil {
 			return nil, fmt.Errorf("hold: %w", err)
 		}
@@ -583,8 +589,10 @@ func (w *writer) applyHolds(ctx context.Context) error {
 		return err
 	}
 	st := replayHolds(events)
+	// A key a manifest or an attachment index names but the store does not hold is
+	// verify's finding, not a reason to leave the rest unheld.
 	set := func(key string) error {
-		if err := setLegalHold(ctx, lk, key, true); err != nil {
+		if _, err := setLegalHoldFound(ctx, lk, key, true); err != nil {
 			return fmt.Errorf("legal hold of %s: %w", key, err)
 		}
 		return nil
@@ -604,13 +612,28 @@ func (w *writer) applyHolds(ctx context.Context) error {
 		}
 	}
 	for _, c := range w.commits {
-		if c.Err != nil || c.manifestSHA256 == "" || !st.orgHolds(c.Org, w.day) {
+		if !st.orgHolds(c.Org, w.day) {
+			continue
+		}
+		if c.Err != nil || c.manifestSHA256 == "" {
+			// A refused revision commits nothing but records its refusal under
+			// revisions/: evidence of the held day too.
+			keys, err := l.revisionEvents(ctx, c.Org, w.day)
+			if err != nil {
+				return fmt.Errorf("legal hold: %w", err)
+			}
+			for _, key := range keys {
+				if err := set(key); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		// What the day holds now, this commit's objects among them, as the ledger finds
-		// it (one listing and a read per revision, for held organizations only): the
-		// writer does not spell the keys of its layout here.
-		objs, err := l.DayHoldings(ctx, c.Org, w.day)
+		// it (one listing and a read per revision, for held organizations only, and the
+		// day's revision events and attachment objects): the writer does not spell the
+		// keys of its layout here.
+		objs, err := l.holdings(ctx, c.Org, w.day)
 		if err != nil {
 			return fmt.Errorf("legal hold: %w", err)
 		}

@@ -223,6 +223,12 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		return res, fmt.Errorf("attach: write %s: %w", key, err)
 	}
 	res.Revision = ix.Revision
+	// A legal hold of the day, placed before this revision was written, holds what it
+	// names (the hold lists the day's attachment objects after recording its event, and
+	// this reads the events after writing: one of the two places the hold).
+	if _, err := c.Ledger.HoldDay(ctx, org, day); err != nil {
+		return res, fmt.Errorf("attach: %s %s: index revision %d written, but not held as a recorded legal hold of the day asks (a rerun of the hold places it): %w", org, day, ix.Revision, err)
+	}
 	c.log().Info("attachments captured", "org", org, "date", day.String(), "revision", ix.Revision,
 		"references", counts.References, "captured", counts.Captured, "failed", counts.Failed,
 		"fetched", res.Fetched, "bytes", res.FetchedBytes)

@@ -97,6 +97,9 @@ func (s *Store) SetLegalHoldVersion(ctx context.Context, key, versionID string, 
 		in.VersionId = aws.String(versionID)
 	}
 	_, err := s.client.PutObjectLegalHold(ctx, in)
+	if isNotFound(err) {
+		return fmt.Errorf("s3: put object legal hold %s version %s: %w: %w", key, versionID, archiver.ErrNotFound, err)
+	}
 	if err != nil {
 		return fmt.Errorf("s3: put object legal hold %s version %s: %w", key, versionID, err)
 	}

@@ -88,6 +88,12 @@ func runHold(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		fmt.Fprintf(e.stdout, "legal hold of matter %s lifted from %d objects of %s, %s to %s; %d stay held by other holds (recorded as %s)\n",
 			matter, res.Released, org, from, to, res.Kept, res.Event)
 	}
+	if len(res.Missing) > 0 {
+		// Named by a manifest or an attachment index, but not in the store: the rest is
+		// held all the same, and verify says more.
+		fmt.Fprintf(e.stderr, "warning: %d objects the days name are not in the store (run chatvault verify): %s\n",
+			len(res.Missing), strings.Join(res.Missing, ", "))
+	}
 	return exitOK
 }
 

@@ -1,0 +1,220 @@
+package archiver
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Beside the day's keys (DayHoldings), a legal hold of an organization's day covers what
+// other parts of the store keep for that day:
+//
+//   - the revision events of the day (revision.go): revisions/superseded/<date>/<org>/…
+//     and revisions/refused/<date>/<org>/…, the day's own;
+//   - its attachment objects (archiver/attach): every revision of the day's attachment
+//     index and the day's named records, the day's own; and the captured files the
+//     revisions name as captured, with the records of their URLs' first capture, which
+//     other days of the organization may name too, so they are held like the members
+//     object: while any held day of the organization names them.
+//
+// The ledger spells the attachment keys it holds here; archiver/attach writes them
+// (its index.go and named.go), and a test there checks that both spell them alike.
+
+// AttachmentsPrefix starts the keys of attachment objects (archiver/attach).
+const AttachmentsPrefix = "attachments/"
+
+// AttachmentIndexPrefix is the prefix of the revisions of org's attachment index of day.
+func AttachmentIndexPrefix(org string, day Day) string {
+	return AttachmentsPrefix + org + "/index/" + day.Start().Format("2006/01/02") + ".r"
+}
+
+// AttachmentFileKey is the key of org's captured file whose bytes hash to sum (hex).
+func AttachmentFileKey(org, sum string) string {
+	return AttachmentsPrefix + org + "/files/" + sum
+}
+
+// AttachmentNamedKey is the record that org's day names the captured file sum (hex).
+func AttachmentNamedKey(org, sum string, day Day) string {
+	return AttachmentsPrefix + org + "/named/" + sum + "/" + day.String()
+}
+
+// AttachmentURLKey is the record of url's first capture for org.
+func AttachmentURLKey(org, url string) string {
+	sum := sha256.Sum256([]byte(url))
+	return AttachmentsPrefix + org + "/urls/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+// revisionEventPrefixes are the prefixes of the revision events of org's day.
+func revisionEventPrefixes(org string, day Day) []string {
+	return []string{
+		supersededPrefix + day.String() + "/" + org + "/",
+		refusedPrefix + day.String() + "/" + org + "/",
+	}
+}
+
+// attachmentIndexRefs is what a hold reads of an attachment index revision: the files it
+// names as captured. The index's signature is verify's business: a hold holds more, never
+// less, and only keys of the organization's own attachments.
+type attachmentIndexRefs struct {
+	Entries []struct {
+		URL     string `json:"url"`
+		Outcome string `json:"outcome"`
+		Key     string `json:"key"`
+		SHA256  string `json:"sha256"`
+	} `json:"entries"`
+}
+
+// holdings is what a legal hold of org's day covers: DayHoldings, and the day's revision
+// events and attachment objects (above). Costs beyond DayHoldings: three listings (the
+// two revision-event prefixes and the day's attachment index) and one read per index
+// revision.
+func (l Ledger) holdings(ctx context.Context, org string, day Day) (DayHoldings, error) {
+	do, err := l.DayHoldings(ctx, org, day)
+	if err != nil {
+		return do, err
+	}
+	own, shared, err := l.dayExtras(ctx, org, day)
+	if err != nil {
+		return do, err
+	}
+	do.Keys = append(do.Keys, own...)
+	for _, key := range shared {
+		if !slices.Contains(do.Shared, key) {
+			do.Shared = append(do.Shared, key)
+		}
+	}
+	return do, nil
+}
+
+// dayExtras returns the revision events and attachment objects of org's day: its own
+// (revision events, index revisions, named records) and those other days may name too
+// (captured files, URL records).
+func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared []string, err error) {
+	list := func(prefix string, fn func(string) error) error {
+		if err := l.Store.List(ctx, prefix, fn); err != nil {
+			return fmt.Errorf("list %s: %w", prefix, err)
+		}
+		return nil
+	}
+	for _, p := range revisionEventPrefixes(org, day) {
+		if err := list(p, func(key string) error {
+			own = append(own, key)
+			return nil
+		}); err != nil {
+			return nil, nil, err
+		}
+	}
+	var indexes []string
+	if err := list(AttachmentIndexPrefix(org, day), func(key string) error {
+		indexes = append(indexes, key)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	own = append(own, indexes...)
+	seen := map[string]bool{}
+	add := func(to *[]string, key string) {
+		if !seen[key] {
+			seen[key] = true
+			*to = append(*to, key)
+		}
+	}
+	// Every revision, not only the latest: a held revision names its files, and they
+	// must outlive it even when a later revision no longer names them.
+	for _, key := range indexes {
+		b, err := readAll(ctx, l.Store, key)
+		if err != nil {
+			return nil, nil, err
+		}
+		var ix attachmentIndexRefs
+		if err := json.Unmarshal(b, &ix); err != nil {
+			continue // verify reports an index that does not decode; its key is held
+		}
+		for _, e := range ix.Entries {
+			if e.Outcome != "captured" || !isHexSHA256(e.SHA256) || e.Key != AttachmentFileKey(org, e.SHA256) {
+				continue // not a file of this organization's: verify reports it
+			}
+			add(&own, AttachmentNamedKey(org, e.SHA256, day))
+			add(&shared, e.Key)
+			add(&shared, AttachmentURLKey(org, e.URL))
+		}
+	}
+	return own, shared, nil
+}
+
+// isHexSHA256 reports whether s is a SHA-256 in lower-case hex, as attachment keys name
+// files.
+func isHexSHA256(s string) bool {
+	if len(s) != 2*sha256.Size {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// revisionEvents lists the revision events of org's day (a refused revision is recorded
+// without a commit, so the seal's holds find it here).
+func (l Ledger) revisionEvents(ctx context.Context, org string, day Day) ([]string, error) {
+	var keys []string
+	for _, p := range revisionEventPrefixes(org, day) {
+		if err := l.Store.List(ctx, p, func(key string) error {
+			keys = append(keys, key)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("list %s: %w", p, err)
+		}
+	}
+	return keys, nil
+}
+
+// HoldDay places the legal hold on what org's day holds, when a recorded hold of the
+// organization covers the day; it reports whether one does. Writers of a day's objects
+// other than the seal call it after they store some (attachment capture appends index
+// revisions and captures files after the day was sealed): like the seal, a writer that
+// stores first and reads the hold events after cannot miss a hold whose command recorded
+// its event before listing the day's objects (Hold does): one of the two places the hold.
+// Holds are only ever placed here, never lifted. A store that does not lock objects has
+// nothing to hold: it costs nothing there; on one that does, one listing and read of the
+// hold events, and for a held day its holdings.
+func (l Ledger) HoldDay(ctx context.Context, org string, day Day) (bool, error) {
+	lk, ok := l.Store.(Locker)
+	if !ok || !lk.Locking() {
+		return false, nil
+	}
+	events, err := l.HoldEvents(ctx, org)
+	if err != nil || len(events) == 0 {
+		return false, err
+	}
+	if !replayHolds(events).orgHolds(org, day) {
+		return false, nil
+	}
+	objs, err := l.holdings(ctx, org, day)
+	if err != nil {
+		return true, fmt.Errorf("legal hold: %w", err)
+	}
+	for _, key := range append(objs.Keys, objs.Shared...) {
+		if _, err := setLegalHoldFound(ctx, lk, key, true); err != nil {
+			return true, fmt.Errorf("legal hold of %s: %w", key, err)
+		}
+	}
+	return true, nil
+}
+
+// setLegalHoldFound is setLegalHold for a key that a manifest or an index names, which may
+// not be in the store (a file an index names but that was never stored): found is false
+// then, and nothing fails: verify reports the missing object.
+func setLegalHoldFound(ctx context.Context, lk Locker, key string, on bool) (found bool, err error) {
+	err = setLegalHold(ctx, lk, key, on)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

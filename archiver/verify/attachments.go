@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -14,12 +16,46 @@ import (
 // that has some, or of opt.Org: attach.VerifyOrg re-hashes each file against the indexes
 // that name it and checks the indexes' signatures and revision chains. Finding the next
 // organization is one listing that starts past the last one's keys, so the walk costs one
-// request per organization besides VerifyOrg's own.
-func verifyAttachments(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+// request per organization besides VerifyOrg's own. The newest checkpoint's record of each
+// organization's indexes (attachstate.go) must still hold: a day's latest revision below
+// the one it recorded, or a recorded day without an index (an organization's attachments
+// deleted whole among them), is a problem. cp, when not nil, records what was verified.
+func verifyAttachments(ctx context.Context, l archiver.Ledger, opt Options, rep *Report, cp *checkpointer) error {
+	anchor, err := attachmentAnchor(ctx, l, opt, rep)
+	if err != nil {
+		return err
+	}
+	records := map[string]*CheckpointAttachments{}
+	if anchor != nil {
+		for _, o := range anchor.Orgs {
+			if o.Attachments != nil && (opt.Org == "" || o.Org == opt.Org) {
+				records[o.Org] = o.Attachments
+			}
+		}
+	}
+	// compare reports what the record of org names that found (its days' latest
+	// revisions) lacks, and records what the checkpoint keeps.
+	compare := func(org string, st attach.VerifyStats) {
+		p0 := len(rep.Problems) - st.Problems
+		if rec := records[org]; rec != nil {
+			if recorded, err := rec.decode(); err == nil {
+				checkDeleted(org, recorded, st.Days, anchor.Key, nil, rep)
+			}
+		}
+		if cp == nil {
+			return
+		}
+		if len(rep.Problems) > p0 {
+			cp.attach[org] = records[org] // kept as it was, so that the next verification checks it again
+		} else {
+			cp.attach[org] = encodeAttachments(st.Days, st.Tip)
+		}
+	}
 	prefix := attach.Prefix
 	if opt.Org != "" {
 		prefix += opt.Org + "/"
 	}
+	visited := map[string]bool{}
 	after := ""
 	for {
 		var next string
@@ -39,11 +75,23 @@ func verifyAttachments(ctx context.Context, l archiver.Ledger, opt Options, rep 
 			after = next
 			continue
 		}
-		if _, err := attach.VerifyOrg(ctx, l.Store, org, opt.trustedKeys(), rep); err != nil {
+		st, err := attach.VerifyOrg(ctx, l.Store, org, opt.trustedKeys(), rep)
+		if err != nil {
 			return fmt.Errorf("verify: attachments of %s: %w", org, err)
 		}
+		visited[org] = true
+		compare(org, st)
 		// Every key of org sorts before this: "/" is the byte before "0".
 		after = attach.Prefix + org + "0"
+	}
+	// An organization the checkpoint recorded indexes of, with no attachment object left.
+	for _, org := range slices.Sorted(maps.Keys(records)) {
+		if !visited[org] {
+			compare(org, attach.VerifyStats{})
+		}
+	}
+	if cp != nil {
+		cp.attachAll = true
 	}
 	if lk, ok := l.Store.(archiver.Locker); ok {
 		return archiver.CheckVersions(ctx, lk, prefix, rep)

@@ -78,6 +78,9 @@ type CheckpointOrg struct {
 	First string      `json:"first,omitempty"`
 	Last  string      `json:"last,omitempty"`
 	Gaps  [][2]string `json:"gaps,omitempty"`
+	// Attachments are the organization's attachment indexes as verified (attachstate.go);
+	// absent when not verified yet (a checkpoint of an older build, or a problem).
+	Attachments *CheckpointAttachments `json:"attachments,omitempty"`
 }
 
 // SampleCursor is the next organization-day the rotating sample re-hashes. The sample
@@ -164,6 +167,9 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 			!ownKey(o.Org, o.Key) || !ownKey(o.Org, o.Tip) {
 			return nil, fmt.Errorf("%w: %s: malformed organization entry %+v", ErrCheckpoint, key, o)
 		}
+		if err := o.Attachments.check(o.Org); err != nil {
+			return nil, fmt.Errorf("%w: %s: organization %s: %v", ErrCheckpoint, key, o.Org, err)
+		}
 	}
 	if cur := c.Sample; cur != nil && !ownKey(cur.Org, cur.Key) {
 		return nil, fmt.Errorf("%w: %s: malformed sample cursor %+v", ErrCheckpoint, key, *cur)
@@ -245,6 +251,11 @@ type checkpointer struct {
 	orgs  map[string]CheckpointOrg
 	since int
 	rep   *Report
+	// attach are the organizations' attachment records (attachstate.go) the next write
+	// sets (nil: none); attachAll, that every organization's attachments were verified, so
+	// that one with none records an empty record.
+	attach    map[string]*CheckpointAttachments
+	attachAll bool
 }
 
 func newCheckpointer(s archiver.Store, opt Options, kind string, rep *Report) *checkpointer {
@@ -257,7 +268,7 @@ func newCheckpointer(s archiver.Store, opt Options, kind string, rep *Report) *c
 		now = time.Now
 	}
 	return &checkpointer{store: s, key: opt.CheckpointKey, every: every, now: now, rep: rep,
-		cp: Checkpoint{Kind: kind, Tally: map[string]int{}}, orgs: map[string]CheckpointOrg{}}
+		cp: Checkpoint{Kind: kind, Tally: map[string]int{}}, orgs: map[string]CheckpointOrg{}, attach: map[string]*CheckpointAttachments{}}
 }
 
 // DefaultCheckpointEvery is how many organizations a full verification walks between
@@ -301,6 +312,11 @@ func (c *checkpointer) write(ctx context.Context, complete bool) error {
 	cp.Created = c.now().UTC()
 	cp.Orgs = make([]CheckpointOrg, 0, len(c.orgs))
 	for _, o := range c.orgs {
+		if rec, ok := c.attach[o.Org]; ok {
+			o.Attachments = rec
+		} else if c.attachAll && o.Attachments == nil {
+			o.Attachments = &CheckpointAttachments{}
+		}
 		cp.Orgs = append(cp.Orgs, o)
 	}
 	if err := WriteCheckpoint(ctx, c.store, &cp, c.key); err != nil {

@@ -35,6 +35,15 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 	if opt.Org == "" && s.archiving == nil {
 		rep.Warnings = append(rep.Warnings, "without a directory, only the organizations the days' accounting objects name are verified")
 	}
+	// The newest checkpoint's record of the attachment indexes (attachstate.go).
+	anchor, err := attachmentAnchor(ctx, l, opt, rep)
+	if err != nil {
+		return err
+	}
+	anchorKey := ""
+	if anchor != nil {
+		anchorKey = anchor.Key
+	}
 	found := map[string]map[archiver.Day]bool{} // organization → days with a manifest
 	sealed := map[archiver.Day]bool{}           // days with a manifest or an accounting object
 	lk, _ := l.Store.(archiver.Locker)
@@ -66,6 +75,11 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 			n, err := verifyOrgDay(ctx, l, org, day, rep)
 			if err != nil {
 				return err
+			}
+			if archiver.CheckKey(archiver.DayPrefix(org, day)+"x") == nil {
+				if err := verifyAttachmentDay(ctx, l, org, day, anchor.attachments(org), anchorKey, rep); err != nil {
+					return err
+				}
 			}
 			if n > 0 {
 				sealed[day] = true

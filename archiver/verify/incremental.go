@@ -78,6 +78,22 @@ func runIncremental(ctx context.Context, l archiver.Ledger, opt Options, rep *Re
 	if err := w.wait(); err != nil {
 		return err
 	}
+	// The attachment indexes captured since (attachstate.go), organization by organization.
+	for _, id := range slices.Sorted(maps.Keys(orgs)) {
+		var newDays []archiver.Day
+		if sum := s.chains[id]; sum != nil {
+			newDays = sum.newDays
+		}
+		var rec *CheckpointAttachments
+		if o, ok := base[id]; ok {
+			rec = o.Attachments
+		}
+		next, err := verifyAttachmentsAfter(ctx, l, opt, cp, id, rec, newDays, rep)
+		if err != nil {
+			return err
+		}
+		c.attach[id] = next
+	}
 	if cp != nil && opt.Sample > 0 {
 		next, err := sample(ctx, l, cp, opt.Sample, rep)
 		if err != nil {
@@ -372,6 +388,12 @@ func sample(ctx context.Context, l archiver.Ledger, cp *Checkpoint, n int, rep *
 	}
 	for taken := int64(0); taken < int64(n) && taken < total; taken++ {
 		m, err := sampleOne(ctx, l, cp.Orgs[i].Org, cur, rep)
+		if err == nil && m != nil {
+			// The day's attachment index, against the checkpoint's record of it.
+			if day, derr := archiver.ParseDay(m.Date); derr == nil {
+				err = verifyAttachmentDay(ctx, l, cp.Orgs[i].Org, day, cp.Orgs[i].Attachments, cp.Key, rep)
+			}
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -51,6 +51,11 @@ type Options struct {
 	Sample      int
 	// Now is the clock of the checkpoints (time.Now when nil).
 	Now func() time.Time
+	// AttachmentWindow is how long before a checkpoint a day may still get a new revision
+	// of its attachment index (attachments.retryFor and a day): an incremental
+	// verification lists the indexes of the days from then on, besides those after the
+	// checkpoint's tip (attachstate.go). 0: only those after the tip.
+	AttachmentWindow time.Duration
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
 	// (several after a key rotation). Directory, when set, is the snapshot whose
@@ -244,7 +249,7 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if err := verifyAccounting(ctx, l, opt, rep); err != nil { // accounting.go
 		return rep, err
 	}
-	if err := verifyAttachments(ctx, l, opt, rep); err != nil { // attachments.go
+	if err := verifyAttachments(ctx, l, opt, rep, w.cp); err != nil { // attachments.go
 		return rep, err
 	}
 	if lk, ok := l.Store.(archiver.Locker); ok {

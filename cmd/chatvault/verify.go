@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
@@ -43,7 +44,10 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if jobs < 0 {
 		return e.fail("verify", usagef("--jobs %d: must be 0 (the CPUs) or more", jobs))
 	}
-	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: audit.Verifier{}}
+	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: audit.Verifier{},
+		// A day may get a new attachment index revision until attachments.retryFor after
+		// its end: an incremental verification looks that far back for them.
+		AttachmentWindow: e.cfg.Attachments.RetryFor + 24*time.Hour}
 	checkpoint, _ := fs.GetBool("checkpoint")
 	opt.Resume, _ = fs.GetBool("resume")
 	opt.Incremental, _ = fs.GetBool("incremental")

@@ -67,7 +67,7 @@ func (s *Server) attachmentIndex(w http.ResponseWriter, r *http.Request, tok arc
 		return err
 	}
 	if ix == nil || ix.Org != tok.Org {
-		return errorf(EAttachmentNotFound, "no attachment index for %s (its attachments are not captured yet, or capture is off)", day)
+		return s.noAttachmentIndex(r.Context(), tok.Org, day)
 	}
 	sum := sha256.Sum256(b)
 	hexSum := hex.EncodeToString(sum[:])
@@ -83,6 +83,29 @@ func (s *Server) attachmentIndex(w http.ResponseWriter, r *http.Request, tok arc
 	n, err := w.Write(b)
 	rec.Bytes, rec.Complete = int64(n), err == nil && n == len(b)
 	return nil
+}
+
+// noAttachmentIndex says why org's day has no attachment index: a day not sealed yet is
+// 409 export_pending with Retry-After, as every export endpoint answers it (the index
+// can only follow the seal); a sealed day is 404 attachment_not_found, saying it is
+// sealed. Not 200 with an empty index: what is served is the signed index as stored,
+// and a sealed day whose capture never ran must not read as one that links nothing
+// (capture writes an index of no entries for that). Not 409: whether capture will ever
+// run (attachments.enabled) is the capturing process's configuration, not this
+// server's, and a client must not poll forever for an index that never comes.
+func (s *Server) noAttachmentIndex(ctx context.Context, org string, day archiver.Day) error {
+	m, err := s.Exports.Latest(ctx, org, day)
+	if err != nil {
+		return err
+	}
+	if m == nil {
+		return s.pending(day)
+	}
+	if m.Data.Records == 0 {
+		return errorf(EAttachmentNotFound, "%s is sealed with no records, so it has no attachment index (its manifest says it all)", day)
+	}
+	return errorf(EAttachmentNotFound, "%s is sealed but has no attachment index: its attachments are not captured yet "+
+		"(the capture after the seal has not run or not finished), or capture is off (attachments.enabled)", day)
 }
 
 // handleAttachment serves GET /v1/exports/attachments/{sha256}: one captured file of

@@ -176,7 +176,7 @@ func testAttachmentEndpoints(t *testing.T, f *attachFixture) {
 		{"wrong scope (index)", f.url + "/v1/exports/" + sample + "/attachments", "acme-audit", 403, "insufficient_scope"},
 		{"no token", attachmentURL(f, sha(pdf)), "", 401, "invalid_token"},
 		{"no token (index)", f.url + "/v1/exports/" + sample + "/attachments", "", 401, "invalid_token"},
-		{"no index of the day", f.url + "/v1/exports/2026-11-21/attachments", "acme", 404, "attachment_not_found"},
+		{"index of a day not sealed", f.url + "/v1/exports/2026-11-21/attachments", "acme", 409, "export_pending"},
 		{"index before archival start", f.url + "/v1/exports/2026-05-01/attachments", "globex", 404, "export_not_found"},
 		{"index of a bad date", f.url + "/v1/exports/2026-02-30/attachments", "acme", 400, "invalid_request"},
 	} {
@@ -213,7 +213,7 @@ func testAttachmentEndpoints(t *testing.T, f *attachFixture) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	// index, file, unknown (nobody), 404 (globex's), 404 (unknown), 400, 400, 403, 403, 404 day, 400 date.
+	// index, file, unknown (nobody), 404 (globex's), 404 (unknown), 400, 400, 403, 403, 409 day, 400 date.
 	if len(recs) != 11 {
 		t.Fatalf("acme's attachment audit records (%d): %+v", len(recs), recs)
 	}

@@ -245,14 +245,23 @@ func (l Ledger) head3(ctx context.Context, org string, h headHint) (*StoredManif
 // head2Marked is head2 for an organization of a store with a layout marker whose d/ holds
 // no manifest: it remembers that d/ was empty (tip ""), so that the next Head lists d/
 // once, whole (what is there was committed since), before head2.
+//
+// In a store sealed in layout 3 from its first day (its marker's since is FreshStoreSince)
+// no organization has a layout-2 chain: none, without looking.
 func (l Ledger) head2Marked(ctx context.Context, org string, h headHint) (*StoredManifest, error) {
 	old := headHint{}
 	if KeyLayout(h.key) == Layout2 {
 		old = headHint{seq: h.seq, key: h.key}
 	}
-	m, err := l.head2(ctx, org, old)
+	sl, err := l.StoreLayout(ctx)
 	if err != nil {
 		return nil, err
+	}
+	var m *StoredManifest
+	if sl == nil || sl.SinceDay() != FreshStoreSince {
+		if m, err = l.head2(ctx, org, old); err != nil {
+			return nil, err
+		}
 	}
 	if hk, ok := headHintKeyOf(l.Store, org); ok {
 		hint := headHint{layout3: true}

@@ -259,6 +259,16 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 			return v.(string), nil
 		}
 	}
+	// The head names the same members object (a membership that did not change since its
+	// seal): it is stored, committed before the head was. No request (a new process would
+	// otherwise make one per organization to find it there).
+	if h := c.head; h != nil && h.Org == c.Org && h.ChatIndex != nil && h.ChatIndex.Inline != nil && h.ChatIndex.Inline.Members.Key == key {
+		version := h.ChatIndex.Inline.Members.VersionID
+		if cacheable {
+			storedMembers.Store(mh, version)
+		}
+		return version, nil
+	}
 	var keep CreateOptions
 	if c.org.RetentionDays > 0 {
 		endOfYear := time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -315,28 +325,63 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 var ErrForked = errors.New("a concurrent commit forked the chain")
 
 // forkCheck lists what was committed after the head the commit read: d/ past the tip and
-// late/ past the head's seq (the listings Head makes anyway), and reads each manifest
-// found but the commit's own. One with the commit's seq is a fork: of two forking writers
-// the second to commit always sees the first, so at least one fails its day.
+// late/ past the head's seq, and reads each manifest found but the commit's own. One with
+// the commit's seq is a fork: of two forking writers the second to commit always sees the
+// first, so at least one fails its day.
+//
+// Both are looked for in one listing of the organization's keys past the tip (d/ sorts
+// before late/, and both before members/): the days committed since, then the late copies,
+// whose seqs are in their names (those up to the head's are skipped unread). An
+// organization that has layout-2 keys (days/ sorts between d/ and late/: an upgraded
+// store) stops that listing at its first one and lists late/ on its own, as before.
 func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key string) error {
 	l := Ledger{Store: w.s.Store}
-	var others []string
-	if err := ListAfter(ctx, w.s.Store, dayRoot3(c.Org), c.tip, func(k string) error {
-		if _, name, ok := parseDayKey3(c.Org, k); ok && isRevisionName(name) && k != key {
-			others = append(others, k)
-		}
-		return nil
-	}); err != nil {
+	fail := func(err error) error {
 		return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
 	}
+	var others []string
 	own := lateKey(c.Org, m.Seq)
-	if err := ListAfter(ctx, w.s.Store, latePrefix(c.Org), lateKey(c.Org, c.headSeq), func(k string) error {
+	late := func(k string) {
+		if seq, ok := parseLateKey(c.Org, k); ok && seq <= c.headSeq {
+			return // committed before the head the commit read
+		}
 		if k != own || !m.Late {
 			others = append(others, k)
 		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
+	}
+	root, lp := dayRoot3(c.Org), latePrefix(c.Org)
+	start := c.tip
+	if start == "" {
+		start = root
+	}
+	sawLate := false // the listing reached late/ or went past it: it showed every late copy
+	err := ListAfter(ctx, w.s.Store, orgPrefix(c.Org), start, func(k string) error {
+		switch {
+		case strings.HasPrefix(k, root):
+			if _, name, ok := parseDayKey3(c.Org, k); ok && isRevisionName(name) && k != key {
+				others = append(others, k)
+			}
+			return nil
+		case strings.HasPrefix(k, lp):
+			sawLate = true
+			late(k)
+			return nil
+		case k > lp:
+			sawLate = true
+		}
+		return ErrStopListing
+	})
+	if err != nil && !errors.Is(err, ErrStopListing) {
+		return fail(err)
+	}
+	if !sawLate && errors.Is(err, ErrStopListing) {
+		// Stopped before late/ (layout-2 keys in between): late/ on its own.
+		if err := ListAfter(ctx, w.s.Store, lp, lateKey(c.Org, c.headSeq), func(k string) error {
+			late(k)
+			return nil
+		}); err != nil {
+			return fail(err)
+		}
 	}
 	for _, k := range others {
 		if seq, ok := parseLateKey(c.Org, k); ok && seq != m.Seq {
@@ -344,7 +389,7 @@ func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key s
 		}
 		o, err := l.readManifest(ctx, k)
 		if err != nil {
-			return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
+			return fail(err)
 		}
 		if o.Seq == m.Seq && !strings.EqualFold(hexSum(o.SHA256), c.manifestSHA256) {
 			return fmt.Errorf("%w at seq %d: %s and %s (run chatvault verify; seal with the store's seal lease: never two sealers at once)", ErrForked, m.Seq, key, k)

@@ -513,3 +513,76 @@ func TestLayout3FreshStoreSince(t *testing.T) {
 	reliability.Record(t, "operations", "first seal of a new store in layout 3, of a day before today", reliability.Kept,
 		"layout.json says layout 3 from the first day on, so older days (a backlog) are listed in one layout, not in both")
 }
+
+// TestLayout3LateForkDetected: a late revision of an older day and a new day of one
+// organization, sealed at once without the lease, both take the seq after the head they
+// read. The late writer commits (its copy under late/, then its day key before the tip)
+// and checks first; the other, held before its manifest, commits after and must find the
+// late copy in its post-commit check, which lists the organization's keys past the tip in
+// one listing (d/ then late/). In an upgraded store the organization's layout-2 keys
+// (days/, between d/ and late/) stop that listing, and late/ is listed on its own.
+func TestLayout3LateForkDetected(t *testing.T) {
+	for _, upgraded := range []bool{false, true} {
+		name := "layout 3 from the first day"
+		if upgraded {
+			name = "upgraded store"
+		}
+		t.Run(name, func(t *testing.T) {
+			logDir := layout3Log(t)
+			f := newFixture(t, logDir)
+			ctx := context.Background()
+			if upgraded {
+				f.seal(t, mustDay("2026-11-22"), archiver.Options{Layout: archiver.Layout2, Now: layout3Clock})
+			} else {
+				mustSeal3(t, f, f.store, "2026-11-22")
+			}
+			mustSeal3(t, f, f.store, "2026-11-23")
+			g := &gatedStore{Store: &storeHandle{f.store}, reached: make(chan struct{}), release: make(chan struct{}),
+				gate: func(key string) bool {
+					return strings.HasPrefix(key, archiver.DayPrefix3(acmeOrg, mustDay("2026-11-24"))+"r")
+				}}
+			var resB *archiver.DayResult
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				s := &archiver.Sealer{Source: f.src, Store: g, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+				resB, _ = s.Seal(ctx, mustDay("2026-11-24"), f.directory, acmeOrg)
+			}()
+			select {
+			case <-g.reached:
+			case <-done:
+				t.Fatalf("the new day's writer ended before its commit: %+v", resB)
+			}
+			addRecord(t, logDir, "2026-11-22", "m-late-fork")
+			resA := mustSeal3(t, f, &storeHandle{f.store}, "2026-11-22")
+			close(g.release)
+			<-done
+			a, b := orgResult(resA, acmeOrg), orgResult(resB, acmeOrg)
+			if a.Err != nil || a.Outcome != archiver.OutcomeCommitted || a.Revision != 2 {
+				t.Fatalf("late writer: %+v", a)
+			}
+			if m, err := (archiver.Ledger{Store: f.store}).ReadManifest(ctx, archiver.LateKey(acmeOrg, a.Seq)); err != nil || !m.Late {
+				t.Fatalf("the revision of 2026-11-22 is not late: %+v, %v", m, err)
+			}
+			if !errors.Is(b.Err, archiver.ErrForked) || b.Seq != 0 && b.Seq != a.Seq {
+				t.Fatalf("new day's writer: %+v; want its day failed with the fork at seq %d", b, a.Seq)
+			}
+		})
+	}
+	if t.Failed() {
+		return
+	}
+	reliability.Record(t, "operations", "layout 3: a late revision and a new day of one organization sealed at once without the lease", reliability.CleanFailure,
+		"the new day's writer, committing second, finds the late copy with its seq in its post-commit check (one listing of the organization's keys past the tip; late/ on its own when layout-2 keys stop it) and fails its day loudly")
+}
+
+func orgResult(res *archiver.DayResult, org string) archiver.OrgResult {
+	if res != nil {
+		for _, o := range res.Orgs {
+			if o.Org == org {
+				return o
+			}
+		}
+	}
+	return archiver.OrgResult{}
+}

@@ -23,6 +23,7 @@ func RunLookups(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	t.Run("StatusIsOneListing", func(t *testing.T) { testStatusLookup(t, newStore) })
 	t.Run("AccountingIsOneListing", func(t *testing.T) { testAccountingLookup(t, newStore) })
 	runLookups3(t, newStore)
+	t.Run("SealRequestsPerOrg", func(t *testing.T) { testSealRequests(t, newStore) })
 }
 
 // testAccountingLookup: the latest accounting object of each day of a range (status's

@@ -63,9 +63,13 @@ type Loop struct {
 	Logger *slog.Logger
 	// OnRun, when set, hears every run's record once it is stored (tests wait on it).
 	OnRun func(*Record)
+	// Lease, when set, makes one replica at a time verify the store's slices (lease.go).
+	Lease Lease
 	// started, when set, is called once Run has decided whether a slice was due at start
 	// (and run it): a test that moves the clock before then races that decision.
 	started func()
+	// ticked, when set, is called once a tick has been handled (slice or not).
+	ticked func()
 
 	mu      sync.Mutex
 	queue   []OrgDay
@@ -77,6 +81,14 @@ type Loop struct {
 	// those that listing saw appear, verified by the next slice.
 	known map[OrgDay]bool
 	fresh []OrgDay
+	// Run's own, with Lease (lease.go): whether this replica holds it and when it last
+	// renewed it; the records read (or written) so far, by key, among the days follow
+	// lists; the organization-days that sealed runs of other replicas verified, which the
+	// fresh days need not be verified again for.
+	holding   bool
+	renewed   time.Time
+	seen      map[string]bool
+	elsewhere map[OrgDay]bool
 }
 
 func (l *Loop) defaults() {
@@ -128,8 +140,9 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 		l.Logger.Error("verification records of the last cycle not read: problems they found are not in chatvault_verify_problems", "err", err)
 	}
 	l.drain(ctx)
-	if l.due(ctx) {
+	if l.lead(ctx) && l.due(ctx) {
 		l.Slice(ctx)
+		l.renew(ctx)
 	}
 	if l.started != nil {
 		l.started()
@@ -137,12 +150,26 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 	for {
 		select {
 		case <-ctx.Done():
+			l.release(ctx)
 			return
 		case <-l.wake:
 			l.drain(ctx)
 		case <-tick:
 			l.drain(ctx)
-			l.Slice(ctx)
+			if l.Lease != nil {
+				// What the other replicas recorded since the last tick: the metrics of
+				// one that does not verify show the last slice, whoever ran it.
+				if err := l.follow(ctx); err != nil && ctx.Err() == nil {
+					l.Logger.Warn("verification records of the other replicas not read", "err", err)
+				}
+			}
+			if l.lead(ctx) {
+				l.Slice(ctx)
+				l.renew(ctx)
+			}
+			if l.ticked != nil {
+				l.ticked()
+			}
 		}
 	}
 }
@@ -172,7 +199,9 @@ func (l *Loop) drain(ctx context.Context) {
 		}
 	}
 	l.fresh = slices.DeleteFunc(l.fresh, func(od OrgDay) bool { _, ok := slices.BinarySearchFunc(q, od, compareOrgDay); return ok })
+	l.renew(ctx)
 	l.run(ctx, &Record{Kind: KindSealed}, q)
+	l.renew(ctx)
 }
 
 // Slice verifies the days noticed in the store since the last slice, then the next
@@ -186,6 +215,9 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 		l.finish(ctx, rec)
 		return rec
 	}
+	// Days a sealed run of another replica verified (its scheduler sealed them) are
+	// not verified again as noticed in the store.
+	l.fresh = slices.DeleteFunc(l.fresh, l.verifiedElsewhere)
 	if len(l.fresh) > 0 {
 		// Noticed one slice ago, so that a commit under way in another process (index
 		// before manifest before accounting) was complete before it is verified.
@@ -195,11 +227,12 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 	}
 	if l.known != nil {
 		for _, od := range all {
-			if !l.known[od] {
+			if !l.known[od] && !l.verifiedElsewhere(od) {
 				l.fresh = append(l.fresh, od)
 			}
 		}
 	}
+	clear(l.elsewhere)
 	l.known = make(map[OrgDay]bool, len(all))
 	for _, od := range all {
 		l.known[od] = true
@@ -319,6 +352,11 @@ func (l *Loop) finish(ctx context.Context, rec *Record) {
 	if err := write(ctx, l.Store, rec, l.Key); err != nil {
 		l.Logger.Error("verification run not recorded in the store", "kind", rec.Kind, "err", err)
 	} else {
+		l.mu.Lock()
+		if l.seen != nil {
+			l.seen[rec.Key] = true // follow does not read it back
+		}
+		l.mu.Unlock()
 		l.Logger.Info("verification run", "kind", rec.Kind, "result", rec.Result(), "orgDays", rec.OrgDays,
 			"objects", rec.Objects, "bytes", rec.Bytes, "problems", rec.Problems, "record", rec.Key)
 	}
@@ -379,16 +417,7 @@ func (l *Loop) load(ctx context.Context) error {
 				l.Logger.Warn("verification record skipped", "err", err)
 				continue
 			}
-			l.mu.Lock()
-			for _, p := range r.ProblemDetails {
-				if r.Finished.After(l.found[p]) {
-					l.found[p] = r.Finished
-				}
-			}
-			l.mu.Unlock()
-			if g := l.metrics.lastRun.WithLabelValues(r.Kind); r.Error == "" && float64(r.Finished.Unix()) > gaugeValue(g) {
-				g.Set(float64(r.Finished.Unix()))
-			}
+			l.noteRead(r)
 		}
 	}
 	return nil
@@ -468,6 +497,7 @@ type metrics struct {
 	lastRun  *prometheus.GaugeVec
 	problems prometheus.GaugeFunc
 	interval prometheus.GaugeFunc
+	leader   prometheus.Gauge
 }
 
 func newMetrics(l *Loop) *metrics {
@@ -484,6 +514,8 @@ func newMetrics(l *Loop) *metrics {
 		interval: prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "chatvault_verify_interval_seconds",
 			Help: "verify.interval: the time between slices (the staleness alert waits two)."},
 			func() float64 { return l.Interval.Seconds() }),
+		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_verify_lease_held",
+			Help: "1 when this replica holds the verification lease and verifies the slices (always, with one replica)."}),
 	}
 	// Every series from zero, so that the first problem after a restart is an increase.
 	for _, k := range []string{KindSealed, KindSlice} {
@@ -511,7 +543,7 @@ func (l *Loop) problemsLocked() int {
 // Register adds the loop's metrics to r.
 func (l *Loop) Register(r prometheus.Registerer) {
 	l.defaults()
-	r.MustRegister(l.metrics.runs, l.metrics.bytes, l.metrics.lastRun, l.metrics.problems, l.metrics.interval)
+	r.MustRegister(l.metrics.runs, l.metrics.bytes, l.metrics.lastRun, l.metrics.problems, l.metrics.interval, l.metrics.leader)
 }
 
 func gaugeValue(g prometheus.Gauge) float64 {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -41,11 +42,16 @@ func (w *onLine) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// blockedIn reports whether some goroutine of this process is in fn (a function name as
-// runtime stacks print it).
-func blockedIn(fn string) bool {
+// blockedIn reports whether some goroutine of this process is in every one of fns
+// (function names as runtime stacks print them): one goroutine's stack holds them all.
+func blockedIn(fns ...string) bool {
 	buf := make([]byte, 1<<20)
-	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), fn)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if !slices.ContainsFunc(fns, func(fn string) bool { return !strings.Contains(g, fn) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // TestServeShutdownKeepsTheRecordOfACutRequest: a request still running at
@@ -55,6 +61,14 @@ func blockedIn(fn string) bool {
 // connections are closed: otherwise the record of exactly the request that was cut, the
 // one an examiner asks about, is lost on SIGTERM. The store's read is held by a FIFO in
 // place of the export object, released once serve says it cut the request.
+//
+// Serve promises to wait for the cut handlers up to another http.shutdownTimeout, not for
+// ever: the test's timeout is the time the handler has, after the release, to wake up,
+// fail its read and append its record. It was 100ms, which a loaded machine under -race
+// exceeded now and then (the record was then lost, as promised, and the test failed);
+// a 150ms pause before the release failed it every time. It is 2s now. The wait for the
+// request to reach the store is for the handler's own open (export's goroutine), not any
+// goroutine's: serve's freshness refresh opens store objects too at start.
 func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
 	cleanEnv(t)
 	pinLayout2(t)
@@ -87,7 +101,7 @@ func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
 	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
 	t.Setenv("CHATVAULT_VERIFY_INTERVAL", "0") // continuous verification would read the FIFO too
 	t.Setenv("CHATVAULT_AUDIT_FLUSHINTERVAL", "1m")
-	t.Setenv("CHATVAULT_HTTP_SHUTDOWNTIMEOUT", "100ms")
+	t.Setenv("CHATVAULT_HTTP_SHUTDOWNTIMEOUT", "2s")
 	t.Setenv("CHATVAULT_EXPORT_TEMPDIR", t.TempDir())
 	addr := make(chan string, 1)
 	serveHooks.listening = func(a string) { addr <- a }
@@ -115,7 +129,7 @@ func TestServeShutdownKeepsTheRecordOfACutRequest(t *testing.T) {
 		}
 	}()
 	// Wait (for a condition, not a time) until the handler is inside the store's open.
-	for deadline := time.Now().Add(30 * time.Second); !blockedIn("fsstore.(*Store).open"); {
+	for deadline := time.Now().Add(30 * time.Second); !blockedIn("fsstore.(*Store).open", "httpapi.(*Server).export"); {
 		if time.Now().After(deadline) {
 			t.Fatal("the request never reached the store")
 		}

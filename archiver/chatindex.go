@@ -261,21 +261,11 @@ func (b *chatIndexBuilder) addLines(lines []byte) error {
 }
 
 // addLine adds one canonical record. Most records only add their chat and sender, which
-// are read from the canonical layout (model.AppendJSON: chatId second, the sender's id
-// second in its object, contentType after the sender) without decoding the record; a
-// membership change, or an id with an escape, is decoded whole. In canonical JSON a quote
-// inside a string is always escaped, so `,"` never occurs inside one: the first match of
-// each pattern below is the field itself.
+// are read from the canonical layout without decoding the record (chatIndexFields); a
+// membership change, or an id with an escape, is decoded whole.
 func (b *chatIndexBuilder) addLine(line []byte) error {
-	chat, ok1 := plainString(line, `,"chatId":"`)
-	sender, ok2 := plainString(line, `,"sender":{"participantType":"`)
-	if ok2 {
-		// Skip the participant type's value to the id.
-		rest := line[bytes.Index(line, []byte(`,"sender":{"participantType":"`)):]
-		sender, ok2 = plainString(rest, `","id":"`)
-	}
-	ct := bytes.Index(line, []byte(`,"contentType":"membersChanged"`))
-	if !ok1 || !ok2 || ct >= 0 {
+	chat, sender, _, ok := chatIndexFields(line)
+	if !ok {
 		e, err := model.Decode(line)
 		if err != nil {
 			return fmt.Errorf("chat index: %w", err)
@@ -292,19 +282,73 @@ func (b *chatIndexBuilder) addLine(line []byte) error {
 	return nil
 }
 
-// plainString returns the string value that follows the first match of prefix in line,
-// when it has no escape; false otherwise (the caller decodes the record).
-func plainString(line []byte, prefix string) ([]byte, bool) {
-	i := bytes.Index(line, []byte(prefix))
-	if i < 0 {
-		return nil, false
+// Fields of the canonical layout (model.AppendJSON), in order: eventType first, chatId
+// second, then the timestamps and messageId, the sender (participantType first, id
+// second), and contentType right after the sender. In canonical JSON a quote inside a
+// string is always escaped, so `,"` never occurs inside one: the first match of a field's
+// prefix after the field before it is the field itself.
+const (
+	canonEventType = `{"eventType":"`
+	canonChatID    = `,"chatId":"`
+	canonSender    = `,"sender":{"participantType":"`
+	canonSenderID  = `,"id":"`
+	canonContent   = `,"contentType":"`
+	canonMembers   = `membersChanged"`
+)
+
+// chatIndexFields returns a canonical record's chat id and sender id, and n, how far into
+// line it read: up to the record's content type, never into its content, which is most of
+// a record's bytes (TestChatIndexFieldsReadsHead). It reports false for a membership
+// change, for an id or type with an escape, and for a line not in the canonical layout:
+// the caller decodes those.
+func chatIndexFields(line []byte) (chat, sender []byte, n int, ok bool) {
+	if !bytes.HasPrefix(line, []byte(canonEventType)) {
+		return nil, nil, 0, false
 	}
-	v := line[i+len(prefix):]
-	j := bytes.IndexByte(v, '"')
-	if j < 0 || bytes.IndexByte(v[:j], '\\') >= 0 {
-		return nil, false
+	_, i, ok := plainAt(line, len(canonEventType))
+	if !ok || !bytes.HasPrefix(line[i:], []byte(canonChatID)) {
+		return nil, nil, 0, false
 	}
-	return v[:j], true
+	chat, i, ok = plainAt(line, i+len(canonChatID))
+	if !ok {
+		return nil, nil, 0, false
+	}
+	j := bytes.Index(line[i:], []byte(canonSender))
+	if j < 0 {
+		return nil, nil, 0, false
+	}
+	_, i, ok = plainAt(line, i+j+len(canonSender))
+	if !ok || !bytes.HasPrefix(line[i:], []byte(canonSenderID)) {
+		return nil, nil, 0, false
+	}
+	sender, i, ok = plainAt(line, i+len(canonSenderID))
+	if !ok {
+		return nil, nil, 0, false
+	}
+	j = bytes.Index(line[i:], []byte(canonContent))
+	if j < 0 {
+		return nil, nil, 0, false
+	}
+	i += j + len(canonContent)
+	if bytes.HasPrefix(line[i:], []byte(canonMembers)) {
+		return nil, nil, 0, false
+	}
+	_, i, ok = plainAt(line, i)
+	return chat, sender, i, ok
+}
+
+// plainAt returns the string value that starts at line[i] (after its opening quote) and
+// the index just past its closing quote; false when it has an escape or no closing quote.
+func plainAt(line []byte, i int) ([]byte, int, bool) {
+	j := bytes.IndexByte(line[i:], '"')
+	if j < 0 {
+		return nil, 0, false
+	}
+	v := line[i : i+j]
+	if bytes.IndexByte(v, '\\') >= 0 {
+		return nil, 0, false
+	}
+	return v, i + j + 1, true
 }
 
 func sortedKeys(m map[string]struct{}) []string {

@@ -7,3 +7,6 @@ func ChatIndexOfLines(lines []byte) (chats, participants []string, changes int, 
 	err = b.addLines(lines)
 	return sortedKeys(b.chats), sortedKeys(b.participants), len(b.changes), err
 }
+
+// ChatIndexFields is chatIndexFields, for TestChatIndexFieldsReadsHead.
+var ChatIndexFields = chatIndexFields

@@ -65,6 +65,18 @@ func (s *sealLease) take(ctx context.Context) error {
 		}
 		return err
 	}
+	// A sharded run registered before may be sealing now, under its shard's lease: it is
+	// looked for as the scheduler looks for one, once this lease is held.
+	prefix, holder, err := scheduler.ShardRunning(ctx, s.lease)
+	if err == nil && prefix != "" {
+		err = fmt.Errorf("%w (a sharded run holds %s: %s is sealing its shard's organizations): try again when it is done", errSealerRunning, prefix, holder)
+	}
+	if err != nil {
+		if rerr := s.lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+			s.log.Warn("seal lease release", "err", rerr)
+		}
+		return err
+	}
 	s.held = true
 	s.renew(ctx)
 	return nil

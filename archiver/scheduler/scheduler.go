@@ -249,8 +249,9 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		}
 		// A sharded run (run --shard i/n) seals under a lease of its shard's, not this
 		// one, and its organizations are some of the scheduler's: two writers of one chain
-		// would fork it in layout 3. Checked once this lease is held, as a sharded run checks
-		// this lease once it holds its own, so that of two starting at once neither seals.
+		// would fork it in layout 3. Checked once this lease is held: a sharded run creates
+		// its lease while it holds this one (cmd/chatvault's takeShard), so either its lease
+		// is seen here or the run finds this one held, and of two starting at once one seals.
 		if prefix, holder, err := shardRunning(ctx, s.Lease); err != nil || prefix != "" {
 			if err == nil {
 				err = fmt.Errorf("%w: a sharded run holds %s (%s)", ErrLeaseHeld, prefix, holder)

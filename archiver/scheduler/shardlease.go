@@ -57,3 +57,10 @@ func shardRunning(ctx context.Context, l *Lease) (string, string, error) {
 	}
 	return "", "", nil
 }
+
+// ShardRunning returns the prefix and holder of a shard lease held now by another holder
+// than l's, or "" when none is: what the scheduler looks for once it holds its lease, for
+// the other holders of that lease (an unsharded `run --date`) to look for as well.
+func ShardRunning(ctx context.Context, l *Lease) (prefix, holder string, err error) {
+	return shardRunning(ctx, l)
+}

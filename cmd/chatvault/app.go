@@ -154,6 +154,18 @@ func (e *env) openStoreReadOnly() (archiver.Store, func() error, error) {
 }
 
 func (e *env) openStoreMode(readOnly bool) (archiver.Store, func() error, error) {
+	s, closeStore, err := e.openStoreOf(readOnly)
+	if err == nil && wrapStore != nil {
+		s = wrapStore(s)
+	}
+	return s, closeStore, err
+}
+
+// wrapStore, set by tests only, wraps the store every command opens (to order or count its
+// requests).
+var wrapStore func(archiver.Store) archiver.Store
+
+func (e *env) openStoreOf(readOnly bool) (archiver.Store, func() error, error) {
 	if strings.HasPrefix(e.cfg.Store, "s3://") {
 		bucket, prefix, err := s3.ParseURL(e.cfg.Store)
 		if err != nil {

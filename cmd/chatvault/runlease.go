@@ -27,7 +27,8 @@ var errSealerRunning = errors.New("another sealer is running")
 // fork of the chain, which create-only no longer prevents; docs/design/layout.md). In
 // layout 2 the chain's create-only keys make the second writer fail, and no lease is
 // taken. A sharded run takes a lease of its shard's own (leases/shards/<n>/<i>/): the
-// shards of a day run at once and own disjoint organizations.
+// shards of a day run at once and own disjoint organizations. It registers that lease
+// under the store's (takeShard, shardlease.go), which orders it with the scheduler's.
 type sealLease struct {
 	lease       *scheduler.Lease
 	log         *slog.Logger
@@ -51,6 +52,9 @@ func (s *sealLease) take(ctx context.Context) error {
 	if s.unset || s.held {
 		return nil
 	}
+	if s.lease.Prefix != "" {
+		return s.takeShard(ctx)
+	}
 	if err := s.lease.AcquireOrTakeOver(ctx, deadRunHolder); err != nil {
 		if errors.Is(err, scheduler.ErrLeaseHeld) {
 			p := s.lease.Prefix
@@ -61,26 +65,26 @@ func (s *sealLease) take(ctx context.Context) error {
 		}
 		return err
 	}
-	s.held = true
-	if s.lease.Prefix != "" {
-		// A shard's lease keeps the other shards' runs of its own shard out, not the
-		// scheduler, which seals every organization. Each side takes its own lease first
-		// and then looks for the other's (the scheduler in shardRunning), so of two that
-		// start together at least one sees the other and backs off.
-		sched := &scheduler.Lease{Store: s.lease.Store, Holder: s.lease.Holder, TTL: s.lease.TTL, Clock: s.lease.Clock}
-		holder, held, err := sched.HeldByAnother(ctx)
-		if err == nil && held {
-			err = fmt.Errorf("%w (the store's seal lease leases/scheduler/ is held by %s: the nightly seal is sealing every organization, shards included): try again when it is done", errSealerRunning, holder)
-		}
-		if err != nil {
-			if rerr := s.lease.Release(context.WithoutCancel(ctx)); rerr != nil {
-				s.log.Warn("shard lease release", "err", rerr)
-			}
-			s.held = false
-			return err
-		}
+	// A sharded run registered before may be sealing now, under its shard's lease: it is
+	// looked for as the scheduler looks for one, once this lease is held.
+	prefix, holder, err := scheduler.ShardRunning(ctx, s.lease)
+	if err == nil && prefix != "" {
+		err = fmt.Errorf("%w (a sharded run holds %s: %s is sealing its shard's organizations): try again when it is done", errSealerRunning, prefix, holder)
 	}
-	// Renewed at a third of its TTL, on the wall clock, as the scheduler does.
+	if err != nil {
+		if rerr := s.lease.Release(context.WithoutCancel(ctx)); rerr != nil {
+			s.log.Warn("seal lease release", "err", rerr)
+		}
+		return err
+	}
+	s.held = true
+	s.renew(ctx)
+	return nil
+}
+
+// renew renews the lease taken at a third of its TTL, on the wall clock, as the scheduler
+// does, until release.
+func (s *sealLease) renew(ctx context.Context) {
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(s.done)
@@ -95,7 +99,6 @@ func (s *sealLease) take(ctx context.Context) error {
 			}
 		}
 	}()
-	return nil
 }
 
 // release gives the lease up, if taken.

@@ -22,7 +22,11 @@ import (
 //     holds that day;
 //   - the day's shared objects (the quarantine object and the accounting objects, which
 //     belong to every organization of the day) are held while any matter of any
-//     organization holds that day.
+//     organization holds that day;
+//   - the organization's objects that several of its days name (members objects, captured
+//     attachment files and their URL records) are held while any held day of the
+//     organization names them; the day's revision records and attachment indexes are its
+//     own (hold_attach.go).
 //
 // So lifting one organization's hold, or one matter's, never releases what another
 // still holds.

@@ -226,6 +226,21 @@ func runAttachmentHold(t *testing.T, f *holdFixture, held func() []string, delet
 	}
 	f.hold(t, "case-2", f.d2, false)
 	checkHeld(t, "both lifted", held())
+	if deletable == nil {
+		return
+	}
+	// A file an index names but the store no longer holds (deleted while nothing kept it):
+	// the hold holds the rest and names it.
+	c := day2[len(day2)-3]
+	if !strings.Contains(c, holdSum("/c.txt")) || !deletable(c) {
+		t.Fatalf("file c (%s) could not be deleted", c)
+	}
+	r = f.hold(t, "case-3", f.d2, true)
+	if !slices.Equal(r.Missing, []string{c}) {
+		t.Errorf("hold of day 2 without file c: missing %q, want %q", r.Missing, c)
+	}
+	checkHeld(t, "day 2 held without file c", held(), slices.DeleteFunc(slices.Clone(day2), func(k string) bool { return k == c }))
+	f.hold(t, "case-3", f.d2, false)
 }
 
 // TestHoldAttachments: a legal hold of an organization's day holds the day's attachment
@@ -296,7 +311,7 @@ func TestHoldAttachmentsS3(t *testing.T) {
 	}
 	runAttachmentHold(t, f, held, deletable)
 	reliability.Record(t, "security", "legal hold of a day's attachment objects on S3", reliability.Kept,
-		"GetObjectLegalHold reads ON for the day's index revisions, named records, captured files and URL records; deleting a held file's version is refused, and a file no held day names is no longer held")
+		"GetObjectLegalHold reads ON for the day's index revisions, named records, captured files and URL records; deleting a held file's version is refused, and a file no held day names is no longer held; a file an index names but the store lost is reported as missing and the rest is held")
 }
 
 // TestHoldLiftCost: lifting a day's hold decides whether each of its captured files is

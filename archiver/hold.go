@@ -22,7 +22,11 @@ import (
 //     holds that day;
 //   - the day's shared objects (the quarantine object and the accounting objects, which
 //     belong to every organization of the day) are held while any matter of any
-//     organization holds that day.
+//     organization holds that day;
+//   - the organization's objects that several of its days name (members objects, captured
+//     attachment files and their URL records) are held while any held day of the
+//     organization names them; the day's revision records and attachment indexes are its
+//     own (hold_attach.go).
 //
 // So lifting one organization's hold, or one matter's, never releases what another
 // still holds.
@@ -410,8 +414,10 @@ type holdDay struct {
 	own    []string
 	shared []string
 	// orgShared are the organization's objects this day names that its other days may
-	// name too (DayHoldings.Shared).
+	// name too (DayHoldings.Shared, captured files and URL records); fileOf the captured
+	// files the day names for each URL record.
 	orgShared []string
+	fileOf    map[string][]string
 }
 
 // holdCovered lists what req covers, and how long its event is to be kept: as long as the
@@ -443,6 +449,7 @@ func (l Ledger) holdCovered(ctx context.Context, req HoldRequest) ([]holdDay, Cr
 		}
 		do.own = objs.Keys
 		do.orgShared = objs.Shared
+		do.fileOf = objs.fileOf
 		for _, m := range objs.Manifests {
 			if m.Quarantine != nil { // version 1 manifests name the day's quarantine
 				addShared(m.Quarantine.Key)
@@ -541,6 +548,31 @@ func (l Ledger) namedByHeldDays(ctx context.Context, org string, covered []holdD
 	if len(pending) == 0 {
 		return named, nil
 	}
+	// Captured files (and their URL records) from their named records: not by reading
+	// every held day, which a hold of years would make thousands of requests.
+	fileOf := map[string][]string{}
+	for _, do := range covered {
+		for u, files := range do.fileOf {
+			fileOf[u] = append(fileOf[u], files...)
+		}
+	}
+	if err := l.heldFiles(ctx, org, st, pending, named, fileOf); err != nil {
+		return nil, err
+	}
+	if len(pending) == 0 {
+		return named, nil
+	}
+	// What is left are members objects, which only days of their year name (their key
+	// says which; DayHoldings finds them): the held days of other years are not read.
+	years, onlyMembers := map[string]bool{}, true
+	for key := range pending {
+		rest, ok := strings.CutPrefix(key, membersPrefix(org))
+		if !ok || len(rest) < 5 || rest[4] != '/' {
+			onlyMembers = false
+			break
+		}
+		years[rest[:4]] = true
+	}
 	var held []string
 	for _, days := range st[org] {
 		for d := range days {
@@ -559,11 +591,24 @@ func (l Ledger) namedByHeldDays(ctx context.Context, org string, covered []holdD
 		if err != nil {
 			continue // replayHolds keys days by their spelling
 		}
-		objs, err := l.holdings(ctx, org, day)
-		if err != nil {
-			return nil, fmt.Errorf("hold: %w", err)
+		var shared []string
+		if onlyMembers {
+			if !years[d[:4]] {
+				continue
+			}
+			objs, err := l.DayHoldings(ctx, org, day)
+			if err != nil {
+				return nil, fmt.Errorf("hold: %w", err)
+			}
+			shared = objs.Shared
+		} else {
+			objs, err := l.holdings(ctx, org, day)
+			if err != nil {
+				return nil, fmt.Errorf("hold: %w", err)
+			}
+			shared = objs.Shared
 		}
-		for _, key := range objs.Shared {
+		for _, key := range shared {
 			if pending[key] {
 				named[key] = true
 				delete(pending, key)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // Beside the day's keys (DayHoldings), a legal hold of an organization's day covers what
@@ -68,18 +69,26 @@ type attachmentIndexRefs struct {
 	} `json:"entries"`
 }
 
+// dayHeld is what a legal hold of an organization's day covers.
+type dayHeld struct {
+	DayHoldings
+	// fileOf maps each URL record in Shared to the captured files the day's indexes name
+	// for its URL.
+	fileOf map[string][]string
+}
+
 // holdings is what a legal hold of org's day covers: DayHoldings, and the day's revision
 // events and attachment objects (above). Costs beyond DayHoldings: three listings (the
 // two revision-event prefixes and the day's attachment index) and one read per index
 // revision.
-func (l Ledger) holdings(ctx context.Context, org string, day Day) (DayHoldings, error) {
+func (l Ledger) holdings(ctx context.Context, org string, day Day) (dayHeld, error) {
 	do, err := l.DayHoldings(ctx, org, day)
 	if err != nil {
-		return do, err
+		return dayHeld{DayHoldings: do}, err
 	}
-	own, shared, err := l.dayExtras(ctx, org, day)
+	own, shared, fileOf, err := l.dayExtras(ctx, org, day)
 	if err != nil {
-		return do, err
+		return dayHeld{DayHoldings: do}, err
 	}
 	do.Keys = append(do.Keys, own...)
 	for _, key := range shared {
@@ -87,13 +96,13 @@ func (l Ledger) holdings(ctx context.Context, org string, day Day) (DayHoldings,
 			do.Shared = append(do.Shared, key)
 		}
 	}
-	return do, nil
+	return dayHeld{DayHoldings: do, fileOf: fileOf}, nil
 }
 
 // dayExtras returns the revision events and attachment objects of org's day: its own
 // (revision events, index revisions, named records) and those other days may name too
-// (captured files, URL records).
-func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared []string, err error) {
+// (captured files, URL records, with the files named for each URL record).
+func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared []string, fileOf map[string][]string, err error) {
 	list := func(prefix string, fn func(string) error) error {
 		if err := l.Store.List(ctx, prefix, fn); err != nil {
 			return fmt.Errorf("list %s: %w", prefix, err)
@@ -105,7 +114,7 @@ func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared
 			own = append(own, key)
 			return nil
 		}); err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 	}
 	var indexes []string
@@ -113,9 +122,10 @@ func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared
 		indexes = append(indexes, key)
 		return nil
 	}); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	own = append(own, indexes...)
+	fileOf = map[string][]string{}
 	seen := map[string]bool{}
 	add := func(to *[]string, key string) {
 		if !seen[key] {
@@ -128,7 +138,7 @@ func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared
 	for _, key := range indexes {
 		b, err := readAll(ctx, l.Store, key)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		var ix attachmentIndexRefs
 		if err := json.Unmarshal(b, &ix); err != nil {
@@ -140,10 +150,56 @@ func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared
 			}
 			add(&own, AttachmentNamedKey(org, e.SHA256, day))
 			add(&shared, e.Key)
-			add(&shared, AttachmentURLKey(org, e.URL))
+			u := AttachmentURLKey(org, e.URL)
+			add(&shared, u)
+			if !slices.Contains(fileOf[u], e.Key) {
+				fileOf[u] = append(fileOf[u], e.Key)
+			}
 		}
 	}
-	return own, shared, nil
+	return own, shared, fileOf, nil
+}
+
+// heldFiles decides, for each of pending that is a captured file of org, whether a day
+// of org that st holds names it, from the file's named records (one listing per file:
+// attachments/<org>/named/<sha256>/ lists the days whose indexes name it), and then each
+// URL record of pending by its files (fileOf): held while one of them is. It records the
+// answers in named and removes what it decided from pending. A URL record is so held
+// while any held day names a file captured from the URL or with the same bytes: more
+// than needed at worst, never less.
+func (l Ledger) heldFiles(ctx context.Context, org string, st holdState, pending, named map[string]bool, fileOf map[string][]string) error {
+	filesPrefix := AttachmentsPrefix + org + "/files/"
+	for key := range pending {
+		sum, ok := strings.CutPrefix(key, filesPrefix)
+		if !ok || !isHexSHA256(sum) {
+			continue
+		}
+		prefix := AttachmentsPrefix + org + "/named/" + sum + "/"
+		err := l.Store.List(ctx, prefix, func(k string) error {
+			if d, err := ParseDay(strings.TrimPrefix(k, prefix)); err == nil && st.orgHolds(org, d) {
+				named[key] = true
+				return ErrStopListing
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, ErrStopListing) {
+			return fmt.Errorf("hold: list %s: %w", prefix, err)
+		}
+		delete(pending, key)
+	}
+	for key := range pending {
+		files, ok := fileOf[key]
+		if !ok {
+			continue
+		}
+		for _, f := range files {
+			if named[f] {
+				named[key] = true
+			}
+		}
+		delete(pending, key)
+	}
+	return nil
 }
 
 // isHexSHA256 reports whether s is a SHA-256 in lower-case hex, as attachment keys name

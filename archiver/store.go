@@ -34,6 +34,11 @@ type CreateOptions struct {
 	// that can enforce it do (S3 Object Lock in COMPLIANCE mode); the folder store cannot,
 	// and relies on read-only files and the operator's permissions.
 	RetainUntil time.Time
+	// Extend, for a content-named object that several days share (a members object),
+	// asks a store that locks objects to lengthen the lock of an object already there with
+	// the same bytes to RetainUntil, never shortening it: Create then writes nothing, and
+	// the object must still be kept as long as the latest day that names it.
+	Extend bool
 }
 
 // Store is write-once object storage: the local folder (fsstore) or S3 (s3).

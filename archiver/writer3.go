@@ -240,8 +240,15 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 }
 
 // storedMembers remembers, per store and members key, the version id of a members object
-// this process stored or found: a membership that did not change costs no request.
-var storedMembers sync.Map // membersHint → string
+// this process stored or found, and until when it then kept it: a membership that did
+// not change costs no request while the organization's retention does not grow.
+var storedMembers sync.Map // membersHint → storedMember
+
+// storedMember is what storedMembers remembers of a members object.
+type storedMember struct {
+	version string
+	kept    time.Time
+}
 
 type membersHint struct {
 	store Store
@@ -250,36 +257,43 @@ type membersHint struct {
 
 // storeMembers stores a members object (create-only, content-named: an existing one with
 // the same bytes is reused), kept until the end of its year plus the organization's
-// retention, the longest any day of the year that names it must be kept.
+// retention, the longest any day of the year that names it must be kept. When the
+// organization's retentionDays has grown since the object was stored, the create of the
+// same bytes lengthens its lock (CreateOptions.Extend: on S3 from the HEAD the create
+// makes anyway, and one PutObjectRetention), never shortening it: the days sealed since
+// must be kept as long as their new retention says, members included.
 func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b []byte, sum [sha256.Size]byte, year int) (string, error) {
-	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
-	mh := membersHint{store: hk.store, key: key}
-	if cacheable {
-		if v, ok := storedMembers.Load(mh); ok {
-			return v.(string), nil
-		}
-	}
-	// The head names the same members object (a membership that did not change since its
-	// seal): it is stored, committed before the head was. No request (a new process would
-	// otherwise make one per organization to find it there).
-	if h := c.head; h != nil && h.Org == c.Org && h.ChatIndex != nil && h.ChatIndex.Inline != nil && h.ChatIndex.Inline.Members.Key == key {
-		version := h.ChatIndex.Inline.Members.VersionID
-		if cacheable {
-			storedMembers.Store(mh, version)
-		}
-		return version, nil
-	}
 	var keep CreateOptions
 	if c.org.RetentionDays > 0 {
 		endOfYear := time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC)
-		keep.RetainUntil = endOfYear.AddDate(0, 0, c.org.RetentionDays)
+		keep = CreateOptions{RetainUntil: endOfYear.AddDate(0, 0, c.org.RetentionDays), Extend: true}
+	}
+	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
+	mh := membersHint{store: hk.store, key: key}
+	if cacheable {
+		if v, ok := storedMembers.Load(mh); ok && !v.(storedMember).kept.Before(keep.RetainUntil) {
+			return v.(storedMember).version, nil
+		}
+	}
+	// The head names the same members object (a membership that did not change since its
+	// seal) and was sealed with at least today's retention: the object is stored, committed
+	// before the head was, and locked at least as long as it must be now (its key names
+	// its year). No request (a new process would otherwise make one per organization to
+	// find it there). A grown retention goes on to the create, which lengthens the lock.
+	if h := c.head; h != nil && h.Org == c.Org && h.RetentionDays >= c.org.RetentionDays &&
+		h.ChatIndex != nil && h.ChatIndex.Inline != nil && h.ChatIndex.Inline.Members.Key == key {
+		version := h.ChatIndex.Inline.Members.VersionID
+		if cacheable {
+			storedMembers.Store(mh, storedMember{version: version, kept: keep.RetainUntil})
+		}
+		return version, nil
 	}
 	version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, keep)
 	if err != nil {
 		return "", fmt.Errorf("store members: %w", err)
 	}
 	if cacheable {
-		storedMembers.Store(mh, version)
+		storedMembers.Store(mh, storedMember{version: version, kept: keep.RetainUntil})
 	}
 	return version, nil
 }

@@ -226,6 +226,21 @@ func runAttachmentHold(t *testing.T, f *holdFixture, held func() []string, delet
 	}
 	f.hold(t, "case-2", f.d2, false)
 	checkHeld(t, "both lifted", held())
+	if deletable == nil {
+		return
+	}
+	// A file an index names but the store no longer holds (deleted while nothing kept it):
+	// the hold holds the rest and names it.
+	c := day2[len(day2)-3]
+	if !strings.Contains(c, holdSum("/c.txt")) || !deletable(c) {
+		t.Fatalf("file c (%s) could not be deleted", c)
+	}
+	r = f.hold(t, "case-3", f.d2, true)
+	if !slices.Equal(r.Missing, []string{c}) {
+		t.Errorf("hold of day 2 without file c: missing %q, want %q", r.Missing, c)
+	}
+	checkHeld(t, "day 2 held without file c", held(), slices.DeleteFunc(slices.Clone(day2), func(k string) bool { return k == c }))
+	f.hold(t, "case-3", f.d2, false)
 }
 
 // TestHoldAttachments: a legal hold of an organization's day holds the day's attachment
@@ -296,5 +311,51 @@ func TestHoldAttachmentsS3(t *testing.T) {
 	}
 	runAttachmentHold(t, f, held, deletable)
 	reliability.Record(t, "security", "legal hold of a day's attachment objects on S3", reliability.Kept,
-		"GetObjectLegalHold reads ON for the day's index revisions, named records, captured files and URL records; deleting a held file's version is refused, and a file no held day names is no longer held")
+		"GetObjectLegalHold reads ON for the day's index revisions, named records, captured files and URL records; deleting a held file's version is refused, and a file no held day names is no longer held; a file an index names but the store lost is reported as missing and the rest is held")
+}
+
+// TestHoldLiftCost: lifting a day's hold decides whether each of its captured files is
+// still named by a held day from the files' named records (one listing per file), not by
+// reading every other held day of the organization: the requests of the --off do not grow
+// with the days another matter holds. Counted with a counting store, for 10 and 40 held
+// days of another matter.
+func TestHoldLiftCost(t *testing.T) {
+	cost := func(heldDays int) int {
+		fs, err := fsstore.New(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fs.Close()
+		cnt := storetest.NewCounting(fs)
+		ls := storetest.NewLockingStore(cnt)
+		f := newHoldFixture(t, ls)
+		f.capture(t, f.d1)
+		f.capture(t, f.d2)
+		// Another matter holds day 2 and heldDays days after it.
+		f.at = f.at.Add(time.Minute)
+		to := f.d2
+		for range heldDays {
+			to = to.Next()
+		}
+		if _, err := f.ledger.Hold(t.Context(), archiver.HoldRequest{Org: holdOrg, Matter: "big", From: f.d2, To: to, On: true, At: f.at, By: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		f.hold(t, "case-1", f.d1, true)
+		cnt.Reset()
+		r := f.hold(t, "case-1", f.d1, false)
+		n := cnt.Counts().Requests()
+		// File b is named by day 2, which "big" holds: kept; file a released.
+		checkHeld(t, fmt.Sprintf("%d held days: day 1 lifted", heldDays), ls.HeldKeys(), f.attachmentsOf(t, f.d2, "/b.txt", "/c.txt"))
+		if r.Kept == 0 {
+			t.Errorf("%d held days: lifting day 1 kept nothing: %+v", heldDays, r)
+		}
+		return n
+	}
+	small, large := cost(10), cost(40)
+	t.Logf("requests of hold --off of one day: %d with 10 other held days, %d with 40", small, large)
+	if large != small {
+		t.Errorf("hold --off of one day: %d requests with 10 other held days, %d with 40: it grows with the days held", small, large)
+	}
+	reliability.Record(t, "operations", "hold --off of a day with captured files while another matter holds many days", reliability.Kept,
+		"whether a file is still named by a held day is read from its named records, one listing per file: the requests do not grow with the other held days")
 }

@@ -28,15 +28,24 @@ func (s *Store) ExtendRetention(ctx context.Context, key string, until time.Time
 	if !l.RetainUntil.Before(until) {
 		return nil
 	}
-	_, err = s.client.PutObjectRetention(ctx, &awss3.PutObjectRetentionInput{
+	return s.putRetention(ctx, key, "", until)
+}
+
+// putRetention locks key's version (its current one when versionID is empty) in
+// COMPLIANCE mode until until.
+func (s *Store) putRetention(ctx context.Context, key, versionID string, until time.Time) error {
+	in := &awss3.PutObjectRetentionInput{
 		Bucket: aws.String(s.bucket),
 		Key:    aws.String(s.prefix + key),
 		Retention: &types.ObjectLockRetention{
 			Mode:            types.ObjectLockRetentionModeCompliance,
 			RetainUntilDate: aws.Time(until.UTC()),
 		},
-	})
-	if err != nil {
+	}
+	if versionID != "" {
+		in.VersionId = aws.String(versionID)
+	}
+	if _, err := s.client.PutObjectRetention(ctx, in); err != nil {
 		return fmt.Errorf("s3: put object retention %s: %w", key, err)
 	}
 	return nil

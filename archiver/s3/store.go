@@ -218,7 +218,7 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 		break
 	}
 	if httpStatus(err) == http.StatusPreconditionFailed {
-		return s.compareExisting(ctx, key, sum)
+		return s.compareExisting(ctx, key, sum, opt)
 	}
 	if err != nil {
 		return "", fmt.Errorf("s3: put object %s: %w", key, err)
@@ -291,7 +291,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 		if aerr := abort(); aerr != nil {
 			return "", aerr
 		}
-		return s.compareExisting(ctx, key, sum)
+		return s.compareExisting(ctx, key, sum, opt)
 	}
 	if err != nil {
 		return "", fmt.Errorf("s3: complete multipart upload %s: %w", key, err)
@@ -401,8 +401,9 @@ func (s *Store) release(buf []byte) { s.bufs <- buf }
 
 // compareExisting decides a create that S3 refused because the key exists: the same
 // SHA-256 is an idempotent rerun, which returns the existing version's id, another one a
-// conflict.
-func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Size]byte) (string, error) {
+// conflict. With opt.Extend, the existing object's lock is lengthened to opt.RetainUntil
+// when it ends before (from the HEAD made anyway: one PutObjectRetention only then).
+func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
 	out, err := s.client.HeadObject(ctx, &awss3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key)})
 	if err != nil {
 		return "", fmt.Errorf("s3: put object %s: exists, and head object failed: %w", key, err)
@@ -415,6 +416,11 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 	}
 	if stored == hex.EncodeToString(sum[:]) {
 		s.log.Debug("object exists with the same SHA-256", "key", key)
+		if opt.Extend && s.lock && !opt.RetainUntil.IsZero() && aws.ToTime(out.ObjectLockRetainUntilDate).Before(opt.RetainUntil) {
+			if err := s.putRetention(ctx, key, versionOf(out.VersionId), opt.RetainUntil); err != nil {
+				return "", err
+			}
+		}
 		return versionOf(out.VersionId), nil
 	}
 	return "", fmt.Errorf("s3: put object %s: stored SHA-256 %q, ours %x: %w", key, stored, sum, archiver.ErrConflict)

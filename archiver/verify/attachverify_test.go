@@ -90,7 +90,7 @@ func TestAttachmentVerifyReadsOnlyWhatIsNew(t *testing.T) {
 		n.inc2, n.inc2Attach = c2.requests(), attachOpens(c2)
 		d := f.days[old]
 		c3 := count(f.store)
-		rep3, err := Run(ctx, archiver.Ledger{Store: c3}, Options{From: d, To: d, TrustedKey: f.pub(), Directory: f.dir})
+		rep3, err := Run(ctx, archiver.Ledger{Store: c3}, Options{From: d, To: d, TrustedKey: f.pub(), Directory: f.dir, AttachmentRecord: true})
 		if err != nil || !rep3.OK() {
 			t.Fatalf("--date %s: %v, problems %q", d, err, rep3.Problems)
 		}
@@ -177,7 +177,7 @@ func TestVerifyAttachmentsTampered(t *testing.T) {
 					opt  Options
 				}{
 					{"whole-store verify", Options{TrustedKey: f.pub(), Directory: f.dir}},
-					{"verify --date", Options{From: day, To: day, TrustedKey: f.pub(), Directory: f.dir}},
+					{"verify --date", Options{From: day, To: day, TrustedKey: f.pub(), Directory: f.dir, AttachmentRecord: true}},
 					{"verify --incremental", Options{Incremental: true, Sample: 100, TrustedKey: f.pub(), Directory: f.dir,
 						CheckpointKey: f.key, Now: clockAt(f.next.Start().Add(time.Hour))}},
 				} {

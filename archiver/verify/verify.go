@@ -56,6 +56,10 @@ type Options struct {
 	// verification lists the indexes of the days from then on, besides those after the
 	// checkpoint's tip (attachstate.go). 0: only those after the tip.
 	AttachmentWindow time.Duration
+	// AttachmentRecord has a verification of days (From, To) check the days' attachment
+	// indexes against the newest checkpoint's record of them (attachstate.go), as the
+	// other verifications always do: a revision deleted since is then a problem.
+	AttachmentRecord bool
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
 	// (several after a key rotation). Directory, when set, is the snapshot whose

@@ -211,10 +211,22 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 			resumed[o] = true
 		}
 	}
+	// The newest checkpoint's record of the attachment indexes, read before this
+	// verification writes checkpoints of its own (attachstate.go).
+	anchor, err := attachmentAnchor(ctx, l, opt, rep)
+	if err != nil {
+		return rep, err
+	}
+	if cp != nil && anchor != nil {
+		cp.carried = map[string]*CheckpointAttachments{}
+		for _, o := range anchor.Orgs {
+			cp.carried[o.Org] = o.Attachments
+		}
+	}
 	w := newWalk(ctx, l, opt, rep, cp)
 	var org string
 	var keys []string
-	err := l.Store.List(ctx, prefix, func(key string) error {
+	err = l.Store.List(ctx, prefix, func(key string) error {
 		rest := strings.TrimPrefix(key, "orgs/")
 		o, _, ok := strings.Cut(rest, "/")
 		if !ok {
@@ -253,7 +265,7 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if err := verifyAccounting(ctx, l, opt, rep); err != nil { // accounting.go
 		return rep, err
 	}
-	if err := verifyAttachments(ctx, l, opt, rep, w.cp); err != nil { // attachments.go
+	if err := verifyAttachments(ctx, l, opt, rep, w.cp, anchor); err != nil { // attachments.go
 		return rep, err
 	}
 	if lk, ok := l.Store.(archiver.Locker); ok {

@@ -19,12 +19,9 @@ import (
 // request per organization besides VerifyOrg's own. The newest checkpoint's record of each
 // organization's indexes (attachstate.go) must still hold: a day's latest revision below
 // the one it recorded, or a recorded day without an index (an organization's attachments
-// deleted whole among them), is a problem. cp, when not nil, records what was verified.
-func verifyAttachments(ctx context.Context, l archiver.Ledger, opt Options, rep *Report, cp *checkpointer) error {
-	anchor, err := attachmentAnchor(ctx, l, opt, rep)
-	if err != nil {
-		return err
-	}
+// deleted whole among them), is a problem. anchor is that checkpoint (nil: none), read
+// before the walk wrote checkpoints of its own; cp, when not nil, records what was verified.
+func verifyAttachments(ctx context.Context, l archiver.Ledger, opt Options, rep *Report, cp *checkpointer, anchor *Checkpoint) error {
 	records := map[string]*CheckpointAttachments{}
 	if anchor != nil {
 		for _, o := range anchor.Orgs {

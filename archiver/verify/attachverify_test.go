@@ -90,7 +90,7 @@ func TestAttachmentVerifyReadsOnlyWhatIsNew(t *testing.T) {
 		n.inc2, n.inc2Attach = c2.requests(), attachOpens(c2)
 		d := f.days[old]
 		c3 := count(f.store)
-		rep3, err := Run(ctx, archiver.Ledger{Store: c3}, Options{From: d, To: d, TrustedKey: f.pub(), Directory: f.dir})
+		rep3, err := Run(ctx, archiver.Ledger{Store: c3}, Options{From: d, To: d, TrustedKey: f.pub(), Directory: f.dir, AttachmentRecord: true})
 		if err != nil || !rep3.OK() {
 			t.Fatalf("--date %s: %v, problems %q", d, err, rep3.Problems)
 		}
@@ -177,7 +177,7 @@ func TestVerifyAttachmentsTampered(t *testing.T) {
 					opt  Options
 				}{
 					{"whole-store verify", Options{TrustedKey: f.pub(), Directory: f.dir}},
-					{"verify --date", Options{From: day, To: day, TrustedKey: f.pub(), Directory: f.dir}},
+					{"verify --date", Options{From: day, To: day, TrustedKey: f.pub(), Directory: f.dir, AttachmentRecord: true}},
 					{"verify --incremental", Options{Incremental: true, Sample: 100, TrustedKey: f.pub(), Directory: f.dir,
 						CheckpointKey: f.key, Now: clockAt(f.next.Start().Add(time.Hour))}},
 				} {
@@ -214,4 +214,39 @@ func (f *attachArchive) fileWith(t *testing.T, d archiver.Day) string {
 	}
 	t.Fatalf("no file captured for %s", d)
 	return ""
+}
+
+// TestAttachmentRecordSurvivesInterruptedVerify: a full verification with checkpoints that
+// is interrupted before it reached the attachments leaves, as the newest checkpoint, one
+// that still carries the record it started from; a day's index deleted after that is a
+// problem for the next verification (before, the interrupted one's checkpoint held no
+// record, and the deletion passed).
+func TestAttachmentRecordSurvivesInterruptedVerify(t *testing.T) {
+	f := newAttachArchive(t, false, 3)
+	if rep := f.full(t, Options{}); !rep.OK() || rep.Wrote == "" {
+		t.Fatalf("full: problems %q", rep.Problems)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	l := archiver.Ledger{Store: f.store}
+	rep, err := Run(ctx, l, Options{TrustedKey: f.pub(), Directory: f.dir, CheckpointKey: f.key, CheckpointEvery: 1, Jobs: 1,
+		Now: clockAt(f.next.Start().Add(time.Hour)), Progress: func(int) { cancel() }})
+	if err == nil || rep.Wrote == "" {
+		t.Fatalf("interrupted verification: %v, wrote %q", err, rep.Wrote)
+	}
+	cp, err := ReadCheckpoint(context.Background(), f.store, rep.Wrote, []ed25519.PublicKey{f.pub()})
+	if err != nil || cp.Complete {
+		t.Fatalf("the interrupted verification's checkpoint: %+v, %v", cp, err)
+	}
+	d := f.days[0]
+	for _, k := range f.indexKeys(t, acme, d) {
+		f.remove(t, k)
+	}
+	want := attach.IndexPrefix(acme, d) + "0001"
+	rep, err = Run(context.Background(), l, Options{TrustedKey: f.pub(), Directory: f.dir})
+	if err != nil || !hasProblem(rep, want) {
+		t.Fatalf("verify after the deletion: %v, problems %q, want one naming %s", err, rep.Problems, want)
+	}
+	reliability.Record(t, "security", "attachment index deleted after an interrupted verify --checkpoint", reliability.CleanFailure,
+		"the interrupted verification's checkpoints carry on the attachment record it started from: the next verify names the deleted key")
 }

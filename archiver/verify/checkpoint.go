@@ -256,6 +256,9 @@ type checkpointer struct {
 	// that one with none records an empty record.
 	attach    map[string]*CheckpointAttachments
 	attachAll bool
+	// carried are the records of the checkpoint a full verification started from, which
+	// the checkpoints it writes before it verified the attachments carry on.
+	carried map[string]*CheckpointAttachments
 }
 
 func newCheckpointer(s archiver.Store, opt Options, kind string, rep *Report) *checkpointer {
@@ -312,9 +315,13 @@ func (c *checkpointer) write(ctx context.Context, complete bool) error {
 	cp.Created = c.now().UTC()
 	cp.Orgs = make([]CheckpointOrg, 0, len(c.orgs))
 	for _, o := range c.orgs {
-		if rec, ok := c.attach[o.Org]; ok {
+		switch rec, ok := c.attach[o.Org]; {
+		case ok:
 			o.Attachments = rec
-		} else if c.attachAll && o.Attachments == nil {
+		case o.Attachments != nil:
+		case c.carried[o.Org] != nil:
+			o.Attachments = c.carried[o.Org]
+		case c.attachAll:
 			o.Attachments = &CheckpointAttachments{}
 		}
 		cp.Orgs = append(cp.Orgs, o)

@@ -35,14 +35,19 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 	if opt.Org == "" && s.archiving == nil {
 		rep.Warnings = append(rep.Warnings, "without a directory, only the organizations the days' accounting objects name are verified")
 	}
-	// The newest checkpoint's record of the attachment indexes (attachstate.go).
-	anchor, err := attachmentAnchor(ctx, l, opt, rep)
-	if err != nil {
-		return err
-	}
+	// The newest checkpoint's record of the attachment indexes (attachstate.go), when
+	// asked for: reading it costs a listing of the checkpoints and a read of one that
+	// grows with the organizations, too much for each slice of a continuous verification.
+	var anchor *Checkpoint
 	anchorKey := ""
-	if anchor != nil {
-		anchorKey = anchor.Key
+	if opt.AttachmentRecord {
+		var err error
+		if anchor, err = attachmentAnchor(ctx, l, opt, rep); err != nil {
+			return err
+		}
+		if anchor != nil {
+			anchorKey = anchor.Key
+		}
 	}
 	found := map[string]map[archiver.Day]bool{} // organization → days with a manifest
 	sealed := map[archiver.Day]bool{}           // days with a manifest or an accounting object

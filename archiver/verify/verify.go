@@ -56,6 +56,10 @@ type Options struct {
 	// verification lists the indexes of the days from then on, besides those after the
 	// checkpoint's tip (attachstate.go). 0: only those after the tip.
 	AttachmentWindow time.Duration
+	// AttachmentRecord has a verification of days (From, To) check the days' attachment
+	// indexes against the newest checkpoint's record of them (attachstate.go), as the
+	// other verifications always do: a revision deleted since is then a problem.
+	AttachmentRecord bool
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
 	// (several after a key rotation). Directory, when set, is the snapshot whose
@@ -207,10 +211,22 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 			resumed[o] = true
 		}
 	}
+	// The newest checkpoint's record of the attachment indexes, read before this
+	// verification writes checkpoints of its own (attachstate.go).
+	anchor, err := attachmentAnchor(ctx, l, opt, rep)
+	if err != nil {
+		return rep, err
+	}
+	if cp != nil && anchor != nil {
+		cp.carried = map[string]*CheckpointAttachments{}
+		for _, o := range anchor.Orgs {
+			cp.carried[o.Org] = o.Attachments
+		}
+	}
 	w := newWalk(ctx, l, opt, rep, cp)
 	var org string
 	var keys []string
-	err := l.Store.List(ctx, prefix, func(key string) error {
+	err = l.Store.List(ctx, prefix, func(key string) error {
 		rest := strings.TrimPrefix(key, "orgs/")
 		o, _, ok := strings.Cut(rest, "/")
 		if !ok {
@@ -249,7 +265,7 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	if err := verifyAccounting(ctx, l, opt, rep); err != nil { // accounting.go
 		return rep, err
 	}
-	if err := verifyAttachments(ctx, l, opt, rep, w.cp); err != nil { // attachments.go
+	if err := verifyAttachments(ctx, l, opt, rep, w.cp, anchor); err != nil { // attachments.go
 		return rep, err
 	}
 	if lk, ok := l.Store.(archiver.Locker); ok {

@@ -47,7 +47,9 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	opt := verify.Options{Org: org, From: from, To: to, Jobs: jobs, Audit: audit.Verifier{},
 		// A day may get a new attachment index revision until attachments.retryFor after
 		// its end: an incremental verification looks that far back for them.
-		AttachmentWindow: e.cfg.Attachments.RetryFor + 24*time.Hour}
+		AttachmentWindow: e.cfg.Attachments.RetryFor + 24*time.Hour,
+		// verify --date checks the days' attachment indexes against the newest checkpoint.
+		AttachmentRecord: true}
 	checkpoint, _ := fs.GetBool("checkpoint")
 	opt.Resume, _ = fs.GetBool("resume")
 	opt.Incremental, _ = fs.GetBool("incremental")

@@ -889,8 +889,9 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	defer os.Remove(f.Name())
 	defer f.Close()
 	out := &hashWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
+	atts := &storeAttachments{store: e.Store, org: rec.Org, trusted: e.TrustedKeys, from: from, to: to}
 	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir,
-		Attachments: &storeAttachments{store: e.Store, org: rec.Org, trusted: e.TrustedKeys}})
+		Attachments: atts})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
@@ -940,7 +941,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 			return nil, err
 		}
 		if rec.Request.AttachmentIndex {
-			if sd.AttachmentIndex, err = e.indexRef(ctx, rec.Org, m.Date); err != nil {
+			if sd.AttachmentIndex, err = indexRef(ctx, atts, m.Date); err != nil {
 				return nil, err
 			}
 		}

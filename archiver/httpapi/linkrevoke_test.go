@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
@@ -16,7 +17,8 @@ import (
 // TestLinkDiesWithItsToken: a task's download link works only while the API token whose
 // status call issued it is valid: once the token is revoked (the tokens file reloaded),
 // the link is 403 invalid_link, audited under the organization with the token's id, while
-// a link another, live token got for the same task still works.
+// a link another, live token got for the same task still works, until that token
+// expires.
 func TestLinkDiesWithItsToken(t *testing.T) {
 	var engine *exporttask.Engine
 	f := newFixture(t, func(s *httpapi.Server) {
@@ -79,8 +81,12 @@ func TestLinkDiesWithItsToken(t *testing.T) {
 	if len(refused) != 1 || refused[0].TokenID != tokenID || refused[0].Error != "invalid_link" {
 		t.Errorf("refused downloads audited: %+v, want one under token %s", refused, tokenID)
 	}
+	// A token that expires takes its links with it, however long they were signed for.
+	f.clock.Add(time.Hour)
+	resp, body = f.get(t, live, "")
+	checkError(t, resp, body, 403, "invalid_link")
 	reliability.Record(t, "security", "an export task's download link is used after the API token that asked for it is revoked", reliability.Refused,
-		"403 invalid_link, audited under the organization and the revoked token's id; a link a live token asked for still works")
+		"403 invalid_link, audited under the organization and the revoked token's id; a link a live token asked for still works until that token expires")
 }
 
 // tokenID is the id of the fixture's token called name.

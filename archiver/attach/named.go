@@ -142,23 +142,37 @@ func (r Reader) OpenFile(ctx context.Context, org string, sum [sha256.Size]byte)
 		return FileEntry{}, nil, fmt.Errorf("attach: list %s: %w", prefix, err)
 	}
 	for _, day := range days {
-		ix, _, err := r.LatestIndex(ctx, org, day)
-		if err != nil {
-			return FileEntry{}, nil, err
+		if fe, rc, err := r.OpenFileOf(ctx, org, sum, day); !errors.Is(err, ErrNotNamed) {
+			return fe, rc, err
 		}
-		if ix == nil || ix.Org != org {
+	}
+	return FileEntry{}, nil, ErrNotNamed
+}
+
+// OpenFileOf opens org's captured file sum if the latest index of day names it as
+// captured, otherwise ErrNotNamed: one listing and one read of that day's index, without
+// its named record. It serves a file whose named record is missing (an index written
+// by a build before named records, which verify reports) when the caller knows the day,
+// since the file's SHA-256 alone names no day: finding it without the record would mean
+// reading the organization's indexes, its whole history.
+func (r Reader) OpenFileOf(ctx context.Context, org string, sum [sha256.Size]byte, day archiver.Day) (FileEntry, io.ReadCloser, error) {
+	hexSum := hex.EncodeToString(sum[:])
+	ix, _, err := r.LatestIndex(ctx, org, day)
+	if err != nil {
+		return FileEntry{}, nil, err
+	}
+	if ix == nil || ix.Org != org {
+		return FileEntry{}, nil, ErrNotNamed
+	}
+	for _, e := range ix.Entries {
+		if e.Outcome != Captured || e.SHA256 != hexSum || e.Key != FileKey(org, sum) {
 			continue
 		}
-		for _, e := range ix.Entries {
-			if e.Outcome != Captured || e.SHA256 != hexSum || e.Key != FileKey(org, sum) {
-				continue
-			}
-			rc, err := r.Store.Open(ctx, e.Key)
-			if err != nil {
-				return FileEntry{}, nil, fmt.Errorf("attach: open %s: %w", e.Key, err)
-			}
-			return FileEntry{Key: e.Key, SHA256: e.SHA256, Size: e.Size, ContentType: e.ContentType, Index: ix.Key}, rc, nil
+		rc, err := r.Store.Open(ctx, e.Key)
+		if err != nil {
+			return FileEntry{}, nil, fmt.Errorf("attach: open %s: %w", e.Key, err)
 		}
+		return FileEntry{Key: e.Key, SHA256: e.SHA256, Size: e.Size, ContentType: e.ContentType, Index: ix.Key}, rc, nil
 	}
 	return FileEntry{}, nil, ErrNotNamed
 }

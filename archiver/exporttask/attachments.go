@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
@@ -73,6 +75,15 @@ type storeAttachments struct {
 	store   archiver.Store
 	org     string
 	trusted []ed25519.PublicKey
+	// from and to, when set, are the task's range: the first Index of a day in it lists
+	// the range's indexes once (rangeIndexes), so that a day without one (capture off,
+	// not run, an empty day) costs no request and a day with one a read, instead of a
+	// listing per day.
+	from, to archiver.Day
+
+	mu     sync.Mutex
+	listed bool
+	latest map[string]string // date → key of its latest index revision, for the range's days
 }
 
 func (a *storeAttachments) Index(ctx context.Context, date string) (*attach.StoredIndex, error) {
@@ -80,13 +91,65 @@ func (a *storeAttachments) Index(ctx context.Context, date string) (*attach.Stor
 	if err != nil {
 		return nil, err
 	}
-	ix, err := attach.LatestIndex(ctx, a.store, a.org, day, a.trusted)
+	var ix *attach.StoredIndex
+	if a.from.IsZero() || day.Before(a.from) || day.After(a.to) {
+		ix, err = attach.LatestIndex(ctx, a.store, a.org, day, a.trusted)
+	} else {
+		ix, err = a.rangeIndex(ctx, day)
+	}
 	if err != nil {
 		// An index that does not decode or is not signed by a trusted key is not used to
 		// name the files an export carries.
 		return nil, taskErrorf("attachments of %s: %v", date, err)
 	}
 	return ix, nil
+}
+
+// errPastRange ends the range's listing at the first key after its last day.
+var errPastRange = errors.New("past the range")
+
+// rangeIndex returns the latest index revision of day, a day of the range, as
+// attach.LatestIndex does (the last key of the day's revisions), from one listing of the
+// range's index keys made at the first call.
+func (a *storeAttachments) rangeIndex(ctx context.Context, day archiver.Day) (*attach.StoredIndex, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if !a.listed {
+		// Index keys are <root><yyyy>/<mm>/<dd>.r…: the listing starts after the bare path
+		// of the range's first day, which sorts before its revisions and after every
+		// earlier day's, and stops at the first key past its last day.
+		root := attach.Prefix + a.org + "/index/"
+		path := func(d archiver.Day) string { return strings.TrimSuffix(attach.IndexPrefix(a.org, d), ".r") }
+		end := path(a.to.Next())
+		latest := map[string]string{}
+		err := archiver.ListAfter(ctx, a.store, root, path(a.from), func(key string) error {
+			if key >= end {
+				return errPastRange
+			}
+			if len(key) < len(root)+10 {
+				return nil
+			}
+			d, err := archiver.ParseDay(strings.ReplaceAll(key[len(root):len(root)+10], "/", "-"))
+			if err != nil || !strings.HasPrefix(key, attach.IndexPrefix(a.org, d)) {
+				return nil // not a revision's key
+			}
+			latest[d.String()] = key // keys come in order: the day's last is its latest
+			return nil
+		})
+		if err != nil && !errors.Is(err, errPastRange) {
+			return nil, fmt.Errorf("attach: list %s: %w", root, err)
+		}
+		a.latest, a.listed = latest, true
+	}
+	key := a.latest[day.String()]
+	if key == "" {
+		return nil, nil
+	}
+	b, err := archiver.ReadAll(ctx, a.store, key)
+	if err != nil {
+		return nil, fmt.Errorf("attach: %w", err)
+	}
+	return attach.DecodeIndex(key, b, a.trusted)
 }
 
 func (a *storeAttachments) Day(ctx context.Context, date string) (map[string]attach.Entry, error) {
@@ -189,9 +252,8 @@ func CapturedName(sum, link string) string {
 	return sum + ext
 }
 
-// indexRef names the latest revision of org's attachment index of date (nil: none).
-func (e *Engine) indexRef(ctx context.Context, org, date string) (*IndexRef, error) {
-	a := &storeAttachments{store: e.Store, org: org, trusted: e.TrustedKeys}
+// indexRef names the latest revision of a's attachment index of date (nil: none).
+func indexRef(ctx context.Context, a *storeAttachments, date string) (*IndexRef, error) {
 	ix, err := a.Index(ctx, date)
 	if err != nil || ix == nil {
 		return nil, err

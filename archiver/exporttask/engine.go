@@ -474,10 +474,11 @@ func (e *Engine) List(ctx context.Context, org string) ([]*Status, error) {
 	return out, nil
 }
 
-// Link returns a new download link of a completed task, valid for Links.Expiry from now.
-func (e *Engine) Link(base string, st *Status) (string, time.Time) {
+// Link returns a new download link of a completed task for the API token by (the one
+// asking its status), valid for Links.Expiry from now and while that token is.
+func (e *Engine) Link(base string, st *Status, by string) (string, time.Time) {
 	e.init()
-	return e.Links.Make(base, st.org, st.TaskID, e.Now())
+	return e.Links.Make(base, st.org, st.TaskID, by, e.Now())
 }
 
 // OpenResult opens a completed task's result. ErrNotReady before completion (or after a
@@ -889,8 +890,9 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	defer os.Remove(f.Name())
 	defer f.Close()
 	out := &hashWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
+	atts := &storeAttachments{store: e.Store, org: rec.Org, trusted: e.TrustedKeys, from: from, to: to}
 	enc, err := newEnc(out, FormatOptions{Org: rec.Org, OrgName: rec.OrgName, TaskID: rec.TaskID, TempDir: e.TempDir,
-		Attachments: &storeAttachments{store: e.Store, org: rec.Org, trusted: e.TrustedKeys}})
+		Attachments: atts})
 	if err != nil {
 		return nil, fmt.Errorf("%s encoder: %w", rec.Request.Format, err)
 	}
@@ -940,7 +942,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 			return nil, err
 		}
 		if rec.Request.AttachmentIndex {
-			if sd.AttachmentIndex, err = e.indexRef(ctx, rec.Org, m.Date); err != nil {
+			if sd.AttachmentIndex, err = indexRef(ctx, atts, m.Date); err != nil {
 				return nil, err
 			}
 		}
@@ -1177,7 +1179,8 @@ func (w *hashWriter) Write(p []byte) (int, error) {
 
 // mail sends the link, never the data, to the request's addresses.
 func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
-	link, expires := e.Links.Make(e.BaseURL, rec.Org, rec.TaskID, e.Now())
+	// The link is the creator's: revoking the token that created the task ends it.
+	link, expires := e.Links.Make(e.BaseURL, rec.Org, rec.TaskID, rec.CreatedBy, e.Now())
 	subject := rec.Request.Subject
 	if subject == "" {
 		subject = fmt.Sprintf("chatvault export %s to %s is ready", rec.Request.From, rec.Request.To)
@@ -1238,11 +1241,12 @@ func (m *metrics) register(r prometheus.Registerer) {
 }
 
 // CheckLink verifies a download link's query for task id (see Links.Check) at the
-// engine's time, and returns the organization it was made for.
-func (e *Engine) CheckLink(id string, q url.Values) (string, error) {
+// engine's time, and returns the organization it was made for and the holder it was
+// issued to (an API token's id, or "cli:<user>"), whose validity the caller checks.
+func (e *Engine) CheckLink(id string, q url.Values) (org, by string, err error) {
 	e.init()
 	if !ValidID(id) {
-		return "", ErrLinkInvalid
+		return "", "", ErrLinkInvalid
 	}
 	return e.Links.Check(id, q, e.Now())
 }

@@ -489,8 +489,8 @@ func TestLinks(t *testing.T) {
 	l := exporttask.Links{Key: []byte("k"), Expiry: time.Hour}
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
 	const id = "5f0c0b3e-8a4f-4d7e-9a59-3f3f0e1d2c3b"
-	a, exp := l.Make("http://x", acme, id, now)
-	b, _ := l.Make("http://x", acme, id, now)
+	a, exp := l.Make("http://x", acme, id, "tok-1", now)
+	b, _ := l.Make("http://x", acme, id, "tok-1", now)
 	if a == b {
 		t.Fatal("two links are the same")
 	}
@@ -523,21 +523,23 @@ func TestLinks(t *testing.T) {
 		{"other organization", id, edit(a, "org", "0b1c2e3f-0000-4000-8000-00000000bbbb"), now, exporttask.ErrLinkInvalid},
 		{"expiry pushed back", id, edit(a, "expires", fmt.Sprint(now.Add(48*time.Hour).Unix())), now, exporttask.ErrLinkInvalid},
 		{"no signature", id, edit(a, "sig", ""), now, exporttask.ErrLinkInvalid},
+		{"other holder", id, edit(a, "by", "tok-2"), now, exporttask.ErrLinkInvalid},
+		{"no holder (a link of before holders)", id, edit(a, "by", ""), now, exporttask.ErrLinkInvalid},
 		{"other key", id, q(a), now, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			org, err := l.Check(tt.id, tt.q, tt.at)
-			if !errors.Is(err, tt.want) || (err == nil && org != acme) {
-				t.Fatalf("Check = %q, %v; want %v", org, err, tt.want)
+			org, by, err := l.Check(tt.id, tt.q, tt.at)
+			if !errors.Is(err, tt.want) || (err == nil && (org != acme || by != "tok-1")) {
+				t.Fatalf("Check = %q, %q, %v; want %v", org, by, err, tt.want)
 			}
 		})
 	}
 	other := exporttask.Links{Key: []byte("other"), Expiry: time.Hour}
-	if _, err := other.Check(id, q(a), now); !errors.Is(err, exporttask.ErrLinkInvalid) {
+	if _, _, err := other.Check(id, q(a), now); !errors.Is(err, exporttask.ErrLinkInvalid) {
 		t.Errorf("a link checked with another key: %v", err)
 	}
-	reliability.Record(t, "security", "download link with a changed organization, task, expiry or key", reliability.Refused, "403 invalid_link")
+	reliability.Record(t, "security", "download link with a changed organization, task, holder, expiry or key", reliability.Refused, "403 invalid_link")
 }
 
 type fakeMailer struct {
@@ -573,7 +575,7 @@ func TestEmailSendsTheLinkNotTheData(t *testing.T) {
 	}
 	link, _, _ := strings.Cut(mail[i:], "\n")
 	u, _ := url.Parse(link)
-	if org, err := e.Links.Check(st.TaskID, u.Query(), f.clock.Now()); err != nil || org != acme {
+	if org, by, err := e.Links.Check(st.TaskID, u.Query(), f.clock.Now()); err != nil || org != acme || by != "test" {
 		t.Errorf("the mailed link does not check: %v", err)
 	}
 	if strings.Contains(mail, "Standup") || strings.Contains(mail, "u-ada") {
@@ -686,7 +688,7 @@ func TestLinkExpiryCapped(t *testing.T) {
 	const id = "5f0c0b3e-8a4f-4d7e-9a59-3f3f0e1d2c3b"
 	strict := exporttask.Links{Key: key, Expiry: time.Hour}
 	query := func(l exporttask.Links, at time.Time) url.Values {
-		link, _ := l.Make("", acme, id, at)
+		link, _ := l.Make("", acme, id, "tok-1", at)
 		u, err := url.Parse(link)
 		if err != nil {
 			t.Fatal(err)
@@ -706,7 +708,7 @@ func TestLinkExpiryCapped(t *testing.T) {
 		{"minted by a replica whose clock is far ahead", query(strict, now.Add(exporttask.LinkClockSkew+2*time.Second)), exporttask.ErrLinkInvalid},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			org, err := strict.Check(id, tt.query, now)
+			org, _, err := strict.Check(id, tt.query, now)
 			if !errors.Is(err, tt.want) || (err == nil && org != acme) {
 				t.Fatalf("Check = %q, %v; want %v", org, err, tt.want)
 			}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -20,11 +21,14 @@ var (
 
 // Links makes and checks signed download links:
 //
-//	<base>/v1/exports/tasks/<id>/download?org=<org>&expires=<unix s>&nonce=<hex>&sig=<hex HMAC-SHA256>
+//	<base>/v1/exports/tasks/<id>/download?org=<org>&by=<token id>&expires=<unix s>&nonce=<hex>&sig=<hex HMAC-SHA256>
 //
 // The link itself is the credential, like a presigned S3 URL: whoever holds it can
-// download the result until it expires. A random nonce makes every link different, so two
-// status calls give two links that both work.
+// download the result until it expires, and while the API token it was issued to (by: the
+// token whose status call made it, or the task's creator for a mailed link) is valid: the
+// server checks that token at every download, so that revoking a token ends its links.
+// A random nonce makes every link different, so two status calls give two links that both
+// work.
 type Links struct {
 	// Key signs links: exports.linkKeyFile's content, never anything from the store (whoever
 	// could read the key could mint links to any result).
@@ -37,46 +41,56 @@ type Links struct {
 // accepted: replicas sharing a key mint and check links with their own clocks.
 const LinkClockSkew = time.Minute
 
-// Make returns a new link to the task's result, valid from now for l.Expiry.
-func (l Links) Make(base, org, id string, now time.Time) (string, time.Time) {
+// Make returns a new link to the task's result for the holder by (the API token's id the
+// link is issued to, or the task's CreatedBy), valid from now for l.Expiry.
+func (l Links) Make(base, org, id, by string, now time.Time) (string, time.Time) {
 	expires := now.Add(l.Expiry).Truncate(time.Second)
 	n := make([]byte, 16)
 	rand.Read(n)
 	nonce := hex.EncodeToString(n)
 	exp := strconv.FormatInt(expires.Unix(), 10)
-	q := url.Values{"org": {org}, "expires": {exp}, "nonce": {nonce}, "sig": {l.sign(org, id, exp, nonce)}}
+	q := url.Values{"org": {org}, "by": {by}, "expires": {exp}, "nonce": {nonce}, "sig": {l.sign(org, id, by, exp, nonce)}}
 	return base + "/v1/exports/tasks/" + id + "/download?" + q.Encode(), expires
 }
 
-// Check verifies a link's query for the task id at now and returns the organization.
-func (l Links) Check(id string, q url.Values, now time.Time) (string, error) {
-	org, exp, nonce, sig := q.Get("org"), q.Get("expires"), q.Get("nonce"), q.Get("sig")
-	want := l.sign(org, id, exp, nonce)
+// Check verifies a link's query for the task id at now and returns the organization and
+// the holder it was issued to (by), whose validity the caller checks. A link made before
+// links named their holder does not check: it is refused, and the task's status gives a
+// new one.
+func (l Links) Check(id string, q url.Values, now time.Time) (org, by string, err error) {
+	org, by, exp, nonce, sig := q.Get("org"), q.Get("by"), q.Get("expires"), q.Get("nonce"), q.Get("sig")
+	for _, f := range []string{org, by, exp, nonce} {
+		if f == "" || strings.IndexByte(f, 0) >= 0 {
+			return "", "", ErrLinkInvalid
+		}
+	}
+	want := l.sign(org, id, by, exp, nonce)
 	got, err := hex.DecodeString(sig)
-	if err != nil || org == "" || nonce == "" || !hmac.Equal(got, mustHex(want)) {
-		return "", ErrLinkInvalid
+	if err != nil || !hmac.Equal(got, mustHex(want)) {
+		return "", "", ErrLinkInvalid
 	}
 	secs, err := strconv.ParseInt(exp, 10, 64)
 	if err != nil {
-		return "", ErrLinkInvalid
+		return "", "", ErrLinkInvalid
 	}
 	expires := time.Unix(secs, 0)
 	// A valid signature is not enough: no link works longer than Expiry from now, so a
 	// link minted under a longer setting, or by whoever holds the key, is refused.
 	if expires.After(now.Add(l.Expiry + LinkClockSkew)) {
-		return "", ErrLinkInvalid
+		return "", "", ErrLinkInvalid
 	}
 	if !now.Before(expires) {
-		return "", ErrLinkExpired
+		return "", "", ErrLinkExpired
 	}
-	return org, nil
+	return org, by, nil
 }
 
-func (l Links) sign(org, id, exp, nonce string) string {
+func (l Links) sign(org, id, by, exp, nonce string) string {
 	m := hmac.New(sha256.New, l.Key)
-	// Length-free fields joined by a byte none of them can hold (ids are UUIDs, exp is
-	// digits, nonce is hex; org comes from a token or is checked against the signature).
-	io.WriteString(m, "chatvault-task-link-v1\x00"+org+"\x00"+id+"\x00"+exp+"\x00"+nonce)
+	// Length-free fields joined by a byte none of them can hold (ids are UUIDs, by a
+	// token id or "cli:<user>", exp is digits, nonce is hex; Check refuses a field with
+	// one). v2: v1 links named no holder.
+	io.WriteString(m, "chatvault-task-link-v2\x00"+org+"\x00"+id+"\x00"+by+"\x00"+exp+"\x00"+nonce)
 	return hex.EncodeToString(m.Sum(nil))
 }
 

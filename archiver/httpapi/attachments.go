@@ -24,6 +24,12 @@ type Attachments interface {
 	OpenFile(ctx context.Context, org string, sum [sha256.Size]byte) (attach.FileEntry, io.ReadCloser, error)
 }
 
+// dayFileOpener is an Attachments that can open a file named by one day's index without
+// its named record (attach.Reader.OpenFileOf), for ?date=.
+type dayFileOpener interface {
+	OpenFileOf(ctx context.Context, org string, sum [sha256.Size]byte, day archiver.Day) (attach.FileEntry, io.ReadCloser, error)
+}
+
 // HeaderAttachmentIndex is the key of the index that names the file served.
 const HeaderAttachmentIndex = "X-Chatvault-Attachment-Index"
 
@@ -125,14 +131,27 @@ func (s *Server) handleAttachment(w http.ResponseWriter, r *http.Request) {
 func (s *Server) attachment(w http.ResponseWriter, r *http.Request, tok archiver.Token, rec *audit.Record) error {
 	name := r.PathValue("sha256")
 	sum, ok := attach.ParseSHA256(name)
+	var err error
 	if !ok {
 		return errorf(EInvalidRequest, "the attachment must be named by its SHA-256: 64 lower-case hex digits")
 	}
 	rec.Attachment = name
+	// ?date= names a day whose index names the file: looked at when the file's named
+	// records lead nowhere (an index written before them), and only that day.
+	var hint archiver.Day
+	if d := r.URL.Query().Get("date"); d != "" {
+		rec.Date = d
+		if hint, err = parseDay(d); err != nil {
+			return err
+		}
+	}
 	if s.Attachments == nil {
 		return errorf(EAttachmentNotFound, "no such attachment")
 	}
 	e, rc, err := s.Attachments.OpenFile(r.Context(), tok.Org, sum)
+	if o, ok := s.Attachments.(dayFileOpener); ok && errors.Is(err, attach.ErrNotNamed) && !hint.IsZero() {
+		e, rc, err = o.OpenFileOf(r.Context(), tok.Org, sum, hint)
+	}
 	switch {
 	case errors.Is(err, attach.ErrNotNamed):
 		return errorf(EAttachmentNotFound, "no such attachment")

@@ -105,7 +105,7 @@ func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					link, _ := engine.Link("", st)
+					link, _ := engine.Link("", st, f.tokenID(t, "acme"))
 					req = httptest.NewRequest("GET", link, nil)
 				default:
 					req = httptest.NewRequest("POST", "/messageevent.export", strings.NewReader(date(sample)))
@@ -163,7 +163,7 @@ func TestHeadOfADownloadIsNotAuditedAsADownload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	link, _ := engine.Link(f.url, st)
+	link, _ := engine.Link(f.url, st, f.tokenID(t, "acme"))
 	resp, err := client.Head(link)
 	if err != nil {
 		t.Fatal(err)
@@ -215,7 +215,8 @@ func TestOneLinkNeverLocksOutAnothers(t *testing.T) {
 		if err != nil || st.State != exporttask.StateCompleted {
 			t.Fatalf("execute: %v %+v", err, st)
 		}
-		l, _ := engine.Link(f.url, st)
+		name := map[string]string{acme: "acme", globex: "globex"}[org]
+		l, _ := engine.Link(f.url, st, f.tokenID(t, name))
 		return l
 	}
 	acmeLink, globexLink := link(acme), link(globex)

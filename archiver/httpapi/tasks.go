@@ -25,8 +25,8 @@ type Tasks interface {
 	Create(ctx context.Context, org, by string, req exporttask.Request) (string, error)
 	Status(ctx context.Context, org, id string) (*exporttask.Status, error)
 	List(ctx context.Context, org string) ([]*exporttask.Status, error)
-	Link(base string, st *exporttask.Status) (string, time.Time)
-	CheckLink(id string, q url.Values) (string, error)
+	Link(base string, st *exporttask.Status, by string) (string, time.Time)
+	CheckLink(id string, q url.Values) (org, by string, err error)
 	OpenResult(ctx context.Context, org, id string) (*exporttask.Status, io.ReadCloser, error)
 }
 
@@ -211,7 +211,8 @@ func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *audit.Reco
 	}
 	rec.TaskID, rec.Date = st.TaskID, st.Request.From+".."+st.Request.To
 	if st.State == exporttask.StateCompleted {
-		st.URL, st.URLExpiresAt = s.Tasks.Link(s.baseURL(r), st)
+		// The link is this token's: revoking it ends the link (linkHolder).
+		st.URL, st.URLExpiresAt = s.Tasks.Link(s.baseURL(r), st, tok.ID)
 		rec.SHA256 = st.Result.SHA256
 	}
 	return http.StatusOK, st, nil
@@ -252,8 +253,37 @@ func (s *Server) handleExportsLeaf(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// handleDownload serves a task's result to whoever holds a valid link: the link is the
-// credential, as a presigned URL would be. It is audited like an export.
+// tokenByID is a Tokens that can find a token by its id (tokenfile.Set.ByID): what a
+// download link names as its holder.
+type tokenByID interface {
+	ByID(id string, now time.Time) (archiver.Token, error)
+}
+
+// linkHolder checks that the holder a valid link was issued to may still read the
+// organization's exports: an API token that is still in the tokens file, unexpired, of
+// the organization and with the scope, or an operator's chatvault export-task
+// ("cli:<user>", no token to revoke). A link outlives neither its token's revocation nor
+// its expiry. A Tokens that cannot look tokens up by id accepts no link.
+func (s *Server) linkHolder(org, by string) error {
+	if strings.HasPrefix(by, "cli:") {
+		return nil
+	}
+	refused := errorf(EInvalidLink, "the download link was issued to an API token that has been revoked, has expired or "+
+		"no longer has the scope; ask the task's status with a valid token for a new link")
+	ts, ok := s.Tokens.(tokenByID)
+	if !ok {
+		return refused
+	}
+	t, err := ts.ByID(by, s.now())
+	if err != nil || t.Org != org || !t.HasScope(archiver.ScopeComplianceRead) {
+		return refused
+	}
+	return nil
+}
+
+// handleDownload serves a task's result to whoever holds a valid link while the token it
+// was issued to is valid (linkHolder): the link is the credential, as a presigned URL
+// would be, but it dies with its token. It is audited like an export.
 func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		// net/http would run the whole download and drop the body, and the audit would
@@ -297,19 +327,24 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *audit.Rec
 	// The link is the credential: one that does not check is refused like a bad token
 	// (limited per address, counted, not stored); a valid one is audited under its
 	// organization, refusals included.
-	org, err := s.Tasks.CheckLink(rec.TaskID, r.URL.Query())
+	org, by, err := s.Tasks.CheckLink(rec.TaskID, r.URL.Query())
 	if err != nil {
 		if !errors.Is(err, exporttask.ErrLinkInvalid) && !errors.Is(err, exporttask.ErrLinkExpired) {
 			return err
 		}
 		return s.refuseAnonymous(r, s.now(), reasonInvalidLink, err)
 	}
-	rec.Org = org
+	// The signature proves the organization and the holder: a refusal from here on is
+	// audited under them.
+	rec.Org, rec.TokenID = org, by
 	// A valid link is limited like a valid token, by its own bucket (per task, at
 	// http.tokenRate), never per address: behind a proxy every client shares one, and one
 	// organization fetching its link in a loop must not lock out the others' links.
 	if ok, wait := s.tokenLimit.allow("l:"+org+"/"+rec.TaskID, s.now()); !ok {
 		return &Error{Code: ERateLimited, Message: "too many requests for this download", RetryAfter: wait}
+	}
+	if err := s.linkHolder(org, by); err != nil {
+		return err
 	}
 	if err := s.admit(); err != nil {
 		return err

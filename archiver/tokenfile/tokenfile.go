@@ -222,6 +222,7 @@ type Set struct {
 
 	mu      sync.RWMutex
 	byHash  map[[sha256.Size]byte]archiver.Token
+	byID    map[string]archiver.Token
 	modTime time.Time
 	size    int64
 }
@@ -248,6 +249,7 @@ func (s *Set) Reload() error {
 		return err
 	}
 	m := make(map[[sha256.Size]byte]archiver.Token, len(f.Tokens))
+	ids := make(map[string]archiver.Token, len(f.Tokens))
 	for _, t := range f.Tokens {
 		b, err := hex.DecodeString(t.SHA256)
 		if err != nil || len(b) != sha256.Size {
@@ -259,9 +261,10 @@ func (s *Set) Reload() error {
 			return fmt.Errorf("tokenfile: %s: token %s: organization is not a UUID", s.path, t.ID)
 		}
 		m[[sha256.Size]byte(b)] = t
+		ids[t.ID] = t
 	}
 	s.mu.Lock()
-	s.byHash, s.modTime, s.size = m, mod, size
+	s.byHash, s.byID, s.modTime, s.size = m, ids, mod, size
 	s.mu.Unlock()
 	return nil
 }
@@ -297,6 +300,22 @@ func (s *Set) Lookup(secret string, now time.Time) (archiver.Token, error) {
 	t, ok := s.byHash[sum]
 	s.mu.RUnlock()
 	if !ok {
+		return archiver.Token{}, fmt.Errorf("unknown: %w", archiver.ErrInvalidToken)
+	}
+	if t.Expired(now) {
+		return archiver.Token{}, fmt.Errorf("expired: %w", archiver.ErrInvalidToken)
+	}
+	return t, nil
+}
+
+// ByID returns the token with id, or an error wrapping archiver.ErrInvalidToken when
+// there is none (including a revoked one) or it has expired: the check of the token a
+// download link was issued to (httpapi), which holds its id, never its secret.
+func (s *Set) ByID(id string, now time.Time) (archiver.Token, error) {
+	s.mu.RLock()
+	t, ok := s.byID[id]
+	s.mu.RUnlock()
+	if !ok || id == "" {
 		return archiver.Token{}, fmt.Errorf("unknown: %w", archiver.ErrInvalidToken)
 	}
 	if t.Expired(now) {

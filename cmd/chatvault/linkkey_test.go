@@ -71,7 +71,7 @@ func TestLinkKeyFromConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := (exporttask.Links{Key: key, Expiry: 24 * time.Hour}).Check(id, u.Query(), clock.Now()); err != nil || got != org {
+	if got, _, err := (exporttask.Links{Key: key, Expiry: 24 * time.Hour}).Check(id, u.Query(), clock.Now()); err != nil || got != org {
 		t.Fatalf("the link is not signed with exports.linkKeyFile's key: %q %v", got, err)
 	}
 	resp, b := x.do("GET", ephemeral.URL, "", "")

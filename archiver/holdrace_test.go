@@ -40,7 +40,9 @@ func TestHoldRacingHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	whole(res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +90,9 @@ func TestHoldRacingSeal(t *testing.T) {
 	is := &interleavingStore{LockingStore: ls, at: archiver.HoldsPrefix + acme + "/"}
 	is.between = func() {
 		s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+		whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 		r, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+		whole(r)
 		if err != nil {
 			t.Error(err)
 		}

@@ -18,7 +18,9 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	whole(res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +64,9 @@ func TestHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	whole(res)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +154,9 @@ func TestHoldBeforeSeal(t *testing.T) {
 		t.Fatalf("hold before the seal: %+v %v", r, err)
 	}
 	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+	whole(res)
 	if err != nil {
 		t.Fatal(err)
 	}

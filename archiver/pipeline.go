@@ -105,6 +105,10 @@ type Options struct {
 	// are unmapped before the merge. The Go runtime's soft memory limit cannot see them;
 	// cmd/chatvault sets it to the budget less them (HeapLimit).
 	OnSortMemory func(arenas int64)
+	// OrgDone, when set, is called with each organization's whole result once the day is
+	// settled, in the directory's order, before Seal returns; DayResult.Orgs keeps only
+	// its summary (see OrgResult.Summary).
+	OrgDone func(OrgResult)
 }
 
 func (o *Options) defaults() {
@@ -166,8 +170,10 @@ type Sealer struct {
 
 // DayResult is what sealing one day did.
 type DayResult struct {
-	Day             Day
-	Input           InputCounts
+	Day   Day
+	Input InputCounts
+	// Orgs are the organizations' results, each its Summary: what the run's summary, the
+	// metrics and the exit code need (Options.OrgDone streams the whole of each).
 	Orgs            []OrgResult
 	Quarantine      *ObjectRef
 	QuarantineByWhy map[string]int64

@@ -87,15 +87,33 @@ func (f *fixture) seal(t *testing.T, day archiver.Day, opt archiver.Options) *ar
 	if opt.TempDir == "" {
 		opt.TempDir = t.TempDir()
 	}
+	whole := wholeResults(&opt)
 	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: opt}
 	res, err := s.Seal(context.Background(), day, f.directory, "")
 	if err != nil {
 		t.Fatalf("seal %s: %v", day, err)
 	}
+	whole(res)
 	for _, o := range res.Failed() {
 		t.Fatalf("org %s failed: %v", o.Org, o.Err)
 	}
 	return res
+}
+
+// wholeResults sets opt.OrgDone, unless set, to collect the organizations' whole results,
+// and returns what puts them in a DayResult in place of their summaries: the tests read
+// the keys and hashes a run's summary does not keep.
+func wholeResults(opt *archiver.Options) func(*archiver.DayResult) {
+	if opt.OrgDone != nil {
+		return func(*archiver.DayResult) {}
+	}
+	var all []archiver.OrgResult
+	opt.OrgDone = func(o archiver.OrgResult) { all = append(all, o) }
+	return func(res *archiver.DayResult) {
+		if res != nil && len(all) == len(res.Orgs) {
+			res.Orgs = all
+		}
+	}
 }
 
 // export returns an organization's latest JSONL for day.

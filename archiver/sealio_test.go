@@ -56,7 +56,9 @@ func TestSealWritesExportsOnce(t *testing.T) {
 	s := &archiver.Sealer{Source: f.src, Store: store, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test",
 	}}
+	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), day, f.directory, "")
+	whole(res)
 	if err != nil {
 		t.Fatal(err)
 	}

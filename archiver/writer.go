@@ -286,7 +286,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	}
 	for i := range w.rt.orgs {
 		if c, ok := w.commits[int32(i)]; ok {
-			w.res.Orgs = append(w.res.Orgs, c.OrgResult)
+			if w.s.OrgDone != nil {
+				w.s.OrgDone(c.OrgResult)
+			}
+			w.res.Orgs = append(w.res.Orgs, c.OrgResult.Summary()) // dayresult.go
 		}
 	}
 	return nil

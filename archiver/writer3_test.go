@@ -102,11 +102,13 @@ func sealWith(t *testing.T, f *fixture, store archiver.Store, day string, opt ar
 	// The nightly seal: half an hour after the day's end.
 	night := mustDay(day).End().Add(30 * time.Minute)
 	opt.Now, opt.Generator, opt.TempDir = func() time.Time { return night }, "chatvault test", t.TempDir()
+	whole := wholeResults(&opt)
 	s := &archiver.Sealer{Source: f.src, Store: store, Options: opt}
 	res, err := s.Seal(context.Background(), mustDay(day), f.directory, "")
 	if err != nil {
 		t.Fatalf("seal %s: %v", day, err)
 	}
+	whole(res)
 	return res
 }
 

@@ -36,13 +36,18 @@ func SealEmptyLayout3Day(t *testing.T, store archiver.Store, date, directoryFile
 	if err != nil {
 		t.Fatal(err)
 	}
+	var orgs []archiver.OrgResult // whole: DayResult.Orgs keeps summaries, without the data's key
 	s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
-		Now: func() time.Time { return d.End().Add(30 * time.Minute) }, Logger: slog.New(slog.DiscardHandler)}}
+		Now: func() time.Time { return d.End().Add(30 * time.Minute) }, Logger: slog.New(slog.DiscardHandler),
+		OrgDone: func(o archiver.OrgResult) { orgs = append(orgs, o) }}}
 	res, err := s.Seal(t.Context(), d, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, o := range res.Orgs {
+	if len(orgs) != len(res.Orgs) {
+		t.Fatalf("%d organizations' results streamed, %d in the day's result", len(orgs), len(res.Orgs))
+	}
+	for _, o := range orgs {
 		if o.Err != nil || o.Counts.Exported != 0 || !o.Data.Keyless() {
 			t.Fatalf("seal of an empty day in layout 3: %s %+v", o.Org, o)
 		}

@@ -16,9 +16,10 @@ import (
 // The others verify only the days their own scheduler seals (it seals only while it holds
 // the scheduler's lease, so each day once), and read the records the holder writes
 // (follow), so that the metrics every replica exposes show the last slice and the
-// problems found, whoever verified. A holder that stops cleanly releases the lease, and
-// another replica takes it at its next tick; one that dies stops renewing, and the lease
-// runs out after LeaseTTL.
+// problems found, whoever verified. They try the lease every tenth of an interval: a
+// holder that stops cleanly releases it, and another replica takes it at its next try;
+// one that dies stops renewing, and another takes it at its first try after LeaseTTL. The
+// new holder verifies the slice at once if none completed in the last interval.
 
 // Lease is a lease on the store that one replica holds at a time (scheduler.Lease, under
 // LeasePrefix).
@@ -35,8 +36,9 @@ const LeasePrefix = "leases/verify/"
 
 // LeaseTTL is how long the verification lease outlives its holder's last renewal, for
 // slices every interval: a little more than the interval, since the holder renews it at
-// each tick. Its ticks then keep it; another replica takes over within LeaseTTL and an
-// interval of the holder's last renewal.
+// each tick. Its ticks then keep it; another replica takes over within LeaseTTL and a
+// tenth of an interval of the holder's last renewal, so that the slices pause for less
+// than two intervals (ChatvaultVerifyStalled does not fire).
 func LeaseTTL(interval time.Duration) time.Duration { return interval + interval/10 }
 
 // lead takes or renews the lease and reports whether this replica holds it (always, with
@@ -66,6 +68,7 @@ func (l *Loop) lead(ctx context.Context) bool {
 		// What it noticed in the store is the new holder's to notice: a later lease of
 		// this replica's starts the fresh days again.
 		l.known, l.fresh = nil, nil
+		clear(l.elsewhere)
 	}
 	l.holding = false
 	l.metrics.leader.Set(0)
@@ -165,7 +168,9 @@ func (l *Loop) noteRead(r *Record) {
 	if g := l.metrics.lastRun.WithLabelValues(r.Kind); float64(r.Finished.Unix()) > gaugeValue(g) {
 		g.Set(float64(r.Finished.Unix()))
 	}
-	if r.Kind == KindSealed && r.Holder != l.Holder {
+	// Kept only while this replica holds the lease: Slice, which uses and clears them,
+	// runs only then.
+	if r.Kind == KindSealed && r.Holder != l.Holder && l.holding {
 		if l.elsewhere == nil {
 			l.elsewhere = map[OrgDay]bool{}
 		}

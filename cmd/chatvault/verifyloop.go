@@ -33,7 +33,7 @@ var verifyHooks struct {
 // verify.Run, as `chatvault verify` runs it, over the days the scheduler seals
 // and a slice of the store every interval, each run recorded in the store, signed with the
 // signing key.
-func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now func() time.Time) (*verifyloop.Loop, error) {
+func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, clock scheduler.Clock) (*verifyloop.Loop, error) {
 	if e.cfg.Verify.Interval == 0 {
 		return nil, nil
 	}
@@ -50,13 +50,14 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,
 		Cycle:       e.cfg.Verify.Cycle,
-		Now:         now,
+		Now:         clock.Now,
+		After:       clock.After,
 		Holder:      holder,
 		Logger:      e.log.With("component", "verify"),
 		OnRun:       verifyHooks.verified,
 		// One replica at a time verifies the slices (archiver/verifyloop/lease.go).
 		Lease: verifyLease{&scheduler.Lease{Store: store, Prefix: verifyloop.LeasePrefix, Holder: holder,
-			TTL: verifyloop.LeaseTTL(e.cfg.Verify.Interval), Clock: nowClock(now)}},
+			TTL: verifyloop.LeaseTTL(e.cfg.Verify.Interval), Clock: clock}},
 	}, nil
 }
 
@@ -97,12 +98,6 @@ func deadVerifyHolder(holder string) bool {
 	// The caller asks only about holders other than itself (scheduler.Lease).
 	return pid == os.Getpid() || processGone(pid)
 }
-
-// nowClock is a scheduler.Clock of now (the lease reads only Now).
-type nowClock func() time.Time
-
-func (c nowClock) Now() time.Time                         { return c() }
-func (c nowClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // sealedHook is the scheduler's OnSealed: the day goes to l to be verified at once.
 func sealedHook(l *verifyloop.Loop) func(string, archiver.Day) {

@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -111,7 +113,7 @@ func startReplica(t *testing.T, name string, shared archiver.Store, key ed25519.
 	pub := key.Public().(ed25519.PublicKey)
 	l := &Loop{Store: st, Verifier: verify.Verifier{Ledger: archiver.Ledger{Store: st}}, TrustedKeys: []ed25519.PublicKey{pub},
 		Key: key, Interval: interval, Cycle: interval, Now: c.Now, After: c.After, Holder: name,
-		Lease: &scheduler.Lease{Store: st, Prefix: LeasePrefix, Holder: name, TTL: LeaseTTL(interval), Clock: c}}
+		Lease: &scheduler.Lease{Store: LeaseStore(st), Prefix: LeasePrefix, Holder: name, TTL: LeaseTTL(interval), Clock: c}}
 	r := &verifyReplica{name: name, store: st, reg: prometheus.NewRegistry(), ticks: make(chan struct{}, 1), tries: make(chan struct{}, 1)}
 	l.Register(r.reg)
 	l.ticked = func() { r.ticks <- struct{}{} }
@@ -422,4 +424,57 @@ func TestReleasedLeaseTakenAtNextTry(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "the serve replica that verifies the slices shuts down cleanly", reliability.Recovered,
 		"it gives the verification lease back; another replica takes it at its next try (a tenth of verify.interval) and verifies the slices from its next tick, without a slice out of turn")
+}
+
+// TestLeaseTryDoesNotGrowWithTheLease: the verification lease is a chain of links, one
+// more at each renewal (one an interval, 8,760 a year with hourly slices), and the other
+// replicas try it every tenth of an interval. A try reads the last link: after its first,
+// it lists only the links added since, not the whole chain.
+func TestLeaseTryDoesNotGrowWithTheLease(t *testing.T) {
+	for _, links := range []int{10, 100} {
+		t.Run(fmt.Sprint(links), func(t *testing.T) {
+			store, err := fsstore.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			c := scheduler.NewFakeClock(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
+			ttl := LeaseTTL(time.Hour)
+			holder := &scheduler.Lease{Store: LeaseStore(store), Prefix: LeasePrefix, Holder: "a", TTL: ttl, Clock: c}
+			counting := storetest.NewCounting(store)
+			other := &scheduler.Lease{Store: LeaseStore(counting), Prefix: LeasePrefix, Holder: "b", TTL: ttl, Clock: c}
+			ctx := t.Context()
+			for range links {
+				if err := holder.Acquire(ctx); err != nil {
+					t.Fatal(err)
+				}
+				c.Add(time.Hour)
+			}
+			if err := other.Acquire(ctx); !errors.Is(err, scheduler.ErrLeaseHeld) {
+				t.Fatalf("first try: %v", err)
+			}
+			for i := range 3 {
+				if err := holder.Acquire(ctx); err != nil {
+					t.Fatal(err)
+				}
+				c.Add(time.Hour / 10)
+				counting.Reset()
+				if err := other.Acquire(ctx); !errors.Is(err, scheduler.ErrLeaseHeld) {
+					t.Fatalf("try %d: %v", i+2, err)
+				}
+				n := counting.Counts()
+				t.Logf("%d links: a try listed %d keys in %d requests", links+i+1, n["Keys"], n.Requests())
+				if n["Keys"] > 2 {
+					t.Fatalf("%d links: a try listed %d keys; want the last link and the one added since", links+i+1, n["Keys"])
+				}
+			}
+			// Once the holder stops renewing, the other takes it over at its expiry.
+			c.Add(ttl)
+			if err := other.Acquire(ctx); err != nil {
+				t.Fatalf("try after the lease ran out: %v", err)
+			}
+			reliability.Record(t, "operations", fmt.Sprintf("a replica tries the verification lease, a chain of %d links", links), reliability.Kept,
+				"a try lists the links added since its last try (at most two keys), not the whole chain: its cost does not grow with the lease's history")
+		})
+	}
 }

@@ -3,6 +3,7 @@ package verifyloop
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -16,9 +17,10 @@ import (
 // The others verify only the days their own scheduler seals (it seals only while it holds
 // the scheduler's lease, so each day once), and read the records the holder writes
 // (follow), so that the metrics every replica exposes show the last slice and the
-// problems found, whoever verified. A holder that stops cleanly releases the lease, and
-// another replica takes it at its next tick; one that dies stops renewing, and the lease
-// runs out after LeaseTTL.
+// problems found, whoever verified. They try the lease every tenth of an interval: a
+// holder that stops cleanly releases it, and another replica takes it at its next try;
+// one that dies stops renewing, and another takes it at its first try after LeaseTTL. The
+// new holder verifies the slice at once if none completed in the last interval.
 
 // Lease is a lease on the store that one replica holds at a time (scheduler.Lease, under
 // LeasePrefix).
@@ -35,8 +37,9 @@ const LeasePrefix = "leases/verify/"
 
 // LeaseTTL is how long the verification lease outlives its holder's last renewal, for
 // slices every interval: a little more than the interval, since the holder renews it at
-// each tick. Its ticks then keep it; another replica takes over within LeaseTTL and an
-// interval of the holder's last renewal.
+// each tick. Its ticks then keep it; another replica takes over within LeaseTTL and a
+// tenth of an interval of the holder's last renewal, so that the slices pause for less
+// than two intervals (ChatvaultVerifyStalled does not fire).
 func LeaseTTL(interval time.Duration) time.Duration { return interval + interval/10 }
 
 // lead takes or renews the lease and reports whether this replica holds it (always, with
@@ -66,6 +69,7 @@ func (l *Loop) lead(ctx context.Context) bool {
 		// What it noticed in the store is the new holder's to notice: a later lease of
 		// this replica's starts the fresh days again.
 		l.known, l.fresh = nil, nil
+		clear(l.elsewhere)
 	}
 	l.holding = false
 	l.metrics.leader.Set(0)
@@ -165,7 +169,9 @@ func (l *Loop) noteRead(r *Record) {
 	if g := l.metrics.lastRun.WithLabelValues(r.Kind); float64(r.Finished.Unix()) > gaugeValue(g) {
 		g.Set(float64(r.Finished.Unix()))
 	}
-	if r.Kind == KindSealed && r.Holder != l.Holder {
+	// Kept only while this replica holds the lease: Slice, which uses and clears them,
+	// runs only then.
+	if r.Kind == KindSealed && r.Holder != l.Holder && l.holding {
 		if l.elsewhere == nil {
 			l.elsewhere = map[OrgDay]bool{}
 		}
@@ -185,3 +191,46 @@ func (l *Loop) noteRead(r *Record) {
 // verifiedElsewhere reports whether a sealed run of another replica, read since the last
 // slice, verified od.
 func (l *Loop) verifiedElsewhere(od OrgDay) bool { return l.elsewhere[od] }
+
+// LeaseStore is s as the verification lease reads it. The lease is a chain of links, one
+// more at each renewal (one an interval: 8,760 a year with hourly slices), and a lease
+// read takes the last key of a listing of the chain; the replicas that do not hold it read
+// it every tenth of an interval. So that a read does not list the whole chain, a listing
+// after the first starts after the last key the previous one saw (archiver.ListAfter:
+// S3's StartAfter), and hands that key over first: the last key is the same, the keys
+// listed are those added since.
+func LeaseStore(s archiver.Store) archiver.Store { return &leaseStore{Store: s, last: map[string]string{}} }
+
+type leaseStore struct {
+	archiver.Store
+	mu   sync.Mutex
+	last map[string]string // prefix → the last key its last listing saw
+}
+
+// List hands fn the keys under prefix from the last one a previous listing saw.
+func (s *leaseStore) List(ctx context.Context, prefix string, fn func(key string) error) error {
+	s.mu.Lock()
+	from := s.last[prefix]
+	s.mu.Unlock()
+	last := from
+	each := func(k string) error {
+		last = k
+		return fn(k)
+	}
+	var err error
+	if from == "" {
+		err = s.Store.List(ctx, prefix, each)
+	} else if err = fn(from); err == nil {
+		err = archiver.ListAfter(ctx, s.Store, prefix, from, each)
+	}
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.last[prefix] = last
+	s.mu.Unlock()
+	return nil
+}
+
+// Unwrap is the store underneath (archiver.LayoutUnwrapper).
+func (s *leaseStore) Unwrap() archiver.Store { return s.Store }

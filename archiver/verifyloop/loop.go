@@ -65,11 +65,15 @@ type Loop struct {
 	OnRun func(*Record)
 	// Lease, when set, makes one replica at a time verify the store's slices (lease.go).
 	Lease Lease
+	// After is the clock a replica that does not hold the Lease tries it again on, every
+	// tenth of an interval (default time.After).
+	After func(time.Duration) <-chan time.Time
 	// started, when set, is called once Run has decided whether a slice was due at start
 	// (and run it): a test that moves the clock before then races that decision.
 	started func()
-	// ticked, when set, is called once a tick has been handled (slice or not).
-	ticked func()
+	// ticked, when set, is called once a tick has been handled (slice or not); retried
+	// once a try of the lease between ticks has.
+	ticked, retried func()
 
 	mu      sync.Mutex
 	queue   []OrgDay
@@ -87,6 +91,7 @@ type Loop struct {
 	// fresh days need not be verified again for.
 	holding   bool
 	renewed   time.Time
+	sliced    time.Time // when Run's last slice started
 	seen      map[string]bool
 	elsewhere map[OrgDay]bool
 }
@@ -99,6 +104,9 @@ func (l *Loop) defaults() {
 	}
 	if l.Now == nil {
 		l.Now = time.Now
+	}
+	if l.After == nil {
+		l.After = time.After
 	}
 	if l.wake == nil {
 		l.wake = make(chan struct{}, 1)
@@ -141,9 +149,15 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 	}
 	l.drain(ctx)
 	if l.lead(ctx) && l.due(ctx) {
-		l.Slice(ctx)
-		l.renew(ctx)
+		l.slice(ctx)
 	}
+	var retry <-chan time.Time
+	arm := func() {
+		if l.Lease != nil && !l.holding && retry == nil && l.Interval > 0 {
+			retry = l.After(l.Interval / 10)
+		}
+	}
+	arm()
 	if l.started != nil {
 		l.started()
 	}
@@ -154,6 +168,17 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 			return
 		case <-l.wake:
 			l.drain(ctx)
+		case <-retry:
+			// Between ticks: a holder that stopped (released the lease, or let it run
+			// out) is replaced within a tenth of an interval, not at the next tick.
+			retry = nil
+			if !l.holding && l.lead(ctx) && l.due(ctx) {
+				l.slice(ctx)
+			}
+			arm()
+			if l.retried != nil {
+				l.retried()
+			}
 		case <-tick:
 			l.drain(ctx)
 			if l.Lease != nil {
@@ -163,15 +188,24 @@ func (l *Loop) Run(ctx context.Context, tick <-chan time.Time) {
 					l.Logger.Warn("verification records of the other replicas not read", "err", err)
 				}
 			}
-			if l.lead(ctx) {
-				l.Slice(ctx)
-				l.renew(ctx)
+			// A replica that took the lease over between ticks and verified a slice then
+			// skips a tick that follows closely: one slice per interval.
+			if l.lead(ctx) && (l.Lease == nil || l.sliced.IsZero() || l.Now().Sub(l.sliced) >= l.Interval/2) {
+				l.slice(ctx)
 			}
+			arm()
 			if l.ticked != nil {
 				l.ticked()
 			}
 		}
 	}
+}
+
+// slice verifies the next slice (Slice) and renews the lease.
+func (l *Loop) slice(ctx context.Context) {
+	l.sliced = l.Now()
+	l.Slice(ctx)
+	l.renew(ctx)
 }
 
 // due reports whether no slice completed in the last interval: then one runs at start,

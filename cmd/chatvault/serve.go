@@ -168,7 +168,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	// Claims are renewed and the store scanned on serve's clock (a test's fake one).
 	engine.After = clock.After
 	engine.Register(reg)
-	verifier, err := e.newVerifyLoop(store, key, clock.Now) // continuous verification (verifyloop.go)
+	verifier, err := e.newVerifyLoop(store, key, clock) // continuous verification (verifyloop.go)
 	if err != nil {
 		return e.fail("serve", err)
 	}

@@ -3,14 +3,19 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/archiver/verifyloop"
 	"github.com/spf13/pflag"
@@ -28,7 +33,7 @@ var verifyHooks struct {
 // verify.Run, as `chatvault verify` runs it, over the days the scheduler seals
 // and a slice of the store every interval, each run recorded in the store, signed with the
 // signing key.
-func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now func() time.Time) (*verifyloop.Loop, error) {
+func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, clock scheduler.Clock) (*verifyloop.Loop, error) {
 	if e.cfg.Verify.Interval == 0 {
 		return nil, nil
 	}
@@ -37,6 +42,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 	if err != nil {
 		return nil, err
 	}
+	holder := verifyHolderName()
 	return &verifyloop.Loop{
 		Store:       store,
 		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}, Audit: audit.Verifier{}},
@@ -44,11 +50,53 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, now fu
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,
 		Cycle:       e.cfg.Verify.Cycle,
-		Now:         now,
-		Holder:      holderName(),
+		Now:         clock.Now,
+		After:       clock.After,
+		Holder:      holder,
 		Logger:      e.log.With("component", "verify"),
 		OnRun:       verifyHooks.verified,
+		// One replica at a time verifies the slices (archiver/verifyloop/lease.go).
+		Lease: verifyLease{&scheduler.Lease{Store: verifyloop.LeaseStore(store), Prefix: verifyloop.LeasePrefix, Holder: holder,
+			TTL: verifyloop.LeaseTTL(e.cfg.Verify.Interval), Clock: clock}},
 	}, nil
+}
+
+// verifyLease is the verification lease as serve takes it: a holder that was this very
+// process's predecessor (restarted after a crash) is taken over at once, not after the
+// lease's TTL, so that a single replica's restart does not pause the slices.
+type verifyLease struct{ *scheduler.Lease }
+
+// Acquire takes or renews the lease.
+func (l verifyLease) Acquire(ctx context.Context) error {
+	return l.AcquireOrTakeOver(ctx, deadVerifyHolder)
+}
+
+// verifyHolderName names serve's verification in the lease and the records: host,
+// process id and a random suffix (deadVerifyHolder).
+func verifyHolderName() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	rand.Read(b)
+	return fmt.Sprintf("%s-verify%d-%s", host, os.Getpid(), hex.EncodeToString(b))
+}
+
+// deadVerifyHolder reports whether holder is a serve of this host that no longer runs:
+// its process is gone, or it had this process's id (a container restarted in place: its
+// serve was process 1 too) and is not this process. Anything else is taken for alive: its
+// lease runs out by its TTL.
+func deadVerifyHolder(holder string) bool {
+	host, _ := os.Hostname()
+	rest, ok := strings.CutPrefix(holder, host+"-verify")
+	if !ok || host == "" {
+		return false
+	}
+	pidText, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(pidText)
+	if !ok || err != nil || pid <= 0 {
+		return false
+	}
+	// The caller asks only about holders other than itself (scheduler.Lease).
+	return pid == os.Getpid() || processGone(pid)
 }
 
 // sealedHook is the scheduler's OnSealed: the day goes to l to be verified at once.

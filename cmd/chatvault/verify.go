@@ -28,7 +28,7 @@ func init() {
 			fs.Int("jobs", 0, "organizations verified at once (default: the number of CPUs the process may use)")
 			fs.Bool("checkpoint", false, "write signed checkpoints (signing.keyFile) as the verification of the whole store goes, for --resume and --incremental")
 			fs.Bool("resume", false, "carry on the full verification the newest checkpoint was written by, if it was interrupted (implies --checkpoint)")
-			fs.Bool("incremental", false, "verify only what was sealed after the newest checkpoint, and verify.sample organization-days verified before (writes a checkpoint with signing.keyFile)")
+			fs.Bool("incremental", false, "verify only what was sealed and captured after the newest checkpoint, and verify.sample organization-days verified before (writes a checkpoint with signing.keyFile)")
 		},
 		run: runVerify,
 	})

@@ -199,7 +199,9 @@ func (l *Loop) verifiedElsewhere(od OrgDay) bool { return l.elsewhere[od] }
 // after the first starts after the last key the previous one saw (archiver.ListAfter:
 // S3's StartAfter), and hands that key over first: the last key is the same, the keys
 // listed are those added since.
-func LeaseStore(s archiver.Store) archiver.Store { return &leaseStore{Store: s, last: map[string]string{}} }
+func LeaseStore(s archiver.Store) archiver.Store {
+	return &leaseStore{Store: s, last: map[string]string{}}
+}
 
 type leaseStore struct {
 	archiver.Store

@@ -153,9 +153,6 @@ func (l *Loop) follow(ctx context.Context) error {
 // so that its sum over the replicas counts each run once.
 func (l *Loop) noteRead(r *Record) {
 	l.mu.Lock()
-	if l.seen == nil {
-		l.seen = map[string]bool{}
-	}
 	l.seen[r.Key] = true
 	for _, p := range r.ProblemDetails {
 		if r.Finished.After(l.found[p]) {

@@ -153,9 +153,6 @@ func (l *Loop) follow(ctx context.Context) error {
 // so that its sum over the replicas counts each run once.
 func (l *Loop) noteRead(r *Record) {
 	l.mu.Lock()
-	if l.seen == nil {
-		l.seen = map[string]bool{}
-	}
 	l.seen[r.Key] = true
 	for _, p := range r.ProblemDetails {
 		if r.Finished.After(l.found[p]) {
@@ -199,7 +196,9 @@ func (l *Loop) verifiedElsewhere(od OrgDay) bool { return l.elsewhere[od] }
 // after the first starts after the last key the previous one saw (archiver.ListAfter:
 // S3's StartAfter), and hands that key over first: the last key is the same, the keys
 // listed are those added since.
-func LeaseStore(s archiver.Store) archiver.Store { return &leaseStore{Store: s, last: map[string]string{}} }
+func LeaseStore(s archiver.Store) archiver.Store {
+	return &leaseStore{Store: s, last: map[string]string{}}
+}
 
 type leaseStore struct {
 	archiver.Store

@@ -9,6 +9,9 @@
 // an examiner can see the archive was checked, when, and what was found; the slice
 // position lives in those records too, so that a restart (or another replica) carries on
 // where the last slice ended instead of starting the pass again.
+//
+// With several replicas on one store, one at a time verifies the slices: the holder of
+// the verification lease (lease.go); the others read its records to report its results.
 package verifyloop
 
 import (
@@ -113,6 +116,9 @@ func (l *Loop) defaults() {
 	}
 	if l.found == nil {
 		l.found = map[string]time.Time{}
+	}
+	if l.seen == nil {
+		l.seen = map[string]bool{}
 	}
 	if l.metrics == nil {
 		l.metrics = newMetrics(l)
@@ -387,9 +393,7 @@ func (l *Loop) finish(ctx context.Context, rec *Record) {
 		l.Logger.Error("verification run not recorded in the store", "kind", rec.Kind, "err", err)
 	} else {
 		l.mu.Lock()
-		if l.seen != nil {
-			l.seen[rec.Key] = true // follow does not read it back
-		}
+		l.seen[rec.Key] = true // follow does not read it back
 		l.mu.Unlock()
 		l.Logger.Info("verification run", "kind", rec.Kind, "result", rec.Result(), "orgDays", rec.OrgDays,
 			"objects", rec.Objects, "bytes", rec.Bytes, "problems", rec.Problems, "record", rec.Key)

@@ -134,7 +134,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			if _, err := dir.load(); err != nil {
 				return err
 			}
-			return store.List(ctx, "leases/", func(string) error { return nil })
+			return storeReachable(ctx, store) // ready.go
 		},
 		Grace:       e.cfg.Schedule.Grace,
 		MaxTaskIDs:  e.cfg.Exports.MaxIDs,

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -88,6 +89,23 @@ func TestServeVerifiesWhatItSeals(t *testing.T) {
 	stop()
 	if code := <-done; code != exitOK {
 		t.Fatalf("serve exit %d", code)
+	}
+	// Serve verified under the verification lease, and gave it back as it stopped: its
+	// last link has run out already, so another replica takes it at once.
+	links, _ := filepath.Glob(filepath.Join(store, filepath.FromSlash(verifyloop.LeasePrefix), "*.json"))
+	if len(links) < 2 {
+		t.Fatalf("verification lease links %v: want it taken and released", links)
+	}
+	b, err := os.ReadFile(links[len(links)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link struct {
+		Holder  string    `json:"holder"`
+		Expires time.Time `json:"expires"`
+	}
+	if err := json.Unmarshal(b, &link); err != nil || !strings.Contains(link.Holder, "-verify") || link.Expires.After(serveHooks.clock.Now()) {
+		t.Fatalf("last link of the verification lease after serve stopped: %s (%v)", b, err)
 	}
 
 	code, out, errOut := chatvault(t, append([]string{"verifications", "--json"}, common...)...)

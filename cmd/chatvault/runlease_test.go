@@ -52,26 +52,7 @@ func TestRunDateTakesTheSealLease(t *testing.T) {
 	if code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-23"}, common...)...); code != exitQuarantined {
 		t.Fatalf("second run after the first: exit %d\n%s%s", code, out, errOut)
 	}
-	st, err := fsstore.New(storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	l := archiver.Ledger{Store: st}
-	seqs := map[int64]string{}
-	for _, key := range listStoreKeys(t, storeDir, archiver.DayRoot3(acme)) {
-		if _, name, ok := archiver.ParseDayKey3(acme, key); !ok || !strings.HasPrefix(name, "r") {
-			continue
-		}
-		m, err := l.ReadManifest(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if other, ok := seqs[m.Seq]; ok {
-			t.Fatalf("fork: %s and %s both have seq %d", other, key, m.Seq)
-		}
-		seqs[m.Seq] = key
-	}
+	seqs := chainSeqs(t, storeDir, acme) // shardrace_test.go
 	if len(seqs) != 2 || seqs[1] == "" || seqs[2] == "" {
 		t.Fatalf("Acme's manifests by seq: %v; want seq 1 and 2", seqs)
 	}

@@ -52,26 +52,7 @@ func TestRunDateTakesTheSealLease(t *testing.T) {
 	if code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-23"}, common...)...); code != exitQuarantined {
 		t.Fatalf("second run after the first: exit %d\n%s%s", code, out, errOut)
 	}
-	st, err := fsstore.New(storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	l := archiver.Ledger{Store: st}
-	seqs := map[int64]string{}
-	for _, key := range listStoreKeys(t, storeDir, archiver.DayRoot3(acme)) {
-		if _, name, ok := archiver.ParseDayKey3(acme, key); !ok || !strings.HasPrefix(name, "r") {
-			continue
-		}
-		m, err := l.ReadManifest(context.Background(), key)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if other, ok := seqs[m.Seq]; ok {
-			t.Fatalf("fork: %s and %s both have seq %d", other, key, m.Seq)
-		}
-		seqs[m.Seq] = key
-	}
+	seqs := chainSeqs(t, storeDir, acme) // shardrace_test.go
 	if len(seqs) != 2 || seqs[1] == "" || seqs[2] == "" {
 		t.Fatalf("Acme's manifests by seq: %v; want seq 1 and 2", seqs)
 	}
@@ -130,6 +111,18 @@ func TestRunDateRerunAfterKill(t *testing.T) {
 // the scheduler's lease is held, `run --shard` is refused before it writes anything, so
 // a shard and the nightly seal never commit to one chain at once (a fork in layout 3).
 func TestShardRunWaitsForTheScheduler(t *testing.T) {
+	checkRefusedWhileHeld(t, "", "replica-a", []string{"--shard", "0/2"}, []string{"--shard", "1/2"})
+	reliability.Record(t, "operations", "run --shard i/n while the scheduler holds the store's seal lease", reliability.Refused,
+		"exits with \"another sealer is running\" naming the holder, writes nothing and gives its shard lease back; the scheduler likewise waits while a shard lease is held, so the two never fork a chain")
+}
+
+// checkRefusedWhileHeld holds a lease (the store's seal lease when prefix is "", else the
+// shard lease at prefix) as holder in a new layout-3 store, and checks that `run --date
+// 2026-11-23` with each of runs' extra arguments is refused ("another sealer is running",
+// naming holder) without writing anything under orgs/ or keeping a lease; once the lease
+// is released, each runs.
+func checkRefusedWhileHeld(t *testing.T, prefix, holder string, runs ...[]string) {
+	t.Helper()
 	cleanEnv(t)
 	logDir := twoDayLog(t)
 	storeDir := t.TempDir()
@@ -139,28 +132,36 @@ func TestShardRunWaitsForTheScheduler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	sched := &scheduler.Lease{Store: st, Holder: "replica-a", TTL: time.Hour, Clock: scheduler.RealClock{}}
-	if err := sched.Acquire(context.Background()); err != nil {
+	ctx := context.Background()
+	held := &scheduler.Lease{Store: st, Prefix: prefix, Holder: holder, TTL: time.Hour, Clock: scheduler.RealClock{}}
+	if err := held.Acquire(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, shard := range []string{"0/2", "1/2"} {
-		code, _, errOut := chatvault(t, "run", "--date", "2026-11-23", "--shard", shard, "--eventlog", logDir, "--store", storeDir)
-		if code != exitFailure || !strings.Contains(errOut, "another sealer is running") || !strings.Contains(errOut, "replica-a") {
-			t.Fatalf("run --shard %s while the scheduler holds its lease: exit %d\n%s", shard, code, errOut)
+	run := func(extra []string) (int, string, string) {
+		return chatvault(t, append([]string{"run", "--date", "2026-11-23", "--eventlog", logDir, "--store", storeDir}, extra...)...)
+	}
+	for _, extra := range runs {
+		if code, _, errOut := run(extra); code != exitFailure || !strings.Contains(errOut, "another sealer is running") || !strings.Contains(errOut, holder) {
+			t.Fatalf("run %q while %s holds %q: exit %d\n%s", extra, holder, prefix, code, errOut)
 		}
 	}
-	if keys := listStoreKeys(t, storeDir, "orgs/"+acme+"/d/2026/11/23."); len(keys) != 0 {
-		t.Fatalf("a refused shard run wrote %q", keys)
+	if keys := listStoreKeys(t, storeDir, "orgs/"); len(keys) != 0 {
+		t.Fatalf("a refused run wrote %q", keys)
 	}
-	// Its own lease is given back: once the scheduler is done, the shard runs.
-	if err := sched.Release(context.Background()); err != nil {
+	// No lease but the one held is held: the refused runs gave theirs back.
+	observer := &scheduler.Lease{Store: st, Holder: "observer", Clock: scheduler.RealClock{}}
+	if h, ok, err := observer.HeldByAnother(ctx); err != nil || (ok && (prefix != "" || h != holder)) {
+		t.Fatalf("the store's seal lease: held by %q (%v)", h, err)
+	}
+	if p, h, err := scheduler.ShardRunning(ctx, observer); err != nil || (p != "" && (p != prefix || h != holder)) {
+		t.Fatalf("shard lease %q held by %q (%v)", p, h, err)
+	}
+	if err := held.Release(ctx); err != nil {
 		t.Fatal(err)
 	}
-	for _, shard := range []string{"0/2", "1/2"} {
-		if code, out, errOut := chatvault(t, "run", "--date", "2026-11-23", "--shard", shard, "--eventlog", logDir, "--store", storeDir); code == exitFailure {
-			t.Fatalf("run --shard %s after the scheduler: exit %d\n%s%s", shard, code, out, errOut)
+	for _, extra := range runs {
+		if code, out, errOut := run(extra); code == exitFailure {
+			t.Fatalf("run %q after the lease was released: exit %d\n%s%s", extra, code, out, errOut)
 		}
 	}
-	reliability.Record(t, "operations", "run --shard i/n while the scheduler holds the store's seal lease", reliability.Refused,
-		"exits with \"another sealer is running\" naming the holder, writes nothing and gives its shard lease back; the scheduler likewise waits while a shard lease is held, so the two never fork a chain")
 }

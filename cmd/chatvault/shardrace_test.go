@@ -363,36 +363,7 @@ func TestShardRunAndSchedulerStartTogether(t *testing.T) {
 // fork in layout 3, the other day read on the same head). It is refused before it writes
 // anything and gives the store's lease back; once the shard is done, it runs.
 func TestRunDateWaitsForAShard(t *testing.T) {
-	cleanEnv(t)
-	logDir := twoDayLog(t)
-	storeDir := t.TempDir()
-	t.Setenv("CHATVAULT_STORE_LAYOUT", "3")
-	st, err := fsstore.New(storeDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	shard := &scheduler.Lease{Store: st, Prefix: scheduler.ShardLeasesPrefix + "2/1/", Holder: "pod-1", TTL: time.Hour, Clock: scheduler.RealClock{}}
-	if err := shard.Acquire(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	code, _, errOut := chatvault(t, "run", "--date", "2026-11-23", "--eventlog", logDir, "--store", storeDir)
-	if code != exitFailure || !strings.Contains(errOut, "another sealer is running") || !strings.Contains(errOut, "pod-1") {
-		t.Fatalf("run --date while a shard holds its lease: exit %d\n%s", code, errOut)
-	}
-	if keys := listStoreKeys(t, storeDir, "orgs/"); len(keys) != 0 {
-		t.Fatalf("the refused run wrote %q", keys)
-	}
-	sched := &scheduler.Lease{Store: st, Holder: "replica-b", TTL: time.Hour, Clock: scheduler.RealClock{}}
-	if holder, held, err := sched.HeldByAnother(context.Background()); err != nil || held {
-		t.Fatalf("the refused run kept the store's seal lease: held by %q (%v)", holder, err)
-	}
-	if err := shard.Release(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	if code, out, errOut := chatvault(t, "run", "--date", "2026-11-23", "--eventlog", logDir, "--store", storeDir); code == exitFailure {
-		t.Fatalf("run --date after the shard: exit %d\n%s%s", code, out, errOut)
-	}
+	checkRefusedWhileHeld(t, scheduler.ShardLeasesPrefix+"2/1/", "pod-1", nil) // runlease_test.go
 	reliability.Record(t, "operations", "run --date (unsharded) while a run --shard i/n holds its shard's lease", reliability.Refused,
 		"exits with \"another sealer is running\" naming the shard's holder, writes nothing and gives the store's seal lease back, as the scheduler backs off; an unsharded run and a shard never commit to one chain at once")
 }

@@ -22,8 +22,8 @@ var ErrConflict = errors.New("object exists with different content")
 const TasksPrefix = "tasks/"
 
 // Deleter is the one deletion a store may offer: Delete removes the object at key, which
-// must start with TasksPrefix; any other key is refused with an error, whatever the
-// caller. A missing key gives an error wrapping ErrNotFound.
+// must start with TasksPrefix (or be one of the sealers' own state: Deletable); any other
+// key is refused with an error, whatever the caller. A missing key gives an error wrapping ErrNotFound.
 type Deleter interface {
 	Delete(ctx context.Context, key string) error
 }

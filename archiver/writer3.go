@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/internal/crashpoint"
@@ -98,8 +97,8 @@ func (l Ledger) headTip(ctx context.Context, org string) (*StoredManifest, strin
 		return nil, "", err
 	}
 	if hk, ok := headHintKeyOf(l.Store, org); ok {
-		if v, ok := headHints.Load(hk); ok && v.(headHint).layout3 {
-			return head, v.(headHint).tip, nil
+		if v, ok := headHints.Load(hk); ok && v.layout3 {
+			return head, v.tip, nil
 		}
 	}
 	tip, err := l.findTip3(ctx, org)
@@ -251,11 +250,13 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 }
 
 // storedMembers remembers, per store and members key, the version id of a members object
-// this process stored or found: a membership that did not change costs no request.
-var storedMembers sync.Map // membersHint → string
+// this process stored or found: a membership that did not change costs no request
+// (hintcache.go: bounded).
+var storedMembers hintCache[membersHint, string]
 
 type membersHint struct {
 	store Store
+	org   string
 	key   string
 }
 
@@ -264,10 +265,10 @@ type membersHint struct {
 // retention, the longest any day of the year that names it must be kept.
 func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b []byte, sum [sha256.Size]byte, year int) (string, error) {
 	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
-	mh := membersHint{store: hk.store, key: key}
+	mh := membersHint{store: hk.store, org: c.Org, key: key}
 	if cacheable {
 		if v, ok := storedMembers.Load(mh); ok {
-			return v.(string), nil
+			return v, nil
 		}
 	}
 	// The head names the same members object (a membership that did not change since its

@@ -11,7 +11,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // Store layout. Every object is created once; nothing is ever updated in place.
@@ -147,7 +146,7 @@ func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
 	var h headHint
 	if hinted {
 		if v, ok := headHints.Load(hk); ok {
-			h = v.(headHint)
+			h = v
 		}
 	}
 	if sl != nil {
@@ -180,8 +179,9 @@ func rememberHead(s Store, org, key string) {
 	}
 }
 
-// headHints maps a headHintKey to the headHint of the head Head last found.
-var headHints sync.Map
+// headHints maps a headHintKey to the headHint of the head Head last found (hintcache.go:
+// bounded).
+var headHints hintCache[headHintKey, headHint]
 
 // headHint is what Head remembers of the head it found: its seq and key and, in layout 3,
 // the tip (the last manifest key under d/, "" when there was none) as it was then.

@@ -16,14 +16,15 @@ var ErrNotFound = errors.New("object not found")
 var ErrConflict = errors.New("object exists with different content")
 
 // TasksPrefix starts the keys of on-demand export tasks (package exporttask). It is the
-// only part of a store whose objects may ever be deleted: task results are copies of
-// sealed days made for one investigation, kept for a retention period and then removed
-// (see Deleter). Sealed days, manifests, quarantine and audit records never are.
+// only part of a store's content whose objects may ever be deleted: task results are
+// copies of sealed days made for one investigation, kept for a retention period and then
+// removed (see Deleter; the sealers' own leases and watermarks may be too: Deletable).
+// Sealed days, manifests, quarantine and audit records never are.
 const TasksPrefix = "tasks/"
 
 // Deleter is the one deletion a store may offer: Delete removes the object at key, which
-// must start with TasksPrefix; any other key is refused with an error, whatever the
-// caller. A missing key gives an error wrapping ErrNotFound.
+// must start with TasksPrefix (or be one of the sealers' own state: Deletable); any other
+// key is refused with an error, whatever the caller. A missing key gives an error wrapping ErrNotFound.
 type Deleter interface {
 	Delete(ctx context.Context, key string) error
 }

@@ -292,6 +292,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			w.res.Orgs = append(w.res.Orgs, c.OrgResult.Summary()) // dayresult.go
 		}
 	}
+	if w.only == "" {
+		forgetNotArchiving(w.s.Store, w.rt.orgs) // hintcache.go
+	}
 	return nil
 }
 

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/internal/crashpoint"
@@ -87,8 +86,8 @@ func (l Ledger) headTip(ctx context.Context, org string) (*StoredManifest, strin
 		return nil, "", err
 	}
 	if hk, ok := headHintKeyOf(l.Store, org); ok {
-		if v, ok := headHints.Load(hk); ok && v.(headHint).layout3 {
-			return head, v.(headHint).tip, nil
+		if v, ok := headHints.Load(hk); ok && v.layout3 {
+			return head, v.tip, nil
 		}
 	}
 	tip, err := l.findTip3(ctx, org)
@@ -241,8 +240,9 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 
 // storedMembers remembers, per store and members key, the version id of a members object
 // this process stored or found, and until when it then kept it: a membership that did
-// not change costs no request while the organization's retention does not grow.
-var storedMembers sync.Map // membersHint → storedMember
+// not change costs no request while the organization's retention does not grow
+// (hintcache.go: bounded).
+var storedMembers hintCache[membersHint, storedMember]
 
 // storedMember is what storedMembers remembers of a members object.
 type storedMember struct {
@@ -252,6 +252,7 @@ type storedMember struct {
 
 type membersHint struct {
 	store Store
+	org   string
 	key   string
 }
 
@@ -269,10 +270,10 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 		keep = CreateOptions{RetainUntil: endOfYear.AddDate(0, 0, c.org.RetentionDays), Extend: true}
 	}
 	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
-	mh := membersHint{store: hk.store, key: key}
+	mh := membersHint{store: hk.store, org: c.Org, key: key}
 	if cacheable {
-		if v, ok := storedMembers.Load(mh); ok && !v.(storedMember).kept.Before(keep.RetainUntil) {
-			return v.(storedMember).version, nil
+		if v, ok := storedMembers.Load(mh); ok && !v.kept.Before(keep.RetainUntil) {
+			return v.version, nil
 		}
 	}
 	// The head names the same members object (a membership that did not change since its

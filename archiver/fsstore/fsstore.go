@@ -570,7 +570,8 @@ func putCopyBuffer(b []byte) {
 var _ archiver.Deleter = (*Store)(nil)
 
 // Delete implements archiver.Deleter: it removes an object under archiver.TasksPrefix
-// (an export task's result past its retention) and refuses every other key.
+// (an export task's result past its retention) or a lease link or watermark no lookup
+// reads again (archiver.Deletable), and refuses every other key.
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if s.readOnly {
 		return fmt.Errorf("fsstore: delete %s: %w", key, ErrReadOnly)
@@ -578,8 +579,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)
 	}
-	if !strings.HasPrefix(key, archiver.TasksPrefix) {
-		return fmt.Errorf("fsstore: delete %s: refused: only keys under %s may be deleted", key, archiver.TasksPrefix)
+	if !archiver.Deletable(key) {
+		return fmt.Errorf("fsstore: delete %s: refused: only keys under %s (and the sealers' leases and watermarks) may be deleted", key, archiver.TasksPrefix)
 	}
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)
@@ -598,6 +599,16 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	}
 	if err := s.syncFolder(filepath.ToSlash(filepath.Dir(name))); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)
+	}
+	if !strings.HasPrefix(key, archiver.TasksPrefix) {
+		// A lease epoch's or a watermark day's folder, emptied by its janitor: nothing is
+		// written there again, and an empty folder would still be listed (ListFolders).
+		// Removing a folder that is not empty fails, and is left at that.
+		if dir := filepath.Dir(name); s.root.Remove(dir) == nil {
+			if err := s.syncFolder(filepath.ToSlash(filepath.Dir(dir))); err != nil {
+				return fmt.Errorf("fsstore: delete %s: %w", key, err)
+			}
+		}
 	}
 	return nil
 }

@@ -3,7 +3,6 @@ package s3
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -14,15 +13,16 @@ import (
 var _ archiver.Deleter = (*Store)(nil)
 
 // Delete implements archiver.Deleter: it removes an object under archiver.TasksPrefix (an
-// export task's result past its retention) and refuses every other key.
+// export task's result past its retention) or a lease link or watermark no lookup reads
+// again (archiver.Deletable), and refuses every other key.
 //
 // On a versioned bucket (every Object Lock bucket is one) a plain DeleteObject only adds a
 // delete marker and the bytes stay, so Delete removes every version of the key. Task
 // results are created without a retention date, so nothing locks them; a bucket whose
 // default retention locks every object will refuse, and the error says so.
 func (s *Store) Delete(ctx context.Context, key string) error {
-	if !strings.HasPrefix(key, archiver.TasksPrefix) || strings.Contains(key, "..") {
-		return fmt.Errorf("s3: delete object %s: refused: only keys under %s may be deleted", key, archiver.TasksPrefix)
+	if !archiver.Deletable(key) {
+		return fmt.Errorf("s3: delete object %s: refused: only keys under %s (and the sealers' leases and watermarks) may be deleted", key, archiver.TasksPrefix)
 	}
 	objKey := s.prefix + key
 	var versions []*string

@@ -8,8 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -17,8 +15,8 @@ import (
 
 // Lease lets one of several replicas run the scheduler, on a create-only store.
 //
-// The lease is a chain of objects <Prefix><seq>.json, each naming a holder and an
-// expiry. To take it, a replica reads the last link: if it is another holder's and not
+// The lease is a chain of objects <Prefix>e/<epoch>/<seq>.json (lease_epochs.go), each
+// naming a holder and an expiry. To take it, a replica reads the last link: if it is another holder's and not
 // expired, the replica skips its tick; otherwise it creates the next link. Two replicas
 // racing for the same link both call Create on the same key with different bytes, and the
 // store lets exactly one win (the other gets ErrConflict). The holder renews by adding
@@ -49,8 +47,8 @@ func (l *Lease) prefix() string {
 }
 
 func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
-	var key string
-	if err := l.Store.List(ctx, l.prefix(), func(k string) error { key = k; return nil }); err != nil {
+	key, err := l.lastKey(ctx) // lease_epochs.go
+	if err != nil {
 		return nil, fmt.Errorf("lease: list: %w", err)
 	}
 	if key == "" {
@@ -69,17 +67,17 @@ func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
 	if err := json.Unmarshal(b, &link); err != nil {
 		return nil, fmt.Errorf("lease: %s: %w", key, err)
 	}
-	n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(key, l.prefix()), ".json"), 10, 64)
-	if err != nil || n != link.Seq {
+	if n, ok := l.parseLinkKey(key); !ok || n != link.Seq {
 		return nil, fmt.Errorf("lease: %s: sequence does not match its name", key)
 	}
+	l.remember(key)
 	return &link, nil
 }
 
 func (l *Lease) link(ctx context.Context, seq int64, expires time.Time) error {
 	link := leaseLink{Seq: seq, Holder: l.Holder, Expires: expires.UTC()}
 	b, _ := json.Marshal(link)
-	key := fmt.Sprintf("%s%012d.json", l.prefix(), seq)
+	key := l.linkKey(seq) // lease_epochs.go
 	err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
 	if errors.Is(err, archiver.ErrConflict) {
 		return ErrLeaseHeld
@@ -87,6 +85,7 @@ func (l *Lease) link(ctx context.Context, seq int64, expires time.Time) error {
 	if err != nil {
 		return fmt.Errorf("lease: create %s: %w", key, err)
 	}
+	l.remember(key)
 	return nil
 }
 

@@ -94,6 +94,8 @@ type Scheduler struct {
 	// days is what the ticks so far found of each organization's days.
 	days  dayIndex
 	marks watermarks
+	// janitorDay is the day the janitor last ran in this process (janitor.go).
+	janitorDay archiver.Day
 }
 
 // Report is what one tick did.
@@ -295,6 +297,7 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 	if err := s.writeWatermark(ctx); err != nil {
 		s.Logger.Warn("the next process will list each organization's days from its start", "err", err)
 	}
+	s.janitor(ctx) // janitor.go
 	return rep
 }
 

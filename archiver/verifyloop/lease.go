@@ -3,7 +3,6 @@ package verifyloop
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -188,48 +187,3 @@ func (l *Loop) noteRead(r *Record) {
 // verifiedElsewhere reports whether a sealed run of another replica, read since the last
 // slice, verified od.
 func (l *Loop) verifiedElsewhere(od OrgDay) bool { return l.elsewhere[od] }
-
-// LeaseStore is s as the verification lease reads it. The lease is a chain of links, one
-// more at each renewal (one an interval: 8,760 a year with hourly slices), and a lease
-// read takes the last key of a listing of the chain; the replicas that do not hold it read
-// it every tenth of an interval. So that a read does not list the whole chain, a listing
-// after the first starts after the last key the previous one saw (archiver.ListAfter:
-// S3's StartAfter), and hands that key over first: the last key is the same, the keys
-// listed are those added since.
-func LeaseStore(s archiver.Store) archiver.Store {
-	return &leaseStore{Store: s, last: map[string]string{}}
-}
-
-type leaseStore struct {
-	archiver.Store
-	mu   sync.Mutex
-	last map[string]string // prefix → the last key its last listing saw
-}
-
-// List hands fn the keys under prefix from the last one a previous listing saw.
-func (s *leaseStore) List(ctx context.Context, prefix string, fn func(key string) error) error {
-	s.mu.Lock()
-	from := s.last[prefix]
-	s.mu.Unlock()
-	last := from
-	each := func(k string) error {
-		last = k
-		return fn(k)
-	}
-	var err error
-	if from == "" {
-		err = s.Store.List(ctx, prefix, each)
-	} else if err = fn(from); err == nil {
-		err = archiver.ListAfter(ctx, s.Store, prefix, from, each)
-	}
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.last[prefix] = last
-	s.mu.Unlock()
-	return nil
-}
-
-// Unwrap is the store underneath (archiver.LayoutUnwrapper).
-func (s *leaseStore) Unwrap() archiver.Store { return s.Store }

@@ -113,7 +113,7 @@ func startReplica(t *testing.T, name string, shared archiver.Store, key ed25519.
 	pub := key.Public().(ed25519.PublicKey)
 	l := &Loop{Store: st, Verifier: verify.Verifier{Ledger: archiver.Ledger{Store: st}}, TrustedKeys: []ed25519.PublicKey{pub},
 		Key: key, Interval: interval, Cycle: interval, Now: c.Now, After: c.After, Holder: name,
-		Lease: &scheduler.Lease{Store: LeaseStore(st), Prefix: LeasePrefix, Holder: name, TTL: LeaseTTL(interval), Clock: c}}
+		Lease: &scheduler.Lease{Store: st, Prefix: LeasePrefix, Holder: name, TTL: LeaseTTL(interval), Clock: c}}
 	r := &verifyReplica{name: name, store: st, reg: prometheus.NewRegistry(), ticks: make(chan struct{}, 1), tries: make(chan struct{}, 1)}
 	l.Register(r.reg)
 	l.ticked = func() { r.ticks <- struct{}{} }
@@ -440,9 +440,9 @@ func TestLeaseTryDoesNotGrowWithTheLease(t *testing.T) {
 			defer store.Close()
 			c := scheduler.NewFakeClock(time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC))
 			ttl := LeaseTTL(time.Hour)
-			holder := &scheduler.Lease{Store: LeaseStore(store), Prefix: LeasePrefix, Holder: "a", TTL: ttl, Clock: c}
+			holder := &scheduler.Lease{Store: store, Prefix: LeasePrefix, Holder: "a", TTL: ttl, Clock: c}
 			counting := storetest.NewCounting(store)
-			other := &scheduler.Lease{Store: LeaseStore(counting), Prefix: LeasePrefix, Holder: "b", TTL: ttl, Clock: c}
+			other := &scheduler.Lease{Store: counting, Prefix: LeasePrefix, Holder: "b", TTL: ttl, Clock: c}
 			ctx := t.Context()
 			for range links {
 				if err := holder.Acquire(ctx); err != nil {

@@ -56,7 +56,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, clock 
 		Logger:      e.log.With("component", "verify"),
 		OnRun:       verifyHooks.verified,
 		// One replica at a time verifies the slices (archiver/verifyloop/lease.go).
-		Lease: verifyLease{&scheduler.Lease{Store: verifyloop.LeaseStore(store), Prefix: verifyloop.LeasePrefix, Holder: holder,
+		Lease: verifyLease{&scheduler.Lease{Store: store, Prefix: verifyloop.LeasePrefix, Holder: holder,
 			TTL: verifyloop.LeaseTTL(e.cfg.Verify.Interval), Clock: clock}},
 	}, nil
 }

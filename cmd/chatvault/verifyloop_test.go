@@ -92,7 +92,7 @@ func TestServeVerifiesWhatItSeals(t *testing.T) {
 	}
 	// Serve verified under the verification lease, and gave it back as it stopped: its
 	// last link has run out already, so another replica takes it at once.
-	links, _ := filepath.Glob(filepath.Join(store, filepath.FromSlash(verifyloop.LeasePrefix), "*.json"))
+	links, _ := filepath.Glob(filepath.Join(store, filepath.FromSlash(verifyloop.LeasePrefix), "e", "*", "*.json")) // scheduler.Lease: epochs
 	if len(links) < 2 {
 		t.Fatalf("verification lease links %v: want it taken and released", links)
 	}

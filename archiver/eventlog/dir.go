@@ -42,7 +42,8 @@ type Dir struct {
 	// MaxLineBytes is the longest line, without its line ending, that Scan delivers whole.
 	// Zero or negative means DefaultMaxLineBytes. It also bounds Scan's memory: one scan
 	// holds at most about MaxLineBytes plus a fixed 3.6 MiB of buffers (the line reader's,
-	// and two gzipped files' inflaters': inflate.go).
+	// and two gzipped files' inflaters': inflate.go); ScanConcurrent holds that much for
+	// each of its readers.
 	MaxLineBytes int
 	// Ignore are path.Match patterns of the partition's side files (export.ignoreFiles),
 	// matched against an entry's name within the partition: such a file is not read as

@@ -458,6 +458,19 @@ type batchLine struct {
 
 const batchBytes = 256 << 10
 
+// maxReaders is how many goroutines read the partition at once when the Source can
+// (ConcurrentSource): two let a gzipped file inflate, on one core, while the other core
+// decodes another file's lines, which is what a 2-core machine needs. Each costs the
+// Source a line buffer and an inflater.
+const maxReaders = 2
+
+// reading is one partition reader's state: the batch it fills and the file it is in.
+type reading struct {
+	b        *batch
+	lastFile string
+	fi       int32
+}
+
 // read scans the partition and decodes, routes and sorts it with s.Workers workers,
 // spilling sorted runs to the folder workDir.
 func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, workDir string) ([]*sorter, *dayCounts, []IgnoredFile, error) {
@@ -487,41 +500,69 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		free <- &batch{arena: make([]byte, 0, batchBytes)}
 	}
 	var ignored []IgnoredFile
+	// Each reader of the partition fills its own batch (reading); the folder event log has
+	// two (readers), so that a gzipped file inflates while another file is read.
+	readers := 1
+	cs, concurrent := s.Source.(ConcurrentSource)
+	if concurrent {
+		readers = min(s.Workers, maxReaders)
+	}
+	states := make([]reading, readers)
 	g.Go(func() error {
 		defer close(work)
-		b := <-free
-		var lastFile string
-		var fi int32
-		var err error
-		ignored, err = s.Source.Scan(gctx, day, func(l Line) error {
-			crashpoint.Hit("read.line")
-			if l.File != lastFile {
-				var ok bool
-				if fi, ok = fileIndex[l.File]; !ok {
-					// A file that appeared after Stat: refuse rather than read a moving target.
-					return fmt.Errorf("scan %s: file %s appeared during the run", day, l.File)
-				}
-				lastFile = l.File
+		// send hands a batch to the workers and takes a free one for the reader.
+		send := func(st *reading) error {
+			select {
+			case work <- st.b:
+			case <-gctx.Done():
+				return gctx.Err()
 			}
-			if len(b.arena)+len(l.Bytes) > batchBytes && len(b.lines) > 0 {
+			st.b = nil
+			return nil
+		}
+		line := func(st *reading, l Line) error {
+			crashpoint.Hit("read.line")
+			if st.b == nil {
 				select {
-				case work <- b:
-				case <-gctx.Done():
-					return gctx.Err()
-				}
-				select {
-				case b = <-free:
+				case st.b = <-free:
 				case <-gctx.Done():
 					// A worker failed and will not hand its batch back.
 					return gctx.Err()
 				}
+				st.b.arena, st.b.lines = st.b.arena[:0], st.b.lines[:0]
+			}
+			if l.File != st.lastFile {
+				var ok bool
+				if st.fi, ok = fileIndex[l.File]; !ok {
+					// A file that appeared after Stat: refuse rather than read a moving target.
+					return fmt.Errorf("scan %s: file %s appeared during the run", day, l.File)
+				}
+				st.lastFile = l.File
+			}
+			b := st.b
+			if len(b.arena)+len(l.Bytes) > batchBytes && len(b.lines) > 0 {
+				if err := send(st); err != nil {
+					return err
+				}
+				select {
+				case st.b = <-free:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+				b = st.b
 				b.arena, b.lines = b.arena[:0], b.lines[:0]
 			}
 			off := len(b.arena)
 			b.arena = append(b.arena, l.Bytes...)
-			b.lines = append(b.lines, batchLine{file: fi, number: l.Number, off: off, n: len(l.Bytes), err: l.Err})
+			b.lines = append(b.lines, batchLine{file: st.fi, number: l.Number, off: off, n: len(l.Bytes), err: l.Err})
 			return nil
-		})
+		}
+		var err error
+		if concurrent && readers > 1 {
+			ignored, err = cs.ScanConcurrent(gctx, day, readers, func(r int, l Line) error { return line(&states[r], l) })
+		} else {
+			ignored, err = s.Source.Scan(gctx, day, func(l Line) error { return line(&states[0], l) })
+		}
 		if err != nil {
 			return err
 		}
@@ -534,11 +575,11 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		if !slices.Equal(names, part.Ignored) {
 			return fmt.Errorf("scan %s: ignored files were %q before the run, %q when read", day, part.Ignored, names)
 		}
-		if len(b.lines) > 0 {
-			select {
-			case work <- b:
-			case <-gctx.Done():
-				return gctx.Err()
+		for i := range states {
+			if st := &states[i]; st.b != nil && len(st.b.lines) > 0 {
+				if err := send(st); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

@@ -28,6 +28,17 @@ type Source interface {
 	Scan(ctx context.Context, day Day, fn func(Line) error) ([]IgnoredFile, error)
 }
 
+// ConcurrentSource is a Source that can also read a partition's files on several
+// goroutines at once (the folder event log): ScanConcurrent is Scan but fn is called
+// concurrently by up to readers goroutines, with the number of the one calling (0 to
+// readers-1); each file's lines come in order from one of them, files in any order. The
+// seal uses it when it has it (pipeline.go): the order it reads lines in does not change
+// what it writes.
+type ConcurrentSource interface {
+	Source
+	ScanConcurrent(ctx context.Context, day Day, readers int, fn func(reader int, l Line) error) ([]IgnoredFile, error)
+}
+
 // Partition is what Source.Stat knows about a day's partition.
 type Partition struct {
 	// Exists is true when the partition folder (or prefix) exists.

@@ -9,9 +9,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"golang.org/x/sync/errgroup"
 )
 
 // DefaultMaxLineBytes is the longest line Scan delivers whole unless Dir.MaxLineBytes says
@@ -40,7 +42,8 @@ type Dir struct {
 	// MaxLineBytes is the longest line, without its line ending, that Scan delivers whole.
 	// Zero or negative means DefaultMaxLineBytes. It also bounds Scan's memory: one scan
 	// holds at most about MaxLineBytes plus a fixed 3.6 MiB of buffers (the line reader's,
-	// and two gzipped files' inflaters': inflate.go).
+	// and two gzipped files' inflaters': inflate.go); ScanConcurrent holds that much for
+	// each of its readers.
 	MaxLineBytes int
 	// Ignore are path.Match patterns of the partition's side files (export.ignoreFiles),
 	// matched against an entry's name within the partition: such a file is not read as
@@ -144,6 +147,27 @@ func (d *Dir) ReadFile(ctx context.Context, name string) ([]byte, error) {
 // of entries, and each event and ignored file's identity, size and modification time) an
 // error wrapping ErrPartitionChanged.
 func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line) error) ([]archiver.IgnoredFile, error) {
+	return d.scan(ctx, day, 1, func(_ int, l archiver.Line) error { return fn(l) })
+}
+
+// ScanConcurrent is Scan with the partition's files read by up to readers goroutines at
+// once, each taking the next file not yet taken: fn is called concurrently, with the
+// number of the reader (0 to readers-1) that read the line, and each file's lines come in
+// order from one reader. Files are no longer delivered in name order.
+//
+// One reader inflating a gzipped file is the bottleneck of a partition that has some: it
+// inflates no faster than about 250 MB/s, about the rate two cores decode the lines, so
+// the seal's decoding workers waited for it while the file was read (1.5 of 2 cores busy)
+// and raced ahead of it on the plain files. Two readers overlap a gzipped file's inflating
+// with the reading of another file (TestScanConcurrentOverlapsFiles). Each reader holds
+// its own line buffer and inflater (Dir.MaxLineBytes).
+func (d *Dir) ScanConcurrent(ctx context.Context, day archiver.Day, readers int, fn func(reader int, l archiver.Line) error) ([]archiver.IgnoredFile, error) {
+	return d.scan(ctx, day, readers, fn)
+}
+
+var _ archiver.ConcurrentSource = (*Dir)(nil)
+
+func (d *Dir) scan(ctx context.Context, day archiver.Day, readers int, fn func(int, archiver.Line) error) ([]archiver.IgnoredFile, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -169,21 +193,13 @@ func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line)
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: scan %s: %w", day, err)
 	}
-	s := newScanner(d.maxLineBytes(), d.bufSize)
-	defer s.close()
-	for i, name := range p.Files {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		// This file's inflater, when it was started while the file before was read; then
-		// the next file, when gzipped, starts inflating while this one is read.
-		cur := s.takeAhead(name)
-		if i+1 < len(p.Files) {
-			s.prefetch(root, p.Files[i+1], before[i+1])
-		}
-		if err := s.scanFile(ctx, root, name, before[i], cur, fn); err != nil {
-			return nil, err
-		}
+	if readers = min(readers, len(p.Files)); readers > 1 {
+		err = d.scanFilesConcurrent(ctx, root, p.Files, before, readers, fn)
+	} else {
+		err = d.scanFiles(ctx, root, p.Files, before, func(l archiver.Line) error { return fn(0, l) })
+	}
+	if err != nil {
+		return nil, err
 	}
 	var ignored []archiver.IgnoredFile
 	for i, name := range p.Ignored {
@@ -217,6 +233,55 @@ func (d *Dir) Scan(ctx context.Context, day archiver.Day, fn func(archiver.Line)
 		}
 	}
 	return ignored, nil
+}
+
+// scanFiles reads files in order on this goroutine, starting each gzipped file's inflating
+// while the file before it is read.
+func (d *Dir) scanFiles(ctx context.Context, root *os.Root, files []string, before []fs.FileInfo, fn func(archiver.Line) error) error {
+	s := newScanner(d.maxLineBytes(), d.bufSize)
+	defer s.close()
+	for i, name := range files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		// This file's inflater, when it was started while the file before was read; then
+		// the next file, when gzipped, starts inflating while this one is read.
+		cur := s.takeAhead(name)
+		if i+1 < len(files) {
+			s.prefetch(root, files[i+1], before[i+1])
+		}
+		if err := s.scanFile(ctx, root, name, before[i], cur, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// scanFilesConcurrent reads files on readers goroutines, each taking the next file not
+// taken yet. The first error stops them all and is returned unchanged.
+func (d *Dir) scanFilesConcurrent(ctx context.Context, root *os.Root, files []string, before []fs.FileInfo, readers int, fn func(int, archiver.Line) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	var next atomic.Int64
+	for r := range readers {
+		g.Go(func() error {
+			s := newScanner(d.maxLineBytes(), d.bufSize)
+			defer s.close()
+			emit := func(l archiver.Line) error { return fn(r, l) }
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(files) {
+					return nil
+				}
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				if err := s.scanFile(gctx, root, files[i], before[i], nil, emit); err != nil {
+					return err
+				}
+			}
+		})
+	}
+	return g.Wait()
 }
 
 // entries lists every entry of a partition but _CLOSED, for comparing two listings.

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -160,7 +159,7 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		case hadPrior && (p.Outcome == Captured || !retrying):
 			e = p
 		case ok:
-			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType = o.Outcome, o.Key, o.SHA256, o.Size, o.ContentType
+			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType, e.ContentEncoding = o.Outcome, o.Key, o.SHA256, o.Size, o.ContentType, o.ContentEncoding
 			e.Reason, e.Status, e.Detail = o.Reason, o.Status, o.Detail
 			if o.Outcome == Failed {
 				e.Attempts = o.Attempts
@@ -170,7 +169,7 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 			}
 		default:
 			k := known[r.URL]
-			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType = Captured, k.Key, k.SHA256, k.Size, k.ContentType
+			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType, e.ContentEncoding = Captured, k.Key, k.SHA256, k.Size, k.ContentType, k.ContentEncoding
 		}
 		entries = append(entries, e)
 	}
@@ -388,13 +387,15 @@ type urlRecord struct {
 	SHA256      string `json:"sha256"`
 	Size        int64  `json:"size"`
 	ContentType string `json:"contentType"`
+	// ContentEncoding is the encoding served (Entry.ContentEncoding), "" for none.
+	ContentEncoding string `json:"contentEncoding,omitempty"`
 }
 
 // outcome is what resolving one URL gave.
 type outcome struct {
-	Outcome, Key, SHA256, ContentType, Reason, Detail string
-	Size                                              int64
-	Status, Attempts                                  int
+	Outcome, Key, SHA256, ContentType, ContentEncoding, Reason, Detail string
+	Size                                                               int64
+	Status, Attempts                                                   int
 }
 
 // resolve finds each URL's outcome: captured before (its URL record), not allowed (no
@@ -411,18 +412,14 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 			if err := extendRetention(ctx, c.Ledger.Store, rec.Key, retention(day, retentionDays)); err != nil {
 				return nil, nil, err
 			}
-			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType}
+			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType, ContentEncoding: rec.ContentEncoding}
 			continue
 		}
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			out[raw] = outcome{Outcome: Failed, Reason: ReasonBadURL, Detail: "not an http or https URL"}
-		case !c.Fetcher.Allowed(u):
-			out[raw] = outcome{Outcome: Failed, Reason: ReasonHostNotAllowed, Detail: u.Host + " is not on attachments.allowedHosts"}
-		default:
-			fetch = append(fetch, raw)
+		if _, fl := c.Fetcher.check(raw); fl != nil {
+			out[raw] = outcome{Outcome: Failed, Reason: fl.Reason, Detail: fl.Detail}
+			continue
 		}
+		fetch = append(fetch, raw)
 	}
 	var fetched []int64
 	var mu sync.Mutex
@@ -492,7 +489,7 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, err
 	}
 	crashpoint.Hit("attach.file")
-	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType}
+	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return outcome{}, -1, err
@@ -505,7 +502,7 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", uk, err)
 	}
 	crashpoint.Hit("attach.url")
-	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType}, f.Size, nil
+	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}, f.Size, nil
 }
 
 // readURLRecord reads org's record of url's first capture, if there is one.

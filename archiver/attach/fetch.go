@@ -90,6 +90,9 @@ type Fetched struct {
 	Size        int64
 	SHA256      [sha256.Size]byte
 	ContentType string
+	// ContentEncoding is the response's Content-Encoding (lower-case), "" when the file
+	// was served as it is: the bytes are kept as served, encoded.
+	ContentEncoding string
 }
 
 // Discard closes and removes the staging file.
@@ -390,15 +393,28 @@ func headerEnd(b []byte) int {
 	}
 }
 
+// check parses rawURL and returns the Failure that refuses it without a request, if any:
+// not http(s), with user information (never sent: a password in a chat link is not the
+// operator's credential), or a host not on the list.
+func (f *Fetcher) check(rawURL string) (*url.URL, *Failure) {
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, &Failure{Reason: ReasonBadURL, Detail: "not an http or https URL"}
+	case u.User != nil:
+		return nil, &Failure{Reason: ReasonBadURL, Detail: "the URL carries user information (user:password@), which is never sent"}
+	case !f.Allowed(u):
+		return nil, &Failure{Reason: ReasonHostNotAllowed, Detail: clip(u.Host, 300) + " is not on attachments.allowedHosts"}
+	}
+	return u, nil
+}
+
 // Fetch fetches rawURL into a staging file. A Failure is an outcome to record; any other
 // error (ctx ended, the staging folder failed) is not.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &Failure{Reason: ReasonBadURL, Detail: "not an http or https URL"}
-	}
-	if !f.Allowed(u) {
-		return nil, &Failure{Reason: ReasonHostNotAllowed, Detail: u.Host + " is not on attachments.allowedHosts"}
+	u, fl := f.check(rawURL)
+	if fl != nil {
+		return nil, fl
 	}
 	select {
 	case f.sem <- struct{}{}:
@@ -431,6 +447,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 			return &Failure{Reason: ReasonHostNotAllowed, Detail: "redirect to " + req.URL.Host + ", not on attachments.allowedHosts"}
 		}
 		f.authorize(req)
+		req.Header.Set("Accept-Encoding", "identity")
 		return nil
 	}}
 	req, err := http.NewRequestWithContext(fctx, http.MethodGet, u.String(), nil)
@@ -438,6 +455,8 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 		return nil, &Failure{Reason: ReasonBadURL, Detail: "not a valid request URL"}
 	}
 	f.authorize(req)
+	// The file as it is: a server that encodes it all the same has its encoding recorded.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, f.classify(ctx, err, -1, 0)
@@ -453,7 +472,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attach: stage: %w", err)
 	}
-	out := &Fetched{File: file, ContentType: clip(resp.Header.Get("Content-Type"), 256)}
+	out := &Fetched{File: file, ContentType: clip(resp.Header.Get("Content-Type"), 256), ContentEncoding: contentEncoding(resp.Header)}
 	ok := false
 	defer func() {
 		if !ok {
@@ -540,6 +559,16 @@ func (f *Fetcher) classify(ctx context.Context, err error, contentLength, n int6
 		return &Failure{Reason: ReasonLength, Detail: fmt.Sprintf("body of %d bytes, Content-Length %d", n, contentLength)}
 	}
 	return &Failure{Reason: ReasonNetwork, Detail: scrub(err.Error())}
+}
+
+// contentEncoding is a response's Content-Encoding as recorded: lower-case, "" for none
+// or identity.
+func contentEncoding(h http.Header) string {
+	e := strings.ToLower(strings.TrimSpace(clip(strings.Join(h.Values("Content-Encoding"), ", "), 64)))
+	if e == "identity" {
+		return ""
+	}
+	return e
 }
 
 // scrub keeps an error's text short; transport errors carry the URL, never headers.

@@ -1,0 +1,233 @@
+package attach
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// Tests of an outside review of issue 14's promises: odd URLs, misbehaving servers,
+// operator mistakes (see the README's Attachments section).
+
+// TestFetchContentEncoding: a server that compresses a file although it was asked for
+// the file as it is (Accept-Encoding: identity) has its bytes kept as served, and the
+// encoding recorded, so that a reader of the index knows the bytes are gzip, not the
+// content type they claim.
+func TestFetchContentEncoding(t *testing.T) {
+	var ae atomic.Value
+	ae.Store("")
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ae.Store(r.Header.Get("Accept-Encoding"))
+		if r.URL.Path == "/gzip" {
+			w.Header().Set("Content-Encoding", "GZip")
+		}
+		w.Header().Set("Content-Type", "text/plain")
+		w.Write([]byte("\x1f\x8bcompressed"))
+	}), false)
+	f := newTestFetcher(t, testOptions(srv.host()))
+	for _, tt := range []struct{ path, encoding string }{{"/gzip", "gzip"}, {"/plain", ""}} {
+		got, err := f.Fetch(context.Background(), srv.URL+tt.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(got.File)
+		got.Discard()
+		if string(b) != "\x1f\x8bcompressed" || got.ContentEncoding != tt.encoding || got.ContentType != "text/plain" {
+			t.Fatalf("%s: %q, encoding %q, type %q; want the bytes as served, encoding %q", tt.path, b, got.ContentEncoding, got.ContentType, tt.encoding)
+		}
+		if a := ae.Load(); a != "identity" {
+			t.Fatalf("request's Accept-Encoding %q, want identity", a)
+		}
+	}
+	reliability.Record(t, "input", "attachment server compresses the file unasked (Content-Encoding: gzip)", reliability.Kept,
+		"bytes kept as served, the encoding recorded in the index (contentEncoding)")
+}
+
+// TestFetchUserinfo: a URL with a user name or password is refused without a request,
+// as a bad URL (its host is listed: saying it is not would send the operator the wrong
+// way), and the password goes into no detail.
+func TestFetchUserinfo(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	f := newTestFetcher(t, testOptions(srv.host()))
+	for _, u := range []string{"http://user:pw@" + srv.host() + "/good/a", "http://user@" + srv.host() + "/good/a"} {
+		_, err := f.Fetch(context.Background(), u)
+		var fl *Failure
+		if !errors.As(err, &fl) || fl.Reason != ReasonBadURL || !strings.Contains(fl.Detail, "user") || strings.Contains(fl.Detail, "pw") {
+			t.Fatalf("Fetch(%s) = %v, want bad_url naming the user information, without the password", u, err)
+		}
+	}
+	if n := srv.requests.Load(); n != 0 {
+		t.Fatalf("server got %d requests, want none", n)
+	}
+	reliability.Record(t, "security", "attachment URL with user:password on a listed host", reliability.Refused,
+		"bad_url without a request; the password is in no detail")
+}
+
+// TestFetchOddHosts: spellings of a listed host that are not the entry are refused
+// without a request (exact entries), those that are the same host and port are fetched.
+func TestFetchOddHosts(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	_, port, _ := strings.Cut(srv.host(), ":")
+	f := newTestFetcher(t, testOptions(srv.host()))
+	tests := []struct {
+		url      string
+		captured bool
+	}{
+		{"HTTP://127.0.0.1:" + port + "/good/a", true},          // scheme case
+		{"http://[::ffff:127.0.0.1]:" + port + "/good/a", true}, // the same address, IPv4-mapped
+		{"http://127.0.0.1:" + port + "/good/a#frag", true},     // fragment: not sent
+		{"http://127.0.0.1:" + port + "/good/a%2F..%2Fb", true}, // the path as written: the server's to read
+		{"http://127.0.0.1.:" + port + "/good/a", false},        // trailing dot: not the entry
+		{"http://2130706433:" + port + "/good/a", false},        // decimal IPv4
+		{"http://0177.0.0.1:" + port + "/good/a", false},        // octal IPv4
+		{"http://0x7f.0.0.1:" + port + "/good/a", false},        // hex IPv4
+		{"http://127.0.0.1:0" + port + "/good/a", false},        // port with a leading zero
+		{"http://127.1:" + port + "/good/a", false},             // short IPv4
+		{"ftp://127.0.0.1:" + port + "/good/a", false},
+		{"data:text/plain,hi", false},
+		{"//127.0.0.1:" + port + "/good/a", false}, // scheme-relative
+	}
+	before := srv.requests.Load()
+	want := before
+	for _, tt := range tests {
+		got, err := f.Fetch(context.Background(), tt.url)
+		if tt.captured {
+			want++
+		}
+		if tt.captured != (err == nil) {
+			t.Errorf("Fetch(%s) = %v, captured %v wanted", tt.url, err, tt.captured)
+		}
+		got.Discard()
+	}
+	if n := srv.requests.Load(); n != want {
+		t.Fatalf("server got %d requests, want %d", n-before, want-before)
+	}
+	reliability.Record(t, "security", "attachment URL spelling a listed host otherwise (trailing dot, decimal, octal, hex or short IPv4)", reliability.Refused,
+		"host_not_allowed without a request: entries are exact")
+}
+
+// TestFetchRedirectToPlainHTTP: a listed https host that redirects to itself over http
+// does not get the token over http.
+func TestFetchRedirectToPlainHTTP(t *testing.T) {
+	const token = "cvtest-secret-token"
+	var plainAuth atomic.Value
+	plainAuth.Store("")
+	plain := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		plainAuth.Store(r.Header.Get("Authorization"))
+		w.Write([]byte("ok"))
+	}), false)
+	tlsSrv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, plain.URL+"/f", http.StatusFound)
+	}), true)
+	opt := testOptions(tlsSrv.host(), plain.host())
+	opt.Token = token
+	opt.RootCAs = tlsSrv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	f := newTestFetcher(t, opt)
+	got, err := f.Fetch(context.Background(), tlsSrv.URL+"/f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Discard()
+	if a := plainAuth.Load(); a != "" || plain.requests.Load() != 1 {
+		t.Fatalf("plain http server saw Authorization %q, want none", a)
+	}
+	reliability.Record(t, "security", "attachment https host redirects to plain http", reliability.Refused,
+		"the token is removed from the request over http")
+}
+
+// TestFetchMisbehavingServers: partial and conditional answers, a slowloris header, a
+// header too large or with control characters are failures, never a captured file.
+func TestFetchMisbehavingServers(t *testing.T) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/304":
+			w.WriteHeader(http.StatusNotModified)
+		case "/206":
+			w.Header().Set("Content-Range", "bytes 0-0/10")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write([]byte("x"))
+		case "/control":
+			w.Header()["Content-Type"] = []string{"text/html\x01; x=\x1b[31m"}
+			w.Write([]byte("x"))
+		case "/huge-header":
+			w.Header().Set("X-Big", strings.Repeat("a", 100<<10))
+			w.Write([]byte("x"))
+		case "/slowloris":
+			// The header, one byte at a time, never ending.
+			conn, buf, err := w.(http.Hijacker).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			buf.WriteString("HTTP/1.1 200 OK\r\nX-Slow: ")
+			for buf.Flush() == nil {
+				time.Sleep(10 * time.Millisecond)
+				buf.WriteString("a")
+			}
+		case "/trickle":
+			w.(http.Flusher).Flush()
+			for {
+				if _, err := w.Write([]byte("x")); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-r.Context().Done():
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}
+	}), false)
+	f := newTestFetcher(t, testOptions(srv.host()))
+	for _, tt := range []struct{ path, reason string }{
+		{"/304", ReasonHTTPStatus}, {"/206", ReasonHTTPStatus}, {"/control", ReasonNetwork},
+		{"/huge-header", ReasonNetwork}, {"/slowloris", ReasonTimeout}, {"/trickle", ReasonTimeout},
+	} {
+		_, err := f.Fetch(context.Background(), srv.URL+tt.path)
+		var fl *Failure
+		if !errors.As(err, &fl) || fl.Reason != tt.reason {
+			t.Errorf("Fetch(%s) = %v, want %s", tt.path, err, tt.reason)
+		}
+	}
+	reliability.Record(t, "fault", "attachment server answers 304, 206, a header too large or with control characters, or trickles", reliability.CleanFailure,
+		"recorded as failed (http_status, network, timeout), nothing stored")
+}
+
+// TestCaptureContentEncoding: the index records a file's encoding as served, and a later
+// day that links the same URL (from its URL record, no fetch) records it too.
+func TestCaptureContentEncoding(t *testing.T) {
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("Content-Type", "application/pdf")
+		w.Write([]byte("\x1f\x8bpdf"))
+	}), false)
+	next := testDay.Next()
+	fs := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/f.pdf"}}}, testDay, next)
+	key := newKey(t)
+	c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), key, next.End().Add(time.Hour))
+	ctx := context.Background()
+	for _, d := range []archiver.Day{testDay, next} {
+		if _, err := c.CaptureDay(ctx, acme, d); err != nil {
+			t.Fatal(err)
+		}
+		ix, err := LatestIndex(ctx, fs, acme, d, c.TrustedKeys)
+		if err != nil || ix == nil {
+			t.Fatalf("LatestIndex = %v, %v", ix, err)
+		}
+		if e := ix.Entries[0]; e.Outcome != Captured || e.ContentEncoding != "gzip" || e.ContentType != "application/pdf" {
+			t.Fatalf("%s: entry %+v, want captured, gzip-encoded application/pdf", d, e)
+		}
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Fatalf("server got %d requests, want 1", n)
+	}
+}

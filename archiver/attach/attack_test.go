@@ -231,3 +231,42 @@ func TestCaptureContentEncoding(t *testing.T) {
 		t.Fatalf("server got %d requests, want 1", n)
 	}
 }
+
+// TestCaptureFragmentsFetchOnce: URLs that differ only by their fragment (#…, never
+// sent) are one request: fetched once per day, and a later day that links another
+// fragment of it fetches nothing. Each URL still gets its own entry and URL record.
+func TestCaptureFragmentsFetchOnce(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	next := testDay.Next()
+	fs := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a#page=1", srv.URL + "/good/a#page=2", srv.URL + "/good/a"}}}, testDay)
+	key := newKey(t)
+	ctx := context.Background()
+	c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), key, next.End().Add(time.Hour))
+	res, err := c.CaptureDay(ctx, acme, testDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.requests.Load(); n != 1 || res.Captured != 3 || res.Fetched != 1 {
+		t.Fatalf("%d requests, %+v; want 1 request, 3 captured, 1 fetched", n, res)
+	}
+	for _, u := range []string{srv.URL + "/good/a#page=1", srv.URL + "/good/a#page=2", srv.URL + "/good/a"} {
+		if rec, ok, err := readURLRecord(ctx, fs, acme, u); err != nil || !ok || rec.SHA256 != sumOf("contents of a") {
+			t.Fatalf("URL record of %s: %+v, %v, %v", u, rec, ok, err)
+		}
+	}
+	// Another day, another fragment: the file is known.
+	fs2 := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/b#x"}}, {"m-2", "u-ada", []string{srv.URL + "/good/b#y"}}}, testDay, next)
+	c2 := newCapturer(t, fs2, c.Fetcher, key, next.End().Add(time.Hour))
+	c2.Ledger.Store = fs2
+	before := srv.requests.Load()
+	for _, d := range []archiver.Day{testDay, next} {
+		if res, err := c2.CaptureDay(ctx, acme, d); err != nil || res.Captured != 2 {
+			t.Fatalf("%s: %+v, %v", d, res, err)
+		}
+	}
+	if n := srv.requests.Load() - before; n != 1 {
+		t.Fatalf("two days linking two fragments of one URL made %d requests, want 1", n)
+	}
+	reliability.Record(t, "operations", "attachment URLs that differ only by their fragment", reliability.Kept,
+		"one request for them all, each URL its own entry and URL record")
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -398,18 +399,35 @@ type outcome struct {
 	Status, Attempts                                                   int
 }
 
-// resolve finds each URL's outcome: captured before (its URL record), not allowed (no
-// request), or fetched now, Fetcher.Concurrency at a time. fetched holds the sizes of the
-// files fetched.
+// resolve finds each URL's outcome: captured before (its URL record, or that of the URL
+// without its fragment), not allowed (no request), or fetched now, Fetcher.Concurrency at
+// a time. URLs that differ only by their fragment, which is never sent, are one fetch.
+// fetched holds the sizes of the files fetched.
 func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, retentionDays int, urls []string) (map[string]outcome, []int64, error) {
 	out := make(map[string]outcome, len(urls))
+	keep := retention(day, retentionDays)
+	groups := map[string][]string{} // URL without fragment -> the URLs linked
 	var fetch []string
 	for _, raw := range urls {
-		if rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw); err != nil {
+		base := withoutFragment(raw)
+		rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw)
+		if err == nil && !ok && base != raw {
+			rec, ok, err = readURLRecord(ctx, c.Ledger.Store, org, base)
+			if err == nil && ok {
+				// Another fragment of a URL captured before: this URL gets its record too
+				// (what a legal hold of the day holds), of the same file.
+				rec.URL = raw
+				if err := writeURLRecord(ctx, c.Ledger.Store, org, rec, keep); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		if err != nil {
 			return nil, nil, err
-		} else if ok {
+		}
+		if ok {
 			// Captured for an earlier day: kept as long as this day's records too.
-			if err := extendRetention(ctx, c.Ledger.Store, rec.Key, retention(day, retentionDays)); err != nil {
+			if err := extendRetention(ctx, c.Ledger.Store, rec.Key, keep); err != nil {
 				return nil, nil, err
 			}
 			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType, ContentEncoding: rec.ContentEncoding}
@@ -419,14 +437,17 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 			out[raw] = outcome{Outcome: Failed, Reason: fl.Reason, Detail: fl.Detail}
 			continue
 		}
-		fetch = append(fetch, raw)
+		if _, ok := groups[base]; !ok {
+			fetch = append(fetch, base)
+		}
+		groups[base] = append(groups[base], raw)
 	}
 	var fetched []int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
 	sem := make(chan struct{}, c.Fetcher.opt.Concurrency)
-	for _, raw := range fetch {
+	for _, base := range fetch {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -438,7 +459,7 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o, n, err := c.captureOne(ctx, org, day, retentionDays, raw)
+			o, n, err := c.captureOne(ctx, org, day, retentionDays, base, groups[base])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -447,7 +468,9 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 				}
 				return
 			}
-			out[raw] = o
+			for _, raw := range groups[base] {
+				out[raw] = o
+			}
 			if n >= 0 {
 				fetched = append(fetched, n)
 			}
@@ -463,11 +486,19 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 	return out, fetched, nil
 }
 
-// captureOne fetches one URL and stores it: the file first, then the URL record, so that
-// a crash between them leaves a file a rerun finds by its hash (an idempotent create) and
-// nothing half-stored. n is the file's size, -1 when nothing was stored.
-func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day, retentionDays int, raw string) (outcome, int64, error) {
-	f, err := c.Fetcher.Fetch(ctx, raw)
+// withoutFragment is raw without its #fragment: what is requested.
+func withoutFragment(raw string) string {
+	base, _, _ := strings.Cut(raw, "#")
+	return base
+}
+
+// captureOne fetches base (a URL without fragment) and stores it: the file first, then
+// the URL records of base and of each of raws (the URLs linked, base with their
+// fragments), so that a crash between them leaves a file a rerun finds by its hash (an
+// idempotent create) and nothing half-stored. n is the file's size, -1 when nothing was
+// stored.
+func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day, retentionDays int, base string, raws []string) (outcome, int64, error) {
+	f, err := c.Fetcher.Fetch(ctx, base)
 	var fl *Failure
 	if errors.As(err, &fl) {
 		return outcome{Outcome: Failed, Reason: fl.Reason, Status: fl.Status, Detail: fl.Detail, Attempts: 1}, -1, nil
@@ -489,20 +520,35 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, err
 	}
 	crashpoint.Hit("attach.file")
-	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return outcome{}, -1, err
+	rec := urlRecord{Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}
+	urls := raws
+	if !slices.Contains(raws, base) {
+		urls = append([]string{base}, raws...) // so that a later fragment of it is known
 	}
-	b = append(b, '\n')
-	uk := urlKey(org, raw)
-	// Another capture of the same URL may have stored other bytes since (the server's file
-	// changed): its record stands, and this reference keeps the bytes it got.
-	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
-		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", uk, err)
+	for _, u := range urls {
+		rec.URL = u
+		if err := writeURLRecord(ctx, store, org, rec, keep); err != nil {
+			return outcome{}, -1, err
+		}
 	}
 	crashpoint.Hit("attach.url")
 	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}, f.Size, nil
+}
+
+// writeURLRecord creates rec, the record of rec.URL's capture. Another capture of the
+// same URL may have stored other bytes since (the server's file changed): its record
+// stands, and this reference keeps the bytes it got.
+func writeURLRecord(ctx context.Context, store archiver.Store, org string, rec urlRecord, keep archiver.CreateOptions) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	uk := urlKey(org, rec.URL)
+	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
+		return fmt.Errorf("attach: store %s: %w", uk, err)
+	}
+	return nil
 }
 
 // readURLRecord reads org's record of url's first capture, if there is one.

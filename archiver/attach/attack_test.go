@@ -270,3 +270,51 @@ func TestCaptureFragmentsFetchOnce(t *testing.T) {
 	reliability.Record(t, "operations", "attachment URLs that differ only by their fragment", reliability.Kept,
 		"one request for them all, each URL its own entry and URL record")
 }
+
+// TestFetchTokenRotation: a token rotated while serve runs is used from the next fetch
+// on (the token file is read again), and a token source that fails stops the capture
+// instead of recording failures against the files.
+func TestFetchTokenRotation(t *testing.T) {
+	var saw atomic.Value
+	saw.Store("")
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		saw.Store(r.Header.Get("Authorization"))
+		w.Write([]byte("ok"))
+	}), true)
+	var token atomic.Value
+	token.Store("first")
+	opt := testOptions(srv.host())
+	opt.RootCAs = srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	opt.TokenSource = func() (string, error) {
+		s := token.Load().(string)
+		if s == "" {
+			return "", errors.New("token file unreadable")
+		}
+		return s, nil
+	}
+	f := newTestFetcher(t, opt)
+	for _, want := range []string{"first", "second"} {
+		token.Store(want)
+		got, err := f.Fetch(context.Background(), srv.URL+"/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got.Discard()
+		if a := saw.Load(); a != "Bearer "+want {
+			t.Fatalf("server saw %q, want the token %q", a, want)
+		}
+	}
+	n := srv.requests.Load()
+	token.Store("")
+	_, err := f.Fetch(context.Background(), srv.URL+"/f")
+	var fl *Failure
+	if err == nil || errors.As(err, &fl) || srv.requests.Load() != n {
+		t.Fatalf("Fetch with an unreadable token = %v, want an error that is not an outcome, and no request", err)
+	}
+	token.Store("two\nlines")
+	if _, err := f.Fetch(context.Background(), srv.URL+"/f"); err == nil || errors.As(err, &fl) || srv.requests.Load() != n {
+		t.Fatalf("Fetch with a token of two lines = %v, want an error that is not an outcome, and no request", err)
+	}
+	reliability.Record(t, "operations", "attachment token rotated while serve runs", reliability.Kept,
+		"the token file is read at each fetch; one unreadable stops the capture, recording nothing")
+}

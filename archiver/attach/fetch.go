@@ -52,6 +52,10 @@ type Options struct {
 	AllowedHosts []string
 	// Token, when set, is sent as a bearer token to the allowed hosts over https only.
 	Token string
+	// TokenSource, when set, is asked for the token at every fetch, in place of Token:
+	// the token file read again, so that a token rotated while serve runs is used without
+	// a restart. Its error stops the capture (it is not a file's outcome).
+	TokenSource func() (string, error)
 	// Concurrency bounds the fetches in flight, over every caller of the Fetcher.
 	Concurrency int
 	// MaxSize is the largest body captured.
@@ -416,6 +420,10 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	if fl != nil {
 		return nil, fl
 	}
+	token, err := f.token()
+	if err != nil {
+		return nil, err
+	}
 	select {
 	case f.sem <- struct{}{}:
 	case <-ctx.Done():
@@ -446,7 +454,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 		if !f.Allowed(req.URL) {
 			return &Failure{Reason: ReasonHostNotAllowed, Detail: "redirect to " + req.URL.Host + ", not on attachments.allowedHosts"}
 		}
-		f.authorize(req)
+		f.authorize(req, token)
 		req.Header.Set("Accept-Encoding", "identity")
 		return nil
 	}}
@@ -454,7 +462,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	if err != nil {
 		return nil, &Failure{Reason: ReasonBadURL, Detail: "not a valid request URL"}
 	}
-	f.authorize(req)
+	f.authorize(req, token)
 	// The file as it is: a server that encodes it all the same has its encoding recorded.
 	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
@@ -531,11 +539,26 @@ func (f *Fetcher) overrun(ctx context.Context, fc *fetchConns, body io.Closer, n
 	return total - int64(end) - n + extra
 }
 
+// token is the token of this fetch: Options.Token, or TokenSource's.
+func (f *Fetcher) token() (string, error) {
+	if f.opt.TokenSource == nil {
+		return f.opt.Token, nil
+	}
+	t, err := f.opt.TokenSource()
+	if err != nil {
+		return "", fmt.Errorf("attach: token: %w", err)
+	}
+	if strings.ContainsAny(t, "\r\n") {
+		return "", errors.New("attach: token: it holds a line break")
+	}
+	return t, nil
+}
+
 // authorize sets the bearer token on a request to an allowed host over https, and removes
 // it otherwise (net/http copies it onto redirects to the same domain).
-func (f *Fetcher) authorize(req *http.Request) {
-	if f.opt.Token != "" && req.URL.Scheme == "https" && f.Allowed(req.URL) {
-		req.Header.Set("Authorization", "Bearer "+f.opt.Token)
+func (f *Fetcher) authorize(req *http.Request, token string) {
+	if token != "" && req.URL.Scheme == "https" && f.Allowed(req.URL) {
+		req.Header.Set("Authorization", "Bearer "+token)
 		return
 	}
 	req.Header.Del("Authorization")

@@ -2,7 +2,9 @@ package attach
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -317,4 +320,136 @@ func TestFetchTokenRotation(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "attachment token rotated while serve runs", reliability.Kept,
 		"the token file is read at each fetch; one unreadable stops the capture, recording nothing")
+}
+
+// TestCaptureTenThousandReferences: one message linking 10,000 URLs (100 files, each
+// linked 100 times, and 100 links off the list) costs what its distinct URLs cost, not its
+// references: one request per file, one URL-record read per distinct URL, one index.
+func TestCaptureTenThousandReferences(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	var urls []string
+	for i := range 10000 {
+		switch {
+		case i%100 == 99:
+			urls = append(urls, fmt.Sprintf("http://off-list.example/f%d", i))
+		default:
+			urls = append(urls, fmt.Sprintf("%s/good/f%d", srv.URL, i%100))
+		}
+	}
+	fs := sealDay(t, []msg{{"m-1", "u-ada", urls}})
+	store := storetest.NewCounting(fs)
+	c := newCapturer(t, store, newTestFetcher(t, testOptions(srv.host())), newKey(t), testDay.End().Add(time.Hour))
+	c.RetryFor = 0
+	ctx := context.Background()
+	store.Reset()
+	res, err := c.CaptureDay(ctx, acme, testDay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts := store.Reset()
+	if res.References != 10000 || res.Captured != 9900 || res.Failed != 100 || srv.requests.Load() != 99 {
+		t.Fatalf("%+v, %d requests; want 10000 references, 9900 captured, 100 failed, 99 requests", res, srv.requests.Load())
+	}
+	// Reads: the sealed day (manifest, export; layout-dependent few), the index listing,
+	// and one URL record per distinct URL (99 files + 100 off the list).
+	if counts["Open"] > 199+10 || counts["Create"] > 99*3+1 {
+		t.Fatalf("capture of 10,000 references: %v, want at most %d opens and %d creates", counts, 199+10, 99*3+1)
+	}
+	t.Logf("10,000 references: %v", counts)
+	if res, err := c.CaptureDay(ctx, acme, testDay); err != nil || res.Revision != 0 || srv.requests.Load() != 99 {
+		t.Fatalf("rerun: %+v, %v", res, err)
+	}
+	if n := store.Reset().Requests(); n > 4 {
+		t.Fatalf("rerun made %d store requests, want at most 4", n)
+	}
+	reliability.Record(t, "operations", "one message linking 10,000 attachment URLs", reliability.Kept,
+		"requests and URL-record reads per distinct URL, one index; a rerun reads the index only")
+}
+
+// TestCaptureAfterFileDeleted: a file removed from the store behind capture's back is not
+// fetched again by a rerun or a later day that links it (a file fetched once is never
+// fetched again: the platform's file may have changed since, and the index must say what
+// was captured then); verify reports it missing (TestVerifyOrg, "file removed").
+func TestCaptureAfterFileDeleted(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	next := testDay.Next()
+	fs := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a"}}}, testDay, next)
+	c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), newKey(t), next.End().Add(time.Hour))
+	ctx := context.Background()
+	if _, err := c.CaptureDay(ctx, acme, testDay); err != nil {
+		t.Fatal(err)
+	}
+	file := FileKey(acme, [32]byte(mustHex(t, sumOf("contents of a"))))
+	gone := alteringStore{Store: fs, key: file} // the file removed (the folder store refuses a Delete)
+	c.Ledger.Store = gone
+	for _, d := range []archiver.Day{testDay, next} {
+		res, err := c.CaptureDay(ctx, acme, d)
+		if err != nil || res.Fetched != 0 || res.Captured != 1 {
+			t.Fatalf("%s after the file was deleted: %+v, %v; want captured from its URL record, nothing fetched", d, res, err)
+		}
+	}
+	if n := srv.requests.Load(); n != 1 {
+		t.Fatalf("server got %d requests, want 1", n)
+	}
+	var f findings
+	if _, err := VerifyOrg(ctx, gone, acme, c.TrustedKeys, &f); err != nil || len(f.problems) == 0 || !strings.Contains(strings.Join(f.problems, "\n"), "missing") {
+		t.Fatalf("verify after the file was deleted: %v, %+v; want it reported missing", err, f)
+	}
+}
+
+func mustHex(t *testing.T, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestRetryWindowEdge: at the instant the retry window of a day ends (midnight plus
+// attachments.retryFor), the retry pass's first day (RetryFrom) and the day's own capture
+// agree, in any time zone of the clock: retried just before, not at or after.
+func TestRetryWindowEdge(t *testing.T) {
+	var up atomic.Bool
+	srv := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up.Load() {
+			http.Error(w, "later", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("x"))
+	}), false)
+	key := newKey(t)
+	ctx := context.Background()
+	end := testDay.End().Add(72 * time.Hour)
+	zone := time.FixedZone("UTC+14", 14*3600)
+	for _, tt := range []struct {
+		name  string
+		now   time.Time
+		retry bool
+	}{
+		{"just before", end.Add(-time.Nanosecond), true},
+		{"just before, in UTC+14", end.Add(-time.Nanosecond).In(zone), true},
+		{"at the end", end, false},
+		{"at the end, in UTC+14", end.In(zone), false},
+		{"after", end.Add(time.Second), false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up.Store(false)
+			fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/f"}}})
+			c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), key, testDay.End().Add(time.Hour))
+			if res, err := c.CaptureDay(ctx, acme, testDay); err != nil || res.Failed != 1 {
+				t.Fatalf("first capture: %+v, %v", res, err)
+			}
+			up.Store(true)
+			c.Now = func() time.Time { return tt.now }
+			inWindow := !c.RetryFrom(tt.now).After(testDay)
+			res, err := c.CaptureDay(ctx, acme, testDay)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if retried := res.Revision != 0; retried != tt.retry || inWindow != tt.retry {
+				t.Fatalf("at %s: retried %v, RetryFrom %s (day in window %v); want %v", tt.now, retried, c.RetryFrom(tt.now), inWindow, tt.retry)
+			}
+		})
+	}
 }

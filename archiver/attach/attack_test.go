@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -451,5 +452,51 @@ func TestRetryWindowEdge(t *testing.T) {
 				t.Fatalf("at %s: retried %v, RetryFrom %s (day in window %v); want %v", tt.now, retried, c.RetryFrom(tt.now), inWindow, tt.retry)
 			}
 		})
+	}
+}
+
+// TestAllowedSpellings: how URLs spelled in records compare with the entries, without a
+// request (the dial is checked again against the entries, whatever net/http makes of the
+// name).
+func TestAllowedSpellings(t *testing.T) {
+	f := newTestFetcher(t, testOptions("files.example", "cdn.example:8443", "tls.example:443", "10.0.0.5", "[2001:db8::5]:8443", "xn--bcher-kva.example"))
+	tests := []struct {
+		url  string
+		want bool
+	}{
+		{"https://files.example/a", true},
+		{"http://files.example/a", true},
+		{"https://FILES.Example/a", true},          // host names are case-insensitive
+		{"https://files.example:443/a", true},      // the default port spelled out
+		{"http://files.example:80/a", true},        //
+		{"http://files.example:443/a", false},      // https's port over http: not the default
+		{"https://files.example:8443/a", false},    // another port
+		{"https://files.example./a", false},        // trailing dot: not the entry as written
+		{"https://files.example.evil/a", false},    // a suffix
+		{"https://evil.files.example/a", false},    // a subdomain
+		{"https://cdn.example/a", false},           // the entry's port only
+		{"https://cdn.example:8443/a", true},       //
+		{"https://tls.example/a", true},            // an entry with the default port
+		{"http://tls.example/a", false},            // port 80 is not 443
+		{"http://10.0.0.5/a", true},                //
+		{"http://[::ffff:10.0.0.5]/a", true},       // the same address, IPv4-mapped
+		{"http://[::ffff:a00:5]/a", true},          //
+		{"http://167772165/a", false},              // decimal
+		{"http://012.0.0.5/a", false},              // octal
+		{"http://[2001:db8::5]:8443/a", true},      //
+		{"http://[2001:DB8:0::5]:8443/a", true},    // another spelling of the same address
+		{"http://[2001:db8::5]/a", false},          // the entry's port only
+		{"https://xn--bcher-kva.example/a", true},  // IDN: the entry is the punycode
+		{"https://bücher.example/a", false},        // the same name in Unicode: refused (list it as punycode, link it so)
+		{"https://user:pw@files.example/a", false}, // user information
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.url)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.url, err)
+		}
+		if got := f.Allowed(u); got != tt.want {
+			t.Errorf("Allowed(%s) = %v, want %v", tt.url, got, tt.want)
+		}
 	}
 }

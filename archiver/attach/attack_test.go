@@ -237,12 +237,15 @@ func TestCaptureContentEncoding(t *testing.T) {
 }
 
 // TestCaptureFragmentsFetchOnce: URLs that differ only by their fragment (#…, never
-// sent) are one request: fetched once per day, and a later day that links another
+// sent), or by the case of their scheme, are one request: fetched once per day, and a later day that links another
 // fragment of it fetches nothing. Each URL still gets its own entry and URL record.
 func TestCaptureFragmentsFetchOnce(t *testing.T) {
 	srv := newServer(t, filesHandler("", 1<<20), false)
 	next := testDay.Next()
-	fs := sealDays(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a#page=1", srv.URL + "/good/a#page=2", srv.URL + "/good/a"}}}, testDay)
+	_, port, _ := strings.Cut(srv.host(), ":")
+	// The same request spelled three more ways: scheme and host in capitals, an empty port.
+	other := []string{"HTTP://127.0.0.1:" + port + "/good/a", "http://[::ffff:127.0.0.1]:" + port + "/good/a#top"}
+	fs := sealDays(t, []msg{{"m-1", "u-ada", append([]string{srv.URL + "/good/a#page=1", srv.URL + "/good/a#page=2", srv.URL + "/good/a"}, other...)}}, testDay)
 	key := newKey(t)
 	ctx := context.Background()
 	c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), key, next.End().Add(time.Hour))
@@ -250,8 +253,8 @@ func TestCaptureFragmentsFetchOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := srv.requests.Load(); n != 1 || res.Captured != 3 || res.Fetched != 1 {
-		t.Fatalf("%d requests, %+v; want 1 request, 3 captured, 1 fetched", n, res)
+	if n := srv.requests.Load(); n != 2 || res.Captured != 5 || res.Fetched != 2 {
+		t.Fatalf("%d requests, %+v; want 2 requests (the IPv4-mapped spelling is another host), 5 captured, 2 fetched", n, res)
 	}
 	for _, u := range []string{srv.URL + "/good/a#page=1", srv.URL + "/good/a#page=2", srv.URL + "/good/a"} {
 		if rec, ok, err := readURLRecord(ctx, fs, acme, u); err != nil || !ok || rec.SHA256 != sumOf("contents of a") {
@@ -497,6 +500,23 @@ func TestAllowedSpellings(t *testing.T) {
 		}
 		if got := f.Allowed(u); got != tt.want {
 			t.Errorf("Allowed(%s) = %v, want %v", tt.url, got, tt.want)
+		}
+	}
+}
+
+func TestRequestURLSpellings(t *testing.T) {
+	for _, tt := range []struct{ raw, want string }{
+		{"https://Files.Example:443/a/b?x=1#p", "https://files.example/a/b?x=1"},
+		{"HTTP://files.example:80/a", "http://files.example/a"},
+		{"http://files.example:443/a", "http://files.example:443/a"},
+		{"http://[2001:DB8::5]:8443/a%2Fb", "http://[2001:db8::5]:8443/a%2Fb"},
+		{"https://bücher.example/a#x", "https://bücher.example/a"},
+		{"https://u:p@files.example/a#x", "https://u:p@files.example/a"},
+		{"ftp://files.example/a#x", "ftp://files.example/a"},
+		{"https://files.example/a?", "https://files.example/a?"},
+	} {
+		if got := withoutFragment(tt.raw); got != tt.want {
+			t.Errorf("withoutFragment(%s) = %s, want %s", tt.raw, got, tt.want)
 		}
 	}
 }

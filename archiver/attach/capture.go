@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -486,10 +487,30 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 	return out, fetched, nil
 }
 
-// withoutFragment is raw without its #fragment: what is requested.
+// withoutFragment is what raw requests: raw without its #fragment (never sent), its host
+// in lower case and its port left out when it is the scheme's default, so that spellings
+// of one request are one fetch. A URL that cannot be fetched is only cut at its '#'.
 func withoutFragment(raw string) string {
 	base, _, _ := strings.Cut(raw, "#")
-	return base
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return base
+	}
+	host, port := u.Hostname(), u.Port()
+	for _, r := range host {
+		if r >= 0x80 || r == '%' {
+			return base // Unicode or a zone: left as written
+		}
+	}
+	host = strings.ToLower(host)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" && port != defaultPort(u.Scheme) {
+		host += ":" + port
+	}
+	u.Host = host
+	return u.String()
 }
 
 // captureOne fetches base (a URL without fragment) and stores it: the file first, then

@@ -520,3 +520,23 @@ func TestRequestURLSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestFetchLongURL: a URL longer than any server takes (maxURL) is refused without a
+// request, as bad_url; a long signed URL below it is fetched.
+func TestFetchLongURL(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	f := newTestFetcher(t, testOptions(srv.host()))
+	got, err := f.Fetch(context.Background(), srv.URL+"/good/a?sig="+strings.Repeat("s", 4<<10))
+	if err != nil {
+		t.Fatalf("a 4 KiB signed URL: %v", err)
+	}
+	got.Discard()
+	n := srv.requests.Load()
+	_, err = f.Fetch(context.Background(), srv.URL+"/good/a?sig="+strings.Repeat("s", maxURL))
+	var fl *Failure
+	if !errors.As(err, &fl) || fl.Reason != ReasonBadURL || len(fl.Detail) > 300 || srv.requests.Load() != n {
+		t.Fatalf("a URL over %d bytes: %v, want bad_url without a request", maxURL, err)
+	}
+	reliability.Record(t, "input", "attachment URL of hundreds of KiB", reliability.Refused,
+		"bad_url without a request, over 64 KiB")
+}

@@ -35,6 +35,10 @@ const (
 	ReasonNetwork        = "network" // any other transport error
 )
 
+// maxURL bounds a URL fetched: longer than any server takes in a request line (most stop
+// at 8 to 16 KiB), and kept in every index revision that links it.
+const maxURL = 64 << 10
+
 // maxRedirects bounds a fetch's redirects (every hop checked against the list).
 const maxRedirects = 5
 
@@ -401,6 +405,9 @@ func headerEnd(b []byte) int {
 // not http(s), with user information (never sent: a password in a chat link is not the
 // operator's credential), or a host not on the list.
 func (f *Fetcher) check(rawURL string) (*url.URL, *Failure) {
+	if len(rawURL) > maxURL {
+		return nil, &Failure{Reason: ReasonBadURL, Detail: fmt.Sprintf("a URL of %d bytes, over %d", len(rawURL), maxURL)}
+	}
 	u, err := url.Parse(rawURL)
 	switch {
 	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -539,4 +540,56 @@ func TestFetchLongURL(t *testing.T) {
 	}
 	reliability.Record(t, "input", "attachment URL of hundreds of KiB", reliability.Refused,
 		"bad_url without a request, over 64 KiB")
+}
+
+// peakStore counts the reads of URL records in flight at once; each waits, for a while,
+// until want of them are in flight, so that reads made one after the other show as a
+// peak of 1 and reads made together as want.
+type peakStore struct {
+	archiver.Store
+	want           int64
+	inflight, peak atomic.Int64
+	reached        chan struct{}
+	once           sync.Once
+}
+
+func (s *peakStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if strings.Contains(key, "/urls/") {
+		n := s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		for p := s.peak.Load(); n > p && !s.peak.CompareAndSwap(p, n); p = s.peak.Load() {
+		}
+		if n >= s.want {
+			s.once.Do(func() { close(s.reached) })
+		}
+		select {
+		case <-s.reached:
+		case <-time.After(100 * time.Millisecond): // reads one at a time never reach want
+		}
+	}
+	return s.Store.Open(ctx, key)
+}
+
+// TestCaptureReadsURLRecordsTogether: a day linking many URLs reads their URL records
+// attachments.concurrency at a time, not one after the other (10,000 reads of an S3
+// store one at a time take minutes).
+func TestCaptureReadsURLRecordsTogether(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	var urls []string
+	for i := range 16 {
+		urls = append(urls, fmt.Sprintf("http://off-list.example/f%d", i))
+	}
+	urls = append(urls, srv.URL+"/good/a")
+	fs := sealDay(t, []msg{{"m-1", "u-ada", urls}})
+	store := &peakStore{Store: fs, want: 4, reached: make(chan struct{})}
+	c := newCapturer(t, store, newTestFetcher(t, testOptions(srv.host())), newKey(t), testDay.End().Add(time.Hour))
+	res, err := c.CaptureDay(context.Background(), acme, testDay)
+	if err != nil || res.Captured != 1 || res.Failed != 16 {
+		t.Fatalf("capture: %+v, %v", res, err)
+	}
+	if p := store.peak.Load(); p != 4 {
+		t.Fatalf("peak URL-record reads in flight %d, want 4 (attachments.concurrency)", p)
+	}
+	reliability.Record(t, "operations", "attachment day linking thousands of URLs", reliability.Kept,
+		"URL records read attachments.concurrency at a time")
 }

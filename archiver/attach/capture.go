@@ -20,6 +20,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/crashpoint"
+	"golang.org/x/sync/errgroup"
 )
 
 // Capturer captures the files an organization-day's sealed records link to, and records
@@ -407,33 +408,32 @@ type outcome struct {
 func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, retentionDays int, urls []string) (map[string]outcome, []int64, error) {
 	out := make(map[string]outcome, len(urls))
 	keep := retention(day, retentionDays)
+	// The URL records, attachments.concurrency at a time: a day may link thousands.
+	type known struct {
+		rec urlRecord
+		ok  bool
+	}
+	recs := make([]known, len(urls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Fetcher.opt.Concurrency)
+	for i, raw := range urls {
+		g.Go(func() error {
+			rec, ok, err := c.lookupURL(gctx, org, raw, keep)
+			recs[i] = known{rec, ok}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
 	groups := map[string][]string{} // URL without fragment -> the URLs linked
 	var fetch []string
-	for _, raw := range urls {
-		base := withoutFragment(raw)
-		rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw)
-		if err == nil && !ok && base != raw {
-			rec, ok, err = readURLRecord(ctx, c.Ledger.Store, org, base)
-			if err == nil && ok {
-				// Another fragment of a URL captured before: this URL gets its record too
-				// (what a legal hold of the day holds), of the same file.
-				rec.URL = raw
-				if err := writeURLRecord(ctx, c.Ledger.Store, org, rec, keep); err != nil {
-					return nil, nil, err
-				}
-			}
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		if ok {
-			// Captured for an earlier day: kept as long as this day's records too.
-			if err := extendRetention(ctx, c.Ledger.Store, rec.Key, keep); err != nil {
-				return nil, nil, err
-			}
+	for i, raw := range urls {
+		if rec := recs[i].rec; recs[i].ok {
 			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType, ContentEncoding: rec.ContentEncoding}
 			continue
 		}
+		base := withoutFragment(raw)
 		if _, fl := c.Fetcher.check(raw); fl != nil {
 			out[raw] = outcome{Outcome: Failed, Reason: fl.Reason, Detail: fl.Detail}
 			continue
@@ -485,6 +485,29 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 		return nil, nil, firstErr
 	}
 	return out, fetched, nil
+}
+
+// lookupURL returns the record of raw's capture for org, or that of the request it
+// spells (withoutFragment), whose record it then copies for raw (what a legal hold of the
+// day holds), and keeps the file as long as this day's records too.
+func (c *Capturer) lookupURL(ctx context.Context, org, raw string, keep archiver.CreateOptions) (urlRecord, bool, error) {
+	store := c.Ledger.Store
+	rec, ok, err := readURLRecord(ctx, store, org, raw)
+	if base := withoutFragment(raw); err == nil && !ok && base != raw {
+		rec, ok, err = readURLRecord(ctx, store, org, base)
+		if err == nil && ok {
+			rec.URL = raw
+			err = writeURLRecord(ctx, store, org, rec, keep)
+		}
+	}
+	if err != nil || !ok {
+		return urlRecord{}, false, err
+	}
+	// Captured for an earlier day: kept as long as this day's records too.
+	if err := extendRetention(ctx, store, rec.Key, keep); err != nil {
+		return urlRecord{}, false, err
+	}
+	return rec, true, nil
 }
 
 // withoutFragment is what raw requests: raw without its #fragment (never sent), its host

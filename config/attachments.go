@@ -40,13 +40,17 @@ type Attachments struct {
 	// are retried by later runs (each attempt a new revision of the day's attachment
 	// index); 0 never retries.
 	RetryFor time.Duration
+	// RetryEvery (attachments.retryEvery) spaces the retries of a day's failed captures:
+	// the retry pass after each scheduler tick tries them again at most once per
+	// retryEvery (each attempt appends an index revision); 0 tries at every pass.
+	RetryEvery time.Duration
 }
 
 // defaultAttachments are Attachments' defaults: off, nothing allowed.
 func defaultAttachments() Attachments {
 	return Attachments{AllowedHosts: []string{}, Concurrency: 4, MaxSize: 100 << 20,
 		ConnectTimeout: 10 * time.Second, HeaderTimeout: 30 * time.Second, Timeout: 10 * time.Minute,
-		RetryFor: 7 * 24 * time.Hour}
+		RetryFor: 7 * 24 * time.Hour, RetryEvery: time.Hour}
 }
 
 // attachmentKeys are the attachments.* keys, appended to keys.
@@ -60,6 +64,7 @@ var attachmentKeys = []key{
 	{"attachments.headerTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.HeaderTimeout })},
 	{"attachments.timeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.Timeout })},
 	{"attachments.retryFor", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.RetryFor })},
+	{"attachments.retryEvery", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.RetryEvery })},
 }
 
 // init adds the attachments keys to the table here rather than in load.go, so that this
@@ -96,6 +101,9 @@ func (c *Config) attachmentProblems(add func(key, format string, args ...any)) {
 	}
 	if a.RetryFor < 0 {
 		add("attachments.retryFor", "%s is negative (0 never retries)", a.RetryFor)
+	}
+	if a.RetryEvery < 0 {
+		add("attachments.retryEvery", "%s is negative (0 tries at every pass)", a.RetryEvery)
 	}
 }
 

@@ -115,6 +115,7 @@ func TestValidate(t *testing.T) {
 		{"attachments max size 0", func(c *Config) { c.Attachments.MaxSize = 0 }, "attachments.maxSize", "not positive"},
 		{"attachments no timeout", func(c *Config) { c.Attachments.Timeout = 0 }, "attachments.timeout", "not positive"},
 		{"attachments negative retry", func(c *Config) { c.Attachments.RetryFor = -time.Hour }, "attachments.retryFor", "negative"},
+		{"attachments negative retry spacing", func(c *Config) { c.Attachments.RetryEvery = -time.Hour }, "attachments.retryEvery", "negative"},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

@@ -123,7 +123,7 @@ func TestLoadFile(t *testing.T) {
 
 		Attachments: Attachments{Enabled: true, AllowedHosts: []string{"files.acme.example", "10.0.0.5:8443"},
 			TokenFile: "/etc/chatvault/files.token", Concurrency: 8, MaxSize: 1 << 30, ConnectTimeout: 5 * time.Second,
-			HeaderTimeout: 20 * time.Second, Timeout: 30 * time.Minute, RetryFor: 72 * time.Hour},
+			HeaderTimeout: 20 * time.Second, Timeout: 30 * time.Minute, RetryFor: 72 * time.Hour, RetryEvery: time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -329,6 +329,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"attachments.headerTimeout", "5s", func(c *Config) { c.Attachments.HeaderTimeout = 5 * time.Second }, nil},
 		{"attachments.timeout", "1h", func(c *Config) { c.Attachments.Timeout = time.Hour }, nil},
 		{"attachments.retryFor", "0s", func(c *Config) { c.Attachments.RetryFor = 0 }, nil},
+		{"attachments.retryEvery", "15m", func(c *Config) { c.Attachments.RetryEvery = 15 * time.Minute }, nil},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}

@@ -593,3 +593,43 @@ func TestCaptureReadsURLRecordsTogether(t *testing.T) {
 	reliability.Record(t, "operations", "attachment day linking thousands of URLs", reliability.Kept,
 		"URL records read attachments.concurrency at a time")
 }
+
+// TestRetryPassSpacesAttempts: serve's retry pass runs after every scheduler tick (every
+// schedule.retryInterval, 5 minutes, while a partition is late); a link that keeps
+// failing is tried again, with a new index revision, at most once per
+// attachments.retryEvery, not at every pass.
+func TestRetryPassSpacesAttempts(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/missing"}}})
+	start := testDay.End().Add(time.Hour)
+	now := start
+	c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), newKey(t), now)
+	c.Now = func() time.Time { return now }
+	c.RetryEvery = time.Hour
+	ctx := context.Background()
+	if _, err := c.CaptureDay(ctx, acme, testDay); err != nil {
+		t.Fatal(err)
+	}
+	// Two hours of passes, one every 5 minutes.
+	for now = start.Add(5 * time.Minute); !now.After(start.Add(2 * time.Hour)); now = now.Add(5 * time.Minute) {
+		if err := c.CaptureRecent(ctx, acme, testDay, testDay, nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ix, err := LatestIndex(ctx, fs, acme, testDay, c.TrustedKeys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.requests.Load(); n != 3 || ix.Revision != 3 || ix.Entries[0].Attempts != 3 {
+		t.Fatalf("24 passes over 2 hours: %d requests, index revision %d (%d attempts); want 3 each (at capture, after 1 and 2 hours)",
+			n, ix.Revision, ix.Entries[0].Attempts)
+	}
+	// The capture after a seal (run --date) is not spaced: an operator who fixed the
+	// cause reruns the day and sees it tried at once.
+	now = now.Add(time.Minute)
+	if res, err := c.CaptureDay(ctx, acme, testDay); err != nil || res.Revision != 4 || srv.requests.Load() != 4 {
+		t.Fatalf("capture after a seal: %+v, %v, %d requests", res, err, srv.requests.Load())
+	}
+	reliability.Record(t, "operations", "attachment link failing at every retry pass (a pass every 5 minutes)", reliability.Kept,
+		"tried again, with a new index revision, at most once per attachments.retryEvery (was every pass: 24 revisions in 2 hours, now 2)")
+}

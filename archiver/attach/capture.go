@@ -37,6 +37,11 @@ type Capturer struct {
 	TrustedKeys []ed25519.PublicKey
 	// RetryFor is how long after the day's end failed captures are retried.
 	RetryFor time.Duration
+	// RetryEvery spaces the retry pass's attempts (CaptureRecent): a day whose latest
+	// index revision has failed links and was made less than RetryEvery ago is left
+	// alone, so that a pass after every scheduler tick does not append a revision at each
+	// (0: every pass). CaptureDay, the capture after a seal, is not spaced.
+	RetryEvery time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Generator names the program in the index (default "chatvault").
@@ -91,6 +96,12 @@ func keyOf(r Reference) refKey {
 // fetched again. It returns an error, and appends nothing, only when the store fails or
 // ctx ends; a file that could not be fetched is an outcome in the index.
 func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day) (DayResult, error) {
+	return c.captureDay(ctx, org, day, false)
+}
+
+// captureDay is CaptureDay; spaced, it leaves alone a day whose failed links were tried
+// less than RetryEvery ago.
+func (c *Capturer) captureDay(ctx context.Context, org string, day archiver.Day, spaced bool) (DayResult, error) {
 	res := DayResult{Org: org, Day: day}
 	m, err := c.Ledger.Latest(ctx, org, day)
 	if err != nil {
@@ -106,7 +117,7 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	}
 	manifest := ManifestRef{Key: m.Key, SHA256: hex.EncodeToString(m.SHA256[:]), Revision: m.Revision}
 	retrying := c.RetryFor > 0 && c.now().Before(day.End().Add(c.RetryFor))
-	if prev != nil && prev.Manifest == manifest && (prev.Counts.Failed == 0 || !retrying) {
+	if prev != nil && prev.Manifest == manifest && (prev.Counts.Failed == 0 || !retrying || spaced && c.triedRecently(prev.Index)) {
 		res.Captured, res.Failed = prev.Counts.Captured, prev.Counts.Failed
 		return res, nil
 	}
@@ -237,6 +248,16 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	return res, nil
 }
 
+// triedRecently reports whether ix, a revision with failed links, was made less than
+// RetryEvery ago (each attempt that fails again appends one: its attempts count).
+func (c *Capturer) triedRecently(ix *Index) bool {
+	if c.RetryEvery <= 0 {
+		return false
+	}
+	made, err := time.Parse(time.RFC3339Nano, ix.MadeAt)
+	return err == nil && c.now().Before(made.Add(c.RetryEvery))
+}
+
 // RetryFrom is the first day whose failed captures are still retried at now.
 func (c *Capturer) RetryFrom(now time.Time) archiver.Day {
 	return archiver.DayOf(now.Add(-c.RetryFor))
@@ -304,7 +325,7 @@ func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through 
 				continue // an empty day: nothing to capture
 			}
 		}
-		res, err := c.CaptureDay(ctx, org, d.day)
+		res, err := c.captureDay(ctx, org, d.day, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()

@@ -195,6 +195,12 @@ type captureJob struct {
 }
 
 func newCaptureLoop(e *env, c *runCapture, orgs func() ([]string, error)) *captureLoop {
+	if c != nil {
+		// serve's retry pass follows every scheduler tick (every schedule.retryInterval
+		// while a partition is late): it tries a day's failed links at most once per
+		// attachments.retryEvery. A run, nightly or by hand, retries them at once.
+		c.RetryEvery = e.cfg.Attachments.RetryEvery
+	}
 	return &captureLoop{e: e, c: c, orgs: orgs, wake: make(chan struct{}, 1)}
 }
 

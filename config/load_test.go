@@ -122,7 +122,7 @@ func TestLoadFile(t *testing.T) {
 		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour, Sample: 1000},
 
 		Attachments: Attachments{Enabled: true, AllowedHosts: []string{"files.acme.example", "10.0.0.5:8443"},
-			TokenFile: "/etc/chatvault/files.token", Concurrency: 8, MaxSize: 1 << 30, ConnectTimeout: 5 * time.Second,
+			TokenFile: "/etc/chatvault/files.token", TokenHosts: []string{}, Concurrency: 8, MaxSize: 1 << 30, ConnectTimeout: 5 * time.Second,
 			HeaderTimeout: 20 * time.Second, Timeout: 30 * time.Minute, RetryFor: 72 * time.Hour, RetryEvery: time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
@@ -323,6 +323,9 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 			c.Attachments.AllowedHosts = []string{"files.example", "10.0.0.5:8443", "cdn.example:443"}
 		}, nil},
 		{"attachments.tokenFile", "/t", func(c *Config) { c.Attachments.TokenFile = "/t" }, nil},
+		{"attachments.tokenHosts", "files.example", func(c *Config) {
+			c.Attachments.AllowedHosts, c.Attachments.TokenHosts = []string{"files.example"}, []string{"files.example"}
+		}, []string{"CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", "files.example"}},
 		{"attachments.concurrency", "8", func(c *Config) { c.Attachments.Concurrency = 8 }, nil},
 		{"attachments.maxSize", "1GiB", func(c *Config) { c.Attachments.MaxSize = 1 << 30 }, nil},
 		{"attachments.connectTimeout", "3s", func(c *Config) { c.Attachments.ConnectTimeout = 3 * time.Second }, nil},

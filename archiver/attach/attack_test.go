@@ -633,3 +633,39 @@ func TestRetryPassSpacesAttempts(t *testing.T) {
 	reliability.Record(t, "operations", "attachment link failing at every retry pass (a pass every 5 minutes)", reliability.Kept,
 		"tried again, with a new index revision, at most once per attachments.retryEvery (was every pass: 24 revisions in 2 hours, now 2)")
 }
+
+// TestFetchTokenHosts: an allowed host may be shared (a cloud storage or CDN domain where
+// anyone hosts files): a chat user who links their own file there must not receive the
+// platform's token. With TokenHosts set, only those hosts get it.
+func TestFetchTokenHosts(t *testing.T) {
+	const token = "cvtest-secret-token"
+	seen := func() (*server, *atomic.Value) {
+		var saw atomic.Value
+		saw.Store("")
+		return newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			saw.Store(r.Header.Get("Authorization"))
+			w.Write([]byte("ok"))
+		}), true), &saw
+	}
+	platform, platformSaw := seen()
+	shared, sharedSaw := seen()
+	opt := testOptions(platform.host(), shared.host())
+	opt.Token, opt.TokenHosts = token, []string{platform.host()}
+	opt.RootCAs = platform.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs // one test CA for both
+	f := newTestFetcher(t, opt)
+	for _, u := range []string{platform.URL + "/f", shared.URL + "/attacker/f"} {
+		got, err := f.Fetch(context.Background(), u)
+		if err != nil {
+			t.Fatalf("Fetch(%s): %v", u, err)
+		}
+		got.Discard()
+	}
+	if got := platformSaw.Load(); got != "Bearer "+token {
+		t.Fatalf("the token host saw %q, want the token", got)
+	}
+	if got := sharedSaw.Load(); got != "" {
+		t.Fatalf("an allowed host not in TokenHosts saw %q, want no token", got)
+	}
+	reliability.Record(t, "security", "attachment link to a user's own file on an allowed shared host (token theft)", reliability.Refused,
+		"the token goes to attachments.tokenHosts only, when set")
+}

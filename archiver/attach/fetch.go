@@ -60,6 +60,11 @@ type Options struct {
 	// the token file read again, so that a token rotated while serve runs is used without
 	// a restart. Its error stops the capture (it is not a file's outcome).
 	TokenSource func() (string, error)
+	// TokenHosts, when set, are the only allowed hosts (exact host or host:port entries,
+	// as AllowedHosts) the token is sent to: an allowed host may be shared (a cloud
+	// storage or CDN domain where anyone hosts files), and a link to a file of one's own
+	// there must not collect the platform's token. Empty: every allowed host.
+	TokenHosts []string
 	// Concurrency bounds the fetches in flight, over every caller of the Fetcher.
 	Concurrency int
 	// MaxSize is the largest body captured.
@@ -123,6 +128,7 @@ func (f *Fetched) Discard() {
 type Fetcher struct {
 	opt     Options
 	allowed []hostEntry
+	tokenTo []hostEntry // Options.TokenHosts; empty: every allowed host
 	sem     chan struct{}
 	bufs    sync.Pool
 }
@@ -151,6 +157,13 @@ func NewFetcher(opt Options) (*Fetcher, error) {
 			return nil, err
 		}
 		f.allowed = append(f.allowed, e)
+	}
+	for _, h := range opt.TokenHosts {
+		e, err := parseEntry(h)
+		if err != nil {
+			return nil, err
+		}
+		f.tokenTo = append(f.tokenTo, e)
 	}
 	f.bufs.New = func() any { b := make([]byte, copyBuffer); return &b }
 	return f, nil
@@ -188,9 +201,14 @@ func canonicalHost(h string) string {
 // entryFor returns the entry that allows host:port for scheme ("" at dial time, when
 // either default port is taken as meant for a portless entry), or nil.
 func (f *Fetcher) entryFor(host, port, scheme string) *hostEntry {
+	return matchEntry(f.allowed, host, port, scheme)
+}
+
+// matchEntry returns the entry of entries that allows host:port for scheme (as entryFor).
+func matchEntry(entries []hostEntry, host, port, scheme string) *hostEntry {
 	host = canonicalHost(host)
-	for i := range f.allowed {
-		e := &f.allowed[i]
+	for i := range entries {
+		e := &entries[i]
 		if e.host != host {
 			continue
 		}
@@ -561,10 +579,22 @@ func (f *Fetcher) token() (string, error) {
 	return t, nil
 }
 
-// authorize sets the bearer token on a request to an allowed host over https, and removes
+// tokenHost reports whether u's host is one the token goes to (Options.TokenHosts).
+func (f *Fetcher) tokenHost(u *url.URL) bool {
+	if len(f.tokenTo) == 0 {
+		return true
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(u.Scheme)
+	}
+	return matchEntry(f.tokenTo, u.Hostname(), port, u.Scheme) != nil
+}
+
+// authorize sets the bearer token on a request to an allowed (and token) host over https, and removes
 // it otherwise (net/http copies it onto redirects to the same domain).
 func (f *Fetcher) authorize(req *http.Request, token string) {
-	if token != "" && req.URL.Scheme == "https" && f.Allowed(req.URL) {
+	if token != "" && req.URL.Scheme == "https" && f.Allowed(req.URL) && f.tokenHost(req.URL) {
 		req.Header.Set("Authorization", "Bearer "+token)
 		return
 	}

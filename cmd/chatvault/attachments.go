@@ -40,7 +40,7 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 	}
 	f, err := attach.NewFetcher(attach.Options{AllowedHosts: a.AllowedHosts, Concurrency: a.Concurrency,
 		MaxSize: a.MaxSize, ConnectTimeout: a.ConnectTimeout, HeaderTimeout: a.HeaderTimeout, Timeout: a.Timeout,
-		TempDir: work, TokenSource: tokens})
+		TempDir: work, TokenSource: tokens, TokenHosts: a.TokenHosts})
 	if err != nil {
 		release()
 		return nil, func() {}, usagef("%v", err)

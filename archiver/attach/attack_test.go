@@ -669,3 +669,28 @@ func TestFetchTokenHosts(t *testing.T) {
 	reliability.Record(t, "security", "attachment link to a user's own file on an allowed shared host (token theft)", reliability.Refused,
 		"the token goes to attachments.tokenHosts only, when set")
 }
+
+// TestCaptureRecordsRedirect: a file served after a redirect (to the same host or another
+// listed one) records where its bytes came from, so that the index does not say the
+// linked URL served bytes another URL did.
+func TestCaptureRecordsRedirect(t *testing.T) {
+	srv := newServer(t, filesHandler("", 1<<20), false)
+	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/redirect-on", srv.URL + "/good/a"}}})
+	c := newCapturer(t, fs, newTestFetcher(t, testOptions(srv.host())), newKey(t), testDay.End().Add(time.Hour))
+	ctx := context.Background()
+	if _, err := c.CaptureDay(ctx, acme, testDay); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := LatestIndex(ctx, fs, acme, testDay, c.TrustedKeys)
+	if err != nil || ix == nil {
+		t.Fatalf("LatestIndex = %v, %v", ix, err)
+	}
+	if e := ix.Entries[0]; e.Outcome != Captured || e.ServedFrom != srv.URL+"/good/moved" {
+		t.Fatalf("redirected entry %+v, want servedFrom %s", e, srv.URL+"/good/moved")
+	}
+	if e := ix.Entries[1]; e.Outcome != Captured || e.ServedFrom != "" {
+		t.Fatalf("entry %+v, want no servedFrom (not redirected)", e)
+	}
+	reliability.Record(t, "input", "attachment URL redirected to another URL on the list", reliability.Kept,
+		"captured, the index records the URL that served the bytes (servedFrom)")
+}

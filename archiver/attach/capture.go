@@ -174,6 +174,7 @@ func (c *Capturer) captureDay(ctx context.Context, org string, day archiver.Day,
 			e = p
 		case ok:
 			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType, e.ContentEncoding = o.Outcome, o.Key, o.SHA256, o.Size, o.ContentType, o.ContentEncoding
+			e.ServedFrom = o.ServedFrom
 			e.Reason, e.Status, e.Detail = o.Reason, o.Status, o.Detail
 			if o.Outcome == Failed {
 				e.Attempts = o.Attempts
@@ -184,6 +185,7 @@ func (c *Capturer) captureDay(ctx context.Context, org string, day archiver.Day,
 		default:
 			k := known[r.URL]
 			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType, e.ContentEncoding = Captured, k.Key, k.SHA256, k.Size, k.ContentType, k.ContentEncoding
+			e.ServedFrom = k.ServedFrom
 		}
 		entries = append(entries, e)
 	}
@@ -413,13 +415,15 @@ type urlRecord struct {
 	ContentType string `json:"contentType"`
 	// ContentEncoding is the encoding served (Entry.ContentEncoding), "" for none.
 	ContentEncoding string `json:"contentEncoding,omitempty"`
+	// ServedFrom is the URL that served the bytes after a redirect (Entry.ServedFrom).
+	ServedFrom string `json:"servedFrom,omitempty"`
 }
 
 // outcome is what resolving one URL gave.
 type outcome struct {
-	Outcome, Key, SHA256, ContentType, ContentEncoding, Reason, Detail string
-	Size                                                               int64
-	Status, Attempts                                                   int
+	Outcome, Key, SHA256, ContentType, ContentEncoding, ServedFrom, Reason, Detail string
+	Size                                                                           int64
+	Status, Attempts                                                               int
 }
 
 // resolve finds each URL's outcome: captured before (its URL record, or that of the URL
@@ -451,7 +455,7 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 	var fetch []string
 	for i, raw := range urls {
 		if rec := recs[i].rec; recs[i].ok {
-			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType, ContentEncoding: rec.ContentEncoding}
+			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType, ContentEncoding: rec.ContentEncoding, ServedFrom: rec.ServedFrom}
 			continue
 		}
 		base := withoutFragment(raw)
@@ -585,7 +589,7 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, err
 	}
 	crashpoint.Hit("attach.file")
-	rec := urlRecord{Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}
+	rec := urlRecord{Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding, ServedFrom: f.ServedFrom}
 	urls := raws
 	if !slices.Contains(raws, base) {
 		urls = append([]string{base}, raws...) // so that a later fragment of it is known
@@ -597,7 +601,7 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		}
 	}
 	crashpoint.Hit("attach.url")
-	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding}, f.Size, nil
+	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding, ServedFrom: f.ServedFrom}, f.Size, nil
 }
 
 // writeURLRecord creates rec, the record of rec.URL's capture. Another capture of the

@@ -106,6 +106,9 @@ type Fetched struct {
 	// ContentEncoding is the response's Content-Encoding (lower-case), "" when the file
 	// was served as it is: the bytes are kept as served, encoded.
 	ContentEncoding string
+	// ServedFrom is the URL that served the body when the one asked for redirected to it,
+	// "" when it did not.
+	ServedFrom string
 }
 
 // Discard closes and removes the staging file.
@@ -506,6 +509,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 		return nil, fmt.Errorf("attach: stage: %w", err)
 	}
 	out := &Fetched{File: file, ContentType: clip(resp.Header.Get("Content-Type"), 256), ContentEncoding: contentEncoding(resp.Header)}
+	if final := resp.Request.URL.String(); final != u.String() {
+		out.ServedFrom = clip(final, maxURL)
+	}
 	ok := false
 	defer func() {
 		if !ok {

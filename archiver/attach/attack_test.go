@@ -72,6 +72,16 @@ func TestFetchUserinfo(t *testing.T) {
 	if n := srv.requests.Load(); n != 0 {
 		t.Fatalf("server got %d requests, want none", n)
 	}
+	// A redirect to such a URL: refused before it is followed, for what it is.
+	redir := newServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://user:pw@"+srv.host()+"/good/a", http.StatusFound)
+	}), false)
+	f = newTestFetcher(t, testOptions(srv.host(), redir.host()))
+	_, err := f.Fetch(context.Background(), redir.URL+"/r")
+	var fl *Failure
+	if !errors.As(err, &fl) || fl.Reason != ReasonBadURL || strings.Contains(fl.Detail, "pw") || srv.requests.Load() != 0 {
+		t.Fatalf("redirect to a URL with user information = %v, want bad_url without a request", err)
+	}
 	reliability.Record(t, "security", "attachment URL with user:password on a listed host", reliability.Refused,
 		"bad_url without a request; the password is in no detail")
 }

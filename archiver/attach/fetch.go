@@ -479,8 +479,9 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 		if len(via) >= maxRedirects {
 			return &Failure{Reason: ReasonRedirects, Detail: fmt.Sprintf("more than %d redirects", maxRedirects)}
 		}
-		if !f.Allowed(req.URL) {
-			return &Failure{Reason: ReasonHostNotAllowed, Detail: "redirect to " + req.URL.Host + ", not on attachments.allowedHosts"}
+		if _, fl := f.check(req.URL.String()); fl != nil {
+			fl.Detail = "redirect: " + fl.Detail
+			return fl
 		}
 		f.authorize(req, token)
 		req.Header.Set("Accept-Encoding", "identity")

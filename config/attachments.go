@@ -2,6 +2,7 @@ package config
 
 import (
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,12 @@ type Attachments struct {
 	// TokenFile (attachments.tokenFile) holds a bearer token sent to the allowed hosts
 	// over https only, never logged; empty sends none.
 	TokenFile string
+	// TokenHosts (attachments.tokenHosts), when set, are the only allowed hosts the token
+	// is sent to (entries of allowedHosts): an allowed host may be shared (a cloud storage
+	// or CDN domain where anyone hosts files), and a chat user's link to a file of their
+	// own there must not collect the token. Empty: every allowed host. From the
+	// environment, a comma-separated list.
+	TokenHosts []string
 	// Concurrency (attachments.concurrency) is how many files are fetched at once.
 	Concurrency int
 	// MaxSize (attachments.maxSize) is the largest file captured; a larger one is
@@ -40,13 +47,17 @@ type Attachments struct {
 	// are retried by later runs (each attempt a new revision of the day's attachment
 	// index); 0 never retries.
 	RetryFor time.Duration
+	// RetryEvery (attachments.retryEvery) spaces the retries of a day's failed captures:
+	// the retry pass after each scheduler tick tries them again at most once per
+	// retryEvery (each attempt appends an index revision); 0 tries at every pass.
+	RetryEvery time.Duration
 }
 
 // defaultAttachments are Attachments' defaults: off, nothing allowed.
 func defaultAttachments() Attachments {
-	return Attachments{AllowedHosts: []string{}, Concurrency: 4, MaxSize: 100 << 20,
+	return Attachments{AllowedHosts: []string{}, TokenHosts: []string{}, Concurrency: 4, MaxSize: 100 << 20,
 		ConnectTimeout: 10 * time.Second, HeaderTimeout: 30 * time.Second, Timeout: 10 * time.Minute,
-		RetryFor: 7 * 24 * time.Hour}
+		RetryFor: 7 * 24 * time.Hour, RetryEvery: time.Hour}
 }
 
 // attachmentKeys are the attachments.* keys, appended to keys.
@@ -54,12 +65,14 @@ var attachmentKeys = []key{
 	{"attachments.enabled", "", "", setBool(func(c *Config) *bool { return &c.Attachments.Enabled })},
 	{"attachments.allowedHosts", "", "", setStrings(func(c *Config) *[]string { return &c.Attachments.AllowedHosts })},
 	{"attachments.tokenFile", "", "", setString(func(c *Config) *string { return &c.Attachments.TokenFile })},
+	{"attachments.tokenHosts", "", "", setStrings(func(c *Config) *[]string { return &c.Attachments.TokenHosts })},
 	{"attachments.concurrency", "", "", setInt(func(c *Config) *int { return &c.Attachments.Concurrency })},
 	{"attachments.maxSize", "", "", setSize(func(c *Config) *int64 { return &c.Attachments.MaxSize })},
 	{"attachments.connectTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.ConnectTimeout })},
 	{"attachments.headerTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.HeaderTimeout })},
 	{"attachments.timeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.Timeout })},
 	{"attachments.retryFor", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.RetryFor })},
+	{"attachments.retryEvery", "", "", setDuration(func(c *Config) *time.Duration { return &c.Attachments.RetryEvery })},
 }
 
 // init adds the attachments keys to the table here rather than in load.go, so that this
@@ -72,6 +85,13 @@ func (c *Config) attachmentProblems(add func(key, format string, args ...any)) {
 	for _, h := range a.AllowedHosts {
 		if err := CheckAllowedHost(h); err != "" {
 			add("attachments.allowedHosts", "%q: %s", h, err)
+		}
+	}
+	for _, h := range a.TokenHosts {
+		if err := CheckAllowedHost(h); err != "" {
+			add("attachments.tokenHosts", "%q: %s", h, err)
+		} else if !slices.ContainsFunc(a.AllowedHosts, func(x string) bool { return strings.EqualFold(x, h) }) {
+			add("attachments.tokenHosts", "%q is not on attachments.allowedHosts: the token only goes to hosts contacted", h)
 		}
 	}
 	if a.Enabled && len(a.AllowedHosts) == 0 {
@@ -96,6 +116,9 @@ func (c *Config) attachmentProblems(add func(key, format string, args ...any)) {
 	}
 	if a.RetryFor < 0 {
 		add("attachments.retryFor", "%s is negative (0 never retries)", a.RetryFor)
+	}
+	if a.RetryEvery < 0 {
+		add("attachments.retryEvery", "%s is negative (0 tries at every pass)", a.RetryEvery)
 	}
 }
 

@@ -111,10 +111,15 @@ func TestValidate(t *testing.T) {
 		{"allowed host with a path", func(c *Config) { c.Attachments.AllowedHosts = []string{"files.example/d"} }, "attachments.allowedHosts", "not an exact host[:port]"},
 		{"allowed host with port 0", func(c *Config) { c.Attachments.AllowedHosts = []string{"files.example:0"} }, "attachments.allowedHosts", "port 0 is not between"},
 		{"allowed host with an underscore", func(c *Config) { c.Attachments.AllowedHosts = []string{"files_example"} }, "attachments.allowedHosts", "not a host name"},
+		{"token host not allowed", func(c *Config) {
+			c.Attachments.AllowedHosts, c.Attachments.TokenHosts = []string{"files.example"}, []string{"cdn.example"}
+		}, "attachments.tokenHosts", "not on attachments.allowedHosts"},
+		{"token host with a scheme", func(c *Config) { c.Attachments.TokenHosts = []string{"https://files.example"} }, "attachments.tokenHosts", "not an exact host[:port]"},
 		{"attachments concurrency 0", func(c *Config) { c.Attachments.Concurrency = 0 }, "attachments.concurrency", "not between 1 and 64"},
 		{"attachments max size 0", func(c *Config) { c.Attachments.MaxSize = 0 }, "attachments.maxSize", "not positive"},
 		{"attachments no timeout", func(c *Config) { c.Attachments.Timeout = 0 }, "attachments.timeout", "not positive"},
 		{"attachments negative retry", func(c *Config) { c.Attachments.RetryFor = -time.Hour }, "attachments.retryFor", "negative"},
+		{"attachments negative retry spacing", func(c *Config) { c.Attachments.RetryEvery = -time.Hour }, "attachments.retryEvery", "negative"},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

@@ -122,8 +122,8 @@ func TestLoadFile(t *testing.T) {
 		Verify: Verify{Interval: time.Hour, Cycle: 7 * 24 * time.Hour, Sample: 1000},
 
 		Attachments: Attachments{Enabled: true, AllowedHosts: []string{"files.acme.example", "10.0.0.5:8443"},
-			TokenFile: "/etc/chatvault/files.token", Concurrency: 8, MaxSize: 1 << 30, ConnectTimeout: 5 * time.Second,
-			HeaderTimeout: 20 * time.Second, Timeout: 30 * time.Minute, RetryFor: 72 * time.Hour},
+			TokenFile: "/etc/chatvault/files.token", TokenHosts: []string{}, Concurrency: 8, MaxSize: 1 << 30, ConnectTimeout: 5 * time.Second,
+			HeaderTimeout: 20 * time.Second, Timeout: 30 * time.Minute, RetryFor: 72 * time.Hour, RetryEvery: time.Hour},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("Load() = %+v\nwant %+v", got, want)
@@ -323,12 +323,16 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 			c.Attachments.AllowedHosts = []string{"files.example", "10.0.0.5:8443", "cdn.example:443"}
 		}, nil},
 		{"attachments.tokenFile", "/t", func(c *Config) { c.Attachments.TokenFile = "/t" }, nil},
+		{"attachments.tokenHosts", "files.example", func(c *Config) {
+			c.Attachments.AllowedHosts, c.Attachments.TokenHosts = []string{"files.example"}, []string{"files.example"}
+		}, []string{"CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", "files.example"}},
 		{"attachments.concurrency", "8", func(c *Config) { c.Attachments.Concurrency = 8 }, nil},
 		{"attachments.maxSize", "1GiB", func(c *Config) { c.Attachments.MaxSize = 1 << 30 }, nil},
 		{"attachments.connectTimeout", "3s", func(c *Config) { c.Attachments.ConnectTimeout = 3 * time.Second }, nil},
 		{"attachments.headerTimeout", "5s", func(c *Config) { c.Attachments.HeaderTimeout = 5 * time.Second }, nil},
 		{"attachments.timeout", "1h", func(c *Config) { c.Attachments.Timeout = time.Hour }, nil},
 		{"attachments.retryFor", "0s", func(c *Config) { c.Attachments.RetryFor = 0 }, nil},
+		{"attachments.retryEvery", "15m", func(c *Config) { c.Attachments.RetryEvery = 15 * time.Minute }, nil},
 		{"log.level", "error", func(c *Config) { c.Log.Level = "error" }, nil},
 		{"log.format", "text", func(c *Config) { c.Log.Format = "text" }, nil},
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/crashpoint"
+	"golang.org/x/sync/errgroup"
 )
 
 // Capturer captures the files an organization-day's sealed records link to, and records
@@ -35,6 +37,11 @@ type Capturer struct {
 	TrustedKeys []ed25519.PublicKey
 	// RetryFor is how long after the day's end failed captures are retried.
 	RetryFor time.Duration
+	// RetryEvery spaces the retry pass's attempts (CaptureRecent): a day whose latest
+	// index revision has failed links and was made less than RetryEvery ago is left
+	// alone, so that a pass after every scheduler tick does not append a revision at each
+	// (0: every pass). CaptureDay, the capture after a seal, is not spaced.
+	RetryEvery time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 	// Generator names the program in the index (default "chatvault").
@@ -89,6 +96,12 @@ func keyOf(r Reference) refKey {
 // fetched again. It returns an error, and appends nothing, only when the store fails or
 // ctx ends; a file that could not be fetched is an outcome in the index.
 func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day) (DayResult, error) {
+	return c.captureDay(ctx, org, day, false)
+}
+
+// captureDay is CaptureDay; spaced, it leaves alone a day whose failed links were tried
+// less than RetryEvery ago.
+func (c *Capturer) captureDay(ctx context.Context, org string, day archiver.Day, spaced bool) (DayResult, error) {
 	res := DayResult{Org: org, Day: day}
 	m, err := c.Ledger.Latest(ctx, org, day)
 	if err != nil {
@@ -104,7 +117,7 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 	}
 	manifest := ManifestRef{Key: m.Key, SHA256: hex.EncodeToString(m.SHA256[:]), Revision: m.Revision}
 	retrying := c.RetryFor > 0 && c.now().Before(day.End().Add(c.RetryFor))
-	if prev != nil && prev.Manifest == manifest && (prev.Counts.Failed == 0 || !retrying) {
+	if prev != nil && prev.Manifest == manifest && (prev.Counts.Failed == 0 || !retrying || spaced && c.triedRecently(prev.Index)) {
 		res.Captured, res.Failed = prev.Counts.Captured, prev.Counts.Failed
 		return res, nil
 	}
@@ -160,7 +173,8 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		case hadPrior && (p.Outcome == Captured || !retrying):
 			e = p
 		case ok:
-			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType = o.Outcome, o.Key, o.SHA256, o.Size, o.ContentType
+			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType, e.ContentEncoding = o.Outcome, o.Key, o.SHA256, o.Size, o.ContentType, o.ContentEncoding
+			e.ServedFrom = o.ServedFrom
 			e.Reason, e.Status, e.Detail = o.Reason, o.Status, o.Detail
 			if o.Outcome == Failed {
 				e.Attempts = o.Attempts
@@ -170,7 +184,8 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 			}
 		default:
 			k := known[r.URL]
-			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType = Captured, k.Key, k.SHA256, k.Size, k.ContentType
+			e.Outcome, e.Key, e.SHA256, e.Size, e.ContentType, e.ContentEncoding = Captured, k.Key, k.SHA256, k.Size, k.ContentType, k.ContentEncoding
+			e.ServedFrom = k.ServedFrom
 		}
 		entries = append(entries, e)
 	}
@@ -233,6 +248,16 @@ func (c *Capturer) CaptureDay(ctx context.Context, org string, day archiver.Day)
 		"references", counts.References, "captured", counts.Captured, "failed", counts.Failed,
 		"fetched", res.Fetched, "bytes", res.FetchedBytes)
 	return res, nil
+}
+
+// triedRecently reports whether ix, a revision with failed links, was made less than
+// RetryEvery ago (each attempt that fails again appends one: its attempts count).
+func (c *Capturer) triedRecently(ix *Index) bool {
+	if c.RetryEvery <= 0 {
+		return false
+	}
+	made, err := time.Parse(time.RFC3339Nano, ix.MadeAt)
+	return err == nil && c.now().Before(made.Add(c.RetryEvery))
 }
 
 // RetryFrom is the first day whose failed captures are still retried at now.
@@ -302,7 +327,7 @@ func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through 
 				continue // an empty day: nothing to capture
 			}
 		}
-		res, err := c.CaptureDay(ctx, org, d.day)
+		res, err := c.captureDay(ctx, org, d.day, true)
 		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -388,48 +413,67 @@ type urlRecord struct {
 	SHA256      string `json:"sha256"`
 	Size        int64  `json:"size"`
 	ContentType string `json:"contentType"`
+	// ContentEncoding is the encoding served (Entry.ContentEncoding), "" for none.
+	ContentEncoding string `json:"contentEncoding,omitempty"`
+	// ServedFrom is the URL that served the bytes after a redirect (Entry.ServedFrom).
+	ServedFrom string `json:"servedFrom,omitempty"`
 }
 
 // outcome is what resolving one URL gave.
 type outcome struct {
-	Outcome, Key, SHA256, ContentType, Reason, Detail string
-	Size                                              int64
-	Status, Attempts                                  int
+	Outcome, Key, SHA256, ContentType, ContentEncoding, ServedFrom, Reason, Detail string
+	Size                                                                           int64
+	Status, Attempts                                                               int
 }
 
-// resolve finds each URL's outcome: captured before (its URL record), not allowed (no
-// request), or fetched now, Fetcher.Concurrency at a time. fetched holds the sizes of the
-// files fetched.
+// resolve finds each URL's outcome: captured before (its URL record, or that of the URL
+// without its fragment), not allowed (no request), or fetched now, Fetcher.Concurrency at
+// a time. URLs that differ only by their fragment, which is never sent, are one fetch.
+// fetched holds the sizes of the files fetched.
 func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, retentionDays int, urls []string) (map[string]outcome, []int64, error) {
 	out := make(map[string]outcome, len(urls))
+	keep := retention(day, retentionDays)
+	// The URL records, attachments.concurrency at a time: a day may link thousands.
+	type known struct {
+		rec urlRecord
+		ok  bool
+	}
+	recs := make([]known, len(urls))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.Fetcher.opt.Concurrency)
+	for i, raw := range urls {
+		g.Go(func() error {
+			rec, ok, err := c.lookupURL(gctx, org, raw, keep)
+			recs[i] = known{rec, ok}
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	groups := map[string][]string{} // URL without fragment -> the URLs linked
 	var fetch []string
-	for _, raw := range urls {
-		if rec, ok, err := readURLRecord(ctx, c.Ledger.Store, org, raw); err != nil {
-			return nil, nil, err
-		} else if ok {
-			// Captured for an earlier day: kept as long as this day's records too.
-			if err := extendRetention(ctx, c.Ledger.Store, rec.Key, retention(day, retentionDays)); err != nil {
-				return nil, nil, err
-			}
-			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType}
+	for i, raw := range urls {
+		if rec := recs[i].rec; recs[i].ok {
+			out[raw] = outcome{Outcome: Captured, Key: rec.Key, SHA256: rec.SHA256, Size: rec.Size, ContentType: rec.ContentType, ContentEncoding: rec.ContentEncoding, ServedFrom: rec.ServedFrom}
 			continue
 		}
-		u, err := url.Parse(raw)
-		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			out[raw] = outcome{Outcome: Failed, Reason: ReasonBadURL, Detail: "not an http or https URL"}
-		case !c.Fetcher.Allowed(u):
-			out[raw] = outcome{Outcome: Failed, Reason: ReasonHostNotAllowed, Detail: u.Host + " is not on attachments.allowedHosts"}
-		default:
-			fetch = append(fetch, raw)
+		base := withoutFragment(raw)
+		if _, fl := c.Fetcher.check(raw); fl != nil {
+			out[raw] = outcome{Outcome: Failed, Reason: fl.Reason, Detail: fl.Detail}
+			continue
 		}
+		if _, ok := groups[base]; !ok {
+			fetch = append(fetch, base)
+		}
+		groups[base] = append(groups[base], raw)
 	}
 	var fetched []int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	var firstErr error
 	sem := make(chan struct{}, c.Fetcher.opt.Concurrency)
-	for _, raw := range fetch {
+	for _, base := range fetch {
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
@@ -441,7 +485,7 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o, n, err := c.captureOne(ctx, org, day, retentionDays, raw)
+			o, n, err := c.captureOne(ctx, org, day, retentionDays, base, groups[base])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -450,7 +494,9 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 				}
 				return
 			}
-			out[raw] = o
+			for _, raw := range groups[base] {
+				out[raw] = o
+			}
 			if n >= 0 {
 				fetched = append(fetched, n)
 			}
@@ -466,11 +512,62 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 	return out, fetched, nil
 }
 
-// captureOne fetches one URL and stores it: the file first, then the URL record, so that
-// a crash between them leaves a file a rerun finds by its hash (an idempotent create) and
-// nothing half-stored. n is the file's size, -1 when nothing was stored.
-func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day, retentionDays int, raw string) (outcome, int64, error) {
-	f, err := c.Fetcher.Fetch(ctx, raw)
+// lookupURL returns the record of raw's capture for org, or that of the request it
+// spells (withoutFragment), whose record it then copies for raw (what a legal hold of the
+// day holds), and keeps the file as long as this day's records too.
+func (c *Capturer) lookupURL(ctx context.Context, org, raw string, keep archiver.CreateOptions) (urlRecord, bool, error) {
+	store := c.Ledger.Store
+	rec, ok, err := readURLRecord(ctx, store, org, raw)
+	if base := withoutFragment(raw); err == nil && !ok && base != raw {
+		rec, ok, err = readURLRecord(ctx, store, org, base)
+		if err == nil && ok {
+			rec.URL = raw
+			err = writeURLRecord(ctx, store, org, rec, keep)
+		}
+	}
+	if err != nil || !ok {
+		return urlRecord{}, false, err
+	}
+	// Captured for an earlier day: kept as long as this day's records too.
+	if err := extendRetention(ctx, store, rec.Key, keep); err != nil {
+		return urlRecord{}, false, err
+	}
+	return rec, true, nil
+}
+
+// withoutFragment is what raw requests: raw without its #fragment (never sent), its host
+// in lower case and its port left out when it is the scheme's default, so that spellings
+// of one request are one fetch. A URL that cannot be fetched is only cut at its '#'.
+func withoutFragment(raw string) string {
+	base, _, _ := strings.Cut(raw, "#")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return base
+	}
+	host, port := u.Hostname(), u.Port()
+	for _, r := range host {
+		if r >= 0x80 || r == '%' {
+			return base // Unicode or a zone: left as written
+		}
+	}
+	host = strings.ToLower(host)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" && port != defaultPort(u.Scheme) {
+		host += ":" + port
+	}
+	u.Host = host
+	return u.String()
+}
+
+// captureOne fetches base (a URL without fragment) and stores it: the file first, then
+// the URL records of base and of each of raws (the URLs linked, base with their
+// fragments), so that a crash between them leaves a file a rerun finds by its hash (an
+// idempotent create) and nothing half-stored. n is the file's size, -1 when nothing was
+// stored.
+func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day, retentionDays int, base string, raws []string) (outcome, int64, error) {
+	f, err := c.Fetcher.Fetch(ctx, base)
 	var fl *Failure
 	if errors.As(err, &fl) {
 		return outcome{Outcome: Failed, Reason: fl.Reason, Status: fl.Status, Detail: fl.Detail, Attempts: 1}, -1, nil
@@ -492,20 +589,35 @@ func (c *Capturer) captureOne(ctx context.Context, org string, day archiver.Day,
 		return outcome{}, -1, err
 	}
 	crashpoint.Hit("attach.file")
-	rec := urlRecord{URL: raw, Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType}
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return outcome{}, -1, err
+	rec := urlRecord{Key: key, SHA256: hex.EncodeToString(f.SHA256[:]), Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding, ServedFrom: f.ServedFrom}
+	urls := raws
+	if !slices.Contains(raws, base) {
+		urls = append([]string{base}, raws...) // so that a later fragment of it is known
 	}
-	b = append(b, '\n')
-	uk := urlKey(org, raw)
-	// Another capture of the same URL may have stored other bytes since (the server's file
-	// changed): its record stands, and this reference keeps the bytes it got.
-	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
-		return outcome{}, -1, fmt.Errorf("attach: store %s: %w", uk, err)
+	for _, u := range urls {
+		rec.URL = u
+		if err := writeURLRecord(ctx, store, org, rec, keep); err != nil {
+			return outcome{}, -1, err
+		}
 	}
 	crashpoint.Hit("attach.url")
-	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType}, f.Size, nil
+	return outcome{Outcome: Captured, Key: key, SHA256: rec.SHA256, Size: f.Size, ContentType: f.ContentType, ContentEncoding: f.ContentEncoding, ServedFrom: f.ServedFrom}, f.Size, nil
+}
+
+// writeURLRecord creates rec, the record of rec.URL's capture. Another capture of the
+// same URL may have stored other bytes since (the server's file changed): its record
+// stands, and this reference keeps the bytes it got.
+func writeURLRecord(ctx context.Context, store archiver.Store, org string, rec urlRecord, keep archiver.CreateOptions) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	uk := urlKey(org, rec.URL)
+	if err := store.Create(ctx, uk, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), keep); err != nil && !errors.Is(err, archiver.ErrConflict) {
+		return fmt.Errorf("attach: store %s: %w", uk, err)
+	}
+	return nil
 }
 
 // readURLRecord reads org's record of url's first capture, if there is one.

@@ -35,6 +35,10 @@ const (
 	ReasonNetwork        = "network" // any other transport error
 )
 
+// maxURL bounds a URL fetched: longer than any server takes in a request line (most stop
+// at 8 to 16 KiB), and kept in every index revision that links it.
+const maxURL = 64 << 10
+
 // maxRedirects bounds a fetch's redirects (every hop checked against the list).
 const maxRedirects = 5
 
@@ -52,6 +56,15 @@ type Options struct {
 	AllowedHosts []string
 	// Token, when set, is sent as a bearer token to the allowed hosts over https only.
 	Token string
+	// TokenSource, when set, is asked for the token at every fetch, in place of Token:
+	// the token file read again, so that a token rotated while serve runs is used without
+	// a restart. Its error stops the capture (it is not a file's outcome).
+	TokenSource func() (string, error)
+	// TokenHosts, when set, are the only allowed hosts (exact host or host:port entries,
+	// as AllowedHosts) the token is sent to: an allowed host may be shared (a cloud
+	// storage or CDN domain where anyone hosts files), and a link to a file of one's own
+	// there must not collect the platform's token. Empty: every allowed host.
+	TokenHosts []string
 	// Concurrency bounds the fetches in flight, over every caller of the Fetcher.
 	Concurrency int
 	// MaxSize is the largest body captured.
@@ -90,6 +103,12 @@ type Fetched struct {
 	Size        int64
 	SHA256      [sha256.Size]byte
 	ContentType string
+	// ContentEncoding is the response's Content-Encoding (lower-case), "" when the file
+	// was served as it is: the bytes are kept as served, encoded.
+	ContentEncoding string
+	// ServedFrom is the URL that served the body when the one asked for redirected to it,
+	// "" when it did not.
+	ServedFrom string
 }
 
 // Discard closes and removes the staging file.
@@ -112,6 +131,7 @@ func (f *Fetched) Discard() {
 type Fetcher struct {
 	opt     Options
 	allowed []hostEntry
+	tokenTo []hostEntry // Options.TokenHosts; empty: every allowed host
 	sem     chan struct{}
 	bufs    sync.Pool
 }
@@ -140,6 +160,13 @@ func NewFetcher(opt Options) (*Fetcher, error) {
 			return nil, err
 		}
 		f.allowed = append(f.allowed, e)
+	}
+	for _, h := range opt.TokenHosts {
+		e, err := parseEntry(h)
+		if err != nil {
+			return nil, err
+		}
+		f.tokenTo = append(f.tokenTo, e)
 	}
 	f.bufs.New = func() any { b := make([]byte, copyBuffer); return &b }
 	return f, nil
@@ -177,9 +204,14 @@ func canonicalHost(h string) string {
 // entryFor returns the entry that allows host:port for scheme ("" at dial time, when
 // either default port is taken as meant for a portless entry), or nil.
 func (f *Fetcher) entryFor(host, port, scheme string) *hostEntry {
+	return matchEntry(f.allowed, host, port, scheme)
+}
+
+// matchEntry returns the entry of entries that allows host:port for scheme (as entryFor).
+func matchEntry(entries []hostEntry, host, port, scheme string) *hostEntry {
 	host = canonicalHost(host)
-	for i := range f.allowed {
-		e := &f.allowed[i]
+	for i := range entries {
+		e := &entries[i]
 		if e.host != host {
 			continue
 		}
@@ -390,15 +422,35 @@ func headerEnd(b []byte) int {
 	}
 }
 
+// check parses rawURL and returns the Failure that refuses it without a request, if any:
+// not http(s), with user information (never sent: a password in a chat link is not the
+// operator's credential), or a host not on the list.
+func (f *Fetcher) check(rawURL string) (*url.URL, *Failure) {
+	if len(rawURL) > maxURL {
+		return nil, &Failure{Reason: ReasonBadURL, Detail: fmt.Sprintf("a URL of %d bytes, over %d", len(rawURL), maxURL)}
+	}
+	u, err := url.Parse(rawURL)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		return nil, &Failure{Reason: ReasonBadURL, Detail: "not an http or https URL"}
+	case u.User != nil:
+		return nil, &Failure{Reason: ReasonBadURL, Detail: "the URL carries user information (user:password@), which is never sent"}
+	case !f.Allowed(u):
+		return nil, &Failure{Reason: ReasonHostNotAllowed, Detail: clip(u.Host, 300) + " is not on attachments.allowedHosts"}
+	}
+	return u, nil
+}
+
 // Fetch fetches rawURL into a staging file. A Failure is an outcome to record; any other
 // error (ctx ended, the staging folder failed) is not.
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, &Failure{Reason: ReasonBadURL, Detail: "not an http or https URL"}
+	u, fl := f.check(rawURL)
+	if fl != nil {
+		return nil, fl
 	}
-	if !f.Allowed(u) {
-		return nil, &Failure{Reason: ReasonHostNotAllowed, Detail: u.Host + " is not on attachments.allowedHosts"}
+	token, err := f.token()
+	if err != nil {
+		return nil, err
 	}
 	select {
 	case f.sem <- struct{}{}:
@@ -427,17 +479,21 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 		if len(via) >= maxRedirects {
 			return &Failure{Reason: ReasonRedirects, Detail: fmt.Sprintf("more than %d redirects", maxRedirects)}
 		}
-		if !f.Allowed(req.URL) {
-			return &Failure{Reason: ReasonHostNotAllowed, Detail: "redirect to " + req.URL.Host + ", not on attachments.allowedHosts"}
+		if _, fl := f.check(req.URL.String()); fl != nil {
+			fl.Detail = "redirect: " + fl.Detail
+			return fl
 		}
-		f.authorize(req)
+		f.authorize(req, token)
+		req.Header.Set("Accept-Encoding", "identity")
 		return nil
 	}}
 	req, err := http.NewRequestWithContext(fctx, http.MethodGet, u.String(), nil)
 	if err != nil {
 		return nil, &Failure{Reason: ReasonBadURL, Detail: "not a valid request URL"}
 	}
-	f.authorize(req)
+	f.authorize(req, token)
+	// The file as it is: a server that encodes it all the same has its encoding recorded.
+	req.Header.Set("Accept-Encoding", "identity")
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, f.classify(ctx, err, -1, 0)
@@ -453,7 +509,10 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string) (*Fetched, error) {
 	if err != nil {
 		return nil, fmt.Errorf("attach: stage: %w", err)
 	}
-	out := &Fetched{File: file, ContentType: clip(resp.Header.Get("Content-Type"), 256)}
+	out := &Fetched{File: file, ContentType: clip(resp.Header.Get("Content-Type"), 256), ContentEncoding: contentEncoding(resp.Header)}
+	if final := resp.Request.URL.String(); final != u.String() {
+		out.ServedFrom = clip(final, maxURL)
+	}
 	ok := false
 	defer func() {
 		if !ok {
@@ -512,11 +571,38 @@ func (f *Fetcher) overrun(ctx context.Context, fc *fetchConns, body io.Closer, n
 	return total - int64(end) - n + extra
 }
 
-// authorize sets the bearer token on a request to an allowed host over https, and removes
+// token is the token of this fetch: Options.Token, or TokenSource's.
+func (f *Fetcher) token() (string, error) {
+	if f.opt.TokenSource == nil {
+		return f.opt.Token, nil
+	}
+	t, err := f.opt.TokenSource()
+	if err != nil {
+		return "", fmt.Errorf("attach: token: %w", err)
+	}
+	if strings.ContainsAny(t, "\r\n") {
+		return "", errors.New("attach: token: it holds a line break")
+	}
+	return t, nil
+}
+
+// tokenHost reports whether u's host is one the token goes to (Options.TokenHosts).
+func (f *Fetcher) tokenHost(u *url.URL) bool {
+	if len(f.tokenTo) == 0 {
+		return true
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort(u.Scheme)
+	}
+	return matchEntry(f.tokenTo, u.Hostname(), port, u.Scheme) != nil
+}
+
+// authorize sets the bearer token on a request to an allowed (and token) host over https, and removes
 // it otherwise (net/http copies it onto redirects to the same domain).
-func (f *Fetcher) authorize(req *http.Request) {
-	if f.opt.Token != "" && req.URL.Scheme == "https" && f.Allowed(req.URL) {
-		req.Header.Set("Authorization", "Bearer "+f.opt.Token)
+func (f *Fetcher) authorize(req *http.Request, token string) {
+	if token != "" && req.URL.Scheme == "https" && f.Allowed(req.URL) && f.tokenHost(req.URL) {
+		req.Header.Set("Authorization", "Bearer "+token)
 		return
 	}
 	req.Header.Del("Authorization")
@@ -540,6 +626,16 @@ func (f *Fetcher) classify(ctx context.Context, err error, contentLength, n int6
 		return &Failure{Reason: ReasonLength, Detail: fmt.Sprintf("body of %d bytes, Content-Length %d", n, contentLength)}
 	}
 	return &Failure{Reason: ReasonNetwork, Detail: scrub(err.Error())}
+}
+
+// contentEncoding is a response's Content-Encoding as recorded: lower-case, "" for none
+// or identity.
+func contentEncoding(h http.Header) string {
+	e := strings.ToLower(strings.TrimSpace(clip(strings.Join(h.Values("Content-Encoding"), ", "), 64)))
+	if e == "identity" {
+		return ""
+	}
+	return e
 }
 
 // scrub keeps an error's text short; transport errors carry the URL, never headers.

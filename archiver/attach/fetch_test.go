@@ -121,7 +121,7 @@ func TestFetchOutcomes(t *testing.T) {
 			area: "security", what: "attachment URL on a host not on attachments.allowedHosts", outcome: reliability.Refused},
 		{url: "file:///etc/passwd", reason: ReasonBadURL,
 			area: "security", what: "attachment URL of another scheme (file://)", outcome: reliability.Refused},
-		{url: "http://user@" + srv.host() + "/good/a", reason: ReasonHostNotAllowed},
+		{url: "http://user@" + srv.host() + "/good/a", reason: ReasonBadURL},
 	}
 	for _, tt := range tests {
 		// The name must not carry the loopback servers' ports: it names the test in the

@@ -157,6 +157,12 @@ type Entry struct {
 	SHA256      string `json:"sha256,omitempty"`
 	Size        int64  `json:"size,omitempty"`
 	ContentType string `json:"contentType,omitempty"`
+	// ContentEncoding is the Content-Encoding the server sent although asked for none
+	// (gzip, …): the bytes are kept, and hashed, as served, encoded.
+	ContentEncoding string `json:"contentEncoding,omitempty"`
+	// ServedFrom is the URL that served the bytes when the linked one redirected to it
+	// ("" when it did not).
+	ServedFrom string `json:"servedFrom,omitempty"`
 	// Failed: why (a Reason constant), the HTTP status for http_status, a detail, and how
 	// many fetches were tried (0 when none could be: a host not on the list).
 	Reason   string `json:"reason,omitempty"`

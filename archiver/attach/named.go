@@ -114,6 +114,9 @@ type FileEntry struct {
 	SHA256      string
 	Size        int64
 	ContentType string
+	// ContentEncoding is the encoding the bytes were served with ("" for none): a reader
+	// serving the file sends it as its Content-Encoding.
+	ContentEncoding string
 	// Index is the key of the index that names it.
 	Index string
 }
@@ -172,7 +175,7 @@ func (r Reader) OpenFileOf(ctx context.Context, org string, sum [sha256.Size]byt
 		if err != nil {
 			return FileEntry{}, nil, fmt.Errorf("attach: open %s: %w", e.Key, err)
 		}
-		return FileEntry{Key: e.Key, SHA256: e.SHA256, Size: e.Size, ContentType: e.ContentType, Index: ix.Key}, rc, nil
+		return FileEntry{Key: e.Key, SHA256: e.SHA256, Size: e.Size, ContentType: e.ContentType, ContentEncoding: e.ContentEncoding, Index: ix.Key}, rc, nil
 	}
 	return FileEntry{}, nil, ErrNotNamed
 }

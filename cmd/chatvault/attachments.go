@@ -25,26 +25,22 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 	if !a.Enabled {
 		return nil, release, nil
 	}
-	var token string
+	var tokens func() (string, error)
 	if a.TokenFile != "" {
-		// A credential to the platform's files: refused, like a signing key, when every
-		// user of the host may read it. The error names the file, never its contents.
-		b, err := readSecret(a.TokenFile)
-		if err != nil {
-			return nil, release, usagef("attachments.tokenFile: %v", err)
-		}
-		token = strings.TrimSpace(string(b))
-		if token == "" {
-			return nil, release, usagef("attachments.tokenFile: %s is empty", a.TokenFile)
+		// Read now, so that a bad file stops the command at once (exit 2), and again at
+		// every fetch, so that a token rotated while serve runs is used without a restart.
+		tokens = tokenFile(a.TokenFile)
+		if _, err := tokens(); err != nil {
+			return nil, release, usagef("%v", err)
 		}
 	}
 	work, release, err := archiver.NewWorkDir(e.cfg.Export.TempDir, e.log)
 	if err != nil {
 		return nil, func() {}, err
 	}
-	f, err := attach.NewFetcher(attach.Options{AllowedHosts: a.AllowedHosts, Token: token, Concurrency: a.Concurrency,
+	f, err := attach.NewFetcher(attach.Options{AllowedHosts: a.AllowedHosts, Concurrency: a.Concurrency,
 		MaxSize: a.MaxSize, ConnectTimeout: a.ConnectTimeout, HeaderTimeout: a.HeaderTimeout, Timeout: a.Timeout,
-		TempDir: work})
+		TempDir: work, TokenSource: tokens, TokenHosts: a.TokenHosts})
 	if err != nil {
 		release()
 		return nil, func() {}, usagef("%v", err)
@@ -56,6 +52,24 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 	return &runCapture{Capturer: &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, SigningKey: key,
 		TrustedKeys: trusted, RetryFor: a.RetryFor, Now: runClock, Log: e.log.With("component", "attachments")},
 		done: map[string]bool{}}, release, nil
+}
+
+// tokenFile returns the token of path as read at each call: a credential to the
+// platform's files, refused, like a signing key, when every user of the host may read it,
+// and trimmed of the line break an editor leaves. Errors name the file, never its
+// contents.
+func tokenFile(path string) func() (string, error) {
+	return func() (string, error) {
+		b, err := readSecret(path)
+		if err != nil {
+			return "", fmt.Errorf("attachments.tokenFile: %w", err)
+		}
+		token := strings.TrimSpace(string(b))
+		if token == "" {
+			return "", fmt.Errorf("attachments.tokenFile: %s is empty", path)
+		}
+		return token, nil
+	}
 }
 
 // runCapture is a run's capture: the capturer, and the organization-days it captured
@@ -181,6 +195,12 @@ type captureJob struct {
 }
 
 func newCaptureLoop(e *env, c *runCapture, orgs func() ([]string, error)) *captureLoop {
+	if c != nil {
+		// serve's retry pass follows every scheduler tick (every schedule.retryInterval
+		// while a partition is late): it tries a day's failed links at most once per
+		// attachments.retryEvery. A run, nightly or by hand, retries them at once.
+		c.RetryEvery = e.cfg.Attachments.RetryEvery
+	}
 	return &captureLoop{e: e, c: c, orgs: orgs, wake: make(chan struct{}, 1)}
 }
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -47,6 +48,42 @@ func AttachmentNamedKey(org, sum string, day Day) string {
 func AttachmentURLKey(org, url string) string {
 	sum := sha256.Sum256([]byte(url))
 	return AttachmentsPrefix + org + "/urls/" + hex.EncodeToString(sum[:]) + ".json"
+}
+
+// AttachmentRequestURL is what the link raw requests: raw without its #fragment (never
+// sent), its host in lower case and its port left out when it is the scheme's default, so
+// that spellings of one request are one fetch. A URL that cannot be fetched is only cut
+// at its '#'. The capture (archiver/attach) records a file's URL under this spelling and
+// each link's own; a hold holds both.
+func AttachmentRequestURL(raw string) string {
+	base, _, _ := strings.Cut(raw, "#")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return base
+	}
+	host, port := u.Hostname(), u.Port()
+	for _, r := range host {
+		if r >= 0x80 || r == '%' {
+			return base // Unicode or a zone: left as written
+		}
+	}
+	host = strings.ToLower(host)
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" && port != DefaultPort(u.Scheme) {
+		host += ":" + port
+	}
+	u.Host = host
+	return u.String()
+}
+
+// DefaultPort is the port a URL of scheme (http or https) means when it names none.
+func DefaultPort(scheme string) string {
+	if scheme == "https" {
+		return "443"
+	}
+	return "80"
 }
 
 // revisionEventPrefixes are the prefixes of the revision events of org's day.
@@ -150,10 +187,13 @@ func (l Ledger) dayExtras(ctx context.Context, org string, day Day) (own, shared
 			}
 			add(&own, AttachmentNamedKey(org, e.SHA256, day))
 			add(&shared, e.Key)
-			u := AttachmentURLKey(org, e.URL)
-			add(&shared, u)
-			if !slices.Contains(fileOf[u], e.Key) {
-				fileOf[u] = append(fileOf[u], e.Key)
+			// The link's URL record and that of the URL it requested (the capture writes
+			// both when they differ).
+			for _, u := range []string{AttachmentURLKey(org, e.URL), AttachmentURLKey(org, AttachmentRequestURL(e.URL))} {
+				add(&shared, u)
+				if !slices.Contains(fileOf[u], e.Key) {
+					fileOf[u] = append(fileOf[u], e.Key)
+				}
 			}
 		}
 	}

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -535,31 +534,9 @@ func (c *Capturer) lookupURL(ctx context.Context, org, raw string, keep archiver
 	return rec, true, nil
 }
 
-// withoutFragment is what raw requests: raw without its #fragment (never sent), its host
-// in lower case and its port left out when it is the scheme's default, so that spellings
-// of one request are one fetch. A URL that cannot be fetched is only cut at its '#'.
-func withoutFragment(raw string) string {
-	base, _, _ := strings.Cut(raw, "#")
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-		return base
-	}
-	host, port := u.Hostname(), u.Port()
-	for _, r := range host {
-		if r >= 0x80 || r == '%' {
-			return base // Unicode or a zone: left as written
-		}
-	}
-	host = strings.ToLower(host)
-	if strings.Contains(host, ":") {
-		host = "[" + host + "]"
-	}
-	if port != "" && port != defaultPort(u.Scheme) {
-		host += ":" + port
-	}
-	u.Host = host
-	return u.String()
-}
+// withoutFragment is what raw requests (archiver.AttachmentRequestURL: a legal hold
+// spells the URL records it holds the same way).
+func withoutFragment(raw string) string { return archiver.AttachmentRequestURL(raw) }
 
 // captureOne fetches base (a URL without fragment) and stores it: the file first, then
 // the URL records of base and of each of raws (the URLs linked, base with their

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/crashpoint"
 )
 
@@ -186,12 +187,7 @@ func parseEntry(h string) (hostEntry, error) {
 	return hostEntry{host: strings.ToLower(host), port: port}, nil
 }
 
-func defaultPort(scheme string) string {
-	if scheme == "https" {
-		return "443"
-	}
-	return "80"
-}
+func defaultPort(scheme string) string { return archiver.DefaultPort(scheme) }
 
 // canonicalHost is how a URL's or a dial's host compares with the entries.
 func canonicalHost(h string) string {

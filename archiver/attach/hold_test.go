@@ -93,7 +93,9 @@ func newHoldFixture(t *testing.T, store archiver.Store) *holdFixture {
 			ts, ts, id, strings.Join(atts, ","))
 	}
 	write(f.d1.String()+"/part-0001.jsonl", line(f.d1, "m-1", "/a.txt", "/b.txt")+"\n")
-	write(f.d2.String()+"/part-0001.jsonl", line(f.d2, "m-2", "/b.txt", "/c.txt")+"\n")
+	// Day 2 links c with a fragment: the capture also records the URL it requested (without
+	// the fragment), which the hold must hold too.
+	write(f.d2.String()+"/part-0001.jsonl", line(f.d2, "m-2", "/b.txt", "/c.txt#page=2")+"\n")
 	write(f.d1.String()+"/_CLOSED", "")
 	write(f.d2.String()+"/_CLOSED", "")
 	src, err := eventlog.NewDir(root)
@@ -157,11 +159,16 @@ func (f *holdFixture) attachmentsOf(t *testing.T, day archiver.Day, paths ...str
 	if len(keys) == 0 {
 		t.Fatalf("%s has no attachment index", day)
 	}
-	for _, p := range paths {
+	for _, link := range paths {
+		p, _, fragment := strings.Cut(link, "#")
+		if fragment {
+			u := sha256.Sum256([]byte(f.url + p)) // the URL requested, without the fragment
+			keys = append(keys, attach.Prefix+holdOrg+"/urls/"+hex.EncodeToString(u[:])+".json")
+		}
 		raw, _ := hex.DecodeString(holdSum(p))
 		keys = append(keys, attach.FileKey(holdOrg, [sha256.Size]byte(raw)),
 			attach.Prefix+holdOrg+"/named/"+holdSum(p)+"/"+day.String())
-		u := sha256.Sum256([]byte(f.url + p))
+		u := sha256.Sum256([]byte(f.url + link))
 		keys = append(keys, attach.Prefix+holdOrg+"/urls/"+hex.EncodeToString(u[:])+".json")
 	}
 	return keys
@@ -203,7 +210,7 @@ func runAttachmentHold(t *testing.T, f *holdFixture, held func() []string, delet
 	// Day 2 held before its capture: the capture holds what it stores.
 	f.hold(t, "case-2", f.d2, true)
 	f.capture(t, f.d2)
-	day2 := f.attachmentsOf(t, f.d2, "/b.txt", "/c.txt")
+	day2 := f.attachmentsOf(t, f.d2, "/b.txt", "/c.txt#page=2")
 	checkHeld(t, "day 2 held, then captured", held(), day1, day2)
 
 	// Day 1's hold lifted: file b stays held, day 2 names it.
@@ -345,7 +352,7 @@ func TestHoldLiftCost(t *testing.T) {
 		r := f.hold(t, "case-1", f.d1, false)
 		n := cnt.Counts().Requests()
 		// File b is named by day 2, which "big" holds: kept; file a released.
-		checkHeld(t, fmt.Sprintf("%d held days: day 1 lifted", heldDays), ls.HeldKeys(), f.attachmentsOf(t, f.d2, "/b.txt", "/c.txt"))
+		checkHeld(t, fmt.Sprintf("%d held days: day 1 lifted", heldDays), ls.HeldKeys(), f.attachmentsOf(t, f.d2, "/b.txt", "/c.txt#page=2"))
 		if r.Kept == 0 {
 			t.Errorf("%d held days: lifting day 1 kept nothing: %+v", heldDays, r)
 		}

@@ -54,10 +54,9 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 			warning: "shard(s) [" + itoa(int64(other)) + "]", shards: 0, keys: 1},
 		{name: "unsharded, then the other shard of 2", steps: []step{{opt: archiver.Options{}}, {opt: sh(other, 2)}},
 			warning: "shard(s) [" + itoa(int64(acmeShard)) + "]", shards: 0, keys: 1},
-		// The unsharded rerun finds every manifest and the quarantine object named: it
-		// writes no accounting object, and the split stays the day's record.
+		// The unsharded rerun writes its accounting object: the day's latest is a shard's.
 		{name: "split of 2, then unsharded", steps: []step{{opt: sh(0, 2)}, {opt: sh(1, 2)}, {opt: archiver.Options{}}},
-			shards: 2, keys: 2},
+			shards: 0, keys: 1},
 		{name: "split of 2, then one shard of 3", steps: []step{{opt: sh(0, 2)}, {opt: sh(1, 2)}, {opt: sh(1, 3)}},
 			warning: "shard(s) [0 2]", shards: 2, keys: 2},
 		{name: "one shard of 2 alone", steps: []step{{opt: sh(0, 2)}},
@@ -71,6 +70,11 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 		{name: "shard, unsharded of a bad line more, shard: interleaved, disagreeing",
 			steps:   []step{{opt: sh(0, 2)}, {opt: archiver.Options{}, edit: addBad}, {opt: sh(1, 2), edit: dropBad}},
 			problem: "disagree", shards: 2, keys: 2},
+		// An unsharded rerun of the day whose records disagree writes an accounting object
+		// (its counts are not the day's record's), wholly after both: the day's record.
+		{name: "interleaved, disagreeing, then an unsharded rerun",
+			steps:  []step{{opt: sh(0, 2)}, {opt: archiver.Options{}, edit: addBad}, {opt: sh(1, 2), edit: dropBad}, {opt: archiver.Options{}}},
+			shards: 0, keys: 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			logDir := copyLog(t)
@@ -112,4 +116,36 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "a day sealed unsharded and by some shards of a split (`run --shard i/n`), in either order", reliability.Kept,
 		"verify passes with a warning while a complete record (unsharded, or every shard of one split) holds every line and the partial split committed nothing; a partial split alone, one that committed a revision, or two interleaved complete records that disagree on the counts are problems; status reads the complete record, never a sum of both")
+}
+
+// TestRerunAccountsForALineNoManifestTakes: a line added to a sealed day's partition that
+// changes no organization's records (a copy of one of Acme's: a duplicate) is counted by
+// the rerun, which writes an accounting object: the day's record reads every line.
+// Before, the rerun found every manifest and the quarantine object named and wrote
+// nothing, and the day's record lacked the line.
+func TestRerunAccountsForALineNoManifestTakes(t *testing.T) {
+	logDir := copyLog(t)
+	f := newFixture(t, logDir)
+	first := f.seal(t, sampleDay, archiver.Options{})
+	var dup string
+	editPartition(t, logDir, func(l string) bool {
+		if strings.Contains(l, `"messageId":"m-001"`) {
+			dup = strings.TrimSuffix(l, "\n")
+		}
+		return true
+	})
+	editPartition(t, logDir, func(string) bool { return true }, dup)
+	again := f.seal(t, sampleDay, archiver.Options{})
+	if again.Input.Duplicates != first.Input.Duplicates+1 || again.Input.Read != first.Input.Read+1 {
+		t.Fatalf("rerun counted %+v, first run %+v: want one more line, a duplicate", again.Input, first.Input)
+	}
+	tot, err := archiver.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
+	if err != nil || tot.Input.Read != again.Input.Read || tot.Input.Duplicates != again.Input.Duplicates {
+		t.Fatalf("the day's record %+v, %v: want the rerun's counts %+v", tot, err, again.Input)
+	}
+	if rep := verifyStore(t, f); !rep.OK() {
+		t.Fatalf("verify: %v", rep.Problems)
+	}
+	reliability.Record(t, "input", "rerun of a sealed day whose partition gained a line no organization's records change (a duplicate)", reliability.Kept,
+		"the rerun writes an accounting object: the day's record counts every line of the partition")
 }

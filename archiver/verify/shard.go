@@ -28,10 +28,12 @@ import (
 //     --shard i/n` ran for it). A split that committed a revision is a reseal of a changed
 //     partition or directory, and its missing shards' part of it is on no record.
 //
-// Then it is a warning. Two complete records sealed at the same time (their objects
-// interleave in the day's numbering, so neither is a later rerun of the other) that
-// disagree on the day's counts are a problem: neither can be the day's record. A record
-// wholly after another is a rerun and may differ (the partition gained a line).
+// Then it is a warning. The day's record is the complete one whose last object comes
+// last. Another complete record whose objects interleave with it (so neither is a later
+// rerun of the other) and that disagrees on the day's counts is a problem: neither can be
+// the day's record. A record wholly after another is a rerun and may differ (the
+// partition gained a line); an unsharded rerun whose counts are not the day's record's
+// writes an accounting object (archiver's account), so one clears the problem.
 type shardJoin struct {
 	days    map[string][]joinEntry // day → its objects, in key order
 	sharded map[string]bool        // days with a shard's object
@@ -159,34 +161,20 @@ func (j *shardJoin) check(rep *Report) {
 					day, count, missing, day, count)
 			}
 		}
-		for a := range records {
-			for b := a + 1; b < len(records); b++ {
-				ra, rb := records[a], records[b]
-				if ra.first <= rb.last && rb.first <= ra.last && !sameInput(ra.input, rb.input) {
-					rep.problem("%s: two complete accountings of the day sealed at the same time (their objects interleave), %s and %s, disagree on the day's counts (read %d and %d, quarantined %d and %d): neither is the day's record (rerun the day)",
-						day, ra.name, rb.name, ra.input.Read, rb.input.Read, ra.input.Quarantined, rb.input.Quarantined)
-				}
+		// The day's record is the complete one that ends last; one that interleaves with
+		// it and counts the day otherwise makes it ambiguous. Records wholly before it are
+		// history (reruns), whatever they counted.
+		if len(records) < 2 {
+			continue
+		}
+		r := slices.MaxFunc(records, func(a, b joinRecord) int { return a.last - b.last })
+		for _, q := range records {
+			if q.last != r.last && q.last >= r.first && !q.input.Equal(r.input) {
+				rep.problem("%s: two complete accountings of the day sealed at the same time (their objects interleave), %s and %s, disagree on the day's counts (read %d and %d, quarantined %d and %d): neither is the day's record (seal the day again unsharded: `chatvault run --date %s`)",
+					day, q.name, r.name, q.input.Read, r.input.Read, q.input.Quarantined, r.input.Quarantined, day)
 			}
 		}
 	}
-}
-
-// sameInput reports whether two records count the day's lines alike.
-func sameInput(a, b archiver.InputCounts) bool {
-	if a.Read != b.Read || a.Exported != b.Exported || a.Duplicates != b.Duplicates || a.Quarantined != b.Quarantined {
-		return false
-	}
-	for k, v := range a.Excluded {
-		if b.Excluded[k] != v {
-			return false
-		}
-	}
-	for k, v := range b.Excluded {
-		if a.Excluded[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // sealedAt returns a's sealedAt (zero when unreadable: then it supersedes nothing).

@@ -71,7 +71,7 @@ func TestShardsBesideUnshardedRun(t *testing.T) {
 			run(st, "--shard", "1/2")
 			run(st)
 			run(st, "--shard", "2/3")
-			check(st, "shard(s) [0 1]", "2 of 2 shards")
+			check(st, "shard(s) [0 1]", "accounting/2026-11-23/000003-")
 		})
 	}
 	reliability.Record(t, "operations", "run --date, then some shards of run --shard i/n for the same day (and the other way), folder store and S3", reliability.Kept,

@@ -32,8 +32,8 @@ import (
 // last. Another complete record whose objects interleave with it (so neither is a later
 // rerun of the other) and that disagrees on the day's counts is a problem: neither can be
 // the day's record. A record wholly after another is a rerun and may differ (the
-// partition gained a line); an unsharded rerun whose counts are not the day's record's
-// writes an accounting object (archiver's account), so one clears the problem.
+// partition gained a line). An unsharded rerun of a day whose latest object is a shard's
+// writes its own (archiver's account), wholly after the others: it clears either problem.
 type shardJoin struct {
 	days    map[string][]joinEntry // day → its objects, in key order
 	sharded map[string]bool        // days with a shard's object

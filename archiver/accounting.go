@@ -208,11 +208,13 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	quarantines := map[string]bool{} // quarantine keys named, "" for none
 	last := 0
 	shard := w.s.Shard
-	grouped := false // whether an object of this shard (of the same group) exists
+	grouped := false       // whether an object of this shard (of the same group) exists
+	var latest *Accounting // the day's latest accounting object
 	err := l.Accountings(ctx, w.day, func(a *StoredAccounting) error {
 		if _, n, _, ok := parseAccountingKey(a.Key); ok && n > last {
 			last = n
 		}
+		latest = a.Accounting
 		if shard.Sharded() {
 			// A shard's object accounts for its part of the day only, so only an object of
 			// the same shard of the same split covers this run (shard.go).
@@ -255,6 +257,22 @@ func (w *writer) account(ctx context.Context) (string, error) {
 		}
 	}
 	if listed > 0 && last > 0 && !quarantines[namedQuarantine(a.Quarantine)] {
+		fresh = true
+	}
+	failed := false
+	for _, c := range w.commits {
+		failed = failed || c.Err != nil
+	}
+	if !shard.Sharded() && w.only == "" && !failed && latest != nil && (latest.Shard != nil || !latest.Input.Equal(a.Input)) {
+		// An unsharded run reads the whole day: when the day's latest object is a shard's
+		// (a split, complete or not, or an unsharded seal and some shards beside it,
+		// verify/shard.go) or counts the day otherwise, this run's object becomes the
+		// day's record, wholly after the others. So an unsharded rerun always settles a
+		// day sealed both ways (two complete records that disagree, a split lacking a
+		// shard that owns no organization), and a line added that no organization takes
+		// (not entitled) is not left on no record. Not when an organization failed: its
+		// records in these counts are on no committed manifest; nor for run --org, which
+		// commits one organization's.
 		fresh = true
 	}
 	if shard.Sharded() {

@@ -32,8 +32,17 @@ func (l Ledger) DayTotals(ctx context.Context, day Day) (*DayTotals, error) {
 }
 
 // JoinAccountings returns the totals of a day whose accounting objects are all, oldest
-// first (see DayTotals), nil when there are none. When the latest is an unsharded run's,
-// it alone is needed: the others may be left out of all.
+// first (see DayTotals), nil when there are none.
+//
+// The day's record is its latest complete accounting: an unsharded object, or a split
+// every shard of which has one (the latest of each shard, summed), whichever ends later
+// in all. A split lacking a shard beside a complete record is not the record: its shards'
+// numbers are a part of the day the record counts already, so adding them would count
+// those lines twice, and reading them alone would lose the others (the scheduler seals a
+// day unsharded and some shards of `run --shard i/n` run after it, say). Only when no
+// accounting is complete are the totals those of the latest object's split, with its
+// missing shards. When the latest object is an unsharded run's, it alone is needed: the
+// others may be left out of all.
 func JoinAccountings(all []*StoredAccounting) *DayTotals {
 	if len(all) == 0 {
 		return nil
@@ -42,14 +51,54 @@ func JoinAccountings(all []*StoredAccounting) *DayTotals {
 	if last.Shard == nil {
 		return &DayTotals{Input: last.Input, Keys: []string{last.Key}}
 	}
-	group := last.shardGroup()
-	latest := map[int]*StoredAccounting{}
-	for _, a := range all {
-		if a.Shard != nil && a.shardGroup() == group {
-			latest[a.Shard.Index] = a
+	// Each split's latest object of each shard.
+	splits := map[string]map[int]*StoredAccounting{}
+	record, end := -1, -1  // the latest complete record: an index of all (unsharded) ...
+	var recordSplit string // ... or a split
+	for i, a := range all {
+		if a.Shard == nil {
+			record, recordSplit, end = i, "", i
+			continue
+		}
+		g := a.shardGroup()
+		if splits[g] == nil {
+			splits[g] = map[int]*StoredAccounting{}
+		}
+		splits[g][a.Shard.Index] = a
+		if completeSplit(splits[g], a.Shard.Count) && i > end {
+			record, recordSplit, end = -1, g, i
 		}
 	}
-	t := &DayTotals{Shards: last.Shard.Count, Input: InputCounts{Excluded: map[string]int64{}}}
+	switch {
+	case recordSplit == "" && record >= 0:
+		return &DayTotals{Input: all[record].Input, Keys: []string{all[record].Key}}
+	case recordSplit != "":
+		return joinSplit(splits[recordSplit], countOf(splits[recordSplit]))
+	}
+	return joinSplit(splits[last.shardGroup()], last.Shard.Count)
+}
+
+// completeSplit reports whether shards holds an object of every shard 0..n-1.
+func completeSplit(shards map[int]*StoredAccounting, n int) bool {
+	for i := range n {
+		if shards[i] == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// countOf returns the n of a split's objects.
+func countOf(shards map[int]*StoredAccounting) int {
+	for _, a := range shards {
+		return a.Shard.Count
+	}
+	return 0
+}
+
+// joinSplit sums the objects of a split of n shards, by shard.
+func joinSplit(latest map[int]*StoredAccounting, n int) *DayTotals {
+	t := &DayTotals{Shards: n, Input: InputCounts{Excluded: map[string]int64{}}}
 	for i := range t.Shards {
 		a := latest[i]
 		if a == nil {
@@ -66,4 +115,22 @@ func JoinAccountings(all []*StoredAccounting) *DayTotals {
 		}
 	}
 	return t
+}
+
+// Equal reports whether c and o count the day's lines alike (an absent reason is 0).
+func (c InputCounts) Equal(o InputCounts) bool {
+	if c.Read != o.Read || c.Exported != o.Exported || c.Duplicates != o.Duplicates || c.Quarantined != o.Quarantined {
+		return false
+	}
+	for k, v := range c.Excluded {
+		if o.Excluded[k] != v {
+			return false
+		}
+	}
+	for k, v := range o.Excluded {
+		if c.Excluded[k] != v {
+			return false
+		}
+	}
+	return true
 }

@@ -93,10 +93,7 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 			named, namedDay = map[string]bool{}, day.String()
 		}
 		verifyAccountingObject(ctx, l, day, a, opt, rep, named)
-		shards.last(day, a)
-		if a.Shard != nil {
-			shards.add(day, a, rep) // shard.go
-		}
+		shards.add(day, a, rep) // shard.go
 		if locking {
 			verifyAccountingLocks(ctx, l, lk, a, rep)
 		}

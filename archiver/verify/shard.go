@@ -10,95 +10,168 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 )
 
-// shardJoin collects, day by day, the shards' accounting objects (Accounting.Shard) that
-// checkAccountingObjects reads, to check the join rule (archiver/shard.go): a sharded day's accounting is complete when every
-// shard 0..n-1 of one split (n, directory, generator) has an object. Each object balances
-// on its own (a shard counts the lines it owns, shard.go), so the day's numbers are their
-// sum; a missing shard would leave the lines it owns, and its quarantine, on no record.
+// shardJoin collects, day by day, what checkAccountingObjects reads of each accounting
+// object, to check the join rule (archiver/shard.go): every line of a day must be on a
+// complete record, an unsharded object or a split (n, directory, generator) every shard
+// 0..n-1 of which has an object. Each shard's object balances on its own (a shard counts
+// the lines it owns, shard.go), so a split's numbers are their sum; a missing shard would
+// leave the lines it owns, and its quarantine, on no record.
 //
-// A split lacking a shard is a problem while it is the day's latest record. When the day's
-// latest accounting object is unsharded or of another split that is complete, the day was
-// sealed again by a run that read all of it (the operator gave up on the split, as status
-// does, which reads the latest: archiver.Ledger.DayTotals): the abandoned split is then a
-// warning, not a problem no run could clear but one of its own missing shards. Only if
-// that object was sealed no earlier than the abandoned split's: a copy of an earlier
-// object (its signed bytes under a later number) must not hide a shard's deleted object.
+// A split lacking a shard is a problem unless a complete record of the day holds its
+// lines already, which it does when either
+//   - the record was sealed no earlier than the split (the operator gave up on the split
+//     and sealed the day again: that run read all of it). Only its sealedAt counts, not
+//     its number: a copy of an earlier object (its signed bytes under a later number) must
+//     not hide a shard's deleted object; or
+//   - the split committed nothing: its shards found their organizations sealed as the
+//     record has them (the scheduler sealed the day unsharded, then some shards of `run
+//     --shard i/n` ran for it). A split that committed a revision is a reseal of a changed
+//     partition or directory, and its missing shards' part of it is on no record.
+//
+// Then it is a warning. The day's record is the complete one whose last object comes
+// last. Another complete record whose objects interleave with it (so neither is a later
+// rerun of the other) and that disagrees on the day's counts is a problem: neither can be
+// the day's record. A record wholly after another is a rerun and may differ (the
+// partition gained a line). An unsharded rerun of a day whose latest object is a shard's
+// writes its own (archiver's account), wholly after the others: it clears either problem.
 type shardJoin struct {
-	seen     map[string]map[string]map[int]bool // day → group → shard indexes seen
-	sealed   map[string]map[string]time.Time    // day → group → its latest sealedAt
-	latest   map[string]string                  // day → group of its latest object ("": unsharded)
-	latestAt map[string]time.Time               // day → its latest object's sealedAt
+	days    map[string][]joinEntry // day → its objects, in key order
+	sharded map[string]bool        // days with a shard's object
 }
 
-// last notes a, an accounting object of day, as the day's latest so far (keys come in
-// order).
-func (j *shardJoin) last(day archiver.Day, a *archiver.StoredAccounting) {
-	if j.latest == nil {
-		j.latest, j.latestAt = map[string]string{}, map[string]time.Time{}
-	}
-	g := ""
-	if a.Shard != nil {
-		g = shardGroup(a)
-	}
-	j.latest[day.String()], j.latestAt[day.String()] = g, sealedAt(a)
+// joinEntry is what the join rule needs of one accounting object.
+type joinEntry struct {
+	group     string // "": unsharded
+	index     int
+	sealedAt  time.Time
+	input     archiver.InputCounts
+	committed bool // it names a manifest its run committed
 }
 
-// add notes a's shard and checks what one object can show alone: a valid index, and that
-// every manifest it names is of an organization of its shard.
+// add notes a, an accounting object of day (keys come in order), and checks what one
+// shard's object can show alone: a valid index, and that every manifest it names is of an
+// organization of its shard.
 func (j *shardJoin) add(day archiver.Day, a *archiver.StoredAccounting, rep *Report) {
-	sh := a.Shard
-	if sh.Count < 1 || sh.Count > archiver.MaxShards || sh.Index < 0 || sh.Index >= sh.Count {
-		rep.problem("%s: shard %s is not a shard", a.Key, sh)
-		return
+	if j.days == nil {
+		j.days, j.sharded = map[string][]joinEntry{}, map[string]bool{}
 	}
+	e := joinEntry{sealedAt: sealedAt(a), input: a.Input}
 	for _, m := range a.Manifests {
-		if got := archiver.ShardOf(m.Org, sh.Count); got != sh.Index {
-			rep.problem("%s: shard %s names a manifest of organization %s, which is shard %d's", a.Key, sh, m.Org, got)
+		if m.Outcome == archiver.OutcomeCommitted {
+			e.committed = true
+			break
 		}
 	}
-	d, g := day.String(), shardGroup(a)
-	if j.seen == nil {
-		j.seen = map[string]map[string]map[int]bool{}
+	if sh := a.Shard; sh != nil {
+		if sh.Count < 1 || sh.Count > archiver.MaxShards || sh.Index < 0 || sh.Index >= sh.Count {
+			rep.problem("%s: shard %s is not a shard", a.Key, sh)
+			return
+		}
+		for _, m := range a.Manifests {
+			if got := archiver.ShardOf(m.Org, sh.Count); got != sh.Index {
+				rep.problem("%s: shard %s names a manifest of organization %s, which is shard %d's", a.Key, sh, m.Org, got)
+			}
+		}
+		e.group, e.index = shardGroup(a), sh.Index
+		j.sharded[day.String()] = true
 	}
-	if j.seen[d] == nil {
-		j.seen[d] = map[string]map[int]bool{}
-	}
-	if j.seen[d][g] == nil {
-		j.seen[d][g] = map[int]bool{}
-	}
-	j.seen[d][g][sh.Index] = true
-	if j.sealed == nil {
-		j.sealed = map[string]map[string]time.Time{}
-	}
-	if j.sealed[d] == nil {
-		j.sealed[d] = map[string]time.Time{}
-	}
-	if at := sealedAt(a); at.After(j.sealed[d][g]) {
-		j.sealed[d][g] = at
-	}
+	j.days[day.String()] = append(j.days[day.String()], e)
 }
 
-// check reports every split of a day that lacks a shard's accounting object.
+// joinRecord is a complete accounting of a day: one unsharded object, or a split's latest
+// object of each shard. first and last are the places of its objects in the day's
+// numbering.
+type joinRecord struct {
+	name        string
+	first, last int
+	sealedAt    time.Time
+	input       archiver.InputCounts
+}
+
+// joinSplit is one split of a day as read: its latest object of each shard.
+type joinSplit struct {
+	latest    map[int]int // shard index → place of its latest object
+	sealedAt  time.Time   // of its latest object
+	committed bool        // any of its objects committed a manifest
+}
+
+// check reports every split of a day that lacks a shard's object without a complete
+// record beside it that holds its lines, and complete records that contradict each other.
 func (j *shardJoin) check(rep *Report) {
-	for _, day := range slices.Sorted(maps.Keys(j.seen)) {
-		// The group of the day's latest object, when it accounts for the whole day.
-		latest, whole := j.latest[day], false
-		if latest == "" {
-			whole = true // unsharded (or outside the range read, which keys cannot be)
-		} else if seen, ok := j.seen[day][latest]; ok {
-			whole = len(missingOf(latest, seen)) == 0
-		}
-		for _, g := range slices.Sorted(maps.Keys(j.seen[day])) {
-			missing := missingOf(g, j.seen[day][g])
-			count := countOfGroup(g)
-			if len(missing) > 0 && whole && g != latest && !j.latestAt[day].Before(j.sealed[day][g]) {
-				rep.Warn(fmt.Sprintf("%s: a sharded seal in %d shards has no accounting object of shard(s) %v, but a later run that finished sealed the whole day again: its accounting object is the day's record",
-					day, count, missing))
+	for _, day := range slices.Sorted(maps.Keys(j.sharded)) {
+		entries := j.days[day]
+		splits := map[string]*joinSplit{}
+		var records []joinRecord
+		for i, e := range entries {
+			if e.group == "" {
+				records = append(records, joinRecord{name: "unsharded object " + strconv.Itoa(i+1), first: i, last: i, sealedAt: e.sealedAt, input: e.input})
 				continue
 			}
-			if len(missing) > 0 {
+			s := splits[e.group]
+			if s == nil {
+				s = &joinSplit{latest: map[int]int{}}
+				splits[e.group] = s
+			}
+			s.latest[e.index] = i
+			s.committed = s.committed || e.committed
+			if e.sealedAt.After(s.sealedAt) {
+				s.sealedAt = e.sealedAt
+			}
+		}
+		for _, g := range slices.Sorted(maps.Keys(splits)) {
+			s := splits[g]
+			if len(missingOf(g, s.latest)) > 0 {
+				continue
+			}
+			r := joinRecord{name: fmt.Sprintf("the split in %d shards", countOfGroup(g)), first: len(entries), last: -1, sealedAt: s.sealedAt,
+				input: archiver.InputCounts{Excluded: map[string]int64{}}}
+			for _, i := range s.latest {
+				r.first, r.last = min(r.first, i), max(r.last, i)
+				in := entries[i].input
+				r.input.Read += in.Read
+				r.input.Exported += in.Exported
+				r.input.Duplicates += in.Duplicates
+				r.input.Quarantined += in.Quarantined
+				for k, v := range in.Excluded {
+					r.input.Excluded[k] += v
+				}
+			}
+			records = append(records, r)
+		}
+		for _, g := range slices.Sorted(maps.Keys(splits)) {
+			s := splits[g]
+			missing := missingOf(g, s.latest)
+			if len(missing) == 0 {
+				continue
+			}
+			count := countOfGroup(g)
+			later := slices.ContainsFunc(records, func(r joinRecord) bool { return !r.sealedAt.Before(s.sealedAt) })
+			switch {
+			case later:
+				rep.Warn(fmt.Sprintf("%s: a sharded seal in %d shards has no accounting object of shard(s) %v, but a later run that finished sealed the whole day again: its accounting object is the day's record",
+					day, count, missing))
+			case len(records) > 0 && !s.committed:
+				rep.Warn(fmt.Sprintf("%s: a sharded seal in %d shards has no accounting object of shard(s) %v, but it committed nothing: a complete accounting of the day (unsharded, or every shard of a split) holds every line, and is the day's record",
+					day, count, missing))
+			case len(records) > 0:
+				rep.problem("%s: a sharded seal in %d shards has no accounting object of shard(s) %v, and it committed revisions the day's complete accounting does not hold: the lines of the shards that did not run are on no record of that reseal (rerun `chatvault run --date %s --shard i/%d` for each)",
+					day, count, missing, day, count)
+			default:
 				rep.problem("%s: a sharded seal in %d shards has no accounting object of shard(s) %v: their pods did not finish (rerun `chatvault run --date %s --shard i/%d` for each), and the lines they own are on no record",
 					day, count, missing, day, count)
+			}
+		}
+		// The day's record is the complete one that ends last; one that interleaves with
+		// it and counts the day otherwise makes it ambiguous. Records wholly before it are
+		// history (reruns), whatever they counted.
+		if len(records) < 2 {
+			continue
+		}
+		r := slices.MaxFunc(records, func(a, b joinRecord) int { return a.last - b.last })
+		for _, q := range records {
+			if q.last != r.last && q.last >= r.first && !q.input.Equal(r.input) {
+				rep.problem("%s: two complete accountings of the day sealed at the same time (their objects interleave), %s and %s, disagree on the day's counts (read %d and %d, quarantined %d and %d): neither is the day's record (seal the day again unsharded: `chatvault run --date %s`)",
+					day, q.name, r.name, q.input.Read, r.input.Read, q.input.Quarantined, r.input.Quarantined, day)
 			}
 		}
 	}
@@ -111,10 +184,10 @@ func sealedAt(a *archiver.StoredAccounting) time.Time {
 }
 
 // missingOf returns the shard indexes of group g not in seen.
-func missingOf(g string, seen map[int]bool) []int {
+func missingOf(g string, seen map[int]int) []int {
 	var missing []int
 	for i := range countOfGroup(g) {
-		if !seen[i] {
+		if _, ok := seen[i]; !ok {
 			missing = append(missing, i)
 		}
 	}

@@ -80,7 +80,9 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 }
 
 // printDayAccounting shows the operator the day-level numbers of the days from..to, from
-// each day's latest accounting object: the whole partition, all organizations together.
+// each day's record: its latest accounting object, or when that is a shard's, the day's
+// latest complete accounting (archiver.JoinAccountings): the whole partition, all
+// organizations together.
 // Manifests hold only their organization's numbers, so this is the one place status
 // finds them. One listing finds them all (Ledger.LatestAccountings).
 func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from, to archiver.Day) int {

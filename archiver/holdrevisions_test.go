@@ -1,7 +1,6 @@
 package archiver_test
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,10 +10,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
@@ -174,40 +169,15 @@ func TestHoldRevisionsS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Keys are named without the store's prefix, as the store names them.
 	held := func() []string {
-		t.Helper()
 		var out []string
-		p := awss3.NewListObjectVersionsPaginator(c, &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String("cv/revisions/")})
-		for p.HasMorePages() {
-			page, err := p.NextPage(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range page.Versions {
-				lh, err := c.GetObjectLegalHold(t.Context(), &awss3.GetObjectLegalHoldInput{Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId})
-				var noHold interface{ ErrorCode() string }
-				if errors.As(err, &noHold) && noHold.ErrorCode() == "NoSuchObjectLockConfiguration" {
-					continue // never held
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if lh.LegalHold.Status == types.ObjectLockLegalHoldStatusOn {
-					out = append(out, strings.TrimPrefix(aws.ToString(v.Key), "cv/"))
-				}
-			}
+		for _, k := range srv.LegalHeld(t, bucket, "cv/revisions/") {
+			out = append(out, "revisions/"+k)
 		}
 		return out
 	}
-	deletable := func(key string) bool {
-		t.Helper()
-		vs, err := c.ListObjectVersions(t.Context(), &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String("cv/" + key)})
-		if err != nil || len(vs.Versions) != 1 {
-			t.Fatalf("versions of %s: %v, %d", key, err, len(vs.Versions))
-		}
-		_, err = c.DeleteObject(context.Background(), &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: vs.Versions[0].Key, VersionId: vs.Versions[0].VersionId})
-		return err == nil
-	}
+	deletable := func(key string) bool { return srv.DeleteVersion(t, bucket, "cv/"+key) }
 	runRevisionsHold(t, st, held, deletable)
 	reliability.Record(t, "security", "legal hold of a day's revision records under revisions/ on S3", reliability.Kept,
 		"GetObjectLegalHold reads ON for a held day's refused-rerun and supersession records, deleting their versions is refused, and --off releases them")

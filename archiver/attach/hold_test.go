@@ -1,10 +1,8 @@
 package attach_test
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,10 +13,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
@@ -282,40 +276,8 @@ func TestHoldAttachmentsS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newHoldFixture(t, st)
-	held := func() []string {
-		t.Helper()
-		var out []string
-		p := awss3.NewListObjectVersionsPaginator(c, &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String("cv/")})
-		for p.HasMorePages() {
-			page, err := p.NextPage(t.Context())
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, v := range page.Versions {
-				lh, err := c.GetObjectLegalHold(t.Context(), &awss3.GetObjectLegalHoldInput{Bucket: aws.String(bucket), Key: v.Key, VersionId: v.VersionId})
-				var noHold interface{ ErrorCode() string }
-				if errors.As(err, &noHold) && noHold.ErrorCode() == "NoSuchObjectLockConfiguration" {
-					continue // never held
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				if lh.LegalHold.Status == types.ObjectLockLegalHoldStatusOn {
-					out = append(out, strings.TrimPrefix(aws.ToString(v.Key), "cv/"))
-				}
-			}
-		}
-		return out
-	}
-	deletable := func(key string) bool {
-		t.Helper()
-		vs, err := c.ListObjectVersions(t.Context(), &awss3.ListObjectVersionsInput{Bucket: aws.String(bucket), Prefix: aws.String("cv/" + key)})
-		if err != nil || len(vs.Versions) != 1 {
-			t.Fatalf("versions of %s: %v, %d", key, err, len(vs.Versions))
-		}
-		_, err = c.DeleteObject(context.Background(), &awss3.DeleteObjectInput{Bucket: aws.String(bucket), Key: vs.Versions[0].Key, VersionId: vs.Versions[0].VersionId})
-		return err == nil
-	}
+	held := func() []string { return srv.LegalHeld(t, bucket, "cv/") }
+	deletable := func(key string) bool { return srv.DeleteVersion(t, bucket, "cv/"+key) }
 	runAttachmentHold(t, f, held, deletable)
 	reliability.Record(t, "security", "legal hold of a day's attachment objects on S3", reliability.Kept,
 		"GetObjectLegalHold reads ON for the day's index revisions, named records, captured files and URL records; deleting a held file's version is refused, and a file no held day names is no longer held; a file an index names but the store lost is reported as missing and the rest is held")

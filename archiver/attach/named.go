@@ -114,8 +114,10 @@ type FileEntry struct {
 	SHA256      string
 	Size        int64
 	ContentType string
-	// ContentEncoding is the encoding the bytes were served with ("" for none): a reader
-	// serving the file sends it as its Content-Encoding.
+	// ContentEncoding is the encoding the bytes were served with ("" for none): the bytes
+	// are stored, and hashed, encoded. A reader serving the file must not send it as its
+	// Content-Encoding (a client would decode them into bytes the digest does not name):
+	// it names it otherwise, and the file with EncodingSuffix.
 	ContentEncoding string
 	// Index is the key of the index that names it.
 	Index string

@@ -252,6 +252,14 @@ func CapturedName(sum, link string) string {
 	return sum + ext
 }
 
+// CapturedFileName is CapturedName for a captured entry: with EncodingSuffix after the
+// extension when its host served it encoded (Entry.ContentEncoding), as it is kept: an
+// export carries the bytes its index hashes, never decoded, and the name says so
+// (notes.txt served gzip-encoded is <sha256>.txt.gz).
+func CapturedFileName(ent attach.Entry, link string) string {
+	return CapturedName(ent.SHA256, link) + attach.EncodingSuffix(ent.ContentEncoding)
+}
+
 // indexRef names the latest revision of a's attachment index of date (nil: none).
 func indexRef(ctx context.Context, a *storeAttachments, date string) (*IndexRef, error) {
 	ix, err := a.Index(ctx, date)

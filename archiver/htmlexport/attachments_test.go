@@ -103,3 +103,60 @@ func TestAttachmentsStreamed(t *testing.T) {
 	reliability.Record(t, "operations", "html export including a 96 MiB captured file", reliability.Kept,
 		"streamed into the archive: bytes allocated do not grow with the file's size (under 4 MiB more than for 1 KiB)")
 }
+
+// TestServedAsInHTML: a file its host served gzip-encoded although asked for identity is
+// in files/ as stored (the bytes its index hashes), named with .gz after the link's
+// extension so that whoever opens it knows to decompress it, and the page says so; a file
+// reached through a redirect says which URL served it.
+func TestServedAsInHTML(t *testing.T) {
+	f := attachtest.NewServed(t)
+	b := f.Export(t, attachtest.Acme, "html", encoder)
+	files, names := entries(t, b)
+	enc := "files/" + f.SHA256(attachtest.Encoded) + ".txt.gz"
+	moved := "files/" + f.SHA256(attachtest.Target) + ".png"
+	want := []string{"chats/00001.html", enc, moved, "index.html"}
+	if f.SHA256(attachtest.Target) < f.SHA256(attachtest.Encoded) {
+		want[1], want[2] = moved, enc
+	}
+	if strings.Join(names, " ") != strings.Join(want, " ") {
+		t.Fatalf("entries %v, want %v", names, want)
+	}
+	if !bytes.Equal(files[enc], f.Files[attachtest.Encoded]) {
+		t.Errorf("%s: %q, want the bytes as served (gzip)", enc, files[enc])
+	}
+	page := string(files["chats/00001.html"])
+	for _, s := range []string{
+		`href="../` + enc + `"`,
+		"from " + f.URL + attachtest.Encoded + "; kept gzip-encoded as the host served it",
+		`href="../` + moved + `"`,
+		"from " + f.URL + attachtest.Moved + ", which redirected to " + f.URL + attachtest.Target,
+	} {
+		if !strings.Contains(page, s) {
+			t.Errorf("the page lacks %q:\n%s", s, page)
+		}
+	}
+	// The notes in a browser and in the Nu checker.
+	if !testing.Short() {
+		dir := t.TempDir()
+		for name, data := range files {
+			p := filepath.Join(dir, filepath.FromSlash(name))
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		chat := filepath.Join(dir, "chats", "00001.html")
+		if dom := dumpDOM(t, chromium(t), chat); !strings.Contains(dom, "kept gzip-encoded as the host served it") ||
+			!strings.Contains(dom, ", which redirected to "+f.URL+attachtest.Target) {
+			t.Errorf("rendered page lacks the encoding or redirect note")
+		}
+		for _, m := range vnu(t, vnuJar(t), filepath.Join(dir, "index.html"), chat) {
+			t.Errorf("%s:%d: %s: %s (%q)", m.URL, m.LastLine, m.Type, m.Message, m.Extract)
+		}
+	}
+	if t.Failed() {
+		return
+	}
+	reliability.Record(t, "input", "html export of a file its host served gzip-encoded although asked for identity, and of one reached by a redirect", reliability.Kept,
+		"the bytes as stored under files/ with .gz after the link's extension, the page noting the encoding; a redirected file's note names the URL that served it (servedFrom)")
+}

@@ -242,6 +242,10 @@ type linkOutcome struct {
 	Name string `json:"n,omitempty"`
 	Sum  string `json:"s,omitempty"`
 	Size int64  `json:"z,omitempty"`
+	// Captured: the encoding its host served it with (kept encoded), and the URL that
+	// served it after a redirect.
+	Encoding   string `json:"e,omitempty"`
+	ServedFrom string `json:"u,omitempty"`
 	// Not captured: why.
 	Reason string `json:"r,omitempty"`
 }
@@ -262,7 +266,8 @@ func outcomes(atts map[string]attach.Entry, e *model.Event) ([]byte, error) {
 		case !ok:
 			o.Reason = "not in the attachment index"
 		case ent.Outcome == attach.Captured:
-			o.Name, o.Sum, o.Size = exporttask.CapturedName(ent.SHA256, l.URL), ent.SHA256, ent.Size
+			o.Name, o.Sum, o.Size = exporttask.CapturedFileName(ent, l.URL), ent.SHA256, ent.Size
+			o.Encoding, o.ServedFrom = ent.ContentEncoding, ent.ServedFrom
 		default:
 			o.Reason = ent.Reason
 			if ent.Status != 0 {

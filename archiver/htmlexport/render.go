@@ -300,10 +300,15 @@ type contentView struct {
 // (javascript:, data:, relative paths) is shown as text.
 // A link whose file was captured (Local) points to the copy in the export's files/ folder
 // instead; one that was not says why (NotCaptured).
+//
+// A captured one also notes the URL that served it after a redirect (ServedFrom) and the
+// encoding its host served it with (Encoding): the copy is kept encoded, as hashed.
 type linkView struct {
 	URL, Href   string
 	Local       bool
 	NotCaptured string
+	ServedFrom  string
+	Encoding    string
 }
 
 type attachmentView struct {
@@ -415,6 +420,7 @@ func (r *renderer) localize(v *contentView, e *model.Event, outs []linkOutcome) 
 				}
 				// Chat pages are in chats/, the files in files/.
 				lv.Href, lv.Local = "../"+filesDir+o.Name, true
+				lv.ServedFrom, lv.Encoding = visible(o.ServedFrom), visible(o.Encoding)
 			} else {
 				lv.NotCaptured = visible(o.Reason)
 			}

@@ -64,7 +64,7 @@ var chatStartTmpl = template.Must(template.New("chat").Parse(pageHead + `<title>
 `))
 
 var eventTmpl = template.Must(template.New("event").Parse(`{{define "at"}}<time datetime="{{.RFC3339}}">{{.RFC3339}}</time> <span class="epoch">({{.MS}})</span>{{end -}}
-{{define "cap"}}{{if .Local}} <span class="note">(captured copy, in this export; from {{.URL}})</span>{{else if .NotCaptured}} <span class="note">(not captured: {{.NotCaptured}}; the link is to the original)</span>{{end}}{{end -}}
+{{define "cap"}}{{if .Local}} <span class="note">(captured copy, in this export; from {{.URL}}{{with .ServedFrom}}, which redirected to {{.}}{{end}}{{with .Encoding}}; kept {{.}}-encoded as the host served it: decompress the file to read it{{end}})</span>{{else if .NotCaptured}} <span class="note">(not captured: {{.NotCaptured}}; the link is to the original)</span>{{end}}{{end -}}
 <div class="ev {{.Kind}}{{if .Reply}} reply{{end}}"{{if .Anchor}} id="{{.Anchor}}"{{end}}>
 <div class="meta">{{template "at" .Time}} <span class="sender">{{.Sender.Name}}</span>{{with .Sender.Detail}} ({{.}}){{end}}
 {{- if .Reply}} <span class="badge">reply</span> in the thread of {{if .ParentInExport}}<a href="{{.ParentHref}}">the message of {{.ParentTime.RFC3339}}</a>{{else}}the message of {{.ParentTime.RFC3339}} (not in this export){{end}}{{end}}

@@ -33,6 +33,15 @@ type dayFileOpener interface {
 // HeaderAttachmentIndex is the key of the index that names the file served.
 const HeaderAttachmentIndex = "X-Chatvault-Attachment-Index"
 
+// HeaderAttachmentEncoding names the Content-Encoding a linked host served a file with
+// (gzip, …) although asked for none, as its index records it: the bytes served are those
+// bytes, still encoded. HeaderAttachmentContentType is then the Content-Type the host
+// sent, the response's own being application/octet-stream.
+const (
+	HeaderAttachmentEncoding    = "X-Chatvault-Content-Encoding"
+	HeaderAttachmentContentType = "X-Chatvault-Content-Type"
+)
+
 // handleAttachmentIndex serves GET /v1/exports/{date}/attachments: the organization's
 // latest attachment index of the day, its signed bytes as stored, audited like an export.
 func (s *Server) handleAttachmentIndex(w http.ResponseWriter, r *http.Request) {
@@ -165,11 +174,22 @@ func (s *Server) attachment(w http.ResponseWriter, r *http.Request, tok archiver
 	src := &watchedReader{r: rc}
 	res, err := s.sendVerified(w, src, e.Size, e.SHA256, func(h http.Header) {
 		h.Set("Content-Type", contentType(e.ContentType))
+		if e.ContentEncoding != "" {
+			// Served encoded although asked for identity: the bytes as stored, which the
+			// digests name, as an opaque download whose headers say how they are encoded.
+			// Never as Content-Encoding: a client that decodes it transparently (Go's
+			// transport, a browser) would hand over other bytes than the digests name.
+			h.Set("Content-Type", "application/octet-stream")
+			h.Set(HeaderAttachmentEncoding, e.ContentEncoding)
+			if e.ContentType != "" {
+				h.Set(HeaderAttachmentContentType, e.ContentType)
+			}
+		}
 		h.Set("Content-Length", strconv.FormatInt(e.Size, 10))
 		// The bytes are whatever a linked host served: never rendered as the API's own
 		// page (no sniffing, a download, a sandbox should a browser render it anyway).
 		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Content-Disposition", `attachment; filename="`+e.SHA256+`"`)
+		h.Set("Content-Disposition", `attachment; filename="`+e.SHA256+attach.EncodingSuffix(e.ContentEncoding)+`"`)
 		h.Set("Content-Security-Policy", "sandbox")
 		h.Set("Cache-Control", "no-store")
 		h.Set("ETag", `"`+e.SHA256+`"`)

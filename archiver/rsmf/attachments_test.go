@@ -101,3 +101,63 @@ func TestAttachmentsStreamed(t *testing.T) {
 	reliability.Record(t, "operations", "rsmf export packing a 48 MiB captured file", reliability.Kept,
 		"streamed into the .rsmf: bytes allocated do not grow with the file's size (under 4 MiB more than for 1 KiB)")
 }
+
+// TestServedAsInRSMF: a file its host served gzip-encoded although asked for identity is
+// packed as stored (the bytes its index hashes) with .gz after the link's extension, in
+// its id and its display (a viewer must not show it inline as what it is not yet), and
+// the event names the encoding; a file reached through a redirect gets the URL that
+// served it. The schema's attachment object has only id, display and size: both go into
+// the event's custom properties, beside the one naming the link.
+func TestServedAsInRSMF(t *testing.T) {
+	f := attachtest.NewServed(t)
+	b := f.Export(t, attachtest.Acme, "rsmf", encoder)
+	p := parseProduction(t, b)
+	checkProduction(t, p)
+	if len(p.files) != 1 {
+		t.Fatalf("%d .rsmf files, want 1 (one chat)", len(p.files))
+	}
+	rf := p.files[0]
+	enc := f.SHA256(attachtest.Encoded) + ".txt.gz"
+	moved := f.SHA256(attachtest.Target) + ".png"
+	if want := []string{ManifestName, enc, moved}; !slices.Equal(rf.names, want) {
+		t.Errorf("rsmf.zip holds %v, want %v", rf.names, want)
+	}
+	if !bytes.Equal(rf.inner[enc], f.Files[attachtest.Encoded]) {
+		t.Errorf("%s: %q, want the bytes as served (gzip)", enc, rf.inner[enc])
+	}
+	var m manifest
+	if err := json.Unmarshal(rf.manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	var refs []string
+	custom := map[string]string{}
+	for _, ev := range m.Events {
+		for _, a := range ev.Attachments {
+			refs = append(refs, a.ID+"|"+a.Display)
+		}
+		for _, c := range ev.Custom {
+			custom[c.Name] = c.Value
+		}
+	}
+	if want := []string{enc + "|minutes.txt.gz", moved + "|plan.png"}; !slices.Equal(refs, want) {
+		t.Errorf("attachments %v, want %v", refs, want)
+	}
+	for name, v := range map[string]string{
+		"Attachment " + enc:                       f.URL + attachtest.Encoded,
+		"Attachment " + enc + " content encoding": "gzip (kept as the host served it, encoded; its SHA-256 is of these bytes; content type text/plain)",
+		"Attachment " + moved:                     f.URL + attachtest.Moved,
+		"Attachment " + moved + " served from":    f.URL + attachtest.Target,
+	} {
+		if custom[name] != v {
+			t.Errorf("custom %q: %q, want %q", name, custom[name], v)
+		}
+	}
+	if row := p.load[1]; row[12] != enc+"; "+moved {
+		t.Errorf("load file lists %q", row[12])
+	}
+	if t.Failed() {
+		return
+	}
+	reliability.Record(t, "input", "rsmf export of a file its host served gzip-encoded although asked for identity, and of one reached by a redirect", reliability.Kept,
+		"packed as stored with .gz after the link's extension in its id and display, the encoding and recorded type in an event custom property; a redirected file's servedFrom in one too (the schema's attachment object has no place for either)")
+}

@@ -426,15 +426,27 @@ func (b *builder) attachments(ev *event, e *model.Event) {
 		}
 		name, ok := b.packed[ent.SHA256]
 		if !ok {
-			name = exporttask.CapturedName(ent.SHA256, l.URL)
+			name = exporttask.CapturedFileName(ent, l.URL)
 			b.packed[ent.SHA256] = name
 			b.f.files = append(b.f.files, packed{name: name, sha256: ent.SHA256, size: ent.Size})
 		}
 		if slices.ContainsFunc(ev.Attachments, func(a attRef) bool { return a.ID == name }) {
 			continue
 		}
-		display := exporttask.LinkName(e, l)
+		// An encoded file's display ends as its name does (.gz): a viewer shows a display
+		// ending in .png inline, and these bytes are not a picture until decompressed.
+		display := exporttask.LinkName(e, l) + attach.EncodingSuffix(ent.ContentEncoding)
 		ev.Attachments = append(ev.Attachments, attRef{ID: name, Display: display, Size: ent.Size})
 		ev.Custom = addCustom(ev.Custom, "Attachment "+name, l.URL)
+		// The schema's attachment object has only id, display and size: how the bytes
+		// were served goes beside the link, in the event's custom properties.
+		if ent.ContentEncoding != "" {
+			v := ent.ContentEncoding + " (kept as the host served it, encoded; its SHA-256 is of these bytes"
+			if ent.ContentType != "" {
+				v += "; content type " + ent.ContentType
+			}
+			ev.Custom = addCustom(ev.Custom, "Attachment "+name+" content encoding", v+")")
+		}
+		ev.Custom = addCustom(ev.Custom, "Attachment "+name+" served from", ent.ServedFrom)
 	}
 }

@@ -84,6 +84,18 @@ func New(t testing.TB) *Fixture {
 		rec(2, "chat-acme", "m-2", "u-ada", "Ada Lovelace", "ada@acme.example", Link("plan again.png", base+"/plan.png"), Link("notes.txt", base+"/notes.txt")),
 		rec(3, "chat-globex", "m-3", "u-hank", "Hank Scorpio", "hank@globex.example", Link("secret.bin", base+"/globex.bin")),
 	}
+	f, r := seal(t, base, lines)
+	if r.Captured != 3 || r.Failed != 1 {
+		t.Fatalf("fixture: Acme captured %d and failed %d links, want 3 and 1", r.Captured, r.Failed)
+	}
+	return f
+}
+
+// seal seals Date of lines for both organizations and captures their links from base:
+// the fixture, and Acme's capture.
+func seal(t testing.TB, base string, lines []string) (*Fixture, attach.DayResult) {
+	t.Helper()
+	day, _ := archiver.ParseDay(Date)
 	src := Log(t, []byte(directoryJSON), Date, lines...)
 	events, err := eventlog.NewDir(src)
 	if err != nil {
@@ -102,14 +114,12 @@ func New(t testing.TB) *Fixture {
 	if _, err := s.Seal(ctx, day, []byte(directoryJSON), ""); err != nil {
 		t.Fatal(err)
 	}
-	if r := Capture(t, store, base, nil, now, day, Acme, Globex)[0]; r.Captured != 3 || r.Failed != 1 {
-		t.Fatalf("fixture: Acme captured %d and failed %d links, want 3 and 1", r.Captured, r.Failed)
-	}
+	res := Capture(t, store, base, nil, now, day, Acme, Globex)
 	dir, err := model.ParseDirectory([]byte(directoryJSON))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Fixture{Store: store, Root: root, Directory: dir, URL: base}
+	return &Fixture{Store: store, Root: root, Directory: dir, URL: base}, res[0]
 }
 
 // Corrupt overwrites org's stored copy of a served path's file with other bytes of the

@@ -2,6 +2,8 @@ package verify
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -66,8 +68,8 @@ func (s *lockCountingStore) Lock(ctx context.Context, key string) (archiver.Obje
 // TestVerifyMembersLockS3: on MinIO with Object Lock, a members object locked for less
 // than a day that names it needs (here stored by an "older build" with a lock that ends a
 // day after its first day, then named by three more days whose seals skipped it, the head
-// naming it with the same retention) is a problem of every verification (full, of days,
-// incremental), naming the key, its retain-until and the date the latest day naming it
+// naming it with the same retention) is a problem of every verification (full, of days, of
+// one organization, and incremental after a checkpoint of the first day), naming the key, its retain-until and the date the latest day naming it
 // needs. Its lock is read once per verification, not once per day that names it. verify
 // with ExtendLocks lengthens it (to the end of its year plus the retention, as the writer
 // keeps it) and the next verification finds nothing.
@@ -104,6 +106,10 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
 	newStore := func() *s3.Store {
 		st, err := s3.NewStore(t.Context(), c, bucket, "cv", s3.Options{})
 		if err != nil {
@@ -113,7 +119,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	}
 	seal := func(st archiver.Store, d archiver.Day) string {
 		t.Helper()
-		s := &archiver.Sealer{Source: src, Store: st, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
+		s := &archiver.Sealer{Source: src, Store: st, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(), SigningKey: priv,
 			Now: func() time.Time { return d.End().Add(time.Hour) }, Logger: slog.New(slog.DiscardHandler)}}
 		res, err := s.Seal(t.Context(), d, []byte(dir), "")
 		if err != nil {
@@ -138,6 +144,15 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	}
 	short := days[0].End().AddDate(0, 0, retention) // enough for its first day only
 	key := seal(shortMembersStore{Store: newStore(), until: short}, days[0])
+	parsed, err := model.ParseDirectory([]byte(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A checkpoint after the first day (whose need the short lock covers), for the
+	// incremental verification of the days sealed since.
+	if rep, err := Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub, CheckpointKey: priv}); err != nil || !rep.OK() || rep.Wrote == "" {
+		t.Fatalf("first day: %v, problems %q, checkpoint %q", err, rep.Problems, rep.Wrote)
+	}
 	for _, d := range days[1:] {
 		if k := seal(newStore(), d); k != key {
 			t.Fatalf("%s names members object %s, want the same %s", d, k, key)
@@ -147,10 +162,6 @@ func TestVerifyMembersLockS3(t *testing.T) {
 		t.Fatalf("members object retained until %s after the seals skipped it, want the short %s", got, short)
 	}
 	need := days[len(days)-1].End().AddDate(0, 0, retention)
-	parsed, err := model.ParseDirectory([]byte(dir))
-	if err != nil {
-		t.Fatal(err)
-	}
 	runs := []struct {
 		name string
 		opt  Options
@@ -158,13 +169,17 @@ func TestVerifyMembersLockS3(t *testing.T) {
 		{"full", Options{}},
 		{"days", Options{From: days[0], To: days[len(days)-1]}},
 		{"one organization", Options{Org: org}},
+		{"incremental", Options{Incremental: true, CheckpointKey: priv}},
 	}
 	for _, r := range runs {
 		st := &lockCountingStore{Store: newStore(), locks: map[string]int{}}
-		r.opt.Directory = parsed
+		r.opt.Directory, r.opt.TrustedKey = parsed, pub
 		rep, err := Run(t.Context(), archiver.Ledger{Store: st}, r.opt)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
+		}
+		if r.opt.Incremental && rep.Checkpoint == "" {
+			t.Errorf("incremental: not from the first day's checkpoint")
 		}
 		var found []string
 		for _, p := range rep.Problems {
@@ -188,7 +203,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 		t.Logf("%s: members lock reads %d, problems %q", r.name, st.locks[key], rep.Problems)
 	}
 	// verify --extend-locks lengthens the lock, as the writer would have kept it.
-	rep, err := Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, ExtendLocks: true})
+	rep, err := Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub, ExtendLocks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +219,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	if got, want := retainUntil(key), endOfYear.AddDate(0, 0, retention); !got.Equal(want) {
 		t.Errorf("ExtendLocks: members object retained until %s, want %s (the end of its year plus the retention)", got, want)
 	}
-	rep, err = Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed})
+	rep, err = Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +229,5 @@ func TestVerifyMembersLockS3(t *testing.T) {
 		}
 	}
 	reliability.Record(t, "security", "members object locked for less than a day that names it needs (S3 Object Lock)", reliability.Recovered,
-		"verify (full, of days, of one organization) reports the members object's key, its retain-until and the date the latest day naming it needs; its lock read once per verification, not per day; verify --extend-locks lengthens it to the end of its year plus the retention, and the next verify finds nothing")
+		"verify (full, of days, of one organization, incremental) reports the members object's key, its retain-until and the date the latest day naming it needs (incremental: of the days sealed since the checkpoint); its lock read once per verification, not per day; verify --extend-locks lengthens it to the end of its year plus the retention, and the next verify finds nothing")
 }

@@ -113,6 +113,7 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 			"not sealed yet, or its objects were deleted; verify --date of the next sealed day, or a whole-store verify, "+
 			"checks the chains through it", joinRanges(gaps)))
 	}
+	s.members.locks(ctx, l, opt, rep) // layout3.go
 	rep.Orgs = len(found)
 	checkTally(rep)
 	s.checkDayCoverage(opt.From, opt.To, found, sealed, rep)

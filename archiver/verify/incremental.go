@@ -351,6 +351,7 @@ func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *R
 		}
 		links = append(links, found...)
 	}
+	members.locks(ctx, l, rep.state.opt, rep) // layout3.go
 	ck.checkChain(&base, links, rep)
 	ck.incremental = true
 	return ck, nil

@@ -5,8 +5,11 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -190,23 +193,86 @@ func sortedSeqs(m map[int64]string) []int64 {
 }
 
 // membersChecked remembers the members objects an organization's walk checked, so that
-// each is read once however many days name it.
-type membersChecked map[string]bool
+// each is read once however many days name it, and how long the days that name each need
+// it kept: its lock is read once too, after the walk (locks).
+type membersChecked map[string]*membersUse
 
-// check checks the members object m's inline chat index names, once.
+// membersUse is what the days a walk verified need of one members object.
+type membersUse struct {
+	need      time.Time    // the latest end of retention of a day that names it
+	day       archiver.Day // that day
+	retention int          // the longest retentionDays of a day that names it
+}
+
+// check checks the members object m's inline chat index names, once, and notes how long
+// m's day needs it kept.
 func (mc membersChecked) check(ctx context.Context, l archiver.Ledger, org string, m *archiver.StoredManifest, rep *Report) {
 	if m.ChatIndex == nil || m.ChatIndex.Inline == nil {
 		return
 	}
 	ref := m.ChatIndex.Inline.Members
-	if mc[ref.Key] {
+	u := mc[ref.Key]
+	if u == nil {
+		u = &membersUse{}
+		mc[ref.Key] = u
+		n, err := l.CheckMembers(ctx, org, ref)
+		rep.Read(1, n)
+		if err != nil {
+			rep.problem("%s: members object: %v", m.Key, err)
+		}
+		verifyPinnedVersion(ctx, l, ref.Key, ref.VersionID, rep)
+	}
+	day, err := archiver.ParseDay(m.Date)
+	if err != nil || m.RetentionDays <= 0 {
 		return
 	}
-	mc[ref.Key] = true
-	n, err := l.CheckMembers(ctx, org, ref)
-	rep.Read(1, n)
-	if err != nil {
-		rep.problem("%s: members object: %v", m.Key, err)
+	if need := day.End().AddDate(0, 0, m.RetentionDays); need.After(u.need) {
+		u.need, u.day = need, day
 	}
-	verifyPinnedVersion(ctx, l, ref.Key, ref.VersionID, rep)
+	u.retention = max(u.retention, m.RetentionDays)
+}
+
+// locks checks, once per members object, that it is locked in COMPLIANCE mode at least
+// until the latest day that names it needs: one lock read per object, not per day (a
+// members object is shared by the days of its year whose membership is the same). The
+// writer lengthens the lock when a retention grows (CreateOptions.Extend), but not of an
+// object stored by an older build or left short by a bug, which a seal that finds the
+// object named by its head with the same retention never looks at again. With
+// opt.ExtendLocks a short lock is lengthened (archiver.RetentionExtender) to what the
+// writer gives a members object: the end of its year plus the longest retention.
+func (mc membersChecked) locks(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) {
+	lk, ok := l.Store.(archiver.Locker)
+	if !ok || !lk.Locking() {
+		return
+	}
+	for _, key := range slices.Sorted(maps.Keys(mc)) {
+		u := mc[key]
+		if u.need.IsZero() {
+			continue
+		}
+		lock, err := lk.Lock(ctx, key)
+		switch {
+		case err != nil:
+			rep.problem("%s: lock: %v", key, err)
+			continue
+		case lock.Mode != archiver.ModeCompliance:
+			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, archiver.ModeCompliance)
+			continue
+		case !lock.RetainUntil.Before(u.need):
+			continue
+		}
+		short := fmt.Sprintf("%s: members object retained until %s, but the day %s that names it needs it until %s",
+			key, lock.RetainUntil.Format(time.RFC3339), u.day, u.need.Format(time.RFC3339))
+		re, ok := l.Store.(archiver.RetentionExtender)
+		if !opt.ExtendLocks || !ok {
+			rep.problem("%s (verify --extend-locks lengthens it)", short)
+			continue
+		}
+		until := time.Date(u.day.Start().Year()+1, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, u.retention)
+		if err := re.ExtendRetention(ctx, key, until); err != nil {
+			rep.problem("%s: extending its lock: %v", short, err)
+			continue
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s: lock extended until %s", short, until.Format(time.RFC3339)))
+	}
 }

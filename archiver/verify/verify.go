@@ -60,6 +60,10 @@ type Options struct {
 	// indexes against the newest checkpoint's record of them (attachstate.go), as the
 	// other verifications always do: a revision deleted since is then a problem.
 	AttachmentRecord bool
+	// ExtendLocks lengthens the lock of a members object kept shorter than a day that
+	// names it needs, instead of reporting it (membersChecked.locks): the store must then
+	// be opened for writing.
+	ExtendLocks bool
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
 	// (several after a key rotation). Directory, when set, is the snapshot whose
@@ -344,6 +348,7 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 			return ck, err
 		}
 	}
+	members.locks(ctx, l, opt, rep) // layout3.go
 	if slices.ContainsFunc(keys, func(k string) bool { return archiver.KeyLayout(k) == archiver.Layout3 }) {
 		ck.layout3Keys = true
 		sl, err := ck.s.marker(ctx, l)

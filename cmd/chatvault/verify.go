@@ -19,7 +19,7 @@ func init() {
 	register(&command{
 		name:    "verify",
 		summary: "re-hash every object and walk every manifest chain; exit 1 on any mismatch",
-		usage:   "[--org ID] [--date D | --from D --to D] [--jobs N] [--checkpoint | --resume | --incremental] [--public-key FILE] [--witness FILE]",
+		usage:   "[--org ID] [--date D | --from D --to D] [--jobs N] [--checkpoint | --resume | --incremental] [--extend-locks] [--public-key FILE] [--witness FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "only this organization")
 			rangeFlags(fs)
@@ -29,6 +29,7 @@ func init() {
 			fs.Bool("checkpoint", false, "write signed checkpoints (signing.keyFile) as the verification of the whole store goes, for --resume and --incremental")
 			fs.Bool("resume", false, "carry on the full verification the newest checkpoint was written by, if it was interrupted (implies --checkpoint)")
 			fs.Bool("incremental", false, "verify only what was sealed and captured after the newest checkpoint, and verify.sample organization-days verified before (writes a checkpoint with signing.keyFile)")
+			fs.Bool("extend-locks", false, "S3 Object Lock: lengthen the lock of a members object kept shorter than a day that names it needs (to the end of its year plus the retention), instead of reporting it")
 		},
 		run: runVerify,
 	})
@@ -53,6 +54,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	checkpoint, _ := fs.GetBool("checkpoint")
 	opt.Resume, _ = fs.GetBool("resume")
 	opt.Incremental, _ = fs.GetBool("incremental")
+	opt.ExtendLocks, _ = fs.GetBool("extend-locks")
 	switch {
 	case (checkpoint || opt.Resume || opt.Incremental) && (org != "" || !from.IsZero()):
 		return e.fail("verify", usagef("--checkpoint, --resume and --incremental verify the whole store: not with --org, --date, --from or --to"))
@@ -71,6 +73,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		opt.Sample = e.cfg.Verify.Sample
 	}
 	// Read-only unless checkpoints are written (the only objects verify ever creates).
+	// --extend-locks needs no more: only S3 locks, and its store is the same either way.
 	open := e.openStoreReadOnly
 	if opt.CheckpointKey != nil {
 		open = e.openStore

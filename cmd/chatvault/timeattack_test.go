@@ -1,0 +1,122 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// timePartition writes partition day of logDir, closed, with one Acme message (from Ada,
+// in chat-acme-team) per eventTimestamp given.
+func timePartition(t *testing.T, logDir, day string, ts ...int64) {
+	t.Helper()
+	dir := filepath.Join(logDir, day)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i, ms := range ts {
+		fmt.Fprintf(&b, `{"eventType":"sent","chatId":"chat-acme-team","timestamp":%d,"eventTimestamp":%d,"messageId":"m-%s-%d","sender":{"participantType":"email","id":"u-ada","displayName":"Ada Lovelace","email":"ada@acme.example"},"contentType":"text","content":{"contentType":"text","text":"hi","markdownText":"hi","attachments":[]}}`+"\n", ms, ms, day, i)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "part-0001.jsonl"), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "_CLOSED"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func ms(t *testing.T, rfc string) int64 {
+	t.Helper()
+	at, err := time.Parse(time.RFC3339Nano, rfc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return at.UnixMilli()
+}
+
+// TestYearBoundary seals 2026-12-31 and 2027-01-01, then a later revision of 2026-12-31
+// (sealed in 2027, after 2027-01-01: a late revision), then 2028-02-29, and reads it all
+// back over ranges that span the years: status, export, verify --from/--to and --date.
+func TestYearBoundary(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return chatvault(t, append(args, common...)...)
+	}
+	// The last instant of 2026 and the first of 2027 (the latter flagged as skew in 2026-12-31).
+	timePartition(t, logDir, "2026-12-31", ms(t, "2026-12-31T00:00:00Z"), ms(t, "2026-12-31T23:59:59.999Z"), ms(t, "2027-01-01T00:00:00Z"))
+	timePartition(t, logDir, "2027-01-01", ms(t, "2027-01-01T00:00:00Z"), ms(t, "2026-12-31T23:59:59.999Z"))
+	setRunClock(t, "2027-01-02T00:00:00Z")
+	for _, d := range []string{"2026-12-31", "2027-01-01"} {
+		if code, out, errOut := run("run", "--date", d); code != exitOK {
+			t.Fatalf("run --date %s: exit %d\n%s%s", d, code, out, errOut)
+		}
+	}
+	// A late event of 2026-12-31 arrives; the rerun in 2027 commits revision 2.
+	timePartition(t, logDir, "2026-12-31", ms(t, "2026-12-31T00:00:00Z"), ms(t, "2026-12-31T23:59:59.999Z"), ms(t, "2027-01-01T00:00:00Z"), ms(t, "2026-12-31T12:00:00Z"))
+	setRunClock(t, "2027-01-05T10:00:00Z")
+	if code, out, errOut := run("run", "--date", "2026-12-31"); code != exitOK {
+		t.Fatalf("late rerun of 2026-12-31: exit %d\n%s%s", code, out, errOut)
+	}
+	// Leap day 2028-02-29 in a chain continued from 2027-01-01: the days between are sealed
+	// (empty) by one range run, so the chain has no gap.
+	setRunClock(t, "2028-03-02T00:00:01Z")
+	timePartition(t, logDir, "2028-02-29", ms(t, "2028-02-29T23:59:59.999Z"))
+	for d := time.Date(2027, 1, 2, 0, 0, 0, 0, time.UTC); !d.After(time.Date(2028, 3, 1, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+		if day := d.Format(time.DateOnly); day != "2028-02-29" {
+			timePartition(t, logDir, day)
+		}
+	}
+	if code, out, errOut := run("run", "--from", "2027-01-02", "--to", "2028-03-01"); code != exitOK {
+		t.Fatalf("run --from 2027-01-02 --to 2028-03-01: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// Members objects: one per year of the days that name them.
+	membersYears := map[string]bool{}
+	for _, f := range storeFiles(t, store) {
+		if _, rest, ok := strings.Cut(filepath.ToSlash(f), "/members/"); ok && strings.HasPrefix(f, "orgs/"+acme) {
+			membersYears[strings.Split(rest, "/")[0]] = true
+		}
+	}
+	for _, y := range []string{"2026", "2027", "2028"} {
+		if !membersYears[y] {
+			t.Errorf("no members object of %s for Acme (years %v)", y, membersYears)
+		}
+	}
+
+	code, out, errOut := run("status", "--org", acme, "--from", "2026-12-30", "--to", "2028-03-01")
+	for _, want := range []string{"2026-12-30  pending", "2026-12-31  sealed", "2027-01-01  sealed", "2027-12-31  empty", "2028-02-29  sealed", "2028-03-01  empty"} {
+		if code != exitOK || !strings.Contains(out, want) {
+			t.Errorf("status over the years lacks %s (exit %d)\n%s%s", want, code, out, errOut)
+		}
+	}
+	if code, out, errOut := run("export", "--org", acme, "--date", "2026-12-31"); code != exitOK || strings.Count(out, "\n") != 4 {
+		t.Errorf("export 2026-12-31: exit %d, %d lines, want revision 2's 4\n%s%s", code, strings.Count(out, "\n"), out, errOut)
+	}
+	for _, args := range [][]string{
+		{"verify"},
+		{"verify", "--from", "2026-12-31", "--to", "2027-01-01"},
+		{"verify", "--from", "2026-12-30", "--to", "2028-03-01"},
+		{"verify", "--date", "2026-12-31"},
+		{"verify", "--date", "2028-02-29"},
+		{"verify", "--org", acme, "--from", "2027-01-01", "--to", "2028-02-29"},
+	} {
+		if code, out, errOut := run(args...); code != exitOK {
+			t.Errorf("%v: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	reliability.Record(t, "input", "days across a year boundary: 2026-12-31, a late revision of it sealed in 2027, 2027-01-01, 2028-02-29", reliability.Kept,
+		"sealed with a members object per year of the day; status, export and verify (--date, ranges spanning years) read them back")
+}

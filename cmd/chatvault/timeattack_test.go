@@ -120,3 +120,68 @@ func TestYearBoundary(t *testing.T) {
 	reliability.Record(t, "input", "days across a year boundary: 2026-12-31, a late revision of it sealed in 2027, 2027-01-01, 2028-02-29", reliability.Kept,
 		"sealed with a members object per year of the day; status, export and verify (--date, ranges spanning years) read them back")
 }
+
+// TestAbsurdEventTimestamps seals a day whose events carry eventTimestamps at the day's
+// edges and far outside it: the epoch (0), seconds mistaken for milliseconds, the last
+// millisecond of the day and the first of the next, year 9999, year 10000 and the largest
+// int64. The partition decides the day: every one is archived in it and counted as clock
+// skew; the day then verifies, exports, and renders as every task format.
+func TestAbsurdEventTimestamps(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return chatvault(t, append(args, common...)...)
+	}
+	day := "2026-11-23"
+	stamps := []int64{
+		0,                                    // 1970-01-01T00:00:00Z
+		ms(t, "2026-11-23T12:00:00Z") / 1000, // seconds, not ms: January 1970
+		ms(t, "2026-11-23T00:00:00Z") - 1,    // the day before's last ms
+		ms(t, "2026-11-23T00:00:00Z"),        // the day's first ms
+		ms(t, "2026-11-23T23:59:59.999Z"),    // its last
+		ms(t, "2026-11-24T00:00:00Z"),        // the next day's first: outside
+		ms(t, "2026-11-23T12:00:00Z") * 1000, // microseconds: year 58000-odd
+		253402300799999,                      // 9999-12-31T23:59:59.999Z
+		253402300800000,                      // 10000-01-01
+		1<<63 - 1,                            // the largest int64
+	}
+	timePartition(t, logDir, day, stamps...)
+	setRunClock(t, "2026-11-24T01:00:00Z")
+	code, out, errOut := run("run", "--date", day)
+	if code != exitOK {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	code, exported, errOut := run("export", "--org", acme, "--date", day)
+	if code != exitOK || strings.Count(exported, "\n") != len(stamps) {
+		t.Fatalf("export: exit %d, %d lines, want %d\n%s%s", code, strings.Count(exported, "\n"), len(stamps), exported, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(exported, "\n"), "\n")
+	if !strings.Contains(lines[0], `"eventTimestamp":0,`) || !strings.Contains(lines[len(lines)-1], `"eventTimestamp":9223372036854775807,`) {
+		t.Errorf("export is not in eventTimestamp order, 0 first and the largest int64 last:\n%s", exported)
+	}
+	if !strings.Contains(out, "clock skew: 8 exported events outside the day (3 before, 5 after") {
+		t.Errorf("run's summary does not flag the clock skew:\n%s%s", out, errOut)
+	}
+	if code, out, errOut := run("verify", "--date", day); code != exitOK {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, format := range []string{"jsonl", "json", "html", "rsmf"} {
+		o := filepath.Join(t.TempDir(), "out."+format)
+		if code, out, errOut := run("export-task", "--org", acme, "--from", day, "--to", day, "--format", format, "-o", o); code != exitOK {
+			t.Errorf("export-task --format %s: exit %d\n%s%s", format, code, out, errOut)
+		}
+	}
+	for _, since := range []string{"0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2026-11-23T23:59:59.999Z"} {
+		if code, out, errOut := run("export-task", "--org", acme, "--from", day, "--to", day, "--since", since, "--format", "jsonl"); code != exitOK {
+			t.Errorf("export-task --since %s: exit %d\n%s%s", since, code, out, errOut)
+		}
+	}
+	reliability.Record(t, "input", "eventTimestamps at and past the day's edges: 0, seconds or microseconds for ms, the next day's first ms, year 9999, 10000, the largest int64", reliability.Kept,
+		"archived in the partition's day in eventTimestamp order (the next day's 00:00:00.000 is outside it), counted as clock skew before/after in the manifest and the summary; the day verifies and renders as jsonl, json, html and rsmf")
+}

@@ -185,3 +185,38 @@ func TestAbsurdEventTimestamps(t *testing.T) {
 	reliability.Record(t, "input", "eventTimestamps at and past the day's edges: 0, seconds or microseconds for ms, the next day's first ms, year 9999, 10000, the largest int64", reliability.Kept,
 		"archived in the partition's day in eventTimestamp order (the next day's 00:00:00.000 is outside it), counted as clock skew before/after in the manifest and the summary; the day verifies and renders as jsonl, json, html and rsmf")
 }
+
+// TestArchivalStartBeforeEpoch gives Acme an archivalStart before 1970 (0001-01-01 is what
+// a producer writes for a zero date). No day before 1970 exists for chatvault (ParseDay
+// refuses it: days end up in store keys and epoch-ms windows), so the directory is
+// inconsistent: every command that reads it must refuse it, naming the field, rather than
+// route Acme's events while the scheduler, the freshness metrics and verify skip Acme.
+func TestArchivalStartBeforeEpoch(t *testing.T) {
+	for _, start := range []string{"0001-01-01", "1969-12-31"} {
+		t.Run(start, func(t *testing.T) {
+			cleanEnv(t)
+			setRunClock(t, "2026-11-23T01:00:00Z")
+			logDir := samplePartition(t)
+			path := filepath.Join(logDir, "directory.json")
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(strings.Replace(string(b), `"archivalStart": "2026-01-01"`, `"archivalStart": "`+start+`"`, 1)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			store := t.TempDir()
+			for _, args := range [][]string{{"run", "--date", "2026-11-22"}, {"run"}} {
+				code, out, errOut := chatvault(t, append(args, "--eventlog", logDir, "--store", store, "--log-format", "json")...)
+				if code != exitFailure || !strings.Contains(errOut, "archivalStart") || !strings.Contains(errOut, start) {
+					t.Errorf("%v: exit %d, want %d naming the archivalStart\n%s%s", args, code, exitFailure, out, errOut)
+				}
+			}
+			if files := storeFiles(t, store); len(files) != 0 {
+				t.Errorf("the refused runs left %v in the store", files)
+			}
+		})
+	}
+	reliability.Record(t, "input", "an organization's archivalStart before 1970 (0001-01-01, a zero date) in directory.json", reliability.Refused,
+		"the directory is refused like any inconsistent one, naming the organization and the field: `run` exits 1 and commits nothing (before: the day was sealed for it while the scheduler and the freshness metrics skipped it)")
+}

@@ -220,3 +220,51 @@ func TestArchivalStartBeforeEpoch(t *testing.T) {
 	reliability.Record(t, "input", "an organization's archivalStart before 1970 (0001-01-01, a zero date) in directory.json", reliability.Refused,
 		"the directory is refused like any inconsistent one, naming the organization and the field: `run` exits 1 and commits nothing (before: the day was sealed for it while the scheduler and the freshness metrics skipped it)")
 }
+
+// TestFirstDayEver seals 1970-01-01, the first day there is (and the since of a fresh
+// store's layout.json), for an organization archiving from that day, with an event at
+// epoch 0; then reads it back. Umbrella's archivalStart (2026-12-01) is in the future:
+// it is not due, and nothing is sealed or reported pending for it.
+func TestFirstDayEver(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(logDir, "directory.json")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(b), `"archivalStart": "2026-01-01"`, `"archivalStart": "1970-01-01"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return chatvault(t, append(args, common...)...)
+	}
+	timePartition(t, logDir, "1970-01-01", 0, 86_400_000-1)
+	timePartition(t, logDir, "1970-01-02")
+	setRunClock(t, "1970-01-03T00:00:00Z")
+	code, out, errOut := run("run")
+	if code != exitOK || !strings.Contains(out, "sealed 1970-01-01") || !strings.Contains(out, "sealed 1970-01-02") {
+		t.Fatalf("catch-up on 1970-01-03: exit %d, want both days sealed\n%s%s", code, out, errOut)
+	}
+	if strings.Contains(out, "2026-") {
+		t.Errorf("the catch-up looked at Umbrella's future archivalStart:\n%s%s", out, errOut)
+	}
+	if code, out, errOut := run("export", "--org", acme, "--date", "1970-01-01"); code != exitOK || strings.Count(out, "\n") != 2 {
+		t.Errorf("export 1970-01-01: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("status", "--org", acme, "--from", "1970-01-01", "--to", "1970-01-02"); code != exitOK ||
+		!strings.Contains(out, "1970-01-01  sealed") || !strings.Contains(out, "1970-01-02  empty") {
+		t.Errorf("status: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("verify"); code != exitOK {
+		t.Errorf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "input", "the first day there is, 1970-01-01 (an event at epoch 0), for an organization archiving from it; another's archivalStart in the future", reliability.Kept,
+		"sealed by the catch-up, read back by export, status and verify; the organization starting later is not due and nothing is sealed or pending for it")
+}

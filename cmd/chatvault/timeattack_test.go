@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -267,4 +268,49 @@ func TestFirstDayEver(t *testing.T) {
 	}
 	reliability.Record(t, "input", "the first day there is, 1970-01-01 (an event at epoch 0), for an organization archiving from it; another's archivalStart in the future", reliability.Kept,
 		"sealed by the catch-up, read back by export, status and verify; the organization starting later is not due and nothing is sealed or pending for it")
+}
+
+// TestDayEndEdges runs at the instants around the end of 2026-11-22, whose partition
+// has _CLOSED already (a producer done early, or a replica whose clock is behind): a
+// clock 10 minutes behind, a run started at 23:59:59.999, and one at 00:00:00.000 of the
+// next day. Before the day's end nothing is sealed: the catch-up does not look at it
+// (it seals through yesterday) and `run --date` of it, of today or of a later day is
+// refused with exit 2. At its end exactly, it is sealed. Dates not spelled YYYY-MM-DD
+// (2026-11-2, 2026-02-30, 2026-11-22T00:00:00Z) are refused, exit 2, whatever the clock.
+func TestDayEndEdges(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	store := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return chatvault(t, append(args, common...)...)
+	}
+	for _, now := range []string{"2026-11-22T23:50:00Z", "2026-11-22T23:59:59.999Z"} {
+		setRunClock(t, now)
+		code, out, errOut := run("run")
+		if code != exitOK || strings.Contains(out, "sealed 2026-11-22") {
+			t.Errorf("catch-up at %s: exit %d, want 0 and 2026-11-22 left alone\n%s%s", now, code, out, errOut)
+		}
+		for _, date := range []string{"2026-11-22", "today", "2026-11-23", "9999-12-31"} {
+			code, out, errOut := run("run", "--date", date)
+			if code != exitUsage || !strings.Contains(errOut, "has not ended") {
+				t.Errorf("run --date %s at %s: exit %d, want %d (day has not ended)\n%s%s", date, now, code, exitUsage, out, errOut)
+			}
+		}
+		if files := storeFiles(t, store); slices.ContainsFunc(files, func(f string) bool { return strings.HasPrefix(f, "orgs/") }) {
+			t.Fatalf("at %s, before the day ended, the store holds %v", now, files)
+		}
+	}
+	for _, date := range []string{"2026-11-2", "2026-02-30", "2026-11-22T00:00:00Z", " 2026-11-22", "+2026-11-22", "20261122"} {
+		if code, out, errOut := run("run", "--date", date); code != exitUsage || !strings.Contains(errOut, "--date") {
+			t.Errorf("run --date %q: exit %d, want %d naming --date\n%s%s", date, code, exitUsage, out, errOut)
+		}
+	}
+	setRunClock(t, "2026-11-23T00:00:00Z")
+	if code, out, errOut := run("run", "--date", "2026-11-22"); code != exitQuarantined || !strings.Contains(out, "sealed 2026-11-22") {
+		t.Fatalf("run --date 2026-11-22 at its end: exit %d, want it sealed (exit %d: quarantined lines)\n%s%s", code, exitQuarantined, out, errOut)
+	}
+	reliability.Record(t, "input", "a run at 23:50 and at 23:59:59.999 (a clock behind) of a day already marked _CLOSED; `run --date` of today, tomorrow, 9999-12-31; dates such as 2026-11-2 or 2026-02-30", reliability.Refused,
+		"the catch-up leaves the day alone and `run --date` of it or a later day exits 2 (day has not ended), committing nothing; the day seals at 00:00:00.000 of the next; a date not spelled YYYY-MM-DD exits 2 naming --date")
 }

@@ -314,3 +314,29 @@ func TestDayEndEdges(t *testing.T) {
 	reliability.Record(t, "input", "a run at 23:50 and at 23:59:59.999 (a clock behind) of a day already marked _CLOSED; `run --date` of today, tomorrow, 9999-12-31; dates such as 2026-11-2 or 2026-02-30", reliability.Refused,
 		"the catch-up leaves the day alone and `run --date` of it or a later day exits 2 (day has not ended), committing nothing; the day seals at 00:00:00.000 of the next; a date not spelled YYYY-MM-DD exits 2 naming --date")
 }
+
+// TestVerifyRangeBounded asks verify for ranges far beyond any archive: verify --from/--to
+// reads each day of the range (its accounting prefix and every organization's day
+// prefix), so --to 9999-12-31 meant millions of listings per organization (4 minutes on
+// a one-day folder store of two organizations; days at 10,000). Like status, a range
+// longer than ten years is refused at once, exit 2, pointing at the whole-store verify.
+func TestVerifyRangeBounded(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
+	if code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, r := range [][2]string{{"1970-01-01", "1990-01-01"}, {"2026-11-22", "9999-12-31"}} {
+		code, out, errOut := chatvault(t, append([]string{"verify", "--from", r[0], "--to", r[1]}, common...)...)
+		if code != exitUsage || !strings.Contains(errOut, "range longer than ten years") {
+			t.Errorf("verify --from %s --to %s: exit %d, want %d (range longer than ten years)\n%s%s", r[0], r[1], code, exitUsage, out, errOut)
+		}
+	}
+	// Ten years exactly is verified, as status shows them.
+	if code, out, errOut := chatvault(t, append([]string{"verify", "--from", "2016-11-23", "--to", "2026-11-22"}, common...)...); code != exitOK {
+		t.Errorf("verify of ten years: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "input", "`verify --from 1970-01-01 --to 9999-12-31` (a range no archive spans)", reliability.Refused,
+		"exit 2 at once, range longer than ten years, as status; before: every day of the range was listed for every organization (minutes for a one-day store)")
+}

@@ -333,10 +333,14 @@ func TestVerifyRangeBounded(t *testing.T) {
 			t.Errorf("verify --from %s --to %s: exit %d, want %d (range longer than ten years)\n%s%s", r[0], r[1], code, exitUsage, out, errOut)
 		}
 	}
+	// audit reads the access log day by day as well (9.8 s for --to 9999-12-31, nothing logged).
+	if code, out, errOut := chatvault(t, append([]string{"audit", "--from", "2026-11-22", "--to", "9999-12-31"}, common...)...); code != exitUsage || !strings.Contains(errOut, "range longer than ten years") {
+		t.Errorf("audit --to 9999-12-31: exit %d, want %d (range longer than ten years)\n%s%s", code, exitUsage, out, errOut)
+	}
 	// Ten years exactly is verified, as status shows them.
 	if code, out, errOut := chatvault(t, append([]string{"verify", "--from", "2016-11-23", "--to", "2026-11-22"}, common...)...); code != exitOK {
 		t.Errorf("verify of ten years: exit %d\n%s%s", code, out, errOut)
 	}
 	reliability.Record(t, "input", "`verify --from 1970-01-01 --to 9999-12-31` (a range no archive spans)", reliability.Refused,
-		"exit 2 at once, range longer than ten years, as status; before: every day of the range was listed for every organization (minutes for a one-day store)")
+		"exit 2 at once, range longer than ten years, as status (and `audit` too); before: every day of the range was listed for every organization (minutes for a one-day store)")
 }

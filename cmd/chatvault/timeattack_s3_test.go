@@ -73,6 +73,26 @@ func TestS3YearBoundary(t *testing.T) {
 			t.Errorf("%s: retained until %s, want %s (the end of its year plus %d days)", key, got, want, retentionDays)
 		}
 	}
+	// The day's own objects (both revisions' manifests, their exports) are kept from the
+	// day's end, not from the late seal's time.
+	dayPrefix := "cv/orgs/" + acme + "/d/2026/12/31."
+	days, err := c.ListObjectsV2(t.Context(), &awss3.ListObjectsV2Input{Bucket: aws.String(archive), Prefix: aws.String(dayPrefix)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(days.Contents) < 4 {
+		t.Errorf("%s holds %d objects, want two manifests and two exports", dayPrefix, len(days.Contents))
+	}
+	for _, obj := range days.Contents {
+		head, err := c.HeadObject(t.Context(), &awss3.HeadObjectInput{Bucket: aws.String(archive), Key: obj.Key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, retentionDays)
+		if got := aws.ToTime(head.ObjectLockRetainUntilDate); !got.Equal(want) {
+			t.Errorf("%s: retained until %s, want %s (the day's end plus %d days)", aws.ToString(obj.Key), got, want, retentionDays)
+		}
+	}
 	if !years["2026"] || !years["2027"] || len(years) != 2 {
 		t.Errorf("Acme's members objects are of the years %v, want 2026 (for 2026-12-31, also its late revision) and 2027", years)
 	}
@@ -90,5 +110,5 @@ func TestS3YearBoundary(t *testing.T) {
 		}
 	}
 	reliability.Record(t, "input", "S3: a late revision of 2026-12-31 sealed in 2027, after 2027-01-01", reliability.Kept,
-		"its members object is the one of 2026, locked to the end of 2026 plus the retention; 2027-01-01 names one of 2027; status, export (revision 2) and verify over both years pass")
+		"its manifest and export are locked from the day's end, its members object is the one of 2026, locked to the end of 2026 plus the retention; 2027-01-01 names one of 2027; status, export (revision 2) and verify over both years pass")
 }

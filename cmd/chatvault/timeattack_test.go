@@ -344,3 +344,53 @@ func TestVerifyRangeBounded(t *testing.T) {
 	reliability.Record(t, "input", "`verify --from 1970-01-01 --to 9999-12-31` (a range no archive spans)", reliability.Refused,
 		"exit 2 at once, range longer than ten years, as status (and `audit` too); before: every day of the range was listed for every organization (minutes for a one-day store)")
 }
+
+// TestGraceEdge seals a partition without _CLOSED: at the day's end plus schedule.grace
+// (1h) less a millisecond it is left pending, at the instant the grace ends it is sealed.
+// A file the producer adds afterwards (with the marker, late) is not sealed by the next
+// catch-up, which only seals unsealed days; `run --date` of the day commits it as revision
+// 2, the path the README gives for a late partition.
+func TestGraceEdge(t *testing.T) {
+	cleanEnv(t)
+	logDir := samplePartition(t)
+	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
+		t.Fatal(err)
+	}
+	store := t.TempDir()
+	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+	run := func(args ...string) (int, string, string) {
+		t.Helper()
+		return chatvault(t, append(args, common...)...)
+	}
+	timePartition(t, logDir, "2026-11-22", ms(t, "2026-11-22T12:00:00Z"))
+	if err := os.Remove(filepath.Join(logDir, "2026-11-22", "_CLOSED")); err != nil {
+		t.Fatal(err)
+	}
+	setRunClock(t, "2026-11-23T00:59:59.999Z")
+	if code, out, errOut := run("run", "--date", "2026-11-22"); code == exitOK || code == exitQuarantined || !strings.Contains(errOut, "not closed") {
+		t.Fatalf("run a millisecond before the grace ends: exit %d, want it refused as not closed\n%s%s", code, out, errOut)
+	}
+	setRunClock(t, "2026-11-23T01:00:00Z")
+	if code, out, errOut := run("run"); code != exitOK || !strings.Contains(out, "sealed 2026-11-22") {
+		t.Fatalf("catch-up as the grace ends: exit %d, want the day sealed\n%s%s", code, out, errOut)
+	}
+	late := `{"eventType":"sent","chatId":"chat-acme-team","timestamp":1795352400000,"eventTimestamp":1795352400000,"messageId":"m-late","sender":{"participantType":"email","id":"u-ada","displayName":"Ada Lovelace","email":"ada@acme.example"},"contentType":"text","content":{"contentType":"text","text":"late","markdownText":"late","attachments":[]}}` + "\n"
+	if err := os.WriteFile(filepath.Join(logDir, "2026-11-22", "part-0002.jsonl"), []byte(late), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(logDir, "2026-11-22", "_CLOSED"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	setRunClock(t, "2026-11-23T02:00:00Z")
+	if code, out, errOut := run("run"); code != exitOK || strings.Contains(out, "sealed 2026-11-22") {
+		t.Fatalf("catch-up after the late file: exit %d, want the sealed day left alone\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("run", "--date", "2026-11-22"); code != exitOK {
+		t.Fatalf("run --date after the late file: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run("export", "--org", acme, "--date", "2026-11-22"); code != exitOK || !strings.Contains(out, "m-late") || strings.Count(out, "\n") != 2 {
+		t.Errorf("export after the rerun: exit %d, want revision 2 with the late event\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "input", "a partition without _CLOSED at the day's end plus schedule.grace, a millisecond before and at the instant; a file added after it was sealed", reliability.Kept,
+		"left pending before the grace ends, sealed at its end; the late file is not picked up by the catch-up (the day is sealed) and `run --date` of the day commits it as revision 2")
+}

@@ -170,6 +170,8 @@ func decodeErrorTests() []decodeErrorTest {
 		{"eventTimestamp as boolean", edit(`1763769601501`, `true`), ErrWrongType, "eventTimestamp"},
 		{"threadTimestamp as string", edit(`"timestamp"`, `"threadTimestamp":"1","timestamp"`), ErrWrongType, "threadTimestamp"},
 		{"timestamp as object", edit(`1763769601456`, `{"ms":1763769601456}`), ErrWrongType, "timestamp"},
+		{"eventTimestamp as a leap-second string", edit(`1763769601501`, `"2016-12-31T23:59:60Z"`), ErrWrongType, "eventTimestamp"},
+		{"timestamp as an RFC 3339 string", edit(`1763769601456`, `"2026-11-22T00:00:00.000Z"`), ErrWrongType, "timestamp"},
 		{"sender as array", edit(baseSender, `"sender":[{"participantType":"email","id":"u1"}]`), ErrWrongType, "sender"},
 		{"sender as string", edit(baseSender, `"sender":"u1"`), ErrWrongType, "sender"},
 		{"sender.participantType as number", edit(`"participantType":"email"`, `"participantType":1`), ErrWrongType, "sender.participantType"},

@@ -216,8 +216,17 @@ func (d *Directory) Validate() error {
 			return fmt.Errorf("directory: organizations[%d] (%q).retentionDays: negative", i, o.ID)
 		}
 		if o.ArchivalStart != "" {
-			if _, err := time.Parse("2006-01-02", o.ArchivalStart); err != nil {
+			start, err := time.Parse("2006-01-02", o.ArchivalStart)
+			if err != nil {
 				return fmt.Errorf("directory: organizations[%d] (%q).archivalStart: %q is not YYYY-MM-DD", i, o.ID, o.ArchivalStart)
+			}
+			// No day before 1970 exists for the archive (archiver.ParseDay refuses it: days
+			// end up in store keys and epoch-ms windows). Accepted here, such a start (a
+			// producer's zero date, 0001-01-01) would route the organization's events
+			// while the scheduler, the freshness metrics and verify, which parse it as a
+			// day, skipped the organization.
+			if start.Year() < 1970 {
+				return fmt.Errorf("directory: organizations[%d] (%q).archivalStart: %q is before 1970-01-01", i, o.ID, o.ArchivalStart)
 			}
 		}
 		orgs[o.ID] = true

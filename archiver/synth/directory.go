@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -72,7 +73,13 @@ type dirGen struct {
 }
 
 func (g *dirGen) dayOffset(days int) string {
-	return g.day.Start().AddDate(0, 0, days).Format(archiver.DayLayout)
+	// No day exists before 1970-01-01 (archiver.ParseDay; the directory's validation
+	// refuses such an archivalStart): a day near the epoch starts its archives then.
+	t := g.day.Start().AddDate(0, 0, days)
+	if epoch := time.Unix(0, 0).UTC(); t.Before(epoch) {
+		t = epoch
+	}
+	return t.Format(archiver.DayLayout)
 }
 
 func (g *dirGen) orgs(k int) {

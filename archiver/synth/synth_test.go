@@ -684,3 +684,17 @@ func TestModelDecode(t *testing.T) {
 		t.Errorf("refused %d, unknown content %d, ok %d; stats %+v", refused, unknownContent, ok, st)
 	}
 }
+
+// TestDirectoryNearEpoch generates the directory of a day just after 1970-01-01: its
+// organizations' archivalStart (up to 730 days before the day) must not fall before
+// 1970, which the directory's validation refuses (no day exists before it).
+func TestDirectoryNearEpoch(t *testing.T) {
+	day, err := archiver.ParseDay("1970-01-03")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := synth.GenerateDirectory(synth.Options{Day: day, Events: 1000, Orgs: 30, Seed: 1})
+	if err := d.Validate(); err != nil {
+		t.Fatalf("the generated directory of %s is refused: %v", day, err)
+	}
+}

@@ -31,6 +31,9 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("audit", err)
 	}
+	if err := checkRangeSpan(from, to, "give a shorter one"); err != nil {
+		return e.fail("audit", err) // the access log is read day by day
+	}
 	if from.IsZero() {
 		to = archiver.DayOf(time.Now())
 		from = archiver.DayOf(to.Start().AddDate(0, 0, -6))

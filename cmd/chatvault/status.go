@@ -39,8 +39,8 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		to = archiver.DayOf(to.Start().AddDate(0, 0, -2))
 		from = archiver.DayOf(to.Start().AddDate(0, 0, -6))
 	}
-	if to.Start().Sub(from.Start()) > 3660*24*time.Hour {
-		return e.fail("status", usagef("range longer than ten years"))
+	if err := checkRangeSpan(from, to, "give a shorter one"); err != nil {
+		return e.fail("status", err)
 	}
 	store, closeStore, err := e.openStoreReadOnly()
 	if err != nil {

@@ -41,6 +41,11 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("verify", err)
 	}
+	if !from.IsZero() {
+		if err := checkRangeSpan(from, to, "give a shorter one, or verify the whole store (no --date, --from or --to), which walks the chains"); err != nil {
+			return e.fail("verify", err)
+		}
+	}
 	jobs, _ := fs.GetInt("jobs")
 	if jobs < 0 {
 		return e.fail("verify", usagef("--jobs %d: must be 0 (the CPUs) or more", jobs))

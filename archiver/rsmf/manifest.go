@@ -120,7 +120,14 @@ type file struct {
 	files []packed
 }
 
-func msTime(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
+// lastRFC3339 is the latest time RFC 3339 writes (a four-digit year), in epoch ms.
+const lastRFC3339 = 253402300799999 // 9999-12-31T23:59:59.999Z
+
+// msTime is epoch ms as a time in UTC, clamped to what RFC 3339 can write: a record's
+// time past the year 9999 (a platform clock bug, microseconds taken for milliseconds) is
+// sealed as it is, but a timestamp the schema cannot parse would make a review platform
+// refuse the production. The event's epoch custom property keeps the record's value.
+func msTime(ms int64) time.Time { return time.UnixMilli(min(ms, lastRFC3339)).UTC() }
 
 // stamp formats epoch ms as ISO 8601 in UTC, with milliseconds.
 func stamp(ms int64) string { return msTime(ms).Format("2006-01-02T15:04:05.000Z") }

@@ -45,17 +45,7 @@ func ms(t *testing.T, rfc string) int64 {
 // (sealed in 2027, after 2027-01-01: a late revision), then 2028-02-29, and reads it all
 // back over ranges that span the years: status, export, verify --from/--to and --date.
 func TestYearBoundary(t *testing.T) {
-	cleanEnv(t)
-	logDir := samplePartition(t)
-	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
-		t.Fatal(err)
-	}
-	store := t.TempDir()
-	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
-	run := func(args ...string) (int, string, string) {
-		t.Helper()
-		return chatvault(t, append(args, common...)...)
-	}
+	logDir, store, _, run := emptyTimeLog(t)
 	// The last instant of 2026 and the first of 2027 (the latter flagged as skew in 2026-12-31).
 	timePartition(t, logDir, "2026-12-31", ms(t, "2026-12-31T00:00:00Z"), ms(t, "2026-12-31T23:59:59.999Z"), ms(t, "2027-01-01T00:00:00Z"))
 	timePartition(t, logDir, "2027-01-01", ms(t, "2027-01-01T00:00:00Z"), ms(t, "2026-12-31T23:59:59.999Z"))
@@ -128,17 +118,7 @@ func TestYearBoundary(t *testing.T) {
 // int64. The partition decides the day: every one is archived in it and counted as clock
 // skew; the day then verifies, exports, and renders as every task format.
 func TestAbsurdEventTimestamps(t *testing.T) {
-	cleanEnv(t)
-	logDir := samplePartition(t)
-	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
-		t.Fatal(err)
-	}
-	store := t.TempDir()
-	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
-	run := func(args ...string) (int, string, string) {
-		t.Helper()
-		return chatvault(t, append(args, common...)...)
-	}
+	logDir, _, _, run := emptyTimeLog(t)
 	day := "2026-11-23"
 	stamps := []int64{
 		0,                                    // 1970-01-01T00:00:00Z
@@ -351,17 +331,7 @@ func TestVerifyRangeBounded(t *testing.T) {
 // catch-up, which only seals unsealed days; `run --date` of the day commits it as revision
 // 2, the path the README gives for a late partition.
 func TestGraceEdge(t *testing.T) {
-	cleanEnv(t)
-	logDir := samplePartition(t)
-	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
-		t.Fatal(err)
-	}
-	store := t.TempDir()
-	common := []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
-	run := func(args ...string) (int, string, string) {
-		t.Helper()
-		return chatvault(t, append(args, common...)...)
-	}
+	logDir, _, _, run := emptyTimeLog(t)
 	timePartition(t, logDir, "2026-11-22", ms(t, "2026-11-22T12:00:00Z"))
 	if err := os.Remove(filepath.Join(logDir, "2026-11-22", "_CLOSED")); err != nil {
 		t.Fatal(err)
@@ -393,4 +363,23 @@ func TestGraceEdge(t *testing.T) {
 	}
 	reliability.Record(t, "input", "a partition without _CLOSED at the day's end plus schedule.grace, a millisecond before and at the instant; a file added after it was sealed", reliability.Kept,
 		"left pending before the grace ends, sealed at its end; the late file is not picked up by the catch-up (the day is sealed) and `run --date` of the day commits it as revision 2")
+}
+
+// emptyTimeLog is the sample event log without its partition, for a test to write its own
+// (timePartition), a fresh folder store, the flags naming both, and run, which runs
+// chatvault with them.
+func emptyTimeLog(t *testing.T) (logDir, store string, common []string, run func(args ...string) (int, string, string)) {
+	t.Helper()
+	cleanEnv(t)
+	logDir = samplePartition(t)
+	if err := os.RemoveAll(filepath.Join(logDir, "2026-11-22")); err != nil {
+		t.Fatal(err)
+	}
+	store = t.TempDir()
+	common = []string{"--eventlog", logDir, "--store", store, "--log-format", "json"}
+	run = func(args ...string) (int, string, string) {
+		t.Helper()
+		return chatvault(t, append(args, common...)...)
+	}
+	return logDir, store, common, run
 }

@@ -293,6 +293,11 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			}
 		}()
 	}
+	if s.Lease != nil {
+		// Each organization's commit checks that the lease is still this replica's
+		// (lease_fence.go): one paused past the TTL stops at its next commit.
+		ctx = archiver.WithFence(ctx, s.Lease.Fence)
+	}
 	rep.Err = s.catchUp(ctx, &rep, p)
 	if err := s.writeWatermark(ctx); err != nil {
 		s.Logger.Warn("the next process will list each organization's days from its start", "err", err)

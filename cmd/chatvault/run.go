@@ -149,7 +149,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 				return e.fail("run", err)
 			}
 		}
-		_, err := sealer.SealDirectory(ctx, day, directory, org)
+		_, err := sealer.SealDirectory(lease.fenced(ctx), day, directory, org) // runlease.go
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}

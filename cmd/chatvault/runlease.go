@@ -101,6 +101,16 @@ func (s *sealLease) renew(ctx context.Context) {
 	}()
 }
 
+// fenced returns ctx with the lease's fence once the lease is held: each organization's
+// commit then checks that the lease is still this run's (scheduler.Lease.Fence), so that
+// a run paused past the TTL and taken over stops at its next commit.
+func (s *sealLease) fenced(ctx context.Context) context.Context {
+	if !s.held {
+		return ctx
+	}
+	return archiver.WithFence(ctx, s.lease.Fence)
+}
+
 // release gives the lease up, if taken.
 func (s *sealLease) release(ctx context.Context) {
 	if !s.held {

@@ -96,6 +96,9 @@ func (s *sealLease) renew(ctx context.Context) {
 			}
 			if err := s.lease.Acquire(ctx); err != nil {
 				s.log.Error("seal lease renewal failed", "err", err)
+				if errors.Is(err, scheduler.ErrLeaseLost) {
+					return // another sealer holds it: the seal's fence stops this run's commits
+				}
 			}
 		}
 	}()

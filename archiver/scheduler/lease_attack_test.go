@@ -138,6 +138,10 @@ func TestLeaseTakeoverClockSkew(t *testing.T) {
 				t.Fatal(err)
 			}
 			b := &Lease{Store: &storeHandle{s}, Holder: "host-b", TTL: 2 * time.Minute, Clock: NewFakeClock(t0.Add(2*time.Minute + tc.ahead))}
+			holder, held, herr := b.HeldByAnother(t.Context())
+			if herr != nil || held != tc.held || held && holder != "host-a" {
+				t.Fatalf("HeldByAnother (what the scheduler and shards read) = %q, %v, %v; want held %v", holder, held, herr, tc.held)
+			}
 			err := b.Acquire(t.Context())
 			if tc.held && !errors.Is(err, ErrLeaseHeld) {
 				t.Fatalf("Acquire by a replica whose clock reads %v past the holder's expiry = %v; want ErrLeaseHeld", tc.ahead, err)

@@ -49,6 +49,13 @@ func (l *Lease) maxSkew() time.Duration {
 	return DefaultMaxSkew
 }
 
+// heldAt reports whether link still holds the lease at now on this process's clock: until
+// its expiry, and past it by MaxSkew unless it was a release (a holder that gave the
+// lease back needs no margin).
+func (l *Lease) heldAt(link *leaseLink, now time.Time) bool {
+	return now.Before(link.Expires) || !link.Released && now.Before(link.Expires.Add(l.maxSkew()))
+}
+
 // lose records that the lease was taken from this process: Fence fails until Release.
 func (l *Lease) lose() {
 	l.held, l.lost = heldLink{}, true

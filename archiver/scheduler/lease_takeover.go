@@ -30,7 +30,7 @@ func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) 
 			l.lose()
 			return fmt.Errorf("%w: link %d followed the one this process created (%d)", ErrLeaseLost, last.Seq, l.held.seq)
 		}
-		if last.Holder != l.Holder && (now.Before(last.Expires) || !last.Released && now.Before(last.Expires.Add(l.maxSkew()))) && !dead(last.Holder) {
+		if last.Holder != l.Holder && l.heldAt(last, now) && !dead(last.Holder) {
 			return ErrLeaseHeld
 		}
 		seq = last.Seq + 1

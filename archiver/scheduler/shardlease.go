@@ -13,13 +13,14 @@ import (
 const ShardLeasesPrefix = "leases/shards/"
 
 // HeldByAnother reports whether another holder than l's holds the lease now (its last
-// link names another holder and has not expired), and who.
+// link names another holder and has not expired by the clock skew, as Acquire counts it),
+// and who.
 func (l *Lease) HeldByAnother(ctx context.Context) (string, bool, error) {
 	last, err := l.last(ctx)
 	if err != nil || last == nil {
 		return "", false, err
 	}
-	if last.Holder != l.Holder && l.Clock.Now().Before(last.Expires) {
+	if last.Holder != l.Holder && l.heldAt(last, l.Clock.Now()) {
 		return last.Holder, true, nil
 	}
 	return "", false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +85,27 @@ func TestLeasePausedAcrossPrunedEpochs(t *testing.T) {
 	}
 	if err := b.Acquire(t.Context()); err != nil {
 		t.Fatalf("the holder's renewal after the stale link: %v", err)
+	}
+	// A's hint (the link it read, in a pruned epoch) still leads it to the current link:
+	// it lists past the hint.
+	if holder, held, err := a.HeldByAnother(t.Context()); err != nil || !held || holder != "host-b" {
+		t.Fatalf("the paused replica's next look, from its hint into a pruned epoch: %q %v %v; want host-b's link", holder, held, err)
+	}
+	if err := a.Acquire(t.Context()); !errors.Is(err, ErrLeaseHeld) {
+		t.Fatalf("the paused replica's next try: %v; want ErrLeaseHeld", err)
+	}
+	// So does a process that remembers nothing, and the stale link is pruned again.
+	fresh := &Lease{Store: &storeHandle{s}, Holder: "host-c", TTL: 2 * time.Minute, Clock: clkB}
+	if holder, held, err := fresh.HeldByAnother(t.Context()); err != nil || !held || holder != "host-b" {
+		t.Fatalf("a new process's look: %q %v %v; want host-b's link", holder, held, err)
+	}
+	if _, err := janitor.Prune(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range listAllKeys(t, s, "leases/scheduler/") {
+		if strings.HasSuffix(k, "/000000000002.json") {
+			t.Fatalf("the stale link %s survived the next prune", k)
+		}
 	}
 	reliability.Record(t, "crash", "replica paused between reading the lease and creating its next link while the janitor pruned that link's epoch", reliability.Refused,
 		"its create succeeds on the pruned key, but the chain's later links show it lost: it does not take the lease; the holder renews")

@@ -46,7 +46,7 @@ func shardRunning(ctx context.Context, l *Lease) (string, string, error) {
 			return "", "", fmt.Errorf("shard leases: %w", err)
 		}
 		for _, i := range shards {
-			sl := &Lease{Store: l.Store, Prefix: ShardLeasesPrefix + n + "/" + i + "/", Holder: l.Holder, Clock: l.Clock}
+			sl := &Lease{Store: l.Store, Prefix: ShardLeasesPrefix + n + "/" + i + "/", Holder: l.Holder, Clock: l.Clock, MaxSkew: l.MaxSkew}
 			holder, held, err := sl.HeldByAnother(ctx)
 			if err != nil {
 				return "", "", err

@@ -176,7 +176,7 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 		NewSealer: func() scheduler.Sealer { return newSealer() },
 		Ledger:    archiver.Ledger{Store: store},
 		Directory: func(context.Context) ([]byte, error) { return directory, nil },
-		Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: runClockT{}},
+		Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew},
 		Clock:     runClockT{},
 		Retries:   -1,
 		Logger:    e.log.With("component", "run"),

@@ -40,7 +40,7 @@ func newSealLease(e *env, store archiver.Store, shard archiver.Shard) *sealLease
 	if e.cfg.StoreLayout != archiver.Layout3 {
 		return &sealLease{unset: true}
 	}
-	l := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}}
+	l := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew}
 	if shard.Count > 1 {
 		l.Prefix = fmt.Sprintf("leases/shards/%d/%d/", shard.Count, shard.Index)
 	}

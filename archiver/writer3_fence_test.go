@@ -92,8 +92,8 @@ func TestLayout3PausedSealerFenced(t *testing.T) {
 			if keys := listKeys(t, f.store, archiver.DayPrefix3(acmeOrg, mustDay("2026-11-24"))); len(keys) != 0 {
 				t.Fatalf("fenced A wrote %v", keys)
 			}
-			reliability.Record(t, "crash", "seal lease holder paused past its TTL mid-seal; another sealer took over and sealed on the same head", reliability.Refused,
-				"the resumed sealer's next commit checks its lease (Fence): it was taken, so the organization fails and nothing is committed on the stale head; only a commit already past the check can slip through, which the post-commit fork check reports")
 		})
 	}
+	reliability.Record(t, "crash", "seal lease holder paused past its TTL mid-seal; another sealer took over and sealed on the same head", reliability.Refused,
+		"the resumed sealer's next commit checks its lease (Fence): it was taken, so the organization fails and nothing is written on the stale head; only a commit already past the check can slip through, which the post-commit fork check reports")
 }

@@ -438,6 +438,12 @@ func (c *orgCommit) compact() {
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
+	if errors.Is(err, ErrFenced) {
+		// The sealer lost its lease (fence.go): the store is another sealer's now, and a
+		// failure record would mark a day that sealer may have sealed as failed after it.
+		c.Err, c.Outcome = err, OutcomeFailed
+		return
+	}
 	if rerr := w.recordFailure(ctx, c.org, err); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("recording the failure: %w", rerr))
 	}

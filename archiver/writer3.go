@@ -315,6 +315,12 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 		return err
 	}
 	keep := w.retention(c.org)
+	// The fence (fence.go): a sealer that lost its lease since it read the head must not
+	// commit on it. Checked last before the commit point, so that only a pause between
+	// here and the create can slip through, which forkCheck reports.
+	if err := checkFence(ctx); err != nil {
+		return fmt.Errorf("commit manifest %d: %w", m.Seq, err)
+	}
 	if m.Late {
 		if err := w.createCommitPoint(ctx, lateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
 			return err

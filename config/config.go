@@ -187,6 +187,10 @@ type Schedule struct {
 	// Enabled (schedule.enabled) runs the scheduler inside `chatvault serve`; turn it off
 	// when a Kubernetes CronJob runs `chatvault run` and serve only answers the API.
 	Enabled bool
+	// LeaseMaxSkew (schedule.leaseMaxSkew) is how far apart the clocks of the processes
+	// that share the store's leases (serve replicas, runs) may be: a lease is taken over
+	// only once it has expired by that much on the taker's clock (scheduler.Lease.MaxSkew).
+	LeaseMaxSkew time.Duration
 }
 
 // CronSchedule parses Cron. Without a CRON_TZ= (or TZ=) prefix the schedule runs in UTC,
@@ -339,7 +343,7 @@ func Default() *Config {
 			SortMemory:          256 << 20,
 			IgnoreFiles:         []string{},
 		},
-		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, RetryInterval: 5 * time.Minute, Enabled: true},
+		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, RetryInterval: 5 * time.Minute, Enabled: true, LeaseMaxSkew: time.Minute},
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
@@ -481,6 +485,9 @@ func (c *Config) problems() []*Error {
 	}
 	if r := c.Schedule.RetryInterval; r != 0 && r < time.Minute {
 		add("schedule.retryInterval", "%s is below 1m (0 retries only at the cron times)", r)
+	}
+	if s := c.Schedule.LeaseMaxSkew; s < time.Second || s > time.Hour {
+		add("schedule.leaseMaxSkew", "%s is outside 1s to 1h", s)
 	}
 
 	if c.HTTP.TokenRate < 0 {

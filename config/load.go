@@ -56,6 +56,7 @@ var keys = []key{
 	{"schedule.grace", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.Grace })},
 	{"schedule.retryInterval", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.RetryInterval })},
 	{"schedule.enabled", "", "", setBool(func(c *Config) *bool { return &c.Schedule.Enabled })},
+	{"schedule.leaseMaxSkew", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.LeaseMaxSkew })},
 	{"signing.keyFile", "", "", setString(func(c *Config) *string { return &c.Signing.KeyFile })},
 	{"signing.publicKeyFile", "", "", setString(func(c *Config) *string { return &c.Signing.PublicKeyFile })},
 	{"http.addr", "", "", setString(func(c *Config) *string { return &c.HTTP.Addr })},

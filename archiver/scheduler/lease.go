@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -28,12 +29,23 @@ type Lease struct {
 	Holder string // this replica's name, unique (host name and a random suffix)
 	TTL    time.Duration
 	Clock  Clock
+	// MaxSkew is how far apart the replicas' clocks may be (default DefaultMaxSkew): a
+	// lease is taken over only once it has expired by that much on the taker's clock
+	// (lease_fence.go).
+	MaxSkew time.Duration
+
+	mu   sync.Mutex // serializes Acquire, Fence and Release of one process
+	held heldLink   // the link this process last created while it holds the lease
+	lost bool       // the lease was taken from this process since it took it (until Release)
 }
 
 type leaseLink struct {
 	Seq     int64     `json:"seq"`
 	Holder  string    `json:"holder"`
 	Expires time.Time `json:"expires"`
+	// Released marks a link Release created: the lease is free at once, without waiting
+	// out the clock skew (lease_fence.go).
+	Released bool `json:"released,omitempty"`
 }
 
 // ErrLeaseHeld means another replica holds the lease.
@@ -74,8 +86,8 @@ func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
 	return &link, nil
 }
 
-func (l *Lease) link(ctx context.Context, seq int64, expires time.Time) error {
-	link := leaseLink{Seq: seq, Holder: l.Holder, Expires: expires.UTC()}
+func (l *Lease) link(ctx context.Context, seq int64, expires time.Time, released ...bool) error {
+	link := leaseLink{Seq: seq, Holder: l.Holder, Expires: expires.UTC(), Released: len(released) > 0 && released[0]}
 	b, _ := json.Marshal(link)
 	key := l.linkKey(seq) // lease_epochs.go
 	err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
@@ -85,7 +97,14 @@ func (l *Lease) link(ctx context.Context, seq int64, expires time.Time) error {
 	if err != nil {
 		return fmt.Errorf("lease: create %s: %w", key, err)
 	}
+	// A create succeeds on a key the janitor pruned: a process paused between its read of
+	// the last link and this create may just have re-created a link of a chain that has
+	// moved on epochs since (a lease fork). The chain's later links show it.
+	if err := l.checkNoLaterLink(ctx, key); err != nil {
+		return err
+	}
 	l.remember(key)
+	l.held = heldLink{seq: seq, expires: expires.UTC()}
 	return nil
 }
 
@@ -97,9 +116,12 @@ func (l *Lease) Acquire(ctx context.Context) error {
 
 // Release gives the lease up, if this replica still holds it.
 func (l *Lease) Release(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	defer func() { l.held, l.lost = heldLink{}, false }()
 	last, err := l.last(ctx)
 	if err != nil || last == nil || last.Holder != l.Holder {
 		return err
 	}
-	return l.link(ctx, last.Seq+1, l.Clock.Now())
+	return l.link(ctx, last.Seq+1, l.Clock.Now(), true)
 }

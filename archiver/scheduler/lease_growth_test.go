@@ -77,8 +77,10 @@ func TestLeaseLookupBounded(t *testing.T) {
 	if pruned[0]["Keys"] != pruned[1]["Keys"] || pruned[0]["Folders"] != pruned[1]["Folders"] {
 		t.Errorf("after pruning, Acquire lists %v and %v; want the same keys and folders", pruned[0], pruned[1])
 	}
-	if renews[1].Requests() > 3 || firsts[1].Requests() > 4 {
-		t.Errorf("Acquire: %v, renewal %v; want at most 4 and 3 requests", firsts[1], renews[1])
+	// A renewal is a listing after the last link, its read, the create and a listing after
+	// the link created (the check against a pruned link re-created, lease_fence.go).
+	if renews[1].Requests() > 4 || firsts[1].Requests() > 5 {
+		t.Errorf("Acquire: %v, renewal %v; want at most 5 and 4 requests", firsts[1], renews[1])
 	}
 	for _, n := range stored {
 		if n > 3*int(leaseEpochSize) {

@@ -1,13 +1,24 @@
 package scheduler
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+)
 
 // AcquireOrTakeOver is Acquire, except that a lease held by a holder dead says is dead
 // (a process of this host that no longer runs, say: it was killed while sealing and can
 // seal nothing more) is taken over at once instead of after its TTL. A rerun after a
 // crash then need not wait for the killed run's lease to run out. dead must answer false
 // whenever it cannot tell.
+//
+// Another holder's link is taken over only once it has expired by MaxSkew on this
+// process's clock (lease_fence.go). A process that holds the lease renews it only if the
+// last link is still the one it created: one paused past its TTL whose lease was taken
+// (and perhaps released) meanwhile has lost it, and Fence says so until Release.
 func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	last, err := l.last(ctx)
 	if err != nil {
 		return err
@@ -15,10 +26,18 @@ func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) 
 	now := l.Clock.Now()
 	var seq int64 = 1
 	if last != nil {
-		if last.Holder != l.Holder && now.Before(last.Expires) && !dead(last.Holder) {
+		if l.held.seq != 0 && last.Seq != l.held.seq {
+			l.lose()
+			return fmt.Errorf("%w: link %d followed the one this process created (%d)", ErrLeaseLost, last.Seq, l.held.seq)
+		}
+		if last.Holder != l.Holder && l.heldAt(last, now) && !dead(last.Holder) {
 			return ErrLeaseHeld
 		}
 		seq = last.Seq + 1
 	}
-	return l.link(ctx, seq, now.Add(l.TTL))
+	err = l.link(ctx, seq, now.Add(l.TTL))
+	if errors.Is(err, ErrLeaseHeld) && l.held.seq != 0 {
+		l.lose() // another holder created the link after this process's own
+	}
+	return err
 }

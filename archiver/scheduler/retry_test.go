@@ -214,5 +214,5 @@ func TestLeaseHeldTickRetried(t *testing.T) {
 		t.Fatalf("the loop wakes at %s, want the cron's %s", next, want)
 	}
 	reliability.Record(t, "crash", "the replica holding the sealing lease dies mid-seal", reliability.Recovered,
-		"the others' ticks found the lease held and tried again every schedule.retryInterval; the lease (2 minutes past its last renewal) ran out and the next try sealed the day")
+		"the others' ticks found the lease held and tried again every schedule.retryInterval; the lease (2 minutes past its last renewal, and the 1 minute of clock skew allowed) ran out and the next try sealed the day")
 }

@@ -282,6 +282,9 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 				}
 				if err := s.Lease.Acquire(ctx); err != nil {
 					s.Logger.Error("lease renewal failed", "err", err)
+					if errors.Is(err, ErrLeaseLost) {
+						return // another replica holds it: the seal's fence stops the tick
+					}
 				}
 			}
 		}()
@@ -293,7 +296,23 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 			}
 		}()
 	}
+	if s.Lease != nil {
+		// Each organization's commit checks that the lease is still this replica's
+		// (lease_fence.go): one paused past the TTL stops at its next commit.
+		ctx = archiver.WithFence(ctx, s.Lease.Fence)
+	}
 	rep.Err = s.catchUp(ctx, &rep, p)
+	if s.Lease != nil {
+		if err := s.Lease.Fence(ctx); err != nil {
+			// Lost during the tick: the watermark and the janitor's deletions are the
+			// holder's to do.
+			s.Logger.Error("lease lost during the tick", "err", err)
+			if rep.Err == nil {
+				rep.Err = err
+			}
+			return rep
+		}
+	}
 	if err := s.writeWatermark(ctx); err != nil {
 		s.Logger.Warn("the next process will list each organization's days from its start", "err", err)
 	}
@@ -444,6 +463,11 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report, p *plan) error {
 			case errors.Is(err, archiver.ErrNotClosed):
 				rep.Pending = append(rep.Pending, d.String())
 				return nil // later days are not closed either
+			case errors.Is(err, archiver.ErrFenced):
+				// This replica lost the lease (it was paused past the TTL): the tick stops;
+				// the days are the new holder's now.
+				rep.Failed = append(rep.Failed, d.String()+" "+org)
+				return err
 			case errors.Is(err, archiver.ErrNoPartition):
 				// The producer did not deliver: the day stays pending and alerts; later
 				// days may well be there.
@@ -541,6 +565,9 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 		}
 		if len(retry) == 0 {
 			return permanent
+		}
+		if errors.Is(lastErr, archiver.ErrFenced) {
+			return lastErr // the lease was lost: no retry can commit (lease_fence.go)
 		}
 		targets = retry
 	}

@@ -13,13 +13,14 @@ import (
 const ShardLeasesPrefix = "leases/shards/"
 
 // HeldByAnother reports whether another holder than l's holds the lease now (its last
-// link names another holder and has not expired), and who.
+// link names another holder and has not expired by the clock skew, as Acquire counts it),
+// and who.
 func (l *Lease) HeldByAnother(ctx context.Context) (string, bool, error) {
 	last, err := l.last(ctx)
 	if err != nil || last == nil {
 		return "", false, err
 	}
-	if last.Holder != l.Holder && l.Clock.Now().Before(last.Expires) {
+	if last.Holder != l.Holder && l.heldAt(last, l.Clock.Now()) {
 		return last.Holder, true, nil
 	}
 	return "", false, nil
@@ -45,7 +46,7 @@ func shardRunning(ctx context.Context, l *Lease) (string, string, error) {
 			return "", "", fmt.Errorf("shard leases: %w", err)
 		}
 		for _, i := range shards {
-			sl := &Lease{Store: l.Store, Prefix: ShardLeasesPrefix + n + "/" + i + "/", Holder: l.Holder, Clock: l.Clock}
+			sl := &Lease{Store: l.Store, Prefix: ShardLeasesPrefix + n + "/" + i + "/", Holder: l.Holder, Clock: l.Clock, MaxSkew: l.MaxSkew}
 			holder, held, err := sl.HeldByAnother(ctx)
 			if err != nil {
 				return "", "", err

@@ -149,7 +149,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 				return e.fail("run", err)
 			}
 		}
-		_, err := sealer.SealDirectory(ctx, day, directory, org)
+		_, err := sealer.SealDirectory(lease.fenced(ctx), day, directory, org) // runlease.go
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}
@@ -176,7 +176,7 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 		NewSealer: func() scheduler.Sealer { return newSealer() },
 		Ledger:    archiver.Ledger{Store: store},
 		Directory: func(context.Context) ([]byte, error) { return directory, nil },
-		Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: runClockT{}},
+		Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew},
 		Clock:     runClockT{},
 		Retries:   -1,
 		Logger:    e.log.With("component", "run"),

@@ -40,7 +40,7 @@ func newSealLease(e *env, store archiver.Store, shard archiver.Shard) *sealLease
 	if e.cfg.StoreLayout != archiver.Layout3 {
 		return &sealLease{unset: true}
 	}
-	l := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}}
+	l := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew}
 	if shard.Count > 1 {
 		l.Prefix = fmt.Sprintf("leases/shards/%d/%d/", shard.Count, shard.Index)
 	}
@@ -96,9 +96,22 @@ func (s *sealLease) renew(ctx context.Context) {
 			}
 			if err := s.lease.Acquire(ctx); err != nil {
 				s.log.Error("seal lease renewal failed", "err", err)
+				if errors.Is(err, scheduler.ErrLeaseLost) {
+					return // another sealer holds it: the seal's fence stops this run's commits
+				}
 			}
 		}
 	}()
+}
+
+// fenced returns ctx with the lease's fence once the lease is held: each organization's
+// commit then checks that the lease is still this run's (scheduler.Lease.Fence), so that
+// a run paused past the TTL and taken over stops at its next commit.
+func (s *sealLease) fenced(ctx context.Context) context.Context {
+	if !s.held {
+		return ctx
+	}
+	return archiver.WithFence(ctx, s.lease.Fence)
 }
 
 // release gives the lease up, if taken.

@@ -279,7 +279,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Ledger: archiver.Ledger{Store: store},
 			// Read afresh on every tick: a run routes with the directory as it is then.
 			Directory: func(context.Context) ([]byte, error) { return e.readDirectory() },
-			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: clock},
+			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: clock, MaxSkew: e.cfg.Schedule.LeaseMaxSkew},
 			Schedule:  sched,
 			Clock:     clock,
 			Logger:    e.log.With("component", "scheduler"),

@@ -31,7 +31,7 @@ const registering = " registering "
 // asks again shortly.
 func (s *sealLease) takeShard(ctx context.Context) error {
 	reg := &scheduler.Lease{Store: s.lease.Store, Holder: s.lease.Holder + registering + s.lease.Prefix,
-		TTL: registrationTTL, Clock: s.lease.Clock}
+		TTL: registrationTTL, Clock: s.lease.Clock, MaxSkew: s.lease.MaxSkew}
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, time.Second) {
 		err := reg.AcquireOrTakeOver(ctx, deadRunHolder)
 		if err == nil {

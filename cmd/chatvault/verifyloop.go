@@ -57,7 +57,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, clock 
 		OnRun:       verifyHooks.verified,
 		// One replica at a time verifies the slices (archiver/verifyloop/lease.go).
 		Lease: verifyLease{&scheduler.Lease{Store: store, Prefix: verifyloop.LeasePrefix, Holder: holder,
-			TTL: verifyloop.LeaseTTL(e.cfg.Verify.Interval), Clock: clock}},
+			TTL: verifyloop.LeaseTTL(e.cfg.Verify.Interval), Clock: clock, MaxSkew: e.cfg.Schedule.LeaseMaxSkew}},
 	}, nil
 }
 

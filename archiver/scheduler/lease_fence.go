@@ -1,0 +1,118 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// Leases are time-based, so a holder that stops for longer than the TTL (a GC pause, a
+// SIGSTOP, a frozen VM, a store call hung that long) can be taken over while it still
+// believes it holds the lease, and go on writing when it resumes. Three guards bound what
+// it can do:
+//
+//   - Fence, called before each organization's commit point (archiver.WithFence), checks
+//     on the holder's own clock that its last link has more than a third of its TTL left,
+//     and otherwise renews through the store, which succeeds only if the last link is
+//     still its own. A paused sealer therefore stops at its next commit: the window left
+//     is the one commit in flight when it paused, which the layout-3 fork check reports.
+//   - A takeover needs the other holder's link to have expired by MaxSkew on the taker's
+//     clock: a replica whose clock runs up to MaxSkew ahead of the holder's (or a holder
+//     whose clock runs behind) does not take the lease while the holder still counts it
+//     as its own.
+//   - Every link created is checked for later links (checkNoLaterLink): a create that
+//     succeeds on a link the janitor pruned (a process paused between its read and its
+//     create while the chain moved on two epochs) is not taken for the lease.
+
+// DefaultMaxSkew is the clock skew between replicas the lease tolerates when MaxSkew is
+// unset: NTP keeps hosts within milliseconds; a minute covers a host whose sync failed.
+const DefaultMaxSkew = time.Minute
+
+// ErrLeaseLost means this process held the lease and another holder took it since: the
+// work it does under the lease must stop. It matches ErrLeaseHeld too.
+var ErrLeaseLost = fmt.Errorf("%w: this process's lease was taken over (it was paused or cut off past its TTL)", ErrLeaseHeld)
+
+// heldLink is the last link this process created: its seq and its expiry by its clock.
+type heldLink struct {
+	seq     int64
+	expires time.Time
+}
+
+func (l *Lease) maxSkew() time.Duration {
+	if l.MaxSkew > 0 {
+		return l.MaxSkew
+	}
+	return DefaultMaxSkew
+}
+
+// heldAt reports whether link still holds the lease at now on this process's clock: until
+// its expiry, and past it by MaxSkew unless it was a release (a holder that gave the
+// lease back needs no margin).
+func (l *Lease) heldAt(link *leaseLink, now time.Time) bool {
+	return now.Before(link.Expires) || !link.Released && now.Before(link.Expires.Add(l.maxSkew()))
+}
+
+// lose records that the lease was taken from this process: Fence fails until Release.
+func (l *Lease) lose() {
+	l.held, l.lost = heldLink{}, true
+}
+
+// Fence returns nil if this process still holds the lease and may commit: without a store
+// request while its last link has more than a third of the TTL left on its clock,
+// otherwise after renewing it. It returns ErrLeaseLost once the lease was taken from it,
+// and an error wrapping ErrLeaseHeld when it does not hold the lease.
+func (l *Lease) Fence(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.lost {
+		return ErrLeaseLost
+	}
+	if l.held.seq == 0 {
+		return fmt.Errorf("%w: this process does not hold the lease %s", ErrLeaseHeld, l.prefix())
+	}
+	if l.Clock.Now().Before(l.held.expires.Add(-l.TTL / 3)) {
+		return nil
+	}
+	// Late: the renewals stalled (the process was paused, or the store is slow). Renew now,
+	// which only the holder of the last link can.
+	last, err := l.last(ctx)
+	if err != nil {
+		return err
+	}
+	if last == nil || last.Seq != l.held.seq || last.Holder != l.Holder {
+		l.lose()
+		return ErrLeaseLost
+	}
+	if err := l.link(ctx, last.Seq+1, l.Clock.Now().Add(l.TTL)); err != nil {
+		if errors.Is(err, ErrLeaseHeld) {
+			l.lose()
+			return ErrLeaseLost
+		}
+		return err
+	}
+	return nil
+}
+
+// checkNoLaterLink fails with ErrLeaseLost if the lease has a link after key (one
+// listing, normally empty).
+func (l *Lease) checkNoLaterLink(ctx context.Context, key string) error {
+	var later string
+	err := archiver.ListAfter(ctx, l.Store, l.epochRoot(), key, func(k string) error {
+		if _, ok := l.parseLinkKey(k); ok {
+			later = k
+			return archiver.ErrStopListing
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
+		return fmt.Errorf("lease: list after %s: %w", key, err)
+	}
+	if later != "" {
+		return fmt.Errorf("%w: %s was created after its successor %s had been (its epoch was pruned)", ErrLeaseLost, key, strings.TrimPrefix(later, l.prefix()))
+	}
+	return nil
+}

@@ -79,7 +79,12 @@ func TestSealCostPerOrg(t *testing.T) {
 	if many.syncs-few.syncs > maxSyncs*int64(n)+4 {
 		t.Errorf("%.1f fsyncs per organization, want at most %d", syncs, maxSyncs)
 	}
-	const maxAlloc = 64 << 10
+	// The buffers, writers and compressors this guards against cost MiB each. What an
+	// organization allocates today is 60 to 65 KiB from run to run (its manifest's JSON,
+	// the chat index, the post-commit fork check's listing of its folder: about 14 KiB on
+	// the folder store), so 64 KiB failed now and then in CI; 96 KiB leaves room for that
+	// spread and still fails on any per-organization buffer.
+	const maxAlloc = 96 << 10
 	if allocs > maxAlloc {
 		t.Errorf("%.0f KiB allocated per organization, want at most %d KiB", allocs/1024, maxAlloc>>10)
 	}
@@ -87,7 +92,7 @@ func TestSealCostPerOrg(t *testing.T) {
 		return
 	}
 	reliability.Record(t, "operations", "seal: cost of each further organization", reliability.Kept,
-		"at most 12 fsyncs (4 objects, each file and folder once, new folders' names once) and 64 KiB of heap allocation: writers, compressors and buffers are reused across organizations")
+		"at most 12 fsyncs (4 objects, each file and folder once, new folders' names once) and 96 KiB of heap allocation (60 to 65 KiB measured): writers, compressors and buffers are reused across organizations")
 }
 
 // heapProbe is a folder store that notes the live heap at two moments of a seal: when the

@@ -101,7 +101,7 @@ func TestCorruptAttachmentFailsHTML(t *testing.T) {
 func TestAttachmentsStreamed(t *testing.T) {
 	attachtest.CheckStreamed(t, 96<<20, encoder)
 	reliability.Record(t, "operations", "html export including a 96 MiB captured file", reliability.Kept,
-		"streamed into the archive: bytes allocated do not grow with the file's size (under 4 MiB more than for 1 KiB)")
+		"streamed into the archive: bytes allocated do not grow with the file's size (less than a quarter of the file's size more than for 1 KiB)")
 }
 
 // TestServedAsInHTML: a file its host served gzip-encoded although asked for identity is

@@ -99,7 +99,7 @@ func TestCorruptAttachmentFailsRSMF(t *testing.T) {
 func TestAttachmentsStreamed(t *testing.T) {
 	attachtest.CheckStreamed(t, 48<<20, encoder)
 	reliability.Record(t, "operations", "rsmf export packing a 48 MiB captured file", reliability.Kept,
-		"streamed into the .rsmf: bytes allocated do not grow with the file's size (under 4 MiB more than for 1 KiB)")
+		"streamed into the .rsmf: bytes allocated do not grow with the file's size (less than a quarter of the file's size more than for 1 KiB)")
 }
 
 // TestServedAsInRSMF: a file its host served gzip-encoded although asked for identity is

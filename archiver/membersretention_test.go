@@ -8,9 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -82,14 +79,11 @@ func TestMembersRetentionGrowsS3(t *testing.T) {
 	}
 	retainUntil := func(key string) time.Time {
 		t.Helper()
-		out, err := c.GetObjectRetention(t.Context(), &awss3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: aws.String("cv/" + key)})
-		if err != nil {
-			t.Fatalf("retention of %s: %v", key, err)
+		mode, until := srv.Retention(t, bucket, "cv/"+key)
+		if mode != "COMPLIANCE" {
+			t.Errorf("%s: lock mode %q", key, mode)
 		}
-		if out.Retention.Mode != "COMPLIANCE" {
-			t.Errorf("%s: lock mode %q", key, out.Retention.Mode)
-		}
-		return aws.ToTime(out.Retention.RetainUntilDate).UTC()
+		return until
 	}
 	endOfYear := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	st := newStore()

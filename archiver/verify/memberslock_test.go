@@ -16,9 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -136,11 +133,8 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	}
 	retainUntil := func(key string) time.Time {
 		t.Helper()
-		out, err := c.GetObjectRetention(t.Context(), &awss3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: aws.String("cv/" + key)})
-		if err != nil {
-			t.Fatalf("retention of %s: %v", key, err)
-		}
-		return aws.ToTime(out.Retention.RetainUntilDate).UTC()
+		_, until := srv.Retention(t, bucket, "cv/"+key)
+		return until
 	}
 	short := days[0].End().AddDate(0, 0, retention) // enough for its first day only
 	key := seal(shortMembersStore{Store: newStore(), until: short}, days[0])

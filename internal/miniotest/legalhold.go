@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -52,4 +53,16 @@ func (s *Server) DeleteVersion(t testing.TB, bucket, key string) bool {
 	}
 	_, err = c.DeleteObject(t.Context(), &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: vs.Versions[0].Key, VersionId: vs.Versions[0].VersionId})
 	return err == nil
+}
+
+// Retention returns the Object Lock mode and retain-until date of key in bucket, as
+// GetObjectRetention reads them: what a retention test checks against the server's own
+// record rather than the store's.
+func (s *Server) Retention(t testing.TB, bucket, key string) (mode string, until time.Time) {
+	t.Helper()
+	out, err := s.Client().GetObjectRetention(t.Context(), &s3.GetObjectRetentionInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	if err != nil {
+		t.Fatalf("retention of %s: %v", key, err)
+	}
+	return string(out.Retention.Mode), aws.ToTime(out.Retention.RetainUntilDate).UTC()
 }

@@ -555,8 +555,12 @@ func newMetrics(l *Loop) *metrics {
 		leader: prometheus.NewGauge(prometheus.GaugeOpts{Name: "chatvault_verify_lease_held",
 			Help: "1 when this replica holds the verification lease and verifies the slices (always, with one replica)."}),
 	}
-	// Every series from zero, so that the first problem after a restart is an increase.
+	// Every series from zero, so that the first problem after a restart is an increase,
+	// and the last runs at 0 (never) until a run completes or a record is read back: a
+	// series that does not exist compares with nothing, and ChatvaultVerifyStalled would
+	// never fire for a verification that fails from its first slice.
 	for _, k := range []string{KindSealed, KindSlice} {
+		m.lastRun.WithLabelValues(k)
 		for _, r := range []string{"ok", "problems", "error"} {
 			m.runs.WithLabelValues(k, r)
 		}

@@ -61,6 +61,10 @@ type Freshness struct {
 	Watermarks archiver.Store
 
 	refreshFailures atomic.Int64
+	// firstTry is when the first Refresh started (Unix nanoseconds; 0: none yet). Until
+	// one succeeds it stands in for the last read, so that ChatvaultLedgerUnread fires
+	// for a ledger unreadable from the start rather than on a series that never appears.
+	firstTry atomic.Int64
 
 	mu        sync.Mutex // serializes Refresh
 	days      dayIndex
@@ -129,7 +133,7 @@ var (
 	descLastQuarantine = prometheus.NewDesc("chatvault_last_quarantine_timestamp_seconds",
 		"When a seal last quarantined records (Unix time of its accounting object; 0: never).", nil, nil)
 	descLedgerRefreshed = prometheus.NewDesc("chatvault_ledger_refresh_timestamp_seconds",
-		"When serve last read the store's ledger for the freshness metrics (Unix time).", nil, nil)
+		"When serve last read the store's ledger for the freshness metrics (Unix time; before a read has succeeded, when it first tried).", nil, nil)
 	descLedgerRefreshFailures = prometheus.NewDesc("chatvault_ledger_refresh_failures_total",
 		"Reads of the store's ledger for the freshness metrics that failed (the gauges keep the last values read).", nil, nil)
 )
@@ -143,13 +147,17 @@ func (f *Freshness) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector. Before the first successful Refresh only the
-// failure counter is reported: a gauge of zero would read as "never sealed" and page.
+// failure counter and, once a Refresh has started, the time of that first try as the last
+// read are reported: a freshness gauge of zero would read as "never sealed" and page.
 func (f *Freshness) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descLedgerRefreshFailures, prometheus.CounterValue, float64(f.refreshFailures.Load()))
 	f.snapMu.Lock()
 	s := f.snap
 	f.snapMu.Unlock()
 	if s == nil {
+		if first := f.firstTry.Load(); first != 0 {
+			ch <- prometheus.MustNewConstMetric(descLedgerRefreshed, prometheus.GaugeValue, float64(first)/1e9)
+		}
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(descLedgerRefreshed, prometheus.GaugeValue, unixSeconds(s.at))
@@ -180,6 +188,11 @@ func (f *Freshness) Orgs() []OrgFreshness {
 // Refresh reads the ledger. On an error the metrics keep what the previous Refresh found,
 // and the failure is counted.
 func (f *Freshness) Refresh(ctx context.Context) error {
+	now := time.Now
+	if f.Now != nil {
+		now = f.Now
+	}
+	f.firstTry.CompareAndSwap(0, now().UnixNano())
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	s, err := f.read(ctx)

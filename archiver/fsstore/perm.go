@@ -117,14 +117,28 @@ func (p perm) closeRoot(dir string) error {
 	return p.set(osOps{}, dir, p.dirMode())
 }
 
+// ErrNotOwner is returned (wrapped) by New and NewWithOptions when the process runs as
+// root and another user owns the store's existing root folder.
+var ErrNotOwner = errors.New("the store belongs to another user")
+
 // NewWithOptions is New with Options: who besides the owner may read the store.
+//
+// Root is refused a store whose root folder another user owns (the service's user):
+// root may write anywhere, and every object and folder it made would be root's, readable
+// by root only, so that the owner could no longer read those days nor take the seal
+// lease. Read-only commands (Open) may run as root.
 func NewWithOptions(dir string, opt Options) (*Store, error) {
 	p := perm{}
 	if opt.Group != nil {
 		p = perm{gid: *opt.Group, group: true}
 	}
-	_, err := os.Stat(dir)
+	fi, err := os.Stat(dir)
 	created := errors.Is(err, fs.ErrNotExist)
+	if err == nil {
+		if uid, foreign := rootOnForeignStore(fi); foreign {
+			return nil, fmt.Errorf("fsstore: %s is owned by uid %d and this process runs as root, whose files that user could not read: run as the store's owner (sudo -u USER chatvault …): %w", dir, uid, ErrNotOwner)
+		}
+	}
 	if err := p.mkdirAll(osOps{}, filepath.Clean(dir)); err != nil {
 		return nil, fmt.Errorf("fsstore: create root: %w", err)
 	}

@@ -204,6 +204,9 @@ func (e *env) openStoreOf(readOnly bool) (archiver.Store, func() error, error) {
 		return nil, nil, err
 	}
 	s, err := fsstore.NewWithOptions(e.cfg.Store, opt)
+	if errors.Is(err, fsstore.ErrNotOwner) {
+		return nil, nil, usagef("store: %v", err) // run as the right user: exit 2
+	}
 	if err != nil {
 		return nil, nil, err
 	}

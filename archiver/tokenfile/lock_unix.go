@@ -5,6 +5,7 @@ package tokenfile
 import (
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 )
 
@@ -15,6 +16,11 @@ func lock(name string) (unlock func(), err error) {
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("tokenfile: lock: %w", err)
+	}
+	// Created by root, it is the tokens file's owner's, whose own commands take it next.
+	if err := keepOwner(f, strings.TrimSuffix(name, LockSuffix)); err != nil {
+		f.Close()
+		return nil, err
 	}
 	for {
 		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)

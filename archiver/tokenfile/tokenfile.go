@@ -50,7 +50,8 @@ func Read(path string) (*File, error) {
 }
 
 // Write replaces the file at path atomically with mode 0600: the secrets' hashes are not
-// secrets, but the organizations and names are nobody else's business either.
+// secrets, but the organizations and names are nobody else's business either. Written by
+// root, the file keeps its owner and group (serve's user must go on reading it).
 func (f *File) Write(path string) error {
 	b, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
@@ -66,6 +67,10 @@ func (f *File) Write(path string) error {
 	if err := tmp.Chmod(0o600); err != nil {
 		tmp.Close()
 		return fmt.Errorf("tokenfile: %w", err)
+	}
+	if err := keepOwner(tmp, path); err != nil {
+		tmp.Close()
+		return err
 	}
 	if _, err := tmp.Write(b); err != nil {
 		tmp.Close()

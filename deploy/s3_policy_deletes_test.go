@@ -38,9 +38,9 @@ func TestS3PolicyAllowsChatvaultsDeletes(t *testing.T) {
 	ctx := t.Context()
 	keys := map[string]bool{ // key under the store's prefix → chatvault deletes it
 		archiver.TasksPrefix + "0a1c2e3f-0000-4000-8000-00000000aaaa/t1/result.jsonl.gz": true,
-		archiver.LeasesPrefix + "scheduler/e/000000000/000000000001.json":                 true,
-		archiver.WatermarksPrefix + "2026-01-01/host.json":                                true,
-		"orgs/0a1c2e3f-0000-4000-8000-00000000aaaa/d/2026/01/01.r0001.json":               false,
+		archiver.LeasesPrefix + "scheduler/e/000000000/000000000001.json":                true,
+		archiver.WatermarksPrefix + "2026-01-01/host.json":                               true,
+		"orgs/0a1c2e3f-0000-4000-8000-00000000aaaa/d/2026/01/01.r0001.json":              false,
 	}
 	for k := range keys {
 		body := []byte("{}\n")

@@ -53,6 +53,10 @@ type Config struct {
 	FS       FS
 
 	Attachments Attachments
+
+	// Overrides are the keys the file sets that an environment variable overrides with
+	// another value (override.go), for commands to log; not a key.
+	Overrides []Override
 }
 
 // FS configures the files chatvault writes on the host: the folder store, and the files

@@ -217,6 +217,7 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	c.Overrides = overrides(file, fileV) // override.go
 	return c, nil
 }
 

@@ -146,6 +146,9 @@ func (m *cli) run(c *command, fs *pflag.FlagSet) int {
 	e.json = jsonLogs(cfg.Log.Format, terminal)
 	e.tty = terminal && !e.json
 	e.log = newLogger(cfg.Log.SlogLevel(), e.json, m.stderr)
+	for _, o := range cfg.Overrides {
+		e.log.Warn("configuration file value overridden by the environment", "key", o.Key, "file", o.File, "env", o.Env)
+	}
 	return c.run(m.ctx, e, fs)
 }
 

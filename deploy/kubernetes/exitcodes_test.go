@@ -82,3 +82,27 @@ func TestCronJobExitCodes(t *testing.T) {
 			"TestCronJobExitCodes: the Job fails at once (restartPolicy Never, podFailurePolicy FailJob on 2 and 3), exit 1 is retried in a new pod; with restartPolicy OnFailure the container was restarted, the rerun exited 0 and the Job ended Complete, hiding the quarantine")
 	}
 }
+
+// TestCronJobBoundedRun: with concurrencyPolicy Forbid, the CronJob starts no Job while
+// one is active, and a Job without activeDeadlineSeconds is active as long as its pod
+// runs: one `chatvault run` that hangs (an S3 request that never answers) stopped every
+// later run, each schedule skipped, and nothing was sealed again. activeDeadlineSeconds
+// ends such a Job (Failed, DeadlineExceeded; a cut seal leaves nothing half-committed) so
+// that the next schedule runs; 6 hours at most, the deadline of a day's seal.
+func TestCronJobBoundedRun(t *testing.T) {
+	const maxRunTime = 6 * 3600
+	m := decodeAll(t)
+	for _, cj := range m.cronJobs {
+		if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent {
+			continue
+		}
+		d := cj.Spec.JobTemplate.Spec.ActiveDeadlineSeconds
+		if d == nil || *d <= 0 || *d > maxRunTime {
+			t.Errorf("CronJob/%s: concurrencyPolicy Forbid with jobTemplate activeDeadlineSeconds %v: want at most %d, or one hung run blocks every later one", cj.Name, d, maxRunTime)
+		}
+	}
+	if !t.Failed() {
+		reliability.Record(t, "fault", "a Kubernetes CronJob's `chatvault run` that hangs (concurrencyPolicy Forbid)", reliability.Recovered,
+			"TestCronJobBoundedRun: the Job's activeDeadlineSeconds (6h) ends it and the next schedule runs; without it the active Job made the CronJob skip every later schedule")
+	}
+}

@@ -69,6 +69,9 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("run", err)
 	}
+	if err := checkMemoryLimit(e, false); err != nil { // cgroup.go
+		return e.fail("run", err)
+	}
 	// The heap gets the budget less what the sort's arenas hold, as they come and go.
 	sortMemory := limitHeap(e)
 	if sortMemory != nil {

@@ -75,6 +75,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if err := e.checkServeLinks(); err != nil {
 		return e.fail("serve", err)
 	}
+	if err := checkMemoryLimit(e, true); err != nil { // cgroup.go
+		return e.fail("serve", err)
+	}
 	// The nightly seals run in this process; the API's verify-first buffers come on top of
 	// the seal's budget, whatever the sort's arenas hold at the time.
 	var sortMemory func(arenas int64)

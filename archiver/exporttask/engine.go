@@ -1002,6 +1002,9 @@ func noMatch(r Request, from, to archiver.Day, scanned int64) string {
 	}
 	add("chatIds", r.ChatIDs)
 	add("userIds", r.UserIDs)
+	// Custodians are a filter like any other: left out, a custodian task finding nothing
+	// read "the task has no filter" (or named only its chats, as if they were empty).
+	add("custodianIds", r.CustodianIDs)
 	add("messageIds", r.MessageIDs)
 	add("terms", r.Terms)
 	if r.Since != "" {

@@ -46,7 +46,7 @@ func TestJSONTimesPastYear9999(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct {
-		name, s string
+		name, s  string
 		ms, want int64
 	}{
 		{"timestampRfc3339", rec.TimestampRFC3339, rec.Timestamp, math.MaxInt64},

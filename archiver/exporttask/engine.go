@@ -848,6 +848,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		return StateFailed, e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: publicMessage(err)}, at)
 	}
 	res.CompletedAt = e.Now().UTC()
+	res.RequestSHA256 = rec.sha256 // the request this run read, under the signature
 	log.Info("export task completed", "format", rec.Request.Format, "events", res.Result.Events, "bytes", res.Result.Size, "took", time.Since(start).Round(time.Millisecond))
 	e.metrics.events.WithLabelValues(rec.Request.Format).Add(float64(res.Result.Events))
 	if err := res.sign(e.SigningKey); err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,9 @@ type record struct {
 	// UserEmails are the addresses Request.ToUsers had in the directory at creation, in
 	// order: who the link is mailed to besides Request.ToEmails.
 	UserEmails []string `json:"userEmails,omitempty"`
+
+	// sha256 is of request.json as load read it: what the completion binds (RequestSHA256).
+	sha256 string
 }
 
 // Result describes a task's stored result.
@@ -133,6 +137,11 @@ type completion struct {
 	NoMatch string `json:"noMatch,omitempty"`
 	// TermReport is the search term report of a task with terms.
 	TermReport []TermCount `json:"termReport,omitempty"`
+	// RequestSHA256 is of the request.json the task ran (its range and filters), so that
+	// the signature covers the request too: the status shows it beside the result, and a
+	// request rewritten after the run (a filter dropped) would have a filtered result read
+	// as a complete one. Empty in completions made before it was recorded.
+	RequestSHA256 string `json:"requestSha256,omitempty"`
 	// Signature, when the engine has a signing key, is over this record's encoding without
 	// it (archiver.SignBody): the download checks the result's bytes against Result.SHA256,
 	// so whoever could write this record unchecked could have any bytes served.
@@ -266,6 +275,24 @@ func putJSON(ctx context.Context, s archiver.Store, key string, v any) error {
 	return nil
 }
 
+// getJSONSum is getJSON that also returns the hex SHA-256 of the bytes read.
+func getJSONSum(ctx context.Context, s archiver.Store, key string, v any) (string, error) {
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return "", fmt.Errorf("decode %s: %w", key, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 func getJSON(ctx context.Context, s archiver.Store, key string, v any) error {
 	rc, err := s.Open(ctx, key)
 	if err != nil {
@@ -290,18 +317,20 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 		return nil, nil, ErrTaskNotFound
 	}
 	var rec record
-	if err := getJSON(ctx, s, requestKey(org, id), &rec); err != nil {
+	sum, err := getJSONSum(ctx, s, requestKey(org, id), &rec)
+	if err != nil {
 		if errors.Is(err, archiver.ErrNotFound) {
 			return nil, nil, ErrTaskNotFound
 		}
 		return nil, nil, err
 	}
+	rec.sha256 = sum
 	st := &Status{TaskID: id, State: StateQueued, CreatedAt: rec.CreatedAt, Request: rec.Request, org: org}
 	from, _ := archiver.ParseDay(rec.Request.From)
 	to, _ := archiver.ParseDay(rec.Request.To)
 	st.Progress.DaysTotal = dayCount(from, to)
 	var done, failed bool
-	err := s.List(ctx, taskPrefix(org, id), func(key string) error {
+	err = s.List(ctx, taskPrefix(org, id), func(key string) error {
 		name := key[len(taskPrefix(org, id)):]
 		switch {
 		case strings.HasPrefix(name, "attempt-"):
@@ -328,6 +357,14 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 			st.State, st.untrusted = StateFailed, err
 			st.Error = "the task's completion record is not signed by a trusted key, so its result is not served " +
 				"(a forgery, or a task completed before completions were signed: run the task again)"
+			break
+		}
+		if c.RequestSHA256 != "" && c.RequestSHA256 != rec.sha256 {
+			st.State = StateFailed
+			st.untrusted = fmt.Errorf("%w: tasks/%s/%s/request.json is not the request the task ran (SHA-256 %s, its completion names %s)",
+				ErrUntrustedCompletion, org, id, rec.sha256, c.RequestSHA256)
+			st.Error = "the task's request record is not the one its completion names (rewritten in the store), " +
+				"so its result is not served: run the task again"
 			break
 		}
 		st.State, st.CompletedAt, st.Result, st.SourceDays, st.EmailedTo = StateCompleted, c.CompletedAt, &c.Result, c.SourceDays, c.EmailedTo

@@ -274,6 +274,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	}
 	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req,
 		UserEmails: userMails}
+	if err := rec.sign(e.SigningKey); err != nil {
+		return "", err
+	}
 	if err := e.markOpen(ctx, taskRef{org, rec.TaskID}, now); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
@@ -755,6 +758,17 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if err != nil {
 		e.release(ctx, c, log)
 		return "", notStarted(err)
+	}
+	if st.refused && (len(e.TrustedKeys) == 0 || e.SigningKey != nil) {
+		// Its request is not the one it was created with: never run it; the failure is
+		// stored so that it is not queued again at every scan. (A server with trusted
+		// keys and no signing key signs no request: it fails every task below, naming
+		// signing.keyFile, and runs none.)
+		log.Error("export task refused: its request record does not check", "err", st.untrusted)
+		at := e.Now().UTC()
+		err := e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: st.Error}, at)
+		e.release(ctx, c, log)
+		return StateFailed, err
 	}
 	if st.State != StateQueued {
 		e.release(ctx, c, log)

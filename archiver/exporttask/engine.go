@@ -274,6 +274,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	}
 	rec := record{TaskID: uuid.NewString(), Org: org, OrgName: o.Name, CreatedAt: now.UTC(), CreatedBy: by, Request: req,
 		UserEmails: userMails}
+	if err := rec.sign(e.SigningKey); err != nil {
+		return "", err
+	}
 	if err := e.markOpen(ctx, taskRef{org, rec.TaskID}, now); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
@@ -756,6 +759,17 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		e.release(ctx, c, log)
 		return "", notStarted(err)
 	}
+	if st.refused && (len(e.TrustedKeys) == 0 || e.SigningKey != nil) {
+		// Its request is not the one it was created with: never run it; the failure is
+		// stored so that it is not queued again at every scan. (A server with trusted
+		// keys and no signing key signs no request: it fails every task below, naming
+		// signing.keyFile, and runs none.)
+		log.Error("export task refused: its request record does not check", "err", st.untrusted)
+		at := e.Now().UTC()
+		err := e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: st.Error}, at)
+		e.release(ctx, c, log)
+		return StateFailed, err
+	}
 	if st.State != StateQueued {
 		e.release(ctx, c, log)
 		return "", errFinished
@@ -848,6 +862,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		return StateFailed, e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: publicMessage(err)}, at)
 	}
 	res.CompletedAt = e.Now().UTC()
+	res.RequestSHA256 = rec.sha256 // the request this run read, under the signature
 	log.Info("export task completed", "format", rec.Request.Format, "events", res.Result.Events, "bytes", res.Result.Size, "took", time.Since(start).Round(time.Millisecond))
 	e.metrics.events.WithLabelValues(rec.Request.Format).Add(float64(res.Result.Events))
 	if err := res.sign(e.SigningKey); err != nil {
@@ -1002,6 +1017,9 @@ func noMatch(r Request, from, to archiver.Day, scanned int64) string {
 	}
 	add("chatIds", r.ChatIDs)
 	add("userIds", r.UserIDs)
+	// Custodians are a filter like any other: left out, a custodian task finding nothing
+	// read "the task has no filter" (or named only its chats, as if they were empty).
+	add("custodianIds", r.CustodianIDs)
 	add("messageIds", r.MessageIDs)
 	add("terms", r.Terms)
 	if r.Since != "" {

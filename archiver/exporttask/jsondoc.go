@@ -97,8 +97,18 @@ func (j *JSON) Summarize(s Summary) error {
 // milliseconds, the precision of the epoch values beside it.
 const RFC3339Millis = "2006-01-02T15:04:05.000Z07:00"
 
-// FormatMillis writes epoch ms as RFC3339Millis.
-func FormatMillis(ms int64) string { return time.UnixMilli(ms).UTC().Format(RFC3339Millis) }
+// LastRFC3339Millis is the latest time RFC 3339 writes (a four-digit year), in epoch ms:
+// 9999-12-31T23:59:59.999Z.
+const LastRFC3339Millis = 253402300799999
+
+// FormatMillis writes epoch ms as RFC3339Millis, clamped to LastRFC3339Millis: a record's
+// time past the year 9999 (a platform clock bug, microseconds taken for milliseconds) is
+// sealed as it is, but "292278994-08-17T…" is no RFC 3339 time, and a consumer's parser
+// (or HTML's datetime attribute) would refuse it. The epoch value beside it keeps the
+// record's. Records are never negative (the decoder refuses them).
+func FormatMillis(ms int64) string {
+	return time.UnixMilli(min(ms, LastRFC3339Millis)).UTC().Format(RFC3339Millis)
+}
 
 func (j *JSON) write(b []byte) {
 	if j.err == nil {

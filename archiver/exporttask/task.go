@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -82,6 +83,14 @@ type record struct {
 	// UserEmails are the addresses Request.ToUsers had in the directory at creation, in
 	// order: who the link is mailed to besides Request.ToEmails.
 	UserEmails []string `json:"userEmails,omitempty"`
+	// Signature, when the engine that created the task has a signing key, is over this
+	// record's encoding without it (archiver.SignBody), as completed.json's is: the run
+	// reads its days, filters, addresses and link holder from here, so whoever could
+	// rewrite it unchecked could have the link to the result mailed to themselves.
+	Signature *archiver.Signature `json:"signature,omitempty"`
+
+	// sha256 is of request.json as load read it: what the completion binds (RequestSHA256).
+	sha256 string
 }
 
 // Result describes a task's stored result.
@@ -133,10 +142,58 @@ type completion struct {
 	NoMatch string `json:"noMatch,omitempty"`
 	// TermReport is the search term report of a task with terms.
 	TermReport []TermCount `json:"termReport,omitempty"`
+	// RequestSHA256 is of the request.json the task ran (its range and filters), so that
+	// the signature covers the request too: the status shows it beside the result, and a
+	// request rewritten after the run (a filter dropped) would have a filtered result read
+	// as a complete one. Empty in completions made before it was recorded.
+	RequestSHA256 string `json:"requestSha256,omitempty"`
 	// Signature, when the engine has a signing key, is over this record's encoding without
 	// it (archiver.SignBody): the download checks the result's bytes against Result.SHA256,
 	// so whoever could write this record unchecked could have any bytes served.
 	Signature *archiver.Signature `json:"signature,omitempty"`
+}
+
+// signingBody is r's encoding without its signature, what the signature covers.
+func (r record) signingBody() ([]byte, error) {
+	r.Signature = nil
+	return json.Marshal(r)
+}
+
+// sign sets r's signature by key; a nil key leaves it unsigned.
+func (r *record) sign(key ed25519.PrivateKey) error {
+	if key == nil {
+		return nil
+	}
+	body, err := r.signingBody()
+	if err != nil {
+		return fmt.Errorf("sign request: %w", err)
+	}
+	r.Signature = archiver.SignBody(key, body)
+	return nil
+}
+
+// check returns why r cannot be the request of the task org/id: it names another
+// organization or task (its run would read those days, or mint links for that task), or,
+// with trusted keys, its signature does not check. An unsigned record passes unless
+// signed is set: tasks finished before requests were signed keep their records, bound
+// since by their completion's RequestSHA256, while a task still to run must have a
+// signed request. Errors wrap ErrUntrustedCompletion.
+func (r record) check(org, id string, trusted []ed25519.PublicKey, signed bool) error {
+	key := "tasks/" + org + "/" + id + "/request.json"
+	if r.Org != org || r.TaskID != id {
+		return fmt.Errorf("%w: %s names organization %q and task %q", ErrUntrustedCompletion, key, r.Org, r.TaskID)
+	}
+	if len(trusted) == 0 || r.Signature == nil && !signed {
+		return nil
+	}
+	body, err := r.signingBody()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrUntrustedCompletion, err)
+	}
+	if err := archiver.CheckSignature(key, r.Signature, body, trusted); err != nil {
+		return fmt.Errorf("%w: %w", ErrUntrustedCompletion, err)
+	}
+	return nil
 }
 
 // signingBody is c's encoding without its signature, what the signature covers.
@@ -231,6 +288,9 @@ type Status struct {
 	// untrusted is why the task's completion record was refused (wraps
 	// ErrUntrustedCompletion); the status then reads failed.
 	untrusted error
+	// refused: the task has no outcome yet and its request was refused (record.check);
+	// its attempt stores the failure, so that the scans stop queueing it.
+	refused bool
 }
 
 // Progress is days done of days total.
@@ -266,6 +326,24 @@ func putJSON(ctx context.Context, s archiver.Store, key string, v any) error {
 	return nil
 }
 
+// getJSONSum is getJSON that also returns the hex SHA-256 of the bytes read.
+func getJSONSum(ctx context.Context, s archiver.Store, key string, v any) (string, error) {
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", key, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return "", fmt.Errorf("decode %s: %w", key, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
 func getJSON(ctx context.Context, s archiver.Store, key string, v any) error {
 	rc, err := s.Open(ctx, key)
 	if err != nil {
@@ -290,18 +368,20 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 		return nil, nil, ErrTaskNotFound
 	}
 	var rec record
-	if err := getJSON(ctx, s, requestKey(org, id), &rec); err != nil {
+	sum, err := getJSONSum(ctx, s, requestKey(org, id), &rec)
+	if err != nil {
 		if errors.Is(err, archiver.ErrNotFound) {
 			return nil, nil, ErrTaskNotFound
 		}
 		return nil, nil, err
 	}
+	rec.sha256 = sum
 	st := &Status{TaskID: id, State: StateQueued, CreatedAt: rec.CreatedAt, Request: rec.Request, org: org}
 	from, _ := archiver.ParseDay(rec.Request.From)
 	to, _ := archiver.ParseDay(rec.Request.To)
 	st.Progress.DaysTotal = dayCount(from, to)
 	var done, failed bool
-	err := s.List(ctx, taskPrefix(org, id), func(key string) error {
+	err = s.List(ctx, taskPrefix(org, id), func(key string) error {
 		name := key[len(taskPrefix(org, id)):]
 		switch {
 		case strings.HasPrefix(name, "attempt-"):
@@ -330,6 +410,14 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 				"(a forgery, or a task completed before completions were signed: run the task again)"
 			break
 		}
+		if c.RequestSHA256 != "" && c.RequestSHA256 != rec.sha256 {
+			st.State = StateFailed
+			st.untrusted = fmt.Errorf("%w: tasks/%s/%s/request.json is not the request the task ran (SHA-256 %s, its completion names %s)",
+				ErrUntrustedCompletion, org, id, rec.sha256, c.RequestSHA256)
+			st.Error = "the task's request record is not the one its completion names (rewritten in the store), " +
+				"so its result is not served: run the task again"
+			break
+		}
 		st.State, st.CompletedAt, st.Result, st.SourceDays, st.EmailedTo = StateCompleted, c.CompletedAt, &c.Result, c.SourceDays, c.EmailedTo
 		st.NoMatch, st.TermReport = c.NoMatch, c.TermReport
 		st.resultKey = c.ResultKey
@@ -340,6 +428,20 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 			return nil, nil, err
 		}
 		st.State, st.Error = StateFailed, f.Error
+	}
+	// A task still to run must have a signed request (with trusted keys): its run would
+	// act on whatever the record says.
+	if err := rec.check(org, id, trusted, !done && !failed); err != nil {
+		st.refused = !done && !failed
+		st.State, st.untrusted, st.Result, st.SourceDays, st.resultKey = StateFailed, err, nil, nil, ""
+		st.CompletedAt, st.NoMatch, st.TermReport, st.EmailedTo = time.Time{}, "", nil, nil
+		st.Error = "the task's request record is not the one it was created with (it names another organization or task, " +
+			"or is not signed by a trusted key), so the task is not run and no result is served: create the task again"
+		if rec.Signature == nil && rec.Org == org && rec.TaskID == id {
+			st.Error = "the task's request record is not signed, so the task is not run and no result is served (a server " +
+				"that trusts signing keys signs the requests it creates with signing.keyFile; one created without it, or by " +
+				"a release that did not sign requests, is refused): create the task again"
+		}
 	}
 	return &rec, st, nil
 }

@@ -60,7 +60,11 @@ type sourceDay struct {
 	Date     string
 	Revision int
 	SHA256   string
-	Records  int64
+	// Sealed is the day's records as its manifest counts them; Records those the task
+	// selected and this export shows. The index names both: a count beside a manifest's
+	// hash is read as the manifest's.
+	Sealed  int64
+	Records int64
 }
 
 // NewWriter starts an export written to w.
@@ -80,7 +84,7 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 	if w.closed {
 		return errors.New("htmlexport: write after close")
 	}
-	day := sourceDay{Date: m.Date, Revision: m.Revision, SHA256: hex.EncodeToString(m.SHA256[:])}
+	day := sourceDay{Date: m.Date, Revision: m.Revision, SHA256: hex.EncodeToString(m.SHA256[:]), Sealed: m.Data.Records}
 	if t := m.SealedTime(); t.After(w.asOf) {
 		w.asOf = t
 	}

@@ -15,11 +15,10 @@ import (
 	"github.com/chatvault/chatvault/model"
 )
 
-// timeLayout is how a page shows an epoch-ms time: RFC 3339 in UTC with milliseconds, the
-// records' precision.
-const timeLayout = "2006-01-02T15:04:05.000Z07:00"
-
-func fmtMS(ms int64) string { return time.UnixMilli(ms).UTC().Format(timeLayout) }
+// fmtMS is how a page shows an epoch-ms time: RFC 3339 in UTC with milliseconds, the
+// records' precision (exporttask.RFC3339Millis). It is clamped to the last time RFC 3339 writes, 9999-12-31T23:59:59.999Z, as every
+// format's times are (exporttask.FormatMillis); the epoch value beside it is the record's.
+func fmtMS(ms int64) string { return exporttask.FormatMillis(ms) }
 
 // instant is an event's time as a page shows it: RFC 3339, and beside it the record's
 // epoch milliseconds, so that a reader can find the record the line came from.

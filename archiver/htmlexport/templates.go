@@ -98,8 +98,8 @@ var indexStartTmpl = template.Must(template.New("index").Parse(pageHead + `<titl
 {{end}}</table>
 {{end}}<h2>Source days</h2>
 <p class="note">Each day was sealed by chatvault; its manifest's SHA-256 identifies the exact records this export was made from (<code>chatvault verify</code>).</p>
-<table><tr><th>Day</th><th>Revision</th><th>Records</th><th>Manifest SHA-256</th></tr>
-{{range .Days}}<tr><td>{{.Date}}</td><td>{{.Revision}}</td><td>{{.Records}}</td><td class="hash">{{.SHA256}}</td></tr>
+<table><tr><th>Day</th><th>Revision</th><th>Sealed records</th><th>Selected</th><th>Manifest SHA-256</th></tr>
+{{range .Days}}<tr><td>{{.Date}}</td><td>{{.Revision}}</td><td>{{.Sealed}}</td><td>{{.Records}}</td><td class="hash">{{.SHA256}}</td></tr>
 {{end}}</table>
 <h2>Chats ({{.Chats}})</h2>
 <table><tr><th>Chat</th><th>Events</th><th>Participants</th><th>First (UTC)</th><th>Last (UTC)</th></tr>

@@ -11,7 +11,11 @@ import (
 // (U+001B as ␛), DEL by ␡, and a C1 control character or a noncharacter, which have no
 // picture, by its escape (\u0085, \U0001fffe). HTML forbids them all in a document (the
 // W3C Nu checker reports each), a browser would show some as nothing at all, and a
-// reviewer must see that the text held them. The data keeps them: only the page shows
+// reviewer must see that the text held them. The explicit directional formatting
+// characters (U+202A–U+202E, U+2066–U+2069) are escaped too: HTML allows them, but an
+// override opened in a sender's name runs to the end of its block, drawing the rest of
+// the line (the address, the times, the next names) reversed, so that the page would
+// show something other than the record ("Trojan Source", CVE-2021-42574). The data keeps them: only the page shows
 // stand-ins.
 func visible(s string) string {
 	i := strings.IndexFunc(s, hidden)
@@ -39,7 +43,7 @@ func visible(s string) string {
 }
 
 // hidden reports whether r may not appear raw in a page: C0 controls but tab and newline,
-// DEL, C1 controls, and the noncharacters (U+FDD0–U+FDEF and the last two code points of
+// DEL, C1 controls, the bidi embeddings, overrides and isolates, and the noncharacters (U+FDD0–U+FDEF and the last two code points of
 // every plane). Invalid UTF-8 never reaches here: model.Decode refuses it.
 func hidden(r rune) bool {
 	switch {
@@ -51,6 +55,8 @@ func hidden(r rune) bool {
 		return true
 	case r >= 0xfdd0 && r <= 0xfdef:
 		return true
+	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
+		return true // bidi embeddings, overrides and isolates
 	case r&0xfffe == 0xfffe:
 		return r <= utf8.MaxRune
 	}

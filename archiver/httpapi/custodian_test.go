@@ -205,3 +205,41 @@ func (f *fixture) post(t *testing.T, path, token, body string) (*http.Response, 
 	b, _ := io.ReadAll(resp.Body)
 	return resp, b
 }
+
+// TestTaskCustodianNoMatchNamesTheCustodians: a custodian task that finds nothing says
+// which custodians it looked for. Before, noMatch left custodianIds out: with chatIds too
+// it read "the filters chatIds ["chat-e"] ... no record matched", as if chat-e were
+// empty (it holds two records), and alone "the task has no filter, and the days hold no
+// record", as if the range were empty.
+func TestTaskCustodianNoMatchNamesTheCustodians(t *testing.T) {
+	store := newFolderStore(t)
+	sealCustodianDays(t, store)
+	var engine *exporttask.Engine
+	f := newFixtureOn(t, store, func(s *httpapi.Server) {
+		engine = &exporttask.Engine{Store: store, Directory: s.Directory, Now: s.Now, Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
+		s.Tasks = engine
+	})
+	for _, tt := range []struct{ body, want string }{
+		// u-kim was never a member of chat-e and sent nothing there.
+		{`{"from":"2026-11-18","to":"2026-11-21","format":"jsonl","custodianIds":["u-kim"],"chatIds":["chat-e"]}`,
+			`no record matched: the filters chatIds ["chat-e"], custodianIds ["u-kim"], in the 4 sealed day(s) searched, 2026-11-18 to 2026-11-21 (14 records read)`},
+		// u-ada is Acme's user in the directory but in none of these days' chats.
+		{`{"from":"2026-11-21","to":"2026-11-21","format":"jsonl","custodianIds":["u-ada"]}`,
+			`no record matched: the filters custodianIds ["u-ada"], in the 1 sealed day(s) searched, 2026-11-21 to 2026-11-21 (2 records read)`},
+	} {
+		resp, b := f.post(t, "/v1/exports/tasks", f.tokens["acme"], tt.body)
+		var created struct{ TaskID string }
+		if resp.StatusCode != 202 || json.Unmarshal(b, &created) != nil {
+			t.Fatalf("create: %d %s", resp.StatusCode, b)
+		}
+		st, err := engine.Execute(context.Background(), acme, created.TaskID)
+		if err != nil || st.State != exporttask.StateCompleted {
+			t.Fatalf("execute: %v %+v", err, st)
+		}
+		if st.Result.Events != 0 || st.NoMatch != tt.want {
+			t.Fatalf("%s:\nevents %d, noMatch %q\nwant   %q", tt.body, st.Result.Events, st.NoMatch, tt.want)
+		}
+	}
+	reliability.Record(t, "input", "export task by custodianIds (alone, or with chatIds) that matches no record", reliability.Kept,
+		"noMatch names the custodians beside the other filters; it said \"the task has no filter\" (or named only chatIds, as if the chat were empty)")
+}

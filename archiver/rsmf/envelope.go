@@ -218,38 +218,51 @@ func (f *file) transcript(w io.Writer) {
 		}
 		labels[i] = p.label()
 	}
-	fmt.Fprintf(w, "%s\n", f.subject())
-	fmt.Fprintf(w, "Custodian: %s (%s)\n", custodianOf(f.info), f.info.org)
-	fmt.Fprintf(w, "Export task: %s, DocID %s\n", f.info.taskID, f.info.docID)
-	fmt.Fprintf(w, "Source: sealed day %s, manifest SHA-256 %s\n", f.info.day, f.info.manifestSHA256)
-	fmt.Fprintf(w, "Participants: %s\n", strings.Join(labels, "; "))
-	fmt.Fprintf(w, "Events: %d, %s to %s (UTC)\n\n", len(m.Events), f.first.Format(time.RFC3339Nano), f.last.Format(time.RFC3339Nano))
+	// Every line goes through continued, whatever field it shows: a name, an id or a chat
+	// id breaks lines as well as a text does.
+	line := func(format string, args ...any) {
+		io.WriteString(w, continued(fmt.Sprintf(format, args...)))
+		io.WriteString(w, "\n")
+	}
+	line("%s", f.subject())
+	line("Custodian: %s (%s)", custodianOf(f.info), f.info.org)
+	line("Export task: %s, DocID %s", f.info.taskID, f.info.docID)
+	line("Source: sealed day %s, manifest SHA-256 %s", f.info.day, f.info.manifestSHA256)
+	line("Participants: %s", strings.Join(labels, "; "))
+	line("Events: %d, %s to %s (UTC)", len(m.Events), f.first.Format(time.RFC3339Nano), f.last.Format(time.RFC3339Nano))
+	io.WriteString(w, "\n")
 	for _, ev := range m.Events {
 		who := names[ev.Participant]
 		switch ev.Type {
 		case "join":
-			fmt.Fprintf(w, "%s (%d) %s joined\n", ev.Timestamp, ev.ms, who)
+			line("%s (%d) %s joined", ev.Timestamp, ev.ms, who)
 		case "leave":
-			fmt.Fprintf(w, "%s (%d) %s left\n", ev.Timestamp, ev.ms, who)
+			line("%s (%d) %s left", ev.Timestamp, ev.ms, who)
 		default:
 			reply := ""
 			if ev.Parent != "" {
 				reply = " (reply to " + ev.Parent + ")"
 			}
-			fmt.Fprintf(w, "%s (%d) %s%s: %s\n", ev.Timestamp, ev.ms, who, reply, continued(ev.Body))
+			line("%s (%d) %s%s: %s", ev.Timestamp, ev.ms, who, reply, ev.Body)
 			for _, ed := range ev.Edits {
-				fmt.Fprintf(w, "    edited %s (%d) by %s: %s\n", ed.Timestamp, ed.ms, names[ed.Participant], continued(ed.New))
+				line("    edited %s (%d) by %s: %s", ed.Timestamp, ed.ms, names[ed.Participant], ed.New)
 			}
 			if ev.Deleted {
-				fmt.Fprintf(w, "    deleted %s (%d)\n", stamp(ev.deletedMS), ev.deletedMS)
+				line("    deleted %s (%d)", stamp(ev.deletedMS), ev.deletedMS)
 			}
 		}
 	}
 }
 
 // continued marks the lines of a text after its first with "  | ", so that every line of
-// the transcript that does not start so is an event's (a message cannot fake one).
-func continued(s string) string { return strings.ReplaceAll(s, "\n", "\n  | ") }
+// the transcript that does not start so is an event's (a message cannot fake one). A line
+// breaks at every break a reader may honour, not only "\n": a lone carriage return (the
+// quoted-printable body writes it as a line break), a vertical tab or form feed, NEL and
+// the Unicode line and paragraph separators.
+func continued(s string) string { return lineBreaks.Replace(s) }
+
+var lineBreaks = strings.NewReplacer("\r\n", "\n  | ", "\n", "\n  | ", "\r", "\n  | ", "\v", "\n  | ", "\f", "\n  | ",
+	"\u0085", "\n  | ", "\u2028", "\n  | ", "\u2029", "\n  | ")
 
 // address renders a participant as a mail address; one without a usable email gets a
 // placeholder under the reserved .invalid domain, so the header still parses.

@@ -79,9 +79,13 @@ type sourceDay struct {
 	Revision       int    `json:"revision"`
 	ManifestKey    string `json:"manifestKey"`
 	ManifestSHA256 string `json:"manifestSha256"`
-	Records        int64  `json:"records"`
-	Files          int    `json:"rsmfFiles"`
-	sealed         time.Time
+	// SealedRecords is the day's records as its manifest counts them, Selected those the
+	// task kept (the names of the json format and the task's status): a filtered task
+	// selects fewer, and one "records" beside the manifest's hash read as the day's.
+	SealedRecords int64 `json:"sealedRecords"`
+	Selected      int64 `json:"selected"`
+	Files         int   `json:"rsmfFiles"`
+	sealed        time.Time
 }
 
 var loadHeader = []string{"DocID", "Custodian", "Conversation", "Participants", "FirstDate", "LastDate",
@@ -119,7 +123,8 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		return errors.New("rsmf: write after close")
 	}
 	day := sourceDay{Date: m.Date, Revision: m.Revision, ManifestKey: m.Key, ManifestSHA256: hex.EncodeToString(m.SHA256[:]),
-		sealed: m.SealedTime()}
+		SealedRecords: m.Data.Records,
+		sealed:        m.SealedTime()}
 	if day.sealed.After(w.asOf) {
 		w.asOf = day.sealed
 	}
@@ -144,7 +149,7 @@ func (w *Writer) WriteDay(ctx context.Context, m *archiver.StoredManifest, next 
 		if err != nil {
 			return fmt.Errorf("rsmf: day %s: %w", day.Date, err)
 		}
-		day.Records++
+		day.Selected++
 		// Grouped by chat, then by the message's original time: a message's edits and
 		// deletion carry its timestamp and id, so they follow it.
 		key = spillsort.AppendString(key[:0], e.ChatID)

@@ -198,7 +198,8 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 		Days []struct {
 			Date           string `json:"date"`
 			ManifestSHA256 string `json:"manifestSha256"`
-			Records        int64  `json:"records"`
+			SealedRecords  int64  `json:"sealedRecords"`
+			Selected       int64  `json:"selected"`
 		} `json:"sourceDays"`
 	}
 	if err := json.Unmarshal(files["export.json"], &summary); err != nil {
@@ -206,8 +207,8 @@ func TestExportTaskFormatsAndEmail(t *testing.T) {
 	}
 	var n int64
 	for i, d := range summary.Days {
-		n += d.Records
-		if sd := pst.SourceDays[i]; d.Date != sd.Date || d.ManifestSHA256 != sd.ManifestSHA256 || d.Records != sd.Records {
+		n += d.Selected
+		if sd := pst.SourceDays[i]; d.Date != sd.Date || d.ManifestSHA256 != sd.ManifestSHA256 || d.SealedRecords != sd.Records || d.Selected != sd.Selected {
 			t.Errorf("export.json day %+v, task source day %+v", d, sd)
 		}
 	}

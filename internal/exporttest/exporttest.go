@@ -83,6 +83,7 @@ func Fixture(tb testing.TB) []Day {
 			}
 			d.Events = append(d.Events, e)
 		}
+		d.Manifest.Data.Records = int64(len(d.Events)) // as a seal counts them
 		days = append(days, d)
 	}
 	return days

@@ -32,3 +32,14 @@ type AuditReport interface {
 	// holds more than one version of, or a delete marker for.
 	CheckVersions(ctx context.Context, prefix string) error
 }
+
+// AuditHeadReader is an AuditVerifier that can also read one witnessed audit head by its
+// key. A verification that does not walk the audit chains (of days, incremental) still
+// compares a witness's audit heads through it, as it reads the witness's manifest heads
+// by key: otherwise deleting an organization's newest segments would pass the nightly
+// verification that was given the witness to catch exactly that.
+type AuditHeadReader interface {
+	// AuditHeadSum returns the hex SHA-256, as stored, of the segment h names (its
+	// organization, day and seq); an error wrapping ErrNotFound when there is none.
+	AuditHeadSum(ctx context.Context, s Store, h WitnessAuditHead) (string, error)
+}

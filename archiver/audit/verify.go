@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -188,4 +189,22 @@ func verifySegment(ctx context.Context, store archiver.Store, key, org string, d
 		rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 	}
 	return stored, archiver.Day{}
+}
+
+// AuditHeadSum reads the segment a witnessed audit head names, by key, and returns its
+// hex SHA-256 as stored (archiver.AuditHeadReader): one GET, whatever the chain's length.
+func (Verifier) AuditHeadSum(ctx context.Context, store archiver.Store, h archiver.WitnessAuditHead) (string, error) {
+	day, err := archiver.ParseDay(h.Date)
+	if err != nil || day.String() != h.Date || h.Seq < 1 {
+		return "", fmt.Errorf("witness: malformed audit head %+v", h)
+	}
+	key := auditSegmentKey(h.Org, day, h.Seq)
+	if err := archiver.CheckKey(key); err != nil {
+		return "", fmt.Errorf("witness: audit head of organization %q: %w", h.Org, err)
+	}
+	b, err := archiver.ReadAll(ctx, store, key)
+	if err != nil {
+		return "", err
+	}
+	return hexSum(sha256.Sum256(b)), nil
 }

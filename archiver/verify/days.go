@@ -423,7 +423,7 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 		}
 		h.compare(rep, "organization "+org, "manifest", "holds no chain for it", w.Seq, w.Date, w.SHA256)
 	}
-	return nil
+	return checkAuditWitnessByKey(ctx, l, s, rep) // witness.go
 }
 
 // readWitnessed reads the manifest a witnessed head names, by key: at its old chain key

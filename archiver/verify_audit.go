@@ -43,3 +43,11 @@ type AuditHeadReader interface {
 	// organization, day and seq); an error wrapping ErrNotFound when there is none.
 	AuditHeadSum(ctx context.Context, s Store, h WitnessAuditHead) (string, error)
 }
+
+// AuditRotations is an AuditReport that knows the store's key rotation statements: an
+// audit chain, like a manifest chain, may change its signing key only where a statement
+// leads from the old key to the new one.
+type AuditRotations interface {
+	// Rotated reports whether statements lead from key id from to key id to.
+	Rotated(from, to string) bool
+}

@@ -403,6 +403,7 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 	if s.witness == nil {
 		return nil
 	}
+	s.warnUnwitnessed(rep) // witness.go
 	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
 		w := s.witness[org]
 		if archiver.CheckKey(archiver.ChainKey(org, w.Seq)) != nil {

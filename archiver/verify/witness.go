@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -15,6 +16,7 @@ func (s *state) checkWitness(rep *Report) {
 	if s.witness == nil {
 		return
 	}
+	s.warnUnwitnessed(rep)
 	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
 		w, c := s.witness[org], s.chains[org]
 		h := walkedHead{}
@@ -149,4 +151,39 @@ func checkAuditWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, re
 			w.Seq, w.Date, w.SHA256)
 	}
 	return nil
+}
+
+// warnUnwitnessed warns of each organization verified (its chain walked, or archiving
+// in the directory) for which the witness names no head: nothing was compared for it, so
+// its newest days are not witnessed. Silence would read as "witnessed" to an auditor
+// verifying one customer with a witness made before its first seal, or of another store.
+func (s *state) warnUnwitnessed(rep *Report) {
+	if s.witness == nil {
+		return
+	}
+	orgs := map[string]bool{}
+	for o, c := range s.chains {
+		if c != nil && c.headSeq > 0 {
+			orgs[o] = true
+		}
+	}
+	for o := range s.archiving {
+		orgs[o] = true
+	}
+	var missing []string
+	for o := range orgs {
+		if _, ok := s.witness[o]; !ok && (s.opt.Org == "" || o == s.opt.Org) {
+			missing = append(missing, o)
+		}
+	}
+	sort.Strings(missing)
+	const shown = 10
+	for i, o := range missing {
+		if i == shown {
+			rep.Warn(fmt.Sprintf("and %d more organizations the witness names no head for", len(missing)-shown))
+			break
+		}
+		rep.Warn("the witness names no head for organization " + o + " (it was made before the organization's first seal, " +
+			"or of another store): its newest days are not witnessed")
+	}
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -22,8 +24,23 @@ import (
 // and Created, under the signature, must be that time: a copy under another time is
 // refused (a problem) and the newest genuine checkpoint is used.
 func TestCheckpointReplayRefused(t *testing.T) {
+	t.Run("folder", func(t *testing.T) { checkpointReplay(t, newFSStore(t, t.TempDir())) })
+	t.Run("minio with Object Lock", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("MinIO (-short)")
+		}
+		srv := miniotest.Start(t)
+		st, err := s3.NewStore(t.Context(), srv.Client(), srv.Bucket(t, true), "cv", s3.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkpointReplay(t, st)
+	})
+}
+
+func checkpointReplay(t *testing.T, store archiver.Store) {
 	ctx := context.Background()
-	a := sealDays(t, newFSStore(t, t.TempDir()), "", 4, 2)
+	a := sealDays(t, store, "", 4, 2)
 	first := a.full(t, Options{})
 	old, err := archiver.ReadAll(ctx, a.store, first.Wrote)
 	if err != nil {

@@ -153,10 +153,12 @@ func checkAuditWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, re
 	return nil
 }
 
-// warnUnwitnessed warns of each organization verified (its chain walked, or archiving
-// in the directory) for which the witness names no head: nothing was compared for it, so
-// its newest days are not witnessed. Silence would read as "witnessed" to an auditor
-// verifying one customer with a witness made before its first seal, or of another store.
+// warnUnwitnessed warns of each organization verified for which the witness names no
+// head: nothing was compared for it, so its newest days are not witnessed. Silence would
+// read as "witnessed" to an auditor verifying one customer with a witness made before its
+// first seal, or of another store. The organizations are those whose chains were walked
+// and, for a verification of days (which walks none), those the directory archives by
+// the range's last day.
 func (s *state) warnUnwitnessed(rep *Report) {
 	if s.witness == nil {
 		return
@@ -167,8 +169,12 @@ func (s *state) warnUnwitnessed(rep *Report) {
 			orgs[o] = true
 		}
 	}
-	for o := range s.archiving {
-		orgs[o] = true
+	if s.opt.days() {
+		for o, org := range s.archiving {
+			if start, err := archiver.ParseDay(org.ArchivalStart); err != nil || !start.After(s.opt.To) {
+				orgs[o] = true
+			}
+		}
 	}
 	var missing []string
 	for o := range orgs {

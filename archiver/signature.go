@@ -83,3 +83,13 @@ func SignBody(key ed25519.PrivateKey, body []byte) *Signature { return newSignat
 func CheckSignature(what string, sig *Signature, body []byte, trusted []ed25519.PublicKey) error {
 	return checkSignature(what, sig, body, trusted)
 }
+
+// SignerID returns the key id of the key sig carries ("" when sig is nil: unsigned),
+// checking that a keyId it names is that key's.
+func SignerID(sig *Signature) (string, error) {
+	if sig == nil {
+		return "", nil
+	}
+	_, id, err := signatureKey(sig)
+	return id, err
+}

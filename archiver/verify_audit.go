@@ -32,3 +32,22 @@ type AuditReport interface {
 	// holds more than one version of, or a delete marker for.
 	CheckVersions(ctx context.Context, prefix string) error
 }
+
+// AuditHeadReader is an AuditVerifier that can also read one witnessed audit head by its
+// key. A verification that does not walk the audit chains (of days, incremental) still
+// compares a witness's audit heads through it, as it reads the witness's manifest heads
+// by key: otherwise deleting an organization's newest segments would pass the nightly
+// verification that was given the witness to catch exactly that.
+type AuditHeadReader interface {
+	// AuditHeadSum returns the hex SHA-256, as stored, of the segment h names (its
+	// organization, day and seq); an error wrapping ErrNotFound when there is none.
+	AuditHeadSum(ctx context.Context, s Store, h WitnessAuditHead) (string, error)
+}
+
+// AuditRotations is an AuditReport that knows the store's key rotation statements: an
+// audit chain, like a manifest chain, may change its signing key only where a statement
+// leads from the old key to the new one.
+type AuditRotations interface {
+	// Rotated reports whether statements lead from key id from to key id to.
+	Rotated(from, to string) bool
+}

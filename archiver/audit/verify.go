@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,6 +39,7 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 		next   archiver.Day // the folder a closing segment fixed for the next one
 		legacy int
 		folder string // the organization's folder whose day index entry was checked last
+		signer chainSigner
 	)
 	since, err := indexSince(ctx, store)
 	if err != nil {
@@ -58,6 +60,7 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 		}
 		if o != chain {
 			chain, expect, prev, next = o, 1, "", archiver.Day{}
+			signer = chainSigner{}
 		}
 		if f := o + "/" + day.String(); f != folder {
 			folder = f
@@ -70,7 +73,7 @@ func (Verifier) VerifyAudit(ctx context.Context, store archiver.Store, org strin
 		}
 		// A segment that cannot be read leaves the next one's previous unchecked (it is
 		// a problem already); otherwise the next must name this one's hash.
-		prev, next = verifySegment(ctx, store, key, o, day, seq, expect, prev, trusted, rep)
+		prev, next = verifySegment(ctx, store, key, o, day, seq, expect, prev, trusted, &signer, rep)
 		rep.Segment(o, seq, prev) // the witnessed head, if any
 		expect = seq + 1
 		return ctx.Err()
@@ -114,7 +117,7 @@ func checkDayIndexed(ctx context.Context, store archiver.Store, org string, day,
 
 // verifySegment checks one segment and returns its hex SHA-256 ("" when unreadable) and,
 // for a closing segment, the day of the folder the chain goes on in.
-func verifySegment(ctx context.Context, store archiver.Store, key, org string, day archiver.Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, rep archiver.AuditReport) (string, archiver.Day) {
+func verifySegment(ctx context.Context, store archiver.Store, key, org string, day archiver.Day, seq, expect int64, prev string, trusted []ed25519.PublicKey, signer *chainSigner, rep archiver.AuditReport) (string, archiver.Day) {
 	seg, err := readSegment(ctx, store, key)
 	if seg == nil {
 		rep.Problem("%s: %v", key, err)
@@ -140,6 +143,7 @@ func verifySegment(ctx context.Context, store archiver.Store, key, org string, d
 	if err := verifySegmentSignature(h, trusted); err != nil {
 		rep.Problem("%s: %v", key, err)
 	}
+	signer.check(key, seq, h.Signature, rep)
 	if err := seg.checkRecords(); err != nil {
 		rep.Problem("%s: %v", key, err)
 		return stored, archiver.Day{}
@@ -188,4 +192,54 @@ func verifySegment(ctx context.Context, store archiver.Store, key, org string, d
 		rep.CheckLock(ctx, key, day.End().AddDate(0, 0, h.RetentionDays))
 	}
 	return stored, archiver.Day{}
+}
+
+// AuditHeadSum reads the segment a witnessed audit head names, by key, and returns its
+// hex SHA-256 as stored (archiver.AuditHeadReader): one GET, whatever the chain's length.
+func (Verifier) AuditHeadSum(ctx context.Context, store archiver.Store, h archiver.WitnessAuditHead) (string, error) {
+	day, err := archiver.ParseDay(h.Date)
+	if err != nil || day.String() != h.Date || h.Seq < 1 {
+		return "", fmt.Errorf("witness: malformed audit head %+v", h)
+	}
+	key := auditSegmentKey(h.Org, day, h.Seq)
+	if err := archiver.CheckKey(key); err != nil {
+		return "", fmt.Errorf("witness: audit head of organization %q: %w", h.Org, err)
+	}
+	b, err := archiver.ReadAll(ctx, store, key)
+	if err != nil {
+		return "", err
+	}
+	return hexSum(sha256.Sum256(b)), nil
+}
+
+// chainSigner follows the signing key of one organization's audit chain, segment by
+// segment in seq order, as verify does for a manifest chain: whatever the trusted keys
+// (none: signatures are checked against the keys they carry), a chain that goes from
+// signed to unsigned, or changes key without a rotation statement leading from the old
+// key to the new one, is a problem. That is what someone who can write to the store but
+// holds no key produces by replacing an organization's newest segments.
+type chainSigner struct {
+	key string // the key id of the last signed segment, "" before one
+}
+
+func (c *chainSigner) check(key string, seq int64, sig *archiver.Signature, rep archiver.AuditReport) {
+	id, err := archiver.SignerID(sig)
+	if err != nil {
+		return // reported with the segment's signature
+	}
+	rotated := false
+	if r, ok := rep.(archiver.AuditRotations); ok && id != "" && c.key != "" && id != c.key {
+		rotated = r.Rotated(c.key, id)
+	}
+	switch {
+	case id == "" && c.key != "":
+		rep.Problem("%s: the audit chain goes from signed (key %s) to unsigned at seq %d: a segment replaced by one without a signature, "+
+			"or a writer without signing.keyFile", key, c.key, seq)
+	case id != "" && c.key != "" && id != c.key && !rotated:
+		rep.Problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation (no statement under %s signed by both keys)",
+			key, c.key, id, seq, archiver.RotationsPrefix)
+	}
+	if id != "" {
+		c.key = id
+	}
 }

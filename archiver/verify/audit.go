@@ -38,6 +38,12 @@ func (r auditReport) Problem(format string, args ...any) { r.rep.problem(format,
 func (r auditReport) Warn(msg string)                    { r.rep.Warn(msg) }
 func (r auditReport) Object(size int64)                  { r.rep.Read(1, size) }
 
+// Rotated reports whether the store's rotation statements lead from key from to key to
+// (archiver.AuditRotations): an audit chain changes key only along them.
+func (r auditReport) Rotated(from, to string) bool {
+	return r.rep.state != nil && archiver.Rotated(r.rep.state.rotations, from, to)
+}
+
 func (r auditReport) Segment(org string, seq int64, sum string) {
 	r.rep.state.auditSegment(org, seq, sum) // witness.go
 }

@@ -105,8 +105,11 @@ func (c Checkpoint) signingBody() ([]byte, error) {
 func checkpointKey(t time.Time) string {
 	b := make([]byte, 4)
 	rand.Read(b)
-	return CheckpointPrefix + t.UTC().Format("20060102T150405.000000000Z") + "-" + hex.EncodeToString(b) + ".json"
+	return CheckpointPrefix + checkpointStamp(t) + "-" + hex.EncodeToString(b) + ".json"
 }
+
+// checkpointStamp is the time t as a checkpoint's key names it.
+func checkpointStamp(t time.Time) string { return t.UTC().Format("20060102T150405.000000000Z") }
 
 // WriteCheckpoint signs c with key and creates it in the store, once.
 func WriteCheckpoint(ctx context.Context, s archiver.Store, c *Checkpoint, key ed25519.PrivateKey) error {
@@ -161,6 +164,13 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 	}
 	if err := archiver.CheckSignature(key, c.Signature, body, trusted); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
+	// The newest checkpoint is found by key, and the key is not signed: an old checkpoint
+	// copied under a later time (a create, which Object Lock does not prevent) would be
+	// used, its heads and sample cursor chosen by whoever copied it. Created is signed.
+	if want := checkpointStamp(c.Created); !strings.HasPrefix(strings.TrimPrefix(key, CheckpointPrefix), want+"-") {
+		return nil, fmt.Errorf("%w: %s: made at %s, which its key does not name: a copy of an older checkpoint", ErrCheckpoint, key,
+			c.Created.UTC().Format(time.RFC3339Nano))
 	}
 	for i, o := range c.Orgs {
 		if archiver.CheckKey(archiver.ChainKey(o.Org, 1)) != nil || o.Seq < 1 || len(o.SHA256) != 64 || (i > 0 && c.Orgs[i-1].Org >= o.Org) ||

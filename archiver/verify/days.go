@@ -403,6 +403,7 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 	if s.witness == nil {
 		return nil
 	}
+	s.warnUnwitnessed(rep) // witness.go
 	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
 		w := s.witness[org]
 		if archiver.CheckKey(archiver.ChainKey(org, w.Seq)) != nil {
@@ -423,7 +424,7 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 		}
 		h.compare(rep, "organization "+org, "manifest", "holds no chain for it", w.Seq, w.Date, w.SHA256)
 	}
-	return nil
+	return checkAuditWitnessByKey(ctx, l, s, rep) // witness.go
 }
 
 // readWitnessed reads the manifest a witnessed head names, by key: at its old chain key

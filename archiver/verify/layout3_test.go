@@ -338,6 +338,7 @@ func TestIncrementalFromVersion1CheckpointMixed(t *testing.T) {
 	// The checkpoint as a release before layout 3 wrote it.
 	v1 := *cp
 	v1.Version, v1.Signature, v1.Sample = 1, nil, nil
+	v1.Created = cp.Created.Add(time.Minute) // the time its key names
 	v1.Orgs = slices.Clone(cp.Orgs)
 	for i := range v1.Orgs {
 		v1.Orgs[i].Key, v1.Orgs[i].Tip = "", ""
@@ -348,7 +349,7 @@ func TestIncrementalFromVersion1CheckpointMixed(t *testing.T) {
 	}
 	v1.Signature = archiver.SignBody(a.key, body)
 	b := marshal(t, &v1)
-	v1key := checkpointKey(cp.Created.Add(time.Minute))
+	v1key := checkpointKey(v1.Created)
 	a.create(t, v1key, b)
 	a.sealNext(t)
 	a.sealNext(t)

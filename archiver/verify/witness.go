@@ -1,7 +1,12 @@
 package verify
 
 import (
+	"context"
+	"errors"
+	"fmt"
 	"sort"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // checkWitness compares each witnessed head with the store's chain: the chain must hold
@@ -11,6 +16,7 @@ func (s *state) checkWitness(rep *Report) {
 	if s.witness == nil {
 		return
 	}
+	s.warnUnwitnessed(rep)
 	for _, org := range witnessedOrgs(s.witness, s.opt.Org) {
 		w, c := s.witness[org], s.chains[org]
 		h := walkedHead{}
@@ -108,5 +114,82 @@ func (s *state) checkAuditWitness(rep *Report) {
 		}
 		h.compare(rep, "audit chain of organization "+org, "segment", "holds no audit segment for it: its access records were removed",
 			w.Seq, w.Date, w.SHA256)
+	}
+}
+
+// checkAuditWitnessByKey compares each witnessed audit head with the segment at its key,
+// for a verification that does not walk the audit chains (of days, incremental): the
+// witness was given to catch an organization's newest segments deleted or rewritten, and
+// that must not depend on which verification reads it. Without an audit verifier that
+// can read a head (archiver.AuditHeadReader) a warning says the audit heads were not
+// checked.
+func checkAuditWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Report) error {
+	orgs := witnessedOrgs(s.auditWitness, s.opt.Org)
+	if len(orgs) == 0 {
+		return nil
+	}
+	r, ok := s.opt.Audit.(archiver.AuditHeadReader)
+	if !ok {
+		rep.Warn("the witness's audit heads were not checked (no audit verifier configured)")
+		return nil
+	}
+	for _, org := range orgs {
+		w := s.auditWitness[org]
+		sum, err := r.AuditHeadSum(ctx, l.Store, w)
+		h := walkedHead{headSeq: w.Seq}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return ctx.Err()
+		case err != nil && !errors.Is(err, archiver.ErrNotFound):
+			rep.problem("witness: audit chain of organization %s: segment %d (%s): %v", org, w.Seq, w.Date, err)
+			continue
+		case err == nil:
+			rep.Read(1, 0)
+			h.witnessed, h.witnessSum = true, sum
+		}
+		h.compare(rep, "audit chain of organization "+org, "segment", "holds no audit segment for it: its access records were removed",
+			w.Seq, w.Date, w.SHA256)
+	}
+	return nil
+}
+
+// warnUnwitnessed warns of each organization verified for which the witness names no
+// head: nothing was compared for it, so its newest days are not witnessed. Silence would
+// read as "witnessed" to an auditor verifying one customer with a witness made before its
+// first seal, or of another store. The organizations are those whose chains were walked
+// and, for a verification of days (which walks none), those the directory archives by
+// the range's last day.
+func (s *state) warnUnwitnessed(rep *Report) {
+	if s.witness == nil {
+		return
+	}
+	orgs := map[string]bool{}
+	for o, c := range s.chains {
+		if c != nil && c.headSeq > 0 {
+			orgs[o] = true
+		}
+	}
+	if s.opt.days() {
+		for o, org := range s.archiving {
+			if start, err := archiver.ParseDay(org.ArchivalStart); err != nil || !start.After(s.opt.To) {
+				orgs[o] = true
+			}
+		}
+	}
+	var missing []string
+	for o := range orgs {
+		if _, ok := s.witness[o]; !ok && (s.opt.Org == "" || o == s.opt.Org) {
+			missing = append(missing, o)
+		}
+	}
+	sort.Strings(missing)
+	const shown = 10
+	for i, o := range missing {
+		if i == shown {
+			rep.Warn(fmt.Sprintf("and %d more organizations the witness names no head for", len(missing)-shown))
+			break
+		}
+		rep.Warn("the witness names no head for organization " + o + " (it was made before the organization's first seal, " +
+			"or of another store): its newest days are not witnessed")
 	}
 }

@@ -113,8 +113,14 @@ func (r Record) signingBody() ([]byte, error) {
 func recordKey(t time.Time, kind string) string {
 	b := make([]byte, 4)
 	rand.Read(b)
+	return recordStem(t, kind) + hex.EncodeToString(b) + ".json"
+}
+
+// recordStem is how the key of a record of kind finished at t begins: its day's folder,
+// the time and the kind.
+func recordStem(t time.Time, kind string) string {
 	t = t.UTC()
-	return Prefix + t.Format(archiver.DayLayout) + "/" + t.Format("150405.000000000") + "-" + kind + "-" + hex.EncodeToString(b) + ".json"
+	return Prefix + t.Format(archiver.DayLayout) + "/" + t.Format("150405.000000000") + "-" + kind + "-"
 }
 
 // dayPrefix is the folder of the records finished on day.
@@ -163,6 +169,13 @@ func Read(ctx context.Context, s archiver.Store, key string, trusted []ed25519.P
 	}
 	if err := archiver.CheckSignature(key, r.Signature, body, trusted); err != nil {
 		return nil, err
+	}
+	// The newest record is found by key, and the key is not signed: an old record copied
+	// under a later time (a create, which Object Lock does not prevent) would move the
+	// slices' position back to wherever its cursor was. Finished and Kind are signed.
+	if !strings.HasPrefix(key, recordStem(r.Finished, r.Kind)) {
+		return nil, fmt.Errorf("%s: a %s record finished at %s, which its key does not name: a copy of another record",
+			key, r.Kind, r.Finished.UTC().Format(time.RFC3339Nano))
 	}
 	r.Key = key
 	return &r, nil

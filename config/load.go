@@ -218,6 +218,7 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	c.Overrides = overrides(file, fileV) // override.go
+	c.EnvTypos = envTypos()
 	return c, nil
 }
 

@@ -149,6 +149,9 @@ func (m *cli) run(c *command, fs *pflag.FlagSet) int {
 	for _, o := range cfg.Overrides {
 		e.log.Warn("configuration file value overridden by the environment", "key", o.Key, "file", o.File, "env", o.Env)
 	}
+	for _, v := range cfg.EnvTypos {
+		e.log.Warn("environment variable sets no configuration key; it is ignored", "env", v.Var, "meant", v.Meant)
+	}
 	return c.run(m.ctx, e, fs)
 }
 

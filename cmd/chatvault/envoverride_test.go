@@ -31,6 +31,7 @@ func TestEnvOverridingTheFileIsLogged(t *testing.T) {
 	t.Setenv("CHATVAULT_HTTP_METRICSADDR", "127.0.0.1:9090") // as chatvault.service sets it
 	t.Setenv("CHATVAULT_LOG_FORMAT", "json")                 // the same value: nothing to say
 	t.Setenv("CHATVAULT_EXPORT_WORKERS", "2")                // not in the file: nothing to say
+	t.Setenv("CHATVAULT_EXPORTS_SORTMEMORY", "1GiB")         // misspelt: sets nothing
 
 	code, _, errOut := chatvault(t, "status", "--config", cfg, "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22", "--log-level", "warn")
 	if code != exitOK {
@@ -47,6 +48,11 @@ func TestEnvOverridingTheFileIsLogged(t *testing.T) {
 		!strings.Contains(warned[0], `"level":"WARN"`) {
 		t.Fatalf("want one warning naming http.metricsAddr, the file and CHATVAULT_HTTP_METRICSADDR; stderr:\n%s", errOut)
 	}
+	if !strings.Contains(errOut, `"msg":"environment variable sets no configuration key; it is ignored","env":"CHATVAULT_EXPORTS_SORTMEMORY","meant":"CHATVAULT_EXPORT_SORTMEMORY"`) {
+		t.Fatalf("no warning names the misspelt CHATVAULT_EXPORTS_SORTMEMORY; stderr:\n%s", errOut)
+	}
+	reliability.Record(t, "operations", "a misspelt CHATVAULT_ variable (CHATVAULT_EXPORTS_SORTMEMORY, CHATVAULT_HTTP_METRICS_ADDR)", reliability.Kept,
+		"every command logs a warning naming it and the variable meant; it was ignored without a word (an unknown key in the file was already an error)")
 	reliability.Record(t, "operations", "an environment variable overriding a key the configuration file sets (chatvault.service's CHATVAULT_HTTP_METRICSADDR)", reliability.Kept,
 		"the environment still wins, and every command logs a warning naming the key, the file and the variable (not when both say the same); the file's value was ignored without a word")
 }

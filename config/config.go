@@ -60,6 +60,9 @@ type Config struct {
 	// EnvTypos are CHATVAULT_ variables that are no key's but close to one's (override.go),
 	// for commands to log; not a key.
 	EnvTypos []EnvTypo
+	// Defaulted are the locations (eventlog, store) a configuration file was given for but
+	// nothing set (override.go), for commands to log; not a key.
+	Defaulted []string
 }
 
 // FS configures the files chatvault writes on the host: the folder store, and the files

@@ -219,6 +219,7 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 	}
 	c.Overrides = overrides(file, fileV) // override.go
 	c.EnvTypos = envTypos()
+	c.Defaulted = defaulted(file, sources)
 	return c, nil
 }
 

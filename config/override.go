@@ -94,3 +94,19 @@ func envTypos() []EnvTypo {
 	slices.SortFunc(out, func(a, b EnvTypo) int { return strings.Compare(a.Var, b.Var) })
 	return out
 }
+
+// defaulted returns the locations (eventlog, store) that a configuration file was given
+// for but that neither it, the environment nor a flag sets: they fall back to the sample
+// event log and ./archive, which suit a checkout, not a deployment.
+func defaulted(file string, sources map[string]string) []string {
+	if file == "" {
+		return nil
+	}
+	var out []string
+	for _, k := range []string{"eventlog", "store"} {
+		if sources[k] == "" {
+			out = append(out, k)
+		}
+	}
+	return out
+}

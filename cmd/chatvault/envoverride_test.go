@@ -56,3 +56,23 @@ func TestEnvOverridingTheFileIsLogged(t *testing.T) {
 	reliability.Record(t, "operations", "an environment variable overriding a key the configuration file sets (chatvault.service's CHATVAULT_HTTP_METRICSADDR)", reliability.Kept,
 		"the environment still wins, and every command logs a warning naming the key, the file and the variable (not when both say the same); the file's value was ignored without a word")
 }
+
+// TestDefaultedLocationIsLogged: a configuration file without store: (a line lost in an
+// edit) sealed into ./archive of the working directory, the home folder under cron,
+// without a word; every command now warns, naming the key, the value and the directory.
+func TestDefaultedLocationIsLogged(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "chatvault.yaml")
+	if err := os.WriteFile(cfg, []byte("eventlog: ../../testdata/eventlog\nlog:\n  format: json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, errOut := chatvault(t, "status", "--config", cfg, "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22")
+	wd, _ := os.Getwd()
+	if !strings.Contains(errOut, `"level":"WARN","msg":"not set in the configuration file, the environment or a flag: the sample's default is used","key":"store","value":"./archive","workingDirectory":"`+wd+`"`) ||
+		strings.Contains(errOut, `"key":"eventlog"`) {
+		t.Fatalf("want one warning naming store, ./archive and the working directory:\n%s", errOut)
+	}
+	reliability.Record(t, "operations", "a configuration file that leaves store (or eventlog) out", reliability.Kept,
+		"the sample's default (./archive, the sample event log) is still used, and every command warns naming the key, the value and the working directory; it sealed into ./archive of the working directory without a word")
+}

@@ -57,6 +57,12 @@ type Config struct {
 	// Overrides are the keys the file sets that an environment variable overrides with
 	// another value (override.go), for commands to log; not a key.
 	Overrides []Override
+	// EnvTypos are CHATVAULT_ variables that are no key's but close to one's (override.go),
+	// for commands to log; not a key.
+	EnvTypos []EnvTypo
+	// Defaulted are the locations (eventlog, store) a configuration file was given for but
+	// nothing set (override.go), for commands to log; not a key.
+	Defaulted []string
 }
 
 // FS configures the files chatvault writes on the host: the folder store, and the files

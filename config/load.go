@@ -218,6 +218,8 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	c.Overrides = overrides(file, fileV) // override.go
+	c.EnvTypos = envTypos()
+	c.Defaulted = defaulted(file, sources)
 	return c, nil
 }
 

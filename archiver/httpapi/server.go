@@ -244,6 +244,11 @@ func (s *Server) Handler() http.Handler {
 		Name: "chatvault_http_unauthenticated_total",
 		Help: "Requests refused without a valid token or link, by reason; never stored in the audit.",
 	}, []string{"reason"})
+	// Every reason from zero, as the other counters the alert rules read: the first
+	// refusals after a start are an increase too (ChatvaultUnauthenticatedFlood).
+	for _, r := range []string{reasonMissingToken, reasonInvalidToken, reasonAuthFailures, reasonClientRate, reasonInvalidLink, reasonTokensError} {
+		s.unauthenticated.WithLabelValues(r)
+	}
 	s.integrityFailures = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "chatvault_http_integrity_failures_total",
 		Help: "Stored objects that did not match their manifest when served (none reached a client whole).",

@@ -149,6 +149,14 @@ func (m *cli) run(c *command, fs *pflag.FlagSet) int {
 	for _, o := range cfg.Overrides {
 		e.log.Warn("configuration file value overridden by the environment", "key", o.Key, "file", o.File, "env", o.Env)
 	}
+	for _, v := range cfg.EnvTypos {
+		e.log.Warn("environment variable sets no configuration key; it is ignored", "env", v.Var, "meant", v.Meant)
+	}
+	for _, k := range cfg.Defaulted {
+		wd, _ := os.Getwd()
+		v := map[string]string{"eventlog": cfg.EventLog, "store": cfg.Store}[k]
+		e.log.Warn("not set in the configuration file, the environment or a flag: the sample's default is used", "key", k, "value", v, "workingDirectory", wd)
+	}
 	return c.run(m.ctx, e, fs)
 }
 

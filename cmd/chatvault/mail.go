@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/x509"
-	"fmt"
 	"os"
 	"strings"
 
@@ -21,7 +20,7 @@ func (e *env) mailer() (*smtp.Mailer, error) {
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
-			return nil, fmt.Errorf("smtp.passwordFile: %w", err)
+			return nil, usagef("smtp.passwordFile: %v", err) // configuration: exit 2, no restart loop
 		}
 		// Editors and `echo` leave a final newline that is not part of the password.
 		cfg.Password = strings.TrimRight(string(b), "\r\n")
@@ -29,11 +28,11 @@ func (e *env) mailer() (*smtp.Mailer, error) {
 	if c.CAFile != "" {
 		b, err := os.ReadFile(c.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("smtp.caFile: %w", err)
+			return nil, usagef("smtp.caFile: %v", err)
 		}
 		cfg.RootCAs = x509.NewCertPool()
 		if !cfg.RootCAs.AppendCertsFromPEM(b) {
-			return nil, fmt.Errorf("smtp.caFile %s: no PEM certificate", c.CAFile)
+			return nil, usagef("smtp.caFile %s: no PEM certificate", c.CAFile)
 		}
 	}
 	return smtp.New(cfg)

@@ -132,7 +132,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return &runSealer{inner: sealer, progress: progress, tally: t, capture: capture}
 	}
 	if catchUp {
-		code := runCatchUp(ctx, e, store, dirBytes, newSealer, t)
+		code := runCatchUp(ctx, e, src, store, dirBytes, newSealer, t)
 		if capture != nil && code != exitUsage {
 			// Later runs retry failed captures, and capture days sealed by a run that stopped
 			// before capturing (attachments.go).
@@ -174,7 +174,7 @@ func (runClockT) Now() time.Time { return runClock() }
 // them, because a producer that has not delivered yet is not a failure of this run (the
 // next run seals them, and the freshness alert covers a day that never comes). The store
 // lease is the scheduler's, so a CronJob and a serve replica never seal at once.
-func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []byte, newSealer func() *runSealer, t *runTally) int {
+func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver.Store, directory []byte, newSealer func() *runSealer, t *runTally) int {
 	s := &scheduler.Scheduler{
 		NewSealer: func() scheduler.Sealer { return newSealer() },
 		Ledger:    archiver.Ledger{Store: store},
@@ -210,6 +210,11 @@ func runCatchUp(ctx context.Context, e *env, store archiver.Store, directory []b
 	}
 	if len(rep.Failed) > 0 {
 		t.failed = true
+	}
+	if len(rep.Pending) > 0 && len(rep.Sealed) == 0 && len(rep.Failed) == 0 {
+		if err := checkEventLogHasPartitions(ctx, e, src); err != nil { // emptylog.go
+			return e.fail("run", err)
+		}
 	}
 	return t.code()
 }

@@ -114,7 +114,10 @@ type Engine struct {
 	// activeOrgs counts them per organization (for the fair queue).
 	active     map[taskRef]bool
 	activeOrgs map[string]int
-	metrics    metrics
+	// listed holds the organizations whose tasks made before the list index this process
+	// knows to be indexed (listindex.go).
+	listed  map[string]bool
+	metrics metrics
 	// janitor is where Expire's last run left the expiry index (janitor.go), with mu held.
 	janitor janitorState
 	// openBackfilled is set once the open-task index is known to be complete
@@ -174,6 +177,7 @@ func (e *Engine) init() {
 		e.running = map[string]*Progress{}
 		e.active = map[taskRef]bool{}
 		e.activeOrgs = map[string]int{}
+		e.listed = map[string]bool{}
 		e.metrics.init()
 	})
 }
@@ -278,6 +282,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 		return "", err
 	}
 	if err := e.markOpen(ctx, taskRef{org, rec.TaskID}, now); err != nil {
+		return "", fmt.Errorf("create task: %w", err)
+	}
+	if err := e.markListed(ctx, org, rec.TaskID, rec.CreatedAt); err != nil {
 		return "", fmt.Errorf("create task: %w", err)
 	}
 	if err := putJSON(ctx, e.Store, requestKey(org, rec.TaskID), rec); err != nil {
@@ -449,32 +456,6 @@ func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 		}
 	}
 	return st, nil
-}
-
-// List returns the organization's tasks, newest first.
-func (e *Engine) List(ctx context.Context, org string) ([]*Status, error) {
-	e.init()
-	var ids []string
-	prefix := archiver.TasksPrefix + org + "/"
-	err := e.Store.List(ctx, prefix, func(key string) error {
-		if id, ok := strings.CutSuffix(key[len(prefix):], "/request.json"); ok && ValidID(id) {
-			ids = append(ids, id)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Status, 0, len(ids))
-	for _, id := range ids {
-		st, err := e.Status(ctx, org, id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, st)
-	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
-	return out, nil
 }
 
 // Link returns a new download link of a completed task for the API token by (the one

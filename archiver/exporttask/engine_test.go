@@ -480,7 +480,7 @@ func TestOtherOrganizationSeesNothing(t *testing.T) {
 			t.Errorf("OpenResult(%s, %s) = %v, want ErrTaskNotFound", tt.org, tt.id, err)
 		}
 	}
-	if list, err := e.List(context.Background(), "0b1c2e3f-0000-4000-8000-00000000bbbb"); err != nil || len(list) != 0 {
+	if list, _, err := e.ListPage(context.Background(), "0b1c2e3f-0000-4000-8000-00000000bbbb", "", 0); err != nil || len(list) != 0 {
 		t.Errorf("another organization lists %d tasks (%v)", len(list), err)
 	}
 }

@@ -113,7 +113,7 @@ func TestForgedCompletionNeverServed(t *testing.T) {
 			if !errors.Is(err, exporttask.ErrUntrustedCompletion) || !errors.Is(err, archiver.ErrBadSignature) {
 				t.Errorf("OpenResult: %v, want ErrUntrustedCompletion wrapping ErrBadSignature", err)
 			}
-			list, err := r.List(context.Background(), acme)
+			list, _, err := r.ListPage(context.Background(), acme, "", 0)
 			if err != nil || len(list) != 1 || list[0].State != exporttask.StateFailed {
 				t.Errorf("List: %v, %v", list, err)
 			}

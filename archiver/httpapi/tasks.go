@@ -24,7 +24,7 @@ import (
 type Tasks interface {
 	Create(ctx context.Context, org, by string, req exporttask.Request) (string, error)
 	Status(ctx context.Context, org, id string) (*exporttask.Status, error)
-	List(ctx context.Context, org string) ([]*exporttask.Status, error)
+	ListPage(ctx context.Context, org, after string, limit int) ([]*exporttask.Status, string, error)
 	Link(base string, st *exporttask.Status, by string) (string, time.Time)
 	CheckLink(id string, q url.Values) (org, by string, err error)
 	OpenResult(ctx context.Context, org, id string) (*exporttask.Status, io.ReadCloser, error)
@@ -218,8 +218,25 @@ func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *audit.Reco
 	return http.StatusOK, st, nil
 }
 
+// listTasks answers a page of the organization's tasks, newest first: ?limit= (default
+// exporttask.DefaultListLimit, at most exporttask.MaxListLimit) and ?after=, the cursor
+// the previous page gave as next. A page costs its tasks, not every task ever made.
 func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error) {
-	list, err := s.Tasks.List(r.Context(), tok.Org)
+	q := r.URL.Query()
+	limit := exporttask.DefaultListLimit
+	if v := q.Get("limit"); v != "" || q.Has("limit") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > exporttask.MaxListLimit {
+			return 0, nil, &Error{Code: EInvalidRequest, Field: "limit",
+				Message: "limit: a number of tasks from 1 to " + strconv.Itoa(exporttask.MaxListLimit)}
+		}
+		limit = n
+	}
+	list, next, err := s.Tasks.ListPage(r.Context(), tok.Org, q.Get("after"), limit)
+	if errors.Is(err, exporttask.ErrBadCursor) {
+		return 0, nil, &Error{Code: EInvalidRequest, Field: "after",
+			Message: "after: not a cursor this list handed out (give the next of the previous page, or none)"}
+	}
 	if err != nil {
 		return 0, nil, err
 	}
@@ -227,7 +244,8 @@ func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *audit.Recor
 	return http.StatusOK, struct {
 		Org   string               `json:"org"`
 		Tasks []*exporttask.Status `json:"tasks"`
-	}{tok.Org, list}, nil
+		Next  string               `json:"next,omitempty"`
+	}{tok.Org, list, next}, nil
 }
 
 // handleExportsLeaf serves GET /v1/exports/{date}/manifest, /v1/exports/{date}/quarantine,

@@ -259,10 +259,15 @@ func (f *file) transcript(w io.Writer) {
 // breaks at every break a reader may honour, not only "\n": a lone carriage return (the
 // quoted-printable body writes it as a line break), a vertical tab or form feed, NEL and
 // the Unicode line and paragraph separators.
-func continued(s string) string { return lineBreaks.Replace(s) }
+// It also shows the bidi embeddings, overrides and isolates (U+202A–U+202E,
+// U+2066–U+2069) as their escapes (\u202e), as the html pages do: raw, an override in a
+// name draws the rest of its line reversed. The manifest keeps them verbatim.
+func continued(s string) string { return transcriptSafe.Replace(s) }
 
-var lineBreaks = strings.NewReplacer("\r\n", "\n  | ", "\n", "\n  | ", "\r", "\n  | ", "\v", "\n  | ", "\f", "\n  | ",
-	"\u0085", "\n  | ", "\u2028", "\n  | ", "\u2029", "\n  | ")
+var transcriptSafe = strings.NewReplacer("\r\n", "\n  | ", "\n", "\n  | ", "\r", "\n  | ", "\v", "\n  | ", "\f", "\n  | ",
+	"\u0085", "\n  | ", "\u2028", "\n  | ", "\u2029", "\n  | ",
+	"\u202a", `\u202a`, "\u202b", `\u202b`, "\u202c", `\u202c`, "\u202d", `\u202d`, "\u202e", `\u202e`,
+	"\u2066", `\u2066`, "\u2067", `\u2067`, "\u2068", `\u2068`, "\u2069", `\u2069`)
 
 // address renders a participant as a mail address; one without a usable email gets a
 // placeholder under the reserved .invalid domain, so the header still parses.

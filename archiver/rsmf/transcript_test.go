@@ -60,3 +60,32 @@ func TestTranscriptLinesCannotBeForged(t *testing.T) {
 	reliability.Record(t, "security", "rsmf transcript: line breaks (CR, VT, FF, NEL, U+2028, U+2029, LF) in a text, a name, a parent id or the chat id", reliability.Kept,
 		`every line a record's field continues starts with "  | ": no record writes a line that reads as another event (a lone CR, the other breaks and every field but the texts went out unmarked)`)
 }
+
+// TestTranscriptBidiControlsShown: the plain-text transcript shows a bidi embedding,
+// override or isolate of a record (U+202A–U+202E, U+2066–U+2069) as its escape (\u202e),
+// as the html pages do: written raw, an override in a sender's name drew the rest of its
+// line (the text, the next names) reversed in a viewer. The manifest keeps them verbatim.
+func TestTranscriptBidiControlsShown(t *testing.T) {
+	line := `{"eventType":"sent","chatId":"chat-b\u2067","timestamp":1795420800000,"eventTimestamp":1795420800000,"messageId":"m-1","sender":{"participantType":"email","id":"u-e","displayName":"Eve\u202e","email":"eve@acme.example"},"contentType":"text","content":{"contentType":"text","text":"pay invoice\u202egpj.exe","markdownText":"x","attachments":[]}}`
+	e, err := model.Decode([]byte(line))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := exporttest.Day{Manifest: exporttest.Manifest("2026-11-23"), Events: []model.Event{e}}
+	p := parseProduction(t, produce(t, []exporttest.Day{d}, testOptions(t), nil))
+	checkProduction(t, p)
+	f := p.files[0]
+	if strings.ContainsAny(f.text, "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069") {
+		t.Errorf("the transcript holds a raw bidi control:\n%q", f.text)
+	}
+	for _, want := range []string{`Eve\u202e: pay invoice\u202egpj.exe`, `Chat chat-b\u2067 on 2026-11-23`} {
+		if !strings.Contains(f.text, want) {
+			t.Errorf("the transcript lacks %q:\n%s", want, f.text)
+		}
+	}
+	if !strings.Contains(string(f.manifest), "Eve\u202e") || !strings.Contains(string(f.manifest), "invoice\u202egpj.exe") {
+		t.Errorf("the manifest does not keep the name and text verbatim")
+	}
+	reliability.Record(t, "security", "rsmf transcript: bidi override and isolate characters in names, chat ids and texts", reliability.Kept,
+		`shown as \u escapes in the plain-text transcript, as on the html pages; the manifest keeps them verbatim`)
+}

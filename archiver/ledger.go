@@ -137,7 +137,51 @@ func lastKey(ctx context.Context, s Store, prefix string) (string, error) {
 //
 // In a store with a layout marker (layout.json, layout 3), Head looks in layout 3 first
 // and falls back to the above when the organization has no layout-3 manifest (see head3).
+//
+// The head found must be the manifest sealed at its key (checkHeadAt): an old manifest
+// copied to where the head is looked for fails Head, wrapping ErrUntrustedManifest.
 func (l Ledger) Head(ctx context.Context, org string) (*StoredManifest, error) {
+	m, err := l.head(ctx, org)
+	if err != nil || m == nil {
+		return m, err
+	}
+	if err := checkHeadAt(m, org); err != nil {
+		if hk, ok := headHintKeyOf(l.Store, org); ok {
+			headHints.DeleteFunc(func(k headHintKey) bool { return k == hk })
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkHeadAt checks that m, found as org's chain head, is the manifest sealed at its key:
+// org's, and at the chain key of its seq (layout 2), the day key of its date and revision
+// (layout 3), or the late copy key of its seq. Head reads the manifest under the last key
+// where a head can be; someone who can write to the store (no key needed) could copy an
+// old, validly signed manifest there, a later day key (d/2099/12/31.r0001.json) or the
+// next chain key, and Head would return it: the witness would record that old head, so
+// that the manifests after it could then be deleted unseen, and the next seal would
+// commit a second manifest at a seq the chain holds already, a fork a locking store keeps
+// for good. Failing is what a head that does not parse does already.
+func checkHeadAt(m *StoredManifest, org string) error {
+	ok := m.Org == org && m.Seq >= 1
+	if seq, late := parseLateKey(org, m.Key); ok && late {
+		ok = seq == m.Seq && m.Version >= ManifestVersion3
+	} else if ok && KeyLayout(m.Key) == Layout3 {
+		day, err := ParseDay(m.Date)
+		ok = err == nil && m.Version >= ManifestVersion3 && m.Revision >= 1 && dayKey3(org, day, m.Revision) == m.Key
+	} else if ok {
+		ok = m.Version < ManifestVersion3 && chainKey(org, m.Seq) == m.Key
+	}
+	if !ok {
+		return fmt.Errorf("%s: %w: found as organization %s's chain head, it says organization %s, seq %d, day %s, revision %d "+
+			"(copied there by someone with write access to the store? chatvault verify reports it)", m.Key, ErrUntrustedManifest, org, m.Org, m.Seq, m.Date, m.Revision)
+	}
+	return nil
+}
+
+// head is Head without the check of the manifest it finds.
+func (l Ledger) head(ctx context.Context, org string) (*StoredManifest, error) {
 	sl, err := l.StoreLayout(ctx)
 	if err != nil {
 		return nil, err

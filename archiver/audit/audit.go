@@ -679,6 +679,9 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	if err != nil {
 		return chainHead{}, fmt.Errorf("audit: read head: %w", err)
 	}
+	if err := checkHeadAt(key, b); err != nil {
+		return chainHead{}, fmt.Errorf("audit: %w", err)
+	}
 	h := chainHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
 	// A closing head fixes the folder of the next segment.
 	line, _, _ := bytes.Cut(b, []byte{'\n'})
@@ -695,6 +698,23 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	}
 	a.heads[org] = h
 	return h, nil
+}
+
+// checkHeadAt checks that b, the segment found at key as its organization's chain head,
+// is the segment written there: its header names the key's organization, folder and seq.
+// The head is the last key of the last folder; someone who can write to the store (no key
+// needed) could copy an old segment to a later day's folder, and the witness would then
+// vouch for that old segment only (its hash is the genuine one's), and a writer would
+// extend the copy, forking the chain for good on a locking store.
+func checkHeadAt(key string, b []byte) error {
+	org, day, seq, ok := parseAuditSegmentKey(key)
+	line, _, _ := bytes.Cut(b, []byte{'\n'})
+	var h Segment
+	if !ok || json.Unmarshal(line, &h) != nil || h.Org != org || h.Date != day.String() || h.Seq != seq {
+		return fmt.Errorf("%w: %s, found as the audit chain's head, is not the segment written there (its header says %s/%s seq %d): "+
+			"copied there by someone with write access to the store? chatvault verify reports it", ErrIntegrity, key, h.Org, h.Date, h.Seq)
+	}
+	return nil
 }
 
 // headKey returns the key of org's last segment, "" when it has none, without listing

@@ -41,6 +41,9 @@ func HeadsAt(ctx context.Context, store archiver.Store, today archiver.Day) ([]a
 		if err != nil {
 			return nil, fmt.Errorf("witness: read %s: %w", key, err)
 		}
+		if err := checkHeadAt(key, b); err != nil {
+			return nil, fmt.Errorf("witness: %w", err)
+		}
 		_, day, seq, _ := parseAuditSegmentKey(key)
 		heads = append(heads, archiver.WitnessAuditHead{Org: org, Seq: seq, Date: day.String(), SHA256: hexSum(sha256.Sum256(b))})
 	}

@@ -219,8 +219,9 @@ type merger struct {
 	sorters []*sorter
 }
 
-// keepInMemory is the most a sorter that never spilled keeps in its arena for the merge;
-// more is spilled and the arena unmapped first (releaseArenas).
+// keepInMemory is the most a sorter that never spilled keeps in its arena for the merge
+// whatever the budget; more is kept only while the budget has room for it, else spilled
+// and the arena unmapped first (releaseArenas).
 const keepInMemory = 4 << 20
 
 // mergeSorters returns the merge of every run of every sorter. The caller closes the

@@ -1,8 +1,10 @@
 package archiver
 
 import (
+	"cmp"
 	"runtime"
 	"runtime/metrics"
+	"slices"
 )
 
 // outsideHeap is the part of a run's resident memory that neither the sort's arenas nor
@@ -53,6 +55,10 @@ func liveHeapBytes() int64 {
 	return int64(s[0].Value.Uint64())
 }
 
+// measureLiveHeap is liveHeapBytes but in tests, which set what the heap holds beside
+// the seal rather than depend on what the test process holds (export_test.go).
+var measureLiveHeap = liveHeapBytes
+
 // staleHeap is how far the live heap measured by the last collection may be behind before
 // the seal collects to measure it again: a forced collection costs a few milliseconds per
 // 10 MB live, and a seal of a small day (every test) should not pay it.
@@ -60,7 +66,7 @@ const staleHeap = 16 << 20
 
 // sortArenas returns the bytes the seal's sort gets (SortArenas) beside the heap live now.
 func (s *Sealer) sortArenas() int64 {
-	live := liveHeapBytes()
+	live := measureLiveHeap()
 	arenas := SortArenas(s.SortMemory, live)
 	_, working := SplitMemory(s.SortMemory)
 	s.Logger.Debug("sort memory", "sortMemory", s.SortMemory, "liveHeap", live, "sortArenas", arenas,
@@ -75,17 +81,60 @@ func (s *Sealer) reportSortMemory() {
 	}
 }
 
-// releaseArenas spills, in parallel, the last run of every sorter that spilled or holds
-// more than keepInMemory, and unmaps its arena: the merge then reads those runs from disk,
-// and the writer's heap, which grows with the organizations it commits, gets the memory
-// the arenas held instead of the budget counting both.
-func releaseArenas(sorters []*sorter) error {
+// heapPerOrg is the heap the writer keeps for each organization it commits until the day
+// is done: at most 2,200 bytes measured (TestSealHeapPerOrg), with room to spare.
+const heapPerOrg = 4 << 10
+
+// mergeRoom returns how many bytes of the budget the sorters may keep holding through the
+// merge: what is left once the heap live now, the part outside the heap, the heap's
+// working share (SplitMemory's, which the read had: the compressors, batches and run
+// buffers fit in it) and heapPerOrg for each of orgs organizations are counted. The heap's
+// soft limit is then the budget less what they keep (HeapLimit), which still leaves the
+// writer all of that.
+func (s *Sealer) mergeRoom(orgs int) int64 {
+	live := measureLiveHeap()
+	_, working := SplitMemory(s.SortMemory)
+	room := s.SortMemory - outsideHeap - live - working - heapPerOrg*int64(orgs)
+	s.Logger.Debug("merge memory", "sortMemory", s.SortMemory, "liveHeap", live, "organizations", orgs, "room", room)
+	return room
+}
+
+// releaseArenas decides, before the merge, which sorters keep their last run in their
+// arena and which spill it and unmap the arena, in parallel. A sorter that never spilled
+// and holds at most keepInMemory keeps it, as such a sorter touched only what it holds;
+// the others keep theirs, the largest first, while the records they hold fit in room
+// (mergeRoom), and give back the pages of their arenas the records do not use. Spilling a
+// last run that fits costs writing it and reading it back (345 MB at 1M events); one that
+// does not fit is spilled so that the writer's heap, which grows with the organizations
+// it commits, gets the memory its arena held instead of the budget counting both.
+func releaseArenas(sorters []*sorter, room int64) error {
+	keep := make([]bool, len(sorters))
+	for i, so := range sorters {
+		if so.s.Runs() == 0 && so.s.Held() <= keepInMemory {
+			keep[i] = true
+			room -= int64(so.s.Held())
+		}
+	}
+	order := make([]int, 0, len(sorters))
+	for i := range sorters {
+		if !keep[i] {
+			order = append(order, i)
+		}
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(sorters[b].s.Held(), sorters[a].s.Held()) })
+	for _, i := range order {
+		if held := int64(sorters[i].s.Held()); held <= room {
+			keep[i] = true
+			room -= held
+		}
+	}
 	errs := make(chan error, len(sorters))
 	n := 0
-	for _, so := range sorters {
-		if so.s.Runs() == 0 && so.s.Held() <= keepInMemory {
-			// Kept: a sorter that never spilled has touched only what it holds; the rest
-			// of its mapping costs address space, not memory.
+	for i, so := range sorters {
+		if keep[i] {
+			for _, b := range so.s.Spare() {
+				discardPages(b)
+			}
 			so.account(int64(so.s.Held()))
 			continue
 		}

@@ -343,21 +343,21 @@ func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory
 	if err := s.samePartition(ctx, day, part); err != nil {
 		return nil, err
 	}
-	for _, so := range sorters {
-		res.SpilledBytes += so.spilled()
-		res.Runs += so.runs()
-	}
 	res.Ignored = ignored
 	res.Skipped = counts.skipped
 	res.Input = counts.input()
 	res.QuarantineByWhy = counts.quarantined
 	res.ReadDuration = s.Now().Sub(start)
-	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
-
-	// The merge reads spilled runs: their arenas go back before it (memory.go).
-	if err := releaseArenas(sorters); err != nil {
+	// The merge reads the spilled runs and the records the budget lets the sorters keep;
+	// the others' arenas go back before it (memory.go).
+	if err := releaseArenas(sorters, s.mergeRoom(len(rt.orgs))); err != nil {
 		return nil, err
 	}
+	for _, so := range sorters {
+		res.SpilledBytes += so.spilled()
+		res.Runs += so.runs()
+	}
+	log.Debug("partition read", "lines", res.Input.Read, "runs", res.Runs, "spilled", res.SpilledBytes)
 	s.reportSortMemory()
 	w := &writer{s: s, day: day, rt: rt, only: only, res: res, counts: counts, log: log, work: work, start: start}
 	if err := w.run(ctx, sorters); err != nil {

@@ -1,9 +1,11 @@
 package archiver_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"io"
+	"maps"
 	"runtime"
 	"sync"
 	"testing"
@@ -29,10 +31,11 @@ func (p *arenaProbe) Create(ctx context.Context, key string, body io.Reader, siz
 	return p.Store.Create(ctx, key, body, size, sum, opt)
 }
 
-// TestMergeHoldsNoArena seals a day that spills: the merge reads the runs back from disk,
-// so the arenas they were sorted in (three quarters of export.sortMemory, 192 MiB by
-// default) are spilled and unmapped before it, and the writer's heap, which grows with
-// the organizations it commits, gets the budget they held.
+// TestMergeHoldsNoArena seals a day that spills within a budget that has no room for its
+// last runs beside the heap: the merge reads the runs back from disk, so the arenas they
+// were sorted in (three quarters of export.sortMemory, 192 MiB by default) are spilled
+// and unmapped before it, and the writer's heap, which grows with the organizations it
+// commits, gets the budget they held (TestMergeKeepsLastRunsThatFit: when it has room).
 func TestMergeHoldsNoArena(t *testing.T) {
 	logDir := generated(t, 20_000, 0)
 	f := newFixture(t, logDir)
@@ -56,7 +59,7 @@ func TestMergeHoldsNoArena(t *testing.T) {
 		t.Fatalf("%d bytes of arenas still mapped after the seal", left)
 	}
 	reliability.Record(t, "operations", "seal: sort arenas held during the merge", reliability.Kept,
-		"none once the day has spilled: the last in-memory run is spilled like the others and the arenas unmapped before the merge, so the writer's heap gets the budget they held (was three quarters of export.sortMemory)")
+		"none once the day has spilled and the budget has no room for the last runs beside the heap: they are spilled like the others and the arenas unmapped before the merge, so the writer's heap gets the budget they held (was three quarters of export.sortMemory)")
 }
 
 // scanProbe records the sort's arenas when the partition's scan starts: they are mapped
@@ -126,4 +129,53 @@ func TestSortArenas(t *testing.T) {
 				tt.budget/mib, tt.live/mib, arenas/mib, during/mib, merge/mib, tt.arenas/mib, tt.heapDuring/mib, tt.heapMerge/mib)
 		}
 	}
+}
+
+// TestMergeKeepsLastRunsThatFit seals a day whose one sorter spills once and holds a
+// last run that the budget has room for beside the writer's heap: that run stays in its
+// arena for the merge instead of being written out and read back. The same day sealed
+// beside a live heap that leaves no such room spills it, as before, and gives the arena
+// back; both seals export the same bytes. The live heap is set, not measured, so that
+// what the test process holds does not decide it.
+func TestMergeKeepsLastRunsThatFit(t *testing.T) {
+	// 80,000 events fill the one sorter's 32 MiB once and leave it about 9 MiB, which a
+	// 64 MiB budget has room for beside an empty heap (28 MiB) but not beside 40 MiB.
+	logDir := generated(t, 80_000, 0)
+	const budget = 64 << 20
+	seal := func(live int64) (*archiver.DayResult, int64, map[string][]byte) {
+		f := newFixture(t, logDir)
+		archiver.SetLiveHeap(t, live)
+		p := &arenaProbe{Store: f.store}
+		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+			TempDir: t.TempDir(), SortMemory: budget, Workers: 1, Now: fixedClock, Generator: "chatvault test",
+		}}
+		res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left := archiver.SortArenaBytes(); left != 0 {
+			t.Fatalf("%d bytes of arenas still mapped after the seal", left)
+		}
+		return res, p.most, f.exports(t, res)
+	}
+	kept, keptArena, keptExports := seal(0)
+	// 40 MiB live leaves the arena its 32 MiB (the least, minSortArenas) but no room
+	// for the last run beside the writer's heap.
+	spilt, spiltArena, spiltExports := seal(40 << 20)
+	t.Logf("room: %d runs, %d bytes spilled, %d bytes of arena held in the merge; no room: %d runs, %d bytes, %d",
+		kept.Runs, kept.SpilledBytes, keptArena, spilt.Runs, spilt.SpilledBytes, spiltArena)
+	if kept.Runs != 1 || spilt.Runs != 2 {
+		t.Fatalf("%d runs spilled with room for the last, %d without; want 1 and 2 (one spilled while reading, the last kept or spilled)", kept.Runs, spilt.Runs)
+	}
+	if keptArena == 0 || keptArena > budget/2 || spiltArena != 0 {
+		t.Fatalf("arenas held during the merge: %d bytes with room, %d without; want the last run's (0 < n <= %d) and 0", keptArena, spiltArena, budget/2)
+	}
+	if kept.SpilledBytes >= spilt.SpilledBytes {
+		t.Fatalf("%d bytes spilled with room for the last run, %d without: keeping it must spill less", kept.SpilledBytes, spilt.SpilledBytes)
+	}
+	if !maps.EqualFunc(keptExports, spiltExports, bytes.Equal) || len(keptExports) == 0 {
+		t.Fatal("the exports differ between the seal that kept its last run and the one that spilled it")
+	}
+	reliability.Record(t, "operations", "seal: the sort's last runs through the merge", reliability.Kept,
+		"kept in their arenas when export.sortMemory has room for them beside the live heap, the heap's working share and the writer's per-organization heap (a 1M-event day spills 4 runs, was 6 and 40% more bytes); spilled and unmapped when it has not; the exports are the same bytes")
 }

@@ -231,6 +231,22 @@ func (s *Sorter) Spilled() int64 { return s.spill }
 // exceeds the budget but for one record larger than the budget.
 func (s *Sorter) Held() int { return len(s.arena) + len(s.ents)*entryBytes }
 
+// Spare returns the parts of Options.Memory that the records held now leave unused: the
+// arena's tail and the index's. A caller that keeps the records for a merge after a spill
+// gives those pages back (they were touched by the runs before). None without
+// Options.Memory or after Release.
+func (s *Sorter) Spare() [][]byte {
+	mem := s.opt.Memory
+	if mem == nil || s.released || s.fixed == nil {
+		return nil
+	}
+	arena := mem[:s.maxArena]
+	if len(s.arena) > 0 && unsafe.SliceData(s.arena) == unsafe.SliceData(s.fixed) {
+		arena = mem[len(s.arena):s.maxArena] // else the records moved to the heap: all of it
+	}
+	return [][]byte{arena, mem[s.maxArena+len(s.ents)*entryBytes:]}
+}
+
 // spillRun sorts the records in memory and writes them as one run file.
 func (s *Sorter) spillRun() error {
 	s.Sort()

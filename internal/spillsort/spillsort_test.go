@@ -259,3 +259,43 @@ func TestReleaseLetsGoOfMemory(t *testing.T) {
 		}
 	}
 }
+
+// TestSpareIsWhatTheRecordsDoNotUse: after a spill, the records held again and the parts
+// Spare returns make up all of Options.Memory, and the records' bytes are outside them.
+func TestSpareIsWhatTheRecordsDoNotUse(t *testing.T) {
+	mem := make([]byte, 64<<10)
+	s := NewSorter(Options{TempDir: t.TempDir(), Memory: mem})
+	defer s.Close()
+	for i := range 1000 {
+		if err := s.Add(fmt.Appendf(nil, "key-%06d", i), bytes.Repeat([]byte{'v'}, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Runs() == 0 || s.Held() == 0 {
+		t.Fatalf("%d runs, %d bytes held: the test needs a spill and records after it", s.Runs(), s.Held())
+	}
+	spare := 0
+	for _, b := range s.Spare() {
+		spare += len(b)
+		for i := range b {
+			b[i] = 0 // as if the pages were given back
+		}
+	}
+	if s.Held()+spare != len(mem) {
+		t.Fatalf("%d bytes held and %d spare, want %d in all", s.Held(), spare, len(mem))
+	}
+	n := 0
+	err := s.Iterate(func(r Record) error {
+		if len(r.Value) != 100 || r.Value[0] != 'v' {
+			t.Fatalf("record %q: value overwritten", r.Key)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n != 1000 {
+		t.Fatalf("iterated %d records (%v), want 1000", n, err)
+	}
+	if s.Release() != nil || s.Spare() != nil {
+		t.Fatal("Spare after Release must be nothing")
+	}
+}

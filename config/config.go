@@ -454,6 +454,9 @@ func (c *Config) problems() []*Error {
 	if c.S3.PartSize < 5<<20 {
 		add("s3.partSize", "%s is below S3's minimum part size, 5MiB", FormatSize(c.S3.PartSize))
 	}
+	if c.S3.PartSize > 5<<30 { // S3 refuses larger parts; the store keeps four such buffers
+		add("s3.partSize", "%s is above S3's maximum part size, 5GiB", FormatSize(c.S3.PartSize))
+	}
 	if c.S3.PresignExpiry < time.Second || c.S3.PresignExpiry > 7*24*time.Hour {
 		add("s3.presignExpiry", "%s is not between 1s and 168h (7 days)", c.S3.PresignExpiry)
 	}

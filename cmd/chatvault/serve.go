@@ -109,6 +109,10 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("serve", err)
 	}
+	if _, err := os.Stat(e.cfg.Auth.TokensFile); errors.Is(err, os.ErrNotExist) {
+		// A typo in the path would otherwise show only as tokens=0 and 401s.
+		e.log.Warn("auth.tokensFile does not exist: no request is authorized until it is created (chatvault token create)", "file", e.cfg.Auth.TokensFile)
+	}
 	sched, err := e.cfg.Schedule.CronSchedule()
 	if err != nil {
 		return e.fail("serve", usagef("schedule.cron: %v", err))

@@ -49,6 +49,8 @@ func TestAlertRules(t *testing.T) {
 		{"a seal that quarantined records", "ChatvaultRecordsQuarantined fires for a day after the seal, from the store's accounting objects"},
 		{"the API failing: 5xx, serve down, the store's ledger unread",
 			"ChatvaultHTTP5xx, ChatvaultDown (up 0 or no target for 5 minutes) and ChatvaultLedgerUnread fire"},
+		{"a closed day without a partition, audit writes refused, a flood of bad tokens, a stored object that does not match",
+			"ChatvaultPartitionMissing, ChatvaultAuditNotWritten, ChatvaultUnauthenticatedFlood and ChatvaultStoredObjectMismatch fire on their failure and not before (no case had seen them fire)"},
 	} {
 		reliability.Record(t, "operations", r.what, reliability.Kept, r.detail+" (promtool test rules)")
 	}

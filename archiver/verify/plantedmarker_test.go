@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -52,8 +53,14 @@ func TestPlantedFreshMarkerRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// verify reports the marker (TestMarkerHidingOldDaysReported), and nothing else: no fork.
+	if len(rep.Problems) == 0 {
+		t.Error("verify after the refused seal: no problem, want the marker reported")
+	}
 	for _, p := range rep.Problems {
-		t.Errorf("verify after the refused seal: %s", p)
+		if !strings.Contains(p, archiver.LayoutKey) || strings.Contains(p, "fork") {
+			t.Errorf("verify after the refused seal: %s", p)
+		}
 	}
 	if t.Failed() {
 		return

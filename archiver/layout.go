@@ -198,6 +198,10 @@ func (sl *StoreLayout) SinceDay() Day {
 	return d
 }
 
+// ErrForgedLayout is returned (wrapped) when the store's layout marker contradicts what the
+// store holds (see head2Marked).
+var ErrForgedLayout = errors.New("layout marker does not match the store")
+
 // ErrUnknownLayout is returned (wrapped) for a store whose layout.json names a layout this
 // build does not know: a newer release wrote it, and this one must not write beside it.
 var ErrUnknownLayout = errors.New("store layout unknown to this build")

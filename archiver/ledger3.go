@@ -221,7 +221,7 @@ func (l Ledger) head3(ctx context.Context, org string, h headHint) (*StoredManif
 			return nil, err
 		}
 		if tip == "" && h.tip == "" {
-			return l.head2Marked(ctx, org, h)
+			return l.head2Marked(ctx, org, h, false)
 		}
 		if tip == "" {
 			tip = h.tip
@@ -232,12 +232,12 @@ func (l Ledger) head3(ctx context.Context, org string, h headHint) (*StoredManif
 		}
 		// The hinted head is gone (not this store's chain): look again, without the hint.
 	}
-	tip, err := l.findTip3(ctx, org)
+	tip, old, err := l.findTip3(ctx, org)
 	if err != nil {
 		return nil, err
 	}
 	if tip == "" {
-		return l.head2Marked(ctx, org, h)
+		return l.head2Marked(ctx, org, h, old)
 	}
 	return l.headFromTip(ctx, org, tip, headHint{})
 }
@@ -247,11 +247,16 @@ func (l Ledger) head3(ctx context.Context, org string, h headHint) (*StoredManif
 // once, whole (what is there was committed since), before head2.
 //
 // In a store sealed in layout 3 from its first day (its marker's since is FreshStoreSince)
-// no organization has a layout-2 chain: none, without looking.
-func (l Ledger) head2Marked(ctx context.Context, org string, h headHint) (*StoredManifest, error) {
-	old := headHint{}
+// no organization has a layout-2 chain: none, without probing. The marker is not signed,
+// though, and whoever can write to a store not upgraded yet could create it first: then
+// every organization's chain would start again at seq 1 beside its old one, a fork a
+// locking store keeps for good. So the first time a process finds an organization's d/
+// empty, the listing that found it so (findTip3) tells whether the organization has
+// old-layout keys, and Head fails with ErrForgedLayout when it has.
+func (l Ledger) head2Marked(ctx context.Context, org string, h headHint, old bool) (*StoredManifest, error) {
+	prev := headHint{}
 	if KeyLayout(h.key) == Layout2 {
-		old = headHint{seq: h.seq, key: h.key}
+		prev = headHint{seq: h.seq, key: h.key}
 	}
 	sl, err := l.StoreLayout(ctx)
 	if err != nil {
@@ -259,9 +264,13 @@ func (l Ledger) head2Marked(ctx context.Context, org string, h headHint) (*Store
 	}
 	var m *StoredManifest
 	if sl == nil || sl.SinceDay() != FreshStoreSince {
-		if m, err = l.head2(ctx, org, old); err != nil {
+		if m, err = l.head2(ctx, org, prev); err != nil {
 			return nil, err
 		}
+	} else if old {
+		return nil, fmt.Errorf("%s: %w: it says the store was sealed in layout 3 from its first day (since %s), but organization %s "+
+			"has an old-layout chain (%s): a marker created by someone with write access to the store? Sealing on it would start the "+
+			"chain again at seq 1", LayoutKey, ErrForgedLayout, sl.Since, org, chainPrefix(org))
 	}
 	if hk, ok := headHintKeyOf(l.Store, org); ok {
 		hint := headHint{layout3: true}
@@ -335,36 +344,45 @@ func lastManifestAfter(ctx context.Context, s Store, org, root, startAfter strin
 
 // findTip3 returns org's tip, the last manifest key under d/, "" when d/ holds none (see
 // head3). The listings are bounded by a year each.
-func (l Ledger) findTip3(ctx context.Context, org string) (string, error) {
+func (l Ledger) findTip3(ctx context.Context, org string) (tip string, old bool, err error) {
 	root := dayRoot3(org)
 	year := time.Now().UTC().Year()
 	// This year and anything after it (a clock behind the archive's days).
-	tip, err := lastManifestAfter(ctx, l.Store, org, root, fmt.Sprintf("%s%04d", root, year))
+	tip, err = lastManifestAfter(ctx, l.Store, org, root, fmt.Sprintf("%s%04d", root, year))
 	if err != nil || tip != "" {
-		return tip, err
+		return tip, false, err
 	}
+	// The first manifest key under d/ or, when d/ holds none, the first key after it:
+	// d/ sorts before the old layout's days/ and manifests/, so that the listing that
+	// finds d/ empty tells at no extra request whether the organization has an old chain
+	// (head2Marked).
 	var first string
-	err = l.Store.List(ctx, root, func(key string) error {
+	org3 := dayRoot3(org)[:len(dayRoot3(org))-len("d/")]
+	err = ListAfter(ctx, l.Store, org3, org3+"d", func(key string) error {
 		if _, _, ok := parseDayKey3(org, key); ok {
 			first = key
 			return ErrStopListing
 		}
-		return nil
+		if strings.HasPrefix(key, root) {
+			return nil
+		}
+		old = KeyLayout(key) == Layout2
+		return ErrStopListing
 	})
 	if err != nil && !errors.Is(err, ErrStopListing) {
-		return "", err
+		return "", false, err
 	}
 	if first == "" {
-		return "", nil
+		return "", old, nil
 	}
 	d, _, _ := parseDayKey3(org, first)
 	for y := year - 1; y >= d.Start().Year(); y-- {
 		tip, err := lastManifestAfter(ctx, l.Store, org, yearPrefix3(org, y), "")
 		if err != nil || tip != "" {
-			return tip, err
+			return tip, false, err
 		}
 	}
-	return "", nil
+	return "", false, nil
 }
 
 // ManifestAt reads org's manifest of revision rev of day, nil when there is none: at its

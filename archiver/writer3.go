@@ -90,7 +90,7 @@ func (l Ledger) headTip(ctx context.Context, org string) (*StoredManifest, strin
 			return head, v.tip, nil
 		}
 	}
-	tip, err := l.findTip3(ctx, org)
+	tip, _, err := l.findTip3(ctx, org)
 	return head, tip, err
 }
 

@@ -104,7 +104,7 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 		}
 	}
 	if opt.Org != "" && s.archiving != nil && !opt.days() {
-		if s.newestElsewhere, err = newestElsewhere(ctx, l, opt.Org, s.archiving); err != nil {
+		if s.newestElsewhere, err = newestElsewhere(ctx, l, opt.Org, s.archiving, rep); err != nil {
 			return err
 		}
 	}

@@ -143,9 +143,10 @@ func (s *state) checkCoverage(rep *Report) {
 // that day (with the accounting objects naming it) would pass. It is a lower bound (a
 // head is usually, not always, the newest day: a backlog run appends older days), so it
 // never reports what a verification of the whole store would not. It reads one listing of
-// accounting/, one of each organization's manifests and one manifest per organization; an
-// unreadable head is left to the verification of its own organization.
-func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archiving map[string]model.Organization) (archiver.Day, error) {
+// accounting/, one of each organization's manifests and one manifest per organization. An
+// unreadable head is a problem in rep: left out, it would lower the bound, and whoever
+// deleted org's newest day could make every other head unreadable to hide it.
+func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archiving map[string]model.Organization, rep *Report) (archiver.Day, error) {
 	var newest archiver.Day
 	note := func(d archiver.Day) {
 		if d.After(newest) {
@@ -166,7 +167,14 @@ func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archivi
 		}
 		// The head, in either layout (the ledger's lookup: a few requests, not a walk).
 		head, err := l.Head(ctx, id)
-		if err != nil || head == nil {
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return archiver.Day{}, ctx.Err()
+		case err != nil:
+			rep.problem("organization %s: its chain head does not read (%v): the store's newest sealed day, which organization %s's "+
+				"days are checked up to, is not known from it", id, err, org)
+			continue
+		case head == nil:
 			continue
 		}
 		d, err := archiver.ParseDay(head.Date)

@@ -11,6 +11,8 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/s3"
+	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -29,23 +31,48 @@ import (
 // witness is not written and the organization's day is not sealed (nothing committed)
 // until the object is removed; verify reports it.
 func TestPlantedHeadRefused(t *testing.T) {
-	for _, layout := range []int{archiver.Layout2, archiver.Layout3} {
-		t.Run(map[int]string{archiver.Layout2: "layout2", archiver.Layout3: "layout3"}[layout], func(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		layout int
+		minio  bool
+	}{
+		{"layout2", archiver.Layout2, false},
+		{"layout3", archiver.Layout3, false},
+		{"layout3 on MinIO with Object Lock", archiver.Layout3, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			layout := tc.layout
 			ctx := context.Background()
-			root := t.TempDir()
-			a := sealDays(t, newFSStore(t, root), root, 5, 0)
+			// fresh opens the store as a new process would: no head remembered.
+			var fresh func() archiver.Ledger
+			if tc.minio {
+				if testing.Short() {
+					t.Skip("MinIO (-short)")
+				}
+				srv := miniotest.Start(t)
+				bucket := srv.Bucket(t, true)
+				fresh = func() archiver.Ledger {
+					st, err := s3.NewStore(t.Context(), srv.Client(), bucket, "cv", s3.Options{})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return archiver.Ledger{Store: st}
+				}
+			} else {
+				root := t.TempDir()
+				fresh = func() archiver.Ledger {
+					s, err := fsstore.New(root)
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { s.Close() })
+					return archiver.Ledger{Store: s}
+				}
+			}
+			a := sealDays(t, fresh().Store, "", 5, 0)
 			a.layout = layout
 			for range 4 {
 				a.sealNext(t)
-			}
-			// A new process each time: no head remembered from before.
-			fresh := func() archiver.Ledger {
-				s, err := fsstore.New(root)
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { s.Close() })
-				return archiver.Ledger{Store: s}
 			}
 			old, err := fresh().Latest(ctx, acme, a.days[0])
 			if err != nil || old == nil || old.Seq != 1 {

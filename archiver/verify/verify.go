@@ -336,6 +336,9 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 		if err != nil {
 			rep.problem("%s: date: %v", key, err)
 		}
+		if err := ck.hiddenByMarker(ctx, l, key, day, rep); err != nil {
+			return ck, err
+		}
 		idx := indexKey(org, day, m)
 		for _, k := range namedKeys(idx, m) {
 			referenced[k] = true
@@ -367,6 +370,26 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 	ck.checkChain(nil, append(links, found...), rep)
 	reportUnreferenced(keys, referenced, rep)
 	return ck, ctx.Err()
+}
+
+// hiddenByMarker reports a manifest at an old-layout key (key) of a day at or after the
+// store's layout marker's since: readers look for such a day in layout 3 only, so the
+// API, export and status would say it was never sealed, and the scheduler would seal it
+// again. The writer never makes one (since is the first layout-3 seal's day, after every
+// layout-2 day); a marker created by someone with write access to the store could. The
+// marker is read once per verification.
+func (c *orgCheck) hiddenByMarker(ctx context.Context, l archiver.Ledger, key string, day archiver.Day, rep *Report) error {
+	if day.IsZero() || archiver.KeyLayout(key) != archiver.Layout2 {
+		return nil
+	}
+	sl, err := c.s.marker(ctx, l)
+	if err != nil || sl == nil || day.Before(sl.SinceDay()) {
+		return err
+	}
+	rep.problem("%s: a manifest of %s in the old layout, but the store's layout marker (%s) says layout 3 since %s: readers look for the day "+
+		"in layout 3 only and do not find it (a marker created, or recreated with an earlier since, by someone with write access to the store?)",
+		key, day, archiver.LayoutKey, sl.Since)
+	return nil
 }
 
 // indexKey is where m's day looks it up: its day index (a copy of the chain entry) in

@@ -164,3 +164,76 @@ func TestREADMECommandsParse(t *testing.T) {
 		t.Fatalf("checked only %d invocations: the README's pattern changed", checked)
 	}
 }
+
+var (
+	metricNameRE = regexp.MustCompile(`\bchatvault_[a-z0-9_]*[a-z0-9*]`)
+	alertNameRE  = regexp.MustCompile(`\bChatvault[A-Z][A-Za-z0-9]+`)
+	alertRuleRE  = regexp.MustCompile(`(?m)alert:\s*(Chatvault[A-Za-z0-9]+)`)
+)
+
+// TestREADMEMetricsAndAlertsExist: every chatvault_ series the README and docs/ name is
+// a name the code registers (a literal in a non-test Go file; a histogram's _bucket, _sum
+// and _count, and a family written `chatvault_export_tasks_*`, by their stem), and every
+// Chatvault… alert they name is a rule of deploy/prometheus.
+func TestREADMEMetricsAndAlertsExist(t *testing.T) {
+	var code strings.Builder
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		code.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := code.String()
+	rules, err := filepath.Glob("../../deploy/prometheus/*-alerts.yaml")
+	if err != nil || len(rules) == 0 {
+		t.Fatalf("no alert rules in deploy/prometheus (%v)", err)
+	}
+	alerts := map[string]bool{}
+	for _, f := range rules {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range alertRuleRE.FindAllStringSubmatch(string(b), -1) {
+			alerts[m[1]] = true
+		}
+	}
+	metrics := 0
+	for path, text := range readmeDocs(t) {
+		for _, name := range metricNameRE.FindAllString(text, -1) {
+			stem := name
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				stem = strings.TrimSuffix(stem, suf)
+			}
+			metrics++
+			if family, ok := strings.CutSuffix(stem, "*"); ok {
+				if !strings.Contains(src, `"`+family) {
+					t.Errorf("%s names the series %s: no metric of the code starts so", path, name)
+				}
+				continue
+			}
+			if !strings.Contains(src, `"`+stem+`"`) {
+				t.Errorf("%s names the series %s, which the code does not register", path, name)
+			}
+		}
+		for _, name := range alertNameRE.FindAllString(text, -1) {
+			if !alerts[name] {
+				t.Errorf("%s names the alert %s, which no rule of deploy/prometheus defines", path, name)
+			}
+		}
+	}
+	if metrics < 20 {
+		t.Fatalf("checked only %d series names: the README's pattern changed", metrics)
+	}
+}

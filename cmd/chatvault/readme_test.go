@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// The README and docs/ are what a newcomer copies from. These tests hold them to the code
+// the way TestCLIReference holds docs/cli.md: every test a claim names exists, and every
+// `chatvault CMD --flag` they show is a command and flags chatvault has.
+
+// readmeDocs returns the user documentation: README.md and docs/**/*.md, by path.
+func readmeDocs(t *testing.T) map[string]string {
+	t.Helper()
+	docs := map[string]string{}
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs["README.md"] = string(b)
+	err = filepath.WalkDir("../../docs", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".md") {
+			return err
+		}
+		b, err := os.ReadFile(path)
+		docs[strings.TrimPrefix(path, "../../")] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+var (
+	testFuncRE = regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]*)\(`)
+	// A test named in prose, and whether a -run pattern names it (then a prefix of the
+	// tests it selects is enough).
+	namedTestRE = regexp.MustCompile(`(-run[ =]['"]?\^?)?\b(Test[A-Z][A-Za-z0-9_]*)`)
+)
+
+// TestREADMENamedTestsExist: every TestXxx that the README or docs/ cite as evidence is a
+// test function of the repository (deploy/kubernetes, a module of its own, included), so a
+// renamed or deleted test cannot leave a claim pointing at nothing.
+func TestREADMENamedTestsExist(t *testing.T) {
+	have := map[string]bool{}
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		for _, m := range testFuncRE.FindAllStringSubmatch(string(b), -1) {
+			have[m[1]] = true
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(have) < 100 {
+		t.Fatalf("found only %d test functions: the walk is broken", len(have))
+	}
+	checked := 0
+	for path, text := range readmeDocs(t) {
+		for _, m := range namedTestRE.FindAllStringSubmatch(text, -1) {
+			name, pattern := m[2], m[1] != ""
+			checked++
+			if have[name] {
+				continue
+			}
+			if pattern && slices.ContainsFunc(keysOf(have), func(h string) bool { return strings.HasPrefix(h, name) }) {
+				continue
+			}
+			t.Errorf("%s names %s, which is no test function of the repository", path, name)
+		}
+	}
+	if checked < 100 {
+		t.Fatalf("checked only %d test names: the README's pattern changed", checked)
+	}
+}
+
+func keysOf(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+var (
+	fenceRE    = regexp.MustCompile("(?s)```[a-z]*\n(.*?)```")
+	codeSpanRE = regexp.MustCompile("`([^`]+)`")
+	// An invocation: chatvault (bin/chatvault, /usr/local/bin/chatvault) and a command, up to
+	// a shell separator, a comment or the end of the span.
+	invocationRE = regexp.MustCompile(`(?:^|[\s($="'])(?:[\w./-]*/)?chatvault ([a-z][a-z-]*)((?:[ \t]+[^\s|;&>)#<` + "`" + `]+)*)`)
+)
+
+// TestREADMECommandsParse: every `chatvault CMD …` of the README's and docs/'s code blocks
+// and code spans names a command chatvault has, a subcommand word it knows (token create,
+// keys rotate, completion fish), and only flags that command defines. Values are not
+// checked: the docs write placeholders (ID, D, FILE, …).
+func TestREADMECommandsParse(t *testing.T) {
+	cleanEnv(t)
+	root := (&cli{ctx: context.Background(), stdout: io.Discard, stderr: io.Discard}).root()
+	root.InitDefaultHelpCmd() // Find sees the help command only once it is added
+	checked := 0
+	for path, text := range readmeDocs(t) {
+		var snippets []string
+		for _, m := range fenceRE.FindAllStringSubmatch(text, -1) {
+			// A line continued with a backslash is one command.
+			snippets = append(snippets, strings.Split(strings.ReplaceAll(m[1], "\\\n", " "), "\n")...)
+		}
+		for _, m := range codeSpanRE.FindAllStringSubmatch(fenceRE.ReplaceAllString(text, ""), -1) {
+			snippets = append(snippets, strings.ReplaceAll(m[1], "\n", " "))
+		}
+		for _, s := range snippets {
+			for _, m := range invocationRE.FindAllStringSubmatch(s, -1) {
+				name, args := m[1], strings.Fields(m[2])
+				if slices.Contains([]string{"and", "binary", "out", "chatvault", "itself"}, name) {
+					continue // prose ("builds bin/chatvault and …"), cron's user field
+				}
+				checked++
+				cmd, _, err := root.Find([]string{name})
+				if err != nil || cmd == root {
+					t.Errorf("%s: %q: chatvault has no command %q", path, s, name)
+					continue
+				}
+				if len(cmd.ValidArgs) > 0 && len(args) > 0 && !strings.HasPrefix(args[0], "-") &&
+					!strings.ContainsAny(args[0], "…|[") && !slices.Contains(cmd.ValidArgs, args[0]) {
+					t.Errorf("%s: %q: %s has no subcommand %q (it knows %v)", path, s, name, args[0], cmd.ValidArgs)
+				}
+				for _, a := range args {
+					if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+						continue
+					}
+					flag := strings.Trim(strings.SplitN(a, "=", 2)[0], "[]()")
+					var ok bool
+					if long, isLong := strings.CutPrefix(flag, "--"); isLong {
+						ok = cmd.Flags().Lookup(long) != nil || (long == "help" || long == "version")
+					} else {
+						ok = len(flag) == 2 && cmd.Flags().ShorthandLookup(flag[1:]) != nil
+					}
+					if !ok {
+						t.Errorf("%s: %q: chatvault %s has no flag %s", path, s, name, flag)
+					}
+				}
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("checked only %d invocations: the README's pattern changed", checked)
+	}
+}
+
+var (
+	metricNameRE = regexp.MustCompile(`\bchatvault_[a-z0-9_]*[a-z0-9*]`)
+	alertNameRE  = regexp.MustCompile(`\bChatvault[A-Z][A-Za-z0-9]+`)
+	alertRuleRE  = regexp.MustCompile(`(?m)alert:\s*(Chatvault[A-Za-z0-9]+)`)
+)
+
+// TestREADMEMetricsAndAlertsExist: every chatvault_ series the README and docs/ name is
+// a name the code registers (a literal in a non-test Go file; a histogram's _bucket, _sum
+// and _count, and a family written `chatvault_export_tasks_*`, by their stem), and every
+// Chatvault… alert they name is a rule of deploy/prometheus.
+func TestREADMEMetricsAndAlertsExist(t *testing.T) {
+	var code strings.Builder
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		code.Write(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := code.String()
+	rules, err := filepath.Glob("../../deploy/prometheus/*-alerts.yaml")
+	if err != nil || len(rules) == 0 {
+		t.Fatalf("no alert rules in deploy/prometheus (%v)", err)
+	}
+	alerts := map[string]bool{}
+	for _, f := range rules {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range alertRuleRE.FindAllStringSubmatch(string(b), -1) {
+			alerts[m[1]] = true
+		}
+	}
+	metrics := 0
+	for path, text := range readmeDocs(t) {
+		for _, name := range metricNameRE.FindAllString(text, -1) {
+			stem := name
+			for _, suf := range []string{"_bucket", "_sum", "_count"} {
+				stem = strings.TrimSuffix(stem, suf)
+			}
+			metrics++
+			if family, ok := strings.CutSuffix(stem, "*"); ok {
+				if !strings.Contains(src, `"`+family) {
+					t.Errorf("%s names the series %s: no metric of the code starts so", path, name)
+				}
+				continue
+			}
+			if !strings.Contains(src, `"`+stem+`"`) {
+				t.Errorf("%s names the series %s, which the code does not register", path, name)
+			}
+		}
+		for _, name := range alertNameRE.FindAllString(text, -1) {
+			if !alerts[name] {
+				t.Errorf("%s names the alert %s, which no rule of deploy/prometheus defines", path, name)
+			}
+		}
+	}
+	if metrics < 20 {
+		t.Fatalf("checked only %d series names: the README's pattern changed", metrics)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -235,5 +236,93 @@ func TestREADMEMetricsAndAlertsExist(t *testing.T) {
 	}
 	if metrics < 20 {
 		t.Fatalf("checked only %d series names: the README's pattern changed", metrics)
+	}
+}
+
+var (
+	makeCallRE   = regexp.MustCompile(`(?:^|[\s;&(])make ([a-z][a-z-]*)`)
+	makeTargetRE = regexp.MustCompile(`(?m)^([a-z][a-z-]*):`)
+)
+
+// TestREADMEMakeTargetsExist: every `make TARGET` of the README's and docs/' code blocks and
+// code spans is a target of the Makefile.
+func TestREADMEMakeTargetsExist(t *testing.T) {
+	b, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]bool{}
+	for _, m := range makeTargetRE.FindAllStringSubmatch(string(b), -1) {
+		targets[m[1]] = true
+	}
+	checked := 0
+	for path, text := range readmeDocs(t) {
+		var code []string
+		for _, m := range fenceRE.FindAllStringSubmatch(text, -1) {
+			code = append(code, m[1])
+		}
+		for _, m := range codeSpanRE.FindAllStringSubmatch(fenceRE.ReplaceAllString(text, ""), -1) {
+			code = append(code, m[1])
+		}
+		for _, c := range code {
+			for _, m := range makeCallRE.FindAllStringSubmatch(c, -1) {
+				checked++
+				if !targets[m[1]] {
+					t.Errorf("%s: `make %s`: the Makefile has no target %s", path, m[1], m[1])
+				}
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d make commands: the README's pattern changed", checked)
+	}
+}
+
+// repoPathRE: a path of the repository as the docs write one, in a code span or a link.
+var repoPathRE = regexp.MustCompile("(?:^|[\\s`(\\[])((?:deploy|scripts|docs|archiver|cmd|internal|config|model|testdata|\\.ci)/[A-Za-z0-9_./*-]*)")
+
+// TestREADMEPathsExist: every file or folder of the repository the README and docs/ name
+// (deploy/…, scripts/…, archiver/…; a glob matches one) exists; `testdata/fuzz/` stands
+// for each package's.
+// A Go identifier after a package path (internal/fastzip.Writer) names the package.
+func TestREADMEPathsExist(t *testing.T) {
+	var all []string
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == ".git" {
+			return filepath.SkipDir
+		}
+		all = append(all, strings.TrimPrefix(filepath.ToSlash(path), "../../"))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exists := func(p string) bool {
+		p = strings.TrimSuffix(p, "/")
+		for _, a := range all {
+			if ok, _ := pathpkg.Match(p, a); ok || (strings.HasPrefix(p, "testdata/") && strings.HasSuffix(a, "/"+p)) {
+				return true
+			}
+		}
+		return false
+	}
+	checked := 0
+	for path, text := range readmeDocs(t) {
+		for _, m := range repoPathRE.FindAllStringSubmatch(text, -1) {
+			p := strings.TrimRight(m[1], ".,;:")
+			if i := strings.LastIndex(p, "."); i > 0 && i+1 < len(p) && p[i+1] >= 'A' && p[i+1] <= 'Z' {
+				p = p[:i] // a package and one of its identifiers
+			}
+			checked++
+			if !exists(p) {
+				t.Errorf("%s names %s, which the repository does not have", path, p)
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("checked only %d paths: the README's pattern changed", checked)
 	}
 }

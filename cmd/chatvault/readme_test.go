@@ -40,6 +40,51 @@ func readmeDocs(t *testing.T) map[string]string {
 	return docs
 }
 
+// repoFiles lists the repository's files and folders, relative to its root, as a fresh
+// clone has them: without .git and the top-level outputs .gitignore names (/archive/, /bin/,
+// tokens.json…), which a working copy may hold in any number.
+func repoFiles(t *testing.T) []string {
+	t.Helper()
+	ignored := map[string]bool{".git": true}
+	if b, err := os.ReadFile("../../.gitignore"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "/"); ok {
+				ignored[strings.TrimSuffix(name, "/")] = true
+			}
+		}
+	}
+	var all []string
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(filepath.ToSlash(path), "../../")
+		if ignored[rel] || d.Name() == ".git" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel != "../.." {
+			all = append(all, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+func readRepoFile(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../..", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 var (
 	testFuncRE = regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]*)\(`)
 	// A test named in prose, and whether a -run pattern names it (then a prefix of the
@@ -52,24 +97,12 @@ var (
 // renamed or deleted test cannot leave a claim pointing at nothing.
 func TestREADMENamedTestsExist(t *testing.T) {
 	have := map[string]bool{}
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, f := range repoFiles(t) {
+		if strings.HasSuffix(f, "_test.go") && !strings.Contains(f, "/testdata/") {
+			for _, m := range testFuncRE.FindAllStringSubmatch(readRepoFile(t, f), -1) {
+				have[m[1]] = true
+			}
 		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		for _, m := range testFuncRE.FindAllStringSubmatch(string(b), -1) {
-			have[m[1]] = true
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(have) < 100 {
 		t.Fatalf("found only %d test functions: the walk is broken", len(have))
@@ -178,22 +211,10 @@ var (
 // Chatvault… alert they name is a rule of deploy/prometheus.
 func TestREADMEMetricsAndAlertsExist(t *testing.T) {
 	var code strings.Builder
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, f := range repoFiles(t) {
+		if strings.HasSuffix(f, ".go") && !strings.HasSuffix(f, "_test.go") && !strings.Contains(f, "/testdata/") {
+			code.WriteString(readRepoFile(t, f))
 		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		code.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	src := code.String()
 	rules, err := filepath.Glob("../../deploy/prometheus/*-alerts.yaml")
@@ -286,20 +307,7 @@ var repoPathRE = regexp.MustCompile("(?:^|[\\s`(\\[])((?:deploy|scripts|docs|arc
 // for each package's.
 // A Go identifier after a package path (internal/fastzip.Writer) names the package.
 func TestREADMEPathsExist(t *testing.T) {
-	var all []string
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".git" {
-			return filepath.SkipDir
-		}
-		all = append(all, strings.TrimPrefix(filepath.ToSlash(path), "../../"))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	all := repoFiles(t)
 	exists := func(p string) bool {
 		p = strings.TrimSuffix(p, "/")
 		for _, a := range all {

@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	pathpkg "path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -39,6 +40,51 @@ func readmeDocs(t *testing.T) map[string]string {
 	return docs
 }
 
+// repoFiles lists the repository's files and folders, relative to its root, as a fresh
+// clone has them: without .git and the top-level outputs .gitignore names (/archive/, /bin/,
+// tokens.json…), which a working copy may hold in any number.
+func repoFiles(t *testing.T) []string {
+	t.Helper()
+	ignored := map[string]bool{".git": true}
+	if b, err := os.ReadFile("../../.gitignore"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if name, ok := strings.CutPrefix(strings.TrimSpace(line), "/"); ok {
+				ignored[strings.TrimSuffix(name, "/")] = true
+			}
+		}
+	}
+	var all []string
+	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(filepath.ToSlash(path), "../../")
+		if ignored[rel] || d.Name() == ".git" {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if rel != "../.." {
+			all = append(all, rel)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return all
+}
+
+func readRepoFile(t *testing.T, rel string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../..", rel))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
 var (
 	testFuncRE = regexp.MustCompile(`(?m)^func (Test[A-Za-z0-9_]*)\(`)
 	// A test named in prose, and whether a -run pattern names it (then a prefix of the
@@ -51,24 +97,12 @@ var (
 // renamed or deleted test cannot leave a claim pointing at nothing.
 func TestREADMENamedTestsExist(t *testing.T) {
 	have := map[string]bool{}
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, f := range repoFiles(t) {
+		if strings.HasSuffix(f, "_test.go") && !strings.Contains(f, "/testdata/") {
+			for _, m := range testFuncRE.FindAllStringSubmatch(readRepoFile(t, f), -1) {
+				have[m[1]] = true
+			}
 		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		for _, m := range testFuncRE.FindAllStringSubmatch(string(b), -1) {
-			have[m[1]] = true
-		}
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(have) < 100 {
 		t.Fatalf("found only %d test functions: the walk is broken", len(have))
@@ -177,22 +211,10 @@ var (
 // Chatvault… alert they name is a rule of deploy/prometheus.
 func TestREADMEMetricsAndAlertsExist(t *testing.T) {
 	var code strings.Builder
-	err := filepath.WalkDir("../..", func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
+	for _, f := range repoFiles(t) {
+		if strings.HasSuffix(f, ".go") && !strings.HasSuffix(f, "_test.go") && !strings.Contains(f, "/testdata/") {
+			code.WriteString(readRepoFile(t, f))
 		}
-		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
-			return nil
-		}
-		b, err := os.ReadFile(path)
-		code.Write(b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	src := code.String()
 	rules, err := filepath.Glob("../../deploy/prometheus/*-alerts.yaml")
@@ -235,5 +257,80 @@ func TestREADMEMetricsAndAlertsExist(t *testing.T) {
 	}
 	if metrics < 20 {
 		t.Fatalf("checked only %d series names: the README's pattern changed", metrics)
+	}
+}
+
+var (
+	makeCallRE   = regexp.MustCompile(`(?:^|[\s;&(])make ([a-z][a-z-]*)`)
+	makeTargetRE = regexp.MustCompile(`(?m)^([a-z][a-z-]*):`)
+)
+
+// TestREADMEMakeTargetsExist: every `make TARGET` of the README's and docs/' code blocks and
+// code spans is a target of the Makefile.
+func TestREADMEMakeTargetsExist(t *testing.T) {
+	b, err := os.ReadFile("../../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	targets := map[string]bool{}
+	for _, m := range makeTargetRE.FindAllStringSubmatch(string(b), -1) {
+		targets[m[1]] = true
+	}
+	checked := 0
+	for path, text := range readmeDocs(t) {
+		var code []string
+		for _, m := range fenceRE.FindAllStringSubmatch(text, -1) {
+			code = append(code, m[1])
+		}
+		for _, m := range codeSpanRE.FindAllStringSubmatch(fenceRE.ReplaceAllString(text, ""), -1) {
+			code = append(code, m[1])
+		}
+		for _, c := range code {
+			for _, m := range makeCallRE.FindAllStringSubmatch(c, -1) {
+				checked++
+				if !targets[m[1]] {
+					t.Errorf("%s: `make %s`: the Makefile has no target %s", path, m[1], m[1])
+				}
+			}
+		}
+	}
+	if checked < 5 {
+		t.Fatalf("checked only %d make commands: the README's pattern changed", checked)
+	}
+}
+
+// repoPathRE: a path of the repository as the docs write one, in a code span or a link.
+var repoPathRE = regexp.MustCompile("(?:^|[\\s`(\\[])((?:deploy|scripts|docs|archiver|cmd|internal|config|model|testdata|\\.ci)/[A-Za-z0-9_./*-]*)")
+
+// TestREADMEPathsExist: every file or folder of the repository the README and docs/ name
+// (deploy/…, scripts/…, archiver/…; a glob matches one) exists; `testdata/fuzz/` stands
+// for each package's.
+// A Go identifier after a package path (internal/fastzip.Writer) names the package.
+func TestREADMEPathsExist(t *testing.T) {
+	all := repoFiles(t)
+	exists := func(p string) bool {
+		p = strings.TrimSuffix(p, "/")
+		for _, a := range all {
+			if ok, _ := pathpkg.Match(p, a); ok || (strings.HasPrefix(p, "testdata/") && strings.HasSuffix(a, "/"+p)) {
+				return true
+			}
+		}
+		return false
+	}
+	checked := 0
+	for path, text := range readmeDocs(t) {
+		for _, m := range repoPathRE.FindAllStringSubmatch(text, -1) {
+			p := strings.TrimRight(m[1], ".,;:")
+			if i := strings.LastIndex(p, "."); i > 0 && i+1 < len(p) && p[i+1] >= 'A' && p[i+1] <= 'Z' {
+				p = p[:i] // a package and one of its identifiers
+			}
+			checked++
+			if !exists(p) {
+				t.Errorf("%s names %s, which the repository does not have", path, p)
+			}
+		}
+	}
+	if checked < 30 {
+		t.Fatalf("checked only %d paths: the README's pattern changed", checked)
 	}
 }

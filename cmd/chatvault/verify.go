@@ -93,6 +93,10 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if opt.TrustedKeys, err = e.trustedKeys(pkFile); err != nil {
 		return e.fail("verify", err)
 	}
+	if opt.Incremental && len(opt.TrustedKeys) == 0 {
+		// A configuration mistake (exit 2), not a problem found in the archive (exit 1).
+		return e.fail("verify", usagef("--incremental reads the newest signed checkpoint: give the trusted public key (--public-key FILE or signing.publicKeyFile)"))
+	}
 	// The directory says which organizations archive since when: verify checks each one's
 	// days against it, so it is read like run reads it, and a missing one is an error.
 	dirBytes, err := e.readDirectory()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -167,6 +168,10 @@ func readPublicKeys(path string) ([]ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A block that does not decode (a key cut short when pasted, an end line lost) is
+	// skipped by pem.Decode: the keys around it would be trusted in silence, and what the
+	// lost key signed reported as forged. Every block that begins must decode.
+	begun := bytes.Count(b, []byte("-----BEGIN "))
 	var keys []ed25519.PublicKey
 	for {
 		var block *pem.Block
@@ -174,6 +179,7 @@ func readPublicKeys(path string) ([]ed25519.PublicKey, error) {
 		if block == nil {
 			break
 		}
+		begun--
 		if block.Type != "PUBLIC KEY" {
 			return nil, fmt.Errorf("%s: a %q block: give public keys only (chatvault keys public prints one)", path, block.Type)
 		}
@@ -186,6 +192,9 @@ func readPublicKeys(path string) ([]ed25519.PublicKey, error) {
 			return nil, fmt.Errorf("%s: not an Ed25519 public key", path)
 		}
 		keys = append(keys, pub)
+	}
+	if begun > 0 {
+		return nil, fmt.Errorf("%s: %d PEM block(s) do not decode (a key cut short, or a line lost?): give the whole public keys", path, begun)
 	}
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%s: no PEM public key", path)

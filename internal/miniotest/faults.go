@@ -26,10 +26,18 @@ const (
 	// Cut reads half of the request's body, or forwards the request and sends half of the
 	// response's body, then drops the connection.
 	Cut
+	// Lost forwards the request, so MinIO does what it asks, then drops the connection
+	// before a byte of the answer: the client cannot tell whether it happened.
+	Lost
+	// Internal answers 500 InternalError without forwarding.
+	Internal
+	// Skewed answers 403 RequestTimeTooSkewed without forwarding, as S3 does to a client
+	// whose clock is more than 15 minutes off.
+	Skewed
 )
 
 func (f Fault) String() string {
-	return [...]string{"pass", "503", "slow", "cut"}[f]
+	return [...]string{"pass", "503", "slow", "cut", "lost", "500", "skewed"}[f]
 }
 
 // SlowDelay is how long a Slow fault holds a request.
@@ -65,6 +73,19 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)
 			return
+		case Internal, Skewed:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			status, code := http.StatusInternalServerError, "InternalError"
+			if f == Skewed {
+				status, code = http.StatusForbidden, "RequestTimeTooSkewed"
+			}
+			w.WriteHeader(status)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>injected fault</Message></Error>`)
+			return
+		case Lost:
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler) // drops the connection: the answer is lost
 		case Slow:
 			select {
 			case <-time.After(SlowDelay):

@@ -2,8 +2,8 @@ package s3_test
 
 import (
 	"bytes"
-	"errors"
 	"crypto/sha256"
+	"errors"
 	"io"
 	"net/http"
 	"strings"

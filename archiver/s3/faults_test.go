@@ -147,7 +147,9 @@ func TestListThroughCutAnswers(t *testing.T) {
 
 // TestLostAnswers lets MinIO carry out a create, then drops the connection before its
 // answer: the retry's conditional write finds the object there, and Create must tell
-// that it holds the same bytes (its own write) and succeed, not fail the seal.
+// that it holds the same bytes (its own write) and succeed, not fail the seal. For a
+// multipart upload the 412 is followed by the upload's abort, which AWS S3 answers 404
+// NoSuchUpload once the lost Complete has created the object: that failed the create before.
 func TestLostAnswers(t *testing.T) {
 	srv := miniotest.Start(t)
 	proxy := srv.NewFaultProxy(t)
@@ -161,22 +163,32 @@ func TestLostAnswers(t *testing.T) {
 		size int
 		// lose reports whether r is the request whose answer is lost.
 		lose func(r *http.Request) bool
+		// goneUpload answers every abort after the lost answer 404 NoSuchUpload.
+		goneUpload bool
 	}{
 		{"PutObject", 10000, func(r *http.Request) bool {
 			return r.Method == http.MethodPut && !r.URL.Query().Has("uploadId")
-		}},
+		}, false},
 		{"CompleteMultipartUpload", 2*s3.MinPartSize + 1, func(r *http.Request) bool {
 			return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
-		}},
+		}, false},
+		// AWS S3 answers the abort of the upload the lost answer completed with 404
+		// NoSuchUpload (MinIO accepts it): before, that failed the create, and the seal.
+		{"CompleteMultipartUpload, its abort answered NoSuchUpload", 2*s3.MinPartSize + 1, func(r *http.Request) bool {
+			return r.Method == http.MethodPost && r.URL.Query().Has("uploadId")
+		}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			key := "lost/" + tc.name
+			key := "lost/" + strings.ReplaceAll(strings.ReplaceAll(tc.name, ",", ""), " ", "-")
 			data := bytes.Repeat([]byte("a"), tc.size)
 			lost := false
 			proxy.SetFaults(func(r *http.Request) miniotest.Fault {
 				if !lost && tc.lose(r) {
 					lost = true
 					return miniotest.Lost
+				}
+				if lost && tc.goneUpload && r.Method == http.MethodDelete && r.URL.Query().Has("uploadId") {
+					return miniotest.NoSuchUpload
 				}
 				return miniotest.Pass
 			})

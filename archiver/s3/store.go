@@ -287,8 +287,11 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 		break
 	}
 	if httpStatus(err) == http.StatusPreconditionFailed {
-		// The parts stay until aborted, even though the object was not created.
-		if aerr := abort(); aerr != nil {
+		// The parts stay until aborted, even though the object was not created. Unless
+		// this upload created it: a retry of a Complete whose answer was lost finds its
+		// own object (412), and AWS S3 answers the abort of the completed upload 404
+		// NoSuchUpload. Either way the upload is gone; compareExisting decides.
+		if aerr := abort(); aerr != nil && errorCode(aerr) != "NoSuchUpload" {
 			return "", aerr
 		}
 		return s.compareExisting(ctx, key, sum, opt)

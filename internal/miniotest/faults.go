@@ -34,10 +34,13 @@ const (
 	// Skewed answers 403 RequestTimeTooSkewed without forwarding, as S3 does to a client
 	// whose clock is more than 15 minutes off.
 	Skewed
+	// NoSuchUpload answers 404 NoSuchUpload without forwarding, as AWS S3 answers a
+	// request on a multipart upload already completed (MinIO accepts the abort of one).
+	NoSuchUpload
 )
 
 func (f Fault) String() string {
-	return [...]string{"pass", "503", "slow", "cut", "lost", "500", "skewed"}[f]
+	return [...]string{"pass", "503", "slow", "cut", "lost", "500", "skewed", "nosuchupload"}[f]
 }
 
 // SlowDelay is how long a Slow fault holds a request.
@@ -73,12 +76,15 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)
 			return
-		case Internal, Skewed:
+		case Internal, Skewed, NoSuchUpload:
 			_, _ = io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/xml")
 			status, code := http.StatusInternalServerError, "InternalError"
-			if f == Skewed {
+			switch f {
+			case Skewed:
 				status, code = http.StatusForbidden, "RequestTimeTooSkewed"
+			case NoSuchUpload:
+				status, code = http.StatusNotFound, "NoSuchUpload"
 			}
 			w.WriteHeader(status)
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>injected fault</Message></Error>`)

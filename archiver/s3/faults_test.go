@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/s3"
@@ -229,5 +230,39 @@ func TestLostAnswers(t *testing.T) {
 			reliability.Record(t, "fault", "S3 store: a create carried out but its answer lost ("+tc.name+")", reliability.Recovered,
 				"the retry finds the object: the same SHA-256 is taken as the create's own write; other bytes are a conflict")
 		})
+	}
+}
+
+// TestClockSkewFromAnswers shows the store's clock skew from its answers' Date headers:
+// the S3 SDK corrects its signatures for a skewed host, so this is what lets the lease
+// (scheduler.StoreClock) refuse a host whose clock is off.
+func TestClockSkewFromAnswers(t *testing.T) {
+	srv := miniotest.Start(t)
+	proxy := srv.NewFaultProxy(t)
+	bucket := srv.Bucket(t, true)
+	s, err := s3.NewStore(t.Context(), srv.ClientFor(proxy.URL), bucket, "p", s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := s.ClockSkew(); ok {
+		t.Fatal("a skew before any answer with a Date header was read")
+	}
+	for _, off := range []time.Duration{0, 5 * time.Minute, -5 * time.Minute} {
+		proxy.SetDateOffset(off)
+		key := "skew/" + off.String()
+		if err := s.Create(t.Context(), key, strings.NewReader(key), int64(len(key)), sha256.Sum256([]byte(key)), archiver.CreateOptions{}); err != nil {
+			t.Fatalf("Create with S3's clock %v off: %v", off, err)
+		}
+		for _, op := range []string{"create", "list"} {
+			if op == "list" {
+				if err := s.List(t.Context(), "skew/", func(string) error { return nil }); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// The Date header has whole seconds, and the answer took some time.
+			if skew, ok := s.ClockSkew(); !ok || (skew-off).Abs() > 3*time.Second {
+				t.Errorf("after a %s with S3's clock %v off: ClockSkew = %v, %v", op, off, skew, ok)
+			}
+		}
 	}
 }

@@ -54,6 +54,8 @@ type FaultProxy struct {
 	mu     sync.Mutex
 	decide func(r *http.Request) Fault
 	counts map[Fault]int
+	// dateOffset is added to every answer's Date header (SetDateOffset).
+	dateOffset time.Duration
 }
 
 // NewFaultProxy starts a proxy to s, closed when t's test ends. Until SetFaults is called
@@ -65,6 +67,15 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 	}
 	p := &FaultProxy{counts: map[Fault]int{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p.mu.Lock()
+		off := p.dateOffset
+		p.mu.Unlock()
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil && off != 0 {
+			resp.Header.Set("Date", d.Add(off).UTC().Format(http.TimeFormat))
+		}
+		return nil
+	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := p.fault(r)
 		switch f {
@@ -126,6 +137,14 @@ func (p *FaultProxy) SetFaults(decide func(r *http.Request) Fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.decide = decide
+}
+
+// SetDateOffset moves the Date header of every later answer by d, as from a server whose
+// clock is d ahead of this host's (or this host's clock d behind).
+func (p *FaultProxy) SetDateOffset(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dateOffset = d
 }
 
 // Count returns how many requests got fault f.

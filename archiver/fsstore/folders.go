@@ -28,6 +28,9 @@ func (s *Store) ListFolders(ctx context.Context, prefix string, fn func(name str
 	if err := checkTemp(dir); err != nil {
 		return fmt.Errorf("fsstore: list folders: %w", err)
 	}
+	if err := s.checkHome(); err != nil {
+		return fmt.Errorf("fsstore: list folders of %s: %w", prefix, err)
+	}
 	sub, err := s.root.OpenRoot(filepath.FromSlash(dir))
 	if notExist(err) {
 		return nil

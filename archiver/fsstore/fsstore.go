@@ -94,6 +94,9 @@ func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int
 	if s.readOnly {
 		return fmt.Errorf("fsstore: create %s: %w", key, ErrReadOnly)
 	}
+	if err := s.checkHome(); err != nil {
+		return fmt.Errorf("fsstore: create %s: %w", key, err)
+	}
 	if err := s.create(ctx, key, body, size, sum); err != nil {
 		return fmt.Errorf("fsstore: create %s: %w", key, err)
 	}
@@ -304,6 +307,12 @@ func (s *Store) Open(ctx context.Context, key string) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("fsstore: open %s: %w", key, err)
 	}
 	f, err := s.open(key)
+	if errors.Is(err, errFolder) || errors.Is(err, archiver.ErrNotFound) {
+		// Not found in a folder that is no longer the store's is not "not stored".
+		if herr := s.checkHome(); herr != nil {
+			return nil, fmt.Errorf("fsstore: open %s: %w", key, herr)
+		}
+	}
 	if errors.Is(err, errFolder) {
 		return nil, fmt.Errorf("fsstore: open %s: %w: %w", key, archiver.ErrNotFound, err)
 	}
@@ -367,6 +376,9 @@ func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn fun
 		if err := checkTemp(dir); err != nil {
 			return fmt.Errorf("fsstore: list: %w", err)
 		}
+	}
+	if err := s.checkHome(); err != nil {
+		return fmt.Errorf("fsstore: list %s: %w", prefix, err)
 	}
 	return s.walk(ctx, dir, prefix, startAfter, fn)
 }
@@ -575,6 +587,9 @@ var _ archiver.Deleter = (*Store)(nil)
 func (s *Store) Delete(ctx context.Context, key string) error {
 	if s.readOnly {
 		return fmt.Errorf("fsstore: delete %s: %w", key, ErrReadOnly)
+	}
+	if err := s.checkHome(); err != nil {
+		return fmt.Errorf("fsstore: delete %s: %w", key, err)
 	}
 	if err := checkKey(key); err != nil {
 		return fmt.Errorf("fsstore: delete %s: %w", key, err)

@@ -91,6 +91,9 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 			err = errors.Join(err, o.Abort())
 		}
 	}()
+	if err := o.s.checkHome(); err != nil {
+		return err
+	}
 	if err := checkKey(key); err != nil {
 		return err
 	}

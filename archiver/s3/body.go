@@ -24,7 +24,11 @@ func getObject(ctx context.Context, client *awss3.Client, bucket, key string, et
 	if err != nil {
 		return nil, err
 	}
-	return &resumingBody{ctx: ctx, client: client, bucket: bucket, key: key, etag: out.ETag, body: out.Body}, nil
+	size := int64(-1)
+	if out.ContentLength != nil && out.ContentRange == nil {
+		size = *out.ContentLength
+	}
+	return &resumingBody{ctx: ctx, client: client, bucket: bucket, key: key, etag: out.ETag, body: out.Body, size: size}, nil
 }
 
 type resumingBody struct {
@@ -35,6 +39,7 @@ type resumingBody struct {
 	versionID   *string // the version read, when one was asked for
 	body        io.ReadCloser
 	off         int64
+	size        int64 // the object's size, from the first answer; -1 when unknown
 	resumes     int
 }
 
@@ -61,12 +66,40 @@ func (b *resumingBody) Read(p []byte) (int, error) {
 			IfMatch:   b.etag,
 			Range:     aws.String(fmt.Sprintf("bytes=%d-", b.off)),
 		})
+		if gerr == nil {
+			gerr = b.checkRange(out.ContentRange)
+			if gerr != nil {
+				out.Body.Close()
+			}
+		}
 		if gerr != nil {
 			b.body = errBody{err}
 			return 0, errors.Join(err, fmt.Errorf("resume at byte %d: %w", b.off, gerr))
 		}
 		b.body = out.Body
 	}
+}
+
+// checkRange checks a resumed answer's Content-Range: it must run from the byte the read
+// stopped at to the object's end. A server or caching proxy may ignore Range and send the
+// whole object with a 200 (RFC 9110 allows it), or send another range; appending that body
+// to what was read would return the object's start twice, or a torn one, without an error.
+func (b *resumingBody) checkRange(cr *string) error {
+	if cr == nil {
+		return errors.New("the server ignored the range (no Content-Range in its answer): the rest of the object cannot be read")
+	}
+	var from, to, size int64
+	if _, err := fmt.Sscanf(*cr, "bytes %d-%d/%d", &from, &to, &size); err != nil {
+		return fmt.Errorf("unreadable Content-Range %q: %w", *cr, err)
+	}
+	if from != b.off || to != size-1 || (b.size >= 0 && size != b.size) {
+		want := "*"
+		if b.size >= 0 {
+			want = fmt.Sprint(b.size)
+		}
+		return fmt.Errorf("the server answered Content-Range %q, not bytes %d-(end)/%s", *cr, b.off, want)
+	}
+	return nil
 }
 
 func (b *resumingBody) Close() error { return b.body.Close() }

@@ -82,6 +82,8 @@ type Store struct {
 	// so memory stays within PartSize x Concurrency however many objects are created at
 	// once. A nil entry is a buffer not allocated yet.
 	bufs chan []byte
+	// clock is the skew between S3's clock and this host's, from S3's answers (clock.go).
+	clock storeClock
 }
 
 // NewStore returns the store in bucket below prefix. It asks the bucket once whether Object
@@ -223,6 +225,7 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 	if err != nil {
 		return "", fmt.Errorf("s3: put object %s: %w", key, err)
 	}
+	s.clock.observe(out.ResultMetadata)
 	return versionOf(out.VersionId), nil
 }
 
@@ -287,8 +290,11 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 		break
 	}
 	if httpStatus(err) == http.StatusPreconditionFailed {
-		// The parts stay until aborted, even though the object was not created.
-		if aerr := abort(); aerr != nil {
+		// The parts stay until aborted, even though the object was not created. Unless
+		// this upload created it: a retry of a Complete whose answer was lost finds its
+		// own object (412), and AWS S3 answers the abort of the completed upload 404
+		// NoSuchUpload. Either way the upload is gone; compareExisting decides.
+		if aerr := abort(); aerr != nil && errorCode(aerr) != "NoSuchUpload" {
 			return "", aerr
 		}
 		return s.compareExisting(ctx, key, sum, opt)
@@ -408,6 +414,7 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 	if err != nil {
 		return "", fmt.Errorf("s3: put object %s: exists, and head object failed: %w", key, err)
 	}
+	s.clock.observe(out.ResultMetadata)
 	var stored string
 	for k, v := range out.Metadata {
 		if strings.EqualFold(k, sumMeta) {
@@ -476,6 +483,7 @@ func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn fun
 		if err != nil {
 			return fmt.Errorf("s3: list objects %s: %w", prefix, err)
 		}
+		s.clock.observe(page.ResultMetadata)
 		for _, o := range page.Contents {
 			if err := fn(strings.TrimPrefix(aws.ToString(o.Key), s.prefix)); err != nil {
 				return err

@@ -88,6 +88,11 @@ func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
 
 func (l *Lease) link(ctx context.Context, seq int64, expires time.Time, released ...bool) error {
 	link := leaseLink{Seq: seq, Holder: l.Holder, Expires: expires.UTC(), Released: len(released) > 0 && released[0]}
+	if !link.Released {
+		if err := l.checkClock(); err != nil { // lease_skew.go
+			return err
+		}
+	}
 	b, _ := json.Marshal(link)
 	key := l.linkKey(seq) // lease_epochs.go
 	err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})

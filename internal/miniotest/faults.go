@@ -26,10 +26,21 @@ const (
 	// Cut reads half of the request's body, or forwards the request and sends half of the
 	// response's body, then drops the connection.
 	Cut
+	// Lost forwards the request, so MinIO does what it asks, then drops the connection
+	// before a byte of the answer: the client cannot tell whether it happened.
+	Lost
+	// Internal answers 500 InternalError without forwarding.
+	Internal
+	// Skewed answers 403 RequestTimeTooSkewed without forwarding, as S3 does to a client
+	// whose clock is more than 15 minutes off.
+	Skewed
+	// NoSuchUpload answers 404 NoSuchUpload without forwarding, as AWS S3 answers a
+	// request on a multipart upload already completed (MinIO accepts the abort of one).
+	NoSuchUpload
 )
 
 func (f Fault) String() string {
-	return [...]string{"pass", "503", "slow", "cut"}[f]
+	return [...]string{"pass", "503", "slow", "cut", "lost", "500", "skewed", "nosuchupload"}[f]
 }
 
 // SlowDelay is how long a Slow fault holds a request.
@@ -43,6 +54,8 @@ type FaultProxy struct {
 	mu     sync.Mutex
 	decide func(r *http.Request) Fault
 	counts map[Fault]int
+	// dateOffset is added to every answer's Date header (SetDateOffset).
+	dateOffset time.Duration
 }
 
 // NewFaultProxy starts a proxy to s, closed when t's test ends. Until SetFaults is called
@@ -54,6 +67,15 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 	}
 	p := &FaultProxy{counts: map[Fault]int{}}
 	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ModifyResponse = func(resp *http.Response) error {
+		p.mu.Lock()
+		off := p.dateOffset
+		p.mu.Unlock()
+		if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil && off != 0 {
+			resp.Header.Set("Date", d.Add(off).UTC().Format(http.TimeFormat))
+		}
+		return nil
+	}
 	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f := p.fault(r)
 		switch f {
@@ -65,6 +87,22 @@ func (s *Server) NewFaultProxy(t testing.TB) *FaultProxy {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code><Message>injected fault</Message></Error>`)
 			return
+		case Internal, Skewed, NoSuchUpload:
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/xml")
+			status, code := http.StatusInternalServerError, "InternalError"
+			switch f {
+			case Skewed:
+				status, code = http.StatusForbidden, "RequestTimeTooSkewed"
+			case NoSuchUpload:
+				status, code = http.StatusNotFound, "NoSuchUpload"
+			}
+			w.WriteHeader(status)
+			io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>`+code+`</Code><Message>injected fault</Message></Error>`)
+			return
+		case Lost:
+			rp.ServeHTTP(httptest.NewRecorder(), r)
+			panic(http.ErrAbortHandler) // drops the connection: the answer is lost
 		case Slow:
 			select {
 			case <-time.After(SlowDelay):
@@ -99,6 +137,14 @@ func (p *FaultProxy) SetFaults(decide func(r *http.Request) Fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.decide = decide
+}
+
+// SetDateOffset moves the Date header of every later answer by d, as from a server whose
+// clock is d ahead of this host's (or this host's clock d behind).
+func (p *FaultProxy) SetDateOffset(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.dateOffset = d
 }
 
 // Count returns how many requests got fault f.

@@ -149,11 +149,27 @@ func RevokeFile(path, id string) (archiver.Token, error) {
 // afterRevokeWrite, set by tests only, runs between RevokeFile's write and its check.
 var afterRevokeWrite func(path string)
 
+// CheckOrg refuses an organization id a token cannot reach: anything but a UUID in its
+// canonical form (lower case, hyphenated), the spelling the directory and the seal use
+// for the organization's key space (orgs/<org>/). uuid.Validate alone also takes upper
+// case, braces, a urn:uuid: prefix and no hyphens: such a token was minted and every
+// request with it found "no archive for this organization".
+func CheckOrg(org string) error {
+	u, err := uuid.Parse(org)
+	switch {
+	case err != nil:
+		return fmt.Errorf("organization %q is not a UUID", org)
+	case u.String() != org:
+		return fmt.Errorf("organization %q is not a UUID in its canonical form (lower case, with hyphens): did you mean %s?", org, u)
+	}
+	return nil
+}
+
 // Mint creates a token for org with scopes, adds it to f and returns the secret, which
 // exists nowhere else: the caller prints it once.
 func (f *File) Mint(rnd io.Reader, org, name string, scopes []string, now time.Time, ttl time.Duration) (string, archiver.Token, error) {
-	if err := uuid.Validate(org); err != nil {
-		return "", archiver.Token{}, fmt.Errorf("organization %q is not a UUID", org)
+	if err := CheckOrg(org); err != nil {
+		return "", archiver.Token{}, err
 	}
 	if len(scopes) == 0 {
 		return "", archiver.Token{}, errors.New("at least one scope is required")

@@ -194,3 +194,36 @@ func TestTokenConcurrentCreateRevoke(t *testing.T) {
 	reliability.Record(t, "security", "20 token revokes and 20 creates in concurrent processes", reliability.Refused,
 		"writers serialized by a lock file; every revoked token is refused, every created one works")
 }
+
+// TestTokenOrgCanonical: token create takes the organization as the seal writes it, the
+// UUID's canonical lower-case spelling. uuid.Validate alone also took upper case (as
+// .NET and Windows tools print GUIDs), braces, a urn:uuid: prefix: the token was written,
+// and every request with it answered "no archive for this organization", its key space
+// (orgs/<org>/) being another folder than the organization's.
+func TestTokenOrgCanonical(t *testing.T) {
+	cleanEnv(t)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", path)
+	for _, org := range []string{
+		strings.ToUpper(acme),
+		"{" + acme + "}",
+		"urn:uuid:" + acme,
+		strings.ReplaceAll(acme, "-", ""),
+		" " + acme,
+	} {
+		t.Run(org, func(t *testing.T) {
+			code, out, errOut := chatvault(t, "token", "create", "--org", org, "--scope", "admin:compliance:read")
+			if code != exitUsage || out != "" || !strings.Contains(errOut, "is not a UUID") {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want %d and no secret", code, out, errOut, exitUsage)
+			}
+			if f, err := tokenfile.Read(path); err == nil && len(f.Tokens) != 0 {
+				t.Fatalf("%d tokens written", len(f.Tokens))
+			}
+		})
+	}
+	if code, _, errOut := chatvault(t, "token", "create", "--org", acme, "--scope", "admin:compliance:read"); code != exitOK {
+		t.Fatalf("canonical id: exit %d: %s", code, errOut)
+	}
+	reliability.Record(t, "input", "token create --org in upper case, in braces, with urn:uuid: or without hyphens", reliability.Refused,
+		"exit 2: not a UUID in its canonical form (the message names it); no token written (such a token reached another key space than the organization's: every request answered \"no archive for this organization\")")
+}

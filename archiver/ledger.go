@@ -91,7 +91,8 @@ func (l Ledger) readManifest(ctx context.Context, key string) (*StoredManifest, 
 
 // ReadAll reads the object at key whole: for the small objects (manifests, accounting
 // objects, audit segments, checkpoints) that the root and the packages reading the
-// archive (archiver/verify, archiver/audit) decode in one piece.
+// archive (archiver/verify, archiver/audit) decode in one piece. An object bigger than
+// its kind's cap (ObjectKind) is refused with an *ObjectTooLargeError, read no further.
 func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) { return readAll(ctx, s, key) }
 
 func readAll(ctx context.Context, s Store, key string) ([]byte, error) {
@@ -100,11 +101,7 @@ func readAll(ctx context.Context, s Store, key string) ([]byte, error) {
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	return b, nil
+	return readCapped(rc, key)
 }
 
 // lastKey returns the greatest key under prefix, or "".

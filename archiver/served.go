@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 )
 
@@ -123,9 +122,9 @@ func (l Ledger) readFirstManifest(ctx context.Context, key string) (*StoredManif
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := io.ReadAll(rc)
+	b, err := readCapped(rc, key)
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
+		return nil, err
 	}
 	m, err := decodeManifest(b)
 	if err != nil {

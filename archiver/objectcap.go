@@ -1,0 +1,114 @@
+package archiver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ErrObjectTooLarge is wrapped by every ObjectTooLargeError.
+var ErrObjectTooLarge = errors.New("object larger than its kind's cap")
+
+// ObjectTooLargeError is returned when an object read whole (a control object: manifest,
+// accounting object, audit segment, checkpoint, …) is bigger than the cap of its kind.
+// Anyone who can write to the store, with no key, can put a huge object under such a key;
+// reading it whole would exhaust memory (a crash, not a reported problem). The reader
+// stops at Cap+1 bytes, so a refusal costs at most the cap in memory.
+type ObjectTooLargeError struct {
+	Key  string
+	Kind string
+	Cap  int64
+}
+
+func (e *ObjectTooLargeError) Error() string {
+	return fmt.Sprintf("%s: %s larger than its cap of %d bytes: refused unread (no legitimate %s comes near it; "+
+		"someone with write access to the store put it there, or the store is damaged)", e.Key, e.Kind, e.Cap, e.Kind)
+}
+
+func (e *ObjectTooLargeError) Unwrap() error { return ErrObjectTooLarge }
+
+// objectCap is a kind of control object and the most bytes one may have.
+type objectCap struct {
+	kind string
+	cap  int64
+}
+
+// Caps of the objects read whole, by kind. Each is far above the largest legitimate object
+// at 10,000 organizations over years, so that none is ever refused in service, and low
+// enough that reading up to it is harmless (a process may hold a few at once):
+//
+//   - manifest (day manifests, chain entries, late copies, revisions): a few KiB plus an
+//     inline chat index, which is at most MaxInlineChatIndex (64 KiB) encoded: 16 MiB.
+//   - accounting object: one AccountedManifest (~300 bytes) per organization of the day
+//     or shard: ~3 MB at 10,000 organizations; 256 MiB is ~800,000 organizations.
+//   - audit segment: one organization's records of one flush window, at most
+//     audit.maxPending (10,000 by default) records of well under 1 KiB: ~10 MB; 256 MiB.
+//   - chat index and members object: a few hundred bytes per chat or member of an
+//     organization-day (or year): 256 MiB is over a million chats.
+//   - attachment index: one entry (~300 bytes) per captured file of an organization-day:
+//     256 MiB is ~800,000 files a day.
+//   - checkpoint: one head (~300 bytes) per organization: 64 MiB is ~200,000 organizations.
+//   - layout marker, lease, task request or completion, hold event, key
+//     rotation, audit day index: tens to hundreds of bytes: 1 MiB.
+//   - anything else read whole: 64 MiB.
+//
+// Tests lower them (objectCaps is a variable for that only).
+var objectCaps = map[string]int64{
+	"manifest":         16 << 20,
+	"accounting":       256 << 20,
+	"audit segment":    256 << 20,
+	"chat index":       256 << 20,
+	"members object":   256 << 20,
+	"attachment index": 256 << 20,
+	"checkpoint":       64 << 20,
+	"small record":     1 << 20,
+	"control object":   64 << 20,
+}
+
+// ObjectKind returns the kind of the object at key and the most bytes it may have (see
+// objectCaps). The ledger is the one place that knows keys, so it classifies them here.
+func ObjectKind(key string) (kind string, max int64) {
+	kind = objectKind(key)
+	return kind, objectCaps[kind]
+}
+
+func objectKind(key string) string {
+	switch {
+	case key == LayoutKey, strings.HasPrefix(key, LeasesPrefix), strings.HasPrefix(key, TasksPrefix), strings.HasPrefix(key, HoldsPrefix), strings.HasPrefix(key, RotationsPrefix),
+		key == "audit/days-since.json", strings.HasPrefix(key, "audit/days/"):
+		return "small record"
+	case strings.HasPrefix(key, AccountingPrefix):
+		return "accounting"
+	case strings.HasPrefix(key, "audit/"):
+		return "audit segment"
+	case strings.HasPrefix(key, "verifications/"):
+		return "checkpoint"
+	case strings.HasPrefix(key, AttachmentsPrefix):
+		return "attachment index"
+	case strings.Contains(key, "/members/"):
+		return "members object"
+	case strings.Contains(key, "chatindex-"):
+		return "chat index"
+	case strings.HasPrefix(key, OrgsPrefix), strings.HasPrefix(key, "revisions/"):
+		return "manifest"
+	}
+	return "control object"
+}
+
+// readCapped reads r whole, refusing (ObjectTooLargeError naming key) past key's cap.
+func readCapped(r io.Reader, key string) ([]byte, error) {
+	kind, max := ObjectKind(key)
+	b, err := io.ReadAll(io.LimitReader(r, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", key, err)
+	}
+	if int64(len(b)) > max {
+		return nil, &ObjectTooLargeError{Key: key, Kind: kind, Cap: max}
+	}
+	return b, nil
+}
+
+// ReadCapped reads r, the object at key, whole, within the cap of key's kind (ObjectKind):
+// for readers outside the root that open an object themselves.
+func ReadCapped(r io.Reader, key string) ([]byte, error) { return readCapped(r, key) }

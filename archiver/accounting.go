@@ -70,7 +70,8 @@ type AccountedManifest struct {
 	Org      string `json:"org"`
 	Seq      int64  `json:"seq"`
 	Revision int    `json:"revision"`
-	// Outcome is OutcomeCommitted (this run committed it) or OutcomeUnchanged.
+	// Outcome is OutcomeCommitted (this run committed it), OutcomeUnchanged or
+	// OutcomePrevious.
 	Outcome string `json:"outcome"`
 	// SHA256 is of the manifest as stored (its chain entry).
 	SHA256 string `json:"sha256"`
@@ -244,6 +245,9 @@ func (w *writer) account(ctx context.Context) (string, error) {
 			if !ok || c.Err != nil || c.manifestSHA256 == "" {
 				continue
 			}
+			if p, ok := w.previousUnaccounted(c, covered); ok && !yield(p) {
+				return
+			}
 			if !yield(AccountedManifest{Org: c.Org, Seq: c.Seq, Revision: c.Revision, Outcome: c.Outcome, SHA256: c.manifestSHA256}) {
 				return
 			}
@@ -304,6 +308,25 @@ func (w *writer) account(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("store accounting %s: %w", key, err)
 	}
 	return key, nil
+}
+
+// OutcomePrevious marks, in an accounting object, the revision this run's commit follows
+// when no accounting object of the day names it: a run that committed it was stopped
+// before its accounting object, and the partition changed before the rerun, which
+// therefore committed a new revision instead of finding that one unchanged.
+const OutcomePrevious = "previous"
+
+// previousUnaccounted returns the revision c's commit follows, when c committed one and
+// no accounting object of the day (covered, by "org/sha256") names the revision it
+// follows (storeChange found it). Without it that manifest would be on no record of the day for good: every
+// later run finds a later revision.
+func (w *writer) previousUnaccounted(c *orgCommit, covered map[string]bool) (AccountedManifest, bool) {
+	v, ok := w.previous.Load(c.Org)
+	if c.Outcome != OutcomeCommitted || !ok {
+		return AccountedManifest{}, false
+	}
+	p := v.(AccountedManifest)
+	return p, !covered[c.Org+"/"+p.SHA256]
 }
 
 func namedQuarantine(q *ObjectRef) string {

@@ -42,15 +42,19 @@ const (
 // writer merges the sorted runs and turns each organization's records into a staged
 // export, then commits them, several organizations at once.
 type writer struct {
-	s      *Sealer
-	day    Day
-	rt     *router
-	only   string
-	res    *DayResult
-	counts *dayCounts
-	log    *slog.Logger
-	work   string    // the run's folder for sort runs and staged exports
-	start  time.Time // when the seal began: the directory snapshot was read before
+	// previous holds, by organization id, the latest revision a commit follows when no
+	// accounting object of the day names it, for this run's to name (accounting.go). Rare,
+	// so kept here rather than in every organization's orgCommit.
+	previous sync.Map
+	s        *Sealer
+	day      Day
+	rt       *router
+	only     string
+	res      *DayResult
+	counts   *dayCounts
+	log      *slog.Logger
+	work     string    // the run's folder for sort runs and staged exports
+	start    time.Time // when the seal began: the directory snapshot was read before
 	// stagers and batches are reused from one organization to the next (stager.go).
 	stagers *stagerList
 	batches chan []byte
@@ -551,6 +555,16 @@ func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit
 		// A new revision must hold every record of the one it follows (revision.go).
 		if err := w.checkRevision(ctx, st, c); err != nil {
 			return false, err
+		}
+		// A run stopped between its manifests and its accounting object, then a rerun on a
+		// partition that changed meanwhile: the revision followed is on no record of the
+		// day, and no later run would find it unchanged to name it. This run's does.
+		acc, err := w.accountedRevision(ctx, c.Org) // dayhistory.go: read once per run
+		if err != nil {
+			return false, err
+		}
+		if acc < latest.Revision {
+			w.previous.Store(c.Org, AccountedManifest{Org: c.Org, Seq: latest.Seq, Revision: latest.Revision, Outcome: OutcomePrevious, SHA256: hexSum(latest.SHA256)})
 		}
 	}
 	if !c.Data.Keyless() { // an empty day has no export object in layout 3

@@ -75,6 +75,11 @@ func runHold(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("hold", err)
 	}
 	defer closeStore()
+	if on {
+		if err := checkHoldOrg(ctx, e, store, org); err != nil { // holdorg.go
+			return e.fail("hold", err)
+		}
+	}
 	res, err := archiver.Ledger{Store: store}.Hold(ctx, archiver.HoldRequest{
 		Org: org, Matter: matter, From: from, To: to, On: on, At: time.Now(), By: operator(),
 	})

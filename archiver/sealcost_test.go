@@ -209,10 +209,12 @@ func TestSealHeapPerOrg(t *testing.T) {
 	// An organization's result (OrgResult: numbers, keys, hashes, but not its counts by
 	// type) and what its commit needs; not the manifests read to stage it, nor its chat
 	// index, nor three maps of counts.
-	// The least of two days measured 1,250 to 1,700 bytes here (the remembered chain
-	// heads add a little); the bound leaves room for the noise of a shared machine and
-	// still fails the 5,800 bytes of keeping each organization's manifests and chat index.
-	const maxPerOrg = 2200
+	// The least of two days measured 1,250 to 1,700 bytes here once, 1,700 to 2,080 since
+	// (the remembered chain heads add a little, and the runtime's own bookkeeping moves
+	// with what the process did before; a loaded CI run went past 2,200 once); the bound
+	// leaves room for that noise and still fails the 5,800 bytes of keeping each
+	// organization's manifests and chat index.
+	const maxPerOrg = 3000
 	if per > maxPerOrg {
 		t.Errorf("%d bytes of heap kept per organization, want at most %d", per, maxPerOrg)
 	}
@@ -226,7 +228,7 @@ func TestSealHeapPerOrg(t *testing.T) {
 		return
 	}
 	reliability.Record(t, "operations", "seal: heap kept per organization until the day is done", reliability.Kept,
-		"at most 2,200 bytes, was 5,800 (its result and what its commit needs): the chain head's and latest revision's manifests and the chat index are dropped once it is staged, its counts by type kept in two arrays instead of three maps")
+		"at most 3,000 bytes, was 5,800 (its result and what its commit needs): the chain head's and latest revision's manifests and the chat index are dropped once it is staged, its counts by type kept in two arrays instead of three maps")
 	reliability.Record(t, "operations", "seal: heap held per organization to store the day's accounting object", reliability.Kept,
 		"at most 64 bytes, was about 400: the object is encoded one manifest at a time to a temporary file, hashed on the way, then stored from it")
 }

@@ -167,3 +167,47 @@ func TestVerifyOversizedManifest(t *testing.T) {
 	reliability.Record(t, "security", "a 1 GiB object put under a manifest's key, then verify", reliability.CleanFailure,
 		"verify exit 1 with a problem naming the key, its kind (manifest) and its cap (16 MiB), and verifies the rest; reads at most the cap each time it reads the key, not the object")
 }
+
+// TestSealOversizedHead: a 1 GiB object under an organization's newest manifest (its
+// head, which the next seal reads to chain onto). The seal used to read it whole; it now
+// fails that organization naming the key, its kind and the cap, and seals the others.
+func TestSealOversizedHead(t *testing.T) {
+	cleanEnv(t)
+	log := multiDayLog(t, "2026-11-21", "2026-11-22")
+	store := t.TempDir()
+	common := []string{"--eventlog", log, "--store", store, "--log-format", "text"}
+	mustRun(t, sealed, append([]string{"run", "--date", "2026-11-21"}, common...)...)
+	var head string
+	if err := filepath.WalkDir(filepath.Join(store, "orgs", acme), func(p string, d fs.DirEntry, err error) error {
+		if err == nil && strings.HasSuffix(d.Name(), ".r0001.json") {
+			head = p
+		}
+		return err
+	}); err != nil || head == "" {
+		t.Fatalf("no manifest of %s found: %v", acme, err)
+	}
+	rel, _ := filepath.Rel(store, head)
+	key := filepath.ToSlash(rel)
+	over := &storetest.Oversized{Sizes: map[string]int64{key: 1 << 30}}
+	wrapStore = func(s archiver.Store) archiver.Store { over.Store = s; return over }
+	defer func() { wrapStore = nil }()
+	code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	kind, max := archiver.ObjectKind(key)
+	if code != exitFailure || !strings.Contains(out+errOut, key+": "+kind+" larger than its cap") {
+		t.Fatalf("exit %d, want %d naming %s as a %s over its cap\n%s%s", code, exitFailure, key, kind, out, errOut)
+	}
+	if served := over.Served(); served > 4*(max+1) {
+		t.Errorf("read %d bytes of the oversized head (cap %d)", served, max)
+	}
+	wrapStore = nil
+	var globexSealed bool
+	_ = filepath.WalkDir(filepath.Join(store, "orgs", globex), func(p string, d fs.DirEntry, err error) error {
+		globexSealed = globexSealed || (err == nil && strings.Contains(p, "22.r0001.json"))
+		return err
+	})
+	if !globexSealed {
+		t.Errorf("the other organization was not sealed:\n%s%s", out, errOut)
+	}
+	reliability.Record(t, "security", "a 1 GiB object put under an organization's head manifest, then the next seal", reliability.CleanFailure,
+		"run exit 1: that organization fails naming the key, its kind (manifest) and cap; the others are sealed; reads at most the cap")
+}

@@ -28,12 +28,6 @@ func (e *ObjectTooLargeError) Error() string {
 
 func (e *ObjectTooLargeError) Unwrap() error { return ErrObjectTooLarge }
 
-// objectCap is a kind of control object and the most bytes one may have.
-type objectCap struct {
-	kind string
-	cap  int64
-}
-
 // Caps of the objects read whole, by kind. Each is far above the largest legitimate object
 // at 10,000 organizations over years, so that none is ever refused in service, and low
 // enough that reading up to it is harmless (a process may hold a few at once):

@@ -497,6 +497,9 @@ func (l Ledger) verifyChatIndex(ctx context.Context, org string, day Day, m *Sto
 // and SHA-256, what it is said as in errors: bytes that do not match what the manifest
 // says fail with ErrUntrustedManifest.
 func (l Ledger) readNamedObject(ctx context.Context, key, versionID string, size int64, sum, what, manifestKey string) ([]byte, error) {
+	if err := checkDeclaredSize(key, size); err != nil { // objectcap.go
+		return nil, fmt.Errorf("%w (as %s names it)", err, manifestKey)
+	}
 	rc, err := l.OpenObject(ctx, key, versionID)
 	if err != nil {
 		return nil, err

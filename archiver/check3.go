@@ -124,6 +124,9 @@ func (l Ledger) CheckMembers(ctx context.Context, org string, ref MembersRef) (i
 	if !ok || !ok2 || !ok3 || len(year) != 4 || err != nil || len(sumHex) != 64 {
 		return 0, fmt.Errorf("members key %q is not one of the organization's members objects", ref.Key)
 	}
+	if err := checkDeclaredSize(ref.Key, ref.Size); err != nil { // objectcap.go
+		return 0, err
+	}
 	rc, err := l.OpenObject(ctx, ref.Key, ref.VersionID)
 	if err != nil {
 		return 0, err

@@ -28,12 +28,6 @@ func (e *ObjectTooLargeError) Error() string {
 
 func (e *ObjectTooLargeError) Unwrap() error { return ErrObjectTooLarge }
 
-// objectCap is a kind of control object and the most bytes one may have.
-type objectCap struct {
-	kind string
-	cap  int64
-}
-
 // Caps of the objects read whole, by kind. Each is far above the largest legitimate object
 // at 10,000 organizations over years, so that none is ever refused in service, and low
 // enough that reading up to it is harmless (a process may hold a few at once):
@@ -112,3 +106,13 @@ func readCapped(r io.Reader, key string) ([]byte, error) {
 // ReadCapped reads r, the object at key, whole, within the cap of key's kind (ObjectKind):
 // for readers outside the root that open an object themselves.
 func ReadCapped(r io.Reader, key string) ([]byte, error) { return readCapped(r, key) }
+
+// checkDeclaredSize refuses, before a byte is read, an object a manifest names with a
+// size past its kind's cap: the read is bounded by the size the manifest declares, and a
+// manifest written without the signing key can declare any size.
+func checkDeclaredSize(key string, size int64) error {
+	if kind, max := ObjectKind(key); size > max {
+		return &ObjectTooLargeError{Key: key, Kind: kind, Cap: max}
+	}
+	return nil
+}

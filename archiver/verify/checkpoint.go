@@ -143,6 +143,11 @@ func ReadCheckpoint(ctx context.Context, s archiver.Store, key string, trusted [
 		return nil, fmt.Errorf("%w: %s: no trusted public key to check its signature with (give --public-key)", ErrCheckpoint, key)
 	}
 	b, err := archiver.ReadAll(ctx, s, key)
+	if errors.Is(err, archiver.ErrObjectTooLarge) {
+		// Not a checkpoint chatvault wrote: refused like a forged one, so that the
+		// verification reports it and starts from the newest valid one.
+		return nil, fmt.Errorf("%w: %v", ErrCheckpoint, err)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -123,14 +123,16 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		fmt.Fprintf(e.stdout, "trusted signing keys: %s\n", strings.Join(ids, ", "))
 	}
 	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, opt)
+	if rep != nil {
+		for _, w := range rep.Warnings {
+			e.note(slog.LevelWarn, "warning: "+w, "verify warning", "warning", w)
+		}
+		for _, p := range rep.Problems {
+			e.note(slog.LevelError, "PROBLEM: "+p, "verify problem", "problem", p)
+		}
+	}
 	if err != nil {
-		return e.fail("verify", err)
-	}
-	for _, w := range rep.Warnings {
-		e.note(slog.LevelWarn, "warning: "+w, "verify warning", "warning", w)
-	}
-	for _, p := range rep.Problems {
-		e.note(slog.LevelError, "PROBLEM: "+p, "verify problem", "problem", p)
+		return e.failIncomplete(rep, err)
 	}
 	if rep.Manifests == 0 && rep.Checkpoint == "" {
 		// (From a checkpoint, nothing new since is not an empty store.)
@@ -159,4 +161,20 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// failIncomplete ends a verification the store (or anything else) stopped partway, after
+// the problems found so far were printed: it says the verification is INCOMPLETE (with
+// JSON logs, one "verify incomplete" record an auditor's script can look for, with the
+// error and the counts so far), then fails with the error as any command does (exit 1:
+// what was not checked is not known to be whole).
+func (e *env) failIncomplete(rep *verify.Report, err error) int {
+	var problems, warnings int
+	if rep != nil {
+		problems, warnings = len(rep.Problems), len(rep.Warnings)
+	}
+	line := fmt.Sprintf("verification INCOMPLETE: stopped by an error after %d problems and %d warnings (printed above); "+
+		"what was not reached is not verified: %v", problems, warnings, err)
+	e.note(slog.LevelError, line, "verify incomplete", "error", err.Error(), "problemsSoFar", problems, "warningsSoFar", warnings)
+	return e.fail("verify", err)
 }

@@ -23,21 +23,8 @@ func TestS3Faults(t *testing.T) {
 	proxy := srv.NewFaultProxy(t)
 	s3Env(t, srv)
 	t.Setenv("CHATVAULT_S3_ENDPOINT", proxy.URL)
-	const day = "2026-11-22"
-	log := t.TempDir()
-	// Enough events for one export above the 5MiB part size: a multipart upload.
-	if code, out, errOut := chatvault(t, "gen", "--date", day, "--events", "80000", "--orgs", "2", "--files", "2", "--out", log); code != exitOK {
-		t.Fatalf("gen exit %d:\n%s%s", code, out, errOut)
-	}
-	events := srv.Bucket(t, false)
-	srv.Upload(t, events, "log", log)
-	archive := srv.Bucket(t, true)
-	folder := t.TempDir()
-	s3Args := []string{"--eventlog", "s3://" + events + "/log", "--store", "s3://" + archive + "/cv", "--log-format", "json"}
-	fsArgs := []string{"--eventlog", log, "--store", folder, "--log-format", "json"}
-	if code, out, errOut := chatvault(t, append([]string{"run", "--date", day}, fsArgs...)...); code != exitOK {
-		t.Fatalf("run on the folder: exit %d\n%s%s", code, out, errOut)
-	}
+	const day = faultDay
+	archive, s3Args, fsArgs := sealFaultDayInFolder(t, srv)
 
 	multipart := 0
 	proxy.SetFaults(func(r *http.Request) miniotest.Fault {
@@ -101,13 +88,49 @@ func TestS3Faults(t *testing.T) {
 		}
 	}
 	proxy.SetFaults(nil)
+	sameExportsAndVerified(t, s3Args, fsArgs)
+	if !t.Failed() {
+		reliability.Record(t, "fault", "S3 store: transient 503s, slow answers, connections cut mid-body", reliability.Recovered,
+			"the SDK retries and downloads resume; the day seals byte-identical to the folder store; verify passes")
+	}
+}
+
+// faultDay is the day the fault tests seal.
+const faultDay = "2026-11-22"
+
+// sealFaultDayInFolder generates faultDay with enough events for one export above the
+// 5MiB part size (a multipart upload), uploads it as an S3 event log, seals it into a
+// folder store to compare with, and returns a new Object Lock bucket for the archive, the
+// arguments of a run from the S3 event log into it and those of the folder's.
+func sealFaultDayInFolder(t *testing.T, srv *miniotest.Server) (archive string, s3Args, fsArgs []string) {
+	t.Helper()
+	log := t.TempDir()
+	if code, out, errOut := chatvault(t, "gen", "--date", faultDay, "--events", "80000", "--orgs", "2", "--files", "2", "--out", log); code != exitOK {
+		t.Fatalf("gen exit %d:\n%s%s", code, out, errOut)
+	}
+	events := srv.Bucket(t, false)
+	srv.Upload(t, events, "log", log)
+	archive = srv.Bucket(t, true)
+	s3Args = []string{"--eventlog", "s3://" + events + "/log", "--store", "s3://" + archive + "/cv", "--log-format", "json"}
+	fsArgs = []string{"--eventlog", log, "--store", t.TempDir(), "--log-format", "json"}
+	if code, out, errOut := chatvault(t, append([]string{"run", "--date", faultDay}, fsArgs...)...); code != exitOK {
+		t.Fatalf("run on the folder: exit %d\n%s%s", code, out, errOut)
+	}
+	return archive, s3Args, fsArgs
+}
+
+// sameExportsAndVerified checks that every organization's export of faultDay reads the
+// same from the S3 archive as from the folder store (sealFaultDayInFolder's arguments),
+// and that verify passes on the S3 archive.
+func sameExportsAndVerified(t *testing.T, s3Args, fsArgs []string) {
+	t.Helper()
 	var dir struct {
 		Organizations []struct{ ID string } `json:"organizations"`
 	}
-	readJSON(t, log+"/directory.json", &dir)
+	readJSON(t, fsArgs[1]+"/directory.json", &dir) // fsArgs: --eventlog LOG ...
 	for _, o := range dir.Organizations {
-		code, want, _ := chatvault(t, append([]string{"export", "--org", o.ID, "--date", day}, fsArgs...)...)
-		code3, got, errOut := chatvault(t, append([]string{"export", "--org", o.ID, "--date", day}, s3Args...)...)
+		code, want, _ := chatvault(t, append([]string{"export", "--org", o.ID, "--date", faultDay}, fsArgs...)...)
+		code3, got, errOut := chatvault(t, append([]string{"export", "--org", o.ID, "--date", faultDay}, s3Args...)...)
 		if code != code3 || got != want {
 			t.Errorf("org %s: S3 export (exit %d, %d bytes, %s) differs from the folder's (exit %d, %d bytes)",
 				o.ID, code3, len(got), errOut, code, len(want))
@@ -115,9 +138,5 @@ func TestS3Faults(t *testing.T) {
 	}
 	if code, out, errOut := chatvault(t, append([]string{"verify"}, s3Args...)...); code != exitOK {
 		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
-	}
-	if !t.Failed() {
-		reliability.Record(t, "fault", "S3 store: transient 503s, slow answers, connections cut mid-body", reliability.Recovered,
-			"the SDK retries and downloads resume; the day seals byte-identical to the folder store; verify passes")
 	}
 }

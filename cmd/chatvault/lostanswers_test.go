@@ -22,21 +22,8 @@ func TestS3LostAnswersAndServerErrors(t *testing.T) {
 	proxy := srv.NewFaultProxy(t)
 	s3Env(t, srv)
 	t.Setenv("CHATVAULT_S3_ENDPOINT", proxy.URL)
-	const day = "2026-11-22"
-	log := t.TempDir()
-	// Enough events for one export above the 5MiB part size: a multipart upload.
-	if code, out, errOut := chatvault(t, "gen", "--date", day, "--events", "80000", "--orgs", "2", "--files", "2", "--out", log); code != exitOK {
-		t.Fatalf("gen exit %d:\n%s%s", code, out, errOut)
-	}
-	events := srv.Bucket(t, false)
-	srv.Upload(t, events, "log", log)
-	archive := srv.Bucket(t, true)
-	folder := t.TempDir()
-	s3Args := []string{"--eventlog", "s3://" + events + "/log", "--store", "s3://" + archive + "/cv", "--log-format", "json"}
-	fsArgs := []string{"--eventlog", log, "--store", folder, "--log-format", "json"}
-	if code, out, errOut := chatvault(t, append([]string{"run", "--date", day}, fsArgs...)...); code != exitOK {
-		t.Fatalf("run on the folder: exit %d\n%s%s", code, out, errOut)
-	}
+	const day = faultDay
+	archive, s3Args, fsArgs := sealFaultDayInFolder(t, srv)
 
 	writes, others := 0, 0
 	completes := 0
@@ -72,21 +59,7 @@ func TestS3LostAnswersAndServerErrors(t *testing.T) {
 		t.Errorf("lost answers %d (of them multipart completes %d), 500s %d: the test proved less than it claims",
 			proxy.Count(miniotest.Lost), completes, proxy.Count(miniotest.Internal))
 	}
-	var dir struct {
-		Organizations []struct{ ID string } `json:"organizations"`
-	}
-	readJSON(t, log+"/directory.json", &dir)
-	for _, o := range dir.Organizations {
-		code, want, _ := chatvault(t, append([]string{"export", "--org", o.ID, "--date", day}, fsArgs...)...)
-		code3, got, errOut := chatvault(t, append([]string{"export", "--org", o.ID, "--date", day}, s3Args...)...)
-		if code != code3 || got != want {
-			t.Errorf("org %s: S3 export (exit %d, %d bytes, %s) differs from the folder's (exit %d, %d bytes)",
-				o.ID, code3, len(got), errOut, code, len(want))
-		}
-	}
-	if code, out, errOut := chatvault(t, append([]string{"verify"}, s3Args...)...); code != exitOK {
-		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
-	}
+	sameExportsAndVerified(t, s3Args, fsArgs)
 	if !t.Failed() {
 		reliability.Record(t, "fault", "S3 store (layout 3): every other write carried out but its answer lost, every fifth read answered 500", reliability.Recovered,
 			"each retried write finds its own object (same SHA-256) and counts as stored: the day seals byte-identical to the folder store, no fork; the rerun finds it sealed; verify passes")

@@ -451,21 +451,7 @@ func value(c prometheus.Collector) float64 {
 // nor stops the slices.
 func TestPositionSurvivesFailuresAndForgeries(t *testing.T) {
 	ctx := context.Background()
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	v := &countingVerifier{days: map[OrgDay]bool{}, calls: map[OrgDay]int{}}
-	d0 := day(t, "2026-02-01")
-	for i := range 4 {
-		b := []byte("{}\n")
-		d := archiver.DayOf(d0.Start().AddDate(0, 0, i))
-		v.days[OrgDay{"org", d}] = true
-		if err := store.Create(ctx, fmt.Sprintf("orgs/org/days/%s/r0001.json", d), bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store, v := fourDayStore(t)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	c := &clock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	l := &Loop{Store: store, Verifier: v, Interval: time.Hour, Cycle: 4 * time.Hour, Now: c.Now, Key: key,
@@ -510,4 +496,26 @@ func TestPositionSurvivesFailuresAndForgeries(t *testing.T) {
 		"the run is recorded as an error (chatvault_verify_runs_total{result=\"error\"}, no last-run update, so ChatvaultVerifyStalled can fire) and the next slice takes the same days again")
 	reliability.Record(t, "security", "a verification record forged into the store to skip the rest of the pass", reliability.Refused,
 		"its signature does not verify against the trusted key: skipped (logged), and the position stays where the last genuine slice left it")
+}
+
+// fourDayStore returns a folder store with one organization's days 2026-02-01 to
+// 2026-02-04, and a verifier that finds each of them good.
+func fourDayStore(t *testing.T) (*fsstore.Store, *countingVerifier) {
+	t.Helper()
+	store, err := fsstore.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	v := &countingVerifier{days: map[OrgDay]bool{}, calls: map[OrgDay]int{}}
+	d0 := day(t, "2026-02-01")
+	for i := range 4 {
+		b := []byte("{}\n")
+		d := archiver.DayOf(d0.Start().AddDate(0, 0, i))
+		v.days[OrgDay{"org", d}] = true
+		if err := store.Create(context.Background(), fmt.Sprintf("orgs/org/days/%s/r0001.json", d), bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return store, v
 }

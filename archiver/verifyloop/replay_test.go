@@ -6,13 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
-	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -26,21 +24,7 @@ import (
 // genuine slice left it.
 func TestReplayedRecordDoesNotMovePosition(t *testing.T) {
 	ctx := context.Background()
-	store, err := fsstore.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	v := &countingVerifier{days: map[OrgDay]bool{}, calls: map[OrgDay]int{}}
-	d0 := day(t, "2026-02-01")
-	for i := range 4 {
-		b := []byte("{}\n")
-		d := archiver.DayOf(d0.Start().AddDate(0, 0, i))
-		v.days[OrgDay{"org", d}] = true
-		if err := store.Create(ctx, fmt.Sprintf("orgs/org/days/%s/r0001.json", d), bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	store, v := fourDayStore(t)
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	c := &clock{now: time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)}
 	l := &Loop{Store: store, Verifier: v, Interval: time.Hour, Cycle: 4 * time.Hour, Now: c.Now, Key: key,

@@ -278,6 +278,7 @@ func (e *env) s3Client() (*awss3.Client, error) {
 		Endpoint:  e.cfg.S3.Endpoint,
 		Region:    e.cfg.S3.Region,
 		PathStyle: e.cfg.S3.PathStyle,
+		Logger:    e.log,
 	})
 	if err != nil {
 		return nil, err

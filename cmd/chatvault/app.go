@@ -279,6 +279,9 @@ func (e *env) s3Client() (*awss3.Client, error) {
 		Region:    e.cfg.S3.Region,
 		PathStyle: e.cfg.S3.PathStyle,
 		Logger:    e.log,
+
+		MaxAttempts: e.cfg.S3.MaxAttempts,
+		MaxBackoff:  e.cfg.S3.MaxBackoff,
 	})
 	if err != nil {
 		return nil, err

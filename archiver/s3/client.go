@@ -39,8 +39,8 @@ type ClientConfig struct {
 
 const (
 	// DefaultMaxAttempts is how many times a request is tried by default. The SDK's 3
-	// gave up on a burst of 503 SlowDown (S3's "back off" answer) or 500s within a
-	// fraction of a second, failing an organization's day. With 10, a throttled request
+	// gave up on a burst of 503 SlowDown (S3's "back off" answer) within 3 seconds, of
+	// 500s within about 0.1s, failing an organization's day. With 10, a throttled request
 	// waits before its retries a random part of 1, 2, 4, 8, 16, 20, 20, 20 and 20 seconds
 	// (about 55s on average, 111s at most) before it fails; other retryable errors start
 	// from 50ms (up to 25.5s in all).

@@ -2,11 +2,14 @@ package s3_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -39,7 +42,10 @@ func TestSlowDownBurst(t *testing.T) {
 	srv := miniotest.Start(t)
 	proxy := srv.NewFaultProxy(t)
 	bucket := srv.Bucket(t, true)
-	c, err := s3.NewClient(t.Context(), slowDownClientConfig(t, proxy))
+	cfg := slowDownClientConfig(t, proxy)
+	var warned countingHandler
+	cfg.Logger = slog.New(&warned)
+	c, err := s3.NewClient(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,6 +84,10 @@ func TestSlowDownBurst(t *testing.T) {
 		}
 		if got := proxy.Count(miniotest.Unavailable) - before; got != 30*n {
 			t.Fatalf("%d SlowDowns answered, want %d", got, 30*n)
+		}
+		// Every throttled retry is logged, so that an operator sees why a night was slow.
+		if got := warned.n.Load(); got != 30*n {
+			t.Fatalf("%d throttled retries logged, want %d", got, 30*n)
 		}
 	})
 	t.Run("read", func(t *testing.T) {
@@ -123,3 +133,16 @@ func TestSlowDownBurst(t *testing.T) {
 			reliability.CleanFailure, "the create fails naming SlowDown after exactly s3.maxAttempts attempts; nothing is stored")
 	}
 }
+
+// countingHandler counts the warnings logged.
+type countingHandler struct{ n atomic.Int64 }
+
+func (h *countingHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
+	if r.Level == slog.LevelWarn && strings.Contains(r.Message, "throttled") {
+		h.n.Add(1)
+	}
+	return nil
+}
+func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *countingHandler) WithGroup(string) slog.Handler      { return h }

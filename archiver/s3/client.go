@@ -35,6 +35,9 @@ type ClientConfig struct {
 	MaxBackoff time.Duration
 	// Logger receives a warning for every retry of a throttled request; nil discards them.
 	Logger *slog.Logger
+	// OnThrottle, when set, is called before every retry of a throttled request (to
+	// count them in a metric).
+	OnThrottle func()
 }
 
 const (
@@ -96,7 +99,8 @@ func newRetryer(cfg ClientConfig) aws.Retryer {
 			o.MaxBackoff = backoff
 			o.RateLimiter = ratelimit.None
 		}),
-		log: log,
+		log:        log,
+		onThrottle: cfg.OnThrottle,
 	}
 }
 
@@ -112,7 +116,8 @@ func newRetryer(cfg ClientConfig) aws.Retryer {
 // night caused by S3's throttling from one caused by the data.
 type cutResponseRetryer struct {
 	aws.Retryer
-	log *slog.Logger
+	log        *slog.Logger
+	onThrottle func() // nil: not counted
 }
 
 func (r cutResponseRetryer) IsErrorRetryable(err error) bool {
@@ -130,6 +135,9 @@ func (r cutResponseRetryer) RetryDelay(attempt int, err error) (time.Duration, e
 		}
 		r.log.Warn("s3: request throttled, backing off", "code", code, "attempt", attempt,
 			"maxAttempts", r.MaxAttempts(), "backoff", d)
+		if r.onThrottle != nil {
+			r.onThrottle()
+		}
 	}
 	return d, derr
 }

@@ -45,6 +45,8 @@ func TestSlowDownBurst(t *testing.T) {
 	cfg := slowDownClientConfig(t, proxy)
 	var warned countingHandler
 	cfg.Logger = slog.New(&warned)
+	var counted atomic.Int64
+	cfg.OnThrottle = func() { counted.Add(1) }
 	c, err := s3.NewClient(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -85,9 +87,10 @@ func TestSlowDownBurst(t *testing.T) {
 		if got := proxy.Count(miniotest.Unavailable) - before; got != 30*n {
 			t.Fatalf("%d SlowDowns answered, want %d", got, 30*n)
 		}
-		// Every throttled retry is logged, so that an operator sees why a night was slow.
-		if got := warned.n.Load(); got != 30*n {
-			t.Fatalf("%d throttled retries logged, want %d", got, 30*n)
+		// Every throttled retry is logged and counted (serve's metric), so that an
+		// operator sees why a night was slow.
+		if got, metric := warned.n.Load(), counted.Load(); got != 30*n || metric != 30*n {
+			t.Fatalf("%d throttled retries logged and %d counted, want %d", got, metric, 30*n)
 		}
 	})
 	t.Run("read", func(t *testing.T) {

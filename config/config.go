@@ -153,6 +153,12 @@ type S3 struct {
 	// PresignExpiry (s3.presignExpiry) is how long a presigned download URL stays valid;
 	// at most 7 days, SigV4's limit.
 	PresignExpiry time.Duration
+	// MaxAttempts (s3.maxAttempts) is how many times one S3 request is tried before its
+	// error fails the run: 503 SlowDown (throttling), 500s and dropped connections are
+	// retried with exponential backoff. 1 to 100.
+	MaxAttempts int
+	// MaxBackoff (s3.maxBackoff) caps the wait before one retry. 1ms to 5m.
+	MaxBackoff time.Duration
 }
 
 // Export configures how a day is sealed.
@@ -347,7 +353,7 @@ func Default() *Config {
 		// New stores are sealed in layout 3; an existing layout-2 store continues its
 		// chains in layout 3 at the first seal (layout.json). 2 keeps it in layout 2.
 		StoreLayout: 3,
-		S3:          S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute},
+		S3:          S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute, MaxAttempts: 10, MaxBackoff: 20 * time.Second},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},
 			SortMemory:          256 << 20,
@@ -459,6 +465,12 @@ func (c *Config) problems() []*Error {
 	}
 	if c.S3.PresignExpiry < time.Second || c.S3.PresignExpiry > 7*24*time.Hour {
 		add("s3.presignExpiry", "%s is not between 1s and 168h (7 days)", c.S3.PresignExpiry)
+	}
+	if c.S3.MaxAttempts < 1 || c.S3.MaxAttempts > 100 {
+		add("s3.maxAttempts", "%d is not between 1 and 100", c.S3.MaxAttempts)
+	}
+	if c.S3.MaxBackoff < time.Millisecond || c.S3.MaxBackoff > 5*time.Minute {
+		add("s3.maxBackoff", "%s is not between 1ms and 5m", c.S3.MaxBackoff)
 	}
 
 	for _, t := range c.Export.ExcludeContentTypes {

@@ -5,12 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 )
 
 // ClientConfig is what NewClient needs; credentials are not part of it, they come from the
@@ -22,7 +27,31 @@ type ClientConfig struct {
 	Region string
 	// PathStyle addresses buckets as endpoint/bucket.
 	PathStyle bool
+	// MaxAttempts is how many times one request is tried before its error is returned;
+	// 0 means DefaultMaxAttempts.
+	MaxAttempts int
+	// MaxBackoff caps the wait before one retry; 0 means DefaultMaxBackoff. Tests set it
+	// tiny, to ride out a burst of faults without waiting for it.
+	MaxBackoff time.Duration
+	// Logger receives a warning for every retry of a throttled request; nil discards them.
+	Logger *slog.Logger
+	// OnThrottle, when set, is called before every retry of a throttled request (to
+	// count them in a metric).
+	OnThrottle func()
 }
+
+const (
+	// DefaultMaxAttempts is how many times a request is tried by default. The SDK's 3
+	// gave up on a burst of 503 SlowDown (S3's "back off" answer) within 3 seconds, of
+	// 500s within about 0.1s, failing an organization's day. With 10, a throttled request
+	// waits before its retries a random part of 1, 2, 4, 8, 16, 20, 20, 20 and 20 seconds
+	// (about 55s on average, 111s at most) before it fails; other retryable errors start
+	// from 50ms (up to 25.5s in all).
+	DefaultMaxAttempts = 10
+	// DefaultMaxBackoff caps each wait: AWS asks for exponential backoff on SlowDown, and
+	// 20s (the SDK's cap) keeps a request's worst case under two minutes.
+	DefaultMaxBackoff = 20 * time.Second
+)
 
 // NewClient returns an S3 client. Checksums are computed only when an operation requires
 // one: Store sets its SHA-256 checksums explicitly, and the SDK's default CRC32 on every
@@ -39,10 +68,40 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*awss3.Client, error) {
 		o.UsePathStyle = cfg.PathStyle
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
-		if o.Retryer != nil {
-			o.Retryer = cutResponseRetryer{o.Retryer}
-		}
+		o.Retryer = newRetryer(cfg)
 	}), nil
+}
+
+// newRetryer is the SDK's standard retryer with more attempts (see DefaultMaxAttempts)
+// and without its client-side retry quota. That quota is a token bucket shared by every
+// request of the client (500 tokens, 5 per retry, refunded only when the retry
+// succeeds): built to stop a busy service's retry storm, it runs dry after about 25
+// requests that each met a burst of throttling, and then fails requests without trying
+// them again, so a long throttling episode failed the night's seal however many attempts
+// were allowed. chatvault is a batch job whose load is already bounded (s3.partSize's
+// four upload buffers, a few organizations at once), and each retry waits its backoff:
+// the bound an operator reads is MaxAttempts per request, not a bucket's state.
+func newRetryer(cfg ClientConfig) aws.Retryer {
+	attempts, backoff := cfg.MaxAttempts, cfg.MaxBackoff
+	if attempts <= 0 {
+		attempts = DefaultMaxAttempts
+	}
+	if backoff <= 0 {
+		backoff = DefaultMaxBackoff
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return cutResponseRetryer{
+		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.MaxBackoff = backoff
+			o.RateLimiter = ratelimit.None
+		}),
+		log:        log,
+		onThrottle: cfg.OnThrottle,
+	}
 }
 
 // cutResponseRetryer also retries a request whose response was cut mid-body. The SDK's
@@ -53,10 +112,34 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*awss3.Client, error) {
 // makes is safe to repeat: creates are conditional (If-None-Match), listings and reads
 // have no effect, and an upload started twice leaves an incomplete upload that the
 // bucket's AbortIncompleteMultipartUpload rule removes.
-type cutResponseRetryer struct{ aws.Retryer }
+// It also logs every retry of a throttled request, so that an operator can tell a slow
+// night caused by S3's throttling from one caused by the data.
+type cutResponseRetryer struct {
+	aws.Retryer
+	log        *slog.Logger
+	onThrottle func() // nil: not counted
+}
 
 func (r cutResponseRetryer) IsErrorRetryable(err error) bool {
 	return errors.Is(err, io.ErrUnexpectedEOF) || r.Retryer.IsErrorRetryable(err)
+}
+
+// RetryDelay is the wrapped retryer's; a throttled request's retry is logged first.
+func (r cutResponseRetryer) RetryDelay(attempt int, err error) (time.Duration, error) {
+	d, derr := r.Retryer.RetryDelay(attempt, err)
+	if retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary {
+		code := ""
+		var api smithy.APIError
+		if errors.As(err, &api) {
+			code = api.ErrorCode()
+		}
+		r.log.Warn("s3: request throttled, backing off", "code", code, "attempt", attempt,
+			"maxAttempts", r.MaxAttempts(), "backoff", d)
+		if r.onThrottle != nil {
+			r.onThrottle()
+		}
+	}
+	return d, derr
 }
 
 // GetAttemptToken passes the token bucket's accounting through when the wrapped retryer

@@ -11,6 +11,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
@@ -96,6 +97,9 @@ type env struct {
 	tty  bool
 	json bool          // the log is JSON: operator messages on stderr are log records too
 	s3   *awss3.Client // made by s3Client on first use
+	// s3Throttled counts the S3 client's retries of throttled requests (503 SlowDown),
+	// for serve's chatvault_s3_throttled_retries_total.
+	s3Throttled atomic.Uint64
 }
 
 // usageError is bad usage: exit code 2.
@@ -278,6 +282,11 @@ func (e *env) s3Client() (*awss3.Client, error) {
 		Endpoint:  e.cfg.S3.Endpoint,
 		Region:    e.cfg.S3.Region,
 		PathStyle: e.cfg.S3.PathStyle,
+		Logger:    e.log,
+
+		MaxAttempts: e.cfg.S3.MaxAttempts,
+		MaxBackoff:  e.cfg.S3.MaxBackoff,
+		OnThrottle:  func() { e.s3Throttled.Add(1) },
 	})
 	if err != nil {
 		return nil, err

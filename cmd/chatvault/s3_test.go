@@ -34,6 +34,8 @@ func s3Env(t *testing.T, srv *miniotest.Server) {
 	t.Setenv("CHATVAULT_S3_PATHSTYLE", "true")
 	// The smallest part size, so large exports go as multipart uploads.
 	t.Setenv("CHATVAULT_S3_PARTSIZE", "5MiB")
+	// Retries back off up to 1ms, not 20s: fault tests count attempts, they do not wait.
+	t.Setenv("CHATVAULT_S3_MAXBACKOFF", "1ms")
 }
 
 // TestS3SealMatchesFolder seals one generated day from an event log in S3 into a locked

@@ -123,6 +123,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	audit := e.newAuditLog(store, key, dir.load, clock.Now) // auditlog.go
 	registerAuditMetrics(reg, audit)
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chatvault_s3_throttled_retries_total",
+		Help: "S3 requests throttled (503 SlowDown) and retried after a backoff."},
+		func() float64 { return float64(e.s3Throttled.Load()) }))
 	reg.MustRegister(&scheduler.RevisionCollector{Ledger: archiver.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
 	// Every manifest the API serves must be the one its key names and, with signing keys
 	// configured, signed by one of them: a manifest forged in the store (which names a

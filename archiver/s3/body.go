@@ -24,11 +24,17 @@ func getObject(ctx context.Context, client *awss3.Client, bucket, key string, et
 	if err != nil {
 		return nil, err
 	}
-	size := int64(-1)
+	return &resumingBody{ctx: ctx, client: client, bucket: bucket, key: key, etag: out.ETag, body: out.Body, size: objectSize(out)}, nil
+}
+
+// objectSize is the size of the object a whole-object GET answered with, -1 when the
+// answer does not say. Every resumingBody must have it (its zero value would make every
+// resumed answer's size a mismatch).
+func objectSize(out *awss3.GetObjectOutput) int64 {
 	if out.ContentLength != nil && out.ContentRange == nil {
-		size = *out.ContentLength
+		return *out.ContentLength
 	}
-	return &resumingBody{ctx: ctx, client: client, bucket: bucket, key: key, etag: out.ETag, body: out.Body, size: size}, nil
+	return -1
 }
 
 type resumingBody struct {

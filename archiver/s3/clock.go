@@ -29,12 +29,29 @@ func (c *storeClock) observe(md middleware.Metadata) {
 	if !ok {
 		return
 	}
-	c.skew.Store(int64(server.Sub(at)))
+	c.record(server, at)
+}
+
+// record records the skew shown by an answer dated server (its Date header) and received
+// at: the least the answer proves. The header has whole seconds, so S3's time when it
+// answered was in [server, server+1s), and this host's at most at: the skew is at least
+// server-at and at most a second more. Taking server-at alone made a host whose clock is
+// right look up to a second behind, which schedule.leaseMaxSkew's lowest values (1s: half
+// a second either way) refused.
+func (c *storeClock) record(server, at time.Time) {
+	var skew time.Duration
+	switch lo := server.Sub(at); {
+	case lo > 0:
+		skew = lo
+	case lo+time.Second < 0:
+		skew = lo + time.Second
+	}
+	c.skew.Store(int64(skew))
 	c.seen.Store(true)
 }
 
 // ClockSkew implements scheduler.StoreClock: S3's clock minus this host's, as the last
-// answer with a Date header showed it (to its second), and whether one was seen yet.
+// answer with a Date header showed it (the least it proves, see record), and whether one was seen yet.
 func (s *Store) ClockSkew() (time.Duration, bool) {
 	return time.Duration(s.clock.skew.Load()), s.clock.seen.Load()
 }

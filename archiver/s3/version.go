@@ -47,7 +47,7 @@ func (s *Store) OpenVersion(ctx context.Context, key, versionID string) (io.Read
 		return nil, fmt.Errorf("s3: get object %s version %s: %w", key, versionID, err)
 	}
 	return &resumingBody{ctx: ctx, client: s.client, bucket: s.bucket, key: s.prefix + key,
-		etag: out.ETag, versionID: aws.String(versionID), body: out.Body}, nil
+		etag: out.ETag, versionID: aws.String(versionID), body: out.Body, size: objectSize(out)}, nil
 }
 
 // CurrentVersion implements archiver.VersionReporter with HeadObject.

@@ -79,6 +79,7 @@ func (l *Lease) Fence(ctx context.Context) error {
 	}
 	// Late: the renewals stalled (the process was paused, or the store is slow). Renew now,
 	// which only the holder of the last link can.
+	start := l.Clock.Now()
 	last, err := l.last(ctx)
 	if err != nil {
 		return err
@@ -93,6 +94,14 @@ func (l *Lease) Fence(ctx context.Context) error {
 			return ErrLeaseLost
 		}
 		return err
+	}
+	// The new link expires a TTL after the renewal started. A renewal the store held for
+	// most of it (S3 throttling it, retried for up to s3.maxAttempts: about 111s by
+	// default) leaves the commit less than the third of the TTL a fence promises, and
+	// another replica could take the lease over, MaxSkew later, with the commit in flight.
+	// The lease is still held: the next fence or renewal extends it in time.
+	if now := l.Clock.Now(); !now.Before(l.held.expires.Add(-l.TTL / 3)) {
+		return fmt.Errorf("lease %s: its renewal took %s to land, leaving %s of the lease, less than a third of its TTL: too little to commit on", l.prefix(), now.Sub(start), l.held.expires.Sub(now))
 	}
 	return nil
 }

@@ -51,6 +51,8 @@ func TestAlertRules(t *testing.T) {
 			"ChatvaultHTTP5xx, ChatvaultDown (up 0 or no target for 5 minutes) and ChatvaultLedgerUnread fire"},
 		{"a closed day without a partition, audit writes refused, a flood of bad tokens, a stored object that does not match",
 			"ChatvaultPartitionMissing, ChatvaultAuditNotWritten, ChatvaultUnauthenticatedFlood and ChatvaultStoredObjectMismatch fire on their failure and not before (no case had seen them fire)"},
+		{"S3 throttling (503 SlowDown) sustained for 15 minutes, or a short burst",
+			"ChatvaultS3Throttled fires on chatvault_s3_throttled_retries_total 15 minutes into sustained throttling and stops once the retries stop; a 5-minute burst, a flat counter and a restart fire nothing"},
 	} {
 		reliability.Record(t, "operations", r.what, reliability.Kept, r.detail+" (promtool test rules)")
 	}

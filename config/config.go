@@ -19,6 +19,10 @@ import (
 	"github.com/chatvault/chatvault/model"
 )
 
+// MaxAuditPending is the largest accepted audit.maxPending: twice as many access records
+// of about 1 KiB stay well within the 256 MiB an audit segment may take when read back.
+const MaxAuditPending = 100_000
+
 // MinSortMemory is the smallest accepted export.sortMemory. It is far below anything useful
 // in production on purpose: tests and demos set a tiny budget to force the external sort
 // to spill to disk.
@@ -541,8 +545,12 @@ func (c *Config) problems() []*Error {
 	if c.Audit.FlushInterval < time.Second || c.Audit.FlushInterval > time.Minute {
 		add("audit.flushInterval", "%s is not between 1s and 1m", c.Audit.FlushInterval)
 	}
-	if c.Audit.MaxPending < 100 {
-		add("audit.maxPending", "%d is below 100", c.Audit.MaxPending)
+	// At most MaxAuditPending: a flush writes up to twice this many records of one
+	// organization into one segment, and a segment larger than the store's cap for its
+	// kind (archiver's objectcap.go, 256 MiB) would be refused when read back, leaving the
+	// audit chain's head unreadable.
+	if c.Audit.MaxPending < 100 || c.Audit.MaxPending > MaxAuditPending {
+		add("audit.maxPending", "%d is not between 100 and %d", c.Audit.MaxPending, MaxAuditPending)
 	}
 	if c.Audit.RetentionDays < 0 {
 		add("audit.retentionDays", "%d is negative (0 means not locked)", c.Audit.RetentionDays)

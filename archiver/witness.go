@@ -50,20 +50,47 @@ type WitnessHead struct {
 const WitnessVersion = 2
 
 // Heads returns every organization's chain head, sorted by organization id (see
-// chainHeads).
+// chainHeads). A head refused (HeadsChecked's refused) fails it.
 func (l Ledger) Heads(ctx context.Context) ([]WitnessHead, error) {
-	ms, err := l.chainHeads(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
+	heads, refused, err := l.HeadsChecked(ctx)
+	if err == nil && len(refused) > 0 {
+		err = fmt.Errorf("witness: %w", errors.Join(refused...))
 	}
-	heads := make([]WitnessHead, 0, len(ms))
-	for _, m := range ms {
-		// The organization whose folder holds the chain, not the one the manifest claims.
-		org, _, _ := strings.Cut(strings.TrimPrefix(m.Key, "orgs/"), "/")
-		heads = append(heads, WitnessHead{Org: org, Seq: m.Seq, Date: m.Date, Revision: m.Revision, SHA256: hexSum(m.SHA256)})
+	if err != nil {
+		return nil, err
+	}
+	return heads, nil
+}
+
+// HeadsChecked returns every organization's chain head, sorted by organization id, and
+// apart, one error for each organization whose head is refused as not the manifest sealed
+// at its key (ErrUntrustedManifest: an old manifest copied there, no key needed). Those
+// are left out rather than failing every organization's: one object planted in one
+// organization's folder must not stop the witnessing of all the others. err is for what
+// stops the listing (the store failing).
+func (l Ledger) HeadsChecked(ctx context.Context) (heads []WitnessHead, refused []error, err error) {
+	heads = []WitnessHead{}
+	err = l.Orgs(ctx, func(org string) error {
+		m, err := l.Head(ctx, org)
+		if errors.Is(err, ErrUntrustedManifest) {
+			refused = append(refused, fmt.Errorf("chain head of %s: %w", org, err))
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("chain head of %s: %w", org, err)
+		}
+		if m != nil {
+			// The organization whose folder holds the chain, not the one the manifest claims.
+			org, _, _ := strings.Cut(strings.TrimPrefix(m.Key, "orgs/"), "/")
+			heads = append(heads, WitnessHead{Org: org, Seq: m.Seq, Date: m.Date, Revision: m.Revision, SHA256: hexSum(m.SHA256)})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("witness: %w", err)
 	}
 	sort.Slice(heads, func(i, j int) bool { return heads[i].Org < heads[j].Org })
-	return heads, nil
+	return heads, refused, nil
 }
 
 // NewWitness makes the witness of the manifest chain heads and the audit chain heads,

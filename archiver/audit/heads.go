@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -16,13 +17,37 @@ func Heads(ctx context.Context, store archiver.Store) ([]archiver.WitnessAuditHe
 }
 
 // HeadsAt returns every organization's audit chain head, by organization id, with today
-// being today. It lists the folders of audit/orgs/ (the organizations) and finds each
-// head as a writer does (headKey: a listing from yesterday's folder, or bounded probes of
-// the folders by date), then reads only the heads: the cost grows with the organizations,
-// not with the segments ever written.
+// being today; a head refused (HeadsCheckedAt's refused) fails it.
 func HeadsAt(ctx context.Context, store archiver.Store, today archiver.Day) ([]archiver.WitnessAuditHead, error) {
+	heads, refused, err := HeadsCheckedAt(ctx, store, today)
+	if err == nil && len(refused) > 0 {
+		err = fmt.Errorf("witness: %w", errors.Join(refused...))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return heads, nil
+}
+
+// HeadsChecked is HeadsCheckedAt today.
+func HeadsChecked(ctx context.Context, store archiver.Store) (heads []archiver.WitnessAuditHead, refused []error, err error) {
+	return HeadsCheckedAt(ctx, store, archiver.DayOf(time.Now()))
+}
+
+// HeadsCheckedAt returns every organization's audit chain head, by organization id, with
+// today being today, and apart, one error for each organization whose head is refused as
+// not the segment written at its key (checkHeadAt, ErrIntegrity: an old segment copied to
+// a later folder, no key needed). Those are left out rather than failing every
+// organization's: one object planted in one organization's folder must not stop the
+// witnessing of all the others. err is for what stops the reading (the store failing).
+//
+// It lists the folders of audit/orgs/ (the organizations) and finds each head as a writer
+// does (headKey: a listing from yesterday's folder, or bounded probes of the folders by
+// date), then reads only the heads: the cost grows with the organizations, not with the
+// segments ever written.
+func HeadsCheckedAt(ctx context.Context, store archiver.Store, today archiver.Day) (heads []archiver.WitnessAuditHead, refused []error, err error) {
 	last := map[string]string{}
-	err := archiver.ListFolders(ctx, store, "audit/orgs/", func(org string) error {
+	err = archiver.ListFolders(ctx, store, "audit/orgs/", func(org string) error {
 		key, err := headKey(ctx, store, org, today)
 		if err != nil {
 			return err
@@ -33,20 +58,23 @@ func HeadsAt(ctx context.Context, store archiver.Store, today archiver.Day) ([]a
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("witness: audit heads: %w", err)
+		return nil, nil, fmt.Errorf("witness: audit heads: %w", err)
 	}
-	heads := make([]archiver.WitnessAuditHead, 0, len(last))
+	heads = make([]archiver.WitnessAuditHead, 0, len(last))
 	for org, key := range last {
 		b, err := archiver.ReadAll(ctx, store, key)
 		if err != nil {
-			return nil, fmt.Errorf("witness: read %s: %w", key, err)
+			return nil, nil, fmt.Errorf("witness: read %s: %w", key, err)
 		}
 		if err := checkHeadAt(key, b); err != nil {
-			return nil, fmt.Errorf("witness: %w", err)
+			refused = append(refused, fmt.Errorf("audit chain head of %s: %w", org, err))
+			continue
 		}
 		_, day, seq, _ := parseAuditSegmentKey(key)
 		heads = append(heads, archiver.WitnessAuditHead{Org: org, Seq: seq, Date: day.String(), SHA256: hexSum(sha256.Sum256(b))})
 	}
 	sort.Slice(heads, func(i, j int) bool { return heads[i].Org < heads[j].Org })
-	return heads, nil
+	// In organization order, as the listing was, not the map's.
+	sort.Slice(refused, func(i, j int) bool { return refused[i].Error() < refused[j].Error() })
+	return heads, refused, nil
 }

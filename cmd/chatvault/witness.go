@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -33,18 +34,22 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("witness", err)
 	}
-	heads, err := archiver.Ledger{Store: store}.Heads(ctx)
+	// A head refused (an old object copied, no key needed, to where an organization's head
+	// is looked for) leaves that organization out, named, and the witness exits 4: every
+	// other organization is still witnessed.
+	heads, refused, err := archiver.Ledger{Store: store}.HeadsChecked(ctx)
 	if err != nil {
 		return e.fail("witness", err)
 	}
-	if len(heads) == 0 {
+	if len(heads) == 0 && len(refused) == 0 {
 		return e.fail("witness", fmt.Errorf("store %s holds no manifest: nothing to witness (a mistyped folder or S3 prefix?)", e.cfg.Store))
 	}
 	// The access audit's chains too: who read the archive must not be erasable either.
-	audit, err := audit.Heads(ctx, store)
+	audit, auditRefused, err := audit.HeadsChecked(ctx, store)
 	if err != nil {
 		return e.fail("witness", err)
 	}
+	refused = append(refused, auditRefused...)
 	b, err := archiver.NewWitness(heads, audit, e.cfg.Store, time.Now(), key)
 	if err != nil {
 		return e.fail("witness", err)
@@ -64,6 +69,13 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	e.log.Info("witness written", "organizations", len(heads), "auditChains", len(audit), "signed", key != nil, "output", out)
 	if out != "" {
 		fmt.Fprintf(e.stdout, "witnessed %d organizations' chain heads and %d audit chain heads in %s, %s\n", len(heads), len(audit), out, signed)
+	}
+	if len(refused) > 0 {
+		for _, err := range refused {
+			e.note(slog.LevelError, "witness: NOT WITNESSED: "+err.Error(), "head refused", "error", err.Error())
+		}
+		fatal(e.stderr, e.json, e.log, "witness", fmt.Errorf("%d chain heads refused and left out of the witness (named above); every other head is in it", len(refused)), exitWitnessPartial)
+		return exitWitnessPartial
 	}
 	return exitOK
 }

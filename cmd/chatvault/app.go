@@ -30,9 +30,6 @@ const (
 	exitFailure     = 1 // nothing half-committed
 	exitUsage       = 2 // bad usage or configuration
 	exitQuarantined = 3 // sealed, but records were quarantined
-	// exitWitnessPartial: the witness was written, but an organization's head was refused
-	// (an object planted where it is looked for) and is not in it.
-	exitWitnessPartial = 4
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise it is taken

@@ -74,8 +74,8 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		for _, err := range refused {
 			e.note(slog.LevelError, "witness: NOT WITNESSED: "+err.Error(), "head refused", "error", err.Error())
 		}
-		fatal(e.stderr, e.json, e.log, "witness", fmt.Errorf("%d chain heads refused and left out of the witness (named above); every other head is in it", len(refused)), exitWitnessPartial)
-		return exitWitnessPartial
+		fatal(e.stderr, e.json, e.log, "witness", fmt.Errorf("%d chain heads refused and left out of the witness (named above); every other head is in it", len(refused)), exitFailure)
+		return exitFailure
 	}
 	return exitOK
 }

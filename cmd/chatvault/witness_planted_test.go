@@ -63,8 +63,8 @@ func TestWitnessPlantedHeadOneOrg(t *testing.T) {
 			planted := tc.plant(t, store)
 			w := filepath.Join(t.TempDir(), "witness.json")
 			code, out, errOut := chatvault(t, append([]string{"witness", "-o", w}, common...)...)
-			if code != exitWitnessPartial || !strings.Contains(errOut, planted) {
-				t.Fatalf("witness with %s planted: exit %d, want %d naming it\n%s%s", planted, code, exitWitnessPartial, out, errOut)
+			if code != exitFailure || !strings.Contains(errOut, planted) {
+				t.Fatalf("witness with %s planted: exit %d, want %d naming it\n%s%s", planted, code, exitFailure, out, errOut)
 			}
 			var got archiver.Witness
 			if err := json.Unmarshal([]byte(mustRead(t, w)), &got); err != nil {

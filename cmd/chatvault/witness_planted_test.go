@@ -99,7 +99,7 @@ func TestWitnessPlantedHeadOneOrg(t *testing.T) {
 				return
 			}
 			reliability.Record(t, "security", "one organization's "+tc.name+" (no key): chatvault witness", reliability.Refused,
-				"witness exit 4 naming the planted key: that organization's head is left out, every other organization's manifest and audit heads are witnessed (before, one planted object stopped the witness of every organization)")
+				"witness exit 1 naming the planted key, the file written: that organization's head is left out, every other organization's manifest and audit heads are witnessed (before, one planted object stopped the witness of every organization)")
 		})
 	}
 }

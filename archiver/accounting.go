@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -245,8 +246,10 @@ func (w *writer) account(ctx context.Context) (string, error) {
 			if !ok || c.Err != nil || c.manifestSHA256 == "" {
 				continue
 			}
-			if p, ok := w.previousUnaccounted(c, covered); ok && !yield(p) {
-				return
+			for _, p := range w.previousUnaccounted(c, covered) {
+				if !yield(p) {
+					return
+				}
 			}
 			if !yield(AccountedManifest{Org: c.Org, Seq: c.Seq, Revision: c.Revision, Outcome: c.Outcome, SHA256: c.manifestSHA256}) {
 				return
@@ -316,17 +319,49 @@ func (w *writer) account(ctx context.Context) (string, error) {
 // therefore committed a new revision instead of finding that one unchanged.
 const OutcomePrevious = "previous"
 
-// previousUnaccounted returns the revision c's commit follows, when c committed one and
-// no accounting object of the day (covered, by "org/sha256") names the revision it
-// follows (storeChange found it). Without it that manifest would be on no record of the day for good: every
-// later run finds a later revision.
-func (w *writer) previousUnaccounted(c *orgCommit, covered map[string]bool) (AccountedManifest, bool) {
+// previousUnaccounted returns the revisions c's commit follows that no accounting object
+// of the day (covered, by "org/sha256") names, oldest first, when c committed one
+// (storeChange found them). Without them those manifests would be on no record of the day
+// for good: every later run finds a later revision.
+func (w *writer) previousUnaccounted(c *orgCommit, covered map[string]bool) []AccountedManifest {
 	v, ok := w.previous.Load(c.Org)
 	if c.Outcome != OutcomeCommitted || !ok {
-		return AccountedManifest{}, false
+		return nil
 	}
-	p := v.(AccountedManifest)
-	return p, !covered[c.Org+"/"+p.SHA256]
+	var out []AccountedManifest
+	for _, p := range v.([]AccountedManifest) {
+		if !covered[c.Org+"/"+p.SHA256] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// unaccountedRevisions returns, oldest first, org's revisions of the day after accounted
+// (the highest revision the day's accounting objects name) up to latest, which the new
+// revision follows. Not only latest: two runs in a row stopped before their accounting
+// object, each on a changed partition, leave two revisions on no record, and only this
+// run can name the older one. It reads one manifest per revision before latest, and runs
+// only when a run commits over an unaccounted revision, so a day sealed as usual pays
+// nothing.
+func (w *writer) unaccountedRevisions(ctx context.Context, org string, accounted int, latest *StoredManifest) ([]AccountedManifest, error) {
+	l := Ledger{Store: w.s.Store}
+	entry := func(m *StoredManifest) AccountedManifest {
+		return AccountedManifest{Org: org, Seq: m.Seq, Revision: m.Revision, Outcome: OutcomePrevious, SHA256: hexSum(m.SHA256)}
+	}
+	out := []AccountedManifest{entry(latest)}
+	for rev := latest.Revision - 1; rev > accounted; rev-- {
+		m, err := l.ManifestAt(ctx, org, w.day, rev)
+		if err != nil {
+			return nil, fmt.Errorf("read revision %d of the day: %w", rev, err)
+		}
+		if m == nil {
+			break // verify reports a missing revision; the ones found are still named
+		}
+		out = append(out, entry(m))
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 func namedQuarantine(q *ObjectRef) string {

@@ -42,8 +42,9 @@ const (
 // writer merges the sorted runs and turns each organization's records into a staged
 // export, then commits them, several organizations at once.
 type writer struct {
-	// previous holds, by organization id, the latest revision a commit follows when no
-	// accounting object of the day names it, for this run's to name (accounting.go). Rare,
+	// previous holds, by organization id, the revisions ([]AccountedManifest, oldest first)
+	// a commit follows that no accounting object of the day names, for this run's to name
+	// (accounting.go). Rare,
 	// so kept here rather than in every organization's orgCommit.
 	previous sync.Map
 	s        *Sealer
@@ -564,7 +565,11 @@ func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit
 			return false, err
 		}
 		if acc < latest.Revision {
-			w.previous.Store(c.Org, AccountedManifest{Org: c.Org, Seq: latest.Seq, Revision: latest.Revision, Outcome: OutcomePrevious, SHA256: hexSum(latest.SHA256)})
+			prev, err := w.unaccountedRevisions(ctx, c.Org, acc, latest) // accounting.go
+			if err != nil {
+				return false, err
+			}
+			w.previous.Store(c.Org, prev)
 		}
 	}
 	if !c.Data.Keyless() { // an empty day has no export object in layout 3

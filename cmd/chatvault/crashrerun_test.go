@@ -67,3 +67,62 @@ func TestKilledRunRerunOnChangedPartition(t *testing.T) {
 	reliability.Record(t, "crash", "run killed after its manifests, before the accounting object; the partition gains a record before the rerun", reliability.Recovered,
 		"the rerun commits revision 2 and its accounting object names revision 1 too (outcome previous), so every manifest of the day is on record; verify passes")
 }
+
+// TestTwiceKilledRunsRerunOnChangedPartition: two runs in a row are killed between their
+// manifests and their accounting object, each after the partition gained a record, so
+// revisions 1, 2 and 3 are on no accounting object. The rerun (a fourth change) must name
+// every one of them, not only revision 3 it follows: else revision 2 stays on no record
+// for good and no rerun can fix it.
+func TestTwiceKilledRunsRerunOnChangedPartition(t *testing.T) {
+	cleanEnv(t)
+	logDir := sampleLogCopy(t)
+	store := t.TempDir()
+	args := []string{"run", "--date", "2026-11-22", "--eventlog", logDir, "--store", store, "--log-format", "json", "--temp-dir", t.TempDir()}
+	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
+	// grow gives Acme one more record: a copy of its first sent event under another id.
+	grow := func(id string) {
+		t.Helper()
+		b, err := os.ReadFile(part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var extra string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if strings.Contains(l, `"messageId":"m-001"`) {
+				extra = strings.Replace(l, `"messageId":"m-001"`, `"messageId":"`+id+`"`, 1)
+				break
+			}
+		}
+		if extra == "" {
+			t.Fatal("no m-001 in the sample")
+		}
+		if err := os.Chmod(part, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(part, append(b, extra...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, id := range []string{"", "m-late-1", "m-late-2"} {
+		if id != "" {
+			grow(id)
+		}
+		if res := runBinary(t, []string{"CHATVAULT_CRASH_AT=commit.accounting:1"}, nil, args...); !res.killed {
+			t.Fatalf("run %d was not killed at commit.accounting: exit %d\n%s", i+1, res.code, res.stderr)
+		}
+	}
+	grow("m-late-3")
+	res := runBinary(t, nil, nil, args...)
+	if res.code != exitOK && res.code != exitQuarantined {
+		t.Fatalf("rerun: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "committed  4") {
+		t.Fatalf("rerun did not commit revision 4 of Acme:\n%s", res.stdout)
+	}
+	verify := []string{"verify", "--store", store, "--directory", filepath.Join(logDir, "directory.json")}
+	if code, out, errOut := chatvault(t, verify...); code != exitOK || !strings.Contains(out, " 0 problems") {
+		t.Fatalf("verify after the rerun: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "crash", "two runs in a row killed after their manifests, before the accounting object, the partition gaining a record before each run and the rerun", reliability.Recovered,
+		"the rerun commits revision 4 and its accounting object names revisions 1 to 3 too (outcome previous), so every manifest of the day is on record; verify passes")
+}

@@ -52,29 +52,7 @@ func TestResumeChecksTheRange(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("ETag", `"e1"`)
-				if rg := r.Header.Get("Range"); rg != "" {
-					off, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
-					if err != nil {
-						t.Errorf("unexpected Range %q", rg)
-					}
-					tc.resume(w, off)
-					return
-				}
-				w.Header().Set("Content-Length", strconv.Itoa(size))
-				w.WriteHeader(http.StatusOK)
-				w.Write(data[:size/2])
-				w.(http.Flusher).Flush()
-				panic(http.ErrAbortHandler)
-			}))
-			defer srv.Close()
-			client := awss3.New(awss3.Options{
-				Region:       "us-east-1",
-				BaseEndpoint: aws.String(srv.URL),
-				UsePathStyle: true,
-				Credentials:  credentials.NewStaticCredentialsProvider("k", "s", ""),
-			})
+			client := cutDownloadClient(t, data, tc.resume)
 			body, err := getObject(t.Context(), client, "b", "k", nil)
 			if err != nil {
 				t.Fatal(err)
@@ -101,31 +79,11 @@ func TestResumeChecksTheRange(t *testing.T) {
 func TestResumeAtTheRightRange(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789"), 100000)
 	size := len(data)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("ETag", `"e1"`)
-		if rg := r.Header.Get("Range"); rg != "" {
-			off, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
-			if err != nil {
-				t.Errorf("unexpected Range %q", rg)
-			}
-			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, size-1, size))
-			w.Header().Set("Content-Length", strconv.Itoa(size-off))
-			w.WriteHeader(http.StatusPartialContent)
-			w.Write(data[off:])
-			return
-		}
-		w.Header().Set("Content-Length", strconv.Itoa(size))
-		w.WriteHeader(http.StatusOK)
-		w.Write(data[:size/2])
-		w.(http.Flusher).Flush()
-		panic(http.ErrAbortHandler)
-	}))
-	defer srv.Close()
-	client := awss3.New(awss3.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(srv.URL),
-		UsePathStyle: true,
-		Credentials:  credentials.NewStaticCredentialsProvider("k", "s", ""),
+	client := cutDownloadClient(t, data, func(w http.ResponseWriter, off int) {
+		w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, size-1, size))
+		w.Header().Set("Content-Length", strconv.Itoa(size-off))
+		w.WriteHeader(http.StatusPartialContent)
+		w.Write(data[off:])
 	})
 	s := &Store{client: client, bucket: "b"}
 	for _, tc := range []struct {
@@ -149,4 +107,34 @@ func TestResumeAtTheRightRange(t *testing.T) {
 	}
 	reliability.Record(t, "fault", "S3 store: a download of a named version cut mid-body, resumed with S3's 206", reliability.Recovered,
 		"the read resumes from the byte it stopped at and returns the whole object")
+}
+
+// cutDownloadClient returns an S3 client of a server that answers a GET of any object
+// with the first half of data and then cuts the connection, and a ranged GET (bytes from
+// off on, as the reader resumes) with resume.
+func cutDownloadClient(t *testing.T, data []byte, resume func(w http.ResponseWriter, off int)) *awss3.Client {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("ETag", `"e1"`)
+		if rg := r.Header.Get("Range"); rg != "" {
+			off, err := strconv.Atoi(strings.TrimSuffix(strings.TrimPrefix(rg, "bytes="), "-"))
+			if err != nil {
+				t.Errorf("unexpected Range %q", rg)
+			}
+			resume(w, off)
+			return
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(data)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(data[:len(data)/2])
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	t.Cleanup(srv.Close)
+	return awss3.New(awss3.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(srv.URL),
+		UsePathStyle: true,
+		Credentials:  credentials.NewStaticCredentialsProvider("k", "s", ""),
+	})
 }

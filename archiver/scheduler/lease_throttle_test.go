@@ -98,25 +98,7 @@ func TestThrottledLeaseStopsAtTheFence(t *testing.T) {
 	if c := a.commits(); len(c) != 0 {
 		t.Fatalf("A's rerun committed %v: B had sealed them", c)
 	}
-	for _, org := range w.orgs {
-		for _, d := range days {
-			var revs, failed []string
-			if err := direct.List(ctx, archiver.DayPrefix3(org, mustDayS(t, d)), func(k string) error {
-				switch {
-				case strings.Contains(k, ".failed-"):
-					failed = append(failed, k)
-				case strings.HasSuffix(k, ".json") && strings.Contains(k, ".r"):
-					revs = append(revs, k)
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
-			}
-			if len(revs) != 1 || len(failed) != 0 {
-				t.Fatalf("%s %s: revisions %v, failure records %v; want B's one revision and no failure", org, d, revs, failed)
-			}
-		}
-	}
+	oneRevisionEach(ctx, t, direct, w.orgs, days)
 	vr, err := verify.Run(ctx, archiver.Ledger{Store: direct}, verify.Options{})
 	if err != nil || !vr.OK() {
 		t.Fatalf("verify: %v %v", err, vr.Problems)

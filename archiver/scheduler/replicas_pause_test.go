@@ -73,7 +73,25 @@ func TestPausedReplicaStopsAtItsNextCommit(t *testing.T) {
 	if c := a.commits(); len(c) != 0 {
 		t.Fatalf("A committed %v after losing the lease", c)
 	}
-	for _, org := range w.orgs {
+	oneRevisionEach(ctx, t, st, w.orgs, days)
+	reliability.Record(t, "crash", "serve replica paused mid-seal (between an export and its manifest) past the lease's TTL; another replica took over and sealed", reliability.Refused,
+		"the resumed replica's next commit finds the lease lost: no commit, no failure record, no retry, watermark or janitor run; every organization-day sealed once, by the new holder")
+}
+
+func mustDayS(t *testing.T, s string) archiver.Day {
+	t.Helper()
+	d, err := archiver.ParseDay(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// oneRevisionEach checks that every organization-day of orgs and days holds exactly one
+// revision and no failure record: the one replica B committed, whatever A tried.
+func oneRevisionEach(ctx context.Context, t *testing.T, st archiver.Store, orgs, days []string) {
+	t.Helper()
+	for _, org := range orgs {
 		for _, d := range days {
 			var revs, failed []string
 			if err := st.List(ctx, archiver.DayPrefix3(org, mustDayS(t, d)), func(k string) error {
@@ -92,15 +110,4 @@ func TestPausedReplicaStopsAtItsNextCommit(t *testing.T) {
 			}
 		}
 	}
-	reliability.Record(t, "crash", "serve replica paused mid-seal (between an export and its manifest) past the lease's TTL; another replica took over and sealed", reliability.Refused,
-		"the resumed replica's next commit finds the lease lost: no commit, no failure record, no retry, watermark or janitor run; every organization-day sealed once, by the new holder")
-}
-
-func mustDayS(t *testing.T, s string) archiver.Day {
-	t.Helper()
-	d, err := archiver.ParseDay(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return d
 }

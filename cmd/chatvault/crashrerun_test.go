@@ -23,28 +23,7 @@ func TestKilledRunRerunOnChangedPartition(t *testing.T) {
 	if res := runBinary(t, []string{"CHATVAULT_CRASH_AT=commit.accounting:1"}, nil, args...); !res.killed {
 		t.Fatalf("the run was not killed at commit.accounting: exit %d\n%s", res.code, res.stderr)
 	}
-	// Acme gains a record: a copy of its first sent event under another message id.
-	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
-	b, err := os.ReadFile(part)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var extra string
-	for _, l := range strings.SplitAfter(string(b), "\n") {
-		if strings.Contains(l, `"messageId":"m-001"`) {
-			extra = strings.Replace(l, `"messageId":"m-001"`, `"messageId":"m-late"`, 1)
-			break
-		}
-	}
-	if extra == "" {
-		t.Fatal("no m-001 in the sample")
-	}
-	if err := os.Chmod(part, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(part, append(b, extra...), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	growAcme(t, logDir, "m-late")
 	res := runBinary(t, nil, nil, args...)
 	if res.code != exitOK && res.code != exitQuarantined {
 		t.Fatalf("rerun: exit %d\n%s%s", res.code, res.stdout, res.stderr)
@@ -78,40 +57,15 @@ func TestTwiceKilledRunsRerunOnChangedPartition(t *testing.T) {
 	logDir := sampleLogCopy(t)
 	store := t.TempDir()
 	args := []string{"run", "--date", "2026-11-22", "--eventlog", logDir, "--store", store, "--log-format", "json", "--temp-dir", t.TempDir()}
-	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
-	// grow gives Acme one more record: a copy of its first sent event under another id.
-	grow := func(id string) {
-		t.Helper()
-		b, err := os.ReadFile(part)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var extra string
-		for _, l := range strings.SplitAfter(string(b), "\n") {
-			if strings.Contains(l, `"messageId":"m-001"`) {
-				extra = strings.Replace(l, `"messageId":"m-001"`, `"messageId":"`+id+`"`, 1)
-				break
-			}
-		}
-		if extra == "" {
-			t.Fatal("no m-001 in the sample")
-		}
-		if err := os.Chmod(part, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(part, append(b, extra...), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 	for i, id := range []string{"", "m-late-1", "m-late-2"} {
 		if id != "" {
-			grow(id)
+			growAcme(t, logDir, id)
 		}
 		if res := runBinary(t, []string{"CHATVAULT_CRASH_AT=commit.accounting:1"}, nil, args...); !res.killed {
 			t.Fatalf("run %d was not killed at commit.accounting: exit %d\n%s", i+1, res.code, res.stderr)
 		}
 	}
-	grow("m-late-3")
+	growAcme(t, logDir, "m-late-3")
 	res := runBinary(t, nil, nil, args...)
 	if res.code != exitOK && res.code != exitQuarantined {
 		t.Fatalf("rerun: exit %d\n%s%s", res.code, res.stdout, res.stderr)
@@ -125,4 +79,31 @@ func TestTwiceKilledRunsRerunOnChangedPartition(t *testing.T) {
 	}
 	reliability.Record(t, "crash", "two runs in a row killed after their manifests, before the accounting object, the partition gaining a record before each run and the rerun", reliability.Recovered,
 		"the rerun commits revision 4 and its accounting object names revisions 1 to 3 too (outcome previous), so every manifest of the day is on record; verify passes")
+}
+
+// growAcme gives Acme one more record in the sample log at logDir: a copy of its first
+// sent event (m-001) under the message id id.
+func growAcme(t *testing.T, logDir, id string) {
+	t.Helper()
+	part := filepath.Join(logDir, "2026-11-22", "part-0001.jsonl")
+	b, err := os.ReadFile(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extra string
+	for _, l := range strings.SplitAfter(string(b), "\n") {
+		if strings.Contains(l, `"messageId":"m-001"`) {
+			extra = strings.Replace(l, `"messageId":"m-001"`, `"messageId":"`+id+`"`, 1)
+			break
+		}
+	}
+	if extra == "" {
+		t.Fatal("no m-001 in the sample")
+	}
+	if err := os.Chmod(part, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(part, append(b, extra...), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

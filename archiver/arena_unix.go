@@ -25,6 +25,7 @@ func allocArena(n int) ([]byte, func(), error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("allocate %d bytes for the sort: %w", n, err)
 	}
+	adviseHugePages(b) // hugepages_linux.go
 	return b, func() { syscall.Munmap(b) }, nil
 }
 

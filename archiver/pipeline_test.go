@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -776,4 +777,55 @@ func TestSpillFailureCommitsNothing(t *testing.T) {
 		t.Errorf("a failed run left %d objects in the store", len(files))
 	}
 	reliability.Record(t, "fault", "spill folder missing", reliability.CleanFailure, "run fails naming the sort run; nothing committed")
+}
+
+// TestDuplicatesAcrossBatches seals lines of about 200 KiB, each twice (once per file),
+// so that the merge hands a batch of the organization's lines on to its compressor at
+// nearly every line (the duplicate check compares with the last line of the batch at
+// hand), and pairs of lines share a timestamp: every second copy must collapse, and only
+// that.
+func TestDuplicatesAcrossBatches(t *testing.T) {
+	logDir := t.TempDir()
+	dirJSON, err := os.ReadFile(filepath.Join("..", "testdata", "eventlog", "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(logDir, "directory.json"), dirJSON)
+	const n = 9
+	var lines bytes.Buffer
+	for i := range n {
+		text := strings.Repeat(string(rune('a'+i)), 100<<10)
+		// Two lines share a timestamp and differ only in their text's last letter.
+		ts := 1795338000000 + int64(i/2)*1000
+		fmt.Fprintf(&lines, `{"eventType":"sent","chatId":"chat-acme-team","timestamp":%d,"eventTimestamp":%d,"messageId":"m-%03d","sender":{"participantType":"email","id":"u-ada","displayName":"Ada Lovelace","email":"ada@acme.example"},"contentType":"text","content":{"contentType":"text","text":"%s","markdownText":"%s","attachments":[]}}`+"\n",
+			ts, ts, i/2, text, text[:len(text)-1]+"z")
+	}
+	day := filepath.Join(logDir, sampleDay.String())
+	if err := os.Mkdir(day, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(day, "part-0001.jsonl"), lines.Bytes())
+	writeFile(t, filepath.Join(day, "part-0002.jsonl"), lines.Bytes())
+	writeFile(t, filepath.Join(day, "_CLOSED"), nil)
+
+	f := newFixture(t, logDir)
+	res := f.seal(t, sampleDay, archiver.Options{Workers: 2})
+	if res.Input.Exported != n || res.Input.Duplicates != n {
+		t.Fatalf("exported %d and collapsed %d duplicates, want %d and %d", res.Input.Exported, res.Input.Duplicates, n, n)
+	}
+	const acme = "0a1c2e3f-0000-4000-8000-00000000aaaa"
+	got, m := f.export(t, acme, sampleDay)
+	if m.Counts.Exported != n || m.Counts.Duplicates != n {
+		t.Fatalf("Acme's manifest counts %d exported, %d duplicates, want %d and %d", m.Counts.Exported, m.Counts.Duplicates, n, n)
+	}
+	seen := map[string]bool{}
+	for _, l := range bytes.Split(bytes.TrimSuffix(got, []byte("\n")), []byte("\n")) {
+		if seen[string(l)] {
+			t.Fatalf("line of %d bytes exported twice", len(l))
+		}
+		seen[string(l)] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("export holds %d lines, want %d", len(seen), n)
+	}
 }

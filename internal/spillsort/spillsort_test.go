@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -297,5 +298,89 @@ func TestSpareIsWhatTheRecordsDoNotUse(t *testing.T) {
 	}
 	if s.Release() != nil || s.Spare() != nil {
 		t.Fatal("Spare after Release must be nothing")
+	}
+}
+
+// TestRunRecordsOfEverySize spills records from empty to three read buffers long, in
+// several runs, and reads them back: those that fit a run's read buffer come back in
+// place, the others copied out, and every one must be intact and in order while the
+// merge moves between runs.
+func TestRunRecordsOfEverySize(t *testing.T) {
+	const ioBuffer = 4 << 10
+	s := NewSorter(Options{TempDir: t.TempDir(), Budget: 16 << 10, IOBuffer: ioBuffer})
+	rng := rand.New(rand.NewPCG(3, 4))
+	want := map[string]string{}
+	for i := range 400 {
+		size := rng.IntN(3 * ioBuffer)
+		if i%7 == 0 {
+			size = 0
+		}
+		k := fmt.Sprintf("%06d", rng.IntN(1_000_000))
+		for want[k] != "" {
+			k += "x"
+		}
+		v := bytes.Repeat([]byte{byte('a' + i%26)}, size)
+		v = append(v, fmt.Sprint(i)...)
+		want[k] = string(v)
+		if err := s.Add([]byte(k), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Runs() < 3 {
+		t.Fatalf("only %d runs spilled: the case does not test reading runs back", s.Runs())
+	}
+	var prev string
+	n := 0
+	if err := s.Iterate(func(r Record) error {
+		k := string(r.Key)
+		if k <= prev {
+			return fmt.Errorf("key %q after %q", k, prev)
+		}
+		if string(r.Value) != want[k] {
+			return fmt.Errorf("key %q: value of %d bytes, want %d", k, len(r.Value), len(want[k]))
+		}
+		prev = k
+		n++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != len(want) {
+		t.Fatalf("read %d records back, want %d", n, len(want))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTruncatedRunFails cuts a spilled run short, inside a record's header and inside a
+// record's bytes: the merge must fail naming the run, never end early as if the run had.
+func TestTruncatedRunFails(t *testing.T) {
+	for _, cut := range []int{1, 3, 40} { // bytes left of the last record
+		t.Run(fmt.Sprint(cut), func(t *testing.T) {
+			s := NewSorter(Options{TempDir: t.TempDir(), Budget: 4 << 10, IOBuffer: 1 << 10})
+			for i := range 200 {
+				if err := s.Add([]byte(fmt.Sprintf("%05d", i)), bytes.Repeat([]byte("v"), 100)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if s.Runs() == 0 {
+				t.Fatal("nothing spilled")
+			}
+			run := s.runs[0]
+			fi, err := os.Stat(run)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A record here is 2 header bytes, a 5-byte key and 100 bytes of value.
+			if err := os.Truncate(run, fi.Size()-107+int64(cut)); err != nil {
+				t.Fatal(err)
+			}
+			err = s.Iterate(func(Record) error { return nil })
+			if err == nil || !strings.Contains(err.Error(), "read sort run") {
+				t.Fatalf("merge of a truncated run: %v, want a read error", err)
+			}
+			s.Close()
+		})
 	}
 }

@@ -519,20 +519,26 @@ func list[T any](d *dirReader, name string, out *[]T, typ string, entry func(*T)
 	return err
 }
 
-// integer consumes a number into n, as encoding/json decodes one into an int.
-func (d *dirReader) integer(n *int, field string) error {
+// scalar consumes the value of a field of Go type typ that takes a literal: it returns
+// the literal's kind ("bool", "number" or "null") and bytes, or a type error for a
+// string, an array or an object.
+func (d *dirReader) scalar(field, typ string) (kind string, tok []byte, err error) {
 	c, err := d.next()
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	if c == '"' || c == '[' || c == '{' {
-		kind, err := d.skipOther()
-		if err != nil {
-			return err
+		if kind, err = d.skipOther(); err == nil {
+			err = &dirTypeError{field: field, value: kind, typ: typ}
 		}
-		return &dirTypeError{field: field, value: kind, typ: "int"}
+		return "", nil, err
 	}
-	kind, num, err := d.literal()
+	return d.literal()
+}
+
+// integer consumes a number into n, as encoding/json decodes one into an int.
+func (d *dirReader) integer(n *int, field string) error {
+	kind, num, err := d.scalar(field, "int")
 	switch {
 	case err != nil || kind == "null":
 		return err
@@ -549,32 +555,15 @@ func (d *dirReader) integer(n *int, field string) error {
 
 // boolean consumes a bool into b.
 func (d *dirReader) boolean(b *bool, field string) error {
-	c, err := d.next()
-	if err != nil {
+	kind, tok, err := d.scalar(field, "bool")
+	switch {
+	case err != nil || kind == "null":
 		return err
-	}
-	if c == '"' || c == '[' || c == '{' {
-		kind, err := d.skipOther()
-		if err != nil {
-			return err
-		}
+	case kind != "bool":
 		return &dirTypeError{field: field, value: kind, typ: "bool"}
 	}
-	tok, err := d.token()
-	if err != nil {
-		return err
-	}
-	switch string(tok) {
-	case "true", "false":
-		*b = string(tok) == "true"
-		d.pos += len(tok)
-		return nil
-	}
-	kind, _, err := d.literal()
-	if err != nil || kind == "null" {
-		return err
-	}
-	return &dirTypeError{field: field, value: kind, typ: "bool"}
+	*b = string(tok) == "true"
+	return nil
 }
 
 func (d *dirReader) organization(o *Organization) error {
@@ -596,40 +585,36 @@ func (d *dirReader) organization(o *Organization) error {
 	return err
 }
 
-func (d *dirReader) user(u *User) error {
+// strField is a string member of a list entry: its name, where its value goes, and
+// whether the value is an id to intern.
+type strField struct {
+	name   string
+	dst    *string
+	intern bool
+}
+
+// stringsOnly consumes an entry whose members are all strings (users, bots).
+func (d *dirReader) stringsOnly(fields ...strField) error {
 	_, err := d.object(func(name []byte) error {
-		switch {
-		case is(name, "id"):
-			return d.str(&u.ID, "id", "string", true)
-		case is(name, "orgId"):
-			return d.str(&u.OrgID, "orgId", "string", true)
-		case is(name, "email"):
-			return d.str(&u.Email, "email", "string", false)
-		case is(name, "displayName"):
-			return d.str(&u.DisplayName, "displayName", "string", false)
+		for _, f := range fields {
+			if is(name, f.name) {
+				return d.str(f.dst, f.name, "string", f.intern)
+			}
 		}
 		return d.skip()
 	})
 	return err
 }
 
+func (d *dirReader) user(u *User) error {
+	return d.stringsOnly(strField{"id", &u.ID, true}, strField{"orgId", &u.OrgID, true},
+		strField{"email", &u.Email, false}, strField{"displayName", &u.DisplayName, false})
+}
+
 func (d *dirReader) bot(b *Bot) error {
-	_, err := d.object(func(name []byte) error {
-		switch {
-		case is(name, "id"):
-			return d.str(&b.ID, "id", "string", true)
-		case is(name, "orgId"):
-			return d.str(&b.OrgID, "orgId", "string", true)
-		case is(name, "roamId"):
-			return d.str(&b.RoamID, "roamId", "string", false)
-		case is(name, "integrationId"):
-			return d.str(&b.IntegrationID, "integrationId", "string", false)
-		case is(name, "botCode"):
-			return d.str(&b.BotCode, "botCode", "string", false)
-		}
-		return d.skip()
-	})
-	return err
+	return d.stringsOnly(strField{"id", &b.ID, true}, strField{"orgId", &b.OrgID, true},
+		strField{"roamId", &b.RoamID, false}, strField{"integrationId", &b.IntegrationID, false},
+		strField{"botCode", &b.BotCode, false})
 }
 
 func (d *dirReader) chat(c *Chat) error {

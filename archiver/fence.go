@@ -11,6 +11,11 @@ import (
 // lease's TTL, and another sealer took over), so it must not commit.
 var ErrFenced = errors.New("the seal lease was lost before the commit")
 
+// ErrCommitDeadline is wrapped, with ErrFenced, by the error of a commit whose commit point
+// could not land before the lease's commit deadline (S3 throttled it, or the store hung):
+// past it, another sealer may hold the lease, so the write is not attempted again.
+var ErrCommitDeadline = errors.New("the commit point did not land before the seal lease's commit deadline")
+
 type fenceKey struct{}
 
 // WithFence returns ctx with a fence: a seal under ctx calls it before each

@@ -34,16 +34,16 @@ func TestLayout3PausedSealerFenced(t *testing.T) {
 			}
 			paused, resumed := make(chan struct{}), make(chan struct{})
 			first := true
-			fence := func(ctx context.Context) error {
+			fence := func(ctx context.Context) (archiver.CommitDeadline, error) {
 				if first { // A pauses here, before its commit
 					first = false
 					close(paused)
 					<-resumed
 				}
 				if !fenced {
-					return nil
+					return archiver.CommitDeadline{}, nil
 				}
-				return leaseA.Fence(ctx)
+				return leaseA.CommitFence(ctx)
 			}
 			var resA *archiver.DayResult
 			done := make(chan struct{})

@@ -16,6 +16,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // ClientConfig is what NewClient needs; credentials are not part of it, they come from the
@@ -144,7 +146,14 @@ func (r cutResponseRetryer) RetryDelay(attempt int, err error) (time.Duration, e
 
 // GetAttemptToken passes the token bucket's accounting through when the wrapped retryer
 // has one (aws.RetryerV2); without it, the SDK would fall back to the context-less form.
+// The SDK asks for it before every attempt, the first and each retry: a seal's commit
+// point (archiver.CheckCommitDeadline) makes none past its lease's commit deadline, on the
+// lease's clock, so that S3 throttling it cannot make it land once another sealer may
+// hold the lease. The error is not retryable: the request ends with it.
 func (r cutResponseRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if err := archiver.CheckCommitDeadline(ctx); err != nil {
+		return nil, err
+	}
 	if v2, ok := r.Retryer.(aws.RetryerV2); ok {
 		return v2.GetAttemptToken(ctx)
 	}

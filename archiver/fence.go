@@ -69,7 +69,7 @@ func fenceCommit(ctx context.Context) (context.Context, context.CancelFunc, erro
 	return ctx, cancel, nil
 }
 
-// CheckCommitDeadline returns an error wrapping ErrCommitDeadline when ctx carries a
+// CheckCommitDeadline returns an error matching ErrCommitDeadline when ctx carries a
 // commit deadline (a commit point's write, fenceCommit) that has passed on the lease's
 // clock. A store calls it before each attempt of a request, retries included, so that no
 // attempt starts past the deadline (the S3 client does: archiver/s3's retryer).
@@ -79,20 +79,44 @@ func CheckCommitDeadline(ctx context.Context) error {
 		return nil
 	}
 	if now := d.Now(); !now.Before(d.At) {
-		return fmt.Errorf("%w (%s, now %s on the lease's clock)", ErrCommitDeadline, d.At.UTC().Format(time.RFC3339), now.UTC().Format(time.RFC3339))
+		return pastDeadlineError{at: d.At, now: now}
 	}
 	return nil
 }
 
-// commitCut wraps err, a commit point's write under cctx (fenceCommit) that failed, with
-// ErrFenced when the commit deadline cut it: the organization's day then gets no failure
-// record (the lease, and the day, may be another sealer's now) and its rerun commits it.
-func commitCut(cctx context.Context, err error) error {
-	switch {
-	case errors.Is(err, ErrCommitDeadline):
-		return fmt.Errorf("%w: %w", ErrFenced, err)
-	case errors.Is(context.Cause(cctx), ErrCommitDeadline):
-		return fmt.Errorf("%w: %w: %w", ErrFenced, ErrCommitDeadline, err)
+// pastDeadlineError is CheckCommitDeadline's refusal of an attempt.
+type pastDeadlineError struct{ at, now time.Time }
+
+func (e pastDeadlineError) Error() string {
+	return fmt.Sprintf("not sent: the seal lease's commit deadline %s has passed (now %s on the lease's clock)",
+		e.at.UTC().Format(time.RFC3339), e.now.UTC().Format(time.RFC3339))
+}
+
+func (e pastDeadlineError) Is(target error) bool { return target == ErrCommitDeadline }
+
+// commitCut returns err, the failed write of manifest seq's commit point under cctx
+// (fenceCommit), as an error matching ErrFenced and ErrCommitDeadline when the commit
+// deadline cut it: the organization's day then gets no failure record (the lease, and the
+// day, may be another sealer's by now) and its rerun commits it.
+func commitCut(cctx context.Context, seq int64, err error) error {
+	if errors.Is(err, ErrCommitDeadline) || errors.Is(context.Cause(cctx), ErrCommitDeadline) {
+		return &commitCutError{seq: seq, err: err}
 	}
 	return err
 }
+
+// commitCutError is a commit point's write that the commit deadline cut.
+type commitCutError struct {
+	seq int64
+	err error
+}
+
+func (e *commitCutError) Error() string {
+	return fmt.Sprintf("commit manifest %d: %v, so the seal stopped retrying it (another sealer may hold the lease by now): %v", e.seq, ErrCommitDeadline, e.err)
+}
+
+func (e *commitCutError) Is(target error) bool {
+	return target == ErrFenced || target == ErrCommitDeadline
+}
+
+func (e *commitCutError) Unwrap() error { return e.err }

@@ -328,7 +328,7 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 	defer cancel()
 	if m.Late {
 		if err := w.createCommitPoint(cctx, lateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
-			return commitCut(cctx, err)
+			return commitCut(cctx, m.Seq, err)
 		}
 		crashpoint.Hit("commit.late")
 	}
@@ -345,7 +345,7 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 		case errors.Is(err, ErrConflict):
 			return fmt.Errorf("commit manifest %d: another writer committed revision %d of the day first: %w", m.Seq, m.Revision, err)
 		}
-		return commitCut(cctx, fmt.Errorf("commit manifest %d: %w", m.Seq, err))
+		return commitCut(cctx, m.Seq, fmt.Errorf("commit manifest: %w", err))
 	}
 	crashpoint.Hit("commit.day")
 	c.committed(m, sum)

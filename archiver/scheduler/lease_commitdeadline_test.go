@@ -67,7 +67,7 @@ func TestThrottledCommitStopsAtTheLeaseDeadline(t *testing.T) {
 
 	var mu sync.Mutex
 	throttling := true
-	target := ""  // the first manifest A commits: the one S3 throttles
+	target := ""   // the first manifest A commits: the one S3 throttles
 	throttled := 0 // 503s answered to it
 	var late []string
 	proxy.SetFaults(func(r *http.Request) miniotest.Fault {
@@ -110,7 +110,11 @@ func TestThrottledCommitStopsAtTheLeaseDeadline(t *testing.T) {
 		t.Fatalf("%d attempts of the commit point were throttled; want fewer than the %d S3 answered 503", gotThrottled, burst)
 	}
 	t.Logf("A's tick after %d throttled attempts: %v", gotThrottled, ra.Err)
-	org := strings.Fields(ra.Failed[0])[1]
+	// The organization whose commit S3 throttled: its manifest's path names it.
+	org, _, _ := strings.Cut(gotTarget[strings.Index(gotTarget, "/orgs/")+len("/orgs/"):], "/")
+	if want := []string{days[0] + " " + org}; !slices.Equal(ra.Sealed, slices.DeleteFunc(slices.Clone(sealedAll(w.orgs, days)), func(s string) bool { return s == want[0] })) {
+		t.Fatalf("A's tick sealed %v; want every organization-day but %v", ra.Sealed, want)
+	}
 	// Nothing of the organization's commit: no manifest, no failure record.
 	var keys []string
 	direct := open(srv.Endpoint)
@@ -128,8 +132,8 @@ func TestThrottledCommitStopsAtTheLeaseDeadline(t *testing.T) {
 	// S3 answers again: A's rerun seals what was left.
 	w.clock.Add(time.Minute)
 	rerun := <-tick(ctx, a)
-	if rerun.Skipped != "" || rerun.Err != nil || len(rerun.Failed) != 0 || !slices.Equal(rerun.Sealed, ra.Failed) {
-		t.Fatalf("A's rerun: %+v; want %v sealed", rerun, ra.Failed)
+	if want := []string{days[0] + " " + org}; rerun.Skipped != "" || rerun.Err != nil || len(rerun.Failed) != 0 || !slices.Equal(rerun.Sealed, want) {
+		t.Fatalf("A's rerun: %+v; want %v sealed", rerun, want)
 	}
 	oneRevisionEach(ctx, t, direct, w.orgs, days)
 	vr, err := verify.Run(ctx, archiver.Ledger{Store: direct}, verify.Options{})
@@ -138,4 +142,15 @@ func TestThrottledCommitStopsAtTheLeaseDeadline(t *testing.T) {
 	}
 	reliability.Record(t, "fault", "S3 throttles a seal's commit point (503 SlowDown on the manifest's create) after its lease fence passed, for longer than the lease has left", reliability.CleanFailure,
 		"the commit point is written under the lease's commit deadline (its expiry less a sixth of the TTL): no attempt is made past it, so the manifest never lands after the lease expired; the organization fails fenced (no manifest, no failure record) and the rerun seals it, one revision, verify passes")
+}
+
+// sealedAll is every organization-day of orgs and days as a Report lists them, day by day.
+func sealedAll(orgs, days []string) []string {
+	var all []string
+	for _, d := range days {
+		for _, o := range orgs {
+			all = append(all, d+" "+o)
+		}
+	}
+	return all
 }

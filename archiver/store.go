@@ -15,6 +15,12 @@ var ErrNotFound = errors.New("object not found")
 // bytes. The existing object is left untouched: nothing is ever overwritten.
 var ErrConflict = errors.New("object exists with different content")
 
+// ErrStoreBusy is matched by the error of a store request that the store kept refusing
+// for load (S3's 503 SlowDown) until the request's attempts ran out: the store is
+// throttling, not failing, and the same request may succeed later. The API answers it
+// 503 unavailable with Retry-After.
+var ErrStoreBusy = errors.New("the store is throttling requests (S3 503 SlowDown): try again later")
+
 // TasksPrefix starts the keys of on-demand export tasks (package exporttask). It is the
 // only part of a store's content whose objects may ever be deleted: task results are
 // copies of sealed days made for one investigation, kept for a retention period and then

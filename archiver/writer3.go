@@ -317,24 +317,35 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 	keep := w.retention(c.org)
 	// The fence (fence.go): a sealer that lost its lease since it read the head must not
 	// commit on it. Checked last before the commit point, so that only a pause between
-	// here and the create can slip through, which forkCheck reports.
-	if err := checkFence(ctx); err != nil {
+	// here and the create can slip through, which forkCheck reports. The commit point is
+	// written under the lease's commit deadline (cctx): S3 throttling it must not retry it
+	// past the lease's expiry, when another sealer may have taken over and committed on
+	// the same head.
+	cctx, cancel, err := fenceCommit(ctx)
+	if err != nil {
 		return fmt.Errorf("commit manifest %d: %w", m.Seq, err)
 	}
+	defer cancel()
 	if m.Late {
-		if err := w.createCommitPoint(ctx, lateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
-			return err
+		if err := w.createCommitPoint(cctx, lateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
+			return commitCut(cctx, m.Seq, err)
 		}
 		crashpoint.Hit("commit.late")
 	}
-	if err := store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+	// A late commit's day key follows its commit point and holds the same bytes: the next
+	// seal restores it (stage3) whoever holds the lease then, so it needs no deadline.
+	dctx := cctx
+	if m.Late {
+		dctx = ctx
+	}
+	if err := store.Create(dctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		switch {
 		case m.Late:
 			return fmt.Errorf("manifest %d committed (%s), but not its day key: %w", m.Seq, lateKey(c.Org, m.Seq), err)
 		case errors.Is(err, ErrConflict):
 			return fmt.Errorf("commit manifest %d: another writer committed revision %d of the day first: %w", m.Seq, m.Revision, err)
 		}
-		return fmt.Errorf("commit manifest: %w", err)
+		return commitCut(cctx, m.Seq, fmt.Errorf("commit manifest: %w", err))
 	}
 	crashpoint.Hit("commit.day")
 	c.committed(m, sum)

@@ -3,6 +3,8 @@ package archiver_test
 import (
 	"context"
 	"errors"
+	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,16 +36,16 @@ func TestLayout3PausedSealerFenced(t *testing.T) {
 			}
 			paused, resumed := make(chan struct{}), make(chan struct{})
 			first := true
-			fence := func(ctx context.Context) error {
+			fence := func(ctx context.Context) (archiver.CommitDeadline, error) {
 				if first { // A pauses here, before its commit
 					first = false
 					close(paused)
 					<-resumed
 				}
 				if !fenced {
-					return nil
+					return archiver.CommitDeadline{}, nil
 				}
-				return leaseA.Fence(ctx)
+				return leaseA.CommitFence(ctx)
 			}
 			var resA *archiver.DayResult
 			done := make(chan struct{})
@@ -96,4 +98,67 @@ func TestLayout3PausedSealerFenced(t *testing.T) {
 	}
 	reliability.Record(t, "crash", "seal lease holder paused past its TTL mid-seal; another sealer took over and sealed on the same head", reliability.Refused,
 		"the resumed sealer's next commit checks its lease (Fence): it was taken, so the organization fails and nothing is written on the stale head; only a commit already past the check can slip through, which the post-commit fork check reports")
+}
+
+// pauseAtCommit is a sealer's store that pauses the process (moves its clock by d) just
+// before the first commit point's create (a manifest at its day key) reaches the store.
+type pauseAtCommit struct {
+	archiver.Store
+	clk    *scheduler.FakeClock
+	d      time.Duration
+	paused bool
+}
+
+func (p *pauseAtCommit) Create(ctx context.Context, key string, body io.Reader, size int64, sum [32]byte, opt archiver.CreateOptions) error {
+	if !p.paused && strings.Contains(key, "/d/") && strings.HasSuffix(key, ".json") {
+		p.paused = true
+		p.clk.Add(p.d)
+	}
+	return p.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestLayout3PauseAfterTheFence: sealer A's fence passes for Acme's commit with the whole
+// TTL left, and A is paused after it (GC, SIGSTOP), as the commit point's create starts,
+// past the lease's commit deadline (its expiry less a sixth of the TTL) on its clock. The
+// fence cannot see that pause; before, the create went ahead after it, when the lease may
+// have passed to another sealer. Now the folder store checks the commit deadline on the
+// lease's clock before it creates (as the S3 client does before each attempt): the
+// organization fails fenced, nothing is written, and the next seal, its fence renewing the
+// lease, commits it.
+func TestLayout3PauseAfterTheFence(t *testing.T) {
+	const ttl = 2 * time.Minute
+	logDir := layout3Log(t)
+	f := newFixture(t, logDir)
+	ctx := context.Background()
+	mustSeal3(t, f, f.store, "2026-11-22")
+	clk := scheduler.NewFakeClock(time.Date(2026, 12, 1, 0, 30, 0, 0, time.UTC))
+	lease := &scheduler.Lease{Store: f.store, Holder: "host-a", TTL: ttl, Clock: clk}
+	if err := lease.Acquire(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := &pauseAtCommit{Store: f.store, clk: clk, d: ttl - ttl/6}
+	seal := func() archiver.OrgResult {
+		s := &archiver.Sealer{Source: f.src, Store: store, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+		res, _ := s.Seal(archiver.WithFence(ctx, lease.CommitFence), mustDay("2026-11-24"), f.directory, acmeOrg)
+		for _, o := range res.Orgs {
+			if o.Org == acmeOrg {
+				return o
+			}
+		}
+		t.Fatalf("no result for %s: %+v", acmeOrg, res)
+		return archiver.OrgResult{}
+	}
+	a := seal()
+	if !errors.Is(a.Err, archiver.ErrFenced) || !errors.Is(a.Err, archiver.ErrCommitDeadline) {
+		t.Fatalf("A after a pause past its commit deadline: %+v; want its commit refused (ErrFenced, ErrCommitDeadline)", a)
+	}
+	if keys := listKeys(t, f.store, archiver.DayPrefix3(acmeOrg, mustDay("2026-11-24"))); len(keys) != 0 {
+		t.Fatalf("A wrote %v past its commit deadline", keys)
+	}
+	// A's next fence renews the lease (less than a third of the TTL was left): it commits.
+	if again := seal(); again.Err != nil || again.Outcome != archiver.OutcomeCommitted {
+		t.Fatalf("the seal after the pause: %+v; want Acme committed", again)
+	}
+	reliability.Record(t, "crash", "seal lease holder paused as the commit point's create starts, after its lease check (the fence), past the lease's commit deadline", reliability.Refused,
+		"the store checks the commit deadline on the lease's clock before it creates (the folder store; the S3 client before each attempt): the organization fails fenced, nothing is written, and the next seal, renewing the lease, commits it")
 }

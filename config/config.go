@@ -163,6 +163,11 @@ type S3 struct {
 	MaxAttempts int
 	// MaxBackoff (s3.maxBackoff) caps the wait before one retry. 1ms to 5m.
 	MaxBackoff time.Duration
+	// APIMaxAttempts (s3.apiMaxAttempts) is how many times serve tries one S3 request
+	// made to answer an API request, when fewer than MaxAttempts: a client waiting for
+	// the answer gets 503 unavailable with Retry-After once S3 has throttled it that many
+	// times, rather than waiting out MaxAttempts (about 111s with the defaults). 1 to 100.
+	APIMaxAttempts int
 }
 
 // Export configures how a day is sealed.
@@ -357,7 +362,7 @@ func Default() *Config {
 		// New stores are sealed in layout 3; an existing layout-2 store continues its
 		// chains in layout 3 at the first seal (layout.json). 2 keeps it in layout 2.
 		StoreLayout: 3,
-		S3:          S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute, MaxAttempts: 10, MaxBackoff: 20 * time.Second},
+		S3:          S3{Region: "us-east-1", PartSize: 8 << 20, PresignExpiry: 15 * time.Minute, MaxAttempts: 10, MaxBackoff: 20 * time.Second, APIMaxAttempts: 3},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation"},
 			SortMemory:          256 << 20,
@@ -472,6 +477,9 @@ func (c *Config) problems() []*Error {
 	}
 	if c.S3.MaxAttempts < 1 || c.S3.MaxAttempts > 100 {
 		add("s3.maxAttempts", "%d is not between 1 and 100", c.S3.MaxAttempts)
+	}
+	if c.S3.APIMaxAttempts < 1 || c.S3.APIMaxAttempts > 100 {
+		add("s3.apiMaxAttempts", "%d is not between 1 and 100", c.S3.APIMaxAttempts)
 	}
 	if c.S3.MaxBackoff < time.Millisecond || c.S3.MaxBackoff > 5*time.Minute {
 		add("s3.maxBackoff", "%s is not between 1ms and 5m", c.S3.MaxBackoff)

@@ -31,6 +31,8 @@ func TestValidate(t *testing.T) {
 		{"presign expiry above 7 days", func(c *Config) { c.S3.PresignExpiry = 8 * 24 * time.Hour }, "s3.presignExpiry", "not between"},
 		{"no S3 attempt", func(c *Config) { c.S3.MaxAttempts = 0 }, "s3.maxAttempts", "not between 1 and 100"},
 		{"S3 attempts above 100", func(c *Config) { c.S3.MaxAttempts = 101 }, "s3.maxAttempts", "not between 1 and 100"},
+		{"no S3 API attempt", func(c *Config) { c.S3.APIMaxAttempts = 0 }, "s3.apiMaxAttempts", "not between 1 and 100"},
+		{"S3 API attempts above 100", func(c *Config) { c.S3.APIMaxAttempts = 101 }, "s3.apiMaxAttempts", "not between 1 and 100"},
 		{"S3 backoff 0", func(c *Config) { c.S3.MaxBackoff = 0 }, "s3.maxBackoff", "not between 1ms and 5m"},
 		{"S3 backoff above 5m", func(c *Config) { c.S3.MaxBackoff = time.Hour }, "s3.maxBackoff", "not between 1ms and 5m"},
 		{"exclude text", func(c *Config) { c.Export.ExcludeContentTypes = []string{"wave", "text"} }, "export.excludeContentTypes", `"text" is a message type`},

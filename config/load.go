@@ -49,6 +49,7 @@ var keys = []key{
 	{"s3.presignExpiry", "", "", setDuration(func(c *Config) *time.Duration { return &c.S3.PresignExpiry })},
 	{"s3.maxAttempts", "", "", setInt(func(c *Config) *int { return &c.S3.MaxAttempts })},
 	{"s3.maxBackoff", "", "", setDuration(func(c *Config) *time.Duration { return &c.S3.MaxBackoff })},
+	{"s3.apiMaxAttempts", "", "", setInt(func(c *Config) *int { return &c.S3.APIMaxAttempts })},
 	{"export.excludeContentTypes", "", "", setStrings(func(c *Config) *[]string { return &c.Export.ExcludeContentTypes })},
 	{"export.sortMemory", "sort-memory", "memory budget of the external sort, such as 256MiB", setSize(func(c *Config) *int64 { return &c.Export.SortMemory })},
 	{"export.tempDir", "temp-dir", "where the sort spills (default the system's temporary folder)", setString(func(c *Config) *string { return &c.Export.TempDir })},

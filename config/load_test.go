@@ -97,7 +97,7 @@ func TestLoadFile(t *testing.T) {
 		Directory:   "/srv/directory.json",
 		Store:       "s3://archive/chatvault",
 		StoreLayout: 2,
-		S3:          S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour, MaxAttempts: 10, MaxBackoff: 20 * time.Second},
+		S3:          S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour, MaxAttempts: 10, MaxBackoff: 20 * time.Second, APIMaxAttempts: 3},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation", "reaction"},
 			SortMemory:          1 << 30,
@@ -263,6 +263,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"s3.presignExpiry", "1h", func(c *Config) { c.S3.PresignExpiry = time.Hour }, nil},
 		{"s3.maxAttempts", "4", func(c *Config) { c.S3.MaxAttempts = 4 }, nil},
 		{"s3.maxBackoff", "2s", func(c *Config) { c.S3.MaxBackoff = 2 * time.Second }, nil},
+		{"s3.apiMaxAttempts", "2", func(c *Config) { c.S3.APIMaxAttempts = 2 }, nil},
 		{"export.excludeContentTypes", "wave, reaction,,roomInvitation", func(c *Config) {
 			c.Export.ExcludeContentTypes = []string{"wave", "reaction", "roomInvitation"}
 		}, nil},

@@ -113,6 +113,11 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	// A seal's commit point past its lease's commit deadline (a pause since the fence) is
+	// not written: another sealer may hold the lease by now.
+	if err := archiver.CheckCommitDeadline(ctx); err != nil {
+		return err
+	}
 
 	dir := path.Dir(key)
 

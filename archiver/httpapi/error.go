@@ -31,9 +31,16 @@ const (
 	// organization names the file (whoever else may have it).
 	EAttachmentNotFound = "attachment_not_found"
 	// EUnavailable is /readyz's 503: the replica should get no traffic (the audit cannot
-	// be written, or the store, directory or tokens cannot be read).
+	// be written, or the store, directory or tokens cannot be read); and any endpoint's,
+	// with Retry-After, when the store throttled the requests made to answer it
+	// (archiver.ErrStoreBusy).
 	EUnavailable = "unavailable"
 )
+
+// StoreBusyRetryAfter is the Retry-After of a 503 unavailable for a throttling store: S3
+// asks for backoff, and a throttling episode (a nightly seal's burst) lasts seconds to
+// minutes.
+const StoreBusyRetryAfter = 30 * time.Second
 
 var statusOf = map[string]int{
 	EInvalidRequest:     http.StatusBadRequest,
@@ -111,6 +118,8 @@ func errorCode(err error) (*Error, int) {
 	case errors.Is(err, exporttask.ErrUntrustedCompletion):
 		e = errorf(EInternal, "the export task's stored completion record is not signed by a trusted key (a forgery, or a task "+
 			"completed before completions were signed), so nothing of its result was sent; run the task again")
+	case errors.Is(err, archiver.ErrStoreBusy):
+		e = &Error{Code: EUnavailable, Message: "the archive's store is throttling requests (S3 503 SlowDown); try again after Retry-After", RetryAfter: StoreBusyRetryAfter}
 	case errors.Is(err, archiver.ErrInvalidToken):
 		e = errorf(EInvalidToken, "the access token is missing, malformed, revoked or expired")
 	default:
@@ -133,6 +142,8 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		// forged manifest.
 		s.integrityFailures.Inc()
 		s.log().Error("export task completion record is not trusted; result not served", "method", r.Method, "path", r.URL.Path, "err", err)
+	case errors.Is(err, archiver.ErrStoreBusy):
+		s.log().Warn("store throttling: answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
 	case status == http.StatusInternalServerError:
 		s.log().Error("internal error", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

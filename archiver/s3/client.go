@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -16,6 +17,9 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // ClientConfig is what NewClient needs; credentials are not part of it, they come from the
@@ -69,8 +73,69 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*awss3.Client, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.Retryer = newRetryer(cfg)
+		o.APIOptions = append(o.APIOptions, addAttemptBound)
 	}), nil
 }
+
+// WithMaxAttempts returns ctx under which each S3 request is tried at most n times
+// (including the first), when n is fewer than the client's MaxAttempts. A request that S3
+// throttled (503 SlowDown) until its last attempt fails with an error that also matches
+// archiver.ErrStoreBusy, under it or not. serve puts its API requests under it (s3.apiMaxAttempts):
+// a client that waits for an answer, or a proxy with a 60s timeout, gives up long before
+// the batch job's 10 attempts and their backoff (about 111s at most) run out; it gets 503
+// with Retry-After instead, while the nightly seal keeps riding throttling out.
+func WithMaxAttempts(ctx context.Context, n int) context.Context {
+	return context.WithValue(ctx, maxAttemptsKey{}, n)
+}
+
+type maxAttemptsKey struct{}
+
+// callAttempts counts the retries of one S3 operation under WithMaxAttempts; its retries
+// run one after another, in the operation's goroutine.
+type callAttempts struct {
+	max     int
+	retries int
+}
+
+type callAttemptsKey struct{}
+
+// errAttemptsSpent refuses a retry past WithMaxAttempts.
+var errAttemptsSpent = errors.New("s3: no retry left for this request (s3.apiMaxAttempts)")
+
+// addAttemptBound adds to every operation's stack, outside the SDK's retry loop, the
+// bound of WithMaxAttempts (a counter of the operation's retries that the retryer reads,
+// GetRetryToken) and, under it or not, ErrStoreBusy on its error when S3 throttled it to
+// its last attempt.
+func addAttemptBound(stack *middleware.Stack) error {
+	if _, ok := stack.Finalize.Get("Retry"); !ok {
+		return nil // a presigner's stack: it sends nothing, and retries nothing
+	}
+	return stack.Finalize.Insert(middleware.FinalizeMiddlewareFunc("chatvault.attemptBound",
+		func(ctx context.Context, in middleware.FinalizeInput, next middleware.FinalizeHandler) (middleware.FinalizeOutput, middleware.Metadata, error) {
+			if n, ok := ctx.Value(maxAttemptsKey{}).(int); ok && n > 0 {
+				ctx = context.WithValue(ctx, callAttemptsKey{}, &callAttempts{max: n})
+			}
+			out, md, err := next.HandleFinalize(ctx, in)
+			if err != nil && throttled(err) {
+				err = busyError{err}
+			}
+			return out, md, err
+		}), "Retry", middleware.Before)
+}
+
+// throttled reports whether err is S3 asking the client to slow down: a throttling code
+// (SlowDown and the SDK's other ones) or a 503.
+func throttled(err error) bool {
+	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary ||
+		httpStatus(err) == http.StatusServiceUnavailable
+}
+
+// busyError is a request S3 throttled until its attempts ran out: its message is the
+// request's, and it matches archiver.ErrStoreBusy too.
+type busyError struct{ err error }
+
+func (e busyError) Error() string   { return e.err.Error() }
+func (e busyError) Unwrap() []error { return []error{e.err, archiver.ErrStoreBusy} }
 
 // newRetryer is the SDK's standard retryer with more attempts (see DefaultMaxAttempts)
 // and without its client-side retry quota. That quota is a token bucket shared by every
@@ -142,9 +207,28 @@ func (r cutResponseRetryer) RetryDelay(attempt int, err error) (time.Duration, e
 	return d, derr
 }
 
+// GetRetryToken refuses the retry of an operation under WithMaxAttempts once it has made
+// its attempts; the SDK then returns the operation's last error with the refusal.
+func (r cutResponseRetryer) GetRetryToken(ctx context.Context, opErr error) (func(error) error, error) {
+	if c, ok := ctx.Value(callAttemptsKey{}).(*callAttempts); ok {
+		c.retries++
+		if c.retries >= c.max {
+			return nil, errAttemptsSpent
+		}
+	}
+	return r.Retryer.GetRetryToken(ctx, opErr)
+}
+
 // GetAttemptToken passes the token bucket's accounting through when the wrapped retryer
 // has one (aws.RetryerV2); without it, the SDK would fall back to the context-less form.
+// The SDK asks for it before every attempt, the first and each retry: a seal's commit
+// point (archiver.CheckCommitDeadline) makes none past its lease's commit deadline, on the
+// lease's clock, so that S3 throttling it cannot make it land once another sealer may
+// hold the lease. The error is not retryable: the request ends with it.
 func (r cutResponseRetryer) GetAttemptToken(ctx context.Context) (func(error) error, error) {
+	if err := archiver.CheckCommitDeadline(ctx); err != nil {
+		return nil, err
+	}
 	if v2, ok := r.Retryer.(aws.RetryerV2); ok {
 		return v2.GetAttemptToken(ctx)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -149,3 +150,58 @@ func (h *countingHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h *countingHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h *countingHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestWithMaxAttempts reads an object that S3 keeps answering with an error, under
+// s3.WithMaxAttempts (what serve puts its API requests under: s3.apiMaxAttempts) or not:
+// the proxy counts each read's attempts. A read S3 throttled to its last attempt matches
+// archiver.ErrStoreBusy (the API's 503 unavailable), a read that failed otherwise does not.
+func TestWithMaxAttempts(t *testing.T) {
+	srv := miniotest.Start(t)
+	proxy := srv.NewFaultProxy(t)
+	bucket := srv.Bucket(t, false)
+	c, err := s3.NewClient(t.Context(), slowDownClientConfig(t, proxy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := s3.NewStore(t.Context(), c, bucket, "p", s3.Options{PartSize: s3.MinPartSize, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		bound    int // 0: none
+		fault    miniotest.Fault
+		attempts int
+		busy     bool
+	}{
+		{"throttled, unbounded", 0, miniotest.Unavailable, s3.DefaultMaxAttempts, true},
+		{"throttled, 3 attempts", 3, miniotest.Unavailable, 3, true},
+		{"throttled, 1 attempt", 1, miniotest.Unavailable, 1, true},
+		{"throttled, bound above the client's", 50, miniotest.Unavailable, s3.DefaultMaxAttempts, true},
+		{"500s, 3 attempts", 3, miniotest.Internal, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var n atomic.Int64
+			proxy.SetFaults(func(r *http.Request) miniotest.Fault {
+				if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/p/k.json") {
+					return miniotest.Pass
+				}
+				n.Add(1)
+				return tc.fault
+			})
+			defer proxy.SetFaults(nil)
+			ctx := t.Context()
+			if tc.bound > 0 {
+				ctx = s3.WithMaxAttempts(ctx, tc.bound)
+			}
+			rc, err := s.Open(ctx, "k.json")
+			if err == nil {
+				rc.Close()
+				t.Fatal("read of an object S3 refuses: no error")
+			}
+			if got := int(n.Load()); got != tc.attempts || errors.Is(err, archiver.ErrStoreBusy) != tc.busy {
+				t.Fatalf("%d attempts, busy %v (%v); want %d attempts, busy %v", got, errors.Is(err, archiver.ErrStoreBusy), err, tc.attempts, tc.busy)
+			}
+		})
+	}
+}

@@ -15,7 +15,8 @@ import (
 // believes it holds the lease, and go on writing when it resumes. Three guards bound what
 // it can do:
 //
-//   - Fence, called before each organization's commit point (archiver.WithFence), checks
+//   - Fence, called before each organization's commit point (archiver.WithFence, through
+//     CommitFence, which also bounds the commit point's write by the lease's expiry), checks
 //     on the holder's own clock that its last link has more than a third of its TTL left,
 //     and otherwise renews through the store, which succeeds only if the last link is
 //     still its own. A paused sealer therefore stops at its next commit: the window left
@@ -66,34 +67,63 @@ func (l *Lease) lose() {
 // otherwise after renewing it. It returns ErrLeaseLost once the lease was taken from it,
 // and an error wrapping ErrLeaseHeld when it does not hold the lease.
 func (l *Lease) Fence(ctx context.Context) error {
+	_, err := l.fence(ctx)
+	return err
+}
+
+// CommitFence is Fence for a commit point (archiver.WithFence): it also returns the
+// commit's deadline, the held link's expiry less commitMargin on the lease's clock. The
+// fence lets a commit through only with more than a third of the TTL left, and a commit
+// point S3 throttles is retried for up to s3.maxAttempts (about 111s by default), longer
+// than that: without a deadline it could land after the expiry, when another replica may
+// have taken the lease over and committed on the same head (a fork). The seal makes no
+// attempt of the write past the deadline.
+func (l *Lease) CommitFence(ctx context.Context) (archiver.CommitDeadline, error) {
+	expires, err := l.fence(ctx)
+	if err != nil {
+		return archiver.CommitDeadline{}, err
+	}
+	return archiver.CommitDeadline{At: expires.Add(-l.commitMargin()), Now: l.Clock.Now}, nil
+}
+
+// commitMargin is how long before the held link's expiry a commit point's write must have
+// been sent: a sixth of the TTL (20s of serve's 2 minutes). A fence leaves more than a
+// third of the TTL, so a commit gets at least the other sixth; the margin covers the
+// last attempt, sent before the deadline, until it reaches the store. A taker needs the
+// link expired by MaxSkew on its own clock, which is within MaxSkew of this host's
+// (lease_skew.go): at this host's expiry at the earliest.
+func (l *Lease) commitMargin() time.Duration { return l.TTL / 6 }
+
+// fence is Fence, returning the held link's expiry when the process may commit.
+func (l *Lease) fence(ctx context.Context) (time.Time, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.lost {
-		return ErrLeaseLost
+		return time.Time{}, ErrLeaseLost
 	}
 	if l.held.seq == 0 {
-		return fmt.Errorf("%w: this process does not hold the lease %s", ErrLeaseHeld, l.prefix())
+		return time.Time{}, fmt.Errorf("%w: this process does not hold the lease %s", ErrLeaseHeld, l.prefix())
 	}
 	if l.Clock.Now().Before(l.held.expires.Add(-l.TTL / 3)) {
-		return nil
+		return l.held.expires, nil
 	}
 	// Late: the renewals stalled (the process was paused, or the store is slow). Renew now,
 	// which only the holder of the last link can.
 	start := l.Clock.Now()
 	last, err := l.last(ctx)
 	if err != nil {
-		return err
+		return time.Time{}, err
 	}
 	if last == nil || last.Seq != l.held.seq || last.Holder != l.Holder {
 		l.lose()
-		return ErrLeaseLost
+		return time.Time{}, ErrLeaseLost
 	}
 	if err := l.link(ctx, last.Seq+1, l.Clock.Now().Add(l.TTL)); err != nil {
 		if errors.Is(err, ErrLeaseHeld) {
 			l.lose()
-			return ErrLeaseLost
+			return time.Time{}, ErrLeaseLost
 		}
-		return err
+		return time.Time{}, err
 	}
 	// The new link expires a TTL after the renewal started. A renewal the store held for
 	// most of it (S3 throttling it, retried for up to s3.maxAttempts: about 111s by
@@ -101,9 +131,9 @@ func (l *Lease) Fence(ctx context.Context) error {
 	// another replica could take the lease over, MaxSkew later, with the commit in flight.
 	// The lease is still held: the next fence or renewal extends it in time.
 	if now := l.Clock.Now(); !now.Before(l.held.expires.Add(-l.TTL / 3)) {
-		return fmt.Errorf("lease %s: its renewal took %s to land, leaving %s of the lease, less than a third of its TTL: too little to commit on", l.prefix(), now.Sub(start), l.held.expires.Sub(now))
+		return time.Time{}, fmt.Errorf("lease %s: its renewal took %s to land, leaving %s of the lease, less than a third of its TTL: too little to commit on", l.prefix(), now.Sub(start), l.held.expires.Sub(now))
 	}
-	return nil
+	return l.held.expires, nil
 }
 
 // checkNoLaterLink fails with ErrLeaseLost if the lease has a link after key (one

@@ -299,7 +299,7 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 	if s.Lease != nil {
 		// Each organization's commit checks that the lease is still this replica's
 		// (lease_fence.go): one paused past the TTL stops at its next commit.
-		ctx = archiver.WithFence(ctx, s.Lease.Fence)
+		ctx = archiver.WithFence(ctx, s.Lease.CommitFence)
 	}
 	rep.Err = s.catchUp(ctx, &rep, p)
 	if s.Lease != nil {

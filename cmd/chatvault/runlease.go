@@ -111,7 +111,7 @@ func (s *sealLease) fenced(ctx context.Context) context.Context {
 	if !s.held {
 		return ctx
 	}
-	return archiver.WithFence(ctx, s.lease.Fence)
+	return archiver.WithFence(ctx, s.lease.CommitFence)
 }
 
 // release gives the lease up, if taken.

@@ -22,6 +22,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
 	"github.com/chatvault/chatvault/model"
@@ -217,7 +218,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", err)
 	}
 	srv := &http.Server{
-		Handler: api.Handler(),
+		Handler: apiAttempts(api.Handler(), e.cfg.S3.APIMaxAttempts),
 		// The request must arrive promptly. Slow clients may take long to download a day,
 		// so the response has no overall deadline: the API bounds each write instead
 		// (http.writeTimeout), which cuts a client that stops reading.
@@ -532,6 +533,17 @@ func rateOf(perSecond int) float64 {
 		return -1
 	}
 	return float64(perSecond)
+}
+
+// apiAttempts puts every API request under s3.apiMaxAttempts (s3.WithMaxAttempts): the
+// S3 requests made to answer it are tried that many times, and S3 throttling them to the
+// end is a 503 unavailable with Retry-After (httpapi), not a wait of s3.maxAttempts
+// backoffs (about 111s) that a client or a proxy gives up on first. The scheduler and the
+// export tasks, which nobody waits on, keep s3.maxAttempts.
+func apiAttempts(h http.Handler, n int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(s3.WithMaxAttempts(r.Context(), n)))
+	})
 }
 
 // sealLeaseTTL is how long the scheduler lease outlives its holder's last renewal. The

@@ -269,6 +269,12 @@ type HTTP struct {
 	WriteTimeout time.Duration
 	// IdleTimeout (http.idleTimeout) is how long a kept-alive connection may sit idle.
 	IdleTimeout time.Duration
+	// MaxConnections (http.maxConnections) is how many connections the API holds open at
+	// once, idle keep-alive ones included; one more is closed as it is accepted. Without a
+	// cap, anyone reaching the port could hold every file descriptor of the process (a
+	// /healthz each, then idle), and the store's opens, the seal and the audit's writes
+	// would fail. serve lowers it to half the open-file limit when that is less.
+	MaxConnections int
 	TLS         TLS
 	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
 	// as sent, that the API reads and hashes in memory before sending its first byte, so
@@ -366,7 +372,7 @@ func Default() *Config {
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, RetryInterval: 5 * time.Minute, Enabled: true, LeaseMaxSkew: time.Minute},
 		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
+			IdleTimeout: 2 * time.Minute, MaxConnections: 1024, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
 		Exports: Exports{Concurrency: 2, MaxScanEvents: 50_000_000, MaxIDs: 25, MaxTasksPerOrg: 20, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
@@ -564,6 +570,9 @@ func (c *Config) problems() []*Error {
 	switch {
 	case c.Verify.Sample < 0:
 		add("verify.sample", "%d is negative (0 re-hashes no old day)", c.Verify.Sample)
+	}
+	if c.HTTP.MaxConnections <= 0 {
+		add("http.maxConnections", "%d is not positive", c.HTTP.MaxConnections)
 	}
 	if c.HTTP.AuthFailures < 0 {
 		add("http.authFailures", "%d is negative (0 means no limit)", c.HTTP.AuthFailures)

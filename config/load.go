@@ -71,6 +71,7 @@ var keys = []key{
 	{"http.readTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ReadTimeout })},
 	{"http.writeTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.WriteTimeout })},
 	{"http.idleTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.IdleTimeout })},
+	{"http.maxConnections", "", "", setInt(func(c *Config) *int { return &c.HTTP.MaxConnections })},
 	{"http.verifyFirstMaxSize", "", "", setSize(func(c *Config) *int64 { return &c.HTTP.VerifyFirstMaxSize })},
 	{"http.verifyFirstMemory", "", "", setSize(func(c *Config) *int64 { return &c.HTTP.VerifyFirstMemory })},
 	{"http.tls.certFile", "", "", setString(func(c *Config) *string { return &c.HTTP.TLS.CertFile })},

@@ -56,6 +56,8 @@ var serveHooks struct {
 
 	// metricsListening hears the address of http.metricsAddr's listener.
 	metricsListening func(addr string)
+	// connReleased hears every connection of the API's listener closed (connlimit.go).
+	connReleased func()
 	// ledgerRefresh, when set, replaces the freshness metrics' ticker, and
 	// ledgerRefreshed hears each read of the ledger (freshness.go).
 	ledgerRefresh   chan time.Time
@@ -216,6 +218,16 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		ln.Close()
 		return e.fail("serve", err)
 	}
+	// At most http.maxConnections open at once, counted before TLS: a handshake holds a
+	// descriptor too (connlimit.go).
+	refusedConns := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chatvault_http_connections_refused_total",
+		Help: "Connections closed as accepted because http.maxConnections were open.",
+	})
+	reg.MustRegister(refusedConns)
+	limited := limitConns(ln, connCap(e.log, e.cfg.HTTP.MaxConnections), refusedConns, e.log.With("component", "http"))
+	limited.released = serveHooks.connReleased
+	ln = limited
 	srv := &http.Server{
 		Handler: api.Handler(),
 		// The request must arrive promptly. Slow clients may take long to download a day,
@@ -326,7 +338,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		close(schedDone)
 		close(captureDone)
 	}
-	metricsSrv := serveMetrics(e, reg, metricsLn, &wg, serveErr)
+	metricsSrv := serveMetrics(e, reg, metricsLn, refusedConns, &wg, serveErr)
 
 	// Export tasks run until shutdown; one cut short runs again at the next start.
 	tasks, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
@@ -471,10 +483,13 @@ func listenMetrics(e *env) (net.Listener, error) {
 // Prometheus scraper, so that the API's address, which anyone reaching it may ask without
 // a token, never shows which organizations archive. Plain HTTP, like a Prometheus target
 // usually is.
-func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, wg *sync.WaitGroup, serveErr chan<- error) *http.Server {
+func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, refused prometheus.Counter, wg *sync.WaitGroup, serveErr chan<- error) *http.Server {
 	if ln == nil {
 		return nil
 	}
+	// Prometheus needs a connection or two; the cap keeps the descriptors safe should the
+	// address be reachable by more than the network was meant to let through.
+	ln = limitConns(ln, min(maxMetricsConnections, e.cfg.HTTP.MaxConnections), refused, e.log.With("component", "metrics"))
 	srv := &http.Server{
 		Handler:           httpapi.MetricsHandler(reg),
 		ReadHeaderTimeout: e.cfg.HTTP.ReadHeaderTimeout,
@@ -496,6 +511,9 @@ func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, wg *sync.Wa
 	}()
 	return srv
 }
+
+// maxMetricsConnections caps the connections of http.metricsAddr's listener.
+const maxMetricsConnections = 64
 
 // maxHeaderBytes bounds a request's header block: a bearer token and the usual headers fit
 // in far less. Larger requests get 431.

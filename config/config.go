@@ -275,7 +275,7 @@ type HTTP struct {
 	// /healthz each, then idle), and the store's opens, the seal and the audit's writes
 	// would fail. serve lowers it to half the open-file limit when that is less.
 	MaxConnections int
-	TLS         TLS
+	TLS            TLS
 	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
 	// as sent, that the API reads and hashes in memory before sending its first byte, so
 	// that a tampered object is a clean 500; larger ones stream with their last chunk held

@@ -250,6 +250,10 @@ type HTTP struct {
 	// TokenRate (http.tokenRate) is the requests per second one API token may make, with
 	// bursts of four times as many; 0 means no limit.
 	TokenRate int
+	// TokenConcurrency (http.tokenConcurrency) is how many requests one API token may have
+	// in progress at once, its download links' included; 0 means no limit. TokenRate
+	// bounds how fast a token starts downloads, not how many a slow reader keeps open.
+	TokenConcurrency int
 	// ClientRate (http.clientRate) is the same per client address, for requests without a
 	// valid token only: a valid token is limited by TokenRate alone, so that clients
 	// sharing an address (behind a proxy) cannot lock one another out; 0 means no limit.
@@ -270,10 +274,11 @@ type HTTP struct {
 	// IdleTimeout (http.idleTimeout) is how long a kept-alive connection may sit idle.
 	IdleTimeout time.Duration
 	// MaxConnections (http.maxConnections) is how many connections the API holds open at
-	// once, idle keep-alive ones included; one more is closed as it is accepted. Without a
+	// once, idle keep-alive ones included; one more takes the place of the one idle the
+	// longest, or with none idle is closed as it is accepted. Without a
 	// cap, anyone reaching the port could hold every file descriptor of the process (a
 	// /healthz each, then idle), and the store's opens, the seal and the audit's writes
-	// would fail. serve lowers it to half the open-file limit when that is less.
+	// would fail. serve lowers it to a quarter of the open-file limit when that is less.
 	MaxConnections int
 	TLS            TLS
 	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
@@ -370,7 +375,7 @@ func Default() *Config {
 			IgnoreFiles:         []string{},
 		},
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, RetryInterval: 5 * time.Minute, Enabled: true, LeaseMaxSkew: time.Minute},
-		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
+		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, TokenConcurrency: 16, ClientRate: 20, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
 			IdleTimeout: 2 * time.Minute, MaxConnections: 1024, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
 		Exports: Exports{Concurrency: 2, MaxScanEvents: 50_000_000, MaxIDs: 25, MaxTasksPerOrg: 20, Retention: 60 * 24 * time.Hour,
@@ -570,6 +575,9 @@ func (c *Config) problems() []*Error {
 	switch {
 	case c.Verify.Sample < 0:
 		add("verify.sample", "%d is negative (0 re-hashes no old day)", c.Verify.Sample)
+	}
+	if c.HTTP.TokenConcurrency < 0 {
+		add("http.tokenConcurrency", "%d is negative (0 means no limit)", c.HTTP.TokenConcurrency)
 	}
 	if c.HTTP.MaxConnections <= 0 {
 		add("http.maxConnections", "%d is not positive", c.HTTP.MaxConnections)

@@ -84,6 +84,7 @@ func TestValidate(t *testing.T) {
 		{"negative write timeout", func(c *Config) { c.HTTP.WriteTimeout = -time.Second }, "http.writeTimeout", "not positive"},
 		{"no idle timeout", func(c *Config) { c.HTTP.IdleTimeout = 0 }, "http.idleTimeout", "not positive"},
 		{"no connection cap", func(c *Config) { c.HTTP.MaxConnections = 0 }, "http.maxConnections", "not positive"},
+		{"negative token concurrency", func(c *Config) { c.HTTP.TokenConcurrency = -1 }, "http.tokenConcurrency", "negative"},
 		{"verify first off", func(c *Config) { c.HTTP.VerifyFirstMaxSize = 0 }, "", ""},
 		{"verify first negative", func(c *Config) { c.HTTP.VerifyFirstMaxSize = -1 }, "http.verifyFirstMaxSize", "negative"},
 		{"verify first memory below one body", func(c *Config) { c.HTTP.VerifyFirstMemory = 1 << 20 }, "http.verifyFirstMemory", "at least one body"},

@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -101,6 +102,13 @@ type Server struct {
 	// only caps what guessing costs the server. Valid tokens never spend the budget, so it
 	// can be strict. 0 means the default (10), negative no limit.
 	AuthFailures int
+	// TokenConcurrency is how many requests one token may have in progress at once, its
+	// download links' included; beyond, a request gets 429 before anything is read.
+	// TokenRate bounds how fast a token starts requests, not how many it keeps: a client
+	// that reads slowly keeps each download (a connection, buffers, a store reader) as
+	// long as every write moves within WriteTimeout, and one token could hold every
+	// connection the process takes. 0 means the default (16), negative no limit.
+	TokenConcurrency int
 	// WriteTimeout bounds how long one write of a response may stall because the client
 	// stops reading (0: no bound). It is renewed at every write, so a long download of a
 	// client that keeps reading is never cut, unlike http.Server.WriteTimeout, which
@@ -135,6 +143,7 @@ type Server struct {
 	VerifyFirstMemory int64
 
 	tokenLimit, clientLimit, failLimit *limiter
+	busy                               busy
 	requests                           *prometheus.CounterVec
 	bytesServed                        *prometheus.CounterVec
 	unauthenticated                    *prometheus.CounterVec
@@ -142,6 +151,92 @@ type Server struct {
 	integrityFailures                  prometheus.Counter
 	verifyBudget                       *semaphore.Weighted
 	inflight                           inflight
+	readyCheck                         readyCheck
+}
+
+// readyEvery is how long /readyz answers with the Ready check it last ran. /readyz needs
+// no token and Ready reads the store (a listing, on S3 a directory HEAD too): without it,
+// anyone reaching the port made a store request per probe, paid on S3 and under leases/,
+// where the seal lease's renewals share S3's request rate. A load balancer probes every few
+// seconds, so a second's staleness costs nothing.
+const readyEvery = time.Second
+
+// readyCheck is the last Ready check and the one under way, shared by every probe.
+type readyCheck struct {
+	mu      sync.Mutex
+	checked bool      // at and err hold a check's answer
+	at      time.Time // when it ran, on the server's clock
+	err     error
+	running chan struct{} // closed when the check under way ends; nil when none runs
+}
+
+// ready answers Ready's check as of at most readyEvery ago; probes that arrive while a
+// check runs wait for it rather than start their own.
+func (s *Server) ready(ctx context.Context) error {
+	c := &s.readyCheck
+	for {
+		c.mu.Lock()
+		if now := s.now(); c.checked && !now.Before(c.at) && now.Sub(c.at) < readyEvery {
+			err := c.err
+			c.mu.Unlock()
+			return err
+		}
+		if wait := c.running; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		c.running = done
+		c.mu.Unlock()
+
+		err := s.Ready(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log().Warn("not ready", "err", err) // once per check, not once per probe
+		}
+		c.mu.Lock()
+		c.running = nil
+		// A check cut short by its own prober's hang-up says nothing of the store.
+		if c.checked = ctx.Err() == nil; c.checked {
+			c.at, c.err = s.now(), err
+		}
+		c.mu.Unlock()
+		close(done)
+		return err
+	}
+}
+
+// busy counts each token's requests in progress (TokenConcurrency).
+type busy struct {
+	max int // negative: no limit
+	mu  sync.Mutex
+	n   map[string]int // token id → requests in progress; absent when none
+}
+
+// enter counts a request of token id in, or refuses it (429) when the token already has
+// max in progress; done counts it out.
+func (b *busy) enter(id string) (done func(), err error) {
+	if b.max < 0 {
+		return func() {}, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n[id] >= b.max {
+		return nil, &Error{Code: ERateLimited, RetryAfter: time.Second,
+			Message: fmt.Sprintf("this token has %d requests in progress, the most it may have (http.tokenConcurrency); retry when one ends", b.max)}
+	}
+	b.n[id]++
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.n[id]--; b.n[id] == 0 {
+			delete(b.n, id) // the map holds the tokens busy now, not every token seen
+		}
+	}, nil
 }
 
 // inflight counts the handlers running, for Drain.
@@ -231,6 +326,7 @@ func (s *Server) Handler() http.Handler {
 		failures = 10
 	}
 	s.failLimit = newLimiter(float64(failures)/60, failures)
+	s.busy = busy{max: cmp.Or(s.TokenConcurrency, 16), n: map[string]int{}}
 	if s.MaxRange <= 0 {
 		s.MaxRange = 366
 	}
@@ -438,6 +534,11 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec 
 	if ok, wait := s.tokenLimit.allow("t:"+tok.ID, now); !ok {
 		return &Error{Code: ERateLimited, Message: "too many requests for this token", RetryAfter: wait}
 	}
+	done, err := s.busy.enter(tok.ID)
+	if err != nil {
+		return err
+	}
+	defer done()
 	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, tok))
 	return next(w, r, tok)
 }
@@ -497,8 +598,9 @@ func (s *Server) admit() error {
 
 // handleReady answers 200 "ready", or 503 with the JSON error unavailable: while the
 // audit refuses requests (its writes failed beyond its bound), so that a load balancer
-// sends them to a replica that can audit them, or while Ready fails. The message names
-// the audit but never Ready's detail (paths, store errors), which goes to the log.
+// sends them to a replica that can audit them, or while Ready fails (checked at most
+// once per readyEvery, whatever the probes). The message names the audit but never
+// Ready's detail (paths, store errors), which goes to the log.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if a, ok := s.Audit.(auditWritable); ok {
 		if err := a.Writable(); err != nil {
@@ -508,8 +610,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.Ready != nil {
-		if err := s.Ready(r.Context()); err != nil {
-			s.log().Warn("not ready", "err", err)
+		if err := s.ready(r.Context()); err != nil {
 			s.Error(w, r, errorf(EUnavailable, "not ready: the store or the directory cannot be read (the server's log says why)"))
 			return
 		}

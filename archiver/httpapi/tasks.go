@@ -364,6 +364,13 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *audit.Rec
 	if err := s.linkHolder(org, by); err != nil {
 		return err
 	}
+	// A link's downloads count among its token's requests in progress: a link is that
+	// token's credential too (TokenConcurrency).
+	done, err := s.busy.enter(by)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := s.admit(); err != nil {
 		return err
 	}

@@ -56,8 +56,9 @@ var serveHooks struct {
 
 	// metricsListening hears the address of http.metricsAddr's listener.
 	metricsListening func(addr string)
-	// connReleased hears every connection of the API's listener closed (connlimit.go).
-	connReleased func()
+	// connReleased and connIdle hear every connection of the API's listener closed, and
+	// every one gone idle between requests (connlimit.go).
+	connReleased, connIdle func()
 	// ledgerRefresh, when set, replaces the freshness metrics' ticker, and
 	// ledgerRefreshed hears each read of the ledger (freshness.go).
 	ledgerRefresh   chan time.Time
@@ -148,16 +149,18 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			}
 			return storeReachable(ctx, store) // ready.go
 		},
-		Grace:       e.cfg.Schedule.Grace,
-		MaxTaskIDs:  e.cfg.Exports.MaxIDs,
-		Now:         clock.Now,
-		Logger:      e.log.With("component", "api"),
-		Registerer:  reg,
-		Gatherer:    reg,
-		TokenRate:   rateOf(e.cfg.HTTP.TokenRate),
-		TokenBurst:  4 * e.cfg.HTTP.TokenRate,
-		ClientRate:  rateOf(e.cfg.HTTP.ClientRate),
-		ClientBurst: 4 * e.cfg.HTTP.ClientRate,
+		Grace:      e.cfg.Schedule.Grace,
+		MaxTaskIDs: e.cfg.Exports.MaxIDs,
+		Now:        clock.Now,
+		Logger:     e.log.With("component", "api"),
+		Registerer: reg,
+		Gatherer:   reg,
+		TokenRate:  rateOf(e.cfg.HTTP.TokenRate),
+		TokenBurst: 4 * e.cfg.HTTP.TokenRate,
+		// 0 in the configuration means no limit; 0 here would mean the default.
+		TokenConcurrency: cmp.Or(e.cfg.HTTP.TokenConcurrency, -1),
+		ClientRate:       rateOf(e.cfg.HTTP.ClientRate),
+		ClientBurst:      4 * e.cfg.HTTP.ClientRate,
 		AuthFailures: func() int {
 			if e.cfg.HTTP.AuthFailures == 0 {
 				return -1
@@ -222,14 +225,15 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	// descriptor too (connlimit.go).
 	refusedConns := prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "chatvault_http_connections_refused_total",
-		Help: "Connections closed as accepted because http.maxConnections were open.",
+		Help: "Connections closed as accepted because http.maxConnections were open, none idle.",
 	})
 	reg.MustRegister(refusedConns)
 	limited := limitConns(ln, connCap(e.log, e.cfg.HTTP.MaxConnections), refusedConns, e.log.With("component", "http"))
-	limited.released = serveHooks.connReleased
+	limited.released, limited.idled = serveHooks.connReleased, serveHooks.connIdle
 	ln = limited
 	srv := &http.Server{
-		Handler: api.Handler(),
+		Handler:   api.Handler(),
+		ConnState: limited.connState, // the idle connections, which a newcomer at the cap replaces
 		// The request must arrive promptly. Slow clients may take long to download a day,
 		// so the response has no overall deadline: the API bounds each write instead
 		// (http.writeTimeout), which cuts a client that stops reading.
@@ -489,9 +493,11 @@ func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, refused pro
 	}
 	// Prometheus needs a connection or two; the cap keeps the descriptors safe should the
 	// address be reachable by more than the network was meant to let through.
-	ln = limitConns(ln, min(maxMetricsConnections, e.cfg.HTTP.MaxConnections), refused, e.log.With("component", "metrics"))
+	limited := limitConns(ln, min(maxMetricsConnections, e.cfg.HTTP.MaxConnections), refused, e.log.With("component", "metrics"))
+	ln = limited
 	srv := &http.Server{
 		Handler:           httpapi.MetricsHandler(reg),
+		ConnState:         limited.connState,
 		ReadHeaderTimeout: e.cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       e.cfg.HTTP.ReadTimeout,
 		IdleTimeout:       e.cfg.HTTP.IdleTimeout,

@@ -85,6 +85,8 @@ func TestValidate(t *testing.T) {
 		{"no idle timeout", func(c *Config) { c.HTTP.IdleTimeout = 0 }, "http.idleTimeout", "not positive"},
 		{"no connection cap", func(c *Config) { c.HTTP.MaxConnections = 0 }, "http.maxConnections", "not positive"},
 		{"negative token concurrency", func(c *Config) { c.HTTP.TokenConcurrency = -1 }, "http.tokenConcurrency", "negative"},
+		{"trusted proxy not an address", func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "ingress.local"} }, "http.trustedProxies", "neither an IP address nor a CIDR prefix"},
+		{"trusted proxies", func(c *Config) { c.HTTP.TrustedProxies = []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32"} }, "", ""},
 		{"verify first off", func(c *Config) { c.HTTP.VerifyFirstMaxSize = 0 }, "", ""},
 		{"verify first negative", func(c *Config) { c.HTTP.VerifyFirstMaxSize = -1 }, "http.verifyFirstMaxSize", "negative"},
 		{"verify first memory below one body", func(c *Config) { c.HTTP.VerifyFirstMemory = 1 << 20 }, "http.verifyFirstMemory", "at least one body"},

@@ -66,6 +66,7 @@ var keys = []key{
 	{"http.shutdownTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ShutdownTimeout })},
 	{"http.tokenRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenRate })},
 	{"http.tokenConcurrency", "", "", setInt(func(c *Config) *int { return &c.HTTP.TokenConcurrency })},
+	{"http.trustedProxies", "", "", setStrings(func(c *Config) *[]string { return &c.HTTP.TrustedProxies })},
 	{"http.clientRate", "", "", setInt(func(c *Config) *int { return &c.HTTP.ClientRate })},
 	{"http.authFailures", "", "", setInt(func(c *Config) *int { return &c.HTTP.AuthFailures })},
 	{"http.readHeaderTimeout", "", "", setDuration(func(c *Config) *time.Duration { return &c.HTTP.ReadHeaderTimeout })},

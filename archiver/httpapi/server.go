@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -102,6 +103,11 @@ type Server struct {
 	// only caps what guessing costs the server. Valid tokens never spend the budget, so it
 	// can be strict. 0 means the default (10), negative no limit.
 	AuthFailures int
+	// TrustedProxies are the reverse proxies in front of the API (http.trustedProxies): a
+	// request whose peer is one of them is its X-Forwarded-For client's, for the audit and
+	// the per-address limits (clientAddr). Empty: the peer is the client, whatever the
+	// headers say.
+	TrustedProxies []netip.Prefix
 	// TokenConcurrency is how many requests one token may have in progress at once, its
 	// download links' included; beyond, a request gets 429 before anything is read.
 	// TokenRate bounds how fast a token starts requests, not how many it keeps: a client
@@ -471,14 +477,73 @@ func TokenFromContext(ctx context.Context) (archiver.Token, bool) {
 	return t, ok
 }
 
-// clientAddr is the peer's IP. Forwarded headers are not trusted: behind a proxy, every
-// client shares the proxy's limit unless the proxy limits them itself.
-func clientAddr(r *http.Request) string {
+// peerAddr is the IP of the request's peer.
+func peerAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// clientAddr is the request's client, for the audit and the per-address limits: the peer,
+// unless the peer is a trusted proxy (TrustedProxies), in which case X-Forwarded-For is
+// walked from its end, where each proxy appends the address it was called from: the first
+// hop that is not a trusted proxy is the client. The hops before it are the client's own
+// word and never read; a hop that is not an address stops the walk at the trusted proxy
+// that passed it on, since nothing it forwarded can be believed. Forwarded (RFC 7239) is
+// not read: the proxies in use set X-Forwarded-For, and a header the proxy does not
+// rewrite would be the client's to forge.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := peerAddr(r)
+	if len(s.TrustedProxies) == 0 {
+		return peer
+	}
+	ip, err := netip.ParseAddr(peer)
+	if err != nil || !s.trustedProxy(ip) {
+		return peer
+	}
+	client := ip.Unmap().WithZone("")
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		entries := strings.Split(hops[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			hop, ok := parseHop(entries[j])
+			if !ok {
+				return client.String()
+			}
+			client = hop
+			if !s.trustedProxy(hop) {
+				return client.String()
+			}
+		}
+	}
+	return client.String()
+}
+
+func (s *Server) trustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap().WithZone("")
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address and port (some
+// load balancers add the port: 203.0.113.9:4711, [2001:db8::1]:4711).
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		ip = ap.Addr()
+	}
+	return ip.Unmap().WithZone(""), true
 }
 
 // authenticate is the one gate: bearer token, scope, token rate limit. The token's
@@ -549,7 +614,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec 
 // audit holds what was done with a valid token, and a flood of anonymous requests must
 // not grow a store whose objects can never be deleted.
 func (s *Server) refuseAnonymous(r *http.Request, now time.Time, reason string, err error) error {
-	client := clientKey(clientAddr(r))
+	client := clientKey(s.clientAddr(r))
 	if ok, wait := s.clientLimit.allow(client, now); !ok {
 		reason, err = reasonClientRate, &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
 	} else if blocked, wait := s.failLimit.blocked(client, now); blocked {
@@ -560,7 +625,7 @@ func (s *Server) refuseAnonymous(r *http.Request, now time.Time, reason string, 
 		s.failLimit.allow(client, now)
 	}
 	s.unauthenticated.WithLabelValues(reason).Inc()
-	s.anonLog.log(s.log(), now, "request without a valid token refused", "reason", reason, "client", clientAddr(r), "path", r.URL.Path)
+	s.anonLog.log(s.log(), now, "request without a valid token refused", "reason", reason, "client", s.clientAddr(r), "path", r.URL.Path)
 	return err
 }
 

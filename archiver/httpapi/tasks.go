@@ -53,7 +53,7 @@ type taskHandler func(r *http.Request, tok archiver.Token, rec *audit.Record) (i
 // request is never served unaudited.
 func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &audit.Record{Client: clientAddr(r), Action: action}
+		rec := &audit.Record{Client: s.clientAddr(r), Action: action}
 		status, v := 0, any(nil)
 		err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
 			if err := s.admit(); err != nil {
@@ -310,7 +310,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errorf(EMethodNotAllowed, "HEAD is not allowed here; allowed: GET"))
 		return
 	}
-	rec := &audit.Record{Client: clientAddr(r), Action: audit.ActionTaskDownload, TaskID: r.PathValue("id")}
+	rec := &audit.Record{Client: s.clientAddr(r), Action: audit.ActionTaskDownload, TaskID: r.PathValue("id")}
 	rw := w.(*responseWriter)
 	err := s.download(w, r, rec)
 	rec.Time = s.now()

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -24,6 +25,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
+	"github.com/chatvault/chatvault/config"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -159,6 +161,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		TokenBurst: 4 * e.cfg.HTTP.TokenRate,
 		// 0 in the configuration means no limit; 0 here would mean the default.
 		TokenConcurrency: cmp.Or(e.cfg.HTTP.TokenConcurrency, -1),
+		TrustedProxies:   trustedProxies(e.cfg.HTTP.TrustedProxies),
 		ClientRate:       rateOf(e.cfg.HTTP.ClientRate),
 		ClientBurst:      4 * e.cfg.HTTP.ClientRate,
 		AuthFailures: func() int {
@@ -548,6 +551,17 @@ func runJanitor(ctx context.Context, e *env, engine *exporttask.Engine) {
 		case <-tick:
 		}
 	}
+}
+
+// trustedProxies reads http.trustedProxies, which the configuration has checked.
+func trustedProxies(entries []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range entries {
+		if p, err := config.ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // rateOf maps the configuration's "0 means no limit" to the API's negative rate.

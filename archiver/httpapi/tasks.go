@@ -50,9 +50,14 @@ func (s *Server) maxTaskBody() int64 {
 type taskHandler func(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error)
 
 // audited authenticates, runs h, stores the access record, and only then answers: a task
-// request is never served unaudited.
+// request is never served unaudited. HEAD is refused, as for download links: net/http
+// would run the GET and drop the body, and the audit would record an answer (a status
+// with a new download link, a page of tasks) that was never sent.
 func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if refuseHead(w, r, s) {
+			return
+		}
 		rec := &audit.Record{Client: s.clientAddr(r), Action: action}
 		status, v := 0, any(nil)
 		err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {

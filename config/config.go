@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"path"
 	"path/filepath"
@@ -18,6 +19,20 @@ import (
 
 	"github.com/chatvault/chatvault/model"
 )
+
+// ParsePrefix reads an entry of http.trustedProxies: a CIDR prefix (10.0.0.0/8), or one
+// address (10.0.0.5, as /32; an IPv6 one as /128).
+func ParsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	ip = ip.Unmap()
+	return netip.PrefixFrom(ip, ip.BitLen()), nil
+}
 
 // MaxAuditPending is the largest accepted audit.maxPending: twice as many access records
 // of about 1 KiB stay well within the 256 MiB an audit segment may take when read back.
@@ -255,6 +270,15 @@ type HTTP struct {
 	// TokenRate (http.tokenRate) is the requests per second one API token may make, with
 	// bursts of four times as many; 0 means no limit.
 	TokenRate int
+	// TrustedProxies (http.trustedProxies) are the reverse proxies in front of the API,
+	// addresses or CIDR prefixes: a request from one of them is its X-Forwarded-For
+	// client's, for the audit and the per-address limits (the nearest hop that is not a
+	// trusted proxy). Empty: the peer is the client and the header is ignored.
+	TrustedProxies []string
+	// TokenConcurrency (http.tokenConcurrency) is how many requests one API token may have
+	// in progress at once, its download links' included; 0 means no limit. TokenRate
+	// bounds how fast a token starts downloads, not how many a slow reader keeps open.
+	TokenConcurrency int
 	// ClientRate (http.clientRate) is the same per client address, for requests without a
 	// valid token only: a valid token is limited by TokenRate alone, so that clients
 	// sharing an address (behind a proxy) cannot lock one another out; 0 means no limit.
@@ -274,7 +298,14 @@ type HTTP struct {
 	WriteTimeout time.Duration
 	// IdleTimeout (http.idleTimeout) is how long a kept-alive connection may sit idle.
 	IdleTimeout time.Duration
-	TLS         TLS
+	// MaxConnections (http.maxConnections) is how many connections the API holds open at
+	// once, idle keep-alive ones included; one more takes the place of the one idle the
+	// longest, or with none idle is closed as it is accepted. Without a
+	// cap, anyone reaching the port could hold every file descriptor of the process (a
+	// /healthz each, then idle), and the store's opens, the seal and the audit's writes
+	// would fail. serve lowers it to a quarter of the open-file limit when that is less.
+	MaxConnections int
+	TLS            TLS
 	// VerifyFirstMaxSize (http.verifyFirstMaxSize) is the largest export or task result,
 	// as sent, that the API reads and hashes in memory before sending its first byte, so
 	// that a tampered object is a clean 500; larger ones stream with their last chunk held
@@ -369,9 +400,9 @@ func Default() *Config {
 			IgnoreFiles:         []string{},
 		},
 		Schedule: Schedule{Cron: "30 0 * * *", Grace: time.Hour, RetryInterval: 5 * time.Minute, Enabled: true, LeaseMaxSkew: time.Minute},
-		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, ClientRate: 20, AuthFailures: 10,
+		HTTP: HTTP{Addr: ":8080", ShutdownTimeout: 30 * time.Second, TokenRate: 5, TokenConcurrency: 16, ClientRate: 20, TrustedProxies: []string{}, AuthFailures: 10,
 			ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute,
-			IdleTimeout: 2 * time.Minute, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
+			IdleTimeout: 2 * time.Minute, MaxConnections: 1024, VerifyFirstMaxSize: 8 << 20, VerifyFirstMemory: 64 << 20},
 		Exports: Exports{Concurrency: 2, MaxScanEvents: 50_000_000, MaxIDs: 25, MaxTasksPerOrg: 20, Retention: 60 * 24 * time.Hour,
 			URLExpiry: 24 * time.Hour},
 		SMTP:  SMTP{Port: 587, Security: "starttls", Timeout: 30 * time.Second},
@@ -572,6 +603,17 @@ func (c *Config) problems() []*Error {
 	switch {
 	case c.Verify.Sample < 0:
 		add("verify.sample", "%d is negative (0 re-hashes no old day)", c.Verify.Sample)
+	}
+	for _, p := range c.HTTP.TrustedProxies {
+		if _, err := ParsePrefix(p); err != nil {
+			add("http.trustedProxies", "%q is neither an IP address nor a CIDR prefix", p)
+		}
+	}
+	if c.HTTP.TokenConcurrency < 0 {
+		add("http.tokenConcurrency", "%d is negative (0 means no limit)", c.HTTP.TokenConcurrency)
+	}
+	if c.HTTP.MaxConnections <= 0 {
+		add("http.maxConnections", "%d is not positive", c.HTTP.MaxConnections)
 	}
 	if c.HTTP.AuthFailures < 0 {
 		add("http.authFailures", "%d is negative (0 means no limit)", c.HTTP.AuthFailures)

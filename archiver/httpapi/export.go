@@ -162,7 +162,7 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request) {
 // the audit of handleExport: the record is written whatever happens, with the action given.
 func (s *Server) auditedStream(w http.ResponseWriter, r *http.Request, action string,
 	serve func(http.ResponseWriter, *http.Request, archiver.Token, *audit.Record) error) {
-	rec := &audit.Record{Client: clientAddr(r), Action: action}
+	rec := &audit.Record{Client: s.clientAddr(r), Action: action}
 	rw := w.(*responseWriter)
 	err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
 		if err := s.admit(); err != nil {

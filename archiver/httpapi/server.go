@@ -6,10 +6,12 @@ import (
 	_ "embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -101,6 +103,18 @@ type Server struct {
 	// only caps what guessing costs the server. Valid tokens never spend the budget, so it
 	// can be strict. 0 means the default (10), negative no limit.
 	AuthFailures int
+	// TrustedProxies are the reverse proxies in front of the API (http.trustedProxies): a
+	// request whose peer is one of them is its X-Forwarded-For client's, for the audit and
+	// the per-address limits (clientAddr). Empty: the peer is the client, whatever the
+	// headers say.
+	TrustedProxies []netip.Prefix
+	// TokenConcurrency is how many requests one token may have in progress at once, its
+	// download links' included; beyond, a request gets 429 before anything is read.
+	// TokenRate bounds how fast a token starts requests, not how many it keeps: a client
+	// that reads slowly keeps each download (a connection, buffers, a store reader) as
+	// long as every write moves within WriteTimeout, and one token could hold every
+	// connection the process takes. 0 means the default (16), negative no limit.
+	TokenConcurrency int
 	// WriteTimeout bounds how long one write of a response may stall because the client
 	// stops reading (0: no bound). It is renewed at every write, so a long download of a
 	// client that keeps reading is never cut, unlike http.Server.WriteTimeout, which
@@ -135,6 +149,7 @@ type Server struct {
 	VerifyFirstMemory int64
 
 	tokenLimit, clientLimit, failLimit *limiter
+	busy                               busy
 	requests                           *prometheus.CounterVec
 	bytesServed                        *prometheus.CounterVec
 	unauthenticated                    *prometheus.CounterVec
@@ -142,6 +157,92 @@ type Server struct {
 	integrityFailures                  prometheus.Counter
 	verifyBudget                       *semaphore.Weighted
 	inflight                           inflight
+	readyCheck                         readyCheck
+}
+
+// readyEvery is how long /readyz answers with the Ready check it last ran. /readyz needs
+// no token and Ready reads the store (a listing, on S3 a directory HEAD too): without it,
+// anyone reaching the port made a store request per probe, paid on S3 and under leases/,
+// where the seal lease's renewals share S3's request rate. A load balancer probes every few
+// seconds, so a second's staleness costs nothing.
+const readyEvery = time.Second
+
+// readyCheck is the last Ready check and the one under way, shared by every probe.
+type readyCheck struct {
+	mu      sync.Mutex
+	checked bool      // at and err hold a check's answer
+	at      time.Time // when it ran, on the server's clock
+	err     error
+	running chan struct{} // closed when the check under way ends; nil when none runs
+}
+
+// ready answers Ready's check as of at most readyEvery ago; probes that arrive while a
+// check runs wait for it rather than start their own.
+func (s *Server) ready(ctx context.Context) error {
+	c := &s.readyCheck
+	for {
+		c.mu.Lock()
+		if now := s.now(); c.checked && !now.Before(c.at) && now.Sub(c.at) < readyEvery {
+			err := c.err
+			c.mu.Unlock()
+			return err
+		}
+		if wait := c.running; wait != nil {
+			c.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		c.running = done
+		c.mu.Unlock()
+
+		err := s.Ready(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log().Warn("not ready", "err", err) // once per check, not once per probe
+		}
+		c.mu.Lock()
+		c.running = nil
+		// A check cut short by its own prober's hang-up says nothing of the store.
+		if c.checked = ctx.Err() == nil; c.checked {
+			c.at, c.err = s.now(), err
+		}
+		c.mu.Unlock()
+		close(done)
+		return err
+	}
+}
+
+// busy counts each token's requests in progress (TokenConcurrency).
+type busy struct {
+	max int // negative: no limit
+	mu  sync.Mutex
+	n   map[string]int // token id → requests in progress; absent when none
+}
+
+// enter counts a request of token id in, or refuses it (429) when the token already has
+// max in progress; done counts it out.
+func (b *busy) enter(id string) (done func(), err error) {
+	if b.max < 0 {
+		return func() {}, nil
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.n[id] >= b.max {
+		return nil, &Error{Code: ERateLimited, RetryAfter: time.Second,
+			Message: fmt.Sprintf("this token has %d requests in progress, the most it may have (http.tokenConcurrency); retry when one ends", b.max)}
+	}
+	b.n[id]++
+	return func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if b.n[id]--; b.n[id] == 0 {
+			delete(b.n, id) // the map holds the tokens busy now, not every token seen
+		}
+	}, nil
 }
 
 // inflight counts the handlers running, for Drain.
@@ -231,6 +332,7 @@ func (s *Server) Handler() http.Handler {
 		failures = 10
 	}
 	s.failLimit = newLimiter(float64(failures)/60, failures)
+	s.busy = busy{max: cmp.Or(s.TokenConcurrency, 16), n: map[string]int{}}
 	if s.MaxRange <= 0 {
 		s.MaxRange = 366
 	}
@@ -375,14 +477,73 @@ func TokenFromContext(ctx context.Context) (archiver.Token, bool) {
 	return t, ok
 }
 
-// clientAddr is the peer's IP. Forwarded headers are not trusted: behind a proxy, every
-// client shares the proxy's limit unless the proxy limits them itself.
-func clientAddr(r *http.Request) string {
+// peerAddr is the IP of the request's peer.
+func peerAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
 	}
 	return host
+}
+
+// clientAddr is the request's client, for the audit and the per-address limits: the peer,
+// unless the peer is a trusted proxy (TrustedProxies), in which case X-Forwarded-For is
+// walked from its end, where each proxy appends the address it was called from: the first
+// hop that is not a trusted proxy is the client. The hops before it are the client's own
+// word and never read; a hop that is not an address stops the walk at the trusted proxy
+// that passed it on, since nothing it forwarded can be believed. Forwarded (RFC 7239) is
+// not read: the proxies in use set X-Forwarded-For, and a header the proxy does not
+// rewrite would be the client's to forge.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := peerAddr(r)
+	if len(s.TrustedProxies) == 0 {
+		return peer
+	}
+	ip, err := netip.ParseAddr(peer)
+	if err != nil || !s.trustedProxy(ip) {
+		return peer
+	}
+	client := ip.Unmap().WithZone("")
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		entries := strings.Split(hops[i], ",")
+		for j := len(entries) - 1; j >= 0; j-- {
+			hop, ok := parseHop(entries[j])
+			if !ok {
+				return client.String()
+			}
+			client = hop
+			if !s.trustedProxy(hop) {
+				return client.String()
+			}
+		}
+	}
+	return client.String()
+}
+
+func (s *Server) trustedProxy(ip netip.Addr) bool {
+	ip = ip.Unmap().WithZone("")
+	for _, p := range s.TrustedProxies {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// parseHop reads one X-Forwarded-For entry: an address, or an address and port (some
+// load balancers add the port: 203.0.113.9:4711, [2001:db8::1]:4711).
+func parseHop(s string) (netip.Addr, bool) {
+	s = strings.TrimSpace(s)
+	ip, err := netip.ParseAddr(s)
+	if err != nil {
+		ap, perr := netip.ParseAddrPort(s)
+		if perr != nil {
+			return netip.Addr{}, false
+		}
+		ip = ap.Addr()
+	}
+	return ip.Unmap().WithZone(""), true
 }
 
 // authenticate is the one gate: bearer token, scope, token rate limit. The token's
@@ -438,6 +599,11 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec 
 	if ok, wait := s.tokenLimit.allow("t:"+tok.ID, now); !ok {
 		return &Error{Code: ERateLimited, Message: "too many requests for this token", RetryAfter: wait}
 	}
+	done, err := s.busy.enter(tok.ID)
+	if err != nil {
+		return err
+	}
+	defer done()
 	r = r.WithContext(context.WithValue(r.Context(), identityKey{}, tok))
 	return next(w, r, tok)
 }
@@ -448,7 +614,7 @@ func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec 
 // audit holds what was done with a valid token, and a flood of anonymous requests must
 // not grow a store whose objects can never be deleted.
 func (s *Server) refuseAnonymous(r *http.Request, now time.Time, reason string, err error) error {
-	client := clientKey(clientAddr(r))
+	client := clientKey(s.clientAddr(r))
 	if ok, wait := s.clientLimit.allow(client, now); !ok {
 		reason, err = reasonClientRate, &Error{Code: ERateLimited, Message: "too many requests from this address", RetryAfter: wait}
 	} else if blocked, wait := s.failLimit.blocked(client, now); blocked {
@@ -459,7 +625,7 @@ func (s *Server) refuseAnonymous(r *http.Request, now time.Time, reason string, 
 		s.failLimit.allow(client, now)
 	}
 	s.unauthenticated.WithLabelValues(reason).Inc()
-	s.anonLog.log(s.log(), now, "request without a valid token refused", "reason", reason, "client", clientAddr(r), "path", r.URL.Path)
+	s.anonLog.log(s.log(), now, "request without a valid token refused", "reason", reason, "client", s.clientAddr(r), "path", r.URL.Path)
 	return err
 }
 
@@ -497,8 +663,9 @@ func (s *Server) admit() error {
 
 // handleReady answers 200 "ready", or 503 with the JSON error unavailable: while the
 // audit refuses requests (its writes failed beyond its bound), so that a load balancer
-// sends them to a replica that can audit them, or while Ready fails. The message names
-// the audit but never Ready's detail (paths, store errors), which goes to the log.
+// sends them to a replica that can audit them, or while Ready fails (checked at most
+// once per readyEvery, whatever the probes). The message names the audit but never
+// Ready's detail (paths, store errors), which goes to the log.
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if a, ok := s.Audit.(auditWritable); ok {
 		if err := a.Writable(); err != nil {
@@ -508,8 +675,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.Ready != nil {
-		if err := s.Ready(r.Context()); err != nil {
-			s.log().Warn("not ready", "err", err)
+		if err := s.ready(r.Context()); err != nil {
 			s.Error(w, r, errorf(EUnavailable, "not ready: the store or the directory cannot be read (the server's log says why)"))
 			return
 		}

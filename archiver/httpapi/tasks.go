@@ -50,10 +50,15 @@ func (s *Server) maxTaskBody() int64 {
 type taskHandler func(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error)
 
 // audited authenticates, runs h, stores the access record, and only then answers: a task
-// request is never served unaudited.
+// request is never served unaudited. HEAD is refused, as for download links: net/http
+// would run the GET and drop the body, and the audit would record an answer (a status
+// with a new download link, a page of tasks) that was never sent.
 func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		rec := &audit.Record{Client: clientAddr(r), Action: action}
+		if refuseHead(w, r, s) {
+			return
+		}
+		rec := &audit.Record{Client: s.clientAddr(r), Action: action}
 		status, v := 0, any(nil)
 		err := s.gate(w, r, archiver.ScopeComplianceRead, rec, func(w http.ResponseWriter, r *http.Request, tok archiver.Token) error {
 			if err := s.admit(); err != nil {
@@ -310,7 +315,7 @@ func (s *Server) handleDownload(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errorf(EMethodNotAllowed, "HEAD is not allowed here; allowed: GET"))
 		return
 	}
-	rec := &audit.Record{Client: clientAddr(r), Action: audit.ActionTaskDownload, TaskID: r.PathValue("id")}
+	rec := &audit.Record{Client: s.clientAddr(r), Action: audit.ActionTaskDownload, TaskID: r.PathValue("id")}
 	rw := w.(*responseWriter)
 	err := s.download(w, r, rec)
 	rec.Time = s.now()
@@ -364,6 +369,13 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, rec *audit.Rec
 	if err := s.linkHolder(org, by); err != nil {
 		return err
 	}
+	// A link's downloads count among its token's requests in progress: a link is that
+	// token's credential too (TokenConcurrency).
+	done, err := s.busy.enter(by)
+	if err != nil {
+		return err
+	}
+	defer done()
 	if err := s.admit(); err != nil {
 		return err
 	}

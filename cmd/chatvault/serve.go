@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -25,6 +26,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
+	"github.com/chatvault/chatvault/config"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -57,6 +59,9 @@ var serveHooks struct {
 
 	// metricsListening hears the address of http.metricsAddr's listener.
 	metricsListening func(addr string)
+	// connReleased and connIdle hear every connection of the API's listener closed, and
+	// every one gone idle between requests (connlimit.go).
+	connReleased, connIdle func()
 	// ledgerRefresh, when set, replaces the freshness metrics' ticker, and
 	// ledgerRefreshed hears each read of the ledger (freshness.go).
 	ledgerRefresh   chan time.Time
@@ -147,16 +152,19 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			}
 			return storeReachable(ctx, store) // ready.go
 		},
-		Grace:       e.cfg.Schedule.Grace,
-		MaxTaskIDs:  e.cfg.Exports.MaxIDs,
-		Now:         clock.Now,
-		Logger:      e.log.With("component", "api"),
-		Registerer:  reg,
-		Gatherer:    reg,
-		TokenRate:   rateOf(e.cfg.HTTP.TokenRate),
-		TokenBurst:  4 * e.cfg.HTTP.TokenRate,
-		ClientRate:  rateOf(e.cfg.HTTP.ClientRate),
-		ClientBurst: 4 * e.cfg.HTTP.ClientRate,
+		Grace:      e.cfg.Schedule.Grace,
+		MaxTaskIDs: e.cfg.Exports.MaxIDs,
+		Now:        clock.Now,
+		Logger:     e.log.With("component", "api"),
+		Registerer: reg,
+		Gatherer:   reg,
+		TokenRate:  rateOf(e.cfg.HTTP.TokenRate),
+		TokenBurst: 4 * e.cfg.HTTP.TokenRate,
+		// 0 in the configuration means no limit; 0 here would mean the default.
+		TokenConcurrency: cmp.Or(e.cfg.HTTP.TokenConcurrency, -1),
+		TrustedProxies:   trustedProxies(e.cfg.HTTP.TrustedProxies),
+		ClientRate:       rateOf(e.cfg.HTTP.ClientRate),
+		ClientBurst:      4 * e.cfg.HTTP.ClientRate,
 		AuthFailures: func() int {
 			if e.cfg.HTTP.AuthFailures == 0 {
 				return -1
@@ -217,8 +225,19 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		ln.Close()
 		return e.fail("serve", err)
 	}
+	// At most http.maxConnections open at once, counted before TLS: a handshake holds a
+	// descriptor too (connlimit.go).
+	refusedConns := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "chatvault_http_connections_refused_total",
+		Help: "Connections closed as accepted because http.maxConnections were open, none idle.",
+	})
+	reg.MustRegister(refusedConns)
+	limited := limitConns(ln, connCap(e.log, e.cfg.HTTP.MaxConnections), refusedConns, e.log.With("component", "http"))
+	limited.released, limited.idled = serveHooks.connReleased, serveHooks.connIdle
+	ln = limited
 	srv := &http.Server{
-		Handler: apiAttempts(api.Handler(), e.cfg.S3.APIMaxAttempts),
+		Handler:   apiAttempts(api.Handler(), e.cfg.S3.APIMaxAttempts),
+		ConnState: limited.connState, // the idle connections, which a newcomer at the cap replaces
 		// The request must arrive promptly. Slow clients may take long to download a day,
 		// so the response has no overall deadline: the API bounds each write instead
 		// (http.writeTimeout), which cuts a client that stops reading.
@@ -327,7 +346,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		close(schedDone)
 		close(captureDone)
 	}
-	metricsSrv := serveMetrics(e, reg, metricsLn, &wg, serveErr)
+	metricsSrv := serveMetrics(e, reg, metricsLn, refusedConns, &wg, serveErr)
 
 	// Export tasks run until shutdown; one cut short runs again at the next start.
 	tasks, cancelTasks := context.WithCancel(context.WithoutCancel(ctx))
@@ -472,12 +491,17 @@ func listenMetrics(e *env) (net.Listener, error) {
 // Prometheus scraper, so that the API's address, which anyone reaching it may ask without
 // a token, never shows which organizations archive. Plain HTTP, like a Prometheus target
 // usually is.
-func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, wg *sync.WaitGroup, serveErr chan<- error) *http.Server {
+func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, refused prometheus.Counter, wg *sync.WaitGroup, serveErr chan<- error) *http.Server {
 	if ln == nil {
 		return nil
 	}
+	// Prometheus needs a connection or two; the cap keeps the descriptors safe should the
+	// address be reachable by more than the network was meant to let through.
+	limited := limitConns(ln, min(maxMetricsConnections, e.cfg.HTTP.MaxConnections), refused, e.log.With("component", "metrics"))
+	ln = limited
 	srv := &http.Server{
 		Handler:           httpapi.MetricsHandler(reg),
+		ConnState:         limited.connState,
 		ReadHeaderTimeout: e.cfg.HTTP.ReadHeaderTimeout,
 		ReadTimeout:       e.cfg.HTTP.ReadTimeout,
 		IdleTimeout:       e.cfg.HTTP.IdleTimeout,
@@ -497,6 +521,9 @@ func serveMetrics(e *env, reg *prometheus.Registry, ln net.Listener, wg *sync.Wa
 	}()
 	return srv
 }
+
+// maxMetricsConnections caps the connections of http.metricsAddr's listener.
+const maxMetricsConnections = 64
 
 // maxHeaderBytes bounds a request's header block: a bearer token and the usual headers fit
 // in far less. Larger requests get 431.
@@ -525,6 +552,17 @@ func runJanitor(ctx context.Context, e *env, engine *exporttask.Engine) {
 		case <-tick:
 		}
 	}
+}
+
+// trustedProxies reads http.trustedProxies, which the configuration has checked.
+func trustedProxies(entries []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range entries {
+		if p, err := config.ParsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // rateOf maps the configuration's "0 means no limit" to the API's negative rate.

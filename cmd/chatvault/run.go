@@ -216,6 +216,9 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 			return e.fail("run", err)
 		}
 	}
+	if err := checkProducerDelivering(ctx, e, src, rep.Pending, runClock()); err != nil { // emptylog.go
+		return e.fail("run", err)
+	}
 	return t.code()
 }
 

@@ -233,7 +233,7 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		p = nil
 		if err := s.Lease.Acquire(ctx); err != nil {
 			rep.Skipped, rep.Err = "lease held", err
-			if !errors.Is(err, ErrLeaseHeld) {
+			if !errors.Is(err, ErrLeaseHeld) || errors.Is(err, ErrClockSkew) {
 				s.Logger.Error("lease", "err", err)
 			}
 			return rep

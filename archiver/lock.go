@@ -46,13 +46,24 @@ type ObjectVersion struct {
 // ErrNoLocking is returned (wrapped) by Hold when the store cannot lock objects.
 var ErrNoLocking = errors.New("store does not lock objects (a folder, or a bucket without Object Lock)")
 
+// RetentionOver reports whether a lock until until would keep nothing at now: it ends
+// before now, or within a minute of it (the clocks of the host and the store may differ
+// that much). An object created then is stored unlocked, since S3 refuses a lock date in
+// the past: a day sealed after its retention ended (history backfilled, a catch-up after
+// a long outage) otherwise failed at every run, for good. verify accepts such an object
+// unlocked; one whose retention is not over must be locked.
+func RetentionOver(until, now time.Time) bool { return !until.After(now.Add(time.Minute)) }
+
 // CheckLock reports key unless it is locked in COMPLIANCE mode until want (atLeast: until
-// want or later, for objects shared by several retentions).
+// want or later, for objects shared by several retentions), or is unlocked with want
+// over (RetentionOver).
 func CheckLock(ctx context.Context, lk Locker, key string, want time.Time, atLeast bool, rep Findings) {
 	lock, err := lk.Lock(ctx, key)
 	switch {
 	case err != nil:
 		rep.Problemf("%s: lock: %v", key, err)
+	case lock.Mode == "" && RetentionOver(want, time.Now()):
+		// Stored after its retention ended, or its lock has since run out: nothing to keep.
 	case lock.Mode != ModeCompliance:
 		rep.Problemf("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)
 	case atLeast && lock.RetainUntil.Before(want):

@@ -236,12 +236,50 @@ type Schedule struct {
 // CronSchedule parses Cron. Without a CRON_TZ= (or TZ=) prefix the schedule runs in UTC,
 // not in the host's local zone as cron.ParseStandard alone would: days are UTC days, and
 // the nightly run should not move with the server's time zone.
+//
+// In a zone with daylight saving, a time inside the hour the spring change skips (02:15
+// in Paris on the last Sunday of March) does not exist that night, and robfig/cron skips
+// the night: the day before was then sealed a day late, and ChatvaultDayNotSealed fired.
+// The schedule returned fires that night at the same wall time of the offset before the
+// change (03:15 summer time), as Vixie cron runs a job the change skipped.
 func (s Schedule) CronSchedule() (cron.Schedule, error) {
 	spec := s.Cron
 	if !strings.HasPrefix(spec, "CRON_TZ=") && !strings.HasPrefix(spec, "TZ=") {
 		spec = "CRON_TZ=UTC " + spec
 	}
-	return cron.ParseStandard(spec)
+	sched, err := cron.ParseStandard(spec)
+	if err != nil {
+		return nil, err
+	}
+	if ss, ok := sched.(*cron.SpecSchedule); ok {
+		return dstSchedule{ss}, nil
+	}
+	return sched, nil
+}
+
+// dstSchedule is a cron spec that does not skip a night whose time the spring change of
+// daylight saving skips (see CronSchedule).
+type dstSchedule struct{ spec *cron.SpecSchedule }
+
+// Next is the spec's next time after t, or, when sooner, the next time of the spec read
+// in the fixed offset the zone has at t, provided that wall time does not exist in the
+// zone (it fell in the hour the clocks skipped). Other wall times exist, and the spec
+// finds them itself: an hour repeated in autumn is no reason to fire at another time.
+func (d dstSchedule) Next(t time.Time) time.Time {
+	next := d.spec.Next(t)
+	loc := d.spec.Location
+	_, offset := t.In(loc).Zone()
+	fixed := *d.spec
+	fixed.Location = time.FixedZone("", offset)
+	alt := fixed.Next(t)
+	if alt.IsZero() || (!next.IsZero() && !alt.Before(next)) {
+		return next
+	}
+	w := alt.In(fixed.Location)
+	if in := time.Date(w.Year(), w.Month(), w.Day(), w.Hour(), w.Minute(), w.Second(), 0, loc); in.Hour() == w.Hour() && in.Minute() == w.Minute() && in.Day() == w.Day() {
+		return next // the wall time exists in the zone: not skipped
+	}
+	return alt.In(loc)
 }
 
 // Signing configures manifest signatures.
@@ -545,8 +583,12 @@ func (c *Config) problems() []*Error {
 		}
 	}
 
-	if _, err := c.Schedule.CronSchedule(); err != nil {
+	if sched, err := c.Schedule.CronSchedule(); err != nil {
 		add("schedule.cron", "%q: %w", c.Schedule.Cron, err)
+	} else if sched.Next(time.Now()).IsZero() {
+		// robfig/cron gives the zero time for a day no month has (February 30th): the
+		// scheduler's wait would be negative and it would tick in a tight loop.
+		add("schedule.cron", "%q never fires (a day its months do not have)", c.Schedule.Cron)
 	}
 	if c.Schedule.Grace < 0 {
 		add("schedule.grace", "%s is negative", c.Schedule.Grace)

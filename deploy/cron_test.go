@@ -76,7 +76,21 @@ func TestCronFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	config := filepath.Join(dir, "chatvault.yaml")
-	yaml := "eventlog: " + filepath.Join(repo, "testdata", "eventlog") + "\nstore: " + filepath.Join(dir, "archive") + "\n"
+	// The sample event log, with yesterday delivered as an empty, closed partition: a
+	// producer that delivers. The sample alone has delivered nothing since 2026-11-22,
+	// which a run reports as a stopped producer (exit 1, TestRunCatchUpProducerStopped).
+	logDir := filepath.Join(dir, "eventlog")
+	if err := os.CopyFS(logDir, os.DirFS(filepath.Join(repo, "testdata", "eventlog"))); err != nil {
+		t.Fatal(err)
+	}
+	yesterday := filepath.Join(logDir, time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly))
+	if err := os.MkdirAll(yesterday, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(yesterday, "_CLOSED"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "eventlog: " + logDir + "\nstore: " + filepath.Join(dir, "archive") + "\n"
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -96,6 +96,10 @@ func (in interner) of(s string) string {
 	return s
 }
 
+// MaxRetentionDays is the longest retentionDays a directory may give an organization:
+// 100 years, longer than any retention rule, and a lock date S3 can represent.
+const MaxRetentionDays = 36525
+
 // Validate checks the snapshot's internal references. Errors name the entry by its index
 // and, once it has one, its id.
 func (d *Directory) Validate() error {
@@ -108,6 +112,12 @@ func (d *Directory) Validate() error {
 			return fmt.Errorf("directory: organizations[%d].id: duplicate %q", i, o.ID)
 		case o.RetentionDays < 0:
 			return fmt.Errorf("directory: organizations[%d] (%q).retentionDays: negative", i, o.ID)
+		case o.RetentionDays > MaxRetentionDays:
+			// It becomes an Object Lock retain-until date, the day's end plus this many
+			// days: past the year 9999 S3 refuses the date, and a huge value wraps
+			// time.AddDate around to the day itself, so every seal of the organization
+			// failed on a locking bucket with a date error.
+			return fmt.Errorf("directory: organizations[%d] (%q).retentionDays: %d is more than %d (100 years)", i, o.ID, o.RetentionDays, MaxRetentionDays)
 		}
 		if o.ArchivalStart != "" {
 			start, err := time.Parse("2006-01-02", o.ArchivalStart)

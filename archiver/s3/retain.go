@@ -18,7 +18,7 @@ var _ archiver.RetentionExtender = (*Store)(nil)
 // ends before until, PutObjectRetention in COMPLIANCE mode until then. A bucket without
 // Object Lock has nothing to extend.
 func (s *Store) ExtendRetention(ctx context.Context, key string, until time.Time) error {
-	if !s.lock || until.IsZero() {
+	if !s.locks(until) {
 		return nil
 	}
 	l, err := s.Lock(ctx, key)
@@ -49,4 +49,11 @@ func (s *Store) putRetention(ctx context.Context, key, versionID string, until t
 		return fmt.Errorf("s3: put object retention %s: %w", key, err)
 	}
 	return nil
+}
+
+// locks reports whether an object kept until until is locked: on a bucket with Object
+// Lock, unless until is zero (no retention) or already over (archiver.RetentionOver: S3
+// refuses a lock date in the past, and such a lock would keep nothing).
+func (s *Store) locks(until time.Time) bool {
+	return s.lock && !until.IsZero() && !archiver.RetentionOver(until, time.Now())
 }

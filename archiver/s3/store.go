@@ -200,7 +200,7 @@ func (s *Store) put(ctx context.Context, key string, body io.Reader, size int64,
 		IfNoneMatch:       aws.String("*"),
 		Metadata:          map[string]string{sumMeta: hex.EncodeToString(sum[:])},
 	}
-	if s.lock && !opt.RetainUntil.IsZero() {
+	if s.locks(opt.RetainUntil) {
 		in.ObjectLockMode = types.ObjectLockModeCompliance
 		in.ObjectLockRetainUntilDate = aws.Time(opt.RetainUntil.UTC())
 	}
@@ -240,7 +240,7 @@ func (s *Store) putMultipart(ctx context.Context, key string, body io.Reader, si
 		ChecksumAlgorithm: types.ChecksumAlgorithmSha256,
 		Metadata:          map[string]string{sumMeta: hex.EncodeToString(sum[:])},
 	}
-	if s.lock && !opt.RetainUntil.IsZero() {
+	if s.locks(opt.RetainUntil) {
 		in.ObjectLockMode = types.ObjectLockModeCompliance
 		in.ObjectLockRetainUntilDate = aws.Time(opt.RetainUntil.UTC())
 	}
@@ -423,7 +423,7 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 	}
 	if stored == hex.EncodeToString(sum[:]) {
 		s.log.Debug("object exists with the same SHA-256", "key", key)
-		if opt.Extend && s.lock && !opt.RetainUntil.IsZero() && aws.ToTime(out.ObjectLockRetainUntilDate).Before(opt.RetainUntil) {
+		if opt.Extend && s.locks(opt.RetainUntil) && aws.ToTime(out.ObjectLockRetainUntilDate).Before(opt.RetainUntil) {
 			if err := s.putRetention(ctx, key, versionOf(out.VersionId), opt.RetainUntil); err != nil {
 				return "", err
 			}

@@ -51,10 +51,27 @@ func (l *Lease) maxSkew() time.Duration {
 }
 
 // heldAt reports whether link still holds the lease at now on this process's clock: until
-// its expiry, and past it by MaxSkew unless it was a release (a holder that gave the
-// lease back needs no margin).
+// its expiry, and past it by MaxSkew, unless it was a release: a holder that gave the
+// lease back holds nothing, whatever the clocks say. (A release's expiry is its holder's
+// time of release; read as a lease, a host whose clock went back days skipped every run
+// until its clock caught up, "another sealer is running".)
 func (l *Lease) heldAt(link *leaseLink, now time.Time) bool {
-	return now.Before(link.Expires) || !link.Released && now.Before(link.Expires.Add(l.maxSkew()))
+	return !link.Released && now.Before(link.Expires.Add(l.maxSkew()))
+}
+
+// checkExpiryAhead fails with ErrClockSkew (and ErrLeaseHeld: it is not taken) when another holder's link expires further
+// after now than any link is written for (the TTL, plus the skew tolerated): no holder
+// on a clock within the skew of this one writes such a link, so this host's clock is
+// behind (it went back) or the holder's is ahead. The lease is not taken all the same:
+// the holder may be alive. Without it the refusal read "another sealer is running, try
+// again when it is done" for as long as the clocks disagree.
+func (l *Lease) checkExpiryAhead(link *leaseLink, now time.Time) error {
+	if ahead := link.Expires.Sub(now); ahead > l.TTL+l.maxSkew() {
+		return fmt.Errorf("%w (%w): the lease %s's last link (holder %s) expires at %s, %s after this host's time %s, though a link expires %s after it is written: "+
+			"this host's clock is behind the holder's (it went back?) or the holder's is ahead; synchronize the clocks (NTP)",
+			ErrClockSkew, ErrLeaseHeld, l.prefix(), link.Holder, link.Expires.UTC().Format(time.RFC3339), ahead.Round(time.Second), now.UTC().Format(time.RFC3339), l.TTL)
+	}
+	return nil
 }
 
 // lose records that the lease was taken from this process: Fence fails until Release.

@@ -31,6 +31,9 @@ func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) 
 			return fmt.Errorf("%w: link %d followed the one this process created (%d)", ErrLeaseLost, last.Seq, l.held.seq)
 		}
 		if last.Holder != l.Holder && l.heldAt(last, now) && !dead(last.Holder) {
+			if err := l.checkExpiryAhead(last, now); err != nil { // lease_fence.go
+				return err
+			}
 			return ErrLeaseHeld
 		}
 		seq = last.Seq + 1

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,8 +93,11 @@ type Scheduler struct {
 	metrics *metrics
 	running atomic.Bool
 	// days is what the ticks so far found of each organization's days.
-	days  dayIndex
-	marks watermarks
+	days dayIndex
+	// firstSealed is, per organization without archivalStart, the first day it has
+	// sealed, once found (chainStart).
+	firstSealed sync.Map
+	marks       watermarks
 	// janitorDay is the day the janitor last ran in this process (janitor.go).
 	janitorDay archiver.Day
 }
@@ -233,7 +237,7 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		p = nil
 		if err := s.Lease.Acquire(ctx); err != nil {
 			rep.Skipped, rep.Err = "lease held", err
-			if !errors.Is(err, ErrLeaseHeld) {
+			if !errors.Is(err, ErrLeaseHeld) || errors.Is(err, ErrClockSkew) {
 				s.Logger.Error("lease", "err", err)
 			}
 			return rep
@@ -413,6 +417,12 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 				s.Logger.Error("bad archivalStart", "org", o.ID, "err", err)
 				continue
 			}
+		} else if first, err := s.chainStart(ctx, o.ID); err != nil {
+			return nil, err
+		} else if !first.IsZero() && first.Before(from) {
+			// Its chain began before the look-back: every day since must be sealed (verify
+			// requires it), also after the seal was down for longer than the look-back.
+			from = first
 		}
 		// The days not sealed: those after the organization's last sealed day (its head),
 		// and every earlier one since the start that has none (a gap: a partition
@@ -641,4 +651,30 @@ func (s *Scheduler) KnownOrgs(orgs []string) {
 	for _, org := range orgs {
 		s.metrics.failures.WithLabelValues(org)
 	}
+}
+
+// chainStart returns the first day org has sealed (zero when it has none): the start of
+// the days an organization without archivalStart must have sealed, which the look-back
+// alone would leave behind after the nightly seal was down for longer than LookBack days
+// (a hole inside the chain that verify reports and nothing sealed). One listing that
+// stops at the first sealed day; remembered once found, since a sealed day stays sealed.
+func (s *Scheduler) chainStart(ctx context.Context, org string) (archiver.Day, error) {
+	if d, ok := s.firstSealed.Load(org); ok {
+		return d.(archiver.Day), nil
+	}
+	var first archiver.Day
+	err := s.Ledger.ListDays(ctx, org, archiver.Day{}, func(k archiver.DayKeys) error {
+		if k.Revision == "" {
+			return nil
+		}
+		first = k.Day
+		return archiver.ErrStopListing
+	})
+	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
+		return archiver.Day{}, fmt.Errorf("find the first sealed day of %s: %w", org, err)
+	}
+	if !first.IsZero() {
+		s.firstSealed.Store(org, first)
+	}
+	return first, nil
 }

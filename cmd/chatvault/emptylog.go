@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/scheduler"
 )
 
 // dayLister is a Source that lists the days it holds a partition of (the folder and S3
@@ -31,4 +33,46 @@ func checkEventLogHasPartitions(ctx context.Context, e *env, src archiver.Source
 		return nil
 	}
 	return fmt.Errorf("eventlog %s holds no partition (YYYY-MM-DD) at all while days are due: check the eventlog setting (a parent folder, a mistyped prefix, a mount not mounted)", e.cfg.EventLog)
+}
+
+// checkProducerDelivering fails a catch-up that left days pending after the event log's
+// newest partition when the first of them ended scheduler.DefaultRetryFor ago or more:
+// the producer has delivered nothing since, and is absent, not late. DESIGN has a
+// missing partition raise an alert; serve's ChatvaultPartitionMissing and
+// ChatvaultDayNotSealed do, but on a host where cron, a systemd timer or a CronJob runs
+// `chatvault run` without serve's metrics, the run exited 0 every hour and nobody heard.
+// What the run could seal is sealed all the same. A gap before the newest partition (a
+// day skipped, a backlog before the log begins) stays pending with exit 0: the producer
+// is delivering, and the pending line names the gap at every run.
+func checkProducerDelivering(ctx context.Context, e *env, src archiver.Source, pending []string, now time.Time) error {
+	l, ok := src.(dayLister)
+	if !ok || len(pending) == 0 {
+		return nil
+	}
+	days, err := l.Days(ctx)
+	if err != nil {
+		return fmt.Errorf("eventlog %s: %w", e.cfg.EventLog, err)
+	}
+	if len(days) == 0 {
+		return nil // checkEventLogHasPartitions' case
+	}
+	newest := days[len(days)-1]
+	var after []string
+	var first archiver.Day
+	for _, p := range pending {
+		d, err := archiver.ParseDay(p)
+		if err != nil || !d.After(newest) {
+			continue
+		}
+		if first.IsZero() || d.Before(first) {
+			first = d
+		}
+		after = append(after, p)
+	}
+	if len(after) == 0 || now.Before(first.End().Add(scheduler.DefaultRetryFor)) {
+		return nil
+	}
+	return fmt.Errorf("eventlog %s: its newest partition is %s, and the %d day(s) due since (%s) were not delivered, the first ended %s ago: "+
+		"the producer may have stopped; they are sealed once their partitions arrive",
+		e.cfg.EventLog, newest, len(after), pendingDays(after), now.Sub(first.End()).Truncate(time.Minute))
 }

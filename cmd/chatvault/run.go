@@ -191,6 +191,9 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)
 	if rep.Skipped != "" {
+		if errors.Is(rep.Err, scheduler.ErrClockSkew) {
+			return e.fail("run", rep.Err) // the clocks disagree: no sealer need be running
+		}
 		return e.fail("run", fmt.Errorf("another sealer is running (%s): %w", rep.Skipped, rep.Err))
 	}
 	if rep.Err != nil {
@@ -215,6 +218,9 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 		if err := checkEventLogHasPartitions(ctx, e, src); err != nil { // emptylog.go
 			return e.fail("run", err)
 		}
+	}
+	if err := checkProducerDelivering(ctx, e, src, rep.Pending, runClock()); err != nil { // emptylog.go
+		return e.fail("run", err)
 	}
 	return t.code()
 }

@@ -56,7 +56,7 @@ func (s *sealLease) take(ctx context.Context) error {
 		return s.takeShard(ctx)
 	}
 	if err := s.lease.AcquireOrTakeOver(ctx, deadRunHolder); err != nil {
-		if errors.Is(err, scheduler.ErrLeaseHeld) {
+		if errors.Is(err, scheduler.ErrLeaseHeld) && !errors.Is(err, scheduler.ErrClockSkew) {
 			p := s.lease.Prefix
 			if p == "" {
 				p = "leases/scheduler/"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
 
@@ -60,10 +61,14 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		e.note(slog.LevelWarn, fmt.Sprintf("note: store %s holds no manifest of organization %s (a mistyped --store or --org, or never sealed)", e.cfg.Store, org),
 			"no manifest of the organization in the store (a mistyped --store or --org, or never sealed)", "store", e.cfg.Store, "org", org)
 	}
+	notArchived := notArchivedReason(e, org)
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "DATE\tSTATE\tREV\tRECORDS\tSHA256\tDETAIL\t")
 	for _, r := range rows {
 		rev, records, sum, detail := "-", "-", "-", r.Error
+		if r.State == archiver.StatePending && detail == "" {
+			detail = notArchived(r.Day)
+		}
 		if m := r.Manifest; m != nil {
 			rev, records, sum = fmt.Sprint(m.Revision), fmt.Sprint(m.Data.Records), m.Data.JSONLSHA256
 			detail = "sealed " + m.SealedAt
@@ -122,4 +127,44 @@ func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from,
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// notArchivedReason returns what status says of a pending day of org that no run will
+// seal as the directory stands: a day before its archivalStart, any day when its
+// archival is off or it is not in the directory (nothing for a day a run will seal).
+// Plain "pending" read as a run behind on its work, for days never to be sealed. The
+// directory is only a hint here: one that cannot be read adds nothing, and says so.
+func notArchivedReason(e *env, org string) func(archiver.Day) string {
+	none := func(archiver.Day) string { return "" }
+	b, err := e.readDirectory()
+	if err != nil {
+		e.log.Warn("status: directory not read: pending days are not told apart from days not archived", "err", err)
+		return none
+	}
+	dir, err := model.ParseDirectory(b)
+	if err != nil {
+		e.log.Warn("status: directory not read: pending days are not told apart from days not archived", "err", err)
+		return none
+	}
+	for _, o := range dir.Organizations {
+		if o.ID != org {
+			continue
+		}
+		if !o.Archival {
+			return func(archiver.Day) string {
+				return "not archived: archival is off for the organization in the directory"
+			}
+		}
+		start, err := archiver.ParseDay(o.ArchivalStart)
+		if o.ArchivalStart == "" || err != nil {
+			return none
+		}
+		return func(d archiver.Day) string {
+			if d.Before(start) {
+				return "not archived: before archivalStart " + start.String()
+			}
+			return ""
+		}
+	}
+	return func(archiver.Day) string { return "not archived: the organization is not in the directory" }
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -137,6 +138,15 @@ func podCommand(t *testing.T, m *manifests, c container, srv *miniotest.Server, 
 		}
 		if !loc.lock {
 			srv.Upload(t, bucket, prefix, "../../testdata/eventlog")
+			// And yesterday, empty and closed: a producer that delivers. The sample alone
+			// has delivered nothing since 2026-11-22, which run reports as a stopped
+			// producer (exit 1, TestRunCatchUpProducerStopped).
+			yesterday := time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly)
+			if _, err := srv.Client().PutObject(t.Context(), &awss3.PutObjectInput{
+				Bucket: aws.String(bucket), Key: aws.String(path.Join(prefix, yesterday, "_CLOSED")), Body: strings.NewReader(""),
+			}); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 

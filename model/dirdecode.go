@@ -16,7 +16,8 @@ import (
 // of a 3 to 4 s run for a platform of 25,000 users and 31,000 chats.
 //
 // It decodes as json.Unmarshal into a Directory would: member names matched exactly,
-// then case-insensitively; a repeated member replacing the earlier value; null leaving a
+// then case-insensitively; a repeated member replacing the earlier value (a repeated list
+// decoded into the earlier list's entries); null leaving a
 // string, number or bool as it was and a list empty; unknown members skipped, but checked
 // to be JSON; the first value of the wrong type an error naming the field. Strings with
 // escapes or bytes that are not UTF-8, and numbers, are handed to encoding/json itself,
@@ -476,16 +477,29 @@ func list[T any](d *dirReader, name string, out *[]T, typ string, entry func(*T)
 		}
 		return fmt.Errorf("%s: %s, want an array", name, kind)
 	}
-	*out = (*out)[:0]
+	// A repeated list (the name twice in the object) decodes into the earlier list's
+	// entries, as encoding/json decodes into a slice: an entry keeps the members the new
+	// one lacks. Only the first list starts from nothing, and only it is sized to fit at
+	// its end (a smaller capacity would drop entries a later repeat decodes into).
+	first := cap(*out) == 0
+	s := *out
+	n := 0
 	null, err := d.array(func(i int) error {
-		var v T
+		if i < cap(s) {
+			s = s[:i+1]
+		} else {
+			var zero T
+			s = append(s[:i], zero)
+		}
+		v := &s[i]
+		n = i + 1
 		c, err := d.next()
 		if err != nil {
 			return err
 		}
 		switch c {
 		case '{':
-			err = entry(&v)
+			err = entry(v)
 		case 'n':
 			var kind string
 			if kind, _, err = d.literal(); err == nil && kind != "null" {
@@ -504,18 +518,23 @@ func list[T any](d *dirReader, name string, out *[]T, typ string, entry func(*T)
 			}
 			return fmt.Errorf("%s[%d]: %w", name, i, err)
 		}
-		*out = append(*out, v)
 		return nil
 	})
 	if null {
 		*out = nil
 		return err
 	}
-	// The list grew by doubling: up to half of it can be room never used, kept as long as
-	// the directory is.
-	if n := len(*out); cap(*out)-n > n/8 {
-		*out = append(make([]T, 0, n), *out...)
+	switch {
+	case n == 0:
+		s = []T{} // encoding/json: a new empty slice, the earlier entries gone
+	case first && cap(s)-n > n/8:
+		// The list grew by doubling: up to half of it can be room never used, kept as long
+		// as the directory is.
+		s = append(make([]T, 0, n), s[:n]...)
+	default:
+		s = s[:n]
 	}
+	*out = s
 	return err
 }
 
@@ -635,23 +654,41 @@ func (d *dirReader) chat(c *Chat) error {
 				}
 				return &dirTypeError{field: "members", value: kind, typ: "[]string"}
 			}
-			members = members[:0]
-			null, err := d.array(func(int) error {
-				var m string
-				if err := d.str(&m, "members", "string", true); err != nil {
-					return err
+			// The first members list is read into members and then copied sized to fit (a
+			// chat's members are kept as long as the directory is). A repeated one (or a
+			// chat entry decoded again, a list repeated) decodes into the earlier list, as
+			// encoding/json does: a null keeps the earlier member at its place.
+			first := cap(c.Members) == 0
+			s := members[:0]
+			if !first {
+				s = c.Members
+			}
+			n := 0
+			null, err := d.array(func(i int) error {
+				if i < cap(s) {
+					s = s[:i+1]
+					if first {
+						s[i] = "" // members holds an earlier chat's
+					}
+				} else {
+					s = append(s[:i], "")
 				}
-				members = append(members, m)
-				return nil
+				n = i + 1
+				return d.str(&s[i], "members", "string", true)
 			})
 			if err != nil {
 				return err
 			}
-			if null {
+			switch {
+			case null:
 				c.Members = nil
-			} else {
-				// Sized to fit: a chat's members are kept as long as the directory is.
-				c.Members = append(make([]string, 0, len(members)), members...)
+			case n == 0:
+				c.Members = []string{}
+			case first:
+				members = s
+				c.Members = append(make([]string, 0, n), s[:n]...)
+			default:
+				c.Members = s[:n]
 			}
 			return nil
 		}

@@ -102,6 +102,19 @@ var directoryCases = []string{
 	`{"users":[{"id":"u1","orgId":"o1"}],"organizations":[{"id":"o1"}]}`,
 }
 
+// repeatedListCases repeat a list or a chat's members: encoding/json decodes the repeat
+// into the earlier list's entries (an entry keeps the members the repeat lacks, a null
+// keeps the entry), within the capacity the earlier list left.
+var repeatedListCases = []string{
+	`{"organizations":[{"id":"o1","archival":true}],"organizations":[{"id":"o2"}]}`,
+	`{"organizations":[{"id":"o1","name":"a"},{"id":"o2","name":"b"}],"organizations":[{"id":"o3"}],"organizations":[{"id":"o4"},{"id":"o5"}]}`,
+	`{"organizations":[{"id":"o1","name":"a"}],"organizations":[null]}`,
+	`{"organizations":[{"id":"o1","name":"a"}],"organizations":[],"organizations":[{"id":"o2"}]}`,
+	`{"chats":[{"id":"c","members":["a","b"]}],"chats":[{"id":"d","members":[null]}]}`,
+	`{"chats":[{"id":"c","members":["a","b"],"members":["x"],"members":[null,null]}]}`,
+	`{"chats":[{"id":"c","members":["a","b","c"],"members":[],"members":[null]}]}`,
+}
+
 // TestDecodeDirectoryMatchesEncodingJSON decodes every case, the golden directories and
 // the event log's snapshot as encoding/json does (referenceDirectory), and reads the
 // large generated snapshot through readers that split every token.
@@ -126,9 +139,21 @@ func TestDecodeDirectoryMatchesEncodingJSON(t *testing.T) {
 		reliability.Kept, "TestDecodeDirectoryMatchesEncodingJSON, FuzzDecodeDirectory: the hand-written decoder (several times faster) decodes and refuses exactly what encoding/json does")
 }
 
+// TestDecodeDirectoryRepeatedList decodes repeated lists as encoding/json does: the
+// hand-written decoder started each repeat from nothing, and sized the first list to fit
+// (dropping entries a later, longer repeat decodes into), so that an organization lost
+// its archival flag or a chat its members where encoding/json kept them.
+func TestDecodeDirectoryRepeatedList(t *testing.T) {
+	for i, c := range repeatedListCases {
+		t.Run(fmt.Sprint(i), func(t *testing.T) { checkAgainstReference(t, []byte(c)) })
+	}
+	reliability.Record(t, "input", "directory snapshot repeating a list (organizations, chats) or a chat's members",
+		reliability.Kept, "TestDecodeDirectoryRepeatedList: the repeat decodes into the earlier list's entries, as encoding/json does")
+}
+
 // FuzzDecodeDirectory compares DecodeDirectory with encoding/json on arbitrary input.
 func FuzzDecodeDirectory(f *testing.F) {
-	for _, c := range directoryCases {
+	for _, c := range append(directoryCases, repeatedListCases...) {
 		f.Add([]byte(c))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

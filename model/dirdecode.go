@@ -35,8 +35,9 @@ type dirReader struct {
 
 const dirReadSize = 64 << 10
 
-// errDirEOF is the input ending where a value was expected.
-var errDirEOF = errors.New("unexpected end of JSON input")
+// errDirEOF is the input ending where a value was expected: io.ErrUnexpectedEOF, as
+// encoding/json's streaming decoder says it.
+var errDirEOF = io.ErrUnexpectedEOF
 
 // fill reads more of the input; it reports false at its end (or on a read error, in
 // d.err).
@@ -220,12 +221,15 @@ func (d *dirReader) literal() (kind string, num []byte, err error) {
 	case "null":
 		kind = "null"
 	default:
-		if len(tok) == 0 || !json.Valid(tok) {
-			if len(tok) == 0 {
-				c, _ := d.next()
-				return "", nil, fmt.Errorf("invalid character %q looking for beginning of value", c)
-			}
-			return "", nil, fmt.Errorf("invalid literal %q", tok)
+		if len(tok) == 0 {
+			c, _ := d.next()
+			return "", nil, fmt.Errorf("invalid character %q looking for beginning of value", c)
+		}
+		if !json.Valid(tok) {
+			// encoding/json's own words for it ("invalid character 'o' looking for
+			// beginning of value", "invalid character 'x' in literal true").
+			var v any
+			return "", nil, json.Unmarshal(tok, &v)
 		}
 		kind = "number"
 	}

@@ -144,21 +144,7 @@ func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
 // and the audit recorded a complete transfer of every byte, none of which left. The audit
 // must not say data left when none did: HEAD of a link is refused (405, Allow: GET).
 func TestHeadOfADownloadIsNotAuditedAsADownload(t *testing.T) {
-	audited := make(chan audit.Record, 8)
-	var engine *exporttask.Engine
-	f := newFixture(t, func(s *httpapi.Server) {
-		s.Audit = auditSignal{s.Audit, audited}
-		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
-			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
-		s.Tasks = engine
-	})
-	id, err := engine.Create(context.Background(), acme, "test", exporttask.Request{From: sample, To: sample, Format: "jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := engine.Execute(context.Background(), acme, id); err != nil || st.State != exporttask.StateCompleted {
-		t.Fatalf("execute: %v %+v", err, st)
-	}
+	f, engine, id, audited := auditedTask(t)
 	st, err := engine.Status(context.Background(), acme, id)
 	if err != nil {
 		t.Fatal(err)
@@ -244,4 +230,25 @@ func TestOneLinkNeverLocksOutAnothers(t *testing.T) {
 	}
 	reliability.Record(t, "security", "one organization hammers its own download link behind a shared proxy address", reliability.Refused,
 		"that link gets 429 (its own bucket, http.tokenRate); other organizations' links from the same address are still served")
+}
+
+// auditedTask serves a fixture whose audit records are also sent to audited, with an
+// export task engine, and returns them with a completed task of Acme's sample day.
+func auditedTask(t *testing.T) (f *fixture, engine *exporttask.Engine, id string, audited chan audit.Record) {
+	t.Helper()
+	audited = make(chan audit.Record, 8)
+	f = newFixture(t, func(s *httpapi.Server) {
+		s.Audit = auditSignal{s.Audit, audited}
+		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
+		s.Tasks = engine
+	})
+	id, err := engine.Create(context.Background(), acme, "test", exporttask.Request{From: sample, To: sample, Format: "jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := engine.Execute(context.Background(), acme, id); err != nil || st.State != exporttask.StateCompleted {
+		t.Fatalf("execute: %v %+v", err, st)
+	}
+	return f, engine, id, audited
 }

@@ -1,14 +1,9 @@
 package httpapi_test
 
 import (
-	"context"
 	"net/http"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/audit"
-	"github.com/chatvault/chatvault/archiver/exporttask"
-	"github.com/chatvault/chatvault/archiver/httpapi"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -18,21 +13,7 @@ import (
 // included; a HEAD of the task list, a page that was never sent. As for download links,
 // HEAD of the audited task routes is refused (405, Allow: GET), and nothing is audited.
 func TestHeadOfATaskStatusIsNotAudited(t *testing.T) {
-	audited := make(chan audit.Record, 8)
-	var engine *exporttask.Engine
-	f := newFixture(t, func(s *httpapi.Server) {
-		s.Audit = auditSignal{s.Audit, audited}
-		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
-			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
-		s.Tasks = engine
-	})
-	id, err := engine.Create(context.Background(), acme, "test", exporttask.Request{From: sample, To: sample, Format: "jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st, err := engine.Execute(context.Background(), acme, id); err != nil || st.State != exporttask.StateCompleted {
-		t.Fatalf("execute: %v %+v", err, st)
-	}
+	f, _, id, audited := auditedTask(t)
 	for _, path := range []string{"/v1/exports/tasks/" + id, "/v1/exports/tasks"} {
 		req, _ := http.NewRequest("HEAD", f.url+path, nil)
 		req.Header.Set("Authorization", "Bearer "+f.tokens["acme"])

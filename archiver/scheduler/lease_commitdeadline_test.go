@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -41,24 +40,8 @@ func TestThrottledCommitStopsAtTheLeaseDeadline(t *testing.T) {
 	)
 	days := []string{"2026-11-22"}
 	w := newSealingWorld(t, days...)
-	srv := miniotest.Start(t)
-	proxy := srv.NewFaultProxy(t)
-	bucket := srv.Bucket(t, true)
-	t.Setenv("AWS_ACCESS_KEY_ID", miniotest.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", miniotest.SecretKey)
-	open := func(endpoint string) archiver.Store {
-		// The client serve and run use: s3.maxAttempts (10) tries per request; the waits
-		// are tiny on the wall clock and counted on the fake one by the proxy.
-		c, err := s3.NewClient(t.Context(), s3.ClientConfig{Endpoint: endpoint, Region: miniotest.Region, PathStyle: true, MaxBackoff: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := s3.NewStore(t.Context(), c, bucket, "archive", s3.Options{PartSize: s3.MinPartSize, Concurrency: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	// The waits are counted on the fake clock by the proxy.
+	srv, proxy, open := throttleBucket(t)
 	a := w.replica("replica-a", open(proxy.URL))
 	a.sched.Lease.TTL = ttl
 	// A takes the lease at the tick's start, and nothing moves the clock before the

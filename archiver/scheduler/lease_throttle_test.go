@@ -28,23 +28,7 @@ import (
 func TestThrottledLeaseStopsAtTheFence(t *testing.T) {
 	days := []string{"2026-11-21", "2026-11-22"}
 	w := newSealingWorld(t, days...)
-	srv := miniotest.Start(t)
-	proxy := srv.NewFaultProxy(t)
-	bucket := srv.Bucket(t, true)
-	t.Setenv("AWS_ACCESS_KEY_ID", miniotest.AccessKey)
-	t.Setenv("AWS_SECRET_ACCESS_KEY", miniotest.SecretKey)
-	open := func(endpoint string) archiver.Store {
-		// The client serve uses: s3.maxAttempts (10) tries per request, its waits tiny.
-		c, err := s3.NewClient(t.Context(), s3.ClientConfig{Endpoint: endpoint, Region: miniotest.Region, PathStyle: true, MaxBackoff: time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := s3.NewStore(t.Context(), c, bucket, "archive", s3.Options{PartSize: s3.MinPartSize, Concurrency: 2})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	srv, proxy, open := throttleBucket(t)
 	var mu sync.Mutex
 	throttled := false
 	proxy.SetFaults(func(r *http.Request) miniotest.Fault {
@@ -105,4 +89,29 @@ func TestThrottledLeaseStopsAtTheFence(t *testing.T) {
 	}
 	reliability.Record(t, "fault", "S3 throttles the seal lease's renewals (503 SlowDown on leases/) past the lease's TTL while a replica seals", reliability.Recovered,
 		"the replica's next commit cannot renew the lease and stops at the fence (ErrFenced, naming the lease and SlowDown): no commit, no failure record; another replica takes the lease over and seals every organization-day once; a rerun finds nothing left, verify passes")
+}
+
+// throttleBucket starts MinIO with a fault proxy in front of a fresh Object Lock bucket,
+// and returns them with open, which opens the store under "archive" through an endpoint
+// (the proxy's or MinIO's own) with the client serve and run use: s3.maxAttempts (10)
+// tries per request, its waits tiny on the wall clock.
+func throttleBucket(t *testing.T) (srv *miniotest.Server, proxy *miniotest.FaultProxy, open func(endpoint string) archiver.Store) {
+	t.Helper()
+	srv = miniotest.Start(t)
+	proxy = srv.NewFaultProxy(t)
+	bucket := srv.Bucket(t, true)
+	t.Setenv("AWS_ACCESS_KEY_ID", miniotest.AccessKey)
+	t.Setenv("AWS_SECRET_ACCESS_KEY", miniotest.SecretKey)
+	open = func(endpoint string) archiver.Store {
+		c, err := s3.NewClient(t.Context(), s3.ClientConfig{Endpoint: endpoint, Region: miniotest.Region, PathStyle: true, MaxBackoff: time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := s3.NewStore(t.Context(), c, bucket, "archive", s3.Options{PartSize: s3.MinPartSize, Concurrency: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	return srv, proxy, open
 }

@@ -29,36 +29,7 @@ import (
 func TestServeURLDeliveryFromS3(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
-	s3Env(t, srv)
-	archive := srv.Bucket(t, true)
-	tokensPath := filepath.Join(t.TempDir(), "tokens.json")
-	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", tokensPath)
-	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
-	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
-	common := []string{"--eventlog", "../../testdata/eventlog", "--store", "s3://" + archive + "/cv", "--log-format", "json", "--log-level", "error"}
-
-	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
-		t.Fatalf("run: exit %d\n%s", code, errOut)
-	}
-	code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "t"}, common...)...)
-	if code != exitOK {
-		t.Fatalf("token create: %d %s", code, errOut)
-	}
-	token := strings.TrimSpace(out)
-
-	addr := make(chan string, 1)
-	serveHooks.listening = func(a string) { addr <- a }
-	t.Cleanup(func() { serveHooks.listening = nil })
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, io.Discard) }()
-	defer func() {
-		stop()
-		if code := <-done; code != exitOK {
-			t.Errorf("serve exit %d", code)
-		}
-	}()
-	url := "http://" + <-addr
+	url, token, _ := serveSealedS3(t, srv, nil)
 
 	var answers [2]httpapi.URLDelivery
 	for i := range answers {
@@ -163,4 +134,42 @@ func TestExportTaskOnS3(t *testing.T) {
 	if st := x.status(tok, id); st.State != exporttask.StateExpired || st.URL != "" {
 		t.Fatalf("after retention: %s %q", st.State, st.URL)
 	}
+}
+
+// serveSealedS3 seals the sample day into a fresh Object Lock bucket of srv, mints Acme a
+// token of admin:compliance:read, and serves the bucket until the test ends; before, when
+// set, runs just before serve starts (to point it through a proxy). It returns serve's
+// URL, the token and the bucket.
+func serveSealedS3(t *testing.T, srv *miniotest.Server, before func()) (url, token, archive string) {
+	t.Helper()
+	s3Env(t, srv)
+	archive = srv.Bucket(t, true)
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
+	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
+	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", "s3://" + archive + "/cv", "--log-format", "json", "--log-level", "error"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s", code, errOut)
+	}
+	code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "t"}, common...)...)
+	if code != exitOK {
+		t.Fatalf("token create: %d %s", code, errOut)
+	}
+	token = strings.TrimSpace(out)
+	if before != nil {
+		before()
+	}
+	addr := make(chan string, 1)
+	serveHooks.listening = func(a string) { addr <- a }
+	t.Cleanup(func() { serveHooks.listening = nil })
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan int)
+	go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, io.Discard) }()
+	t.Cleanup(func() {
+		stop()
+		if code := <-done; code != exitOK {
+			t.Errorf("serve exit %d", code)
+		}
+	})
+	return "http://" + <-addr, token, archive
 }

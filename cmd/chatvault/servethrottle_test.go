@@ -1,12 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"maps"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,38 +26,10 @@ import (
 func TestServeAnswers503WhileS3Throttles(t *testing.T) {
 	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
-	s3Env(t, srv)
 	proxy := srv.NewFaultProxy(t)
-	archive := srv.Bucket(t, true)
-	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(t.TempDir(), "tokens.json"))
-	t.Setenv("CHATVAULT_HTTP_ADDR", "127.0.0.1:0")
-	t.Setenv("CHATVAULT_SCHEDULE_ENABLED", "false")
 	t.Setenv("CHATVAULT_VERIFY_INTERVAL", "0")
-	common := []string{"--eventlog", "../../testdata/eventlog", "--store", "s3://" + archive + "/cv", "--log-format", "json", "--log-level", "error"}
-	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
-		t.Fatalf("run: exit %d\n%s", code, errOut)
-	}
-	code, out, errOut := chatvault(t, append([]string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "t"}, common...)...)
-	if code != exitOK {
-		t.Fatalf("token create: %d %s", code, errOut)
-	}
-	token := strings.TrimSpace(out)
-
 	// serve reaches S3 through the proxy.
-	t.Setenv("CHATVAULT_S3_ENDPOINT", proxy.URL)
-	addr := make(chan string, 1)
-	serveHooks.listening = func(a string) { addr <- a }
-	t.Cleanup(func() { serveHooks.listening = nil })
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan int)
-	go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, io.Discard) }()
-	defer func() {
-		stop()
-		if code := <-done; code != exitOK {
-			t.Errorf("serve exit %d", code)
-		}
-	}()
-	url := "http://" + <-addr
+	url, token, archive := serveSealedS3(t, srv, func() { t.Setenv("CHATVAULT_S3_ENDPOINT", proxy.URL) })
 
 	var mu sync.Mutex
 	var seen map[string]int // attempts of each distinct S3 request on the archive's bucket

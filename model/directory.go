@@ -68,7 +68,7 @@ func ParseDirectory(data []byte) (*Directory, error) {
 // to tens of megabytes; decoding the top-level object in one call would buffer all of it
 // first (encoding/json reads a whole value before it decodes it), and a caller that reads
 // the file into memory keeps it as long as it keeps the slice. It decodes as
-// json.Unmarshal would, several times faster (dirdecode.go).
+// json.Unmarshal would, faster (dirdecode.go).
 func DecodeDirectory(r io.Reader) (*Directory, error) {
 	var d Directory
 	dr := &dirReader{r: r, buf: make([]byte, 0, dirReadSize), ids: interner{}} // dirdecode.go

@@ -85,19 +85,31 @@ func parseDay(s string) (archiver.Day, error) {
 	return d, nil
 }
 
-// checkDay refuses days the organization has no export for, and days not over yet.
+// checkDay refuses days the organization has no export for, and days not over yet. A day
+// the directory no longer archives (before an archivalStart moved later, archival turned
+// off, the organization gone from the directory) is still served when it has a committed
+// manifest: what was sealed is evidence whatever the settings are now, and `chatvault
+// export` serves it too. Only such refusals cost the extra manifest lookup.
 func (s *Server) checkDay(ctx context.Context, org string, day archiver.Day) error {
 	if today := archiver.DayOf(s.now()); day.After(today) {
 		return errorf(EInvalidRequest, "date %s is in the future", day)
 	}
 	start, err := s.archivalStart(ctx, org)
-	if err != nil {
+	if err == nil && day.Before(start) {
+		err = errorf(EExportNotFound, "archival starts on %s", start)
+	}
+	var e *Error
+	if err == nil || !errors.As(err, &e) || e.Code != EExportNotFound {
 		return err
 	}
-	if day.Before(start) {
-		return errorf(EExportNotFound, "archival starts on %s", start)
+	m, lerr := s.Exports.Latest(ctx, org, day)
+	if lerr != nil {
+		return lerr
 	}
-	return nil
+	if m != nil {
+		return nil
+	}
+	return err
 }
 
 // archivalStart returns the organization's first archived day (the zero Day when it has

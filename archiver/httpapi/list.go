@@ -51,16 +51,18 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 	if err != nil {
 		return err
 	}
-	// Only days that can have an export are listed: from the archival start, up to today.
-	start, err := s.archivalStart(r.Context(), tok.Org)
-	if err != nil {
-		return err
-	}
-	if from.Before(start) {
-		from = start
-	}
+	// Only days that can have an export are listed: from the archival start, up to today,
+	// and the sealed days the directory no longer archives (before an archivalStart moved
+	// later, archival turned off, the organization gone), which the export serves too
+	// (checkDay). The range is read once, from `from`: the ledger's listing costs nothing
+	// for the days without objects.
 	if today := archiver.DayOf(s.now()); to.After(today) {
 		to = today
+	}
+	start, notArchived := s.archivalStart(r.Context(), tok.Org)
+	var e *Error
+	if notArchived != nil && (!errors.As(notArchived, &e) || e.Code != EExportNotFound) {
+		return notArchived
 	}
 	out := struct {
 		Org  string    `json:"org"`
@@ -74,6 +76,9 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 		return err
 	}
 	for _, row := range rows {
+		if (notArchived != nil || row.Day.Before(start)) && row.Manifest == nil {
+			continue // not archived as the directory stands, and nothing sealed
+		}
 		d := DayJSON{Date: row.Day.String(), State: string(row.State)}
 		if m := row.Manifest; m != nil {
 			// A day without records sealed in layout 3 stores no gzip: storedSha256 is
@@ -88,6 +93,9 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 		}
 		// A failure's message may name internal keys and hosts: the state says enough.
 		out.Days = append(out.Days, d)
+	}
+	if notArchived != nil && len(out.Days) == 0 {
+		return notArchived // nothing sealed to show: the answer it always was
 	}
 	return writeJSON(w, out)
 }

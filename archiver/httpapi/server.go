@@ -366,7 +366,9 @@ func (s *Server) Handler() http.Handler {
 
 	mux := http.NewServeMux()
 	s.handle(mux, "POST /messageevent.export", s.handleExport)
-	s.handle(mux, "GET /v1/exports", s.authenticate(archiver.ScopeComplianceRead, s.handleExports))
+	// The listings refuse HEAD (refuseHead): net/http would run the whole read, every
+	// manifest of the range or every access record, for a body it then drops.
+	s.handle(mux, "GET /v1/exports", s.noHead(s.authenticate(archiver.ScopeComplianceRead, s.handleExports)))
 	// One pattern for /v1/exports/{date}/{leaf}, /v1/exports/tasks/{id} and
 	// /v1/exports/attachments/{sha256}, which overlap (handleExportsLeaf).
 	s.handle(mux, "GET /v1/exports/{date}/{leaf}", s.handleExportsLeaf)
@@ -375,7 +377,7 @@ func (s *Server) Handler() http.Handler {
 		s.handle(mux, "GET /v1/exports/tasks", s.audited(audit.ActionTaskList, s.listTasks))
 		s.handle(mux, "GET /v1/exports/tasks/{id}/download", s.handleDownload)
 	}
-	s.handle(mux, "GET /v1/audit", s.authenticate(archiver.ScopeAuditRead, s.handleAudit))
+	s.handle(mux, "GET /v1/audit", s.noHead(s.authenticate(archiver.ScopeAuditRead, s.handleAudit)))
 	s.handle(mux, "GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
 	s.handle(mux, "GET /readyz", s.handleReady)
 	if !s.PrivateMetrics {
@@ -386,6 +388,15 @@ func (s *Server) Handler() http.Handler {
 		w.Write(openAPI)
 	})
 	return s.jsonRouter(mux)
+}
+
+// noHead answers HEAD with 405 (refuseHead) before h authenticates or reads anything.
+func (s *Server) noHead(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if !refuseHead(w, r, s) {
+			h(w, r)
+		}
+	}
 }
 
 // handle registers h under pattern, counting its responses by status.

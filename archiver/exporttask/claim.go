@@ -154,6 +154,33 @@ func (c *claim) link(ctx context.Context, seq int, release bool) error {
 	return nil
 }
 
+// held returns errClaimLost when a link after c's last exists (another replica took the
+// task over), and errFinished when the task has an outcome already: one listing of the
+// task's objects, right before c's holder records its outcome (Engine.finish).
+func (c *claim) held(ctx context.Context) error {
+	prefix := taskPrefix(c.r.org, c.r.id)
+	last, finished := 0, false
+	err := c.e.Store.List(ctx, prefix, func(key string) error {
+		name := key[len(prefix):]
+		if seq, ok := claimSeq(name); ok && seq > last {
+			last = seq
+		}
+		if name == "completed.json" || name == "failed.json" {
+			finished = true
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return fmt.Errorf("claim: list: %w", err)
+	case last != c.seq:
+		return errClaimLost
+	case finished:
+		return errFinished
+	}
+	return nil
+}
+
 // renew extends the claim; errClaimLost when another replica took the task over.
 func (c *claim) renew(ctx context.Context) error { return c.link(ctx, c.seq+1, false) }
 

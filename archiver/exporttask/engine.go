@@ -747,7 +747,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		// signing.keyFile, and runs none.)
 		log.Error("export task refused: its request record does not check", "err", st.untrusted)
 		at := e.Now().UTC()
-		err := e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: st.Error}, at)
+		err := e.finish(ctx, r, c, failedKey(r.org, r.id), failure{FailedAt: at, Error: st.Error}, at)
 		e.release(ctx, c, log)
 		return StateFailed, err
 	}
@@ -759,7 +759,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if stopped := st.Attempts - st.HandedBack; stopped >= maxAttempts {
 		f := failure{FailedAt: now, Error: fmt.Sprintf("gave up after %d attempts: the process stopped during each", stopped)}
 		log.Error("export task abandoned", "attempts", st.Attempts, "handedBack", st.HandedBack)
-		err := e.finish(ctx, r, failedKey(r.org, r.id), f, now)
+		err := e.finish(ctx, r, c, failedKey(r.org, r.id), f, now)
 		e.release(ctx, c, log)
 		return StateFailed, err
 	}
@@ -840,7 +840,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if err != nil {
 		log.Warn("export task failed", "err", err)
 		at := e.Now().UTC()
-		return StateFailed, e.finish(ctx, r, failedKey(r.org, r.id), failure{FailedAt: at, Error: publicMessage(err)}, at)
+		return StateFailed, e.finish(ctx, r, c, failedKey(r.org, r.id), failure{FailedAt: at, Error: publicMessage(err)}, at)
 	}
 	res.CompletedAt = e.Now().UTC()
 	res.RequestSHA256 = rec.sha256 // the request this run read, under the signature
@@ -849,7 +849,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	if err := res.sign(e.SigningKey); err != nil {
 		return "", err
 	}
-	return StateCompleted, e.finish(ctx, r, completedKey(r.org, r.id), res, res.CompletedAt)
+	return StateCompleted, e.finish(ctx, r, c, completedKey(r.org, r.id), res, res.CompletedAt)
 }
 
 // taskError is a failure the requester may read in full; any other is summarized.

@@ -173,8 +173,20 @@ func (e *Engine) schedule(ctx context.Context, org, id string, due time.Time) er
 // its first turn in the expiry index first: a crash between the two leaves an entry the
 // janitor drops (the task has no outcome, and its rerun schedules it again), never an
 // outcome no turn reaches.
-func (e *Engine) finish(ctx context.Context, r taskRef, key string, v any, at time.Time) error {
+//
+// Right before the outcome, c must still hold the task (claim.held): a holder that
+// stalled past its claim's expiry after its last renewal (a GC pause, a frozen VM) was
+// taken over, and its outcome is not the task's. Without the check its late failed.json
+// landed beside (or before) the new holder's completed.json, and the task read failed
+// while it ran or after. The check and the write are two store calls, so a stall of a
+// full claim TTL between exactly those two still passes it; a late completed.json then
+// conflicts with the other's (create-only), and a late failed.json loses to a completion
+// when the task is read (load).
+func (e *Engine) finish(ctx context.Context, r taskRef, c *claim, key string, v any, at time.Time) error {
 	if err := e.schedule(ctx, r.org, r.id, at.Add(OrphanGrace)); err != nil {
+		return err
+	}
+	if err := c.held(ctx); err != nil {
 		return err
 	}
 	if err := putJSON(ctx, e.Store, key, v); err != nil {

@@ -110,8 +110,15 @@ func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []strin
 func checkTally(rep *Report) {
 	for _, day := range slices.Sorted(maps.Keys(rep.tally)) {
 		if t := rep.tally[day]; t.named < t.chained {
-			rep.problem("%s: %d of the day's %d manifests (version 2) are named by no accounting object: one was deleted, or the run that committed them stopped before writing it (rerun the day)",
-				day, t.chained-t.named, t.chained)
+			// "Rerun the day" alone is not enough: a run killed before its accounting
+			// object, then rerun and refused for an organization (its new records would
+			// drop some of the committed revision's), leaves that revision on no record,
+			// and the same rerun is refused again for as long as the partition stays.
+			rep.problem("%s: %d of the day's %d manifests (version 2) are named by no accounting object: one was deleted, or the run that committed them stopped before writing it. "+
+				"Rerun the day (chatvault run --date %s): its accounting object names them. If that rerun was refused for an organization (it would drop records of the committed revision), "+
+				"rerunning is refused again: act on the refusal that chatvault status --org ID --date %s shows, restoring the partition's lines and rerunning, "+
+				"or, when the loss is intended, chatvault run --date %s --org ID --supersede --reason TEXT",
+				day, t.chained-t.named, t.chained, day, day, day)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -102,14 +103,26 @@ const MaxRetentionDays = 36525
 
 // Validate checks the snapshot's internal references. Errors name the entry by its index
 // and, once it has one, its id.
+//
+// Two organization ids that differ only in case are refused too: an organization's id
+// names its store folder (orgs/<id>/), and on a case-insensitive file system (macOS,
+// Windows, some SMB and NFS shares) the two would be one folder, their chains and exports
+// mixed and each readable with the other's token. Ids are UUIDs, in which case does not
+// matter, so such a pair is one organization spelled twice or a platform bug; either way
+// nothing is sealed until the snapshot says which it is.
 func (d *Directory) Validate() error {
 	orgs := make(map[string]bool, len(d.Organizations))
+	folded := make(map[string]int, len(d.Organizations)) // lower-case id → index
 	for i, o := range d.Organizations {
+		j, clash := folded[strings.ToLower(o.ID)]
 		switch {
 		case o.ID == "":
 			return fmt.Errorf("directory: organizations[%d].id: missing", i)
 		case orgs[o.ID]:
 			return fmt.Errorf("directory: organizations[%d].id: duplicate %q", i, o.ID)
+		case clash:
+			return fmt.Errorf("directory: organizations[%d].id: %q differs from organizations[%d].id %q only in case: "+
+				"their store folders would be one on a case-insensitive file system (one organization spelled twice: keep one spelling; two organizations: give them ids that differ in more than case)", i, o.ID, j, d.Organizations[j].ID)
 		case o.RetentionDays < 0:
 			return fmt.Errorf("directory: organizations[%d] (%q).retentionDays: negative", i, o.ID)
 		case o.RetentionDays > MaxRetentionDays:
@@ -134,6 +147,7 @@ func (d *Directory) Validate() error {
 			}
 		}
 		orgs[o.ID] = true
+		folded[strings.ToLower(o.ID)] = i
 	}
 	ids := make(map[string]bool, len(d.Users)+len(d.Bots))
 	for i, u := range d.Users {

@@ -68,6 +68,7 @@ func TestParseDirectoryErrors(t *testing.T) {
 		{"not an object", `[]`, "directory: "},
 		{"org without id", edit(`"id": "o2", `, ``), `organizations[1].id: missing`},
 		{"duplicate org", edit(`"id": "o2"`, `"id": "o1"`), `organizations[1].id: duplicate "o1"`},
+		{"org ids differing only in case", edit(`"id": "o2"`, `"id": "O1"`), `organizations[1].id: "O1" differs from organizations[0].id "o1" only in case`},
 		{"negative retention", edit(`"retentionDays": 2557`, `"retentionDays": -1`), `organizations[0] ("o1").retentionDays: negative`},
 		{"bad archival start", edit(`"2026-01-01"`, `"01/01/2026"`), `organizations[0] ("o1").archivalStart: "01/01/2026" is not YYYY-MM-DD`},
 		{"impossible archival start", edit(`"2026-01-01"`, `"2026-02-30"`), `organizations[0] ("o1").archivalStart`},

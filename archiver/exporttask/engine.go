@@ -215,11 +215,25 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if req.Delivery == DeliveryEmail && e.BaseURL == "" {
 		return "", fieldErr("delivery", "email delivery needs exports.baseURL, the API's public address, for the link")
 	}
-	o, dir, err := e.organization(ctx, org)
+	o, dir, archiving, err := e.organization(ctx, org)
 	if err != nil {
 		return "", err
 	}
 	from, to, err := e.resolve(ctx, org, o, b)
+	if !archiving && err == nil {
+		// What is sealed stays served whatever the directory says now (archival turned
+		// off, the organization gone), as the day endpoints and `chatvault export` serve
+		// it: a range of sealed days only. Anything else keeps the answer it had.
+		err = e.unsealedDays(ctx, org, from, to)
+	}
+	if !archiving && err != nil {
+		var fe *FieldError
+		var ue *UnsealedError
+		if errors.As(err, &fe) || errors.As(err, &ue) {
+			return "", ErrNoArchive
+		}
+		return "", err // the store's
+	}
 	if err != nil {
 		return "", err
 	}
@@ -374,9 +388,22 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 	}
 	if !start.IsZero() && from.Before(start) {
 		if b.fromGiven {
-			return from, to, fieldErr("from", "%s is before the organization's archival start %s", from, start)
+			// Days sealed before the start (an archivalStart moved later) are served like
+			// any sealed day; a range with a day before the start that is not sealed
+			// keeps its refusal.
+			end := archiver.DayOf(start.Start().AddDate(0, 0, -1))
+			if !to.IsZero() && to.Before(end) {
+				end = to
+			}
+			var ue *UnsealedError
+			if err := e.unsealedDays(ctx, org, from, end); errors.As(err, &ue) {
+				return from, to, fieldErr("from", "%s is before the organization's archival start %s", from, start)
+			} else if err != nil {
+				return from, to, err
+			}
+		} else {
+			from = start // since alone: nothing was archived before the start
 		}
-		from = start // since alone: nothing was archived before the start
 	}
 	if to.IsZero() {
 		// The last sealed day from `from` on: the listing starts at from, so the days
@@ -396,17 +423,20 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 	return from, to, nil
 }
 
-func (e *Engine) organization(ctx context.Context, org string) (model.Organization, *model.Directory, error) {
+// organization returns org's entry of the directory (one with the id alone when the
+// directory has none) and whether it archives now; a task of an organization that does
+// not is made only over days it has sealed (Create).
+func (e *Engine) organization(ctx context.Context, org string) (model.Organization, *model.Directory, bool, error) {
 	dir, err := e.Directory(ctx)
 	if err != nil {
-		return model.Organization{}, nil, fmt.Errorf("read directory: %w", err)
+		return model.Organization{}, nil, false, fmt.Errorf("read directory: %w", err)
 	}
 	for _, o := range dir.Organizations {
-		if o.ID == org && o.Archival {
-			return o, dir, nil
+		if o.ID == org {
+			return o, dir, o.Archival, nil
 		}
 	}
-	return model.Organization{}, nil, ErrNoArchive
+	return model.Organization{ID: org}, dir, false, nil
 }
 
 // enqueue queues t for a worker of this process, unless one has it already; it reports

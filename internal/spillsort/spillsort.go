@@ -185,19 +185,6 @@ func (s *Sorter) compareRest(a, b Record) int {
 	return bytes.Compare(a.Key, b.Key)
 }
 
-// compare orders two records, prefix first.
-func (s *Sorter) compare(a, b Record) int {
-	a0, a1 := s.keyPrefix(a.Key)
-	b0, b1 := s.keyPrefix(b.Key)
-	if c := cmp.Compare(a0, b0); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a1, b1); c != 0 {
-		return c
-	}
-	return s.compareRest(a, b)
-}
-
 // Sort sorts the records held in memory now rather than when they are merged, so that
 // several Sorters (one per worker) can sort their last runs in parallel.
 func (s *Sorter) Sort() {

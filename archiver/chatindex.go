@@ -218,17 +218,17 @@ func chatIndexKey(org string, day Day, sum [sha256.Size]byte) string {
 // chatIndexBuilder derives a ChatIndex's record-derived parts from the records, in export
 // order. It holds one organization-day's distinct ids.
 type chatIndexBuilder struct {
-	chats, participants map[string]struct{}
+	chats, participants *idSet
 	changes             []MembershipChange
 }
 
 func newChatIndexBuilder() *chatIndexBuilder {
-	return &chatIndexBuilder{chats: map[string]struct{}{}, participants: map[string]struct{}{}}
+	return &chatIndexBuilder{chats: newIDSet(), participants: newIDSet()}
 }
 
 func (b *chatIndexBuilder) add(e *model.Event) {
-	b.chats[e.ChatID] = struct{}{}
-	b.participants[e.Sender.ID] = struct{}{}
+	b.chats.add(e.ChatID)
+	b.participants.add(e.Sender.ID)
 	if e.ContentType != model.ContentMembersChanged || !e.HasContent {
 		return
 	}
@@ -236,11 +236,11 @@ func (b *chatIndexBuilder) add(e *model.Event) {
 		Added: []string{}, Removed: []string{}}
 	for _, p := range e.Content.Added {
 		c.Added = append(c.Added, p.ID)
-		b.participants[p.ID] = struct{}{}
+		b.participants.add(p.ID)
 	}
 	for _, p := range e.Content.Removed {
 		c.Removed = append(c.Removed, p.ID)
-		b.participants[p.ID] = struct{}{}
+		b.participants.add(p.ID)
 	}
 	b.changes = append(b.changes, c)
 }
@@ -273,12 +273,8 @@ func (b *chatIndexBuilder) addLine(line []byte) error {
 		b.add(&e)
 		return nil
 	}
-	if _, ok := b.chats[string(chat)]; !ok {
-		b.chats[string(chat)] = struct{}{}
-	}
-	if _, ok := b.participants[string(sender)]; !ok {
-		b.participants[string(sender)] = struct{}{}
-	}
+	b.chats.addBytes(chat)
+	b.participants.addBytes(sender)
 	return nil
 }
 
@@ -351,18 +347,9 @@ func plainAt(line []byte, i int) ([]byte, int, bool) {
 	return v, i + j + 1, true
 }
 
-func sortedKeys(m map[string]struct{}) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
-}
-
 func (b *chatIndexBuilder) index(org string, day Day, members []ChatMembers) *ChatIndex {
-	x := &ChatIndex{Version: ChatIndexVersion, Org: org, Date: day.String(), Chats: sortedKeys(b.chats),
-		Participants: sortedKeys(b.participants), MembershipChanges: b.changes, Members: members}
+	x := &ChatIndex{Version: ChatIndexVersion, Org: org, Date: day.String(), Chats: b.chats.sorted(),
+		Participants: b.participants.sorted(), MembershipChanges: b.changes, Members: members}
 	if x.MembershipChanges == nil {
 		x.MembershipChanges = []MembershipChange{}
 	}

@@ -5,7 +5,7 @@ package archiver
 func ChatIndexOfLines(lines []byte) (chats, participants []string, changes int, err error) {
 	b := newChatIndexBuilder()
 	err = b.addLines(lines)
-	return sortedKeys(b.chats), sortedKeys(b.participants), len(b.changes), err
+	return b.chats.sorted(), b.participants.sorted(), len(b.changes), err
 }
 
 // ChatIndexFields is chatIndexFields, for TestChatIndexFieldsReadsHead.

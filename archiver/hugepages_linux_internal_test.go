@@ -27,6 +27,27 @@ func TestArenaAdvisedHugePages(t *testing.T) {
 	}
 }
 
+// TestHeapAdvisedHugePages checks that AdviseHeap leaves a range of the Go heap advised
+// for huge pages, as the arenas are (hugepages_linux.go).
+func TestHeapAdvisedHugePages(t *testing.T) {
+	beg, end := AdviseHeap(16 << 20)
+	if end-beg < 8<<20 {
+		t.Fatalf("advised %d bytes of a 16 MiB block, want at least 8 MiB (whole 2 MiB pages inside it)", end-beg)
+	}
+	for _, addr := range []uintptr{beg, end - 1} {
+		flags, err := mappingFlags(addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(" "+flags+" ", " hg ") {
+			t.Fatalf("heap mapping at %#x VmFlags %q: not advised for huge pages (hg)", addr, flags)
+		}
+	}
+	if beg, end := AdviseHeap(1 << 20); beg != 0 || end != 0 {
+		t.Errorf("AdviseHeap(1 MiB) advised %#x-%#x: a block smaller than two huge pages holds none whole", beg, end)
+	}
+}
+
 // mappingFlags returns the VmFlags of the mapping of this process that holds addr.
 func mappingFlags(addr uintptr) (string, error) {
 	f, err := os.Open("/proc/self/smaps")

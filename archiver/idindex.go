@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"math/bits"
 	"math/rand/v2"
+	"slices"
+
+	"github.com/google/uuid"
 )
 
 // idIndex maps ids (of users, bots, chats) to values for routing, which looks up every
@@ -45,10 +48,14 @@ func (m *idIndex[V]) set(id string, v V) {
 		m.other[id] = v
 		return
 	}
+	m.setKey(&k, v)
+}
+
+func (m *idIndex[V]) setKey(k *[16]byte, v V) {
 	if (m.n+1)*idLoadDen > len(m.slots)*idLoadNum {
 		m.grow()
 	}
-	if m.insert(&k, v) {
+	if m.insert(k, v) {
 		m.n++
 	}
 }
@@ -114,7 +121,7 @@ func (m *idIndex[V]) hash(k *[16]byte) uint64 {
 
 // uuidKey parses the canonical lowercase form xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx. It
 // accepts exactly one spelling of each UUID, which keeps idIndex's keys one-to-one.
-func uuidKey(s string) (k [16]byte, ok bool) {
+func uuidKey[S ~string | ~[]byte](s S) (k [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return k, false
 	}
@@ -145,3 +152,52 @@ var hexVal = func() (t [256]byte) {
 	}
 	return t
 }()
+
+// idSet is a set of ids kept as an idIndex. The chat index adds two ids (chat, sender) of
+// every record an organization exports; with Go's map and the ids as 36-byte string keys
+// that was 0.27 of a 1M-event day's 7.5 CPU seconds, mostly hashing and comparing keys.
+type idSet struct {
+	ix idIndex[struct{}]
+}
+
+func newIDSet() *idSet {
+	return &idSet{ix: newIDIndex[struct{}]()}
+}
+
+func (s *idSet) add(id string) {
+	if k, ok := uuidKey(id); ok {
+		s.ix.setKey(&k, struct{}{})
+	} else {
+		s.ix.other[id] = struct{}{}
+	}
+}
+
+// addBytes is add for an id read straight from a record; it copies the id only when the
+// set first holds it, and only when it is not a lowercase UUID.
+func (s *idSet) addBytes(id []byte) {
+	if k, ok := uuidKey(id); ok {
+		s.ix.setKey(&k, struct{}{})
+	} else if _, ok := s.ix.other[string(id)]; !ok {
+		s.ix.other[string(id)] = struct{}{}
+	}
+}
+
+func (s *idSet) len() int {
+	return s.ix.n + len(s.ix.other)
+}
+
+// sorted returns the set's ids in string order. A UUID key is written back in the one
+// spelling uuidKey accepts, so each comes back exactly as it was added.
+func (s *idSet) sorted() []string {
+	out := make([]string, 0, s.len())
+	for i := range s.ix.slots {
+		if sl := &s.ix.slots[i]; sl.used {
+			out = append(out, uuid.UUID(sl.key).String())
+		}
+	}
+	for id := range s.ix.other {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}

@@ -39,6 +39,56 @@ func TestIDIndex(t *testing.T) {
 	}
 }
 
+// TestIDSet: the chat index's sets give back every id exactly as it was added, once, in
+// string order, whether it was kept as a 16-byte key or as a string, and whether it came
+// as a string or as bytes of a record.
+func TestIDSet(t *testing.T) {
+	ids := []string{
+		"0a1c2e3f-0000-4000-8000-00000000aaaa",
+		"0A1C2E3F-0000-4000-8000-00000000AAAA",
+		"ffffffff-ffff-ffff-ffff-ffffffffffff",
+		"00000000-0000-0000-0000-000000000000",
+		"u-ada",
+		"",
+		"0a1c2e3f-0000-4000-8000-00000000aaa",
+	}
+	s := newIDSet()
+	for round := range 3 { // every id again: no duplicates
+		for i, id := range ids {
+			if (i+round)%2 == 0 {
+				s.add(id)
+			} else {
+				s.addBytes([]byte(id))
+			}
+		}
+	}
+	for i := range 2000 { // enough to grow the table several times
+		s.add(fmt.Sprintf("%08x-0000-4000-8000-000000000000", i))
+	}
+	want := slices.Clone(ids)
+	for i := range 2000 {
+		want = append(want, fmt.Sprintf("%08x-0000-4000-8000-000000000000", i))
+	}
+	slices.Sort(want)
+	want = slices.Compact(want)
+	got := s.sorted()
+	if !slices.Equal(got, want) {
+		t.Fatalf("sorted() gave %d ids, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+	}
+	if s.len() != len(want) {
+		t.Errorf("len() = %d, want %d", s.len(), len(want))
+	}
+}
+
+func firstDiff(a, b []string) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
 func uuidsForTest(n int, seed uint64) []string {
 	rng := rand.New(rand.NewPCG(seed, 1))
 	ids := make([]string, n)

@@ -201,14 +201,31 @@ func (w *writer) latestRevision3(ctx context.Context, org string, head *StoredMa
 // with the members of its chats in the organization's members object of the year (written
 // when this seal's members are not stored yet), or, when the inline part is over
 // MaxInlineChatIndex, whole in an object of the day named by key.
+// inlineLowerBound is at most the size of x encoded: each id is at least itself and its
+// two quotes. An index that is surely too big to ride inline is not encoded to find out
+// (for a large organization that was a second encoding of thousands of ids).
+func inlineLowerBound(x *InlineChatIndex) int {
+	n := 0
+	for _, ids := range [][]string{x.Chats, x.Participants} {
+		for _, id := range ids {
+			n += len(id) + 2
+		}
+	}
+	return n
+}
+
 func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 	x := c.index
 	inline := &InlineChatIndex{Version: InlineChatIndexVersion, Chats: x.Chats, Participants: x.Participants, MembershipChanges: x.MembershipChanges}
-	probe, err := ChatIndexRef{Inline: inline}.MarshalJSON()
-	if err != nil {
-		return fmt.Errorf("encode chat index: %w", err)
+	tooBig := inlineLowerBound(inline) > MaxInlineChatIndex
+	if !tooBig {
+		probe, err := ChatIndexRef{Inline: inline}.MarshalJSON()
+		if err != nil {
+			return fmt.Errorf("encode chat index: %w", err)
+		}
+		tooBig = len(probe) > MaxInlineChatIndex
 	}
-	if len(probe) > MaxInlineChatIndex {
+	if tooBig {
 		b, err := encodeChatIndex(x)
 		if err != nil {
 			return err

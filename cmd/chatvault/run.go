@@ -72,6 +72,10 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err := checkMemoryLimit(e, false); err != nil { // cgroup.go
 		return e.fail("run", err)
 	}
+	// Before the heap grows: the heap's share of the budget, mapped at once and advised
+	// for huge pages (hugepages_linux.go).
+	_, heap := archiver.SplitMemory(e.cfg.Export.SortMemory)
+	archiver.AdviseHeap(int(heap))
 	// The heap gets the budget less what the sort's arenas hold, as they come and go.
 	sortMemory := limitHeap(e)
 	if sortMemory != nil {

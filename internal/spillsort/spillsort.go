@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
-	"container/heap"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -165,6 +164,9 @@ func (s *Sorter) growHeap(n int) {
 }
 
 func (s *Sorter) keyPrefix(key []byte) (uint64, uint64) {
+	if s.prefix == 16 && len(key) >= 16 {
+		return binary.BigEndian.Uint64(key[:8]), binary.BigEndian.Uint64(key[8:16])
+	}
 	var b [16]byte
 	copy(b[:s.prefix], key)
 	return binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
@@ -181,19 +183,6 @@ func (s *Sorter) compareRest(a, b Record) int {
 		return s.opt.Compare(a, b)
 	}
 	return bytes.Compare(a.Key, b.Key)
-}
-
-// compare orders two records, prefix first.
-func (s *Sorter) compare(a, b Record) int {
-	a0, a1 := s.keyPrefix(a.Key)
-	b0, b1 := s.keyPrefix(b.Key)
-	if c := cmp.Compare(a0, b0); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a1, b1); c != 0 {
-		return c
-	}
-	return s.compareRest(a, b)
 }
 
 // Sort sorts the records held in memory now rather than when they are merged, so that
@@ -545,56 +534,90 @@ func (rr *runReader) close()          { rr.f.Close() }
 
 // mergeHeap orders sources by their current record, then by their index, which is the
 // order their records were added: that keeps equal keys stable.
-type mergeHeap struct {
-	s    *Sorter
-	srcs []source
-	idx  []int
+// mergeHead is a source's current record in the merge, with its key's prefix worked out
+// once rather than in every comparison (the heap compares each record two or three times;
+// the prefix's copy was a third of the merge).
+type mergeHead struct {
+	p0, p1 uint64
+	rec    Record
+	src    source
+	idx    int // the source's place in the list: equal records come out in that order
 }
 
-func (h *mergeHeap) Len() int { return len(h.srcs) }
-func (h *mergeHeap) Less(i, j int) bool {
-	if c := h.s.compare(h.srcs[i].current(), h.srcs[j].current()); c != 0 {
+func (s *Sorter) less(a, b *mergeHead) bool {
+	if a.p0 != b.p0 {
+		return a.p0 < b.p0
+	}
+	if a.p1 != b.p1 {
+		return a.p1 < b.p1
+	}
+	if c := s.compareRest(a.rec, b.rec); c != 0 {
 		return c < 0
 	}
-	return h.idx[i] < h.idx[j]
-}
-func (h *mergeHeap) Swap(i, j int) {
-	h.srcs[i], h.srcs[j] = h.srcs[j], h.srcs[i]
-	h.idx[i], h.idx[j] = h.idx[j], h.idx[i]
-}
-func (h *mergeHeap) Push(x any) { panic("unused") }
-func (h *mergeHeap) Pop() any {
-	n := len(h.srcs) - 1
-	h.srcs, h.idx = h.srcs[:n], h.idx[:n]
-	return nil
+	return a.idx < b.idx
 }
 
-// merge calls fn with the records of srcs in s's order.
+// advance moves h's source on and reports false after its last record.
+func (s *Sorter) advance(h *mergeHead) (bool, error) {
+	switch err := h.src.next(); {
+	case err == io.EOF:
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	h.rec = h.src.current()
+	h.p0, h.p1 = s.keyPrefix(h.rec.Key)
+	return true, nil
+}
+
+// merge calls fn with the records of srcs in s's order: a binary heap of the sources'
+// current records, written out here rather than through container/heap, whose interface
+// calls were most of the merge's own time.
 func merge(s *Sorter, srcs []source, fn func(Record) error) error {
-	h := &mergeHeap{s: s}
+	h := make([]mergeHead, 0, len(srcs))
 	for i, src := range srcs {
-		switch err := src.next(); {
-		case err == io.EOF:
-		case err != nil:
+		h = append(h, mergeHead{src: src, idx: i})
+		ok, err := s.advance(&h[len(h)-1])
+		if err != nil {
 			return err
-		default:
-			h.srcs = append(h.srcs, src)
-			h.idx = append(h.idx, i)
+		}
+		if !ok {
+			h = h[:len(h)-1]
 		}
 	}
-	heap.Init(h)
-	for h.Len() > 0 {
-		if err := fn(h.srcs[0].current()); err != nil {
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= len(h) {
+				return
+			}
+			m := l
+			if r := l + 1; r < len(h) && s.less(&h[r], &h[l]) {
+				m = r
+			}
+			if !s.less(&h[m], &h[i]) {
+				return
+			}
+			h[i], h[m] = h[m], h[i]
+			i = m
+		}
+	}
+	for i := len(h)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for len(h) > 0 {
+		if err := fn(h[0].rec); err != nil {
 			return err
 		}
-		switch err := h.srcs[0].next(); {
-		case err == io.EOF:
-			heap.Pop(h)
-		case err != nil:
+		ok, err := s.advance(&h[0])
+		if err != nil {
 			return err
-		default:
-			heap.Fix(h, 0)
 		}
+		if !ok {
+			h[0] = h[len(h)-1]
+			h = h[:len(h)-1]
+		}
+		down(0)
 	}
 	return nil
 }

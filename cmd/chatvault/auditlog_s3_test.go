@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/chatvault/chatvault/archiver"
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -23,7 +22,7 @@ const initechID = "0c1c2e3f-0000-4000-8000-00000000cccc"
 // (Globex: 3650), or audit.retentionDays for an organization without one (Initech), and
 // verify checks them.
 func TestAuditSegmentsLockedOnS3(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	s3Env(t, srv)
 	bucket := srv.Bucket(t, true)

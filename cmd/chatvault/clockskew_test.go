@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -15,7 +14,7 @@ import (
 // must refuse to take it, naming the skew, and commit nothing; once the clocks agree the
 // rerun seals the day and verify passes.
 func TestRunOnAHostOffS3sClock(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	proxy := srv.NewFaultProxy(t)
 	s3Env(t, srv)

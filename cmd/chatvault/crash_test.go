@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,7 +59,7 @@ func newCrashDay(t *testing.T, events, orgs, minOrgs, files, bad int, common ...
 	r := &crashDayRig{log: t.TempDir(), common: common}
 	gen := []string{"gen", "--date", crashDay, "--events", strconv.Itoa(events), "--orgs", strconv.Itoa(orgs),
 		"--files", strconv.Itoa(files), "--bad", strconv.Itoa(bad), "--out", r.log}
-	if code, out, errOut := chatvault(t, gen...); code != exitOK {
+	if code, out, errOut := reference(t, gen...); code != exitOK {
 		t.Fatalf("gen: exit %d\n%s%s", code, out, errOut)
 	}
 	var err error
@@ -233,6 +234,20 @@ func mustParseDay(t *testing.T, s string) archiver.Day {
 // crashStats are the figures of the closing note.
 type crashStats struct {
 	points, kills, reruns, lost, duplicates, overwritten, partialLeft, tempLeft, served, pending int
+}
+
+// add counts o's figures into s.
+func (s *crashStats) add(o crashStats) {
+	s.points += o.points
+	s.kills += o.kills
+	s.reruns += o.reruns
+	s.lost += o.lost
+	s.duplicates += o.duplicates
+	s.overwritten += o.overwritten
+	s.partialLeft += o.partialLeft
+	s.tempLeft += o.tempLeft
+	s.served += o.served
+	s.pending += o.pending
 }
 
 func (s crashStats) String() string {
@@ -506,8 +521,20 @@ func TestCrashRecovery(t *testing.T) {
 	pinLayout2(t)
 	rig := newCrashDay(t, 4000, 6, 2, 3, 20, "--sort-memory", "64KiB", "--workers", "1")
 	var stats crashStats
+	var statsMu sync.Mutex
+	// The named points run in parallel with one another (each in its own store and
+	// temporary folder, the environment set above and left alone): they start once this
+	// function has returned, after the random kills, and the totals are checked when all
+	// of them have ended.
+	t.Cleanup(func() {
+		t.Logf("crash test (folder store): %s", stats)
+		if stats.lost != 0 || stats.duplicates != 0 || stats.overwritten != 0 {
+			t.Errorf("records lost %d, duplicates %d, overwritten %d; want none", stats.lost, stats.duplicates, stats.overwritten)
+		}
+	})
 	for _, tc := range crashCases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			target := &fsTarget{dir: t.TempDir()}
 			if tc.check != nil {
 				// Kill once to look at the state left behind; crashAndRecover starts over.
@@ -517,8 +544,12 @@ func TestCrashRecovery(t *testing.T) {
 				}
 				tc.check(t, check)
 			}
-			rig.crashAndRecover(t, target, tc.crashes, nil, &stats)
-			stats.points += len(tc.crashes)
+			var own crashStats
+			rig.crashAndRecover(t, target, tc.crashes, nil, &own)
+			own.points += len(tc.crashes)
+			statsMu.Lock()
+			stats.add(own)
+			statsMu.Unlock()
 			reliability.Record(t, "crash", tc.name, reliability.Recovered,
 				"nothing partial served; rerun commits one revision, byte-identical to an uninterrupted run; verify passes")
 		})
@@ -531,8 +562,11 @@ func TestCrashRecovery(t *testing.T) {
 	t.Run("random", func(t *testing.T) {
 		for i := range 6 {
 			t.Run(strconv.Itoa(i), func(t *testing.T) {
-				random.crashAndRecover(t, &fsTarget{dir: t.TempDir()}, []string{"random"}, rng, &stats)
-				stats.points++
+				own := crashStats{points: 1}
+				random.crashAndRecover(t, &fsTarget{dir: t.TempDir()}, []string{"random"}, rng, &own)
+				statsMu.Lock()
+				stats.add(own)
+				statsMu.Unlock()
 			})
 		}
 		if !t.Failed() {
@@ -540,17 +574,13 @@ func TestCrashRecovery(t *testing.T) {
 				"rerun commits one revision, byte-identical to an uninterrupted run; verify passes")
 		}
 	})
-	t.Logf("crash test (folder store): %s", stats)
-	if stats.lost != 0 || stats.duplicates != 0 || stats.overwritten != 0 {
-		t.Errorf("records lost %d, duplicates %d, overwritten %d; want none", stats.lost, stats.duplicates, stats.overwritten)
-	}
 }
 
 // TestCrashRecoveryS3 kills runs that store into a locked MinIO bucket: in the middle of a
 // multipart upload, between an export and its manifest, and between a chain entry and its
 // day index. The rerun ends with the objects an uninterrupted run stores in a folder.
 func TestCrashRecoveryS3(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	pinLayout2(t)
 	s3Env(t, srv)
@@ -570,22 +600,31 @@ func TestCrashRecoveryS3(t *testing.T) {
 		t.Fatal("no export is above the 5 MiB part size: the test would not reach a multipart upload")
 	}
 	var stats crashStats
+	var statsMu sync.Mutex
+	// The points run in parallel, each in its own bucket; the totals are checked when all
+	// of them have ended.
+	t.Cleanup(func() {
+		t.Logf("crash test (S3 store): %s", stats)
+		if stats.lost != 0 || stats.duplicates != 0 || stats.overwritten != 0 {
+			t.Errorf("records lost %d, duplicates %d, overwritten %d; want none", stats.lost, stats.duplicates, stats.overwritten)
+		}
+	})
 	for _, tc := range []struct{ name, point string }{
 		{"S3: SIGKILL in the middle of a multipart upload", "s3.part:1"},
 		{"S3: SIGKILL after an export, before its manifest", "store.export:1"},
 		{"S3: SIGKILL between chain entry and day index", "commit.chain:1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
 			target := &s3Target{srv: srv, bucket: srv.Bucket(t, true)}
-			rig.crashAndRecover(t, target, []string{tc.point}, nil, &stats)
-			stats.points++
+			own := crashStats{points: 1}
+			rig.crashAndRecover(t, target, []string{tc.point}, nil, &own)
+			statsMu.Lock()
+			stats.add(own)
+			statsMu.Unlock()
 			reliability.Record(t, "crash", tc.name, reliability.Recovered,
 				"nothing partial served; rerun commits one revision, byte-identical to an uninterrupted run; verify passes")
 		})
-	}
-	t.Logf("crash test (S3 store): %s", stats)
-	if stats.lost != 0 || stats.duplicates != 0 || stats.overwritten != 0 {
-		t.Errorf("records lost %d, duplicates %d, overwritten %d; want none", stats.lost, stats.duplicates, stats.overwritten)
 	}
 }
 

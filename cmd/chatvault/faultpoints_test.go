@@ -57,6 +57,7 @@ func TestFullDisk(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each in its own store and spill folder, with the environment set above
 			target := &fsTarget{dir: t.TempDir()}
 			args := append(rig.runArgs(t.TempDir(), target), tt.args...)
 			res := runBinary(t, []string{"CHATVAULT_FULL_AT=" + tt.full}, nil, args...)
@@ -235,7 +236,7 @@ func appendTo(t *testing.T, name, s string) {
 // download of an event file is cut halfway, the reader resumes where it stopped (a ranged
 // GET of the same ETag) and the day seals with the bytes a local read gives.
 func TestS3EventLogUnreachable(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	s3Env(t, srv)
 	proxy := srv.NewFaultProxy(t)

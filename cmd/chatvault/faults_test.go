@@ -17,7 +17,7 @@ import (
 // multipart upload behind; with transient faults (503s, slow answers, connections cut
 // mid-body) the rerun seals the day, byte for byte as the folder store does.
 func TestS3Faults(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	pinLayout2(t)
 	proxy := srv.NewFaultProxy(t)
@@ -100,12 +100,12 @@ const faultDay = "2026-11-22"
 
 // sealFaultDayInFolder generates faultDay with enough events for one export above the
 // 5MiB part size (a multipart upload), uploads it as an S3 event log, seals it into a
-// folder store to compare with, and returns a new Object Lock bucket for the archive, the
+// folder store to compare with (both with the reference binary), and returns a new Object Lock bucket for the archive, the
 // arguments of a run from the S3 event log into it and those of the folder's.
 func sealFaultDayInFolder(t *testing.T, srv *miniotest.Server) (archive string, s3Args, fsArgs []string) {
 	t.Helper()
 	log := t.TempDir()
-	if code, out, errOut := chatvault(t, "gen", "--date", faultDay, "--events", "80000", "--orgs", "2", "--files", "2", "--out", log); code != exitOK {
+	if code, out, errOut := reference(t, "gen", "--date", faultDay, "--events", "80000", "--orgs", "2", "--files", "2", "--out", log); code != exitOK {
 		t.Fatalf("gen exit %d:\n%s%s", code, out, errOut)
 	}
 	events := srv.Bucket(t, false)
@@ -113,7 +113,7 @@ func sealFaultDayInFolder(t *testing.T, srv *miniotest.Server) (archive string, 
 	archive = srv.Bucket(t, true)
 	s3Args = []string{"--eventlog", "s3://" + events + "/log", "--store", "s3://" + archive + "/cv", "--log-format", "json"}
 	fsArgs = []string{"--eventlog", log, "--store", t.TempDir(), "--log-format", "json"}
-	if code, out, errOut := chatvault(t, append([]string{"run", "--date", faultDay}, fsArgs...)...); code != exitOK {
+	if code, out, errOut := reference(t, append([]string{"run", "--date", faultDay}, fsArgs...)...); code != exitOK {
 		t.Fatalf("run on the folder: exit %d\n%s%s", code, out, errOut)
 	}
 	return archive, s3Args, fsArgs
@@ -129,7 +129,7 @@ func sameExportsAndVerified(t *testing.T, s3Args, fsArgs []string) {
 	}
 	readJSON(t, fsArgs[1]+"/directory.json", &dir) // fsArgs: --eventlog LOG ...
 	for _, o := range dir.Organizations {
-		code, want, _ := chatvault(t, append([]string{"export", "--org", o.ID, "--date", faultDay}, fsArgs...)...)
+		code, want, _ := reference(t, append([]string{"export", "--org", o.ID, "--date", faultDay}, fsArgs...)...)
 		code3, got, errOut := chatvault(t, append([]string{"export", "--org", o.ID, "--date", faultDay}, s3Args...)...)
 		if code != code3 || got != want {
 			t.Errorf("org %s: S3 export (exit %d, %d bytes, %s) differs from the folder's (exit %d, %d bytes)",

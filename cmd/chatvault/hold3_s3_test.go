@@ -15,7 +15,6 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/s3"
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -24,7 +23,7 @@ import (
 // puts the S3 legal hold on every object of the organization in both layouts, its members
 // object included, and `--off` lifts it from all of them.
 func TestHoldLayout3S3(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	pinLayout2(t)
 	s3Env(t, srv)

@@ -8,7 +8,6 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -18,7 +17,7 @@ import (
 // stay held while any organization's matter holds the day, an organization's own objects
 // while any of its matters does; hold --list shows what is in force and the history.
 func TestHoldSharedObjectsS3(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	pinLayout2(t)
 	s3Env(t, srv)
@@ -140,7 +139,7 @@ func TestHoldSharedObjectsS3(t *testing.T) {
 // Every version of a held key is held (the replacement is evidence too), and lifting the
 // hold lifts it from every version.
 func TestHoldReachesTheSealedVersionS3(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	pinLayout2(t)
 	s3Env(t, srv)

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -16,7 +15,7 @@ import (
 // ever place it: the seal matches hold events by the id as the directory spells it. An
 // operator who believed the matter held would let the days expire.
 func TestHoldUnknownOrgRefusedS3(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	s3Env(t, srv)
 	logDir := sampleLogCopy(t)

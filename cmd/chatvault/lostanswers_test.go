@@ -17,7 +17,7 @@ import (
 // the chain, and seal byte-identical to the folder store; a rerun finds the day sealed;
 // verify passes.
 func TestS3LostAnswersAndServerErrors(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	proxy := srv.NewFaultProxy(t)
 	s3Env(t, srv)

@@ -18,7 +18,6 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -182,7 +181,7 @@ func TestRunRefusesDayNotEnded(t *testing.T) {
 // the run naming both, with nothing committed; once the subfolder is gone and the other
 // object is listed in export.ignoreFiles, the day seals and its manifests record it.
 func TestRunS3PartitionEntries(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	pinLayout2(t)
 	s3Env(t, srv)

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -24,7 +23,7 @@ import (
 // protects nothing more), and verify accepts an unlocked object whose retention has
 // ended; a day still within its retention is locked and checked as before.
 func TestSealPastRetentionOnALockingBucket(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	s3Env(t, srv)
 	log := t.TempDir()

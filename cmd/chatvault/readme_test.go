@@ -96,6 +96,7 @@ var (
 // test function of the repository (deploy/kubernetes, a module of its own, included), so a
 // renamed or deleted test cannot leave a claim pointing at nothing.
 func TestREADMENamedTestsExist(t *testing.T) {
+	t.Parallel() // reads files only: no environment, no hooks
 	have := map[string]bool{}
 	for _, f := range repoFiles(t) {
 		if strings.HasSuffix(f, "_test.go") && !strings.Contains(f, "/testdata/") {
@@ -210,6 +211,7 @@ var (
 // and _count, and a family written `chatvault_export_tasks_*`, by their stem), and every
 // Chatvault… alert they name is a rule of deploy/prometheus.
 func TestREADMEMetricsAndAlertsExist(t *testing.T) {
+	t.Parallel() // reads files only: no environment, no hooks
 	var code strings.Builder
 	for _, f := range repoFiles(t) {
 		if strings.HasSuffix(f, ".go") && !strings.HasSuffix(f, "_test.go") && !strings.Contains(f, "/testdata/") {
@@ -268,6 +270,7 @@ var (
 // TestREADMEMakeTargetsExist: every `make TARGET` of the README's and docs/' code blocks and
 // code spans is a target of the Makefile.
 func TestREADMEMakeTargetsExist(t *testing.T) {
+	t.Parallel() // reads files only: no environment, no hooks
 	b, err := os.ReadFile("../../Makefile")
 	if err != nil {
 		t.Fatal(err)
@@ -307,6 +310,7 @@ var repoPathRE = regexp.MustCompile("(?:^|[\\s`(\\[])((?:deploy|scripts|docs|arc
 // for each package's.
 // A Go identifier after a package path (internal/fastzip.Writer) names the package.
 func TestREADMEPathsExist(t *testing.T) {
+	t.Parallel() // reads files only: no environment, no hooks
 	all := repoFiles(t)
 	exists := func(p string) bool {
 		p = strings.TrimSuffix(p, "/")

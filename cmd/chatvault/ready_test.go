@@ -18,6 +18,7 @@ import (
 // store answers with a listing of leases/. The verification lease adds a link every
 // verify.interval (8,760 a year with hourly slices): the probe must not list them all.
 func TestReadyDoesNotGrowWithTheLeases(t *testing.T) {
+	t.Parallel() // its own folder stores: no environment, no hooks
 	for _, links := range []int{0, 10, 200} {
 		t.Run(fmt.Sprint(links), func(t *testing.T) {
 			fs, err := fsstore.New(t.TempDir())

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -131,7 +130,7 @@ func TestRunSupersedeUsage(t *testing.T) {
 // TestS3RefusesShrinkingRevision: the same on an S3 store with Object Lock: the shrinking
 // rerun fails and commits nothing, the supersession commits revision 2, verify passes.
 func TestS3RefusesShrinkingRevision(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	s3Env(t, srv)
 	logDir := sampleLogCopy(t)

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -20,7 +19,7 @@ import (
 // signed by the old key, or once its lock ends it can be deleted while they remain, and
 // verify then reports their chain as forged.
 func TestS3RotationKeptAsLongAsTheManifests(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	s3Env(t, srv)
 	const day = "2026-11-22"

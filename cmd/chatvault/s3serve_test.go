@@ -27,7 +27,7 @@ import (
 // and asks twice for "delivery":"url": each answer is a presigned URL that returns the
 // stored gzip, with the SHA-256 and size the answer gives.
 func TestServeURLDeliveryFromS3(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	url, token, _ := serveSealedS3(t, srv, nil)
 
@@ -73,7 +73,7 @@ func TestServeURLDeliveryFromS3(t *testing.T) {
 // without a lock, two status calls give two links that both download it, and past the
 // retention the janitor removes every version of it.
 func TestExportTaskOnS3(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	s3Env(t, srv)
 	archive := srv.Bucket(t, true)

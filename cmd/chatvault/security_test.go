@@ -391,7 +391,7 @@ func TestServeTLS(t *testing.T) {
 // seal, then serve with valid, near-miss, unknown and URL-delivery requests. No token
 // secret, signing key, S3 secret key nor presigned URL signature may reach the logs.
 func TestServeLogsNoSecrets(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	s3Env(t, srv)
 	archive := srv.Bucket(t, true)

@@ -24,7 +24,7 @@ import (
 // the API answers 503 unavailable with Retry-After; once S3 answers again, the same
 // requests are served.
 func TestServeAnswers503WhileS3Throttles(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	proxy := srv.NewFaultProxy(t)
 	t.Setenv("CHATVAULT_VERIFY_INTERVAL", "0")

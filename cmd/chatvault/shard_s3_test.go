@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -117,7 +116,7 @@ func sameOrgObjects(t *testing.T, c *awss3.Client, wantBucket, bucket, prefix st
 // after its fifth manifest: verify fails naming shard 2, the shard's rerun completes the
 // day, which is byte-identical again, and verify passes.
 func TestShardsOnMinIO(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	pinLayout2(t)
 	s3Env(t, srv)

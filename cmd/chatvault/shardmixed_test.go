@@ -21,7 +21,7 @@ func TestShardsBesideUnshardedRun(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			var srv *miniotest.Server
 			if backend == "s3" {
-				srv = miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+				srv = startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 			}
 			cleanEnv(t)
 			t.Setenv("CHATVAULT_STORE_LAYOUT", "3")

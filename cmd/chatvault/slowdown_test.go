@@ -24,7 +24,7 @@ var manifestKey = regexp.MustCompile(`/d/\d{4}/\d{2}/\d{2}\.r\d+\.json$`)
 // seals and verifies; a burst of 10 fails the run cleanly, naming SlowDown. The proxy
 // counts the attempts; s3Env caps the backoff at 1ms, so nothing waits.
 func TestS3SlowDownBurst(t *testing.T) {
-	srv := miniotest.Start(t)
+	srv := startMinIO(t)
 	cleanEnv(t)
 	proxy := srv.NewFaultProxy(t)
 	s3Env(t, srv)

@@ -28,17 +28,18 @@ import (
 
 var taskDays = []string{"2026-11-20", "2026-11-21", "2026-11-22"}
 
-// taskArchive generates three days with gen, seals them into store with run, and
-// returns two archiving organizations that have records on every day.
+// taskArchive generates three days with gen, seals them into store with run (both in the
+// reference binary: the tests serve this archive, they do not test its seal), and returns
+// two archiving organizations that have records on every day.
 func taskArchive(t *testing.T, store string) (eventlog string, orgs []string) {
 	t.Helper()
 	eventlog = t.TempDir()
 	for i, d := range taskDays {
-		if code, _, errOut := chatvault(t, "gen", "--date", d, "--events", "4000", "--orgs", "6", "--seed", string(rune('1'+i)), "--out", eventlog); code != exitOK {
+		if code, _, errOut := reference(t, "gen", "--date", d, "--events", "4000", "--orgs", "6", "--seed", string(rune('1'+i)), "--out", eventlog); code != exitOK {
 			t.Fatalf("gen %s: %d %s", d, code, errOut)
 		}
 	}
-	if code, _, errOut := chatvault(t, "run", "--from", taskDays[0], "--to", taskDays[2], "--eventlog", eventlog, "--store", store, "--log-level", "error"); code != exitOK {
+	if code, _, errOut := reference(t, "run", "--from", taskDays[0], "--to", taskDays[2], "--eventlog", eventlog, "--store", store, "--log-level", "error"); code != exitOK {
 		t.Fatalf("run: %d %s", code, errOut)
 	}
 	b, err := os.ReadFile(filepath.Join(eventlog, "directory.json"))

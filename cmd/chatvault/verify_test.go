@@ -13,7 +13,6 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 
-	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -74,7 +73,7 @@ func TestVerifyEmptyStore(t *testing.T) {
 // TestVerifyEmptyS3Prefix seals a day under one prefix of a bucket and verifies another
 // prefix of the same bucket, as a typo in the store URL would: verify must fail.
 func TestVerifyEmptyS3Prefix(t *testing.T) {
-	srv := miniotest.Start(t) // before cleanEnv, which clears CHATVAULT_MINIO
+	srv := startMinIO(t) // before cleanEnv, which clears CHATVAULT_MINIO
 	cleanEnv(t)
 	s3Env(t, srv)
 	bucket := srv.Bucket(t, false)

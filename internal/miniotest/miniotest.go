@@ -74,15 +74,47 @@ func Start(t testing.TB) *Server {
 }
 
 func start(t testing.TB, bin string) (*Server, error) {
-	addr, err := freeAddr()
+	s, stop, err := launch(bin, t.TempDir())
 	if err != nil {
 		return nil, err
+	}
+	t.Cleanup(stop)
+	return s, nil
+}
+
+// StartShared starts a server that is not bound to one test, for a package whose tests
+// share one (each in buckets of its own, from Bucket) instead of starting one apiece: its
+// TestMain calls stop once the tests have run. bin is the server binary (the value of
+// EnvVar). The data folder is a new temporary folder, removed by stop.
+func StartShared(bin string) (s *Server, stop func(), err error) {
+	if _, err := os.Stat(bin); err != nil {
+		return nil, nil, fmt.Errorf("miniotest: %s: %w", EnvVar, err)
+	}
+	// As Start: a port taken between the probe and MinIO's bind makes MinIO exit.
+	for range 3 {
+		var data string
+		if data, err = os.MkdirTemp("", "miniotest-"); err != nil {
+			return nil, nil, err
+		}
+		var kill func()
+		if s, kill, err = launch(bin, data); err == nil {
+			return s, func() { kill(); os.RemoveAll(data) }, nil
+		}
+		os.RemoveAll(data)
+	}
+	return nil, nil, fmt.Errorf("miniotest: start MinIO: %w", err)
+}
+
+// launch starts MinIO on data and waits until it is live; stop kills it.
+func launch(bin, data string) (s *Server, stop func(), err error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, nil, err
 	}
 	consoleAddr, err := freeAddr()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	data := t.TempDir()
 	out := new(lockedBuffer)
 	cmd := exec.Command(bin, "server", "--quiet", "--address", addr, "--console-address", consoleAddr, data)
 	cmd.Env = append(os.Environ(),
@@ -95,21 +127,20 @@ func start(t testing.TB, bin string) (*Server, error) {
 	cmd.Stdout = out
 	cmd.Stderr = out
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("run %s: %w", bin, err)
+		return nil, nil, fmt.Errorf("run %s: %w", bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
-	stop := func() {
+	stop = func() {
 		_ = cmd.Process.Kill()
 		<-exited
 	}
-	s := &Server{Endpoint: "http://" + addr}
+	s = &Server{Endpoint: "http://" + addr}
 	if err := s.waitLive(exited); err != nil {
 		stop()
-		return nil, fmt.Errorf("%w; server output:\n%s", err, out.String())
+		return nil, nil, fmt.Errorf("%w; server output:\n%s", err, out.String())
 	}
-	t.Cleanup(stop)
-	return s, nil
+	return s, stop, nil
 }
 
 // waitLive polls the liveness endpoint until it answers 200, then the S3 API until it

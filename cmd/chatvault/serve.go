@@ -46,7 +46,11 @@ func init() {
 // callback after every scheduler tick, the address it listens on, and a channel that
 // reloads the tokens file like SIGHUP and answers when done.
 var serveHooks struct {
-	clock     scheduler.Clock
+	clock scheduler.Clock
+	// schedulerClock, when set, is the scheduler's own (the same time as clock): a test
+	// that moves the clock to the next tick must know that the scheduler, not another loop
+	// sharing the clock (export tasks, verification), is waiting.
+	schedulerClock scheduler.Clock
 	onTick    func(scheduler.Report)
 	listening func(addr string)
 	reload    chan chan error
@@ -311,7 +315,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 			Directory: func(context.Context) ([]byte, error) { return e.readDirectory() },
 			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: clock, MaxSkew: e.cfg.Schedule.LeaseMaxSkew},
 			Schedule:  sched,
-			Clock:     clock,
+			Clock:     cmp.Or[scheduler.Clock](serveHooks.schedulerClock, clock),
 			Logger:    e.log.With("component", "scheduler"),
 			OnSealed:  captures.onSealed(sealedHook(verifier)),
 			OnTick: func(r scheduler.Report) {

@@ -39,13 +39,32 @@ type e2e struct {
 	url   string
 	clock *scheduler.FakeClock
 	ticks chan scheduler.Report
-	store string
+	// schedulerWaits hears each time the scheduler itself waits on the clock. The clock's
+	// own Waiting signal also comes from serve's other loops (export tasks, verification):
+	// moving the clock on one of those, before the scheduler waited, left the scheduler
+	// waiting for a time the test never set, and the test hung.
+	schedulerWaits chan struct{}
+	store          string
+}
+
+// schedulerClock is the e2e clock as the scheduler sees it: the same time, and a signal
+// on schedulerWaits whenever the scheduler waits.
+type schedulerClock struct{ x *e2e }
+
+func (c schedulerClock) Now() time.Time { return c.x.clock.Now() }
+func (c schedulerClock) After(d time.Duration) <-chan time.Time {
+	ch := c.x.clock.After(d)
+	select {
+	case c.x.schedulerWaits <- struct{}{}:
+	default: // one signal pending is enough: the test has not ticked since
+	}
+	return ch
 }
 
 // tick moves the clock to at once the scheduler waits on it, and returns the tick's report.
 func (x *e2e) tick(at time.Time) scheduler.Report {
 	x.t.Helper()
-	<-x.clock.Waiting()
+	<-x.schedulerWaits
 	x.clock.Set(at)
 	return <-x.ticks
 }
@@ -130,16 +149,19 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	x := &e2e{t: t, clock: scheduler.NewFakeClock(start), ticks: make(chan scheduler.Report), store: store}
+	x := &e2e{t: t, clock: scheduler.NewFakeClock(start), ticks: make(chan scheduler.Report), store: store,
+		schedulerWaits: make(chan struct{}, 1)}
 	addr, metricsAddr := make(chan string, 1), make(chan string, 1)
 	t.Setenv("CHATVAULT_HTTP_METRICSADDR", "127.0.0.1:0")
 	serveHooks.clock = x.clock
+	serveHooks.schedulerClock = schedulerClock{x}
 	serveHooks.onTick = func(r scheduler.Report) { x.ticks <- r }
 	serveHooks.listening = func(a string) { addr <- a }
 	serveHooks.metricsListening = func(a string) { metricsAddr <- a }
 	serveHooks.reload = make(chan chan error)
 	t.Cleanup(func() {
 		serveHooks.clock, serveHooks.onTick, serveHooks.listening, serveHooks.reload = nil, nil, nil, nil
+		serveHooks.schedulerClock = nil
 		serveHooks.metricsListening = nil
 	})
 

@@ -685,9 +685,7 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	h := chainHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
 	// A closing head fixes the folder of the next segment.
 	line, _, _ := bytes.Cut(b, []byte{'\n'})
-	var hdr struct {
-		Next string `json:"next"`
-	}
+	var hdr Segment
 	if err := json.Unmarshal(line, &hdr); err != nil {
 		return chainHead{}, fmt.Errorf("audit: read head %s: %w", key, err)
 	}
@@ -696,8 +694,40 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 			return chainHead{}, fmt.Errorf("audit: head %s: closing segment names next folder %q, not a later day", key, hdr.Next)
 		}
 	}
+	// The head decides where the chain's next segments go, and the readers look for a
+	// day's records in that day's folder (and the next's): a head planted by someone who
+	// can write to the store but holds no key, leading the chain to a far-future folder,
+	// would put every later record where no read of its day finds it. So the writer
+	// extends only a head its trusted keys signed (when it has them), and never one whose
+	// folder is after tomorrow (a replica's clock may run ahead, not by days): it keeps
+	// its records in memory, retried, naming the key, until the object is removed.
+	if trusted := a.headTrust(); len(trusted) > 0 {
+		if err := verifySegmentSignature(&hdr, trusted); err != nil {
+			return chainHead{}, fmt.Errorf("audit: %w: %s, found as the audit chain's head: %v: "+
+				"planted by someone with write access to the store? chatvault verify reports it", ErrIntegrity, key, err)
+		}
+	}
+	if tomorrow := archiver.DayOf(a.now()).Next(); h.folder().After(tomorrow) {
+		return chainHead{}, fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after tomorrow: "+
+			"planted by someone with write access to the store? chatvault verify reports it", ErrIntegrity, key, h.folder())
+	}
 	a.heads[org] = h
 	return h, nil
+}
+
+// headTrust is the keys a head must be signed by for the writer to extend it: the
+// trusted keys with the writer's own; none when the log has no trusted keys (an unsigned
+// archive, or a writer told nothing of the keys before it: its own key alone would
+// refuse a chain an older key signed).
+func (a *Log) headTrust() []ed25519.PublicKey {
+	if len(a.TrustedKeys) == 0 {
+		return nil
+	}
+	trusted := slices.Clone(a.TrustedKeys)
+	if a.SigningKey != nil {
+		trusted = append(trusted, a.SigningKey.Public().(ed25519.PublicKey))
+	}
+	return trusted
 }
 
 // checkHeadAt checks that b, the segment found at key as its organization's chain head,
@@ -924,6 +954,16 @@ func (a *Log) listSegment(ctx context.Context, key, org string, lo, hi time.Time
 	seg, err := readSegment(ctx, a.Store, key)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	// A closing segment holds no record, so no window shows it, but it decides where the
+	// chain's next records are: one a trusted key did not sign (planted) may have sent
+	// them to a folder no read of their day lists. The listing fails naming it rather than
+	// return fewer records as if that were all (verify reports the same).
+	if h := &seg.header; h.Next != "" && len(a.TrustedKeys) > 0 {
+		if err := verifySegmentSignature(h, a.TrustedKeys); err != nil {
+			return fmt.Errorf("audit: %s: %w: closing segment leading to the folder of %s: %v: records after it may be missing from this listing",
+				key, ErrIntegrity, h.Next, err)
+		}
 	}
 	if seg.header.Last.Before(lo) || !seg.header.First.Before(hi) {
 		return nil

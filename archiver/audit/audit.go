@@ -697,37 +697,17 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	// The head decides where the chain's next segments go, and the readers look for a
 	// day's records in that day's folder (and the next's): a head planted by someone who
 	// can write to the store but holds no key, leading the chain to a far-future folder,
-	// would put every later record where no read of its day finds it. So the writer
-	// extends only a head its trusted keys signed (when it has them), and never one whose
-	// folder is after tomorrow (a replica's clock may run ahead, not by days): it keeps
-	// its records in memory, retried, naming the key, until the object is removed.
-	if trusted := a.headTrust(); len(trusted) > 0 {
-		if err := verifySegmentSignature(&hdr, trusted); err != nil {
-			return chainHead{}, fmt.Errorf("audit: %w: %s, found as the audit chain's head: %v: "+
-				"planted by someone with write access to the store? chatvault verify reports it", ErrIntegrity, key, err)
-		}
-	}
+	// would put every later record where no read of its day finds it. So the writer never
+	// extends a head whose folder is after tomorrow (a replica's clock may run ahead, not
+	// by days): it keeps its records in memory, retried, naming the key, until the object
+	// is removed. (Its signature is not required: a chain may have begun unsigned, before
+	// signing was turned on, and must go on; verify reports a head that does not check.)
 	if tomorrow := archiver.DayOf(a.now()).Next(); h.folder().After(tomorrow) {
 		return chainHead{}, fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after tomorrow: "+
 			"planted by someone with write access to the store? chatvault verify reports it", ErrIntegrity, key, h.folder())
 	}
 	a.heads[org] = h
 	return h, nil
-}
-
-// headTrust is the keys a head must be signed by for the writer to extend it: the
-// trusted keys with the writer's own; none when the log has no trusted keys (an unsigned
-// archive, or a writer told nothing of the keys before it: its own key alone would
-// refuse a chain an older key signed).
-func (a *Log) headTrust() []ed25519.PublicKey {
-	if len(a.TrustedKeys) == 0 {
-		return nil
-	}
-	trusted := slices.Clone(a.TrustedKeys)
-	if a.SigningKey != nil {
-		trusted = append(trusted, a.SigningKey.Public().(ed25519.PublicKey))
-	}
-	return trusted
 }
 
 // checkHeadAt checks that b, the segment found at key as its organization's chain head,

@@ -24,8 +24,7 @@ import (
 // it as the head and put every later segment (signed, genuine) in that folder, where
 // neither GET /v1/audit nor chatvault audit looks for the day's records: they vanished
 // from the read path while verify reported the chain. The writer must not extend a head
-// that does not check (unsigned, or leading past tomorrow): its records wait in memory,
-// retried, naming the key. The read path must not return fewer records silently: a
+// leading past tomorrow: its records wait in memory, retried, naming the key. The read path must not return fewer records silently: a
 // closing segment of its window that does not check fails the listing, naming it.
 func TestAuditPlantedClosingSegment(t *testing.T) {
 	ctx := context.Background()
@@ -90,5 +89,5 @@ func TestAuditPlantedClosingSegment(t *testing.T) {
 		return
 	}
 	reliability.Record(t, "security", "unsigned audit closing segment planted as a chain's head, leading to a far-future folder", reliability.Refused,
-		"the writer does not follow it (records wait in memory, retried, naming the key), and GET /v1/audit and chatvault audit fail naming it instead of returning fewer records")
+		"the writer does not follow a head leading past tomorrow (records wait in memory, retried, naming the key), and GET /v1/audit and chatvault audit fail naming a closing segment no trusted key signed instead of returning fewer records")
 }

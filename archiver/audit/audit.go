@@ -507,6 +507,25 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		if err != nil {
 			return err
 		}
+		// The head decides where the chain's next segments go, and the readers look for
+		// a day's records in that day's folder (and the next's): a head planted by someone
+		// who can write to the store but holds no key, leading the chain to a far-future
+		// folder, would put every later record where no read of its day finds it. So the
+		// writer never extends a head whose folder is after the day after both its clock's
+		// and the records' (a replica's clock may run ahead, not by days): the records
+		// wait in memory, retried, naming the key, until the object is removed. (Its
+		// signature is not required: a chain may have begun unsigned, before signing was
+		// turned on, and must go on; verify reports a head that does not check.)
+		limit := archiver.DayOf(a.now())
+		if day.After(limit) {
+			limit = day
+		}
+		if head.seq > 0 && head.folder().After(limit.Next()) {
+			a.forgetHead(org)
+			return fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after %s: "+
+				"planted by someone with write access to the store? chatvault verify reports it",
+				ErrIntegrity, auditSegmentKey(org, head.day, head.seq), head.folder(), limit.Next())
+		}
 		// The segment goes in the folder the head fixes, or a later one (its records'
 		// day) after a closing segment in the head's: never behind the chain's last
 		// folder, so listing order stays chain order.
@@ -693,18 +712,6 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 		if h.next, err = archiver.ParseDay(hdr.Next); err != nil || !h.next.After(day) {
 			return chainHead{}, fmt.Errorf("audit: head %s: closing segment names next folder %q, not a later day", key, hdr.Next)
 		}
-	}
-	// The head decides where the chain's next segments go, and the readers look for a
-	// day's records in that day's folder (and the next's): a head planted by someone who
-	// can write to the store but holds no key, leading the chain to a far-future folder,
-	// would put every later record where no read of its day finds it. So the writer never
-	// extends a head whose folder is after tomorrow (a replica's clock may run ahead, not
-	// by days): it keeps its records in memory, retried, naming the key, until the object
-	// is removed. (Its signature is not required: a chain may have begun unsigned, before
-	// signing was turned on, and must go on; verify reports a head that does not check.)
-	if tomorrow := archiver.DayOf(a.now()).Next(); h.folder().After(tomorrow) {
-		return chainHead{}, fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after tomorrow: "+
-			"planted by someone with write access to the store? chatvault verify reports it", ErrIntegrity, key, h.folder())
 	}
 	a.heads[org] = h
 	return h, nil

@@ -511,8 +511,10 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		// a day's records in that day's folder (and the next's): a head planted by someone
 		// who can write to the store but holds no key, leading the chain to a far-future
 		// folder, would put every later record where no read of its day finds it. So the
-		// writer never extends a head whose folder is after the day after both its clock's
-		// and the records' (a replica's clock may run ahead, not by days): the records
+		// writer never extends a closing head that leads past the day after both its
+		// clock's and the records' (a replica's clock may run ahead, not by days; a head
+		// of records is extended in its own folder, where the reads of its days look,
+		// whatever its day): the records
 		// wait in memory, retried, naming the key, until the object is removed. (Its
 		// signature is not required: a chain may have begun unsigned, before signing was
 		// turned on, and must go on; verify reports a head that does not check.)
@@ -520,7 +522,7 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		if day.After(limit) {
 			limit = day
 		}
-		if head.seq > 0 && head.folder().After(limit.Next()) {
+		if head.seq > 0 && !head.next.IsZero() && head.next.After(limit.Next()) {
 			a.forgetHead(org)
 			return fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after %s: "+
 				"planted by someone with write access to the store? chatvault verify reports it",

@@ -89,5 +89,5 @@ func TestAuditPlantedClosingSegment(t *testing.T) {
 		return
 	}
 	reliability.Record(t, "security", "unsigned audit closing segment planted as a chain's head, leading to a far-future folder", reliability.Refused,
-		"the writer does not follow a head leading past tomorrow (records wait in memory, retried, naming the key), and GET /v1/audit and chatvault audit fail naming a closing segment no trusted key signed instead of returning fewer records")
+		"the writer does not follow a closing head leading past tomorrow (records wait in memory, retried, naming the key), and GET /v1/audit and chatvault audit fail naming a closing segment no trusted key signed instead of returning fewer records")
 }

@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -35,9 +37,84 @@ type KeyRotation struct {
 	RotatedAt string `json:"rotatedAt"`
 	// Reason is the operator's word on why (scheduled rotation, suspected compromise, …).
 	Reason string `json:"reason,omitempty"`
+	// Heads (from version 2) are every organization's chain head when the statement was
+	// made, by organization: where the old key's use ends. A manifest signed by the old key
+	// further along an organization's chain (or on the chain of an organization not
+	// listed) was signed after the key was retired, which is what a thief of a key rotated
+	// away after a compromise would write (see RetiredBy). Both keys sign them, so neither
+	// a thief of one key nor a writer to the store can move them.
+	Heads []RotationHead `json:"heads,omitempty"`
 	// Signatures are the old key's and the new key's, in that order, over the statement
 	// encoded without them.
 	Signatures []Signature `json:"signatures,omitempty"`
+
+	// key is where the statement is stored; heads indexes Heads by organization (both
+	// set by checkRotation).
+	key   string
+	heads map[string]RotationHead
+}
+
+// RotationVersion is the version of the key rotation statements written: 2 records the
+// chain heads (version 1 statements, which do not, still verify, and bound nothing).
+const RotationVersion = 2
+
+// RotationHead is one organization's chain head when a rotation statement was made.
+type RotationHead struct {
+	Org string `json:"org"`
+	Seq int64  `json:"seq"`
+	// SHA256 is the hex SHA-256 of the manifest at Seq.
+	SHA256 string `json:"sha256"`
+}
+
+// Key is where the statement is stored.
+func (r *KeyRotation) Key() string { return r.key }
+
+// HeadSeq is org's chain head when the statement was made: 0 when the organization had
+// no chain then (or the statement, of version 1, does not say: see Bounded).
+func (r *KeyRotation) HeadSeq(org string) int64 { return r.heads[org].Seq }
+
+// HeadAt returns the hex SHA-256 the statement fixes for org's manifest at seq, "" when it
+// fixes none there.
+func (r *KeyRotation) HeadAt(org string, seq int64) string {
+	if h, ok := r.heads[org]; ok && h.Seq == seq {
+		return h.SHA256
+	}
+	return ""
+}
+
+// Bounded reports whether the statement records where the old key's use ends (version 2
+// and later).
+func (r *KeyRotation) Bounded() bool { return r.Version >= 2 }
+
+// RetiredBy returns the statement after which key id may no longer sign a manifest at
+// position seq of org's chain, nil when the statements let it sign there. A statement
+// from id that records the chain heads (Bounded) ends id's use at org's head then (at
+// seq 0, nothing, for an organization that had no chain): past it, id signs only after
+// a later statement rotated back to id, at org's head when that one was made. Checked
+// with the statements alone, which the public keys verify: verify needs no private key.
+func RetiredBy(stmts []*KeyRotation, id, org string, seq int64) *KeyRotation {
+	for _, r := range stmts {
+		if !r.Bounded() || r.From.KeyID != id {
+			continue
+		}
+		end := r.HeadSeq(org)
+		if seq <= end {
+			continue
+		}
+		// Rotated back to id after r: heads further along, or as far with a later
+		// statement (two rotations with nothing sealed between them).
+		restored := slices.ContainsFunc(stmts, func(b *KeyRotation) bool {
+			if b == r || !b.Bounded() || b.To.KeyID != id {
+				return false
+			}
+			start := b.HeadSeq(org)
+			return start < seq && (start > end || start == end && b.RotatedAt >= r.RotatedAt)
+		})
+		if !restored {
+			return r
+		}
+	}
+	return nil
 }
 
 // RotatingKey names one key of a rotation.
@@ -65,13 +142,25 @@ func (l Ledger) RecordRotation(ctx context.Context, from, to ed25519.PrivateKey,
 	if bytes.Equal(fromPub, toPub) {
 		return "", errors.New("key rotation: the new key is the old key")
 	}
+	// Where the old key's use ends: every organization's chain head now. A run still
+	// signing with the old key that commits after this (one started before the
+	// rotation) is on no head here, and verify reports its manifest as signed after the
+	// key was retired: rotate when no run seals with the old key.
+	heads, err := l.chainHeads(ctx)
+	if err != nil {
+		return "", fmt.Errorf("record key rotation: %w", err)
+	}
 	r := &KeyRotation{
-		Version:   1,
+		Version:   RotationVersion,
 		From:      RotatingKey{KeyID: KeyID(fromPub), PublicKey: base64.StdEncoding.EncodeToString(fromPub)},
 		To:        RotatingKey{KeyID: KeyID(toPub), PublicKey: base64.StdEncoding.EncodeToString(toPub)},
 		RotatedAt: now.UTC().Format(time.RFC3339),
 		Reason:    reason,
 	}
+	for _, h := range heads {
+		r.Heads = append(r.Heads, RotationHead{Org: h.Org, Seq: h.Seq, SHA256: hexSum(h.SHA256)})
+	}
+	slices.SortFunc(r.Heads, func(a, b RotationHead) int { return strings.Compare(a.Org, b.Org) })
 	body, err := encodeRotation(r)
 	if err != nil {
 		return "", err
@@ -112,8 +201,18 @@ func checkRotation(key string, b []byte) (*KeyRotation, error) {
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("decode: %w", err)
 	}
-	if r.Version != 1 {
+	if r.Version != 1 && r.Version != RotationVersion {
 		return nil, fmt.Errorf("unsupported version %d", r.Version)
+	}
+	if r.Version == 1 && r.Heads != nil {
+		return nil, errors.New("version 1 with chain heads")
+	}
+	r.key, r.heads = key, make(map[string]RotationHead, len(r.Heads))
+	for i, h := range r.Heads {
+		if h.Org == "" || h.Seq < 1 || len(h.SHA256) != 2*sha256.Size || (i > 0 && r.Heads[i-1].Org >= h.Org) {
+			return nil, fmt.Errorf("malformed chain head %+v", h)
+		}
+		r.heads[h.Org] = h
 	}
 	if key != rotationKey(r.From.KeyID, r.To.KeyID) {
 		return nil, fmt.Errorf("stored under a key that does not name %s-%s", r.From.KeyID, r.To.KeyID)
@@ -145,25 +244,49 @@ func checkRotation(key string, b []byte) (*KeyRotation, error) {
 // allow, old key id to new key ids. A statement that does not verify allows nothing and is
 // a problem: it is either damaged or forged.
 func (l Ledger) Rotations(ctx context.Context, rep Findings) (map[string][]string, error) {
+	stmts, err := l.RotationStatements(ctx, rep)
+	if err != nil {
+		return nil, err
+	}
+	return RotationGraph(stmts), nil
+}
+
+// RotationGraph returns the changes of key the statements allow, old key id to new key ids.
+func RotationGraph(stmts []*KeyRotation) map[string][]string {
 	allowed := map[string][]string{}
+	for _, r := range stmts {
+		allowed[r.From.KeyID] = append(allowed[r.From.KeyID], r.To.KeyID)
+	}
+	return allowed
+}
+
+// RotationStatements reads every rotation statement of the store and returns those that
+// verify. One that does not is a problem in rep (nil: not reported): it is either damaged
+// or forged, and allows nothing.
+func (l Ledger) RotationStatements(ctx context.Context, rep Findings) ([]*KeyRotation, error) {
+	var stmts []*KeyRotation
 	err := l.Store.List(ctx, RotationsPrefix, func(key string) error {
 		b, err := readAll(ctx, l.Store, key)
 		if err != nil {
 			return err
 		}
-		rep.Read(1, int64(len(b)))
+		if rep != nil {
+			rep.Read(1, int64(len(b)))
+		}
 		r, err := checkRotation(key, b)
 		if err != nil {
-			rep.Problemf("%s: key rotation statement: %v", key, err)
+			if rep != nil {
+				rep.Problemf("%s: key rotation statement: %v", key, err)
+			}
 			return nil
 		}
-		allowed[r.From.KeyID] = append(allowed[r.From.KeyID], r.To.KeyID)
+		stmts = append(stmts, r)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("verify: list %s: %w", RotationsPrefix, err)
 	}
-	return allowed, nil
+	return stmts, nil
 }
 
 // Rotated reports whether statements lead from key id from to key id to, directly or

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 )
 
@@ -93,15 +94,92 @@ func objectKind(key string) string {
 // readCapped reads r whole, refusing (ObjectTooLargeError naming key) past key's cap.
 func readCapped(r io.Reader, key string) ([]byte, error) {
 	kind, max := ObjectKind(key)
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	if int64(len(b)) > max {
-		return nil, &ObjectTooLargeError{Key: key, Kind: kind, Cap: max}
-	}
-	return b, nil
+	return readCappedAs(r, key, kind, max)
 }
+
+// sizedReader is a reader that knows how many bytes it holds before it is read: an S3
+// answer's Content-Length (the s3 package's bodies) or a file's size (Stat).
+type sizedReader interface{ Size() int64 }
+
+// readerSize is the size r says it holds, -1 when it says nothing.
+func readerSize(r io.Reader) int64 {
+	switch v := r.(type) {
+	case sizedReader:
+		return v.Size()
+	case interface{ Stat() (fs.FileInfo, error) }:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			return fi.Size()
+		}
+	}
+	return -1
+}
+
+// readCappedAs reads r, the object name of kind, whole, refusing past max bytes. A read
+// up to a cap must cost at most the cap in memory, and io.ReadAll costs about twice what
+// it reads (its chunks, then their copy into one slice): twice the cap for a refusal, or
+// for an object at the cap. So an object whose reader says its size is refused unread
+// when that is over the cap, and otherwise read into one slice of that size (and one byte
+// to see the end); one whose reader does not say, or that holds more than it said, is
+// read in chunks that together never exceed the cap and one byte, and only an object
+// within the cap, in more than one chunk, is copied into one slice (its size twice, under
+// the cap).
+func readCappedAs(r io.Reader, name, kind string, maxBytes int64) ([]byte, error) {
+	tooLarge := &ObjectTooLargeError{Key: name, Kind: kind, Cap: maxBytes}
+	limit := maxBytes + 1 // what is read at most: one byte past the cap tells it is over
+	size := readerSize(r)
+	if size > maxBytes {
+		return nil, tooLarge
+	}
+	first := min(512, limit)
+	if size >= 0 {
+		first = size + 1
+	}
+	b := make([]byte, 0, first)
+	var chunks [][]byte
+	total := int64(0) // the bytes in chunks
+	next := int64(cap(b))
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if total+int64(len(b)) > maxBytes {
+			return nil, tooLarge
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", name, err)
+		}
+		if len(b) == cap(b) {
+			// Full: a new chunk, growing geometrically as io.ReadAll's do, but never past
+			// what the cap leaves.
+			chunks = append(chunks, b)
+			total += int64(len(b))
+			next = min(max(next+next/2, 4096), limit-total)
+			b = make([]byte, 0, next)
+		}
+	}
+	if len(chunks) == 0 {
+		return b, nil
+	}
+	out := make([]byte, 0, total+int64(len(b)))
+	for _, c := range chunks {
+		out = append(out, c...)
+	}
+	return append(out, b...), nil
+}
+
+// ReadCappedAs reads r, the object name of kind, whole, within max bytes
+// (ObjectTooLargeError past it): for objects outside the store, whose name says nothing
+// of their kind (the event log's directory snapshot).
+func ReadCappedAs(r io.Reader, name, kind string, max int64) ([]byte, error) {
+	return readCappedAs(r, name, kind, max)
+}
+
+// DirectoryCap is the most bytes of a directory snapshot read whole: far above the
+// largest expected (43 MB at 4M events a day, growing with users and chats, not days),
+// and what a process may hold at once while it decodes one.
+const DirectoryCap = 1 << 30
 
 // ReadCapped reads r, the object at key, whole, within the cap of key's kind (ObjectKind):
 // for readers outside the root that open an object themselves.

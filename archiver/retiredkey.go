@@ -4,67 +4,65 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
-	"strings"
 	"sync"
 )
 
-// retiredKeys finds, once per run, the rotation statement that retired the run's signing
-// key, if any (checkRetired).
+// retiredKeys reads, once per run, the store's rotation statements (checkRetired).
 type retiredKeys struct {
-	once sync.Once
-	stmt string // the statement's key, "" when the run's key was never rotated away
-	err  error
+	once  sync.Once
+	stmts []*KeyRotation
+	err   error
 }
 
-// checkRetired keeps a run signing with a key that was rotated away from committing onto
-// a chain another key now signs. verify accepts a change of key only along a rotation
-// statement, from the old key to the new; a manifest signed by the retired key after one
-// signed by its successor is a change back that no statement accounts for, reported for
-// as long as the archive exists (and exactly what a thief of the old key would produce).
-// The run that does this is a replica or cron job not switched to the new key yet, or
-// one that loaded its key before keys rotate: refusing leaves the day to a run with the
-// new key. A chain still signed by the retired key (no manifest of the new key yet) is
-// left alone: the change to the new key, later, is the one the statement records.
-func (w *writer) checkRetired(ctx context.Context, head *StoredManifest) error {
-	if head == nil || w.s.SigningKey == nil {
+// checkRetired keeps a run signing with a key that was rotated away from committing a
+// manifest verify would report for good. A statement that records the chain heads ends the
+// old key's use at each organization's head when it was made (RetiredBy): a manifest the
+// old key signs further along, on any chain, is what a thief of that key would write, and
+// verify reports it as such. An older statement (version 1) bounds nothing, but verify
+// accepts a change of key only along a statement, from the old key to the new: a manifest
+// signed by the retired key after one signed by its successor is a change back that no
+// statement accounts for. The run that does either is a replica or cron job not switched
+// to the new key yet, or one that loaded its key before keys rotate: refusing leaves the
+// day to a run with the new key. A key rotated back to, by a later statement, signs again.
+func (w *writer) checkRetired(ctx context.Context, org string, head *StoredManifest) error {
+	if w.s.SigningKey == nil {
+		return nil
+	}
+	mine := KeyID(w.s.SigningKey.Public().(ed25519.PublicKey))
+	r := &w.retired
+	r.once.Do(func() { r.stmts, r.err = Ledger{Store: w.s.Store}.RotationStatements(ctx, nil) })
+	if r.err != nil {
+		return fmt.Errorf("key rotations: %w", r.err)
+	}
+	var seq int64 = 1
+	if head != nil {
+		seq = head.Seq + 1
+	}
+	if stmt := RetiredBy(r.stmts, mine, org, seq); stmt != nil {
+		return fmt.Errorf("this run's key %s was rotated away (%s) when the organization's chain was at seq %d: "+
+			"a manifest signed by it now, seq %d, is one verify reports as signed by a retired key for good; point signing.keyFile at the new key and rerun",
+			mine, stmt.Key(), stmt.HeadSeq(org), seq)
+	}
+	if head == nil {
 		return nil
 	}
 	_, headID, err := signerKey(head.Manifest)
-	if err != nil || headID == "" {
+	if err != nil || headID == "" || headID == mine {
 		return nil // unsigned (checkSigner's case), or a signature verify reports
 	}
-	mine := KeyID(w.s.SigningKey.Public().(ed25519.PublicKey))
-	if headID == mine {
-		return nil
-	}
-	r := &w.retired
-	r.once.Do(func() {
-		r.err = w.s.Store.List(ctx, RotationsPrefix+mine+"-", func(key string) error {
-			if r.stmt == "" && strings.HasSuffix(key, ".json") {
-				r.stmt = key
-			}
-			return nil
-		})
-	})
-	if r.err != nil {
-		return fmt.Errorf("list key rotations: %w", r.err)
-	}
-	if r.stmt == "" {
-		return nil
+	retired, back := "", false
+	for _, s := range r.stmts {
+		if s.From.KeyID == mine && retired == "" {
+			retired = s.Key()
+		}
+		back = back || s.From.KeyID == headID && s.To.KeyID == mine
 	}
 	// Unless the key was rotated back to: a statement from the head's key to this one
 	// accounts for the change.
-	back := false
-	if err := w.s.Store.List(ctx, rotationKey(headID, mine), func(key string) error {
-		back = back || key == rotationKey(headID, mine)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("list key rotations: %w", err)
-	}
-	if back {
+	if retired == "" || back {
 		return nil
 	}
 	return fmt.Errorf("the organization's chain is signed by key %s (manifest %d), and this run's key %s was rotated away (%s): "+
 		"a manifest signed by it would change the chain back to a retired key, which verify reports for good; point signing.keyFile at the new key and rerun",
-		headID, head.Seq, mine, r.stmt)
+		headID, head.Seq, mine, retired)
 }

@@ -91,3 +91,43 @@ func TestRunOnAKeyRotatedBackTo(t *testing.T) {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 }
+
+// TestRunRefusesARetiredKeyOnItsOwnChain: the key was rotated from A to B and no run on B
+// has sealed yet, so the chain's head is still A's. A run still signing with A must not
+// append to it: the statement fixed the chain's head when it was made, and verify reports
+// a manifest A signs after it (what a thief of A would write). The day fails naming the
+// statement, nothing is committed, and the run on B commits it; verify finds nothing.
+func TestRunRefusesARetiredKeyOnItsOwnChain(t *testing.T) {
+	newKey := func() ed25519.PrivateKey {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	logDir := copyLog(t)
+	f := newFixture(t, logDir)
+	a, b := newKey(), newKey()
+	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
+	l := archiver.Ledger{Store: f.store}
+	if _, err := l.RecordRotation(context.Background(), a, b, "suspected compromise", time.Now(), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	r := byName(f.sealDay(t, "", archiver.Options{SigningKey: a}))["Acme"]
+	if r.Outcome != archiver.OutcomeFailed || r.Err == nil || !strings.Contains(r.Err.Error(), "rotated away") {
+		t.Fatalf("run on the retired key: outcome %s, error %v; want failed naming the rotation", r.Outcome, r.Err)
+	}
+	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil || r.Revision != 2 {
+		t.Fatalf("run on the new key after the refusal: revision %d, %v", r.Revision, r.Err)
+	}
+	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify: %v", rep.Problems)
+	}
+	reliability.Record(t, "security", "run signing with a key already rotated away, on a chain it still signs", reliability.CleanFailure,
+		"the organization's day fails naming the rotation statement, nothing committed: the old key signs nothing past the chain heads its statement fixed")
+}

@@ -556,7 +556,7 @@ func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit
 	if err := w.checkSigner(head); err != nil { // signer.go
 		return false, err
 	}
-	if err := w.checkRetired(ctx, head); err != nil { // retiredkey.go
+	if err := w.checkRetired(ctx, c.Org, head); err != nil { // retiredkey.go
 		return false, err
 	}
 	if latest != nil {

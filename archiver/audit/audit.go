@@ -507,6 +507,27 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		if err != nil {
 			return err
 		}
+		// The head decides where the chain's next segments go, and the readers look for
+		// a day's records in that day's folder (and the next's): a head planted by someone
+		// who can write to the store but holds no key, leading the chain to a far-future
+		// folder, would put every later record where no read of its day finds it. So the
+		// writer never extends a closing head that leads past the day after both its
+		// clock's and the records' (a replica's clock may run ahead, not by days; a head
+		// of records is extended in its own folder, where the reads of its days look,
+		// whatever its day): the records
+		// wait in memory, retried, naming the key, until the object is removed. (Its
+		// signature is not required: a chain may have begun unsigned, before signing was
+		// turned on, and must go on; verify reports a head that does not check.)
+		limit := archiver.DayOf(a.now())
+		if day.After(limit) {
+			limit = day
+		}
+		if head.seq > 0 && !head.next.IsZero() && head.next.After(limit.Next()) {
+			a.forgetHead(org)
+			return fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after %s: "+
+				"planted by someone with write access to the store? chatvault verify reports it",
+				ErrIntegrity, auditSegmentKey(org, head.day, head.seq), head.folder(), limit.Next())
+		}
 		// The segment goes in the folder the head fixes, or a later one (its records'
 		// day) after a closing segment in the head's: never behind the chain's last
 		// folder, so listing order stays chain order.
@@ -685,9 +706,7 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	h := chainHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
 	// A closing head fixes the folder of the next segment.
 	line, _, _ := bytes.Cut(b, []byte{'\n'})
-	var hdr struct {
-		Next string `json:"next"`
-	}
+	var hdr Segment
 	if err := json.Unmarshal(line, &hdr); err != nil {
 		return chainHead{}, fmt.Errorf("audit: read head %s: %w", key, err)
 	}
@@ -924,6 +943,16 @@ func (a *Log) listSegment(ctx context.Context, key, org string, lo, hi time.Time
 	seg, err := readSegment(ctx, a.Store, key)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
+	}
+	// A closing segment holds no record, so no window shows it, but it decides where the
+	// chain's next records are: one a trusted key did not sign (planted) may have sent
+	// them to a folder no read of their day lists. The listing fails naming it rather than
+	// return fewer records as if that were all (verify reports the same).
+	if h := &seg.header; h.Next != "" && len(a.TrustedKeys) > 0 {
+		if err := verifySegmentSignature(h, a.TrustedKeys); err != nil {
+			return fmt.Errorf("audit: %s: %w: closing segment leading to the folder of %s: %v: records after it may be missing from this listing",
+				key, ErrIntegrity, h.Next, err)
+		}
 	}
 	if seg.header.Last.Before(lo) || !seg.header.First.Before(hi) {
 		return nil

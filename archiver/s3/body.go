@@ -110,6 +110,10 @@ func (b *resumingBody) checkRange(cr *string) error {
 
 func (b *resumingBody) Close() error { return b.body.Close() }
 
+// Size is the object's size, -1 when the answer did not say: a reader of the object whole
+// allocates it once, and refuses one over its cap unread (archiver's capped reads).
+func (b *resumingBody) Size() int64 { return b.size }
+
 type errBody struct{ err error }
 
 func (e errBody) Read([]byte) (int, error) { return 0, e.err }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"maps"
 	"net/http"
@@ -242,16 +241,20 @@ func ObjectVersion(ctx context.Context, client *awss3.Client, bucket, key string
 	return aws.ToString(out.ETag) + " " + aws.ToString(out.VersionId), nil
 }
 
-// ReadObject reads the object key of bucket whole.
+// ReadObject reads the object key of bucket whole, the directory snapshot, within
+// archiver.DirectoryCap: whoever can write to the event log's bucket could put an object
+// of any size there, and reading it whole would exhaust memory (a crash, not an error). An
+// answer whose Content-Length is over the cap is refused before its body is read; one
+// that says no size is read at most one byte past it (archiver.ReadCappedAs).
 func ReadObject(ctx context.Context, client *awss3.Client, bucket, key string) ([]byte, error) {
-	out, err := client.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)})
+	body, err := getObject(ctx, client, bucket, key, nil)
 	if err != nil {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, err)
 	}
-	defer out.Body.Close()
-	b, err := io.ReadAll(out.Body)
+	defer body.Close()
+	b, err := archiver.ReadCappedAs(body, key, "directory snapshot", archiver.DirectoryCap)
 	if err != nil {
-		return nil, fmt.Errorf("s3: read object %s: %w", key, err)
+		return nil, fmt.Errorf("s3: read object: %w", err)
 	}
 	return b, nil
 }

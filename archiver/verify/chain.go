@@ -5,6 +5,7 @@ import (
 
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"sync"
 
 	"github.com/chatvault/chatvault/model"
@@ -18,6 +19,9 @@ type state struct {
 	opt       Options
 	trusted   []ed25519.PublicKey
 	rotations map[string][]string
+	// statements are the rotation statements that verify: where each retired key's use
+	// ends (archiver.RetiredBy) and the chain heads they fix.
+	statements []*archiver.KeyRotation
 	// signed is set once any manifest carries a signature.
 	signed bool
 	// archiving are the directory's archiving organizations by id; nil without a
@@ -82,9 +86,16 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 	if opt.TrustedKey != nil {
 		s.trusted = append(s.trusted, opt.TrustedKey)
 	}
-	rot, err := l.Rotations(ctx, rep)
+	stmts, err := l.RotationStatements(ctx, rep)
 	if err != nil {
 		return err
+	}
+	for _, r := range stmts {
+		if !r.Bounded() {
+			rep.Warn(fmt.Sprintf("%s: the key rotation statement records no chain heads (version 1): manifests its old key %s "+
+				"signed after it cannot be told from those signed before; if that key may be in other hands, rotate to a new "+
+				"key with this version, whose statement does (see Keys in the README)", r.Key(), r.From.KeyID))
+		}
 	}
 	if opt.days() || opt.Incremental {
 		// They look days up by key; a full verification lists every key, and reads the
@@ -94,7 +105,7 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 		}
 	}
 	s.members = membersChecked{}
-	s.rotations = rot
+	s.rotations, s.statements = archiver.RotationGraph(stmts), stmts
 	if opt.Directory != nil {
 		s.archiving = map[string]model.Organization{}
 		for _, o := range opt.Directory.Organizations {
@@ -216,6 +227,20 @@ func (c *orgCheck) ordered(e link, rep *Report) {
 	case id != "" && c.prevSigned && id != c.prevKey && !archiver.Rotated(c.s.rotations, c.prevKey, id):
 		rep.problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation "+
 			"(no statement under %s signed by both keys: see chatvault keys rotate)", e.key, c.prevKey, id, e.seq, archiver.RotationsPrefix)
+	}
+	if id != "" && !e.signerErr && e.readable {
+		if r := archiver.RetiredBy(c.s.statements, id, c.org, e.seq); r != nil {
+			rep.problem("%s: signed at seq %d by key %s, which the rotation statement %s retired at the organization's seq %d: "+
+				"a manifest signed by a rotated-away key after its rotation, what a thief of that key would write", e.key, e.seq, id, r.Key(), r.HeadSeq(c.org))
+		}
+	}
+	if e.readable {
+		for _, r := range c.s.statements {
+			if want := r.HeadAt(c.org, e.seq); want != "" && want != hexSum(e.sum) {
+				rep.problem("%s: seq %d is not the manifest the rotation statement %s fixed as the organization's chain head "+
+					"(SHA-256 %s, stored %s): the chain was rewritten after the rotation", e.key, e.seq, r.Key(), want, hexSum(e.sum))
+			}
+		}
 	}
 	if id != "" && !e.signerErr {
 		c.signed = true

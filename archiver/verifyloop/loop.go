@@ -265,12 +265,19 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 		l.fresh = nil
 		l.run(ctx, &Record{Kind: KindSealed}, fresh)
 	}
+	var gone []OrgDay
 	if l.known != nil {
 		for _, od := range all {
 			if !l.known[od] && !l.verifiedElsewhere(od) {
 				l.fresh = append(l.fresh, od)
 			}
 		}
+		for od := range l.known {
+			if _, ok := slices.BinarySearchFunc(all, od, compareOrgDay); !ok {
+				gone = append(gone, od)
+			}
+		}
+		slices.SortFunc(gone, compareOrgDay)
 	}
 	clear(l.elsewhere)
 	l.known = make(map[OrgDay]bool, len(all))
@@ -304,6 +311,7 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 	n := (len(all) + l.slices() - 1) / l.slices()
 	sel := all[start:min(start+n, len(all))]
 	rec.StoreOrgDays = len(all)
+	l.deleted(rec, prev, gone)
 	l.verify(ctx, rec, sel)
 	switch {
 	case rec.Error != "":
@@ -316,6 +324,38 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 	}
 	l.finish(ctx, rec)
 	return rec
+}
+
+// deleted reports, in rec, the sealed organization-days the store lost: a slice verifies
+// the days the store lists, so a store emptied of them (every organization's days
+// deleted) would otherwise pass, verifying nothing. chatvault never deletes a sealed day,
+// so the store must hold at least as many as a slice ever found (the most, carried in the
+// signed records from prev on, which a restart reads back), and every day this process
+// listed before (gone: the days of its last listing missing from this one, named).
+// Evidence that survives the records' deletion too is the witness, outside the store
+// (chatvault verify --witness).
+func (l *Loop) deleted(rec, prev *Record, gone []OrgDay) {
+	most := rec.StoreOrgDays
+	if prev != nil {
+		most = max(most, prev.StoreOrgDays, prev.StoreOrgDaysMost)
+	}
+	rec.StoreOrgDaysMost = most
+	var found []string
+	if most > rec.StoreOrgDays {
+		found = append(found, fmt.Sprintf("the store holds %d sealed organization-days, fewer than the %d an earlier slice found "+
+			"(the most its signed records carry): %d deleted, since chatvault never deletes a sealed day; "+
+			"check the store against a witness (chatvault verify --witness FILE)", rec.StoreOrgDays, most, most-rec.StoreOrgDays))
+	}
+	for _, od := range gone {
+		found = append(found, fmt.Sprintf("%s %s: a sealed day an earlier listing of the store held is no longer in it: deleted", od.Org, od.Day))
+	}
+	rec.Problems += len(found)
+	for _, p := range found {
+		if len(rec.ProblemDetails) < MaxDetails {
+			rec.ProblemDetails = append(rec.ProblemDetails, p)
+			l.Logger.Error("verification found a problem", "kind", rec.Kind, "problem", p)
+		}
+	}
 }
 
 // run verifies days as one run of rec's kind, and records it.

@@ -81,6 +81,10 @@ type Record struct {
 	Cursor       *Position `json:"cursor,omitempty"`
 	CycleStarted time.Time `json:"cycleStarted,omitzero"`
 	StoreOrgDays int       `json:"storeOrgDays,omitempty"`
+	// StoreOrgDaysMost is the most sealed organization-days a slice of the store found,
+	// carried from each slice's record to the next: chatvault never deletes a sealed day,
+	// so a store holding fewer lost some (Slice reports it).
+	StoreOrgDaysMost int `json:"storeOrgDaysMost,omitempty"`
 
 	// Signature, when serve has a signing key, is over this record's encoding without it
 	// (archiver.SignBody), like every signed object of the store.

@@ -51,9 +51,9 @@ var serveHooks struct {
 	// that moves the clock to the next tick must know that the scheduler, not another loop
 	// sharing the clock (export tasks, verification), is waiting.
 	schedulerClock scheduler.Clock
-	onTick    func(scheduler.Report)
-	listening func(addr string)
-	reload    chan chan error
+	onTick         func(scheduler.Report)
+	listening      func(addr string)
+	reload         chan chan error
 	// Export tasks: taskStart and taskDone are the engine's OnStart and OnDone; janitor,
 	// when set, replaces the janitor's hourly ticker, and expired hears each pass.
 	taskStart func(ctx context.Context, id string)

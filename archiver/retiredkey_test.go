@@ -19,22 +19,7 @@ import (
 // has no statement, and verify would report the chain for good. The day fails, nothing is
 // committed, and the run on B commits it.
 func TestRunRefusesARetiredKey(t *testing.T) {
-	newKey := func() ed25519.PrivateKey {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	logDir := copyLog(t)
-	f := newFixture(t, logDir)
-	a, b := newKey(), newKey()
-	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
-	l := archiver.Ledger{Store: f.store}
-	if _, err := l.RecordRotation(context.Background(), a, b, "yearly", time.Now(), archiver.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	f, l, a, b, logDir := rotatedWithALateRecord(t, "yearly")
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil {
 		t.Fatalf("run on the new key: %v", r.Err)
 	}
@@ -60,22 +45,7 @@ func TestRunRefusesARetiredKey(t *testing.T) {
 // TestRunOnAKeyRotatedBackTo: A was rotated to B, then B back to A: a run on A after B
 // signed the head commits, since a statement accounts for the change.
 func TestRunOnAKeyRotatedBackTo(t *testing.T) {
-	newKey := func() ed25519.PrivateKey {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	logDir := copyLog(t)
-	f := newFixture(t, logDir)
-	a, b := newKey(), newKey()
-	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
-	l := archiver.Ledger{Store: f.store}
-	if _, err := l.RecordRotation(context.Background(), a, b, "yearly", time.Now(), archiver.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	f, l, a, b, logDir := rotatedWithALateRecord(t, "yearly")
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil {
 		t.Fatalf("run on the new key: %v", r.Err)
 	}
@@ -98,22 +68,7 @@ func TestRunOnAKeyRotatedBackTo(t *testing.T) {
 // a manifest A signs after it (what a thief of A would write). The day fails naming the
 // statement, nothing is committed, and the run on B commits it; verify finds nothing.
 func TestRunRefusesARetiredKeyOnItsOwnChain(t *testing.T) {
-	newKey := func() ed25519.PrivateKey {
-		_, k, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	logDir := copyLog(t)
-	f := newFixture(t, logDir)
-	a, b := newKey(), newKey()
-	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
-	l := archiver.Ledger{Store: f.store}
-	if _, err := l.RecordRotation(context.Background(), a, b, "suspected compromise", time.Now(), archiver.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	f, l, a, b, _ := rotatedWithALateRecord(t, "suspected compromise")
 	r := byName(f.sealDay(t, "", archiver.Options{SigningKey: a}))["Acme"]
 	if r.Outcome != archiver.OutcomeFailed || r.Err == nil || !strings.Contains(r.Err.Error(), "rotated away") {
 		t.Fatalf("run on the retired key: outcome %s, error %v; want failed naming the rotation", r.Outcome, r.Err)
@@ -130,4 +85,28 @@ func TestRunRefusesARetiredKeyOnItsOwnChain(t *testing.T) {
 	}
 	reliability.Record(t, "security", "run signing with a key already rotated away, on a chain it still signs", reliability.CleanFailure,
 		"the organization's day fails naming the rotation statement, nothing committed: the old key signs nothing past the chain heads its statement fixed")
+}
+
+// rotatedWithALateRecord seals the sample day signed by a key A, records a rotation from A
+// to a key B for reason, and adds a late record to the day's partition, so that the day's
+// next run has something to commit (in the partition under logDir).
+func rotatedWithALateRecord(t *testing.T, reason string) (f *fixture, l archiver.Ledger, a, b ed25519.PrivateKey, logDir string) {
+	t.Helper()
+	newKey := func() ed25519.PrivateKey {
+		_, k, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	logDir = copyLog(t)
+	f = newFixture(t, logDir)
+	a, b = newKey(), newKey()
+	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
+	l = archiver.Ledger{Store: f.store}
+	if _, err := l.RecordRotation(context.Background(), a, b, reason, time.Now(), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
+	return f, l, a, b, logDir
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -28,8 +29,22 @@ func TestServeAnswers503WhileS3Throttles(t *testing.T) {
 	cleanEnv(t)
 	proxy := srv.NewFaultProxy(t)
 	t.Setenv("CHATVAULT_VERIFY_INTERVAL", "0")
+	// serve's start-up read of the ledger (freshness metrics) lists the organizations' days
+	// too: the counts below must start after it, and no periodic re-read may run meanwhile.
+	refreshed := make(chan error, 1)
+	serveHooks.ledgerRefresh = make(chan time.Time)
+	serveHooks.ledgerRefreshed = func(err error) {
+		select {
+		case refreshed <- err:
+		default:
+		}
+	}
+	t.Cleanup(func() { serveHooks.ledgerRefresh, serveHooks.ledgerRefreshed = nil, nil })
 	// serve reaches S3 through the proxy.
 	url, token, archive := serveSealedS3(t, srv, func() { t.Setenv("CHATVAULT_S3_ENDPOINT", proxy.URL) })
+	if err := <-refreshed; err != nil {
+		t.Fatalf("serve's start-up read of the ledger: %v", err)
+	}
 
 	var mu sync.Mutex
 	var seen map[string]int // attempts of each distinct S3 request on the archive's bucket

@@ -31,13 +31,7 @@ func TestRunRefusesARetiredKey(t *testing.T) {
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil || r.Revision != 3 {
 		t.Fatalf("run on the new key after the refusal: revision %d, %v", r.Revision, r.Err)
 	}
-	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("verify: %v", rep.Problems)
-	}
+	verifyBothKeys(t, l, a, b)
 	reliability.Record(t, "security", "run signing with a key already rotated away, on a chain the new key signs", reliability.CleanFailure,
 		"the organization's day fails naming the rotation statement, nothing committed: the chain never changes back to the retired key")
 }
@@ -56,10 +50,7 @@ func TestRunOnAKeyRotatedBackTo(t *testing.T) {
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: a}))["Acme"]; r.Err != nil || r.Revision != 3 {
 		t.Fatalf("run on the key rotated back to: revision %d, %v", r.Revision, r.Err)
 	}
-	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
-	if err != nil || !rep.OK() {
-		t.Fatalf("verify: %v %v", err, rep.Problems)
-	}
+	verifyBothKeys(t, l, a, b)
 }
 
 // TestRunRefusesARetiredKeyOnItsOwnChain: the key was rotated from A to B and no run on B
@@ -76,13 +67,7 @@ func TestRunRefusesARetiredKeyOnItsOwnChain(t *testing.T) {
 	if r := byName(f.sealDay(t, "", archiver.Options{SigningKey: b}))["Acme"]; r.Err != nil || r.Revision != 2 {
 		t.Fatalf("run on the new key after the refusal: revision %d, %v", r.Revision, r.Err)
 	}
-	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !rep.OK() {
-		t.Fatalf("verify: %v", rep.Problems)
-	}
+	verifyBothKeys(t, l, a, b)
 	reliability.Record(t, "security", "run signing with a key already rotated away, on a chain it still signs", reliability.CleanFailure,
 		"the organization's day fails naming the rotation statement, nothing committed: the old key signs nothing past the chain heads its statement fixed")
 }
@@ -109,4 +94,16 @@ func rotatedWithALateRecord(t *testing.T, reason string) (f *fixture, l archiver
 	}
 	editPartition(t, logDir, func(string) bool { return true }, lateRecord)
 	return f, l, a, b, logDir
+}
+
+// verifyBothKeys runs verify over l trusting a and b, and fails the test on any problem.
+func verifyBothKeys(t *testing.T, l archiver.Ledger, a, b ed25519.PrivateKey) {
+	t.Helper()
+	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() {
+		t.Fatalf("verify: %v", rep.Problems)
+	}
 }

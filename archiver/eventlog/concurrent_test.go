@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"sync"
@@ -106,5 +107,79 @@ func TestScanConcurrentSameLines(t *testing.T) {
 	stop := errors.New("stop")
 	if _, err := d.ScanConcurrent(context.Background(), day(t, testDay), 2, func(int, archiver.Line) error { return stop }); err != stop {
 		t.Fatalf("fn's error came back as %v", err)
+	}
+}
+
+// TestReadOrder: concurrent readers take the costliest files first, a gzipped file
+// counting eight times its size, ties in the partition's order.
+func TestReadOrder(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string
+		sizes []int64
+		want  []int
+	}{
+		{"plain by size", []string{"a.jsonl", "b.jsonl", "c.jsonl"}, []int64{10, 30, 20}, []int{1, 2, 0}},
+		{"gzipped first", []string{"a.jsonl", "b.jsonl.gz", "c.jsonl", "d.jsonl.gz"}, []int64{100, 30, 100, 30}, []int{1, 3, 0, 2}},
+		{"a large plain file before a small gzipped one", []string{"a.jsonl.gz", "b.jsonl"}, []int64{10, 100}, []int{1, 0}},
+		{"ties keep the partition's order", []string{"a.jsonl", "b.jsonl", "c.jsonl"}, []int64{5, 5, 5}, []int{0, 1, 2}},
+		{"none", nil, nil, []int{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			infos := make([]fs.FileInfo, len(tc.sizes))
+			for i, n := range tc.sizes {
+				infos[i] = sizedInfo(n)
+			}
+			if got := readOrder(tc.files, infos); !slices.Equal(got, tc.want) {
+				t.Fatalf("readOrder = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+type sizedInfo int64
+
+func (s sizedInfo) Name() string       { return "" }
+func (s sizedInfo) Size() int64        { return int64(s) }
+func (s sizedInfo) Mode() fs.FileMode  { return 0 }
+func (s sizedInfo) ModTime() time.Time { return time.Time{} }
+func (s sizedInfo) IsDir() bool        { return false }
+func (s sizedInfo) Sys() any           { return nil }
+
+// TestScanConcurrentGzippedFirst: two readers begin with the two gzipped files, whatever
+// their place in the partition, so that neither is left inflating alone at the end. Each
+// reader's first line waits until both readers have one, so the first two files are
+// those the readers took first.
+func TestScanConcurrentGzippedFirst(t *testing.T) {
+	d := concurrentTree(t, 500)
+	var mu sync.Mutex
+	first := map[int]string{}
+	both := make(chan struct{})
+	_, err := d.ScanConcurrent(context.Background(), day(t, testDay), 2, func(r int, l archiver.Line) error {
+		mu.Lock()
+		_, seen := first[r]
+		if !seen {
+			first[r] = l.File
+			if len(first) == 2 {
+				close(both)
+			}
+		}
+		mu.Unlock()
+		if !seen {
+			select {
+			case <-both:
+			case <-time.After(30 * time.Second):
+				return errors.New("the other reader delivered no line")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []string{first[0], first[1]}
+	slices.Sort(got)
+	if want := []string{testDay + "/b.jsonl.gz", testDay + "/d.jsonl.gz"}; !slices.Equal(got, want) {
+		t.Fatalf("the readers began with %q, want %q", got, want)
 	}
 }

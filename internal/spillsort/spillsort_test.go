@@ -2,6 +2,7 @@ package spillsort
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -382,5 +383,27 @@ func TestTruncatedRunFails(t *testing.T) {
 			}
 			s.Close()
 		})
+	}
+}
+
+// TestKeyPrefix: the prefix words of every key length and every Prefix are the key's
+// first Prefix bytes, zero-padded to 16, whether the key is read as two masked words
+// (16 bytes or more) or copied.
+func TestKeyPrefix(t *testing.T) {
+	key := []byte("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10\xff\xfe\xfd\xfc")
+	for prefix := 0; prefix <= 16; prefix++ {
+		for n := 0; n <= len(key); n++ {
+			opt := Options{Budget: 1 << 20, Prefix: prefix}
+			if prefix == 0 {
+				opt.Compare = func(a, b Record) int { return bytes.Compare(a.Key, b.Key) }
+			}
+			s := NewSorter(opt)
+			var want [16]byte
+			copy(want[:s.prefix], key[:n])
+			p0, p1 := s.keyPrefix(key[:n])
+			if w0, w1 := binary.BigEndian.Uint64(want[:8]), binary.BigEndian.Uint64(want[8:]); p0 != w0 || p1 != w1 {
+				t.Fatalf("prefix %d, key of %d bytes: %016x %016x, want %016x %016x", s.prefix, n, p0, p1, w0, w1)
+			}
+		}
 	}
 }

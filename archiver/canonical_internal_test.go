@@ -66,7 +66,7 @@ func TestCanonicalLinesAreCopied(t *testing.T) {
 	for i, l := range lines {
 		// The worker gets the line in a buffer it may alias, as a batch's arena.
 		raw := bytes.Clone(l)
-		if err := w.one(&batchLine{number: int64(i + 1), n: len(raw)}, raw); err != nil {
+		if err := w.one(&batchLine{number: int64(i + 1), n: len(raw)}, raw, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -133,11 +133,11 @@ func TestDecodeWorkerAllocatesNothingPerLine(t *testing.T) {
 	for _, l := range lines {
 		raw := []byte(l)
 		bl := &batchLine{number: 1, n: len(raw)}
-		if err := w.one(bl, raw); err != nil { // the first line sizes the buffers
+		if err := w.one(bl, raw, nil); err != nil { // the first line sizes the buffers
 			t.Fatal(err)
 		}
 		allocs := testing.AllocsPerRun(200, func() {
-			if err := w.one(bl, raw); err != nil {
+			if err := w.one(bl, raw, nil); err != nil {
 				t.Fatal(err)
 			}
 		})

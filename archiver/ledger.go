@@ -392,6 +392,14 @@ func (l Ledger) Latest(ctx context.Context, org string, day Day) (*StoredManifes
 	return m, nil
 }
 
+// LatestKey returns the key of the latest revision of the organization's day, "" when the
+// day has not been sealed, from a listing alone: nothing is read or checked (Latest
+// reads and checks the manifest). For an answer about the day that must not cost a
+// manifest's download (the API's HEAD of a manifest).
+func (l Ledger) LatestKey(ctx context.Context, org string, day Day) (string, error) {
+	return l.latestKey(ctx, org, day)
+}
+
 // SealedDays calls fn, oldest first, with every day of org that has a committed revision
 // (a day index), from one listing of the organization's days (ListDays). A day whose
 // chain manifest was written but whose index was not (a crash in between) is not

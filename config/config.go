@@ -43,6 +43,10 @@ const MaxAuditPending = 100_000
 // to spill to disk.
 const MinSortMemory = 64 << 10
 
+// MinDirectoryMaxSize is the smallest accepted directory.maxSize: an empty snapshot is
+// a few bytes, and a bound below this is a typo (a missing unit) more likely than a wish.
+const MinDirectoryMaxSize = 1 << 10
+
 // Config is chatvault's configuration. Each field's comment gives its key; Default holds
 // the defaults and Load fills it from the file, the environment and flags.
 type Config struct {
@@ -51,6 +55,13 @@ type Config struct {
 	// Directory (directory) is the directory snapshot. Load sets it to
 	// <eventlog>/directory.json when empty.
 	Directory string
+	// DirectoryMaxSize (directory.maxSize) is the most bytes of the directory snapshot
+	// read, in a folder or on S3: a larger one fails the command, naming it, before more
+	// is read. The snapshot is read whole; without a bound, a snapshot that is huge or
+	// never ends (a named pipe, a link to /dev/zero, a damaged or hostile object) was read
+	// into memory until the kernel killed the process. Written as the top-level key
+	// "directory.maxSize", beside "directory".
+	DirectoryMaxSize int64
 	// Store (store) is the archive: a folder or s3://bucket/prefix.
 	Store string
 	// StoreLayout (store.layout) is the layout new days are sealed in: 2, or 3 (one object
@@ -428,6 +439,9 @@ func Default() *Config {
 	return &Config{
 		EventLog: "./testdata/eventlog",
 		Store:    "./archive",
+		// Far above the largest expected snapshot (43 MB at 4M events a day, growing with
+		// users and chats, not days): archiver.DirectoryCap.
+		DirectoryMaxSize: 1 << 30,
 		// New stores are sealed in layout 3; an existing layout-2 store continues its
 		// chains in layout 3 at the first seal (layout.json). 2 keeps it in layout 2.
 		StoreLayout: 3,
@@ -521,6 +535,9 @@ func (c *Config) problems() []*Error {
 	}
 	location("eventlog", c.EventLog, true)
 	location("directory", c.Directory, false)
+	if c.DirectoryMaxSize < MinDirectoryMaxSize {
+		add("directory.maxSize", "%s is below the minimum of %s", FormatSize(c.DirectoryMaxSize), FormatSize(MinDirectoryMaxSize))
+	}
 	location("store", c.Store, true)
 	if c.StoreLayout != 2 && c.StoreLayout != 3 {
 		add("store.layout", "%d is not a store layout: 2 or 3", c.StoreLayout)

@@ -40,6 +40,7 @@ type key struct {
 var keys = []key{
 	{"eventlog", "eventlog", "event log: folder or s3://bucket/prefix", setString(func(c *Config) *string { return &c.EventLog })},
 	{"directory", "directory", "directory snapshot (default <eventlog>/directory.json)", setString(func(c *Config) *string { return &c.Directory })},
+	{"directory.maxSize", "", "", setSize(func(c *Config) *int64 { return &c.DirectoryMaxSize })},
 	{"store", "store", "archive: folder or s3://bucket/prefix", setString(func(c *Config) *string { return &c.Store })},
 	{"store.layout", "", "", setInt(func(c *Config) *int { return &c.StoreLayout })},
 	{"s3.endpoint", "", "", setString(func(c *Config) *string { return &c.S3.Endpoint })},

@@ -93,11 +93,12 @@ func TestLoadFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Config{
-		EventLog:    "s3://events/prod",
-		Directory:   "/srv/directory.json",
-		Store:       "s3://archive/chatvault",
-		StoreLayout: 2,
-		S3:          S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour, MaxAttempts: 10, MaxBackoff: 20 * time.Second, APIMaxAttempts: 3},
+		EventLog:         "s3://events/prod",
+		Directory:        "/srv/directory.json",
+		DirectoryMaxSize: 1 << 30,
+		Store:            "s3://archive/chatvault",
+		StoreLayout:      2,
+		S3:               S3{Endpoint: "http://localhost:9000", Region: "eu-west-3", PathStyle: true, PartSize: 16 << 20, PresignExpiry: time.Hour, MaxAttempts: 10, MaxBackoff: 20 * time.Second, APIMaxAttempts: 3},
 		Export: Export{
 			ExcludeContentTypes: []string{"wave", "roomInvitation", "reaction"},
 			SortMemory:          1 << 30,
@@ -308,6 +309,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"exports.linkKeyFile", "/l", func(c *Config) { c.Exports.LinkKeyFile = "/l" }, nil},
 		{"fs.group", "chatvault-audit", func(c *Config) { c.FS.Group = "chatvault-audit" }, nil},
 		{"store.layout", "2", func(c *Config) { c.StoreLayout = 2 }, nil},
+		{"directory.maxSize", "16MiB", func(c *Config) { c.DirectoryMaxSize = 16 << 20 }, nil},
 		{"smtp.host", "mail.acme.example", func(c *Config) { c.SMTP.Host, c.SMTP.From = "mail.acme.example", "a@acme.example" },
 			[]string{"CHATVAULT_SMTP_FROM", "a@acme.example"}},
 		{"smtp.port", "465", func(c *Config) { c.SMTP.Port = 465 }, nil},
@@ -689,6 +691,40 @@ func TestStoreLayout(t *testing.T) {
 		}
 		if err != nil || c.StoreLayout != tt.want {
 			t.Errorf("%q, env %q: %+v, %v; want layout %d", tt.file, tt.env, c, err, tt.want)
+		}
+	}
+}
+
+// TestDirectoryMaxSize: directory.maxSize bounds the directory snapshot's read, 1GiB by
+// default, set in the file beside directory or in the environment, with a unit; a bound
+// below 1KiB (a size without its unit, say) is refused naming the key.
+func TestDirectoryMaxSize(t *testing.T) {
+	clearEnv(t)
+	for _, tt := range []struct {
+		file string
+		env  string
+		want int64
+		err  string
+	}{
+		{"store: ./a\n", "", 1 << 30, ""},
+		{"store: ./a\ndirectory.maxSize: 64MiB\n", "", 64 << 20, ""},
+		{"store: ./a\ndirectory: /srv/d.json\ndirectory.maxSize: 2GiB\n", "", 2 << 30, ""},
+		{"store: ./a\n", "4KiB", 4 << 10, ""},
+		{"store: ./a\ndirectory.maxSize: 64MiB\n", "1MiB", 1 << 20, ""},
+		{"store: ./a\ndirectory.maxSize: 512\n", "", 0, "directory.maxSize"},
+		{"store: ./a\n", "lots", 0, "directory.maxSize"},
+	} {
+		t.Setenv("CHATVAULT_EVENTLOG", "./events")
+		t.Setenv("CHATVAULT_DIRECTORY_MAXSIZE", tt.env)
+		c, err := Load(writeFile(t, tt.file), nil)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q, env %q: %v; want an error about %s", tt.file, tt.env, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || c.DirectoryMaxSize != tt.want {
+			t.Errorf("%q, env %q: %+v, %v; want directory.maxSize %d", tt.file, tt.env, c, err, tt.want)
 		}
 	}
 }

@@ -51,6 +51,9 @@ type Dir struct {
 	// events but hashed, and recorded in the manifests (see Classify). Invalid patterns
 	// fail Stat and Scan.
 	Ignore []string
+	// MaxSnapshotBytes bounds ReadFile (directory.maxSize); zero or negative means
+	// archiver.DirectoryCap.
+	MaxSnapshotBytes int64
 
 	root string
 	// bufSize is the line reader's buffer size; tests shrink it to reach the paths for
@@ -121,7 +124,8 @@ func (d *Dir) Days(ctx context.Context) ([]archiver.Day, error) {
 }
 
 // ReadFile reads the file name, relative to root, whole; it is meant for the directory
-// snapshot (directory.json).
+// snapshot (directory.json), and refuses it as ReadSnapshot does: past MaxSnapshotBytes,
+// or when it is not a regular file.
 func (d *Dir) ReadFile(ctx context.Context, name string) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -131,7 +135,12 @@ func (d *Dir) ReadFile(ctx context.Context, name string) ([]byte, error) {
 		return nil, err
 	}
 	defer root.Close()
-	b, err := root.ReadFile(name)
+	f, err := openSnapshot(name, func() (fs.FileInfo, error) { return root.Stat(name) }, func() (*os.File, error) { return root.Open(name) })
+	if err != nil {
+		return nil, fmt.Errorf("eventlog: read %s: %w", name, err)
+	}
+	defer f.Close()
+	b, err := archiver.ReadCappedAs(f, name, snapshotKind, snapshotMax(d.MaxSnapshotBytes))
 	if err != nil {
 		return nil, fmt.Errorf("eventlog: read %s: %w", name, err)
 	}

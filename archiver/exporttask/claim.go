@@ -21,7 +21,8 @@ import (
 // by creating the next link itself, without reading: if a replica took the task over
 // meanwhile (the holder stalled past its expiry), that link exists and the renewal
 // conflicts, so the old holder learns it lost the task and stops. It releases by adding a
-// link that is already released. A holder that dies simply lets its link expire, and the
+// link that is already released; the release after a run also commits the run's outcome
+// (claimLink.Outcome, Engine.finish), so that a holder taken over cannot record one. A holder that dies simply lets its link expire, and the
 // next replica that scans the store takes the task over.
 
 // errClaimHeld: another replica holds the task's claim.
@@ -38,6 +39,18 @@ type claimLink struct {
 	// Released links end a holder's claim before its expiry (done, or handed back at
 	// shutdown).
 	Released bool `json:"released,omitempty"`
+	// Outcome, on a released link, is the task's outcome this link commits: the name of
+	// the outcome object (completed.json or failed.json) and the SHA-256 of its bytes,
+	// kept beside the link in outcome-<seq>.json until the object is written (see
+	// Engine.finish). Empty on every other link.
+	Outcome       string `json:"outcome,omitempty"`
+	OutcomeSHA256 string `json:"outcomeSha256,omitempty"`
+}
+
+// outcomeKey is outcome-<seq>.json: the bytes of the outcome that claim link seq commits,
+// written before the link so that whoever finds the link can write them.
+func outcomeKey(org, id string, seq int) string {
+	return fmt.Sprintf("%soutcome-%08d.json", taskPrefix(org, id), seq)
 }
 
 // live reports whether the link keeps other replicas off the task at now.
@@ -103,6 +116,12 @@ type claim struct {
 	e   *Engine
 	r   taskRef
 	seq int // the last link this holder created
+	// prev is the link before the holder's first (nil for the task's first claim): one
+	// that commits an outcome (Outcome set) is a holder's whose outcome object may not be
+	// written yet (Engine.commitPrevious).
+	prev *claimLink
+	// done: the holder's last link committed the task's outcome and released the claim.
+	done bool
 }
 
 // acquire takes the task's claim for e.ClaimTTL, or returns errClaimHeld.
@@ -120,7 +139,7 @@ func (e *Engine) acquire(ctx context.Context, r taskRef) (*claim, error) {
 		}
 		seq = last.Seq + 1
 	}
-	c := &claim{e: e, r: r}
+	c := &claim{e: e, r: r, prev: last}
 	if err := c.link(ctx, seq, false); err != nil {
 		if errors.Is(err, errClaimLost) {
 			return nil, errClaimHeld // another replica created the same link first
@@ -143,6 +162,23 @@ func (c *claim) link(ctx context.Context, seq int, release bool) error {
 	if release {
 		l.Expires = now
 	}
+	return c.create(ctx, l)
+}
+
+// commit creates c's next link, released, committing the outcome object name whose bytes
+// have SHA-256 sum: errClaimLost when another replica created that link first.
+func (c *claim) commit(ctx context.Context, name, sum string) error {
+	l := claimLink{Seq: c.seq + 1, Holder: c.e.Holder, Expires: c.e.Now().UTC(), Released: true, Outcome: name, OutcomeSHA256: sum}
+	if err := c.create(ctx, l); err != nil {
+		return err
+	}
+	c.done = true
+	return nil
+}
+
+// create creates link l.Seq of c's chain, create-only: errClaimLost when it exists.
+func (c *claim) create(ctx context.Context, l claimLink) error {
+	seq := l.Seq
 	err := putJSON(ctx, c.e.Store, claimKey(c.r.org, c.r.id, seq), l)
 	if errors.Is(err, archiver.ErrConflict) {
 		return errClaimLost
@@ -187,6 +223,9 @@ func (c *claim) renew(ctx context.Context) error { return c.link(ctx, c.seq+1, f
 // release ends the claim, so that any replica may take the task at once. A claim already
 // lost needs no release.
 func (c *claim) release(ctx context.Context) error {
+	if c.done {
+		return nil // the link that committed the outcome released it
+	}
 	err := c.link(ctx, c.seq+1, true)
 	if errors.Is(err, errClaimLost) {
 		return nil

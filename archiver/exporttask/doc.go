@@ -10,6 +10,7 @@
 //	tasks/<org>/<taskId>/attempt-<nnnn>.json    each start of a run
 //	tasks/<org>/<taskId>/claim-<nnnnnnnn>.json  who runs it, until when (see claim.go)
 //	tasks/<org>/<taskId>/handback-<nnnn>.json   attempt n was cut short by a shutdown
+//	tasks/<org>/<taskId>/outcome-<nnnnnnnn>.json the outcome claim link n commits (see Engine.finish)
 //	tasks/<org>/<taskId>/result-<sha256><ext>   the result, named by its hash
 //	tasks/<org>/<taskId>/completed.json         size, events, SHA-256, source days and their manifest hashes
 //	tasks/<org>/<taskId>/failed.json            why it failed

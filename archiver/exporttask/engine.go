@@ -770,6 +770,17 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		e.release(ctx, c, log)
 		return "", notStarted(err)
 	}
+	if c.prev != nil && c.prev.Outcome != "" && st.State == StateQueued {
+		// The previous holder committed an outcome and stopped before writing it: it is
+		// the task's, and running the task again would record another.
+		log.Warn("export task outcome committed by a replica that did not write it; writing it", "holder", c.prev.Holder, "outcome", c.prev.Outcome)
+		state, err := e.commitPrevious(ctx, r, c.prev)
+		e.release(ctx, c, log)
+		if err != nil {
+			return "", notStarted(err)
+		}
+		return state, nil
+	}
 	if st.refused && (len(e.TrustedKeys) == 0 || e.SigningKey != nil) {
 		// Its request is not the one it was created with: never run it; the failure is
 		// stored so that it is not queued again at every scan. (A server with trusted

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -174,26 +175,76 @@ func (e *Engine) schedule(ctx context.Context, org, id string, due time.Time) er
 // janitor drops (the task has no outcome, and its rerun schedules it again), never an
 // outcome no turn reaches.
 //
-// Right before the outcome, c must still hold the task (claim.held): a holder that
-// stalled past its claim's expiry after its last renewal (a GC pause, a frozen VM) was
-// taken over, and its outcome is not the task's. Without the check its late failed.json
-// landed beside (or before) the new holder's completed.json, and the task read failed
-// while it ran or after. The check and the write are two store calls, so a stall of a
-// full claim TTL between exactly those two still passes it; a late completed.json then
-// conflicts with the other's (create-only), and a late failed.json loses to a completion
-// when the task is read (load).
+// The outcome is the task's only if c still holds the task when it is recorded: a holder
+// that stalled past its claim's expiry (a GC pause, a frozen VM) was taken over, and its
+// late failed.json landed beside (or before) the new holder's completed.json, so that the
+// task read failed while it ran or after. A check of the claim before the write
+// (claim.held) leaves the two store calls apart, and a stall of a whole claim period
+// between them still let the late write land. So the outcome is committed the way the
+// claim is taken, create-only: its bytes go to outcome-<seq>.json, then c creates the
+// next link of the claim chain naming them (claim.commit), released. A replica that took
+// the task over created that link first, and the commit conflicts (errClaimLost): the
+// late holder records nothing. Once the link exists the outcome is the task's, whoever
+// writes its object: this holder next, or, if it stalls or dies first, the replica that
+// takes the task over (commitPrevious), with the same bytes, so that a late write of them
+// changes nothing.
 func (e *Engine) finish(ctx context.Context, r taskRef, c *claim, key string, v any, at time.Time) error {
 	if err := e.schedule(ctx, r.org, r.id, at.Add(OrphanGrace)); err != nil {
 		return err
 	}
+	// A cheap early answer; the commit below is the fence.
 	if err := c.held(ctx); err != nil {
 		return err
 	}
-	if err := putJSON(ctx, e.Store, key, v); err != nil {
+	b, err := encodeJSON(key, v)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(b)
+	if err := putBytes(ctx, e.Store, outcomeKey(r.org, r.id, c.seq+1), b); err != nil {
+		return fmt.Errorf("export task outcome: %w", err)
+	}
+	if err := c.commit(ctx, key[len(taskPrefix(r.org, r.id)):], hex.EncodeToString(sum[:])); err != nil {
+		return err
+	}
+	if err := putBytes(ctx, e.Store, key, b); err != nil {
 		return err
 	}
 	e.unmarkOpen(ctx, r) // openindex.go
 	return nil
+}
+
+// commitPrevious writes the outcome that the link before c's first committed (prev), when
+// its holder did not write it (it stalled or died between the two): the bytes it kept
+// beside the link, checked against the link's SHA-256. It returns the task's state.
+func (e *Engine) commitPrevious(ctx context.Context, r taskRef, prev *claimLink) (State, error) {
+	var state State
+	switch prev.Outcome {
+	case "completed.json":
+		state = StateCompleted
+	case "failed.json":
+		state = StateFailed
+	default:
+		return "", fmt.Errorf("claim %s: commits %q, not an outcome", claimKey(r.org, r.id, prev.Seq), prev.Outcome)
+	}
+	src := outcomeKey(r.org, r.id, prev.Seq)
+	rc, err := e.Store.Open(ctx, src)
+	if err != nil {
+		return "", fmt.Errorf("export task outcome: %w", err)
+	}
+	b, err := archiver.ReadCapped(rc, src)
+	rc.Close()
+	if err != nil {
+		return "", fmt.Errorf("export task outcome: %w", err)
+	}
+	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != prev.OutcomeSHA256 {
+		return "", fmt.Errorf("export task outcome %s: SHA-256 %x, not the %s its claim link commits", src, sum, prev.OutcomeSHA256)
+	}
+	if err := putBytes(ctx, e.Store, taskPrefix(r.org, r.id)+prev.Outcome, b); err != nil {
+		return "", err
+	}
+	e.unmarkOpen(ctx, r)
+	return state, nil
 }
 
 // Expire is the task janitor (serve runs it hourly). It deletes the results of tasks

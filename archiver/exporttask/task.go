@@ -315,15 +315,25 @@ func failedKey(org, id string) string { return taskPrefix(org, id) + "failed.jso
 
 // putJSON creates key holding v, once.
 func putJSON(ctx context.Context, s archiver.Store, key string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
+	b, err := encodeJSON(key, v)
 	if err != nil {
-		return fmt.Errorf("encode %s: %w", key, err)
-	}
-	b = append(b, '\n')
-	if err := s.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{}); err != nil {
 		return err
 	}
-	return nil
+	return putBytes(ctx, s, key, b)
+}
+
+// encodeJSON is v as putJSON stores it under key.
+func encodeJSON(key string, v any) ([]byte, error) {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encode %s: %w", key, err)
+	}
+	return append(b, '\n'), nil
+}
+
+// putBytes creates key holding b, create-only (the same bytes again are no change).
+func putBytes(ctx context.Context, s archiver.Store, key string, b []byte) error {
+	return s.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
 }
 
 // getJSONSum is getJSON that also returns the hex SHA-256 of the bytes read.

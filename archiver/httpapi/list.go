@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/hex"
 	"errors"
 	"net/http"
@@ -105,6 +106,9 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, tok arch
 	if err != nil {
 		return err
 	}
+	if lk, ok := s.Exports.(latestKeyer); ok && r.Method == http.MethodHead {
+		return s.headManifest(w, r, tok, day, lk)
+	}
 	if err := s.checkDay(r.Context(), tok.Org, day); err != nil {
 		return err
 	}
@@ -123,6 +127,46 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, tok arch
 	w.Header().Set("Cache-Control", "no-store")
 	_, err = w.Write(b)
 	return err
+}
+
+// latestKeyer is an Exports that can find the key of a day's latest manifest from a
+// listing, without reading it (archiver.Ledger.LatestKey).
+type latestKeyer interface {
+	LatestKey(ctx context.Context, org string, day archiver.Day) (string, error)
+}
+
+// headManifest answers HEAD of a day's manifest from the listing of the day's keys alone.
+// net/http would otherwise run the GET and drop the body: every HEAD downloaded the
+// manifest (up to 16 MiB), and a client polling with HEAD for the day to be sealed cost a
+// download per poll. The status is GET's (sealed, pending, not archived); the headers
+// are GET's but Content-Length and X-Chatvault-Manifest-Redacted, which only the
+// manifest's bytes tell (a version 1 manifest is served redacted, re-encoded), and the
+// manifest is not checked: a GET of a manifest that fails its check still answers 500.
+func (s *Server) headManifest(w http.ResponseWriter, r *http.Request, tok archiver.Token, day archiver.Day, lk latestKeyer) error {
+	if today := archiver.DayOf(s.now()); day.After(today) {
+		return errorf(EInvalidRequest, "date %s is in the future", day)
+	}
+	key, err := lk.LatestKey(r.Context(), tok.Org, day)
+	if err != nil {
+		return err
+	}
+	start, err := s.archivalStart(r.Context(), tok.Org)
+	if err == nil && day.Before(start) {
+		err = errorf(EExportNotFound, "archival starts on %s", start)
+	}
+	// As checkDay: a day sealed before the archival start moved, or before the
+	// organization stopped archiving, is still served.
+	var e *Error
+	if err != nil && (key == "" || !errors.As(err, &e) || e.Code != EExportNotFound) {
+		return err
+	}
+	if key == "" {
+		return s.pending(day)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	return nil
 }
 
 // handleAudit lists the token's organization's access records: an auditor sees who read

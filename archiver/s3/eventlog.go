@@ -247,12 +247,21 @@ func ObjectVersion(ctx context.Context, client *awss3.Client, bucket, key string
 // answer whose Content-Length is over the cap is refused before its body is read; one
 // that says no size is read at most one byte past it (archiver.ReadCappedAs).
 func ReadObject(ctx context.Context, client *awss3.Client, bucket, key string) ([]byte, error) {
+	return ReadObjectCapped(ctx, client, bucket, key, archiver.DirectoryCap)
+}
+
+// ReadObjectCapped is ReadObject within max bytes (directory.maxSize); zero or less means
+// archiver.DirectoryCap.
+func ReadObjectCapped(ctx context.Context, client *awss3.Client, bucket, key string, max int64) ([]byte, error) {
+	if max <= 0 {
+		max = archiver.DirectoryCap
+	}
 	body, err := getObject(ctx, client, bucket, key, nil)
 	if err != nil {
 		return nil, fmt.Errorf("s3: get object %s: %w", key, err)
 	}
 	defer body.Close()
-	b, err := archiver.ReadCappedAs(body, key, "directory snapshot", archiver.DirectoryCap)
+	b, err := archiver.ReadCappedAs(body, key, "directory snapshot", max)
 	if err != nil {
 		return nil, fmt.Errorf("s3: read object: %w", err)
 	}

@@ -230,17 +230,26 @@ func (e *env) readDirectory() ([]byte, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), s3OpenTimeout)
 		defer cancel()
-		b, err := s3.ReadObject(ctx, client, bucket, key)
+		b, err := s3.ReadObjectCapped(ctx, client, bucket, key, e.cfg.DirectoryMaxSize)
 		if err != nil {
-			return nil, fmt.Errorf("read directory: %w", err)
+			return nil, directoryError(err)
 		}
 		return b, nil
 	}
-	b, err := os.ReadFile(e.cfg.Directory)
+	b, err := eventlog.ReadSnapshot(e.cfg.Directory, e.cfg.DirectoryMaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("read directory: %w", err)
+		return nil, directoryError(err)
 	}
 	return b, nil
+}
+
+// directoryError is the error of a directory snapshot that could not be read; one over
+// directory.maxSize says which key raises the bound.
+func directoryError(err error) error {
+	if errors.Is(err, archiver.ErrObjectTooLarge) {
+		return fmt.Errorf("read directory: %w; if the snapshot really is this large, raise directory.maxSize", err)
+	}
+	return fmt.Errorf("read directory: %w", err)
 }
 
 // directoryVersion identifies the directory snapshot's content: the file's modification

@@ -1,11 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/eventlog"
 )
 
 // loadDirectory loads the directory snapshot once for a run that seals with it: decoded
@@ -23,12 +24,15 @@ func (e *env) loadDirectory() (*archiver.Directory, error) {
 		}
 		return d, nil
 	}
-	f, err := os.Open(e.cfg.Directory)
+	f, err := eventlog.OpenSnapshot(e.cfg.Directory, e.cfg.DirectoryMaxSize)
 	if err != nil {
-		return nil, fmt.Errorf("read directory: %w", err)
+		return nil, directoryError(err)
 	}
 	defer f.Close()
 	d, err := archiver.LoadDirectory(f)
+	if errors.Is(err, archiver.ErrObjectTooLarge) {
+		return nil, directoryError(err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", e.cfg.Directory, err)
 	}

@@ -1,0 +1,160 @@
+package exporttask_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// outcomeStallStore is a replica's view of the store that, once armed, fails the reads
+// of sealed days (when failReads) and stalls at the first create whose key name (within
+// the task) starts with one of stallAt, until resume is closed.
+type outcomeStallStore struct {
+	archiver.Store
+	armed, failReads atomic.Bool
+	stallAt          []string
+	stalled, resume  chan struct{}
+	once             atomic.Bool
+}
+
+func (s *outcomeStallStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [32]byte, opt archiver.CreateOptions) error {
+	name := key[strings.LastIndex(key, "/")+1:]
+	if s.armed.Load() && strings.HasPrefix(key, archiver.TasksPrefix+acme+"/") {
+		for _, p := range s.stallAt {
+			if strings.HasPrefix(name, p) && s.once.CompareAndSwap(false, true) {
+				close(s.stalled)
+				<-s.resume
+			}
+		}
+	}
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+func (s *outcomeStallStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	if s.armed.Load() && s.failReads.Load() && !strings.HasPrefix(key, archiver.TasksPrefix) {
+		return nil, errors.New("store unreachable")
+	}
+	return s.Store.Open(ctx, key)
+}
+
+// TestLateHolderFencedAtItsOutcome: replica A passes its last check of the claim
+// (claim.held) and then stalls, a whole claim period, before its outcome is written;
+// replica B takes the task over and completes it. A's check passed, so before the fence
+// A's late write landed: a failed.json beside B's completed.json (the task then read
+// failed while B ran), or a completed.json racing B's. The outcome is now committed by
+// creating the next link of the claim chain, create-only: B's takeover created that link
+// first, so A's commit conflicts and A records nothing, counted as lost.
+func TestLateHolderFencedAtItsOutcome(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		aFails bool
+	}{
+		{"late holder failed", true},
+		{"late holder completed", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			id, err := f.engine(t, nil).Create(ctx, acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The first write after the check: the outcome itself, or what comes before
+			// the fence's commit.
+			ss := &outcomeStallStore{Store: f.store, stallAt: []string{"completed.json", "failed.json", "outcome-"},
+				stalled: make(chan struct{}), resume: make(chan struct{})}
+			ss.failReads.Store(tc.aFails)
+			a := f.replica(t, ss, "replica-a")
+			a.ClaimTTL = 3 * time.Minute
+			a.OnStart = func(context.Context, string) { ss.armed.Store(true) }
+			doneA := make(chan exporttask.State, 1)
+			a.OnDone = func(_ string, s exporttask.State) { doneA <- s }
+			ranA := make(chan error, 1)
+			go func() { _, err := a.Execute(ctx, acme, id); ranA <- err }()
+			wait(t, ss.stalled, "stall of replica A after its check of the claim")
+
+			f.clock.Add(4 * time.Minute) // A's last renewal has expired
+			b := f.replica(t, nil, "replica-b")
+			b.ClaimTTL = 3 * time.Minute
+			st, err := b.Execute(ctx, acme, id)
+			if err != nil || st.State != exporttask.StateCompleted {
+				t.Fatalf("B's takeover: %v, %+v", err, st)
+			}
+			completed := read(t, f.store, archiver.TasksPrefix+acme+"/"+id+"/completed.json")
+
+			close(ss.resume)
+			wait(t, ranA, "replica A's end")
+			if s := wait(t, doneA, "replica A's OnDone"); s != "" {
+				t.Errorf("A's run ended %q; want no outcome recorded (\"\")", s)
+			}
+			if _, err := f.store.Open(ctx, archiver.TasksPrefix+acme+"/"+id+"/failed.json"); !errors.Is(err, archiver.ErrNotFound) {
+				t.Errorf("failed.json after B completed the task: %v; want none", err)
+			}
+			if got := read(t, f.store, archiver.TasksPrefix+acme+"/"+id+"/completed.json"); !bytes.Equal(got, completed) {
+				t.Errorf("completed.json changed after B wrote it")
+			}
+			if st, err := b.Status(ctx, acme, id); err != nil || st.State != exporttask.StateCompleted {
+				t.Errorf("status after A woke: %v, %+v", err, st)
+			}
+			if ev := claimEvents(t, a); ev["lost"] != 1 {
+				t.Errorf("A's claim events %v, want one lost", ev)
+			}
+		})
+	}
+	reliability.Record(t, "fault", "export task holder stalls a whole claim period between its last check of the claim and its outcome's write, another replica completes the task",
+		reliability.Kept, "the outcome is committed by creating the next link of the claim chain (create-only), which the takeover created first: the late holder's commit conflicts and it writes neither failed.json nor completed.json, counted as lost")
+}
+
+// TestOutcomeCommittedBeforeStallIsKept: replica A commits its outcome (the claim link
+// naming it) and stalls before writing completed.json; replica B, taking the task over
+// once A's claim has lapsed, writes A's committed outcome (kept beside the link) rather
+// than running the task again, and A's late write of the same bytes changes nothing.
+func TestOutcomeCommittedBeforeStallIsKept(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id, err := f.engine(t, nil).Create(ctx, acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := &outcomeStallStore{Store: f.store, stallAt: []string{"completed.json"}, stalled: make(chan struct{}), resume: make(chan struct{})}
+	a := f.replica(t, ss, "replica-a")
+	a.ClaimTTL = 3 * time.Minute
+	a.OnStart = func(context.Context, string) { ss.armed.Store(true) }
+	ranA := make(chan error, 1)
+	var stA *exporttask.Status
+	go func() { s, err := a.Execute(ctx, acme, id); stA = s; ranA <- err }()
+	wait(t, ss.stalled, "stall of replica A before completed.json")
+
+	f.clock.Add(4 * time.Minute)
+	b := f.replica(t, nil, "replica-b")
+	b.ClaimTTL = 3 * time.Minute
+	started := false
+	b.OnStart = func(context.Context, string) { started = true }
+	st, err := b.Execute(ctx, acme, id)
+	if err != nil || st.State != exporttask.StateCompleted {
+		t.Fatalf("B's takeover: %v, %+v", err, st)
+	}
+	if started {
+		t.Errorf("B ran the task again; want A's committed outcome written")
+	}
+	completed := read(t, f.store, archiver.TasksPrefix+acme+"/"+id+"/completed.json")
+	close(ss.resume)
+	if err := wait(t, ranA, "replica A's end"); err != nil || stA == nil || stA.State != exporttask.StateCompleted {
+		t.Fatalf("A's Execute: %v, %+v", err, stA)
+	}
+	if got := read(t, f.store, archiver.TasksPrefix+acme+"/"+id+"/completed.json"); !bytes.Equal(got, completed) {
+		t.Errorf("completed.json changed after B wrote A's outcome")
+	}
+	if st, err := b.Status(ctx, acme, id); err != nil || st.State != exporttask.StateCompleted || st.Attempts != 1 {
+		t.Errorf("status: %v, %+v; want completed after one attempt", err, st)
+	}
+}

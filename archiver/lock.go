@@ -54,6 +54,22 @@ var ErrNoLocking = errors.New("store does not lock objects (a folder, or a bucke
 // unlocked; one whose retention is not over must be locked.
 func RetentionOver(until, now time.Time) bool { return !until.After(now.Add(time.Minute)) }
 
+// StoreNow returns the time now on the clock of store, the one that enforces its locks,
+// when store learns it from its answers (the S3 store, from their Date headers:
+// ClockSkew), else on this host's. Whether a retention is over (RetentionOver) is judged
+// on it: S3 refuses a lock date in the past by its own clock and keeps a lock until its
+// own clock passes it, so a host whose clock runs ahead must not take a day still within
+// its retention for one past it and store, or accept, its objects unlocked.
+func StoreNow(store any) time.Time {
+	now := time.Now()
+	if c, ok := store.(interface{ ClockSkew() (time.Duration, bool) }); ok {
+		if skew, seen := c.ClockSkew(); seen {
+			return now.Add(skew)
+		}
+	}
+	return now
+}
+
 // CheckLock reports key unless it is locked in COMPLIANCE mode until want (atLeast: until
 // want or later, for objects shared by several retentions), or is unlocked with want
 // over (RetentionOver).
@@ -62,7 +78,7 @@ func CheckLock(ctx context.Context, lk Locker, key string, want time.Time, atLea
 	switch {
 	case err != nil:
 		rep.Problemf("%s: lock: %v", key, err)
-	case lock.Mode == "" && RetentionOver(want, time.Now()):
+	case lock.Mode == "" && RetentionOver(want, StoreNow(lk)):
 		// Stored after its retention ended, or its lock has since run out: nothing to keep.
 	case lock.Mode != ModeCompliance:
 		rep.Problemf("%s: lock mode %q, want %s", key, lock.Mode, ModeCompliance)

@@ -264,9 +264,18 @@ func (s *Sealer) partition(ctx context.Context, day Day, now time.Time) (Partiti
 	if !part.Exists {
 		return Partition{}, fmt.Errorf("seal %s: %w", day, ErrNoPartition)
 	}
-	if !part.Closed && now.Before(day.End().Add(s.Grace)) {
+	graceEnd := day.End().Add(s.Grace)
+	if !part.Closed && now.Before(graceEnd) {
 		return Partition{}, fmt.Errorf("seal %s: %w (no _CLOSED marker, grace ends %s)", day, ErrNotClosed,
-			day.End().Add(s.Grace).UTC().Format(time.RFC3339))
+			graceEnd.UTC().Format(time.RFC3339))
+	}
+	if !part.Closed && !part.Clock.IsZero() && part.Clock.Before(graceEnd) {
+		// The grace is the producer's time to deliver late events, so it is counted on the
+		// event log's clock too: this host's may run ahead of it (with a folder store there
+		// is no other clock to check it against). On a quiet night the day waits for the
+		// producer's next write, or its marker; the ChatvaultDayNotSealed alert says so.
+		return Partition{}, fmt.Errorf("seal %s: %w (no _CLOSED marker; the grace ends %s, but the event log's newest write, in the partition or the next day's, is at %s: the producer's clock has not shown the grace's end yet)",
+			day, ErrNotClosed, graceEnd.UTC().Format(time.RFC3339), part.Clock.UTC().Format(time.RFC3339))
 	}
 	return part, nil
 }

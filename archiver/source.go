@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Source is the platform's event log: one partition per UTC day of server commit time.
@@ -45,6 +46,14 @@ type Partition struct {
 	Exists bool
 	// Closed is true when the producer wrote the _CLOSED marker.
 	Closed bool
+	// Clock, on a partition without the marker, is how far the event log's own clock is
+	// known to have gone: the latest time its writes show, in this partition and the next
+	// day's (the folder event log: the newest modification time of their folders and
+	// files). Zero when the Source cannot tell. A partition without the marker counts as
+	// closed only once the grace has passed on it as well as on this host's clock
+	// (Sealer.partition): a host whose clock runs ahead must not seal a day its producer,
+	// by its own clock, may still be writing.
+	Clock time.Time
 	// Files are the partition's event files (*.jsonl, *.jsonl.gz), in name order.
 	Files []string
 	// Ignored are the partition's files that the operator's ignore patterns name, in

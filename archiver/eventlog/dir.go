@@ -451,7 +451,54 @@ func (d *Dir) partition(root *os.Root, day archiver.Day) (archiver.Partition, er
 	slices.Sort(p.Files)
 	slices.Sort(p.Ignored)
 	slices.SortFunc(p.Unread, func(a, b archiver.UnreadEntry) int { return strings.Compare(a.Name, b.Name) })
+	if !p.Closed {
+		if p.Clock, err = writtenUntil(root, name, fi, entries); err != nil {
+			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", name, err)
+		}
+		next := day.Next().String()
+		switch nfi, err := root.Stat(next); {
+		case errors.Is(err, fs.ErrNotExist):
+		case err != nil:
+			return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", next, err)
+		case nfi.IsDir():
+			nentries, err := readDir(root, next)
+			if err != nil {
+				return archiver.Partition{}, fmt.Errorf("eventlog: list partition %s: %w", next, err)
+			}
+			at, err := writtenUntil(root, next, nfi, nentries)
+			if err != nil {
+				return archiver.Partition{}, fmt.Errorf("eventlog: stat partition %s: %w", next, err)
+			}
+			if at.After(p.Clock) {
+				p.Clock = at
+			}
+		}
+	}
 	return p, nil
+}
+
+// writtenUntil is the newest modification time of the folder name (fi) and of its
+// entries: the latest the clock of whoever writes there (the producer, or the file server
+// that stamps its writes) is known to have read. A Partition's Clock: the grace of a
+// partition without _CLOSED is counted on it as well as on this host's clock.
+func writtenUntil(root *os.Root, name string, fi fs.FileInfo, entries []fs.DirEntry) (time.Time, error) {
+	at := fi.ModTime()
+	for _, e := range entries {
+		info, err := root.Stat(name + "/" + e.Name())
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since listed, or a symlink leading nowhere (in Unread)
+		}
+		if err != nil {
+			if e.Type()&fs.ModeSymlink != 0 {
+				continue // out of root: in Unread already
+			}
+			return time.Time{}, err
+		}
+		if t := info.ModTime(); t.After(at) {
+			at = t
+		}
+	}
+	return at, nil
 }
 
 func isEventFile(name string) bool {

@@ -243,9 +243,16 @@ func (f *file) transcript(w io.Writer) {
 			if ev.Parent != "" {
 				reply = " (reply to " + ev.Parent + ")"
 			}
+			if ev.who != "" {
+				who = ev.who // renamed during the day: the name it sent under
+			}
 			line("%s (%d) %s%s: %s", ev.Timestamp, ev.ms, who, reply, ev.Body)
 			for _, ed := range ev.Edits {
-				line("    edited %s (%d) by %s: %s", ed.Timestamp, ed.ms, names[ed.Participant], ed.New)
+				by := names[ed.Participant]
+				if ed.who != "" {
+					by = ed.who
+				}
+				line("    edited %s (%d) by %s: %s", ed.Timestamp, ed.ms, by, ed.New)
 			}
 			if ev.Deleted {
 				line("    deleted %s (%d)", stamp(ev.deletedMS), ev.deletedMS)

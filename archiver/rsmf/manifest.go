@@ -66,6 +66,9 @@ type event struct {
 	// ms is Timestamp as the record has it (epoch ms), and deletedMS the deletion's
 	// eventTimestamp: the transcript shows them beside the RFC 3339 times.
 	ms, deletedMS int64
+	// who is the sender's name in the record when it is not the participant's display
+	// (renamed during the day: see builder.named); the transcript shows it.
+	who string
 }
 
 // attRef is an event's attachment: ID is the file's name inside rsmf.zip.
@@ -81,7 +84,8 @@ type edit struct {
 	Previous    *string `json:"previous,omitempty"`
 	New         string  `json:"new"`
 
-	ms int64 // the edit's eventTimestamp
+	ms  int64  // the edit's eventTimestamp
+	who string // as event.who
 }
 
 // custom is a name/value pair; the schema wants both non-empty, so callers add only
@@ -146,6 +150,9 @@ type builder struct {
 	parents map[int64]string // a sent message's timestamp → its event id, for thread replies
 	atts    map[string]attach.Entry
 	packed  map[string]string // a packed file's SHA-256 → its name in rsmf.zip
+	// names are, per participant id, the display names seen after the first (the
+	// participant's display), in the order first seen.
+	names map[string][]string
 }
 
 // buildFile maps one chat's events (grouped by message: sent, then its edits, then its
@@ -153,7 +160,7 @@ type builder struct {
 func buildFile(chat string, events []model.Event, info fileInfo, atts map[string]attach.Entry) *file {
 	f := &file{info: info, chat: chat, manifest: manifest{Version: Version, EventCollectionID: info.collection}}
 	b := &builder{f: f, pidx: map[string]int{}, ids: map[string]bool{}, parents: map[int64]string{},
-		atts: atts, packed: map[string]string{}}
+		atts: atts, packed: map[string]string{}, names: map[string][]string{}}
 	for i := 0; i < len(events); {
 		j := i + 1
 		for j < len(events) && events[j].MessageID == events[i].MessageID && events[j].Timestamp == events[i].Timestamp {
@@ -186,7 +193,8 @@ func (b *builder) participant(p *model.Participant) string {
 	if id == "" {
 		id = "unknown"
 	}
-	if _, ok := b.pidx[id]; ok {
+	if i, ok := b.pidx[id]; ok {
+		b.rename(i, p.DisplayName)
 		return id
 	}
 	mp := participant{ID: id, Display: p.DisplayName, AccountID: p.ID}
@@ -202,6 +210,35 @@ func (b *builder) participant(p *model.Participant) string {
 	b.pidx[id] = len(b.f.manifest.Participants)
 	b.f.manifest.Participants = append(b.f.manifest.Participants, mp)
 	return id
+}
+
+// rename records that the participant at index i was also shown as name. RSMF gives a
+// participant one display, the name it is first seen under in the file (the events are
+// in time order, so that is its name at its first event); a participant renamed during
+// the day keeps every other name, in the order first seen, as custom "Display name 2",
+// "Display name 3"…, and each event made under another name says so (named): the
+// records carry each event's name, and the production must not lose one.
+func (b *builder) rename(i int, name string) {
+	mp := &b.f.manifest.Participants[i]
+	switch {
+	case name == "" || name == mp.Display || slices.Contains(b.names[mp.ID], name):
+		return
+	case mp.Display == "":
+		// First seen without a name: the first name seen is its display.
+		mp.Display = name
+		return
+	}
+	b.names[mp.ID] = append(b.names[mp.ID], name)
+	mp.Custom = append(mp.Custom, custom{"Display name " + strconv.Itoa(len(b.names[mp.ID])+1), name})
+}
+
+// named returns p's name in its record when it is not the display of its participant
+// (id, as participant returned it): empty when the participant goes by it.
+func (b *builder) named(id string, p *model.Participant) string {
+	if p.DisplayName == "" || p.DisplayName == b.f.manifest.Participants[b.pidx[id]].Display {
+		return ""
+	}
+	return p.DisplayName
 }
 
 // validEmail keeps the manifest valid against the schema's idn-email format: an address
@@ -256,6 +293,8 @@ func (b *builder) group(g []model.Event) {
 		Conversation: b.f.chat,
 		Timestamp:    stamp(first.Timestamp),
 	}
+	ev.who = b.named(ev.Participant, &first.Sender)
+	ev.Custom = addCustom(ev.Custom, "Sender display name", ev.who)
 	var cur string
 	known := false
 	rest := g
@@ -293,12 +332,14 @@ func (b *builder) group(g []model.Event) {
 		default: // an edit (or a repeated send, which can only be a changed one)
 			nb := body(e)
 			ed := edit{Participant: b.participant(&e.Sender), Timestamp: stamp(e.EventTimestamp), New: nb, ms: e.EventTimestamp}
+			ed.who = b.named(ed.Participant, &e.Sender)
 			if known {
 				prev := cur
 				ed.Previous = &prev
 			}
 			ev.Edits = append(ev.Edits, ed)
 			ev.Custom = addCustom(ev.Custom, "Edit "+strconv.Itoa(len(ev.Edits))+": at (epoch ms)", epoch(e.EventTimestamp))
+			ev.Custom = addCustom(ev.Custom, "Edit "+strconv.Itoa(len(ev.Edits))+": display name", ed.who)
 			ev.Custom = contentCustom(ev.Custom, "Edit "+strconv.Itoa(len(ev.Edits))+": ", e)
 			cur, known = nb, true
 			b.see(e.EventTimestamp)

@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -79,6 +81,12 @@ func (l *EventLog) list(ctx context.Context, day archiver.Day) (archiver.Partiti
 		if len(page.Contents) > 0 || len(page.CommonPrefixes) > 0 {
 			p.Exists = true
 		}
+		// S3's clock as the listing's Date shows it (whole seconds, so at most a second
+		// behind): the grace of a partition without _CLOSED is counted on it too
+		// (archiver.Partition.Clock), whatever this host's clock says.
+		if at, ok := awsmiddleware.GetServerTime(page.ResultMetadata); ok && at.After(p.Clock) {
+			p.Clock = at
+		}
 		for _, o := range page.Contents {
 			base := strings.TrimPrefix(aws.ToString(o.Key), l.prefix+part)
 			if base == "" && aws.ToInt64(o.Size) == 0 {
@@ -115,6 +123,9 @@ func (l *EventLog) list(ctx context.Context, day archiver.Day) (archiver.Partiti
 	slices.Sort(p.Files)
 	slices.Sort(p.Ignored)
 	slices.SortFunc(p.Unread, func(a, b archiver.UnreadEntry) int { return strings.Compare(a.Name, b.Name) })
+	if p.Closed || !p.Exists {
+		p.Clock = time.Time{} // only a partition without the marker waits on it
+	}
 	return p, etags, nil
 }
 

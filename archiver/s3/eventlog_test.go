@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
@@ -63,6 +64,11 @@ func TestEventLogMatchesDir(t *testing.T) {
 			gotP, gerr := el.Stat(t.Context(), day)
 			if werr != nil || gerr != nil {
 				t.Fatalf("Stat: dir %v, s3 %v", werr, gerr)
+			}
+			// Each tells the event log's clock its own way (the folder's writes, S3's Date):
+			// both know it of a partition without _CLOSED, neither of a closed one.
+			if gotP.Exists && gotP.Clock.IsZero() == gotP.Closed && wantP.Clock.IsZero() == wantP.Closed {
+				gotP.Clock, wantP.Clock = time.Time{}, time.Time{}
 			}
 			if !reflect.DeepEqual(gotP, wantP) {
 				t.Errorf("Stat = %+v, want %+v", gotP, wantP)

@@ -53,7 +53,9 @@ func (s *Store) putRetention(ctx context.Context, key, versionID string, until t
 
 // locks reports whether an object kept until until is locked: on a bucket with Object
 // Lock, unless until is zero (no retention) or already over (archiver.RetentionOver: S3
-// refuses a lock date in the past, and such a lock would keep nothing).
+// refuses a lock date in the past, and such a lock would keep nothing). Over on S3's
+// clock (archiver.StoreNow), not this host's: a host ahead would store unlocked a day
+// S3 would still keep, one behind would ask for a lock S3 refuses.
 func (s *Store) locks(until time.Time) bool {
-	return s.lock && !until.IsZero() && !archiver.RetentionOver(until, time.Now())
+	return s.lock && !until.IsZero() && !archiver.RetentionOver(until, archiver.StoreNow(s))
 }

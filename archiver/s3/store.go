@@ -129,6 +129,10 @@ func NewStore(ctx context.Context, client *awss3.Client, bucket, prefix string, 
 	case out.ObjectLockConfiguration != nil && out.ObjectLockConfiguration.ObjectLockEnabled == types.ObjectLockEnabledEnabled:
 		s.lock = true
 	}
+	if err == nil {
+		// S3's clock is known before the first create decides whether a retention is over.
+		s.clock.observe(out.ResultMetadata)
+	}
 	s.log.Debug("s3 store opened", "objectLock", s.lock)
 	return s, nil
 }

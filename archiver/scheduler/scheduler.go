@@ -95,7 +95,7 @@ type Scheduler struct {
 	// days is what the ticks so far found of each organization's days.
 	days dayIndex
 	// firstSealed is, per organization without archivalStart, the first day it has
-	// sealed, once found (chainStart).
+	// sealed once found, or that it had none on a day (chainStart): a chainFirst.
 	firstSealed sync.Map
 	marks       watermarks
 	// janitorDay is the day the janitor last ran in this process (janitor.go).
@@ -417,7 +417,7 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 				s.Logger.Error("bad archivalStart", "org", o.ID, "err", err)
 				continue
 			}
-		} else if first, err := s.chainStart(ctx, o.ID); err != nil {
+		} else if first, err := s.chainStart(ctx, o.ID, today); err != nil {
 			return nil, err
 		} else if !first.IsZero() && first.Before(from) {
 			// Its chain began before the look-back: every day since must be sealed (verify
@@ -434,6 +434,13 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 		v, err := s.days.look(ctx, s.Ledger, o.ID, from, today)
 		if err != nil {
 			return nil, err
+		}
+		if !v.last.IsZero() {
+			if n, ok := s.firstSealed.Load(o.ID); ok && n.(chainFirst).none {
+				// "Nothing sealed" no longer holds: the next tick finds where the chain
+				// starts (a day sealed elsewhere may be older than this look's start).
+				s.firstSealed.Delete(o.ID)
+			}
 		}
 		v.unsealed(today, func(d archiver.Day) { need[d] = append(need[d], o.ID) })
 	}
@@ -653,14 +660,29 @@ func (s *Scheduler) KnownOrgs(orgs []string) {
 	}
 }
 
+// chainFirst is what chainStart found of an organization: its first sealed day, or none
+// sealed as of the day `seen`.
+type chainFirst struct {
+	first archiver.Day
+	none  bool
+	seen  archiver.Day
+}
+
 // chainStart returns the first day org has sealed (zero when it has none): the start of
 // the days an organization without archivalStart must have sealed, which the look-back
 // alone would leave behind after the nightly seal was down for longer than LookBack days
 // (a hole inside the chain that verify reports and nothing sealed). One listing that
 // stops at the first sealed day; remembered once found, since a sealed day stays sealed.
-func (s *Scheduler) chainStart(ctx context.Context, org string) (archiver.Day, error) {
-	if d, ok := s.firstSealed.Load(org); ok {
-		return d.(archiver.Day), nil
+// "Nothing sealed" is remembered too, for the rest of the day (today) it was found on:
+// listed again at every tick, it cost an organization that has sealed nothing yet a
+// second listing per tick, of its whole history. plan forgets it as soon as its look at
+// the organization's days finds one sealed; the day's bound catches a day older than the
+// look-back sealed by another process (run --date) while none in it is.
+func (s *Scheduler) chainStart(ctx context.Context, org string, today archiver.Day) (archiver.Day, error) {
+	if c, ok := s.firstSealed.Load(org); ok {
+		if c := c.(chainFirst); !c.none || c.seen == today {
+			return c.first, nil
+		}
 	}
 	var first archiver.Day
 	err := s.Ledger.ListDays(ctx, org, archiver.Day{}, func(k archiver.DayKeys) error {
@@ -673,8 +695,6 @@ func (s *Scheduler) chainStart(ctx context.Context, org string) (archiver.Day, e
 	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
 		return archiver.Day{}, fmt.Errorf("find the first sealed day of %s: %w", org, err)
 	}
-	if !first.IsZero() {
-		s.firstSealed.Store(org, first)
-	}
+	s.firstSealed.Store(org, chainFirst{first: first, none: first.IsZero(), seen: today})
 	return first, nil
 }

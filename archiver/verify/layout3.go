@@ -255,7 +255,7 @@ func (mc membersChecked) locks(ctx context.Context, l archiver.Ledger, opt Optio
 		case err != nil:
 			rep.problem("%s: lock: %v", key, err)
 			continue
-		case lock.Mode == "" && archiver.RetentionOver(u.need, time.Now()):
+		case lock.Mode == "" && archiver.RetentionOver(u.need, archiver.StoreNow(l.Store)):
 			continue // stored after the retention it needs ended: nothing to keep
 		case lock.Mode != archiver.ModeCompliance:
 			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, archiver.ModeCompliance)

@@ -509,11 +509,12 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		}
 		// The head decides where the chain's next segments go, and the readers look for
 		// a day's records in that day's folder (and the next's): a head planted by someone
-		// who can write to the store but holds no key, in a far-future folder or leading
-		// the chain to one, would put every later record where no read of its day finds
-		// it. So the writer never extends a head whose folder for the next segment is past
-		// the day after both its clock's and the records' (a replica's clock may run
-		// ahead, not by days): the records wait in memory, retried, naming the key, until
+		// who can write to the store but holds no key, leading the chain to a far-future
+		// folder, would put every later record where no read of its day finds it. So the
+		// writer never extends a closing head that leads past the day after both its
+		// clock's and the records' (a replica's clock may run ahead, not by days; a head
+		// of records is extended in its own folder, where the reads of its days look,
+		// whatever its day): the records wait in memory, retried, naming the key, until
 		// the object is removed. (What else a head must be to be followed, checkHeadSigner
 		// says: an unsigned chain goes on, since it may have begun before signing was
 		// turned on.)
@@ -521,9 +522,9 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		if day.After(limit) {
 			limit = day
 		}
-		if head.seq > 0 && head.folder().After(limit.Next()) {
+		if head.seq > 0 && !head.next.IsZero() && head.next.After(limit.Next()) {
 			a.forgetHead(org)
-			return fmt.Errorf("audit: %w: %s, found as the audit chain's head, puts the chain's next segment in the folder of %s, after %s: "+
+			return fmt.Errorf("audit: %w: %s, found as the audit chain's head, leads the chain to the folder of %s, after %s: "+
 				"planted by someone with write access to the store? chatvault verify reports it",
 				ErrIntegrity, auditSegmentKey(org, head.day, head.seq), head.folder(), limit.Next())
 		}

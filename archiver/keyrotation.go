@@ -262,7 +262,8 @@ func RotationGraph(stmts []*KeyRotation) map[string][]string {
 
 // RotationStatements reads every rotation statement of the store and returns those that
 // verify. One that does not is a problem in rep (nil: not reported): it is either damaged
-// or forged, and allows nothing.
+// or forged, and allows nothing. So is one signed with a key another statement had
+// retired (see retiredStatements).
 func (l Ledger) RotationStatements(ctx context.Context, rep Findings) ([]*KeyRotation, error) {
 	var stmts []*KeyRotation
 	err := l.Store.List(ctx, RotationsPrefix, func(key string) error {
@@ -286,7 +287,23 @@ func (l Ledger) RotationStatements(ctx context.Context, rep Findings) ([]*KeyRot
 	if err != nil {
 		return nil, fmt.Errorf("verify: list %s: %w", RotationsPrefix, err)
 	}
-	return stmts, nil
+	retired := retiredStatements(stmts) // retiredkey.go
+	if len(retired) == 0 {
+		return stmts, nil
+	}
+	kept := stmts[:0:0]
+	for _, r := range stmts {
+		s := retired[r]
+		if s == nil {
+			kept = append(kept, r)
+			continue
+		}
+		if rep != nil {
+			rep.Problemf("%s: key rotation statement signed with a key the statement %s had retired (from %s to %s, with no rotation back "+
+				"to it between them): what a thief of the retired key would write; it allows nothing", r.Key(), s.Key(), s.From.KeyID, s.To.KeyID)
+		}
+	}
+	return kept, nil
 }
 
 // Rotated reports whether statements lead from key id from to key id to, directly or

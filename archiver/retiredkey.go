@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/ed25519"
 	"fmt"
+	"slices"
 	"sync"
+	"time"
 )
 
 // retiredKeys reads, once per run, the store's rotation statements (checkRetired).
@@ -65,4 +67,118 @@ func (w *writer) checkRetired(ctx context.Context, org string, head *StoredManif
 	return fmt.Errorf("the organization's chain is signed by key %s (manifest %d), and this run's key %s was rotated away (%s): "+
 		"a manifest signed by it would change the chain back to a retired key, which verify reports for good; point signing.keyFile at the new key and rerun",
 		headID, head.Seq, mine, retired)
+}
+
+// RetiredSkew is how much later than a rotation statement an object signed by the key it
+// retired may be dated before RetiredAt counts it as made after the rotation: the host
+// that sealed or audited and the one that recorded the rotation keep their own clocks.
+const RetiredSkew = time.Hour
+
+// RetiredAt returns the statement after which key id may no longer sign an object dated
+// t, nil when the statements let it: a statement from id that records the chain heads
+// (Bounded), dated more than RetiredSkew before t, with no statement rotating back to id
+// made between the two. It bounds by date what RetiredBy cannot bound by place: an audit
+// segment (its last record's time), an accounting object (its sealedAt). Those dates are
+// the signer's to write: a replica still on the old key, or a thief of it who dates
+// honestly, is caught; a thief who backdates is not (a statement fixes no audit head).
+func RetiredAt(stmts []*KeyRotation, id string, t time.Time) *KeyRotation {
+	for _, r := range stmts {
+		if !r.Bounded() || r.From.KeyID != id {
+			continue
+		}
+		at, ok := r.rotatedAt()
+		if !ok || !at.Add(RetiredSkew).Before(t) {
+			continue
+		}
+		restored := slices.ContainsFunc(stmts, func(b *KeyRotation) bool {
+			bt, ok := b.rotatedAt()
+			return b != r && b.Bounded() && b.To.KeyID == id && ok && !bt.Before(at) && !t.Before(bt)
+		})
+		if !restored {
+			return r
+		}
+	}
+	return nil
+}
+
+func (r *KeyRotation) rotatedAt() (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339, r.RotatedAt)
+	return t, err == nil
+}
+
+// madeAfter reports whether statement r was made after s: its chain heads reach further
+// along some organization's chain, or, when neither's do, it is dated later.
+func madeAfter(r, s *KeyRotation) bool {
+	further := func(x, y *KeyRotation) bool {
+		return slices.ContainsFunc(x.Heads, func(h RotationHead) bool { return h.Seq > y.HeadSeq(h.Org) })
+	}
+	if further(r, s) {
+		return true
+	}
+	if further(s, r) {
+		return false
+	}
+	rt, _ := r.rotatedAt()
+	st, _ := s.rotatedAt()
+	return rt.After(st)
+}
+
+// retiredStatements returns, by statement, the statement that had retired one of its keys
+// when it was made (see RotationStatements). Its old key authorizes the change, so that key
+// must not have been rotated away already: of two statements from one key with no rotation
+// back to it between them, the later is refused (both, when their heads and dates do not
+// order them). A thief who backdates a statement past the genuine one's heads and date
+// gets the genuine one refused instead: verify still reports the pair. Its new key may
+// be a retired one only when the change comes from a key that key's rotation led to:
+// rotating back to an old key, which only the holder of its successor can do. Otherwise a
+// thief of the retired key signs a statement from a key of its own to it, and whoever
+// trusts the retired key's successor (Ledger.RotatedTrust) would trust the thief's key.
+func retiredStatements(stmts []*KeyRotation) map[*KeyRotation]*KeyRotation {
+	out := map[*KeyRotation]*KeyRotation{}
+	// restored reports whether a statement rotated back to id between s and r (s first).
+	restored := func(id string, s, r *KeyRotation) bool {
+		return slices.ContainsFunc(stmts, func(b *KeyRotation) bool {
+			return b != r && b != s && b.Bounded() && b.To.KeyID == id && madeAfter(b, s) && madeAfter(r, b)
+		})
+	}
+	// conflict reports whether r, from the key s is from too, was made after s with no
+	// rotation back to that key between them, or in an order their heads and dates do
+	// not tell.
+	conflict := func(r, s *KeyRotation) bool {
+		switch rs, sr := madeAfter(r, s), madeAfter(s, r); {
+		case rs && !sr:
+			return !restored(r.From.KeyID, s, r)
+		case sr && !rs:
+			return false // s is the later one
+		}
+		return true
+	}
+	for _, r := range stmts {
+		for _, s := range stmts {
+			if s != r && r.Bounded() && s.Bounded() && s.From.KeyID == r.From.KeyID && conflict(r, s) {
+				out[r] = s
+				break
+			}
+		}
+	}
+	var kept []*KeyRotation
+	for _, r := range stmts {
+		if out[r] == nil {
+			kept = append(kept, r)
+		}
+	}
+	graph := RotationGraph(kept)
+	for _, r := range kept {
+		if !r.Bounded() {
+			continue
+		}
+		for _, s := range kept {
+			if s != r && s.Bounded() && s.From.KeyID == r.To.KeyID && madeAfter(r, s) &&
+				!restored(r.To.KeyID, s, r) && !Rotated(graph, r.To.KeyID, r.From.KeyID) {
+				out[r] = s
+				break
+			}
+		}
+	}
+	return out
 }

@@ -54,22 +54,14 @@ func orgQuarantinePrefixOf(v int, org string, day Day) string {
 // a trusted key, directly or through other keys: a rotation statement is signed by both
 // its keys, so one whose new key is trusted was made by whoever holds that key, and the
 // manifests the old key signed stay trusted after signing.keyFile moves to the new key.
-// Statements that do not verify extend nothing (verify reports them).
+// Statements that do not verify extend nothing (verify reports them), nor do those signed
+// with a key already retired (RotationStatements): through one from a key of a thief's
+// own to a stolen retired key, the thief's key would be trusted.
 func (l Ledger) RotatedTrust(ctx context.Context, trusted []ed25519.PublicKey) ([]ed25519.PublicKey, error) {
 	if len(trusted) == 0 {
 		return nil, nil
 	}
-	var rots []*KeyRotation
-	err := l.Store.List(ctx, RotationsPrefix, func(key string) error {
-		b, err := readAll(ctx, l.Store, key)
-		if err != nil {
-			return err
-		}
-		if r, err := checkRotation(key, b); err == nil {
-			rots = append(rots, r)
-		}
-		return nil
-	})
+	rots, err := l.RotationStatements(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("key rotations: %w", err)
 	}

@@ -50,4 +50,7 @@ type AuditHeadReader interface {
 type AuditRotations interface {
 	// Rotated reports whether statements lead from key id from to key id to.
 	Rotated(from, to string) bool
+	// RetiredAt returns the key of the statement that had retired key id at t (see
+	// RetiredAt), "" when none had.
+	RetiredAt(id string, t time.Time) string
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -163,4 +164,39 @@ func ParseWitness(b []byte, trusted []ed25519.PublicKey) (*Witness, error) {
 		return nil, fmt.Errorf("witness: %w", err)
 	}
 	return &w, nil
+}
+
+// ErrBehindWitness is returned (wrapped) by CheckWitnessed when the store holds less of an
+// organization's chain than a witness shows: sealed days were deleted from the store.
+var ErrBehindWitness = errors.New("the store lost sealed days its witness shows")
+
+// CheckWitnessed checks org's chain head in the store against w's head of org (nil when w
+// names none): the store's chain must reach the witnessed seq, and at that seq be the
+// witnessed manifest. A store emptied of its sealed days lists none of them, and the slice
+// records of the continuous verification that would tell can be deleted with them; the
+// witness, kept outside the store, is what still shows that the days were sealed, so a
+// day the store has no manifest of is not reported as never sealed. It costs one Head
+// lookup; a chain further along than the witness (days sealed since) passes.
+func (l Ledger) CheckWitnessed(ctx context.Context, w *Witness, org string) error {
+	i := slices.IndexFunc(w.Heads, func(h WitnessHead) bool { return h.Org == org })
+	if i < 0 {
+		return nil
+	}
+	wh := w.Heads[i]
+	m, err := l.Head(ctx, org)
+	if err != nil {
+		return fmt.Errorf("witness: chain head of %s: %w", org, err)
+	}
+	switch {
+	case m == nil:
+		return fmt.Errorf("%w: organization %s has no manifest in the store, and the witness of %s names its chain head seq %d (%s): "+
+			"check the store with chatvault verify --witness", ErrBehindWitness, org, w.CreatedAt, wh.Seq, wh.Date)
+	case m.Seq < wh.Seq:
+		return fmt.Errorf("%w: organization %s's chain ends at seq %d (%s) in the store, and the witness of %s names seq %d (%s): "+
+			"check the store with chatvault verify --witness", ErrBehindWitness, org, m.Seq, m.Date, w.CreatedAt, wh.Seq, wh.Date)
+	case m.Seq == wh.Seq && hexSum(m.SHA256) != wh.SHA256:
+		return fmt.Errorf("%w: organization %s's chain head seq %d is not the manifest the witness of %s names: "+
+			"check the store with chatvault verify --witness", ErrBehindWitness, org, m.Seq, w.CreatedAt)
+	}
+	return nil
 }

@@ -135,6 +135,12 @@ type Verify struct {
 	// incremental verification (chatvault verify --incremental) re-hashes besides what
 	// is new, each run carrying on where the last one's sample ended. 0 or more.
 	Sample int
+	// Witness (verify.witness) is a witness file (chatvault witness -o), kept where the
+	// store's administrator cannot delete it, that serve checks the store against before
+	// it answers a day without a manifest as pending: a store emptied of its sealed days
+	// is then answered 500 internal, not "not sealed yet". Re-read when it changes. Empty:
+	// none.
+	Witness string
 }
 
 // Exports configures on-demand export tasks (POST /v1/exports/tasks, chatvault export-task).

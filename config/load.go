@@ -103,6 +103,7 @@ var keys = []key{
 	{"verify.interval", "", "", setDuration(func(c *Config) *time.Duration { return &c.Verify.Interval })},
 	{"verify.cycle", "", "", setDuration(func(c *Config) *time.Duration { return &c.Verify.Cycle })},
 	{"verify.sample", "", "", setInt(func(c *Config) *int { return &c.Verify.Sample })},
+	{"verify.witness", "", "", setString(func(c *Config) *string { return &c.Verify.Witness })},
 	{"log.level", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"log.format", "log-format", "log format: auto, text or json", setString(func(c *Config) *string { return &c.Log.Format })},
 	{"fs.group", "", "", setString(func(c *Config) *string { return &c.FS.Group })},

@@ -326,6 +326,7 @@ func TestLoadEveryKeyFromEnv(t *testing.T) {
 		{"verify.interval", "2h", func(c *Config) { c.Verify.Interval = 2 * time.Hour }, nil},
 		{"verify.cycle", "336h", func(c *Config) { c.Verify.Cycle = 336 * time.Hour }, nil},
 		{"verify.sample", "50", func(c *Config) { c.Verify.Sample = 50 }, nil},
+		{"verify.witness", "/var/lib/chatvault/witness.json", func(c *Config) { c.Verify.Witness = "/var/lib/chatvault/witness.json" }, nil},
 		{"attachments.enabled", "true", func(c *Config) { c.Attachments.Enabled, c.Attachments.AllowedHosts = true, []string{"files.example"} },
 			[]string{"CHATVAULT_ATTACHMENTS_ALLOWEDHOSTS", "files.example"}},
 		{"attachments.allowedHosts", "files.example, 10.0.0.5:8443,,cdn.example:443", func(c *Config) {

@@ -514,10 +514,10 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		// writer never extends a closing head that leads past the day after both its
 		// clock's and the records' (a replica's clock may run ahead, not by days; a head
 		// of records is extended in its own folder, where the reads of its days look,
-		// whatever its day): the records
-		// wait in memory, retried, naming the key, until the object is removed. (Its
-		// signature is not required: a chain may have begun unsigned, before signing was
-		// turned on, and must go on; verify reports a head that does not check.)
+		// whatever its day): the records wait in memory, retried, naming the key, until
+		// the object is removed. (What else a head must be to be followed, checkHeadSigner
+		// says: an unsigned chain goes on, since it may have begun before signing was
+		// turned on.)
 		limit := archiver.DayOf(a.now())
 		if day.After(limit) {
 			limit = day
@@ -703,13 +703,16 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	if err := checkHeadAt(key, b); err != nil {
 		return chainHead{}, fmt.Errorf("audit: %w", err)
 	}
-	h := chainHead{seq: seq, day: day, sum: hexSum(sha256.Sum256(b))}
-	// A closing head fixes the folder of the next segment.
-	line, _, _ := bytes.Cut(b, []byte{'\n'})
-	var hdr Segment
-	if err := json.Unmarshal(line, &hdr); err != nil {
-		return chainHead{}, fmt.Errorf("audit: read head %s: %w", key, err)
+	seg, err := parseSegment(key, b)
+	if err != nil {
+		return chainHead{}, fmt.Errorf("audit: %w: %v, found as the audit chain's head: chatvault verify reports it", ErrIntegrity, err)
 	}
+	if err := a.checkHeadSigner(ctx, org, key, day, seg); err != nil {
+		return chainHead{}, err
+	}
+	h := chainHead{seq: seq, day: day, sum: hexSum(seg.sum)}
+	// A closing head fixes the folder of the next segment.
+	hdr := seg.header
 	if hdr.Next != "" {
 		if h.next, err = archiver.ParseDay(hdr.Next); err != nil || !h.next.After(day) {
 			return chainHead{}, fmt.Errorf("audit: head %s: closing segment names next folder %q, not a later day", key, hdr.Next)
@@ -717,6 +720,71 @@ func (a *Log) head(ctx context.Context, org string) (chainHead, error) {
 	}
 	a.heads[org] = h
 	return h, nil
+}
+
+// checkHeadSigner checks seg, org's chain head found at key (in the folder of day), before
+// the writer extends it. The head fixes the seq, previous and folder of every later
+// segment: one planted by someone who can write to the store but holds no key would be
+// adopted into the chain for good (on a locking store nothing removes it). So the head's
+// records must be the ones its header hashes (a closing head holds none); a signed head's
+// signature must verify, with TrustedKeys by one of them; and a writer that signs or
+// trusts keys follows an unsigned head only after an unsigned segment (or as the first):
+// a chain begun before signing was turned on goes on, but one that goes from signed to
+// unsigned at its head is what a planter writes. Verify reports each of these the same
+// way. Otherwise the records wait in memory, retried, until the object is removed.
+func (a *Log) checkHeadSigner(ctx context.Context, org, key string, day archiver.Day, seg *storedSegment) error {
+	refuse := func(format string, args ...any) error {
+		return fmt.Errorf("audit: %w: %s, found as the audit chain's head, %s: planted by someone with write access to the store? "+
+			"chatvault verify reports it", ErrIntegrity, key, fmt.Sprintf(format, args...))
+	}
+	h := &seg.header
+	if err := seg.checkRecords(); err != nil {
+		return refuse("does not check: %v", err)
+	}
+	if h.Next != "" && len(seg.lines) > 0 {
+		return refuse("is a closing segment holding records")
+	}
+	if h.Signature != nil {
+		if err := verifySegmentSignature(h, a.TrustedKeys); err != nil {
+			return refuse("%v", err)
+		}
+		return nil
+	}
+	if a.SigningKey == nil && len(a.TrustedKeys) == 0 || h.Seq == 1 {
+		return nil
+	}
+	prevKey, err := previousKey(ctx, a.Store, org, key, day)
+	if err != nil || prevKey == "" {
+		return err // none: nothing says the chain was ever signed
+	}
+	prev, err := readSegment(ctx, a.Store, prevKey)
+	if err != nil {
+		return fmt.Errorf("audit: read %s, the segment before the chain's head %s: %w", prevKey, key, err)
+	}
+	if prev.header.Signature != nil {
+		return refuse("is not signed, and the segment before it (%s) is: the chain goes from signed to unsigned", prevKey)
+	}
+	return nil
+}
+
+// previousKey returns the key of the segment before key, org's head in the folder of day,
+// "" when there is none: the greatest key of its folder before it, or the last key of the
+// last folder before day.
+func previousKey(ctx context.Context, st archiver.Store, org, key string, day archiver.Day) (string, error) {
+	var prev string
+	if err := st.List(ctx, auditDayPrefix(org, day), func(k string) error {
+		if k < key && k > prev {
+			prev = k
+		}
+		return nil
+	}); err != nil || prev != "" {
+		return prev, err
+	}
+	lo, err := firstFolderFrom(ctx, st, org, archiver.Day{})
+	if err != nil || lo.IsZero() || !lo.Before(day) {
+		return "", err
+	}
+	return lastKeyBefore(ctx, st, org, lo, day)
 }
 
 // checkHeadAt checks that b, the segment found at key as its organization's chain head,
@@ -766,10 +834,15 @@ func headKey(ctx context.Context, st archiver.Store, org string, today archiver.
 	if err != nil || lo.IsZero() {
 		return "", err
 	}
-	hi := yesterday // no folder from hi on; lo is one, before it
-	if !lo.Before(hi) {
+	if !lo.Before(yesterday) {
 		return lastKey(ctx, st, p) // not a folder of ours: list, as before
 	}
+	return lastKeyBefore(ctx, st, org, lo, yesterday)
+}
+
+// lastKeyBefore returns the last key of org's last folder before hi, lo being one of its
+// folders before hi, by the probes headKey describes.
+func lastKeyBefore(ctx context.Context, st archiver.Store, org string, lo, hi archiver.Day) (string, error) {
 	days := func(from, to archiver.Day) int { return int(to.Start().Sub(from.Start()) / (24 * time.Hour)) }
 	for step := 1; ; step *= 2 {
 		d := archiver.DayOf(hi.Start().AddDate(0, 0, -step))
@@ -890,6 +963,11 @@ func readSegment(ctx context.Context, s archiver.Store, key string) (*storedSegm
 	if err != nil {
 		return nil, err
 	}
+	return parseSegment(key, b)
+}
+
+// parseSegment splits b, the segment stored at key, checking nothing beyond its shape.
+func parseSegment(key string, b []byte) (*storedSegment, error) {
 	seg := &storedSegment{sum: sha256.Sum256(b), size: int64(len(b))}
 	head, rest, ok := bytes.Cut(b, []byte{'\n'})
 	if !ok {

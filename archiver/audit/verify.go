@@ -144,6 +144,7 @@ func verifySegment(ctx context.Context, store archiver.Store, key, org string, d
 		rep.Problem("%s: %v", key, err)
 	}
 	signer.check(key, seq, h.Signature, rep)
+	checkRetired(key, h, rep)
 	if err := seg.checkRecords(); err != nil {
 		rep.Problem("%s: %v", key, err)
 		return stored, archiver.Day{}
@@ -241,5 +242,25 @@ func (c *chainSigner) check(key string, seq int64, sig *archiver.Signature, rep 
 	}
 	if id != "" {
 		c.key = id
+	}
+}
+
+// checkRetired reports a segment signed by a key that a rotation statement had retired
+// before the requests it records (its last record's time), as verify does a manifest
+// signed past the chain heads the statement fixed: what a thief of a key rotated away
+// after a compromise would write (archiver.RetiredAt says what the dates can and cannot
+// show). A closing segment records nothing, and the one after it is checked.
+func checkRetired(key string, h *Segment, rep archiver.AuditReport) {
+	r, ok := rep.(archiver.AuditRotations)
+	if !ok || h.Signature == nil || h.Last.IsZero() {
+		return
+	}
+	id, err := archiver.SignerID(h.Signature)
+	if err != nil || id == "" {
+		return // reported with the segment's signature
+	}
+	if stmt := r.RetiredAt(id, h.Last); stmt != "" {
+		rep.Problem("%s: signed by key %s, which the rotation statement %s retired before the requests it records (the last at %s): "+
+			"an audit segment signed by a rotated-away key after its rotation, what a thief of that key would write", key, id, stmt, h.Last.Format(time.RFC3339))
 	}
 }

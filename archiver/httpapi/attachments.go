@@ -114,7 +114,7 @@ func (s *Server) noAttachmentIndex(ctx context.Context, org string, day archiver
 		return err
 	}
 	if m == nil {
-		return s.pending(day)
+		return s.pending(ctx, org, day)
 	}
 	if m.Data.Records == 0 {
 		return errorf(EAttachmentNotFound, "%s is sealed with no records, so it has no attachment index (its manifest says it all)", day)

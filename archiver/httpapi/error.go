@@ -115,6 +115,9 @@ func errorCode(err error) (*Error, int) {
 	case errors.Is(err, archiver.ErrUntrustedManifest):
 		e = errorf(EInternal, "the stored manifest of this day is not the one that was sealed (its place or its signature "+
 			"does not check), so nothing of it was sent; the server reported it to its operator (chatvault verify shows the object)")
+	case errors.Is(err, archiver.ErrBehindWitness):
+		e = errorf(EInternal, "the store holds fewer of this organization's sealed days than the witness kept outside it shows "+
+			"(sealed days deleted), so no day is reported as not sealed yet; the server reported it to its operator")
 	case errors.Is(err, exporttask.ErrUntrustedCompletion):
 		e = errorf(EInternal, "the export task's stored completion record is not signed by a trusted key (a forgery, or a task "+
 			"completed before completions were signed), so nothing of its result was sent; run the task again")
@@ -142,6 +145,9 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		// forged manifest.
 		s.integrityFailures.Inc()
 		s.log().Error("export task completion record is not trusted; result not served", "method", r.Method, "path", r.URL.Path, "err", err)
+	case errors.Is(err, archiver.ErrBehindWitness):
+		s.integrityFailures.Inc()
+		s.log().Error("the store lost sealed days the witness shows; not answered as pending", "method", r.Method, "path", r.URL.Path, "err", err)
 	case errors.Is(err, archiver.ErrStoreBusy):
 		s.log().Warn("store throttling: answered 503", "method", r.Method, "path", r.URL.Path, "err", err)
 	case status == http.StatusInternalServerError:

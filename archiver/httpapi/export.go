@@ -136,8 +136,15 @@ func (s *Server) archivalStart(ctx context.Context, org string) (archiver.Day, e
 	return archiver.Day{}, errorf(EExportNotFound, "no archive for this organization")
 }
 
-// pending is the error for a day that is not sealed (yet).
-func (s *Server) pending(day archiver.Day) error {
+// pending is the error for org's day that is not sealed (yet). With Witnessed, it first
+// checks the store against the witness: a store emptied of its sealed days holds no
+// manifest of them either, and "not sealed yet, retry later" would be a false answer.
+func (s *Server) pending(ctx context.Context, org string, day archiver.Day) error {
+	if s.Witnessed != nil {
+		if err := s.Witnessed(ctx, org); err != nil {
+			return err
+		}
+	}
 	wait := time.Hour // the next scheduler run, give or take; a client polls, it does not hang on
 	if ready := day.End().Add(s.Grace); ready.After(s.now()) {
 		wait = ready.Sub(s.now()) + time.Minute
@@ -226,7 +233,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 	}
 	m, rc, err := s.Exports.OpenExport(r.Context(), tok.Org, day)
 	if errors.Is(err, archiver.ErrNotSealed) {
-		return s.pending(day)
+		return s.pending(r.Context(), tok.Org, day)
 	}
 	if err != nil {
 		return err
@@ -342,7 +349,7 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 		return err
 	}
 	if m == nil {
-		return s.pending(day)
+		return s.pending(r.Context(), tok.Org, day)
 	}
 	if m.Data.Keyless() {
 		// A day without records sealed in layout 3 has no object to presign: the answer

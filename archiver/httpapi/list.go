@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"slices"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
@@ -76,6 +77,13 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 	if err != nil {
 		return err
 	}
+	// A day without a manifest lists as pending: not when the witness shows that the
+	// store lost sealed days of the organization (see pending).
+	if s.Witnessed != nil && slices.ContainsFunc(rows, func(row archiver.DayStatus) bool { return row.Manifest == nil }) {
+		if err := s.Witnessed(r.Context(), tok.Org); err != nil {
+			return err
+		}
+	}
 	for _, row := range rows {
 		if (notArchived != nil || row.Day.Before(start)) && row.Manifest == nil {
 			continue // not archived as the directory stands, and nothing sealed
@@ -117,7 +125,7 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, tok arch
 		return err
 	}
 	if m == nil {
-		return s.pending(day)
+		return s.pending(r.Context(), tok.Org, day)
 	}
 	b, err := orgManifest(w, m)
 	if err != nil {

@@ -56,7 +56,7 @@ func (s *Server) quarantine(w http.ResponseWriter, r *http.Request, tok archiver
 	}
 	m, rc, err := qe.OpenQuarantine(r.Context(), tok.Org, day)
 	if errors.Is(err, archiver.ErrNotSealed) {
-		return s.pending(day)
+		return s.pending(r.Context(), tok.Org, day)
 	}
 	if err != nil {
 		return err

@@ -74,6 +74,11 @@ type Server struct {
 	// Ready reports whether the server can serve (store and directory readable); nil means
 	// always. /readyz also fails while the Audit refuses requests (see handleReady).
 	Ready func(ctx context.Context) error
+	// Witnessed, when set, checks org's chain in the store against a witness kept outside
+	// it (verify.witness; archiver.Ledger.CheckWitnessed) before a day without a manifest
+	// is answered as pending: an error (archiver.ErrBehindWitness: sealed days deleted)
+	// is answered 500 internal instead, and logged.
+	Witnessed func(ctx context.Context, org string) error
 	// Grace is schedule.grace: how long after a day's end it may still be open, for
 	// Retry-After on pending days.
 	Grace time.Duration

@@ -170,6 +170,7 @@ func verifyAccountingObject(ctx context.Context, l archiver.Ledger, day archiver
 	if err := archiver.CheckAccountingSignature(a.Accounting, opt.trustedKeys()); err != nil {
 		rep.problem("%s: %v", a.Key, err)
 	}
+	accountingRetired(a, rep)
 	if !a.Input.Balanced() {
 		rep.problem("%s: input counts do not balance", a.Key)
 	}
@@ -295,4 +296,36 @@ func readNamed(ctx context.Context, l archiver.Ledger, s *state, org string, day
 		}
 	}
 	return nil, first
+}
+
+// accountingRetired reports an accounting object signed by a key that a rotation statement
+// had retired when the object was made, as verify does a manifest: one that names a
+// manifest past the chain head the statement fixed for the key (archiver.RetiredBy), or,
+// naming none there, dated (sealedAt) after the statement (archiver.RetiredAt). A thief of
+// the retired key could otherwise rewrite a day's numbers and quarantine under a valid
+// signature.
+func accountingRetired(a *archiver.StoredAccounting, rep *Report) {
+	s := rep.state
+	if s == nil || a.Signature == nil {
+		return
+	}
+	id, err := archiver.SignerID(a.Signature)
+	if err != nil || id == "" {
+		return // reported with the signature
+	}
+	for _, am := range a.Manifests {
+		if r := archiver.RetiredBy(s.statements, id, am.Org, am.Seq); r != nil {
+			rep.problem("%s: signed by key %s, which the rotation statement %s retired at the organization's seq %d, and names %s's seq %d: "+
+				"an accounting object signed by a rotated-away key after its rotation, what a thief of that key would write", a.Key, id, r.Key(), r.HeadSeq(am.Org), am.Org, am.Seq)
+			return
+		}
+	}
+	at, err := time.Parse(time.RFC3339Nano, a.SealedAt)
+	if err != nil {
+		return
+	}
+	if r := archiver.RetiredAt(s.statements, id, at); r != nil {
+		rep.problem("%s: signed by key %s, which the rotation statement %s retired before the object was sealed (%s): "+
+			"an accounting object signed by a rotated-away key after its rotation, what a thief of that key would write", a.Key, id, r.Key(), a.SealedAt)
+	}
 }

@@ -44,6 +44,18 @@ func (r auditReport) Rotated(from, to string) bool {
 	return r.rep.state != nil && archiver.Rotated(r.rep.state.rotations, from, to)
 }
 
+// RetiredAt returns the key of the statement that had retired key id at t
+// (archiver.AuditRotations), "" when none had.
+func (r auditReport) RetiredAt(id string, t time.Time) string {
+	if r.rep.state == nil {
+		return ""
+	}
+	if s := archiver.RetiredAt(r.rep.state.statements, id, t); s != nil {
+		return s.Key()
+	}
+	return ""
+}
+
 func (r auditReport) Segment(org string, seq int64, sum string) {
 	r.rep.state.auditSegment(org, seq, sum) // witness.go
 }

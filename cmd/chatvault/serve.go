@@ -181,6 +181,14 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		VerifyFirstMemory:  e.cfg.HTTP.VerifyFirstMemory,
 		PrivateMetrics:     e.cfg.HTTP.MetricsAddr != "",
 	}
+	if e.cfg.Verify.Witness != "" {
+		// A store emptied of its sealed days is not answered as "not sealed yet".
+		wf := &witnessFile{path: e.cfg.Verify.Witness, trusted: trusted, log: e.log.With("component", "witness")}
+		if _, err := wf.load(); err != nil {
+			return e.fail("serve", usagef("%v", err))
+		}
+		api.Witnessed = wf.witnessed(store)
+	}
 	// Captured attachments (issue 14), checked against the same keys as the manifests.
 	api.Attachments = attach.Reader{Store: store, TrustedKeys: trusted}
 	engine, err := e.newEngine(ctx, store, api.Directory, clock.Now)

@@ -169,7 +169,7 @@ func (s *Server) headManifest(w http.ResponseWriter, r *http.Request, tok archiv
 		return err
 	}
 	if key == "" {
-		return s.pending(day)
+		return s.pending(r.Context(), tok.Org, day)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

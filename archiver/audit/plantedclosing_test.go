@@ -35,13 +35,7 @@ func TestAuditPlantedClosingSegment(t *testing.T) {
 	newLog := func() *audit.Log {
 		return &audit.Log{Store: store, SigningKey: key, TrustedKeys: trusted, Now: clk.Now}
 	}
-	write := func(log *audit.Log) error {
-		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
-			return err
-		}
-		clk.Add(time.Minute)
-		return log.Flush(ctx)
-	}
+	write := func(log *audit.Log) error { return writeOneRecord(ctx, log, clk) }
 	log := newLog()
 	for range 2 {
 		if err := write(log); err != nil {

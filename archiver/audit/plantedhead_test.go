@@ -25,13 +25,7 @@ func TestAuditPlantedHeadRefused(t *testing.T) {
 	ctx := context.Background()
 	store, _ := newAuditStore(t)
 	clk := &fakeNow{t: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)}
-	write := func(log *audit.Log) error {
-		if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
-			return err
-		}
-		clk.Add(time.Minute)
-		return log.Flush(ctx)
-	}
+	write := func(log *audit.Log) error { return writeOneRecord(ctx, log, clk) }
 	log := &audit.Log{Store: store, Now: clk.Now}
 	for range 3 {
 		if err := write(log); err != nil {
@@ -65,4 +59,14 @@ func TestAuditPlantedHeadRefused(t *testing.T) {
 	}
 	reliability.Record(t, "security", "an old audit segment copied to a later day's folder, where the audit chain head is looked for", reliability.Refused,
 		"the head's header must name its key's organization, folder and seq: chatvault witness fails instead of witnessing segment 1, and the writer does not fork the chain on it (its records wait in memory, retried)")
+}
+
+// writeOneRecord appends a record of auditOrgA at clk's time, moves clk a minute on and
+// flushes: one segment of one record.
+func writeOneRecord(ctx context.Context, log *audit.Log, clk *fakeNow) error {
+	if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
+		return err
+	}
+	clk.Add(time.Minute)
+	return log.Flush(ctx)
 }

@@ -82,13 +82,7 @@ func TestAuditPlantedSegmentNotFollowed(t *testing.T) {
 				}
 				return l
 			}
-			write := func(log *audit.Log) error {
-				if err := log.Append(ctx, audit.Record{Time: clk.Now(), Org: auditOrgA, Status: 200}); err != nil {
-					return err
-				}
-				clk.Add(time.Minute)
-				return log.Flush(ctx)
-			}
+			write := func(log *audit.Log) error { return writeOneRecord(ctx, log, clk) }
 			log := newLog()
 			for range 2 {
 				if err := write(log); err != nil {

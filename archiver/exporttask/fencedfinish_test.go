@@ -4,9 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,37 +11,6 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
-
-// outcomeStallStore is a replica's view of the store that, once armed, fails the reads
-// of sealed days (when failReads) and stalls at the first create whose key name (within
-// the task) starts with one of stallAt, until resume is closed.
-type outcomeStallStore struct {
-	archiver.Store
-	armed, failReads atomic.Bool
-	stallAt          []string
-	stalled, resume  chan struct{}
-	once             atomic.Bool
-}
-
-func (s *outcomeStallStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [32]byte, opt archiver.CreateOptions) error {
-	name := key[strings.LastIndex(key, "/")+1:]
-	if s.armed.Load() && strings.HasPrefix(key, archiver.TasksPrefix+acme+"/") {
-		for _, p := range s.stallAt {
-			if strings.HasPrefix(name, p) && s.once.CompareAndSwap(false, true) {
-				close(s.stalled)
-				<-s.resume
-			}
-		}
-	}
-	return s.Store.Create(ctx, key, body, size, sum, opt)
-}
-
-func (s *outcomeStallStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
-	if s.armed.Load() && s.failReads.Load() && !strings.HasPrefix(key, archiver.TasksPrefix) {
-		return nil, errors.New("store unreachable")
-	}
-	return s.Store.Open(ctx, key)
-}
 
 // TestLateHolderFencedAtItsOutcome: replica A passes its last check of the claim
 // (claim.held) and then stalls, a whole claim period, before its outcome is written;
@@ -70,7 +36,7 @@ func TestLateHolderFencedAtItsOutcome(t *testing.T) {
 			}
 			// The first write after the check: the outcome itself, or what comes before
 			// the fence's commit.
-			ss := &outcomeStallStore{Store: f.store, stallAt: []string{"completed.json", "failed.json", "outcome-"},
+			ss := &stallingStore{Store: f.store, stallAt: atTaskObject("completed.json", "failed.json", "outcome-"),
 				stalled: make(chan struct{}), resume: make(chan struct{})}
 			ss.failReads.Store(tc.aFails)
 			a := f.replica(t, ss, "replica-a")
@@ -125,7 +91,7 @@ func TestOutcomeCommittedBeforeStallIsKept(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss := &outcomeStallStore{Store: f.store, stallAt: []string{"completed.json"}, stalled: make(chan struct{}), resume: make(chan struct{})}
+	ss := &stallingStore{Store: f.store, stallAt: atTaskObject("completed.json"), stalled: make(chan struct{}), resume: make(chan struct{})}
 	a := f.replica(t, ss, "replica-a")
 	a.ClaimTTL = 3 * time.Minute
 	a.OnStart = func(context.Context, string) { ss.armed.Store(true) }

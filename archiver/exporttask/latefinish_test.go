@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -16,19 +17,34 @@ import (
 )
 
 // stallingStore is a replica's view of the store that, once armed, fails the reads of
-// sealed days (when failReads) and stalls at the first write of the task's expiry entry,
-// the first store call of recording an outcome, until resume is closed: a process paused
-// (a GC pause, a frozen VM) after its last claim renewal, past the claim's expiry.
+// sealed days (when failReads) and stalls at the first create that stallAt picks, until
+// resume is closed: a process paused (a GC pause, a frozen VM) after its last claim
+// renewal, past the claim's expiry.
 type stallingStore struct {
 	archiver.Store
 	armed, failReads atomic.Bool
+	stallAt          func(key string) bool
 	stalled          chan struct{}
 	resume           chan struct{}
 	once             atomic.Bool
 }
 
+// atExpiry picks the write of a task's expiry entry, the first store call of recording an
+// outcome.
+func atExpiry(key string) bool { return strings.HasPrefix(key, archiver.TasksPrefix+"expiry/") }
+
+// atTaskObject picks the creates of acme's task objects whose names start with one of
+// names.
+func atTaskObject(names ...string) func(string) bool {
+	return func(key string) bool {
+		name := key[strings.LastIndex(key, "/")+1:]
+		return strings.HasPrefix(key, archiver.TasksPrefix+acme+"/") &&
+			slices.ContainsFunc(names, func(p string) bool { return strings.HasPrefix(name, p) })
+	}
+}
+
 func (s *stallingStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [32]byte, opt archiver.CreateOptions) error {
-	if s.armed.Load() && strings.HasPrefix(key, archiver.TasksPrefix+"expiry/") && s.once.CompareAndSwap(false, true) {
+	if s.armed.Load() && s.stallAt(key) && s.once.CompareAndSwap(false, true) {
 		close(s.stalled)
 		<-s.resume
 	}
@@ -63,7 +79,7 @@ func TestLateHolderRecordsNoOutcome(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ss := &stallingStore{Store: f.store, stalled: make(chan struct{}), resume: make(chan struct{})}
+			ss := &stallingStore{Store: f.store, stallAt: atExpiry, stalled: make(chan struct{}), resume: make(chan struct{})}
 			ss.failReads.Store(tc.aFails)
 			a := f.replica(t, ss, "replica-a")
 			a.ClaimTTL = 3 * time.Minute

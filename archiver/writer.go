@@ -627,15 +627,9 @@ func sameQuarantined(a, b *DataObject) bool {
 	return a.JSONLSHA256 == b.JSONLSHA256
 }
 
-// commitsAtOnce is how many organizations' manifests are committed at once. A commit is a
-// few small writes, each waiting on an fsync (folder store) or a round trip (S3), not on a
-// core: Workers at a time (two on a 2-core machine) left the end of a day on disk waiting
-// on them a pair at a time (the 1M day on this VM's disk: 3.09 s, 3.01 s with eight).
-const commitsAtOnce = 8
-
-// commitAll writes the manifests of every staged organization, commitsAtOnce at a time.
+// commitAll writes the manifests of every staged organization, Workers at a time.
 func (w *writer) commitAll(ctx context.Context) {
-	sem := make(chan struct{}, max(w.s.Workers, commitsAtOnce))
+	sem := make(chan struct{}, w.s.Workers)
 	var wg sync.WaitGroup
 	for _, c := range w.commits {
 		if c.Err != nil || c.Outcome == OutcomeUnchanged {

@@ -59,6 +59,8 @@ type writer struct {
 	// stagers and batches are reused from one organization to the next (stager.go).
 	stagers *stagerList
 	batches chan []byte
+	// storing bounds the organizations whose exports are being stored (stageOrg).
+	storing chan struct{}
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -155,6 +157,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 
 	// One set of batch buffers for every organization, handed back by stageOrg.
 	w.stagers = newStagerList(s.Workers + 2)
+	w.storing = make(chan struct{}, storeSlots*s.Workers)
 	w.batches = make(chan []byte, 3*s.Workers)
 	for range cap(w.batches) {
 		w.batches <- make([]byte, 0, jobBatch)
@@ -167,10 +170,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		j := job
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			// c, win and skew are updated by the merge until j.lines is closed, which
 			// stageOrg waits for before reading them.
-			w.stageOrg(ctx, j, c, win, skew)
+			w.stageOrg(ctx, j, c, win, skew, sync.OnceFunc(func() { <-sem }))
 		}()
 	}
 	endJob := func() {
@@ -354,7 +356,12 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 // stageOrg stages one organization's export from its job and stores it, unless the
 // latest revision already holds the same records. The manifest waits for commitAll: the
 // day's counts are final only once the merge is done.
-func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window, skew *ClockSkew) {
+//
+// compressed gives the job's worker back. It is called once the export is compressed:
+// storing it waits on the store (reads, fsyncs, uploads), not on a core, and the next
+// organization is compressed meanwhile. At most storeSlots organizations store at once.
+func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window, skew *ClockSkew, compressed func()) {
+	defer compressed()
 	o := w.rt.orgs[j.org]
 	skip := w.only != "" && w.only != o.ID
 	var st *stagedObject
@@ -389,6 +396,9 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if err == nil {
 		err = st.finish()
 	}
+	compressed()
+	w.storing <- struct{}{}
+	defer func() { <-w.storing }()
 	if err == nil {
 		err = w.stage(ctx, st, res)
 	}
@@ -626,6 +636,12 @@ func sameQuarantined(a, b *DataObject) bool {
 	}
 	return a.JSONLSHA256 == b.JSONLSHA256
 }
+
+// storeSlots is how many organizations per worker may be storing their exports while
+// others are compressed. Each holds only a finished export (a file) and its chat index,
+// and waits on round trips or fsyncs; on this project's 2-core machine a 1M-event day
+// sealed into a folder on disk took 0.1 s less with them (README, Performance).
+const storeSlots = 4
 
 // commitAll writes the manifests of every staged organization, Workers at a time.
 func (w *writer) commitAll(ctx context.Context) {

@@ -1,0 +1,93 @@
+package archiver_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// overlapStore holds the first organization's export upload until the store sees a call
+// for another organization (its head lookup, its export), or until patience runs out.
+type overlapStore struct {
+	archiver.Store
+	patience time.Duration
+	mu       sync.Mutex
+	held     string        // "orgs/<id>/" of the upload held; "" until one is
+	other    chan struct{} // closed at the first call for another organization after that
+	overlap  bool          // whether that call came while the upload was held
+}
+
+func (s *overlapStore) saw(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held != "" && strings.HasPrefix(key, "orgs/") && !strings.HasPrefix(key, s.held) {
+		select {
+		case <-s.other:
+		default:
+			close(s.other)
+		}
+	}
+}
+
+func (s *overlapStore) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	s.saw(key)
+	s.mu.Lock()
+	hold := s.held == "" && strings.HasPrefix(key, "orgs/") && strings.Contains(key, "events-")
+	if hold {
+		parts := strings.SplitN(key, "/", 3)
+		s.held = parts[0] + "/" + parts[1] + "/"
+	}
+	s.mu.Unlock()
+	if hold {
+		select {
+		case <-s.other:
+			s.overlap = true
+		case <-time.After(s.patience):
+		}
+	}
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+func (s *overlapStore) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	s.saw(key)
+	return s.Store.Open(ctx, key)
+}
+
+func (s *overlapStore) List(ctx context.Context, prefix string, fn func(string) error) error {
+	s.saw(prefix)
+	return s.Store.List(ctx, prefix, fn)
+}
+
+// TestStoringHoldsNoWorker: with one worker, an organization whose export is being
+// uploaded (a round trip to S3, fsyncs in a folder) no longer holds the worker, so the
+// next organization is compressed and looked up meanwhile. The first upload is held until
+// the store sees the next organization; when the worker stays held, nothing comes and the
+// upload goes on after 10 s, failing the test.
+func TestStoringHoldsNoWorker(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	s := &overlapStore{Store: f.store, patience: 10 * time.Second, other: make(chan struct{})}
+	sealer := &archiver.Sealer{Source: f.src, Store: s, Options: archiver.Options{
+		Workers: 1, Now: fixedClock, Generator: "chatvault test", TempDir: t.TempDir()}}
+	res, err := sealer.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if failed := res.Failed(); len(failed) > 0 {
+		t.Fatalf("organizations failed: %v", failed[0].Err)
+	}
+	if s.held == "" {
+		t.Fatal("no export was uploaded")
+	}
+	if !s.overlap {
+		t.Fatalf("while %s's export was uploaded, the store saw no other organization: the upload held the only worker", s.held)
+	}
+	reliability.Record(t, "operations", "a slow store (S3 round trips, fsyncs) under a seal with one worker", reliability.Kept,
+		"an organization's upload no longer holds a worker: the next one is compressed meanwhile; every organization is sealed")
+}

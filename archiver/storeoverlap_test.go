@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"io"
+	"path"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -90,4 +92,50 @@ func TestStoringHoldsNoWorker(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "a slow store (S3 round trips, fsyncs) under a seal with one worker", reliability.Kept,
 		"an organization's upload no longer holds a worker: the next one is compressed meanwhile; every organization is sealed")
+}
+
+// runsAtCommit records, at each manifest's create (layout 3: <day>.r<revision>.json), the
+// sort runs left in the seal's folder.
+type runsAtCommit struct {
+	archiver.Store
+	temp string
+	mu   sync.Mutex
+	left []string
+}
+
+func (s *runsAtCommit) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
+	if strings.HasPrefix(key, "orgs/") && strings.HasPrefix(path.Ext(strings.TrimSuffix(key, ".json")), ".r") {
+		runs, err := filepath.Glob(filepath.Join(s.temp, "*", "chatvault-run-*"))
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.left = append(s.left, runs...)
+		s.mu.Unlock()
+	}
+	return s.Store.Create(ctx, key, body, size, sum, opt)
+}
+
+// TestRunsRemovedBeforeCommits: a day that spills is merged from its sort runs, which are
+// removed once merged, while the organizations are still compressed, not after the
+// commits, where dropping their pages added to the run's time.
+func TestRunsRemovedBeforeCommits(t *testing.T) {
+	f := newFixture(t, generated(t, 20_000, 0))
+	temp := t.TempDir()
+	s := &runsAtCommit{Store: f.store, temp: temp}
+	sealer := &archiver.Sealer{Source: f.src, Store: s, Options: archiver.Options{
+		Layout: archiver.Layout3, Workers: 2, SortMemory: 4 << 20, Now: fixedClock, Generator: "chatvault test", TempDir: temp}}
+	res, err := sealer.Seal(context.Background(), sampleDay, f.directory, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Runs == 0 {
+		t.Fatalf("the day did not spill (%d runs): nothing to check", res.Runs)
+	}
+	if committed := len(res.Orgs) - len(res.Failed()); committed == 0 {
+		t.Fatal("nothing committed")
+	}
+	if len(s.left) > 0 {
+		t.Fatalf("sort runs still on disk at a commit: %v", s.left)
+	}
 }

@@ -98,7 +98,20 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	if err != nil {
 		return err
 	}
-	defer closeRuns()
+	// The runs are removed once the merge has read them, while the last organizations are
+	// compressed: dropping a run's pages took 3 ms a run on disk, one after the other
+	// after the commits (15 ms for the five runs of a 1M-event day).
+	removed := make(chan struct{})
+	removeRuns := sync.OnceFunc(func() {
+		go func() {
+			defer close(removed)
+			closeRuns() // a run left behind goes with the run's folder (newWorkDir)
+		}()
+	})
+	defer func() {
+		removeRuns()
+		<-removed
+	}()
 	w.commits = make(map[int32]*orgCommit)
 
 	// The quarantine sorts first (org -1); it is stored before any organization commits,
@@ -257,6 +270,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		batchBuf = append(batchBuf, '\n')
 		return nil
 	})
+	removeRuns()
 	if err == nil {
 		err = parkOQ()
 	}
@@ -283,6 +297,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		w.log.Warn("events outside the partition's day (clock skew); archived and flagged in the manifests",
 			"before", sk.Before, "after", sk.After, "earliest", sk.Earliest, "latest", sk.Latest)
 	}
+	<-removed // long done: the merge ends well before the compression
 	w.commitAll(ctx)
 	// The day-level accounting, for operators only: the manifests carry each
 	// organization's own numbers.

@@ -7,3 +7,6 @@ func SetLiveHeap(t interface{ Cleanup(func()) }, live int64) {
 	measureLiveHeap = func() int64 { return live }
 	t.Cleanup(func() { measureLiveHeap = was })
 }
+
+// StoreSlots is storeSlots, for tests that bound the organizations storing at once.
+const StoreSlots = storeSlots

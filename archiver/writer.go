@@ -374,7 +374,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 //
 // compressed gives the job's worker back. It is called once the export is compressed:
 // storing it waits on the store (reads, fsyncs, uploads), not on a core, and the next
-// organization is compressed meanwhile. At most storeSlots organizations store at once.
+// organization is compressed meanwhile. At most storeSlots per worker store at once.
 func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window, skew *ClockSkew, compressed func()) {
 	defer compressed()
 	o := w.rt.orgs[j.org]
@@ -411,9 +411,13 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if err == nil {
 		err = st.finish()
 	}
-	compressed()
+	// A place among those storing first, the worker after: an organization waiting for
+	// the store keeps its worker, so the merge starts no more. Given back first, the
+	// worker let every organization of a wide day be compressed and wait, each with its
+	// export's file open (TestStoringBounded).
 	w.storing <- struct{}{}
 	defer func() { <-w.storing }()
+	compressed()
 	if err == nil {
 		err = w.stage(ctx, st, res)
 	}

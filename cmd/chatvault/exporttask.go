@@ -157,6 +157,14 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("export-task", err)
 	}
+	// Days deleted from the store are not answered as not sealed yet (verify.witness).
+	wf, err := e.openWitness(eng.TrustedKeys)
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	if wf != nil {
+		eng.Witnessed = wf.witnessed(store)
+	}
 	key, err := e.signingKey() // the audit segment is signed like serve's
 	if err != nil {
 		return e.fail("export-task", err)

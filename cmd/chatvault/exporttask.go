@@ -145,6 +145,10 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", err)
 	}
 	defer closeStore()
+	// The audit segment and the completion are signed: not by a retired key.
+	if _, err := e.signingKeyFor(ctx, store); err != nil {
+		return e.fail("export-task", err)
+	}
 	dirBytes, err := e.readDirectory()
 	if err != nil {
 		return e.fail("export-task", err)

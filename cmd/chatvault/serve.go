@@ -111,7 +111,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", err)
 	}
 	defer closeStore()
-	key, err := e.signingKey()
+	key, err := e.signingKeyFor(ctx, store)
 	if err != nil {
 		return e.fail("serve", err)
 	}

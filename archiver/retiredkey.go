@@ -3,6 +3,7 @@ package archiver
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
@@ -67,6 +68,52 @@ func (w *writer) checkRetired(ctx context.Context, org string, head *StoredManif
 	return fmt.Errorf("the organization's chain is signed by key %s (manifest %d), and this run's key %s was rotated away (%s): "+
 		"a manifest signed by it would change the chain back to a retired key, which verify reports for good; point signing.keyFile at the new key and rerun",
 		headID, head.Seq, mine, retired)
+}
+
+// ErrRetiredKey is returned (wrapped) by CheckSigningKey for a key the store's rotation
+// statements retired.
+var ErrRetiredKey = errors.New("the signing key was rotated away")
+
+// CheckSigningKey refuses key (nil: unsigned, nothing to refuse) when the store's
+// rotation statements retired it (RetiredKey): a process configured with it (serve, run,
+// export-task) would sign manifests, accounting objects and audit segments that verify
+// reports as signed by a retired key, for good. It is a replica or job not switched to the
+// new key yet, or one configured with an old copy; it stops before it writes anything, as
+// a seal refuses each organization's manifest (checkRetired). One listing of the
+// statements and a read of each.
+func (l Ledger) CheckSigningKey(ctx context.Context, key ed25519.PrivateKey) error {
+	if key == nil {
+		return nil
+	}
+	stmts, err := l.RotationStatements(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("key rotations: %w", err)
+	}
+	id := KeyID(key.Public().(ed25519.PublicKey))
+	if r := RetiredKey(stmts, id); r != nil {
+		return fmt.Errorf("%w: signing.keyFile is key %s, which the rotation statement %s (%s, to key %s) retired: "+
+			"what it signs now verify reports as signed by a retired key; point signing.keyFile at the new key (or rotate back to this one with keys rotate)",
+			ErrRetiredKey, id, r.Key(), r.RotatedAt, r.To.KeyID)
+	}
+	return nil
+}
+
+// RetiredKey returns a statement that rotated key id away (recording the chain heads:
+// Bounded, as RetiredBy and RetiredAt count them) with no statement made after it that
+// rotates back to id, nil when there is none: id may sign nothing new.
+func RetiredKey(stmts []*KeyRotation, id string) *KeyRotation {
+	for _, r := range stmts {
+		if !r.Bounded() || r.From.KeyID != id {
+			continue
+		}
+		back := slices.ContainsFunc(stmts, func(b *KeyRotation) bool {
+			return b != r && b.Bounded() && b.To.KeyID == id && !madeAfter(r, b)
+		})
+		if !back {
+			return r
+		}
+	}
+	return nil
 }
 
 // RetiredSkew is how much later than a rotation statement an object signed by the key it

@@ -196,6 +196,14 @@ type Log struct {
 	Store archiver.Store
 	// SigningKey, when set, signs every segment's header.
 	SigningKey ed25519.PrivateKey
+	// RefuseRetired, with SigningKey, keeps the writer from signing a segment that verify
+	// reports as signed by a retired key: one whose records are more than
+	// archiver.RetiredSkew after a rotation statement from SigningKey (archiver.RetiredAt),
+	// a rotation recorded while the process runs on the old key. The statements are read
+	// at the first write and again every RetiredSkew/4, so that one is seen well within
+	// the skew; a refused segment's records wait in memory, retried, like any failed
+	// write, until a restart on the new key. serve sets it.
+	RefuseRetired bool
 	// TrustedKeys, when set, must have signed every segment List shows (serve's, like the
 	// manifests it serves); without, List checks each segment's records against its header.
 	TrustedKeys []ed25519.PublicKey
@@ -222,6 +230,10 @@ type Log struct {
 	// entry for (see dayIndexKey); indexed is set once the index's start is recorded.
 	marked  map[string]string // with flushMu held
 	indexed bool              // with flushMu held
+	// rotations are the store's rotation statements as read at rotationsRead, with
+	// flushMu held (RefuseRetired).
+	rotations     []*archiver.KeyRotation
+	rotationsRead time.Time
 }
 
 type pendingRecord struct {
@@ -498,6 +510,9 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 		body.WriteByte('\n')
 	}
 	recSum := sha256.Sum256(body.Bytes())
+	if err := a.checkRetired(ctx, recs[len(recs)-1].Time); err != nil {
+		return err
+	}
 	retention := 0
 	if a.RetentionDays != nil {
 		retention = a.RetentionDays(org)
@@ -763,6 +778,28 @@ func (a *Log) checkHeadSigner(ctx context.Context, org, key string, day archiver
 	}
 	if prev.header.Signature != nil {
 		return refuse("is not signed, and the segment before it (%s) is: the chain goes from signed to unsigned", prevKey)
+	}
+	return nil
+}
+
+// checkRetired refuses, with RefuseRetired, a segment whose last record is at last when
+// the rotation statements retired SigningKey before it (see RefuseRetired).
+func (a *Log) checkRetired(ctx context.Context, last time.Time) error {
+	if !a.RefuseRetired || a.SigningKey == nil {
+		return nil
+	}
+	if now := a.now(); a.rotationsRead.IsZero() || now.Sub(a.rotationsRead) >= archiver.RetiredSkew/4 {
+		stmts, err := archiver.Ledger{Store: a.Store}.RotationStatements(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("audit: key rotations: %w", err)
+		}
+		a.rotations, a.rotationsRead = stmts, now
+	}
+	id := archiver.KeyID(a.SigningKey.Public().(ed25519.PublicKey))
+	if r := archiver.RetiredAt(a.rotations, id, last); r != nil {
+		return fmt.Errorf("audit: %w: signing.keyFile is key %s, which the rotation statement %s (%s, to key %s) retired more than %s "+
+			"before these records (the last at %s): verify would report the segment as signed by a retired key; restart with signing.keyFile on the new key",
+			archiver.ErrRetiredKey, id, r.Key(), r.RotatedAt, r.To.KeyID, archiver.RetiredSkew, last.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

@@ -64,6 +64,12 @@ type Engine struct {
 	TrustedKeys []ed25519.PublicKey
 	// SigningKey, when set, signs completed.json (signing.keyFile).
 	SigningKey ed25519.PrivateKey
+	// Witnessed, when set, checks org's chain in the store against a witness kept outside
+	// it (verify.witness; archiver.Ledger.CheckWitnessed, as httpapi.Server.Witnessed)
+	// before a day without a manifest is answered as not sealed: a store emptied of its
+	// sealed days holds no manifest of them either. Its error (archiver.ErrBehindWitness)
+	// is returned instead.
+	Witnessed func(ctx context.Context, org string) error
 	// Links signs download links; BaseURL (exports.baseURL) starts the links in e-mails.
 	Links   Links
 	BaseURL string
@@ -270,6 +276,9 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 		}
 	}
 	if len(unsealed) > 0 {
+		if err := e.witnessed(ctx, org); err != nil {
+			return "", err
+		}
 		return "", &UnsealedError{Days: unsealed}
 	}
 	if records > e.Limits.MaxScanEvents {
@@ -351,7 +360,19 @@ func (e *Engine) unsealedDays(ctx context.Context, org string, from, to archiver
 	if ue.Count == 0 {
 		return nil
 	}
+	if err := e.witnessed(ctx, org); err != nil {
+		return err
+	}
 	return ue
+}
+
+// witnessed is Witnessed's error for org, nil without one: checked before days without a
+// manifest are answered as not sealed.
+func (e *Engine) witnessed(ctx context.Context, org string) error {
+	if e.Witnessed == nil {
+		return nil
+	}
+	return e.Witnessed(ctx, org)
 }
 
 // DefaultMaxScanEvents is the default work limit of a task (exports.maxScanEvents): the
@@ -413,6 +434,9 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 			return from, to, err
 		}
 		if last.IsZero() || last.Before(from) {
+			if err := e.witnessed(ctx, org); err != nil {
+				return from, to, err
+			}
 			return from, to, fieldErr("to", "required: the organization has no sealed day from %s on to default to", from)
 		}
 		to = last
@@ -878,8 +902,12 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		return "", err
 	}
 	defer e.release(ctx, c, log)
-	if err != nil {
+	if errors.Is(err, archiver.ErrBehindWitness) {
+		log.Error("export task failed: the store lost sealed days the witness shows", "err", err)
+	} else if err != nil {
 		log.Warn("export task failed", "err", err)
+	}
+	if err != nil {
 		at := e.Now().UTC()
 		return StateFailed, e.finish(ctx, r, c, failedKey(r.org, r.id), failure{FailedAt: at, Error: publicMessage(err)}, at)
 	}
@@ -893,13 +921,24 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	return StateCompleted, e.finish(ctx, r, c, completedKey(r.org, r.id), res, res.CompletedAt)
 }
 
-// taskError is a failure the requester may read in full; any other is summarized.
-type taskError struct{ msg string }
+// taskError is a failure the requester may read in full; any other is summarized. err,
+// when set, is the cause, for the log.
+type taskError struct {
+	msg string
+	err error
+}
 
-func (e *taskError) Error() string { return e.msg }
+func (e *taskError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *taskError) Unwrap() error { return e.err }
 
 func taskErrorf(format string, args ...any) error {
-	return &taskError{fmt.Sprintf(format, args...)}
+	return &taskError{msg: fmt.Sprintf(format, args...)}
 }
 
 func publicMessage(err error) string {
@@ -956,6 +995,10 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	for _, r := range rows {
 		m := r.Manifest
 		if m == nil {
+			if err := e.witnessed(ctx, rec.Org); err != nil {
+				return nil, &taskError{msg: "the store holds fewer of this organization's sealed days than the witness kept outside it shows " +
+					"(sealed days deleted), so nothing was exported; the server reported it to its operator", err: err}
+			}
 			return nil, taskErrorf("%s is not sealed", r.Day)
 		}
 		// Create checked the range's work; a day sealed again since (a revision) may have
@@ -1232,7 +1275,7 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	fmt.Fprintf(&b, "A new link can be had from GET /v1/exports/tasks/%s until the result expires.\n", rec.TaskID)
 	to := recipients(rec)
 	if err := e.Mailer.Send(ctx, to, subject, b.String()); err != nil {
-		return &taskError{"email delivery failed: " + err.Error()}
+		return &taskError{msg: "email delivery failed: " + err.Error()}
 	}
 	c.EmailedTo = to
 	return nil

@@ -68,6 +68,11 @@ type Loop struct {
 	OnRun func(*Record)
 	// Lease, when set, makes one replica at a time verify the store's slices (lease.go).
 	Lease Lease
+	// Witness, when set, returns the witness kept outside the store (verify.witness):
+	// every slice checks the witnessed chain heads the store does not list against it
+	// (witnessed), since a store emptied of its days and of these records shows no trace
+	// of them.
+	Witness func(ctx context.Context) (*archiver.Witness, error)
 	// After is the clock a replica that does not hold the Lease tries it again on, every
 	// tenth of an interval (default time.After).
 	After func(time.Duration) <-chan time.Time
@@ -312,6 +317,7 @@ func (l *Loop) Slice(ctx context.Context) *Record {
 	sel := all[start:min(start+n, len(all))]
 	rec.StoreOrgDays = len(all)
 	l.deleted(rec, prev, gone)
+	l.witnessed(ctx, rec, all)
 	l.verify(ctx, rec, sel)
 	switch {
 	case rec.Error != "":
@@ -358,6 +364,48 @@ func (l *Loop) deleted(rec, prev *Record, gone []OrgDay) {
 	}
 }
 
+// witnessed reports, in rec, each organization whose witnessed chain head is a day the
+// store's listing (all) does not hold and whose chain in the store falls short of the
+// head (Ledger.CheckWitnessed, as serve's day endpoints check it): a store emptied of its
+// days and of the records deleted finds, without the witness, nothing to verify. A
+// listed head is left to the slices, so that a slice costs a chain head lookup only per
+// organization that lost its head day, not per organization of the store.
+func (l *Loop) witnessed(ctx context.Context, rec *Record, all []OrgDay) {
+	if l.Witness == nil || ctx.Err() != nil {
+		return
+	}
+	w, err := l.Witness(ctx)
+	if err != nil {
+		rec.Error = err.Error()
+		return
+	}
+	ledger := archiver.Ledger{Store: l.Store}
+	var errs []error
+	for _, h := range w.Heads {
+		day, err := archiver.ParseDay(h.Date)
+		if err != nil {
+			continue // ParseWitness refused a malformed head
+		}
+		if _, ok := slices.BinarySearchFunc(all, OrgDay{h.Org, day}, compareOrgDay); ok {
+			continue
+		}
+		err = ledger.CheckWitnessed(ctx, w, h.Org)
+		switch {
+		case errors.Is(err, archiver.ErrBehindWitness):
+			rec.Problems++
+			if len(rec.ProblemDetails) < MaxDetails {
+				rec.ProblemDetails = append(rec.ProblemDetails, err.Error())
+				l.Logger.Error("verification found a problem", "kind", rec.Kind, "org", h.Org, "problem", err.Error())
+			}
+		case err != nil:
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		rec.Error = err.Error()
+	}
+}
+
 // run verifies days as one run of rec's kind, and records it.
 func (l *Loop) run(ctx context.Context, rec *Record, days []OrgDay) {
 	rec.Started = l.Now()
@@ -369,7 +417,7 @@ func (l *Loop) run(ctx context.Context, rec *Record, days []OrgDay) {
 func (l *Loop) verify(ctx context.Context, rec *Record, days []OrgDay) {
 	rec.Ranges = ranges(days)
 	rec.OrgDays = len(days)
-	logged := 0
+	logged := len(rec.ProblemDetails) // deleted and witnessed log each one they keep
 	var errs []error
 	for _, r := range rec.Ranges {
 		from, _ := archiver.ParseDay(r.From)
@@ -411,7 +459,8 @@ func (l *Loop) verify(ctx context.Context, rec *Record, days []OrgDay) {
 		l.Logger.Error("verification found more problems than logged", "kind", rec.Kind, "problems", rec.Problems, "logged", logged)
 	}
 	if err := errors.Join(errs...); err != nil {
-		rec.Error = err.Error()
+		// After an error of the witness check (witnessed), not instead of it.
+		rec.Error = strings.TrimPrefix(rec.Error+"\n"+err.Error(), "\n")
 	}
 }
 

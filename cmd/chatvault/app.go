@@ -320,6 +320,21 @@ func (e *env) signingKey() (ed25519.PrivateKey, error) {
 	return key, nil
 }
 
+// signingKeyFor is signingKey for a process that signs into store (run, serve,
+// export-task): a key the store's rotation statements retired is refused before
+// anything is written (archiver.Ledger.CheckSigningKey), exit 1, since all it would sign
+// verify reports as signed by a retired key.
+func (e *env) signingKeyFor(ctx context.Context, store archiver.Store) (ed25519.PrivateKey, error) {
+	key, err := e.signingKey()
+	if err != nil {
+		return nil, err
+	}
+	if err := (archiver.Ledger{Store: store}).CheckSigningKey(ctx, key); err != nil {
+		return nil, err
+	}
+	return key, nil
+}
+
 // dayRange reads --date or --from/--to.
 func dayRange(fs *pflag.FlagSet, required bool) (from, to archiver.Day, err error) {
 	date, _ := fs.GetString("date")

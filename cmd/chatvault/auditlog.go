@@ -12,12 +12,15 @@ import (
 )
 
 // newAuditLog is the access audit as configured (audit.*): segments signed with key (when
-// set), locked for the organization's retentionDays from dir, or audit.retentionDays for
+// set, never past its retirement: audit.Log.RefuseRetired), locked for the organization's retentionDays from dir, or audit.retentionDays for
 // an organization the directory gives none.
 func (e *env) newAuditLog(store archiver.Store, key ed25519.PrivateKey, dir func() (*model.Directory, error), now func() time.Time) *audit.Log {
 	return &audit.Log{
-		Store:         store,
-		SigningKey:    key,
+		Store:      store,
+		SigningKey: key,
+		// A rotation recorded while serve runs on the old key: nothing verify would
+		// report as signed by a retired key (the start refused one already retired).
+		RefuseRetired: true,
 		FlushInterval: e.cfg.Audit.FlushInterval,
 		MaxPending:    e.cfg.Audit.MaxPending,
 		Now:           now,

@@ -145,6 +145,10 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", err)
 	}
 	defer closeStore()
+	// The audit segment and the completion are signed: not by a retired key.
+	if _, err := e.signingKeyFor(ctx, store); err != nil {
+		return e.fail("export-task", err)
+	}
 	dirBytes, err := e.readDirectory()
 	if err != nil {
 		return e.fail("export-task", err)
@@ -156,6 +160,14 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	eng, err := e.newEngine(ctx, store, func(context.Context) (*model.Directory, error) { return dir, nil }, time.Now)
 	if err != nil {
 		return e.fail("export-task", err)
+	}
+	// Days deleted from the store are not answered as not sealed yet (verify.witness).
+	wf, err := e.openWitness(eng.TrustedKeys)
+	if err != nil {
+		return e.fail("export-task", err)
+	}
+	if wf != nil {
+		eng.Witnessed = wf.witnessed(store)
 	}
 	key, err := e.signingKey() // the audit segment is signed like serve's
 	if err != nil {

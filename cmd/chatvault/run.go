@@ -97,7 +97,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("run", err)
 	}
 	defer closeStore()
-	key, err := e.signingKey()
+	key, err := e.signingKeyFor(ctx, store)
 	if err != nil {
 		return e.fail("run", err)
 	}

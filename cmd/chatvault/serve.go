@@ -111,7 +111,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", err)
 	}
 	defer closeStore()
-	key, err := e.signingKey()
+	key, err := e.signingKeyFor(ctx, store)
 	if err != nil {
 		return e.fail("serve", err)
 	}
@@ -181,12 +181,13 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		VerifyFirstMemory:  e.cfg.HTTP.VerifyFirstMemory,
 		PrivateMetrics:     e.cfg.HTTP.MetricsAddr != "",
 	}
-	if e.cfg.Verify.Witness != "" {
-		// A store emptied of its sealed days is not answered as "not sealed yet".
-		wf := &witnessFile{path: e.cfg.Verify.Witness, trusted: trusted, log: e.log.With("component", "witness")}
-		if _, err := wf.load(); err != nil {
-			return e.fail("serve", usagef("%v", err))
-		}
+	// A store emptied of its sealed days is not answered as "not sealed yet", by the day
+	// endpoints and the export tasks, and the continuous verification reports it.
+	wf, err := e.openWitness(trusted)
+	if err != nil {
+		return e.fail("serve", err)
+	}
+	if wf != nil {
 		api.Witnessed = wf.witnessed(store)
 	}
 	// Captured attachments (issue 14), checked against the same keys as the manifests.
@@ -196,6 +197,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		return e.fail("serve", err)
 	}
 	engine.OnStart, engine.OnDone = serveHooks.taskStart, serveHooks.taskDone
+	engine.Witnessed = api.Witnessed
 	// Claims are renewed and the store scanned on serve's clock (a test's fake one).
 	engine.After = clock.After
 	engine.Register(reg)
@@ -205,6 +207,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	}
 	if verifier != nil {
 		verifier.Register(reg)
+		if wf != nil {
+			verifier.Witness = wf.current
+		}
 	}
 	captures, releaseCapture, err := e.serveCaptures(store, key, clock.Now, dir.load) // attachments.go
 	if err != nil {

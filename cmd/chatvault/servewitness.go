@@ -26,6 +26,21 @@ type witnessFile struct {
 	w   *archiver.Witness
 }
 
+// openWitness returns verify.witness, read once and its signature checked against trusted
+// (a usage error when it does not read), or nil when none is configured: serve's day
+// endpoints, its export tasks and its continuous verification, and export-task, check
+// the store against it.
+func (e *env) openWitness(trusted []ed25519.PublicKey) (*witnessFile, error) {
+	if e.cfg.Verify.Witness == "" {
+		return nil, nil
+	}
+	wf := &witnessFile{path: e.cfg.Verify.Witness, trusted: trusted, log: e.log.With("component", "witness")}
+	if _, err := wf.load(); err != nil {
+		return nil, usagef("%v", err)
+	}
+	return wf, nil
+}
+
 func (f *witnessFile) load() (*archiver.Witness, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -63,7 +78,11 @@ func (f *witnessFile) read() (*archiver.Witness, string, error) {
 	return w, ver, nil
 }
 
-// witnessed is httpapi.Server.Witnessed: org's chain in store checked against the witness.
+// current is verifyloop.Loop.Witness: the witness as it reads now.
+func (f *witnessFile) current(context.Context) (*archiver.Witness, error) { return f.load() }
+
+// witnessed is httpapi.Server.Witnessed and exporttask.Engine.Witnessed: org's chain in
+// store checked against the witness.
 func (f *witnessFile) witnessed(store archiver.Store) func(ctx context.Context, org string) error {
 	return func(ctx context.Context, org string) error {
 		w, err := f.load()

@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/archiver/verifyloop"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -34,13 +37,28 @@ func TestServeWitnessReportsAnEmptiedStore(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	export := func(witnessFile string) int {
+	// serve answers the day's export and a task over it, and verifies a slice at start
+	// (no slice recorded yet: the records went with the days).
+	type answers struct {
+		day, task int
+		slice     *verifyloop.Record
+	}
+	serve := func(witnessFile string) answers {
 		t.Helper()
+		if err := os.RemoveAll(filepath.Join(store, "verifications")); err != nil {
+			t.Fatal(err)
+		}
 		t.Setenv("CHATVAULT_VERIFY_WITNESS", witnessFile)
 		addr := make(chan string, 1)
+		sliced := make(chan *verifyloop.Record, 4)
 		serveHooks.clock = scheduler.NewFakeClock(time.Now().UTC().Truncate(time.Second))
 		serveHooks.listening = func(a string) { addr <- a }
-		t.Cleanup(func() { serveHooks.clock, serveHooks.listening = nil, nil })
+		verifyHooks.verified = func(r *verifyloop.Record) {
+			if r.Kind == verifyloop.KindSlice {
+				sliced <- r
+			}
+		}
+		t.Cleanup(func() { serveHooks.clock, serveHooks.listening, verifyHooks.verified = nil, nil, nil })
 		ctx, stop := context.WithCancel(context.Background())
 		done := make(chan int, 1)
 		go func() { done <- Main(ctx, append([]string{"serve"}, common...), io.Discard, io.Discard) }()
@@ -55,22 +73,49 @@ func TestServeWitnessReportsAnEmptiedStore(t *testing.T) {
 		case code := <-done:
 			t.Fatalf("serve exited %d", code)
 		}
-		req, _ := http.NewRequest("POST", url+"/messageevent.export", strings.NewReader(`{"date":"2026-11-22"}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
+		post := func(path, body string) int {
+			req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			return resp.StatusCode
 		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		var a answers
+		a.day = post("/messageevent.export", `{"date":"2026-11-22"}`)
+		a.task = post("/v1/exports/tasks", `{"from":"2026-11-22","to":"2026-11-22","format":"jsonl"}`)
+		select {
+		case a.slice = <-sliced:
+		case <-time.After(time.Minute):
+			t.Fatal("no verification slice within a minute of serve's start")
+		}
+		return a
 	}
-	if got := export(""); got != http.StatusConflict {
-		t.Fatalf("without verify.witness: %d, want 409 (not sealed yet, as the emptied store says)", got)
+	without := serve("")
+	if without.day != http.StatusConflict || without.task != http.StatusConflict || !without.slice.OK() {
+		t.Fatalf("without verify.witness: export %d, task %d, slice %+v; want 409, 409 and a passing slice (not sealed yet, as the emptied store says)",
+			without.day, without.task, without.slice)
 	}
-	if got := export(witness); got != http.StatusInternalServerError {
-		t.Fatalf("with verify.witness: %d, want 500: the witness shows the day's chain sealed", got)
+	with := serve(witness)
+	if with.day != http.StatusInternalServerError || with.task != http.StatusInternalServerError {
+		t.Fatalf("with verify.witness: export %d, task %d, want 500: the witness shows the day's chain sealed", with.day, with.task)
+	}
+	if with.slice.Result() != "problems" || !slices.ContainsFunc(with.slice.ProblemDetails, func(p string) bool {
+		return strings.Contains(p, archiver.ErrBehindWitness.Error()) && strings.Contains(p, acme)
+	}) {
+		t.Fatalf("with verify.witness: slice %+v, want a problem naming the witness and %s", with.slice, acme)
+	}
+	// chatvault export-task runs the same engine: with verify.witness, exit 1 naming it.
+	t.Setenv("CHATVAULT_VERIFY_WITNESS", witness)
+	task := append([]string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22", "-o", filepath.Join(t.TempDir(), "task.jsonl.gz")}, common...)
+	if code, _, errOut := chatvault(t, task...); code != exitFailure || !strings.Contains(errOut, archiver.ErrBehindWitness.Error()) {
+		t.Fatalf("export-task with verify.witness: exit %d, %s; want 1 naming the witness", code, errOut)
 	}
 	reliability.Record(t, "security", "serve over a store emptied of its sealed days, with verify.witness", reliability.CleanFailure,
 		"the sealed day is answered 500 internal, logged, not 409 export_pending: the witness outside the store shows the chain the store lost")
+	reliability.Record(t, "security", "serve over a store emptied of its sealed days and of the verification records, with verify.witness: an export task and the continuous verification", reliability.CleanFailure,
+		"POST /v1/exports/tasks answers 500 internal, logged, not 409 export_pending (chatvault export-task exits 1 naming the witness), and the slice at start reports the witnessed chain heads the store lost as problems (chatvault_verify_problems); before, both read the deletion as nothing sealed")
 }

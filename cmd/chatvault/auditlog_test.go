@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,15 +74,7 @@ func TestServeSIGTERMKeepsEveryAuditRecord(t *testing.T) {
 		if i%4 == 3 {
 			body = `{"date":"2026-02-30"}` // refused: audited all the same
 		}
-		req, _ := http.NewRequest("POST", base+"/messageevent.export", strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		answered[resp.StatusCode]++
+		answered[postStatus(t, base+"/messageevent.export", token, body)]++
 	}
 	// The token's rate limit (5/s, burst 20) refuses some: those are audited too.
 	if answered[200] == 0 || answered[400] == 0 || answered[200]+answered[400]+answered[429] != 40 {

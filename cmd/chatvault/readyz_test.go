@@ -62,15 +62,7 @@ func TestReadyzWhileAuditCannotBeWritten(t *testing.T) {
 	}
 	export := func() int {
 		t.Helper()
-		req, _ := http.NewRequest("POST", url+"/messageevent.export", strings.NewReader(`{"date":"2026-11-22"}`))
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode
+		return postStatus(t, url+"/messageevent.export", token, `{"date":"2026-11-22"}`)
 	}
 	if resp, body := get("/readyz"); resp.StatusCode != 200 {
 		t.Fatalf("readyz before: %d %s", resp.StatusCode, body)

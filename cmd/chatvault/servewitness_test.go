@@ -73,17 +73,7 @@ func TestServeWitnessReportsAnEmptiedStore(t *testing.T) {
 		case code := <-done:
 			t.Fatalf("serve exited %d", code)
 		}
-		post := func(path, body string) int {
-			req, _ := http.NewRequest("POST", url+path, strings.NewReader(body))
-			req.Header.Set("Authorization", "Bearer "+token)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			return resp.StatusCode
-		}
+		post := func(path, body string) int { return postStatus(t, url+path, token, body) }
 		var a answers
 		a.day = post("/messageevent.export", `{"date":"2026-11-22"}`)
 		a.task = post("/v1/exports/tasks", `{"from":"2026-11-22","to":"2026-11-22","format":"jsonl"}`)
@@ -118,4 +108,19 @@ func TestServeWitnessReportsAnEmptiedStore(t *testing.T) {
 		"the sealed day is answered 500 internal, logged, not 409 export_pending: the witness outside the store shows the chain the store lost")
 	reliability.Record(t, "security", "serve over a store emptied of its sealed days and of the verification records, with verify.witness: an export task and the continuous verification", reliability.CleanFailure,
 		"POST /v1/exports/tasks answers 500 internal, logged, not 409 export_pending (chatvault export-task exits 1 naming the witness), and the slice at start reports the witnessed chain heads the store lost as problems (chatvault_verify_problems); before, both read the deletion as nothing sealed")
+}
+
+// postStatus POSTs body to url with the bearer token and returns the status, the body
+// read and dropped.
+func postStatus(t *testing.T, url, token, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
 }

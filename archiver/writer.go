@@ -658,8 +658,9 @@ func sameQuarantined(a, b *DataObject) bool {
 
 // storeSlots is how many organizations per worker may be storing their exports while
 // others are compressed. Each holds only a finished export (a file) and its chat index,
-// and waits on round trips or fsyncs; on this project's 2-core machine a 1M-event day
-// sealed into a folder on disk took 0.1 s less with them (README, Performance).
+// and waits on round trips or fsyncs. On this project's 2-core VM, a 1M-event day sealed
+// into a folder on disk took 3.13 s against 3.20 (medians of five interleaved pairs, the
+// sort's runs also removed earlier: README, Performance).
 const storeSlots = 4
 
 // commitAll writes the manifests of every staged organization, Workers at a time.

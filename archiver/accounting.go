@@ -58,12 +58,17 @@ type Accounting struct {
 	// Input, Quarantine and Manifests are then the shard's part of the day, and the day's
 	// accounting is the join of the n shards' objects of one directory and generator.
 	Shard *Shard `json:"shard,omitempty"`
+	// PartitionLines (version 2) is the number of lines of the whole partition, which
+	// every shard reads: shards that read the partition before and after it changed (a
+	// late file, then one shard run again) split different days, and do not join.
+	PartitionLines int64 `json:"partitionLines,omitempty"`
 }
 
 // shardGroup is the join key of a shard's accounting object: the shards of one sharded
-// seal split the day the same way only with the same n, directory and program.
+// seal split the day the same way only with the same n, directory and program, and the
+// same partition, as far as its line count tells.
 func (a *Accounting) shardGroup() string {
-	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator
+	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator + " " + strconv.FormatInt(a.PartitionLines, 10)
 }
 
 // AccountedManifest names one organization's manifest of the day.
@@ -220,7 +225,8 @@ func (w *writer) account(ctx context.Context) (string, error) {
 		if shard.Sharded() {
 			// A shard's object accounts for its part of the day only, so only an object of
 			// the same shard of the same split covers this run (shard.go).
-			if a.Shard == nil || *a.Shard != shard || a.DirectorySHA256 != w.res.DirectorySHA256 || a.Generator != w.s.Generator {
+			if a.Shard == nil || *a.Shard != shard || a.DirectorySHA256 != w.res.DirectorySHA256 || a.Generator != w.s.Generator ||
+				a.PartitionLines != w.counts.lines {
 				return nil
 			}
 			grouped = true
@@ -285,7 +291,7 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	if shard.Sharded() {
 		// A shard writes its object even with no organization of its own: the day's join
 		// needs every shard's, and it may own lines nonetheless (shard.go).
-		a.Version, a.Shard = AccountingShardVersion, &shard
+		a.Version, a.Shard, a.PartitionLines = AccountingShardVersion, &shard, w.counts.lines
 		if !grouped || !quarantines[namedQuarantine(a.Quarantine)] {
 			fresh = true
 		}

@@ -401,8 +401,11 @@ func (s *Sealer) samePartition(ctx context.Context, day Day, was Partition) erro
 // dayCounts accumulates a day's counts across workers; each worker has its own and they
 // are summed, so the hot path takes no locks.
 type dayCounts struct {
-	read        int64
-	skipped     int64 // other shards' lines, not decoded (shard.go)
+	read    int64
+	skipped int64 // other shards' lines, not decoded (shard.go)
+	// lines counts every line of the partition, every shard's: a sharded run's accounting
+	// object records it (Accounting.PartitionLines).
+	lines       int64
 	exported    int64
 	duplicates  int64
 	excluded    map[string]int64
@@ -422,6 +425,7 @@ func newDayCounts() *dayCounts {
 func (c *dayCounts) add(o *dayCounts) {
 	c.read += o.read
 	c.skipped += o.skipped
+	c.lines += o.lines
 	c.exported += o.exported
 	c.duplicates += o.duplicates
 	for k, v := range o.excluded {
@@ -686,6 +690,7 @@ func (w *decodeWorker) batch(b *batch) error {
 		}
 	}
 	w.progress.Read.Add(int64(len(b.lines)))
+	w.counts.lines += int64(len(b.lines))
 	return nil
 }
 

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -64,4 +65,26 @@ func shardRunning(ctx context.Context, l *Lease) (string, string, error) {
 // the other holders of that lease (an unsharded `run --date`) to look for as well.
 func ShardRunning(ctx context.Context, l *Lease) (prefix, holder string, err error) {
 	return shardRunning(ctx, l)
+}
+
+// LeaseLink is a lease's last link as another process reads it: who wrote it, its place
+// in the chain, its expiry, and whether it holds the lease now (HeldByAnother's answer).
+type LeaseLink struct {
+	Holder  string
+	Seq     int64
+	Expires time.Time
+	Held    bool
+}
+
+// Last reads the lease's last link (the zero LeaseLink when it has none). A holder renews
+// by adding links, so a Seq that moves on while its link holds the lease shows a holder
+// alive; one that stays while the link runs out shows one that stopped (a sharded run
+// waits for a killed run of its shard so: shardlease.go in cmd/chatvault).
+func (l *Lease) Last(ctx context.Context) (LeaseLink, error) {
+	last, err := l.last(ctx)
+	if err != nil || last == nil {
+		return LeaseLink{}, err
+	}
+	held := last.Holder != l.Holder && l.heldAt(last, l.Clock.Now())
+	return LeaseLink{Holder: last.Holder, Seq: last.Seq, Expires: last.Expires, Held: held}, nil
 }

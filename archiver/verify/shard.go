@@ -207,7 +207,8 @@ func countOfGroup(g string) int {
 }
 
 // shardGroup is the join key of a shard's accounting object: the shards of one sharded
-// seal split the day the same way only with the same n, directory and program.
+// seal split the day the same way only with the same n, directory and program, and the
+// same partition, as far as its line count tells (archiver.Accounting.PartitionLines).
 func shardGroup(a *archiver.StoredAccounting) string {
-	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator
+	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator + " " + strconv.FormatInt(a.PartitionLines, 10)
 }

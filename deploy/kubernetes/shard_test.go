@@ -154,3 +154,24 @@ func runShards(t *testing.T, j *batchv1.Job, cmd *exec.Cmd, out *lockedBuilder) 
 		t.Fatalf("verify after the shards: %v\n%s%s", err, b, out)
 	}
 }
+
+// TestShardJobBoundedRun: a shard's pod whose run hangs (an S3 request that never answers)
+// keeps renewing its shard's lease, and while a shard lease is held the scheduler (serve,
+// or the CronJob's catch-up) backs off from every tick: one hung pod of the Indexed Job,
+// which had no activeDeadlineSeconds, stopped the nightly seal of every organization for
+// as long as it hung, and no retry of its index ran. The Job's activeDeadlineSeconds ends
+// its pods (a cut seal leaves nothing half-committed, and the killed run's lease runs out)
+// within the 6 hours a day's seal may take.
+func TestShardJobBoundedRun(t *testing.T) {
+	const maxRunTime = 6 * 3600
+	m := decodeAll(t)
+	for _, j := range m.jobs {
+		if d := j.Spec.ActiveDeadlineSeconds; d == nil || *d <= 0 || *d > maxRunTime {
+			t.Errorf("Job/%s: activeDeadlineSeconds %v: want at most %d, or one hung shard holds its lease, and the scheduler off every organization, for ever", j.Name, d, maxRunTime)
+		}
+	}
+	if !t.Failed() {
+		reliability.Record(t, "fault", "a pod of the sharded seal's Indexed Job whose run hangs, renewing its shard's lease", reliability.Recovered,
+			"TestShardJobBoundedRun: the Job's activeDeadlineSeconds (6h) ends it and its lease runs out; without it the held shard lease made the scheduler skip every tick, for every organization, for as long as the pod hung")
+	}
+}

@@ -798,12 +798,16 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		// The previous holder committed an outcome and stopped before writing it: it is
 		// the task's, and running the task again would record another.
 		log.Warn("export task outcome committed by a replica that did not write it; writing it", "holder", c.prev.Holder, "outcome", c.prev.Outcome)
-		state, err := e.commitPrevious(ctx, r, c.prev)
+		err := e.commitPrevious(ctx, r, c.prev)
 		e.release(ctx, c, log)
 		if err != nil {
 			return "", notStarted(err)
 		}
-		return state, nil
+		// The task is the previous holder's, finished: it reports it (OnDone, the
+		// finished count) unless it died. Its commit released the claim, so this replica
+		// gets here also while that holder is alive and about to write the same bytes;
+		// reporting it here too counted one task finished twice.
+		return "", errFinished
 	}
 	if st.refused && (len(e.TrustedKeys) == 0 || e.SigningKey != nil) {
 		// Its request is not the one it was created with: never run it; the failure is

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -123,4 +125,72 @@ func TestOutcomeCommittedBeforeStallIsKept(t *testing.T) {
 	if st, err := b.Status(ctx, acme, id); err != nil || st.State != exporttask.StateCompleted || st.Attempts != 1 {
 		t.Errorf("status: %v, %+v; want completed after one attempt", err, st)
 	}
+}
+
+// TestCommittedOutcomeReportedOnce: replica A commits its outcome (the released claim link
+// naming it) and, before it writes completed.json, replica B, which queued the same task
+// at its own start, takes the released claim and finds the committed outcome. B writes it
+// (the same bytes A writes next) but did not run or finish the task: it reported the task
+// completed as A did, so OnDone and chatvault_export_tasks_finished_total counted one
+// task twice over the replicas (TestReplicasRunATaskOnce then saw its 12 completions while
+// one task still ran, flakily, under load). B now reports nothing; A alone does.
+func TestCommittedOutcomeReportedOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	id, err := f.engine(t, nil).Create(ctx, acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := &stallingStore{Store: f.store, stallAt: atTaskObject("completed.json"), stalled: make(chan struct{}), resume: make(chan struct{})}
+	a := f.replica(t, ss, "replica-a")
+	a.OnStart = func(context.Context, string) { ss.armed.Store(true) }
+	doneA := make(chan exporttask.State, 1)
+	a.OnDone = func(_ string, s exporttask.State) { doneA <- s }
+	ranA := make(chan error, 1)
+	go func() { _, err := a.Execute(ctx, acme, id); ranA <- err }()
+	wait(t, ss.stalled, "replica A between its commit and completed.json")
+
+	// No clock move: the commit released A's claim, so B takes the task at once.
+	b := f.replica(t, nil, "replica-b")
+	var doneB []exporttask.State
+	b.OnDone = func(_ string, s exporttask.State) { doneB = append(doneB, s) }
+	st, err := b.Execute(ctx, acme, id)
+	if err != nil || st.State != exporttask.StateCompleted {
+		t.Fatalf("B's Execute: %v, %+v", err, st)
+	}
+	close(ss.resume)
+	if err := wait(t, ranA, "replica A's end"); err != nil {
+		t.Fatalf("A's Execute: %v", err)
+	}
+	if s := wait(t, doneA, "replica A's OnDone"); s != exporttask.StateCompleted {
+		t.Errorf("A's run ended %q, want completed", s)
+	}
+	if len(doneB) != 0 {
+		t.Errorf("B, which wrote A's committed outcome, reported %q; want no report (A finished the task)", doneB)
+	}
+	if fa, fb := finishedEvents(t, a), finishedEvents(t, b); fa["completed"]+fb["completed"] != 1 {
+		t.Errorf("tasks finished: A %v, B %v; want one completed over both", fa, fb)
+	}
+	reliability.Record(t, "crash", "export task outcome committed by one replica, another replica takes the released claim before the outcome object is written",
+		reliability.Kept, "the second replica writes the committed outcome's same bytes and reports nothing: the task is reported and counted finished once, by the replica that ran it")
+}
+
+// finishedEvents returns the engine's chatvault_export_tasks_finished_total by state.
+func finishedEvents(t *testing.T, e *exporttask.Engine) map[string]float64 {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	e.Register(reg)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() == "chatvault_export_tasks_finished_total" {
+			for _, m := range mf.GetMetric() {
+				out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	return out
 }

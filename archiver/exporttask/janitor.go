@@ -216,35 +216,31 @@ func (e *Engine) finish(ctx context.Context, r taskRef, c *claim, key string, v 
 
 // commitPrevious writes the outcome that the link before c's first committed (prev), when
 // its holder did not write it (it stalled or died between the two): the bytes it kept
-// beside the link, checked against the link's SHA-256. It returns the task's state.
-func (e *Engine) commitPrevious(ctx context.Context, r taskRef, prev *claimLink) (State, error) {
-	var state State
+// beside the link, checked against the link's SHA-256.
+func (e *Engine) commitPrevious(ctx context.Context, r taskRef, prev *claimLink) error {
 	switch prev.Outcome {
-	case "completed.json":
-		state = StateCompleted
-	case "failed.json":
-		state = StateFailed
+	case "completed.json", "failed.json":
 	default:
-		return "", fmt.Errorf("claim %s: commits %q, not an outcome", claimKey(r.org, r.id, prev.Seq), prev.Outcome)
+		return fmt.Errorf("claim %s: commits %q, not an outcome", claimKey(r.org, r.id, prev.Seq), prev.Outcome)
 	}
 	src := outcomeKey(r.org, r.id, prev.Seq)
 	rc, err := e.Store.Open(ctx, src)
 	if err != nil {
-		return "", fmt.Errorf("export task outcome: %w", err)
+		return fmt.Errorf("export task outcome: %w", err)
 	}
 	b, err := archiver.ReadCapped(rc, src)
 	rc.Close()
 	if err != nil {
-		return "", fmt.Errorf("export task outcome: %w", err)
+		return fmt.Errorf("export task outcome: %w", err)
 	}
 	if sum := sha256.Sum256(b); hex.EncodeToString(sum[:]) != prev.OutcomeSHA256 {
-		return "", fmt.Errorf("export task outcome %s: SHA-256 %x, not the %s its claim link commits", src, sum, prev.OutcomeSHA256)
+		return fmt.Errorf("export task outcome %s: SHA-256 %x, not the %s its claim link commits", src, sum, prev.OutcomeSHA256)
 	}
 	if err := putBytes(ctx, e.Store, taskPrefix(r.org, r.id)+prev.Outcome, b); err != nil {
-		return "", err
+		return err
 	}
 	e.unmarkOpen(ctx, r)
-	return state, nil
+	return nil
 }
 
 // Expire is the task janitor (serve runs it hourly). It deletes the results of tasks

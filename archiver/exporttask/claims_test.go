@@ -136,6 +136,11 @@ func TestReplicasRunATaskOnce(t *testing.T) {
 
 // claimEvents returns the engine's chatvault_export_task_claims_total by event.
 func claimEvents(t *testing.T, e *exporttask.Engine) map[string]float64 {
+	return counterByLabel(t, e, "chatvault_export_task_claims_total")
+}
+
+// counterByLabel returns the engine's counter name by its one label's value.
+func counterByLabel(t *testing.T, e *exporttask.Engine, name string) map[string]float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	e.Register(reg)
@@ -145,7 +150,7 @@ func claimEvents(t *testing.T, e *exporttask.Engine) map[string]float64 {
 	}
 	out := map[string]float64{}
 	for _, mf := range mfs {
-		if mf.GetName() != "chatvault_export_task_claims_total" {
+		if mf.GetName() != name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
@@ -89,14 +88,8 @@ func TestLateHolderFencedAtItsOutcome(t *testing.T) {
 func TestOutcomeCommittedBeforeStallIsKept(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	id, err := f.engine(t, nil).Create(ctx, acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := &stallingStore{Store: f.store, stallAt: atTaskObject("completed.json"), stalled: make(chan struct{}), resume: make(chan struct{})}
-	a := f.replica(t, ss, "replica-a")
+	id, ss, a := stalledBeforeCompleted(t, f)
 	a.ClaimTTL = 3 * time.Minute
-	a.OnStart = func(context.Context, string) { ss.armed.Store(true) }
 	ranA := make(chan error, 1)
 	var stA *exporttask.Status
 	go func() { s, err := a.Execute(ctx, acme, id); stA = s; ranA <- err }()
@@ -137,13 +130,7 @@ func TestOutcomeCommittedBeforeStallIsKept(t *testing.T) {
 func TestCommittedOutcomeReportedOnce(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	id, err := f.engine(t, nil).Create(ctx, acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := &stallingStore{Store: f.store, stallAt: atTaskObject("completed.json"), stalled: make(chan struct{}), resume: make(chan struct{})}
-	a := f.replica(t, ss, "replica-a")
-	a.OnStart = func(context.Context, string) { ss.armed.Store(true) }
+	id, ss, a := stalledBeforeCompleted(t, f)
 	doneA := make(chan exporttask.State, 1)
 	a.OnDone = func(_ string, s exporttask.State) { doneA <- s }
 	ranA := make(chan error, 1)
@@ -177,20 +164,19 @@ func TestCommittedOutcomeReportedOnce(t *testing.T) {
 
 // finishedEvents returns the engine's chatvault_export_tasks_finished_total by state.
 func finishedEvents(t *testing.T, e *exporttask.Engine) map[string]float64 {
+	return counterByLabel(t, e, "chatvault_export_tasks_finished_total")
+}
+
+// stalledBeforeCompleted creates a task and replica A, on a store that stalls A's write of
+// the task's completed.json once A has started it (after A committed its outcome).
+func stalledBeforeCompleted(t *testing.T, f *fixture) (string, *stallingStore, *exporttask.Engine) {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	e.Register(reg)
-	mfs, err := reg.Gather()
+	id, err := f.engine(t, nil).Create(context.Background(), acme, "test", exporttask.Request{From: days[0], To: days[1], Format: "jsonl"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := map[string]float64{}
-	for _, mf := range mfs {
-		if mf.GetName() == "chatvault_export_tasks_finished_total" {
-			for _, m := range mf.GetMetric() {
-				out[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
-			}
-		}
-	}
-	return out
+	ss := &stallingStore{Store: f.store, stallAt: atTaskObject("completed.json"), stalled: make(chan struct{}), resume: make(chan struct{})}
+	a := f.replica(t, ss, "replica-a")
+	a.OnStart = func(context.Context, string) { ss.armed.Store(true) }
+	return id, ss, a
 }

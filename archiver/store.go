@@ -46,6 +46,9 @@ type CreateOptions struct {
 	// the same bytes to RetainUntil, never shortening it: Create then writes nothing, and
 	// the object must still be kept as long as the latest day that names it.
 	Extend bool
+	// Batch, when not nil, defers the object's durability and visibility to the batch's
+	// Flush (Batcher). Only the Store that made the batch may be given it.
+	Batch Batch
 }
 
 // Store is write-once object storage: the local folder (fsstore) or S3 (s3).

@@ -61,6 +61,9 @@ type writer struct {
 	batches chan []byte
 	// storing bounds the organizations whose exports are being stored (stageOrg).
 	storing chan struct{}
+	// batch, when the store is a Batcher, takes the objects of the day that manifests
+	// name until flushStaged makes them durable at once (writerbatch.go).
+	batch Batch
 
 	mu      sync.Mutex
 	commits map[int32]*orgCommit
@@ -157,6 +160,9 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	// One set of batch buffers for every organization, handed back by stageOrg.
 	w.stagers = newStagerList(s.Workers + 2)
 	w.storing = make(chan struct{}, storeSlots*s.Workers)
+	if b, ok := s.Store.(Batcher); ok {
+		w.batch = b.NewBatch()
+	}
 	w.batches = make(chan []byte, 3*s.Workers)
 	for range cap(w.batches) {
 		w.batches <- make([]byte, 0, jobBatch)
@@ -291,7 +297,8 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 		w.log.Warn("events outside the partition's day (clock skew); archived and flagged in the manifests",
 			"before", sk.Before, "after", sk.After, "earliest", sk.Earliest, "latest", sk.Latest)
 	}
-	<-removed // long done: the merge ends well before the compression
+	<-removed          // long done: the merge ends well before the compression
+	w.flushStaged(ctx) // writerbatch.go
 	w.commitAll(ctx)
 	// The day-level accounting, for operators only: the manifests carry each
 	// organization's own numbers.
@@ -603,7 +610,7 @@ func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit
 		}
 	}
 	if !c.Data.Keyless() { // an empty day has no export object in layout 3
-		version, err := st.store(ctx, store, c.Data.Key, w.retention(c.org))
+		version, err := st.store(ctx, store, c.Data.Key, w.batched(c.org))
 		if err != nil {
 			return false, fmt.Errorf("store export: %w", err)
 		}
@@ -615,7 +622,7 @@ func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit
 	case sameQuarantine:
 		c.Quarantined = latest.Quarantined // stored already, in the version it names
 	default:
-		version, err := c.quarantine.store(ctx, store, c.Quarantined.Key, w.retention(c.org))
+		version, err := c.quarantine.store(ctx, store, c.Quarantined.Key, w.batched(c.org))
 		if err != nil {
 			return false, fmt.Errorf("store the organization's quarantine: %w", err)
 		}
@@ -633,7 +640,7 @@ func (w *writer) storeChatIndex(ctx context.Context, c *orgCommit) error {
 	}
 	sum := sha256.Sum256(b)
 	key := chatIndexKey(c.Org, w.day, sum)
-	version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, w.retention(c.org))
+	version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, w.batched(c.org))
 	if err != nil {
 		return fmt.Errorf("store chat index: %w", err)
 	}

@@ -232,7 +232,7 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 		}
 		sum := sha256.Sum256(b)
 		key := chatIndexKey3(c.Org, w.day, sum)
-		version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, w.retention(c.org))
+		version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, w.batched(c.org))
 		if err != nil {
 			return fmt.Errorf("store chat index: %w", err)
 		}
@@ -306,6 +306,7 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 		}
 		return version, nil
 	}
+	keep.Batch = w.batch // flushStaged forgets the hint stored below if the flush fails
 	version, err := createVersion(ctx, w.s.Store, key, bytes.NewReader(b), int64(len(b)), sum, keep)
 	if err != nil {
 		return "", fmt.Errorf("store members: %w", err)

@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/reliability"

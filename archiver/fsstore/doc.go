@@ -10,6 +10,15 @@
 // whose name this Store has not yet made durable (once per process: Store.Syncs counts), so
 // a committed object survives a power loss.
 //
+// A seal's exports, and the other objects its manifests name, go into a batch
+// (archiver.Batcher) instead: each is written and checked but neither synced nor linked,
+// and the batch's Flush syncs the file system once (syncfs), links them all, and syncs once
+// more, before the first manifest is written. A day's thousands of objects then cost two
+// syncs, not two each, and still no crash can leave a key naming bytes that were not all
+// written: every link follows the sync of its file's bytes. syncfs writes back whatever is
+// dirty on the store's file system, other programs' files too. Not on Linux, a batched
+// create is an ordinary one.
+//
 // CreateStream (archiver.StreamCreator) writes an object whose key, size and SHA-256 are
 // known only at the end, such as a seal's compressed export, into the same kind of
 // temporary file; its Commit does the rest as Create does, so the bytes are written once
@@ -23,7 +32,8 @@
 // sub-folder, so the days after an organization's last sealed one cost one read of the
 // days folder's names and the new days, not a walk of every day.
 //
-// A crash between writing and linking leaves a temporary file (named ".tmp-…") behind. List
+// A crash between writing and linking leaves a temporary file (named ".tmp-…") behind: in
+// the middle of a seal, one for each object of its batch not yet linked. List
 // never reports one, keys may not name one, and removing them while no chatvault process
 // writes to the folder is safe.
 //

@@ -2,7 +2,6 @@ package fsstore
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -13,6 +12,7 @@ import (
 	"path"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,10 +41,16 @@ type Store struct {
 	syncs atomic.Int64
 	// durable are the folders whose names are known to be durable (syncDirs).
 	durable durableFolders
+	// token and seq name temporary files (createTemp): token is random per Store, seq
+	// counts. A batch remembers an object's temporary file by its seq alone.
+	token string
+	seq   atomic.Uint64
+	// trace, when set (tests only), is told each step a batch takes (batch.go).
+	trace func(op, name string)
 }
 
-// Syncs returns how many fsyncs (of objects and folders) the Store has made: the cost of
-// durability that tests and benchmarks count.
+// Syncs returns how many fsyncs (of objects and folders) and syncfs (of batches) the Store
+// has made: the cost of durability that tests and benchmarks count.
 func (s *Store) Syncs() int64 { return s.syncs.Load() }
 
 // ErrReadOnly is returned (wrapped) by Create and Delete on a Store made by Open.
@@ -66,7 +72,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: open %s: %w", dir, err)
 	}
-	return &Store{root: root, readOnly: true}, nil
+	return &Store{root: root, readOnly: true, token: newToken()}, nil
 }
 
 // New opens the folder dir as a Store, creating it if it is missing, readable by its owner
@@ -90,20 +96,25 @@ func (s *Store) Dir() string { return s.root.Name() }
 //
 // A body longer than size is an error too, not silently cut: the caller's size and
 // content disagree.
-func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, _ archiver.CreateOptions) error {
+func (s *Store) Create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) error {
 	if s.readOnly {
 		return fmt.Errorf("fsstore: create %s: %w", key, ErrReadOnly)
+	}
+	b, err := s.batchOf(opt)
+	if err != nil {
+		return fmt.Errorf("fsstore: create %s: %w", key, err)
 	}
 	if err := s.checkHome(); err != nil {
 		return fmt.Errorf("fsstore: create %s: %w", key, err)
 	}
-	if err := s.create(ctx, key, body, size, sum); err != nil {
+	if err := s.create(ctx, key, body, size, sum, b); err != nil {
 		return fmt.Errorf("fsstore: create %s: %w", key, err)
 	}
 	return nil
 }
 
-func (s *Store) create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte) error {
+// create stores the object, durably unless b is set: then it is left to b's Flush.
+func (s *Store) create(ctx context.Context, key string, body io.Reader, size int64, sum [sha256.Size]byte, b *batch) error {
 	if err := checkKey(key); err != nil {
 		return err
 	}
@@ -124,6 +135,8 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 	// A rerun usually finds its objects already there: compare first rather than write a
 	// copy only to throw it away. The link below still decides races.
 	switch err := s.compare(ctx, key, size, sum); {
+	case err == nil && b != nil:
+		return nil // the batch's last sync makes its name durable too
 	case err == nil:
 		// The run that wrote it may have crashed before its folders were synced.
 		return s.syncDirs(dir)
@@ -134,9 +147,12 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 	if err := s.perm.mkdirAll(s.root, filepath.FromSlash(dir)); err != nil {
 		return fmt.Errorf("create folder: %w", err)
 	}
-	tmp, err := s.writeTemp(ctx, dir, body, size, sum)
+	tmp, seq, err := s.writeTemp(ctx, dir, body, size, sum, b == nil)
 	if err != nil {
 		return err
+	}
+	if b != nil {
+		return b.add(key, seq)
 	}
 	linkErr := s.root.Link(tmp, filepath.FromSlash(key))
 	if err := s.root.Remove(tmp); err != nil {
@@ -186,6 +202,11 @@ func (s *Store) syncDirs(dir string) error {
 type durableFolders struct {
 	mu sync.Mutex
 	m  map[string]struct{}
+	// flushed are the folders of the objects the last batch linked (batch.go), whose names
+	// and parents' names its last syncfs made durable: a day's manifests go to the folders
+	// of its exports. Replaced by the next batch, so it holds one day's organizations at
+	// most, however many there are (the strings are the keys' own bytes).
+	flushed map[string]struct{}
 }
 
 // maxDurableFolders bounds durableFolders (some 100 bytes each): far more than the folders
@@ -195,8 +216,18 @@ const maxDurableFolders = 1 << 12
 func (f *durableFolders) has(dir string) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, ok := f.m[dir]
+	if _, ok := f.m[dir]; ok {
+		return true
+	}
+	_, ok := f.flushed[dir]
 	return ok
+}
+
+// setFlushed replaces the folders the last batch made durable.
+func (f *durableFolders) setFlushed(dirs map[string]struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushed = dirs
 }
 
 func (f *durableFolders) add(dir string) {
@@ -209,11 +240,12 @@ func (f *durableFolders) add(dir string) {
 }
 
 // writeTemp writes body to a new temporary file in dir, checks it against size and sum,
-// makes it read-only and syncs it. It returns the file's name, or removes it and fails.
-func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size int64, sum [sha256.Size]byte) (_ string, err error) {
-	f, tmp, err := s.createTemp(dir)
+// makes it read-only and syncs it (when durable; else it only starts writing it back, for
+// a batch's Flush). It returns the file's name and seq, or removes it and fails.
+func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size int64, sum [sha256.Size]byte, durable bool) (_ string, _ uint64, err error) {
+	f, tmp, seq, err := s.createTemp(dir)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer func() {
 		if err != nil {
@@ -233,48 +265,71 @@ func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size 
 	n, err := copyContext(ctx, io.MultiWriter(crashpoint.Writer("fsstore.write", f), h), io.LimitReader(body, limit))
 	switch {
 	case err != nil:
-		return "", fmt.Errorf("write object: %w", err)
+		return "", 0, fmt.Errorf("write object: %w", err)
 	case n > size:
-		return "", fmt.Errorf("body is longer than size %d", size)
+		return "", 0, fmt.Errorf("body is longer than size %d", size)
 	case n < size:
-		return "", fmt.Errorf("short body: got %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
+		return "", 0, fmt.Errorf("short body: got %d of %d bytes: %w", n, size, io.ErrUnexpectedEOF)
 	}
 	if got := [sha256.Size]byte(h.Sum(nil)); got != sum {
-		return "", fmt.Errorf("SHA-256 mismatch: body has %x, want %x", got, sum)
+		return "", 0, fmt.Errorf("SHA-256 mismatch: body has %x, want %x", got, sum)
 	}
 	if s.perm.group {
 		if err := f.Chown(-1, s.perm.gid); err != nil {
-			return "", fmt.Errorf("give object to group %d (the process's user must be a member): %w", s.perm.gid, err)
+			return "", 0, fmt.Errorf("give object to group %d (the process's user must be a member): %w", s.perm.gid, err)
 		}
 	}
 	if err := f.Chmod(s.perm.objectMode()); err != nil {
-		return "", fmt.Errorf("make object read-only: %w", err)
+		return "", 0, fmt.Errorf("make object read-only: %w", err)
 	}
-	s.syncs.Add(1)
-	if err := f.Sync(); err != nil {
-		return "", fmt.Errorf("sync object: %w", err)
+	if err := s.settle(f, durable); err != nil {
+		return "", 0, err
 	}
 	if err := f.Close(); err != nil {
-		return "", fmt.Errorf("close object: %w", err)
+		return "", 0, fmt.Errorf("close object: %w", err)
 	}
-	return tmp, nil
+	return tmp, seq, nil
 }
 
-// createTemp creates a new, empty temporary file in dir. The name is random so concurrent
-// writers of one key, in this process or another, each get their own.
-func (s *Store) createTemp(dir string) (*os.File, string, error) {
+// createTemp creates a new, empty temporary file in dir, named by the Store's random token
+// and the file's seq, so concurrent writers of one key, in this process or another, each
+// get their own. It returns the file, its name below the root and its seq.
+func (s *Store) createTemp(dir string) (*os.File, string, uint64, error) {
 	for range 10 {
-		name := filepath.Join(filepath.FromSlash(dir), tempPrefix+rand.Text())
+		seq := s.seq.Add(1)
+		name := s.tempName(dir, seq)
 		f, err := s.root.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, tempMode) // RDWR: a stream object is read back (CreateStream)
 		if errors.Is(err, fs.ErrExist) {
 			continue
 		}
 		if err != nil {
-			return nil, "", fmt.Errorf("create temporary file: %w", err)
+			return nil, "", 0, fmt.Errorf("create temporary file: %w", err)
 		}
-		return f, name, nil
+		return f, name, seq, nil
 	}
-	return nil, "", errors.New("create temporary file: too many name collisions")
+	return nil, "", 0, errors.New("create temporary file: too many name collisions")
+}
+
+// tempName is the name below the root of the temporary file seq in dir.
+func (s *Store) tempName(dir string, seq uint64) string {
+	return filepath.Join(filepath.FromSlash(dir), tempPrefix+s.token+"."+strconv.FormatUint(seq, 36))
+}
+
+// settle ends the writing of an object's temporary file f before it is closed: it syncs
+// the file when durable, and otherwise starts writing it back (a batch's Flush then finds
+// little left to write).
+func (s *Store) settle(f *os.File, durable bool) error {
+	if !durable {
+		if err := startWriteback(f); err != nil {
+			return fmt.Errorf("write object back: %w", err)
+		}
+		return nil
+	}
+	s.syncs.Add(1)
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("sync object: %w", err)
+	}
+	return nil
 }
 
 // compare checks the object at key against size and sum. It returns nil when they match,

@@ -34,11 +34,11 @@ func (s *Store) CreateStream(ctx context.Context, dir string) (archiver.StreamOb
 	if err := s.perm.mkdirAll(s.root, filepath.FromSlash(dir)); err != nil {
 		return nil, fmt.Errorf("fsstore: create %s/: create folder: %w", dir, err)
 	}
-	f, tmp, err := s.createTemp(dir)
+	f, tmp, seq, err := s.createTemp(dir)
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: create %s/: %w", dir, err)
 	}
-	return &streamObject{s: s, dir: dir, f: f, tmp: tmp, w: crashpoint.Writer("fsstore.write", f)}, nil
+	return &streamObject{s: s, dir: dir, f: f, tmp: tmp, seq: seq, w: crashpoint.Writer("fsstore.write", f)}, nil
 }
 
 // streamObject is a folder store object being written (CreateStream).
@@ -47,6 +47,7 @@ type streamObject struct {
 	dir  string
 	f    *os.File // nil once committed or aborted
 	tmp  string
+	seq  uint64
 	w    io.Writer
 	n    int64
 	werr error // the first write error: the file is then incomplete for good
@@ -75,14 +76,19 @@ func (o *streamObject) ReadAt(p []byte, off int64) (int, error) {
 	return o.f.ReadAt(p, off)
 }
 
-func (o *streamObject) Commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, _ archiver.CreateOptions) (string, error) {
-	if err := o.commit(ctx, key, size, sum); err != nil {
+func (o *streamObject) Commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
+	b, err := o.s.batchOf(opt)
+	if err == nil {
+		err = o.commit(ctx, key, size, sum, b)
+	}
+	if err != nil {
 		return "", fmt.Errorf("fsstore: create %s: %w", key, err)
 	}
 	return "", nil
 }
 
-func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte) (err error) {
+// commit links the object to key, durably unless b is set: then it is left to b's Flush.
+func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, b *batch) (err error) {
 	if o.f == nil {
 		return errors.New("commit after commit or abort")
 	}
@@ -115,6 +121,9 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 		if err := o.Abort(); err != nil {
 			return err
 		}
+		if b != nil {
+			return nil // the batch's last sync makes its name durable too
+		}
 		return o.s.syncDirs(o.dir)
 	case !errors.Is(err, archiver.ErrNotFound):
 		return err
@@ -128,14 +137,16 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 	if err := f.Chmod(o.s.perm.objectMode()); err != nil {
 		return fmt.Errorf("make object read-only: %w", err)
 	}
-	o.s.syncs.Add(1)
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync object: %w", err)
+	if err := o.s.settle(f, b == nil); err != nil {
+		return err
 	}
 	o.f = nil
 	if err := f.Close(); err != nil {
-		o.f = nil
 		return errors.Join(fmt.Errorf("close object: %w", err), o.remove())
+	}
+	if b != nil {
+		o.tmp = "" // the batch's now
+		return b.add(key, o.seq)
 	}
 	linkErr := o.s.root.Link(o.tmp, filepath.FromSlash(key))
 	if err := o.remove(); err != nil {

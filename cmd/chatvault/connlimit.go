@@ -90,8 +90,10 @@ func (l *connLimit) Accept() (net.Conn, error) {
 		if l.take() || (l.closeIdle() && l.take()) {
 			return &limitedConn{Conn: c, release: l.release}, nil
 		}
-		c.Close()
+		// Counted and logged before the close: whoever sees the connection closed (a
+		// client, TestServeConnectionCap) then finds the refusal on record.
 		l.refuse(c.RemoteAddr())
+		c.Close()
 	}
 }
 

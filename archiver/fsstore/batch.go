@@ -1,0 +1,195 @@
+package fsstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
+)
+
+var _ archiver.Batcher = (*Store)(nil)
+
+// NewBatch implements archiver.Batcher.
+//
+// An object created into the batch is written to its temporary file, checked, and its
+// write-back to the disk started (sync_file_range), but neither synced nor linked to its
+// key. Flush then syncs the whole file system once (syncfs), which makes every batched
+// file's bytes durable, links each to its key, and syncs once more, which makes the names
+// durable. A crash before the first sync leaves only temporary files; one between the two
+// leaves some keys linked, each to bytes that were synced before it; never a key whose bytes
+// were not all written. Two syncs a batch instead of one per object and one per folder: a
+// seal of a day of 50,000 organizations made some 500,000 fsyncs.
+//
+// Where syncfs is missing (not Linux) a batched create is an ordinary, durable one.
+func (s *Store) NewBatch() archiver.Batch { return &batch{s: s} }
+
+// batch is the folder store's archiver.Batch.
+type batch struct {
+	s       *Store
+	mu      sync.Mutex
+	pending []pendingObject
+	flushed bool
+}
+
+// pendingObject is an object written to its temporary file, to be linked to key by Flush.
+// A day of 50,000 organizations holds some 100,000 of them: the temporary file's name is
+// not kept but made again from the key's folder and seq (createTemp), and the key's string
+// is the caller's, so each costs 24 bytes.
+type pendingObject struct {
+	key string
+	seq uint64
+}
+
+// batchOf returns the Store's batch opt names, nil for an ordinary create, and nil too
+// where a batch cannot sync at once (not Linux).
+func (s *Store) batchOf(opt archiver.CreateOptions) (*batch, error) {
+	if opt.Batch == nil || !canSyncFS {
+		return nil, nil
+	}
+	b, ok := opt.Batch.(*batch)
+	if !ok || b.s != s {
+		return nil, errors.New("the create's batch is not this store's")
+	}
+	return b, nil
+}
+
+// add records the object whose temporary file seq (in key's folder) holds its bytes.
+func (b *batch) add(key string, seq uint64) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.flushed {
+		tmp := b.s.tempName(path.Dir(key), seq)
+		if err := b.s.root.Remove(tmp); err != nil {
+			return fmt.Errorf("create after the batch was flushed, and remove temporary file: %w", err)
+		}
+		return errors.New("create after the batch was flushed")
+	}
+	b.pending = append(b.pending, pendingObject{key: key, seq: seq})
+	b.s.note("write", key)
+	return nil
+}
+
+// Flush implements archiver.Batch.
+func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
+	b.mu.Lock()
+	pending := b.pending
+	b.pending, b.flushed = nil, true
+	b.mu.Unlock()
+	if len(pending) == 0 {
+		return nil, nil
+	}
+	s := b.s
+	// Before the first sync nothing is linked: a failure leaves no key, and the temporary
+	// files go.
+	dropAll := func(err error) (map[string]error, error) {
+		for _, p := range pending {
+			if rerr := s.root.Remove(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
+			}
+		}
+		return nil, fmt.Errorf("fsstore: flush %d objects: %w", len(pending), err)
+	}
+	if err := ctx.Err(); err != nil {
+		return dropAll(err)
+	}
+	if err := s.checkHome(); err != nil {
+		return dropAll(err)
+	}
+	if err := s.syncFS(); err != nil {
+		return dropAll(err)
+	}
+	crashpoint.Hit("fsstore.flush.synced")
+	var failed map[string]error
+	dirs := make(map[string]struct{}, len(pending))
+	for _, p := range pending {
+		if err := s.link(ctx, p); err != nil {
+			if failed == nil {
+				failed = map[string]error{}
+			}
+			failed[p.key] = fmt.Errorf("fsstore: create %s: %w", p.key, err)
+		} else {
+			dirs[path.Dir(p.key)] = struct{}{} // a substring of the key: no copy
+		}
+		crashpoint.Hit("fsstore.flush.link")
+	}
+	if err := s.syncFS(); err != nil {
+		return failed, fmt.Errorf("fsstore: flush %d objects: linked, but: %w", len(pending), err)
+	}
+	// The folders synced with their names: a create in one of them (the day's manifest)
+	// then syncs only its file and that folder.
+	s.durable.setFlushed(dirs)
+	return failed, nil
+}
+
+// link gives the synced temporary file of p its key, as Create does after its own sync:
+// another writer's object already there must hold the same bytes.
+func (s *Store) link(ctx context.Context, p pendingObject) error {
+	tmp := s.tempName(path.Dir(p.key), p.seq)
+	linkErr := s.root.Link(tmp, filepath.FromSlash(p.key))
+	if linkErr == nil {
+		s.note("link", p.key)
+	}
+	var cmpErr error
+	if errors.Is(linkErr, fs.ErrExist) {
+		cmpErr = s.sameAs(ctx, p.key, tmp)
+	}
+	if err := s.root.Remove(tmp); err != nil {
+		return errors.Join(linkErr, fmt.Errorf("remove temporary file: %w", err))
+	}
+	switch {
+	case errors.Is(linkErr, fs.ErrExist):
+		return cmpErr
+	case linkErr != nil:
+		return fmt.Errorf("link object: %w", linkErr)
+	}
+	return nil
+}
+
+// sameAs compares the object at key with the temporary file tmp (size and SHA-256): an
+// error wrapping archiver.ErrConflict when they differ.
+func (s *Store) sameAs(ctx context.Context, key, tmp string) error {
+	f, err := s.root.Open(tmp)
+	if err != nil {
+		return fmt.Errorf("read temporary file: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := copyContext(ctx, h, f)
+	if err != nil {
+		return fmt.Errorf("hash temporary file: %w", err)
+	}
+	return s.compare(ctx, key, n, [sha256.Size]byte(h.Sum(nil)))
+}
+
+// syncFS syncs the file system the store is on (syncfs).
+func (s *Store) syncFS() error {
+	s.syncs.Add(1)
+	d, err := s.root.Open(".")
+	if err != nil {
+		return fmt.Errorf("sync file system: %w", err)
+	}
+	defer d.Close()
+	if err := syncFS(d); err != nil {
+		return fmt.Errorf("sync file system: %w", err)
+	}
+	s.note("syncfs", "")
+	return nil
+}
+
+// note tells the test's trace of a batch's steps.
+func (s *Store) note(op, name string) {
+	if s.trace != nil {
+		s.trace(op, name)
+	}
+}
+
+// newToken is a Store's random part of its temporary files' names.
+func newToken() string { return rand.Text()[:16] }

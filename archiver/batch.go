@@ -29,4 +29,8 @@ type Batch interface {
 	// make the batch durable: then no key is known to be durable, and those shown may be
 	// lost in a crash. A Batch is flushed once, after its last create has returned.
 	Flush(ctx context.Context) (failed map[string]error, err error)
+	// Abort discards what was created into the batch and not flushed (a seal that failed
+	// before its flush): nothing of it becomes visible, and its temporary files go. After
+	// Flush it does nothing.
+	Abort() error
 }

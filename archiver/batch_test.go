@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"io/fs"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -108,4 +110,71 @@ func TestSealFlushFailureFailsItsOrg(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "seal: an export its batch could not create", reliability.Kept,
 		"another writer's bytes under an export's key before the flush: that organization fails (ErrConflict) with no manifest, the others commit")
+}
+
+// cancellingStore cancels the seal once its first export is committed into the batch: a
+// seal stopped (SIGTERM) after it has staged objects and before its flush.
+type cancellingStore struct {
+	*fsstore.Store
+	cancel context.CancelFunc
+}
+
+func (c *cancellingStore) CreateStream(ctx context.Context, dir string) (archiver.StreamObject, error) {
+	so, err := c.Store.CreateStream(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	return &cancellingObject{StreamObject: so, cancel: c.cancel}, nil
+}
+
+type cancellingObject struct {
+	archiver.StreamObject
+	cancel context.CancelFunc
+}
+
+func (o *cancellingObject) Commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
+	v, err := o.StreamObject.Commit(ctx, key, size, sum, opt)
+	if opt.Batch != nil {
+		o.cancel()
+	}
+	return v, err
+}
+
+// TestSealStoppedBeforeFlushLeavesNoTemps: a seal stopped after some exports went into its
+// batch, before the flush, leaves none of their temporary files in the store, and no
+// export is visible.
+func TestSealStoppedBeforeFlushLeavesNoTemps(t *testing.T) {
+	logDir := t.TempDir()
+	day := mustDay("2026-11-22")
+	if _, err := synth.Generate(context.Background(), logDir, synth.Options{Day: day, Events: 3_000, Orgs: 6, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, logDir)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &archiver.Sealer{Source: f.src, Store: &cancellingStore{Store: f.store, cancel: cancel}, Options: archiver.Options{
+		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 1,
+	}}
+	if _, err := s.Seal(ctx, day, f.directory, ""); !errors.Is(err, context.Canceled) {
+		t.Fatalf("stopped seal: %v, want it to end with context.Canceled", err)
+	}
+	var temps, exports []string
+	if err := filepath.WalkDir(f.storeDir, func(p string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case strings.HasPrefix(d.Name(), ".tmp-"):
+			temps = append(temps, p)
+		case strings.Contains(d.Name(), ".events-"):
+			exports = append(exports, p)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(temps) != 0 || len(exports) != 0 {
+		t.Fatalf("the stopped seal left temporary files %v and exports %v", temps, exports)
+	}
+	reliability.Record(t, "operations", "seal stopped (SIGTERM) after exports went into its batch", reliability.Kept,
+		"the merge stops at the next organization, the batch is aborted: no temporary file and no export left in the store")
 }

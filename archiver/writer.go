@@ -86,7 +86,7 @@ type orgJob struct {
 
 const jobBatch = 256 << 10
 
-func (w *writer) run(ctx context.Context, sorters []*sorter) error {
+func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 	s := w.s
 	if err := w.prepareLayout(ctx); err != nil { // writer3.go
 		return err
@@ -162,6 +162,12 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 	w.storing = make(chan struct{}, storeSlots*s.Workers)
 	if b, ok := s.Store.(Batcher); ok {
 		w.batch = b.NewBatch()
+		// A seal that fails before its flush leaves none of its objects' temporary files.
+		defer func() {
+			if aerr := w.batch.Abort(); aerr != nil {
+				err = errors.Join(err, aerr)
+			}
+		}()
 	}
 	w.batches = make(chan []byte, 3*s.Workers)
 	for range cap(w.batches) {
@@ -222,6 +228,11 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) error {
 			return q.writeLine(r.line)
 		}
 		if r.org != prevOrg {
+			// A stopped seal (SIGTERM) ends here rather than merge on with every
+			// organization failing: its batch is aborted on the way out.
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			if q != nil && !q.committed {
 				if err := w.storeQuarantine(ctx, q); err != nil {
 					return err

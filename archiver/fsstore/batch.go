@@ -36,6 +36,9 @@ type batch struct {
 	s       *Store
 	mu      sync.Mutex
 	pending []pendingObject
+	// found counts the batch's creates that found their object already there (a rerun
+	// after a crash in a flush): its name may not be durable yet, so Flush syncs.
+	found   int
 	flushed bool
 }
 
@@ -61,6 +64,13 @@ func (s *Store) batchOf(opt archiver.CreateOptions) (*batch, error) {
 	return b, nil
 }
 
+// foundExisting notes a create that found its object already there.
+func (b *batch) foundExisting() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.found++
+}
+
 // add records the object whose temporary file seq (in key's folder) holds its bytes.
 func (b *batch) add(key string, seq uint64) error {
 	b.mu.Lock()
@@ -80,22 +90,24 @@ func (b *batch) add(key string, seq uint64) error {
 // Flush implements archiver.Batch.
 func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 	b.mu.Lock()
-	pending := b.pending
+	pending, found := b.pending, b.found
 	b.pending, b.flushed = nil, true
 	b.mu.Unlock()
+	s := b.s
 	if len(pending) == 0 {
+		if found == 0 {
+			return nil, nil
+		}
+		// Only objects a crashed run linked: their names are synced, as Create would.
+		if err := s.syncFS(); err != nil {
+			return nil, fmt.Errorf("fsstore: flush: %w", err)
+		}
 		return nil, nil
 	}
-	s := b.s
 	// Before the first sync nothing is linked: a failure leaves no key, and the temporary
 	// files go.
 	dropAll := func(err error) (map[string]error, error) {
-		for _, p := range pending {
-			if rerr := s.root.Remove(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-				err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
-			}
-		}
-		return nil, fmt.Errorf("fsstore: flush %d objects: %w", len(pending), err)
+		return nil, fmt.Errorf("fsstore: flush %d objects: %w", len(pending), errors.Join(err, s.removeTemps(pending)))
 	}
 	if err := ctx.Err(); err != nil {
 		return dropAll(err)
@@ -127,6 +139,29 @@ func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 	// then syncs only its file and that folder.
 	s.durable.setFlushed(dirs)
 	return failed, nil
+}
+
+// Abort implements archiver.Batch.
+func (b *batch) Abort() error {
+	b.mu.Lock()
+	pending := b.pending
+	b.pending, b.flushed = nil, true
+	b.mu.Unlock()
+	if err := b.s.removeTemps(pending); err != nil {
+		return fmt.Errorf("fsstore: abort %d objects: %w", len(pending), err)
+	}
+	return nil
+}
+
+// removeTemps removes the temporary files of objects never linked.
+func (s *Store) removeTemps(pending []pendingObject) error {
+	var err error
+	for _, p := range pending {
+		if rerr := s.root.Remove(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
+		}
+	}
+	return err
 }
 
 // link gives the synced temporary file of p its key, as Create does after its own sync:

@@ -218,3 +218,56 @@ func readAll(rc interface {
 	_, err := buf.ReadFrom(rc)
 	return buf.String(), err
 }
+
+// TestBatchAbortAndRerun: a batch aborted (its seal failed before the flush) leaves no
+// temporary file and nothing visible. A batch whose creates all found their objects
+// already there (a rerun after a crash between the links and the last sync) still syncs
+// once, so their names are durable before a manifest names them.
+func TestBatchAbortAndRerun(t *testing.T) {
+	s, _ := traced(t)
+	ctx := t.Context()
+	b := s.NewBatch()
+	for _, k := range []string{"a/1", "b/c/2"} {
+		if err := batchCreate(t, s, b, k, "body of "+k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(tempFiles(t, s)) != 2 {
+		t.Fatalf("temporary files before the abort: %v, want 2", tempFiles(t, s))
+	}
+	if err := b.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if left := tempFiles(t, s); len(left) != 0 {
+		t.Errorf("temporary files after the abort: %v", left)
+	}
+	for _, k := range []string{"a/1", "b/c/2"} {
+		if _, err := s.Open(ctx, k); !errors.Is(err, archiver.ErrNotFound) {
+			t.Errorf("%s after the abort: %v, want not found", k, err)
+		}
+	}
+	if failed, err := b.Flush(ctx); err != nil || len(failed) != 0 {
+		t.Errorf("flush after the abort: %v %v, want nothing", failed, err)
+	}
+
+	// A crashed run linked a/1; the rerun's batch finds it.
+	if err := s.Create(ctx, "a/1", strings.NewReader("body of a/1"), 11, sha256.Sum256([]byte("body of a/1")), archiver.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rerun := s.NewBatch()
+	if err := batchCreate(t, s, rerun, "a/1", "body of a/1"); err != nil {
+		t.Fatal(err)
+	}
+	syncs := s.Syncs()
+	if _, err := rerun.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Syncs() - syncs; got != 1 {
+		t.Errorf("flush of a batch that found its object: %d syncs, want 1", got)
+	}
+	if t.Failed() {
+		return
+	}
+	reliability.Record(t, "operations", "folder store: a seal that fails before its batch is flushed", reliability.Kept,
+		"the batch is aborted: its temporary files are removed and nothing becomes visible; a rerun whose objects a crashed run had linked still syncs their names before its manifests")
+}

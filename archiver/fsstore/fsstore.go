@@ -136,7 +136,8 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 	// copy only to throw it away. The link below still decides races.
 	switch err := s.compare(ctx, key, size, sum); {
 	case err == nil && b != nil:
-		return nil // the batch's last sync makes its name durable too
+		b.foundExisting() // the batch's last sync makes its name durable too
+		return nil
 	case err == nil:
 		// The run that wrote it may have crashed before its folders were synced.
 		return s.syncDirs(dir)

@@ -122,7 +122,8 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 			return err
 		}
 		if b != nil {
-			return nil // the batch's last sync makes its name durable too
+			b.foundExisting() // the batch's last sync makes its name durable too
+			return nil
 		}
 		return o.s.syncDirs(o.dir)
 	case !errors.Is(err, archiver.ErrNotFound):

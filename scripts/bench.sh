@@ -59,6 +59,9 @@ measure() {
 declare -A rate cpurate peak
 
 nothing() { :; }
+# Each reset ends with sync: the folder store's seal syncs its file system once (syncfs),
+# which would otherwise also write back what came before the run (the build, the last
+# run's removal) and count it as the run's.
 
 for n in "${sizes[@]}"; do
   log="$dir/log-$n"
@@ -73,7 +76,7 @@ for n in "${sizes[@]}"; do
     echo "bench: generating $n events into $log" >&2
     "$cv" gen --date "$day" --events "$n" --orgs "$orgs" --out "$log" --seed 1 >&2
   fi
-  fresh() { rm -rf "$dir/store-$n" "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"; }
+  fresh() { rm -rf "$dir/store-$n" "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n" && sync; }
   echo "bench: sealing $n events ($runs runs)" >&2
   # Exit code 3 (quarantined records) would still be a sealed day; gen writes none here.
   measure "chatvault run (folder store)" "$n" fresh "$cv" run --date "$day" --eventlog "$log" \
@@ -94,7 +97,7 @@ if [ "$wide_orgs" -gt 0 ]; then
     echo "bench: generating $wide_events events over $wide_orgs organizations into $log" >&2
     "$cv" gen --date "$day" --events "$wide_events" --orgs "$wide_orgs" --out "$log" --seed 1 >&2
   fi
-  freshwide() { rm -rf "$dir/store-wide" "$dir/tmp-wide" && mkdir -p "$dir/tmp-wide"; }
+  freshwide() { rm -rf "$dir/store-wide" "$dir/tmp-wide" && mkdir -p "$dir/tmp-wide" && sync; }
   echo "bench: sealing $wide_events events over $wide_orgs organizations (${BENCH_WIDE_RUNS:-1} runs)" >&2
   runs=${BENCH_WIDE_RUNS:-1} measure "$wide" "$wide_events" freshwide "$cv" run --date "$day" --eventlog "$log" \
     --store "$dir/store-wide" --temp-dir "$dir/tmp-wide" --log-format json
@@ -107,7 +110,7 @@ fi
 n=${sizes[0]}
 . scripts/lib/benchminio.sh
 start_bench_minio "$dir" || exit 1
-freshtmp() { rm -rf "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n"; }
+freshtmp() { rm -rf "$dir/tmp-$n" && mkdir -p "$dir/tmp-$n" && sync; }
 echo "bench: sealing $n events into MinIO ($runs runs, each under its own prefix)" >&2
 measure "chatvault run (S3 store, local MinIO, Object Lock)" "$n" freshtmp "$cv" run --date "$day" --eventlog "$dir/log-$n" \
   --store 's3://bench/run-{i}' --temp-dir "$dir/tmp-$n" --log-format json

@@ -46,7 +46,7 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	defer closeStore()
 	// A day deleted from the store reads as never sealed; the witness, kept outside the
 	// store, tells the two apart (as for serve and export-task).
-	wf, err := e.exportWitness(ctx, store)
+	wf, err := e.configuredWitness(ctx, store)
 	if err != nil {
 		return e.fail("export", err)
 	}
@@ -101,17 +101,4 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	e.log.Info("exported", "org", org, "day", day.String(), "revision", m.Revision, "records", m.Data.Records, "sha256", m.Data.JSONLSHA256)
 	return exitOK
-}
-
-// exportWitness is verify.witness, its signature checked against the keys serve trusts,
-// or nil when none is configured (the keys are not read then: export needs none).
-func (e *env) exportWitness(ctx context.Context, store archiver.Store) (*witnessFile, error) {
-	if e.cfg.Verify.Witness == "" {
-		return nil, nil
-	}
-	trusted, err := e.servingTrust(ctx, store)
-	if err != nil {
-		return nil, err
-	}
-	return e.openWitness(trusted)
 }

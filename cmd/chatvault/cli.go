@@ -8,7 +8,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 
@@ -26,12 +28,25 @@ type cli struct {
 	stdout, stderr io.Writer
 	args           []string
 	code           int
+	// name and log are the running command's, once its configuration is loaded: a
+	// panic is reported under them.
+	name string
+	log  *slog.Logger
 }
 
 // Main runs chatvault with args (without the program name) and returns the exit code:
 // 0 ok, 1 failure, 2 bad usage or configuration, 3 sealed but records were quarantined.
-func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	m := &cli{ctx: ctx, stdout: stdout, stderr: stderr, args: args}
+	// A panic is a bug, a failure like any other: uncaught, the Go runtime exits 2, the
+	// code of bad usage or configuration, on which the Kubernetes Jobs fail at once
+	// instead of retrying. Only this goroutine's panics reach here; one in a worker
+	// goroutine still ends the process with the runtime's 2.
+	defer func() {
+		if v := recover(); v != nil {
+			code = m.panicked(v, debug.Stack())
+		}
+	}()
 	root := m.root()
 	if len(args) == 0 {
 		printUsage(stdout, root)
@@ -86,6 +101,7 @@ func (m *cli) command(c *command) *cobra.Command {
 		ValidArgs: c.args,
 		Args:      noArgs,
 		RunE: func(cc *cobra.Command, _ []string) error {
+			m.name = c.name
 			m.code = m.run(c, cc.Flags())
 			return nil
 		},
@@ -146,6 +162,7 @@ func (m *cli) run(c *command, fs *pflag.FlagSet) int {
 	e.json = jsonLogs(cfg.Log.Format, terminal)
 	e.tty = terminal && !e.json
 	e.log = newLogger(cfg.Log.SlogLevel(), e.json, m.stderr)
+	m.log = e.log
 	for _, o := range cfg.Overrides {
 		e.log.Warn("configuration file value overridden by the environment", "key", o.Key, "file", o.File, "env", o.Env)
 	}
@@ -178,6 +195,32 @@ func (m *cli) usageFailure(root, cmd *cobra.Command, err error) int {
 	}
 	fatal(m.stderr, json, nil, name, err, exitUsage)
 	return exitUsage
+}
+
+// panicked reports a panic that reached Main, with its stack, and returns exit code 1:
+// in the command's log when its configuration was loaded, else in the format usage
+// errors are reported in. A plain text log gets the stack as Go prints it, to be read.
+func (m *cli) panicked(v any, stack []byte) int {
+	name := "chatvault"
+	if m.name != "" {
+		name += " " + m.name
+	}
+	err := fmt.Sprintf("panic: %v", v)
+	json := jsonLogs(earlyLogFormat(rawLogFormat(m.args)), isTerminal(m.stderr))
+	if m.log != nil {
+		_, json = m.log.Handler().(*slog.JSONHandler)
+	}
+	if !json {
+		fmt.Fprintf(m.stderr, "%s: %s (a bug in chatvault)\n\n%s", name, err, stack)
+		return exitFailure
+	}
+	log := m.log
+	if log == nil {
+		log = newLogger(slog.LevelInfo, true, m.stderr)
+	}
+	log.LogAttrs(context.Background(), slog.LevelError, "command failed: a bug in chatvault",
+		slog.String("command", name), slog.String("err", err), slog.String("stack", string(stack)), slog.Int("exitCode", exitFailure))
+	return exitFailure
 }
 
 // unknownCommand returns the word of cobra's `unknown command "WORD" for "chatvault"`.

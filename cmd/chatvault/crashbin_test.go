@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // crashBin is chatvault built with the crashpoints tag (see internal/crashpoint), once per
@@ -27,6 +29,9 @@ var crashBin struct {
 
 func TestMain(m *testing.M) {
 	if os.Getenv(reexecEnv) == "1" {
+		if os.Getenv(panicEnv) != "" {
+			wrapStore = func(s archiver.Store) archiver.Store { return panicStore{s} }
+		}
 		os.Exit(Main(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
 	}
 	flag.Parse()

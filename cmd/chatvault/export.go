@@ -44,9 +44,20 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export", err)
 	}
 	defer closeStore()
+	// A day deleted from the store reads as never sealed; the witness, kept outside the
+	// store, tells the two apart (as for serve and export-task).
+	wf, err := e.configuredWitness(ctx, store)
+	if err != nil {
+		return e.fail("export", err)
+	}
 	m, rc, err := archiver.Ledger{Store: store}.OpenExport(ctx, org, day)
 	if err != nil {
 		if errors.Is(err, archiver.ErrNotSealed) {
+			if wf != nil {
+				if werr := wf.witnessed(store)(ctx, org); werr != nil {
+					return e.fail("export", fmt.Errorf("%s has no export for %s in the store, checked against verify.witness %s: %w", org, day, wf.path, werr))
+				}
+			}
 			return e.fail("export", fmt.Errorf("%s has no sealed export for %s (see chatvault status)", org, day))
 		}
 		return e.fail("export", err)

@@ -28,8 +28,8 @@ type witnessFile struct {
 
 // openWitness returns verify.witness, read once and its signature checked against trusted
 // (a usage error when it does not read), or nil when none is configured: serve's day
-// endpoints, its export tasks and its continuous verification, and export-task, check
-// the store against it.
+// endpoints, its export tasks and its continuous verification, export-task, export and
+// status check the store against it.
 func (e *env) openWitness(trusted []ed25519.PublicKey) (*witnessFile, error) {
 	if e.cfg.Verify.Witness == "" {
 		return nil, nil
@@ -39,6 +39,19 @@ func (e *env) openWitness(trusted []ed25519.PublicKey) (*witnessFile, error) {
 		return nil, usagef("%v", err)
 	}
 	return wf, nil
+}
+
+// configuredWitness is openWitness with the keys serve trusts, for export and status,
+// which read no keys otherwise: nil, and no key read, when verify.witness is not set.
+func (e *env) configuredWitness(ctx context.Context, store archiver.Store) (*witnessFile, error) {
+	if e.cfg.Verify.Witness == "" {
+		return nil, nil
+	}
+	trusted, err := e.servingTrust(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	return e.openWitness(trusted)
 }
 
 func (f *witnessFile) load() (*archiver.Witness, error) {

@@ -12,6 +12,11 @@ import (
 func shardFlag(fs *pflag.FlagSet, catchUp bool, org string) (archiver.Shard, error) {
 	v, _ := fs.GetString("shard")
 	if v == "" {
+		// Given empty, it is a template whose variable was unset (--shard "$SHARD"): run
+		// unsharded, each pod would seal every shard's organizations.
+		if fs.Changed("shard") {
+			return archiver.Shard{}, usagef("--shard is given but empty (an unset variable?): give I/N with 0 <= I < N, or leave --shard out to seal every organization")
+		}
 		return archiver.Shard{}, nil
 	}
 	shard, err := archiver.ParseShard(v)

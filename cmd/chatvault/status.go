@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -48,10 +49,21 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("status", err)
 	}
 	defer closeStore()
+	wf, err := e.configuredWitness(ctx, store)
+	if err != nil {
+		return e.fail("status", err)
+	}
 	ledger := archiver.Ledger{Store: store}
 	rows, err := ledger.Status(ctx, org, from, to)
 	if err != nil {
 		return e.fail("status", err)
+	}
+	// A day deleted from the store would list as pending, never sealed: the witness, kept
+	// outside the store, tells them apart (as for serve's listing).
+	if wf != nil && slices.ContainsFunc(rows, func(r archiver.DayStatus) bool { return r.Manifest == nil }) {
+		if err := wf.witnessed(store)(ctx, org); err != nil {
+			return e.fail("status", fmt.Errorf("%s has days without a manifest in the store, checked against verify.witness %s: %w", org, wf.path, err))
+		}
 	}
 	// Every day of an organization the store has never sealed reads as pending, which is
 	// also what a mistyped --store or --org shows: say so rather than let it pass.

@@ -33,8 +33,9 @@ func shardCount(j *batchv1.Job) int { return int(ptrOr(j.Spec.Completions, 1)) }
 // TestShardJob checks the sharded seal's Indexed Job: one pod per shard (completions =
 // parallelism = the n of --shard), each pod's --shard, once the kubelet has put its
 // completion index in, a valid shard (chatvault's own parser) and each index its own
-// shard; a date to seal, as every shard must seal the same day; a failed pod retried for
-// its index alone, a usage or configuration error (exit 2) failing the Job at once, and
+// shard; a date to seal, as every shard must seal the same day; a failed pod (exit 1, a
+// panic too) retried for its index alone, a usage or configuration error (exit 2) failing
+// the Job at once, and
 // quarantined records not failing a pod (a retry would seal nothing new).
 func TestShardJob(t *testing.T) {
 	m := decodeAll(t)
@@ -92,6 +93,11 @@ func TestShardJob(t *testing.T) {
 			}
 			if !failsOn2 {
 				t.Errorf("no podFailurePolicy failing the Job on exit code 2: a configuration error would be retried")
+			}
+			// A panic of the command exits 1 (chatvault's Main recovers it), and a failure
+			// is retried for its index: the Go runtime's 2 failed the Job at once.
+			if got := jobOutcome(spec, pod.Containers[0].Name, 1); got != "retried in a new pod" {
+				t.Errorf("exit 1 (a failure, a panic of the command too): %s, want retried in a new pod", got)
 			}
 			if k := slices.Index(args, "--quarantine-exit-code"); k < 0 || args[k+1] != "0" {
 				t.Errorf("args %q: without --quarantine-exit-code 0, a shard that quarantines fails its pod, which is retried for nothing", args)

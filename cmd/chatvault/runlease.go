@@ -114,11 +114,22 @@ func (s *sealLease) waitUnrenewed(ctx context.Context, heldErr error) error {
 	}
 	s.log.Warn("the seal lease is held by another sealer; waiting for it to run out (a killed run's) or be renewed (a live sealer's: then this run stops)",
 		"lease", s.prefix(), "holder", first.Holder, "expires", first.Expires)
+	// The link runs out within the TTL and the skew on the lease's clock; a clock that does
+	// not move (stepped back, or a test's fixed one) must not keep this run waiting for
+	// ever: past that on this process's own clock, the lease is refused as held.
+	skew := s.lease.MaxSkew
+	if skew <= 0 {
+		skew = scheduler.DefaultMaxSkew
+	}
+	giveUp := time.Now().Add(sealLeaseTTL + 2*skew)
 	for {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-s.lease.Clock.After(leasePoll):
+		}
+		if time.Now().After(giveUp) {
+			return heldErr
 		}
 		link, err := s.lease.Last(ctx)
 		if err != nil {

@@ -62,13 +62,20 @@ type Accounting struct {
 	// every shard reads: shards that read the partition before and after it changed (a
 	// late file, then one shard run again) split different days, and do not join.
 	PartitionLines int64 `json:"partitionLines,omitempty"`
+	// PartitionDigest (version 2) is a hash of the whole partition's lines, which every
+	// shard reads ("xxh64:" and 16 hex digits, partitionDigest in shard.go): shards that
+	// read a file before and after it was edited in place, with as many lines, do not join
+	// either.
+	PartitionDigest string `json:"partitionDigest,omitempty"`
 }
 
-// shardGroup is the join key of a shard's accounting object: the shards of one sharded
-// seal split the day the same way only with the same n, directory and program, and the
-// same partition, as far as its line count tells.
-func (a *Accounting) shardGroup() string {
-	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator + " " + strconv.FormatInt(a.PartitionLines, 10)
+// ShardGroup is the join key of a shard's accounting object (the day's record, and
+// verify's check of it): the shards of one sharded seal split the day the same way only
+// with the same n, directory and program, and the same partition, by its line count and
+// its digest.
+func (a *Accounting) ShardGroup() string {
+	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator + " " + strconv.FormatInt(a.PartitionLines, 10) +
+		" " + a.PartitionDigest
 }
 
 // AccountedManifest names one organization's manifest of the day.
@@ -226,7 +233,7 @@ func (w *writer) account(ctx context.Context) (string, error) {
 			// A shard's object accounts for its part of the day only, so only an object of
 			// the same shard of the same split covers this run (shard.go).
 			if a.Shard == nil || *a.Shard != shard || a.DirectorySHA256 != w.res.DirectorySHA256 || a.Generator != w.s.Generator ||
-				a.PartitionLines != w.counts.lines {
+				a.PartitionLines != w.counts.lines || a.PartitionDigest != w.counts.partitionDigest {
 				return nil
 			}
 			grouped = true
@@ -291,7 +298,7 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	if shard.Sharded() {
 		// A shard writes its object even with no organization of its own: the day's join
 		// needs every shard's, and it may own lines nonetheless (shard.go).
-		a.Version, a.Shard, a.PartitionLines = AccountingShardVersion, &shard, w.counts.lines
+		a.Version, a.Shard, a.PartitionLines, a.PartitionDigest = AccountingShardVersion, &shard, w.counts.lines, w.counts.partitionDigest
 		if !grouped || !quarantines[namedQuarantine(a.Quarantine)] {
 			fresh = true
 		}

@@ -60,7 +60,7 @@ func JoinAccountings(all []*StoredAccounting) *DayTotals {
 			record, recordSplit, end = i, "", i
 			continue
 		}
-		g := a.shardGroup()
+		g := a.ShardGroup()
 		if splits[g] == nil {
 			splits[g] = map[int]*StoredAccounting{}
 		}
@@ -75,7 +75,7 @@ func JoinAccountings(all []*StoredAccounting) *DayTotals {
 	case recordSplit != "":
 		return joinSplit(splits[recordSplit], countOf(splits[recordSplit]))
 	}
-	return joinSplit(splits[last.shardGroup()], last.Shard.Count)
+	return joinSplit(splits[last.ShardGroup()], last.Shard.Count)
 }
 
 // completeSplit reports whether shards holds an object of every shard 0..n-1.

@@ -405,11 +405,15 @@ type dayCounts struct {
 	skipped int64 // other shards' lines, not decoded (shard.go)
 	// lines counts every line of the partition, every shard's: a sharded run's accounting
 	// object records it (Accounting.PartitionLines).
-	lines       int64
-	exported    int64
-	duplicates  int64
-	excluded    map[string]int64
-	quarantined map[string]int64
+	lines int64
+	// partitionDigest is the hash of every line of the partition (partitionDigest), for
+	// a sharded run's accounting object (Accounting.PartitionDigest): set on the day's
+	// total by read, never by a worker.
+	partitionDigest string
+	exported        int64
+	duplicates      int64
+	excluded        map[string]int64
+	quarantined     map[string]int64
 	// orgExcluded[org][reason]
 	orgExcluded map[int32]map[string]int64
 }
@@ -553,6 +557,7 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		readers = min(s.Workers, maxReaders)
 	}
 	states := make([]reading, readers)
+	digest := newPartitionDigest(s.Shard, len(part.Files)) // shard.go: nil when unsharded
 	g.Go(func() error {
 		defer close(work)
 		// send hands a batch to the workers and takes a free one for the reader.
@@ -583,6 +588,9 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 					return fmt.Errorf("scan %s: file %s appeared during the run", day, l.File)
 				}
 				st.lastFile = l.File
+			}
+			if digest != nil {
+				digest.line(st.fi, l)
 			}
 			b := st.b
 			if len(b.arena)+len(l.Bytes) > batchBytes && len(b.lines) > 0 {
@@ -656,6 +664,9 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 	total := newDayCounts()
 	for _, c := range counts {
 		total.add(c)
+	}
+	if digest != nil && err == nil {
+		total.partitionDigest = digest.sum(part.Files)
 	}
 	return sorters, total, ignored, err
 }

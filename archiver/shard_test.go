@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -304,4 +305,66 @@ func TestShardSplitNotHiddenByCopiedAccounting(t *testing.T) {
 	}
 	reliability.Record(t, "security", "an earlier accounting object copied under a later number to hide a split's missing shard", reliability.Refused,
 		"only a day record sealed no earlier than the split supersedes it; verify still names the missing shard")
+}
+
+// TestShardPartitionDigest: a shard's accounting object records the partition's digest
+// (partitionDigest) beside its line count: the same whether the partition's files were read
+// by one reader or two at once (a join must not fail for that), another once a line is
+// edited in place with the line count unchanged; an unsharded object records neither, and
+// is as it was.
+func TestShardPartitionDigest(t *testing.T) {
+	ctx := context.Background()
+	// lastAccounting seals day as opt says into f and returns its accounting object, decoded
+	// and as stored.
+	lastAccounting := func(t *testing.T, f *fixture, opt archiver.Options) (*archiver.StoredAccounting, []byte) {
+		t.Helper()
+		f.seal(t, sampleDay, opt)
+		var last *archiver.StoredAccounting
+		if err := (archiver.Ledger{Store: f.store}).Accountings(ctx, sampleDay, func(a *archiver.StoredAccounting) error {
+			last = a
+			return nil
+		}); err != nil || last == nil {
+			t.Fatalf("accounting objects: %v, %v", last, err)
+		}
+		rc, err := f.store.Open(ctx, last.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rc.Close()
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(rc); err != nil {
+			t.Fatal(err)
+		}
+		return last, b.Bytes()
+	}
+	shard := archiver.Shard{Index: 0, Count: 2}
+	logDir := shardedDay(t) // 3 files: two readers read two of them at once
+	one, _ := lastAccounting(t, newFixture(t, logDir), archiver.Options{Shard: shard, Workers: 1})
+	two, _ := lastAccounting(t, newFixture(t, logDir), archiver.Options{Shard: shard, Workers: 2})
+	if !regexp.MustCompile(`^xxh64:[0-9a-f]{16}$`).MatchString(one.PartitionDigest) || one.PartitionDigest != two.PartitionDigest || one.PartitionLines != two.PartitionLines {
+		t.Fatalf("the partition read by one reader: %d lines, %q; by two: %d lines, %q", one.PartitionLines, one.PartitionDigest, two.PartitionLines, two.PartitionDigest)
+	}
+	if _, raw := lastAccounting(t, newFixture(t, logDir), archiver.Options{}); bytes.Contains(raw, []byte(`"partition`)) {
+		t.Fatalf("an unsharded accounting object records the partition:\n%s", raw)
+	}
+
+	sample := copyLog(t)
+	before, _ := lastAccounting(t, newFixture(t, sample), archiver.Options{Shard: shard})
+	editPartition(t, sample, func(string) bool { return true }) // rewritten as it was
+	if again, _ := lastAccounting(t, newFixture(t, sample), archiver.Options{Shard: shard}); again.PartitionDigest != before.PartitionDigest {
+		t.Fatalf("the same partition, rewritten: digest %s, was %s", again.PartitionDigest, before.PartitionDigest)
+	}
+	// One message's text edited in place: as many lines, as many bytes.
+	name := filepath.Join(sample, sampleDay.String(), "part-0001.jsonl")
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(name, bytes.Replace(b, []byte("Morning!"), []byte("Evening!"), 1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := lastAccounting(t, newFixture(t, sample), archiver.Options{Shard: shard})
+	if after.PartitionLines != before.PartitionLines || after.PartitionDigest == before.PartitionDigest {
+		t.Fatalf("a line edited: %d lines, %s; before %d lines, %s", after.PartitionLines, after.PartitionDigest, before.PartitionLines, before.PartitionDigest)
+	}
 }

@@ -1,7 +1,10 @@
 package archiver_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -21,7 +24,9 @@ const lateAcmeLine = `{"eventType":"sent","chatId":"chat-acme-team","timestamp":
 // partial split beside a complete record that it did not change (its shards found their
 // organizations sealed: they committed nothing) is a warning, a partial split alone is a
 // problem, and so is one that committed revisions the complete record does not hold (an
-// unfinished reseal: its missing shards' lines of the new partition are on no record);
+// unfinished reseal: its missing shards' lines of the new partition are on no record), or
+// one that read another partition than every complete split (a line of a missing shard's
+// edited in place: the partitions' digests differ);
 // two complete records sealed at the same time (their objects interleave) that disagree on
 // the day's counts are a problem: neither is the day's record. Status (Ledger.DayTotals)
 // reads the day's complete record, never the partial split, and never a sum of both.
@@ -41,6 +46,23 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 	}
 	dropBad := func(t *testing.T, logDir string) {
 		editPartition(t, logDir, func(l string) bool { return !strings.HasPrefix(l, "not json") })
+	}
+	// editOther edits in place the iOS client's copy of Globex's message m-003, the file's
+	// last line holding its text: a line of the other shard's, as many lines as before.
+	editOther := func(t *testing.T, logDir string) {
+		name := filepath.Join(logDir, sampleDay.String(), "part-0001.jsonl")
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := bytes.LastIndex(b, []byte("Can Globex review"))
+		if i < 0 || archiver.ShardOf("0b1c2e3f-0000-4000-8000-00000000bbbb", 2) != other {
+			t.Fatal("the sample's Globex message m-003 is gone, or Globex is Acme's shard")
+		}
+		copy(b[i:], "Can Globex reread")
+		if err := os.WriteFile(name, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for _, tc := range []struct {
 		name    string
@@ -64,6 +86,11 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 		{name: "unsharded, a late record, then its shard of 2 alone commits revision 2",
 			steps:   []step{{opt: archiver.Options{}}, {opt: sh(acmeShard, 2), edit: addLate}},
 			problem: "shard(s) [" + itoa(int64(other)) + "]", shards: 0, keys: 1},
+		// Acme's shard commits nothing, but read another partition than the split: the
+		// other shard's line of the new partition is on no record.
+		{name: "split of 2, a line of the other shard's edited in place, then Acme's shard alone",
+			steps:   []step{{opt: sh(0, 2)}, {opt: sh(1, 2)}, {opt: sh(acmeShard, 2), edit: editOther}},
+			problem: "shard(s) [" + itoa(int64(other)) + "]", shards: 2, keys: 2},
 		{name: "shard, unsharded, shard: interleaved, agreeing",
 			steps:  []step{{opt: sh(0, 2)}, {opt: archiver.Options{}}, {opt: sh(1, 2)}},
 			shards: 2, keys: 2},
@@ -115,7 +142,7 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 		})
 	}
 	reliability.Record(t, "operations", "a day sealed unsharded and by some shards of a split (`run --shard i/n`), in either order", reliability.Kept,
-		"verify passes with a warning while a complete record (unsharded, or every shard of one split) holds every line and the partial split committed nothing; a partial split alone, one that committed a revision, or two interleaved complete records that disagree on the counts are problems; status reads the complete record, never a sum of both")
+		"verify passes with a warning while a complete record (unsharded, or every shard of one split) holds every line and the partial split committed nothing; a partial split alone, one that committed a revision, one that read another partition than every complete split, or two interleaved complete records that disagree on the counts are problems; status reads the complete record, never a sum of both")
 }
 
 // TestRerunAccountsForALineNoManifestTakes: a line added to a sealed day's partition that

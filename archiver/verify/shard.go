@@ -25,8 +25,13 @@ import (
 //     not hide a shard's deleted object; or
 //   - the split committed nothing: its shards found their organizations sealed as the
 //     record has them (the scheduler sealed the day unsharded, then some shards of `run
-//     --shard i/n` ran for it). A split that committed a revision is a reseal of a changed
-//     partition or directory, and its missing shards' part of it is on no record.
+//     --shard i/n` ran for it), and no complete record is of another partition than the
+//     split read. A split that committed a revision is a reseal of a changed partition or
+//     directory, and its missing shards' part of it is on no record; so is a split whose
+//     complete records are all splits that read another partition (its line count or
+//     digest, archiver.Accounting.PartitionDigest, differs: a file edited in place or a
+//     late file whose lines only the missing shards' organizations have), though its own
+//     organizations did not change.
 //
 // Then it is a warning. The day's record is the complete one whose last object comes
 // last. Another complete record whose objects interleave with it (so neither is a later
@@ -46,6 +51,21 @@ type joinEntry struct {
 	sealedAt  time.Time
 	input     archiver.InputCounts
 	committed bool // it names a manifest its run committed
+	partition partitionRead
+}
+
+// partitionRead is the partition a shard's object says it read: its line count and digest
+// (archiver.Accounting.PartitionLines and PartitionDigest); zero for an unsharded object,
+// which does not say.
+type partitionRead struct {
+	lines  int64
+	digest string
+}
+
+// differs reports whether p and o are known to be different partitions: both say what
+// they read (an object of an earlier build may lack the digest) and it differs.
+func (p partitionRead) differs(o partitionRead) bool {
+	return (p.lines > 0 && o.lines > 0 && p.lines != o.lines) || (p.digest != "" && o.digest != "" && p.digest != o.digest)
 }
 
 // add notes a, an accounting object of day (keys come in order), and checks what one
@@ -72,7 +92,8 @@ func (j *shardJoin) add(day archiver.Day, a *archiver.StoredAccounting, rep *Rep
 				rep.problem("%s: shard %s names a manifest of organization %s, which is shard %d's", a.Key, sh, m.Org, got)
 			}
 		}
-		e.group, e.index = shardGroup(a), sh.Index
+		e.group, e.index = a.ShardGroup(), sh.Index
+		e.partition = partitionRead{lines: a.PartitionLines, digest: a.PartitionDigest}
 		j.sharded[day.String()] = true
 	}
 	j.days[day.String()] = append(j.days[day.String()], e)
@@ -86,6 +107,7 @@ type joinRecord struct {
 	first, last int
 	sealedAt    time.Time
 	input       archiver.InputCounts
+	partition   partitionRead // a split's; zero for an unsharded object
 }
 
 // joinSplit is one split of a day as read: its latest object of each shard.
@@ -93,6 +115,7 @@ type joinSplit struct {
 	latest    map[int]int // shard index → place of its latest object
 	sealedAt  time.Time   // of its latest object
 	committed bool        // any of its objects committed a manifest
+	partition partitionRead
 }
 
 // check reports every split of a day that lacks a shard's object without a complete
@@ -114,6 +137,7 @@ func (j *shardJoin) check(rep *Report) {
 			}
 			s.latest[e.index] = i
 			s.committed = s.committed || e.committed
+			s.partition = e.partition // one group, one partition
 			if e.sealedAt.After(s.sealedAt) {
 				s.sealedAt = e.sealedAt
 			}
@@ -124,7 +148,7 @@ func (j *shardJoin) check(rep *Report) {
 				continue
 			}
 			r := joinRecord{name: fmt.Sprintf("the split in %d shards", countOfGroup(g)), first: len(entries), last: -1, sealedAt: s.sealedAt,
-				input: archiver.InputCounts{Excluded: map[string]int64{}}}
+				input: archiver.InputCounts{Excluded: map[string]int64{}}, partition: s.partition}
 			for _, i := range s.latest {
 				r.first, r.last = min(r.first, i), max(r.last, i)
 				in := entries[i].input
@@ -146,10 +170,14 @@ func (j *shardJoin) check(rep *Report) {
 			}
 			count := countOfGroup(g)
 			later := slices.ContainsFunc(records, func(r joinRecord) bool { return !r.sealedAt.Before(s.sealedAt) })
+			samePartition := slices.ContainsFunc(records, func(r joinRecord) bool { return !r.partition.differs(s.partition) })
 			switch {
 			case later:
 				rep.Warn(fmt.Sprintf("%s: a sharded seal in %d shards has no accounting object of shard(s) %v, but a later run that finished sealed the whole day again: its accounting object is the day's record",
 					day, count, missing))
+			case len(records) > 0 && !s.committed && !samePartition:
+				rep.problem("%s: a sharded seal in %d shards has no accounting object of shard(s) %v; it committed nothing, but it read another partition than the day's complete accounting (%d lines, digest %s): what changed in the lines of the shards that did not run is on no record (rerun `chatvault run --date %s --shard i/%d` for each)",
+					day, count, missing, s.partition.lines, s.partition.digest, day, count)
 			case len(records) > 0 && !s.committed:
 				rep.Warn(fmt.Sprintf("%s: a sharded seal in %d shards has no accounting object of shard(s) %v, but it committed nothing: a complete accounting of the day (unsharded, or every shard of a split) holds every line, and is the day's record",
 					day, count, missing))
@@ -194,7 +222,7 @@ func missingOf(g string, seen map[int]int) []int {
 	return missing
 }
 
-// countOfGroup returns the n of a shardGroup key.
+// countOfGroup returns the n of a join key (archiver.Accounting.ShardGroup).
 func countOfGroup(g string) int {
 	n := 0
 	for _, c := range g {
@@ -204,11 +232,4 @@ func countOfGroup(g string) int {
 		n = n*10 + int(c-'0')
 	}
 	return n
-}
-
-// shardGroup is the join key of a shard's accounting object: the shards of one sharded
-// seal split the day the same way only with the same n, directory and program, and the
-// same partition, as far as its line count tells (archiver.Accounting.PartitionLines).
-func shardGroup(a *archiver.StoredAccounting) string {
-	return strconv.Itoa(a.Shard.Count) + " " + a.DirectorySHA256 + " " + a.Generator + " " + strconv.FormatInt(a.PartitionLines, 10)
 }

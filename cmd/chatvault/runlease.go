@@ -55,14 +55,24 @@ func (s *sealLease) take(ctx context.Context) error {
 	if s.lease.Prefix != "" {
 		return s.takeShard(ctx)
 	}
-	if err := s.lease.AcquireOrTakeOver(ctx, deadRunHolder); err != nil {
-		if errors.Is(err, scheduler.ErrLeaseHeld) && !errors.Is(err, scheduler.ErrClockSkew) {
-			p := s.lease.Prefix
-			if p == "" {
-				p = "leases/scheduler/"
-			}
-			return fmt.Errorf("%w (the store's seal lease %s is held: the nightly seal or another run is sealing; it runs out %s after its holder stops): try again when it is done", errSealerRunning, p, sealLeaseTTL)
+	// A lease another host's run holds is waited for once, while it is not renewed, as a
+	// shard's is (waitUnrenewed): a Job retries a killed run in a new pod, and systemd may
+	// restart it on another host, before the killed run's lease has run out.
+	held := func(err error) bool {
+		return errors.Is(err, scheduler.ErrLeaseHeld) && !errors.Is(err, scheduler.ErrClockSkew)
+	}
+	heldErr := fmt.Errorf("%w (the store's seal lease leases/scheduler/ is held: the nightly seal or another run is sealing; it runs out %s after its holder stops): try again when it is done", errSealerRunning, sealLeaseTTL)
+	err := s.lease.AcquireOrTakeOver(ctx, deadRunHolder)
+	if held(err) {
+		if err := s.waitUnrenewed(ctx, heldErr); err != nil {
+			return err
 		}
+		err = s.lease.AcquireOrTakeOver(ctx, deadRunHolder)
+	}
+	if held(err) {
+		return heldErr
+	}
+	if err != nil {
 		return err
 	}
 	// A sharded run registered before may be sealing now, under its shard's lease: it is
@@ -80,6 +90,66 @@ func (s *sealLease) take(ctx context.Context) error {
 	s.held = true
 	s.renew(ctx)
 	return nil
+}
+
+// leasePoll is how often a run waiting for a lease that is not renewed reads it.
+const leasePoll = time.Second
+
+// waitUnrenewed waits while the lease is held by a holder that does not renew it, until it
+// runs out (its expiry and the clock skew): a sealer renews its lease every third of
+// sealLeaseTTL, so a link that stays the last one is a killed run's, whose host this one
+// cannot check (deadRunHolder). A link that another follows is a live sealer's (serve's
+// scheduler, another run, two pods of one shard at once): refused with heldErr, as is a
+// link that expires later than a run's renewal writes (not a run's lease, or clocks
+// apart) or held by a run of this host whose process still runs (liveRunHolder), which
+// are not waited for. It returns nil when the lease is free to take. Both an
+// unsharded run (the store's seal lease) and a sharded one (its shard's) wait so.
+func (s *sealLease) waitUnrenewed(ctx context.Context, heldErr error) error {
+	first, err := s.lease.Last(ctx)
+	if err != nil || !first.Held {
+		return err
+	}
+	if first.Expires.After(s.lease.Clock.Now().Add(sealLeaseTTL+s.lease.MaxSkew)) || liveRunHolder(first.Holder) {
+		return heldErr // not a run's lease; or a run of this host that still runs
+	}
+	s.log.Warn("the seal lease is held by another sealer; waiting for it to run out (a killed run's) or be renewed (a live sealer's: then this run stops)",
+		"lease", s.prefix(), "holder", first.Holder, "expires", first.Expires)
+	// The link runs out within the TTL and the skew on the lease's clock; a clock that does
+	// not move (stepped back, or a test's fixed one) must not keep this run waiting for
+	// ever: past that on this process's own clock, the lease is refused as held.
+	skew := s.lease.MaxSkew
+	if skew <= 0 {
+		skew = scheduler.DefaultMaxSkew
+	}
+	giveUp := time.Now().Add(sealLeaseTTL + 2*skew)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.lease.Clock.After(leasePoll):
+		}
+		if time.Now().After(giveUp) {
+			return heldErr
+		}
+		link, err := s.lease.Last(ctx)
+		if err != nil {
+			return err
+		}
+		if !link.Held {
+			return nil
+		}
+		if link.Seq != first.Seq {
+			return heldErr // renewed, or taken by yet another sealer: alive
+		}
+	}
+}
+
+// prefix is the lease's prefix as the store names it.
+func (s *sealLease) prefix() string {
+	if s.lease.Prefix == "" {
+		return "leases/scheduler/"
+	}
+	return s.lease.Prefix
 }
 
 // renew renews the lease taken at a third of its TTL, on the wall clock, as the scheduler
@@ -139,15 +209,29 @@ func runHolderName() string {
 // is gone. Anything else (another host, serve's scheduler, a process it cannot check) is
 // taken for alive: its lease runs out by its TTL.
 func deadRunHolder(holder string) bool {
+	pid, ok := localRunPid(holder)
+	return ok && processGone(pid)
+}
+
+// liveRunHolder reports whether holder is a run of this host whose process still runs:
+// alive, so its lease is not waited for (waitUnrenewed). False when it cannot tell.
+func liveRunHolder(holder string) bool {
+	pid, ok := localRunPid(holder)
+	return ok && processRuns(pid)
+}
+
+// localRunPid returns the process id of holder when it names a run of this host
+// (runHolderName) other than this process.
+func localRunPid(holder string) (int, bool) {
 	host, _ := os.Hostname()
 	rest, ok := strings.CutPrefix(holder, host+"-run")
 	if !ok || host == "" {
-		return false
+		return 0, false
 	}
 	pidText, _, ok := strings.Cut(rest, "-")
 	pid, err := strconv.Atoi(pidText)
 	if !ok || err != nil || pid <= 0 || pid == os.Getpid() {
-		return false
+		return 0, false
 	}
-	return processGone(pid)
+	return pid, true
 }

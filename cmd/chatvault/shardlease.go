@@ -31,14 +31,14 @@ const registering = " registering "
 // asks again shortly.
 //
 // A shard's lease held by another run of the same shard is waited for once, while it is
-// not renewed (waitShardLease): the Indexed Job retries a killed pod in a new pod, on
-// another host, within seconds, before the killed pod's lease has run out.
+// not renewed (waitUnrenewed, runlease.go): the Indexed Job retries a killed pod in a new
+// pod, on another host, within seconds, before the killed pod's lease has run out.
 func (s *sealLease) takeShard(ctx context.Context) error {
 	err := s.registerShard(ctx)
 	if !errors.Is(err, errShardLeaseHeld) {
 		return err
 	}
-	if err := s.waitShardLease(ctx); err != nil {
+	if err := s.waitUnrenewed(ctx, s.shardHeldError()); err != nil {
 		return err
 	}
 	if err := s.registerShard(ctx); errors.Is(err, errShardLeaseHeld) {
@@ -54,45 +54,6 @@ var errShardLeaseHeld = errors.New("the shard's lease is held")
 
 func (s *sealLease) shardHeldError() error {
 	return fmt.Errorf("%w (the shard's lease %s is held: another run of this shard is sealing; it runs out %s after its holder stops): try again when it is done", errSealerRunning, s.lease.Prefix, sealLeaseTTL)
-}
-
-// shardLeasePoll is how often a run waiting for its shard's lease reads it.
-const shardLeasePoll = time.Second
-
-// waitShardLease waits while the shard's lease is held by a run that does not renew it,
-// until it runs out (its expiry and the clock skew): a run renews its lease every third of
-// sealLeaseTTL, so a link that stays the last one is a killed run's, whose host this one
-// cannot check (deadRunHolder). A link that another follows is a live run's (two pods of
-// one index at once): refused, as is a link that expires later than a run's renewal
-// writes (not a run's lease, or clocks apart), which is not waited for. It returns nil
-// when the lease is free to take.
-func (s *sealLease) waitShardLease(ctx context.Context) error {
-	first, err := s.lease.Last(ctx)
-	if err != nil || !first.Held {
-		return err
-	}
-	if first.Expires.After(s.lease.Clock.Now().Add(sealLeaseTTL + s.lease.MaxSkew)) {
-		return s.shardHeldError()
-	}
-	s.log.Warn("the shard's lease is held by another run of this shard; waiting for it to run out (a killed run's) or be renewed (a live run's: then this run stops)",
-		"lease", s.lease.Prefix, "holder", first.Holder, "expires", first.Expires)
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-s.lease.Clock.After(shardLeasePoll):
-		}
-		link, err := s.lease.Last(ctx)
-		if err != nil {
-			return err
-		}
-		if !link.Held {
-			return nil
-		}
-		if link.Seq != first.Seq {
-			return s.shardHeldError() // renewed, or taken by yet another run: alive
-		}
-	}
 }
 
 // registerShard creates the shard's lease under the store's seal lease; errShardLeaseHeld

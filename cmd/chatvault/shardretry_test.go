@@ -1,7 +1,9 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -27,16 +29,56 @@ import (
 // once), and one whose link outlasts a run's TTL is no run: both are refused as before.
 // The test's leases have a 2s TTL and the skew is 1s, so that the wait is short.
 func TestShardRetryAfterKilledPod(t *testing.T) {
+	checkRetryAfterKilledHolder(t, scheduler.ShardLeasesPrefix+"2/0/", "chatvault-seal-2026-11-22-0-x7k2p-run1-00c0ffee",
+		[]string{"--shard", "0/2"}, "shard 0/2", func(org string) bool { return archiver.ShardOf(org, 2) == 0 })
+	reliability.Record(t, "crash", "a shard's pod killed while sealing (OOMKilled, SIGKILL), retried by the Indexed Job in a new pod", reliability.Recovered,
+		"TestShardRetryAfterKilledPod: the retry waits for the dead pod's shard lease to run out (not renewed: at most its TTL and the clock skew) and seals the shard; every retry exited 1 \"another sealer is running\" before, and the Job failed; a lease that is renewed (a live pod of the same index) is still refused")
+}
+
+// TestRunDateRetryAfterKilledPod: an unsharded `run --date` retried on another host after
+// the first run was killed while it held the store's seal lease (a Kubernetes Job's pod
+// OOMKilled and retried by backoffLimit in a new pod, a systemd unit restarted on another
+// host). The rerun cannot check the killed run's process (deadRunHolder), so it exited 1
+// "another sealer is running" until the lease ran out its TTL and the clock skew (3
+// minutes by default), after every retry of the Job had failed. It now waits, as a shard's
+// retry does (TestShardRetryAfterKilledPod), while the lease is not renewed, and seals; a
+// renewed lease (a live sealer: serve's scheduler, another run) is still refused.
+func TestRunDateRetryAfterKilledPod(t *testing.T) {
+	checkRetryAfterKilledHolder(t, "", "chatvault-run-2026-11-22-x7k2p-run1-00c0ffee", nil, "2026-11-22", func(string) bool { return true })
+	reliability.Record(t, "crash", "run --date (unsharded) killed while sealing (OOMKilled, SIGKILL), retried on another host (a Job's new pod, a restart elsewhere)", reliability.Recovered,
+		"TestRunDateRetryAfterKilledPod: the retry waits for the killed run's seal lease to run out (not renewed: at most its TTL and the clock skew) and seals the day; every retry exited 1 \"another sealer is running\" before, until the lease ran out; a lease that is renewed (a live sealer) is still refused")
+}
+
+// checkRetryAfterKilledHolder holds the seal lease at prefix ("" for the store's) as holder,
+// a run on another host, with a short TTL, renewing it or not, and runs `run --date
+// 2026-11-22` with extra beside it: the run waits out a lease that is not renewed and
+// seals (its output names want; orgSealed picks the organizations it seals), and is
+// refused beside a renewed lease or one longer than a run's.
+func checkRetryAfterKilledHolder(t *testing.T, prefix, holder string, extra []string, want string, orgSealed func(org string) bool) {
+	t.Helper()
+	leaseName := prefix
+	if prefix == "" {
+		leaseName = "leases/scheduler/"
+	}
+	// A run of this host whose process runs (the test's parent, go test): alive, as
+	// deadRunHolder tells a killed one of this host dead.
+	host, _ := os.Hostname()
+	localLive := fmt.Sprintf("%s-run%d-00c0ffee", host, os.Getppid())
 	for _, tc := range []struct {
 		name     string
 		ttl      time.Duration
-		renew    bool // the holder renews its lease while the run waits: it is alive
+		renew    bool   // the holder renews its lease while the run waits: it is alive
+		holder   string // when not the killed run's
 		wantCode int
 		want     string
 	}{
-		{"killed pod's lease, not renewed", 2 * time.Second, false, exitQuarantined, "shard 0/2"},
-		{"live pod of the same index, renewing", 2 * time.Second, true, exitFailure, "another sealer is running"},
-		{"a lease longer than a run's", time.Hour, false, exitFailure, "another sealer is running"},
+		{"killed pod's lease, not renewed", 2 * time.Second, false, "", exitQuarantined, want},
+		{"live holder, renewing", 2 * time.Second, true, "", exitFailure, "another sealer is running"},
+		// Refused at once, naming the lease (the unsharded run names the clocks too, as
+		// before: no run writes such a link, so the clocks may be apart).
+		{"a lease longer than a run's", time.Hour, false, "", exitFailure, leaseName},
+		// Refused at once, without waiting for a renewal: its process is seen running.
+		{"a live run of this host, between renewals", 2 * time.Second, false, localLive, exitFailure, "another sealer is running"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cleanEnv(t)
@@ -53,8 +95,8 @@ func TestShardRetryAfterKilledPod(t *testing.T) {
 			}
 			defer st.Close()
 			ctx, cancel := context.WithCancel(context.Background())
-			// The earlier pod of index 0: another host, so no rerun can see its process.
-			pod := &scheduler.Lease{Store: st, Prefix: scheduler.ShardLeasesPrefix + "2/0/", Holder: "chatvault-seal-2026-11-22-0-x7k2p-run1-00c0ffee",
+			// The killed run: another host, so no rerun can see its process.
+			pod := &scheduler.Lease{Store: st, Prefix: prefix, Holder: cmp.Or(tc.holder, holder),
 				TTL: tc.ttl, Clock: scheduler.RealClock{}, MaxSkew: time.Second}
 			if err := pod.Acquire(ctx); err != nil {
 				t.Fatal(err)
@@ -77,12 +119,12 @@ func TestShardRetryAfterKilledPod(t *testing.T) {
 					}
 				}()
 			}
-			code, out, errOut := chatvault(t, "run", "--config", config, "--date", "2026-11-22", "--shard", "0/2",
-				"--eventlog", "../../testdata/eventlog", "--store", storeDir)
+			code, out, errOut := chatvault(t, append([]string{"run", "--config", config, "--date", "2026-11-22",
+				"--eventlog", "../../testdata/eventlog", "--store", storeDir}, extra...)...)
 			cancel()
 			wg.Wait()
 			if code != tc.wantCode || !strings.Contains(out+errOut, tc.want) {
-				t.Fatalf("run --shard 0/2 beside the lease of %s: exit %d, want %d with %q\n%s%s", pod.Holder, code, tc.wantCode, tc.want, out, errOut)
+				t.Fatalf("run %q beside the lease of %s: exit %d, want %d with %q\n%s%s", extra, pod.Holder, code, tc.wantCode, tc.want, out, errOut)
 			}
 			keys := listStoreKeys(t, storeDir, "orgs/")
 			if sealed := len(keys) > 0; sealed != (tc.wantCode != exitFailure) {
@@ -93,7 +135,7 @@ func TestShardRetryAfterKilledPod(t *testing.T) {
 			}
 			// Its organizations sealed; its own lease given back.
 			for _, org := range []string{acme, "0b1c2e3f-0000-4000-8000-00000000bbbb"} {
-				if archiver.ShardOf(org, 2) != 0 {
+				if !orgSealed(org) {
 					continue
 				}
 				if keys := listStoreKeys(t, storeDir, archiver.DayKey3(org, mustParseDay(t, "2026-11-22"), 1)); len(keys) != 1 {
@@ -102,10 +144,8 @@ func TestShardRetryAfterKilledPod(t *testing.T) {
 			}
 			observer := &scheduler.Lease{Store: st, Prefix: pod.Prefix, Holder: "observer", Clock: scheduler.RealClock{}, MaxSkew: time.Second}
 			if h, held, err := observer.HeldByAnother(context.Background()); err != nil || held {
-				t.Fatalf("the shard's lease after the retry: held by %q (%v)", h, err)
+				t.Fatalf("the lease %q after the retry: held by %q (%v)", pod.Prefix, h, err)
 			}
 		})
 	}
-	reliability.Record(t, "crash", "a shard's pod killed while sealing (OOMKilled, SIGKILL), retried by the Indexed Job in a new pod", reliability.Recovered,
-		"TestShardRetryAfterKilledPod: the retry waits for the dead pod's shard lease to run out (not renewed: at most its TTL and the clock skew) and seals the shard; every retry exited 1 \"another sealer is running\" before, and the Job failed; a lease that is renewed (a live pod of the same index) is still refused")
 }

@@ -675,12 +675,9 @@ func sameQuarantined(a, b *DataObject) bool {
 // sort's runs also removed earlier: README, Performance).
 const storeSlots = 4
 
-// commitAll writes the manifests of every staged organization, storeSlots per worker at a
-// time: a commit waits on the store (its manifest's fsyncs, the fork check's listing, S3's
-// round trips), not on a core. On disk the day of 50,000 organizations spent most of its
-// time in commits made Workers at a time.
+// commitAll writes the manifests of every staged organization, Workers at a time.
 func (w *writer) commitAll(ctx context.Context) {
-	sem := make(chan struct{}, storeSlots*w.s.Workers)
+	sem := make(chan struct{}, w.s.Workers)
 	var wg sync.WaitGroup
 	for _, c := range w.commits {
 		if c.Err != nil || c.Outcome == OutcomeUnchanged {

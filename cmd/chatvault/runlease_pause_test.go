@@ -11,11 +11,10 @@ import (
 )
 
 // TestRunDatePausedPastItsLease: `run --date 2026-11-22` holds the seal lease and is
-// paused (SIGSTOP, a frozen VM) once its exports are durable, right before its manifests
-// (several of which are written at once, so a pause in one commit would not stop the
-// others), while its clock moves on past the lease's TTL and the clock skew. `run --date 2026-11-23` takes
+// paused (SIGSTOP, a frozen VM) right after its first organization's manifest, while its
+// clock moves on past the lease's TTL and the clock skew. `run --date 2026-11-23` takes
 // the lease over and seals its day. The first resumes: without a fence it would commit its
-// organizations' 2026-11-22 on the heads it read before the pause, each with the seq
+// other organizations' 2026-11-22 on the heads it read before the pause, each with the seq
 // the second just gave 2026-11-23 (a fork); with it, each of those commits finds the lease
 // lost and fails, writing nothing, and the run exits 1.
 func TestRunDatePausedPastItsLease(t *testing.T) {
@@ -36,7 +35,7 @@ func TestRunDatePausedPastItsLease(t *testing.T) {
 		code         int
 		stdout, errs string
 	}
-	first := runPaused(t, []string{"CHATVAULT_STORE_LAYOUT=3", "CHATVAULT_PAUSE_AT=fsstore.flush.synced:1",
+	first := runPaused(t, []string{"CHATVAULT_STORE_LAYOUT=3", "CHATVAULT_PAUSE_AT=commit.day:1", "CHATVAULT_EXPORT_WORKERS=1",
 		"CHATVAULT_TEST_NOW_FILE=" + nowFile}, func() {
 		writeNow(t0.Add(sealLeaseTTL + 10*time.Minute)) // the pause, on the paused run's clock too
 		// This process's clock is the wall clock: long after the first's lease ran out.
@@ -56,6 +55,6 @@ func TestRunDatePausedPastItsLease(t *testing.T) {
 			t.Fatalf("the run that lost its lease wrote a failure record %s", k)
 		}
 	}
-	reliability.Record(t, "crash", "run --date paused past its seal lease's TTL right before its commits; another run took over and sealed the next day", reliability.Refused,
-		"the resumed run's commits find the lease lost: they fail without a write (no fork, no failure record) and the run exits 1; the day is sealed again by a later run")
+	reliability.Record(t, "crash", "run --date paused past its seal lease's TTL after one organization's commit; another run took over and sealed the next day", reliability.Refused,
+		"the resumed run's remaining commits find the lease lost: they fail without a write (no fork, no failure record) and the run exits 1; the day is sealed again by a later run")
 }

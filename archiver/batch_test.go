@@ -17,42 +17,36 @@ import (
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
-// racingStore is a folder store on which another writer puts other bytes under the first
-// export key a seal commits into its batch, before the batch is flushed.
-type racingStore struct {
+// batchedStore is a folder store that calls batched after each export a seal commits
+// into its batch, before the batch is flushed: for what another writer, or a stop, does
+// in between.
+type batchedStore struct {
 	*fsstore.Store
-	mu  sync.Mutex
-	key string // the export raced
+	mu      sync.Mutex
+	batched func(ctx context.Context, key string) error
 }
 
-func (r *racingStore) CreateStream(ctx context.Context, dir string) (archiver.StreamObject, error) {
-	so, err := r.Store.CreateStream(ctx, dir)
+func (b *batchedStore) CreateStream(ctx context.Context, dir string) (archiver.StreamObject, error) {
+	so, err := b.Store.CreateStream(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	return &racingObject{StreamObject: so, r: r}, nil
+	return &batchedObject{StreamObject: so, s: b}, nil
 }
 
-type racingObject struct {
+type batchedObject struct {
 	archiver.StreamObject
-	r *racingStore
+	s *batchedStore
 }
 
-func (o *racingObject) Commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
+func (o *batchedObject) Commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
 	v, err := o.StreamObject.Commit(ctx, key, size, sum, opt)
 	if err != nil || opt.Batch == nil {
 		return v, err
 	}
-	o.r.mu.Lock()
-	defer o.r.mu.Unlock()
-	if o.r.key == "" {
-		o.r.key = key
-		other := []byte("another writer's bytes")
-		if err := o.r.Store.Create(ctx, key, bytes.NewReader(other), int64(len(other)), sha256.Sum256(other), archiver.CreateOptions{}); err != nil {
-			return "", err
-		}
-	}
-	return v, nil
+	o.s.mu.Lock()
+	defer o.s.mu.Unlock()
+	return v, o.s.batched(ctx, key)
 }
 
 // TestSealFlushFailureFailsItsOrg: an export the batch's flush cannot create (another
@@ -65,7 +59,15 @@ func TestSealFlushFailureFailsItsOrg(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, logDir)
-	r := &racingStore{Store: f.store}
+	raced := "" // the first export batched, under which another writer puts other bytes
+	r := &batchedStore{Store: f.store, batched: func(ctx context.Context, key string) error {
+		if raced != "" {
+			return nil
+		}
+		raced = key
+		other := []byte("another writer's bytes")
+		return f.store.Create(ctx, key, bytes.NewReader(other), int64(len(other)), sha256.Sum256(other), archiver.CreateOptions{})
+	}}
 	s := &archiver.Sealer{Source: f.src, Store: r, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test",
 	}}
@@ -73,10 +75,10 @@ func TestSealFlushFailureFailsItsOrg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.key == "" {
+	if raced == "" {
 		t.Fatal("no export was committed into a batch: the folder store no longer batches exports")
 	}
-	org := strings.Split(r.key, "/")[1]
+	org := strings.Split(raced, "/")[1]
 	committed := 0
 	for _, o := range res.Orgs {
 		switch {
@@ -112,34 +114,6 @@ func TestSealFlushFailureFailsItsOrg(t *testing.T) {
 		"another writer's bytes under an export's key before the flush: that organization fails (ErrConflict) with no manifest, the others commit")
 }
 
-// cancellingStore cancels the seal once its first export is committed into the batch: a
-// seal stopped (SIGTERM) after it has staged objects and before its flush.
-type cancellingStore struct {
-	*fsstore.Store
-	cancel context.CancelFunc
-}
-
-func (c *cancellingStore) CreateStream(ctx context.Context, dir string) (archiver.StreamObject, error) {
-	so, err := c.Store.CreateStream(ctx, dir)
-	if err != nil {
-		return nil, err
-	}
-	return &cancellingObject{StreamObject: so, cancel: c.cancel}, nil
-}
-
-type cancellingObject struct {
-	archiver.StreamObject
-	cancel context.CancelFunc
-}
-
-func (o *cancellingObject) Commit(ctx context.Context, key string, size int64, sum [sha256.Size]byte, opt archiver.CreateOptions) (string, error) {
-	v, err := o.StreamObject.Commit(ctx, key, size, sum, opt)
-	if opt.Batch != nil {
-		o.cancel()
-	}
-	return v, err
-}
-
 // TestSealStoppedBeforeFlushLeavesNoTemps: a seal stopped after some exports went into its
 // batch, before the flush, leaves none of their temporary files in the store, and no
 // export is visible.
@@ -152,7 +126,9 @@ func TestSealStoppedBeforeFlushLeavesNoTemps(t *testing.T) {
 	f := newFixture(t, logDir)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	s := &archiver.Sealer{Source: f.src, Store: &cancellingStore{Store: f.store, cancel: cancel}, Options: archiver.Options{
+	// Stopped once the first export is in the batch.
+	stop := &batchedStore{Store: f.store, batched: func(context.Context, string) error { cancel(); return nil }}
+	s := &archiver.Sealer{Source: f.src, Store: stop, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 1,
 	}}
 	if _, err := s.Seal(ctx, day, f.directory, ""); !errors.Is(err, context.Canceled) {

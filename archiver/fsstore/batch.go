@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"iter"
 	"path"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -36,9 +38,9 @@ type batch struct {
 	s       *Store
 	mu      sync.Mutex
 	pending []pendingObject
-	// found counts the batch's creates that found their object already there (a rerun
-	// after a crash in a flush): its name may not be durable yet, so Flush syncs.
-	found   int
+	// found are the keys of the batch's creates that found their object already there (a
+	// rerun after a crash in a flush): their names may not be durable yet, so Flush syncs.
+	found   []string
 	flushed bool
 }
 
@@ -64,11 +66,11 @@ func (s *Store) batchOf(opt archiver.CreateOptions) (*batch, error) {
 	return b, nil
 }
 
-// foundExisting notes a create that found its object already there.
-func (b *batch) foundExisting() {
+// foundExisting notes a create that found its object (key) already there.
+func (b *batch) foundExisting(key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.found++
+	b.found = append(b.found, key)
 }
 
 // add records the object whose temporary file seq (in key's folder) holds its bytes.
@@ -95,11 +97,15 @@ func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 	b.mu.Unlock()
 	s := b.s
 	if len(pending) == 0 {
-		if found == 0 {
+		if len(found) == 0 {
 			return nil, nil
 		}
 		// Only objects a crashed run linked: their names are synced, as Create would.
-		if err := s.syncFS(); err != nil {
+		fss, err := s.fileSystems(slices.Values(found))
+		if err == nil {
+			err = s.syncFS(fss)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("fsstore: flush: %w", err)
 		}
 		return nil, nil
@@ -115,7 +121,23 @@ func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 	if err := s.checkHome(); err != nil {
 		return dropAll(err)
 	}
-	if err := s.syncFS(); err != nil {
+	keys := func(yield func(string) bool) {
+		for _, p := range pending {
+			if !yield(p.key) {
+				return
+			}
+		}
+		for _, k := range found {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+	fss, err := s.fileSystems(keys)
+	if err != nil {
+		return dropAll(err)
+	}
+	if err := s.syncFS(fss); err != nil {
 		return dropAll(err)
 	}
 	crashpoint.Hit("fsstore.flush.synced")
@@ -132,7 +154,7 @@ func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 		}
 		crashpoint.Hit("fsstore.flush.link")
 	}
-	if err := s.syncFS(); err != nil {
+	if err := s.syncFS(fss); err != nil {
 		return failed, fmt.Errorf("fsstore: flush %d objects: linked, but: %w", len(pending), err)
 	}
 	// The folders synced with their names: a create in one of them (the day's manifest)
@@ -204,18 +226,60 @@ func (s *Store) sameAs(ctx context.Context, key, tmp string) error {
 	return s.compare(ctx, key, n, [sha256.Size]byte(h.Sum(nil)))
 }
 
-// syncFS syncs the file system the store is on (syncfs).
-func (s *Store) syncFS() error {
+// fileSystems returns one folder on each file system that holds the folder of one of keys
+// or a folder above it, the root (".") first: what a batch's syncs must cover. Most stores
+// are one file system, and get ["."]; but a syncfs syncs only the file system it is given,
+// and an operator may mount another disk inside the store (orgs/ on a bigger volume), whose
+// files the root's syncfs would leave unsynced while their keys were linked.
+func (s *Store) fileSystems(keys iter.Seq[string]) ([]string, error) {
+	rootDev, err := s.device(s.root, ".")
+	if err != nil {
+		return nil, fmt.Errorf("sync file system: %w", err)
+	}
+	out := []string{"."}
+	devs := map[uint64]bool{rootDev: true}
+	seen := map[string]bool{}
+	for key := range keys {
+		// Up from the key's folder, to the first folder already looked at.
+		for dir := path.Dir(key); dir != "." && dir != "/" && !seen[dir]; dir = path.Dir(dir) {
+			seen[dir] = true
+			dev, err := s.device(s.root, filepath.FromSlash(dir))
+			if err != nil {
+				return nil, fmt.Errorf("sync file system: %w", err)
+			}
+			if !devs[dev] {
+				devs[dev] = true
+				out = append(out, dir)
+			}
+		}
+	}
+	return out, nil
+}
+
+// syncFS syncs the file systems of dirs (fileSystems), each with one syncfs.
+func (s *Store) syncFS(dirs []string) error {
+	for _, dir := range dirs {
+		if err := s.syncFSOf(dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) syncFSOf(dir string) error {
 	s.syncs.Add(1)
-	d, err := s.root.Open(".")
+	d, err := s.root.Open(filepath.FromSlash(dir))
 	if err != nil {
 		return fmt.Errorf("sync file system: %w", err)
 	}
 	defer d.Close()
 	if err := syncFS(d); err != nil {
-		return fmt.Errorf("sync file system: %w", err)
+		return fmt.Errorf("sync file system of %s: %w", dir, err)
 	}
-	s.note("syncfs", "")
+	if dir == "." {
+		dir = ""
+	}
+	s.note("syncfs", dir)
 	return nil
 }
 

@@ -271,3 +271,72 @@ func TestBatchAbortAndRerun(t *testing.T) {
 	reliability.Record(t, "operations", "folder store: a seal that fails before its batch is flushed", reliability.Kept,
 		"the batch is aborted: its temporary files are removed and nothing becomes visible; a rerun whose objects a crashed run had linked still syncs their names before its manifests")
 }
+
+// TestBatchSyncsEveryFileSystem: a syncfs syncs one file system. With another disk mounted
+// inside the store (here orgs/big, a stand-in device), a batch's syncs must cover it too,
+// before the links and after them: syncing the root's alone left the mounted disk's files
+// unsynced while their keys were linked, so a crash could leave a key naming bytes never
+// written. A rerun that finds its objects there syncs both too.
+func TestBatchSyncsEveryFileSystem(t *testing.T) {
+	s, steps := traced(t)
+	ctx := t.Context()
+	const mounted = "orgs/big"
+	s.device = func(root *os.Root, dir string) (uint64, error) {
+		if d := filepath.ToSlash(dir); d == mounted || strings.HasPrefix(d, mounted+"/") {
+			return 1<<63 + 7, nil
+		}
+		return deviceOf(root, dir)
+	}
+	keys := []string{
+		"orgs/oa/d/2026/11/22.events-a.jsonl.gz",
+		mounted + "/ob/d/2026/11/22.events-b.jsonl.gz",
+		mounted + "/oc/d/2026/11/22.events-c.jsonl.gz",
+	}
+	flush := func() []string {
+		t.Helper()
+		*steps = nil
+		b := s.NewBatch()
+		for _, k := range keys {
+			if err := batchCreate(t, s, b, k, "export "+k); err != nil {
+				t.Fatal(err)
+			}
+		}
+		failed, err := b.Flush(ctx)
+		if err != nil || len(failed) != 0 {
+			t.Fatalf("flush: %v %v", failed, err)
+		}
+		return *steps
+	}
+	syncs := s.Syncs()
+	st := flush()
+	if got := s.Syncs() - syncs; got != 4 {
+		t.Errorf("flush over two file systems: %d syncs, want 4 (%v)", got, st)
+	}
+	// Both file systems synced before the first link, and both after the last.
+	firstLink := slices.IndexFunc(st, func(s string) bool { return strings.HasPrefix(s, "link ") })
+	lastLink := -1
+	for i, step := range st {
+		if strings.HasPrefix(step, "link ") {
+			lastLink = i
+		}
+	}
+	// The mounted disk is synced through one of its folders, whichever came first.
+	onMounted := func(step string) bool { return strings.HasPrefix(step, "syncfs "+mounted+"/") }
+	isRoot := func(step string) bool { return step == "syncfs" }
+	for _, want := range []func(string) bool{isRoot, onMounted} {
+		if firstLink < 0 || !slices.ContainsFunc(st[:firstLink], want) {
+			t.Errorf("steps %v: a file system not synced before the first link", st)
+		}
+		if !slices.ContainsFunc(st[lastLink+1:], want) {
+			t.Errorf("steps %v: a file system not synced after the last link", st)
+		}
+	}
+
+	// The rerun finds every object there: the names' sync covers both file systems too.
+	st = flush()
+	if len(st) != 2 || !isRoot(st[0]) || !onMounted(st[1]) {
+		t.Errorf("rerun's flush: steps %v, want a syncfs of each file system", st)
+	}
+	reliability.Record(t, "operations", "folder store: another disk mounted inside the store (orgs/ on a bigger volume)", reliability.Kept,
+		"a batch's syncs cover every file system its objects' folders are on, before the links and after; before, syncfs of the store's root left the mounted disk's exports unsynced while their keys were linked")
+}

@@ -47,6 +47,9 @@ type Store struct {
 	seq   atomic.Uint64
 	// trace, when set (tests only), is told each step a batch takes (batch.go).
 	trace func(op, name string)
+	// device returns the device of the file system a folder is on: deviceOf, or a test's
+	// stand-in for a file system mounted inside the store.
+	device func(root *os.Root, dir string) (uint64, error)
 }
 
 // Syncs returns how many fsyncs (of objects and folders) and syncfs (of batches) the Store
@@ -72,7 +75,7 @@ func Open(dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: open %s: %w", dir, err)
 	}
-	return &Store{root: root, readOnly: true, token: newToken()}, nil
+	return &Store{root: root, readOnly: true, token: newToken(), device: deviceOf}, nil
 }
 
 // New opens the folder dir as a Store, creating it if it is missing, readable by its owner
@@ -136,7 +139,7 @@ func (s *Store) create(ctx context.Context, key string, body io.Reader, size int
 	// copy only to throw it away. The link below still decides races.
 	switch err := s.compare(ctx, key, size, sum); {
 	case err == nil && b != nil:
-		b.foundExisting() // the batch's last sync makes its name durable too
+		b.foundExisting(key) // the batch's last sync makes its name durable too
 		return nil
 	case err == nil:
 		// The run that wrote it may have crashed before its folders were synced.

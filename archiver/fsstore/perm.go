@@ -155,5 +155,5 @@ func NewWithOptions(dir string, opt Options) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: open root: %w", err)
 	}
-	return &Store{root: root, perm: p, token: newToken()}, nil
+	return &Store{root: root, perm: p, token: newToken(), device: deviceOf}, nil
 }

@@ -122,7 +122,7 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 			return err
 		}
 		if b != nil {
-			b.foundExisting() // the batch's last sync makes its name durable too
+			b.foundExisting(key) // the batch's last sync makes its name durable too
 			return nil
 		}
 		return o.s.syncDirs(o.dir)

@@ -1,7 +1,9 @@
 package fsstore
 
 import (
+	"fmt"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,4 +22,17 @@ func syncFS(d *os.File) error {
 // organizations. It promises nothing about durability; Flush's syncfs does.
 func startWriteback(f *os.File) error {
 	return unix.SyncFileRange(int(f.Fd()), 0, 0, unix.SYNC_FILE_RANGE_WRITE)
+}
+
+// deviceOf returns the device of the file system that holds dir, a folder below root.
+func deviceOf(root *os.Root, dir string) (uint64, error) {
+	fi, err := root.Stat(dir)
+	if err != nil {
+		return 0, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, fmt.Errorf("%s: no device number", dir)
+	}
+	return st.Dev, nil
 }

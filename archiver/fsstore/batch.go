@@ -77,7 +77,7 @@ func (b *batch) add(key string, seq uint64) error {
 	defer b.mu.Unlock()
 	if b.flushed {
 		tmp := b.s.tempName(path.Dir(key), seq)
-		if err := b.s.root.Remove(tmp); err != nil {
+		if err := b.s.removeTemp(tmp); err != nil {
 			return fmt.Errorf("create after the batch was flushed, and remove temporary file: %w", err)
 		}
 		return errors.New("create after the batch was flushed")
@@ -157,7 +157,7 @@ func (b *batch) Abort() error {
 func (s *Store) removeTemps(pending []pendingObject) error {
 	var err error
 	for _, p := range pending {
-		if rerr := s.root.Remove(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := s.removeTemp(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
 		}
 	}
@@ -176,7 +176,7 @@ func (s *Store) link(ctx context.Context, p pendingObject) error {
 	if errors.Is(linkErr, fs.ErrExist) {
 		cmpErr = s.sameAs(ctx, p.key, tmp)
 	}
-	if err := s.root.Remove(tmp); err != nil {
+	if err := s.removeTemp(tmp); err != nil {
 		return errors.Join(linkErr, fmt.Errorf("remove temporary file: %w", err))
 	}
 	switch {

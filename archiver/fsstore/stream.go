@@ -34,7 +34,7 @@ func (s *Store) CreateStream(ctx context.Context, dir string) (archiver.StreamOb
 	if err := s.perm.mkdirAll(s.root, filepath.FromSlash(dir)); err != nil {
 		return nil, fmt.Errorf("fsstore: create %s/: create folder: %w", dir, err)
 	}
-	f, tmp, seq, err := s.createTemp(dir)
+	f, tmp, seq, err := s.createTemp(dir, true)
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: create %s/: %w", dir, err)
 	}
@@ -189,7 +189,7 @@ func (o *streamObject) remove() error {
 	}
 	tmp := o.tmp
 	o.tmp = ""
-	if err := o.s.root.Remove(tmp); err != nil {
+	if err := o.s.removeTemp(tmp); err != nil {
 		return fmt.Errorf("remove temporary file: %w", err)
 	}
 	return nil

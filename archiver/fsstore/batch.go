@@ -40,6 +40,11 @@ type batch struct {
 	// after a crash in a flush): its name may not be durable yet, so Flush syncs.
 	found   int
 	flushed bool
+	// owned is set once the batch holds the Store's owner file (temps.go) for itself, from
+	// its first found object until Flush or Abort: a rerun whose exports are all there
+	// already then takes the owner file once, not once per export (a stream object's
+	// temporary file holds it until it is aborted).
+	owned bool
 }
 
 // pendingObject is an object written to its temporary file, to be linked to key by Flush.
@@ -69,6 +74,20 @@ func (b *batch) foundExisting() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.found++
+	if !b.owned && !b.flushed && b.s.acquireOwner() == nil { // else only a saving lost
+		b.owned = true
+	}
+}
+
+// disown lets the batch's own hold on the owner file go (Flush, Abort).
+func (b *batch) disown() {
+	b.mu.Lock()
+	owned := b.owned
+	b.owned = false
+	b.mu.Unlock()
+	if owned {
+		b.s.releaseOwner()
+	}
 }
 
 // add records the object whose temporary file seq (in key's folder) holds its bytes.
@@ -89,6 +108,7 @@ func (b *batch) add(key string, seq uint64) error {
 
 // Flush implements archiver.Batch.
 func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
+	defer b.disown()
 	b.mu.Lock()
 	pending, found := b.pending, b.found
 	b.pending, b.flushed = nil, true
@@ -143,6 +163,7 @@ func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 
 // Abort implements archiver.Batch.
 func (b *batch) Abort() error {
+	defer b.disown()
 	b.mu.Lock()
 	pending := b.pending
 	b.pending, b.flushed = nil, true

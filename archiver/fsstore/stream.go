@@ -118,11 +118,14 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 	// manifest): the same bytes succeed, as with Create.
 	switch err := o.s.compare(ctx, key, size, sum); {
 	case err == nil:
+		if b != nil {
+			// Before the abort: the batch then holds the owner file the temporary file did.
+			b.foundExisting() // the batch's last sync makes its name durable too
+		}
 		if err := o.Abort(); err != nil {
 			return err
 		}
 		if b != nil {
-			b.foundExisting() // the batch's last sync makes its name durable too
 			return nil
 		}
 		return o.s.syncDirs(o.dir)

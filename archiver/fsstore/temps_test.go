@@ -186,6 +186,44 @@ func TestTemporariesOfLiveAndGoneWriters(t *testing.T) {
 			t.Fatalf("flush: %v %v", failed, err)
 		}
 	})
+	t.Run("a rerun's batch holds the owner file once, across found exports", func(t *testing.T) {
+		dir := t.TempDir()
+		s := openStore(t, dir)
+		owner := filepath.Join(dir, ownerName(s.token))
+		stream := func(b archiver.Batch, key string) {
+			t.Helper()
+			o, err := s.CreateStream(t.Context(), "orgs/a")
+			if err != nil {
+				t.Fatal(err)
+			}
+			o.Write([]byte("export"))
+			if _, err := o.Commit(t.Context(), key, 6, sha256.Sum256([]byte("export")), archiver.CreateOptions{Batch: b}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		first := s.NewBatch()
+		stream(first, "orgs/a/e1")
+		stream(first, "orgs/a/e2")
+		if _, err := first.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		rerun := s.NewBatch()
+		stream(rerun, "orgs/a/e1") // found: its temporary file aborted
+		fi, err := os.Stat(owner)
+		if err != nil {
+			t.Fatalf("owner file while the rerun's batch is open: %v", err)
+		}
+		stream(rerun, "orgs/a/e2")
+		if fi2, err := os.Stat(owner); err != nil || !os.SameFile(fi, fi2) {
+			t.Fatalf("owner file after the second found export: %v; want the same file, held since the first", err)
+		}
+		if _, err := rerun.Flush(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(owner); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("owner file after the flush: %v, want none", err)
+		}
+	})
 	t.Run("read-only store counts, never removes", func(t *testing.T) {
 		dir := t.TempDir()
 		w := openStore(t, dir)

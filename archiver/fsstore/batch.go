@@ -42,6 +42,11 @@ type batch struct {
 	// rerun after a crash in a flush): their names may not be durable yet, so Flush syncs.
 	found   []string
 	flushed bool
+	// owned is set once the batch holds the Store's owner file (temps.go) for itself, from
+	// its first found object until Flush or Abort: a rerun whose exports are all there
+	// already then takes the owner file once, not once per export (a stream object's
+	// temporary file holds it until it is aborted).
+	owned bool
 }
 
 // pendingObject is an object written to its temporary file, to be linked to key by Flush.
@@ -71,6 +76,20 @@ func (b *batch) foundExisting(key string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.found = append(b.found, key)
+	if !b.owned && !b.flushed && b.s.acquireOwner() == nil { // else only a saving lost
+		b.owned = true
+	}
+}
+
+// disown lets the batch's own hold on the owner file go (Flush, Abort).
+func (b *batch) disown() {
+	b.mu.Lock()
+	owned := b.owned
+	b.owned = false
+	b.mu.Unlock()
+	if owned {
+		b.s.releaseOwner()
+	}
 }
 
 // add records the object whose temporary file seq (in key's folder) holds its bytes.
@@ -79,7 +98,7 @@ func (b *batch) add(key string, seq uint64) error {
 	defer b.mu.Unlock()
 	if b.flushed {
 		tmp := b.s.tempName(path.Dir(key), seq)
-		if err := b.s.root.Remove(tmp); err != nil {
+		if err := b.s.removeTemp(tmp); err != nil {
 			return fmt.Errorf("create after the batch was flushed, and remove temporary file: %w", err)
 		}
 		return errors.New("create after the batch was flushed")
@@ -91,6 +110,7 @@ func (b *batch) add(key string, seq uint64) error {
 
 // Flush implements archiver.Batch.
 func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
+	defer b.disown()
 	b.mu.Lock()
 	pending, found := b.pending, b.found
 	b.pending, b.flushed = nil, true
@@ -165,6 +185,7 @@ func (b *batch) Flush(ctx context.Context) (map[string]error, error) {
 
 // Abort implements archiver.Batch.
 func (b *batch) Abort() error {
+	defer b.disown()
 	b.mu.Lock()
 	pending := b.pending
 	b.pending, b.flushed = nil, true
@@ -179,7 +200,7 @@ func (b *batch) Abort() error {
 func (s *Store) removeTemps(pending []pendingObject) error {
 	var err error
 	for _, p := range pending {
-		if rerr := s.root.Remove(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		if rerr := s.removeTemp(s.tempName(path.Dir(p.key), p.seq)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
 			err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
 		}
 	}
@@ -198,7 +219,7 @@ func (s *Store) link(ctx context.Context, p pendingObject) error {
 	if errors.Is(linkErr, fs.ErrExist) {
 		cmpErr = s.sameAs(ctx, p.key, tmp)
 	}
-	if err := s.root.Remove(tmp); err != nil {
+	if err := s.removeTemp(tmp); err != nil {
 		return errors.Join(linkErr, fmt.Errorf("remove temporary file: %w", err))
 	}
 	switch {

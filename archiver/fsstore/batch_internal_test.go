@@ -46,7 +46,7 @@ func tempFiles(t *testing.T, s *Store) []string {
 	t.Helper()
 	var left []string
 	err := filepath.WalkDir(s.Dir(), func(p string, d fs.DirEntry, err error) error {
-		if err == nil && strings.HasPrefix(d.Name(), tempPrefix) {
+		if rel, _ := filepath.Rel(s.Dir(), p); err == nil && strings.HasPrefix(d.Name(), tempPrefix) && !IsOwnerFile(filepath.ToSlash(rel)) {
 			left = append(left, p)
 		}
 		return err

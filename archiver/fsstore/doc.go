@@ -34,8 +34,10 @@
 //
 // A crash between writing and linking leaves a temporary file (named ".tmp-…") behind: in
 // the middle of a seal, one for each object of its batch not yet linked. List
-// never reports one, keys may not name one, and removing them while no chatvault process
-// writes to the folder is safe.
+// never reports one and keys may not name one. TemporariesBelow counts them and removes
+// those of writers that are gone, which it tells by the owner file each writing Store
+// holds locked until Close (temps.go): never a live writer's, however long its batch is
+// pending.
 //
 // Because an object is a file and a key's leading segments are folders, a key cannot also be
 // a folder of other keys: once "a/b" exists, "a/b/c" cannot be created, and the other way

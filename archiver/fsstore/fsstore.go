@@ -45,6 +45,9 @@ type Store struct {
 	// counts. A batch remembers an object's temporary file by its seq alone.
 	token string
 	seq   atomic.Uint64
+	// owner is the locked file that tells sweeps this Store's temporary files belong to a
+	// live writer (temps.go).
+	owner owner
 	// trace, when set (tests only), is told each step a batch takes (batch.go).
 	trace func(op, name string)
 	// device returns the device of the file system a folder is on: deviceOf, or a test's
@@ -84,10 +87,16 @@ func New(dir string) (*Store, error) {
 	return NewWithOptions(dir, Options{})
 }
 
-// Close releases the folder. The Store must not be used afterwards.
+// Close releases the folder, and removes the Store's owner file (temps.go): a temporary
+// file it still has (a batch neither flushed nor aborted) is then judged by its age. The
+// Store must not be used afterwards.
 func (s *Store) Close() error {
+	oerr := s.closeOwner()
 	if err := s.root.Close(); err != nil {
-		return fmt.Errorf("fsstore: close root: %w", err)
+		return errors.Join(oerr, fmt.Errorf("fsstore: close root: %w", err))
+	}
+	if oerr != nil {
+		return fmt.Errorf("fsstore: close: %w", oerr)
 	}
 	return nil
 }
@@ -247,14 +256,18 @@ func (f *durableFolders) add(dir string) {
 // makes it read-only and syncs it (when durable; else it only starts writing it back, for
 // a batch's Flush). It returns the file's name and seq, or removes it and fails.
 func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size int64, sum [sha256.Size]byte, durable bool) (_ string, _ uint64, err error) {
-	f, tmp, seq, err := s.createTemp(dir)
+	f, tmp, seq, err := s.createTemp(dir, !durable)
 	if err != nil {
 		return "", 0, err
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			if rerr := s.root.Remove(tmp); rerr != nil {
+			remove := s.root.Remove
+			if !durable {
+				remove = s.removeTemp
+			}
+			if rerr := remove(tmp); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("remove temporary file: %w", rerr))
 			}
 		}
@@ -298,7 +311,20 @@ func (s *Store) writeTemp(ctx context.Context, dir string, body io.Reader, size 
 // createTemp creates a new, empty temporary file in dir, named by the Store's random token
 // and the file's seq, so concurrent writers of one key, in this process or another, each
 // get their own. It returns the file, its name below the root and its seq.
-func (s *Store) createTemp(dir string) (*os.File, string, uint64, error) {
+//
+// An owned file (a batch's, a stream object's: one that outlives the call that makes it)
+// holds the Store's owner file until removeTemp (temps.go), so a sweep can tell it from a
+// dead writer's. An ordinary Create's is linked and removed within the call and holds
+// none: taking and letting go the owner file for each doubled a Create's time on ext4,
+// and a crash leaves at most one small file per Create under way, removed after a week.
+func (s *Store) createTemp(dir string, owned bool) (*os.File, string, uint64, error) {
+	release := func() {}
+	if owned {
+		if err := s.acquireOwner(); err != nil {
+			return nil, "", 0, err
+		}
+		release = s.releaseOwner
+	}
 	for range 10 {
 		seq := s.seq.Add(1)
 		name := s.tempName(dir, seq)
@@ -307,10 +333,12 @@ func (s *Store) createTemp(dir string) (*os.File, string, uint64, error) {
 			continue
 		}
 		if err != nil {
+			release()
 			return nil, "", 0, fmt.Errorf("create temporary file: %w", err)
 		}
 		return f, name, seq, nil
 	}
+	release()
 	return nil, "", 0, errors.New("create temporary file: too many name collisions")
 }
 

@@ -34,7 +34,7 @@ func (s *Store) CreateStream(ctx context.Context, dir string) (archiver.StreamOb
 	if err := s.perm.mkdirAll(s.root, filepath.FromSlash(dir)); err != nil {
 		return nil, fmt.Errorf("fsstore: create %s/: create folder: %w", dir, err)
 	}
-	f, tmp, seq, err := s.createTemp(dir)
+	f, tmp, seq, err := s.createTemp(dir, true)
 	if err != nil {
 		return nil, fmt.Errorf("fsstore: create %s/: %w", dir, err)
 	}
@@ -118,11 +118,14 @@ func (o *streamObject) commit(ctx context.Context, key string, size int64, sum [
 	// manifest): the same bytes succeed, as with Create.
 	switch err := o.s.compare(ctx, key, size, sum); {
 	case err == nil:
+		if b != nil {
+			// Before the abort: the batch then holds the owner file the temporary file did.
+			b.foundExisting(key) // the batch's last sync makes its name durable too
+		}
 		if err := o.Abort(); err != nil {
 			return err
 		}
 		if b != nil {
-			b.foundExisting(key) // the batch's last sync makes its name durable too
 			return nil
 		}
 		return o.s.syncDirs(o.dir)
@@ -189,7 +192,7 @@ func (o *streamObject) remove() error {
 	}
 	tmp := o.tmp
 	o.tmp = ""
-	if err := o.s.root.Remove(tmp); err != nil {
+	if err := o.s.removeTemp(tmp); err != nil {
 		return fmt.Errorf("remove temporary file: %w", err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
@@ -19,7 +20,7 @@ func init() {
 	register(&command{
 		name:    "verify",
 		summary: "re-hash every object and walk every manifest chain; exit 1 on any mismatch",
-		usage:   "[--org ID] [--date D | --from D --to D] [--jobs N] [--checkpoint | --resume | --incremental] [--extend-locks] [--public-key FILE] [--witness FILE]",
+		usage:   "[--org ID] [--date D | --from D --to D] [--jobs N] [--checkpoint | --resume | --incremental] [--extend-locks] [--remove-temporaries] [--public-key FILE] [--witness FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "only this organization")
 			rangeFlags(fs)
@@ -29,6 +30,7 @@ func init() {
 			fs.Bool("checkpoint", false, "write signed checkpoints (signing.keyFile) as the verification of the whole store goes, for --resume and --incremental")
 			fs.Bool("resume", false, "carry on the full verification the newest checkpoint was written by, if it was interrupted (implies --checkpoint)")
 			fs.Bool("incremental", false, "verify only what was sealed and captured after the newest checkpoint, and verify.sample organization-days verified before (writes a checkpoint with signing.keyFile)")
+			fs.Bool("remove-temporaries", false, "folder store: remove the temporary files of writes whose process is gone (killed in the middle of a seal), never a running writer's; the whole store, or --org's folder")
 			fs.Bool("extend-locks", false, "S3 Object Lock: lengthen the lock of a members object kept shorter than a day that names it needs (to the end of its year plus the retention), instead of reporting it")
 		},
 		run: runVerify,
@@ -66,6 +68,13 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	case opt.Resume && opt.Incremental:
 		return e.fail("verify", usagef("give --resume or --incremental, not both"))
 	}
+	// Temporary files are counted where verify reads every folder's names anyway: the whole
+	// store, or one organization's. A day or an increment is checked without walking them.
+	removeTemps, _ := fs.GetBool("remove-temporaries")
+	countTemps := from.IsZero() && !opt.Incremental
+	if removeTemps && !countTemps {
+		return e.fail("verify", usagef("--remove-temporaries sweeps the whole store or one --org's folder: not with --date, --from, --to or --incremental"))
+	}
 	if checkpoint || opt.Resume || opt.Incremental {
 		key, err := e.signingKey()
 		if err != nil {
@@ -77,10 +86,11 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		opt.CheckpointKey = key
 		opt.Sample = e.cfg.Verify.Sample
 	}
-	// Read-only unless checkpoints are written (the only objects verify ever creates).
+	// Read-only unless checkpoints are written (the only objects verify ever creates) or
+	// temporary files of writers that are gone removed.
 	// --extend-locks needs no more: only S3 locks, and its store is the same either way.
 	open := e.openStoreReadOnly
-	if opt.CheckpointKey != nil {
+	if opt.CheckpointKey != nil || removeTemps {
 		open = e.openStore
 	}
 	store, closeStore, err := open()
@@ -123,6 +133,15 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		fmt.Fprintf(e.stdout, "trusted signing keys: %s\n", strings.Join(ids, ", "))
 	}
 	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, opt)
+	var removed string
+	var tempErr error
+	if err == nil && rep != nil && countTemps {
+		var warning string
+		removed, warning, tempErr = temporaries(ctx, store, org, removeTemps)
+		if warning != "" {
+			rep.Warnings = append(rep.Warnings, warning)
+		}
+	}
 	if rep != nil {
 		for _, w := range rep.Warnings {
 			e.note(slog.LevelWarn, "warning: "+w, "verify warning", "warning", w)
@@ -155,8 +174,15 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if rep.Wrote != "" {
 		fmt.Fprintf(e.stdout, "checkpoint written: %s\n", rep.Wrote)
 	}
+	if removed != "" {
+		fmt.Fprintln(e.stdout, removed)
+	}
 	fmt.Fprintf(e.stdout, "verified %d organizations, %d manifests, %d objects, %d bytes: %d problems, %d warnings\n",
 		rep.Orgs, rep.Manifests, rep.Objects, rep.Bytes, len(rep.Problems), len(rep.Warnings))
+	if tempErr != nil {
+		// The archive was verified; what failed is the count or removal of leftovers.
+		return e.fail("verify", tempErr)
+	}
 	if !rep.OK() {
 		return exitFailure
 	}
@@ -177,4 +203,47 @@ func (e *env) failIncomplete(rep *verify.Report, err error) int {
 		"what was not reached is not verified: %v", problems, warnings, err)
 	e.note(slog.LevelError, line, "verify incomplete", "error", err.Error(), "problemsSoFar", problems, "warningsSoFar", warnings)
 	return e.fail("verify", err)
+}
+
+// temporaryFiles is what the folder store tells of the temporary files left in it
+// (fsstore.Store.TemporariesBelow).
+type temporaryFiles interface {
+	TemporariesBelow(ctx context.Context, dir string, remove bool) (fsstore.Temporaries, error)
+}
+
+// temporaries counts the temporary files below the whole store, or org's folder, of
+// writes that did not finish, and with remove removes those of writers that are gone. It
+// returns the line saying what was removed, and a warning when some are left that no live
+// writer is known to need: a seal killed before its batch was flushed leaves a whole day's
+// exports as temporary files, which no rerun reuses. A live writer's (another seal, serve)
+// are none of verify's business. Not the folder store: nothing.
+func temporaries(ctx context.Context, store archiver.Store, org string, remove bool) (removed, warning string, err error) {
+	tf, ok := store.(temporaryFiles)
+	if !ok {
+		return "", "", nil
+	}
+	dir := "."
+	if org != "" {
+		dir = "orgs/" + org
+	}
+	t, err := tf.TemporariesBelow(ctx, dir, remove)
+	if err != nil {
+		return "", "", err
+	}
+	if t.Removed > 0 {
+		removed = fmt.Sprintf("removed %d temporary files (%d bytes) of writes whose process is gone", t.Removed, t.RemovedBytes)
+	}
+	stale, staleBytes := t.Stale-t.Removed, t.StaleBytes-t.RemovedBytes
+	var parts []string
+	if stale > 0 {
+		parts = append(parts, fmt.Sprintf("%d (%d bytes) of writes whose process is gone, which verify --remove-temporaries removes", stale, staleBytes))
+	}
+	if t.Unknown > 0 {
+		parts = append(parts, fmt.Sprintf("%d (%d bytes) whose writer cannot be told (no owner file), removed once unwritten for a week", t.Unknown, t.UnknownBytes))
+	}
+	if len(parts) > 0 {
+		warning = fmt.Sprintf("%d temporary files (%d bytes) left in the store by writes that did not finish: %s",
+			stale+t.Unknown, staleBytes+t.UnknownBytes, strings.Join(parts, "; "))
+	}
+	return removed, warning, nil
 }

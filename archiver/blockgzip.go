@@ -7,6 +7,8 @@ import (
 	"hash/crc32"
 	"io"
 
+	"github.com/chatvault/chatvault/internal/crashpoint"
+	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/klauspost/compress/flate"
 )
 
@@ -123,20 +125,23 @@ func (z *blockGzip) dispatch(last bool) error {
 // compress deflates the slot's block as pgzip does: a sync flush, and the final block
 // after the last.
 func (s *gzipSlot) compress() {
+	var err error
+	defer func() { s.done <- err }()
+	defer panics.Recover(&err) // a panic (a bug) is the block's error, and the export's
+	crashpoint.Hit("gzip.block")
 	s.out.Reset()
 	var dict []byte
 	if len(s.dict) > 0 {
 		dict = s.dict
 	}
 	s.fw.ResetDict(&s.out, dict)
-	_, err := s.fw.Write(s.in)
+	_, err = s.fw.Write(s.in)
 	if err == nil {
 		err = s.fw.Flush()
 	}
 	if err == nil && s.last {
 		err = s.fw.Close()
 	}
-	s.done <- err
 }
 
 // drain waits for a busy slot's block and writes it, and empties the slot.

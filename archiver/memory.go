@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"runtime/metrics"
 	"slices"
+
+	"github.com/chatvault/chatvault/internal/panics"
 )
 
 // outsideHeap is the part of a run's resident memory that neither the sort's arenas nor
@@ -140,11 +142,12 @@ func releaseArenas(sorters []*sorter, room int64) error {
 		}
 		n++
 		go func() {
-			err := so.s.Release()
-			if err == nil {
+			var err error
+			defer func() { errs <- err }()
+			defer panics.Recover(&err) // a panic (a bug) is the release's error
+			if err = so.s.Release(); err == nil {
 				so.freeArena()
 			}
-			errs <- err
 		}()
 	}
 	var first error

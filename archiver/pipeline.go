@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/chatvault/chatvault/internal/crashpoint"
+	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/chatvault/chatvault/model"
 	"golang.org/x/sync/errgroup"
 )
@@ -290,13 +291,26 @@ func (s *Sealer) partition(ctx context.Context, day Day, now time.Time) (Partiti
 func (s *Sealer) Seal(ctx context.Context, day Day, directory []byte, only string) (*DayResult, error) {
 	// Checked once the partition is known to be ready, as before: a day that is not
 	// ready reports that, whatever the snapshot.
-	return s.seal(ctx, day, func() (*Directory, error) { return ParseDirectory(directory) }, only)
+	res, err := s.seal(ctx, day, func() (*Directory, error) { return ParseDirectory(directory) }, only)
+	logPanic(s.Logger, err, "day", day.String())
+	return res, err
 }
 
 // SealDirectory is Seal with the directory snapshot already loaded (LoadDirectory), so
 // that a run sealing several days decodes it once and does not keep its bytes.
 func (s *Sealer) SealDirectory(ctx context.Context, day Day, directory *Directory, only string) (*DayResult, error) {
-	return s.seal(ctx, day, func() (*Directory, error) { return directory, nil }, only)
+	res, err := s.seal(ctx, day, func() (*Directory, error) { return directory, nil }, only)
+	logPanic(s.Logger, err, "day", day.String())
+	return res, err
+}
+
+// logPanic logs the stack of a panic (a bug) recovered on one of the seal's goroutines
+// (panics.Recover), when err carries one: the error itself says only what it panicked with.
+func logPanic(log *slog.Logger, err error, attrs ...any) {
+	var p *panics.Error
+	if errors.As(err, &p) {
+		log.Error("a bug in chatvault: a panic on one of the seal's goroutines, which failed", append(attrs, "err", p.Error(), "stack", string(p.Stack))...)
+	}
 }
 
 func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory, error), only string) (*DayResult, error) {
@@ -558,8 +572,11 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 	}
 	states := make([]reading, readers)
 	digest := newPartitionDigest(s.Shard, len(part.Files)) // shard.go: nil when unsharded
-	g.Go(func() error {
+	// A panic (a bug) on the reader or a worker is its error, as in every goroutine of the
+	// seal (panics.Recover): the others stop, the seal fails and cleans up.
+	g.Go(func() (err error) {
 		defer close(work)
+		defer panics.Recover(&err)
 		// send hands a batch to the workers and takes a free one for the reader.
 		send := func(st *reading) error {
 			select {
@@ -608,7 +625,6 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 			b.add(st.fi, l)
 			return nil
 		}
-		var err error
 		if concurrent && readers > 1 {
 			ignored, err = cs.ScanConcurrent(gctx, day, readers, func(r int, l Line) error { return line(&states[r], l) })
 		} else {
@@ -640,7 +656,8 @@ func (s *Sealer) read(ctx context.Context, day Day, part Partition, rt *router, 
 		counts[i] = newDayCounts()
 		dw := decodeWorker{sorter: sorters[i], counts: counts[i], rt: rt, excluded: excluded, files: part.Files, progress: s.Progress,
 			shard: newShardFilter(s.Shard, rt, part.Files), own: true}
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer panics.Recover(&err)
 			for b := range work {
 				if err := gctx.Err(); err != nil {
 					return err // another goroutine failed: stop early

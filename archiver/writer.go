@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/internal/crashpoint"
+	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
 )
@@ -277,8 +278,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 	// compressed: dropping a run's pages took 3 ms a run on disk, one after the other
 	// after the commits (15 ms for the five runs of a 1M-event day).
 	removed := make(chan struct{})
+	var removeErr error
 	go func() {
 		defer close(removed)
+		defer panics.Recover(&removeErr)
 		closeRuns() // a run left behind goes with the run's folder (newWorkDir)
 	}()
 	defer func() { <-removed }()
@@ -308,7 +311,10 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 		w.log.Warn("events outside the partition's day (clock skew); archived and flagged in the manifests",
 			"before", sk.Before, "after", sk.After, "earliest", sk.Earliest, "latest", sk.Latest)
 	}
-	<-removed          // long done: the merge ends well before the compression
+	<-removed // long done: the merge ends well before the compression
+	if removeErr != nil {
+		return removeErr // a panic (a bug) removing the runs: nothing is committed yet
+	}
 	w.flushStaged(ctx) // writerbatch.go
 	w.commitAll(ctx)
 	// The day-level accounting, for operators only: the manifests carry each
@@ -388,17 +394,46 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 // storing it waits on the store (reads, fsyncs, uploads), not on a core, and the next
 // organization is compressed meanwhile. At most storeSlots per worker store at once.
 func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win *Window, skew *ClockSkew, compressed func()) {
-	defer compressed()
 	o := w.rt.orgs[j.org]
 	skip := w.only != "" && w.only != o.ID
-	var st *stagedObject
 	var err error
+	staged := false
+	// A panic (a bug) below fails the organization as an error does (panics.Recover): the
+	// merge's batches are still taken and handed back, so that it goes on with the others,
+	// and the failure is the organization's result.
+	defer func() {
+		if staged {
+			return
+		}
+		for b := range j.lines {
+			j.free <- b
+		}
+		if skip {
+			return
+		}
+		res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win,
+			quarantine: w.orgQuarantine[j.org]}
+		w.fail(ctx, res, err)
+		res.compact()
+		w.mu.Lock()
+		w.commits[j.org] = res
+		w.mu.Unlock()
+	}()
+	defer panics.Recover(&err)
+	defer compressed()
+	var st *stagedObject
 	var ix *chatIndexBuilder
 	if !skip {
 		st, err = w.newExportObject(ctx, o.ID)
 		ix = newChatIndexBuilder()
 	}
+	if st != nil {
+		// From here on, panic or not: a streamed export's temporary object is aborted,
+		// and its compressor goes back to w.stagers for the next organization.
+		defer st.remove()
+	}
 	for b := range j.lines {
+		crashpoint.Hit("stage.batch")
 		if err == nil && !skip {
 			err = st.write(b)
 		}
@@ -413,13 +448,11 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 		j.free <- b
 	}
 	if skip {
+		staged = true
 		return
 	}
 	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win,
 		quarantine: w.orgQuarantine[j.org], index: ix.index(o.ID, w.day, w.rt.orgMembers(j.org))}
-	if st != nil {
-		defer st.remove()
-	}
 	if err == nil {
 		err = st.finish()
 	}
@@ -440,6 +473,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	w.mu.Lock()
 	w.commits[j.org] = res
 	w.mu.Unlock()
+	staged = true
 }
 
 // orgCommit is an organization's result on its way to being committed.
@@ -491,6 +525,7 @@ func (c *orgCommit) compact() {
 }
 
 func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
+	logPanic(w.log, err, "org", c.Org) // pipeline.go
 	if errors.Is(err, ErrFenced) {
 		// The sealer lost its lease (fence.go): the store is another sealer's now, and a
 		// failure record would mark a day that sealer may have sealed as failed after it.
@@ -690,11 +725,16 @@ func (w *writer) commitAll(ctx context.Context) {
 		sem <- struct{}{}
 		wg.Add(1)
 		go func() {
+			var err error
 			defer wg.Done()
 			defer func() { <-sem }()
-			if err := w.commit(ctx, c); err != nil {
-				w.fail(ctx, c, err)
-			}
+			defer func() {
+				if err != nil {
+					w.fail(ctx, c, err)
+				}
+			}()
+			defer panics.Recover(&err) // a panic (a bug) fails the organization's commit
+			err = w.commit(ctx, c)
 		}()
 	}
 	wg.Wait()

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/crashpoint"
+	"github.com/chatvault/chatvault/internal/panics"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -441,8 +442,11 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.Fetcher.opt.Concurrency)
 	for i, raw := range urls {
-		g.Go(func() error {
-			rec, ok, err := c.lookupURL(gctx, org, raw, keep)
+		g.Go(func() (err error) {
+			defer panics.Recover(&err) // a panic (a bug) is the lookup's error
+			var rec urlRecord
+			var ok bool
+			rec, ok, err = c.lookupURL(gctx, org, raw, keep)
 			recs[i] = known{rec, ok}
 			return err
 		})
@@ -484,7 +488,7 @@ func (c *Capturer) resolve(ctx context.Context, org string, day archiver.Day, re
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			o, n, err := c.captureOne(ctx, org, day, retentionDays, base, groups[base])
+			o, n, err := c.captureOneRecovered(ctx, org, day, retentionDays, base, groups[base])
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -537,6 +541,12 @@ func (c *Capturer) lookupURL(ctx context.Context, org, raw string, keep archiver
 // withoutFragment is what raw requests (archiver.AttachmentRequestURL: a legal hold
 // spells the URL records it holds the same way).
 func withoutFragment(raw string) string { return archiver.AttachmentRequestURL(raw) }
+
+// captureOneRecovered is captureOne on a goroutine of its own: a panic (a bug) is its error.
+func (c *Capturer) captureOneRecovered(ctx context.Context, org string, day archiver.Day, retentionDays int, base string, raws []string) (o outcome, n int64, err error) {
+	defer panics.Recover(&err)
+	return c.captureOne(ctx, org, day, retentionDays, base, raws)
+}
 
 // captureOne fetches base (a URL without fragment) and stores it: the file first, then
 // the URL records of base and of each of raws (the URLs linked, base with their

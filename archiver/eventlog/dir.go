@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/panics"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -274,7 +275,8 @@ func (d *Dir) scanFilesConcurrent(ctx context.Context, root *os.Root, files []st
 	order := readOrder(files, before)
 	var next atomic.Int64
 	for r := range readers {
-		g.Go(func() error {
+		g.Go(func() (err error) {
+			defer panics.Recover(&err) // a panic (a bug) is the reader's error: the seal fails
 			s := newScanner(d.maxLineBytes(), d.bufSize)
 			defer s.close()
 			emit := func(l archiver.Line) error { return fn(r, l) }

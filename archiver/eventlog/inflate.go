@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 
+	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -114,8 +115,9 @@ func (in *inflater) run() {
 
 // fill reads from r until b is full or r fails, and returns the bytes read and the error
 // (io.EOF at the end), unlike io.ReadFull, which hides a clean end after some bytes.
-func fill(r io.Reader, b []byte) (int, error) {
-	n := 0
+// A panic (a bug) is its error, the file's: fill runs on the inflater's goroutine.
+func fill(r io.Reader, b []byte) (n int, err error) {
+	defer panics.Recover(&err)
 	for n < len(b) {
 		k, err := r.Read(b[n:])
 		n += k

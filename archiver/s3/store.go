@@ -23,6 +23,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/crashpoint"
+	"github.com/chatvault/chatvault/internal/panics"
 )
 
 const (
@@ -349,8 +350,9 @@ func (s *Store) uploadParts(ctx context.Context, key, objKey string, uploadID *s
 		}
 		h.Write(buf[:n])
 		part := buf[:n]
-		g.Go(func() error {
+		g.Go(func() (err error) {
 			defer s.release(buf)
+			defer panics.Recover(&err) // a panic (a bug) is the part's error: the upload is aborted
 			psum := sha256.Sum256(part)
 			out, err := s.client.UploadPart(gctx, &awss3.UploadPartInput{
 				Bucket:            aws.String(s.bucket),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/robfig/cron/v3"
@@ -278,6 +279,9 @@ func (s *Scheduler) Tick(ctx context.Context) Report {
 		stopRenew := make(chan struct{})
 		go func() {
 			defer close(renewDone)
+			// A panic (a bug) stops the renewals, logged: the lease then runs out, and the
+			// seal's fence stops its commits, as when another replica takes it.
+			defer panics.Log(s.Logger, "lease renewal stopped by a bug")
 			for {
 				select {
 				case <-stopRenew:

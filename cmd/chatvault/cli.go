@@ -40,8 +40,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	m := &cli{ctx: ctx, stdout: stdout, stderr: stderr, args: args}
 	// A panic is a bug, a failure like any other: uncaught, the Go runtime exits 2, the
 	// code of bad usage or configuration, on which the Kubernetes Jobs fail at once
-	// instead of retrying. Only this goroutine's panics reach here; one in a worker
-	// goroutine still ends the process with the runtime's 2.
+	// instead of retrying. Only this goroutine's panics reach here; the goroutines a
+	// command starts make theirs an error of their work (internal/panics).
 	defer func() {
 		if v := recover(); v != nil {
 			code = m.panicked(v, debug.Stack())

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/panics"
 )
 
 // startProgress shows a run's progress until the returned stop is called: a bar redrawn
@@ -22,6 +23,7 @@ func startProgress(ctx context.Context, e *env, day archiver.Day, p *archiver.Pr
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
+		defer panics.Log(e.log, "progress display stopped by a bug") // the seal goes on
 		t := time.NewTicker(interval)
 		defer t.Stop()
 		start := time.Now()

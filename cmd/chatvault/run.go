@@ -179,11 +179,14 @@ func (runClockT) Now() time.Time { return runClock() }
 // next run seals them, and the freshness alert covers a day that never comes). The store
 // lease is the scheduler's, so a CronJob and a serve replica never seal at once.
 func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver.Store, directory []byte, newSealer func() *runSealer, t *runTally) int {
+	// The lease is held under a run's name (runHolderName), as `run --date` holds it: a
+	// run of this host tells it alive or killed by its process id.
+	lease := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew}
 	s := &scheduler.Scheduler{
 		NewSealer: func() scheduler.Sealer { return newSealer() },
 		Ledger:    archiver.Ledger{Store: store},
 		Directory: func(context.Context) ([]byte, error) { return directory, nil },
-		Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew},
+		Lease:     lease,
 		Clock:     runClockT{},
 		Retries:   -1,
 		Logger:    e.log.With("component", "run"),
@@ -194,6 +197,17 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 	through := archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly)
 	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)
+	if rep.Skipped != "" && errors.Is(rep.Err, scheduler.ErrLeaseHeld) && !errors.Is(rep.Err, scheduler.ErrClockSkew) {
+		// A lease that is not renewed is a killed run's (the CronJob's pod OOMKilled and
+		// retried in a new one): waited for once, as `run --date` waits for it
+		// (waitUnrenewed, runlease.go), rather than refused until it runs out. A renewed
+		// lease, or a live run's of this host, is refused as before.
+		held := fmt.Errorf("another sealer is running (%s): %w", rep.Skipped, rep.Err)
+		if err := (&sealLease{lease: lease, log: e.log}).waitUnrenewed(ctx, held); err != nil {
+			return e.fail("run", err)
+		}
+		rep = s.Tick(ctx)
+	}
 	if rep.Skipped != "" {
 		if errors.Is(rep.Err, scheduler.ErrClockSkew) {
 			return e.fail("run", rep.Err) // the clocks disagree: no sealer need be running

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/scheduler"
+	"github.com/chatvault/chatvault/internal/panics"
 )
 
 // errSealerRunning is returned when `run --date` (or --from/--to, --supersede) cannot take
@@ -158,6 +159,9 @@ func (s *sealLease) renew(ctx context.Context) {
 	s.stop, s.done = make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(s.done)
+		// A panic (a bug) stops the renewals, logged: the lease then runs out, and the
+		// seal's fence stops the run's commits.
+		defer panics.Log(s.log, "seal lease renewal stopped by a bug")
 		for {
 			select {
 			case <-s.stop:

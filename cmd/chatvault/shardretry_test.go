@@ -30,7 +30,7 @@ import (
 // The test's leases have a 2s TTL and the skew is 1s, so that the wait is short.
 func TestShardRetryAfterKilledPod(t *testing.T) {
 	checkRetryAfterKilledHolder(t, scheduler.ShardLeasesPrefix+"2/0/", "chatvault-seal-2026-11-22-0-x7k2p-run1-00c0ffee",
-		[]string{"--shard", "0/2"}, "shard 0/2", func(org string) bool { return archiver.ShardOf(org, 2) == 0 })
+		[]string{"--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--shard", "0/2"}, "shard 0/2", func(org string) bool { return archiver.ShardOf(org, 2) == 0 })
 	reliability.Record(t, "crash", "a shard's pod killed while sealing (OOMKilled, SIGKILL), retried by the Indexed Job in a new pod", reliability.Recovered,
 		"TestShardRetryAfterKilledPod: the retry waits for the dead pod's shard lease to run out (not renewed: at most its TTL and the clock skew) and seals the shard; every retry exited 1 \"another sealer is running\" before, and the Job failed; a lease that is renewed (a live pod of the same index) is still refused")
 }
@@ -44,17 +44,37 @@ func TestShardRetryAfterKilledPod(t *testing.T) {
 // retry does (TestShardRetryAfterKilledPod), while the lease is not renewed, and seals; a
 // renewed lease (a live sealer: serve's scheduler, another run) is still refused.
 func TestRunDateRetryAfterKilledPod(t *testing.T) {
-	checkRetryAfterKilledHolder(t, "", "chatvault-run-2026-11-22-x7k2p-run1-00c0ffee", nil, "2026-11-22", func(string) bool { return true })
+	checkRetryAfterKilledHolder(t, "", "chatvault-run-2026-11-22-x7k2p-run1-00c0ffee",
+		[]string{"--date", "2026-11-22", "--eventlog", "../../testdata/eventlog"}, "2026-11-22", func(string) bool { return true })
 	reliability.Record(t, "crash", "run --date (unsharded) killed while sealing (OOMKilled, SIGKILL), retried on another host (a Job's new pod, a restart elsewhere)", reliability.Recovered,
 		"TestRunDateRetryAfterKilledPod: the retry waits for the killed run's seal lease to run out (not renewed: at most its TTL and the clock skew) and seals the day; every retry exited 1 \"another sealer is running\" before, until the lease ran out; a lease that is renewed (a live sealer) is still refused")
 }
 
+// TestCatchUpRetryAfterKilledPod: `run` with no date (the catch-up the CronJob runs, through
+// the scheduler's Tick) retried in a new pod after the first was killed while it held the
+// store's seal lease. It exited 1 "another sealer is running (lease held)" until the lease
+// ran out its TTL and the clock skew, as `run --date` did before
+// TestRunDateRetryAfterKilledPod. It now waits, as that run does, while the lease is not
+// renewed, and seals; a renewed lease, one longer than a run's and a live run of this host
+// are still refused. run's clock moves from 2026-11-25T00:30Z, so that 2026-11-22 is due.
+func TestCatchUpRetryAfterKilledPod(t *testing.T) {
+	start, base := time.Now(), time.Date(2026, 11, 25, 0, 30, 0, 0, time.UTC)
+	old := runClock
+	runClock = func() time.Time { return base.Add(time.Since(start)) }
+	t.Cleanup(func() { runClock = old })
+	checkRetryAfterKilledHolder(t, "", "chatvault-29391120-x7k2p-00c0ffee",
+		[]string{"--eventlog", catchUpLog(t)}, "catch-up: 2 sealed", func(string) bool { return true })
+	reliability.Record(t, "crash", "run with no date (the catch-up, the CronJob's) killed while sealing (OOMKilled, SIGKILL), retried in a new pod", reliability.Recovered,
+		"TestCatchUpRetryAfterKilledPod: the retry waits for the killed run's seal lease to run out (not renewed: at most its TTL and the clock skew) and seals the days due; every retry exited 1 \"another sealer is running (lease held)\" before, until the lease ran out; a lease that is renewed (a live sealer) or a live run of this host is still refused")
+}
+
 // checkRetryAfterKilledHolder holds the seal lease at prefix ("" for the store's) as holder,
-// a run on another host, with a short TTL, renewing it or not, and runs `run --date
-// 2026-11-22` with extra beside it: the run waits out a lease that is not renewed and
+// a run on another host, with a short TTL, renewing it or not, and runs `run` with args
+// (which seal 2026-11-22) beside it: the run waits out a lease that is not renewed and
 // seals (its output names want; orgSealed picks the organizations it seals), and is
-// refused beside a renewed lease or one longer than a run's.
-func checkRetryAfterKilledHolder(t *testing.T, prefix, holder string, extra []string, want string, orgSealed func(org string) bool) {
+// refused beside a renewed lease or one longer than a run's. The lease's clock is run's
+// (runClock), which a catch-up's test sets.
+func checkRetryAfterKilledHolder(t *testing.T, prefix, holder string, args []string, want string, orgSealed func(org string) bool) {
 	t.Helper()
 	leaseName := prefix
 	if prefix == "" {
@@ -97,7 +117,7 @@ func checkRetryAfterKilledHolder(t *testing.T, prefix, holder string, extra []st
 			ctx, cancel := context.WithCancel(context.Background())
 			// The killed run: another host, so no rerun can see its process.
 			pod := &scheduler.Lease{Store: st, Prefix: prefix, Holder: cmp.Or(tc.holder, holder),
-				TTL: tc.ttl, Clock: scheduler.RealClock{}, MaxSkew: time.Second}
+				TTL: tc.ttl, Clock: runClockT{}, MaxSkew: time.Second}
 			if err := pod.Acquire(ctx); err != nil {
 				t.Fatal(err)
 			}
@@ -119,12 +139,11 @@ func checkRetryAfterKilledHolder(t *testing.T, prefix, holder string, extra []st
 					}
 				}()
 			}
-			code, out, errOut := chatvault(t, append([]string{"run", "--config", config, "--date", "2026-11-22",
-				"--eventlog", "../../testdata/eventlog", "--store", storeDir}, extra...)...)
+			code, out, errOut := chatvault(t, append([]string{"run", "--config", config, "--store", storeDir}, args...)...)
 			cancel()
 			wg.Wait()
 			if code != tc.wantCode || !strings.Contains(out+errOut, tc.want) {
-				t.Fatalf("run %q beside the lease of %s: exit %d, want %d with %q\n%s%s", extra, pod.Holder, code, tc.wantCode, tc.want, out, errOut)
+				t.Fatalf("run %q beside the lease of %s: exit %d, want %d with %q\n%s%s", args, pod.Holder, code, tc.wantCode, tc.want, out, errOut)
 			}
 			keys := listStoreKeys(t, storeDir, "orgs/")
 			if sealed := len(keys) > 0; sealed != (tc.wantCode != exitFailure) {
@@ -142,7 +161,7 @@ func checkRetryAfterKilledHolder(t *testing.T, prefix, holder string, extra []st
 					t.Errorf("%s: manifest of 2026-11-22 after the retry: %q", org, keys)
 				}
 			}
-			observer := &scheduler.Lease{Store: st, Prefix: pod.Prefix, Holder: "observer", Clock: scheduler.RealClock{}, MaxSkew: time.Second}
+			observer := &scheduler.Lease{Store: st, Prefix: pod.Prefix, Holder: "observer", Clock: runClockT{}, MaxSkew: time.Second}
 			if h, held, err := observer.HeldByAnother(context.Background()); err != nil || held {
 				t.Fatalf("the lease %q after the retry: held by %q (%v)", pod.Prefix, h, err)
 			}

@@ -5,7 +5,7 @@
 //
 // In an ordinary build every function here is a no-op the compiler inlines away, and
 // Writer returns its argument: production binaries carry no kill switch. Built with
-// `-tags crashpoints` (only the tests do that), three environment variables act on the
+// `-tags crashpoints` (only the tests do that), four environment variables act on the
 // named points, each as NAME:N, where N counts the point's hits from 1:
 //
 //	CHATVAULT_CRASH_AT=NAME:N  the process SIGKILLs itself at the N-th hit; a Writer first
@@ -15,6 +15,8 @@
 //	                           world meanwhile, then lets the process go on)
 //	CHATVAULT_FULL_AT=NAME:N   from the N-th hit of a Writer on, every write fails with
 //	                           ENOSPC, as on a full disk
+//	CHATVAULT_PANIC_AT=NAME:N  the N-th hit panics with "crashpoint: NAME:N" (a bug), on
+//	                           whichever goroutine hits it
 //
 // The points are listed in Points; a test that names another one is told so.
 package crashpoint
@@ -32,6 +34,8 @@ var Points = map[string]string{
 	"commit.day":           "archiver: layout 3: a manifest's day key was stored (the commit, or a late commit's day key)",
 	"commit.accounting":    "archiver: every manifest of the run was committed, the day's accounting object not yet",
 	"temp.write":           "archiver: a write to a file in export.tempDir (sort runs, staged exports) (Writer)",
+	"stage.batch":          "archiver: an organization's staging goroutine took a batch of its records from the merge (hit per batch)",
+	"gzip.block":           "archiver: a compressor goroutine starts on a block of an export (hit per block)",
 	"fsstore.write":        "fsstore: a write to an object's temporary file (Writer)",
 	"fsstore.flush.synced": "fsstore: a batch's objects were synced (syncfs), none linked to its key yet",
 	"fsstore.flush.link":   "fsstore: a batch's object was linked to its key, the names not synced yet (hit per object)",

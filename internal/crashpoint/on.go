@@ -19,6 +19,7 @@ const (
 	crash action = iota
 	pause
 	full
+	panicking
 )
 
 // plan is one NAME:N of the environment.
@@ -29,14 +30,14 @@ type plan struct {
 
 var (
 	once    sync.Once
-	plans   [3]*plan
+	plans   [4]*plan
 	mu      sync.Mutex
 	hits    = map[string]int64{}
 	resumed = bufio.NewReader(os.Stdin)
 )
 
 func load() {
-	for a, env := range [...]string{"CHATVAULT_CRASH_AT", "CHATVAULT_PAUSE_AT", "CHATVAULT_FULL_AT"} {
+	for a, env := range [...]string{"CHATVAULT_CRASH_AT", "CHATVAULT_PAUSE_AT", "CHATVAULT_FULL_AT", "CHATVAULT_PANIC_AT"} {
 		v := os.Getenv(env)
 		if v == "" {
 			continue
@@ -84,6 +85,8 @@ func do(act action, name string, n int64) {
 		// The lock is not held: other goroutines go on until they hit a point or block.
 		fmt.Fprintf(os.Stderr, "crashpoint: paused at %s:%d\n", name, n)
 		_, _ = resumed.ReadString('\n')
+	case panicking:
+		panic(fmt.Sprintf("crashpoint: %s:%d", name, n))
 	}
 }
 

@@ -20,7 +20,8 @@ import (
 //     on the holder's own clock that its last link has more than a third of its TTL left,
 //     and otherwise renews through the store, which succeeds only if the last link is
 //     still its own. A paused sealer therefore stops at its next commit: the window left
-//     is the one commit in flight when it paused, which the layout-3 fork check reports.
+//     is the commits past their fence when it paused (a seal has several in flight, up to
+//     four per worker), which the layout-3 fork check reports.
 //   - A takeover needs the other holder's link to have expired by MaxSkew on the taker's
 //     clock: a replica whose clock runs up to MaxSkew ahead of the holder's (or a holder
 //     whose clock runs behind) does not take the lease while the holder still counts it

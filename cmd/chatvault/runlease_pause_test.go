@@ -11,12 +11,18 @@ import (
 )
 
 // TestRunDatePausedPastItsLease: `run --date 2026-11-22` holds the seal lease and is
-// paused (SIGSTOP, a frozen VM) right after its first organization's manifest, while its
-// clock moves on past the lease's TTL and the clock skew. `run --date 2026-11-23` takes
-// the lease over and seals its day. The first resumes: without a fence it would commit its
-// other organizations' 2026-11-22 on the heads it read before the pause, each with the seq
-// the second just gave 2026-11-23 (a fork); with it, each of those commits finds the lease
-// lost and fails, writing nothing, and the run exits 1.
+// paused (SIGSTOP, a frozen VM) once its exports are durable, right before its manifests,
+// while its clock moves on past the lease's TTL and the clock skew. `run --date 2026-11-23`
+// takes the lease over and seals its day. The first resumes: without a fence it would
+// commit its organizations' 2026-11-22 on the heads it read before the pause, each with
+// the seq the second just gave 2026-11-23 (a fork); with it, each of those commits finds
+// the lease lost and fails, writing nothing, and the run exits 1.
+//
+// The pause is a crashpoint's, which stops only the goroutine that hits it. The batch's
+// flush runs alone, before the commits, so a pause there stops everything that writes, as
+// a SIGSTOP would. A pause in a commit (commit.day:1, which this test used) would not:
+// several commits are in flight at once (archiver's commitAll), and the others would go
+// on, committing before the takeover or not as the scheduler happens to run them.
 func TestRunDatePausedPastItsLease(t *testing.T) {
 	cleanEnv(t)
 	logDir := twoDayLog(t)
@@ -35,7 +41,7 @@ func TestRunDatePausedPastItsLease(t *testing.T) {
 		code         int
 		stdout, errs string
 	}
-	first := runPaused(t, []string{"CHATVAULT_STORE_LAYOUT=3", "CHATVAULT_PAUSE_AT=commit.day:1", "CHATVAULT_EXPORT_WORKERS=1",
+	first := runPaused(t, []string{"CHATVAULT_STORE_LAYOUT=3", "CHATVAULT_PAUSE_AT=fsstore.flush.synced:1",
 		"CHATVAULT_TEST_NOW_FILE=" + nowFile}, func() {
 		writeNow(t0.Add(sealLeaseTTL + 10*time.Minute)) // the pause, on the paused run's clock too
 		// This process's clock is the wall clock: long after the first's lease ran out.
@@ -51,10 +57,13 @@ func TestRunDatePausedPastItsLease(t *testing.T) {
 		chainSeqs(t, storeDir, org) // fails on a fork
 	}
 	for _, k := range listStoreKeys(t, storeDir, "orgs/") {
-		if strings.Contains(k, "/2026/11/22.failed-") {
+		switch {
+		case strings.Contains(k, "/2026/11/22.failed-"):
 			t.Fatalf("the run that lost its lease wrote a failure record %s", k)
+		case strings.Contains(k, "/2026/11/22.r"):
+			t.Fatalf("the run that lost its lease committed %s", k)
 		}
 	}
-	reliability.Record(t, "crash", "run --date paused past its seal lease's TTL after one organization's commit; another run took over and sealed the next day", reliability.Refused,
-		"the resumed run's remaining commits find the lease lost: they fail without a write (no fork, no failure record) and the run exits 1; the day is sealed again by a later run")
+	reliability.Record(t, "crash", "run --date paused past its seal lease's TTL right before its commits; another run took over and sealed the next day", reliability.Refused,
+		"the resumed run's commits find the lease lost: they fail without a write (no fork, no failure record) and the run exits 1; the day is sealed again by a later run")
 }

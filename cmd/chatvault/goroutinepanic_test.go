@@ -90,6 +90,6 @@ func TestGoroutinePanicExitsFailure(t *testing.T) {
 	}
 	if !t.Failed() {
 		reliability.Record(t, "fault", "a panic (a bug) on one of a seal's goroutines: a reader, a decode worker, a compressor, an organization's staging, a commit", reliability.CleanFailure,
-			"TestGoroutinePanicExitsFailure: the panic is that goroutine's error: exit 1 as any failure, the panic and its stack logged, the lease released, the batch aborted, the temporary files removed, and a rerun seals the day; the Go runtime's exit 2 before, read as a configuration error (the Kubernetes Jobs failed at once instead of retrying), with nothing cleaned up")
+			"the panic is that goroutine's error: exit 1 as any failure, the panic and its stack logged, the lease released, the batch aborted, the temporary files removed, and a rerun seals the day; the Go runtime's exit 2 before, read as a configuration error (the Kubernetes Jobs failed at once instead of retrying), with nothing cleaned up")
 	}
 }

@@ -65,7 +65,7 @@ func TestCatchUpRetryAfterKilledPod(t *testing.T) {
 	checkRetryAfterKilledHolder(t, "", "chatvault-29391120-x7k2p-00c0ffee",
 		[]string{"--eventlog", catchUpLog(t)}, "catch-up: 2 sealed", func(string) bool { return true })
 	reliability.Record(t, "crash", "run with no date (the catch-up, the CronJob's) killed while sealing (OOMKilled, SIGKILL), retried in a new pod", reliability.Recovered,
-		"TestCatchUpRetryAfterKilledPod: the retry waits for the killed run's seal lease to run out (not renewed: at most its TTL and the clock skew) and seals the days due; every retry exited 1 \"another sealer is running (lease held)\" before, until the lease ran out; a lease that is renewed (a live sealer) or a live run of this host is still refused")
+		"the retry waits for the killed run's seal lease to run out (not renewed: at most its TTL and the clock skew) and seals the days due; every retry exited 1 \"another sealer is running (lease held)\" before, until the lease ran out; a lease that is renewed (a live sealer) or a live run of this host is still refused")
 }
 
 // checkRetryAfterKilledHolder holds the seal lease at prefix ("" for the store's) as holder,

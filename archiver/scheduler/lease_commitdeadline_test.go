@@ -191,14 +191,3 @@ func (s orgResults) Seal(ctx context.Context, d archiver.Day, dir []byte, only s
 	}
 	return res, err
 }
-
-// sealedAll is every organization-day of orgs and days as a Report lists them, day by day.
-func sealedAll(orgs, days []string) []string {
-	var all []string
-	for _, d := range days {
-		for _, o := range orgs {
-			all = append(all, d+" "+o)
-		}
-	}
-	return all
-}

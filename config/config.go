@@ -545,6 +545,7 @@ func (c *Config) problems() []*Error {
 		add("directory.maxSize", "%s is below the minimum of %s", FormatSize(c.DirectoryMaxSize), FormatSize(MinDirectoryMaxSize))
 	}
 	location("store", c.Store, true)
+	c.overlaps(add)
 	if c.StoreLayout != 2 && c.StoreLayout != 3 {
 		add("store.layout", "%d is not a store layout: 2 or 3", c.StoreLayout)
 	}

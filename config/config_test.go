@@ -3,6 +3,8 @@ package config
 import (
 	"errors"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -134,6 +136,22 @@ func TestValidate(t *testing.T) {
 		{"attachments no timeout", func(c *Config) { c.Attachments.Timeout = 0 }, "attachments.timeout", "not positive"},
 		{"attachments negative retry", func(c *Config) { c.Attachments.RetryFor = -time.Hour }, "attachments.retryFor", "negative"},
 		{"attachments negative retry spacing", func(c *Config) { c.Attachments.RetryEvery = -time.Hour }, "attachments.retryEvery", "negative"},
+		{"store is the event log", func(c *Config) { c.EventLog, c.Store = "/data/events", "/data/events/" }, "store", "is the event log"},
+		{"store inside the event log", func(c *Config) { c.EventLog, c.Store = "/data/events", "/data/events/archive" }, "store", "inside the event log"},
+		{"event log inside the store", func(c *Config) { c.EventLog, c.Store = "/data/archive/events", "/data/archive" }, "eventlog", "inside the store"},
+		{"temp dir inside a partition", func(c *Config) { c.EventLog, c.Export.TempDir = "/data/events", "/data/events/2026-11-22" }, "export.tempDir", "inside the event log"},
+		{"temp dir inside the store", func(c *Config) { c.Store, c.Export.TempDir = "/data/archive", "/data/archive/tmp" }, "export.tempDir", "inside the store"},
+		{"relative temp dir inside the event log", func(c *Config) { c.Export.TempDir = "events/../events/tmp" }, "export.tempDir", "inside the event log"},
+		{"folders sharing a name's start", func(c *Config) {
+			c.EventLog, c.Store, c.Export.TempDir = "/data/events", "/data/events-archive", "/data/events.tmp"
+		}, "", ""},
+		{"temp dir holding the event log and the store", func(c *Config) { c.EventLog, c.Store, c.Export.TempDir = "/tmp/e", "/tmp/a", "/tmp" }, "", ""},
+		{"s3 store inside the event log's prefix", func(c *Config) { c.EventLog, c.Store = "s3://b/events", "s3://b/events/archive" }, "store", "inside the event log"},
+		{"s3 store in an event log bucket", func(c *Config) { c.EventLog, c.Store = "s3://b", "s3://b/archive" }, "store", "inside the event log"},
+		{"s3 event log inside the store", func(c *Config) { c.EventLog, c.Store = "s3://b/archive/events/", "s3://b/archive" }, "eventlog", "inside the store"},
+		{"s3 prefixes sharing a name's start", func(c *Config) { c.EventLog, c.Store = "s3://b/events", "s3://b/events-archive" }, "", ""},
+		{"s3 same prefix in two buckets", func(c *Config) { c.EventLog, c.Store = "s3://e/p", "s3://a/p" }, "", ""},
+		{"s3 event log, folder store of the same name", func(c *Config) { c.EventLog, c.Store = "s3://b/p", "b/p/archive" }, "", ""},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}
@@ -160,6 +178,32 @@ func TestValidate(t *testing.T) {
 				t.Errorf("Validate() = %q, want %q…%q", msg, prefix, tt.want)
 			}
 		})
+	}
+}
+
+// TestLocationsNestedThroughASymlink: a store reached through a symbolic link to the event
+// log is inside it, however its path is spelt; a folder not made yet is judged by the part
+// of its path that exists.
+func TestLocationsNestedThroughASymlink(t *testing.T) {
+	root := t.TempDir()
+	events := filepath.Join(root, "events")
+	if err := os.Mkdir(events, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "link")
+	if err := os.Symlink(events, link); err != nil {
+		t.Fatal(err)
+	}
+	c := withLocations(events, filepath.Join(link, "not-made-yet", "archive"))
+	err := c.Validate()
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Key != "store" || !strings.Contains(err.Error(), "inside the event log") {
+		t.Fatalf("store through a link into the event log: Validate() = %v, want a store error", err)
+	}
+	c = withLocations(events, filepath.Join(root, "archive"))
+	c.Export.TempDir = filepath.Join(link, "2026-11-22")
+	if err := c.Validate(); !errors.As(err, &ce) || ce.Key != "export.tempDir" {
+		t.Fatalf("temp dir through a link into the event log: Validate() = %v, want an export.tempDir error", err)
 	}
 }
 

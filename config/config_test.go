@@ -152,6 +152,20 @@ func TestValidate(t *testing.T) {
 		{"s3 prefixes sharing a name's start", func(c *Config) { c.EventLog, c.Store = "s3://b/events", "s3://b/events-archive" }, "", ""},
 		{"s3 same prefix in two buckets", func(c *Config) { c.EventLog, c.Store = "s3://e/p", "s3://a/p" }, "", ""},
 		{"s3 event log, folder store of the same name", func(c *Config) { c.EventLog, c.Store = "s3://b/p", "b/p/archive" }, "", ""},
+		{"signing key in the store", func(c *Config) { c.Store, c.Signing.KeyFile = "/data/archive", "/data/archive/signing.pem" }, "signing.keyFile", "inside the store"},
+		{"link key in the store", func(c *Config) { c.Store, c.Exports.LinkKeyFile = "/data/archive", "/data/archive/keys/links.key" }, "exports.linkKeyFile", "inside the store"},
+		{"tokens file in the store", func(c *Config) { c.Store, c.Auth.TokensFile = "./archive/", "archive/tokens.json" }, "auth.tokensFile", "inside the store"},
+		{"TLS key in the event log", func(c *Config) {
+			c.EventLog, c.HTTP.TLS.CertFile, c.HTTP.TLS.KeyFile = "/data/events", "/etc/c.pem", "/data/events/k.pem"
+		}, "http.tls.keyFile", "inside the event log"},
+		{"smtp password in the store", func(c *Config) {
+			c.Store, c.SMTP.Host, c.SMTP.From, c.SMTP.Username, c.SMTP.PasswordFile = "/a", "m", "a@b.example", "u", "/a/pw"
+		}, "smtp.passwordFile", "inside the store"},
+		{"attachment token in the store", func(c *Config) { c.Store, c.Attachments.TokenFile = "/a", "/a/t" }, "attachments.tokenFile", "inside the store"},
+		{"secrets beside the store", func(c *Config) {
+			c.Store, c.Signing.KeyFile, c.Auth.TokensFile = "/var/lib/chatvault/archive", "/etc/chatvault/signing.pem", "/var/lib/chatvault/tokens.json"
+		}, "", ""},
+		{"s3 store, keys in a folder of its name", func(c *Config) { c.Store, c.Signing.KeyFile = "s3://b/p", "b/p/signing.pem" }, "", ""},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

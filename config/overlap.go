@@ -26,6 +26,26 @@ func (c *Config) overlaps(add func(key, format string, args ...any)) {
 	case within(c.EventLog, c.Store):
 		add("eventlog", "%q is inside the store %q: the archive holds chatvault's objects only", c.EventLog, c.Store)
 	}
+	// A secret in the archive goes wherever the archive goes (an auditor's copy, a
+	// backup, a vendor's read access), and one in the event log to the producer: the
+	// signing key forges manifests, the link key download links, and whoever may write a
+	// tokens file there mints API tokens.
+	for _, f := range []struct{ key, path string }{
+		{"signing.keyFile", c.Signing.KeyFile},
+		{"exports.linkKeyFile", c.Exports.LinkKeyFile},
+		{"auth.tokensFile", c.Auth.TokensFile},
+		{"http.tls.keyFile", c.HTTP.TLS.KeyFile},
+		{"smtp.passwordFile", c.SMTP.PasswordFile},
+		{"attachments.tokenFile", c.Attachments.TokenFile},
+	} {
+		switch {
+		case f.path == "":
+		case within(f.path, c.Store):
+			add(f.key, "%q is inside the store %q: whoever reads or copies the archive would hold it; keep secrets outside (as /etc/chatvault)", f.path, c.Store)
+		case within(f.path, c.EventLog):
+			add(f.key, "%q is inside the event log %q: the producer would hold it; keep secrets outside (as /etc/chatvault)", f.path, c.EventLog)
+		}
+	}
 	temp := c.Export.TempDir
 	if temp == "" {
 		temp = os.TempDir()

@@ -50,3 +50,32 @@ func TestLocationsInsideTheEventLog(t *testing.T) {
 	reliability.Record(t, "operations", "export.tempDir or the store inside the event log (a partition, its root, the root itself)", reliability.Refused,
 		"exit 2 at start naming the key and the event log, the event log untouched; a spill folder in a partition left chatvault.lock there and every later run of the day failed on it, whatever --temp-dir it was given")
 }
+
+// TestSecretsInsideTheStore: a signing key kept in the folder store went wherever the
+// archive went (an auditor's copy, a backup, a vendor's read access), and with it the
+// power to forge the manifests the archive is checked against; a tokens file there let
+// whoever may write the archive mint API tokens. Refused at start, naming the key.
+func TestSecretsInsideTheStore(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	key := filepath.Join(store, "signing.pem")
+	mustRun(t, []int{exitOK}, "keys", "generate", "-o", key, "--log-format", "text")
+	args := []string{"run", "--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "text"}
+
+	t.Setenv("CHATVAULT_SIGNING_KEYFILE", key)
+	code, out, errOut := chatvault(t, args...)
+	if code != exitUsage || !strings.Contains(errOut, "signing.keyFile") || !strings.Contains(errOut, "inside the store") {
+		t.Fatalf("signing key inside the store: exit %d, want %d naming signing.keyFile\n%s%s", code, exitUsage, out, errOut)
+	}
+	t.Setenv("CHATVAULT_SIGNING_KEYFILE", "")
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(store, "tokens.json"))
+	code, out, errOut = chatvault(t, "token", "create", "--org", "0a1c2e3f-0000-4000-8000-00000000aaaa", "--scope", "admin:compliance:read", "--store", store, "--log-format", "text")
+	if code != exitUsage || !strings.Contains(errOut, "auth.tokensFile") {
+		t.Fatalf("tokens file inside the store: exit %d, want %d naming auth.tokensFile\n%s%s", code, exitUsage, out, errOut)
+	}
+	if files := storeFiles(t, store); !slices.Equal(files, []string{"signing.pem"}) {
+		t.Fatalf("the refused commands wrote %v", files)
+	}
+	reliability.Record(t, "security", "signing key or tokens file kept inside the folder store (or the event log)", reliability.Refused,
+		"exit 2 at start naming the key (signing.keyFile, exports.linkKeyFile, auth.tokensFile, http.tls.keyFile, smtp.passwordFile, attachments.tokenFile); the archive, and every copy of it, carried the key that forges its manifests")
+}

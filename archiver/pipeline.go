@@ -15,6 +15,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/chatvault/chatvault/config"
 	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/chatvault/chatvault/model"
@@ -78,7 +79,8 @@ type Options struct {
 	// TempDir receives sort runs and staged exports (default os.TempDir()), in a folder of
 	// the run's own, which the next run removes if this one is killed before it can.
 	TempDir string
-	// Workers is the number of decoding and writing goroutines (default GOMAXPROCS).
+	// Workers is the number of decoding and writing goroutines (default GOMAXPROCS), at
+	// most MaxWorkers.
 	Workers int
 	// Grace is how long after a day's end a partition without _CLOSED counts as closed.
 	Grace time.Duration
@@ -112,6 +114,9 @@ type Options struct {
 	OrgDone func(OrgResult)
 }
 
+// MaxWorkers bounds Options.Workers (config.MaxWorkers says why).
+const MaxWorkers = config.MaxWorkers
+
 func (o *Options) defaults() {
 	if o.ExcludeContentTypes == nil {
 		o.ExcludeContentTypes = []string{"wave", "roomInvitation"}
@@ -122,6 +127,7 @@ func (o *Options) defaults() {
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
 	}
+	o.Workers = min(o.Workers, MaxWorkers)
 	if o.Generator == "" {
 		o.Generator = "chatvault"
 	}

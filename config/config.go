@@ -17,6 +17,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/chatvault/chatvault/internal/spillsort"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -473,6 +474,13 @@ func Default() *Config {
 	}
 }
 
+// MaxWorkers is the most export.workers (0, one per CPU, is capped at it). Each worker
+// sorts into a sorter of its own, and the merge opens each sorter's records in memory and
+// at least one of its runs at once, at most spillsort.MaxOpenRuns files: a host of 64 CPUs,
+// with one worker per CPU, failed every day that spilled after reading it whole. Past a few
+// dozen, workers also only split the sort's memory finer, into more runs and merge passes.
+const MaxWorkers = spillsort.MaxOpenRuns / 2
+
 // ErrInvalid is wrapped by every error Load and Validate return: a missing or malformed
 // file, an unknown key, a value that does not parse or does not validate. The CLI maps it
 // to exit status 2.
@@ -593,6 +601,9 @@ func (c *Config) problems() []*Error {
 	}
 	if c.Export.Workers < 0 {
 		add("export.workers", "%d is negative (0 means GOMAXPROCS)", c.Export.Workers)
+	}
+	if c.Export.Workers > MaxWorkers {
+		add("export.workers", "%d is above the maximum of %d (the merge opens every worker's sort at once)", c.Export.Workers, MaxWorkers)
 	}
 	for _, p := range c.Export.IgnoreFiles {
 		// The readers match with path.Match, which reports a malformed pattern only when

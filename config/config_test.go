@@ -166,6 +166,8 @@ func TestValidate(t *testing.T) {
 			c.Store, c.Signing.KeyFile, c.Auth.TokensFile = "/var/lib/chatvault/archive", "/etc/chatvault/signing.pem", "/var/lib/chatvault/tokens.json"
 		}, "", ""},
 		{"s3 store, keys in a folder of its name", func(c *Config) { c.Store, c.Signing.KeyFile = "s3://b/p", "b/p/signing.pem" }, "", ""},
+		{"workers at the maximum", func(c *Config) { c.Export.Workers = MaxWorkers }, "", ""},
+		{"workers above the maximum", func(c *Config) { c.Export.Workers = MaxWorkers + 1 }, "export.workers", "above the maximum of 32"},
 		{"bad log level", func(c *Config) { c.Log.Level = "trace" }, "log.level", `"trace" is not one of debug, info, warn, error`},
 		{"bad log format", func(c *Config) { c.Log.Format = "xml" }, "log.format", `"xml" is not one of auto, text, json`},
 	}

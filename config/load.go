@@ -55,7 +55,7 @@ var keys = []key{
 	{"export.sortMemory", "sort-memory", "memory budget of the external sort, such as 256MiB", setSize(func(c *Config) *int64 { return &c.Export.SortMemory })},
 	{"export.tempDir", "temp-dir", "where the sort spills (default the system's temporary folder)", setString(func(c *Config) *string { return &c.Export.TempDir })},
 	{"export.ignoreFiles", "", "", setStrings(func(c *Config) *[]string { return &c.Export.IgnoreFiles })},
-	{"export.workers", "workers", "parallelism (0 means GOMAXPROCS)", setInt(func(c *Config) *int { return &c.Export.Workers })},
+	{"export.workers", "workers", "parallelism (0 means GOMAXPROCS; at most 32)", setInt(func(c *Config) *int { return &c.Export.Workers })},
 	{"schedule.cron", "", "", setString(func(c *Config) *string { return &c.Schedule.Cron })},
 	{"schedule.grace", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.Grace })},
 	{"schedule.retryInterval", "", "", setDuration(func(c *Config) *time.Duration { return &c.Schedule.RetryInterval })},

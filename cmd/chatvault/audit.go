@@ -45,6 +45,11 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("audit", err)
 	}
 	defer closeStore()
+	if org != "" {
+		if err := checkOrg(ctx, e, store, org, "no access records are kept under that id"); err != nil { // holdorg.go
+			return e.fail("audit", err)
+		}
+	}
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	enc := json.NewEncoder(e.stdout)
 	if !asJSON {

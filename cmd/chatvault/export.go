@@ -44,6 +44,9 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export", err)
 	}
 	defer closeStore()
+	if err := checkOrg(ctx, e, store, org, "nothing is sealed under that id"); err != nil { // holdorg.go
+		return e.fail("export", err)
+	}
 	// A day deleted from the store reads as never sealed; the witness, kept outside the
 	// store, tells the two apart (as for serve and export-task).
 	wf, err := e.configuredWitness(ctx, store)

@@ -145,6 +145,9 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", err)
 	}
 	defer closeStore()
+	if err := checkOrg(ctx, e, store, org, "nothing is sealed under that id"); err != nil { // holdorg.go
+		return e.fail("export-task", err)
+	}
 	// The audit segment and the completion are signed: not by a retired key.
 	if _, err := e.signingKeyFor(ctx, store); err != nil {
 		return e.fail("export-task", err)

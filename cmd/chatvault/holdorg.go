@@ -5,14 +5,20 @@ import (
 	"fmt"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/google/uuid"
 )
 
-// checkHoldOrg refuses a hold on an organization the archive does not know: no chain in
-// the store and not an organization of the directory. The seal matches hold events by the
-// organization's id as the directory spells it, so an event under another spelling of a
-// UUID (upper case) or a typo would hold nothing now and nothing ever sealed, while the
-// command said the hold was placed.
-func checkHoldOrg(ctx context.Context, e *env, store archiver.Store, org string) error {
+// checkOrg refuses an --org the archive does not know: no chain in the store and not an
+// organization of the directory. Everything is kept under the organization's id as the
+// directory spells it (lower-case UUIDs), so another spelling of a UUID (upper case,
+// braces, urn:uuid:) or a typo matched nothing, and the commands said so in the wrong
+// words: a hold was "placed" on 0 objects, an audit listed no access at all (exit 0), a run
+// found the organization "not archiving on that day". consequence says what the command
+// would have done with it.
+func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequence string) error {
+	if u, err := uuid.Parse(org); err == nil && u.String() != org {
+		return usagef("organization %q: ids are kept as lower-case UUIDs with hyphens; did you mean %s?", org, u)
+	}
 	head, err := archiver.Ledger{Store: store}.Head(ctx, org)
 	if err != nil {
 		return fmt.Errorf("read the chain of %s: %w", org, err)
@@ -20,7 +26,7 @@ func checkHoldOrg(ctx context.Context, e *env, store archiver.Store, org string)
 	if head != nil {
 		return nil
 	}
-	// No day sealed yet: a hold placed ahead of its first seal, if the directory has it.
+	// No day sealed yet: an organization of the directory all the same.
 	dir, err := e.loadDirectory()
 	if err != nil {
 		return fmt.Errorf("organization %s has no chain in the store, and the directory, which would name it, cannot be read: %w", org, err)
@@ -30,5 +36,5 @@ func checkHoldOrg(ctx context.Context, e *env, store archiver.Store, org string)
 			return nil
 		}
 	}
-	return usagef("organization %q has no chain in the store and is not an organization of the directory (%s): a hold on it would hold nothing", org, e.cfg.Directory)
+	return usagef("organization %q has no chain in the store and is not an organization of the directory (%s): %s", org, e.cfg.Directory, consequence)
 }

@@ -27,9 +27,9 @@ func TestHoldUnknownOrgRefusedS3(t *testing.T) {
 	hold := func(org, date string) (int, string, string) {
 		return chatvault(t, append([]string{"hold", "--org", org, "--matter", "case-7", "--date", date, "--on"}, args...)...)
 	}
-	for _, org := range []string{strings.ToUpper(acme), "0a1c2e3f-0000-4000-8000-00000000aaab"} {
+	for org, want := range map[string]string{strings.ToUpper(acme): "did you mean " + acme, "0a1c2e3f-0000-4000-8000-00000000aaab": "not an organization of the directory"} {
 		code, out, errOut := hold(org, "2026-11-22")
-		if code != exitUsage || !strings.Contains(errOut, "not an organization of the directory") {
+		if code != exitUsage || !strings.Contains(errOut, want) {
 			t.Errorf("hold --org %s: exit %d, want %d naming the organization unknown\n%s%s", org, code, exitUsage, out, errOut)
 		}
 	}

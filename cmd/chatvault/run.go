@@ -119,6 +119,11 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	} else if directory, err = e.loadDirectory(); err != nil {
 		return e.fail("run", err)
 	}
+	if org != "" {
+		if err := checkOrg(ctx, e, store, org, "a run for it would seal nothing"); err != nil { // holdorg.go
+			return e.fail("run", err)
+		}
+	}
 	capture, releaseCapture, err := newAttachmentCapturer(e, store, key) // attachments.go
 	if err != nil {
 		return e.fail("run", err)

@@ -1,0 +1,53 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// TestOrgFlagUnknownOrMisspelt: every command that takes --org matched the id as typed
+// against ids kept as the directory spells them (lower-case UUIDs). An upper-case spelling
+// of a sealed organization's id, or a typo, found nothing and said so in the wrong words:
+// `audit --org` listed no access at all and exited 0 (an auditor would read "nobody
+// downloaded this organization's archive"), `run --org` failed with the organization "not
+// archiving on that day", `export --org` with "no sealed export". Each is now a usage
+// error naming the id, with the spelling meant when there is one.
+func TestOrgFlagUnknownOrMisspelt(t *testing.T) {
+	cleanEnv(t)
+	log := copyEventLog(t)
+	store := t.TempDir()
+	common := []string{"--eventlog", log, "--store", store, "--log-format", "text"}
+	mustRun(t, []int{exitQuarantined}, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	commands := map[string][]string{
+		"run":         {"run", "--date", "2026-11-22"},
+		"export":      {"export", "--date", "2026-11-22", "-o", t.TempDir() + "/x.jsonl.gz"},
+		"audit":       {"audit", "--from", "2026-11-22", "--to", "2026-11-22"},
+		"export-task": {"export-task", "--from", "2026-11-22", "--to", "2026-11-22", "--format", "jsonl", "-o", t.TempDir() + "/x.zip"},
+	}
+	for name, cmd := range commands {
+		for org, want := range map[string]string{
+			strings.ToUpper(acme):                  "did you mean " + acme,
+			"{" + acme + "}":                       "did you mean " + acme,
+			"0a1c2e3f-0000-4000-8000-00000000aaab": "is not an organization of the directory",
+		} {
+			args := append(append(append([]string{}, cmd...), "--org", org), common...)
+			code, out, errOut := chatvault(t, args...)
+			if code != exitUsage || !strings.Contains(errOut, want) {
+				t.Errorf("%s --org %s: exit %d, want %d saying %q\n%s%s", name, org, code, exitUsage, want, out, errOut)
+			}
+		}
+	}
+	// The id as kept is still taken: the audit of the organization answers, the day exports.
+	for _, name := range []string{"audit", "export"} {
+		args := append(append(append([]string{}, commands[name]...), "--org", acme), common...)
+		if code, out, errOut := chatvault(t, args...); code != exitOK {
+			t.Errorf("%s --org %s: exit %d, want 0\n%s%s", name, acme, code, out, errOut)
+		}
+	}
+	if !t.Failed() {
+		reliability.Record(t, "input", "--org of run, export, audit or export-task in upper case, in braces, or a typo", reliability.Refused,
+			"exit 2 naming the id, with the lower-case spelling meant when it is a UUID; audit --org listed no access and exited 0, run said the organization was not archiving, export that nothing was sealed")
+	}
+}

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 
@@ -37,4 +38,33 @@ func TestExportRequestReadOneWayOnly(t *testing.T) {
 	}
 	reliability.Record(t, "security", "export request with a field twice or in another case", reliability.Refused,
 		"400 invalid_request naming the field: the day served is the day whoever reads the body sees")
+}
+
+// Two Authorization header fields are refused, not read as the first: the field is a
+// singleton (RFC 9110, 11.6.2), and a proxy or a log that takes the last would see
+// another token, and so another organization, than the one served.
+func TestTwoAuthorizationHeadersRefused(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, second := range []string{f.tokens["globex"], f.tokens["acme"], "cvt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"} {
+		req, err := http.NewRequest("POST", f.url+"/messageevent.export", strings.NewReader(date(sample)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Add("Authorization", "Bearer "+f.tokens["acme"])
+		req.Header.Add("Authorization", "Bearer "+second)
+		resp, b, err := do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkError(t, resp, b, 401, "invalid_token")
+		if !strings.Contains(string(b), "one Authorization header") {
+			t.Fatalf("%s", b)
+		}
+	}
+	// One still works.
+	if resp, b := f.export(t, f.tokens["acme"], date(sample)); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	reliability.Record(t, "security", "request with two Authorization headers (two tokens)", reliability.Refused,
+		"401 invalid_token: the field is a singleton, and the first token is not taken while a proxy or a log may read the last")
 }

@@ -164,14 +164,20 @@ func (s *Server) pending(ctx context.Context, org string, day archiver.Day) erro
 
 // acceptsGzip reports whether Accept-Encoding allows gzip (and does not give it q=0).
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	// Several Accept-Encoding fields make one list (RFC 9110, 5.3).
+	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept-Encoding"), ","), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
 			continue
 		}
-		params = strings.ReplaceAll(params, " ", "")
-		if q, ok := strings.CutPrefix(params, "q="); ok {
-			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+		// The weight's name is case-insensitive (RFC 9110, 12.4.2), and it may follow
+		// other parameters: gzip;Q=0 and gzip;level=1;q=0 refuse gzip too.
+		for _, p := range strings.Split(params, ";") {
+			k, q, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if !strings.EqualFold(strings.TrimSpace(k), "q") {
+				continue
+			}
+			if v, err := strconv.ParseFloat(strings.TrimSpace(q), 64); err == nil && v == 0 {
 				return false
 			}
 		}

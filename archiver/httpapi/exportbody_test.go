@@ -68,3 +68,30 @@ func TestTwoAuthorizationHeadersRefused(t *testing.T) {
 	reliability.Record(t, "security", "request with two Authorization headers (two tokens)", reliability.Refused,
 		"401 invalid_token: the field is a singleton, and the first token is not taken while a proxy or a log may read the last")
 }
+
+// A weight of zero refuses gzip however it is spelled: the q parameter's name is
+// case-insensitive (RFC 9110, 12.4.2) and may follow other parameters. "gzip;Q=0" was
+// served gzip, to a client that said it cannot read it.
+func TestGzipRefusedWhateverTheWeightsSpelling(t *testing.T) {
+	f := newFixture(t, nil)
+	for _, tt := range []struct {
+		accept string
+		gzip   bool
+	}{
+		{"gzip;Q=0", false},
+		{"gzip; Q=0.000", false},
+		{"gzip;level=1;q=0", false},
+		{"br, GZIP ;q=0", false},
+		{"gzip;Q=0.5", true},
+		{"gzip;level=1", true},
+		{"gzip;q=1", true},
+	} {
+		resp, b := f.export(t, f.tokens["acme"], date(sample), "Accept-Encoding", tt.accept)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%q: %d %s", tt.accept, resp.StatusCode, b)
+		}
+		if got := resp.Header.Get("Content-Encoding") == "gzip"; got != tt.gzip {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want gzip %v", tt.accept, resp.Header.Get("Content-Encoding"), tt.gzip)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -94,4 +95,31 @@ func TestGzipRefusedWhateverTheWeightsSpelling(t *testing.T) {
 			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want gzip %v", tt.accept, resp.Header.Get("Content-Encoding"), tt.gzip)
 		}
 	}
+}
+
+// A query parameter is read one way only, as a body field is: url.Values.Get takes the
+// first of two, so /v1/exports?from=2026-11-21&from=2026-11-22 listed from the 21st
+// while a proxy, a log or a reviewer taking the last saw the 22nd.
+func TestQueryParameterGivenTwiceRefused(t *testing.T) {
+	f, _ := selectionFixture(t, exporttask.Limits{}) // one with export tasks
+	for _, tt := range []struct{ path, token, param string }{
+		{"/v1/exports?from=2026-11-21&from=2026-11-22&to=2026-11-22", "acme", "from"},
+		{"/v1/exports?from=2026-11-22&to=2026-11-22&to=2026-11-23", "acme", "to"},
+		{"/v1/audit?from=2026-11-22&to=2026-11-22&to=2026-11-23", "acme-audit", "to"},
+		{"/v1/exports/tasks?limit=5&limit=6", "acme", "limit"},
+		{"/v1/exports/tasks?after=a&after=b", "acme", "after"},
+		{"/v1/exports/attachments/" + strings.Repeat("0", 64) + "?date=2026-11-21&date=2026-11-22", "acme", "date"},
+	} {
+		resp, b := get(t, f.url+tt.path, f.tokens[tt.token])
+		checkError(t, resp, b, 400, "invalid_request")
+		if !strings.Contains(string(b), `"field":"`+tt.param+`"`) {
+			t.Fatalf("%s: %s, want field %s", tt.path, b, tt.param)
+		}
+	}
+	// Once each still works.
+	if resp, b := get(t, f.url+"/v1/exports?from=2026-11-21&to=2026-11-22", f.tokens["acme"]); resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	reliability.Record(t, "security", "query parameter given twice (from, to, limit, after)", reliability.Refused,
+		"400 invalid_request naming the parameter: the range served is the range whoever reads the URL sees")
 }

@@ -231,6 +231,9 @@ func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *audit.Reco
 // the previous page gave as next. A page costs its tasks, not every task ever made.
 func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error) {
 	q := r.URL.Query()
+	if err := singleParams(q, "limit", "after"); err != nil {
+		return 0, nil, err
+	}
 	limit := exporttask.DefaultListLimit
 	if v := q.Get("limit"); v != "" || q.Has("limit") {
 		n, err := strconv.Atoi(v)

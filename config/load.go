@@ -257,6 +257,9 @@ func readFile(v *viper.Viper, file string) (*viper.Viper, error) {
 	if err := checkDocuments(b); err != nil { // documents.go
 		return nil, &Error{Source: file, Err: err}
 	}
+	if err := checkFoldedKeys(b); err != nil { // documents.go
+		return nil, &Error{Source: file, Err: err}
+	}
 	// A separate instance, because v's AllKeys would include bound environment variables.
 	raw := viper.New()
 	raw.SetConfigType("yaml")

@@ -58,6 +58,13 @@ func (l Links) Make(base, org, id, by string, now time.Time) (string, time.Time)
 // links named their holder does not check: it is refused, and the task's status gives a
 // new one.
 func (l Links) Check(id string, q url.Values, now time.Time) (org, by string, err error) {
+	for _, k := range []string{"org", "by", "expires", "nonce", "sig"} {
+		// Each once, as made: q.Get takes the first of two, while a log or a proxy may
+		// read the last.
+		if len(q[k]) > 1 {
+			return "", "", ErrLinkInvalid
+		}
+	}
 	org, by, exp, nonce, sig := q.Get("org"), q.Get("by"), q.Get("expires"), q.Get("nonce"), q.Get("sig")
 	for _, f := range []string{org, by, exp, nonce} {
 		if f == "" || strings.IndexByte(f, 0) >= 0 {

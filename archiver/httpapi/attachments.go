@@ -148,6 +148,9 @@ func (s *Server) attachment(w http.ResponseWriter, r *http.Request, tok archiver
 	// ?date= names a day whose index names the file: looked at when the file's named
 	// records lead nowhere (an index written before them), and only that day.
 	var hint archiver.Day
+	if err := singleParams(r.URL.Query(), "date"); err != nil {
+		return err
+	}
 	if d := r.URL.Query().Get("date"); d != "" {
 		rec.Date = d
 		if hint, err = parseDay(d); err != nil {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -9,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -49,24 +51,32 @@ func readRequest(w http.ResponseWriter, r *http.Request) (exportRequest, archive
 	return req, day, err
 }
 
-// readDate decodes the body's JSON object and its date.
+// exportFields are the JSON names of exportRequest's fields.
+var exportFields = jsonFields(reflect.TypeFor[exportRequest]())
+
+// readDate decodes the body's JSON object and its date. The body is read whole first (it
+// is at most maxBody) so that a field given twice or in another case is refused, as in a
+// task request: {"date":"2026-11-21","date":"2026-11-22"} would otherwise serve the day
+// a proxy, a log or a reviewer does not see.
 func readDate(w http.ResponseWriter, r *http.Request) (exportRequest, archiver.Day, error) {
-	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
 	var req exportRequest
-	if err := dec.Decode(&req); err != nil {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			return req, archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
 		}
+		return req, archiver.Day{}, errorf(EInvalidRequest, "the body could not be read")
+	}
+	if name, ok := ambiguousField(body, exportFields); ok {
+		return req, archiver.Day{}, &Error{Code: EInvalidRequest, Message: clip(name) + ": given twice, or a field name in another case", Field: clip(name)}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
 		return req, archiver.Day{}, errorf(EInvalidRequest, "the body must be a JSON object such as {\"date\":\"2026-11-22\"}")
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return req, archiver.Day{}, errorf(EInvalidRequest, "the body exceeds %d bytes", maxBody)
-		}
 		return req, archiver.Day{}, errorf(EInvalidRequest, "the body must hold one JSON object")
 	}
 	day, err := parseDay(req.Date)
@@ -154,14 +164,20 @@ func (s *Server) pending(ctx context.Context, org string, day archiver.Day) erro
 
 // acceptsGzip reports whether Accept-Encoding allows gzip (and does not give it q=0).
 func acceptsGzip(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept-Encoding"), ",") {
+	// Several Accept-Encoding fields make one list (RFC 9110, 5.3).
+	for _, part := range strings.Split(strings.Join(r.Header.Values("Accept-Encoding"), ","), ",") {
 		name, params, _ := strings.Cut(strings.TrimSpace(part), ";")
 		if !strings.EqualFold(strings.TrimSpace(name), "gzip") {
 			continue
 		}
-		params = strings.ReplaceAll(params, " ", "")
-		if q, ok := strings.CutPrefix(params, "q="); ok {
-			if v, err := strconv.ParseFloat(q, 64); err == nil && v == 0 {
+		// The weight's name is case-insensitive (RFC 9110, 12.4.2), and it may follow
+		// other parameters: gzip;Q=0 and gzip;level=1;q=0 refuse gzip too.
+		for _, p := range strings.Split(params, ";") {
+			k, q, _ := strings.Cut(strings.TrimSpace(p), "=")
+			if !strings.EqualFold(strings.TrimSpace(k), "q") {
+				continue
+			}
+			if v, err := strconv.ParseFloat(strings.TrimSpace(q), 64); err == nil && v == 0 {
 				return false
 			}
 		}

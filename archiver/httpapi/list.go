@@ -5,15 +5,31 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
+	"net/url"
 	"slices"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 )
 
+// singleParams refuses a query naming one of names twice: url.Values.Get takes the
+// first, while a proxy, a log or a reviewer may read the last, as with a body's field
+// given twice (ambiguousField).
+func singleParams(q url.Values, names ...string) error {
+	for _, n := range names {
+		if len(q[n]) > 1 {
+			return &Error{Code: EInvalidRequest, Field: n, Message: n + ": given twice"}
+		}
+	}
+	return nil
+}
+
 // dayRange reads ?from=&to= (inclusive), bounded by MaxRange.
 func (s *Server) dayRange(r *http.Request) (archiver.Day, archiver.Day, error) {
 	q := r.URL.Query()
+	if err := singleParams(q, "from", "to"); err != nil {
+		return archiver.Day{}, archiver.Day{}, err
+	}
 	from, err := parseDay(q.Get("from"))
 	if err != nil {
 		return from, from, errorf(EInvalidRequest, "from: a day YYYY-MM-DD is required")

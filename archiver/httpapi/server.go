@@ -593,6 +593,11 @@ const (
 // stored (see refuseAnonymous).
 func (s *Server) gate(w http.ResponseWriter, r *http.Request, scope string, rec *audit.Record, next func(http.ResponseWriter, *http.Request, archiver.Token) error) error {
 	now := s.now()
+	if len(r.Header.Values("Authorization")) > 1 {
+		// The field is a singleton: taking the first of two would serve one token's
+		// organization while a proxy or a log that reads the last names another.
+		return s.refuseAnonymous(r, now, reasonMissingToken, errorf(EInvalidToken, "give one Authorization header, with one bearer token"))
+	}
 	h := r.Header.Get("Authorization")
 	scheme, secret, found := strings.Cut(h, " ")
 	if !found || !strings.EqualFold(scheme, "Bearer") || strings.TrimSpace(secret) == "" {

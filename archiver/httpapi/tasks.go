@@ -112,7 +112,7 @@ func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *audit.Reco
 		}
 		return 0, nil, errorf(EInvalidRequest, "the body could not be read")
 	}
-	if name, ok := ambiguousField(body); ok {
+	if name, ok := ambiguousField(body, requestFields); ok {
 		return 0, nil, &Error{Code: EInvalidRequest, Message: clip(name) + ": given twice, or a field name in another case", Field: clip(name)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
@@ -150,22 +150,25 @@ func (s *Server) createTask(r *http.Request, tok archiver.Token, rec *audit.Reco
 }
 
 // requestFields are the JSON names of exporttask.Request's fields.
-var requestFields = func() map[string]bool {
+var requestFields = jsonFields(reflect.TypeFor[exporttask.Request]())
+
+// jsonFields returns the JSON names of struct type t's fields.
+func jsonFields(t reflect.Type) map[string]bool {
 	m := map[string]bool{}
-	t := reflect.TypeFor[exporttask.Request]()
 	for i := range t.NumField() {
 		name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ",")
 		m[name] = true
 	}
 	return m
-}()
+}
 
 // ambiguousField returns the first member name of the body's object that encoding/json
 // would read other than as written: one given twice (it keeps the last) or a request
-// field's name in another case (it matches names regardless of case). Such a body means
-// one thing to the server and another to a proxy, a log or a person reading it. Unknown
-// names are left to DisallowUnknownFields, a body that is not an object to Decode.
-func ambiguousField(body []byte) (string, bool) {
+// field's name in another case (it matches names regardless of case), fields being the
+// request type's JSON names (jsonFields). Such a body means one thing to the server and
+// another to a proxy, a log or a person reading it. Unknown names are left to
+// DisallowUnknownFields, a body that is not an object to Decode.
+func ambiguousField(body []byte, fields map[string]bool) (string, bool) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return "", false
@@ -182,8 +185,8 @@ func ambiguousField(body []byte) (string, bool) {
 			return name, true
 		}
 		seen[folded] = true
-		if !requestFields[name] {
-			for f := range requestFields {
+		if !fields[name] {
+			for f := range fields {
 				// EqualFold as encoding/json folds: the Kelvin sign is a k, ſ an s.
 				if strings.EqualFold(f, name) {
 					return name, true
@@ -228,6 +231,9 @@ func (s *Server) taskStatus(r *http.Request, tok archiver.Token, rec *audit.Reco
 // the previous page gave as next. A page costs its tasks, not every task ever made.
 func (s *Server) listTasks(r *http.Request, tok archiver.Token, rec *audit.Record) (int, any, error) {
 	q := r.URL.Query()
+	if err := singleParams(q, "limit", "after"); err != nil {
+		return 0, nil, err
+	}
 	limit := exporttask.DefaultListLimit
 	if v := q.Get("limit"); v != "" || q.Has("limit") {
 		n, err := strconv.Atoi(v)

@@ -16,8 +16,8 @@ import (
 // found the organization "not archiving on that day". consequence says what the command
 // would have done with it.
 func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequence string) error {
-	if u, err := uuid.Parse(org); err == nil && u.String() != org {
-		return usagef("organization %q: ids are kept as lower-case UUIDs with hyphens; did you mean %s?", org, u)
+	if err := checkOrgSpelling(org); err != nil {
+		return err
 	}
 	head, err := archiver.Ledger{Store: store}.Head(ctx, org)
 	if err != nil {
@@ -37,4 +37,12 @@ func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequenc
 		}
 	}
 	return usagef("organization %q has no chain in the store and is not an organization of the directory (%s): %s", org, e.cfg.Directory, consequence)
+}
+
+// checkOrgSpelling refuses another spelling of a UUID than the one ids are kept under.
+func checkOrgSpelling(org string) error {
+	if u, err := uuid.Parse(org); err == nil && u.String() != org {
+		return usagef("organization %q: ids are kept as lower-case UUIDs with hyphens; did you mean %s?", org, u)
+	}
+	return nil
 }

@@ -25,6 +25,7 @@ func TestOrgFlagUnknownOrMisspelt(t *testing.T) {
 		"export":      {"export", "--date", "2026-11-22", "-o", t.TempDir() + "/x.jsonl.gz"},
 		"audit":       {"audit", "--from", "2026-11-22", "--to", "2026-11-22"},
 		"export-task": {"export-task", "--from", "2026-11-22", "--to", "2026-11-22", "--format", "jsonl", "-o", t.TempDir() + "/x.zip"},
+		"status":      {"status", "--from", "2026-11-22", "--to", "2026-11-22"},
 	}
 	for name, cmd := range commands {
 		for org, want := range map[string]string{
@@ -39,15 +40,19 @@ func TestOrgFlagUnknownOrMisspelt(t *testing.T) {
 			}
 		}
 	}
+	code, out, errOut := chatvault(t, append([]string{"verify", "--org", strings.ToUpper(acme)}, common...)...)
+	if code != exitUsage || !strings.Contains(errOut, "did you mean "+acme) {
+		t.Errorf("verify --org in upper case: exit %d, want %d with the spelling meant\n%s%s", code, exitUsage, out, errOut)
+	}
 	// The id as kept is still taken: the audit of the organization answers, the day exports.
-	for _, name := range []string{"audit", "export"} {
+	for _, name := range []string{"audit", "export", "status"} {
 		args := append(append(append([]string{}, commands[name]...), "--org", acme), common...)
 		if code, out, errOut := chatvault(t, args...); code != exitOK {
 			t.Errorf("%s --org %s: exit %d, want 0\n%s%s", name, acme, code, out, errOut)
 		}
 	}
 	if !t.Failed() {
-		reliability.Record(t, "input", "--org of run, export, audit or export-task in upper case, in braces, or a typo", reliability.Refused,
-			"exit 2 naming the id, with the lower-case spelling meant when it is a UUID; audit --org listed no access and exited 0, run said the organization was not archiving, export that nothing was sealed")
+		reliability.Record(t, "input", "--org of run, export, audit, export-task or status in upper case, in braces, or a typo (verify: its spelling)", reliability.Refused,
+			"exit 2 naming the id, with the lower-case spelling meant when it is a UUID; audit --org listed no access and exited 0, run said the organization was not archiving, export that nothing was sealed, status showed every day \"not in the directory\" with exit 0")
 	}
 }

@@ -49,6 +49,9 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("status", err)
 	}
 	defer closeStore()
+	if err := checkOrg(ctx, e, store, org, "nothing is sealed under that id"); err != nil { // holdorg.go
+		return e.fail("status", err)
+	}
 	wf, err := e.configuredWitness(ctx, store)
 	if err != nil {
 		return e.fail("status", err)

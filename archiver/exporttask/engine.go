@@ -1018,7 +1018,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 			return nil, err
 		}
 	}
-	filter, terms := newFilter(rec.Request, mem)
+	filter, terms, found := newFilter(rec.Request, mem)
 	c := &completion{}
 	for _, m := range sealed {
 		sd, err := e.day(ctx, enc, m, filter)
@@ -1037,6 +1037,11 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 		e.mu.Unlock()
 	}
 	c.TermReport = terms.report()
+	for _, id := range rec.Request.MessageIDs {
+		if !found[id] && !slices.Contains(c.MessageIDsNotFound, id) {
+			c.MessageIDsNotFound = append(c.MessageIDsNotFound, id)
+		}
+	}
 	if c.Result.Events == 0 {
 		c.NoMatch = noMatch(rec.Request, from, to, scanned)
 	}
@@ -1177,10 +1182,11 @@ func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifes
 }
 
 // newFilter returns the request's record filter, given the custodians' memberships found
-// by custodianMemberships, and its term matcher (nil without terms), which counts the
-// term report of what the filter keeps. Empty sets select everything; every given
-// selection must match (AND).
-func newFilter(r Request, mem memberships) (func(*model.Event) bool, *termMatcher) {
+// by custodianMemberships, its term matcher (nil without terms), which counts the term
+// report of what the filter keeps, and the set of the request's messageIds seen among the
+// records it is given, whatever the other selections decide. Empty sets select
+// everything; every given selection must match (AND).
+func newFilter(r Request, mem memberships) (func(*model.Event) bool, *termMatcher, map[string]bool) {
 	chats := set(r.ChatIDs)
 	users := set(r.UserIDs)
 	custodians := set(r.CustodianIDs)
@@ -1194,11 +1200,16 @@ func newFilter(r Request, mem memberships) (func(*model.Event) bool, *termMatche
 		until = ceilMillis(t)
 	}
 	terms := newTermMatcher(r.Terms)
+	found := map[string]bool{}
 	return func(e *model.Event) bool {
-		if chats != nil && !chats[e.ChatID] {
-			return false
+		// First, so that a message counts as found whatever the other selections decide.
+		if messages != nil {
+			if !messages[e.MessageID] {
+				return false
+			}
+			found[e.MessageID] = true
 		}
-		if messages != nil && !messages[e.MessageID] {
+		if chats != nil && !chats[e.ChatID] {
 			return false
 		}
 		if e.EventTimestamp < since || e.EventTimestamp >= until {
@@ -1213,7 +1224,7 @@ func newFilter(r Request, mem memberships) (func(*model.Event) bool, *termMatche
 		}
 		// Last, so that the term report counts only records every other filter kept.
 		return terms == nil || terms.match(e)
-	}, terms
+	}, terms, found
 }
 
 // sentOrNamed reports whether one of ids sent e, or e adds or removes one of them from a

@@ -140,6 +140,8 @@ type completion struct {
 	EmailedTo   []string    `json:"emailedTo,omitempty"`
 	// NoMatch says, when no record matched, which filters found nothing in which days.
 	NoMatch string `json:"noMatch,omitempty"`
+	// MessageIDsNotFound are the request's messageIds that no record of the range carries.
+	MessageIDsNotFound []string `json:"messageIdsNotFound,omitempty"`
 	// TermReport is the search term report of a task with terms.
 	TermReport []TermCount `json:"termReport,omitempty"`
 	// RequestSHA256 is of the request.json the task ran (its range and filters), so that
@@ -275,6 +277,12 @@ type Status struct {
 	// NoMatch, on a completed task whose result holds no record (events 0), says so
 	// plainly: the filters and the days searched.
 	NoMatch string `json:"noMatch,omitempty"`
+	// MessageIDsNotFound, on a completed task, are the request's messageIds that no record
+	// of the range's sealed days carries (whatever the other filters kept): a request for
+	// named messages learns which of them the archive does not hold. Unknown chat, user and
+	// custodian ids are refused when the task is created; a message id is known only by
+	// reading the records, which the task does.
+	MessageIDsNotFound []string `json:"messageIdsNotFound,omitempty"`
 	// TermReport is the search term report of a task with terms: per term, the records,
 	// chats and custodians (senders) it matched, and the records it alone matched.
 	TermReport []TermCount `json:"termReport,omitempty"`
@@ -429,7 +437,7 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 			break
 		}
 		st.State, st.CompletedAt, st.Result, st.SourceDays, st.EmailedTo = StateCompleted, c.CompletedAt, &c.Result, c.SourceDays, c.EmailedTo
-		st.NoMatch, st.TermReport = c.NoMatch, c.TermReport
+		st.NoMatch, st.TermReport, st.MessageIDsNotFound = c.NoMatch, c.TermReport, c.MessageIDsNotFound
 		st.resultKey = c.ResultKey
 		st.Progress.DaysDone = st.Progress.DaysTotal
 	case failed:
@@ -444,7 +452,7 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 	if err := rec.check(org, id, trusted, !done && !failed); err != nil {
 		st.refused = !done && !failed
 		st.State, st.untrusted, st.Result, st.SourceDays, st.resultKey = StateFailed, err, nil, nil, ""
-		st.CompletedAt, st.NoMatch, st.TermReport, st.EmailedTo = time.Time{}, "", nil, nil
+		st.CompletedAt, st.NoMatch, st.TermReport, st.EmailedTo, st.MessageIDsNotFound = time.Time{}, "", nil, nil, nil
 		st.Error = "the task's request record is not the one it was created with (it names another organization or task, " +
 			"or is not signed by a trusted key), so the task is not run and no result is served: create the task again"
 		if rec.Signature == nil && rec.Org == org && rec.TaskID == id {

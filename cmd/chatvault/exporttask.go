@@ -238,6 +238,9 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if st.NoMatch != "" {
 		e.log.Warn("export task result is empty", "task", id, "noMatch", st.NoMatch)
 	}
+	if len(st.MessageIDsNotFound) > 0 {
+		e.log.Warn("export task: messages not found in the range's sealed days", "task", id, "messageIdsNotFound", st.MessageIDsNotFound)
+	}
 	return exitOK
 }
 

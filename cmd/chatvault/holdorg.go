@@ -9,16 +9,14 @@ import (
 )
 
 // checkOrg refuses an --org the archive does not know: no chain in the store and not an
-// organization of the directory. Everything is kept under the organization's id as the
-// directory spells it (lower-case UUIDs), so another spelling of a UUID (upper case,
-// braces, urn:uuid:) or a typo matched nothing, and the commands said so in the wrong
-// words: a hold was "placed" on 0 objects, an audit listed no access at all (exit 0), a run
-// found the organization "not archiving on that day". consequence says what the command
-// would have done with it.
+// organization of the directory. Everything is kept under the organization's id exactly as
+// the directory spells it, so another spelling of a UUID (upper case, braces, urn:uuid:)
+// or a typo matched nothing, and the commands said so in the wrong words: a hold was
+// "placed" on 0 objects, an audit listed no access at all (exit 0), a run found the
+// organization "not archiving on that day". consequence says what the command would have
+// done with it. An id the archive knows is taken however it is spelt: a directory may
+// spell its UUIDs in upper case.
 func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequence string) error {
-	if err := checkOrgSpelling(org); err != nil {
-		return err
-	}
 	head, err := archiver.Ledger{Store: store}.Head(ctx, org)
 	if err != nil {
 		return fmt.Errorf("read the chain of %s: %w", org, err)
@@ -36,13 +34,8 @@ func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequenc
 			return nil
 		}
 	}
-	return usagef("organization %q has no chain in the store and is not an organization of the directory (%s): %s", org, e.cfg.Directory, consequence)
-}
-
-// checkOrgSpelling refuses another spelling of a UUID than the one ids are kept under.
-func checkOrgSpelling(org string) error {
 	if u, err := uuid.Parse(org); err == nil && u.String() != org {
-		return usagef("organization %q: ids are kept as lower-case UUIDs with hyphens; did you mean %s?", org, u)
+		return usagef("organization %q has no chain in the store and is not an organization of the directory (%s): ids are matched as spelt; did you mean %s?", org, e.cfg.Directory, u)
 	}
-	return nil
+	return usagef("organization %q has no chain in the store and is not an organization of the directory (%s): %s", org, e.cfg.Directory, consequence)
 }

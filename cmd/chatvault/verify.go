@@ -39,9 +39,6 @@ func init() {
 
 func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	org, _ := fs.GetString("org")
-	if err := checkOrgSpelling(org); err != nil { // holdorg.go
-		return e.fail("verify", err)
-	}
 	from, to, err := dayRange(fs, false)
 	if err != nil {
 		return e.fail("verify", err)

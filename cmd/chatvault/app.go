@@ -9,6 +9,7 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -136,6 +137,16 @@ func (e *env) openSource() (archiver.Source, error) {
 		return el, nil
 	}
 	d, err := eventlog.NewDir(e.cfg.EventLog)
+	if errors.Is(err, os.ErrNotExist) {
+		// The default, ./testdata/eventlog, is the checkout's: run from bin/ or a cron job's
+		// home folder, a relative path names a folder the operator never meant.
+		where := ""
+		if !filepath.IsAbs(e.cfg.EventLog) {
+			wd, _ := os.Getwd()
+			where = fmt.Sprintf(" in the working directory %s", wd)
+		}
+		return nil, fmt.Errorf("eventlog %s: no such folder%s (give --eventlog, CHATVAULT_EVENTLOG or eventlog in a --config file)", e.cfg.EventLog, where)
+	}
 	if err != nil {
 		return nil, err
 	}

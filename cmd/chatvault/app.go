@@ -140,18 +140,23 @@ func (e *env) openSource() (archiver.Source, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		// The default, ./testdata/eventlog, is the checkout's: run from bin/ or a cron job's
 		// home folder, a relative path names a folder the operator never meant.
-		where := ""
-		if !filepath.IsAbs(e.cfg.EventLog) {
-			wd, _ := os.Getwd()
-			where = fmt.Sprintf(" in the working directory %s", wd)
-		}
-		return nil, fmt.Errorf("eventlog %s: no such folder%s (give --eventlog, CHATVAULT_EVENTLOG or eventlog in a --config file)", e.cfg.EventLog, where)
+		return nil, fmt.Errorf("eventlog %s: no such folder%s (give --eventlog, CHATVAULT_EVENTLOG or eventlog in a --config file)", e.cfg.EventLog, inWorkingDir(e.cfg.EventLog))
 	}
 	if err != nil {
 		return nil, err
 	}
 	d.Ignore = e.cfg.Export.IgnoreFiles
 	return d, nil
+}
+
+// inWorkingDir names the working directory a relative path is read from, for an error
+// that the path does not exist; nothing for an absolute one.
+func inWorkingDir(path string) string {
+	if filepath.IsAbs(path) {
+		return ""
+	}
+	wd, _ := os.Getwd()
+	return " in the working directory " + wd
 }
 
 // openStore opens the configured store for writing, creating a missing folder; the caller
@@ -207,7 +212,7 @@ func (e *env) openStoreOf(readOnly bool) (archiver.Store, func() error, error) {
 	if readOnly {
 		s, err := fsstore.Open(e.cfg.Store)
 		if errors.Is(err, iofs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("store %s: no such folder (check the path: this command never creates a store)", e.cfg.Store)
+			return nil, nil, fmt.Errorf("store %s: no such folder%s (check the path: this command never creates a store)", e.cfg.Store, inWorkingDir(e.cfg.Store))
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("store %s: %w", e.cfg.Store, err)

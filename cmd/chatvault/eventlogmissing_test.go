@@ -30,6 +30,11 @@ func TestRunEventLogFolderMissingNamesTheWorkingDirectory(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("the failed run created %v", entries)
 	}
+	// So does a read-only command's missing store (the default ./archive).
+	_, _, errOut = chatvault(t, "verify", "--log-format", "text")
+	if !strings.Contains(errOut, "store ./archive: no such folder in the working directory "+dir) {
+		t.Errorf("verify from another folder: %q", errOut)
+	}
 	// An absolute path needs no working directory.
 	missing := filepath.Join(dir, "nowhere")
 	_, _, errOut = chatvault(t, "run", "--date", "2026-11-22", "--eventlog", missing, "--log-format", "text")

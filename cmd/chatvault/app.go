@@ -101,6 +101,10 @@ type env struct {
 	// s3Throttled counts the S3 client's retries of throttled requests (503 SlowDown),
 	// for serve's chatvault_s3_throttled_retries_total.
 	s3Throttled atomic.Uint64
+	// interrupted returns the signal that stopped the process (main's
+	// signal.NotifyContext cause), or nil: fail names it rather than the
+	// "context canceled" of whichever call it cut.
+	interrupted func() error
 }
 
 // usageError is bad usage: exit code 2.
@@ -112,6 +116,11 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 
 // fail reports err as the error that ends command cmd (see fatal) and returns its exit code.
 func (e *env) fail(cmd string, err error) int {
+	if e.interrupted != nil && errors.Is(err, context.Canceled) {
+		if cause := e.interrupted(); cause != nil {
+			err = fmt.Errorf("interrupted (%v): %w", cause, err)
+		}
+	}
 	code := exitFailure
 	var ue *usageError
 	if errors.As(err, &ue) || errors.Is(err, config.ErrInvalid) {

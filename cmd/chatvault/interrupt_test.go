@@ -59,3 +59,24 @@ func TestRunInterrupted(t *testing.T) {
 	reliability.Record(t, "operations", "run interrupted by Ctrl-C (SIGINT) or SIGTERM, then run again", reliability.Recovered,
 		`the run stops at the day it cut, exit 1, its last record names the signal ("interrupted … run the command again"); it went on to every later day and said only "context canceled"; the rerun seals the day`)
 }
+
+// TestCommandInterruptedSaysSo: any other command that Ctrl-C stops ended with the error of
+// whatever call it cut, "fsstore: open layout.json: context canceled" for export-task; the
+// error that ends it now says it was interrupted, and by what.
+func TestCommandInterruptedSaysSo(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	if code, out, errOut := chatvault(t, "run", "--date", "2026-11-22", "--eventlog", "../../testdata/eventlog", "--store", store); code != exitQuarantined {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(errors.New("interrupt signal received"))
+	var out, errOut bytes.Buffer
+	code := Main(ctx, []string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22",
+		"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}, &out, &errOut)
+	recs := logRecords(t, errOut.String())
+	last := recs[len(recs)-1]
+	if code != exitFailure || last["msg"] != "command failed" || !strings.HasPrefix(jsonString(last["err"]), "interrupted (interrupt signal received): ") {
+		t.Fatalf("exit %d, last record %v; want 1 and the error saying the command was interrupted\n%s", code, last, errOut.String())
+	}
+}

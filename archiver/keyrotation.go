@@ -187,6 +187,16 @@ func (l Ledger) RecordRotation(ctx context.Context, from, to ed25519.PrivateKey,
 		}
 	}
 	if err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), opt); err != nil {
+		if errors.Is(err, ErrConflict) {
+			// A rerun of the same rotation: the store's "different content" and two hashes
+			// read as tampering; say what is there instead.
+			if old, rerr := readAll(ctx, l.Store, key); rerr == nil {
+				if prev, cerr := checkRotation(key, old); cerr == nil {
+					return "", fmt.Errorf("record key rotation: the rotation from key %s to key %s is already recorded in %s (rotated at %s); "+
+						"a statement is made once: point signing.keyFile at the new key: %w", prev.From.KeyID, prev.To.KeyID, key, prev.RotatedAt, err)
+				}
+			}
+		}
 		return "", fmt.Errorf("record key rotation: %w", err)
 	}
 	return key, nil

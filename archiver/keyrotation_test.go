@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -159,3 +160,32 @@ func (f *testFindings) Problemf(format string, args ...any) {
 }
 func (f *testFindings) Warn(msg string) { f.Warnings = append(f.Warnings, msg) }
 func (f *testFindings) Read(int, int64) {}
+
+// TestRecordRotationTwiceSaysSo: `keys rotate` run again (a careless rerun, a retried
+// script) failed with the store's "object exists with different content" and two
+// SHA-256s, which reads as tampering. The first statement stays, the rerun still fails
+// (ErrConflict), and its message says the rotation is already recorded, where and when.
+func TestRecordRotationTwiceSaysSo(t *testing.T) {
+	ctx := context.Background()
+	a, b := newKey(t), newKey(t)
+	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
+	st := rotStore{}
+	l := Ledger{Store: st}
+	key, err := l.RecordRotation(ctx, a, b, "yearly", now, CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := string(st[key])
+	_, err = l.RecordRotation(ctx, a, b, "yearly", now.Add(time.Minute), CreateOptions{})
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("rerun: %v, want ErrConflict", err)
+	}
+	for _, want := range []string{"already recorded", key, "2026-11-23T00:00:00Z", "point signing.keyFile at the new key"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("rerun's error %q does not say %q", err, want)
+		}
+	}
+	if string(st[key]) != first {
+		t.Error("the rerun replaced the statement")
+	}
+}

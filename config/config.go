@@ -807,6 +807,11 @@ func checkLocation(v string) error {
 		if strings.HasPrefix(strings.ToLower(v), "s3:") {
 			return fmt.Errorf("%q: write s3://bucket/prefix", v)
 		}
+		if v == "~" || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, `~\`) {
+			// Only a shell expands it, and not in quotes, after --store=, in this file
+			// or a unit's Environment=: the path would be a folder named "~" here.
+			return fmt.Errorf("%q: ~ is not expanded here (only a shell expands it, not in quotes or after --flag=): give the full path", v)
+		}
 		return nil
 	case scheme != "s3":
 		return fmt.Errorf("%q: unsupported scheme %q (use a folder or s3://bucket/prefix)", v, scheme)

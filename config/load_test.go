@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/spf13/pflag"
 )
 
@@ -762,4 +763,34 @@ func TestStoreLayoutBesideStoreFlag(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLoadTildeLocationRefused: only a shell expands ~, and not inside quotes, after
+// --store=, in a YAML file or a unit's Environment=: `store: ~/archive` sealed into a
+// folder named "~" in the working directory, and an eventlog of ~/… read nothing. A
+// location that starts with ~ is an error naming the key (exit 2), before anything runs.
+func TestLoadTildeLocationRefused(t *testing.T) {
+	clearEnv(t)
+	path := writeFile(t, "eventlog: ~/events\nstore: \"~/archive\"\ndirectory: ~/directory.json\n")
+	_, err := Load(path, nil)
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("Load() error = %v, want ErrInvalid", err)
+	}
+	for _, want := range []string{"config: eventlog", "config: store", "config: directory", "~ is not expanded"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+	clearEnv(t)
+	t.Setenv("CHATVAULT_EVENTLOG", "./events")
+	if _, err := Load("", flagSet(t, "--store=~/archive")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "--store") {
+		t.Errorf("--store=~/archive: %v, want ErrInvalid naming the flag", err)
+	}
+	// A name that only starts with the character is a name.
+	t.Setenv("CHATVAULT_STORE", "./~archive")
+	if _, err := Load("", nil); err != nil {
+		t.Errorf("./~archive: %v", err)
+	}
+	reliability.Record(t, "operations", "a location written ~/… where no shell expands it (YAML file, quotes, --store=~/…)", reliability.Refused,
+		`exit 2 naming the key: "~ is not expanded here"; it sealed into a folder named "~" in the working directory`)
 }

@@ -1085,8 +1085,12 @@ func noMatch(r Request, from, to archiver.Day, scanned int64) string {
 	var f []string
 	add := func(name string, v []string) {
 		if len(v) > 0 {
-			b, _ := json.Marshal(v)
-			f = append(f, name+" "+string(b))
+			// As typed: json.Marshal would write R&D as R\u0026D for people to read.
+			var b strings.Builder
+			enc := json.NewEncoder(&b)
+			enc.SetEscapeHTML(false)
+			enc.Encode(v)
+			f = append(f, name+" "+strings.TrimSuffix(b.String(), "\n"))
 		}
 	}
 	add("chatIds", r.ChatIDs)

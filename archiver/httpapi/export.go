@@ -384,9 +384,14 @@ func (s *Server) exportURL(w http.ResponseWriter, r *http.Request, tok archiver.
 		return fmt.Errorf("presign %s: %w", m.Data.Key, err)
 	}
 	rec.Revision, rec.Encoding, rec.SHA256, rec.Complete = m.Revision, DeliveryURL, m.Data.SHA256, true
-	manifestHeaders(w, m).Set("Content-Type", "application/json")
+	h := manifestHeaders(w, m)
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(http.StatusOK)
-	return json.NewEncoder(w).Encode(URLDelivery{
+	// The presigned URL is pasted as printed: no \u0026 for its '&' (see newJSONEncoder).
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(URLDelivery{
 		URL: u, ExpiresAt: expires.UTC(), SHA256: m.Data.SHA256, Size: m.Data.Size,
 		JSONLSHA256: m.Data.JSONLSHA256, Revision: m.Revision, Records: m.Data.Records, VersionID: m.Data.VersionID,
 	})

@@ -707,7 +707,17 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func writeJSON(w http.ResponseWriter, v any) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	return newJSONEncoder(w).Encode(v)
+}
+
+// newJSONEncoder writes JSON as people copy it: download links and presigned URLs are
+// pasted off a terminal into curl or a browser, and encoding/json's default HTML escaping
+// turned each link's '&' into \u0026, which fails once pasted. Without that escaping the
+// answer must never be read as HTML, hence nosniff on every JSON answer.
+func newJSONEncoder(w http.ResponseWriter) *json.Encoder {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return enc
 }

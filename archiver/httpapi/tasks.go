@@ -87,9 +87,8 @@ func (s *Server) audited(action string, h taskHandler) http.HandlerFunc {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Cache-Control", "no-store")
+		enc := newJSONEncoder(w)
 		w.WriteHeader(status)
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
 		enc.Encode(v)
 	}
 }

@@ -105,6 +105,7 @@ func (r *Report) add(o *Report) {
 	r.Bytes += o.Bytes
 	r.Problems = append(r.Problems, o.Problems...)
 	r.Warnings = append(r.Warnings, o.Warnings...)
+	r.cut += o.cut
 	for key := range o.chainedKeys {
 		if r.chainedKeys == nil {
 			r.chainedKeys = map[string]bool{}

@@ -108,6 +108,9 @@ type Report struct {
 	// Warnings are worth a look but do not break integrity (for example an export left
 	// by a run that crashed before its manifest).
 	Warnings []string
+	// cut counts the checks a cancellation cut short (Problemf): no finding, but the
+	// verification is incomplete (Run).
+	cut int
 
 	state *state // the checks across organizations (chain.go)
 	// tally counts, per day, the manifests the chains hold and those the day's accounting
@@ -127,8 +130,16 @@ type Report struct {
 // OK reports whether no problem was found.
 func (r *Report) OK() bool { return len(r.Problems) == 0 }
 
-// Problemf reports an integrity problem (archiver.Findings).
+// Problemf reports an integrity problem (archiver.Findings). A check whose error is a
+// cancellation (Ctrl-C, a shutdown) found nothing about the archive: it is counted as cut
+// short, never reported as a problem an auditor would read as damage.
 func (r *Report) Problemf(format string, args ...any) {
+	for _, a := range args {
+		if err, ok := a.(error); ok && errors.Is(err, context.Canceled) {
+			r.cut++
+			return
+		}
+	}
 	r.Problems = append(r.Problems, fmt.Sprintf(format, args...))
 }
 
@@ -163,6 +174,19 @@ func (v Verifier) Verify(ctx context.Context, opt Options) (*Report, error) {
 // It returns an error only when it cannot read the store; what it finds wrong is in the
 // report.
 func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
+	rep, err := run(ctx, l, opt)
+	if ctx.Err() != nil {
+		// Interrupted: whatever stopped first (a listing, a read), the cause is the
+		// interruption, which names the signal under main's signal.NotifyContext.
+		return rep, fmt.Errorf("verify: interrupted (%w)", context.Cause(ctx))
+	}
+	if err == nil && rep != nil && rep.cut > 0 {
+		return rep, fmt.Errorf("verify: %d check(s) cut short by a cancellation", rep.cut)
+	}
+	return rep, err
+}
+
+func run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	prefix := "orgs/"
 	if opt.Org != "" {
 		prefix += opt.Org + "/"

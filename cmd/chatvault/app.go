@@ -9,6 +9,7 @@ import (
 	iofs "io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"sync/atomic"
@@ -100,6 +101,10 @@ type env struct {
 	// s3Throttled counts the S3 client's retries of throttled requests (503 SlowDown),
 	// for serve's chatvault_s3_throttled_retries_total.
 	s3Throttled atomic.Uint64
+	// interrupted returns the signal that stopped the process (main's
+	// signal.NotifyContext cause), or nil: fail names it rather than the
+	// "context canceled" of whichever call it cut.
+	interrupted func() error
 }
 
 // usageError is bad usage: exit code 2.
@@ -111,6 +116,11 @@ func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(f
 
 // fail reports err as the error that ends command cmd (see fatal) and returns its exit code.
 func (e *env) fail(cmd string, err error) int {
+	if e.interrupted != nil && errors.Is(err, context.Canceled) {
+		if cause := e.interrupted(); cause != nil {
+			err = fmt.Errorf("interrupted (%v): %w", cause, err)
+		}
+	}
 	code := exitFailure
 	var ue *usageError
 	if errors.As(err, &ue) || errors.Is(err, config.ErrInvalid) {
@@ -136,11 +146,26 @@ func (e *env) openSource() (archiver.Source, error) {
 		return el, nil
 	}
 	d, err := eventlog.NewDir(e.cfg.EventLog)
+	if errors.Is(err, os.ErrNotExist) {
+		// The default, ./testdata/eventlog, is the checkout's: run from bin/ or a cron job's
+		// home folder, a relative path names a folder the operator never meant.
+		return nil, fmt.Errorf("eventlog %s: no such folder%s (give --eventlog, CHATVAULT_EVENTLOG or eventlog in a --config file)", e.cfg.EventLog, inWorkingDir(e.cfg.EventLog))
+	}
 	if err != nil {
 		return nil, err
 	}
 	d.Ignore = e.cfg.Export.IgnoreFiles
 	return d, nil
+}
+
+// inWorkingDir names the working directory a relative path is read from, for an error
+// that the path does not exist; nothing for an absolute one.
+func inWorkingDir(path string) string {
+	if filepath.IsAbs(path) {
+		return ""
+	}
+	wd, _ := os.Getwd()
+	return " in the working directory " + wd
 }
 
 // openStore opens the configured store for writing, creating a missing folder; the caller
@@ -196,7 +221,7 @@ func (e *env) openStoreOf(readOnly bool) (archiver.Store, func() error, error) {
 	if readOnly {
 		s, err := fsstore.Open(e.cfg.Store)
 		if errors.Is(err, iofs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("store %s: no such folder (check the path: this command never creates a store)", e.cfg.Store)
+			return nil, nil, fmt.Errorf("store %s: no such folder%s (check the path: this command never creates a store)", e.cfg.Store, inWorkingDir(e.cfg.Store))
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("store %s: %w", e.cfg.Store, err)

@@ -159,6 +159,12 @@ func (m *cli) run(c *command, fs *pflag.FlagSet) int {
 	}
 	terminal := isTerminal(m.stderr)
 	e := &env{cfg: cfg, stdout: m.stdout, stderr: m.stderr}
+	e.interrupted = func() error {
+		if m.ctx.Err() == nil {
+			return nil
+		}
+		return context.Cause(m.ctx)
+	}
 	e.json = jsonLogs(cfg.Log.Format, terminal)
 	e.tty = terminal && !e.json
 	e.log = newLogger(cfg.Log.SlogLevel(), e.json, m.stderr)

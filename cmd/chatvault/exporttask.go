@@ -231,6 +231,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	enc := json.NewEncoder(e.stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // terms and links as typed: R&D, not R\u0026D
 	if err := enc.Encode(st); err != nil {
 		return e.fail("export-task", err)
 	}

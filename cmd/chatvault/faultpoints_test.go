@@ -197,7 +197,7 @@ func TestEventLogChangesMidRun(t *testing.T) {
 
 	t.Run("event log folder missing", func(t *testing.T) {
 		code, out, errOut := chatvault(t, "run", "--date", crashDay, "--eventlog", filepath.Join(t.TempDir(), "gone"), "--store", t.TempDir())
-		if code != exitFailure || !strings.Contains(errOut, "eventlog: open root") {
+		if code != exitFailure || !strings.Contains(errOut, ": no such folder") {
 			t.Fatalf("exit %d, want %d naming the event log:\n%s%s", code, exitFailure, out, errOut)
 		}
 		reliability.Record(t, "fault", "event log folder missing", reliability.CleanFailure, "exit 1 naming the event log folder; nothing committed")

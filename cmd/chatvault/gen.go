@@ -42,6 +42,10 @@ func runGen(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	opt := synth.Options{Day: day}
 	opt.Events, _ = fs.GetInt("events")
 	opt.Orgs, _ = fs.GetInt("orgs")
+	if opt.Orgs < 1 {
+		// synth reads 0 as its default: --orgs 0 gave 10 organizations without a word.
+		return e.fail("gen", usagef("--orgs %d: want 1 or more organizations", opt.Orgs))
+	}
 	opt.Seed, _ = fs.GetInt64("seed")
 	opt.Bad, _ = fs.GetInt("bad")
 	opt.Files, _ = fs.GetInt("files")

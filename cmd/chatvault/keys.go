@@ -61,6 +61,11 @@ func runKeys(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			return e.fail("keys", err)
 		}
 		if err := writeNew(out, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				// A rerun of `keys generate -o K > K.pub`: the shell has emptied K.pub already.
+				err = fmt.Errorf("%s exists: a key is never replaced (it is kept as it was); "+
+					"chatvault keys public --key %s prints its public key again", out, out)
+			}
 			return e.fail("keys", err)
 		}
 		e.note(slog.LevelInfo, fmt.Sprintf("wrote the private key to %s (key id %s); its public key follows on stdout", out, archiver.KeyID(pub)),

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strings"
 	"testing"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -37,12 +39,18 @@ func tabwriterTable(w io.Writer, orgs []archiver.OrgResult) {
 	for _, o := range orgs {
 		outcome := o.Outcome
 		if o.Err != nil {
-			outcome = "FAILED: " + o.Err.Error()
+			outcome = "FAILED"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t\n", o.Org, o.Name, outcome, o.Revision,
 			o.Counts.Exported, o.Counts.Duplicates, sum(o.Counts.Excluded), o.Data.Size)
 	}
 	tw.Flush()
+	// Failures follow the table (TestOrgTableFailureBelowTheTable).
+	for _, o := range orgs {
+		if o.Err != nil {
+			fmt.Fprintf(w, "  FAILED: organization %s (%s): %v\n", o.Org, o.Name, o.Err)
+		}
+	}
 }
 
 // TestOrgTableAsTabwriter checks that run's table of organizations, printed a row at a
@@ -100,4 +108,39 @@ func TestOrgTableHeapPerOrg(t *testing.T) {
 	}
 	reliability.Record(t, "operations", "run: heap held per organization to print the summary table", reliability.Kept,
 		"at most 16 bytes, was about 300: the columns' widths are measured in a first pass, then rows printed one at a time, not kept whole by text/tabwriter")
+}
+
+// TestOrgTableFailureBelowTheTable: a failed organization's message (a refused revision's
+// is some 350 characters, with the --supersede command) was its OUTCOME cell, which padded
+// every row of the table, every organization's, to its width. The cell says FAILED and
+// the message follows the table on a line of its own, whole.
+func TestOrgTableFailureBelowTheTable(t *testing.T) {
+	orgs := tableOrgs(40)
+	msg := "organization org-00000002 (Þór Verk Co. 701), 2026-11-22: the new records would drop 1 of the 12 records of revision 1 (and add 0); " +
+		"nothing committed, revision 1 stays served. If the loss is intended, supersede it explicitly: " +
+		"chatvault run --date 2026-11-22 --org org-00000002 --supersede --reason TEXT"
+	orgs[2].Err = errors.New(msg)
+	orgs[5].Err = errors.New("store: slow down")
+	var out bytes.Buffer
+	printOrgTable(&out, orgs)
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 1+len(orgs)+2 {
+		t.Fatalf("%d lines, want the header, %d rows and 2 failures:\n%s", len(lines), len(orgs), out.String())
+	}
+	for _, l := range lines[:1+len(orgs)] {
+		if n := utf8.RuneCountInString(l); n > 120 {
+			t.Fatalf("a table row is %d characters wide:\n%s", n, out.String())
+		}
+	}
+	if !strings.Contains(lines[3], " FAILED ") {
+		t.Errorf("the failed organization's row does not say FAILED: %q", lines[3])
+	}
+	if want := "  FAILED: " + msg; lines[len(orgs)+1] != want {
+		t.Errorf("first failure line %q, want %q", lines[len(orgs)+1], want)
+	}
+	if want := "  FAILED: organization org-00000005 (Acme Inc. 1): store: slow down"; lines[len(orgs)+2] != want {
+		t.Errorf("second failure line %q, want %q (an error that does not name the organization is prefixed with it)", lines[len(orgs)+2], want)
+	}
+	reliability.Record(t, "operations", "run's summary with an organization failed with a long message (a refused revision)", reliability.Kept,
+		"the table's OUTCOME says FAILED and the message follows the table, whole; it was the cell, padding every row to 350+ characters")
 }

@@ -154,3 +154,24 @@ func TestS3RefusesShrinkingRevision(t *testing.T) {
 	reliability.Record(t, "input", "S3: rerun of a sealed day whose partition lost a record, then supersession", reliability.CleanFailure,
 		"exit 1 and nothing committed; run --supersede --reason commits revision 2 with its supersession; verify passes")
 }
+
+// TestRunSupersedeRefusesThePlaceholderReason: a refused revision prints the command that
+// supersedes it, `chatvault run --date D --org ID --supersede --reason TEXT`; pasted as
+// printed it committed, for good, a revision that drops records with the reason "TEXT".
+// The placeholder is refused like a blank reason (exit 2, nothing stored).
+func TestRunSupersedeRefusesThePlaceholderReason(t *testing.T) {
+	cleanEnv(t)
+	for _, reason := range []string{"TEXT", " text ", "REASON", "…"} {
+		store := t.TempDir()
+		code, _, errOut := chatvault(t, "run", "--date", "2026-11-22", "--org", acme, "--supersede", "--reason", reason,
+			"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "text")
+		if code != exitUsage || !strings.Contains(errOut, "placeholder") {
+			t.Errorf("--reason %q: exit %d, stderr %q; want %d naming the placeholder", reason, code, errOut, exitUsage)
+		}
+		if entries, _ := os.ReadDir(store); len(entries) != 0 {
+			t.Errorf("--reason %q: a refused command stored something: %v", reason, entries)
+		}
+	}
+	reliability.Record(t, "input", "run --supersede with the printed command's placeholder reason pasted as is (--reason TEXT)", reliability.Refused,
+		`exit 2 before anything is read or stored, naming the placeholder; it committed a revision dropping records with the reason "TEXT"`)
+}

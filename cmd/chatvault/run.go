@@ -165,8 +165,23 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}
+		if ctx.Err() != nil {
+			// Ctrl-C or SIGTERM: every later day would fail the same way, each with a bare
+			// "context canceled"; one last record says why the run ended.
+			days := day.String()
+			if day != to {
+				days += ".." + to.String()
+			}
+			return e.fail("run", interrupted(ctx, "sealing "+day.String(), days))
+		}
 	}
 	return t.code()
+}
+
+// interrupted is the error of a run that a signal stopped while doing what; again says
+// what the rerun seals. main's signal.NotifyContext gives the signal as the context's cause.
+func interrupted(ctx context.Context, what, again string) error {
+	return fmt.Errorf("interrupted (%v) while %s: nothing is half-committed; run the command again to seal %s", context.Cause(ctx), what, again)
 }
 
 // runClock is run's time: which day is yesterday, and which days have ended (tests set it).
@@ -212,6 +227,10 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 			return e.fail("run", err)
 		}
 		rep = s.Tick(ctx)
+	}
+	if ctx.Err() != nil {
+		// Ctrl-C or SIGTERM: the days it cut fail with a bare "context canceled".
+		return e.fail("run", interrupted(ctx, "catching up", "the days still due"))
 	}
 	if rep.Skipped != "" {
 		if errors.Is(rep.Err, scheduler.ErrClockSkew) {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/spf13/pflag"
@@ -35,6 +36,12 @@ func parseSupersede(fs *pflag.FlagSet, org string) (*archiver.Supersede, error) 
 	}
 	if err := archiver.CheckReason(reason); err != nil {
 		return nil, usagef("--reason: %v", err)
+	}
+	// A refused revision prints this command with --reason TEXT; pasted as is it would
+	// record "TEXT" for good as why the records were dropped.
+	switch strings.ToUpper(strings.TrimSpace(reason)) {
+	case "TEXT", "REASON", "…", "...":
+		return nil, usagef("--reason %q is the placeholder of the printed command: say why the records are dropped (it is recorded in the manifest for good)", reason)
 	}
 	return &archiver.Supersede{Org: org, Reason: reason}, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -65,8 +67,19 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		// The secret goes to stdout alone, so that scripts can capture it; it is not kept.
 		fmt.Fprintln(e.stdout, secret)
-		e.log.Info("token created", "id", t.ID, "org", t.Org, "scopes", t.Scopes, "expires", t.Expires)
+		// A token without --expires has the zero time, which would log as year 1.
+		expires := "never"
+		if !t.Expires.IsZero() {
+			expires = t.Expires.UTC().Format(time.RFC3339)
+		}
+		e.log.Info("token created", "id", t.ID, "org", t.Org, "scopes", t.Scopes, "expires", expires)
 	case "list":
+		// A missing file lists as empty, like a new install's; but a typo, or a relative
+		// path run from another folder, must not read as "no token was ever made".
+		if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+			abs, _ := filepath.Abs(path)
+			e.log.Warn("auth.tokensFile does not exist: no token was created in it (a mistyped path, or a relative one from another folder?)", "file", abs)
+		}
 		f, err := tokenfile.Read(path)
 		if err != nil {
 			return e.fail("token", err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -153,8 +154,9 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.failIncomplete(rep, err)
 	}
-	if rep.Manifests == 0 && rep.Checkpoint == "" {
-		// (From a checkpoint, nothing new since is not an empty store.)
+	if rep.Manifests == 0 && rep.Checkpoint == "" && !(!from.IsZero() && holdsManifests(ctx, store, org)) {
+		// (From a checkpoint, nothing new since is not an empty store; nor are days not
+		// sealed yet, --date yesterday before the night's run, which runDays warns of.)
 		// An archive with nothing in it is not "0 problems": it is the wrong folder or
 		// prefix, or one nothing was ever sealed into, and either way nothing is verified.
 		where := "the store"
@@ -187,6 +189,19 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return exitFailure
 	}
 	return exitOK
+}
+
+// holdsManifests reports whether the store (org's folder, when given) holds anything under
+// orgs/, where every manifest is: a store that does, with no manifest of the days asked
+// for, is not the empty or mistyped location verify otherwise reports. One listed key is
+// enough; a listing that fails says no, and the problem is reported as before.
+func holdsManifests(ctx context.Context, store archiver.Store, org string) bool {
+	prefix := "orgs/"
+	if org != "" {
+		prefix += org + "/"
+	}
+	found := errors.New("found")
+	return errors.Is(store.List(ctx, prefix, func(string) error { return found }), found)
 }
 
 // failIncomplete ends a verification the store (or anything else) stopped partway, after

@@ -145,7 +145,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", err)
 	}
 	defer closeStore()
-	if err := checkOrg(ctx, e, store, org, "nothing is sealed under that id"); err != nil { // holdorg.go
+	if err := checkOrg(ctx, e, store, org, false, "nothing is sealed under that id"); err != nil { // holdorg.go
 		return e.fail("export-task", err)
 	}
 	// The audit segment and the completion are signed: not by a retired key.

@@ -15,8 +15,10 @@ import (
 // "placed" on 0 objects, an audit listed no access at all (exit 0), a run found the
 // organization "not archiving on that day". consequence says what the command would have
 // done with it. An id the archive knows is taken however it is spelt: a directory may
-// spell its UUIDs in upper case.
-func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequence string) error {
+// spell its UUIDs in upper case. When the organization has no chain and the directory
+// cannot be read, strict refuses (a hold must name an organization); otherwise the command
+// goes on, as before the check.
+func checkOrg(ctx context.Context, e *env, store archiver.Store, org string, strict bool, consequence string) error {
 	head, err := archiver.Ledger{Store: store}.Head(ctx, org)
 	if err != nil {
 		return fmt.Errorf("read the chain of %s: %w", org, err)
@@ -26,8 +28,11 @@ func checkOrg(ctx context.Context, e *env, store archiver.Store, org, consequenc
 	}
 	// No day sealed yet: an organization of the directory all the same.
 	dir, err := e.loadDirectory()
-	if err != nil {
+	if err != nil && strict {
 		return fmt.Errorf("organization %s has no chain in the store, and the directory, which would name it, cannot be read: %w", org, err)
+	}
+	if err != nil {
+		return nil // the command reads what there is, and says what it found (status: not in the directory)
 	}
 	for _, o := range dir.Organizations {
 		if o.ID == org {

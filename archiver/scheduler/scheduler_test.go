@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/robfig/cron/v3"
 )
 
@@ -396,6 +397,8 @@ func TestOrgFailureRecordsNoDayFailure(t *testing.T) {
 	if len(f.failed) != 0 {
 		t.Fatalf("recorded day failures %q after one organization's commit failed (the writer records it)", f.failed)
 	}
+	reliability.Record(t, "fault", "scheduler: one organization's commit fails on every retry while the others commit", reliability.CleanFailure,
+		"only the writer's record of that organization's failure: the others show sealed; before, the catch-up recorded a failure for every organization of the day, and those that committed showed \"sealed, a later attempt failed\"")
 }
 
 // TestOneOrgDayFailureIsRecorded: a day one organization still needs (the other sealed
@@ -415,4 +418,6 @@ func TestOneOrgDayFailureIsRecorded(t *testing.T) {
 	if !slices.Equal(f.failed, []string{orgB + " 2026-11-20"}) {
 		t.Fatalf("recorded failures %q, want %s's of 2026-11-20", f.failed, orgB)
 	}
+	reliability.Record(t, "fault", "scheduler: a day sealed for one organization alone (the others sealed it) fails as a whole", reliability.CleanFailure,
+		"the organization's day shows failed, with the reason in status, until a seal succeeds; before, pending, as if no seal had tried")
 }

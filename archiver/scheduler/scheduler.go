@@ -479,7 +479,7 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report, p *plan) error {
 			only = []string{""}
 		}
 		for _, org := range only {
-			err := s.sealWithRetry(ctx, d, dirBytes, org, rep)
+			whole, err := s.sealWithRetry(ctx, d, dirBytes, org, rep)
 			switch {
 			case errors.Is(err, archiver.ErrNotClosed):
 				rep.Pending = append(rep.Pending, d.String())
@@ -496,10 +496,19 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report, p *plan) error {
 				s.metrics.missing.Inc()
 			case err != nil:
 				rep.Failed = append(rep.Failed, d.String()+" "+org)
-				if org == "" && ctx.Err() == nil {
-					// The day failed as a whole: mark it failed for every organization
-					// waiting on it, so that status does not say merely pending.
-					for _, o := range orgs {
+				if ctx.Err() != nil {
+					break
+				}
+				// The seals that failed as a whole (the day's, or one organization's) are
+				// marked failed for every organization they would have committed, so that
+				// status does not say merely pending. One organization's failed commit is
+				// not: the writer recorded it, and the others committed.
+				for _, w := range whole {
+					targets := []string{w}
+					if w == "" {
+						targets = orgs
+					}
+					for _, o := range targets {
 						if err := s.Ledger.RecordFailure(ctx, o, d, s.Clock.Now(), err); err != nil {
 							s.Logger.Error("record failure", "org", o, "day", d.String(), "err", err)
 						}
@@ -531,8 +540,10 @@ func archivingOn(dir *model.Directory, d archiver.Day) int {
 
 // sealWithRetry seals and retries what may be transient: the whole day when it failed,
 // or only the organizations whose commit failed. Closedness and missing partitions are not
-// retried; they are states, not failures.
-func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byte, only string, rep *Report) error {
+// retried; they are states, not failures. On failure, whole names the targets ("" for the
+// whole day, else an organization) whose last attempt failed as a whole, before their
+// commit, which no failure record of the writer's covers.
+func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byte, only string, rep *Report) (whole []string, err error) {
 	wait := s.Backoff
 	targets := []string{only}
 	var lastErr, permanent error
@@ -541,25 +552,26 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 			s.Logger.Warn("retrying seal", "day", d.String(), "attempt", attempt, "in", wait, "err", lastErr)
 			select {
 			case <-ctx.Done():
-				return ctx.Err()
+				return nil, ctx.Err()
 			case <-s.Clock.After(wait):
 			}
 			wait *= 2
 		}
 		var retry []string
-		lastErr = nil
+		lastErr, whole = nil, nil
 		for _, org := range targets {
 			res, err := s.NewSealer().Seal(ctx, d, dir, org)
 			if errors.Is(err, archiver.ErrNotClosed) || errors.Is(err, archiver.ErrNoPartition) {
-				return err
+				return nil, err
 			}
 			if err != nil {
 				if ctx.Err() != nil {
-					return ctx.Err()
+					return nil, ctx.Err()
 				}
 				s.metrics.failures.WithLabelValues(orgLabel(org)).Inc()
 				lastErr = err
 				retry = append(retry, org)
+				whole = append(whole, org)
 				continue
 			}
 			s.observe(res)
@@ -585,15 +597,15 @@ func (s *Scheduler) sealWithRetry(ctx context.Context, d archiver.Day, dir []byt
 			}
 		}
 		if len(retry) == 0 {
-			return permanent
+			return nil, permanent
 		}
 		if errors.Is(lastErr, archiver.ErrFenced) {
-			return lastErr // the lease was lost: no retry can commit (lease_fence.go)
+			return nil, lastErr // the lease was lost: no retry can commit (lease_fence.go)
 		}
 		targets = retry
 	}
 	s.Logger.Error("seal failed", "day", d.String(), "orgs", targets, "err", lastErr)
-	return errors.Join(lastErr, permanent)
+	return whole, errors.Join(lastErr, permanent)
 }
 
 func orgLabel(org string) string {

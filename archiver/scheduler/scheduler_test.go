@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/robfig/cron/v3"
 )
 
@@ -369,4 +370,54 @@ func TestNegativeRetriesSealsOnce(t *testing.T) {
 	if n != 1 || !slices.Equal(rep.Failed, []string{"2026-11-20 "}) || len(f.failed) != 2 {
 		t.Fatalf("calls %q, report %+v, recorded %q: want one attempt, failed and recorded", f.calls, rep, f.failed)
 	}
+}
+
+// TestOrgFailureRecordsNoDayFailure: one organization's commit failing on every retry is
+// recorded by the seal's writer, at each attempt; the catch-up took it for the day's
+// failure as a whole and recorded a failure for every organization of the day, so that
+// the organization that committed showed "sealed, a later attempt failed" in status.
+func TestOrgFailureRecordsNoDayFailure(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{}, failOrg: map[string]int{orgB: 100}, state: map[string]error{}}
+	clk := NewFakeClock(time.Date(2026, 11, 21, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+	s.Retries = 1
+	done := make(chan Report)
+	go func() { done <- s.Tick(context.Background()) }()
+	var rep Report
+	for rep.Start.IsZero() {
+		select {
+		case <-clk.Waiting():
+			clk.Add(time.Second)
+		case rep = <-done:
+		}
+	}
+	if !f.sealed[orgA+" 2026-11-20"] || !slices.Equal(rep.Failed, []string{"2026-11-20 "}) {
+		t.Fatalf("report %+v, sealed %v", rep, f.sealed)
+	}
+	if len(f.failed) != 0 {
+		t.Fatalf("recorded day failures %q after one organization's commit failed (the writer records it)", f.failed)
+	}
+	reliability.Record(t, "fault", "scheduler: one organization's commit fails on every retry while the others commit", reliability.CleanFailure,
+		"only the writer's record of that organization's failure: the others show sealed; before, the catch-up recorded a failure for every organization of the day, and those that committed showed \"sealed, a later attempt failed\"")
+}
+
+// TestOneOrgDayFailureIsRecorded: a day one organization still needs (the other sealed
+// it) is sealed for that organization alone; its seal failing as a whole left no record,
+// and the day showed pending.
+func TestOneOrgDayFailureIsRecorded(t *testing.T) {
+	f := &fakeSealer{sealed: map[string]bool{orgA + " 2026-11-20": true}, state: map[string]error{
+		"2026-11-20": errors.New("corrupt gzip in part-3"),
+	}}
+	clk := NewFakeClock(time.Date(2026, 11, 21, 0, 30, 0, 0, time.UTC))
+	s := newScheduler(f, clk)
+	s.Retries = -1
+	rep := s.Tick(context.Background())
+	if !slices.Equal(rep.Failed, []string{"2026-11-20 " + orgB}) {
+		t.Fatalf("report %+v, calls %q", rep, f.calls)
+	}
+	if !slices.Equal(f.failed, []string{orgB + " 2026-11-20"}) {
+		t.Fatalf("recorded failures %q, want %s's of 2026-11-20", f.failed, orgB)
+	}
+	reliability.Record(t, "fault", "scheduler: a day sealed for one organization alone (the others sealed it) fails as a whole", reliability.CleanFailure,
+		"the organization's day shows failed, with the reason in status, until a seal succeeds; before, pending, as if no seal had tried")
 }

@@ -31,6 +31,24 @@ func samplePartition(t *testing.T) string {
 	return logDir
 }
 
+// checkOnlyFailureRecords checks that a run whose seal of the sample day failed as a
+// whole committed nothing: the store holds only the record of the failed attempt of each
+// organization it would have committed, which status shows.
+func checkOnlyFailureRecords(t *testing.T, store string) {
+	t.Helper()
+	var failed []string
+	for _, f := range storeFiles(t, store) {
+		if !strings.Contains(f, "failed-") {
+			t.Errorf("the refused run left %s in the store", f)
+			continue
+		}
+		failed = append(failed, f)
+	}
+	if len(failed) != 2 {
+		t.Errorf("the refused run recorded failed attempts %v, want one for each of the two organizations", failed)
+	}
+}
+
 // storeFiles lists every file of a folder store, so a test can show that a refused run
 // left nothing behind.
 func storeFiles(t *testing.T, store string) []string {
@@ -73,9 +91,7 @@ func TestRunRefusesUnreadFile(t *testing.T) {
 	if !strings.Contains(errOut, "2026-11-22/part-0002.JSONL") {
 		t.Errorf("stderr does not name the file:\n%s", errOut)
 	}
-	if files := storeFiles(t, store); len(files) != 0 {
-		t.Errorf("the refused run left %v in the store", files)
-	}
+	checkOnlyFailureRecords(t, store)
 	reliability.Record(t, "input", "event file the reader does not read (part-0002.JSONL) in a closed partition", reliability.CleanFailure,
 		"`run` exits 1 naming it; nothing is committed for any organization: "+strings.ReplaceAll(strings.TrimSpace(errOut), logDir, "<eventlog>"))
 }
@@ -214,9 +230,7 @@ func TestRunS3PartitionEntries(t *testing.T) {
 			t.Errorf("the error does not name %s:\n%s", want, errOut)
 		}
 	}
-	if files := storeFiles(t, store); len(files) != 0 {
-		t.Errorf("the refused run left %v in the store", files)
-	}
+	checkOnlyFailureRecords(t, store)
 	reliability.Record(t, "input", "S3 event log: object that is not read (_SUCCESS) and a subfolder in a closed partition", reliability.CleanFailure,
 		"`run` exits 1 naming both; nothing is committed for any organization")
 

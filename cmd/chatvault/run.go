@@ -161,7 +161,8 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 				return e.fail("run", err)
 			}
 		}
-		_, err := sealer.SealDirectory(lease.fenced(ctx), day, directory, org) // runlease.go
+		sealCtx := lease.fenced(ctx)
+		_, err := sealer.SealDirectory(sealCtx, day, directory, org) // runlease.go
 		if errors.Is(err, config.ErrInvalid) || errors.Is(err, archiver.ErrDayNotEnded) {
 			return exitUsage
 		}
@@ -174,6 +175,9 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			}
 			return e.fail("run", interrupted(ctx, "sealing "+day.String(), days))
 		}
+		if failedWhole(sealCtx, err) {
+			recordDayFailure(sealCtx, e, store, archiver.SealTargets(directory, day, org, shard), day, err)
+		}
 	}
 	return t.code()
 }
@@ -182,6 +186,31 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 // what the rerun seals. main's signal.NotifyContext gives the signal as the context's cause.
 func interrupted(ctx context.Context, what, again string) error {
 	return fmt.Errorf("interrupted (%v) while %s: nothing is half-committed; run the command again to seal %s", context.Cause(ctx), what, again)
+}
+
+// failedWhole reports whether err is a seal's failure as a whole that status must show:
+// not a day that is pending (its partition missing or open, the day not ended), a usage
+// error, a lease lost to another sealer (whose day it is now), or a stopped run. One
+// organization's failed commit is no error of the seal's: the writer recorded it.
+func failedWhole(ctx context.Context, err error) bool {
+	return err != nil && ctx.Err() == nil &&
+		!errors.Is(err, archiver.ErrNotClosed) && !errors.Is(err, archiver.ErrNoPartition) &&
+		!errors.Is(err, archiver.ErrDayNotEnded) && !errors.Is(err, config.ErrInvalid) &&
+		!errors.Is(err, archiver.ErrFenced)
+}
+
+// recordDayFailure leaves the failure record of each organization the day's seal would
+// have committed, as the scheduler's catch-up does, so that status, the API's listing and
+// the days_failed gauge show the day failed, not pending, until a seal succeeds. The run
+// already fails with err: a record that cannot be written is logged, not returned.
+func recordDayFailure(ctx context.Context, e *env, store archiver.Store, orgs []string, day archiver.Day, err error) {
+	ledger := archiver.Ledger{Store: store}
+	at := runClock()
+	for _, o := range orgs {
+		if rerr := ledger.RecordFailure(ctx, o, day, at, err); rerr != nil {
+			e.log.Error("record failure", "org", o, "day", day.String(), "err", rerr)
+		}
+	}
 }
 
 // runClock is run's time: which day is yesterday, and which days have ended (tests set it).

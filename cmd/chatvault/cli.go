@@ -117,8 +117,8 @@ func (m *cli) command(c *command) *cobra.Command {
 		c.flags(fs)
 	}
 	for name, values := range flagValues {
-		// --date takes yesterday and today where its usage says so (rangeFlags); export's
-		// and gen's take a date only.
+		// --date takes yesterday and today where its usage says so (rangeFlags, export);
+		// gen's takes a date only.
 		if f := fs.Lookup(name); f != nil && (name != "date" || strings.Contains(f.Usage, "yesterday")) {
 			_ = cc.RegisterFlagCompletionFunc(name, cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
 		}

@@ -151,7 +151,8 @@ func TestCompletionScripts(t *testing.T) {
 		{[]string{"__complete", "completion", ""}, []string{"bash", "zsh", "fish"}},
 		{[]string{"__complete", "status", "--log-format", ""}, []string{"auto", "text", "json"}},
 		{[]string{"__complete", "run", "--date", ""}, []string{"yesterday", "today"}},
-		{[]string{"__complete", "export", "--date", ""}, []string{":0\n"}}, // a date only: no words, files allowed
+		{[]string{"__complete", "export", "--date", ""}, []string{"yesterday", "today"}},
+		{[]string{"__complete", "gen", "--date", ""}, []string{":0\n"}}, // a date only: no words, files allowed
 	} {
 		code, out, errOut := chatvault(t, tc.args...)
 		if code != exitOK {

@@ -21,7 +21,7 @@ func init() {
 		usage:   "--org ID --date D [-o FILE]",
 		flags: func(fs *pflag.FlagSet) {
 			fs.String("org", "", "organization id (required)")
-			fs.String("date", "", "day, YYYY-MM-DD (required)")
+			fs.String("date", "", "day, YYYY-MM-DD (UTC), or yesterday or today (required)")
 			fs.StringP("output", "o", "", "write to FILE instead of stdout (created, never replaced)")
 		},
 		run: runExport,
@@ -35,7 +35,9 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if org == "" || date == "" {
 		return e.fail("export", usagef("--org and --date are required"))
 	}
-	day, err := archiver.ParseDay(date)
+	// yesterday, as run and status take it: a nightly export script needs no date
+	// arithmetic in its shell.
+	day, err := parseDayArg(date) // app.go
 	if err != nil {
 		return e.fail("export", usagef("--date: %v", err))
 	}

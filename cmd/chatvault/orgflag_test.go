@@ -72,3 +72,25 @@ func TestOrgFlagUnknownOrMisspelt(t *testing.T) {
 			"exit 2 naming the id, with the lower-case spelling meant when it is a UUID; audit --org listed no access and exited 0, run said the organization was not archiving, export that nothing was sealed, status showed every day \"not in the directory\" with exit 0")
 	}
 }
+
+// TestExportDateYesterday: export takes --date yesterday, as run and status do, so that
+// the nightly script that seals yesterday can export it without date arithmetic in a shell
+// (BusyBox's date knows no "yesterday"). It was a usage error.
+func TestExportDateYesterday(t *testing.T) {
+	cleanEnv(t)
+	setRunClock(t, "2026-11-23T06:00:00Z")
+	store := t.TempDir()
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "text"}
+	mustRun(t, []int{exitQuarantined}, append([]string{"run", "--date", "yesterday"}, common...)...)
+	out := filepath.Join(t.TempDir(), "acme.jsonl")
+	if code, o, errOut := chatvault(t, append([]string{"export", "--org", acme, "--date", "yesterday", "-o", out}, common...)...); code != exitOK {
+		t.Fatalf("export --date yesterday: exit %d\n%s%s", code, o, errOut)
+	}
+	want := filepath.Join(t.TempDir(), "want.jsonl")
+	mustRun(t, []int{exitOK}, append([]string{"export", "--org", acme, "--date", "2026-11-22", "-o", want}, common...)...)
+	a, _ := os.ReadFile(out)
+	b, _ := os.ReadFile(want)
+	if len(a) == 0 || !bytes.Equal(a, b) {
+		t.Fatalf("export --date yesterday wrote %d bytes, --date 2026-11-22 %d", len(a), len(b))
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"strings"
 	"time"
 
@@ -305,6 +306,18 @@ type Status struct {
 type Progress struct {
 	DaysDone  int `json:"daysDone"`
 	DaysTotal int `json:"daysTotal"`
+}
+
+// ResultExtension is the file name extension of a completed task's result (".jsonl.gz",
+// ".json.gz", ".zip"): what a file it is saved to should end with, since tools go by the
+// name. Empty while the task has no result.
+func (s *Status) ResultExtension() string {
+	name := path.Base(s.resultKey)
+	const head = len("result-") + 2*sha256.Size
+	if s.resultKey == "" || len(name) <= head {
+		return ""
+	}
+	return name[head:]
 }
 
 func taskPrefix(org, id string) string { return archiver.TasksPrefix + org + "/" + id + "/" }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"strings"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -227,6 +228,12 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if out != "" {
 		if err := writeResult(ctx, eng, org, id, out, e.createOutput); err != nil {
 			return e.fail("export-task", err)
+		}
+		// -o x.jsonl got gzip bytes under a name that says plain text, which a reader's
+		// tools then misread; the file is written all the same (it is the result).
+		if ext := st.ResultExtension(); ext != "" && !strings.HasSuffix(strings.ToLower(out), ext) {
+			e.log.Warn("export task result saved under a name that does not say what it holds: name it *"+ext,
+				"file", out, "format", req.Format, "extension", ext)
 		}
 	}
 	enc := json.NewEncoder(e.stdout)

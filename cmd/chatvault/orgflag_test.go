@@ -94,3 +94,27 @@ func TestExportDateYesterday(t *testing.T) {
 		t.Fatalf("export --date yesterday wrote %d bytes, --date 2026-11-22 %d", len(a), len(b))
 	}
 }
+
+// TestExportTaskOutputNameWarned: export-task -o x.jsonl wrote the gzip-compressed result
+// under a name that says plain JSON Lines, and a reviewer's jq read binary. The file is
+// still written (it is the result, checked against its SHA-256), with a warning naming
+// the extension it should have.
+func TestExportTaskOutputNameWarned(t *testing.T) {
+	cleanEnv(t)
+	store := t.TempDir()
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "text"}
+	mustRun(t, []int{exitQuarantined}, append([]string{"run", "--date", "2026-11-22"}, common...)...)
+	for name, warned := range map[string]bool{"x.jsonl": true, "x.jsonl.gz": false, "X.JSONL.GZ": false, "x.zip": true} {
+		out := filepath.Join(t.TempDir(), name)
+		code, o, errOut := chatvault(t, append([]string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22", "--format", "jsonl", "-o", out}, common...)...)
+		if code != exitOK {
+			t.Fatalf("-o %s: exit %d\n%s%s", name, code, o, errOut)
+		}
+		if b, err := os.ReadFile(out); err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Fatalf("-o %s: the result (gzip) was not written: %v", name, err)
+		}
+		if got := strings.Contains(errOut, "name it *.jsonl.gz"); got != warned {
+			t.Errorf("-o %s: warned %v, want %v\n%s", name, got, warned, errOut)
+		}
+	}
+}

@@ -69,11 +69,11 @@ const staleHeap = 16 << 20
 // sortArenas returns the bytes the seal's sort gets (SortArenas) beside the heap live now
 // and what the workers and the runtime's processors will hold (workersHeap).
 func (s *Sealer) sortArenas() int64 {
-	live := measureLiveHeap() + workersHeap(s.Workers, runtime.GOMAXPROCS(0))
-	arenas := SortArenas(s.SortMemory, live)
+	live, workers := measureLiveHeap(), workersHeap(s.Workers, runtime.GOMAXPROCS(0))
+	arenas := SortArenas(s.SortMemory, live+workers)
 	_, working := SplitMemory(s.SortMemory)
-	s.Logger.Debug("sort memory", "sortMemory", s.SortMemory, "liveHeap", live, "sortArenas", arenas,
-		"withinBudget", live+working+arenas+outsideHeap <= s.SortMemory)
+	s.Logger.Debug("sort memory", "sortMemory", s.SortMemory, "liveHeap", live, "workersHeap", workers, "sortArenas", arenas,
+		"withinBudget", live+workers+working+arenas+outsideHeap <= s.SortMemory)
 	return arenas
 }
 

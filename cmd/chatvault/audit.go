@@ -46,7 +46,7 @@ func runAudit(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	defer closeStore()
 	if org != "" {
-		if err := checkOrg(ctx, e, store, org, false, "no access records are kept under that id"); err != nil { // holdorg.go
+		if err := checkOrg(ctx, e, store, org, nil, false, "no access records are kept under that id"); err != nil { // holdorg.go
 			return e.fail("audit", err)
 		}
 	}

@@ -46,7 +46,7 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export", err)
 	}
 	defer closeStore()
-	if err := checkOrg(ctx, e, store, org, false, "nothing is sealed under that id"); err != nil { // holdorg.go
+	if err := checkOrg(ctx, e, store, org, nil, false, "nothing is sealed under that id"); err != nil { // holdorg.go
 		return e.fail("export", err)
 	}
 	// A day deleted from the store reads as never sealed; the witness, kept outside the

@@ -146,9 +146,6 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export-task", err)
 	}
 	defer closeStore()
-	if err := checkOrg(ctx, e, store, org, false, "nothing is sealed under that id"); err != nil { // holdorg.go
-		return e.fail("export-task", err)
-	}
 	// The audit segment and the completion are signed: not by a retired key.
 	if _, err := e.signingKeyFor(ctx, store); err != nil {
 		return e.fail("export-task", err)
@@ -159,6 +156,9 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	dir, err := model.ParseDirectory(dirBytes)
 	if err != nil {
+		return e.fail("export-task", err)
+	}
+	if err := checkOrg(ctx, e, store, org, dir, false, "nothing is sealed under that id"); err != nil { // holdorg.go
 		return e.fail("export-task", err)
 	}
 	eng, err := e.newEngine(ctx, store, func(context.Context) (*model.Directory, error) { return dir, nil }, time.Now)

@@ -76,7 +76,7 @@ func runHold(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	}
 	defer closeStore()
 	if on {
-		if err := checkOrg(ctx, e, store, org, true, "a hold on it would hold nothing"); err != nil { // holdorg.go
+		if err := checkOrg(ctx, e, store, org, nil, true, "a hold on it would hold nothing"); err != nil { // holdorg.go
 			return e.fail("hold", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/model"
 	"github.com/google/uuid"
 )
 
@@ -17,8 +18,10 @@ import (
 // done with it. An id the archive knows is taken however it is spelt: a directory may
 // spell its UUIDs in upper case. When the organization has no chain and the directory
 // cannot be read, strict refuses (a hold must name an organization); otherwise the command
-// goes on, as before the check.
-func checkOrg(ctx context.Context, e *env, store archiver.Store, org string, strict bool, consequence string) error {
+// goes on, as before the check. dir is the directory when the command holds it already
+// (run, export-task: decoding tens of MB again would double their start); nil loads it
+// only if the organization has no chain.
+func checkOrg(ctx context.Context, e *env, store archiver.Store, org string, dir *model.Directory, strict bool, consequence string) error {
 	head, err := archiver.Ledger{Store: store}.Head(ctx, org)
 	if err != nil {
 		return fmt.Errorf("read the chain of %s: %w", org, err)
@@ -27,12 +30,15 @@ func checkOrg(ctx context.Context, e *env, store archiver.Store, org string, str
 		return nil
 	}
 	// No day sealed yet: an organization of the directory all the same.
-	dir, err := e.loadDirectory()
-	if err != nil && strict {
-		return fmt.Errorf("organization %s has no chain in the store, and the directory, which would name it, cannot be read: %w", org, err)
-	}
-	if err != nil {
-		return nil // the command reads what there is, and says what it found (status: not in the directory)
+	if dir == nil {
+		loaded, err := e.loadDirectory()
+		if err != nil && strict {
+			return fmt.Errorf("organization %s has no chain in the store, and the directory, which would name it, cannot be read: %w", org, err)
+		}
+		if err != nil {
+			return nil // the command reads what there is, and says what it found (status: not in the directory)
+		}
+		dir = loaded.Directory
 	}
 	for _, o := range dir.Organizations {
 		if o.ID == org {

@@ -120,7 +120,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("run", err)
 	}
 	if org != "" {
-		if err := checkOrg(ctx, e, store, org, false, "a run for it would seal nothing"); err != nil { // holdorg.go
+		if err := checkOrg(ctx, e, store, org, directory.Directory, false, "a run for it would seal nothing"); err != nil { // holdorg.go
 			return e.fail("run", err)
 		}
 	}

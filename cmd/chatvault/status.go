@@ -49,7 +49,7 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("status", err)
 	}
 	defer closeStore()
-	if err := checkOrg(ctx, e, store, org, false, "nothing is sealed under that id"); err != nil { // holdorg.go
+	if err := checkOrg(ctx, e, store, org, nil, false, "nothing is sealed under that id"); err != nil { // holdorg.go
 		return e.fail("status", err)
 	}
 	wf, err := e.configuredWitness(ctx, store)

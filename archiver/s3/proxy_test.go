@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+
+	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // proxyChildEnv marks the child process of TestMetadataNeverProxied.
@@ -34,6 +36,8 @@ func TestMetadataNeverProxied(t *testing.T) {
 		if err != nil || !strings.Contains(string(out), "--- PASS: TestMetadataNeverProxied") {
 			t.Fatalf("child process: %v\n%s", err, out)
 		}
+		reliability.Record(t, "security", "HTTP_PROXY and HTTPS_PROXY set where S3's credentials come from the instance (EC2 IMDS, ECS task role, EKS Pod Identity)", reliability.Kept,
+			"S3 requests take the proxy; requests to link-local and AWS metadata addresses go direct, never to the proxy (before: the instance role's credentials were asked of the proxy)")
 		return
 	}
 	c, err := NewClient(context.Background(), ClientConfig{Region: "us-east-1", Endpoint: "https://s3.chatvault.onion"})
@@ -41,6 +45,13 @@ func TestMetadataNeverProxied(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkProxy(t, "the S3 client", c.Options().HTTPClient)
+	// The configuration's client is the one the credential chain's instance role
+	// provider (EC2 IMDS) and STS are built with.
+	ac, err := loadAWSConfig(context.Background(), "us-east-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkProxy(t, "the AWS configuration", ac.HTTPClient)
 }
 
 // checkProxy asks hc's transport which proxy each request would take.

@@ -433,3 +433,51 @@ func selfSignedCert(t *testing.T, host string) (string, tls.Certificate) {
 	}
 	return file, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }
+
+// TestS3InstanceRoleBehindProxy takes S3's credentials from the instance role (a stand-in
+// EC2 metadata service on loopback, AWS_EC2_METADATA_SERVICE_ENDPOINT) with HTTP_PROXY and
+// HTTPS_PROXY set: the credential chain reads the role from the metadata service, and run
+// seals the day through the proxy, which is asked for nothing but S3.
+// TestMetadataNeverProxied (archiver/s3) shows that the real metadata addresses, which a
+// test here must not dial, are never handed to the proxy.
+func TestS3InstanceRoleBehindProxy(t *testing.T) {
+	srv := startMinIO(t)
+	cleanEnv(t)
+	s3Env(t, srv)
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_EC2_METADATA_DISABLED"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	var imdsRequests atomic.Int64
+	imds := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		imdsRequests.Add(1)
+		switch {
+		case r.Method == http.MethodPut && r.URL.Path == "/latest/api/token":
+			w.Header().Set("X-Aws-Ec2-Metadata-Token-Ttl-Seconds", "21600")
+			io.WriteString(w, "imds-token")
+		case r.Header.Get("X-Aws-Ec2-Metadata-Token") != "imds-token":
+			http.Error(w, "no token", http.StatusUnauthorized)
+		case r.URL.Path == "/latest/meta-data/iam/security-credentials/":
+			io.WriteString(w, "chatvault-role")
+		case r.URL.Path == "/latest/meta-data/iam/security-credentials/chatvault-role":
+			fmt.Fprintf(w, `{"Code":"Success","Type":"AWS-HMAC","AccessKeyId":%q,"SecretAccessKey":%q,"Token":"","Expiration":%q}`,
+				miniotest.AccessKey, miniotest.SecretKey, time.Now().Add(time.Hour).UTC().Format(time.RFC3339))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(imds.Close)
+	port := strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:")
+	proxy := newEgressProxy(t, map[string]string{proxiedHost + ":" + port: strings.TrimPrefix(srv.Endpoint, "http://")})
+	env := proxyEnv(t, "http://"+proxiedHost+":"+port, "HTTP_PROXY="+proxy.URL(), "HTTPS_PROXY="+proxy.URL(),
+		"AWS_EC2_METADATA_SERVICE_ENDPOINT="+imds.URL)
+	archive := srv.Bucket(t, true)
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", "s3://" + archive + "/cv", "--log-format", "json", "--log-level", "error"}
+	if code, out, errOut := binary(t, env, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run with the instance role's credentials: exit %d, want %d\n%s%s", code, exitQuarantined, out, errOut)
+	}
+	if imdsRequests.Load() == 0 || proxy.carried() == 0 || proxy.refused.Load() != 0 || objectCount(t, srv, archive, "cv/") == 0 {
+		t.Fatalf("metadata service asked %d times, proxy carried %d requests and was asked for %d unknown hosts; %d objects stored",
+			imdsRequests.Load(), proxy.carried(), proxy.refused.Load(), objectCount(t, srv, archive, "cv/"))
+	}
+}

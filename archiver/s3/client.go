@@ -7,14 +7,18 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
@@ -61,9 +65,9 @@ const (
 // one: Store sets its SHA-256 checksums explicitly, and the SDK's default CRC32 on every
 // upload would be a second, unasked-for checksum that some S3-compatible servers refuse.
 func NewClient(ctx context.Context, cfg ClientConfig) (*awss3.Client, error) {
-	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.Region))
+	ac, err := loadAWSConfig(ctx, cfg.Region)
 	if err != nil {
-		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
+		return nil, err
 	}
 	return awss3.NewFromConfig(ac, func(o *awss3.Options) {
 		if cfg.Endpoint != "" {
@@ -75,6 +79,47 @@ func NewClient(ctx context.Context, cfg ClientConfig) (*awss3.Client, error) {
 		o.Retryer = newRetryer(cfg)
 		o.APIOptions = append(o.APIOptions, addAttemptBound)
 	}), nil
+}
+
+// loadAWSConfig loads the standard AWS configuration and credential chain, with one HTTP
+// client for S3, STS and the instance's metadata (EC2 IMDS, which the chain's instance
+// role provider builds from the configuration) and for the ECS and EKS credential
+// endpoints: the SDK's default client, proxied by the environment except for the metadata
+// addresses (see proxyFor).
+func loadAWSConfig(ctx context.Context, region string) (aws.Config, error) {
+	hc := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		tr.Proxy = proxyFor(http.ProxyFromEnvironment)
+	})
+	ac, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(region), awsconfig.WithHTTPClient(hc),
+		awsconfig.WithEndpointCredentialOptions(func(o *endpointcreds.Options) { o.HTTPClient = hc }))
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("s3: load AWS configuration: %w", err)
+	}
+	return ac, nil
+}
+
+// metadataAddrs are the AWS metadata and credential addresses outside the link-local
+// ranges: EC2 IMDS and EKS Pod Identity over IPv6.
+var metadataAddrs = []netip.Addr{netip.MustParseAddr("fd00:ec2::254"), netip.MustParseAddr("fd00:ec2::23")}
+
+// proxyFor returns env (the environment's proxy, by Go's rules) for every request but
+// those to a link-local address (169.254.169.254 of EC2 IMDS, 169.254.170.2 of ECS, and
+// 169.254.170.23 of EKS Pod Identity among them) or to metadataAddrs, which go direct.
+// Only the host itself reaches its metadata service: handed to an egress proxy (Go proxies
+// any address but loopback when HTTP_PROXY is set, and operators set it beside
+// HTTPS_PROXY), the instance role's credentials failed to load ("no EC2 IMDS role
+// found", after seconds of retries through the proxy), or came from the metadata service
+// of the proxy's own host, as that host's role.
+func proxyFor(env func(*http.Request) (*url.URL, error)) func(*http.Request) (*url.URL, error) {
+	return func(req *http.Request) (*url.URL, error) {
+		if a, err := netip.ParseAddr(req.URL.Hostname()); err == nil {
+			a = a.Unmap()
+			if a.IsLinkLocalUnicast() || slices.Contains(metadataAddrs, a) {
+				return nil, nil
+			}
+		}
+		return env(req)
+	}
 }
 
 // WithMaxAttempts returns ctx under which each S3 request is tried at most n times

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -119,6 +120,9 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 		if err != nil {
 			return nil, nil, fmt.Errorf("smtp: recipient %q: %w", s, err)
 		}
+		if len(a.Address) > maxAddress {
+			return nil, nil, fmt.Errorf("smtp: recipient %.40q…: longer than %d octets (RFC 5321)", a.Address, maxAddress)
+		}
 		rcpts[i], heads[i] = a.Address, a.String()
 	}
 	var id [16]byte
@@ -126,7 +130,7 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 	domain := m.from.Address[strings.LastIndexByte(m.from.Address, '@')+1:]
 
 	var b bytes.Buffer
-	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header := func(k, v string) { b.WriteString(fold(k+": "+v) + "\r\n") }
 	header("From", m.from.String())
 	header("To", strings.Join(heads, ", "))
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))
@@ -141,6 +145,34 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")))
 	qp.Close()
 	return b.Bytes(), rcpts, nil
+}
+
+// maxAddress is the longest address SMTP carries: a path is at most 256 octets with its
+// angle brackets (RFC 5321 4.5.3.1.3).
+const maxAddress = 254
+
+// fold breaks a header line longer than 78 octets before spaces (RFC 5322 2.2.3), so that
+// no line exceeds the 998 octets a relay must accept: a To of many recipients, or a
+// subject of several encoded words, is otherwise one line of thousands. Unfolding, which
+// removes the CRLFs, gives back the line.
+func fold(line string) string {
+	const width = 78
+	var b strings.Builder
+	for len(line) > width {
+		i := strings.LastIndexByte(line[:width+1], ' ')
+		if i <= 0 {
+			// No space within the width: break at the next one, a long line beats a
+			// broken token.
+			if i = strings.IndexByte(line[width:], ' '); i < 0 {
+				break
+			}
+			i += width
+		}
+		b.WriteString(line[:i] + "\r\n")
+		line = line[i:]
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error {
@@ -168,7 +200,11 @@ func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error 
 	if err := m.session(c, rcpts, msg); err != nil {
 		return ctxErr(ctx, err)
 	}
-	return ctxErr(ctx, c.Quit())
+	// The relay answered 250 to the data: the mail is its to deliver. A QUIT it refuses, or
+	// a connection it drops instead of answering, changes nothing of that, and calling
+	// it a failure would fail a task whose link the recipients already have.
+	_ = c.Quit()
+	return nil
 }
 
 func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
@@ -213,6 +249,10 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 func ctxErr(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	// The connection's deadline is the context's, but its timer may fire first.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 	}
 	return err
 }

@@ -1,0 +1,165 @@
+package smtp_test
+
+import (
+	"bytes"
+	"errors"
+	"mime"
+	"context"
+	"fmt"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver/smtp"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/chatvault/chatvault/internal/smtptest"
+)
+
+func plainMailer(t *testing.T, host string, port int) *smtp.Mailer {
+	t.Helper()
+	m, err := smtp.New(smtp.Config{Host: host, Port: port, From: "chatvault <archive@acme.example>",
+		Security: smtp.None, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestRelayDropsAfterAccepting: once the relay has answered 250 to the message's final
+// ".", the mail is its to deliver; a connection lost at QUIT must not report a failure
+// (the task would fail and its result be swept while the recipients hold a link to it).
+// A connection lost before that answer is a failure: nothing says the relay took it.
+func TestRelayDropsAfterAccepting(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer func(string) smtptest.Reply
+		ok     bool
+	}{
+		{"hang-up at QUIT", func(c string) smtptest.Reply {
+			if c == "QUIT" {
+				return smtptest.Reply{Silent: true, HangUp: true}
+			}
+			return smtptest.Relay(c)
+		}, true},
+		{"QUIT refused", func(c string) smtptest.Reply {
+			if c == "QUIT" {
+				return smtptest.Reply{Text: "421 shutting down", HangUp: true}
+			}
+			return smtptest.Relay(c)
+		}, true},
+		{"hang-up before accepting", func(c string) smtptest.Reply {
+			if c == "." {
+				return smtptest.Reply{Silent: true, HangUp: true}
+			}
+			return smtptest.Relay(c)
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.StartScripted(t, tc.answer)
+			err := plainMailer(t, srv.Host, srv.Port).Send(context.Background(), []string{"ada@acme.example"}, "ready", "body")
+			if n := len(srv.Messages()); n != 1 {
+				t.Fatalf("%d messages reached the relay, want 1", n)
+			}
+			if tc.ok && err != nil {
+				t.Fatalf("Send = %v after the relay accepted the message", err)
+			}
+			if !tc.ok && err == nil {
+				t.Fatal("Send = nil though the relay never accepted the message")
+			}
+		})
+	}
+	reliability.Record(t, "fault", "email: relay drops the connection or refuses QUIT after accepting the message", reliability.Recovered,
+		"the mail counts as sent (the task completes); a drop before the relay's 250 to the data is still a failure")
+}
+
+// TestManyRecipientsFoldedHeaders: every recipient is in To; with 50 of them (25 toEmails
+// and 25 toUsers, the default exports.maxIds) on one line, the header was over 2,000
+// octets and a real relay refused the message ("too long a line"), failing the task.
+// RFC 5322 allows 998 octets a line: headers are folded.
+func TestManyRecipientsFoldedHeaders(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	m := mailer(t, srv, nil)
+	var to []string
+	for i := range 50 {
+		to = append(to, fmt.Sprintf("firstname.lastname%02d@subsidiary.acme.example", i))
+	}
+	subject := strings.Repeat("Überprüfung der Exportaufgabe ", 6) // 186 bytes, Q-encoded
+	if err := m.Send(context.Background(), to, subject, "body"); err != nil {
+		t.Fatal(err)
+	}
+	msgs := srv.Messages()
+	if len(msgs) != 1 || len(msgs[0].To) != 50 {
+		t.Fatalf("messages %d, want 1 to 50", len(msgs))
+	}
+	head, _, _ := bytes.Cut(msgs[0].Data, []byte("\r\n\r\n"))
+	for i, line := range strings.Split(string(head), "\r\n") {
+		if len(line) > 998 {
+			t.Errorf("header line %d is %d octets", i, len(line))
+		}
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := msg.Header.AddressList("To"); err != nil || len(got) != 50 || got[49].Address != to[49] {
+		t.Errorf("To: %d addresses (%v)", len(got), err)
+	}
+	if got, err := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject")); err != nil || got != subject {
+		t.Errorf("subject %q (%v), want %q", got, err, subject)
+	}
+	reliability.Record(t, "input", "email: 50 recipients (toEmails and toUsers at exports.maxIds)", reliability.Kept,
+		"one mail to all 50, its To header folded under RFC 5322's 998 octets a line; the relay refused the 2,000-octet line and the task failed")
+}
+
+// TestLongRecipientRefused: an address longer than SMTP's 254 octets is refused before
+// any connection, not sent to a relay that answers with a syntax error.
+func TestLongRecipientRefused(t *testing.T) {
+	srv := smtptest.StartScripted(t, smtptest.Relay)
+	long := strings.Repeat("a", 250) + "@acme.example"
+	err := plainMailer(t, srv.Host, srv.Port).Send(context.Background(), []string{"ada@acme.example", long}, "ready", "body")
+	if err == nil || !strings.Contains(err.Error(), "254") {
+		t.Fatalf("Send = %v, want a refusal naming the 254-octet limit", err)
+	}
+	if c := srv.Commands(); len(c) != 0 {
+		t.Errorf("the relay was spoken to: %q", c)
+	}
+}
+
+// TestRelayNeverAnswers: a relay that accepts the connection and then says nothing does
+// not hold the task's worker: smtp.timeout ends the send with an error that says so.
+func TestRelayNeverAnswers(t *testing.T) {
+	srv := smtptest.StartScripted(t, func(string) smtptest.Reply { return smtptest.Reply{Silent: true} })
+	m, err := smtp.New(smtp.Config{Host: srv.Host, Port: srv.Port, From: "archive@acme.example", Security: smtp.None, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Send(context.Background(), []string{"ada@acme.example"}, "ready", "body")
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Send = %v, want the timeout", err)
+	}
+	reliability.Record(t, "fault", "email: relay that accepts the connection and never answers", reliability.CleanFailure,
+		"the send ends at smtp.timeout with an error naming the deadline; the task fails, its worker is free")
+}
+
+// TestRelayRefusesOneRecipient: one recipient refused among accepted ones, temporarily or
+// for good, sends nothing to anyone: the error names the address and the relay's answer.
+func TestRelayRefusesOneRecipient(t *testing.T) {
+	for _, code := range []string{"450 4.2.1 mailbox busy", "550 5.1.1 no such user"} {
+		srv := smtptest.StartScripted(t, func(c string) smtptest.Reply {
+			if strings.Contains(c, "bob@") {
+				return smtptest.Reply{Text: code}
+			}
+			return smtptest.Relay(c)
+		})
+		err := plainMailer(t, srv.Host, srv.Port).Send(context.Background(), []string{"ada@acme.example", "bob@acme.example", "eve@acme.example"}, "ready", "body")
+		if err == nil || !strings.Contains(err.Error(), "bob@acme.example") || !strings.Contains(err.Error(), code[:3]) {
+			t.Fatalf("Send = %v, want an error naming bob and %s", err, code[:3])
+		}
+		if n := len(srv.Messages()); n != 0 {
+			t.Fatalf("%d messages sent despite the refusal", n)
+		}
+	}
+	reliability.Record(t, "fault", "email: relay refuses one recipient among several (4xx or 5xx)", reliability.CleanFailure,
+		"no one is mailed; the error names the address and the relay's answer")
+}

@@ -163,3 +163,80 @@ func TestRelayRefusesOneRecipient(t *testing.T) {
 	reliability.Record(t, "fault", "email: relay refuses one recipient among several (4xx or 5xx)", reliability.CleanFailure,
 		"no one is mailed; the error names the address and the relay's answer")
 }
+
+// TestNoCredentialsInClear: whatever the relay does around STARTTLS, neither the
+// password nor an address is sent before the connection is encrypted and verified.
+func TestNoCredentialsInClear(t *testing.T) {
+	ehlo := "250-scripted\r\n250-AUTH PLAIN LOGIN\r\n250-8BITMIME\r\n250 STARTTLS"
+	for _, tc := range []struct {
+		name     string
+		starttls smtptest.Reply
+		want     string
+	}{
+		{"STARTTLS offered, then refused", smtptest.Reply{Text: "454 4.7.0 TLS not available"}, "starttls"},
+		{"STARTTLS accepted, then the handshake dropped", smtptest.Reply{Text: "220 go ahead", HangUp: true}, "starttls"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := smtptest.StartScripted(t, func(c string) smtptest.Reply {
+				switch {
+				case strings.HasPrefix(c, "EHLO"):
+					return smtptest.Reply{Text: ehlo}
+				case c == "STARTTLS":
+					return tc.starttls
+				}
+				return smtptest.Relay(c)
+			})
+			m, err := smtp.New(smtp.Config{Host: srv.Host, Port: srv.Port, From: "archive@acme.example",
+				Username: "relay", Password: "s3cret", Timeout: 10 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = m.Send(context.Background(), []string{"ada@acme.example"}, "ready", "body")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Send = %v, want an error naming %s", err, tc.want)
+			}
+			for _, c := range srv.Commands() {
+				if !strings.HasPrefix(c, "EHLO") && c != "STARTTLS" {
+					t.Errorf("sent in the clear: %q", c)
+				}
+			}
+		})
+	}
+	t.Run("certificate for another name", func(t *testing.T) {
+		srv := smtptest.Start(t, smtptest.Options{Username: "relay", Password: "s3cret", CertName: "relay.other.example"})
+		m := mailer(t, srv, func(c *smtp.Config) { c.Username, c.Password = "relay", "s3cret" })
+		err := m.Send(context.Background(), []string{"ada@acme.example"}, "ready", "body")
+		if err == nil || !strings.Contains(err.Error(), "certificate") {
+			t.Fatalf("Send = %v, want a certificate error", err)
+		}
+		if n := len(srv.Messages()); n != 0 {
+			t.Fatalf("%d messages", n)
+		}
+	})
+	t.Run("security none to a remote relay", func(t *testing.T) {
+		// 127.0.0.2 stands for a relay on another host: net/smtp only lets PLAIN go in
+		// the clear to 127.0.0.1, ::1 and localhost.
+		srv := smtptest.StartScriptedOn(t, "127.0.0.2", func(c string) smtptest.Reply {
+			if strings.HasPrefix(c, "EHLO") {
+				return smtptest.Reply{Text: "250-scripted\r\n250 AUTH PLAIN"}
+			}
+			return smtptest.Relay(c)
+		})
+		m, err := smtp.New(smtp.Config{Host: srv.Host, Port: srv.Port, From: "archive@acme.example",
+			Username: "relay", Password: "s3cret", Security: smtp.None, Timeout: 10 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = m.Send(context.Background(), []string{"ada@acme.example"}, "ready", "body")
+		if err == nil || !strings.Contains(err.Error(), "auth") {
+			t.Fatalf("Send = %v, want an auth error", err)
+		}
+		for _, c := range srv.Commands() {
+			if strings.HasPrefix(c, "AUTH") {
+				t.Errorf("credentials sent in the clear: %q", c)
+			}
+		}
+	})
+	reliability.Record(t, "security", "email: relay offers STARTTLS then refuses it or drops the handshake, or shows a certificate for another name; PLAIN in the clear to a remote relay",
+		reliability.Refused, "the send fails naming starttls, the certificate or auth; no AUTH, MAIL or RCPT leaves in the clear")
+}

@@ -35,11 +35,18 @@ type Scripted struct {
 // "220 scripted".
 func StartScripted(t testing.TB, answer func(cmd string) Reply) *Scripted {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	return StartScriptedOn(t, "127.0.0.1", answer)
+}
+
+// StartScriptedOn is StartScripted on another loopback address, such as 127.0.0.2: a
+// relay that net/smtp does not take for localhost.
+func StartScriptedOn(t testing.TB, host string, answer func(cmd string) Reply) *Scripted {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(host, "0"))
 	if err != nil {
 		t.Fatalf("smtptest: listen: %v", err)
 	}
-	s := &Scripted{Host: "127.0.0.1", Port: l.Addr().(*net.TCPAddr).Port}
+	s := &Scripted{Host: host, Port: l.Addr().(*net.TCPAddr).Port}
 	var wg sync.WaitGroup
 	var conns sync.Map
 	wg.Add(1)

@@ -749,7 +749,7 @@ func (e *Engine) execute(ctx context.Context, r taskRef) bool {
 		e.metrics.claims.WithLabelValues("lost").Inc()
 		log.Warn("export task taken over by another replica; this run's outcome is not recorded")
 		state = ""
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
 		log.Info("export task interrupted by shutdown; handed back for another replica or the next start", "err", err)
 		state = ""
 	case err != nil:
@@ -883,6 +883,14 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	stopKeeping()
 	if errors.Is(context.Cause(run), errClaimLost) {
 		return "", errClaimLost // the other replica runs it now; nothing of this run counts
+	}
+	if ctx.Err() != nil && err == nil {
+		// A shutdown after the run finished: its result is stored and its mail, if any,
+		// with the relay. Handing it back would run the export again and mail the link a
+		// second time, so the outcome is recorded, on a context of its own.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+		defer cancel()
 	}
 	if ctx.Err() != nil {
 		// A shutdown: not the task's fault, so the attempt does not count, and the claim

@@ -2,10 +2,10 @@ package smtp_test
 
 import (
 	"bytes"
-	"errors"
-	"mime"
 	"context"
+	"errors"
 	"fmt"
+	"mime"
 	"net/mail"
 	"strings"
 	"testing"
@@ -239,4 +239,38 @@ func TestNoCredentialsInClear(t *testing.T) {
 	})
 	reliability.Record(t, "security", "email: relay offers STARTTLS then refuses it or drops the handshake, or shows a certificate for another name; PLAIN in the clear to a remote relay",
 		reliability.Refused, "the send fails naming starttls, the certificate or auth; no AUTH, MAIL or RCPT leaves in the clear")
+}
+
+// TestInternationalAddressNeedsSMTPUTF8: an address with non-ASCII characters may only be
+// sent to a relay that offers SMTPUTF8 (RFC 6531); to another it is an error naming the
+// address, not a RCPT the relay may pass on mangled (the bounce would reach the sender
+// while the task says the link was mailed).
+func TestInternationalAddressNeedsSMTPUTF8(t *testing.T) {
+	for _, utf8 := range []bool{false, true} {
+		srv := smtptest.StartScripted(t, func(c string) smtptest.Reply {
+			if strings.HasPrefix(c, "EHLO") {
+				if utf8 {
+					return smtptest.Reply{Text: "250-scripted\r\n250-8BITMIME\r\n250 SMTPUTF8"}
+				}
+				return smtptest.Reply{Text: "250-scripted\r\n250 8BITMIME"}
+			}
+			return smtptest.Relay(c)
+		})
+		err := plainMailer(t, srv.Host, srv.Port).Send(context.Background(), []string{"ada@acme.example", "jörg@müller.example"}, "ready", "body")
+		cmds := strings.Join(srv.Commands(), "\n")
+		if utf8 {
+			if err != nil || !strings.Contains(cmds, "RCPT TO:<jörg@müller.example>") || !strings.Contains(cmds, " SMTPUTF8") {
+				t.Errorf("with SMTPUTF8: Send = %v, commands:\n%s", err, cmds)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "SMTPUTF8") || !strings.Contains(err.Error(), "jörg@müller.example") {
+			t.Errorf("without SMTPUTF8: Send = %v, want an error naming SMTPUTF8 and the address", err)
+		}
+		if strings.Contains(cmds, "RCPT") || len(srv.Messages()) != 0 {
+			t.Errorf("without SMTPUTF8, sent:\n%s", cmds)
+		}
+	}
+	reliability.Record(t, "input", "email: non-ASCII address to a relay without SMTPUTF8", reliability.CleanFailure,
+		"the send fails naming SMTPUTF8 and the address before any RCPT; it went out raw (RFC 6531 forbids it) and the task said it was mailed")
 }

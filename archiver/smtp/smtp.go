@@ -18,6 +18,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Security is how the connection to the relay is protected.
@@ -226,6 +227,15 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 			return fmt.Errorf("auth: %w", err)
 		}
 	}
+	// An address beyond ASCII needs the relay's SMTPUTF8 (RFC 6531), which net/smtp's Mail
+	// asks for when offered; without it, net/smtp would send the address raw anyway.
+	if ok, _ := c.Extension("SMTPUTF8"); !ok {
+		for _, a := range append([]string{m.from.Address}, rcpts...) {
+			if !ascii(a) {
+				return fmt.Errorf("the relay does not offer SMTPUTF8, which the address %s needs", a)
+			}
+		}
+	}
 	if err := c.Mail(m.from.Address); err != nil {
 		return err
 	}
@@ -242,6 +252,15 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 		return err
 	}
 	return w.Close()
+}
+
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 // ctxErr prefers the context's error: a send cut off by cancellation or the timeout should

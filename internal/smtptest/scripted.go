@@ -144,4 +144,3 @@ func Relay(cmd string) Reply {
 	}
 	return Reply{Text: "502 not implemented"}
 }
-

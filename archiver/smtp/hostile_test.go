@@ -274,3 +274,39 @@ func TestInternationalAddressNeedsSMTPUTF8(t *testing.T) {
 	reliability.Record(t, "input", "email: non-ASCII address to a relay without SMTPUTF8", reliability.CleanFailure,
 		"the send fails naming SMTPUTF8 and the address before any RCPT; it went out raw (RFC 6531 forbids it) and the task said it was mailed")
 }
+
+// TestRecipientsBeyondTheRelaysLimit: a relay need take only 100 recipients a message
+// (RFC 5321 4.5.3.1.8) and answers 452 to the next. exports.maxIds allows 1,000 toEmails
+// and 1,000 toUsers: they go in messages of 100, each recipient once.
+func TestRecipientsBeyondTheRelaysLimit(t *testing.T) {
+	n := 0
+	srv := smtptest.StartScripted(t, func(c string) smtptest.Reply {
+		switch {
+		case strings.HasPrefix(c, "MAIL"):
+			n = 0
+		case strings.HasPrefix(c, "RCPT"):
+			if n++; n > 100 {
+				return smtptest.Reply{Text: "452 4.5.3 too many recipients"}
+			}
+		}
+		return smtptest.Relay(c)
+	})
+	var to []string
+	for i := range 250 {
+		to = append(to, fmt.Sprintf("r%03d@acme.example", i))
+	}
+	if err := plainMailer(t, srv.Host, srv.Port).Send(context.Background(), to, "ready", "body"); err != nil {
+		t.Fatal(err)
+	}
+	var rcpts []string
+	for _, c := range srv.Commands() {
+		if a, ok := strings.CutPrefix(c, "RCPT TO:<"); ok {
+			rcpts = append(rcpts, strings.TrimSuffix(a, ">"))
+		}
+	}
+	if len(srv.Messages()) != 3 || strings.Join(rcpts, ",") != strings.Join(to, ",") {
+		t.Fatalf("%d messages to %d recipients, want 3 to the 250 once each", len(srv.Messages()), len(rcpts))
+	}
+	reliability.Record(t, "input", "email: 250 recipients to a relay that takes 100 a message (452 to the 101st)", reliability.Kept,
+		"three messages of at most 100 recipients, each address once; the 452 failed the task")
+}

@@ -236,6 +236,24 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 			}
 		}
 	}
+	// A relay need take only 100 recipients a message and answers 452 to the next (RFC
+	// 5321 4.5.3.1.8): more go in further messages of the same session.
+	for sent := 0; sent < len(rcpts); sent += maxRcpts {
+		err := m.transaction(c, rcpts[sent:min(sent+maxRcpts, len(rcpts))], msg)
+		if err != nil && sent > 0 {
+			return fmt.Errorf("mailed to %d of %d recipients, then: %w", sent, len(rcpts), err)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxRcpts is the number of recipients every relay must take in one message.
+const maxRcpts = 100
+
+func (m *Mailer) transaction(c *smtp.Client, rcpts []string, msg []byte) error {
 	if err := c.Mail(m.from.Address); err != nil {
 		return err
 	}

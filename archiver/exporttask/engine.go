@@ -1309,11 +1309,18 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 }
 
 // recipients are the request's addresses, then its users' (as recorded at creation), each
-// once.
+// mailbox once: as first listed, whatever the case of its domain, which DNS ignores (a
+// local part's case is the mailbox's own, RFC 5321 2.4).
 func recipients(rec *record) []string {
 	var to []string
+	seen := make(map[string]bool)
 	for _, a := range slices.Concat(rec.Request.ToEmails, rec.UserEmails) {
-		if !slices.Contains(to, a) {
+		key := a
+		if i := strings.LastIndexByte(a, '@'); i >= 0 {
+			key = a[:i] + strings.ToLower(a[i:])
+		}
+		if !seen[key] {
+			seen[key] = true
 			to = append(to, a)
 		}
 	}

@@ -1302,7 +1302,14 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	fmt.Fprintf(&b, "A new link can be had from GET /v1/exports/tasks/%s until the result expires.\n", rec.TaskID)
 	to := recipients(rec)
 	if err := e.Mailer.Send(ctx, to, subject, b.String()); err != nil {
-		return &taskError{msg: "email delivery failed: " + err.Error()}
+		// archiver/smtp's errors name the relay, which is the operator's: the task's
+		// error gets the relay's answer, the log the whole error.
+		msg := err.Error()
+		var pe interface{ Public() string }
+		if errors.As(err, &pe) {
+			msg = pe.Public()
+		}
+		return &taskError{msg: "email delivery failed: " + msg, err: err}
 	}
 	c.EmailedTo = to
 	return nil

@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
 	"os"
 	"strconv"
 	"strings"
@@ -94,10 +95,44 @@ func (m *Mailer) Send(ctx context.Context, to []string, subject, body string) er
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	if err := m.deliver(ctx, rcpts, msg); err != nil {
-		return fmt.Errorf("smtp: %s: %w", m.addr(), err)
+		return &Error{Relay: m.addr(), Err: err}
 	}
 	return nil
 }
+
+// Error is a Send that failed in the conversation with the relay. Its message names the
+// relay for the log; Public is what the mail's requester may be told.
+type Error struct {
+	Relay string // host:port
+	Err   error
+}
+
+func (e *Error) Error() string { return "smtp: " + e.Relay + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Public is the relay's answer to the mail (a refused recipient, sender or message), or
+// what kept the mail from the relay in words that carry neither the relay's address nor
+// the connection's: those are the operator's, and a task's error is read by its
+// organization.
+func (e *Error) Public() string {
+	var reply *textproto.Error
+	var pe *publicError
+	switch {
+	case errors.As(e.Err, &reply), errors.As(e.Err, &pe):
+		return e.Err.Error()
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		return "the relay did not answer within smtp.timeout"
+	case errors.Is(e.Err, context.Canceled):
+		return "canceled"
+	default:
+		return "the relay could not be reached, or the connection to it failed (the server log has the details)"
+	}
+}
+
+// publicError is a failure that names nothing of the relay's: Public shows it.
+type publicError struct{ msg string }
+
+func (e *publicError) Error() string { return e.msg }
 
 func (m *Mailer) addr() string { return net.JoinHostPort(m.cfg.Host, strconv.Itoa(m.cfg.Port)) }
 
@@ -214,7 +249,7 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 	}
 	if m.cfg.Security == StartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return errors.New("the relay does not offer STARTTLS (set smtp.security to none only for a trusted relay)")
+			return &publicError{"the relay does not offer STARTTLS (set smtp.security to none only for a trusted relay)"}
 		}
 		if err := c.StartTLS(m.tlsConfig()); err != nil {
 			return fmt.Errorf("starttls: %w", err)
@@ -232,7 +267,7 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 	if ok, _ := c.Extension("SMTPUTF8"); !ok {
 		for _, a := range append([]string{m.from.Address}, rcpts...) {
 			if !ascii(a) {
-				return fmt.Errorf("the relay does not offer SMTPUTF8, which the address %s needs", a)
+				return &publicError{fmt.Sprintf("the relay does not offer SMTPUTF8, which the address %s needs", a)}
 			}
 		}
 	}

@@ -107,9 +107,14 @@ type Engine struct {
 	// without a live claim (created by another replica, or left by one that died); default
 	// one minute.
 	ScanInterval time.Duration
-	// After is the timer of claim renewals and scans (default time.After); tests pass a
-	// fake clock's.
+	// After is the timer of claim renewals, scans and mail retries (default time.After);
+	// tests pass a fake clock's.
 	After func(d time.Duration) <-chan time.Time
+	// MailRetries are the waits before each new try of a mail that failed for now (the
+	// relay answered 4xx, or could not be reached, before anyone was mailed); default 1
+	// and 5 minutes: three tries. Nil in a zero Engine takes the default; an empty,
+	// non-nil slice tries once.
+	MailRetries []time.Duration
 
 	once    sync.Once
 	mu      sync.Mutex
@@ -178,6 +183,9 @@ func (e *Engine) init() {
 		}
 		if e.After == nil {
 			e.After = time.After
+		}
+		if e.MailRetries == nil {
+			e.MailRetries = []time.Duration{time.Minute, 5 * time.Minute}
 		}
 		e.wake = make(chan struct{})
 		e.running = map[string]*Progress{}
@@ -1301,7 +1309,28 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	fmt.Fprintf(&b, "%d events, %d bytes, SHA-256 %s.\n", c.Result.Events, c.Result.Size, c.Result.SHA256)
 	fmt.Fprintf(&b, "A new link can be had from GET /v1/exports/tasks/%s until the result expires.\n", rec.TaskID)
 	to := recipients(rec)
-	if err := e.Mailer.Send(ctx, to, subject, b.String()); err != nil {
+	var err error
+	tries := 0
+	for {
+		tries++
+		if err = e.Mailer.Send(ctx, to, subject, b.String()); err == nil {
+			break
+		}
+		// A failure for now (archiver/smtp's Temporary: a 4xx, an unreachable relay) is
+		// tried again: failing the task would lose its result, swept an hour later.
+		var te interface{ Temporary() bool }
+		if tries > len(e.MailRetries) || !errors.As(err, &te) || !te.Temporary() {
+			break
+		}
+		wait := e.MailRetries[tries-1]
+		e.Logger.Warn("export task mail failed for now; trying again", "org", rec.Org, "task", rec.TaskID, "try", tries, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.After(wait):
+		}
+	}
+	if err != nil {
 		// archiver/smtp's errors name the relay, which is the operator's: the task's
 		// error gets the relay's answer, the log the whole error.
 		msg := err.Error()
@@ -1309,7 +1338,12 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 		if errors.As(err, &pe) {
 			msg = pe.Public()
 		}
-		return &taskError{msg: "email delivery failed: " + msg, err: err}
+		if tries > 1 {
+			msg = fmt.Sprintf(" after %d tries: %s", tries, msg)
+		} else {
+			msg = ": " + msg
+		}
+		return &taskError{msg: "email delivery failed" + msg, err: err}
 	}
 	c.EmailedTo = to
 	return nil

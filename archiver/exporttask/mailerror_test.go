@@ -49,6 +49,7 @@ func TestMailFailureShowsTheAnswerNotTheRelay(t *testing.T) {
 			f := newFixture(t)
 			e := f.engine(t, nil)
 			e.Mailer, e.BaseURL = m, "https://chatvault.acme.example"
+			e.MailRetries = []time.Duration{} // one try: TestTemporaryMailFailureTriedAgain tries again
 			st, _ := run(t, e, exporttask.Request{From: days[0], To: days[0], Format: "jsonl", Delivery: "email", ToEmails: []string{"counsel@acme.example"}})
 			if st.State != exporttask.StateFailed || !strings.Contains(st.Error, tc.want) {
 				t.Fatalf("state %s, error %q; want failed naming %q", st.State, st.Error, tc.want)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"mime"
+	"net"
 	"net/mail"
 	"strings"
 	"testing"
@@ -309,4 +310,77 @@ func TestRecipientsBeyondTheRelaysLimit(t *testing.T) {
 	}
 	reliability.Record(t, "input", "email: 250 recipients to a relay that takes 100 a message (452 to the 101st)", reliability.Kept,
 		"three messages of at most 100 recipients, each address once; the 452 failed the task")
+}
+
+// TestTemporary: which failures the engine may try again (Error.Temporary): the relay's
+// 4xx, a relay out of reach or silent; not a 5xx, nor what this side refuses, nor a
+// failure after some recipients were mailed.
+func TestTemporary(t *testing.T) {
+	refuseRcpt := func(code string, after int) func(string) smtptest.Reply {
+		n := 0
+		return func(c string) smtptest.Reply {
+			if strings.HasPrefix(c, "RCPT") {
+				if n++; n > after {
+					return smtptest.Reply{Text: code}
+				}
+			}
+			return smtptest.Relay(c)
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	hundred := make([]string, 101)
+	for i := range hundred {
+		hundred[i] = fmt.Sprintf("r%03d@acme.example", i)
+	}
+	for _, tc := range []struct {
+		name string
+		port func(t *testing.T) (int, smtp.Security)
+		to   []string
+		want bool
+	}{
+		{"450", func(t *testing.T) (int, smtp.Security) {
+			return smtptest.StartScripted(t, refuseRcpt("450 4.2.1 busy", 0)).Port, smtp.None
+		}, nil, true},
+		{"550", func(t *testing.T) (int, smtp.Security) {
+			return smtptest.StartScripted(t, refuseRcpt("550 5.1.1 no such user", 0)).Port, smtp.None
+		}, nil, false},
+		{"450 after 100 were mailed", func(t *testing.T) (int, smtp.Security) {
+			return smtptest.StartScripted(t, refuseRcpt("450 4.2.1 busy", 100)).Port, smtp.None
+		}, hundred, false},
+		{"connection refused", func(*testing.T) (int, smtp.Security) { return closed, smtp.None }, nil, true},
+		{"silent", func(t *testing.T) (int, smtp.Security) {
+			return smtptest.StartScripted(t, func(string) smtptest.Reply { return smtptest.Reply{Silent: true} }).Port, smtp.None
+		}, nil, true},
+		{"no STARTTLS", func(t *testing.T) (int, smtp.Security) {
+			return smtptest.StartScripted(t, smtptest.Relay).Port, smtp.StartTLS
+		}, nil, false},
+		{"certificate for another name", func(t *testing.T) (int, smtp.Security) {
+			return smtptest.Start(t, smtptest.Options{CertName: "relay.other.example"}).Port, smtp.StartTLS
+		}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			port, sec := tc.port(t)
+			m, err := smtp.New(smtp.Config{Host: "127.0.0.1", Port: port, From: "archive@acme.example", Security: sec, Timeout: 300 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			to := tc.to
+			if to == nil {
+				to = []string{"ada@acme.example"}
+			}
+			err = m.Send(context.Background(), to, "ready", "body")
+			var se *smtp.Error
+			if !errors.As(err, &se) {
+				t.Fatalf("Send = %v, want an *smtp.Error", err)
+			}
+			if se.Temporary() != tc.want {
+				t.Errorf("Temporary() = %v for %v", !tc.want, err)
+			}
+		})
+	}
 }

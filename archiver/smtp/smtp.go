@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
@@ -128,6 +129,38 @@ func (e *Error) Public() string {
 		return "the relay could not be reached, or the connection to it failed (the server log has the details)"
 	}
 }
+
+// Temporary reports whether the same mail may be sent again later: the relay answered
+// 4xx ("try again later", RFC 5321 4.2.1), or could not be reached, or the connection
+// failed or timed out; and no one has been mailed yet (a failure after the first
+// message of many would mail its recipients twice).
+func (e *Error) Temporary() bool {
+	var reply *textproto.Error
+	var partial *partialError
+	var cert *tls.CertificateVerificationError
+	var netErr net.Error
+	switch {
+	case errors.As(e.Err, &partial), errors.Is(e.Err, context.Canceled), errors.As(e.Err, &cert):
+		return false
+	case errors.As(e.Err, &reply):
+		return reply.Code >= 400 && reply.Code < 500
+	case errors.Is(e.Err, context.DeadlineExceeded), errors.As(e.Err, &netErr),
+		errors.Is(e.Err, io.EOF), errors.Is(e.Err, io.ErrUnexpectedEOF):
+		return true
+	}
+	return false // refused by this side: no STARTTLS or SMTPUTF8, PLAIN in the clear
+}
+
+// partialError is a failure after some of the recipients were mailed.
+type partialError struct {
+	sent, total int
+	err         error
+}
+
+func (e *partialError) Error() string {
+	return fmt.Sprintf("mailed to %d of %d recipients, then: %v", e.sent, e.total, e.err)
+}
+func (e *partialError) Unwrap() error { return e.err }
 
 // publicError is a failure that names nothing of the relay's: Public shows it.
 type publicError struct{ msg string }
@@ -276,7 +309,7 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 	for sent := 0; sent < len(rcpts); sent += maxRcpts {
 		err := m.transaction(c, rcpts[sent:min(sent+maxRcpts, len(rcpts))], msg)
 		if err != nil && sent > 0 {
-			return fmt.Errorf("mailed to %d of %d recipients, then: %w", sent, len(rcpts), err)
+			return &partialError{sent: sent, total: len(rcpts), err: err}
 		}
 		if err != nil {
 			return err

@@ -413,7 +413,8 @@ type SMTP struct {
 	// CAFile (smtp.caFile) is a PEM bundle to verify the relay with instead of the
 	// system's roots, for a private relay.
 	CAFile string
-	// Timeout (smtp.timeout) bounds one mail, from connection to QUIT.
+	// Timeout (smtp.timeout) bounds one try of a mail, from connection to QUIT (export
+	// tasks try a mail the relay could not take three times).
 	Timeout time.Duration
 }
 

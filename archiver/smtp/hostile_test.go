@@ -384,3 +384,25 @@ func TestTemporary(t *testing.T) {
 		})
 	}
 }
+
+// TestGreetsWithAnAddressLiteral: EHLO names the client by its fully qualified name or,
+// lacking one, an address literal (RFC 5321 4.1.1.1, 4.1.3). "localhost" is neither, and
+// relays that check (Postfix's reject_non_fqdn_helo_hostname) refused every mail.
+func TestGreetsWithAnAddressLiteral(t *testing.T) {
+	srv := smtptest.StartScripted(t, func(c string) smtptest.Reply {
+		if verb, arg, _ := strings.Cut(c, " "); verb == "EHLO" || verb == "HELO" {
+			if !strings.HasPrefix(arg, "[") && !strings.Contains(arg, ".") {
+				return smtptest.Reply{Text: "504 5.5.2 <" + arg + ">: Helo command rejected: need fully-qualified hostname"}
+			}
+		}
+		return smtptest.Relay(c)
+	})
+	if err := plainMailer(t, srv.Host, srv.Port).Send(context.Background(), []string{"ada@acme.example"}, "ready", "body"); err != nil {
+		t.Fatal(err)
+	}
+	if c := srv.Commands(); len(c) == 0 || c[0] != "EHLO [127.0.0.1]" {
+		t.Errorf("greeting %q, want EHLO [127.0.0.1]", c)
+	}
+	reliability.Record(t, "input", "email: relay that refuses a HELO name that is not fully qualified", reliability.Kept,
+		"EHLO gives the connection's address literal ([127.0.0.1]); EHLO localhost was refused and every mail failed")
+}

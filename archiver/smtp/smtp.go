@@ -266,7 +266,7 @@ func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error 
 		return ctxErr(ctx, err)
 	}
 	defer c.Close()
-	if err := m.session(c, rcpts, msg); err != nil {
+	if err := m.session(c, helloName(conn.LocalAddr()), rcpts, msg); err != nil {
 		return ctxErr(ctx, err)
 	}
 	// The relay answered 250 to the data: the mail is its to deliver. A QUIT it refuses, or
@@ -276,8 +276,22 @@ func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error 
 	return nil
 }
 
-func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
-	if err := c.Hello("localhost"); err != nil {
+// helloName is what EHLO calls this client: the address literal of the connection's own
+// end (RFC 5321 4.1.3), valid where no fully qualified name is known (a container's host
+// name is rarely one), which "localhost" is not; relays that check refused it.
+func helloName(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "localhost"
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		return "[" + ip4.String() + "]"
+	}
+	return "[IPv6:" + ta.IP.String() + "]"
+}
+
+func (m *Mailer) session(c *smtp.Client, hello string, rcpts []string, msg []byte) error {
+	if err := c.Hello(hello); err != nil {
 		return err
 	}
 	if m.cfg.Security == StartTLS {

@@ -1314,14 +1314,19 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	for {
 		tries++
 		if err = e.Mailer.Send(ctx, to, subject, b.String()); err == nil {
+			e.metrics.mails.WithLabelValues("sent").Inc()
 			break
 		}
 		// A failure for now (archiver/smtp's Temporary: a 4xx, an unreachable relay) is
 		// tried again: failing the task would lose its result, swept an hour later.
 		var te interface{ Temporary() bool }
 		if tries > len(e.MailRetries) || !errors.As(err, &te) || !te.Temporary() {
+			if ctx.Err() == nil { // a shutdown's cut is no failure: the task is handed back
+				e.metrics.mails.WithLabelValues("failed").Inc()
+			}
 			break
 		}
+		e.metrics.mails.WithLabelValues("retried").Inc()
 		wait := e.MailRetries[tries-1]
 		e.Logger.Warn("export task mail failed for now; trying again", "org", rec.Org, "task", rec.TaskID, "try", tries, "in", wait, "err", err)
 		select {
@@ -1377,6 +1382,7 @@ type metrics struct {
 	queued   prometheus.Gauge
 	running  prometheus.Gauge
 	claims   *prometheus.CounterVec
+	mails    *prometheus.CounterVec
 }
 
 func (m *metrics) init() {
@@ -1392,10 +1398,15 @@ func (m *metrics) init() {
 	for _, ev := range []string{"taken_over", "handed_back", "lost"} {
 		m.claims.WithLabelValues(ev) // from zero, so the first one shows as an increase
 	}
+	m.mails = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_export_task_mails_total",
+		Help: "Export task mails by outcome: sent, retried (failed for now, tried again), failed (the task failed with it)."}, []string{"outcome"})
+	for _, o := range []string{"sent", "retried", "failed"} {
+		m.mails.WithLabelValues(o)
+	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running, m.claims)
+	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running, m.claims, m.mails)
 }
 
 // CheckLink verifies a download link's query for task id (see Links.Check) at the

@@ -1,6 +1,7 @@
 package exporttask_test
 
 import (
+	"maps"
 	"strings"
 	"sync"
 	"testing"
@@ -25,10 +26,14 @@ func TestTemporaryMailFailureTriedAgain(t *testing.T) {
 		state   exporttask.State
 		tries   int
 		errWant string
+		mails   map[string]float64 // chatvault_export_task_mails_total
 	}{
-		{"4xx twice, then accepted", 2, "451 4.3.0 try again later", exporttask.StateCompleted, 3, ""},
-		{"4xx at every try", 99, "451 4.3.0 try again later", exporttask.StateFailed, 3, "after 3 tries: recipient counsel@acme.example: 451"},
-		{"5xx", 99, "550 5.1.1 no such user", exporttask.StateFailed, 1, "email delivery failed: recipient counsel@acme.example: 550"},
+		{"4xx twice, then accepted", 2, "451 4.3.0 try again later", exporttask.StateCompleted, 3, "",
+			map[string]float64{"sent": 1, "retried": 2, "failed": 0}},
+		{"4xx at every try", 99, "451 4.3.0 try again later", exporttask.StateFailed, 3, "after 3 tries: recipient counsel@acme.example: 451",
+			map[string]float64{"sent": 0, "retried": 2, "failed": 1}},
+		{"5xx", 99, "550 5.1.1 no such user", exporttask.StateFailed, 1, "email delivery failed: recipient counsel@acme.example: 550",
+			map[string]float64{"sent": 0, "retried": 0, "failed": 1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var mu sync.Mutex
@@ -65,6 +70,9 @@ func TestTemporaryMailFailureTriedAgain(t *testing.T) {
 			st, _ := run(t, e, exporttask.Request{From: days[0], To: days[0], Format: "jsonl", Delivery: "email", ToEmails: []string{"counsel@acme.example"}})
 			if st.State != tc.state || !strings.Contains(st.Error, tc.errWant) {
 				t.Fatalf("state %s, error %q; want %s naming %q", st.State, st.Error, tc.state, tc.errWant)
+			}
+			if got := counterByLabel(t, e, "chatvault_export_task_mails_total"); !maps.Equal(got, tc.mails) {
+				t.Errorf("chatvault_export_task_mails_total %v, want %v", got, tc.mails)
 			}
 			mu.Lock()
 			defer mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net"
 	"net/mail"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -380,6 +381,12 @@ func TestTemporary(t *testing.T) {
 			}
 			if se.Temporary() != tc.want {
 				t.Errorf("Temporary() = %v for %v", !tc.want, err)
+			}
+			if p := se.Public(); strings.Contains(p, strconv.Itoa(port)) || strings.Contains(p, "127.0.0.1") {
+				t.Errorf("Public() = %q shows the relay's address", p)
+			}
+			if tc.name == "450 after 100 were mailed" && se.Public() != `mailed to 100 of 101 recipients, then: recipient r100@acme.example: 450 "4.2.1 busy"` {
+				t.Errorf("Public() = %q", se.Public())
 			}
 		})
 	}

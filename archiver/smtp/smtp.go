@@ -118,7 +118,10 @@ func (e *Error) Unwrap() error { return e.Err }
 func (e *Error) Public() string {
 	var reply *textproto.Error
 	var pe *publicError
+	var partial *partialError
 	switch {
+	case errors.As(e.Err, &partial):
+		return fmt.Sprintf("mailed to %d of %d recipients, then: %s", partial.sent, partial.total, (&Error{Err: partial.err}).Public())
 	case errors.As(e.Err, &reply), errors.As(e.Err, &pe):
 		return e.Err.Error()
 	case errors.Is(e.Err, context.DeadlineExceeded):

@@ -99,6 +99,9 @@ func TestManyRecipientsFoldedHeaders(t *testing.T) {
 		if len(line) > 998 {
 			t.Errorf("header line %d is %d octets", i, len(line))
 		}
+		if !strings.HasPrefix(line, " ") && !strings.Contains(line, ": ") {
+			t.Errorf("header line %d is a field name alone: %q", i, line)
+		}
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(msgs[0].Data))
 	if err != nil {
@@ -412,4 +415,18 @@ func TestGreetsWithAnAddressLiteral(t *testing.T) {
 	}
 	reliability.Record(t, "input", "email: relay that refuses a HELO name that is not fully qualified", reliability.Kept,
 		"EHLO gives the connection's address literal ([127.0.0.1]); EHLO localhost was refused and every mail failed")
+}
+
+// TestSubjectWithoutSpaces: a subject of 200 octets and no space is one long token: it
+// stays on the Subject line (under 998 octets), not on a line of its own after a bare
+// "Subject:".
+func TestSubjectWithoutSpaces(t *testing.T) {
+	srv := smtptest.Start(t, smtptest.Options{})
+	subject := strings.Repeat("x", 200)
+	if err := mailer(t, srv, nil).Send(context.Background(), []string{"ada@acme.example"}, subject, "body"); err != nil {
+		t.Fatal(err)
+	}
+	if d := srv.Messages()[0].Data; !bytes.Contains(d, []byte("\r\nSubject: "+subject+"\r\n")) {
+		t.Errorf("message:\n%s", d)
+	}
 }

@@ -202,7 +202,7 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 	domain := m.from.Address[strings.LastIndexByte(m.from.Address, '@')+1:]
 
 	var b bytes.Buffer
-	header := func(k, v string) { b.WriteString(fold(k+": "+v) + "\r\n") }
+	header := func(k, v string) { b.WriteString(k + ":" + fold(" "+v, 78-len(k)-1) + "\r\n") }
 	header("From", m.from.String())
 	header("To", strings.Join(heads, ", "))
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))
@@ -223,12 +223,13 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 // angle brackets (RFC 5321 4.5.3.1.3).
 const maxAddress = 254
 
-// fold breaks a header line longer than 78 octets before spaces (RFC 5322 2.2.3), so that
-// no line exceeds the 998 octets a relay must accept: a To of many recipients, or a
-// subject of several encoded words, is otherwise one line of thousands. Unfolding, which
-// removes the CRLFs, gives back the line.
-func fold(line string) string {
-	const width = 78
+// fold breaks a header's value (from the space after its colon) before spaces where its
+// lines would be longer than 78 octets (RFC 5322 2.2.3), first beginning width octets in,
+// so that no line exceeds the 998 octets a relay must accept: a To of many recipients,
+// or a subject of several encoded words, is otherwise one line of thousands. Unfolding,
+// which removes the CRLFs, gives back the value. The space after the colon is never a
+// break: a field name alone on its line puzzles some readers.
+func fold(line string, width int) string {
 	var b strings.Builder
 	for len(line) > width {
 		i := strings.LastIndexByte(line[:width+1], ' ')
@@ -241,7 +242,7 @@ func fold(line string) string {
 			i += width
 		}
 		b.WriteString(line[:i] + "\r\n")
-		line = line[i:]
+		line, width = line[i:], 78
 	}
 	b.WriteString(line)
 	return b.String()

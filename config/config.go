@@ -402,7 +402,7 @@ type SMTP struct {
 	// From (smtp.from) is the sender address, such as "chatvault <archive@acme.example>".
 	From string
 	// Username (smtp.username) authenticates with PLAIN when set (only ever over TLS or
-	// to localhost).
+	// to localhost: with security none and another host it is a configuration error).
 	Username string
 	// PasswordFile (smtp.passwordFile) holds the password, so that it stays out of the
 	// config file and the environment.
@@ -413,7 +413,8 @@ type SMTP struct {
 	// CAFile (smtp.caFile) is a PEM bundle to verify the relay with instead of the
 	// system's roots, for a private relay.
 	CAFile string
-	// Timeout (smtp.timeout) bounds one mail, from connection to QUIT.
+	// Timeout (smtp.timeout) bounds one try of a mail, from connection to QUIT (export
+	// tasks try a mail the relay could not take three times).
 	Timeout time.Duration
 }
 
@@ -647,6 +648,11 @@ func (c *Config) problems() []*Error {
 		}
 		if c.SMTP.Username != "" && c.SMTP.PasswordFile == "" {
 			add("smtp.passwordFile", "is empty but smtp.username is set")
+		}
+		// net/smtp sends PLAIN unencrypted only to these names and refuses at each mail
+		// otherwise: better said at start than after every e-mail task's export.
+		if c.SMTP.Username != "" && c.SMTP.Security == "none" && !slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, c.SMTP.Host) {
+			add("smtp.security", "none with smtp.username would send the password in the clear to %s: use starttls or tls (none authenticates only to a relay on this host)", c.SMTP.Host)
 		}
 	}
 	if c.SMTP.Port <= 0 || c.SMTP.Port > 65535 {

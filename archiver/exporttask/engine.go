@@ -107,9 +107,14 @@ type Engine struct {
 	// without a live claim (created by another replica, or left by one that died); default
 	// one minute.
 	ScanInterval time.Duration
-	// After is the timer of claim renewals and scans (default time.After); tests pass a
-	// fake clock's.
+	// After is the timer of claim renewals, scans and mail retries (default time.After);
+	// tests pass a fake clock's.
 	After func(d time.Duration) <-chan time.Time
+	// MailRetries are the waits before each new try of a mail that failed for now (the
+	// relay answered 4xx, or could not be reached, before anyone was mailed); default 1
+	// and 5 minutes: three tries. Nil in a zero Engine takes the default; an empty,
+	// non-nil slice tries once.
+	MailRetries []time.Duration
 
 	once    sync.Once
 	mu      sync.Mutex
@@ -178,6 +183,9 @@ func (e *Engine) init() {
 		}
 		if e.After == nil {
 			e.After = time.After
+		}
+		if e.MailRetries == nil {
+			e.MailRetries = []time.Duration{time.Minute, 5 * time.Minute}
 		}
 		e.wake = make(chan struct{})
 		e.running = map[string]*Progress{}
@@ -749,7 +757,7 @@ func (e *Engine) execute(ctx context.Context, r taskRef) bool {
 		e.metrics.claims.WithLabelValues("lost").Inc()
 		log.Warn("export task taken over by another replica; this run's outcome is not recorded")
 		state = ""
-	case ctx.Err() != nil:
+	case err != nil && ctx.Err() != nil:
 		log.Info("export task interrupted by shutdown; handed back for another replica or the next start", "err", err)
 		state = ""
 	case err != nil:
@@ -883,6 +891,14 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 	stopKeeping()
 	if errors.Is(context.Cause(run), errClaimLost) {
 		return "", errClaimLost // the other replica runs it now; nothing of this run counts
+	}
+	if ctx.Err() != nil && err == nil {
+		// A shutdown after the run finished: its result is stored and its mail, if any,
+		// with the relay. Handing it back would run the export again and mail the link a
+		// second time, so the outcome is recorded, on a context of its own.
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), handBackTimeout)
+		defer cancel()
 	}
 	if ctx.Err() != nil {
 		// A shutdown: not the task's fault, so the attempt does not count, and the claim
@@ -1293,19 +1309,64 @@ func (e *Engine) mail(ctx context.Context, rec *record, c *completion) error {
 	fmt.Fprintf(&b, "%d events, %d bytes, SHA-256 %s.\n", c.Result.Events, c.Result.Size, c.Result.SHA256)
 	fmt.Fprintf(&b, "A new link can be had from GET /v1/exports/tasks/%s until the result expires.\n", rec.TaskID)
 	to := recipients(rec)
-	if err := e.Mailer.Send(ctx, to, subject, b.String()); err != nil {
-		return &taskError{msg: "email delivery failed: " + err.Error()}
+	var err error
+	tries := 0
+	for {
+		tries++
+		if err = e.Mailer.Send(ctx, to, subject, b.String()); err == nil {
+			e.metrics.mails.WithLabelValues("sent").Inc()
+			break
+		}
+		// A failure for now (archiver/smtp's Temporary: a 4xx, an unreachable relay) is
+		// tried again: failing the task would lose its result, swept an hour later.
+		var te interface{ Temporary() bool }
+		if tries > len(e.MailRetries) || !errors.As(err, &te) || !te.Temporary() {
+			if ctx.Err() == nil { // a shutdown's cut is no failure: the task is handed back
+				e.metrics.mails.WithLabelValues("failed").Inc()
+			}
+			break
+		}
+		e.metrics.mails.WithLabelValues("retried").Inc()
+		wait := e.MailRetries[tries-1]
+		e.Logger.Warn("export task mail failed for now; trying again", "org", rec.Org, "task", rec.TaskID, "try", tries, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.After(wait):
+		}
+	}
+	if err != nil {
+		// archiver/smtp's errors name the relay, which is the operator's: the task's
+		// error gets the relay's answer, the log the whole error.
+		msg := err.Error()
+		var pe interface{ Public() string }
+		if errors.As(err, &pe) {
+			msg = pe.Public()
+		}
+		if tries > 1 {
+			msg = fmt.Sprintf(" after %d tries: %s", tries, msg)
+		} else {
+			msg = ": " + msg
+		}
+		return &taskError{msg: "email delivery failed" + msg, err: err}
 	}
 	c.EmailedTo = to
 	return nil
 }
 
 // recipients are the request's addresses, then its users' (as recorded at creation), each
-// once.
+// mailbox once: as first listed, whatever the case of its domain, which DNS ignores (a
+// local part's case is the mailbox's own, RFC 5321 2.4).
 func recipients(rec *record) []string {
 	var to []string
+	seen := make(map[string]bool)
 	for _, a := range slices.Concat(rec.Request.ToEmails, rec.UserEmails) {
-		if !slices.Contains(to, a) {
+		key := a
+		if i := strings.LastIndexByte(a, '@'); i >= 0 {
+			key = a[:i] + strings.ToLower(a[i:])
+		}
+		if !seen[key] {
+			seen[key] = true
 			to = append(to, a)
 		}
 	}
@@ -1321,6 +1382,7 @@ type metrics struct {
 	queued   prometheus.Gauge
 	running  prometheus.Gauge
 	claims   *prometheus.CounterVec
+	mails    *prometheus.CounterVec
 }
 
 func (m *metrics) init() {
@@ -1336,10 +1398,15 @@ func (m *metrics) init() {
 	for _, ev := range []string{"taken_over", "handed_back", "lost"} {
 		m.claims.WithLabelValues(ev) // from zero, so the first one shows as an increase
 	}
+	m.mails = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "chatvault_export_task_mails_total",
+		Help: "Export task mails by outcome: sent, retried (failed for now, tried again), failed (the task failed with it)."}, []string{"outcome"})
+	for _, o := range []string{"sent", "retried", "failed"} {
+		m.mails.WithLabelValues(o)
+	}
 }
 
 func (m *metrics) register(r prometheus.Registerer) {
-	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running, m.claims)
+	r.MustRegister(m.created, m.finished, m.events, m.expired, m.orphaned, m.queued, m.running, m.claims, m.mails)
 }
 
 // CheckLink verifies a download link's query for task id (see Links.Check) at the

@@ -290,10 +290,12 @@ func userEmails(dir *model.Directory, org string, ids []string) ([]string, error
 }
 
 // plainAddress reports whether a is one bare e-mail address: a display name or a second
-// address smuggled into one entry would reach people the request does not list.
+// address smuggled into one entry would reach people the request does not list. One
+// longer than SMTP carries (254 octets, RFC 5321) is not: the relay would refuse it only
+// after the whole export had run.
 func plainAddress(a string) bool {
 	p, err := mail.ParseAddress(a)
-	return err == nil && p.Name == "" && p.Address == a
+	return err == nil && p.Name == "" && p.Address == a && len(a) <= 254
 }
 
 // clip keeps echoed input short in messages.

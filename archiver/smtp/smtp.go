@@ -9,14 +9,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"mime"
 	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"net/smtp"
+	"net/textproto"
+	"os"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Security is how the connection to the relay is protected.
@@ -92,10 +96,79 @@ func (m *Mailer) Send(ctx context.Context, to []string, subject, body string) er
 	ctx, cancel := context.WithTimeout(ctx, m.cfg.Timeout)
 	defer cancel()
 	if err := m.deliver(ctx, rcpts, msg); err != nil {
-		return fmt.Errorf("smtp: %s: %w", m.addr(), err)
+		return &Error{Relay: m.addr(), Err: err}
 	}
 	return nil
 }
+
+// Error is a Send that failed in the conversation with the relay. Its message names the
+// relay for the log; Public is what the mail's requester may be told.
+type Error struct {
+	Relay string // host:port
+	Err   error
+}
+
+func (e *Error) Error() string { return "smtp: " + e.Relay + ": " + e.Err.Error() }
+func (e *Error) Unwrap() error { return e.Err }
+
+// Public is the relay's answer to the mail (a refused recipient, sender or message), or
+// what kept the mail from the relay in words that carry neither the relay's address nor
+// the connection's: those are the operator's, and a task's error is read by its
+// organization.
+func (e *Error) Public() string {
+	var reply *textproto.Error
+	var pe *publicError
+	var partial *partialError
+	switch {
+	case errors.As(e.Err, &partial):
+		return fmt.Sprintf("mailed to %d of %d recipients, then: %s", partial.sent, partial.total, (&Error{Err: partial.err}).Public())
+	case errors.As(e.Err, &reply), errors.As(e.Err, &pe):
+		return e.Err.Error()
+	case errors.Is(e.Err, context.DeadlineExceeded):
+		return "the relay did not answer within smtp.timeout"
+	case errors.Is(e.Err, context.Canceled):
+		return "canceled"
+	default:
+		return "the relay could not be reached, or the connection to it failed (the server log has the details)"
+	}
+}
+
+// Temporary reports whether the same mail may be sent again later: the relay answered
+// 4xx ("try again later", RFC 5321 4.2.1), or could not be reached, or the connection
+// failed or timed out; and no one has been mailed yet (a failure after the first
+// message of many would mail its recipients twice).
+func (e *Error) Temporary() bool {
+	var reply *textproto.Error
+	var partial *partialError
+	var cert *tls.CertificateVerificationError
+	var netErr net.Error
+	switch {
+	case errors.As(e.Err, &partial), errors.Is(e.Err, context.Canceled), errors.As(e.Err, &cert):
+		return false
+	case errors.As(e.Err, &reply):
+		return reply.Code >= 400 && reply.Code < 500
+	case errors.Is(e.Err, context.DeadlineExceeded), errors.As(e.Err, &netErr),
+		errors.Is(e.Err, io.EOF), errors.Is(e.Err, io.ErrUnexpectedEOF):
+		return true
+	}
+	return false // refused by this side: no STARTTLS or SMTPUTF8, PLAIN in the clear
+}
+
+// partialError is a failure after some of the recipients were mailed.
+type partialError struct {
+	sent, total int
+	err         error
+}
+
+func (e *partialError) Error() string {
+	return fmt.Sprintf("mailed to %d of %d recipients, then: %v", e.sent, e.total, e.err)
+}
+func (e *partialError) Unwrap() error { return e.err }
+
+// publicError is a failure that names nothing of the relay's: Public shows it.
+type publicError struct{ msg string }
+
+func (e *publicError) Error() string { return e.msg }
 
 func (m *Mailer) addr() string { return net.JoinHostPort(m.cfg.Host, strconv.Itoa(m.cfg.Port)) }
 
@@ -119,6 +192,9 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 		if err != nil {
 			return nil, nil, fmt.Errorf("smtp: recipient %q: %w", s, err)
 		}
+		if len(a.Address) > maxAddress {
+			return nil, nil, fmt.Errorf("smtp: recipient %.40q…: longer than %d octets (RFC 5321)", a.Address, maxAddress)
+		}
 		rcpts[i], heads[i] = a.Address, a.String()
 	}
 	var id [16]byte
@@ -126,7 +202,7 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 	domain := m.from.Address[strings.LastIndexByte(m.from.Address, '@')+1:]
 
 	var b bytes.Buffer
-	header := func(k, v string) { b.WriteString(k + ": " + v + "\r\n") }
+	header := func(k, v string) { b.WriteString(k + ":" + fold(" "+v, 78-len(k)-1) + "\r\n") }
 	header("From", m.from.String())
 	header("To", strings.Join(heads, ", "))
 	header("Subject", mime.QEncoding.Encode("utf-8", subject))
@@ -141,6 +217,35 @@ func (m *Mailer) compose(to []string, subject, body string) ([]byte, []string, e
 	qp.Write([]byte(strings.ReplaceAll(strings.ReplaceAll(body, "\r\n", "\n"), "\n", "\r\n")))
 	qp.Close()
 	return b.Bytes(), rcpts, nil
+}
+
+// maxAddress is the longest address SMTP carries: a path is at most 256 octets with its
+// angle brackets (RFC 5321 4.5.3.1.3).
+const maxAddress = 254
+
+// fold breaks a header's value (from the space after its colon) before spaces where its
+// lines would be longer than 78 octets (RFC 5322 2.2.3), first beginning width octets in,
+// so that no line exceeds the 998 octets a relay must accept: a To of many recipients,
+// or a subject of several encoded words, is otherwise one line of thousands. Unfolding,
+// which removes the CRLFs, gives back the value. The space after the colon is never a
+// break: a field name alone on its line puzzles some readers.
+func fold(line string, width int) string {
+	var b strings.Builder
+	for len(line) > width {
+		i := strings.LastIndexByte(line[:width+1], ' ')
+		if i <= 0 {
+			// No space within the width: break at the next one, a long line beats a
+			// broken token.
+			if i = strings.IndexByte(line[width:], ' '); i < 0 {
+				break
+			}
+			i += width
+		}
+		b.WriteString(line[:i] + "\r\n")
+		line, width = line[i:], 78
+	}
+	b.WriteString(line)
+	return b.String()
 }
 
 func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error {
@@ -165,19 +270,37 @@ func (m *Mailer) deliver(ctx context.Context, rcpts []string, msg []byte) error 
 		return ctxErr(ctx, err)
 	}
 	defer c.Close()
-	if err := m.session(c, rcpts, msg); err != nil {
+	if err := m.session(c, helloName(conn.LocalAddr()), rcpts, msg); err != nil {
 		return ctxErr(ctx, err)
 	}
-	return ctxErr(ctx, c.Quit())
+	// The relay answered 250 to the data: the mail is its to deliver. A QUIT it refuses, or
+	// a connection it drops instead of answering, changes nothing of that, and calling
+	// it a failure would fail a task whose link the recipients already have.
+	_ = c.Quit()
+	return nil
 }
 
-func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
-	if err := c.Hello("localhost"); err != nil {
+// helloName is what EHLO calls this client: the address literal of the connection's own
+// end (RFC 5321 4.1.3), valid where no fully qualified name is known (a container's host
+// name is rarely one), which "localhost" is not; relays that check refused it.
+func helloName(a net.Addr) string {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return "localhost"
+	}
+	if ip4 := ta.IP.To4(); ip4 != nil {
+		return "[" + ip4.String() + "]"
+	}
+	return "[IPv6:" + ta.IP.String() + "]"
+}
+
+func (m *Mailer) session(c *smtp.Client, hello string, rcpts []string, msg []byte) error {
+	if err := c.Hello(hello); err != nil {
 		return err
 	}
 	if m.cfg.Security == StartTLS {
 		if ok, _ := c.Extension("STARTTLS"); !ok {
-			return errors.New("the relay does not offer STARTTLS (set smtp.security to none only for a trusted relay)")
+			return &publicError{"the relay does not offer STARTTLS (set smtp.security to none only for a trusted relay)"}
 		}
 		if err := c.StartTLS(m.tlsConfig()); err != nil {
 			return fmt.Errorf("starttls: %w", err)
@@ -190,6 +313,33 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 			return fmt.Errorf("auth: %w", err)
 		}
 	}
+	// An address beyond ASCII needs the relay's SMTPUTF8 (RFC 6531), which net/smtp's Mail
+	// asks for when offered; without it, net/smtp would send the address raw anyway.
+	if ok, _ := c.Extension("SMTPUTF8"); !ok {
+		for _, a := range append([]string{m.from.Address}, rcpts...) {
+			if !ascii(a) {
+				return &publicError{fmt.Sprintf("the relay does not offer SMTPUTF8, which the address %s needs", a)}
+			}
+		}
+	}
+	// A relay need take only 100 recipients a message and answers 452 to the next (RFC
+	// 5321 4.5.3.1.8): more go in further messages of the same session.
+	for sent := 0; sent < len(rcpts); sent += maxRcpts {
+		err := m.transaction(c, rcpts[sent:min(sent+maxRcpts, len(rcpts))], msg)
+		if err != nil && sent > 0 {
+			return &partialError{sent: sent, total: len(rcpts), err: err}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxRcpts is the number of recipients every relay must take in one message.
+const maxRcpts = 100
+
+func (m *Mailer) transaction(c *smtp.Client, rcpts []string, msg []byte) error {
 	if err := c.Mail(m.from.Address); err != nil {
 		return err
 	}
@@ -208,11 +358,24 @@ func (m *Mailer) session(c *smtp.Client, rcpts []string, msg []byte) error {
 	return w.Close()
 }
 
+func ascii(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
 // ctxErr prefers the context's error: a send cut off by cancellation or the timeout should
 // say so, not report "use of closed network connection".
 func ctxErr(ctx context.Context, err error) error {
 	if err != nil && ctx.Err() != nil {
 		return fmt.Errorf("%w (%v)", ctx.Err(), err)
+	}
+	// The connection's deadline is the context's, but its timer may fire first.
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		return fmt.Errorf("%w (%v)", context.DeadlineExceeded, err)
 	}
 	return err
 }

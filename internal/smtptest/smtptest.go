@@ -35,6 +35,9 @@ type Options struct {
 	Implicit bool   // speak TLS from the first byte (SMTPS) instead of offering STARTTLS
 	Username string // require PLAIN authentication with these credentials
 	Password string
+	// CertName, when set, is the only name the certificate is for (instead of 127.0.0.1
+	// and localhost): a relay whose certificate is another host's.
+	CertName string
 }
 
 // Server is a running SMTP server.
@@ -66,7 +69,7 @@ func Start(t testing.TB, opt Options) *Server {
 	srv.WriteTimeout = time.Minute
 	srv.MaxMessageBytes = 1 << 20
 	if !opt.NoTLS {
-		cert, roots := selfSigned(t)
+		cert, roots := selfSigned(t, opt.CertName)
 		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		s.Roots, s.certs = roots, cert.Certificate
 		if opt.Implicit {
@@ -181,8 +184,9 @@ func (x *session) Data(r io.Reader) error {
 func (x *session) Reset()        { x.msg = Message{} }
 func (x *session) Logout() error { return nil }
 
-// selfSigned makes a certificate for 127.0.0.1 and localhost, valid for the test.
-func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
+// selfSigned makes a certificate for 127.0.0.1 and localhost, or for name alone, valid
+// for the test.
+func selfSigned(t testing.TB, name string) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -199,6 +203,9 @@ func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 		IsCA:                  true,
 		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
 		DNSNames:              []string{"localhost"},
+	}
+	if name != "" {
+		tmpl.IPAddresses, tmpl.DNSNames = nil, []string{name}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

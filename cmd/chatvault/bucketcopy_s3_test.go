@@ -159,3 +159,68 @@ func TestS3ArchiveCopiedToAnotherBucket(t *testing.T) {
 	reliability.Record(t, "operations", "an S3 archive copied to another bucket (aws s3 sync, CopyObject, a backup restore: new version ids, no locks)", reliability.Kept,
 		"export and verify read each object at the copy's own version, checked by its hash; verify warns once that the manifests' versions are not this store's, reports the lost locks, and finds an export changed in the copy; before, nothing sealed could be exported and verify called every export a newer version")
 }
+
+// TestS3FolderMarkersOfACopyTool: tools that copy a folder into a bucket or browse one as
+// folders (s3fs, the S3 console's "Create folder", Cyberduck) leave an empty object named
+// for each folder, "orgs/<org>/d/2026/11/". No chatvault key ends in "/" (an empty
+// segment is refused), so such a marker is no object of the archive: before, verify
+// reported each as "not named by any manifest" or "not an accounting object" and a
+// faithful copy made with such a tool never passed. An object with bytes under such a
+// key is still listed, and reported.
+func TestS3FolderMarkersOfACopyTool(t *testing.T) {
+	srv := startMinIO(t)
+	cleanEnv(t)
+	s3Env(t, srv)
+	log := t.TempDir()
+	if code, out, errOut := chatvault(t, "gen", "--date", "2026-11-22", "--events", "300", "--orgs", "2", "--out", log); code != exitOK {
+		t.Fatalf("gen exit %d:\n%s%s", code, out, errOut)
+	}
+	bucket := srv.Bucket(t, false)
+	args := []string{"--eventlog", log, "--store", "s3://" + bucket + "/cv", "--log-format", "text"}
+	if code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, args...)...); code != exitOK {
+		t.Fatalf("run: exit %d\n%s%s", code, out, errOut)
+	}
+	c := srv.Client()
+	folders := map[string]bool{"cv/": true}
+	p := awss3.NewListObjectsV2Paginator(c, &awss3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String("cv/")})
+	for p.HasMorePages() {
+		page, err := p.NextPage(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range page.Contents {
+			k := aws.ToString(o.Key)
+			for i := strings.IndexByte(k, '/'); i >= 0; i = strings.IndexByte(k[i+1:], '/') + i + 1 {
+				folders[k[:i+1]] = true
+				if strings.IndexByte(k[i+1:], '/') < 0 {
+					break
+				}
+			}
+		}
+	}
+	if len(folders) < 5 {
+		t.Fatalf("only %d folders: %v", len(folders), folders)
+	}
+	for f := range folders {
+		if _, err := c.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String(f), Body: strings.NewReader("")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, out, errOut := chatvault(t, append([]string{"verify"}, args...)...)
+	if code != exitOK || strings.Contains(out+errOut, "PROBLEM") {
+		t.Fatalf("verify with %d folder markers: exit %d, want 0\n%s%s", len(folders), code, out, errOut)
+	}
+	if code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, args...)...); code != exitOK || !strings.Contains(out, "unchanged") {
+		t.Errorf("rerun with folder markers: exit %d, want 0 and unchanged\n%s%s", code, out, errOut)
+	}
+	// Bytes under a folder's name are no marker: still reported.
+	if _, err := c.PutObject(t.Context(), &awss3.PutObjectInput{Bucket: aws.String(bucket), Key: aws.String("cv/accounting/2026-11-22/"), Body: strings.NewReader("x")}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = chatvault(t, append([]string{"verify"}, args...)...)
+	if code != exitFailure || !strings.Contains(errOut, "accounting/2026-11-22/: not an accounting object") {
+		t.Errorf("verify with bytes under a folder's key: exit %d, want %d reporting it\n%s%s", code, exitFailure, out, errOut)
+	}
+	reliability.Record(t, "operations", "an S3 archive with the empty folder markers copy tools leave (s3fs, the S3 console, Cyberduck)", reliability.Kept,
+		"an empty key ending in / is no object of the archive: listings skip it, so verify passes and a rerun is unchanged; bytes under such a key are still reported; before, verify reported every marker as an object named by no manifest")
+}

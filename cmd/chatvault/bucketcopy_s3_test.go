@@ -104,6 +104,11 @@ func TestS3ArchiveCopiedToAnotherBucket(t *testing.T) {
 		code, out, errOut := chatvault(t, append([]string{"verify", "--public-key", public}, at(bucket)...)...)
 		return code, out + errOut
 	}
+	// A legal hold on the first day: its objects carry it in the source.
+	hold := []string{"hold", "--org", org, "--matter", "case-1", "--date", "2026-11-20", "--on"}
+	if code, out, errOut := chatvault(t, append(hold, at(source)...)...); code != exitOK {
+		t.Fatalf("hold --on: exit %d\n%s%s", code, out, errOut)
+	}
 	code, src := verify(source)
 	if code != exitOK {
 		t.Fatalf("verify of the source: exit %d\n%s", code, src)
@@ -156,8 +161,23 @@ func TestS3ArchiveCopiedToAnotherBucket(t *testing.T) {
 	if code != exitFailure || !strings.Contains(out, `lock mode "", want COMPLIANCE`) || !strings.Contains(out, bytesRead) || strings.Contains(out, "a newer version was put") {
 		t.Errorf("verify of the copy on a locking bucket: exit %d, want %d reporting the lost locks, having re-hashed %s\n%s", code, exitFailure, bytesRead, out)
 	}
+	// The copy's hold events say the day is held; its objects are not: reported, for the
+	// held day's manifest and export, until the hold is placed again.
+	lostHold := regexp.MustCompile(`orgs/` + org + `/d/2026/11/20\.[^:]*: no legal hold, though the matter\(s\) case-1`)
+	if n := len(lostHold.FindAllString(out, -1)); n != 2 {
+		t.Errorf("verify of the copy reports %d objects of the held day without their legal hold, want 2 (manifest, export)\n%s", n, out)
+	}
+	if strings.Contains(out, "11/21.r0001.json: no legal hold") {
+		t.Errorf("verify reports a day no hold covers as unheld:\n%s", out)
+	}
+	if code, out, errOut := chatvault(t, append(hold, at(locked)...)...); code != exitOK {
+		t.Fatalf("hold --on in the copy: exit %d\n%s%s", code, out, errOut)
+	}
+	if _, out = verify(locked); strings.Contains(out, "no legal hold") {
+		t.Errorf("verify after the hold was placed again in the copy still reports it lost:\n%s", out)
+	}
 	reliability.Record(t, "operations", "an S3 archive copied to another bucket (aws s3 sync, CopyObject, a backup restore: new version ids, no locks)", reliability.Kept,
-		"export and verify read each object at the copy's own version, checked by its hash; verify warns once that the manifests' versions are not this store's, reports the lost locks, and finds an export changed in the copy; before, nothing sealed could be exported and verify called every export a newer version")
+		"export and verify read each object at the copy's own version, checked by its hash; verify warns once that the manifests' versions are not this store's, reports the lost locks and legal holds (until hold --on places them again), and finds an export changed in the copy; before, nothing sealed could be exported and verify called every export a newer version")
 }
 
 // TestS3FolderMarkersOfACopyTool: tools that copy a folder into a bucket or browse one as

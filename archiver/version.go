@@ -91,8 +91,8 @@ type PinnedVersion struct {
 }
 
 // PinnedVersion lists the versions of key (one listing) and tells whether versionID is
-// among them. On a store without versions it is the zero PinnedVersion with First set to
-// NullVersion when the key exists.
+// among them. On a bucket that keeps no versions First is NullVersion when the key
+// exists; a store that lists no versions (not a Locker: a folder) gives the zero value.
 func (l Ledger) PinnedVersion(ctx context.Context, key, versionID string) (PinnedVersion, error) {
 	var pv PinnedVersion
 	lk, ok := l.Store.(Locker)

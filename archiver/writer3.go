@@ -261,10 +261,12 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 // (hintcache.go: bounded).
 var storedMembers hintCache[membersHint, storedMember]
 
-// storedMember is what storedMembers remembers of a members object.
+// storedMember is what storedMembers remembers of a members object, and the seq of the
+// commit it was stored for (the head's then, plus one).
 type storedMember struct {
 	version string
 	kept    time.Time
+	seq     int64
 }
 
 type membersHint struct {
@@ -289,7 +291,12 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
 	mh := membersHint{store: hk.store, org: c.Org, key: key}
 	if cacheable {
-		if v, ok := storedMembers.Load(mh); ok && !v.kept.Before(keep.RetainUntil) {
+		// Trusted only while the chain holds the commit it was stored for: a chain whose
+		// head went back before it (the store restored from an older backup while the
+		// process ran, or that commit failed) may have lost the object with the days the
+		// backup lacked, and a manifest naming it then names nothing (the create below is
+		// a no-op when it is there).
+		if v, ok := storedMembers.Load(mh); ok && !v.kept.Before(keep.RetainUntil) && c.headSeq >= v.seq {
 			return v.version, nil
 		}
 	}
@@ -302,7 +309,7 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 		h.ChatIndex != nil && h.ChatIndex.Inline != nil && h.ChatIndex.Inline.Members.Key == key {
 		version := h.ChatIndex.Inline.Members.VersionID
 		if cacheable {
-			storedMembers.Store(mh, storedMember{version: version, kept: keep.RetainUntil})
+			storedMembers.Store(mh, storedMember{version: version, kept: keep.RetainUntil, seq: h.Seq})
 		}
 		return version, nil
 	}
@@ -312,7 +319,7 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 		return "", fmt.Errorf("store members: %w", err)
 	}
 	if cacheable {
-		storedMembers.Store(mh, storedMember{version: version, kept: keep.RetainUntil})
+		storedMembers.Store(mh, storedMember{version: version, kept: keep.RetainUntil, seq: c.headSeq + 1})
 	}
 	return version, nil
 }

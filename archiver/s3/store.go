@@ -427,6 +427,17 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 			stored = v
 		}
 	}
+	if stored == "" {
+		// No metadata: the object was put by another tool (a folder store moved here with
+		// aws s3 sync or rclone, a backup restored by a plain upload). Its bytes decide, in
+		// the version the HEAD saw: read once, on this rare path only. Before, the missing
+		// metadata read as another SHA-256, a conflict at every create over such a key.
+		got, err := s.hashVersion(ctx, key, versionOf(out.VersionId))
+		if err != nil {
+			return "", fmt.Errorf("s3: put object %s: exists without its SHA-256 metadata, and reading it failed: %w", key, err)
+		}
+		stored = got
+	}
 	if stored == hex.EncodeToString(sum[:]) {
 		s.log.Debug("object exists with the same SHA-256", "key", key)
 		if opt.Extend && s.locks(opt.RetainUntil) && aws.ToTime(out.ObjectLockRetainUntilDate).Before(opt.RetainUntil) {
@@ -437,6 +448,21 @@ func (s *Store) compareExisting(ctx context.Context, key string, sum [sha256.Siz
 		return versionOf(out.VersionId), nil
 	}
 	return "", fmt.Errorf("s3: put object %s: stored SHA-256 %q, ours %x: %w", key, stored, sum, archiver.ErrConflict)
+}
+
+// hashVersion returns the hex SHA-256 of the version versionID of key (its current one
+// when versionID is empty).
+func (s *Store) hashVersion(ctx context.Context, key, versionID string) (string, error) {
+	rc, err := s.OpenVersion(ctx, key, versionID)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, rc); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // Open implements archiver.Store. A download cut mid-body resumes where it stopped.
@@ -491,12 +517,27 @@ func (s *Store) ListAfter(ctx context.Context, prefix, startAfter string, fn fun
 		}
 		s.clock.observe(page.ResultMetadata)
 		for _, o := range page.Contents {
-			if err := fn(strings.TrimPrefix(aws.ToString(o.Key), s.prefix)); err != nil {
+			key := strings.TrimPrefix(aws.ToString(o.Key), s.prefix)
+			if folderMarker(key, o.Size) {
+				continue
+			}
+			if err := fn(key); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// folderMarker reports whether a listed key is the empty object a tool that shows a
+// bucket as folders leaves for each folder (s3fs, the S3 console's "Create folder",
+// Cyberduck): "orgs/<org>/d/", or the prefix itself (""). No object of the store's ends
+// in "/" (archiver.CheckKey refuses the empty segment), so it is skipped, as the folder
+// store skips folders; before, verify reported each as an object no manifest names, and
+// an archive copied with such a tool never passed. A key so named that holds bytes is
+// listed, for verify to report.
+func folderMarker(key string, size *int64) bool {
+	return (key == "" || strings.HasSuffix(key, "/")) && aws.ToInt64(size) == 0
 }
 
 // PresignGet returns a URL that downloads key's current version without credentials

@@ -40,7 +40,11 @@ func (s *Store) OpenVersion(ctx context.Context, key, versionID string) (io.Read
 	out, err := s.client.GetObject(ctx, &awss3.GetObjectInput{
 		Bucket: aws.String(s.bucket), Key: aws.String(s.prefix + key), VersionId: aws.String(versionID),
 	})
-	if isNotFound(err) || errorCode(err) == "NoSuchVersion" {
+	// A version id another bucket gave (the archive was copied here) is NoSuchVersion on a
+	// bucket that keeps versions; on one that keeps none, AWS refuses an id that is not
+	// "null" as InvalidArgument ("Invalid version id specified"), the one argument of this
+	// request that can be: not this bucket's either (archiver.Ledger.OpenObject).
+	if isNotFound(err) || errorCode(err) == "NoSuchVersion" || errorCode(err) == "InvalidArgument" {
 		return nil, fmt.Errorf("s3: get object %s version %s: %w", key, versionID, archiver.ErrNotFound)
 	}
 	if err != nil {

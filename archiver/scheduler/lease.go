@@ -67,6 +67,14 @@ func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
 		return nil, nil
 	}
 	rc, err := l.Store.Open(ctx, key)
+	if errors.Is(err, archiver.ErrNotFound) && l.forget(key) {
+		// The link this process remembered is gone: the store was restored from an older
+		// backup (objects are never deleted but by the janitor, which keeps the last
+		// epochs). Read the restored chain's last link afresh, once: without the hint the
+		// lookup lists the store. Before, every later tick failed on the missing link
+		// until a restart, and the days the backup lacked were never sealed again.
+		return l.last(ctx)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("lease: %w", err)
 	}

@@ -96,6 +96,12 @@ func (l *Lease) remember(key string) {
 	}
 }
 
+// forget drops the remembered link when it is key, and reports whether it was.
+func (l *Lease) forget(key string) bool {
+	hk, ok := l.hintKey()
+	return ok && leaseHints.CompareAndDelete(hk, key)
+}
+
 // lastKey returns the key of the lease's last link, "" when it has none.
 func (l *Lease) lastKey(ctx context.Context) (string, error) {
 	root := l.epochRoot()

@@ -50,6 +50,9 @@ type state struct {
 	// newestElsewhere is, with Org set, a lower bound of the store's newest sealed day
 	// read without walking the other chains (coverage.go).
 	newestElsewhere archiver.Day
+	// held are, on a locking store, the days each organization's recorded hold events
+	// hold (org → day → the matters), whose objects must carry a legal hold (locks.go).
+	held map[string]map[string][]string
 }
 
 // chainSummary is what coverage and the witness need of one organization's chain.
@@ -132,6 +135,12 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 				s.auditWitness[h.Org] = h
 			}
 		}
+	}
+	if lk, ok := l.Store.(archiver.Locker); ok && lk.Locking() {
+		// An unreadable hold event is verifyAccounting's problem to report; the holds the
+		// others record are checked all the same.
+		events, _ := l.HoldEvents(ctx, opt.Org)
+		s.held = heldDays(events)
 	}
 	rep.state = s
 	return nil

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -39,5 +40,53 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 	}
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)
+	}
+}
+
+// heldDays maps the holds in force after events to org → day → matters.
+func heldDays(events []archiver.HoldEvent) map[string]map[string][]string {
+	out := map[string]map[string][]string{}
+	for _, h := range archiver.ActiveHolds(events) {
+		if out[h.Org] == nil {
+			out[h.Org] = map[string][]string{}
+		}
+		for _, d := range h.Days {
+			out[h.Org][d.String()] = append(out[h.Org][d.String()], h.Matter)
+		}
+	}
+	return out
+}
+
+// verifyLegalHolds checks that the objects of m, a manifest of a day org's recorded hold
+// events hold, carry the legal hold those events placed: the manifest, its day index and
+// its export. The events are evidence, kept in the store; the hold on the objects is what
+// keeps them past their retention, and a copy of the archive to another bucket (aws s3
+// sync, CopyObject) or a restore from a backup carries none: before, verify said nothing
+// of it, and hold --list showed the holds in force on objects that were not held. One
+// HEAD per object of a held day, the held days only.
+func verifyLegalHolds(ctx context.Context, lk archiver.Locker, org string, day archiver.Day, m *archiver.StoredManifest, idx string, rep *Report) {
+	if rep.state == nil {
+		return
+	}
+	matters := rep.state.held[org][day.String()]
+	if len(matters) == 0 {
+		return
+	}
+	keys := []string{m.Key}
+	if idx != m.Key {
+		keys = append(keys, idx)
+	}
+	if m.Data.Key != "" && !m.Data.Keyless() {
+		keys = append(keys, m.Data.Key)
+	}
+	for _, key := range keys {
+		lock, err := lk.Lock(ctx, key)
+		switch {
+		case err != nil:
+			rep.problem("%s: legal hold: %v", key, err)
+		case !lock.LegalHold:
+			rep.problem("%s: no legal hold, though the matter(s) %s of %s hold %s (hold events under holds/): a copy or a restore of the archive carries no legal holds; "+
+				"place them again with chatvault hold --org %s --matter NAME --date %s --on", key, strings.Join(matters, ", "), org, day, org, day)
+		}
 	}
 }

@@ -125,6 +125,9 @@ type Report struct {
 	Resumed    int
 	Checkpoint string
 	Wrote      string
+	// foreign counts the objects read at another version than their manifest's, for one
+	// warning (version.go).
+	foreign foreignVersions
 }
 
 // OK reports whether no problem was found.
@@ -175,6 +178,9 @@ func (v Verifier) Verify(ctx context.Context, opt Options) (*Report, error) {
 // report.
 func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	rep, err := run(ctx, l, opt)
+	if rep != nil {
+		rep.foreignWarning()
+	}
 	if ctx.Err() != nil {
 		// Interrupted: whatever stopped first (a listing, a read), the cause is the
 		// interruption, which names the signal under main's signal.NotifyContext.
@@ -480,6 +486,7 @@ func verifyManifestDay(ctx context.Context, l archiver.Ledger, org string, day a
 	rep.chained(day, m) // accounting.go
 	if lk, ok := l.Store.(archiver.Locker); ok && lk.Locking() {
 		verifyLocks(ctx, lk, day, m, idx, rep)
+		verifyLegalHolds(ctx, lk, org, day, m, idx, rep) // locks.go
 	}
 }
 

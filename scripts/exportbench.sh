@@ -10,6 +10,10 @@
 # Formats default to "jsonl rsmf"; one the binary does not know is skipped with a message.
 # Needs GNU time (/usr/bin/time) and jq: apt-get install -y time jq.
 set -euo pipefail
+# Numbers in C's format whatever the developer's locale: under de_DE.UTF-8, awk reads
+# GNU time's "12.40" as 12 and prints "%.2f" as "12,00", and sort -n takes '.' for a
+# thousands separator (scripts/locale_test.go).
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 
 formats=("${@:-jsonl rsmf}")

@@ -11,6 +11,10 @@
 #
 # Needs GNU time (/usr/bin/time): apt-get install -y time.
 set -euo pipefail
+# Numbers in C's format whatever the developer's locale: under de_DE.UTF-8, awk reads
+# GNU time's "12.40" as 12 and prints "%.2f" as "12,00", and sort -n takes '.' for a
+# thousands separator (scripts/locale_test.go).
+export LC_ALL=C
 cd "$(dirname "$0")/.."
 
 events=${SHARDBENCH_EVENTS:-500000}

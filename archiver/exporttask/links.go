@@ -44,7 +44,9 @@ const LinkClockSkew = time.Minute
 // Make returns a new link to the task's result for the holder by (the API token's id the
 // link is issued to, or the task's CreatedBy), valid from now for l.Expiry.
 func (l Links) Make(base, org, id, by string, now time.Time) (string, time.Time) {
-	expires := now.Add(l.Expiry).Truncate(time.Second)
+	// UTC: now is time.Now in serve, in the host's zone, and the expiry is answered as the
+	// status's urlExpiresAt, whose every other time is UTC.
+	expires := now.Add(l.Expiry).Truncate(time.Second).UTC()
 	n := make([]byte, 16)
 	rand.Read(n)
 	nonce := hex.EncodeToString(n)

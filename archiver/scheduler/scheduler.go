@@ -63,6 +63,11 @@ type Scheduler struct {
 	// Schedule is when ticks happen (config.Schedule.CronSchedule).
 	Schedule cron.Schedule
 	Clock    Clock
+	// Through, when not zero, is the last day a tick plans, whatever the clock says when
+	// it plans: `chatvault run` announces "through yesterday" from its start, and a run
+	// started a moment before UTC midnight must not seal the day that ends after the
+	// announcement (the next run seals it). Zero: yesterday at each tick's plan.
+	Through archiver.Day
 	// LookBack is the number of days looked at for organizations without archivalStart
 	// (default DefaultLookBack).
 	LookBack int
@@ -407,6 +412,9 @@ func (s *Scheduler) plan(ctx context.Context) (*plan, error) {
 		return nil, err
 	}
 	today := archiver.DayOf(s.Clock.Now())
+	if !s.Through.IsZero() && s.Through.Next().Before(today) {
+		today = s.Through.Next()
+	}
 	lookBack := archiver.DayOf(today.Start().AddDate(0, 0, -s.LookBack))
 	need := map[archiver.Day][]string{}
 	archiving := map[string]bool{}

@@ -472,8 +472,10 @@ func (l *Loop) finish(ctx context.Context, rec *Record) {
 		return
 	}
 	rec.Version, rec.Holder = 1, l.Holder
+	// Every stored time in UTC: Now is time.Now in serve, in the host's zone, and the
+	// signed record's bytes must not depend on where the process ran.
 	rec.Finished = l.Now().UTC()
-	rec.Started = rec.Started.UTC()
+	rec.Started, rec.CycleStarted = rec.Started.UTC(), rec.CycleStarted.UTC()
 	if rec.Error != "" {
 		l.Logger.Error("verification run did not complete", "kind", rec.Kind, "err", rec.Error)
 	}

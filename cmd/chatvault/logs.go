@@ -17,11 +17,26 @@ func jsonLogs(format string, terminal bool) bool {
 }
 
 func newLogger(level slog.Level, json bool, w io.Writer) *slog.Logger {
-	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: readableDurations}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: replaceAttr}
 	if json {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// replaceAttr writes durations readably and times in UTC.
+func replaceAttr(groups []string, a slog.Attr) slog.Attr {
+	return utcTimes(groups, readableDurations(groups, a))
+}
+
+// utcTimes writes every time.Time attribute, the record's own time included, in UTC: slog
+// takes time.Now, in the host's zone, and a log line saying 05:39+14:00 beside the UTC days
+// and sealedAt chatvault prints everywhere else is a log a pipeline and a reader misread.
+func utcTimes(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindTime {
+		return slog.Time(a.Key, a.Value.Time().UTC())
+	}
+	return a
 }
 
 // readableDurations writes every time.Duration attribute as Go's duration syntax

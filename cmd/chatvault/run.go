@@ -243,7 +243,11 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 	// The run's one tick starts from the last sealing tick's watermark, not from each
 	// organization's archivalStart.
 	s.Watermarks = store
-	through := archiver.DayOf(runClock()).Start().AddDate(0, 0, -1).Format(time.DateOnly)
+	// Yesterday is decided once, at the start, and the tick plans no later day: a run that
+	// starts at 23:59:59.9 and plans after midnight sealed the day that had just ended
+	// while it announced the day before as its last.
+	s.Through = archiver.DayOf(archiver.DayOf(runClock()).Start().AddDate(0, 0, -1))
+	through := s.Through.String()
 	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)
 	if rep.Skipped != "" && errors.Is(rep.Err, scheduler.ErrLeaseHeld) && !errors.Is(rep.Err, scheduler.ErrClockSkew) {

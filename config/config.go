@@ -401,8 +401,9 @@ type SMTP struct {
 	Port int
 	// From (smtp.from) is the sender address, such as "chatvault <archive@acme.example>".
 	From string
-	// Username (smtp.username) authenticates with PLAIN when set (only ever over TLS or
-	// to localhost: with security none and another host it is a configuration error).
+	// Username (smtp.username) authenticates with PLAIN when set, or LOGIN where the relay
+	// offers only that (only ever over TLS or to localhost: with security none and another
+	// host it is a configuration error).
 	Username string
 	// PasswordFile (smtp.passwordFile) holds the password, so that it stays out of the
 	// config file and the environment.

@@ -17,6 +17,7 @@ import (
 	"net/smtp"
 	"net/textproto"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -294,6 +295,64 @@ func helloName(a net.Addr) string {
 	return "[IPv6:" + ta.IP.String() + "]"
 }
 
+// auth picks the mechanism of the relay's offer: PLAIN, else LOGIN, which Microsoft 365's
+// smtp.office365.com offers alone (net/smtp would send AUTH PLAIN whatever the offer, and
+// such a relay refused every mail). Both refuse to send the password over an unencrypted
+// connection to anything but localhost.
+func (m *Mailer) auth(c *smtp.Client) (smtp.Auth, error) {
+	ok, offer := c.Extension("AUTH")
+	mechs := strings.Fields(strings.ToUpper(offer))
+	switch {
+	case !ok:
+		return nil, &publicError{"the relay offers no authentication (AUTH), and smtp.username is set"}
+	case slices.Contains(mechs, "PLAIN"):
+		return smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, m.cfg.Host), nil
+	case slices.Contains(mechs, "LOGIN"):
+		return &loginAuth{user: m.cfg.Username, pass: m.cfg.Password, host: m.cfg.Host}, nil
+	}
+	return nil, &publicError{fmt.Sprintf("the relay offers AUTH %s; chatvault authenticates with PLAIN or LOGIN", offer)}
+}
+
+// loginAuth is SASL LOGIN (draft-murchison-sasl-login): the user name and the password,
+// each asked for by the relay in turn.
+type loginAuth struct {
+	user, pass, host string
+	step             int
+}
+
+func (a *loginAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
+	// As net/smtp's PlainAuth: never in the clear but to this host, and only to the host
+	// configured (a relay's name from a redirected connection gets nothing).
+	if !server.TLS && !isLocalhost(server.Name) {
+		return "", nil, errors.New("unencrypted connection")
+	}
+	if server.Name != a.host {
+		return "", nil, errors.New("wrong host name")
+	}
+	a.step = 0
+	return "LOGIN", nil, nil
+}
+
+func (a *loginAuth) Next(fromServer []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	// Relays word their prompts variously ("Username:", "User Name"); what is asked for
+	// first is the user name, then the password.
+	a.step++
+	switch a.step {
+	case 1:
+		return []byte(a.user), nil
+	case 2:
+		return []byte(a.pass), nil
+	}
+	return nil, fmt.Errorf("unexpected LOGIN challenge %q", fromServer)
+}
+
+func isLocalhost(name string) bool {
+	return name == "localhost" || name == "127.0.0.1" || name == "::1"
+}
+
 func (m *Mailer) session(c *smtp.Client, hello string, rcpts []string, msg []byte) error {
 	if err := c.Hello(hello); err != nil {
 		return err
@@ -307,9 +366,11 @@ func (m *Mailer) session(c *smtp.Client, hello string, rcpts []string, msg []byt
 		}
 	}
 	if m.cfg.Username != "" {
-		// PlainAuth itself refuses to send the password over an unencrypted connection
-		// to anything but localhost.
-		if err := c.Auth(smtp.PlainAuth("", m.cfg.Username, m.cfg.Password, m.cfg.Host)); err != nil {
+		a, err := m.auth(c)
+		if err != nil {
+			return err
+		}
+		if err := c.Auth(a); err != nil {
 			return fmt.Errorf("auth: %w", err)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -30,8 +31,11 @@ type Message struct {
 type Options struct {
 	NoTLS    bool   // do not offer STARTTLS
 	Implicit bool   // speak TLS from the first byte (SMTPS) instead of offering STARTTLS
-	Username string // require PLAIN authentication with these credentials
+	Username string // require authentication with these credentials
 	Password string
+	// Mechanisms are the SASL mechanisms offered for it, of PLAIN and LOGIN (default
+	// PLAIN alone); LOGIN alone is what Microsoft 365's smtp.office365.com offers.
+	Mechanisms []string
 	// CertName, when set, is the only name the certificate is for (instead of 127.0.0.1
 	// and localhost): a relay whose certificate is another host's.
 	CertName string
@@ -135,17 +139,49 @@ func (x *session) AuthMechanisms() []string {
 	if x.s.opt.Username == "" {
 		return nil
 	}
+	if len(x.s.opt.Mechanisms) > 0 {
+		return x.s.opt.Mechanisms
+	}
 	return []string{sasl.Plain}
 }
 
-func (x *session) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, user, pass string) error {
+func (x *session) Auth(mech string) (sasl.Server, error) {
+	// A relay refuses a mechanism it does not offer (504), as real ones do.
+	if !slices.Contains(x.AuthMechanisms(), mech) {
+		return nil, smtp.ErrAuthUnknownMechanism
+	}
+	check := func(user, pass string) error {
 		if user != x.s.opt.Username || pass != x.s.opt.Password {
 			return errors.New("invalid credentials")
 		}
 		x.user = user
 		return nil
-	}), nil
+	}
+	if mech == sasl.Login {
+		return &loginServer{check: check}, nil
+	}
+	return sasl.NewPlainServer(func(_, user, pass string) error { return check(user, pass) }), nil
+}
+
+// loginServer is the server side of SASL LOGIN (draft-murchison-sasl-login), which
+// go-sasl has only a client for: it asks for the user name and the password in turn,
+// taking the user name from an initial response when the client sends one.
+type loginServer struct {
+	check func(user, pass string) error
+	user  *string
+}
+
+func (l *loginServer) Next(response []byte) ([]byte, bool, error) {
+	switch {
+	case l.user == nil && response == nil:
+		return []byte("Username:"), false, nil
+	case l.user == nil:
+		u := string(response)
+		l.user = &u
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(*l.user, string(response))
+	}
 }
 
 func (x *session) Mail(from string, _ *smtp.MailOptions) error {

@@ -238,7 +238,7 @@ func verifyAccountingLocks(ctx context.Context, l archiver.Ledger, lk archiver.L
 		keys = append(keys, a.Quarantine.Key)
 	}
 	for _, key := range keys {
-		archiver.CheckLock(ctx, lk, key, want, true, rep)
+		checkLock(ctx, lk, key, want, true, rep) // locks.go
 	}
 }
 

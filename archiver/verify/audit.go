@@ -62,7 +62,7 @@ func (r auditReport) Segment(org string, seq int64, sum string) {
 
 func (r auditReport) CheckLock(ctx context.Context, key string, until time.Time) {
 	if lk, ok := r.l.Store.(archiver.Locker); ok && lk.Locking() {
-		archiver.CheckLock(ctx, lk, key, until, false, r.rep)
+		checkLock(ctx, lk, key, until, false, r.rep) // locks.go
 	}
 }
 

@@ -257,7 +257,9 @@ func (mc membersChecked) locks(ctx context.Context, l archiver.Ledger, opt Optio
 			continue
 		case lock.Mode == "" && archiver.RetentionOver(u.need, archiver.StoreNow(l.Store)):
 			continue // stored after the retention it needs ended: nothing to keep
-		case lock.Mode != archiver.ModeCompliance:
+		case lock.Mode != archiver.ModeCompliance && (lock.Mode != "" || !opt.ExtendLocks):
+			// No lock at all (a copy of the archive carries none) is lengthened below
+			// like a short one under --extend-locks.
 			rep.problem("%s: lock mode %q, want %s", key, lock.Mode, archiver.ModeCompliance)
 			continue
 		case !lock.RetainUntil.Before(u.need):

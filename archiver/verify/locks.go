@@ -2,7 +2,9 @@ package verify
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -16,7 +18,7 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 		return
 	}
 	want := day.End().AddDate(0, 0, m.RetentionDays)
-	check := func(key string, atLeast bool) { archiver.CheckLock(ctx, lk, key, want, atLeast, rep) }
+	check := func(key string, atLeast bool) { checkLock(ctx, lk, key, want, atLeast, rep) }
 	check(m.Key, false)
 	if idx != m.Key {
 		check(idx, false)
@@ -41,6 +43,55 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)
 	}
+}
+
+// checkLock is archiver.CheckLock, except that under Options.ExtendLocks (verify
+// --extend-locks) an object with no lock, or one ending before want, is locked until want
+// (COMPLIANCE, as the seal locked it) and counted for one warning instead of reported. A
+// copy of the archive to another bucket (aws s3 sync, CopyObject, a restore) carries no
+// lock: before, only members objects kept too short were lengthened, and every other
+// object of a copy failed verify until it was locked again by hand. A lock ending after
+// want stays a problem: COMPLIANCE cannot be shortened, and nothing here lengthens what
+// is already longer than asked.
+func checkLock(ctx context.Context, lk archiver.Locker, key string, want time.Time, atLeast bool, rep *Report) {
+	if re, ok := lk.(archiver.RetentionExtender); ok && rep.state != nil && rep.state.opt.ExtendLocks {
+		lock, err := lk.Lock(ctx, key)
+		short := err == nil && (lock.Mode == "" || lock.Mode == archiver.ModeCompliance) && lock.RetainUntil.Before(want)
+		if short && !archiver.RetentionOver(want, archiver.StoreNow(lk)) {
+			if err := re.ExtendRetention(ctx, key, want); err != nil {
+				rep.problem("%s: locking it until %s: %v", key, want.Format(time.RFC3339), err)
+				return
+			}
+			rep.lockPlaced(key, want)
+			return
+		}
+	}
+	archiver.CheckLock(ctx, lk, key, want, atLeast, rep)
+}
+
+// placedLocks counts the locks checkLock placed or lengthened, and keeps the first for
+// the warning: a copy of a large archive has one per object.
+type placedLocks struct {
+	n     int
+	key   string
+	until time.Time
+}
+
+func (r *Report) lockPlaced(key string, until time.Time) {
+	if r.placed.n == 0 {
+		r.placed.key, r.placed.until = key, until
+	}
+	r.placed.n++
+}
+
+// placedWarning turns the count into the one warning Run adds.
+func (r *Report) placedWarning() {
+	if r.placed.n == 0 {
+		return
+	}
+	r.Warnings = append(r.Warnings, fmt.Sprintf("%d object(s) had no lock or one ending too soon (the first %s): each lock placed until its day's end "+
+		"plus the retention, as the seal locks it (%s for that one), in COMPLIANCE mode", r.placed.n, r.placed.key, r.placed.until.Format(time.RFC3339)))
+	r.placed = placedLocks{}
 }
 
 // heldDays maps the holds in force after events to org → day → matters.

@@ -112,6 +112,12 @@ func (r *Report) add(o *Report) {
 		}
 		r.foreign.n += o.foreign.n
 	}
+	if o.placed.n > 0 {
+		if r.placed.n == 0 {
+			r.placed.key, r.placed.until = o.placed.key, o.placed.until
+		}
+		r.placed.n += o.placed.n
+	}
 	for key := range o.chainedKeys {
 		if r.chainedKeys == nil {
 			r.chainedKeys = map[string]bool{}

@@ -60,9 +60,9 @@ type Options struct {
 	// indexes against the newest checkpoint's record of them (attachstate.go), as the
 	// other verifications always do: a revision deleted since is then a problem.
 	AttachmentRecord bool
-	// ExtendLocks lengthens the lock of a members object kept shorter than a day that
-	// names it needs, instead of reporting it (membersChecked.locks): the store must then
-	// be opened for writing.
+	// ExtendLocks places or lengthens the lock of an object kept without one or shorter
+	// than its day needs, instead of reporting it (checkLock; a members object's,
+	// membersChecked.locks): the store must then be opened for writing.
 	ExtendLocks bool
 
 	// TrustedKeys, with TrustedKey, are the public keys that may have signed manifests
@@ -128,6 +128,8 @@ type Report struct {
 	// foreign counts the objects read at another version than their manifest's, for one
 	// warning (version.go).
 	foreign foreignVersions
+	// placed counts the locks --extend-locks placed, for one warning (locks.go).
+	placed placedLocks
 }
 
 // OK reports whether no problem was found.
@@ -180,6 +182,7 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	rep, err := run(ctx, l, opt)
 	if rep != nil {
 		rep.foreignWarning()
+		rep.placedWarning() // locks.go
 	}
 	if ctx.Err() != nil {
 		// Interrupted: whatever stopped first (a listing, a read), the cause is the

@@ -98,10 +98,11 @@ func TestS3ArchiveCopiedToAnotherBucket(t *testing.T) {
 	if want == "" {
 		t.Fatal("the source exports nothing; the comparison proves nothing")
 	}
-	verify := func(bucket string) (int, string) {
+	verify := func(bucket string, flags ...string) (int, string) {
 		t.Helper()
 		t.Setenv("CHATVAULT_SIGNING_KEYFILE", "") // the auditor holds the public key alone
-		code, out, errOut := chatvault(t, append([]string{"verify", "--public-key", public}, at(bucket)...)...)
+		args := append([]string{"verify", "--public-key", public}, flags...)
+		code, out, errOut := chatvault(t, append(args, at(bucket)...)...)
 		return code, out + errOut
 	}
 	// A legal hold on the first day: its objects carry it in the source.
@@ -176,6 +177,18 @@ func TestS3ArchiveCopiedToAnotherBucket(t *testing.T) {
 	if _, out = verify(locked); strings.Contains(out, "no legal hold") {
 		t.Errorf("verify after the hold was placed again in the copy still reports it lost:\n%s", out)
 	}
+	// verify --extend-locks locks again what the copy lost: every object of a manifest
+	// until its day's end plus the retention, as the seal locked it. Before, only members
+	// objects kept too short were lengthened, and the copy failed verify until every
+	// object was locked again by hand.
+	if code, out := verify(locked, "--extend-locks"); code != exitOK || !strings.Contains(out, "lock placed until") {
+		t.Errorf("verify --extend-locks of the copy: exit %d, want %d, placing the locks\n%s", code, exitOK, out)
+	}
+	if code, out := verify(locked); code != exitOK || strings.Contains(out, "lock") {
+		t.Errorf("verify after --extend-locks: exit %d, want %d with no lock reported\n%s", code, exitOK, out)
+	}
+	reliability.Record(t, "operations", "an S3 archive copied to a bucket with Object Lock: the copy's objects carry no lock", reliability.Recovered,
+		"verify reports every object's lost lock; verify --extend-locks places each as the seal did (COMPLIANCE, the day's end plus the retention) and the next verify passes; before, only members objects kept too short were lengthened and the copy failed verify until locked by hand")
 	reliability.Record(t, "operations", "an S3 archive copied to another bucket (aws s3 sync, CopyObject, a backup restore: new version ids, no locks)", reliability.Kept,
 		"export and verify read each object at the copy's own version, checked by its hash; verify warns once that the manifests' versions are not this store's, reports the lost locks and legal holds (until hold --on places them again), and finds an export changed in the copy; before, nothing sealed could be exported and verify called every export a newer version")
 }

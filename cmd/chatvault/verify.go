@@ -32,7 +32,7 @@ func init() {
 			fs.Bool("resume", false, "carry on the full verification the newest checkpoint was written by, if it was interrupted (implies --checkpoint)")
 			fs.Bool("incremental", false, "verify only what was sealed and captured after the newest checkpoint, and verify.sample organization-days verified before (writes a checkpoint with signing.keyFile)")
 			fs.Bool("remove-temporaries", false, "folder store: remove the temporary files of writes whose process is gone (killed in the middle of a seal), never a running writer's; the whole store, or --org's folder")
-			fs.Bool("extend-locks", false, "S3 Object Lock: lengthen the lock of a members object kept shorter than a day that names it needs (to the end of its year plus the retention), instead of reporting it")
+			fs.Bool("extend-locks", false, "S3 Object Lock: lock an object kept without a lock or shorter than its day needs (its day's end plus the retention; a members object to the end of its year plus the retention), instead of reporting it")
 		},
 		run: runVerify,
 	})

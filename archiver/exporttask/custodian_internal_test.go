@@ -1,16 +1,22 @@
 package exporttask
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/internal/reliability"
+	"github.com/klauspost/compress/gzip"
 )
 
 func TestPeriods(t *testing.T) {
@@ -45,7 +51,8 @@ func TestPeriods(t *testing.T) {
 // TestDayMembershipWithoutChatIndex: for a day sealed before chat indexes, the membership
 // changes are read from the day's records, and are those its chat index would hold.
 func TestDayMembershipWithoutChatIndex(t *testing.T) {
-	store, err := fsstore.New(t.TempDir())
+	root := t.TempDir()
+	store, err := fsstore.New(root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,4 +95,47 @@ func TestDayMembershipWithoutChatIndex(t *testing.T) {
 	}) {
 		t.Fatalf("read from the records %+v, the chat index has %+v", read, indexed)
 	}
+
+	// The export changed in the store (a membership change taken out): the records are
+	// checked against the manifest as the day's reader checks them, not trusted. Before,
+	// the changed records gave the task its custodians' periods, and a day they left out
+	// was never read, so nothing noticed.
+	path := filepath.Join(root, filepath.FromSlash(m.Data.Key))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []byte
+	dropped := false
+	for line := range bytes.Lines(plain) {
+		if !dropped && bytes.Contains(line, []byte(`"contentType":"membersChanged"`)) {
+			dropped = true
+			continue
+		}
+		kept = append(kept, line...)
+	}
+	var changed bytes.Buffer
+	zw := gzip.NewWriter(&changed)
+	zw.Write(kept)
+	zw.Close()
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, changed.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read, _, err = e.dayMembership(context.Background(), l, &old)
+	if err == nil || !strings.Contains(err.Error(), "SHA-256") {
+		t.Fatalf("a changed export gave %d changes (%d before), error %v; want an error naming the SHA-256", len(read), len(indexed), err)
+	}
+	reliability.Record(t, "security", "export task by custodian over a day sealed before chat indexes, its export changed in the store", reliability.CleanFailure,
+		"the task fails naming the day and the SHA-256 its manifest gives; before, the membership changes were read from the changed export unchecked and decided which chats the task read")
 }

@@ -393,8 +393,10 @@ func (c *Capturer) references(ctx context.Context, m *archiver.StoredManifest) (
 	if err != nil {
 		return nil, fmt.Errorf("attach: read %s: %w", m.Data.Key, err)
 	}
+	// Checked against the manifest: a changed export would otherwise choose what is
+	// fetched and named by the signed attachment index (archiver.CheckedRecords).
 	var refs []Reference
-	err = References(zr, func(r Reference) error {
+	err = References(archiver.CheckedRecords(zr, m), func(r Reference) error {
 		refs = append(refs, r)
 		return nil
 	})

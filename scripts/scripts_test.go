@@ -1,0 +1,160 @@
+// Package scripts tests the install scripts make test runs (the binaries they install are
+// stood in for by fakes on PATH, so nothing is built or downloaded).
+package scripts
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// fakeTool writes an executable shell script named name into dir.
+func fakeTool(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+body), 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// runScript runs scripts/<name> under bash with env added to the test's environment and
+// fake tools first on PATH; it returns what the script printed on stdout and its error.
+func runScript(t *testing.T, name, fakes string, env ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command("bash", name)
+	cmd.Env = append(os.Environ(), "PATH="+fakes+string(os.PathListSeparator)+os.Getenv("PATH"))
+	cmd.Env = append(cmd.Env, env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	t.Logf("%s: stderr:\n%s", name, stderr.String())
+	return strings.TrimSpace(stdout.String()), err
+}
+
+// calls counts the lines of a fake tool's call log.
+func calls(t *testing.T, log string) int {
+	t.Helper()
+	b, err := os.ReadFile(log)
+	if os.IsNotExist(err) {
+		return 0
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Count(string(b), "\n")
+}
+
+// A MinIO build killed while go install copies the binary into place (it copies, not
+// renames, when its build folder is on another file system, as a tmpfs /tmp is) left a
+// truncated executable that minio.sh handed out on every later run: it segfaulted, and
+// every S3 test failed to start MinIO until someone deleted the cache by hand. The cache
+// path has a space and a non-ASCII letter, as a newcomer's home may.
+func TestMinioScriptRebuildsAfterInterruptedBuild(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bash scripts")
+	}
+	fakes, state := t.TempDir(), t.TempDir()
+	cache := filepath.Join(t.TempDir(), "fresh atk", "chät cache")
+	mode, log := filepath.Join(state, "mode"), filepath.Join(state, "go.log")
+	// The fake go install writes the first bytes of an ELF file and is killed (partial), or
+	// writes a whole stand-in server that answers --version.
+	fakeTool(t, fakes, "go", `echo "$@" >>"`+log+`"
+case "$(cat "`+mode+`")" in
+partial) printf '\177ELF\2\1\1' >"$GOBIN/minio"; chmod +x "$GOBIN/minio"; kill -KILL $$ ;;
+*) printf '#!/bin/sh\necho "minio version fake"\n' >"$GOBIN/minio"; chmod +x "$GOBIN/minio" ;;
+esac
+`)
+	env := []string{"XDG_CACHE_HOME=" + cache}
+
+	if err := os.WriteFile(mode, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runScript(t, "minio.sh", fakes, env...); err == nil {
+		t.Fatal("minio.sh succeeded although its go install was killed")
+	}
+	if err := os.WriteFile(mode, []byte("whole"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bin, err := runScript(t, "minio.sh", fakes, env...)
+	if err != nil {
+		t.Fatalf("minio.sh after an interrupted build: %v", err)
+	}
+	if n := calls(t, log); n != 2 {
+		t.Fatalf("go install ran %d times, want 2: the truncated binary was taken for a build", n)
+	}
+	out, err := exec.Command(bin, "--version").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "minio version fake") {
+		t.Fatalf("%s --version: %v, %q: minio.sh handed out the truncated binary", bin, err, out)
+	}
+	// A third run reuses the whole binary.
+	if again, err := runScript(t, "minio.sh", fakes, env...); err != nil || again != bin {
+		t.Fatalf("third minio.sh: %q, %v; want %q", again, err, bin)
+	}
+	if n := calls(t, log); n != 2 {
+		t.Fatalf("go install ran %d times after a whole build, want 2", n)
+	}
+	leftovers, err := filepath.Glob(filepath.Join(filepath.Dir(bin), ".build.*"))
+	if err != nil || len(leftovers) != 0 {
+		t.Fatalf("build folders left in the cache: %v %v", leftovers, err)
+	}
+	reliability.Record(t, "operations", "scripts/minio.sh after a MinIO build killed half-way (a truncated binary in the cache)", reliability.Recovered,
+		"the next run finds the cached binary does not run and builds again, into a folder of its own renamed into place only once whole; a path with a space and a non-ASCII letter")
+}
+
+// An npm install of vnu-jar killed half-way (SIGKILL: a stopped session or CI run) left a
+// truncated vnu.jar that vnu.sh handed out on every later run, so every validator test
+// failed with "Invalid or corrupt jarfile".
+func TestVnuScriptReinstallsAfterInterruptedInstall(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bash scripts")
+	}
+	fakes, state := t.TempDir(), t.TempDir()
+	dir := filepath.Join(t.TempDir(), "fresh atk", "chät vnu")
+	mode, log := filepath.Join(state, "mode"), filepath.Join(state, "npm.log")
+	// The fake npm writes part of the jar and is killed (partial), or writes it whole; the
+	// fake java opens only a whole one.
+	fakeTool(t, fakes, "npm", `echo "$@" >>"`+log+`"
+while [ "$1" != --prefix ]; do shift; done
+d="$2/node_modules/vnu-jar/build/dist"; mkdir -p "$d"
+case "$(cat "`+mode+`")" in
+partial) printf 'PK\3\4' >"$d/vnu.jar"; kill -KILL $$ ;;
+*) printf 'PK whole jar' >"$d/vnu.jar" ;;
+esac
+`)
+	fakeTool(t, fakes, "java", `[ "$1" = -jar ] && [ "$(cat "$2")" = "PK whole jar" ] && echo 26.9.27 && exit 0
+echo "Error: Invalid or corrupt jarfile $2" >&2; exit 1
+`)
+	env := []string{"CHATVAULT_VNU_DIR=" + dir}
+
+	if err := os.WriteFile(mode, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runScript(t, "vnu.sh", fakes, env...); err == nil {
+		t.Fatal("vnu.sh succeeded although its npm install was killed")
+	}
+	if err := os.WriteFile(mode, []byte("whole"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	jar, err := runScript(t, "vnu.sh", fakes, env...)
+	if err != nil {
+		t.Fatalf("vnu.sh after an interrupted install: %v", err)
+	}
+	if n := calls(t, log); n != 2 {
+		t.Fatalf("npm install ran %d times, want 2: the truncated jar was taken for an install", n)
+	}
+	if b, err := os.ReadFile(jar); err != nil || string(b) != "PK whole jar" {
+		t.Fatalf("%s holds %q (%v): vnu.sh handed out the truncated jar", jar, b, err)
+	}
+	if again, err := runScript(t, "vnu.sh", fakes, env...); err != nil || again != jar {
+		t.Fatalf("third vnu.sh: %q, %v; want %q", again, err, jar)
+	}
+	if n := calls(t, log); n != 2 {
+		t.Fatalf("npm install ran %d times after a whole install, want 2", n)
+	}
+	reliability.Record(t, "operations", "scripts/vnu.sh after an npm install of vnu-jar killed half-way (a truncated vnu.jar in the cache)", reliability.Recovered,
+		"the next run finds the cached jar does not open and installs again, into a folder of its own renamed into place only once whole; a path with a space and a non-ASCII letter")
+}

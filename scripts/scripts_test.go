@@ -4,6 +4,7 @@ package scripts
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -157,4 +158,84 @@ echo "Error: Invalid or corrupt jarfile $2" >&2; exit 1
 	}
 	reliability.Record(t, "operations", "scripts/vnu.sh after an npm install of vnu-jar killed half-way (a truncated vnu.jar in the cache)", reliability.Recovered,
 		"the next run finds the cached jar does not open and installs again, into a folder of its own renamed into place only once whole; a path with a space and a non-ASCII letter")
+}
+
+// toolsOnly returns a folder holding links to the few system tools the scripts use, so a
+// PATH of fakes and it hides the machine's own promtool, systemd-analyze and compiler.
+func toolsOnly(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"id", "dirname", "sleep", "cat", "chmod", "mkdir", "grep"} {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// A fresh machine often runs unattended-upgrades for minutes after boot, and two make tests
+// at once reach apt-get together: the install scripts ran a bare apt-get update, which
+// stops at once with "Could not get lock /var/lib/apt/lists/lock" (exit 100), and make
+// test with it. The fake apt-get fails update once on the lock, and fails install unless
+// told to wait for the dpkg lock (DPkg::Lock::Timeout), as a held lock would.
+func TestInstallScriptsWaitForAptLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bash scripts")
+	}
+	for _, tc := range []struct{ script, tool, pkg string }{
+		{"promtool.sh", "promtool", "prometheus"},
+		{"systemd-analyze.sh", "systemd-analyze", "systemd"},
+		{"cc.sh", "fa-cc", "gcc"},
+	} {
+		t.Run(tc.script, func(t *testing.T) {
+			t.Parallel()
+			fakes, state := t.TempDir(), t.TempDir()
+			log := filepath.Join(state, "apt.log")
+			fakeTool(t, fakes, "sudo", `exec "$@"`+"\n")
+			fakeTool(t, fakes, "go", `echo fa-cc`+"\n") // cc.sh: go env CC names a missing compiler
+			fakeTool(t, fakes, "apt-get", `echo "$@" >>"`+log+`"
+case "$*" in
+*update*)
+  if [ ! -e "`+state+`/updated" ]; then
+    : >"`+state+`/updated"
+    echo "E: Could not get lock /var/lib/apt/lists/lock. It is held by process 1 (apt-get)" >&2; exit 100
+  fi ;;
+*install*)
+  case "$*" in *DPkg::Lock::Timeout=*) ;; *)
+    echo "E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 1 (unattended-upgr)" >&2; exit 100 ;;
+  esac
+  printf '#!/bin/sh\n' >"`+fakes+`/`+tc.tool+`"; chmod +x "`+fakes+`/`+tc.tool+`" ;;
+esac
+`)
+			cmd := exec.Command("bash", tc.script)
+			cmd.Env = append(os.Environ(), "PATH="+fakes+string(os.PathListSeparator)+toolsOnly(t), "GO="+filepath.Join(fakes, "go"))
+			out, err := cmd.Output()
+			if err != nil {
+				var stderr []byte
+				if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+					stderr = ee.Stderr
+				}
+				t.Fatalf("%s with apt's lock held for a while: %v\n%s", tc.script, err, stderr)
+			}
+			if want := filepath.Join(fakes, tc.tool); strings.TrimSpace(string(out)) != want {
+				t.Fatalf("%s printed %q, want %q", tc.script, out, want)
+			}
+			if n := calls(t, log); n != 3 {
+				t.Fatalf("apt-get ran %d times, want 3 (update on the lock, update, install)", n)
+			}
+			b, err := os.ReadFile(log)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(string(b), tc.pkg) {
+				t.Fatalf("apt-get never installed %s:\n%s", tc.pkg, b)
+			}
+		})
+	}
+	reliability.Record(t, "operations", "make test's install scripts while apt's lock is held (unattended-upgrades after boot, a second make test)", reliability.Recovered,
+		"apt-get install waits for the dpkg lock (DPkg::Lock::Timeout, ten minutes) and apt-get update is tried again every 2 s while the lock is what failed it; before, the first apt-get stopped at once with \"Could not get lock\" and make test with it")
 }

@@ -13,18 +13,12 @@ version=26.9.27
 dir="${CHATVAULT_VNU_DIR:-$HOME/.cache/chatvault/vnu-$version}"
 jar="$dir/node_modules/vnu-jar/build/dist/vnu.jar"
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-updated=""
-apt_install() {
-  echo "vnu.sh: installing Debian's $1 (once)" >&2
-  (export DEBIAN_FRONTEND=noninteractive
-   if [ -z "$updated" ]; then $sudo apt-get update -q; fi
-   $sudo apt-get install -y -q --no-install-recommends "$1") >&2
-  updated=1
-}
-
-if ! command -v java >/dev/null; then apt_install default-jre-headless; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+if ! command -v java >/dev/null; then
+  echo "vnu.sh: installing Debian's default-jre-headless (once)" >&2
+  apt_install default-jre-headless
+fi
 if ! command -v java >/dev/null; then
   echo "vnu.sh: java still missing after apt-get install" >&2
   exit 1
@@ -37,7 +31,10 @@ fi
 whole() { [ -f "$jar" ] && java -jar "$jar" --version >/dev/null 2>&1; }
 
 if ! whole; then
-  if ! command -v npm >/dev/null; then apt_install npm; fi
+  if ! command -v npm >/dev/null; then
+    echo "vnu.sh: installing Debian's npm (once)" >&2
+    apt_install npm
+  fi
   if ! command -v npm >/dev/null; then
     echo "vnu.sh: npm still missing after apt-get install" >&2
     exit 1

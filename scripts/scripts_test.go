@@ -239,3 +239,26 @@ esac
 	reliability.Record(t, "operations", "make test's install scripts while apt's lock is held (unattended-upgrades after boot, a second make test)", reliability.Recovered,
 		"apt-get install waits for the dpkg lock (DPkg::Lock::Timeout, ten minutes) and apt-get update is tried again every 2 s while the lock is what failed it; before, the first apt-get stopped at once with \"Could not get lock\" and make test with it")
 }
+
+// A newcomer who is neither root nor has sudo got a bare "sudo: command not found" (exit
+// 127) from the first install script whose tool was missing; now the message says what to
+// run as root.
+func TestInstallScriptsWithoutRootOrSudo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs bash scripts")
+	}
+	fakes := t.TempDir()
+	fakeTool(t, fakes, "id", "echo 1000\n")
+	fakeTool(t, fakes, "apt-get", "echo apt-get ran >&2; exit 100\n")
+	cmd := exec.Command("bash", "promtool.sh")
+	cmd.Env = append(os.Environ(), "PATH="+fakes+string(os.PathListSeparator)+toolsOnly(t))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("promtool.sh succeeded without root, sudo or promtool:\n%s", out)
+	}
+	if want := "not root and no sudo: as root, run apt-get install prometheus"; !strings.Contains(string(out), want) {
+		t.Fatalf("promtool.sh without root or sudo printed:\n%s\nwant it to say %q", out, want)
+	}
+	reliability.Record(t, "operations", "make test's install scripts as a user who is neither root nor has sudo", reliability.CleanFailure,
+		"the script stops naming the Debian packages to install as root; it stopped with a bare \"sudo: command not found\" (exit 127)")
+}

@@ -14,7 +14,14 @@ apt_lock_wait=600
 
 apt_install() {
   local sudo="" err i
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  if [ "$(id -u)" -ne 0 ]; then
+    # Without it the failure was a bare "sudo: command not found" (exit 127).
+    if ! command -v sudo >/dev/null; then
+      echo "apt_install: not root and no sudo: as root, run apt-get install $*; then run this again" >&2
+      return 1
+    fi
+    sudo="sudo"
+  fi
   export DEBIAN_FRONTEND=noninteractive
   for ((i = 0; ; i += 2)); do
     # stderr is captured to tell a lock from other failures, stdout goes to stderr.

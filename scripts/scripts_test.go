@@ -129,7 +129,7 @@ esac
 	fakeTool(t, fakes, "java", `[ "$1" = -jar ] && [ "$(cat "$2")" = "PK whole jar" ] && echo 26.9.27 && exit 0
 echo "Error: Invalid or corrupt jarfile $2" >&2; exit 1
 `)
-	env := []string{"CHATVAULT_VNU_DIR=" + dir}
+	env := []string{"CHATVAULT_VNU_DIR=" + dir + "/"} // a trailing slash, as a person types it
 
 	if err := os.WriteFile(mode, []byte("partial"), 0o644); err != nil {
 		t.Fatal(err)

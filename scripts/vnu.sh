@@ -11,6 +11,7 @@ set -euo pipefail
 
 version=26.9.27
 dir="${CHATVAULT_VNU_DIR:-$HOME/.cache/chatvault/vnu-$version}"
+dir="${dir%/}" # its lock and build folder are beside it, not in it
 jar="$dir/node_modules/vnu-jar/build/dist/vnu.jar"
 
 # shellcheck source=lib/apt.sh

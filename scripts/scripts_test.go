@@ -262,3 +262,35 @@ func TestInstallScriptsWithoutRootOrSudo(t *testing.T) {
 	reliability.Record(t, "operations", "make test's install scripts as a user who is neither root nor has sudo", reliability.CleanFailure,
 		"the script stops naming the Debian packages to install as root; it stopped with a bare \"sudo: command not found\" (exit 127)")
 }
+
+// A CGO_ENABLED=0 left in a newcomer's environment (a Dockerfile habit) made make test
+// fail every -race build with "go: -race requires cgo", after vet, staticcheck and
+// promtool had run; make test now turns cgo on for its -race runs, having made sure of a C
+// compiler (scripts/cc.sh). make -n prints the recipe without running it.
+func TestMakeTestEnablesCgoForRace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs make")
+	}
+	cmd := exec.Command("make", "-n", "test")
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make -n test: %v", err)
+	}
+	races := 0
+	for _, line := range strings.Split(string(out), "\n") {
+		if !strings.Contains(line, " test -race ") {
+			continue
+		}
+		races++
+		if !strings.Contains(line, "CGO_ENABLED=1 ") {
+			t.Errorf("a -race run of make test leaves cgo as the environment sets it:\n%s", line)
+		}
+	}
+	if races != 2 {
+		t.Fatalf("make -n test shows %d go test -race runs, want 2 (the module, deploy/kubernetes):\n%s", races, out)
+	}
+	reliability.Record(t, "operations", "make test with CGO_ENABLED=0 in the environment", reliability.Recovered,
+		"the -race runs set CGO_ENABLED=1 (scripts/cc.sh has made sure of a C compiler); every -race build failed with \"-race requires cgo\" after vet, staticcheck and promtool")
+}

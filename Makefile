@@ -16,7 +16,9 @@ run:
 	exit $$code
 
 # Every test, with the race detector, after go vet and staticcheck. Installs what the tests
-# need: -race builds with cgo, so scripts/cc.sh installs gcc when there is no C compiler;
+# need: -race builds with cgo, so scripts/cc.sh installs gcc when there is no C compiler
+# (and CGO_ENABLED=1 overrides a CGO_ENABLED=0 left in the environment, which made every
+# -race build fail with "-race requires cgo" after vet and staticcheck had run);
 # the S3 tests run against a real MinIO, which scripts/minio.sh builds once (about
 # four minutes) and caches outside the repository; the HTML export's browser test renders
 # pages in Debian's headless chromium, which scripts/chromium.sh installs when missing, and
@@ -37,8 +39,8 @@ test:
 	promtool="$$(scripts/promtool.sh)" && "$$promtool" check rules deploy/prometheus/*-alerts.yaml && \
 	"$$promtool" test rules deploy/prometheus/*_test.yaml
 	rows="$$(mktemp -d)" && cc="$$(GO=$(GO) scripts/cc.sh)" && minio="$$(scripts/minio.sh)" && chromium="$$(scripts/chromium.sh)" && vnu="$$(scripts/vnu.sh)" && systemd="$$(scripts/systemd-analyze.sh)" && \
-	CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 -timeout 25m ./... && \
-	(cd deploy/kubernetes && CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 -timeout 25m ./...) && \
+	CGO_ENABLED=1 CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_CHROMIUM="$$chromium" CHATVAULT_VNU="$$vnu" CHATVAULT_SYSTEMD_ANALYZE="$$systemd" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 -timeout 25m ./... && \
+	(cd deploy/kubernetes && CGO_ENABLED=1 CC="$$cc" CHATVAULT_MINIO="$$minio" CHATVAULT_RELIABILITY_OUT="$$rows" $(GO) test -race -count=1 -timeout 25m ./...) && \
 	$(GO) run ./internal/reliability/cmd/reltable -rows "$$rows" -check; code=$$?; rm -rf "$$rows"; exit $$code
 	GO=$(GO) scripts/fuzz.sh
 

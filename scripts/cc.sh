@@ -11,11 +11,10 @@ go=${GO:-go}
 cc="$("$go" env CC)"
 if bin="$(command -v "$cc")"; then echo "$bin"; exit 0; fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 echo "cc.sh: no C compiler ($cc) for go test -race; installing Debian's gcc (once)" >&2
-(export DEBIAN_FRONTEND=noninteractive
- $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends gcc libc6-dev) >&2
+apt_install gcc libc6-dev
 if ! bin="$(command -v "$cc")"; then
   echo "cc.sh: $cc still missing after apt-get install gcc" >&2
   exit 1

@@ -10,11 +10,10 @@ for bin in /usr/bin/chromium /usr/bin/chromium-browser; do
   if [ -x "$bin" ]; then echo "$bin"; exit 0; fi
 done
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 echo "chromium.sh: installing Debian's chromium (once)" >&2
-(export DEBIAN_FRONTEND=noninteractive
- $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends chromium) >&2
+apt_install chromium
 if [ ! -x /usr/bin/chromium ]; then
   echo "chromium.sh: /usr/bin/chromium still missing after apt-get install" >&2
   exit 1

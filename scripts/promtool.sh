@@ -9,11 +9,10 @@ set -euo pipefail
 
 if bin="$(command -v promtool)"; then echo "$bin"; exit 0; fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 echo "promtool.sh: installing Debian's prometheus package for promtool (once)" >&2
-(export DEBIAN_FRONTEND=noninteractive
- $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends prometheus) >&2
+apt_install prometheus
 if ! bin="$(command -v promtool)"; then
   echo "promtool.sh: promtool still missing after apt-get install" >&2
   exit 1

@@ -10,11 +10,10 @@ set -euo pipefail
 
 if bin="$(command -v systemd-analyze)"; then echo "$bin"; exit 0; fi
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
 echo "systemd-analyze.sh: installing Debian's systemd package for systemd-analyze (once)" >&2
-(export DEBIAN_FRONTEND=noninteractive
- $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends systemd) >&2
+apt_install systemd
 if ! bin="$(command -v systemd-analyze)"; then
   echo "systemd-analyze.sh: systemd-analyze still missing after apt-get install" >&2
   exit 1

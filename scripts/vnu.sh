@@ -11,37 +11,53 @@ set -euo pipefail
 
 version=26.9.27
 dir="${CHATVAULT_VNU_DIR:-$HOME/.cache/chatvault/vnu-$version}"
+dir="${dir%/}" # its lock and build folder are beside it, not in it
 jar="$dir/node_modules/vnu-jar/build/dist/vnu.jar"
 
-sudo=""
-if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-updated=""
-apt_install() {
-  echo "vnu.sh: installing Debian's $1 (once)" >&2
-  (export DEBIAN_FRONTEND=noninteractive
-   if [ -z "$updated" ]; then $sudo apt-get update -q; fi
-   $sudo apt-get install -y -q --no-install-recommends "$1") >&2
-  updated=1
-}
-
-if ! command -v java >/dev/null; then apt_install default-jre-headless; fi
+# shellcheck source=lib/apt.sh
+source "$(dirname "$0")/lib/apt.sh"
+if ! command -v java >/dev/null; then
+  echo "vnu.sh: installing Debian's default-jre-headless (once)" >&2
+  apt_install default-jre-headless
+fi
 if ! command -v java >/dev/null; then
   echo "vnu.sh: java still missing after apt-get install" >&2
   exit 1
 fi
 
-if [ ! -f "$jar" ]; then
-  if ! command -v npm >/dev/null; then apt_install npm; fi
+# whole says whether the cached jar opens: npm writes the package's files in place, so an
+# install killed half-way (SIGKILL: a session or CI run stopped, the OOM killer) leaves a
+# truncated vnu.jar that would otherwise be handed out for ever ("Invalid or corrupt
+# jarfile" in every validator test).
+whole() { [ -f "$jar" ] && java -jar "$jar" --version >/dev/null 2>&1; }
+
+if ! whole; then
+  if ! command -v npm >/dev/null; then
+    echo "vnu.sh: installing Debian's npm (once)" >&2
+    apt_install npm
+  fi
   if ! command -v npm >/dev/null; then
     echo "vnu.sh: npm still missing after apt-get install" >&2
     exit 1
   fi
-  echo "vnu.sh: installing vnu-jar@$version into $dir (once)" >&2
-  mkdir -p "$dir"
-  npm install --prefix "$dir" --no-save --no-audit --no-fund --ignore-scripts "vnu-jar@$version" >&2
+  parent="$(dirname "$dir")"
+  mkdir -p "$parent"
+  # Two make tests at once take turns: the second uses what the first installed.
+  exec 9>"$dir.lock"
+  if command -v flock >/dev/null; then flock 9; fi
+  if ! whole; then
+    echo "vnu.sh: installing vnu-jar@$version into $dir (once)" >&2
+    rm -rf "$dir".build.* # what an interrupted install left; the lock says none is running
+    tmp="$(mktemp -d "$dir.build.XXXXXX")"
+    trap 'rm -rf "$tmp"' EXIT
+    # Into a folder of its own, renamed into place only once whole.
+    npm install --prefix "$tmp" --no-save --no-audit --no-fund --ignore-scripts "vnu-jar@$version" >&2
+    rm -rf "$dir"
+    mv "$tmp" "$dir"
+  fi
 fi
-if [ ! -f "$jar" ]; then
-  echo "vnu.sh: $jar still missing after npm install" >&2
+if ! whole; then
+  echo "vnu.sh: $jar does not open after npm install" >&2
   exit 1
 fi
 echo "$jar"

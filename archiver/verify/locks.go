@@ -62,36 +62,22 @@ func checkLock(ctx context.Context, lk archiver.Locker, key string, want time.Ti
 				rep.problem("%s: locking it until %s: %v", key, want.Format(time.RFC3339), err)
 				return
 			}
-			rep.lockPlaced(key, want)
+			rep.placed.add(key, want.Format(time.RFC3339))
 			return
 		}
 	}
 	archiver.CheckLock(ctx, lk, key, want, atLeast, rep)
 }
 
-// placedLocks counts the locks checkLock placed or lengthened, and keeps the first for
-// the warning: a copy of a large archive has one per object.
-type placedLocks struct {
-	n     int
-	key   string
-	until time.Time
-}
-
-func (r *Report) lockPlaced(key string, until time.Time) {
-	if r.placed.n == 0 {
-		r.placed.key, r.placed.until = key, until
-	}
-	r.placed.n++
-}
-
-// placedWarning turns the count into the one warning Run adds.
+// placedWarning turns the count of locks checkLock placed or lengthened (a copy of a
+// large archive has one per object) into the one warning Run adds.
 func (r *Report) placedWarning() {
 	if r.placed.n == 0 {
 		return
 	}
 	r.Warnings = append(r.Warnings, fmt.Sprintf("%d object(s) had no lock or one ending too soon (the first %s): each lock placed until its day's end "+
-		"plus the retention, as the seal locks it (%s for that one), in COMPLIANCE mode", r.placed.n, r.placed.key, r.placed.until.Format(time.RFC3339)))
-	r.placed = placedLocks{}
+		"plus the retention, as the seal locks it (%s for that one), in COMPLIANCE mode", r.placed.n, r.placed.key, r.placed.detail))
+	r.placed = counted{}
 }
 
 // heldDays maps the holds in force after events to org → day → matters.

@@ -106,18 +106,8 @@ func (r *Report) add(o *Report) {
 	r.Problems = append(r.Problems, o.Problems...)
 	r.Warnings = append(r.Warnings, o.Warnings...)
 	r.cut += o.cut
-	if o.foreign.n > 0 {
-		if r.foreign.n == 0 {
-			r.foreign.key, r.foreign.named = o.foreign.key, o.foreign.named
-		}
-		r.foreign.n += o.foreign.n
-	}
-	if o.placed.n > 0 {
-		if r.placed.n == 0 {
-			r.placed.key, r.placed.until = o.placed.key, o.placed.until
-		}
-		r.placed.n += o.placed.n
-	}
+	r.foreign.merge(o.foreign)
+	r.placed.merge(o.placed)
 	for key := range o.chainedKeys {
 		if r.chainedKeys == nil {
 			r.chainedKeys = map[string]bool{}

@@ -127,9 +127,31 @@ type Report struct {
 	Wrote      string
 	// foreign counts the objects read at another version than their manifest's, for one
 	// warning (version.go).
-	foreign foreignVersions
+	foreign counted
 	// placed counts the locks --extend-locks placed, for one warning (locks.go).
-	placed placedLocks
+	placed counted
+}
+
+// counted counts objects of one kind for one warning, keeping the first object's key and
+// what the warning says of it: an archive copied elsewhere has one per object.
+type counted struct {
+	n           int
+	key, detail string
+}
+
+func (c *counted) add(key, detail string) {
+	if c.n == 0 {
+		c.key, c.detail = key, detail
+	}
+	c.n++
+}
+
+// merge adds o, another report's count (parallel.go), keeping the first seen.
+func (c *counted) merge(o counted) {
+	if o.n > 0 && c.n == 0 {
+		c.key, c.detail = o.key, o.detail
+	}
+	c.n += o.n
 }
 
 // OK reports whether no problem was found.

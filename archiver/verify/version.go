@@ -47,7 +47,7 @@ func verifyPinnedVersion(ctx context.Context, l archiver.Ledger, key, want strin
 			rep.problem("%s: %v", key, perr)
 			return
 		case !pv.Held && pv.First != "":
-			rep.foreignVersion(key, want)
+			rep.foreign.add(key, want)
 			return
 		}
 	}
@@ -61,21 +61,8 @@ func verifyPinnedVersion(ctx context.Context, l archiver.Ledger, key, want strin
 	}
 }
 
-// foreignVersions counts the objects whose manifest names a version the store does not
-// hold (verifyPinnedVersion), and keeps the first for the warning.
-type foreignVersions struct {
-	n          int
-	key, named string
-}
-
-func (r *Report) foreignVersion(key, named string) {
-	if r.foreign.n == 0 {
-		r.foreign.key, r.foreign.named = key, named
-	}
-	r.foreign.n++
-}
-
-// foreignWarning turns the count into the one warning Run adds.
+// foreignWarning turns the count of objects whose manifest names a version the store
+// does not hold (verifyPinnedVersion) into the one warning Run adds.
 func (r *Report) foreignWarning() {
 	if r.foreign.n == 0 {
 		return
@@ -83,6 +70,6 @@ func (r *Report) foreignWarning() {
 	r.Warnings = append(r.Warnings, fmt.Sprintf("%d object(s) (the first %s) are not in this store in the version their manifest names (%s), "+
 		"and the key holds another: the archive was copied here (aws s3 sync, CopyObject, a restore from a backup give new version ids; "+
 		"S3 Replication keeps them), or the sealed version was deleted; each was re-hashed at the key's first version and matched unless reported",
-		r.foreign.n, r.foreign.key, r.foreign.named))
-	r.foreign = foreignVersions{}
+		r.foreign.n, r.foreign.key, r.foreign.detail))
+	r.foreign = counted{}
 }

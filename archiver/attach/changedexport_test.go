@@ -2,13 +2,14 @@ package attach
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatvault/chatvault/internal/exporttest"
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -41,28 +42,18 @@ func TestCaptureOfAChangedExport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := fs.Open(ctx, m.Data.Key)
+	stored, err := archiver.ReadAll(ctx, fs, m.Data.Key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	rc.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	planted := bytes.Replace(plain, []byte(srv.URL+"/good/a"), []byte(srv.URL+"/good/planted"), 1)
-	if bytes.Equal(planted, plain) {
-		t.Fatal("the export holds no link to change")
-	}
-	var b bytes.Buffer
-	zw := gzip.NewWriter(&b)
-	zw.Write(planted)
-	zw.Close()
-	store := swapped{Store: fs, key: m.Data.Key, body: b.Bytes()}
+	changed := exporttest.Regzip(t, stored, func(plain []byte) []byte {
+		planted := bytes.Replace(plain, []byte(srv.URL+"/good/a"), []byte(srv.URL+"/good/planted"), 1)
+		if bytes.Equal(planted, plain) {
+			t.Fatal("the export holds no link to change")
+		}
+		return planted
+	})
+	store := swapped{Store: fs, key: m.Data.Key, body: changed}
 
 	c := newCapturer(t, store, newTestFetcher(t, testOptions(srv.host())), newKey(t), testDay.End().Add(time.Hour))
 	_, err = c.CaptureDay(ctx, acme, testDay)

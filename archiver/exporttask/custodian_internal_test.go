@@ -3,7 +3,6 @@ package exporttask
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -12,11 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/exporttest"
+
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/internal/reliability"
-	"github.com/klauspost/compress/gzip"
 )
 
 func TestPeriods(t *testing.T) {
@@ -105,31 +105,22 @@ func TestDayMembershipWithoutChatIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kept []byte
-	dropped := false
-	for line := range bytes.Lines(plain) {
-		if !dropped && bytes.Contains(line, []byte(`"contentType":"membersChanged"`)) {
-			dropped = true
-			continue
+	changed := exporttest.Regzip(t, b, func(plain []byte) []byte {
+		var kept []byte
+		dropped := false
+		for line := range bytes.Lines(plain) {
+			if !dropped && bytes.Contains(line, []byte(`"contentType":"membersChanged"`)) {
+				dropped = true
+				continue
+			}
+			kept = append(kept, line...)
 		}
-		kept = append(kept, line...)
-	}
-	var changed bytes.Buffer
-	zw := gzip.NewWriter(&changed)
-	zw.Write(kept)
-	zw.Close()
+		return kept
+	})
 	if err := os.Chmod(path, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(path, changed.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(path, changed, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	read, _, err = e.dayMembership(context.Background(), l, &old)

@@ -2,13 +2,13 @@ package main
 
 import (
 	"bytes"
-	"compress/gzip"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/chatvault/chatvault/internal/exporttest"
 
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -34,22 +34,13 @@ func TestExportOfTamperedDayFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	plain, err := io.ReadAll(zr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	i := bytes.Index(plain, []byte(`"displayName":"`)) + len(`"displayName":"`)
-	plain[i] ^= 0x01
-	var forged bytes.Buffer
-	zw := gzip.NewWriter(&forged)
-	zw.Write(plain)
-	zw.Close()
+	forged := exporttest.Regzip(t, b, func(plain []byte) []byte {
+		i := bytes.Index(plain, []byte(`"displayName":"`)) + len(`"displayName":"`)
+		plain[i] ^= 0x01
+		return plain
+	})
 	os.Chmod(data, 0o600)
-	if err := os.WriteFile(data, forged.Bytes(), 0o600); err != nil {
+	if err := os.WriteFile(data, forged, 0o600); err != nil {
 		t.Fatal(err)
 	}
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/chatvault/chatvault/archiver/smtp"
 	"github.com/chatvault/chatvault/internal/spillsort"
 	"github.com/chatvault/chatvault/model"
 )
@@ -650,9 +651,9 @@ func (c *Config) problems() []*Error {
 		if c.SMTP.Username != "" && c.SMTP.PasswordFile == "" {
 			add("smtp.passwordFile", "is empty but smtp.username is set")
 		}
-		// net/smtp sends PLAIN unencrypted only to these names and refuses at each mail
-		// otherwise: better said at start than after every e-mail task's export.
-		if c.SMTP.Username != "" && c.SMTP.Security == "none" && !slices.Contains([]string{"localhost", "127.0.0.1", "::1"}, c.SMTP.Host) {
+		// The mailer authenticates unencrypted only to a relay on this host and refuses at
+		// each mail otherwise: better said at start than after every e-mail task's export.
+		if c.SMTP.Username != "" && c.SMTP.Security == "none" && !smtp.LocalRelay(c.SMTP.Host) {
 			add("smtp.security", "none with smtp.username would send the password in the clear to %s: use starttls or tls (none authenticates only to a relay on this host)", c.SMTP.Host)
 		}
 	}

@@ -323,7 +323,7 @@ type loginAuth struct {
 func (a *loginAuth) Start(server *smtp.ServerInfo) (string, []byte, error) {
 	// As net/smtp's PlainAuth: never in the clear but to this host, and only to the host
 	// configured (a relay's name from a redirected connection gets nothing).
-	if !server.TLS && !isLocalhost(server.Name) {
+	if !server.TLS && !LocalRelay(server.Name) {
 		return "", nil, errors.New("unencrypted connection")
 	}
 	if server.Name != a.host {
@@ -349,8 +349,11 @@ func (a *loginAuth) Next(fromServer []byte, more bool) ([]byte, error) {
 	return nil, fmt.Errorf("unexpected LOGIN challenge %q", fromServer)
 }
 
-func isLocalhost(name string) bool {
-	return name == "localhost" || name == "127.0.0.1" || name == "::1"
+// LocalRelay reports whether host names this host, the only relay net/smtp's PlainAuth
+// (and loginAuth) authenticate to over an unencrypted connection; config refuses a
+// username with smtp.security none to any other, at start rather than at every mail.
+func LocalRelay(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
 }
 
 func (m *Mailer) session(c *smtp.Client, hello string, rcpts []string, msg []byte) error {

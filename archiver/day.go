@@ -45,6 +45,9 @@ func (d Day) End() time.Time { return d.t.AddDate(0, 0, 1) }
 // Next returns the following day.
 func (d Day) Next() Day { return Day{d.t.AddDate(0, 0, 1)} }
 
+// Prev returns the day before.
+func (d Day) Prev() Day { return Day{d.t.AddDate(0, 0, -1)} }
+
 // Before reports whether d is earlier than o.
 func (d Day) Before(o Day) bool { return d.t.Before(o.t) }
 

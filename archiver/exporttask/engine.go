@@ -420,7 +420,7 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 			// Days sealed before the start (an archivalStart moved later) are served like
 			// any sealed day; a range with a day before the start that is not sealed
 			// keeps its refusal.
-			end := archiver.DayOf(start.Start().AddDate(0, 0, -1))
+			end := start.Prev()
 			if !to.IsZero() && to.Before(end) {
 				end = to
 			}

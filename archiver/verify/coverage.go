@@ -122,7 +122,7 @@ func (s *state) checkCoverage(rep *Report) {
 		if hasStart && start.Before(c.first) {
 			rep.Warnings = append(rep.Warnings, fmt.Sprintf("organization %s (%s): %s from its archivalStart were never sealed "+
 				"(its chain begins on %s with manifest 1); run chatvault run --from %s --to %s to archive them",
-				id, o.Name, dayRange{start, dayBefore(c.first)}, c.first, start, dayBefore(c.first)))
+				id, o.Name, dayRange{start, c.first.Prev()}, c.first, start, c.first.Prev()))
 		}
 		if len(c.gaps) > 0 {
 			rep.problem("organization %s (%s): no committed manifest for %s, inside its sealed range %s to %s",
@@ -193,7 +193,6 @@ func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archivi
 	return newest, nil
 }
 
-func dayBefore(d archiver.Day) archiver.Day { return archiver.DayOf(d.Start().AddDate(0, 0, -1)) }
 
 func startOrNone(s string) string {
 	if s == "" {

@@ -402,7 +402,7 @@ func parseDayArg(s string) (archiver.Day, error) {
 	case "today":
 		return today, nil
 	case "yesterday":
-		return archiver.DayOf(today.Start().AddDate(0, 0, -1)), nil
+		return today.Prev(), nil
 	}
 	return archiver.ParseDay(s)
 }

@@ -246,7 +246,7 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 	// Yesterday is decided once, at the start, and the tick plans no later day: a run that
 	// starts at 23:59:59.9 and plans after midnight sealed the day that had just ended
 	// while it announced the day before as its last.
-	s.Through = archiver.DayOf(archiver.DayOf(runClock()).Start().AddDate(0, 0, -1))
+	s.Through = archiver.DayOf(runClock()).Prev()
 	through := s.Through.String()
 	e.note(slog.LevelInfo, "chatvault run: sealing every closed, unsealed day through "+through, "catch-up: sealing every closed, unsealed day", "through", through)
 	rep := s.Tick(ctx)

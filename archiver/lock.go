@@ -75,6 +75,12 @@ func StoreNow(store any) time.Time {
 // over (RetentionOver).
 func CheckLock(ctx context.Context, lk Locker, key string, want time.Time, atLeast bool, rep Findings) {
 	lock, err := lk.Lock(ctx, key)
+	JudgeLock(lk, key, lock, err, want, atLeast, rep)
+}
+
+// JudgeLock is CheckLock on a lock already read (lock, err: what lk.Lock gave), for a
+// caller that looked at it first.
+func JudgeLock(lk Locker, key string, lock ObjectLock, err error, want time.Time, atLeast bool, rep Findings) {
 	switch {
 	case err != nil:
 		rep.Problemf("%s: lock: %v", key, err)

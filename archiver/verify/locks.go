@@ -54,19 +54,18 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 // want stays a problem: COMPLIANCE cannot be shortened, and nothing here lengthens what
 // is already longer than asked.
 func checkLock(ctx context.Context, lk archiver.Locker, key string, want time.Time, atLeast bool, rep *Report) {
-	if re, ok := lk.(archiver.RetentionExtender); ok && rep.state != nil && rep.state.opt.ExtendLocks {
-		lock, err := lk.Lock(ctx, key)
-		short := err == nil && (lock.Mode == "" || lock.Mode == archiver.ModeCompliance) && lock.RetainUntil.Before(want)
-		if short && !archiver.RetentionOver(want, archiver.StoreNow(lk)) {
-			if err := re.ExtendRetention(ctx, key, want); err != nil {
-				rep.problem("%s: locking it until %s: %v", key, want.Format(time.RFC3339), err)
-				return
-			}
-			rep.placed.add(key, want.Format(time.RFC3339))
+	lock, err := lk.Lock(ctx, key) // one read, whether it is then judged or lengthened
+	re, extender := lk.(archiver.RetentionExtender)
+	short := err == nil && (lock.Mode == "" || lock.Mode == archiver.ModeCompliance) && lock.RetainUntil.Before(want)
+	if extender && rep.state != nil && rep.state.opt.ExtendLocks && short && !archiver.RetentionOver(want, archiver.StoreNow(lk)) {
+		if err := re.ExtendRetention(ctx, key, want); err != nil {
+			rep.problem("%s: locking it until %s: %v", key, want.Format(time.RFC3339), err)
 			return
 		}
+		rep.placed.add(key, want.Format(time.RFC3339))
+		return
 	}
-	archiver.CheckLock(ctx, lk, key, want, atLeast, rep)
+	archiver.JudgeLock(lk, key, lock, err, want, atLeast, rep)
 }
 
 // placedWarning turns the count of locks checkLock placed or lengthened (a copy of a

@@ -13,12 +13,19 @@ import (
 // COMPLIANCE mode until the day's end plus the organization's retention. The quarantine
 // object is shared by the day's organizations and kept for the longest of their
 // retentions, so it must only be kept at least that long.
-func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *archiver.StoredManifest, idx string, rep *Report) {
+//
+// It returns the locks it read by key, for verifyLegalHolds to look at the same reads.
+func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *archiver.StoredManifest, idx string, rep *Report) map[string]archiver.ObjectLock {
 	if m.RetentionDays <= 0 {
-		return
+		return nil
 	}
 	want := day.End().AddDate(0, 0, m.RetentionDays)
-	check := func(key string, atLeast bool) { checkLock(ctx, lk, key, want, atLeast, rep) }
+	read := map[string]archiver.ObjectLock{}
+	check := func(key string, atLeast bool) {
+		if lock, ok := checkLock(ctx, lk, key, want, atLeast, rep); ok {
+			read[key] = lock
+		}
+	}
 	check(m.Key, false)
 	if idx != m.Key {
 		check(idx, false)
@@ -43,6 +50,7 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 	if m.Quarantine != nil {
 		check(m.Quarantine.Key, true)
 	}
+	return read
 }
 
 // checkLock is archiver.CheckLock, except that under Options.ExtendLocks (verify
@@ -53,19 +61,23 @@ func verifyLocks(ctx context.Context, lk archiver.Locker, day archiver.Day, m *a
 // object of a copy failed verify until it was locked again by hand. A lock ending after
 // want stays a problem: COMPLIANCE cannot be shortened, and nothing here lengthens what
 // is already longer than asked.
-func checkLock(ctx context.Context, lk archiver.Locker, key string, want time.Time, atLeast bool, rep *Report) {
+//
+// It returns the lock read, and whether it was read (one lengthened is not returned: its
+// retention is no longer what was read).
+func checkLock(ctx context.Context, lk archiver.Locker, key string, want time.Time, atLeast bool, rep *Report) (archiver.ObjectLock, bool) {
 	lock, err := lk.Lock(ctx, key) // one read, whether it is then judged or lengthened
 	re, extender := lk.(archiver.RetentionExtender)
 	short := err == nil && (lock.Mode == "" || lock.Mode == archiver.ModeCompliance) && lock.RetainUntil.Before(want)
 	if extender && rep.state != nil && rep.state.opt.ExtendLocks && short && !archiver.RetentionOver(want, archiver.StoreNow(lk)) {
 		if err := re.ExtendRetention(ctx, key, want); err != nil {
 			rep.problem("%s: locking it until %s: %v", key, want.Format(time.RFC3339), err)
-			return
+			return archiver.ObjectLock{}, false
 		}
 		rep.placed.add(key, want.Format(time.RFC3339))
-		return
+		return archiver.ObjectLock{}, false
 	}
 	archiver.JudgeLock(lk, key, lock, err, want, atLeast, rep)
+	return lock, err == nil
 }
 
 // placedWarning turns the count of locks checkLock placed or lengthened (a copy of a
@@ -98,9 +110,10 @@ func heldDays(events []archiver.HoldEvent) map[string]map[string][]string {
 // its export. The events are evidence, kept in the store; the hold on the objects is what
 // keeps them past their retention, and a copy of the archive to another bucket (aws s3
 // sync, CopyObject) or a restore from a backup carries none: before, verify said nothing
-// of it, and hold --list showed the holds in force on objects that were not held. One
-// HEAD per object of a held day, the held days only.
-func verifyLegalHolds(ctx context.Context, lk archiver.Locker, org string, day archiver.Day, m *archiver.StoredManifest, idx string, rep *Report) {
+// of it, and hold --list showed the holds in force on objects that were not held. The
+// locks verifyLocks read (read) are looked at again, not read twice: one HEAD per object
+// of a held day that verifyLocks did not read.
+func verifyLegalHolds(ctx context.Context, lk archiver.Locker, org string, day archiver.Day, m *archiver.StoredManifest, idx string, read map[string]archiver.ObjectLock, rep *Report) {
 	if rep.state == nil {
 		return
 	}
@@ -116,7 +129,11 @@ func verifyLegalHolds(ctx context.Context, lk archiver.Locker, org string, day a
 		keys = append(keys, m.Data.Key)
 	}
 	for _, key := range keys {
-		lock, err := lk.Lock(ctx, key)
+		lock, ok := read[key]
+		var err error
+		if !ok {
+			lock, err = lk.Lock(ctx, key)
+		}
 		switch {
 		case err != nil:
 			rep.problem("%s: legal hold: %v", key, err)

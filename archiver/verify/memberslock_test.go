@@ -222,6 +222,28 @@ func TestVerifyMembersLockS3(t *testing.T) {
 			t.Errorf("after ExtendLocks: %q", s)
 		}
 	}
+
+	// A held day's objects: their retention and their legal hold come from one lock read
+	// each (verifyLocks and verifyLegalHolds share it); they were read twice.
+	held := days[1]
+	if _, err := (archiver.Ledger{Store: newStore()}).Hold(t.Context(), archiver.HoldRequest{Org: org, Matter: "case-1", From: held, To: held, On: true,
+		At: held.End().Add(2 * time.Hour), By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	st := &lockCountingStore{Store: newStore(), locks: map[string]int{}}
+	rep, err = Run(t.Context(), archiver.Ledger{Store: st}, Options{Directory: parsed, TrustedKey: pub})
+	if err != nil || !rep.OK() {
+		t.Fatalf("verify of the held day: %v, problems %q", err, rep.Problems)
+	}
+	m, err := archiver.Ledger{Store: newStore()}.Latest(t.Context(), org, held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{m.Key, m.Data.Key} {
+		if n := st.locks[k]; n != 1 {
+			t.Errorf("held day's %s: lock read %d times, want once", k, n)
+		}
+	}
 	reliability.Record(t, "security", "members object locked for less than a day that names it needs (S3 Object Lock)", reliability.Recovered,
 		"verify (full, of days, of one organization, incremental) reports the members object's key, its retain-until and the date the latest day naming it needs (incremental: of the days sealed since the checkpoint); its lock read once per verification, not per day; verify --extend-locks lengthens it to the end of its year plus the retention, and the next verify finds nothing")
 }

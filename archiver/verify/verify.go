@@ -510,8 +510,8 @@ func verifyManifestDay(ctx context.Context, l archiver.Ledger, org string, day a
 	verifyPinnedVersions(ctx, l, m, rep)
 	rep.chained(day, m) // accounting.go
 	if lk, ok := l.Store.(archiver.Locker); ok && lk.Locking() {
-		verifyLocks(ctx, lk, day, m, idx, rep)
-		verifyLegalHolds(ctx, lk, org, day, m, idx, rep) // locks.go
+		read := verifyLocks(ctx, lk, day, m, idx, rep)
+		verifyLegalHolds(ctx, lk, org, day, m, idx, read, rep) // locks.go
 	}
 }
 

@@ -93,16 +93,16 @@ type AccountedManifest struct {
 // AccountingPrefix starts the keys of the day-level accounting objects.
 const AccountingPrefix = "accounting/"
 
-func accountingPrefix(day Day) string { return AccountingPrefix + day.String() + "/" }
+func AccountingDayPrefix(day Day) string { return AccountingPrefix + day.String() + "/" }
 
 // accountingKey names the day's n-th accounting object by its SHA-256, like exports are
 // named: nothing else refers to it, so its name is what proves its bytes.
 func accountingKey(day Day, n int, sum [sha256.Size]byte) string {
-	return fmt.Sprintf("%s%06d-%s.json", accountingPrefix(day), n, hexSum(sum))
+	return fmt.Sprintf("%s%06d-%s.json", AccountingDayPrefix(day), n, HexSum(sum))
 }
 
-// parseAccountingKey returns the day, number and hex SHA-256 of an accounting key.
-func parseAccountingKey(key string) (Day, int, string, bool) {
+// ParseAccountingKey returns the day, number and hex SHA-256 of an accounting key.
+func ParseAccountingKey(key string) (Day, int, string, bool) {
 	rest, ok := strings.CutPrefix(key, AccountingPrefix)
 	if !ok {
 		return Day{}, 0, "", false
@@ -132,7 +132,7 @@ func encodeAccounting(a *Accounting) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-func decodeAccounting(b []byte) (*Accounting, error) {
+func DecodeAccounting(b []byte) (*Accounting, error) {
 	var a Accounting
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -154,7 +154,7 @@ func signAccounting(a *Accounting, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	a.Signature = newSignature(key, body)
+	a.Signature = NewSignature(key, body)
 	return nil
 }
 
@@ -176,39 +176,6 @@ type StoredAccounting struct {
 	SHA256 [sha256.Size]byte
 }
 
-// Accountings calls fn with each accounting object of the day, oldest first.
-func (l Ledger) Accountings(ctx context.Context, day Day, fn func(*StoredAccounting) error) error {
-	var keys []string
-	if err := l.Store.List(ctx, accountingPrefix(day), func(key string) error {
-		keys = append(keys, key)
-		return nil
-	}); err != nil {
-		return fmt.Errorf("list accounting of %s: %w", day, err)
-	}
-	for _, key := range keys {
-		a, err := l.readAccounting(ctx, key)
-		if err != nil {
-			return err
-		}
-		if err := fn(a); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (l Ledger) readAccounting(ctx context.Context, key string) (*StoredAccounting, error) {
-	b, err := readAll(ctx, l.Store, key)
-	if err != nil {
-		return nil, err
-	}
-	a, err := decodeAccounting(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", key, err)
-	}
-	return &StoredAccounting{Accounting: a, Key: key, SHA256: sha256.Sum256(b)}, nil
-}
-
 // account writes the day's accounting object after commitAll, when the run committed a
 // manifest or covered one that no accounting object of the day names yet (a run that
 // stopped between its manifests and its accounting object leaves them unaccounted; the
@@ -217,7 +184,7 @@ func (l Ledger) readAccounting(ctx context.Context, key string) (*StoredAccounti
 // records, but quarantined what the day's accounting does not show, and an object that
 // nothing names is neither evidence nor verified. It returns the key written, or "".
 func (w *writer) account(ctx context.Context) (string, error) {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	covered := map[string]bool{}
 	quarantines := map[string]bool{} // quarantine keys named, "" for none
 	last := 0
@@ -225,7 +192,7 @@ func (w *writer) account(ctx context.Context) (string, error) {
 	grouped := false       // whether an object of this shard (of the same group) exists
 	var latest *Accounting // the day's latest accounting object
 	err := l.Accountings(ctx, w.day, func(a *StoredAccounting) error {
-		if _, n, _, ok := parseAccountingKey(a.Key); ok && n > last {
+		if _, n, _, ok := ParseAccountingKey(a.Key); ok && n > last {
 			last = n
 		}
 		latest = a.Accounting
@@ -358,9 +325,9 @@ func (w *writer) previousUnaccounted(c *orgCommit, covered map[string]bool) []Ac
 // only when a run commits over an unaccounted revision, so a day sealed as usual pays
 // nothing.
 func (w *writer) unaccountedRevisions(ctx context.Context, org string, accounted int, latest *StoredManifest) ([]AccountedManifest, error) {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	entry := func(m *StoredManifest) AccountedManifest {
-		return AccountedManifest{Org: org, Seq: m.Seq, Revision: m.Revision, Outcome: OutcomePrevious, SHA256: hexSum(m.SHA256)}
+		return AccountedManifest{Org: org, Seq: m.Seq, Revision: m.Revision, Outcome: OutcomePrevious, SHA256: HexSum(m.SHA256)}
 	}
 	out := []AccountedManifest{entry(latest)}
 	for rev := latest.Revision - 1; rev > accounted; rev-- {
@@ -395,35 +362,4 @@ func (w *writer) dayRetention() CreateOptions {
 		}
 	}
 	return keep
-}
-
-// AccountingKeys calls fn with the key and day of every accounting object in the store,
-// in key order (by day, then oldest first), without reading them: serve's freshness
-// metrics read only the objects they have not seen (see scheduler.Freshness).
-func (l Ledger) AccountingKeys(ctx context.Context, fn func(key string, day Day) error) error {
-	return l.AccountingKeysFrom(ctx, Day{}, fn)
-}
-
-// AccountingKeysFrom is AccountingKeys for the days from `from` on (every day when from is
-// zero): the listing starts there (ListAfter), so the days before it cost nothing.
-func (l Ledger) AccountingKeysFrom(ctx context.Context, from Day, fn func(key string, day Day) error) error {
-	startAfter := ""
-	if !from.IsZero() {
-		startAfter = AccountingPrefix + from.String() // the day's keys, <from>/…, sort after it
-	}
-	if err := ListAfter(ctx, l.Store, AccountingPrefix, startAfter, func(key string) error {
-		day, _, _, ok := parseAccountingKey(key)
-		if !ok {
-			return nil // not an accounting object; verify reports it
-		}
-		return fn(key, day)
-	}); err != nil {
-		return fmt.Errorf("list accounting: %w", err)
-	}
-	return nil
-}
-
-// ReadAccounting returns the accounting object at key (one AccountingKeys listed).
-func (l Ledger) ReadAccounting(ctx context.Context, key string) (*StoredAccounting, error) {
-	return l.readAccounting(ctx, key)
 }

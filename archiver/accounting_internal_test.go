@@ -19,7 +19,7 @@ func TestManifestVersion1StillRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := decodeManifest(b)
+	m, err := DecodeManifest(b)
 	if err != nil {
 		t.Fatal(err)
 	}

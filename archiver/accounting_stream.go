@@ -65,7 +65,7 @@ func (w *writer) spillAccounting(a *Accounting, manifests iter.Seq[AccountedMani
 		if err := writeAccounting(&body, a, manifests); err != nil {
 			return nil, 0, sum, err
 		}
-		a.Signature = newSignature(w.s.SigningKey, body.Bytes())
+		a.Signature = NewSignature(w.s.SigningKey, body.Bytes())
 	}
 	f, err = os.CreateTemp(w.work, "chatvault-accounting-*")
 	if err != nil {

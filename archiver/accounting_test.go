@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -32,11 +33,11 @@ func TestAccountingVerified(t *testing.T) {
 	if again := f.seal(t, sampleDay, archiver.Options{SigningKey: key}); again.Accounting != "" {
 		t.Errorf("an unchanged rerun wrote accounting %s", again.Accounting)
 	}
-	ledger := archiver.Ledger{Store: f.store}
+	lg := ledger.Ledger{Store: f.store}
 	pub := key.Public().(ed25519.PublicKey)
 	verifyNow := func() *verify.Report {
 		t.Helper()
-		rep, err := verify.Run(context.Background(), ledger, verify.Options{TrustedKey: pub})
+		rep, err := verify.Run(context.Background(), lg, verify.Options{TrustedKey: pub})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,9 +130,9 @@ func TestRerunAccountsForNewQuarantine(t *testing.T) {
 			if again.Accounting == "" {
 				t.Fatalf("the rerun quarantined into %s but wrote no accounting object naming it", again.Quarantine.Key)
 			}
-			ledger := archiver.Ledger{Store: f.store}
+			lg := ledger.Ledger{Store: f.store}
 			var named bool
-			if err := ledger.Accountings(context.Background(), sampleDay, func(a *archiver.StoredAccounting) error {
+			if err := lg.Accountings(context.Background(), sampleDay, func(a *archiver.StoredAccounting) error {
 				if a.Key == again.Accounting {
 					named = a.Quarantine != nil && a.Quarantine.Key == again.Quarantine.Key && len(a.Manifests) == len(again.Orgs)
 				}
@@ -142,7 +143,7 @@ func TestRerunAccountsForNewQuarantine(t *testing.T) {
 			if !named {
 				t.Errorf("accounting object %s does not name quarantine %s and the day's manifests", again.Accounting, again.Quarantine.Key)
 			}
-			rep, err := verify.Run(context.Background(), ledger, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey)})
+			rep, err := verify.Run(context.Background(), lg, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey)})
 			if err != nil {
 				t.Fatal(err)
 			}

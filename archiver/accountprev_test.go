@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -45,7 +46,7 @@ func TestRerunNamesEveryUnaccountedRevision(t *testing.T) {
 			f := newFixture(t, logDir)
 			st := &unaccountingStore{Store: f.store}
 			seal := func() (*archiver.DayResult, error) {
-				s := &archiver.Sealer{Source: f.src, Store: st, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+				s := &archiver.Sealer{Source: f.src, Store: st, Chain: ledger.Ledger{Store: st}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 				return s.Seal(t.Context(), sampleDay, f.directory, "")
 			}
 			st.drop.Store(true)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -68,7 +69,7 @@ func TestSealFlushFailureFailsItsOrg(t *testing.T) {
 		other := []byte("another writer's bytes")
 		return f.store.Create(ctx, key, bytes.NewReader(other), int64(len(other)), sha256.Sum256(other), archiver.CreateOptions{})
 	}}
-	s := &archiver.Sealer{Source: f.src, Store: r, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: r, Chain: ledger.Ledger{Store: r}, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test",
 	}}
 	res, err := s.Seal(context.Background(), day, f.directory, "")
@@ -128,7 +129,7 @@ func TestSealStoppedBeforeFlushLeavesNoTemps(t *testing.T) {
 	defer cancel()
 	// Stopped once the first export is in the batch.
 	stop := &batchedStore{Store: f.store, batched: func(context.Context, string) error { cancel(); return nil }}
-	s := &archiver.Sealer{Source: f.src, Store: stop, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: stop, Chain: ledger.Ledger{Store: stop}, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 1,
 	}}
 	if _, err := s.Seal(ctx, day, f.directory, ""); !errors.Is(err, context.Canceled) {

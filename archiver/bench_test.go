@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 )
 
@@ -45,7 +46,7 @@ func benchmarkSeal(b *testing.B, shard archiver.Shard) {
 			b.Fatal(err)
 		}
 		b.StartTimer()
-		s := &archiver.Sealer{Source: f.src, Store: store, Options: archiver.Options{TempDir: b.TempDir(), SortMemory: 64 << 20, Shard: shard}}
+		s := &archiver.Sealer{Source: f.src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{TempDir: b.TempDir(), SortMemory: 64 << 20, Shard: shard}}
 		res, err := s.Seal(context.Background(), day, f.directory, "")
 		if err != nil {
 			b.Fatal(err)

@@ -82,8 +82,8 @@ func TestCanonicalLinesAreCopied(t *testing.T) {
 	}
 	defer closeRuns()
 	got := map[string]int{}
-	if err := m.each(func(r *record) error {
-		got[string(r.line)]++
+	if err := m.each(func(r *Record) error {
+		got[string(r.Line)]++
 		return nil
 	}); err != nil {
 		t.Fatal(err)

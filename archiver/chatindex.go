@@ -2,11 +2,9 @@ package archiver
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -128,8 +126,8 @@ type MembersObject struct {
 	Members []ChatMembers `json:"members"`
 }
 
-// encodeMembers is a members object's stored form: compact JSON and a newline.
-func encodeMembers(m *MembersObject) ([]byte, error) {
+// EncodeMembers is a members object's stored form: compact JSON and a newline.
+func EncodeMembers(m *MembersObject) ([]byte, error) {
 	if m.Members == nil {
 		m.Members = []ChatMembers{}
 	}
@@ -212,21 +210,21 @@ func (r *ChatIndexRef) UnmarshalJSON(b []byte) error {
 }
 
 func chatIndexKey(org string, day Day, sum [sha256.Size]byte) string {
-	return dayPrefix(org, day) + "chatindex-" + hexSum(sum) + ".json"
+	return DayPrefix(org, day) + "chatindex-" + HexSum(sum) + ".json"
 }
 
-// chatIndexBuilder derives a ChatIndex's record-derived parts from the records, in export
+// ChatIndexBuilder derives a ChatIndex's record-derived parts from the records, in export
 // order. It holds one organization-day's distinct ids.
-type chatIndexBuilder struct {
+type ChatIndexBuilder struct {
 	chats, participants *idSet
 	changes             []MembershipChange
 }
 
-func newChatIndexBuilder() *chatIndexBuilder {
-	return &chatIndexBuilder{chats: newIDSet(), participants: newIDSet()}
+func NewChatIndexBuilder() *ChatIndexBuilder {
+	return &ChatIndexBuilder{chats: newIDSet(), participants: newIDSet()}
 }
 
-func (b *chatIndexBuilder) add(e *model.Event) {
+func (b *ChatIndexBuilder) Add(e *model.Event) {
 	b.chats.add(e.ChatID)
 	b.participants.add(e.Sender.ID)
 	if e.ContentType != model.ContentMembersChanged || !e.HasContent {
@@ -246,7 +244,7 @@ func (b *chatIndexBuilder) add(e *model.Event) {
 }
 
 // addLines adds '\n'-terminated canonical records.
-func (b *chatIndexBuilder) addLines(lines []byte) error {
+func (b *ChatIndexBuilder) addLines(lines []byte) error {
 	for len(lines) > 0 {
 		i := bytes.IndexByte(lines, '\n')
 		if i < 0 {
@@ -263,14 +261,14 @@ func (b *chatIndexBuilder) addLines(lines []byte) error {
 // addLine adds one canonical record. Most records only add their chat and sender, which
 // are read from the canonical layout without decoding the record (chatIndexFields); a
 // membership change, or an id with an escape, is decoded whole.
-func (b *chatIndexBuilder) addLine(line []byte) error {
+func (b *ChatIndexBuilder) addLine(line []byte) error {
 	chat, sender, _, ok := chatIndexFields(line)
 	if !ok {
 		e, err := model.Decode(line)
 		if err != nil {
 			return fmt.Errorf("chat index: %w", err)
 		}
-		b.add(&e)
+		b.Add(&e)
 		return nil
 	}
 	b.chats.addBytes(chat)
@@ -347,7 +345,7 @@ func plainAt(line []byte, i int) ([]byte, int, bool) {
 	return v, i + j + 1, true
 }
 
-func (b *chatIndexBuilder) index(org string, day Day, members []ChatMembers) *ChatIndex {
+func (b *ChatIndexBuilder) Index(org string, day Day, members []ChatMembers) *ChatIndex {
 	x := &ChatIndex{Version: ChatIndexVersion, Org: org, Date: day.String(), Chats: b.chats.sorted(),
 		Participants: b.participants.sorted(), MembershipChanges: b.changes, Members: members}
 	if x.MembershipChanges == nil {
@@ -396,108 +394,4 @@ func (r *router) orgMembers(org int32) []ChatMembers {
 	}
 	slices.SortFunc(out, func(a, b ChatMembers) int { return strings.Compare(a.ChatID, b.ChatID) })
 	return out
-}
-
-// ReadChatIndex reads and checks the chat index m names: its size and SHA-256 must be the
-// manifest's, and it must be of m's organization and day. Nil, nil when m has none (sealed
-// before chat indexes existed).
-//
-// A version 3 manifest's inline index (ChatIndexRef.Inline) is returned as a ChatIndex
-// whose Members are read from the members object it names (ReadMembers, checked the same
-// way).
-func (l Ledger) ReadChatIndex(ctx context.Context, m *StoredManifest) (*ChatIndex, error) {
-	ref := m.ChatIndex
-	if ref == nil {
-		return nil, nil
-	}
-	if x := ref.Inline; x != nil {
-		mo, err := l.ReadMembers(ctx, m)
-		if err != nil {
-			return nil, err
-		}
-		return &ChatIndex{Version: ChatIndexVersion, Org: m.Org, Date: m.Date, Chats: x.Chats, Participants: x.Participants,
-			MembershipChanges: x.MembershipChanges, Members: mo.Members}, nil
-	}
-	b, err := l.readNamedObject(ctx, ref.Key, ref.VersionID, ref.Size, ref.SHA256, "chat index", m.Key) // chatindex.go
-	if err != nil {
-		return nil, err
-	}
-	x, err := DecodeChatIndex(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", ref.Key, err)
-	}
-	if x.Org != m.Org || x.Date != m.Date {
-		return nil, fmt.Errorf("%s: chat index of %s %s in manifest %s of %s %s: %w", ref.Key, x.Org, x.Date, m.Key, m.Org, m.Date, ErrUntrustedManifest)
-	}
-	return x, nil
-}
-
-// verifyChatIndex checks m's chat index: its hash, its form, that it is of m's
-// organization and day, and, when the day's records read whole (complete), that its
-// chats, participants and membership changes are those derived from them. Members come
-// from the directory of the seal, which verify does not have: their form is checked
-// (sorted, unique), and the manifest's signature covers their hash.
-func (l Ledger) verifyChatIndex(ctx context.Context, org string, day Day, m *StoredManifest, derived *chatIndexBuilder, complete bool) error {
-	switch {
-	case m.ChatIndex.Inline != nil:
-		if m.Version < ManifestVersion3 {
-			return fmt.Errorf("an inline chat index in a version %d manifest", m.Version)
-		}
-	case m.Version >= ManifestVersion3:
-		if !strings.HasPrefix(m.ChatIndex.Key, dayPrefix3(org, day)+"chatindex-") {
-			return fmt.Errorf("key %s is not the day's", m.ChatIndex.Key)
-		}
-	case !strings.HasPrefix(m.ChatIndex.Key, dayPrefix(org, day)):
-		return fmt.Errorf("key %s is outside the day's folder", m.ChatIndex.Key)
-	}
-	x, err := l.ReadChatIndex(ctx, m)
-	if err != nil {
-		return err
-	}
-	if complete {
-		want := derived.index(x.Org, day, x.Members)
-		if !slices.Equal(x.Chats, want.Chats) {
-			return fmt.Errorf("its chats are not those of the day's records")
-		}
-		if !slices.Equal(x.Participants, want.Participants) {
-			return fmt.Errorf("its participants are not those of the day's records")
-		}
-		if !slices.EqualFunc(x.MembershipChanges, want.MembershipChanges, func(a, b MembershipChange) bool {
-			return a.ChatID == b.ChatID && a.EventTimestamp == b.EventTimestamp && a.MessageID == b.MessageID &&
-				a.EventType == b.EventType && slices.Equal(a.Added, b.Added) && slices.Equal(a.Removed, b.Removed)
-		}) {
-			return fmt.Errorf("its membership changes are not those of the day's records")
-		}
-	}
-	for i, c := range x.Members {
-		if i > 0 && x.Members[i-1].ChatID >= c.ChatID {
-			return fmt.Errorf("members: chat %q is out of order or repeated", c.ChatID)
-		}
-		if !slices.IsSorted(c.Members) || len(slices.Compact(slices.Clone(c.Members))) != len(c.Members) {
-			return fmt.Errorf("members of chat %q are not sorted and unique", c.ChatID)
-		}
-	}
-	return nil
-}
-
-// readNamedObject reads the object a manifest (manifestKey) names with its version, size
-// and SHA-256, what it is said as in errors: bytes that do not match what the manifest
-// says fail with ErrUntrustedManifest.
-func (l Ledger) readNamedObject(ctx context.Context, key, versionID string, size int64, sum, what, manifestKey string) ([]byte, error) {
-	if err := checkDeclaredSize(key, size); err != nil { // objectcap.go
-		return nil, fmt.Errorf("%w (as %s names it)", err, manifestKey)
-	}
-	rc, err := l.OpenObject(ctx, key, versionID)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, size+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", key, err)
-	}
-	if int64(len(b)) != size || hexSum(sha256.Sum256(b)) != sum {
-		return nil, fmt.Errorf("%s: %s does not match its manifest %s (run chatvault verify): %w", key, what, manifestKey, ErrUntrustedManifest)
-	}
-	return b, nil
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -27,7 +28,7 @@ import (
 func TestChatIndex(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	res := f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
-	ledger := archiver.Ledger{Store: f.store}
+	lg := ledger.Ledger{Store: f.store}
 	dir, err := model.ParseDirectory(f.directory)
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +45,7 @@ func TestChatIndex(t *testing.T) {
 		if m.ChatIndex.MembersTime() != fixedClock().UnixMilli() {
 			t.Errorf("%s: membersAt %d, want the seal's start %d", o.Name, m.ChatIndex.MembersTime(), fixedClock().UnixMilli())
 		}
-		x, err := ledger.ReadChatIndex(context.Background(), m)
+		x, err := lg.ReadChatIndex(context.Background(), m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,11 +93,11 @@ func TestChatIndex(t *testing.T) {
 	// A forged index: a chat dropped, the manifest rewritten to name the forgery's hash
 	// (an unsigned store: whoever can write can do this). Verify re-derives the chats from
 	// the records and refuses it.
-	m, err := ledger.Latest(context.Background(), acme, sampleDay)
+	m, err := lg.Latest(context.Background(), acme, sampleDay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := ledger.ReadChatIndex(context.Background(), m)
+	x, err := lg.ReadChatIndex(context.Background(), m)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +116,7 @@ func TestChatIndex(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(f.storeDir, filepath.FromSlash(forgedKey)), forged, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+	rep, err := verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

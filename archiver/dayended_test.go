@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -21,7 +22,7 @@ func TestSealRefusesDayNotEnded(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	end := sampleDay.End()
 	for _, now := range []time.Time{sampleDay.Start().Add(-48 * time.Hour), sampleDay.Start(), end.Add(-time.Millisecond)} {
-		s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 			Now: func() time.Time { return now }, TempDir: t.TempDir()}}
 		_, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 		if !errors.Is(err, archiver.ErrDayNotEnded) {
@@ -74,7 +75,7 @@ func TestSealRefusesFileGoneBeforeScan(t *testing.T) {
 			t.Fatal(err)
 		}
 	}}
-	s := &archiver.Sealer{Source: src, Store: f.store, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	_, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err == nil || !strings.Contains(err.Error(), "2026-11-22/part-0002.jsonl.gz") {
 		t.Fatalf("Seal = %v, want an error naming the file that went away", err)

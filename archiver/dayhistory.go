@@ -33,10 +33,10 @@ type dayAccounting struct {
 // once, which Ledger.Latest would do anyway: the check adds no request to a day whose
 // folder holds no export an index does not name.
 func (w *writer) latestRevision(ctx context.Context, org string, head *StoredManifest) (*StoredManifest, error) {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	var indexes, exports []string
-	if err := w.s.Store.List(ctx, dayPrefix(org, w.day), func(key string) error {
-		name := strings.TrimPrefix(key, dayPrefix(org, w.day))
+	if err := w.s.Store.List(ctx, DayPrefix(org, w.day), func(key string) error {
+		name := strings.TrimPrefix(key, DayPrefix(org, w.day))
 		switch {
 		case strings.HasPrefix(name, "r") && strings.HasSuffix(name, ".json"):
 			indexes = append(indexes, key) // in order: revisions are zero-padded
@@ -49,7 +49,7 @@ func (w *writer) latestRevision(ctx context.Context, org string, head *StoredMan
 	}
 	var latest *StoredManifest
 	if n := len(indexes); n > 0 {
-		m, err := l.readManifest(ctx, indexes[n-1])
+		m, err := l.ReadManifest(ctx, indexes[n-1])
 		if err != nil {
 			return nil, err
 		}
@@ -64,8 +64,8 @@ func (w *writer) latestRevision(ctx context.Context, org string, head *StoredMan
 	}
 	var found []*StoredManifest
 	for seq := head.Seq; seq >= 1; seq-- {
-		key := chainKey(org, seq)
-		m, err := l.readManifest(ctx, key)
+		key := ChainKey(org, seq)
+		m, err := l.ReadManifest(ctx, key)
 		if err != nil {
 			return nil, fmt.Errorf("the day's index lacks a revision, and chain manifest %s cannot be read to find it: %w (run chatvault verify)", key, err)
 		}
@@ -80,7 +80,7 @@ func (w *writer) latestRevision(ctx context.Context, org string, head *StoredMan
 		}
 		// Create-only: an index that exists is left as is, and one that differs from the
 		// chain is a conflict, which fails the organization's day.
-		if err := w.s.Store.Create(ctx, revisionKey(org, w.day, m.Revision), bytes.NewReader(m.Bytes), int64(len(m.Bytes)), m.SHA256, keep); err != nil {
+		if err := w.s.Store.Create(ctx, RevisionKey(org, w.day, m.Revision), bytes.NewReader(m.Bytes), int64(len(m.Bytes)), m.SHA256, keep); err != nil {
 			return nil, fmt.Errorf("restore day index of %s: %w", m.Key, err)
 		}
 		if latest == nil || m.Revision > latest.Revision {
@@ -96,14 +96,14 @@ func (w *writer) latestRevision(ctx context.Context, org string, head *StoredMan
 // indexLost reports whether the day's folder (its indexes and exports, as listed) or its
 // accounting objects show a revision the day index does not (see above).
 func (w *writer) indexLost(ctx context.Context, org string, latest *StoredManifest, indexes, exports []string) (bool, error) {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	// Each revision has an export of its own (a revision is committed only when its records
 	// differ), so only more exports than indexes can leave one unnamed; then the indexes
 	// are read to find it.
 	if len(exports) > len(indexes) {
 		named := map[string]bool{}
 		for _, key := range indexes {
-			m, err := l.readManifest(ctx, key)
+			m, err := l.ReadManifest(ctx, key)
 			if err != nil {
 				return false, fmt.Errorf("read day index: %w", err)
 			}
@@ -129,7 +129,7 @@ func (w *writer) indexLost(ctx context.Context, org string, latest *StoredManife
 // accountedRevision returns the highest revision of org's day that the day's accounting
 // objects name (0: none), reading them once per run.
 func (w *writer) accountedRevision(ctx context.Context, org string) (int, error) {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	a := &w.accounted
 	a.once.Do(func() {
 		a.revs = map[string]int{}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -61,7 +62,7 @@ func TestRerunWithDeletedDayIndex(t *testing.T) {
 			if err := os.CopyFS(filepath.Join(logDir, nextDay.String()), os.DirFS(filepath.Join(logDir, sampleDay.String()))); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := (&archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Layout: archiver.Layout2, Now: later, TempDir: t.TempDir()}}).
+			if _, err := (&archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{Layout: archiver.Layout2, Now: later, TempDir: t.TempDir()}}).
 				Seal(t.Context(), nextDay, f.directory, ""); err != nil {
 				t.Fatal(err)
 			}

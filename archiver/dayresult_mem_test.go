@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -22,7 +23,7 @@ func retainedByResult(t *testing.T, orgs int) (bytes int64, n int) {
 	}
 	f := newFixture(t, logDir)
 	streamed, whole := 0, 0
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 		Layout: archiver.Layout3, TempDir: t.TempDir(), SortMemory: 16 << 20, Now: fixedClock, Generator: "chatvault test",
 		// Each organization's whole result is streamed (and not kept here).
 		OrgDone: func(o archiver.OrgResult) {

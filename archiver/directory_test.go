@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // TestSealDirectoryMatchesSeal seals the sample once from the snapshot's bytes and once
@@ -26,7 +27,7 @@ func TestSealDirectoryMatchesSeal(t *testing.T) {
 	if dir.SHA256 != hex.EncodeToString(sum[:]) {
 		t.Fatalf("loaded directory SHA-256 %s, want %x", dir.SHA256, sum)
 	}
-	s := &archiver.Sealer{Source: b.src, Store: b.store, Options: archiver.Options{Now: fixedClock, Generator: "chatvault test", TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: b.src, Store: b.store, Chain: ledger.Ledger{Store: b.store}, Options: archiver.Options{Now: fixedClock, Generator: "chatvault test", TempDir: t.TempDir()}}
 	resB, err := s.SealDirectory(context.Background(), sampleDay, dir, "")
 	if err != nil {
 		t.Fatal(err)

@@ -18,34 +18,34 @@ import (
 // order of the format (eventTimestamp, messageId, event type, the line's bytes); the
 // quarantine uses org -1, so it sorts first, and (file, line number) packed into ts.
 // Identical lines of one organization end up adjacent, which is how duplicates collapse.
-type record struct {
+type Record struct {
 	org  int32
-	rank uint8
+	Rank uint8
 	// kind is the content type (an index into contentTypes), carried for the manifest's
 	// counts; it takes no part in the order.
 	kind uint8
 	// primary marks exactly one of the organizations a line is routed to, so that
 	// day-level counts (exported, duplicates) count each input record once.
 	primary bool
-	ts      int64
-	id      []byte
-	line    []byte
+	Ts      int64
+	Id      []byte
+	Line    []byte
 }
 
-func compareRecords(a, b *record) int {
+func CompareRecords(a, b *Record) int {
 	if c := cmp.Compare(a.org, b.org); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.ts, b.ts); c != 0 {
+	if c := cmp.Compare(a.Ts, b.Ts); c != 0 {
 		return c
 	}
-	if c := bytes.Compare(a.id, b.id); c != 0 {
+	if c := bytes.Compare(a.Id, b.Id); c != 0 {
 		return c
 	}
-	if c := cmp.Compare(a.rank, b.rank); c != 0 {
+	if c := cmp.Compare(a.Rank, b.Rank); c != 0 {
 		return c
 	}
-	return bytes.Compare(a.line, b.line)
+	return bytes.Compare(a.Line, b.Line)
 }
 
 // The seal's records go through the one external sort of the module, internal/spillsort,
@@ -75,21 +75,21 @@ const (
 var messageIDKey = []byte(`"messageId":"`)
 
 // appendKey appends r's sort key (see above) to dst.
-func appendKey(dst []byte, r *record) []byte {
+func appendKey(dst []byte, r *Record) []byte {
 	dst = binary.BigEndian.AppendUint32(dst, uint32(r.org)^1<<31)
-	dst = binary.BigEndian.AppendUint64(dst, uint64(r.ts)^1<<63)
+	dst = binary.BigEndian.AppendUint64(dst, uint64(r.Ts)^1<<63)
 	flags := r.kind & 0x7f
 	if r.primary {
 		flags |= primaryBit
 	}
-	dst = append(dst, r.rank, flags)
-	if off := idOffset(r.line, r.id); off >= 0 {
+	dst = append(dst, r.Rank, flags)
+	if off := idOffset(r.Line, r.Id); off >= 0 {
 		dst = append(dst, idInLine)
 		dst = binary.AppendUvarint(dst, uint64(off))
-		return binary.AppendUvarint(dst, uint64(len(r.id)))
+		return binary.AppendUvarint(dst, uint64(len(r.Id)))
 	}
 	dst = append(dst, idFollows)
-	return append(dst, r.id...)
+	return append(dst, r.Id...)
 }
 
 // idOffset returns where id's bytes are in line, or -1.
@@ -145,12 +145,12 @@ func compareSorted(a, b spillsort.Record) int {
 func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // viewSorted sets r to the record rec holds; r's slices alias rec's.
-func viewSorted(rec spillsort.Record, r *record) {
+func viewSorted(rec spillsort.Record, r *Record) {
 	k := rec.Key
 	r.org = int32(binary.BigEndian.Uint32(k) ^ 1<<31)
-	r.ts = int64(binary.BigEndian.Uint64(k[4:]) ^ 1<<63)
-	r.rank, r.kind, r.primary = k[keyRank], k[keyFlags]&0x7f, k[keyFlags]&primaryBit != 0
-	r.id, r.line = sortedID(rec), rec.Value
+	r.Ts = int64(binary.BigEndian.Uint64(k[4:]) ^ 1<<63)
+	r.Rank, r.kind, r.primary = k[keyRank], k[keyFlags]&0x7f, k[keyFlags]&primaryBit != 0
+	r.Id, r.Line = sortedID(rec), rec.Value
 }
 
 // sorter is one pipeline worker's share of the external sort: a spillsort.Sorter over
@@ -186,10 +186,10 @@ func newSorter(budget int, tempDir string) (*sorter, error) {
 }
 
 // add copies r into the sorter, spilling first if the budget would be exceeded.
-func (s *sorter) add(r *record) error {
+func (s *sorter) add(r *Record) error {
 	s.added++
 	s.key = appendKey(s.key[:0], r)
-	return s.s.Add(s.key, r.line)
+	return s.s.Add(s.key, r.Line)
 }
 
 // sort sorts the records in memory now, so that workers sort their last runs in parallel.
@@ -246,12 +246,12 @@ func mergeSorters(sorters []*sorter, _ string) (*merger, func() error, error) {
 }
 
 // each calls fn with every record in order. The record is valid only during the call.
-func (m *merger) each(fn func(*record) error) error {
+func (m *merger) each(fn func(*Record) error) error {
 	ss := make([]*spillsort.Sorter, len(m.sorters))
 	for i, s := range m.sorters {
 		ss[i] = s.s
 	}
-	var r record
+	var r Record
 	return spillsort.Merge(ss, func(rec spillsort.Record) error {
 		viewSorted(rec, &r)
 		return fn(&r)

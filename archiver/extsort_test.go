@@ -11,26 +11,26 @@ import (
 	"github.com/chatvault/chatvault/internal/spillsort"
 )
 
-func randomRecords(n int, seed uint64) []record {
+func randomRecords(n int, seed uint64) []Record {
 	rng := rand.New(rand.NewPCG(seed, seed))
-	out := make([]record, n)
+	out := make([]Record, n)
 	for i := range out {
 		n := rng.IntN(1000)
-		out[i] = record{
+		out[i] = Record{
 			org:  int32(rng.IntN(5)) - 1,
-			ts:   int64(rng.IntN(50)), // few distinct values, so later keys decide
-			id:   []byte(fmt.Sprintf("m-%d", rng.IntN(20))),
-			rank: uint8(rng.IntN(3)),
+			Ts:   int64(rng.IntN(50)), // few distinct values, so later keys decide
+			Id:   []byte(fmt.Sprintf("m-%d", rng.IntN(20))),
+			Rank: uint8(rng.IntN(3)),
 			kind: uint8(n % 5), // a function of the line, as the content type is
 		}
 		// The id as the canonical line holds it, a longer id that starts like it, or none.
-		switch id := out[i].id; n % 3 {
+		switch id := out[i].Id; n % 3 {
 		case 0:
-			out[i].line = []byte(fmt.Sprintf(`{"messageId":"%s","n":%d}`, id, n))
+			out[i].Line = []byte(fmt.Sprintf(`{"messageId":"%s","n":%d}`, id, n))
 		case 1:
-			out[i].line = []byte(fmt.Sprintf(`{"messageId":"%s0","n":%d}`, id, n))
+			out[i].Line = []byte(fmt.Sprintf(`{"messageId":"%s0","n":%d}`, id, n))
 		default:
-			out[i].line = []byte(fmt.Sprintf(`{"n":%d}`, n))
+			out[i].Line = []byte(fmt.Sprintf(`{"n":%d}`, n))
 		}
 		out[i].primary = out[i].org%2 == 0
 	}
@@ -82,8 +82,8 @@ func TestExternalSort(t *testing.T) {
 				t.Fatal(err)
 			}
 			var got []string
-			err = m.each(func(r *record) error {
-				got = append(got, fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.ts, r.id, r.rank, r.kind, r.primary, r.line))
+			err = m.each(func(r *Record) error {
+				got = append(got, fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.Ts, r.Id, r.Rank, r.kind, r.primary, r.Line))
 				return nil
 			})
 			if err != nil {
@@ -92,10 +92,10 @@ func TestExternalSort(t *testing.T) {
 			if err := closeRuns(); err != nil {
 				t.Fatal(err)
 			}
-			slices.SortFunc(recs, func(a, b record) int { return compareRecords(&a, &b) })
+			slices.SortFunc(recs, func(a, b Record) int { return CompareRecords(&a, &b) })
 			want := make([]string, len(recs))
 			for i, r := range recs {
-				want[i] = fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.ts, r.id, r.rank, r.kind, r.primary, r.line)
+				want[i] = fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.Ts, r.Id, r.Rank, r.kind, r.primary, r.Line)
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("merged %d records out of order or altered (want %d)", len(got), len(want))
@@ -139,7 +139,7 @@ func TestSortRecordsHoldTheIDOnce(t *testing.T) {
 	for i := range n {
 		line := fmt.Appendf(nil, `{"eventType":"sent","chatId":"c","timestamp":%d,"eventTimestamp":%d,"messageId":"%s","n":%d}`, i, i, id, i)
 		lines += len(line)
-		if err := s.add(&record{org: 1, ts: int64(i), id: []byte(id), rank: 1, line: line, primary: true}); err != nil {
+		if err := s.add(&Record{org: 1, Ts: int64(i), Id: []byte(id), Rank: 1, Line: line, primary: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,9 +154,9 @@ func TestSortRecordsHoldTheIDOnce(t *testing.T) {
 	var got int
 	m, closeRuns, _ := mergeSorters([]*sorter{s}, "")
 	defer closeRuns()
-	if err := m.each(func(r *record) error {
-		if string(r.id) != id || r.org != 1 || r.ts != int64(got) || r.rank != 1 || !r.primary {
-			t.Fatalf("record %d came back as org %d ts %d id %q rank %d primary %v", got, r.org, r.ts, r.id, r.rank, r.primary)
+	if err := m.each(func(r *Record) error {
+		if string(r.Id) != id || r.org != 1 || r.Ts != int64(got) || r.Rank != 1 || !r.primary {
+			t.Fatalf("record %d came back as org %d ts %d id %q rank %d primary %v", got, r.org, r.Ts, r.Id, r.Rank, r.primary)
 		}
 		got++
 		return nil

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -28,7 +29,7 @@ func forkedStore(t *testing.T) *fixture {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s := &archiver.Sealer{Source: f.src, Store: g, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+		s := &archiver.Sealer{Source: f.src, Store: g, Chain: ledger.Ledger{Store: g}, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
 		s.Seal(ctx, mustDay("2026-11-24"), f.directory, acmeOrg)
 	}()
 	<-g.reached
@@ -47,11 +48,11 @@ func forkedStore(t *testing.T) *fixture {
 func TestForkRecoveryByDeletingTheFailedDay(t *testing.T) {
 	f := forkedStore(t)
 	ctx := context.Background()
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: f.store}, verify.Options{})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: f.store}, verify.Options{})
 	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "fork") {
 		t.Fatalf("verify of the forked chain: %v, %v; want the fork reported", rep.Problems, err)
 	}
-	failed, msg, err := archiver.Ledger{Store: f.store}.Failed(ctx, acmeOrg, mustDay("2026-11-24"))
+	failed, msg, err := ledger.Ledger{Store: f.store}.Failed(ctx, acmeOrg, mustDay("2026-11-24"))
 	if err != nil || !failed || !strings.Contains(msg, "forked") {
 		t.Fatalf("the failed day's record: %v %q %v", failed, msg, err)
 	}
@@ -68,7 +69,7 @@ func TestForkRecoveryByDeletingTheFailedDay(t *testing.T) {
 			t.Fatalf("the day sealed again: %s: %v", o.Org, o.Err)
 		}
 	}
-	rep, err = verify.Run(ctx, archiver.Ledger{Store: f.store}, verify.Options{})
+	rep, err = verify.Run(ctx, ledger.Ledger{Store: f.store}, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify after the recovery: %v, %v", rep.Problems, err)
 	}

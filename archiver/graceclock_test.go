@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -73,7 +74,7 @@ func TestGraceOnTheEventLogsClock(t *testing.T) {
 				touchTree(t, next, tc.nextAt)
 			}
 			f := newFixture(t, logDir)
-			s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+			s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 				Grace: grace, Now: func() time.Time { return tc.host }, TempDir: t.TempDir()}}
 			err := s.Ready(context.Background(), sampleDay)
 			if got := errors.Is(err, archiver.ErrNotClosed); got != tc.pending {

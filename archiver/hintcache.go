@@ -97,6 +97,6 @@ func forgetNotArchiving(s Store, orgs []model.Organization) {
 		_, ok := slices.BinarySearchFunc(orgs, org, func(o model.Organization, id string) int { return strings.Compare(o.ID, id) })
 		return ok
 	}
-	headHints.DeleteFunc(func(k headHintKey) bool { return k.store == s && !archiving(k.org) })
+	HeadHints.DeleteFunc(func(k HeadHintKey) bool { return k.store == s && !archiving(k.org) })
 	storedMembers.DeleteFunc(func(k membersHint) bool { return k.store == s && !archiving(k.org) })
 }

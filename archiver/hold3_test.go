@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -75,7 +76,7 @@ func TestHoldLayout3(t *testing.T) {
 	}
 
 	h := storetest.NewHolds(t, ls, time.Date(2027, 2, 1, 9, 0, 0, 0, time.UTC))
-	hold := func(org, matter string, day archiver.Day, on bool) archiver.HoldResult {
+	hold := func(org, matter string, day archiver.Day, on bool) ledger.HoldResult {
 		t.Helper()
 		return h.Hold(org, matter, day, day, on)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -42,7 +43,7 @@ func TestHoldSealedLayout3(t *testing.T) {
 	ls := storetest.NewLockingStore(f.store)
 	d22, d23, d24 := mustDay("2026-11-22"), mustDay("2026-11-23"), mustDay("2026-11-24")
 	h := storetest.NewHolds(t, ls, time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC))
-	hold := func(matter string, from, to archiver.Day, on bool) archiver.HoldResult {
+	hold := func(matter string, from, to archiver.Day, on bool) ledger.HoldResult {
 		t.Helper()
 		return h.Hold(acme, matter, from, to, on)
 	}
@@ -55,7 +56,7 @@ func TestHoldSealedLayout3(t *testing.T) {
 		if d != d22 {
 			opt.Layout = archiver.Layout3
 		}
-		s := &archiver.Sealer{Source: f.src, Store: ls, Options: opt}
+		s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: opt}
 		res, err := s.Seal(t.Context(), d, f.directory, "")
 		if err != nil {
 			t.Fatalf("seal %s: %v", d, err)
@@ -116,7 +117,7 @@ func TestChainHeadsSealedLayout3(t *testing.T) {
 		f.seal(t, d, opt)
 	}
 	c := storetest.NewCounting(f.store)
-	heads, err := archiver.Ledger{Store: c}.Heads(t.Context())
+	heads, err := ledger.Ledger{Store: c}.Heads(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -39,7 +40,7 @@ func (s *interleavingStore) Create(ctx context.Context, key string, body io.Read
 func TestHoldRacingHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	whole(res)
@@ -47,19 +48,19 @@ func TestHoldRacingHold(t *testing.T) {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
-	req := func(matter string, on bool, at time.Time) archiver.HoldRequest {
-		return archiver.HoldRequest{Org: acme, Matter: matter, From: sampleDay, To: sampleDay, On: on, At: at, By: "test"}
+	req := func(matter string, on bool, at time.Time) ledger.HoldRequest {
+		return ledger.HoldRequest{Org: acme, Matter: matter, From: sampleDay, To: sampleDay, On: on, At: at, By: "test"}
 	}
-	if _, err := (archiver.Ledger{Store: ls}).Hold(context.Background(), req("case-1", true, at)); err != nil {
+	if _, err := (ledger.Ledger{Store: ls}).Hold(context.Background(), req("case-1", true, at)); err != nil {
 		t.Fatal(err)
 	}
 	is := &interleavingStore{LockingStore: ls, at: archiver.HoldsPrefix + acme + "/case-1/"}
 	is.between = func() {
-		if _, err := (archiver.Ledger{Store: ls}).Hold(context.Background(), req("case-2", true, at.Add(time.Minute))); err != nil {
+		if _, err := (ledger.Ledger{Store: ls}).Hold(context.Background(), req("case-2", true, at.Add(time.Minute))); err != nil {
 			t.Error(err)
 		}
 	}
-	if _, err := (archiver.Ledger{Store: is}).Hold(context.Background(), req("case-1", false, at.Add(2*time.Minute))); err != nil {
+	if _, err := (ledger.Ledger{Store: is}).Hold(context.Background(), req("case-1", false, at.Add(2*time.Minute))); err != nil {
 		t.Fatal(err)
 	}
 	var want []string
@@ -89,7 +90,7 @@ func TestHoldRacingSeal(t *testing.T) {
 	var res *archiver.DayResult
 	is := &interleavingStore{LockingStore: ls, at: archiver.HoldsPrefix + acme + "/"}
 	is.between = func() {
-		s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+		s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 		whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 		r, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 		whole(r)
@@ -98,7 +99,7 @@ func TestHoldRacingSeal(t *testing.T) {
 		}
 		res = r
 	}
-	if _, err := (archiver.Ledger{Store: is}).Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1",
+	if _, err := (ledger.Ledger{Store: is}).Hold(context.Background(), ledger.HoldRequest{Org: acme, Matter: "case-1",
 		From: sampleDay, To: sampleDay, On: true, At: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}); err != nil {
 		t.Fatal(err)
 	}
@@ -130,21 +131,21 @@ func TestHoldRacingSeal(t *testing.T) {
 func TestHoldAfterSkewedLift(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
 		t.Fatal(err)
 	}
-	ledger := archiver.Ledger{Store: ls}
+	lg := ledger.Ledger{Store: ls}
 	noon := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	for _, step := range []struct {
 		on bool
 		at time.Time
 	}{{true, noon}, {false, noon.Add(10 * time.Minute)}, {true, noon.Add(5 * time.Minute)}} {
-		if _, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay, On: step.on, At: step.at}); err != nil {
+		if _, err := lg.Hold(context.Background(), ledger.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay, On: step.on, At: step.at}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	events, err := ledger.HoldEvents(context.Background(), acme)
+	events, err := lg.HoldEvents(context.Background(), acme)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,13 +166,13 @@ func TestHoldAfterSkewedLift(t *testing.T) {
 func TestHoldEventOfUnsealedDaysLocked(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
 		t.Fatal(err)
 	}
 	from := sampleDay.Next().Next()
 	to := from.Next()
-	r, err := (archiver.Ledger{Store: ls}).Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: from, To: to, On: true,
+	r, err := (ledger.Ledger{Store: ls}).Hold(context.Background(), ledger.HoldRequest{Org: acme, Matter: "case-1", From: from, To: to, On: true,
 		At: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)})
 	if err != nil || r.Held != 0 {
 		t.Fatalf("hold of unsealed days: %+v %v", r, err)

@@ -14,6 +14,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -60,7 +61,7 @@ func runRevisionsHold(t *testing.T, store archiver.Store, held func() []string, 
 	seal := func(sup *archiver.Supersede) *archiver.DayResult {
 		t.Helper()
 		now = now.Add(time.Minute)
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{Now: func() time.Time { return now },
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{Now: func() time.Time { return now },
 			TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Supersede: sup}}
 		res, err := s.Seal(t.Context(), day, []byte(dir), "")
 		if err != nil && res == nil {
@@ -68,12 +69,12 @@ func runRevisionsHold(t *testing.T, store archiver.Store, held func() []string, 
 		}
 		return res
 	}
-	ledger := archiver.Ledger{Store: store}
+	lg := ledger.Ledger{Store: store}
 	at := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
 	hold := func(matter string, on bool) {
 		t.Helper()
 		at = at.Add(time.Minute)
-		if _, err := ledger.Hold(t.Context(), archiver.HoldRequest{Org: org, Matter: matter, From: day, To: day, On: on, At: at, By: "test"}); err != nil {
+		if _, err := lg.Hold(t.Context(), ledger.HoldRequest{Org: org, Matter: matter, From: day, To: day, On: on, At: at, By: "test"}); err != nil {
 			t.Fatal(err)
 		}
 	}

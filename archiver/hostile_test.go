@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
@@ -306,7 +307,7 @@ func TestHostileInput(t *testing.T) {
 				tc.setup(t, logDir, partition)
 			}
 			f := newFixture(t, logDir)
-			s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+			s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
 			res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 
 			if tc.outcome == reliability.CleanFailure {
@@ -363,7 +364,7 @@ func TestHostileInput(t *testing.T) {
 			if int64(len(quarantine)) != in.Quarantined {
 				t.Errorf("quarantine object holds %d records, counts say %d", len(quarantine), in.Quarantined)
 			}
-			rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+			rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{})
 			if err != nil || !rep.OK() {
 				t.Fatalf("verify: %v %v", err, rep.Problems)
 			}
@@ -444,7 +445,7 @@ func TestClockSkew(t *testing.T) {
 	if _, gm := f.export(t, globex, sampleDay); gm.ClockSkew != nil || bytes.Contains(gm.Bytes, []byte("clockSkew")) {
 		t.Errorf("Globex's manifest flags clock skew it does not have")
 	}
-	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+	rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}

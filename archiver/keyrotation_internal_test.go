@@ -7,9 +7,9 @@ import "testing"
 func TestRetiredBy(t *testing.T) {
 	stmt := func(from, to, at string, version int, heads map[string]int64) *KeyRotation {
 		r := &KeyRotation{Version: version, From: RotatingKey{KeyID: from}, To: RotatingKey{KeyID: to}, RotatedAt: at,
-			key: rotationKey(from, to), heads: map[string]RotationHead{}}
+			StoredKey: RotationsPrefix + from + "-" + to + ".json", HeadIndex: map[string]RotationHead{}}
 		for org, seq := range heads {
-			r.heads[org] = RotationHead{Org: org, Seq: seq}
+			r.HeadIndex[org] = RotationHead{Org: org, Seq: seq}
 		}
 		return r
 	}

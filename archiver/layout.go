@@ -48,66 +48,66 @@ const LayoutKey = "layout.json"
 
 func orgPrefix(org string) string { return "orgs/" + org + "/" }
 
-// dayRoot3 is the prefix of every layout-3 day key of org.
-func dayRoot3(org string) string { return orgPrefix(org) + "d/" }
+// DayRoot3 is the prefix of every layout-3 day key of org.
+func DayRoot3(org string) string { return orgPrefix(org) + "d/" }
 
-// yearPrefix3 is the prefix of org's layout-3 days of year y.
-func yearPrefix3(org string, y int) string { return fmt.Sprintf("%s%04d/", dayRoot3(org), y) }
+// YearPrefix3 is the prefix of org's layout-3 days of year y.
+func YearPrefix3(org string, y int) string { return fmt.Sprintf("%s%04d/", DayRoot3(org), y) }
 
 // monthPrefix3 is the prefix of org's layout-3 days of day's month.
 func monthPrefix3(org string, day Day) string {
 	t := day.Start()
-	return fmt.Sprintf("%s%04d/%02d/", dayRoot3(org), t.Year(), int(t.Month()))
+	return fmt.Sprintf("%s%04d/%02d/", DayRoot3(org), t.Year(), int(t.Month()))
 }
 
-// dayPrefix3 is the prefix of org's layout-3 objects of day: a name prefix, not a folder.
-func dayPrefix3(org string, day Day) string {
+// DayPrefix3 is the prefix of org's layout-3 objects of day: a name prefix, not a folder.
+func DayPrefix3(org string, day Day) string {
 	return fmt.Sprintf("%s%02d.", monthPrefix3(org, day), day.Start().Day())
 }
 
-// dayStart3 is what a listing of org's layout-3 days from day on starts after: it sorts
+// DayStart3 is what a listing of org's layout-3 days from day on starts after: it sorts
 // after every key of the days before and before every key of day.
-func dayStart3(org string, day Day) string {
-	p := dayPrefix3(org, day)
+func DayStart3(org string, day Day) string {
+	p := DayPrefix3(org, day)
 	return p[:len(p)-1]
 }
 
-// dayKey3 is the key of org's manifest of revision rev of day.
-func dayKey3(org string, day Day, rev int) string {
-	return fmt.Sprintf("%sr%04d.json", dayPrefix3(org, day), rev)
+// DayKey3 is the key of org's manifest of revision rev of day.
+func DayKey3(org string, day Day, rev int) string {
+	return fmt.Sprintf("%sr%04d.json", DayPrefix3(org, day), rev)
 }
 
 func dataKey3(org string, day Day, sum [sha256.Size]byte) string {
-	return dayPrefix3(org, day) + "events-" + hexSum(sum) + ".jsonl.gz"
+	return DayPrefix3(org, day) + "events-" + HexSum(sum) + ".jsonl.gz"
 }
 
 func orgQuarantineKey3(org string, day Day, sum [sha256.Size]byte) string {
-	return dayPrefix3(org, day) + "quarantine-" + hexSum(sum) + ".jsonl.gz"
+	return DayPrefix3(org, day) + "quarantine-" + HexSum(sum) + ".jsonl.gz"
 }
 
 func chatIndexKey3(org string, day Day, sum [sha256.Size]byte) string {
-	return dayPrefix3(org, day) + "chatindex-" + hexSum(sum) + ".json"
+	return DayPrefix3(org, day) + "chatindex-" + HexSum(sum) + ".json"
 }
 
-func failedPrefix3(org string, day Day) string { return dayPrefix3(org, day) + "failed-" }
+func FailedPrefix3(org string, day Day) string { return DayPrefix3(org, day) + "failed-" }
 
-// latePrefix is the prefix of org's late copies.
-func latePrefix(org string) string { return orgPrefix(org) + "late/" }
+// LatePrefix is the prefix of org's late copies.
+func LatePrefix(org string) string { return orgPrefix(org) + "late/" }
 
-// lateKey is the key of the copy of org's late manifest seq.
-func lateKey(org string, seq int64) string { return fmt.Sprintf("%s%012d.json", latePrefix(org), seq) }
+// LateKey is the key of the copy of org's late manifest seq.
+func LateKey(org string, seq int64) string { return fmt.Sprintf("%s%012d.json", LatePrefix(org), seq) }
 
-// membersPrefix is the prefix of org's members objects.
-func membersPrefix(org string) string { return orgPrefix(org) + "members/" }
+// MembersPrefix is the prefix of org's members objects.
+func MembersPrefix(org string) string { return orgPrefix(org) + "members/" }
 
 // membersKey names org's members object of year y by its SHA-256.
 func membersKey(org string, y int, sum [sha256.Size]byte) string {
-	return fmt.Sprintf("%s%04d/%s.json", membersPrefix(org), y, hexSum(sum))
+	return fmt.Sprintf("%s%04d/%s.json", MembersPrefix(org), y, HexSum(sum))
 }
 
-// parseLateKey returns the seq a late copy's key of org names.
-func parseLateKey(org, key string) (int64, bool) {
-	s, ok := strings.CutPrefix(key, latePrefix(org))
+// ParseLateKey returns the seq a late copy's key of org names.
+func ParseLateKey(org, key string) (int64, bool) {
+	s, ok := strings.CutPrefix(key, LatePrefix(org))
 	if !ok {
 		return 0, false
 	}
@@ -123,9 +123,9 @@ func parseSeqName(s string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-// parseDayKey3 splits a layout-3 day key of org into its day and the name after "<dd>.".
-func parseDayKey3(org, key string) (Day, string, bool) {
-	s, ok := strings.CutPrefix(key, dayRoot3(org))
+// ParseDayKey3 splits a layout-3 day key of org into its day and the name after "<dd>.".
+func ParseDayKey3(org, key string) (Day, string, bool) {
+	s, ok := strings.CutPrefix(key, DayRoot3(org))
 	// yyyy/mm/dd.name
 	if !ok || len(s) < 12 || s[4] != '/' || s[7] != '/' || s[10] != '.' {
 		return Day{}, "", false
@@ -137,9 +137,9 @@ func parseDayKey3(org, key string) (Day, string, bool) {
 	return d, s[11:], true
 }
 
-// parseRevisionName returns the revision of a manifest's name within its day,
+// ParseRevisionName returns the revision of a manifest's name within its day,
 // r<rev>.json (four digits or more).
-func parseRevisionName(name string) (int, bool) {
+func ParseRevisionName(name string) (int, bool) {
 	n, ok := strings.CutPrefix(name, "r")
 	if !ok {
 		return 0, false
@@ -267,18 +267,18 @@ func WriteStoreLayout(ctx context.Context, s Store, since Day) (*StoreLayout, er
 // changes (create-only). Its absence is remembered for absentLayoutTTL only, so that a
 // long-running reader (serve) sees a store another process moved to layout 3 within a
 // minute; the writer of this process remembers the marker it writes at once.
-const absentLayoutTTL = time.Minute
+const AbsentLayoutTTL = time.Minute
 
-type layoutHint struct {
-	sl *StoreLayout
-	at time.Time
+type LayoutHint struct {
+	Sl *StoreLayout
+	At time.Time
 }
 
-var layoutHints sync.Map // Store (a pointer) → layoutHint
+var LayoutHints sync.Map // Store (a pointer) → layoutHint
 
 func rememberLayout(s Store, sl *StoreLayout) {
-	if s = layoutStore(s); s != nil {
-		layoutHints.Store(s, layoutHint{sl: sl, at: time.Now()})
+	if s = LayoutStore(s); s != nil {
+		LayoutHints.Store(s, LayoutHint{Sl: sl, At: time.Now()})
 	}
 }
 
@@ -288,9 +288,9 @@ type LayoutUnwrapper interface {
 	Unwrap() Store
 }
 
-// layoutStore returns the store whose marker s has: the innermost wrapped store, when it
+// LayoutStore returns the store whose marker s has: the innermost wrapped store, when it
 // is a pointer (every store this program opens is); nil otherwise (never remembered).
-func layoutStore(s Store) Store {
+func LayoutStore(s Store) Store {
 	for {
 		u, ok := s.(LayoutUnwrapper)
 		if !ok {
@@ -302,28 +302,6 @@ func layoutStore(s Store) Store {
 		return nil
 	}
 	return s
-}
-
-// StoreLayout returns the store's layout marker, nil when it has none (see StoreLayout):
-// one read per process and store (absent: once a minute).
-func (l Ledger) StoreLayout(ctx context.Context) (*StoreLayout, error) {
-	key := layoutStore(l.Store)
-	if key != nil {
-		if h, ok := layoutHints.Load(key); ok {
-			h := h.(layoutHint)
-			if h.sl != nil || time.Since(h.at) < absentLayoutTTL {
-				return h.sl, nil
-			}
-		}
-	}
-	sl, err := ReadStoreLayout(ctx, l.Store)
-	if err != nil {
-		return nil, err
-	}
-	if key != nil {
-		layoutHints.Store(key, layoutHint{sl: sl, at: time.Now()})
-	}
-	return sl, nil
 }
 
 // emptyExport is the gzip of nothing, built once: what a version 3 day without records

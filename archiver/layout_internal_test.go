@@ -33,23 +33,23 @@ func TestLayout3Keys(t *testing.T) {
 	day := mustParseDay(t, "2027-01-05")
 	var sum [sha256.Size]byte
 	sum[0] = 0x9f
-	sha := hexSum(sum)
+	sha := HexSum(sum)
 	p := "orgs/" + layoutOrg + "/"
 	for _, tt := range []struct{ got, want string }{
-		{dayRoot3(layoutOrg), p + "d/"},
-		{yearPrefix3(layoutOrg, 2027), p + "d/2027/"},
+		{DayRoot3(layoutOrg), p + "d/"},
+		{YearPrefix3(layoutOrg, 2027), p + "d/2027/"},
 		{monthPrefix3(layoutOrg, day), p + "d/2027/01/"},
-		{dayPrefix3(layoutOrg, day), p + "d/2027/01/05."},
-		{dayStart3(layoutOrg, day), p + "d/2027/01/05"},
-		{dayKey3(layoutOrg, day, 1), p + "d/2027/01/05.r0001.json"},
-		{dayKey3(layoutOrg, day, 12345), p + "d/2027/01/05.r12345.json"},
+		{DayPrefix3(layoutOrg, day), p + "d/2027/01/05."},
+		{DayStart3(layoutOrg, day), p + "d/2027/01/05"},
+		{DayKey3(layoutOrg, day, 1), p + "d/2027/01/05.r0001.json"},
+		{DayKey3(layoutOrg, day, 12345), p + "d/2027/01/05.r12345.json"},
 		{dataKey3(layoutOrg, day, sum), p + "d/2027/01/05.events-" + sha + ".jsonl.gz"},
 		{orgQuarantineKey3(layoutOrg, day, sum), p + "d/2027/01/05.quarantine-" + sha + ".jsonl.gz"},
 		{chatIndexKey3(layoutOrg, day, sum), p + "d/2027/01/05.chatindex-" + sha + ".json"},
-		{failedPrefix3(layoutOrg, day), p + "d/2027/01/05.failed-"},
-		{latePrefix(layoutOrg), p + "late/"},
-		{lateKey(layoutOrg, 741), p + "late/000000000741.json"},
-		{membersPrefix(layoutOrg), p + "members/"},
+		{FailedPrefix3(layoutOrg, day), p + "d/2027/01/05.failed-"},
+		{LatePrefix(layoutOrg), p + "late/"},
+		{LateKey(layoutOrg, 741), p + "late/000000000741.json"},
+		{MembersPrefix(layoutOrg), p + "members/"},
 		{membersKey(layoutOrg, 2027, sum), p + "members/2027/" + sha + ".json"},
 		{ManifestKey(Layout3, layoutOrg, day, 2), p + "d/2027/01/05.r0002.json"},
 		{ManifestKey(Layout2, layoutOrg, day, 2), p + "days/2027-01-05/r0002.json"},
@@ -62,30 +62,30 @@ func TestLayout3Keys(t *testing.T) {
 		}
 	}
 	// Parsing gives back what made the keys.
-	if d, name, ok := parseDayKey3(layoutOrg, dayKey3(layoutOrg, day, 7)); !ok || d != day || name != "r0007.json" {
+	if d, name, ok := ParseDayKey3(layoutOrg, DayKey3(layoutOrg, day, 7)); !ok || d != day || name != "r0007.json" {
 		t.Errorf("parseDayKey3 = %v %q %v", d, name, ok)
 	}
-	if rev, ok := parseRevisionName("r0007.json"); !ok || rev != 7 {
+	if rev, ok := ParseRevisionName("r0007.json"); !ok || rev != 7 {
 		t.Errorf("parseRevisionName = %d %v", rev, ok)
 	}
-	if seq, ok := parseLateKey(layoutOrg, lateKey(layoutOrg, 741)); !ok || seq != 741 {
+	if seq, ok := ParseLateKey(layoutOrg, LateKey(layoutOrg, 741)); !ok || seq != 741 {
 		t.Errorf("parseLateKey = %d %v", seq, ok)
 	}
 	for _, bad := range []string{
 		p + "d/2027/01/05r0001.json", p + "d/2027/1/05.r0001.json", p + "d/2027/02/30.r0001.json",
 		p + "d/2027/01/05.x/r0001.json", p + "days/2027-01-05/r0001.json", "orgs/other/d/2027/01/05.r0001.json",
 	} {
-		if _, _, ok := parseDayKey3(layoutOrg, bad); ok {
+		if _, _, ok := ParseDayKey3(layoutOrg, bad); ok {
 			t.Errorf("parseDayKey3(%q) took it for a day key", bad)
 		}
 	}
 	for _, bad := range []string{"r1.json", "r0001.jsonx", "events-00.jsonl.gz", "r-001.json", "failed-1.json"} {
-		if _, ok := parseRevisionName(bad); ok {
+		if _, ok := ParseRevisionName(bad); ok {
 			t.Errorf("parseRevisionName(%q) took it for a manifest", bad)
 		}
 	}
 	for _, bad := range []string{p + "late/741.json", p + "late/00000000074x.json", p + "late/000000000000.json"} {
-		if _, ok := parseLateKey(layoutOrg, bad); ok {
+		if _, ok := ParseLateKey(layoutOrg, bad); ok {
 			t.Errorf("parseLateKey(%q) took it for a late copy", bad)
 		}
 	}
@@ -104,13 +104,13 @@ func TestLayout3SortOrder(t *testing.T) {
 	want := []string{
 		chatIndexKey3(layoutOrg, d5, sum),
 		dataKey3(layoutOrg, d5, sum),
-		failedPrefix3(layoutOrg, d5) + "1798000000000.json",
+		FailedPrefix3(layoutOrg, d5) + "1798000000000.json",
 		orgQuarantineKey3(layoutOrg, d5, sum),
-		dayKey3(layoutOrg, d5, 1),
-		dayKey3(layoutOrg, d5, 2),
-		dayKey3(layoutOrg, d5, 10),
+		DayKey3(layoutOrg, d5, 1),
+		DayKey3(layoutOrg, d5, 2),
+		DayKey3(layoutOrg, d5, 10),
 		dataKey3(layoutOrg, d6, [sha256.Size]byte{}),
-		dayKey3(layoutOrg, d6, 1),
+		DayKey3(layoutOrg, d6, 1),
 	}
 	got := slices.Clone(want)
 	slices.Reverse(got)
@@ -119,23 +119,23 @@ func TestLayout3SortOrder(t *testing.T) {
 		t.Errorf("sorted keys:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	for _, k := range want[:7] {
-		if k <= dayStart3(layoutOrg, d5) || k >= dayStart3(layoutOrg, d6) {
+		if k <= DayStart3(layoutOrg, d5) || k >= DayStart3(layoutOrg, d6) {
 			t.Errorf("%s is not between the start keys of its day and the next", k)
 		}
 	}
 	// A month's and a year's keys sort together, months and years in order.
 	dec, feb, y28 := mustParseDay(t, "2026-12-31"), mustParseDay(t, "2027-02-01"), mustParseDay(t, "2028-01-01")
-	chain := []string{dayKey3(layoutOrg, dec, 1), dayKey3(layoutOrg, d5, 1), dayKey3(layoutOrg, d6, 3), dayKey3(layoutOrg, feb, 1), dayKey3(layoutOrg, y28, 1)}
+	chain := []string{DayKey3(layoutOrg, dec, 1), DayKey3(layoutOrg, d5, 1), DayKey3(layoutOrg, d6, 3), DayKey3(layoutOrg, feb, 1), DayKey3(layoutOrg, y28, 1)}
 	if !slices.IsSorted(chain) {
 		t.Errorf("day keys across months and years out of order: %q", chain)
 	}
-	if lateKey(layoutOrg, 9) >= lateKey(layoutOrg, 10) || lateKey(layoutOrg, 999) >= lateKey(layoutOrg, 1000) {
+	if LateKey(layoutOrg, 9) >= LateKey(layoutOrg, 10) || LateKey(layoutOrg, 999) >= LateKey(layoutOrg, 1000) {
 		t.Error("late copies do not sort by seq")
 	}
 	// The organization's other prefixes do not hold its day keys.
-	for _, k := range []string{latePrefix(layoutOrg), membersPrefix(layoutOrg), chainPrefix(layoutOrg), "orgs/" + layoutOrg + "/days/"} {
-		if strings.HasPrefix(k, dayRoot3(layoutOrg)) {
-			t.Errorf("%s is under %s", k, dayRoot3(layoutOrg))
+	for _, k := range []string{LatePrefix(layoutOrg), MembersPrefix(layoutOrg), ChainPrefix(layoutOrg), "orgs/" + layoutOrg + "/days/"} {
+		if strings.HasPrefix(k, DayRoot3(layoutOrg)) {
+			t.Errorf("%s is under %s", k, DayRoot3(layoutOrg))
 		}
 	}
 	reliability.Record(t, "operations", "layout 3 keys sort as the readers list them", reliability.Kept,
@@ -149,12 +149,12 @@ func TestKeyLayout(t *testing.T) {
 		key  string
 		want int
 	}{
-		{dayKey3(layoutOrg, day, 1), Layout3},
+		{DayKey3(layoutOrg, day, 1), Layout3},
 		{dataKey3(layoutOrg, day, [32]byte{}), Layout3},
-		{lateKey(layoutOrg, 1), Layout3},
+		{LateKey(layoutOrg, 1), Layout3},
 		{membersKey(layoutOrg, 2027, [32]byte{}), Layout3},
-		{chainKey(layoutOrg, 1), Layout2},
-		{revisionKey(layoutOrg, day, 1), Layout2},
+		{ChainKey(layoutOrg, 1), Layout2},
+		{RevisionKey(layoutOrg, day, 1), Layout2},
 		{dataKey(layoutOrg, day, [32]byte{}), Layout2},
 		{LayoutKey, 0},
 		{"quarantine/2027-01-05/quarantine-00.jsonl.gz", 0},
@@ -244,8 +244,8 @@ func TestStoreLayoutMarker(t *testing.T) {
 	if sl, err := WriteStoreLayout(ctx, s, mustParseDay(t, "2027-03-01")); err != nil || sl.Since != "2027-01-05" {
 		t.Errorf("second WriteStoreLayout = %+v, %v; want the first day kept", sl, err)
 	}
-	if sl, err := (Ledger{Store: s}).StoreLayout(ctx); err != nil || sl == nil || sl.Since != "2027-01-05" {
-		t.Errorf("Ledger.StoreLayout = %+v, %v", sl, err)
+	if sl, err := ReadStoreLayout(ctx, s); err != nil || sl == nil || sl.Since != "2027-01-05" {
+		t.Errorf("ReadStoreLayout = %+v, %v", sl, err)
 	}
 	for _, body := range []string{`{"version":4,"since":"2027-01-05"}`, `{"version":3,"since":"soon"}`, `{"version":3,"since":"2027-01-05","x":1}`} {
 		bad := &createOnlyStore{m: map[string][]byte{LayoutKey: []byte(body)}}
@@ -266,7 +266,7 @@ func TestStoreLayoutMarker(t *testing.T) {
 func v3Manifest() *Manifest {
 	return &Manifest{
 		Version: ManifestVersion3, Org: layoutOrg, OrgName: "Acme", Date: "2027-01-06", Revision: 2,
-		Seq: 742, Previous: strings.Repeat("ab", 32), PreviousKey: lateKey(layoutOrg, 741), Late: true,
+		Seq: 742, Previous: strings.Repeat("ab", 32), PreviousKey: LateKey(layoutOrg, 741), Late: true,
 		Window: Window{Start: 1, End: 2},
 		Counts: OrgCounts{ByEventType: map[string]int64{}, ByContentType: map[string]int64{}, Excluded: map[string]int64{}},
 		Data:   DataObject{JSONLSHA256: EmptySHA256},
@@ -283,7 +283,7 @@ func v3Manifest() *Manifest {
 func TestManifestV3RoundTrip(t *testing.T) {
 	empty := v3Manifest()
 	withRecords := v3Manifest()
-	withRecords.Late, withRecords.PreviousKey = false, dayKey3(layoutOrg, mustParseDay(t, "2027-01-05"), 1)
+	withRecords.Late, withRecords.PreviousKey = false, DayKey3(layoutOrg, mustParseDay(t, "2027-01-05"), 1)
 	withRecords.Data = DataObject{Key: dataKey3(layoutOrg, mustParseDay(t, "2027-01-06"), [32]byte{2}), Size: 30, SHA256: strings.Repeat("12", 32),
 		JSONLSize: 100, JSONLSHA256: strings.Repeat("34", 32), Records: 3}
 	withRecords.ChatIndex.Inline = &InlineChatIndex{Version: InlineChatIndexVersion, Chats: []string{"c1"}, Participants: []string{"u1", "u2"},
@@ -325,7 +325,7 @@ func TestManifestV3RoundTrip(t *testing.T) {
 					t.Errorf("encoding has %q:\n%s", s, b)
 				}
 			}
-			m, err := decodeManifest(b)
+			m, err := DecodeManifest(b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -350,7 +350,7 @@ func TestManifestV3RoundTrip(t *testing.T) {
 		bytes.Replace(b, []byte(`"version": 2`), []byte(`"version": 3`), 1),
 		bytes.Replace(b, []byte(`"version": 3,`), []byte(`"version": 4,`), 1),
 	} {
-		if _, err := decodeManifest(bad); err == nil {
+		if _, err := DecodeManifest(bad); err == nil {
 			t.Errorf("decoded a bad manifest:\n%s", bad)
 		}
 	}
@@ -366,7 +366,7 @@ func TestManifestV1V2Unchanged(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m, err := decodeManifest(b)
+		m, err := DecodeManifest(b)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}

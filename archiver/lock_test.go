@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -17,15 +18,15 @@ import (
 func TestVerifyLocksAndVersions(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	whole(res)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := archiver.Ledger{Store: ls}
-	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+	lg := ledger.Ledger{Store: ls}
+	rep, err := verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 0 {
 		t.Fatalf("verify of a correctly locked store: %v, problems %v, warnings %v", err, rep.Problems, rep.Warnings)
 	}
@@ -41,7 +42,7 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 	ls.AddVersion(
 		archiver.ObjectVersion{Key: res.Quarantine.Key, VersionID: "dm", DeleteMarker: true},
 		archiver.ObjectVersion{Key: chain, VersionID: "v2"})
-	rep, err = verify.Run(context.Background(), ledger, verify.Options{})
+	rep, err = verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +64,7 @@ func TestVerifyLocksAndVersions(t *testing.T) {
 func TestHold(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	whole(res)
@@ -83,9 +84,9 @@ func TestHold(t *testing.T) {
 		}
 	}
 	shared := []string{res.Quarantine.Key, res.Accounting}
-	ledger := archiver.Ledger{Store: ls}
+	lg := ledger.Ledger{Store: ls}
 	h := storetest.NewHolds(t, ls, time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC))
-	hold := func(org, matter string, on bool) archiver.HoldResult {
+	hold := func(org, matter string, on bool) ledger.HoldResult {
 		t.Helper()
 		return h.Hold(org, matter, sampleDay, sampleDay, on)
 	}
@@ -112,17 +113,17 @@ func TestHold(t *testing.T) {
 	hold(acme, "case-3", false)
 	want("A's matters all off", nil)
 
-	_, err = ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-9", From: sampleDay, To: sampleDay, At: h.At})
-	if !errors.Is(err, archiver.ErrNoSuchHold) {
+	_, err = lg.Hold(context.Background(), ledger.HoldRequest{Org: acme, Matter: "case-9", From: sampleDay, To: sampleDay, At: h.At})
+	if !errors.Is(err, ledger.ErrNoSuchHold) {
 		t.Errorf("lifting a matter never held: %v, want ErrNoSuchHold", err)
 	}
 	for _, bad := range []string{"", "a/b", "..", ".x", "case 1", strings.Repeat("x", 101)} {
-		if _, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: bad, From: sampleDay, To: sampleDay, On: true, At: h.At}); err == nil {
+		if _, err := lg.Hold(context.Background(), ledger.HoldRequest{Org: acme, Matter: bad, From: sampleDay, To: sampleDay, On: true, At: h.At}); err == nil {
 			t.Errorf("matter %q accepted", bad)
 		}
 	}
 
-	events, err := ledger.HoldEvents(context.Background(), "")
+	events, err := lg.HoldEvents(context.Background(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +134,7 @@ func TestHold(t *testing.T) {
 		t.Errorf("active holds after every off: %+v", active)
 	}
 	hold(globex, "case-2", true)
-	events, _ = ledger.HoldEvents(context.Background(), globex)
+	events, _ = lg.HoldEvents(context.Background(), globex)
 	if active := archiver.ActiveHolds(events); len(active) != 1 || active[0].Matter != "case-2" || len(active[0].Days) != 1 {
 		t.Errorf("active holds of globex: %+v", active)
 	}
@@ -147,13 +148,13 @@ func TestHold(t *testing.T) {
 func TestHoldBeforeSeal(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	ls := storetest.NewLockingStore(f.store)
-	ledger := archiver.Ledger{Store: ls}
-	r, err := ledger.Hold(context.Background(), archiver.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay.Next(), On: true,
+	lg := ledger.Ledger{Store: ls}
+	r, err := lg.Hold(context.Background(), ledger.HoldRequest{Org: acme, Matter: "case-1", From: sampleDay, To: sampleDay.Next(), On: true,
 		At: time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)})
 	if err != nil || r.Held != 0 {
 		t.Fatalf("hold before the seal: %+v %v", r, err)
 	}
-	s := &archiver.Sealer{Source: f.src, Store: ls, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: ls, Chain: ledger.Ledger{Store: ls}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	whole(res)

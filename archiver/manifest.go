@@ -139,8 +139,8 @@ type ClockSkew struct {
 	Latest   int64 `json:"latest"`
 }
 
-// add counts a record at ts, if it lies outside [start, end).
-func (c *ClockSkew) add(ts, start, end int64) {
+// Add counts a record at ts, if it lies outside [start, end).
+func (c *ClockSkew) Add(ts, start, end int64) {
 	if ts >= start && ts < end {
 		return
 	}
@@ -286,8 +286,8 @@ func signerKey(m *Manifest) (ed25519.PublicKey, string, error) {
 	return signatureKey(m.Signature)
 }
 
-// verifySignatureTrusted checks m's signature (see checkSignature).
-func verifySignatureTrusted(m *Manifest, trusted []ed25519.PublicKey) error {
+// VerifySignatureTrusted checks m's signature (see checkSignature).
+func VerifySignatureTrusted(m *Manifest, trusted []ed25519.PublicKey) error {
 	unsigned := *m
 	unsigned.Signature = nil
 	body, err := encodeManifest(&unsigned)
@@ -315,12 +315,12 @@ func sign(m *Manifest, key ed25519.PrivateKey) error {
 	if err != nil {
 		return err
 	}
-	m.Signature = newSignature(key, body)
+	m.Signature = NewSignature(key, body)
 	return nil
 }
 
-// decodeManifest parses a stored manifest.
-func decodeManifest(b []byte) (*Manifest, error) {
+// DecodeManifest parses a stored manifest.
+func DecodeManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -333,4 +333,4 @@ func decodeManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-func hexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
+func HexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }

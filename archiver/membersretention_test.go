@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -62,7 +63,7 @@ func TestMembersRetentionGrowsS3(t *testing.T) {
 	}
 	seal := func(st archiver.Store, d archiver.Day, retention int) string {
 		t.Helper()
-		s := &archiver.Sealer{Source: src, Store: st, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
+		s := &archiver.Sealer{Source: src, Store: st, Chain: ledger.Ledger{Store: st}, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
 			Now: func() time.Time { return d.End().Add(time.Hour) }, Logger: slog.New(slog.DiscardHandler)}}
 		res, err := s.Seal(t.Context(), d, []byte(dirOf(retention)), "")
 		if err != nil {
@@ -71,7 +72,7 @@ func TestMembersRetentionGrowsS3(t *testing.T) {
 		for _, o := range res.Failed() {
 			t.Fatalf("seal %s: %v", d, o.Err)
 		}
-		m, err := archiver.Ledger{Store: st}.Latest(t.Context(), org, d)
+		m, err := ledger.Ledger{Store: st}.Latest(t.Context(), org, d)
 		if err != nil || m == nil || m.ChatIndex == nil || m.ChatIndex.Inline == nil || m.ChatIndex.Inline.Members.Key == "" {
 			t.Fatalf("%s: no members object named (%v)", d, err)
 		}

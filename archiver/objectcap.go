@@ -185,10 +185,10 @@ const DirectoryCap = 1 << 30
 // for readers outside the root that open an object themselves.
 func ReadCapped(r io.Reader, key string) ([]byte, error) { return readCapped(r, key) }
 
-// checkDeclaredSize refuses, before a byte is read, an object a manifest names with a
+// CheckDeclaredSize refuses, before a byte is read, an object a manifest names with a
 // size past its kind's cap: the read is bounded by the size the manifest declares, and a
 // manifest written without the signing key can declare any size.
-func checkDeclaredSize(key string, size int64) error {
+func CheckDeclaredSize(key string, size int64) error {
 	if kind, max := ObjectKind(key); size > max {
 		return &ObjectTooLargeError{Key: key, Kind: kind, Cap: max}
 	}

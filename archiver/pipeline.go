@@ -172,7 +172,30 @@ type Progress struct {
 type Sealer struct {
 	Source Source
 	Store  Store
+	// Chain reads the chains of Store that the seal appends to: package ledger's Ledger
+	// over Store (ledger.Ledger{Store: store}). Required.
+	Chain Chain
 	Options
+}
+
+// Chain is what sealing reads of the chains it appends to: each organization's head, the
+// day's latest revision, the day-level accounting, the holds and key rotations a commit
+// must follow. Package ledger implements it; the interface lives here, where it is used,
+// so that the ledger depends on this package's types and not the other way round.
+type Chain interface {
+	Head(ctx context.Context, org string) (*StoredManifest, error)
+	// HeadTip is Head with the last manifest key under the organization's days in
+	// layout 3 ("" when none), which a commit must follow.
+	HeadTip(ctx context.Context, org string) (*StoredManifest, string, error)
+	ReadManifest(ctx context.Context, key string) (*StoredManifest, error)
+	LatestKey(ctx context.Context, org string, day Day) (string, error)
+	ManifestAt(ctx context.Context, org string, day Day, rev int) (*StoredManifest, error)
+	StoreLayout(ctx context.Context) (*StoreLayout, error)
+	Accountings(ctx context.Context, day Day, fn func(*StoredAccounting) error) error
+	HoldEvents(ctx context.Context, org string) ([]HoldEvent, error)
+	Holdings(ctx context.Context, org string, day Day) (DayHeld, error)
+	RevisionEvents(ctx context.Context, org string, day Day) ([]string, error)
+	RotationStatements(ctx context.Context, rep Findings) ([]*KeyRotation, error)
 }
 
 // DayResult is what sealing one day did.
@@ -320,6 +343,9 @@ func logPanic(log *slog.Logger, err error, attrs ...any) {
 }
 
 func (s *Sealer) seal(ctx context.Context, day Day, directory func() (*Directory, error), only string) (*DayResult, error) {
+	if s.Chain == nil {
+		return nil, errors.New("seal: the Sealer has no Chain to read the store's chains (ledger.Ledger{Store: store})")
+	}
 	s.Options.defaults()
 	start := s.Now()
 	log := s.Logger.With("day", day.String())
@@ -794,7 +820,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte, readErr error) error {
 		line = w.line
 		w.reencoded++
 	}
-	r := record{ts: ev.EventTimestamp, id: stringBytes(ev.MessageID), rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), line: line}
+	r := Record{Ts: ev.EventTimestamp, Id: stringBytes(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), Line: line}
 	for i, o := range w.orgs {
 		if !w.rt.mine(o) {
 			continue
@@ -811,7 +837,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte, readErr error) error {
 // quarantine's sort key is (file, line), so the quarantine object is deterministic too.
 func (w *decodeWorker) quarantine(bl *batchLine, raw []byte, reason, detail string) error {
 	q := quarantineLine(nil, reason, detail, w.files[bl.file], bl.number, raw)
-	r := record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q}
+	r := Record{org: -1, Ts: int64(bl.file)<<40 | bl.number, Line: q}
 	if w.own {
 		w.counts.quarantined[reason]++
 		if err := w.sorter.add(&r); err != nil {
@@ -851,7 +877,7 @@ func (w *decodeWorker) quarantineTooLong(bl *batchLine, head []byte, tl *LineToo
 	q = append(q, `,"sha256":"`...)
 	q = hex.AppendEncode(q, tl.SHA256[:])
 	q = append(q, `"}`...)
-	return w.sorter.add(&record{org: -1, ts: int64(bl.file)<<40 | bl.number, line: q})
+	return w.sorter.add(&Record{org: -1, Ts: int64(bl.file)<<40 | bl.number, Line: q})
 }
 
 // lastRuneStart returns the index of the start of b's last (possibly partial) UTF-8

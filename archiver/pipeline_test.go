@@ -24,6 +24,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -89,7 +90,7 @@ func (f *fixture) seal(t *testing.T, day archiver.Day, opt archiver.Options) *ar
 		opt.TempDir = t.TempDir()
 	}
 	whole := wholeResults(&opt)
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: opt}
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: opt}
 	res, err := s.Seal(context.Background(), day, f.directory, "")
 	if err != nil {
 		t.Fatalf("seal %s: %v", day, err)
@@ -120,7 +121,7 @@ func wholeResults(opt *archiver.Options) func(*archiver.DayResult) {
 // export returns an organization's latest JSONL for day.
 func (f *fixture) export(t *testing.T, org string, day archiver.Day) ([]byte, *archiver.StoredManifest) {
 	t.Helper()
-	m, rc, err := archiver.Ledger{Store: f.store}.OpenExport(context.Background(), org, day)
+	m, rc, err := ledger.Ledger{Store: f.store}.OpenExport(context.Background(), org, day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +210,7 @@ func TestSealSample(t *testing.T) {
 			t.Errorf("Globex has a quarantine: %+v", o.Quarantined)
 		}
 		if o.Org == acme {
-			_, rc, err := archiver.Ledger{Store: f.store}.OpenQuarantine(context.Background(), acme, sampleDay)
+			_, rc, err := ledger.Ledger{Store: f.store}.OpenQuarantine(context.Background(), acme, sampleDay)
 			if err != nil || rc == nil {
 				t.Fatalf("Acme's quarantine: %v", err)
 			}
@@ -326,7 +327,7 @@ func TestNewRevision(t *testing.T) {
 		t.Fatalf("revision 1's export is gone: %v", err)
 	}
 	rc.Close()
-	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+	rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -337,9 +338,9 @@ func TestNewRevision(t *testing.T) {
 func TestVerifyDetectsEveryBitFlip(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	f.seal(t, sampleDay, archiver.Options{Layout: archiver.Layout2})
-	ledger := archiver.Ledger{Store: f.store}
+	lg := ledger.Ledger{Store: f.store}
 	verifyNow := func() *verify.Report {
-		rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+		rep, err := verify.Run(context.Background(), lg, verify.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -391,13 +392,13 @@ func TestSignedManifests(t *testing.T) {
 	}
 	f := newFixture(t, sampleLog)
 	f.seal(t, sampleDay, archiver.Options{SigningKey: priv})
-	ledger := archiver.Ledger{Store: f.store}
-	rep, err := verify.Run(context.Background(), ledger, verify.Options{TrustedKey: pub})
+	lg := ledger.Ledger{Store: f.store}
+	rep, err := verify.Run(context.Background(), lg, verify.Options{TrustedKey: pub})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify with the signing key: %v %v", err, rep.Problems)
 	}
 	other, _, _ := ed25519.GenerateKey(nil)
-	rep, err = verify.Run(context.Background(), ledger, verify.Options{TrustedKey: other})
+	rep, err = verify.Run(context.Background(), lg, verify.Options{TrustedKey: other})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -426,7 +427,7 @@ func TestSealRefusesUndeliveredDays(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.day, func(t *testing.T) {
-			s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Now: func() time.Time { return tt.now }, Grace: time.Hour}}
+			s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{Now: func() time.Time { return tt.now }, Grace: time.Hour}}
 			_, err := s.Seal(context.Background(), mustDay(tt.day), f.directory, "")
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Seal = %v, want %v", err, tt.want)
@@ -435,7 +436,7 @@ func TestSealRefusesUndeliveredDays(t *testing.T) {
 	}
 	// Once the grace period has passed, an open partition counts as closed and an empty
 	// day is sealed: every archiving organization gets an empty export and a manifest.
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 		Now: func() time.Time { return time.Date(2026, 11, 24, 1, 0, 1, 0, time.UTC) }, Grace: time.Hour, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), mustDay("2026-11-23"), f.directory, "")
 	if err != nil {
@@ -450,15 +451,15 @@ func TestSealRefusesUndeliveredDays(t *testing.T) {
 			t.Errorf("%s: %d bytes, %d records, %s; want an empty committed export", o.Name, len(data), m.Data.Records, o.Outcome)
 		}
 	}
-	rows, err := archiver.Ledger{Store: f.store}.Status(context.Background(), acme, mustDay("2026-11-22"), mustDay("2026-11-24"))
+	rows, err := ledger.Ledger{Store: f.store}.Status(context.Background(), acme, mustDay("2026-11-22"), mustDay("2026-11-24"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var states []archiver.DayState
+	var states []ledger.DayState
 	for _, r := range rows {
 		states = append(states, r.State)
 	}
-	if want := []archiver.DayState{archiver.StatePending, archiver.StateEmpty, archiver.StatePending}; !slices.Equal(states, want) {
+	if want := []ledger.DayState{ledger.StatePending, ledger.StateEmpty, ledger.StatePending}; !slices.Equal(states, want) {
 		t.Errorf("status = %v, want %v", states, want)
 	}
 }
@@ -481,7 +482,7 @@ func (s failingStore) Create(ctx context.Context, key string, body io.Reader, si
 func TestOneOrganizationFailing(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	rs := &recordingStore{Store: failingStore{f.store, "orgs/" + globex + "/"}, opts: map[string]archiver.CreateOptions{}}
-	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: rs, Chain: ledger.Ledger{Store: rs}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -503,15 +504,15 @@ func TestOneOrganizationFailing(t *testing.T) {
 	if records != 1 {
 		t.Errorf("%d failure records, want 1", records)
 	}
-	ledger := archiver.Ledger{Store: f.store}
-	rows, err := ledger.Status(context.Background(), globex, sampleDay, sampleDay)
+	lg := ledger.Ledger{Store: f.store}
+	rows, err := lg.Status(context.Background(), globex, sampleDay, sampleDay)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rows[0].State != archiver.StateFailed || !strings.Contains(rows[0].Error, "disk full") {
+	if rows[0].State != ledger.StateFailed || !strings.Contains(rows[0].Error, "disk full") {
 		t.Errorf("Globex status = %s %q, want failed with the cause", rows[0].State, rows[0].Error)
 	}
-	if rows, _ := ledger.Status(context.Background(), acme, sampleDay, sampleDay); rows[0].State != archiver.StateSealed {
+	if rows, _ := lg.Status(context.Background(), acme, sampleDay, sampleDay); rows[0].State != ledger.StateSealed {
 		t.Errorf("Acme status = %s, want sealed", rows[0].State)
 	}
 	// The next run seals Globex; Acme is unchanged.
@@ -522,7 +523,7 @@ func TestOneOrganizationFailing(t *testing.T) {
 			t.Errorf("%s: %s, want %s", o.Name, o.Outcome, want)
 		}
 	}
-	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+	rep, err := verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -677,8 +678,8 @@ func (s commitFailingStore) Create(ctx context.Context, key string, body io.Read
 // Neither leaves a half-committed day, and the next run completes the commit.
 func TestInterruptedCommits(t *testing.T) {
 	f := newFixture(t, sampleLog)
-	ledger := archiver.Ledger{Store: f.store}
-	s := &archiver.Sealer{Source: f.src, Store: commitFailingStore{f.store}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	lg := ledger.Ledger{Store: f.store}
+	s := &archiver.Sealer{Source: f.src, Store: commitFailingStore{f.store}, Chain: ledger.Ledger{Store: commitFailingStore{f.store}}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
 		t.Fatal(err)
@@ -686,10 +687,10 @@ func TestInterruptedCommits(t *testing.T) {
 	if len(res.Failed()) != 2 {
 		t.Fatalf("%d organizations failed, want both", len(res.Failed()))
 	}
-	if m, err := ledger.Latest(context.Background(), acme, sampleDay); err != nil || m != nil {
+	if m, err := lg.Latest(context.Background(), acme, sampleDay); err != nil || m != nil {
 		t.Fatalf("an export without its manifest must not count as sealed: %v %v", m, err)
 	}
-	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+	rep, err := verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 5 {
 		t.Fatalf("verify after the interrupted run: problems %v, warnings %v; want none, two orphaned exports and chat indexes and Acme's orphaned quarantine", rep.Problems, rep.Warnings)
 	}
@@ -715,7 +716,7 @@ func TestInterruptedCommits(t *testing.T) {
 	if _, err := os.Stat(idx); err != nil {
 		t.Errorf("day index not restored: %v", err)
 	}
-	rep, err = verify.Run(context.Background(), ledger, verify.Options{})
+	rep, err = verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil || !rep.OK() || len(rep.Warnings) != 0 {
 		t.Fatalf("verify: problems %v, warnings %v", rep.Problems, rep.Warnings)
 	}
@@ -741,7 +742,7 @@ func (s *recordingStore) Create(ctx context.Context, key string, body io.Reader,
 func TestRetention(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	rs := &recordingStore{Store: f.store, opts: map[string]archiver.CreateOptions{}}
-	s := &archiver.Sealer{Source: f.src, Store: rs, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: rs, Chain: ledger.Ledger{Store: rs}, Options: archiver.Options{Layout: archiver.Layout2, Now: fixedClock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -777,7 +778,7 @@ func TestRetention(t *testing.T) {
 // must stop with an error naming the cause, commit nothing, and not hang.
 func TestSpillFailureCommitsNothing(t *testing.T) {
 	f := newFixture(t, generated(t, 5_000, 0))
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 		Now: fixedClock, SortMemory: 64 << 10, TempDir: filepath.Join(t.TempDir(), "missing")}}
 	_, err := s.Seal(context.Background(), sampleDay, f.directory, "")
 	if err == nil || !strings.Contains(err.Error(), "sort run") {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/klauspost/compress/gzip"
@@ -56,7 +57,7 @@ func orgQuarantineFixture(t *testing.T) *fixture {
 // quarantineOf returns org's quarantine lines of day as the ledger serves them.
 func quarantineOf(t *testing.T, store archiver.Store, org string, day archiver.Day) (*archiver.StoredManifest, []string) {
 	t.Helper()
-	m, rc, err := archiver.Ledger{Store: store}.OpenQuarantine(context.Background(), org, day)
+	m, rc, err := ledger.Ledger{Store: store}.OpenQuarantine(context.Background(), org, day)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +127,7 @@ func TestOrgQuarantine(t *testing.T) {
 			t.Errorf("%s: counts %+v", org, m.Counts)
 		}
 	}
-	if rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	// A rerun finds the same lines: nothing new.
@@ -163,7 +164,7 @@ func TestOrgQuarantineRevision(t *testing.T) {
 	if o := got[globex]; o.Outcome != archiver.OutcomeCommitted || o.Revision != 2 || o.Quarantined.Records != 2 {
 		t.Errorf("globex: %s rev %d quarantined %+v, want committed rev 2 with 2", o.Outcome, o.Revision, o.Quarantined)
 	}
-	if rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 }
@@ -179,7 +180,7 @@ func TestVerifyOrgQuarantine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ledger := archiver.Ledger{Store: f.store}
+	lg := ledger.Ledger{Store: f.store}
 	for _, tt := range []struct {
 		name   string
 		tamper func()
@@ -205,7 +206,7 @@ func TestVerifyOrgQuarantine(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.tamper()
 			defer writeFile(t, path, orig)
-			rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+			rep, err := verify.Run(context.Background(), lg, verify.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -216,7 +217,7 @@ func TestVerifyOrgQuarantine(t *testing.T) {
 				"verify re-hashes it against the manifest (stored bytes, JSONL, line count) and names it")
 		})
 	}
-	if rep, err := verify.Run(context.Background(), ledger, verify.Options{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), lg, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("restored: %v %v", err, rep.Problems)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -55,7 +56,7 @@ func TestChainHeadsPerOrganization(t *testing.T) {
 	const orgs, window = 5, 8
 	for _, days := range []int{12, 48} {
 		c := storetest.NewCounting(oldLayoutStore(t, orgs, days, 30))
-		heads, err := archiver.Ledger{Store: c, HeadWindow: window}.Heads(t.Context())
+		heads, err := ledger.Ledger{Store: c, HeadWindow: window}.Heads(t.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +106,7 @@ func TestChainHeadsLayout3(t *testing.T) {
 	old.Old(dec31, 3)
 
 	c := storetest.NewCounting(s)
-	heads, err := archiver.Ledger{Store: c}.Heads(t.Context())
+	heads, err := ledger.Ledger{Store: c}.Heads(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +177,7 @@ func TestRotationOutlivesTheNewestDay(t *testing.T) {
 				commit(d, 1, seq, false)
 			}
 			commit(mustDay("2027-01-03"), 2, seq+1, true) // the head: a revision of an older day
-			key, err := archiver.Ledger{Store: ls}.RecordRotation(t.Context(), signingKey(t), signingKey(t), "test",
+			key, err := ledger.Ledger{Store: ls}.RecordRotation(t.Context(), signingKey(t), signingKey(t), "test",
 				time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC), archiver.CreateOptions{RetainUntil: time.Date(2027, 2, 1, 0, 0, 0, 0, time.UTC)})
 			if err != nil {
 				t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -75,7 +76,7 @@ func TestRunRefusesARetiredKeyOnItsOwnChain(t *testing.T) {
 // rotatedWithALateRecord seals the sample day signed by a key A, records a rotation from A
 // to a key B for reason, and adds a late record to the day's partition, so that the day's
 // next run has something to commit (in the partition under logDir).
-func rotatedWithALateRecord(t *testing.T, reason string) (f *fixture, l archiver.Ledger, a, b ed25519.PrivateKey, logDir string) {
+func rotatedWithALateRecord(t *testing.T, reason string) (f *fixture, l ledger.Ledger, a, b ed25519.PrivateKey, logDir string) {
 	t.Helper()
 	newKey := func() ed25519.PrivateKey {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
@@ -88,7 +89,7 @@ func rotatedWithALateRecord(t *testing.T, reason string) (f *fixture, l archiver
 	f = newFixture(t, logDir)
 	a, b = newKey(), newKey()
 	f.seal(t, sampleDay, archiver.Options{SigningKey: a})
-	l = archiver.Ledger{Store: f.store}
+	l = ledger.Ledger{Store: f.store}
 	if _, err := l.RecordRotation(context.Background(), a, b, reason, time.Now(), archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +98,7 @@ func rotatedWithALateRecord(t *testing.T, reason string) (f *fixture, l archiver
 }
 
 // verifyBothKeys runs verify over l trusting a and b, and fails the test on any problem.
-func verifyBothKeys(t *testing.T, l archiver.Ledger, a, b ed25519.PrivateKey) {
+func verifyBothKeys(t *testing.T, l ledger.Ledger, a, b ed25519.PrivateKey) {
 	t.Helper()
 	rep, err := verify.Run(context.Background(), l, verify.Options{TrustedKeys: []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}})
 	if err != nil {

@@ -85,20 +85,20 @@ func (e *ShrinkError) Error() string {
 
 func (e *ShrinkError) Unwrap() error { return ErrRevisionShrinks }
 
-// revisionDiff compares a committed revision's records with a new revision's.
-type revisionDiff struct {
+// RevisionDiff compares a committed revision's records with a new revision's.
+type RevisionDiff struct {
 	Old, New       int64 // records on each side
 	Dropped, Added int64 // records only in the old, only in the new
 }
 
-// diffRevisions walks two exports' JSONL (old and new), both in export order, side by
+// DiffRevisions walks two exports' JSONL (old and new), both in export order, side by
 // side and counts the records that only one of them holds. Memory is a line of each side,
 // whatever the day's size.
 //
 // Each line is decoded and encoded again before it is compared, so that a record whose
 // canonical spelling changed between generator versions still counts as the same record.
-func diffRevisions(old, new io.Reader) (revisionDiff, error) {
-	var d revisionDiff
+func DiffRevisions(old, new io.Reader) (RevisionDiff, error) {
+	var d RevisionDiff
 	a, b := newRecordCursor(old, "committed"), newRecordCursor(new, "new")
 	okA, err := a.next()
 	if err != nil {
@@ -116,7 +116,7 @@ func diffRevisions(old, new io.Reader) (revisionDiff, error) {
 		case !okB:
 			c = -1
 		default:
-			c = compareRecords(&a.cur, &b.cur)
+			c = CompareRecords(&a.cur, &b.cur)
 		}
 		if c <= 0 {
 			if c < 0 {
@@ -144,8 +144,8 @@ type recordCursor struct {
 	what string
 	br   *bufio.Reader
 	n    int64
-	cur  record
-	prev record
+	cur  Record
+	prev Record
 	buf  []byte // the current normalized line
 	pbuf []byte // the previous one
 	long []byte // a line longer than br's buffer, assembled
@@ -188,8 +188,8 @@ func (c *recordCursor) next() (bool, error) {
 	// Keep the previous record to check the order: the walk is only right on sorted input.
 	c.prev, c.pbuf, c.buf = c.cur, c.buf, c.pbuf
 	c.buf = model.AppendJSON(c.buf[:0], &ev)
-	c.cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: c.buf}
-	if c.n > 1 && compareRecords(&c.prev, &c.cur) >= 0 {
+	c.cur = Record{Ts: ev.EventTimestamp, Id: []byte(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), Line: c.buf}
+	if c.n > 1 && CompareRecords(&c.prev, &c.cur) >= 0 {
 		return false, fmt.Errorf("%s revision: record %d is not after the previous one in export order", c.what, c.n)
 	}
 	return true, nil
@@ -221,7 +221,7 @@ func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgComm
 	if err != nil {
 		return fmt.Errorf("read staged export: %w", err)
 	}
-	d, err := diffRevisions(oldZ, newZ)
+	d, err := DiffRevisions(oldZ, newZ)
 	if err != nil {
 		return fmt.Errorf("compare with revision %d: %w", latest.Revision, err)
 	}
@@ -251,36 +251,6 @@ func (w *writer) checkRevision(ctx context.Context, st *stagedObject, c *orgComm
 	return se
 }
 
-// diffStored compares two stored revisions' exports.
-func (l Ledger) diffStored(ctx context.Context, old, new *StoredManifest) (revisionDiff, error) {
-	open := func(m *StoredManifest) (io.Reader, func(), error) {
-		if m.Data.Keyless() {
-			return bytes.NewReader(nil), func() {}, nil // a version 3 day without records
-		}
-		rc, err := l.Store.Open(ctx, m.Data.Key)
-		if err != nil {
-			return nil, nil, err
-		}
-		zr, err := gzip.NewReader(rc)
-		if err != nil {
-			rc.Close()
-			return nil, nil, fmt.Errorf("%s: not gzip: %w", m.Data.Key, err)
-		}
-		return zr, func() { rc.Close() }, nil
-	}
-	a, closeA, err := open(old)
-	if err != nil {
-		return revisionDiff{}, err
-	}
-	defer closeA()
-	b, closeB, err := open(new)
-	if err != nil {
-		return revisionDiff{}, err
-	}
-	defer closeB()
-	return diffRevisions(a, b)
-}
-
 // Revision events are also kept where an operator's monitoring can count them without
 // walking every chain (chatvault serve derives its metrics from them):
 //
@@ -290,8 +260,8 @@ func (l Ledger) diffStored(ctx context.Context, old, new *StoredManifest) (revis
 // The manifest stays the evidence: a superseded record counts only once the manifest of
 // its revision says the same (an attempt that never committed leaves one that does not).
 const (
-	supersededPrefix = "revisions/superseded/"
-	refusedPrefix    = "revisions/refused/"
+	SupersededPrefix = "revisions/superseded/"
+	RefusedPrefix    = "revisions/refused/"
 )
 
 // SupersessionRecord is a supersession as kept under revisions/superseded/.
@@ -324,7 +294,7 @@ func (w *writer) recordSupersession(ctx context.Context, c *orgCommit, rev int) 
 		return err
 	}
 	sum := sha256.Sum256(b)
-	key := fmt.Sprintf("%s%s/%s/r%04d-%s.json", supersededPrefix, w.day, c.Org, rev, hexSum(sum)[:16])
+	key := fmt.Sprintf("%s%s/%s/r%04d-%s.json", SupersededPrefix, w.day, c.Org, rev, HexSum(sum)[:16])
 	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sum, w.retention(c.org)); err != nil {
 		return fmt.Errorf("record supersession: %w", err)
 	}
@@ -345,100 +315,9 @@ func (w *writer) recordRefusal(ctx context.Context, c *orgCommit, se *ShrinkErro
 		return err
 	}
 	b = append(b, '\n')
-	key := refusedPrefix + w.day.String() + "/" + c.Org + "/" + strconv.FormatInt(w.s.Now().UnixNano(), 10) + ".json"
+	key := RefusedPrefix + w.day.String() + "/" + c.Org + "/" + strconv.FormatInt(w.s.Now().UnixNano(), 10) + ".json"
 	if err := w.s.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), w.retention(c.org)); err != nil {
 		return fmt.Errorf("record refused revision: %w", err)
 	}
 	return nil
-}
-
-// Supersessions calls fn with every committed supersession in the store: those whose
-// revision's manifest records the same supersession.
-func (l Ledger) Supersessions(ctx context.Context, fn func(SupersessionRecord) error) error {
-	return l.Store.List(ctx, supersededPrefix, func(key string) error {
-		r, ok, err := l.Supersession(ctx, key)
-		if err != nil || !ok {
-			return err
-		}
-		return fn(r)
-	})
-}
-
-// SupersessionKeys calls fn with the key of every supersession record, committed or not
-// (see Supersession), in key order.
-func (l Ledger) SupersessionKeys(ctx context.Context, fn func(key string) error) error {
-	return l.Store.List(ctx, supersededPrefix, fn)
-}
-
-// Supersession reads the supersession record at key and reports whether it was
-// committed: whether its revision's manifest records the same supersession. A record
-// whose revision has no manifest yet is not committed (yet).
-func (l Ledger) Supersession(ctx context.Context, key string) (SupersessionRecord, bool, error) {
-	var r SupersessionRecord
-	b, err := readAll(ctx, l.Store, key)
-	if err != nil {
-		return r, false, err
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, false, fmt.Errorf("%s: %w", key, err)
-	}
-	day, err := ParseDay(r.Date)
-	if err != nil {
-		return r, false, fmt.Errorf("%s: %w", key, err)
-	}
-	m, err := l.ManifestAt(ctx, r.Org, day, r.Revision)
-	if m == nil && err == nil {
-		return r, false, nil
-	}
-	if err != nil {
-		return r, false, err
-	}
-	if m.Supersedes == nil || *m.Supersedes != r.Supersedes {
-		return r, false, nil
-	}
-	r.SealedAt, _ = time.Parse(time.RFC3339Nano, m.SealedAt)
-	return r, true, nil
-}
-
-// RefusedRevisions calls fn with the time of every refused shrinking revision recorded in
-// the store.
-func (l Ledger) RefusedRevisions(ctx context.Context, fn func(at time.Time) error) error {
-	return l.Store.List(ctx, refusedPrefix, func(key string) error {
-		name := key[strings.LastIndexByte(key, '/')+1:]
-		ns, err := strconv.ParseInt(strings.TrimSuffix(name, ".json"), 10, 64)
-		if err != nil {
-			return nil // not one of ours; verify does not look here, nor do the metrics
-		}
-		return fn(time.Unix(0, ns))
-	})
-}
-
-// FailedSince returns the message of the latest failed attempt at org's day when it came
-// after m, the day's latest revision, was sealed: a sealed day whose rerun was refused
-// (for example because it would drop records) still serves m, and status says why the
-// rerun did not commit. It returns "" when there is none.
-func (l Ledger) FailedSince(ctx context.Context, org string, day Day, m *StoredManifest) (string, error) {
-	key, err := l.lastFailedKey(ctx, org, day)
-	if err != nil || key == "" {
-		return "", err
-	}
-	return l.failedAfter(ctx, org, day, key, m)
-}
-
-// failedAfter is FailedSince for key, the day's latest failed attempt: it reads the
-// failure only when its time (in its name) comes after m was sealed.
-func (l Ledger) failedAfter(ctx context.Context, org string, day Day, key string, m *StoredManifest) (string, error) {
-	ms, err := parseFailedMs(key)
-	if err != nil {
-		return "", nil // not a failure record of ours
-	}
-	sealed, err := time.Parse(time.RFC3339Nano, m.SealedAt)
-	if err != nil || !time.UnixMilli(ms).After(sealed) {
-		return "", nil
-	}
-	b, err := readAll(ctx, l.Store, key)
-	if err != nil {
-		return "", err
-	}
-	return strings.TrimSpace(string(b)), nil
 }

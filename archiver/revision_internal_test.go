@@ -25,23 +25,23 @@ func TestDiffRevisions(t *testing.T) {
 	tests := []struct {
 		name     string
 		old, new []string
-		want     revisionDiff
+		want     RevisionDiff
 		err      string
 	}{
-		{"same", []string{a, b, c}, []string{a, b, c}, revisionDiff{Old: 3, New: 3}, ""},
-		{"both empty", nil, nil, revisionDiff{}, ""},
-		{"added anywhere", []string{b}, []string{a, aEdited, b, c}, revisionDiff{Old: 1, New: 4, Added: 3}, ""},
-		{"dropped first, middle and last", []string{a, aEdited, b, c}, []string{aEdited}, revisionDiff{Old: 4, New: 1, Dropped: 3}, ""},
-		{"everything dropped", []string{a, b}, nil, revisionDiff{Old: 2, Dropped: 2}, ""},
-		{"same key, other content: one dropped, one added", []string{a, b, c}, []string{a, bOther, c}, revisionDiff{Old: 3, New: 3, Dropped: 1, Added: 1}, ""},
-		{"old out of order", []string{b, a}, []string{a, b}, revisionDiff{}, "committed revision: record 2 is not after the previous one"},
-		{"new repeats a record", []string{a}, []string{a, a}, revisionDiff{}, "new revision: record 2 is not after the previous one"},
-		{"line without newline", []string{strings.TrimSuffix(a, "\n")}, []string{a}, revisionDiff{}, "has no newline"},
-		{"not a record", []string{"{}\n"}, []string{a}, revisionDiff{}, "committed revision: record 1"},
+		{"same", []string{a, b, c}, []string{a, b, c}, RevisionDiff{Old: 3, New: 3}, ""},
+		{"both empty", nil, nil, RevisionDiff{}, ""},
+		{"added anywhere", []string{b}, []string{a, aEdited, b, c}, RevisionDiff{Old: 1, New: 4, Added: 3}, ""},
+		{"dropped first, middle and last", []string{a, aEdited, b, c}, []string{aEdited}, RevisionDiff{Old: 4, New: 1, Dropped: 3}, ""},
+		{"everything dropped", []string{a, b}, nil, RevisionDiff{Old: 2, Dropped: 2}, ""},
+		{"same key, other content: one dropped, one added", []string{a, b, c}, []string{a, bOther, c}, RevisionDiff{Old: 3, New: 3, Dropped: 1, Added: 1}, ""},
+		{"old out of order", []string{b, a}, []string{a, b}, RevisionDiff{}, "committed revision: record 2 is not after the previous one"},
+		{"new repeats a record", []string{a}, []string{a, a}, RevisionDiff{}, "new revision: record 2 is not after the previous one"},
+		{"line without newline", []string{strings.TrimSuffix(a, "\n")}, []string{a}, RevisionDiff{}, "has no newline"},
+		{"not a record", []string{"{}\n"}, []string{a}, RevisionDiff{}, "committed revision: record 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := diffRevisions(strings.NewReader(strings.Join(tt.old, "")), strings.NewReader(strings.Join(tt.new, "")))
+			got, err := DiffRevisions(strings.NewReader(strings.Join(tt.old, "")), strings.NewReader(strings.Join(tt.new, "")))
 			if tt.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.err) {
 					t.Fatalf("err %v, want one containing %q", err, tt.err)
@@ -119,11 +119,11 @@ func TestDiffRevisionsStreamsLargeDay(t *testing.T) {
 	runtime.ReadMemStats(&ms)
 	base := ms.HeapAlloc
 	sh := &sampleHeap{r: newer}
-	d, err := diffRevisions(old, sh)
+	d, err := DiffRevisions(old, sh)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (revisionDiff{Old: n, New: n - n/1000, Dropped: n / 1000}); d != want {
+	if want := (RevisionDiff{Old: n, New: n - n/1000, Dropped: n / 1000}); d != want {
 		t.Fatalf("diff = %+v, want %+v", d, want)
 	}
 	size := n * int64(len(rec(0, "m-000000000", "sent", pad)))

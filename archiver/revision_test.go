@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -67,7 +68,7 @@ func (f *fixture) sealDay(t *testing.T, only string, opt archiver.Options) *arch
 	if opt.TempDir == "" {
 		opt.TempDir = t.TempDir()
 	}
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: opt}
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: opt}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, only)
 	if err != nil {
 		t.Fatalf("seal: %v", err)
@@ -85,7 +86,7 @@ func byName(res *archiver.DayResult) map[string]archiver.OrgResult {
 
 func verifyStore(t *testing.T, f *fixture) *verify.Report {
 	t.Helper()
-	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+	rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +129,7 @@ func TestRerunThatDropsRecordsFails(t *testing.T) {
 	if rep := verifyStore(t, f); !rep.OK() {
 		t.Errorf("verify after the refusal: %v", rep.Problems)
 	}
-	failed, msg, err := archiver.Ledger{Store: f.store}.Failed(context.Background(), acme, sampleDay)
+	failed, msg, err := ledger.Ledger{Store: f.store}.Failed(context.Background(), acme, sampleDay)
 	if err != nil || !failed || !strings.Contains(msg, "would drop 1") {
 		t.Errorf("the refused attempt is not recorded: %v %q %v", failed, msg, err)
 	}
@@ -194,7 +195,7 @@ func TestSupersedeCommitsWithReason(t *testing.T) {
 	}
 	// The supersession is recorded for the metrics, once.
 	var n int
-	err := archiver.Ledger{Store: f.store}.Supersessions(context.Background(), func(s archiver.SupersessionRecord) error {
+	err := ledger.Ledger{Store: f.store}.Supersessions(context.Background(), func(s archiver.SupersessionRecord) error {
 		n++
 		if s.Org != acme || s.Date != sampleDay.String() || s.Revision != 2 || s.Supersedes != want {
 			t.Errorf("supersession record %+v", s)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -33,7 +34,7 @@ func measureSeal(t *testing.T, events, orgs int) sealCost {
 		t.Fatal(err)
 	}
 	f := newFixture(t, logDir)
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test",
 	}}
 	var before, after runtime.MemStats
@@ -179,7 +180,7 @@ func TestSealHeapPerOrg(t *testing.T) {
 	per, acc := int64(-1), int64(-1)
 	for i, d := range days {
 		p := &heapProbe{Store: f.store, skip: 50}
-		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{Layout: archiver.Layout2,
+		s := &archiver.Sealer{Source: f.src, Store: p, Chain: ledger.Ledger{Store: p}, Options: archiver.Options{Layout: archiver.Layout2,
 			TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test", Workers: 2,
 		}}
 		res, err := s.Seal(context.Background(), d, f.directory, "")

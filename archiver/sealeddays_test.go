@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // TestSealedDays: a day counts as sealed when it has a day index (r<rev>.json), once
@@ -39,7 +40,7 @@ func TestSealedDays(t *testing.T) {
 		}
 	}
 	var got []string
-	if err := (archiver.Ledger{Store: store}).SealedDays(ctx, "a", func(d archiver.Day) error {
+	if err := (ledger.Ledger{Store: store}).SealedDays(ctx, "a", func(d archiver.Day) error {
 		got = append(got, d.String())
 		return nil
 	}); err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -53,7 +54,7 @@ func TestSealWritesExportsOnce(t *testing.T) {
 	}
 	f := newFixture(t, logDir)
 	store := &copyCounter{Store: f.store}
-	s := &archiver.Sealer{Source: f.src, Store: store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: 64 << 20, Now: fixedClock, Generator: "chatvault test",
 	}}
 	whole := wholeResults(&s.Options) // the whole results: the keys the summaries drop

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -44,7 +45,7 @@ func TestMergeHoldsNoArena(t *testing.T) {
 	// One worker, so its one sorter spills: with two, a loaded machine could leave one
 	// worker so few lines that its sorter never spilled, and such a sorter keeps its small
 	// run in its arena by design (releaseArenas), which failed the test now and then.
-	s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+	s := &archiver.Sealer{Source: f.src, Store: p, Chain: ledger.Ledger{Store: p}, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: budget, Workers: 1, Now: fixedClock, Generator: "chatvault test",
 	}}
 	res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
@@ -91,7 +92,7 @@ func TestSortLeavesRoomForTheLiveHeap(t *testing.T) {
 	}
 	p := &scanProbe{Source: f.src}
 	var reported []int64
-	s := &archiver.Sealer{Source: p, Store: f.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: p, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 		TempDir: t.TempDir(), SortMemory: budget, Workers: 2, Now: fixedClock, Generator: "chatvault test",
 		OnSortMemory: func(arenas int64) { reported = append(reported, arenas) },
 	}}
@@ -149,7 +150,7 @@ func TestMergeKeepsLastRunsThatFit(t *testing.T) {
 		f := newFixture(t, logDir)
 		archiver.SetLiveHeap(t, live)
 		p := &arenaProbe{Store: f.store}
-		s := &archiver.Sealer{Source: f.src, Store: p, Options: archiver.Options{
+		s := &archiver.Sealer{Source: f.src, Store: p, Chain: ledger.Ledger{Store: p}, Options: archiver.Options{
 			TempDir: t.TempDir(), SortMemory: budget, Workers: 1, Now: fixedClock, Generator: "chatvault test",
 		}}
 		res, err := s.Seal(context.Background(), sampleDay, f.directory, "")
@@ -195,7 +196,7 @@ func TestSortLeavesRoomForTheWorkers(t *testing.T) {
 		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 		f := newFixture(t, logDir)
 		p := &scanProbe{Source: f.src}
-		s := &archiver.Sealer{Source: p, Store: f.store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: p, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{
 			TempDir: t.TempDir(), SortMemory: budget, Workers: workers, Now: fixedClock, Generator: "chatvault test",
 		}}
 		if _, err := s.Seal(context.Background(), sampleDay, f.directory, ""); err != nil {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -127,11 +128,11 @@ func TestShardsMatchUnsharded(t *testing.T) {
 			if q := quarantineLines(t, f.storeDir); !slices.Equal(q, wantQ) {
 				t.Fatalf("shards quarantined %d lines, unsharded %d (or other lines)", len(q), len(wantQ))
 			}
-			rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+			rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{})
 			if err != nil || !rep.OK() {
 				t.Fatalf("verify: %v %v", err, rep.Problems)
 			}
-			tot, err := archiver.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
+			tot, err := ledger.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
 			if err != nil || tot.Shards != n || len(tot.Missing) > 0 || len(tot.Keys) != n || tot.Input.Read != whole.Input.Read ||
 				tot.Input.Quarantined != whole.Input.Quarantined || !mapsEqual(tot.Input.Excluded, whole.Input.Excluded) {
 				t.Fatalf("day totals: %+v, %v; unsharded %+v", tot, err, whole.Input)
@@ -157,19 +158,19 @@ func TestShardMissingThenRerun(t *testing.T) {
 	for _, i := range []int{0, 2} {
 		f.seal(t, sampleDay, archiver.Options{Shard: archiver.Shard{Index: i, Count: n}})
 	}
-	ledger := archiver.Ledger{Store: f.store}
-	rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+	lg := ledger.Ledger{Store: f.store}
+	rep, err := verify.Run(context.Background(), lg, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.OK() || !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "shard(s) [1]") }) {
 		t.Fatalf("verify with shard 1 of 3 missing: %v", rep.Problems)
 	}
-	if tot, err := ledger.DayTotals(context.Background(), sampleDay); err != nil || !slices.Equal(tot.Missing, []int{1}) || len(tot.Keys) != 2 {
+	if tot, err := lg.DayTotals(context.Background(), sampleDay); err != nil || !slices.Equal(tot.Missing, []int{1}) || len(tot.Keys) != 2 {
 		t.Fatalf("day totals with shard 1 missing: %+v, %v", tot, err)
 	}
 	f.seal(t, sampleDay, archiver.Options{Shard: archiver.Shard{Index: 1, Count: n}})
-	if rep, err := verify.Run(context.Background(), ledger, verify.Options{}); err != nil || !rep.OK() {
+	if rep, err := verify.Run(context.Background(), lg, verify.Options{}); err != nil || !rep.OK() {
 		t.Fatalf("verify after shard 1 ran: %v %v", err, rep.Problems)
 	}
 	before := shardStoreFiles(t, f.storeDir, "")
@@ -240,10 +241,10 @@ func TestShardSplitSupersededByLaterRun(t *testing.T) {
 			for _, i := range []int{0, 2} {
 				f.seal(t, sampleDay, archiver.Options{Shard: archiver.Shard{Index: i, Count: 3}})
 			}
-			ledger := archiver.Ledger{Store: f.store}
+			lg := ledger.Ledger{Store: f.store}
 			for i, sh := range tc.later {
 				f.seal(t, sampleDay, archiver.Options{Shard: sh})
-				rep, err := verify.Run(context.Background(), ledger, verify.Options{})
+				rep, err := verify.Run(context.Background(), lg, verify.Options{})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -260,7 +261,7 @@ func TestShardSplitSupersededByLaterRun(t *testing.T) {
 				if !slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, "shard(s) [1]") }) {
 					t.Errorf("verify does not mention the abandoned split: warnings %v", rep.Warnings)
 				}
-				tot, err := ledger.DayTotals(context.Background(), sampleDay)
+				tot, err := lg.DayTotals(context.Background(), sampleDay)
 				if err != nil || len(tot.Missing) != 0 {
 					t.Fatalf("day totals after the later run: %+v, %v", tot, err)
 				}
@@ -296,7 +297,7 @@ func TestShardSplitNotHiddenByCopiedAccounting(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(f.storeDir, filepath.FromSlash(copied)), b, 0o444); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(context.Background(), archiver.Ledger{Store: f.store}, verify.Options{})
+	rep, err := verify.Run(context.Background(), ledger.Ledger{Store: f.store}, verify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +321,7 @@ func TestShardPartitionDigest(t *testing.T) {
 		t.Helper()
 		f.seal(t, sampleDay, opt)
 		var last *archiver.StoredAccounting
-		if err := (archiver.Ledger{Store: f.store}).Accountings(ctx, sampleDay, func(a *archiver.StoredAccounting) error {
+		if err := (ledger.Ledger{Store: f.store}).Accountings(ctx, sampleDay, func(a *archiver.StoredAccounting) error {
 			last = a
 			return nil
 		}); err != nil || last == nil {

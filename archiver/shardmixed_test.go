@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -125,7 +126,7 @@ func TestShardSetBesideCompleteAccounting(t *testing.T) {
 			} else if !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, tc.problem) }) {
 				t.Fatalf("verify: want a problem with %q; problems %v, warnings %v", tc.problem, rep.Problems, rep.Warnings)
 			}
-			tot, err := archiver.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
+			tot, err := ledger.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,7 +167,7 @@ func TestRerunAccountsForALineNoManifestTakes(t *testing.T) {
 	if again.Input.Duplicates != first.Input.Duplicates+1 || again.Input.Read != first.Input.Read+1 {
 		t.Fatalf("rerun counted %+v, first run %+v: want one more line, a duplicate", again.Input, first.Input)
 	}
-	tot, err := archiver.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
+	tot, err := ledger.Ledger{Store: f.store}.DayTotals(context.Background(), sampleDay)
 	if err != nil || tot.Input.Read != again.Input.Read || tot.Input.Duplicates != again.Input.Duplicates {
 		t.Fatalf("the day's record %+v, %v: want the rerun's counts %+v", tot, err, again.Input)
 	}

@@ -18,8 +18,8 @@ import (
 // ErrBadSignature is returned (wrapped) when a signature does not verify.
 var ErrBadSignature = errors.New("signature does not verify")
 
-// newSignature signs body, an object's encoding without its signature, with key.
-func newSignature(key ed25519.PrivateKey, body []byte) *Signature {
+// NewSignature signs body, an object's encoding without its signature, with key.
+func NewSignature(key ed25519.PrivateKey, body []byte) *Signature {
 	pub := key.Public().(ed25519.PublicKey)
 	return &Signature{
 		Algorithm: "ed25519",
@@ -76,7 +76,7 @@ func checkSignature(what string, sig *Signature, body []byte, trusted []ed25519.
 
 // SignBody signs body, an object's encoding without its signature, with key: the scheme
 // of every signed object, for the objects sub-packages keep (export task completions).
-func SignBody(key ed25519.PrivateKey, body []byte) *Signature { return newSignature(key, body) }
+func SignBody(key ed25519.PrivateKey, body []byte) *Signature { return NewSignature(key, body) }
 
 // CheckSignature verifies sig over body (see checkSignature): with trusted keys, an
 // unsigned object or one signed by another key fails with ErrBadSignature.

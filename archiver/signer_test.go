@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -36,22 +37,22 @@ func TestRunKeepsTheChainSigned(t *testing.T) {
 		name string
 		// next returns the key of the second run (nil: unsigned), given the first run's;
 		// it may record a rotation.
-		next    func(t *testing.T, l archiver.Ledger, first ed25519.PrivateKey) ed25519.PrivateKey
+		next    func(t *testing.T, l ledger.Ledger, first ed25519.PrivateKey) ed25519.PrivateKey
 		addLate bool
 		want    string // the failure, or "" when the revision commits
 	}{
-		{"unsigned after signed", func(*testing.T, archiver.Ledger, ed25519.PrivateKey) ed25519.PrivateKey { return nil },
+		{"unsigned after signed", func(*testing.T, ledger.Ledger, ed25519.PrivateKey) ed25519.PrivateKey { return nil },
 			true, "signed by key"},
-		{"another key after keys rotate", func(t *testing.T, l archiver.Ledger, first ed25519.PrivateKey) ed25519.PrivateKey {
+		{"another key after keys rotate", func(t *testing.T, l ledger.Ledger, first ed25519.PrivateKey) ed25519.PrivateKey {
 			k := newKey()
 			if _, err := l.RecordRotation(context.Background(), first, k, "yearly", time.Now(), archiver.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
 			return k
 		}, true, ""},
-		{"the same key", func(_ *testing.T, _ archiver.Ledger, first ed25519.PrivateKey) ed25519.PrivateKey { return first },
+		{"the same key", func(_ *testing.T, _ ledger.Ledger, first ed25519.PrivateKey) ed25519.PrivateKey { return first },
 			true, ""},
-		{"unsigned rerun that changes nothing", func(*testing.T, archiver.Ledger, ed25519.PrivateKey) ed25519.PrivateKey { return nil },
+		{"unsigned rerun that changes nothing", func(*testing.T, ledger.Ledger, ed25519.PrivateKey) ed25519.PrivateKey { return nil },
 			false, ""},
 	}
 	for _, tt := range tests {
@@ -60,7 +61,7 @@ func TestRunKeepsTheChainSigned(t *testing.T) {
 			f := newFixture(t, logDir)
 			first := newKey()
 			f.seal(t, sampleDay, archiver.Options{SigningKey: first})
-			l := archiver.Ledger{Store: f.store}
+			l := ledger.Ledger{Store: f.store}
 			next := tt.next(t, l, first)
 			if tt.addLate {
 				editPartition(t, logDir, func(string) bool { return true }, lateRecord)
@@ -114,7 +115,7 @@ func TestRunStartsNoUnsignedChainInASignedArchive(t *testing.T) {
 	if a := byName(res)["Acme"]; a.Outcome != archiver.OutcomeUnchanged {
 		t.Errorf("Acme: %s %v, want unchanged", a.Outcome, a.Err)
 	}
-	rep, err := verify.Run(t.Context(), archiver.Ledger{Store: f.store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey)})
+	rep, err := verify.Run(t.Context(), ledger.Ledger{Store: f.store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 	"github.com/google/uuid"
@@ -80,7 +81,7 @@ func (s *overlapStore) List(ctx context.Context, prefix string, fn func(string) 
 func TestStoringHoldsNoWorker(t *testing.T) {
 	f := newFixture(t, sampleLog)
 	s := &overlapStore{Store: f.store, patience: 10 * time.Second, other: make(chan struct{})}
-	sealer := &archiver.Sealer{Source: f.src, Store: s, Options: archiver.Options{
+	sealer := &archiver.Sealer{Source: f.src, Store: s, Chain: ledger.Ledger{Store: s}, Options: archiver.Options{
 		Workers: 1, Now: fixedClock, Generator: "chatvault test", TempDir: t.TempDir()}}
 	res, err := sealer.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
@@ -128,7 +129,7 @@ func TestRunsRemovedBeforeCommits(t *testing.T) {
 	f := newFixture(t, generated(t, 20_000, 0))
 	temp := t.TempDir()
 	s := &runsAtCommit{Store: f.store, temp: temp}
-	sealer := &archiver.Sealer{Source: f.src, Store: s, Options: archiver.Options{
+	sealer := &archiver.Sealer{Source: f.src, Store: s, Chain: ledger.Ledger{Store: s}, Options: archiver.Options{
 		Layout: archiver.Layout3, Workers: 2, SortMemory: 4 << 20, Now: fixedClock, Generator: "chatvault test", TempDir: temp}}
 	res, err := sealer.Seal(context.Background(), sampleDay, f.directory, "")
 	if err != nil {
@@ -195,7 +196,7 @@ func TestStoringBounded(t *testing.T) {
 	temp := t.TempDir()
 	s := &slowExports{Store: f.store, temp: temp}
 	const workers = 1
-	sealer := &archiver.Sealer{Source: f.src, Store: s, Options: archiver.Options{
+	sealer := &archiver.Sealer{Source: f.src, Store: s, Chain: ledger.Ledger{Store: s}, Options: archiver.Options{
 		Workers: workers, Now: fixedClock, Generator: "chatvault test", TempDir: temp}}
 	res, err := sealer.Seal(context.Background(), sampleDay, snapshot, "")
 	if err != nil {

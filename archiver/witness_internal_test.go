@@ -28,7 +28,7 @@ func TestParseWitnessVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1.Signature = newSignature(priv, body)
+	v1.Signature = NewSignature(priv, body)
 	v1b, err := encodeWitness(v1)
 	if err != nil {
 		t.Fatal(err)

@@ -201,7 +201,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 		job = nil
 	}
 
-	err = m.each(func(r *record) error {
+	err = m.each(func(r *Record) error {
 		crashpoint.Hit("merge.record")
 		if o, ok := quarantinedOrg(r.org); ok {
 			if oq == nil || oqOrg != o {
@@ -214,7 +214,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 				oqOrg = o
 			}
 			oq.records++
-			return oq.writeLine(r.line)
+			return oq.writeLine(r.Line)
 		}
 		if err := parkOQ(); err != nil {
 			return err
@@ -226,7 +226,7 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 				}
 			}
 			q.records++
-			return q.writeLine(r.line)
+			return q.writeLine(r.Line)
 		}
 		if r.org != prevOrg {
 			// A stopped seal (SIGTERM) ends here rather than merge on with every
@@ -243,12 +243,12 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 			prevOrg, prev = r.org, nil
 			seen[r.org] = true
 			oc = newOrgCounts(w.counts.orgExcluded[r.org])
-			win = &Window{Start: start, End: end, FirstEvent: r.ts}
+			win = &Window{Start: start, End: end, FirstEvent: r.Ts}
 			skew = new(ClockSkew)
 			startJob(r.org, oc, win, skew)
 		}
 		s.Progress.Written.Add(1)
-		if prev != nil && r.ts == prevTS && bytes.Equal(prev, r.line) {
+		if prev != nil && r.Ts == prevTS && bytes.Equal(prev, r.Line) {
 			oc.Duplicates++
 			if r.primary {
 				w.counts.duplicates++
@@ -256,21 +256,21 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 			return nil
 		}
 		oc.Exported++
-		oc.ByEventType[eventTypes[r.rank]]++
+		oc.ByEventType[eventTypes[r.Rank]]++
 		oc.ByContentType[contentTypes[r.kind]]++
-		win.LastEvent = r.ts
-		skew.add(r.ts, start, end)
+		win.LastEvent = r.Ts
+		skew.Add(r.Ts, start, end)
 		if r.primary {
 			w.counts.exported++
-			w.res.ClockSkew.add(r.ts, start, end)
+			w.res.ClockSkew.Add(r.Ts, start, end)
 		}
-		if len(batchBuf)+len(r.line)+1 > jobBatch && len(batchBuf) > 0 {
+		if len(batchBuf)+len(r.Line)+1 > jobBatch && len(batchBuf) > 0 {
 			job.lines <- batchBuf
 			batchBuf = (<-job.free)[:0]
 		}
 		at := len(batchBuf)
-		batchBuf = append(batchBuf, r.line...)
-		prev, prevTS = batchBuf[at:], r.ts
+		batchBuf = append(batchBuf, r.Line...)
+		prev, prevTS = batchBuf[at:], r.Ts
 		batchBuf = append(batchBuf, '\n')
 		return nil
 	})
@@ -381,7 +381,7 @@ func (w *writer) storeQuarantine(ctx context.Context, q *stagedObject) error {
 	}
 	crashpoint.Hit("store.quarantine")
 	q.committed = true
-	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: hexSum(q.sum), Records: q.records, VersionID: version}
+	w.res.Quarantine = &ObjectRef{Key: key, Size: q.size, SHA256: HexSum(q.sum), Records: q.records, VersionID: version}
 	w.log.Warn("records quarantined", "records", q.records, "key", key)
 	return nil
 }
@@ -422,10 +422,10 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	defer panics.Recover(&err)
 	defer compressed()
 	var st *stagedObject
-	var ix *chatIndexBuilder
+	var ix *ChatIndexBuilder
 	if !skip {
 		st, err = w.newExportObject(ctx, o.ID)
-		ix = newChatIndexBuilder()
+		ix = NewChatIndexBuilder()
 	}
 	if st != nil {
 		// From here on, panic or not: a streamed export's temporary object is aborted,
@@ -452,7 +452,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 		return
 	}
 	res := &orgCommit{OrgResult: OrgResult{Org: o.ID, Name: o.Name, Outcome: OutcomeFailed, Counts: *counts, ClockSkew: *skew}, org: o, window: *win,
-		quarantine: w.orgQuarantine[j.org], index: ix.index(o.ID, w.day, w.rt.orgMembers(j.org))}
+		quarantine: w.orgQuarantine[j.org], index: ix.Index(o.ID, w.day, w.rt.orgMembers(j.org))}
 	if err == nil {
 		err = st.finish()
 	}
@@ -544,7 +544,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		return w.stage3(ctx, st, c) // writer3.go
 	}
 	store := w.s.Store
-	l := Ledger{Store: store}
+	l := w.s.Chain
 	head, err := l.Head(ctx, c.Org)
 	if err != nil {
 		return fmt.Errorf("read chain head: %w", err)
@@ -557,7 +557,7 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 		if err != nil {
 			return err
 		}
-		if err := store.Create(ctx, revisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, keep); err != nil {
+		if err := store.Create(ctx, RevisionKey(c.Org, hd, head.Revision), bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, keep); err != nil {
 			return fmt.Errorf("restore day index of %s: %w", head.Key, err)
 		}
 	}
@@ -578,8 +578,8 @@ func (w *writer) stage(ctx context.Context, st *stagedObject, c *orgCommit) erro
 // stagedData is the DataObject of a staged export stored under key.
 func stagedData(st *stagedObject, key string, records int64) DataObject {
 	return DataObject{
-		Key: key, Size: st.size, SHA256: hexSum(st.sum),
-		JSONLSize: st.jsonlSize, JSONLSHA256: hexSum(st.jsonlSum), Records: records,
+		Key: key, Size: st.size, SHA256: HexSum(st.sum),
+		JSONLSize: st.jsonlSize, JSONLSHA256: HexSum(st.jsonlSum), Records: records,
 	}
 }
 
@@ -590,8 +590,8 @@ func stagedQuarantine(oq *stagedObject, key func(sum [sha256.Size]byte) string) 
 		return nil
 	}
 	return &DataObject{
-		Key: key(oq.sum), Size: oq.size, SHA256: hexSum(oq.sum),
-		JSONLSize: oq.jsonlSize, JSONLSHA256: hexSum(oq.jsonlSum), Records: oq.records,
+		Key: key(oq.sum), Size: oq.size, SHA256: HexSum(oq.sum),
+		JSONLSize: oq.jsonlSize, JSONLSHA256: HexSum(oq.jsonlSum), Records: oq.records,
 	}
 }
 
@@ -617,7 +617,7 @@ func headCopyRetention(head *StoredManifest) (Day, CreateOptions, error) {
 // chat index is left to the caller.
 func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit, head, latest *StoredManifest) (bool, error) {
 	store := w.s.Store
-	jsonlSum := hexSum(st.jsonlSum)
+	jsonlSum := HexSum(st.jsonlSum)
 	// The quarantine the organization is shown is part of its day: the same records with
 	// other quarantined lines (or the first record of them, for a day sealed before
 	// manifests carried it) make a new revision, so that what is served is on record.
@@ -625,7 +625,7 @@ func (w *writer) storeChange(ctx context.Context, st *stagedObject, c *orgCommit
 	if latest != nil && latest.Data.JSONLSHA256 == jsonlSum && sameQuarantine {
 		c.Outcome, c.Revision, c.Seq, c.Data = OutcomeUnchanged, latest.Revision, latest.Seq, latest.Data
 		c.Quarantined = latest.Quarantined
-		c.manifestSHA256 = hexSum(latest.SHA256)
+		c.manifestSHA256 = HexSum(latest.SHA256)
 		c.ChatIndex = latest.ChatIndex // nil when sealed before chat indexes: it stays without
 		return false, nil
 	}
@@ -690,7 +690,7 @@ func (w *writer) storeChatIndex(ctx context.Context, c *orgCommit) error {
 	if err != nil {
 		return fmt.Errorf("store chat index: %w", err)
 	}
-	c.ChatIndex = &ChatIndexRef{Key: key, Size: int64(len(b)), SHA256: hexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
+	c.ChatIndex = &ChatIndexRef{Key: key, Size: int64(len(b)), SHA256: HexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
 	return nil
 }
 
@@ -759,11 +759,11 @@ func (w *writer) commit(ctx context.Context, c *orgCommit) error {
 		return err
 	}
 	keep := w.retention(c.org)
-	if err := w.createCommitPoint(ctx, chainKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
+	if err := w.createCommitPoint(ctx, ChainKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
 		return err
 	}
 	crashpoint.Hit("commit.chain")
-	if err := w.s.Store.Create(ctx, revisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
+	if err := w.s.Store.Create(ctx, RevisionKey(c.Org, w.day, m.Revision), bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		return fmt.Errorf("index manifest: %w", err)
 	}
 	crashpoint.Hit("commit.index")
@@ -806,7 +806,7 @@ func (w *writer) createCommitPoint(ctx context.Context, key string, m *Manifest,
 // committed records in c the manifest committed and its sum.
 func (c *orgCommit) committed(m *Manifest, sum [sha256.Size]byte) {
 	c.Outcome, c.Revision, c.Seq, c.Supersedes = OutcomeCommitted, m.Revision, m.Seq, m.Supersedes
-	c.manifestSHA256 = hexSum(sum)
+	c.manifestSHA256 = HexSum(sum)
 }
 
 // newManifest makes an organization's manifest of the day, unsigned, in version 2: its
@@ -828,7 +828,7 @@ func (w *writer) newManifest(c *orgCommit) *Manifest {
 	}
 	m.Supersedes = c.supersedes
 	if c.headSeq > 0 {
-		m.Seq, m.Previous = c.headSeq+1, hexSum(c.headSHA256)
+		m.Seq, m.Previous = c.headSeq+1, HexSum(c.headSHA256)
 	}
 	return m
 }
@@ -848,7 +848,7 @@ func (w *writer) retention(o model.Organization) CreateOptions {
 func (w *writer) recordFailure(ctx context.Context, o model.Organization, cause error) error {
 	now := w.s.Now().UTC()
 	msg := []byte(now.Format(time.RFC3339) + " " + cause.Error() + "\n")
-	key := failedKeyFor(w.marker, o.ID, w.day, now.UnixMilli())
+	key := FailedKeyFor(w.marker, o.ID, w.day, now.UnixMilli())
 	return w.s.Store.Create(ctx, key, bytes.NewReader(msg), int64(len(msg)), sha256.Sum256(msg), w.retention(o))
 }
 

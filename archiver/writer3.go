@@ -40,7 +40,7 @@ func (w *writer) layout3() bool { return w.s.Layout == Layout3 }
 // day a layout-2 writer sealed before the upgrade ended before today, so no layout-2 key
 // lies at or after since.
 func (w *writer) prepareLayout(ctx context.Context) error {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	sl, err := l.StoreLayout(ctx)
 	if err != nil {
 		return fmt.Errorf("read the store's layout: %w", err)
@@ -78,40 +78,24 @@ func (w *writer) prepareLayout(ctx context.Context) error {
 // seal: every day is in layout 3.
 var FreshStoreSince = DayOf(time.Unix(0, 0))
 
-// headTip returns org's chain head and its tip (the last manifest key under d/, "" when
-// there is none): Head, and the tip it saw.
-func (l Ledger) headTip(ctx context.Context, org string) (*StoredManifest, string, error) {
-	head, err := l.Head(ctx, org)
-	if err != nil {
-		return nil, "", err
-	}
-	if hk, ok := headHintKeyOf(l.Store, org); ok {
-		if v, ok := headHints.Load(hk); ok && v.layout3 {
-			return head, v.tip, nil
-		}
-	}
-	tip, _, err := l.findTip3(ctx, org)
-	return head, tip, err
-}
-
 // canonicalKey is the key a manifest is named by in the chain (previousKey): its day key
 // in layout 3 (a late manifest's too, not its copy's), its chain key in layout 2.
 func canonicalKey(m *StoredManifest) (string, error) {
 	if m.Version < ManifestVersion3 {
-		return chainKey(m.Org, m.Seq), nil
+		return ChainKey(m.Org, m.Seq), nil
 	}
 	d, err := ParseDay(m.Date)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", m.Key, err)
 	}
-	return dayKey3(m.Org, d, m.Revision), nil
+	return DayKey3(m.Org, d, m.Revision), nil
 }
 
 // stage3 is stage in layout 3.
 func (w *writer) stage3(ctx context.Context, st *stagedObject, c *orgCommit) error {
 	store := w.s.Store
-	l := Ledger{Store: store}
-	head, tip, err := l.headTip(ctx, c.Org)
+	l := w.s.Chain
+	head, tip, err := l.HeadTip(ctx, c.Org)
 	if err != nil {
 		return fmt.Errorf("read chain head: %w", err)
 	}
@@ -127,9 +111,9 @@ func (w *writer) stage3(ctx context.Context, st *stagedObject, c *orgCommit) err
 		restore := ""
 		switch {
 		case head.Version < ManifestVersion3:
-			restore = revisionKey(c.Org, hd, head.Revision)
-		case head.Key != dayKey3(c.Org, hd, head.Revision):
-			restore = dayKey3(c.Org, hd, head.Revision)
+			restore = RevisionKey(c.Org, hd, head.Revision)
+		case head.Key != DayKey3(c.Org, hd, head.Revision):
+			restore = DayKey3(c.Org, hd, head.Revision)
 		}
 		if restore != "" {
 			if err := store.Create(ctx, restore, bytes.NewReader(head.Bytes), int64(len(head.Bytes)), head.SHA256, keep); err != nil {
@@ -165,17 +149,17 @@ func (w *writer) stage3(ctx context.Context, st *stagedObject, c *orgCommit) err
 // the store no longer holds fails the day: a revision committed without it could drop
 // records of it unchecked (run chatvault verify).
 func (w *writer) latestRevision3(ctx context.Context, org string, head *StoredManifest, tip string) (*StoredManifest, error) {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	var latest *StoredManifest
-	none := head == nil || (head.Version >= ManifestVersion3 && !head.Late && tip != "" && dayStart3(org, w.day) > tip &&
+	none := head == nil || (head.Version >= ManifestVersion3 && !head.Late && tip != "" && DayStart3(org, w.day) > tip &&
 		w.marker != nil && !w.day.Before(w.marker.SinceDay()))
 	if !none {
-		key, err := l.latestKey(ctx, org, w.day)
+		key, err := l.LatestKey(ctx, org, w.day)
 		if err != nil {
 			return nil, err
 		}
 		if key != "" {
-			if latest, err = l.readManifest(ctx, key); err != nil {
+			if latest, err = l.ReadManifest(ctx, key); err != nil {
 				return nil, err
 			}
 		}
@@ -236,11 +220,11 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 		if err != nil {
 			return fmt.Errorf("store chat index: %w", err)
 		}
-		c.ChatIndex = &ChatIndexRef{Key: key, Size: int64(len(b)), SHA256: hexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
+		c.ChatIndex = &ChatIndexRef{Key: key, Size: int64(len(b)), SHA256: HexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
 		return nil
 	}
 	year := w.day.Start().Year()
-	b, err := encodeMembers(&MembersObject{Version: MembersObjectVersion, Org: c.Org, Year: year, Members: x.Members})
+	b, err := EncodeMembers(&MembersObject{Version: MembersObjectVersion, Org: c.Org, Year: year, Members: x.Members})
 	if err != nil {
 		return err
 	}
@@ -250,7 +234,7 @@ func (w *writer) storeChatIndex3(ctx context.Context, c *orgCommit) error {
 	if err != nil {
 		return err
 	}
-	inline.Members = MembersRef{Key: key, Size: int64(len(b)), SHA256: hexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
+	inline.Members = MembersRef{Key: key, Size: int64(len(b)), SHA256: HexSum(sum), VersionID: version, MembersAt: w.start.UnixMilli()}
 	c.ChatIndex = &ChatIndexRef{Inline: inline}
 	return nil
 }
@@ -288,7 +272,7 @@ func (w *writer) storeMembers(ctx context.Context, c *orgCommit, key string, b [
 		endOfYear := time.Date(year+1, 1, 1, 0, 0, 0, 0, time.UTC)
 		keep = CreateOptions{RetainUntil: endOfYear.AddDate(0, 0, c.org.RetentionDays), Extend: true}
 	}
-	hk, cacheable := headHintKeyOf(w.s.Store, c.Org)
+	hk, cacheable := HeadHintKeyOf(w.s.Store, c.Org)
 	mh := membersHint{store: hk.store, org: c.Org, key: key}
 	if cacheable {
 		// Trusted only while the chain holds the commit it was stored for: a chain whose
@@ -333,7 +317,7 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 	if c.headSeq > 0 {
 		m.PreviousKey = c.headKey
 	}
-	key := dayKey3(c.Org, w.day, m.Revision)
+	key := DayKey3(c.Org, w.day, m.Revision)
 	m.Late = c.tip != "" && key < c.tip
 	b, sum, err := w.sealManifest(ctx, c, m) // writer.go
 	if err != nil {
@@ -352,7 +336,7 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 	}
 	defer cancel()
 	if m.Late {
-		if err := w.createCommitPoint(cctx, lateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
+		if err := w.createCommitPoint(cctx, LateKey(c.Org, m.Seq), m, b, sum, keep); err != nil {
 			return commitCut(cctx, m.Seq, err)
 		}
 		crashpoint.Hit("commit.late")
@@ -366,7 +350,7 @@ func (w *writer) commit3(ctx context.Context, c *orgCommit) error {
 	if err := store.Create(dctx, key, bytes.NewReader(b), int64(len(b)), sum, keep); err != nil {
 		switch {
 		case m.Late:
-			return fmt.Errorf("manifest %d committed (%s), but not its day key: %w", m.Seq, lateKey(c.Org, m.Seq), err)
+			return fmt.Errorf("manifest %d committed (%s), but not its day key: %w", m.Seq, LateKey(c.Org, m.Seq), err)
 		case errors.Is(err, ErrConflict):
 			return fmt.Errorf("commit manifest %d: another writer committed revision %d of the day first: %w", m.Seq, m.Revision, err)
 		}
@@ -392,21 +376,21 @@ var ErrForked = errors.New("a concurrent commit forked the chain")
 // organization that has layout-2 keys (days/ sorts between d/ and late/: an upgraded
 // store) stops that listing at its first one and lists late/ on its own, as before.
 func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key string) error {
-	l := Ledger{Store: w.s.Store}
+	l := w.s.Chain
 	fail := func(err error) error {
 		return fmt.Errorf("manifest %d committed, but the check for a concurrent commit failed: %w", m.Seq, err)
 	}
 	var others []string
-	own := lateKey(c.Org, m.Seq)
+	own := LateKey(c.Org, m.Seq)
 	late := func(k string) {
-		if seq, ok := parseLateKey(c.Org, k); ok && seq <= c.headSeq {
+		if seq, ok := ParseLateKey(c.Org, k); ok && seq <= c.headSeq {
 			return // committed before the head the commit read
 		}
 		if k != own || !m.Late {
 			others = append(others, k)
 		}
 	}
-	root, lp := dayRoot3(c.Org), latePrefix(c.Org)
+	root, lp := DayRoot3(c.Org), LatePrefix(c.Org)
 	start := c.tip
 	if start == "" {
 		start = root
@@ -415,7 +399,7 @@ func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key s
 	err := ListAfter(ctx, w.s.Store, orgPrefix(c.Org), start, func(k string) error {
 		switch {
 		case strings.HasPrefix(k, root):
-			if _, name, ok := parseDayKey3(c.Org, k); ok && isRevisionName(name) && k != key {
+			if _, name, ok := ParseDayKey3(c.Org, k); ok && IsRevisionName(name) && k != key {
 				others = append(others, k)
 			}
 			return nil
@@ -433,7 +417,7 @@ func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key s
 	}
 	if !sawLate && errors.Is(err, ErrStopListing) {
 		// Stopped before late/ (layout-2 keys in between): late/ on its own.
-		if err := ListAfter(ctx, w.s.Store, lp, lateKey(c.Org, c.headSeq), func(k string) error {
+		if err := ListAfter(ctx, w.s.Store, lp, LateKey(c.Org, c.headSeq), func(k string) error {
 			late(k)
 			return nil
 		}); err != nil {
@@ -441,14 +425,14 @@ func (w *writer) forkCheck(ctx context.Context, c *orgCommit, m *Manifest, key s
 		}
 	}
 	for _, k := range others {
-		if seq, ok := parseLateKey(c.Org, k); ok && seq != m.Seq {
+		if seq, ok := ParseLateKey(c.Org, k); ok && seq != m.Seq {
 			continue // a later commit's late copy: its seq is in its name
 		}
-		o, err := l.readManifest(ctx, k)
+		o, err := l.ReadManifest(ctx, k)
 		if err != nil {
 			return fail(err)
 		}
-		if o.Seq == m.Seq && !strings.EqualFold(hexSum(o.SHA256), c.manifestSHA256) {
+		if o.Seq == m.Seq && !strings.EqualFold(HexSum(o.SHA256), c.manifestSHA256) {
 			return fmt.Errorf("%w at seq %d: %s and %s (run chatvault verify; seal with the store's seal lease: never two sealers at once)", ErrForked, m.Seq, key, k)
 		}
 	}

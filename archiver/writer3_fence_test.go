@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -51,7 +52,7 @@ func TestLayout3PausedSealerFenced(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				s := &archiver.Sealer{Source: f.src, Store: storeA, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+				s := &archiver.Sealer{Source: f.src, Store: storeA, Chain: ledger.Ledger{Store: storeA}, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
 				resA, _ = s.Seal(archiver.WithFence(ctx, fence), mustDay("2026-11-24"), f.directory, acmeOrg)
 			}()
 			select {
@@ -138,7 +139,7 @@ func TestLayout3PauseAfterTheFence(t *testing.T) {
 	}
 	store := &pauseAtCommit{Store: f.store, clk: clk, d: ttl - ttl/6}
 	seal := func() archiver.OrgResult {
-		s := &archiver.Sealer{Source: f.src, Store: store, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+		s := &archiver.Sealer{Source: f.src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
 		res, _ := s.Seal(archiver.WithFence(ctx, lease.CommitFence), mustDay("2026-11-24"), f.directory, acmeOrg)
 		for _, o := range res.Orgs {
 			if o.Org == acmeOrg {

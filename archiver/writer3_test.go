@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -103,7 +104,7 @@ func sealWith(t *testing.T, f *fixture, store archiver.Store, day string, opt ar
 	night := mustDay(day).End().Add(30 * time.Minute)
 	opt.Now, opt.Generator, opt.TempDir = func() time.Time { return night }, "chatvault test", t.TempDir()
 	whole := wholeResults(&opt)
-	s := &archiver.Sealer{Source: f.src, Store: store, Options: opt}
+	s := &archiver.Sealer{Source: f.src, Store: store, Chain: ledger.Ledger{Store: store}, Options: opt}
 	res, err := s.Seal(context.Background(), mustDay(day), f.directory, "")
 	if err != nil {
 		t.Fatalf("seal %s: %v", day, err)
@@ -207,7 +208,7 @@ func TestLayout3Chain(t *testing.T) {
 	logDir := layout3Log(t)
 	f := newFixture(t, logDir)
 	ctx := context.Background()
-	l := archiver.Ledger{Store: f.store}
+	l := ledger.Ledger{Store: f.store}
 	old := f.seal(t, mustDay("2026-11-22"), archiver.Options{Layout: archiver.Layout2, Now: layout3Clock})
 	mustSeal3(t, f, f.store, "2026-11-23")
 	mustSeal3(t, f, f.store, "2026-11-24")
@@ -274,7 +275,7 @@ func TestLayout3Chain(t *testing.T) {
 		}
 	}
 	// A layout-2 seal refuses the store now that it is in layout 3.
-	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Layout: archiver.Layout2, Now: layout3Clock, TempDir: t.TempDir()}}
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Chain: ledger.Ledger{Store: f.store}, Options: archiver.Options{Layout: archiver.Layout2, Now: layout3Clock, TempDir: t.TempDir()}}
 	if _, err := s.Seal(ctx, mustDay("2026-11-25"), f.directory, ""); err == nil || !strings.Contains(err.Error(), "store.layout") {
 		t.Fatalf("a layout 2 seal of a layout 3 store: %v; want it refused", err)
 	}
@@ -359,7 +360,7 @@ func TestLayout3CrashPoints(t *testing.T) {
 				}
 				return false
 			}}
-			s := &archiver.Sealer{Source: f.src, Store: d, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir(), Workers: 1}}
+			s := &archiver.Sealer{Source: f.src, Store: d, Chain: ledger.Ledger{Store: d}, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir(), Workers: 1}}
 			res, err := s.Seal(ctx, mustDay(day), f.directory, "")
 			if died == 0 {
 				t.Fatalf("the seal never wrote a key with %q: %+v, %v", tt.at, res, err)
@@ -371,7 +372,7 @@ func TestLayout3CrashPoints(t *testing.T) {
 			}
 			// The rerun, a new process: a new store value (no remembered head).
 			again := mustSeal3(t, f, &storeHandle{f.store}, day)
-			l := archiver.Ledger{Store: &storeHandle{f.store}}
+			l := ledger.Ledger{Store: &storeHandle{f.store}}
 			for _, o := range again.Orgs {
 				if o.Org != acmeOrg {
 					continue // the one whose seal was killed, and whose day is revised
@@ -449,7 +450,7 @@ func TestLayout3ForkDetected(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s := &archiver.Sealer{Source: f.src, Store: g, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+		s := &archiver.Sealer{Source: f.src, Store: g, Chain: ledger.Ledger{Store: g}, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
 		resB, _ = s.Seal(ctx, mustDay("2026-11-24"), f.directory, acmeOrg)
 	}()
 	select {
@@ -477,7 +478,7 @@ func TestLayout3ForkDetected(t *testing.T) {
 	if !errors.Is(b.Err, archiver.ErrForked) || !strings.Contains(b.Err.Error(), "forked the chain at seq") {
 		t.Fatalf("second writer: %+v; want its day failed with the fork", b)
 	}
-	failed, msg, err := archiver.Ledger{Store: f.store}.Failed(ctx, acmeOrg, mustDay("2026-11-24"))
+	failed, msg, err := ledger.Ledger{Store: f.store}.Failed(ctx, acmeOrg, mustDay("2026-11-24"))
 	if err != nil || !failed || !strings.Contains(msg, "forked") {
 		t.Errorf("the fork is not recorded as the day's failure: %v %q %v", failed, msg, err)
 	}
@@ -499,14 +500,14 @@ func TestLayout3FreshStoreSince(t *testing.T) {
 		t.Fatalf("layout marker %+v, %v; want layout 3 since %s", sl, err, archiver.FreshStoreSince)
 	}
 	c := storetest.NewCounting(f.store)
-	l := archiver.Ledger{Store: c}
+	l := ledger.Ledger{Store: c}
 	var orgs []string
 	if err := l.Orgs(ctx, func(o string) error { orgs = append(orgs, o); return nil }); err != nil || len(orgs) == 0 {
 		t.Fatalf("orgs %v, %v", orgs, err)
 	}
 	c.Reset()
 	days := 0
-	if err := l.ListDays(ctx, orgs[0], mustDay("2026-11-01"), func(archiver.DayKeys) error { days++; return nil }); err != nil {
+	if err := l.ListDays(ctx, orgs[0], mustDay("2026-11-01"), func(ledger.DayKeys) error { days++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if n := c.Counts().Requests(); days != 1 || n != 1 {
@@ -547,7 +548,7 @@ func TestLayout3LateForkDetected(t *testing.T) {
 			done := make(chan struct{})
 			go func() {
 				defer close(done)
-				s := &archiver.Sealer{Source: f.src, Store: g, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
+				s := &archiver.Sealer{Source: f.src, Store: g, Chain: ledger.Ledger{Store: g}, Options: archiver.Options{Layout: archiver.Layout3, Now: layout3Clock, TempDir: t.TempDir()}}
 				resB, _ = s.Seal(ctx, mustDay("2026-11-24"), f.directory, acmeOrg)
 			}()
 			select {
@@ -563,7 +564,7 @@ func TestLayout3LateForkDetected(t *testing.T) {
 			if a.Err != nil || a.Outcome != archiver.OutcomeCommitted || a.Revision != 2 {
 				t.Fatalf("late writer: %+v", a)
 			}
-			if m, err := (archiver.Ledger{Store: f.store}).ReadManifest(ctx, archiver.LateKey(acmeOrg, a.Seq)); err != nil || !m.Late {
+			if m, err := (ledger.Ledger{Store: f.store}).ReadManifest(ctx, archiver.LateKey(acmeOrg, a.Seq)); err != nil || !m.Late {
 				t.Fatalf("the revision of 2026-11-22 is not late: %+v, %v", m, err)
 			}
 			if !errors.Is(b.Err, archiver.ErrForked) || b.Seq != 0 && b.Seq != a.Seq {

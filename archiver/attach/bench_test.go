@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // splitStore keeps the sealed day in one store and the attachments in another, so that
@@ -80,7 +81,7 @@ func BenchmarkCapture(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				c := &Capturer{Ledger: archiver.Ledger{Store: splitStore{sealed, att}}, Fetcher: f, RetryFor: time.Hour,
+				c := &Capturer{Ledger: ledger.Ledger{Store: splitStore{sealed, att}}, Fetcher: f, RetryFor: time.Hour,
 					Now: func() time.Time { return testDay.End() }, Log: slog.New(slog.DiscardHandler)}
 				b.StartTimer()
 				res, err := c.CaptureDay(context.Background(), acme, testDay)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/internal/panics"
 	"golang.org/x/sync/errgroup"
@@ -28,7 +29,7 @@ import (
 // sealed, from the sealed export: sealing never waits on the network.
 type Capturer struct {
 	// Ledger reads the sealed days; its Store receives the files and indexes.
-	Ledger archiver.Ledger
+	Ledger ledger.Ledger
 	// Fetcher fetches from the allowed hosts.
 	Fetcher *Fetcher
 	// SigningKey signs each index revision (nil: unsigned, as manifests without a key).
@@ -108,7 +109,7 @@ func (c *Capturer) captureDay(ctx context.Context, org string, day archiver.Day,
 		return res, fmt.Errorf("attach: %s %s: %w", org, day, err)
 	}
 	if m == nil {
-		return res, fmt.Errorf("attach: %s %s: %w", org, day, archiver.ErrNotSealed)
+		return res, fmt.Errorf("attach: %s %s: %w", org, day, ledger.ErrNotSealed)
 	}
 	store := c.Ledger.Store
 	prev, err := LatestIndex(ctx, store, org, day, c.TrustedKeys)
@@ -282,7 +283,7 @@ func (c *Capturer) CaptureRecent(ctx context.Context, org string, from, through 
 		rev int
 	}
 	var days []sealedDay
-	err := c.Ledger.ListDays(ctx, org, from, func(k archiver.DayKeys) error {
+	err := c.Ledger.ListDays(ctx, org, from, func(k ledger.DayKeys) error {
 		if k.Day.After(through) {
 			return archiver.ErrStopListing
 		}

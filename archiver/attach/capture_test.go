@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -32,7 +33,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 }
 
 func newCapturer(t *testing.T, store archiver.Store, f *Fetcher, key ed25519.PrivateKey, now time.Time) *Capturer {
-	return &Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, SigningKey: key,
+	return &Capturer{Ledger: ledger.Ledger{Store: store}, Fetcher: f, SigningKey: key,
 		TrustedKeys: []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}, RetryFor: 72 * time.Hour,
 		Now: func() time.Time { return now }, Log: slog.New(slog.DiscardHandler)}
 }
@@ -481,7 +482,7 @@ func testCaptureRecentCostsListings(t *testing.T) {
 func daysListing(t *testing.T, store *storetest.Counting, org string, from archiver.Day) int {
 	t.Helper()
 	store.Reset()
-	if err := (archiver.Ledger{Store: store}).ListDays(context.Background(), org, from, func(archiver.DayKeys) error { return nil }); err != nil {
+	if err := (ledger.Ledger{Store: store}).ListDays(context.Background(), org, from, func(ledger.DayKeys) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return store.Counts().Requests()

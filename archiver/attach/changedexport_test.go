@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/exporttest"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -38,7 +39,7 @@ func TestCaptureOfAChangedExport(t *testing.T) {
 	srv := newServer(t, filesHandler("", 1<<20), false)
 	fs := sealDay(t, []msg{{"m-1", "u-ada", []string{srv.URL + "/good/a"}}})
 	ctx := context.Background()
-	m, err := archiver.Ledger{Store: fs}.Latest(ctx, acme, testDay)
+	m, err := ledger.Ledger{Store: fs}.Latest(ctx, acme, testDay)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 const (
@@ -75,7 +76,7 @@ func sealDay(t testing.TB, msgs []msg) *fsstore.Store { return sealDays(t, msgs,
 var layouts sync.Map
 
 // forLayouts runs f once sealing in layout 2 and once in layout 3 (docs/design/layout.md):
-// capture reads the sealed days through archiver.Ledger, whatever their keys.
+// capture reads the sealed days through ledger.Ledger, whatever their keys.
 func forLayouts(t *testing.T, f func(t *testing.T)) {
 	for _, l := range []int{archiver.Layout2, archiver.Layout3} {
 		t.Run(fmt.Sprintf("layout%d", l), func(t *testing.T) {
@@ -125,7 +126,7 @@ func sealDays(t testing.TB, msgs []msg, days ...archiver.Day) *fsstore.Store {
 	}
 	t.Cleanup(func() { store.Close() })
 	for _, d := range days {
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			Now:     func() time.Time { return d.End().Add(2 * time.Hour) },
 			TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Layout: layoutOf(t)}}
 		if _, err := s.Seal(context.Background(), d, []byte(directoryJSON), ""); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -40,7 +41,7 @@ func holdSum(path string) string {
 // retention of its own: only a legal hold keeps its objects.
 type holdFixture struct {
 	store  archiver.Store
-	ledger archiver.Ledger
+	lg     ledger.Ledger
 	cap    *attach.Capturer
 	url    string
 	d1, d2 archiver.Day
@@ -59,7 +60,7 @@ func newHoldFixture(t *testing.T, store archiver.Store) *holdFixture {
 		w.Write([]byte(b))
 	}))
 	t.Cleanup(srv.Close)
-	f := &holdFixture{store: store, ledger: archiver.Ledger{Store: store}, url: srv.URL,
+	f := &holdFixture{store: store, lg: ledger.Ledger{Store: store}, url: srv.URL,
 		at: time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)}
 	f.d1, _ = archiver.ParseDay("2026-11-22")
 	f.d2, _ = archiver.ParseDay("2026-11-23")
@@ -97,7 +98,7 @@ func newHoldFixture(t *testing.T, store archiver.Store) *holdFixture {
 		t.Fatal(err)
 	}
 	for _, d := range []archiver.Day{f.d1, f.d2} {
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			Now: func() time.Time { return d.End().Add(time.Hour) }, TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}}
 		res, err := s.Seal(t.Context(), d, []byte(dir), "")
 		if err != nil {
@@ -113,7 +114,7 @@ func newHoldFixture(t *testing.T, store archiver.Store) *holdFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.cap = &attach.Capturer{Ledger: f.ledger, Fetcher: fetcher, Now: func() time.Time { return f.d2.End().Add(2 * time.Hour) },
+	f.cap = &attach.Capturer{Ledger: f.lg, Fetcher: fetcher, Now: func() time.Time { return f.d2.End().Add(2 * time.Hour) },
 		Log: slog.New(slog.DiscardHandler)}
 	return f
 }
@@ -129,10 +130,10 @@ func (f *holdFixture) capture(t *testing.T, day archiver.Day) {
 	}
 }
 
-func (f *holdFixture) hold(t *testing.T, matter string, day archiver.Day, on bool) archiver.HoldResult {
+func (f *holdFixture) hold(t *testing.T, matter string, day archiver.Day, on bool) ledger.HoldResult {
 	t.Helper()
 	f.at = f.at.Add(time.Minute)
-	r, err := f.ledger.Hold(t.Context(), archiver.HoldRequest{Org: holdOrg, Matter: matter, From: day, To: day, On: on, At: f.at, By: "test"})
+	r, err := f.lg.Hold(t.Context(), ledger.HoldRequest{Org: holdOrg, Matter: matter, From: day, To: day, On: on, At: f.at, By: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestHoldLiftCost(t *testing.T) {
 		for range heldDays {
 			to = to.Next()
 		}
-		if _, err := f.ledger.Hold(t.Context(), archiver.HoldRequest{Org: holdOrg, Matter: "big", From: f.d2, To: to, On: true, At: f.at, By: "test"}); err != nil {
+		if _, err := f.lg.Hold(t.Context(), ledger.HoldRequest{Org: holdOrg, Matter: "big", From: f.d2, To: to, On: true, At: f.at, By: "test"}); err != nil {
 			t.Fatal(err)
 		}
 		f.hold(t, "case-1", f.d1, true)

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // Record is one line of the access audit: who asked for which export, and what
@@ -789,7 +790,7 @@ func (a *Log) checkRetired(ctx context.Context, last time.Time) error {
 		return nil
 	}
 	if now := a.now(); a.rotationsRead.IsZero() || now.Sub(a.rotationsRead) >= archiver.RetiredSkew/4 {
-		stmts, err := archiver.Ledger{Store: a.Store}.RotationStatements(ctx, nil)
+		stmts, err := ledger.Ledger{Store: a.Store}.RotationStatements(ctx, nil)
 		if err != nil {
 			return fmt.Errorf("audit: key rotations: %w", err)
 		}
@@ -799,7 +800,7 @@ func (a *Log) checkRetired(ctx context.Context, last time.Time) error {
 	if r := archiver.RetiredAt(a.rotations, id, last); r != nil {
 		return fmt.Errorf("audit: %w: signing.keyFile is key %s, which the rotation statement %s (%s, to key %s) retired more than %s "+
 			"before these records (the last at %s): verify would report the segment as signed by a retired key; restart with signing.keyFile on the new key",
-			archiver.ErrRetiredKey, id, r.Key(), r.RotatedAt, r.To.KeyID, archiver.RetiredSkew, last.UTC().Format(time.RFC3339))
+			ledger.ErrRetiredKey, id, r.Key(), r.RotatedAt, r.To.KeyID, archiver.RetiredSkew, last.UTC().Format(time.RFC3339))
 	}
 	return nil
 }

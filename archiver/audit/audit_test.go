@@ -17,6 +17,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -136,7 +137,7 @@ func TestAuditWrittenInSegments(t *testing.T) {
 	if n == 0 || n == 150 {
 		t.Errorf("%d records of the 24th", n)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
@@ -188,12 +189,12 @@ func TestAuditSegmentsVerified(t *testing.T) {
 			if len(keys) != 5 {
 				t.Fatalf("%d segments, want 5: %v", len(keys), keys)
 			}
-			rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: audit.Verifier{}})
+			rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: audit.Verifier{}})
 			if err != nil || !rep.OK() {
 				t.Fatalf("before tampering: %v %v", err, rep.Problems)
 			}
 			tt.tamper(t, dir, keys)
-			rep, err = verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: audit.Verifier{}})
+			rep, err = verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{TrustedKey: key.Public().(ed25519.PublicKey), Audit: audit.Verifier{}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -320,14 +321,14 @@ func TestAuditSegmentLocks(t *testing.T) {
 			t.Errorf("%s locked %+v, want COMPLIANCE until %s", k, l, want)
 		}
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}
 	l, _ := ls.Lock(ctx, keys[0])
 	l.RetainUntil = l.RetainUntil.AddDate(-1, 0, 0)
 	ls.SetLock(keys[0], l)
-	rep, err = verify.Run(ctx, archiver.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
+	rep, err = verify.Run(ctx, ledger.Ledger{Store: ls}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || rep.OK() || !strings.Contains(strings.Join(rep.Problems, "\n"), "retained until") {
 		t.Fatalf("verify with a shortened lock: %v %v", err, rep.Problems)
 	}
@@ -362,7 +363,7 @@ func TestAuditReplicasShareChains(t *testing.T) {
 	if keys := auditKeys(t, store); len(keys) != 8 {
 		t.Fatalf("%d segments, want 8: %v", len(keys), keys)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}

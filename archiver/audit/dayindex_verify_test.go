@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -26,7 +26,7 @@ func TestVerifyAuditDayIndexMissing(t *testing.T) {
 	ctx := context.Background()
 	run := func() *verify.Report {
 		t.Helper()
-		rep, err := verify.Run(ctx, archiver.Ledger{Store: cs}, verify.Options{Audit: audit.Verifier{}})
+		rep, err := verify.Run(ctx, ledger.Ledger{Store: cs}, verify.Options{Audit: audit.Verifier{}})
 		if err != nil {
 			t.Fatal(err)
 		}

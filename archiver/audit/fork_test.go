@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -39,7 +40,7 @@ func TestAuditReplicasAcrossMidnight(t *testing.T) {
 	write(a, 201) // seq 2, 23:55, B does not know it
 	clk.Add(10 * time.Minute)
 	write(b, 202) // 00:05 the next day
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +103,7 @@ func TestAuditClosingSegmentFolderChecked(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, last)); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -34,7 +35,7 @@ func TestAuditHeadLookupIsBounded(t *testing.T) {
 		cost := c.Counts()
 		t.Logf("%d days of audit: the first write %v", days, cost)
 		costs = append(costs, cost)
-		rep, err := verify.Run(ctx, archiver.Ledger{Store: cs.Store}, verify.Options{Audit: audit.Verifier{}})
+		rep, err := verify.Run(ctx, ledger.Ledger{Store: cs.Store}, verify.Options{Audit: audit.Verifier{}})
 		if err != nil || !rep.OK() {
 			t.Fatalf("verify after the write: %v %v", err, rep.Problems)
 		}
@@ -68,7 +69,7 @@ func TestAuditHeadAfterGaps(t *testing.T) {
 			t.Fatalf("write on day %d: %v", off, err)
 		}
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %v", err, rep.Problems)
 	}

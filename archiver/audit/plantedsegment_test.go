@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -131,7 +132,7 @@ func TestAuditPlantedSegmentNotFollowed(t *testing.T) {
 				if werr != nil || len(keys) != 3 {
 					t.Fatalf("a signing writer after an unsigned chain: %v, segments %v; want seq 3 written", werr, keys)
 				}
-				rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
+				rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Audit: audit.Verifier{}})
 				if err != nil || !rep.OK() {
 					t.Fatalf("verify: %v %q", err, rep.Problems)
 				}
@@ -148,7 +149,7 @@ func TestAuditPlantedSegmentNotFollowed(t *testing.T) {
 				if tt.signedChain {
 					opt.TrustedKey = trusted[0]
 				}
-				rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, opt)
+				rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, opt)
 				if err != nil {
 					t.Fatal(err)
 				}

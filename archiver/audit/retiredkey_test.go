@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -39,7 +40,7 @@ func TestAuditRefusesARetiredKey(t *testing.T) {
 	if err := write(); err != nil {
 		t.Fatal(err)
 	}
-	stmt, err := archiver.Ledger{Store: store}.RecordRotation(ctx, a, b, "yearly", clk.Now(), archiver.CreateOptions{})
+	stmt, err := ledger.Ledger{Store: store}.RecordRotation(ctx, a, b, "yearly", clk.Now(), archiver.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,8 +50,8 @@ func TestAuditRefusesARetiredKey(t *testing.T) {
 	}
 	clk.Add(archiver.RetiredSkew)
 	err = write()
-	if !errors.Is(err, archiver.ErrRetiredKey) || !strings.Contains(err.Error(), stmt) || !strings.Contains(err.Error(), archiver.KeyID(a.Public().(ed25519.PublicKey))) {
-		t.Fatalf("past the skew: Flush = %v, want %v naming the key and %s", err, archiver.ErrRetiredKey, stmt)
+	if !errors.Is(err, ledger.ErrRetiredKey) || !strings.Contains(err.Error(), stmt) || !strings.Contains(err.Error(), archiver.KeyID(a.Public().(ed25519.PublicKey))) {
+		t.Fatalf("past the skew: Flush = %v, want %v naming the key and %s", err, ledger.ErrRetiredKey, stmt)
 	}
 	if n := len(auditKeys(t, store)); n != 2 {
 		t.Fatalf("%d segments, want the 2 written before the refusal", n)
@@ -59,7 +60,7 @@ func TestAuditRefusesARetiredKey(t *testing.T) {
 		t.Fatalf("pending %d, want the refused record waiting in memory", st.Pending)
 	}
 	trusted := []ed25519.PublicKey{a.Public().(ed25519.PublicKey), b.Public().(ed25519.PublicKey)}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{TrustedKeys: trusted, Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{TrustedKeys: trusted, Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify: %v %q", err, rep.Problems)
 	}

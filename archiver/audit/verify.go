@@ -14,7 +14,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 )
 
-// Verifier verifies the access audit's chains for archiver.Ledger.Verify (set it as
+// Verifier verifies the access audit's chains for ledger.Ledger.Verify (set it as
 // VerifyOptions.Audit).
 type Verifier struct{}
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -209,7 +210,7 @@ func TestAuditListAllWithoutTheDayIndex(t *testing.T) {
 	if err := l2.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: fs2}, verify.Options{Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: fs2}, verify.Options{Audit: audit.Verifier{}})
 	if err != nil || !rep.OK() || len(rep.Warnings) > 1 {
 		t.Fatalf("verify: %v %v %v", err, rep.Problems, rep.Warnings)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -104,7 +105,7 @@ func TestAttachmentLoadingCost(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: fetcher, Log: slog.New(slog.DiscardHandler),
+	c := &attach.Capturer{Ledger: ledger.Ledger{Store: store}, Fetcher: fetcher, Log: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC) }}
 	for _, d := range []string{dates[0], dates[2], dates[5], "2026-11-16"} {
 		day, _ := archiver.ParseDay(d)

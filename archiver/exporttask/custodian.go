@@ -11,6 +11,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -112,9 +113,9 @@ func (e *Engine) custodianMemberships(ctx context.Context, custodians []string, 
 	want := set(custodians)
 	type pair struct{ k, chat string }
 	ev := map[pair][]evidence{}
-	ledger := e.ledger()
+	lg := e.lg()
 	for _, m := range days {
-		changes, x, err := e.dayMembership(ctx, ledger, m)
+		changes, x, err := e.dayMembership(ctx, lg, m)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +151,7 @@ func (e *Engine) custodianMemberships(ctx context.Context, custodians []string, 
 	}
 	// Second pass: every seal's evidence on the relevant chats.
 	for _, m := range days {
-		x, err := ledger.ReadChatIndex(ctx, m)
+		x, err := lg.ReadChatIndex(ctx, m)
 		if err != nil {
 			return nil, err
 		}
@@ -203,7 +204,7 @@ func cmpInt(a, b int64) int {
 
 // dayMembership returns a day's membership changes and its chat index: from the index,
 // or, for a day sealed before chat indexes, read from the day's records (its index nil).
-func (e *Engine) dayMembership(ctx context.Context, l archiver.Ledger, m *archiver.StoredManifest) ([]archiver.MembershipChange, *archiver.ChatIndex, error) {
+func (e *Engine) dayMembership(ctx context.Context, l ledger.Ledger, m *archiver.StoredManifest) ([]archiver.MembershipChange, *archiver.ChatIndex, error) {
 	x, err := l.ReadChatIndex(ctx, m)
 	if err != nil || x != nil {
 		if x != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -66,12 +67,12 @@ func TestDayMembershipWithoutChatIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	day, _ := archiver.ParseDay("2026-11-22")
-	s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+	s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return day.End().Add(time.Hour) }}}
 	if _, err := s.Seal(context.Background(), day, dir, ""); err != nil {
 		t.Fatal(err)
 	}
-	l := archiver.Ledger{Store: store}
+	l := ledger.Ledger{Store: store}
 	m, err := l.Latest(context.Background(), "0a1c2e3f-0000-4000-8000-00000000aaaa", day)
 	if err != nil {
 		t.Fatal(err)

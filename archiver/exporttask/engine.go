@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -56,7 +57,7 @@ type Engine struct {
 	// Mailer enables delivery "email"; nil refuses it.
 	Mailer Mailer
 	// TrustedKeys, when set, are the keys every source day's manifest must be signed by
-	// (archiver.Ledger.TrustedKeys): a task never exports a day whose manifest was forged.
+	// (ledger.Ledger.TrustedKeys): a task never exports a day whose manifest was forged.
 	//
 	// They are also the keys a completed task's completed.json must be signed by: it names
 	// the result and the SHA-256 a download is checked against, so an unsigned or
@@ -65,9 +66,9 @@ type Engine struct {
 	// SigningKey, when set, signs completed.json (signing.keyFile).
 	SigningKey ed25519.PrivateKey
 	// Witnessed, when set, checks org's chain in the store against a witness kept outside
-	// it (verify.witness; archiver.Ledger.CheckWitnessed, as httpapi.Server.Witnessed)
+	// it (verify.witness; ledger.Ledger.CheckWitnessed, as httpapi.Server.Witnessed)
 	// before a day without a manifest is answered as not sealed: a store emptied of its
-	// sealed days holds no manifest of them either. Its error (archiver.ErrBehindWitness)
+	// sealed days holds no manifest of them either. Its error (ledger.ErrBehindWitness)
 	// is returned instead.
 	Witnessed func(ctx context.Context, org string) error
 	// Links signs download links; BaseURL (exports.baseURL) starts the links in e-mails.
@@ -139,8 +140,8 @@ type Engine struct {
 type taskRef struct{ org, id string }
 
 // ledger reads the sealed days, checking their manifests against TrustedKeys.
-func (e *Engine) ledger() archiver.Ledger {
-	return archiver.Ledger{Store: e.Store, TrustedKeys: e.TrustedKeys}
+func (e *Engine) lg() ledger.Ledger {
+	return ledger.Ledger{Store: e.Store, TrustedKeys: e.TrustedKeys}
 }
 
 func (e *Engine) init() {
@@ -268,15 +269,15 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	if err := e.unsealedDays(ctx, org, from, to); err != nil {
 		return "", err
 	}
-	rows, err := e.ledger().Status(ctx, org, from, to)
+	rows, err := e.lg().Status(ctx, org, from, to)
 	if err != nil {
 		return "", err
 	}
-	var unsealed []archiver.DayStatus
+	var unsealed []ledger.DayStatus
 	var records int64
 	var sealed []*archiver.StoredManifest
 	for _, r := range rows {
-		if r.State != archiver.StateSealed && r.State != archiver.StateEmpty {
+		if r.State != ledger.StateSealed && r.State != ledger.StateEmpty {
 			unsealed = append(unsealed, r)
 		} else {
 			records += r.Manifest.Data.Records
@@ -295,7 +296,7 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 	// The request is stored with the range it resolved to, so the task reads the same
 	// days however the defaults move later (a new sealed day).
 	req.From, req.To = from.String(), to.String()
-	if err := checkKnown(ctx, e.ledger(), dir, org, &req, sealed); err != nil {
+	if err := checkKnown(ctx, e.lg(), dir, org, &req, sealed); err != nil {
 		return "", err
 	}
 	// Counted in the store, so the cap holds over every replica (two requests racing on
@@ -336,7 +337,7 @@ func (e *Engine) Create(ctx context.Context, org, by string, req Request) (strin
 // for their state.
 func (e *Engine) unsealedDays(ctx context.Context, org string, from, to archiver.Day) error {
 	sealed := map[archiver.Day]bool{}
-	err := e.ledger().ListDays(ctx, org, from, func(k archiver.DayKeys) error {
+	err := e.lg().ListDays(ctx, org, from, func(k ledger.DayKeys) error {
 		if k.Day.After(to) {
 			return archiver.ErrStopListing
 		}
@@ -354,11 +355,11 @@ func (e *Engine) unsealedDays(ctx context.Context, org string, from, to archiver
 			continue
 		}
 		if len(ue.Days) < 5 {
-			st, err := e.ledger().Status(ctx, org, d, d)
+			st, err := e.lg().Status(ctx, org, d, d)
 			if err != nil {
 				return err
 			}
-			if st[0].State == archiver.StateSealed || st[0].State == archiver.StateEmpty {
+			if st[0].State == ledger.StateSealed || st[0].State == ledger.StateEmpty {
 				continue // sealed since the listing
 			}
 			ue.Days = append(ue.Days, st[0])
@@ -438,7 +439,7 @@ func (e *Engine) resolve(ctx context.Context, org string, o model.Organization, 
 		// The last sealed day from `from` on: the listing starts at from, so the days
 		// before it cost nothing, and the ones after it are the range asked for.
 		var last archiver.Day
-		if err := e.ledger().SealedDaysFrom(ctx, org, from, func(d archiver.Day) error { last = d; return nil }); err != nil {
+		if err := e.lg().SealedDaysFrom(ctx, org, from, func(d archiver.Day) error { last = d; return nil }); err != nil {
 			return from, to, err
 		}
 		if last.IsZero() || last.Before(from) {
@@ -922,7 +923,7 @@ func (e *Engine) attempt(ctx context.Context, r taskRef, log *slog.Logger) (Stat
 		return "", err
 	}
 	defer e.release(ctx, c, log)
-	if errors.Is(err, archiver.ErrBehindWitness) {
+	if errors.Is(err, ledger.ErrBehindWitness) {
 		log.Error("export task failed: the store lost sealed days the witness shows", "err", err)
 	} else if err != nil {
 		log.Warn("export task failed", "err", err)
@@ -977,7 +978,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	}
 	from, _ := archiver.ParseDay(rec.Request.From)
 	to, _ := archiver.ParseDay(rec.Request.To)
-	ledger := e.ledger()
+	lg := e.lg()
 
 	f, err := os.CreateTemp(e.TempDir, "chatvault-task-*")
 	if err != nil {
@@ -1008,7 +1009,7 @@ func (e *Engine) produce(ctx context.Context, rec *record, prog *Progress) (*com
 	var scanned int64
 	// The range's latest revisions from one listing of its days (and a read per day),
 	// not a listing and a read per day: Status checks each manifest as Latest does.
-	rows, err := ledger.Status(ctx, rec.Org, from, to)
+	rows, err := lg.Status(ctx, rec.Org, from, to)
 	if err != nil {
 		return nil, err
 	}
@@ -1137,7 +1138,7 @@ func (e *Engine) day(ctx context.Context, enc Encoder, m *archiver.StoredManifes
 	sd := SourceDay{Date: m.Date, Revision: m.Revision, ManifestSHA256: hex.EncodeToString(m.SHA256[:]),
 		JSONLSHA256: m.Data.JSONLSHA256, Records: m.Data.Records}
 	// The version the manifest names, where the store keeps versions (issue 10.6).
-	rc, err := openData(ctx, archiver.Ledger{Store: e.Store}, m)
+	rc, err := openData(ctx, ledger.Ledger{Store: e.Store}, m)
 	if err != nil {
 		return sd, err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/exporttest"
@@ -94,7 +95,7 @@ func sealSampleDays(t *testing.T, store archiver.Store, opt archiver.Options, da
 	opt.Logger = slog.New(slog.DiscardHandler)
 	for _, d := range append(append([]string{}, dates...), empty...) {
 		opt.TempDir = t.TempDir()
-		s := &archiver.Sealer{Source: src, Store: store, Options: opt}
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: opt}
 		day, _ := archiver.ParseDay(d)
 		if _, err := s.Seal(context.Background(), day, dirBytes, ""); err != nil {
 			t.Fatalf("seal %s in layout %d: %v", d, opt.Layout, err)
@@ -125,7 +126,7 @@ func (f *fixture) sealedJSONL(t *testing.T, org string) []byte {
 	var all []byte
 	for _, d := range days {
 		day, _ := archiver.ParseDay(d)
-		_, rc, err := archiver.Ledger{Store: f.store}.OpenExport(context.Background(), org, day)
+		_, rc, err := ledger.Ledger{Store: f.store}.OpenExport(context.Background(), org, day)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +178,7 @@ func TestJSONLIsTheSealedDays(t *testing.T) {
 	}
 	for i, sd := range st.SourceDays {
 		day, _ := archiver.ParseDay(days[i])
-		m, _ := archiver.Ledger{Store: f.store}.Latest(context.Background(), acme, day)
+		m, _ := ledger.Ledger{Store: f.store}.Latest(context.Background(), acme, day)
 		if sd.Date != days[i] || sd.ManifestSHA256 != hex.EncodeToString(m.SHA256[:]) || sd.JSONLSHA256 != m.Data.JSONLSHA256 || sd.Selected != m.Data.Records {
 			t.Errorf("source day %+v does not match manifest %s", sd, m.Key)
 		}

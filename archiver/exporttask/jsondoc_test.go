@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -121,7 +122,7 @@ func TestJSONDocument(t *testing.T) {
 	var records int64
 	for i, d := range doc.Days {
 		day, _ := archiver.ParseDay(days[i])
-		m, err := archiver.Ledger{Store: f.store}.Latest(context.Background(), acme, day)
+		m, err := ledger.Ledger{Store: f.store}.Latest(context.Background(), acme, day)
 		if err != nil {
 			t.Fatal(err)
 		}

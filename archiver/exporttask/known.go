@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -58,7 +59,7 @@ type known struct {
 // never the records. A day sealed before chat indexes existed has none: for it, the
 // directory answers instead (the chats with a member who is the organization's user, and
 // their members).
-func checkKnown(ctx context.Context, l archiver.Ledger, dir *model.Directory, org string, req *Request, days []*archiver.StoredManifest) error {
+func checkKnown(ctx context.Context, l ledger.Ledger, dir *model.Directory, org string, req *Request, days []*archiver.StoredManifest) error {
 	if len(req.ChatIDs)+len(req.UserIDs)+len(req.CustodianIDs) == 0 {
 		return nil
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -69,7 +70,7 @@ func TestUnknownIDsWithoutChatIndexes(t *testing.T) {
 	// Strip the chat index from Acme's manifests, as an older release wrote them.
 	for _, d := range days {
 		day, _ := archiver.ParseDay(d)
-		m, err := archiver.Ledger{Store: f.store}.Latest(context.Background(), acme, day)
+		m, err := ledger.Ledger{Store: f.store}.Latest(context.Background(), acme, day)
 		if err != nil || m.ChatIndex == nil {
 			t.Fatalf("%s: %v %+v", d, err, m)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -59,7 +60,7 @@ func TestTaskOnLayout3(t *testing.T) {
 			results[layout] = append(results[layout], gunzip(t, bytes.NewReader(b)))
 		}
 		day, _ := archiver.ParseDay(empty[0])
-		m, err := archiver.Ledger{Store: store}.Latest(context.Background(), acme, day)
+		m, err := ledger.Ledger{Store: store}.Latest(context.Background(), acme, day)
 		if err != nil || m == nil {
 			t.Fatalf("layout %d: the empty day's manifest: %v", layout, err)
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // State is a task's state.
@@ -51,7 +52,7 @@ var (
 // not be, so a task is refused until every day of its range is sealed.
 type UnsealedError struct {
 	// Days are the first unsealed days of the range (at most five, oldest first).
-	Days []archiver.DayStatus
+	Days []ledger.DayStatus
 	// Count is how many days of the range are not sealed (len(Days) when zero).
 	Count int
 }

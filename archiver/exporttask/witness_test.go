@@ -12,6 +12,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -21,7 +22,7 @@ import (
 // export_pending, or no sealed day to default "to" to), and a task created before the
 // deletion failed with "not sealed": a deletion read as "nothing sealed". With the
 // witness kept outside the store (verify.witness, Engine.Witnessed, as serve's day
-// endpoints check it), each is the witness's error, archiver.ErrBehindWitness.
+// endpoints check it), each is the witness's error, ledger.ErrBehindWitness.
 func TestEmptiedStoreTaskWitnessed(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -42,7 +43,7 @@ func TestEmptiedStoreTaskWitnessed(t *testing.T) {
 			e := f.engine(t, nil)
 			w := witness(t, store)
 			e.Witnessed = func(ctx context.Context, org string) error {
-				return archiver.Ledger{Store: store}.CheckWitnessed(ctx, w, org)
+				return ledger.Ledger{Store: store}.CheckWitnessed(ctx, w, org)
 			}
 			before, err := e.Create(context.Background(), acme, "test", tc.req) // days deleted while it waits
 			if err != nil {
@@ -52,8 +53,8 @@ func TestEmptiedStoreTaskWitnessed(t *testing.T) {
 				t.Fatal(err)
 			}
 			_, err = e.Create(context.Background(), acme, "test", tc.req)
-			if !errors.Is(err, archiver.ErrBehindWitness) {
-				t.Fatalf("Create over the deleted days = %v, want %v", err, archiver.ErrBehindWitness)
+			if !errors.Is(err, ledger.ErrBehindWitness) {
+				t.Fatalf("Create over the deleted days = %v, want %v", err, ledger.ErrBehindWitness)
 			}
 			st, _ := attachtest.Execute(t, e, acme, before)
 			if st.State != exporttask.StateFailed || !strings.Contains(st.Error, "witness") {
@@ -68,7 +69,7 @@ func TestEmptiedStoreTaskWitnessed(t *testing.T) {
 // witness returns a witness of store's chain heads now.
 func witness(t *testing.T, store archiver.Store) *archiver.Witness {
 	t.Helper()
-	heads, err := archiver.Ledger{Store: store}.Heads(context.Background())
+	heads, err := ledger.Ledger{Store: store}.Heads(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

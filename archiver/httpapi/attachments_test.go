@@ -24,6 +24,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/attachtest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -110,7 +111,7 @@ func TestAttachmentEndpoints(t *testing.T) {
 			var tune func(*httpapi.Server)
 			if tasks {
 				tune = func(s *httpapi.Server) {
-					s.Tasks = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+					s.Tasks = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 						Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
 				}
 			}

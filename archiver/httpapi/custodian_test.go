@@ -20,6 +20,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -108,7 +109,7 @@ func sealCustodianDays(t *testing.T, store archiver.Store) {
 			}
 		}
 		day, _ := archiver.ParseDay(d.date)
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
 			Now: func() time.Time { return day.End().Add(30 * time.Minute) }}}
 		res, err := s.Seal(context.Background(), day, dirBytes, acme)
 		if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // TestURLDelivery covers "delivery":"url": with a presigner the answer names the stored
@@ -33,7 +34,7 @@ func TestURLDelivery(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	m, err := archiver.Ledger{Store: f.store}.Latest(context.Background(), acme, mustDay(t, sample))
+	m, err := ledger.Ledger{Store: f.store}.Latest(context.Background(), acme, mustDay(t, sample))
 	if err != nil {
 		t.Fatal(err)
 	}

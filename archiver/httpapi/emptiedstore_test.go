@@ -9,6 +9,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -33,7 +34,7 @@ func TestEmptiedStoreNotServedAsPending(t *testing.T) {
 	f := newFixtureOn(t, store, func(s *httpapi.Server) {
 		s.Witnessed = func(ctx context.Context, org string) error { return witnessed(ctx, org) }
 	})
-	l := archiver.Ledger{Store: store}
+	l := ledger.Ledger{Store: store}
 	heads, err := l.Heads(ctx)
 	if err != nil || len(heads) == 0 {
 		t.Fatalf("heads: %v %v", heads, err)

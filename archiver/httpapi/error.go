@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // Error codes of the API, as DESIGN.md and openapi.json fix them.
@@ -112,10 +113,10 @@ func errorCode(err error) (*Error, int) {
 		e = errorf(ELinkExpired, "the download link has expired; the task's status gives a new one")
 	case errors.Is(err, exporttask.ErrLinkInvalid):
 		e = errorf(EInvalidLink, "the download link is not valid")
-	case errors.Is(err, archiver.ErrUntrustedManifest):
+	case errors.Is(err, ledger.ErrUntrustedManifest):
 		e = errorf(EInternal, "the stored manifest of this day is not the one that was sealed (its place or its signature "+
 			"does not check), so nothing of it was sent; the server reported it to its operator (chatvault verify shows the object)")
-	case errors.Is(err, archiver.ErrBehindWitness):
+	case errors.Is(err, ledger.ErrBehindWitness):
 		e = errorf(EInternal, "the store holds fewer of this organization's sealed days than the witness kept outside it shows "+
 			"(sealed days deleted), so no day is reported as not sealed yet; the server reported it to its operator")
 	case errors.Is(err, exporttask.ErrUntrustedCompletion):
@@ -136,7 +137,7 @@ func errorCode(err error) (*Error, int) {
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 	e, status := errorCode(err)
 	switch {
-	case errors.Is(err, archiver.ErrUntrustedManifest):
+	case errors.Is(err, ledger.ErrUntrustedManifest):
 		// A forged or misplaced manifest: tampering, like a data object that does not match.
 		s.integrityFailures.Inc()
 		s.log().Error("stored manifest is not the one sealed; not served", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -145,7 +146,7 @@ func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
 		// forged manifest.
 		s.integrityFailures.Inc()
 		s.log().Error("export task completion record is not trusted; result not served", "method", r.Method, "path", r.URL.Path, "err", err)
-	case errors.Is(err, archiver.ErrBehindWitness):
+	case errors.Is(err, ledger.ErrBehindWitness):
 		s.integrityFailures.Inc()
 		s.log().Error("the store lost sealed days the witness shows; not answered as pending", "method", r.Method, "path", r.URL.Path, "err", err)
 	case errors.Is(err, archiver.ErrStoreBusy):

@@ -17,6 +17,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -248,7 +249,7 @@ func (s *Server) export(w http.ResponseWriter, r *http.Request, tok archiver.Tok
 		return s.exportURL(w, r, tok, day, rec)
 	}
 	m, rc, err := s.Exports.OpenExport(r.Context(), tok.Org, day)
-	if errors.Is(err, archiver.ErrNotSealed) {
+	if errors.Is(err, ledger.ErrNotSealed) {
 		return s.pending(r.Context(), tok.Org, day)
 	}
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -56,9 +57,9 @@ func TestForgedManifestNeverServed(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		signed bool // the store is sealed with a key, and serve trusts its public half
-		forge  func(t *testing.T, s *fsstore.Store, l archiver.Ledger)
+		forge  func(t *testing.T, s *fsstore.Store, l ledger.Ledger)
 	}{
-		{"unsigned revision 2 naming forged records", true, func(t *testing.T, s *fsstore.Store, l archiver.Ledger) {
+		{"unsigned revision 2 naming forged records", true, func(t *testing.T, s *fsstore.Store, l ledger.Ledger) {
 			m, _ := l.Latest(context.Background(), acme, day)
 			var zb bytes.Buffer
 			zw := gzip.NewWriter(&zb)
@@ -76,7 +77,7 @@ func TestForgedManifestNeverServed(t *testing.T) {
 			b, _ := json.MarshalIndent(&f, "", "  ")
 			writeRaw(t, s, strings.Replace(m.Key, "r0001.json", "r0002.json", 1), append(b, '\n'))
 		}},
-		{"signed manifest rewritten in place", true, func(t *testing.T, s *fsstore.Store, l archiver.Ledger) {
+		{"signed manifest rewritten in place", true, func(t *testing.T, s *fsstore.Store, l ledger.Ledger) {
 			m, _ := l.Latest(context.Background(), acme, day)
 			b := bytes.Replace(m.Bytes, []byte(`"exported": 12`), []byte(`"exported": 11`), 1)
 			if bytes.Equal(b, m.Bytes) {
@@ -84,17 +85,17 @@ func TestForgedManifestNeverServed(t *testing.T) {
 			}
 			writeRaw(t, s, m.Key, b)
 		}},
-		{"another organization's manifest as revision 2", false, func(t *testing.T, s *fsstore.Store, l archiver.Ledger) {
+		{"another organization's manifest as revision 2", false, func(t *testing.T, s *fsstore.Store, l ledger.Ledger) {
 			m, _ := l.Latest(context.Background(), acme, day)
 			other, _ := l.Latest(context.Background(), globex, day)
 			writeRaw(t, s, strings.Replace(m.Key, "r0001.json", "r0002.json", 1), other.Bytes)
 		}},
-		{"another organization's signed manifest as revision 2", true, func(t *testing.T, s *fsstore.Store, l archiver.Ledger) {
+		{"another organization's signed manifest as revision 2", true, func(t *testing.T, s *fsstore.Store, l ledger.Ledger) {
 			m, _ := l.Latest(context.Background(), acme, day)
 			other, _ := l.Latest(context.Background(), globex, day)
 			writeRaw(t, s, strings.Replace(m.Key, "r0001.json", "r0002.json", 1), other.Bytes)
 		}},
-		{"revision 1 replayed as revision 2", true, func(t *testing.T, s *fsstore.Store, l archiver.Ledger) {
+		{"revision 1 replayed as revision 2", true, func(t *testing.T, s *fsstore.Store, l ledger.Ledger) {
 			m, _ := l.Latest(context.Background(), acme, day)
 			writeRaw(t, s, strings.Replace(m.Key, "r0001.json", "r0002.json", 1), m.Bytes)
 		}},
@@ -116,7 +117,7 @@ func TestForgedManifestNeverServed(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sealer := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{SigningKey: priv,
+				sealer := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{SigningKey: priv,
 					TempDir: t.TempDir(), Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
 					Logger: slog.New(slog.DiscardHandler)}}
 				if _, err := sealer.Seal(context.Background(), day, dirBytes, ""); err != nil {
@@ -124,10 +125,10 @@ func TestForgedManifestNeverServed(t *testing.T) {
 				}
 			}
 			f := newFixtureOn(t, store, func(s *httpapi.Server) {
-				s.Exports = archiver.Ledger{Store: store, TrustedKeys: trusted}
+				s.Exports = ledger.Ledger{Store: store, TrustedKeys: trusted}
 			})
 			f.store = store
-			tc.forge(t, store, archiver.Ledger{Store: store})
+			tc.forge(t, store, ledger.Ledger{Store: store})
 
 			resp, body := f.export(t, f.tokens["acme"], date(sample))
 			if strings.Contains(string(body), "m-forged") || resp.Header.Get(httpapi.HeaderRevision) != "" {
@@ -168,8 +169,8 @@ func TestForgedManifestNeverServed(t *testing.T) {
 				if err == nil && st.State == exporttask.StateCompleted {
 					t.Errorf("an export task over the forged day completed: %+v", st.Result)
 				}
-			} else if !errors.Is(err, archiver.ErrUntrustedManifest) {
-				t.Errorf("task create: %v, want an error wrapping archiver.ErrUntrustedManifest", err)
+			} else if !errors.Is(err, ledger.ErrUntrustedManifest) {
+				t.Errorf("task create: %v, want an error wrapping ledger.ErrUntrustedManifest", err)
 			}
 		})
 	}

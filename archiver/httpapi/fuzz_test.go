@@ -14,6 +14,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -22,7 +23,7 @@ type fuzzExports struct{ days []archiver.Day }
 
 func (e *fuzzExports) OpenExport(_ context.Context, _ string, d archiver.Day) (*archiver.StoredManifest, io.ReadCloser, error) {
 	e.days = append(e.days, d)
-	return nil, nil, archiver.ErrNotSealed
+	return nil, nil, ledger.ErrNotSealed
 }
 
 func (e *fuzzExports) Latest(_ context.Context, _ string, d archiver.Day) (*archiver.StoredManifest, error) {
@@ -30,7 +31,7 @@ func (e *fuzzExports) Latest(_ context.Context, _ string, d archiver.Day) (*arch
 	return nil, nil
 }
 
-func (e *fuzzExports) Status(_ context.Context, _ string, from, to archiver.Day) ([]archiver.DayStatus, error) {
+func (e *fuzzExports) Status(_ context.Context, _ string, from, to archiver.Day) ([]ledger.DayStatus, error) {
 	e.days = append(e.days, from, to)
 	return nil, nil
 }

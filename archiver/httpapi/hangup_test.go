@@ -9,10 +9,10 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -80,7 +80,7 @@ func TestClientHangUpIsNotAnIntegrityFailure(t *testing.T) {
 				f := newFixture(t, func(s *httpapi.Server) {
 					s.VerifyFirstMaxSize = mode.maxSize
 					s.Audit = auditSignal{s.Audit, audited}
-					engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+					engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 						Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
 					s.Tasks = engine
 					srv = s
@@ -188,7 +188,7 @@ func TestOneLinkNeverLocksOutAnothers(t *testing.T) {
 	f := newFixture(t, func(s *httpapi.Server) {
 		s.ClientRate, s.ClientBurst = 1, 2
 		s.TokenRate, s.TokenBurst = 1, 2
-		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+		engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
 		s.Tasks = engine
 	})
@@ -239,7 +239,7 @@ func auditedTask(t *testing.T) (f *fixture, engine *exporttask.Engine, id string
 	audited = make(chan audit.Record, 8)
 	f = newFixture(t, func(s *httpapi.Server) {
 		s.Audit = auditSignal{s.Audit, audited}
-		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+		engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 			Links: exporttask.Links{Key: []byte("test-key-test-key-test-key-test-")}, TempDir: t.TempDir()}
 		s.Tasks = engine
 	})

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -22,7 +22,7 @@ func TestLinkIgnoresHostHeader(t *testing.T) {
 		t.Run("baseURL="+base, func(t *testing.T) {
 			var engine *exporttask.Engine
 			f := newFixture(t, func(s *httpapi.Server) {
-				engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+				engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 					Links: exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")}, TempDir: t.TempDir()}
 				s.Tasks, s.BaseURL = engine, base
 			})
@@ -72,7 +72,7 @@ func TestLinkIgnoresHostHeader(t *testing.T) {
 func TestLinkCopiesAsPrinted(t *testing.T) {
 	var engine *exporttask.Engine
 	f := newFixture(t, func(s *httpapi.Server) {
-		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+		engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 			Links: exporttask.Links{Key: []byte("0123456789abcdef0123456789abcdef")}, TempDir: t.TempDir()}
 		s.Tasks = engine
 	})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // singleParams refuses a query naming one of names twice: url.Values.Get takes the
@@ -95,7 +96,7 @@ func (s *Server) handleExports(w http.ResponseWriter, r *http.Request, tok archi
 	}
 	// A day without a manifest lists as pending: not when the witness shows that the
 	// store lost sealed days of the organization (see pending).
-	if s.Witnessed != nil && slices.ContainsFunc(rows, func(row archiver.DayStatus) bool { return row.Manifest == nil }) {
+	if s.Witnessed != nil && slices.ContainsFunc(rows, func(row ledger.DayStatus) bool { return row.Manifest == nil }) {
 		if err := s.Witnessed(r.Context(), tok.Org); err != nil {
 			return err
 		}
@@ -154,7 +155,7 @@ func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, tok arch
 }
 
 // latestKeyer is an Exports that can find the key of a day's latest manifest from a
-// listing, without reading it (archiver.Ledger.LatestKey).
+// listing, without reading it (ledger.Ledger.LatestKey).
 type latestKeyer interface {
 	LatestKey(ctx context.Context, org string, day archiver.Day) (string, error)
 }

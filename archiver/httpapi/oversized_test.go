@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -21,14 +22,14 @@ func TestExportOversizedManifest(t *testing.T) {
 	var over *storetest.Oversized
 	var key string
 	f := newFixture(t, func(s *httpapi.Server) {
-		store := s.Exports.(archiver.Ledger).Store
+		store := s.Exports.(ledger.Ledger).Store
 		m, err := s.Exports.Latest(context.Background(), acme, mustDay(t, sample))
 		if err != nil || m == nil {
 			t.Fatalf("latest: %v %v", m, err)
 		}
 		key = m.Key
 		over = &storetest.Oversized{Store: store, Sizes: map[string]int64{key: 1 << 30}}
-		s.Exports = archiver.Ledger{Store: over}
+		s.Exports = ledger.Ledger{Store: over}
 	})
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)

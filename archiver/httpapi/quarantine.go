@@ -10,9 +10,10 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
-// QuarantineExports is what GET /v1/exports/{date}/quarantine reads (archiver.Ledger):
+// QuarantineExports is what GET /v1/exports/{date}/quarantine reads (ledger.Ledger):
 // the organization's latest manifest of the day and its quarantine object, rc nil when
 // the manifest names none. An Exports without it answers 404.
 type QuarantineExports interface {
@@ -55,7 +56,7 @@ func (s *Server) quarantine(w http.ResponseWriter, r *http.Request, tok archiver
 		return errorf(EExportNotFound, "this server does not serve quarantined lines")
 	}
 	m, rc, err := qe.OpenQuarantine(r.Context(), tok.Org, day)
-	if errors.Is(err, archiver.ErrNotSealed) {
+	if errors.Is(err, ledger.ErrNotSealed) {
 		return s.pending(r.Context(), tok.Org, day)
 	}
 	if err != nil {

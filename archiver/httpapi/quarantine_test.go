@@ -12,10 +12,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -59,7 +59,7 @@ func TestQuarantineEndpoint(t *testing.T) {
 			var tune func(*httpapi.Server)
 			if tasks {
 				tune = func(s *httpapi.Server) {
-					s.Tasks = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+					s.Tasks = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 						Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
 				}
 			}
@@ -177,7 +177,7 @@ func testQuarantineEndpoint(t *testing.T, f *fixture) {
 // seal is never served; the client gets a clean 500 and the operator the integrity metric.
 func TestQuarantineTampered(t *testing.T) {
 	f := newFixture(t, nil)
-	m, err := archiver.Ledger{Store: f.store}.Latest(context.Background(), acme, mustDay(t, sample))
+	m, err := ledger.Ledger{Store: f.store}.Latest(context.Background(), acme, mustDay(t, sample))
 	if err != nil || m == nil || m.Quarantined == nil {
 		t.Fatalf("latest: %v %v", m, err)
 	}

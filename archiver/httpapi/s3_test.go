@@ -21,6 +21,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -49,7 +50,7 @@ func TestS3ServesTheManifestVersion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := archiver.Ledger{Store: store}.Latest(ctx, acme, mustDay(t, sample))
+	m, err := ledger.Ledger{Store: store}.Latest(ctx, acme, mustDay(t, sample))
 	if err != nil || m == nil {
 		t.Fatalf("latest: %v %v", m, err)
 	}
@@ -63,7 +64,7 @@ func TestS3ServesTheManifestVersion(t *testing.T) {
 	}
 	// Version 2 manifests leave the shared quarantine object to the day's accounting.
 	var quarantine *archiver.ObjectRef
-	if err := (archiver.Ledger{Store: store}).Accountings(ctx, mustDay(t, sample), func(a *archiver.StoredAccounting) error {
+	if err := (ledger.Ledger{Store: store}).Accountings(ctx, mustDay(t, sample), func(a *archiver.StoredAccounting) error {
 		quarantine = a.Quarantine
 		return nil
 	}); err != nil {
@@ -128,7 +129,7 @@ func TestS3ServesTheManifestVersion(t *testing.T) {
 		t.Fatalf("export task over the replaced day: %v %+v", err, st)
 	}
 
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, verify.Options{Org: acme, Audit: audit.Verifier{}})
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, verify.Options{Org: acme, Audit: audit.Verifier{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestS3ReplacedManifestVersionNotServed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := archiver.Ledger{Store: store}.Latest(ctx, acme, mustDay(t, sample))
+	m, err := ledger.Ledger{Store: store}.Latest(ctx, acme, mustDay(t, sample))
 	if err != nil || m == nil {
 		t.Fatalf("latest: %v %v", m, err)
 	}

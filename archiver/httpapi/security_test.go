@@ -21,6 +21,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
@@ -102,7 +103,7 @@ func (f failing) Latest(context.Context, string, archiver.Day) (*archiver.Stored
 	return nil, errDetail
 }
 
-func (f failing) Status(context.Context, string, archiver.Day, archiver.Day) ([]archiver.DayStatus, error) {
+func (f failing) Status(context.Context, string, archiver.Day, archiver.Day) ([]ledger.DayStatus, error) {
 	return nil, errDetail
 }
 
@@ -305,8 +306,8 @@ func (r *recordingStore) List(ctx context.Context, prefix string, fn func(string
 func TestPathTraversalRefused(t *testing.T) {
 	rec := &recordingStore{}
 	f := newFixture(t, func(s *httpapi.Server) {
-		rec.Store = s.Exports.(archiver.Ledger).Store
-		s.Exports = archiver.Ledger{Store: rec}
+		rec.Store = s.Exports.(ledger.Ledger).Store
+		s.Exports = ledger.Ledger{Store: rec}
 		s.Audit = &audit.Log{Store: rec}
 	})
 	tok := f.tokens["acme"]

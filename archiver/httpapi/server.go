@@ -20,6 +20,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -32,11 +33,11 @@ var openAPI []byte
 // OpenAPI returns the API's OpenAPI 3.1 document.
 func OpenAPI() []byte { return openAPI }
 
-// Exports is what the API reads of the ledger (archiver.Ledger).
+// Exports is what the API reads of the ledger (ledger.Ledger).
 type Exports interface {
 	OpenExport(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, io.ReadCloser, error)
 	Latest(ctx context.Context, org string, day archiver.Day) (*archiver.StoredManifest, error)
-	Status(ctx context.Context, org string, from, to archiver.Day) ([]archiver.DayStatus, error)
+	Status(ctx context.Context, org string, from, to archiver.Day) ([]ledger.DayStatus, error)
 }
 
 // Tokens resolves presented bearer tokens (tokenfile.Set).
@@ -75,8 +76,8 @@ type Server struct {
 	// always. /readyz also fails while the Audit refuses requests (see handleReady).
 	Ready func(ctx context.Context) error
 	// Witnessed, when set, checks org's chain in the store against a witness kept outside
-	// it (verify.witness; archiver.Ledger.CheckWitnessed) before a day without a manifest
-	// is answered as pending: an error (archiver.ErrBehindWitness: sealed days deleted)
+	// it (verify.witness; ledger.Ledger.CheckWitnessed) before a day without a manifest
+	// is answered as pending: an error (ledger.ErrBehindWitness: sealed days deleted)
 	// is answered 500 internal instead, and logged.
 	Witnessed func(ctx context.Context, org string) error
 	// Grace is schedule.grace: how long after a day's end it may still be open, for

@@ -25,6 +25,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,7 +102,7 @@ func newFixtureLog(t *testing.T, store archiver.Store, logDir string, days []str
 	}
 	for _, d := range days {
 		day, _ := archiver.ParseDay(d)
-		sealer := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		sealer := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			TempDir: t.TempDir(), Now: clk.Now, Logger: slog.New(slog.DiscardHandler)}}
 		if _, err := sealer.Seal(ctx, day, dirBytes, ""); err != nil {
 			t.Fatal(err)
@@ -135,7 +136,7 @@ func newFixtureLog(t *testing.T, store archiver.Store, logDir string, days []str
 		t.Fatal(err)
 	}
 	s := &httpapi.Server{
-		Exports:    archiver.Ledger{Store: store},
+		Exports:    ledger.Ledger{Store: store},
 		Tokens:     f.set,
 		Audit:      &audit.Log{Store: store, Now: clk.Now},
 		Directory:  func(context.Context) (*model.Directory, error) { return dir, nil },
@@ -475,7 +476,7 @@ func (brokenExports) OpenExport(context.Context, string, archiver.Day) (*archive
 	return nil, nil, errors.New("open /srv/secret-mount/orgs/x: permission denied")
 }
 
-func (brokenExports) Status(context.Context, string, archiver.Day, archiver.Day) ([]archiver.DayStatus, error) {
+func (brokenExports) Status(context.Context, string, archiver.Day, archiver.Day) ([]ledger.DayStatus, error) {
 	return nil, errors.New("list /srv/secret-mount: i/o error")
 }
 

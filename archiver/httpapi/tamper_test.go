@@ -16,6 +16,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -23,7 +24,7 @@ import (
 // access to the folder could: the read-only file made writable and given other bytes.
 func tamper(t *testing.T, f *fixture, org string, change func([]byte) []byte) *archiver.StoredManifest {
 	t.Helper()
-	m, err := archiver.Ledger{Store: f.store}.Latest(context.Background(), org, mustDay(t, sample))
+	m, err := ledger.Ledger{Store: f.store}.Latest(context.Background(), org, mustDay(t, sample))
 	if err != nil || m == nil {
 		t.Fatalf("latest: %v %v", m, err)
 	}
@@ -130,7 +131,7 @@ func TestTamperedExportNeverServedWhole(t *testing.T) {
 						s.VerifyFirstMaxSize, s.VerifyFirstMemory = mode.maxSize, mode.memory
 						s.Audit = auditSignal{s.Audit, audited}
 					})
-					m, _ := archiver.Ledger{Store: f.store}.Latest(context.Background(), acme, mustDay(t, sample))
+					m, _ := ledger.Ledger{Store: f.store}.Latest(context.Background(), acme, mustDay(t, sample))
 					if tc.change != nil {
 						m = tamper(t, f, acme, tc.change)
 					}
@@ -226,7 +227,7 @@ func TestTamperedTaskResultNeverServedWhole(t *testing.T) {
 			var engine *exporttask.Engine
 			f := newFixture(t, func(s *httpapi.Server) {
 				s.VerifyFirstMaxSize = mode.maxSize
-				engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+				engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 					Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
 				s.Tasks = engine
 			})

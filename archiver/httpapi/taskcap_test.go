@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -17,7 +17,7 @@ import (
 // 429 too_many_tasks naming the cap, with Retry-After; another organization does not.
 func TestTaskCapIs429(t *testing.T) {
 	f := newFixture(t, func(s *httpapi.Server) {
-		s.Tasks = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+		s.Tasks = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 			Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir(), MaxTasksPerOrg: 1}
 	})
 	post := func(token string) (*http.Response, []byte) {

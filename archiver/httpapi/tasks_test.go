@@ -10,10 +10,10 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -62,7 +62,7 @@ func TestTaskRoutes(t *testing.T) {
 	f := newFixture(t, func(s *httpapi.Server) {
 		audit.Audit = s.Audit
 		s.Audit = audit
-		engine = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+		engine = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 			Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
 		s.Tasks = engine
 	})

@@ -14,6 +14,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -39,7 +40,7 @@ func TestForgedTaskCompletionNotDownloaded(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var served *exporttask.Engine
 			f := newFixture(t, func(s *httpapi.Server) {
-				served = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+				served = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 					Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir(),
 					TrustedKeys: []ed25519.PublicKey{pub}, SigningKey: priv}
 				s.Tasks = served

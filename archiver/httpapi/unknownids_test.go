@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -18,7 +18,7 @@ import (
 // know is refused with 400 unknown_ids, each unknown id listed; known ids make a task.
 func TestTaskUnknownIDs(t *testing.T) {
 	f := newFixture(t, func(s *httpapi.Server) {
-		s.Tasks = &exporttask.Engine{Store: s.Exports.(archiver.Ledger).Store, Directory: s.Directory, Now: s.Now,
+		s.Tasks = &exporttask.Engine{Store: s.Exports.(ledger.Ledger).Store, Directory: s.Directory, Now: s.Now,
 			Links: exporttask.Links{Key: []byte("test-key")}, TempDir: t.TempDir()}
 	})
 	post := func(body string) (*http.Response, []byte) {

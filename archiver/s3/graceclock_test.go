@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -51,7 +52,7 @@ func TestGraceOnTheS3EventLogsClock(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			proxy.SetDateOffset(tc.offset)
 			el := s3.NewEventLog(srv.ClientFor(proxy.URL), bucket, "events")
-			s := &archiver.Sealer{Source: el, Store: store, Options: archiver.Options{Grace: grace, TempDir: t.TempDir()}}
+			s := &archiver.Sealer{Source: el, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{Grace: grace, TempDir: t.TempDir()}}
 			err := s.Ready(context.Background(), day)
 			if got := errors.Is(err, archiver.ErrNotClosed); got != tc.pending {
 				t.Fatalf("Ready = %v; want pending (ErrNotClosed): %v", err, tc.pending)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/exporttest"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -45,7 +46,7 @@ func TestLayout3SealOnS3(t *testing.T) {
 		t.Helper()
 		d, _ := archiver.ParseDay(day)
 		night := d.End().Add(30 * time.Minute)
-		s := &archiver.Sealer{Source: source, Store: store, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
+		s := &archiver.Sealer{Source: source, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
 			Now: func() time.Time { return night }, Generator: "chatvault test"}}
 		res, err := s.Seal(ctx, d, dir, "")
 		if err != nil {
@@ -60,7 +61,7 @@ func TestLayout3SealOnS3(t *testing.T) {
 		seal(day)
 	}
 	const acme = "0a1c2e3f-0000-4000-8000-00000000aaaa"
-	l := archiver.Ledger{Store: store}
+	l := ledger.Ledger{Store: store}
 	d22, _ := archiver.ParseDay("2026-11-22")
 	d24, _ := archiver.ParseDay("2026-11-24")
 	m, rc, err := l.OpenExport(ctx, acme, d22)
@@ -102,7 +103,7 @@ func TestLayout3SealOnS3(t *testing.T) {
 		t.Fatal(err)
 	}
 	seal("2026-11-22")
-	head, err := archiver.Ledger{Store: store}.Head(ctx, acme)
+	head, err := ledger.Ledger{Store: store}.Head(ctx, acme)
 	if err != nil || head == nil || !head.Late || head.Revision != 2 {
 		t.Fatalf("head after the late revision: %+v, %v", head, err)
 	}

@@ -43,7 +43,7 @@ func (s *Store) OpenVersion(ctx context.Context, key, versionID string) (io.Read
 	// A version id another bucket gave (the archive was copied here) is NoSuchVersion on a
 	// bucket that keeps versions; on one that keeps none, AWS refuses an id that is not
 	// "null" as InvalidArgument ("Invalid version id specified"), the one argument of this
-	// request that can be: not this bucket's either (archiver.Ledger.OpenObject).
+	// request that can be: not this bucket's either (ledger.Ledger.OpenObject).
 	if isNotFound(err) || errorCode(err) == "NoSuchVersion" || errorCode(err) == "InvalidArgument" {
 		return nil, fmt.Errorf("s3: get object %s version %s: %w", key, versionID, archiver.ErrNotFound)
 	}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -43,7 +43,7 @@ func TestArchivalTurnedOffAndOnAgain(t *testing.T) {
 			ctx := context.Background()
 			sealed := func(org, d string) bool {
 				t.Helper()
-				k, err := (archiver.Ledger{Store: store}).DayKeys(ctx, org, day(d))
+				k, err := (ledger.Ledger{Store: store}).DayKeys(ctx, org, day(d))
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -51,11 +52,11 @@ func realSetupLayout(t *testing.T, clk Clock, first archiver.Day, n int, layout 
 	dir := `{"organizations":[{"id":"` + orgA + `","name":"A","archival":true,"archivalStart":"` + first.String() + `"}],"users":[],"bots":[],"chats":[]}`
 	s := &Scheduler{
 		NewSealer: func() Sealer {
-			return &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+			return &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 				Now: clk.Now, Grace: time.Hour, Workers: 1, SortMemory: 8 << 20, TempDir: t.TempDir(),
 				Logger: slog.New(slog.DiscardHandler), Layout: *layout}}
 		},
-		Ledger:    archiver.Ledger{Store: store},
+		Ledger:    ledger.Ledger{Store: store},
 		Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },
 		Clock:     clk,
 		Retries:   -1,

@@ -8,28 +8,29 @@ import (
 	"sync"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // DayLedger is what the scheduler and the freshness metrics read of an organization's
-// days (archiver.Ledger).
+// days (ledger.Ledger).
 type DayLedger interface {
 	// ListDays calls fn, oldest first, with each day from `from` on that has a day index
 	// or a failed attempt, from one listing that starts at from; fn may return
 	// archiver.ErrStopListing.
-	ListDays(ctx context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error
+	ListDays(ctx context.Context, org string, from archiver.Day, fn func(ledger.DayKeys) error) error
 	// DayKeys is one listing of one day's objects.
-	DayKeys(ctx context.Context, org string, day archiver.Day) (archiver.DayKeys, error)
+	DayKeys(ctx context.Context, org string, day archiver.Day) (ledger.DayKeys, error)
 }
 
 // dayIndex remembers, per organization, what the store said of its days, so that each
 // look after the first reads only what can have changed since:
 //
 //   - the days after the organization's last sealed day: one listing that starts at it
-//     (archiver.Ledger.ListDays), which lists only that day's objects when no day was
+//     (ledger.Ledger.ListDays), which lists only that day's objects when no day was
 //     sealed since;
 //   - the gaps: days before the last sealed one that were not sealed when last looked (a
 //     partition delivered late, a seal that failed while later days sealed), each looked
-//     up on its own until it is sealed (archiver.Ledger.DayKeys).
+//     up on its own until it is sealed (ledger.Ledger.DayKeys).
 //
 // Why this is safe: a sealed day never becomes unsealed (the store is create-only and a
 // day index is never removed) — except when the store is restored from an older backup,
@@ -146,7 +147,7 @@ func (x *dayIndex) list(ctx context.Context, l DayLedger, org string, o *orgDays
 	}
 	gaps = slices.Clone(o.gaps)
 	seen := false
-	err = l.ListDays(ctx, org, start, func(k archiver.DayKeys) error {
+	err = l.ListDays(ctx, org, start, func(k ledger.DayKeys) error {
 		if check && !seen {
 			seen = true
 			if k.Day.Before(o.last) || k.Day.After(o.last) || k.Revision == "" {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -38,7 +39,7 @@ func TestDayIndexMixedStore(t *testing.T) {
 	look := func() (string, int) {
 		t.Helper()
 		counting.Reset()
-		v, err := x.look(t.Context(), archiver.Ledger{Store: counting}, org, from, today)
+		v, err := x.look(t.Context(), ledger.Ledger{Store: counting}, org, from, today)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -117,7 +118,7 @@ func TestCatchUpAcrossLayouts(t *testing.T) {
 		}
 	}
 
-	l := archiver.Ledger{Store: store}
+	l := ledger.Ledger{Store: store}
 	head, err := l.Head(ctx, orgA)
 	if err != nil || head == nil || head.Seq != days || head.Date != missing.String() || !head.Late {
 		t.Fatalf("head %+v (%v), want seq %d: the late layout-3 commit of %s", head, err, days, missing)
@@ -131,7 +132,7 @@ func TestCatchUpAcrossLayouts(t *testing.T) {
 		if row.Day.Before(day("2026-11-06")) && row.Day != missing {
 			wantV = archiver.ManifestVersion
 		}
-		if row.State != archiver.StateEmpty || row.Manifest.Version != wantV {
+		if row.State != ledger.StateEmpty || row.Manifest.Version != wantV {
 			t.Errorf("%s: %s, manifest version %d; want empty, version %d", row.Day, row.State, row.Manifest.Version, wantV)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestDayIndexNoticesRestoredStore(t *testing.T) {
 	first := archiver.DayOf(time.Date(2026, time.November, 1, 0, 0, 0, 0, time.UTC))
 	st, orgs := sealedStore(t, 1, 10, first)
-	counting := &countingLedger{DayLedger: archiver.Ledger{Store: st}}
+	counting := &countingLedger{DayLedger: ledger.Ledger{Store: st}}
 	today := first
 	for range 10 {
 		today = today.Next()
@@ -71,12 +72,12 @@ type countingLedger struct {
 	n int
 }
 
-func (c *countingLedger) ListDays(ctx context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error {
+func (c *countingLedger) ListDays(ctx context.Context, org string, from archiver.Day, fn func(ledger.DayKeys) error) error {
 	c.n++
 	return c.DayLedger.ListDays(ctx, org, from, fn)
 }
 
-func (c *countingLedger) DayKeys(ctx context.Context, org string, day archiver.Day) (archiver.DayKeys, error) {
+func (c *countingLedger) DayKeys(ctx context.Context, org string, day archiver.Day) (ledger.DayKeys, error) {
 	c.n++
 	return c.DayLedger.DayKeys(ctx, org, day)
 }

@@ -2,7 +2,7 @@
 // schedule (github.com/robfig/cron/v3 syntax, UTC unless CRON_TZ= says otherwise) it seals,
 // for every archiving organization, every closed day that is not sealed yet, oldest first
 // from the organization's archivalStart. After downtime it catches up by itself. Which
-// days are sealed comes from one listing per organization (archiver.Ledger.ListDays),
+// days are sealed comes from one listing per organization (ledger.Ledger.ListDays),
 // not a lookup per day: the first tick lists each organization's days from its start;
 // later ticks list only the days after its last sealed day and look up the gaps before
 // it they remember (dayIndex), so a tick costs one request per organization whatever the

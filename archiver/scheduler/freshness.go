@@ -9,11 +9,12 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// FreshnessLedger is what the freshness metrics read of the store (archiver.Ledger).
+// FreshnessLedger is what the freshness metrics read of the store (ledger.Ledger).
 type FreshnessLedger interface {
 	DayLedger
 	AccountingKeysFrom(ctx context.Context, from archiver.Day, fn func(key string, day archiver.Day) error) error
@@ -42,7 +43,7 @@ type FreshnessLedger interface {
 // LookBack days and the days the Refresh saw sealed that were not before (a catch-up of
 // an old day): one listing of the newest days, not of the archive's history. (A day
 // older than that sealed again by hand shows by the next day.)
-// A day sealed in shards counts the join of its shards' objects (archiver.JoinAccountings).
+// A day sealed in shards counts the join of its shards' objects (ledger.JoinAccountings).
 type Freshness struct {
 	Ledger FreshnessLedger
 	// Directory returns the current directory (which organizations archive, from when).
@@ -306,7 +307,7 @@ func (f *Freshness) readOrg(ctx context.Context, org string, from, today archive
 
 // readQuarantine lists the accounting objects of the days from `from` on (every day when
 // from is zero) and reads, of each day whose keys changed, the objects it has not read
-// that the day's join needs (archiver.JoinAccountings).
+// that the day's join needs (ledger.JoinAccountings).
 func (f *Freshness) readQuarantine(ctx context.Context, s *freshnessSnapshot, from archiver.Day) error {
 	listed := map[archiver.Day][]string{}
 	if err := f.Ledger.AccountingKeysFrom(ctx, from, func(key string, day archiver.Day) error {
@@ -382,7 +383,7 @@ func (f *Freshness) readDay(ctx context.Context, known map[string]*archiver.Stor
 	for _, a := range all {
 		d.objects[a.Key] = a
 	}
-	t := archiver.JoinAccountings(all)
+	t := ledger.JoinAccountings(all)
 	d.quarantined = t.Input.Quarantined
 	for _, key := range t.Keys {
 		// An unparsable time counts as the epoch: the records are still counted, and the

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -113,7 +114,7 @@ func TestQuarantinedJoinsShards(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := first.Start().AddDate(0, 0, 2).Add(9 * time.Hour)
-	f := &Freshness{Ledger: archiver.Ledger{Store: store}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+	f := &Freshness{Ledger: ledger.Ledger{Store: store}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 		Now: func() time.Time { return now }}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(f)
@@ -203,7 +204,7 @@ func refreshedFreshness(t *testing.T, store archiver.Store, ids []string, first 
 		t.Fatal(err)
 	}
 	now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
-	f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+	f := &Freshness{Ledger: ledger.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 		Now: func() time.Time { return now }, LookBack: 3}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(f)

@@ -8,13 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
 )
 
 // TestQuarantinedMixedShardsAndUnsharded: a day with accounting objects of an unsharded
 // seal and of a split (the scheduler's seal and some shards of `run --shard i/n`, in either
-// order). The quarantine gauges count the day's complete record (archiver.JoinAccountings),
+// order). The quarantine gauges count the day's complete record (ledger.JoinAccountings),
 // as status does: never a split lacking a shard beside it, nor a sum of both.
 func TestQuarantinedMixedShardsAndUnsharded(t *testing.T) {
 	type obj struct {
@@ -46,7 +47,7 @@ func TestQuarantinedMixedShardsAndUnsharded(t *testing.T) {
 				t.Fatal(err)
 			}
 			now := first.Start().AddDate(0, 0, 2).Add(9 * time.Hour)
-			f := &Freshness{Ledger: archiver.Ledger{Store: store}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+			f := &Freshness{Ledger: ledger.Ledger{Store: store}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 				Now: func() time.Time { return now }}
 			reg := prometheus.NewRegistry()
 			reg.MustRegister(f)
@@ -56,7 +57,7 @@ func TestQuarantinedMixedShardsAndUnsharded(t *testing.T) {
 			if r, d := value(t, reg, "chatvault_quarantined_records"), value(t, reg, "chatvault_quarantined_days"); r != tc.want || d != 1 {
 				t.Fatalf("quarantined records %v over %v days, want %v over 1", r, d, tc.want)
 			}
-			tot, err := archiver.Ledger{Store: store}.DayTotals(context.Background(), first)
+			tot, err := ledger.Ledger{Store: store}.DayTotals(context.Background(), first)
 			if err != nil || float64(tot.Input.Quarantined) != tc.want {
 				t.Fatalf("day totals %+v, %v: want %v quarantined, as the gauges", tot, err, tc.want)
 			}

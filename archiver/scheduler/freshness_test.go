@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,8 +27,8 @@ type ledgerFake struct {
 	err        error
 }
 
-func (l *ledgerFake) keys(org string, d archiver.Day) archiver.DayKeys {
-	k := archiver.DayKeys{Day: d}
+func (l *ledgerFake) keys(org string, d archiver.Day) ledger.DayKeys {
+	k := ledger.DayKeys{Day: d}
 	if l.sealed[org+" "+d.String()] {
 		k.Revision = "r"
 	}
@@ -37,14 +38,14 @@ func (l *ledgerFake) keys(org string, d archiver.Day) archiver.DayKeys {
 	return k
 }
 
-func (l *ledgerFake) ListDays(_ context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error {
+func (l *ledgerFake) ListDays(_ context.Context, org string, from archiver.Day, fn func(ledger.DayKeys) error) error {
 	l.mu.Lock()
 	l.latest++
 	if l.err != nil {
 		l.mu.Unlock()
 		return l.err
 	}
-	var days []archiver.DayKeys
+	var days []ledger.DayKeys
 	seen := map[string]bool{}
 	for _, m := range []map[string]bool{l.sealed, l.failed} {
 		for k := range m {
@@ -55,7 +56,7 @@ func (l *ledgerFake) ListDays(_ context.Context, org string, from archiver.Day, 
 		}
 	}
 	l.mu.Unlock()
-	slices.SortFunc(days, func(a, b archiver.DayKeys) int { return a.Day.Start().Compare(b.Day.Start()) })
+	slices.SortFunc(days, func(a, b ledger.DayKeys) int { return a.Day.Start().Compare(b.Day.Start()) })
 	for _, k := range days {
 		if err := fn(k); err != nil {
 			if errors.Is(err, archiver.ErrStopListing) {
@@ -67,12 +68,12 @@ func (l *ledgerFake) ListDays(_ context.Context, org string, from archiver.Day, 
 	return nil
 }
 
-func (l *ledgerFake) DayKeys(_ context.Context, org string, d archiver.Day) (archiver.DayKeys, error) {
+func (l *ledgerFake) DayKeys(_ context.Context, org string, d archiver.Day) (ledger.DayKeys, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.latest++
 	if l.err != nil {
-		return archiver.DayKeys{}, l.err
+		return ledger.DayKeys{}, l.err
 	}
 	return l.keys(org, d), nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -164,7 +165,7 @@ func TestThrottledCommitStopsAtTheLeaseDeadline(t *testing.T) {
 		t.Fatalf("A's rerun: %+v; want %v sealed", rerun, cut)
 	}
 	oneRevisionEach(ctx, t, direct, w.orgs, days)
-	vr, err := verify.Run(ctx, archiver.Ledger{Store: direct}, verify.Options{})
+	vr, err := verify.Run(ctx, ledger.Ledger{Store: direct}, verify.Options{})
 	if err != nil || !vr.OK() {
 		t.Fatalf("verify: %v %v", err, vr.Problems)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/verify"
@@ -83,7 +84,7 @@ func TestThrottledLeaseStopsAtTheFence(t *testing.T) {
 		t.Fatalf("A's rerun committed %v: B had sealed them", c)
 	}
 	oneRevisionEach(ctx, t, direct, w.orgs, days)
-	vr, err := verify.Run(ctx, archiver.Ledger{Store: direct}, verify.Options{})
+	vr, err := verify.Run(ctx, ledger.Ledger{Store: direct}, verify.Options{})
 	if err != nil || !vr.OK() {
 		t.Fatalf("verify: %v %v", err, vr.Problems)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -38,7 +39,7 @@ func TestLookBackKeepsTheChainWhole(t *testing.T) {
 			clk.Set(first.Start().AddDate(0, 0, 48).Add(30 * time.Minute))
 			if tc.fresh {
 				s2, _, _ := realSetup(t, clk, first, 0)
-				s2.NewSealer, s2.Ledger, s2.Directory = s.NewSealer, archiver.Ledger{Store: store}, s.Directory
+				s2.NewSealer, s2.Ledger, s2.Directory = s.NewSealer, ledger.Ledger{Store: store}, s.Directory
 				s = s2
 			}
 			rep := s.Tick(ctx)
@@ -47,7 +48,7 @@ func TestLookBackKeepsTheChainWhole(t *testing.T) {
 					len(rep.Sealed), rep.Sealed, rep.Pending, rep.Failed, rep.Err, archiver.DayOf(first.Start().AddDate(0, 0, 3)))
 			}
 			for d := first; d.Before(archiver.DayOf(first.Start().AddDate(0, 0, 48))); d = d.Next() {
-				k, err := (archiver.Ledger{Store: store}).DayKeys(ctx, orgA, d)
+				k, err := (ledger.Ledger{Store: store}).DayKeys(ctx, orgA, d)
 				if err != nil || k.Revision == "" {
 					t.Errorf("%s: not sealed (%v)", d, err)
 				}

@@ -18,6 +18,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -209,14 +210,14 @@ func (w *sealingWorld) replica(name string, store archiver.Store) *replica {
 	tmp := w.t.TempDir()
 	r.sched = &scheduler.Scheduler{
 		NewSealer: func() scheduler.Sealer {
-			return gatedSealer{r: r, entered: w.entered, real: &archiver.Sealer{Source: w.src, Store: r.store, Options: archiver.Options{
+			return gatedSealer{r: r, entered: w.entered, real: &archiver.Sealer{Source: w.src, Store: r.store, Chain: ledger.Ledger{Store: r.store}, Options: archiver.Options{
 				// The generator names the replica in each manifest: a day sealed by both
 				// would differ, so a second seal would show as a revision or a conflict
 				// rather than as an identical, idempotent write.
 				Generator: "chatvault " + name, Now: w.clock.Now, TempDir: tmp, SortMemory: 16 << 20, Workers: 1,
 				Logger: slog.New(slog.DiscardHandler)}}}
 		},
-		Ledger:    archiver.Ledger{Store: r.store},
+		Ledger:    ledger.Ledger{Store: r.store},
 		Directory: func(context.Context) ([]byte, error) { return w.directory, nil },
 		Lease:     &scheduler.Lease{Store: r.store, Holder: name, TTL: leaseTTL, Clock: w.clock},
 		Clock:     w.clock,
@@ -364,16 +365,16 @@ func testTwoReplicas(t *testing.T, open func(t *testing.T) (archiver.Store, arch
 		t.Fatalf("commits:\n%q\nwant each organization-day once:\n%q", got, want)
 	}
 	store := follower.store.Store
-	ledger := archiver.Ledger{Store: store}
+	lg := ledger.Ledger{Store: store}
 	for _, o := range w.orgs {
 		for _, d := range append(slices.Clone(first), next) {
 			day, _ := archiver.ParseDay(d)
 			var revs []string
 			// Every revision of the day, in whichever layout it was committed.
-			if err := ledger.DayManifests(ctx, o, day, func(m *archiver.StoredManifest) error { revs = append(revs, m.Key); return nil }); err != nil {
+			if err := lg.DayManifests(ctx, o, day, func(m *archiver.StoredManifest) error { revs = append(revs, m.Key); return nil }); err != nil {
 				t.Fatal(err)
 			}
-			m, err := ledger.Latest(ctx, o, day)
+			m, err := lg.Latest(ctx, o, day)
 			if err != nil || m == nil {
 				t.Fatalf("%s %s: latest %v, %v", o, d, m, err)
 			}

@@ -11,7 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// RevisionLedger is what the revision metrics read of the store (archiver.Ledger).
+// RevisionLedger is what the revision metrics read of the store (ledger.Ledger).
 type RevisionLedger interface {
 	SupersessionKeys(ctx context.Context, fn func(key string) error) error
 	Supersession(ctx context.Context, key string) (archiver.SupersessionRecord, bool, error)

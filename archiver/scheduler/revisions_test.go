@@ -16,6 +16,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -117,7 +118,7 @@ func testRevisionMetrics(t *testing.T, first, then int) {
 	sealedAt := time.Date(2026, 11, 23, 0, 30, 0, 0, time.UTC)
 	seal := func(only string, sup *archiver.Supersede) *archiver.DayResult {
 		t.Helper()
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			Now: func() time.Time { return sealedAt }, TempDir: t.TempDir(), Supersede: sup,
 			Logger: slog.New(slog.DiscardHandler), Layout: layout}}
 		res, err := s.Seal(ctx, day("2026-11-22"), dir, only)
@@ -127,7 +128,7 @@ func testRevisionMetrics(t *testing.T, first, then int) {
 		return res
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(&RevisionCollector{Ledger: archiver.Ledger{Store: store}})
+	reg.MustRegister(&RevisionCollector{Ledger: ledger.Ledger{Store: store}})
 	scrape := func() map[string]float64 {
 		t.Helper()
 		mfs, err := reg.Gather()

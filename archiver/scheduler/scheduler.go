@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/panics"
 	"github.com/chatvault/chatvault/model"
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,12 +24,12 @@ type Sealer interface {
 }
 
 // layoutRefresher is a Ledger that can read the store's layout marker again
-// (archiver.Ledger.RefreshStoreLayout), done once the tick holds the lease.
+// (ledger.Ledger.RefreshStoreLayout), done once the tick holds the lease.
 type layoutRefresher interface {
 	RefreshStoreLayout(ctx context.Context) (*archiver.StoreLayout, error)
 }
 
-// Ledger is what the scheduler reads and records of the store (archiver.Ledger).
+// Ledger is what the scheduler reads and records of the store (ledger.Ledger).
 type Ledger interface {
 	// DayLedger finds the days sealed: after the first tick, one listing per organization
 	// that starts past its last sealed day, and a lookup per earlier gap (see dayIndex),
@@ -709,7 +710,7 @@ func (s *Scheduler) chainStart(ctx context.Context, org string, today archiver.D
 		}
 	}
 	var first archiver.Day
-	err := s.Ledger.ListDays(ctx, org, archiver.Day{}, func(k archiver.DayKeys) error {
+	err := s.Ledger.ListDays(ctx, org, archiver.Day{}, func(k ledger.DayKeys) error {
 		if k.Revision == "" {
 			return nil
 		}

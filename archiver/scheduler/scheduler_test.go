@@ -13,6 +13,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/robfig/cron/v3"
 )
@@ -71,7 +72,7 @@ func (f *fakeSealer) Seal(ctx context.Context, d archiver.Day, _ []byte, only st
 	return res, nil
 }
 
-func (f *fakeSealer) ListDays(_ context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error {
+func (f *fakeSealer) ListDays(_ context.Context, org string, from archiver.Day, fn func(ledger.DayKeys) error) error {
 	f.mu.Lock()
 	var days []archiver.Day
 	for k := range f.sealed {
@@ -83,21 +84,21 @@ func (f *fakeSealer) ListDays(_ context.Context, org string, from archiver.Day, 
 	return listDays(days, fn)
 }
 
-func (f *fakeSealer) DayKeys(_ context.Context, org string, d archiver.Day) (archiver.DayKeys, error) {
+func (f *fakeSealer) DayKeys(_ context.Context, org string, d archiver.Day) (ledger.DayKeys, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	k := archiver.DayKeys{Day: d}
+	k := ledger.DayKeys{Day: d}
 	if f.sealed[org+" "+d.String()] {
 		k.Revision = "r"
 	}
 	return k, nil
 }
 
-// listDays calls fn with the sealed days, oldest first, as archiver.Ledger.ListDays does.
-func listDays(days []archiver.Day, fn func(archiver.DayKeys) error) error {
+// listDays calls fn with the sealed days, oldest first, as ledger.Ledger.ListDays does.
+func listDays(days []archiver.Day, fn func(ledger.DayKeys) error) error {
 	slices.SortFunc(days, func(a, b archiver.Day) int { return a.Start().Compare(b.Start()) })
 	for _, d := range days {
-		err := fn(archiver.DayKeys{Day: d, Revision: "r"})
+		err := fn(ledger.DayKeys{Day: d, Revision: "r"})
 		if errors.Is(err, archiver.ErrStopListing) {
 			return nil
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -121,7 +122,7 @@ func testTickCosts(t *testing.T, orgs int, sizes []int, fill func(t *testing.T, 
 		clk := NewFakeClock(first.Start().AddDate(0, 0, days).Add(30 * time.Minute))
 		s := &Scheduler{
 			NewSealer: func() Sealer { return noSealer{t} },
-			Ledger:    archiver.Ledger{Store: c},
+			Ledger:    ledger.Ledger{Store: c},
 			Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },
 			Clock:     clk,
 			Retries:   -1,
@@ -152,10 +153,10 @@ type flakyLedger struct {
 	fail bool
 }
 
-func (l *flakyLedger) ListDays(ctx context.Context, org string, from archiver.Day, fn func(archiver.DayKeys) error) error {
+func (l *flakyLedger) ListDays(ctx context.Context, org string, from archiver.Day, fn func(ledger.DayKeys) error) error {
 	if l.fail {
 		// Half a listing: the first day reported, then the store fails.
-		err := l.fakeSealer.ListDays(ctx, org, from, func(k archiver.DayKeys) error {
+		err := l.fakeSealer.ListDays(ctx, org, from, func(k ledger.DayKeys) error {
 			if err := fn(k); err != nil {
 				return err
 			}
@@ -251,7 +252,7 @@ func TestFreshnessCostsPerOrganization(t *testing.T) {
 			t.Fatal(err)
 		}
 		now := first.Start().AddDate(0, 0, days).Add(9 * time.Hour)
-		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
+		f := &Freshness{Ledger: ledger.Ledger{Store: c}, Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 			Now: func() time.Time { return now }}
 		ctx := context.Background()
 		if err := f.Refresh(ctx); err != nil {

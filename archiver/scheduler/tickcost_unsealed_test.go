@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -56,7 +57,7 @@ func TestTickCostsPerOrganizationWithNothingSealed(t *testing.T) {
 	clk := NewFakeClock(time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC))
 	s := &Scheduler{
 		NewSealer: func() Sealer { return undelivered{t} },
-		Ledger:    archiver.Ledger{Store: c},
+		Ledger:    ledger.Ledger{Store: c},
 		Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },
 		Clock:     clk,
 		Retries:   -1,

@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/storetest"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -66,7 +67,7 @@ func TestFirstTickOfARunIsBounded(t *testing.T) {
 			t.Helper()
 			s := &Scheduler{ // a new process
 				NewSealer:  func() Sealer { return indexSealer{store: store, orgs: ids} },
-				Ledger:     archiver.Ledger{Store: c},
+				Ledger:     ledger.Ledger{Store: c},
 				Watermarks: c,
 				Directory:  func(context.Context) ([]byte, error) { return []byte(dir), nil },
 				Clock:      clk,
@@ -122,13 +123,13 @@ func TestWatermarkHidesNoDay(t *testing.T) {
 	sealer := indexSealer{store: store, orgs: ids, fail: map[string]bool{ids[0] + " " + gap.String(): true}}
 	run := func() Report {
 		t.Helper()
-		s := &Scheduler{NewSealer: func() Sealer { return sealer }, Ledger: archiver.Ledger{Store: store}, Watermarks: store,
+		s := &Scheduler{NewSealer: func() Sealer { return sealer }, Ledger: ledger.Ledger{Store: store}, Watermarks: store,
 			Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },
 			Clock:     clk, Retries: -1, Logger: slog.New(slog.DiscardHandler)}
 		return s.Tick(context.Background())
 	}
 	sealed := func(org string, d archiver.Day) bool {
-		k, err := archiver.Ledger{Store: store}.DayKeys(context.Background(), org, d)
+		k, err := ledger.Ledger{Store: store}.DayKeys(context.Background(), org, d)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,7 +191,7 @@ func TestFreshnessFirstReadFromWatermark(t *testing.T) {
 		store, ids := writableSealedStore(t, orgs, days, first)
 		dir := directoryOf(ids, first)
 		clk := NewFakeClock(first.Start().AddDate(0, 0, days+1).Add(30 * time.Minute))
-		s := &Scheduler{NewSealer: func() Sealer { return indexSealer{store: store, orgs: ids} }, Ledger: archiver.Ledger{Store: store},
+		s := &Scheduler{NewSealer: func() Sealer { return indexSealer{store: store, orgs: ids} }, Ledger: ledger.Ledger{Store: store},
 			Watermarks: store, Directory: func(context.Context) ([]byte, error) { return []byte(dir), nil },
 			Clock: clk, Retries: -1, Logger: slog.New(slog.DiscardHandler)}
 		if rep := s.Tick(context.Background()); len(rep.Sealed) != orgs {
@@ -202,7 +203,7 @@ func TestFreshnessFirstReadFromWatermark(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		f := &Freshness{Ledger: archiver.Ledger{Store: c}, Watermarks: c, Directory: func(context.Context) (*model.Directory, error) { return md, nil },
+		f := &Freshness{Ledger: ledger.Ledger{Store: c}, Watermarks: c, Directory: func(context.Context) (*model.Directory, error) { return md, nil },
 			Now: clk.Now}
 		if err := f.Refresh(context.Background()); err != nil {
 			t.Fatal(err)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // NewFolder returns a folder store in a fresh temporary folder, closed at the test's end.
@@ -36,10 +37,10 @@ func NewHolds(t testing.TB, s *LockingStore, at time.Time) *Holds {
 
 // Hold places (on) or lifts org's hold of matter over the days from to to, by "test", and
 // fails the test on an error.
-func (h *Holds) Hold(org, matter string, from, to archiver.Day, on bool) archiver.HoldResult {
+func (h *Holds) Hold(org, matter string, from, to archiver.Day, on bool) ledger.HoldResult {
 	h.T.Helper()
 	h.At = h.At.Add(time.Minute)
-	r, err := archiver.Ledger{Store: h.Store}.Hold(h.T.Context(), archiver.HoldRequest{Org: org, Matter: matter,
+	r, err := ledger.Ledger{Store: h.Store}.Hold(h.T.Context(), ledger.HoldRequest{Org: org, Matter: matter,
 		From: from, To: to, On: on, At: h.At, By: "test"})
 	if err != nil {
 		h.T.Fatal(err)

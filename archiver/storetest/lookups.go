@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -56,7 +57,7 @@ func testAccountingLookup(t *testing.T, newStore func(t *testing.T) archiver.Sto
 	}
 	c := NewCounting(s)
 	got := map[archiver.Day]int64{}
-	err := archiver.Ledger{Store: c}.LatestAccountings(t.Context(), from, to, func(d archiver.Day, a *archiver.StoredAccounting) error {
+	err := ledger.Ledger{Store: c}.LatestAccountings(t.Context(), from, to, func(d archiver.Day, a *archiver.StoredAccounting) error {
 		got[d] = a.Input.Read
 		return nil
 	})
@@ -135,7 +136,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 			// of thousands with chains of a hundred.
 			const window = 16
 			c := NewCounting(s)
-			head, err := archiver.Ledger{Store: c, HeadWindow: window}.Head(t.Context(), lookupOrg)
+			head, err := ledger.Ledger{Store: c, HeadWindow: window}.Head(t.Context(), lookupOrg)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,7 +159,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 				}
 				tt.k += added
 				c.Reset()
-				head, err := archiver.Ledger{Store: c, HeadWindow: window}.Head(t.Context(), lookupOrg)
+				head, err := ledger.Ledger{Store: c, HeadWindow: window}.Head(t.Context(), lookupOrg)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -172,7 +173,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		})
 	}
 	s := newStore(t)
-	if head, err := (archiver.Ledger{Store: s}).Head(t.Context(), lookupOrg); err != nil || head != nil {
+	if head, err := (ledger.Ledger{Store: s}).Head(t.Context(), lookupOrg); err != nil || head != nil {
 		t.Errorf("Head of an organization with no chain = %v, %v; want nil", head, err)
 	}
 	reliability.Record(t, "operations", "finding an organization's chain head (every seal, every organization)", reliability.Kept,
@@ -181,7 +182,7 @@ func testHeadLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 
 func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	type want struct {
-		state   archiver.DayState
+		state   ledger.DayState
 		records int64
 		detail  string // the error of a failed day, or the later failure of a sealed one
 	}
@@ -212,26 +213,26 @@ func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) 
 					SealedAt: sealedAt.Format(time.RFC3339Nano), Data: archiver.DataObject{Records: int64(i % 3)}}
 				switch {
 				case i%7 == 3: // pending: nothing stored
-					wants[d] = want{state: archiver.StatePending}
+					wants[d] = want{state: ledger.StatePending}
 				case i%7 == 5: // failed twice, never sealed
 					put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.UnixMilli()), "first\n")
 					put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.UnixMilli()+1), "disk full\n")
-					wants[d] = want{state: archiver.StateFailed, detail: "disk full"}
+					wants[d] = want{state: ledger.StateFailed, detail: "disk full"}
 					if inRange {
 						reads++
 					}
 				default:
 					put(t, s, prefix+"events-00.jsonl.gz", "data")
 					putJSON(t, s, prefix+"r0001.json", m)
-					w := want{state: archiver.StateSealed, records: m.Data.Records}
+					w := want{state: ledger.StateSealed, records: m.Data.Records}
 					if m.Data.Records == 0 {
-						w.state = archiver.StateEmpty
+						w.state = ledger.StateEmpty
 					}
 					if i%7 == 6 { // revision 2, then a rerun that failed after it
 						m.Revision, m.Data.Records = 2, m.Data.Records+1
 						putJSON(t, s, prefix+"r0002.json", m)
 						put(t, s, prefix+fmt.Sprintf("failed-%d.json", sealedAt.Add(time.Hour).UnixMilli()), "would drop records\n")
-						w = want{state: archiver.StateSealed, records: m.Data.Records, detail: "would drop records"}
+						w = want{state: ledger.StateSealed, records: m.Data.Records, detail: "would drop records"}
 						if inRange {
 							reads++
 						}
@@ -246,7 +247,7 @@ func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) 
 				}
 			}
 			c := NewCounting(s)
-			rows, err := archiver.Ledger{Store: c}.Status(t.Context(), lookupOrg, from, to)
+			rows, err := ledger.Ledger{Store: c}.Status(t.Context(), lookupOrg, from, to)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -261,7 +262,7 @@ func testStatusLookup(t *testing.T, newStore func(t *testing.T) archiver.Store) 
 					records = row.Manifest.Data.Records
 				}
 				detail := row.Error
-				if row.State != archiver.StateFailed {
+				if row.State != ledger.StateFailed {
 					detail = row.FailedLater
 				}
 				if row.Day != d || row.State != w.state || records != w.records || detail != w.detail {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -55,7 +56,7 @@ func testHead3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	want := c.Seq()
 	// No hint (a new process: a new counting store).
 	cs := NewCounting(s)
-	head, err := archiver.Ledger{Store: cs}.Head(t.Context(), lookupOrg)
+	head, err := ledger.Ledger{Store: cs}.Head(t.Context(), lookupOrg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func testHead3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		t.Errorf("layout 3 Head without hint: %v; want 2 listings and 2 reads", n)
 	}
 	// With the hint: nothing new.
-	if head, err = (archiver.Ledger{Store: cs}).Head(t.Context(), lookupOrg); err != nil || head.Seq != want {
+	if head, err = (ledger.Ledger{Store: cs}).Head(t.Context(), lookupOrg); err != nil || head.Seq != want {
 		t.Fatalf("next Head = %+v, %v", head, err)
 	}
 	if n := cs.Reset(); n.Requests() != 3 || n["Keys"] != 0 {
@@ -83,7 +84,7 @@ func testHead3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 			d = d.Next()
 		}
 		m := c.Day(d, records)
-		head, err := archiver.Ledger{Store: cs}.Head(t.Context(), lookupOrg)
+		head, err := ledger.Ledger{Store: cs}.Head(t.Context(), lookupOrg)
 		if err != nil || head.Seq != m.Seq || head.Key != archiver.DayKey3(lookupOrg, d, 1) {
 			t.Fatalf("Head after %s = %+v, %v", d, head, err)
 		}
@@ -97,7 +98,7 @@ func testHead3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		}
 	}
 	// An organization without a manifest in a marked store: none.
-	if head, err := (archiver.Ledger{Store: s}).Head(t.Context(), "0f6c5b1e-none"); err != nil || head != nil {
+	if head, err := (ledger.Ledger{Store: s}).Head(t.Context(), "0f6c5b1e-none"); err != nil || head != nil {
 		t.Errorf("Head of an organization with no chain = %v, %v", head, err)
 	}
 	reliability.Record(t, "operations", "finding an organization's chain head in layout 3", reliability.Kept,
@@ -108,7 +109,7 @@ func testDayLookups3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	s := newStore(t)
 	c, ds := layout3Store(t, s)
 	cs := NewCounting(s)
-	l := archiver.Ledger{Store: cs}
+	l := ledger.Ledger{Store: cs}
 	ctx := t.Context()
 	for _, tt := range []struct {
 		day     archiver.Day
@@ -189,7 +190,7 @@ func testStatus3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	_, ds := layout3Store(t, s)
 	from, to := ds[5], ds[44]
 	cs := NewCounting(s)
-	rows, err := archiver.Ledger{Store: cs}.Status(t.Context(), lookupOrg, from, to)
+	rows, err := ledger.Ledger{Store: cs}.Status(t.Context(), lookupOrg, from, to)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,9 +198,9 @@ func testStatus3(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 		t.Fatalf("Status gave %d rows, want 40", len(rows))
 	}
 	for i, row := range rows {
-		want := archiver.StateSealed
+		want := ledger.StateSealed
 		if (i+5)%3 == 0 && i+5 != 9 { // 2027-01-10 was revised with records (late)
-			want = archiver.StateEmpty
+			want = ledger.StateEmpty
 		}
 		if row.Day != ds[i+5] || row.State != want {
 			t.Errorf("%s: %s, want %s", row.Day, row.State, want)
@@ -241,7 +242,7 @@ func testMixed(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	c, ds := mixedStore(t, s)
 	ctx := t.Context()
 	cs := NewCounting(s)
-	l := archiver.Ledger{Store: cs}
+	l := ledger.Ledger{Store: cs}
 	// The chain crosses the boundary.
 	if m := c.Manifest[30]; m.PreviousKey != archiver.ChainKey(lookupOrg, 30) || m.Seq != 31 {
 		t.Fatalf("first layout 3 manifest: seq %d previousKey %q", m.Seq, m.PreviousKey)
@@ -303,7 +304,7 @@ func testMixed(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 			t.Errorf("%s: %+v", d, row)
 		}
 	}
-	if rows[9].FailedLater != "" || rows[9].State != archiver.StateEmpty && rows[9].State != archiver.StateSealed {
+	if rows[9].FailedLater != "" || rows[9].State != ledger.StateEmpty && rows[9].State != ledger.StateSealed {
 		t.Errorf("%s: %+v", rows[9].Day, rows[9])
 	}
 	n = cs.Reset()
@@ -314,7 +315,7 @@ func testMixed(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	// ListDays over the whole history: every day once, in order, the late revision from
 	// layout 3.
 	var got []string
-	if err := l.ListDays(ctx, lookupOrg, archiver.Day{}, func(k archiver.DayKeys) error {
+	if err := l.ListDays(ctx, lookupOrg, archiver.Day{}, func(k ledger.DayKeys) error {
 		got = append(got, k.Day.String())
 		if k.Day == ds[9] && k.Revision != archiver.DayKey3(lookupOrg, ds[9], 2) {
 			t.Errorf("ListDays %s: %+v; want its layout 3 revision", k.Day, k)
@@ -331,7 +332,7 @@ func testMixed(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	}
 	// ListDays stops when asked, in either part.
 	count := 0
-	if err := l.ListDays(ctx, lookupOrg, ds[25], func(archiver.DayKeys) error {
+	if err := l.ListDays(ctx, lookupOrg, ds[25], func(ledger.DayKeys) error {
 		count++
 		if count == 8 {
 			return archiver.ErrStopListing
@@ -361,7 +362,7 @@ func testMixed(t *testing.T, newStore func(t *testing.T) archiver.Store) {
 	moved := c.Manifest[35]
 	b := encode(t, moved)
 	put(t, s, archiver.RevisionKey(lookupOrg, ds[2], 2), string(bytes.ReplaceAll(b, []byte(ds[35].String()), []byte(ds[2].String()))))
-	if _, err := l.Latest(ctx, lookupOrg, ds[2]); !errors.Is(err, archiver.ErrUntrustedManifest) {
+	if _, err := l.Latest(ctx, lookupOrg, ds[2]); !errors.Is(err, ledger.ErrUntrustedManifest) {
 		t.Errorf("Latest of a version 3 manifest under a layout 2 key: %v; want ErrUntrustedManifest", err)
 	}
 	reliability.Record(t, "operations", "lookups on a mixed store (an old chain continued in layout 3)", reliability.Kept,

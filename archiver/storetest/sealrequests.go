@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -49,7 +50,7 @@ func sealRequests(t *testing.T, s archiver.Store, orgs int) (fresh, cold, warm C
 	}
 	seal := func(store archiver.Store, d archiver.Day) *archiver.DayResult {
 		night := d.End().Add(30 * time.Minute)
-		sl := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		sl := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			Layout: archiver.Layout3, TempDir: t.TempDir(), Generator: "chatvault test",
 			Now: func() time.Time { return night },
 		}}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 
 	"context"
 	"errors"
@@ -20,7 +21,7 @@ import (
 // locked like the quarantine object, and no accounting object was deleted or replaced.
 // The recorded hold events (see Ledger.Hold) must decode and, on a locking store, be
 // neither deleted nor replaced either: they are the evidence of the legal holds.
-func verifyAccounting(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+func verifyAccounting(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) error {
 	if s := rep.state; s != nil && s.layout3 && s.layout == nil {
 		// Accounting objects name manifests by seq and revision: in layout 3 they are
 		// read by their day keys (readNamed).
@@ -59,7 +60,7 @@ type readAccounting struct {
 
 // checkAccountingObjects checks the accounting objects under keys, in key order, of the
 // days in opt's range; read holds those already read, by key.
-func checkAccountingObjects(ctx context.Context, l archiver.Ledger, keys []string, read map[string]readAccounting, opt Options, rep *Report) error {
+func checkAccountingObjects(ctx context.Context, l ledger.Ledger, keys []string, read map[string]readAccounting, opt Options, rep *Report) error {
 	lk, _ := l.Store.(archiver.Locker)
 	locking := lk != nil && lk.Locking()
 	var numbers accountingNumbers
@@ -163,7 +164,7 @@ func (rep *Report) chained(day archiver.Day, m *archiver.StoredManifest) {
 
 // verifyAccountingObject checks one accounting object of day; named holds the manifests
 // ("org/seq") other accounting objects of the day already named, so each counts once.
-func verifyAccountingObject(ctx context.Context, l archiver.Ledger, day archiver.Day, a *archiver.StoredAccounting, opt Options, rep *Report, named map[string]bool) {
+func verifyAccountingObject(ctx context.Context, l ledger.Ledger, day archiver.Day, a *archiver.StoredAccounting, opt Options, rep *Report, named map[string]bool) {
 	if a.Date != day.String() {
 		rep.problem("%s: accounting of %s under the day %s", a.Key, a.Date, day)
 	}
@@ -224,7 +225,7 @@ func verifyAccountingObject(ctx context.Context, l archiver.Ledger, day archiver
 
 // verifyAccountingLocks checks that the accounting object and its quarantine object are
 // locked in COMPLIANCE mode at least until the retention the accounting names.
-func verifyAccountingLocks(ctx context.Context, l archiver.Ledger, lk archiver.Locker, a *archiver.StoredAccounting, rep *Report) {
+func verifyAccountingLocks(ctx context.Context, l ledger.Ledger, lk archiver.Locker, a *archiver.StoredAccounting, rep *Report) {
 	if a.RetainUntil == "" {
 		return
 	}
@@ -272,7 +273,7 @@ func (a *accountingNumbers) check(day archiver.Day, key string, rep *Report) {
 // names: by its old chain key, or in layout 3 by its day key (a store with a layout
 // marker: first for a day from the marker's since on, after the old key before it). The
 // manifest read must have that seq.
-func readNamed(ctx context.Context, l archiver.Ledger, s *state, org string, day archiver.Day, seq int64, rev int) (*archiver.StoredManifest, error) {
+func readNamed(ctx context.Context, l ledger.Ledger, s *state, org string, day archiver.Day, seq int64, rev int) (*archiver.StoredManifest, error) {
 	keys := []string{archiver.ChainKey(org, seq)}
 	if s != nil && s.layout != nil && rev >= 1 {
 		k3 := archiver.DayKey3(org, day, rev)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 )
@@ -88,7 +89,7 @@ func newAttachArchive(t *testing.T, onS3 bool, n int) *attachArchive {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.cap = &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: fetcher, SigningKey: f.key, RetryFor: 7 * 24 * time.Hour,
+	f.cap = &attach.Capturer{Ledger: ledger.Ledger{Store: store}, Fetcher: fetcher, SigningKey: f.key, RetryFor: 7 * 24 * time.Hour,
 		Now: func() time.Time { return f.now }, Log: slog.New(slog.DiscardHandler)}
 	for range n {
 		f.sealNext(t)
@@ -113,7 +114,7 @@ func (f *attachArchive) capture(t *testing.T, day archiver.Day) int {
 	revs := 0
 	for _, org := range f.orgs {
 		res, err := f.cap.CaptureDay(context.Background(), org, day)
-		if errors.Is(err, archiver.ErrNotSealed) {
+		if errors.Is(err, ledger.ErrNotSealed) {
 			continue
 		}
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // verifyAttachments checks the captured attachments (issue 14) of every organization
@@ -21,7 +22,7 @@ import (
 // the one it recorded, or a recorded day without an index (an organization's attachments
 // deleted whole among them), is a problem. anchor is that checkpoint (nil: none), read
 // before the walk wrote checkpoints of its own; cp, when not nil, records what was verified.
-func verifyAttachments(ctx context.Context, l archiver.Ledger, opt Options, rep *Report, cp *checkpointer, anchor *Checkpoint) error {
+func verifyAttachments(ctx context.Context, l ledger.Ledger, opt Options, rep *Report, cp *checkpointer, anchor *Checkpoint) error {
 	records := map[string]*CheckpointAttachments{}
 	if anchor != nil {
 		for _, o := range anchor.Orgs {

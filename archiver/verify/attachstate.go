@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // CheckpointAttachments records an organization's attachment indexes (issue 14) as a
@@ -155,7 +156,7 @@ func (c *Checkpoint) attachments(org string) *CheckpointAttachments {
 // attachment indexes against (nil without trusted keys, or when there is none). Checkpoints
 // it refuses are reported by the verifications that use them to skip work (--resume,
 // --incremental), not here.
-func attachmentAnchor(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) (*Checkpoint, error) {
+func attachmentAnchor(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) (*Checkpoint, error) {
 	trusted := opt.trustedKeys()
 	if len(trusted) == 0 {
 		return nil, nil
@@ -188,7 +189,7 @@ func checkDeleted(org string, recorded, found map[archiver.Day]int, cpKey string
 // (verify --date, the sample): one listing of the day's revisions, a read of each, of the
 // sealed manifest they name and of each file; rec, org's record in the checkpoint cpKey
 // (nil: none), must not name a revision the store no longer has.
-func verifyAttachmentDay(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rec *CheckpointAttachments, cpKey string, rep *Report) error {
+func verifyAttachmentDay(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, rec *CheckpointAttachments, cpKey string, rep *Report) error {
 	keys, err := attach.DayIndexKeys(ctx, l.Store, org, day)
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
@@ -218,7 +219,7 @@ func verifyAttachmentDay(ctx context.Context, l archiver.Ledger, org string, day
 // with a sealed manifest since (newDays: a capture follows a new revision of an old day).
 // Only days with a revision not recorded are read, each whole, with the files they name:
 // the work grows with what was captured since, not with the history.
-func verifyAttachmentsAfter(ctx context.Context, l archiver.Ledger, opt Options, cp *Checkpoint, org string, rec *CheckpointAttachments, newDays []archiver.Day, rep *Report) (*CheckpointAttachments, error) {
+func verifyAttachmentsAfter(ctx context.Context, l ledger.Ledger, opt Options, cp *Checkpoint, org string, rec *CheckpointAttachments, newDays []archiver.Day, rep *Report) (*CheckpointAttachments, error) {
 	trusted := rep.state.trusted
 	p0 := len(rep.Problems)
 	if cp == nil || rec == nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -54,7 +55,7 @@ func TestAttachmentVerifyReadsOnlyWhatIsNew(t *testing.T) {
 		}
 		window := 48 * time.Hour
 		c := count(f.store)
-		rep, err := Run(ctx, archiver.Ledger{Store: c}, Options{Incremental: true, TrustedKey: f.pub(), Directory: f.dir,
+		rep, err := Run(ctx, ledger.Ledger{Store: c}, Options{Incremental: true, TrustedKey: f.pub(), Directory: f.dir,
 			CheckpointKey: f.key, AttachmentWindow: window, Now: clockAt(f.next.Start().Add(time.Hour))})
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +83,7 @@ func TestAttachmentVerifyReadsOnlyWhatIsNew(t *testing.T) {
 			}
 		}
 		c2 := count(f.store)
-		rep2, err := Run(ctx, archiver.Ledger{Store: c2}, Options{Incremental: true, TrustedKey: f.pub(), Directory: f.dir,
+		rep2, err := Run(ctx, ledger.Ledger{Store: c2}, Options{Incremental: true, TrustedKey: f.pub(), Directory: f.dir,
 			CheckpointKey: f.key, AttachmentWindow: window, Now: clockAt(f.next.Start().Add(2 * time.Hour))})
 		if err != nil || !rep2.OK() {
 			t.Fatalf("second incremental: %v, problems %q", err, rep2.Problems)
@@ -90,7 +91,7 @@ func TestAttachmentVerifyReadsOnlyWhatIsNew(t *testing.T) {
 		n.inc2, n.inc2Attach = c2.requests(), attachOpens(c2)
 		d := f.days[old]
 		c3 := count(f.store)
-		rep3, err := Run(ctx, archiver.Ledger{Store: c3}, Options{From: d, To: d, TrustedKey: f.pub(), Directory: f.dir, AttachmentRecord: true})
+		rep3, err := Run(ctx, ledger.Ledger{Store: c3}, Options{From: d, To: d, TrustedKey: f.pub(), Directory: f.dir, AttachmentRecord: true})
 		if err != nil || !rep3.OK() {
 			t.Fatalf("--date %s: %v, problems %q", d, err, rep3.Problems)
 		}
@@ -171,7 +172,7 @@ func TestVerifyAttachmentsTampered(t *testing.T) {
 					t.Fatalf("full before: problems %q", rep.Problems)
 				}
 				day, want := tc.tamper(t, f)
-				l := archiver.Ledger{Store: f.store}
+				l := ledger.Ledger{Store: f.store}
 				for _, v := range []struct {
 					name string
 					opt  Options
@@ -228,7 +229,7 @@ func TestAttachmentRecordSurvivesInterruptedVerify(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	l := archiver.Ledger{Store: f.store}
+	l := ledger.Ledger{Store: f.store}
 	rep, err := Run(ctx, l, Options{TrustedKey: f.pub(), Directory: f.dir, CheckpointKey: f.key, CheckpointEvery: 1, Jobs: 1,
 		Now: clockAt(f.next.Start().Add(time.Hour)), Progress: func(int) { cancel() }})
 	if err == nil || rep.Wrote == "" {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // errFound stops a listing at its first key.
@@ -14,7 +15,7 @@ var errFound = errors.New("found")
 
 // verifyAudit runs opt.Audit. Without one, a store holding audit objects gets a warning
 // that they were not verified: silence would read as a verified audit.
-func verifyAudit(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+func verifyAudit(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) error {
 	if opt.Audit != nil {
 		return opt.Audit.VerifyAudit(ctx, l.Store, opt.Org, opt.trustedKeys(), auditReport{l, rep})
 	}
@@ -30,7 +31,7 @@ func verifyAudit(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 
 // auditReport is the archiver.AuditReport of one verification.
 type auditReport struct {
-	l   archiver.Ledger
+	l   ledger.Ledger
 	rep *Report
 }
 
@@ -41,7 +42,7 @@ func (r auditReport) Object(size int64)                  { r.rep.Read(1, size) }
 // Rotated reports whether the store's rotation statements lead from key from to key to
 // (archiver.AuditRotations): an audit chain changes key only along them.
 func (r auditReport) Rotated(from, to string) bool {
-	return r.rep.state != nil && archiver.Rotated(r.rep.state.rotations, from, to)
+	return r.rep.state != nil && ledger.Rotated(r.rep.state.rotations, from, to)
 }
 
 // RetiredAt returns the key of the statement that had retired key id at t

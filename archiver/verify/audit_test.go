@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -27,11 +28,11 @@ func TestAuditWithoutVerifier(t *testing.T) {
 	warned := func(rep *Report, want string) bool {
 		return slices.ContainsFunc(rep.Warnings, func(w string) bool { return strings.Contains(w, want) })
 	}
-	rep, err := Run(context.Background(), archiver.Ledger{Store: a.store}, Options{TrustedKey: a.pub()})
+	rep, err := Run(context.Background(), ledger.Ledger{Store: a.store}, Options{TrustedKey: a.pub()})
 	if err != nil || !warned(rep, "the access audit was not verified") {
 		t.Fatalf("no audit verifier: %v, warnings %q", err, rep.Warnings)
 	}
-	rep, err = Verifier{Ledger: archiver.Ledger{Store: a.store}, Audit: audit.Verifier{}}.Verify(context.Background(), Options{TrustedKey: a.pub()})
+	rep, err = Verifier{Ledger: ledger.Ledger{Store: a.store}, Audit: audit.Verifier{}}.Verify(context.Background(), Options{TrustedKey: a.pub()})
 	if err != nil || warned(rep, "the access audit was not verified") || !warned(rep, "1 audit objects of the previous layout") {
 		t.Fatalf("with the audit verifier: %v, warnings %q", err, rep.Warnings)
 	}
@@ -58,7 +59,7 @@ func (r *recordingAudit) VerifyAudit(ctx context.Context, s archiver.Store, org 
 func TestVerifyAuditHook(t *testing.T) {
 	a := newArchive(t, 1)
 	ra := &recordingAudit{}
-	rep, err := Run(context.Background(), archiver.Ledger{Store: a.store}, Options{TrustedKey: a.pub(), Audit: ra})
+	rep, err := Run(context.Background(), ledger.Ledger{Store: a.store}, Options{TrustedKey: a.pub(), Audit: ra})
 	if err != nil || ra.calls != 1 || rep.OK() || !slices.ContainsFunc(rep.Problems, func(p string) bool { return strings.Contains(p, "forged") }) {
 		t.Fatalf("with a verifier: %v, %d calls, problems %v", err, ra.calls, rep.Problems)
 	}

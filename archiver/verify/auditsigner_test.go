@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -55,7 +56,7 @@ func TestAuditChainKeepsItsSigner(t *testing.T) {
 			}
 			run := func() *Report {
 				t.Helper()
-				rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{Directory: a.dir, Audit: audit.Verifier{}})
+				rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{Directory: a.dir, Audit: audit.Verifier{}})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -70,7 +71,7 @@ func TestAuditChainKeepsItsSigner(t *testing.T) {
 			key := tt.key
 			if tt.want == "" {
 				_, key, _ = ed25519.GenerateKey(rand.Reader)
-				if _, err := (archiver.Ledger{Store: a.store}).RecordRotation(ctx, a.key, key, "routine", a.next.Start(), archiver.CreateOptions{}); err != nil {
+				if _, err := (ledger.Ledger{Store: a.store}).RecordRotation(ctx, a.key, key, "routine", a.next.Start(), archiver.CreateOptions{}); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/synth"
 	"github.com/chatvault/chatvault/internal/miniotest"
@@ -66,7 +67,7 @@ func benchVerify(b *testing.B, store archiver.Store) {
 	day = first
 	for i := 0; i < benchDays; i, day = i+1, day.Next() {
 		d := day
-		s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			Now: func() time.Time { return d.End().Add(time.Hour) }, TempDir: b.TempDir(), SigningKey: key,
 			Logger: slog.New(slog.DiscardHandler)}}
 		if _, err := s.Seal(ctx, d, dirBytes, ""); err != nil {
@@ -78,7 +79,7 @@ func benchVerify(b *testing.B, store archiver.Store) {
 	var manifests int
 	var bytes int64
 	for range b.N {
-		rep, err := Run(ctx, archiver.Ledger{Store: store}, Options{TrustedKey: pub})
+		rep, err := Run(ctx, ledger.Ledger{Store: store}, Options{TrustedKey: pub})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 
 	"context"
 	"crypto/ed25519"
@@ -83,7 +84,7 @@ type chainSummary struct {
 // beginVerify reads what the checks of issue 10 need before the chains are walked: the
 // trusted keys, the store's rotation statements, the directory's archiving organizations
 // and the witness.
-func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+func beginVerify(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) error {
 	s := &state{opt: opt, chains: map[string]*chainSummary{}}
 	s.trusted = append(s.trusted, opt.TrustedKeys...)
 	if opt.TrustedKey != nil {
@@ -108,7 +109,7 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 		}
 	}
 	s.members = membersChecked{}
-	s.rotations, s.statements = archiver.RotationGraph(stmts), stmts
+	s.rotations, s.statements = ledger.RotationGraph(stmts), stmts
 	if opt.Directory != nil {
 		s.archiving = map[string]model.Organization{}
 		for _, o := range opt.Directory.Organizations {
@@ -147,9 +148,9 @@ func beginVerify(ctx context.Context, l archiver.Ledger, opt Options, rep *Repor
 }
 
 // marker reads the store's layout marker, once per verification and from the store,
-// not from the readers' cache (archiver.Ledger.StoreLayout): verify checks the store as it
+// not from the readers' cache (ledger.Ledger.StoreLayout): verify checks the store as it
 // is, a marker deleted since this process first read it included.
-func (s *state) marker(ctx context.Context, l archiver.Ledger) (*archiver.StoreLayout, error) {
+func (s *state) marker(ctx context.Context, l ledger.Ledger) (*archiver.StoreLayout, error) {
 	s.markerOnce.Do(func() { s.markerSL, s.markerErr = archiver.ReadStoreLayout(ctx, l.Store) })
 	return s.markerSL, s.markerErr
 }
@@ -233,7 +234,7 @@ func (c *orgCheck) ordered(e link, rep *Report) {
 	case id == "" && c.prevSigned:
 		rep.problem("%s: the chain goes from signed (key %s) to unsigned at seq %d: a manifest replaced by one "+
 			"without a signature, or signing turned off (which a signed archive must never do)", e.key, c.prevKey, e.seq)
-	case id != "" && c.prevSigned && id != c.prevKey && !archiver.Rotated(c.s.rotations, c.prevKey, id):
+	case id != "" && c.prevSigned && id != c.prevKey && !ledger.Rotated(c.s.rotations, c.prevKey, id):
 		rep.problem("%s: the signing key changes from %s to %s at seq %d without a recorded rotation "+
 			"(no statement under %s signed by both keys: see chatvault keys rotate)", e.key, c.prevKey, id, e.seq, archiver.RotationsPrefix)
 	}

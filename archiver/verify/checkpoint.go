@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // CheckpointPrefix starts the keys of the checkpoints: one object per checkpoint, created
@@ -375,7 +376,7 @@ func (c *orgCheck) checkpointOrg() CheckpointOrg {
 }
 
 // resume seeds rep's state with the organizations cp verified, as if walked.
-func resume(ctx context.Context, l archiver.Ledger, cp *Checkpoint, rep *Report, c *checkpointer) error {
+func resume(ctx context.Context, l ledger.Ledger, cp *Checkpoint, rep *Report, c *checkpointer) error {
 	s := rep.state
 	for _, o := range cp.Orgs {
 		sum := &chainSummary{headSeq: o.Seq, headSum: o.SHA256, headSigner: o.Signer, headKey: o.Key, tipKey: o.Tip}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -31,7 +32,7 @@ func (a *archive) full(t *testing.T, opt Options) *Report {
 	if opt.Now == nil {
 		opt.Now = clockAt(a.next.Start())
 	}
-	rep, err := Run(context.Background(), archiver.Ledger{Store: a.store}, opt)
+	rep, err := Run(context.Background(), ledger.Ledger{Store: a.store}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +53,7 @@ func TestIncrementalReadsOnlyWhatIsNew(t *testing.T) {
 		a.sealNext(t)
 		a.sealNext(t)
 		c := count(a.store)
-		rep, err := Run(context.Background(), archiver.Ledger{Store: c}, Options{Incremental: true, TrustedKey: a.pub(), Directory: a.dir,
+		rep, err := Run(context.Background(), ledger.Ledger{Store: c}, Options{Incremental: true, TrustedKey: a.pub(), Directory: a.dir,
 			CheckpointKey: a.key, Now: clockAt(a.next.Start().Add(time.Hour))})
 		if err != nil {
 			t.Fatal(err)
@@ -62,7 +63,7 @@ func TestIncrementalReadsOnlyWhatIsNew(t *testing.T) {
 		}
 		inc := c.requests()
 		fc := count(a.store)
-		if _, err := Run(context.Background(), archiver.Ledger{Store: fc}, Options{TrustedKey: a.pub(), Directory: a.dir}); err != nil {
+		if _, err := Run(context.Background(), ledger.Ledger{Store: fc}, Options{TrustedKey: a.pub(), Directory: a.dir}); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("%d+2 days: a full verification makes %+v requests, an incremental one %+v", old, fc.requests(), inc)
@@ -172,7 +173,7 @@ func TestCheckpointForgedRefused(t *testing.T) {
 	}
 	// Without a trusted key no checkpoint is used at all.
 	a := newArchive(t, 1)
-	_, err := Run(context.Background(), archiver.Ledger{Store: a.store}, Options{Incremental: true, Directory: a.dir})
+	_, err := Run(context.Background(), ledger.Ledger{Store: a.store}, Options{Incremental: true, Directory: a.dir})
 	if err == nil || !strings.Contains(err.Error(), "trusted public key") {
 		t.Errorf("incremental without a trusted key: %v, want a refusal", err)
 	}
@@ -213,13 +214,13 @@ func TestResume(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	opt := Options{Jobs: 1, CheckpointEvery: 1, TrustedKey: a.pub(), Directory: a.dir, CheckpointKey: a.key, Now: clockAt(a.next.Start()),
 		Progress: func(int) { cancel() }}
-	rep, err := Run(ctx, archiver.Ledger{Store: a.store}, opt)
+	rep, err := Run(ctx, ledger.Ledger{Store: a.store}, opt)
 	if !errors.Is(err, context.Canceled) || rep.Wrote == "" {
 		t.Fatalf("interrupted: %v, checkpoint %q", err, rep.Wrote)
 	}
 	c := count(a.store)
 	opt.Progress, opt.Resume = nil, true
-	rep, err = Run(context.Background(), archiver.Ledger{Store: c}, opt)
+	rep, err = Run(context.Background(), ledger.Ledger{Store: c}, opt)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 
 	"context"
 	"fmt"
@@ -146,7 +147,7 @@ func (s *state) checkCoverage(rep *Report) {
 // accounting/, one of each organization's manifests and one manifest per organization. An
 // unreadable head is a problem in rep: left out, it would lower the bound, and whoever
 // deleted org's newest day could make every other head unreadable to hide it.
-func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archiving map[string]model.Organization, rep *Report) (archiver.Day, error) {
+func newestElsewhere(ctx context.Context, l ledger.Ledger, org string, archiving map[string]model.Organization, rep *Report) (archiver.Day, error) {
 	var newest archiver.Day
 	note := func(d archiver.Day) {
 		if d.After(newest) {
@@ -192,7 +193,6 @@ func newestElsewhere(ctx context.Context, l archiver.Ledger, org string, archivi
 	}
 	return newest, nil
 }
-
 
 func startOrNone(s string) string {
 	if s == "" {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -30,7 +31,7 @@ func TestVerifyDateDayDeleted(t *testing.T) {
 	}
 	remove(t, a.root, archiver.AccountingPrefix+d.String()+"/")
 
-	rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
+	rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +39,7 @@ func TestVerifyDateDayDeleted(t *testing.T) {
 		t.Fatalf("verify --date %s of a deleted day: problems %q, warnings %q; want a warning that nothing is sealed", d, rep.Problems, rep.Warnings)
 	}
 	next := a.days[2]
-	rep, err = Run(ctx, archiver.Ledger{Store: a.store}, Options{From: next, To: next, TrustedKey: a.pub(), Directory: a.dir})
+	rep, err = Run(ctx, ledger.Ledger{Store: a.store}, Options{From: next, To: next, TrustedKey: a.pub(), Directory: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // runDays verifies the days opt.From to opt.To only, so that its work grows with the days
@@ -22,7 +23,7 @@ import (
 // range's manifests when its entry is gone, the audit chains) is left to a full verify;
 // coverage is checked for the days of the range: a day sealed for some organizations
 // must be sealed for every archiving one. The witness's heads are each read by key.
-func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+func runDays(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) error {
 	s := rep.state
 	known := map[string]bool{}
 	if opt.Org != "" {
@@ -136,7 +137,7 @@ func runDays(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) e
 // marker's since, or a store without one) those of its day folder, each with the chain
 // entry its day index copies and the link to the entry before it; and the objects each
 // names. It returns how many manifests it found.
-func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
+func verifyOrgDay(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
 	if archiver.CheckKey(archiver.DayPrefix(org, day)+"x") != nil {
 		rep.problem("organization %q: not a valid organization id", org)
 		return 0, nil
@@ -176,7 +177,7 @@ func verifyOrgDay(ctx context.Context, l archiver.Ledger, org string, day archiv
 // verifyOrgDay3 verifies org's layout-3 manifests of day (verifyOrgDay): one listing of
 // the day prefix, then per manifest one GET, one for the manifest its previousKey names
 // (the link), one for its late copy when it is late, and its objects.
-func verifyOrgDay3(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
+func verifyOrgDay3(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, rep *Report) (int, error) {
 	prefix := archiver.DayPrefix3(org, day)
 	keys, err := listKeys(ctx, l.Store, prefix)
 	if err != nil {
@@ -203,7 +204,7 @@ func verifyOrgDay3(ctx context.Context, l archiver.Ledger, org string, day archi
 
 // verifyDayManifest3 verifies the layout-3 manifest at key: where it is stored, its link
 // to the manifest its previousKey names, its late copy, and what it names.
-func verifyDayManifest3(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, key string, referenced map[string]bool, rep *Report) error {
+func verifyDayManifest3(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, key string, referenced map[string]bool, rep *Report) error {
 	m, err := l.ReadManifest(ctx, key)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -279,7 +280,7 @@ func parseRevision(prefix, key string) (int, bool) {
 // verifyDayManifest verifies the manifest whose day index is idx (revision rev of org's
 // day): the chain entry it copies, that entry's link to the one before it, and what it
 // names.
-func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, idx string, rev int, referenced map[string]bool, rep *Report) {
+func verifyDayManifest(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, idx string, rev int, referenced map[string]bool, rep *Report) {
 	im, err := l.ReadManifest(ctx, idx)
 	if err != nil {
 		rep.problem("%s: %v", idx, err)
@@ -344,7 +345,7 @@ func verifyDayManifest(ctx context.Context, l archiver.Ledger, org string, day a
 // index: its day's folder was deleted. Read by key (one request), so that verify --date
 // of a day also shows the day before it deleted whole (whose own verify --date finds
 // nothing to check).
-func checkPrevIndexed(ctx context.Context, l archiver.Ledger, org, key string, prev *archiver.StoredManifest, rep *Report) {
+func checkPrevIndexed(ctx context.Context, l ledger.Ledger, org, key string, prev *archiver.StoredManifest, rep *Report) {
 	day, err := archiver.ParseDay(prev.Date)
 	if err != nil || prev.Revision < 1 {
 		rep.problem("%s: the manifest before it, %s, names day %q revision %d", key, prev.Key, prev.Date, prev.Revision)
@@ -399,7 +400,7 @@ func (s *state) checkDayCoverage(from, to archiver.Day, found map[string]map[arc
 
 // checkWitnessByKey compares each witnessed head with the entry at its seq, read by key
 // (a verification of days does not walk the chains).
-func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Report) error {
+func checkWitnessByKey(ctx context.Context, l ledger.Ledger, s *state, rep *Report) error {
 	if s.witness == nil {
 		return nil
 	}
@@ -430,7 +431,7 @@ func checkWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Re
 // readWitnessed reads the manifest a witnessed head names, by key: at its old chain key
 // (an older head), else at the layout-3 key of its date and revision, which must hold the
 // witnessed seq. One GET for an old head, two for a layout-3 one.
-func readWitnessed(ctx context.Context, l archiver.Ledger, w archiver.WitnessHead) (*archiver.StoredManifest, error) {
+func readWitnessed(ctx context.Context, l ledger.Ledger, w archiver.WitnessHead) (*archiver.StoredManifest, error) {
 	m, err := l.ReadManifest(ctx, archiver.ChainKey(w.Org, w.Seq))
 	if !errors.Is(err, archiver.ErrNotFound) {
 		return m, err
@@ -453,7 +454,7 @@ func readWitnessed(ctx context.Context, l archiver.Ledger, w archiver.WitnessHea
 
 // checkDayObjects reports the objects under a day's prefix (keys) that no manifest of the
 // day referenced and, on a store that keeps versions, checks the prefix's versions.
-func checkDayObjects(ctx context.Context, l archiver.Ledger, prefix string, keys []string, referenced map[string]bool, rep *Report) error {
+func checkDayObjects(ctx context.Context, l ledger.Ledger, prefix string, keys []string, referenced map[string]bool, rep *Report) error {
 	reportUnreferenced(keys, referenced, rep)
 	if lk, ok := l.Store.(archiver.Locker); ok {
 		return archiver.CheckVersions(ctx, lk, prefix, rep)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -22,7 +23,7 @@ func TestVerifyDateReadsOnlyTheDay(t *testing.T) {
 		a := newArchive(t, n)
 		c := count(a.store)
 		d := a.days[1] // a day with a day before it and one after
-		rep, err := Run(ctx, archiver.Ledger{Store: c}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
+		rep, err := Run(ctx, ledger.Ledger{Store: c}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +75,7 @@ func TestVerifyDateFindsTampering(t *testing.T) {
 			a := newArchive(t, 3)
 			d := a.days[1]
 			tt.tamper(t, a, d)
-			rep, err := Run(context.Background(), archiver.Ledger{Store: a.store}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
+			rep, err := Run(context.Background(), ledger.Ledger{Store: a.store}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -89,7 +90,7 @@ func TestVerifyDateFindsTampering(t *testing.T) {
 
 func readManifest(t *testing.T, a *archive, key string) *archiver.StoredManifest {
 	t.Helper()
-	m, err := archiver.Ledger{Store: a.store}.ReadManifest(context.Background(), key)
+	m, err := ledger.Ledger{Store: a.store}.ReadManifest(context.Background(), key)
 	if err != nil {
 		t.Fatal(err)
 	}

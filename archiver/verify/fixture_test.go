@@ -18,6 +18,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -107,7 +108,7 @@ func sealDaysFrom(t testing.TB, store archiver.Store, root, from string, total, 
 func (a *archive) sealNext(t testing.TB) {
 	t.Helper()
 	day := a.next
-	s := &archiver.Sealer{Source: a.src, Store: a.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: a.src, Store: a.store, Chain: ledger.Ledger{Store: a.store}, Options: archiver.Options{
 		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
 		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: cmp.Or(a.layout, archiver.Layout2)}}
 	res, err := s.Seal(context.Background(), day, a.dirBytes, "")

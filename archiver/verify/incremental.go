@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // runIncremental verifies what is new since the newest checkpoint, so that a nightly
@@ -23,7 +24,7 @@ import (
 // every old day is re-read once every few runs. The days of the new manifests have their
 // accounting objects and coverage checked, and the witness heads are read by key. A new
 // checkpoint is written when opt.CheckpointKey is set.
-func runIncremental(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) error {
+func runIncremental(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) error {
 	trusted := opt.trustedKeys()
 	if len(trusted) == 0 {
 		return errors.New("verify: an incremental verification needs the trusted public key (--public-key) to check the checkpoint's signature")
@@ -203,7 +204,7 @@ func covered(o CheckpointOrg, d archiver.Day) bool {
 // an old chain entry) and, in a store with a layout marker, by one listing of
 // orgs/<org>/d/ after the checkpoint's tip (the manifests that are not late) and one of
 // orgs/<org>/late/ after its seq (the late ones, whose day keys are read from there).
-func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *Report) (*orgCheck, error) {
+func verifyAfter(ctx context.Context, l ledger.Ledger, o CheckpointOrg, rep *Report) (*orgCheck, error) {
 	ck := rep.state.beginOrg(o.Org)
 	ck.sum.first, _ = archiver.ParseDay(o.First)
 	ck.sum.last, _ = archiver.ParseDay(o.Last)
@@ -363,7 +364,7 @@ func verifyAfter(ctx context.Context, l archiver.Ledger, o CheckpointOrg, rep *R
 // the key the one after it names (previousKey, or the old chain key of seq−1) and must
 // hash to what that one names as previous (the checkpoint's SHA-256 for the head): one
 // GET a day, whatever the layout, and its objects are re-hashed.
-func sample(ctx context.Context, l archiver.Ledger, cp *Checkpoint, n int, rep *Report) (*SampleCursor, error) {
+func sample(ctx context.Context, l ledger.Ledger, cp *Checkpoint, n int, rep *Report) (*SampleCursor, error) {
 	if len(cp.Orgs) == 0 {
 		return nil, nil
 	}
@@ -410,7 +411,7 @@ func sample(ctx context.Context, l archiver.Ledger, cp *Checkpoint, n int, rep *
 
 // sampleOne re-hashes the manifest cur names (org's) and its day. It returns the manifest
 // (nil when it could not be read: the sample then moves to the next organization).
-func sampleOne(ctx context.Context, l archiver.Ledger, org string, cur SampleCursor, rep *Report) (*archiver.StoredManifest, error) {
+func sampleOne(ctx context.Context, l ledger.Ledger, org string, cur SampleCursor, rep *Report) (*archiver.StoredManifest, error) {
 	key := cur.Key
 	m, err := l.ReadManifest(ctx, key)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -21,7 +22,7 @@ func TestIncrementalWithoutCheckpoint(t *testing.T) {
 	ctx := context.Background()
 	inc := func(a *archive) *Report {
 		t.Helper()
-		rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{Incremental: true, TrustedKey: a.pub(), Directory: a.dir,
+		rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{Incremental: true, TrustedKey: a.pub(), Directory: a.dir,
 			CheckpointKey: a.key, Now: clockAt(a.next.Start().Add(2 * time.Hour))})
 		if err != nil {
 			t.Fatal(err)

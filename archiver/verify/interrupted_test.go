@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -18,7 +18,7 @@ func TestInterruptedVerifyReportsNoProblem(t *testing.T) {
 	a := newArchive(t, 4)
 	for _, jobs := range []int{1, 4} {
 		ctx, cancel := context.WithCancelCause(context.Background())
-		rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{Jobs: jobs, TrustedKey: a.pub(), Directory: a.dir,
+		rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{Jobs: jobs, TrustedKey: a.pub(), Directory: a.dir,
 			Progress: func(int) { cancel(errors.New("interrupt signal received")) }})
 		if err == nil || !strings.Contains(err.Error(), "interrupt signal received") {
 			t.Errorf("jobs %d: err %v, want the run incomplete, naming the interruption", jobs, err)

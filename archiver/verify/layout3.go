@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // Layout 3 (docs/design/layout.md): a version 3 manifest is stored once, under its day
@@ -29,7 +30,7 @@ import (
 //   - the old chain does not grow once the organization has a version 3 manifest;
 //   - a day without records names no object and the empty hashes, one with records an
 //     export; the inline chat index is the records' and its members object hashes and
-//     decodes as it should, checked once per object (archiver.Ledger.CheckExport,
+//     decodes as it should, checked once per object (ledger.Ledger.CheckExport,
 //     CheckMembers).
 
 // manifestKey reports whether key, one of org's keys, is where a manifest of its chain
@@ -118,7 +119,7 @@ func (c *orgCheck) keyOrder(e link, rep *Report) {
 // day key (a late commit that stopped between its two writes, or a deleted day key) is
 // read, reported, and its link returned for the chain. Copies read are marked in
 // referenced.
-func lateCopies(ctx context.Context, l archiver.Ledger, org string, links []link, copies map[int64]string, referenced map[string]bool, rep *Report) ([]link, error) {
+func lateCopies(ctx context.Context, l ledger.Ledger, org string, links []link, copies map[int64]string, referenced map[string]bool, rep *Report) ([]link, error) {
 	lateAt := map[int64]bool{}
 	for _, e := range links {
 		if !e.late || !e.readable {
@@ -165,7 +166,7 @@ func lateCopies(ctx context.Context, l archiver.Ledger, org string, links []link
 
 // sameBytes reports a problem unless the object at key hashes to sum (a late copy and its
 // manifest hold the same bytes).
-func sameBytes(ctx context.Context, l archiver.Ledger, key string, sum [sha256.Size]byte, rep *Report) error {
+func sameBytes(ctx context.Context, l ledger.Ledger, key string, sum [sha256.Size]byte, rep *Report) error {
 	b, err := archiver.ReadAll(ctx, l.Store, key)
 	switch {
 	case err != nil && ctx.Err() != nil:
@@ -206,7 +207,7 @@ type membersUse struct {
 
 // check checks the members object m's inline chat index names, once, and notes how long
 // m's day needs it kept.
-func (mc membersChecked) check(ctx context.Context, l archiver.Ledger, org string, m *archiver.StoredManifest, rep *Report) {
+func (mc membersChecked) check(ctx context.Context, l ledger.Ledger, org string, m *archiver.StoredManifest, rep *Report) {
 	if m.ChatIndex == nil || m.ChatIndex.Inline == nil {
 		return
 	}
@@ -240,7 +241,7 @@ func (mc membersChecked) check(ctx context.Context, l archiver.Ledger, org strin
 // object named by its head with the same retention never looks at again. With
 // opt.ExtendLocks a short lock is lengthened (archiver.RetentionExtender) to what the
 // writer gives a members object: the end of its year plus the longest retention.
-func (mc membersChecked) locks(ctx context.Context, l archiver.Ledger, opt Options, rep *Report) {
+func (mc membersChecked) locks(ctx context.Context, l ledger.Ledger, opt Options, rep *Report) {
 	lk, ok := l.Store.(archiver.Locker)
 	if !ok || !lk.Locking() {
 		return

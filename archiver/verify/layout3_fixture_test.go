@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // The layout-3 fixtures: a store sealed by the real sealer (layout 2), whose days from one
@@ -28,7 +29,7 @@ import (
 func (a *archive) toLayout3(t *testing.T, from int) {
 	t.Helper()
 	ctx := context.Background()
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	since := a.days[from]
 	if _, err := archiver.WriteStoreLayout(ctx, a.store, since); err != nil { // as the layout-3 writer does
 		t.Fatal(err)
@@ -88,7 +89,7 @@ func (a *archive) manifest3(t *testing.T, m *archiver.StoredManifest, day archiv
 		m3.Quarantined = &nq
 	}
 	if m.ChatIndex != nil {
-		x, err := archiver.Ledger{Store: a.store}.ReadChatIndex(ctx, m)
+		x, err := ledger.Ledger{Store: a.store}.ReadChatIndex(ctx, m)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +137,7 @@ func encode(t *testing.T, v any) []byte {
 func (a *archive) reaccount(t *testing.T, renamed map[string]string) {
 	t.Helper()
 	ctx := context.Background()
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	keys, err := listKeys(ctx, a.store, archiver.AccountingPrefix)
 	if err != nil {
 		t.Fatal(err)
@@ -172,7 +173,7 @@ func (a *archive) reaccount(t *testing.T, renamed map[string]string) {
 func (a *archive) lateRevision(t *testing.T, org string, i int) string {
 	t.Helper()
 	ctx := context.Background()
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	day := a.days[i]
 	head := a.head(t, org)
 	r1, err := l.ReadManifest(ctx, archiver.DayKey3(org, day, 1))
@@ -206,7 +207,7 @@ func (a *archive) account(t *testing.T, day archiver.Day, org string, seq int64,
 	if len(keys) == 0 {
 		t.Fatalf("%s: no accounting object", day)
 	}
-	st, err := archiver.Ledger{Store: a.store}.ReadAccounting(ctx, keys[len(keys)-1])
+	st, err := ledger.Ledger{Store: a.store}.ReadAccounting(ctx, keys[len(keys)-1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +225,7 @@ func (a *archive) account(t *testing.T, day archiver.Day, org string, seq int64,
 func (a *archive) head(t *testing.T, org string) *archiver.StoredManifest {
 	t.Helper()
 	ctx := context.Background()
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	var head *archiver.StoredManifest
 	keys, err := listKeys(ctx, a.store, "orgs/"+org+"/")
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -72,7 +73,7 @@ func TestVerifyLayout3(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newLayout3(t, tc.from, tc.late)
 			ctx := context.Background()
-			l := archiver.Ledger{Store: a.store}
+			l := ledger.Ledger{Store: a.store}
 			rep, err := Run(ctx, l, Options{TrustedKey: a.pub(), Directory: a.dir})
 			if err != nil {
 				t.Fatal(err)
@@ -182,7 +183,7 @@ func TestVerifyLayout3Tampering(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			a := newLayout3(t, tt.from, false)
 			tt.tamper(t, a)
-			rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{TrustedKey: a.pub(), Directory: a.dir})
+			rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{TrustedKey: a.pub(), Directory: a.dir})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -222,7 +223,7 @@ func TestVerifyDateLayout3ReadsOnlyTheDay(t *testing.T) {
 		a.toLayout3(t, 0)
 		c := count(a.store)
 		d := a.days[1]
-		rep, err := Run(ctx, archiver.Ledger{Store: c}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
+		rep, err := Run(ctx, ledger.Ledger{Store: c}, Options{From: d, To: d, TrustedKey: a.pub(), Directory: a.dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -242,7 +243,7 @@ func TestVerifyDateLayout3ReadsOnlyTheDay(t *testing.T) {
 	a := newLayout3(t, 0, false)
 	key := a.lateRevision(t, acme, 1)
 	remove(t, a.root, archiver.LateKey(acme, readManifest(t, a, key).Seq))
-	rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{From: a.days[1], To: a.days[1], TrustedKey: a.pub(), Directory: a.dir})
+	rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{From: a.days[1], To: a.days[1], TrustedKey: a.pub(), Directory: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +279,7 @@ func TestIncrementalLayout3(t *testing.T) {
 		a.revision(t, acme, len(a.days)-1) // the tip's day: not late
 		a.lateRevision(t, globex, 0)
 		c := count(a.store)
-		rep, err := Run(ctx, archiver.Ledger{Store: c}, Options{Incremental: true, TrustedKey: a.pub(), Directory: a.dir,
+		rep, err := Run(ctx, ledger.Ledger{Store: c}, Options{Incremental: true, TrustedKey: a.pub(), Directory: a.dir,
 			CheckpointKey: a.key, Now: clockAt(a.next.Start().Add(time.Hour))})
 		if err != nil {
 			t.Fatal(err)
@@ -310,7 +311,7 @@ func (a *archive) revision(t *testing.T, org string, i int) {
 	ctx := context.Background()
 	day := a.days[i]
 	head := a.head(t, org)
-	r1, err := archiver.Ledger{Store: a.store}.ReadManifest(ctx, archiver.DayKey3(org, day, 1))
+	r1, err := ledger.Ledger{Store: a.store}.ReadManifest(ctx, archiver.DayKey3(org, day, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -376,14 +377,14 @@ func TestIncrementalFromVersion1CheckpointMixed(t *testing.T) {
 func TestVerifyMembersOncePerObject(t *testing.T) {
 	a := newLayout3(t, 0, false)
 	c := count(a.store)
-	rep, err := Run(context.Background(), archiver.Ledger{Store: c}, Options{TrustedKey: a.pub(), Directory: a.dir, Jobs: 1})
+	rep, err := Run(context.Background(), ledger.Ledger{Store: c}, Options{TrustedKey: a.pub(), Directory: a.dir, Jobs: 1})
 	if err != nil || !rep.OK() {
 		t.Fatalf("%v, problems %q", err, rep.Problems)
 	}
 	named := map[string]int{}
 	for _, org := range []string{acme, globex, umbrella} {
 		for _, d := range a.days {
-			if m, err := (archiver.Ledger{Store: a.store}).ReadManifest(context.Background(), archiver.DayKey3(org, d, 1)); err == nil {
+			if m, err := (ledger.Ledger{Store: a.store}).ReadManifest(context.Background(), archiver.DayKey3(org, d, 1)); err == nil {
 				named[m.ChatIndex.Inline.Members.Key]++
 			}
 		}
@@ -440,7 +441,7 @@ func TestWitnessLayout3(t *testing.T) {
 	}
 	run := func(opt Options) *Report {
 		opt.TrustedKey, opt.Directory, opt.Witness = a.pub(), a.dir, w
-		rep, err := Run(ctx, archiver.Ledger{Store: a.store}, opt)
+		rep, err := Run(ctx, ledger.Ledger{Store: a.store}, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -499,7 +500,7 @@ func TestVerifyOrgLayout3NewestDayDeleted(t *testing.T) {
 		}
 	}
 	remove(t, a.root, archiver.AccountingPrefix+last.String())
-	rep, err := Run(context.Background(), archiver.Ledger{Store: a.store}, Options{Org: globex, TrustedKey: a.pub(), Directory: a.dir})
+	rep, err := Run(context.Background(), ledger.Ledger{Store: a.store}, Options{Org: globex, TrustedKey: a.pub(), Directory: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

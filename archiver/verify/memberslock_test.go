@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -116,7 +117,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	}
 	seal := func(st archiver.Store, d archiver.Day) string {
 		t.Helper()
-		s := &archiver.Sealer{Source: src, Store: st, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(), SigningKey: priv,
+		s := &archiver.Sealer{Source: src, Store: st, Chain: ledger.Ledger{Store: st}, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(), SigningKey: priv,
 			Now: func() time.Time { return d.End().Add(time.Hour) }, Logger: slog.New(slog.DiscardHandler)}}
 		res, err := s.Seal(t.Context(), d, []byte(dir), "")
 		if err != nil {
@@ -125,7 +126,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 		for _, o := range res.Failed() {
 			t.Fatalf("seal %s: %v", d, o.Err)
 		}
-		m, err := archiver.Ledger{Store: st}.Latest(t.Context(), org, d)
+		m, err := ledger.Ledger{Store: st}.Latest(t.Context(), org, d)
 		if err != nil || m == nil || m.ChatIndex == nil || m.ChatIndex.Inline == nil || m.ChatIndex.Inline.Members.Key == "" {
 			t.Fatalf("%s: no members object named (%v)", d, err)
 		}
@@ -144,7 +145,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	}
 	// A checkpoint after the first day (whose need the short lock covers), for the
 	// incremental verification of the days sealed since.
-	if rep, err := Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub, CheckpointKey: priv}); err != nil || !rep.OK() || rep.Wrote == "" {
+	if rep, err := Run(t.Context(), ledger.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub, CheckpointKey: priv}); err != nil || !rep.OK() || rep.Wrote == "" {
 		t.Fatalf("first day: %v, problems %q, checkpoint %q", err, rep.Problems, rep.Wrote)
 	}
 	for _, d := range days[1:] {
@@ -168,7 +169,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	for _, r := range runs {
 		st := &lockCountingStore{Store: newStore(), locks: map[string]int{}}
 		r.opt.Directory, r.opt.TrustedKey = parsed, pub
-		rep, err := Run(t.Context(), archiver.Ledger{Store: st}, r.opt)
+		rep, err := Run(t.Context(), ledger.Ledger{Store: st}, r.opt)
 		if err != nil {
 			t.Fatalf("%s: %v", r.name, err)
 		}
@@ -197,7 +198,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 		t.Logf("%s: members lock reads %d, problems %q", r.name, st.locks[key], rep.Problems)
 	}
 	// verify --extend-locks lengthens the lock, as the writer would have kept it.
-	rep, err := Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub, ExtendLocks: true})
+	rep, err := Run(t.Context(), ledger.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub, ExtendLocks: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +214,7 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	if got, want := retainUntil(key), endOfYear.AddDate(0, 0, retention); !got.Equal(want) {
 		t.Errorf("ExtendLocks: members object retained until %s, want %s (the end of its year plus the retention)", got, want)
 	}
-	rep, err = Run(t.Context(), archiver.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub})
+	rep, err = Run(t.Context(), ledger.Ledger{Store: newStore()}, Options{Directory: parsed, TrustedKey: pub})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,16 +227,16 @@ func TestVerifyMembersLockS3(t *testing.T) {
 	// A held day's objects: their retention and their legal hold come from one lock read
 	// each (verifyLocks and verifyLegalHolds share it); they were read twice.
 	held := days[1]
-	if _, err := (archiver.Ledger{Store: newStore()}).Hold(t.Context(), archiver.HoldRequest{Org: org, Matter: "case-1", From: held, To: held, On: true,
+	if _, err := (ledger.Ledger{Store: newStore()}).Hold(t.Context(), ledger.HoldRequest{Org: org, Matter: "case-1", From: held, To: held, On: true,
 		At: held.End().Add(2 * time.Hour), By: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	st := &lockCountingStore{Store: newStore(), locks: map[string]int{}}
-	rep, err = Run(t.Context(), archiver.Ledger{Store: st}, Options{Directory: parsed, TrustedKey: pub})
+	rep, err = Run(t.Context(), ledger.Ledger{Store: st}, Options{Directory: parsed, TrustedKey: pub})
 	if err != nil || !rep.OK() {
 		t.Fatalf("verify of the held day: %v, problems %q", err, rep.Problems)
 	}
-	m, err := archiver.Ledger{Store: newStore()}.Latest(t.Context(), org, held)
+	m, err := ledger.Ledger{Store: newStore()}.Latest(t.Context(), org, held)
 	if err != nil {
 		t.Fatal(err)
 	}

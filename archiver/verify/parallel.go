@@ -4,7 +4,7 @@ import (
 	"context"
 	"runtime"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // walk verifies organizations concurrently, at most opt.Jobs at once, and merges their
@@ -13,7 +13,7 @@ import (
 // organizations in flight or waiting to be merged: at most twice Jobs.
 type walk struct {
 	ctx  context.Context
-	l    archiver.Ledger
+	l    ledger.Ledger
 	opt  Options
 	rep  *Report
 	cp   *checkpointer // nil: no checkpoints
@@ -31,7 +31,7 @@ type orgJob struct {
 }
 
 // newWalk starts the merger; cp, when not nil, records the merged organizations.
-func newWalk(ctx context.Context, l archiver.Ledger, opt Options, rep *Report, cp *checkpointer) *walk {
+func newWalk(ctx context.Context, l ledger.Ledger, opt Options, rep *Report, cp *checkpointer) *walk {
 	n := opt.Jobs
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)

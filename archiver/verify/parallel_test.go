@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -23,7 +24,7 @@ func TestParallelVerifySameReport(t *testing.T) {
 	var reports []*Report
 	for _, jobs := range []int{1, 2, 8} {
 		var progress []int
-		rep, err := Run(ctx, archiver.Ledger{Store: a.store}, Options{Jobs: jobs, TrustedKey: a.pub(), Directory: a.dir,
+		rep, err := Run(ctx, ledger.Ledger{Store: a.store}, Options{Jobs: jobs, TrustedKey: a.pub(), Directory: a.dir,
 			Progress: func(n int) { progress = append(progress, n) }})
 		if err != nil {
 			t.Fatal(err)

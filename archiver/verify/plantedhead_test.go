@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -44,29 +45,29 @@ func TestPlantedHeadRefused(t *testing.T) {
 			layout := tc.layout
 			ctx := context.Background()
 			// fresh opens the store as a new process would: no head remembered.
-			var fresh func() archiver.Ledger
+			var fresh func() ledger.Ledger
 			if tc.minio {
 				if testing.Short() {
 					t.Skip("MinIO (-short)")
 				}
 				srv := miniotest.Start(t)
 				bucket := srv.Bucket(t, true)
-				fresh = func() archiver.Ledger {
+				fresh = func() ledger.Ledger {
 					st, err := s3.NewStore(t.Context(), srv.Client(), bucket, "cv", s3.Options{})
 					if err != nil {
 						t.Fatal(err)
 					}
-					return archiver.Ledger{Store: st}
+					return ledger.Ledger{Store: st}
 				}
 			} else {
 				root := t.TempDir()
-				fresh = func() archiver.Ledger {
+				fresh = func() ledger.Ledger {
 					s, err := fsstore.New(root)
 					if err != nil {
 						t.Fatal(err)
 					}
 					t.Cleanup(func() { s.Close() })
-					return archiver.Ledger{Store: s}
+					return ledger.Ledger{Store: s}
 				}
 			}
 			a := sealDays(t, fresh().Store, "", 5, 0)
@@ -87,13 +88,13 @@ func TestPlantedHeadRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			heads, err := fresh().Heads(ctx)
-			if !errors.Is(err, archiver.ErrUntrustedManifest) {
+			if !errors.Is(err, ledger.ErrUntrustedManifest) {
 				t.Errorf("witness heads with %s planted: %+v, %v; want an error, not seq 1 as the head", key, heads, err)
 			}
 			// The next seal commits nothing for the organization: no second seq 2.
 			l := fresh()
 			day := a.next
-			s := &archiver.Sealer{Source: a.src, Store: l.Store, Options: archiver.Options{
+			s := &archiver.Sealer{Source: a.src, Store: l.Store, Chain: ledger.Ledger{Store: l.Store}, Options: archiver.Options{
 				Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
 				SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: layout}}
 			res, err := s.Seal(ctx, day, a.dirBytes, "")
@@ -101,7 +102,7 @@ func TestPlantedHeadRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, o := range res.Orgs {
-				if o.Org == acme && !errors.Is(o.Err, archiver.ErrUntrustedManifest) {
+				if o.Org == acme && !errors.Is(o.Err, ledger.ErrUntrustedManifest) {
 					t.Errorf("seal of %s with %s planted: %v, want it refused", day, key, o.Err)
 				}
 			}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -35,10 +36,10 @@ func TestMarkerHidingOldDaysReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { s.Close() })
-	if m, err := (archiver.Ledger{Store: s}).Latest(ctx, acme, a.days[1]); err != nil || m != nil {
+	if m, err := (ledger.Ledger{Store: s}).Latest(ctx, acme, a.days[1]); err != nil || m != nil {
 		t.Fatalf("Latest of %s with the marker: %v, %v; the test expects the day hidden", a.days[1], m, err)
 	}
-	rep, err := Run(ctx, archiver.Ledger{Store: s}, Options{TrustedKey: a.pub(), Directory: a.dir})
+	rep, err := Run(ctx, ledger.Ledger{Store: s}, Options{TrustedKey: a.pub(), Directory: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

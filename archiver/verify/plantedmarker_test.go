@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -37,7 +38,7 @@ func TestPlantedFreshMarkerRefused(t *testing.T) {
 	}
 	t.Cleanup(func() { s.Close() })
 	day := a.next
-	sealer := &archiver.Sealer{Source: a.src, Store: s, Options: archiver.Options{
+	sealer := &archiver.Sealer{Source: a.src, Store: s, Chain: ledger.Ledger{Store: s}, Options: archiver.Options{
 		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
 		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: archiver.Layout3}}
 	res, err := sealer.Seal(ctx, day, a.dirBytes, "")
@@ -49,7 +50,7 @@ func TestPlantedFreshMarkerRefused(t *testing.T) {
 			t.Errorf("seal of %s for %s with a fresh-store marker planted: %v, want it refused", day, o.Org, o.Err)
 		}
 	}
-	rep, err := Run(ctx, archiver.Ledger{Store: s}, Options{TrustedKey: a.pub(), Directory: a.dir})
+	rep, err := Run(ctx, ledger.Ledger{Store: s}, Options{TrustedKey: a.pub(), Directory: a.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -82,7 +83,7 @@ func TestVerifyRealWriterLayout3(t *testing.T) {
 			a.reseal(t, a.days[0]) // a late revision (of an old-layout day in the mixed store)
 			a.sealNext(t)
 			a.sealNext(t)
-			l := archiver.Ledger{Store: a.store}
+			l := ledger.Ledger{Store: a.store}
 			head := a.head(t, acme)
 			if tc.layout2 == 0 && archiver.KeyLayout(head.Key) != archiver.Layout3 {
 				t.Fatalf("acme's head %s: not layout 3", head.Key)
@@ -137,7 +138,7 @@ func TestFullVerifyLayout3Reads(t *testing.T) {
 			a.sealNext(t)
 		}
 		c := count(a.store)
-		rep, err := Run(context.Background(), archiver.Ledger{Store: c}, Options{TrustedKey: a.pub(), Directory: a.dir})
+		rep, err := Run(context.Background(), ledger.Ledger{Store: c}, Options{TrustedKey: a.pub(), Directory: a.dir})
 		if err != nil || !rep.OK() {
 			t.Fatalf("layout %d: %v, problems %q", layout, err, rep.Problems)
 		}

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -38,7 +38,7 @@ func TestResumeWalksOrganizationsNotInCheckpoint(t *testing.T) {
 	if err := WriteCheckpoint(ctx, a.store, cp, a.key); err != nil {
 		t.Fatal(err)
 	}
-	rep, err = Run(ctx, archiver.Ledger{Store: a.store}, Options{Resume: true, TrustedKey: a.pub(), Directory: a.dir,
+	rep, err = Run(ctx, ledger.Ledger{Store: a.store}, Options{Resume: true, TrustedKey: a.pub(), Directory: a.dir,
 		CheckpointKey: a.key, Now: clockAt(a.next.Start().Add(2 * time.Hour))})
 	if err != nil {
 		t.Fatal(err)

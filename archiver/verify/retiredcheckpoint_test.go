@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -27,7 +28,7 @@ func TestCheckpointSignedByRetiredKey(t *testing.T) {
 		t.Fatalf("full: %q", rep.Problems)
 	}
 	_, newKey, _ := ed25519.GenerateKey(rand.Reader)
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	if _, err := l.RecordRotation(ctx, a.key, newKey, "suspected compromise", a.next.Start(), archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -33,7 +34,7 @@ func TestRetiredKeyAfterRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, newKey, _ := ed25519.GenerateKey(rand.Reader)
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	if _, err := l.RecordRotation(ctx, a.key, newKey, "suspected compromise", a.next.Start(), archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -58,7 +59,7 @@ func TestRetiredKeySignsNothingElse(t *testing.T) {
 			if err != nil || len(keys) == 0 {
 				t.Fatalf("accounting of %s: %v %v", a.days[0], keys, err)
 			}
-			st, err := (archiver.Ledger{Store: a.store}).ReadAccounting(ctx, keys[0])
+			st, err := (ledger.Ledger{Store: a.store}).ReadAccounting(ctx, keys[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -83,7 +84,7 @@ func TestRetiredKeySignsNothingElse(t *testing.T) {
 			return key
 		}},
 		{"a rotation statement from it to a key of the thief's", func(t *testing.T, ctx context.Context, a *archive, rotatedAt time.Time) string {
-			key, err := (archiver.Ledger{Store: a.store}).RecordRotation(ctx, a.key, newKey(), "forged", rotatedAt.Add(time.Hour), archiver.CreateOptions{})
+			key, err := (ledger.Ledger{Store: a.store}).RecordRotation(ctx, a.key, newKey(), "forged", rotatedAt.Add(time.Hour), archiver.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,11 +92,11 @@ func TestRetiredKeySignsNothingElse(t *testing.T) {
 		}},
 		{"a rotation statement from a key of the thief's to it", func(t *testing.T, ctx context.Context, a *archive, rotatedAt time.Time) string {
 			x := newKey()
-			key, err := (archiver.Ledger{Store: a.store}).RecordRotation(ctx, x, a.key, "forged", rotatedAt.Add(time.Hour), archiver.CreateOptions{})
+			key, err := (ledger.Ledger{Store: a.store}).RecordRotation(ctx, x, a.key, "forged", rotatedAt.Add(time.Hour), archiver.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			trust, err := (archiver.Ledger{Store: a.store}).RotatedTrust(ctx, []ed25519.PublicKey{a.pub()})
+			trust, err := (ledger.Ledger{Store: a.store}).RotatedTrust(ctx, []ed25519.PublicKey{a.pub()})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -112,7 +113,7 @@ func TestRetiredKeySignsNothingElse(t *testing.T) {
 			a := sealDays(t, newFSStore(t, root), root, 3, 2)
 			b := newKey()
 			rotatedAt := a.next.Start()
-			l := archiver.Ledger{Store: a.store}
+			l := ledger.Ledger{Store: a.store}
 			if _, err := l.RecordRotation(ctx, a.key, b, "suspected compromise", rotatedAt, archiver.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}

@@ -7,13 +7,14 @@ import (
 	"strings"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // verifyRevision checks that a revision after the first holds every record of the
 // revision it follows, or records a supersession that says truly how many it drops: a
 // shrinking revision that a forger put in the store, or whose supersession was edited
 // away, is a problem.
-func verifyRevision(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, rep *Report) {
+func verifyRevision(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, rep *Report) {
 	if m.Revision <= 1 {
 		if m.Supersedes != nil {
 			rep.problem("%s: revision %d records a supersession of revision %d", m.Key, m.Revision, m.Supersedes.Revision)
@@ -64,7 +65,7 @@ func verifyRevision(ctx context.Context, l archiver.Ledger, org string, day arch
 // readRevision reads org's manifest of revision rev of day: its layout-3 day key first
 // when the revision that follows it is version 3 (v3; a late revision of an old-layout
 // day follows an old manifest), then its old day index.
-func readRevision(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, rev int, v3 bool) (*archiver.StoredManifest, error) {
+func readRevision(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, rev int, v3 bool) (*archiver.StoredManifest, error) {
 	if v3 {
 		m, err := l.ReadManifest(ctx, archiver.DayKey3(org, day, rev))
 		if !errors.Is(err, archiver.ErrNotFound) {

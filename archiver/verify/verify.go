@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -184,7 +185,7 @@ func (r *Report) problem(format string, args ...any) { r.Problemf(format, args..
 // Verifier verifies the archive a Ledger reads (the Verify of verifyloop), with Audit
 // as the audit verifier unless the options name one.
 type Verifier struct {
-	Ledger archiver.Ledger
+	Ledger ledger.Ledger
 	Audit  archiver.AuditVerifier
 }
 
@@ -200,7 +201,7 @@ func (v Verifier) Verify(ctx context.Context, opt Options) (*Report, error) {
 // bytes, the JSONL inside, record counts and order, day indexes and quarantine objects.
 // It returns an error only when it cannot read the store; what it finds wrong is in the
 // report.
-func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
+func Run(ctx context.Context, l ledger.Ledger, opt Options) (*Report, error) {
 	rep, err := run(ctx, l, opt)
 	if rep != nil {
 		rep.foreignWarning()
@@ -217,7 +218,7 @@ func Run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 	return rep, err
 }
 
-func run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
+func run(ctx context.Context, l ledger.Ledger, opt Options) (*Report, error) {
 	prefix := "orgs/"
 	if opt.Org != "" {
 		prefix += opt.Org + "/"
@@ -351,7 +352,7 @@ func run(ctx context.Context, l archiver.Ledger, opt Options) (*Report, error) {
 // every manifest among keys, checks what each shows alone and re-hashes the objects of
 // those in the range, then orders them by seq and checks the chain they form
 // (seqmap.go) and the late copies (layout3.go).
-func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string, opt Options, rep *Report) (*orgCheck, error) {
+func verifyOrg(ctx context.Context, l ledger.Ledger, org string, keys []string, opt Options, rep *Report) (*orgCheck, error) {
 	referenced := map[string]bool{}
 	ck := rep.state.beginOrg(org)
 	defer ck.end()
@@ -433,7 +434,7 @@ func verifyOrg(ctx context.Context, l archiver.Ledger, org string, keys []string
 // again. The writer never makes one (since is the first layout-3 seal's day, after every
 // layout-2 day); a marker created by someone with write access to the store could. The
 // marker is read once per verification.
-func (c *orgCheck) hiddenByMarker(ctx context.Context, l archiver.Ledger, key string, day archiver.Day, rep *Report) error {
+func (c *orgCheck) hiddenByMarker(ctx context.Context, l ledger.Ledger, key string, day archiver.Day, rep *Report) error {
 	if day.IsZero() || archiver.KeyLayout(key) != archiver.Layout2 {
 		return nil
 	}
@@ -504,7 +505,7 @@ func reportUnreferenced(keys []string, referenced map[string]bool, rep *Report) 
 
 // verifyManifestDay re-hashes the objects of m, a manifest of day in the range verified,
 // and checks its revision, pinned versions and locks.
-func verifyManifestDay(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
+func verifyManifestDay(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
 	verifyObjects(ctx, l, org, day, m, idx, idxBytes, rep)
 	verifyRevision(ctx, l, org, day, m, rep)
 	verifyPinnedVersions(ctx, l, m, rep)
@@ -517,7 +518,7 @@ func verifyManifestDay(ctx context.Context, l archiver.Ledger, org string, day a
 
 // verifyObjects re-hashes m's objects; idxBytes, when not nil, are the day index's bytes
 // already read.
-func verifyObjects(ctx context.Context, l archiver.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
+func verifyObjects(ctx context.Context, l ledger.Ledger, org string, day archiver.Day, m *archiver.StoredManifest, idx string, idxBytes []byte, rep *Report) {
 	v3 := m.Version >= archiver.ManifestVersion3
 	switch d := m.Data; {
 	case !v3 && !strings.HasPrefix(d.Key, archiver.DayPrefix(org, day)):
@@ -594,7 +595,7 @@ func verifyObjects(ctx context.Context, l archiver.Ledger, org string, day archi
 	}
 }
 
-func hashObject(ctx context.Context, l archiver.Ledger, key, versionID string) (int64, [sha256.Size]byte, error) {
+func hashObject(ctx context.Context, l ledger.Ledger, key, versionID string) (int64, [sha256.Size]byte, error) {
 	var sum [sha256.Size]byte
 	rc, err := l.OpenObject(ctx, key, versionID)
 	if err != nil {

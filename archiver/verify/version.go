@@ -2,6 +2,7 @@ package verify
 
 import (
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 
 	"context"
 	"errors"
@@ -14,7 +15,7 @@ import (
 // key's current view no longer matches the archive, which an examiner must hear about.
 // verifyVersions, beside it, reports every key with more than one version whatever the
 // manifests say.
-func verifyPinnedVersions(ctx context.Context, l archiver.Ledger, m *archiver.StoredManifest, rep *Report) {
+func verifyPinnedVersions(ctx context.Context, l ledger.Ledger, m *archiver.StoredManifest, rep *Report) {
 	verifyPinnedVersion(ctx, l, m.Data.Key, m.Data.VersionID, rep)
 	if q := m.Quarantined; q != nil {
 		verifyPinnedVersion(ctx, l, q.Key, q.VersionID, rep)
@@ -34,7 +35,7 @@ func verifyPinnedVersions(ctx context.Context, l archiver.Ledger, m *archiver.St
 // version ids. The object was re-hashed at the key's version (Ledger.OpenObject), and the
 // copy is counted for one warning (Report.foreign), not a problem per object: a copy
 // of a whole archive would otherwise print one false accusation per object it holds.
-func verifyPinnedVersion(ctx context.Context, l archiver.Ledger, key, want string, rep *Report) {
+func verifyPinnedVersion(ctx context.Context, l ledger.Ledger, key, want string, rep *Report) {
 	vr, ok := l.Store.(archiver.VersionReporter)
 	if !ok || want == "" {
 		return // sealed before manifests named versions, or on a store without them

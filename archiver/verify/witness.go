@@ -7,6 +7,7 @@ import (
 	"sort"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // checkWitness compares each witnessed head with the store's chain: the chain must hold
@@ -123,7 +124,7 @@ func (s *state) checkAuditWitness(rep *Report) {
 // that must not depend on which verification reads it. Without an audit verifier that
 // can read a head (archiver.AuditHeadReader) a warning says the audit heads were not
 // checked.
-func checkAuditWitnessByKey(ctx context.Context, l archiver.Ledger, s *state, rep *Report) error {
+func checkAuditWitnessByKey(ctx context.Context, l ledger.Ledger, s *state, rep *Report) error {
 	orgs := witnessedOrgs(s.auditWitness, s.opt.Org)
 	if len(orgs) == 0 {
 		return nil

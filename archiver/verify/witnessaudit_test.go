@@ -12,6 +12,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -24,7 +25,7 @@ import (
 func TestWitnessAuditHeadsByKey(t *testing.T) {
 	ctx := context.Background()
 	a := newArchive(t, 3)
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	org := a.dir.Organizations[0].ID
 	log := &audit.Log{Store: a.store, SigningKey: a.key}
 	for i := range 3 {

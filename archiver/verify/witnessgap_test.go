@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestWitnessNamesNoHeadWarned(t *testing.T) {
 	ctx := context.Background()
 	a := newArchive(t, 2)
-	l := archiver.Ledger{Store: a.store}
+	l := ledger.Ledger{Store: a.store}
 	heads, err := l.Heads(ctx)
 	if err != nil || len(heads) != 2 {
 		t.Fatalf("heads %+v, %v", heads, err)

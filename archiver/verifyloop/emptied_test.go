@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -69,7 +70,7 @@ func TestEmptiedStoreWitnessed(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newArchive(t, "2026-11-22", "2026-11-23")
 			c := &clock{now: time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)}
-			heads, err := archiver.Ledger{Store: a.store}.Heads(t.Context())
+			heads, err := ledger.Ledger{Store: a.store}.Heads(t.Context())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -99,7 +100,7 @@ func TestEmptiedStoreWitnessed(t *testing.T) {
 			r := l.Slice(t.Context())
 			witnessed := 0
 			for _, p := range r.ProblemDetails {
-				if strings.Contains(p, archiver.ErrBehindWitness.Error()) {
+				if strings.Contains(p, ledger.ErrBehindWitness.Error()) {
 					witnessed++
 					if !slices.ContainsFunc(orgs, func(org string) bool { return strings.Contains(p, org) }) {
 						t.Errorf("problem %q names no organization that lost its days %v", p, orgs)

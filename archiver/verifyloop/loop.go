@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -379,7 +380,7 @@ func (l *Loop) witnessed(ctx context.Context, rec *Record, all []OrgDay) {
 		rec.Error = err.Error()
 		return
 	}
-	ledger := archiver.Ledger{Store: l.Store}
+	lg := ledger.Ledger{Store: l.Store}
 	var errs []error
 	for _, h := range w.Heads {
 		day, err := archiver.ParseDay(h.Date)
@@ -389,9 +390,9 @@ func (l *Loop) witnessed(ctx context.Context, rec *Record, all []OrgDay) {
 		if _, ok := slices.BinarySearchFunc(all, OrgDay{h.Org, day}, compareOrgDay); ok {
 			continue
 		}
-		err = ledger.CheckWitnessed(ctx, w, h.Org)
+		err = lg.CheckWitnessed(ctx, w, h.Org)
 		switch {
-		case errors.Is(err, archiver.ErrBehindWitness):
+		case errors.Is(err, ledger.ErrBehindWitness):
 			rec.Problems++
 			if len(rec.ProblemDetails) < MaxDetails {
 				rec.ProblemDetails = append(rec.ProblemDetails, err.Error())
@@ -590,9 +591,9 @@ func (l *Loop) lastSlice(ctx context.Context) (*Record, error) {
 // they are stored). Nothing here knows the keys of a day.
 func (l *Loop) orgDays(ctx context.Context) ([]OrgDay, error) {
 	var out []OrgDay
-	ledger := archiver.Ledger{Store: l.Store}
-	err := ledger.Orgs(ctx, func(org string) error {
-		return ledger.SealedDays(ctx, org, func(d archiver.Day) error {
+	lg := ledger.Ledger{Store: l.Store}
+	err := lg.Orgs(ctx, func(org string) error {
+		return lg.SealedDays(ctx, org, func(d archiver.Day) error {
 			out = append(out, OrgDay{org, d})
 			return nil
 		})

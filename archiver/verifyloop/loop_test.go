@@ -19,6 +19,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,7 +104,7 @@ func newArchive(t *testing.T, days ...string) *archive {
 func (a *archive) seal(t *testing.T, d string) {
 	t.Helper()
 	day := day(t, d)
-	s := &archiver.Sealer{Source: a.src, Store: a.store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: a.src, Store: a.store, Chain: ledger.Ledger{Store: a.store}, Options: archiver.Options{
 		Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
 		SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: a.layout}}
 	res, err := s.Seal(context.Background(), day, a.dir, "")
@@ -219,7 +220,7 @@ func (d *driven) slice(at time.Time) (*Record, *Record) {
 
 func newLoop(a *archive, c *clock, interval, cycle time.Duration) *Loop {
 	pub := a.key.Public().(ed25519.PublicKey)
-	return &Loop{Store: a.store, Verifier: verify.Verifier{Ledger: archiver.Ledger{Store: a.store}}, TrustedKeys: []ed25519.PublicKey{pub},
+	return &Loop{Store: a.store, Verifier: verify.Verifier{Ledger: ledger.Ledger{Store: a.store}}, TrustedKeys: []ed25519.PublicKey{pub},
 		Key: a.key, Interval: interval, Cycle: cycle, Now: c.Now, Holder: "test"}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/storetest"
@@ -111,7 +112,7 @@ func startReplica(t *testing.T, name string, shared archiver.Store, key ed25519.
 	t.Helper()
 	st := &replicaStore{Store: shared}
 	pub := key.Public().(ed25519.PublicKey)
-	l := &Loop{Store: st, Verifier: verify.Verifier{Ledger: archiver.Ledger{Store: st}}, TrustedKeys: []ed25519.PublicKey{pub},
+	l := &Loop{Store: st, Verifier: verify.Verifier{Ledger: ledger.Ledger{Store: st}}, TrustedKeys: []ed25519.PublicKey{pub},
 		Key: key, Interval: interval, Cycle: interval, Now: c.Now, After: c.After, Holder: name,
 		Lease: &scheduler.Lease{Store: st, Prefix: LeasePrefix, Holder: name, TTL: LeaseTTL(interval), Clock: c}}
 	r := &verifyReplica{name: name, store: st, reg: prometheus.NewRegistry(), ticks: make(chan struct{}, 1), tries: make(chan struct{}, 1)}
@@ -305,7 +306,7 @@ func sealOn(t *testing.T, a *archive, store archiver.Store, days ...string) {
 	t.Helper()
 	for _, d := range days {
 		day := day(t, d)
-		s := &archiver.Sealer{Source: a.src, Store: store, Options: archiver.Options{
+		s := &archiver.Sealer{Source: a.src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 			Now: func() time.Time { return day.End().Add(30 * time.Minute) }, TempDir: t.TempDir(),
 			SigningKey: a.key, Logger: slog.New(slog.DiscardHandler), Layout: a.layout}}
 		res, err := s.Seal(context.Background(), day, a.dir, "")

@@ -20,6 +20,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/config"
 	"github.com/spf13/pflag"
@@ -347,14 +348,14 @@ func (e *env) signingKey() (ed25519.PrivateKey, error) {
 
 // signingKeyFor is signingKey for a process that signs into store (run, serve,
 // export-task): a key the store's rotation statements retired is refused before
-// anything is written (archiver.Ledger.CheckSigningKey), exit 1, since all it would sign
+// anything is written (ledger.Ledger.CheckSigningKey), exit 1, since all it would sign
 // verify reports as signed by a retired key.
 func (e *env) signingKeyFor(ctx context.Context, store archiver.Store) (ed25519.PrivateKey, error) {
 	key, err := e.signingKey()
 	if err != nil {
 		return nil, err
 	}
-	if err := (archiver.Ledger{Store: store}).CheckSigningKey(ctx, key); err != nil {
+	if err := (ledger.Ledger{Store: store}).CheckSigningKey(ctx, key); err != nil {
 		return nil, err
 	}
 	return key, nil

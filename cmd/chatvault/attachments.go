@@ -11,6 +11,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -49,7 +50,7 @@ func newAttachmentCapturer(e *env, store archiver.Store, key ed25519.PrivateKey)
 	if key != nil {
 		trusted = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 	}
-	return &runCapture{Capturer: &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, SigningKey: key,
+	return &runCapture{Capturer: &attach.Capturer{Ledger: ledger.Ledger{Store: store}, Fetcher: f, SigningKey: key,
 		TrustedKeys: trusted, RetryFor: a.RetryFor, Now: runClock, Log: e.log.With("component", "attachments")},
 		done: map[string]bool{}}, release, nil
 }

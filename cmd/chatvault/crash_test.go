@@ -31,6 +31,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -207,7 +208,7 @@ func listKeys(t *testing.T, st archiver.Store, prefix string) []string {
 // exportOf returns the organization's latest export of the day, decompressed.
 func exportOf(t *testing.T, st archiver.Store, org string) []byte {
 	t.Helper()
-	_, rc, err := archiver.Ledger{Store: st}.OpenExport(context.Background(), org, mustParseDay(t, crashDay))
+	_, rc, err := ledger.Ledger{Store: st}.OpenExport(context.Background(), org, mustParseDay(t, crashDay))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,7 +289,7 @@ func (r *crashDayRig) checkServed(t *testing.T, st archiver.Store, stats *crashS
 		toks["token-"+org] = archiver.Token{ID: org, Name: "crash", Org: org, Scopes: []string{archiver.ScopeComplianceRead}}
 	}
 	api := &httpapi.Server{
-		Exports: archiver.Ledger{Store: st}, Tokens: toks, Audit: &audit.Log{Store: auditStore},
+		Exports: ledger.Ledger{Store: st}, Tokens: toks, Audit: &audit.Log{Store: auditStore},
 		Directory: func(context.Context) (*model.Directory, error) { return dir, nil },
 		Now:       func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
 		Logger:    slog.New(slog.DiscardHandler), TokenRate: -1, ClientRate: -1,

@@ -9,7 +9,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/klauspost/compress/gzip"
 	"github.com/spf13/pflag"
 )
@@ -55,9 +55,9 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("export", err)
 	}
-	m, rc, err := archiver.Ledger{Store: store}.OpenExport(ctx, org, day)
+	m, rc, err := ledger.Ledger{Store: store}.OpenExport(ctx, org, day)
 	if err != nil {
-		if errors.Is(err, archiver.ErrNotSealed) {
+		if errors.Is(err, ledger.ErrNotSealed) {
 			if wf != nil {
 				if werr := wf.witnessed(store)(ctx, org); werr != nil {
 					return e.fail("export", fmt.Errorf("%s has no export for %s in the store, checked against verify.witness %s: %w", org, day, wf.path, werr))

@@ -18,6 +18,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/htmlexport"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/rsmf"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
@@ -298,5 +299,5 @@ func (e *env) servingTrust(ctx context.Context, store archiver.Store) ([]ed25519
 			trusted = append(trusted, key.Public().(ed25519.PublicKey))
 		}
 	}
-	return archiver.Ledger{Store: store}.RotatedTrust(ctx, trusted)
+	return ledger.Ledger{Store: store}.RotatedTrust(ctx, trusted)
 }

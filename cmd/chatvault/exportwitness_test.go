@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -51,7 +51,7 @@ func TestExportWitnessReportsDeletedDays(t *testing.T) {
 	if err := os.RemoveAll(filepath.Join(store, "orgs", acme)); err != nil {
 		t.Fatal(err)
 	}
-	witnessed := []string{archiver.ErrBehindWitness.Error(), "verify.witness " + witness, acme, "chatvault verify --witness"}
+	witnessed := []string{ledger.ErrBehindWitness.Error(), "verify.witness " + witness, acme, "chatvault verify --witness"}
 	for _, tc := range []struct {
 		command, witness string
 		code             int

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/miniotest"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -180,7 +180,7 @@ func TestEventLogChangesMidRun(t *testing.T) {
 		st := target.store(t)
 		snapshot := sha256.Sum256(rig.dirJSON)
 		for org, want := range rig.ref {
-			m, err := archiver.Ledger{Store: st}.Latest(context.Background(), org, mustParseDay(t, crashDay))
+			m, err := ledger.Ledger{Store: st}.Latest(context.Background(), org, mustParseDay(t, crashDay))
 			if err != nil || m == nil {
 				t.Fatalf("org %s: no manifest (%v)", org, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/spf13/pflag"
 )
 
@@ -57,7 +58,7 @@ func runHold(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if matter == "" {
 		return e.fail("hold", usagef("--matter is required: holds are per matter, so that lifting one never lifts another"))
 	}
-	if err := archiver.CheckMatter(matter); err != nil {
+	if err := ledger.CheckMatter(matter); err != nil {
 		return e.fail("hold", usagef("--matter: %v", err))
 	}
 	if on == off {
@@ -80,7 +81,7 @@ func runHold(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 			return e.fail("hold", err)
 		}
 	}
-	res, err := archiver.Ledger{Store: store}.Hold(ctx, archiver.HoldRequest{
+	res, err := ledger.Ledger{Store: store}.Hold(ctx, ledger.HoldRequest{
 		Org: org, Matter: matter, From: from, To: to, On: on, At: time.Now(), By: operator(),
 	})
 	if err != nil {
@@ -110,7 +111,7 @@ func listHolds(ctx context.Context, e *env, org string, history bool) int {
 		return e.fail("hold", err)
 	}
 	defer closeStore()
-	events, err := archiver.Ledger{Store: store}.HoldEvents(ctx, org)
+	events, err := ledger.Ledger{Store: store}.HoldEvents(ctx, org)
 	if err != nil {
 		return e.fail("hold", err)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -54,7 +55,7 @@ func TestHoldLayout3S3(t *testing.T) {
 		t.Fatal(err)
 	}
 	d23, _ := archiver.ParseDay("2026-11-23")
-	s := &archiver.Sealer{Source: src, Store: st, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
+	s := &archiver.Sealer{Source: src, Store: st, Chain: ledger.Ledger{Store: st}, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
 		Now: func() time.Time { return time.Date(2026, 11, 24, 0, 30, 0, 0, time.UTC) }, Logger: slog.New(slog.DiscardHandler)}}
 	res, err := s.Seal(t.Context(), d23, dir, "")
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 	"github.com/google/uuid"
 )
@@ -22,7 +23,7 @@ import (
 // (run, export-task: decoding tens of MB again would double their start); nil loads it
 // only if the organization has no chain.
 func checkOrg(ctx context.Context, e *env, store archiver.Store, org string, dir *model.Directory, strict bool, consequence string) error {
-	head, err := archiver.Ledger{Store: store}.Head(ctx, org)
+	head, err := ledger.Ledger{Store: store}.Head(ctx, org)
 	if err != nil {
 		return fmt.Errorf("read the chain of %s: %w", org, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/spf13/pflag"
 )
 
@@ -123,7 +124,7 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 	if days > 0 {
 		opt.RetainUntil = now.AddDate(0, 0, days)
 	}
-	key, err := archiver.Ledger{Store: store}.RecordRotation(ctx, from, to, reason, now, opt)
+	key, err := ledger.Ledger{Store: store}.RecordRotation(ctx, from, to, reason, now, opt)
 	if err != nil {
 		return e.fail("keys", err)
 	}

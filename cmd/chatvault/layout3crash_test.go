@@ -10,6 +10,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -67,7 +68,7 @@ func TestLayout3KilledAfterLateCopy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := archiver.Ledger{Store: st}.Latest(ctx, acme, day)
+	m, err := ledger.Ledger{Store: st}.Latest(ctx, acme, day)
 	if err != nil || m == nil || m.Revision != 2 || !m.Late || !bytes.Equal(m.Bytes, copyBytes) {
 		t.Fatalf("latest revision of %s after the rerun: %+v, %v; want revision 2, late, the copy's bytes", day, m, err)
 	}

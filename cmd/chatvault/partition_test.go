@@ -18,6 +18,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -126,7 +127,7 @@ func TestRunRecordsIgnoredFiles(t *testing.T) {
 	defer st.Close()
 	day, _ := archiver.ParseDay("2026-11-22")
 	for _, org := range []string{acme, "0b1c2e3f-0000-4000-8000-00000000bbbb"} {
-		m, err := archiver.Ledger{Store: st}.Latest(context.Background(), org, day)
+		m, err := ledger.Ledger{Store: st}.Latest(context.Background(), org, day)
 		if err != nil || m == nil {
 			t.Fatalf("manifest of %s: %v, %v", org, m, err)
 		}
@@ -250,7 +251,7 @@ func TestRunS3PartitionEntries(t *testing.T) {
 	}
 	defer st.Close()
 	day, _ := archiver.ParseDay("2026-11-22")
-	m, err := archiver.Ledger{Store: st}.Latest(context.Background(), acme, day)
+	m, err := ledger.Ledger{Store: st}.Latest(context.Background(), acme, day)
 	if err != nil || m == nil {
 		t.Fatalf("manifest: %v, %v", m, err)
 	}

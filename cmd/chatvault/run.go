@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/config"
@@ -135,7 +136,7 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		opt := sealerOptions(e, key, progress)
 		opt.Now = runClock
 		opt.OnSortMemory = sortMemory
-		sealer := &archiver.Sealer{Source: src, Store: store, Options: opt}
+		sealer := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: opt}
 		sealer.Supersede = supersede
 		sealer.Shard = shard
 		return &runSealer{inner: sealer, progress: progress, tally: t, capture: capture}
@@ -204,10 +205,10 @@ func failedWhole(ctx context.Context, err error) bool {
 // the days_failed gauge show the day failed, not pending, until a seal succeeds. The run
 // already fails with err: a record that cannot be written is logged, not returned.
 func recordDayFailure(ctx context.Context, e *env, store archiver.Store, orgs []string, day archiver.Day, err error) {
-	ledger := archiver.Ledger{Store: store}
+	lg := ledger.Ledger{Store: store}
 	at := runClock()
 	for _, o := range orgs {
-		if rerr := ledger.RecordFailure(ctx, o, day, at, err); rerr != nil {
+		if rerr := lg.RecordFailure(ctx, o, day, at, err); rerr != nil {
 			e.log.Error("record failure", "org", o, "day", day.String(), "err", rerr)
 		}
 	}
@@ -233,7 +234,7 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 	lease := &scheduler.Lease{Store: store, Holder: runHolderName(), TTL: sealLeaseTTL, Clock: runClockT{}, MaxSkew: e.cfg.Schedule.LeaseMaxSkew}
 	s := &scheduler.Scheduler{
 		NewSealer: func() scheduler.Sealer { return newSealer() },
-		Ledger:    archiver.Ledger{Store: store},
+		Ledger:    ledger.Ledger{Store: store},
 		Directory: func(context.Context) ([]byte, error) { return directory, nil },
 		Lease:     lease,
 		Clock:     runClockT{},

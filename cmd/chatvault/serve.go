@@ -23,6 +23,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/httpapi"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/s3"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
@@ -136,7 +137,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "chatvault_s3_throttled_retries_total",
 		Help: "S3 requests throttled (503 SlowDown) and retried after a backoff."},
 		func() float64 { return float64(e.s3Throttled.Load()) }))
-	reg.MustRegister(&scheduler.RevisionCollector{Ledger: archiver.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
+	reg.MustRegister(&scheduler.RevisionCollector{Ledger: ledger.Ledger{Store: store}, Logger: e.log.With("component", "metrics")})
 	// Every manifest the API serves must be the one its key names and, with signing keys
 	// configured, signed by one of them: a manifest forged in the store (which names a
 	// forged export's hash) is refused like a tampered export.
@@ -146,7 +147,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	}
 	audit.TrustedKeys = trusted // GET /v1/audit shows only segments these signed
 	api := &httpapi.Server{
-		Exports:   archiver.Ledger{Store: store, TrustedKeys: trusted},
+		Exports:   ledger.Ledger{Store: store, TrustedKeys: trusted},
 		Tokens:    tokens,
 		Audit:     audit,
 		Directory: func(ctx context.Context) (*model.Directory, error) { return dir.load() },
@@ -297,7 +298,7 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 	// sealing process writes (this scheduler, another replica's, a CronJob's run): read at
 	// start, every ledgerRefreshInterval, and right after each tick of the scheduler here.
 	fresh := &scheduler.Freshness{
-		Ledger:    archiver.Ledger{Store: store},
+		Ledger:    ledger.Ledger{Store: store},
 		Directory: func(context.Context) (*model.Directory, error) { return dir.load() },
 		Now:       clock.Now,
 	}
@@ -321,9 +322,9 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 				opt := sealerOptions(e, key, new(archiver.Progress))
 				opt.Now = clock.Now
 				opt.OnSortMemory = sortMemory
-				return &archiver.Sealer{Source: src, Store: store, Options: opt}
+				return &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: opt}
 			},
-			Ledger: archiver.Ledger{Store: store},
+			Ledger: ledger.Ledger{Store: store},
 			// Read afresh on every tick: a run routes with the directory as it is then.
 			Directory: func(context.Context) ([]byte, error) { return e.readDirectory() },
 			Lease:     &scheduler.Lease{Store: store, Holder: holderName(), TTL: sealLeaseTTL, Clock: clock, MaxSkew: e.cfg.Schedule.LeaseMaxSkew},

@@ -18,6 +18,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/tokenfile"
 	"github.com/chatvault/chatvault/internal/exporttest"
@@ -96,7 +97,7 @@ func (x *e2e) sealed(org, date string) ([]byte, *archiver.StoredManifest) {
 	}
 	defer s.Close()
 	d, _ := archiver.ParseDay(date)
-	m, rc, err := archiver.Ledger{Store: s}.OpenExport(context.Background(), org, d)
+	m, rc, err := ledger.Ledger{Store: s}.OpenExport(context.Background(), org, d)
 	if err != nil {
 		x.t.Fatal(err)
 	}

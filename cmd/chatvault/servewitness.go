@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // witnessFile is verify.witness as serve reads it: a witness kept outside the store,
@@ -102,6 +103,6 @@ func (f *witnessFile) witnessed(store archiver.Store) func(ctx context.Context, 
 		if err != nil {
 			return err
 		}
-		return archiver.Ledger{Store: store}.CheckWitnessed(ctx, w, org)
+		return ledger.Ledger{Store: store}.CheckWitnessed(ctx, w, org)
 	}
 }

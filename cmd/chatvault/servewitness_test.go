@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/verifyloop"
 	"github.com/chatvault/chatvault/internal/reliability"
@@ -94,14 +94,14 @@ func TestServeWitnessReportsAnEmptiedStore(t *testing.T) {
 		t.Fatalf("with verify.witness: export %d, task %d, want 500: the witness shows the day's chain sealed", with.day, with.task)
 	}
 	if with.slice.Result() != "problems" || !slices.ContainsFunc(with.slice.ProblemDetails, func(p string) bool {
-		return strings.Contains(p, archiver.ErrBehindWitness.Error()) && strings.Contains(p, acme)
+		return strings.Contains(p, ledger.ErrBehindWitness.Error()) && strings.Contains(p, acme)
 	}) {
 		t.Fatalf("with verify.witness: slice %+v, want a problem naming the witness and %s", with.slice, acme)
 	}
 	// chatvault export-task runs the same engine: with verify.witness, exit 1 naming it.
 	t.Setenv("CHATVAULT_VERIFY_WITNESS", witness)
 	task := append([]string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22", "-o", filepath.Join(t.TempDir(), "task.jsonl.gz")}, common...)
-	if code, _, errOut := chatvault(t, task...); code != exitFailure || !strings.Contains(errOut, archiver.ErrBehindWitness.Error()) {
+	if code, _, errOut := chatvault(t, task...); code != exitFailure || !strings.Contains(errOut, ledger.ErrBehindWitness.Error()) {
 		t.Fatalf("export-task with verify.witness: exit %d, %s; want 1 naming the witness", code, errOut)
 	}
 	reliability.Record(t, "security", "serve over a store emptied of its sealed days, with verify.witness", reliability.CleanFailure,

@@ -16,6 +16,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
@@ -198,7 +199,7 @@ func chainSeqs(t *testing.T, dir, org string) map[int64]string {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	l := archiver.Ledger{Store: st}
+	l := ledger.Ledger{Store: st}
 	seqs := map[int64]string{}
 	for _, key := range listStoreKeys(t, dir, archiver.DayRoot3(org)) {
 		if _, name, ok := archiver.ParseDayKey3(org, key); !ok || !strings.HasPrefix(name, "r") {
@@ -267,9 +268,9 @@ func TestShardRunAndSchedulerStartTogether(t *testing.T) {
 			ws := &raceStore{Store: fs, side: sideScheduler, race: race}
 			sched := &scheduler.Scheduler{
 				NewSealer: func() scheduler.Sealer {
-					return &archiver.Sealer{Source: src, Store: ws, Options: archiver.Options{Now: clk.Now, TempDir: t.TempDir(), Logger: discard}}
+					return &archiver.Sealer{Source: src, Store: ws, Chain: ledger.Ledger{Store: ws}, Options: archiver.Options{Now: clk.Now, TempDir: t.TempDir(), Logger: discard}}
 				},
-				Ledger:    archiver.Ledger{Store: ws},
+				Ledger:    ledger.Ledger{Store: ws},
 				Directory: func(context.Context) ([]byte, error) { return dirBytes, nil },
 				Lease:     &scheduler.Lease{Store: ws, Holder: "replica-a", TTL: time.Hour, Clock: clk},
 				Clock:     clk,

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
 )
@@ -56,21 +57,21 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	if err != nil {
 		return e.fail("status", err)
 	}
-	ledger := archiver.Ledger{Store: store}
-	rows, err := ledger.Status(ctx, org, from, to)
+	lg := ledger.Ledger{Store: store}
+	rows, err := lg.Status(ctx, org, from, to)
 	if err != nil {
 		return e.fail("status", err)
 	}
 	// A day deleted from the store would list as pending, never sealed: the witness, kept
 	// outside the store, tells them apart (as for serve's listing).
-	if wf != nil && slices.ContainsFunc(rows, func(r archiver.DayStatus) bool { return r.Manifest == nil }) {
+	if wf != nil && slices.ContainsFunc(rows, func(r ledger.DayStatus) bool { return r.Manifest == nil }) {
 		if err := wf.witnessed(store)(ctx, org); err != nil {
 			return e.fail("status", fmt.Errorf("%s has days without a manifest in the store, checked against verify.witness %s: %w", org, wf.path, err))
 		}
 	}
 	// Every day of an organization the store has never sealed reads as pending, which is
 	// also what a mistyped --store or --org shows: say so rather than let it pass.
-	if head, err := (archiver.Ledger{Store: store}).Head(ctx, org); err != nil {
+	if head, err := (ledger.Ledger{Store: store}).Head(ctx, org); err != nil {
 		return e.fail("status", err)
 	} else if head == nil {
 		e.note(slog.LevelWarn, fmt.Sprintf("note: store %s holds no manifest of organization %s (a mistyped --store or --org, or never sealed)", e.cfg.Store, org),
@@ -81,7 +82,7 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	fmt.Fprintln(tw, "DATE\tSTATE\tREV\tRECORDS\tSHA256\tDETAIL\t")
 	for _, r := range rows {
 		rev, records, sum, detail := "-", "-", "-", r.Error
-		if r.State == archiver.StatePending && detail == "" {
+		if r.State == ledger.StatePending && detail == "" {
 			detail = notArchived(r.Day)
 		}
 		if m := r.Manifest; m != nil {
@@ -101,21 +102,21 @@ func runStatus(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 
 // printDayAccounting shows the operator the day-level numbers of the days from..to, from
 // each day's record: its latest accounting object, or when that is a shard's, the day's
-// latest complete accounting (archiver.JoinAccountings): the whole partition, all
+// latest complete accounting (ledger.JoinAccountings): the whole partition, all
 // organizations together.
 // Manifests hold only their organization's numbers, so this is the one place status
 // finds them. One listing finds them all (Ledger.LatestAccountings).
 func printDayAccounting(ctx context.Context, e *env, store archiver.Store, from, to archiver.Day) int {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	header := false
-	ledger := archiver.Ledger{Store: store}
-	err := ledger.LatestAccountings(ctx, from, to, func(d archiver.Day, latest *archiver.StoredAccounting) error {
+	lg := ledger.Ledger{Store: store}
+	err := lg.LatestAccountings(ctx, from, to, func(d archiver.Day, latest *archiver.StoredAccounting) error {
 		// A sharded seal (run --shard) is the sum of its shards' objects: only then are the
 		// day's other accounting objects read.
-		last := &archiver.DayTotals{Input: latest.Input, Keys: []string{latest.Key}}
+		last := &ledger.DayTotals{Input: latest.Input, Keys: []string{latest.Key}}
 		if latest.Shard != nil {
 			var err error
-			if last, err = ledger.DayTotals(ctx, d); err != nil {
+			if last, err = lg.DayTotals(ctx, d); err != nil {
 				return err
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/exporttask"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/internal/reliability"
 	"github.com/chatvault/chatvault/model"
@@ -56,13 +57,13 @@ func taskArchive(t *testing.T, store string) (eventlog string, orgs []string) {
 	}
 	defer s.Close()
 	for _, o := range dir.Organizations {
-		rows, err := archiver.Ledger{Store: s}.Status(context.Background(), o.ID, day(taskDays[0]), day(taskDays[2]))
+		rows, err := ledger.Ledger{Store: s}.Status(context.Background(), o.ID, day(taskDays[0]), day(taskDays[2]))
 		if err != nil {
 			t.Fatal(err)
 		}
 		full := true
 		for _, r := range rows {
-			full = full && r.State == archiver.StateSealed
+			full = full && r.State == ledger.StateSealed
 		}
 		if full {
 			orgs = append(orgs, o.ID)
@@ -94,7 +95,7 @@ func sealedRange(t *testing.T, store, org string) ([]byte, int64) {
 	var all []byte
 	var n int64
 	for _, d := range taskDays {
-		m, rc, err := archiver.Ledger{Store: s}.OpenExport(context.Background(), org, day(d))
+		m, rc, err := ledger.Ledger{Store: s}.OpenExport(context.Background(), org, day(d))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -308,7 +309,7 @@ func TestExportTasksEndToEnd(t *testing.T) {
 	}
 	s, _ := fsstore.New(store)
 	for _, sd := range st.SourceDays {
-		m, _ := archiver.Ledger{Store: s}.Latest(context.Background(), org, day(sd.Date))
+		m, _ := ledger.Ledger{Store: s}.Latest(context.Background(), org, day(sd.Date))
 		if sd.ManifestSHA256 != hex.EncodeToString(m.SHA256[:]) || sd.JSONLSHA256 != m.Data.JSONLSHA256 || sd.Records != m.Data.Records {
 			t.Errorf("source day %+v does not trace to its manifest", sd)
 		}

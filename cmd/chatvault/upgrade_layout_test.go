@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -44,11 +45,11 @@ func TestUpgradeToDefaultLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	ledger := archiver.Ledger{Store: store}
+	lg := ledger.Ledger{Store: store}
 	latest := func(date string) *archiver.StoredManifest {
 		t.Helper()
 		day, _ := archiver.ParseDay(date)
-		m, err := ledger.Latest(ctx, acme, day)
+		m, err := lg.Latest(ctx, acme, day)
 		if err != nil {
 			t.Fatalf("latest %s: %v", date, err)
 		}
@@ -73,7 +74,7 @@ func TestUpgradeToDefaultLayout(t *testing.T) {
 	}
 	// This test's store remembered the marker's absence: read it again, as serve's
 	// scheduler does under the seal lease.
-	sl, err := ledger.RefreshStoreLayout(ctx)
+	sl, err := lg.RefreshStoreLayout(ctx)
 	if err != nil || sl == nil || sl.Version != archiver.Layout3 {
 		t.Fatalf("layout marker after the upgraded binary's seal: %+v, %v", sl, err)
 	}
@@ -96,7 +97,7 @@ func TestUpgradeToDefaultLayout(t *testing.T) {
 	if m := latest("2026-11-24"); m != nil {
 		t.Fatalf("the refused layout-2 run sealed %s", m.Key)
 	}
-	head, err := ledger.Head(ctx, acme)
+	head, err := lg.Head(ctx, acme)
 	if err != nil || head == nil || head.Seq != 2 {
 		t.Fatalf("head after the refused run: %+v, %v; want seq 2", head, err)
 	}

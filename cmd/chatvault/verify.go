@@ -12,6 +12,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/model"
 	"github.com/spf13/pflag"
@@ -133,7 +134,7 @@ func runVerify(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		fmt.Fprintf(e.stdout, "trusted signing keys: %s\n", strings.Join(ids, ", "))
 	}
-	rep, err := verify.Run(ctx, archiver.Ledger{Store: store}, opt)
+	rep, err := verify.Run(ctx, ledger.Ledger{Store: store}, opt)
 	var removed string
 	var tempErr error
 	if err == nil && rep != nil && countTemps {

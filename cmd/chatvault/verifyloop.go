@@ -15,6 +15,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/archiver/scheduler"
 	"github.com/chatvault/chatvault/archiver/verify"
 	"github.com/chatvault/chatvault/archiver/verifyloop"
@@ -45,7 +46,7 @@ func (e *env) newVerifyLoop(store archiver.Store, key ed25519.PrivateKey, clock 
 	holder := verifyHolderName()
 	return &verifyloop.Loop{
 		Store:       store,
-		Verifier:    verify.Verifier{Ledger: archiver.Ledger{Store: store}, Audit: audit.Verifier{}},
+		Verifier:    verify.Verifier{Ledger: ledger.Ledger{Store: store}, Audit: audit.Verifier{}},
 		TrustedKeys: trusted,
 		Key:         key,
 		Interval:    e.cfg.Verify.Interval,

@@ -8,6 +8,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/spf13/pflag"
 )
 
@@ -37,7 +38,7 @@ func runWitness(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	// A head refused (an old object copied, no key needed, to where an organization's head
 	// is looked for) leaves that organization out, named, and the witness exits 4: every
 	// other organization is still witnessed.
-	heads, refused, err := archiver.Ledger{Store: store}.HeadsChecked(ctx)
+	heads, refused, err := ledger.Ledger{Store: store}.HeadsChecked(ctx)
 	if err != nil {
 		return e.fail("witness", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
@@ -119,7 +120,7 @@ func TestVerifyOldWitness(t *testing.T) {
 	pinLayout2(t)
 	store, common := sealDays(t)
 	writeAuditSegments(t, store, acme, 2)
-	heads, err := archiver.Ledger{Store: openFolder(t, store)}.Heads(context.Background())
+	heads, err := ledger.Ledger{Store: openFolder(t, store)}.Heads(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

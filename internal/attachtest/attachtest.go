@@ -18,6 +18,7 @@ import (
 	"github.com/chatvault/chatvault/archiver/attach"
 	"github.com/chatvault/chatvault/archiver/eventlog"
 	"github.com/chatvault/chatvault/archiver/fsstore"
+	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -108,7 +109,7 @@ func seal(t testing.TB, base string, lines []string) (*Fixture, attach.DayResult
 	}
 	t.Cleanup(func() { store.Close() })
 	now := func() time.Time { return day.End().Add(2 * time.Hour) }
-	s := &archiver.Sealer{Source: events, Store: store, Options: archiver.Options{
+	s := &archiver.Sealer{Source: events, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{
 		Now: now, TempDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)}}
 	ctx := context.Background()
 	if _, err := s.Seal(ctx, day, []byte(directoryJSON), ""); err != nil {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/attach"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // Serve starts a loopback HTTP server, closed at the test's end, that serves files by
@@ -79,7 +80,7 @@ func Capture(t testing.TB, store archiver.Store, base string, key ed25519.Privat
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &attach.Capturer{Ledger: archiver.Ledger{Store: store}, Fetcher: f, SigningKey: key, Now: now, Log: slog.New(slog.DiscardHandler)}
+	c := &attach.Capturer{Ledger: ledger.Ledger{Store: store}, Fetcher: f, SigningKey: key, Now: now, Log: slog.New(slog.DiscardHandler)}
 	var out []attach.DayResult
 	for _, org := range orgs {
 		r, err := c.CaptureDay(context.Background(), org, day)

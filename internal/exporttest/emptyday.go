@@ -9,6 +9,7 @@ import (
 
 	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/archiver/eventlog"
+	"github.com/chatvault/chatvault/archiver/ledger"
 )
 
 // SealEmptyLayout3Day seals date, a closed day without records, into store with the real
@@ -37,7 +38,7 @@ func SealEmptyLayout3Day(t *testing.T, store archiver.Store, date, directoryFile
 		t.Fatal(err)
 	}
 	var orgs []archiver.OrgResult // whole: DayResult.Orgs keeps summaries, without the data's key
-	s := &archiver.Sealer{Source: src, Store: store, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
+	s := &archiver.Sealer{Source: src, Store: store, Chain: ledger.Ledger{Store: store}, Options: archiver.Options{Layout: archiver.Layout3, TempDir: t.TempDir(),
 		Now: func() time.Time { return d.End().Add(30 * time.Minute) }, Logger: slog.New(slog.DiscardHandler),
 		OrgDone: func(o archiver.OrgResult) { orgs = append(orgs, o) }}}
 	res, err := s.Seal(t.Context(), d, dir, "")

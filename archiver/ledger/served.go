@@ -1,4 +1,4 @@
-package archiver
+package ledger
 
 import (
 	"context"
@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // ErrUntrustedManifest is returned (wrapped) by Ledger.Latest, and so by OpenExport and
@@ -19,12 +21,12 @@ import (
 var ErrUntrustedManifest = errors.New("manifest is not the one sealed there")
 
 // checkLatest checks that m, read from key for org's day, is that day's sealed manifest.
-func (l Ledger) checkLatest(m *StoredManifest, org string, day Day) error {
+func (l Ledger) checkLatest(m *archiver.StoredManifest, org string, day archiver.Day) error {
 	if m.Org != org || m.Date != day.String() || m.Revision < 1 || manifestKeyOf(m.Version, org, day, m.Revision) != m.Key {
 		return fmt.Errorf("%s: %w: it says organization %s, day %s, revision %d", m.Key, ErrUntrustedManifest, m.Org, m.Date, m.Revision)
 	}
 	if len(l.TrustedKeys) > 0 {
-		if err := verifySignatureTrusted(m.Manifest, l.TrustedKeys); err != nil {
+		if err := archiver.VerifySignatureTrusted(m.Manifest, l.TrustedKeys); err != nil {
 			return fmt.Errorf("%s: %w: %w", m.Key, ErrUntrustedManifest, err)
 		}
 	}
@@ -34,20 +36,20 @@ func (l Ledger) checkLatest(m *StoredManifest, org string, day Day) error {
 // manifestKeyOf is where a manifest of version v of org's day and revision rev is read by
 // day: its day key in layout 3 (version 3), its day index in layout 2 (versions 1 and 2).
 // A manifest read from the other layout's key is not the one sealed there.
-func manifestKeyOf(v int, org string, day Day, rev int) string {
-	if v >= ManifestVersion3 {
-		return dayKey3(org, day, rev)
+func manifestKeyOf(v int, org string, day archiver.Day, rev int) string {
+	if v >= archiver.ManifestVersion3 {
+		return archiver.DayKey3(org, day, rev)
 	}
-	return revisionKey(org, day, rev)
+	return archiver.RevisionKey(org, day, rev)
 }
 
 // orgQuarantinePrefixOf is where the organization quarantine a manifest of version v of
 // org's day names must be.
-func orgQuarantinePrefixOf(v int, org string, day Day) string {
-	if v >= ManifestVersion3 {
-		return dayPrefix3(org, day) + "quarantine-"
+func orgQuarantinePrefixOf(v int, org string, day archiver.Day) string {
+	if v >= archiver.ManifestVersion3 {
+		return archiver.DayPrefix3(org, day) + "quarantine-"
 	}
-	return dayPrefix(org, day) + "quarantine-"
+	return archiver.DayPrefix(org, day) + "quarantine-"
 }
 
 // RotatedTrust returns trusted extended by the keys that recorded rotations lead from to
@@ -68,7 +70,7 @@ func (l Ledger) RotatedTrust(ctx context.Context, trusted []ed25519.PublicKey) (
 	out := slices.Clone(trusted)
 	ids := map[string]bool{}
 	for _, k := range trusted {
-		ids[KeyID(k)] = true
+		ids[archiver.KeyID(k)] = true
 	}
 	for added := true; added; {
 		added = false
@@ -90,14 +92,14 @@ func (l Ledger) RotatedTrust(ctx context.Context, trusted []ed25519.PublicKey) (
 // that keeps versions, the key's oldest (every object is created once, so a later version
 // was put by someone else, and nothing but a signature could tell its manifest from the
 // sealed one); elsewhere, the object.
-func (l Ledger) readFirstManifest(ctx context.Context, key string) (*StoredManifest, error) {
-	lk, ok := l.Store.(Locker)
-	vo, ok2 := l.Store.(VersionOpener)
+func (l Ledger) readFirstManifest(ctx context.Context, key string) (*archiver.StoredManifest, error) {
+	lk, ok := l.Store.(archiver.Locker)
+	vo, ok2 := l.Store.(archiver.VersionOpener)
 	if !ok || !ok2 {
 		return l.readManifest(ctx, key)
 	}
 	var first string
-	if err := lk.Versions(ctx, key, func(v ObjectVersion) error {
+	if err := lk.Versions(ctx, key, func(v archiver.ObjectVersion) error {
 		// Versions come newest first within a key: the last is the oldest.
 		if v.Key == key && !v.DeleteMarker {
 			first = v.VersionID
@@ -114,13 +116,13 @@ func (l Ledger) readFirstManifest(ctx context.Context, key string) (*StoredManif
 		return nil, err
 	}
 	defer rc.Close()
-	b, err := readCapped(rc, key)
+	b, err := archiver.ReadCapped(rc, key)
 	if err != nil {
 		return nil, err
 	}
-	m, err := decodeManifest(b)
+	m, err := archiver.DecodeManifest(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	return &StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(b), Bytes: b}, nil
+	return &archiver.StoredManifest{Manifest: m, Key: key, SHA256: sha256.Sum256(b), Bytes: b}, nil
 }

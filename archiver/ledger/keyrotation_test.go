@@ -1,4 +1,4 @@
-package archiver
+package ledger
 
 import (
 	"bytes"
@@ -13,18 +13,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // rotStore is an in-memory Store with Create and List, for rotation statements.
 type rotStore map[string][]byte
 
-func (m rotStore) Create(_ context.Context, key string, body io.Reader, _ int64, _ [sha256.Size]byte, _ CreateOptions) error {
+func (m rotStore) Create(_ context.Context, key string, body io.Reader, _ int64, _ [sha256.Size]byte, _ archiver.CreateOptions) error {
 	b, err := io.ReadAll(body)
 	if err != nil {
 		return err
 	}
 	if old, ok := m[key]; ok && !bytes.Equal(old, b) {
-		return ErrConflict
+		return archiver.ErrConflict
 	}
 	m[key] = b
 	return nil
@@ -33,7 +35,7 @@ func (m rotStore) Create(_ context.Context, key string, body io.Reader, _ int64,
 func (m rotStore) Open(_ context.Context, key string) (io.ReadCloser, error) {
 	b, ok := m[key]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, archiver.ErrNotFound
 	}
 	return io.NopCloser(bytes.NewReader(b)), nil
 }
@@ -63,7 +65,7 @@ func newKey(t *testing.T) ed25519.PrivateKey {
 	return k
 }
 
-func id(k ed25519.PrivateKey) string { return KeyID(k.Public().(ed25519.PublicKey)) }
+func id(k ed25519.PrivateKey) string { return archiver.KeyID(k.Public().(ed25519.PublicKey)) }
 
 // TestRotationStatements: a recorded rotation allows its key change (and a chain of them),
 // a statement edited after signing or filed under another name allows nothing and is a
@@ -102,7 +104,7 @@ func TestRotationStatements(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			st := rotStore{}
 			l := Ledger{Store: st}
-			key, err := l.RecordRotation(ctx, a, b, "yearly", now, CreateOptions{})
+			key, err := l.RecordRotation(ctx, a, b, "yearly", now, archiver.CreateOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,14 +129,14 @@ func TestRotationStatements(t *testing.T) {
 
 	st := rotStore{}
 	l := Ledger{Store: st}
-	if _, err := l.RecordRotation(ctx, a, b, "", now, CreateOptions{}); err != nil {
+	if _, err := l.RecordRotation(ctx, a, b, "", now, archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.RecordRotation(ctx, b, c, "", now, CreateOptions{}); err != nil {
+	if _, err := l.RecordRotation(ctx, b, c, "", now, archiver.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	first := string(st[rotationKey(id(a), id(b))])
-	if _, err := l.RecordRotation(ctx, a, b, "again", now.Add(time.Hour), CreateOptions{}); err == nil {
+	if _, err := l.RecordRotation(ctx, a, b, "again", now.Add(time.Hour), archiver.CreateOptions{}); err == nil {
 		t.Error("recording a→b twice succeeded")
 	}
 	if string(st[rotationKey(id(a), id(b))]) != first {
@@ -147,7 +149,7 @@ func TestRotationStatements(t *testing.T) {
 	if !Rotated(allowed, id(a), id(c)) || Rotated(allowed, id(c), id(a)) {
 		t.Errorf("a→b→c: a→c allowed %t (want true), c→a allowed %t (want false)", Rotated(allowed, id(a), id(c)), Rotated(allowed, id(c), id(a)))
 	}
-	if _, err := l.RecordRotation(ctx, a, a, "", now, CreateOptions{}); err == nil {
+	if _, err := l.RecordRotation(ctx, a, a, "", now, archiver.CreateOptions{}); err == nil {
 		t.Error("a rotation from a key to itself succeeded")
 	}
 }
@@ -171,13 +173,13 @@ func TestRecordRotationTwiceSaysSo(t *testing.T) {
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	st := rotStore{}
 	l := Ledger{Store: st}
-	key, err := l.RecordRotation(ctx, a, b, "yearly", now, CreateOptions{})
+	key, err := l.RecordRotation(ctx, a, b, "yearly", now, archiver.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	first := string(st[key])
-	_, err = l.RecordRotation(ctx, a, b, "yearly", now.Add(time.Minute), CreateOptions{})
-	if !errors.Is(err, ErrConflict) {
+	_, err = l.RecordRotation(ctx, a, b, "yearly", now.Add(time.Minute), archiver.CreateOptions{})
+	if !errors.Is(err, archiver.ErrConflict) {
 		t.Fatalf("rerun: %v, want ErrConflict", err)
 	}
 	for _, want := range []string{"already recorded", key, "2026-11-23T00:00:00Z", "point signing.keyFile at the new key"} {

@@ -1,4 +1,4 @@
-package archiver
+package ledger
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chatvault/chatvault/archiver"
 )
 
 // TestCheckSigningKey: a process refuses to start signing with a key the store's
@@ -19,7 +21,7 @@ func TestCheckSigningKey(t *testing.T) {
 	now := time.Date(2026, 11, 23, 0, 0, 0, 0, time.UTC)
 	rotate := func(l Ledger, from, to ed25519.PrivateKey, at time.Time) {
 		t.Helper()
-		if _, err := l.RecordRotation(ctx, from, to, "test", at, CreateOptions{}); err != nil {
+		if _, err := l.RecordRotation(ctx, from, to, "test", at, archiver.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}

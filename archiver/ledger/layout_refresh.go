@@ -1,6 +1,10 @@
-package archiver
+package ledger
 
-import "context"
+import (
+	"context"
+
+	"github.com/chatvault/chatvault/archiver"
+)
 
 // RefreshStoreLayout is StoreLayout, except that a remembered absence of the marker is
 // read again: what a sealer does once it holds the seal lease. Another process (a replica
@@ -8,12 +12,12 @@ import "context"
 // layout 3 within the last absentLayoutTTL; planned on the remembered absence, the days it
 // sealed in layout 3 would look unsealed and be sealed again. A marker, once read, never
 // changes, and is not read again.
-func (l Ledger) RefreshStoreLayout(ctx context.Context) (*StoreLayout, error) {
-	if key := layoutStore(l.Store); key != nil {
-		if h, ok := layoutHints.Load(key); ok && h.(layoutHint).sl != nil {
-			return h.(layoutHint).sl, nil
+func (l Ledger) RefreshStoreLayout(ctx context.Context) (*archiver.StoreLayout, error) {
+	if key := archiver.LayoutStore(l.Store); key != nil {
+		if h, ok := archiver.LayoutHints.Load(key); ok && h.(archiver.LayoutHint).Sl != nil {
+			return h.(archiver.LayoutHint).Sl, nil
 		}
-		layoutHints.Delete(key)
+		archiver.LayoutHints.Delete(key)
 	}
 	return l.StoreLayout(ctx)
 }

@@ -1,4 +1,9 @@
-package archiver
+package ledger
+
+// The checks of this file know the formats of stored objects (the export's records and
+// their order, the chat index derived from them, an organization's quarantine records, a
+// revision's records against the previous one's): package verify, which walks the archive,
+// asks the ledger for them instead of knowing those formats itself.
 
 import (
 	"bufio"
@@ -9,25 +14,21 @@ import (
 	"hash"
 	"io"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/model"
 	"github.com/klauspost/compress/gzip"
 )
-
-// The checks of this file know the formats of stored objects (the export's records and
-// their order, the chat index derived from them, an organization's quarantine records, a
-// revision's records against the previous one's): package verify, which walks the archive,
-// asks the root for them instead of knowing those formats itself.
 
 // CheckExport re-hashes m's export (stored bytes and the JSONL inside), checks its
 // records (count, export order, no duplicates, window, clock skew) and, when m names one,
 // its chat index against the records. It returns the stored bytes read, what is wrong with
 // the export (dataErr) and what is wrong with the chat index (indexErr).
-func (l Ledger) CheckExport(ctx context.Context, org string, day Day, m *StoredManifest) (n int64, dataErr, indexErr error) {
-	derived := newChatIndexBuilder()
-	if m.Version >= ManifestVersion3 && m.Data.Keyless() {
+func (l Ledger) CheckExport(ctx context.Context, org string, day archiver.Day, m *archiver.StoredManifest) (n int64, dataErr, indexErr error) {
+	derived := archiver.NewChatIndexBuilder()
+	if m.Version >= archiver.ManifestVersion3 && m.Data.Keyless() {
 		// A day without records names no object in layout 3: nothing to read, and its
 		// hashes must be those of nothing.
-		if d := m.Data; d.Records != 0 || d.JSONLSize != 0 || d.JSONLSHA256 != EmptySHA256 {
+		if d := m.Data; d.Records != 0 || d.JSONLSize != 0 || d.JSONLSHA256 != archiver.EmptySHA256 {
 			dataErr = fmt.Errorf("names no export but says %d records, %d bytes of JSONL, SHA-256 %s", d.Records, d.JSONLSize, d.JSONLSHA256)
 		}
 	} else {
@@ -41,19 +42,19 @@ func (l Ledger) CheckExport(ctx context.Context, org string, day Day, m *StoredM
 
 // CheckOrgQuarantine checks an organization's quarantine object q of day against its
 // manifest (see verifyOrgQuarantine) and returns the stored bytes read.
-func (l Ledger) CheckOrgQuarantine(ctx context.Context, org string, day Day, q *DataObject) (int64, error) {
+func (l Ledger) CheckOrgQuarantine(ctx context.Context, org string, day archiver.Day, q *archiver.DataObject) (int64, error) {
 	return l.verifyOrgQuarantine(ctx, org, day, q)
 }
 
 // DroppedRecords returns how many records of revision old the revision new does not hold.
-func (l Ledger) DroppedRecords(ctx context.Context, old, new *StoredManifest) (int64, error) {
+func (l Ledger) DroppedRecords(ctx context.Context, old, new *archiver.StoredManifest) (int64, error) {
 	d, err := l.diffStored(ctx, old, new)
 	return d.Dropped, err
 }
 
 // verifyData re-hashes the stored bytes and the JSONL inside, and checks the record count
 // and that records are in export order without duplicates.
-func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chatIndexBuilder) (int64, error) {
+func (l Ledger) verifyData(ctx context.Context, m *archiver.StoredManifest, derived *archiver.ChatIndexBuilder) (int64, error) {
 	g, err := l.openHashedGzip(ctx, &m.Data, 1<<20) // the version the manifest names
 	if err != nil {
 		return g.n(), err
@@ -62,8 +63,8 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 	br := g.Reader
 	var records, size int64
 	var prevLine []byte
-	var prev, cur record
-	var skew ClockSkew
+	var prev, cur archiver.Record
+	var skew archiver.ClockSkew
 	var first, last int64
 	for {
 		line, err := br.ReadSlice('\n')
@@ -88,15 +89,15 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 			if err != nil {
 				return g.n(), fmt.Errorf("record %d: %w", records, err)
 			}
-			derived.add(&ev)
-			cur = record{ts: ev.EventTimestamp, id: []byte(ev.MessageID), rank: model.EventTypeRank(ev.EventType), line: line}
-			skew.add(ev.EventTimestamp, m.Window.Start, m.Window.End)
+			derived.Add(&ev)
+			cur = archiver.Record{Ts: ev.EventTimestamp, Id: []byte(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), Line: line}
+			skew.Add(ev.EventTimestamp, m.Window.Start, m.Window.End)
 			if records == 1 {
 				first = ev.EventTimestamp
 			}
 			last = ev.EventTimestamp
 			if prevLine != nil {
-				switch c := compareRecords(&prev, &cur); {
+				switch c := archiver.CompareRecords(&prev, &cur); {
 				case c == 0:
 					return g.n(), fmt.Errorf("record %d repeats the previous one", records)
 				case c > 0:
@@ -105,8 +106,8 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 			}
 			prevLine = append(prevLine[:0], line...)
 			prev = cur
-			prev.id = append([]byte(nil), cur.id...)
-			prev.line = prevLine
+			prev.Id = append([]byte(nil), cur.Id...)
+			prev.Line = prevLine
 		}
 		if err == io.EOF {
 			break
@@ -125,7 +126,7 @@ func (l Ledger) verifyData(ctx context.Context, m *StoredManifest, derived *chat
 		return g.n(), fmt.Errorf("records span eventTimestamp %d to %d, manifest's window says %d to %d",
 			first, last, m.Window.FirstEvent, m.Window.LastEvent)
 	}
-	var flagged ClockSkew
+	var flagged archiver.ClockSkew
 	if m.ClockSkew != nil {
 		flagged = *m.ClockSkew
 	}
@@ -148,7 +149,7 @@ type hashedGzip struct {
 
 // openHashedGzip opens o. Its result's n counts the stored bytes read, also when the
 // object is not gzip (the error then says so, and the object is closed).
-func (l Ledger) openHashedGzip(ctx context.Context, o *DataObject, bufSize int) (*hashedGzip, error) {
+func (l Ledger) openHashedGzip(ctx context.Context, o *archiver.DataObject, bufSize int) (*hashedGzip, error) {
 	rc, err := l.OpenObject(ctx, o.Key, o.VersionID)
 	if err != nil {
 		return nil, err
@@ -177,7 +178,7 @@ func (g *hashedGzip) Close() error { return g.rc.Close() }
 
 // check reads the rest of the stored object (the gzip trailer) and compares its size and
 // SHA-256, and the JSONL's SHA-256 and jsonlSize, its size as read, with o.
-func (g *hashedGzip) check(o *DataObject, jsonlSize int64) error {
+func (g *hashedGzip) check(o *archiver.DataObject, jsonlSize int64) error {
 	if _, err := io.Copy(io.Discard, g.counted); err != nil {
 		return err
 	}

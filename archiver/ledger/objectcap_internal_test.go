@@ -1,4 +1,4 @@
-package archiver
+package ledger
 
 import (
 	"context"
@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chatvault/chatvault/archiver"
 	"github.com/chatvault/chatvault/internal/reliability"
 )
 
 // endlessStore serves every key as 64 MiB of spaces (endless as far as a test is
 // concerned; finite so that a regression fails instead of hanging), counting them.
 type endlessStore struct {
-	Store
+	archiver.Store
 	served int64
 }
 
@@ -45,21 +46,20 @@ func TestDeclaredSizeOverCap(t *testing.T) {
 		name, key, kind string
 		read            func(l Ledger, key string) error
 	}{
-		{"chat index", chatIndexKey3("acme", Day{}, sum), "chat index", func(l Ledger, key string) error {
+		{"chat index", archiver.DayPrefix3("acme", archiver.Day{}) + "chatindex-" + strings.Repeat("0", 64) + ".json", "chat index", func(l Ledger, key string) error {
 			_, err := l.readNamedObject(context.Background(), key, "", tib, "", "chat index", "the manifest")
 			return err
 		}},
-		{"members object", membersKey("acme", 2026, sum), "members object", func(l Ledger, key string) error {
+		{"members object", archiver.MembersKey("acme", 2026, sum), "members object", func(l Ledger, key string) error {
 			_, err := l.readNamedObject(context.Background(), key, "", tib, "", "members object", "the manifest")
 			return err
 		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			defer SetObjectCapForTest(tc.kind, 1<<20)()
 			st := &endlessStore{}
 			err := tc.read(Ledger{Store: st}, tc.key)
-			var tooLarge *ObjectTooLargeError
+			var tooLarge *archiver.ObjectTooLargeError
 			if !errors.As(err, &tooLarge) || tooLarge.Kind != tc.kind || !strings.Contains(err.Error(), tc.key) {
 				t.Fatalf("err %v, want an ObjectTooLargeError naming %s (%s); read %d bytes", err, tc.key, tc.kind, st.served)
 			}

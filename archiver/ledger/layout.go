@@ -1,0 +1,30 @@
+package ledger
+
+import (
+	"context"
+	"time"
+
+	"github.com/chatvault/chatvault/archiver"
+)
+
+// StoreLayout returns the store's layout marker, nil when it has none (see StoreLayout):
+// one read per process and store (absent: once a minute).
+func (l Ledger) StoreLayout(ctx context.Context) (*archiver.StoreLayout, error) {
+	key := archiver.LayoutStore(l.Store)
+	if key != nil {
+		if h, ok := archiver.LayoutHints.Load(key); ok {
+			h := h.(archiver.LayoutHint)
+			if h.Sl != nil || time.Since(h.At) < archiver.AbsentLayoutTTL {
+				return h.Sl, nil
+			}
+		}
+	}
+	sl, err := archiver.ReadStoreLayout(ctx, l.Store)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		archiver.LayoutHints.Store(key, archiver.LayoutHint{Sl: sl, At: time.Now()})
+	}
+	return sl, nil
+}

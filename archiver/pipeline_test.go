@@ -840,3 +840,27 @@ func TestDuplicatesAcrossBatches(t *testing.T) {
 		t.Fatalf("export holds %d lines, want %d", len(seen), n)
 	}
 }
+
+// TestSealerWithoutChain: a Sealer built without a ledger to read the chains it appends to
+// (Sealer.Chain) is refused before it reads the day or writes an object, with an error
+// that says what to set, rather than failing on a nil interface halfway through a commit.
+func TestSealerWithoutChain(t *testing.T) {
+	f := newFixture(t, sampleLog)
+	s := &archiver.Sealer{Source: f.src, Store: f.store, Options: archiver.Options{Now: fixedClock, TempDir: t.TempDir()}}
+	_, err := s.Seal(t.Context(), sampleDay, f.directory, "")
+	if err == nil || !strings.Contains(err.Error(), "ledger.Ledger{Store: store}") {
+		t.Fatalf("Seal without a Chain: %v, want an error naming ledger.Ledger", err)
+	}
+	n := 0
+	if err := filepath.WalkDir(f.storeDir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			n++
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n != 0 {
+		t.Errorf("%d files in the store after a refused seal, want none", n)
+	}
+}

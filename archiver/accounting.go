@@ -93,6 +93,7 @@ type AccountedManifest struct {
 // AccountingPrefix starts the keys of the day-level accounting objects.
 const AccountingPrefix = "accounting/"
 
+// AccountingDayPrefix starts the keys of day's accounting objects.
 func AccountingDayPrefix(day Day) string { return AccountingPrefix + day.String() + "/" }
 
 // accountingKey names the day's n-th accounting object by its SHA-256, like exports are
@@ -132,6 +133,7 @@ func encodeAccounting(a *Accounting) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
+// DecodeAccounting decodes a stored accounting object, refusing unknown fields.
 func DecodeAccounting(b []byte) (*Accounting, error) {
 	var a Accounting
 	dec := json.NewDecoder(bytes.NewReader(b))

@@ -220,10 +220,12 @@ type ChatIndexBuilder struct {
 	changes             []MembershipChange
 }
 
+// NewChatIndexBuilder returns an empty builder of a day's chat index.
 func NewChatIndexBuilder() *ChatIndexBuilder {
 	return &ChatIndexBuilder{chats: newIDSet(), participants: newIDSet()}
 }
 
+// Add takes e's chat and participants into the index being built.
 func (b *ChatIndexBuilder) Add(e *model.Event) {
 	b.chats.add(e.ChatID)
 	b.participants.add(e.Sender.ID)
@@ -345,6 +347,7 @@ func plainAt(line []byte, i int) ([]byte, int, bool) {
 	return v, i + j + 1, true
 }
 
+// Index returns the chat index of org's day from what Add took, with the day's members.
 func (b *ChatIndexBuilder) Index(org string, day Day, members []ChatMembers) *ChatIndex {
 	x := &ChatIndex{Version: ChatIndexVersion, Org: org, Date: day.String(), Chats: b.chats.sorted(),
 		Participants: b.participants.sorted(), MembershipChanges: b.changes, Members: members}
@@ -394,4 +397,13 @@ func (r *router) orgMembers(org int32) []ChatMembers {
 	}
 	slices.SortFunc(out, func(a, b ChatMembers) int { return strings.Compare(a.ChatID, b.ChatID) })
 	return out
+}
+
+// MembersTime is when the members the chat index names were read (epoch ms), in either
+// form.
+func (r *ChatIndexRef) MembersTime() int64 {
+	if r.Inline != nil {
+		return r.Inline.Members.MembersAt
+	}
+	return r.MembersAt
 }

@@ -28,10 +28,13 @@ type Record struct {
 	// day-level counts (exported, duplicates) count each input record once.
 	primary bool
 	Ts      int64
-	Id      []byte
+	ID      []byte
 	Line    []byte
 }
 
+// CompareRecords orders records as the sort and every export do: by organization, then
+// (eventTimestamp, messageId, event type rank, line bytes). Package ledger checks a stored
+// export's order with it.
 func CompareRecords(a, b *Record) int {
 	if c := cmp.Compare(a.org, b.org); c != 0 {
 		return c
@@ -39,7 +42,7 @@ func CompareRecords(a, b *Record) int {
 	if c := cmp.Compare(a.Ts, b.Ts); c != 0 {
 		return c
 	}
-	if c := bytes.Compare(a.Id, b.Id); c != 0 {
+	if c := bytes.Compare(a.ID, b.ID); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.Rank, b.Rank); c != 0 {
@@ -83,13 +86,13 @@ func appendKey(dst []byte, r *Record) []byte {
 		flags |= primaryBit
 	}
 	dst = append(dst, r.Rank, flags)
-	if off := idOffset(r.Line, r.Id); off >= 0 {
+	if off := idOffset(r.Line, r.ID); off >= 0 {
 		dst = append(dst, idInLine)
 		dst = binary.AppendUvarint(dst, uint64(off))
-		return binary.AppendUvarint(dst, uint64(len(r.Id)))
+		return binary.AppendUvarint(dst, uint64(len(r.ID)))
 	}
 	dst = append(dst, idFollows)
-	return append(dst, r.Id...)
+	return append(dst, r.ID...)
 }
 
 // idOffset returns where id's bytes are in line, or -1.
@@ -150,7 +153,7 @@ func viewSorted(rec spillsort.Record, r *Record) {
 	r.org = int32(binary.BigEndian.Uint32(k) ^ 1<<31)
 	r.Ts = int64(binary.BigEndian.Uint64(k[4:]) ^ 1<<63)
 	r.Rank, r.kind, r.primary = k[keyRank], k[keyFlags]&0x7f, k[keyFlags]&primaryBit != 0
-	r.Id, r.Line = sortedID(rec), rec.Value
+	r.ID, r.Line = sortedID(rec), rec.Value
 }
 
 // sorter is one pipeline worker's share of the external sort: a spillsort.Sorter over

@@ -19,12 +19,12 @@ func randomRecords(n int, seed uint64) []Record {
 		out[i] = Record{
 			org:  int32(rng.IntN(5)) - 1,
 			Ts:   int64(rng.IntN(50)), // few distinct values, so later keys decide
-			Id:   []byte(fmt.Sprintf("m-%d", rng.IntN(20))),
+			ID:   []byte(fmt.Sprintf("m-%d", rng.IntN(20))),
 			Rank: uint8(rng.IntN(3)),
 			kind: uint8(n % 5), // a function of the line, as the content type is
 		}
 		// The id as the canonical line holds it, a longer id that starts like it, or none.
-		switch id := out[i].Id; n % 3 {
+		switch id := out[i].ID; n % 3 {
 		case 0:
 			out[i].Line = []byte(fmt.Sprintf(`{"messageId":"%s","n":%d}`, id, n))
 		case 1:
@@ -83,7 +83,7 @@ func TestExternalSort(t *testing.T) {
 			}
 			var got []string
 			err = m.each(func(r *Record) error {
-				got = append(got, fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.Ts, r.Id, r.Rank, r.kind, r.primary, r.Line))
+				got = append(got, fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.Ts, r.ID, r.Rank, r.kind, r.primary, r.Line))
 				return nil
 			})
 			if err != nil {
@@ -95,7 +95,7 @@ func TestExternalSort(t *testing.T) {
 			slices.SortFunc(recs, func(a, b Record) int { return CompareRecords(&a, &b) })
 			want := make([]string, len(recs))
 			for i, r := range recs {
-				want[i] = fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.Ts, r.Id, r.Rank, r.kind, r.primary, r.Line)
+				want[i] = fmt.Sprintf("%d|%d|%s|%d|%d|%v|%s", r.org, r.Ts, r.ID, r.Rank, r.kind, r.primary, r.Line)
 			}
 			if !slices.Equal(got, want) {
 				t.Fatalf("merged %d records out of order or altered (want %d)", len(got), len(want))
@@ -139,7 +139,7 @@ func TestSortRecordsHoldTheIDOnce(t *testing.T) {
 	for i := range n {
 		line := fmt.Appendf(nil, `{"eventType":"sent","chatId":"c","timestamp":%d,"eventTimestamp":%d,"messageId":"%s","n":%d}`, i, i, id, i)
 		lines += len(line)
-		if err := s.add(&Record{org: 1, Ts: int64(i), Id: []byte(id), Rank: 1, Line: line, primary: true}); err != nil {
+		if err := s.add(&Record{org: 1, Ts: int64(i), ID: []byte(id), Rank: 1, Line: line, primary: true}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -155,8 +155,8 @@ func TestSortRecordsHoldTheIDOnce(t *testing.T) {
 	m, closeRuns, _ := mergeSorters([]*sorter{s}, "")
 	defer closeRuns()
 	if err := m.each(func(r *Record) error {
-		if string(r.Id) != id || r.org != 1 || r.Ts != int64(got) || r.Rank != 1 || !r.primary {
-			t.Fatalf("record %d came back as org %d ts %d id %q rank %d primary %v", got, r.org, r.Ts, r.Id, r.Rank, r.primary)
+		if string(r.ID) != id || r.org != 1 || r.Ts != int64(got) || r.Rank != 1 || !r.primary {
+			t.Fatalf("record %d came back as org %d ts %d id %q rank %d primary %v", got, r.org, r.Ts, r.ID, r.Rank, r.primary)
 		}
 		got++
 		return nil

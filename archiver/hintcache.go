@@ -2,6 +2,7 @@ package archiver
 
 import (
 	"container/list"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -99,4 +100,32 @@ func forgetNotArchiving(s Store, orgs []model.Organization) {
 	}
 	HeadHints.DeleteFunc(func(k HeadHintKey) bool { return k.store == s && !archiving(k.org) })
 	storedMembers.DeleteFunc(func(k membersHint) bool { return k.store == s && !archiving(k.org) })
+}
+
+// HeadHints maps a headHintKey to the headHint of the head Head last found (hintcache.go:
+// bounded).
+var HeadHints hintCache[HeadHintKey, HeadHint]
+
+// HeadHint is what Head remembers of the head it found: its seq and key and, in layout 3,
+// the tip (the last manifest key under d/, "" when there was none) as it was then.
+type HeadHint struct {
+	Seq     int64
+	Key     string
+	Tip     string
+	Layout3 bool // the hint was made by head3: tip is known
+}
+
+// HeadHintKey keys HeadHints: a store (a pointer, see HeadHintKeyOf) and an organization.
+type HeadHintKey struct {
+	store Store
+	org   string
+}
+
+// HeadHintKeyOf returns the key of org's hint in s, when s can key a map: a pointer (every
+// store this program opens is one), never a value that might not be comparable.
+func HeadHintKeyOf(s Store, org string) (HeadHintKey, bool) {
+	if s == nil || reflect.TypeOf(s).Kind() != reflect.Pointer {
+		return HeadHintKey{}, false
+	}
+	return HeadHintKey{s, org}, true
 }

@@ -47,6 +47,7 @@ type HoldEvent struct {
 	Key string `json:"-"`
 }
 
+// Days returns the first and last day the event's hold covers.
 func (ev HoldEvent) Days() (Day, Day, error) {
 	from, err := ParseDay(ev.From)
 	if err != nil {
@@ -76,6 +77,7 @@ type ActiveHold struct {
 // too.
 type HoldState map[string]map[string]map[string]string // org → matter → day → since
 
+// ReplayHolds returns the holds in force after events, in order.
 func ReplayHolds(events []HoldEvent) HoldState {
 	st := HoldState{}
 	for _, ev := range events {

@@ -135,3 +135,18 @@ func SetLegalHoldFound(ctx context.Context, lk Locker, key string, on bool) (fou
 	}
 	return err == nil, err
 }
+
+// DayHoldings is what an organization's day holds in the store, as a legal hold of the
+// day must cover it.
+type DayHoldings struct {
+	Day Day
+	// Keys are the objects of the organization that belong to this day alone: its
+	// exports, manifests (and their chain entries or copies), chat indexes, quarantine
+	// objects and failed attempts.
+	Keys []string
+	// Shared are the organization's objects the day names that other days of the same
+	// organization may name too (none in the store's first layouts).
+	Shared []string
+	// Manifests are the day's committed revisions, oldest first.
+	Manifests []*StoredManifest
+}

@@ -89,6 +89,7 @@ func chatIndexKey3(org string, day Day, sum [sha256.Size]byte) string {
 	return DayPrefix3(org, day) + "chatindex-" + HexSum(sum) + ".json"
 }
 
+// FailedPrefix3 starts the keys of org's failed attempts of day in layout 3.
 func FailedPrefix3(org string, day Day) string { return DayPrefix3(org, day) + "failed-" }
 
 // LatePrefix is the prefix of org's late copies.
@@ -269,16 +270,19 @@ func WriteStoreLayout(ctx context.Context, s Store, since Day) (*StoreLayout, er
 // minute; the writer of this process remembers the marker it writes at once.
 const AbsentLayoutTTL = time.Minute
 
+// LayoutHint is what a process remembers of a store's layout marker: the marker, or nil
+// for its absence, and when it was read.
 type LayoutHint struct {
-	Sl *StoreLayout
-	At time.Time
+	Layout *StoreLayout
+	At     time.Time
 }
 
-var LayoutHints sync.Map // Store (a pointer) → layoutHint
+// LayoutHints remembers each store's LayoutHint, by store (a pointer; see LayoutStore).
+var LayoutHints sync.Map // Store (a pointer) → LayoutHint
 
 func rememberLayout(s Store, sl *StoreLayout) {
 	if s = LayoutStore(s); s != nil {
-		LayoutHints.Store(s, LayoutHint{Sl: sl, At: time.Now()})
+		LayoutHints.Store(s, LayoutHint{Layout: sl, At: time.Now()})
 	}
 }
 
@@ -312,3 +316,13 @@ var emptyExport = sync.OnceValue(func() []byte {
 	_ = zw.Close()                              // into memory: cannot fail
 	return b.Bytes()
 })
+
+// FailedKeyFor is where a failed attempt of org's day at ms is recorded: in layout 3 in a
+// store with a marker, in layout 2 otherwise.
+func FailedKeyFor(sl *StoreLayout, org string, day Day, ms int64) string {
+	p := FailedPrefix(org, day)
+	if sl != nil {
+		p = FailedPrefix3(org, day)
+	}
+	return p + strconv.FormatInt(ms, 10) + ".json"
+}

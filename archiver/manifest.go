@@ -333,4 +333,31 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
+// HexSum is sum in lower-case hex, as manifests and keys spell a SHA-256.
 func HexSum(sum [sha256.Size]byte) string { return hex.EncodeToString(sum[:]) }
+
+// StoredManifest is a manifest with its stored bytes' identity.
+type StoredManifest struct {
+	*Manifest
+	Key    string
+	SHA256 [sha256.Size]byte
+	Bytes  []byte
+}
+
+// Equal reports whether c and o count the day's lines alike (an absent reason is 0).
+func (c InputCounts) Equal(o InputCounts) bool {
+	if c.Read != o.Read || c.Exported != o.Exported || c.Duplicates != o.Duplicates || c.Quarantined != o.Quarantined {
+		return false
+	}
+	for k, v := range c.Excluded {
+		if o.Excluded[k] != v {
+			return false
+		}
+	}
+	for k, v := range o.Excluded {
+		if c.Excluded[k] != v {
+			return false
+		}
+	}
+	return true
+}

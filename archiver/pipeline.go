@@ -820,7 +820,7 @@ func (w *decodeWorker) one(bl *batchLine, raw []byte, readErr error) error {
 		line = w.line
 		w.reencoded++
 	}
-	r := Record{Ts: ev.EventTimestamp, Id: stringBytes(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), Line: line}
+	r := Record{Ts: ev.EventTimestamp, ID: stringBytes(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), kind: kindOf(ev.ContentType), Line: line}
 	for i, o := range w.orgs {
 		if !w.rt.mine(o) {
 			continue

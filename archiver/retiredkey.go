@@ -101,6 +101,7 @@ func RetiredAt(stmts []*KeyRotation, id string, t time.Time) *KeyRotation {
 	return nil
 }
 
+// RotatedTime is the statement's RotatedAt as a time; false when it does not parse.
 func (r *KeyRotation) RotatedTime() (time.Time, bool) {
 	t, err := time.Parse(time.RFC3339, r.RotatedAt)
 	return t, err == nil

@@ -188,7 +188,7 @@ func (c *recordCursor) next() (bool, error) {
 	// Keep the previous record to check the order: the walk is only right on sorted input.
 	c.prev, c.pbuf, c.buf = c.cur, c.buf, c.pbuf
 	c.buf = model.AppendJSON(c.buf[:0], &ev)
-	c.cur = Record{Ts: ev.EventTimestamp, Id: []byte(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), Line: c.buf}
+	c.cur = Record{Ts: ev.EventTimestamp, ID: []byte(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), Line: c.buf}
 	if c.n > 1 && CompareRecords(&c.prev, &c.cur) >= 0 {
 		return false, fmt.Errorf("%s revision: record %d is not after the previous one in export order", c.what, c.n)
 	}

@@ -108,3 +108,18 @@ func ListAfter(ctx context.Context, s Store, prefix, startAfter string, fn func(
 // ErrStopListing, returned by a listing's callback, ends the listing early; the helpers of
 // this package that take such callbacks return nil for it.
 var ErrStopListing = errors.New("stop listing")
+
+// ReadAll reads the object at key whole: for the small objects (manifests, accounting
+// objects, audit segments, checkpoints) that the root and the packages reading the
+// archive (archiver/verify, archiver/audit) decode in one piece. An object bigger than
+// its kind's cap (ObjectKind) is refused with an *ObjectTooLargeError, read no further.
+func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) { return readAll(ctx, s, key) }
+
+func readAll(ctx context.Context, s Store, key string) ([]byte, error) {
+	rc, err := s.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return readCapped(rc, key)
+}

@@ -90,7 +90,7 @@ func (l Ledger) verifyData(ctx context.Context, m *archiver.StoredManifest, deri
 				return g.n(), fmt.Errorf("record %d: %w", records, err)
 			}
 			derived.Add(&ev)
-			cur = archiver.Record{Ts: ev.EventTimestamp, Id: []byte(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), Line: line}
+			cur = archiver.Record{Ts: ev.EventTimestamp, ID: []byte(ev.MessageID), Rank: model.EventTypeRank(ev.EventType), Line: line}
 			skew.Add(ev.EventTimestamp, m.Window.Start, m.Window.End)
 			if records == 1 {
 				first = ev.EventTimestamp
@@ -106,7 +106,7 @@ func (l Ledger) verifyData(ctx context.Context, m *archiver.StoredManifest, deri
 			}
 			prevLine = append(prevLine[:0], line...)
 			prev = cur
-			prev.Id = append([]byte(nil), cur.Id...)
+			prev.ID = append([]byte(nil), cur.ID...)
 			prev.Line = prevLine
 		}
 		if err == io.EOF {

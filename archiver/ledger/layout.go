@@ -14,8 +14,8 @@ func (l Ledger) StoreLayout(ctx context.Context) (*archiver.StoreLayout, error) 
 	if key != nil {
 		if h, ok := archiver.LayoutHints.Load(key); ok {
 			h := h.(archiver.LayoutHint)
-			if h.Sl != nil || time.Since(h.At) < archiver.AbsentLayoutTTL {
-				return h.Sl, nil
+			if h.Layout != nil || time.Since(h.At) < archiver.AbsentLayoutTTL {
+				return h.Layout, nil
 			}
 		}
 	}
@@ -24,7 +24,7 @@ func (l Ledger) StoreLayout(ctx context.Context) (*archiver.StoreLayout, error) 
 		return nil, err
 	}
 	if key != nil {
-		archiver.LayoutHints.Store(key, archiver.LayoutHint{Sl: sl, At: time.Now()})
+		archiver.LayoutHints.Store(key, archiver.LayoutHint{Layout: sl, At: time.Now()})
 	}
 	return sl, nil
 }

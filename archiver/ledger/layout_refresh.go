@@ -14,8 +14,8 @@ import (
 // changes, and is not read again.
 func (l Ledger) RefreshStoreLayout(ctx context.Context) (*archiver.StoreLayout, error) {
 	if key := archiver.LayoutStore(l.Store); key != nil {
-		if h, ok := archiver.LayoutHints.Load(key); ok && h.(archiver.LayoutHint).Sl != nil {
-			return h.(archiver.LayoutHint).Sl, nil
+		if h, ok := archiver.LayoutHints.Load(key); ok && h.(archiver.LayoutHint).Layout != nil {
+			return h.(archiver.LayoutHint).Layout, nil
 		}
 		archiver.LayoutHints.Delete(key)
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/chatvault/chatvault/archiver"
 )
 
+// The ledger's readers of layout 3 (archiver/layout.go, docs/design/layout.md). A store
+// without a layout marker is read as layout 2 alone; one with it, in layout 3 first and,
+// for the days before the marker's since, in layout 2 as well (lookIn).
+
 // lookIn says where a day is looked up: in layout 3 when the store has a marker, in layout
 // 2 when it has none or the day comes before its since.
 func lookIn(sl *archiver.StoreLayout, day archiver.Day) (layout3, layout2 bool) {

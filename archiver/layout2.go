@@ -1,10 +1,8 @@
 package archiver
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 )
@@ -23,14 +21,18 @@ import (
 // different object under the same name.
 func ChainPrefix(org string) string { return "orgs/" + org + "/manifests/" }
 
+// ChainKey is where org's manifest seq of the chain is stored (layout 2's chain).
 func ChainKey(org string, seq int64) string {
 	return fmt.Sprintf("%s%012d.json", ChainPrefix(org), seq)
 }
 
+// DayPrefix is the prefix of org's layout-2 objects of day.
 func DayPrefix(org string, day Day) string { return "orgs/" + org + "/days/" + day.String() + "/" }
 
+// RevisionPrefix starts the keys of org's layout-2 revision indexes of day.
 func RevisionPrefix(org string, day Day) string { return DayPrefix(org, day) + "r" }
 
+// RevisionKey is where revision rev of org's day is indexed in layout 2.
 func RevisionKey(org string, day Day, rev int) string {
 	return fmt.Sprintf("%s%04d.json", RevisionPrefix(org, day), rev)
 }
@@ -44,60 +46,11 @@ func orgQuarantineKey(org string, day Day, sum [sha256.Size]byte) string {
 	return DayPrefix(org, day) + "quarantine-" + HexSum(sum) + ".jsonl.gz"
 }
 
+// FailedPrefix starts the keys of org's failed attempts of day in layout 2.
 func FailedPrefix(org string, day Day) string { return DayPrefix(org, day) + "failed-" }
 
 func quarantineKey(day Day, sum [sha256.Size]byte) string {
 	return "quarantine/" + day.String() + "/quarantine-" + HexSum(sum) + ".jsonl.gz"
-}
-
-// StoredManifest is a manifest with its stored bytes' identity.
-type StoredManifest struct {
-	*Manifest
-	Key    string
-	SHA256 [sha256.Size]byte
-	Bytes  []byte
-}
-
-// ReadAll reads the object at key whole: for the small objects (manifests, accounting
-// objects, audit segments, checkpoints) that the root and the packages reading the
-// archive (archiver/verify, archiver/audit) decode in one piece. An object bigger than
-// its kind's cap (ObjectKind) is refused with an *ObjectTooLargeError, read no further.
-func ReadAll(ctx context.Context, s Store, key string) ([]byte, error) { return readAll(ctx, s, key) }
-
-func readAll(ctx context.Context, s Store, key string) ([]byte, error) {
-	rc, err := s.Open(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	defer rc.Close()
-	return readCapped(rc, key)
-}
-
-// HeadHints maps a headHintKey to the headHint of the head Head last found (hintcache.go:
-// bounded).
-var HeadHints hintCache[HeadHintKey, HeadHint]
-
-// HeadHint is what Head remembers of the head it found: its seq and key and, in layout 3,
-// the tip (the last manifest key under d/, "" when there was none) as it was then.
-type HeadHint struct {
-	Seq     int64
-	Key     string
-	Tip     string
-	Layout3 bool // the hint was made by head3: tip is known
-}
-
-type HeadHintKey struct {
-	store Store
-	org   string
-}
-
-// HeadHintKeyOf returns the key of org's hint in s, when s can key a map: a pointer (every
-// store this program opens is one), never a value that might not be comparable.
-func HeadHintKeyOf(s Store, org string) (HeadHintKey, bool) {
-	if s == nil || reflect.TypeOf(s).Kind() != reflect.Pointer {
-		return HeadHintKey{}, false
-	}
-	return HeadHintKey{s, org}, true
 }
 
 // IsRevisionName reports whether name is a day index's, r<revision>.json (revisionKey),

@@ -6,10 +6,10 @@ import (
 	"strings"
 )
 
-// What the readers outside the ledger (hold, key rotation, the witness, serve's
-// continuous verification) need of an organization's objects, so that none of them
-// builds or parses a day's or a chain's keys, or lists the whole orgs/ prefix: the store's
-// layout lives in ledger.go and here.
+// Listings of a Store by folder: what the ledger and the readers beside it (holds, key
+// rotation, the witness, serve's continuous verification) need to walk organizations and
+// their days without listing the whole orgs/ prefix. The keys themselves are spelled in
+// layout2.go and layout.go.
 
 // OrgsPrefix starts every organization's objects: orgs/<org>/…
 const OrgsPrefix = "orgs/"
@@ -94,19 +94,4 @@ func HasFolder(ctx context.Context, s Store, prefix string) (bool, error) {
 		return ErrStopListing
 	})
 	return found, err
-}
-
-// DayHoldings is what an organization's day holds in the store, as a legal hold of the
-// day must cover it.
-type DayHoldings struct {
-	Day Day
-	// Keys are the objects of the organization that belong to this day alone: its
-	// exports, manifests (and their chain entries or copies), chat indexes, quarantine
-	// objects and failed attempts.
-	Keys []string
-	// Shared are the organization's objects the day names that other days of the same
-	// organization may name too (none in the store's first layouts).
-	Shared []string
-	// Manifests are the day's committed revisions, oldest first.
-	Manifests []*StoredManifest
 }

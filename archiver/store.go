@@ -21,6 +21,12 @@ var ErrConflict = errors.New("object exists with different content")
 // 503 unavailable with Retry-After.
 var ErrStoreBusy = errors.New("the store is throttling requests (S3 503 SlowDown): try again later")
 
+// ErrStoreUnreachable is matched by the error of a store request that got no answer, or
+// only server errors, until its attempts ran out: the store is down or cut off (S3 on
+// the other side of a broken network, a 500 for every request). A seal that meets it for
+// several organizations in a row stops trying the others (breaker.go).
+var ErrStoreUnreachable = errors.New("the store is unreachable")
+
 // TasksPrefix starts the keys of on-demand export tasks (package exporttask). It is the
 // only part of a store's content whose objects may ever be deleted: task results are
 // copies of sealed days made for one investigation, kept for a retention period and then

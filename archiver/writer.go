@@ -62,6 +62,8 @@ type writer struct {
 	batches chan []byte
 	// storing bounds the organizations whose exports are being stored (stageOrg).
 	storing chan struct{}
+	// breaker stops the day's store requests once the store is found down (breaker.go).
+	breaker storeBreaker
 	// batch, when the store is a Batcher, takes the objects of the day that manifests
 	// name until flushStaged makes them durable at once (writerbatch.go).
 	batch Batch
@@ -317,6 +319,11 @@ func (w *writer) run(ctx context.Context, sorters []*sorter) (err error) {
 	}
 	w.flushStaged(ctx) // writerbatch.go
 	w.commitAll(ctx)
+	if err := w.breaker.check(); err != nil {
+		// The store went down (breaker.go): the accounting object and the holds would wait
+		// out their retries only to fail too.
+		return w.storeWentDown(err)
+	}
 	// The day-level accounting, for operators only: the manifests carry each
 	// organization's own numbers.
 	key, err := w.account(ctx)
@@ -424,7 +431,9 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	var st *stagedObject
 	var ix *ChatIndexBuilder
 	if !skip {
-		st, err = w.newExportObject(ctx, o.ID)
+		if err = w.breaker.check(); err == nil {
+			st, err = w.newExportObject(ctx, o.ID)
+		}
 		ix = NewChatIndexBuilder()
 	}
 	if st != nil {
@@ -466,6 +475,7 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	if err == nil {
 		err = w.stage(ctx, st, res)
 	}
+	w.breaker.observe(ctx, err)
 	if err != nil {
 		w.fail(ctx, res, err)
 	}
@@ -474,6 +484,22 @@ func (w *writer) stageOrg(ctx context.Context, j *orgJob, counts *OrgCounts, win
 	w.commits[j.org] = res
 	w.mu.Unlock()
 	staged = true
+}
+
+// storeWentDown is the seal's error once the breaker has tripped: how many organizations
+// were committed before the store went down, how many failed, and that a rerun seals them.
+func (w *writer) storeWentDown(err error) error {
+	committed, failed := 0, 0
+	for _, c := range w.commits {
+		switch {
+		case c.Err != nil:
+			failed++
+		case c.Outcome == OutcomeCommitted:
+			committed++
+		}
+	}
+	return fmt.Errorf("the store became unreachable during the seal: %d organizations committed before it did, %d failed or not attempted, and the day's accounting object is not written; a rerun once it is back seals the rest: %w",
+		committed, failed, err)
 }
 
 // orgCommit is an organization's result on its way to being committed.
@@ -529,6 +555,12 @@ func (w *writer) fail(ctx context.Context, c *orgCommit, err error) {
 	if errors.Is(err, ErrFenced) {
 		// The sealer lost its lease (fence.go): the store is another sealer's now, and a
 		// failure record would mark a day that sealer may have sealed as failed after it.
+		c.Err, c.Outcome = err, OutcomeFailed
+		return
+	}
+	if w.breaker.tripped() {
+		// The store is down (breaker.go): the record would wait out its retries only to
+		// fail too. The run's summary and exit status carry the failure.
 		c.Err, c.Outcome = err, OutcomeFailed
 		return
 	}
@@ -741,7 +773,10 @@ func (w *writer) commitAll(ctx context.Context) {
 				}
 			}()
 			defer panics.Recover(&err) // a panic (a bug) fails the organization's commit
-			err = w.commit(ctx, c)
+			if err = w.breaker.check(); err == nil {
+				err = w.commit(ctx, c)
+				w.breaker.observe(ctx, err)
+			}
 		}()
 	}
 	wg.Wait()

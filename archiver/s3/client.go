@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -22,6 +23,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -161,8 +163,12 @@ func addAttemptBound(stack *middleware.Stack) error {
 				ctx = context.WithValue(ctx, callAttemptsKey{}, &callAttempts{max: n})
 			}
 			out, md, err := next.HandleFinalize(ctx, in)
-			if err != nil && throttled(err) {
+			switch {
+			case err == nil:
+			case throttled(err):
 				err = busyError{err}
+			case ctx.Err() == nil && unreachable(err):
+				err = unreachableError{err}
 			}
 			return out, md, err
 		}), "Retry", middleware.Before)
@@ -174,6 +180,33 @@ func throttled(err error) bool {
 	return retry.IsErrorThrottles(retry.DefaultThrottles).IsErrorThrottle(err) == aws.TrueTernary ||
 		httpStatus(err) == http.StatusServiceUnavailable
 }
+
+// unreachable reports whether err, a request's error once its attempts ran out, says S3
+// did not answer it: the request could not be sent or its answer never came (a refused or
+// dropped connection, a timeout), or S3 answered a server error (500, 502, 504; a 503 is
+// throttling). What S3 refused for the request's own sake (403, 404, 412) is not.
+func unreachable(err error) bool {
+	var se *smithyhttp.RequestSendError
+	if errors.As(err, &se) {
+		return true
+	}
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	switch httpStatus(err) {
+	case http.StatusInternalServerError, http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// unreachableError is a request S3 did not answer until its attempts ran out: its message
+// is the request's, and it matches archiver.ErrStoreUnreachable too.
+type unreachableError struct{ err error }
+
+func (e unreachableError) Error() string   { return e.err.Error() }
+func (e unreachableError) Unwrap() []error { return []error{e.err, archiver.ErrStoreUnreachable} }
 
 // busyError is a request S3 throttled until its attempts ran out: its message is the
 // request's, and it matches archiver.ErrStoreBusy too.

@@ -517,10 +517,11 @@ func (s *Scheduler) catchUp(ctx context.Context, rep *Report, p *plan) error {
 					if w == "" {
 						targets = orgs
 					}
-					for _, o := range targets {
-						if err := s.Ledger.RecordFailure(ctx, o, d, s.Clock.Now(), err); err != nil {
-							s.Logger.Error("record failure", "org", o, "day", d.String(), "err", err)
-						}
+					skipped := ledger.RecordFailures(ctx, s.Ledger, targets, d, s.Clock.Now(), err, func(o string, err error) {
+						s.Logger.Error("record failure", "org", o, "day", d.String(), "err", err)
+					})
+					if skipped > 0 {
+						s.Logger.Error("the store is down: the failure records of the other organizations are not written", "day", d.String(), "organizations", skipped)
 					}
 				}
 			}

@@ -205,12 +205,11 @@ func failedWhole(ctx context.Context, err error) bool {
 // the days_failed gauge show the day failed, not pending, until a seal succeeds. The run
 // already fails with err: a record that cannot be written is logged, not returned.
 func recordDayFailure(ctx context.Context, e *env, store archiver.Store, orgs []string, day archiver.Day, err error) {
-	lg := ledger.Ledger{Store: store}
-	at := runClock()
-	for _, o := range orgs {
-		if rerr := lg.RecordFailure(ctx, o, day, at, err); rerr != nil {
-			e.log.Error("record failure", "org", o, "day", day.String(), "err", rerr)
-		}
+	skipped := ledger.RecordFailures(ctx, ledger.Ledger{Store: store}, orgs, day, runClock(), err, func(o string, rerr error) {
+		e.log.Error("record failure", "org", o, "day", day.String(), "err", rerr)
+	})
+	if skipped > 0 {
+		e.log.Error("the store is down: the failure records of the other organizations are not written", "day", day.String(), "organizations", skipped)
 	}
 }
 

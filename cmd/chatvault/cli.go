@@ -32,12 +32,54 @@ type cli struct {
 	// panic is reported under them.
 	name string
 	log  *slog.Logger
+	// outputFailed: cobra returned the error of a write to stdout, which Main reports as
+	// a failure, not as bad usage.
+	outputFailed bool
+}
+
+// outputWriter is stdout, remembering the first write that failed.
+type outputWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// outputLost reports that stdout did not take the command's output, in the running
+// command's log when its configuration was loaded, else as usage errors are reported.
+func (m *cli) outputLost(err error) {
+	name := m.name
+	if name == "" && len(m.args) > 0 && !strings.HasPrefix(m.args[0], "-") {
+		name = m.args[0]
+	}
+	json := jsonLogs(earlyLogFormat(rawLogFormat(m.args)), isTerminal(m.stderr))
+	if m.log != nil {
+		_, json = m.log.Handler().(*slog.JSONHandler)
+	}
+	fatal(m.stderr, json, m.log, name, fmt.Errorf("standard output did not take the command's output, which is incomplete: %w", err), exitFailure)
 }
 
 // Main runs chatvault with args (without the program name) and returns the exit code:
 // 0 ok, 1 failure, 2 bad usage or configuration, 3 sealed but records were quarantined.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	m := &cli{ctx: ctx, stdout: stdout, stderr: stderr, args: args}
+	out := &outputWriter{w: stdout}
+	m := &cli{ctx: ctx, stdout: out, stderr: stderr, args: args}
+	// A report, listing, key or export that did not reach stdout (a full disk, /dev/full,
+	// a closed descriptor) is a failure whatever the command returned: status, verify,
+	// audit, gen and the rest printed into nothing and exited 0, as if a script had its
+	// output. Commands that check their writes fail on their own; this catches the rest.
+	defer func() {
+		if out.err != nil && (code == exitOK || code == exitUsage && m.outputFailed) {
+			m.outputLost(out.err)
+			code = exitFailure
+		}
+	}()
 	// A panic is a bug, a failure like any other: uncaught, the Go runtime exits 2, the
 	// code of bad usage or configuration, on which the Kubernetes Jobs fail at once
 	// instead of retrying. Only this goroutine's panics reach here; the goroutines a
@@ -54,6 +96,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && out.err != nil && errors.Is(err, out.err) {
+		// completion's script or --version's line that could not be written is not bad
+		// usage (2, on which systemd does not restart): the deferred check reports it.
+		m.outputFailed = true
+		return exitUsage
+	}
 	if err != nil {
 		return m.usageFailure(root, cmd, err)
 	}

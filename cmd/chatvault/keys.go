@@ -71,7 +71,11 @@ func runKeys(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		e.note(slog.LevelInfo, fmt.Sprintf("wrote the private key to %s (key id %s); its public key follows on stdout", out, archiver.KeyID(pub)),
 			"wrote the private key; its public key follows on stdout", "output", out, "keyId", archiver.KeyID(pub))
-		return e.printPublic(pub)
+		if err := writePublic(e.stdout, pub); err != nil {
+			// The key is whole in its file; a rerun would refuse it as existing.
+			return e.fail("keys", fmt.Errorf("print the public key: %w; the private key is in %s: chatvault keys public --key %s prints its public key again", err, out, out))
+		}
+		return exitOK
 	case "public":
 		if keyFile == "" {
 			return e.fail("keys", usagef("public: give --key FILE or set signing.keyFile"))
@@ -135,14 +139,20 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 }
 
 func (e *env) printPublic(pub ed25519.PublicKey) int {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return e.fail("keys", err)
-	}
-	if _, err := e.stdout.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})); err != nil {
+	if err := writePublic(e.stdout, pub); err != nil {
 		return e.fail("keys", err)
 	}
 	return exitOK
+}
+
+// writePublic writes pub to w as a PEM public key.
+func writePublic(w io.Writer, pub ed25519.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	return err
 }
 
 // readPrivateKey reads an Ed25519 private key, PKCS #8 PEM.

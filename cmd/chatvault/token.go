@@ -55,18 +55,28 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		var secret string
 		var t archiver.Token
+		printed := false
 		err = tokenfile.Update(path, func(f *tokenfile.File) error {
 			var err error
 			if secret, t, err = f.Mint(tokenfile.DefaultRandom, org, name, scopes, time.Now(), ttl); err != nil {
 				return usagef("%v", err)
 			}
+			// The secret goes to stdout alone, so that scripts can capture it; it is not
+			// kept. It is printed before the file is written: a secret that stdout did
+			// not take (a full disk, /dev/full) is lost, and its token, saved, was a
+			// credential no one holds, reported as created with exit 0.
+			if _, err := fmt.Fprintln(e.stdout, secret); err != nil {
+				return fmt.Errorf("print the new token: %w; it was not saved in %s", err, path)
+			}
+			printed = true
 			return nil
 		})
+		if err != nil && printed {
+			err = fmt.Errorf("the token printed is NOT valid, it was not saved: %w", err)
+		}
 		if err != nil {
 			return e.fail("token", err)
 		}
-		// The secret goes to stdout alone, so that scripts can capture it; it is not kept.
-		fmt.Fprintln(e.stdout, secret)
 		// A token without --expires has the zero time, which would log as year 1.
 		expires := "never"
 		if !t.Expires.IsZero() {

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/chatvault/chatvault/archiver/tokenfile"
+	"github.com/chatvault/chatvault/internal/reliability"
+)
+
+// fullStdout is a stdout that takes nothing, as /dev/full: every write fails with ENOSPC.
+type fullStdout struct{}
+
+func (fullStdout) Write([]byte) (int, error) { return 0, syscall.ENOSPC }
+
+// TestStdoutFull runs every command that prints its result on a stdout that takes
+// nothing. Each must exit 1 naming the write's error: status, verify, audit, hold --list,
+// gen, version, help and completion printed into nothing and exited 0 (completion and
+// --version 2, bad usage), as if a script had got its report.
+func TestStdoutFull(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "archive")
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", filepath.Join(dir, "tokens.json"))
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	key := filepath.Join(dir, "signing.pem")
+	if code, _, errOut := chatvault(t, "keys", "generate", "-o", key); code != exitOK {
+		t.Fatalf("keys generate exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := chatvault(t, "token", "create", "--org", acme, "--scope", "admin:compliance:read"); code != exitOK {
+		t.Fatalf("token create exit %d: %s", code, errOut)
+	}
+	for _, args := range [][]string{
+		append([]string{"status", "--org", acme, "--from", "2026-11-21", "--to", "2026-11-22"}, common...),
+		append([]string{"verify"}, common...),
+		append([]string{"audit"}, common...),
+		append([]string{"audit", "--json"}, common...),
+		append([]string{"hold", "--list"}, common...),
+		append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...),
+		append([]string{"witness"}, common...),
+		{"gen", "--date", "2026-11-20", "--events", "100", "--orgs", "1", "--out", filepath.Join(dir, "log")},
+		{"keys", "public", "--key", key},
+		{"token", "list"},
+		{"version"},
+		{"--version"},
+		{"help"},
+		{"help", "export"},
+		{"completion", "bash"},
+	} {
+		name := strings.Join(args[:min(2, len(args))], " ")
+		t.Run(name, func(t *testing.T) {
+			var stderr bytes.Buffer
+			code := Main(context.Background(), args, fullStdout{}, &stderr)
+			if code != exitFailure {
+				t.Fatalf("exit %d on a full stdout, want %d\n%s", code, exitFailure, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), "no space left on device") {
+				t.Fatalf("stderr does not name the failed write:\n%s", stderr.String())
+			}
+			if strings.Contains(stderr.String(), "usage error") {
+				t.Fatalf("a failed write reported as bad usage:\n%s", stderr.String())
+			}
+			reliability.Record(t, "operations", "stdout takes nothing (/dev/full, disk full): chatvault "+name, reliability.CleanFailure,
+				"exit 1, the write's error on stderr (no space left on device); before, status, verify, audit, hold --list, gen, token list, version, help exited 0, completion and --version 2")
+		})
+	}
+}
+
+// TestTokenCreateStdoutFull: `token create` whose stdout takes nothing saved the token and
+// exited 0, the secret printed nowhere: a credential no one holds. It now saves nothing
+// and exits 1.
+func TestTokenCreateStdoutFull(t *testing.T) {
+	cleanEnv(t)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	t.Setenv("CHATVAULT_AUTH_TOKENSFILE", path)
+	var stderr bytes.Buffer
+	code := Main(context.Background(), []string{"token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "lost"}, fullStdout{}, &stderr)
+	if code != exitFailure || !strings.Contains(stderr.String(), "not saved") {
+		t.Fatalf("exit %d, want %d naming the token not saved:\n%s", code, exitFailure, stderr.String())
+	}
+	f, err := tokenfile.Read(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Tokens) != 0 {
+		t.Fatalf("the tokens file holds %d tokens whose secret was never printed", len(f.Tokens))
+	}
+	// The same command on a stdout that takes the secret saves one token.
+	code, out, errOut := chatvault(t, "token", "create", "--org", acme, "--scope", "admin:compliance:read", "--name", "kept")
+	if f, err = tokenfile.Read(path); err != nil || code != exitOK || !strings.HasPrefix(out, "cvt_") || len(f.Tokens) != 1 {
+		t.Fatalf("create exit %d (%v), %d tokens: %s", code, err, len(f.Tokens), errOut)
+	}
+	reliability.Record(t, "operations", "token create with stdout that takes nothing (/dev/full)", reliability.CleanFailure,
+		"exit 1, print the new token: ... it was not saved; the tokens file unchanged. Before: token saved, exit 0, its secret printed nowhere")
+}
+
+// binaryExport seals a generated day big enough that its export is many pipe buffers
+// (about 1.5 MB), with the race-free binary, and returns the common flags and the org.
+func binaryExport(t *testing.T) ([]string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	if code, _, errOut := reference(t, "gen", "--date", "2026-11-20", "--events", "8000", "--orgs", "1", "--seed", "7", "--out", log); code != exitOK {
+		t.Fatalf("gen exit %d: %s", code, errOut)
+	}
+	common := []string{"--eventlog", log, "--store", filepath.Join(dir, "archive"), "--log-format", "json"}
+	if code, _, errOut := reference(t, append([]string{"run", "--date", "2026-11-20"}, common...)...); code != exitOK {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	b, err := os.ReadFile(filepath.Join(log, "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), `"id":"`)
+	org, _, _ := strings.Cut(rest, `"`)
+	return common, org
+}
+
+// storeDigest is every file of the folder store with its SHA-256, to show a command
+// changed nothing.
+func storeDigest(t *testing.T, root string) map[string]string {
+	t.Helper()
+	files := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		sum := sha256.Sum256(b)
+		files[p] = hex.EncodeToString(sum[:])
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+func sameDigest(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestExportReaderClosesEarly: `chatvault export | head -c 100`. The process ends as cat
+// does, by SIGPIPE (141 in a shell), with no panic or goroutine dump and no "exported"
+// log line, and the store is as it was.
+func TestExportReaderClosesEarly(t *testing.T) {
+	cleanEnv(t)
+	common, org := binaryExport(t)
+	store := common[3]
+	before := storeDigest(t, store)
+	cmd := exec.Command(crashpointBinary(t), append([]string{"export", "--org", org, "--date", "2026-11-20"}, common...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, 100)
+	if _, err := io.ReadFull(stdout, head); err != nil {
+		t.Fatal(err)
+	}
+	stdout.Close() // head exits
+	err = cmd.Wait()
+	ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus)
+	if !ws.Signaled() || ws.Signal() != syscall.SIGPIPE {
+		t.Fatalf("export whose reader left: %v, want killed by SIGPIPE\n%s", err, stderr.String())
+	}
+	for _, bad := range []string{"goroutine ", "panic", `"msg":"exported"`} {
+		if strings.Contains(stderr.String(), bad) {
+			t.Fatalf("stderr holds %q:\n%s", bad, stderr.String())
+		}
+	}
+	if !bytes.HasPrefix(head, []byte(`{"`)) {
+		t.Fatalf("export began %q", head)
+	}
+	if !sameDigest(before, storeDigest(t, store)) {
+		t.Fatal("the store changed")
+	}
+	reliability.Record(t, "operations", "export | head -c 100: stdout's reader leaves early", reliability.CleanFailure,
+		"ended by SIGPIPE as cat is (exit 141 in a shell): no panic or stack, no exported log line; the store unchanged")
+}
+
+// TestExportOutputKilledMidWrite: `export -o FILE` killed half-way (SIGKILL, a closed
+// terminal's SIGHUP, a power cut) left the first part of the day under FILE, which looked
+// like the whole export. The file is written under a hidden .FILE.partial-* name and
+// given its name only once whole and synced.
+func TestExportOutputKilledMidWrite(t *testing.T) {
+	cleanEnv(t)
+	common, org := binaryExport(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "day.jsonl")
+	args := append([]string{"export", "--org", org, "--date", "2026-11-20", "-o", file}, common...)
+	res := runBinary(t, []string{"CHATVAULT_CRASH_AT=output.write:3"}, nil, args...)
+	if !res.killed {
+		t.Fatalf("export not killed at output.write:3: exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a killed export left %s (%v)", file, err)
+	}
+	partial, _ := filepath.Glob(filepath.Join(dir, ".day.jsonl.partial-*"))
+	if len(partial) != 1 {
+		t.Fatalf("want one .day.jsonl.partial-* left by the kill, got %v", partial)
+	}
+	// A rerun writes the whole day, the same bytes as on stdout.
+	if res := runBinary(t, nil, nil, args...); res.code != exitOK {
+		t.Fatalf("rerun exit %d: %s", res.code, res.stderr)
+	}
+	res = runBinary(t, nil, nil, append([]string{"export", "--org", org, "--date", "2026-11-20"}, common...)...)
+	got, err := os.ReadFile(file)
+	if err != nil || res.code != exitOK || string(got) != res.stdout || len(got) < 1<<20 {
+		t.Fatalf("rerun's file (%d bytes, %v) differs from the export on stdout (%d bytes, exit %d)", len(got), err, len(res.stdout), res.code)
+	}
+	reliability.Record(t, "operations", "export -o FILE killed half-way through the file (SIGKILL, SIGHUP)", reliability.Recovered,
+		"FILE is not there: only a hidden .FILE.partial-* with the part written; a rerun writes FILE whole. Before, FILE held the first part under its final name")
+}
+
+// TestExportOutputDiskFull: a disk that fills during `export -o FILE` leaves neither FILE
+// nor its temporary file, and exits 1 naming FILE.
+func TestExportOutputDiskFull(t *testing.T) {
+	cleanEnv(t)
+	common, org := binaryExport(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "day.jsonl")
+	res := runBinary(t, []string{"CHATVAULT_FULL_AT=output.write:2"}, nil, append([]string{"export", "--org", org, "--date", "2026-11-20", "-o", file}, common...)...)
+	if res.code != exitFailure || !strings.Contains(res.stderr, "write "+file+": no space left on device") {
+		t.Fatalf("exit %d, want %d naming %s:\n%s", res.code, exitFailure, file, res.stderr)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("a failed export left %v", left)
+	}
+	reliability.Record(t, "operations", "export -o FILE on a disk that fills", reliability.CleanFailure,
+		"exit 1, write FILE: no space left on device; neither FILE nor its temporary file is left")
+}
+
+// TestExportInterrupted: Ctrl-C (SIGINT) or SIGTERM during a long export was caught by
+// main and ignored: the export ran on to its end and exited 0. The copy now stops.
+func TestExportInterrupted(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", filepath.Join(dir, "archive"), "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	// The signal arrives once the export has begun: at its first write to stdout.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	var stderr bytes.Buffer
+	out := &cancelAtWrite{cancel: func() { cancel(errors.New("interrupt signal received")) }}
+	code := Main(ctx, append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...), out, &stderr)
+	if code != exitFailure || !strings.Contains(stderr.String(), "interrupted (interrupt signal received)") {
+		t.Fatalf("interrupted export: exit %d, want %d naming the interruption:\n%s", code, exitFailure, stderr.String())
+	}
+	if strings.Contains(stderr.String(), `"msg":"exported"`) {
+		t.Fatalf("an interrupted export logged exported:\n%s", stderr.String())
+	}
+	reliability.Record(t, "operations", "export interrupted (Ctrl-C, SIGTERM) while it writes", reliability.CleanFailure,
+		"exit 1, interrupted (interrupt signal received); an -o file is removed. Before, the signal was caught and ignored: the export ran on and exited 0")
+}
+
+// cancelAtWrite is a stdout that takes its writes and calls cancel at the first.
+type cancelAtWrite struct {
+	cancel func()
+	n      int
+}
+
+func (c *cancelAtWrite) Write(p []byte) (int, error) {
+	if c.n == 0 {
+		c.cancel()
+	}
+	c.n += len(p)
+	return len(p), nil
+}
+
+// TestStdoutClosed: a command run with stdout closed (`>&-`) must not have a file of the
+// store opened on descriptor 1 and written with its report: Go opens /dev/null there
+// before main runs. run seals, its report goes nowhere, and verify passes.
+func TestStdoutClosed(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	store := filepath.Join(dir, "archive")
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", store, "--log-format", "json"}
+	cmd := exec.Command("sh", append([]string{"-c", `exec "$0" "$@" >&-`, crashpointBinary(t), "run", "--date", "2026-11-22"}, common...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	cmd.Run()
+	if code := cmd.ProcessState.ExitCode(); code != exitQuarantined {
+		t.Fatalf("run with stdout closed: exit %d, want %d\n%s", code, exitQuarantined, stderr.String())
+	}
+	if code, out, errOut := chatvault(t, append([]string{"verify"}, common...)...); code != exitOK || !strings.Contains(out, "0 problems") {
+		t.Fatalf("verify after a run with stdout closed: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ := chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...)...); code != exitOK || strings.Contains(out, "events read") {
+		t.Fatalf("export after a run with stdout closed: exit %d, holds the run's report:\n%s", code, out)
+	}
+	reliability.Record(t, "operations", "run with stdout closed (>&-)", reliability.Kept,
+		"the day is sealed (exit 3, the sample's quarantine); the report goes to /dev/null, which Go opens on descriptor 1, so no store file takes it; verify passes")
+}

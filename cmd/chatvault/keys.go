@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -273,6 +274,13 @@ func readSecret(path string) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	// A device is no key: --key /dev/stdin with standard input closed or from /dev/null
+	// (Go opens /dev/null on a closed descriptor) was refused for its mode 0666 with the
+	// advice to chmod 600 /dev/stdin, which as root makes /dev/null unusable to every
+	// other user of the host. A pipe (cat key | chatvault … --key /dev/stdin) is read.
+	if fi.Mode()&fs.ModeDevice != 0 {
+		return nil, usagef("%s is a device, not a key file (standard input closed, or from /dev/null or a terminal?): give the key's file, or pipe it in", path)
 	}
 	if m := fi.Mode().Perm(); m&0o007 != 0 {
 		return nil, usagef("%s: mode %04o lets every user of the host read or change this key: chmod 600 %s (or 640 for a group)", path, m, path)

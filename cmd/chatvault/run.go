@@ -7,11 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
-
+	"syscall"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -40,6 +41,14 @@ func init() {
 }
 
 func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+	// The summary's reader leaving (run --from --to | head -1, a log pipe that broke)
+	// ended a range or a catch-up by SIGPIPE at its next day's summary, the days after it
+	// unsealed. With SIGPIPE asked for, a write to a closed stdout or stderr fails with
+	// EPIPE instead: the run seals every day, and Main reports the report it could not
+	// print (exit 1).
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
 	from, to, err := dayRange(fs, false)
 	if err != nil {
 		return e.fail("run", err)

@@ -320,3 +320,48 @@ func TestStdoutClosed(t *testing.T) {
 	reliability.Record(t, "operations", "run with stdout closed (>&-)", reliability.Kept,
 		"the day is sealed (exit 3, the sample's quarantine); the report goes to /dev/null, which Go opens on descriptor 1, so no store file takes it; verify passes")
 }
+
+// TestRunStdoutReaderGone: `run --from --to | head -1`, or a log pipe that broke. The run
+// was ended by SIGPIPE at its second day's summary, the days after it left unsealed; it
+// now seals every day of the range and exits 1 naming the broken pipe.
+func TestRunStdoutReaderGone(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	log := filepath.Join(dir, "log")
+	days := []string{"2026-11-17", "2026-11-18", "2026-11-19"}
+	for _, d := range days {
+		if code, _, errOut := chatvault(t, "gen", "--date", d, "--events", "300", "--orgs", "1", "--seed", "3", "--out", log); code != exitOK {
+			t.Fatalf("gen %s exit %d: %s", d, code, errOut)
+		}
+	}
+	common := []string{"--eventlog", log, "--store", filepath.Join(dir, "archive"), "--log-format", "json"}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close() // the reader is gone before the first summary
+	cmd := exec.Command(os.Args[0], append([]string{"run", "--from", days[0], "--to", days[2]}, common...)...)
+	cmd.Env = append(os.Environ(), reexecEnv+"=1")
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	err = cmd.Run()
+	w.Close()
+	if ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || cmd.ProcessState.ExitCode() != exitFailure {
+		t.Fatalf("run whose stdout reader left: %v, want exit %d\n%s", err, exitFailure, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "broken pipe") {
+		t.Fatalf("stderr does not name the broken pipe:\n%s", stderr.String())
+	}
+	b, err := os.ReadFile(filepath.Join(log, "directory.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, _ := strings.Cut(string(b), `"id":"`)
+	org, _, _ := strings.Cut(rest, `"`)
+	code, out, errOut := chatvault(t, append([]string{"status", "--org", org, "--from", days[0], "--to", days[2]}, common...)...)
+	if code != exitOK || strings.Count(out, "  sealed  ") != len(days) {
+		t.Fatalf("status exit %d, want every day sealed:\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "operations", "run --from --to | head -1: the summary's reader leaves", reliability.Kept,
+		"every day of the range is sealed; exit 1, standard output did not take the command's output: broken pipe. Before, SIGPIPE ended the run at the next day's summary, the days after it unsealed")
+}

@@ -40,7 +40,7 @@ func init() {
 	})
 }
 
-func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) (code int) {
 	// The summary's reader leaving (run --from --to | head -1, a log pipe that broke)
 	// ended a range or a catch-up by SIGPIPE at its next day's summary, the days after it
 	// unsealed. With SIGPIPE asked for, a write to a closed stdout or stderr fails with
@@ -96,7 +96,13 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if err != nil {
 			return e.fail("run", err)
 		}
-		defer stop()
+		defer func() {
+			// A profile that did not reach its file (a full disk) was an empty file and
+			// exit 0: a run that changed the store keeps its own exit code.
+			if err := stop(); err != nil && code == exitOK {
+				code = e.fail("run", err)
+			}
+		}()
 	}
 	src, err := e.openSource()
 	if err != nil {
@@ -522,17 +528,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func startCPUProfile(path string) (stop func(), err error) {
+// startCPUProfile profiles into path; stop ends it and returns the first error writing it
+// (pprof drops its writer's errors).
+func startCPUProfile(path string) (stop func() error, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	w := &outputWriter{w: f}
+	if err := pprof.StartCPUProfile(w); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return func() {
+	return func() error {
 		pprof.StopCPUProfile()
-		f.Close()
+		err := w.err
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
 	}, nil
 }

@@ -365,3 +365,20 @@ func TestRunStdoutReaderGone(t *testing.T) {
 	reliability.Record(t, "operations", "run --from --to | head -1: the summary's reader leaves", reliability.Kept,
 		"every day of the range is sealed; exit 1, standard output did not take the command's output: broken pipe. Before, SIGPIPE ended the run at the next day's summary, the days after it unsealed")
 }
+
+// TestRunCPUProfileFull: run --cpuprofile onto a file that takes nothing (a full disk,
+// here /dev/full) left an empty profile and exited 0; pprof drops its writer's errors.
+func TestRunCPUProfileFull(t *testing.T) {
+	cleanEnv(t)
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", t.TempDir(), "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	// The rerun changes nothing (exit 0 without a profile); its profile is lost.
+	code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22", "--cpuprofile", "/dev/full"}, common...)...)
+	if code != exitFailure || !strings.Contains(errOut, "--cpuprofile: write /dev/full: no space left on device") {
+		t.Fatalf("run --cpuprofile /dev/full: exit %d, want %d naming the profile:\n%s", code, exitFailure, errOut)
+	}
+	reliability.Record(t, "operations", "run --cpuprofile FILE on a full disk", reliability.CleanFailure,
+		"exit 1, --cpuprofile: write FILE: no space left on device (a run that sealed keeps its exit code 3); before, an empty profile and exit 0")
+}

@@ -67,7 +67,11 @@ func (e *env) createOutput(path string) (*output, error) {
 	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
 	if err != nil {
-		return nil, fmt.Errorf("create %s: %w", path, err)
+		var pe *fs.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err // it names the temporary file, not the one asked for
+		}
+		return nil, &fs.PathError{Op: "create", Path: path, Err: err}
 	}
 	mode := os.FileMode(0o600)
 	if g != nil {
@@ -107,19 +111,39 @@ func (o *output) commit() error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Link(o.Name(), o.path)
+		err = o.link()
 	}
 	if err != nil {
-		if errors.Is(err, os.ErrExist) {
-			err = fmt.Errorf("%s: made by something else while it was written; the output is not put in its place: %w", o.path, err)
-		}
 		os.Remove(o.Name())
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("%s was made by something else while the output was written; it is left as it is, the output is not kept: %w", o.path, err)
+		}
 		return fmt.Errorf("write %s: %w", o.path, err)
 	}
-	if err := os.Remove(o.Name()); err != nil {
+	if err := os.Remove(o.Name()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return syncDir(filepath.Dir(o.path))
+}
+
+// linkFile is os.Link; a test makes it fail as on a file system without hard links.
+var linkFile = os.Link
+
+// link gives the whole file its name. A file system without hard links (FAT on a USB
+// stick, some network shares) gets a rename once the name is seen free: between the look
+// and the rename another writer could take the name, a window the link closes elsewhere.
+func (o *output) link() error {
+	err := linkFile(o.Name(), o.path)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if _, serr := os.Lstat(o.path); !errors.Is(serr, os.ErrNotExist) {
+		return err
+	}
+	if rerr := os.Rename(o.Name(), o.path); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	return nil
 }
 
 // abort closes and removes the unfinished file.

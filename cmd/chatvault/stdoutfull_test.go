@@ -382,3 +382,31 @@ func TestRunCPUProfileFull(t *testing.T) {
 	reliability.Record(t, "operations", "run --cpuprofile FILE on a full disk", reliability.CleanFailure,
 		"exit 1, --cpuprofile: write FILE: no space left on device (a run that sealed keeps its exit code 3); before, an empty profile and exit 0")
 }
+
+// TestExportOutputWithoutHardLinks: on a file system without hard links (FAT on a USB
+// stick, some network shares) the whole -o file is renamed into place instead.
+func TestExportOutputWithoutHardLinks(t *testing.T) {
+	cleanEnv(t)
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", t.TempDir(), "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	linkFile = func(string, string) error { return &os.LinkError{Op: "link", Err: syscall.EPERM} }
+	defer func() { linkFile = os.Link }()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "acme.jsonl")
+	if code, _, errOut := chatvault(t, append([]string{"export", "--org", acme, "--date", "2026-11-22", "-o", file}, common...)...); code != exitOK {
+		t.Fatalf("export -o without hard links: exit %d: %s", code, errOut)
+	}
+	want, err := os.ReadFile("../../testdata/golden/acme.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(file)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("export -o wrote other bytes (%v)", err)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Fatalf("left beside the export: %v", left)
+	}
+}

@@ -45,10 +45,9 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) (code int) {
 	// ended a range or a catch-up by SIGPIPE at its next day's summary, the days after it
 	// unsealed. With SIGPIPE asked for, a write to a closed stdout or stderr fails with
 	// EPIPE instead: the run seals every day, and Main reports the report it could not
-	// print (exit 1).
-	pipe := make(chan os.Signal, 1)
-	signal.Notify(pipe, syscall.SIGPIPE)
-	defer signal.Stop(pipe)
+	// print (exit 1). Not stopped when the run returns: Main then reports the lost
+	// output on stderr, which may be the same broken pipe (run 2>&1 | head -1).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	from, to, err := dayRange(fs, false)
 	if err != nil {
 		return e.fail("run", err)

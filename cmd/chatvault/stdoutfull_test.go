@@ -334,35 +334,42 @@ func TestRunStdoutReaderGone(t *testing.T) {
 			t.Fatalf("gen %s exit %d: %s", d, code, errOut)
 		}
 	}
-	common := []string{"--eventlog", log, "--store", filepath.Join(dir, "archive"), "--log-format", "json"}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close() // the reader is gone before the first summary
-	cmd := exec.Command(os.Args[0], append([]string{"run", "--from", days[0], "--to", days[2]}, common...)...)
-	cmd.Env = append(os.Environ(), reexecEnv+"=1")
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = w, &stderr
-	err = cmd.Run()
-	w.Close()
-	if ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || cmd.ProcessState.ExitCode() != exitFailure {
-		t.Fatalf("run whose stdout reader left: %v, want exit %d\n%s", err, exitFailure, stderr.String())
-	}
-	if !strings.Contains(stderr.String(), "broken pipe") {
-		t.Fatalf("stderr does not name the broken pipe:\n%s", stderr.String())
-	}
 	b, err := os.ReadFile(filepath.Join(log, "directory.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, rest, _ := strings.Cut(string(b), `"id":"`)
 	org, _, _ := strings.Cut(rest, `"`)
-	code, out, errOut := chatvault(t, append([]string{"status", "--org", org, "--from", days[0], "--to", days[2]}, common...)...)
-	if code != exitOK || strings.Count(out, "  sealed  ") != len(days) {
-		t.Fatalf("status exit %d, want every day sealed:\n%s%s", code, out, errOut)
+	// run | head -1 (stderr kept), then run 2>&1 | head -1: the lost output is reported on
+	// the same broken pipe, which must not end the process either.
+	for _, stderrToo := range []bool{false, true} {
+		common := []string{"--eventlog", log, "--store", filepath.Join(t.TempDir(), "archive"), "--log-format", "json"}
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Close() // the reader is gone before the first summary
+		cmd := exec.Command(os.Args[0], append([]string{"run", "--from", days[0], "--to", days[2]}, common...)...)
+		cmd.Env = append(os.Environ(), reexecEnv+"=1")
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = w, &stderr
+		if stderrToo {
+			cmd.Stderr = w
+		}
+		err = cmd.Run()
+		w.Close()
+		if ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus); ws.Signaled() || cmd.ProcessState.ExitCode() != exitFailure {
+			t.Fatalf("run whose stdout reader left (stderr too: %v): %v, want exit %d\n%s", stderrToo, err, exitFailure, stderr.String())
+		}
+		if !stderrToo && !strings.Contains(stderr.String(), "broken pipe") {
+			t.Fatalf("stderr does not name the broken pipe:\n%s", stderr.String())
+		}
+		code, out, errOut := chatvault(t, append([]string{"status", "--org", org, "--from", days[0], "--to", days[2]}, common...)...)
+		if code != exitOK || strings.Count(out, "  sealed  ") != len(days) {
+			t.Fatalf("status exit %d, want every day sealed (stderr too: %v):\n%s%s", code, stderrToo, out, errOut)
+		}
 	}
-	reliability.Record(t, "operations", "run --from --to | head -1: the summary's reader leaves", reliability.Kept,
+	reliability.Record(t, "operations", "run --from --to | head -1 (or 2>&1 | head -1): the summary's reader leaves", reliability.Kept,
 		"every day of the range is sealed; exit 1, standard output did not take the command's output: broken pipe. Before, SIGPIPE ended the run at the next day's summary, the days after it unsealed")
 }
 

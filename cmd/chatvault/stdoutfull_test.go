@@ -417,3 +417,34 @@ func TestExportOutputWithoutHardLinks(t *testing.T) {
 		t.Fatalf("left beside the export: %v", left)
 	}
 }
+
+// TestExportTaskOutputKilledMidWrite: export-task -o FILE killed while it copies the
+// result leaves only a hidden .FILE.partial-*; a second task writes FILE whole.
+func TestExportTaskOutputKilledMidWrite(t *testing.T) {
+	cleanEnv(t)
+	common, org := binaryExport(t)
+	dir := t.TempDir()
+	file := filepath.Join(dir, "day.jsonl.gz")
+	args := append([]string{"export-task", "--org", org, "--from", "2026-11-20", "--to", "2026-11-20", "-o", file}, common...)
+	res := runBinary(t, []string{"CHATVAULT_CRASH_AT=output.write:2"}, nil, args...)
+	if !res.killed {
+		t.Fatalf("export-task not killed at output.write:2: exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(file); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a killed export-task left %s (%v)", file, err)
+	}
+	if partial, _ := filepath.Glob(filepath.Join(dir, ".day.jsonl.gz.partial-*")); len(partial) != 1 {
+		t.Fatalf("want one .day.jsonl.gz.partial-* left by the kill, got %v", partial)
+	}
+	res = runBinary(t, nil, nil, args...)
+	if res.code != exitOK {
+		t.Fatalf("second task exit %d: %s", res.code, res.stderr)
+	}
+	got, err := os.ReadFile(file)
+	sum := sha256.Sum256(got)
+	if err != nil || !strings.Contains(res.stdout, hex.EncodeToString(sum[:])) {
+		t.Fatalf("%s (%d bytes, %v) is not the result the status names:\n%s", file, len(got), err, res.stdout)
+	}
+	reliability.Record(t, "operations", "export-task -o FILE killed while it writes FILE", reliability.Recovered,
+		"FILE is not there: only a hidden .FILE.partial-*; the task is stored, and a new one writes FILE whole (its SHA-256 the status's)")
+}

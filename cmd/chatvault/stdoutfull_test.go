@@ -448,3 +448,26 @@ func TestExportTaskOutputKilledMidWrite(t *testing.T) {
 	reliability.Record(t, "operations", "export-task -o FILE killed while it writes FILE", reliability.Recovered,
 		"FILE is not there: only a hidden .FILE.partial-*; the task is stored, and a new one writes FILE whole (its SHA-256 the status's)")
 }
+
+// TestTokenCreateStdoutNull: `token create > /dev/null`, or with stdout closed (Go opens
+// /dev/null on it), printed the secret into nothing and saved the token, exit 0. It is
+// refused before anything is saved.
+func TestTokenCreateStdoutNull(t *testing.T) {
+	cleanEnv(t)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	for _, redirect := range []string{">/dev/null", ">&-"} {
+		cmd := exec.Command("sh", "-c", `exec "$0" "$@" `+redirect, os.Args[0], "token", "create", "--org", acme, "--scope", "admin:compliance:read")
+		cmd.Env = append(os.Environ(), reexecEnv+"=1", "CHATVAULT_AUTH_TOKENSFILE="+path)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != exitUsage || !strings.Contains(stderr.String(), "stdout is /dev/null (or closed)") {
+			t.Fatalf("token create %s: exit %d, want %d naming /dev/null:\n%s", redirect, code, exitUsage, stderr.String())
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf("token create %s wrote the tokens file (%v)", redirect, err)
+		}
+	}
+	reliability.Record(t, "input", "token create > /dev/null, or with stdout closed (>&-)", reliability.Refused,
+		"exit 2, stdout is /dev/null (or closed): the token's secret, printed once, would be lost; nothing saved. Before: saved, exit 0, the secret printed into nothing")
+}

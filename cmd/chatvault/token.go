@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,6 +53,11 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		ttl, err := parseLifetime(exp)
 		if err != nil {
 			return e.fail("token", usagef("--expires: %v", err))
+		}
+		// The secret is printed once: onto /dev/null (`> /dev/null`, or stdout closed, on
+		// which Go opens /dev/null) it was lost and the token saved, exit 0.
+		if isDevNull(e.stdout) {
+			return e.fail("token", usagef("create: stdout is /dev/null (or closed): the token's secret, printed once, would be lost; nothing was saved"))
 		}
 		var secret string
 		var t archiver.Token
@@ -164,4 +170,21 @@ func parseLifetime(s string) (time.Duration, error) {
 		return 0, tooLong
 	}
 	return d, nil
+}
+
+// isDevNull reports whether w is stdout open on /dev/null.
+func isDevNull(w io.Writer) bool {
+	if o, ok := w.(*outputWriter); ok {
+		w = o.w
+	}
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
 }

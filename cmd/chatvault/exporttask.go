@@ -241,7 +241,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // terms and links as typed: R&D, not R\u0026D
 	if err := enc.Encode(st); err != nil {
-		return e.fail("export-task", err)
+		return e.fail("export-task", fmt.Errorf("task %s completed and is stored (serve reports it and hands out its links), but its status could not be printed: %w", id, err))
 	}
 	e.log.Info("export task completed", "task", id, "events", st.Result.Events, "bytes", st.Result.Size, "sha256", st.Result.SHA256, "took", time.Since(start).Round(time.Millisecond))
 	if st.NoMatch != "" {

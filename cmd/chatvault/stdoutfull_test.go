@@ -52,6 +52,7 @@ func TestStdoutFull(t *testing.T) {
 		append([]string{"hold", "--list"}, common...),
 		append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...),
 		append([]string{"witness"}, common...),
+		append([]string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22"}, common...),
 		{"gen", "--date", "2026-11-20", "--events", "100", "--orgs", "1", "--out", filepath.Join(dir, "log")},
 		{"keys", "public", "--key", key},
 		{"token", "list"},

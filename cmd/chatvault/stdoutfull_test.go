@@ -472,3 +472,33 @@ func TestTokenCreateStdoutNull(t *testing.T) {
 	reliability.Record(t, "input", "token create > /dev/null, or with stdout closed (>&-)", reliability.Refused,
 		"exit 2, stdout is /dev/null (or closed): the token's secret, printed once, would be lost; nothing saved. Before: saved, exit 0, the secret printed into nothing")
 }
+
+// TestGenKilledLeavesNoPartition: gen killed after writing part of a day (SIGKILL, a
+// closed terminal's SIGHUP) left those files in the day's folder without _CLOSED, which run
+// seals once the grace is over: a partial day. The day is written into a hidden folder and
+// renamed into place once whole, so a killed gen leaves no partition, and a rerun writes it.
+func TestGenKilledLeavesNoPartition(t *testing.T) {
+	cleanEnv(t)
+	log := filepath.Join(t.TempDir(), "log")
+	args := []string{"gen", "--date", "2026-11-20", "--events", "2000", "--orgs", "1", "--files", "2", "--seed", "5", "--out", log}
+	res := runBinary(t, []string{"CHATVAULT_CRASH_AT=synth.files:1"}, nil, args...)
+	if !res.killed {
+		t.Fatalf("gen not killed at synth.files:1: exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(filepath.Join(log, "2026-11-20")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a killed gen left the day's partition (%v)", err)
+	}
+	common := []string{"--eventlog", log, "--store", filepath.Join(t.TempDir(), "archive"), "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-20"}, common...)...); code != exitFailure || !strings.Contains(errOut, "2026-11-20") {
+		t.Fatalf("run of the day a killed gen left: exit %d, want %d (no partition)\n%s", code, exitFailure, errOut)
+	}
+	if res := runBinary(t, nil, nil, args...); res.code != exitOK {
+		t.Fatalf("gen rerun exit %d: %s", res.code, res.stderr)
+	}
+	code, out, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-20"}, common...)...)
+	if code != exitOK || !strings.Contains(out, "2000 events read") {
+		t.Fatalf("run after the rerun: exit %d\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "operations", "gen killed after writing part of the day (SIGKILL, SIGHUP)", reliability.Recovered,
+		"no partition: the day was written in a hidden folder, renamed into place once whole; run finds no partition; a rerun of gen writes the day. Before, part files without _CLOSED, sealed as a partial day once the grace was over")
+}

@@ -51,6 +51,14 @@ func (o *outputWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// rawStdout is w without Main's check (outputWriter), for lines whose loss is no failure.
+func rawStdout(w io.Writer) io.Writer {
+	if o, ok := w.(*outputWriter); ok {
+		return o.w
+	}
+	return w
+}
+
 // outputLost reports that stdout did not take the command's output, in the running
 // command's log when its configuration was loaded, else as usage errors are reported.
 func (m *cli) outputLost(err error) {

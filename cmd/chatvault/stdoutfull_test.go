@@ -502,3 +502,30 @@ func TestGenKilledLeavesNoPartition(t *testing.T) {
 	reliability.Record(t, "operations", "gen killed after writing part of the day (SIGKILL, SIGHUP)", reliability.Recovered,
 		"no partition: the day was written in a hidden folder, renamed into place once whole; run finds no partition; a rerun of gen writes the day. Before, part files without _CLOSED, sealed as a partial day once the grace was over")
 }
+
+// TestServeStdoutFull: serve's "listening on" line that stdout did not take is no failure:
+// its clean stop still exits 0 (Main's check of stdout would make it 1, and systemd would
+// report the unit failed at every stop).
+func TestServeStdoutFull(t *testing.T) {
+	cleanEnv(t)
+	common, _ := sealedSample(t)
+	addr := make(chan string, 1)
+	serveHooks.listening = func(a string) { addr <- a }
+	t.Cleanup(func() { serveHooks.listening = nil })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	logs := &syncBuffer{}
+	go func() { done <- Main(ctx, append([]string{"serve"}, common...), fullStdout{}, logs) }()
+	select {
+	case <-addr:
+	case code := <-done:
+		t.Fatalf("serve exited with %d before listening:\n%s", code, logs)
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("serve stopped with exit %d, want %d:\n%s", code, exitOK, logs)
+	}
+	reliability.Record(t, "operations", "serve with stdout on a full disk (/dev/full)", reliability.Kept,
+		"serves; its listening line is lost, the address is in the log, and a clean stop exits 0")
+}

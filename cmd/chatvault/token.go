@@ -174,10 +174,7 @@ func parseLifetime(s string) (time.Duration, error) {
 
 // isDevNull reports whether w is stdout open on /dev/null.
 func isDevNull(w io.Writer) bool {
-	if o, ok := w.(*outputWriter); ok {
-		w = o.w
-	}
-	f, ok := w.(*os.File)
+	f, ok := rawStdout(w).(*os.File)
 	if !ok {
 		return false
 	}

@@ -83,9 +83,14 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	// audit, gen and the rest printed into nothing and exited 0, as if a script had its
 	// output. Commands that check their writes fail on their own; this catches the rest.
 	defer func() {
-		if out.err != nil && (code == exitOK || code == exitUsage && m.outputFailed) {
+		switch {
+		case out.err == nil:
+		case code == exitOK || code == exitUsage && m.outputFailed:
 			m.outputLost(out.err)
 			code = exitFailure
+		case code == exitQuarantined && m.log != nil:
+			// The run sealed, and 3 says so; its summary is what is lost.
+			m.log.Warn("standard output did not take the run's summary, which is incomplete (the day is sealed: see chatvault status)", "err", out.err.Error())
 		}
 	}()
 	// A panic is a bug, a failure like any other: uncaught, the Go runtime exits 2, the

@@ -529,3 +529,20 @@ func TestServeStdoutFull(t *testing.T) {
 	reliability.Record(t, "operations", "serve with stdout on a full disk (/dev/full)", reliability.Kept,
 		"serves; its listening line is lost, the address is in the log, and a clean stop exits 0")
 }
+
+// TestRunQuarantinedStdoutFull: a run that sealed and quarantined keeps exit 3 when stdout
+// did not take its summary, and says the summary is lost.
+func TestRunQuarantinedStdoutFull(t *testing.T) {
+	cleanEnv(t)
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", t.TempDir(), "--log-format", "json"}
+	var stderr bytes.Buffer
+	code := Main(context.Background(), append([]string{"run", "--date", "2026-11-22"}, common...), fullStdout{}, &stderr)
+	if code != exitQuarantined || !strings.Contains(stderr.String(), "standard output did not take the run's summary") {
+		t.Fatalf("run exit %d, want %d saying the summary is lost:\n%s", code, exitQuarantined, stderr.String())
+	}
+	if code, out, errOut := chatvault(t, append([]string{"status", "--org", acme, "--date", "2026-11-22"}, common...)...); code != exitOK || !strings.Contains(out, "2026-11-22  sealed") {
+		t.Fatalf("status exit %d:\n%s%s", code, out, errOut)
+	}
+	reliability.Record(t, "operations", "run that quarantines, its stdout on a full disk (/dev/full)", reliability.Kept,
+		"the day is sealed, exit 3 as it says; a warning says the summary is lost; before, nothing said so")
+}

@@ -546,3 +546,34 @@ func TestRunQuarantinedStdoutFull(t *testing.T) {
 	reliability.Record(t, "operations", "run that quarantines, its stdout on a full disk (/dev/full)", reliability.Kept,
 		"the day is sealed, exit 3 as it says; a warning says the summary is lost; before, nothing said so")
 }
+
+// TestStderrFull: a stderr that takes nothing (a full disk, /dev/full; closed, Go opens
+// /dev/null on it) loses the log but changes no exit code and no output: run seals (3),
+// export writes the day (0), a missing day still fails (1), bad usage is still 2.
+func TestStderrFull(t *testing.T) {
+	cleanEnv(t)
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", t.TempDir(), "--log-format", "json"}
+	cv := func(args ...string) (int, string) {
+		var stdout bytes.Buffer
+		code := Main(context.Background(), args, &stdout, fullStdout{})
+		return code, stdout.String()
+	}
+	if code, _ := cv(append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run exit %d, want %d", code, exitQuarantined)
+	}
+	want, err := os.ReadFile("../../testdata/golden/acme.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, out := cv(append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...)...); code != exitOK || out != string(want) {
+		t.Fatalf("export exit %d, %d bytes, want 0 and the golden day", code, len(out))
+	}
+	if code, _ := cv(append([]string{"export", "--org", acme, "--date", "2026-11-21"}, common...)...); code != exitFailure {
+		t.Fatalf("export of a day not sealed: exit %d, want %d", code, exitFailure)
+	}
+	if code, _ := cv(append([]string{"export", "--org", acme}, common...)...); code != exitUsage {
+		t.Fatalf("export without --date: exit %d, want %d", code, exitUsage)
+	}
+	reliability.Record(t, "operations", "stderr that takes nothing (/dev/full, 2>&-)", reliability.Kept,
+		"the log is lost, nothing else: run seals (exit 3), export writes the day (0), a day not sealed fails (1), bad usage is 2")
+}

@@ -246,19 +246,16 @@ func (e *env) trustedKeys(flagFile string) ([]ed25519.PublicKey, error) {
 
 // writeNew creates path with b, never replacing a file, and removes it on failure.
 func writeNew(path string, b []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	// Under a hidden name until whole and synced (see output): a key file cut short by a
+	// kill or a power cut kept its name, and a rerun refused to replace it.
+	o, err := newOutput(path, mode, nil)
 	if err != nil {
 		return err
 	}
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Sync()
+	if _, err := o.Write(b); err != nil {
+		return errors.Join(err, o.abort())
 	}
-	if err := errors.Join(werr, f.Close()); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
+	return o.commit()
 }
 
 // readSecret reads a file that signs (a signing key, the link key). One that every user of

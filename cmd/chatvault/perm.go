@@ -61,6 +61,15 @@ func (e *env) createOutput(path string) (*output, error) {
 	if err != nil {
 		return nil, err
 	}
+	if g == nil {
+		return newOutput(path, 0o600, nil)
+	}
+	return newOutput(path, 0o640, g)
+}
+
+// newOutput starts the new file path with mode (whatever the umask), given to group gid
+// when it is set.
+func newOutput(path string, mode os.FileMode, gid *int) (*output, error) {
 	// Refused before anything is written, rather than after the whole export.
 	if _, err := os.Lstat(path); err == nil {
 		return nil, fmt.Errorf("open %s: %w", path, os.ErrExist)
@@ -73,11 +82,9 @@ func (e *env) createOutput(path string) (*output, error) {
 		}
 		return nil, &fs.PathError{Op: "create", Path: path, Err: err}
 	}
-	mode := os.FileMode(0o600)
-	if g != nil {
-		mode = 0o640
-		if err = f.Chown(-1, *g); err != nil {
-			err = fmt.Errorf("%s: give to group %d (fs.group; the user must be a member): %w", path, *g, err)
+	if gid != nil {
+		if err = f.Chown(-1, *gid); err != nil {
+			err = fmt.Errorf("%s: give to group %d (fs.group; the user must be a member): %w", path, *gid, err)
 		}
 	}
 	if err == nil {

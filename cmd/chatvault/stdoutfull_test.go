@@ -577,3 +577,32 @@ func TestStderrFull(t *testing.T) {
 	reliability.Record(t, "operations", "stderr that takes nothing (/dev/full, 2>&-)", reliability.Kept,
 		"the log is lost, nothing else: run seals (exit 3), export writes the day (0), a day not sealed fails (1), bad usage is 2")
 }
+
+// TestKeysGenerateKilledMidWrite: keys generate -o KEY created KEY under its name before
+// writing it, so a kill in between left a key file cut short that a rerun refused to
+// replace. Now a kill leaves only a hidden .KEY.partial-*, and a rerun makes the key.
+func TestKeysGenerateKilledMidWrite(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "signing.pem")
+	res := runBinary(t, []string{"CHATVAULT_CRASH_AT=output.write:1"}, nil, "keys", "generate", "-o", key)
+	if !res.killed {
+		t.Fatalf("keys generate not killed at output.write:1: exit %d\n%s", res.code, res.stderr)
+	}
+	if _, err := os.Stat(key); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a killed keys generate left %s (%v)", key, err)
+	}
+	res = runBinary(t, nil, nil, "keys", "generate", "-o", key)
+	if res.code != exitOK {
+		t.Fatalf("rerun exit %d: %s", res.code, res.stderr)
+	}
+	if code, out, errOut := chatvault(t, "keys", "public", "--key", key); code != exitOK || out != res.stdout {
+		t.Fatalf("keys public of the rerun's key: exit %d, %q, want %q\n%s", code, out, res.stdout, errOut)
+	}
+	fi, err := os.Stat(key)
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key mode %v (%v), want 0600", fi.Mode(), err)
+	}
+	reliability.Record(t, "operations", "keys generate -o KEY killed while it writes the key", reliability.Recovered,
+		"KEY is not there (only a hidden .KEY.partial-*); a rerun makes the key, mode 0600. Before, KEY was created under its name before its bytes were written")
+}

@@ -606,3 +606,31 @@ func TestKeysGenerateKilledMidWrite(t *testing.T) {
 	reliability.Record(t, "operations", "keys generate -o KEY killed while it writes the key", reliability.Recovered,
 		"KEY is not there (only a hidden .KEY.partial-*); a rerun makes the key, mode 0600. Before, KEY was created under its name before its bytes were written")
 }
+
+// TestTokenCreateReaderGone: token create into a pipe whose reader is gone (| true) is
+// ended by SIGPIPE as it prints the secret, before the tokens file is written: no token
+// is saved whose secret no one read.
+func TestTokenCreateReaderGone(t *testing.T) {
+	cleanEnv(t)
+	path := filepath.Join(t.TempDir(), "tokens.json")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	cmd := exec.Command(os.Args[0], "token", "create", "--org", acme, "--scope", "admin:compliance:read")
+	cmd.Env = append(os.Environ(), reexecEnv+"=1", "CHATVAULT_AUTH_TOKENSFILE="+path)
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = w, &stderr
+	err = cmd.Run()
+	w.Close()
+	if ws, _ := cmd.ProcessState.Sys().(syscall.WaitStatus); !ws.Signaled() || ws.Signal() != syscall.SIGPIPE {
+		t.Fatalf("token create into a closed pipe: %v, want ended by SIGPIPE\n%s", err, stderr.String())
+	}
+	f, err := tokenfile.Read(path)
+	if err != nil || len(f.Tokens) != 0 {
+		t.Fatalf("tokens file after the pipe broke: %v tokens (%v), want none", len(f.Tokens), err)
+	}
+	reliability.Record(t, "operations", "token create | true: the secret's reader is gone", reliability.CleanFailure,
+		"ended by SIGPIPE as it prints the secret, before the tokens file is written: no token saved")
+}

@@ -44,28 +44,33 @@ func TestStdoutFull(t *testing.T) {
 	if code, _, errOut := chatvault(t, "token", "create", "--org", acme, "--scope", "admin:compliance:read"); code != exitOK {
 		t.Fatalf("token create exit %d: %s", code, errOut)
 	}
-	for _, args := range [][]string{
-		append([]string{"status", "--org", acme, "--from", "2026-11-21", "--to", "2026-11-22"}, common...),
-		append([]string{"verify"}, common...),
-		append([]string{"audit"}, common...),
-		append([]string{"audit", "--json"}, common...),
-		append([]string{"hold", "--list"}, common...),
-		append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...),
-		append([]string{"witness"}, common...),
-		append([]string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22"}, common...),
-		{"gen", "--date", "2026-11-20", "--events", "100", "--orgs", "1", "--out", filepath.Join(dir, "log")},
-		{"keys", "public", "--key", key},
-		{"token", "list"},
-		{"version"},
-		{"--version"},
-		{"help"},
-		{"help", "export"},
-		{"completion", "bash"},
+	// before: what the command did with a stdout that takes nothing, before Main checked.
+	const exited0, usage2, failed1 = "exited 0", "exited 2, as bad usage", "exited 1 already"
+	for _, tc := range []struct {
+		name   string
+		args   []string
+		before string
+	}{
+		{"status", append([]string{"status", "--org", acme, "--from", "2026-11-21", "--to", "2026-11-22"}, common...), exited0},
+		{"verify", append([]string{"verify"}, common...), exited0},
+		{"audit", append([]string{"audit"}, common...), exited0},
+		{"audit --json", append([]string{"audit", "--json"}, common...), exited0},
+		{"hold --list", append([]string{"hold", "--list"}, common...), exited0},
+		{"export", append([]string{"export", "--org", acme, "--date", "2026-11-22"}, common...), failed1},
+		{"witness", append([]string{"witness"}, common...), failed1},
+		{"export-task", append([]string{"export-task", "--org", acme, "--from", "2026-11-22", "--to", "2026-11-22"}, common...), "exited 1 naming only the write"},
+		{"gen", []string{"gen", "--date", "2026-11-20", "--events", "100", "--orgs", "1", "--out", filepath.Join(dir, "log")}, exited0},
+		{"keys public", []string{"keys", "public", "--key", key}, failed1},
+		{"token list", []string{"token", "list"}, exited0},
+		{"version", []string{"version"}, exited0},
+		{"--version", []string{"--version"}, usage2},
+		{"help", []string{"help"}, exited0},
+		{"help export", []string{"help", "export"}, exited0},
+		{"completion bash", []string{"completion", "bash"}, usage2},
 	} {
-		name := strings.Join(args[:min(2, len(args))], " ")
-		t.Run(name, func(t *testing.T) {
+		t.Run(tc.name, func(t *testing.T) {
 			var stderr bytes.Buffer
-			code := Main(context.Background(), args, fullStdout{}, &stderr)
+			code := Main(context.Background(), tc.args, fullStdout{}, &stderr)
 			if code != exitFailure {
 				t.Fatalf("exit %d on a full stdout, want %d\n%s", code, exitFailure, stderr.String())
 			}
@@ -75,8 +80,8 @@ func TestStdoutFull(t *testing.T) {
 			if strings.Contains(stderr.String(), "usage error") {
 				t.Fatalf("a failed write reported as bad usage:\n%s", stderr.String())
 			}
-			reliability.Record(t, "operations", "stdout takes nothing (/dev/full, disk full): chatvault "+name, reliability.CleanFailure,
-				"exit 1, the write's error on stderr (no space left on device); before, status, verify, audit, hold --list, gen, token list, version, help exited 0, completion and --version 2")
+			reliability.Record(t, "operations", "stdout takes nothing (/dev/full, a full disk): chatvault "+tc.name, reliability.CleanFailure,
+				"exit 1, the write's error on stderr (no space left on device); before, it "+tc.before)
 		})
 	}
 }

@@ -639,3 +639,31 @@ func TestTokenCreateReaderGone(t *testing.T) {
 	reliability.Record(t, "operations", "token create | true: the secret's reader is gone", reliability.CleanFailure,
 		"ended by SIGPIPE as it prints the secret, before the tokens file is written: no token saved")
 }
+
+// TestStdoutDevFull: the real /dev/full as stdout of a chatvault process, as
+// `chatvault status > /dev/full` gives it.
+func TestStdoutDevFull(t *testing.T) {
+	cleanEnv(t)
+	common := []string{"--eventlog", "../../testdata/eventlog", "--store", t.TempDir(), "--log-format", "json"}
+	if code, _, errOut := chatvault(t, append([]string{"run", "--date", "2026-11-22"}, common...)...); code != exitQuarantined {
+		t.Fatalf("run exit %d: %s", code, errOut)
+	}
+	full, err := os.OpenFile("/dev/full", os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	for _, args := range [][]string{
+		append([]string{"status", "--org", acme, "--date", "2026-11-22"}, common...),
+		{"version"},
+	} {
+		cmd := exec.Command(os.Args[0], args...)
+		cmd.Env = append(os.Environ(), reexecEnv+"=1")
+		var stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = full, &stderr
+		cmd.Run()
+		if code := cmd.ProcessState.ExitCode(); code != exitFailure || !strings.Contains(stderr.String(), "no space left on device") {
+			t.Fatalf("%s > /dev/full: exit %d, want %d naming the write\n%s", args[0], code, exitFailure, stderr.String())
+		}
+	}
+}

@@ -79,7 +79,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	out := &outputWriter{w: stdout}
 	m := &cli{ctx: ctx, stdout: out, stderr: stderr, args: args}
 	// A report, listing, key or export that did not reach stdout (a full disk, /dev/full,
-	// a closed descriptor) is a failure whatever the command returned: status, verify,
+	// a broken pipe) is a failure when the command would exit 0: status, verify,
 	// audit, gen and the rest printed into nothing and exited 0, as if a script had its
 	// output. Commands that check their writes fail on their own; this catches the rest.
 	defer func() {

@@ -87,7 +87,7 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		w = f
 	}
 	// The JSONL is hashed on its way out and checked against the manifest (issue 10.6):
-	// a file that does not match is removed; on stdout the exit status says so. Ctrl-C
+	// a file that does not match is not kept; on stdout the exit status says so. Ctrl-C
 	// and SIGTERM stop the copy (main catches them, so they no longer end the process):
 	// a long export ran on to its end, exit 0, whatever was pressed.
 	h := sha256.New()

@@ -246,6 +246,12 @@ func shadowed(path string) bool {
 // readFile loads file into v after checking that it holds only known keys, and returns
 // the file alone (read into a viper of its own).
 func readFile(v *viper.Viper, file string) (*viper.Viper, error) {
+	// A device is no configuration: --config /dev/stdin with standard input closed or from
+	// /dev/null read as an empty file, and the command ran on the sample's defaults (a
+	// warning its only sign); /dev/zero was read until memory ran out. A pipe is read.
+	if fi, err := os.Stat(file); err == nil && fi.Mode()&fs.ModeDevice != 0 {
+		return nil, &Error{Source: file, Err: errors.New("a device, not a configuration file (standard input closed, or from /dev/null or a terminal?): give the file, or pipe it in")}
+	}
 	b, err := os.ReadFile(file)
 	if err != nil {
 		var pe *fs.PathError

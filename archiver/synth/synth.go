@@ -10,6 +10,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/internal/crashpoint"
 	"github.com/chatvault/chatvault/model"
 )
 
@@ -185,25 +187,38 @@ func Generate(ctx context.Context, dir string, opt Options) (Stats, error) {
 	if err != nil {
 		return Stats{}, fmt.Errorf("synth: %w", err)
 	}
-	if _, err := os.Stat(dayDir); errors.Is(err, fs.ErrNotExist) {
-		if err := os.Mkdir(dayDir, 0o755); err != nil {
-			return Stats{}, fmt.Errorf("synth: create day folder: %w", err)
-		}
-		cleanup = append(cleanup, dayDir)
+	// The day is written into a hidden folder beside its own and renamed into place once
+	// whole, its _CLOSED marker written: a gen killed half-way (SIGKILL, a closed
+	// terminal's SIGHUP) left part files in the day's folder without _CLOSED, which run
+	// seals once the grace is over, a partial day. A hidden folder is no partition.
+	stage, err := os.MkdirTemp(dir, "."+day+".partial-")
+	if err != nil {
+		return Stats{}, fmt.Errorf("synth: create day folder: %w", err)
 	}
-
-	files, fstats, err := writeFiles(ctx, dir, w, opt)
+	defer func() {
+		if !ok {
+			os.RemoveAll(stage)
+		}
+	}()
+	files, fstats, err := writeFiles(ctx, stage, w, opt)
 	if err != nil {
 		return Stats{}, err
 	}
-	closed := filepath.Join(dayDir, closedMarker)
-	f, err := os.OpenFile(closed, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	crashpoint.Hit("synth.files")
+	f, err := os.OpenFile(filepath.Join(stage, closedMarker), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return Stats{}, fmt.Errorf("synth: write %s: %w", closedMarker, err)
 	}
 	if err := f.Close(); err != nil {
-		os.Remove(closed)
 		return Stats{}, fmt.Errorf("synth: write %s: %w", closedMarker, err)
+	}
+	if err := os.Chmod(stage, 0o755); err != nil {
+		return Stats{}, fmt.Errorf("synth: create day folder: %w", err)
+	}
+	// Onto a missing or empty day folder (checked above); one that got files meanwhile
+	// is not replaced.
+	if err := os.Rename(stage, dayDir); err != nil {
+		return Stats{}, fmt.Errorf("synth: put the day's folder in place: %w", err)
 	}
 	ok = true
 
@@ -299,7 +314,7 @@ func writeDirectory(path string, d *model.Directory) error {
 
 // writeFiles writes the partition files, up to opt.Parallel at a time. Each file's content
 // depends only on its index, so the result is the same for any parallelism.
-func writeFiles(parent context.Context, dir string, w *world, opt Options) (_ []string, _ []fileStats, err error) {
+func writeFiles(parent context.Context, stage string, w *world, opt Options) (_ []string, _ []fileStats, err error) {
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	n := opt.Files
@@ -345,7 +360,7 @@ func writeFiles(parent context.Context, dir string, w *world, opt Options) (_ []
 		if err != nil { // leave no partial files behind
 			for i, c := range created {
 				if c {
-					os.Remove(filepath.Join(dir, filepath.FromSlash(names[i])))
+					os.Remove(filepath.Join(stage, path.Base(names[i])))
 				}
 			}
 		}
@@ -364,8 +379,8 @@ func writeFiles(parent context.Context, dir string, w *world, opt Options) (_ []
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			path := filepath.Join(dir, filepath.FromSlash(names[i]))
-			stats[i], errs[i] = writeFile(ctx, path, &created[i], func(out *pipeWriter) *fileGen {
+			file := filepath.Join(stage, path.Base(names[i]))
+			stats[i], errs[i] = writeFile(ctx, file, &created[i], func(out *pipeWriter) *fileGen {
 				return newFileGen(w, opt.Seed, i, n, dayStart, lineEnd-lineStart, badStart, badEnd-badStart, out)
 			}, progress)
 			if errs[i] != nil {

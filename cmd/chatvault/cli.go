@@ -32,12 +32,67 @@ type cli struct {
 	// panic is reported under them.
 	name string
 	log  *slog.Logger
+	// outputFailed: cobra returned the error of a write to stdout, which Main reports as
+	// a failure, not as bad usage.
+	outputFailed bool
+}
+
+// outputWriter is stdout, remembering the first write that failed.
+type outputWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (o *outputWriter) Write(p []byte) (int, error) {
+	n, err := o.w.Write(p)
+	if err != nil && o.err == nil {
+		o.err = err
+	}
+	return n, err
+}
+
+// rawStdout is w without Main's check (outputWriter), for lines whose loss is no failure.
+func rawStdout(w io.Writer) io.Writer {
+	if o, ok := w.(*outputWriter); ok {
+		return o.w
+	}
+	return w
+}
+
+// outputLost reports that stdout did not take the command's output, in the running
+// command's log when its configuration was loaded, else as usage errors are reported.
+func (m *cli) outputLost(err error) {
+	name := m.name
+	if name == "" && len(m.args) > 0 && !strings.HasPrefix(m.args[0], "-") {
+		name = m.args[0]
+	}
+	json := jsonLogs(earlyLogFormat(rawLogFormat(m.args)), isTerminal(m.stderr))
+	if m.log != nil {
+		_, json = m.log.Handler().(*slog.JSONHandler)
+	}
+	fatal(m.stderr, json, m.log, name, fmt.Errorf("standard output did not take the command's output, which is incomplete: %w", err), exitFailure)
 }
 
 // Main runs chatvault with args (without the program name) and returns the exit code:
 // 0 ok, 1 failure, 2 bad usage or configuration, 3 sealed but records were quarantined.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
-	m := &cli{ctx: ctx, stdout: stdout, stderr: stderr, args: args}
+	out := &outputWriter{w: stdout}
+	m := &cli{ctx: ctx, stdout: out, stderr: stderr, args: args}
+	// A report, listing, key or export that did not reach stdout (a full disk, /dev/full,
+	// a broken pipe) is a failure when the command would exit 0: status, verify,
+	// audit, gen and the rest printed into nothing and exited 0, as if a script had its
+	// output. Commands that check their writes fail on their own; this catches the rest.
+	defer func() {
+		switch {
+		case out.err == nil:
+		case code == exitOK || code == exitUsage && m.outputFailed:
+			m.outputLost(out.err)
+			code = exitFailure
+		case code == exitQuarantined && m.log != nil:
+			// The run sealed, and 3 says so; its summary is what is lost.
+			m.log.Warn("standard output did not take the run's summary, which is incomplete (the day is sealed: see chatvault status)", "err", out.err.Error())
+		}
+	}()
 	// A panic is a bug, a failure like any other: uncaught, the Go runtime exits 2, the
 	// code of bad usage or configuration, on which the Kubernetes Jobs fail at once
 	// instead of retrying. Only this goroutine's panics reach here; the goroutines a
@@ -54,6 +109,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && out.err != nil && errors.Is(err, out.err) {
+		// completion's script or --version's line that could not be written is not bad
+		// usage (2, on which systemd does not restart): the deferred check reports it.
+		m.outputFailed = true
+		return exitUsage
+	}
 	if err != nil {
 		return m.usageFailure(root, cmd, err)
 	}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/klauspost/compress/gzip"
@@ -79,18 +78,20 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		return e.fail("export", fmt.Errorf("%s: %w", name, err))
 	}
 	w := e.stdout
+	var f *output
 	if out != "" {
-		f, err := e.createOutput(out)
-		if err != nil {
+		if f, err = e.createOutput(out); err != nil {
 			return e.fail("export", err)
 		}
-		defer f.Close()
+		defer f.abort() // after commit, a no-op
 		w = f
 	}
 	// The JSONL is hashed on its way out and checked against the manifest (issue 10.6):
-	// a file that does not match is removed; on stdout the exit status says so.
+	// a file that does not match is not kept; on stdout the exit status says so. Ctrl-C
+	// and SIGTERM stop the copy (main catches them, so they no longer end the process):
+	// a long export ran on to its end, exit 0, whatever was pressed.
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(w, h), zr)
+	n, err := io.Copy(io.MultiWriter(w, h), ctxReader{ctx, zr})
 	switch {
 	case err != nil:
 	case n != m.Data.JSONLSize:
@@ -98,12 +99,25 @@ func runExport(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	case hex.EncodeToString(h.Sum(nil)) != m.Data.JSONLSHA256:
 		err = fmt.Errorf("%s: JSONL SHA-256 %x, manifest says %s: the stored export does not match its manifest", name, h.Sum(nil), m.Data.JSONLSHA256)
 	}
+	if err == nil && f != nil {
+		err = f.commit()
+	}
 	if err != nil {
-		if out != "" {
-			os.Remove(out)
-		}
 		return e.fail("export", err)
 	}
 	e.log.Info("exported", "org", org, "day", day.String(), "revision", m.Revision, "records", m.Data.Records, "sha256", m.Data.JSONLSHA256)
 	return exitOK
+}
+
+// ctxReader is r that fails with ctx's error once ctx is done, between reads.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -241,7 +241,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false) // terms and links as typed: R&D, not R\u0026D
 	if err := enc.Encode(st); err != nil {
-		return e.fail("export-task", err)
+		return e.fail("export-task", fmt.Errorf("task %s completed and is stored (serve reports it and hands out its links), but its status could not be printed: %w", id, err))
 	}
 	e.log.Info("export task completed", "task", id, "events", st.Result.Events, "bytes", st.Result.Size, "sha256", st.Result.SHA256, "took", time.Since(start).Round(time.Millisecond))
 	if st.NoMatch != "" {
@@ -255,7 +255,7 @@ func runExportTask(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 
 // writeResult copies a task's result to a new file made by create, checking its SHA-256
 // on the way.
-func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string, create func(string) (*os.File, error)) error {
+func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path string, create func(string) (*output, error)) error {
 	st, rc, err := eng.OpenResult(ctx, org, id)
 	if err != nil {
 		return err
@@ -266,17 +266,14 @@ func writeResult(ctx context.Context, eng *exporttask.Engine, org, id, path stri
 		return err
 	}
 	h := sha256.New()
-	n, err := io.Copy(io.MultiWriter(f, h), rc)
+	n, err := io.Copy(io.MultiWriter(f, h), ctxReader{ctx, rc})
 	if sum := hex.EncodeToString(h.Sum(nil)); err == nil && (n != st.Result.Size || sum != st.Result.SHA256) {
 		err = fmt.Errorf("%s: wrote %d bytes with SHA-256 %s, the result has %d and %s", path, n, sum, st.Result.Size, st.Result.SHA256)
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		os.Remove(path)
+		return errors.Join(err, f.abort())
 	}
-	return err
+	return f.commit()
 }
 
 // servingTrust is the keys a served manifest must be signed by: those verify trusts

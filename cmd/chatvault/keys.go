@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"time"
@@ -71,7 +72,11 @@ func runKeys(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		}
 		e.note(slog.LevelInfo, fmt.Sprintf("wrote the private key to %s (key id %s); its public key follows on stdout", out, archiver.KeyID(pub)),
 			"wrote the private key; its public key follows on stdout", "output", out, "keyId", archiver.KeyID(pub))
-		return e.printPublic(pub)
+		if err := writePublic(e.stdout, pub); err != nil {
+			// The key is whole in its file; a rerun would refuse it as existing.
+			return e.fail("keys", fmt.Errorf("print the public key: %w; the private key is in %s: chatvault keys public --key %s prints its public key again", err, out, out))
+		}
+		return exitOK
 	case "public":
 		if keyFile == "" {
 			return e.fail("keys", usagef("public: give --key FILE or set signing.keyFile"))
@@ -135,14 +140,20 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 }
 
 func (e *env) printPublic(pub ed25519.PublicKey) int {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return e.fail("keys", err)
-	}
-	if _, err := e.stdout.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})); err != nil {
+	if err := writePublic(e.stdout, pub); err != nil {
 		return e.fail("keys", err)
 	}
 	return exitOK
+}
+
+// writePublic writes pub to w as a PEM public key.
+func writePublic(w io.Writer, pub ed25519.PublicKey) error {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	return err
 }
 
 // readPrivateKey reads an Ed25519 private key, PKCS #8 PEM.
@@ -235,19 +246,16 @@ func (e *env) trustedKeys(flagFile string) ([]ed25519.PublicKey, error) {
 
 // writeNew creates path with b, never replacing a file, and removes it on failure.
 func writeNew(path string, b []byte, mode os.FileMode) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	// Under a hidden name until whole and synced (see output): a key file cut short by a
+	// kill or a power cut kept its name, and a rerun refused to replace it.
+	o, err := newOutput(path, mode, nil)
 	if err != nil {
 		return err
 	}
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Sync()
+	if _, err := o.Write(b); err != nil {
+		return errors.Join(err, o.abort())
 	}
-	if err := errors.Join(werr, f.Close()); err != nil {
-		os.Remove(path)
-		return err
-	}
-	return nil
+	return o.commit()
 }
 
 // readSecret reads a file that signs (a signing key, the link key). One that every user of
@@ -263,6 +271,13 @@ func readSecret(path string) ([]byte, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return nil, err
+	}
+	// A device is no key: --key /dev/stdin with standard input closed or from /dev/null
+	// (Go opens /dev/null on a closed descriptor) was refused for its mode 0666 with the
+	// advice to chmod 600 /dev/stdin, which as root makes /dev/null unusable to every
+	// other user of the host. A pipe (cat key | chatvault … --key /dev/stdin) is read.
+	if fi.Mode()&fs.ModeDevice != 0 {
+		return nil, usagef("%s is a device, not a key file (standard input closed, or from /dev/null or a terminal?): give the key's file, or pipe it in", path)
 	}
 	if m := fi.Mode().Perm(); m&0o007 != 0 {
 		return nil, usagef("%s: mode %04o lets every user of the host read or change this key: chmod 600 %s (or 640 for a group)", path, m, path)

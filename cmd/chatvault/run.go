@@ -7,11 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
-
+	"syscall"
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
@@ -39,7 +40,14 @@ func init() {
 	})
 }
 
-func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
+func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) (code int) {
+	// The summary's reader leaving (run --from --to | head -1, a log pipe that broke)
+	// ended a range or a catch-up by SIGPIPE at its next day's summary, the days after it
+	// unsealed. With SIGPIPE asked for, a write to a closed stdout or stderr fails with
+	// EPIPE instead: the run seals every day, and Main reports the report it could not
+	// print (exit 1). Not stopped when the run returns: Main then reports the lost
+	// output on stderr, which may be the same broken pipe (run 2>&1 | head -1).
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 	from, to, err := dayRange(fs, false)
 	if err != nil {
 		return e.fail("run", err)
@@ -87,7 +95,13 @@ func runRun(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if err != nil {
 			return e.fail("run", err)
 		}
-		defer stop()
+		defer func() {
+			// A profile that did not reach its file (a full disk) was an empty file and
+			// exit 0: a run that changed the store keeps its own exit code.
+			if err := stop(); err != nil && code == exitOK {
+				code = e.fail("run", err)
+			}
+		}()
 	}
 	src, err := e.openSource()
 	if err != nil {
@@ -512,17 +526,27 @@ func sortedKeys[V any](m map[string]V) []string {
 	return keys
 }
 
-func startCPUProfile(path string) (stop func(), err error) {
+// startCPUProfile profiles into path; stop ends it and returns the first error writing it
+// (pprof drops its writer's errors).
+func startCPUProfile(path string) (stop func() error, err error) {
 	f, err := os.Create(path)
 	if err != nil {
 		return nil, err
 	}
-	if err := pprof.StartCPUProfile(f); err != nil {
+	w := &outputWriter{w: f}
+	if err := pprof.StartCPUProfile(w); err != nil {
 		f.Close()
 		return nil, err
 	}
-	return func() {
+	return func() error {
 		pprof.StopCPUProfile()
-		f.Close()
+		err := w.err
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		return nil
 	}, nil
 }

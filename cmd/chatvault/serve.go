@@ -273,7 +273,10 @@ func runServe(ctx context.Context, e *env, _ *pflag.FlagSet) int {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 		scheme = "https"
 	}
-	fmt.Fprintf(e.stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	// Past Main's check of stdout (outputWriter): a line serve could not print at start
+	// (stdout on a full disk) must not turn its clean stop, hours later, into exit 1 and a
+	// unit systemd reports failed; the address is in the log below too.
+	fmt.Fprintf(rawStdout(e.stdout), "listening on %s://%s\n", scheme, ln.Addr())
 	e.log.Info("serving", "addr", ln.Addr().String(), "tls", cert != nil, "scheduler", e.cfg.Schedule.Enabled, "cron", e.cfg.Schedule.Cron, "tokens", tokens.Len())
 	if serveHooks.listening != nil {
 		serveHooks.listening(ln.Addr().String())

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -53,20 +54,35 @@ func runToken(ctx context.Context, e *env, fs *pflag.FlagSet) int {
 		if err != nil {
 			return e.fail("token", usagef("--expires: %v", err))
 		}
+		// The secret is printed once: onto /dev/null (`> /dev/null`, or stdout closed, on
+		// which Go opens /dev/null) it was lost and the token saved, exit 0.
+		if isDevNull(e.stdout) {
+			return e.fail("token", usagef("create: stdout is /dev/null (or closed): the token's secret, printed once, would be lost; nothing was saved"))
+		}
 		var secret string
 		var t archiver.Token
+		printed := false
 		err = tokenfile.Update(path, func(f *tokenfile.File) error {
 			var err error
 			if secret, t, err = f.Mint(tokenfile.DefaultRandom, org, name, scopes, time.Now(), ttl); err != nil {
 				return usagef("%v", err)
 			}
+			// The secret goes to stdout alone, so that scripts can capture it; it is not
+			// kept. It is printed before the file is written: a secret that stdout did
+			// not take (a full disk, /dev/full) is lost, and its token, saved, was a
+			// credential no one holds, reported as created with exit 0.
+			if _, err := fmt.Fprintln(e.stdout, secret); err != nil {
+				return fmt.Errorf("print the new token: %w; it was not saved in %s", err, path)
+			}
+			printed = true
 			return nil
 		})
+		if err != nil && printed {
+			err = fmt.Errorf("the token printed is NOT valid, it was not saved: %w", err)
+		}
 		if err != nil {
 			return e.fail("token", err)
 		}
-		// The secret goes to stdout alone, so that scripts can capture it; it is not kept.
-		fmt.Fprintln(e.stdout, secret)
 		// A token without --expires has the zero time, which would log as year 1.
 		expires := "never"
 		if !t.Expires.IsZero() {
@@ -154,4 +170,18 @@ func parseLifetime(s string) (time.Duration, error) {
 		return 0, tooLong
 	}
 	return d, nil
+}
+
+// isDevNull reports whether w is stdout open on /dev/null.
+func isDevNull(w io.Writer) bool {
+	f, ok := rawStdout(w).(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	null, err := os.Stat(os.DevNull)
+	return err == nil && os.SameFile(fi, null)
 }

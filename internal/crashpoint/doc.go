@@ -45,4 +45,6 @@ var Points = map[string]string{
 	"attach.file":          "attach: an attachment was stored, its URL record not yet (hit per file)",
 	"attach.url":           "attach: an attachment's URL record was stored (hit per file)",
 	"attach.index":         "attach: the day's attachments were stored, its index revision not yet",
+	"synth.files":          "synth: gen wrote every part file of the day, its _CLOSED marker not yet",
+	"output.write":         "cmd: a write to a command's -o file (export, export-task, witness, keys generate) (Writer)",
 }

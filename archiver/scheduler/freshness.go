@@ -199,6 +199,16 @@ func (f *Freshness) Refresh(ctx context.Context) error {
 	s, err := f.read(ctx)
 	if err != nil {
 		f.refreshFailures.Add(1)
+		// A last read dated after now was made before the clock went back (it had
+		// stepped ahead): kept, time() minus it stays negative and ChatvaultLedgerUnread
+		// silent until the clock catches up. Moved to now, the alert counts from here.
+		f.snapMu.Lock()
+		if at := now(); f.snap != nil && f.snap.at.After(at) {
+			back := *f.snap
+			back.at = at
+			f.snap = &back
+		}
+		f.snapMu.Unlock()
 		return fmt.Errorf("freshness metrics: %w", err)
 	}
 	f.snapMu.Lock()

@@ -401,7 +401,11 @@ func (e *Engine) dueEntries(ctx context.Context, now time.Time, all bool) ([]exp
 		out = append(out, x)
 		return nil
 	}
-	if from.IsZero() || all {
+	// A first day after today was left by a run whose clock ran ahead (it was stepped
+	// back since): from it to today is no day, and every run listed nothing, in this
+	// process, until the clock caught up. The index is listed from its start instead, as
+	// a process's first run does.
+	if from.IsZero() || all || from.After(today) {
 		if err := e.Store.List(ctx, expiryPrefix, collect); err != nil && !errors.Is(err, errStop) {
 			return nil, fmt.Errorf("list %s: %w", expiryPrefix, err)
 		}

@@ -573,6 +573,9 @@ func (a *Log) writeSegment(ctx context.Context, org string, day archiver.Day, re
 			Records: len(recs), RecordsSHA256: hexSum(recSum), First: recs[0].Time, Last: recs[len(recs)-1].Time,
 			RetentionDays: retention, WrittenAt: a.now().UTC().Format(time.RFC3339Nano), Writer: a.writerID(),
 		}
+		if err := a.markLate(ctx, org, recs, folder, h.Seq, retention); err != nil {
+			return err
+		}
 		err = a.create(ctx, org, &h, body.Bytes(), retention)
 		if errors.Is(err, archiver.ErrConflict) && attempt < 5 {
 			a.forgetHead(org)
@@ -612,6 +615,63 @@ func (a *Log) create(ctx context.Context, org string, h *Segment, body []byte, r
 
 func (a *Log) forgetHead(org string) { delete(a.heads, org) }
 
+// markLate creates the pointers (see latePrefix) to the segment seq of org's folder for
+// the days of recs a read of their day would not find there, before the segment: a
+// pointer whose segment then fails to land (or lands with another replica's records)
+// only costs a read. It warns, since it means this host's clock went back.
+func (a *Log) markLate(ctx context.Context, org string, recs []Record, folder archiver.Day, seq int64, retention int) error {
+	days := lateDays(recs, folder)
+	for _, d := range days {
+		var opt archiver.CreateOptions
+		if retention > 0 {
+			opt.RetainUntil = folder.End().AddDate(0, 0, retention)
+		}
+		key := lateKey(org, d, folder, seq)
+		err := a.Store.Create(ctx, key, bytes.NewReader(nil), 0, sha256.Sum256(nil), opt)
+		if err != nil && !errors.Is(err, archiver.ErrConflict) {
+			return fmt.Errorf("audit: create %s: %w", key, err)
+		}
+	}
+	if len(days) > 0 {
+		a.log().Warn("audit records go in a folder more than a day after their own: the clock went back after the chain moved on (pointers written, so reads of their days find them)",
+			"org", org, "folder", folder.String(), "first", recs[0].Time.UTC().Format(time.RFC3339Nano), "days", len(days))
+	}
+	return nil
+}
+
+// latePointed returns the segment keys that org's late pointers (of every organization's
+// when org is "") name for the days from..to, in key order (chain order within an
+// organization), leaving out those in a folder on or before skipThrough (already read).
+func latePointed(ctx context.Context, st archiver.Store, org string, from, to, skipThrough archiver.Day) ([]string, error) {
+	prefix, startAfter := latePrefix, latePrefix
+	if org != "" {
+		prefix = lateOrgPrefix(org)
+		startAfter = prefix + from.Prev().String() + "/~" // past the day before from's pointers
+	}
+	seen := map[string]bool{}
+	var keys []string
+	err := archiver.ListAfter(ctx, st, prefix, startAfter, func(k string) error {
+		o, d, seg, ok := parseLateKey(k)
+		if !ok {
+			return nil
+		}
+		if org != "" && d.After(to) {
+			return archiver.ErrStopListing
+		}
+		_, folder, _, _ := parseAuditSegmentKey(seg)
+		if (org == "" || o == org) && !d.Before(from) && !d.After(to) && folder.After(skipThrough) && !seen[seg] {
+			seen[seg] = true
+			keys = append(keys, seg)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, archiver.ErrStopListing) {
+		return nil, fmt.Errorf("audit: list %s: %w", prefix, err)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
 // The day index finds every organization's segments of a day without listing every
 // segment ever written (ListAll):
 //
@@ -628,9 +688,65 @@ func dayIndexKey(day archiver.Day, org string) string { return dayIndexPrefix(da
 
 const indexSinceKey = "audit/days-since.json"
 
-// isIndexKey reports whether key is the day index's (see dayIndexPrefix).
+// isIndexKey reports whether key is the day index's (see dayIndexPrefix) or a late
+// record's pointer (see latePrefix).
 func isIndexKey(key string) bool {
-	return strings.HasPrefix(key, "audit/days/") || key == indexSinceKey
+	return strings.HasPrefix(key, "audit/days/") || key == indexSinceKey || strings.HasPrefix(key, latePrefix)
+}
+
+// A host's clock that went back by more than a day (it had run days ahead: an RTC wrong at
+// boot, a VM restored from a snapshot, NTP stepping it back) leaves the chain's folder
+// ahead of the records: the writer never puts a segment behind the chain's last folder,
+// so records of a day land in a folder more than a day after it, where no read of their
+// day looks (the reads list the day's folder and the next). For each such day the writer
+// creates, before the segment, an empty pointer to it:
+//
+//	audit/late/<org>/<date>/<folder>.<seq>   org has records of date in segment <folder>/<seq>
+//
+// Reading one organization's range (List) lists its pointers of the range, one listing,
+// and reads the segments they name after the range's folders (they are later in the
+// chain); reading every organization's (ListAll) lists the pointers of all. Like the day
+// index they are a finding aid: verify reports a late record whose pointer is missing.
+const latePrefix = "audit/late/"
+
+func lateOrgPrefix(org string) string { return latePrefix + org + "/" }
+
+func lateKey(org string, day, folder archiver.Day, seq int64) string {
+	return fmt.Sprintf("%s%s/%s.%012d", lateOrgPrefix(org), day, folder, seq)
+}
+
+// parseLateKey splits audit/late/<org>/<date>/<folder>.<seq> into org, the records' day
+// and the key of the segment it points to.
+func parseLateKey(key string) (org string, day archiver.Day, segment string, ok bool) {
+	rest, found := strings.CutPrefix(key, latePrefix)
+	if !found {
+		return "", archiver.Day{}, "", false
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) != 3 {
+		return "", archiver.Day{}, "", false
+	}
+	f, s, found := strings.Cut(parts[2], ".")
+	d, err1 := archiver.ParseDay(parts[1])
+	folder, err2 := archiver.ParseDay(f)
+	seq, err3 := strconv.ParseInt(s, 10, 64)
+	if !found || err1 != nil || err2 != nil || err3 != nil || seq < 1 || !folder.After(d.Next()) {
+		return "", archiver.Day{}, "", false
+	}
+	return parts[0], d, auditSegmentKey(parts[0], folder, seq), true
+}
+
+// lateDays returns the days of recs (in time order) whose records go in folder more than
+// a day after their day: those a read of the day would not find without a pointer.
+func lateDays(recs []Record, folder archiver.Day) []archiver.Day {
+	var days []archiver.Day
+	for _, r := range recs {
+		d := archiver.DayOf(r.Time)
+		if folder.After(d.Next()) && (len(days) == 0 || days[len(days)-1] != d) {
+			days = append(days, d)
+		}
+	}
+	return days
 }
 
 // markDay writes org's day index entry for folder, with flushMu held, and before the
@@ -1052,6 +1168,16 @@ func (a *Log) List(ctx context.Context, org string, from, to archiver.Day, fn fu
 			}
 		}
 	}
+	// Records of the range in later folders, after the clock went back (see latePrefix).
+	late, err := latePointed(ctx, a.Store, org, from, to, to.Next())
+	if err != nil {
+		return err
+	}
+	for _, key := range late {
+		if err := a.listSegment(ctx, key, org, lo, hi, fn); err != nil && !errors.Is(err, archiver.ErrNotFound) {
+			return err // a pointer whose segment never landed names nothing
+		}
+	}
 	return nil
 }
 
@@ -1153,15 +1279,26 @@ func (a *Log) ListAll(ctx context.Context, from, to archiver.Day, fn func(Record
 			return fmt.Errorf("audit: list audit/orgs/: %w", err)
 		}
 	}
+	// Records of the range in later folders, after the clock went back (see latePrefix).
+	late, err := latePointed(ctx, a.Store, "", from, to, last)
+	if err != nil {
+		return err
+	}
+	pointed := map[string]bool{}
+	for _, key := range late {
+		pointed[key] = true
+	}
+	keys = append(keys, late...)
 	// Key order is organization, day, seq: each organization's chain in order.
 	slices.Sort(keys)
+	keys = slices.Compact(keys)
 	for _, key := range keys {
 		org, _, _, ok := parseAuditSegmentKey(key)
 		if !ok {
 			continue
 		}
-		if err := a.listSegment(ctx, key, org, lo, hi, fn); err != nil {
-			return err
+		if err := a.listSegment(ctx, key, org, lo, hi, fn); err != nil && !(pointed[key] && errors.Is(err, archiver.ErrNotFound)) {
+			return err // a pointer whose segment never landed names nothing
 		}
 	}
 	return nil

@@ -78,3 +78,33 @@ func HeadsCheckedAt(ctx context.Context, store archiver.Store, today archiver.Da
 	sort.Slice(refused, func(i, j int) bool { return refused[i].Error() < refused[j].Error() })
 	return heads, refused, nil
 }
+
+// NewestSignedBy returns, of the organizations' audit chain heads signed by key id, the
+// one whose last record is the newest: its key and that time ("" when none is). keys
+// rotate compares it with its own clock: verify dates a segment by its last record
+// (archiver.RetiredAt). Only the heads are read, as HeadsCheckedAt reads them; a closing
+// head holds no record and is not dated.
+func NewestSignedBy(ctx context.Context, store archiver.Store, id string, today archiver.Day) (key string, last time.Time, err error) {
+	heads, _, err := HeadsCheckedAt(ctx, store, today)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	for _, h := range heads {
+		k := auditSegmentKey(h.Org, mustParseDay(h.Date), h.Seq)
+		seg, err := readSegment(ctx, store, k)
+		if seg == nil {
+			return "", time.Time{}, fmt.Errorf("audit: %w", err)
+		}
+		if err != nil {
+			continue // not a segment's shape: verify reports it, it dates nothing
+		}
+		signer, err := archiver.SignerID(seg.header.Signature)
+		if err != nil || signer != id || seg.header.Last.IsZero() {
+			continue
+		}
+		if seg.header.Last.After(last) {
+			key, last = k, seg.header.Last
+		}
+	}
+	return key, last, nil
+}

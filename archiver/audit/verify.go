@@ -165,6 +165,7 @@ func verifySegment(ctx context.Context, store archiver.Store, key, org string, d
 		return stored, next
 	}
 	var first, last time.Time
+	var recs []Record
 	for i, line := range seg.lines {
 		var r Record
 		dec := json.NewDecoder(bytes.NewReader(line))
@@ -185,7 +186,9 @@ func verifySegment(ctx context.Context, store archiver.Store, key, org string, d
 			first = r.Time
 		}
 		last = r.Time
+		recs = append(recs, r)
 	}
+	checkLatePointers(ctx, store, key, org, day, seq, recs, rep)
 	if len(seg.lines) == 0 || !first.Equal(h.First) || !last.Equal(h.Last) {
 		rep.Problem("%s: records span %s to %s, header says %s to %s", key, first, last, h.First, h.Last)
 	}
@@ -262,5 +265,26 @@ func checkRetired(key string, h *Segment, rep archiver.AuditReport) {
 	if stmt := r.RetiredAt(id, h.Last); stmt != "" {
 		rep.Problem("%s: signed by key %s, which the rotation statement %s retired before the requests it records (the last at %s): "+
 			"an audit segment signed by a rotated-away key after its rotation, what a thief of that key would write", key, id, stmt, h.Last.Format(time.RFC3339))
+	}
+}
+
+// checkLatePointers reports a missing pointer (see latePrefix) for each day of recs, the
+// records of the segment seq in org's folder of day, that a read of the day would not find
+// there: `chatvault audit` and GET /v1/audit of that day would leave them out without a
+// word (a pointer deleted by mistake or to hide them). A read per such day, only for
+// segments a clock that went back made.
+func checkLatePointers(ctx context.Context, store archiver.Store, key, org string, day archiver.Day, seq int64, recs []Record, rep archiver.AuditReport) {
+	for _, d := range lateDays(recs, day) {
+		pk := lateKey(org, d, day, seq)
+		rc, err := store.Open(ctx, pk)
+		switch {
+		case err == nil:
+			_ = rc.Close()
+		case errors.Is(err, archiver.ErrNotFound):
+			rep.Problem("%s: missing: %s holds records of %s, more than a day before its folder (the clock went back), "+
+				"which a read of that day finds only through it; recreate it as an empty object", pk, key, d)
+		case ctx.Err() == nil:
+			rep.Problem("%s: %v", pk, err)
+		}
 	}
 }

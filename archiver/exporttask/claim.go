@@ -58,6 +58,49 @@ func (l *claimLink) live(now time.Time) bool {
 	return l != nil && !l.Released && now.Before(l.Expires)
 }
 
+// ClaimClockSkew is how far apart the replicas' clocks may be for claims: a claim that
+// expires further than ClaimTTL and this after now was not written on a clock within it.
+const ClaimClockSkew = time.Minute
+
+// aheadClaim is a claim link that expires further ahead than a claim is written for, and
+// when, on this process's clock, it was first seen as its task's last link.
+type aheadClaim struct {
+	seq   int
+	since time.Time
+}
+
+// claimLive is l.live(now) for the task r's last link, except for a link another holder
+// wrote expiring further ahead than ClaimTTL and ClaimClockSkew: its clock ran ahead (an
+// NTP step, an RTC wrong at boot) or this host's went back. A live holder renews every
+// third of ClaimTTL whatever its clock, so such a link left the last one for ClaimTTL and
+// twice the skew on this process's clock (monotonic in serve: a step of the wall clock
+// does not shorten it) is a dead holder's, one killed while its clock ran ahead: it no
+// longer keeps the task. Before, the task read running, and no replica took it, until
+// that far date came on their clocks. A renewal (a later link) starts the watch again.
+func (e *Engine) claimLive(r taskRef, l *claimLink, now time.Time) bool {
+	if !l.live(now) {
+		return false
+	}
+	if l.Holder == e.Holder || l.Expires.Sub(now) <= e.ClaimTTL+ClaimClockSkew {
+		return true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	w, ok := e.ahead[r]
+	if !ok || w.seq != l.Seq {
+		if e.ahead == nil {
+			e.ahead = map[taskRef]aheadClaim{}
+		}
+		e.ahead[r] = aheadClaim{seq: l.Seq, since: now}
+		e.Logger.Warn("export task claim expires further ahead than a claim is written for (its holder's clock ran ahead, or this host's went back): "+
+			"taken over unless renewed", "org", r.org, "task", r.id, "holder", l.Holder, "expires", l.Expires, "within", e.ClaimTTL+2*ClaimClockSkew)
+		return true
+	}
+	// Kept past the window: the scan that finds the claim dead and the acquire after it
+	// must both see it so; a later link replaces it.
+	return now.Sub(w.since) < e.ClaimTTL+2*ClaimClockSkew
+}
+
 func claimPrefix(org, id string) string { return taskPrefix(org, id) + "claim-" }
 
 func claimKey(org, id string, seq int) string {
@@ -134,7 +177,7 @@ func (e *Engine) acquire(ctx context.Context, r taskRef) (*claim, error) {
 	if last != nil {
 		// Live: another replica runs it (or a worker of this process, which take keeps
 		// from running it twice).
-		if last.live(e.Now()) {
+		if e.claimLive(r, last, e.Now()) {
 			return nil, errClaimHeld
 		}
 		seq = last.Seq + 1

@@ -135,6 +135,10 @@ type Engine struct {
 	// openBackfilled is set once the open-task index is known to be complete
 	// (openindex.go), with mu held.
 	openBackfilled bool
+	// ahead holds the claims of other replicas that expire further ahead than a claim is
+	// written for, as this process first saw each the task's last link (claimLive), with
+	// mu held.
+	ahead map[taskRef]aheadClaim
 }
 
 type taskRef struct{ org, id string }
@@ -506,7 +510,7 @@ func (e *Engine) Status(ctx context.Context, org, id string) (*Status, error) {
 		if err != nil {
 			// The task's own records answered; the claim only refines queued.
 			e.Logger.Warn("export task claim unreadable; status reads queued", "org", org, "task", id, "err", err)
-		} else if l.live(e.Now()) {
+		} else if e.claimLive(taskRef{org, id}, l, e.Now()) {
 			st.State = StateRunning
 		} else {
 			e.ensureOpen(ctx, taskRef{org, id}) // openindex.go
@@ -623,7 +627,7 @@ func (e *Engine) Scan(ctx context.Context) error {
 				errs = append(errs, err) // the other tasks are still queued
 				continue
 			}
-			if l.live(now) {
+			if e.claimLive(o.ref, l, now) {
 				continue // another replica runs it
 			}
 		}

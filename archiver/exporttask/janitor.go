@@ -48,6 +48,38 @@ const OrphanGrace = time.Hour
 // the other's keys.
 const expiryPrefix = archiver.TasksPrefix + "expiry/"
 
+// ExpireClockSkew is how far ahead of the store's clock this host's may run before Expire
+// deletes nothing.
+const ExpireClockSkew = 5 * time.Minute
+
+// ErrClockAhead is Expire's refusal on a host whose clock runs ahead of the store's.
+var ErrClockAhead = errors.New("this host's clock runs ahead of the store's")
+
+// storeClock is a store that learns its own clock from its answers (the S3 store, from
+// their Date headers; scheduler.StoreClock): the store's time minus this host's.
+type storeClock interface {
+	ClockSkew() (time.Duration, bool)
+}
+
+// checkStoreClock refuses Expire on a host whose clock runs ahead of the store's by more
+// than ExpireClockSkew: every due time is judged on this host's clock, so one stepped 61
+// days ahead (a bad NTP source, an RTC wrong at boot) deleted every result of the last
+// exports.retention as expired, and their status read expired. Where the store tells its
+// clock (S3), nothing is deleted until the clocks agree; the folder store cannot tell.
+// A clock behind only deletes late.
+func (e *Engine) checkStoreClock() error {
+	sc, ok := e.Store.(storeClock)
+	if !ok {
+		return nil
+	}
+	skew, seen := sc.ClockSkew()
+	if !seen || -skew <= ExpireClockSkew {
+		return nil
+	}
+	return fmt.Errorf("%w by %s (its answers' Date headers; allowed: %s): no result is deleted until the clock is right (NTP)",
+		ErrClockAhead, (-skew).Round(time.Second), ExpireClockSkew)
+}
+
 // expiryBackfillKey records that the tasks made before the index existed were given
 // their entries (once, by the first janitor run of a release with the index).
 const expiryBackfillKey = archiver.TasksPrefix + "expiry-backfill.json"
@@ -270,6 +302,9 @@ func (e *Engine) Expire(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("expire task results: %w", err)
 	}
+	if err := e.checkStoreClock(); err != nil { // after a listing: its answer dated it
+		return 0, fmt.Errorf("expire task results: %w", err)
+	}
 	today := archiver.DayOf(now)
 	// The next run starts at yesterday (an entry written by a replica whose clock is
 	// behind may land there) or at the oldest day this run leaves an entry in.
@@ -366,7 +401,11 @@ func (e *Engine) dueEntries(ctx context.Context, now time.Time, all bool) ([]exp
 		out = append(out, x)
 		return nil
 	}
-	if from.IsZero() || all {
+	// A first day after today was left by a run whose clock ran ahead (it was stepped
+	// back since): from it to today is no day, and every run listed nothing, in this
+	// process, until the clock caught up. The index is listed from its start instead, as
+	// a process's first run does.
+	if from.IsZero() || all || from.After(today) {
 		if err := e.Store.List(ctx, expiryPrefix, collect); err != nil && !errors.Is(err, errStop) {
 			return nil, fmt.Errorf("list %s: %w", expiryPrefix, err)
 		}

@@ -199,6 +199,18 @@ func (f *Freshness) Refresh(ctx context.Context) error {
 	s, err := f.read(ctx)
 	if err != nil {
 		f.refreshFailures.Add(1)
+		// A last read dated after now was made before the clock went back (it had
+		// stepped ahead): kept, time() minus it stays negative and ChatvaultLedgerUnread
+		// silent until the clock catches up. Moved to now, the alert counts from here.
+		f.snapMu.Lock()
+		// On the wall clock: time.Now's monotonic reading would say the last read was
+		// before now whatever the wall clock did (Round(0) drops it).
+		if at := now(); f.snap != nil && f.snap.at.Round(0).After(at.Round(0)) {
+			back := *f.snap
+			back.at = at
+			f.snap = &back
+		}
+		f.snapMu.Unlock()
 		return fmt.Errorf("freshness metrics: %w", err)
 	}
 	f.snapMu.Lock()

@@ -23,10 +23,12 @@ import (
 // by less than a week can still be reading it.
 const watermarkKeep = watermarkWindow + 7
 
-// janitor runs the janitor when it has not run today in this process.
+// janitor runs the janitor when it has not run today in this process. A last run's day
+// after today was a clock's that ran ahead (stepped back since): waiting for today to
+// pass it stopped the janitor, in this process, for as long as the step.
 func (s *Scheduler) janitor(ctx context.Context) {
 	today := archiver.DayOf(s.Clock.Now())
-	if !s.janitorDay.Before(today) {
+	if s.janitorDay == today {
 		return
 	}
 	s.janitorDay = today

@@ -37,6 +37,9 @@ type Lease struct {
 	mu   sync.Mutex // serializes Acquire, Fence and Release of one process
 	held heldLink   // the link this process last created while it holds the lease
 	lost bool       // the lease was taken from this process since it took it (until Release)
+	// ahead is another holder's link that expires further ahead than any link is written
+	// for, as this process first saw it the last link (lease_takeover.go).
+	ahead aheadLink
 }
 
 type leaseLink struct {

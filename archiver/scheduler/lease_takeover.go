@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // AcquireOrTakeOver is Acquire, except that a lease held by a holder dead says is dead
@@ -32,9 +33,14 @@ func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) 
 		}
 		if last.Holder != l.Holder && l.heldAt(last, now) && !dead(last.Holder) {
 			if err := l.checkExpiryAhead(last, now); err != nil { // lease_fence.go
-				return err
+				if !l.aheadUnrenewed(last, now) {
+					return err
+				}
+				// Taken over: its holder wrote it while its clock ran ahead and has
+				// renewed nothing since (aheadUnrenewed).
+			} else {
+				return ErrLeaseHeld
 			}
-			return ErrLeaseHeld
 		}
 		seq = last.Seq + 1
 	}
@@ -43,4 +49,29 @@ func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) 
 		l.lose() // another holder created the link after this process's own
 	}
 	return err
+}
+
+// aheadLink is a link another holder wrote expiring further ahead than any link is written
+// for (checkExpiryAhead), and when, on this process's clock, it was first seen last.
+type aheadLink struct {
+	seq   int64
+	since time.Time
+}
+
+// aheadUnrenewed reports whether link, another holder's expiring further ahead than any
+// link is written for, has stayed the last link for longer than any live holder lets
+// pass between renewals: the TTL and twice MaxSkew, on this process's clock (monotonic in
+// production, so a step of the wall clock does not shorten it). Such a link was written
+// by a holder whose clock ran ahead (an NTP step, an RTC wrong at boot), or by one on the
+// right clock while this host's is behind; either way a holder that is alive renews it
+// every third of the TTL, whatever the clocks say, and one that does not is dead (killed
+// while its clock was ahead). Before, its link was never taken until the far date came on
+// this host's clock: every sealer refused for hours or days, "synchronize the clocks",
+// though they were. The first call for a link only starts the watch.
+func (l *Lease) aheadUnrenewed(link *leaseLink, now time.Time) bool {
+	if l.ahead.seq != link.Seq {
+		l.ahead = aheadLink{seq: link.Seq, since: now}
+		return false
+	}
+	return now.Sub(l.ahead.since) >= l.TTL+2*l.maxSkew()
 }

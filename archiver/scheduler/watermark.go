@@ -95,17 +95,30 @@ func seedFromWatermark(ctx context.Context, st archiver.Store, today archiver.Da
 
 // newestWatermark returns the key and day of the newest watermark written within
 // watermarkWindow days before today ("" when none): one listing from there.
+//
+// A watermark dated after tomorrow was written by a process whose clock ran ahead (an NTP
+// step, an RTC wrong at boot): taken as the newest, it was read by every process until
+// the clock reached its date, while what it says grew older (each first look listed the
+// days after it), and no process wrote a newer one. It is passed over, and the janitor
+// prunes it once its date is watermarkKeep days past.
 func newestWatermark(ctx context.Context, st archiver.Store, today archiver.Day) (string, archiver.Day, error) {
 	since := archiver.DayOf(today.Start().AddDate(0, 0, -watermarkWindow))
 	var key string
 	var day archiver.Day
 	err := archiver.ListAfter(ctx, st, watermarkPrefix, watermarkPrefix+since.String(), func(k string) error {
 		date, _, ok := strings.Cut(strings.TrimPrefix(k, watermarkPrefix), "/")
-		if d, err := archiver.ParseDay(date); ok && err == nil && strings.HasSuffix(k, ".json.gz") {
+		d, err := archiver.ParseDay(date)
+		if ok && err == nil && d.After(today.Next()) {
+			return archiver.ErrStopListing // keys sort by date: the rest are later still
+		}
+		if ok && err == nil && strings.HasSuffix(k, ".json.gz") {
 			key, day = k, d // keys sort by date, then time: the last is the newest
 		}
 		return nil
 	})
+	if errors.Is(err, archiver.ErrStopListing) {
+		err = nil
+	}
 	return key, day, err
 }
 
@@ -138,7 +151,10 @@ func (s *Scheduler) writeWatermark(ctx context.Context) error {
 	}
 	now := s.Clock.Now()
 	today := archiver.DayOf(now)
-	if !s.marks.written.IsZero() && today.Start().Sub(s.marks.written.Start()) < watermarkEvery*24*time.Hour {
+	// Written less than watermarkEvery days ago. One "written" after today was this
+	// process's own while its clock ran ahead: a new one is due, or none was written for
+	// as long as the step.
+	if age := today.Start().Sub(s.marks.written.Start()); !s.marks.written.IsZero() && age >= 0 && age < watermarkEvery*24*time.Hour {
 		return nil
 	}
 	w := watermark{Version: watermarkVersion, Orgs: s.days.marks()}

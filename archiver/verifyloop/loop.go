@@ -506,11 +506,22 @@ func (l *Loop) note(rec *Record) {
 	l.mu.Unlock()
 	l.metrics.runs.WithLabelValues(rec.Kind, rec.Result()).Inc()
 	l.metrics.bytes.Add(float64(rec.Bytes))
+	// rec is this process's own run, finished now on its clock. A last run noted after
+	// now was noted before the clock went back (it had stepped ahead): kept, it would
+	// hold time() - last_run negative, and ChatvaultVerifyStalled silent, until the clock
+	// caught up with it, whatever the runs did meanwhile. It is moved to now, so the
+	// alert counts from here.
+	now := float64(rec.Finished.Unix())
+	for _, k := range []string{KindSealed, KindSlice} {
+		if g := l.metrics.lastRun.WithLabelValues(k); gaugeValue(g) > now {
+			g.Set(now)
+		}
+	}
 	if rec.Error != "" {
 		return // not a verification that ran: the staleness alert must still see it
 	}
-	if g := l.metrics.lastRun.WithLabelValues(rec.Kind); float64(rec.Finished.Unix()) > gaugeValue(g) {
-		g.Set(float64(rec.Finished.Unix()))
+	if g := l.metrics.lastRun.WithLabelValues(rec.Kind); now > gaugeValue(g) {
+		g.Set(now)
 	}
 }
 
@@ -663,10 +674,16 @@ func newMetrics(l *Loop) *metrics {
 // problemsLocked is Problems for the metric, which is registered after defaults. It
 // forgets the problems older than a cycle, so that found does not grow for ever.
 func (l *Loop) problemsLocked() int {
-	since := l.Now().Add(-l.Cycle)
+	now := l.Now()
+	since := now.Add(-l.Cycle)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for p, at := range l.found {
+		if at.After(now) {
+			// Found before the clock went back: counted for a cycle from now, not
+			// until the clock catches up with it (a year, after a step of a year).
+			l.found[p], at = now, now
+		}
 		if at.Before(since) {
 			delete(l.found, p)
 		}

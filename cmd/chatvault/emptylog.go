@@ -73,6 +73,35 @@ func checkProducerDelivering(ctx context.Context, e *env, src archiver.Source, p
 		return nil
 	}
 	return fmt.Errorf("eventlog %s: its newest partition is %s, and the %d day(s) due since (%s) were not delivered, the first ended %s ago: "+
-		"the producer may have stopped; they are sealed once their partitions arrive",
-		e.cfg.EventLog, newest, len(after), pendingDays(after), now.Sub(first.End()).Truncate(time.Minute))
+		"the producer may have stopped (or this host's clock, at %s, is ahead); they are sealed once their partitions arrive",
+		e.cfg.EventLog, newest, len(after), pendingDays(after), now.Sub(first.End()).Truncate(time.Minute), now.UTC().Format(time.RFC3339))
+}
+
+// checkClockBehindEventLog fails a catch-up that sealed nothing when the event log already
+// holds the partition of a day that has not begun on this host's clock, by more than a
+// day (a producer writes today's partition; its clock and this host's may differ by
+// minutes, not days): the clock is behind (an RTC reset, a VM restored from an old
+// snapshot, a node without NTP). Such a run planned the days through its yesterday,
+// found them sealed or before every archivalStart, and exited 0 "0 sealed, 0 failed, 0
+// pending" at every run, archiving nothing without a word. Only a run that sealed nothing
+// lists the event log for it.
+func checkClockBehindEventLog(ctx context.Context, e *env, src archiver.Source, now time.Time) error {
+	l, ok := src.(dayLister)
+	if !ok {
+		return nil
+	}
+	days, err := l.Days(ctx)
+	if err != nil {
+		return fmt.Errorf("eventlog %s: %w", e.cfg.EventLog, err)
+	}
+	if len(days) == 0 {
+		return nil
+	}
+	newest := days[len(days)-1]
+	if !newest.Start().After(now.Add(24 * time.Hour)) {
+		return nil
+	}
+	return fmt.Errorf("this host's clock says %s, but eventlog %s already holds the partition of %s, a day that begins %s later: "+
+		"this host's clock is behind (an RTC reset, a VM restored from an old snapshot, no NTP?) or the producer's ahead; nothing is sealed until they agree",
+		now.UTC().Format(time.RFC3339), e.cfg.EventLog, newest, newest.Start().Sub(now).Truncate(time.Minute))
 }

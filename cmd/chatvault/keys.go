@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/archiver"
+	"github.com/chatvault/chatvault/archiver/audit"
 	"github.com/chatvault/chatvault/archiver/ledger"
 	"github.com/spf13/pflag"
 )
@@ -124,7 +125,10 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 		return e.fail("keys", err)
 	}
 	defer closeStore()
-	now := time.Now()
+	now := rotateClock()
+	if err := checkRotationClock(ctx, store, from.Public().(ed25519.PublicKey), now); err != nil {
+		return e.fail("keys", err)
+	}
 	var opt archiver.CreateOptions
 	if days > 0 {
 		opt.RetainUntil = now.AddDate(0, 0, days)
@@ -138,6 +142,60 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 	fmt.Fprintln(e.stdout, "now point signing.keyFile at the new key, and add its public key (chatvault keys public) to signing.publicKeyFile")
 	return exitOK
 }
+
+// rotateClock is keys rotate's time, the statement's rotatedAt (tests set it).
+var rotateClock = time.Now
+
+// checkRotationClock refuses a rotation statement dated before what the old key has
+// already signed. verify dates an accounting object by its sealedAt and an audit segment
+// by its last record, and reports one signed by the old key more than
+// archiver.RetiredSkew after the statement as signed after the rotation (RetiredAt), for
+// good: the statement is create-only and made once. So a statement dated by a host whose
+// clock is behind the hosts that sealed and served (a VM restored from a snapshot, an RTC
+// reset, NTP not running yet) condemned genuine objects, and verify failed on them from
+// then on. The newest such dates are at the chains' heads: each organization's last
+// manifest (its seal's accounting object carries the same sealedAt) and its audit chain's
+// last segment, a few reads per organization.
+func checkRotationClock(ctx context.Context, store archiver.Store, from ed25519.PublicKey, now time.Time) error {
+	id := archiver.KeyID(from)
+	var newest time.Time
+	var what string
+	lg := ledger.Ledger{Store: store}
+	err := lg.Orgs(ctx, func(org string) error {
+		m, err := lg.Head(ctx, org)
+		if err != nil || m == nil {
+			return err
+		}
+		if signer, serr := archiver.SignerID(m.Signature); serr != nil || signer != id {
+			return nil // another key's (or none): no date of it is judged against the statement
+		}
+		if at, perr := time.Parse(time.RFC3339Nano, m.SealedAt); perr == nil && at.After(newest) {
+			newest, what = at, m.Key+" (sealedAt)"
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("keys rotate: read the chain heads: %w", err)
+	}
+	key, last, err := audit.NewestSignedBy(ctx, store, id, archiver.DayOf(now))
+	if err != nil {
+		return fmt.Errorf("keys rotate: read the audit chain heads: %w", err)
+	}
+	if last.After(newest) {
+		newest, what = last, key+" (its last record)"
+	}
+	if !newest.After(now.Add(archiver.RetiredSkew)) {
+		return nil
+	}
+	return fmt.Errorf("keys rotate: %s, signed by key %s, is dated %s, %s after this host's clock (%s): "+
+		"a statement dated now would have verify report it as signed after the rotation, for good; "+
+		"is this host's clock behind? set it right and rerun (if that date is the wrong one, made on a host whose clock ran ahead, rotate after %s): %w",
+		what, id, newest.UTC().Format(time.RFC3339), newest.Sub(now).Round(time.Second), now.UTC().Format(time.RFC3339),
+		newest.Add(-archiver.RetiredSkew).UTC().Format(time.RFC3339), errRotationClock)
+}
+
+// errRotationClock is checkRotationClock's refusal.
+var errRotationClock = errors.New("the rotation would be dated before objects the old key signed")
 
 func (e *env) printPublic(pub ed25519.PublicKey) int {
 	if err := writePublic(e.stdout, pub); err != nil {

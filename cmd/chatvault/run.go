@@ -291,6 +291,11 @@ func runCatchUp(ctx context.Context, e *env, src archiver.Source, store archiver
 		}
 		return e.fail("run", rep.Err)
 	}
+	if len(rep.Sealed) == 0 && len(rep.Failed) == 0 {
+		if err := checkClockBehindEventLog(ctx, e, src, runClock()); err != nil { // emptylog.go
+			return e.fail("run", err)
+		}
+	}
 	fmt.Fprintf(e.stdout, "catch-up: %d sealed (organization-days), %d failed, %d pending (days whose partition is missing or not closed)\n",
 		len(rep.Sealed), len(rep.Failed), len(rep.Pending))
 	e.log.Info("catch-up summary", "sealed", len(rep.Sealed), "failed", len(rep.Failed), "pending", len(rep.Pending))

@@ -172,7 +172,7 @@ func Read(ctx context.Context, s archiver.Store, key string, trusted []ed25519.P
 	// upgrade, or before a roll-back) carries fields this version does not know, which
 	// decoding drops, so the re-encoded record failed the signature and was taken for a
 	// forged one (skipped by the loop, failing `chatvault verifications`).
-	body, err := withoutSignature(b)
+	body, err := archiver.UnsignedBody(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
@@ -232,50 +232,4 @@ func History(ctx context.Context, s archiver.Store, since archiver.Day, trusted 
 		out = append(out, r)
 	}
 	return out, nil
-}
-
-// withoutSignature returns b, a record's stored encoding (one JSON object), without its
-// top-level signature member and trailing newline: what its writer signed. Every other
-// member is kept as stored, in order, so that the fields of a newer version's record
-// stay covered; for a record this version wrote it is exactly signingBody.
-func withoutSignature(b []byte) ([]byte, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return nil, fmt.Errorf("not a JSON object")
-	}
-	out := []byte{'{'}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("not a JSON object")
-		}
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		if name == "signature" {
-			continue
-		}
-		if len(out) > 1 {
-			out = append(out, ',')
-		}
-		k, err := json.Marshal(name)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, k...)
-		out = append(out, ':')
-		out = append(out, v...)
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, err
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("data after the JSON object")
-	}
-	return append(out, '}'), nil
 }

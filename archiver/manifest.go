@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -325,12 +326,35 @@ func DecodeManifest(b []byte) (*Manifest, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return nil, fmt.Errorf("decode manifest: %w", err)
+		return nil, fmt.Errorf("decode manifest: %w%s", err, newerManifest(b, err))
 	}
 	if m.Version < minManifestVersion || m.Version > maxManifestVersion {
-		return nil, fmt.Errorf("decode manifest: unsupported version %d", m.Version)
+		return nil, fmt.Errorf("decode manifest: unsupported version %d%s", m.Version, newerManifest(b, nil))
 	}
 	return &m, nil
+}
+
+// newerManifest says, for a manifest this build refuses (err, a decode error, or nil
+// for its version), when a newer chatvault probably wrote it: a version past the newest
+// this build reads, or a field it does not know. A store sealed on by a newer release (a
+// roll-back, or the older replica of a rolling upgrade) is then not reported as
+// corrupt without a word of why. The manifest is refused all the same: its fields are
+// what a commit binds, and one this build cannot check it must not take for checked.
+func newerManifest(b []byte, err error) string {
+	var probe struct {
+		Version int `json:"version"`
+	}
+	if json.Unmarshal(b, &probe) != nil {
+		return ""
+	}
+	if probe.Version > maxManifestVersion {
+		return fmt.Sprintf(" (this build reads versions %d to %d: the manifest was written by a newer chatvault; read the store with that version)",
+			minManifestVersion, maxManifestVersion)
+	}
+	if err != nil && strings.Contains(err.Error(), "json: unknown field ") {
+		return " (a field this build does not know: the manifest was written by a newer chatvault, or altered; verify the store with the newest version that sealed it)"
+	}
+	return ""
 }
 
 // HexSum is sum in lower-case hex, as manifests and keys spell a SHA-256.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -92,4 +93,54 @@ func SignerID(sig *Signature) (string, error) {
 	}
 	_, id, err := signatureKey(sig)
 	return id, err
+}
+
+// UnsignedBody returns stored, an object's stored encoding (one JSON object), without its
+// top-level "signature" member and compacted: what its writer signed under SignBody's
+// scheme. Every
+// other member is kept as stored and in order, so that a field this version does not
+// know (the object of a newer chatvault: a rolling upgrade's other replica, or before a
+// roll-back) stays covered. Decoding the object and encoding it again drops such a field
+// and fails the signature of a good object.
+func UnsignedBody(stored []byte) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(stored))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	out := []byte{'{'}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string) // a member's name: Token returns nothing else here
+		if name == "signature" {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		k, err := json.Marshal(name)
+		if err != nil {
+			return nil, err
+		}
+		out = append(append(append(out, k...), ':'), v...)
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, errors.New("data after the JSON object")
+	}
+	// A writer signs the compact encoding and may store it indented (export tasks'
+	// records): compacting undoes the indent alone, strings untouched.
+	var c bytes.Buffer
+	if err := json.Compact(&c, append(out, '}')); err != nil {
+		return nil, err
+	}
+	return c.Bytes(), nil
 }

@@ -69,6 +69,14 @@ func (w *writer) prepareLayout(ctx context.Context) error {
 		if sl, err = WriteStoreLayout(ctx, w.s.Store, since); err != nil {
 			return err
 		}
+		if sealed {
+			// An upgrade of a layout-2 store (store.layout defaults to 3): from now on no
+			// binary of before layout 3 may run on it, and no layout-2 seal is accepted.
+			// Said once, here, so that an operator who meant to keep a way back learns it
+			// when it happens, not at the roll-back.
+			w.log.Warn("the store moves to layout 3 with this seal: days from since on are sealed in layout 3, a store.layout 2 seal is refused from now on and a chatvault from before layout 3 must no longer run on this store",
+				"marker", LayoutKey, "since", sl.Since)
+		}
 	}
 	w.marker = sl
 	return nil

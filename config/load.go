@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -195,6 +196,13 @@ func Load(file string, flags *pflag.FlagSet) (*Config, error) {
 
 	c := Default()
 	var errs []error
+	// A removed key set in the environment is refused as in the file (readFile): kept in
+	// a unit or a Deployment across an upgrade, it was ignored without a word.
+	for _, k := range slices.Sorted(maps.Keys(removedKeys)) {
+		if env := EnvVar(k); os.Getenv(env) != "" {
+			errs = append(errs, &Error{Source: env, Err: fmt.Errorf("key %s was removed: %s", k, removedKeys[k])})
+		}
+	}
 	failed := map[string]bool{}
 	for _, k := range keys {
 		raw := v.Get(k.path)

@@ -93,6 +93,9 @@ type record struct {
 
 	// sha256 is of request.json as load read it: what the completion binds (RequestSHA256).
 	sha256 string
+	// stored is request.json as load read it: its signature is checked over these bytes
+	// (archiver.UnsignedBody), and newer names a field in them this version does not know.
+	stored []byte
 }
 
 // Result describes a task's stored result.
@@ -190,7 +193,7 @@ func (r record) check(org, id string, trusted []ed25519.PublicKey, signed bool) 
 	if len(trusted) == 0 || r.Signature == nil && !signed {
 		return nil
 	}
-	body, err := r.signingBody()
+	body, err := storedBody(r.stored, r.signingBody)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUntrustedCompletion, err)
 	}
@@ -198,6 +201,33 @@ func (r record) check(org, id string, trusted []ed25519.PublicKey, signed bool) 
 		return fmt.Errorf("%w: %w", ErrUntrustedCompletion, err)
 	}
 	return nil
+}
+
+// storedBody is what the signature of an object read as stored covers: stored without
+// its signature member (archiver.UnsignedBody), every field kept, those of a newer
+// version included; encode makes it for an object built in memory (stored nil).
+func storedBody(stored []byte, encode func() ([]byte, error)) ([]byte, error) {
+	if stored == nil {
+		return encode()
+	}
+	return archiver.UnsignedBody(stored)
+}
+
+// newer returns the first field of stored, a task record's bytes, that v's type does not
+// know, or "" when there is none: a newer chatvault wrote it. A request with such a field
+// asks for something this version cannot do (a filter it would not apply).
+func newer(stored []byte, v any) string {
+	dec := json.NewDecoder(bytes.NewReader(stored))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if _, field, ok := strings.Cut(msg, "json: unknown field "); ok {
+		return strings.Trim(field, `"`)
+	}
+	return ""
 }
 
 // signingBody is c's encoding without its signature, what the signature covers.
@@ -221,11 +251,11 @@ func (c *completion) sign(key ed25519.PrivateKey) error {
 
 // check verifies that the result c names is the task's own (ownResult) and c's signature
 // against trusted (none: not required). Errors wrap ErrUntrustedCompletion.
-func (c completion) check(org, id string, trusted []ed25519.PublicKey) error {
+func (c completion) check(org, id string, stored []byte, trusted []ed25519.PublicKey) error {
 	if err := c.ownResult(org, id); err != nil {
 		return err
 	}
-	body, err := c.signingBody()
+	body, err := storedBody(stored, c.signingBody)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrUntrustedCompletion, err)
 	}
@@ -358,38 +388,36 @@ func putBytes(ctx context.Context, s archiver.Store, key string, b []byte) error
 	return s.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
 }
 
-// getJSONSum is getJSON that also returns the hex SHA-256 of the bytes read.
-func getJSONSum(ctx context.Context, s archiver.Store, key string, v any) (string, error) {
-	rc, err := s.Open(ctx, key)
+// getJSONSum is getJSONBytes that also returns the hex SHA-256 of the bytes read.
+func getJSONSum(ctx context.Context, s archiver.Store, key string, v any) (string, []byte, error) {
+	b, err := getJSONBytes(ctx, s, key, v)
 	if err != nil {
-		return "", err
-	}
-	defer rc.Close()
-	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
-	if err != nil {
-		return "", fmt.Errorf("read %s: %w", key, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return "", fmt.Errorf("decode %s: %w", key, err)
+		return "", nil, err
 	}
 	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:]), nil
+	return hex.EncodeToString(sum[:]), b, nil
 }
 
 func getJSON(ctx context.Context, s archiver.Store, key string, v any) error {
+	_, err := getJSONBytes(ctx, s, key, v)
+	return err
+}
+
+// getJSONBytes decodes the object at key into v and returns its bytes.
+func getJSONBytes(ctx context.Context, s archiver.Store, key string, v any) ([]byte, error) {
 	rc, err := s.Open(ctx, key)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
 	if err != nil {
-		return fmt.Errorf("read %s: %w", key, err)
+		return nil, fmt.Errorf("read %s: %w", key, err)
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode %s: %w", key, err)
+		return nil, fmt.Errorf("decode %s: %w", key, err)
 	}
-	return nil
+	return b, nil
 }
 
 // load reads a task's state from the store: its request, attempts, and outcome. A
@@ -400,14 +428,14 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 		return nil, nil, ErrTaskNotFound
 	}
 	var rec record
-	sum, err := getJSONSum(ctx, s, requestKey(org, id), &rec)
+	sum, stored, err := getJSONSum(ctx, s, requestKey(org, id), &rec)
 	if err != nil {
 		if errors.Is(err, archiver.ErrNotFound) {
 			return nil, nil, ErrTaskNotFound
 		}
 		return nil, nil, err
 	}
-	rec.sha256 = sum
+	rec.sha256, rec.stored = sum, stored
 	st := &Status{TaskID: id, State: StateQueued, CreatedAt: rec.CreatedAt, Request: rec.Request, org: org}
 	from, _ := archiver.ParseDay(rec.Request.From)
 	to, _ := archiver.ParseDay(rec.Request.To)
@@ -433,10 +461,11 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 	switch {
 	case done:
 		var c completion
-		if err := getJSON(ctx, s, completedKey(org, id), &c); err != nil {
+		stored, err := getJSONBytes(ctx, s, completedKey(org, id), &c)
+		if err != nil {
 			return nil, nil, err
 		}
-		if err := c.check(org, id, trusted); err != nil {
+		if err := c.check(org, id, stored, trusted); err != nil {
 			st.State, st.untrusted = StateFailed, err
 			st.Error = "the task's completion record is not signed by a trusted key, so its result is not served " +
 				"(a forgery, or a task completed before completions were signed: run the task again)"
@@ -474,6 +503,16 @@ func load(ctx context.Context, s archiver.Store, org, id string, trusted []ed255
 				"that trusts signing keys signs the requests it creates with signing.keyFile; one created without it, or by " +
 				"a release that did not sign requests, is refused): create the task again"
 		}
+	} else if field := newer(rec.stored, &record{}); field != "" && !done && !failed {
+		// A newer chatvault made it (the other replica of a rolling upgrade, or one rolled
+		// back from): its request asks for what this version does not know, a filter it
+		// would not apply. Its signature checks, over every field: it is no forgery.
+		st.refused = true
+		st.State = StateFailed
+		st.untrusted = fmt.Errorf("tasks/%s/%s/request.json has field %q, which this version of chatvault does not know: made by a newer version", org, id, field)
+		st.Error = fmt.Sprintf("the task was created by a newer version of chatvault (its request has %q, which this "+
+			"version does not know), so this version does not run it: run every replica on the newer version and "+
+			"create the task again", field)
 	}
 	return &rec, st, nil
 }

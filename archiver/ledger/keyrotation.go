@@ -101,6 +101,14 @@ func (l Ledger) RecordRotation(ctx context.Context, from, to ed25519.PrivateKey,
 // checkRotation verifies a stored statement: its key names its two key ids, each id names
 // its public key, and both keys signed it.
 func checkRotation(key string, b []byte) (*archiver.KeyRotation, error) {
+	// The version first: a newer chatvault's statement (after a roll-back) carries fields
+	// this build does not know, and "unknown field" alone read as a damaged statement.
+	var probe struct {
+		Version int `json:"version"`
+	}
+	if json.Unmarshal(b, &probe) == nil && probe.Version > RotationVersion {
+		return nil, fmt.Errorf("unsupported version %d: written by a newer chatvault (this build reads versions 1 to %d); verify the store with that version", probe.Version, RotationVersion)
+	}
 	var r archiver.KeyRotation
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
@@ -62,13 +63,21 @@ func (l *Lease) prefix() string {
 }
 
 func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
+	link, _, err := l.lastLink(ctx)
+	return link, err
+}
+
+// lastLink is last, and whether the lease has no epoch yet: its links, if any, are of
+// before the epochs (lease_epochs.go), where a binary of that time also looks.
+func (l *Lease) lastLink(ctx context.Context) (*leaseLink, bool, error) {
 	key, err := l.lastKey(ctx) // lease_epochs.go
 	if err != nil {
-		return nil, fmt.Errorf("lease: list: %w", err)
+		return nil, false, fmt.Errorf("lease: list: %w", err)
 	}
 	if key == "" {
-		return nil, nil
+		return nil, true, nil
 	}
+	preEpoch := !strings.HasPrefix(key, l.epochRoot())
 	rc, err := l.Store.Open(ctx, key)
 	if errors.Is(err, archiver.ErrNotFound) && l.forget(key) {
 		// The link this process remembered is gone: the store was restored from an older
@@ -76,25 +85,25 @@ func (l *Lease) last(ctx context.Context) (*leaseLink, error) {
 		// epochs). Read the restored chain's last link afresh, once: without the hint the
 		// lookup lists the store. Before, every later tick failed on the missing link
 		// until a restart, and the days the backup lacked were never sealed again.
-		return l.last(ctx)
+		return l.lastLink(ctx)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("lease: %w", err)
+		return nil, false, fmt.Errorf("lease: %w", err)
 	}
 	defer rc.Close()
 	b, err := io.ReadAll(io.LimitReader(rc, 4096))
 	if err != nil {
-		return nil, fmt.Errorf("lease: read %s: %w", key, err)
+		return nil, false, fmt.Errorf("lease: read %s: %w", key, err)
 	}
 	var link leaseLink
 	if err := json.Unmarshal(b, &link); err != nil {
-		return nil, fmt.Errorf("lease: %s: %w", key, err)
+		return nil, false, fmt.Errorf("lease: %s: %w", key, err)
 	}
 	if n, ok := l.parseLinkKey(key); !ok || n != link.Seq {
-		return nil, fmt.Errorf("lease: %s: sequence does not match its name", key)
+		return nil, false, fmt.Errorf("lease: %s: sequence does not match its name", key)
 	}
 	l.remember(key)
-	return &link, nil
+	return &link, preEpoch, nil
 }
 
 func (l *Lease) link(ctx context.Context, seq int64, expires time.Time, released ...bool) error {

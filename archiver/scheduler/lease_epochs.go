@@ -1,13 +1,17 @@
 package scheduler
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chatvault/chatvault/archiver"
 )
@@ -33,7 +37,32 @@ import (
 // no epoch exists, the last of those is the last link (one listing of them), and the next
 // link follows its seq in the epochs. A binary of before the epochs that meets the new
 // keys fails its lookups ("sequence does not match its name") and skips its ticks: it
-// never takes a lease another holds.
+// never takes a lease another holds. Until an epoch exists, the next link is created
+// under its key too (claimPreEpochSeq), so that it and this process cannot both take it.
+
+// claimPreEpochSeq creates the link seq under the key a binary of before the epochs
+// would create it (<Prefix><seq>.json), for a lease with no epoch yet. That binary reads
+// the last key under the prefix as the last link and creates the next beside it: without
+// this, it and this process created seq under two keys, both creates succeeded and both
+// held the lease (serve replicas of a rolling upgrade ticking on the same minute each
+// sealed the days due, one in layout 2 and one in layout 3: the chains forked). Now
+// exactly one of the two creates succeeds. Once an epoch exists, the old binary's lookups
+// fail and it takes no lease, and Prune deletes these links.
+func (l *Lease) claimPreEpochSeq(ctx context.Context, seq int64, expires time.Time) error {
+	if err := l.checkClock(); err != nil { // lease_skew.go, as link
+		return err
+	}
+	b, _ := json.Marshal(leaseLink{Seq: seq, Holder: l.Holder, Expires: expires.UTC()})
+	key := fmt.Sprintf("%s%012d.json", l.prefix(), seq)
+	err := l.Store.Create(ctx, key, bytes.NewReader(b), int64(len(b)), sha256.Sum256(b), archiver.CreateOptions{})
+	if errors.Is(err, archiver.ErrConflict) {
+		return ErrLeaseHeld
+	}
+	if err != nil {
+		return fmt.Errorf("lease: create %s: %w", key, err)
+	}
+	return nil
+}
 
 // leaseEpochSize is the number of seqs per epoch folder (a variable for the tests).
 var leaseEpochSize int64 = 1000

@@ -20,7 +20,7 @@ import (
 func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) bool) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	last, err := l.last(ctx)
+	last, preEpoch, err := l.lastLink(ctx)
 	if err != nil {
 		return err
 	}
@@ -44,7 +44,12 @@ func (l *Lease) AcquireOrTakeOver(ctx context.Context, dead func(holder string) 
 		}
 		seq = last.Seq + 1
 	}
-	err = l.link(ctx, seq, now.Add(l.TTL))
+	if preEpoch {
+		err = l.claimPreEpochSeq(ctx, seq, now.Add(l.TTL)) // lease_epochs.go
+	}
+	if err == nil {
+		err = l.link(ctx, seq, now.Add(l.TTL))
+	}
 	if errors.Is(err, ErrLeaseHeld) && l.held.seq != 0 {
 		l.lose() // another holder created the link after this process's own
 	}

@@ -167,7 +167,12 @@ func Read(ctx context.Context, s archiver.Store, key string, trusted []ed25519.P
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	body, err := r.signingBody()
+	// The signature is checked over the stored bytes less the signature, not over r
+	// encoded again: a record written by a newer chatvault (a replica of a rolling
+	// upgrade, or before a roll-back) carries fields this version does not know, which
+	// decoding drops, so the re-encoded record failed the signature and was taken for a
+	// forged one (skipped by the loop, failing `chatvault verifications`).
+	body, err := archiver.UnsignedBody(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}

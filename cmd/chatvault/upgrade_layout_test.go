@@ -68,9 +68,10 @@ func TestUpgradeToDefaultLayout(t *testing.T) {
 		t.Fatalf("the layout-2 day: %+v", old)
 	}
 
-	// The upgraded binary, store.layout unset: the default, 3.
-	if code, out := run("", "2026-11-23"); code != exitQuarantined {
-		t.Fatalf("run with the default layout: exit %d\n%s", code, out)
+	// The upgraded binary, store.layout unset: the default, 3. The irreversible move is
+	// logged when it happens (it was silent: an operator learnt it at the roll-back).
+	if code, out := run("", "2026-11-23"); code != exitQuarantined || !strings.Contains(out, "the store moves to layout 3 with this seal") {
+		t.Fatalf("run with the default layout: exit %d, want the move to layout 3 logged\n%s", code, out)
 	}
 	// This test's store remembered the marker's absence: read it again, as serve's
 	// scheduler does under the seal lease.
@@ -88,6 +89,9 @@ func TestUpgradeToDefaultLayout(t *testing.T) {
 	if code, out, errOut := chatvault(t, append([]string{"verify"}, common...)...); code != exitOK {
 		t.Fatalf("verify of the upgraded store: exit %d\n%s%s", code, out, errOut)
 	}
+	if code, out := run("", "2026-11-23"); code != exitOK || strings.Contains(out, "moves to layout 3") {
+		t.Fatalf("a rerun once the store is in layout 3: exit %d, want the move not logged again\n%s", code, out)
+	}
 
 	// Back to layout 2 (a downgrade attempted after the upgrade's first seal): refused.
 	code, out := run("2", "2026-11-24")
@@ -102,5 +106,5 @@ func TestUpgradeToDefaultLayout(t *testing.T) {
 		t.Fatalf("head after the refused run: %+v, %v; want seq 2", head, err)
 	}
 	reliability.Record(t, "operations", "a layout-2 store run by the binary whose default is layout 3", reliability.Kept,
-		"nothing migrated: the first seal writes layout.json and continues each chain in layout 3; verify passes over both layouts; a later store.layout 2 run is refused and seals nothing")
+		"nothing migrated: the first seal writes layout.json, logs the move (once) and continues each chain in layout 3; verify passes over both layouts; a later store.layout 2 run is refused and seals nothing")
 }

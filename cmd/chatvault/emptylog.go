@@ -15,19 +15,29 @@ type dayLister interface {
 	Days(ctx context.Context) ([]archiver.Day, error)
 }
 
+// eventLogDays lists the event log's partitions; ok is false when its Source cannot list
+// them (the checks below then have nothing to go on).
+func eventLogDays(ctx context.Context, e *env, src archiver.Source) (days []archiver.Day, ok bool, err error) {
+	l, ok := src.(dayLister)
+	if !ok {
+		return nil, false, nil
+	}
+	days, err = l.Days(ctx)
+	if err != nil {
+		return nil, true, fmt.Errorf("eventlog %s: %w", e.cfg.EventLog, err)
+	}
+	return days, true, nil
+}
+
 // checkEventLogHasPartitions fails a catch-up that left days pending when the event log
 // holds not one partition: eventlog names the wrong folder or prefix (its parent, a
 // typo, a mount not mounted), not a producer running late. Without it such a run exited
 // 0 every hour with every day pending, and a host without serve's metrics never learnt
 // that nothing was sealed. A log holding some partition keeps missing days pending.
 func checkEventLogHasPartitions(ctx context.Context, e *env, src archiver.Source) error {
-	l, ok := src.(dayLister)
-	if !ok {
-		return nil
-	}
-	days, err := l.Days(ctx)
-	if err != nil {
-		return fmt.Errorf("eventlog %s: %w", e.cfg.EventLog, err)
+	days, ok, err := eventLogDays(ctx, e, src)
+	if !ok || err != nil {
+		return err
 	}
 	if len(days) > 0 {
 		return nil
@@ -86,13 +96,9 @@ func checkProducerDelivering(ctx context.Context, e *env, src archiver.Source, p
 // pending" at every run, archiving nothing without a word. Only a run that sealed nothing
 // lists the event log for it.
 func checkClockBehindEventLog(ctx context.Context, e *env, src archiver.Source, now time.Time) error {
-	l, ok := src.(dayLister)
-	if !ok {
-		return nil
-	}
-	days, err := l.Days(ctx)
-	if err != nil {
-		return fmt.Errorf("eventlog %s: %w", e.cfg.EventLog, err)
+	days, ok, err := eventLogDays(ctx, e, src)
+	if !ok || err != nil {
+		return err
 	}
 	if len(days) == 0 {
 		return nil

@@ -33,6 +33,7 @@ func init() {
 			fs.String("key", "", "public, rotate: the private key (default signing.keyFile)")
 			fs.String("new-key", "", "rotate: the new private key, which signs from now on")
 			fs.String("reason", "", "rotate: why the key changes, recorded in the statement")
+			fs.Bool("despite-later-dates", false, "rotate: record the statement even though the old key signed objects dated after this host's clock (a stolen key's forgeries dated ahead); verify then reports them as signed after the rotation")
 			fs.Int("retain-days", 3653, "rotate: days the statement is locked for on an S3 store with Object Lock (at least as long as the longest-kept manifest; 0: not locked)")
 		},
 		run:     runKeys,
@@ -99,6 +100,7 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 	newFile, _ := fs.GetString("new-key")
 	reason, _ := fs.GetString("reason")
 	days, _ := fs.GetInt("retain-days")
+	despite, _ := fs.GetBool("despite-later-dates")
 	if keyFile == "" || newFile == "" {
 		return e.fail("keys", usagef("rotate: give the old key (--key or signing.keyFile) and --new-key"))
 	}
@@ -126,8 +128,15 @@ func runKeysRotate(ctx context.Context, e *env, fs *pflag.FlagSet, keyFile strin
 	}
 	defer closeStore()
 	now := rotateClock()
+	// A stolen key can sign objects dated ahead, and its owner must still be able to
+	// retire it at once: --despite-later-dates records the statement now, and verify
+	// reports those objects as what they then are, signed after the rotation.
 	if err := checkRotationClock(ctx, store, from.Public().(ed25519.PublicKey), now); err != nil {
-		return e.fail("keys", err)
+		if !despite {
+			return e.fail("keys", err)
+		}
+		e.note(slog.LevelWarn, "warning: "+err.Error()+"; rotating anyway (--despite-later-dates): verify will report those objects as signed after the rotation",
+			"rotating despite objects the old key signed dated after this host's clock", "err", err.Error())
 	}
 	var opt archiver.CreateOptions
 	if days > 0 {
@@ -189,7 +198,7 @@ func checkRotationClock(ctx context.Context, store archiver.Store, from ed25519.
 	}
 	return fmt.Errorf("keys rotate: %s, signed by key %s, is dated %s, %s after this host's clock (%s): "+
 		"a statement dated now would have verify report it as signed after the rotation, for good; "+
-		"is this host's clock behind? set it right and rerun (if that date is the wrong one, made on a host whose clock ran ahead, rotate after %s): %w",
+		"is this host's clock behind? set it right and rerun (if that date is the wrong one, made on a host whose clock ran ahead, rotate after %s; to retire a stolen key whose forgeries are dated ahead, rotate now with --despite-later-dates): %w",
 		what, id, newest.UTC().Format(time.RFC3339), newest.Sub(now).Round(time.Second), now.UTC().Format(time.RFC3339),
 		newest.Add(-archiver.RetiredSkew).UTC().Format(time.RFC3339), errRotationClock)
 }

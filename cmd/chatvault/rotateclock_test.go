@@ -55,6 +55,20 @@ func TestRotateOnAHostWhoseClockIsBehind(t *testing.T) {
 		t.Fatalf("keys rotate with the clock behind the last seal: exit %d, want 1 naming the manifest's sealedAt\n%s%s", code, out, errOut)
 	}
 
+	// A stolen key's forgeries may be dated ahead on purpose: the rotation that retires it
+	// is not to be held back by them. --despite-later-dates records it now, and verify
+	// reports the objects dated after it as signed after the rotation.
+	if !strings.Contains(errOut, "--despite-later-dates") {
+		t.Errorf("the refusal does not name --despite-later-dates:\n%s", errOut)
+	}
+	code, out, errOut = chatvault(t, append([]string{"keys", "rotate", "--new-key", keyB, "--despite-later-dates"}, commonB...)...)
+	if code != exitOK || !strings.Contains(out, "recorded keys/rotations/") {
+		t.Fatalf("keys rotate --despite-later-dates: exit %d, want 0 and the statement recorded\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := chatvault(t, append([]string{"verify", "--public-key", pubs}, commonB...)...); code != exitFailure || !strings.Contains(out+errOut, "retired before the object was sealed") {
+		t.Fatalf("verify after a rotation dated before a manifest the old key signed: exit %d, want 1 reporting it\n%s%s", code, out, errOut)
+	}
+
 	setRotateClock(t, time.Date(2026, 11, 27, 15, 30, 0, 0, time.UTC))
 	mustRun(t, []int{exitOK}, append([]string{"keys", "rotate", "--new-key", keyB, "--reason", "yearly"}, common...)...)
 	if code, out, errOut := chatvault(t, append([]string{"verify", "--public-key", pubs}, common...)...); code != exitOK {
@@ -63,7 +77,7 @@ func TestRotateOnAHostWhoseClockIsBehind(t *testing.T) {
 	reliability.Record(t, "operations", "keys rotate on a host whose clock is days behind the hosts that sealed and served with the old key (a VM restored from a snapshot)",
 		reliability.Refused,
 		"exit 1 naming the newest object the old key signed (a chain head's sealedAt, an audit head's last record), its date and this host's clock; no statement written; "+
-			"before, the statement was dated in the past and verify reported the day's accounting object and the audit segment as signed by a retired key, for good")
+			"before, the statement was dated in the past and verify reported the day's accounting object and the audit segment as signed by a retired key, for good; --despite-later-dates rotates anyway (a stolen key's forgeries dated ahead must not hold its retirement back)")
 }
 
 // setRotateClock makes keys rotate's "now" at for the test.
